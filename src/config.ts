@@ -1,0 +1,260 @@
+// Every option of `switchyard run`, declared once: flag, environment variable (OpenShift's name
+// where one exists), type, default and documentation. `--help` and the README options table are
+// produced from this table; nothing else parses argv or reads these environment variables.
+
+export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
+
+export interface OptionSpec {
+  /** Property name on the parsed config. */
+  key: keyof RouterConfig;
+  flag: string;
+  env?: string;
+  type: OptionType;
+  default: unknown;
+  doc: string;
+  /** enum values */
+  values?: readonly string[];
+  /** list options: the flag may repeat; the env var is comma-separated */
+  repeatable?: boolean;
+  /** int options: inclusive bounds */
+  min?: number;
+  max?: number;
+}
+
+export interface RouterConfig {
+  file: string[];
+  kubeconfig: string;
+  namespace: string;
+  bind: string;
+  httpPort: number;
+  httpsPort: number;
+  adminPort: number;
+  adminBind: string;
+  statsUsername: string;
+  statsPassword: string;
+  routerName: string;
+  workers: number;
+  routeLabels: string;
+  namespaceLabels: string;
+  ingressClass: string;
+  subdomain: string;
+  allowedDomains: string[];
+  deniedDomains: string[];
+  allowWildcardRoutes: boolean;
+  disableNamespaceOwnershipCheck: boolean;
+  loadBalanceAlgorithm: 'random' | 'roundrobin' | 'leastconn' | 'source';
+  setForwardedHeaders: 'append' | 'replace' | 'if-none' | 'never';
+  backendCheckInterval: number;
+  connectTimeout: number;
+  serverTimeout: number;
+  tunnelTimeout: number;
+  clientTimeout: number;
+  headerTimeout: number;
+  maxHeaderSize: number;
+  maxConnections: number;
+  canonicalHostname: string;
+  accessLog: boolean;
+  logLevel: string;
+  updateStatus: boolean;
+  publishStatusAddress: string[];
+  leaseName: string;
+  leaseNamespace: string;
+  bindPortsAfterSync: boolean;
+  drainTimeout: number;
+  watchTimeout: number;
+  defaultCertificate: string;
+  defaultDestinationCA: string;
+  sslMinVersion: string;
+  ciphers: string;
+  disableHttp2: boolean;
+}
+
+const SECOND = 1000;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  // --- sources
+  { key: 'file', flag: '--file', env: 'SWITCHYARD_FILES', type: 'list', repeatable: true, default: [], doc: 'YAML/JSON file of Kubernetes objects to serve (repeatable); without it the cluster is read' },
+  { key: 'kubeconfig', flag: '--kubeconfig', env: 'KUBECONFIG', type: 'string', default: '', doc: 'kubeconfig path (default: in-cluster config)' },
+  { key: 'namespace', flag: '--namespace', env: 'WATCH_NAMESPACE', type: 'string', default: '', doc: 'watch only this namespace (default: all)' },
+  // --- listeners
+  { key: 'bind', flag: '--bind', env: 'ROUTER_BIND_ADDRESS', type: 'string', default: '0.0.0.0', doc: 'address the HTTP and HTTPS listeners bind to' },
+  { key: 'httpPort', flag: '--http-port', env: 'ROUTER_SERVICE_HTTP_PORT', type: 'int', min: 0, max: 65535, default: 80, doc: 'HTTP port (0 = disabled)' },
+  { key: 'httpsPort', flag: '--https-port', env: 'ROUTER_SERVICE_HTTPS_PORT', type: 'int', min: 0, max: 65535, default: 443, doc: 'HTTPS port (0 = disabled)' },
+  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes (0 = disabled)' },
+  { key: 'adminBind', flag: '--admin-bind', env: 'STATS_BIND_ADDRESS', type: 'string', default: '', doc: 'address the admin listener binds to (default: --bind)' },
+  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics and /debug (health endpoints stay open)' },
+  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics and /debug' },
+  { key: 'workers', flag: '--workers', env: 'ROUTER_THREADS', type: 'int', min: 0, max: 256, default: 0, doc: 'proxy worker processes (0 = proxy in the primary process)' },
+  { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
+  // --- identity and sharding
+  { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
+  { key: 'routeLabels', flag: '--route-labels', env: 'ROUTE_LABELS', type: 'string', default: '', doc: 'label selector: serve only matching Routes/Ingresses' },
+  { key: 'namespaceLabels', flag: '--namespace-labels', env: 'NAMESPACE_LABELS', type: 'string', default: '', doc: 'label selector: serve only Routes/Ingresses in matching namespaces' },
+  { key: 'ingressClass', flag: '--ingress-class', env: 'ROUTER_INGRESS_CLASS', type: 'string', default: 'switchyard', doc: 'IngressClass name (or controller) whose Ingresses are served' },
+  // --- admission
+  { key: 'subdomain', flag: '--subdomain', env: 'ROUTER_SUBDOMAIN', type: 'string', default: '', doc: 'host template for Routes without a host, e.g. ${name}-${namespace}.apps.example.com' },
+  { key: 'allowedDomains', flag: '--allowed-domains', env: 'ROUTER_ALLOWED_DOMAINS', type: 'list', default: [], doc: 'only admit hosts in these domains (comma-separated)' },
+  { key: 'deniedDomains', flag: '--denied-domains', env: 'ROUTER_DENIED_DOMAINS', type: 'list', default: [], doc: 'never admit hosts in these domains (wins over --allowed-domains)' },
+  { key: 'allowWildcardRoutes', flag: '--allow-wildcard-routes', env: 'ROUTER_ALLOW_WILDCARD_ROUTES', type: 'bool', default: false, doc: 'admit Routes with wildcardPolicy Subdomain and wildcard Ingress hosts' },
+  { key: 'disableNamespaceOwnershipCheck', flag: '--disable-namespace-ownership-check', env: 'ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK', type: 'bool', default: false, doc: 'let other namespaces claim other paths of a host' },
+  // --- balancing, forwarding, timeouts
+  { key: 'loadBalanceAlgorithm', flag: '--load-balance-algorithm', env: 'ROUTER_LOAD_BALANCE_ALGORITHM', type: 'enum', values: ['random', 'roundrobin', 'leastconn', 'source'], default: 'random', doc: 'default balancing algorithm' },
+  { key: 'setForwardedHeaders', flag: '--set-forwarded-headers', env: 'ROUTER_SET_FORWARDED_HEADERS', type: 'enum', values: ['append', 'replace', 'if-none', 'never'], default: 'append', doc: 'X-Forwarded-* and Forwarded header policy' },
+  { key: 'backendCheckInterval', flag: '--backend-check-interval', env: 'ROUTER_BACKEND_CHECK_INTERVAL', type: 'duration', default: 5 * SECOND, doc: 'active health check interval for backends with more than one endpoint' },
+  { key: 'connectTimeout', flag: '--connect-timeout', env: 'ROUTER_DEFAULT_CONNECT_TIMEOUT', type: 'duration', default: 5 * SECOND, doc: 'upstream connect timeout' },
+  { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
+  { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
+  { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections' },
+  { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
+  { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
+  // --- observability
+  { key: 'canonicalHostname', flag: '--canonical-hostname', env: 'ROUTER_CANONICAL_HOSTNAME', type: 'string', default: '', doc: 'external host name of this router, written to route status' },
+  { key: 'accessLog', flag: '--access-log', env: 'ROUTER_ACCESS_LOG', type: 'bool', default: false, doc: 'log one line per request' },
+  { key: 'logLevel', flag: '--log-level', env: 'ROUTER_LOG_LEVEL', type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'log level' },
+  // --- status and lifecycle (Kubernetes source)
+  { key: 'updateStatus', flag: '--update-status', env: 'ROUTER_UPDATE_STATUS', type: 'bool', default: true, doc: 'write Route/Ingress status (leader only)' },
+  { key: 'publishStatusAddress', flag: '--publish-status-address', env: 'ROUTER_PUBLISH_STATUS_ADDRESS', type: 'list', default: [], doc: 'IPs written to Ingress status.loadBalancer (default: canonical hostname)' },
+  { key: 'leaseName', flag: '--lease-name', env: 'ROUTER_LEASE_NAME', type: 'string', default: '', doc: 'Lease used to elect the status writer (default switchyard-<router-name>)' },
+  { key: 'leaseNamespace', flag: '--lease-namespace', env: 'POD_NAMESPACE', type: 'string', default: 'default', doc: 'namespace of the Lease' },
+  { key: 'bindPortsAfterSync', flag: '--bind-ports-after-sync', env: 'ROUTER_BIND_PORTS_AFTER_SYNC', type: 'bool', default: false, doc: 'open the proxy ports only after the first full sync' },
+  { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'on SIGTERM, time in-flight requests and tunnels get to finish' },
+  { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
+  // --- TLS
+  { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
+  { key: 'defaultDestinationCA', flag: '--default-destination-ca', env: 'DEFAULT_DESTINATION_CA_PATH', type: 'string', default: '', doc: 'CA bundle verifying reencrypt endpoints without destinationCACertificate' },
+  { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
+  { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
+  { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it). */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let total = 0;
+  let rest = trimmed;
+  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/;
+  if (rest === '') throw new ConfigError('empty duration');
+  while (rest.length > 0) {
+    const m = part.exec(rest);
+    if (!m) throw new ConfigError(`invalid duration "${text}" (use e.g. 500ms, 5s, 1m, 1h)`);
+    total += Number(m[1]) * unit[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(total);
+}
+
+function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
+  const fail = (why: string): never => { throw new ConfigError(`${source}: ${why}`); };
+  switch (spec.type) {
+    case 'string':
+      return raw;
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) fail(`expected an integer, got "${raw}"`);
+      const n = Number(raw);
+      if (spec.min !== undefined && n < spec.min) fail(`must be >= ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) fail(`must be <= ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on', ''].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      return fail(`expected true or false, got "${raw}"`);
+    }
+    case 'duration':
+      try { return parseDuration(raw); } catch (err) { return fail((err as Error).message); }
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'enum':
+      if (!spec.values!.includes(raw)) fail(`must be one of ${spec.values!.join(', ')}, got "${raw}"`);
+      return raw;
+  }
+}
+
+export function defaultConfig(): RouterConfig {
+  const config: Record<string, unknown> = {};
+  for (const spec of OPTIONS) config[spec.key] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+  return config as unknown as RouterConfig;
+}
+
+/**
+ * Parse argv (after the subcommand) and the environment. Flags win over environment variables,
+ * which win over defaults. Throws ConfigError naming the option on anything unknown or invalid.
+ */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RouterConfig {
+  const config = defaultConfig() as unknown as Record<string, unknown>;
+  for (const spec of OPTIONS) {
+    const raw = spec.env ? env[spec.env] : undefined;
+    if (raw !== undefined && raw !== '') config[spec.key] = parseValue(spec, raw, spec.env!);
+  }
+  const byFlag = new Map(OPTIONS.map((s) => [s.flag, s]));
+  const seenList = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const spec = byFlag.get(flag);
+    if (!spec) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    let raw: string;
+    if (eq !== -1) raw = arg.slice(eq + 1);
+    else if (spec.type === 'bool') raw = 'true';
+    else {
+      const next = argv[++i];
+      if (next === undefined) throw new ConfigError(`${flag}: missing value`);
+      raw = next;
+    }
+    const value = parseValue(spec, raw, flag);
+    if (spec.type === 'list' && spec.repeatable) {
+      const list = seenList.has(spec.key) ? (config[spec.key] as string[]) : [];
+      seenList.add(spec.key);
+      config[spec.key] = [...list, ...(value as string[])];
+    } else {
+      config[spec.key] = value;
+    }
+  }
+  const result = config as unknown as RouterConfig;
+  if (!result.adminBind) result.adminBind = result.bind;
+  if (!result.leaseName) result.leaseName = `switchyard-${result.routerName}`;
+  if ((result.statsUsername === '') !== (result.statsPassword === '')) {
+    throw new ConfigError('--stats-username and --stats-password must be set together');
+  }
+  return Object.freeze(result);
+}
+
+export function formatDefault(spec: OptionSpec): string {
+  const d = spec.default;
+  if (spec.type === 'duration') return formatDuration(d as number);
+  if (Array.isArray(d)) return d.length ? d.join(',') : '';
+  return String(d);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: switchyard [run] [options]      serve Routes/Ingresses from --file or the cluster',
+    '       switchyard demo                 two echo backends and the router on :8080',
+    '       switchyard autoport [options] -- command args…',
+    '',
+    'Options (flag, environment variable, default):',
+  ];
+  for (const spec of OPTIONS) {
+    const value = spec.type === 'bool' ? '' : spec.type === 'enum' ? ` <${spec.values!.join('|')}>` : ` <${spec.type}>`;
+    const def = formatDefault(spec);
+    lines.push(`  ${spec.flag}${value}`);
+    lines.push(`      ${spec.doc}${spec.env ? ` [${spec.env}]` : ''}${def !== '' ? ` (default ${def})` : ''}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,33 @@
+// The one catalogue of errors the proxy answers with. Each has a stable code, an HTTP status
+// and a short plain-text body naming the cause (never a stack trace). The README's error
+// table is checked against this list by test/unit/errors.test.ts.
+
+export interface ProxyErrorSpec {
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+}
+
+function spec(code: string, status: number, message: string): ProxyErrorSpec {
+  return Object.freeze({ code, status, message });
+}
+
+export const ProxyErrors = Object.freeze({
+  BAD_REQUEST: spec('SY_BAD_REQUEST', 400, 'Bad request'),
+  FORBIDDEN: spec('SY_FORBIDDEN', 403, 'Forbidden: source address not allowed for this route'),
+  NO_ROUTE: spec('SY_NO_ROUTE', 404, 'No route for this host and path'),
+  REQUEST_TIMEOUT: spec('SY_REQUEST_TIMEOUT', 408, 'Request timeout: headers not received in time'),
+  MISDIRECTED: spec('SY_MISDIRECTED', 421, 'Misdirected request: host does not match the TLS server name'),
+  RATE_LIMITED: spec('SY_RATE_LIMITED', 429, 'Too many requests'),
+  HEADERS_TOO_LARGE: spec('SY_HEADERS_TOO_LARGE', 431, 'Request header fields too large'),
+  UPSTREAM_CONNECT: spec('SY_UPSTREAM_CONNECT', 502, 'Bad gateway: could not connect to the backend'),
+  UPSTREAM_RESET: spec('SY_UPSTREAM_RESET', 502, 'Bad gateway: the backend closed the connection'),
+  UPSTREAM_PROTOCOL: spec('SY_UPSTREAM_PROTOCOL', 502, 'Bad gateway: invalid response from the backend'),
+  UPSTREAM_TLS: spec('SY_UPSTREAM_TLS', 502, 'Bad gateway: backend TLS verification failed'),
+  NO_ENDPOINT: spec('SY_NO_ENDPOINT', 503, 'Service unavailable: no ready and healthy endpoint'),
+  ZERO_WEIGHT: spec('SY_ZERO_WEIGHT', 503, 'Service unavailable: every backend has weight 0'),
+  SHUTTING_DOWN: spec('SY_SHUTTING_DOWN', 503, 'Service unavailable: router is shutting down'),
+  UPSTREAM_TIMEOUT: spec('SY_UPSTREAM_TIMEOUT', 504, 'Gateway timeout: the backend did not answer in time'),
+} satisfies Record<string, ProxyErrorSpec>);
+
+export type ProxyErrorName = keyof typeof ProxyErrors;

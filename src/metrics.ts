@@ -1,0 +1,51 @@
+// Every metric switchyard exports, declared once. Per-route label children are resolved when a
+// route is compiled into the proxy (see proxy/route-runtime.ts), never per request.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'code_class'>;
+  readonly requestDuration: Histogram<'route'>;
+  readonly upstreamErrors: Counter<'route' | 'reason'>;
+  readonly endpointUp: Gauge<'route' | 'endpoint'>;
+  readonly routes: Gauge<'state'>;
+  readonly tableUpdates: Counter;
+  readonly tableUpdateDuration: Histogram;
+  readonly configErrors: Counter<'source'>;
+  readonly watchRestarts: Counter<'resource'>;
+  readonly lastSync: Gauge<'resource'>;
+  readonly tlsHandshakes: Counter<'result'>;
+  readonly tunnelsActive: Gauge<'kind'>;
+  readonly connectionsActive: Gauge<'listener'>;
+  readonly endpointsSkipped: Gauge<'route' | 'reason'>;
+  readonly statusWrites: Counter<'kind' | 'result'>;
+  readonly leader: Gauge;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [(this.registry = new Registry())];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
+    this.requestDuration = new Histogram({
+      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
+    this.endpointUp = new Gauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
+    this.routes = new Gauge({ name: 'switchyard_routes', help: 'Routes and Ingresses considered by this router, by admission state', labelNames: ['state'], registers });
+    this.tableUpdates = new Counter({ name: 'switchyard_table_updates_total', help: 'Route table updates applied', registers });
+    this.tableUpdateDuration = new Histogram({
+      name: 'switchyard_table_update_duration_seconds', help: 'Time to recompile and swap the affected host entries', registers,
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    });
+    this.configErrors = new Counter({ name: 'switchyard_config_errors_total', help: 'Objects or files rejected while loading configuration', labelNames: ['source'], registers });
+    this.watchRestarts = new Counter({ name: 'switchyard_watch_restarts_total', help: 'Kubernetes watch restarts, by resource', labelNames: ['resource'], registers });
+    this.lastSync = new Gauge({ name: 'switchyard_last_sync_timestamp_seconds', help: 'Last time a resource was listed or received an event', labelNames: ['resource'], registers });
+    this.tlsHandshakes = new Counter({ name: 'switchyard_tls_handshakes_total', help: 'TLS handshakes on the HTTPS port, by result', labelNames: ['result'], registers });
+    this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough)', labelNames: ['kind'], registers });
+    this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
+    this.endpointsSkipped = new Gauge({ name: 'switchyard_endpoints_skipped', help: 'Endpoints left out of a route, by reason (e.g. missing target-port annotation)', labelNames: ['route', 'reason'], registers });
+    this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
+    this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
+  }
+}

@@ -1,0 +1,123 @@
+// The compiled route table: plain, serialisable data (it crosses the primary → worker IPC
+// boundary and is printed by /debug/routes). Built by table/compile.ts from the store and the
+// admission results; read by the proxy, which builds its runtime objects (balancers, pools,
+// metric children) from it once per table change — never per request.
+
+export type Balance = 'random' | 'roundrobin' | 'leastconn' | 'source';
+export type ForwardedPolicy = 'append' | 'replace' | 'if-none' | 'never';
+export type PathMatch = 'route' | 'exact' | 'prefix';
+export type Termination = 'edge' | 'passthrough' | 'reencrypt';
+export type InsecurePolicy = 'None' | 'Allow' | 'Redirect';
+
+export interface CompiledEndpoint {
+  /** Opaque, stable id of address:port (used in sticky cookies; never reveals the pod IP). */
+  id: string;
+  address: string;
+  port: number;
+  /** Effective weight: the service's weight divided evenly over its usable endpoints. */
+  weight: number;
+  /** false for `serving && terminating` endpoints: they finish in-flight work, get no new sessions. */
+  acceptsNew: boolean;
+  /** `namespace/name` of the Pod behind it, when the slice says so. */
+  pod?: string;
+  nodeName?: string;
+}
+
+export interface CompiledService {
+  /** `namespace/name` */
+  name: string;
+  weight: number;
+  endpoints: CompiledEndpoint[];
+}
+
+export interface HealthCheckSpec {
+  type: 'tcp' | 'http';
+  /** HTTP checks only */
+  path?: string;
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  /** HTTP checks only: status classes ('2xx') or codes ('204') that count as healthy. */
+  expect?: string[];
+}
+
+export interface RoutePolicy {
+  balance: Balance;
+  /** Cookie-based stickiness; null when disabled. */
+  sticky: { cookieName: string } | null;
+  connectTimeoutMs: number;
+  serverTimeoutMs: number;
+  tunnelTimeoutMs: number;
+  forwarded: ForwardedPolicy;
+  /** Active health check; null when none applies (single endpoint, no HTTP check configured). */
+  healthCheck: HealthCheckSpec | null;
+  /** Source CIDRs allowed (haproxy.router.openshift.io/ip_allowlist); null = everyone. */
+  ipAllowlist: string[] | null;
+  /** haproxy.router.openshift.io/rewrite-target; null = forward the path unchanged. */
+  rewriteTarget: string | null;
+  /** Strict-Transport-Security value for HTTPS responses; null = none. */
+  hsts: string | null;
+}
+
+export interface CompiledTls {
+  termination: Termination;
+  insecurePolicy: InsecurePolicy;
+  /** PEM chain + key served for this host; null = the default certificate. */
+  certificate: { cert: string; key: string; ca?: string } | null;
+  /** reencrypt only: CA bundle that verifies the endpoint; null = the default destination CA. */
+  destinationCA: string | null;
+  /** reencrypt only: TLS server name sent to and verified on the endpoint. */
+  serverName?: string;
+}
+
+export interface CompiledRoute {
+  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`). */
+  key: string;
+  kind: 'Route' | 'Ingress';
+  namespace: string;
+  name: string;
+  /** Lower-case host; for wildcard routes the served domain's parent, e.g. `foo.com` for `*.foo.com`. */
+  host: string;
+  wildcard: boolean;
+  /** The path as written ('' = no path); match semantics depend on `match`. */
+  path: string;
+  match: PathMatch;
+  services: CompiledService[];
+  policy: RoutePolicy;
+  tls: CompiledTls | null;
+  /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
+  notes?: string[];
+}
+
+export interface HostEntry {
+  /** Table key: `foo.com` for an exact host, `*.foo.com` for a wildcard. */
+  key: string;
+  /** Routes in match order: most specific path first, Exact before Prefix on a tie. */
+  routes: CompiledRoute[];
+}
+
+/** An incremental change to the table. The reconciler emits one per batch of store changes. */
+export interface TableDelta {
+  version: number;
+  /** Host entries to add or replace whole. */
+  upsert: HostEntry[];
+  /** Host keys to remove. */
+  remove: string[];
+  /** Present when the Ingress default backend changed (null = none). */
+  defaultBackend?: CompiledRoute | null;
+}
+
+export interface AdmissionResult {
+  /** `Route/ns/name` or `Ingress/ns/name` */
+  key: string;
+  kind: 'Route' | 'Ingress';
+  namespace: string;
+  name: string;
+  host: string;
+  wildcardPolicy: 'None' | 'Subdomain';
+  admitted: boolean;
+  /** OpenShift reason when rejected: InvalidHost, NoHostValue, HostAlreadyClaimed, RouteNotAdmitted, ExtendedValidationFailed. */
+  reason?: string;
+  message?: string;
+}

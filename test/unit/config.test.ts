@@ -1,0 +1,52 @@
+import test from 'ava';
+import { parseConfig, parseDuration, ConfigError, OPTIONS, helpText } from '../../src/config.ts';
+
+test('flags win over environment, environment over defaults', (t) => {
+  const c = parseConfig(['--http-port', '8081', '--route-labels=shard=a'], { ROUTER_SERVICE_HTTP_PORT: '9000', STATS_PORT: '2000' });
+  t.is(c.httpPort, 8081);
+  t.is(c.adminPort, 2000);
+  t.is(c.routeLabels, 'shard=a');
+  t.is(c.httpsPort, 443);
+  t.is(c.leaseName, 'switchyard-default');
+});
+
+test('repeatable --file accumulates; env list is comma separated', (t) => {
+  t.deepEqual(parseConfig(['--file', 'a.yaml', '--file=b.yaml'], {}).file, ['a.yaml', 'b.yaml']);
+  t.deepEqual(parseConfig([], { SWITCHYARD_FILES: 'x.yaml, y.yaml' }).file, ['x.yaml', 'y.yaml']);
+});
+
+test('booleans: bare flag, =false, env', (t) => {
+  t.true(parseConfig(['--allow-wildcard-routes'], {}).allowWildcardRoutes);
+  t.false(parseConfig(['--update-status=false'], {}).updateStatus);
+  t.true(parseConfig([], { ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK: 'true' }).disableNamespaceOwnershipCheck);
+});
+
+test('unknown flags and invalid values name the option', (t) => {
+  t.throws(() => parseConfig(['--nope'], {}), { instanceOf: ConfigError, message: /--nope/ });
+  t.throws(() => parseConfig(['--http-port', 'eighty'], {}), { message: /--http-port/ });
+  t.throws(() => parseConfig(['--http-port', '70000'], {}), { message: /--http-port.*65535/ });
+  t.throws(() => parseConfig([], { ROUTER_LOAD_BALANCE_ALGORITHM: 'fastest' }), { message: /ROUTER_LOAD_BALANCE_ALGORITHM/ });
+  t.throws(() => parseConfig(['--server-timeout', '5 parsecs'], {}), { message: /--server-timeout/ });
+  t.throws(() => parseConfig(['--http-port'], {}), { message: /--http-port: missing value/ });
+});
+
+test('durations in HAProxy and Go notation', (t) => {
+  t.is(parseDuration('5s'), 5000);
+  t.is(parseDuration('300ms'), 300);
+  t.is(parseDuration('1m30s'), 90_000);
+  t.is(parseDuration('1h'), 3_600_000);
+  t.is(parseDuration('2500'), 2500);
+  t.throws(() => parseDuration('5x'));
+});
+
+test('every option has a unique flag and env var and appears in --help', (t) => {
+  const flags = new Set<string>();
+  const envs = new Set<string>();
+  const help = helpText();
+  for (const o of OPTIONS) {
+    t.false(flags.has(o.flag), o.flag);
+    flags.add(o.flag);
+    if (o.env) { t.false(envs.has(o.env), o.env); envs.add(o.env); }
+    t.true(help.includes(o.flag), o.flag);
+  }
+});
