@@ -25,7 +25,7 @@ test('a complete Route is accepted as it is', (t) => {
   t.true(result.ok);
   if (result.ok) {
     t.is(result.kind, 'Route');
-    t.is(result.object, doc, 'a namespaced object that has its namespace is returned unchanged');
+    t.is(result.object as unknown, doc, 'a namespaced object that has its namespace is returned unchanged');
   }
 });
 
