@@ -1,0 +1,27 @@
+// Which members a balancer may choose, decided the same way by every algorithm: a member is a
+// candidate when it accepts new sessions (not terminating), has a positive weight, its
+// endpoint is available now (active check up, not passively ejected) and it is not the
+// endpoint already tried for this request.
+
+import type { Member } from './types.ts';
+
+/**
+ * The members' weights, fixed when the balancer is built: anything that is not a positive
+ * finite number becomes 0 so the per-pick arithmetic never meets NaN or Infinity.
+ */
+export function candidateWeights(members: readonly Member[]): Float64Array {
+  const weights = new Float64Array(members.length);
+  for (let i = 0; i < members.length; i++) {
+    const w = members[i].weight;
+    weights[i] = w > 0 && w < Infinity ? w : 0;
+  }
+  return weights;
+}
+
+/** True when `member` (with its sanitised `weight`) may take this request. */
+export function isCandidate(member: Member, weight: number, now: number, exclude: Member | null | undefined): boolean {
+  return weight > 0 &&
+    member.acceptsNew &&
+    (exclude == null || member.endpoint !== exclude.endpoint) &&
+    member.endpoint.available(now);
+}

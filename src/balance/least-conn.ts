@@ -1,0 +1,49 @@
+// `leastconn`: the candidate with the lowest load relative to its weight, (active + 1) / weight.
+// As in HAProxy's fwlc, an idle member counts as load 0, so idle members tie; ties are shared
+// by smooth weighted round robin among the tied members (a rotating start when weights are
+// equal). That way weights hold even for sequential traffic, where every member is idle at
+// each pick, and under concurrency the least loaded member still wins.
+
+import { candidateWeights, isCandidate } from './candidate.ts';
+import type { Balancer, Member } from './types.ts';
+
+export class LeastConnBalancer implements Balancer {
+  readonly #members: readonly Member[];
+  readonly #weights: Float64Array;
+  /** Smooth round-robin state for breaking ties. */
+  readonly #current: Float64Array;
+
+  constructor(members: readonly Member[]) {
+    this.#members = members;
+    this.#weights = candidateWeights(members);
+    this.#current = new Float64Array(members.length);
+  }
+
+  pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
+    const members = this.#members;
+    const weights = this.#weights;
+    let lowest = Infinity;
+    for (let i = 0; i < members.length; i++) {
+      if (!isCandidate(members[i], weights[i], now, exclude)) continue;
+      const load = loadOf(members[i], weights[i]);
+      if (load < lowest) lowest = load;
+    }
+    if (lowest === Infinity) return null;
+    const current = this.#current;
+    let best = -1;
+    let total = 0;
+    for (let i = 0; i < members.length; i++) {
+      if (!isCandidate(members[i], weights[i], now, exclude) || loadOf(members[i], weights[i]) !== lowest) continue;
+      current[i] += weights[i];
+      total += weights[i];
+      if (best < 0 || current[i] > current[best]) best = i;
+    }
+    current[best] -= total;
+    return members[best];
+  }
+}
+
+function loadOf(member: Member, weight: number): number {
+  const active = member.endpoint.active;
+  return active <= 0 ? 0 : (active + 1) / weight;
+}

@@ -1,0 +1,36 @@
+// `roundrobin`: nginx's smooth weighted round robin. Every pick adds each candidate's weight to
+// its running `current`, chooses the largest and subtracts the candidates' total from it, so
+// weights 5/1/1 give a a b a c a a rather than a a a a a b c. Members that are down are simply
+// left out of the round; the others keep their place.
+
+import { candidateWeights, isCandidate } from './candidate.ts';
+import type { Balancer, Member } from './types.ts';
+
+export class SmoothWeightedRoundRobinBalancer implements Balancer {
+  readonly #members: readonly Member[];
+  readonly #weights: Float64Array;
+  readonly #current: Float64Array;
+
+  constructor(members: readonly Member[]) {
+    this.#members = members;
+    this.#weights = candidateWeights(members);
+    this.#current = new Float64Array(members.length);
+  }
+
+  pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
+    const members = this.#members;
+    const weights = this.#weights;
+    const current = this.#current;
+    let best = -1;
+    let total = 0;
+    for (let i = 0; i < members.length; i++) {
+      if (!isCandidate(members[i], weights[i], now, exclude)) continue;
+      current[i] += weights[i];
+      total += weights[i];
+      if (best < 0 || current[i] > current[best]) best = i;
+    }
+    if (best < 0) return null;
+    current[best] -= total;
+    return members[best];
+  }
+}
