@@ -1,0 +1,259 @@
+// The file source: Kubernetes objects from multi-document YAML/JSON files, applied to the store
+// and kept in step with the files as they are edited — incrementally, by diffing each file
+// against what it contributed last time.
+//
+// What a file says is applied only when it is good: a file that cannot be read or parsed keeps
+// everything it contributed before (and a deleted file keeps serving its last objects, so an
+// accidental `rm` does not take routes down); a document that fails validation keeps its last
+// good version while the rest of the file applies. At start, though, a missing or unparsable
+// file is fatal: starting on a wrong configuration silently is worse than not starting.
+//
+// Order matters to admission: objects without a creationTimestamp are aged by arrival, so
+// documents are upserted in file order and files in the order given ("earlier is older").
+// The same object (kind/namespace/name) in two files: the later file in the argument list wins;
+// if it drops the object, the earlier file's version comes back.
+
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Kind, KubeObject } from '../objects/types.ts';
+import type { ObjectStore } from '../store.ts';
+import { FileParseError, parseObjectFile, type FileDocument } from './file-documents.ts';
+import { FileWatch, statSignature } from './file-watch.ts';
+
+export interface FileSourceOptions {
+  logger: Logger;
+  metrics?: Metrics;
+  /** Quiet time after a change event before the file is re-read. */
+  debounceMs?: number;
+  /** Stat poll interval, the fallback where fs.watch delivers nothing. */
+  pollMs?: number;
+}
+
+interface Contribution { kind: Kind; key: string; object: KubeObject }
+
+/** What one file contributes: objects by `kind\0key` in document order, and which sat where. */
+interface Contributions { objects: Map<string, Contribution>; byPosition: Map<string, string> }
+
+interface FileState {
+  path: string;
+  index: number;
+  current: Contributions;
+  lastText: string | undefined;
+  missing: boolean;
+  reloading: boolean;
+  reloadAgain: boolean;
+  watch: FileWatch | undefined;
+}
+
+export class FileSource {
+  #paths: string[];
+  #store: ObjectStore;
+  #logger: Logger;
+  #metrics: Metrics | undefined;
+  #debounceMs: number;
+  #pollMs: number;
+  #files: FileState[] = [];
+  #started = false;
+  #stopped = false;
+
+  constructor(paths: string[], store: ObjectStore, options: FileSourceOptions) {
+    this.#paths = [...paths];
+    this.#store = store;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#debounceMs = options.debounceMs ?? 100;
+    this.#pollMs = options.pollMs ?? 500;
+  }
+
+  /** Load every file into the store (rejects naming the file that is missing or unparsable), then watch them. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('file source: already started');
+    this.#started = true;
+    const loaded: Array<{ path: string; text: string; signature: string | undefined; documents: FileDocument[] }> = [];
+    for (const path of this.#paths) {
+      // Stat before reading: a change in between shows up as a new signature on the first poll.
+      const signature = await statSignature(path);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        this.#countError();
+        throw new Error(`file source: cannot read ${path}: ${describeReadError(err)}`);
+      }
+      try {
+        loaded.push({ path, text, signature, documents: parseObjectFile(text) });
+      } catch (err) {
+        this.#countError();
+        throw new Error(`file source: cannot parse ${path}: ${(err as Error).message}`);
+      }
+    }
+    if (this.#stopped) return;
+    const empty: Contributions = { objects: new Map(), byPosition: new Map() };
+    loaded.forEach(({ path, text, documents }, index) => {
+      const state: FileState = {
+        path, index, current: this.#contributions(path, documents, empty), lastText: text,
+        missing: false, reloading: false, reloadAgain: false, watch: undefined,
+      };
+      this.#files.push(state);
+      // In order, file after file: a later file's upsert replaces an earlier file's object.
+      for (const c of state.current.objects.values()) this.#store.upsert(c.kind, c.object);
+    });
+    this.#store.flush();
+    for (const [i, state] of this.#files.entries()) {
+      state.watch = new FileWatch(state.path, loaded[i]!.signature, () => void this.#reload(state), {
+        debounceMs: this.#debounceMs, pollMs: this.#pollMs, logger: this.#logger,
+      });
+    }
+    this.#logger.info({ files: this.#paths, objects: this.#files.reduce((n, f) => n + f.current.objects.size, 0) }, 'file source loaded');
+  }
+
+  /** Close watchers and timers; objects already in the store stay. */
+  stop(): void {
+    this.#stopped = true;
+    for (const state of this.#files) {
+      state.watch?.close();
+      state.watch = undefined;
+    }
+  }
+
+  async #reload(state: FileState): Promise<void> {
+    if (state.reloading) {
+      state.reloadAgain = true;
+      return;
+    }
+    state.reloading = true;
+    try {
+      do {
+        state.reloadAgain = false;
+        await this.#reloadOnce(state);
+      } while (state.reloadAgain && !this.#stopped);
+    } catch (err) {
+      // Nothing here should throw; if something does, the served objects stay and we say why.
+      this.#logger.error({ file: state.path, err: (err as Error).message }, 'file reload failed; keeping its previous objects');
+      this.#countError();
+    } finally {
+      state.reloading = false;
+    }
+  }
+
+  async #reloadOnce(state: FileState): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(state.path, 'utf8');
+    } catch (err) {
+      if (this.#stopped) return;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (!state.missing) {
+          this.#logger.warn({ file: state.path, objects: state.current.objects.size }, 'file deleted; keeping its last objects until it comes back');
+        }
+        state.missing = true;
+      } else {
+        this.#logger.error({ file: state.path, error: describeReadError(err) }, 'cannot read file; keeping its previous objects');
+        this.#countError();
+      }
+      return;
+    }
+    if (this.#stopped) return;
+    if (state.missing) {
+      state.missing = false;
+      this.#logger.info({ file: state.path }, 'file is back');
+    }
+    if (text === state.lastText) return;
+    state.lastText = text;
+    let documents: FileDocument[];
+    try {
+      documents = parseObjectFile(text);
+    } catch (err) {
+      const parse = err instanceof FileParseError ? err : new FileParseError(String(err));
+      this.#logger.error(
+        { file: state.path, line: parse.line, column: parse.column, error: parse.reason },
+        'cannot parse file; keeping its previous objects',
+      );
+      this.#countError();
+      return;
+    }
+    const next = this.#contributions(state.path, documents, state.current);
+    this.#apply(state, next);
+  }
+
+  /**
+   * The objects a file now contributes. A document that fails validation keeps the previous
+   * good version of the same object (found by kind/namespace/name, or by its position in the
+   * file when it no longer names itself).
+   */
+  #contributions(path: string, documents: FileDocument[], previous: Contributions): Contributions {
+    const next: Contributions = { objects: new Map(), byPosition: new Map() };
+    for (const doc of documents) {
+      const { result } = doc;
+      if (result.ok) {
+        const id = contributionId(result.kind, doc.identity!.key);
+        if (next.objects.has(id)) {
+          this.#logger.warn({ file: path, document: doc.document, item: doc.item, kind: result.kind, key: doc.identity!.key },
+            'object appears twice in the file; the later document wins');
+        }
+        next.objects.set(id, { kind: result.kind, key: doc.identity!.key, object: result.object });
+        next.byPosition.set(doc.position, id);
+        continue;
+      }
+      if (result.ignored) {
+        this.#logger.debug({ file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name }, 'kind not read by switchyard; skipped');
+        continue;
+      }
+      this.#logger.error(
+        { file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name, field: result.field, error: result.error },
+        'invalid object skipped; its previous version (if any) stays',
+      );
+      this.#countError();
+      const previousId = doc.identity
+        ? contributionId(doc.identity.kind, doc.identity.key)
+        : previous.byPosition.get(doc.position);
+      const kept = previousId === undefined ? undefined : previous.objects.get(previousId);
+      if (kept && previousId !== undefined && !next.objects.has(previousId) && (result.kind === undefined || result.kind === kept.kind)) {
+        next.objects.set(previousId, kept);
+        next.byPosition.set(doc.position, previousId);
+      }
+    }
+    return next;
+  }
+
+  /** Upsert what is new or changed (the store drops unchanged objects), remove what is gone. */
+  #apply(state: FileState, next: Contributions): void {
+    const previous = state.current;
+    state.current = next;
+    for (const [id, c] of next.objects) {
+      if (this.#ownerOf(id) === state) this.#store.upsert(c.kind, c.object);
+    }
+    for (const [id, c] of previous.objects) {
+      if (next.objects.has(id)) continue;
+      const owner = this.#ownerOf(id);
+      const fallback = owner?.current.objects.get(id);
+      if (fallback) this.#store.upsert(fallback.kind, fallback.object);
+      else this.#store.remove(c.kind, c.key);
+    }
+  }
+
+  /** The file whose version of an object is served: the last one in the argument list that has it. */
+  #ownerOf(id: string): FileState | undefined {
+    for (let i = this.#files.length - 1; i >= 0; i--) {
+      if (this.#files[i]!.current.objects.has(id)) return this.#files[i];
+    }
+    return undefined;
+  }
+
+  #countError(): void {
+    this.#metrics?.configErrors.inc({ source: 'file' });
+  }
+}
+
+function contributionId(kind: Kind, key: string): string {
+  return `${kind}\0${key}`;
+}
+
+function describeReadError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'file not found';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return (err as Error).message;
+}
