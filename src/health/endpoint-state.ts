@@ -17,6 +17,8 @@ export class EndpointState {
   activeUp = true;
   /** Passive ejection: not picked before this time (ms since epoch). 0 = not ejected. */
   ejectedUntil = 0;
+  /** When the latest passive ejection began (ms since epoch; 0 = never): only an active check started after it may end it early. */
+  ejectedAt = 0;
   /** Consecutive failures seen by passive checking. */
   consecutiveFailures = 0;
   /** How many times in a row it has been ejected (grows the backoff). */

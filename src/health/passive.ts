@@ -1,0 +1,81 @@
+// Passive health: the proxy reports each upstream attempt's outcome. Consecutive failures
+// (connect errors, 5xx, timeouts) eject the endpoint for a backoff that doubles with each
+// ejection in a row (5 s, 10 s, 20 s … capped at 5 min). A success resets the failure count
+// and, once the endpoint has served after an ejection, the backoff too. An ejected endpoint
+// returns when its backoff ends, or earlier when an active check started after the ejection
+// passes (see active-monitor.ts). The decision lives here only.
+
+import type { EndpointState } from './endpoint-state.ts';
+
+export const PASSIVE_DEFAULTS = Object.freeze({
+  /** Consecutive failures that eject an endpoint. */
+  threshold: 3,
+  /** Backoff of the first ejection; doubles with every ejection in a row. */
+  baseMs: 5_000,
+  /** Longest backoff. */
+  maxMs: 5 * 60_000,
+});
+
+export interface PassiveHealthOptions {
+  threshold?: number;
+  baseMs?: number;
+  maxMs?: number;
+}
+
+export interface PassiveHealth {
+  /** The endpoint served a request. `now` tells a late success of a request sent before an ejection from one after it. */
+  recordSuccess(state: EndpointState, now?: number): void;
+  /** The endpoint failed a request; true when this failure ejected it. */
+  recordFailure(state: EndpointState, now: number): boolean;
+}
+
+export function createPassiveHealth(options: PassiveHealthOptions = {}): PassiveHealth {
+  const threshold = positiveInteger(options.threshold, PASSIVE_DEFAULTS.threshold, 'threshold');
+  const baseMs = positiveInteger(options.baseMs, PASSIVE_DEFAULTS.baseMs, 'baseMs');
+  const maxMs = Math.max(baseMs, positiveInteger(options.maxMs, PASSIVE_DEFAULTS.maxMs, 'maxMs'));
+  return {
+    recordSuccess(state: EndpointState, now?: number): void {
+      if (state.consecutiveFailures === 0 && state.ejections === 0) return; // the common case: nothing to reset
+      state.consecutiveFailures = 0;
+      // A request sent before the ejection may succeed during it; that does not prove recovery.
+      if (state.ejections > 0 && state.ejectedUntil <= (now ?? Date.now())) state.ejections = 0;
+    },
+    recordFailure(state: EndpointState, now: number): boolean {
+      // Requests sent before the ejection keep failing during it: not a reason to eject again.
+      if (state.ejectedUntil > now) return false;
+      if (++state.consecutiveFailures < threshold) return false;
+      const backoff = Math.min(maxMs, baseMs * 2 ** Math.min(state.ejections, 30));
+      state.ejectedAt = now;
+      state.ejectedUntil = now + backoff;
+      state.ejections++;
+      state.consecutiveFailures = 0; // after the backoff it takes `threshold` new failures to eject again
+      return true;
+    },
+  };
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`passive health ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+const defaults = createPassiveHealth();
+
+/** The endpoint served a request (default thresholds). */
+export function recordSuccess(state: EndpointState, now?: number): void {
+  defaults.recordSuccess(state, now);
+}
+
+/** The endpoint failed a request (default thresholds); true when this failure ejected it. */
+export function recordFailure(state: EndpointState, now: number): boolean {
+  return defaults.recordFailure(state, now);
+}
+
+/** An active check started at `probeStartedAt` passed: end a passive ejection that began before it. True when one ended. */
+export function endEjectionAfterActivePass(state: EndpointState, probeStartedAt: number, now: number): boolean {
+  if (state.ejectedUntil <= now || state.ejectedAt > probeStartedAt) return false;
+  state.ejectedUntil = 0;
+  state.consecutiveFailures = 0;
+  return true;
+}
