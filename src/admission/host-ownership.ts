@@ -1,0 +1,100 @@
+// Admission step: who owns a host. Deterministic and independent of event order: all claims
+// of one domain group (see domainGroupOf) are judged together, oldest first (creationTimestamp,
+// then arrival order, then uid, then name — ObjectStore.compareAge), and each is admitted
+// unless it conflicts with a claim already admitted:
+//   - same namespace (or --disable-namespace-ownership-check): same scope (same exact host, or
+//     both the wildcard of the domain) and a common path;
+//   - different namespaces: same exact host, or either claim is the group's wildcard.
+// A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
+// with each other, and one conflicting path drops that host's paths only).
+
+import { creationMillis } from '../objects/types.ts';
+import type { RouterConfig } from '../config.ts';
+import type { ObjectStore } from '../store.ts';
+import { ADMITTED, Reasons, hostKeyOf, reject, type RouteCandidate, type Verdict } from './types.ts';
+
+export interface OwnershipClaim {
+  ownerKey: string;
+  kind: 'Route' | 'Ingress';
+  namespace: string;
+  name: string;
+  owner: RouteCandidate['owner'];
+  hostKey: string;
+  wildcard: boolean;
+  /** Path identities: Route '' and '/' differ; an Ingress Exact path differs from a Prefix one. */
+  paths: Set<string>;
+  candidates: RouteCandidate[];
+}
+
+function pathIdentity(c: RouteCandidate): string {
+  return c.match === 'exact' ? `=${c.path}` : c.path;
+}
+
+/** Group candidates (already past the per-candidate steps) into claims: owner × host. */
+export function claimsOf(candidates: Iterable<RouteCandidate>): OwnershipClaim[] {
+  const byKey = new Map<string, OwnershipClaim>();
+  for (const c of candidates) {
+    const hostKey = hostKeyOf(c);
+    const id = `${c.ownerKey}\u0000${hostKey}`;
+    let claim = byKey.get(id);
+    if (!claim) {
+      claim = { ownerKey: c.ownerKey, kind: c.kind, namespace: c.namespace, name: c.name, owner: c.owner, hostKey, wildcard: c.wildcard, paths: new Set(), candidates: [] };
+      byKey.set(id, claim);
+    }
+    claim.paths.add(pathIdentity(c));
+    claim.candidates.push(c);
+  }
+  return [...byKey.values()];
+}
+
+function compareClaims(store: ObjectStore, a: OwnershipClaim, b: OwnershipClaim): number {
+  if (a.kind === b.kind) {
+    const age = store.compareAge(a.kind, a.owner, b.owner);
+    if (age !== 0) return age;
+  } else {
+    const ta = creationMillis(a.owner.metadata);
+    const tb = creationMillis(b.owner.metadata);
+    if (ta !== tb) {
+      if (ta === undefined) return 1;
+      if (tb === undefined) return -1;
+      return ta - tb;
+    }
+    return a.kind === 'Route' ? -1 : 1; // arrival orders of two kinds are not comparable; Routes first
+  }
+  if (a.ownerKey !== b.ownerKey) return a.ownerKey < b.ownerKey ? -1 : 1;
+  return a.hostKey < b.hostKey ? -1 : a.hostKey > b.hostKey ? 1 : 0;
+}
+
+function sharePath(a: OwnershipClaim, b: OwnershipClaim): boolean {
+  for (const p of a.paths) if (b.paths.has(p)) return true;
+  return false;
+}
+
+function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterConfig): boolean {
+  if (claim.ownerKey === owner.ownerKey) return false;
+  const sameScope = claim.hostKey === owner.hostKey;
+  if (claim.namespace === owner.namespace || config.disableNamespaceOwnershipCheck) return sameScope && sharePath(claim, owner);
+  return sameScope || claim.wildcard || owner.wildcard;
+}
+
+function ownerName(claim: OwnershipClaim): string {
+  return `${claim.kind === 'Route' ? 'route' : 'ingress'} ${claim.namespace}/${claim.name}`;
+}
+
+/** Judge every claim of one domain group; returns each claim's verdict. */
+export function admitHostOwnership(claims: readonly OwnershipClaim[], store: ObjectStore, config: RouterConfig): Map<OwnershipClaim, Verdict> {
+  const ordered = [...claims].sort((a, b) => compareClaims(store, a, b));
+  const admitted: OwnershipClaim[] = [];
+  const verdicts = new Map<OwnershipClaim, Verdict>();
+  for (const claim of ordered) {
+    const owner = admitted.find((o) => conflicts(claim, o, config));
+    if (owner) {
+      const what = owner.hostKey === claim.hostKey ? claim.hostKey : `${claim.hostKey} (${owner.hostKey} is claimed)`;
+      verdicts.set(claim, reject(Reasons.hostAlreadyClaimed, `${ownerName(owner)} already exposes ${what} and is older`));
+    } else {
+      admitted.push(claim);
+      verdicts.set(claim, ADMITTED);
+    }
+  }
+  return verdicts;
+}

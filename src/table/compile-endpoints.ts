@@ -1,0 +1,150 @@
+// A candidate backend → the ready endpoints of its Service, as Kubernetes resolves them:
+// EndpointSlices labelled with the Service name; an endpoint counts when `ready` is true or
+// unset, or (serving && terminating) with acceptsNew false. The port comes from the Route's
+// targetPort (slice port by name, or the number), from the Ingress's Service port (its name is
+// the slice port name), or — with the autoport annotation — from the Pod's annotation.
+
+import { createHash } from 'node:crypto';
+import type { CandidateBackend } from '../admission/types.ts';
+import type { EndpointSlice, Service } from '../objects/types.ts';
+import type { ObjectStore } from '../store.ts';
+import type { CompiledEndpoint } from './types.ts';
+
+/** Objects a compiled host depends on (keys `namespace/name`): a change to one recompiles it. */
+export interface CompileDeps {
+  services: Set<string>;
+  pods: Set<string>;
+  secrets: Set<string>;
+}
+
+/** Per-route diagnostics collected while compiling. */
+export interface CompileDiagnostics {
+  notes: string[];
+  /** Skipped endpoints by reason. */
+  skipped: Map<string, number>;
+}
+
+export function newDeps(): CompileDeps {
+  return { services: new Set(), pods: new Set(), secrets: new Set() };
+}
+
+/** Opaque, stable across replicas, and does not reveal the address. */
+export function endpointId(address: string, port: number): string {
+  return createHash('sha256').update(`${address}:${port}`).digest('hex').slice(0, 16);
+}
+
+type PortRule =
+  | { by: 'name'; name: string }
+  | { by: 'number'; port: number }
+  | { by: 'first' }
+  | { by: 'only' }
+  | { by: 'service-port'; name: string; targetPort: number | null }
+  | { by: 'none'; why: string };
+
+function routePortRule(targetPort: string | number | undefined): PortRule {
+  if (targetPort === undefined) return { by: 'first' };
+  if (typeof targetPort === 'number') return { by: 'number', port: targetPort };
+  // A numeric string ("8080") is a number, as OpenShift's IntOrString reads it.
+  return /^\d+$/.test(targetPort) ? { by: 'number', port: Number(targetPort) } : { by: 'name', name: targetPort };
+}
+
+function ingressPortRule(service: Service | undefined, port: { name?: string; number?: number }): PortRule {
+  if (!service) {
+    if (port.name) return { by: 'name', name: port.name };
+    return { by: 'only' }; // no Service to map the port number: only a single-port slice is unambiguous
+  }
+  const ports = service.spec?.ports ?? [];
+  const entry = port.number !== undefined ? ports.find((p) => p.port === port.number) : ports.find((p) => p.name === port.name);
+  if (!entry) return { by: 'none', why: `service ${service.metadata.name} has no port ${port.number ?? port.name}` };
+  const unnamedSingle = ports.length === 1 && !entry.name;
+  return { by: 'service-port', name: entry.name ?? '', targetPort: unnamedSingle && typeof entry.targetPort === 'number' ? entry.targetPort : null };
+}
+
+function slicePort(slice: EndpointSlice, rule: PortRule): number | null {
+  const ports = slice.ports ?? [];
+  switch (rule.by) {
+    case 'number': return rule.port;
+    case 'name': return ports.find((p) => p.name === rule.name)?.port ?? null;
+    case 'first': return ports[0]?.port ?? null;
+    case 'only': return ports.length === 1 ? ports[0]!.port ?? null : null;
+    case 'service-port': return ports.find((p) => (p.name ?? '') === rule.name)?.port ?? rule.targetPort;
+    case 'none': return null;
+  }
+}
+
+function count(diag: CompileDiagnostics, reason: string, note: string): void {
+  diag.skipped.set(reason, (diag.skipped.get(reason) ?? 0) + 1);
+  if (diag.notes.length < 20) diag.notes.push(note);
+}
+
+function autoPort(store: ObjectStore, namespace: string, ref: EndpointSlice['endpoints'] extends (infer E)[] | null | undefined ? E : never, annotation: string, deps: CompileDeps, diag: CompileDiagnostics): number | null {
+  const target = ref.targetRef;
+  if (!target || target.kind !== 'Pod' || !target.name) {
+    count(diag, 'pod-missing', `endpoint without a Pod targetRef skipped (${annotation} needs the pod)`);
+    return null;
+  }
+  const podKey = `${target.namespace ?? namespace}/${target.name}`;
+  deps.pods.add(podKey);
+  const pod = store.get('Pod', podKey);
+  if (!pod) {
+    count(diag, 'pod-missing', `pod ${podKey} not found; endpoint skipped`);
+    return null;
+  }
+  const raw = pod.metadata.annotations?.[annotation];
+  if (raw === undefined) {
+    count(diag, 'annotation-missing', `pod ${podKey} has no annotation ${annotation}; endpoint skipped`);
+    return null;
+  }
+  if (!/^\d{1,5}$/.test(raw.trim()) || Number(raw) < 1 || Number(raw) > 65535) {
+    count(diag, 'annotation-invalid', `pod ${podKey} annotation ${annotation}="${raw}" is not a port; endpoint skipped`);
+    return null;
+  }
+  return Number(raw);
+}
+
+/**
+ * Usable endpoints of one backend service (weights not yet assigned: the caller splits the
+ * service weight over them). Dependencies are recorded in `deps`, skipped endpoints in `diag`.
+ */
+export function resolveEndpoints(
+  store: ObjectStore, namespace: string, backend: CandidateBackend, portAnnotation: string | null,
+  deps: CompileDeps, diag: CompileDiagnostics,
+): CompiledEndpoint[] {
+  const serviceKey = `${namespace}/${backend.service}`;
+  deps.services.add(serviceKey);
+  let rule: PortRule;
+  if (backend.servicePort) rule = ingressPortRule(store.get('Service', serviceKey), backend.servicePort);
+  else rule = routePortRule(backend.targetPort);
+  const out = new Map<string, CompiledEndpoint>();
+  for (const slice of store.slicesOf(serviceKey)) {
+    if (slice.addressType === 'FQDN') {
+      if (diag.notes.length < 20) diag.notes.push(`EndpointSlice ${slice.metadata.name}: FQDN endpoints are not supported`);
+      continue;
+    }
+    const port = portAnnotation === null ? slicePort(slice, rule) : null;
+    if (portAnnotation === null && port === null) {
+      const why = rule.by === 'none' ? rule.why : `EndpointSlice ${slice.metadata.name} has no matching port`;
+      for (let i = 0; i < (slice.endpoints?.length ?? 0); i++) count(diag, 'port-not-found', why);
+      continue;
+    }
+    for (const ep of slice.endpoints ?? []) {
+      const address = ep.addresses?.[0];
+      if (!address) continue;
+      const c = ep.conditions ?? {};
+      let acceptsNew: boolean;
+      if (c.ready !== false) acceptsNew = c.terminating !== true;
+      else if (c.serving === true && c.terminating === true) acceptsNew = false;
+      else continue;
+      const epPort = portAnnotation === null ? port! : autoPort(store, namespace, ep, portAnnotation, deps, diag);
+      if (epPort === null) continue;
+      const id = endpointId(address, epPort);
+      const existing = out.get(id);
+      if (existing) { existing.acceptsNew ||= acceptsNew; continue; }
+      const endpoint: CompiledEndpoint = { id, address, port: epPort, weight: 0, acceptsNew };
+      if (ep.targetRef?.kind === 'Pod' && ep.targetRef.name) endpoint.pod = `${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}`;
+      if (ep.nodeName) endpoint.nodeName = ep.nodeName;
+      out.set(id, endpoint);
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

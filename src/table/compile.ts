@@ -1,0 +1,86 @@
+// Admitted candidates → compiled routes and host entries (plain data, see types.ts).
+
+import type { RouterConfig } from '../config.ts';
+import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from '../policies/annotations.ts';
+import type { ObjectStore } from '../store.ts';
+import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
+import { compileTls } from './compile-tls.ts';
+import type { CompiledRoute, CompiledService, HostEntry, PathMatch } from './types.ts';
+
+export interface CompiledRouteResult {
+  route: CompiledRoute;
+  /** Skipped endpoints by reason (for switchyard_endpoints_skipped). */
+  skipped: Map<string, number>;
+}
+
+export function compileRoute(c: RouteCandidate, store: ObjectStore, config: RouterConfig, deps: CompileDeps): CompiledRouteResult {
+  const diag: CompileDiagnostics = { notes: [], skipped: new Map() };
+  const parsed = parseRouteAnnotations(c.annotations);
+  // Validation rejects invalid annotations before compile; this guards direct callers.
+  if (!parsed.ok) throw new Error(`${c.key}: ${parsed.message}`);
+  const services: CompiledService[] = [];
+  let endpointCount = 0;
+  for (const backend of c.backends) {
+    const endpoints = resolveEndpoints(store, c.namespace, backend, parsed.value.targetPortAnnotation, deps, diag);
+    const share = endpoints.length > 0 ? backend.weight / endpoints.length : 0;
+    for (const e of endpoints) e.weight = share;
+    endpointCount += endpoints.length;
+    services.push({ name: `${c.namespace}/${backend.service}`, weight: backend.weight, endpoints });
+  }
+  const tls = compileTls(c, store, deps, diag);
+  const route: CompiledRoute = {
+    key: c.key,
+    kind: c.kind,
+    namespace: c.namespace,
+    name: c.name,
+    host: c.wildcard ? wildcardDomain(c) : c.host,
+    wildcard: c.wildcard,
+    path: c.path,
+    match: c.match,
+    services,
+    policy: buildRoutePolicy(parsed.value, { routeKey: c.key, endpointCount, passthrough: tls?.termination === 'passthrough', config }),
+    tls,
+  };
+  if (diag.notes.length > 0) route.notes = diag.notes;
+  return { route, skipped: diag.skipped };
+}
+
+/** The path length that decides specificity: an Ingress Prefix's trailing '/' does not count. */
+export function effectivePathLength(path: string, match: PathMatch): number {
+  if (match === 'prefix' && path.length > 1 && path.endsWith('/')) return path.length - 1;
+  return path.length;
+}
+
+const MATCH_RANK: Record<PathMatch, number> = { exact: 0, prefix: 1, route: 2 };
+
+/** Most specific first: longer path, then Exact before Prefix before Route-style, then key. */
+export function compareRouteSpecificity(a: CompiledRoute, b: CompiledRoute): number {
+  const byLength = effectivePathLength(b.path, b.match) - effectivePathLength(a.path, a.match);
+  if (byLength !== 0) return byLength;
+  const byMatch = MATCH_RANK[a.match] - MATCH_RANK[b.match];
+  if (byMatch !== 0) return byMatch;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+export interface CompiledHostResult {
+  /** null when no admitted candidate is left for the host. */
+  entry: HostEntry | null;
+  deps: CompileDeps;
+  skipped: Map<string, Map<string, number>>;
+}
+
+/** Compile all admitted candidates of one host key (`foo.com` or `*.foo.com`). */
+export function compileHostEntry(hostKey: string, candidates: Iterable<RouteCandidate>, store: ObjectStore, config: RouterConfig): CompiledHostResult {
+  const deps = newDeps();
+  const skipped = new Map<string, Map<string, number>>();
+  const routes: CompiledRoute[] = [];
+  for (const c of candidates) {
+    if (hostKeyOf(c) !== hostKey) throw new Error(`candidate ${c.key} does not belong to host ${hostKey}`);
+    const result = compileRoute(c, store, config, deps);
+    routes.push(result.route);
+    if (result.skipped.size > 0) skipped.set(c.key, result.skipped);
+  }
+  routes.sort(compareRouteSpecificity);
+  return { entry: routes.length > 0 ? { key: hostKey, routes } : null, deps, skipped };
+}
