@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -286,4 +286,55 @@ test('stop() closes watchers and timers so the process can exit', async (t) => {
   t.regex(stopped.output, /started/);
   t.false(running.exited, 'without stop() the watchers keep the process alive (so this test can fail)');
   t.regex(running.output, /started/);
+});
+
+test('a ConfigMap volume update (the ..data symlink swapped) is picked up', async (t) => {
+  const dir = await workspace(t);
+  const original = await readFile(join(FIXTURES, 'shop.yaml'), 'utf8');
+  await mkdir(join(dir, '..v1'));
+  await writeFile(join(dir, '..v1', 'shop.yaml'), original);
+  await symlink('..v1', join(dir, '..data'));
+  await symlink(join('..data', 'shop.yaml'), join(dir, 'shop.yaml'));
+  const h = harness(t, [join(dir, 'shop.yaml')]);
+  await h.source.start();
+  t.is(h.store.size('Route'), 2);
+  // Kubernetes' atomic writer: new timestamped directory, new link, renamed over ..data.
+  await mkdir(join(dir, '..v2'));
+  await writeFile(join(dir, '..v2', 'shop.yaml'), original.replace('path: /v1', 'path: /v9'));
+  await symlink('..v2', join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  await waitFor('the swapped volume', () => h.store.get('Route', 'shop/api')?.spec.path === '/v9');
+  t.pass();
+});
+
+test('a document that loses its name keeps the object that stood at its position', async (t) => {
+  const dir = await workspace(t, 'shop.yaml');
+  const path = join(dir, 'shop.yaml');
+  const h = harness(t, [path]);
+  await h.source.start();
+  h.changes.length = 0;
+  await edit(path, (text) => text.replace('metadata: {name: api, namespace: shop}', 'metadata: {namespace: shop}'));
+  await waitFor('the error', () => h.logs.lines.some((l) => l.level === 'error'));
+  await settle();
+  t.deepEqual(h.changes, []);
+  t.true(h.store.has('Route', 'shop/api'));
+  t.like(h.logs.lines.find((l) => l.level === 'error'), { document: 4, kind: 'Route', field: 'metadata.name' });
+});
+
+test('documents that are not objects, and Lists without an item array, are invalid documents', async (t) => {
+  const dir = await workspace(t);
+  const path = join(dir, 'odd.yaml');
+  await writeFile(path, [
+    'just a string',
+    'apiVersion: v1\nkind: List\nitems: {not: a list}',
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: fine}',
+  ].join('\n---\n'));
+  const h = harness(t, [path]);
+  await h.source.start();
+  t.deepEqual([...h.store.keys('Namespace')], ['fine']);
+  t.is(await h.configErrors(), 2);
+  t.deepEqual(h.logs.lines.filter((l) => l.level === 'error').map((l) => [l.document, l.error]), [
+    [0, 'document: must be an object with apiVersion and kind'],
+    [1, 'items: required array'],
+  ]);
 });
