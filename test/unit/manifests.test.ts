@@ -1,0 +1,318 @@
+// The deployable manifests: every kustomization builds (kubectl kustomize when kubectl is on
+// PATH, else test/support/kustomize-lite.ts, and both agree), every object passes the
+// Kubernetes schemas (kubernetes-models) or, for Routes, the CRD's own openAPIV3Schema, and the
+// properties the router depends on are what they must be.
+
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import * as yaml from 'js-yaml';
+import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
+import { buildKustomization, loadManifestFile, manifestId, type Manifest } from '../support/kustomize-lite.ts';
+import {
+  schemaAtJsonPath, structuralSchemaProblems, validateOpenApi, valueAtJsonPath, type SchemaNode,
+} from '../support/openapi-subset.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const MANIFESTS = join(REPO, 'manifests');
+/** Every kustomization this test builds, relative to manifests/. */
+const KUSTOMIZATIONS = ['.', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples'] as const;
+/** Another engineer's example, with its own test. */
+const NOT_OURS = ['examples/autoport'];
+
+const kubectlFound = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 20_000 }).status === 0;
+
+function kubectlKustomize(dir: string): Manifest[] {
+  const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${r.stderr}`);
+  return (yaml.loadAll(r.stdout) as Manifest[]).filter((d) => d !== null);
+}
+
+const builds = new Map<string, Manifest[]>();
+function build(dir: (typeof KUSTOMIZATIONS)[number]): Manifest[] {
+  let objects = builds.get(dir);
+  if (!objects) {
+    objects = kubectlFound ? kubectlKustomize(join(MANIFESTS, dir)) : buildKustomization(join(MANIFESTS, dir));
+    builds.set(dir, objects);
+  }
+  return structuredClone(objects);
+}
+
+function find(objects: Manifest[], kind: string, name?: string): Manifest {
+  const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${kind} ${name ?? ''}, found ${found.length}`);
+  return found[0]!;
+}
+
+// Loosely typed views of the objects the assertions read.
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function routeSchema(): SchemaNode {
+  const crd = find(build('.'), 'CustomResourceDefinition') as Json;
+  return crd.spec.versions[0].schema.openAPIV3Schema as SchemaNode;
+}
+
+function routerDaemonSet(dir: '.' | 'overlays/shard-b' = '.'): Json {
+  return find(build(dir), 'DaemonSet');
+}
+
+function container(ds: Json): Json {
+  return ds.spec.template.spec.containers[0];
+}
+
+/** The container's env as the router sees it: literal values, downward API and Secret refs filled in. */
+function envOf(ds: Json): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of container(ds).env as Json[]) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = ds.metadata.namespace;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`;
+    else throw new Error(`env ${e.name}: unexpected source`);
+  }
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+test('every kustomization builds, objects are unique, and kustomize-lite agrees with kubectl', (t) => {
+  for (const dir of KUSTOMIZATIONS) {
+    const objects = build(dir);
+    t.true(objects.length > 0, dir);
+    const ids = objects.map(manifestId);
+    t.is(new Set(ids).size, ids.length, `${dir}: duplicate objects`);
+    if (kubectlFound) {
+      const byId = (list: Manifest[]) => new Map(list.map((o) => [manifestId(o), o]));
+      const lite = byId(buildKustomization(join(MANIFESTS, dir)));
+      const kubectl = byId(objects);
+      t.deepEqual([...lite.keys()].sort(), [...kubectl.keys()].sort(), `${dir}: same objects`);
+      for (const [id, o] of kubectl) t.deepEqual(lite.get(id), o, `${dir}: ${id}`);
+    }
+  }
+  if (!kubectlFound) t.log('kubectl not on PATH: built with kustomize-lite only');
+});
+
+test('every YAML file under manifests/ is part of some kustomization', (t) => {
+  const used = new Set<string>();
+  const walkKustomization = (dir: string): void => {
+    const k = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[] };
+    for (const r of k.resources ?? []) {
+      const path = join(dir, r);
+      if (statSync(path).isDirectory()) walkKustomization(path);
+      else used.add(relative(MANIFESTS, path));
+    }
+  };
+  for (const dir of KUSTOMIZATIONS) walkKustomization(join(MANIFESTS, dir));
+  const files = (readdirSync(MANIFESTS, { recursive: true }) as string[])
+    .filter((f) => /\.ya?ml$/.test(f) && !/(^|\/)kustomization\.ya?ml$/.test(f))
+    .filter((f) => !NOT_OURS.some((prefix) => f.startsWith(`${prefix}/`)));
+  t.deepEqual(files.filter((f) => !used.has(f)), []);
+});
+
+test('every object is valid against the Kubernetes schemas (kubernetes-models) or the Route CRD', async (t) => {
+  const schema = routeSchema();
+  for (const dir of KUSTOMIZATIONS) {
+    for (const o of build(dir)) {
+      const id = `${dir}: ${manifestId(o)}`;
+      if (o.apiVersion === 'route.openshift.io/v1' && o.kind === 'Route') {
+        t.deepEqual(validateOpenApi(schema, o), [], id);
+      } else if (o.apiVersion === 'monitoring.coreos.com/v1' && o.kind === 'PodMonitor') {
+        // kubernetes-models has no Prometheus Operator models: checked by its own test below.
+        t.truthy((o as Json).spec?.podMetricsEndpoints?.length, id);
+      } else {
+        const module = await import(`kubernetes-models/${o.apiVersion}/${o.kind}`).catch(() => undefined);
+        if (!module) { t.fail(`${id}: no kubernetes-models schema for ${o.apiVersion} ${o.kind}`); continue; }
+        const Model = module[o.kind] as new (data: unknown) => { validate(): void };
+        t.notThrows(() => new Model(o).validate(), id);
+      }
+    }
+  }
+});
+
+test('kubernetes-models validation can fail: a DaemonSet with a string containerPort', async (t) => {
+  const { DaemonSet } = await import('kubernetes-models/apps/v1/DaemonSet');
+  const ds = routerDaemonSet();
+  container(ds).ports[0].containerPort = 'eighty';
+  t.throws(() => new DaemonSet(ds).validate(), { message: /containerPort/ });
+});
+
+test('Route CRD: group, scope, served version, status subresource, structural schema', (t) => {
+  const crd = find(build('.'), 'CustomResourceDefinition') as Json;
+  t.is(crd.metadata.name, 'routes.route.openshift.io');
+  t.is(crd.spec.group, 'route.openshift.io');
+  t.is(crd.spec.scope, 'Namespaced');
+  t.deepEqual(crd.spec.names.kind, 'Route');
+  t.is(crd.spec.versions.length, 1);
+  const v1 = crd.spec.versions[0];
+  t.like(v1, { name: 'v1', served: true, storage: true, subresources: { status: {} } });
+  t.deepEqual(structuralSchemaProblems(v1.schema.openAPIV3Schema), []);
+  // The OpenShift overlay is the same deployment without the CRD.
+  const withoutCrd = build('.').filter((o) => o.kind !== 'CustomResourceDefinition').map(manifestId).sort();
+  t.deepEqual(build('overlays/openshift').map(manifestId).sort(), withoutCrd);
+});
+
+test('Route CRD printer columns are the ones `oc get routes` shows and point at schema fields', (t) => {
+  const crd = find(build('.'), 'CustomResourceDefinition') as Json;
+  const columns = crd.spec.versions[0].additionalPrinterColumns as Json[];
+  const schema = routeSchema();
+  for (const c of columns.filter((col) => !col.jsonPath.startsWith('.metadata.'))) {
+    t.truthy(schemaAtJsonPath(schema, c.jsonPath), `${c.name}: ${c.jsonPath} is not in the schema`);
+  }
+  const route = find(build('examples'), 'Route', 'shop');
+  const shown = Object.fromEntries(columns.filter((c) => c.priority === undefined)
+    .map((c) => [c.name, valueAtJsonPath(route, c.jsonPath)]));
+  t.like(shown, {
+    Host: 'shop.apps.example.com', Path: '/', Services: 'shop-v1', Port: 'http', Termination: 'edge', Wildcard: 'None',
+  });
+  t.deepEqual(columns.filter((c) => c.priority === undefined).map((c) => c.name),
+    ['Host', 'Path', 'Services', 'Port', 'Termination', 'Wildcard', 'Age']);
+});
+
+const validRoute = {
+  apiVersion: 'route.openshift.io/v1',
+  kind: 'Route',
+  metadata: { name: 'r', namespace: 'demo' },
+  spec: {
+    host: 'www.example.com', path: '/api', to: { kind: 'Service', name: 'web', weight: 100 },
+    alternateBackends: [{ kind: '', name: 'web2', weight: 0 }],
+    port: { targetPort: 8080 }, wildcardPolicy: 'None',
+    tls: { termination: 'reencrypt', insecureEdgeTerminationPolicy: 'Redirect', destinationCACertificate: 'pem', externalCertificate: { name: 'cert' } },
+  },
+  status: { ingress: [{ host: 'www.example.com', routerName: 'default', conditions: [{ type: 'Admitted', status: 'True' }] }] },
+};
+
+test('Route CRD schema accepts a full valid Route', (t) => {
+  t.deepEqual(validateOpenApi(routeSchema(), validRoute), []);
+  const named = structuredClone(validRoute) as Json;
+  named.spec.port.targetPort = 'https';
+  named.spec.tls = null;
+  t.deepEqual(validateOpenApi(routeSchema(), named), []);
+});
+
+test('Route CRD schema rejects weight 300 and termination "bogus"', (t) => {
+  const bad = structuredClone(validRoute) as Json;
+  bad.spec.to.weight = 300;
+  bad.spec.tls.termination = 'bogus';
+  const errors = validateOpenApi(routeSchema(), bad);
+  t.is(errors.length, 2, errors.join('\n'));
+  t.regex(errors.join('\n'), /\/spec\/to\/weight: 300 is above 256/);
+  t.regex(errors.join('\n'), /\/spec\/tls\/termination: "bogus" is not one of/);
+});
+
+const invalidRoutes: Array<[string, (spec: Json) => void, RegExp]> = [
+  ['upper-case host', (s) => { s.host = 'WWW.example.com'; }, /\/spec\/host: .* does not match/],
+  ['host label with underscore', (s) => { s.host = 'a_b.example.com'; }, /\/spec\/host/],
+  ['host longer than 253', (s) => { s.host = `${'a'.repeat(60)}.`.repeat(5) + 'com'; }, /\/spec\/host: longer than 253/],
+  ['path without leading slash', (s) => { s.path = 'api'; }, /\/spec\/path/],
+  ['negative weight', (s) => { s.to.weight = -1; }, /\/spec\/to\/weight: -1 is below 0/],
+  ['to without name', (s) => { delete s.to.name; }, /\/spec\/to\/name: required/],
+  ['to of kind Deployment', (s) => { s.to.kind = 'Deployment'; }, /\/spec\/to\/kind/],
+  ['four alternate backends', (s) => { s.alternateBackends = [1, 2, 3, 4].map((i) => ({ name: `b${i}` })); }, /\/spec\/alternateBackends: more than 3/],
+  ['alternate backend weight 257', (s) => { s.alternateBackends[0].weight = 257; }, /\/spec\/alternateBackends\/0\/weight/],
+  ['targetPort boolean', (s) => { s.port.targetPort = true; }, /\/spec\/port\/targetPort: must be an integer or a string/],
+  ['tls without termination', (s) => { delete s.tls.termination; }, /\/spec\/tls\/termination: required/],
+  ['insecure policy Deny', (s) => { s.tls.insecureEdgeTerminationPolicy = 'Deny'; }, /insecureEdgeTerminationPolicy/],
+  ['wildcardPolicy All', (s) => { s.wildcardPolicy = 'All'; }, /\/spec\/wildcardPolicy/],
+  ['unknown spec field', (s) => { s.hots = 'typo.example.com'; }, /\/spec\/hots: unknown field/],
+  ['missing to', (s) => { delete s.to; }, /\/spec\/to: required/],
+];
+for (const [name, mutate, expected] of invalidRoutes) {
+  test(`Route CRD schema rejects: ${name}`, (t) => {
+    const route = structuredClone(validRoute) as Json;
+    mutate(route.spec);
+    t.regex(validateOpenApi(routeSchema(), route).join('\n'), expected);
+  });
+}
+
+test('router DaemonSet: host network, ports, probes, drain, placement, update strategy', (t) => {
+  const ds = routerDaemonSet();
+  const pod = ds.spec.template.spec;
+  const c = container(ds);
+  t.is(ds.metadata.namespace, 'switchyard');
+  t.true(pod.hostNetwork);
+  t.is(pod.dnsPolicy, 'ClusterFirstWithHostNet');
+  t.deepEqual(c.ports.map((p: Json) => [p.name, p.containerPort, p.hostPort]), [['http', 80, 80], ['https', 443, 443], ['admin', 1936, 1936]]);
+  t.like(c.livenessProbe, { httpGet: { path: '/healthz', port: 1936 } });
+  t.like(c.readinessProbe, { httpGet: { path: '/healthz/ready', port: 1936 } });
+  t.is(c.lifecycle?.preStop, undefined);
+  t.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+  t.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/edge': '' });
+  t.true(pod.tolerations.some((tol: Json) => tol.key === 'node-role.kubernetes.io/edge'));
+  const env = envOf(ds);
+  const drainSeconds = parseDuration(env.ROUTER_DRAIN_TIMEOUT!) / 1000;
+  t.is(drainSeconds, 30);
+  t.is(pod.terminationGracePeriodSeconds, 45);
+  t.true(pod.terminationGracePeriodSeconds >= drainSeconds + 10, 'grace period covers the drain');
+  t.like(c.resources, { requests: { cpu: '200m', memory: '256Mi' }, limits: { memory: '1Gi' } });
+  t.is(c.image, 'ghcr.io/switchyard/switchyard:0.1.0');
+  t.deepEqual(ds.spec.selector.matchLabels, Object.fromEntries(
+    Object.entries(ds.spec.template.metadata.labels as Record<string, string>).filter(([k]) => k in ds.spec.selector.matchLabels)));
+  t.like(ds.spec.template.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '1936', 'prometheus.io/path': '/metrics' });
+});
+
+test('router DaemonSet: least-privilege security context', (t) => {
+  const ds = routerDaemonSet();
+  const pod = ds.spec.template.spec;
+  const sc = container(ds).securityContext;
+  t.true(pod.securityContext.runAsNonRoot);
+  t.true(Number.isInteger(pod.securityContext.runAsUser) && pod.securityContext.runAsUser > 0);
+  t.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
+  t.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
+  t.false(sc.allowPrivilegeEscalation);
+  t.true(sc.readOnlyRootFilesystem);
+  t.not(sc.privileged, true);
+});
+
+test('router DaemonSet env: OpenShift names from src/config.ts, parsed by the real option parser', (t) => {
+  const ds = routerDaemonSet();
+  const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e !== undefined));
+  const env = envOf(ds);
+  for (const name of Object.keys(env)) t.true(known.has(name), `${name} is not an option of src/config.ts`);
+  const config = parseConfig([], env);
+  t.like(config, {
+    routerName: 'default', httpPort: 80, httpsPort: 443, adminPort: 1936, leaseNamespace: 'switchyard',
+    canonicalHostname: 'router-default.apps.example.com', routeLabels: '', namespaceLabels: '',
+    statsUsername: 'secret:switchyard-stats/username', statsPassword: 'secret:switchyard-stats/password',
+    drainTimeout: 30_000, allowWildcardRoutes: false,
+  });
+  const ports = Object.fromEntries(container(ds).ports.map((p: Json) => [p.name, p.containerPort]));
+  t.deepEqual(ports, { http: config.httpPort, https: config.httpsPort, admin: config.adminPort });
+  t.deepEqual(container(ds).args, ['run']);
+});
+
+test('shard-b router differs from the default router only in name, shard, placement', (t) => {
+  const base = routerDaemonSet();
+  const shard = routerDaemonSet('overlays/shard-b');
+  const differences: string[] = [];
+  const diff = (a: unknown, b: unknown, path: string): void => {
+    if (isDeepStrictEqual(a, b)) return;
+    if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+      for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        diff((a as Json)[key], (b as Json)[key], `${path}/${key}`);
+      }
+    } else {
+      differences.push(path);
+    }
+  };
+  diff(base, shard, '');
+  const envIndex = (name: string) => (container(base).env as Json[]).findIndex((e) => e.name === name);
+  t.deepEqual(differences.sort(), [
+    '/metadata/labels/app.kubernetes.io~instance',
+    '/metadata/name',
+    '/spec/selector/matchLabels/app.kubernetes.io~instance',
+    `/spec/template/spec/containers/0/env/${envIndex('ROUTER_SERVICE_NAME')}/value`,
+    `/spec/template/spec/containers/0/env/${envIndex('ROUTE_LABELS')}/value`,
+    `/spec/template/spec/containers/0/env/${envIndex('ROUTER_CANONICAL_HOSTNAME')}/value`,
+    `/spec/template/spec/containers/0/env/${envIndex('ROUTER_SUBDOMAIN')}/value`,
+    '/spec/template/metadata/labels/app.kubernetes.io~instance',
+    '/spec/template/spec/nodeSelector/node-role.kubernetes.io~edge',
+    '/spec/template/spec/nodeSelector/node-role.kubernetes.io~edge-shard-b',
+    '/spec/template/spec/tolerations/0/key',
+  ].map((p) => p.replaceAll('~', '/')).sort());
+  const config = parseConfig([], envOf(shard));
+  t.like(config, { routerName: 'shard-b', routeLabels: 'shard=b', leaseName: 'switchyard-shard-b' });
+  t.is(shard.metadata.name, 'switchyard-router-shard-b');
+  t.is(shard.metadata.namespace, 'switchyard');
+});
