@@ -1,0 +1,219 @@
+// The HTTPS port: a plain TCP server that peeks at each connection's ClientHello (without
+// consuming it), then either pipes the raw bytes to a passthrough endpoint or replays them into
+// the TLS terminator. Slow or silent clients are cut at the header timeout; plain HTTP sent to
+// this port gets a 400 and is closed; garbage is closed at once. Nothing a client sends can
+// throw out of here.
+
+import net from 'node:net';
+import type { Counter, Gauge } from 'prom-client';
+import type { RouterConfig } from '../../config.ts';
+import { ProxyErrors } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
+import { writeRawError } from '../error-response.ts';
+import { clientAddress } from '../headers.ts';
+import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
+import { loadDefaultCertificate } from './default-certificate.ts';
+import { PassthroughTunnel } from './passthrough-tunnel.ts';
+import type { CertificateMaterial } from './secure-context-cache.ts';
+import { decideTls, type TlsRouteLookup } from './sni-route.ts';
+import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
+import { tlsProfile } from './tls-profile.ts';
+
+export type HttpsListenerConfig = Pick<
+  RouterConfig,
+  'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
+>;
+
+export interface HttpsListenerOptions {
+  config: HttpsListenerConfig;
+  lookup: TlsRouteLookup;
+  handler: TlsRequestHandler;
+  metrics: Metrics;
+  logger: Logger;
+  /** Use this default certificate instead of loading/generating one from `config`. */
+  defaultCertificate?: CertificateMaterial;
+  /** connections_active label */
+  listenerName?: string;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class HttpsListener {
+  readonly server: net.Server;
+  readonly terminator: TlsTerminator;
+  readonly #lookup: TlsRouteLookup;
+  readonly #config: HttpsListenerConfig;
+  readonly logger: Logger;
+  readonly #connections = new Set<net.Socket>();
+  readonly #gauge: Gauge.Internal<'listener'>;
+  readonly #tunnels: Gauge.Internal<'kind'>;
+  readonly #results: Record<'timeout' | 'not_tls' | 'invalid' | 'passthrough', Counter.Internal>;
+
+  /** Load (or generate) the default certificate, validate the TLS profile, build the listener. */
+  static async create(options: HttpsListenerOptions): Promise<HttpsListener> {
+    const defaultCertificate = options.defaultCertificate ?? (await loadDefaultCertificate(options.config.defaultCertificate, options.logger));
+    return new HttpsListener(options, defaultCertificate);
+  }
+
+  constructor(options: HttpsListenerOptions, defaultCertificate: CertificateMaterial) {
+    const { config, metrics, logger } = options;
+    this.#config = config;
+    this.#lookup = options.lookup;
+    this.logger = logger;
+    this.terminator = new TlsTerminator({
+      lookup: options.lookup,
+      handler: options.handler,
+      profile: tlsProfile(config),
+      defaultCertificate,
+      disableHttp2: config.disableHttp2,
+      headerTimeoutMs: config.headerTimeout,
+      clientTimeoutMs: config.clientTimeout,
+      maxHeaderSize: config.maxHeaderSize,
+      metrics,
+      logger,
+    });
+    this.#gauge = metrics.connectionsActive.labels(options.listenerName ?? 'https');
+    this.#tunnels = metrics.tunnelsActive.labels('passthrough');
+    const h = metrics.tlsHandshakes;
+    this.#results = { timeout: h.labels('timeout'), not_tls: h.labels('not_tls'), invalid: h.labels('invalid'), passthrough: h.labels('passthrough') };
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: false });
+    if (config.maxConnections > 0) this.server.maxConnections = config.maxConnections;
+    this.server.on('connection', (socket) => this.#onConnection(socket));
+    this.server.on('error', (err) => logger.error({ err: err.message }, 'https listener error'));
+  }
+
+  /** Bind; resolves with the bound address (port 0 = any free port). */
+  listen(port: number, host: string, extra: Omit<net.ListenOptions, 'port' | 'host'> = {}): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ ...extra, port, host }, () => {
+        this.server.removeListener('error', onError);
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Stop accepting; resolves when every open connection has ended (drain). */
+  stopAccepting(): Promise<void> {
+    this.terminator.close();
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      this.server.close(() => resolve());
+    });
+  }
+
+  /** Stop accepting and destroy every open connection (tunnels and TLS sessions alike). */
+  async close(): Promise<void> {
+    const stopped = this.stopAccepting();
+    for (const socket of this.#connections) socket.destroy();
+    await stopped;
+  }
+
+  #onConnection(socket: net.Socket): void {
+    this.#connections.add(socket);
+    this.#gauge.inc();
+    socket.once('close', () => {
+      this.#connections.delete(socket);
+      this.#gauge.dec();
+    });
+    new ClientHelloReader(this, socket, this.#config.headerTimeout);
+  }
+
+  /** Called by the reader once it has a verdict on the connection's first bytes. */
+  dispatch(socket: net.Socket, buffered: Buffer, verdict: ReturnType<typeof parseClientHello> | 'timeout' | 'too-large'): void {
+    if (verdict === 'timeout') {
+      this.#results.timeout.inc();
+      socket.destroy();
+      return;
+    }
+    if (verdict === 'too-large' || verdict.status === 'invalid') {
+      this.#results.invalid.inc();
+      this.logger.debug({ remote: socket.remoteAddress, reason: verdict === 'too-large' ? 'ClientHello too large' : verdict.reason }, 'invalid TLS ClientHello');
+      socket.destroy();
+      return;
+    }
+    if (verdict.status === 'not-tls') {
+      this.#results.not_tls.inc();
+      if (looksLikeHttp(buffered)) writeRawError(socket, ProxyErrors.BAD_REQUEST);
+      else socket.destroy();
+      return;
+    }
+    if (verdict.status !== 'ok') return;
+    const decision = decideTls(this.#lookup, verdict.hello.serverName, this.#config.disableHttp2);
+    if (decision.mode === 'passthrough') {
+      this.#results.passthrough.inc();
+      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger });
+      return;
+    }
+    socket.unshift(buffered);
+    this.terminator.accept(socket);
+  }
+}
+
+/** Buffers a connection's first bytes until the ClientHello is complete, invalid or late. */
+class ClientHelloReader {
+  readonly #listener: HttpsListener;
+  readonly #socket: net.Socket;
+  readonly #timer: NodeJS.Timeout;
+  #buffered: Buffer = EMPTY;
+  readonly #onData = (chunk: Buffer): void => this.#read(chunk);
+  readonly #onEnd = (): void => this.#finish(null);
+  readonly #onError = (): void => this.#finish(null);
+
+  constructor(listener: HttpsListener, socket: net.Socket, timeoutMs: number) {
+    this.#listener = listener;
+    this.#socket = socket;
+    this.#timer = setTimeout(onHelloTimeout, timeoutMs, this);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+  }
+
+  #read(chunk: Buffer): void {
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    const verdict = parseClientHello(this.#buffered);
+    if (verdict.status !== 'incomplete') this.#finish(verdict);
+    else if (this.#buffered.length > MAX_CLIENT_HELLO_BYTES) this.#finish('too-large');
+  }
+
+  timeout(): void {
+    this.#finish('timeout');
+  }
+
+  #finish(verdict: Parameters<HttpsListener['dispatch']>[2] | null): void {
+    clearTimeout(this.#timer);
+    const socket = this.#socket;
+    socket.removeListener('data', this.#onData);
+    socket.removeListener('end', this.#onEnd);
+    socket.removeListener('error', this.#onError);
+    socket.pause();
+    // From here on errors are the tunnel's or the TLS socket's; this keeps a late one from throwing.
+    socket.on('error', ignoreError);
+    if (verdict === null) {
+      socket.destroy();
+      return;
+    }
+    try {
+      this.#listener.dispatch(socket, this.#buffered, verdict);
+    } catch (err) {
+      // A bug here must cost one connection, not the process.
+      this.#listener.logger.error({ err }, 'https connection dispatch failed');
+      socket.destroy();
+    }
+  }
+}
+
+function onHelloTimeout(reader: ClientHelloReader): void {
+  reader.timeout();
+}
+
+function ignoreError(): void {}

@@ -1,0 +1,76 @@
+// One SecureContext per distinct certificate, built on first use and kept in a bounded LRU.
+// The key is a hash of the PEM content (cert + key + ca), so a route whose certificate changes
+// gets a new context for its next handshake while open connections keep the one they have —
+// no table hook, no invalidation. A certificate OpenSSL refuses is remembered as unusable
+// (logged once) and the caller falls back to the default certificate.
+
+import { createHash } from 'node:crypto';
+import tls from 'node:tls';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../../log.ts';
+import type { TlsProfile } from './tls-profile.ts';
+
+export interface CertificateMaterial {
+  /** PEM certificate, possibly followed by intermediates */
+  cert: string;
+  /** PEM private key */
+  key: string;
+  /** PEM CA chain appended to the served chain (a Route's caCertificate) */
+  ca?: string;
+}
+
+/** Cached marker for material OpenSSL rejected. */
+const UNUSABLE = Symbol('unusable certificate');
+
+export class SecureContextCache {
+  readonly #contexts: LRUCache<string, tls.SecureContext | typeof UNUSABLE>;
+  readonly #profile: TlsProfile;
+  readonly #logger: Logger;
+  /** Material objects seen before: the table hands out the same object for every handshake. */
+  readonly #keys = new WeakMap<CertificateMaterial, string>();
+
+  constructor(profile: TlsProfile, logger: Logger, max = 10_000) {
+    this.#profile = profile;
+    this.#logger = logger;
+    this.#contexts = new LRUCache({ max });
+  }
+
+  get size(): number {
+    return this.#contexts.size;
+  }
+
+  /** The context serving `material`, or null when the material cannot be used. */
+  get(material: CertificateMaterial): tls.SecureContext | null {
+    let key = this.#keys.get(material);
+    if (key === undefined) {
+      key = materialKey(material);
+      this.#keys.set(material, key);
+    }
+    let context = this.#contexts.get(key);
+    if (context === undefined) {
+      context = this.#build(material, key);
+      this.#contexts.set(key, context);
+    }
+    return context === UNUSABLE ? null : context;
+  }
+
+  #build(material: CertificateMaterial, key: string): tls.SecureContext | typeof UNUSABLE {
+    try {
+      return createServerContext(material, this.#profile);
+    } catch (err) {
+      // Never log the material itself: the key hash is enough to correlate.
+      this.#logger.warn({ certificate: key.slice(0, 16), err: (err as Error).message }, 'route certificate unusable; serving the default certificate');
+      return UNUSABLE;
+    }
+  }
+}
+
+/** A server SecureContext: the served chain is the certificate followed by the CA chain (as OpenShift does). */
+export function createServerContext(material: CertificateMaterial, profile: TlsProfile): tls.SecureContext {
+  const chain = material.ca ? `${material.cert.trimEnd()}\n${material.ca.trim()}\n` : material.cert;
+  return tls.createSecureContext({ ...profile, cert: chain, key: material.key });
+}
+
+export function materialKey(material: CertificateMaterial): string {
+  return createHash('sha256').update(material.cert).update('\0').update(material.key).update('\0').update(material.ca ?? '').digest('hex');
+}

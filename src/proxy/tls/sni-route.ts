@@ -1,0 +1,59 @@
+// What the HTTPS port does with a connection, decided from the ClientHello's server name and
+// the route table: pipe it raw to a passthrough endpoint, or terminate it with the host's own
+// certificate (HTTP/2 allowed) or the default certificate (HTTP/1.1 only, as OpenShift does).
+
+import type { Balancer } from '../../balance/types.ts';
+import type { CompiledRoute } from '../../table/types.ts';
+import type { CertificateMaterial } from './secure-context-cache.ts';
+
+/** One route of a host entry as the proxy holds it (RouteRuntime satisfies this). */
+export interface TlsRouteItem {
+  readonly route: CompiledRoute;
+  readonly balancer: Balancer;
+}
+
+/**
+ * The part of the route table the HTTPS listener needs. `lookupHost` takes a normalised host
+ * name (lower-case, no port, no trailing dot) and matches it exactly as for a Host header:
+ * the exact host first, else the wildcard entry one label up (`a.foo.com` → `*.foo.com`).
+ */
+export interface TlsRouteLookup {
+  lookupHost(host: string): { readonly key: string; readonly items: readonly TlsRouteItem[] } | null;
+}
+
+export type TlsDecision =
+  | { readonly mode: 'passthrough'; readonly item: TlsRouteItem }
+  | {
+      readonly mode: 'terminate';
+      /** The host's own certificate; null = the default certificate. */
+      readonly certificate: CertificateMaterial | null;
+      /** Host entry key when the host has its own certificate (the 421 check compares against it). */
+      readonly entryKey: string | null;
+      /** HTTP/2 may be offered via ALPN. */
+      readonly http2: boolean;
+    };
+
+const DEFAULT_DECISION: TlsDecision = Object.freeze({ mode: 'terminate', certificate: null, entryKey: null, http2: false });
+
+/**
+ * Decide for `serverName` (normalised SNI, or null). A host entry holding a passthrough route
+ * is passthrough (admission keeps such a host to that one route). Otherwise the certificate is
+ * the first route, in match order, with an edge/reencrypt certificate of its own.
+ */
+export function decideTls(lookup: TlsRouteLookup, serverName: string | null, disableHttp2: boolean): TlsDecision {
+  if (serverName === null) return DEFAULT_DECISION;
+  const entry = lookup.lookupHost(serverName);
+  if (entry === null) return DEFAULT_DECISION;
+  const items = entry.items;
+  for (let i = 0; i < items.length; i++) {
+    const tls = items[i]!.route.tls;
+    if (tls !== null && tls.termination === 'passthrough') return { mode: 'passthrough', item: items[i]! };
+  }
+  for (let i = 0; i < items.length; i++) {
+    const tls = items[i]!.route.tls;
+    if (tls !== null && tls.certificate !== null) {
+      return { mode: 'terminate', certificate: tls.certificate, entryKey: entry.key, http2: !disableHttp2 };
+    }
+  }
+  return DEFAULT_DECISION;
+}

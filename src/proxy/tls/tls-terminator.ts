@@ -1,0 +1,181 @@
+// Terminates TLS for edge and reencrypt routes (and for unknown or missing SNI): one
+// `http2.createSecureServer({ allowHTTP1 })` that never listens — the HTTPS listener hands it
+// sockets whose ClientHello it has already peeked at. SNICallback picks the host's certificate
+// (cached SecureContext) or the default one; ALPNCallback offers h2 only to hosts with their
+// own certificate. Requests go to the proxy's handleRequest/handleUpgrade after the 421 check.
+
+import http2 from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import type { Counter } from 'prom-client';
+import { ProxyErrors } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
+import { sendError, writeRawError, type AnyResponse } from '../error-response.ts';
+import type { AnyRequest } from '../forward.ts';
+import { normalizeServerName } from './client-hello.ts';
+import { isMisdirectedRequest } from './misdirected-request.ts';
+import { SecureContextCache, createServerContext, type CertificateMaterial } from './secure-context-cache.ts';
+import { decideTls, type TlsRouteLookup } from './sni-route.ts';
+import type { TlsProfile } from './tls-profile.ts';
+
+/** What the terminator calls for each decrypted request (RouterProxy satisfies it). */
+export interface TlsRequestHandler {
+  handleRequest(req: AnyRequest, res: AnyResponse): void;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export interface TlsTerminatorOptions {
+  lookup: TlsRouteLookup;
+  handler: TlsRequestHandler;
+  profile: TlsProfile;
+  defaultCertificate: CertificateMaterial;
+  disableHttp2: boolean;
+  headerTimeoutMs: number;
+  clientTimeoutMs: number;
+  maxHeaderSize: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Set on each TLS socket at handshake: the SNI and the host entry whose certificate it got. */
+const kSni = Symbol('switchyard.sni');
+const kSniEntryKey = Symbol('switchyard.sniEntryKey');
+interface TaggedSocket { [kSni]?: string; [kSniEntryKey]?: string | null }
+
+/** Session ticket keys live only in memory and are replaced on this period. */
+const TICKET_KEY_ROTATION_MS = 6 * 3_600_000;
+
+export class TlsTerminator {
+  readonly server: http2.Http2SecureServer;
+  readonly contexts: SecureContextCache;
+  readonly #lookup: TlsRouteLookup;
+  readonly #handler: TlsRequestHandler;
+  readonly #defaultContext: tls.SecureContext;
+  readonly #disableHttp2: boolean;
+  readonly #handshakeOk: Counter.Internal;
+  readonly #handshakeError: Counter.Internal;
+  readonly #logger: Logger;
+  readonly #ticketTimer: NodeJS.Timeout;
+
+  constructor(options: TlsTerminatorOptions) {
+    this.#lookup = options.lookup;
+    this.#handler = options.handler;
+    this.#disableHttp2 = options.disableHttp2;
+    this.#logger = options.logger;
+    this.contexts = new SecureContextCache(options.profile, options.logger);
+    this.#defaultContext = createServerContext(options.defaultCertificate, options.profile);
+    this.#handshakeOk = options.metrics.tlsHandshakes.labels('ok');
+    this.#handshakeError = options.metrics.tlsHandshakes.labels('error');
+    this.server = http2.createSecureServer({
+      ...options.profile,
+      cert: options.defaultCertificate.cert,
+      key: options.defaultCertificate.key,
+      allowHTTP1: true,
+      SNICallback: (servername, cb) => cb(null, this.#contextFor(servername)),
+      ALPNCallback: ({ servername, protocols }) => this.#selectProtocol(servername, protocols),
+      ticketKeys: randomBytes(48),
+      http1Options: {
+        headersTimeout: options.headerTimeoutMs,
+        requestTimeout: 0,
+        keepAliveTimeout: options.clientTimeoutMs,
+        maxHeaderSize: options.maxHeaderSize,
+        requireHostHeader: true,
+      },
+      maxSessionMemory: 32,
+      settings: { maxHeaderListSize: options.maxHeaderSize },
+    } as http2.SecureServerOptions);
+    // Idle HTTP/2 sessions close after the client timeout (HTTP/1.1 uses keepAliveTimeout).
+    this.server.setTimeout(options.clientTimeoutMs);
+    // The server never listens; 'listening' is what starts its HTTP/1.1 header-timeout checks.
+    this.server.emit('listening');
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
+    this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.#onTlsError(err, socket));
+    this.server.on('request', (req: AnyRequest, res: AnyResponse) => this.#onRequest(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
+    this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
+    const server = this.server;
+    this.#ticketTimer = setInterval(() => rotateTicketKeys(server), TICKET_KEY_ROTATION_MS).unref();
+  }
+
+  /** Terminate TLS on a socket whose ClientHello bytes are still unread (unshifted back). */
+  accept(socket: Socket): void {
+    this.server.emit('connection', socket);
+  }
+
+  close(): void {
+    clearInterval(this.#ticketTimer);
+    this.server.close();
+  }
+
+  #contextFor(servername: string): tls.SecureContext {
+    const decision = decideTls(this.#lookup, normalizeServerName(servername), this.#disableHttp2);
+    if (decision.mode === 'terminate' && decision.certificate !== null) {
+      return this.contexts.get(decision.certificate) ?? this.#defaultContext;
+    }
+    return this.#defaultContext;
+  }
+
+  #selectProtocol(servername: string | undefined, protocols: string[]): string | undefined {
+    if (!this.#disableHttp2 && servername && protocols.includes('h2')) {
+      const decision = decideTls(this.#lookup, normalizeServerName(servername), false);
+      if (decision.mode === 'terminate' && decision.http2) return 'h2';
+    }
+    if (protocols.includes('http/1.1')) return 'http/1.1';
+    if (protocols.includes('http/1.0')) return 'http/1.0';
+    return undefined; // no protocol in common: the handshake fails with no_application_protocol
+  }
+
+  #onSecureConnection(socket: tls.TLSSocket): void {
+    this.#handshakeOk.inc();
+    const sni = typeof socket.servername === 'string' ? normalizeServerName(socket.servername) : null;
+    const tagged = socket as unknown as TaggedSocket;
+    if (sni === null) {
+      tagged[kSniEntryKey] = null;
+      return;
+    }
+    const decision = decideTls(this.#lookup, sni, this.#disableHttp2);
+    tagged[kSni] = sni;
+    // Only a certificate actually served binds the connection to its host entry.
+    tagged[kSniEntryKey] = decision.mode === 'terminate' && decision.certificate !== null && this.contexts.get(decision.certificate) !== null
+      ? decision.entryKey
+      : null;
+  }
+
+  #onTlsError(err: Error, socket: tls.TLSSocket): void {
+    this.#handshakeError.inc();
+    this.#logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  }
+
+  #misdirected(req: AnyRequest): boolean {
+    const tagged = req.socket as unknown as TaggedSocket;
+    const entryKey = tagged[kSniEntryKey];
+    if (entryKey === null || entryKey === undefined) return false;
+    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+    return isMisdirectedRequest(this.#lookup, tagged[kSni]!, entryKey, host);
+  }
+
+  #onRequest(req: AnyRequest, res: AnyResponse): void {
+    if (this.#misdirected(req)) {
+      sendError(res, ProxyErrors.MISDIRECTED);
+      return;
+    }
+    this.#handler.handleRequest(req, res);
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#misdirected(req)) {
+      writeRawError(socket, ProxyErrors.MISDIRECTED);
+      return;
+    }
+    this.#handler.handleUpgrade(req, socket, head);
+  }
+}
+
+function rotateTicketKeys(server: tls.Server): void {
+  server.setTicketKeys(randomBytes(48));
+}
