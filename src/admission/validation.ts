@@ -97,3 +97,11 @@ export function validateCandidate(c: RouteCandidate, _context: AdmissionContext)
   if (!parsed.ok) return reject(Reasons.invalidAnnotation, parsed.message);
   return ADMITTED;
 }
+
+/** An Ingress spec.defaultBackend has no host or path: only its backend and annotations are checked. */
+export function validateDefaultBackend(c: RouteCandidate): Verdict {
+  const verdict = validateBackends(c);
+  if (!verdict.admitted) return verdict;
+  const parsed = parseRouteAnnotations(c.annotations);
+  return parsed.ok ? ADMITTED : reject(Reasons.invalidAnnotation, parsed.message);
+}

@@ -1,0 +1,105 @@
+// One Route or Ingress as the reconciler sees it: its candidates, whether it is in this
+// router's shard, each candidate's verdict from the per-candidate admission steps, and the
+// AdmissionResult that follows once host ownership has judged the survivors.
+
+import { ingressCandidates, ingressDefaultCandidate, routeCandidate } from '../admission/candidates.ts';
+import { runCandidateSteps } from '../admission/chain.ts';
+import { isOurIngress } from '../admission/ingress-class.ts';
+import { ownerSelected } from '../admission/shard.ts';
+import { ADMITTED, Reasons, domainGroupOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
+import { validateDefaultBackend } from '../admission/validation.ts';
+import type { Ingress, Route } from '../objects/types.ts';
+import type { AdmissionResult } from './types.ts';
+
+export interface OwnerState {
+  key: string;
+  kind: 'Route' | 'Ingress';
+  namespace: string;
+  name: string;
+  object: Route | Ingress;
+  /** Ours (Ingress class) and in this router's shard; otherwise it gets no status. */
+  selected: boolean;
+  candidates: RouteCandidate[];
+  /** Verdicts of the per-candidate steps, by candidate key. */
+  pre: Map<string, Verdict>;
+  /** Domain groups of the candidates that passed the per-candidate steps. */
+  groups: Set<string>;
+  /** Ingress spec.defaultBackend, when present and valid. */
+  defaultCandidate: RouteCandidate | null;
+  /** Set when the object could not be read at all. */
+  failure: string | null;
+}
+
+export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress, context: AdmissionContext): OwnerState {
+  const namespace = object.metadata.namespace ?? 'default';
+  const state: OwnerState = {
+    key: `${kind}/${namespace}/${object.metadata.name}`, kind, namespace, name: object.metadata.name, object,
+    selected: false, candidates: [], pre: new Map(), groups: new Set(), defaultCandidate: null, failure: null,
+  };
+  if (kind === 'Ingress' && !isOurIngress(object as Ingress, context.store, context.config)) return state;
+  if (!ownerSelected(object, context).admitted) return state;
+  state.selected = true;
+  try {
+    state.candidates = kind === 'Route' ? [routeCandidate(object as Route, context.config)] : ingressCandidates(object as Ingress);
+    for (const c of state.candidates) state.pre.set(c.key, runCandidateSteps(c, context));
+    if (kind === 'Ingress') {
+      dropRejectedHosts(state);
+      const def = ingressDefaultCandidate(object as Ingress);
+      if (def && validateDefaultBackend(def).admitted) state.defaultCandidate = def;
+    }
+  } catch (err) {
+    state.failure = `could not be read: ${(err as Error).message}`;
+    state.candidates = [];
+    state.pre.clear();
+  }
+  for (const c of state.candidates) if (state.pre.get(c.key)!.admitted) state.groups.add(domainGroupOf(c));
+  return state;
+}
+
+/** One rejected path of an Ingress host rejects all paths of that host (and no other host). */
+function dropRejectedHosts(state: OwnerState): void {
+  const byHost = new Map<string, Verdict>();
+  for (const c of state.candidates) {
+    const v = state.pre.get(c.key)!;
+    if (!v.admitted && !byHost.has(c.host)) byHost.set(c.host, v);
+  }
+  if (byHost.size === 0) return;
+  for (const c of state.candidates) {
+    const v = byHost.get(c.host);
+    if (v) state.pre.set(c.key, v);
+  }
+}
+
+/** The verdict of a candidate: its per-candidate verdict, else what host ownership said. */
+export function finalVerdict(state: OwnerState, c: RouteCandidate, ownership: ReadonlyMap<string, Verdict>): Verdict {
+  const pre = state.pre.get(c.key)!;
+  return pre.admitted ? ownership.get(c.key) ?? ADMITTED : pre;
+}
+
+/** The owner's AdmissionResult, or null when it is not ours (no status entry). */
+export function admissionResultOf(state: OwnerState, ownership: ReadonlyMap<string, Verdict>): AdmissionResult | null {
+  if (!state.selected) return null;
+  const base = { key: state.key, kind: state.kind, namespace: state.namespace, name: state.name };
+  if (state.failure !== null) {
+    return { ...base, host: '', wildcardPolicy: 'None', admitted: false, reason: Reasons.routeNotAdmitted, message: state.failure };
+  }
+  if (state.kind === 'Route') {
+    const c = state.candidates[0]!;
+    const v = finalVerdict(state, c, ownership);
+    return { ...base, host: c.host, wildcardPolicy: c.wildcardPolicy, admitted: v.admitted, ...(v.admitted ? {} : { reason: v.reason, message: v.message }) };
+  }
+  const first = state.candidates[0];
+  const rejectedHosts = new Map<string, Verdict & { admitted: false }>();
+  for (const c of state.candidates) {
+    const v = finalVerdict(state, c, ownership);
+    if (!v.admitted && !rejectedHosts.has(c.host)) rejectedHosts.set(c.host, v);
+  }
+  const host = first?.host ?? '';
+  const result: AdmissionResult = { ...base, host, wildcardPolicy: first?.wildcardPolicy ?? 'None', admitted: rejectedHosts.size === 0 };
+  if (rejectedHosts.size > 0) {
+    const [firstRejection] = rejectedHosts.values();
+    result.reason = firstRejection!.reason;
+    result.message = [...rejectedHosts].map(([h, v]) => `host "${h}" (${v.reason}): ${v.message}`).join('; ');
+  }
+  return result;
+}

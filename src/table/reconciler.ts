@@ -1,0 +1,365 @@
+// The reconciler: store changes → admission → compiled host entries → TableDelta. Incremental:
+// a batch re-evaluates only the Routes/Ingresses it touches (directly, or through their
+// Namespace or an IngressClass), re-runs host ownership only in their domain groups, and
+// recompiles only the hosts whose candidates or dependencies (Service, EndpointSlice, Pod,
+// Secret — indexed when a host is compiled) changed. Cost grows with the change, not with
+// the number of routes.
+
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
+import { parseLabelSelector } from '../admission/label-selector.ts';
+import { domainGroupOf, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
+import type { RouterConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Ingress, Route } from '../objects/types.ts';
+import { sliceServiceKey, type ObjectStore, type StoreChange } from '../store.ts';
+import { compileHostEntry, compileRoute } from './compile.ts';
+import { newDeps, type CompileDeps } from './compile-endpoints.ts';
+import { admissionResultOf, evaluateOwner, type OwnerState } from './owner-state.ts';
+import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
+
+/** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
+const DEFAULT_BACKEND = '';
+
+export interface UnselectedRoute { kind: 'Route' | 'Ingress'; namespace: string; name: string }
+
+export interface ReconcilerOptions { config: RouterConfig; logger: Logger; metrics?: Metrics }
+
+function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+export class Reconciler extends EventEmitter {
+  #store: ObjectStore;
+  #config: RouterConfig;
+  #logger: Logger;
+  #metrics: Metrics | undefined;
+  #context: AdmissionContext;
+  #unsubscribe: (() => void) | null = null;
+  #version = 0;
+
+  #owners = new Map<string, OwnerState>();
+  #namespaceOwners = new Map<string, Set<string>>();
+  #groupOwners = new Map<string, Set<string>>();
+  /** Host keys with admitted candidates, by domain group. */
+  #groupHosts = new Map<string, Set<string>>();
+  /** Host-ownership verdicts by candidate key. */
+  #ownership = new Map<string, Verdict>();
+  #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
+  #entries = new Map<string, { entry: HostEntry; fingerprint: string }>();
+  #hostDeps = new Map<string, CompileDeps>();
+  #serviceHosts = new Map<string, Set<string>>();
+  #podHosts = new Map<string, Set<string>>();
+  #secretHosts = new Map<string, Set<string>>();
+  /** Route keys with skipped-endpoint gauges, by host key, and their reasons. */
+  #hostSkipped = new Map<string, Map<string, Set<string>>>();
+  #results = new Map<string, AdmissionResult>();
+  #resultFingerprints = new Map<string, string>();
+  #defaultOwners = new Set<string>();
+  #default: { route: CompiledRoute; fingerprint: string } | null = null;
+  #counts = { admitted: 0, rejected: 0 };
+
+  /** Throws LabelSelectorError when --route-labels or --namespace-labels is invalid. */
+  constructor(store: ObjectStore, options: ReconcilerOptions) {
+    super();
+    this.#store = store;
+    this.#config = options.config;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#context = {
+      config: options.config,
+      store,
+      routeSelector: parseLabelSelector(options.config.routeLabels),
+      namespaceSelector: parseLabelSelector(options.config.namespaceLabels),
+    };
+  }
+
+  start(): void {
+    if (this.#unsubscribe) return;
+    this.#unsubscribe = this.#store.subscribe((changes) => this.#onChanges(changes));
+    const owners = new Set<string>();
+    for (const kind of ['Route', 'Ingress'] as const) {
+      for (const key of this.#store.keys(kind)) owners.add(`${kind}/${key}`);
+    }
+    this.#reconcile(owners, new Set());
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  /** The whole table as one delta (new workers, /debug/routes). */
+  snapshot(): TableDelta {
+    return {
+      version: this.#version,
+      upsert: [...this.#entries.values()].map((e) => e.entry),
+      remove: [],
+      defaultBackend: this.#default?.route ?? null,
+    };
+  }
+
+  admissionResults(): AdmissionResult[] {
+    return [...this.#results.values()];
+  }
+
+  #onChanges(changes: readonly StoreChange[]): void {
+    const owners = new Set<string>();
+    const hosts = new Set<string>();
+    const addHosts = (index: Map<string, Set<string>>, key: string | undefined): void => {
+      if (key === undefined) return;
+      for (const h of index.get(key) ?? []) hosts.add(h);
+    };
+    for (const change of changes) {
+      switch (change.kind) {
+        case 'Route':
+        case 'Ingress':
+          owners.add(`${change.kind}/${change.key}`);
+          break;
+        case 'IngressClass':
+          // Which Ingresses are ours may have changed for any of them.
+          for (const key of this.#store.keys('Ingress')) owners.add(`Ingress/${key}`);
+          break;
+        case 'Namespace':
+          for (const o of this.#namespaceOwners.get(change.key) ?? []) owners.add(o);
+          break;
+        case 'Service':
+          addHosts(this.#serviceHosts, change.key);
+          break;
+        case 'EndpointSlice':
+          addHosts(this.#serviceHosts, change.old && sliceServiceKey(change.old));
+          addHosts(this.#serviceHosts, change.current && sliceServiceKey(change.current));
+          break;
+        case 'Pod':
+          addHosts(this.#podHosts, change.key);
+          break;
+        case 'Secret':
+          addHosts(this.#secretHosts, change.key);
+          break;
+      }
+    }
+    if (owners.size > 0 || hosts.size > 0) this.#reconcile(owners, hosts);
+  }
+
+  #reconcile(dirtyOwners: Set<string>, dirtyHosts: Set<string>): void {
+    const started = performance.now();
+    const dirtyGroups = new Set<string>();
+    const resultOwners = new Set<string>(dirtyOwners);
+    let defaultDirty = false;
+    for (const ownerKey of dirtyOwners) {
+      const previous = this.#owners.get(ownerKey);
+      if (previous) {
+        this.#unindexOwner(previous);
+        for (const g of previous.groups) dirtyGroups.add(g);
+        if (previous.defaultCandidate) defaultDirty = true;
+      }
+      const slash = ownerKey.indexOf('/');
+      const kind = ownerKey.slice(0, slash) as 'Route' | 'Ingress';
+      const object = this.#store.get(kind, ownerKey.slice(slash + 1)) as Route | Ingress | undefined;
+      if (!object) continue;
+      const next = evaluateOwner(kind, object, this.#context);
+      this.#indexOwner(next);
+      for (const g of next.groups) dirtyGroups.add(g);
+      if (next.defaultCandidate) defaultDirty = true;
+    }
+    for (const group of dirtyGroups) this.#judgeGroup(group, dirtyHosts, resultOwners);
+    const { changed, unselected } = this.#updateResults(resultOwners);
+    if (defaultDirty) dirtyHosts.add(DEFAULT_BACKEND);
+    const delta = this.#compileHosts(dirtyHosts);
+    if (delta) {
+      this.#metrics?.tableUpdates.inc();
+      this.#metrics?.tableUpdateDuration.observe((performance.now() - started) / 1000);
+      this.emit('delta', delta);
+    }
+    if (changed.length > 0 || unselected.length > 0) this.emit('admission', changed, unselected);
+  }
+
+  #indexOwner(state: OwnerState): void {
+    this.#owners.set(state.key, state);
+    addTo(this.#namespaceOwners, state.namespace, state.key);
+    for (const g of state.groups) addTo(this.#groupOwners, g, state.key);
+    if (state.defaultCandidate) this.#defaultOwners.add(state.key);
+  }
+
+  #unindexOwner(state: OwnerState): void {
+    this.#owners.delete(state.key);
+    removeFrom(this.#namespaceOwners, state.namespace, state.key);
+    for (const g of state.groups) removeFrom(this.#groupOwners, g, state.key);
+    this.#defaultOwners.delete(state.key);
+    for (const c of state.candidates) this.#ownership.delete(c.key);
+  }
+
+  /** Host ownership over every surviving candidate of one domain group. */
+  #judgeGroup(group: string, dirtyHosts: Set<string>, resultOwners: Set<string>): void {
+    const candidates: RouteCandidate[] = [];
+    for (const ownerKey of this.#groupOwners.get(group) ?? []) {
+      const state = this.#owners.get(ownerKey)!;
+      resultOwners.add(ownerKey);
+      for (const c of state.candidates) {
+        if (state.pre.get(c.key)!.admitted && domainGroupOf(c) === group) candidates.push(c);
+      }
+    }
+    for (const h of this.#groupHosts.get(group) ?? []) {
+      dirtyHosts.add(h);
+      this.#hostCandidates.delete(h);
+    }
+    const hosts = new Set<string>();
+    for (const [claim, verdict] of admitHostOwnership(claimsOf(candidates), this.#store, this.#config)) {
+      for (const c of claim.candidates) {
+        this.#ownership.set(c.key, verdict);
+        if (!verdict.admitted) continue;
+        const hostKey = hostKeyOf(c);
+        hosts.add(hostKey);
+        dirtyHosts.add(hostKey);
+        let map = this.#hostCandidates.get(hostKey);
+        if (!map) this.#hostCandidates.set(hostKey, (map = new Map()));
+        map.set(c.key, c);
+      }
+    }
+    if (hosts.size > 0) this.#groupHosts.set(group, hosts);
+    else this.#groupHosts.delete(group);
+  }
+
+  #updateResults(owners: Set<string>): { changed: AdmissionResult[]; unselected: UnselectedRoute[] } {
+    const changed: AdmissionResult[] = [];
+    const unselected: UnselectedRoute[] = [];
+    for (const ownerKey of owners) {
+      const state = this.#owners.get(ownerKey);
+      const result = state ? admissionResultOf(state, this.#ownership) : null;
+      const previous = this.#results.get(ownerKey);
+      if (previous) this.#counts[previous.admitted ? 'admitted' : 'rejected']--;
+      if (!result) {
+        if (previous) {
+          this.#results.delete(ownerKey);
+          this.#resultFingerprints.delete(ownerKey);
+          unselected.push({ kind: previous.kind, namespace: previous.namespace, name: previous.name });
+        }
+        continue;
+      }
+      this.#counts[result.admitted ? 'admitted' : 'rejected']++;
+      const fingerprint = JSON.stringify(result);
+      if (this.#resultFingerprints.get(ownerKey) === fingerprint) continue;
+      this.#results.set(ownerKey, result);
+      this.#resultFingerprints.set(ownerKey, fingerprint);
+      changed.push(result);
+      if (!result.admitted) {
+        this.#logger.info({ route: result.key, host: result.host, reason: result.reason, detail: result.message }, 'route rejected');
+      }
+    }
+    this.#metrics?.routes.set({ state: 'admitted' }, this.#counts.admitted);
+    this.#metrics?.routes.set({ state: 'rejected' }, this.#counts.rejected);
+    return { changed, unselected };
+  }
+
+  #compileHosts(dirtyHosts: Set<string>): TableDelta | null {
+    const upsert: HostEntry[] = [];
+    const remove: string[] = [];
+    let defaultBackend: CompiledRoute | null | undefined;
+    for (const hostKey of dirtyHosts) {
+      if (hostKey === DEFAULT_BACKEND) {
+        defaultBackend = this.#compileDefault();
+        continue;
+      }
+      this.#setDeps(hostKey, null);
+      const candidates = this.#hostCandidates.get(hostKey);
+      let entry: HostEntry | null = null;
+      let skipped = new Map<string, Map<string, number>>();
+      if (candidates && candidates.size > 0) {
+        try {
+          const compiled = compileHostEntry(hostKey, candidates.values(), this.#store, this.#config);
+          entry = compiled.entry;
+          skipped = compiled.skipped;
+          this.#setDeps(hostKey, compiled.deps);
+        } catch (err) {
+          // Never take the process down for one host; keep serving what it had.
+          this.#logger.error({ host: hostKey, err: (err as Error).message }, 'could not compile host');
+          continue;
+        }
+      }
+      this.#setSkipped(hostKey, skipped);
+      const previous = this.#entries.get(hostKey);
+      if (!entry) {
+        if (previous) {
+          this.#entries.delete(hostKey);
+          remove.push(hostKey);
+        }
+        continue;
+      }
+      const fingerprint = JSON.stringify(entry);
+      if (previous?.fingerprint === fingerprint) continue;
+      this.#entries.set(hostKey, { entry, fingerprint });
+      upsert.push(entry);
+    }
+    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined) return null;
+    const delta: TableDelta = { version: ++this.#version, upsert, remove };
+    if (defaultBackend !== undefined) delta.defaultBackend = defaultBackend;
+    return delta;
+  }
+
+  /** Recompile the default backend: the oldest selected Ingress with one. undefined = unchanged. */
+  #compileDefault(): CompiledRoute | null | undefined {
+    let winner: OwnerState | null = null;
+    for (const key of this.#defaultOwners) {
+      const state = this.#owners.get(key)!;
+      if (!winner || this.#store.compareAge('Ingress', state.object, winner.object) < 0) winner = state;
+    }
+    this.#setDeps(DEFAULT_BACKEND, null);
+    let route: CompiledRoute | null = null;
+    if (winner) {
+      const deps = newDeps();
+      const compiled = compileRoute(winner.defaultCandidate!, this.#store, this.#config, deps);
+      this.#setDeps(DEFAULT_BACKEND, deps);
+      route = compiled.route;
+    }
+    const fingerprint = route ? JSON.stringify(route) : '';
+    if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
+    this.#default = route ? { route, fingerprint } : null;
+    return route;
+  }
+
+  #setDeps(hostKey: string, deps: CompileDeps | null): void {
+    const previous = this.#hostDeps.get(hostKey);
+    if (previous) {
+      for (const k of previous.services) removeFrom(this.#serviceHosts, k, hostKey);
+      for (const k of previous.pods) removeFrom(this.#podHosts, k, hostKey);
+      for (const k of previous.secrets) removeFrom(this.#secretHosts, k, hostKey);
+      this.#hostDeps.delete(hostKey);
+    }
+    if (!deps) return;
+    this.#hostDeps.set(hostKey, deps);
+    for (const k of deps.services) addTo(this.#serviceHosts, k, hostKey);
+    for (const k of deps.pods) addTo(this.#podHosts, k, hostKey);
+    for (const k of deps.secrets) addTo(this.#secretHosts, k, hostKey);
+  }
+
+  #setSkipped(hostKey: string, skipped: Map<string, Map<string, number>>): void {
+    const gauge = this.#metrics?.endpointsSkipped;
+    const previous = this.#hostSkipped.get(hostKey);
+    if (gauge && previous) {
+      for (const [route, reasons] of previous) {
+        for (const reason of reasons) if (!skipped.get(route)?.has(reason)) gauge.remove({ route, reason });
+      }
+    }
+    if (skipped.size === 0) {
+      this.#hostSkipped.delete(hostKey);
+      return;
+    }
+    const now = new Map<string, Set<string>>();
+    for (const [route, reasons] of skipped) {
+      now.set(route, new Set(reasons.keys()));
+      if (gauge) for (const [reason, n] of reasons) gauge.set({ route, reason }, n);
+    }
+    this.#hostSkipped.set(hostKey, now);
+  }
+}

@@ -1,0 +1,145 @@
+// The proxy's view of the table: host entries with a runtime item T per compiled route
+// (balancer, pools, metric children — whatever the proxy builds), updated in place by deltas.
+// Only host entries named in a delta are rebuilt; an item's builder gets the previous item of
+// the same route key so state (connections, counters) can carry across a swap; items that
+// leave the table are disposed.
+
+import { MATCH_ALL, matchesPath, normalizeHost, parentDomain, pathEnd, pathMatcher } from './match.ts';
+import type { CompiledRoute, HostEntry, TableDelta } from './types.ts';
+
+class HostSlot<T> {
+  readonly key: string;
+  readonly routes: readonly CompiledRoute[];
+  readonly items: T[];
+  readonly kinds: Uint8Array;
+  readonly patterns: string[];
+
+  constructor(key: string, routes: readonly CompiledRoute[], items: T[]) {
+    this.key = key;
+    this.routes = routes;
+    this.items = items;
+    this.kinds = new Uint8Array(routes.length);
+    this.patterns = new Array<string>(routes.length);
+    for (let i = 0; i < routes.length; i++) {
+      const m = pathMatcher(routes[i]!);
+      this.kinds[i] = m.kind;
+      this.patterns[i] = m.pattern;
+    }
+  }
+
+  /** Index of the first route matching `target[0, end)`, or -1. */
+  find(target: string, end: number): number {
+    const kinds = this.kinds;
+    for (let i = 0; i < kinds.length; i++) {
+      const kind = kinds[i]!;
+      if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
+    }
+    return -1;
+  }
+}
+
+export interface HostLookup<T> {
+  key: string;
+  items: readonly T[];
+}
+
+export class RouteTable<T> {
+  #build: (route: CompiledRoute, previous: T | undefined) => T;
+  #dispose: (item: T) => void;
+  #exact = new Map<string, HostSlot<T>>();
+  /** Wildcard entries by served parent domain: `*.foo.com` under `foo.com`. */
+  #wildcard = new Map<string, HostSlot<T>>();
+  #byRouteKey = new Map<string, T>();
+  #defaultRoute: CompiledRoute | null = null;
+  #defaultItem: T | null = null;
+  version = 0;
+
+  constructor(build: (route: CompiledRoute, previous: T | undefined) => T, dispose: (item: T) => void) {
+    this.#build = build;
+    this.#dispose = dispose;
+  }
+
+  #slots(key: string): [Map<string, HostSlot<T>>, string] {
+    return key.startsWith('*.') ? [this.#wildcard, key.slice(2)] : [this.#exact, key];
+  }
+
+  apply(delta: TableDelta): void {
+    const retired: Array<[string, T]> = [];
+    const added: Array<[string, T]> = [];
+    const retire = (key: string): void => {
+      const [map, name] = this.#slots(key);
+      const slot = map.get(name);
+      if (!slot) return;
+      for (let i = 0; i < slot.routes.length; i++) retired.push([slot.routes[i]!.key, slot.items[i]!]);
+      map.delete(name);
+    };
+    for (const key of delta.remove) retire(key);
+    for (const entry of delta.upsert) retire(entry.key);
+    for (const entry of delta.upsert) this.#install(entry, added);
+    if (delta.defaultBackend !== undefined) {
+      if (this.#defaultRoute !== null) retired.push([this.#defaultRoute.key, this.#defaultItem!]);
+      this.#defaultRoute = delta.defaultBackend;
+      this.#defaultItem = null;
+      if (delta.defaultBackend !== null) {
+        const item = this.#build(delta.defaultBackend, this.#byRouteKey.get(delta.defaultBackend.key));
+        this.#defaultItem = item;
+        added.push([delta.defaultBackend.key, item]);
+      }
+    }
+    for (const [key, item] of retired) if (this.#byRouteKey.get(key) === item) this.#byRouteKey.delete(key);
+    for (const [key, item] of added) this.#byRouteKey.set(key, item);
+    // Disposed only once nothing in the table refers to it (a builder may return `previous`).
+    for (const [key, item] of retired) if (this.#byRouteKey.get(key) !== item) this.#dispose(item);
+    this.version = delta.version;
+  }
+
+  #install(entry: HostEntry, added: Array<[string, T]>): void {
+    const items: T[] = [];
+    for (const route of entry.routes) {
+      const item = this.#build(route, this.#byRouteKey.get(route.key));
+      items.push(item);
+      added.push([route.key, item]);
+    }
+    const [map, name] = this.#slots(entry.key);
+    map.set(name, new HostSlot(entry.key, entry.routes, items));
+  }
+
+  /**
+   * The item serving a request: exact host, else the wildcard of its parent domain (also when
+   * the exact host has no matching path), else the Ingress default backend, else null.
+   */
+  match(hostHeader: string, path: string): T | null {
+    const host = normalizeHost(hostHeader);
+    const end = pathEnd(path);
+    const exact = this.#exact.get(host);
+    if (exact !== undefined) {
+      const i = exact.find(path, end);
+      if (i !== -1) return exact.items[i]!;
+    }
+    if (this.#wildcard.size > 0) {
+      const wildcard = this.#wildcard.get(parentDomain(host));
+      if (wildcard !== undefined) {
+        const i = wildcard.find(path, end);
+        if (i !== -1) return wildcard.items[i]!;
+      }
+    }
+    return this.#defaultItem;
+  }
+
+  /** Host-only lookup (TLS SNI decisions): the exact entry, else the parent's wildcard entry. */
+  lookupHost(host: string): HostLookup<T> | null {
+    const name = normalizeHost(host);
+    const slot = this.#exact.get(name) ?? this.#wildcard.get(parentDomain(name));
+    return slot === undefined ? null : { key: slot.key, items: slot.items };
+  }
+
+  /** The compiled routes of a host entry (for diagnostics). */
+  routesOf(hostKey: string): readonly CompiledRoute[] | null {
+    const [map, name] = this.#slots(hostKey);
+    return map.get(name)?.routes ?? null;
+  }
+
+  *items(): IterableIterator<T> {
+    yield* this.#byRouteKey.values();
+  }
+}
