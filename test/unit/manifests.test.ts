@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import * as yaml from 'js-yaml';
 import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
-import { buildKustomization, loadManifestFile, manifestId, type Manifest } from '../support/kustomize-lite.ts';
+import { buildKustomization, manifestId, type Manifest } from '../support/kustomize-lite.ts';
 import {
   schemaAtJsonPath, structuralSchemaProblems, validateOpenApi, valueAtJsonPath, type SchemaNode,
 } from '../support/openapi-subset.ts';
@@ -48,7 +48,7 @@ function find(objects: Manifest[], kind: string, name?: string): Manifest {
 }
 
 // Loosely typed views of the objects the assertions read.
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 function routeSchema(): SchemaNode {
   const crd = find(build('.'), 'CustomResourceDefinition') as Json;
@@ -315,4 +315,101 @@ test('shard-b router differs from the default router only in name, shard, placem
   t.like(config, { routerName: 'shard-b', routeLabels: 'shard=b', leaseName: 'switchyard-shard-b' });
   t.is(shard.metadata.name, 'switchyard-router-shard-b');
   t.is(shard.metadata.namespace, 'switchyard');
+});
+
+test('RBAC: exactly the rules the router needs, no wildcards, writes only to status, leases, events', (t) => {
+  const objects = build('.');
+  const sa = find(objects, 'ServiceAccount', 'switchyard-router');
+  t.is(routerDaemonSet().spec.template.spec.serviceAccountName, sa.metadata.name);
+  const rulesOf = (role: Json): string[] => (role.rules as Json[]).flatMap((r) => {
+    t.is(r.resourceNames, undefined);
+    return (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).map((res) => `${g || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`));
+  }).sort();
+  const clusterRole = find(objects, 'ClusterRole', 'switchyard-router') as Json;
+  t.deepEqual(rulesOf(clusterRole), [
+    'core/events: create',
+    'core/namespaces: list,watch',
+    'core/pods: list,watch',
+    'core/secrets: get,list,watch',
+    'core/services: list,watch',
+    'discovery.k8s.io/endpointslices: list,watch',
+    'events.k8s.io/events: create',
+    'networking.k8s.io/ingressclasses: list,watch',
+    'networking.k8s.io/ingresses/status: update',
+    'networking.k8s.io/ingresses: list,watch',
+    'route.openshift.io/routes/status: update',
+    'route.openshift.io/routes: list,watch',
+  ].sort());
+  const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
+  t.is(role.metadata.namespace, 'switchyard');
+  t.deepEqual(rulesOf(role), ['coordination.k8s.io/leases: create,get,update']);
+  const subject = { kind: 'ServiceAccount', name: 'switchyard-router', namespace: 'switchyard' };
+  t.like(find(objects, 'ClusterRoleBinding'), { roleRef: { kind: 'ClusterRole', name: 'switchyard-router' }, subjects: [subject] });
+  t.like(find(objects, 'RoleBinding'), { metadata: { namespace: 'switchyard' }, roleRef: { kind: 'Role', name: role.metadata.name }, subjects: [subject] });
+  t.false(JSON.stringify([clusterRole.rules, role.rules]).includes('"*"'));
+});
+
+test('PodMonitor scrapes the admin port of every router pod with the stats credentials', (t) => {
+  const monitor = find(build('monitoring'), 'PodMonitor') as Json;
+  const ds = routerDaemonSet();
+  t.is(monitor.metadata.namespace, ds.metadata.namespace);
+  const podLabels = ds.spec.template.metadata.labels;
+  const shardLabels = routerDaemonSet('overlays/shard-b').spec.template.metadata.labels;
+  for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) {
+    t.is(podLabels[k], v);
+    t.is(shardLabels[k], v);
+  }
+  const endpoint = monitor.spec.podMetricsEndpoints[0];
+  t.like(endpoint, { port: 'admin', path: '/metrics' });
+  t.true(container(ds).ports.some((p: Json) => p.name === endpoint.port));
+  const env = envOf(ds);
+  t.is(env.STATS_USERNAME, `secret:${endpoint.basicAuth.username.name}/${endpoint.basicAuth.username.key}`);
+  t.is(env.STATS_PASSWORD, `secret:${endpoint.basicAuth.password.name}/${endpoint.basicAuth.password.key}`);
+});
+
+test('examples: weighted 70/30 Route, wildcard Route, Ingress of class switchyard; every backend exists', (t) => {
+  const objects = build('examples');
+  const services = new Map(objects.filter((o) => o.kind === 'Service').map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o as Json]));
+  const shop = find(objects, 'Route', 'shop') as Json;
+  t.deepEqual([shop.spec.to, ...shop.spec.alternateBackends].map((b: Json) => [b.name, b.weight]), [['shop-v1', 70], ['shop-v2', 30]]);
+  const wildcard = find(objects, 'Route', 'tenants') as Json;
+  t.is(wildcard.spec.wildcardPolicy, 'Subdomain');
+  for (const route of [shop, wildcard]) {
+    for (const backend of [route.spec.to, ...(route.spec.alternateBackends ?? [])]) {
+      const svc = services.get(`${route.metadata.namespace}/${backend.name}`);
+      t.truthy(svc, `${route.metadata.name} -> ${backend.name}`);
+      const target = route.spec.port.targetPort;
+      t.true(svc.spec.ports.some((p: Json) => p.name === target || p.port === target || p.targetPort === target), `port ${target}`);
+    }
+  }
+  const ingressClass = find(objects, 'IngressClass', 'switchyard') as Json;
+  t.is(ingressClass.spec.controller, 'switchyard.io/ingress-controller');
+  t.is(parseConfig([], {}).ingressClass, ingressClass.metadata.name);
+  const ingress = find(objects, 'Ingress', 'shop') as Json;
+  t.is(ingress.spec.ingressClassName, 'switchyard');
+  for (const rule of ingress.spec.rules) {
+    for (const p of rule.http.paths) {
+      const svc = services.get(`${ingress.metadata.namespace}/${p.backend.service.name}`);
+      t.truthy(svc, p.backend.service.name);
+      t.true(svc.spec.ports.some((sp: Json) => sp.name === p.backend.service.port.name || sp.port === p.backend.service.port.number));
+    }
+  }
+});
+
+test('Dockerfile: node:24-slim stages, production install, the DaemonSet\'s non-root UID, entrypoint', (t) => {
+  const dockerfile = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
+  const from = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
+  t.deepEqual(from, ['node:24-slim', 'node:24-slim']);
+  t.regex(dockerfile, /^RUN npm ci\b/m);
+  t.regex(dockerfile, /^RUN npm run build$/m);
+  t.regex(dockerfile, /npm ci --omit=dev/);
+  t.regex(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
+  t.regex(dockerfile, /setcap cap_net_bind_service=\+ep/);
+  const podSecurity = routerDaemonSet().spec.template.spec.securityContext;
+  const user = /^USER (\d+):(\d+)$/m.exec(dockerfile);
+  t.deepEqual(user && [Number(user[1]), Number(user[2])], [podSecurity.runAsUser, podSecurity.runAsGroup]);
+  t.regex(dockerfile, /^ENTRYPOINT \["node", "dist\/cli\.js"\]$/m);
+  t.regex(dockerfile, /^CMD \["run"\]$/m);
+  const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+  for (const entry of ['node_modules', 'dist', 'test', '.git']) t.true(ignored.includes(entry), entry);
 });
