@@ -1,0 +1,93 @@
+import test from 'ava';
+import { RouteTable } from '../../src/table/route-table.ts';
+import type { CompiledRoute, HostEntry, PathMatch } from '../../src/table/types.ts';
+
+function compiled(key: string, host: string, path: string, match: PathMatch = 'route', wildcard = false): CompiledRoute {
+  return {
+    key, kind: match === 'route' ? 'Route' : 'Ingress', namespace: 'ns', name: key, host, wildcard, path, match, services: [],
+    policy: { balance: 'random', sticky: null, connectTimeoutMs: 1, serverTimeoutMs: 1, tunnelTimeoutMs: 1, forwarded: 'append', healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null },
+    tls: null,
+  };
+}
+
+function entry(key: string, routes: CompiledRoute[]): HostEntry {
+  return { key, routes };
+}
+
+interface Item { key: string; generation: number }
+
+function makeTable(): { table: RouteTable<Item>; disposed: Item[]; built: Array<[string, Item | undefined]> } {
+  const disposed: Item[] = [];
+  const built: Array<[string, Item | undefined]> = [];
+  const table = new RouteTable<Item>((route, previous) => {
+    built.push([route.key, previous]);
+    return { key: route.key, generation: (previous?.generation ?? 0) + 1 };
+  }, (item) => disposed.push(item));
+  return { table, disposed, built };
+}
+
+test('match: exact host, path order, query ignored, host normalised', (t) => {
+  const { table } = makeTable();
+  table.apply({
+    version: 1, remove: [],
+    upsert: [entry('foo.com', [compiled('b', 'foo.com', '/api/v1', 'prefix'), compiled('c', 'foo.com', '/api', 'exact'), compiled('a', 'foo.com', '')])],
+  });
+  t.is(table.version, 1);
+  t.is(table.match('FOO.com:8080', '/api/v1/x?y=1')?.key, 'b');
+  t.is(table.match('foo.com.', '/api?z'), table.match('foo.com', '/api'));
+  t.is(table.match('foo.com', '/api')?.key, 'c');
+  t.is(table.match('foo.com', '/other')?.key, 'a');
+  t.is(table.match('bar.com', '/'), null);
+});
+
+test('wildcard serves exactly one extra label; exact beats wildcard; default backend last', (t) => {
+  const { table } = makeTable();
+  table.apply({
+    version: 1, remove: [],
+    upsert: [
+      entry('*.foo.com', [compiled('wild', 'foo.com', '', 'route', true)]),
+      entry('www.foo.com', [compiled('www', 'www.foo.com', '/only', 'route')]),
+    ],
+    defaultBackend: compiled('default', '', '/', 'prefix'),
+  });
+  t.is(table.match('bar.foo.com', '/')?.key, 'wild');
+  t.is(table.match('www.foo.com', '/only/x')?.key, 'www');
+  // An exact host with no matching path falls back to the wildcard, as the HAProxy map does.
+  t.is(table.match('www.foo.com', '/elsewhere')?.key, 'wild');
+  t.is(table.match('baz.bar.foo.com', '/')?.key, 'default');
+  t.is(table.match('foo.com', '/')?.key, 'default');
+  t.deepEqual(table.lookupHost('bar.foo.com')?.key, '*.foo.com');
+  t.deepEqual(table.lookupHost('WWW.foo.com')?.key, 'www.foo.com');
+  t.is(table.lookupHost('foo.com'), null);
+});
+
+test('apply rebuilds only named hosts, passes the previous item, disposes what left', (t) => {
+  const { table, disposed, built } = makeTable();
+  table.apply({ version: 1, remove: [], upsert: [entry('a.com', [compiled('r1', 'a.com', '')]), entry('b.com', [compiled('r2', 'b.com', '')])] });
+  const r2 = table.match('b.com', '/')!;
+  built.length = 0;
+  table.apply({ version: 2, remove: [], upsert: [entry('a.com', [compiled('r1', 'a.com', '/x'), compiled('r3', 'a.com', '')])] });
+  t.deepEqual(built.map(([k, prev]) => [k, prev?.generation]), [['r1', 1], ['r3', undefined]]);
+  t.is(table.match('a.com', '/x')?.generation, 2);
+  t.is(table.match('b.com', '/'), r2, 'untouched host keeps its item');
+  t.deepEqual(disposed.map((d) => d.key), ['r1'], 'the replaced r1 item is disposed');
+  table.apply({ version: 3, remove: ['a.com'], upsert: [] });
+  t.is(table.match('a.com', '/'), null);
+  t.deepEqual(disposed.map((d) => d.key).sort(), ['r1', 'r1', 'r3']);
+  t.deepEqual([...table.items()].map((i) => i.key), ['r2']);
+});
+
+test('a route moving between hosts in one delta keeps its state; a builder returning previous is not disposed', (t) => {
+  const disposed: string[] = [];
+  const table = new RouteTable<{ key: string }>((route, previous) => previous ?? { key: route.key }, (item) => disposed.push(item.key));
+  table.apply({ version: 1, remove: [], upsert: [entry('a.com', [compiled('r', 'a.com', '')])] });
+  const item = table.match('a.com', '/');
+  table.apply({ version: 2, remove: ['a.com'], upsert: [entry('b.com', [compiled('r', 'b.com', '')])] });
+  t.is(table.match('b.com', '/'), item);
+  t.deepEqual(disposed, []);
+  table.apply({ version: 3, remove: [], upsert: [], defaultBackend: compiled('d', '', '/', 'prefix') });
+  t.is(table.match('x.com', '/')?.key, 'd');
+  table.apply({ version: 4, remove: [], upsert: [], defaultBackend: null });
+  t.is(table.match('x.com', '/'), null);
+  t.deepEqual(disposed, ['d']);
+});
