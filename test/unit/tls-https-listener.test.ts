@@ -3,54 +3,25 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
 import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { HttpsListener, type HttpsListenerConfig } from '../../src/proxy/tls/https-listener.ts';
-import type { TlsRouteItem, TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
+import type { TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
 import type { AnyResponse } from '../../src/proxy/error-response.ts';
 import type { AnyRequest } from '../../src/proxy/forward.ts';
-import type { CompiledRoute, CompiledTls } from '../../src/table/types.ts';
-import { EndpointState } from '../../src/health/endpoint-state.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { silentLogger } from '../../src/log.ts';
+import { FakeTlsLookup as FakeLookup, edge } from '../support/fake-tls-lookup.ts';
 import { createCa, issueCertificate, selfSignedCertificate, type TestCertificate } from '../support/certs.ts';
-
-// ---- a fake route table: host key → routes, exact host first, then the wildcard one label up
-
-class FakeLookup implements TlsRouteLookup {
-  readonly entries = new Map<string, { key: string; items: TlsRouteItem[] }>();
-
-  set(host: string, tlsConfig: CompiledTls | null, endpointPort = 1): void {
-    const wildcard = host.startsWith('*.');
-    const route: CompiledRoute = {
-      key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host: wildcard ? host.slice(2) : host, wildcard,
-      path: '', match: 'route', services: [], tls: tlsConfig, policy: {
-        balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs: 5000, forwarded: 'append',
-        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null,
-      },
-    };
-    const member = { endpoint: new EndpointState(host, '127.0.0.1', endpointPort), weight: 1, acceptsNew: true };
-    this.entries.set(host, { key: host, items: [{ route, balancer: { pick: () => member } }] });
-  }
-
-  lookupHost(host: string): { key: string; items: TlsRouteItem[] } | null {
-    const exact = this.entries.get(host);
-    if (exact) return exact;
-    const dot = host.indexOf('.');
-    return dot === -1 ? null : (this.entries.get(`*${host.slice(dot)}`) ?? null);
-  }
-}
-
-function edge(cert: TestCertificate | null): CompiledTls {
-  return { termination: 'edge', insecurePolicy: 'None', certificate: cert && { cert: cert.cert, key: cert.key }, destinationCA: null };
-}
 
 const handler = {
   handleRequest(req: AnyRequest, res: AnyResponse): void {
     const socket = req.socket as tls.TLSSocket;
     const body = JSON.stringify({ host: req.headers.host ?? req.headers[':authority'], version: req.httpVersion, encrypted: socket.encrypted === true });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    const response = res as ServerResponse; // the same calls work on Http2ServerResponse
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    response.end(body);
   },
   handleUpgrade(_req: unknown, socket: net.Socket): void {
     socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nupgraded');

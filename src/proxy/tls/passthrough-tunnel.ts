@@ -60,7 +60,11 @@ export class PassthroughTunnel {
   /** One side is gone: let the other flush what it was sent and end (errors destroy both instead). */
   #onSideClosed(other: net.Socket): void {
     if (!this.#connected) this.close();
-    else if (!other.destroyed) other.end();
+    else if (!other.destroyed) {
+      // pipe() paused `other` when its destination closed: keep reading so its EOF arrives.
+      other.resume();
+      other.end();
+    }
     if (--this.#openSides === 0) this.#finish();
   }
 

@@ -1,0 +1,42 @@
+// A stand-in for the route table's host lookup, for TLS listener tests: host key → one route,
+// exact host first, then the wildcard entry one label up (as the real table matches Host).
+// Each route's balancer always picks the one endpoint it was given.
+
+import type { TlsRouteItem, TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
+import type { CompiledRoute, CompiledTls } from '../../src/table/types.ts';
+import { EndpointState } from '../../src/health/endpoint-state.ts';
+import type { TestCertificate } from './certs.ts';
+
+export class FakeTlsLookup implements TlsRouteLookup {
+  readonly entries = new Map<string, { key: string; items: TlsRouteItem[] }>();
+
+  /** Serve `host` (or `*.domain`) with `tlsConfig`, its one endpoint at 127.0.0.1:`endpointPort`. */
+  set(host: string, tlsConfig: CompiledTls | null, endpointPort = 1, tunnelTimeoutMs = 5000): EndpointState {
+    const wildcard = host.startsWith('*.');
+    const route: CompiledRoute = {
+      key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host: wildcard ? host.slice(2) : host, wildcard,
+      path: '', match: 'route', services: [], tls: tlsConfig, policy: {
+        balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
+        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null,
+      },
+    };
+    const endpoint = new EndpointState(host, '127.0.0.1', endpointPort);
+    const member = { endpoint, weight: 1, acceptsNew: true };
+    this.entries.set(host, { key: host, items: [{ route, balancer: { pick: () => member } }] });
+    return endpoint;
+  }
+
+  lookupHost(host: string): { key: string; items: TlsRouteItem[] } | null {
+    const exact = this.entries.get(host);
+    if (exact) return exact;
+    const dot = host.indexOf('.');
+    return dot === -1 ? null : (this.entries.get(`*${host.slice(dot)}`) ?? null);
+  }
+}
+
+/** An edge CompiledTls with the given certificate (null = the default certificate). */
+export function edge(cert: TestCertificate | null): CompiledTls {
+  return { termination: 'edge', insecurePolicy: 'None', certificate: cert && { cert: cert.cert, key: cert.key }, destinationCA: null };
+}
+
+export const PASSTHROUGH: CompiledTls = Object.freeze({ termination: 'passthrough', insecurePolicy: 'None', certificate: null, destinationCA: null });

@@ -1,0 +1,146 @@
+import test from 'ava';
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { HttpsListener } from '../../src/proxy/tls/https-listener.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { silentLogger } from '../../src/log.ts';
+import { FakeTlsLookup, PASSTHROUGH, edge } from '../support/fake-tls-lookup.ts';
+import { createCa, issueCertificate, type TestCertificate } from '../support/certs.ts';
+
+let ca: TestCertificate;
+let backendCert: TestCertificate;
+let defaultCert: TestCertificate;
+
+test.before(async () => {
+  ca = await createCa();
+  [backendCert, defaultCert] = await Promise.all([issueCertificate(ca, ['pass.test']), issueCertificate(ca, ['default.test'])]);
+});
+
+const handler = {
+  handleRequest(): void { throw new Error('passthrough traffic must not reach handleRequest'); },
+  handleUpgrade(): void { throw new Error('passthrough traffic must not reach handleUpgrade'); },
+};
+
+/** A TLS backend that answers each line with `echo:<line>` and says which SNI it was asked for. */
+async function tlsBackend(): Promise<{ server: tls.Server; port: number; sockets: Set<tls.TLSSocket> }> {
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ cert: backendCert.cert, key: backendCert.key }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}|sni:${socket.servername}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as net.AddressInfo).port, sockets };
+}
+
+async function start(lookup: FakeTlsLookup) {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const listener = await HttpsListener.create({
+    config: {
+      defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false,
+      headerTimeout: 5000, clientTimeout: 5000, maxHeaderSize: 16384, maxConnections: 0,
+    },
+    lookup, handler, metrics, logger: silentLogger, defaultCertificate: { cert: defaultCert.cert, key: defaultCert.key },
+  });
+  const { port } = await listener.listen(0, '127.0.0.1');
+  const tunnels = async (): Promise<number> => (await metrics.tunnelsActive.get()).values.find((v) => v.labels.kind === 'passthrough')?.value ?? 0;
+  return { listener, port, tunnels };
+}
+
+/** Resolves on 'close' (unlike events.once, an 'error' before it does not reject). */
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+function readOnce(socket: tls.TLSSocket): Promise<string> {
+  return new Promise((resolve) => socket.once('data', (c: Buffer) => resolve(c.toString())));
+}
+
+test('passthrough: the client talks TLS to the backend, which it verifies; the router never decrypts', async (t) => {
+  const backend = await tlsBackend();
+  const lookup = new FakeTlsLookup();
+  const endpoint = lookup.set('pass.test', PASSTHROUGH, backend.port);
+  const { listener, port, tunnels } = await start(lookup);
+  try {
+    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert });
+    await once(client, 'secureConnect');
+    t.true(client.authorized, 'the backend certificate verifies against the CA');
+    t.is(client.getPeerCertificate().subject.CN, 'pass.test');
+    client.write('hello');
+    t.is(await readOnce(client), 'echo:hello|sni:pass.test');
+    t.is(await tunnels(), 1);
+    t.is(endpoint.active, 1);
+    client.end();
+    await closed(client);
+    // both sides close: the backend sees its connection go, the gauge drops
+    for (let i = 0; i < 100 && (backend.sockets.size > 0 || (await tunnels()) !== 0); i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(backend.sockets.size, 0);
+    t.is(await tunnels(), 0);
+    t.is(endpoint.active, 0);
+  } finally {
+    await listener.close();
+    backend.server.close();
+  }
+});
+
+test('passthrough: the backend going away closes the client', async (t) => {
+  const backend = await tlsBackend();
+  const lookup = new FakeTlsLookup();
+  lookup.set('pass.test', PASSTHROUGH, backend.port);
+  const { listener, port, tunnels } = await start(lookup);
+  try {
+    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert });
+    client.on('error', () => {});
+    await once(client, 'secureConnect');
+    client.write('x');
+    await readOnce(client);
+    for (const s of backend.sockets) s.destroy();
+    await closed(client);
+    for (let i = 0; i < 100 && (await tunnels()) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(await tunnels(), 0);
+  } finally {
+    await listener.close();
+    backend.server.close();
+  }
+});
+
+test('passthrough: connect failure closes the client; idle tunnels time out', async (t) => {
+  // a port with nothing listening
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const deadPort = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const backend = await tlsBackend();
+  const lookup = new FakeTlsLookup();
+  lookup.set('dead.test', PASSTHROUGH, deadPort);
+  lookup.set('pass.test', PASSTHROUGH, backend.port, 200);
+  lookup.set('edge.test', edge(null));
+  const { listener, port, tunnels } = await start(lookup);
+  try {
+    const dead = tls.connect({ host: '127.0.0.1', port, servername: 'dead.test', ca: ca.cert });
+    let connected = false;
+    dead.on('secureConnect', () => (connected = true));
+    dead.on('error', () => {});
+    await closed(dead);
+    t.false(connected);
+
+    const idle = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert });
+    idle.on('error', () => {});
+    await once(idle, 'secureConnect');
+    await closed(idle); // nothing sent: the 200 ms tunnel timeout closes it
+    for (let i = 0; i < 100 && (await tunnels()) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(await tunnels(), 0);
+
+    // the listener still terminates other hosts
+    const other = tls.connect({ host: '127.0.0.1', port, servername: 'edge.test', ca: ca.cert, rejectUnauthorized: false });
+    await once(other, 'secureConnect');
+    t.is(other.getPeerCertificate().subject.CN, 'default.test');
+    other.destroy();
+  } finally {
+    await listener.close();
+    backend.server.close();
+  }
+});
