@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import * as yaml from 'js-yaml';
 import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
+import { API_VERSION } from '../../src/objects/types.ts';
+import { watchedResources } from '../../src/sources/kube-resources.ts';
 import { buildKustomization, manifestId, type Manifest } from '../support/kustomize-lite.ts';
 import {
   schemaAtJsonPath, structuralSchemaProblems, validateOpenApi, valueAtJsonPath, type SchemaNode,
@@ -317,7 +319,7 @@ test('shard-b router differs from the default router only in name, shard, placem
   t.is(shard.metadata.namespace, 'switchyard');
 });
 
-test('RBAC: exactly the rules the router needs, no wildcards, writes only to status, leases, events', (t) => {
+test('RBAC: exactly the rules the router needs, no wildcards, writes only to status and leases', (t) => {
   const objects = build('.');
   const sa = find(objects, 'ServiceAccount', 'switchyard-router');
   t.is(routerDaemonSet().spec.template.spec.serviceAccountName, sa.metadata.name);
@@ -327,17 +329,15 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
   }).sort();
   const clusterRole = find(objects, 'ClusterRole', 'switchyard-router') as Json;
   t.deepEqual(rulesOf(clusterRole), [
-    'core/events: create',
     'core/namespaces: list,watch',
     'core/pods: list,watch',
-    'core/secrets: get,list,watch',
+    'core/secrets: list,watch',
     'core/services: list,watch',
     'discovery.k8s.io/endpointslices: list,watch',
-    'events.k8s.io/events: create',
     'networking.k8s.io/ingressclasses: list,watch',
-    'networking.k8s.io/ingresses/status: update',
+    'networking.k8s.io/ingresses/status: patch,update',
     'networking.k8s.io/ingresses: list,watch',
-    'route.openshift.io/routes/status: update',
+    'route.openshift.io/routes/status: patch,update',
     'route.openshift.io/routes: list,watch',
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
@@ -412,4 +412,17 @@ test('Dockerfile: node:24-slim stages, production install, the DaemonSet\'s non-
   t.regex(dockerfile, /^CMD \["run"\]$/m);
   const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
   for (const entry of ['node_modules', 'dist', 'test', '.git']) t.true(ignored.includes(entry), entry);
+});
+
+test('RBAC: the ClusterRole lets the router list and watch every resource its informers read', (t) => {
+  const clusterRole = find(build('.'), 'ClusterRole', 'switchyard-router') as Json;
+  const allows = (group: string, resource: string, verb: string): boolean => (clusterRole.rules as Json[])
+    .some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+  // Every informer the router can run, NAMESPACE_LABELS included.
+  const config = parseConfig([], { NAMESPACE_LABELS: 'router=switchyard' });
+  for (const watched of watchedResources(config)) {
+    const apiVersion = API_VERSION[watched.kind];
+    const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+    for (const verb of ['list', 'watch']) t.true(allows(group, watched.resource, verb), `${verb} ${group}/${watched.resource}`);
+  }
 });
