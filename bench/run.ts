@@ -1,0 +1,101 @@
+// `npm run bench`: throughput and latency of a backend reached directly vs through switchyard,
+// on loopback, printed as a table. Uses wrk when installed (apt-get install wrk), else
+// autocannon (in its own process, so the load generator does not share the router's event loop).
+// Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50).
+// Numbers are for comparison on one machine, not targets: nothing here asserts.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const duration = Number(process.env.BENCH_DURATION ?? 5);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const children: ChildProcess[] = [];
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (const line of buf.split('\n').slice(0, -1)) {
+        try { const j = JSON.parse(line) as Record<string, unknown>; if (match(j)) resolve(j); } catch { /* not JSON */ }
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+    });
+    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}`)));
+  });
+}
+
+interface Result { rps: number; p50: number; p99: number; errors: number }
+
+function hasWrk(): boolean {
+  return spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+}
+
+function runWrk(url: string, host: string): Result {
+  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, url], { encoding: 'utf8' }).stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  const p = (q: string) => { const m = new RegExp(`${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out); return m ? toMs(m[1]!, m[2]!) : NaN; };
+  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50: p('50'), p99: p('99'), errors };
+}
+
+function runAutocannon(url: string, host: string): Result {
+  const require = createRequire(import.meta.url);
+  const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+  const out = spawnSync(process.execPath, [bin, '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${host}`, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  const json = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
+  return { rps: json.requests.average, p50: json.latency.p50, p99: json.latency.p99, errors: json.non2xx + json.errors };
+}
+
+async function main(): Promise<void> {
+  const backend = await startJsonLine(process.execPath, [path.join(here, 'backend.ts')], (l) => typeof l.port === 'number');
+  const port = backend.port as number;
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
+  const file = path.join(dir, 'routes.yaml');
+  writeFileSync(file, `apiVersion: v1
+kind: Service
+metadata: { name: bench }
+spec: { ports: [{ name: http, port: 80 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
+addressType: IPv4
+ports: [{ name: http, port: ${port} }]
+endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
+spec: { host: bench.local, to: { kind: Service, name: bench } }
+`);
+  const router = await startJsonLine(process.execPath, [path.join(root, 'dist/cli.js'), 'run', '--file', file, '--bind', '127.0.0.1',
+    '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--log-level', 'info'], (l) => l.msg === 'listening');
+  const load = hasWrk() ? runWrk : runAutocannon;
+  const tool = hasWrk() ? 'wrk' : 'autocannon';
+  // Warm up both paths (JIT, pools), then measure.
+  const warm = Number(process.env.BENCH_WARMUP ?? 1);
+  if (warm > 0) { load(`http://127.0.0.1:${router.http}/`, 'bench.local'); }
+  const direct = load(`http://127.0.0.1:${port}/`, 'bench.local');
+  const proxied = load(`http://127.0.0.1:${router.http}/`, 'bench.local');
+  const row = (name: string, r: Result) => `| ${name.padEnd(26)} | ${r.rps.toFixed(0).padStart(9)} | ${r.p50.toFixed(2).padStart(8)} | ${r.p99.toFixed(2).padStart(8)} | ${String(r.errors).padStart(6)} |`;
+  console.log(`\n${tool}, ${connections} connections, ${duration} s, node ${process.version}, 1 router process (--workers 0)\n`);
+  console.log('| path                       |     req/s | p50 (ms) | p99 (ms) | errors |');
+  console.log('|----------------------------|-----------|----------|----------|--------|');
+  console.log(row('direct to backend', direct));
+  console.log(row('through switchyard', proxied));
+  console.log(`\nrouter throughput = ${(100 * proxied.rps / direct.rps).toFixed(0)} % of direct`);
+  for (const c of children) c.kill('SIGTERM');
+}
+
+main().catch((err: Error) => { console.error(err.message); process.exit(1); });

@@ -1,0 +1,53 @@
+// The /debug/routes document: the compiled table (hosts, paths, backends, endpoints with their
+// live health) and every admission result. Certificates' keys never appear: TLS is summarised.
+
+import type { Reconciler } from '../table/reconciler.ts';
+import type { RouterProxy } from '../proxy/router-proxy.ts';
+import type { CompiledRoute } from '../table/types.ts';
+
+export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy): unknown {
+  const snapshot = reconciler.snapshot();
+  const now = Date.now();
+  const describe = (route: CompiledRoute) => ({
+    key: route.key,
+    kind: route.kind,
+    namespace: route.namespace,
+    name: route.name,
+    host: route.wildcard ? `*.${route.host}` : route.host,
+    path: route.path,
+    match: route.match,
+    policy: { ...route.policy, hsts: route.policy.hsts },
+    tls: route.tls === null ? null : {
+      termination: route.tls.termination,
+      insecureEdgeTerminationPolicy: route.tls.insecurePolicy,
+      certificate: route.tls.certificate === null ? 'default' : 'route',
+      destinationCA: route.tls.destinationCA === null ? 'default' : 'route',
+      serverName: route.tls.serverName,
+    },
+    backends: route.services.map((service) => ({
+      service: service.name,
+      weight: service.weight,
+      endpoints: service.endpoints.map((ep) => {
+        const state = proxy.registry.get(ep.id);
+        return {
+          id: ep.id,
+          address: ep.address,
+          port: ep.port,
+          weight: ep.weight,
+          acceptsNew: ep.acceptsNew,
+          pod: ep.pod,
+          healthy: state ? state.activeUp : true,
+          ejected: state ? state.ejectedUntil > now : false,
+          active: state ? state.active : 0,
+        };
+      }),
+    })),
+    notes: route.notes ?? [],
+  });
+  return {
+    version: snapshot.version,
+    hosts: snapshot.upsert.map((entry) => ({ host: entry.key, routes: entry.routes.map(describe) })),
+    defaultBackend: snapshot.defaultBackend ? describe(snapshot.defaultBackend) : null,
+    admission: reconciler.admissionResults(),
+  };
+}

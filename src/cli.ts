@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// switchyard command line: `run` (default), `demo`, `autoport`. Options come from one table
+// (src/config.ts); a bad option exits 2 with one line naming it.
+
+import { readFileSync } from 'node:fs';
+import { ConfigError, helpText, parseConfig, type RouterConfig } from './config.ts';
+import { runRouter } from './run-router.ts';
+import { runDemo } from './demo/demo.ts';
+import { runAutoport } from './autoport/run-autoport.ts';
+
+const SUBCOMMANDS = new Set(['run', 'demo', 'autoport', 'help', 'version']);
+
+async function main(argv: string[]): Promise<number> {
+  let command = 'run';
+  if (argv.length > 0 && SUBCOMMANDS.has(argv[0]!)) command = argv.shift()!;
+  if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
+    if (command !== 'autoport') {
+      process.stdout.write(`${helpText()}\n`);
+      return 0;
+    }
+  }
+  if (command === 'version' || argv.includes('--version')) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`switchyard ${pkg.version}\n`);
+    return 0;
+  }
+  if (command === 'autoport') return runAutoport(argv, process.env);
+  if (command === 'demo') return runDemo(argv, process.env);
+  let config: RouterConfig;
+  try {
+    config = parseConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  return runRouter(config);
+}
+
+process.on('uncaughtException', (err) => {
+  // A bug must not take the edge down silently: log it loudly. Node's default would exit and
+  // drop every connection; staying up keeps serving the table we have.
+  process.stderr.write(`switchyard: uncaught exception: ${err.stack ?? err.message}\n`);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code !== undefined) process.exitCode = code; if (code !== 0) process.exit(code); },
+  (err: Error) => { process.stderr.write(`switchyard: ${err.stack ?? err.message}\n`); process.exit(1); },
+);

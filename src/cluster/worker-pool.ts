@@ -1,0 +1,108 @@
+// The primary's side of `--workers N`: forks the proxy workers, feeds them the table and the
+// active-check verdicts, collects their metrics for /metrics, re-forks a worker that dies, and
+// drains them on SIGTERM.
+
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { TableDelta } from '../table/types.ts';
+import type { EndpointRegistry } from '../health/endpoint-registry.ts';
+import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
+
+export interface WorkerPoolOptions {
+  count: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Full table for a newly forked worker. */
+  snapshot(): TableDelta;
+  /** Endpoint states of the primary (active-check verdicts for new workers). */
+  registry: EndpointRegistry;
+  defaultCertificate: { cert: string; key: string } | null;
+}
+
+export class WorkerPool {
+  readonly #options: WorkerPoolOptions;
+  readonly #workers = new Set<Worker>();
+  #draining = false;
+  #requestId = 0;
+  readonly #pendingMetrics = new Map<number, { remaining: number; results: MetricsJson[]; done: () => void }>();
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+  }
+
+  /** Fork every worker; resolves with the shared ports once all of them listen. */
+  async start(): Promise<{ http: number; https: number }> {
+    const ports = await Promise.all(Array.from({ length: this.#options.count }, () => this.#fork()));
+    return ports[0]!;
+  }
+
+  broadcast(message: PrimaryMessage): void {
+    for (const worker of this.#workers) if (worker.isConnected()) worker.send(message);
+  }
+
+  /** Primary metrics merged with every worker's (counters summed by label set). */
+  async metricsText(): Promise<string> {
+    const own = (await this.#options.metrics.registry.getMetricsAsJSON()) as MetricsJson;
+    const workers = [...this.#workers].filter((w) => w.isConnected());
+    const results: MetricsJson[] = [own];
+    if (workers.length > 0) {
+      const requestId = ++this.#requestId;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000); // a stuck worker must not hang the scrape
+        this.#pendingMetrics.set(requestId, { remaining: workers.length, results, done: () => { clearTimeout(timer); resolve(); } });
+        for (const worker of workers) worker.send({ t: 'metrics-request', requestId } satisfies PrimaryMessage);
+      });
+      this.#pendingMetrics.delete(requestId);
+    }
+    return AggregatorRegistry.aggregate(results as never).metrics();
+  }
+
+  /** Tell every worker to drain and wait until all have exited. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    const exits = [...this.#workers].map((worker) => new Promise<void>((resolve) => {
+      if (worker.isDead()) return resolve();
+      worker.once('exit', () => resolve());
+    }));
+    this.broadcast({ t: 'drain', timeoutMs });
+    const hardStop = setTimeout(() => { for (const w of this.#workers) w.process.kill('SIGKILL'); }, timeoutMs + 5000);
+    await Promise.all(exits);
+    clearTimeout(hardStop);
+  }
+
+  #fork(): Promise<{ http: number; https: number }> {
+    const worker = cluster.fork({ SWITCHYARD_WORKER: '1' });
+    this.#workers.add(worker);
+    const { logger } = this.#options;
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      worker.on('online', () => {
+        worker.send({ t: 'init', defaultCertificate: this.#options.defaultCertificate } satisfies PrimaryMessage);
+        worker.send({ t: 'table', delta: this.#options.snapshot() } satisfies PrimaryMessage);
+        for (const state of this.#options.registry.values()) {
+          if (!state.activeUp) worker.send({ t: 'health', id: state.id, up: false } satisfies PrimaryMessage);
+        }
+      });
+      worker.on('message', (message: unknown) => {
+        if (!isMessage<WorkerMessage>(message)) return;
+        if (message.t === 'listening') { listening = true; resolve({ http: message.http, https: message.https }); }
+        else if (message.t === 'metrics') {
+          const pending = this.#pendingMetrics.get(message.requestId);
+          if (pending) { pending.results.push(message.metrics); if (--pending.remaining === 0) pending.done(); }
+        } else if (message.t === 'fatal') {
+          logger.error({ worker: worker.process.pid, err: message.message }, 'worker reported a fatal error');
+          if (!listening) reject(new Error(`worker failed to start: ${message.message}`));
+        }
+      });
+      worker.on('exit', (code, signal) => {
+        this.#workers.delete(worker);
+        if (this.#draining) return;
+        if (!listening) { reject(new Error(`worker exited (${code ?? signal}) before listening`)); return; }
+        logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting a new one');
+        setTimeout(() => { if (!this.#draining) this.#fork().catch((err: Error) => logger.error({ err: err.message }, 'worker restart failed')); }, 1000).unref();
+      });
+    });
+  }
+}

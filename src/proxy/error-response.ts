@@ -1,0 +1,51 @@
+// Writing the catalogue's short plain-text error responses (src/errors.ts) — never a stack trace.
+
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import type { ProxyErrorSpec } from '../errors.ts';
+
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** Answer a request with a catalogue error. Safe to call whatever state the response is in. */
+export function sendError(res: AnyResponse, error: ProxyErrorSpec, extraHeaders?: Record<string, string>): void {
+  if (res.headersSent) {
+    // Too late for a status: cut the response so the client sees it is incomplete.
+    destroyResponse(res);
+    return;
+  }
+  const body = `${error.message}\n`;
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-switchyard-error': error.code,
+    ...extraHeaders,
+  };
+  (res as ServerResponse).writeHead(error.status, headers);
+  res.end(body);
+}
+
+export function destroyResponse(res: AnyResponse): void {
+  const stream = (res as Http2ServerResponse).stream;
+  if (stream !== undefined) stream.close(0x2 /* INTERNAL_ERROR */);
+  else (res as ServerResponse).destroy();
+}
+
+/** A raw HTTP/1.1 error on a socket we own (client errors before a request exists, failed upgrades). */
+export function writeRawError(socket: Duplex, error: ProxyErrorSpec): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = `${error.message}\n`;
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Switchyard-Error: ${error.code}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}

@@ -1,0 +1,54 @@
+// The plain-HTTP listener: Node's HTTP/1.1 server configured as an edge should be — header
+// read deadline (slowloris), header size cap (431), keep-alive idle timeout, connection cap —
+// and a clientError handler that answers malformed requests with a short 4xx and closes.
+// Node's parser already rejects the request-smuggling shapes (duplicate Content-Length,
+// Content-Length with Transfer-Encoding, bad chunk framing).
+
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { RouterConfig } from '../config.ts';
+import { ProxyErrors } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { writeRawError } from './error-response.ts';
+import type { RouterProxy } from './router-proxy.ts';
+
+export function createHttpListener(proxy: RouterProxy, config: RouterConfig, metrics: Metrics, listener = 'http'): http.Server {
+  const server = http.createServer({
+    maxHeaderSize: config.maxHeaderSize,
+    headersTimeout: config.headerTimeout,
+    requestTimeout: 0, // bodies may stream for as long as the route's timeouts allow
+    keepAliveTimeout: config.clientTimeout,
+    connectionsCheckingInterval: Math.min(1000, config.headerTimeout),
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+    // Upgrade requests other than WebSocket are refused in handleUpgrade.
+  });
+  if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
+  server.on('request', (req, res) => proxy.handleRequest(req, res));
+  server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
+  server.on('clientError', onClientError);
+  const gauge = metrics.connectionsActive.labels(listener);
+  server.on('connection', (socket: Socket) => {
+    gauge.inc();
+    socket.once('close', () => gauge.dec());
+  });
+  return server;
+}
+
+function onClientError(err: Error & { code?: string }, socket: Socket): void {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      writeRawError(socket, ProxyErrors.HEADERS_TOO_LARGE);
+      return;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      writeRawError(socket, ProxyErrors.REQUEST_TIMEOUT);
+      return;
+    case 'ECONNRESET':
+    case 'EPIPE':
+      socket.destroy();
+      return;
+    default:
+      writeRawError(socket, ProxyErrors.BAD_REQUEST);
+  }
+}

@@ -1,0 +1,243 @@
+// The request path: Host/path lookup in the route table, TLS-related HTTP policy, source
+// allowlist, endpoint choice (sticky cookie, then the route's balancer), header rewriting and
+// hand-off to a ProxyExchange. One RouterProxy per process; listeners (HTTP, HTTPS) call
+// handleRequest / handleUpgrade.
+
+import { BlockList, isIPv4 } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Dispatcher } from 'undici';
+import type { RouterConfig } from '../config.ts';
+import { ProxyErrors } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { TableDelta } from '../table/types.ts';
+import { RouteTable } from '../table/route-table.ts';
+import { EndpointRegistry } from '../health/endpoint-registry.ts';
+import type { EndpointState } from '../health/endpoint-state.ts';
+import { findStickyMember, stickyCookie } from '../balance/sticky-cookie.ts';
+import { createPassiveHealth } from '../health/passive.ts';
+import { upstreamRequestHeaders, clientAddress, type ForwardedInfo } from './headers.ts';
+import { sendError, type AnyResponse } from './error-response.ts';
+import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
+import { RouteRuntime } from './route-runtime.ts';
+import { UpgradeTunnels } from './upgrade.ts';
+import type { Duplex } from 'node:stream';
+
+export class RouterProxy implements ExchangeHost {
+  readonly table: RouteTable<RouteRuntime>;
+  readonly registry = new EndpointRegistry();
+  readonly connectTimeoutMs: number;
+  readonly #config: RouterConfig;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #passive = createPassiveHealth();
+  readonly #allowlists = new WeakMap<RouteRuntime, BlockList>();
+  readonly #tlsPools = new WeakMap<RouteRuntime, Map<string, Dispatcher>>();
+  readonly #tunnels: UpgradeTunnels;
+  #inFlight = 0;
+  #idleWaiters: Array<() => void> = [];
+  draining = false;
+
+  constructor(config: RouterConfig, logger: Logger, metrics: Metrics) {
+    this.#config = config;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.connectTimeoutMs = config.connectTimeout;
+    this.table = new RouteTable<RouteRuntime>(
+      (route) => this.#build(route),
+      (runtime) => this.#dispose(runtime),
+    );
+    this.#tunnels = new UpgradeTunnels(logger, metrics);
+  }
+
+  apply(delta: TableDelta): void {
+    this.table.apply(delta);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight + this.#tunnels.active;
+  }
+
+  /** Resolves when no request or tunnel is in flight (drain on SIGTERM). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  handleRequest(req: AnyRequest, res: AnyResponse): void {
+    const secure = (req.socket as TLSSocket).encrypted === true;
+    const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+    let url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
+    const runtime = this.table.match(hostHeader, url);
+    if (runtime === null) {
+      this.#countUnrouted(404);
+      sendError(res, ProxyErrors.NO_ROUTE);
+      return;
+    }
+    const route = runtime.route;
+    const tls = route.tls;
+    if (tls !== null && !secure && tls.insecurePolicy !== 'Allow') {
+      if (tls.insecurePolicy === 'Redirect') {
+        runtime.countResponse(302, 0);
+        (res as import('node:http').ServerResponse).writeHead(302, { location: `https://${stripPort(hostHeader)}${url}`, 'content-length': 0 });
+        res.end();
+      } else {
+        runtime.countResponse(404, 0);
+        sendError(res, ProxyErrors.NO_ROUTE);
+      }
+      return;
+    }
+    const clientIp = clientAddress(req.socket.remoteAddress);
+    const allow = this.#allowlists.get(runtime);
+    if (allow !== undefined && !allow.check(clientIp, isIPv4(clientIp) ? 'ipv4' : 'ipv6')) {
+      runtime.countResponse(403, 0);
+      sendError(res, ProxyErrors.FORBIDDEN);
+      return;
+    }
+    if (!runtime.hasWeight) {
+      runtime.countResponse(503, 0);
+      sendError(res, runtime.members.length === 0 ? ProxyErrors.NO_ENDPOINT : ProxyErrors.ZERO_WEIGHT);
+      return;
+    }
+    const now = Date.now();
+    const sticky = route.policy.sticky;
+    let member = sticky === null ? null : findStickyMember(req.headers.cookie, sticky.cookieName, runtime.members, now);
+    let cookie: string | null = null;
+    if (member === null) {
+      member = runtime.balancer.pick(clientIp, now, null);
+      if (member === null) {
+        runtime.countResponse(503, 0);
+        sendError(res, ProxyErrors.NO_ENDPOINT);
+        return;
+      }
+      if (sticky !== null) cookie = stickyCookie(sticky.cookieName, member.endpoint.id, secure);
+    }
+    const info: ForwardedInfo = {
+      clientIp,
+      host: hostHeader,
+      port: req.socket.localPort ?? 0,
+      proto: secure ? 'https' : 'http',
+    };
+    const headers = upstreamRequestHeaders(req.headers, route.policy.forwarded, info);
+    const path = route.policy.rewriteTarget === null ? url : rewritePath(url, route.path, route.policy.rewriteTarget);
+    const hsts = secure ? route.policy.hsts : null;
+    this.#inFlight++;
+    new ProxyExchange(this, req, res, runtime, member, path, headers, clientIp, cookie, hsts).start();
+  }
+
+  handleUpgrade(req: AnyRequest, socket: Duplex, head: Buffer): void {
+    const secure = (socket as TLSSocket).encrypted === true;
+    this.#tunnels.handle(this.table, req, socket, head, secure);
+  }
+
+  // ---- ExchangeHost
+
+  recordSuccess(endpoint: EndpointState): void {
+    this.#passive.recordSuccess(endpoint);
+  }
+
+  recordFailure(endpoint: EndpointState, now: number): void {
+    if (this.#passive.recordFailure(endpoint, now)) {
+      this.#logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
+    }
+  }
+
+  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher {
+    if (!runtime.reencrypt) {
+      return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
+    }
+    let pools = this.#tlsPools.get(runtime);
+    if (pools === undefined) this.#tlsPools.set(runtime, (pools = new Map()));
+    let pool = pools.get(endpoint.id);
+    if (pool === undefined) {
+      const tls = runtime.route.tls!;
+      pool = createPool(`https://${endpoint.name}`, this.connectTimeoutMs, {
+        ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined,
+        servername: tls.serverName,
+      });
+      pools.set(endpoint.id, pool);
+    }
+    return pool;
+  }
+
+  /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
+  defaultDestinationCA: string | null = null;
+
+  finished(_exchange: ProxyExchange): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#tunnels.active === 0) this.#wakeIdle();
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async close(): Promise<void> {
+    this.#tunnels.closeAll();
+    const closing: Promise<void>[] = [];
+    for (const endpoint of this.registry.values()) {
+      if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
+    }
+    await Promise.all(closing);
+  }
+
+  #countUnrouted(status: number): void {
+    this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
+  }
+
+  #build(route: import('../table/types.ts').CompiledRoute): RouteRuntime {
+    const runtime = new RouteRuntime(route, this.registry, this.#metrics);
+    const list = route.policy.ipAllowlist;
+    if (list !== null && list.length > 0) this.#allowlists.set(runtime, buildBlockList(list));
+    return runtime;
+  }
+
+  #dispose(runtime: RouteRuntime): void {
+    const pools = this.#tlsPools.get(runtime);
+    if (pools) for (const pool of pools.values()) void pool.close().catch(() => {});
+    runtime.release(this.registry);
+  }
+}
+
+function buildBlockList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split('/');
+    const type = isIPv4(address!) ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, Number(prefix), type);
+  }
+  return list;
+}
+
+/** `http://host/path?q` (absolute-form request target) → `/path?q`. */
+function originForm(url: string): string {
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return url === '*' ? '*' : `/${url}`;
+  const slash = url.indexOf('/', scheme + 3);
+  return slash === -1 ? '/' : url.slice(slash);
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** haproxy.router.openshift.io/rewrite-target: replace the route's path prefix with the target. */
+export function rewritePath(url: string, routePath: string, target: string): string {
+  if (routePath === '' || routePath === '/') {
+    return target.endsWith('/') ? target + url.slice(1) : target + url;
+  }
+  if (!url.startsWith(routePath)) return url;
+  let rest = url.slice(routePath.length);
+  if (target.endsWith('/') && rest.startsWith('/')) rest = rest.slice(1);
+  const out = target + rest;
+  return out === '' ? '/' : out;
+}

@@ -1,0 +1,132 @@
+// WebSocket tunnels through http-proxy's ws(): the route is matched like any request, the
+// endpoint chosen by the route's balancer, the forwarded-header policy applied, and the two
+// sockets piped with the route's tunnel idle timeout. Either side closing closes the other.
+// Other Upgrade protocols (h2c, …) are refused with 400: http-proxy tunnels WebSocket only.
+
+import httpProxy from 'http-proxy';
+import { Agent as HttpsAgent } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ProxyErrors } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { RouteTable } from '../table/route-table.ts';
+import { applyForwardedInPlace, clientAddress } from './headers.ts';
+import { writeRawError } from './error-response.ts';
+import type { AnyRequest } from './forward.ts';
+import type { RouteRuntime } from './route-runtime.ts';
+
+const kTunnel = Symbol('switchyard.tunnel');
+
+interface TunnelState {
+  runtime: RouteRuntime;
+  endpoint: RouteRuntime['members'][number]['endpoint'];
+  client: Duplex;
+  upstream: Socket | null;
+  closed: boolean;
+}
+
+export class UpgradeTunnels {
+  readonly #proxy: httpProxy;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #open = new Set<TunnelState>();
+  readonly #agents = new WeakMap<RouteRuntime, HttpsAgent>();
+
+  constructor(logger: Logger, metrics: Metrics) {
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false });
+    this.#proxy.on('error', (err, req, target) => this.#onError(err, req, target as unknown as Duplex));
+    this.#proxy.on('proxyReqWs', (proxyReq, req) => {
+      const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
+      if (state) proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Socket) => this.#attach(state, upstream));
+    });
+  }
+
+  get active(): number {
+    return this.#open.size;
+  }
+
+  handle(table: RouteTable<RouteRuntime>, req: AnyRequest, socket: Duplex, head: Buffer, secure: boolean): void {
+    const request = req as IncomingMessage;
+    const upgrade = request.headers.upgrade;
+    if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket' || request.method !== 'GET') {
+      writeRawError(socket, ProxyErrors.BAD_REQUEST);
+      return;
+    }
+    const host = request.headers.host ?? '';
+    const runtime = table.match(host, request.url ?? '/');
+    if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
+    const tls = runtime.route.tls;
+    if (tls !== null && !secure && tls.insecurePolicy !== 'Allow') { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
+    const clientIp = clientAddress(request.socket.remoteAddress);
+    const member = runtime.hasWeight ? runtime.balancer.pick(clientIp, Date.now(), null) : null;
+    if (member === null) { writeRawError(socket, ProxyErrors.NO_ENDPOINT); return; }
+    delete request.headers['proxy-authorization'];
+    applyForwardedInPlace(request.headers, runtime.route.policy.forwarded, {
+      clientIp, host, port: request.socket.localPort ?? 0, proto: secure ? 'https' : 'http',
+    });
+    const endpoint = member.endpoint;
+    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false };
+    (request as unknown as Record<symbol, TunnelState>)[kTunnel] = state;
+    this.#open.add(state);
+    endpoint.active++;
+    this.#metrics.tunnelsActive.labels('websocket').inc();
+    const timeout = runtime.route.policy.tunnelTimeoutMs;
+    (socket as Socket).setTimeout?.(timeout);
+    socket.once('timeout', () => socket.destroy());
+    socket.once('close', () => this.#closed(state));
+    const reencrypt = runtime.reencrypt;
+    this.#proxy.ws(request, socket as Socket, head, {
+      target: { protocol: reencrypt ? 'https:' : 'http:', host: endpoint.address, port: endpoint.port } as never,
+      agent: reencrypt ? this.#agentFor(runtime) : undefined,
+      secure: true,
+      proxyTimeout: runtime.route.policy.connectTimeoutMs,
+    });
+  }
+
+  closeAll(): void {
+    for (const state of this.#open) {
+      state.client.destroy();
+      state.upstream?.destroy();
+    }
+  }
+
+  #agentFor(runtime: RouteRuntime): HttpsAgent {
+    let agent = this.#agents.get(runtime);
+    if (!agent) {
+      const tls = runtime.route.tls!;
+      agent = new HttpsAgent({ ca: tls.destinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
+      this.#agents.set(runtime, agent);
+    }
+    return agent;
+  }
+
+  /** The backend accepted the upgrade: give its socket the same idle timeout and fate. */
+  #attach(state: TunnelState, upstream: Socket): void {
+    if (state.closed) { upstream.destroy(); return; }
+    state.upstream = upstream;
+    upstream.setTimeout(state.runtime.route.policy.tunnelTimeoutMs);
+    upstream.once('timeout', () => { upstream.destroy(); state.client.destroy(); });
+    upstream.once('close', () => state.client.destroy());
+  }
+
+  #onError(err: Error, req: IncomingMessage, client: Duplex): void {
+    const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
+    const code = (err as { code?: string }).code;
+    if (state) state.runtime.countUpstreamError(code === 'ECONNREFUSED' ? 'connect' : 'tunnel');
+    this.#logger.debug({ err: err.message, code }, 'websocket tunnel error');
+    if (client && !client.destroyed) writeRawError(client, code === 'ECONNREFUSED' || code === 'ETIMEDOUT' ? ProxyErrors.UPSTREAM_CONNECT : ProxyErrors.UPSTREAM_RESET);
+  }
+
+  #closed(state: TunnelState): void {
+    if (state.closed) return;
+    state.closed = true;
+    this.#open.delete(state);
+    state.endpoint.active--;
+    state.upstream?.destroy();
+    this.#metrics.tunnelsActive.labels('websocket').dec();
+  }
+}

@@ -1,0 +1,45 @@
+// The command-line contract: bad options exit 2 with one line naming the option; --help lists
+// every option; readiness is 503 until the initial load is applied.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { CLI, startRouter, writeTempFile } from '../support/router-process.ts';
+import { OPTIONS } from '../../src/config.ts';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10_000 });
+}
+
+test('unknown flag: exit 2, one line naming it', (t) => {
+  const r = run(['run', '--no-such-flag']);
+  t.is(r.status, 2);
+  t.is(r.stderr.trim().split('\n').length, 1);
+  t.regex(r.stderr, /--no-such-flag/);
+});
+
+test('invalid values name the option (flag or environment variable)', (t) => {
+  const r1 = run(['--http-port', 'abc']);
+  t.is(r1.status, 2);
+  t.regex(r1.stderr, /--http-port/);
+  const r2 = run([], { ROUTER_LOAD_BALANCE_ALGORITHM: 'fastest' });
+  t.is(r2.status, 2);
+  t.regex(r2.stderr, /ROUTER_LOAD_BALANCE_ALGORITHM/);
+  const r3 = run(['--route-labels', 'a in (x', '--file', '/dev/null']);
+  t.is(r3.status, 2);
+  t.regex(r3.stderr, /selector|route-labels/i);
+});
+
+test('--help lists every option with its environment variable', (t) => {
+  const r = run(['--help']);
+  t.is(r.status, 0);
+  for (const o of OPTIONS) {
+    t.true(r.stdout.includes(o.flag), o.flag);
+    if (o.env) t.true(r.stdout.includes(o.env), o.env);
+  }
+});
+
+test('run is the default subcommand; SIGTERM exits 0', async (t) => {
+  const file = writeTempFile('apiVersion: v1\nkind: Namespace\nmetadata: { name: empty }\n');
+  const router = await startRouter({ args: ['--file', file] });
+  const { code } = await router.stop();
+  t.is(code, 0);
+});
