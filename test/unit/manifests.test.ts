@@ -150,9 +150,25 @@ test('Route CRD: group, scope, served version, status subresource, structural sc
   const v1 = crd.spec.versions[0];
   t.like(v1, { name: 'v1', served: true, storage: true, subresources: { status: {} } });
   t.deepEqual(structuralSchemaProblems(v1.schema.openAPIV3Schema), []);
-  // The OpenShift overlay is the same deployment without the CRD.
-  const withoutCrd = build('.').filter((o) => o.kind !== 'CustomResourceDefinition').map(manifestId).sort();
-  t.deepEqual(build('overlays/openshift').map(manifestId).sort(), withoutCrd);
+});
+
+test('OpenShift overlay: no CRD, the hostnetwork-v2 SCC for the router, UID left to the SCC', (t) => {
+  const openshift = build('overlays/openshift');
+  const expected = build('.').filter((o) => o.kind !== 'CustomResourceDefinition').map(manifestId);
+  expected.push('rbac.authorization.k8s.io/v1/Role/switchyard/switchyard-router-scc', 'rbac.authorization.k8s.io/v1/RoleBinding/switchyard/switchyard-router-scc');
+  t.deepEqual(openshift.map(manifestId).sort(), expected.sort());
+  const scc = find(openshift, 'Role', 'switchyard-router-scc') as Json;
+  t.deepEqual(scc.rules, [{ apiGroups: ['security.openshift.io'], resources: ['securitycontextconstraints'], resourceNames: ['hostnetwork-v2'], verbs: ['use'] }]);
+  t.like(find(openshift, 'RoleBinding', 'switchyard-router-scc'), {
+    roleRef: { kind: 'Role', name: 'switchyard-router-scc' },
+    subjects: [{ kind: 'ServiceAccount', name: 'switchyard-router', namespace: 'switchyard' }],
+  });
+  const ds = find(openshift, 'DaemonSet') as Json;
+  const base = routerDaemonSet();
+  delete base.spec.template.spec.securityContext.runAsUser;
+  delete base.spec.template.spec.securityContext.runAsGroup;
+  t.deepEqual(ds, base);
+  t.true(ds.spec.template.spec.securityContext.runAsNonRoot);
 });
 
 test('Route CRD printer columns are the ones `oc get routes` shows and point at schema fields', (t) => {
