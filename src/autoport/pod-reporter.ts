@@ -5,6 +5,7 @@
 
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { PodReportError } from './autoport-errors.ts';
+import { portVariables } from './port-variables.ts';
 
 export const AUTOPORT_LABEL = 'switchyard.io/autoport';
 
@@ -22,13 +23,6 @@ export interface ReportOptions {
   maxBackoffMs?: number;
   /** Called after each failed attempt (logging). */
   onRetry?: (attempt: number, error: Error, delayMs: number) => void;
-}
-
-/** `AUTO_PORT0: "20123"`, … — the names the application sees in its environment too. */
-export function portVariables(ports: readonly number[]): Record<string, string> {
-  const vars: Record<string, string> = {};
-  ports.forEach((port, i) => { vars[`AUTO_PORT${i}`] = String(port); });
-  return vars;
 }
 
 /** The merge patch body: annotations and label only, nothing else on the pod is touched. */

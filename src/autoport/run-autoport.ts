@@ -8,7 +8,7 @@ import { AutoportError, EXIT_FAILURE } from './autoport-errors.ts';
 import { AUTOPORT_USAGE, parseAutoportOptions, type AutoportOptions } from './autoport-options.ts';
 import { canExecve, replaceProcess, resolveCommand, runChild } from './exec-command.ts';
 import { pickFreePorts, type HeldPorts } from './port-picker.ts';
-import { loadKubeConfig, portVariables, reportPortsToPod } from './pod-reporter.ts';
+import { portVariables } from './port-variables.ts';
 import { renderTemplateFile } from './template-render.ts';
 
 function autoportLogger(env: NodeJS.ProcessEnv): Logger {
@@ -25,7 +25,9 @@ function autoportLogger(env: NodeJS.ProcessEnv): Logger {
 async function start(options: AutoportOptions, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   // Fail fast on what can be checked before taking any port.
   const file = resolveCommand(options.command, env.PATH);
-  const kc = options.report ? loadKubeConfig(options.kubeconfig, env) : null;
+  // The Kubernetes client takes half a second to load: only when the pod is to be annotated.
+  const reporter = options.report ? await import('./pod-reporter.ts') : null;
+  const kc = reporter ? reporter.loadKubeConfig(options.kubeconfig, env) : null;
 
   const held: HeldPorts = await pickFreePorts({ count: options.count, start: options.start, end: options.end, host: options.bindHost });
   try {
@@ -38,8 +40,8 @@ async function start(options: AutoportOptions, env: NodeJS.ProcessEnv, log: Logg
       log.info({ template: template.input, output: template.output }, 'rendered template');
     }
 
-    if (kc !== null) {
-      await reportPortsToPod(kc, options, held.ports, {
+    if (reporter !== null && kc !== null) {
+      await reporter.reportPortsToPod(kc, options, held.ports, {
         timeoutMs: options.reportTimeoutMs,
         onRetry: (attempt, error, delayMs) => log.warn({ attempt, delayMs, err: error.message }, 'reporting ports to the pod failed; retrying'),
       });

@@ -101,7 +101,7 @@ test('atomic write: concurrent readers see either the old or the new file, never
   }
   await writes;
   t.deepEqual([...seen].filter((s) => s !== 'whole'), []);
-  t.is(await fs.readFile(target, 'utf8'), versions.at(-1));
+  t.is(await fs.readFile(target, 'utf8'), versions.at(-1)!);
 });
 
 test('atomic write: a failed rename removes the temporary file and keeps the target', async (t) => {
