@@ -1,0 +1,79 @@
+// Wires status writing to admission: only the Lease holder writes. On gaining leadership it
+// writes the status every considered Route/Ingress should have; afterwards it follows the
+// reconciler's `admission` events (changed results, and routes no longer ours).
+
+import type { EventEmitter } from 'node:events';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { RouterConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { AdmissionResult } from '../table/types.ts';
+import { LeaderElector, type LeaderElectorOptions } from './leader-election.ts';
+import { StatusWriter, type StatusRef, type StatusWriterOptions } from './status-writer.ts';
+
+/** What the controller needs of the reconciler (src/table/reconciler.ts). */
+export interface AdmissionSource extends EventEmitter {
+  admissionResults(): AdmissionResult[];
+}
+
+export interface StatusControllerOptions {
+  kubeConfig: KubeConfig;
+  config: RouterConfig;
+  logger: Logger;
+  metrics?: Metrics;
+  reconciler: AdmissionSource;
+  /** Tests shorten lease timings and set identities. */
+  election?: Partial<Pick<LeaderElectorOptions, 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>>;
+  writer?: Partial<Pick<StatusWriterOptions, 'writesPerSecond' | 'burst' | 'concurrency' | 'maxAttempts'>>;
+}
+
+export interface StatusController {
+  /** The elector (undefined when status updates are off). */
+  readonly elector: LeaderElector | undefined;
+  stop(): Promise<void>;
+}
+
+export function startStatusController(options: StatusControllerOptions): StatusController {
+  const { kubeConfig, config, logger, metrics, reconciler } = options;
+  const log = logger.child({ component: 'status' });
+  if (!config.updateStatus) {
+    log.info('status updates disabled (--update-status=false)');
+    return { elector: undefined, stop: async () => {} };
+  }
+  const elector = new LeaderElector({
+    kubeConfig, logger, metrics,
+    leaseName: config.leaseName || `switchyard-${config.routerName}`,
+    leaseNamespace: config.leaseNamespace || 'default',
+    ...options.election,
+  });
+  let writer: StatusWriter | undefined;
+
+  const onAdmission = (changed: AdmissionResult[], unselected: StatusRef[]) => {
+    if (!writer) return;
+    writer.sync(changed);
+    writer.forget(unselected);
+  };
+  elector.on('started-leading', () => {
+    writer?.stop();
+    writer = new StatusWriter({ kubeConfig, config, logger, metrics, ...options.writer });
+    const results = reconciler.admissionResults();
+    log.info({ routes: results.length }, 'leading: writing route and ingress status');
+    writer.sync(results);
+  });
+  elector.on('stopped-leading', () => {
+    writer?.stop();
+    writer = undefined;
+  });
+  reconciler.on('admission', onAdmission);
+  elector.start();
+
+  return {
+    elector,
+    async stop() {
+      reconciler.off('admission', onAdmission);
+      writer?.stop();
+      writer = undefined;
+      await elector.stop();
+    },
+  };
+}
