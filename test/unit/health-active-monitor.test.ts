@@ -1,0 +1,394 @@
+import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ActiveHealthMonitor } from '../../src/health/active-monitor.ts';
+import { EndpointState } from '../../src/health/endpoint-state.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { HealthCheckSpec } from '../../src/table/types.ts';
+
+const HOST = '127.0.0.1';
+
+function check(overrides: Partial<HealthCheckSpec> = {}): HealthCheckSpec {
+  return { type: 'tcp', intervalMs: 100, timeoutMs: 500, rise: 1, fall: 1, ...overrides };
+}
+
+function monitor(t: ExecutionContext, maxConcurrent?: number): ActiveHealthMonitor {
+  const m = new ActiveHealthMonitor({ logger: silentLogger, maxConcurrent });
+  t.teardown(() => m.stop());
+  return m;
+}
+
+let nextId = 1;
+function endpointAt(port: number): EndpointState {
+  return new EndpointState(`ep${nextId++}`, HOST, port);
+}
+
+async function listen(t: ExecutionContext, server: net.Server, port = 0): Promise<number> {
+  server.listen(port, HOST);
+  await once(server, 'listening');
+  t.teardown(() => closeServer(server));
+  return (server.address() as net.AddressInfo).port;
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  if ('closeAllConnections' in server) (server as http.Server).closeAllConnections();
+  for (const socket of trackedSockets.get(server) ?? []) socket.destroy();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+const trackedSockets = new WeakMap<net.Server, Set<net.Socket>>();
+
+/** A raw TCP server that reads (and discards) what it gets, and tracks its sockets so it can really go away. */
+function trackedTcpServer(onSocket: (socket: net.Socket) => void = (s) => s.destroy()) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.resume();
+    onSocket(socket);
+  });
+  trackedSockets.set(server, sockets);
+  return { server, sockets, close: () => closeServer(server) };
+}
+
+/** Resolves on the next 'change' for `endpoint`; rejects after `ms`. */
+async function nextChange(m: ActiveHealthMonitor, endpoint: EndpointState, ms = 4000): Promise<boolean> {
+  const signal = AbortSignal.timeout(ms);
+  for (;;) {
+    const [changed, up] = await once(m, 'change', { signal }) as [EndpointState, boolean];
+    if (changed === endpoint) return up;
+  }
+}
+
+/** Resolves after `n` finished probes of `endpoint`, with their verdicts. */
+async function probes(m: ActiveHealthMonitor, endpoint: EndpointState, n: number, ms = 4000): Promise<boolean[]> {
+  const signal = AbortSignal.timeout(ms);
+  const verdicts: boolean[] = [];
+  while (verdicts.length < n) {
+    const [checked, healthy] = await once(m, 'check', { signal }) as [EndpointState, boolean];
+    if (checked === endpoint) verdicts.push(healthy);
+  }
+  return verdicts;
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('tcp: down when the server goes away, up when it comes back on the same port', async (t) => {
+  const first = trackedTcpServer();
+  const port = await listen(t, first.server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  m.sync([{ endpoint, check: check() }]);
+  t.deepEqual(await probes(m, endpoint, 2), [true, true]);
+  t.true(endpoint.activeUp);
+  await first.close();
+  t.false(await nextChange(m, endpoint));
+  t.false(endpoint.activeUp);
+  const second = trackedTcpServer();
+  await listen(t, second.server, port);
+  t.true(await nextChange(m, endpoint));
+  t.true(endpoint.activeUp);
+});
+
+test('new endpoints start up before any probe has run (optimistic)', (t) => {
+  const m = monitor(t);
+  const endpoint = endpointAt(1);
+  m.sync([{ endpoint, check: check({ intervalMs: 60_000 }) }]);
+  t.true(endpoint.activeUp);
+  t.is(m.size, 1);
+});
+
+test('http: sends GET <path> with Host, Connection: close and the health-check User-Agent', async (t) => {
+  const seen: http.IncomingHttpHeaders[] = [];
+  const urls: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers);
+    urls.push(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    res.end('ok');
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  m.sync([{ endpoint, check: check({ type: 'http', path: '/favicon.ico' }) }]);
+  t.deepEqual(await probes(m, endpoint, 1), [true]);
+  t.is(urls[0], 'GET /favicon.ico HTTP/1.1');
+  t.is(seen[0].host, `${HOST}:${port}`);
+  t.is(seen[0].connection, 'close');
+  t.is(seen[0]['user-agent'], 'switchyard-health-check');
+});
+
+test('http: the status must match expect (default 2xx; classes and codes)', async (t) => {
+  let status = 200;
+  const server = http.createServer((_req, res) => {
+    res.statusCode = status;
+    res.end();
+  });
+  const port = await listen(t, server);
+  const cases: Array<[number, string[] | undefined, boolean]> = [
+    [200, undefined, true], [204, undefined, true], [301, undefined, false], [503, undefined, false],
+    [301, ['2xx', '3xx'], true], [404, ['2xx', '3xx'], false], [404, ['404'], true], [200, ['204'], false],
+  ];
+  for (const [code, expect, healthy] of cases) {
+    status = code;
+    const m = monitor(t);
+    const endpoint = endpointAt(port);
+    m.sync([{ endpoint, check: check({ type: 'http', expect }) }]);
+    t.deepEqual(await probes(m, endpoint, 1), [healthy], `${code} with expect ${expect}`);
+    t.is(endpoint.activeUp, healthy);
+    m.stop();
+  }
+});
+
+test('rise and fall: down after `fall` failures in a row, up after `rise` successes in a row', async (t) => {
+  let healthy = true;
+  const server = http.createServer((_req, res) => {
+    res.statusCode = healthy ? 200 : 500;
+    res.end();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  const events: string[] = [];
+  m.on('check', (e, ok) => { if (e === endpoint) events.push(ok ? 'pass' : 'fail'); });
+  m.on('change', (e, up) => { if (e === endpoint) events.push(up ? 'UP' : 'DOWN'); });
+  m.sync([{ endpoint, check: check({ type: 'http', rise: 2, fall: 3 }) }]);
+  await probes(m, endpoint, 1);
+  healthy = false;
+  t.false(await nextChange(m, endpoint));
+  const down = events.lastIndexOf('DOWN');
+  t.deepEqual(events.slice(down - 4, down + 1), ['pass', 'fail', 'fail', 'fail', 'DOWN']);
+  healthy = true;
+  t.true(await nextChange(m, endpoint));
+  t.deepEqual(events.slice(down + 1), ['pass', 'pass', 'UP']);
+});
+
+test('a failure between successes restarts the rise count', async (t) => {
+  const verdicts = [false, true, false, true, true, true];
+  let i = 0;
+  const server = http.createServer((_req, res) => {
+    res.statusCode = (verdicts[i++] ?? true) ? 200 : 500;
+    res.end();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  const events: string[] = [];
+  m.on('check', (e, ok) => { if (e === endpoint) events.push(ok ? 'pass' : 'fail'); });
+  m.on('change', (e, up) => { if (e === endpoint) events.push(up ? 'UP' : 'DOWN'); });
+  m.sync([{ endpoint, check: check({ type: 'http', rise: 2, fall: 1 }) }]);
+  t.true(await nextChange(m, endpoint, 4000).then(() => nextChange(m, endpoint)));
+  t.deepEqual(events, ['fail', 'DOWN', 'pass', 'fail', 'pass', 'pass', 'UP']);
+});
+
+test('two routes sharing an endpoint and check share one probe loop', async (t) => {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  const shared = check({ intervalMs: 60_000 });
+  // the same check written twice (two compiled routes), plus the same endpoint with another check
+  m.sync([{ endpoint, check: shared }, { endpoint, check: { ...shared } }]);
+  t.is(m.size, 1);
+  await probes(m, endpoint, 1);
+  await delay(400); // a second loop would have probed by now (first probe within 250 ms)
+  t.is(connections, 1);
+  m.sync([{ endpoint, check: shared }, { endpoint, check: { ...shared } }]);
+  t.is(m.size, 1, 'a repeated sync keeps the loop');
+  m.sync([{ endpoint, check: shared }, { endpoint, check: { ...shared, timeoutMs: 400 } }]);
+  t.is(m.size, 2, 'a different check is another loop');
+});
+
+test('removing a target stops its probes and releases a down verdict', async (t) => {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const up = endpointAt(port);
+  const down = endpointAt(1); // nothing listens on port 1
+  m.sync([{ endpoint: up, check: check() }, { endpoint: down, check: check() }]);
+  t.false(await nextChange(m, down));
+  const changed = nextChange(m, down);
+  m.sync([{ endpoint: up, check: check() }]);
+  t.true(await changed);
+  t.true(down.activeUp, 'no longer checked: no longer held down');
+  m.sync([]);
+  t.is(m.size, 0);
+  const before = connections;
+  await delay(300);
+  t.is(connections, before);
+});
+
+test('forget() stops probing an endpoint at once', async (t) => {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  m.sync([{ endpoint, check: check() }]);
+  await probes(m, endpoint, 1);
+  m.forget(endpoint);
+  t.is(m.size, 0);
+  const before = connections;
+  await delay(300);
+  t.is(connections, before);
+});
+
+test('a server that accepts and never answers is marked down by timeout', async (t) => {
+  const silent = trackedTcpServer(() => {}); // reads, never answers
+  const port = await listen(t, silent.server);
+  const m = monitor(t);
+  const tcpWise = endpointAt(port);
+  const httpWise = endpointAt(port);
+  m.sync([
+    { endpoint: tcpWise, check: check({ timeoutMs: 200 }) },
+    { endpoint: httpWise, check: check({ type: 'http', timeoutMs: 200 }) },
+  ]);
+  t.false(await nextChange(m, httpWise));
+  t.true(tcpWise.activeUp, 'a TCP check only needs the connect');
+  // every timed-out probe's socket is destroyed
+  m.stop();
+  await delay(100);
+  t.is(silent.sockets.size, 0);
+});
+
+test('garbage, resets and half-sent headers are failures, never crashes', async (t) => {
+  const behaviours: Record<string, (socket: net.Socket) => void> = {
+    garbage: (s) => s.end('\x00\x01 not http at all\r\n\r\n'),
+    reset: (s) => s.resetAndDestroy(),
+    midHeaders: (s) => { s.write('HTTP/1.1 200 OK\r\nContent-Le'); setTimeout(() => s.destroy(), 20); },
+    closeNow: (s) => s.end(),
+    badStatus: (s) => s.end('HTTP/1.1 2000 OK\r\n\r\n'),
+  };
+  const m = monitor(t);
+  const endpoints: EndpointState[] = [];
+  for (const behaviour of Object.values(behaviours)) {
+    const server = trackedTcpServer(behaviour);
+    endpoints.push(endpointAt(await listen(t, server.server)));
+  }
+  m.sync(endpoints.map((endpoint) => ({ endpoint, check: check({ type: 'http', timeoutMs: 1000 }) })));
+  for (const [i, endpoint] of endpoints.entries()) {
+    t.deepEqual(await probes(m, endpoint, 2), [false, false], Object.keys(behaviours)[i]);
+    t.false(endpoint.activeUp);
+  }
+});
+
+test('probes beyond maxConcurrent wait in a queue', async (t) => {
+  const accepted: number[] = [];
+  const silent = trackedTcpServer(() => accepted.push(performance.now())); // never answers: each probe lasts its timeout
+  const port = await listen(t, silent.server);
+  const m = monitor(t, 2);
+  const endpoints = Array.from({ length: 6 }, () => endpointAt(port));
+  m.sync(endpoints.map((endpoint) => ({ endpoint, check: check({ type: 'http', timeoutMs: 300, intervalMs: 60_000 }) })));
+  await Promise.all(endpoints.map((e) => nextChange(m, e, 5000)));
+  t.is(accepted.length, 6);
+  // with at most two probes of 300 ms at once, any three of them span at least 300 ms
+  for (let i = 0; i + 2 < accepted.length; i++) {
+    t.true(accepted[i + 2] - accepted[i] >= 250, `probes ${i} and ${i + 2} were ${Math.round(accepted[i + 2] - accepted[i])} ms apart`);
+  }
+  t.true(endpoints.every((e) => !e.activeUp));
+});
+
+test('coming back up clears a passive ejection; a pass started after an ejection ends it early', async (t) => {
+  let healthy = false;
+  const server = http.createServer((_req, res) => {
+    res.statusCode = healthy ? 200 : 503;
+    res.end();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  m.sync([{ endpoint, check: check({ type: 'http' }) }]);
+  t.false(await nextChange(m, endpoint));
+  endpoint.ejectedAt = Date.now();
+  endpoint.ejectedUntil = Date.now() + 60_000;
+  endpoint.consecutiveFailures = 2;
+  healthy = true;
+  t.true(await nextChange(m, endpoint));
+  t.is(endpoint.ejectedUntil, 0);
+  t.is(endpoint.consecutiveFailures, 0);
+  t.true(endpoint.available(Date.now()));
+  // up by the active check, then passively ejected: the next pass ends the ejection
+  endpoint.ejectedAt = Date.now();
+  endpoint.ejectedUntil = Date.now() + 60_000;
+  t.false(endpoint.available(Date.now()));
+  await probes(m, endpoint, 2);
+  t.true(endpoint.available(Date.now()));
+});
+
+test('two checks on one endpoint: down while either fails', async (t) => {
+  let status = 200;
+  const server = http.createServer((req, res) => {
+    res.statusCode = req.url === '/ready' ? status : 200;
+    res.end();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  m.sync([
+    { endpoint, check: check({ type: 'http', path: '/ready' }) },
+    { endpoint, check: check({ type: 'http', path: '/live' }) },
+  ]);
+  t.is(m.size, 2);
+  status = 500;
+  t.false(await nextChange(m, endpoint));
+  await probes(m, endpoint, 4); // the /live check keeps passing; the endpoint stays down
+  t.false(endpoint.activeUp);
+  status = 200;
+  t.true(await nextChange(m, endpoint));
+});
+
+test('stop() clears every timer: a process using the monitor exits on its own', async (t) => {
+  const monitorUrl = pathToFileURL(fileURLToPath(new URL('../../src/health/active-monitor.ts', import.meta.url))).href;
+  const endpointUrl = pathToFileURL(fileURLToPath(new URL('../../src/health/endpoint-state.ts', import.meta.url))).href;
+  const logUrl = pathToFileURL(fileURLToPath(new URL('../../src/log.ts', import.meta.url))).href;
+  const script = `
+    import net from 'node:net';
+    import { once } from 'node:events';
+    import { ActiveHealthMonitor } from ${JSON.stringify(monitorUrl)};
+    import { EndpointState } from ${JSON.stringify(endpointUrl)};
+    import { silentLogger } from ${JSON.stringify(logUrl)};
+    const server = net.createServer((s) => s.resume()); // reads, never answers: probes are in flight and hold the process until destroyed
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address();
+    const monitor = new ActiveHealthMonitor({ logger: silentLogger });
+    const targets = [];
+    for (let i = 0; i < 5; i++) targets.push({ endpoint: new EndpointState('e' + i, '127.0.0.1', port), check: { type: 'http', intervalMs: 100, timeoutMs: 10000, rise: 1, fall: 1 } });
+    targets.push({ endpoint: new EndpointState('tcp', '127.0.0.1', port), check: { type: 'tcp', intervalMs: 100, timeoutMs: 1000, rise: 1, fall: 1 } });
+    monitor.sync(targets);
+    let checks = 0;
+    monitor.on('check', () => checks++);
+    await new Promise((r) => setTimeout(r, 400));
+    monitor.stop();
+    server.close();
+    process.on('exit', () => console.log('exited after ' + checks + ' checks'));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  const [code, signal] = await once(child, 'exit') as [number | null, string | null];
+  clearTimeout(killer);
+  t.is(signal, null, `the process did not exit by itself: ${output}`);
+  t.is(code, 0, output);
+  t.regex(output, /exited after [1-9]\d* checks/);
+});
+
+test('maxConcurrent is validated', (t) => {
+  t.throws(() => new ActiveHealthMonitor({ logger: silentLogger, maxConcurrent: 0 }), { message: /maxConcurrent/ });
+});
