@@ -1,0 +1,173 @@
+import test from 'ava';
+import { ingressCandidates, routeCandidate } from '../../src/admission/candidates.ts';
+import type { RouteCandidate } from '../../src/admission/types.ts';
+import type { RouterConfig } from '../../src/config.ts';
+import type { KubeObject } from '../../src/objects/types.ts';
+import { ObjectStore } from '../../src/store.ts';
+import { compileHostEntry, compileRoute } from '../../src/table/compile.ts';
+import { endpointId, newDeps } from '../../src/table/compile-endpoints.ts';
+import { config, endpoint, ingress, pod, route, service, simpleIngress, slice, tlsSecret } from '../fixtures/table/builders.ts';
+
+function storeWith(...objects: KubeObject[]): ObjectStore {
+  const store = new ObjectStore();
+  for (const o of objects) store.upsert(o.kind as 'Service', o);
+  return store;
+}
+
+function compile(c: RouteCandidate, store: ObjectStore, cfg: RouterConfig = config()) {
+  const deps = newDeps();
+  const result = compileRoute(c, store, cfg, deps);
+  return { ...result, deps };
+}
+
+test('Route: endpoints of spec.to and alternateBackends, weights split, ids stable', (t) => {
+  const store = storeWith(
+    slice('ns', 'a', [endpoint('10.0.0.1'), endpoint('10.0.0.2')]),
+    slice('ns', 'b', [endpoint('10.0.1.1')], [{ port: 9090 }]),
+  );
+  const r = route('ns', 'r', { host: 'x.com', to: { kind: 'Service', name: 'a', weight: 60 }, alternateBackends: [{ kind: 'Service', name: 'b', weight: 0 }] });
+  const { route: compiled, deps } = compile(routeCandidate(r, config()), store);
+  t.deepEqual(compiled.services.map((s) => [s.name, s.weight, s.endpoints.map((e) => [e.address, e.port, e.weight])]), [
+    ['ns/a', 60, [['10.0.0.1', 8080, 30], ['10.0.0.2', 8080, 30]].sort((x, y) => (endpointId(String(x[0]), 8080) < endpointId(String(y[0]), 8080) ? -1 : 1))],
+    ['ns/b', 0, [['10.0.1.1', 9090, 0]]],
+  ]);
+  t.is(compiled.services[0]!.endpoints.find((e) => e.address === '10.0.0.1')!.id, endpointId('10.0.0.1', 8080));
+  t.regex(endpointId('10.0.0.1', 8080), /^[0-9a-f]{16}$/);
+  t.deepEqual([...deps.services].sort(), ['ns/a', 'ns/b']);
+  t.is(compiled.policy.healthCheck?.type, 'tcp', 'more than one endpoint in total');
+  t.is(compiled.host, 'x.com');
+  t.is(compiled.match, 'route');
+});
+
+test('endpoint conditions: ready/unset used, serving+terminating draining, not-ready skipped; duplicates merged', (t) => {
+  const store = storeWith(
+    slice('ns', 'svc', [
+      endpoint('10.0.0.1'),
+      endpoint('10.0.0.2', { conditions: {} }),
+      endpoint('10.0.0.3', { conditions: { ready: false, serving: true, terminating: true } }),
+      endpoint('10.0.0.4', { conditions: { ready: false } }),
+      endpoint('10.0.0.5', { conditions: { ready: false, serving: true, terminating: false } }),
+    ]),
+    slice('ns', 'svc', [endpoint('10.0.0.1')], [{ port: 8080 }], 'svc-second'),
+  );
+  const { route: compiled } = compile(routeCandidate(route('ns', 'r', { host: 'x.com' }), config()), store);
+  const eps = compiled.services[0]!.endpoints;
+  t.deepEqual(eps.map((e) => [e.address, e.acceptsNew]).sort(), [['10.0.0.1', true], ['10.0.0.2', true], ['10.0.0.3', false]]);
+  t.true(eps.every((e) => Math.abs(e.weight - 100 / 3) < 1e-9));
+});
+
+test('Route targetPort: by name picks the slice port; by number uses the number; none takes the first', (t) => {
+  const ports = [{ name: 'metrics', port: 9100 }, { name: 'http', port: 8080 }];
+  const store = storeWith(slice('ns', 'svc', [endpoint('10.0.0.1')], ports));
+  const port = (targetPort?: string | number) =>
+    compile(routeCandidate(route('ns', 'r', { host: 'x.com', ...(targetPort !== undefined ? { port: { targetPort } } : {}) }), config()), store).route.services[0]!.endpoints.map((e) => e.port);
+  t.deepEqual(port('http'), [8080]);
+  t.deepEqual(port(7000), [7000]);
+  t.deepEqual(port('7001'), [7001]);
+  t.deepEqual(port(), [9100]);
+  t.deepEqual(port('nope'), []);
+});
+
+test('Ingress port: Service port number → its name → the slice port of that name', (t) => {
+  const store = storeWith(
+    service('ns', 'svc', [{ name: 'web', port: 80, targetPort: 'http' }, { name: 'admin', port: 81, targetPort: 9000 }]),
+    slice('ns', 'svc', [endpoint('10.0.0.1')], [{ name: 'admin', port: 9000 }, { name: 'web', port: 8080 }]),
+  );
+  const ports = (port: number | string) => {
+    const [c] = ingressCandidates(simpleIngress('ns', 'i', [{ host: 'x.com', service: 'svc', port }]));
+    return compile(c!, store).route.services[0]!.endpoints.map((e) => e.port);
+  };
+  t.deepEqual(ports(80), [8080]);
+  t.deepEqual(ports('admin'), [9000]);
+  const missing = compile(ingressCandidates(simpleIngress('ns', 'i', [{ host: 'x.com', service: 'svc', port: 82 }]))[0]!, store);
+  t.deepEqual(missing.route.services[0]!.endpoints, []);
+  t.deepEqual([...missing.skipped], [['port-not-found', 1]]);
+  t.regex(missing.route.notes!.join(), /no port 82/);
+});
+
+test('Ingress port: a single unnamed Service port maps by name "" or its numeric targetPort; no Service needs a single-port slice', (t) => {
+  const unnamed = storeWith(service('ns', 'svc', [{ port: 80, targetPort: 8080 }]), slice('ns', 'svc', [endpoint('10.0.0.1')], [{ port: 8080 }]));
+  const [c] = ingressCandidates(simpleIngress('ns', 'i', [{ host: 'x.com', service: 'svc', port: 80 }]));
+  t.deepEqual(compile(c!, unnamed).route.services[0]!.endpoints.map((e) => e.port), [8080]);
+  const namedSlicePort = storeWith(service('ns', 'svc', [{ port: 80, targetPort: 8081 }]), slice('ns', 'svc', [endpoint('10.0.0.1')], [{ name: 'x', port: 1 }]));
+  t.deepEqual(compile(c!, namedSlicePort).route.services[0]!.endpoints.map((e) => e.port), [8081]);
+  const noService = storeWith(slice('ns', 'svc', [endpoint('10.0.0.1')], [{ port: 8080 }]));
+  t.deepEqual(compile(c!, noService).route.services[0]!.endpoints.map((e) => e.port), [8080]);
+  const noServiceTwoPorts = storeWith(slice('ns', 'svc', [endpoint('10.0.0.1')], [{ name: 'a', port: 1 }, { name: 'b', port: 2 }]));
+  t.deepEqual(compile(c!, noServiceTwoPorts).route.services[0]!.endpoints, [], 'never guesses between ports');
+});
+
+test('autoport: the port comes from the pod annotation; pods without it are skipped and reported', (t) => {
+  const ref = (name: string) => ({ targetRef: { kind: 'Pod', name, namespace: 'ns' } });
+  const store = storeWith(
+    slice('ns', 'svc', [endpoint('10.0.0.1', ref('p1')), endpoint('10.0.0.2', ref('p2')), endpoint('10.0.0.3', ref('p3')), endpoint('10.0.0.4', ref('gone')), endpoint('10.0.0.5')]),
+    pod('ns', 'p1', { AUTO_PORT0: '20001' }),
+    pod('ns', 'p2', {}),
+    pod('ns', 'p3', { AUTO_PORT0: 'http' }),
+  );
+  const r = route('ns', 'r', { host: 'x.com' }, { annotations: { 'switchyard.io/target-port-annotation': 'AUTO_PORT0' } });
+  const { route: compiled, skipped, deps } = compile(routeCandidate(r, config()), store);
+  t.deepEqual(compiled.services[0]!.endpoints.map((e) => [e.address, e.port, e.pod]), [['10.0.0.1', 20001, 'ns/p1']]);
+  t.deepEqual(Object.fromEntries(skipped), { 'annotation-missing': 1, 'annotation-invalid': 1, 'pod-missing': 2 });
+  t.is(compiled.notes!.length, 4);
+  t.deepEqual([...deps.pods].sort(), ['ns/gone', 'ns/p1', 'ns/p2', 'ns/p3']);
+});
+
+test('TLS: Route inline certificate, externalCertificate Secret (data and stringData), reencrypt server name', (t) => {
+  const store = storeWith(tlsSecret('ns', 'ext', 'CERT', 'KEY'), tlsSecret('ns', 'ext2', 'C2', 'K2', 'stringData'));
+  const tls = (spec: object) => compile(routeCandidate(route('ns', 'r', { host: 'x.com', tls: spec as never }), config()), store);
+  t.deepEqual(tls({ termination: 'edge', certificate: 'C', key: 'K', caCertificate: 'CA', insecureEdgeTerminationPolicy: 'Redirect' }).route.tls, {
+    termination: 'edge', insecurePolicy: 'Redirect', certificate: { cert: 'C', key: 'K', ca: 'CA' }, destinationCA: null,
+  });
+  const ext = tls({ termination: 'edge', externalCertificate: { name: 'ext' } });
+  t.deepEqual(ext.route.tls!.certificate, { cert: 'CERT', key: 'KEY' });
+  t.deepEqual([...ext.deps.secrets], ['ns/ext']);
+  t.deepEqual(tls({ termination: 'edge', externalCertificate: { name: 'ext2' } }).route.tls!.certificate, { cert: 'C2', key: 'K2' });
+  const missing = tls({ termination: 'edge', externalCertificate: { name: 'nope' } });
+  t.is(missing.route.tls!.certificate, null);
+  t.regex(missing.route.notes!.join(), /ns\/nope not found/);
+  t.deepEqual(tls({ termination: 'reencrypt', destinationCACertificate: 'DCA' }).route.tls, {
+    termination: 'reencrypt', insecurePolicy: 'None', certificate: null, destinationCA: 'DCA', serverName: 'svc.ns.svc',
+  });
+  const passthrough = tls({ termination: 'passthrough' });
+  t.is(passthrough.route.policy.sticky, null);
+});
+
+test('TLS: Ingress hosts in spec.tls terminate at the edge with the Secret; others are plain', (t) => {
+  const store = storeWith(tlsSecret('ns', 'a-tls', 'CERT', 'KEY'));
+  const ing = ingress('ns', 'i', {
+    tls: [{ hosts: ['a.com'], secretName: 'a-tls' }, { hosts: ['c.com'], secretName: 'missing' }],
+    rules: ['a.com', 'b.com', 'c.com'].map((host) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: 's', port: { number: 80 } } } }] } })),
+  });
+  const [a, b, c] = ingressCandidates(ing).map((cand) => compile(cand, store).route);
+  t.deepEqual(a!.tls, { termination: 'edge', insecurePolicy: 'Redirect', certificate: { cert: 'CERT', key: 'KEY' }, destinationCA: null });
+  t.is(b!.tls, null);
+  t.is(c!.tls!.certificate, null);
+  t.regex(c!.notes!.join(), /missing not found/);
+});
+
+test('host entry: most specific first, Exact beats Prefix on a tie, Prefix trailing slash ignored', (t) => {
+  const ing = ingress('ns', 'i', {
+    rules: [{
+      host: 'x.com', http: {
+        paths: [
+          { path: '/', pathType: 'Prefix', backend: { service: { name: 's', port: { number: 80 } } } },
+          { path: '/aaa/bbb/', pathType: 'Prefix', backend: { service: { name: 's', port: { number: 80 } } } },
+          { path: '/aaa/bbb', pathType: 'Exact', backend: { service: { name: 's', port: { number: 80 } } } },
+          { path: '/aaa/bbb/c', pathType: 'ImplementationSpecific', backend: { service: { name: 's', port: { number: 80 } } } },
+        ],
+      },
+    }],
+  });
+  const { entry } = compileHostEntry('x.com', ingressCandidates(ing), new ObjectStore(), config());
+  t.deepEqual(entry!.routes.map((r) => [r.path, r.match]), [['/aaa/bbb/c', 'prefix'], ['/aaa/bbb', 'exact'], ['/aaa/bbb/', 'prefix'], ['/', 'prefix']]);
+  t.is(compileHostEntry('y.com', [], new ObjectStore(), config()).entry, null);
+});
+
+test('wildcard route compiles under *.domain with host = the served domain', (t) => {
+  const c = routeCandidate(route('ns', 'w', { host: 'www.foo.com', wildcardPolicy: 'Subdomain' }), config());
+  const { entry } = compileHostEntry('*.foo.com', [c], new ObjectStore(), config());
+  t.is(entry!.key, '*.foo.com');
+  t.is(entry!.routes[0]!.host, 'foo.com');
+  t.true(entry!.routes[0]!.wildcard);
+});
