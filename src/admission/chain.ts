@@ -6,6 +6,7 @@
 // To add a step (e.g. extended TLS validation), add it to CANDIDATE_STEPS.
 
 import { admitDomains } from './domains.ts';
+import { admitExtendedValidation } from './extended-validation.ts';
 import { selectShard } from './shard.ts';
 import { validateCandidate } from './validation.ts';
 import { admitWildcard } from './wildcard.ts';
@@ -16,6 +17,7 @@ export const CANDIDATE_STEPS: readonly AdmissionStep[] = [
   validateCandidate,
   admitDomains,
   admitWildcard,
+  admitExtendedValidation,
 ];
 
 export function runCandidateSteps(candidate: RouteCandidate, context: AdmissionContext, steps: readonly AdmissionStep[] = CANDIDATE_STEPS): Verdict {
