@@ -17,7 +17,7 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# `switchyard demo` (docker run --rm -p 8080:8080 <image> demo) serves examples/demo.yaml.
+# `switchyard demo` serves examples/demo.yaml: docker run --rm -p 8080:8080 <image> demo --bind 0.0.0.0
 COPY examples ./examples
 # Ports 80/443 as a non-root user. Kubernetes' `capabilities.add: [NET_BIND_SERVICE]` only puts
 # the capability in the bounding and permitted sets; a non-root process gets it in its effective
