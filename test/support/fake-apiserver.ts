@@ -66,6 +66,8 @@ export class FakeApiServer {
   #writeCount = new Map<string, number>();
   #closed = false;
   bookmarkIntervalMs: number | null;
+  /** Called before each authenticated request is handled (tests use it to race a write). */
+  onRequest: ((request: { method: string; path: string }) => void) | undefined;
 
   private constructor(options: FakeApiServerOptions) {
     this.bookmarkIntervalMs = options.bookmarkIntervalMs === undefined ? 1000 : options.bookmarkIntervalMs;
@@ -234,6 +236,7 @@ export class FakeApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.headers.authorization !== `Bearer ${TOKEN}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    this.onRequest?.({ method: req.method ?? 'GET', path: url.pathname });
     const parsed = parseApiPath(url.pathname);
     if (!parsed) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     const { resource, namespace, name, subresource } = parsed;
