@@ -1,0 +1,137 @@
+// Lease leader election against the fake API server, with shortened timings, and the status
+// controller that writes status only while leading.
+
+import test from 'ava';
+import { EventEmitter } from 'node:events';
+import { KubeConfig } from '@kubernetes/client-node';
+import { defaultConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { LeaderElector } from '../../src/status/leader-election.ts';
+import { startStatusController } from '../../src/status/status-controller.ts';
+import type { AdmissionResult } from '../../src/table/types.ts';
+import { FakeApiServer } from '../support/fake-apiserver.ts';
+
+const TIMINGS = { leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100 };
+const LEASE = { kind: 'Lease', namespace: 'kube', name: 'switchyard-test' };
+
+async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+async function setUp(t: any) {
+  const api = await FakeApiServer.start();
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(api.kubeconfigPath);
+  const electors: LeaderElector[] = [];
+  const elector = (identity: string, metrics?: Metrics) => {
+    const e = new LeaderElector({ kubeConfig, leaseName: LEASE.name, leaseNamespace: LEASE.namespace, logger: silentLogger, metrics, identity, ...TIMINGS });
+    electors.push(e);
+    return e;
+  };
+  t.teardown(async () => {
+    for (const e of electors) await e.stop({ release: false });
+    await api.close();
+  });
+  return { api, kubeConfig, elector };
+}
+
+test('one of two electors leads; the other takes over within a lease duration after the leader dies', async (t) => {
+  const { api, elector } = await setUp(t);
+  const metricsA = new Metrics({ defaultMetrics: false });
+  const a = elector('a', metricsA);
+  const b = elector('b');
+  const events: string[] = [];
+  a.on('started-leading', () => events.push('a started'));
+  a.on('stopped-leading', () => events.push('a stopped'));
+  b.on('started-leading', () => events.push('b started'));
+  a.start();
+  t.true(await eventually(() => a.isLeader, 1000));
+  b.start();
+  await new Promise((r) => setTimeout(r, 1500)); // longer than a lease: a keeps renewing, b never leads
+  t.true(a.isLeader);
+  t.false(b.isLeader);
+  t.is(api.get<any>(LEASE).spec.holderIdentity, 'a');
+  t.is((await metricsA.leader.get()).values[0]?.value, 1);
+
+  // a dies without releasing the lease.
+  await a.stop({ release: false });
+  const diedAt = Date.now();
+  t.true(await eventually(() => b.isLeader, 3000));
+  const takeover = Date.now() - diedAt;
+  t.true(takeover >= TIMINGS.leaseDurationMs - 300, `took over after ${takeover} ms, before the lease ran out`);
+  t.true(takeover <= TIMINGS.leaseDurationMs + 1500, `took over after ${takeover} ms`); // one lease duration, plus slack for a busy machine
+  const lease = api.get<any>(LEASE);
+  t.is(lease.spec.holderIdentity, 'b');
+  t.is(lease.spec.leaseTransitions, 1);
+  t.deepEqual(events, ['a started', 'a stopped', 'b started']);
+  t.is((await metricsA.leader.get()).values[0]?.value, 0);
+});
+
+test('releasing the lease on stop hands over at once', async (t) => {
+  const { api, elector } = await setUp(t);
+  const a = elector('a');
+  const b = elector('b');
+  a.start();
+  t.true(await eventually(() => a.isLeader, 1000));
+  b.start();
+  await new Promise((r) => setTimeout(r, 300));
+  t.false(b.isLeader);
+  await a.stop();
+  const releasedAt = Date.now();
+  t.is(api.get<any>(LEASE).spec.holderIdentity, '');
+  t.true(await eventually(() => b.isLeader, 3000));
+  t.true(Date.now() - releasedAt < TIMINGS.leaseDurationMs, 'a released lease is taken before it would have expired');
+});
+
+test('the status controller writes status only while leading, and the new leader resumes', async (t) => {
+  const { api, kubeConfig } = await setUp(t);
+  api.create({
+    apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { namespace: 'a', name: 'web' },
+    spec: { host: 'web.example.com', to: { kind: 'Service', name: 'web' } },
+  });
+  const ref = { kind: 'Route', namespace: 'a', name: 'web' };
+  let results: AdmissionResult[] = [{ key: 'Route/a/web', kind: 'Route', namespace: 'a', name: 'web', host: 'web.example.com', wildcardPolicy: 'None', admitted: true }];
+  const reconciler = Object.assign(new EventEmitter(), { admissionResults: () => results });
+  const config = { ...defaultConfig(), routerName: 'edge', leaseName: LEASE.name, leaseNamespace: LEASE.namespace };
+  const start = (identity: string) => startStatusController({ kubeConfig, config, logger: silentLogger, reconciler, election: { identity, ...TIMINGS } });
+  const first = start('first');
+  const second = start('second');
+  t.teardown(async () => { await first.stop(); await second.stop(); });
+  const entry = () => api.get<any>(ref)?.status?.ingress?.find((e: any) => e.routerName === 'edge');
+  t.true(await eventually(() => entry()?.conditions?.[0]?.status === 'True', 2000));
+  t.is(api.writes(ref), 1, 'only the leader wrote');
+  const leader = first.elector!.isLeader ? first : second;
+  const follower = leader === first ? second : first;
+
+  // Incremental: an admission event flips the status.
+  results = [{ ...results[0]!, admitted: false, reason: 'HostAlreadyClaimed', message: 'claimed' }];
+  reconciler.emit('admission', results, []);
+  t.true(await eventually(() => entry()?.conditions?.[0]?.status === 'False', 2000));
+  t.is(api.writes(ref), 2);
+
+  // The leader dies; the follower takes over and writes what changed meanwhile.
+  await leader.elector!.stop({ release: false });
+  await leader.stop();
+  results = [{ ...results[0]!, admitted: true, reason: undefined, message: undefined }];
+  t.true(await eventually(() => follower.elector!.isLeader, 3000));
+  t.true(await eventually(() => entry()?.conditions?.[0]?.status === 'True', 2000));
+  // Forget via an admission event removes our entry.
+  reconciler.emit('admission', [], [{ kind: 'Route', namespace: 'a', name: 'web' }]);
+  t.true(await eventually(() => entry() === undefined, 2000));
+});
+
+test('the status controller does nothing when status updates are off', async (t) => {
+  const { api, kubeConfig } = await setUp(t);
+  const reconciler = Object.assign(new EventEmitter(), { admissionResults: () => [] });
+  const controller = startStatusController({ kubeConfig, config: { ...defaultConfig(), updateStatus: false }, logger: silentLogger, reconciler });
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(controller.elector, undefined);
+  t.is(api.list('Lease').length, 0);
+  await controller.stop();
+});
