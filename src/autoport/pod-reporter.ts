@@ -61,6 +61,8 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const MIN_ATTEMPT_MS = 1000;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Rejects when `ms` passes first: a request the API server never answers must not outlive the deadline. */
@@ -85,19 +87,19 @@ export async function reportPortsToPod(kc: KubeConfig, target: PodReportTarget, 
   for (let attempt = 1; ; attempt++) {
     try {
       const patch = api.patchNamespacedPod({ name: target.podName, namespace: target.podNamespace, body }, mergePatch);
-      await withinMs(patch, Math.max(1, deadline - Date.now()));
+      // Every attempt gets at least a second, even the one near the deadline.
+      await withinMs(patch, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()));
       return;
     } catch (err) {
       const why = describe(err);
-      const left = deadline - Date.now();
-      if (left <= 0) {
+      // Retry only if the next attempt can start before the deadline.
+      if (deadline - Date.now() <= delay) {
         throw new PodReportError(
           `cannot annotate pod ${target.podNamespace}/${target.podName} with its ports after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${why}`,
         );
       }
-      const wait = Math.min(delay, left);
-      options.onRetry?.(attempt, new Error(why), wait);
-      await sleep(wait);
+      options.onRetry?.(attempt, new Error(why), delay);
+      await sleep(delay);
       delay = Math.min(delay * 2, maxDelay);
     }
   }
