@@ -81,20 +81,36 @@ function ownerName(claim: OwnershipClaim): string {
   return `${claim.kind === 'Route' ? 'route' : 'ingress'} ${claim.namespace}/${claim.name}`;
 }
 
-/** Judge every claim of one domain group; returns each claim's verdict. */
+/** Judge every claim of one domain group (or of independent hosts); returns each claim's verdict. */
 export function admitHostOwnership(claims: readonly OwnershipClaim[], store: ObjectStore, config: RouterConfig): Map<OwnershipClaim, Verdict> {
   const ordered = [...claims].sort((a, b) => compareClaims(store, a, b));
-  const admitted: OwnershipClaim[] = [];
+  // Indexes of what is admitted so far, so each claim is checked against a few others only.
+  const byHost = new Map<string, OwnershipClaim[]>();
+  const oldestByNamespace = new Map<string, OwnershipClaim>();
+  const wildcards: OwnershipClaim[] = [];
+  const findOwner = (claim: OwnershipClaim): OwnershipClaim | undefined => {
+    for (const o of byHost.get(claim.hostKey) ?? []) if (conflicts(claim, o, config)) return o;
+    if (config.disableNamespaceOwnershipCheck) return undefined;
+    if (claim.wildcard) {
+      for (const [ns, o] of oldestByNamespace) if (ns !== claim.namespace) return o;
+    }
+    for (const o of wildcards) if (o.namespace !== claim.namespace) return o;
+    return undefined;
+  };
   const verdicts = new Map<OwnershipClaim, Verdict>();
   for (const claim of ordered) {
-    const owner = admitted.find((o) => conflicts(claim, o, config));
+    const owner = findOwner(claim);
     if (owner) {
       const what = owner.hostKey === claim.hostKey ? claim.hostKey : `${claim.hostKey} (${owner.hostKey} is claimed)`;
       verdicts.set(claim, reject(Reasons.hostAlreadyClaimed, `${ownerName(owner)} already exposes ${what} and is older`));
-    } else {
-      admitted.push(claim);
-      verdicts.set(claim, ADMITTED);
+      continue;
     }
+    verdicts.set(claim, ADMITTED);
+    let list = byHost.get(claim.hostKey);
+    if (!list) byHost.set(claim.hostKey, (list = []));
+    list.push(claim);
+    if (!oldestByNamespace.has(claim.namespace)) oldestByNamespace.set(claim.namespace, claim);
+    if (claim.wildcard) wildcards.push(claim);
   }
   return verdicts;
 }

@@ -107,3 +107,10 @@ export function domainGroupOf(candidate: RouteCandidate): string {
   const dot = candidate.host.indexOf('.');
   return dot === -1 ? candidate.host : candidate.host.slice(dot + 1);
 }
+
+/** Domain group of a table host key (`*.foo.com` → `foo.com`, `bar.foo.com` → `foo.com`). */
+export function domainGroupOfHostKey(hostKey: string): string {
+  if (hostKey.startsWith('*.')) return hostKey.slice(2);
+  const dot = hostKey.indexOf('.');
+  return dot === -1 ? hostKey : hostKey.slice(dot + 1);
+}

@@ -6,7 +6,7 @@ import { ingressCandidates, ingressDefaultCandidate, routeCandidate } from '../a
 import { runCandidateSteps } from '../admission/chain.ts';
 import { isOurIngress } from '../admission/ingress-class.ts';
 import { ownerSelected } from '../admission/shard.ts';
-import { ADMITTED, Reasons, domainGroupOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
+import { ADMITTED, Reasons, domainGroupOf, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import type { AdmissionResult } from './types.ts';
@@ -22,8 +22,10 @@ export interface OwnerState {
   candidates: RouteCandidate[];
   /** Verdicts of the per-candidate steps, by candidate key. */
   pre: Map<string, Verdict>;
-  /** Domain groups of the candidates that passed the per-candidate steps. */
-  groups: Set<string>;
+  /** Host keys of the candidates that passed the per-candidate steps (they claim these hosts). */
+  hostKeys: Set<string>;
+  /** Domain groups in which it claims a wildcard (such a claim is judged against the whole group). */
+  wildcardGroups: Set<string>;
   /** Ingress spec.defaultBackend, when present and valid. */
   defaultCandidate: RouteCandidate | null;
   /** Set when the object could not be read at all. */
@@ -34,7 +36,7 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
   const namespace = object.metadata.namespace ?? 'default';
   const state: OwnerState = {
     key: `${kind}/${namespace}/${object.metadata.name}`, kind, namespace, name: object.metadata.name, object,
-    selected: false, candidates: [], pre: new Map(), groups: new Set(), defaultCandidate: null, failure: null,
+    selected: false, candidates: [], pre: new Map(), hostKeys: new Set(), wildcardGroups: new Set(), defaultCandidate: null, failure: null,
   };
   if (kind === 'Ingress' && !isOurIngress(object as Ingress, context.store, context.config)) return state;
   if (!ownerSelected(object, context).admitted) return state;
@@ -52,7 +54,11 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
     state.candidates = [];
     state.pre.clear();
   }
-  for (const c of state.candidates) if (state.pre.get(c.key)!.admitted) state.groups.add(domainGroupOf(c));
+  for (const c of state.candidates) {
+    if (!state.pre.get(c.key)!.admitted) continue;
+    state.hostKeys.add(hostKeyOf(c));
+    if (c.wildcard) state.wildcardGroups.add(domainGroupOf(c));
+  }
   return state;
 }
 

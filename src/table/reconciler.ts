@@ -1,15 +1,15 @@
 // The reconciler: store changes → admission → compiled host entries → TableDelta. Incremental:
 // a batch re-evaluates only the Routes/Ingresses it touches (directly, or through their
-// Namespace or an IngressClass), re-runs host ownership only in their domain groups, and
-// recompiles only the hosts whose candidates or dependencies (Service, EndpointSlice, Pod,
-// Secret — indexed when a host is compiled) changed. Cost grows with the change, not with
-// the number of routes.
+// Namespace or an IngressClass), re-runs host ownership only on the hosts they claim (the
+// whole domain group when a wildcard is involved), and recompiles only the hosts whose
+// admitted candidates or dependencies (Service, EndpointSlice, Pod, Secret — indexed when a
+// host is compiled) changed. Cost grows with the change, not with the number of routes.
 
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
 import { parseLabelSelector } from '../admission/label-selector.ts';
-import { domainGroupOf, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
+import { domainGroupOfHostKey, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -40,6 +40,13 @@ function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
   if (set.size === 0) index.delete(key);
 }
 
+function sameCandidates(a: Map<string, RouteCandidate> | undefined, b: Map<string, RouteCandidate> | undefined): boolean {
+  if ((a?.size ?? 0) !== (b?.size ?? 0)) return false;
+  if (!a || !b) return true;
+  for (const [key, c] of a) if (b.get(key) !== c) return false;
+  return true;
+}
+
 export class Reconciler extends EventEmitter {
   #store: ObjectStore;
   #config: RouterConfig;
@@ -51,9 +58,12 @@ export class Reconciler extends EventEmitter {
 
   #owners = new Map<string, OwnerState>();
   #namespaceOwners = new Map<string, Set<string>>();
-  #groupOwners = new Map<string, Set<string>>();
-  /** Host keys with admitted candidates, by domain group. */
-  #groupHosts = new Map<string, Set<string>>();
+  /** Owners with a surviving candidate on a host key. */
+  #hostClaimants = new Map<string, Set<string>>();
+  /** Host keys with claimants, by domain group. */
+  #groupHostKeys = new Map<string, Set<string>>();
+  /** Owners claiming the wildcard of a domain group. */
+  #groupWildcards = new Map<string, Set<string>>();
   /** Host-ownership verdicts by candidate key. */
   #ownership = new Map<string, Verdict>();
   #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
@@ -154,14 +164,16 @@ export class Reconciler extends EventEmitter {
 
   #reconcile(dirtyOwners: Set<string>, dirtyHosts: Set<string>): void {
     const started = performance.now();
-    const dirtyGroups = new Set<string>();
+    const judgeHosts = new Set<string>();
+    const fullGroups = new Set<string>();
     const resultOwners = new Set<string>(dirtyOwners);
     let defaultDirty = false;
     for (const ownerKey of dirtyOwners) {
       const previous = this.#owners.get(ownerKey);
       if (previous) {
         this.#unindexOwner(previous);
-        for (const g of previous.groups) dirtyGroups.add(g);
+        for (const h of previous.hostKeys) judgeHosts.add(h);
+        for (const g of previous.wildcardGroups) fullGroups.add(g);
         if (previous.defaultCandidate) defaultDirty = true;
       }
       const slash = ownerKey.indexOf('/');
@@ -170,10 +182,24 @@ export class Reconciler extends EventEmitter {
       if (!object) continue;
       const next = evaluateOwner(kind, object, this.#context);
       this.#indexOwner(next);
-      for (const g of next.groups) dirtyGroups.add(g);
+      for (const h of next.hostKeys) judgeHosts.add(h);
+      for (const g of next.wildcardGroups) fullGroups.add(g);
       if (next.defaultCandidate) defaultDirty = true;
     }
-    for (const group of dirtyGroups) this.#judgeGroup(group, dirtyHosts, resultOwners);
+    // Without a wildcard claim in a domain group its hosts are independent: judge only the
+    // touched hosts. A wildcard (present, added or removed) involves the whole group.
+    for (const h of judgeHosts) {
+      const g = domainGroupOfHostKey(h);
+      if (this.#groupWildcards.has(g)) fullGroups.add(g);
+    }
+    for (const g of fullGroups) {
+      const hosts = new Set(this.#groupHostKeys.get(g));
+      for (const h of judgeHosts) if (domainGroupOfHostKey(h) === g) hosts.add(h);
+      this.#judgeHosts(hosts, dirtyHosts, resultOwners);
+    }
+    for (const h of judgeHosts) {
+      if (!fullGroups.has(domainGroupOfHostKey(h))) this.#judgeHosts([h], dirtyHosts, resultOwners);
+    }
     const { changed, unselected } = this.#updateResults(resultOwners);
     if (defaultDirty) dirtyHosts.add(DEFAULT_BACKEND);
     const delta = this.#compileHosts(dirtyHosts);
@@ -188,47 +214,54 @@ export class Reconciler extends EventEmitter {
   #indexOwner(state: OwnerState): void {
     this.#owners.set(state.key, state);
     addTo(this.#namespaceOwners, state.namespace, state.key);
-    for (const g of state.groups) addTo(this.#groupOwners, g, state.key);
+    for (const h of state.hostKeys) {
+      addTo(this.#hostClaimants, h, state.key);
+      addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
+    }
+    for (const g of state.wildcardGroups) addTo(this.#groupWildcards, g, state.key);
     if (state.defaultCandidate) this.#defaultOwners.add(state.key);
   }
 
   #unindexOwner(state: OwnerState): void {
     this.#owners.delete(state.key);
     removeFrom(this.#namespaceOwners, state.namespace, state.key);
-    for (const g of state.groups) removeFrom(this.#groupOwners, g, state.key);
+    for (const h of state.hostKeys) {
+      removeFrom(this.#hostClaimants, h, state.key);
+      if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);
+    }
+    for (const g of state.wildcardGroups) removeFrom(this.#groupWildcards, g, state.key);
     this.#defaultOwners.delete(state.key);
     for (const c of state.candidates) this.#ownership.delete(c.key);
   }
 
-  /** Host ownership over every surviving candidate of one domain group. */
-  #judgeGroup(group: string, dirtyHosts: Set<string>, resultOwners: Set<string>): void {
+  /** Host ownership over every surviving candidate of the given hosts (all in one domain group). */
+  #judgeHosts(hostKeys: Iterable<string>, dirtyHosts: Set<string>, resultOwners: Set<string>): void {
     const candidates: RouteCandidate[] = [];
-    for (const ownerKey of this.#groupOwners.get(group) ?? []) {
-      const state = this.#owners.get(ownerKey)!;
-      resultOwners.add(ownerKey);
-      for (const c of state.candidates) {
-        if (state.pre.get(c.key)!.admitted && domainGroupOf(c) === group) candidates.push(c);
+    const before = new Map<string, Map<string, RouteCandidate> | undefined>();
+    for (const h of hostKeys) {
+      before.set(h, this.#hostCandidates.get(h));
+      this.#hostCandidates.delete(h);
+      for (const ownerKey of this.#hostClaimants.get(h) ?? []) {
+        const state = this.#owners.get(ownerKey)!;
+        resultOwners.add(ownerKey);
+        for (const c of state.candidates) {
+          if (state.pre.get(c.key)!.admitted && hostKeyOf(c) === h) candidates.push(c);
+        }
       }
     }
-    for (const h of this.#groupHosts.get(group) ?? []) {
-      dirtyHosts.add(h);
-      this.#hostCandidates.delete(h);
-    }
-    const hosts = new Set<string>();
     for (const [claim, verdict] of admitHostOwnership(claimsOf(candidates), this.#store, this.#config)) {
       for (const c of claim.candidates) {
         this.#ownership.set(c.key, verdict);
         if (!verdict.admitted) continue;
-        const hostKey = hostKeyOf(c);
-        hosts.add(hostKey);
-        dirtyHosts.add(hostKey);
-        let map = this.#hostCandidates.get(hostKey);
-        if (!map) this.#hostCandidates.set(hostKey, (map = new Map()));
+        let map = this.#hostCandidates.get(claim.hostKey);
+        if (!map) this.#hostCandidates.set(claim.hostKey, (map = new Map()));
         map.set(c.key, c);
       }
     }
-    if (hosts.size > 0) this.#groupHosts.set(group, hosts);
-    else this.#groupHosts.delete(group);
+    // Recompile a host only when its admitted candidates changed (re-evaluated owners bring new objects).
+    for (const [h, old] of before) {
+      if (!sameCandidates(old, this.#hostCandidates.get(h))) dirtyHosts.add(h);
+    }
   }
 
   #updateResults(owners: Set<string>): { changed: AdmissionResult[]; unselected: UnselectedRoute[] } {
