@@ -12,20 +12,28 @@ export class LeastConnBalancer implements Balancer {
   readonly #weights: Float64Array;
   /** Smooth round-robin state for breaking ties. */
   readonly #current: Float64Array;
+  /** Scratch: each member's load during one pick (-1 = not a candidate), so the tie pass need not re-check. */
+  readonly #loads: Float64Array;
 
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
     this.#current = new Float64Array(members.length);
+    this.#loads = new Float64Array(members.length);
   }
 
   pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
     const members = this.#members;
     const weights = this.#weights;
+    const loads = this.#loads;
     let lowest = Infinity;
     for (let i = 0; i < members.length; i++) {
-      if (!isCandidate(members[i], weights[i], now, exclude)) continue;
+      if (!isCandidate(members[i], weights[i], now, exclude)) {
+        loads[i] = -1;
+        continue;
+      }
       const load = loadOf(members[i], weights[i]);
+      loads[i] = load;
       if (load < lowest) lowest = load;
     }
     if (lowest === Infinity) return null;
@@ -33,7 +41,7 @@ export class LeastConnBalancer implements Balancer {
     let best = -1;
     let total = 0;
     for (let i = 0; i < members.length; i++) {
-      if (!isCandidate(members[i], weights[i], now, exclude) || loadOf(members[i], weights[i]) !== lowest) continue;
+      if (loads[i] !== lowest) continue;
       current[i] += weights[i];
       total += weights[i];
       if (best < 0 || current[i] > current[best]) best = i;

@@ -37,12 +37,22 @@ export class SourceHashBalancer implements Balancer {
   readonly #weights: Float64Array;
   /** Hash of each member's endpoint id: the member's identity, stable across table rebuilds. */
   readonly #memberHashes: Uint32Array;
+  /** Every positive weight equal (one service, the common case): the highest hash wins, no logarithms needed. */
+  readonly #uniform: boolean;
 
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
     this.#memberHashes = new Uint32Array(members.length);
     for (let i = 0; i < members.length; i++) this.#memberHashes[i] = fnv1a32(members[i].endpoint.id);
+    let weight = 0;
+    let uniform = true;
+    for (const w of this.#weights) {
+      if (w === 0) continue;
+      if (weight !== 0 && w !== weight) uniform = false;
+      weight = w;
+    }
+    this.#uniform = uniform;
   }
 
   pick(clientIp: string, now: number, exclude?: Member | null): Member | null {
@@ -53,8 +63,9 @@ export class SourceHashBalancer implements Balancer {
     let bestScore = -1;
     for (let i = 0; i < members.length; i++) {
       if (!isCandidate(members[i], weights[i], now, exclude)) continue;
-      const u = (mixPair(client, this.#memberHashes[i]) + 0.5) / TWO_32;
-      const score = weights[i] / -Math.log(u);
+      const hash = mixPair(client, this.#memberHashes[i]);
+      // w / -ln(u) grows with u, so with equal weights comparing the hashes is the same ranking
+      const score = this.#uniform ? hash : weights[i] / -Math.log((hash + 0.5) / TWO_32);
       if (score > bestScore) {
         bestScore = score;
         best = i;

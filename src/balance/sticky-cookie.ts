@@ -67,12 +67,30 @@ function isBlank(code: number): boolean {
   return code === SPACE || code === TAB;
 }
 
+/** Above this many members, ids are looked up in a per-member-list index instead of compared one by one. */
+const LINEAR_SCAN_MAX = 8;
+
+/** id → member, per member list (lists are built once per table change and reused for every request). */
+const memberIndexes = new WeakMap<readonly Member[], Map<string, Member>>();
+
 function memberNamed(header: string, start: number, end: number, members: readonly Member[]): Member | null {
   const length = end - start;
   if (length === 0) return null;
+  if (members.length > LINEAR_SCAN_MAX) return indexOf(members).get(header.slice(start, end)) ?? null;
+  const first = header.charCodeAt(start);
   for (let i = 0; i < members.length; i++) {
     const id = members[i].endpoint.id;
-    if (id.length === length && header.startsWith(id, start)) return members[i];
+    if (id.length === length && id.charCodeAt(0) === first && header.startsWith(id, start)) return members[i];
   }
   return null;
+}
+
+function indexOf(members: readonly Member[]): Map<string, Member> {
+  let index = memberIndexes.get(members);
+  if (index === undefined) {
+    index = new Map();
+    for (const member of members) if (!index.has(member.endpoint.id)) index.set(member.endpoint.id, member);
+    memberIndexes.set(members, index);
+  }
+  return index;
 }

@@ -28,7 +28,7 @@ export class Probe {
   #request: http.ClientRequest | null = null;
   readonly #target: ProbeTarget;
 
-  /** Starts at once; `verdict` is called exactly once (also when aborted). */
+  /** Starts at once; `verdict` is called exactly once (also when aborted), never from inside the constructor. */
   constructor(target: ProbeTarget, verdict: ProbeVerdict) {
     this.#target = target;
     this.#verdict = verdict;
@@ -37,8 +37,9 @@ export class Probe {
       if (target.type === 'http') this.#startHttp();
       else this.#startTcp();
     } catch (err) {
-      // e.g. a path with characters http.request refuses
-      this.finish(false, `cannot send the check: ${(err as Error).message}`);
+      // e.g. a path with characters http.request refuses; reported on the next tick so the
+      // verdict never runs inside the constructor, before the caller holds the probe
+      process.nextTick(finishProbe, this, false, `cannot send the check: ${(err as Error).message}`);
     }
   }
 
@@ -86,6 +87,10 @@ export class Probe {
   get target(): ProbeTarget {
     return this.#target;
   }
+}
+
+function finishProbe(probe: Probe, healthy: boolean, reason: string): void {
+  probe.finish(healthy, reason);
 }
 
 function onProbeTimeout(probe: Probe): void {

@@ -78,3 +78,13 @@ test('isValidCookieName accepts tokens only', (t) => {
   t.false(isValidCookieName('a;b'));
   t.false(isValidCookieName('a=b'));
 });
+
+test('long member lists are looked up by index, with the same answers', (t) => {
+  const many = Array.from({ length: 40 }, (_, i) => member(`id${String(i).padStart(6, '0')}`));
+  many[7].endpoint.activeUp = false;
+  t.is(findStickyMember('route-x=id000031', 'route-x', many, NOW), many[31]);
+  t.is(findStickyMember('route-x=id000031', 'route-x', many, NOW), many[31], 'second lookup uses the cached index');
+  t.is(findStickyMember('route-x=id000007', 'route-x', many, NOW), null, 'down');
+  t.is(findStickyMember('route-x=id000099', 'route-x', many, NOW), null, 'gone');
+  t.is(findStickyMember('route-x="id000002"', 'route-x', many, NOW), many[2]);
+});

@@ -286,6 +286,16 @@ test('garbage, resets and half-sent headers are failures, never crashes', async 
   }
 });
 
+test('a path http.request refuses is a failed check with a reason, not a crash', async (t) => {
+  const server = http.createServer((_req, res) => res.end());
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  m.sync([{ endpoint, check: check({ type: 'http', path: '/bad path\n' }) }]);
+  t.deepEqual(await probes(m, endpoint, 2), [false, false]);
+  t.false(endpoint.activeUp);
+});
+
 test('probes beyond maxConcurrent wait in a queue', async (t) => {
   const accepted: number[] = [];
   const silent = trackedTcpServer(() => accepted.push(performance.now())); // never answers: each probe lasts its timeout
