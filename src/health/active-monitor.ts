@@ -250,7 +250,9 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
 /** Identity of a check: two routes with equal checks on one endpoint share one loop. */
 function fingerprint(check: HealthCheckSpec): string {
-  return [check.type, check.path ?? '', check.intervalMs, check.timeoutMs, check.rise, check.fall, (check.expect ?? []).join(',')].join('|');
+  const common = `${check.intervalMs}|${check.timeoutMs}|${check.rise}|${check.fall}`;
+  // path and expect mean nothing to a TCP check: they must not split one loop into two
+  return check.type === 'http' ? `http|${common}|${check.path ?? ''}|${(check.expect ?? []).join(',')}` : `${check.type}|${common}`;
 }
 
 function finiteOr(value: number, fallback: number): number {
