@@ -22,7 +22,7 @@ test('an edit is applied within a second, without restarting', async (t) => {
   t.is((await request(router.http, { host: 'one.test' })).headers['x-backend'], 'a');
   t.is((await request(router.http, { host: 'two.test' })).status, 404);
   const started = Date.now();
-  writeFileSync(file, [base().replace("name: a }", "name: b }"), routeYaml('two', 'two.test', 'b')].join('\n---\n'));
+  writeFileSync(file, [base().replace("to: { kind: Service, name: a }", "to: { kind: Service, name: b }"), routeYaml('two', 'two.test', 'b')].join('\n---\n'));
   await eventually(async () => (await request(router.http, { host: 'two.test' })).status === 200, 3000, 25);
   t.true(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
   await eventually(async () => (await request(router.http, { host: 'one.test' })).headers['x-backend'] === 'b', 2000, 25);

@@ -23,7 +23,7 @@ function open(): Promise<WebSocket> {
   });
 }
 
-test('echo through the proxy, with X-Forwarded-For on the upgrade request', async (t) => {
+test.serial('echo through the proxy, with X-Forwarded-For on the upgrade request', async (t) => {
   const ws = await open();
   const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
   ws.send('hello');
@@ -37,7 +37,7 @@ test('echo through the proxy, with X-Forwarded-For on the upgrade request', asyn
   await eventually(async () => metricValue(await metricsText(router.admin), 'switchyard_tunnels_active', { kind: 'websocket' }) === 0, 3000);
 });
 
-test('the client side closes when the backend goes away', async (t) => {
+test.serial('the client side closes when the backend goes away', async (t) => {
   const ws = await open();
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
   // Drop the backend's tunnel sockets (the server keeps listening for other tests).
@@ -46,7 +46,7 @@ test('the client side closes when the backend goes away', async (t) => {
   t.pass();
 });
 
-test('an upgrade for an unknown host gets 404 and the socket closes', async (t) => {
+test.serial('an upgrade for an unknown host gets 404 and the socket closes', async (t) => {
   const err = await new Promise<Error>((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${router.http}/`, { headers: { host: 'nope.test' } });
     ws.once('error', resolve);
