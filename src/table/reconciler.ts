@@ -16,7 +16,9 @@ import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import { sliceServiceKey, type ObjectStore, type StoreChange } from '../store.ts';
 import { compileHostEntry, compileRoute } from './compile.ts';
-import { newDeps, type CompileDeps } from './compile-endpoints.ts';
+import { newDeps } from './compile-endpoints.ts';
+import { HostDependencyIndex } from './host-dependencies.ts';
+import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
 import { admissionResultOf, evaluateOwner, type OwnerState } from './owner-state.ts';
 import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
 
@@ -68,12 +70,8 @@ export class Reconciler extends EventEmitter {
   #ownership = new Map<string, Verdict>();
   #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
   #entries = new Map<string, { entry: HostEntry; fingerprint: string }>();
-  #hostDeps = new Map<string, CompileDeps>();
-  #serviceHosts = new Map<string, Set<string>>();
-  #podHosts = new Map<string, Set<string>>();
-  #secretHosts = new Map<string, Set<string>>();
-  /** Route keys with skipped-endpoint gauges, by host key, and their reasons. */
-  #hostSkipped = new Map<string, Map<string, Set<string>>>();
+  #dependencies = new HostDependencyIndex();
+  #skipped: SkippedEndpointsGauge;
   #results = new Map<string, AdmissionResult>();
   #resultFingerprints = new Map<string, string>();
   #defaultOwners = new Set<string>();
@@ -87,6 +85,7 @@ export class Reconciler extends EventEmitter {
     this.#config = options.config;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
+    this.#skipped = new SkippedEndpointsGauge(options.metrics);
     this.#context = {
       config: options.config,
       store,
@@ -127,10 +126,6 @@ export class Reconciler extends EventEmitter {
   #onChanges(changes: readonly StoreChange[]): void {
     const owners = new Set<string>();
     const hosts = new Set<string>();
-    const addHosts = (index: Map<string, Set<string>>, key: string | undefined): void => {
-      if (key === undefined) return;
-      for (const h of index.get(key) ?? []) hosts.add(h);
-    };
     for (const change of changes) {
       switch (change.kind) {
         case 'Route':
@@ -145,17 +140,13 @@ export class Reconciler extends EventEmitter {
           for (const o of this.#namespaceOwners.get(change.key) ?? []) owners.add(o);
           break;
         case 'Service':
-          addHosts(this.#serviceHosts, change.key);
+        case 'Pod':
+        case 'Secret':
+          this.#dependencies.collect(change.kind, change.key, hosts);
           break;
         case 'EndpointSlice':
-          addHosts(this.#serviceHosts, change.old && sliceServiceKey(change.old));
-          addHosts(this.#serviceHosts, change.current && sliceServiceKey(change.current));
-          break;
-        case 'Pod':
-          addHosts(this.#podHosts, change.key);
-          break;
-        case 'Secret':
-          addHosts(this.#secretHosts, change.key);
+          this.#dependencies.collect('Service', change.old && sliceServiceKey(change.old), hosts);
+          this.#dependencies.collect('Service', change.current && sliceServiceKey(change.current), hosts);
           break;
       }
     }
@@ -304,7 +295,7 @@ export class Reconciler extends EventEmitter {
         defaultBackend = this.#compileDefault();
         continue;
       }
-      this.#setDeps(hostKey, null);
+      this.#dependencies.set(hostKey, null);
       const candidates = this.#hostCandidates.get(hostKey);
       let entry: HostEntry | null = null;
       let skipped = new Map<string, Map<string, number>>();
@@ -313,14 +304,14 @@ export class Reconciler extends EventEmitter {
           const compiled = compileHostEntry(hostKey, candidates.values(), this.#store, this.#config);
           entry = compiled.entry;
           skipped = compiled.skipped;
-          this.#setDeps(hostKey, compiled.deps);
+          this.#dependencies.set(hostKey, compiled.deps);
         } catch (err) {
           // Never take the process down for one host; keep serving what it had.
           this.#logger.error({ host: hostKey, err: (err as Error).message }, 'could not compile host');
           continue;
         }
       }
-      this.#setSkipped(hostKey, skipped);
+      this.#skipped.set(hostKey, skipped);
       const previous = this.#entries.get(hostKey);
       if (!entry) {
         if (previous) {
@@ -347,52 +338,24 @@ export class Reconciler extends EventEmitter {
       const state = this.#owners.get(key)!;
       if (!winner || this.#store.compareAge('Ingress', state.object, winner.object) < 0) winner = state;
     }
-    this.#setDeps(DEFAULT_BACKEND, null);
+    this.#dependencies.set(DEFAULT_BACKEND, null);
     let route: CompiledRoute | null = null;
+    let skipped = new Map<string, Map<string, number>>();
     if (winner) {
       const deps = newDeps();
-      const compiled = compileRoute(winner.defaultCandidate!, this.#store, this.#config, deps);
-      this.#setDeps(DEFAULT_BACKEND, deps);
-      route = compiled.route;
+      try {
+        const compiled = compileRoute(winner.defaultCandidate!, this.#store, this.#config, deps);
+        route = compiled.route;
+        if (compiled.skipped.size > 0) skipped = new Map([[route.key, compiled.skipped]]);
+      } catch (err) {
+        this.#logger.error({ route: winner.key, err: (err as Error).message }, 'could not compile the default backend');
+      }
+      this.#dependencies.set(DEFAULT_BACKEND, deps);
     }
+    this.#skipped.set(DEFAULT_BACKEND, skipped);
     const fingerprint = route ? JSON.stringify(route) : '';
     if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
     this.#default = route ? { route, fingerprint } : null;
     return route;
-  }
-
-  #setDeps(hostKey: string, deps: CompileDeps | null): void {
-    const previous = this.#hostDeps.get(hostKey);
-    if (previous) {
-      for (const k of previous.services) removeFrom(this.#serviceHosts, k, hostKey);
-      for (const k of previous.pods) removeFrom(this.#podHosts, k, hostKey);
-      for (const k of previous.secrets) removeFrom(this.#secretHosts, k, hostKey);
-      this.#hostDeps.delete(hostKey);
-    }
-    if (!deps) return;
-    this.#hostDeps.set(hostKey, deps);
-    for (const k of deps.services) addTo(this.#serviceHosts, k, hostKey);
-    for (const k of deps.pods) addTo(this.#podHosts, k, hostKey);
-    for (const k of deps.secrets) addTo(this.#secretHosts, k, hostKey);
-  }
-
-  #setSkipped(hostKey: string, skipped: Map<string, Map<string, number>>): void {
-    const gauge = this.#metrics?.endpointsSkipped;
-    const previous = this.#hostSkipped.get(hostKey);
-    if (gauge && previous) {
-      for (const [route, reasons] of previous) {
-        for (const reason of reasons) if (!skipped.get(route)?.has(reason)) gauge.remove({ route, reason });
-      }
-    }
-    if (skipped.size === 0) {
-      this.#hostSkipped.delete(hostKey);
-      return;
-    }
-    const now = new Map<string, Set<string>>();
-    for (const [route, reasons] of skipped) {
-      now.set(route, new Set(reasons.keys()));
-      if (gauge) for (const [reason, n] of reasons) gauge.set({ route, reason }, n);
-    }
-    this.#hostSkipped.set(hostKey, now);
   }
 }
