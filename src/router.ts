@@ -51,6 +51,7 @@ export class Router {
     this.proxy = new RouterProxy(config, logger, metrics);
     if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
     this.monitor = new ActiveHealthMonitor({ logger });
+    this.proxy.registry.on('remove', (state) => this.monitor.forget(state));
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
