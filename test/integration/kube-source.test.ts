@@ -119,14 +119,14 @@ test('dropped watches are restarted and counted; nothing is removed meanwhile', 
 });
 
 test('a stalled watch is restarted by the watchdog', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchTimeout: 400 }, { bookmarkIntervalMs: 100 });
+  const { api, store, source, metrics } = await setUp(t, { watchTimeout: 1000 }, { bookmarkIntervalMs: 100 });
   await source.start();
   // Bookmarks keep a quiet, healthy watch alive: no restarts.
-  await new Promise((r) => setTimeout(r, 700));
+  await new Promise((r) => setTimeout(r, 1500));
   t.is(await restarts(metrics, 'routes'), 0);
   api.stallWatches(true);
   api.create(route('a', 'while-stalled'));
-  t.true(await eventually(() => store.has('Route', 'a/while-stalled'), 3000));
+  t.true(await eventually(() => store.has('Route', 'a/while-stalled'), 4000));
   t.true(await restarts(metrics, 'routes') >= 1);
   api.stallWatches(false);
 });
