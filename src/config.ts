@@ -2,6 +2,8 @@
 // where one exists), type, default and documentation. `--help` and the README options table are
 // produced from this table; nothing else parses argv or reads these environment variables.
 
+import { availableParallelism } from 'node:os';
+
 export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
 
 export interface OptionSpec {
@@ -16,6 +18,8 @@ export interface OptionSpec {
   values?: readonly string[];
   /** list options: the flag may repeat; the env var is comma-separated */
   repeatable?: boolean;
+  /** How --help and the README show a computed default. */
+  defaultText?: string;
   /** int options: inclusive bounds */
   min?: number;
   max?: number;
@@ -84,7 +88,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'adminBind', flag: '--admin-bind', env: 'STATS_BIND_ADDRESS', type: 'string', default: '', doc: 'address the admin listener binds to (default: --bind)' },
   { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics and /debug (health endpoints stay open)' },
   { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics and /debug' },
-  { key: 'workers', flag: '--workers', env: 'ROUTER_THREADS', type: 'int', min: 0, max: 256, default: 0, doc: 'proxy worker processes (0 = proxy in the primary process)' },
+  { key: 'workers', flag: '--workers', env: 'ROUTER_THREADS', type: 'int', min: 0, max: 256, default: availableParallelism() > 1 ? availableParallelism() : 0, defaultText: 'CPU count (0 on one CPU)', doc: 'proxy worker processes sharing the ports; 0 = proxy in the one process' },
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
@@ -229,6 +233,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
 }
 
 export function formatDefault(spec: OptionSpec): string {
+  if (spec.defaultText) return spec.defaultText;
   const d = spec.default;
   if (spec.type === 'duration') return formatDuration(d as number);
   if (Array.isArray(d)) return d.length ? d.join(',') : '';

@@ -1,0 +1,38 @@
+// --workers N: the primary runs sources, reconciler, health checks and the admin port; N
+// worker processes share the proxy ports and get the table and health verdicts over IPC.
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { startRouter, writeTempFile } from '../support/router-process.ts';
+import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
+import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
+
+const RR = { 'haproxy.router.openshift.io/balance': 'roundrobin', 'haproxy.router.openshift.io/disable_cookies': 'true' };
+
+test('two workers serve the table, follow edits and health, and metrics add up', async (t) => {
+  const a = await startBackend('a');
+  const b = await startBackend('b');
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const base = [serviceYaml('ab', [a.port, b.port]), routeYaml('r', 'workers.test', 'ab', { annotations: { ...RR, 'router.openshift.io/haproxy.health.check.interval': '200ms' } })];
+  const file = writeTempFile(base.join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file, '--workers', '2'] });
+  // Each request is a new connection, so the kernel/primary spreads them over both workers.
+  for (let i = 0; i < 20; i++) t.is((await request(router.http, { host: 'workers.test' })).status, 200);
+  const text = await metricsText(router.admin);
+  t.is(metricValue(text, 'switchyard_http_requests_total', { route: 'default/r', code_class: '2xx' }), 20);
+
+  writeFileSync(file, [...base, routeYaml('new', 'new.test', 'ab')].join('\n---\n'));
+  await eventually(async () => {
+    // Several fresh connections: every worker must have the new route.
+    for (let i = 0; i < 6; i++) if ((await request(router.http, { host: 'new.test' })).status !== 200) return false;
+    return true;
+  }, 5000);
+
+  await b.close();
+  await eventually(async () => {
+    for (let i = 0; i < 8; i++) if ((await request(router.http, { host: 'workers.test' })).headers['x-backend'] !== 'a') return false;
+    return true;
+  }, 5000);
+
+  const { code } = await router.stop();
+  t.is(code, 0);
+});
