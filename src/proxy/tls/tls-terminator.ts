@@ -78,6 +78,8 @@ export class TlsTerminator {
       SNICallback: (servername, cb) => cb(null, this.#contextFor(servername)),
       ALPNCallback: ({ servername, protocols }) => this.#selectProtocol(servername, protocols),
       ticketKeys: randomBytes(48),
+      // A client that stalls mid-handshake is cut like one that stalls before its headers.
+      handshakeTimeout: options.headerTimeoutMs,
       http1Options: {
         headersTimeout: options.headerTimeoutMs,
         requestTimeout: 0,
