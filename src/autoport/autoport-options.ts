@@ -53,7 +53,8 @@ templates with them, records them in the pod's annotations, then execs the comma
   --no-exec                 run the command as a child and forward signals instead of exec
   -h, --help                this text
 
-Reporting reads POD_NAME and POD_NAMESPACE (downward API) and KUBECONFIG or the in-cluster config.`;
+Reporting reads POD_NAME and POD_NAMESPACE (downward API) and KUBECONFIG or the in-cluster config.
+Flags win over environment variables. AUTO_PORT_LOG_LEVEL sets autoport's own log level (stderr).`;
 
 const VALUE_FLAGS = new Set(['--count', '--range', '--template', '--report-timeout', '--bind-host']);
 const BOOL_FLAGS = new Set(['--no-report', '--no-exec', '--help', '-h']);
