@@ -1,7 +1,8 @@
 // `npm run bench`: throughput and latency of a backend reached directly vs through switchyard,
 // on loopback, printed as a table. Uses wrk when installed (apt-get install wrk), else
 // autocannon (in its own process, so the load generator does not share the router's event loop).
-// Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50).
+// Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50),
+// BENCH_WORKERS (comma-separated --workers values to measure, default "0,2").
 // Numbers are for comparison on one machine, not targets: nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,8 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const children: ChildProcess[] = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
-function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+/** Start a process and resolve with the first JSON line on its stdout that `match`es. */
+function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -26,7 +28,7 @@ function startJsonLine(cmd: string, args: string[], match: (l: Record<string, un
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
       for (const line of buf.split('\n').slice(0, -1)) {
-        try { const j = JSON.parse(line) as Record<string, unknown>; if (match(j)) resolve(j); } catch { /* not JSON */ }
+        try { const j = JSON.parse(line) as Record<string, unknown>; if (match(j)) resolve({ child, line: j }); } catch { /* not JSON */ }
       }
       buf = buf.slice(buf.lastIndexOf('\n') + 1);
     });
@@ -59,7 +61,7 @@ function runAutocannon(url: string, host: string): Result {
 
 async function main(): Promise<void> {
   const backend = await startJsonLine(process.execPath, [path.join(here, 'backend.ts')], (l) => typeof l.port === 'number');
-  const port = backend.port as number;
+  const port = backend.line.port as number;
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
   const file = path.join(dir, 'routes.yaml');
   writeFileSync(file, `apiVersion: v1
@@ -79,22 +81,23 @@ kind: Route
 metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
 spec: { host: bench.local, to: { kind: Service, name: bench } }
 `);
-  const router = await startJsonLine(process.execPath, [path.join(root, 'dist/cli.js'), 'run', '--file', file, '--bind', '127.0.0.1',
-    '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--log-level', 'info'], (l) => l.msg === 'listening');
   const load = hasWrk() ? runWrk : runAutocannon;
   const tool = hasWrk() ? 'wrk' : 'autocannon';
-  // Warm up both paths (JIT, pools), then measure.
-  const warm = Number(process.env.BENCH_WARMUP ?? 1);
-  if (warm > 0) { load(`http://127.0.0.1:${router.http}/`, 'bench.local'); }
-  const direct = load(`http://127.0.0.1:${port}/`, 'bench.local');
-  const proxied = load(`http://127.0.0.1:${router.http}/`, 'bench.local');
+  const rows: Array<[string, Result]> = [['direct to backend', load(`http://127.0.0.1:${port}/`, 'bench.local')]];
+  for (const workers of (process.env.BENCH_WORKERS ?? '0,2').split(',').map(Number)) {
+    const { child: router, line: listening } = await startJsonLine(process.execPath, [path.join(root, 'dist/cli.js'), 'run', '--file', file,
+      '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers)], (l) => l.msg === 'listening');
+    const url = `http://127.0.0.1:${listening.http as number}/`;
+    load(url, 'bench.local'); // warm-up: JIT, connection pools
+    rows.push([`switchyard --workers ${workers}`, load(url, 'bench.local')]);
+    router.kill('SIGTERM');
+    await new Promise((r) => router.once('exit', r));
+  }
   const row = (name: string, r: Result) => `| ${name.padEnd(26)} | ${r.rps.toFixed(0).padStart(9)} | ${r.p50.toFixed(2).padStart(8)} | ${r.p99.toFixed(2).padStart(8)} | ${String(r.errors).padStart(6)} |`;
-  console.log(`\n${tool}, ${connections} connections, ${duration} s, node ${process.version}, 1 router process (--workers 0)\n`);
+  console.log(`\n${tool}, ${connections} connections, ${duration} s each, node ${process.version}, loopback, backend: one Node process\n`);
   console.log('| path                       |     req/s | p50 (ms) | p99 (ms) | errors |');
   console.log('|----------------------------|-----------|----------|----------|--------|');
-  console.log(row('direct to backend', direct));
-  console.log(row('through switchyard', proxied));
-  console.log(`\nrouter throughput = ${(100 * proxied.rps / direct.rps).toFixed(0)} % of direct`);
+  for (const [name, r] of rows) console.log(row(name, r));
   for (const c of children) c.kill('SIGTERM');
 }
 
