@@ -315,3 +315,22 @@ test('a route certificate OpenSSL refuses falls back to the default certificate'
     await listener.close();
   }
 });
+
+test('TLS sessions resume (session tickets) on the route certificate and the default one', async (t) => {
+  const { listener, port } = await start(standardLookup());
+  try {
+    for (const servername of ['a.test', 'unknown.test']) {
+      const first = tls.connect({ host: '127.0.0.1', port, servername, ca: ca.cert, rejectUnauthorized: false });
+      const sessionArrived = once(first, 'session') as Promise<[Buffer]>;
+      t.is((await request(first, servername)).status, 200); // reading is what delivers the ticket
+      const [session] = await sessionArrived;
+      first.destroy();
+      const second = tls.connect({ host: '127.0.0.1', port, servername, ca: ca.cert, rejectUnauthorized: false, session });
+      await once(second, 'secureConnect');
+      t.true(second.isSessionReused(), `resumed for ${servername}`);
+      second.destroy();
+    }
+  } finally {
+    await listener.close();
+  }
+});
