@@ -13,18 +13,17 @@ const SUBCOMMANDS = new Set(['run', 'demo', 'autoport', 'help', 'version']);
 async function main(argv: string[]): Promise<number> {
   let command = 'run';
   if (argv.length > 0 && SUBCOMMANDS.has(argv[0]!)) command = argv.shift()!;
+  // `autoport` has its own options, and the command it wraps may take --help/--version itself.
+  if (command === 'autoport') return runAutoport(argv, process.env);
   if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
-    if (command !== 'autoport') {
-      process.stdout.write(`${helpText()}\n`);
-      return 0;
-    }
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
   }
   if (command === 'version' || argv.includes('--version')) {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`switchyard ${pkg.version}\n`);
     return 0;
   }
-  if (command === 'autoport') return runAutoport(argv, process.env);
   if (command === 'demo') return runDemo(argv, process.env);
   let config: RouterConfig;
   try {

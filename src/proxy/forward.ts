@@ -99,7 +99,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       headersTimeout: timeout,
       bodyTimeout: timeout,
       idempotent: false, // never let undici pipeline or replay behind our back
-    }, this);
+      // Reencrypt: verify the endpoint as <service>.<namespace>.svc. undici would otherwise take
+      // the TLS server name from the Host header (the public host).
+      servername: this.runtime.serverName,
+    } as Dispatcher.DispatchOptions, this);
   }
 
   clientGone(): void {

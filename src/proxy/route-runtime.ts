@@ -20,6 +20,8 @@ export class RouteRuntime {
   /** true when at least one member has weight > 0 (else every request is 503 ZERO_WEIGHT). */
   readonly hasWeight: boolean;
   readonly reencrypt: boolean;
+  /** TLS server name for reencrypt endpoints; undefined otherwise. */
+  readonly serverName: string | undefined;
   /** Requests counter children by status class index (status / 100 - 1). */
   readonly requestsByClass: ReadonlyArray<Counter.Internal>;
   readonly duration: Histogram.Internal<'route'>;
@@ -43,6 +45,7 @@ export class RouteRuntime {
     this.hasWeight = hasWeight;
     this.balancer = createBalancer(route.policy.balance, members);
     this.reencrypt = route.tls?.termination === 'reencrypt';
+    this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.requestsByClass = CODE_CLASSES.map((c) => metrics.requests.labels(this.label, c));
     this.duration = metrics.requestDuration.labels(this.label);
   }

@@ -21,6 +21,7 @@ import { sendError, type AnyResponse } from './error-response.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
 import { RouteRuntime } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
+import { trackAccess, noteRouting } from './access-log.ts';
 import type { Duplex } from 'node:stream';
 
 export class RouterProxy implements ExchangeHost {
@@ -34,6 +35,7 @@ export class RouterProxy implements ExchangeHost {
   readonly #allowlists = new WeakMap<RouteRuntime, BlockList>();
   readonly #tlsPools = new WeakMap<RouteRuntime, Map<string, Dispatcher>>();
   readonly #tunnels: UpgradeTunnels;
+  readonly #accessLog: boolean;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   draining = false;
@@ -43,6 +45,7 @@ export class RouterProxy implements ExchangeHost {
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
+    this.#accessLog = config.accessLog;
     this.table = new RouteTable<RouteRuntime>(
       (route) => this.#build(route),
       (runtime) => this.#dispose(runtime),
@@ -65,6 +68,7 @@ export class RouterProxy implements ExchangeHost {
   }
 
   handleRequest(req: AnyRequest, res: AnyResponse): void {
+    if (this.#accessLog) trackAccess(this.#logger, req, res);
     const secure = (req.socket as TLSSocket).encrypted === true;
     const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
@@ -122,6 +126,7 @@ export class RouterProxy implements ExchangeHost {
     const headers = upstreamRequestHeaders(req.headers, route.policy.forwarded, info);
     const path = route.policy.rewriteTarget === null ? url : rewritePath(url, route.path, route.policy.rewriteTarget);
     const hsts = secure ? route.policy.hsts : null;
+    if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);
     this.#inFlight++;
     new ProxyExchange(this, req, res, runtime, member, path, headers, clientIp, cookie, hsts).start();
   }

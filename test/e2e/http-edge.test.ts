@@ -44,7 +44,7 @@ test.after.always(async () => {
   await b?.close();
 });
 
-type Echo = { headers: Record<string, string>; url: string };
+type Echo = { headers: Record<string, string | undefined>; url: string };
 
 test('append (default): X-Forwarded-* and Forwarded appended to what the client sent', async (t) => {
   const reply = await request(router.http, { host: 'append.test', headers: { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9' } });

@@ -127,12 +127,9 @@ test('insecureEdgeTerminationPolicy on the HTTP port: Redirect, Allow, None', as
   t.is(none.status, 404);
 });
 
-// Known integrator bug: undici takes the TLS server name from the request's Host header unless
-// the dispatch options carry `servername`, so the backend is checked against `reencrypt.test`
-// instead of CompiledTls.serverName (`secure.default.svc`). Fix in src/proxy/forward.ts
-// ProxyExchange.start(): add `servername: this.runtime.route.tls?.serverName` to dispatch().
-// Once fixed, this reports "expected to fail but passed": change test.failing to test.
-test.failing('reencrypt: the backend is verified against destinationCACertificate and the service name', async (t) => {
+// Regression: undici takes the TLS server name from the request's Host header unless the
+// dispatch options carry `servername`; the backend must be checked as <service>.<ns>.svc.
+test('reencrypt: the backend is verified against destinationCACertificate and the service name', async (t) => {
   const ok = await httpsGet('reencrypt.test', { verify: false, path: '/re' });
   t.is(ok.status, 200);
   t.is((JSON.parse(ok.body) as { backend: string }).backend, 'secure');
