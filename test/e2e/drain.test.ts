@@ -1,0 +1,51 @@
+// SIGTERM: readiness goes 503 at once, listeners stop accepting, in-flight requests finish
+// (up to --drain-timeout), then exit 0 — a rollout loses no in-flight request.
+import test from 'ava';
+import net from 'node:net';
+import { startRouter, writeTempFile } from '../support/router-process.ts';
+import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
+import { request, eventually } from '../support/http-client.ts';
+
+function connectRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+for (const workers of [0, 2]) {
+  test.serial(`--workers ${workers}: in-flight requests finish after SIGTERM; readiness 503; new connections refused; exit 0`, async (t) => {
+    const backend = await startBackend('slow');
+    t.teardown(() => backend.close());
+    const file = writeTempFile([serviceYaml('slow', [backend.port]), routeYaml('slow', 'drain.test', 'slow')].join('\n---\n'));
+    const router = await startRouter({ args: ['--file', file, '--drain-timeout', '10s', '--workers', String(workers)] });
+    t.teardown(() => router.stop());
+    const inFlight = [1, 2, 3].map((i) => request(router.http, { host: 'drain.test', path: `/?delay=1500&n=${i}` }));
+    await eventually(() => backend.requests.length >= 3, 3000);
+    const started = Date.now();
+    router.child.kill('SIGTERM');
+    await eventually(async () => (await request(router.admin, { path: '/healthz/ready' })).status === 503, 1000, 20);
+    await eventually(() => connectRefused(router.http), 2000, 20);
+    const replies = await Promise.all(inFlight);
+    for (const reply of replies) t.is(reply.status, 200);
+    const { code } = await router.exited;
+    t.is(code, 0);
+    t.true(Date.now() - started < 8000, 'exits once idle, not at the drain timeout');
+  });
+}
+
+test.serial('a request longer than --drain-timeout is cut; the router still exits 0', async (t) => {
+  const backend = await startBackend('slow');
+  t.teardown(() => backend.close());
+  const file = writeTempFile([serviceYaml('slow', [backend.port]), routeYaml('slow', 'drain.test', 'slow')].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file, '--drain-timeout', '500ms', '--workers', '0'] });
+  const pending = request(router.http, { host: 'drain.test', path: '/?delay=10000' }).then((r) => r.status, () => 'cut');
+  await eventually(() => backend.requests.length >= 1, 3000);
+  const started = Date.now();
+  router.child.kill('SIGTERM');
+  const { code } = await router.exited;
+  t.is(code, 0);
+  t.true(Date.now() - started < 4000);
+  t.not(await pending, 200);
+});
