@@ -63,6 +63,9 @@ export interface RouterConfig {
   publishStatusAddress: string[];
   leaseName: string;
   leaseNamespace: string;
+  leaseDuration: number;
+  leaseRenewDeadline: number;
+  leaseRetryPeriod: number;
   bindPortsAfterSync: boolean;
   drainTimeout: number;
   watchTimeout: number;
@@ -120,6 +123,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'publishStatusAddress', flag: '--publish-status-address', env: 'ROUTER_PUBLISH_STATUS_ADDRESS', type: 'list', default: [], doc: 'IPs written to Ingress status.loadBalancer (default: canonical hostname)' },
   { key: 'leaseName', flag: '--lease-name', env: 'ROUTER_LEASE_NAME', type: 'string', default: '', doc: 'Lease used to elect the status writer (default switchyard-<router-name>)' },
   { key: 'leaseNamespace', flag: '--lease-namespace', env: 'POD_NAMESPACE', type: 'string', default: 'default', doc: 'namespace of the Lease' },
+  { key: 'leaseDuration', flag: '--lease-duration', env: 'ROUTER_LEASE_DURATION', type: 'duration', default: 15 * SECOND, doc: 'time a Lease not renewed stays held; a crashed leader is replaced after this long' },
+  { key: 'leaseRenewDeadline', flag: '--lease-renew-deadline', env: 'ROUTER_LEASE_RENEW_DEADLINE', type: 'duration', default: 10 * SECOND, doc: 'a leader that cannot renew within this long steps down (less than --lease-duration)' },
+  { key: 'leaseRetryPeriod', flag: '--lease-retry-period', env: 'ROUTER_LEASE_RETRY_PERIOD', type: 'duration', default: 2 * SECOND, doc: 'interval between Lease acquire/renew attempts (less than --lease-renew-deadline)' },
   { key: 'bindPortsAfterSync', flag: '--bind-ports-after-sync', env: 'ROUTER_BIND_PORTS_AFTER_SYNC', type: 'bool', default: false, doc: 'open the proxy ports only after the first full sync' },
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'on SIGTERM, time in-flight requests and tunnels get to finish' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },

@@ -33,6 +33,23 @@ export interface StatusController {
   stop(): Promise<void>;
 }
 
+/**
+ * The Lease timings from the config, checked as client-go checks them: a leader must give up
+ * (renew deadline) before others may take over (lease duration), and must get more than one
+ * try (retry period) within its renew deadline. Throws an Error naming the options otherwise.
+ */
+export function leaseTimingsOf(config: RouterConfig): Required<Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>> {
+  const { leaseDuration, leaseRenewDeadline, leaseRetryPeriod } = config;
+  if (!(leaseRetryPeriod > 0)) throw new Error(`--lease-retry-period must be more than 0 (got ${leaseRetryPeriod}ms)`);
+  if (!(leaseRenewDeadline < leaseDuration)) {
+    throw new Error(`--lease-renew-deadline (${leaseRenewDeadline}ms) must be less than --lease-duration (${leaseDuration}ms)`);
+  }
+  if (!(leaseRetryPeriod < leaseRenewDeadline)) {
+    throw new Error(`--lease-retry-period (${leaseRetryPeriod}ms) must be less than --lease-renew-deadline (${leaseRenewDeadline}ms)`);
+  }
+  return { leaseDurationMs: leaseDuration, renewDeadlineMs: leaseRenewDeadline, retryPeriodMs: leaseRetryPeriod };
+}
+
 export function startStatusController(options: StatusControllerOptions): StatusController {
   const { kubeConfig, config, logger, metrics, reconciler } = options;
   const log = logger.child({ component: 'status' });
@@ -44,6 +61,7 @@ export function startStatusController(options: StatusControllerOptions): StatusC
     kubeConfig, logger, metrics,
     leaseName: config.leaseName || `switchyard-${config.routerName}`,
     leaseNamespace: config.leaseNamespace || 'default',
+    ...leaseTimingsOf(config),
     ...options.election,
   });
   let writer: StatusWriter | undefined;
