@@ -4,7 +4,10 @@
 // unless it conflicts with a claim already admitted:
 //   - same namespace (or --disable-namespace-ownership-check): same scope (same exact host, or
 //     both the wildcard of the domain) and a common path;
-//   - different namespaces: same exact host, or either claim is the group's wildcard.
+//   - different namespaces: same exact host, or either claim is the group's wildcard;
+//   - either claim is a passthrough Route: same scope, whatever the paths and namespaces. The
+//     router only sees the SNI of a passthrough connection, never its path, so a passthrough
+//     host cannot be shared (as in OpenShift).
 // A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
 // with each other, and one conflicting path drops that host's paths only).
 
@@ -21,6 +24,8 @@ export interface OwnershipClaim {
   owner: RouteCandidate['owner'];
   hostKey: string;
   wildcard: boolean;
+  /** A passthrough Route: it takes its whole host (or wildcard domain), paths cannot split it. */
+  passthrough: boolean;
   /** Path identities: Route '' and '/' differ; an Ingress Exact path differs from a Prefix one. */
   paths: Set<string>;
   candidates: RouteCandidate[];
@@ -28,6 +33,10 @@ export interface OwnershipClaim {
 
 function pathIdentity(c: RouteCandidate): string {
   return c.match === 'exact' ? `=${c.path}` : c.path;
+}
+
+function isPassthrough(c: RouteCandidate): boolean {
+  return c.kind === 'Route' && c.routeTls?.termination === 'passthrough';
 }
 
 /** Group candidates (already past the per-candidate steps) into claims: owner × host. */
@@ -38,7 +47,7 @@ export function claimsOf(candidates: Iterable<RouteCandidate>): OwnershipClaim[]
     const id = `${c.ownerKey}\u0000${hostKey}`;
     let claim = byKey.get(id);
     if (!claim) {
-      claim = { ownerKey: c.ownerKey, kind: c.kind, namespace: c.namespace, name: c.name, owner: c.owner, hostKey, wildcard: c.wildcard, paths: new Set(), candidates: [] };
+      claim = { ownerKey: c.ownerKey, kind: c.kind, namespace: c.namespace, name: c.name, owner: c.owner, hostKey, wildcard: c.wildcard, passthrough: isPassthrough(c), paths: new Set(), candidates: [] };
       byKey.set(id, claim);
     }
     claim.paths.add(pathIdentity(c));
@@ -73,12 +82,21 @@ function sharePath(a: OwnershipClaim, b: OwnershipClaim): boolean {
 function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterConfig): boolean {
   if (claim.ownerKey === owner.ownerKey) return false;
   const sameScope = claim.hostKey === owner.hostKey;
+  if (sameScope && (claim.passthrough || owner.passthrough)) return true;
   if (claim.namespace === owner.namespace || config.disableNamespaceOwnershipCheck) return sameScope && sharePath(claim, owner);
   return sameScope || claim.wildcard || owner.wildcard;
 }
 
 function ownerName(claim: OwnershipClaim): string {
   return `${claim.kind === 'Route' ? 'route' : 'ingress'} ${claim.namespace}/${claim.name}`;
+}
+
+/** Why a conflict is one when only passthrough makes it so (otherwise ''). */
+function passthroughWhy(claim: OwnershipClaim, owner: OwnershipClaim): string {
+  if (claim.hostKey !== owner.hostKey) return '';
+  if (owner.passthrough) return `; it uses passthrough termination and passthrough hosts cannot be shared`;
+  if (claim.passthrough) return `; this route uses passthrough termination and passthrough hosts cannot be shared`;
+  return '';
 }
 
 /** Judge every claim of one domain group (or of independent hosts); returns each claim's verdict. */
@@ -102,7 +120,7 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
     const owner = findOwner(claim);
     if (owner) {
       const what = owner.hostKey === claim.hostKey ? claim.hostKey : `${claim.hostKey} (${owner.hostKey} is claimed)`;
-      verdicts.set(claim, reject(Reasons.hostAlreadyClaimed, `${ownerName(owner)} already exposes ${what} and is older`));
+      verdicts.set(claim, reject(Reasons.hostAlreadyClaimed, `${ownerName(owner)} already exposes ${what} and is older${passthroughWhy(claim, owner)}`));
       continue;
     }
     verdicts.set(claim, ADMITTED);
