@@ -4,12 +4,18 @@
 // issued by a CA must not be signed with SHA-1 or MD5 (a self-signed leaf is excepted, as in
 // OpenShift), expired or not-yet-valid certificates are refused, and each termination carries
 // only the fields it uses. A rejected Route serves nothing; the message says why.
-// Certificates from Secrets (Ingress tls, Route externalCertificate) are not checked here: the
-// listener falls back to the default certificate when OpenSSL refuses them.
+//
+// Certificates from Secrets get the same checks. A Route's spec.tls.externalCertificate must
+// name a kubernetes.io/tls Secret of its namespace that exists and passes them, or the Route is
+// rejected (the message names the Secret); the reconciler re-runs admission when that Secret
+// changes. An Ingress spec.tls[].secretName is never a reason to reject: like ingress-nginx,
+// the host keeps being served with the default certificate and the compiled route carries a
+// note saying why (compile-tls.ts, via checkSecretCertificate).
 
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { RouteTLSConfig } from '../objects/types.ts';
+import type { RouteTLSConfig, Secret } from '../objects/types.ts';
+import type { ObjectStore } from '../store.ts';
 import { ADMITTED, Reasons, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 export type TlsValidation = { ok: true } | { ok: false; reason: 'ExtendedValidationFailed'; message: string };
@@ -19,6 +25,11 @@ const WEAK_SIGNATURE = /(^|[^a-z])(sha1|md5|md2|md4)/i;
 const MAX_CHAIN = 10;
 
 class Invalid extends Error {}
+
+/** How a message names the certificate, key and CA fields: a Route's spec.tls or a Secret's keys. */
+interface FieldNames { cert: string; key: string; ca: string }
+const ROUTE_FIELDS: FieldNames = { cert: 'tls.certificate', key: 'tls.key', ca: 'tls.caCertificate' };
+const SECRET_FIELDS: FieldNames = { cert: 'tls.crt', key: 'tls.key', ca: 'tls.caCertificate' };
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 
@@ -50,14 +61,14 @@ function parseCertificates(pem: string, field: string): X509Certificate[] {
   });
 }
 
-function parseKey(pem: string): KeyObject {
+function parseKey(pem: string, field: string): KeyObject {
   const block = pemPrivateKey(pem);
-  if (block === null) fail('tls.key: no PEM private key found');
-  if (block.label.startsWith('ENCRYPTED') || /Proc-Type: *4,ENCRYPTED/.test(block.text)) fail('tls.key: the private key must not be encrypted');
+  if (block === null) fail(`${field}: no PEM private key found`);
+  if (block.label.startsWith('ENCRYPTED') || /Proc-Type: *4,ENCRYPTED/.test(block.text)) fail(`${field}: the private key must not be encrypted`);
   try {
     return createPrivateKey(block.text);
   } catch (err) {
-    return fail(`tls.key: the private key does not parse: ${(err as Error).message}`);
+    return fail(`${field}: the private key does not parse: ${(err as Error).message}`);
   }
 }
 
@@ -71,7 +82,7 @@ function checkValidity(cert: X509Certificate, what: string, now: number): void {
 }
 
 /** Walk leaf → issuer through the given chain and CA bundle, checking signatures, algorithms and validity. */
-function checkChain(chain: X509Certificate[], cas: X509Certificate[], now: number): void {
+function checkChain(chain: X509Certificate[], cas: X509Certificate[], now: number, fields: FieldNames): void {
   const leaf = chain[0]!;
   const pool = [...chain.slice(1), ...cas];
   const trusted = new Set(cas.map((c) => c.fingerprint256));
@@ -80,7 +91,7 @@ function checkChain(chain: X509Certificate[], cas: X509Certificate[], now: numbe
   for (let depth = 0; depth < MAX_CHAIN && !verified; depth++) {
     if (isSelfSigned(current)) break;
     if (WEAK_SIGNATURE.test(current.signatureAlgorithm ?? '')) {
-      fail(`${depth === 0 ? 'tls.certificate' : 'an intermediate certificate'} (${current.subject.replace(/\n/g, ', ')}) is signed with the insecure algorithm ${current.signatureAlgorithm}`);
+      fail(`${depth === 0 ? fields.cert : 'an intermediate certificate'} (${current.subject.replace(/\n/g, ', ')}) is signed with the insecure algorithm ${current.signatureAlgorithm}`);
     }
     const issuer = pool.find((candidate) => candidate !== current && current.checkIssued(candidate) && current.verify(candidate.publicKey));
     if (issuer === undefined) break;
@@ -88,7 +99,7 @@ function checkChain(chain: X509Certificate[], cas: X509Certificate[], now: numbe
     verified = trusted.has(issuer.fingerprint256);
     current = issuer;
   }
-  if (cas.length > 0 && !verified) fail('tls.certificate does not verify against tls.caCertificate');
+  if (cas.length > 0 && !verified) fail(`${fields.cert} does not verify against ${fields.ca}`);
 }
 
 function validate(tls: RouteTLSConfig, now: number): void {
@@ -103,19 +114,26 @@ function validate(tls: RouteTLSConfig, now: number): void {
     for (const field of ['certificate', 'key', 'caCertificate', 'destinationCACertificate'] as const) {
       if (tls[field]) fail(`passthrough termination does not support tls.${field}`);
     }
+    if (tls.externalCertificate) fail('passthrough termination does not support tls.externalCertificate');
     return;
   }
+  if (tls.externalCertificate && (tls.certificate || tls.key)) fail('tls.externalCertificate and tls.certificate/tls.key are mutually exclusive');
   if (termination === 'edge' && tls.destinationCACertificate) fail('edge termination does not support tls.destinationCACertificate');
   if (Boolean(tls.certificate) !== Boolean(tls.key)) fail('tls.certificate and tls.key must be given together');
   const cas = tls.caCertificate ? parseCertificates(tls.caCertificate, 'tls.caCertificate') : [];
   if (tls.destinationCACertificate) parseCertificates(tls.destinationCACertificate, 'tls.destinationCACertificate');
   if (!tls.certificate || !tls.key) return;
-  const chain = parseCertificates(tls.certificate, 'tls.certificate');
-  const key = parseKey(tls.key);
+  validateKeyPair(tls.certificate, tls.key, cas, now, ROUTE_FIELDS);
+}
+
+/** The checks every served certificate gets, wherever it comes from. */
+function validateKeyPair(certPem: string, keyPem: string, cas: X509Certificate[], now: number, fields: FieldNames): void {
+  const chain = parseCertificates(certPem, fields.cert);
+  const key = parseKey(keyPem, fields.key);
   const leaf = chain[0]!;
-  if (!leaf.checkPrivateKey(key)) fail('tls.key does not match tls.certificate');
-  checkValidity(leaf, 'tls.certificate', now);
-  checkChain(chain, cas, now);
+  if (!leaf.checkPrivateKey(key)) fail(`${fields.key} does not match ${fields.cert}`);
+  checkValidity(leaf, fields.cert, now);
+  checkChain(chain, cas, now, fields);
 }
 
 /** Extended validation of a Route's spec.tls (absent = nothing to check). */
@@ -137,7 +155,7 @@ const verdicts = new LRUCache<string, { result: TlsValidation; at: number }>({ m
 
 function tlsKey(tls: RouteTLSConfig): string {
   const h = createHash('sha256');
-  for (const value of [tls.termination, tls.insecureEdgeTerminationPolicy, tls.certificate, tls.key, tls.caCertificate, tls.destinationCACertificate]) {
+  for (const value of [tls.termination, tls.insecureEdgeTerminationPolicy, tls.certificate, tls.key, tls.caCertificate, tls.destinationCACertificate, tls.externalCertificate?.name]) {
     h.update(String(value ?? '')).update('\0');
   }
   return h.digest('hex');
@@ -154,9 +172,72 @@ export function validateRouteTlsCached(tls: RouteTLSConfig | null | undefined, n
   return result;
 }
 
-/** The admission step: Routes only (Ingress certificates come from Secrets). */
-export function admitExtendedValidation(candidate: RouteCandidate, _context: AdmissionContext): Verdict {
+const SECRET_TYPE_TLS = 'kubernetes.io/tls';
+
+/** tls.crt / tls.key of a Secret: base64 `data` as the API serves it, or `stringData` from files. */
+export function secretKeyPair(secret: Secret): { cert: string; key: string } | null {
+  const read = (name: string): string | undefined => {
+    const b64 = secret.data?.[name];
+    if (b64 !== undefined) return Buffer.from(b64, 'base64').toString('utf8');
+    return secret.stringData?.[name];
+  };
+  const cert = read('tls.crt');
+  const key = read('tls.key');
+  return cert && key ? { cert, key } : null;
+}
+
+/**
+ * Extended validation of the certificate a Secret holds (`secretKey` is `ns/name`): it must
+ * exist, be of type kubernetes.io/tls when a type is given (files may leave it out), hold
+ * tls.crt and tls.key, and pass the checks an inline certificate gets, the chain verified
+ * against `caCertificate` when one is given. Verdicts are cached by content like a Route's.
+ */
+export function checkSecretCertificate(secret: Secret | undefined, secretKey: string, caCertificate?: string, now = Date.now()): TlsValidation {
+  const failed = (message: string): TlsValidation => ({ ok: false, reason: 'ExtendedValidationFailed', message: `secret ${secretKey} ${message}` });
+  if (!secret) return failed('not found');
+  if (secret.type !== undefined && secret.type !== SECRET_TYPE_TLS) return failed(`is of type ${secret.type}, not ${SECRET_TYPE_TLS}`);
+  const pair = secretKeyPair(secret);
+  if (!pair) return failed('has no tls.crt and tls.key');
+  const key = createHash('sha256').update('secret\0').update(pair.cert).update('\0').update(pair.key).update('\0').update(caCertificate ?? '').digest('hex');
+  const cached = verdicts.get(key);
+  if (cached && now - cached.at < VERDICT_TTL_MS && now >= cached.at) return cached.result;
+  let result: TlsValidation = OK;
+  try {
+    const cas = caCertificate ? parseCertificates(caCertificate, 'tls.caCertificate') : [];
+    validateKeyPair(pair.cert, pair.key, cas, now, SECRET_FIELDS);
+  } catch (err) {
+    result = failed(`is not a valid certificate: ${err instanceof Invalid ? err.message : (err as Error).message}`);
+  }
+  verdicts.set(key, { result, at: now });
+  return result;
+}
+
+/** The Secret a Route's spec.tls.externalCertificate names (`ns/name`), or null. */
+export function externalCertificateSecretKey(candidate: RouteCandidate): string | null {
+  const name = candidate.kind === 'Route' ? candidate.routeTls?.externalCertificate?.name : undefined;
+  return name ? `${candidate.namespace}/${name}` : null;
+}
+
+/** Secret keys (`ns/name`) a candidate's admission reads: the reconciler re-admits it when one changes. */
+export function secretsReadByAdmission(candidate: RouteCandidate): string[] {
+  const key = externalCertificateSecretKey(candidate);
+  return key === null ? [] : [key];
+}
+
+function admitExternalCertificate(candidate: RouteCandidate, store: ObjectStore): Verdict {
+  const secretKey = externalCertificateSecretKey(candidate);
+  if (secretKey === null) return ADMITTED;
+  const result = checkSecretCertificate(store.get('Secret', secretKey), secretKey, candidate.routeTls?.caCertificate);
+  return result.ok ? ADMITTED : reject(Reasons.extendedValidationFailed, result.message);
+}
+
+/**
+ * The admission step: Routes only. An Ingress certificate never rejects (see the header):
+ * the host falls back to the default certificate.
+ */
+export function admitExtendedValidation(candidate: RouteCandidate, context: AdmissionContext): Verdict {
   if (candidate.kind !== 'Route' || !candidate.routeTls) return ADMITTED;
   const result = validateRouteTlsCached(candidate.routeTls);
-  return result.ok ? ADMITTED : reject(Reasons.extendedValidationFailed, result.message);
+  if (!result.ok) return reject(Reasons.extendedValidationFailed, result.message);
+  return admitExternalCertificate(candidate, context.store);
 }

@@ -7,6 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { secretsReadByAdmission } from '../admission/extended-validation.ts';
 import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
 import { parseLabelSelector } from '../admission/label-selector.ts';
 import { domainGroupOfHostKey, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
@@ -60,6 +61,8 @@ export class Reconciler extends EventEmitter {
 
   #owners = new Map<string, OwnerState>();
   #namespaceOwners = new Map<string, Set<string>>();
+  /** Owners whose admission read a Secret (Route externalCertificate), by Secret key. */
+  #secretOwners = new Map<string, Set<string>>();
   /** Owners with a surviving candidate on a host key. */
   #hostClaimants = new Map<string, Set<string>>();
   /** Host keys with claimants, by domain group. */
@@ -139,9 +142,13 @@ export class Reconciler extends EventEmitter {
         case 'Namespace':
           for (const o of this.#namespaceOwners.get(change.key) ?? []) owners.add(o);
           break;
+        case 'Secret':
+          // Admission checks externalCertificate Secrets: a change can admit or reject a Route.
+          for (const o of this.#secretOwners.get(change.key) ?? []) owners.add(o);
+          this.#dependencies.collect(change.kind, change.key, hosts);
+          break;
         case 'Service':
         case 'Pod':
-        case 'Secret':
           this.#dependencies.collect(change.kind, change.key, hosts);
           break;
         case 'EndpointSlice':
@@ -205,6 +212,7 @@ export class Reconciler extends EventEmitter {
   #indexOwner(state: OwnerState): void {
     this.#owners.set(state.key, state);
     addTo(this.#namespaceOwners, state.namespace, state.key);
+    for (const c of state.candidates) for (const k of secretsReadByAdmission(c)) addTo(this.#secretOwners, k, state.key);
     for (const h of state.hostKeys) {
       addTo(this.#hostClaimants, h, state.key);
       addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
@@ -216,6 +224,7 @@ export class Reconciler extends EventEmitter {
   #unindexOwner(state: OwnerState): void {
     this.#owners.delete(state.key);
     removeFrom(this.#namespaceOwners, state.namespace, state.key);
+    for (const c of state.candidates) for (const k of secretsReadByAdmission(c)) removeFrom(this.#secretOwners, k, state.key);
     for (const h of state.hostKeys) {
       removeFrom(this.#hostClaimants, h, state.key);
       if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);

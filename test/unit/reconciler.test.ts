@@ -10,6 +10,7 @@ import type { AdmissionResult, TableDelta } from '../../src/table/types.ts';
 import {
   config, created, endpoint, ingress, ingressClass, namespace, pod, route, service, simpleIngress, slice, tlsSecret,
 } from '../fixtures/table/builders.ts';
+import { selfSignedCertificate } from '../support/certs.ts';
 
 function setup(overrides: Partial<RouterConfig> = {}, initial: KubeObject[] = []) {
   const store = new ObjectStore();
@@ -162,11 +163,14 @@ test('Pod annotation changes recompile autoport routes; skipped endpoints are a 
   t.notRegex(await s.metrics.registry.metrics(), /switchyard_endpoints_skipped\{/);
 });
 
-test('Secret changes recompile routes that reference them', (t) => {
+test('Secret changes recompile routes that reference them', async (t) => {
+  const [first, second] = await Promise.all([selfSignedCertificate(['a.com']), selfSignedCertificate(['a.com'])]);
   const s = setup({}, [route('ns', 'r', { host: 'a.com', tls: { termination: 'edge', externalCertificate: { name: 'cert' } } })]);
-  t.is(s.reconciler.snapshot().upsert[0]!.routes[0]!.tls!.certificate, null);
-  s.apply(tlsSecret('ns', 'cert', 'CRT', 'KEY'));
-  t.deepEqual(s.deltas[0]!.upsert[0]!.routes[0]!.tls!.certificate, { cert: 'CRT', key: 'KEY' });
+  t.is(s.reconciler.snapshot().upsert.length, 0, 'a missing externalCertificate Secret rejects the Route');
+  s.apply(tlsSecret('ns', 'cert', first.cert, first.key));
+  t.deepEqual(s.deltas[0]!.upsert[0]!.routes[0]!.tls!.certificate, { cert: first.cert, key: first.key });
+  s.apply(tlsSecret('ns', 'cert', second.cert, second.key));
+  t.deepEqual(s.deltas[0]!.upsert[0]!.routes[0]!.tls!.certificate, { cert: second.cert, key: second.key });
   s.apply(tlsSecret('ns', 'unrelated', 'X', 'Y'));
   t.is(s.deltas.length, 0);
 });

@@ -7,6 +7,14 @@ import { ObjectStore } from '../../src/store.ts';
 import { compileHostEntry, compileRoute } from '../../src/table/compile.ts';
 import { endpointId, newDeps } from '../../src/table/compile-endpoints.ts';
 import { config, endpoint, ingress, pod, route, service, simpleIngress, slice, tlsSecret } from '../fixtures/table/builders.ts';
+import { selfSignedCertificate, type TestCertificate } from '../support/certs.ts';
+
+// Secret certificates pass extended validation before they are served, so they must be real.
+let ext: TestCertificate;
+let ext2: TestCertificate;
+test.before(async () => {
+  [ext, ext2] = await Promise.all([selfSignedCertificate(['x.com']), selfSignedCertificate(['a.com'])]);
+});
 
 function storeWith(...objects: KubeObject[]): ObjectStore {
   const store = new ObjectStore();
@@ -114,15 +122,18 @@ test('autoport: the port comes from the pod annotation; pods without it are skip
 });
 
 test('TLS: Route inline certificate, externalCertificate Secret (data and stringData), reencrypt server name', (t) => {
-  const store = storeWith(tlsSecret('ns', 'ext', 'CERT', 'KEY'), tlsSecret('ns', 'ext2', 'C2', 'K2', 'stringData'));
+  const store = storeWith(tlsSecret('ns', 'ext', ext.cert, ext.key), tlsSecret('ns', 'ext2', ext2.cert, ext2.key, 'stringData'), tlsSecret('ns', 'bad', 'CERT', 'KEY'));
   const tls = (spec: object) => compile(routeCandidate(route('ns', 'r', { host: 'x.com', tls: spec as never }), config()), store);
   t.deepEqual(tls({ termination: 'edge', certificate: 'C', key: 'K', caCertificate: 'CA', insecureEdgeTerminationPolicy: 'Redirect' }).route.tls, {
     termination: 'edge', insecurePolicy: 'Redirect', certificate: { cert: 'C', key: 'K', ca: 'CA' }, destinationCA: null,
   });
-  const ext = tls({ termination: 'edge', externalCertificate: { name: 'ext' } });
-  t.deepEqual(ext.route.tls!.certificate, { cert: 'CERT', key: 'KEY' });
-  t.deepEqual([...ext.deps.secrets], ['ns/ext']);
-  t.deepEqual(tls({ termination: 'edge', externalCertificate: { name: 'ext2' } }).route.tls!.certificate, { cert: 'C2', key: 'K2' });
+  const fromSecret = tls({ termination: 'edge', externalCertificate: { name: 'ext' } });
+  t.deepEqual(fromSecret.route.tls!.certificate, { cert: ext.cert, key: ext.key });
+  t.deepEqual([...fromSecret.deps.secrets], ['ns/ext']);
+  t.deepEqual(tls({ termination: 'edge', externalCertificate: { name: 'ext2' } }).route.tls!.certificate, { cert: ext2.cert, key: ext2.key });
+  const bad = tls({ termination: 'edge', externalCertificate: { name: 'bad' } });
+  t.is(bad.route.tls!.certificate, null, 'a Secret failing extended validation is never handed to the listener');
+  t.regex(bad.route.notes!.join(), /secret ns\/bad is not a valid certificate: tls\.crt: no PEM certificate.*default certificate/);
   const missing = tls({ termination: 'edge', externalCertificate: { name: 'nope' } });
   t.is(missing.route.tls!.certificate, null);
   t.regex(missing.route.notes!.join(), /ns\/nope not found/);
@@ -134,13 +145,13 @@ test('TLS: Route inline certificate, externalCertificate Secret (data and string
 });
 
 test('TLS: Ingress hosts in spec.tls terminate at the edge with the Secret; others are plain', (t) => {
-  const store = storeWith(tlsSecret('ns', 'a-tls', 'CERT', 'KEY'));
+  const store = storeWith(tlsSecret('ns', 'a-tls', ext2.cert, ext2.key));
   const ing = ingress('ns', 'i', {
     tls: [{ hosts: ['a.com'], secretName: 'a-tls' }, { hosts: ['c.com'], secretName: 'missing' }],
     rules: ['a.com', 'b.com', 'c.com'].map((host) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: 's', port: { number: 80 } } } }] } })),
   });
   const [a, b, c] = ingressCandidates(ing).map((cand) => compile(cand, store).route);
-  t.deepEqual(a!.tls, { termination: 'edge', insecurePolicy: 'Redirect', certificate: { cert: 'CERT', key: 'KEY' }, destinationCA: null });
+  t.deepEqual(a!.tls, { termination: 'edge', insecurePolicy: 'Redirect', certificate: { cert: ext2.cert, key: ext2.key }, destinationCA: null });
   t.is(b!.tls, null);
   t.is(c!.tls!.certificate, null);
   t.regex(c!.notes!.join(), /missing not found/);
