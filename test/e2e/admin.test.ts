@@ -39,12 +39,12 @@ test('/metrics and /debug/routes need the configured credentials', async (t) => 
 test('--access-log writes one line per request with route, endpoint and status; no credentials logged', async (t) => {
   await request(router.http, { host: 'admin.test', path: '/logged?x=1', headers: { authorization: 'Bearer tenant-token-123' } });
   await request(router.http, { host: 'missing.test', path: '/nothing' });
-  const ok = await eventually(() => router.logs.find((l) => l.access === true && l.path === '/logged?x=1'), 3000);
+  const ok = await eventually(() => router.logs.find((l) => l.access === true && l.path === '/logged?x=1'), 3000) as Record<string, unknown>;
   t.is(ok.status, 200);
   t.is(ok.route, 'default/a');
   t.is(ok.endpoint, `127.0.0.1:${backend.port}`);
   t.is(typeof ok.ms, 'number');
-  const miss = await eventually(() => router.logs.find((l) => l.access === true && l.path === '/nothing'), 3000);
+  const miss = await eventually(() => router.logs.find((l) => l.access === true && l.path === '/nothing'), 3000) as Record<string, unknown>;
   t.is(miss.status, 404);
   const all = JSON.stringify(router.logs);
   t.false(all.includes('tenant-token-123'));
