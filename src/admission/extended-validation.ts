@@ -198,18 +198,22 @@ export function checkSecretCertificate(secret: Secret | undefined, secretKey: st
   if (secret.type !== undefined && secret.type !== SECRET_TYPE_TLS) return failed(`is of type ${secret.type}, not ${SECRET_TYPE_TLS}`);
   const pair = secretKeyPair(secret);
   if (!pair) return failed('has no tls.crt and tls.key');
+  // Cached by content only: the same certificate may sit in several Secrets, so the verdict
+  // is stored without the Secret's name and the message is built after.
   const key = createHash('sha256').update('secret\0').update(pair.cert).update('\0').update(pair.key).update('\0').update(caCertificate ?? '').digest('hex');
   const cached = verdicts.get(key);
-  if (cached && now - cached.at < VERDICT_TTL_MS && now >= cached.at) return cached.result;
-  let result: TlsValidation = OK;
-  try {
-    const cas = caCertificate ? parseCertificates(caCertificate, 'tls.caCertificate') : [];
-    validateKeyPair(pair.cert, pair.key, cas, now, SECRET_FIELDS);
-  } catch (err) {
-    result = failed(`is not a valid certificate: ${err instanceof Invalid ? err.message : (err as Error).message}`);
+  let result = cached && now - cached.at < VERDICT_TTL_MS && now >= cached.at ? cached.result : null;
+  if (result === null) {
+    result = OK;
+    try {
+      const cas = caCertificate ? parseCertificates(caCertificate, 'tls.caCertificate') : [];
+      validateKeyPair(pair.cert, pair.key, cas, now, SECRET_FIELDS);
+    } catch (err) {
+      result = { ok: false, reason: 'ExtendedValidationFailed', message: err instanceof Invalid ? err.message : (err as Error).message };
+    }
+    verdicts.set(key, { result, at: now });
   }
-  verdicts.set(key, { result, at: now });
-  return result;
+  return result.ok ? OK : failed(`is not a valid certificate: ${result.message}`);
 }
 
 /** The Secret a Route's spec.tls.externalCertificate names (`ns/name`), or null. */
