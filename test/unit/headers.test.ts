@@ -3,8 +3,8 @@ import { upstreamRequestHeaders, clientResponseHeaders, forwardedNode, applyForw
 
 const info: ForwardedInfo = { clientIp: '192.0.2.7', host: 'shop.example.com', port: 80, proto: 'http' };
 
-function asObject(flat: string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+function asObject(flat: string[]): Record<string, string[] | undefined> {
+  const out: Record<string, string[] | undefined> = {};
   for (let i = 0; i < flat.length; i += 2) (out[flat[i]!] ??= []).push(flat[i + 1]!);
   return out;
 }
