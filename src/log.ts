@@ -5,9 +5,12 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
+// A safety net only: code logs objects by reference (kind/namespace/name), never their content.
+// (`key` alone is not here: route keys like `Route/ns/name` are logged as `key`.)
 const REDACT = [
-  'key', '*.key', 'tls.key', '*.tls.key', 'token', '*.token', 'password', '*.password',
-  'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', 'data', '*.data',
+  'privateKey', '*.privateKey', 'tls.key', '*.tls.key', 'spec.tls.key', 'token', '*.token',
+  'password', '*.password', 'authorization', '*.authorization', 'headers.authorization',
+  'headers.cookie', 'headers["proxy-authorization"]', 'data', '*.data', 'stringData', '*.stringData',
 ];
 
 export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
