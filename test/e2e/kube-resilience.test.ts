@@ -218,6 +218,7 @@ test.serial('failing lists at start: not ready and no proxy port (--bind-ports-a
   // The admin port comes up and answers 503 while every list fails; the HTTP port stays closed.
   const firstAnswer = await eventually(() => request(admin, { path: '/healthz/ready', timeoutMs: 1000 }).catch(() => undefined), 10_000);
   t.is(firstAnswer?.status, 503);
+  t.regex(firstAnswer!.body, /not ready: waiting for the first sync/);
   const answers: number[] = [];
   const portErrors: string[] = [];
   for (let i = 0; i < 10; i++) {
@@ -239,12 +240,15 @@ test.serial('failing lists at start: not ready and no proxy port (--bind-ports-a
 });
 
 test.serial('inconsistent lease timings are a clear startup error', async (t) => {
-  const router = await startRouter({
-    args: routerArgs('bad', ['--lease-duration', '1s', '--lease-renew-deadline', '2s']),
-    waitForListening: false,
-  });
-  t.teardown(() => router.stop());
-  const { code } = await router.exited;
-  t.not(code, 0);
-  t.regex(router.stderr(), /--lease-renew-deadline \(2000ms\) must be less than --lease-duration \(1000ms\)/);
+  const start = (extra: string[]) => startRouter({ args: routerArgs('bad', extra), waitForListening: false });
+  const [deadline, retry] = await Promise.all([
+    start(['--lease-duration', '1s', '--lease-renew-deadline', '2s']),
+    start(['--lease-renew-deadline', '1s', '--lease-retry-period', '1s']),
+  ]);
+  t.teardown(() => Promise.all([deadline.stop(), retry.stop()]));
+  t.not((await deadline.exited).code, 0);
+  t.regex(deadline.stderr(), /--lease-renew-deadline \(2000ms\) must be less than --lease-duration \(1000ms\)/);
+  t.not((await retry.exited).code, 0);
+  t.regex(retry.stderr(), /--lease-retry-period \(1000ms\) must be less than --lease-renew-deadline \(1000ms\)/);
+  t.is(api.get<any>(LEASE)?.spec?.holderIdentity ?? '', '', 'neither took the Lease');
 });
