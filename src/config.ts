@@ -232,6 +232,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const result = config as unknown as RouterConfig;
   if (!result.adminBind) result.adminBind = result.bind;
   if (!result.leaseName) result.leaseName = `switchyard-${result.routerName}`;
+  if (!(result.leaseRenewDeadline < result.leaseDuration)) {
+    throw new ConfigError(`--lease-renew-deadline (${result.leaseRenewDeadline}ms) must be less than --lease-duration (${result.leaseDuration}ms)`);
+  }
+  if (!(result.leaseRetryPeriod > 0)) throw new ConfigError('--lease-retry-period must be more than 0');
+  if (!(result.leaseRetryPeriod < result.leaseRenewDeadline)) {
+    throw new ConfigError(`--lease-retry-period (${result.leaseRetryPeriod}ms) must be less than --lease-renew-deadline (${result.leaseRenewDeadline}ms)`);
+  }
   if ((result.statsUsername === '') !== (result.statsPassword === '')) {
     throw new ConfigError('--stats-username and --stats-password must be set together');
   }

@@ -39,14 +39,8 @@ export interface StatusController {
  * try (retry period) within its renew deadline. Throws an Error naming the options otherwise.
  */
 export function leaseTimingsOf(config: RouterConfig): Required<Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>> {
+  // The relations between the three are checked once, when options are parsed (src/config.ts).
   const { leaseDuration, leaseRenewDeadline, leaseRetryPeriod } = config;
-  if (!(leaseRetryPeriod > 0)) throw new Error(`--lease-retry-period must be more than 0 (got ${leaseRetryPeriod}ms)`);
-  if (!(leaseRenewDeadline < leaseDuration)) {
-    throw new Error(`--lease-renew-deadline (${leaseRenewDeadline}ms) must be less than --lease-duration (${leaseDuration}ms)`);
-  }
-  if (!(leaseRetryPeriod < leaseRenewDeadline)) {
-    throw new Error(`--lease-retry-period (${leaseRetryPeriod}ms) must be less than --lease-renew-deadline (${leaseRenewDeadline}ms)`);
-  }
   return { leaseDurationMs: leaseDuration, renewDeadlineMs: leaseRenewDeadline, retryPeriodMs: leaseRetryPeriod };
 }
 
