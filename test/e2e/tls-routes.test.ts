@@ -99,8 +99,23 @@ test('edge: HTTP/2 for a route with its own certificate', async (t) => {
     const [headers] = await once(stream, 'response');
     await once(stream, 'end');
     t.is(headers[':status'], 200);
-    t.is((JSON.parse(body) as { backend: string }).backend, 'echo');
+    const echoed = JSON.parse(body) as { backend: string; url: string; headers: Record<string, string> };
+    t.is(echoed.backend, 'echo');
     t.is((session.socket as tls.TLSSocket).alpnProtocol, 'h2');
+    // Translated for the HTTP/1.1 backend: :authority → Host, no pseudo or connection headers.
+    t.is(echoed.url, '/h2');
+    t.is(echoed.headers.host, 'edge.test');
+    t.false(Object.keys(echoed.headers).some((k) => k.startsWith(':')));
+    t.is(echoed.headers['x-forwarded-proto'], 'https');
+    // A request body over h2 (no content-length) reaches the backend whole.
+    const post = session.request({ ':method': 'POST', ':path': '/h2-post', ':authority': 'edge.test' });
+    let postBody = '';
+    post.setEncoding('utf8').on('data', (c: string) => (postBody += c));
+    post.end('x'.repeat(100_000));
+    const [postHeaders] = await once(post, 'response');
+    await once(post, 'end');
+    t.is(postHeaders[':status'], 200);
+    t.is((JSON.parse(postBody) as { body: string }).body.length, 100_000);
   } finally {
     session.close();
   }
