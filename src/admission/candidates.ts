@@ -71,7 +71,8 @@ export function ingressCandidates(ingress: Ingress): RouteCandidate[] {
   const out: RouteCandidate[] = [];
   rules.forEach((rule, ruleIndex) => {
     const host = (rule.host ?? '').trim().toLowerCase();
-    const tlsEntry = tls.find((t) => (t.hosts ?? []).some((h) => h.trim().toLowerCase() === host)) ?? null;
+    // A rule without host is in no tls[].hosts: it is plain HTTP (HTTPS only via the default certificate).
+    const tlsEntry = host === '' ? null : tls.find((t) => (t.hosts ?? []).some((h) => h.trim().toLowerCase() === host)) ?? null;
     (rule.http?.paths ?? []).forEach((p, pathIndex) => {
       out.push({
         key: `${ownerKey}/${ruleIndex}/${pathIndex}`,

@@ -1,7 +1,7 @@
 // Admission step: --denied-domains wins over --allowed-domains. A domain covers itself and its
 // subdomains, on a label boundary (`example.com` covers `a.example.com`, not `badexample.com`).
 
-import { ADMITTED, Reasons, reject, wildcardDomain, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
+import { ADMITTED, Reasons, isHostless, reject, wildcardDomain, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 export function inDomain(host: string, domain: string): boolean {
   const d = domain.trim().toLowerCase().replace(/^\*?\./, '').replace(/\.$/, '');
@@ -10,6 +10,8 @@ export function inDomain(host: string, domain: string): boolean {
 }
 
 export function admitDomains(c: RouteCandidate, context: AdmissionContext): Verdict {
+  // A rule without host names no domain to allow or deny.
+  if (isHostless(c)) return ADMITTED;
   const { allowedDomains, deniedDomains } = context.config;
   // A wildcard Ingress host `*.foo.com` is judged by the domain it serves.
   const host = c.host.startsWith('*.') ? wildcardDomain(c) : c.host;

@@ -8,12 +8,15 @@
 //   - either claim is a passthrough Route: same scope, whatever the paths and namespaces. The
 //     router only sees the SNI of a passthrough connection, never its path, so a passthrough
 //     host cannot be shared (as in OpenShift).
+//   - Ingress rules without host (HOSTLESS_HOST_KEY, their own group): a common path, whatever
+//     the namespaces — they share the catch-all slot path by path, never a host.
 // A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
 // with each other, and one conflicting path drops that host's paths only).
 
 import { creationMillis } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import type { ObjectStore } from '../store.ts';
+import { HOSTLESS_HOST_KEY } from '../table/types.ts';
 import { ADMITTED, Reasons, hostKeyOf, reject, type RouteCandidate, type Verdict } from './types.ts';
 
 export interface OwnershipClaim {
@@ -26,13 +29,16 @@ export interface OwnershipClaim {
   wildcard: boolean;
   /** A passthrough Route: it takes its whole host (or wildcard domain), paths cannot split it. */
   passthrough: boolean;
-  /** Path identities: Route '' and '/' differ; an Ingress Exact path differs from a Prefix one. */
+  /** Path identities: Route '' and '/' differ; an Ingress Exact path differs from a Prefix one; Prefix `/a/` is `/a`. */
   paths: Set<string>;
   candidates: RouteCandidate[];
 }
 
 function pathIdentity(c: RouteCandidate): string {
-  return c.match === 'exact' ? `=${c.path}` : c.path;
+  if (c.match === 'exact') return `=${c.path}`;
+  // An Ingress Prefix ignores the rule's trailing '/': `/a/` and `/a` serve the same requests.
+  if (c.match === 'prefix' && c.path.length > 1 && c.path.endsWith('/')) return c.path.replace(/\/+$/, '') || '/';
+  return c.path;
 }
 
 function isPassthrough(c: RouteCandidate): boolean {
@@ -82,6 +88,7 @@ function sharePath(a: OwnershipClaim, b: OwnershipClaim): boolean {
 function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterConfig): boolean {
   if (claim.ownerKey === owner.ownerKey) return false;
   const sameScope = claim.hostKey === owner.hostKey;
+  if (claim.hostKey === HOSTLESS_HOST_KEY || owner.hostKey === HOSTLESS_HOST_KEY) return sameScope && sharePath(claim, owner);
   if (sameScope && (claim.passthrough || owner.passthrough)) return true;
   if (claim.namespace === owner.namespace || config.disableNamespaceOwnershipCheck) return sameScope && sharePath(claim, owner);
   return sameScope || claim.wildcard || owner.wildcard;
@@ -99,6 +106,20 @@ function passthroughWhy(claim: OwnershipClaim, owner: OwnershipClaim): string {
   return '';
 }
 
+function conflictMessage(claim: OwnershipClaim, owner: OwnershipClaim): string {
+  if (claim.hostKey === HOSTLESS_HOST_KEY) {
+    const shared = [...claim.paths].filter((p) => owner.paths.has(p)).map(describePathIdentity).join(', ');
+    return `${ownerName(owner)} already serves ${shared} for requests of any host (rules without host) and is older`;
+  }
+  const what = owner.hostKey === claim.hostKey ? claim.hostKey : `${claim.hostKey} (${owner.hostKey} is claimed)`;
+  return `${ownerName(owner)} already exposes ${what} and is older${passthroughWhy(claim, owner)}`;
+}
+
+/** `=/a` → `path "/a" (Exact)`, `/a` → `path "/a" (Prefix)`, as pathIdentity encodes them. */
+function describePathIdentity(identity: string): string {
+  return identity.startsWith('=') ? `path "${identity.slice(1)}" (Exact)` : `path "${identity}" (Prefix)`;
+}
+
 /** Judge every claim of one domain group (or of independent hosts); returns each claim's verdict. */
 export function admitHostOwnership(claims: readonly OwnershipClaim[], store: ObjectStore, config: RouterConfig): Map<OwnershipClaim, Verdict> {
   const ordered = [...claims].sort((a, b) => compareClaims(store, a, b));
@@ -108,7 +129,7 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
   const wildcards: OwnershipClaim[] = [];
   const findOwner = (claim: OwnershipClaim): OwnershipClaim | undefined => {
     for (const o of byHost.get(claim.hostKey) ?? []) if (conflicts(claim, o, config)) return o;
-    if (config.disableNamespaceOwnershipCheck) return undefined;
+    if (config.disableNamespaceOwnershipCheck || claim.hostKey === HOSTLESS_HOST_KEY) return undefined;
     if (claim.wildcard) {
       for (const [ns, o] of oldestByNamespace) if (ns !== claim.namespace) return o;
     }
@@ -119,15 +140,15 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
   for (const claim of ordered) {
     const owner = findOwner(claim);
     if (owner) {
-      const what = owner.hostKey === claim.hostKey ? claim.hostKey : `${claim.hostKey} (${owner.hostKey} is claimed)`;
-      verdicts.set(claim, reject(Reasons.hostAlreadyClaimed, `${ownerName(owner)} already exposes ${what} and is older${passthroughWhy(claim, owner)}`));
+      verdicts.set(claim, reject(Reasons.hostAlreadyClaimed, conflictMessage(claim, owner)));
       continue;
     }
     verdicts.set(claim, ADMITTED);
     let list = byHost.get(claim.hostKey);
     if (!list) byHost.set(claim.hostKey, (list = []));
     list.push(claim);
-    if (!oldestByNamespace.has(claim.namespace)) oldestByNamespace.set(claim.namespace, claim);
+    // Rules without host claim no domain: a wildcard of another namespace does not clash with them.
+    if (claim.hostKey !== HOSTLESS_HOST_KEY && !oldestByNamespace.has(claim.namespace)) oldestByNamespace.set(claim.namespace, claim);
     if (claim.wildcard) wildcards.push(claim);
   }
   return verdicts;

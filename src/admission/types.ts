@@ -4,7 +4,7 @@
 import type { RouterConfig } from '../config.ts';
 import type { Ingress, Route, RouteTLSConfig } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import type { PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type PathMatch } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
 
 /** One backend service of a candidate. */
@@ -93,8 +93,18 @@ export function wildcardDomain(candidate: RouteCandidate): string {
   return dot === -1 ? '' : h.slice(dot + 1);
 }
 
-/** Table key of the host entry the candidate lands in: `foo.com` or `*.foo.com`. */
+/**
+ * An Ingress rule without `host`: Kubernetes applies it to every Host. It skips host
+ * validation, domain and wildcard steps, and lands in the HOSTLESS_HOST_KEY entry. (A Route
+ * without host stays a NoHostValue rejection, as in OpenShift.)
+ */
+export function isHostless(candidate: RouteCandidate): boolean {
+  return candidate.kind === 'Ingress' && candidate.host === '';
+}
+
+/** Table key of the host entry the candidate lands in: `foo.com`, `*.foo.com` or HOSTLESS_HOST_KEY. */
 export function hostKeyOf(candidate: RouteCandidate): string {
+  if (isHostless(candidate)) return HOSTLESS_HOST_KEY;
   return candidate.wildcard ? `*.${wildcardDomain(candidate)}` : candidate.host;
 }
 
@@ -103,12 +113,13 @@ export function hostKeyOf(candidate: RouteCandidate): string {
  * so a wildcard and the exact hosts it would cover are judged together.
  */
 export function domainGroupOf(candidate: RouteCandidate): string {
+  if (isHostless(candidate)) return HOSTLESS_HOST_KEY;
   if (candidate.wildcard) return wildcardDomain(candidate);
   const dot = candidate.host.indexOf('.');
   return dot === -1 ? candidate.host : candidate.host.slice(dot + 1);
 }
 
-/** Domain group of a table host key (`*.foo.com` → `foo.com`, `bar.foo.com` → `foo.com`). */
+/** Domain group of a table host key (`*.foo.com` → `foo.com`, `bar.foo.com` → `foo.com`; HOSTLESS_HOST_KEY is its own group). */
 export function domainGroupOfHostKey(hostKey: string): string {
   if (hostKey.startsWith('*.')) return hostKey.slice(2);
   const dot = hostKey.indexOf('.');

@@ -1,10 +1,10 @@
 // Admission step: is the candidate well-formed? Host is a DNS-1123 subdomain (InvalidHost) and
-// present (NoHostValue); paths, weights, backend kinds and TLS settings are readable
+// present (NoHostValue; an Ingress rule without host is valid: it serves every Host); paths, weights, backend kinds and TLS settings are readable
 // (RouteNotAdmitted, OpenShift-style, with a message saying what is wrong); annotations parse
 // (InvalidAnnotation, naming the annotation).
 
 import { parseRouteAnnotations } from '../policies/annotations.ts';
-import { ADMITTED, Reasons, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
+import { ADMITTED, Reasons, isHostless, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -20,6 +20,7 @@ const INSECURE = new Set(['', 'None', 'Allow', 'Redirect']);
 const PATH_TYPES = new Set(['Exact', 'Prefix', 'ImplementationSpecific']);
 
 function validateHost(c: RouteCandidate): Verdict {
+  if (isHostless(c)) return ADMITTED;
   if (c.host === '') return reject(Reasons.noHostValue, 'no host value was defined for the route');
   const name = c.kind === 'Ingress' && c.host.startsWith('*.') ? c.host.slice(2) : c.host;
   if (!isDns1123Subdomain(name)) {

@@ -2,9 +2,10 @@
 // serves *.foo.com) or an Ingress host `*.foo.com` needs --allow-wildcard-routes.
 
 import { isDns1123Subdomain } from './validation.ts';
-import { ADMITTED, Reasons, reject, wildcardDomain, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
+import { ADMITTED, Reasons, isHostless, reject, wildcardDomain, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 export function admitWildcard(c: RouteCandidate, context: AdmissionContext): Verdict {
+  if (isHostless(c)) return ADMITTED;
   if (c.kind === 'Route' && c.owner.kind === 'Route') {
     const policy = (c.owner as { spec?: { wildcardPolicy?: string } }).spec?.wildcardPolicy;
     if (policy !== undefined && policy !== '' && policy !== 'None' && policy !== 'Subdomain') {

@@ -105,7 +105,7 @@ export function admissionResultOf(state: OwnerState, ownership: ReadonlyMap<stri
   if (rejectedHosts.size > 0) {
     const [firstRejection] = rejectedHosts.values();
     result.reason = firstRejection!.reason;
-    result.message = [...rejectedHosts].map(([h, v]) => `host "${h}" (${v.reason}): ${v.message}`).join('; ');
+    result.message = [...rejectedHosts].map(([h, v]) => `${h === '' ? 'rules without host' : `host "${h}"`} (${v.reason}): ${v.message}`).join('; ');
   }
   return result;
 }

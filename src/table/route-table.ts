@@ -5,7 +5,7 @@
 // leave the table are disposed.
 
 import { MATCH_ALL, matchesPath, normalizeHost, parentDomain, pathEnd, pathMatcher } from './match.ts';
-import type { CompiledRoute, HostEntry, TableDelta } from './types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type HostEntry, type TableDelta } from './types.ts';
 
 class HostSlot<T> {
   readonly key: string;
@@ -49,6 +49,11 @@ export class RouteTable<T> {
   #exact = new Map<string, HostSlot<T>>();
   /** Wildcard entries by served parent domain: `*.foo.com` under `foo.com`. */
   #wildcard = new Map<string, HostSlot<T>>();
+  /**
+   * Ingress rules without host (entry key HOSTLESS_HOST_KEY): a dedicated slot rather than a
+   * map key, so a request's Host can never select it by name and the lookup is one null check.
+   */
+  #hostless: HostSlot<T> | null = null;
   #byRouteKey = new Map<string, T>();
   #defaultRoute: CompiledRoute | null = null;
   #defaultItem: T | null = null;
@@ -63,15 +68,30 @@ export class RouteTable<T> {
     return key.startsWith('*.') ? [this.#wildcard, key.slice(2)] : [this.#exact, key];
   }
 
+  #slot(key: string): HostSlot<T> | undefined {
+    if (key === HOSTLESS_HOST_KEY) return this.#hostless ?? undefined;
+    const [map, name] = this.#slots(key);
+    return map.get(name);
+  }
+
+  #setSlot(key: string, slot: HostSlot<T> | null): void {
+    if (key === HOSTLESS_HOST_KEY) {
+      this.#hostless = slot;
+      return;
+    }
+    const [map, name] = this.#slots(key);
+    if (slot === null) map.delete(name);
+    else map.set(name, slot);
+  }
+
   apply(delta: TableDelta): void {
     const retired: Array<[string, T]> = [];
     const added: Array<[string, T]> = [];
     const retire = (key: string): void => {
-      const [map, name] = this.#slots(key);
-      const slot = map.get(name);
+      const slot = this.#slot(key);
       if (!slot) return;
       for (let i = 0; i < slot.routes.length; i++) retired.push([slot.routes[i]!.key, slot.items[i]!]);
-      map.delete(name);
+      this.#setSlot(key, null);
     };
     for (const key of delta.remove) retire(key);
     for (const entry of delta.upsert) retire(entry.key);
@@ -100,13 +120,13 @@ export class RouteTable<T> {
       items.push(item);
       added.push([route.key, item]);
     }
-    const [map, name] = this.#slots(entry.key);
-    map.set(name, new HostSlot(entry.key, entry.routes, items));
+    this.#setSlot(entry.key, new HostSlot(entry.key, entry.routes, items));
   }
 
   /**
    * The item serving a request: exact host, else the wildcard of its parent domain (also when
-   * the exact host has no matching path), else the Ingress default backend, else null.
+   * the exact host has no matching path), else the Ingress rules without host (by path), else
+   * the Ingress default backend, else null.
    */
   match(hostHeader: string, path: string): T | null {
     const host = normalizeHost(hostHeader);
@@ -123,10 +143,19 @@ export class RouteTable<T> {
         if (i !== -1) return wildcard.items[i]!;
       }
     }
+    const hostless = this.#hostless;
+    if (hostless !== null) {
+      const i = hostless.find(path, end);
+      if (i !== -1) return hostless.items[i]!;
+    }
     return this.#defaultItem;
   }
 
-  /** Host-only lookup (TLS SNI decisions): the exact entry, else the parent's wildcard entry. */
+  /**
+   * Host-only lookup (TLS SNI decisions): the exact entry, else the parent's wildcard entry.
+   * Never the rules without host: they have no certificate, a name they do not own gets the
+   * default one (and a request routed through them is plain HTTP served over it).
+   */
   lookupHost(host: string): HostLookup<T> | null {
     const name = normalizeHost(host);
     const slot = this.#exact.get(name) ?? this.#wildcard.get(parentDomain(name));
@@ -135,8 +164,7 @@ export class RouteTable<T> {
 
   /** The compiled routes of a host entry (for diagnostics). */
   routesOf(hostKey: string): readonly CompiledRoute[] | null {
-    const [map, name] = this.#slots(hostKey);
-    return map.get(name)?.routes ?? null;
+    return this.#slot(hostKey)?.routes ?? null;
   }
 
   *items(): IterableIterator<T> {

@@ -77,7 +77,7 @@ export interface CompiledRoute {
   kind: 'Route' | 'Ingress';
   namespace: string;
   name: string;
-  /** Lower-case host; for wildcard routes the served domain's parent, e.g. `foo.com` for `*.foo.com`. */
+  /** Lower-case host; for wildcard routes the served domain's parent, e.g. `foo.com` for `*.foo.com`; '' for an Ingress rule without host. */
   host: string;
   wildcard: boolean;
   /** The path as written ('' = no path); match semantics depend on `match`. */
@@ -90,8 +90,15 @@ export interface CompiledRoute {
   notes?: string[];
 }
 
+/**
+ * Host key of the entry holding the Ingress rules without a host (they serve any Host, after
+ * the exact and wildcard entries). A lone `*` is neither a DNS-1123 host nor a `*.domain` key,
+ * so it cannot collide with either.
+ */
+export const HOSTLESS_HOST_KEY = '*';
+
 export interface HostEntry {
-  /** Table key: `foo.com` for an exact host, `*.foo.com` for a wildcard. */
+  /** Table key: `foo.com` for an exact host, `*.foo.com` for a wildcard, HOSTLESS_HOST_KEY for rules without host. */
   key: string;
   /** Routes in match order: most specific path first, Exact before Prefix on a tie. */
   routes: CompiledRoute[];
