@@ -4,7 +4,7 @@ import { silentLogger } from '../../src/log.ts';
 import type { KubeObject, Route } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { Reconciler } from '../../src/table/reconciler.ts';
-import { config, created, route, simpleIngress } from '../fixtures/table/builders.ts';
+import { config, created, ingress, route, simpleIngress } from '../fixtures/table/builders.ts';
 
 function setup(overrides: Partial<RouterConfig> = {}) {
   const store = new ObjectStore();
@@ -151,5 +151,86 @@ test('seeded random add/delete orders and batchings give the same admission resu
     run.store.flush();
     t.deepEqual(run.verdicts(), expected, `seed ${seed}`);
     t.is(JSON.stringify(run.reconciler.snapshot().upsert.sort((a, b) => (a.key < b.key ? -1 : 1))), expectedTable, `seed ${seed} table`);
+  }
+});
+
+// ---- Ingress rules without host -----------------------------------------------------------
+
+function hostless(ns: string, name: string, paths: Array<[string, 'Exact' | 'Prefix']>, n: number, service = 'svc') {
+  const backend = { service: { name: service, port: { number: 80 } } };
+  return ingress(ns, name, { rules: [{ http: { paths: paths.map(([path, pathType]) => ({ path, pathType, backend })) } }] }, created(n));
+}
+
+test('rules without host: other namespaces conflict on a common path and pathType only; the oldest wins', (t) => {
+  const { store, reconciler, admitted, verdicts } = setup();
+  add(store,
+    hostless('ns1', 'old', [['/a', 'Prefix']], 1),
+    hostless('ns2', 'young', [['/a/', 'Prefix'], ['/z', 'Prefix']], 2),
+    hostless('ns2', 'other-path', [['/b', 'Prefix']], 3),
+    hostless('ns3', 'exact', [['/a', 'Exact']], 4),
+    hostless('ns1', 'same-ns', [['/c', 'Prefix']], 5),
+    hostless('ns1', 'same-ns-dup', [['/c', 'Prefix']], 6));
+  t.deepEqual(admitted(), ['exact', 'old', 'other-path', 'same-ns']);
+  t.is(verdicts()['Ingress/ns2/young'], 'HostAlreadyClaimed');
+  t.is(verdicts()['Ingress/ns1/same-ns-dup'], 'HostAlreadyClaimed');
+  const young = reconciler.admissionResults().find((r) => r.name === 'young')!;
+  t.is(young.host, '');
+  t.regex(young.message!, /^rules without host \(HostAlreadyClaimed\): ingress ns1\/old already serves path "\/a" \(Prefix\) for requests of any host/);
+  // One conflicting path drops all the rules without host of that Ingress (its /z too).
+  const entry = reconciler.snapshot().upsert.find((e) => e.key === '*')!;
+  t.deepEqual(entry.routes.map((r) => r.key), ['Ingress/ns3/exact/0/0', 'Ingress/ns1/old/0/0', 'Ingress/ns1/same-ns/0/0', 'Ingress/ns2/other-path/0/0']);
+  t.true(entry.routes.every((r) => r.host === '' && !r.wildcard));
+  // Deleting the owner promotes the younger claim.
+  store.remove('Ingress', 'ns1/old');
+  store.flush();
+  t.is(verdicts()['Ingress/ns2/young'], 'admitted');
+});
+
+test('rules without host never clash with hosts or wildcards of other namespaces', (t) => {
+  const { store, admitted } = setup({ allowWildcardRoutes: true });
+  add(store,
+    hostless('ns1', 'catch', [['/', 'Prefix']], 1),
+    simpleIngress('ns2', 'wild', [{ host: '*.foo.com' }], created(2)),
+    route('ns3', 'exact', { host: 'a.foo.org' }, created(3)),
+    hostless('ns4', 'late', [['/x', 'Prefix']], 4));
+  t.deepEqual(admitted(), ['catch', 'exact', 'late', 'wild']);
+});
+
+test('an Ingress with host rules and rules without host: a conflict drops only its own part', (t) => {
+  const { store, reconciler } = setup();
+  const backend = { service: { name: 'svc', port: { number: 80 } } };
+  add(store, hostless('ns1', 'owner', [['/', 'Prefix']], 1));
+  add(store, ingress('ns2', 'mixed', {
+    rules: [
+      { host: 'a.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend }] } },
+      { http: { paths: [{ path: '/', pathType: 'Prefix', backend }] } },
+    ],
+  }, created(2)));
+  const result = reconciler.admissionResults().find((r) => r.name === 'mixed')!;
+  t.false(result.admitted);
+  t.regex(result.message!, /^rules without host \(HostAlreadyClaimed\)/);
+  const hosts = Object.fromEntries(reconciler.snapshot().upsert.map((e) => [e.key, e.routes.map((r) => r.key)]));
+  t.deepEqual(hosts, { 'a.com': ['Ingress/ns2/mixed/0/0'], '*': ['Ingress/ns1/owner/0/0'] });
+});
+
+test('seeded random orders: rules without host give the same results whatever the order', (t) => {
+  const objects: KubeObject[] = [];
+  const paths: Array<[string, 'Exact' | 'Prefix']> = [['/', 'Prefix'], ['/api', 'Prefix'], ['/api', 'Exact'], ['/web/', 'Prefix'], ['/web', 'Prefix']];
+  for (let i = 0; i < 15; i++) objects.push(hostless(`ns${i % 4}`, `h${i}`, [paths[(i * 3) % paths.length]!], Math.floor(i / 3)));
+  const reference = setup();
+  add(reference.store, ...objects);
+  const expected = reference.verdicts();
+  t.true(Object.values(expected).includes('HostAlreadyClaimed'));
+  const expectedTable = JSON.stringify(reference.reconciler.snapshot().upsert);
+  for (let seed = 1; seed <= 15; seed++) {
+    const random = mulberry32(seed);
+    const run = setup();
+    for (const o of [...objects].sort(() => random() - 0.5)) {
+      run.store.upsert('Ingress', o);
+      if (random() < 0.4) run.store.flush();
+    }
+    run.store.flush();
+    t.deepEqual(run.verdicts(), expected, `seed ${seed}`);
+    t.is(JSON.stringify(run.reconciler.snapshot().upsert), expectedTable, `seed ${seed} table`);
   }
 });

@@ -148,3 +148,26 @@ test('ingress class: name, controller, legacy annotation, default class', (t) =>
   store.upsert('IngressClass', ingressClass('edge', 'switchyard.io/ingress-controller', { annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }));
   t.true(isOurIngress(noClass, store, cfg));
 });
+
+test('Ingress rule without host: valid, outside domains and wildcard policy, plain HTTP; a Route without host stays NoHostValue', (t) => {
+  const backend = { service: { name: 's', port: { number: 80 } } };
+  const ing = ingress('ns', 'catch', {
+    // A tls[] entry can never cover a rule without host, even one listing "".
+    tls: [{ hosts: ['', 'a.com'], secretName: 'a-tls' }],
+    rules: [{ http: { paths: [{ path: '/api', pathType: 'Exact', backend }, { path: '/', pathType: 'Prefix', backend }] } }],
+  });
+  const cs = ingressCandidates(ing);
+  t.deepEqual(cs.map((c) => [c.host, c.path, c.match, c.wildcard, c.ingressTls]), [['', '/api', 'exact', false, null], ['', '/', 'prefix', false, null]]);
+  const strict = context({ allowedDomains: ['example.com'], deniedDomains: ['evil.com'], allowWildcardRoutes: false });
+  for (const c of cs) {
+    t.is(reason(validateCandidate(c, strict)), 'admitted');
+    t.is(reason(admitDomains(c, strict)), 'admitted');
+    t.is(reason(admitWildcard(c, strict)), 'admitted');
+    t.is(reason(runCandidateSteps(c, strict)), 'admitted');
+  }
+  // Its paths are still validated, and shard selection still applies.
+  const [badPath] = ingressCandidates(ingress('ns', 'bad', { rules: [{ http: { paths: [{ path: 'api', pathType: 'Prefix', backend }] } }] }));
+  t.is(reason(runCandidateSteps(badPath!, context())), 'RouteNotAdmitted');
+  t.is(reason(runCandidateSteps(cs[0]!, context({ routeLabels: 'team=a' }))), NOT_SELECTED);
+  t.is(reason(runCandidateSteps(routeCandidate(route('ns', 'r', {}), config()), context())), 'NoHostValue');
+});
