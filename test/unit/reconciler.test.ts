@@ -192,3 +192,32 @@ test('a malformed object is rejected, not fatal', (t) => {
   const result = s.reconciler.admissionResults().find((r) => r.name === 'x')!;
   t.false(result.admitted);
 });
+
+test('Ingress rules without host: compiled into the "*" entry, served for any Host, tracked and removed incrementally', (t) => {
+  const backend = (name: string) => ({ service: { name, port: { number: 80 } } });
+  const catchAll = ingress('ns', 'catch', {
+    tls: [{ hosts: ['a.com'], secretName: 'a-tls' }],
+    defaultBackend: backend('fallback'),
+    rules: [
+      { host: 'a.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: backend('a') }] } },
+      { http: { paths: [{ path: '/api', pathType: 'Prefix', backend: backend('api') }, { path: '/api', pathType: 'Exact', backend: backend('exact') }] } },
+    ],
+  }, created(1));
+  const s = setup({}, [catchAll, service('ns', 'api', [{ port: 80, targetPort: 8080 }]), slice('ns', 'api', [endpoint('10.1.1.1')])]);
+  const entry = s.reconciler.snapshot().upsert.find((e) => e.key === '*')!;
+  t.deepEqual(entry.routes.map((r) => [r.key, r.host, r.match, r.tls]), [['Ingress/ns/catch/1/1', '', 'exact', null], ['Ingress/ns/catch/1/0', '', 'prefix', null]]);
+  t.deepEqual(s.reconciler.admissionResults().map((r) => [r.key, r.admitted]), [['Ingress/ns/catch', true]]);
+  t.is(s.table.match('a.com', '/api'), 'Ingress/ns/catch/0/0');
+  t.is(s.table.match('b.com', '/api'), 'Ingress/ns/catch/1/1');
+  t.is(s.table.match('10.0.0.7', '/api/x'), 'Ingress/ns/catch/1/0');
+  t.is(s.table.match('b.com', '/other'), 'Ingress/ns/catch/default');
+  // A change to a Service the slot uses recompiles that entry only.
+  s.apply(slice('ns', 'api', [endpoint('10.1.1.1'), endpoint('10.1.1.2')]));
+  t.deepEqual(s.deltas.map((d) => d.upsert.map((e) => e.key)), [['*']]);
+  t.deepEqual(s.deltas[0]!.upsert[0]!.routes[1]!.services[0]!.endpoints.map((e) => e.address).sort(), ['10.1.1.1', '10.1.1.2']);
+  // Dropping the rule without host removes the entry; the host rule and default stay.
+  s.apply(ingress('ns', 'catch', { ...catchAll.spec, rules: [catchAll.spec!.rules![0]!] }, created(1)));
+  t.deepEqual(s.deltas.map((d) => d.remove), [['*']]);
+  t.is(s.table.match('b.com', '/api'), 'Ingress/ns/catch/default');
+  t.is(s.table.match('a.com', '/api'), 'Ingress/ns/catch/0/0');
+});

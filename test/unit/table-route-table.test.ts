@@ -91,3 +91,39 @@ test('a route moving between hosts in one delta keeps its state; a builder retur
   t.is(table.match('x.com', '/'), null);
   t.deepEqual(disposed, ['d']);
 });
+
+test('rules without host (key "*"): after exact and wildcard hosts, before the default backend; longest path, Exact on a tie', (t) => {
+  const { table, disposed } = makeTable();
+  table.apply({
+    version: 1, remove: [],
+    upsert: [
+      entry('www.foo.com', [compiled('www', 'www.foo.com', '/www', 'prefix')]),
+      entry('*.foo.com', [compiled('wild', 'foo.com', '/wild', 'prefix', true)]),
+      entry('*', [
+        compiled('any-api-exact', '', '/api', 'exact'),
+        compiled('any-api', '', '/api', 'prefix'),
+        compiled('any-a', '', '/a', 'prefix'),
+      ]),
+    ],
+    defaultBackend: compiled('default', '', '/', 'prefix'),
+  });
+  t.is(table.match('www.foo.com', '/www/x')?.key, 'www');
+  t.is(table.match('www.foo.com', '/wild')?.key, 'wild');
+  t.is(table.match('www.foo.com', '/api')?.key, 'any-api-exact');
+  t.is(table.match('anything.example', '/api/v1?q')?.key, 'any-api');
+  t.is(table.match('', '/a/b')?.key, 'any-a');
+  t.is(table.match('10.0.0.1:8080', '/ab')?.key, 'default');
+  // A Host header naming the slot's key selects nothing by name.
+  t.is(table.match('*', '/zzz')?.key, 'default');
+  t.is(table.match('*', '/a')?.key, 'any-a');
+  // The slot has no certificate: host-only (SNI) lookups never return it.
+  t.is(table.lookupHost('anything.example'), null);
+  t.is(table.lookupHost('*'), null);
+  t.deepEqual(table.routesOf('*')?.map((r) => r.key), ['any-api-exact', 'any-api', 'any-a']);
+  table.apply({ version: 2, remove: ['*'], upsert: [] });
+  t.is(table.match('anything.example', '/api'), table.match('anything.example', '/zzz'));
+  t.is(table.match('anything.example', '/api')?.key, 'default');
+  t.is(table.routesOf('*'), null);
+  t.deepEqual(disposed.map((i) => i.key).sort(), ['any-a', 'any-api', 'any-api-exact']);
+  t.deepEqual([...table.items()].map((i) => i.key).sort(), ['default', 'wild', 'www']);
+});
