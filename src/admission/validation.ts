@@ -1,5 +1,6 @@
 // Admission step: is the candidate well-formed? Host is a DNS-1123 subdomain (InvalidHost) and
-// present (NoHostValue; an Ingress rule without host is valid: it serves every Host); paths, weights, backend kinds and TLS settings are readable
+// present (NoHostValue; an Ingress rule without host is valid: it serves every Host); paths,
+// weights, backend kinds and TLS settings are readable
 // (RouteNotAdmitted, OpenShift-style, with a message saying what is wrong); annotations parse
 // (InvalidAnnotation, naming the annotation).
 
