@@ -12,8 +12,6 @@ import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
 import { createHttpListener } from './proxy/http-listener.ts';
 import { ActiveHealthMonitor } from './health/active-monitor.ts';
-import type { EndpointState } from './health/endpoint-state.ts';
-import type { HealthCheckSpec } from './table/types.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
 import { FileSource } from './sources/file.ts';
@@ -48,14 +46,12 @@ export class Router {
     this.logger = logger;
     this.metrics = metrics;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics });
-    this.proxy = new RouterProxy(config, logger, metrics);
-    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
     this.monitor = new ActiveHealthMonitor({ logger });
-    this.proxy.registry.on('remove', (state) => this.monitor.forget(state));
+    this.proxy = new RouterProxy(config, logger, metrics, this.monitor);
+    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
-      this.#syncHealthChecks();
     });
     this.monitor.on('change', (endpoint, up) => this.#workers?.broadcast({ t: 'health', id: endpoint.id, up }));
     this.monitor.on('check', (endpoint, healthy, startedAt) => {
@@ -146,16 +142,6 @@ export class Router {
     await Promise.allSettled(closing);
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
-  }
-
-  #syncHealthChecks(): void {
-    const targets: Array<{ endpoint: EndpointState; check: HealthCheckSpec }> = [];
-    for (const runtime of this.proxy.table.items()) {
-      const check = runtime.route.policy.healthCheck;
-      if (check === null) continue;
-      for (const member of runtime.members) targets.push({ endpoint: member.endpoint, check });
-    }
-    this.monitor.sync(targets);
   }
 
   #refreshEndpointGauges(): void {

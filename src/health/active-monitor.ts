@@ -51,6 +51,10 @@ interface ProbeLoop {
   stopped: boolean;
 }
 
+function loopKey(target: HealthTarget): string {
+  return `${target.endpoint.id}\n${fingerprint(target.check)}`;
+}
+
 export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   readonly #logger: Logger;
   readonly #maxConcurrent: number;
@@ -59,6 +63,8 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   readonly #byEndpoint = new Map<string, Set<ProbeLoop>>();
   /** Loops due while maxConcurrent probes were running. */
   #queue: ProbeLoop[] = [];
+  /** watch()/unwatch() reference counts by loop key. */
+  readonly #refs = new Map<string, number>();
   #running = 0;
   #stopped = false;
 
@@ -70,12 +76,40 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#maxConcurrent = max;
   }
 
+  /**
+   * One more user (a route) of an endpoint+check: starts its probe loop on first use. Paired
+   * with unwatch(), this keeps the monitor in step with the table at the cost of the change
+   * (sync() below is the whole-set alternative; use one or the other).
+   */
+  watch(target: HealthTarget): void {
+    if (this.#stopped) return;
+    const key = loopKey(target);
+    this.#refs.set(key, (this.#refs.get(key) ?? 0) + 1);
+    const loop = this.#loops.get(key);
+    // A different EndpointState under the same id: the old one was released and recreated.
+    if (loop !== undefined && loop.target.endpoint !== target.endpoint) this.#stopLoop(loop);
+    if (!this.#loops.has(key)) this.#startLoop(key, target);
+  }
+
+  /** One user fewer; the last one stops the probe loop. */
+  unwatch(target: HealthTarget): void {
+    const key = loopKey(target);
+    const refs = (this.#refs.get(key) ?? 0) - 1;
+    if (refs > 0) {
+      this.#refs.set(key, refs);
+      return;
+    }
+    this.#refs.delete(key);
+    const loop = this.#loops.get(key);
+    if (loop !== undefined && loop.target.endpoint === target.endpoint) this.#stopLoop(loop);
+  }
+
   /** The full desired set: starts loops for new endpoint+check pairs, stops the ones no longer listed. */
   sync(targets: Iterable<HealthTarget>): void {
     if (this.#stopped) return;
     const wanted = new Map<string, HealthTarget>();
     for (const target of targets) {
-      const key = `${target.endpoint.id}\n${fingerprint(target.check)}`;
+      const key = loopKey(target);
       if (!wanted.has(key)) wanted.set(key, target);
     }
     for (const [key, loop] of this.#loops) {
@@ -111,6 +145,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     }
     this.#loops.clear();
     this.#byEndpoint.clear();
+    this.#refs.clear();
   }
 
   #startLoop(key: string, { endpoint, check }: HealthTarget): void {

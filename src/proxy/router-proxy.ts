@@ -14,6 +14,7 @@ import type { TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
+import type { ActiveHealthMonitor } from '../health/active-monitor.ts';
 import { findStickyMember, stickyCookie } from '../balance/sticky-cookie.ts';
 import { createPassiveHealth } from '../health/passive.ts';
 import { upstreamRequestHeaders, clientAddress, type ForwardedInfo } from './headers.ts';
@@ -40,7 +41,11 @@ export class RouterProxy implements ExchangeHost {
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  constructor(config: RouterConfig, logger: Logger, metrics: Metrics) {
+  /** Active health checks follow the routes built and disposed here (primary process only). */
+  readonly #monitor: ActiveHealthMonitor | null;
+
+  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, monitor: ActiveHealthMonitor | null = null) {
+    this.#monitor = monitor;
     this.#config = config;
     this.#logger = logger;
     this.#metrics = metrics;
@@ -195,12 +200,20 @@ export class RouterProxy implements ExchangeHost {
 
   #build(route: import('../table/types.ts').CompiledRoute): RouteRuntime {
     const runtime = new RouteRuntime(route, this.registry, this.#metrics);
+    const check = route.policy.healthCheck;
+    if (this.#monitor !== null && check !== null) {
+      for (const member of runtime.members) this.#monitor.watch({ endpoint: member.endpoint, check });
+    }
     const list = route.policy.ipAllowlist;
     if (list !== null && list.length > 0) this.#allowlists.set(runtime, buildBlockList(list));
     return runtime;
   }
 
   #dispose(runtime: RouteRuntime): void {
+    const check = runtime.route.policy.healthCheck;
+    if (this.#monitor !== null && check !== null) {
+      for (const member of runtime.members) this.#monitor.unwatch({ endpoint: member.endpoint, check });
+    }
     const pools = this.#tlsPools.get(runtime);
     if (pools) for (const pool of pools.values()) void pool.close().catch(() => {});
     runtime.release(this.registry);

@@ -402,3 +402,32 @@ test('stop() clears every timer: a process using the monitor exits on its own', 
 test('maxConcurrent is validated', (t) => {
   t.throws(() => new ActiveHealthMonitor({ logger: silentLogger, maxConcurrent: 0 }), { message: /maxConcurrent/ });
 });
+
+test('watch/unwatch: reference-counted per endpoint and check; the last unwatch stops the loop', async (t) => {
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const endpoint = endpointAt(port);
+  const shared = check({ intervalMs: 60_000 });
+  m.watch({ endpoint, check: shared });
+  m.watch({ endpoint, check: { ...shared } }); // a second route, same check
+  t.is(m.size, 1);
+  await probes(m, endpoint, 1);
+  t.is(connections, 1);
+  m.unwatch({ endpoint, check: shared });
+  t.is(m.size, 1, 'one route still uses it');
+  m.watch({ endpoint, check: { ...shared, timeoutMs: 400 } });
+  t.is(m.size, 2, 'a different check is another loop');
+  m.unwatch({ endpoint, check: { ...shared } });
+  m.unwatch({ endpoint, check: { ...shared, timeoutMs: 400 } });
+  t.is(m.size, 0);
+  // A state recreated under the same id (released, then acquired again) replaces the loop.
+  const again = new EndpointState(endpoint.id, endpoint.address, endpoint.port);
+  m.watch({ endpoint, check: shared });
+  m.watch({ endpoint: again, check: shared });
+  t.is(m.size, 1);
+});
