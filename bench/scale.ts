@@ -3,7 +3,9 @@
 // start-up until "listening", the initial table build, memory, the time from a file write to
 // the new host answering (propagation; includes the file watcher's ~100 ms debounce), and the
 // cost of one incremental table update (switchyard_table_update_duration_seconds).
-// Env: SCALE_SIZES (default "100,1000,10000"), SCALE_EDITS (default 10).
+// SCALE_SOURCE=kube reads the objects from the test suite's fake API server instead (list +
+// watch through @kubernetes/client-node): propagation is then watch event → new host answers.
+// Env: SCALE_SIZES (default "100,1000,10000"), SCALE_EDITS (default 10), SCALE_SOURCE (file|kube).
 
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,10 +13,13 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAll } from 'js-yaml';
+import { FakeApiServer } from '../test/support/fake-apiserver.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = (process.env.SCALE_SIZES ?? '100,1000,10000').split(',').map(Number);
 const edits = Number(process.env.SCALE_EDITS ?? 10);
+const source = process.env.SCALE_SOURCE === 'kube' ? 'kube' : 'file';
 
 function routeDoc(i: number, port: number): string {
   return `---
@@ -63,9 +68,22 @@ async function main(): Promise<void> {
   for (const n of sizes) {
     const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
     const file = path.join(dir, 'routes.yaml');
-    writeFileSync(file, Array.from({ length: n }, (_, i) => routeDoc(i, backendPort)).join(''));
+    let api: FakeApiServer | null = null;
+    let sourceArgs: string[];
+    let addRoute: (i: number) => void;
+    if (source === 'kube') {
+      api = await FakeApiServer.start();
+      const fake = api;
+      addRoute = (i) => { for (const doc of loadAll(routeDoc(i, backendPort))) if (doc) fake.create(doc as never); };
+      for (let i = 0; i < n; i++) addRoute(i);
+      sourceArgs = ['--kubeconfig', api.kubeconfigPath, '--update-status=false'];
+    } else {
+      writeFileSync(file, Array.from({ length: n }, (_, i) => routeDoc(i, backendPort)).join(''));
+      addRoute = (i) => appendFileSync(file, routeDoc(i, backendPort));
+      sourceArgs = ['--file', file];
+    }
     const started = performance.now();
-    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'run', '--file', file, '--bind', '127.0.0.1',
+    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'run', ...sourceArgs, '--bind', '127.0.0.1',
       '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const ports = await new Promise<{ http: number; admin: number }>((resolve, reject) => {
       let buf = '';
@@ -86,7 +104,7 @@ async function main(): Promise<void> {
     for (let e = 0; e < edits; e++) {
       const i = n + e;
       const t0 = performance.now();
-      appendFileSync(file, routeDoc(i, backendPort));
+      addRoute(i);
       for (;;) {
         if ((await get(ports.http, `r${i}.scale.local`, '/app')).status === 200) break;
         await new Promise((r) => setTimeout(r, 2));
@@ -99,13 +117,16 @@ async function main(): Promise<void> {
     rows.push(`| ${String(n).padStart(6)} | ${startupMs.toFixed(0).padStart(10)} | ${initialMs.toFixed(0).padStart(13)} | ${rssMb.toFixed(0).padStart(8)} | ${perUpdateMs.toFixed(2).padStart(14)} | ${pct(propagation, 0.5).toFixed(0).padStart(10)} | ${pct(propagation, 1).toFixed(0).padStart(10)} |`);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    await api?.close();
   }
   backend.close();
-  console.log(`\nroutes: one host, Service and EndpointSlice each; ${edits} single-route additions per size; node ${process.version}\n`);
+  console.log(`\nsource: ${source}; routes: one host, Service and EndpointSlice each; ${edits} single-route additions per size; node ${process.version}\n`);
   console.log('| routes | start (ms) | initial build | RSS (MB) | 1 update (ms) | propag p50 | propag max |');
   console.log('|--------|------------|---------------|----------|----------------|------------|------------|');
   for (const r of rows) console.log(r);
-  console.log('\npropagation = file write → new host answers 200 (file watcher debounce included)');
+  console.log(source === 'kube'
+    ? '\npropagation = object created at the API server → new host answers 200 (watch event, admission, compile, swap)'
+    : '\npropagation = file write → new host answers 200 (file watcher debounce and a re-parse of the whole file included)');
 }
 
 main().catch((err: Error) => { console.error(err.message); process.exit(1); });
