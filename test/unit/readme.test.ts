@@ -6,7 +6,7 @@ import { OPTIONS, formatDefault } from '../../src/config.ts';
 import { ProxyErrors } from '../../src/errors.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const rows = readme.split('\n').filter((l) => l.startsWith('| `--') || /^\| \d{3} \|/.test(l));
+XX
 
 test('every option is in the README with its environment variable and default', (t) => {
   for (const o of OPTIONS) {
@@ -27,5 +27,5 @@ test('every proxy error is in the README with its status and body', (t) => {
     t.true(row!.startsWith(`| ${e.status} |`), e.code);
     t.true(row!.includes(e.message), e.code);
   }
-  t.is(rows.filter((r) => /^\| \d{3} \|/.test(r)).length, Object.keys(ProxyErrors).length);
+  t.is(rows.filter((r) => /^\| \d{3} \| `SY_/.test(r)).length, Object.keys(ProxyErrors).length);
 });
