@@ -1,7 +1,9 @@
-// WebSocket tunnels through http-proxy's ws(): the route is matched like any request, the
-// endpoint chosen by the route's balancer, the forwarded-header policy applied, and the two
-// sockets piped with the route's tunnel idle timeout. Either side closing closes the other.
-// Other Upgrade protocols (h2c, …) are refused with 400: http-proxy tunnels WebSocket only.
+// Upgrade tunnels (WebSocket and any other protocol a backend switches to) through
+// http-proxy's ws(): the route is matched like any request, the endpoint chosen by the route's
+// balancer, the forwarded-header policy applied, and the two sockets piped with the route's
+// tunnel idle timeout. Either side closing closes the other. http-proxy's stream pass is
+// protocol-agnostic, but its first pass refuses anything but `Upgrade: websocket`; we drop that
+// pass and check here instead. Its stream pass sends no request body, so an upgrade must be a GET.
 
 import httpProxy from 'http-proxy';
 import { Agent as HttpsAgent } from 'node:https';
@@ -25,6 +27,8 @@ interface TunnelState {
   client: Duplex;
   upstream: Socket | null;
   closed: boolean;
+  /** switchyard_tunnels_active label */
+  kind: 'websocket' | 'upgrade';
 }
 
 export class UpgradeTunnels {
@@ -38,6 +42,8 @@ export class UpgradeTunnels {
     this.#logger = logger;
     this.#metrics = metrics;
     this.#proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false });
+    const passes = this.#proxy as unknown as { wsPasses: Array<{ name: string }> };
+    passes.wsPasses = passes.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
     this.#proxy.on('error', (err, req, target) => this.#onError(err, req, target as unknown as Duplex));
     this.#proxy.on('proxyReqWs', (proxyReq, req) => {
       const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
@@ -52,10 +58,11 @@ export class UpgradeTunnels {
   handle(table: RouteTable<RouteRuntime>, req: AnyRequest, socket: Duplex, head: Buffer, secure: boolean): void {
     const request = req as IncomingMessage;
     const upgrade = request.headers.upgrade;
-    if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket' || request.method !== 'GET') {
+    if (typeof upgrade !== 'string' || upgrade === '' || request.method !== 'GET') {
       writeRawError(socket, ProxyErrors.BAD_REQUEST);
       return;
     }
+    const kind = upgrade.toLowerCase() === 'websocket' ? 'websocket' : 'upgrade';
     const host = request.headers.host ?? '';
     const runtime = table.match(host, request.url ?? '/');
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
@@ -69,11 +76,11 @@ export class UpgradeTunnels {
       clientIp, host, port: request.socket.localPort ?? 0, proto: secure ? 'https' : 'http',
     });
     const endpoint = member.endpoint;
-    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false };
+    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false, kind };
     (request as unknown as Record<symbol, TunnelState>)[kTunnel] = state;
     this.#open.add(state);
     endpoint.active++;
-    this.#metrics.tunnelsActive.labels('websocket').inc();
+    this.#metrics.tunnelsActive.labels(kind).inc();
     const timeout = runtime.route.policy.tunnelTimeoutMs;
     (socket as Socket).setTimeout?.(timeout);
     socket.once('timeout', () => socket.destroy());
@@ -127,6 +134,6 @@ export class UpgradeTunnels {
     this.#open.delete(state);
     state.endpoint.active--;
     state.upstream?.destroy();
-    this.#metrics.tunnelsActive.labels('websocket').dec();
+    this.#metrics.tunnelsActive.labels(state.kind).dec();
   }
 }

@@ -1,6 +1,7 @@
 // WebSocket tunnels through http-proxy's ws(): echo, forwarded headers, clean close both ways.
 import test from 'ava';
 import WebSocket from 'ws';
+import net from 'node:net';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
 import { eventually, metricsText, metricValue } from '../support/http-client.ts';
@@ -44,6 +45,23 @@ test.serial('the client side closes when the backend goes away', async (t) => {
   backend.dropUpgraded();
   await closed;
   t.pass();
+});
+
+test.serial('other Upgrade protocols are tunnelled too', async (t) => {
+  const socket = net.connect(router.http, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.write('GET /raw HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: echo/1\r\n\r\n');
+  let received = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => {
+    received += chunk;
+    if (received.includes('\r\n\r\n') && !received.includes('ws:ping')) socket.write('ping');
+  });
+  await eventually(() => received.includes('ws:ping'), 3000);
+  t.regex(received, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  t.regex(received, /upgrade: echo\/1/i);
+  t.is(metricValue(await metricsText(router.admin), 'switchyard_tunnels_active', { kind: 'upgrade' }), 1);
+  socket.destroy();
+  await eventually(async () => metricValue(await metricsText(router.admin), 'switchyard_tunnels_active', { kind: 'upgrade' }) === 0, 3000);
 });
 
 test.serial('an upgrade for an unknown host gets 404 and the socket closes', async (t) => {

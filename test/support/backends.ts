@@ -56,6 +56,13 @@ export async function startBackend(name: string, options: BackendOptions = {}): 
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
       upgraded.add(socket);
       socket.once('close', () => upgraded.delete(socket));
+      if (String(req.headers.upgrade).toLowerCase() !== 'websocket') {
+        // Any other protocol: switch, then echo raw bytes prefixed with the backend name.
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\n\r\n`);
+        socket.on('data', (chunk: Buffer) => socket.write(`${name}:${chunk.toString()}`));
+        socket.on('end', () => socket.end());
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `${name}:${data.toString()}`));
       });
