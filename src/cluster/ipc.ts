@@ -9,7 +9,9 @@ export type MetricsJson = Array<MetricObjectWithValues<MetricValue<string>>>;
 
 export type PrimaryMessage =
   /** First message: the default certificate (so every worker serves the same one). */
-  | { t: 'init'; defaultCertificate: { cert: string; key: string } | null }
+  | { t: 'init'; defaultCertificate: { cert: string; key: string } | null; ticketKeys: string }
+  /** New TLS session ticket keys (base64), rotated by the primary so every worker shares them. */
+  | { t: 'ticket-keys'; keys: string }
   | { t: 'table'; delta: TableDelta }
   /** Active check verdict changed. */
   | { t: 'health'; id: string; up: boolean }

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import type { TableDelta } from '../table/types.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
+import { newTicketKeys, TICKET_KEY_ROTATION_MS } from '../proxy/tls/tls-terminator.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -27,9 +28,16 @@ export class WorkerPool {
   #draining = false;
   #requestId = 0;
   readonly #pendingMetrics = new Map<number, { remaining: number; results: MetricsJson[]; done: () => void }>();
+  /** TLS session ticket keys every worker uses, so any worker resumes any session. */
+  #ticketKeys = newTicketKeys().toString('base64');
+  readonly #ticketTimer: NodeJS.Timeout;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    this.#ticketTimer = setInterval(() => {
+      this.#ticketKeys = newTicketKeys().toString('base64');
+      this.broadcast({ t: 'ticket-keys', keys: this.#ticketKeys });
+    }, TICKET_KEY_ROTATION_MS).unref();
   }
 
   /** Fork every worker; resolves with the shared ports once all of them listen. */
@@ -62,6 +70,7 @@ export class WorkerPool {
   /** Tell every worker to drain and wait until all have exited. */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
+    clearInterval(this.#ticketTimer);
     const exits = [...this.#workers].map((worker) => new Promise<void>((resolve) => {
       if (worker.isDead()) return resolve();
       worker.once('exit', () => resolve());
@@ -79,7 +88,7 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       let listening = false;
       worker.on('online', () => {
-        worker.send({ t: 'init', defaultCertificate: this.#options.defaultCertificate } satisfies PrimaryMessage);
+        worker.send({ t: 'init', defaultCertificate: this.#options.defaultCertificate, ticketKeys: this.#ticketKeys } satisfies PrimaryMessage);
         worker.send({ t: 'table', delta: this.#options.snapshot() } satisfies PrimaryMessage);
         for (const state of this.#options.registry.values()) {
           if (!state.activeUp) worker.send({ t: 'health', id: state.id, up: false } satisfies PrimaryMessage);

@@ -32,7 +32,11 @@ export async function runWorker(config: RouterConfig, logger: Logger): Promise<v
           http!.once('error', reject);
           http!.listen(config.httpPort, config.bind, () => resolve());
         });
-        https = await startHttpsListener({ config, proxy, logger, metrics, defaultCertificate: message.defaultCertificate ?? undefined });
+        https = await startHttpsListener({
+          config, proxy, logger, metrics,
+          defaultCertificate: message.defaultCertificate ?? undefined,
+          ticketKeys: Buffer.from(message.ticketKeys, 'base64'),
+        });
         send({ t: 'listening', http: (http.address() as AddressInfo).port, https: https.port });
         return;
       }
@@ -52,6 +56,9 @@ export async function runWorker(config: RouterConfig, logger: Logger): Promise<v
         }
         return;
       }
+      case 'ticket-keys':
+        https?.setTicketKeys(Buffer.from(message.keys, 'base64'));
+        return;
       case 'probe-pass': {
         const state = proxy.registry.get(message.id);
         if (state) endEjectionAfterActivePass(state, message.startedAt, Date.now());

@@ -13,19 +13,24 @@ export interface HttpsHandle {
   close(): Promise<void>;
   /** Destroy every open connection now (end of the drain). */
   destroyAll(): void;
+  /** Replace externally managed session ticket keys. */
+  setTicketKeys(keys: Buffer): void;
 }
 
 export async function startHttpsListener(options: {
   config: RouterConfig; proxy: RouterProxy; logger: Logger; metrics: Metrics;
   /** Serve this default certificate (workers get the primary's) instead of loading/generating one. */
   defaultCertificate?: { cert: string; key: string };
+  /** Session ticket keys shared by every worker (rotated by the primary). */
+  ticketKeys?: Buffer;
 }): Promise<HttpsHandle> {
-  const { config, proxy, logger, metrics, defaultCertificate } = options;
-  const listener = await HttpsListener.create({ config, lookup: proxy.table, handler: proxy, metrics, logger, defaultCertificate });
+  const { config, proxy, logger, metrics, defaultCertificate, ticketKeys } = options;
+  const listener = await HttpsListener.create({ config, lookup: proxy.table, handler: proxy, metrics, logger, defaultCertificate, ticketKeys });
   const address = await listener.listen(config.httpsPort, config.bind);
   return {
     port: address.port,
     close: () => listener.stopAccepting(),
     destroyAll: () => { void listener.close(); },
+    setTicketKeys: (keys) => listener.terminator.setTicketKeys(keys),
   };
 }

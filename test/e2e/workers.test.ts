@@ -2,6 +2,7 @@
 // worker processes share the proxy ports and get the table and health verdicts over IPC.
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
 import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
@@ -35,4 +36,27 @@ test('two workers serve the table, follow edits and health, and metrics add up',
 
   const { code } = await router.stop();
   t.is(code, 0);
+});
+
+test('TLS sessions resume on every worker: the primary hands them one set of ticket keys', async (t) => {
+  const file = writeTempFile('apiVersion: v1\nkind: Namespace\nmetadata: { name: empty }\n');
+  const router = await startRouter({ args: ['--file', file, '--workers', '2'] });
+  t.teardown(() => router.stop());
+  const connect = (session?: Buffer) => new Promise<{ reused: boolean; session: Buffer | undefined }>((resolve, reject) => {
+    let ticket: Buffer | undefined;
+    const socket = tls.connect({ host: '127.0.0.1', port: router.https, servername: 'any.test', rejectUnauthorized: false, session, maxVersion: 'TLSv1.2' });
+    socket.on('session', (s: Buffer) => { ticket = s; });
+    socket.once('secureConnect', () => {
+      const reused = socket.isSessionReused();
+      // TLS 1.2 hands the ticket over during the handshake; give it a moment to arrive.
+      setTimeout(() => { socket.end(); resolve({ reused, session: ticket ?? socket.getSession() }); }, 20);
+    });
+    socket.once('error', reject);
+  });
+  const first = await connect();
+  t.truthy(first.session);
+  let reused = 0;
+  for (let i = 0; i < 8; i++) if ((await connect(first.session)).reused) reused++;
+  // New connections are spread over both workers; each must accept the other's tickets.
+  t.is(reused, 8);
 });

@@ -33,6 +33,8 @@ export interface HttpsListenerOptions {
   logger: Logger;
   /** Use this default certificate instead of loading/generating one from `config`. */
   defaultCertificate?: CertificateMaterial;
+  /** Externally managed session ticket keys (see TlsTerminatorOptions.ticketKeys). */
+  ticketKeys?: Buffer;
   /** connections_active label */
   listenerName?: string;
 }
@@ -62,6 +64,7 @@ export class HttpsListener {
     this.#lookup = options.lookup;
     this.logger = logger;
     this.terminator = new TlsTerminator({
+      ticketKeys: options.ticketKeys,
       lookup: options.lookup,
       handler: options.handler,
       profile: tlsProfile(config),

@@ -39,6 +39,11 @@ export interface TlsTerminatorOptions {
   maxHeaderSize: number;
   metrics: Metrics;
   logger: Logger;
+  /**
+   * Session ticket keys managed by someone else (the primary, so that every worker process
+   * can resume every session): no rotation here; call setTicketKeys() with new ones.
+   */
+  ticketKeys?: Buffer;
 }
 
 /** Set on each TLS socket at handshake: the SNI and the host entry whose certificate it got. */
@@ -59,7 +64,7 @@ export class TlsTerminator {
   readonly #handshakeOk: Counter.Internal;
   readonly #handshakeError: Counter.Internal;
   readonly #logger: Logger;
-  readonly #ticketTimer: NodeJS.Timeout;
+  readonly #ticketTimer: NodeJS.Timeout | null;
 
   constructor(options: TlsTerminatorOptions) {
     this.#lookup = options.lookup;
@@ -77,7 +82,7 @@ export class TlsTerminator {
       allowHTTP1: true,
       SNICallback: (servername, cb) => cb(null, this.#contextFor(servername)),
       ALPNCallback: ({ servername, protocols }) => this.#selectProtocol(servername, protocols),
-      ticketKeys: randomBytes(48),
+      ticketKeys: options.ticketKeys ?? randomBytes(48),
       // A client that stalls mid-handshake is cut like one that stalls before its headers.
       handshakeTimeout: options.headerTimeoutMs,
       http1Options: {
@@ -100,7 +105,7 @@ export class TlsTerminator {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
     const server = this.server;
-    this.#ticketTimer = setInterval(() => rotateTicketKeys(server), TICKET_KEY_ROTATION_MS).unref();
+    this.#ticketTimer = options.ticketKeys ? null : setInterval(() => rotateTicketKeys(server), TICKET_KEY_ROTATION_MS).unref();
   }
 
   /** Terminate TLS on a socket whose ClientHello bytes are still unread (unshifted back). */
@@ -108,8 +113,13 @@ export class TlsTerminator {
     this.server.emit('connection', socket);
   }
 
+  /** Replace the session ticket keys (externally managed keys; see TlsTerminatorOptions). */
+  setTicketKeys(keys: Buffer): void {
+    this.server.setTicketKeys(keys);
+  }
+
   close(): void {
-    clearInterval(this.#ticketTimer);
+    if (this.#ticketTimer !== null) clearInterval(this.#ticketTimer);
     this.server.close();
   }
 
@@ -181,3 +191,10 @@ export class TlsTerminator {
 function rotateTicketKeys(server: tls.Server): void {
   server.setTicketKeys(randomBytes(48));
 }
+
+/** Fresh session ticket keys (48 bytes: name, HMAC and AES keys). */
+export function newTicketKeys(): Buffer {
+  return randomBytes(48);
+}
+
+export { TICKET_KEY_ROTATION_MS };
