@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseDuration, type RouterConfig } from '../config.ts';
-import type { Balance, ForwardedPolicy, HealthCheckSpec, RoutePolicy } from '../table/types.ts';
+import type { Balance, ForwardedPolicy, HealthCheckSpec, RateLimitSpec, RoutePolicy } from '../table/types.ts';
 
 export const ANNOTATIONS = Object.freeze({
   balance: 'haproxy.router.openshift.io/balance',
@@ -28,6 +28,10 @@ export const ANNOTATIONS = Object.freeze({
   checkFall: 'switchyard.io/health-check-fall',
   checkExpect: 'switchyard.io/health-check-expect',
   targetPortAnnotation: 'switchyard.io/target-port-annotation',
+  rateLimit: 'haproxy.router.openshift.io/rate-limit-connections',
+  rateConcurrentTcp: 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp',
+  rateTcp: 'haproxy.router.openshift.io/rate-limit-connections.rate-tcp',
+  rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
 });
 
 const BALANCES: readonly Balance[] = ['random', 'roundrobin', 'leastconn', 'source'];
@@ -57,6 +61,7 @@ export interface AnnotationPolicy {
   checkExpect: string[] | null;
   /** Pod annotation holding the endpoint port (autoport), e.g. AUTO_PORT0. */
   targetPortAnnotation: string | null;
+  rateLimit: RateLimitSpec | null;
 }
 
 export type AnnotationParseResult =
@@ -178,6 +183,18 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     fail(ANNOTATIONS.targetPortAnnotation, `"${portAnnotation}" is not a valid annotation name`);
   }
   const hsts = a[ANNOTATIONS.hsts];
+  const rateLimitOn = a[ANNOTATIONS.rateLimit];
+  if (rateLimitOn !== undefined && !/^(true|false)$/i.test(rateLimitOn.trim())) {
+    fail(ANNOTATIONS.rateLimit, `expected "true" or "false", got "${rateLimitOn}"`);
+  }
+  const limits = {
+    concurrentTcp: boundedInt(a, ANNOTATIONS.rateConcurrentTcp, 1, 1_000_000),
+    rateTcp: boundedInt(a, ANNOTATIONS.rateTcp, 1, 1_000_000),
+    rateHttp: boundedInt(a, ANNOTATIONS.rateHttp, 1, 1_000_000),
+  };
+  // As OpenShift: the limits apply only when rate-limit-connections is "true".
+  const rateLimit = rateLimitOn?.trim().toLowerCase() === 'true' && (limits.concurrentTcp ?? limits.rateTcp ?? limits.rateHttp) !== null
+    ? limits : null;
   return {
     balance: oneOf(a, ANNOTATIONS.balance, BALANCES),
     serverTimeoutMs: positiveDuration(a, ANNOTATIONS.timeout),
@@ -196,6 +213,7 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     checkFall: boundedInt(a, ANNOTATIONS.checkFall, 1, 100),
     checkExpect: parseExpect(a),
     targetPortAnnotation: portAnnotation ?? null,
+    rateLimit,
   };
 }
 
@@ -254,5 +272,6 @@ export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): Rou
     ipAllowlist: p.ipAllowlist,
     rewriteTarget: p.rewriteTarget,
     hsts: p.hsts,
+    rateLimit: p.rateLimit,
   };
 }

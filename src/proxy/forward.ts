@@ -59,6 +59,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   controller: Dispatcher.DispatchController | null = null;
   attempts = 0;
   status = 0;
+  /** A rate-limit concurrency slot to give back when the exchange ends. */
+  holdsRateSlot = false;
   done = false;
   #gone = false;
   #counted = false;

@@ -8,6 +8,7 @@ import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { Metrics } from '../metrics.ts';
+import { RouteRateLimit } from '../policies/rate-limit.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -20,6 +21,8 @@ export class RouteRuntime {
   /** true when at least one member has weight > 0 (else every request is 503 ZERO_WEIGHT). */
   readonly hasWeight: boolean;
   readonly reencrypt: boolean;
+  /** Per-source limits; null when the route has none (one check per request). */
+  readonly rateLimit: RouteRateLimit | null;
   /** TLS server name for reencrypt endpoints; undefined otherwise. */
   readonly serverName: string | undefined;
   /** Requests counter children by status class index (status / 100 - 1). */
@@ -45,6 +48,7 @@ export class RouteRuntime {
     this.hasWeight = hasWeight;
     this.balancer = createBalancer(route.policy.balance, members);
     this.reencrypt = route.tls?.termination === 'reencrypt';
+    this.rateLimit = route.policy.rateLimit === null ? null : new RouteRateLimit(route.policy.rateLimit);
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.requestsByClass = CODE_CLASSES.map((c) => metrics.requests.labels(this.label, c));
     this.duration = metrics.requestDuration.labels(this.label);

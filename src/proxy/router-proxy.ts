@@ -24,6 +24,7 @@ import { RouteRuntime } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 
 export class RouterProxy implements ExchangeHost {
   readonly table: RouteTable<RouteRuntime>;
@@ -104,7 +105,14 @@ export class RouterProxy implements ExchangeHost {
       sendError(res, ProxyErrors.FORBIDDEN);
       return;
     }
+    const limit = runtime.rateLimit;
+    if (limit !== null && !limit.admit(req.socket as Socket, clientIp, Date.now())) {
+      runtime.countResponse(429, 0);
+      sendError(res, ProxyErrors.RATE_LIMITED);
+      return;
+    }
     if (!runtime.hasWeight) {
+      limit?.release(clientIp);
       runtime.countResponse(503, 0);
       sendError(res, runtime.members.length === 0 ? ProxyErrors.NO_ENDPOINT : ProxyErrors.ZERO_WEIGHT);
       return;
@@ -116,6 +124,7 @@ export class RouterProxy implements ExchangeHost {
     if (member === null) {
       member = runtime.balancer.pick(clientIp, now, null);
       if (member === null) {
+        limit?.release(clientIp);
         runtime.countResponse(503, 0);
         sendError(res, ProxyErrors.NO_ENDPOINT);
         return;
@@ -133,7 +142,9 @@ export class RouterProxy implements ExchangeHost {
     const hsts = secure ? route.policy.hsts : null;
     if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);
     this.#inFlight++;
-    new ProxyExchange(this, req, res, runtime, member, path, headers, clientIp, cookie, hsts).start();
+    const exchange = new ProxyExchange(this, req, res, runtime, member, path, headers, clientIp, cookie, hsts);
+    exchange.holdsRateSlot = limit !== null && limit.holdsSlot;
+    exchange.start();
   }
 
   handleUpgrade(req: AnyRequest, socket: Duplex, head: Buffer): void {
@@ -174,7 +185,8 @@ export class RouterProxy implements ExchangeHost {
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
   defaultDestinationCA: string | null = null;
 
-  finished(_exchange: ProxyExchange): void {
+  finished(exchange: ProxyExchange): void {
+    if (exchange.holdsRateSlot) exchange.runtime.rateLimit!.release(exchange.clientIp);
     this.#inFlight--;
     if (this.#inFlight === 0 && this.#tunnels.active === 0) this.#wakeIdle();
   }

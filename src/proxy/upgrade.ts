@@ -29,6 +29,8 @@ interface TunnelState {
   closed: boolean;
   /** switchyard_tunnels_active label */
   kind: 'websocket' | 'upgrade';
+  /** For giving back a rate-limit concurrency slot. */
+  clientIp: string;
 }
 
 export class UpgradeTunnels {
@@ -69,14 +71,20 @@ export class UpgradeTunnels {
     const tls = runtime.route.tls;
     if (tls !== null && !secure && tls.insecurePolicy !== 'Allow') { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
     const clientIp = clientAddress(request.socket.remoteAddress);
+    const limit = runtime.rateLimit;
+    if (limit !== null && !limit.admit(request.socket, clientIp, Date.now())) { writeRawError(socket, ProxyErrors.RATE_LIMITED); return; }
     const member = runtime.hasWeight ? runtime.balancer.pick(clientIp, Date.now(), null) : null;
-    if (member === null) { writeRawError(socket, ProxyErrors.NO_ENDPOINT); return; }
+    if (member === null) {
+      limit?.release(clientIp);
+      writeRawError(socket, ProxyErrors.NO_ENDPOINT);
+      return;
+    }
     delete request.headers['proxy-authorization'];
     applyForwardedInPlace(request.headers, runtime.route.policy.forwarded, {
       clientIp, host, port: request.socket.localPort ?? 0, proto: secure ? 'https' : 'http',
     });
     const endpoint = member.endpoint;
-    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false, kind };
+    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false, kind, clientIp };
     (request as unknown as Record<symbol, TunnelState>)[kTunnel] = state;
     this.#open.add(state);
     endpoint.active++;
@@ -133,6 +141,7 @@ export class UpgradeTunnels {
     state.closed = true;
     this.#open.delete(state);
     state.endpoint.active--;
+    state.runtime.rateLimit?.release(state.clientIp);
     state.upstream?.destroy();
     this.#metrics.tunnelsActive.labels(state.kind).dec();
   }

@@ -58,6 +58,18 @@ export interface RoutePolicy {
   rewriteTarget: string | null;
   /** Strict-Transport-Security value for HTTPS responses; null = none. */
   hsts: string | null;
+  /** Per-source-IP limits (haproxy.router.openshift.io/rate-limit-connections*); null = none. */
+  rateLimit: RateLimitSpec | null;
+}
+
+/** Limits per client IP address on one route, as OpenShift's stick-table rules. */
+export interface RateLimitSpec {
+  /** Concurrent connections (here: requests and tunnels in flight) from one address. */
+  concurrentTcp: number | null;
+  /** New connections from one address per 3 s. */
+  rateTcp: number | null;
+  /** HTTP requests from one address per 10 s. */
+  rateHttp: number | null;
 }
 
 export interface CompiledTls {
