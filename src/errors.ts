@@ -26,7 +26,6 @@ export const ProxyErrors = Object.freeze({
   UPSTREAM_TLS: spec('SY_UPSTREAM_TLS', 502, 'Bad gateway: backend TLS verification failed'),
   NO_ENDPOINT: spec('SY_NO_ENDPOINT', 503, 'Service unavailable: no ready and healthy endpoint'),
   ZERO_WEIGHT: spec('SY_ZERO_WEIGHT', 503, 'Service unavailable: every backend has weight 0'),
-  SHUTTING_DOWN: spec('SY_SHUTTING_DOWN', 503, 'Service unavailable: router is shutting down'),
   UPSTREAM_TIMEOUT: spec('SY_UPSTREAM_TIMEOUT', 504, 'Gateway timeout: the backend did not answer in time'),
 } satisfies Record<string, ProxyErrorSpec>);
 
