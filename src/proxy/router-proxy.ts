@@ -56,7 +56,7 @@ export class RouterProxy implements ExchangeHost {
       (route) => this.#build(route),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics);
+    this.#tunnels = new UpgradeTunnels(logger, metrics, () => { if (this.inFlight === 0) this.#wakeIdle(); });
   }
 
   apply(delta: TableDelta): void {
@@ -188,7 +188,7 @@ export class RouterProxy implements ExchangeHost {
   finished(exchange: ProxyExchange): void {
     if (exchange.holdsRateSlot) exchange.runtime.rateLimit!.release(exchange.clientIp);
     this.#inFlight--;
-    if (this.#inFlight === 0 && this.#tunnels.active === 0) this.#wakeIdle();
+    if (this.inFlight === 0) this.#wakeIdle();
   }
 
   #wakeIdle(): void {

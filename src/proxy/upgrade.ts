@@ -40,16 +40,27 @@ export class UpgradeTunnels {
   readonly #open = new Set<TunnelState>();
   readonly #agents = new WeakMap<RouteRuntime, HttpsAgent>();
 
-  constructor(logger: Logger, metrics: Metrics) {
+  /** Called after a tunnel closes (the proxy's drain waits for the last one). */
+  readonly #onClosed: () => void;
+
+  constructor(logger: Logger, metrics: Metrics, onClosed: () => void) {
     this.#logger = logger;
     this.#metrics = metrics;
+    this.#onClosed = onClosed;
     this.#proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false });
     const passes = this.#proxy as unknown as { wsPasses: Array<{ name: string }> };
     passes.wsPasses = passes.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
     this.#proxy.on('error', (err, req, target) => this.#onError(err, req, target as unknown as Duplex));
     this.#proxy.on('proxyReqWs', (proxyReq, req) => {
       const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
-      if (state) proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Socket) => this.#attach(state, upstream));
+      if (!state) return;
+      // http-proxy sets no deadline on the upgrade exchange: a backend that accepts and never
+      // answers would hold the client until the tunnel timeout. Give it the route's server timeout.
+      const policy = state.runtime.route.policy;
+      proxyReq.setTimeout(policy.connectTimeoutMs + policy.serverTimeoutMs, () => {
+        proxyReq.destroy(Object.assign(new Error('backend did not answer the upgrade in time'), { code: 'ETIMEDOUT' }));
+      });
+      proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Socket) => this.#attach(state, upstream));
     });
   }
 
@@ -123,6 +134,7 @@ export class UpgradeTunnels {
   #attach(state: TunnelState, upstream: Socket): void {
     if (state.closed) { upstream.destroy(); return; }
     state.upstream = upstream;
+    upstream.removeAllListeners('timeout'); // the upgrade deadline no longer applies
     upstream.setTimeout(state.runtime.route.policy.tunnelTimeoutMs);
     upstream.once('timeout', () => { upstream.destroy(); state.client.destroy(); });
     upstream.once('close', () => state.client.destroy());
@@ -131,9 +143,12 @@ export class UpgradeTunnels {
   #onError(err: Error, req: IncomingMessage, client: Duplex): void {
     const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
     const code = (err as { code?: string }).code;
-    if (state) state.runtime.countUpstreamError(code === 'ECONNREFUSED' ? 'connect' : 'tunnel');
-    this.#logger.debug({ err: err.message, code }, 'websocket tunnel error');
-    if (client && !client.destroyed) writeRawError(client, code === 'ECONNREFUSED' || code === 'ETIMEDOUT' ? ProxyErrors.UPSTREAM_CONNECT : ProxyErrors.UPSTREAM_RESET);
+    const failure = code === 'ECONNREFUSED' ? { reason: 'connect', error: ProxyErrors.UPSTREAM_CONNECT }
+      : code === 'ETIMEDOUT' ? { reason: 'timeout', error: ProxyErrors.UPSTREAM_TIMEOUT }
+      : { reason: 'tunnel', error: ProxyErrors.UPSTREAM_RESET };
+    if (state) state.runtime.countUpstreamError(failure.reason);
+    this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
+    if (client && !client.destroyed) writeRawError(client, failure.error);
   }
 
   #closed(state: TunnelState): void {
@@ -144,5 +159,6 @@ export class UpgradeTunnels {
     state.runtime.rateLimit?.release(state.clientIp);
     state.upstream?.destroy();
     this.#metrics.tunnelsActive.labels(state.kind).dec();
+    this.#onClosed();
   }
 }

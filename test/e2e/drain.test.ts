@@ -2,6 +2,7 @@
 // (up to --drain-timeout), then exit 0 — a rollout loses no in-flight request.
 import test from 'ava';
 import net from 'node:net';
+import WebSocket from 'ws';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
 import { request, eventually } from '../support/http-client.ts';
@@ -48,4 +49,26 @@ test.serial('a request longer than --drain-timeout is cut; the router still exit
   t.is(code, 0);
   t.true(Date.now() - started < 4000);
   t.not(await pending, 200);
+});
+
+test.serial('an open WebSocket keeps the drain going until it closes, then the router exits at once', async (t) => {
+  const backend = await startBackend('ws', { websocket: true });
+  t.teardown(() => backend.close());
+  const file = writeTempFile([serviceYaml('ws', [backend.port]), routeYaml('ws', 'drain-ws.test', 'ws')].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file, '--drain-timeout', '10s', '--workers', '0'] });
+  t.teardown(() => router.stop());
+  const ws = new WebSocket(`ws://127.0.0.1:${router.http}/`, { headers: { host: 'drain-ws.test' } });
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  router.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  // Still draining: the tunnel works.
+  const echoed = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
+  ws.send('still here');
+  t.is(await echoed, 'ws:still here');
+  t.is(router.child.exitCode, null);
+  const closedAt = Date.now();
+  ws.close();
+  const { code } = await router.exited;
+  t.is(code, 0);
+  t.true(Date.now() - closedAt < 3000, `exited ${Date.now() - closedAt} ms after the last tunnel closed`);
 });

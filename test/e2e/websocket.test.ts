@@ -64,6 +64,23 @@ test.serial('other Upgrade protocols are tunnelled too', async (t) => {
   await eventually(async () => metricValue(await metricsText(router.admin), 'switchyard_tunnels_active', { kind: 'upgrade' }) === 0, 3000);
 });
 
+test.serial('a backend that never answers the upgrade: 504 after the route timeout, not a hang', async (t) => {
+  const silent = net.createServer((socket) => { socket.on('data', () => {}); });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => { silent.close(); });
+  const port = (silent.address() as net.AddressInfo).port;
+  const file = writeTempFile([serviceYaml('silent', [port]), routeYaml('silent', 'silent.test', 'silent', { annotations: { 'haproxy.router.openshift.io/timeout': '300ms' } })].join('\n---\n'));
+  const other = await startRouter({ args: ['--file', file, '--connect-timeout', '200ms'] });
+  t.teardown(() => other.stop());
+  const started = Date.now();
+  const err = await new Promise<Error>((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${other.http}/`, { headers: { host: 'silent.test' } });
+    ws.once('error', resolve);
+  });
+  t.regex(err.message, /504/);
+  t.true(Date.now() - started < 3000);
+});
+
 test.serial('an upgrade for an unknown host gets 404 and the socket closes', async (t) => {
   const err = await new Promise<Error>((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${router.http}/`, { headers: { host: 'nope.test' } });
