@@ -112,11 +112,15 @@ test('passive: consecutive failures eject an endpoint without an active check', 
   t.teardown(async () => { await good.close(); await bad.close(); });
   const file = writeTempFile([
     serviceYaml('svc', [good.port, bad.port]),
-    // A long interval keeps the active TCP check (which would pass: the port is open) out of the way.
+    // A long interval: after its first probe, the active TCP check stays out of the way.
     routeYaml('r', 'passive.test', 'svc', { annotations: { ...RR, 'router.openshift.io/haproxy.health.check.interval': '1h' } }),
   ].join('\n---\n'));
   const router = await startRouter({ args: ['--file', file] });
   t.teardown(() => router.stop());
+  // The active TCP check (which passes: the port is open) probes once soon after start, then
+  // not for an hour. A pass that starts after an ejection ends it, so let it happen first.
+  await eventually(() => bad.acceptedConnections() >= 1, 5000);
+  await new Promise((r) => setTimeout(r, 100));
   // Round robin alternates good/bad: the third consecutive 500 from bad ejects it (threshold 3).
   let fivexx = 0;
   for (let i = 0; i < 20 && fivexx < 3; i++) if ((await request(router.http, { host: 'passive.test' })).status === 500) fivexx++;

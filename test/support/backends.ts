@@ -13,6 +13,8 @@ export interface Backend {
   requests: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>;
   /** Open TCP connections right now. */
   openConnections(): number;
+  /** TCP connections accepted so far (health-check probes included). */
+  acceptedConnections(): number;
   /** Destroy the sockets of upgraded (WebSocket) connections. */
   dropUpgraded(): void;
   /** Stop listening and drop every connection. */
@@ -49,7 +51,8 @@ export async function startBackend(name: string, options: BackendOptions = {}): 
       if (delay > 0) setTimeout(respond, delay); else respond();
     });
   });
-  server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
+  let accepted = 0;
+  server.on('connection', (s: Socket) => { accepted++; sockets.add(s); s.once('close', () => sockets.delete(s)); });
   if (options.websocket) {
     const wss = new WebSocketServer({ noServer: true });
     server.on('upgrade', (req, socket, head) => {
@@ -78,6 +81,7 @@ export async function startBackend(name: string, options: BackendOptions = {}): 
     server,
     requests,
     openConnections: () => sockets.size,
+    acceptedConnections: () => accepted,
     dropUpgraded: () => { for (const s of upgraded) s.destroy(); },
     close: () => new Promise<void>((resolve) => {
       open.delete(backend);
