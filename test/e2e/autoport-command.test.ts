@@ -4,10 +4,10 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeBlock, listenOn } from '../support/ports.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/autoport/main.ts', import.meta.url));
 
@@ -75,29 +75,7 @@ function runAutoport(t: { teardown(fn: () => void): void }, args: string[], cwd:
   };
 }
 
-function listen(port: number): Promise<net.Server | null> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(null));
-    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(s));
-  });
-}
 
-/** Start of `size` consecutive ports free on 127.0.0.1 a moment ago. */
-async function freeBlock(size: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * 20000);
-    const held: net.Server[] = [];
-    for (let p = base; p < base + size; p++) {
-      const s = await listen(p);
-      if (s === null) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (held.length === size) return base;
-  }
-  throw new Error('no free block of ports');
-}
 
 async function workDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'autoport-e2e-'));
@@ -111,7 +89,7 @@ for (const mode of ['exec', 'no-exec'] as const) {
   test(`${mode}: the app listens on the picked port, the template holds it, SIGTERM reaches it and its exit code passes through`, async (t) => {
     const dir = await workDir(t);
     const base = await freeBlock(6);
-    const occupied = await listen(base); // one taken port in the range: the picker must step over it
+    const occupied = await listenOn(base); // one taken port in the range: the picker must step over it
     t.teardown(() => { occupied?.close(); });
     const flags = ['--no-report', '--count', '2', '--range', `${base}-${base + 6}`, '--bind-host', '127.0.0.1', '--template', 'app.conf.tmpl:app.conf'];
     if (mode === 'no-exec') flags.push('--no-exec');
@@ -182,7 +160,7 @@ test('failures: usage exit 2 in one line, exhausted range and unknown variable e
   t.is((await usage.exited).code, 2);
   t.is(usage.stderr(), 'switchyard autoport: --count: expected an integer >= 1, got "many"\n');
 
-  const occupied = await listen(base);
+  const occupied = await listenOn(base);
   t.teardown(() => { occupied?.close(); });
   const exhausted = runAutoport(t, ['--no-report', '--count', '2', '--range', `${base}-${base + 2}`, '--bind-host', '127.0.0.1', '--', 'true'], dir);
   t.is((await exhausted.exited).code, 1);

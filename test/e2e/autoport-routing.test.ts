@@ -6,13 +6,13 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
 import { startBackend, type Backend } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { CLI, startRouter, writeTempFile } from '../support/router-process.ts';
+import { freeBlock } from '../support/ports.ts';
 
 const ANNOTATION = { 'switchyard.io/target-port-annotation': 'AUTO_PORT0', 'haproxy.router.openshift.io/balance': 'roundrobin' };
 
@@ -84,28 +84,7 @@ server.listen(port, '127.0.0.1');
 process.on('SIGTERM', () => { server.close(); process.exit(0); });
 `;
 
-function listen(port: number): Promise<net.Server | null> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(null));
-    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(s));
-  });
-}
 
-async function freeBlock(size: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * 20000);
-    const held: net.Server[] = [];
-    for (let p = base; p < base + size; p++) {
-      const s = await listen(p);
-      if (s === null) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (held.length === size) return base;
-  }
-  throw new Error('no free block of ports');
-}
 
 test('a real app started by `switchyard autoport` annotates its pod and is reachable through the router', async (t) => {
   const api = await FakeApiServer.start();

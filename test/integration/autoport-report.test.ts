@@ -13,6 +13,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
 import { AUTOPORT_LABEL, loadKubeConfig, podPortsPatch, reportPortsToPod } from '../../src/autoport/pod-reporter.ts';
 import { PodReportError } from '../../src/autoport/autoport-errors.ts';
+import { freeBlock, listenOn } from '../support/ports.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/autoport/main.ts', import.meta.url));
 
@@ -66,28 +67,7 @@ async function startFailingServer(t: { teardown(fn: () => Promise<void>): void }
   return { kubeconfigPath, requests: () => requests };
 }
 
-function listen(port: number): Promise<net.Server | null> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(null));
-    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(s));
-  });
-}
 
-async function freeBlock(size: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * 20000);
-    const held: net.Server[] = [];
-    for (let p = base; p < base + size; p++) {
-      const s = await listen(p);
-      if (s === null) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (held.length === size) return base;
-  }
-  throw new Error('no free block of ports');
-}
 
 /** Runs `switchyard autoport` to completion; the command writes its AUTO_PORTs into `marker`. */
 async function runToExit(t: { teardown(fn: () => void): void }, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
@@ -188,7 +168,7 @@ test('a report that keeps failing fails the start: exit 1, the app never runs, p
   t.regex(stderr, /cannot annotate pod shop\/web-1/);
   await t.throwsAsync(fs.access(marker), undefined, 'the app must not start');
   for (const p of [base, base + 1]) {
-    const s = await listen(p);
+    const s = await listenOn(p);
     t.not(s, null, `port ${p} released`);
     await new Promise((r) => s?.close(r));
   }

@@ -1,0 +1,28 @@
+// Free TCP ports on 127.0.0.1 for tests that need a known range (autoport picks from one).
+
+import net from 'node:net';
+
+/** Listen on 127.0.0.1:port, or null when it is taken. */
+export function listenOn(port: number): Promise<net.Server | null> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(null));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(s));
+  });
+}
+
+/** Start of `size` consecutive ports that were free on 127.0.0.1 a moment ago. */
+export async function freeBlock(size: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 40000 + Math.floor(Math.random() * 20000);
+    const held: net.Server[] = [];
+    for (let p = base; p < base + size; p++) {
+      const s = await listenOn(p);
+      if (s === null) break;
+      held.push(s);
+    }
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    if (held.length === size) return base;
+  }
+  throw new Error('no free block of ports');
+}
