@@ -4,7 +4,9 @@
 // (RouteNotAdmitted, OpenShift-style, with a message saying what is wrong); annotations parse
 // (InvalidAnnotation, naming the annotation).
 
+import type { Route } from '../objects/types.ts';
 import { parseRouteAnnotations } from '../policies/annotations.ts';
+import { parseHeaderActions } from '../policies/header-actions.ts';
 import { ADMITTED, Reasons, isHostless, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -97,6 +99,10 @@ export function validateCandidate(c: RouteCandidate, _context: AdmissionContext)
   }
   const parsed = parseRouteAnnotations(c.annotations);
   if (!parsed.ok) return reject(Reasons.invalidAnnotation, parsed.message);
+  if (c.kind === 'Route') {
+    const actions = parseHeaderActions((c.owner as Route).spec?.httpHeaders);
+    if (!actions.ok) return reject(Reasons.routeNotAdmitted, actions.message);
+  }
   return ADMITTED;
 }
 

@@ -273,5 +273,6 @@ export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): Rou
     rewriteTarget: p.rewriteTarget,
     hsts: p.hsts,
     rateLimit: p.rateLimit,
+    headerActions: null,
   };
 }

@@ -11,6 +11,7 @@ import type { Member } from '../balance/types.ts';
 import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import { clientResponseHeaders } from './headers.ts';
+import { applyActions } from '../policies/header-actions.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 
@@ -121,6 +122,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#gone) return;
     this.status = statusCode;
     const out: OutgoingHttpHeaders = clientResponseHeaders(headers);
+    const actions = this.runtime.route.policy.headerActions;
+    if (actions !== null && actions.response.length > 0) applyActions(out, actions.response, this.req.headers, headers);
     if (this.stickyCookie !== null) {
       const existing = out['set-cookie'];
       out['set-cookie'] = existing === undefined ? this.stickyCookie

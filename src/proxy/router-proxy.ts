@@ -23,6 +23,7 @@ import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from '.
 import { RouteRuntime } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
+import { applyRequestActions } from '../policies/header-actions.ts';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 
@@ -137,7 +138,9 @@ export class RouterProxy implements ExchangeHost {
       port: req.socket.localPort ?? 0,
       proto: secure ? 'https' : 'http',
     };
-    const headers = upstreamRequestHeaders(req.headers, route.policy.forwarded, info);
+    let headers = upstreamRequestHeaders(req.headers, route.policy.forwarded, info);
+    const actions = route.policy.headerActions;
+    if (actions !== null && actions.request.length > 0) headers = applyRequestActions(headers, actions.request, req.headers);
     const path = route.policy.rewriteTarget === null ? url : rewritePath(url, route.path, route.policy.rewriteTarget);
     const hsts = secure ? route.policy.hsts : null;
     if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);

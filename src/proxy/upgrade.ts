@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics.ts';
 import type { RouteTable } from '../table/route-table.ts';
 import { applyForwardedInPlace, clientAddress } from './headers.ts';
 import { writeRawError } from './error-response.ts';
+import { applyActions } from '../policies/header-actions.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 
@@ -91,6 +92,8 @@ export class UpgradeTunnels {
       return;
     }
     delete request.headers['proxy-authorization'];
+    const actions = runtime.route.policy.headerActions;
+    if (actions !== null && actions.request.length > 0) applyActions(request.headers, actions.request, { ...request.headers }, null);
     applyForwardedInPlace(request.headers, runtime.route.policy.forwarded, {
       clientIp, host, port: request.socket.localPort ?? 0, proto: secure ? 'https' : 'http',
     });

@@ -1,8 +1,10 @@
 // Admitted candidates → compiled routes and host entries (plain data, see types.ts).
 
+import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
 import { buildRoutePolicy, parseRouteAnnotations } from '../policies/annotations.ts';
+import { parseHeaderActions, type HeaderActions } from '../policies/header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
@@ -39,11 +41,21 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     path: c.path,
     match: c.match,
     services,
-    policy: buildRoutePolicy(parsed.value, { routeKey: c.key, endpointCount, passthrough: tls?.termination === 'passthrough', config }),
+    policy: {
+      ...buildRoutePolicy(parsed.value, { routeKey: c.key, endpointCount, passthrough: tls?.termination === 'passthrough', config }),
+      headerActions: c.kind === 'Route' ? compiledHeaderActions(c) : null,
+    },
     tls,
   };
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
+}
+
+/** Validation has already refused invalid actions; this guards direct callers. */
+function compiledHeaderActions(c: RouteCandidate): HeaderActions | null {
+  const parsed = parseHeaderActions((c.owner as Route).spec?.httpHeaders);
+  if (!parsed.ok) throw new Error(`${c.key}: ${parsed.message}`);
+  return parsed.value;
 }
 
 /** The path length that decides specificity: an Ingress Prefix's trailing '/' does not count. */

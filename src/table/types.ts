@@ -3,6 +3,8 @@
 // admission results; read by the proxy, which builds its runtime objects (balancers, pools,
 // metric children) from it once per table change — never per request.
 
+import type { HeaderActions } from '../policies/header-actions.ts';
+
 export type Balance = 'random' | 'roundrobin' | 'leastconn' | 'source';
 export type ForwardedPolicy = 'append' | 'replace' | 'if-none' | 'never';
 export type PathMatch = 'route' | 'exact' | 'prefix';
@@ -60,6 +62,8 @@ export interface RoutePolicy {
   hsts: string | null;
   /** Per-source-IP limits (haproxy.router.openshift.io/rate-limit-connections*); null = none. */
   rateLimit: RateLimitSpec | null;
+  /** Route spec.httpHeaders.actions; null = none. */
+  headerActions: HeaderActions | null;
 }
 
 /** Limits per client IP address on one route, as OpenShift's stick-table rules. */

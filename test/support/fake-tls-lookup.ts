@@ -17,7 +17,7 @@ export class FakeTlsLookup implements TlsRouteLookup {
       key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host: wildcard ? host.slice(2) : host, wildcard,
       path: '', match: 'route', services: [], tls: tlsConfig, policy: {
         balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
-        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null,
+        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null,
       },
     };
     const endpoint = new EndpointState(host, '127.0.0.1', endpointPort);
