@@ -49,11 +49,15 @@ export function findStickyMember(cookieHeader: string | undefined, cookieName: s
   }
 }
 
-/** The Set-Cookie value that pins a client to `endpointId`. */
-export function stickyCookie(cookieName: string, endpointId: string, secure: boolean): string {
-  return secure
-    ? `${cookieName}=${endpointId}; Path=/; HttpOnly; Secure; SameSite=None`
-    : `${cookieName}=${endpointId}; Path=/; HttpOnly`;
+/**
+ * The Set-Cookie value that pins a client to `endpointId`. `sameSite` is the route's
+ * router.openshift.io/cookie-same-site; without it HTTPS cookies are SameSite=None (as
+ * OpenShift). Browsers refuse SameSite=None without Secure, so plain HTTP leaves it out.
+ */
+export function stickyCookie(cookieName: string, endpointId: string, secure: boolean, sameSite: 'Lax' | 'Strict' | 'None' | null = null): string {
+  const base = `${cookieName}=${endpointId}; Path=/; HttpOnly`;
+  if (secure) return `${base}; Secure; SameSite=${sameSite ?? 'None'}`;
+  return sameSite === null || sameSite === 'None' ? base : `${base}; SameSite=${sameSite}`;
 }
 
 /** True when the name found at `at` begins a cookie pair (start of header, or after `;` and blanks). */

@@ -14,6 +14,7 @@ export const ANNOTATIONS = Object.freeze({
   timeoutTunnel: 'haproxy.router.openshift.io/timeout-tunnel',
   disableCookies: 'haproxy.router.openshift.io/disable_cookies',
   cookieName: 'router.openshift.io/cookie_name',
+  cookieSameSite: 'router.openshift.io/cookie-same-site',
   forwarded: 'haproxy.router.openshift.io/set-forwarded-headers',
   ipAllowlist: 'haproxy.router.openshift.io/ip_allowlist',
   /** The name OpenShift used before 4.14; still read when ip_allowlist is absent. */
@@ -35,6 +36,7 @@ export const ANNOTATIONS = Object.freeze({
 });
 
 const BALANCES: readonly Balance[] = ['random', 'roundrobin', 'leastconn', 'source'];
+const SAME_SITE = ['Lax', 'Strict', 'None'] as const;
 const FORWARDED: readonly ForwardedPolicy[] = ['append', 'replace', 'if-none', 'never'];
 /** RFC 6265 cookie-name token characters. */
 const COOKIE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
@@ -48,6 +50,7 @@ export interface AnnotationPolicy {
   tunnelTimeoutMs: number | null;
   disableCookies: boolean;
   cookieName: string | null;
+  cookieSameSite: 'Lax' | 'Strict' | 'None' | null;
   forwarded: ForwardedPolicy | null;
   ipAllowlist: string[] | null;
   rewriteTarget: string | null;
@@ -201,6 +204,7 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     tunnelTimeoutMs: positiveDuration(a, ANNOTATIONS.timeoutTunnel),
     disableCookies: disable !== undefined && disable.trim().toLowerCase() === 'true',
     cookieName: cookieName ?? null,
+    cookieSameSite: oneOf(a, ANNOTATIONS.cookieSameSite, SAME_SITE),
     forwarded: oneOf(a, ANNOTATIONS.forwarded, FORWARDED),
     ipAllowlist: parseAllowlist(a),
     rewriteTarget: rewrite ?? null,
@@ -263,7 +267,7 @@ export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): Rou
   const { config } = inputs;
   return {
     balance: p.balance ?? config.loadBalanceAlgorithm,
-    sticky: p.disableCookies || inputs.passthrough ? null : { cookieName: p.cookieName ?? defaultCookieName(inputs.routeKey) },
+    sticky: p.disableCookies || inputs.passthrough ? null : { cookieName: p.cookieName ?? defaultCookieName(inputs.routeKey), sameSite: p.cookieSameSite },
     connectTimeoutMs: config.connectTimeout,
     serverTimeoutMs: p.serverTimeoutMs ?? config.serverTimeout,
     tunnelTimeoutMs: p.tunnelTimeoutMs ?? config.tunnelTimeout,

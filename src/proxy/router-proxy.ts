@@ -130,7 +130,7 @@ export class RouterProxy implements ExchangeHost {
         sendError(res, ProxyErrors.NO_ENDPOINT);
         return;
       }
-      if (sticky !== null) cookie = stickyCookie(sticky.cookieName, member.endpoint.id, secure);
+      if (sticky !== null) cookie = stickyCookie(sticky.cookieName, member.endpoint.id, secure, sticky.sameSite);
     }
     const info: ForwardedInfo = {
       clientIp,

@@ -47,7 +47,7 @@ export interface HealthCheckSpec {
 export interface RoutePolicy {
   balance: Balance;
   /** Cookie-based stickiness; null when disabled. */
-  sticky: { cookieName: string } | null;
+  sticky: { cookieName: string; sameSite: 'Lax' | 'Strict' | 'None' | null } | null;
   connectTimeoutMs: number;
   serverTimeoutMs: number;
   tunnelTimeoutMs: number;

@@ -20,7 +20,7 @@ test('defaults come from the config', (t) => {
   t.is(p.tunnelTimeoutMs, 99_000);
   t.is(p.connectTimeoutMs, 4000);
   t.is(p.forwarded, 'replace');
-  t.deepEqual(p.sticky, { cookieName: defaultCookieName('Route/ns/r') });
+  t.deepEqual(p.sticky, { cookieName: defaultCookieName('Route/ns/r'), sameSite: null });
   t.regex(p.sticky!.cookieName, /^[0-9a-f]{32}$/);
   t.is(p.healthCheck, null);
   t.is(p.ipAllowlist, null);
@@ -34,6 +34,7 @@ test('OpenShift annotations are read', (t) => {
     [ANNOTATIONS.timeout]: '5m',
     [ANNOTATIONS.timeoutTunnel]: '2h',
     [ANNOTATIONS.cookieName]: 'mycookie',
+    [ANNOTATIONS.cookieSameSite]: 'Strict',
     [ANNOTATIONS.forwarded]: 'never',
     [ANNOTATIONS.ipAllowlist]: '10.0.0.0/8  192.168.1.7 2001:db8::/32',
     [ANNOTATIONS.rewriteTarget]: '/',
@@ -42,7 +43,7 @@ test('OpenShift annotations are read', (t) => {
   t.is(p.balance, 'roundrobin');
   t.is(p.serverTimeoutMs, 300_000);
   t.is(p.tunnelTimeoutMs, 7_200_000);
-  t.deepEqual(p.sticky, { cookieName: 'mycookie' });
+  t.deepEqual(p.sticky, { cookieName: 'mycookie', sameSite: 'Strict' });
   t.is(p.forwarded, 'never');
   t.deepEqual(p.ipAllowlist, ['10.0.0.0/8', '192.168.1.7', '2001:db8::/32']);
   t.is(p.rewriteTarget, '/');

@@ -88,3 +88,10 @@ test('long member lists are looked up by index, with the same answers', (t) => {
   t.is(findStickyMember('route-x=id000099', 'route-x', many, NOW), null, 'gone');
   t.is(findStickyMember('route-x="id000002"', 'route-x', many, NOW), many[2]);
 });
+
+test('cookie-same-site: Lax/Strict on both schemes; None only with Secure', (t) => {
+  t.is(stickyCookie('c', 'id1', true, 'Strict'), 'c=id1; Path=/; HttpOnly; Secure; SameSite=Strict');
+  t.is(stickyCookie('c', 'id1', false, 'Lax'), 'c=id1; Path=/; HttpOnly; SameSite=Lax');
+  t.is(stickyCookie('c', 'id1', false, 'None'), 'c=id1; Path=/; HttpOnly');
+  t.is(stickyCookie('c', 'id1', true, null), 'c=id1; Path=/; HttpOnly; Secure; SameSite=None');
+});
