@@ -41,7 +41,7 @@ export async function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     `switchyard demo: backends echo-a (127.0.0.1:9081) and echo-b (127.0.0.1:9082), routes from ${DEMO_FILE}`,
     'Try:',
     `  curl -s -H 'Host: hello.demo.local' http://127.0.0.1:${http}/            # route "hello" → echo-a`,
-    `  for i in $(seq 10); do curl -s -H 'Host: split.demo.local' http://127.0.0.1:${http}/ | grep backend; done   # 70/30 split a/b`,
+    `  for i in $(seq 10); do curl -s -H 'Host: split.demo.local' http://127.0.0.1:${http}/ | grep backend; done   # ~70/30 split a/b`,
     `  curl -s -H 'Host: split.demo.local' http://127.0.0.1:${http}/api/x        # path route → echo-b`,
     `  curl -s -H 'Host: nowhere.local' http://127.0.0.1:${http}/                # 404 no route`,
     `  curl -s http://127.0.0.1:${admin}/debug/routes | head -40                 # the compiled table`,
