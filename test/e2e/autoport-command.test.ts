@@ -54,7 +54,7 @@ function runAutoport(t: { teardown(fn: () => void): void }, args: string[], cwd:
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('close', (code, signal) => resolve({ code, signal })); // after stdout is drained
   });
   return {
     child, lines, exited, stderr: () => stderr,
@@ -66,9 +66,9 @@ function runAutoport(t: { teardown(fn: () => void): void }, args: string[], cwd:
         };
         const timer = setTimeout(() => { done(); reject(new Error(`no matching line; stdout ${JSON.stringify(lines)} stderr ${stderr}`)); }, timeoutMs);
         const onExit = (code: number | null): void => { check(); done(); reject(new Error(`exited first (${code}); stdout ${JSON.stringify(lines)} stderr ${stderr}`)); };
-        const done = (): void => { clearTimeout(timer); listeners.delete(check); child.off('exit', onExit); };
+        const done = (): void => { clearTimeout(timer); listeners.delete(check); child.off('close', onExit); };
         listeners.add(check);
-        child.once('exit', onExit);
+        child.once('close', onExit);
         check();
       });
     },

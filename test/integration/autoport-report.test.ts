@@ -76,7 +76,7 @@ async function runToExit(t: { teardown(fn: () => void): void }, args: string[], 
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))); // after stderr is drained
   clearTimeout(timer);
   return { code, stderr };
 }

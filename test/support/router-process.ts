@@ -74,7 +74,8 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => { running.delete(child); resolve({ code, signal }); });
+    // 'close', not 'exit': it comes after stdout/stderr are drained, so the last lines are in.
+    child.once('close', (code, signal) => { running.delete(child); resolve({ code, signal }); });
   });
   const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
     const found = logs.find(pred);

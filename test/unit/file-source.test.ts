@@ -279,7 +279,8 @@ test('stop() closes watchers and timers so the process can exit', async (t) => {
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, 2500);
-    child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ exited: signal === null && code === 0, output }); });
+    // 'close' rather than 'exit': it comes after the output has been read to the end.
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ exited: signal === null && code === 0, output }); });
   });
   const [stopped, running] = await Promise.all([run(true), run(false)]);
   t.true(stopped.exited, stopped.output);

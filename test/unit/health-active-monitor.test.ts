@@ -392,7 +392,7 @@ test('stop() clears every timer: a process using the monitor exits on its own', 
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const killer = setTimeout(() => child.kill('SIGKILL'), 8000);
-  const [code, signal] = await once(child, 'exit') as [number | null, string | null];
+  const [code, signal] = await once(child, 'close') as [number | null, string | null]; // after the output is read
   clearTimeout(killer);
   t.is(signal, null, `the process did not exit by itself: ${output}`);
   t.is(code, 0, output);
