@@ -3,10 +3,13 @@
 // autocannon (in its own process, so the load generator does not share the router's event loop).
 // Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50),
 // BENCH_WORKERS (comma-separated --workers values to measure, default "0,2").
+// Anchors: when haproxy and/or nginx are installed (apt-get install haproxy nginx), the same
+// backend is also measured behind each of them, one thread/worker, keep-alive to the backend.
 // Numbers are for comparison on one machine, not targets: nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +41,66 @@ function startJsonLine(cmd: string, args: string[], match: (l: Record<string, un
 
 interface Result { rps: number; p50: number; p99: number; errors: number }
 
+function has(command: string, versionFlag = '-v'): boolean {
+  return spawnSync(command, [versionFlag], { encoding: 'utf8' }).error === undefined;
+}
+
 function hasWrk(): boolean {
-  return spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+  return has('wrk', '--version');
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+/** Start HAProxy (nbthread 1) or nginx (1 worker) in front of the backend; resolves with its port. */
+async function startAnchor(kind: 'haproxy' | 'nginx', dir: string, backendPort: number): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  let child: ChildProcess;
+  if (kind === 'haproxy') {
+    const cfg = path.join(dir, 'haproxy.cfg');
+    writeFileSync(cfg, [
+      'global', '  nbthread 1', '  maxconn 4096',
+      'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s',
+      'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b',
+      'backend b', '  http-reuse always', `  server s1 127.0.0.1:${backendPort}`, '',
+    ].join('\n'));
+    child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+  } else {
+    const prefix = path.join(dir, 'nginx');
+    mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+    const cfg = path.join(prefix, 'nginx.conf');
+    writeFileSync(cfg, `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
+  upstream b { server 127.0.0.1:${backendPort}; keepalive 80; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+`);
+    child = spawn('nginx', ['-p', prefix, '-c', cfg], { stdio: 'ignore' });
+  }
+  children.push(child);
+  await waitForPort(port);
+  return { port, child };
 }
 
 function runWrk(url: string, host: string): Result {
@@ -92,6 +153,15 @@ spec: { host: bench.local, to: { kind: Service, name: bench } }
     rows.push([`switchyard --workers ${workers}`, load(url, 'bench.local')]);
     router.kill('SIGTERM');
     await new Promise((r) => router.once('exit', r));
+  }
+  for (const kind of ['haproxy', 'nginx'] as const) {
+    if (!has(kind)) continue;
+    const anchor = await startAnchor(kind, dir, port);
+    const url = `http://127.0.0.1:${anchor.port}/`;
+    load(url, 'bench.local');
+    rows.push([`${kind} (1 thread, anchor)`, load(url, 'bench.local')]);
+    anchor.child.kill('SIGTERM');
+    await new Promise((r) => anchor.child.once('exit', r));
   }
   const row = (name: string, r: Result) => `| ${name.padEnd(26)} | ${r.rps.toFixed(0).padStart(9)} | ${r.p50.toFixed(2).padStart(8)} | ${r.p99.toFixed(2).padStart(8)} | ${String(r.errors).padStart(6)} |`;
   console.log(`\n${tool}, ${connections} connections, ${duration} s each, node ${process.version}, loopback, backend: one Node process\n`);
