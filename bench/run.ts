@@ -9,36 +9,17 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { children, startJsonLine, waitForPort } from './processes.ts';
+import { freePort } from '../test/support/ports.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const children: ChildProcess[] = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-
-/** Start a process and resolve with the first JSON line on its stdout that `match`es. */
-function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      for (const line of buf.split('\n').slice(0, -1)) {
-        try { const j = JSON.parse(line) as Record<string, unknown>; if (match(j)) resolve({ child, line: j }); } catch { /* not JSON */ }
-      }
-      buf = buf.slice(buf.lastIndexOf('\n') + 1);
-    });
-    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}`)));
-  });
-}
-
 interface Result { rps: number; p50: number; p99: number; errors: number }
 
 function has(command: string, versionFlag = '-v'): boolean {
@@ -47,26 +28,6 @@ function has(command: string, versionFlag = '-v'): boolean {
 
 function hasWrk(): boolean {
   return has('wrk', '--version');
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listening on ${port}`);
 }
 
 /** Start HAProxy (nbthread 1) or nginx (1 worker) in front of the backend; resolves with its port. */

@@ -7,7 +7,6 @@
 // watch through @kubernetes/client-node): propagation is then watch event → new host answers.
 // Env: SCALE_SIZES (default "100,1000,10000"), SCALE_EDITS (default 10), SCALE_SOURCE (file|kube).
 
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import { FakeApiServer } from '../test/support/fake-apiserver.ts';
+import { startJsonLine } from './processes.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = (process.env.SCALE_SIZES ?? '100,1000,10000').split(',').map(Number);
@@ -83,17 +83,9 @@ async function main(): Promise<void> {
       sourceArgs = ['--file', file];
     }
     const started = performance.now();
-    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'run', ...sourceArgs, '--bind', '127.0.0.1',
-      '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const ports = await new Promise<{ http: number; admin: number }>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        buf += d;
-        const m = /\{[^\n]*"msg":"listening"[^\n]*\}/.exec(buf);
-        if (m) resolve(JSON.parse(m[0]) as { http: number; admin: number });
-      });
-      child.once('exit', (code) => reject(new Error(`router exited ${code}`)));
-    });
+    const { child, line } = await startJsonLine(process.execPath, [path.join(root, 'dist/cli.js'), 'run', ...sourceArgs, '--bind', '127.0.0.1',
+      '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--log-level', 'info'], (l) => l.msg === 'listening');
+    const ports = line as { http: number; admin: number };
     const startupMs = performance.now() - started;
     let text = (await get(ports.admin, 'x', '/metrics')).body;
     const initialMs = metric(text, 'switchyard_table_update_duration_seconds_sum') * 1000;

@@ -106,8 +106,9 @@ export class RouterProxy implements ExchangeHost {
       sendError(res, ProxyErrors.FORBIDDEN);
       return;
     }
+    const now = Date.now();
     const limit = runtime.rateLimit;
-    if (limit !== null && !limit.admit(req.socket as Socket, clientIp, Date.now())) {
+    if (limit !== null && !limit.admit(req.socket as Socket, clientIp, now)) {
       runtime.countResponse(429, 0);
       sendError(res, ProxyErrors.RATE_LIMITED);
       return;
@@ -118,7 +119,6 @@ export class RouterProxy implements ExchangeHost {
       sendError(res, runtime.members.length === 0 ? ProxyErrors.NO_ENDPOINT : ProxyErrors.ZERO_WEIGHT);
       return;
     }
-    const now = Date.now();
     const sticky = route.policy.sticky;
     let member = sticky === null ? null : findStickyMember(req.headers.cookie, sticky.cookieName, runtime.members, now);
     let cookie: string | null = null;

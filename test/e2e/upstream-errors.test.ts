@@ -1,10 +1,10 @@
 // 502 / 503 / 504 with short bodies, retry on another endpoint, and client-abort clean-up.
 import test from 'ava';
-import net from 'node:net';
 import http from 'node:http';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
 import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
+import { freePort } from '../support/ports.ts';
 
 let router: RouterProcess;
 let ok: Backend;
@@ -12,13 +12,6 @@ let slow: Backend;
 let deadPort: number;
 let slowClosed = 0;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 test.before(async () => {
   ok = await startBackend('ok');

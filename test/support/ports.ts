@@ -26,3 +26,12 @@ export async function freeBlock(size: number): Promise<number> {
   }
   throw new Error('no free block of ports');
 }
+
+/** A port that was free on 127.0.0.1 a moment ago (for a backend that must refuse connections). */
+export async function freePort(): Promise<number> {
+  const server = await listenOn(0);
+  if (server === null) throw new Error('cannot bind 127.0.0.1:0');
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}

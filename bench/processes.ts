@@ -1,0 +1,38 @@
+// Child processes for the benchmarks: started, watched for their first matching JSON line,
+// and killed when the benchmark exits however it exits.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+
+export const children: ChildProcess[] = [];
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+/** Start a process and resolve with the first JSON line on its stdout that `match`es. */
+export function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (const line of buf.split('\n').slice(0, -1)) {
+        try { const j = JSON.parse(line) as Record<string, unknown>; if (match(j)) resolve({ child, line: j }); } catch { /* not JSON */ }
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+    });
+    child.once('exit', (code) => reject(new Error(`${cmd} exited ${code}`)));
+  });
+}
+
+/** Resolve once something accepts connections on 127.0.0.1:port (5 s at most). */
+export async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
