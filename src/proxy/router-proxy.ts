@@ -161,8 +161,8 @@ export class RouterProxy implements ExchangeHost {
     this.#passive.recordSuccess(endpoint);
   }
 
-  recordFailure(endpoint: EndpointState, now: number): void {
-    if (this.#passive.recordFailure(endpoint, now)) {
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void {
+    if (this.#passive.recordFailure(endpoint, now, lastHealthy)) {
       this.#logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
     }
   }

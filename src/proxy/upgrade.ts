@@ -19,6 +19,7 @@ import { writeRawError } from './error-response.ts';
 import { applyActions } from '../policies/header-actions.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouteRuntime } from './route-runtime.ts';
+import { classifyUpstreamFailure } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -146,9 +147,7 @@ export class UpgradeTunnels {
   #onError(err: Error, req: IncomingMessage, client: Duplex): void {
     const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
     const code = (err as { code?: string }).code;
-    const failure = code === 'ECONNREFUSED' ? { reason: 'connect', error: ProxyErrors.UPSTREAM_CONNECT }
-      : code === 'ETIMEDOUT' ? { reason: 'timeout', error: ProxyErrors.UPSTREAM_TIMEOUT }
-      : { reason: 'tunnel', error: ProxyErrors.UPSTREAM_RESET };
+    const failure = classifyUpstreamFailure(err);
     if (state) state.runtime.countUpstreamError(failure.reason);
     this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
     if (client && !client.destroyed) writeRawError(client, failure.error);

@@ -7,6 +7,7 @@ import type { Gauge } from 'prom-client';
 import type { Member } from '../../balance/types.ts';
 import type { Logger } from '../../log.ts';
 import type { TlsRouteItem } from './sni-route.ts';
+import { classifyUpstreamFailure } from '../upstream-failure.ts';
 
 export interface PassthroughOptions {
   tunnels: Gauge.Internal<'kind'>;
@@ -89,7 +90,7 @@ export class PassthroughTunnel {
 
   #fail(side: 'client' | 'upstream', err: Error): void {
     if (!this.#closed) {
-      this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message }, 'passthrough tunnel error');
+      this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message, reason: side === 'upstream' ? classifyUpstreamFailure(err).reason : 'client' }, 'passthrough tunnel error');
     }
     this.close();
   }
