@@ -46,9 +46,10 @@ export class Router {
     this.logger = logger;
     this.metrics = metrics;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics });
-    this.monitor = new ActiveHealthMonitor({ logger });
+    const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
+    this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
     this.proxy = new RouterProxy(config, logger, metrics, this.monitor);
-    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
+    this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });

@@ -4,6 +4,10 @@ import test from 'ava';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
 import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
+import https from 'node:https';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createCa, issueCertificate } from '../support/certs.ts';
 
 const RR = { 'haproxy.router.openshift.io/balance': 'roundrobin', 'haproxy.router.openshift.io/disable_cookies': 'true' };
 
@@ -131,4 +135,32 @@ test('passive: consecutive failures eject an endpoint without an active check', 
   await ejected;
   // Ejected for the 5 s backoff: everything goes to good now.
   for (let i = 0; i < 5; i++) t.is((await request(router.http, { host: 'passive.test' })).headers['x-backend'], 'good');
+});
+
+test('HTTP checks speak TLS to reencrypt (verified as the route does) and passthrough endpoints', async (t) => {
+  const ca = await createCa('health CA');
+  const cert = await issueCertificate(ca, ['secure.default.svc', 'pass-check.test']);
+  const probes: string[] = [];
+  const secure = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    if (req.headers['user-agent'] === 'switchyard-health-check') probes.push(`${req.socket.servername}`);
+    res.writeHead(200, { 'content-length': 2 });
+    res.end('ok');
+  });
+  secure.listen(0, '127.0.0.1');
+  await once(secure, 'listening');
+  t.teardown(() => { secure.closeAllConnections(); secure.close(); });
+  const port = (secure.address() as AddressInfo).port;
+  const check = { 'switchyard.io/health-check-path': '/healthz', 'switchyard.io/health-check-interval': '150ms', 'switchyard.io/health-check-fall': '1' };
+  const file = writeTempFile([
+    serviceYaml('secure', [port], { portName: 'https' }),
+    routeYaml('re', 'reencrypt-check.test', 'secure', { annotations: check, spec: `  tls: ${JSON.stringify({ termination: 'reencrypt', destinationCACertificate: ca.cert, insecureEdgeTerminationPolicy: 'Allow' })}` }),
+    routeYaml('pass', 'pass-check.test', 'secure', { annotations: { ...check, 'switchyard.io/health-check-path': '/pass' }, spec: `  tls: ${JSON.stringify({ termination: 'passthrough' })}` }),
+  ].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file] });
+  t.teardown(() => router.stop());
+  // Both checks reach the endpoint over TLS, each with its route's server name, several times over.
+  await eventually(() => probes.filter((n) => n === 'secure.default.svc').length >= 3 && probes.filter((n) => n === 'pass-check.test').length >= 3, 5000);
+  t.false(router.logs.some((l) => l.msg === 'endpoint down'));
+  const reply = await request(router.http, { host: 'reencrypt-check.test' });
+  t.is(reply.status, 200);
 });
