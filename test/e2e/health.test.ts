@@ -142,7 +142,7 @@ test('HTTP checks speak TLS to reencrypt (verified as the route does) and passth
   const cert = await issueCertificate(ca, ['secure.default.svc', 'pass-check.test']);
   const probes: string[] = [];
   const secure = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
-    if (req.headers['user-agent'] === 'switchyard-health-check') probes.push(`${req.socket.servername}`);
+    if (req.headers['user-agent'] === 'switchyard-health-check') probes.push(String((req.socket as import('node:tls').TLSSocket).servername));
     res.writeHead(200, { 'content-length': 2 });
     res.end('ok');
   });
