@@ -111,7 +111,7 @@ export class Router {
       });
       return this.#workers.start();
     }
-    this.#http = createHttpListener(this.proxy, config, this.metrics);
+    this.#http = createHttpListener(this.proxy, config, this.metrics, this.logger);
     const http = await listen(this.#http, config.httpPort, config.bind);
     this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
     return { http, https: this.#https.port };

@@ -246,10 +246,17 @@ function lastHealthy(runtime: RouteRuntime, endpoint: EndpointState, now: number
   return true;
 }
 
-/** Connection pool for one endpoint (plain HTTP/1.1, keep-alive below typical backend idle timeouts). */
+/**
+ * Connection pool for one endpoint (plain HTTP/1.1, keep-alive below typical backend idle
+ * timeouts). Not capped: a cap shared by every route and client of the endpoint is one a single
+ * client can fill (130 stalled uploads made every other request to the endpoint queue behind
+ * them). What bounds upstream connections is what bounds client requests: --max-connections,
+ * HTTP/2 streams per connection, and the body inactivity timeout — as nginx, which opens an
+ * upstream connection per request and keeps only idle ones.
+ */
 export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?: string; servername?: string }): Pool {
   return new Pool(origin, {
-    connections: 128,
+    connections: null,
     pipelining: 1,
     connectTimeout: connectTimeoutMs,
     // Backends commonly close idle connections after 5 s (Node's default); stay below it and

@@ -68,6 +68,12 @@ export class RouterProxy implements ExchangeHost {
     return this.#inFlight + this.#tunnels.active;
   }
 
+  /** A request that threw out of handleRequest will never finish: give back what it counted (request-entry.ts). */
+  abandon(count: number): void {
+    this.#inFlight -= count;
+    if (this.inFlight === 0) this.#wakeIdle();
+  }
+
   /** Resolves when no request or tunnel is in flight (drain on SIGTERM). */
   idle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
