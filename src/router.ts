@@ -53,9 +53,10 @@ export class Router {
     this.logger = logger;
     this.metrics = metrics;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics });
-    this.monitor = new ActiveHealthMonitor({ logger });
+    const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
+    this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
     this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
-    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
+    this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
@@ -117,7 +118,7 @@ export class Router {
       });
       return this.#workers.start();
     }
-    this.#http = createHttpListener(this.proxy, config, this.metrics);
+    this.#http = createHttpListener(this.proxy, config, this.metrics, this.logger);
     const http = await listen(this.#http, config.httpPort, config.bind);
     this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
     return { http, https: this.#https.port };

@@ -77,6 +77,12 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     return this.#inFlight + this.#tunnels.active;
   }
 
+  /** A request that threw out of handleRequest will never finish: give back what it counted (request-entry.ts). */
+  abandon(count: number): void {
+    this.#inFlight -= count;
+    if (this.inFlight === 0) this.#wakeIdle();
+  }
+
   /** Resolves when no request or tunnel is in flight (drain on SIGTERM). */
   idle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
@@ -185,8 +191,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     this.#passive.recordSuccess(endpoint);
   }
 
-  recordFailure(endpoint: EndpointState, now: number): void {
-    if (this.#passive.recordFailure(endpoint, now)) {
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void {
+    if (this.#passive.recordFailure(endpoint, now, lastHealthy)) {
       this.#logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
     }
   }

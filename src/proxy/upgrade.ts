@@ -24,6 +24,7 @@ import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
 import { originForm } from './request-target.ts';
+import { classifyUpstreamFailure } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -221,9 +222,7 @@ export class UpgradeTunnels implements ExchangeDriver {
   #onError(err: Error, req: IncomingMessage, client: Duplex): void {
     const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
     const code = (err as { code?: string }).code;
-    const failure = code === 'ECONNREFUSED' ? { reason: 'connect', error: ProxyErrors.UPSTREAM_CONNECT }
-      : code === 'ETIMEDOUT' ? { reason: 'timeout', error: ProxyErrors.UPSTREAM_TIMEOUT }
-      : { reason: 'tunnel', error: ProxyErrors.UPSTREAM_RESET };
+    const failure = classifyUpstreamFailure(err);
     if (state) state.runtime.countUpstreamError(failure.reason);
     this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
     if (client && !client.destroyed) writeRawError(client, failure.error);

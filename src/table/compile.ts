@@ -49,6 +49,11 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     annotations: { ...c.annotations },
     middlewares: c.middlewares ?? [],
   };
+  const check = route.policy.healthCheck;
+  if (check !== null && check.type === 'http' && tls !== null) {
+    if (tls.termination === 'reencrypt') check.tls = { servername: tls.serverName!, ca: tls.destinationCA, verify: true };
+    else if (tls.termination === 'passthrough') check.tls = { servername: route.host, ca: null, verify: false };
+  }
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
 }

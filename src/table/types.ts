@@ -46,6 +46,12 @@ export interface HealthCheckSpec {
   fall: number;
   /** HTTP checks only: status classes ('2xx') or codes ('204') that count as healthy. */
   expect?: string[];
+  /**
+   * HTTP checks of reencrypt and passthrough routes speak TLS to the endpoint, verifying it as
+   * the route does: reencrypt against its destination CA (null: the router's default) and
+   * server name; passthrough without verification (the router never sees that certificate).
+   */
+  tls?: { servername: string; ca: string | null; verify: boolean };
 }
 
 export interface RoutePolicy {
