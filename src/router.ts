@@ -3,6 +3,7 @@
 
 import type { Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -10,13 +11,12 @@ import { Metrics } from './metrics.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
-import { createHttpListener } from './proxy/http-listener.ts';
 import { ActiveHealthMonitor } from './health/active-monitor.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
 import { FileSource } from './sources/file.ts';
 import type { ClusterMode } from './cluster-mode.ts';
-import { startHttpsListener, type HttpsHandle } from './proxy/https.ts';
+import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
 import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
 
@@ -35,8 +35,7 @@ export class Router {
   #notReady = 'initial load not applied yet';
   #fileSource: FileSource | null = null;
   #cluster: ClusterMode | null = null;
-  #http: Server | null = null;
-  #https: HttpsHandle | null = null;
+  #listeners: ProxyListeners | null = null;
   #admin: Server | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
@@ -107,39 +106,39 @@ export class Router {
         registry: this.proxy.registry,
         // Generated (or read) once here, so every worker serves the same default certificate.
         defaultCertificate: await loadDefaultCertificate(config.defaultCertificate, this.logger),
+        ports: { http: config.httpPort, https: config.httpsPort },
       });
       return this.#workers.start();
     }
-    this.#http = createHttpListener(this.proxy, config, this.metrics);
-    const http = await listen(this.#http, config.httpPort, config.bind);
-    this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
-    return { http, https: this.#https.port };
+    this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
+    return this.#listeners.ports;
   }
 
   /**
-   * Graceful stop: readiness 503 at once, listeners stop accepting, in-flight requests and
-   * tunnels get up to drainTimeout to finish, then everything is closed.
+   * Graceful stop (SIGTERM): readiness 503 at once; the proxy keeps accepting for
+   * --shutdown-delay; then the listeners close and open connections drain (serving.ts) within
+   * --drain-timeout, tunnels within --tunnel-drain-timeout; then everything is closed.
+   * `immediate` (a failed start-up) skips the delay and cuts connections at once.
    */
-  async stop(drainTimeoutMs = this.config.drainTimeout): Promise<void> {
+  async stop(immediate = false): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
-    this.logger.info({ inFlight: this.proxy.inFlight, drainTimeoutMs }, 'draining');
-    const closing: Promise<unknown>[] = [];
-    if (this.#workers) closing.push(this.#workers.drain(drainTimeoutMs));
-    if (this.#http) { closing.push(closeServer(this.#http)); this.#http.closeIdleConnections(); }
-    if (this.#https) closing.push(this.#https.close());
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, drainTimeoutMs); });
-    await Promise.race([this.proxy.idle(), deadline]);
-    clearTimeout(timer);
-    if (this.proxy.inFlight > 0) this.logger.warn({ inFlight: this.proxy.inFlight }, 'drain timeout: closing remaining connections');
-    this.#http?.closeAllConnections();
-    this.#https?.destroyAll();
+    const { config } = this;
+    const serving = this.#listeners !== null || this.#workers !== null;
+    if (serving && !immediate && config.shutdownDelay > 0) {
+      this.logger.info({ shutdownDelayMs: config.shutdownDelay }, 'not ready; still accepting for the shutdown delay');
+      await delay(config.shutdownDelay);
+    }
+    const deadlines: DrainDeadlines = immediate
+      ? { requestsMs: 0, tunnelsMs: 0 }
+      : { requestsMs: config.drainTimeout, tunnelsMs: Math.max(config.drainTimeout, config.tunnelDrainTimeout) };
+    this.logger.info({ inFlight: this.proxy.inFlight, connections: this.#listeners?.connections, ...deadlines }, 'draining');
+    if (this.#workers) await this.#workers.drain(deadlines);
+    if (this.#listeners) await this.#listeners.drain(deadlines);
     this.monitor.stop();
     this.#fileSource?.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
-    await Promise.allSettled(closing);
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
   }
