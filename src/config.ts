@@ -36,6 +36,7 @@ export interface RouterConfig {
   httpsPort: number;
   adminPort: number;
   adminBind: string;
+  adminSocket: string;
   statsUsername: string;
   statsPassword: string;
   statsUsernameFile: string;
@@ -98,6 +99,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'httpsPort', flag: '--https-port', env: 'ROUTER_SERVICE_HTTPS_PORT', type: 'int', min: 0, max: 65535, default: 443, doc: 'HTTPS port (0 = any free port, printed in the "listening" log line)' },
   { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes (0 = any free port)' },
   { key: 'adminBind', flag: '--admin-bind', env: 'STATS_BIND_ADDRESS', type: 'string', default: '', doc: 'address the admin listener binds to (default: --bind)' },
+  { key: 'adminSocket', flag: '--admin-socket', env: 'ROUTER_ADMIN_SOCKET', type: 'string', default: '', doc: 'also serve the admin endpoints on this Unix socket: pod-local probes while an old and a new router share the admin port during a rollout' },
   { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics and /debug (health endpoints stay open)' },
   { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics and /debug' },
   { key: 'statsUsernameFile', flag: '--stats-username-file', env: 'STATS_USERNAME_FILE', type: 'string', default: '', doc: 'read the basic-auth user from this file (a mounted Secret key); wins over --stats-username' },

@@ -2,7 +2,8 @@
 // proxy, health monitor, admin server, listeners, status controller, and the SIGTERM drain.
 
 import type { Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
@@ -37,6 +38,7 @@ export class Router {
   #cluster: ClusterMode | null = null;
   #listeners: ProxyListeners | null = null;
   #admin: Server | null = null;
+  #adminSocket: NetServer | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
 
@@ -75,7 +77,11 @@ export class Router {
       username: config.statsUsername,
       password: config.statsPassword,
     });
+    // Shared like the proxy ports, so a new router can start beside the old one; probes that must
+    // reach this very process use --admin-socket.
     const admin = await listen(this.#admin, config.adminPort, config.adminBind);
+    if (config.adminSocket) this.#adminSocket = await listenAdminSocket(this.#admin, config.adminSocket);
+    warnWithoutMigrateReq(this.logger);
     this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
@@ -139,6 +145,7 @@ export class Router {
     this.#fileSource?.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
+    if (this.#adminSocket) await closeServer(this.#adminSocket);
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
   }
@@ -156,11 +163,33 @@ export class Router {
 function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host }, () => {
+    server.listen({ port, host, reusePort: true }, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** The admin server, also on a Unix socket (a stale socket file from a previous run is replaced). */
+async function listenAdminSocket(admin: Server, path: string): Promise<NetServer> {
+  await rm(path, { force: true });
+  const server = createServer((socket) => admin.emit('connection', socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => { server.off('error', reject); resolve(); });
+  });
+  return server;
+}
+
+const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/** Say so when the kernel will reset connections queued on our listeners when they close. */
+function warnWithoutMigrateReq(logger: Logger): void {
+  let value: string;
+  try { value = readFileSync(MIGRATE_REQ, 'utf8').trim(); } catch { return; } // not Linux, or < 5.14
+  if (value === '0') {
+    logger.warn('net.ipv4.tcp_migrate_req is 0: connections queued on this router\'s listeners when it stops are reset instead of moving to the next router on the port; set it to 1 for lossless rollovers (manifests/README.md)');
+  }
 }
 
 function closeServer(server: NetServer): Promise<void> {
