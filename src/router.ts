@@ -18,7 +18,7 @@ import { debugRoutes } from './admin/debug-routes.ts';
 import { FileSource } from './sources/file.ts';
 import type { ClusterMode } from './cluster-mode.ts';
 import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
-import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
+import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
@@ -39,6 +39,7 @@ export class Router {
   #listeners: ProxyListeners | null = null;
   #admin: Server | null = null;
   #adminSocket: NetServer | null = null;
+  #certificateWatcher: DefaultCertificateWatcher | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
 
@@ -103,6 +104,14 @@ export class Router {
 
   async #openProxyPorts(): Promise<{ http: number; https: number }> {
     const { config } = this;
+    // Read (or generated) once here, so every worker serves the same default certificate.
+    const defaultCertificate = await initialDefaultCertificate({ dir: config.defaultCertificateDir, path: config.defaultCertificate }, this.logger);
+    if (config.defaultCertificateDir !== '') {
+      this.#certificateWatcher = new DefaultCertificateWatcher(config.defaultCertificateDir, defaultCertificate, (pair) => {
+        this.#listeners?.setDefaultCertificate(pair);
+        this.#workers?.setDefaultCertificate(pair);
+      }, this.logger);
+    }
     if (config.workers > 0) {
       this.#workers = new WorkerPool({
         count: config.workers,
@@ -110,13 +119,12 @@ export class Router {
         metrics: this.metrics,
         snapshot: () => this.reconciler.snapshot(),
         registry: this.proxy.registry,
-        // Generated (or read) once here, so every worker serves the same default certificate.
-        defaultCertificate: await loadDefaultCertificate(config.defaultCertificate, this.logger),
+        defaultCertificate,
         ports: { http: config.httpPort, https: config.httpsPort },
       });
       return this.#workers.start();
     }
-    this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
+    this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return this.#listeners.ports;
   }
 
@@ -142,6 +150,7 @@ export class Router {
     if (this.#workers) await this.#workers.drain(deadlines);
     if (this.#listeners) await this.#listeners.drain(deadlines);
     this.monitor.stop();
+    this.#certificateWatcher?.close();
     this.#fileSource?.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
