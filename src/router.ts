@@ -16,7 +16,8 @@ import { RouteHealthChecks } from './health/route-health-checks.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
-import { FileSource } from './sources/file.ts';
+import { FilesSource } from './sources/file-source-adapter.ts';
+import { StoreSink, type Source } from './sources/source.ts';
 import type { ClusterMode } from './cluster-mode.ts';
 import { startHttpsListener, type HttpsHandle } from './proxy/https.ts';
 import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
@@ -27,6 +28,8 @@ export interface ListeningPorts { http: number; https: number; admin: number }
 export interface RouterOptions {
   /** Loaded plugins (--plugin); Middlewares can name only these. */
   plugins?: PluginRegistry;
+  /** Where objects come from; default: the files of --file, else the cluster. */
+  sources?: Source[];
 }
 
 export class Router {
@@ -40,7 +43,8 @@ export class Router {
   #ready = false;
   #draining = false;
   #notReady = 'initial load not applied yet';
-  #fileSource: FileSource | null = null;
+  #sources: Source[] = [];
+  readonly #customSources: Source[] | null;
   #cluster: ClusterMode | null = null;
   #http: Server | null = null;
   #https: HttpsHandle | null = null;
@@ -52,7 +56,8 @@ export class Router {
     this.config = config;
     this.logger = logger;
     this.metrics = metrics;
-    this.reconciler = new Reconciler(this.store, { config, logger, metrics });
+    this.#customSources = options.sources ?? null;
+    this.reconciler = new Reconciler(this.store, { config, logger, metrics, plugins: options.plugins });
     this.monitor = new ActiveHealthMonitor({ logger });
     this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
     if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
@@ -64,6 +69,12 @@ export class Router {
     this.monitor.on('check', (endpoint, healthy, startedAt) => {
       if (healthy) this.#workers?.broadcast({ t: 'probe-pass', id: endpoint.id, startedAt });
     });
+  }
+
+  /** The table as served now: host entries (compiled routes) and every admission verdict. */
+  inspect(): { version: number; hosts: import('./table/types.ts').HostEntry[]; admission: import('./table/types.ts').AdmissionResult[] } {
+    const snapshot = this.reconciler.snapshot();
+    return { version: snapshot.version, hosts: snapshot.upsert, admission: this.reconciler.admissionResults() };
   }
 
   get ready(): boolean {
@@ -87,9 +98,10 @@ export class Router {
     this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
-    if (config.file.length > 0) {
-      this.#fileSource = new FileSource(config.file, this.store, { logger: this.logger, metrics: this.metrics });
-      await this.#fileSource.start();
+    if (this.#customSources !== null || config.file.length > 0) {
+      this.#sources = this.#customSources ?? [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics })];
+      const sink = new StoreSink(this.store);
+      for (const source of this.#sources) await source.start(sink);
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
@@ -143,7 +155,7 @@ export class Router {
     this.#http?.closeAllConnections();
     this.#https?.destroyAll();
     this.monitor.stop();
-    this.#fileSource?.stop();
+    for (const source of this.#sources) await source.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
     await Promise.allSettled(closing);

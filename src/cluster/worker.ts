@@ -6,6 +6,7 @@ import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { RouterProxy } from '../proxy/router-proxy.ts';
+import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { createHttpListener } from '../proxy/http-listener.ts';
 import { startHttpsListener, type HttpsHandle } from '../proxy/https.ts';
 import { endEjectionAfterActivePass } from '../health/passive.ts';
@@ -14,9 +15,9 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 
-export async function runWorker(config: RouterConfig, logger: Logger): Promise<void> {
+export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
-  const proxy = new RouterProxy(config, logger, metrics);
+  const proxy = new RouterProxy(config, logger, metrics, null, plugins);
   if (config.defaultDestinationCA) proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
   /** Endpoints the primary's active checks hold down; applied to states created later too. */
   const down = new Set<string>();
