@@ -85,6 +85,8 @@ export interface RouterConfig {
   sslMinVersion: string;
   ciphers: string;
   disableHttp2: boolean;
+  plugins: string[];
+  middlewares: string[];
 }
 
 const SECOND = 1000;
@@ -154,6 +156,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
   { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+  // --- plugins
+  { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
+  { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
 ];
 
 export class ConfigError extends Error {
