@@ -53,6 +53,7 @@ export interface RouterConfig {
   serverTimeout: number;
   tunnelTimeout: number;
   clientTimeout: number;
+  clientFinTimeout: number;
   headerTimeout: number;
   maxHeaderSize: number;
   maxConnections: number;
@@ -112,6 +113,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
   { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
   { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
+  { key: 'clientFinTimeout', flag: '--client-fin-timeout', env: 'ROUTER_CLIENT_FIN_TIMEOUT', type: 'duration', default: 1 * SECOND, doc: 'idle timeout of a tunnel once one side has closed its half' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
   // --- observability

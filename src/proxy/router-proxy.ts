@@ -57,7 +57,7 @@ export class RouterProxy implements ExchangeHost {
       (route) => this.#build(route),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, () => { if (this.inFlight === 0) this.#wakeIdle(); });
+    this.#tunnels = new UpgradeTunnels(logger, metrics, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout);
   }
 
   apply(delta: TableDelta): void {
