@@ -143,8 +143,23 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it). */
+/**
+ * Longest duration anything accepts: Node's timers hold at most 2^31−1 ms (about 24.8 days) and
+ * fire after 1 ms when given more — a 30-day interval would probe continuously.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it);
+ * at most MAX_DURATION_MS. Every duration (flag, environment variable, annotation) goes through here.
+ */
 export function parseDuration(text: string): number {
+  const ms = parseDurationUnbounded(text);
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`duration "${text.trim()}" is too long: at most ${MAX_DURATION_MS} ms (24d20h31m23s)`);
+  return ms;
+}
+
+function parseDurationUnbounded(text: string): number {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

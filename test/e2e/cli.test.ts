@@ -43,3 +43,12 @@ test('run is the default subcommand; SIGTERM exits 0', async (t) => {
   const { code } = await router.stop();
   t.is(code, 0);
 });
+
+test('a duration above 2^31-1 ms (Node timers overflow) exits 2 naming the option, as flag or env', (t) => {
+  const r1 = run(['run', '--tunnel-timeout', '30d', '--file', '/dev/null']);
+  t.is(r1.status, 2);
+  t.regex(r1.stderr, /--tunnel-timeout: duration "30d" is too long/);
+  const r2 = run(['run', '--file', '/dev/null'], { ROUTER_BACKEND_CHECK_INTERVAL: '2147483648' });
+  t.is(r2.status, 2);
+  t.regex(r2.stderr, /ROUTER_BACKEND_CHECK_INTERVAL: .*too long/);
+});
