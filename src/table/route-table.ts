@@ -108,6 +108,11 @@ export class RouteTable<T> {
       this.#setSlot(key, null);
     };
     for (const key of delta.remove) retire(key);
+    if (delta.reset === true) {
+      const kept = new Set(delta.upsert.map((e) => e.key));
+      const all = [...[...this.#exact.values()].map((slot) => slot.key), ...[...this.#wildcard.values()].map((slot) => slot.key), ...(this.#hostless ? [HOSTLESS_HOST_KEY] : [])];
+      for (const key of all) if (!kept.has(key)) retire(key);
+    }
     for (const entry of delta.upsert) retire(entry.key);
     for (const entry of delta.upsert) this.#install(entry, added);
     if (delta.defaultBackend !== undefined) {

@@ -141,6 +141,8 @@ export interface TableDelta {
   remove: string[];
   /** Present when the Ingress default backend changed (null = none). */
   defaultBackend?: CompiledRoute | null;
+  /** The whole table (a resync): every host entry not in `upsert` is dropped. */
+  reset?: boolean;
 }
 
 export interface AdmissionResult {
