@@ -59,6 +59,7 @@ export interface RouterConfig {
   serverTimeout: number;
   tunnelTimeout: number;
   clientTimeout: number;
+  clientFinTimeout: number;
   headerTimeout: number;
   maxHeaderSize: number;
   maxConnections: number;
@@ -130,6 +131,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
   { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
   { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
+  { key: 'clientFinTimeout', flag: '--client-fin-timeout', env: 'ROUTER_CLIENT_FIN_TIMEOUT', type: 'duration', default: 1 * SECOND, doc: 'idle timeout of a tunnel once one side has closed its half' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
   // --- observability
@@ -165,8 +167,23 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it). */
+/**
+ * Longest duration anything accepts: Node's timers hold at most 2^31−1 ms (about 24.8 days) and
+ * fire after 1 ms when given more — a 30-day interval would probe continuously.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it);
+ * at most MAX_DURATION_MS. Every duration (flag, environment variable, annotation) goes through here.
+ */
 export function parseDuration(text: string): number {
+  const ms = parseDurationUnbounded(text);
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`duration "${text.trim()}" is too long: at most ${MAX_DURATION_MS} ms (24d20h31m23s)`);
+  return ms;
+}
+
+function parseDurationUnbounded(text: string): number {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

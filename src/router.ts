@@ -60,6 +60,11 @@ export class Router {
     this.metrics = metrics;
     this.#customSources = options.sources ?? null;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics, plugins: options.plugins });
+    // A bug while applying changes: logged with its stack, counted, and the table rebuilt (store.ts).
+    this.store.onListenerError = (err, phase) => {
+      metrics.internalErrors.labels('store').inc();
+      logger.error({ err, phase }, phase === 'delivery' ? 'applying store changes failed: rebuilding the table' : 'rebuilding the table failed: retrying');
+    };
     const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
     this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
     this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
@@ -81,7 +86,7 @@ export class Router {
   }
 
   get ready(): boolean {
-    return this.#ready && !this.#draining;
+    return this.#ready && !this.#draining && this.store.healthy;
   }
 
   async start(): Promise<ListeningPorts> {
@@ -90,7 +95,7 @@ export class Router {
       metrics: this.metrics,
       logger: this.logger,
       ready: () => this.ready,
-      notReadyReason: () => (this.#draining ? 'draining' : this.#notReady),
+      notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
       beforeScrape: () => this.#refreshEndpointGauges(),
       metricsText: () => (this.#workers ? this.#workers.metricsText() : this.metrics.registry.metrics()),

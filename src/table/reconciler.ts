@@ -101,13 +101,40 @@ export class Reconciler extends EventEmitter {
 
   start(): void {
     if (this.#unsubscribe) return;
-    this.#unsubscribe = this.#store.subscribe((changes) => this.#onChanges(changes));
+    this.#unsubscribe = this.#store.subscribe((changes) => this.#onChanges(changes), () => this.resync());
     const owners = new Set<string>();
     for (const kind of ['Route', 'Ingress'] as const) {
       for (const key of this.#store.keys(kind)) owners.add(`${kind}/${key}`);
     }
     this.#reconcile(owners, new Set());
   }
+
+  /**
+   * Rebuild everything from the store and re-send the whole table (every entry upserted, the
+   * ones that no longer exist removed): after a batch was lost half-way (a listener threw), no
+   * incremental step can be trusted to know what changed.
+   */
+  resync(): void {
+    const owners = new Set<string>(this.#results.keys());
+    for (const kind of ['Route', 'Ingress'] as const) {
+      for (const key of this.#store.keys(kind)) owners.add(`${kind}/${key}`);
+    }
+    for (const state of [...this.#owners.values()]) this.#unindexOwner(state);
+    this.#hostCandidates.clear();
+    this.#quiet = true;
+    try {
+      this.#reconcile(owners, new Set([...this.#entries.keys(), DEFAULT_BACKEND]));
+    } finally {
+      this.#quiet = false;
+    }
+    // The consumer's table may hold anything: replace it whole.
+    const delta: TableDelta = { ...this.snapshot(), version: ++this.#version, reset: true };
+    this.#metrics?.tableUpdates.inc();
+    this.emit('delta', delta);
+  }
+
+  /** Set while resync() rebuilds: the incremental deltas are folded into its one full delta. */
+  #quiet = false;
 
   stop(): void {
     this.#unsubscribe?.();
@@ -212,7 +239,7 @@ export class Reconciler extends EventEmitter {
     const { changed, unselected } = this.#updateResults(resultOwners);
     if (defaultDirty) dirtyHosts.add(DEFAULT_BACKEND);
     const delta = this.#compileHosts(dirtyHosts);
-    if (delta) {
+    if (delta && !this.#quiet) {
       this.#metrics?.tableUpdates.inc();
       this.#metrics?.tableUpdateDuration.observe((performance.now() - started) / 1000);
       this.emit('delta', delta);
