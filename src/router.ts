@@ -19,6 +19,9 @@ import type { ClusterMode } from './cluster-mode.ts';
 import { startHttpsListener, type HttpsHandle } from './proxy/https.ts';
 import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
+import { Dashboard } from './admin/dashboard.ts';
+import { ServedGauges } from './admin/served-gauges.ts';
+import { ConfigErrorLog } from './sources/config-error-log.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -40,6 +43,11 @@ export class Router {
   #admin: Server | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
+  /** Details of recent configuration errors (the dashboard lists them). */
+  readonly configErrors = new ConfigErrorLog();
+  readonly #servedGauges: ServedGauges;
+  #dashboard: Dashboard | null = null;
+  readonly #startedAt = Date.now();
 
   constructor(config: RouterConfig, logger: Logger, metrics = new Metrics()) {
     this.config = config;
@@ -48,6 +56,8 @@ export class Router {
     this.reconciler = new Reconciler(this.store, { config, logger, metrics });
     this.monitor = new ActiveHealthMonitor({ logger });
     this.proxy = new RouterProxy(config, logger, metrics, this.monitor);
+    this.metrics.liveEndpoints = () => this.proxy.registry.values();
+    this.#servedGauges = new ServedGauges(metrics);
     if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
@@ -65,14 +75,36 @@ export class Router {
 
   async start(): Promise<ListeningPorts> {
     const { config } = this;
+    this.#dashboard = new Dashboard({
+      reconciler: this.reconciler,
+      registry: this.proxy.registry,
+      monitor: this.monitor,
+      configErrors: this.configErrors,
+      identity: () => ({
+        routerName: config.routerName,
+        routeLabels: config.routeLabels,
+        namespaceLabels: config.namespaceLabels,
+        leaseHolder: this.#cluster?.leaseHolder() ?? null,
+        version: packageVersion(),
+        workers: config.workers,
+        mode: config.file.length > 0 ? 'file' : 'cluster',
+        startedAt: this.#startedAt,
+      }),
+      metricsRegistry: async () => {
+        this.#refreshServedGauges();
+        return this.#workers ? this.#workers.aggregatedRegistry() : this.metrics.registry;
+      },
+      logger: this.logger,
+    });
     this.#admin = createAdminServer({
       metrics: this.metrics,
       logger: this.logger,
       ready: () => this.ready,
       notReadyReason: () => (this.#draining ? 'draining' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
-      beforeScrape: () => this.#refreshEndpointGauges(),
+      beforeScrape: () => this.#refreshServedGauges(),
       metricsText: () => (this.#workers ? this.#workers.metricsText() : this.metrics.registry.metrics()),
+      dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
     });
@@ -81,7 +113,7 @@ export class Router {
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
     if (config.file.length > 0) {
-      this.#fileSource = new FileSource(config.file, this.store, { logger: this.logger, metrics: this.metrics });
+      this.#fileSource = new FileSource(config.file, this.store, { logger: this.logger, metrics: this.metrics, errors: this.configErrors });
       await this.#fileSource.start();
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
@@ -98,6 +130,9 @@ export class Router {
 
   async #openProxyPorts(): Promise<{ http: number; https: number }> {
     const { config } = this;
+    // Loaded (or generated) here, once: its expiry is exported, and every worker serves the same one.
+    const defaultCertificate = await loadDefaultCertificate(config.defaultCertificate, this.logger);
+    this.#servedGauges.setDefaultCertificate(defaultCertificate.cert);
     if (config.workers > 0) {
       this.#workers = new WorkerPool({
         count: config.workers,
@@ -105,14 +140,13 @@ export class Router {
         metrics: this.metrics,
         snapshot: () => this.reconciler.snapshot(),
         registry: this.proxy.registry,
-        // Generated (or read) once here, so every worker serves the same default certificate.
-        defaultCertificate: await loadDefaultCertificate(config.defaultCertificate, this.logger),
+        defaultCertificate,
       });
       return this.#workers.start();
     }
     this.#http = createHttpListener(this.proxy, config, this.metrics);
     const http = await listen(this.#http, config.httpPort, config.bind);
-    this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
+    this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return { http, https: this.#https.port };
   }
 
@@ -140,18 +174,23 @@ export class Router {
     await this.#cluster?.stop();
     await this.proxy.close();
     await Promise.allSettled(closing);
+    this.#dashboard?.close();
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
   }
 
-  #refreshEndpointGauges(): void {
-    const gauge = this.metrics.endpointUp;
-    gauge.reset();
-    const now = Date.now();
-    for (const runtime of this.proxy.table.items()) {
-      for (const member of runtime.members) gauge.labels(runtime.label, member.endpoint.name).set(member.endpoint.available(now) ? 1 : 0);
-    }
+  #refreshServedGauges(): void {
+    const snapshot = this.reconciler.snapshot();
+    const routes = snapshot.upsert.flatMap((entry) => entry.routes);
+    if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
+    this.#servedGauges.refresh(routes, this.proxy.registry, this.ready);
   }
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<number> {
