@@ -34,7 +34,11 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters: `promtool check metrics` (and Prometheus' naming rules) reject them.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
     this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
     this.requestDuration = new Histogram({
       name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers,

@@ -3,7 +3,8 @@
 // routes, shows a route added to the file without a reload, turns an endpoint down when its
 // backend dies, shows a rejected route's reason and the recent configuration errors, and the
 // admin port refuses wrong credentials. With SWITCHYARD_SCREENSHOT=<path> it also saves a
-// screenshot (docs/dashboard.png comes from `npm run screenshot`).
+// screenshot: `npm run build && SWITCHYARD_SCREENSHOT=docs/dashboard.png npx ava test/e2e/dashboard.test.ts`
+// makes docs/dashboard.png.
 
 import test from 'ava';
 import { existsSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
