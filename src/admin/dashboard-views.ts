@@ -59,6 +59,8 @@ interface StaticRow { key: string; owner: string; route: CompiledRoute | null; a
 
 export interface LiveFigures {
   stats: ReadonlyMap<string, RouteStats>;
+  /** Seconds the stats cover; null while they are unknown. A route without series then had no requests. */
+  windowSeconds: number | null;
   endpoints: ReadonlyMap<string, EndpointFigures>;
 }
 
@@ -214,7 +216,7 @@ export class DashboardViews {
       backends,
       endpoints,
       available,
-      stats: route ? live.stats.get(`${route.namespace}/${route.name}`) ?? null : null,
+      stats: route ? live.stats.get(`${route.namespace}/${route.name}`) ?? idle(live.windowSeconds) : null,
     };
     if (route === null && admission !== undefined) {
       view.reason = admission.reason ?? 'NotServed';
@@ -225,6 +227,11 @@ export class DashboardViews {
     if (middlewares !== undefined) view.middlewares = middlewares;
     return view;
   }
+}
+
+/** Figures of a route that has no series yet: it answered nothing in the window. */
+function idle(windowSeconds: number | null): RouteStats | null {
+  return windowSeconds === null ? null : { requests: 0, rate: 0, errorRatio: null, p50: null, p99: null, windowSeconds };
 }
 
 const SORTS: Record<string, (row: RouteRow) => number> = {

@@ -149,7 +149,7 @@ export class Dashboard {
   }
 
   #live(): LiveFigures {
-    return { stats: this.#sampler.routeStats(), endpoints: this.#sampler.endpointFigures() };
+    return { stats: this.#sampler.routeStats(), windowSeconds: this.#sampler.windowSeconds(), endpoints: this.#sampler.endpointFigures() };
   }
 
   #subscribe(req: http.IncomingMessage, res: http.ServerResponse): void {

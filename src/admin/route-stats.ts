@@ -21,6 +21,8 @@ export interface RouteSample {
 }
 
 export interface RouteStats {
+  /** Requests answered within the window. */
+  requests: number;
   /** Requests per second over the window. */
   rate: number;
   /** Share of 5xx answers over the window; null when there were no requests. */
@@ -59,6 +61,12 @@ export class RouteStatsWindow {
     return result;
   }
 
+  /** Seconds between the oldest and newest sample; null until two samples exist. */
+  get seconds(): number | null {
+    if (this.#samples.length < 2) return null;
+    return (this.#samples[this.#samples.length - 1]!.at - this.#samples[0]!.at) / 1000;
+  }
+
   get latest(): RouteSample | undefined {
     return this.#samples[this.#samples.length - 1];
   }
@@ -81,6 +89,7 @@ export class RouteStatsWindow {
       return d < 0 ? v : d;
     });
     return {
+      requests: total,
       rate: total / seconds,
       errorRatio: total === 0 ? null : classes[4]! / total,
       p50: quantile(0.5, newest.bounds, buckets),

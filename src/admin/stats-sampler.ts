@@ -68,6 +68,11 @@ export class StatsSampler {
     return this.#stats;
   }
 
+  /** Seconds the route figures cover; null before the second sample (figures unknown, not zero). */
+  windowSeconds(): number | null {
+    return this.#window.seconds;
+  }
+
   /** In-flight and ejection by endpoint name (`address:port`) from the latest sample. */
   endpointFigures(): ReadonlyMap<string, EndpointFigures> {
     return this.#endpoints;

@@ -153,5 +153,8 @@ test.serial('traffic shows as request rate, 5xx ratio and latency on the route',
   t.regex(p50!, /ms|s$/);
   t.regex(p99!, /ms|s$/);
   const target = process.env.SWITCHYARD_SCREENSHOT;
-  if (target) await page.screenshot({ path: target, fullPage: false });
+  if (target) {
+    await page.setViewportSize({ width: 1440, height: 640 });
+    await page.screenshot({ path: target, fullPage: true });
+  }
 });
