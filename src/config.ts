@@ -87,10 +87,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bind', flag: '--bind', env: 'ROUTER_BIND_ADDRESS', type: 'string', default: '0.0.0.0', doc: 'address the HTTP and HTTPS listeners bind to' },
   { key: 'httpPort', flag: '--http-port', env: 'ROUTER_SERVICE_HTTP_PORT', type: 'int', min: 0, max: 65535, default: 80, doc: 'HTTP port (0 = any free port, printed in the "listening" log line)' },
   { key: 'httpsPort', flag: '--https-port', env: 'ROUTER_SERVICE_HTTPS_PORT', type: 'int', min: 0, max: 65535, default: 443, doc: 'HTTPS port (0 = any free port, printed in the "listening" log line)' },
-  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes (0 = any free port)' },
+  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes, the dashboard at / (0 = any free port)' },
   { key: 'adminBind', flag: '--admin-bind', env: 'STATS_BIND_ADDRESS', type: 'string', default: '', doc: 'address the admin listener binds to (default: --bind)' },
-  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics and /debug (health endpoints stay open)' },
-  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics and /debug' },
+  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics, /debug and the dashboard (health endpoints stay open)' },
+  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics, /debug and the dashboard' },
   { key: 'workers', flag: '--workers', env: 'ROUTER_THREADS', type: 'int', min: 0, max: 256, default: availableParallelism() > 1 ? availableParallelism() : 0, defaultText: 'CPU count (0 on one CPU)', doc: 'proxy worker processes sharing the ports; 0 = proxy in the one process' },
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
