@@ -31,6 +31,8 @@ if [ "$cached" = 1 ]; then
   exit 0
 fi
 
+# The Go toolchain lives in /usr/local/go on the project's machines; a shell may not have it on PATH.
+command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || export PATH="/usr/local/go/bin:$PATH"
 command -v go >/dev/null 2>&1 || { echo "build-binaries: the Go toolchain (go) is not installed" >&2; exit 1; }
 echo "build-binaries: building Kubernetes $k8s (kube-apiserver, kube-controller-manager, kubectl) and etcd $etcd with $(go version | awk '{print $3}'); the first build takes many minutes"
 start=$(date +%s)
