@@ -7,7 +7,7 @@
 // are ignored) updates the stored copy silently and produces no change.
 
 import {
-  CLUSTER_SCOPED, creationMillis, objectKey,
+  CLUSTER_SCOPED, KINDS, creationMillis, objectKey,
   type Kind, type KindMap, type KubeObject,
 } from './objects/types.ts';
 
@@ -34,7 +34,7 @@ export class ObjectStore {
   #arrival = 0;
 
   constructor() {
-    for (const kind of ['Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret'] as Kind[]) {
+    for (const kind of KINDS) {
       this.#byKind.set(kind, new Map());
     }
   }

@@ -12,6 +12,7 @@ import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { applyActions } from '../policies/header-actions.ts';
+import { modifyResponseHeaders } from '../gateway/filters.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 
@@ -130,6 +131,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         : Array.isArray(existing) ? [...existing, this.stickyCookie] : [String(existing), this.stickyCookie];
     }
     if (this.hsts !== null) out['strict-transport-security'] = this.hsts;
+    // Gateway API hook: HTTPRoute ResponseHeaderModifier (src/gateway/filters.ts).
+    const gateway = this.runtime.route.gateway;
+    if (gateway !== undefined && gateway.responseHeaders !== null) modifyResponseHeaders(out, gateway.responseHeaders);
     const res = this.res;
     if ((res as { stream?: unknown }).stream === undefined && statusMessage) {
       (res as import('node:http').ServerResponse).writeHead(statusCode, statusMessage, out);

@@ -25,6 +25,8 @@ import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
 import { applyRequestActions } from '../policies/header-actions.ts';
 import type { Duplex } from 'node:stream';
+import { modifyPath, modifyRequestHeaders, redirectLocation, rewriteHost } from '../gateway/filters.ts';
+import type { GatewayRouteData } from '../table/types.ts';
 import type { Socket } from 'node:net';
 
 export class RouterProxy implements ExchangeHost {
@@ -80,7 +82,7 @@ export class RouterProxy implements ExchangeHost {
     const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = this.table.match(hostHeader, url);
+    const runtime = this.table.match(hostHeader, url, req, secure);
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);
@@ -99,6 +101,10 @@ export class RouterProxy implements ExchangeHost {
       }
       return;
     }
+    // ---- Gateway API hook (HTTPRoute RequestRedirect; invalid backendRefs answer 500): src/gateway/filters.ts
+    const gateway = route.gateway;
+    if (gateway !== undefined && answerGatewayRequest(gateway, route.path, req, res, runtime, secure, hostHeader, url)) return;
+    // ---- end Gateway API hook
     const clientIp = clientAddress(req.socket.remoteAddress);
     const allow = this.#allowlists.get(runtime);
     if (allow !== undefined && !allow.check(clientIp, isIPv4(clientIp) ? 'ipv4' : 'ipv6')) {
@@ -141,7 +147,17 @@ export class RouterProxy implements ExchangeHost {
     let headers = upstreamRequestHeaders(req.headers, route.policy.forwarded, info);
     const actions = route.policy.headerActions;
     if (actions !== null && actions.request.length > 0) headers = applyRequestActions(headers, actions.request, req.headers);
-    const path = route.policy.rewriteTarget === null ? url : rewritePath(url, route.path, route.policy.rewriteTarget);
+    let path = route.policy.rewriteTarget === null ? url : rewritePath(url, route.path, route.policy.rewriteTarget);
+    // ---- Gateway API hook (HTTPRoute RequestHeaderModifier, URLRewrite): src/gateway/filters.ts
+    if (gateway !== undefined) {
+      if (gateway.requestHeaders !== null) headers = modifyRequestHeaders(headers, gateway.requestHeaders);
+      const rewrite = gateway.rewrite;
+      if (rewrite !== null) {
+        if (rewrite.hostname !== null) rewriteHost(headers, rewrite.hostname);
+        if (rewrite.path !== null) path = modifyPath(url, rewrite.path, route.path);
+      }
+    }
+    // ---- end Gateway API hook
     const hsts = secure ? route.policy.hsts : null;
     if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);
     this.#inFlight++;
@@ -233,6 +249,32 @@ export class RouterProxy implements ExchangeHost {
     if (pools) for (const pool of pools.values()) void pool.close().catch(() => {});
     runtime.release(this.registry);
   }
+}
+
+/**
+ * Gateway API: answer a request of an HTTPRoute rule without a backend when the rule says so —
+ * RequestRedirect (Location from src/gateway/filters.ts), or 500 for the share of requests
+ * that would go to invalid backendRefs. Returns true when it answered.
+ */
+function answerGatewayRequest(
+  gateway: GatewayRouteData, routePath: string, req: AnyRequest, res: AnyResponse, runtime: RouteRuntime,
+  secure: boolean, hostHeader: string, url: string,
+): boolean {
+  const redirect = gateway.redirect;
+  if (redirect !== null) {
+    const location = redirectLocation(redirect, { secure, host: stripPort(hostHeader), port: req.socket.localPort ?? 0, target: url }, routePath);
+    runtime.countResponse(redirect.statusCode, 0);
+    (res as import('node:http').ServerResponse).writeHead(redirect.statusCode, { location, 'content-length': 0 });
+    res.end();
+    return true;
+  }
+  const share = gateway.invalidShare;
+  if (share > 0 && (share >= 1 || Math.random() < share)) {
+    runtime.countResponse(500, 0);
+    sendError(res, ProxyErrors.INVALID_BACKEND);
+    return true;
+  }
+  return false;
 }
 
 function buildBlockList(entries: readonly string[]): BlockList {

@@ -78,7 +78,7 @@ export class UpgradeTunnels {
     }
     const kind = upgrade.toLowerCase() === 'websocket' ? 'websocket' : 'upgrade';
     const host = request.headers.host ?? '';
-    const runtime = table.match(host, request.url ?? '/');
+    const runtime = table.match(host, request.url ?? '/', request, secure);
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
     const tls = runtime.route.tls;
     if (tls !== null && !secure && tls.insecurePolicy !== 'Allow') { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }

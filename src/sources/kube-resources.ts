@@ -16,6 +16,10 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Namespace: 'namespaces',
   Pod: 'pods',
   Secret: 'secrets',
+  GatewayClass: 'gatewayclasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httproutes',
+  ReferenceGrant: 'referencegrants',
 };
 
 export interface WatchedResource {
@@ -69,4 +73,27 @@ export function watchedResources(config: RouterConfig): WatchedResource[] {
   ];
   if (config.namespaceLabels) list.push(resource('Namespace', config, { labelSelector: config.namespaceLabels }));
   return list;
+}
+
+// ---- Gateway API -----------------------------------------------------------------------------
+
+/** The Gateway API kinds, read only when their CRDs are installed (see gatewayDiscovery). */
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant'];
+
+/** Plural resource name of a kind (discovery lists resources by it). */
+export function pluralOf(kind: Kind): string {
+  return PLURAL[kind];
+}
+
+/** Path of a cluster-scoped object (or subresource), e.g. a GatewayClass's status. */
+export function clusterObjectPath(kind: Kind, name: string, subresource?: string): string {
+  const base = `${groupVersionPath(kind)}/${PLURAL[kind]}/${encodeURIComponent(name)}`;
+  return subresource ? `${base}/${subresource}` : base;
+}
+
+/** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
+export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {
+  return GATEWAY_KINDS
+    .filter((kind) => present.has(`${groupVersionPath(kind)}/${PLURAL[kind]}`))
+    .map((kind) => resource(kind, config));
 }

@@ -13,7 +13,8 @@ import type { KubeObject } from '../objects/types.ts';
 import { validateObject } from '../objects/validate.ts';
 import type { ObjectStore } from '../store.ts';
 import { KubeInformer } from './kube-informer.ts';
-import { watchedResources } from './kube-resources.ts';
+import { gatewayResources, watchedResources } from './kube-resources.ts';
+import { gatewayDiscovery } from './gateway-discovery.ts';
 
 export interface KubernetesSourceOptions {
   config: RouterConfig;
@@ -68,7 +69,9 @@ export class KubernetesSource {
     this.#started = true;
     const { config, store, logger, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
     const log = logger.child({ source: 'kubernetes' });
-    for (const watched of watchedResources(config)) {
+    // Gateway API: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
+    const gatewayPresent = await gatewayDiscovery(kubeConfig, log, backoffInitialMs);
+    for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) {
       this.#informers.push(new KubeInformer({
         kubeConfig, watched, store, logger: log, metrics,
         watchTimeoutMs: config.watchTimeout,
