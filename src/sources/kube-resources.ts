@@ -93,7 +93,10 @@ export function clusterObjectPath(kind: Kind, name: string, subresource?: string
 
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {
-  return GATEWAY_KINDS
+  const list = GATEWAY_KINDS
     .filter((kind) => present.has(`${groupVersionPath(kind)}/${PLURAL[kind]}`))
     .map((kind) => resource(kind, config));
+  // allowedRoutes.namespaces.from: Selector reads Namespace labels (watched anyway with --namespace-labels).
+  if (list.some((r) => r.kind === 'Gateway') && !config.namespaceLabels) list.push(resource('Namespace', config));
+  return list;
 }

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import * as yaml from 'js-yaml';
 import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
 import { API_VERSION } from '../../src/objects/types.ts';
-import { watchedResources } from '../../src/sources/kube-resources.ts';
+import { gatewayResources, watchedResources } from '../../src/sources/kube-resources.ts';
 import { buildKustomization, manifestId, type Manifest } from '../support/kustomize-lite.ts';
 import {
   schemaAtJsonPath, structuralSchemaProblems, validateOpenApi, valueAtJsonPath, type SchemaNode,
@@ -355,6 +355,14 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'networking.k8s.io/ingresses: list,watch',
     'route.openshift.io/routes/status: patch,update',
     'route.openshift.io/routes: list,watch',
+    // Gateway API (status writer GETs before it PUTs)
+    'gateway.networking.k8s.io/gatewayclasses: get,list,watch',
+    'gateway.networking.k8s.io/gateways: get,list,watch',
+    'gateway.networking.k8s.io/httproutes: get,list,watch',
+    'gateway.networking.k8s.io/referencegrants: list,watch',
+    'gateway.networking.k8s.io/gatewayclasses/status: update',
+    'gateway.networking.k8s.io/gateways/status: update',
+    'gateway.networking.k8s.io/httproutes/status: update',
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
@@ -436,7 +444,8 @@ test('RBAC: the ClusterRole lets the router list and watch every resource its in
     .some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
   // Every informer the router can run, NAMESPACE_LABELS included.
   const config = parseConfig([], { NAMESPACE_LABELS: 'router=switchyard' });
-  for (const watched of watchedResources(config)) {
+  const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
+  for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayApi)]) {
     const apiVersion = API_VERSION[watched.kind];
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
     for (const verb of ['list', 'watch']) t.true(allows(group, watched.resource, verb), `${verb} ${group}/${watched.resource}`);
