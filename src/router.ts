@@ -12,6 +12,8 @@ import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
 import { createHttpListener } from './proxy/http-listener.ts';
 import { ActiveHealthMonitor } from './health/active-monitor.ts';
+import { RouteHealthChecks } from './health/route-health-checks.ts';
+import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
 import { FileSource } from './sources/file.ts';
@@ -21,6 +23,11 @@ import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
+
+export interface RouterOptions {
+  /** Loaded plugins (--plugin); Middlewares can name only these. */
+  plugins?: PluginRegistry;
+}
 
 export class Router {
   readonly config: RouterConfig;
@@ -41,14 +48,15 @@ export class Router {
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
 
-  constructor(config: RouterConfig, logger: Logger, metrics = new Metrics()) {
+  constructor(config: RouterConfig, logger: Logger, metrics = new Metrics(), options: RouterOptions = {}) {
     this.config = config;
     this.logger = logger;
     this.metrics = metrics;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics });
-    this.monitor = new ActiveHealthMonitor({ logger });
-    this.proxy = new RouterProxy(config, logger, metrics, this.monitor);
-    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
+    const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
+    this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
+    this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
+    this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
@@ -110,7 +118,7 @@ export class Router {
       });
       return this.#workers.start();
     }
-    this.#http = createHttpListener(this.proxy, config, this.metrics);
+    this.#http = createHttpListener(this.proxy, config, this.metrics, this.logger);
     const http = await listen(this.#http, config.httpPort, config.bind);
     this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
     return { http, https: this.#https.port };

@@ -4,7 +4,7 @@
 import type { RouterConfig } from '../config.ts';
 import type { Ingress, Route, RouteTLSConfig } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY, type PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
@@ -53,6 +53,8 @@ export interface RouteCandidate {
   ingressTls?: { secretName?: string } | null;
   /** HTTPRoute: the rule and match, the listeners it came through (src/gateway/evaluate.ts). */
   gateway?: GatewayCandidateData;
+  /** Router-wide and switchyard.io/middlewares Middlewares, resolved and validated by admission. */
+  middlewares?: CompiledMiddleware[];
 }
 
 export interface AdmissionContext {

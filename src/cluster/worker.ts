@@ -27,7 +27,7 @@ export async function runWorker(config: RouterConfig, logger: Logger): Promise<v
   const onMessage = async (message: PrimaryMessage): Promise<void> => {
     switch (message.t) {
       case 'init': {
-        http = createHttpListener(proxy, config, metrics);
+        http = createHttpListener(proxy, config, metrics, logger);
         await new Promise<void>((resolve, reject) => {
           http!.once('error', reject);
           http!.listen(config.httpPort, config.bind, () => resolve());

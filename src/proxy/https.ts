@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { HttpsListener } from './tls/https-listener.ts';
+import { RequestEntry } from './request-entry.ts';
 
 export interface HttpsHandle {
   port: number;
@@ -25,7 +26,7 @@ export async function startHttpsListener(options: {
   ticketKeys?: Buffer;
 }): Promise<HttpsHandle> {
   const { config, proxy, logger, metrics, defaultCertificate, ticketKeys } = options;
-  const listener = await HttpsListener.create({ config, lookup: proxy.table, handler: proxy, metrics, logger, defaultCertificate, ticketKeys });
+  const listener = await HttpsListener.create({ config, lookup: proxy.table, handler: new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout }), metrics, logger, defaultCertificate, ticketKeys });
   const address = await listener.listen(config.httpsPort, config.bind);
   return {
     port: address.port,

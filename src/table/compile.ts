@@ -3,8 +3,8 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from '../policies/annotations.ts';
-import { parseHeaderActions, type HeaderActions } from '../policies/header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from './annotations.ts';
+import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
@@ -49,7 +49,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
       headerActions: c.kind === 'Route' ? compiledHeaderActions(c) : null,
     },
     tls,
+    annotations: { ...c.annotations },
+    middlewares: c.middlewares ?? [],
   };
+  const check = route.policy.healthCheck;
+  if (check !== null && check.type === 'http' && tls !== null) {
+    if (tls.termination === 'reencrypt') check.tls = { servername: tls.serverName!, ca: tls.destinationCA, verify: true };
+    else if (tls.termination === 'passthrough') check.tls = { servername: route.host, ca: null, verify: false };
+  }
   if (c.gateway) {
     route.gateway = gatewayRouteData(c as RouteCandidate & { gateway: GatewayCandidateData });
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
