@@ -8,7 +8,7 @@ import test from 'ava';
 import https from 'node:https';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
-import { request, eventually } from '../support/http-client.ts';
+import { request } from '../support/http-client.ts';
 import { freePort } from '../support/ports.ts';
 import { createCa, issueCertificate, type TestCertificate } from '../support/certs.ts';
 
@@ -256,5 +256,4 @@ test('a Route and HTTPRoutes side by side; a Route of another namespace cannot t
   t.is((await get('match.gw.test', '/hijack')).status, 404);
   const debug = await debugRoutes();
   t.like(debug.admission.find((r: any) => r.name === 'hijack'), { admitted: false, reason: 'HostAlreadyClaimed' });
-  await eventually(async () => t.is((await get('legacy.test', '/')).status, 200));
 });
