@@ -110,6 +110,10 @@ test.before(async () => {
         },
       ],
     }),
+    httpRoute('apps', 'timeouts', {
+      parentRefs: edge('http'), hostnames: ['timeouts.gw.test'],
+      rules: [{ timeouts: { request: '300ms' }, backendRefs: [backend('a')] }],
+    }),
     httpRoute('apps', 'cross-denied', { parentRefs: edge('http'), hostnames: ['denied.gw.test'], rules: [{ backendRefs: [backend('d', {}, 'backends')] }] }),
     httpRoute('apps', 'cross-granted', { parentRefs: edge('http'), hostnames: ['granted.gw.test'], rules: [{ backendRefs: [backend('e', {}, 'backends')] }] }),
     JSON.stringify({
@@ -148,6 +152,11 @@ test('path, header, query and method matches follow the spec precedence', async 
   t.is((await get('match.gw.test', '/api?env=canary', { headers: { 'x-version': 'v2' } })).json().backend, 'b');
   // PathPrefix is element-wise.
   t.is((await get('match.gw.test', '/apix')).status, 404);
+});
+
+test('timeouts.request: a backend slower than the rule allows is answered 504', async (t) => {
+  t.is((await get('timeouts.gw.test', '/?delay=3000')).status, 504);
+  t.is((await get('timeouts.gw.test', '/')).status, 200);
 });
 
 test('weights: a backend of weight 0 gets nothing', async (t) => {
@@ -228,8 +237,8 @@ test('GatewayClass and Gateway status: accepted class, listeners mapped onto the
   const listener = (name: string) => gw.listeners.find((l: any) => l.name === name);
   t.like(listener('elsewhere').conditions.find((c: any) => c.type === 'Accepted'), { status: 'False', reason: 'PortUnavailable' });
   t.like(listener('https').conditions.find((c: any) => c.type === 'ResolvedRefs'), { status: 'True' });
-  // http: match, weights, filters, cross-denied, cross-granted, missing, no-listener? (no: other section)
-  t.is(listener('http').attachedRoutes, 6);
+  // http: match, weights, filters, timeouts, cross-denied, cross-granted, missing
+  t.is(listener('http').attachedRoutes, 7);
   t.is(listener('apps-only').attachedRoutes, 1);
   t.is(listener('https').attachedRoutes, 1);
 });
