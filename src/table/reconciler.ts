@@ -89,6 +89,8 @@ export class Reconciler extends EventEmitter {
   #gatewayCandidates = new Map<string, string>();
   #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [] };
   #gatewayStatusFingerprint = '';
+  /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
+  #gatewayStatusDirty = false;
 
   /** Throws LabelSelectorError when --route-labels or --namespace-labels is invalid. */
   constructor(store: ObjectStore, options: ReconcilerOptions) {
@@ -145,6 +147,7 @@ export class Reconciler extends EventEmitter {
   #evaluateGateways(owners: Set<string>): void {
     const evaluation = evaluateGateways(this.#store, this.#config);
     this.#gateway = evaluation;
+    this.#gatewayStatusDirty = true;
     const seen = new Set<string>();
     for (const [key, candidates] of evaluation.candidates) {
       seen.add(key);
@@ -164,7 +167,8 @@ export class Reconciler extends EventEmitter {
 
   /** Fold host-ownership verdicts into the Gateway API status; emit `gateway-status` when it changed. */
   #updateGatewayStatus(): void {
-    if (this.#gateway === null) return;
+    if (this.#gateway === null || !this.#gatewayStatusDirty) return;
+    this.#gatewayStatusDirty = false;
     const ownership = new Map<string, OwnershipOutcome>();
     for (const key of this.#gateway.candidates.keys()) {
       const state = this.#owners.get(`HTTPRoute/${key}`);
@@ -285,6 +289,8 @@ export class Reconciler extends EventEmitter {
       this.emit('delta', delta);
     }
     if (changed.length > 0 || unselected.length > 0) this.emit('admission', changed, unselected);
+    // Host ownership may have changed an HTTPRoute's verdicts (a Route elsewhere in its domain group).
+    for (const o of resultOwners) if (o.startsWith('HTTPRoute/')) { this.#gatewayStatusDirty = true; break; }
     this.#updateGatewayStatus();
   }
 
