@@ -27,7 +27,7 @@ export interface EndpointView {
 
 export interface RouteRow {
   key: string;
-  kind: 'Route' | 'Ingress';
+  kind: 'Route' | 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
   host: string;
