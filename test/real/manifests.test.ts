@@ -50,7 +50,7 @@ test.serial('kubectl apply -k of every kustomization under manifests/ is accepte
   const dirs = kustomizations();
   t.true(dirs.includes('.') && dirs.includes('overlays/openshift') && dirs.includes('overlays/shard-b') && dirs.includes('examples/autoport'), dirs.join(' '));
   // manifests/monitoring needs the Prometheus Operator's PodMonitor kind.
-  await cluster.apply({ files: [path.join(FIXTURES, 'pod-monitor-crd.yaml')] });
+  await cluster.apply({ files: [path.join(FIXTURES, 'prometheus-operator-crds.yaml')] });
   let crdsEstablished = false;
   for (const dir of applyOrder(dirs)) {
     if (!crdsEstablished && dir !== '.' && dir !== 'crd' && dir !== 'base') {
@@ -222,12 +222,12 @@ test.serial('overlays as applied: OpenShift router is not named "default"; shard
   const envOf = (ds: any) => Object.fromEntries((ds.spec.template.spec.containers[0].env as any[])
     .filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
   const openshift = await cluster.must('GET', '/apis/apps/v1/namespaces/switchyard/daemonsets/switchyard-router');
-  const openshiftConfig = parseConfig([], envOf(openshift));
+  const openshiftConfig = parseConfig([], { ...envOf(openshift), STATS_USERNAME_FILE: '', STATS_PASSWORD_FILE: '' });
   t.not(openshiftConfig.routerName, 'default', 'OpenShift\'s own IngressController is "default"');
   t.is(openshiftConfig.routerName, 'switchyard');
   t.is(openshift.spec.template.spec.securityContext.runAsUser, undefined);
   const shard = await cluster.must('GET', '/apis/apps/v1/namespaces/switchyard/daemonsets/switchyard-router-shard-b');
-  const shardConfig = parseConfig([], envOf(shard));
+  const shardConfig = parseConfig([], { ...envOf(shard), STATS_USERNAME_FILE: '', STATS_PASSWORD_FILE: '' });
   t.like(shardConfig, { routerName: 'shard-b', routeLabels: 'shard=b', leaseName: 'switchyard-shard-b' });
   t.is(shard.spec.template.spec.securityContext.runAsUser, undefined, 'the host-network SCC assigns the UID');
   t.is(shard.spec.template.spec.securityContext.runAsGroup, undefined);
