@@ -11,8 +11,8 @@ import { ObjectStore } from './store.ts';
 import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
 import { createHttpListener } from './proxy/http-listener.ts';
-import { ActiveHealthMonitor } from './health/active-monitor.ts';
-import { RouteHealthChecks } from './health/route-health-checks.ts';
+import { HealthService } from './health/health-service.ts';
+import { HealthVerdicts } from './health/health-verdicts.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
@@ -39,7 +39,8 @@ export class Router {
   readonly store = new ObjectStore();
   readonly reconciler: Reconciler;
   readonly proxy: RouterProxy;
-  readonly monitor: ActiveHealthMonitor;
+  readonly health: HealthService;
+  readonly #verdicts: HealthVerdicts;
   #ready = false;
   #draining = false;
   #notReady = 'initial load not applied yet';
@@ -58,16 +59,25 @@ export class Router {
     this.metrics = metrics;
     this.#customSources = options.sources ?? null;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics, plugins: options.plugins });
-    this.monitor = new ActiveHealthMonitor({ logger });
-    this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
+    this.health = new HealthService({ logger });
+    this.proxy = new RouterProxy(config, logger, metrics, options.plugins);
+    this.#verdicts = new HealthVerdicts(this.proxy.registry);
     if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
+    // One serving path for every proxy: the table and the health verdicts reach the in-process
+    // proxy and the workers alike.
     this.reconciler.on('delta', (delta) => {
+      this.health.apply(delta);
       this.proxy.apply(delta);
+      this.#verdicts.afterTable();
       this.#workers?.broadcast({ t: 'table', delta });
     });
-    this.monitor.on('change', (endpoint, up) => this.#workers?.broadcast({ t: 'health', id: endpoint.id, up }));
-    this.monitor.on('check', (endpoint, healthy, startedAt) => {
-      if (healthy) this.#workers?.broadcast({ t: 'probe-pass', id: endpoint.id, startedAt });
+    this.health.on('verdict', (id, up) => {
+      this.#verdicts.verdict(id, up);
+      this.#workers?.broadcast({ t: 'health', id, up });
+    });
+    this.health.on('pass', (id, startedAt) => {
+      this.#verdicts.probePassed(id, startedAt);
+      this.#workers?.broadcast({ t: 'probe-pass', id, startedAt });
     });
   }
 
@@ -123,7 +133,7 @@ export class Router {
         logger: this.logger,
         metrics: this.metrics,
         snapshot: () => this.reconciler.snapshot(),
-        registry: this.proxy.registry,
+        downIds: () => this.health.downIds(),
         // Generated (or read) once here, so every worker serves the same default certificate.
         defaultCertificate: await loadDefaultCertificate(config.defaultCertificate, this.logger),
       });
@@ -154,7 +164,7 @@ export class Router {
     if (this.proxy.inFlight > 0) this.logger.warn({ inFlight: this.proxy.inFlight }, 'drain timeout: closing remaining connections');
     this.#http?.closeAllConnections();
     this.#https?.destroyAll();
-    this.monitor.stop();
+    this.health.stop();
     for (const source of this.#sources) await source.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
