@@ -3,6 +3,7 @@
 // produced from this table; nothing else parses argv or reads these environment variables.
 
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
+import { parseDurationText } from './duration.ts';
 import { availableParallelism } from 'node:os';
 
 export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
@@ -149,20 +150,11 @@ export class ConfigError extends Error {
 
 /** `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it). */
 export function parseDuration(text: string): number {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  let total = 0;
-  let rest = trimmed;
-  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/;
-  if (rest === '') throw new ConfigError('empty duration');
-  while (rest.length > 0) {
-    const m = part.exec(rest);
-    if (!m) throw new ConfigError(`invalid duration "${text}" (use e.g. 500ms, 5s, 1m, 1h)`);
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
+  try {
+    return parseDurationText(text);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  return Math.round(total);
 }
 
 function parseValue(spec: OptionSpec, raw: string, source: string): unknown {

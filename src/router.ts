@@ -8,7 +8,7 @@ import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { ObjectStore } from './store.ts';
-import { Reconciler } from './table/reconciler.ts';
+import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
 import { createHttpListener } from './proxy/http-listener.ts';
 import { HealthService } from './health/health-service.ts';

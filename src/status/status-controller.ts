@@ -11,7 +11,7 @@ import type { AdmissionResult } from '../table/types.ts';
 import { LeaderElector, type LeaderElectorOptions } from './leader-election.ts';
 import { StatusWriter, type StatusRef, type StatusWriterOptions } from './status-writer.ts';
 
-/** What the controller needs of the reconciler (src/table/reconciler.ts). */
+/** What the controller needs of the reconciler (src/controller/reconciler.ts). */
 export interface AdmissionSource extends EventEmitter {
   admissionResults(): AdmissionResult[];
 }

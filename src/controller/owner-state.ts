@@ -9,7 +9,7 @@ import { ownerSelected } from '../admission/shard.ts';
 import { ADMITTED, Reasons, domainGroupOf, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
-import type { AdmissionResult } from './types.ts';
+import type { AdmissionResult } from '../table/types.ts';
 
 export interface OwnerState {
   key: string;

@@ -22,7 +22,7 @@ import { newDeps } from './compile-endpoints.ts';
 import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
 import { admissionResultOf, evaluateOwner, type OwnerState } from './owner-state.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
+import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from '../table/types.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';

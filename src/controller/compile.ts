@@ -3,12 +3,12 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from './annotations.ts';
-import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from '../table/annotations.ts';
+import { parseHeaderActions, type HeaderActions } from '../table/header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
-import type { CompiledRoute, CompiledService, HostEntry, PathMatch } from './types.ts';
+import type { CompiledRoute, CompiledService, HostEntry, PathMatch } from '../table/types.ts';
 
 export interface CompiledRouteResult {
   route: CompiledRoute;
