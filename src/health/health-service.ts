@@ -21,15 +21,16 @@ const DEFAULT_BACKEND = '\0default';
 
 export class HealthService extends EventEmitter<HealthServiceEvents> {
   readonly registry = new EndpointRegistry();
-  readonly #monitor: ActiveHealthMonitor;
+  /** The probes (the dashboard listens to its check/change events). */
+  readonly monitor: ActiveHealthMonitor;
   /** Targets watched for each host entry (and the default backend). */
   readonly #watched = new Map<string, HealthTarget[]>();
 
-  constructor(options: { logger: Logger; maxConcurrent?: number }) {
+  constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null }) {
     super();
-    this.#monitor = new ActiveHealthMonitor(options);
-    this.#monitor.on('change', (endpoint, up) => this.emit('verdict', endpoint.id, up));
-    this.#monitor.on('check', (endpoint, healthy, startedAt) => { if (healthy) this.emit('pass', endpoint.id, startedAt); });
+    this.monitor = new ActiveHealthMonitor(options);
+    this.monitor.on('change', (endpoint, up) => this.emit('verdict', endpoint.id, up));
+    this.monitor.on('check', (endpoint, healthy, startedAt) => { if (healthy) this.emit('pass', endpoint.id, startedAt); });
   }
 
   /** Follow a table change: watch the new entries' targets first, then drop the old ones (kept probes keep their rise/fall state). */
@@ -47,7 +48,7 @@ export class HealthService extends EventEmitter<HealthServiceEvents> {
     if (delta.defaultBackend !== undefined) swap(DEFAULT_BACKEND, delta.defaultBackend === null ? null : [delta.defaultBackend]);
     for (const targets of replaced) {
       for (const target of targets) {
-        this.#monitor.unwatch(target);
+        this.monitor.unwatch(target);
         this.registry.release(target.endpoint);
       }
     }
@@ -61,11 +62,11 @@ export class HealthService extends EventEmitter<HealthServiceEvents> {
   }
 
   get probes(): number {
-    return this.#monitor.size;
+    return this.monitor.size;
   }
 
   stop(): void {
-    this.#monitor.stop();
+    this.monitor.stop();
   }
 
   #targetsOf(routes: readonly CompiledRoute[]): HealthTarget[] {
@@ -76,7 +77,7 @@ export class HealthService extends EventEmitter<HealthServiceEvents> {
       for (const service of route.services) {
         for (const ep of service.endpoints) {
           const target = { endpoint: this.registry.acquire(ep), check };
-          this.#monitor.watch(target);
+          this.monitor.watch(target);
           targets.push(target);
         }
       }

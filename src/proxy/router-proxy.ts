@@ -58,7 +58,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); });
+    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout);
   }
 
   apply(delta: TableDelta): void {
@@ -67,6 +67,12 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   get inFlight(): number {
     return this.#inFlight + this.#tunnels.active;
+  }
+
+  /** A request that threw out of handleRequest will never finish: give back what it counted (request-entry.ts). */
+  abandon(count: number): void {
+    this.#inFlight -= count;
+    if (this.inFlight === 0) this.#wakeIdle();
   }
 
   /** Resolves when no request or tunnel is in flight (drain on SIGTERM). */
@@ -81,7 +87,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = this.table.match(host, url);
+    const runtime = this.table.match(host, url, req, secure); // req, secure: HTTPRoute method/header/query/listener conditions
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);
@@ -177,8 +183,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     this.#passive.recordSuccess(endpoint);
   }
 
-  recordFailure(endpoint: EndpointState, now: number): void {
-    if (this.#passive.recordFailure(endpoint, now)) {
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void {
+    if (this.#passive.recordFailure(endpoint, now, lastHealthy)) {
       this.#logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
     }
   }

@@ -44,7 +44,7 @@ test('embedded router: in-memory source, a plugin object, live changes, inspect,
     plugins: [stamp],
   });
   const ports = await router.start();
-  t.teardown(() => router.stop(0));
+  t.teardown(() => router.stop(true));
   t.is((await request(ports.http, { host: 'home.test' })).status, 200);
 
   source.apply({ apiVersion: 'switchyard.io/v1alpha1', kind: 'Middleware', metadata: { name: 'stamp', namespace: 'demo' }, spec: { plugin: 'stamp', config: { value: 'v1' } } });

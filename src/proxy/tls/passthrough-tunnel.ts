@@ -12,6 +12,7 @@ import type { MiddlewareFailures } from '../middleware-failures.ts';
 import { PluginContext, type ExchangeDriver } from '../../pipeline/context.ts';
 import { runLogPhases, runPhases } from '../../pipeline/runner.ts';
 import type { TlsRouteItem } from './sni-route.ts';
+import { classifyUpstreamFailure } from '../upstream-failure.ts';
 
 const NO_HEADERS = Object.freeze({});
 
@@ -99,7 +100,7 @@ export class PassthroughTunnel {
 
   #fail(side: 'client' | 'upstream', err: Error): void {
     if (!this.#closed) {
-      this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message }, 'passthrough tunnel error');
+      this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message, reason: side === 'upstream' ? classifyUpstreamFailure(err).reason : 'client' }, 'passthrough tunnel error');
     }
     this.close();
   }
