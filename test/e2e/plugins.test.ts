@@ -24,7 +24,7 @@ spec:
 }
 
 const PLUGINS = ['api-key', 'request-id', 'header-canary', 'json-access-log'].flatMap((p) => ['--plugin', example(p)])
-  .concat(['throws', 'hangs', 'tag'].flatMap((p) => ['--plugin', fixture(p)]));
+  .concat(['throws', 'hangs', 'tag', 'body-check'].flatMap((p) => ['--plugin', fixture(p)]));
 
 let stable: Backend;
 let canary: Backend;
@@ -46,6 +46,7 @@ function objects(keys: string[]): string {
     middlewareYaml('b', 'tag', { name: 'b' }),
     middlewareYaml('c', 'tag', { name: 'c' }),
     middlewareYaml('bad', 'api-key', { keys: ['short'] }),
+    middlewareYaml('body', 'body-check', { limit: 64 }),
     middlewareYaml('nowhere', 'not-loaded', {}),
     routeYaml('secured', 'secured.test', 'one', { annotations: { [MW]: 'auth, rid' } }),
     routeYaml('canaried', 'canary.test', 'app', { annotations: { [MW]: 'canary' } }),
@@ -57,6 +58,7 @@ function objects(keys: string[]): string {
     routeYaml('unknown-plugin', 'unknown-plugin.test', 'one', { annotations: { [MW]: 'nowhere' } }),
     routeYaml('missing', 'missing.test', 'one', { annotations: { [MW]: 'ghost' } }),
     routeYaml('plain', 'plain.test', 'one'),
+    routeYaml('body', 'body.test', 'one', { annotations: { [MW]: 'body' } }),
   ].join('\n---\n');
 }
 
@@ -138,6 +140,18 @@ test.serial('invalid config, unknown plugin, missing Middleware: the route is re
   t.is((await request(router.http, { host: 'invalid.test' })).status, 404);
   await router.waitForLog((l) => l.msg === 'route rejected' && l.route === 'Route/default/invalid' && l.reason === 'InvalidMiddleware');
   t.is((await request(router.http, { host: 'plain.test' })).status, 200, 'the rest keeps serving');
+});
+
+test.serial('opt-in body buffering: the buffered body is forwarded, a refused one is answered, one over the limit gets 413', async (t) => {
+  const ok = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'hello body', headers: { 'content-type': 'text/plain' } });
+  t.is(ok.status, 200);
+  t.is(ok.json<{ body: string }>().body, 'hello body');
+  const refused = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'this is forbidden' });
+  t.is(refused.status, 422);
+  const large = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'x'.repeat(1000) });
+  t.is(large.status, 413);
+  t.is(large.headers['x-switchyard-error'], 'SY_BODY_TOO_LARGE');
+  t.is((await request(router.http, { host: 'body.test', path: '/after' })).status, 200);
 });
 
 test.serial('a Middleware edit applies live', async (t) => {
