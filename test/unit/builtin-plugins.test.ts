@@ -83,6 +83,14 @@ test('rate-limit: limits per source, concurrency slot given back in the log phas
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
 });
 
+test('rate-limit on passthrough connections: rate-tcp counts connections, rate-http does not apply', (t) => {
+  const limit = rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, services());
+  const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough', socket: { remoteAddress: '10.0.0.7' } });
+  t.is(conn().driver.outcome, 'proceed');
+  t.is(conn().driver.outcome, 'proceed', 'rate-http 1 does not count connections');
+  t.is(conn().ctx.answerStatus, 429, 'the third new connection in 3 s is over rate-tcp 2');
+});
+
 test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets a Set-Cookie for the chosen one', (t) => {
   const sticky = stickyCookiePlugin.create({ cookieName: 'sy', sameSite: null }, services());
   const balancer = balancerPlugin.create({ balancer: createBalancer('roundrobin', members), hasWeight: true }, services());
