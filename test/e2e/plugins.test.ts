@@ -51,7 +51,8 @@ function objects(keys: string[]): string {
     routeYaml('secured', 'secured.test', 'one', { annotations: { [MW]: 'auth, rid' } }),
     routeYaml('canaried', 'canary.test', 'app', { annotations: { [MW]: 'canary' } }),
     routeYaml('logged', 'logged.test', 'one', { annotations: { [MW]: 'access' } }),
-    routeYaml('boom', 'boom.test', 'one', { annotations: { [MW]: 'boom' } }),
+    // With one request in flight per client allowed: a failing middleware must give its slot back.
+    routeYaml('boom', 'boom.test', 'one', { annotations: { [MW]: 'boom', 'haproxy.router.openshift.io/rate-limit-connections': 'true', 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp': '1' } }),
     routeYaml('stall', 'stall.test', 'one', { annotations: { [MW]: 'stall', 'haproxy.router.openshift.io/timeout': '300ms' } }),
     routeYaml('ordered', 'ordered.test', 'one', { annotations: { [MW]: 'c, a, b' } }),
     routeYaml('invalid', 'invalid.test', 'one', { annotations: { [MW]: 'rid, bad' } }),
@@ -115,7 +116,7 @@ test.serial('a throwing or rejecting phase: 500 SY_MIDDLEWARE_ERROR, counted, lo
   t.is(thrown.headers['x-switchyard-error'], 'SY_MIDDLEWARE_ERROR');
   const rejected = await request(router.http, { host: 'boom.test', headers: { 'x-reject': '1' } });
   t.is(rejected.status, 500);
-  t.is((await request(router.http, { host: 'boom.test' })).status, 200);
+  t.is((await request(router.http, { host: 'boom.test' })).status, 200, 'no rate-limit slot leaked by the failures');
   t.is((await request(router.http, { host: 'plain.test' })).status, 200);
   t.is(metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }), 2);
   await router.waitForLog((l) => l.msg === 'middleware failed' && l.middleware === 'default/boom' && l.err === 'thrown on purpose');
