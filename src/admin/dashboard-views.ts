@@ -2,7 +2,7 @@
 // per rule/path) and per rejected Route/Ingress, with backends, endpoint health and the
 // one-minute figures; filtered, sorted and paginated here so the page stays small at 10k routes.
 
-import type { Reconciler } from '../table/reconciler.ts';
+import type { Reconciler } from '../controller/reconciler.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { AdmissionResult, CompiledRoute } from '../table/types.ts';
 import type { RouteStats } from './route-stats.ts';

@@ -11,7 +11,7 @@ import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
-import type { AdmissionResult } from './types.ts';
+import type { AdmissionResult } from '../table/types.ts';
 
 export interface OwnerState {
   key: string;

@@ -26,7 +26,7 @@ import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
+import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from '../table/types.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
