@@ -9,7 +9,7 @@
 
 import type { RouterConfig } from '../config.ts';
 import { API_VERSION, CLUSTER_SCOPED, type Ingress, type Kind, type KubeObject, type Route } from '../objects/types.ts';
-import { ANNOTATIONS } from '../policies/annotations.ts';
+import { ANNOTATIONS } from '../table/annotations.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */
 export const AUTOPORT_POD_LABEL = 'switchyard.io/autoport';
@@ -23,6 +23,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Namespace: 'namespaces',
   Pod: 'pods',
   Secret: 'secrets',
+  Middleware: 'middlewares',
 };
 
 export interface WatchedResource {
@@ -74,6 +75,8 @@ export function watchedResources(config: RouterConfig): WatchedResource[] {
     resource('EndpointSlice', config),
   ];
   if (config.namespaceLabels) list.push(resource('Namespace', config, { labelSelector: config.namespaceLabels }));
+  // Middlewares matter only with plugins loaded; without them the CRD need not be installed.
+  if (config.plugins.length > 0) list.push(resource('Middleware', config));
   return list;
 }
 

@@ -3,12 +3,12 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from '../policies/annotations.ts';
-import { parseHeaderActions, type HeaderActions } from '../policies/header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from './annotations.ts';
+import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
-import type { CompiledRoute, CompiledService, HostEntry, PathMatch } from './types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from './types.ts';
 
 export interface CompiledRouteResult {
   route: CompiledRoute;
@@ -46,7 +46,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
       headerActions: c.kind === 'Route' ? compiledHeaderActions(c) : null,
     },
     tls,
+    annotations: { ...c.annotations },
+    middlewares: c.middlewares ?? [],
   };
+  const check = route.policy.healthCheck;
+  if (check !== null && check.type === 'http' && tls !== null) {
+    if (tls.termination === 'reencrypt') check.tls = { servername: tls.serverName!, ca: tls.destinationCA, verify: true };
+    else if (tls.termination === 'passthrough') check.tls = { servername: route.host, ca: null, verify: false };
+  }
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
 }
@@ -94,5 +101,11 @@ export function compileHostEntry(hostKey: string, candidates: Iterable<RouteCand
     if (result.skipped.size > 0) skipped.set(c.key, result.skipped);
   }
   routes.sort(compareRouteSpecificity);
-  return { entry: routes.length > 0 ? { key: hostKey, routes } : null, deps, skipped };
+  if (routes.length === 0) return { entry: null, deps, skipped };
+  const entry: HostEntry = { key: hostKey, routes };
+  // Admission already keeps one namespace per host when the check is on.
+  if (!config.disableNamespaceOwnershipCheck && hostKey !== HOSTLESS_HOST_KEY && routes.every((r) => r.namespace === routes[0]!.namespace)) {
+    entry.ownerNamespace = routes[0]!.namespace;
+  }
+  return { entry, deps, skipped };
 }

@@ -13,9 +13,12 @@ class HostSlot<T> {
   readonly items: T[];
   readonly kinds: Uint8Array;
   readonly patterns: string[];
+  /** HostEntry.ownerNamespace, or null. */
+  readonly ownerNamespace: string | null;
 
-  constructor(key: string, routes: readonly CompiledRoute[], items: T[]) {
+  constructor(key: string, routes: readonly CompiledRoute[], items: T[], ownerNamespace: string | null = null) {
     this.key = key;
+    this.ownerNamespace = ownerNamespace;
     this.routes = routes;
     this.items = items;
     this.kinds = new Uint8Array(routes.length);
@@ -31,6 +34,17 @@ class HostSlot<T> {
   find(target: string, end: number): number {
     const kinds = this.kinds;
     for (let i = 0; i < kinds.length; i++) {
+      const kind = kinds[i]!;
+      if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
+    }
+    return -1;
+  }
+
+  /** As find(), among the routes of one namespace only. */
+  findOwned(target: string, end: number, namespace: string): number {
+    const kinds = this.kinds;
+    for (let i = 0; i < kinds.length; i++) {
+      if (this.routes[i]!.namespace !== namespace) continue;
       const kind = kinds[i]!;
       if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
     }
@@ -94,6 +108,11 @@ export class RouteTable<T> {
       this.#setSlot(key, null);
     };
     for (const key of delta.remove) retire(key);
+    if (delta.reset === true) {
+      const kept = new Set(delta.upsert.map((e) => e.key));
+      const all = [...[...this.#exact.values()].map((slot) => slot.key), ...[...this.#wildcard.values()].map((slot) => slot.key), ...(this.#hostless ? [HOSTLESS_HOST_KEY] : [])];
+      for (const key of all) if (!kept.has(key)) retire(key);
+    }
     for (const entry of delta.upsert) retire(entry.key);
     for (const entry of delta.upsert) this.#install(entry, added);
     if (delta.defaultBackend !== undefined) {
@@ -120,34 +139,41 @@ export class RouteTable<T> {
       items.push(item);
       added.push([route.key, item]);
     }
-    this.#setSlot(entry.key, new HostSlot(entry.key, entry.routes, items));
+    this.#setSlot(entry.key, new HostSlot(entry.key, entry.routes, items, entry.ownerNamespace ?? null));
   }
 
   /**
    * The item serving a request: exact host, else the wildcard of its parent domain (also when
    * the exact host has no matching path), else the Ingress rules without host (by path), else
-   * the Ingress default backend, else null.
+   * the Ingress default backend, else null. A host owned by a namespace (its exact entry or
+   * the wildcard above it, see HostEntry.ownerNamespace) falls through only to rules without
+   * host and a default backend of that same namespace: another tenant's catch-all must not
+   * receive its requests (and their cookies) on paths it does not route.
    */
   match(hostHeader: string, path: string): T | null {
     const host = normalizeHost(hostHeader);
     const end = pathEnd(path);
+    let owner: string | null = null;
     const exact = this.#exact.get(host);
     if (exact !== undefined) {
       const i = exact.find(path, end);
       if (i !== -1) return exact.items[i]!;
+      owner = exact.ownerNamespace;
     }
     if (this.#wildcard.size > 0) {
       const wildcard = this.#wildcard.get(parentDomain(host));
       if (wildcard !== undefined) {
         const i = wildcard.find(path, end);
         if (i !== -1) return wildcard.items[i]!;
+        owner ??= wildcard.ownerNamespace;
       }
     }
     const hostless = this.#hostless;
     if (hostless !== null) {
-      const i = hostless.find(path, end);
+      const i = owner === null ? hostless.find(path, end) : hostless.findOwned(path, end, owner);
       if (i !== -1) return hostless.items[i]!;
     }
+    if (owner !== null && this.#defaultRoute !== null && this.#defaultRoute.namespace !== owner) return null;
     return this.#defaultItem;
   }
 
@@ -165,6 +191,11 @@ export class RouteTable<T> {
   /** The compiled routes of a host entry (for diagnostics). */
   routesOf(hostKey: string): readonly CompiledRoute[] | null {
     return this.#slot(hostKey)?.routes ?? null;
+  }
+
+  /** The item currently serving a route key (after a swap: the successor), or undefined. */
+  current(routeKey: string): T | undefined {
+    return this.#byRouteKey.get(routeKey);
   }
 
   *items(): IterableIterator<T> {

@@ -219,6 +219,8 @@ rules:
     '--service-cluster-ip-range', '10.96.0.0/24',
     // No kubelets: Pods are created by tests, which need no default ServiceAccount to exist first.
     '--disable-admission-plugins', 'ServiceAccount',
+    // As kubeadm and most clusters run it (the router's init container is privileged).
+    '--allow-privileged=true',
     '--profiling=false', '--v', '1',
     ...auditArgs,
     ...(options.apiServerArgs ?? []),

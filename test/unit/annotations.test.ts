@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ANNOTATIONS, buildRoutePolicy, defaultCookieName, isIpOrCidr, parseHsts, parseRouteAnnotations } from '../../src/policies/annotations.ts';
+import { ANNOTATIONS, buildRoutePolicy, defaultCookieName, isIpOrCidr, parseHsts, parseRouteAnnotations } from '../../src/table/annotations.ts';
 import { config } from '../fixtures/table/builders.ts';
 
 function parsed(annotations: Record<string, string>) {
@@ -124,4 +124,16 @@ test('hsts normalisation and CIDR checks', (t) => {
   t.false(isIpOrCidr('fd00::/129'));
   t.false(isIpOrCidr('1.2.3.4/'));
   t.true(parseRouteAnnotations(undefined).ok);
+});
+
+test('durations above 2^31-1 ms are refused with a reason naming the annotation (they would overflow Node timers)', (t) => {
+  for (const name of [ANNOTATIONS.timeout, ANNOTATIONS.timeoutTunnel, 'switchyard.io/health-check-interval', 'switchyard.io/health-check-timeout', 'router.openshift.io/haproxy.health.check.interval']) {
+    const r = parseRouteAnnotations({ [name]: '30d', 'switchyard.io/health-check-path': '/h' });
+    t.false(r.ok, name);
+    if (!r.ok) {
+      t.is(r.annotation, name);
+      t.regex(r.message, /too long: at most 2147483647 ms/);
+    }
+  }
+  t.true(parseRouteAnnotations({ [ANNOTATIONS.timeoutTunnel]: '24d' }).ok);
 });
