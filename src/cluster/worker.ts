@@ -74,6 +74,7 @@ export async function runWorker(config: RouterConfig, logger: Logger): Promise<v
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([proxy.idle(), new Promise<void>((r) => { timer = setTimeout(r, message.timeoutMs); })]);
         clearTimeout(timer);
+        if (proxy.inFlight > 0) logger.warn({ inFlight: proxy.inFlight }, 'drain timeout: closing remaining connections');
         (http as Server | null)?.closeAllConnections();
         https?.destroyAll();
         await proxy.close();
