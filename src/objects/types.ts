@@ -11,10 +11,17 @@ export type Kind =
   | 'EndpointSlice'
   | 'Namespace'
   | 'Pod'
-  | 'Secret';
+  | 'Secret'
+  | 'Middleware'
+  // Gateway API (src/objects/gateway-types.ts)
+  | 'GatewayClass'
+  | 'Gateway'
+  | 'HTTPRoute'
+  | 'ReferenceGrant';
 
 export const KINDS: readonly Kind[] = [
-  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret',
+  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -27,10 +34,20 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Namespace: 'v1',
   Pod: 'v1',
   Secret: 'v1',
+  Middleware: 'switchyard.io/v1alpha1',
+  GatewayClass: 'gateway.networking.k8s.io/v1',
+  Gateway: 'gateway.networking.k8s.io/v1',
+  HTTPRoute: 'gateway.networking.k8s.io/v1',
+  ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
+};
+
+/** Other apiVersions a kind is accepted in (the same schema served under another version). */
+export const ALSO_ACCEPTED_API_VERSIONS: Readonly<Partial<Record<Kind, readonly string[]>>> = {
+  ReferenceGrant: ['gateway.networking.k8s.io/v1'],
 };
 
 /** Kinds that have no namespace. */
-export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'IngressClass']);
+export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'IngressClass', 'GatewayClass']);
 
 export interface ObjectMeta {
   name: string;
@@ -51,6 +68,8 @@ export interface KubeObject {
   metadata: ObjectMeta;
   [field: string]: unknown;
 }
+
+import type { Gateway, GatewayClass, HTTPRoute, ReferenceGrant } from './gateway-types.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
 
@@ -181,6 +200,18 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
+/** switchyard.io/v1alpha1 Middleware: a configured instance of a loaded plugin, attached to
+ * Routes/Ingresses of its namespace by the switchyard.io/middlewares annotation. */
+export interface Middleware extends KubeObject {
+  kind: 'Middleware';
+  spec: {
+    /** Name of a plugin the operator loaded (--plugin). */
+    plugin: string;
+    /** Settings, validated against the plugin's schema at admission. */
+    config?: unknown;
+  };
+}
+
 export interface KindMap {
   Route: Route;
   Ingress: Ingress;
@@ -190,6 +221,11 @@ export interface KindMap {
   Namespace: Namespace;
   Pod: Pod;
   Secret: Secret;
+  Middleware: Middleware;
+  GatewayClass: GatewayClass;
+  Gateway: Gateway;
+  HTTPRoute: HTTPRoute;
+  ReferenceGrant: ReferenceGrant;
 }
 
 /** `namespace/name` for namespaced kinds, `name` for cluster-scoped ones. */

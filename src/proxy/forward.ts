@@ -9,8 +9,10 @@ import type { Http2ServerRequest } from 'node:http2';
 import { Pool, type Dispatcher } from 'undici';
 import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
+import type { ProxyErrorSpec } from '../errors.ts';
 import { clientResponseHeaders } from './headers.ts';
-import { applyActions } from '../policies/header-actions.ts';
+import type { PluginContext } from '../pipeline/context.ts';
+import { runResponsePhases } from '../pipeline/runner.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import { classifyUpstreamFailure, InvalidUpstreamResponseError } from './upstream-failure.ts';
@@ -25,6 +27,8 @@ export interface ExchangeHost {
   recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher;
   finished(exchange: ProxyExchange): void;
+  /** A response phase threw: count and log it; returns the error to answer with. */
+  middlewareFailed(ctx: PluginContext, link: string, error: unknown): ProxyErrorSpec;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -53,23 +57,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly path: string;
   readonly headers: string[];
   readonly hasBody: boolean;
-  /** Set-Cookie value for stickiness, or null. */
-  readonly stickyCookie: string | null;
-  /** Strict-Transport-Security value, or null. */
-  readonly hsts: string | null;
+  /** The exchange's plugin context (response and log phases). */
+  readonly ctx: PluginContext;
   member: Member;
   controller: Dispatcher.DispatchController | null = null;
   attempts = 0;
   status = 0;
-  /** A rate-limit concurrency slot to give back when the exchange ends. */
-  holdsRateSlot = false;
   done = false;
   #gone = false;
   #counted = false;
 
   constructor(
     host: ExchangeHost, req: AnyRequest, res: AnyResponse, runtime: RouteRuntime, member: Member,
-    path: string, headers: string[], clientIp: string, stickyCookie: string | null, hsts: string | null,
+    path: string, headers: string[], clientIp: string, ctx: PluginContext,
   ) {
     this.host = host;
     this.req = req;
@@ -79,8 +79,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.path = path;
     this.headers = headers;
     this.clientIp = clientIp;
-    this.stickyCookie = stickyCookie;
-    this.hsts = hsts;
+    this.ctx = ctx;
     this.method = req.method ?? 'GET';
     this.startedAt = performance.now();
     const h = req.headers;
@@ -99,7 +98,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       path: this.path,
       method: this.method,
       headers: this.headers,
-      body: this.hasBody ? (this.req as IncomingMessage) : null,
+      body: this.ctx.body ?? (this.hasBody ? (this.req as IncomingMessage) : null),
       headersTimeout: timeout,
       bodyTimeout: timeout,
       idempotent: false, // never let undici pipeline or replay behind our back
@@ -131,14 +130,24 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.status = statusCode;
     const out: OutgoingHttpHeaders = clientResponseHeaders(headers);
-    const actions = this.runtime.route.policy.headerActions;
-    if (actions !== null && actions.response.length > 0) applyActions(out, actions.response, this.req.headers, headers);
-    if (this.stickyCookie !== null) {
-      const existing = out['set-cookie'];
-      out['set-cookie'] = existing === undefined ? this.stickyCookie
-        : Array.isArray(existing) ? [...existing, this.stickyCookie] : [String(existing), this.stickyCookie];
+    const ctx = this.ctx;
+    if (ctx.chain.response !== null) {
+      ctx.status = statusCode;
+      ctx.responseHeaders = out;
+      ctx.upstreamResponseHeaders = headers;
+      ctx.endpoint = this.member;
+      const failure = runResponsePhases(ctx);
+      if (failure !== null) {
+        // A throwing response phase: the client gets a 500, not a half-rewritten response.
+        const spec = this.host.middlewareFailed(ctx, failure.link, failure.error);
+        this.#gone = true;
+        ctx.outcome = 'error';
+        sendError(this.res, spec);
+        this.#count(spec.status);
+        controller.abort(new Error('response phase failed'));
+        return;
+      }
     }
-    if (this.hsts !== null) out['strict-transport-security'] = this.hsts;
     const res = this.res;
     try {
       if ((res as { stream?: unknown }).stream === undefined && statusMessage) {

@@ -71,6 +71,8 @@ export class LeaderElector extends EventEmitter {
   /** The other holder's record as last seen, and when (on our clock) it last changed. */
   #observedRecord = '';
   #observedAt = 0;
+  /** holderIdentity as last read from the Lease ('' = none or not read yet). */
+  #lastHolder = '';
 
   constructor(options: LeaderElectorOptions) {
     super();
@@ -84,6 +86,9 @@ export class LeaderElector extends EventEmitter {
   }
 
   get isLeader(): boolean { return this.#leading; }
+
+  /** Who holds the Lease, as far as this process knows ('' = nobody or not known yet). */
+  get holder(): string { return this.#leading ? this.identity : this.#lastHolder; }
 
   start(): void {
     if (this.#running) return;
@@ -179,6 +184,7 @@ export class LeaderElector extends EventEmitter {
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
+    this.#lastHolder = holder;
     const record = JSON.stringify([holder, spec.renewTime ?? '', spec.leaseTransitions ?? 0]);
     if (record !== this.#observedRecord) {
       this.#observedRecord = record;

@@ -3,10 +3,14 @@
 // admission results; read by the proxy, which builds its runtime objects (balancers, pools,
 // metric children) from it once per table change — never per request.
 
-import type { HeaderActions } from '../policies/header-actions.ts';
+// Imports nothing: every module may depend on it, it depends on no module.
 
-export type Balance = 'random' | 'roundrobin' | 'leastconn' | 'source';
-export type ForwardedPolicy = 'append' | 'replace' | 'if-none' | 'never';
+/** Balance algorithms (haproxy.router.openshift.io/balance, ROUTER_LOAD_BALANCE_ALGORITHM). */
+export const BALANCE_ALGORITHMS = ['random', 'roundrobin', 'leastconn', 'source'] as const;
+export type Balance = typeof BALANCE_ALGORITHMS[number];
+/** X-Forwarded-* / Forwarded policies (set-forwarded-headers, ROUTER_SET_FORWARDED_HEADERS). */
+export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
+export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
 export type InsecurePolicy = 'None' | 'Allow' | 'Redirect';
@@ -70,6 +74,34 @@ export interface RoutePolicy {
   rateLimit: RateLimitSpec | null;
   /** Route spec.httpHeaders.actions; null = none. */
   headerActions: HeaderActions | null;
+  /** haproxy.router.openshift.io/pod-concurrent-connections: requests in flight per endpoint; null = unlimited. */
+  podConcurrentConnections: number | null;
+}
+
+/** One piece of a header value: literal text, or a header of the request or the response. */
+export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };
+
+export interface HeaderAction {
+  /** Lower-case header name. */
+  name: string;
+  type: 'set' | 'delete';
+  /** For set. */
+  value?: ValuePart[];
+}
+
+export interface HeaderActions {
+  request: HeaderAction[];
+  response: HeaderAction[];
+}
+
+/** A Middleware attached to a route, resolved and validated at admission. */
+export interface CompiledMiddleware {
+  /** `namespace/name` of the Middleware object. */
+  name: string;
+  /** Name of the loaded plugin it configures. */
+  plugin: string;
+  /** spec.config, validated against the plugin's schema (defaults applied). */
+  config: unknown;
 }
 
 /** Limits per client IP address on one route, as OpenShift's stick-table rules. */
@@ -94,9 +126,9 @@ export interface CompiledTls {
 }
 
 export interface CompiledRoute {
-  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`). */
+  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>`. */
   key: string;
-  kind: 'Route' | 'Ingress';
+  kind: 'Route' | 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
   /** Lower-case host; for wildcard routes the served domain's parent, e.g. `foo.com` for `*.foo.com`; '' for an Ingress rule without host. */
@@ -108,8 +140,62 @@ export interface CompiledRoute {
   services: CompiledService[];
   policy: RoutePolicy;
   tls: CompiledTls | null;
+  /** The owner's annotations (plugins read them through ctx.route.annotations). */
+  annotations: Record<string, string>;
+  /** Router-wide then the route's own Middlewares (switchyard.io/middlewares), in order. */
+  middlewares: CompiledMiddleware[];
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
+  /** HTTPRoute only: request conditions beyond host and path, precedence and filters. */
+  gateway?: GatewayRouteData;
+}
+
+// ---- Gateway API (HTTPRoute rules) -------------------------------------------------------------
+
+/** Conditions of one HTTPRoute match beyond host and path; names lower-case, values exact. */
+export interface RequestConditions {
+  /** Upper-case method, or null for any. */
+  method: string | null;
+  headers: Array<[name: string, value: string]>;
+  query: Array<[name: string, value: string]>;
+  /** Which of the router's listeners the route is attached through. */
+  http: boolean;
+  https: boolean;
+}
+
+export interface HeaderModifier {
+  /** Lower-case names. */
+  set: Array<[name: string, value: string]>;
+  add: Array<[name: string, value: string]>;
+  remove: string[];
+}
+
+export interface PathModifier { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string }
+
+export interface RedirectSpec {
+  scheme: string | null;
+  hostname: string | null;
+  /** null = derived from the scheme (or the request's port when neither is set). */
+  port: number | null;
+  path: PathModifier | null;
+  statusCode: number;
+}
+
+export interface RewriteSpec { hostname: string | null; path: PathModifier | null }
+
+export interface GatewayRouteData {
+  conditions: RequestConditions;
+  /** Tie-breakers after path, method, header and query counts: age (ms, oldest first), `ns/name`, rule, match. */
+  age: number;
+  owner: string;
+  rule: number;
+  matchIndex: number;
+  requestHeaders: HeaderModifier | null;
+  responseHeaders: HeaderModifier | null;
+  redirect: RedirectSpec | null;
+  rewrite: RewriteSpec | null;
+  /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
+  invalidShare: number;
 }
 
 /**

@@ -17,7 +17,7 @@ function connectRefused(port: number): Promise<boolean> {
 
 /** The router (or a worker) gave up waiting at --drain-timeout (read after it exited: the whole log is in). */
 function drainTimedOut(router: RouterProcess): boolean {
-  return router.logs.some((l) => l.msg === 'drain timeout: closing remaining connections');
+  return router.logs.some((l) => l.msg === 'drain deadline: cut the remaining connections');
 }
 
 for (const workers of [0, 2]) {
