@@ -161,7 +161,7 @@ test('passthrough: a half-closed tunnel (client sent its FIN, the backend keeps 
   lookup.set('pass.test', PASSTHROUGH, (server.address() as net.AddressInfo).port, 3_600_000);
   const { listener, port, tunnels } = await start(lookup);
   try {
-    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert, allowHalfOpen: true });
+    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert, allowHalfOpen: true } as tls.ConnectionOptions);
     client.on('error', () => {});
     await once(client, 'secureConnect');
     client.write('hi');
