@@ -21,6 +21,7 @@ export class Metrics {
   readonly endpointsSkipped: Gauge<'route' | 'reason'>;
   readonly statusWrites: Counter<'kind' | 'result'>;
   readonly leader: Gauge;
+  readonly proxyProtocol: Counter<'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
@@ -47,5 +48,6 @@ export class Metrics {
     this.endpointsSkipped = new Gauge({ name: 'switchyard_endpoints_skipped', help: 'Endpoints left out of a route, by reason (e.g. missing target-port annotation)', labelNames: ['route', 'reason'], registers });
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
+    this.proxyProtocol = new Counter({ name: 'switchyard_proxy_protocol_total', help: 'Connections by PROXY protocol result: ok, untrusted (peer not in --proxy-protocol-trusted), invalid, timeout', labelNames: ['result'], registers });
   }
 }
