@@ -2,6 +2,7 @@
 // where one exists), type, default and documentation. `--help` and the README options table are
 // produced from this table; nothing else parses argv or reads these environment variables.
 
+import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -84,6 +85,8 @@ export interface RouterConfig {
   sslMinVersion: string;
   ciphers: string;
   disableHttp2: boolean;
+  plugins: string[];
+  middlewares: string[];
 }
 
 const SECOND = 1000;
@@ -120,13 +123,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'allowWildcardRoutes', flag: '--allow-wildcard-routes', env: 'ROUTER_ALLOW_WILDCARD_ROUTES', type: 'bool', default: false, doc: 'admit Routes with wildcardPolicy Subdomain and wildcard Ingress hosts' },
   { key: 'disableNamespaceOwnershipCheck', flag: '--disable-namespace-ownership-check', env: 'ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK', type: 'bool', default: false, doc: 'let other namespaces claim other paths of a host' },
   // --- balancing, forwarding, timeouts
-  { key: 'loadBalanceAlgorithm', flag: '--load-balance-algorithm', env: 'ROUTER_LOAD_BALANCE_ALGORITHM', type: 'enum', values: ['random', 'roundrobin', 'leastconn', 'source'], default: 'random', doc: 'default balancing algorithm' },
-  { key: 'setForwardedHeaders', flag: '--set-forwarded-headers', env: 'ROUTER_SET_FORWARDED_HEADERS', type: 'enum', values: ['append', 'replace', 'if-none', 'never'], default: 'append', doc: 'X-Forwarded-* and Forwarded header policy' },
+  { key: 'loadBalanceAlgorithm', flag: '--load-balance-algorithm', env: 'ROUTER_LOAD_BALANCE_ALGORITHM', type: 'enum', values: BALANCE_ALGORITHMS, default: 'random', doc: 'default balancing algorithm' },
+  { key: 'setForwardedHeaders', flag: '--set-forwarded-headers', env: 'ROUTER_SET_FORWARDED_HEADERS', type: 'enum', values: FORWARDED_POLICIES, default: 'append', doc: 'X-Forwarded-* and Forwarded header policy' },
   { key: 'backendCheckInterval', flag: '--backend-check-interval', env: 'ROUTER_BACKEND_CHECK_INTERVAL', type: 'duration', default: 5 * SECOND, doc: 'active health check interval for backends with more than one endpoint' },
   { key: 'connectTimeout', flag: '--connect-timeout', env: 'ROUTER_DEFAULT_CONNECT_TIMEOUT', type: 'duration', default: 5 * SECOND, doc: 'upstream connect timeout' },
   { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
   { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
-  { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections' },
+  { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
   // --- observability
@@ -153,6 +156,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
   { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+  // --- plugins
+  { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
+  { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
 ];
 
 export class ConfigError extends Error {

@@ -22,6 +22,8 @@ export class Metrics {
   readonly statusWrites: Counter<'kind' | 'result'>;
   readonly leader: Gauge;
   readonly proxyProtocol: Counter<'result'>;
+  readonly middlewareErrors: Counter<'middleware'>;
+  readonly internalErrors: Counter<'where'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
@@ -47,6 +49,8 @@ export class Metrics {
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
     this.endpointsSkipped = new Gauge({ name: 'switchyard_endpoints_skipped', help: 'Endpoints left out of a route, by reason (e.g. missing target-port annotation)', labelNames: ['route', 'reason'], registers });
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
+    this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
+    this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
     this.proxyProtocol = new Counter({ name: 'switchyard_proxy_protocol_total', help: 'Connections by PROXY protocol result: ok, untrusted (peer not in --proxy-protocol-trusted), invalid, timeout', labelNames: ['result'], registers });
   }

@@ -13,15 +13,25 @@ import { ObjectStore } from './store.ts';
 import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
 import { ActiveHealthMonitor } from './health/active-monitor.ts';
+import { RouteHealthChecks } from './health/route-health-checks.ts';
+import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
-import { FileSource } from './sources/file.ts';
+import { FilesSource } from './sources/file-source-adapter.ts';
+import { StoreSink, type Source } from './sources/source.ts';
 import type { ClusterMode } from './cluster-mode.ts';
 import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
 import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
+
+export interface RouterOptions {
+  /** Loaded plugins (--plugin); Middlewares can name only these. */
+  plugins?: PluginRegistry;
+  /** Where objects come from; default: the files of --file, else the cluster. */
+  sources?: Source[];
+}
 
 export class Router {
   readonly config: RouterConfig;
@@ -34,7 +44,8 @@ export class Router {
   #ready = false;
   #draining = false;
   #notReady = 'initial load not applied yet';
-  #fileSource: FileSource | null = null;
+  #sources: Source[] = [];
+  readonly #customSources: Source[] | null;
   #cluster: ClusterMode | null = null;
   #listeners: ProxyListeners | null = null;
   #admin: Server | null = null;
@@ -43,14 +54,16 @@ export class Router {
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
 
-  constructor(config: RouterConfig, logger: Logger, metrics = new Metrics()) {
+  constructor(config: RouterConfig, logger: Logger, metrics = new Metrics(), options: RouterOptions = {}) {
     this.config = config;
     this.logger = logger;
     this.metrics = metrics;
-    this.reconciler = new Reconciler(this.store, { config, logger, metrics });
-    this.monitor = new ActiveHealthMonitor({ logger });
-    this.proxy = new RouterProxy(config, logger, metrics, this.monitor);
-    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
+    this.#customSources = options.sources ?? null;
+    this.reconciler = new Reconciler(this.store, { config, logger, metrics, plugins: options.plugins });
+    const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
+    this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
+    this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
+    this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
@@ -59,6 +72,12 @@ export class Router {
     this.monitor.on('check', (endpoint, healthy, startedAt) => {
       if (healthy) this.#workers?.broadcast({ t: 'probe-pass', id: endpoint.id, startedAt });
     });
+  }
+
+  /** The table as served now: host entries (compiled routes) and every admission verdict. */
+  inspect(): { version: number; hosts: import('./table/types.ts').HostEntry[]; admission: import('./table/types.ts').AdmissionResult[] } {
+    const snapshot = this.reconciler.snapshot();
+    return { version: snapshot.version, hosts: snapshot.upsert, admission: this.reconciler.admissionResults() };
   }
 
   get ready(): boolean {
@@ -86,9 +105,10 @@ export class Router {
     this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
-    if (config.file.length > 0) {
-      this.#fileSource = new FileSource(config.file, this.store, { logger: this.logger, metrics: this.metrics });
-      await this.#fileSource.start();
+    if (this.#customSources !== null || config.file.length > 0) {
+      this.#sources = this.#customSources ?? [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics })];
+      const sink = new StoreSink(this.store);
+      for (const source of this.#sources) await source.start(sink);
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
@@ -151,7 +171,7 @@ export class Router {
     if (this.#listeners) await this.#listeners.drain(deadlines);
     this.monitor.stop();
     this.#certificateWatcher?.close();
-    this.#fileSource?.stop();
+    for (const source of this.#sources) await source.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
     if (this.#adminSocket) await closeServer(this.#adminSocket);

@@ -8,7 +8,7 @@
 
 import {
   CLUSTER_SCOPED, creationMillis, objectKey,
-  type Kind, type KindMap, type KubeObject,
+  KINDS, type Kind, type KindMap, type KubeObject,
 } from './objects/types.ts';
 
 export interface StoreChange {
@@ -34,7 +34,7 @@ export class ObjectStore {
   #arrival = 0;
 
   constructor() {
-    for (const kind of ['Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret'] as Kind[]) {
+    for (const kind of KINDS) {
       this.#byKind.set(kind, new Map());
     }
   }

@@ -9,13 +9,14 @@ import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { RouterProxy } from '../proxy/router-proxy.ts';
 import { ProxyListeners } from '../proxy/serving.ts';
+import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { endEjectionAfterActivePass } from '../health/passive.ts';
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { readFileSync } from 'node:fs';
 
-export async function runWorker(config: RouterConfig, logger: Logger): Promise<void> {
+export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
-  const proxy = new RouterProxy(config, logger, metrics);
+  const proxy = new RouterProxy(config, logger, metrics, null, plugins);
   if (config.defaultDestinationCA) proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
   /** Endpoints the primary's active checks hold down; applied to states created later too. */
   const down = new Set<string>();

@@ -11,10 +11,11 @@ export type Kind =
   | 'EndpointSlice'
   | 'Namespace'
   | 'Pod'
-  | 'Secret';
+  | 'Secret'
+  | 'Middleware';
 
 export const KINDS: readonly Kind[] = [
-  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret',
+  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -27,6 +28,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Namespace: 'v1',
   Pod: 'v1',
   Secret: 'v1',
+  Middleware: 'switchyard.io/v1alpha1',
 };
 
 /** Kinds that have no namespace. */
@@ -181,6 +183,18 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
+/** switchyard.io/v1alpha1 Middleware: a configured instance of a loaded plugin, attached to
+ * Routes/Ingresses of its namespace by the switchyard.io/middlewares annotation. */
+export interface Middleware extends KubeObject {
+  kind: 'Middleware';
+  spec: {
+    /** Name of a plugin the operator loaded (--plugin). */
+    plugin: string;
+    /** Settings, validated against the plugin's schema at admission. */
+    config?: unknown;
+  };
+}
+
 export interface KindMap {
   Route: Route;
   Ingress: Ingress;
@@ -190,6 +204,7 @@ export interface KindMap {
   Namespace: Namespace;
   Pod: Pod;
   Secret: Secret;
+  Middleware: Middleware;
 }
 
 /** `namespace/name` for namespaced kinds, `name` for cluster-scoped ones. */

@@ -27,6 +27,7 @@ import type { CertificateMaterial } from './tls/secure-context-cache.ts';
 import { HttpsListener } from './tls/https-listener.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 import { loadDefaultCertificate } from './tls/default-certificate.ts';
+import { RequestEntry } from './request-entry.ts';
 
 export interface ServingOptions {
   config: RouterConfig;
@@ -55,6 +56,8 @@ const SHARED_PORT = { exclusive: true, reusePort: true } as const;
 
 export class ProxyListeners implements TlsRequestHandler {
   readonly #proxy: RouterProxy;
+  /** Request-head checks, body idle timeout and the per-request guard, in front of the proxy. */
+  readonly #entry: RequestEntry;
   readonly #logger: Logger;
   readonly #http: HttpServer;
   /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
@@ -77,6 +80,7 @@ export class ProxyListeners implements TlsRequestHandler {
   private constructor(options: ServingOptions, defaultCertificate: CertificateMaterial) {
     const { config, proxy, logger, metrics, ticketKeys } = options;
     this.#proxy = proxy;
+    this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
     this.#logger = logger;
     this.#http = createHttpListener(this, config, metrics);
     const gate = config.useProxyProtocol
@@ -137,12 +141,12 @@ export class ProxyListeners implements TlsRequestHandler {
   handleRequest(req: AnyRequest, res: AnyResponse): void {
     // Once draining, a request on a kept-alive connection is the last one on it.
     if (this.#draining && 'shouldKeepAlive' in res) (res as ServerResponse).shouldKeepAlive = false;
-    this.#proxy.handleRequest(req, res);
+    this.#entry.handleRequest(req, res);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     markTunnel(socket);
-    this.#proxy.handleUpgrade(req, socket, head);
+    this.#entry.handleUpgrade(req, socket, head);
   }
 
   /** Close the listening sockets; open connections stay. Idempotent. */

@@ -16,6 +16,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Namespace: 'namespaces',
   Pod: 'pods',
   Secret: 'secrets',
+  Middleware: 'middlewares',
 };
 
 export interface WatchedResource {
@@ -68,5 +69,7 @@ export function watchedResources(config: RouterConfig): WatchedResource[] {
     resource('Pod', config, { labelSelector: AUTOPORT_POD_LABEL }),
   ];
   if (config.namespaceLabels) list.push(resource('Namespace', config, { labelSelector: config.namespaceLabels }));
+  // Middlewares matter only with plugins loaded; without them the CRD need not be installed.
+  if (config.plugins.length > 0) list.push(resource('Middleware', config));
   return list;
 }

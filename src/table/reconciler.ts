@@ -12,6 +12,7 @@ import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
 import { parseLabelSelector } from '../admission/label-selector.ts';
 import { domainGroupOfHostKey, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import type { RouterConfig } from '../config.ts';
+import type { PluginCatalog } from '../admission/middlewares.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
@@ -28,7 +29,7 @@ const DEFAULT_BACKEND = '';
 
 export interface UnselectedRoute { kind: 'Route' | 'Ingress'; namespace: string; name: string }
 
-export interface ReconcilerOptions { config: RouterConfig; logger: Logger; metrics?: Metrics }
+export interface ReconcilerOptions { config: RouterConfig; logger: Logger; metrics?: Metrics; plugins?: PluginCatalog }
 
 function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
   let set = index.get(key);
@@ -94,6 +95,7 @@ export class Reconciler extends EventEmitter {
       store,
       routeSelector: parseLabelSelector(options.config.routeLabels),
       namespaceSelector: parseLabelSelector(options.config.namespaceLabels),
+      plugins: options.plugins,
     };
   }
 
@@ -142,6 +144,15 @@ export class Reconciler extends EventEmitter {
         case 'Namespace':
           for (const o of this.#namespaceOwners.get(change.key) ?? []) owners.add(o);
           break;
+        case 'Middleware': {
+          // Re-admit whoever may use it: its namespace's routes, or all of them when router-wide.
+          if ((this.#config.middlewares ?? []).includes(change.key)) {
+            for (const o of this.#owners.keys()) owners.add(o);
+          } else {
+            for (const o of this.#namespaceOwners.get(change.key.slice(0, change.key.indexOf('/'))) ?? []) owners.add(o);
+          }
+          break;
+        }
         case 'Secret':
           // Admission checks externalCertificate Secrets: a change can admit or reject a Route.
           for (const o of this.#secretOwners.get(change.key) ?? []) owners.add(o);

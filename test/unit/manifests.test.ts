@@ -54,7 +54,7 @@ function find(objects: Manifest[], kind: string, name?: string): Manifest {
 type Json = any;
 
 function routeSchema(): SchemaNode {
-  const crd = find(build('.'), 'CustomResourceDefinition') as Json;
+  const crd = find(build('.'), 'CustomResourceDefinition', 'routes.route.openshift.io') as Json;
   return crd.spec.versions[0].schema.openAPIV3Schema as SchemaNode;
 }
 
@@ -142,7 +142,7 @@ test('kubernetes-models validation can fail: a DaemonSet with a string container
 });
 
 test('Route CRD: group, scope, served version, status subresource, structural schema', (t) => {
-  const crd = find(build('.'), 'CustomResourceDefinition') as Json;
+  const crd = find(build('.'), 'CustomResourceDefinition', 'routes.route.openshift.io') as Json;
   t.is(crd.metadata.name, 'routes.route.openshift.io');
   t.is(crd.spec.group, 'route.openshift.io');
   t.is(crd.spec.scope, 'Namespaced');
@@ -173,7 +173,7 @@ test('OpenShift overlay: no CRD, the hostnetwork-v2 SCC for the router, UID left
 });
 
 test('Route CRD printer columns are the ones `oc get routes` shows and point at schema fields', (t) => {
-  const crd = find(build('.'), 'CustomResourceDefinition') as Json;
+  const crd = find(build('.'), 'CustomResourceDefinition', 'routes.route.openshift.io') as Json;
   const columns = crd.spec.versions[0].additionalPrinterColumns as Json[];
   const schema = routeSchema();
   for (const c of columns.filter((col) => !col.jsonPath.startsWith('.metadata.'))) {
@@ -382,6 +382,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'networking.k8s.io/ingresses: list,watch',
     'route.openshift.io/routes/status: patch,update',
     'route.openshift.io/routes: list,watch',
+    'switchyard.io/middlewares: list,watch',
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
@@ -471,4 +472,19 @@ test('RBAC: the ClusterRole lets the router list and watch every resource its in
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
     for (const verb of ['list', 'watch']) t.true(allows(group, watched.resource, verb), `${verb} ${group}/${watched.resource}`);
   }
+});
+
+test('Middleware CRD: switchyard.io/v1alpha1, namespaced, structural schema; spec.plugin required, config any object', (t) => {
+  const crd = find(build('.'), 'CustomResourceDefinition', 'middlewares.switchyard.io') as Json;
+  t.like(crd.spec, { group: 'switchyard.io', scope: 'Namespaced', names: { kind: 'Middleware', plural: 'middlewares' } });
+  const v = crd.spec.versions[0];
+  t.like(v, { name: 'v1alpha1', served: true, storage: true });
+  const schema = v.schema.openAPIV3Schema as SchemaNode;
+  t.deepEqual(structuralSchemaProblems(schema), []);
+  const mw = (spec: unknown) => ({ apiVersion: 'switchyard.io/v1alpha1', kind: 'Middleware', metadata: { name: 'auth' }, spec });
+  t.deepEqual(validateOpenApi(schema, mw({ plugin: 'api-key', config: { keys: ['a'], nested: { x: 1 } } })), []);
+  t.not(validateOpenApi(schema, mw({ config: {} })).length, 0);
+  t.not(validateOpenApi(schema, mw({ plugin: 'Bad_Name' })).length, 0);
+  const role = find(build('.'), 'ClusterRole', 'switchyard-router') as Json;
+  t.true(role.rules.some((r: Json) => r.apiGroups.includes('switchyard.io') && r.resources.includes('middlewares') && r.verbs.includes('watch')));
 });

@@ -51,6 +51,9 @@ const kSni = Symbol('switchyard.sni');
 const kSniEntryKey = Symbol('switchyard.sniEntryKey');
 interface TaggedSocket { [kSni]?: string; [kSniEntryKey]?: string | null }
 
+/** HTTP/2 streams one client connection may have open at once. */
+export const MAX_CONCURRENT_STREAMS = 100;
+
 /** Session ticket keys live only in memory and are replaced on this period. */
 const TICKET_KEY_ROTATION_MS = 6 * 3_600_000;
 
@@ -97,7 +100,9 @@ export class TlsTerminator {
         requireHostHeader: true,
       },
       maxSessionMemory: 32,
-      settings: { maxHeaderListSize: options.maxHeaderSize },
+      // Node advertises 2^32-1 concurrent streams by default: one connection could open any
+      // number of requests. 100 as HAProxy (nginx: 128).
+      settings: { maxHeaderListSize: options.maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     } as http2.SecureServerOptions);
     // Idle HTTP/2 sessions close after the client timeout (HTTP/1.1 uses keepAliveTimeout).
     this.server.setTimeout(options.clientTimeoutMs);
