@@ -141,6 +141,15 @@ test('malformed headers and missing headers from a trusted peer are refused and 
   t.regex(await exchange(router.http, encodeProxyHeader(2, CLIENT, ROUTER), get('pp.test')), /^HTTP\/1\.1 200/);
 });
 
+test('a trusted peer that sends nothing is cut at --header-timeout and counted', async (t) => {
+  const file = writeTempFile([serviceYaml('x', [1]), routeYaml('x', 'x.test', 'x')].join('\n---\n'));
+  const quick = await startRouter({ args: ['--file', file, '--use-proxy-protocol', '--proxy-protocol-trusted', '127.0.0.0/8', '--header-timeout', '300ms'] });
+  t.teardown(() => quick.stop());
+  t.is(await exchange(quick.http, Buffer.alloc(0)), '');
+  t.is(await exchange(quick.https, Buffer.from('PROXY TCP4 1.2.3.4')), '', 'an unfinished header too');
+  t.is(metricValue(await metricsText(quick.admin), 'switchyard_proxy_protocol_total', { result: 'timeout' }), 2);
+});
+
 test('peers outside --proxy-protocol-trusted are refused on both ports, with or without a header', async (t) => {
   const file = writeTempFile([serviceYaml('x', [1]), routeYaml('x', 'x.test', 'x')].join('\n---\n'));
   const strict = await startRouter({ args: ['--file', file, '--use-proxy-protocol', '--proxy-protocol-trusted', '10.0.0.0/8'] });
