@@ -59,6 +59,7 @@ export interface RouterConfig {
   serverTimeout: number;
   tunnelTimeout: number;
   clientTimeout: number;
+  clientFinTimeout: number;
   headerTimeout: number;
   maxHeaderSize: number;
   maxConnections: number;
@@ -100,11 +101,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bind', flag: '--bind', env: 'ROUTER_BIND_ADDRESS', type: 'string', default: '0.0.0.0', doc: 'address the HTTP and HTTPS listeners bind to' },
   { key: 'httpPort', flag: '--http-port', env: 'ROUTER_SERVICE_HTTP_PORT', type: 'int', min: 0, max: 65535, default: 80, doc: 'HTTP port (0 = any free port, printed in the "listening" log line)' },
   { key: 'httpsPort', flag: '--https-port', env: 'ROUTER_SERVICE_HTTPS_PORT', type: 'int', min: 0, max: 65535, default: 443, doc: 'HTTPS port (0 = any free port, printed in the "listening" log line)' },
-  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes (0 = any free port)' },
+  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes, the dashboard at / (0 = any free port)' },
   { key: 'adminBind', flag: '--admin-bind', env: 'STATS_BIND_ADDRESS', type: 'string', default: '', doc: 'address the admin listener binds to (default: --bind)' },
   { key: 'adminSocket', flag: '--admin-socket', env: 'ROUTER_ADMIN_SOCKET', type: 'string', default: '', doc: 'also serve the admin endpoints on this Unix socket: pod-local probes while an old and a new router share the admin port during a rollout' },
-  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics and /debug (health endpoints stay open)' },
-  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics and /debug' },
+  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics, /debug and the dashboard (health endpoints stay open)' },
+  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics, /debug and the dashboard' },
   { key: 'statsUsernameFile', flag: '--stats-username-file', env: 'STATS_USERNAME_FILE', type: 'string', default: '', doc: 'read the basic-auth user from this file (a mounted Secret key); wins over --stats-username' },
   { key: 'statsPasswordFile', flag: '--stats-password-file', env: 'STATS_PASSWORD_FILE', type: 'string', default: '', doc: 'read the basic-auth password from this file; wins over --stats-password' },
   { key: 'workers', flag: '--workers', env: 'ROUTER_THREADS', type: 'int', min: 0, max: 256, default: availableParallelism() > 1 ? availableParallelism() : 0, defaultText: 'CPU count (0 on one CPU)', doc: 'proxy worker processes sharing the ports; 0 = proxy in the one process' },
@@ -130,6 +131,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
   { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
   { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
+  { key: 'clientFinTimeout', flag: '--client-fin-timeout', env: 'ROUTER_CLIENT_FIN_TIMEOUT', type: 'duration', default: 1 * SECOND, doc: 'idle timeout of a tunnel once one side has closed its half' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
   // --- observability
@@ -165,8 +167,23 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it). */
+/**
+ * Longest duration anything accepts: Node's timers hold at most 2^31−1 ms (about 24.8 days) and
+ * fire after 1 ms when given more — a 30-day interval would probe continuously.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it);
+ * at most MAX_DURATION_MS. Every duration (flag, environment variable, annotation) goes through here.
+ */
 export function parseDuration(text: string): number {
+  const ms = parseDurationUnbounded(text);
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`duration "${text.trim()}" is too long: at most ${MAX_DURATION_MS} ms (24d20h31m23s)`);
+  return ms;
+}
+
+function parseDurationUnbounded(text: string): number {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -23,6 +23,9 @@ import type { ClusterMode } from './cluster-mode.ts';
 import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
 import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
+import { Dashboard } from './admin/dashboard.ts';
+import { ServedGauges } from './admin/served-gauges.ts';
+import { ConfigErrorLog } from './sources/config-error-log.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -53,6 +56,11 @@ export class Router {
   #certificateWatcher: DefaultCertificateWatcher | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
+  /** Details of recent configuration errors (the dashboard lists them). */
+  readonly configErrors = new ConfigErrorLog();
+  readonly #servedGauges: ServedGauges;
+  #dashboard: Dashboard | null = null;
+  readonly #startedAt = Date.now();
 
   constructor(config: RouterConfig, logger: Logger, metrics = new Metrics(), options: RouterOptions = {}) {
     this.config = config;
@@ -60,10 +68,17 @@ export class Router {
     this.metrics = metrics;
     this.#customSources = options.sources ?? null;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics, plugins: options.plugins });
+    // A bug while applying changes: logged with its stack, counted, and the table rebuilt (store.ts).
+    this.store.onListenerError = (err, phase) => {
+      metrics.internalErrors.labels('store').inc();
+      logger.error({ err, phase }, phase === 'delivery' ? 'applying store changes failed: rebuilding the table' : 'rebuilding the table failed: retrying');
+    };
     const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
     this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
     this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
     this.proxy.defaultDestinationCA = defaultDestinationCA;
+    this.metrics.liveEndpoints = () => this.proxy.registry.values();
+    this.#servedGauges = new ServedGauges(metrics);
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
@@ -81,19 +96,41 @@ export class Router {
   }
 
   get ready(): boolean {
-    return this.#ready && !this.#draining;
+    return this.#ready && !this.#draining && this.store.healthy;
   }
 
   async start(): Promise<ListeningPorts> {
     const { config } = this;
+    this.#dashboard = new Dashboard({
+      reconciler: this.reconciler,
+      registry: this.proxy.registry,
+      monitor: this.monitor,
+      configErrors: this.configErrors,
+      identity: () => ({
+        routerName: config.routerName,
+        routeLabels: config.routeLabels,
+        namespaceLabels: config.namespaceLabels,
+        leaseHolder: this.#cluster?.leaseHolder() ?? null,
+        version: packageVersion(),
+        workers: config.workers,
+        mode: config.file.length > 0 ? 'file' : 'cluster',
+        startedAt: this.#startedAt,
+      }),
+      metricsRegistry: async () => {
+        this.#refreshServedGauges();
+        return this.#workers ? this.#workers.aggregatedRegistry() : this.metrics.registry;
+      },
+      logger: this.logger,
+    });
     this.#admin = createAdminServer({
       metrics: this.metrics,
       logger: this.logger,
       ready: () => this.ready,
-      notReadyReason: () => (this.#draining ? 'draining' : this.#notReady),
+      notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
-      beforeScrape: () => this.#refreshEndpointGauges(),
+      beforeScrape: () => this.#refreshServedGauges(),
       metricsText: () => (this.#workers ? this.#workers.metricsText() : this.metrics.registry.metrics()),
+      dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
     });
@@ -106,7 +143,7 @@ export class Router {
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
     if (this.#customSources !== null || config.file.length > 0) {
-      this.#sources = this.#customSources ?? [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics })];
+      this.#sources = this.#customSources ?? [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
       const sink = new StoreSink(this.store);
       for (const source of this.#sources) await source.start(sink);
     } else {
@@ -128,10 +165,12 @@ export class Router {
     const defaultCertificate = await initialDefaultCertificate({ dir: config.defaultCertificateDir, path: config.defaultCertificate }, this.logger);
     if (config.defaultCertificateDir !== '') {
       this.#certificateWatcher = new DefaultCertificateWatcher(config.defaultCertificateDir, defaultCertificate, (pair) => {
+        this.#servedGauges.setDefaultCertificate(pair.cert);
         this.#listeners?.setDefaultCertificate(pair);
         this.#workers?.setDefaultCertificate(pair);
       }, this.logger);
     }
+    this.#servedGauges.setDefaultCertificate(defaultCertificate.cert);
     if (config.workers > 0) {
       this.#workers = new WorkerPool({
         count: config.workers,
@@ -175,18 +214,23 @@ export class Router {
     await this.#cluster?.stop();
     await this.proxy.close();
     if (this.#adminSocket) await closeServer(this.#adminSocket);
+    this.#dashboard?.close();
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
   }
 
-  #refreshEndpointGauges(): void {
-    const gauge = this.metrics.endpointUp;
-    gauge.reset();
-    const now = Date.now();
-    for (const runtime of this.proxy.table.items()) {
-      for (const member of runtime.members) gauge.labels(runtime.label, member.endpoint.name).set(member.endpoint.available(now) ? 1 : 0);
-    }
+  #refreshServedGauges(): void {
+    const snapshot = this.reconciler.snapshot();
+    const routes = snapshot.upsert.flatMap((entry) => entry.routes);
+    if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
+    this.#servedGauges.refresh(routes, this.proxy.registry, this.ready);
   }
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<number> {

@@ -43,11 +43,14 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy): unknown
       }),
     })),
     notes: route.notes ?? [],
+    ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),
   });
   return {
     version: snapshot.version,
     hosts: snapshot.upsert.map((entry) => ({ host: entry.key, routes: entry.routes.map(describe) })),
     defaultBackend: snapshot.defaultBackend ? describe(snapshot.defaultBackend) : null,
     admission: reconciler.admissionResults(),
+    // Gateway API status (GatewayClasses, Gateways, HTTPRoutes) as the router would write it.
+    gatewayAPI: reconciler.gatewayStatus(),
   };
 }

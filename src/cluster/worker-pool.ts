@@ -3,7 +3,7 @@
 // /metrics, re-forks a worker that dies, and drains them on SIGTERM.
 
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TableDelta } from '../table/types.ts';
@@ -66,6 +66,11 @@ export class WorkerPool {
 
   /** Primary metrics merged with every worker's (counters summed by label set). */
   async metricsText(): Promise<string> {
+    return (await this.aggregatedRegistry()).metrics();
+  }
+
+  /** The merged registry /metrics prints (the dashboard reads its per-route figures from it). */
+  async aggregatedRegistry(): Promise<Registry> {
     const own = (await this.#options.metrics.registry.getMetricsAsJSON()) as MetricsJson;
     const workers = [...this.#workers].filter((w) => w.isConnected());
     const results: MetricsJson[] = [own];
@@ -78,7 +83,7 @@ export class WorkerPool {
       });
       this.#pendingMetrics.delete(requestId);
     }
-    return AggregatorRegistry.aggregate(results as never).metrics();
+    return AggregatorRegistry.aggregate(results as never);
   }
 
   /** Tell every worker to drain and wait until all have exited. */

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
   const proxy = new RouterProxy(config, logger, metrics, null, plugins);
+  metrics.liveEndpoints = () => proxy.registry.values();
   if (config.defaultDestinationCA) proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
   /** Endpoints the primary's active checks hold down; applied to states created later too. */
   const down = new Set<string>();

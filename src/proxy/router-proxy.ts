@@ -66,7 +66,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); });
+    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout);
   }
 
   apply(delta: TableDelta): void {
@@ -95,7 +95,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = this.table.match(host, url);
+    const runtime = this.table.match(host, url, req, secure); // req, secure: HTTPRoute method/header/query/listener conditions
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);

@@ -1,18 +1,16 @@
 // The file source (sources/file.ts) as a public Source: YAML/JSON files of Kubernetes objects,
 // reloaded when they change.
 
-import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
-import { FileSource } from './file.ts';
+import { FileSource, type FileSourceOptions } from './file.ts';
 import { StoreSink, type Source, type SourceSink } from './source.ts';
 
 export class FilesSource implements Source {
   readonly name = 'files';
   readonly #paths: string[];
-  readonly #options: { logger: Logger; metrics?: Metrics };
+  readonly #options: FileSourceOptions;
   #source: FileSource | null = null;
 
-  constructor(paths: string[], options: { logger: Logger; metrics?: Metrics }) {
+  constructor(paths: string[], options: FileSourceOptions) {
     this.#paths = paths;
     this.#options = options;
   }
