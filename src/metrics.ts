@@ -31,6 +31,8 @@ export class Metrics {
   readonly endpointEjectedUntil: Gauge<'endpoint'>;
   /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
   liveEndpoints: (() => Iterable<LiveEndpoint>) | null = null;
+  readonly middlewareErrors: Counter<'middleware'>;
+  readonly internalErrors: Counter<'where'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
@@ -60,6 +62,8 @@ export class Metrics {
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
     this.endpointsSkipped = new Gauge({ name: 'switchyard_endpoints_skipped', help: 'Endpoints left out of a route, by reason (e.g. missing target-port annotation)', labelNames: ['route', 'reason'], registers });
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
+    this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
+    this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
     this.ready = new Gauge({ name: 'switchyard_ready', help: '1 while /healthz/ready answers 200 (initial load applied, not draining)', registers });
     this.certificateExpiry = new Gauge({

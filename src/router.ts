@@ -2,7 +2,9 @@
 // proxy, health monitor, admin server, listeners, status controller, and the SIGTERM drain.
 
 import type { Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -10,20 +12,26 @@ import { Metrics } from './metrics.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
-import { createHttpListener } from './proxy/http-listener.ts';
 import { ActiveHealthMonitor } from './health/active-monitor.ts';
+import { RouteHealthChecks } from './health/route-health-checks.ts';
+import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
 import { FileSource } from './sources/file.ts';
 import type { ClusterMode } from './cluster-mode.ts';
-import { startHttpsListener, type HttpsHandle } from './proxy/https.ts';
-import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
+import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
+import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
 import { Dashboard } from './admin/dashboard.ts';
 import { ServedGauges } from './admin/served-gauges.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
+
+export interface RouterOptions {
+  /** Loaded plugins (--plugin); Middlewares can name only these. */
+  plugins?: PluginRegistry;
+}
 
 export class Router {
   readonly config: RouterConfig;
@@ -38,9 +46,10 @@ export class Router {
   #notReady = 'initial load not applied yet';
   #fileSource: FileSource | null = null;
   #cluster: ClusterMode | null = null;
-  #http: Server | null = null;
-  #https: HttpsHandle | null = null;
+  #listeners: ProxyListeners | null = null;
   #admin: Server | null = null;
+  #adminSocket: NetServer | null = null;
+  #certificateWatcher: DefaultCertificateWatcher | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
   /** Details of recent configuration errors (the dashboard lists them). */
@@ -49,16 +58,17 @@ export class Router {
   #dashboard: Dashboard | null = null;
   readonly #startedAt = Date.now();
 
-  constructor(config: RouterConfig, logger: Logger, metrics = new Metrics()) {
+  constructor(config: RouterConfig, logger: Logger, metrics = new Metrics(), options: RouterOptions = {}) {
     this.config = config;
     this.logger = logger;
     this.metrics = metrics;
     this.reconciler = new Reconciler(this.store, { config, logger, metrics });
-    this.monitor = new ActiveHealthMonitor({ logger });
-    this.proxy = new RouterProxy(config, logger, metrics, this.monitor);
+    const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
+    this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
+    this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
+    this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.metrics.liveEndpoints = () => this.proxy.registry.values();
     this.#servedGauges = new ServedGauges(metrics);
-    if (config.defaultDestinationCA) this.proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
@@ -108,7 +118,11 @@ export class Router {
       username: config.statsUsername,
       password: config.statsPassword,
     });
+    // Shared like the proxy ports, so a new router can start beside the old one; probes that must
+    // reach this very process use --admin-socket.
     const admin = await listen(this.#admin, config.adminPort, config.adminBind);
+    if (config.adminSocket) this.#adminSocket = await listenAdminSocket(this.#admin, config.adminSocket);
+    warnWithoutMigrateReq(this.logger);
     this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
@@ -130,8 +144,15 @@ export class Router {
 
   async #openProxyPorts(): Promise<{ http: number; https: number }> {
     const { config } = this;
-    // Loaded (or generated) here, once: its expiry is exported, and every worker serves the same one.
-    const defaultCertificate = await loadDefaultCertificate(config.defaultCertificate, this.logger);
+    // Read (or generated) once here, so every worker serves the same default certificate.
+    const defaultCertificate = await initialDefaultCertificate({ dir: config.defaultCertificateDir, path: config.defaultCertificate }, this.logger);
+    if (config.defaultCertificateDir !== '') {
+      this.#certificateWatcher = new DefaultCertificateWatcher(config.defaultCertificateDir, defaultCertificate, (pair) => {
+        this.#servedGauges.setDefaultCertificate(pair.cert);
+        this.#listeners?.setDefaultCertificate(pair);
+        this.#workers?.setDefaultCertificate(pair);
+      }, this.logger);
+    }
     this.#servedGauges.setDefaultCertificate(defaultCertificate.cert);
     if (config.workers > 0) {
       this.#workers = new WorkerPool({
@@ -141,40 +162,42 @@ export class Router {
         snapshot: () => this.reconciler.snapshot(),
         registry: this.proxy.registry,
         defaultCertificate,
+        ports: { http: config.httpPort, https: config.httpsPort },
       });
       return this.#workers.start();
     }
-    this.#http = createHttpListener(this.proxy, config, this.metrics);
-    const http = await listen(this.#http, config.httpPort, config.bind);
-    this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
-    return { http, https: this.#https.port };
+    this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
+    return this.#listeners.ports;
   }
 
   /**
-   * Graceful stop: readiness 503 at once, listeners stop accepting, in-flight requests and
-   * tunnels get up to drainTimeout to finish, then everything is closed.
+   * Graceful stop (SIGTERM): readiness 503 at once; the proxy keeps accepting for
+   * --shutdown-delay; then the listeners close and open connections drain (serving.ts) within
+   * --drain-timeout, tunnels within --tunnel-drain-timeout; then everything is closed.
+   * `immediate` (a failed start-up) skips the delay and cuts connections at once.
    */
-  async stop(drainTimeoutMs = this.config.drainTimeout): Promise<void> {
+  async stop(immediate = false): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
-    this.logger.info({ inFlight: this.proxy.inFlight, drainTimeoutMs }, 'draining');
-    const closing: Promise<unknown>[] = [];
-    if (this.#workers) closing.push(this.#workers.drain(drainTimeoutMs));
-    if (this.#http) { closing.push(closeServer(this.#http)); this.#http.closeIdleConnections(); }
-    if (this.#https) closing.push(this.#https.close());
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, drainTimeoutMs); });
-    await Promise.race([this.proxy.idle(), deadline]);
-    clearTimeout(timer);
-    if (this.proxy.inFlight > 0) this.logger.warn({ inFlight: this.proxy.inFlight }, 'drain timeout: closing remaining connections');
-    this.#http?.closeAllConnections();
-    this.#https?.destroyAll();
+    const { config } = this;
+    const serving = this.#listeners !== null || this.#workers !== null;
+    if (serving && !immediate && config.shutdownDelay > 0) {
+      this.logger.info({ shutdownDelayMs: config.shutdownDelay }, 'not ready; still accepting for the shutdown delay');
+      await delay(config.shutdownDelay);
+    }
+    const deadlines: DrainDeadlines = immediate
+      ? { requestsMs: 0, tunnelsMs: 0 }
+      : { requestsMs: config.drainTimeout, tunnelsMs: Math.max(config.drainTimeout, config.tunnelDrainTimeout) };
+    this.logger.info({ inFlight: this.proxy.inFlight, connections: this.#listeners?.connections, ...deadlines }, 'draining');
+    if (this.#workers) await this.#workers.drain(deadlines);
+    if (this.#listeners) await this.#listeners.drain(deadlines);
     this.monitor.stop();
+    this.#certificateWatcher?.close();
     this.#fileSource?.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
-    await Promise.allSettled(closing);
     this.#dashboard?.close();
+    if (this.#adminSocket) await closeServer(this.#adminSocket);
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
   }
@@ -196,11 +219,33 @@ function packageVersion(): string {
 function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host }, () => {
+    server.listen({ port, host, reusePort: true }, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** The admin server, also on a Unix socket (a stale socket file from a previous run is replaced). */
+async function listenAdminSocket(admin: Server, path: string): Promise<NetServer> {
+  await rm(path, { force: true });
+  const server = createServer((socket) => admin.emit('connection', socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => { server.off('error', reject); resolve(); });
+  });
+  return server;
+}
+
+const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/** Say so when the kernel will reset connections queued on our listeners when they close. */
+function warnWithoutMigrateReq(logger: Logger): void {
+  let value: string;
+  try { value = readFileSync(MIGRATE_REQ, 'utf8').trim(); } catch { return; } // not Linux, or < 5.14
+  if (value === '0') {
+    logger.warn('net.ipv4.tcp_migrate_req is 0: connections queued on this router\'s listeners when it stops are reset instead of moving to the next router on the port; set it to 1 for lossless rollovers (manifests/README.md)');
+  }
 }
 
 function closeServer(server: NetServer): Promise<void> {

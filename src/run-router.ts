@@ -38,7 +38,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     logger.fatal({ err: (err as Error).message }, 'startup failed');
     logger.flush();
     process.stderr.write(`switchyard: ${(err as Error).message}\n`);
-    await router.stop(0).catch(() => {});
+    await router.stop(true).catch(() => {});
     return 1;
   }
   return new Promise<number>(() => {}); // runs until a signal

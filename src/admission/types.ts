@@ -4,7 +4,7 @@
 import type { RouterConfig } from '../config.ts';
 import type { Ingress, Route, RouteTLSConfig } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY, type PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
 
 /** One backend service of a candidate. */
@@ -47,6 +47,8 @@ export interface RouteCandidate {
   routeTls?: RouteTLSConfig | null;
   /** Ingress: the spec.tls[] entry listing this host (secretName may be absent). */
   ingressTls?: { secretName?: string } | null;
+  /** Router-wide and switchyard.io/middlewares Middlewares, resolved and validated by admission. */
+  middlewares?: CompiledMiddleware[];
 }
 
 export interface AdmissionContext {

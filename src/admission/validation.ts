@@ -5,8 +5,8 @@
 // (InvalidAnnotation, naming the annotation).
 
 import type { Route } from '../objects/types.ts';
-import { parseRouteAnnotations } from '../policies/annotations.ts';
-import { parseHeaderActions } from '../policies/header-actions.ts';
+import { parseRouteAnnotations } from '../table/annotations.ts';
+import { parseHeaderActions } from '../table/header-actions.ts';
 import { ADMITTED, Reasons, isHostless, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

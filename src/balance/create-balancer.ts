@@ -1,14 +1,14 @@
 // The one place an algorithm name becomes a balancer. The proxy builds one per compiled route
 // when the table changes and calls pick() per request.
 
-import type { Balance } from '../table/types.ts';
+import { BALANCE_ALGORITHMS, type Balance } from '../table/types.ts';
 import { LeastConnBalancer } from './least-conn.ts';
 import { PowerOfTwoChoicesBalancer } from './random.ts';
 import { SmoothWeightedRoundRobinBalancer } from './round-robin.ts';
 import { SourceHashBalancer } from './source-hash.ts';
 import type { Balancer, Member } from './types.ts';
 
-export const BALANCE_ALGORITHMS: readonly Balance[] = ['random', 'roundrobin', 'leastconn', 'source'];
+export { BALANCE_ALGORITHMS };
 
 export function createBalancer(algorithm: Balance, members: readonly Member[]): Balancer {
   switch (algorithm) {

@@ -17,6 +17,16 @@ export class SmoothWeightedRoundRobinBalancer implements Balancer {
     this.#current = new Float64Array(members.length);
   }
 
+  /** Keep each endpoint's place in the rotation across a rebuild (matched by endpoint id). */
+  inherit(previous: Balancer): void {
+    if (!(previous instanceof SmoothWeightedRoundRobinBalancer)) return;
+    const byId = new Map<string, number>();
+    const before = previous.#members;
+    for (let i = 0; i < before.length; i++) byId.set(before[i]!.endpoint.id, previous.#current[i]!);
+    const members = this.#members;
+    for (let i = 0; i < members.length; i++) this.#current[i] = byId.get(members[i]!.endpoint.id) ?? 0;
+  }
+
   pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
     const members = this.#members;
     const weights = this.#weights;

@@ -17,4 +17,6 @@ export interface Balancer {
    * already tried (retry on another endpoint after a connect failure).
    */
   pick(clientIp: string, now: number, exclude?: Member | null): Member | null;
+  /** Take over the rotation state of the balancer this one replaces (same route, new endpoints). */
+  inherit?(previous: Balancer): void;
 }

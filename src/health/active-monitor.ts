@@ -68,12 +68,16 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   #running = 0;
   #stopped = false;
 
-  constructor(options: { logger: Logger; maxConcurrent?: number }) {
+  /** CA bundle for checks of reencrypt routes without their own destination CA (--default-destination-ca). */
+  readonly #defaultCA: string | null;
+
+  constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null }) {
     super();
     const max = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     if (!Number.isInteger(max) || max < 1) throw new TypeError(`maxConcurrent must be a positive integer, got ${max}`);
     this.#logger = options.logger;
     this.#maxConcurrent = max;
+    this.#defaultCA = options.defaultDestinationCA ?? null;
   }
 
   /**
@@ -164,11 +168,14 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     const path = type === 'http' ? normalisePath(check.path) : '';
     const loop: ProbeLoop = {
       key,
-      target: { endpoint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect },
+      target: {
+        endpoint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect,
+        ...(type === 'http' && check.tls !== undefined ? { tls: { ...check.tls, ca: check.tls.ca ?? this.#defaultCA } } : {}),
+      },
       intervalMs,
       rise: Math.max(1, Math.floor(finiteOr(check.rise, 1))),
       fall: Math.max(1, Math.floor(finiteOr(check.fall, 1))),
-      description: type === 'http' ? `http GET ${path} expect ${expect.text}` : 'tcp',
+      description: type === 'http' ? `${check.tls === undefined ? 'http' : 'https'} GET ${path} expect ${expect.text}` : 'tcp',
       up: true,
       successes: 0,
       failures: 0,
@@ -287,7 +294,9 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 function fingerprint(check: HealthCheckSpec): string {
   const common = `${check.intervalMs}|${check.timeoutMs}|${check.rise}|${check.fall}`;
   // path and expect mean nothing to a TCP check: they must not split one loop into two
-  return check.type === 'http' ? `http|${common}|${check.path ?? ''}|${(check.expect ?? []).join(',')}` : `${check.type}|${common}`;
+  if (check.type !== 'http') return `${check.type}|${common}`;
+  const tls = check.tls === undefined ? '' : `|tls|${check.tls.servername}|${check.tls.verify}|${check.tls.ca ?? ''}`;
+  return `http|${common}|${check.path ?? ''}|${(check.expect ?? []).join(',')}${tls}`;
 }
 
 function finiteOr(value: number, fallback: number): number {

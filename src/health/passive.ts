@@ -1,9 +1,10 @@
 // Passive health: the proxy reports each upstream attempt's outcome. Consecutive failures
-// (connect errors, 5xx, timeouts) eject the endpoint for a backoff that doubles with each
+// (connect failures, resets, timeouts — see proxy/upstream-failure.ts; never an HTTP status) eject the endpoint for a backoff that doubles with each
 // ejection in a row (5 s, 10 s, 20 s … capped at 5 min). A success resets the failure count
 // and, once the endpoint has served after an ejection, the backoff too. An ejected endpoint
 // returns when its backoff ends, or earlier when an active check started after the ejection
-// passes (see active-monitor.ts). The decision lives here only.
+// passes (see active-monitor.ts). Panic threshold: the last available endpoint of a route is
+// never ejected (ejecting it would turn every request into a 503). The decision lives here only.
 
 import type { EndpointState } from './endpoint-state.ts';
 
@@ -25,8 +26,11 @@ export interface PassiveHealthOptions {
 export interface PassiveHealth {
   /** The endpoint served a request. `now` tells a late success of a request sent before an ejection from one after it. */
   recordSuccess(state: EndpointState, now?: number): void;
-  /** The endpoint failed a request; true when this failure ejected it. */
-  recordFailure(state: EndpointState, now: number): boolean;
+  /**
+   * The endpoint failed a request; true when this failure ejected it. `lastHealthy`: no other
+   * endpoint of the route is available, so the failure counts but does not eject.
+   */
+  recordFailure(state: EndpointState, now: number, lastHealthy?: boolean): boolean;
 }
 
 export function createPassiveHealth(options: PassiveHealthOptions = {}): PassiveHealth {
@@ -40,10 +44,14 @@ export function createPassiveHealth(options: PassiveHealthOptions = {}): Passive
       // A request sent before the ejection may succeed during it; that does not prove recovery.
       if (state.ejections > 0 && state.ejectedUntil <= (now ?? Date.now())) state.ejections = 0;
     },
-    recordFailure(state: EndpointState, now: number): boolean {
+    recordFailure(state: EndpointState, now: number, lastHealthy = false): boolean {
       // Requests sent before the ejection keep failing during it: not a reason to eject again.
       if (state.ejectedUntil > now) return false;
       if (++state.consecutiveFailures < threshold) return false;
+      if (lastHealthy) {
+        state.consecutiveFailures = threshold; // ejected as soon as another endpoint is available
+        return false;
+      }
       const backoff = Math.min(maxMs, baseMs * 2 ** Math.min(state.ejections, 30));
       state.ejectedAt = now;
       state.ejectedUntil = now + backoff;
@@ -68,8 +76,8 @@ export function recordSuccess(state: EndpointState, now?: number): void {
 }
 
 /** The endpoint failed a request (default thresholds); true when this failure ejected it. */
-export function recordFailure(state: EndpointState, now: number): boolean {
-  return defaults.recordFailure(state, now);
+export function recordFailure(state: EndpointState, now: number, lastHealthy?: boolean): boolean {
+  return defaults.recordFailure(state, now, lastHealthy);
 }
 
 /** An active check started at `probeStartedAt` passed: end a passive ejection that began before it. True when one ended. */

@@ -1,9 +1,11 @@
 // One health probe against one endpoint: a TCP connect, or an HTTP/1.1 `GET` on a fresh
-// connection (agent: false, Connection: close). Whatever the peer does — refuse, reset, send
+// connection (agent: false, Connection: close), over TLS when the route speaks TLS to its
+// endpoints (reencrypt, passthrough). Whatever the peer does — refuse, reset, send
 // garbage, close mid-headers, never answer — the probe ends exactly once, with a verdict and a
 // reason, and its socket is destroyed. Errors after the verdict are swallowed.
 
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { EndpointState } from './endpoint-state.ts';
 import type { StatusExpectation } from './status-expectation.ts';
@@ -19,6 +21,8 @@ export interface ProbeTarget {
   readonly path: string;
   readonly timeoutMs: number;
   readonly expect: StatusExpectation;
+  /** http only: speak TLS (see HealthCheckSpec.tls); `ca` already resolved, null = Node's roots. */
+  readonly tls?: { readonly servername: string; readonly ca: string | null; readonly verify: boolean };
 }
 
 export class Probe {
@@ -68,8 +72,9 @@ export class Probe {
   }
 
   #startHttp(): void {
-    const { endpoint, path } = this.#target;
-    const request = http.request({
+    const { endpoint, path, tls } = this.#target;
+    const request = (tls === undefined ? http : https).request({
+      ...(tls === undefined ? {} : { servername: tls.servername, ca: tls.ca ?? undefined, rejectUnauthorized: tls.verify }),
       host: endpoint.address,
       port: endpoint.port,
       method: 'GET',

@@ -8,12 +8,14 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { Pool, type Dispatcher } from 'undici';
 import type { Member } from '../balance/types.ts';
-import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
+import type { ProxyErrorSpec } from '../errors.ts';
 import { clientResponseHeaders } from './headers.ts';
-import { applyActions } from '../policies/header-actions.ts';
+import type { PluginContext } from '../pipeline/context.ts';
+import { runResponsePhases } from '../pipeline/runner.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
+import { classifyUpstreamFailure, InvalidUpstreamResponseError } from './upstream-failure.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -21,14 +23,17 @@ export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export interface ExchangeHost {
   readonly connectTimeoutMs: number;
   recordSuccess(endpoint: EndpointState): void;
-  recordFailure(endpoint: EndpointState, now: number): void;
+  /** `lastHealthy`: no other member of the route is available (panic threshold: never eject it). */
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher;
   finished(exchange: ProxyExchange): void;
+  /** A response phase threw: count and log it; returns the error to answer with. */
+  middlewareFailed(ctx: PluginContext, link: string, error: unknown): ProxyErrorSpec;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/;
+/** A reason phrase Node will write (no control characters but HTAB). */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const kExchange = Symbol('switchyard.exchange');
 
@@ -52,23 +57,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly path: string;
   readonly headers: string[];
   readonly hasBody: boolean;
-  /** Set-Cookie value for stickiness, or null. */
-  readonly stickyCookie: string | null;
-  /** Strict-Transport-Security value, or null. */
-  readonly hsts: string | null;
+  /** The exchange's plugin context (response and log phases). */
+  readonly ctx: PluginContext;
   member: Member;
   controller: Dispatcher.DispatchController | null = null;
   attempts = 0;
   status = 0;
-  /** A rate-limit concurrency slot to give back when the exchange ends. */
-  holdsRateSlot = false;
   done = false;
   #gone = false;
   #counted = false;
 
   constructor(
     host: ExchangeHost, req: AnyRequest, res: AnyResponse, runtime: RouteRuntime, member: Member,
-    path: string, headers: string[], clientIp: string, stickyCookie: string | null, hsts: string | null,
+    path: string, headers: string[], clientIp: string, ctx: PluginContext,
   ) {
     this.host = host;
     this.req = req;
@@ -78,8 +79,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.path = path;
     this.headers = headers;
     this.clientIp = clientIp;
-    this.stickyCookie = stickyCookie;
-    this.hsts = hsts;
+    this.ctx = ctx;
     this.method = req.method ?? 'GET';
     this.startedAt = performance.now();
     const h = req.headers;
@@ -98,7 +98,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       path: this.path,
       method: this.method,
       headers: this.headers,
-      body: this.hasBody ? (this.req as IncomingMessage) : null,
+      body: this.ctx.body ?? (this.hasBody ? (this.req as IncomingMessage) : null),
       headersTimeout: timeout,
       bodyTimeout: timeout,
       idempotent: false, // never let undici pipeline or replay behind our back
@@ -120,23 +120,66 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     if (this.#gone) return;
+    if (statusCode < 100 || statusCode > 999 || (statusMessage !== undefined && !REASON_PHRASE.test(statusMessage))) {
+      controller.abort(new InvalidUpstreamResponseError(`invalid status line: ${statusCode}`));
+      return;
+    }
+    if (statusCode < 200) {
+      this.#interim(statusCode, headers);
+      return;
+    }
     this.status = statusCode;
     const out: OutgoingHttpHeaders = clientResponseHeaders(headers);
-    const actions = this.runtime.route.policy.headerActions;
-    if (actions !== null && actions.response.length > 0) applyActions(out, actions.response, this.req.headers, headers);
-    if (this.stickyCookie !== null) {
-      const existing = out['set-cookie'];
-      out['set-cookie'] = existing === undefined ? this.stickyCookie
-        : Array.isArray(existing) ? [...existing, this.stickyCookie] : [String(existing), this.stickyCookie];
+    const ctx = this.ctx;
+    if (ctx.chain.response !== null) {
+      ctx.status = statusCode;
+      ctx.responseHeaders = out;
+      ctx.upstreamResponseHeaders = headers;
+      ctx.endpoint = this.member;
+      const failure = runResponsePhases(ctx);
+      if (failure !== null) {
+        // A throwing response phase: the client gets a 500, not a half-rewritten response.
+        const spec = this.host.middlewareFailed(ctx, failure.link, failure.error);
+        this.#gone = true;
+        ctx.outcome = 'error';
+        sendError(this.res, spec);
+        this.#count(spec.status);
+        controller.abort(new Error('response phase failed'));
+        return;
+      }
     }
-    if (this.hsts !== null) out['strict-transport-security'] = this.hsts;
     const res = this.res;
-    if ((res as { stream?: unknown }).stream === undefined && statusMessage) {
-      (res as import('node:http').ServerResponse).writeHead(statusCode, statusMessage, out);
-    } else {
-      (res as import('node:http').ServerResponse).writeHead(statusCode, out);
+    try {
+      if ((res as { stream?: unknown }).stream === undefined && statusMessage) {
+        (res as import('node:http').ServerResponse).writeHead(statusCode, statusMessage, out);
+      } else {
+        (res as import('node:http').ServerResponse).writeHead(statusCode, out);
+      }
+    } catch (err) {
+      // Node refuses what it cannot write (a header value it rejects): a 502, not a dropped connection.
+      this.status = 0;
+      controller.abort(new InvalidUpstreamResponseError(`response not forwardable: ${(err as Error).message}`));
     }
-    void controller;
+  }
+
+  /**
+   * A 1xx before the final response (undici hands these over; 100 it refuses itself, see
+   * upstream-failure.ts). 103 Early Hints is forwarded; 102 to HTTP/1.1 clients; the rest are
+   * dropped — an interim response is advisory and the final one follows.
+   */
+  #interim(statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    const res = this.res as import('node:http').ServerResponse;
+    if (res.headersSent) return;
+    try {
+      if (statusCode === 103 && headers.link !== undefined) {
+        const hints = clientResponseHeaders(headers);
+        res.writeEarlyHints(hints as Record<string, string | string[]>);
+      } else if (statusCode === 102 && (this.res as { stream?: unknown }).stream === undefined) {
+        res.writeProcessing();
+      }
+    } catch {
+      // an interim response we cannot relay is dropped, the final one still goes through
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -149,8 +192,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#release();
-    if (this.status >= 500) this.host.recordFailure(this.member.endpoint, Date.now());
-    else this.host.recordSuccess(this.member.endpoint);
+    // Any status the backend answers, 5xx included, proves the endpoint is up (see upstream-failure.ts).
+    this.host.recordSuccess(this.member.endpoint);
     if (!this.#gone) this.res.end();
     this.#count(this.status);
     this.#finish();
@@ -164,10 +207,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.#finish();
       return;
     }
-    const code = (error as { code?: string }).code ?? '';
-    const failure = classify(code, error);
+    const failure = classifyUpstreamFailure(error);
     const started = this.status !== 0;
-    if (!started && failure.endpointFault) this.host.recordFailure(this.member.endpoint, Date.now());
+    if (!started && failure.endpointFault) {
+      const now = Date.now();
+      this.host.recordFailure(this.member.endpoint, now, lastHealthy(this.runtime, this.member.endpoint, now));
+    }
     this.runtime.countUpstreamError(failure.reason);
     if (!started && this.attempts < 2 && !this.hasBody && IDEMPOTENT.has(this.method)) {
       if (failure.reason === 'connect') {
@@ -202,22 +247,25 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 }
 
-interface Failure { reason: string; error: ProxyErrorSpec; endpointFault: boolean }
-
-function classify(code: string, error: Error): Failure {
-  if (CONNECT_ERRORS.has(code)) return { reason: 'connect', error: ProxyErrors.UPSTREAM_CONNECT, endpointFault: true };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { reason: 'timeout', error: ProxyErrors.UPSTREAM_TIMEOUT, endpointFault: true };
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return { reason: 'reset', error: ProxyErrors.UPSTREAM_RESET, endpointFault: true };
-  if (TLS_ERROR.test(code) || /certificate|self.signed|altnames/i.test(error.message)) return { reason: 'tls', error: ProxyErrors.UPSTREAM_TLS, endpointFault: true };
-  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_HEADERS_OVERFLOW') return { reason: 'protocol', error: ProxyErrors.UPSTREAM_PROTOCOL, endpointFault: true };
-  if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_ABORTED' || code === 'UND_ERR_ABORT') return { reason: 'client', error: ProxyErrors.BAD_REQUEST, endpointFault: false };
-  return { reason: 'other', error: ProxyErrors.UPSTREAM_RESET, endpointFault: true };
+/** No other member of the route can take requests now: ejecting this one would leave none. */
+function lastHealthy(runtime: RouteRuntime, endpoint: EndpointState, now: number): boolean {
+  for (const member of runtime.members) {
+    if (member.endpoint !== endpoint && member.weight > 0 && member.endpoint.available(now)) return false;
+  }
+  return true;
 }
 
-/** Connection pool for one endpoint (plain HTTP/1.1, keep-alive below typical backend idle timeouts). */
+/**
+ * Connection pool for one endpoint (plain HTTP/1.1, keep-alive below typical backend idle
+ * timeouts). Not capped: a cap shared by every route and client of the endpoint is one a single
+ * client can fill (130 stalled uploads made every other request to the endpoint queue behind
+ * them). What bounds upstream connections is what bounds client requests: --max-connections,
+ * HTTP/2 streams per connection, and the body inactivity timeout — as nginx, which opens an
+ * upstream connection per request and keeps only idle ones.
+ */
 export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?: string; servername?: string }): Pool {
   return new Pool(origin, {
-    connections: 128,
+    connections: null,
     pipelining: 1,
     connectTimeout: connectTimeoutMs,
     // Backends commonly close idle connections after 5 s (Node's default); stay below it and

@@ -68,8 +68,24 @@ export function upstreamRequestHeaders(
     }
   }
   if (!sawHost && info.host) out.push('host', info.host);
-  if (policy !== 'never') addForwarded(out, headers, policy, info);
+  if (policy !== 'never') addForwarded(out, named === null ? headers : withoutNamed(headers, named), policy, info);
   return out;
+}
+
+/**
+ * The client's headers minus the ones its Connection header named (dropped as hop-by-hop
+ * above): the forwarded policy must not see a header the backend will not get — with
+ * `if-none`, `Connection: X-Forwarded-For` would otherwise leave the backend with none at all.
+ */
+function withoutNamed(headers: IncomingHttpHeaders, named: Set<string>): IncomingHttpHeaders {
+  let copy: IncomingHttpHeaders | null = null;
+  for (const name of FORWARDED_NAMES) {
+    if (named.has(name) && headers[name] !== undefined) {
+      copy ??= { ...headers };
+      delete copy[name];
+    }
+  }
+  return copy ?? headers;
 }
 
 function joinExisting(value: string | string[] | undefined): string | undefined {

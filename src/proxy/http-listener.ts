@@ -10,9 +10,10 @@ import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { writeRawError } from './error-response.ts';
-import type { RouterProxy } from './router-proxy.ts';
+import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 
-export function createHttpListener(proxy: RouterProxy, config: RouterConfig, metrics: Metrics, listener = 'http'): http.Server {
+/** `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly). */
+export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfig, metrics: Metrics, listener = 'http'): http.Server {
   const server = http.createServer({
     maxHeaderSize: config.maxHeaderSize,
     headersTimeout: config.headerTimeout,

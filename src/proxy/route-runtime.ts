@@ -1,16 +1,31 @@
 // The proxy's live form of a compiled route: built once per table change (never per request)
-// from the CompiledRoute data. Holds the balancer, the members (shared EndpointStates with this
-// route's weights), the resolved metric children and the per-route header decisions.
+// from the CompiledRoute data. Holds the members (shared EndpointStates with this route's
+// weights), the balancer, the resolved plugin chain, the reencrypt pools and the metric
+// children. It is built with the previous runtime of the same route key, whose state it takes
+// over: what plugins retained (rate-limit windows, concurrency slots, user plugin instances),
+// the balancer's rotation, and the pools whose TLS settings did not change.
 
 import type { Counter, Histogram } from 'prom-client';
+import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../table/types.ts';
 import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
+import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { RouteRateLimit } from '../policies/rate-limit.ts';
+import { RouteChain, linksOf } from '../pipeline/chain.ts';
+import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
+import type { Phases, PluginServices } from '../pipeline/types.ts';
+import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+export interface RuntimeDeps {
+  registry: EndpointRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  plugins: PluginRegistry;
+}
 
 export class RouteRuntime {
   readonly route: CompiledRoute;
@@ -21,25 +36,30 @@ export class RouteRuntime {
   /** true when at least one member has weight > 0 (else every request is 503 ZERO_WEIGHT). */
   readonly hasWeight: boolean;
   readonly reencrypt: boolean;
-  /** Per-source limits; null when the route has none (one check per request). */
-  readonly rateLimit: RouteRateLimit | null;
   /** TLS server name for reencrypt endpoints; undefined otherwise. */
   readonly serverName: string | undefined;
+  readonly chain: RouteChain;
   /** Requests counter children by status class index (status / 100 - 1). */
   readonly requestsByClass: ReadonlyArray<Counter.Internal>;
   readonly duration: Histogram.Internal<'route'>;
+  /** Reencrypt pools by endpoint id (plain HTTP pools live on the shared EndpointState). */
+  readonly tlsPools: Map<string, Dispatcher>;
+  /** Fingerprint of the TLS settings the pools were made with. */
+  readonly #tlsKey: string;
   readonly #metrics: Metrics;
-  readonly #errorChildren = new Map<string, Counter.Internal>();
+  readonly #errorChildren: Map<string, Counter.Internal>;
+  /** What plugins retained (services.retain), to hand to the next runtime of this route. */
+  readonly retained = new Map<string, unknown>();
 
-  constructor(route: CompiledRoute, registry: EndpointRegistry, metrics: Metrics) {
+  constructor(route: CompiledRoute, deps: RuntimeDeps, previous: RouteRuntime | undefined) {
     this.route = route;
     this.label = `${route.namespace}/${route.name}`;
-    this.#metrics = metrics;
+    this.#metrics = deps.metrics;
     const members: Member[] = [];
     let hasWeight = false;
     for (const service of route.services) {
       for (const ep of service.endpoints) {
-        const endpoint = registry.acquire(ep);
+        const endpoint = deps.registry.acquire(ep);
         members.push({ endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew });
         if (ep.weight > 0) hasWeight = true;
       }
@@ -47,11 +67,15 @@ export class RouteRuntime {
     this.members = members;
     this.hasWeight = hasWeight;
     this.balancer = createBalancer(route.policy.balance, members);
+    if (previous !== undefined && previous.route.policy.balance === route.policy.balance) this.balancer.inherit?.(previous.balancer);
     this.reencrypt = route.tls?.termination === 'reencrypt';
-    this.rateLimit = route.policy.rateLimit === null ? null : new RouteRateLimit(route.policy.rateLimit);
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
-    this.requestsByClass = CODE_CLASSES.map((c) => metrics.requests.labels(this.label, c));
-    this.duration = metrics.requestDuration.labels(this.label);
+    this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}` : '';
+    this.tlsPools = previous !== undefined && previous.#tlsKey === this.#tlsKey ? previous.tlsPools : new Map();
+    this.#errorChildren = previous === undefined ? new Map() : previous.#errorChildren;
+    this.requestsByClass = CODE_CLASSES.map((c) => deps.metrics.requests.labels(this.label, c));
+    this.duration = deps.metrics.requestDuration.labels(this.label);
+    this.chain = buildChain(this, deps, previous);
   }
 
   countResponse(status: number, seconds: number): void {
@@ -68,7 +92,64 @@ export class RouteRuntime {
     child.inc();
   }
 
-  release(registry: EndpointRegistry): void {
+  /**
+   * Release what this runtime holds. `successor` is the runtime that replaced it (same route
+   * key), or null when the route left the table: then its metric series go too, and its pools
+   * are closed unless the successor took them over.
+   */
+  release(registry: EndpointRegistry, successor: RouteRuntime | null): void {
     for (const member of this.members) registry.release(member.endpoint);
+    if (successor === null || successor.tlsPools !== this.tlsPools) {
+      for (const pool of this.tlsPools.values()) void pool.close().catch(() => {});
+    }
+    if (successor === null) this.#removeSeries();
   }
+
+  #removeSeries(): void {
+    const m = this.#metrics;
+    for (const c of CODE_CLASSES) m.requests.remove(this.label, c);
+    m.requestDuration.remove(this.label);
+    for (const reason of this.#errorChildren.keys()) m.upstreamErrors.remove(this.label, reason);
+  }
+}
+
+function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRuntime | undefined): RouteChain {
+  const route = runtime.route;
+  const retain = <T>(key: string, make: () => T): T => {
+    let value: T;
+    if (runtime.retained.has(key)) value = runtime.retained.get(key) as T;
+    else if (previous !== undefined && previous.retained.has(key)) value = previous.retained.get(key) as T;
+    else value = make();
+    runtime.retained.set(key, value);
+    return value;
+  };
+  const services = (name: string): PluginServices => ({
+    route, instanceName: name, logger: deps.logger.child({ middleware: name, route: route.key }), retain,
+  });
+  const middlewares: ChainEntry[] = [];
+  for (const m of route.middlewares) {
+    const plugin = deps.plugins.get(m.plugin);
+    let phases: Phases;
+    try {
+      if (plugin === undefined) throw new Error(`plugin "${m.plugin}" is not loaded in this process`);
+      // The instance survives endpoint changes while its config is unchanged.
+      phases = retain(`middleware:${m.name}:${JSON.stringify(m.config)}`, () => plugin.create(m.config, services(m.name)));
+      if (typeof phases !== 'object' || phases === null) throw new Error('create() did not return an object of phases');
+    } catch (err) {
+      deps.logger.error({ route: route.key, middleware: m.name, err: (err as Error).message }, 'middleware could not be created; its route answers 500');
+      phases = failingPhases(err);
+    }
+    middlewares.push({ name: m.name, phases });
+  }
+  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight }, middlewares, services);
+  return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
+}
+
+/** A middleware whose instance could not be created fails every exchange of its route (500). */
+function failingPhases(error: unknown): Phases {
+  return {
+    connection(): void {
+      throw error;
+    },
+  };
 }

@@ -1,63 +1,72 @@
-// The request path: Host/path lookup in the route table, TLS-related HTTP policy, source
-// allowlist, endpoint choice (sticky cookie, then the route's balancer), header rewriting and
-// hand-off to a ProxyExchange. One RouterProxy per process; listeners (HTTP, HTTPS) call
-// handleRequest / handleUpgrade.
+// The request path: match the route (Host, path), run its chain of plugins (built-in policies
+// and Middlewares alike, see plugins/builtins.ts), forward. One RouterProxy per process;
+// listeners call handleRequest / handleUpgrade, and the HTTPS listener hands passthrough
+// connections to the same chains (proxy/tls/passthrough-tunnel.ts).
 
-import { BlockList, isIPv4 } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { TableDelta } from '../table/types.ts';
+import type { CompiledRoute, TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
-import type { ActiveHealthMonitor } from '../health/active-monitor.ts';
-import { findStickyMember, stickyCookie } from '../balance/sticky-cookie.ts';
 import { createPassiveHealth } from '../health/passive.ts';
-import { upstreamRequestHeaders, clientAddress, type ForwardedInfo } from './headers.ts';
+import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
+import { PluginRegistry } from '../pipeline/plugin-registry.ts';
+import { runLogPhases, runPhases } from '../pipeline/runner.ts';
+import { upstreamRequestHeaders, clientAddress } from './headers.ts';
 import { sendError, type AnyResponse } from './error-response.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
-import { RouteRuntime } from './route-runtime.ts';
+import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
-import { applyRequestActions } from '../policies/header-actions.ts';
-import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { MiddlewareFailures } from './middleware-failures.ts';
+import { originForm } from './request-target.ts';
 
-export class RouterProxy implements ExchangeHost {
+export { rewritePath } from '../plugins/rewrite-target.ts';
+export { originForm };
+
+/** Something that follows the routes the proxy builds and disposes (the active health monitor). */
+export interface RouteObserver {
+  built(runtime: RouteRuntime): void;
+  disposed(runtime: RouteRuntime): void;
+}
+
+export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
   readonly registry = new EndpointRegistry();
   readonly connectTimeoutMs: number;
-  readonly #config: RouterConfig;
+  readonly failures: MiddlewareFailures;
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #passive = createPassiveHealth();
-  readonly #allowlists = new WeakMap<RouteRuntime, BlockList>();
-  readonly #tlsPools = new WeakMap<RouteRuntime, Map<string, Dispatcher>>();
   readonly #tunnels: UpgradeTunnels;
   readonly #accessLog: boolean;
+  readonly #deps: RuntimeDeps;
+  readonly #observer: RouteObserver | null;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  /** Active health checks follow the routes built and disposed here (primary process only). */
-  readonly #monitor: ActiveHealthMonitor | null;
-
-  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, monitor: ActiveHealthMonitor | null = null) {
-    this.#monitor = monitor;
-    this.#config = config;
+  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, observer: RouteObserver | null = null, plugins = new PluginRegistry()) {
+    this.#observer = observer;
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
     this.#accessLog = config.accessLog;
+    this.failures = new MiddlewareFailures(logger, metrics);
+    this.#deps = { registry: this.registry, metrics, logger, plugins };
     this.table = new RouteTable<RouteRuntime>(
-      (route) => this.#build(route),
+      (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, () => { if (this.inFlight === 0) this.#wakeIdle(); });
+    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); });
   }
 
   apply(delta: TableDelta): void {
@@ -66,6 +75,12 @@ export class RouterProxy implements ExchangeHost {
 
   get inFlight(): number {
     return this.#inFlight + this.#tunnels.active;
+  }
+
+  /** A request that threw out of handleRequest will never finish: give back what it counted (request-entry.ts). */
+  abandon(count: number): void {
+    this.#inFlight -= count;
+    if (this.inFlight === 0) this.#wakeIdle();
   }
 
   /** Resolves when no request or tunnel is in flight (drain on SIGTERM). */
@@ -77,82 +92,97 @@ export class RouterProxy implements ExchangeHost {
   handleRequest(req: AnyRequest, res: AnyResponse): void {
     if (this.#accessLog) trackAccess(this.#logger, req, res);
     const secure = (req.socket as TLSSocket).encrypted === true;
-    const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = this.table.match(hostHeader, url);
+    const runtime = this.table.match(host, url);
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);
       return;
     }
-    const route = runtime.route;
-    const tls = route.tls;
-    if (tls !== null && !secure && tls.insecurePolicy !== 'Allow') {
-      if (tls.insecurePolicy === 'Redirect') {
-        runtime.countResponse(302, 0);
-        (res as import('node:http').ServerResponse).writeHead(302, { location: `https://${stripPort(hostHeader)}${url}`, 'content-length': 0 });
-        res.end();
-      } else {
-        runtime.countResponse(404, 0);
-        sendError(res, ProxyErrors.NO_ROUTE);
-      }
-      return;
-    }
-    const clientIp = clientAddress(req.socket.remoteAddress);
-    const allow = this.#allowlists.get(runtime);
-    if (allow !== undefined && !allow.check(clientIp, isIPv4(clientIp) ? 'ipv4' : 'ipv6')) {
-      runtime.countResponse(403, 0);
-      sendError(res, ProxyErrors.FORBIDDEN);
-      return;
-    }
-    const now = Date.now();
-    const limit = runtime.rateLimit;
-    if (limit !== null && !limit.admit(req.socket as Socket, clientIp, now)) {
-      runtime.countResponse(429, 0);
-      sendError(res, ProxyErrors.RATE_LIMITED);
-      return;
-    }
-    if (!runtime.hasWeight) {
-      limit?.release(clientIp);
-      runtime.countResponse(503, 0);
-      sendError(res, runtime.members.length === 0 ? ProxyErrors.NO_ENDPOINT : ProxyErrors.ZERO_WEIGHT);
-      return;
-    }
-    const sticky = route.policy.sticky;
-    let member = sticky === null ? null : findStickyMember(req.headers.cookie, sticky.cookieName, runtime.members, now);
-    let cookie: string | null = null;
-    if (member === null) {
-      member = runtime.balancer.pick(clientIp, now, null);
-      if (member === null) {
-        limit?.release(clientIp);
-        runtime.countResponse(503, 0);
-        sendError(res, ProxyErrors.NO_ENDPOINT);
-        return;
-      }
-      if (sticky !== null) cookie = stickyCookie(sticky.cookieName, member.endpoint.id, secure, sticky.sameSite);
-    }
-    const info: ForwardedInfo = {
-      clientIp,
-      host: hostHeader,
-      port: req.socket.localPort ?? 0,
-      proto: secure ? 'https' : 'http',
-    };
-    let headers = upstreamRequestHeaders(req.headers, route.policy.forwarded, info);
-    const actions = route.policy.headerActions;
-    if (actions !== null && actions.request.length > 0) headers = applyRequestActions(headers, actions.request, req.headers);
-    const path = route.policy.rewriteTarget === null ? url : rewritePath(url, route.path, route.policy.rewriteTarget);
-    const hsts = secure ? route.policy.hsts : null;
-    if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);
+    const socket = req.socket as Socket;
+    const ctx = new PluginContext('http', runtime.chain, this, runtime, runtime.route, socket, clientAddress(socket.remoteAddress),
+      secure, req.method ?? 'GET', url, host, req.headers, req);
+    ctx.sink = res;
     this.#inFlight++;
-    const exchange = new ProxyExchange(this, req, res, runtime, member, path, headers, clientIp, cookie, hsts);
-    exchange.holdsRateSlot = limit !== null && limit.holdsSlot;
-    exchange.start();
+    runPhases(ctx);
   }
 
   handleUpgrade(req: AnyRequest, socket: Duplex, head: Buffer): void {
     const secure = (socket as TLSSocket).encrypted === true;
     this.#tunnels.handle(this.table, req, socket, head, secure);
+  }
+
+  // ---- ExchangeDriver (plain HTTP and HTTP/2)
+
+  prepareUpstream(ctx: PluginContext): void {
+    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
+      clientIp: ctx.clientAddress,
+      host: ctx.host,
+      port: ctx.socket.localPort ?? 0,
+      proto: ctx.secure ? 'https' : 'http',
+    });
+  }
+
+  proceed(ctx: PluginContext): void {
+    const res = ctx.sink as AnyResponse;
+    const runtime = ctx.owner as RouteRuntime;
+    if ((res as ServerResponse).destroyed) {
+      // The client went away while a phase was pending.
+      this.#end(ctx, 499, 'client-closed');
+      return;
+    }
+    const member = ctx.endpoint!;
+    if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);
+    ctx.outcome = 'forwarded';
+    const exchange = new ProxyExchange(this, ctx.request as AnyRequest, res, runtime, member, ctx.path, ctx.upstreamHeaders!, ctx.clientAddress, ctx);
+    exchange.start();
+  }
+
+  answer(ctx: PluginContext): void {
+    const res = ctx.sink as AnyResponse;
+    const error = ctx.answerError;
+    if (error !== null) {
+      sendError(res, error);
+    } else if (!res.headersSent) {
+      const body = ctx.answerBody;
+      const headers = ctx.answerHeaders;
+      if (headers !== null && headers['content-length'] === undefined && (typeof body === 'string' ? body.length > 0 : body.length > 0)) {
+        headers['content-length'] = Buffer.byteLength(body);
+      }
+      try {
+        (res as ServerResponse).writeHead(ctx.answerStatus, headers ?? { 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      } catch (err) {
+        // A plugin's invalid header name/value: answer 500 instead.
+        this.failed(ctx, 'respond', err, false);
+        return;
+      }
+    }
+    this.#end(ctx, ctx.answerStatus, 'answered');
+  }
+
+  failed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
+    const spec = this.failures.record(ctx.route.key, link, error, timedOut);
+    ctx.answerStatus = spec.status;
+    sendError(ctx.sink as AnyResponse, spec);
+    this.#end(ctx, spec.status, 'error');
+  }
+
+  /** An exchange the router answered itself: count it, run the log phases. */
+  #end(ctx: PluginContext, status: number, outcome: PluginContext['outcome']): void {
+    const runtime = ctx.owner as RouteRuntime;
+    ctx.status = status;
+    ctx.outcome = outcome;
+    runtime.countResponse(status, (performance.now() - ctx.startedAt) / 1000);
+    this.#afterExchange(ctx);
+  }
+
+  #afterExchange(ctx: PluginContext): void {
+    if (ctx.chain.log !== null) runLogPhases(ctx, (link, error) => this.failures.logPhase(ctx.route.key, link, error));
+    this.#inFlight--;
+    if (this.inFlight === 0) this.#wakeIdle();
   }
 
   // ---- ExchangeHost
@@ -161,8 +191,8 @@ export class RouterProxy implements ExchangeHost {
     this.#passive.recordSuccess(endpoint);
   }
 
-  recordFailure(endpoint: EndpointState, now: number): void {
-    if (this.#passive.recordFailure(endpoint, now)) {
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void {
+    if (this.#passive.recordFailure(endpoint, now, lastHealthy)) {
       this.#logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
     }
   }
@@ -171,8 +201,7 @@ export class RouterProxy implements ExchangeHost {
     if (!runtime.reencrypt) {
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
-    let pools = this.#tlsPools.get(runtime);
-    if (pools === undefined) this.#tlsPools.set(runtime, (pools = new Map()));
+    const pools = runtime.tlsPools;
     let pool = pools.get(endpoint.id);
     if (pool === undefined) {
       const tls = runtime.route.tls!;
@@ -185,13 +214,18 @@ export class RouterProxy implements ExchangeHost {
     return pool;
   }
 
+  middlewareFailed(ctx: PluginContext, link: string, error: unknown): import('../errors.ts').ProxyErrorSpec {
+    return this.failures.record(ctx.route.key, link, error, false);
+  }
+
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
   defaultDestinationCA: string | null = null;
 
   finished(exchange: ProxyExchange): void {
-    if (exchange.holdsRateSlot) exchange.runtime.rateLimit!.release(exchange.clientIp);
-    this.#inFlight--;
-    if (this.inFlight === 0) this.#wakeIdle();
+    const ctx = exchange.ctx;
+    ctx.status = exchange.status;
+    if (ctx.outcome === 'forwarded' && exchange.status === 499) ctx.outcome = 'client-closed';
+    this.#afterExchange(ctx);
   }
 
   #wakeIdle(): void {
@@ -206,6 +240,9 @@ export class RouterProxy implements ExchangeHost {
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
     }
+    for (const runtime of this.table.items()) {
+      for (const pool of runtime.tlsPools.values()) closing.push(pool.destroy().catch(() => {}));
+    }
     await Promise.all(closing);
   }
 
@@ -213,64 +250,14 @@ export class RouterProxy implements ExchangeHost {
     this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
   }
 
-  #build(route: import('../table/types.ts').CompiledRoute): RouteRuntime {
-    const runtime = new RouteRuntime(route, this.registry, this.#metrics);
-    const check = route.policy.healthCheck;
-    if (this.#monitor !== null && check !== null) {
-      for (const member of runtime.members) this.#monitor.watch({ endpoint: member.endpoint, check });
-    }
-    const list = route.policy.ipAllowlist;
-    if (list !== null && list.length > 0) this.#allowlists.set(runtime, buildBlockList(list));
+  #build(route: CompiledRoute, previous: RouteRuntime | undefined): RouteRuntime {
+    const runtime = new RouteRuntime(route, this.#deps, previous);
+    this.#observer?.built(runtime);
     return runtime;
   }
 
   #dispose(runtime: RouteRuntime): void {
-    const check = runtime.route.policy.healthCheck;
-    if (this.#monitor !== null && check !== null) {
-      for (const member of runtime.members) this.#monitor.unwatch({ endpoint: member.endpoint, check });
-    }
-    const pools = this.#tlsPools.get(runtime);
-    if (pools) for (const pool of pools.values()) void pool.close().catch(() => {});
-    runtime.release(this.registry);
+    this.#observer?.disposed(runtime);
+    runtime.release(this.registry, this.table.current(runtime.route.key) ?? null);
   }
-}
-
-function buildBlockList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/');
-    const type = isIPv4(address!) ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) list.addAddress(address!, type);
-    else list.addSubnet(address!, Number(prefix), type);
-  }
-  return list;
-}
-
-/** `http://host/path?q` (absolute-form request target) → `/path?q`. */
-function originForm(url: string): string {
-  const scheme = url.indexOf('://');
-  if (scheme === -1) return url === '*' ? '*' : `/${url}`;
-  const slash = url.indexOf('/', scheme + 3);
-  return slash === -1 ? '/' : url.slice(slash);
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}
-
-/** haproxy.router.openshift.io/rewrite-target: replace the route's path prefix with the target. */
-export function rewritePath(url: string, routePath: string, target: string): string {
-  if (routePath === '' || routePath === '/') {
-    return target.endsWith('/') ? target + url.slice(1) : target + url;
-  }
-  if (!url.startsWith(routePath)) return url;
-  let rest = url.slice(routePath.length);
-  if (target.endsWith('/') && rest.startsWith('/')) rest = rest.slice(1);
-  const out = target + rest;
-  return out === '' ? '/' : out;
 }

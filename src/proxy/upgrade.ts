@@ -1,6 +1,7 @@
 // Upgrade tunnels (WebSocket and any other protocol a backend switches to) through
-// http-proxy's ws(): the route is matched like any request, the endpoint chosen by the route's
-// balancer, the forwarded-header policy applied, and the two sockets piped with the route's
+// http-proxy's ws(): the route is matched like any request and runs the same plugin chain
+// (runner.ts) — TLS policy, allowlist, rate limits, Middlewares, endpoint choice, headers,
+// rewrite-target — then the two sockets are piped with the route's
 // tunnel idle timeout. Either side closing closes the other. http-proxy's stream pass is
 // protocol-agnostic, but its first pass refuses anything but `Upgrade: websocket`; we drop that
 // pass and check here instead. Its stream pass sends no request body, so an upgrade must be a GET.
@@ -14,11 +15,16 @@ import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RouteTable } from '../table/route-table.ts';
-import { applyForwardedInPlace, clientAddress } from './headers.ts';
+import { upstreamRequestHeaders, clientAddress } from './headers.ts';
 import { writeRawError } from './error-response.ts';
-import { applyActions } from '../policies/header-actions.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouteRuntime } from './route-runtime.ts';
+import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
+import { runLogPhases, runPhases } from '../pipeline/runner.ts';
+import type { MiddlewareFailures } from './middleware-failures.ts';
+import { writeRawResponse } from './raw-response.ts';
+import { originForm } from './request-target.ts';
+import { classifyUpstreamFailure } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -30,21 +36,39 @@ interface TunnelState {
   closed: boolean;
   /** switchyard_tunnels_active label */
   kind: 'websocket' | 'upgrade';
-  /** For giving back a rate-limit concurrency slot. */
-  clientIp: string;
+  /** The exchange's plugin context (log phase at close). */
+  ctx: PluginContext;
 }
 
-export class UpgradeTunnels {
+/** An upgrade request while its phases run. */
+class PendingUpgrade {
+  readonly request: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly kind: 'websocket' | 'upgrade';
+  constructor(request: IncomingMessage, socket: Duplex, head: Buffer, kind: 'websocket' | 'upgrade') {
+    this.request = request;
+    this.socket = socket;
+    this.head = head;
+    this.kind = kind;
+  }
+}
+
+export class UpgradeTunnels implements ExchangeDriver {
   readonly #proxy: httpProxy;
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #open = new Set<TunnelState>();
   readonly #agents = new WeakMap<RouteRuntime, HttpsAgent>();
+  readonly #failures: MiddlewareFailures;
+  /** Upgrades whose phases are still running. */
+  #pending = 0;
 
   /** Called after a tunnel closes (the proxy's drain waits for the last one). */
   readonly #onClosed: () => void;
 
-  constructor(logger: Logger, metrics: Metrics, onClosed: () => void) {
+  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void) {
+    this.#failures = failures;
     this.#logger = logger;
     this.#metrics = metrics;
     this.#onClosed = onClosed;
@@ -66,7 +90,7 @@ export class UpgradeTunnels {
   }
 
   get active(): number {
-    return this.#open.size;
+    return this.#open.size + this.#pending;
   }
 
   handle(table: RouteTable<RouteRuntime>, req: AnyRequest, socket: Duplex, head: Buffer, secure: boolean): void {
@@ -76,29 +100,81 @@ export class UpgradeTunnels {
       writeRawError(socket, ProxyErrors.BAD_REQUEST);
       return;
     }
-    const kind = upgrade.toLowerCase() === 'websocket' ? 'websocket' : 'upgrade';
     const host = request.headers.host ?? '';
-    const runtime = table.match(host, request.url ?? '/');
+    let url = request.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
+    const runtime = table.match(host, url);
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
-    const tls = runtime.route.tls;
-    if (tls !== null && !secure && tls.insecurePolicy !== 'Allow') { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
-    const clientIp = clientAddress(request.socket.remoteAddress);
-    const limit = runtime.rateLimit;
-    if (limit !== null && !limit.admit(request.socket, clientIp, Date.now())) { writeRawError(socket, ProxyErrors.RATE_LIMITED); return; }
-    const member = runtime.hasWeight ? runtime.balancer.pick(clientIp, Date.now(), null) : null;
-    if (member === null) {
-      limit?.release(clientIp);
-      writeRawError(socket, ProxyErrors.NO_ENDPOINT);
+    const clientSocket = request.socket as Socket;
+    // The same chain as plain HTTP: TLS policy, allowlist, rate limits, Middlewares, endpoint
+    // choice, rewrite-target and header actions all apply to upgrades.
+    const ctx = new PluginContext('upgrade', runtime.chain, this, runtime, runtime.route, clientSocket,
+      clientAddress(clientSocket.remoteAddress), secure, 'GET', url, host, request.headers, null);
+    ctx.sink = new PendingUpgrade(request, socket, head, upgrade.toLowerCase() === 'websocket' ? 'websocket' : 'upgrade');
+    this.#pending++;
+    runPhases(ctx);
+  }
+
+  // ---- ExchangeDriver
+
+  prepareUpstream(ctx: PluginContext): void {
+    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
+      clientIp: ctx.clientAddress, host: ctx.host, port: ctx.socket.localPort ?? 0, proto: ctx.secure ? 'https' : 'http',
+    });
+  }
+
+  answer(ctx: PluginContext): void {
+    const pending = ctx.sink as PendingUpgrade;
+    if (ctx.answerError !== null) writeRawError(pending.socket, ctx.answerError);
+    else writeRawResponse(pending.socket, ctx.answerStatus, ctx.answerBody, ctx.answerHeaders);
+    this.#endPending(ctx, ctx.answerStatus, 'answered');
+  }
+
+  failed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
+    const spec = this.#failures.record(ctx.route.key, link, error, timedOut);
+    writeRawError((ctx.sink as PendingUpgrade).socket, spec);
+    this.#endPending(ctx, spec.status, 'error');
+  }
+
+  #endPending(ctx: PluginContext, status: number, outcome: PluginContext['outcome']): void {
+    this.#pending--;
+    ctx.status = status;
+    ctx.outcome = outcome;
+    (ctx.owner as RouteRuntime).countResponse(status, 0);
+    this.#log(ctx);
+    this.#onClosed();
+  }
+
+  #log(ctx: PluginContext): void {
+    if (ctx.chain.log !== null) runLogPhases(ctx, (link, error) => this.#failures.logPhase(ctx.route.key, link, error));
+  }
+
+  proceed(ctx: PluginContext): void {
+    this.#pending--;
+    const { request, socket, head, kind } = ctx.sink as PendingUpgrade;
+    const runtime = ctx.owner as RouteRuntime;
+    if (socket.destroyed) {
+      ctx.status = 499;
+      ctx.outcome = 'client-closed';
+      this.#log(ctx);
+      this.#onClosed();
       return;
     }
-    delete request.headers['proxy-authorization'];
-    const actions = runtime.route.policy.headerActions;
-    if (actions !== null && actions.request.length > 0) applyActions(request.headers, actions.request, { ...request.headers }, null);
-    applyForwardedInPlace(request.headers, runtime.route.policy.forwarded, {
-      clientIp, host, port: request.socket.localPort ?? 0, proto: secure ? 'https' : 'http',
-    });
-    const endpoint = member.endpoint;
-    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false, kind, clientIp };
+    // What the phases decided goes upstream: their headers (with the upgrade's own
+    // Connection/Upgrade, which the hop-by-hop rules removed) and the rewritten path.
+    const flat = ctx.upstreamHeaders!;
+    const headers: Record<string, string | string[]> = { connection: 'Upgrade', upgrade: request.headers.upgrade! };
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      const existing = headers[name];
+      headers[name] = existing === undefined || name === 'connection' || name === 'upgrade' ? flat[i + 1]! : ([] as string[]).concat(existing, flat[i + 1]!);
+    }
+    request.headers = headers as IncomingMessage['headers'];
+    request.url = ctx.path;
+    const endpoint = ctx.endpoint!.endpoint;
+    ctx.outcome = 'forwarded';
+    ctx.status = 101;
+    const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false, kind, ctx };
     (request as unknown as Record<symbol, TunnelState>)[kTunnel] = state;
     this.#open.add(state);
     endpoint.active++;
@@ -146,9 +222,7 @@ export class UpgradeTunnels {
   #onError(err: Error, req: IncomingMessage, client: Duplex): void {
     const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
     const code = (err as { code?: string }).code;
-    const failure = code === 'ECONNREFUSED' ? { reason: 'connect', error: ProxyErrors.UPSTREAM_CONNECT }
-      : code === 'ETIMEDOUT' ? { reason: 'timeout', error: ProxyErrors.UPSTREAM_TIMEOUT }
-      : { reason: 'tunnel', error: ProxyErrors.UPSTREAM_RESET };
+    const failure = classifyUpstreamFailure(err);
     if (state) state.runtime.countUpstreamError(failure.reason);
     this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
     if (client && !client.destroyed) writeRawError(client, failure.error);
@@ -159,9 +233,9 @@ export class UpgradeTunnels {
     state.closed = true;
     this.#open.delete(state);
     state.endpoint.active--;
-    state.runtime.rateLimit?.release(state.clientIp);
     state.upstream?.destroy();
     this.#metrics.tunnelsActive.labels(state.kind).dec();
+    this.#log(state.ctx);
     this.#onClosed();
   }
 }

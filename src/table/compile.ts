@@ -3,8 +3,8 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from '../policies/annotations.ts';
-import { parseHeaderActions, type HeaderActions } from '../policies/header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from './annotations.ts';
+import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
@@ -46,7 +46,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
       headerActions: c.kind === 'Route' ? compiledHeaderActions(c) : null,
     },
     tls,
+    annotations: { ...c.annotations },
+    middlewares: c.middlewares ?? [],
   };
+  const check = route.policy.healthCheck;
+  if (check !== null && check.type === 'http' && tls !== null) {
+    if (tls.termination === 'reencrypt') check.tls = { servername: tls.serverName!, ca: tls.destinationCA, verify: true };
+    else if (tls.termination === 'passthrough') check.tls = { servername: route.host, ca: null, verify: false };
+  }
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
 }

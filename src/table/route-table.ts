@@ -167,6 +167,11 @@ export class RouteTable<T> {
     return this.#slot(hostKey)?.routes ?? null;
   }
 
+  /** The item currently serving a route key (after a swap: the successor), or undefined. */
+  current(routeKey: string): T | undefined {
+    return this.#byRouteKey.get(routeKey);
+  }
+
   *items(): IterableIterator<T> {
     yield* this.#byRouteKey.values();
   }

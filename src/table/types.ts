@@ -3,10 +3,14 @@
 // admission results; read by the proxy, which builds its runtime objects (balancers, pools,
 // metric children) from it once per table change — never per request.
 
-import type { HeaderActions } from '../policies/header-actions.ts';
+// Imports nothing: every module may depend on it, it depends on no module.
 
-export type Balance = 'random' | 'roundrobin' | 'leastconn' | 'source';
-export type ForwardedPolicy = 'append' | 'replace' | 'if-none' | 'never';
+/** Balance algorithms (haproxy.router.openshift.io/balance, ROUTER_LOAD_BALANCE_ALGORITHM). */
+export const BALANCE_ALGORITHMS = ['random', 'roundrobin', 'leastconn', 'source'] as const;
+export type Balance = typeof BALANCE_ALGORITHMS[number];
+/** X-Forwarded-* / Forwarded policies (set-forwarded-headers, ROUTER_SET_FORWARDED_HEADERS). */
+export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
+export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
 export type InsecurePolicy = 'None' | 'Allow' | 'Redirect';
@@ -42,6 +46,12 @@ export interface HealthCheckSpec {
   fall: number;
   /** HTTP checks only: status classes ('2xx') or codes ('204') that count as healthy. */
   expect?: string[];
+  /**
+   * HTTP checks of reencrypt and passthrough routes speak TLS to the endpoint, verifying it as
+   * the route does: reencrypt against its destination CA (null: the router's default) and
+   * server name; passthrough without verification (the router never sees that certificate).
+   */
+  tls?: { servername: string; ca: string | null; verify: boolean };
 }
 
 export interface RoutePolicy {
@@ -64,6 +74,34 @@ export interface RoutePolicy {
   rateLimit: RateLimitSpec | null;
   /** Route spec.httpHeaders.actions; null = none. */
   headerActions: HeaderActions | null;
+  /** haproxy.router.openshift.io/pod-concurrent-connections: requests in flight per endpoint; null = unlimited. */
+  podConcurrentConnections: number | null;
+}
+
+/** One piece of a header value: literal text, or a header of the request or the response. */
+export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };
+
+export interface HeaderAction {
+  /** Lower-case header name. */
+  name: string;
+  type: 'set' | 'delete';
+  /** For set. */
+  value?: ValuePart[];
+}
+
+export interface HeaderActions {
+  request: HeaderAction[];
+  response: HeaderAction[];
+}
+
+/** A Middleware attached to a route, resolved and validated at admission. */
+export interface CompiledMiddleware {
+  /** `namespace/name` of the Middleware object. */
+  name: string;
+  /** Name of the loaded plugin it configures. */
+  plugin: string;
+  /** spec.config, validated against the plugin's schema (defaults applied). */
+  config: unknown;
 }
 
 /** Limits per client IP address on one route, as OpenShift's stick-table rules. */
@@ -102,6 +140,10 @@ export interface CompiledRoute {
   services: CompiledService[];
   policy: RoutePolicy;
   tls: CompiledTls | null;
+  /** The owner's annotations (plugins read them through ctx.route.annotations). */
+  annotations: Record<string, string>;
+  /** Router-wide then the route's own Middlewares (switchyard.io/middlewares), in order. */
+  middlewares: CompiledMiddleware[];
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
 }

@@ -4,6 +4,10 @@ import test from 'ava';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
 import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
+import https from 'node:https';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createCa, issueCertificate } from '../support/certs.ts';
 
 const RR = { 'haproxy.router.openshift.io/balance': 'roundrobin', 'haproxy.router.openshift.io/disable_cookies': 'true' };
 
@@ -108,7 +112,8 @@ test('every endpoint down: 503 quickly, not a hang', async (t) => {
 
 test('passive: consecutive failures eject an endpoint without an active check', async (t) => {
   const good = await startBackend('good');
-  const bad = await startBackend('bad', { handler: (_req, res) => { res.writeHead(500); res.end('boom'); return true; } });
+  // Resets count for passive ejection (a 5xx answer does not: test/e2e/passive-ejection.test.ts).
+  const bad = await startBackend('bad', { handler: (req) => { req.socket.resetAndDestroy(); return true; } });
   t.teardown(async () => { await good.close(); await bad.close(); });
   const file = writeTempFile([
     serviceYaml('svc', [good.port, bad.port]),
@@ -121,10 +126,41 @@ test('passive: consecutive failures eject an endpoint without an active check', 
   // not for an hour. A pass that starts after an ejection ends it, so let it happen first.
   await eventually(() => bad.acceptedConnections() >= 1, 5000);
   await new Promise((r) => setTimeout(r, 100));
-  // Round robin alternates good/bad: the third consecutive 500 from bad ejects it (threshold 3).
-  let fivexx = 0;
-  for (let i = 0; i < 20 && fivexx < 3; i++) if ((await request(router.http, { host: 'passive.test' })).status === 500) fivexx++;
-  t.is(fivexx, 3);
+  // Round robin alternates good/bad: the third consecutive reset from bad ejects it (threshold 3;
+  // a GET is retried once on the same endpoint after a reset, so each bad turn counts twice).
+  const ejected = router.waitForLog((l) => l.msg === 'endpoint ejected after consecutive failures');
+  let failed = 0;
+  for (let i = 0; i < 20 && failed < 2; i++) if ((await request(router.http, { host: 'passive.test' })).status === 502) failed++;
+  t.is(failed, 2);
+  await ejected;
   // Ejected for the 5 s backoff: everything goes to good now.
   for (let i = 0; i < 5; i++) t.is((await request(router.http, { host: 'passive.test' })).headers['x-backend'], 'good');
+});
+
+test('HTTP checks speak TLS to reencrypt (verified as the route does) and passthrough endpoints', async (t) => {
+  const ca = await createCa('health CA');
+  const cert = await issueCertificate(ca, ['secure.default.svc', 'pass-check.test']);
+  const probes: string[] = [];
+  const secure = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    if (req.headers['user-agent'] === 'switchyard-health-check') probes.push(String((req.socket as import('node:tls').TLSSocket).servername));
+    res.writeHead(200, { 'content-length': 2 });
+    res.end('ok');
+  });
+  secure.listen(0, '127.0.0.1');
+  await once(secure, 'listening');
+  t.teardown(() => { secure.closeAllConnections(); secure.close(); });
+  const port = (secure.address() as AddressInfo).port;
+  const check = { 'switchyard.io/health-check-path': '/healthz', 'switchyard.io/health-check-interval': '150ms', 'switchyard.io/health-check-fall': '1' };
+  const file = writeTempFile([
+    serviceYaml('secure', [port], { portName: 'https' }),
+    routeYaml('re', 'reencrypt-check.test', 'secure', { annotations: check, spec: `  tls: ${JSON.stringify({ termination: 'reencrypt', destinationCACertificate: ca.cert, insecureEdgeTerminationPolicy: 'Allow' })}` }),
+    routeYaml('pass', 'pass-check.test', 'secure', { annotations: { ...check, 'switchyard.io/health-check-path': '/pass' }, spec: `  tls: ${JSON.stringify({ termination: 'passthrough' })}` }),
+  ].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file] });
+  t.teardown(() => router.stop());
+  // Both checks reach the endpoint over TLS, each with its route's server name, several times over.
+  await eventually(() => probes.filter((n) => n === 'secure.default.svc').length >= 3 && probes.filter((n) => n === 'pass-check.test').length >= 3, 5000);
+  t.false(router.logs.some((l) => l.msg === 'endpoint down'));
+  const reply = await request(router.http, { host: 'reencrypt-check.test' });
+  t.is(reply.status, 200);
 });

@@ -5,6 +5,8 @@
 import type { TlsRouteItem, TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
 import type { CompiledRoute, CompiledTls } from '../../src/table/types.ts';
 import { EndpointState } from '../../src/health/endpoint-state.ts';
+import { RouteChain, linksOf } from '../../src/pipeline/chain.ts';
+import { balancerPlugin } from '../../src/plugins/balancer.ts';
 import type { TestCertificate } from './certs.ts';
 
 export class FakeTlsLookup implements TlsRouteLookup {
@@ -18,11 +20,15 @@ export class FakeTlsLookup implements TlsRouteLookup {
       path: '', match: 'route', services: [], tls: tlsConfig, policy: {
         balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
         healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null,
+        podConcurrentConnections: null,
       },
+      annotations: {}, middlewares: [],
     };
     const endpoint = new EndpointState(host, '127.0.0.1', endpointPort);
     const member = { endpoint, weight: 1, acceptsNew: true };
-    this.entries.set(host, { key: host, items: [{ route, balancer: { pick: () => member } }] });
+    const balancer = { pick: () => member };
+    const chain = new RouteChain(linksOf([{ name: 'balancer', phases: balancerPlugin.create({ balancer, hasWeight: true }, null as never) }]), 5000);
+    this.entries.set(host, { key: host, items: [{ route, balancer, chain, members: [member] }] });
     return endpoint;
   }
 

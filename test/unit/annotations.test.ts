@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ANNOTATIONS, buildRoutePolicy, defaultCookieName, isIpOrCidr, parseHsts, parseRouteAnnotations } from '../../src/policies/annotations.ts';
+import { ANNOTATIONS, buildRoutePolicy, defaultCookieName, isIpOrCidr, parseHsts, parseRouteAnnotations } from '../../src/table/annotations.ts';
 import { config } from '../fixtures/table/builders.ts';
 
 function parsed(annotations: Record<string, string>) {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseHeaderActions, applyRequestActions, applyActions, renderValue } from '../../src/policies/header-actions.ts';
+import { parseHeaderActions, applyRequestActions, applyActions, renderValue } from '../../src/table/header-actions.ts';
 
 const set = (name: string, value: string) => ({ name, action: { type: 'Set', set: { value } } });
 const del = (name: string) => ({ name, action: { type: 'Delete' } });

@@ -80,3 +80,16 @@ test('WebSocket: the policy applies in place; IPv4-mapped client addresses are u
   t.is(clientAddress('::ffff:127.0.0.1'), '127.0.0.1');
   t.is(clientAddress('::1'), '::1');
 });
+
+test('if-none: a forwarded header the client names in Connection is dropped and set by the router, never left missing', (t) => {
+  const out = upstreamRequestHeaders(
+    { host: 'a.test', connection: 'X-Forwarded-For, X-Forwarded-Proto', 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' },
+    'if-none', { clientIp: '10.1.2.3', host: 'a.test', port: 80, proto: 'http' },
+  );
+  const headers = new Map<string, string[]>();
+  for (let i = 0; i < out.length; i += 2) headers.set(out[i]!, [...(headers.get(out[i]!) ?? []), out[i + 1]!]);
+  t.deepEqual(headers.get('x-forwarded-for'), ['10.1.2.3']);
+  t.deepEqual(headers.get('x-forwarded-proto'), ['http']);
+  const bare = upstreamRequestHeaders({ host: 'a.test', connection: 'X-Forwarded-For' }, 'if-none', { clientIp: '10.1.2.3', host: 'a.test', port: 80, proto: 'http' });
+  t.true(bare.includes('x-forwarded-for'));
+});

@@ -91,3 +91,12 @@ test('options are validated', (t) => {
   t.throws(() => createPassiveHealth({ threshold: 0 }), { message: /threshold/ });
   t.throws(() => createPassiveHealth({ baseMs: 1.5 }), { message: /baseMs/ });
 });
+
+test('panic threshold: the last available endpoint is never ejected; it is as soon as another is back', (t) => {
+  const passive = createPassiveHealth();
+  const e = endpoint();
+  for (let i = 0; i < 10; i++) t.false(passive.recordFailure(e, T0 + i, true));
+  t.true(e.available(T0 + 10));
+  t.true(passive.recordFailure(e, T0 + 11, false));
+  t.false(e.available(T0 + 11));
+});

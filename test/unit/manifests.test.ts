@@ -5,7 +5,8 @@
 
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -139,7 +140,7 @@ test('every object is valid against the Kubernetes schemas (kubernetes-models) o
 test('kubernetes-models validation can fail: a DaemonSet with a string containerPort', async (t) => {
   const { DaemonSet } = await import('kubernetes-models/apps/v1/DaemonSet');
   const ds = routerDaemonSet();
-  container(ds).ports[0].containerPort = 'eighty';
+  container(ds).ports = [{ name: 'http', containerPort: 'eighty' }];
   t.throws(() => new DaemonSet(ds).validate(), { message: /containerPort/ });
 });
 
@@ -254,19 +255,43 @@ test('router DaemonSet: host network, ports, probes, drain, placement, update st
   t.is(ds.metadata.namespace, 'switchyard');
   t.true(pod.hostNetwork);
   t.is(pod.dnsPolicy, 'ClusterFirstWithHostNet');
-  t.deepEqual(c.ports.map((p: Json) => [p.name, p.containerPort, p.hostPort]), [['http', 80, 80], ['https', 443, 443], ['admin', 1936, 1936]]);
-  t.like(c.livenessProbe, { httpGet: { path: '/healthz', port: 1936 } });
-  t.like(c.readinessProbe, { httpGet: { path: '/healthz/ready', port: 1936 } });
+  // Declared ports of a host-network pod become host ports: the surge pod could not schedule.
+  t.is(c.ports, undefined);
+  t.true((pod.initContainers as Json[]).every((i) => i.ports === undefined));
+  t.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+  t.true(ds.spec.minReadySeconds > 0);
+  const env = envOf(ds);
+  // Probes reach the pod's own router over its Unix socket (two routers share 1936 in a rollover).
+  const probePath = (probe: Json) => {
+    const script = probe.exec.command.at(-1) as string;
+    t.true(script.includes(`socketPath:'${env.ROUTER_ADMIN_SOCKET}'`), script);
+    return /path:'([^']+)'/.exec(script)?.[1];
+  };
+  t.is(probePath(c.startupProbe), '/healthz/ready');
+  t.is(probePath(c.readinessProbe), '/healthz/ready');
+  t.is(probePath(c.livenessProbe), '/healthz');
+  t.true(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= 300, 'a first sync of a large cluster fits the startup probe');
+  t.true((c.volumeMounts as Json[]).some((m) => env.ROUTER_ADMIN_SOCKET!.startsWith(`${m.mountPath}/`) && (pod.volumes as Json[]).some((v) => v.name === m.name && v.emptyDir)), 'the socket is in a pod-local volume');
   t.is(c.lifecycle?.preStop, undefined);
-  t.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+  t.is(pod.priorityClassName, 'system-node-critical');
+  // The sysctl that makes a closing listener's queued connections move to the new router.
+  const sysctl = (pod.initContainers as Json[]).find((i) => i.name === 'tcp-migrate-req');
+  t.deepEqual(sysctl.command, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/tcp_migrate_req']);
+  t.true(sysctl.securityContext.privileged);
   t.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/edge': '' });
   t.true(pod.tolerations.some((tol: Json) => tol.key === 'node-role.kubernetes.io/edge'));
-  const env = envOf(ds);
-  const drainSeconds = parseDuration(env.ROUTER_DRAIN_TIMEOUT!) / 1000;
-  t.is(drainSeconds, 30);
-  t.is(pod.terminationGracePeriodSeconds, 45);
-  t.true(pod.terminationGracePeriodSeconds >= drainSeconds + 10, 'grace period covers the drain');
+  const seconds = (name: string) => parseDuration(env[name]!) / 1000;
+  t.is(seconds('ROUTER_DRAIN_TIMEOUT'), 30);
+  t.is(seconds('ROUTER_TUNNEL_DRAIN_TIMEOUT'), 300);
+  t.is(pod.terminationGracePeriodSeconds, 330);
+  t.true(pod.terminationGracePeriodSeconds >= seconds('ROUTER_GRACEFUL_SHUTDOWN_DELAY') + Math.max(seconds('ROUTER_DRAIN_TIMEOUT'), seconds('ROUTER_TUNNEL_DRAIN_TIMEOUT')) + 10, 'grace period covers the delay and the drain');
   t.like(c.resources, { requests: { cpu: '200m', memory: '256Mi' }, limits: { memory: '1Gi' } });
+  // Credentials and the default certificate come from mounted Secrets.
+  const mounted = (file: string) => (c.volumeMounts as Json[]).find((m) => file.startsWith(`${m.mountPath}/`));
+  const secretOf = (file: string) => (pod.volumes as Json[]).find((v) => v.name === mounted(file)?.name)?.secret;
+  t.is(secretOf(env.STATS_USERNAME_FILE!)?.secretName, 'switchyard-stats');
+  t.is(secretOf(env.STATS_PASSWORD_FILE!)?.secretName, 'switchyard-stats');
+  t.like(secretOf(`${env.DEFAULT_CERTIFICATE_DIR}/tls.crt`), { secretName: 'switchyard-default-certificate', optional: true });
   t.is(c.image, 'ghcr.io/switchyard/switchyard:0.1.0');
   t.deepEqual(ds.spec.selector.matchLabels, Object.fromEntries(
     Object.entries(ds.spec.template.metadata.labels as Record<string, string>).filter(([k]) => k in ds.spec.selector.matchLabels)));
@@ -291,15 +316,17 @@ test('router DaemonSet env: OpenShift names from src/config.ts, parsed by the re
   const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e !== undefined));
   const env = envOf(ds);
   for (const name of Object.keys(env)) t.true(known.has(name), `${name} is not an option of src/config.ts`);
-  const config = parseConfig([], env);
+  // The Secret's files, as the kubelet would mount them.
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-stats-'));
+  writeFileSync(join(dir, 'username'), 'stats-user');
+  writeFileSync(join(dir, 'password'), 'stats-password');
+  const config = parseConfig([], { ...env, STATS_USERNAME_FILE: join(dir, 'username'), STATS_PASSWORD_FILE: join(dir, 'password') });
   t.like(config, {
     routerName: 'default', httpPort: 80, httpsPort: 443, adminPort: 1936, leaseNamespace: 'switchyard',
     canonicalHostname: 'router-default.apps.example.com', routeLabels: '', namespaceLabels: '',
-    statsUsername: 'secret:switchyard-stats/username', statsPassword: 'secret:switchyard-stats/password',
+    statsUsername: 'stats-user', statsPassword: 'stats-password',
     drainTimeout: 30_000, allowWildcardRoutes: false,
   });
-  const ports = Object.fromEntries(container(ds).ports.map((p: Json) => [p.name, p.containerPort]));
-  t.deepEqual(ports, { http: config.httpPort, https: config.httpsPort, admin: config.adminPort });
   t.deepEqual(container(ds).args, ['run']);
 });
 
@@ -332,7 +359,7 @@ test('shard-b router differs from the default router only in name, shard, placem
     '/spec/template/spec/nodeSelector/node-role.kubernetes.io~edge-shard-b',
     '/spec/template/spec/tolerations/0/key',
   ].map((p) => p.replaceAll('~', '/')).sort());
-  const config = parseConfig([], envOf(shard));
+  const config = parseConfig([], { ...envOf(shard), STATS_USERNAME_FILE: '', STATS_PASSWORD_FILE: '' });
   t.like(config, { routerName: 'shard-b', routeLabels: 'shard=b', leaseName: 'switchyard-shard-b' });
   t.is(shard.metadata.name, 'switchyard-router-shard-b');
   t.is(shard.metadata.namespace, 'switchyard');
@@ -379,11 +406,14 @@ test('PodMonitor scrapes the admin port of every router pod with the stats crede
     t.is(shardLabels[k], v);
   }
   const endpoint = monitor.spec.podMetricsEndpoints[0];
-  t.like(endpoint, { port: 'admin', path: '/metrics' });
-  t.true(container(ds).ports.some((p: Json) => p.name === endpoint.port));
+  t.like(endpoint, { path: '/metrics' });
   const env = envOf(ds);
-  t.is(env.STATS_USERNAME, `secret:${endpoint.basicAuth.username.name}/${endpoint.basicAuth.username.key}`);
-  t.is(env.STATS_PASSWORD, `secret:${endpoint.basicAuth.password.name}/${endpoint.basicAuth.password.key}`);
+  t.true((endpoint.relabelings as Json[]).some((r) => r.targetLabel === '__address__' && r.replacement === `$1:${env.STATS_PORT}`));
+  t.true((endpoint.relabelings as Json[]).some((r) => r.action === 'keep' && r.regex === container(ds).name));
+  const pod = ds.spec.template.spec;
+  const secret = (file: string) => (pod.volumes as Json[]).find((v) => v.name === (container(ds).volumeMounts as Json[]).find((m) => file.startsWith(`${m.mountPath}/`))?.name)?.secret?.secretName;
+  t.is(`${secret(env.STATS_USERNAME_FILE!)}/${env.STATS_USERNAME_FILE!.split('/').at(-1)}`, `${endpoint.basicAuth.username.name}/${endpoint.basicAuth.username.key}`);
+  t.is(`${secret(env.STATS_PASSWORD_FILE!)}/${env.STATS_PASSWORD_FILE!.split('/').at(-1)}`, `${endpoint.basicAuth.password.name}/${endpoint.basicAuth.password.key}`);
 });
 
 test('examples: weighted 70/30 Route, wildcard Route, Ingress of class switchyard; every backend exists', (t) => {

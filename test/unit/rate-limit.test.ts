@@ -1,7 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
-import { SourceRate, SourceConcurrency, RouteRateLimit } from '../../src/policies/rate-limit.ts';
-import { parseRouteAnnotations } from '../../src/policies/annotations.ts';
+import { SourceRate, SourceConcurrency, RouteRateLimit } from '../../src/plugins/rate-limit-state.ts';
+import { parseRouteAnnotations } from '../../src/table/annotations.ts';
 
 test('SourceRate: at most `limit` events per window per source, sliding', (t) => {
   const rate = new SourceRate(5, 10_000);

@@ -1,16 +1,26 @@
-// TLS passthrough: the client's bytes (starting with the ClientHello we peeked at) are piped
-// unchanged to an endpoint of the route; the router never decrypts. One tunnel object per
-// connection; it closes both sides when either goes, on connect failure and on idle timeout.
+// TLS passthrough: the route's chain runs its connection phase (ip_allowlist, TCP rate limits,
+// Middlewares' connection checks) and endpoint selection for the connection, then the client's
+// bytes (starting with the ClientHello we peeked at) are piped unchanged to the endpoint; the
+// router never decrypts. One tunnel object per connection; it closes both sides when either
+// goes, on connect failure and on idle timeout; the log phases run when it is done.
 
 import net from 'node:net';
 import type { Gauge } from 'prom-client';
 import type { Member } from '../../balance/types.ts';
 import type { Logger } from '../../log.ts';
+import type { MiddlewareFailures } from '../middleware-failures.ts';
+import { PluginContext, type ExchangeDriver } from '../../pipeline/context.ts';
+import { runLogPhases, runPhases } from '../../pipeline/runner.ts';
 import type { TlsRouteItem } from './sni-route.ts';
+import { classifyUpstreamFailure } from '../upstream-failure.ts';
+
+const NO_HEADERS = Object.freeze({});
 
 export interface PassthroughOptions {
   tunnels: Gauge.Internal<'kind'>;
   logger: Logger;
+  /** Counts and rate-limits middleware failures (switchyard_middleware_errors_total). */
+  failures?: MiddlewareFailures;
 }
 
 export class PassthroughTunnel {
@@ -20,6 +30,7 @@ export class PassthroughTunnel {
   readonly #options: PassthroughOptions;
   readonly #route: string;
   readonly #connectTimer: NodeJS.Timeout;
+  readonly #ctx: PluginContext | null;
   #connected = false;
   #closed = false;
   #openSides = 2;
@@ -28,17 +39,15 @@ export class PassthroughTunnel {
    * Open a tunnel for `client` (paused, nothing consumed but `buffered`) to an endpoint of
    * `item`. Returns null — after closing the client — when no endpoint is available.
    */
-  static open(client: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string, options: PassthroughOptions): PassthroughTunnel | null {
-    const member = item.balancer.pick(clientIp, Date.now());
-    if (member === null) {
-      options.logger.debug({ route: item.route.key }, 'passthrough: no available endpoint');
-      client.destroy();
-      return null;
-    }
-    return new PassthroughTunnel(client, buffered, item, member, options);
+  static open(client: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string, options: PassthroughOptions): void {
+    const run = new PassthroughRun(client, buffered, item, options);
+    const ctx = new PluginContext('passthrough', item.chain, run, item, item.route, client, clientIp, true, '', '', '', NO_HEADERS, null);
+    ctx.sink = run;
+    runPhases(ctx);
   }
 
-  constructor(client: net.Socket, buffered: Buffer, item: TlsRouteItem, member: Member, options: PassthroughOptions) {
+  constructor(client: net.Socket, buffered: Buffer, item: TlsRouteItem, member: Member, options: PassthroughOptions, ctx: PluginContext | null = null) {
+    this.#ctx = ctx;
     this.#client = client;
     this.#member = member;
     this.#options = options;
@@ -71,6 +80,8 @@ export class PassthroughTunnel {
   #finish(): void {
     this.#member.endpoint.active--;
     this.#options.tunnels.dec();
+    const ctx = this.#ctx;
+    if (ctx !== null && ctx.chain.log !== null) runLogPhases(ctx, (link, error) => logFailure(this.#options, ctx, link, error));
   }
 
   #onConnect(idleMs: number): void {
@@ -89,7 +100,7 @@ export class PassthroughTunnel {
 
   #fail(side: 'client' | 'upstream', err: Error): void {
     if (!this.#closed) {
-      this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message }, 'passthrough tunnel error');
+      this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message, reason: side === 'upstream' ? classifyUpstreamFailure(err).reason : 'client' }, 'passthrough tunnel error');
     }
     this.close();
   }
@@ -106,4 +117,56 @@ export class PassthroughTunnel {
 
 function onConnectTimeout(tunnel: PassthroughTunnel): void {
   tunnel.close();
+}
+
+/** A passthrough connection while its phases run: the runner's driver. */
+class PassthroughRun implements ExchangeDriver {
+  readonly client: net.Socket;
+  readonly buffered: Buffer;
+  readonly item: TlsRouteItem;
+  readonly options: PassthroughOptions;
+  constructor(client: net.Socket, buffered: Buffer, item: TlsRouteItem, options: PassthroughOptions) {
+    this.client = client;
+    this.buffered = buffered;
+    this.item = item;
+    this.options = options;
+  }
+
+  prepareUpstream(): void {}
+
+  proceed(ctx: PluginContext): void {
+    if (this.client.destroyed) {
+      this.#end(ctx, 'client-closed');
+      return;
+    }
+    ctx.outcome = 'forwarded';
+    new PassthroughTunnel(this.client, this.buffered, this.item, ctx.endpoint!, this.options, ctx);
+  }
+
+  /** Rejected (allowlist, rate limit, no endpoint): a raw TLS connection can only be closed. */
+  answer(ctx: PluginContext): void {
+    this.options.logger.debug({ route: this.item.route.key, client: ctx.clientAddress, status: ctx.answerStatus }, 'passthrough connection refused');
+    this.client.destroy();
+    this.#end(ctx, 'answered');
+  }
+
+  failed(ctx: PluginContext, link: string, error: unknown): void {
+    logFailure(this.options, ctx, link, error);
+    this.client.destroy();
+    this.#end(ctx, 'error');
+  }
+
+  #end(ctx: PluginContext, outcome: PluginContext['outcome']): void {
+    ctx.outcome = outcome;
+    ctx.status = ctx.answerStatus;
+    if (ctx.chain.log !== null) runLogPhases(ctx, (link, error) => logFailure(this.options, ctx, link, error));
+  }
+}
+
+function logFailure(options: PassthroughOptions, ctx: PluginContext, link: string, error: unknown): void {
+  if (options.failures) {
+    options.failures.record(ctx.route.key, link, error, false);
+    return;
+  }
+  options.logger.error({ route: ctx.route.key, middleware: link, err: error instanceof Error ? error.message : String(error) }, 'middleware failed on a passthrough connection');
 }

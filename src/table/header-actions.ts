@@ -4,21 +4,9 @@
 // routes are supported: %[req.hdr(Name)] and %[res.hdr(Name)], with the converters lower and
 // base64. Compiled once per route into plain data; applied per request with no parsing.
 
-/** One piece of a value: literal text, or a header of the request or the response. */
-export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };
+import type { HeaderAction, HeaderActions, ValuePart } from './types.ts';
 
-export interface HeaderAction {
-  /** Lower-case header name. */
-  name: string;
-  type: 'set' | 'delete';
-  /** For set. */
-  value?: ValuePart[];
-}
-
-export interface HeaderActions {
-  request: HeaderAction[];
-  response: HeaderAction[];
-}
+export type { HeaderAction, HeaderActions, ValuePart };
 
 /** As OpenShift: these cannot be set or deleted through the Route (use the annotations instead). */
 const FORBIDDEN = {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseDuration, type RouterConfig } from '../config.ts';
-import type { Balance, ForwardedPolicy, HealthCheckSpec, RateLimitSpec, RoutePolicy } from '../table/types.ts';
+import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
 
 export const ANNOTATIONS = Object.freeze({
   balance: 'haproxy.router.openshift.io/balance',
@@ -33,11 +33,13 @@ export const ANNOTATIONS = Object.freeze({
   rateConcurrentTcp: 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp',
   rateTcp: 'haproxy.router.openshift.io/rate-limit-connections.rate-tcp',
   rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
+  podConcurrentConnections: 'haproxy.router.openshift.io/pod-concurrent-connections',
+  middlewares: 'switchyard.io/middlewares',
 });
 
-const BALANCES: readonly Balance[] = ['random', 'roundrobin', 'leastconn', 'source'];
+const BALANCES: readonly Balance[] = BALANCE_ALGORITHMS;
 const SAME_SITE = ['Lax', 'Strict', 'None'] as const;
-const FORWARDED: readonly ForwardedPolicy[] = ['append', 'replace', 'if-none', 'never'];
+const FORWARDED: readonly ForwardedPolicy[] = FORWARDED_POLICIES;
 /** RFC 6265 cookie-name token characters. */
 const COOKIE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
 /** A pod annotation name (what AUTO_PORT0 is); same rule as label keys, kept simple. */
@@ -65,6 +67,7 @@ export interface AnnotationPolicy {
   /** Pod annotation holding the endpoint port (autoport), e.g. AUTO_PORT0. */
   targetPortAnnotation: string | null;
   rateLimit: RateLimitSpec | null;
+  podConcurrentConnections: number | null;
 }
 
 export type AnnotationParseResult =
@@ -218,6 +221,7 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     checkExpect: parseExpect(a),
     targetPortAnnotation: portAnnotation ?? null,
     rateLimit,
+    podConcurrentConnections: boundedInt(a, ANNOTATIONS.podConcurrentConnections, 1, 1_000_000),
   };
 }
 
@@ -278,5 +282,6 @@ export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): Rou
     hsts: p.hsts,
     rateLimit: p.rateLimit,
     headerActions: null,
+    podConcurrentConnections: p.podConcurrentConnections,
   };
 }

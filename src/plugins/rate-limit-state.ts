@@ -85,12 +85,12 @@ export class RouteRateLimit {
   }
 
   /** True when admitted; then, if `holdsSlot` is true, release() must follow when the request ends. */
-  admit(socket: Socket, source: string, now: number): boolean {
+  admit(socket: Socket, source: string, now: number, http = true): boolean {
     if (this.#tcp !== null && !this.#seen.has(socket)) {
       if (!this.#tcp.allow(source, now)) return false;
       this.#seen.add(socket);
     }
-    if (this.#http !== null && !this.#http.allow(source, now)) return false;
+    if (http && this.#http !== null && !this.#http.allow(source, now)) return false;
     if (this.#concurrent !== null && !this.#concurrent.acquire(source)) return false;
     return true;
   }

@@ -1,0 +1,103 @@
+// The plugins the operator loaded (--plugin), by name, each with its compiled config
+// validator. Admission validates a Middleware's spec.config here (unknown plugin or invalid
+// config → the route is rejected with reason InvalidMiddleware); the proxy creates instances.
+// Tenants can only name what is in here: a Middleware never loads code.
+
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Compile } from 'typebox/compile';
+import Value from 'typebox/value';
+import { isPlugin } from './define-plugin.ts';
+import type { Plugin } from './types.ts';
+
+type Validator = ReturnType<typeof Compile>;
+
+interface Loaded { plugin: Plugin; validator: Validator | null }
+
+export type ConfigResult = { ok: true; value: unknown } | { ok: false; message: string };
+
+export class PluginLoadError extends Error {}
+
+export class PluginRegistry {
+  readonly #plugins = new Map<string, Loaded>();
+
+  constructor(plugins: Iterable<Plugin> = []) {
+    for (const p of plugins) this.add(p);
+  }
+
+  add(plugin: Plugin): void {
+    if (!isPlugin(plugin)) throw new PluginLoadError('not a plugin (build the default export with definePlugin)');
+    if (this.#plugins.has(plugin.name)) throw new PluginLoadError(`a plugin named "${plugin.name}" is already loaded`);
+    this.#plugins.set(plugin.name, { plugin, validator: plugin.config ? Compile(plugin.config) : null });
+  }
+
+  get(name: string): Plugin | undefined {
+    return this.#plugins.get(name)?.plugin;
+  }
+
+  has(name: string): boolean {
+    return this.#plugins.has(name);
+  }
+
+  names(): string[] {
+    return [...this.#plugins.keys()];
+  }
+
+  /** Validate a Middleware's spec.config for `name`; defaults applied on success. */
+  validate(name: string, config: unknown): ConfigResult {
+    const loaded = this.#plugins.get(name);
+    if (loaded === undefined) {
+      const known = this.names();
+      return { ok: false, message: `spec.plugin: no plugin "${name}" is loaded (loaded: ${known.length > 0 ? known.join(', ') : 'none'})` };
+    }
+    const input = config === undefined || config === null ? {} : config;
+    if (loaded.validator === null) return { ok: true, value: input };
+    const value = Value.Default(loaded.plugin.config!, structuredClone(input));
+    if (loaded.validator.Check(value)) return { ok: true, value };
+    const first = [...loaded.validator.Errors(value)].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
+    const at = `spec.config${fieldPath(first?.instancePath ?? '')}`;
+    return { ok: false, message: `${at}: ${first?.message ?? 'invalid'}` };
+  }
+}
+
+/** JSON pointer `/a/0/b` → `.a[0].b` */
+function fieldPath(pointer: string): string {
+  if (pointer === '') return '';
+  return pointer.split('/').slice(1).map((p) => {
+    const key = p.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(key) ? `[${key}]` : `.${key}`;
+  }).join('');
+}
+
+/**
+ * Load plugin modules (`--plugin`): a path (relative to the working directory) or a package
+ * name. Each module's default export must be a plugin. Throws PluginLoadError with one line.
+ */
+export async function loadPlugins(specs: readonly string[], cwd = process.cwd()): Promise<PluginRegistry> {
+  const registry = new PluginRegistry();
+  for (const spec of specs) {
+    let mod: { default?: unknown };
+    try {
+      mod = await import(resolveSpec(spec, cwd)) as { default?: unknown };
+    } catch (err) {
+      throw new PluginLoadError(`plugin ${spec}: cannot load: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (!isPlugin(mod.default)) throw new PluginLoadError(`plugin ${spec}: the default export is not a plugin (build it with definePlugin)`);
+    try {
+      registry.add(mod.default);
+    } catch (err) {
+      throw new PluginLoadError(`plugin ${spec}: ${(err as Error).message}`);
+    }
+  }
+  return registry;
+}
+
+function resolveSpec(spec: string, cwd: string): string {
+  if (spec.startsWith('.') || path.isAbsolute(spec)) return pathToFileURL(path.resolve(cwd, spec)).href;
+  try {
+    return pathToFileURL(createRequire(path.join(cwd, 'package.json')).resolve(spec)).href;
+  } catch {
+    return spec; // let import() resolve it (and report it when it cannot)
+  }
+}

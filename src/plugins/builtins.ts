@@ -1,0 +1,44 @@
+// Which built-in plugins a compiled route gets, and the order of the whole chain:
+//   guards (tls-insecure-policy, ip-allowlist, rate-limit)
+//   → the route's Middlewares (router-wide first, then the route's own, in order)
+//   → sticky-cookie, balancer, pod-concurrent-connections, rewrite-target, header-actions, hsts.
+// So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
+// stickiness and the balancer do, and sees the path before rewrite-target changes it.
+
+import type { Phases, PluginServices } from '../pipeline/types.ts';
+import type { CompiledRoute } from '../table/types.ts';
+import { balancerPlugin, type BalancerConfig } from './balancer.ts';
+import { headerActionsPlugin } from './header-actions.ts';
+import { hstsPlugin } from './hsts.ts';
+import { ipAllowlistPlugin } from './ip-allowlist.ts';
+import { podConcurrentConnectionsPlugin } from './pod-concurrent-connections.ts';
+import { rateLimitPlugin } from './rate-limit.ts';
+import { rewriteTargetPlugin } from './rewrite-target.ts';
+import { stickyCookiePlugin } from './sticky-cookie.ts';
+import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
+
+export interface ChainEntry { name: string; phases: Phases }
+
+export function routeChainEntries(
+  route: CompiledRoute,
+  balancer: BalancerConfig,
+  middlewares: readonly ChainEntry[],
+  services: (name: string) => PluginServices,
+): ChainEntry[] {
+  const p = route.policy;
+  const out: ChainEntry[] = [];
+  const add = <C>(plugin: { name: string; create(c: C, s: PluginServices): Phases }, config: C): void => {
+    out.push({ name: plugin.name, phases: plugin.create(config, services(plugin.name)) });
+  };
+  if (route.tls !== null) add(tlsInsecurePolicyPlugin, route.tls);
+  if (p.ipAllowlist !== null && p.ipAllowlist.length > 0) add(ipAllowlistPlugin, p.ipAllowlist);
+  if (p.rateLimit !== null) add(rateLimitPlugin, p.rateLimit);
+  for (const m of middlewares) out.push(m);
+  if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
+  add(balancerPlugin, balancer);
+  if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs });
+  if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
+  if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);
+  if (p.hsts !== null) add(hstsPlugin, p.hsts);
+  return out;
+}

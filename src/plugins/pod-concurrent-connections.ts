@@ -1,0 +1,108 @@
+// haproxy.router.openshift.io/pod-concurrent-connections: at most N requests (and tunnels) in
+// flight per endpoint of the route, as HAProxy's per-server maxconn. Excess requests wait in a
+// bounded FIFO queue for up to the connect timeout (HAProxy's `timeout queue` default) and are
+// answered 503 SY_ENDPOINT_BUSY when it expires or the queue is full. Slots are given back in
+// the log phase; the counters are retained across rebuilds of the route's runtime.
+
+import { ProxyErrors } from '../errors.ts';
+import type { PluginContext } from '../pipeline/context.ts';
+import { builtin } from './define.ts';
+
+/** Waiting requests per endpoint beyond which new ones are refused at once. */
+export const MAX_QUEUE = 1024;
+
+class Waiter {
+  readonly ctx: PluginContext;
+  readonly slot: number;
+  readonly state: EndpointSlots;
+  resolve: () => void = noop;
+  timer: NodeJS.Timeout | null = null;
+  constructor(ctx: PluginContext, slot: number, state: EndpointSlots) {
+    this.ctx = ctx;
+    this.slot = slot;
+    this.state = state;
+  }
+}
+
+class EndpointSlots {
+  inFlight = 0;
+  readonly queue: Waiter[] = [];
+}
+
+export class ConcurrencySlots {
+  readonly limit: number;
+  readonly #byEndpoint = new Map<string, EndpointSlots>();
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  stateOf(id: string): EndpointSlots {
+    let state = this.#byEndpoint.get(id);
+    if (state === undefined) this.#byEndpoint.set(id, (state = new EndpointSlots()));
+    return state;
+  }
+
+  /** Give a slot back: to the first live waiter, else to the pool. */
+  release(state: EndpointSlots): void {
+    while (state.queue.length > 0) {
+      const waiter = state.queue.shift()!;
+      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      if (waiter.ctx.settled) continue; // its client went away or it timed out meanwhile
+      waiter.ctx.setSlot(waiter.slot, state);
+      waiter.resolve();
+      return;
+    }
+    state.inFlight--;
+  }
+}
+
+class PodConcurrentConnections {
+  readonly #slots: ConcurrencySlots;
+  readonly #queueTimeoutMs: number;
+  constructor(slots: ConcurrencySlots, queueTimeoutMs: number) {
+    this.#slots = slots;
+    this.#queueTimeoutMs = queueTimeoutMs;
+  }
+
+  upstreamRequest(ctx: PluginContext): void | Promise<void> {
+    const state = this.#slots.stateOf(ctx.endpoint!.endpoint.id);
+    if (state.inFlight < this.#slots.limit) {
+      state.inFlight++;
+      ctx.local = state;
+      return;
+    }
+    if (state.queue.length >= MAX_QUEUE) {
+      ctx.respondError(ProxyErrors.ENDPOINT_BUSY);
+      return;
+    }
+    const waiter = new Waiter(ctx, ctx.current, state);
+    state.queue.push(waiter);
+    return new Promise<void>((resolve) => {
+      waiter.resolve = resolve;
+      waiter.timer = setTimeout(onQueueTimeout, this.#queueTimeoutMs, waiter);
+    });
+  }
+
+  log(ctx: PluginContext): void {
+    const state = ctx.local as EndpointSlots | undefined;
+    if (state === undefined) return;
+    ctx.local = undefined;
+    this.#slots.release(state);
+  }
+}
+
+function onQueueTimeout(waiter: Waiter): void {
+  waiter.timer = null;
+  const queue = waiter.state.queue;
+  const at = queue.indexOf(waiter);
+  if (at !== -1) queue.splice(at, 1);
+  waiter.ctx.respondError(ProxyErrors.ENDPOINT_BUSY);
+  waiter.resolve();
+}
+
+function noop(): void {}
+
+export const podConcurrentConnectionsPlugin = builtin<{ limit: number; queueTimeoutMs: number }>('pod-concurrent-connections', (c, services) => {
+  const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit));
+  return new PodConcurrentConnections(slots, c.queueTimeoutMs);
+});

@@ -1,0 +1,37 @@
+// Cookie stickiness (OpenShift's default for non-passthrough routes): the endpoint named by the
+// route's cookie is chosen when still usable; otherwise the balancer chooses and the response
+// sets the cookie.
+
+import { findStickyMember, stickyCookie } from '../balance/sticky-cookie.ts';
+import type { PluginContext } from '../pipeline/context.ts';
+import type { EndpointCandidate } from '../pipeline/types.ts';
+import type { RoutePolicy } from '../table/types.ts';
+import { builtin } from './define.ts';
+
+const NEW_SESSION = 1;
+
+class StickyCookie {
+  readonly #name: string;
+  readonly #sameSite: 'Lax' | 'Strict' | 'None' | null;
+  constructor(sticky: NonNullable<RoutePolicy['sticky']>) {
+    this.#name = sticky.cookieName;
+    this.#sameSite = sticky.sameSite;
+  }
+
+  selectEndpoint(ctx: PluginContext, candidates: readonly EndpointCandidate[]): EndpointCandidate | null {
+    const found = findStickyMember(ctx.headers.cookie, this.#name, candidates, Date.now());
+    if (found === null) ctx.local = NEW_SESSION;
+    return found;
+  }
+
+  response(ctx: PluginContext): void {
+    if (ctx.local !== NEW_SESSION || ctx.endpoint === null) return;
+    const cookie = stickyCookie(this.#name, ctx.endpoint.endpoint.id, ctx.secure, this.#sameSite);
+    const out = ctx.responseHeaders!;
+    const existing = out['set-cookie'];
+    out['set-cookie'] = existing === undefined ? cookie
+      : Array.isArray(existing) ? [...existing, cookie] : [String(existing), cookie];
+  }
+}
+
+export const stickyCookiePlugin = builtin<NonNullable<RoutePolicy['sticky']>>('sticky-cookie', (sticky) => new StickyCookie(sticky));

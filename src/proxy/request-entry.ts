@@ -1,0 +1,181 @@
+// Where every request enters the proxy, for each listener (HTTP/1.1, HTTPS/1.1, HTTP/2): the
+// request-head checks Node's parser does not make, the client body inactivity timeout, and a
+// guard that keeps a bug in one request from costing more than that request.
+//
+// - Host (RFC 9112 §3.2, as OpenShift's router): more than one Host header → 400; a Host that
+//   is not a host name or IP literal followed only by `(:[0-9]+)?` (`a.test:@evil.example`,
+//   `a.test/x`, spaces) → 400. In an absolute-form request the URI's authority wins over Host
+//   (and replaces it upstream); userinfo in it → 400. Over HTTP/2, a Host that differs from
+//   :authority → 400.
+// - A request body that stalls (no bytes for --client-timeout) gets 408 and the connection
+//   closes, as HAProxy's `timeout client` / nginx's `client_body_timeout` — a client cannot
+//   hold an upstream connection by sending a body slowly.
+// - A throw out of the proxy is logged with its stack, counted
+//   (switchyard_internal_errors_total), answered 500, and whatever in-flight count it left is
+//   released so a drain does not wait for a request that will never finish.
+
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Counter } from 'prom-client';
+import { ProxyErrors } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { destroyResponse, sendError, writeRawError, type AnyResponse } from './error-response.ts';
+import type { AnyRequest } from './forward.ts';
+import type { RouterProxy } from './router-proxy.ts';
+
+/** A host name or IPv4 (letters, digits, `-`, `.`, `_`) or an IPv6 literal, then an optional port. */
+const HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+
+export interface RequestEntryOptions {
+  logger: Logger;
+  metrics: Metrics;
+  /** Longest pause allowed while a request body arrives (ms; 0 = none). */
+  bodyIdleTimeoutMs: number;
+}
+
+/** Why a request head is refused, or null when it is fine (may rewrite Host and the URL of an absolute-form request). */
+export function checkRequestHead(req: AnyRequest): string | null {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  if (hosts > 1) return 'more than one Host header';
+  const headers = req.headers;
+  const url = req.url ?? '/';
+  const h2 = (req as Http2ServerRequest).stream !== undefined;
+  if (h2) {
+    const authority = headers[':authority'];
+    if (typeof authority === 'string' && authority !== '' && !HOST.test(authority)) return 'invalid :authority';
+    if (headers.host !== undefined && authority !== undefined && String(headers.host).toLowerCase() !== String(authority).toLowerCase()) return 'Host differs from :authority';
+  } else if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
+    // absolute-form: the authority of the URI is the target host (RFC 9112 §3.2.2)
+    const scheme = url.indexOf('://');
+    if (scheme === -1) return 'invalid request target';
+    let end = scheme + 3;
+    while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
+    const authority = url.slice(scheme + 3, end);
+    if (!HOST.test(authority)) return 'invalid authority in the request target';
+    headers.host = authority;
+    const rest = url.slice(end);
+    (req as IncomingMessage).url = rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+    return null;
+  }
+  const host = headers.host;
+  if (host !== undefined && host !== '' && !HOST.test(host)) return 'invalid Host header';
+  return null;
+}
+
+export class RequestEntry {
+  readonly #proxy: RouterProxy;
+  readonly #logger: Logger;
+  readonly #bodyIdleTimeoutMs: number;
+  readonly #refused: Counter.Internal;
+  readonly #internalErrors: Counter.Internal;
+
+  constructor(proxy: RouterProxy, options: RequestEntryOptions) {
+    this.#proxy = proxy;
+    this.#logger = options.logger;
+    this.#bodyIdleTimeoutMs = options.bodyIdleTimeoutMs;
+    this.#refused = options.metrics.requests.labels('', '4xx');
+    this.#internalErrors = options.metrics.internalErrors.labels('request');
+  }
+
+  handleRequest(req: AnyRequest, res: AnyResponse): void {
+    const refusal = checkRequestHead(req);
+    if (refusal !== null) {
+      this.#refused.inc();
+      this.#logger.debug({ reason: refusal }, 'request refused');
+      closeAfter(res);
+      sendError(res, ProxyErrors.BAD_REQUEST);
+      return;
+    }
+    if (this.#bodyIdleTimeoutMs > 0 && expectsBody(req)) watchBody(req, res, this.#bodyIdleTimeoutMs);
+    const before = this.#proxy.inFlight;
+    try {
+      this.#proxy.handleRequest(req, res);
+    } catch (err) {
+      this.#internalError(err, this.#proxy.inFlight - before);
+      if (!res.headersSent) sendError(res, ProxyErrors.INTERNAL);
+      else destroyResponse(res);
+    }
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = checkRequestHead(req);
+    if (refusal !== null) {
+      this.#refused.inc();
+      writeRawError(socket, ProxyErrors.BAD_REQUEST);
+      return;
+    }
+    const before = this.#proxy.inFlight;
+    try {
+      this.#proxy.handleUpgrade(req, socket, head);
+    } catch (err) {
+      this.#internalError(err, this.#proxy.inFlight - before);
+      writeRawError(socket, ProxyErrors.INTERNAL);
+    }
+  }
+
+  /** A bug: log it with its stack, count it, and give back the in-flight slot the request took. */
+  #internalError(err: unknown, leaked: number): void {
+    this.#internalErrors.inc();
+    this.#logger.error({ err }, 'internal error while handling a request');
+    // handleRequest runs synchronously: nothing else changed the count meanwhile.
+    if (leaked > 0) this.#proxy.abandon(leaked);
+  }
+}
+
+function expectsBody(req: AnyRequest): boolean {
+  if ((req as Http2ServerRequest).stream !== undefined) return !(req as Http2ServerRequest).stream.readableEnded && !req.readableEnded;
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+// Inactivity while the body arrives: the request's idle timer (the socket's for HTTP/1.1, the
+// stream's for HTTP/2), cleared once the body has been read; Node's keep-alive timer takes over
+// after the response. A listener on the request keeps Node from destroying the socket silently.
+const kBody = Symbol('switchyard.body');
+interface BodyWatch { req: AnyRequest; res: AnyResponse }
+
+function watchBody(req: AnyRequest, res: AnyResponse, ms: number): void {
+  const watch: BodyWatch = { req, res };
+  (req as unknown as Record<symbol, BodyWatch>)[kBody] = watch;
+  const stream = (req as Http2ServerRequest).stream;
+  if (stream !== undefined) (stream as unknown as Record<symbol, BodyWatch>)[kBody] = watch;
+  req.setTimeout(ms, onBodyTimeout);
+  req.once('end', clearBodyTimer);
+}
+
+function clearBodyTimer(this: AnyRequest): void {
+  this.setTimeout(0);
+}
+
+function onBodyTimeout(this: unknown): void {
+  const watch = (this as Record<symbol, BodyWatch | undefined>)[kBody];
+  if (watch === undefined) return;
+  const { req, res } = watch;
+  if (req.readableEnded) return;
+  if (!res.headersSent) {
+    closeAfter(res);
+    sendError(res, ProxyErrors.BODY_TIMEOUT);
+    // The rest of the body will never come: close rather than wait for it.
+    res.once('finish', () => destroyRequest(req));
+  } else {
+    destroyResponse(res);
+  }
+}
+
+function destroyRequest(req: AnyRequest): void {
+  const stream = (req as Http2ServerRequest).stream;
+  if (stream !== undefined) stream.close(0x8 /* CANCEL */);
+  else (req as IncomingMessage).socket.destroy();
+}
+
+/** HTTP/1.1: announce that the connection closes after this response. */
+function closeAfter(res: AnyResponse): void {
+  if ((res as { stream?: unknown }).stream === undefined && !res.headersSent) (res as import('node:http').ServerResponse).shouldKeepAlive = false;
+}

@@ -1,0 +1,75 @@
+// What an upstream failure means: the one place that decides, from undici's typed errors and
+// Node's socket error codes, (1) the metrics reason, (2) the catalogue error the client gets and
+// (3) whether it is the endpoint's fault — the only failures passive ejection counts. Used by
+// forwarding (forward.ts), Upgrade tunnels (upgrade.ts) and TLS passthrough.
+//
+// Counted (as HAProxy's `observe layer4`, nginx's `max_fails` with `proxy_next_upstream`
+// defaults): connect failures (refused, unreachable, connect timeout), resets (the backend
+// closed or reset the connection mid-exchange) and timeouts (no response headers or body data
+// in time). Never counted: any HTTP status the backend answers (5xx included — the backend
+// answered), invalid responses (a protocol error is a 502 for that request, not a sign the
+// endpoint is down), backend TLS verification failures (configuration, not health), and
+// anything the router or the client caused (undici refusing a request it cannot send, such as
+// `OPTIONS *`; a client that went away or sent a short body).
+
+import { errors } from 'undici';
+import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
+
+export type FailureReason = 'connect' | 'timeout' | 'reset' | 'tls' | 'protocol' | 'client' | 'router';
+
+export interface UpstreamFailure {
+  /** The `reason` label of switchyard_upstream_errors_total. */
+  readonly reason: FailureReason;
+  /** What the client is answered when nothing was sent yet. */
+  readonly error: ProxyErrorSpec;
+  /** Counts for passive ejection. */
+  readonly endpointFault: boolean;
+}
+
+function failure(reason: FailureReason, error: ProxyErrorSpec, endpointFault: boolean): UpstreamFailure {
+  return Object.freeze({ reason, error, endpointFault });
+}
+
+export const FAILURES = Object.freeze({
+  connect: failure('connect', ProxyErrors.UPSTREAM_CONNECT, true),
+  timeout: failure('timeout', ProxyErrors.UPSTREAM_TIMEOUT, true),
+  reset: failure('reset', ProxyErrors.UPSTREAM_RESET, true),
+  tls: failure('tls', ProxyErrors.UPSTREAM_TLS, false),
+  protocol: failure('protocol', ProxyErrors.UPSTREAM_PROTOCOL, false),
+  client: failure('client', ProxyErrors.BAD_REQUEST, false),
+  router: failure('router', ProxyErrors.BAD_REQUEST, false),
+});
+
+/** Socket errors of a connection that never got established. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Socket errors of an established connection. */
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** Node's TLS errors and OpenSSL's verification errors. */
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+
+/** Our own error for a response Node cannot forward (status out of range, bad reason phrase). */
+export class InvalidUpstreamResponseError extends Error {
+  readonly code = 'SY_INVALID_UPSTREAM_RESPONSE';
+}
+
+/** Classify an error from undici's dispatch, http-proxy or a raw socket to the backend. */
+export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
+  const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
+  if (error instanceof errors.ConnectTimeoutError || CONNECT_CODES.has(code)) return FAILURES.connect;
+  if (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError || code === 'ETIMEDOUT') return FAILURES.timeout;
+  if (TLS_CODE.test(code)) return FAILURES.tls;
+  if (error instanceof errors.RequestContentLengthMismatchError || error instanceof errors.RequestAbortedError) return FAILURES.client;
+  // The router asked undici for something it cannot send (OPTIONS *, an invalid header): ours.
+  if (error instanceof errors.InvalidArgumentError || error instanceof errors.NotSupportedError || error instanceof errors.ClientDestroyedError || error instanceof errors.ClientClosedError) return FAILURES.router;
+  if (error instanceof errors.SocketError) {
+    // undici's parser raises SocketError both for a closed/reset socket and for responses it
+    // refuses ("bad response": an unsolicited 100 Continue; "bad upgrade"): only the first is a reset.
+    return (error as Error).message.startsWith('bad ') ? FAILURES.protocol : FAILURES.reset;
+  }
+  if (RESET_CODES.has(code)) return FAILURES.reset;
+  if (code === 'UND_ERR_ABORT' || code === 'UND_ERR_ABORTED') return FAILURES.client;
+  if (code.startsWith('HPE_') || error instanceof errors.ResponseContentLengthMismatchError || error instanceof errors.HeadersOverflowError ||
+      error instanceof InvalidUpstreamResponseError) return FAILURES.protocol;
+  // Unknown: answer 502 but do not eject on a cause we cannot name.
+  return FAILURES.protocol;
+}
