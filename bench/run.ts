@@ -2,7 +2,9 @@
 // on loopback, printed as a table. Uses wrk when installed (apt-get install wrk), else
 // autocannon (in its own process, so the load generator does not share the router's event loop).
 // Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50),
-// BENCH_WORKERS (comma-separated --workers values to measure, default "0,2").
+// BENCH_WORKERS (comma-separated --workers values to measure, default "0,2"),
+// BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
+// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare).
 // Anchors: when haproxy and/or nginx are installed (apt-get install haproxy nginx), the same
 // backend is also measured behind each of them, one thread/worker, keep-alive to the backend.
 // Numbers are for comparison on one machine, not targets: nothing here asserts.
@@ -20,6 +22,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
+const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
 interface Result { rps: number; p50: number; p99: number; errors: number }
 
 function has(command: string, versionFlag = '-v'): boolean {
@@ -65,7 +69,8 @@ http {
 }
 
 function runWrk(url: string, host: string): Result {
-  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, url], { encoding: 'utf8' }).stdout;
+  const close = connectionClose ? ['-H', 'Connection: close'] : [];
+  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, ...close, url], { encoding: 'utf8' }).stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
   const p = (q: string) => { const m = new RegExp(`${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out); return m ? toMs(m[1]!, m[2]!) : NaN; };
@@ -76,7 +81,8 @@ function runWrk(url: string, host: string): Result {
 function runAutocannon(url: string, host: string): Result {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
-  const out = spawnSync(process.execPath, [bin, '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${host}`, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  const close = connectionClose ? ['-H', 'connection=close'] : [];
+  const out = spawnSync(process.execPath, [bin, '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${host}`, ...close, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
   const json = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
   return { rps: json.requests.average, p50: json.latency.p50, p99: json.latency.p99, errors: json.non2xx + json.errors };
 }
@@ -107,7 +113,7 @@ spec: { host: bench.local, to: { kind: Service, name: bench } }
   const tool = hasWrk() ? 'wrk' : 'autocannon';
   const rows: Array<[string, Result]> = [['direct to backend', load(`http://127.0.0.1:${port}/`, 'bench.local')]];
   for (const workers of (process.env.BENCH_WORKERS ?? '0,2').split(',').map(Number)) {
-    const { child: router, line: listening } = await startJsonLine(process.execPath, [path.join(root, 'dist/cli.js'), 'run', '--file', file,
+    const { child: router, line: listening } = await startJsonLine(process.execPath, [cli, 'run', '--file', file,
       '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers)], (l) => l.msg === 'listening');
     const url = `http://127.0.0.1:${listening.http as number}/`;
     load(url, 'bench.local'); // warm-up: JIT, connection pools
@@ -125,7 +131,7 @@ spec: { host: bench.local, to: { kind: Service, name: bench } }
     await new Promise((r) => anchor.child.once('exit', r));
   }
   const row = (name: string, r: Result) => `| ${name.padEnd(26)} | ${r.rps.toFixed(0).padStart(9)} | ${r.p50.toFixed(2).padStart(8)} | ${r.p99.toFixed(2).padStart(8)} | ${String(r.errors).padStart(6)} |`;
-  console.log(`\n${tool}, ${connections} connections, ${duration} s each, node ${process.version}, loopback, backend: one Node process\n`);
+  console.log(`\n${tool}, ${connections} connections${connectionClose ? ' (a new one per request)' : ''}, ${duration} s each, node ${process.version}, loopback, backend: one Node process\n`);
   console.log('| path                       |     req/s | p50 (ms) | p99 (ms) | errors |');
   console.log('|----------------------------|-----------|----------|----------|--------|');
   for (const [name, r] of rows) console.log(row(name, r));

@@ -38,10 +38,16 @@ async function main(argv: string[]): Promise<number> {
   return runRouter(config);
 }
 
-process.on('uncaughtException', (err) => {
-  // A bug must not take the edge down silently: log it loudly. Node's default would exit and
-  // drop every connection; staying up keeps serving the table we have.
-  process.stderr.write(`switchyard: uncaught exception: ${err.stack ?? err.message}\n`);
+/** EX_SOFTWARE (sysexits.h): an internal error. */
+const EXIT_INTERNAL_ERROR = 70;
+
+process.on('uncaughtException', (err, origin) => {
+  // What a request or a change can throw is caught where it happens (proxy/request-entry.ts,
+  // store.ts: that request fails, the table is rebuilt). Anything reaching here left state we
+  // cannot trust, so it is not swallowed: the stack goes to stderr and the process exits
+  // non-zero — the primary re-forks a worker, the kubelet restarts the primary.
+  process.stderr.write(`switchyard: fatal ${origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(EXIT_INTERNAL_ERROR);
 });
 
 main(process.argv.slice(2)).then(

@@ -9,7 +9,11 @@ import type { Reconciler } from './table/reconciler.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
 import { startStatusController } from './status/status-controller.ts';
 
-export interface ClusterMode { stop(): Promise<void> }
+export interface ClusterMode {
+  stop(): Promise<void>;
+  /** The status Lease holder as last seen; null when status writes are off. */
+  leaseHolder(): string | null;
+}
 
 export async function startClusterMode(options: {
   config: RouterConfig; store: ObjectStore; reconciler: Reconciler; logger: Logger; metrics: Metrics;
@@ -20,6 +24,7 @@ export async function startClusterMode(options: {
   await source.start();
   const status = startStatusController({ kubeConfig, config, logger, metrics, reconciler });
   return {
+    leaseHolder: () => (status.elector ? status.elector.holder : null),
     async stop() {
       await status.stop();
       await source.stop();

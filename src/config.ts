@@ -4,6 +4,8 @@
 
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
 import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
 
@@ -35,8 +37,11 @@ export interface RouterConfig {
   httpsPort: number;
   adminPort: number;
   adminBind: string;
+  adminSocket: string;
   statsUsername: string;
   statsPassword: string;
+  statsUsernameFile: string;
+  statsPasswordFile: string;
   routerName: string;
   workers: number;
   routeLabels: string;
@@ -54,9 +59,12 @@ export interface RouterConfig {
   serverTimeout: number;
   tunnelTimeout: number;
   clientTimeout: number;
+  clientFinTimeout: number;
   headerTimeout: number;
   maxHeaderSize: number;
   maxConnections: number;
+  useProxyProtocol: boolean;
+  proxyProtocolTrusted: string[];
   canonicalHostname: string;
   accessLog: boolean;
   logLevel: string;
@@ -69,12 +77,17 @@ export interface RouterConfig {
   leaseRetryPeriod: number;
   bindPortsAfterSync: boolean;
   drainTimeout: number;
+  shutdownDelay: number;
+  tunnelDrainTimeout: number;
   watchTimeout: number;
   defaultCertificate: string;
+  defaultCertificateDir: string;
   defaultDestinationCA: string;
   sslMinVersion: string;
   ciphers: string;
   disableHttp2: boolean;
+  plugins: string[];
+  middlewares: string[];
 }
 
 const SECOND = 1000;
@@ -88,11 +101,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bind', flag: '--bind', env: 'ROUTER_BIND_ADDRESS', type: 'string', default: '0.0.0.0', doc: 'address the HTTP and HTTPS listeners bind to' },
   { key: 'httpPort', flag: '--http-port', env: 'ROUTER_SERVICE_HTTP_PORT', type: 'int', min: 0, max: 65535, default: 80, doc: 'HTTP port (0 = any free port, printed in the "listening" log line)' },
   { key: 'httpsPort', flag: '--https-port', env: 'ROUTER_SERVICE_HTTPS_PORT', type: 'int', min: 0, max: 65535, default: 443, doc: 'HTTPS port (0 = any free port, printed in the "listening" log line)' },
-  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes (0 = any free port)' },
+  { key: 'adminPort', flag: '--admin-port', env: 'STATS_PORT', type: 'int', min: 0, max: 65535, default: 1936, doc: 'admin port: /healthz, /healthz/ready, /metrics, /debug/routes, the dashboard at / (0 = any free port)' },
   { key: 'adminBind', flag: '--admin-bind', env: 'STATS_BIND_ADDRESS', type: 'string', default: '', doc: 'address the admin listener binds to (default: --bind)' },
-  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics and /debug (health endpoints stay open)' },
-  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics and /debug' },
+  { key: 'adminSocket', flag: '--admin-socket', env: 'ROUTER_ADMIN_SOCKET', type: 'string', default: '', doc: 'also serve the admin endpoints on this Unix socket: pod-local probes while an old and a new router share the admin port during a rollout' },
+  { key: 'statsUsername', flag: '--stats-username', env: 'STATS_USERNAME', type: 'string', default: '', doc: 'basic-auth user for /metrics, /debug and the dashboard (health endpoints stay open)' },
+  { key: 'statsPassword', flag: '--stats-password', env: 'STATS_PASSWORD', type: 'string', default: '', doc: 'basic-auth password for /metrics, /debug and the dashboard' },
+  { key: 'statsUsernameFile', flag: '--stats-username-file', env: 'STATS_USERNAME_FILE', type: 'string', default: '', doc: 'read the basic-auth user from this file (a mounted Secret key); wins over --stats-username' },
+  { key: 'statsPasswordFile', flag: '--stats-password-file', env: 'STATS_PASSWORD_FILE', type: 'string', default: '', doc: 'read the basic-auth password from this file; wins over --stats-password' },
   { key: 'workers', flag: '--workers', env: 'ROUTER_THREADS', type: 'int', min: 0, max: 256, default: availableParallelism() > 1 ? availableParallelism() : 0, defaultText: 'CPU count (0 on one CPU)', doc: 'proxy worker processes sharing the ports; 0 = proxy in the one process' },
+  { key: 'useProxyProtocol', flag: '--use-proxy-protocol', env: 'ROUTER_USE_PROXY_PROTOCOL', type: 'bool', default: false, doc: 'expect a PROXY protocol v1/v2 header on every HTTP and HTTPS connection (behind an L4 load balancer)' },
+  { key: 'proxyProtocolTrusted', flag: '--proxy-protocol-trusted', env: 'ROUTER_PROXY_PROTOCOL_TRUSTED', type: 'list', default: [], doc: 'source CIDRs allowed to send PROXY headers (required with --use-proxy-protocol); other peers are refused' },
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
@@ -113,6 +131,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
   { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
   { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
+  { key: 'clientFinTimeout', flag: '--client-fin-timeout', env: 'ROUTER_CLIENT_FIN_TIMEOUT', type: 'duration', default: 1 * SECOND, doc: 'idle timeout of a tunnel once one side has closed its half' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
   // --- observability
@@ -127,23 +146,44 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'leaseDuration', flag: '--lease-duration', env: 'ROUTER_LEASE_DURATION', type: 'duration', default: 15 * SECOND, doc: 'time a Lease not renewed stays held; a crashed leader is replaced after this long' },
   { key: 'leaseRenewDeadline', flag: '--lease-renew-deadline', env: 'ROUTER_LEASE_RENEW_DEADLINE', type: 'duration', default: 10 * SECOND, doc: 'a leader that cannot renew within this long steps down (less than --lease-duration)' },
   { key: 'leaseRetryPeriod', flag: '--lease-retry-period', env: 'ROUTER_LEASE_RETRY_PERIOD', type: 'duration', default: 2 * SECOND, doc: 'interval between Lease acquire/renew attempts (less than --lease-renew-deadline)' },
-  { key: 'bindPortsAfterSync', flag: '--bind-ports-after-sync', env: 'ROUTER_BIND_PORTS_AFTER_SYNC', type: 'bool', default: false, doc: 'open the proxy ports only after the first full sync' },
-  { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'on SIGTERM, time in-flight requests and tunnels get to finish' },
+  { key: 'bindPortsAfterSync', flag: '--bind-ports-after-sync', env: 'ROUTER_BIND_PORTS_AFTER_SYNC', type: 'bool', default: true, doc: 'open the proxy ports only after the first full sync, so a router sharing the ports with another never serves a partial table (false: bind at start)' },
+  { key: 'shutdownDelay', flag: '--shutdown-delay', env: 'ROUTER_GRACEFUL_SHUTDOWN_DELAY', type: 'duration', default: 0, defaultText: '0', doc: 'on SIGTERM, readiness fails at once but the router keeps accepting for this long (lets an L4 load balancer\'s health check take the node out) before it drains' },
+  { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
+  { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
+  { key: 'defaultCertificateDir', flag: '--default-certificate-dir', env: 'DEFAULT_CERTIFICATE_DIR', type: 'string', default: '', doc: 'directory with tls.crt and tls.key (a mounted kubernetes.io/tls Secret), reloaded when they change; wins over --default-certificate' },
   { key: 'defaultDestinationCA', flag: '--default-destination-ca', env: 'DEFAULT_DESTINATION_CA_PATH', type: 'string', default: '', doc: 'CA bundle verifying reencrypt endpoints without destinationCACertificate' },
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
   { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+  // --- plugins
+  { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
+  { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
 ];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it). */
+/**
+ * Longest duration anything accepts: Node's timers hold at most 2^31−1 ms (about 24.8 days) and
+ * fire after 1 ms when given more — a 30-day interval would probe continuously.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/**
+ * `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it);
+ * at most MAX_DURATION_MS. Every duration (flag, environment variable, annotation) goes through here.
+ */
 export function parseDuration(text: string): number {
+  const ms = parseDurationUnbounded(text);
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`duration "${text.trim()}" is too long: at most ${MAX_DURATION_MS} ms (24d20h31m23s)`);
+  return ms;
+}
+
+function parseDurationUnbounded(text: string): number {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -240,10 +280,43 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (!(result.leaseRetryPeriod < result.leaseRenewDeadline)) {
     throw new ConfigError(`--lease-retry-period (${result.leaseRetryPeriod}ms) must be less than --lease-renew-deadline (${result.leaseRenewDeadline}ms)`);
   }
-  if ((result.statsUsername === '') !== (result.statsPassword === '')) {
-    throw new ConfigError('--stats-username and --stats-password must be set together');
+  if (result.statsUsernameFile) result.statsUsername = readSecretFile(result.statsUsernameFile, '--stats-username-file');
+  if (result.statsPasswordFile) result.statsPassword = readSecretFile(result.statsPasswordFile, '--stats-password-file');
+  if (result.statsUsername === '' && result.statsPassword !== '') {
+    // Auth would silently turn off: refuse instead.
+    throw new ConfigError('a stats password is set but the stats username is empty (--stats-username / --stats-username-file)');
+  }
+  if (result.statsUsername !== '' && result.statsPassword === '') {
+    throw new ConfigError('a stats username is set but the stats password is empty (--stats-password / --stats-password-file)');
+  }
+  for (const cidr of result.proxyProtocolTrusted) {
+    if (parseCidr(cidr) === null) throw new ConfigError(`--proxy-protocol-trusted: "${cidr}" is not an IP address or CIDR`);
+  }
+  if (result.useProxyProtocol && result.proxyProtocolTrusted.length === 0) {
+    throw new ConfigError('--use-proxy-protocol needs --proxy-protocol-trusted (the load balancers\' source CIDRs; 0.0.0.0/0 to trust every peer)');
   }
   return Object.freeze(result);
+}
+
+/** A credential file's content without its trailing newline (as `echo … > file` writes it). */
+function readSecretFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** `10.0.0.0/8`, `2001:db8::/32` or a bare address; null when invalid. */
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const slash = text.indexOf('/');
+  const address = slash === -1 ? text : text.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(max) : text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) return null;
+  return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
 export function formatDefault(spec: OptionSpec): string {

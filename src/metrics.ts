@@ -3,6 +3,9 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
+export interface LiveEndpoint { readonly name: string; readonly active: number; readonly ejectedUntil: number }
+
 export class Metrics {
   readonly registry: Registry;
   readonly requests: Counter<'route' | 'code_class'>;
@@ -23,10 +26,21 @@ export class Metrics {
   readonly leader: Gauge;
   readonly middlewareErrors: Counter<'middleware'>;
   readonly internalErrors: Counter<'where'>;
+  readonly ready: Gauge;
+  readonly certificateExpiry: Gauge<'certificate' | 'route'>;
+  readonly routeEndpointsAvailable: Gauge<'route'>;
+  readonly endpointInFlight: Gauge<'endpoint'>;
+  readonly endpointEjectedUntil: Gauge<'endpoint'>;
+  /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
+  liveEndpoints: (() => Iterable<LiveEndpoint>) | null = null;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters: `promtool check metrics` (and Prometheus' naming rules) reject them.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
     this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
     this.requestDuration = new Histogram({
       name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers,
@@ -51,5 +65,26 @@ export class Metrics {
     this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
     this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
+    this.ready = new Gauge({ name: 'switchyard_ready', help: '1 while /healthz/ready answers 200 (initial load applied, not draining)', registers });
+    this.certificateExpiry = new Gauge({
+      name: 'switchyard_certificate_expiry_timestamp_seconds', help: 'notAfter of a served certificate: the default one (route="") or a route\'s own', labelNames: ['certificate', 'route'], registers,
+      aggregator: 'min',
+    });
+    this.routeEndpointsAvailable = new Gauge({ name: 'switchyard_route_endpoints_available', help: 'Endpoints of an admitted route that can take requests (0: every request gets 503)', labelNames: ['route'], registers, aggregator: 'min' });
+    // Read from the live endpoint states when scraped, so the hot path only moves its own counters.
+    const live = () => this.liveEndpoints?.() ?? [];
+    this.endpointInFlight = new Gauge({
+      name: 'switchyard_endpoint_in_flight', help: 'Requests and tunnels in flight to an endpoint (summed over workers)', labelNames: ['endpoint'], registers,
+      collect() { this.reset(); for (const ep of live()) this.labels(ep.name).set(ep.active); },
+    });
+    this.endpointEjectedUntil = new Gauge({
+      name: 'switchyard_endpoint_ejected_until_timestamp_seconds', help: 'Passive ejection: the endpoint gets no new requests before this time (only ejected endpoints; latest over workers)', labelNames: ['endpoint'], registers,
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const ep of live()) if (ep.ejectedUntil > now) this.labels(ep.name).set(ep.ejectedUntil / 1000);
+      },
+    });
   }
 }

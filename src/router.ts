@@ -2,7 +2,9 @@
 // proxy, health monitor, admin server, listeners, status controller, and the SIGTERM drain.
 
 import type { Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -10,23 +12,28 @@ import { Metrics } from './metrics.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './table/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
-import { createHttpListener } from './proxy/http-listener.ts';
 import { ActiveHealthMonitor } from './health/active-monitor.ts';
 import { RouteHealthChecks } from './health/route-health-checks.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
-import { FileSource } from './sources/file.ts';
+import { FilesSource } from './sources/file-source-adapter.ts';
+import { StoreSink, type Source } from './sources/source.ts';
 import type { ClusterMode } from './cluster-mode.ts';
-import { startHttpsListener, type HttpsHandle } from './proxy/https.ts';
-import { loadDefaultCertificate } from './proxy/tls/default-certificate.ts';
+import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
+import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tls/default-certificate.ts';
 import { WorkerPool } from './cluster/worker-pool.ts';
+import { Dashboard } from './admin/dashboard.ts';
+import { ServedGauges } from './admin/served-gauges.ts';
+import { ConfigErrorLog } from './sources/config-error-log.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
 export interface RouterOptions {
   /** Loaded plugins (--plugin); Middlewares can name only these. */
   plugins?: PluginRegistry;
+  /** Where objects come from; default: the files of --file, else the cluster. */
+  sources?: Source[];
 }
 
 export class Router {
@@ -40,23 +47,38 @@ export class Router {
   #ready = false;
   #draining = false;
   #notReady = 'initial load not applied yet';
-  #fileSource: FileSource | null = null;
+  #sources: Source[] = [];
+  readonly #customSources: Source[] | null;
   #cluster: ClusterMode | null = null;
-  #http: Server | null = null;
-  #https: HttpsHandle | null = null;
+  #listeners: ProxyListeners | null = null;
   #admin: Server | null = null;
+  #adminSocket: NetServer | null = null;
+  #certificateWatcher: DefaultCertificateWatcher | null = null;
   /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
   #workers: WorkerPool | null = null;
+  /** Details of recent configuration errors (the dashboard lists them). */
+  readonly configErrors = new ConfigErrorLog();
+  readonly #servedGauges: ServedGauges;
+  #dashboard: Dashboard | null = null;
+  readonly #startedAt = Date.now();
 
   constructor(config: RouterConfig, logger: Logger, metrics = new Metrics(), options: RouterOptions = {}) {
     this.config = config;
     this.logger = logger;
     this.metrics = metrics;
-    this.reconciler = new Reconciler(this.store, { config, logger, metrics });
+    this.#customSources = options.sources ?? null;
+    this.reconciler = new Reconciler(this.store, { config, logger, metrics, plugins: options.plugins });
+    // A bug while applying changes: logged with its stack, counted, and the table rebuilt (store.ts).
+    this.store.onListenerError = (err, phase) => {
+      metrics.internalErrors.labels('store').inc();
+      logger.error({ err, phase }, phase === 'delivery' ? 'applying store changes failed: rebuilding the table' : 'rebuilding the table failed: retrying');
+    };
     const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
     this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
     this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
     this.proxy.defaultDestinationCA = defaultDestinationCA;
+    this.metrics.liveEndpoints = () => this.proxy.registry.values();
+    this.#servedGauges = new ServedGauges(metrics);
     this.reconciler.on('delta', (delta) => {
       this.proxy.apply(delta);
       this.#workers?.broadcast({ t: 'table', delta });
@@ -67,30 +89,63 @@ export class Router {
     });
   }
 
+  /** The table as served now: host entries (compiled routes) and every admission verdict. */
+  inspect(): { version: number; hosts: import('./table/types.ts').HostEntry[]; admission: import('./table/types.ts').AdmissionResult[] } {
+    const snapshot = this.reconciler.snapshot();
+    return { version: snapshot.version, hosts: snapshot.upsert, admission: this.reconciler.admissionResults() };
+  }
+
   get ready(): boolean {
-    return this.#ready && !this.#draining;
+    return this.#ready && !this.#draining && this.store.healthy;
   }
 
   async start(): Promise<ListeningPorts> {
     const { config } = this;
+    this.#dashboard = new Dashboard({
+      reconciler: this.reconciler,
+      registry: this.proxy.registry,
+      monitor: this.monitor,
+      configErrors: this.configErrors,
+      identity: () => ({
+        routerName: config.routerName,
+        routeLabels: config.routeLabels,
+        namespaceLabels: config.namespaceLabels,
+        leaseHolder: this.#cluster?.leaseHolder() ?? null,
+        version: packageVersion(),
+        workers: config.workers,
+        mode: config.file.length > 0 ? 'file' : 'cluster',
+        startedAt: this.#startedAt,
+      }),
+      metricsRegistry: async () => {
+        this.#refreshServedGauges();
+        return this.#workers ? this.#workers.aggregatedRegistry() : this.metrics.registry;
+      },
+      logger: this.logger,
+    });
     this.#admin = createAdminServer({
       metrics: this.metrics,
       logger: this.logger,
       ready: () => this.ready,
-      notReadyReason: () => (this.#draining ? 'draining' : this.#notReady),
+      notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
-      beforeScrape: () => this.#refreshEndpointGauges(),
+      beforeScrape: () => this.#refreshServedGauges(),
       metricsText: () => (this.#workers ? this.#workers.metricsText() : this.metrics.registry.metrics()),
+      dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
     });
+    // Shared like the proxy ports, so a new router can start beside the old one; probes that must
+    // reach this very process use --admin-socket.
     const admin = await listen(this.#admin, config.adminPort, config.adminBind);
+    if (config.adminSocket) this.#adminSocket = await listenAdminSocket(this.#admin, config.adminSocket);
+    warnWithoutMigrateReq(this.logger);
     this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
-    if (config.file.length > 0) {
-      this.#fileSource = new FileSource(config.file, this.store, { logger: this.logger, metrics: this.metrics });
-      await this.#fileSource.start();
+    if (this.#customSources !== null || config.file.length > 0) {
+      this.#sources = this.#customSources ?? [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
+      const sink = new StoreSink(this.store);
+      for (const source of this.#sources) await source.start(sink);
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
@@ -106,6 +161,16 @@ export class Router {
 
   async #openProxyPorts(): Promise<{ http: number; https: number }> {
     const { config } = this;
+    // Read (or generated) once here, so every worker serves the same default certificate.
+    const defaultCertificate = await initialDefaultCertificate({ dir: config.defaultCertificateDir, path: config.defaultCertificate }, this.logger);
+    if (config.defaultCertificateDir !== '') {
+      this.#certificateWatcher = new DefaultCertificateWatcher(config.defaultCertificateDir, defaultCertificate, (pair) => {
+        this.#servedGauges.setDefaultCertificate(pair.cert);
+        this.#listeners?.setDefaultCertificate(pair);
+        this.#workers?.setDefaultCertificate(pair);
+      }, this.logger);
+    }
+    this.#servedGauges.setDefaultCertificate(defaultCertificate.cert);
     if (config.workers > 0) {
       this.#workers = new WorkerPool({
         count: config.workers,
@@ -113,63 +178,91 @@ export class Router {
         metrics: this.metrics,
         snapshot: () => this.reconciler.snapshot(),
         registry: this.proxy.registry,
-        // Generated (or read) once here, so every worker serves the same default certificate.
-        defaultCertificate: await loadDefaultCertificate(config.defaultCertificate, this.logger),
+        defaultCertificate,
+        ports: { http: config.httpPort, https: config.httpsPort },
       });
       return this.#workers.start();
     }
-    this.#http = createHttpListener(this.proxy, config, this.metrics, this.logger);
-    const http = await listen(this.#http, config.httpPort, config.bind);
-    this.#https = await startHttpsListener({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics });
-    return { http, https: this.#https.port };
+    this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
+    return this.#listeners.ports;
   }
 
   /**
-   * Graceful stop: readiness 503 at once, listeners stop accepting, in-flight requests and
-   * tunnels get up to drainTimeout to finish, then everything is closed.
+   * Graceful stop (SIGTERM): readiness 503 at once; the proxy keeps accepting for
+   * --shutdown-delay; then the listeners close and open connections drain (serving.ts) within
+   * --drain-timeout, tunnels within --tunnel-drain-timeout; then everything is closed.
+   * `immediate` (a failed start-up) skips the delay and cuts connections at once.
    */
-  async stop(drainTimeoutMs = this.config.drainTimeout): Promise<void> {
+  async stop(immediate = false): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
-    this.logger.info({ inFlight: this.proxy.inFlight, drainTimeoutMs }, 'draining');
-    const closing: Promise<unknown>[] = [];
-    if (this.#workers) closing.push(this.#workers.drain(drainTimeoutMs));
-    if (this.#http) { closing.push(closeServer(this.#http)); this.#http.closeIdleConnections(); }
-    if (this.#https) closing.push(this.#https.close());
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, drainTimeoutMs); });
-    await Promise.race([this.proxy.idle(), deadline]);
-    clearTimeout(timer);
-    if (this.proxy.inFlight > 0) this.logger.warn({ inFlight: this.proxy.inFlight }, 'drain timeout: closing remaining connections');
-    this.#http?.closeAllConnections();
-    this.#https?.destroyAll();
+    const { config } = this;
+    const serving = this.#listeners !== null || this.#workers !== null;
+    if (serving && !immediate && config.shutdownDelay > 0) {
+      this.logger.info({ shutdownDelayMs: config.shutdownDelay }, 'not ready; still accepting for the shutdown delay');
+      await delay(config.shutdownDelay);
+    }
+    const deadlines: DrainDeadlines = immediate
+      ? { requestsMs: 0, tunnelsMs: 0 }
+      : { requestsMs: config.drainTimeout, tunnelsMs: Math.max(config.drainTimeout, config.tunnelDrainTimeout) };
+    this.logger.info({ inFlight: this.proxy.inFlight, connections: this.#listeners?.connections, ...deadlines }, 'draining');
+    if (this.#workers) await this.#workers.drain(deadlines);
+    if (this.#listeners) await this.#listeners.drain(deadlines);
     this.monitor.stop();
-    this.#fileSource?.stop();
+    this.#certificateWatcher?.close();
+    for (const source of this.#sources) await source.stop();
     await this.#cluster?.stop();
     await this.proxy.close();
-    await Promise.allSettled(closing);
+    if (this.#adminSocket) await closeServer(this.#adminSocket);
+    this.#dashboard?.close();
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
   }
 
-  #refreshEndpointGauges(): void {
-    const gauge = this.metrics.endpointUp;
-    gauge.reset();
-    const now = Date.now();
-    for (const runtime of this.proxy.table.items()) {
-      for (const member of runtime.members) gauge.labels(runtime.label, member.endpoint.name).set(member.endpoint.available(now) ? 1 : 0);
-    }
+  #refreshServedGauges(): void {
+    const snapshot = this.reconciler.snapshot();
+    const routes = snapshot.upsert.flatMap((entry) => entry.routes);
+    if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
+    this.#servedGauges.refresh(routes, this.proxy.registry, this.ready);
   }
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host }, () => {
+    server.listen({ port, host, reusePort: true }, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** The admin server, also on a Unix socket (a stale socket file from a previous run is replaced). */
+async function listenAdminSocket(admin: Server, path: string): Promise<NetServer> {
+  await rm(path, { force: true });
+  const server = createServer((socket) => admin.emit('connection', socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => { server.off('error', reject); resolve(); });
+  });
+  return server;
+}
+
+const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/** Say so when the kernel will reset connections queued on our listeners when they close. */
+function warnWithoutMigrateReq(logger: Logger): void {
+  let value: string;
+  try { value = readFileSync(MIGRATE_REQ, 'utf8').trim(); } catch { return; } // not Linux, or < 5.14
+  if (value === '0') {
+    logger.warn('net.ipv4.tcp_migrate_req is 0: connections queued on this router\'s listeners when it stops are reset instead of moving to the next router on the port; set it to 1 for lossless rollovers (manifests/README.md)');
+  }
 }
 
 function closeServer(server: NetServer): Promise<void> {

@@ -2,20 +2,31 @@
 
 import type { RouterConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { Router } from './router.ts';
+import type { Router } from './router.ts';
+import { createRouter } from './embed.ts';
 import cluster from 'node:cluster';
 import { runWorker } from './cluster/worker.ts';
+import { loadPlugins, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
 
 /** Start a router and keep it running until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runRouter(config: RouterConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
+  // Plugins load in the primary (admission validates Middleware configs) and in every worker.
+  let plugins: PluginRegistry;
+  try {
+    plugins = await loadPlugins(config.plugins);
+  } catch (err) {
+    if (!(err instanceof PluginLoadError)) throw err;
+    process.stderr.write(`switchyard: ${err.message}\n`);
+    return 2;
+  }
   if (cluster.isWorker) {
-    await runWorker(config, logger);
+    await runWorker(config, logger, plugins);
     return new Promise<number>(() => {}); // runs until the primary says drain
   }
   let router: Router;
   try {
-    router = new Router(config, logger);
+    router = createRouter({ config, logger, plugins });
   } catch (err) {
     // Startup configuration the option table cannot check (a bad label selector, an unreadable CA).
     process.stderr.write(`switchyard: ${(err as Error).message}\n`);
@@ -38,7 +49,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     logger.fatal({ err: (err as Error).message }, 'startup failed');
     logger.flush();
     process.stderr.write(`switchyard: ${(err as Error).message}\n`);
-    await router.stop(0).catch(() => {});
+    await router.stop(true).catch(() => {});
     return 1;
   }
   return new Promise<number>(() => {}); // runs until a signal

@@ -5,10 +5,15 @@
 // is coalesced into one call, so a relist or a file reload produces one reconcile.
 // An upsert that changes nothing significant (same spec/metadata; status and resourceVersion
 // are ignored) updates the stored copy silently and produces no change.
+//
+// A listener that throws does not stop the others, and its batch is not silently lost: the
+// error is reported (onListenerError) and the listener's resync (a full rebuild from the store)
+// runs on the next tick, retried with a backoff while it keeps failing. Until it succeeds the
+// store is not `healthy` (the router's readiness says so).
 
 import {
-  CLUSTER_SCOPED, KINDS, creationMillis, objectKey,
-  type Kind, type KindMap, type KubeObject,
+  CLUSTER_SCOPED, creationMillis, objectKey,
+  KINDS, type Kind, type KindMap, type KubeObject,
 } from './objects/types.ts';
 
 export interface StoreChange {
@@ -22,13 +27,28 @@ export interface StoreChange {
 
 export type StoreListener = (changes: readonly StoreChange[]) => void;
 
+interface Subscription {
+  listener: StoreListener;
+  /** Rebuild everything from the store's current contents (after a failed delivery). */
+  resync: (() => void) | null;
+  retryMs: number;
+  timer: NodeJS.Timeout | null;
+}
+
+const RESYNC_RETRY_MIN_MS = 1_000;
+const RESYNC_RETRY_MAX_MS = 30_000;
+
 interface Entry { object: KubeObject; order: number; fingerprint: string }
 
 export class ObjectStore {
   #byKind = new Map<Kind, Map<string, Entry>>();
   /** EndpointSlices indexed by `namespace/serviceName` (label kubernetes.io/service-name). */
   #slicesByService = new Map<string, Set<string>>();
-  #listeners: StoreListener[] = [];
+  #subscriptions: Subscription[] = [];
+  /** Subscriptions whose last delivery or resync threw. */
+  #failing = new Set<Subscription>();
+  /** Where listener errors are reported (the router logs and counts them). */
+  onListenerError: (err: unknown, phase: 'delivery' | 'resync') => void = () => {};
   #pending: StoreChange[] = [];
   #flushScheduled = false;
   #arrival = 0;
@@ -39,9 +59,20 @@ export class ObjectStore {
     }
   }
 
-  subscribe(listener: StoreListener): () => void {
-    this.#listeners.push(listener);
-    return () => { this.#listeners = this.#listeners.filter((l) => l !== listener); };
+  /** `resync` rebuilds the subscriber's state from the whole store after a delivery threw. */
+  subscribe(listener: StoreListener, resync?: () => void): () => void {
+    const sub: Subscription = { listener, resync: resync ?? null, retryMs: RESYNC_RETRY_MIN_MS, timer: null };
+    this.#subscriptions.push(sub);
+    return () => {
+      this.#subscriptions = this.#subscriptions.filter((s) => s !== sub);
+      this.#failing.delete(sub);
+      if (sub.timer !== null) clearTimeout(sub.timer);
+    };
+  }
+
+  /** false while a subscriber missed changes (its delivery or resync threw) and has not caught up. */
+  get healthy(): boolean {
+    return this.#failing.size === 0;
   }
 
   /** Insert or replace an object. Returns true when it was a significant change. */
@@ -136,7 +167,38 @@ export class ObjectStore {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    for (const listener of this.#listeners) listener(batch);
+    for (const sub of this.#subscriptions) {
+      try {
+        sub.listener(batch);
+      } catch (err) {
+        this.onListenerError(err, 'delivery');
+        this.#failing.add(sub);
+        this.#scheduleResync(sub, 0);
+      }
+    }
+  }
+
+  #scheduleResync(sub: Subscription, delayMs: number): void {
+    if (sub.resync === null || sub.timer !== null) return;
+    sub.timer = setTimeout(runResync, delayMs, this, sub);
+    sub.timer.unref?.();
+  }
+
+  /** (module function's entry) run a subscriber's resync; on failure retry with backoff. */
+  resyncNow(sub: Subscription): void {
+    sub.timer = null;
+    if (!this.#subscriptions.includes(sub)) return;
+    try {
+      sub.resync!();
+      sub.retryMs = RESYNC_RETRY_MIN_MS;
+      this.#failing.delete(sub);
+    } catch (err) {
+      this.onListenerError(err, 'resync');
+      this.#failing.add(sub);
+      const delay = sub.retryMs;
+      sub.retryMs = Math.min(RESYNC_RETRY_MAX_MS, sub.retryMs * 2);
+      this.#scheduleResync(sub, delay);
+    }
   }
 
   #queue(change: StoreChange): void {
@@ -168,6 +230,10 @@ export class ObjectStore {
       set.add(key);
     }
   }
+}
+
+function runResync(store: ObjectStore, sub: Subscription): void {
+  store.resyncNow(sub);
 }
 
 export function sliceServiceKey(slice: KubeObject): string | undefined {

@@ -1,9 +1,11 @@
-// The admin port: liveness, readiness, Prometheus metrics and the compiled table.
-// /healthz and /healthz/ready stay open (kubelet probes); /metrics and /debug/* need the
-// configured basic-auth credentials when STATS_USERNAME/STATS_PASSWORD are set.
+// The admin port: liveness, readiness, Prometheus metrics, the compiled table and the web
+// dashboard. /healthz and /healthz/ready stay open (kubelet probes); everything else (/metrics,
+// /debug/*, the dashboard at /) needs the configured basic-auth credentials when
+// STATS_USERNAME/STATS_PASSWORD are set.
 
 import http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { BasicAuth } from './basic-auth.ts';
+import type { Dashboard } from './dashboard.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Logger } from '../log.ts';
 
@@ -20,22 +22,30 @@ export interface AdminSources {
   beforeScrape?(): void;
   /** The exposition text; default: this process's registry (the primary merges its workers'). */
   metricsText?(): Promise<string>;
+  /** The web page at / and its /dashboard/* data; absent: / is 404. */
+  dashboard?: Dashboard;
   username: string;
   password: string;
 }
 
 export function createAdminServer(sources: AdminSources): http.Server {
-  const expected = sources.username
-    ? Buffer.from(`Basic ${Buffer.from(`${sources.username}:${sources.password}`).toString('base64')}`)
-    : null;
+  const auth = sources.username ? new BasicAuth(sources.username, sources.password) : null;
+  // requestTimeout bounds receiving the request only: the dashboard's event stream (a long
+  // response) is not cut by it.
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      return reply(res, 400, 'bad request target\n');
+    }
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'method not allowed\n');
     if (path === '/healthz') return reply(res, 200, 'ok\n');
     if (path === '/healthz/ready') {
       return sources.ready() ? reply(res, 200, 'ready\n') : reply(res, 503, `not ready: ${sources.notReadyReason()}\n`);
     }
-    if (expected !== null && !authorized(req.headers.authorization, expected)) {
+    if (auth !== null && !auth.check(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Basic realm="switchyard"');
       return reply(res, 401, 'unauthorized\n');
     }
@@ -53,15 +63,10 @@ export function createAdminServer(sources: AdminSources): http.Server {
     if (path === '/debug/routes') {
       return reply(res, 200, `${JSON.stringify(sources.debugRoutes(), null, 2)}\n`, 'application/json');
     }
+    if (sources.dashboard?.handle(path, url.searchParams, req, res)) return;
     reply(res, 404, 'not found\n');
   });
   return server;
-}
-
-function authorized(header: string | undefined, expected: Buffer): boolean {
-  if (!header) return false;
-  const given = Buffer.from(header);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function reply(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {

@@ -7,6 +7,7 @@
 
 import { admitDomains } from './domains.ts';
 import { admitExtendedValidation } from './extended-validation.ts';
+import { admitMiddlewares } from './middlewares.ts';
 import { selectShard } from './shard.ts';
 import { validateCandidate } from './validation.ts';
 import { admitWildcard } from './wildcard.ts';
@@ -18,6 +19,7 @@ export const CANDIDATE_STEPS: readonly AdmissionStep[] = [
   admitDomains,
   admitWildcard,
   admitExtendedValidation,
+  admitMiddlewares,
 ];
 
 export function runCandidateSteps(candidate: RouteCandidate, context: AdmissionContext, steps: readonly AdmissionStep[] = CANDIDATE_STEPS): Verdict {

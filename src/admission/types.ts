@@ -62,6 +62,8 @@ export interface AdmissionContext {
   store: ObjectStore;
   routeSelector: LabelSelector;
   namespaceSelector: LabelSelector;
+  /** Loaded plugins (Middleware configs are validated against them); none when absent. */
+  plugins?: import('./middlewares.ts').PluginCatalog;
 }
 
 export interface Rejection {
@@ -87,6 +89,7 @@ export const Reasons = Object.freeze({
   routeNotAdmitted: 'RouteNotAdmitted',
   invalidAnnotation: 'InvalidAnnotation',
   extendedValidationFailed: 'ExtendedValidationFailed',
+  invalidMiddleware: 'InvalidMiddleware',
 });
 
 export function reject(reason: string, message: string): Rejection {

@@ -1,13 +1,14 @@
-// The primary's side of `--workers N`: forks the proxy workers, feeds them the table and the
-// active-check verdicts, collects their metrics for /metrics, re-forks a worker that dies, and
-// drains them on SIGTERM.
+// The primary's side of `--workers N`: forks the proxy workers (each binds the ports itself with
+// SO_REUSEPORT), feeds them the table and the active-check verdicts, collects their metrics for
+// /metrics, re-forks a worker that dies, and drains them on SIGTERM.
 
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TableDelta } from '../table/types.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
+import type { DrainDeadlines, Ports } from '../proxy/serving.ts';
 import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { newTicketKeys, TICKET_KEY_ROTATION_MS } from '../proxy/tls/tls-terminator.ts';
 
@@ -20,6 +21,8 @@ export interface WorkerPoolOptions {
   /** Endpoint states of the primary (active-check verdicts for new workers). */
   registry: EndpointRegistry;
   defaultCertificate: { cert: string; key: string } | null;
+  /** The configured ports (0 = any free port: the first worker picks, the others follow). */
+  ports: Ports;
 }
 
 export class WorkerPool {
@@ -31,9 +34,13 @@ export class WorkerPool {
   /** TLS session ticket keys every worker uses, so any worker resumes any session. */
   #ticketKeys = newTicketKeys().toString('base64');
   readonly #ticketTimer: NodeJS.Timeout;
+  #ports: Ports;
+  #defaultCertificate: { cert: string; key: string } | null;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    this.#ports = options.ports;
+    this.#defaultCertificate = options.defaultCertificate;
     this.#ticketTimer = setInterval(() => {
       this.#ticketKeys = newTicketKeys().toString('base64');
       this.broadcast({ t: 'ticket-keys', keys: this.#ticketKeys });
@@ -41,9 +48,16 @@ export class WorkerPool {
   }
 
   /** Fork every worker; resolves with the shared ports once all of them listen. */
-  async start(): Promise<{ http: number; https: number }> {
-    const ports = await Promise.all(Array.from({ length: this.#options.count }, () => this.#fork()));
-    return ports[0]!;
+  async start(): Promise<Ports> {
+    // The first worker resolves port 0 to a real port; the others join it there.
+    this.#ports = await this.#fork();
+    await Promise.all(Array.from({ length: this.#options.count - 1 }, () => this.#fork()));
+    return this.#ports;
+  }
+
+  setDefaultCertificate(certificate: { cert: string; key: string }): void {
+    this.#defaultCertificate = certificate;
+    this.broadcast({ t: 'default-certificate', certificate });
   }
 
   broadcast(message: PrimaryMessage): void {
@@ -52,6 +66,11 @@ export class WorkerPool {
 
   /** Primary metrics merged with every worker's (counters summed by label set). */
   async metricsText(): Promise<string> {
+    return (await this.aggregatedRegistry()).metrics();
+  }
+
+  /** The merged registry /metrics prints (the dashboard reads its per-route figures from it). */
+  async aggregatedRegistry(): Promise<Registry> {
     const own = (await this.#options.metrics.registry.getMetricsAsJSON()) as MetricsJson;
     const workers = [...this.#workers].filter((w) => w.isConnected());
     const results: MetricsJson[] = [own];
@@ -64,31 +83,31 @@ export class WorkerPool {
       });
       this.#pendingMetrics.delete(requestId);
     }
-    return AggregatorRegistry.aggregate(results as never).metrics();
+    return AggregatorRegistry.aggregate(results as never);
   }
 
   /** Tell every worker to drain and wait until all have exited. */
-  async drain(timeoutMs: number): Promise<void> {
+  async drain(deadlines: DrainDeadlines): Promise<void> {
     this.#draining = true;
     clearInterval(this.#ticketTimer);
     const exits = [...this.#workers].map((worker) => new Promise<void>((resolve) => {
       if (worker.isDead()) return resolve();
       worker.once('exit', () => resolve());
     }));
-    this.broadcast({ t: 'drain', timeoutMs });
-    const hardStop = setTimeout(() => { for (const w of this.#workers) w.process.kill('SIGKILL'); }, timeoutMs + 5000);
+    this.broadcast({ t: 'drain', deadlines });
+    const hardStop = setTimeout(() => { for (const w of this.#workers) w.process.kill('SIGKILL'); }, Math.max(deadlines.requestsMs, deadlines.tunnelsMs) + 5000);
     await Promise.all(exits);
     clearTimeout(hardStop);
   }
 
-  #fork(): Promise<{ http: number; https: number }> {
+  #fork(): Promise<Ports> {
     const worker = cluster.fork({ SWITCHYARD_WORKER: '1' });
     this.#workers.add(worker);
     const { logger } = this.#options;
     return new Promise((resolve, reject) => {
       let listening = false;
       worker.on('online', () => {
-        worker.send({ t: 'init', defaultCertificate: this.#options.defaultCertificate, ticketKeys: this.#ticketKeys } satisfies PrimaryMessage);
+        worker.send({ t: 'init', ports: this.#ports, defaultCertificate: this.#defaultCertificate, ticketKeys: this.#ticketKeys } satisfies PrimaryMessage);
         worker.send({ t: 'table', delta: this.#options.snapshot() } satisfies PrimaryMessage);
         for (const state of this.#options.registry.values()) {
           if (!state.activeUp) worker.send({ t: 'health', id: state.id, up: false } satisfies PrimaryMessage);

@@ -1,43 +1,38 @@
-// A proxy worker process (`--workers N`): the HTTP and HTTPS listeners (sharing their ports
-// with the other workers through node:cluster) and a RouterProxy whose table and endpoint
-// health come from the primary over IPC. Passive ejection is local to each worker.
+// A proxy worker process (`--workers N`): binds the HTTP and HTTPS ports itself with
+// SO_REUSEPORT (the kernel spreads connections over the workers; the primary's event loop is
+// not on the accept path), and runs a RouterProxy whose table and endpoint health come from the
+// primary over IPC. Passive ejection is local to each worker. Serving and drain are the same
+// code as the single process (src/proxy/serving.ts).
 
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { RouterProxy } from '../proxy/router-proxy.ts';
-import { createHttpListener } from '../proxy/http-listener.ts';
-import { startHttpsListener, type HttpsHandle } from '../proxy/https.ts';
+import { ProxyListeners } from '../proxy/serving.ts';
+import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { endEjectionAfterActivePass } from '../health/passive.ts';
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 
-export async function runWorker(config: RouterConfig, logger: Logger): Promise<void> {
+export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
-  const proxy = new RouterProxy(config, logger, metrics);
+  const proxy = new RouterProxy(config, logger, metrics, null, plugins);
+  metrics.liveEndpoints = () => proxy.registry.values();
   if (config.defaultDestinationCA) proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
   /** Endpoints the primary's active checks hold down; applied to states created later too. */
   const down = new Set<string>();
-  let http: Server | null = null;
-  let https: HttpsHandle | null = null;
+  let listeners: ProxyListeners | null = null;
   const send = (message: WorkerMessage) => process.send?.(message);
 
   const onMessage = async (message: PrimaryMessage): Promise<void> => {
     switch (message.t) {
       case 'init': {
-        http = createHttpListener(proxy, config, metrics, logger);
-        await new Promise<void>((resolve, reject) => {
-          http!.once('error', reject);
-          http!.listen(config.httpPort, config.bind, () => resolve());
-        });
-        https = await startHttpsListener({
+        listeners = await ProxyListeners.open({
           config, proxy, logger, metrics,
           defaultCertificate: message.defaultCertificate ?? undefined,
           ticketKeys: Buffer.from(message.ticketKeys, 'base64'),
-        });
-        send({ t: 'listening', http: (http.address() as AddressInfo).port, https: https.port });
+        }, message.ports);
+        send({ t: 'listening', ...listeners.ports });
         return;
       }
       case 'table':
@@ -57,7 +52,10 @@ export async function runWorker(config: RouterConfig, logger: Logger): Promise<v
         return;
       }
       case 'ticket-keys':
-        https?.setTicketKeys(Buffer.from(message.keys, 'base64'));
+        listeners?.setTicketKeys(Buffer.from(message.keys, 'base64'));
+        return;
+      case 'default-certificate':
+        listeners?.setDefaultCertificate(message.certificate);
         return;
       case 'probe-pass': {
         const state = proxy.registry.get(message.id);
@@ -68,14 +66,7 @@ export async function runWorker(config: RouterConfig, logger: Logger): Promise<v
         send({ t: 'metrics', requestId: message.requestId, metrics: await metrics.registry.getMetricsAsJSON() as never });
         return;
       case 'drain': {
-        const closing: Promise<unknown>[] = [];
-        if (http) { const server = http; closing.push(new Promise((r) => server.close(r))); server.closeIdleConnections(); }
-        if (https) closing.push(https.close());
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([proxy.idle(), new Promise<void>((r) => { timer = setTimeout(r, message.timeoutMs); })]);
-        clearTimeout(timer);
-        (http as Server | null)?.closeAllConnections();
-        https?.destroyAll();
+        if (listeners) await listeners.drain(message.deadlines);
         await proxy.close();
         process.exit(0);
       }

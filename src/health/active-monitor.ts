@@ -30,7 +30,7 @@ export interface ActiveHealthEvents {
   /** The endpoint's active verdict changed (every check on it up, or one of them down). */
   change: [endpoint: EndpointState, up: boolean];
   /** Every finished probe, before rise/fall is applied: lets a primary relay passes to workers (see passive.endEjectionAfterActivePass). */
-  check: [endpoint: EndpointState, healthy: boolean, startedAt: number];
+  check: [endpoint: EndpointState, healthy: boolean, startedAt: number, reason: string];
 }
 
 /** One probe loop: an endpoint and one check, with its rise/fall state. */
@@ -232,7 +232,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#running--;
     loop.probe = null;
     if (!loop.stopped && !this.#stopped) {
-      this.emit('check', loop.target.endpoint, healthy, loop.startedAt);
+      this.emit('check', loop.target.endpoint, healthy, loop.startedAt, reason);
       this.#apply(loop, healthy, reason);
       if (!loop.stopped) {
         const jittered = loop.intervalMs * (1 - JITTER + 2 * JITTER * Math.random());

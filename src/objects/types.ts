@@ -12,6 +12,7 @@ export type Kind =
   | 'Namespace'
   | 'Pod'
   | 'Secret'
+  | 'Middleware'
   // Gateway API (src/objects/gateway-types.ts)
   | 'GatewayClass'
   | 'Gateway'
@@ -19,7 +20,7 @@ export type Kind =
   | 'ReferenceGrant';
 
 export const KINDS: readonly Kind[] = [
-  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret',
+  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
   'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant',
 ];
 
@@ -33,6 +34,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Namespace: 'v1',
   Pod: 'v1',
   Secret: 'v1',
+  Middleware: 'switchyard.io/v1alpha1',
   GatewayClass: 'gateway.networking.k8s.io/v1',
   Gateway: 'gateway.networking.k8s.io/v1',
   HTTPRoute: 'gateway.networking.k8s.io/v1',
@@ -198,6 +200,18 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
+/** switchyard.io/v1alpha1 Middleware: a configured instance of a loaded plugin, attached to
+ * Routes/Ingresses of its namespace by the switchyard.io/middlewares annotation. */
+export interface Middleware extends KubeObject {
+  kind: 'Middleware';
+  spec: {
+    /** Name of a plugin the operator loaded (--plugin). */
+    plugin: string;
+    /** Settings, validated against the plugin's schema at admission. */
+    config?: unknown;
+  };
+}
+
 export interface KindMap {
   Route: Route;
   Ingress: Ingress;
@@ -207,6 +221,7 @@ export interface KindMap {
   Namespace: Namespace;
   Pod: Pod;
   Secret: Secret;
+  Middleware: Middleware;
   GatewayClass: GatewayClass;
   Gateway: Gateway;
   HTTPRoute: HTTPRoute;

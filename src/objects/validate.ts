@@ -132,6 +132,14 @@ const FIELD_CHECKS: Readonly<Record<Kind, (doc: Fields) => void>> = {
     }
     optionalStringMap(doc.stringData, 'stringData');
   },
+  Middleware(doc) {
+    const spec = requireObject(doc.spec, 'spec');
+    requireString(spec.plugin, 'spec.plugin');
+    // spec.config is the plugin's business: its schema is checked at admission.
+    if (spec.config !== undefined && spec.config !== null && (typeof spec.config !== 'object' || Array.isArray(spec.config))) {
+      throw new FieldError('spec.config', 'must be an object');
+    }
+  },
   GatewayClass: checkGatewayClass,
   Gateway: checkGateway,
   HTTPRoute: checkHTTPRoute,

@@ -10,11 +10,10 @@ import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { writeRawError } from './error-response.ts';
-import type { RouterProxy } from './router-proxy.ts';
-import type { Logger } from '../log.ts';
-import { RequestEntry } from './request-entry.ts';
+import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 
-export function createHttpListener(proxy: RouterProxy, config: RouterConfig, metrics: Metrics, logger: Logger, listener = 'http'): http.Server {
+/** `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly). */
+export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfig, metrics: Metrics, listener = 'http'): http.Server {
   const server = http.createServer({
     maxHeaderSize: config.maxHeaderSize,
     headersTimeout: config.headerTimeout,
@@ -26,9 +25,8 @@ export function createHttpListener(proxy: RouterProxy, config: RouterConfig, met
     // Upgrade requests other than WebSocket are refused in handleUpgrade.
   });
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
-  const entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
-  server.on('request', (req, res) => entry.handleRequest(req, res));
-  server.on('upgrade', (req, socket, head) => entry.handleUpgrade(req, socket, head));
+  server.on('request', (req, res) => proxy.handleRequest(req, res));
+  server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   server.on('clientError', onClientError);
   const gauge = metrics.connectionsActive.labels(listener);
   server.on('connection', (socket: Socket) => {

@@ -40,6 +40,29 @@ interface TunnelState {
   ctx: PluginContext;
 }
 
+// ---- socket mechanics (kept apart from the routing part below)
+
+/**
+ * The backend answered the upgrade with a normal response: http-proxy writes it to the client
+ * and ends the client socket — but that socket is paused (Node hands over upgrade sockets
+ * paused, with any bytes after the headers unshifted back), so the client's FIN is never read
+ * and the socket, its fd and its connection slot would stay until the tunnel timeout. The
+ * exchange is over: close the client once the response is flushed.
+ */
+function onRefusedUpgrade(this: import('node:http').ClientRequest, res: IncomingMessage): void {
+  if ((res as { upgrade?: boolean }).upgrade === true) return;
+  const client = (this as unknown as Record<symbol, Duplex | undefined>)[kClient];
+  if (client === undefined) return;
+  res.once('end', () => {
+    if (client.writableFinished) client.destroy();
+    else client.once('finish', () => client.destroy());
+  });
+  res.once('error', () => client.destroy());
+}
+
+const kClient = Symbol('switchyard.upgradeClient');
+
+
 /** An upgrade request while its phases run. */
 class PendingUpgrade {
   readonly request: IncomingMessage;
@@ -67,8 +90,12 @@ export class UpgradeTunnels implements ExchangeDriver {
   /** Called after a tunnel closes (the proxy's drain waits for the last one). */
   readonly #onClosed: () => void;
 
-  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void) {
+  /** Idle timeout of a tunnel once either side has sent its FIN (HAProxy's `timeout client-fin`). */
+  readonly #finTimeoutMs: number;
+
+  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void, finTimeoutMs = 1_000) {
     this.#failures = failures;
+    this.#finTimeoutMs = finTimeoutMs;
     this.#logger = logger;
     this.#metrics = metrics;
     this.#onClosed = onClosed;
@@ -79,6 +106,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     this.#proxy.on('proxyReqWs', (proxyReq, req) => {
       const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
       if (!state) return;
+      (proxyReq as unknown as Record<symbol, Duplex>)[kClient] = state.client;
       // http-proxy sets no deadline on the upgrade exchange: a backend that accepts and never
       // answers would hold the client until the tunnel timeout. Give it the route's server timeout.
       const policy = state.runtime.route.policy;
@@ -86,6 +114,7 @@ export class UpgradeTunnels implements ExchangeDriver {
         proxyReq.destroy(Object.assign(new Error('backend did not answer the upgrade in time'), { code: 'ETIMEDOUT' }));
       });
       proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Socket) => this.#attach(state, upstream));
+      proxyReq.once('response', onRefusedUpgrade);
     });
   }
 
@@ -217,6 +246,14 @@ export class UpgradeTunnels implements ExchangeDriver {
     upstream.setTimeout(state.runtime.route.policy.tunnelTimeoutMs);
     upstream.once('timeout', () => { upstream.destroy(); state.client.destroy(); });
     upstream.once('close', () => state.client.destroy());
+    // Half-closed: once either side has ended, the other gets the (short) FIN timeout to finish.
+    const fin = this.#finTimeoutMs;
+    const halfClosed = () => {
+      (state.client as Socket).setTimeout?.(fin);
+      upstream.setTimeout(fin);
+    };
+    state.client.once('end', halfClosed);
+    upstream.once('end', halfClosed);
   }
 
   #onError(err: Error, req: IncomingMessage, client: Duplex): void {

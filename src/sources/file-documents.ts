@@ -35,11 +35,35 @@ export class FileParseError extends Error {
 
 const OUR_KINDS: ReadonlySet<string> = new Set(KINDS);
 
+/**
+ * Bounds on what one file may make the router build. YAML aliases share one object, so a few
+ * hundred bytes (`b: [*a,*a,…]`, nine levels deep) expand to hundreds of millions of nodes the
+ * moment anything walks them (validation, fingerprints): the "billion laughs". Kubernetes
+ * objects need no aliases; hand-written files may use a few.
+ */
+export const FILE_LIMITS = Object.freeze({
+  /** Largest file read, in bytes. */
+  maxBytes: 32 * 1024 * 1024,
+  /** Alias nodes (`*name`) per YAML document. */
+  maxAliases: 100,
+  /** Nodes of one document once aliases are expanded (a 10,000-item List is about 500,000). */
+  maxExpandedNodes: 2_000_000,
+  /** Nesting depth (js-yaml's default). */
+  maxDepth: 100,
+});
+
 export function parseObjectFile(text: string): FileDocument[] {
+  if (text.length > FILE_LIMITS.maxBytes) throw new FileParseError(`file larger than ${FILE_LIMITS.maxBytes} bytes`);
   let raw: unknown[];
   try {
-    raw = loadAll(text);
+    raw = loadAll(text, { maxAliases: FILE_LIMITS.maxAliases, maxDepth: FILE_LIMITS.maxDepth });
+    raw.forEach((doc, index) => {
+      if (expandedNodes(doc, FILE_LIMITS.maxExpandedNodes, new Map()) > FILE_LIMITS.maxExpandedNodes) {
+        throw new FileParseError(`document ${index} expands to more than ${FILE_LIMITS.maxExpandedNodes} nodes through aliases`);
+      }
+    });
   } catch (err) {
+    if (err instanceof FileParseError) throw err;
     if (err instanceof YAMLException) {
       const mark = err.mark;
       throw new FileParseError(err.reason, mark ? mark.line + 1 : undefined, mark ? mark.column + 1 : undefined);
@@ -62,6 +86,24 @@ export function parseObjectFile(text: string): FileDocument[] {
     }
   });
   return documents;
+}
+
+/**
+ * Node count of `value` with aliases expanded (shared objects counted once per reference),
+ * computed in time proportional to the distinct objects; stops counting past `limit`.
+ */
+function expandedNodes(value: unknown, limit: number, seen: Map<object, number>): number {
+  if (typeof value !== 'object' || value === null) return 1;
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  let total = 1;
+  const children = Array.isArray(value) ? value : Object.values(value);
+  for (const child of children) {
+    total += expandedNodes(child, limit, seen);
+    if (total > limit) break;
+  }
+  seen.set(value, total);
+  return total;
 }
 
 /** The `items` of a List document (`kind: List`, or `RouteList` and the like), else undefined. */

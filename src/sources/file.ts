@@ -20,10 +20,13 @@ import type { Kind, KubeObject } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import { FileParseError, parseObjectFile, type FileDocument } from './file-documents.ts';
 import { FileWatch, statSignature } from './file-watch.ts';
+import type { ConfigError, ConfigErrorLog } from './config-error-log.ts';
 
 export interface FileSourceOptions {
   logger: Logger;
   metrics?: Metrics;
+  /** Keeps the details of recent errors (the admin dashboard shows them). */
+  errors?: ConfigErrorLog;
   /** Quiet time after a change event before the file is re-read. */
   debounceMs?: number;
   /** Stat poll interval, the fallback where fs.watch delivers nothing. */
@@ -53,6 +56,7 @@ export class FileSource {
   #metrics: Metrics | undefined;
   #debounceMs: number;
   #pollMs: number;
+  #errors: ConfigErrorLog | undefined;
   #files: FileState[] = [];
   #started = false;
   #stopped = false;
@@ -62,6 +66,7 @@ export class FileSource {
     this.#store = store;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
+    this.#errors = options.errors;
     this.#debounceMs = options.debounceMs ?? 100;
     this.#pollMs = options.pollMs ?? 500;
   }
@@ -78,13 +83,13 @@ export class FileSource {
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        this.#countError();
+        this.#countError({ file: path, error: describeReadError(err) });
         throw new Error(`file source: cannot read ${path}: ${describeReadError(err)}`);
       }
       try {
         loaded.push({ path, text, signature, documents: parseObjectFile(text) });
       } catch (err) {
-        this.#countError();
+        this.#countError({ file: path, error: (err as Error).message });
         throw new Error(`file source: cannot parse ${path}: ${(err as Error).message}`);
       }
     }
@@ -131,7 +136,7 @@ export class FileSource {
     } catch (err) {
       // Nothing here should throw; if something does, the served objects stay and we say why.
       this.#logger.error({ file: state.path, err: (err as Error).message }, 'file reload failed; keeping its previous objects');
-      this.#countError();
+      this.#countError({ file: state.path, error: (err as Error).message });
     } finally {
       state.reloading = false;
     }
@@ -150,7 +155,7 @@ export class FileSource {
         state.missing = true;
       } else {
         this.#logger.error({ file: state.path, error: describeReadError(err) }, 'cannot read file; keeping its previous objects');
-        this.#countError();
+        this.#countError({ file: state.path, error: describeReadError(err) });
       }
       return;
     }
@@ -170,7 +175,7 @@ export class FileSource {
         { file: state.path, line: parse.line, column: parse.column, error: parse.reason },
         'cannot parse file; keeping its previous objects',
       );
-      this.#countError();
+      this.#countError({ file: state.path, line: parse.line, column: parse.column, error: parse.reason });
       return;
     }
     const next = this.#contributions(state.path, documents, state.current);
@@ -204,7 +209,7 @@ export class FileSource {
         { file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name, field: result.field, error: result.error },
         'invalid object skipped; its previous version (if any) stays',
       );
-      this.#countError();
+      this.#countError({ file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name, field: result.field, error: result.error });
       const previousId = doc.identity
         ? contributionId(doc.identity.kind, doc.identity.key)
         : previous.byPosition.get(doc.position);
@@ -241,8 +246,9 @@ export class FileSource {
     return undefined;
   }
 
-  #countError(): void {
+  #countError(detail: Omit<ConfigError, 'at' | 'source' | 'repeats'>): void {
     this.#metrics?.configErrors.inc({ source: 'file' });
+    this.#errors?.record({ source: 'file', ...detail });
   }
 }
 

@@ -130,11 +130,12 @@ export class KubeInformer {
 
   /** Remove from the store the objects of this informer's scope that the list proves gone. */
   #removeMissing(items: KubeObject[]): void {
-    const { kind, namespace } = this.watched;
+    const { kind, namespace, name } = this.watched;
     const listed = new Set(items.map((item) => objectKey(kind, item.metadata)));
     const prefix = namespace ? `${namespace}/` : undefined;
     const gone: string[] = [];
-    for (const key of this.#options.store.keys(kind)) {
+    const scope = name !== undefined ? [`${namespace}/${name}`].filter((key) => this.#options.store.has(kind, key)) : this.#options.store.keys(kind);
+    for (const key of scope) {
       if (prefix && !key.startsWith(prefix)) continue;
       if (!listed.has(key)) gone.push(key);
     }

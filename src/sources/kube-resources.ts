@@ -1,8 +1,16 @@
 // Where each kind the router reads lives in the Kubernetes API, and what the router asks for:
 // which namespace, label selector and field selector each informer lists and watches with.
+//
+// Least privilege in what is read, not only in what RBAC grants: Pods and Secrets are read only
+// for the Routes and Ingresses that need them (objectReferences). Pods (autoport ports) are
+// watched only while some route carries switchyard.io/target-port-annotation; Secrets only one by
+// one, each a referenced name (`fieldSelector=metadata.name=...`), never a namespace's or the
+// cluster's whole list.
 
 import type { RouterConfig } from '../config.ts';
-import { API_VERSION, CLUSTER_SCOPED, type Kind } from '../objects/types.ts';
+import { API_VERSION, CLUSTER_SCOPED, type Ingress, type Kind, type KubeObject, type Route } from '../objects/types.ts';
+import { ANNOTATIONS } from '../table/annotations.ts';
+import type { Gateway } from '../objects/gateway-types.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */
 export const AUTOPORT_POD_LABEL = 'switchyard.io/autoport';
@@ -16,6 +24,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Namespace: 'namespaces',
   Pod: 'pods',
   Secret: 'secrets',
+  Middleware: 'middlewares',
   GatewayClass: 'gatewayclasses',
   Gateway: 'gateways',
   HTTPRoute: 'httproutes',
@@ -32,6 +41,8 @@ export interface WatchedResource {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** One object only (a Secret read by name): a re-list proves only this key gone. */
+  name?: string;
 }
 
 /** `/api/v1` or `/apis/<group>/<version>` for a kind. */
@@ -58,7 +69,7 @@ function resource(kind: Kind, config: RouterConfig, selectors: { labelSelector?:
   };
 }
 
-/** The informers a router with this configuration runs. */
+/** The informers a router with this configuration always runs (see referencedResources for the rest). */
 export function watchedResources(config: RouterConfig): WatchedResource[] {
   const list = [
     // Route sharding as OpenShift does it: the API server filters by ROUTE_LABELS.
@@ -67,12 +78,62 @@ export function watchedResources(config: RouterConfig): WatchedResource[] {
     resource('IngressClass', config),
     resource('Service', config),
     resource('EndpointSlice', config),
-    // Secrets carry no label we could select on; TLS Secrets are all the router reads.
-    resource('Secret', config, { fieldSelector: 'type=kubernetes.io/tls' }),
-    resource('Pod', config, { labelSelector: AUTOPORT_POD_LABEL }),
   ];
   if (config.namespaceLabels) list.push(resource('Namespace', config, { labelSelector: config.namespaceLabels }));
+  // Middlewares matter only with plugins loaded; without them the CRD need not be installed.
+  if (config.plugins.length > 0) list.push(resource('Middleware', config));
   return list;
+}
+
+/** What one Route, Ingress or Gateway needs read besides the always-watched kinds. */
+export interface ObjectReferences {
+  /** `namespace/name` of each Secret it takes a certificate from */
+  secrets: string[];
+  /** It reads endpoint ports from Pod annotations (autoport). */
+  pods: boolean;
+}
+
+export function objectReferences(object: KubeObject): ObjectReferences {
+  const namespace = object.metadata.namespace ?? 'default';
+  const secrets: string[] = [];
+  if (object.kind === 'Route') {
+    const name = (object as Route).spec?.tls?.externalCertificate?.name;
+    if (name) secrets.push(`${namespace}/${name}`);
+  } else if (object.kind === 'Ingress') {
+    for (const tls of (object as Ingress).spec?.tls ?? []) if (tls.secretName) secrets.push(`${namespace}/${tls.secretName}`);
+  } else if (object.kind === 'Gateway') {
+    // Listener certificates (core Secrets only; a cross-namespace one is read here and admitted
+    // only with a ReferenceGrant, see src/gateway/).
+    for (const listener of (object as Gateway).spec?.listeners ?? []) {
+      for (const ref of listener.tls?.certificateRefs ?? []) {
+        if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
+      }
+    }
+  }
+  const pods = Boolean(object.metadata.annotations?.[ANNOTATIONS.targetPortAnnotation]);
+  return { secrets, pods };
+}
+
+/** The Pod informer: only pods the autoport companion labelled, and only while a route needs them. */
+export function podResource(config: RouterConfig): WatchedResource {
+  return resource('Pod', config, { labelSelector: AUTOPORT_POD_LABEL });
+}
+
+/**
+ * The informer of one referenced Secret (`namespace/name`): a list and watch narrowed to that
+ * name, which RBAC authorizes as a request for that resourceName, and to TLS Secrets, the only
+ * type the router uses.
+ */
+export function secretResource(secretKey: string): WatchedResource {
+  const slash = secretKey.indexOf('/');
+  const namespace = secretKey.slice(0, slash);
+  const name = secretKey.slice(slash + 1);
+  return {
+    kind: 'Secret', resource: PLURAL.Secret,
+    path: `${groupVersionPath('Secret')}/namespaces/${encodeURIComponent(namespace)}/${PLURAL.Secret}`,
+    namespace, name,
+    fieldSelector: `metadata.name=${name},type=kubernetes.io/tls`,
+  };
 }
 
 // ---- Gateway API -----------------------------------------------------------------------------

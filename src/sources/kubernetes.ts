@@ -1,6 +1,8 @@
 // The Kubernetes source: one resilient informer per kind the router reads (Routes, Ingresses,
-// IngressClasses, Services, EndpointSlices, TLS Secrets, autoport Pods, and Namespaces when
-// --namespace-labels is set), feeding the store directly. See kube-informer.ts for restarts,
+// IngressClasses, Services, EndpointSlices, and Namespaces when --namespace-labels is set),
+// feeding the store directly; and informers for what served objects reference, started and
+// stopped as references come and go: one per referenced TLS Secret, and the autoport Pod
+// informer while some route reads ports from Pod annotations. See kube-informer.ts for restarts,
 // the watchdog and re-list diffing; kube-resources.ts for what each informer selects.
 
 import { existsSync } from 'node:fs';
@@ -11,10 +13,16 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { KubeObject } from '../objects/types.ts';
 import { validateObject } from '../objects/validate.ts';
-import type { ObjectStore } from '../store.ts';
+import type { ObjectStore, StoreChange } from '../store.ts';
 import { KubeInformer } from './kube-informer.ts';
-import { gatewayResources, watchedResources } from './kube-resources.ts';
+import {
+  gatewayResources, objectReferences, podResource, secretResource, watchedResources,
+  type ObjectReferences, type WatchedResource,
+} from './kube-resources.ts';
 import { gatewayDiscovery } from './gateway-discovery.ts';
+
+/** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
+const PODS = 'pods';
 
 export interface KubernetesSourceOptions {
   config: RouterConfig;
@@ -31,7 +39,15 @@ export interface KubernetesSourceOptions {
 export class KubernetesSource {
   #options: KubernetesSourceOptions;
   #informers: KubeInformer[] = [];
+  /** Informers of referenced objects, by Secret key or PODS, with the promise of their first list. */
+  #referenced = new Map<string, { informer: KubeInformer; synced: Promise<void> }>();
+  /** What each Route/Ingress (by `Kind/key`) references, and how many of them reference each thing. */
+  #referencesOf = new Map<string, ObjectReferences>();
+  #secretUsers = new Map<string, number>();
+  #podUsers = 0;
+  #unsubscribe: (() => void) | undefined;
   #started = false;
+  #stopped = false;
 
   constructor(options: KubernetesSourceOptions) {
     this.#options = options;
@@ -60,32 +76,106 @@ export class KubernetesSource {
 
   /** Whether every informer has listed at least once. */
   get synced(): boolean {
-    return this.#started && this.#informers.every((i) => i.synced);
+    return this.#started && this.#informers.every((i) => i.synced) && [...this.#referenced.values()].every((r) => r.informer.synced);
   }
 
-  /** Start every informer; resolves once each has listed once (retrying failures meanwhile). */
+  /** The resources read right now (the always-watched kinds, then the referenced objects). */
+  get watched(): WatchedResource[] {
+    return [...this.#informers, ...[...this.#referenced.values()].map((r) => r.informer)].map((i) => i.watched);
+  }
+
+  /**
+   * Start every informer; resolves once each has listed once (retrying failures meanwhile),
+   * including the informers of what the first lists reference.
+   */
   async start(): Promise<void> {
     if (this.#started) throw new Error('KubernetesSource already started');
     this.#started = true;
-    const { config, store, logger, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
-    const log = logger.child({ source: 'kubernetes' });
+    const { config, store, kubeConfig, backoffInitialMs } = this.#options;
+    const log = this.#log();
+    this.#unsubscribe = store.subscribe((changes) => this.#onChanges(changes));
     // Gateway API: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
     const gatewayPresent = await gatewayDiscovery(kubeConfig, log, backoffInitialMs);
-    for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) {
-      this.#informers.push(new KubeInformer({
-        kubeConfig, watched, store, logger: log, metrics,
-        watchTimeoutMs: config.watchTimeout,
-        backoffInitialMs, backoffMaxMs,
-        accept: acceptObject,
-      }));
-    }
+    for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) this.#informers.push(this.#informer(watched));
     log.info({ resources: this.#informers.map((i) => i.watched.resource), namespace: config.namespace || undefined }, 'starting informers');
     await Promise.all(this.#informers.map((i) => i.start()));
-    log.info('initial sync complete');
+    store.flush(); // deliver the first lists now: their references start their informers
+    await Promise.all([...this.#referenced.values()].map((r) => r.synced));
+    log.info({ secrets: this.#secretUsers.size, pods: this.#podUsers > 0 }, 'initial sync complete');
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#informers.map((i) => i.stop()));
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    const referenced = [...this.#referenced.values()].map((r) => r.informer);
+    this.#referenced.clear();
+    await Promise.all([...this.#informers, ...referenced].map((i) => i.stop()));
+  }
+
+  #log(): Logger {
+    return this.#options.logger.child({ source: 'kubernetes' });
+  }
+
+  #informer(watched: WatchedResource): KubeInformer {
+    const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
+    return new KubeInformer({
+      kubeConfig, watched, store, logger: this.#log(), metrics,
+      watchTimeoutMs: config.watchTimeout,
+      backoffInitialMs, backoffMaxMs,
+      accept: acceptObject,
+    });
+  }
+
+  /** Keep the reference counts of Routes, Ingresses and Gateways, and the referenced informers, in step. */
+  #onChanges(changes: readonly StoreChange[]): void {
+    if (this.#stopped) return;
+    let touched = false;
+    for (const change of changes) {
+      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway') continue;
+      const id = `${change.kind}/${change.key}`;
+      const before = this.#referencesOf.get(id);
+      const after = change.current ? objectReferences(change.current) : undefined;
+      if (before) this.#count(before, -1);
+      if (after) this.#count(after, +1);
+      if (after && (after.pods || after.secrets.length > 0)) this.#referencesOf.set(id, after);
+      else this.#referencesOf.delete(id);
+      touched ||= before !== undefined || after !== undefined;
+    }
+    if (touched) this.#reconcileReferenced();
+  }
+
+  #count(refs: ObjectReferences, delta: 1 | -1): void {
+    if (refs.pods) this.#podUsers += delta;
+    for (const key of refs.secrets) {
+      const users = (this.#secretUsers.get(key) ?? 0) + delta;
+      if (users > 0) this.#secretUsers.set(key, users);
+      else this.#secretUsers.delete(key);
+    }
+  }
+
+  #reconcileReferenced(): void {
+    const wanted = new Set(this.#secretUsers.keys());
+    if (this.#podUsers > 0) wanted.add(PODS);
+    for (const [key, { informer }] of this.#referenced) {
+      if (wanted.has(key)) continue;
+      this.#referenced.delete(key);
+      void informer.stop().then(() => this.#forget(key));
+    }
+    for (const key of wanted) {
+      if (this.#referenced.has(key)) continue;
+      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key));
+      // A failed first list is retried inside the informer; stop() before it lists rejects: ignore.
+      const synced = informer.start().catch(() => undefined);
+      this.#referenced.set(key, { informer, synced });
+    }
+  }
+
+  /** Nothing references these objects any more: drop them from the store (and from memory). */
+  #forget(key: string): void {
+    if (this.#referenced.has(key)) return; // wanted again meanwhile: the new informer owns them
+    const { store } = this.#options;
+    if (key === PODS) for (const pod of [...store.keys('Pod')]) store.remove('Pod', pod);
+    else store.remove('Secret', key);
   }
 }
 

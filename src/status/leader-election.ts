@@ -2,11 +2,16 @@
 // acquire or renew every retry period; a lease held by someone else counts as expired when its
 // record has not changed for one lease duration (measured on our clock, so clock skew between
 // nodes does not matter); a leader that cannot renew within the renew deadline steps down.
-// Releasing (on stop) empties holderIdentity so a successor takes over at its next try.
+// The deadline bounds the whole renew (GET and PUT together, as client-go's context does): a
+// leader steps down at lastRenew + renewDeadline even while a request hangs, always before
+// another pod may take over (lastRenew + leaseDuration).
+// Releasing (on stop) empties holderIdentity so a successor takes over at its next try; a
+// Lease acquired by a round still running when stop() is called is released too.
 
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KubeApiError, kubeRequest } from '../sources/kube-request.ts';
@@ -22,6 +27,12 @@ export interface LeaderElectorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Timers and time (tests inject a manual clock). */
+  clock?: Clock;
+}
+
+class RenewDeadlineExceeded extends Error {
+  constructor() { super('the renew deadline passed'); }
 }
 
 interface Lease {
@@ -51,12 +62,17 @@ export class LeaderElector extends EventEmitter {
   #retryPeriodMs: number;
   #leading = false;
   #running = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
+  readonly #clock: Clock;
+  /** The Lease is ours on the server (a round acquired or renewed it and nothing released it since). */
+  #holds = false;
   #tick: Promise<void> = Promise.resolve();
   #lastRenew = 0;
   /** The other holder's record as last seen, and when (on our clock) it last changed. */
   #observedRecord = '';
   #observedAt = 0;
+  /** holderIdentity as last read from the Lease ('' = none or not read yet). */
+  #lastHolder = '';
 
   constructor(options: LeaderElectorOptions) {
     super();
@@ -65,10 +81,14 @@ export class LeaderElector extends EventEmitter {
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'leader-election', lease: `${options.leaseNamespace}/${options.leaseName}` });
   }
 
   get isLeader(): boolean { return this.#leading; }
+
+  /** Who holds the Lease, as far as this process knows ('' = nobody or not known yet). */
+  get holder(): string { return this.#leading ? this.identity : this.#lastHolder; }
 
   start(): void {
     if (this.#running) return;
@@ -84,59 +104,86 @@ export class LeaderElector extends EventEmitter {
   async stop(options: { release?: boolean } = {}): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
+    // A round in flight may still acquire the Lease: wait for it, then release what we hold.
     await this.#tick;
-    if (this.#leading) {
-      if (options.release !== false) await this.#release();
-      this.#setLeading(false);
-    }
+    if (this.#holds && options.release !== false) await this.#release();
+    this.#holds = false;
+    this.#setLeading(false);
   }
 
   #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#tick = this.#tryAcquireOrRenew().finally(() => {
-        if (this.#running) this.#schedule(this.#retryPeriodMs);
-      });
-    }, delayMs);
+    this.#timer = this.#clock.setTimeout(runRound, delayMs, this);
+  }
+
+  /** One round, then the next one a retry period later. The timer's entry point; not for callers. */
+  round(): void {
+    this.#tick = this.#tryAcquireOrRenew().finally(() => {
+      if (this.#running) this.#schedule(this.#retryPeriodMs);
+    });
   }
 
   async #tryAcquireOrRenew(): Promise<void> {
+    // A leader's round must end by lastRenew + renewDeadline; a candidate's within one deadline.
+    const deadline = (this.#leading ? this.#lastRenew : this.#clock.now()) + this.#renewDeadlineMs;
     try {
-      const acquired = await this.#attempt();
-      if (!this.#running) return;
+      const acquired = await this.#withinDeadline(this.#attempt(deadline), deadline);
       if (acquired) {
-        this.#lastRenew = Date.now();
-        this.#setLeading(true);
+        this.#lastRenew = this.#clock.now();
+        if (this.#running) this.#setLeading(true);
         return;
       }
     } catch (err) {
       this.#log.warn({ error: (err as Error).message }, 'lease update failed');
     }
-    if (this.#leading && Date.now() - this.#lastRenew > this.#renewDeadlineMs) {
+    if (this.#leading && this.#clock.now() >= deadline) {
       this.#log.warn('could not renew the lease within the renew deadline; stepping down');
       this.#setLeading(false);
     } else if (this.#leading && !(await this.#stillHolder())) {
+      this.#holds = false;
       this.#setLeading(false);
     }
   }
 
+  /** `work`, or RenewDeadlineExceeded when the clock reaches `deadline` first. */
+  async #withinDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+    let timer: TimerHandle | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = this.#clock.setTimeout(rejectExpired, Math.max(0, deadline - this.#clock.now()), reject);
+    });
+    try {
+      return await Promise.race([work, expired]);
+    } finally {
+      // A request that lost the race may still succeed later: #attempt then sets #holds, so
+      // stop() releases it.
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  /** Time left before `deadline` for one request (at least 1 ms). */
+  #remaining(deadline: number): number {
+    return Math.max(1, deadline - this.#clock.now());
+  }
+
   /** One round: true when we hold the lease afterwards. */
-  async #attempt(): Promise<boolean> {
+  async #attempt(deadline: number): Promise<boolean> {
     const { kubeConfig } = this.#options;
-    const now = new Date();
+    const now = new Date(this.#clock.now());
     let lease: Lease;
     try {
-      lease = await kubeRequest<Lease>(kubeConfig, { method: 'GET', path: this.#path(), timeoutMs: this.#renewDeadlineMs });
+      lease = await kubeRequest<Lease>(kubeConfig, { method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
     } catch (err) {
       if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
       await kubeRequest(kubeConfig, {
-        method: 'POST', path: this.#collectionPath(), timeoutMs: this.#renewDeadlineMs,
+        method: 'POST', path: this.#collectionPath(), timeoutMs: this.#remaining(deadline),
         body: this.#leaseBody({ acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 }),
       });
+      this.#holds = true;
       return true;
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
+    this.#lastHolder = holder;
     const record = JSON.stringify([holder, spec.renewTime ?? '', spec.leaseTransitions ?? 0]);
     if (record !== this.#observedRecord) {
       this.#observedRecord = record;
@@ -154,11 +201,12 @@ export class LeaderElector extends EventEmitter {
     };
     updated.metadata.resourceVersion = lease.metadata.resourceVersion;
     try {
-      await kubeRequest(kubeConfig, { method: 'PUT', path: this.#path(), body: updated, timeoutMs: this.#renewDeadlineMs });
+      await kubeRequest(kubeConfig, { method: 'PUT', path: this.#path(), body: updated, timeoutMs: this.#remaining(deadline) });
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 409) return false; // someone else got there first
       throw err;
     }
+    this.#holds = true;
     if (!ours) this.#log.info({ previous: holder || undefined }, 'acquired the lease');
     return true;
   }
@@ -179,7 +227,7 @@ export class LeaderElector extends EventEmitter {
       if ((lease.spec?.holderIdentity ?? '') !== this.identity) return;
       const released: Lease = {
         ...lease,
-        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime() },
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
       };
       await kubeRequest(this.#options.kubeConfig, { method: 'PUT', path: this.#path(), body: released, timeoutMs: 2000 });
       this.#log.info('released the lease');
@@ -215,4 +263,12 @@ export class LeaderElector extends EventEmitter {
   #path(): string {
     return `${this.#collectionPath()}/${encodeURIComponent(this.#options.leaseName)}`;
   }
+}
+
+function runRound(elector: LeaderElector): void {
+  elector.round();
+}
+
+function rejectExpired(reject: (err: Error) => void): void {
+  reject(new RenewDeadlineExceeded());
 }

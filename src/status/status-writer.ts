@@ -2,6 +2,12 @@
 // queued (the latest wins), writes to one object are serialised, a token bucket limits bursts
 // (a leader taking over may owe status to thousands of routes), and a write happens only when
 // the status actually changes. A 409 Conflict is retried with a fresh GET, a bounded number of times.
+//
+// Both calls go through the status subresource, so RBAC needs exactly `get` and `patch` on
+// routes/status and ingresses/status (manifests/base/cluster-role.yaml) and nothing on the objects
+// themselves: the read is a GET of `/status`, the write a JSON merge patch of our part of the
+// status carrying the resourceVersion that was read, which the API server turns into the same
+// optimistic-concurrency check (409 Conflict) as a PUT.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RouterConfig } from '../config.ts';
@@ -117,14 +123,15 @@ export class StatusWriter {
     const what = `${ref.kind} ${ref.namespace}/${ref.name}`;
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       try {
-        const current = await kubeRequest<Route | Ingress>(kubeConfig, { method: 'GET', path: objectPath(ref.kind, ref.namespace, ref.name) });
+        const statusPath = objectPath(ref.kind, ref.namespace, ref.name, 'status');
+        const current = await kubeRequest<Route | Ingress>(kubeConfig, { method: 'GET', path: statusPath });
         const status = this.#desiredStatus(ref.kind, current, result);
         if (!status.changed) return;
         await this.#takeToken();
         if (this.#stopped) return;
         await kubeRequest(kubeConfig, {
-          method: 'PUT', path: objectPath(ref.kind, ref.namespace, ref.name, 'status'),
-          body: { ...current, status: status.value },
+          method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
+          body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
         });
         this.#options.metrics?.statusWrites.inc({ kind: ref.kind, result: 'ok' });
         this.#log.debug({ object: what, admitted: result?.admitted }, 'status written');
@@ -143,19 +150,23 @@ export class StatusWriter {
     }
   }
 
-  #desiredStatus(kind: StatusRef['kind'], current: Route | Ingress, result: AdmissionResult | undefined): StatusChange<unknown> {
+  /**
+   * The merge patch of the status that says what we want: the whole list we own a part of
+   * (a merge patch replaces a list whole; null removes it), nothing else of the status.
+   */
+  #desiredStatus(kind: StatusRef['kind'], current: Route | Ingress, result: AdmissionResult | undefined): { patch: unknown; changed: boolean } {
     const { config } = this.#options;
     if (kind === 'Ingress') {
       const ingress = current as Ingress;
       const lb = desiredLoadBalancer(ingress.status?.loadBalancer?.ingress, result, config);
-      return { value: { ...(ingress.status ?? {}), loadBalancer: { ...(ingress.status?.loadBalancer ?? {}), ingress: lb.value } }, changed: lb.changed };
+      return { patch: { loadBalancer: { ingress: lb.value ?? null } }, changed: lb.changed };
     }
     const route = current as Route;
     const identity = { routerName: config.routerName, canonicalHostname: config.canonicalHostname };
-    const entries = result
+    const entries: StatusChange<unknown> = result
       ? desiredRouteIngress(route.status?.ingress, result, identity)
       : withoutRouterEntry(route.status?.ingress, config.routerName);
-    return { value: { ...(route.status ?? {}), ingress: entries.value }, changed: entries.changed };
+    return { patch: { ingress: entries.value ?? null }, changed: entries.changed };
   }
 
   async #takeToken(): Promise<void> {

@@ -90,7 +90,7 @@ function positiveDuration(annotations: Record<string, string>, name: string): nu
   const raw = annotations[name];
   if (raw === undefined) return null;
   let ms: number;
-  try { ms = parseDuration(raw); } catch { return fail(name, `invalid duration "${raw}" (use e.g. 500ms, 5s, 1m)`); }
+  try { ms = parseDuration(raw); } catch (err) { return fail(name, (err as Error).message); }
   if (!(ms > 0)) fail(name, `duration must be greater than 0, got "${raw}"`);
   return ms;
 }

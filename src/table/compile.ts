@@ -8,7 +8,7 @@ import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
-import type { CompiledRoute, CompiledService, HostEntry, PathMatch } from './types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from './types.ts';
 import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
@@ -117,5 +117,11 @@ export function compileHostEntry(hostKey: string, candidates: Iterable<RouteCand
     if (result.skipped.size > 0) skipped.set(c.key, result.skipped);
   }
   routes.sort(compareRouteSpecificity);
-  return { entry: routes.length > 0 ? { key: hostKey, routes } : null, deps, skipped };
+  if (routes.length === 0) return { entry: null, deps, skipped };
+  const entry: HostEntry = { key: hostKey, routes };
+  // Admission already keeps one namespace per host when the check is on.
+  if (!config.disableNamespaceOwnershipCheck && hostKey !== HOSTLESS_HOST_KEY && routes.every((r) => r.namespace === routes[0]!.namespace)) {
+    entry.ownerNamespace = routes[0]!.namespace;
+  }
+  return { entry, deps, skipped };
 }

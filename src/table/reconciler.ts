@@ -12,6 +12,7 @@ import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
 import { parseLabelSelector } from '../admission/label-selector.ts';
 import { domainGroupOfHostKey, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import type { RouterConfig } from '../config.ts';
+import type { PluginCatalog } from '../admission/middlewares.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
@@ -32,7 +33,7 @@ const DEFAULT_BACKEND = '';
 
 export interface UnselectedRoute { kind: 'Route' | 'Ingress'; namespace: string; name: string }
 
-export interface ReconcilerOptions { config: RouterConfig; logger: Logger; metrics?: Metrics }
+export interface ReconcilerOptions { config: RouterConfig; logger: Logger; metrics?: Metrics; plugins?: PluginCatalog }
 
 function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
   let set = index.get(key);
@@ -105,12 +106,13 @@ export class Reconciler extends EventEmitter {
       store,
       routeSelector: parseLabelSelector(options.config.routeLabels),
       namespaceSelector: parseLabelSelector(options.config.namespaceLabels),
+      plugins: options.plugins,
     };
   }
 
   start(): void {
     if (this.#unsubscribe) return;
-    this.#unsubscribe = this.#store.subscribe((changes) => this.#onChanges(changes));
+    this.#unsubscribe = this.#store.subscribe((changes) => this.#onChanges(changes), () => this.resync());
     const owners = new Set<string>();
     for (const kind of ['Route', 'Ingress'] as const) {
       for (const key of this.#store.keys(kind)) owners.add(`${kind}/${key}`);
@@ -118,6 +120,33 @@ export class Reconciler extends EventEmitter {
     this.#evaluateGateways(owners);
     this.#reconcile(owners, new Set());
   }
+
+  /**
+   * Rebuild everything from the store and re-send the whole table (every entry upserted, the
+   * ones that no longer exist removed): after a batch was lost half-way (a listener threw), no
+   * incremental step can be trusted to know what changed.
+   */
+  resync(): void {
+    const owners = new Set<string>(this.#results.keys());
+    for (const kind of ['Route', 'Ingress'] as const) {
+      for (const key of this.#store.keys(kind)) owners.add(`${kind}/${key}`);
+    }
+    for (const state of [...this.#owners.values()]) this.#unindexOwner(state);
+    this.#hostCandidates.clear();
+    this.#quiet = true;
+    try {
+      this.#reconcile(owners, new Set([...this.#entries.keys(), DEFAULT_BACKEND]));
+    } finally {
+      this.#quiet = false;
+    }
+    // The consumer's table may hold anything: replace it whole.
+    const delta: TableDelta = { ...this.snapshot(), version: ++this.#version, reset: true };
+    this.#metrics?.tableUpdates.inc();
+    this.emit('delta', delta);
+  }
+
+  /** Set while resync() rebuilds: the incremental deltas are folded into its one full delta. */
+  #quiet = false;
 
   stop(): void {
     this.#unsubscribe?.();
@@ -220,6 +249,15 @@ export class Reconciler extends EventEmitter {
         case 'Namespace':
           for (const o of this.#namespaceOwners.get(change.key) ?? []) owners.add(o);
           break;
+        case 'Middleware': {
+          // Re-admit whoever may use it: its namespace's routes, or all of them when router-wide.
+          if ((this.#config.middlewares ?? []).includes(change.key)) {
+            for (const o of this.#owners.keys()) owners.add(o);
+          } else {
+            for (const o of this.#namespaceOwners.get(change.key.slice(0, change.key.indexOf('/'))) ?? []) owners.add(o);
+          }
+          break;
+        }
         case 'Secret':
           // Admission checks externalCertificate Secrets: a change can admit or reject a Route.
           for (const o of this.#secretOwners.get(change.key) ?? []) owners.add(o);
@@ -283,7 +321,7 @@ export class Reconciler extends EventEmitter {
     const { changed, unselected } = this.#updateResults(resultOwners);
     if (defaultDirty) dirtyHosts.add(DEFAULT_BACKEND);
     const delta = this.#compileHosts(dirtyHosts);
-    if (delta) {
+    if (delta && !this.#quiet) {
       this.#metrics?.tableUpdates.inc();
       this.#metrics?.tableUpdateDuration.observe((performance.now() - started) / 1000);
       this.emit('delta', delta);

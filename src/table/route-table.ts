@@ -13,6 +13,8 @@ class HostSlot<T> {
   readonly items: T[];
   readonly kinds: Uint8Array;
   readonly patterns: string[];
+  /** HostEntry.ownerNamespace, or null. */
+  readonly ownerNamespace: string | null;
   /** HTTPRoute request conditions by route; null when no route of the slot has any (Routes, Ingresses). */
   readonly conditions: Array<RequestConditions | null> | null;
   /**
@@ -21,8 +23,9 @@ class HostSlot<T> {
    */
   readonly deep: Uint8Array | null;
 
-  constructor(key: string, routes: readonly CompiledRoute[], items: T[]) {
+  constructor(key: string, routes: readonly CompiledRoute[], items: T[], ownerNamespace: string | null = null) {
     this.key = key;
+    this.ownerNamespace = ownerNamespace;
     this.routes = routes;
     this.items = items;
     this.kinds = new Uint8Array(routes.length);
@@ -63,6 +66,17 @@ class HostSlot<T> {
       const c = conditions[i]!;
       if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
       return i;
+    }
+    return -1;
+  }
+
+  /** As find(), among the routes of one namespace only. */
+  findOwned(target: string, end: number, namespace: string): number {
+    const kinds = this.kinds;
+    for (let i = 0; i < kinds.length; i++) {
+      if (this.routes[i]!.namespace !== namespace) continue;
+      const kind = kinds[i]!;
+      if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
     }
     return -1;
   }
@@ -143,6 +157,11 @@ export class RouteTable<T> {
       this.#setSlot(key, null);
     };
     for (const key of delta.remove) retire(key);
+    if (delta.reset === true) {
+      const kept = new Set(delta.upsert.map((e) => e.key));
+      const all = [...[...this.#exact.values()].map((slot) => slot.key), ...[...this.#wildcard.values()].map((slot) => slot.key), ...(this.#hostless ? [HOSTLESS_HOST_KEY] : [])];
+      for (const key of all) if (!kept.has(key)) retire(key);
+    }
     for (const entry of delta.upsert) retire(entry.key);
     for (const entry of delta.upsert) this.#install(entry, added);
     if (delta.defaultBackend !== undefined) {
@@ -169,21 +188,26 @@ export class RouteTable<T> {
       items.push(item);
       added.push([route.key, item]);
     }
-    this.#setSlot(entry.key, new HostSlot(entry.key, entry.routes, items));
+    this.#setSlot(entry.key, new HostSlot(entry.key, entry.routes, items, entry.ownerNamespace ?? null));
   }
 
   /**
    * The item serving a request: exact host, else the wildcard of its parent domain (also when
    * the exact host has no matching path), else the Ingress rules without host (by path), else
-   * the Ingress default backend, else null.
+   * the Ingress default backend, else null. A host owned by a namespace (its exact entry or
+   * the wildcard above it, see HostEntry.ownerNamespace) falls through only to rules without
+   * host and a default backend of that same namespace: another tenant's catch-all must not
+   * receive its requests (and their cookies) on paths it does not route.
    */
   match(hostHeader: string, path: string, req?: MatchRequest, secure = false): T | null {
     const host = normalizeHost(hostHeader);
     const end = pathEnd(path);
+    let owner: string | null = null;
     const exact = this.#exact.get(host);
     if (exact !== undefined) {
       const i = exact.find(path, end, req, secure);
       if (i !== -1) return exact.items[i]!;
+      owner = exact.ownerNamespace;
     }
     if (this.#wildcard.size > 0) {
       const parent = parentDomain(host);
@@ -191,6 +215,7 @@ export class RouteTable<T> {
       if (wildcard !== undefined) {
         const i = wildcard.find(path, end, req, secure);
         if (i !== -1) return wildcard.items[i]!;
+        owner ??= wildcard.ownerNamespace;
       }
       if (this.#deepSlots > 0) {
         const deep = this.#deepMatch(parent, path, end, req, secure);
@@ -199,9 +224,10 @@ export class RouteTable<T> {
     }
     const hostless = this.#hostless;
     if (hostless !== null) {
-      const i = hostless.find(path, end, req, secure);
+      const i = owner === null ? hostless.find(path, end, req, secure) : hostless.findOwned(path, end, owner);
       if (i !== -1) return hostless.items[i]!;
     }
+    if (owner !== null && this.#defaultRoute !== null && this.#defaultRoute.namespace !== owner) return null;
     return this.#defaultItem;
   }
 

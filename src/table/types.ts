@@ -210,6 +210,12 @@ export interface HostEntry {
   key: string;
   /** Routes in match order: most specific path first, Exact before Prefix on a tie. */
   routes: CompiledRoute[];
+  /**
+   * The namespace that owns this host (or wildcard domain) under the namespace ownership check:
+   * rules without host and the default backend of other namespaces never serve its requests.
+   * Absent when the check is disabled (or for HOSTLESS_HOST_KEY).
+   */
+  ownerNamespace?: string;
 }
 
 /** An incremental change to the table. The reconciler emits one per batch of store changes. */
@@ -221,6 +227,8 @@ export interface TableDelta {
   remove: string[];
   /** Present when the Ingress default backend changed (null = none). */
   defaultBackend?: CompiledRoute | null;
+  /** The whole table (a resync): every host entry not in `upsert` is dropped. */
+  reset?: boolean;
 }
 
 export interface AdmissionResult {

@@ -43,3 +43,25 @@ test('run is the default subcommand; SIGTERM exits 0', async (t) => {
   const { code } = await router.stop();
   t.is(code, 0);
 });
+
+test('a duration above 2^31-1 ms (Node timers overflow) exits 2 naming the option, as flag or env', (t) => {
+  const r1 = run(['run', '--tunnel-timeout', '30d', '--file', '/dev/null']);
+  t.is(r1.status, 2);
+  t.regex(r1.stderr, /--tunnel-timeout: duration "30d" is too long/);
+  const r2 = run(['run', '--file', '/dev/null'], { ROUTER_BACKEND_CHECK_INTERVAL: '2147483648' });
+  t.is(r2.status, 2);
+  t.regex(r2.stderr, /ROUTER_BACKEND_CHECK_INTERVAL: .*too long/);
+});
+
+test('a truly uncaught exception is not swallowed: stack on stderr, exit 70 (the supervisor restarts)', async (t) => {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  // Preloaded into the real CLI: throws from a timer once the router runs.
+  const preload = path.join(mkdtempSync(path.join(tmpdir(), 'switchyard-crash-')), 'crash.mjs');
+  writeFileSync(preload, "setTimeout(() => { throw new Error('deliberate bug for the test'); }, 300);\n");
+  const file = writeTempFile('');
+  const r = spawnSync(process.execPath, ['--import', preload, CLI, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0'], { encoding: 'utf8', timeout: 20_000 });
+  t.is(r.status, 70);
+  t.regex(r.stderr, /fatal uncaught exception: Error: deliberate bug for the test\n\s+at /);
+});

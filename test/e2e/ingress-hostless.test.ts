@@ -107,17 +107,18 @@ test.serial('rules without host serve any Host by path: longest match, Exact bea
 test.serial('exact host, then the wildcard one label up, then rules without host, then the default backend', async (t) => {
   t.is(await backendFor('api.example.com', '/api'), 'e', 'an exact host wins');
   t.is(await backendFor('www.example.com', '/only/x'), 'e');
-  t.is(await backendFor('www.example.com', '/api'), 'a', 'no path of the exact host matches: rules without host');
+  t.is(await backendFor('www.example.com', '/api'), 'status 404', 'a host owned by another namespace: no rule without host, no default backend of others');
   t.is(await backendFor('x.wild.example.com', '/api'), 'g', 'the wildcard wins over rules without host');
-  t.is(await backendFor('x.wild.example.com', '/web'), 'd');
-  t.is(await backendFor('x.wild.example.com', '/exact'), 'c');
+  t.is(await backendFor('x.wild.example.com', '/web'), 'd', 'rules without host of the namespace owning the wildcard');
+  t.is(await backendFor('x.wild.example.com', '/exact'), 'd', 'team-a\'s Exact /exact is skipped under team-b\'s wildcard');
   t.is(await backendFor('nowhere.test', '/nothing'), 'f', 'spec.defaultBackend serves what nothing else matches');
   t.is(await backendFor('nowhere.test', '/nginx'), 'f', 'an Ingress of another class is not served');
 });
 
 test.serial('over HTTPS, rules without host are served with the default certificate, by Host', async (t) => {
   t.is(await httpsBackendFor('anything.test', 'anything.test', '/api'), 'a');
-  t.is(await httpsBackendFor('www.example.com', 'www.example.com', '/web'), 'd');
+  t.is(await httpsBackendFor('other.example.com', 'other.example.com', '/web'), 'd');
+  t.is(await httpsBackendFor('www.example.com', 'www.example.com', '/web'), 'status 404', 'an owned host stays its owner\'s over HTTPS too');
 });
 
 test.serial('/debug/routes shows the "*" slot and the conflict; deleting the owner promotes the younger; no default → 404', async (t) => {
@@ -143,4 +144,13 @@ test.serial('/debug/routes shows the "*" slot and the conflict; deleting the own
   t.is(await backendFor('anything.test', '/nothing'), 'status 404');
   t.true((await debugRoutes()).admission.find((r) => r.key === 'Ingress/team-b/catch-young')!.admitted);
   t.is(router.child.exitCode, null);
+});
+
+test('--disable-namespace-ownership-check: rules without host of any namespace serve paths an owned host does not route', async (t) => {
+  const own = writeTempFile(objects({ withOld: true, withDefault: true }));
+  const open = await startRouter({ args: ['--file', own, '--allow-wildcard-routes', '--disable-namespace-ownership-check'] });
+  t.teardown(() => open.stop());
+  const reply = await request(open.http, { host: 'x.wild.example.com', path: '/exact' });
+  t.is(reply.headers['x-backend'], 'c');
+  t.is((await request(open.http, { host: 'www.example.com', path: '/web' })).headers['x-backend'], 'd');
 });

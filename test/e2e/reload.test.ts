@@ -82,3 +82,15 @@ test('a missing file at start-up is a clear error, exit non-zero', async (t) => 
   t.not(code, 0);
   t.regex(router.stderr(), /nonexistent\/routes\.yaml/);
 });
+
+test('a YAML alias bomb written to the watched file is refused at once; the router keeps serving the previous objects', async (t) => {
+  const file = writeTempFile(base());
+  const router = await startRouter({ args: ['--file', file] });
+  t.teardown(() => router.stop());
+  const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (const [i, n] of [...'bcdefghi'].entries()) lines.push(`${n}: &${n} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`);
+  writeFileSync(file, `apiVersion: v1\nkind: Service\nmetadata: { name: bomb }\nspec:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  const logged = await router.waitForLog((l) => l.msg === 'cannot parse file; keeping its previous objects');
+  t.regex(String(logged.error), /expands to more than/);
+  t.is((await request(router.http, { host: 'one.test' })).headers['x-backend'], 'a');
+});

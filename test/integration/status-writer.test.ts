@@ -124,9 +124,9 @@ test('a 409 conflict is retried with a fresh GET and keeps the concurrent change
   api.create(route());
   let raced = false;
   api.onRequest = ({ method, path }) => {
-    if (method === 'PUT' && path.endsWith('/routes/web/status') && !raced) {
+    if (method === 'PATCH' && path.endsWith('/routes/web/status') && !raced) {
       raced = true;
-      // Another router writes its entry between our GET and our PUT.
+      // Another router writes its entry between our GET and our PATCH.
       const current = api.get<any>(ROUTE);
       api.update({ ...current, status: { ingress: [OTHER] } });
     }

@@ -15,10 +15,10 @@ export interface RawBackend {
 }
 
 /** `answer(requestLine)` returns the raw response bytes (null: reset the connection); default: 200 echoing the request line. */
-export async function startRawBackend(answer: (requestLine: string) => string | null = okAnswer): Promise<RawBackend> {
+export async function startRawBackend(answer: (requestLine: string) => string | null = okAnswer, options: { allowHalfOpen?: boolean } = {}): Promise<RawBackend> {
   const connections: string[] = [];
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
     const index = connections.push('') - 1;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

@@ -125,3 +125,15 @@ test('hsts normalisation and CIDR checks', (t) => {
   t.false(isIpOrCidr('1.2.3.4/'));
   t.true(parseRouteAnnotations(undefined).ok);
 });
+
+test('durations above 2^31-1 ms are refused with a reason naming the annotation (they would overflow Node timers)', (t) => {
+  for (const name of [ANNOTATIONS.timeout, ANNOTATIONS.timeoutTunnel, 'switchyard.io/health-check-interval', 'switchyard.io/health-check-timeout', 'router.openshift.io/haproxy.health.check.interval']) {
+    const r = parseRouteAnnotations({ [name]: '30d', 'switchyard.io/health-check-path': '/h' });
+    t.false(r.ok, name);
+    if (!r.ok) {
+      t.is(r.annotation, name);
+      t.regex(r.message, /too long: at most 2147483647 ms/);
+    }
+  }
+  t.true(parseRouteAnnotations({ [ANNOTATIONS.timeoutTunnel]: '24d' }).ok);
+});

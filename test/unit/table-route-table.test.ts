@@ -127,3 +127,23 @@ test('rules without host (key "*"): after exact and wildcard hosts, before the d
   t.deepEqual(disposed.map((i) => i.key).sort(), ['any-a', 'any-api', 'any-api-exact']);
   t.deepEqual([...table.items()].map((i) => i.key).sort(), ['default', 'wild', 'www']);
 });
+
+test('an owned host falls through only to rules without host and a default backend of its own namespace', (t) => {
+  const { table } = makeTable();
+  const inNs = (r: CompiledRoute, namespace: string): CompiledRoute => ({ ...r, namespace });
+  table.apply({
+    version: 1, remove: [],
+    upsert: [
+      { key: 'c.test', routes: [inNs(compiled('a-login', 'c.test', '/app'), 'a')], ownerNamespace: 'a' },
+      { key: '*.a.test', routes: [inNs(compiled('a-wild', 'a.test', '/app', 'route', true), 'a')], ownerNamespace: 'a' },
+      { key: '*', routes: [inNs(compiled('b-login', '', '/login', 'prefix'), 'b'), inNs(compiled('a-any', '', '/', 'prefix'), 'a')] },
+    ],
+    defaultBackend: inNs(compiled('b-default', '', '', 'prefix'), 'b'),
+  });
+  t.is(table.match('c.test', '/login')?.key, 'a-any', "b's rule is skipped, a's own rule serves");
+  t.is(table.match('x.a.test', '/login')?.key, 'a-any');
+  t.is(table.match('free.test', '/login')?.key, 'b-login', 'a host nobody owns: every rule without host');
+  table.apply({ version: 2, remove: ['*'], upsert: [] });
+  t.is(table.match('c.test', '/login'), null, "b's default backend does not serve a's host");
+  t.is(table.match('free.test', '/login')?.key, 'b-default');
+});

@@ -12,6 +12,7 @@ import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { writeRawError } from '../error-response.ts';
 import { clientAddress } from '../headers.ts';
+import { markTunnel } from '../connection-marks.ts';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
 import { loadDefaultCertificate } from './default-certificate.ts';
 import { PassthroughTunnel } from './passthrough-tunnel.ts';
@@ -114,6 +115,11 @@ export class HttpsListener {
     });
   }
 
+  /** Close the listening socket only (open connections and the terminator stay). */
+  stopListening(): void {
+    if (this.server.listening) this.server.close();
+  }
+
   /** Stop accepting and destroy every open connection (tunnels and TLS sessions alike). */
   async close(): Promise<void> {
     const stopped = this.stopAccepting();
@@ -154,6 +160,7 @@ export class HttpsListener {
     const decision = decideTls(this.#lookup, verdict.hello.serverName, this.#config.disableHttp2);
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
+      markTunnel(socket);
       PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger });
       return;
     }

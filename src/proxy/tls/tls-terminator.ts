@@ -62,7 +62,9 @@ export class TlsTerminator {
   readonly contexts: SecureContextCache;
   readonly #lookup: TlsRouteLookup;
   readonly #handler: TlsRequestHandler;
-  readonly #defaultContext: tls.SecureContext;
+  #defaultContext: tls.SecureContext;
+  readonly #profile: TlsProfile;
+  #ticketKeys: Buffer;
   readonly #disableHttp2: boolean;
   readonly #handshakeOk: Counter.Internal;
   readonly #handshakeError: Counter.Internal;
@@ -75,6 +77,8 @@ export class TlsTerminator {
     this.#disableHttp2 = options.disableHttp2;
     this.#logger = options.logger;
     this.contexts = new SecureContextCache(options.profile, options.logger);
+    this.#profile = options.profile;
+    this.#ticketKeys = options.ticketKeys ?? randomBytes(48);
     this.#defaultContext = createServerContext(options.defaultCertificate, options.profile);
     this.#handshakeOk = options.metrics.tlsHandshakes.labels('ok');
     this.#handshakeError = options.metrics.tlsHandshakes.labels('error');
@@ -85,7 +89,7 @@ export class TlsTerminator {
       allowHTTP1: true,
       SNICallback: (servername, cb) => cb(null, this.#contextFor(servername)),
       ALPNCallback: ({ servername, protocols }) => this.#selectProtocol(servername, protocols),
-      ticketKeys: options.ticketKeys ?? randomBytes(48),
+      ticketKeys: this.#ticketKeys,
       // A client that stalls mid-handshake is cut like one that stalls before its headers.
       handshakeTimeout: options.headerTimeoutMs,
       http1Options: {
@@ -109,8 +113,7 @@ export class TlsTerminator {
     this.server.on('request', (req: AnyRequest, res: AnyResponse) => this.#onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
-    const server = this.server;
-    this.#ticketTimer = options.ticketKeys ? null : setInterval(() => rotateTicketKeys(server), TICKET_KEY_ROTATION_MS).unref();
+    this.#ticketTimer = options.ticketKeys ? null : setInterval(rotateTicketKeys, TICKET_KEY_ROTATION_MS, this).unref();
   }
 
   /** Terminate TLS on a socket whose ClientHello bytes are still unread (unshifted back). */
@@ -120,7 +123,16 @@ export class TlsTerminator {
 
   /** Replace the session ticket keys (externally managed keys; see TlsTerminatorOptions). */
   setTicketKeys(keys: Buffer): void {
+    this.#ticketKeys = keys;
     this.server.setTicketKeys(keys);
+  }
+
+  /** Serve a new default certificate from the next handshake on (a reloaded Secret). */
+  setDefaultCertificate(pair: CertificateMaterial): void {
+    this.#defaultContext = createServerContext(pair, this.#profile);
+    // The server's own context answers handshakes without SNI; replacing it resets its ticket keys.
+    this.server.setSecureContext({ ...this.#profile, cert: pair.cert, key: pair.key });
+    this.server.setTicketKeys(this.#ticketKeys);
   }
 
   close(): void {
@@ -193,8 +205,8 @@ export class TlsTerminator {
   }
 }
 
-function rotateTicketKeys(server: tls.Server): void {
-  server.setTicketKeys(randomBytes(48));
+function rotateTicketKeys(terminator: TlsTerminator): void {
+  terminator.setTicketKeys(randomBytes(48));
 }
 
 /** Fresh session ticket keys (48 bytes: name, HMAC and AES keys). */

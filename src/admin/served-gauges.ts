@@ -1,0 +1,74 @@
+// Gauges the primary refreshes right before a scrape from what it serves: endpoint availability
+// per route (switchyard_endpoint_up, switchyard_route_endpoints_available), certificate expiry
+// (route certificates and the default one) and readiness. Certificates are parsed once per PEM
+// text, not per scrape.
+
+import { X509Certificate } from 'node:crypto';
+import type { Metrics } from '../metrics.ts';
+import type { CompiledRoute } from '../table/types.ts';
+import type { EndpointRegistry } from '../health/endpoint-registry.ts';
+
+export class ServedGauges {
+  readonly #metrics: Metrics;
+  /** notAfter (s since epoch) by PEM text; entries of certificates no longer served are dropped. */
+  #expiry = new Map<string, number | null>();
+  #defaultCertificate: string | null = null;
+
+  constructor(metrics: Metrics) {
+    this.#metrics = metrics;
+  }
+
+  /** The default certificate's PEM chain (its first certificate is the leaf). */
+  setDefaultCertificate(pem: string): void {
+    this.#defaultCertificate = pem;
+  }
+
+  refresh(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, ready: boolean): void {
+    const { endpointUp, routeEndpointsAvailable, certificateExpiry } = this.#metrics;
+    endpointUp.reset();
+    routeEndpointsAvailable.reset();
+    certificateExpiry.reset();
+    this.#metrics.ready.set(ready ? 1 : 0);
+    const now = Date.now();
+    const seen = new Map<string, number | null>();
+    const expiry = (pem: string) => {
+      let value = seen.get(pem) ?? this.#expiry.get(pem);
+      if (value === undefined) value = notAfter(pem);
+      seen.set(pem, value);
+      return value;
+    };
+    if (this.#defaultCertificate !== null) {
+      const value = expiry(this.#defaultCertificate);
+      if (value !== null) certificateExpiry.labels('default', '').set(value);
+    }
+    const availableByRoute = new Map<string, number>();
+    for (const route of routes) {
+      const label = `${route.namespace}/${route.name}`;
+      let available = availableByRoute.get(label) ?? 0;
+      for (const service of route.services) {
+        for (const ep of service.endpoints) {
+          const state = registry.get(ep.id);
+          const up = state === undefined || state.available(now);
+          endpointUp.labels(label, state?.name ?? `${ep.address}:${ep.port}`).set(up ? 1 : 0);
+          if (up && ep.weight > 0) available++;
+        }
+      }
+      availableByRoute.set(label, available);
+      if (route.tls?.certificate) {
+        const value = expiry(route.tls.certificate.cert);
+        if (value !== null) certificateExpiry.labels('route', label).set(value);
+      }
+    }
+    for (const [label, available] of availableByRoute) routeEndpointsAvailable.labels(label).set(available);
+    this.#expiry = seen;
+  }
+}
+
+/** notAfter of the first certificate in a PEM text, in seconds since epoch; null if unreadable. */
+function notAfter(pem: string): number | null {
+  try {
+    return Math.floor(new X509Certificate(pem).validToDate.getTime() / 1000);
+  } catch {
+    return null;
+  }
+}

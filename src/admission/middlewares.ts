@@ -1,0 +1,63 @@
+// Admission step: the Middlewares a route runs. Router-wide ones (--middlewares, namespace/name)
+// come first, then those the route names in its switchyard.io/middlewares annotation (same
+// namespace, in order). Each must exist, name a plugin the operator loaded, and carry a config
+// its schema accepts — else the route is rejected with reason InvalidMiddleware and a message
+// naming the Middleware and the field. The resolved list (validated config, defaults applied)
+// is attached to the candidate for compilation.
+
+import type { Middleware } from '../objects/types.ts';
+import type { CompiledMiddleware } from '../table/types.ts';
+import { ADMITTED, Reasons, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
+
+export const MIDDLEWARES_ANNOTATION = 'switchyard.io/middlewares';
+
+/** What admission needs of the loaded plugins. */
+export interface PluginCatalog {
+  validate(plugin: string, config: unknown): { ok: true; value: unknown } | { ok: false; message: string };
+}
+
+const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+const NONE: CompiledMiddleware[] = [];
+
+/** Names in the annotation, in order ('' and blanks dropped). */
+export function middlewareNames(annotations: Readonly<Record<string, string>> | undefined): string[] {
+  const raw = annotations?.[MIDDLEWARES_ANNOTATION];
+  if (raw === undefined) return [];
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export function admitMiddlewares(c: RouteCandidate, context: AdmissionContext): Verdict {
+  const global = context.config.middlewares ?? [];
+  const names = middlewareNames(c.annotations);
+  if (names.length === 0 && global.length === 0) {
+    c.middlewares = NONE;
+    return ADMITTED;
+  }
+  const out: CompiledMiddleware[] = [];
+  const seen = new Set<string>();
+  for (const ref of global) {
+    const failure = resolve(ref, 'router-wide middleware', context, out, seen);
+    if (failure !== null) return failure;
+  }
+  for (const name of names) {
+    if (!NAME.test(name)) return reject(Reasons.invalidMiddleware, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is not a Middleware name`);
+    if (seen.has(`${c.namespace}/${name}`)) return reject(Reasons.invalidMiddleware, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is listed twice (or is also router-wide)`);
+    const failure = resolve(`${c.namespace}/${name}`, 'middleware', context, out, seen);
+    if (failure !== null) return failure;
+  }
+  c.middlewares = out;
+  return ADMITTED;
+}
+
+function resolve(key: string, what: string, context: AdmissionContext, out: CompiledMiddleware[], seen: Set<string>): Verdict | null {
+  const object = context.store.get('Middleware', key) as Middleware | undefined;
+  if (object === undefined) return reject(Reasons.invalidMiddleware, `${what} "${key}" not found`);
+  const plugins = context.plugins;
+  const result = plugins === undefined
+    ? { ok: false as const, message: `spec.plugin: no plugin "${object.spec.plugin}" is loaded (loaded: none)` }
+    : plugins.validate(object.spec.plugin, object.spec.config);
+  if (!result.ok) return reject(Reasons.invalidMiddleware, `${what} "${key}": ${result.message}`);
+  seen.add(key);
+  out.push({ name: key, plugin: object.spec.plugin, config: result.value });
+  return null;
+}

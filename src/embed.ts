@@ -1,0 +1,33 @@
+// The embeddable router: `createRouter({ config, sources, plugins })` builds the same Router the
+// command line runs (`switchyard run` is built on it), with objects from the given sources.
+
+import { parseConfig, type RouterConfig } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { PluginRegistry } from './pipeline/plugin-registry.ts';
+import type { Plugin } from './pipeline/types.ts';
+import { Router } from './router.ts';
+import type { Source } from './sources/source.ts';
+
+export interface CreateRouterOptions {
+  /** Settings by RouterConfig key (see the README's options table); unset ones take their defaults. */
+  config?: Partial<RouterConfig>;
+  /** Where objects come from. Default: config.file, else the cluster (kubeconfig). */
+  sources?: Source[];
+  /** Plugins Middlewares may name (a program passes the plugin objects it imported). */
+  plugins?: readonly Plugin[] | PluginRegistry;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * A router, not started: `await router.start()` binds its ports (0 = any free port) and
+ * resolves with them; `router.inspect()` shows the table; `await router.stop()` drains.
+ * Embedded, it runs in one process (`workers` defaults to 0).
+ */
+export function createRouter(options: CreateRouterOptions = {}): Router {
+  const config: RouterConfig = { ...parseConfig([], {}), workers: 0, ...options.config };
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const plugins = options.plugins instanceof PluginRegistry ? options.plugins : new PluginRegistry(options.plugins ?? []);
+  return new Router(config, logger, options.metrics ?? new Metrics(), { plugins, sources: options.sources });
+}

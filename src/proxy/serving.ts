@@ -1,0 +1,205 @@
+// The proxy's listening side, shared by the single process and every worker: the HTTP and HTTPS
+// listeners bound with SO_REUSEPORT (so a new router process, or another worker, binds the same
+// ports while this one still serves; the kernel spreads new connections), and the drain.
+//
+// Drain, in order: the listening sockets close (with net.ipv4.tcp_migrate_req=1 the kernel moves
+// connections still queued on them to another listener of the port instead of resetting them);
+// requests that arrive on open connections are answered with `Connection: close`; HTTP/2
+// sessions get GOAWAY; idle keep-alive connections are left to the keep-alive timeout the client
+// was told (closing them now would race a request the client is sending); connections end by
+// themselves. At the request deadline what is left, other than tunnels, is cut; tunnels
+// (WebSocket, passthrough) get until the tunnel deadline.
+
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Http2Session } from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { RouterConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { AnyResponse } from './error-response.ts';
+import type { AnyRequest } from './forward.ts';
+import { createHttpListener } from './http-listener.ts';
+import type { RouterProxy } from './router-proxy.ts';
+import { isTunnel, markTunnel } from './connection-marks.ts';
+import type { CertificateMaterial } from './tls/secure-context-cache.ts';
+import { HttpsListener } from './tls/https-listener.ts';
+import type { TlsRequestHandler } from './tls/tls-terminator.ts';
+import { loadDefaultCertificate } from './tls/default-certificate.ts';
+import { RequestEntry } from './request-entry.ts';
+
+export interface ServingOptions {
+  config: RouterConfig;
+  proxy: RouterProxy;
+  logger: Logger;
+  metrics: Metrics;
+  /** Serve this default certificate (workers get the primary's) instead of loading one. */
+  defaultCertificate?: CertificateMaterial;
+  /** Session ticket keys shared by every worker (rotated by the primary). */
+  ticketKeys?: Buffer;
+}
+
+export interface Ports { http: number; https: number }
+
+export interface DrainDeadlines {
+  /** Connections other than tunnels are cut this long after the drain starts. */
+  requestsMs: number;
+  /** Tunnels are cut this long after the drain starts (not less than requestsMs). */
+  tunnelsMs: number;
+}
+
+export interface DrainResult { cutConnections: number; cutTunnels: number }
+
+/** Listen options of every proxy listener: bound by this process itself, port shared. */
+const SHARED_PORT = { exclusive: true, reusePort: true } as const;
+
+export class ProxyListeners implements TlsRequestHandler {
+  readonly #proxy: RouterProxy;
+  /** Request-head checks, body idle timeout and the per-request guard, in front of the proxy. */
+  readonly #entry: RequestEntry;
+  readonly #logger: Logger;
+  readonly #http: HttpServer;
+  readonly #https: HttpsListener;
+  readonly #sockets = new Set<Duplex>();
+  readonly #sessions = new Set<Http2Session>();
+  #draining = false;
+  #onSocketClosed: (() => void) | null = null;
+  ports: Ports = { http: 0, https: 0 };
+
+  /** Build both listeners and bind them (`ports` overrides the configured ones, e.g. a worker's). */
+  static async open(options: ServingOptions, ports: Ports = { http: options.config.httpPort, https: options.config.httpsPort }): Promise<ProxyListeners> {
+    const defaultCertificate = options.defaultCertificate ?? (await loadDefaultCertificate(options.config.defaultCertificate, options.logger));
+    const listeners = new ProxyListeners(options, defaultCertificate);
+    await listeners.#listen(ports, options.config.bind);
+    return listeners;
+  }
+
+  private constructor(options: ServingOptions, defaultCertificate: CertificateMaterial) {
+    const { config, proxy, logger, metrics, ticketKeys } = options;
+    this.#proxy = proxy;
+    this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
+    this.#logger = logger;
+    this.#http = createHttpListener(this, config, metrics);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys }, defaultCertificate);
+    this.#https = https;
+    this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
+    https.server.on('connection', (socket: net.Socket) => this.#track(socket));
+    https.terminator.server.on('session', (session: Http2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+      if (this.#draining) session.close();
+    });
+  }
+
+  async #listen(ports: Ports, host: string): Promise<void> {
+    const http = await new Promise<number>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen({ ...SHARED_PORT, port: ports.http, host }, () => {
+        this.#http.off('error', reject);
+        resolve((this.#http.address() as net.AddressInfo).port);
+      });
+    });
+    try {
+      const https = await this.#https.listen(ports.https, host, SHARED_PORT);
+      this.ports = { http, https: https.port };
+    } catch (err) {
+      this.#http.close();
+      throw err;
+    }
+  }
+
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  setTicketKeys(keys: Buffer): void {
+    this.#https.terminator.setTicketKeys(keys);
+  }
+
+  setDefaultCertificate(pair: CertificateMaterial): void {
+    this.#https.terminator.setDefaultCertificate(pair);
+  }
+
+  handleRequest(req: AnyRequest, res: AnyResponse): void {
+    // Once draining, a request on a kept-alive connection is the last one on it.
+    if (this.#draining && 'shouldKeepAlive' in res) (res as ServerResponse).shouldKeepAlive = false;
+    this.#entry.handleRequest(req, res);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    markTunnel(socket);
+    this.#entry.handleUpgrade(req, socket, head);
+  }
+
+  /** Close the listening sockets; open connections stay. Idempotent. */
+  stopAccepting(): void {
+    // net.Server's close, not http.Server's: the latter also closes idle keep-alive connections
+    // at once, racing requests their clients are sending on them.
+    if (this.#http.listening) net.Server.prototype.close.call(this.#http);
+    this.#https.stopListening();
+  }
+
+  /** Stop accepting and drain (see the top of this file); resolves when every connection is gone. */
+  async drain(deadlines: DrainDeadlines): Promise<DrainResult> {
+    this.#draining = true;
+    this.stopAccepting();
+    for (const session of this.#sessions) session.close();
+    for (const socket of this.#sockets) {
+      const res = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
+    }
+    const result: DrainResult = { cutConnections: 0, cutTunnels: 0 };
+    const requestsMs = Math.min(deadlines.requestsMs, deadlines.tunnelsMs);
+    if (!(await this.#until(() => this.#count(false) === 0, requestsMs))) {
+      for (const socket of this.#sockets) if (!isTunnel(socket)) { socket.destroy(); result.cutConnections++; }
+    }
+    if (!(await this.#until(() => this.#sockets.size === 0, deadlines.tunnelsMs - requestsMs))) {
+      for (const socket of this.#sockets) { socket.destroy(); result.cutTunnels++; }
+    }
+    this.#http.close(); // the header-timeout checker
+    this.#https.terminator.close();
+    if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');
+    return result;
+  }
+
+  /** Destroy every connection now. */
+  destroyAll(): void {
+    this.stopAccepting();
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  #track(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#onSocketClosed?.();
+    });
+  }
+
+  #count(tunnels: boolean): number {
+    let n = 0;
+    for (const socket of this.#sockets) if (isTunnel(socket) === tunnels) n++;
+    return n;
+  }
+
+  /** Resolves true once `done()` holds (checked as connections close), false after `ms`. */
+  #until(done: () => boolean, ms: number): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    if (ms <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.#onSocketClosed = null;
+        resolve(ok);
+      };
+      const timer = setTimeout(finish, ms, false);
+      // Counting is O(connections): once per tick however many closed in it.
+      let scheduled = false;
+      this.#onSocketClosed = () => {
+        if (scheduled) return;
+        scheduled = true;
+        setImmediate(() => { scheduled = false; if (this.#onSocketClosed !== null && done()) finish(true); });
+      };
+    });
+  }
+}

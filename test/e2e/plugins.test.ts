@@ -1,0 +1,175 @@
+// Plugins end to end: loaded with --plugin, configured by Middleware objects, attached with the
+// switchyard.io/middlewares annotation; failures, admission errors, live edits, workers.
+import test from 'ava';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
+import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
+import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const example = (name: string) => path.join(root, 'examples/plugins', `${name}.ts`);
+const fixture = (name: string) => path.join(root, 'test/fixtures/plugins', `${name}.ts`);
+const MW = 'switchyard.io/middlewares';
+
+function middlewareYaml(name: string, plugin: string, config: unknown, namespace = 'default'): string {
+  return `apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  plugin: ${plugin}
+  config: ${JSON.stringify(config)}`;
+}
+
+const PLUGINS = ['api-key', 'request-id', 'header-canary', 'json-access-log'].flatMap((p) => ['--plugin', example(p)])
+  .concat(['throws', 'hangs', 'tag'].flatMap((p) => ['--plugin', fixture(p)]));
+
+let stable: Backend;
+let canary: Backend;
+let router: RouterProcess;
+let file: string;
+let accessLog: string;
+
+function objects(keys: string[]): string {
+  return [
+    serviceYaml('app', [stable.port, canary.port]),
+    serviceYaml('one', [stable.port]),
+    middlewareYaml('auth', 'api-key', { keys }),
+    middlewareYaml('rid', 'request-id', {}),
+    middlewareYaml('canary', 'header-canary', { endpoints: [`127.0.0.1:${canary.port}`] }),
+    middlewareYaml('access', 'json-access-log', { path: accessLog }),
+    middlewareYaml('boom', 'throws', {}),
+    middlewareYaml('stall', 'hangs', {}),
+    middlewareYaml('a', 'tag', { name: 'a' }),
+    middlewareYaml('b', 'tag', { name: 'b' }),
+    middlewareYaml('c', 'tag', { name: 'c' }),
+    middlewareYaml('bad', 'api-key', { keys: ['short'] }),
+    middlewareYaml('nowhere', 'not-loaded', {}),
+    routeYaml('secured', 'secured.test', 'one', { annotations: { [MW]: 'auth, rid' } }),
+    routeYaml('canaried', 'canary.test', 'app', { annotations: { [MW]: 'canary' } }),
+    routeYaml('logged', 'logged.test', 'one', { annotations: { [MW]: 'access' } }),
+    routeYaml('boom', 'boom.test', 'one', { annotations: { [MW]: 'boom' } }),
+    routeYaml('stall', 'stall.test', 'one', { annotations: { [MW]: 'stall', 'haproxy.router.openshift.io/timeout': '300ms' } }),
+    routeYaml('ordered', 'ordered.test', 'one', { annotations: { [MW]: 'c, a, b' } }),
+    routeYaml('invalid', 'invalid.test', 'one', { annotations: { [MW]: 'rid, bad' } }),
+    routeYaml('unknown-plugin', 'unknown-plugin.test', 'one', { annotations: { [MW]: 'nowhere' } }),
+    routeYaml('missing', 'missing.test', 'one', { annotations: { [MW]: 'ghost' } }),
+    routeYaml('plain', 'plain.test', 'one'),
+  ].join('\n---\n');
+}
+
+test.before(async () => {
+  stable = await startBackend('stable');
+  canary = await startBackend('canary');
+  accessLog = path.join(mkdtempSync(path.join(tmpdir(), 'sy-access-')), 'access.log');
+  file = writeTempFile(objects(['first-key-123']));
+  router = await startRouter({ args: ['--file', file, ...PLUGINS] });
+});
+
+test.after.always(async () => {
+  await router?.stop();
+  await stable?.close();
+  await canary?.close();
+});
+
+interface Echo { backend: string; url: string; headers: Record<string, string | undefined> }
+
+test.serial('api-key and request-id: 401 without a key; with one the backend gets an id and never the key', async (t) => {
+  const denied = await request(router.http, { host: 'secured.test' });
+  t.is(denied.status, 401);
+  t.is(denied.headers['www-authenticate'], 'Bearer');
+  const ok = await request(router.http, { host: 'secured.test', headers: { 'x-api-key': 'first-key-123' } });
+  t.is(ok.status, 200);
+  const echo = ok.json<Echo>();
+  t.is(echo.headers['x-api-key'], undefined);
+  t.regex(echo.headers['x-request-id']!, /^[0-9a-f-]{36}$/);
+  t.is(ok.headers['x-request-id'], echo.headers['x-request-id']);
+});
+
+test.serial('header-canary picks endpoints: the header goes to the canary, everything else never does', async (t) => {
+  for (let i = 0; i < 6; i++) {
+    t.is((await request(router.http, { host: 'canary.test' })).json<Echo>().backend, 'stable');
+    t.is((await request(router.http, { host: 'canary.test', headers: { 'x-canary': '1' } })).json<Echo>().backend, 'canary');
+  }
+});
+
+test.serial('json-access-log writes one JSON line per exchange after it ends', async (t) => {
+  t.is((await request(router.http, { host: 'logged.test', path: '/hello?x=1' })).status, 200);
+  const line = await eventually(() => readFileSync(accessLog, 'utf8').split('\n').find((l) => l.includes('/hello?x=1')), 3000);
+  const entry = JSON.parse(line!) as Record<string, unknown>;
+  t.like(entry, { route: 'default/logged', method: 'GET', status: 200, outcome: 'forwarded', endpoint: `127.0.0.1:${stable.port}`, kind: 'http' });
+});
+
+test.serial('several middlewares run in the annotation order', async (t) => {
+  const reply = await request(router.http, { host: 'ordered.test' });
+  t.is(reply.json<Echo>().headers['x-order'], 'c,a,b');
+});
+
+test.serial('a throwing or rejecting phase: 500 SY_MIDDLEWARE_ERROR, counted, logged; the router keeps serving', async (t) => {
+  const thrown = await request(router.http, { host: 'boom.test', headers: { 'x-throw': '1' } });
+  t.is(thrown.status, 500);
+  t.is(thrown.headers['x-switchyard-error'], 'SY_MIDDLEWARE_ERROR');
+  const rejected = await request(router.http, { host: 'boom.test', headers: { 'x-reject': '1' } });
+  t.is(rejected.status, 500);
+  t.is((await request(router.http, { host: 'boom.test' })).status, 200);
+  t.is((await request(router.http, { host: 'plain.test' })).status, 200);
+  t.is(metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }), 2);
+  await router.waitForLog((l) => l.msg === 'middleware failed' && l.middleware === 'default/boom' && l.err === 'thrown on purpose');
+});
+
+test.serial('a phase that never settles is bounded by the route timeout: 504', async (t) => {
+  const reply = await request(router.http, { host: 'stall.test', headers: { 'x-hang': '1' } });
+  t.is(reply.status, 504);
+  t.is(reply.headers['x-switchyard-error'], 'SY_MIDDLEWARE_TIMEOUT');
+  t.is((await request(router.http, { host: 'stall.test' })).status, 200);
+});
+
+test.serial('invalid config, unknown plugin, missing Middleware: the route is rejected with InvalidMiddleware and the field path', async (t) => {
+  const debug = (await request(router.admin, { path: '/debug/routes' })).json<{ admission: Array<{ key: string; admitted: boolean; reason?: string; message?: string }> }>();
+  const byKey = new Map(debug.admission.map((a) => [a.key, a]));
+  t.like(byKey.get('Route/default/invalid'), { admitted: false, reason: 'InvalidMiddleware' });
+  t.regex(byKey.get('Route/default/invalid')!.message!, /middleware "default\/bad": spec\.config\.keys\[0\]: .*8/);
+  t.like(byKey.get('Route/default/unknown-plugin'), { admitted: false, reason: 'InvalidMiddleware' });
+  t.regex(byKey.get('Route/default/unknown-plugin')!.message!, /no plugin "not-loaded" is loaded/);
+  t.like(byKey.get('Route/default/missing'), { admitted: false, reason: 'InvalidMiddleware' });
+  t.regex(byKey.get('Route/default/missing')!.message!, /"default\/ghost" not found/);
+  t.is((await request(router.http, { host: 'invalid.test' })).status, 404);
+  await router.waitForLog((l) => l.msg === 'route rejected' && l.route === 'Route/default/invalid' && l.reason === 'InvalidMiddleware');
+  t.is((await request(router.http, { host: 'plain.test' })).status, 200, 'the rest keeps serving');
+});
+
+test.serial('a Middleware edit applies live', async (t) => {
+  writeFileSync(file, objects(['second-key-456']));
+  await eventually(async () => (await request(router.http, { host: 'secured.test', headers: { 'x-api-key': 'second-key-456' } })).status === 200, 5000);
+  t.is((await request(router.http, { host: 'secured.test', headers: { 'x-api-key': 'first-key-123' } })).status, 401);
+});
+
+test('plugins run in workers (--workers 2), router-wide middlewares first', async (t) => {
+  const f = writeTempFile([
+    serviceYaml('one', [stable.port]),
+    middlewareYaml('auth', 'api-key', { keys: ['worker-key-789'] }),
+    middlewareYaml('a', 'tag', { name: 'a' }),
+    middlewareYaml('g', 'tag', { name: 'global' }, 'ops'),
+    routeYaml('w', 'w.test', 'one', { annotations: { [MW]: 'a, auth' } }),
+  ].join('\n---\n'));
+  const r = await startRouter({ args: ['--file', f, '--workers', '2', '--middlewares', 'ops/g', ...PLUGINS] });
+  t.teardown(() => r.stop());
+  for (let i = 0; i < 4; i++) t.is((await request(r.http, { host: 'w.test' })).status, 401);
+  const ok = await request(r.http, { host: 'w.test', headers: { 'x-api-key': 'worker-key-789' } });
+  t.is(ok.status, 200);
+  t.is(ok.json<Echo>().headers['x-order'], 'global,a');
+});
+
+test('a plugin that cannot be loaded stops start-up with one line and exit 2', async (t) => {
+  const bad = writeTempFile('export default { nope: true };\n', 'bad-plugin.mjs');
+  for (const spec of [bad, path.join(root, 'does-not-exist.js'), 'no-such-package-xyz']) {
+    const r = await startRouter({ args: ['--file', writeTempFile(serviceYaml('one', [stable.port])), '--plugin', spec], waitForListening: false });
+    const { code } = await r.exited;
+    t.is(code, 2, spec);
+    const lines = r.stderr().trim().split('\n');
+    t.is(lines.length, 1, r.stderr());
+    t.regex(lines[0]!, /^switchyard: plugin .*: /);
+  }
+});

@@ -1,0 +1,22 @@
+// The ring of recent configuration errors the dashboard shows: bounded, newest first, repeats folded.
+import test from 'ava';
+import { ConfigErrorLog } from '../../src/sources/config-error-log.ts';
+
+test('keeps the newest entries up to its capacity and counts all of them', (t) => {
+  const log = new ConfigErrorLog(3);
+  for (let i = 0; i < 5; i++) log.record({ source: 'file', file: 'a.yaml', document: i, error: `bad ${i}` }, i);
+  t.is(log.total, 5);
+  t.deepEqual(log.recent().map((e) => e.document), [4, 3, 2]);
+});
+
+test('the same error again (a re-read of an unchanged bad document) is folded into one entry', (t) => {
+  const log = new ConfigErrorLog();
+  log.record({ source: 'file', file: 'a.yaml', document: 2, field: 'spec.to', error: 'spec.to: required object' }, 1);
+  log.record({ source: 'file', file: 'a.yaml', document: 2, field: 'spec.to', error: 'spec.to: required object' }, 2);
+  log.record({ source: 'file', file: 'a.yaml', document: 3, field: 'spec.to', error: 'spec.to: required object' }, 3);
+  const [newest, older] = log.recent();
+  t.is(newest!.document, 3);
+  t.is(older!.repeats, 2);
+  t.is(older!.at, 2);
+  t.is(log.total, 3);
+});
