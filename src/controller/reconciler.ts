@@ -202,12 +202,15 @@ export class Reconciler extends EventEmitter {
     for (const key of this.#gateway.candidates.keys()) {
       const state = this.#owners.get(`HTTPRoute/${key}`);
       if (!state) continue;
-      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, message: '' };
+      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '' };
       for (const c of state.candidates) {
         const v = state.pre.get(c.key)!.admitted ? this.#ownership.get(c.key) : state.pre.get(c.key);
         if (v && !v.admitted) {
           outcome.rejected++;
-          if (outcome.message === '') outcome.message = v.message;
+          if (outcome.message === '') {
+            outcome.reason = v.reason;
+            outcome.message = v.message;
+          }
         }
       }
       ownership.set(key, outcome);
