@@ -21,6 +21,7 @@ import type { ObjectStore } from '../store.ts';
 import { FileParseError, parseObjectFile, type FileDocument } from './file-documents.ts';
 import { FileWatch, statSignature } from './file-watch.ts';
 import type { ConfigError, ConfigErrorLog } from './config-error-log.ts';
+import { narrowObject } from '../objects/narrow.ts';
 
 export interface FileSourceOptions {
   logger: Logger;
@@ -197,7 +198,7 @@ export class FileSource {
           this.#logger.warn({ file: path, document: doc.document, item: doc.item, kind: result.kind, key: doc.identity!.key },
             'object appears twice in the file; the later document wins');
         }
-        next.objects.set(id, { kind: result.kind, key: doc.identity!.key, object: result.object });
+        next.objects.set(id, { kind: result.kind, key: doc.identity!.key, object: narrowObject(result.kind, result.object) });
         next.byPosition.set(doc.position, id);
         continue;
       }

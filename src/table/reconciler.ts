@@ -23,6 +23,7 @@ import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
 import { admissionResultOf, evaluateOwner, type OwnerState } from './owner-state.ts';
 import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
+import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -319,7 +320,7 @@ export class Reconciler extends EventEmitter {
         continue;
       }
       this.#counts[result.admitted ? 'admitted' : 'rejected']++;
-      const fingerprint = JSON.stringify(result);
+      const fingerprint = fingerprintOf(result);
       if (this.#resultFingerprints.get(ownerKey) === fingerprint) continue;
       this.#results.set(ownerKey, result);
       this.#resultFingerprints.set(ownerKey, fingerprint);
@@ -367,7 +368,7 @@ export class Reconciler extends EventEmitter {
         }
         continue;
       }
-      const fingerprint = JSON.stringify(entry);
+      const fingerprint = fingerprintOf(entry);
       if (previous?.fingerprint === fingerprint) continue;
       this.#entries.set(hostKey, { entry, fingerprint });
       upsert.push(entry);
@@ -400,7 +401,7 @@ export class Reconciler extends EventEmitter {
       this.#dependencies.set(DEFAULT_BACKEND, deps);
     }
     this.#skipped.set(DEFAULT_BACKEND, skipped);
-    const fingerprint = route ? JSON.stringify(route) : '';
+    const fingerprint = route ? fingerprintOf(route) : '';
     if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
     this.#default = route ? { route, fingerprint } : null;
     return route;
