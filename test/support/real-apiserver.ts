@@ -106,6 +106,7 @@ export interface RealCluster {
   etcdRevision(): Promise<number>;
   etcdCompact(revision: number): Promise<void>;
   etcdPut(key: string, value: string): Promise<void>;
+  etcdDelete(key: string): Promise<void>;
   /** The audit log so far (startRealCluster's auditUsers). */
   auditEvents(): AuditEvent[];
   stop(): Promise<void>;
@@ -369,6 +370,10 @@ rules:
         body: JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') }),
       });
       if (!res.ok) throw new Error(`etcd put ${key}: ${res.status} ${await res.text()}`);
+    },
+    async etcdDelete(key) {
+      const res = await fetch(`${etcdUrl}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(key).toString('base64') }) });
+      if (!res.ok) throw new Error(`etcd delete ${key}: ${res.status} ${await res.text()}`);
     },
     auditEvents() {
       if (!existsSync(auditLog)) return [];

@@ -25,7 +25,7 @@ import { tlsProfile } from './tls-profile.ts';
 export type HttpsListenerConfig = Pick<
   RouterConfig,
   'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
->;
+> & Partial<Pick<RouterConfig, 'clientFinTimeout'>>;
 
 export interface HttpsListenerOptions {
   config: HttpsListenerConfig;
@@ -166,7 +166,7 @@ export class HttpsListener {
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
       markTunnel(socket);
-      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger });
+      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout });
       return;
     }
     socket.unshift(buffered);
