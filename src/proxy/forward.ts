@@ -211,7 +211,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const started = this.status !== 0;
     if (!started && failure.endpointFault) {
       const now = Date.now();
-      this.host.recordFailure(this.member.endpoint, now, lastHealthy(this.runtime, this.member.endpoint, now));
+      this.host.recordFailure(this.member.endpoint, now, isLastAvailable(this.runtime, this.member.endpoint, now));
     }
     this.runtime.countUpstreamError(failure.reason);
     if (!started && this.attempts < 2 && !this.hasBody && IDEMPOTENT.has(this.method)) {
@@ -248,7 +248,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 }
 
 /** No other member of the route can take requests now: ejecting this one would leave none. */
-function lastHealthy(runtime: RouteRuntime, endpoint: EndpointState, now: number): boolean {
+export function isLastAvailable(runtime: RouteRuntime, endpoint: EndpointState, now: number): boolean {
   for (const member of runtime.members) {
     if (member.endpoint !== endpoint && member.weight > 0 && member.endpoint.available(now)) return false;
   }
