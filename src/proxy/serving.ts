@@ -80,7 +80,7 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
     this.#logger = logger;
     this.#http = createHttpListener(this, config, metrics);
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys }, defaultCertificate);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, health: proxy }, defaultCertificate);
     this.#https = https;
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));

@@ -24,16 +24,9 @@ import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
 import { originForm } from './request-target.ts';
-import { classifyUpstreamFailure } from './upstream-failure.ts';
-import { isLastAvailable } from './forward.ts';
+import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
-
-/** What a tunnel reports to passive health (RouterProxy implements it). */
-export interface TunnelHealth {
-  recordSuccess(endpoint: TunnelState['endpoint']): void;
-  recordFailure(endpoint: TunnelState['endpoint'], now: number, lastHealthy?: boolean): void;
-}
 
 interface TunnelState {
   runtime: RouteRuntime;
@@ -276,7 +269,7 @@ export class UpgradeTunnels implements ExchangeDriver {
       state.runtime.countUpstreamError(failure.reason);
       if (failure.endpointFault && state.upstream === null && this.#health !== null) {
         const now = Date.now();
-        this.#health.recordFailure(state.endpoint, now, isLastAvailable(state.runtime, state.endpoint, now));
+        this.#health.recordFailure(state.endpoint, now, isLastAvailable(state.runtime.members, state.endpoint, now));
       }
     }
     this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
