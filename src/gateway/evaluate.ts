@@ -11,6 +11,7 @@
 // changed.
 
 import type { RouteCandidate } from '../admission/types.ts';
+import { MIDDLEWARES_ANNOTATION } from '../admission/middlewares.ts';
 import type { RouterConfig } from '../config.ts';
 import {
   GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP,
@@ -50,7 +51,7 @@ export interface ParentStatusData {
 
 export interface RouteStatusData { namespace: string; name: string; generation: number | undefined; parents: ParentStatusData[] }
 
-/** What the candidate of an HTTPRoute carries into compile (see table/compile.ts). */
+/** What the candidate of an HTTPRoute carries into compile (see controller/compile.ts). */
 export interface GatewayCandidateData {
   rule: import('./route-rules.ts').RuleData;
   match: import('./route-rules.ts').MatchData;
@@ -205,7 +206,9 @@ function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, st
           key: `${ownerKey}/${rule.index}/${matchIndex}@${host === '' ? '*' : host}`,
           ownerKey, kind: 'HTTPRoute', namespace, name: route.metadata.name, owner: route,
           host, wildcard: host.startsWith('*.'), wildcardPolicy: host.startsWith('*.') ? 'Subdomain' : 'None',
-          path: match.path, match: match.match, backends: rule.backends, annotations: {},
+          path: match.path, match: match.match, backends: rule.backends,
+          // ExtensionRef Middlewares travel as the annotation admission resolves for Routes.
+          annotations: rule.middlewares.length > 0 ? { [MIDDLEWARES_ANNOTATION]: rule.middlewares.join(',') } : {},
           gateway: { rule, match, matchIndex, http: attachment.http, https: attachment.https, certificate: attachment.certificate },
         });
       });

@@ -51,14 +51,20 @@ class HostSlot<T> {
   find(target: string, end: number, req?: MatchRequest, secure = false, deepOnly = false): number {
     const kinds = this.kinds;
     const conditions = this.conditions;
-    for (let i = 0; i < kinds.length; i++) {
-      const kind = kinds[i]!;
-      if (deepOnly && this.deep![i] === 0) continue;
-      if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
-      if (conditions !== null) {
-        const c = conditions[i]!;
-        if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
+    if (conditions === null) {
+      // Routes and Ingresses only: the path is the whole decision (the common case, kept minimal).
+      for (let i = 0; i < kinds.length; i++) {
+        const kind = kinds[i]!;
+        if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
       }
+      return -1;
+    }
+    for (let i = 0; i < kinds.length; i++) {
+      if (deepOnly && this.deep![i] === 0) continue;
+      const kind = kinds[i]!;
+      if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
+      const c = conditions[i]!;
+      if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
       return i;
     }
     return -1;
