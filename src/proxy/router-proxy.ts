@@ -211,7 +211,13 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
-  defaultDestinationCA: string | null = null;
+  get defaultDestinationCA(): string | null {
+    return this.#tunnels.defaultDestinationCA;
+  }
+
+  set defaultDestinationCA(pem: string | null) {
+    this.#tunnels.defaultDestinationCA = pem;
+  }
 
   finished(exchange: ProxyExchange): void {
     const ctx = exchange.ctx;

@@ -7,7 +7,6 @@
 // pass and check here instead. Its stream pass sends no request body, so an upgrade must be a GET.
 
 import httpProxy from 'http-proxy';
-import { Agent as HttpsAgent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -82,8 +81,9 @@ export class UpgradeTunnels implements ExchangeDriver {
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #open = new Set<TunnelState>();
-  readonly #agents = new WeakMap<RouteRuntime, HttpsAgent>();
   readonly #failures: MiddlewareFailures;
+  /** PEM bundle for reencrypt routes without their own destination CA (set by the proxy's owner). */
+  defaultDestinationCA: string | null = null;
   /** Upgrades whose phases are still running. */
   #pending = 0;
 
@@ -215,7 +215,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     const reencrypt = runtime.reencrypt;
     this.#proxy.ws(request, socket as Socket, head, {
       target: { protocol: reencrypt ? 'https:' : 'http:', host: endpoint.address, port: endpoint.port } as never,
-      agent: reencrypt ? this.#agentFor(runtime) : undefined,
+      agent: reencrypt ? runtime.upgradeAgent(this.defaultDestinationCA) : undefined,
       secure: true,
       proxyTimeout: runtime.route.policy.connectTimeoutMs,
     });
@@ -228,15 +228,6 @@ export class UpgradeTunnels implements ExchangeDriver {
     }
   }
 
-  #agentFor(runtime: RouteRuntime): HttpsAgent {
-    let agent = this.#agents.get(runtime);
-    if (!agent) {
-      const tls = runtime.route.tls!;
-      agent = new HttpsAgent({ ca: tls.destinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
-      this.#agents.set(runtime, agent);
-    }
-    return agent;
-  }
 
   /** The backend accepted the upgrade: give its socket the same idle timeout and fate. */
   #attach(state: TunnelState, upstream: Socket): void {
