@@ -18,6 +18,7 @@ import { RouteChain, linksOf } from '../pipeline/chain.ts';
 import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
+import { upstreamRequestHeaders } from './headers.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -157,7 +158,7 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     }
     middlewares.push({ name: m.name, phases });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight }, middlewares, services);
+  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders }, middlewares, services);
   return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
 }
 

@@ -20,7 +20,7 @@ import { createPassiveHealth } from '../health/passive.ts';
 import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
-import { upstreamRequestHeaders, clientAddress } from './headers.ts';
+import { clientAddress } from './headers.ts';
 import { sendError, type AnyResponse } from './error-response.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
@@ -108,14 +108,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   // ---- ExchangeDriver (plain HTTP and HTTP/2)
 
-  prepareUpstream(ctx: PluginContext): void {
-    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
-      clientIp: ctx.clientAddress,
-      host: ctx.host,
-      port: ctx.socket.localPort ?? 0,
-      proto: ctx.secure ? 'https' : 'http',
-    });
-  }
 
   proceed(ctx: PluginContext): void {
     const res = ctx.sink as AnyResponse;

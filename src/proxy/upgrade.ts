@@ -14,7 +14,7 @@ import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RouteTable } from '../table/route-table.ts';
-import { upstreamRequestHeaders, clientAddress } from './headers.ts';
+import { clientAddress } from './headers.ts';
 import { writeRawError } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -146,11 +146,6 @@ export class UpgradeTunnels implements ExchangeDriver {
 
   // ---- ExchangeDriver
 
-  prepareUpstream(ctx: PluginContext): void {
-    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
-      clientIp: ctx.clientAddress, host: ctx.host, port: ctx.socket.localPort ?? 0, proto: ctx.secure ? 'https' : 'http',
-    });
-  }
 
   answer(ctx: PluginContext): void {
     const pending = ctx.sink as PendingUpgrade;

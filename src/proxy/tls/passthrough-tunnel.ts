@@ -132,8 +132,6 @@ class PassthroughRun implements ExchangeDriver {
     this.options = options;
   }
 
-  prepareUpstream(): void {}
-
   proceed(ctx: PluginContext): void {
     if (this.client.destroyed) {
       this.#end(ctx, 'client-closed');
