@@ -78,6 +78,8 @@ export class PluginContext {
   upstreamHeaders: string[] | null = null;
   /** Buffered request body (after readBody), else null: the body streams. */
   body: Buffer | null = null;
+  /** Bits for the built-in plugins (per-exchange state without allocating the state slots). */
+  builtinFlags = 0;
 
   // ---- runner state (not for plugins)
   readonly chain: RouteChain;
