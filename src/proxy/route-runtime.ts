@@ -19,6 +19,7 @@ import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
+import type { MiddlewareFailures } from './middleware-failures.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -27,6 +28,8 @@ export interface RuntimeDeps {
   metrics: Metrics;
   logger: Logger;
   plugins: PluginRegistry;
+  /** Where middleware failures are counted and logged (shared by every way in). */
+  failures: MiddlewareFailures;
 }
 
 export class RouteRuntime {
@@ -41,6 +44,7 @@ export class RouteRuntime {
   /** TLS server name for reencrypt endpoints; undefined otherwise. */
   readonly serverName: string | undefined;
   readonly chain: RouteChain;
+  readonly failures: MiddlewareFailures;
   /** Requests counter children by status class index (status / 100 - 1). */
   readonly requestsByClass: ReadonlyArray<Counter.Internal>;
   readonly duration: Histogram.Internal<'route'>;
@@ -81,6 +85,7 @@ export class RouteRuntime {
     this.#errorChildren = previous === undefined ? new Map() : previous.#errorChildren;
     this.requestsByClass = CODE_CLASSES.map((c) => deps.metrics.requests.labels(this.label, c));
     this.duration = deps.metrics.requestDuration.labels(this.label);
+    this.failures = deps.failures;
     this.chain = buildChain(this, deps, previous);
   }
 

@@ -53,7 +53,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     this.connectTimeoutMs = config.connectTimeout;
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
-    this.#deps = { registry: this.registry, metrics, logger, plugins };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures };
     this.table = new RouteTable<RouteRuntime>(
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
