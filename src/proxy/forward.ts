@@ -81,7 +81,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.clientIp = clientIp;
     this.ctx = ctx;
     this.method = req.method ?? 'GET';
-    this.startedAt = performance.now();
+    this.startedAt = ctx.startedAt; // one clock read per request: the context's
     const h = req.headers;
     this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0') ||
       ((req as Http2ServerRequest).stream !== undefined && !(req as Http2ServerRequest).stream.readableEnded && this.method !== 'GET' && this.method !== 'HEAD');

@@ -7,7 +7,6 @@
 // pass and check here instead. Its stream pass sends no request body, so an upgrade must be a GET.
 
 import httpProxy from 'http-proxy';
-import { Agent as HttpsAgent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,7 +14,7 @@ import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RouteTable } from '../table/route-table.ts';
-import { upstreamRequestHeaders, clientAddress } from './headers.ts';
+import { clientAddress } from './headers.ts';
 import { writeRawError } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -82,8 +81,9 @@ export class UpgradeTunnels implements ExchangeDriver {
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #open = new Set<TunnelState>();
-  readonly #agents = new WeakMap<RouteRuntime, HttpsAgent>();
   readonly #failures: MiddlewareFailures;
+  /** PEM bundle for reencrypt routes without their own destination CA (set by the proxy's owner). */
+  defaultDestinationCA: string | null = null;
   /** Upgrades whose phases are still running. */
   #pending = 0;
 
@@ -150,11 +150,6 @@ export class UpgradeTunnels implements ExchangeDriver {
 
   // ---- ExchangeDriver
 
-  prepareUpstream(ctx: PluginContext): void {
-    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
-      clientIp: ctx.clientAddress, host: ctx.host, port: ctx.socket.localPort ?? 0, proto: ctx.secure ? 'https' : 'http',
-    });
-  }
 
   answer(ctx: PluginContext): void {
     const pending = ctx.sink as PendingUpgrade;
@@ -219,7 +214,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     const reencrypt = runtime.reencrypt;
     this.#proxy.ws(request, socket as Socket, head, {
       target: { protocol: reencrypt ? 'https:' : 'http:', host: endpoint.address, port: endpoint.port } as never,
-      agent: reencrypt ? this.#agentFor(runtime) : undefined,
+      agent: reencrypt ? runtime.upgradeAgent(this.defaultDestinationCA) : undefined,
       secure: true,
       proxyTimeout: runtime.route.policy.connectTimeoutMs,
     });
@@ -232,15 +227,6 @@ export class UpgradeTunnels implements ExchangeDriver {
     }
   }
 
-  #agentFor(runtime: RouteRuntime): HttpsAgent {
-    let agent = this.#agents.get(runtime);
-    if (!agent) {
-      const tls = runtime.route.tls!;
-      agent = new HttpsAgent({ ca: tls.destinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
-      this.#agents.set(runtime, agent);
-    }
-    return agent;
-  }
 
   /** The backend accepted the upgrade: give its socket the same idle timeout and fate. */
   #attach(state: TunnelState, upstream: Socket): void {

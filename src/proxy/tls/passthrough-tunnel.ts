@@ -159,8 +159,6 @@ class PassthroughRun implements ExchangeDriver {
     this.options = options;
   }
 
-  prepareUpstream(): void {}
-
   proceed(ctx: PluginContext): void {
     if (this.client.destroyed) {
       this.#end(ctx, 'client-closed');
@@ -191,8 +189,9 @@ class PassthroughRun implements ExchangeDriver {
 }
 
 function logFailure(options: PassthroughOptions, ctx: PluginContext, link: string, error: unknown): void {
-  if (options.failures) {
-    options.failures.record(ctx.route.key, link, error, false);
+  const failures = (ctx.owner as TlsRouteItem).failures ?? options.failures;
+  if (failures) {
+    failures.record(ctx.route.key, link, error, false);
     return;
   }
   options.logger.error({ route: ctx.route.key, middleware: link, err: error instanceof Error ? error.message : String(error) }, 'middleware failed on a passthrough connection');
