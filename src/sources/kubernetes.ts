@@ -113,13 +113,19 @@ export class KubernetesSource {
     return this.#options.logger.child({ source: 'kubernetes' });
   }
 
-  #informer(watched: WatchedResource): KubeInformer {
+  /**
+   * `referenced`: a Secret or the Pods some route asks for. RBAC may not grant them (an operator
+   * who uses neither may drop those rules): a 403 then must not hold up the first sync of
+   * everything else; the route is served without them (default certificate, no autoport port).
+   */
+  #informer(watched: WatchedResource, referenced = false): KubeInformer {
     const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
     return new KubeInformer({
       kubeConfig, watched, store, logger: this.#log(), metrics,
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs,
       accept: acceptObject,
+      syncOnForbidden: referenced,
     });
   }
 
@@ -160,7 +166,7 @@ export class KubernetesSource {
     }
     for (const key of wanted) {
       if (this.#referenced.has(key)) continue;
-      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key));
+      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key), true);
       // A failed first list is retried inside the informer; stop() before it lists rejects: ignore.
       const synced = informer.start().catch(() => undefined);
       this.#referenced.set(key, { informer, synced });

@@ -115,7 +115,13 @@ export interface RealCluster {
 interface Managed { name: string; child: ChildProcess; exited: Promise<void>; log: string }
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
+process.on('exit', killAll);
+// A test worker stopped by a signal (a timed-out or interrupted run) runs no 'exit' handlers:
+// take the control plane down too, then die of the signal as before.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+}
 
 function startProcess(name: string, binary: string, args: string[], logFile: string): Managed {
   const fd = openSync(logFile, 'a');
