@@ -26,8 +26,7 @@ test.before(async (t) => {
   t.timeout(240_000);
   cluster = await startRealCluster();
   await cluster.apply({ kustomization: MANIFESTS });
-  const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io']);
-  if (wait.code !== 0) throw new Error(wait.stderr);
+  await cluster.waitEstablished('routes.route.openshift.io');
   ({ kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router'));
 });
 test.after.always(async () => { await cluster?.stop(); });

@@ -30,8 +30,7 @@ test.before(async (t) => {
   cluster = await startRealCluster({ auditUsers: [ROUTER_USER, AUTOPORT_USER] });
   // The CRD and the router's namespace, ServiceAccount and RBAC, exactly as deployed.
   await cluster.apply({ kustomization: MANIFESTS });
-  const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io']);
-  if (wait.code !== 0) throw new Error(wait.stderr);
+  await cluster.waitEstablished('routes.route.openshift.io');
   await cluster.apply({ yaml: `
 apiVersion: v1
 kind: Namespace

@@ -90,6 +90,8 @@ export interface RealCluster {
   kubectl(args: string[], options?: { input?: string; kubeconfig?: string }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** `kubectl apply --server-side` of YAML text or files, as the admin; throws with kubectl's stderr. */
   apply(source: { yaml: string } | { files: string[] } | { kustomization: string }): Promise<string>;
+  /** Wait until these CRDs (`<plural>.<group>`) are Established, i.e. their kinds are served. */
+  waitEstablished(...crds: string[]): Promise<void>;
   /** A TokenRequest token for a ServiceAccount and a kubeconfig file that uses it. */
   serviceAccountKubeconfig(namespace: string, name: string): Promise<{ token: string; kubeconfig: string }>;
   /** May `token` do this? Asked with SelfSubjectAccessReview, as that identity. */
@@ -315,6 +317,10 @@ rules:
       const r = await runKubectl(args, { input });
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
       return r.stdout;
+    },
+    async waitEstablished(...crds) {
+      const r = await runKubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((c) => `crd/${c}`)]);
+      if (r.code !== 0) throw new Error(`CRDs not established: ${r.stderr.trim()}`);
     },
     async serviceAccountKubeconfig(namespace, name) {
       const reply = await must<{ status: { token: string } }>('POST',
