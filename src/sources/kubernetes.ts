@@ -137,12 +137,17 @@ export class KubernetesSource {
       if (change.kind !== 'Route' && change.kind !== 'Ingress') continue;
       const id = `${change.kind}/${change.key}`;
       const before = this.#referencesOf.get(id);
-      const after = change.current ? objectReferences(change.current) : undefined;
+      const found = change.current ? objectReferences(change.current) : undefined;
+      const after = found && (found.pods || found.secrets.length > 0) ? found : undefined;
+      if (!before && !after) continue; // the common case: nothing referenced, before or after
       if (before) this.#count(before, -1);
-      if (after) this.#count(after, +1);
-      if (after && (after.pods || after.secrets.length > 0)) this.#referencesOf.set(id, after);
-      else this.#referencesOf.delete(id);
-      touched ||= before !== undefined || after !== undefined;
+      if (after) {
+        this.#count(after, +1);
+        this.#referencesOf.set(id, after);
+      } else {
+        this.#referencesOf.delete(id);
+      }
+      touched = true;
     }
     if (touched) this.#reconcileReferenced();
   }
