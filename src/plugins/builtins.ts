@@ -16,6 +16,7 @@ import { rateLimitPlugin } from './rate-limit.ts';
 import { rewriteTargetPlugin } from './rewrite-target.ts';
 import { stickyCookiePlugin } from './sticky-cookie.ts';
 import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
+import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
 
 export interface ChainEntry { name: string; phases: Phases }
 
@@ -33,12 +34,20 @@ export function routeChainEntries(
   if (route.tls !== null) add(tlsInsecurePolicyPlugin, route.tls);
   if (p.ipAllowlist !== null && p.ipAllowlist.length > 0) add(ipAllowlistPlugin, p.ipAllowlist);
   if (p.rateLimit !== null) add(rateLimitPlugin, p.rateLimit);
+  // Gateway API (HTTPRoute rules): a redirect or an invalid backend answers before any Middleware or endpoint choice.
+  const g = route.gateway;
+  if (g !== undefined) {
+    if (g.redirect !== null) add(gatewayRedirectPlugin, { spec: g.redirect, routePath: route.path });
+    else if (g.invalidShare > 0) add(gatewayInvalidBackendsPlugin, g.invalidShare);
+  }
   for (const m of middlewares) out.push(m);
   if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
   add(balancerPlugin, balancer);
   if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs });
   if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
   if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);
+  if (g !== undefined && (g.requestHeaders !== null || g.rewrite !== null)) add(gatewayRequestPlugin, { headers: g.requestHeaders, rewrite: g.rewrite, routePath: route.path });
+  if (g !== undefined && g.responseHeaders !== null) add(gatewayResponsePlugin, g.responseHeaders);
   if (p.hsts !== null) add(hstsPlugin, p.hsts);
   return out;
 }

@@ -132,7 +132,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     const host = request.headers.host ?? '';
     let url = request.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = table.match(host, url);
+    const runtime = table.match(host, url, request, secure);
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
     const clientSocket = request.socket as Socket;
     // The same chain as plain HTTP: TLS policy, allowlist, rate limits, Middlewares, endpoint

@@ -16,9 +16,10 @@ import { validateObject } from '../objects/validate.ts';
 import type { ObjectStore, StoreChange } from '../store.ts';
 import { KubeInformer } from './kube-informer.ts';
 import {
-  objectReferences, podResource, secretResource, watchedResources,
+  gatewayResources, objectReferences, podResource, secretResource, watchedResources,
   type ObjectReferences, type WatchedResource,
 } from './kube-resources.ts';
+import { gatewayDiscovery } from './gateway-discovery.ts';
 
 /** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
 const PODS = 'pods';
@@ -90,10 +91,12 @@ export class KubernetesSource {
   async start(): Promise<void> {
     if (this.#started) throw new Error('KubernetesSource already started');
     this.#started = true;
-    const { config, store } = this.#options;
+    const { config, store, kubeConfig, backoffInitialMs } = this.#options;
     const log = this.#log();
     this.#unsubscribe = store.subscribe((changes) => this.#onChanges(changes));
-    for (const watched of watchedResources(config)) this.#informers.push(this.#informer(watched));
+    // Gateway API: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
+    const gatewayPresent = await gatewayDiscovery(kubeConfig, log, backoffInitialMs);
+    for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) this.#informers.push(this.#informer(watched));
     log.info({ resources: this.#informers.map((i) => i.watched.resource), namespace: config.namespace || undefined }, 'starting informers');
     await Promise.all(this.#informers.map((i) => i.start()));
     store.flush(); // deliver the first lists now: their references start their informers
@@ -129,12 +132,12 @@ export class KubernetesSource {
     });
   }
 
-  /** Keep the reference counts of Routes and Ingresses, and the referenced informers, in step. */
+  /** Keep the reference counts of Routes, Ingresses and Gateways, and the referenced informers, in step. */
   #onChanges(changes: readonly StoreChange[]): void {
     if (this.#stopped) return;
     let touched = false;
     for (const change of changes) {
-      if (change.kind !== 'Route' && change.kind !== 'Ingress') continue;
+      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway') continue;
       const id = `${change.kind}/${change.key}`;
       const before = this.#referencesOf.get(id);
       const found = change.current ? objectReferences(change.current) : undefined;

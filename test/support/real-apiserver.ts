@@ -221,14 +221,16 @@ rules:
     '--tls-cert-file', pki.serverCertFile, '--tls-private-key-file', pki.serverKeyFile,
     '--client-ca-file', pki.caCertFile,
     '--authorization-mode', 'RBAC',
+    // As kubeadm and every managed cluster: privileged pods are a matter of admission policy
+    // (Pod Security), not the API server's default refusal. The DaemonSet's init container
+    // that sets net.ipv4.tcp_migrate_req needs it.
+    '--allow-privileged=true',
     '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
     '--service-account-key-file', pki.serviceAccountPubFile,
     '--service-account-signing-key-file', pki.serviceAccountKeyFile,
     '--service-cluster-ip-range', '10.96.0.0/24',
     // No kubelets: Pods are created by tests, which need no default ServiceAccount to exist first.
     '--disable-admission-plugins', 'ServiceAccount',
-    // As kubeadm and most clusters run it (the router's init container is privileged).
-    '--allow-privileged=true',
     '--profiling=false', '--v', '1',
     ...auditArgs,
     ...(options.apiServerArgs ?? []),

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import * as yaml from 'js-yaml';
 import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
 import { API_VERSION } from '../../src/objects/types.ts';
-import { podResource, secretResource, watchedResources } from '../../src/sources/kube-resources.ts';
+import { gatewayResources, podResource, secretResource, watchedResources } from '../../src/sources/kube-resources.ts';
 import { kubectlKustomize, type Manifest } from '../support/real-apiserver.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -284,6 +284,14 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'route.openshift.io/routes/status: get,patch',
     'route.openshift.io/routes: list,watch',
     'switchyard.io/middlewares: list,watch',
+    // Gateway API (status writer GETs before it PUTs)
+    'gateway.networking.k8s.io/gatewayclasses: get,list,watch',
+    'gateway.networking.k8s.io/gateways: get,list,watch',
+    'gateway.networking.k8s.io/httproutes: get,list,watch',
+    'gateway.networking.k8s.io/referencegrants: list,watch',
+    'gateway.networking.k8s.io/gatewayclasses/status: update',
+    'gateway.networking.k8s.io/gateways/status: update',
+    'gateway.networking.k8s.io/httproutes/status: update',
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
@@ -368,7 +376,8 @@ test('RBAC: the ClusterRole lets the router list and watch every resource its in
     .some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
   // Every informer the router can run, NAMESPACE_LABELS included.
   const config = parseConfig([], { NAMESPACE_LABELS: 'router=switchyard' });
-  for (const watched of [...watchedResources(config), podResource(config), secretResource('a/tls')]) {
+  const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
+  for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayApi), podResource(config), secretResource('a/tls')]) {
     const apiVersion = API_VERSION[watched.kind];
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
     for (const verb of ['list', 'watch']) t.true(allows(group, watched.resource, verb), `${verb} ${group}/${watched.resource}`);
