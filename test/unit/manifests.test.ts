@@ -121,6 +121,8 @@ test('OpenShift overlay: no CRD, the hostnetwork-v2 SCC for the router, UID left
   const base = routerDaemonSet();
   delete base.spec.template.spec.securityContext.runAsUser;
   delete base.spec.template.spec.securityContext.runAsGroup;
+  delete base.spec.template.spec.priorityClassName; // OpenShift: only in kube-system, openshift-*
+  delete base.spec.template.spec.initContainers; // privileged: hostnetwork-v2 refuses it
   // Not "default", the name of OpenShift's own IngressController (same status.ingress[] entry).
   for (const e of container(base).env as Json[]) {
     if (e.name === 'ROUTER_SERVICE_NAME') e.value = 'switchyard';
