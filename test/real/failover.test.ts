@@ -27,8 +27,7 @@ test.before(async (t) => {
   t.timeout(240_000);
   cluster = await startRealCluster({ auditUsers: [ROUTER_USER] });
   await cluster.apply({ kustomization: MANIFESTS });
-  const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io']);
-  if (wait.code !== 0) throw new Error(wait.stderr);
+  await cluster.waitEstablished('routes.route.openshift.io');
   await cluster.apply({ yaml: `
 apiVersion: v1
 kind: Namespace

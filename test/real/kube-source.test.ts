@@ -6,7 +6,9 @@
 // against the fake API server.)
 
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as yaml from 'js-yaml';
 import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -24,8 +26,7 @@ test.before(async (t) => {
   t.timeout(240_000);
   cluster = await startRealCluster();
   await cluster.apply({ kustomization: MANIFESTS });
-  const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io']);
-  if (wait.code !== 0) throw new Error(wait.stderr);
+  await cluster.waitEstablished('routes.route.openshift.io');
   ({ kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router'));
 });
 test.after.always(async () => { await cluster?.stop(); });
@@ -40,7 +41,7 @@ async function startSource(t: any, overrides: Partial<RouterConfig> = {}) {
   return { store, source, metrics };
 }
 
-/** A namespace of its own per test (tests in this file run concurrently). */
+/** A namespace of its own per test (the tests run one after the other: the last leaves routes behind). */
 async function namespace(name: string, labels: Record<string, string> = {}): Promise<string> {
   await cluster.must('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
   return name;
@@ -59,7 +60,7 @@ function tlsSecret(name: string) {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y2VydA==', 'tls.key': 'a2V5' } };
 }
 
-test('objects appear, change and disappear in the store', async (t) => {
+test.serial('objects appear, change and disappear in the store', async (t) => {
   const ns = await namespace('src-events');
   await cluster.must('POST', routes(ns), route(ns, 'listed'));
   const { store, source, metrics } = await startSource(t);
@@ -80,7 +81,7 @@ test('objects appear, change and disappear in the store', async (t) => {
   t.truthy(sync && sync.value > 0);
 });
 
-test('ROUTE_LABELS, NAMESPACE_LABELS and --namespace are applied by the server', async (t) => {
+test.serial('ROUTE_LABELS, NAMESPACE_LABELS and --namespace are applied by the server', async (t) => {
   const ours = await namespace('src-shard-a', { router: 'yes' });
   const theirs = await namespace('src-shard-b');
   await cluster.must('POST', routes(ours), route(ours, 'in', { labels: { shard: 'x' } }));
@@ -99,7 +100,7 @@ test('ROUTE_LABELS, NAMESPACE_LABELS and --namespace are applied by the server',
   t.deepEqual([...scoped.store.keys('Route')], [`${theirs}/elsewhere`]);
 });
 
-test('Pods are read only while a route uses target-port-annotation, Secrets only by referenced name', async (t) => {
+test.serial('Pods are read only while a route uses target-port-annotation, Secrets only by referenced name', async (t) => {
   const ns = await namespace('src-refs');
   await cluster.createPod({ namespace: ns, name: 'managed', labels: { 'switchyard.io/autoport': 'true' }, ip: '198.51.100.31' });
   await cluster.createPod({ namespace: ns, name: 'other', labels: { app: 'x' }, ip: '198.51.100.32' });
@@ -118,7 +119,8 @@ test('Pods are read only while a route uses target-port-annotation, Secrets only
   await cluster.must('POST', routes(ns), secure('secure', 'used-tls'));
   await cluster.must('POST', routes(ns), secure('secure-2', 'used-tls'));
   await cluster.must('POST', routes(ns), secure('not-tls', 'opaque'));
-  t.true(await eventually(() => store.has('Secret', `${ns}/used-tls`), 10_000, 20));
+  t.true(await eventually(() => store.has('Secret', `${ns}/used-tls`) && store.has('Route', `${ns}/not-tls`), 10_000, 20));
+  store.flush(); // the source has seen every route: its informer decisions are made synchronously
   t.deepEqual(source.watched.filter((w) => w.kind === 'Secret').map((w) => w.fieldSelector).sort(),
     ['metadata.name=opaque,type=kubernetes.io/tls', 'metadata.name=used-tls,type=kubernetes.io/tls']);
   t.false(store.has('Secret', `${ns}/unused-tls`), 'never referenced, never read');
@@ -136,4 +138,31 @@ test('Pods are read only while a route uses target-port-annotation, Secrets only
   await cluster.must('DELETE', `${routes(ns)}/auto`);
   await cluster.must('DELETE', `${routes(ns)}/secure-2`);
   t.true(await eventually(() => store.size('Pod') === 0 && store.size('Secret') === 0, 10_000, 20));
+});
+
+test.serial('without the secrets and pods rules, routes that reference them do not hold up the first sync', async (t) => {
+  // The shipped ClusterRole minus the rules manifests/README.md says an operator may drop.
+  const shipped = yaml.load(readFileSync(`${MANIFESTS}base/cluster-role.yaml`, 'utf8')) as any;
+  const rules = shipped.rules.filter((r: any) => !r.resources.includes('secrets') && !r.resources.includes('pods'));
+  t.is(rules.length, shipped.rules.length - 2);
+  await cluster.apply({ yaml: yaml.dump({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'lean-router' }, rules }) + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: lean-router, namespace: switchyard }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: lean-router }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: lean-router }
+subjects: [{ kind: ServiceAccount, name: lean-router, namespace: switchyard }]
+` });
+  const ns = await namespace('src-lean');
+  await cluster.must('POST', `/api/v1/namespaces/${ns}/secrets`, tlsSecret('cert'));
+  await cluster.must('POST', routes(ns), route(ns, 'secure', { tls: { termination: 'edge', externalCertificate: { name: 'cert' } } }));
+  await cluster.must('POST', routes(ns), route(ns, 'auto', { annotations: { 'switchyard.io/target-port-annotation': 'AUTO_PORT0' } }));
+  const lean = await cluster.serviceAccountKubeconfig('switchyard', 'lean-router');
+  const { store, source } = await startSource(t, { kubeconfig: lean.kubeconfig });
+  t.true(source.synced, 'the refused Secret and Pod lists count as synced');
+  t.true(store.has('Route', `${ns}/secure`) && store.has('Route', `${ns}/auto`));
+  t.false(store.has('Secret', `${ns}/cert`));
 });

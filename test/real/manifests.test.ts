@@ -54,8 +54,7 @@ test.serial('kubectl apply -k of every kustomization under manifests/ is accepte
   let crdsEstablished = false;
   for (const dir of applyOrder(dirs)) {
     if (!crdsEstablished && dir !== '.' && dir !== 'crd' && dir !== 'base') {
-      const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io', 'crd/middlewares.switchyard.io', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
-      t.is(wait.code, 0, wait.stderr);
+      await cluster.waitEstablished('routes.route.openshift.io', 'middlewares.switchyard.io', 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com');
       crdsEstablished = true;
     }
     const out = await cluster.apply({ kustomization: path.join(MANIFESTS, dir) });

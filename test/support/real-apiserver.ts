@@ -90,6 +90,8 @@ export interface RealCluster {
   kubectl(args: string[], options?: { input?: string; kubeconfig?: string }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** `kubectl apply --server-side` of YAML text or files, as the admin; throws with kubectl's stderr. */
   apply(source: { yaml: string } | { files: string[] } | { kustomization: string }): Promise<string>;
+  /** Wait until these CRDs (`<plural>.<group>`) are Established, i.e. their kinds are served. */
+  waitEstablished(...crds: string[]): Promise<void>;
   /** A TokenRequest token for a ServiceAccount and a kubeconfig file that uses it. */
   serviceAccountKubeconfig(namespace: string, name: string): Promise<{ token: string; kubeconfig: string }>;
   /** May `token` do this? Asked with SelfSubjectAccessReview, as that identity. */
@@ -115,7 +117,13 @@ export interface RealCluster {
 interface Managed { name: string; child: ChildProcess; exited: Promise<void>; log: string }
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
+process.on('exit', killAll);
+// A test worker stopped by a signal (a timed-out or interrupted run) runs no 'exit' handlers:
+// take the control plane down too, then die of the signal as before.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+}
 
 function startProcess(name: string, binary: string, args: string[], logFile: string): Managed {
   const fd = openSync(logFile, 'a');
@@ -311,6 +319,10 @@ rules:
       const r = await runKubectl(args, { input });
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
       return r.stdout;
+    },
+    async waitEstablished(...crds) {
+      const r = await runKubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((c) => `crd/${c}`)]);
+      if (r.code !== 0) throw new Error(`CRDs not established: ${r.stderr.trim()}`);
     },
     async serviceAccountKubeconfig(namespace, name) {
       const reply = await must<{ status: { token: string } }>('POST',

@@ -5,7 +5,7 @@
 // against a real kube-apiserver.
 
 import test from 'ava';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +121,8 @@ test('OpenShift overlay: no CRD, the hostnetwork-v2 SCC for the router, UID left
   const base = routerDaemonSet();
   delete base.spec.template.spec.securityContext.runAsUser;
   delete base.spec.template.spec.securityContext.runAsGroup;
+  delete base.spec.template.spec.priorityClassName; // OpenShift: only in kube-system, openshift-*
+  delete base.spec.template.spec.initContainers; // privileged: hostnetwork-v2 refuses it
   // Not "default", the name of OpenShift's own IngressController (same status.ingress[] entry).
   for (const e of container(base).env as Json[]) {
     if (e.name === 'ROUTER_SERVICE_NAME') e.value = 'switchyard';
@@ -261,6 +263,21 @@ test('shard-b router differs from the default router only in name, shard, placem
   t.like(config, { routerName: 'shard-b', routeLabels: 'shard=b', leaseName: 'switchyard-shard-b' });
   t.is(shard.metadata.name, 'switchyard-router-shard-b');
   t.is(shard.metadata.namespace, 'switchyard');
+});
+
+test('shard-b over the OpenShift overlay (as manifests/README.md says): the same patch applies', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shard-b-openshift-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const shard = readFileSync(join(MANIFESTS, 'overlays/shard-b/kustomization.yaml'), 'utf8');
+  t.true(shard.includes('  - ../../base\n'));
+  writeFileSync(join(dir, 'kustomization.yaml'), shard.replace('  - ../../base\n', `  - ${relative(dir, join(MANIFESTS, 'overlays/openshift'))}\n`));
+  const ds = find(kubectlKustomize(dir), 'DaemonSet') as Json;
+  t.is(ds.metadata.name, 'switchyard-router-shard-b');
+  t.like(parseConfig([], { ...envOf(ds), STATS_USERNAME_FILE: '', STATS_PASSWORD_FILE: '' }), { routerName: 'shard-b', routeLabels: 'shard=b' });
+  const pod = ds.spec.template.spec;
+  t.is(pod.securityContext.runAsUser, undefined);
+  t.is(pod.initContainers, undefined);
+  t.is(pod.priorityClassName, undefined);
 });
 
 test('RBAC: exactly the rules the router needs, no wildcards, writes only to status and leases', (t) => {
