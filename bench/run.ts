@@ -4,7 +4,9 @@
 // Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50),
 // BENCH_WORKERS (comma-separated --workers values to measure, default "0,2"),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
-// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare).
+// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
+// BENCH_PLUGINS=0 to skip the plugin scenario (one process: a route without plugins vs one
+// with three trivial plugins — set a header, check a header, a log phase — measured in turn).
 // Anchors: when haproxy and/or nginx are installed (apt-get install haproxy nginx), the same
 // backend is also measured behind each of them, one thread/worker, keep-alive to the backend.
 // Numbers are for comparison on one machine, not targets: nothing here asserts.
@@ -108,16 +110,36 @@ apiVersion: route.openshift.io/v1
 kind: Route
 metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
 spec: { host: bench.local, to: { kind: Service, name: bench } }
-`);
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata:
+  name: bench-plugins
+  annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
+spec: { host: bench-plugins.local, to: { kind: Service, name: bench } }
+${['set', 'check', 'log'].map((name, i) => `---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: ${name} }
+spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
+`).join('')}`);
+  const pluginArgs = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
   const load = hasWrk() ? runWrk : runAutocannon;
   const tool = hasWrk() ? 'wrk' : 'autocannon';
   const rows: Array<[string, Result]> = [['direct to backend', load(`http://127.0.0.1:${port}/`, 'bench.local')]];
   for (const workers of (process.env.BENCH_WORKERS ?? '0,2').split(',').map(Number)) {
     const { child: router, line: listening } = await startJsonLine(process.execPath, [cli, 'run', '--file', file,
-      '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers)], (l) => l.msg === 'listening');
+      '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers), ...pluginArgs], (l) => l.msg === 'listening');
     const url = `http://127.0.0.1:${listening.http as number}/`;
     load(url, 'bench.local'); // warm-up: JIT, connection pools
     rows.push([`switchyard --workers ${workers}`, load(url, 'bench.local')]);
+    if (workers === 0 && process.env.BENCH_PLUGINS !== '0') {
+      // Alternate the two routes in one process so both see the same machine state.
+      load(url, 'bench-plugins.local');
+      rows.push(['  3 trivial plugins', load(url, 'bench-plugins.local')]);
+      rows.push(['  no plugins (again)', load(url, 'bench.local')]);
+      rows.push(['  3 plugins (again)', load(url, 'bench-plugins.local')]);
+    }
     router.kill('SIGTERM');
     await new Promise((r) => router.once('exit', r));
   }

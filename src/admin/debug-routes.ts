@@ -1,7 +1,7 @@
 // The /debug/routes document: the compiled table (hosts, paths, backends, endpoints with their
 // live health) and every admission result. Certificates' keys never appear: TLS is summarised.
 
-import type { Reconciler } from '../table/reconciler.ts';
+import type { Reconciler } from '../controller/reconciler.ts';
 import type { RouterProxy } from '../proxy/router-proxy.ts';
 import type { CompiledRoute } from '../table/types.ts';
 

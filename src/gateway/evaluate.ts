@@ -51,7 +51,7 @@ export interface ParentStatusData {
 
 export interface RouteStatusData { namespace: string; name: string; generation: number | undefined; parents: ParentStatusData[] }
 
-/** What the candidate of an HTTPRoute carries into compile (see table/compile.ts). */
+/** What the candidate of an HTTPRoute carries into compile (see controller/compile.ts). */
 export interface GatewayCandidateData {
   rule: RuleData;
   match: MatchData;

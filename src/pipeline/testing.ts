@@ -31,7 +31,7 @@ export interface TestResult {
   /** Path sent upstream. */
   path: string;
   /** Upstream headers as an object (last value wins). */
-  upstreamHeaders: Record<string, string>;
+  upstreamHeaders: Record<string, string | undefined>;
   endpoint: EndpointCandidate | null;
 }
 
@@ -111,7 +111,7 @@ export function testPlugin<C>(plugin: Plugin<C>, config: unknown = {}, options: 
       const done = new Promise<'proceed' | 'answer' | 'failed'>((resolve) => { driver.resolve = resolve; });
       runPhases(ctx);
       const outcome = await done;
-      const upstreamHeaders: Record<string, string> = {};
+      const upstreamHeaders: Record<string, string | undefined> = {};
       const flat = ctx.upstreamHeaders ?? [];
       for (let i = 0; i < flat.length; i += 2) upstreamHeaders[flat[i]!] = flat[i + 1]!;
       return {

@@ -32,12 +32,6 @@ import { originForm } from './request-target.ts';
 export { rewritePath } from '../plugins/rewrite-target.ts';
 export { originForm };
 
-/** Something that follows the routes the proxy builds and disposes (the active health monitor). */
-export interface RouteObserver {
-  built(runtime: RouteRuntime): void;
-  disposed(runtime: RouteRuntime): void;
-}
-
 export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
   readonly registry = new EndpointRegistry();
@@ -49,13 +43,11 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly #tunnels: UpgradeTunnels;
   readonly #accessLog: boolean;
   readonly #deps: RuntimeDeps;
-  readonly #observer: RouteObserver | null;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, observer: RouteObserver | null = null, plugins = new PluginRegistry()) {
-    this.#observer = observer;
+  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
@@ -251,13 +243,10 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   #build(route: CompiledRoute, previous: RouteRuntime | undefined): RouteRuntime {
-    const runtime = new RouteRuntime(route, this.#deps, previous);
-    this.#observer?.built(runtime);
-    return runtime;
+    return new RouteRuntime(route, this.#deps, previous);
   }
 
   #dispose(runtime: RouteRuntime): void {
-    this.#observer?.disposed(runtime);
     runtime.release(this.registry, this.table.current(runtime.route.key) ?? null);
   }
 }

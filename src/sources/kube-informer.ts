@@ -10,6 +10,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { objectKey, API_VERSION, type KubeObject } from '../objects/types.ts';
+import { narrowObject } from '../objects/narrow.ts';
 import type { ObjectStore } from '../store.ts';
 import { kubeRequest } from './kube-request.ts';
 import type { WatchedResource } from './kube-resources.ts';
@@ -121,7 +122,8 @@ export class KubeInformer {
     });
     // A list that lands after a restart belongs to a dead informer: make it give up quietly.
     if (!current()) throw new Error('superseded');
-    const items = (list.items ?? []).map((item) => ({ ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+    // Narrowed before the client library caches them: its cache and the store share one copy.
+    const items = (list.items ?? []).map((item) => narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
     this.#removeMissing(items);
     this.#markSynced();
     this.#touchSync();
@@ -160,7 +162,7 @@ export class KubeInformer {
         this.#lastActivity = Date.now();
         this.#attempt = 0;
         this.#touchSync();
-        callback(phase, object, raw);
+        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' ? narrowObject(this.watched.kind, object) : object, raw);
       },
       (err) => {
         if (!current()) return;

@@ -13,7 +13,7 @@ import { StatusWriter, type StatusRef, type StatusWriterOptions } from './status
 import { GatewayStatusWriter } from './gateway-status-writer.ts';
 import type { GatewayStatusSet } from '../gateway/status.ts';
 
-/** What the controller needs of the reconciler (src/table/reconciler.ts). */
+/** What the controller needs of the reconciler (src/controller/reconciler.ts). */
 export interface AdmissionSource extends EventEmitter {
   admissionResults(): AdmissionResult[];
   /** Gateway API status set; its changes come as `gateway-status` events. */

@@ -106,6 +106,7 @@ export interface RealCluster {
   etcdRevision(): Promise<number>;
   etcdCompact(revision: number): Promise<void>;
   etcdPut(key: string, value: string): Promise<void>;
+  etcdDelete(key: string): Promise<void>;
   /** The audit log so far (startRealCluster's auditUsers). */
   auditEvents(): AuditEvent[];
   stop(): Promise<void>;
@@ -212,6 +213,10 @@ rules:
     '--tls-cert-file', pki.serverCertFile, '--tls-private-key-file', pki.serverKeyFile,
     '--client-ca-file', pki.caCertFile,
     '--authorization-mode', 'RBAC',
+    // As kubeadm and every managed cluster: privileged pods are a matter of admission policy
+    // (Pod Security), not the API server's default refusal. The DaemonSet's init container
+    // that sets net.ipv4.tcp_migrate_req needs it.
+    '--allow-privileged=true',
     '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
     '--service-account-key-file', pki.serviceAccountPubFile,
     '--service-account-signing-key-file', pki.serviceAccountKeyFile,
@@ -365,6 +370,10 @@ rules:
         body: JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') }),
       });
       if (!res.ok) throw new Error(`etcd put ${key}: ${res.status} ${await res.text()}`);
+    },
+    async etcdDelete(key) {
+      const res = await fetch(`${etcdUrl}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(key).toString('base64') }) });
+      if (!res.ok) throw new Error(`etcd delete ${key}: ${res.status} ${await res.text()}`);
     },
     auditEvents() {
       if (!existsSync(auditLog)) return [];

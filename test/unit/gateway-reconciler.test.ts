@@ -9,7 +9,7 @@ import type { GatewayStatusSet } from '../../src/gateway/status.ts';
 import type { Gateway, HTTPRoute, HTTPRouteRule, Listener } from '../../src/objects/gateway-types.ts';
 import type { KubeObject, Kind } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/table/reconciler.ts';
+import { Reconciler } from '../../src/controller/reconciler.ts';
 import { RouteTable } from '../../src/table/route-table.ts';
 import type { TableDelta } from '../../src/table/types.ts';
 import { config, created, endpoint, namespace, route, service, slice } from '../fixtures/table/builders.ts';

@@ -144,3 +144,35 @@ test('passthrough: connect failure closes the client; idle tunnels time out', as
     backend.server.close();
   }
 });
+
+test('passthrough: a half-closed tunnel (client sent its FIN, the backend keeps its half open) closes after the FIN timeout', async (t) => {
+  // A backend that never closes its own half.
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ cert: backendCert.cert, key: backendCert.key, allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const lookup = new FakeTlsLookup();
+  // An hour of tunnel timeout: only the FIN timeout can close it within the test.
+  lookup.set('pass.test', PASSTHROUGH, (server.address() as net.AddressInfo).port, 3_600_000);
+  const { listener, port, tunnels } = await start(lookup);
+  try {
+    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert, allowHalfOpen: true } as tls.ConnectionOptions);
+    client.on('error', () => {});
+    await once(client, 'secureConnect');
+    client.write('hi');
+    t.is(await readOnce(client), 'echo:hi');
+    client.end(); // our half only
+    await closed(client); // the router closes the tunnel at the FIN timeout (1 s), not the tunnel timeout
+    for (let i = 0; i < 100 && (await tunnels()) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(await tunnels(), 0);
+  } finally {
+    await listener.close();
+    server.close();
+    for (const s of sockets) s.destroy();
+  }
+});

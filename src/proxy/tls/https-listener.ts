@@ -13,6 +13,7 @@ import type { Metrics } from '../../metrics.ts';
 import { writeRawError } from '../error-response.ts';
 import { clientAddress } from '../headers.ts';
 import { markTunnel } from '../connection-marks.ts';
+import type { ProxyProtocolGate } from '../proxy-protocol.ts';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
 import { loadDefaultCertificate } from './default-certificate.ts';
 import { PassthroughTunnel } from './passthrough-tunnel.ts';
@@ -24,7 +25,7 @@ import { tlsProfile } from './tls-profile.ts';
 export type HttpsListenerConfig = Pick<
   RouterConfig,
   'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
->;
+> & Partial<Pick<RouterConfig, 'clientFinTimeout'>>;
 
 export interface HttpsListenerOptions {
   config: HttpsListenerConfig;
@@ -38,6 +39,8 @@ export interface HttpsListenerOptions {
   ticketKeys?: Buffer;
   /** connections_active label */
   listenerName?: string;
+  /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
+  proxyProtocol?: ProxyProtocolGate;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -83,7 +86,9 @@ export class HttpsListener {
     this.#results = { timeout: h.labels('timeout'), not_tls: h.labels('not_tls'), invalid: h.labels('invalid'), passthrough: h.labels('passthrough') };
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false });
     if (config.maxConnections > 0) this.server.maxConnections = config.maxConnections;
-    this.server.on('connection', (socket) => this.#onConnection(socket));
+    const gate = options.proxyProtocol;
+    if (gate) this.server.on('connection', (socket) => gate.accept(socket, (s) => this.#onConnection(s)));
+    else this.server.on('connection', (socket) => this.#onConnection(socket));
     this.server.on('error', (err) => logger.error({ err: err.message }, 'https listener error'));
   }
 
@@ -161,7 +166,7 @@ export class HttpsListener {
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
       markTunnel(socket);
-      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger });
+      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout });
       return;
     }
     socket.unshift(buffered);

@@ -21,6 +21,8 @@ export interface PassthroughOptions {
   logger: Logger;
   /** Counts and rate-limits middleware failures (switchyard_middleware_errors_total). */
   failures?: MiddlewareFailures;
+  /** Idle timeout once one side has sent its FIN (--client-fin-timeout; default 1 s). */
+  finTimeoutMs?: number;
 }
 
 export class PassthroughTunnel {
@@ -95,6 +97,15 @@ export class PassthroughTunnel {
       client.setTimeout(idleMs, () => this.close());
       upstream.setTimeout(idleMs, () => this.close());
     }
+    // Half-closed (one side sent its FIN, the other keeps its half open): the short FIN timeout
+    // replaces the tunnel timeout, as HAProxy's `timeout client-fin` / `timeout server-fin`.
+    const fin = this.#options.finTimeoutMs ?? 1_000;
+    const halfClosed = (): void => {
+      client.setTimeout(fin, () => this.close());
+      upstream.setTimeout(fin, () => this.close());
+    };
+    client.once('end', halfClosed);
+    upstream.once('end', halfClosed);
     client.resume();
   }
 

@@ -12,7 +12,7 @@ import type { Ingress, Route } from '../objects/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
 import { admitMiddlewares } from '../admission/middlewares.ts';
-import type { AdmissionResult } from './types.ts';
+import type { AdmissionResult } from '../table/types.ts';
 
 export interface OwnerState {
   key: string;

@@ -26,7 +26,8 @@ import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
+import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from '../table/types.ts';
+import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -407,7 +408,7 @@ export class Reconciler extends EventEmitter {
         continue;
       }
       this.#counts[result.admitted ? 'admitted' : 'rejected']++;
-      const fingerprint = JSON.stringify(result);
+      const fingerprint = fingerprintOf(result);
       if (this.#resultFingerprints.get(ownerKey) === fingerprint) continue;
       this.#results.set(ownerKey, result);
       this.#resultFingerprints.set(ownerKey, fingerprint);
@@ -455,7 +456,7 @@ export class Reconciler extends EventEmitter {
         }
         continue;
       }
-      const fingerprint = JSON.stringify(entry);
+      const fingerprint = fingerprintOf(entry);
       if (previous?.fingerprint === fingerprint) continue;
       this.#entries.set(hostKey, { entry, fingerprint });
       upsert.push(entry);
@@ -488,7 +489,7 @@ export class Reconciler extends EventEmitter {
       this.#dependencies.set(DEFAULT_BACKEND, deps);
     }
     this.#skipped.set(DEFAULT_BACKEND, skipped);
-    const fingerprint = route ? JSON.stringify(route) : '';
+    const fingerprint = route ? fingerprintOf(route) : '';
     if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
     this.#default = route ? { route, fingerprint } : null;
     return route;

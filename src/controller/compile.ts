@@ -3,12 +3,12 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from './annotations.ts';
-import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from '../table/annotations.ts';
+import { parseHeaderActions, type HeaderActions } from '../table/header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
-import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from './types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
 import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
