@@ -102,7 +102,12 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
     },
   };
   if (options.waitForListening !== false) {
-    const line = await waitForLog((l) => l.msg === 'listening', options.timeoutMs ?? 20_000);
+    // Generous: under a loaded machine start-up can take many seconds; it is a bound, not a target.
+    // A router that never got ready is killed here — the caller has no handle to stop it with.
+    const line = await waitForLog((l) => l.msg === 'listening', options.timeoutMs ?? 60_000).catch((err: Error) => {
+      child.kill('SIGKILL');
+      throw err;
+    });
     proc.http = line.http as number;
     proc.https = line.https as number;
     proc.admin = line.admin as number;
