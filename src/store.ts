@@ -38,7 +38,7 @@ interface Subscription {
 const RESYNC_RETRY_MIN_MS = 1_000;
 const RESYNC_RETRY_MAX_MS = 30_000;
 
-interface Entry { object: KubeObject; order: number; fingerprint: string }
+interface Entry { object: KubeObject; order: number }
 
 export class ObjectStore {
   #byKind = new Map<Kind, Map<string, Entry>>();
@@ -83,12 +83,11 @@ export class ObjectStore {
     const key = objectKey(kind, object.metadata);
     const map = this.#map(kind);
     const previous = map.get(key);
-    const fingerprint = significantFingerprint(object);
-    if (previous && previous.fingerprint === fingerprint) {
+    if (previous && significantlyEqual(previous.object, object)) {
       previous.object = object; // fresh resourceVersion/status, nothing to recompute
       return false;
     }
-    map.set(key, { object, order: previous?.order ?? ++this.#arrival, fingerprint });
+    map.set(key, { object, order: previous?.order ?? ++this.#arrival });
     if (kind === 'EndpointSlice') this.#indexSlice(key, previous?.object, object);
     this.#queue({ kind, key, old: previous?.object, current: object });
     return true;
@@ -241,13 +240,47 @@ export function sliceServiceKey(slice: KubeObject): string | undefined {
   return name ? `${slice.metadata.namespace ?? 'default'}/${name}` : undefined;
 }
 
-/** What decides whether an update matters: everything but status and bookkeeping metadata. */
-function significantFingerprint(object: KubeObject): string {
-  const { status, metadata, ...rest } = object;
-  const { resourceVersion, managedFields, generation, ...meta } = metadata as KubeObject['metadata'] & { managedFields?: unknown };
-  void resourceVersion; void managedFields; void generation;
+/**
+ * Whether an update matters: everything but status and bookkeeping metadata is compared.
+ * Compared in place rather than through a stored fingerprint, which cost a JSON string per object.
+ */
+function significantlyEqual(a: KubeObject, b: KubeObject): boolean {
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (key === 'status' || key === 'metadata') continue;
+    if (!deepEqual(a[key], b[key])) return false;
+  }
+  const ma = a.metadata as unknown as Record<string, unknown>;
+  const mb = b.metadata as unknown as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(ma), ...Object.keys(mb)])) {
+    if (key === 'resourceVersion' || key === 'managedFields' || key === 'generation') continue;
+    if (!deepEqual(ma[key], mb[key])) return false;
+  }
   // Pods: the router reads status.podIP (and phase); other kinds' status is ours or irrelevant.
-  const podStatus = status as { podIP?: string; phase?: string } | undefined;
-  const keptStatus = object.kind === 'Pod' ? [podStatus?.podIP, podStatus?.phase] : undefined;
-  return JSON.stringify([meta, rest, keptStatus]);
+  if (a.kind === 'Pod' || b.kind === 'Pod') {
+    const sa = a.status as { podIP?: string; phase?: string } | undefined;
+    const sb = b.status as { podIP?: string; phase?: string } | undefined;
+    if (sa?.podIP !== sb?.podIP || sa?.phase !== sb?.phase) return false;
+  }
+  return true;
+}
+
+/** Structural equality of JSON-like values (a missing key equals an undefined one). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof Date || b instanceof Date) {
+    return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : false;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bs = b as unknown[];
+    if (a.length !== bs.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], bs[i])) return false;
+    return true;
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  for (const key in ra) if (!deepEqual(ra[key], rb[key])) return false;
+  for (const key in rb) if (!(key in ra) && rb[key] !== undefined) return false;
+  return true;
 }

@@ -38,8 +38,8 @@ export interface RouteRow {
   reason?: string;
   message?: string;
   backends: Array<{ service: string; weight: number; endpoints: EndpointView[] }>;
-  /** Attached middlewares, when the compiled route carries them. */
-  middlewares?: unknown;
+  /** Attached Middlewares in order (name and plugin; their config stays out: it may hold credentials). */
+  middlewares?: Array<{ name: string; plugin: string }>;
   endpoints: number;
   available: number;
   stats: RouteStats | null;
@@ -222,9 +222,7 @@ export class DashboardViews {
       view.reason = admission.reason ?? 'NotServed';
       view.message = admission.admitted ? 'admitted, but not in the table (no host entry)' : admission.message;
     }
-    // Middlewares arrive with the plugin pipeline; show whatever the compiled route carries.
-    const middlewares = route === null ? undefined : (route as unknown as { middlewares?: unknown }).middlewares;
-    if (middlewares !== undefined) view.middlewares = middlewares;
+    if (route !== null && route.middlewares?.length > 0) view.middlewares = route.middlewares.map((m) => ({ name: m.name, plugin: m.plugin }));
     return view;
   }
 }

@@ -11,6 +11,7 @@ import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
+import { admitMiddlewares } from '../admission/middlewares.ts';
 import type { AdmissionResult } from '../table/types.ts';
 
 export interface OwnerState {
@@ -66,8 +67,9 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
 
 /**
  * An HTTPRoute with the candidates the Gateway evaluation gave it (src/gateway/evaluate.ts):
- * shard selection and allowed/denied domains apply as to Routes; the Route/Ingress validation
- * and wildcard policy do not (the Gateway's listeners decide hostnames and wildcards).
+ * shard selection, allowed/denied domains and Middlewares (router-wide, and ExtensionRef
+ * filters) apply as to Routes; the Route/Ingress validation and wildcard policy do not (the
+ * Gateway's listeners decide hostnames and wildcards).
  */
 export function evaluateHTTPRouteOwner(route: HTTPRoute, candidates: readonly RouteCandidate[], context: AdmissionContext): OwnerState {
   const namespace = route.metadata.namespace ?? 'default';
@@ -79,7 +81,8 @@ export function evaluateHTTPRouteOwner(route: HTTPRoute, candidates: readonly Ro
   state.selected = true;
   state.candidates = [...candidates];
   for (const c of state.candidates) {
-    const verdict = admitDomains(c, context);
+    let verdict = admitDomains(c, context);
+    if (verdict.admitted) verdict = admitMiddlewares(c, context); // router-wide and ExtensionRef Middlewares
     state.pre.set(c.key, verdict);
     if (!verdict.admitted) continue;
     state.hostKeys.add(hostKeyOf(c));

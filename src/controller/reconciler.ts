@@ -27,6 +27,7 @@ import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from '../table/types.ts';
+import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -202,12 +203,15 @@ export class Reconciler extends EventEmitter {
     for (const key of this.#gateway.candidates.keys()) {
       const state = this.#owners.get(`HTTPRoute/${key}`);
       if (!state) continue;
-      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, message: '' };
+      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '' };
       for (const c of state.candidates) {
         const v = state.pre.get(c.key)!.admitted ? this.#ownership.get(c.key) : state.pre.get(c.key);
         if (v && !v.admitted) {
           outcome.rejected++;
-          if (outcome.message === '') outcome.message = v.message;
+          if (outcome.message === '') {
+            outcome.reason = v.reason;
+            outcome.message = v.message;
+          }
         }
       }
       ownership.set(key, outcome);
@@ -404,7 +408,7 @@ export class Reconciler extends EventEmitter {
         continue;
       }
       this.#counts[result.admitted ? 'admitted' : 'rejected']++;
-      const fingerprint = JSON.stringify(result);
+      const fingerprint = fingerprintOf(result);
       if (this.#resultFingerprints.get(ownerKey) === fingerprint) continue;
       this.#results.set(ownerKey, result);
       this.#resultFingerprints.set(ownerKey, fingerprint);
@@ -452,7 +456,7 @@ export class Reconciler extends EventEmitter {
         }
         continue;
       }
-      const fingerprint = JSON.stringify(entry);
+      const fingerprint = fingerprintOf(entry);
       if (previous?.fingerprint === fingerprint) continue;
       this.#entries.set(hostKey, { entry, fingerprint });
       upsert.push(entry);
@@ -485,7 +489,7 @@ export class Reconciler extends EventEmitter {
       this.#dependencies.set(DEFAULT_BACKEND, deps);
     }
     this.#skipped.set(DEFAULT_BACKEND, skipped);
-    const fingerprint = route ? JSON.stringify(route) : '';
+    const fingerprint = route ? fingerprintOf(route) : '';
     if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
     this.#default = route ? { route, fingerprint } : null;
     return route;

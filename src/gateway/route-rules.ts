@@ -31,6 +31,8 @@ export interface RuleData {
   rewrite: RewriteSpec | null;
   /** timeouts.request in ms (0 = none), null = the router's default. */
   timeoutMs: number | null;
+  /** ExtensionRef filters naming switchyard.io Middlewares (same namespace), in order. */
+  middlewares: string[];
 }
 
 export interface RouteRulesResult {
@@ -55,6 +57,7 @@ class Unsupported extends Error {
   }
 }
 
+const MIDDLEWARE_GROUP = 'switchyard.io';
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
@@ -137,8 +140,16 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
       case 'URLRewrite':
         rule.rewrite = { hostname: f.urlRewrite?.hostname ?? null, path: pathModifier(f.urlRewrite?.path, matches) };
         break;
-      case 'ExtensionRef':
-        throw new Unsupported('UnsupportedValue', `ExtensionRef filter ${f.extensionRef?.kind ?? ''} ${f.extensionRef?.name ?? ''} is not supported`);
+      case 'ExtensionRef': {
+        // A Middleware (a configured plugin) runs in the rule's chain; it is resolved and
+        // validated by admission like one named in a Route's switchyard.io/middlewares.
+        const ref = f.extensionRef;
+        if (ref?.group !== MIDDLEWARE_GROUP || ref.kind !== 'Middleware') {
+          throw new Unsupported('UnsupportedValue', `ExtensionRef filter ${ref?.group ?? ''}/${ref?.kind ?? ''} ${ref?.name ?? ''} is not supported (only ${MIDDLEWARE_GROUP} Middleware)`);
+        }
+        rule.middlewares.push(ref.name);
+        break;
+      }
       default:
         throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);
     }
@@ -159,7 +170,7 @@ export function evaluateRouteRules(route: HTTPRoute, inputs: RuleInputs): RouteR
       const matches = parseMatches(r);
       const rule: RuleData = {
         index, matches, backends: [], invalidShare: 0,
-        requestHeaders: null, responseHeaders: null, redirect: null, rewrite: null, timeoutMs: null,
+        requestHeaders: null, responseHeaders: null, redirect: null, rewrite: null, timeoutMs: null, middlewares: [],
       };
       parseFilters(r.filters ?? [], matches, rule);
       if (r.timeouts?.request !== undefined) {

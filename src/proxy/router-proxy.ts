@@ -58,7 +58,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout);
+    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout, this);
   }
 
   apply(delta: TableDelta): void {

@@ -23,7 +23,7 @@ import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
 import { originForm } from './request-target.ts';
-import { classifyUpstreamFailure } from './upstream-failure.ts';
+import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -93,7 +93,11 @@ export class UpgradeTunnels implements ExchangeDriver {
   /** Idle timeout of a tunnel once either side has sent its FIN (HAProxy's `timeout client-fin`). */
   readonly #finTimeoutMs: number;
 
-  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void, finTimeoutMs = 1_000) {
+  /** Passive health (the proxy): a tunnel's connect failures, resets and timeouts count as a request's do. */
+  readonly #health: TunnelHealth | null;
+
+  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void, finTimeoutMs = 1_000, health: TunnelHealth | null = null) {
+    this.#health = health;
     this.#failures = failures;
     this.#finTimeoutMs = finTimeoutMs;
     this.#logger = logger;
@@ -227,6 +231,7 @@ export class UpgradeTunnels implements ExchangeDriver {
   /** The backend accepted the upgrade: give its socket the same idle timeout and fate. */
   #attach(state: TunnelState, upstream: Socket): void {
     if (state.closed) { upstream.destroy(); return; }
+    this.#health?.recordSuccess(state.endpoint);
     state.upstream = upstream;
     upstream.removeAllListeners('timeout'); // the upgrade deadline no longer applies
     upstream.setTimeout(state.runtime.route.policy.tunnelTimeoutMs);
@@ -246,7 +251,13 @@ export class UpgradeTunnels implements ExchangeDriver {
     const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
     const code = (err as { code?: string }).code;
     const failure = classifyUpstreamFailure(err);
-    if (state) state.runtime.countUpstreamError(failure.reason);
+    if (state) {
+      state.runtime.countUpstreamError(failure.reason);
+      if (failure.endpointFault && state.upstream === null && this.#health !== null) {
+        const now = Date.now();
+        this.#health.recordFailure(state.endpoint, now, isLastAvailable(state.runtime.members, state.endpoint, now));
+      }
+    }
     this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
     if (client && !client.destroyed) writeRawError(client, failure.error);
   }

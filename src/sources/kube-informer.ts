@@ -10,8 +10,9 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { objectKey, API_VERSION, type KubeObject } from '../objects/types.ts';
+import { narrowObject } from '../objects/narrow.ts';
 import type { ObjectStore } from '../store.ts';
-import { kubeRequest } from './kube-request.ts';
+import { KubeApiError, kubeRequest } from './kube-request.ts';
 import type { WatchedResource } from './kube-resources.ts';
 
 export interface KubeInformerOptions {
@@ -27,6 +28,11 @@ export interface KubeInformerOptions {
   listTimeoutMs?: number;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string };
+  /**
+   * A list refused with 403 Forbidden counts as the first sync (of nothing): for objects that
+   * routes reference, which RBAC may not grant. The informer keeps retrying meanwhile.
+   */
+  syncOnForbidden?: boolean;
 }
 
 /** Watch line callback and done callback of the client's Watch. */
@@ -107,9 +113,9 @@ export class KubeInformer {
     informer.on('add', (o) => { if (current()) this.#upsert(o); });
     informer.on('update', (o) => { if (current()) this.#upsert(o); });
     informer.on('delete', (o) => { if (current()) this.#remove(o); });
-    informer.on('error', (err) => { if (current()) this.#restart(describe(err)); });
+    informer.on('error', (err) => { if (current()) this.#failed(err); });
     this.#informer = informer;
-    informer.start().catch((err: unknown) => { if (current()) this.#restart(describe(err)); });
+    informer.start().catch((err: unknown) => { if (current()) this.#failed(err); });
   }
 
   async #list(current: () => boolean): Promise<KubernetesListObject<KubernetesObject>> {
@@ -121,7 +127,8 @@ export class KubeInformer {
     });
     // A list that lands after a restart belongs to a dead informer: make it give up quietly.
     if (!current()) throw new Error('superseded');
-    const items = (list.items ?? []).map((item) => ({ ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+    // Narrowed before the client library caches them: its cache and the store share one copy.
+    const items = (list.items ?? []).map((item) => narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
     this.#removeMissing(items);
     this.#markSynced();
     this.#touchSync();
@@ -160,13 +167,21 @@ export class KubeInformer {
         this.#lastActivity = Date.now();
         this.#attempt = 0;
         this.#touchSync();
-        callback(phase, object, raw);
+        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' ? narrowObject(this.watched.kind, object) : object, raw);
       },
       (err) => {
         if (!current()) return;
         this.#watchOpen = false;
         done(err);
       });
+  }
+
+  #failed(err: unknown): void {
+    if (!this.#synced && this.#options.syncOnForbidden && err instanceof KubeApiError && err.statusCode === 403) {
+      this.#log.error({ path: this.watched.path, fieldSelector: this.watched.fieldSelector }, 'reading this is forbidden by RBAC: carrying on without it, still retrying');
+      this.#markSynced();
+    }
+    this.#restart(describe(err));
   }
 
   #checkWatchdog(): void {

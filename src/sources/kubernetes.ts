@@ -116,13 +116,19 @@ export class KubernetesSource {
     return this.#options.logger.child({ source: 'kubernetes' });
   }
 
-  #informer(watched: WatchedResource): KubeInformer {
+  /**
+   * `referenced`: a Secret or the Pods some route asks for. RBAC may not grant them (an operator
+   * who uses neither may drop those rules): a 403 then must not hold up the first sync of
+   * everything else; the route is served without them (default certificate, no autoport port).
+   */
+  #informer(watched: WatchedResource, referenced = false): KubeInformer {
     const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
     return new KubeInformer({
       kubeConfig, watched, store, logger: this.#log(), metrics,
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs,
       accept: acceptObject,
+      syncOnForbidden: referenced,
     });
   }
 
@@ -134,12 +140,17 @@ export class KubernetesSource {
       if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway') continue;
       const id = `${change.kind}/${change.key}`;
       const before = this.#referencesOf.get(id);
-      const after = change.current ? objectReferences(change.current) : undefined;
+      const found = change.current ? objectReferences(change.current) : undefined;
+      const after = found && (found.pods || found.secrets.length > 0) ? found : undefined;
+      if (!before && !after) continue; // the common case: nothing referenced, before or after
       if (before) this.#count(before, -1);
-      if (after) this.#count(after, +1);
-      if (after && (after.pods || after.secrets.length > 0)) this.#referencesOf.set(id, after);
-      else this.#referencesOf.delete(id);
-      touched ||= before !== undefined || after !== undefined;
+      if (after) {
+        this.#count(after, +1);
+        this.#referencesOf.set(id, after);
+      } else {
+        this.#referencesOf.delete(id);
+      }
+      touched = true;
     }
     if (touched) this.#reconcileReferenced();
   }
@@ -163,7 +174,7 @@ export class KubernetesSource {
     }
     for (const key of wanted) {
       if (this.#referenced.has(key)) continue;
-      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key));
+      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key), true);
       // A failed first list is retried inside the informer; stop() before it lists rejects: ignore.
       const synced = informer.start().catch(() => undefined);
       this.#referenced.set(key, { informer, synced });

@@ -42,7 +42,7 @@ test('unsupported values make the route not Accepted (UnsupportedValue), incompa
   t.like(unsupported({ matches: [{ path: { type: 'RegularExpression', value: '/a.*' } }] }), { status: 'False', reason: 'UnsupportedValue' });
   t.like(unsupported({ matches: [{ headers: [{ type: 'RegularExpression', name: 'a', value: '.*' }] }] }), { reason: 'UnsupportedValue' });
   t.like(unsupported({ filters: [{ type: 'RequestMirror' }] }), { reason: 'UnsupportedValue' });
-  t.like(unsupported({ filters: [{ type: 'ExtensionRef', extensionRef: { group: 'switchyard.io', kind: 'Middleware', name: 'm' } }] }), { reason: 'UnsupportedValue' });
+  t.like(unsupported({ filters: [{ type: 'ExtensionRef', extensionRef: { group: 'example.com', kind: 'Thing', name: 'm' } }] }), { reason: 'UnsupportedValue' });
   t.like(unsupported({ timeouts: { request: 'soon' } }), { reason: 'UnsupportedValue' });
   t.like(unsupported({ filters: [{ type: 'RequestRedirect', requestRedirect: { statusCode: 200 } }] }), { reason: 'UnsupportedValue' });
   t.like(unsupported({
@@ -87,6 +87,18 @@ test('backendRefs across namespaces need a ReferenceGrant in the Service namespa
   const allowed = evaluateRouteRules(route([rule]), inputs(['other/s'], [grant]));
   t.like(allowed.resolvedRefs, { status: 'True' });
   t.deepEqual(allowed.rules[0]!.backends, [{ service: 's', namespace: 'other', kind: 'Service', weight: 1, servicePort: { number: 80 } }]);
+});
+
+test('ExtensionRef filters naming switchyard.io Middlewares are collected in order', (t) => {
+  const result = evaluateRouteRules(route([{
+    filters: [
+      { type: 'ExtensionRef', extensionRef: { group: 'switchyard.io', kind: 'Middleware', name: 'auth' } },
+      { type: 'ExtensionRef', extensionRef: { group: 'switchyard.io', kind: 'Middleware', name: 'rid' } },
+    ],
+    backendRefs: [{ name: 'a', port: 80 }],
+  }]), inputs(['apps/a']));
+  t.is(result.unsupported, null);
+  t.deepEqual(result.rules[0]!.middlewares, ['auth', 'rid']);
 });
 
 test('filters become table data; timeouts.request in ms', (t) => {

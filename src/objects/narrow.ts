@@ -1,0 +1,163 @@
+// What the router keeps of each object: only the fields it reads (the ones validate.ts checks
+// and the table, admission, health and status code use), with repeated short strings shared.
+// Objects from a cluster carry much more — managedFields (often larger than the object),
+// the last-applied-configuration annotation, a Service's status and IP families, an
+// EndpointSlice's zones and hints — and the router holds one copy of every Route, Service and
+// EndpointSlice for as long as it runs, so what is dropped here is dropped per route.
+//
+// Applied where objects enter the router (the file source's documents, the Kubernetes
+// informer's list and watch events, before the client library caches them), so every cache
+// holds the same narrow copy. Narrowing never makes an invalid object valid: a field in an
+// unexpected shape is kept as it is, for validateObject to report.
+
+import type { Kind, KubeObject } from './types.ts';
+
+type Fields = Record<string, unknown>;
+
+/** kubectl's copy of the whole object, as an annotation: never read, often the largest field. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+const isObject = (value: unknown): value is Fields =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+
+/**
+ * Shares equal short strings (namespaces, label values, port names, protocols, node names):
+ * parsed JSON and YAML give every occurrence its own copy. Bounded: when full it starts over,
+ * which only costs sharing, never correctness.
+ */
+export class StringInterner {
+  #table = new Map<string, string>();
+  readonly #limit: number;
+  constructor(limit = 50_000) { this.#limit = limit; }
+
+  intern<T>(value: T): T {
+    if (typeof value !== 'string' || value.length > 253) return value;
+    const known = this.#table.get(value);
+    if (known !== undefined) return known as T;
+    if (this.#table.size >= this.#limit) this.#table = new Map();
+    this.#table.set(value, value);
+    return value;
+  }
+
+  get size(): number { return this.#table.size; }
+}
+
+const shared = new StringInterner();
+
+/** A copy of `value` with only `keys` (those present), each passed through `map`; other shapes unchanged. */
+function pick(value: unknown, keys: readonly string[], map: (key: string, v: unknown) => unknown = (_k, v) => v): unknown {
+  if (!isObject(value)) return value;
+  const out: Fields = {};
+  for (const key of keys) if (value[key] !== undefined) out[key] = map(key, value[key]);
+  return out;
+}
+
+function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
+  return Array.isArray(value) ? value.map(narrow) : value;
+}
+
+/** Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but last-applied. */
+function stringMap(value: unknown, interner: StringInterner, drop?: string): unknown {
+  if (!isObject(value)) return value;
+  const out: Fields = {};
+  for (const key of Object.keys(value)) {
+    if (key === drop) continue;
+    out[key] = interner.intern(value[key]);
+  }
+  return out;
+}
+
+const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
+  'labels', 'annotations', 'ownerReferences'] as const;
+
+function metadata(value: unknown, interner: StringInterner): unknown {
+  return pick(value, METADATA_KEYS, (key, v) => {
+    switch (key) {
+      case 'namespace': return interner.intern(v);
+      case 'labels': return stringMap(v, interner);
+      case 'annotations': return stringMap(v, interner, LAST_APPLIED_ANNOTATION);
+      case 'ownerReferences': return eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s)));
+      default: return v;
+    }
+  });
+}
+
+type Narrower = (object: Fields, interner: StringInterner) => Fields;
+
+function specAndStatus(o: Fields): Fields {
+  return { ...(o.spec !== undefined ? { spec: o.spec } : {}), ...(o.status !== undefined ? { status: o.status } : {}) };
+}
+
+const ROUTE_SPEC_KEYS = ['host', 'subdomain', 'path', 'to', 'alternateBackends', 'port', 'tls', 'wildcardPolicy', 'httpHeaders'] as const;
+const TARGET_KEYS = ['kind', 'name', 'weight'] as const;
+const PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'appProtocol'] as const;
+const ENDPOINT_KEYS = ['addresses', 'conditions', 'hostname', 'nodeName', 'targetRef'] as const;
+
+const NARROW: Readonly<Record<Kind, Narrower>> = {
+  Route: (o, i) => ({
+    spec: pick(o.spec, ROUTE_SPEC_KEYS, (key, v) => {
+      if (key === 'to') return pick(v, TARGET_KEYS, (_k, s) => i.intern(s));
+      if (key === 'alternateBackends') return eachOf(v, (t) => pick(t, TARGET_KEYS, (_k, s) => i.intern(s)));
+      if (key === 'wildcardPolicy') return i.intern(v);
+      return v; // host, path, tls (certificates), httpHeaders: kept whole
+    }),
+    // The status writer compares what it would write with what is there.
+    ...(o.status !== undefined ? { status: pick(o.status, ['ingress']) } : {}),
+  }),
+  Ingress: (o) => ({
+    spec: pick(o.spec, ['ingressClassName', 'defaultBackend', 'rules', 'tls']),
+    ...(o.status !== undefined ? { status: pick(o.status, ['loadBalancer']) } : {}),
+  }),
+  IngressClass: (o) => (o.spec !== undefined ? { spec: pick(o.spec, ['controller']) } : {}),
+  Service: (o, i) => ({
+    spec: pick(o.spec, ['type', 'clusterIP', 'externalName', 'selector', 'ports'], (key, v) => {
+      if (key === 'ports') return eachOf(v, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s)));
+      if (key === 'selector') return stringMap(v, i);
+      return i.intern(v);
+    }),
+  }),
+  EndpointSlice: (o, i) => ({
+    addressType: i.intern(o.addressType),
+    ...(o.endpoints !== undefined ? {
+      endpoints: eachOf(o.endpoints, (e) => pick(e, ENDPOINT_KEYS, (key, v) => {
+        if (key === 'conditions') return pick(v, ['ready', 'serving', 'terminating']);
+        if (key === 'targetRef') return pick(v, ['kind', 'name', 'namespace', 'uid'], (k, s) => (k === 'kind' || k === 'namespace' ? i.intern(s) : s));
+        if (key === 'nodeName') return i.intern(v);
+        return v;
+      })),
+    } : {}),
+    ...(o.ports !== undefined ? { ports: eachOf(o.ports, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s))) } : {}),
+  }),
+  Namespace: () => ({}),
+  Pod: (o, i) => ({
+    ...(o.spec !== undefined ? { spec: pick(o.spec, ['hostNetwork', 'nodeName'], (_k, v) => i.intern(v)) } : {}),
+    ...(o.status !== undefined ? { status: pick(o.status, ['podIP', 'phase'], (k, v) => (k === 'phase' ? i.intern(v) : v)) } : {}),
+  }),
+  // A plugin's configuration: the plugin's own schema decides what it reads.
+  Middleware: (o) => (o.spec !== undefined ? { spec: o.spec } : {}),
+  // Gateway API: spec whole (src/gateway/ reads most of it); status as the status writer compares it.
+  GatewayClass: specAndStatus,
+  Gateway: specAndStatus,
+  HTTPRoute: specAndStatus,
+  ReferenceGrant: specAndStatus,
+  Secret: (o, i) => ({
+    ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),
+    ...(o.data !== undefined ? { data: o.data } : {}),
+    ...(o.stringData !== undefined ? { stringData: o.stringData } : {}),
+  }),
+};
+
+/**
+ * The object with only the fields switchyard reads. `kind` is the kind the source expects
+ * (a file document's own kind, an informer's kind). Any other value passes through untouched.
+ */
+export function narrowObject<T extends KubeObject>(kind: Kind, object: T, interner: StringInterner = shared): T {
+  if (!isObject(object)) return object;
+  const fields = object as unknown as Fields;
+  return {
+    apiVersion: interner.intern(fields.apiVersion),
+    kind: interner.intern(fields.kind),
+    metadata: metadata(fields.metadata, interner),
+    ...NARROW[kind](fields, interner),
+  } as unknown as T;
+}

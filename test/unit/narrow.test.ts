@@ -1,0 +1,94 @@
+// What the router keeps of an object: the fields it reads, nothing the API server adds for
+// its own bookkeeping (managedFields, kubectl's last-applied copy, unused status and spec).
+
+import test from 'ava';
+import { LAST_APPLIED_ANNOTATION, StringInterner, narrowObject } from '../../src/objects/narrow.ts';
+import type { EndpointSlice, KubeObject, Route, Service } from '../../src/objects/types.ts';
+import { validateObject } from '../../src/objects/validate.ts';
+
+const managedFields = [{ manager: 'kubectl', operation: 'Apply', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:ports': {} } } }];
+
+function clusterMetadata(name: string) {
+  return {
+    name, namespace: 'shop', uid: `uid-${name}`, resourceVersion: '42', generation: 3, creationTimestamp: '2024-05-01T10:00:00Z',
+    labels: { app: 'shop', 'kubernetes.io/service-name': 'web' },
+    annotations: { [LAST_APPLIED_ANNOTATION]: '{"a":"very long copy"}', 'haproxy.router.openshift.io/timeout': '5s' },
+    managedFields, selfLink: `/x/${name}`, finalizers: ['x'],
+    ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: 'web', uid: 'u1', controller: true, blockOwnerDeletion: true }],
+  };
+}
+
+test('a Service keeps metadata and spec the router reads; managedFields, last-applied and status go', (t) => {
+  const raw = {
+    apiVersion: 'v1', kind: 'Service', metadata: clusterMetadata('web'),
+    spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
+      sessionAffinity: 'None', internalTrafficPolicy: 'Cluster', selector: { app: 'shop' },
+      ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP', nodePort: 30080 }] },
+    status: { loadBalancer: {} },
+  };
+  const narrow = narrowObject('Service', raw as unknown as Service);
+  t.deepEqual(narrow as unknown, {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: {
+      name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '42', generation: 3, creationTimestamp: '2024-05-01T10:00:00Z',
+      labels: { app: 'shop', 'kubernetes.io/service-name': 'web' },
+      annotations: { 'haproxy.router.openshift.io/timeout': '5s' },
+      ownerReferences: [{ kind: 'Service', name: 'web', uid: 'u1' }],
+    },
+    spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+  });
+  t.true(validateObject(narrow).ok);
+  t.is(raw.metadata.managedFields, managedFields, 'the input is not modified');
+});
+
+test('an EndpointSlice keeps addresses, conditions, targets and ports; zones and hints go', (t) => {
+  const raw = {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: clusterMetadata('web-abc'), addressType: 'IPv4',
+    endpoints: [{ addresses: ['10.0.0.7'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1', zone: 'z1',
+      hints: { forZones: [{ name: 'z1' }] }, targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop', uid: 'p1', resourceVersion: '9' } }],
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  };
+  const narrow = narrowObject('EndpointSlice', raw as unknown as EndpointSlice);
+  t.deepEqual(narrow.endpoints as unknown, [{ addresses: ['10.0.0.7'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1',
+    targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop', uid: 'p1' } }]);
+  t.deepEqual(narrow.ports as unknown, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
+  t.false('managedFields' in narrow.metadata);
+  t.true(validateObject(narrow).ok);
+});
+
+test('a Route keeps its whole spec and status.ingress (the status writer compares it)', (t) => {
+  const spec = { host: 'shop.example.com', path: '/cart', to: { kind: 'Service', name: 'web', weight: 100 }, alternateBackends: [{ kind: 'Service', name: 'b', weight: 1 }],
+    port: { targetPort: 'http' }, tls: { termination: 'edge', certificate: 'C', key: 'K', insecureEdgeTerminationPolicy: 'Redirect' }, wildcardPolicy: 'None' };
+  const ingress = [{ host: 'shop.example.com', routerName: 'default', conditions: [{ type: 'Admitted', status: 'True' }] }];
+  const raw = { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: clusterMetadata('shop'), spec, status: { ingress, other: 1 } };
+  const narrow = narrowObject('Route', raw as unknown as Route);
+  t.deepEqual(narrow.spec as unknown, spec);
+  t.deepEqual(narrow.status as unknown, { ingress });
+});
+
+test('narrowing never makes an invalid object valid', (t) => {
+  const bad: KubeObject[] = [
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: 'not an object' } as unknown as KubeObject,
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ name: 'p', port: 'eighty' }] } } as unknown as KubeObject,
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'x' }, addressType: 'IPv4', endpoints: [{ addresses: 'nope' }] } as unknown as KubeObject,
+    { apiVersion: 'v1', kind: 'Service', metadata: 'nameless' } as unknown as KubeObject,
+  ];
+  for (const object of bad) {
+    const before = validateObject(object);
+    const after = validateObject(narrowObject(object.kind as 'Service' | 'EndpointSlice', object));
+    t.false(before.ok);
+    t.false(after.ok);
+    t.is((after as { error: string }).error, (before as { error: string }).error);
+  }
+});
+
+test('equal strings from different objects are shared; the interner is bounded', (t) => {
+  const interner = new StringInterner(3);
+  const a = narrowObject('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: ['sh', 'op'].join('') }, spec: {} }, interner);
+  const b = narrowObject('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'b', namespace: ['s', 'hop'].join('') }, spec: {} }, interner);
+  t.is(a.metadata.namespace, 'shop');
+  t.is(b.metadata.namespace, 'shop');
+  t.true(interner.size <= 3);
+  for (const s of ['p', 'q', 'r', 's', 't']) t.is(interner.intern(s), s);
+  t.true(interner.size <= 3);
+});
