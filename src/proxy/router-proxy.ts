@@ -47,7 +47,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
+  /** Takes only the settings it uses. */
+  constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
