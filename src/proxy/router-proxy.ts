@@ -47,7 +47,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
+  /** Takes only the settings it uses. */
+  constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
@@ -131,12 +132,12 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
       sendError(res, error);
     } else if (!res.headersSent) {
       const body = ctx.answerBody;
-      const headers = ctx.answerHeaders;
-      if (headers !== null && headers['content-length'] === undefined && (typeof body === 'string' ? body.length > 0 : body.length > 0)) {
-        headers['content-length'] = Buffer.byteLength(body);
-      }
+      let headers = ctx.answerHeaders;
+      // Never change the plugin's object: it may be a constant shared by every answer.
+      if (headers === null) headers = { 'content-length': Buffer.byteLength(body) };
+      else if (headers['content-length'] === undefined) headers = { ...headers, 'content-length': Buffer.byteLength(body) };
       try {
-        (res as ServerResponse).writeHead(ctx.answerStatus, headers ?? { 'content-length': Buffer.byteLength(body) });
+        (res as ServerResponse).writeHead(ctx.answerStatus, headers);
         res.end(body);
       } catch (err) {
         // A plugin's invalid header name/value: answer 500 instead.

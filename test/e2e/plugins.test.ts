@@ -165,6 +165,10 @@ test.serial('opt-in body buffering: the buffered body is forwarded, a refused on
   t.is(ok.json<{ body: string }>().body, 'hello body');
   const refused = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'this is forbidden' });
   t.is(refused.status, 422);
+  t.is(refused.body, 'refused 17 bytes\n');
+  // The same (frozen) header object answers a body of another length: its length is its own.
+  const again = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'forbidden, and then some more' });
+  t.is(again.body, 'refused 29 bytes\n');
   const large = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'x'.repeat(1000) });
   t.is(large.status, 413);
   t.is(large.headers['x-switchyard-error'], 'SY_BODY_TOO_LARGE');

@@ -15,6 +15,10 @@ import { rewriteTargetPlugin } from '../../src/plugins/rewrite-target.ts';
 import { hstsPlugin } from '../../src/plugins/hsts.ts';
 import { podConcurrentConnectionsPlugin } from '../../src/plugins/pod-concurrent-connections.ts';
 import { createBalancer } from '../../src/balance/create-balancer.ts';
+import { forwardedHeadersPlugin } from '../../src/plugins/forwarded-headers.ts';
+import { headerActionsPlugin } from '../../src/plugins/header-actions.ts';
+import { upstreamRequestHeaders } from '../../src/proxy/headers.ts';
+import { parseHeaderActions } from '../../src/table/header-actions.ts';
 
 const route = { key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: {} };
 const members = [{ endpoint: new EndpointState('ep-a', '10.0.0.1', 80), weight: 1, acceptsNew: true }, { endpoint: new EndpointState('ep-b', '10.0.0.2', 80), weight: 1, acceptsNew: true }];
@@ -140,4 +144,26 @@ test('pod-concurrent-connections: at most N per endpoint, the next waits for a s
   runLogPhases(third.ctx, () => {});
   runLogPhases(second.ctx, () => {});
   t.is(run([pick, limit]).driver.outcome, 'proceed', 'no slot leaked');
+});
+
+test('forwarded-headers builds the upstream headers (hop-by-hop out, X-Forwarded-* by policy); header-actions edit both sides', (t) => {
+  const forwarded = forwardedHeadersPlugin.create({ policy: 'replace', build: upstreamRequestHeaders }, services());
+  const parsed = parseHeaderActions({ actions: {
+    request: [{ name: 'X-Env', action: { type: 'Set', set: { value: 'prod-%[req.hdr(Host)]' } } }, { name: 'X-Drop', action: { type: 'Delete' } }],
+    response: [{ name: 'X-Served', action: { type: 'Set', set: { value: '%[res.hdr(X-Backend)]' } } }],
+  } });
+  if (!parsed.ok || parsed.value === null) throw new Error('fixture');
+  const actions = headerActionsPlugin.create(parsed.value, services());
+  const r = run([forwarded, actions], { ip: '10.0.0.9', headers: { 'x-forwarded-for': '6.6.6.6', connection: 'close', 'x-drop': '1' } });
+  const flat = r.ctx.upstreamHeaders!;
+  const get = (name: string) => { const i = flat.indexOf(name); return i === -1 ? undefined : flat[i + 1]; };
+  t.is(get('x-forwarded-for'), '10.0.0.9', 'replace: the spoofed value is gone');
+  t.is(get('x-forwarded-proto'), 'http');
+  t.is(get('connection'), undefined);
+  t.is(get('x-drop'), undefined);
+  t.is(get('x-env'), 'prod-h.test');
+  r.ctx.responseHeaders = { 'x-backend': 'b1' };
+  r.ctx.upstreamResponseHeaders = { 'x-backend': 'b1' };
+  runResponsePhases(r.ctx);
+  t.is(r.ctx.responseHeaders['x-served'], 'b1');
 });
