@@ -8,8 +8,8 @@ export const children: ChildProcess[] = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
 /** Start a process and resolve with the first JSON line on its stdout that `match`es. */
-export function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+export function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean, options: { cwd?: string } = {}): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: options.cwd });
   children.push(child);
   return new Promise((resolve, reject) => {
     let buf = '';

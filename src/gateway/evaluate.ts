@@ -22,7 +22,7 @@ import type { ObjectStore } from '../store.ts';
 import { condition, selectorMatches, type ConditionData } from './conditions.ts';
 import { normalizeHostname, routeHostsOnListener, validHostname } from './hostnames.ts';
 import { evaluateListeners, type ListenerState } from './listeners.ts';
-import { evaluateRouteRules } from './route-rules.ts';
+import { evaluateRouteRules, type MatchData, type RuleData } from './route-rules.ts';
 import type { GrantLookup } from './reference-grant.ts';
 
 export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[] }
@@ -53,8 +53,8 @@ export interface RouteStatusData { namespace: string; name: string; generation: 
 
 /** What the candidate of an HTTPRoute carries into compile (see controller/compile.ts). */
 export interface GatewayCandidateData {
-  rule: import('./route-rules.ts').RuleData;
-  match: import('./route-rules.ts').MatchData;
+  rule: RuleData;
+  match: MatchData;
   matchIndex: number;
   http: boolean;
   https: boolean;
@@ -190,7 +190,7 @@ function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, st
     if (!gateway) continue; // not a Gateway of ours: another controller reports on it
     const parent: ParentStatusData = { parentRef: parentRefOut(ref, namespace), controllerName: GATEWAY_CONTROLLER_NAME, conditions: [] };
     parents.push(parent);
-    const accepted = attach(ref, route, namespace, gateway, hostnames, rules.unsupported ?? (invalidHostname !== undefined
+    const accepted = attach(ref, namespace, gateway, hostnames, rules.unsupported ?? (invalidHostname !== undefined
       ? condition('Accepted', false, 'UnsupportedValue', 'a hostname is not a valid DNS name or wildcard') : null), store, hosts);
     parent.conditions = [accepted, rules.resolvedRefs];
   }
@@ -219,7 +219,7 @@ function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, st
 
 /** One parentRef: the listeners it attaches to (counted, hosts recorded) and its Accepted condition. */
 function attach(
-  ref: ParentReference, route: HTTPRoute, namespace: string, gateway: GatewayState, hostnames: readonly string[],
+  ref: ParentReference, namespace: string, gateway: GatewayState, hostnames: readonly string[],
   refusal: ConditionData | null, store: ObjectStore, hosts: Map<string, Attachment>,
 ): ConditionData {
   const selected = gateway.listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
@@ -251,7 +251,6 @@ function attach(
       }
     }
   }
-  void route;
   return condition('Accepted', true, 'Accepted', 'attached');
 }
 

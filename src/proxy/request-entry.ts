@@ -153,6 +153,10 @@ function watchBody(req: AnyRequest, res: AnyResponse, ms: number): void {
 }
 
 function clearBodyTimer(this: AnyRequest): void {
+  // After the response, Node has armed the connection's keep-alive timer on the same socket:
+  // leave it alone (a body read to its end after an early answer must not disarm it).
+  const watch = (this as unknown as Record<symbol, BodyWatch | undefined>)[kBody];
+  if (watch !== undefined && watch.res.writableFinished) return;
   this.setTimeout(0);
 }
 

@@ -20,7 +20,7 @@ import { createPassiveHealth } from '../health/passive.ts';
 import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
-import { upstreamRequestHeaders, clientAddress } from './headers.ts';
+import { clientAddress } from './headers.ts';
 import { sendError, type AnyResponse } from './error-response.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
@@ -53,12 +53,12 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     this.connectTimeoutMs = config.connectTimeout;
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
-    this.#deps = { registry: this.registry, metrics, logger, plugins };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures };
     this.table = new RouteTable<RouteRuntime>(
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout);
+    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout, this);
   }
 
   apply(delta: TableDelta): void {
@@ -108,14 +108,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   // ---- ExchangeDriver (plain HTTP and HTTP/2)
 
-  prepareUpstream(ctx: PluginContext): void {
-    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
-      clientIp: ctx.clientAddress,
-      host: ctx.host,
-      port: ctx.socket.localPort ?? 0,
-      proto: ctx.secure ? 'https' : 'http',
-    });
-  }
 
   proceed(ctx: PluginContext): void {
     const res = ctx.sink as AnyResponse;
@@ -211,7 +203,13 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
-  defaultDestinationCA: string | null = null;
+  get defaultDestinationCA(): string | null {
+    return this.#tunnels.defaultDestinationCA;
+  }
+
+  set defaultDestinationCA(pem: string | null) {
+    this.#tunnels.defaultDestinationCA = pem;
+  }
 
   finished(exchange: ProxyExchange): void {
     const ctx = exchange.ctx;

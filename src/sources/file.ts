@@ -197,7 +197,7 @@ export class FileSource {
     }
     const next = this.#contributions(state.path, documents, state.current);
     this.#apply(state, next);
-    this.#logger.debug({ file: state.path, parsed: state.documents.parsed, reused: state.documents.reused, ms: Math.round(performance.now() - started) },
+    this.#logger.info({ file: state.path, parsed: state.documents.parsed, reused: state.documents.reused, ms: Math.round(performance.now() - started) },
       'file reloaded');
   }
 

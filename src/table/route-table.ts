@@ -22,6 +22,8 @@ class HostSlot<T> {
    * are suffix matches; OpenShift and Ingress wildcards match one label). null when none.
    */
   readonly deep: Uint8Array | null;
+  /** Holds an HTTPRoute with an HTTPS listener's certificate (only the hostless slot uses it, see lookupHost). */
+  readonly listenerCertificate: boolean;
 
   constructor(key: string, routes: readonly CompiledRoute[], items: T[], ownerNamespace: string | null = null) {
     this.key = key;
@@ -45,6 +47,7 @@ class HostSlot<T> {
     }
     this.conditions = conditions;
     this.deep = deep;
+    this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.tls !== null && r.tls.certificate !== null);
   }
 
   /** Index of the first route matching `target[0, end)` (and its conditions), or -1. `deepOnly`: suffix-wildcard routes only. */
@@ -233,12 +236,15 @@ export class RouteTable<T> {
 
   /**
    * Host-only lookup (TLS SNI decisions): the exact entry, else the parent's wildcard entry.
-   * Never the rules without host: they have no certificate, a name they do not own gets the
-   * default one (and a request routed through them is plain HTTP served over it).
+   * Never the Ingress rules without host: they have no certificate, a name they do not own gets
+   * the default one (and a request routed through them is plain HTTP served over it). The
+   * exception is an HTTPS Gateway listener without hostname: its HTTPRoutes without hostnames
+   * land there with the listener's certificate, which then answers any other name.
    */
   lookupHost(host: string): HostLookup<T> | null {
     const name = normalizeHost(host);
-    const slot = this.#exact.get(name) ?? this.#wildcard.get(parentDomain(name)) ?? this.#deepSlot(parentDomain(name));
+    const slot = this.#exact.get(name) ?? this.#wildcard.get(parentDomain(name)) ?? this.#deepSlot(parentDomain(name))
+      ?? (this.#hostless !== null && this.#hostless.listenerCertificate ? this.#hostless : undefined);
     return slot === undefined ? null : { key: slot.key, items: slot.items };
   }
 

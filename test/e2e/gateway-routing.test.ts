@@ -49,6 +49,7 @@ test.before(async () => {
   for (const name of ['a', 'b', 'c', 'd', 'e', 'legacy']) backends[name] = await startBackend(name);
   ca = await createCa('gateway e2e CA');
   const cert = await issueCertificate(ca, ['secure.gw.test']);
+  const anyCert = await issueCertificate(ca, ['catchall.test']);
   httpPort = await freePort();
   httpsPort = await freePort();
   const docs = [
@@ -64,6 +65,10 @@ test.before(async () => {
       stringData: { 'tls.crt': cert.cert, 'tls.key': cert.key },
     }),
     JSON.stringify({
+      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'any-cert', namespace: 'infra' },
+      stringData: { 'tls.crt': anyCert.cert, 'tls.key': anyCert.key },
+    }),
+    JSON.stringify({
       apiVersion: GW, kind: 'Gateway', metadata: { name: 'edge', namespace: 'infra', generation: 2 },
       spec: {
         gatewayClassName: 'switchyard',
@@ -72,6 +77,7 @@ test.before(async () => {
           { name: 'apps-only', protocol: 'HTTP', port: httpPort, hostname: '*.apps.gw.test', allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { team: 'apps' } } } } },
           { name: 'https', protocol: 'HTTPS', port: httpsPort, hostname: 'secure.gw.test', tls: { mode: 'Terminate', certificateRefs: [{ name: 'gw-cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } },
           { name: 'elsewhere', protocol: 'HTTP', port: 1, hostname: 'elsewhere.gw.test' },
+          { name: 'https-any', protocol: 'HTTPS', port: httpsPort, tls: { certificateRefs: [{ name: 'any-cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } },
         ],
       },
     }),
@@ -126,6 +132,7 @@ test.before(async () => {
     httpRoute('other', 'not-allowed', { parentRefs: edge('apps-only'), hostnames: ['x.apps.gw.test'], rules: [{ backendRefs: [backend('a')] }] }),
     httpRoute('apps', 'no-listener', { parentRefs: edge('missing'), hostnames: ['nl.gw.test'], rules: [{ backendRefs: [backend('a')] }] }),
     httpRoute('apps', 'secure', { parentRefs: edge('https'), rules: [{ backendRefs: [backend('b')] }] }),
+    httpRoute('apps', 'catchall', { parentRefs: edge('https-any'), rules: [{ backendRefs: [backend('c')] }] }),
     httpRoute('apps', 'foreign-only', { parentRefs: [{ name: 'foreign', namespace: 'infra' }], hostnames: ['foreign.gw.test'], rules: [{ backendRefs: [backend('a')] }] }),
     routeYaml('legacy', 'legacy.test', 'legacy'),
     // A Route of another namespace on an HTTPRoute's host, created later: refused, not served.
@@ -243,9 +250,9 @@ test('GatewayClass and Gateway status: accepted class, listeners mapped onto the
   t.is(listener('https').attachedRoutes, 1);
 });
 
-test('HTTPS listener: the Secret certificate is served for its hostname; the route is not on plain HTTP', async (t) => {
-  const reply = await new Promise<{ status: number; body: string; issuer: string }>((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: httpsPort, servername: 'secure.gw.test', headers: { host: 'secure.gw.test' }, ca: ca.cert, path: '/' }, (res) => {
+function httpsGet(name: string) {
+  return new Promise<{ status: number; body: string; issuer: string }>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: httpsPort, servername: name, headers: { host: name }, ca: ca.cert, path: '/' }, (res) => {
       let body = '';
       const issuer = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer.CN ?? '');
       res.on('data', (c) => { body += c; });
@@ -254,10 +261,21 @@ test('HTTPS listener: the Secret certificate is served for its hostname; the rou
     req.on('error', reject);
     req.end();
   });
+}
+
+test('HTTPS listener: the Secret certificate is served for its hostname; the route is not on plain HTTP', async (t) => {
+  const reply = await httpsGet('secure.gw.test');
   t.is(reply.status, 200);
   t.is(JSON.parse(reply.body).backend, 'b');
   t.is(reply.issuer, 'gateway e2e CA');
   t.is((await get('secure.gw.test', '/')).status, 404);
+});
+
+test('HTTPS listener without hostname: its certificate answers any other name, for its routes without hostnames', async (t) => {
+  const reply = await httpsGet('catchall.test');
+  t.is(reply.status, 200, 'the client verified the listener certificate for catchall.test');
+  t.is(JSON.parse(reply.body).backend, 'c');
+  t.is((await get('catchall.test', '/')).status, 404, 'attached through HTTPS only');
 });
 
 test('a Route and HTTPRoutes side by side; a Route of another namespace cannot take an HTTPRoute host', async (t) => {

@@ -105,3 +105,25 @@ console.log('ok');
   const out = execFileSync(process.execPath, ['plugin.ts'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   t.is(out.trim(), 'ok');
 });
+
+test('embedded router with the Kubernetes source (ClusterSource) against an API server', async (t) => {
+  const { FakeApiServer } = await import('../support/fake-apiserver.ts');
+  const { ClusterSource } = await import('switchyard');
+  const { createLogger } = await import('../../src/log.ts');
+  const api = await FakeApiServer.start();
+  t.teardown(() => api.close());
+  const backend = await startBackend('web');
+  t.teardown(() => backend.close());
+  for (const object of service('web', backend.port)) api.create(object as never);
+  api.create(route('home', 'home.test') as never);
+  const router = createRouter({
+    config: { bind: '127.0.0.1', adminBind: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, logLevel: 'silent' },
+    sources: [new ClusterSource({ config: { kubeconfig: api.kubeconfigPath }, logger: createLogger('silent') })],
+  });
+  const ports = await router.start();
+  t.teardown(() => router.stop(true));
+  t.is((await request(ports.http, { host: 'home.test' })).status, 200);
+  api.create(route('other', 'other.test') as never);
+  await eventually(async () => (await request(ports.http, { host: 'other.test' })).status === 200, 5000);
+  t.pass();
+});

@@ -30,7 +30,7 @@ test('--shutdown-delay: readiness fails at once, new connections are still serve
   const backend = await startBackend('d');
   t.teardown(() => backend.close());
   const file = writeTempFile([serviceYaml('d', [backend.port]), routeYaml('d', 'delay.test', 'd')].join('\n---\n'));
-  const router = await startRouter({ args: ['--file', file, '--shutdown-delay', '3s'] });
+  const router = await startRouter({ args: ['--file', file, '--shutdown-delay', '6s'] });
   t.teardown(() => router.stop());
   router.child.kill('SIGTERM');
   await eventually(async () => (await request(router.admin, { path: '/healthz/ready' })).status === 503, 2000, 20);

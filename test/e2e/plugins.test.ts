@@ -2,6 +2,7 @@
 // switchyard.io/middlewares annotation; failures, admission errors, live edits, workers.
 import test from 'ava';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +61,7 @@ function objects(keys: string[]): string {
     routeYaml('missing', 'missing.test', 'one', { annotations: { [MW]: 'ghost' } }),
     routeYaml('plain', 'plain.test', 'one'),
     routeYaml('body', 'body.test', 'one', { annotations: { [MW]: 'body' } }),
+    routeYaml('pt-boom', 'pt-boom.test', 'one', { annotations: { [MW]: 'boom' }, spec: '  tls: { termination: passthrough }' }),
   ].join('\n---\n');
 }
 
@@ -120,6 +122,20 @@ test.serial('a throwing or rejecting phase: 500 SY_MIDDLEWARE_ERROR, counted, lo
   t.is((await request(router.http, { host: 'plain.test' })).status, 200);
   t.is(metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }), 2);
   await router.waitForLog((l) => l.msg === 'middleware failed' && l.middleware === 'default/boom' && l.err === 'thrown on purpose');
+});
+
+test.serial('a throwing connection phase closes a passthrough connection before any endpoint, and is counted', async (t) => {
+  const before = metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }) ?? 0;
+  const accepted = stable.acceptedConnections();
+  const closed = await new Promise<boolean>((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: router.https, servername: 'pt-boom.test', rejectUnauthorized: false });
+    socket.once('secureConnect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', () => {});
+    socket.once('close', () => resolve(true));
+  });
+  t.true(closed);
+  t.is(stable.acceptedConnections(), accepted);
+  t.is(metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }), before + 1);
 });
 
 test.serial('a phase that never settles is bounded by the route timeout: 504', async (t) => {

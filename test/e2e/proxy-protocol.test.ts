@@ -150,6 +150,20 @@ test('a trusted peer that sends nothing is cut at --header-timeout and counted',
   t.is(metricValue(await metricsText(quick.admin), 'switchyard_proxy_protocol_total', { result: 'timeout' }), 2);
 });
 
+test('--workers 2: every worker reads the header on both ports', async (t) => {
+  const echo = await startBackend('echo-w');
+  t.teardown(() => echo.close());
+  const file = writeTempFile([serviceYaml('e', [echo.port]), routeYaml('e', 'w.test', 'e'), routeYaml('et', 'wt.test', 'e', { spec: '  tls: { termination: edge }' })].join('\n---\n'));
+  const workers = await startRouter({ args: ['--file', file, '--workers', '2', '--use-proxy-protocol', '--proxy-protocol-trusted', '127.0.0.1'] });
+  t.teardown(() => workers.stop());
+  // New connections spread over both workers.
+  for (let i = 0; i < 6; i++) {
+    t.is(forwardedFor(await exchange(workers.http, encodeProxyHeader(i % 2 ? 1 : 2, CLIENT, ROUTER), get('w.test'))), CLIENT.address);
+    const reply = await tlsThroughProxy(workers.https, encodeProxyHeader(2, OTHER, ROUTER), 'wt.test');
+    t.is((JSON.parse(reply.body) as { headers: Record<string, string> }).headers['x-forwarded-for'], OTHER.address);
+  }
+});
+
 test('peers outside --proxy-protocol-trusted are refused on both ports, with or without a header', async (t) => {
   const file = writeTempFile([serviceYaml('x', [1]), routeYaml('x', 'x.test', 'x')].join('\n---\n'));
   const strict = await startRouter({ args: ['--file', file, '--use-proxy-protocol', '--proxy-protocol-trusted', '10.0.0.0/8'] });

@@ -26,14 +26,21 @@ function migrateReq(): string {
 
 interface Tally { ok: number; failed: number; resets: number; reasons: Map<string, number> }
 
+/**
+ * A request that has not completed after this long counts as lost (reason "timeout"): without a
+ * bound, one hung request would hang its load loop, and the test with it, instead of failing it.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 function httpsGet(port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, servername: host, headers: { host }, agent: false, rejectUnauthorized: false }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port, servername: host, headers: { host }, agent: false, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
     req.end();
   });
 }
@@ -77,11 +84,11 @@ async function rollovers(t: ExecutionContext, count: number, workers: number): P
     }
   };
   // Keep-alive clients honour the server's Keep-Alive timeout hint (minus 500 ms).
-  const keepAlive = Array.from({ length: 3 }, () => new Client(`http://127.0.0.1:${httpPort}`, { keepAliveTimeoutThreshold: 500, pipelining: 1 }));
-  const tlsKeepAlive = new Client(`https://127.0.0.1:${httpsPort}`, { keepAliveTimeoutThreshold: 500, pipelining: 1, connect: { rejectUnauthorized: false, servername: 'roll-tls.test' } });
+  const keepAlive = Array.from({ length: 3 }, () => new Client(`http://127.0.0.1:${httpPort}`, { keepAliveTimeoutThreshold: 500, pipelining: 1, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS }));
+  const tlsKeepAlive = new Client(`https://127.0.0.1:${httpsPort}`, { keepAliveTimeoutThreshold: 500, pipelining: 1, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, connect: { rejectUnauthorized: false, servername: 'roll-tls.test' } });
   t.teardown(() => Promise.all([...keepAlive, tlsKeepAlive].map((c) => c.close())));
   const loops = [
-    ...Array.from({ length: 4 }, () => loop(async () => (await request(httpPort, { host: 'roll.test' })).status)),
+    ...Array.from({ length: 4 }, () => loop(async () => (await request(httpPort, { host: 'roll.test', timeoutMs: REQUEST_TIMEOUT_MS })).status)),
     loop(() => httpsGet(httpsPort, 'roll-tls.test')),
     ...[...keepAlive, tlsKeepAlive].map((client) => loop(async () => {
       const res = await client.request({ path: '/', method: 'GET', headers: { host: client === tlsKeepAlive ? 'roll-tls.test' : 'roll.test' } });
@@ -103,7 +110,9 @@ async function rollovers(t: ExecutionContext, count: number, workers: number): P
   }
   const after = tally.ok;
   // Some requests on the last router alone, so its serving is in the count too.
-  while (tally.ok < after + 50 && tally.failed + tally.resets === 0) await new Promise((r) => setTimeout(r, 20));
+  // (Bounded: if the loops stall, the counts below fail the test instead of this loop spinning.)
+  const giveUp = Date.now() + REQUEST_TIMEOUT_MS;
+  while (tally.ok < after + 50 && tally.failed + tally.resets === 0 && Date.now() < giveUp) await new Promise((r) => setTimeout(r, 20));
   running = false;
   await Promise.all(loops);
 
@@ -112,6 +121,7 @@ async function rollovers(t: ExecutionContext, count: number, workers: number): P
   t.is(tally.failed, 0, 'failed requests');
   t.is(tally.resets, 0, 'reset connections');
   t.true(perRollover.every((n) => n > 0), 'traffic flowed during every rollover');
+  t.true(tally.ok >= after + 50, 'the last router served on its own');
 }
 
 test.serial(`${ROLLOVERS} rollovers on one set of ports under load: 0 failed requests, 0 resets`, (t) => rollovers(t, ROLLOVERS, 0));

@@ -32,7 +32,6 @@ class Driver implements ExchangeDriver {
   done: Promise<void>;
   #resolve!: () => void;
   constructor() { this.done = new Promise((r) => { this.#resolve = r; }); }
-  prepareUpstream(ctx: PluginContext): void { ctx.upstreamHeaders = []; }
   proceed(): void { this.outcome = 'proceed'; this.#resolve(); }
   answer(): void { this.outcome = 'answer'; this.#resolve(); }
   failed(): void { this.outcome = 'failed'; this.#resolve(); }

@@ -85,5 +85,5 @@ test('the YAML limits still hold piece by piece: an alias bomb in the third docu
 
 test('splitDocuments cuts only at markers at the start of a line', (t) => {
   const pieces = splitDocuments('a: "---"\n  ---x\n---\nb: 1\n----\n--- \nc: 1');
-  t.deepEqual(pieces.map((p) => [p.document, p.line]), [[0, 0], [1, 2], [2, 5]]);
+  t.deepEqual(pieces.map((p) => [p.document, p.offset]), [[0, 0], [1, 16], [2, 30]]);
 });

@@ -18,7 +18,6 @@ class Recorder implements ExchangeDriver {
   settled!: Promise<string>;
   #resolve!: (v: string) => void;
   constructor() { this.settled = new Promise((r) => { this.#resolve = r; }); }
-  prepareUpstream(ctx: PluginContext): void { ctx.upstreamHeaders = []; this.events.push('prepare'); }
   proceed(): void { this.events.push('proceed'); this.#resolve('proceed'); }
   answer(ctx: PluginContext): void { this.events.push(`answer ${ctx.answerStatus}`); this.#resolve('answer'); }
   failed(_ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
@@ -53,11 +52,11 @@ test('synchronous phases run in stage order in one call; the first endpoint chos
   const { ctx, driver } = exchange([
     { name: 'a', phases: { connection() { order.push('a.connection'); }, request() { order.push('a.request'); }, selectEndpoint() { order.push('a.select'); return null; } } },
     { name: 'b', phases: { request(c) { order.push('b.request'); c.path = '/rewritten'; }, selectEndpoint(_c, cands) { order.push('b.select'); return cands[1]; } } },
-    { name: 'c', phases: { selectEndpoint(_c, cands) { order.push('c.select'); return cands[0]; }, upstreamRequest(c) { order.push('c.upstream'); c.setUpstreamHeader('X-A', '1'); } } },
+    { name: 'c', phases: { selectEndpoint(_c, cands) { order.push('c.select'); return cands[0]; }, upstreamRequest(c) { order.push('c.upstream'); c.upstreamHeaders = []; c.setUpstreamHeader('X-A', '1'); } } },
   ]);
   runPhases(ctx);
   t.deepEqual(order, ['a.connection', 'a.request', 'b.request', 'a.select', 'b.select', 'c.upstream']);
-  t.deepEqual(driver.events, ['prepare', 'proceed'], 'finished synchronously');
+  t.deepEqual(driver.events, ['proceed'], 'finished synchronously');
   t.is(ctx.endpoint, members[1]);
   t.is(ctx.path, '/rewritten');
   t.deepEqual(ctx.upstreamHeaders, ['x-a', '1']);
@@ -77,11 +76,11 @@ test('respond() stops the chain: later phases do not run', (t) => {
 test('an async phase suspends the loop and it resumes where it stopped; per-plugin state is separate', async (t) => {
   const { ctx, driver } = exchange([
     { name: 'a', phases: { async request(c) { await Promise.resolve(); c.local = 'a-state'; } } },
-    { name: 'b', phases: { request(c) { c.local = 'b-state'; }, upstreamRequest(c) { c.setUpstreamHeader('b', String(c.local)); } } },
+    { name: 'b', phases: { request(c) { c.local = 'b-state'; }, upstreamRequest(c) { c.upstreamHeaders = []; c.setUpstreamHeader('b', String(c.local)); } } },
     { name: 'a2', phases: { async upstreamRequest(c) { c.setUpstreamHeader('a2', String(c.local)); } } },
   ]);
   runPhases(ctx);
-  t.deepEqual(driver.events, ['prepare'.slice(0, 0)].filter(Boolean), 'nothing decided yet');
+  t.deepEqual(driver.events, [], 'nothing decided yet');
   t.is(await driver.settled, 'proceed');
   t.deepEqual(ctx.upstreamHeaders, ['b', 'b-state', 'a2', 'undefined']);
   t.is(ctx.slot(0), 'a-state');

@@ -17,6 +17,7 @@ import type { ProxyProtocolGate } from '../proxy-protocol.ts';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
 import { loadDefaultCertificate } from './default-certificate.ts';
 import { PassthroughTunnel } from './passthrough-tunnel.ts';
+import type { TunnelHealth } from '../upstream-failure.ts';
 import type { CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
@@ -39,6 +40,8 @@ export interface HttpsListenerOptions {
   ticketKeys?: Buffer;
   /** connections_active label */
   listenerName?: string;
+  /** Passive health for passthrough tunnels (the proxy). */
+  health?: TunnelHealth;
   /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
   proxyProtocol?: ProxyProtocolGate;
 }
@@ -49,6 +52,7 @@ export class HttpsListener {
   readonly server: net.Server;
   readonly terminator: TlsTerminator;
   readonly #lookup: TlsRouteLookup;
+  readonly #health: TunnelHealth | undefined;
   readonly #config: HttpsListenerConfig;
   readonly logger: Logger;
   readonly #connections = new Set<net.Socket>();
@@ -66,6 +70,7 @@ export class HttpsListener {
     const { config, metrics, logger } = options;
     this.#config = config;
     this.#lookup = options.lookup;
+    this.#health = options.health;
     this.logger = logger;
     this.terminator = new TlsTerminator({
       ticketKeys: options.ticketKeys,
@@ -166,7 +171,7 @@ export class HttpsListener {
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
       markTunnel(socket);
-      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout });
+      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout, health: this.#health });
       return;
     }
     socket.unshift(buffered);
