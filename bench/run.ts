@@ -15,8 +15,13 @@
 //   (openssl s_time -new, one connection at a time), keep-alive HTTPS req/s on an edge route
 //   (wrk), HTTP/2 req/s (h2load -c10 -m10).
 //
+// Also, in the same switchyard process: a route with three trivial plugins (set a header, check
+// a header, a log phase) next to the plain one (BENCH_PLUGINS=0 skips it).
+//
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
-// BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all).
+// BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
+// BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
+// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare).
 // Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -36,6 +41,10 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
 const HOST = 'bench.local';
+const PLUGINS_HOST = 'bench-plugins.local';
+const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
+const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
+const withPlugins = process.env.BENCH_PLUGINS !== '0';
 
 const has = (command: string, ...args: string[]) => spawnSync(command, args, { encoding: 'utf8' }).error === undefined;
 const tools = { haproxy: has('haproxy', '-v'), nginx: has('nginx', '-v'), wrk: has('wrk', '--version'), h2load: has('h2load', '--version'), openssl: has('openssl', 'version') };
@@ -44,8 +53,9 @@ const tools = { haproxy: has('haproxy', '-v'), nginx: has('nginx', '-v'), wrk: h
 
 interface Load { rps: number; p99: number; requests: number; errors: number }
 
-function wrk(url: string, seconds = duration): Load {
-  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, url], { encoding: 'utf8' }).stdout;
+function wrk(url: string, host = HOST): Load {
+  const close = connectionClose ? ['-H', 'Connection: close'] : [];
+  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, ...close, url], { encoding: 'utf8' }).stdout;
   const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
   const m99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
@@ -53,17 +63,18 @@ function wrk(url: string, seconds = duration): Load {
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: m99 ? toMs(m99[1]!, m99[2]!) : NaN, requests, errors };
 }
 
-function autocannon(url: string, options: { rate?: number; seconds?: number } = {}): Load {
+function autocannon(url: string, options: { rate?: number; seconds?: number; host?: string } = {}): Load {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
-  const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${HOST}`];
+  const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${options.host ?? HOST}`];
+  if (connectionClose) args.push('-H', 'connection=close');
   if (options.rate) args.push('-R', String(Math.round(options.rate)));
   const out = spawnSync(process.execPath, [...args, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
   const json = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p99: number }; non2xx: number; errors: number };
   return { rps: json.requests.average, p99: json.latency.p99, requests: json.requests.total, errors: json.non2xx + json.errors };
 }
 
-const httpLoad = (url: string) => (tools.wrk ? wrk(url) : autocannon(url));
+const httpLoad = (url: string, host = HOST) => (tools.wrk ? wrk(url, host) : autocannon(url, { host }));
 
 /** Full TLS 1.3 handshakes per second, one connection at a time, no session reuse. */
 function handshakes(port: number): number {
@@ -84,7 +95,7 @@ function h2load(port: number): number {
 // ---- peers ----------------------------------------------------------------------------------
 
 interface Running { http: number; https?: number; pids: () => number[]; stop: () => Promise<void> }
-interface Peer { name: string; label: string; tls: boolean; start: () => Promise<Running> }
+interface Peer { name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running> }
 
 function stopper(child: ChildProcess): () => Promise<void> {
   return async () => {
@@ -123,7 +134,7 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
   return { port, stop: stopper(child) };
 }
 
-function peers(dir: string, backend: number, tls: { cert: string; key: string; combined: string }): Peer[] {
+function peers(dir: string, backend: number, tls: { cert: string; key: string; combined: string }, running: Map<string, Running>): Peer[] {
   const list: Peer[] = [];
   if (tools.haproxy) {
     list.push({ name: 'haproxy', label: 'HAProxy 1 thread', tls: true, async start() {
@@ -184,14 +195,34 @@ spec:
 ${indent(tls.cert)}
     key: |
 ${indent(tls.key)}
-`);
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata:
+  name: bench-plugins
+  annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
+spec: { host: ${PLUGINS_HOST}, to: { kind: Service, name: bench } }
+${['set', 'check', 'log'].map((name, i) => `---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: ${name} }
+spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
+`).join('')}`);
+  const pluginArgs = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
   for (const workers of [0, 1, 2]) {
     list.push({ name: `switchyard-${workers}`, label: workers === 0 ? 'switchyard one process' : `switchyard --workers ${workers}`, tls: workers === 0, async start() {
-      const { child, line } = await startJsonLine(process.execPath, [path.join(root, 'dist/cli.js'), 'run', '--file', routes, '--bind', '127.0.0.1',
-        '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers), '--default-certificate', tls.combined,
+      const { child, line } = await startJsonLine(process.execPath, [cli, 'run', '--file', routes, '--bind', '127.0.0.1',
+        '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers), '--default-certificate', tls.combined, ...pluginArgs,
         '--log-level', 'info'], (l) => l.msg === 'listening'); // info: the "listening" line
       return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
     } });
+    if (workers === 0 && withPlugins) {
+      // The same process, another route: measured in its own turn of each round.
+      list.push({ name: 'switchyard-plugins', label: '  same process, route with 3 trivial plugins', tls: false, host: PLUGINS_HOST, async start() {
+        const base = running.get('switchyard-0')!;
+        return { ...base, stop: async () => {} };
+      } });
+    }
   }
   list.push({ name: 'fastify', label: '@fastify/http-proxy', tls: false, async start() {
     const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/fastify-proxy.ts'), String(backend)], (l) => typeof l.port === 'number');
@@ -230,19 +261,19 @@ async function main(): Promise<void> {
     backendPort = backend.line.port as number;
     backendName = 'one Node process (install nginx for the usual nginx `return 200` backend)';
   }
-  const list = peers(dir, backendPort, tls);
   const running = new Map<string, Running>();
+  const list = peers(dir, backendPort, tls, running);
   for (const p of list) running.set(p.name, await p.start());
   const results = new Map<string, PeerResult>(list.map((p) => [p.name, { name: p.name, label: p.label, rounds: [], rps: NaN, p99: NaN, cpuPer100k: NaN }]));
 
   // Warm-up: JIT, connection pools.
-  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}/`, { seconds: 2 });
+  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}/`, { seconds: 2, host: p.host });
 
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
       const r = running.get(p.name)!;
       const cpu0 = cpuOf(r);
-      const load = httpLoad(`http://127.0.0.1:${r.http}/`);
+      const load = httpLoad(`http://127.0.0.1:${r.http}/`, p.host);
       const cpu = cpuOf(r) - cpu0;
       results.get(p.name)!.rounds.push({ rps: load.rps, p99: load.p99, cpuPer100k: load.requests > 0 ? (cpu / load.requests) * 100_000 : NaN, errors: load.errors });
       console.error(`round ${round + 1}: ${p.label}: ${load.rps.toFixed(0)} req/s`);
@@ -260,7 +291,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
       const r = running.get(p.name)!;
-      const load = autocannon(`http://127.0.0.1:${r.http}/`, { rate });
+      const load = autocannon(`http://127.0.0.1:${r.http}/`, { rate, host: p.host });
       const res = results.get(p.name)!;
       const all = (res as PeerResult & { fixedRounds?: Load[] }).fixedRounds ??= [];
       all.push(load);
@@ -289,7 +320,7 @@ async function main(): Promise<void> {
   const f = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
   const ratio = (x: number | undefined, base: number | undefined) => (x !== undefined && base !== undefined && Number.isFinite(x) && Number.isFinite(base) && base > 0 ? (x / base).toFixed(2) : '–');
   const a = anchor;
-  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, keep-alive, ${duration} s per measurement, median of ${rounds} interleaved rounds; ` +
+  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds; ` +
     `backend: ${backendName}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTP/2 req/s | × |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -41,12 +41,19 @@ async function main(argv: string[]): Promise<number> {
 /** EX_SOFTWARE (sysexits.h): an internal error. */
 const EXIT_INTERNAL_ERROR = 70;
 
+// A promise rejection nobody handled did not interrupt anything half-way (unlike a throw), and
+// libraries (the Kubernetes client on a dropped connection) can leak one: report it with its
+// stack and keep serving, rather than restart the edge for it.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`switchyard: unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}\n`);
+});
+
 process.on('uncaughtException', (err, origin) => {
   // What a request or a change can throw is caught where it happens (proxy/request-entry.ts,
   // store.ts: that request fails, the table is rebuilt). Anything reaching here left state we
   // cannot trust, so it is not swallowed: the stack goes to stderr and the process exits
   // non-zero — the primary re-forks a worker, the kubelet restarts the primary.
-  process.stderr.write(`switchyard: fatal ${origin === 'unhandledRejection' ? 'unhandled rejection' : 'uncaught exception'}: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`switchyard: fatal uncaught exception (${origin}): ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(EXIT_INTERNAL_ERROR);
 });
 

@@ -5,7 +5,7 @@ import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { ObjectStore } from './store.ts';
-import type { Reconciler } from './table/reconciler.ts';
+import type { Reconciler } from './controller/reconciler.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
 import { startStatusController } from './status/status-controller.ts';
 

@@ -3,6 +3,7 @@
 // produced from this table; nothing else parses argv or reads these environment variables.
 
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
+import { MAX_DURATION_MS, parseDurationText } from './duration.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -167,37 +168,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/**
- * Longest duration anything accepts: Node's timers hold at most 2^31−1 ms (about 24.8 days) and
- * fire after 1 ms when given more — a 30-day interval would probe continuously.
- */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
+export { MAX_DURATION_MS };
 
 /**
  * `5s`, `300ms`, `1h`, `2m`, `1m30s`, or a bare number of milliseconds (as HAProxy reads it);
- * at most MAX_DURATION_MS. Every duration (flag, environment variable, annotation) goes through here.
+ * at most MAX_DURATION_MS. Every duration (flag, environment variable, annotation) goes through
+ * duration.ts.
  */
 export function parseDuration(text: string): number {
-  const ms = parseDurationUnbounded(text);
-  if (ms > MAX_DURATION_MS) throw new ConfigError(`duration "${text.trim()}" is too long: at most ${MAX_DURATION_MS} ms (24d20h31m23s)`);
-  return ms;
-}
-
-function parseDurationUnbounded(text: string): number {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  let total = 0;
-  let rest = trimmed;
-  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/;
-  if (rest === '') throw new ConfigError('empty duration');
-  while (rest.length > 0) {
-    const m = part.exec(rest);
-    if (!m) throw new ConfigError(`invalid duration "${text}" (use e.g. 500ms, 5s, 1m, 1h)`);
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
+  try {
+    return parseDurationText(text);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  return Math.round(total);
 }
 
 function parseValue(spec: OptionSpec, raw: string, source: string): unknown {

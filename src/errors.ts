@@ -21,6 +21,7 @@ export const ProxyErrors = Object.freeze({
   MISDIRECTED: spec('SY_MISDIRECTED', 421, 'Misdirected request: host does not match the TLS server name'),
   RATE_LIMITED: spec('SY_RATE_LIMITED', 429, 'Too many requests'),
   HEADERS_TOO_LARGE: spec('SY_HEADERS_TOO_LARGE', 431, 'Request header fields too large'),
+  INVALID_BACKEND: spec('SY_INVALID_BACKEND', 500, 'Internal error: the route rule has no valid backend for this request'),
   UPSTREAM_CONNECT: spec('SY_UPSTREAM_CONNECT', 502, 'Bad gateway: could not connect to the backend'),
   UPSTREAM_RESET: spec('SY_UPSTREAM_RESET', 502, 'Bad gateway: the backend closed the connection'),
   UPSTREAM_PROTOCOL: spec('SY_UPSTREAM_PROTOCOL', 502, 'Bad gateway: invalid response from the backend'),

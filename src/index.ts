@@ -1,7 +1,7 @@
 // The library: `import { ... } from 'switchyard'`.
 //   Plugins:  definePlugin, Type (TypeBox, for config schemas), the phase and context types,
 //             testPlugin (unit-test a plugin without a router).
-//   Embedding: createRouter, the Source interface, MemorySource, FilesSource.
+//   Embedding: createRouter, the Source interface, MemorySource, FilesSource, ClusterSource.
 // See docs/plugins.md and docs/library.md.
 
 export { Type } from 'typebox';
@@ -20,6 +20,7 @@ export type { RouterConfig } from './config.ts';
 export type { Source, SourceSink, ApplyResult } from './sources/source.ts';
 export { MemorySource } from './sources/memory.ts';
 export { FilesSource } from './sources/file-source-adapter.ts';
+export { ClusterSource } from './sources/cluster-source.ts';
 export type { Kind, KubeObject, Middleware } from './objects/types.ts';
 export type { CompiledRoute, CompiledMiddleware, HostEntry, AdmissionResult } from './table/types.ts';
 export { ProxyErrors, type ProxyErrorSpec } from './errors.ts';

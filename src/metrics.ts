@@ -24,6 +24,7 @@ export class Metrics {
   readonly endpointsSkipped: Gauge<'route' | 'reason'>;
   readonly statusWrites: Counter<'kind' | 'result'>;
   readonly leader: Gauge;
+  readonly proxyProtocol: Counter<'result'>;
   readonly middlewareErrors: Counter<'middleware'>;
   readonly internalErrors: Counter<'where'>;
   readonly ready: Gauge;
@@ -65,6 +66,7 @@ export class Metrics {
     this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
     this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
+    this.proxyProtocol = new Counter({ name: 'switchyard_proxy_protocol_total', help: 'Connections by PROXY protocol result: ok, untrusted (peer not in --proxy-protocol-trusted), invalid, timeout', labelNames: ['result'], registers });
     this.ready = new Gauge({ name: 'switchyard_ready', help: '1 while /healthz/ready answers 200 (initial load applied, not draining)', registers });
     this.certificateExpiry = new Gauge({
       name: 'switchyard_certificate_expiry_timestamp_seconds', help: 'notAfter of a served certificate: the default one (route="") or a route\'s own', labelNames: ['certificate', 'route'], registers,

@@ -10,10 +10,10 @@ import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { ObjectStore } from './store.ts';
-import { Reconciler } from './table/reconciler.ts';
+import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
-import { ActiveHealthMonitor } from './health/active-monitor.ts';
-import { RouteHealthChecks } from './health/route-health-checks.ts';
+import { HealthService } from './health/health-service.ts';
+import { HealthVerdicts } from './health/health-verdicts.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes } from './admin/debug-routes.ts';
@@ -43,7 +43,8 @@ export class Router {
   readonly store = new ObjectStore();
   readonly reconciler: Reconciler;
   readonly proxy: RouterProxy;
-  readonly monitor: ActiveHealthMonitor;
+  readonly health: HealthService;
+  readonly #verdicts: HealthVerdicts;
   #ready = false;
   #draining = false;
   #notReady = 'initial load not applied yet';
@@ -74,18 +75,27 @@ export class Router {
       logger.error({ err, phase }, phase === 'delivery' ? 'applying store changes failed: rebuilding the table' : 'rebuilding the table failed: retrying');
     };
     const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
-    this.monitor = new ActiveHealthMonitor({ logger, defaultDestinationCA });
-    this.proxy = new RouterProxy(config, logger, metrics, new RouteHealthChecks(this.monitor), options.plugins);
+    this.health = new HealthService({ logger, defaultDestinationCA });
+    this.proxy = new RouterProxy(config, logger, metrics, options.plugins);
     this.proxy.defaultDestinationCA = defaultDestinationCA;
+    this.#verdicts = new HealthVerdicts(this.proxy.registry);
     this.metrics.liveEndpoints = () => this.proxy.registry.values();
     this.#servedGauges = new ServedGauges(metrics);
+    // One serving path for every proxy: the table and the health verdicts reach the in-process
+    // proxy and the workers alike.
     this.reconciler.on('delta', (delta) => {
+      this.health.apply(delta);
       this.proxy.apply(delta);
+      this.#verdicts.afterTable();
       this.#workers?.broadcast({ t: 'table', delta });
     });
-    this.monitor.on('change', (endpoint, up) => this.#workers?.broadcast({ t: 'health', id: endpoint.id, up }));
-    this.monitor.on('check', (endpoint, healthy, startedAt) => {
-      if (healthy) this.#workers?.broadcast({ t: 'probe-pass', id: endpoint.id, startedAt });
+    this.health.on('verdict', (id, up) => {
+      this.#verdicts.verdict(id, up);
+      this.#workers?.broadcast({ t: 'health', id, up });
+    });
+    this.health.on('pass', (id, startedAt) => {
+      this.#verdicts.probePassed(id, startedAt);
+      this.#workers?.broadcast({ t: 'probe-pass', id, startedAt });
     });
   }
 
@@ -104,7 +114,7 @@ export class Router {
     this.#dashboard = new Dashboard({
       reconciler: this.reconciler,
       registry: this.proxy.registry,
-      monitor: this.monitor,
+      monitor: this.health.monitor,
       configErrors: this.configErrors,
       identity: () => ({
         routerName: config.routerName,
@@ -177,7 +187,7 @@ export class Router {
         logger: this.logger,
         metrics: this.metrics,
         snapshot: () => this.reconciler.snapshot(),
-        registry: this.proxy.registry,
+        downIds: () => this.health.downIds(),
         defaultCertificate,
         ports: { http: config.httpPort, https: config.httpsPort },
       });
@@ -208,7 +218,7 @@ export class Router {
     this.logger.info({ inFlight: this.proxy.inFlight, connections: this.#listeners?.connections, ...deadlines }, 'draining');
     if (this.#workers) await this.#workers.drain(deadlines);
     if (this.#listeners) await this.#listeners.drain(deadlines);
-    this.monitor.stop();
+    this.health.stop();
     this.#certificateWatcher?.close();
     for (const source of this.#sources) await source.stop();
     await this.#cluster?.stop();

@@ -14,14 +14,17 @@ export default definePlugin({
   create(config) {
     const header = config.header.toLowerCase();
     const canary = new Set(config.endpoints);
-    let next = 0;
+    /** Round-robin position per group: [stable, canary]. */
+    const next = [0, 0];
     /** Round robin over the available candidates of one group. */
     const pick = (candidates: readonly EndpointCandidate[], wantCanary: boolean): EndpointCandidate | null => {
       const now = Date.now();
+      const group = wantCanary ? 1 : 0;
       for (let i = 0; i < candidates.length; i++) {
-        const c = candidates[(next + i) % candidates.length]!;
+        const at = (next[group]! + i) % candidates.length;
+        const c = candidates[at]!;
         if (canary.has(c.endpoint.name) === wantCanary && c.acceptsNew && c.endpoint.available(now)) {
-          next = (next + i + 1) % candidates.length;
+          next[group] = (at + 1) % candidates.length;
           return c;
         }
       }

@@ -2,7 +2,7 @@
 // per rule/path) and per rejected Route/Ingress, with backends, endpoint health and the
 // one-minute figures; filtered, sorted and paginated here so the page stays small at 10k routes.
 
-import type { Reconciler } from '../table/reconciler.ts';
+import type { Reconciler } from '../controller/reconciler.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { AdmissionResult, CompiledRoute } from '../table/types.ts';
 import type { RouteStats } from './route-stats.ts';
@@ -27,7 +27,7 @@ export interface EndpointView {
 
 export interface RouteRow {
   key: string;
-  kind: 'Route' | 'Ingress';
+  kind: 'Route' | 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
   host: string;
@@ -38,8 +38,8 @@ export interface RouteRow {
   reason?: string;
   message?: string;
   backends: Array<{ service: string; weight: number; endpoints: EndpointView[] }>;
-  /** Attached middlewares, when the compiled route carries them. */
-  middlewares?: unknown;
+  /** Attached Middlewares in order (name and plugin; their config stays out: it may hold credentials). */
+  middlewares?: Array<{ name: string; plugin: string }>;
   endpoints: number;
   available: number;
   stats: RouteStats | null;
@@ -222,9 +222,7 @@ export class DashboardViews {
       view.reason = admission.reason ?? 'NotServed';
       view.message = admission.admitted ? 'admitted, but not in the table (no host entry)' : admission.message;
     }
-    // Middlewares arrive with the plugin pipeline; show whatever the compiled route carries.
-    const middlewares = route === null ? undefined : (route as unknown as { middlewares?: unknown }).middlewares;
-    if (middlewares !== undefined) view.middlewares = middlewares;
+    if (route !== null && route.middlewares?.length > 0) view.middlewares = route.middlewares.map((m) => ({ name: m.name, plugin: m.plugin }));
     return view;
   }
 }

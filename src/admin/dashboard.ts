@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { Reconciler } from '../table/reconciler.ts';
+import type { Reconciler } from '../controller/reconciler.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { ActiveHealthMonitor } from '../health/active-monitor.ts';
 import type { ConfigErrorLog } from '../sources/config-error-log.ts';

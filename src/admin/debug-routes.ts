@@ -1,7 +1,7 @@
 // The /debug/routes document: the compiled table (hosts, paths, backends, endpoints with their
 // live health) and every admission result. Certificates' keys never appear: TLS is summarised.
 
-import type { Reconciler } from '../table/reconciler.ts';
+import type { Reconciler } from '../controller/reconciler.ts';
 import type { RouterProxy } from '../proxy/router-proxy.ts';
 import type { CompiledRoute } from '../table/types.ts';
 
@@ -43,11 +43,14 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy): unknown
       }),
     })),
     notes: route.notes ?? [],
+    ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),
   });
   return {
     version: snapshot.version,
     hosts: snapshot.upsert.map((entry) => ({ host: entry.key, routes: entry.routes.map(describe) })),
     defaultBackend: snapshot.defaultBackend ? describe(snapshot.defaultBackend) : null,
     admission: reconciler.admissionResults(),
+    // Gateway API status (GatewayClasses, Gateways, HTTPRoutes) as the router would write it.
+    gatewayAPI: reconciler.gatewayStatus(),
   };
 }

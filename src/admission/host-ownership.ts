@@ -11,7 +11,13 @@
 //   - Ingress rules without host (HOSTLESS_HOST_KEY, their own group): a common path, whatever
 //     the namespaces — they share the catch-all slot path by path, never a host.
 // A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
-// with each other, and one conflicting path drops that host's paths only).
+// with each other, and one conflicting path drops that host's paths only), or all matches of
+// one host of one HTTPRoute.
+//   - HTTPRoutes never conflict with each other, whatever their namespaces: which namespaces
+//     may use a Gateway's hosts is the Gateway's allowedRoutes decision, and requests are
+//     shared by the spec's match precedence. Against Routes and Ingresses an HTTPRoute claim
+//     is judged like theirs (oldest wins; another namespace cannot take a host or domain
+//     one of them serves, and they cannot take one an HTTPRoute serves).
 
 import { creationMillis } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
@@ -21,7 +27,7 @@ import { ADMITTED, Reasons, hostKeyOf, reject, type RouteCandidate, type Verdict
 
 export interface OwnershipClaim {
   ownerKey: string;
-  kind: 'Route' | 'Ingress';
+  kind: 'Route' | 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
   owner: RouteCandidate['owner'];
@@ -62,6 +68,8 @@ export function claimsOf(candidates: Iterable<RouteCandidate>): OwnershipClaim[]
   return [...byKey.values()];
 }
 
+const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2 };
+
 function compareClaims(store: ObjectStore, a: OwnershipClaim, b: OwnershipClaim): number {
   if (a.kind === b.kind) {
     const age = store.compareAge(a.kind, a.owner, b.owner);
@@ -74,7 +82,7 @@ function compareClaims(store: ObjectStore, a: OwnershipClaim, b: OwnershipClaim)
       if (tb === undefined) return -1;
       return ta - tb;
     }
-    return a.kind === 'Route' ? -1 : 1; // arrival orders of two kinds are not comparable; Routes first
+    return KIND_RANK[a.kind] - KIND_RANK[b.kind]; // arrival orders of two kinds are not comparable; Routes first
   }
   if (a.ownerKey !== b.ownerKey) return a.ownerKey < b.ownerKey ? -1 : 1;
   return a.hostKey < b.hostKey ? -1 : a.hostKey > b.hostKey ? 1 : 0;
@@ -87,6 +95,7 @@ function sharePath(a: OwnershipClaim, b: OwnershipClaim): boolean {
 
 function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterConfig): boolean {
   if (claim.ownerKey === owner.ownerKey) return false;
+  if (claim.kind === 'HTTPRoute' && owner.kind === 'HTTPRoute') return false;
   const sameScope = claim.hostKey === owner.hostKey;
   if (claim.hostKey === HOSTLESS_HOST_KEY || owner.hostKey === HOSTLESS_HOST_KEY) return sameScope && sharePath(claim, owner);
   if (sameScope && (claim.passthrough || owner.passthrough)) return true;
@@ -95,7 +104,7 @@ function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterC
 }
 
 function ownerName(claim: OwnershipClaim): string {
-  return `${claim.kind === 'Route' ? 'route' : 'ingress'} ${claim.namespace}/${claim.name}`;
+  return `${claim.kind.toLowerCase()} ${claim.namespace}/${claim.name}`;
 }
 
 /** Why a conflict is one when only passthrough makes it so (otherwise ''). */
@@ -127,7 +136,11 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
   const byHost = new Map<string, OwnershipClaim[]>();
   const oldestByNamespace = new Map<string, OwnershipClaim>();
   const wildcards: OwnershipClaim[] = [];
+  const admitted: OwnershipClaim[] = [];
   const findOwner = (claim: OwnershipClaim): OwnershipClaim | undefined => {
+    // The indexes below mix kinds; an HTTPRoute is checked against every admitted claim
+    // (conflicts() lets HTTPRoutes share), which a domain group's few claims make cheap.
+    if (claim.kind === 'HTTPRoute') return admitted.find((o) => conflicts(claim, o, config));
     for (const o of byHost.get(claim.hostKey) ?? []) if (conflicts(claim, o, config)) return o;
     if (config.disableNamespaceOwnershipCheck || claim.hostKey === HOSTLESS_HOST_KEY) return undefined;
     if (claim.wildcard) {
@@ -144,6 +157,7 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
       continue;
     }
     verdicts.set(claim, ADMITTED);
+    admitted.push(claim);
     let list = byHost.get(claim.hostKey);
     if (!list) byHost.set(claim.hostKey, (list = []));
     list.push(claim);

@@ -27,12 +27,25 @@ export function middlewareNames(annotations: Readonly<Record<string, string>> | 
 }
 
 export function admitMiddlewares(c: RouteCandidate, context: AdmissionContext): Verdict {
-  const global = context.config.middlewares ?? [];
   const names = middlewareNames(c.annotations);
-  if (names.length === 0 && global.length === 0) {
-    c.middlewares = NONE;
-    return ADMITTED;
+  for (const name of names) {
+    if (!NAME.test(name)) return reject(Reasons.invalidMiddleware, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is not a Middleware name`);
   }
+  const resolved = resolveMiddlewareChain(c.namespace, names, context);
+  if (!resolved.admitted) return resolved;
+  c.middlewares = resolved.middlewares;
+  return ADMITTED;
+}
+
+/**
+ * The Middlewares a route in `namespace` runs when it names `names` (same namespace, in order),
+ * router-wide ones first, each resolved and its config validated. Any route kind attaches a
+ * chain through this (the annotation here; a Gateway API ExtensionRef the same way).
+ */
+export function resolveMiddlewareChain(namespace: string, names: readonly string[], context: AdmissionContext):
+  { admitted: true; middlewares: CompiledMiddleware[] } | (Verdict & { admitted: false }) {
+  const global = context.config.middlewares ?? [];
+  if (names.length === 0 && global.length === 0) return { admitted: true, middlewares: NONE };
   const out: CompiledMiddleware[] = [];
   const seen = new Set<string>();
   for (const ref of global) {
@@ -40,16 +53,14 @@ export function admitMiddlewares(c: RouteCandidate, context: AdmissionContext): 
     if (failure !== null) return failure;
   }
   for (const name of names) {
-    if (!NAME.test(name)) return reject(Reasons.invalidMiddleware, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is not a Middleware name`);
-    if (seen.has(`${c.namespace}/${name}`)) return reject(Reasons.invalidMiddleware, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is listed twice (or is also router-wide)`);
-    const failure = resolve(`${c.namespace}/${name}`, 'middleware', context, out, seen);
+    if (seen.has(`${namespace}/${name}`)) return reject(Reasons.invalidMiddleware, `middleware "${name}" is listed twice (or is also router-wide)`);
+    const failure = resolve(`${namespace}/${name}`, 'middleware', context, out, seen);
     if (failure !== null) return failure;
   }
-  c.middlewares = out;
-  return ADMITTED;
+  return { admitted: true, middlewares: out };
 }
 
-function resolve(key: string, what: string, context: AdmissionContext, out: CompiledMiddleware[], seen: Set<string>): Verdict | null {
+function resolve(key: string, what: string, context: AdmissionContext, out: CompiledMiddleware[], seen: Set<string>): (Verdict & { admitted: false }) | null {
   const object = context.store.get('Middleware', key) as Middleware | undefined;
   if (object === undefined) return reject(Reasons.invalidMiddleware, `${what} "${key}" not found`);
   const plugins = context.plugins;

@@ -7,7 +7,6 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TableDelta } from '../table/types.ts';
-import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { DrainDeadlines, Ports } from '../proxy/serving.ts';
 import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { newTicketKeys, TICKET_KEY_ROTATION_MS } from '../proxy/tls/tls-terminator.ts';
@@ -18,8 +17,8 @@ export interface WorkerPoolOptions {
   metrics: Metrics;
   /** Full table for a newly forked worker. */
   snapshot(): TableDelta;
-  /** Endpoint states of the primary (active-check verdicts for new workers). */
-  registry: EndpointRegistry;
+  /** Endpoints the active checks hold down (sent to a new worker). */
+  downIds: () => string[];
   defaultCertificate: { cert: string; key: string } | null;
   /** The configured ports (0 = any free port: the first worker picks, the others follow). */
   ports: Ports;
@@ -109,9 +108,7 @@ export class WorkerPool {
       worker.on('online', () => {
         worker.send({ t: 'init', ports: this.#ports, defaultCertificate: this.#defaultCertificate, ticketKeys: this.#ticketKeys } satisfies PrimaryMessage);
         worker.send({ t: 'table', delta: this.#options.snapshot() } satisfies PrimaryMessage);
-        for (const state of this.#options.registry.values()) {
-          if (!state.activeUp) worker.send({ t: 'health', id: state.id, up: false } satisfies PrimaryMessage);
-        }
+        for (const id of this.#options.downIds()) worker.send({ t: 'health', id, up: false } satisfies PrimaryMessage);
       });
       worker.on('message', (message: unknown) => {
         if (!isMessage<WorkerMessage>(message)) return;

@@ -10,17 +10,16 @@ import { Metrics } from '../metrics.ts';
 import { RouterProxy } from '../proxy/router-proxy.ts';
 import { ProxyListeners } from '../proxy/serving.ts';
 import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
-import { endEjectionAfterActivePass } from '../health/passive.ts';
+import { HealthVerdicts } from '../health/health-verdicts.ts';
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { readFileSync } from 'node:fs';
 
 export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
-  const proxy = new RouterProxy(config, logger, metrics, null, plugins);
+  const proxy = new RouterProxy(config, logger, metrics, plugins);
   metrics.liveEndpoints = () => proxy.registry.values();
   if (config.defaultDestinationCA) proxy.defaultDestinationCA = readFileSync(config.defaultDestinationCA, 'utf8');
-  /** Endpoints the primary's active checks hold down; applied to states created later too. */
-  const down = new Set<string>();
+  const verdicts = new HealthVerdicts(proxy.registry);
   let listeners: ProxyListeners | null = null;
   const send = (message: WorkerMessage) => process.send?.(message);
 
@@ -37,31 +36,20 @@ export async function runWorker(config: RouterConfig, logger: Logger, plugins?: 
       }
       case 'table':
         proxy.apply(message.delta);
-        for (const id of down) {
-          const state = proxy.registry.get(id);
-          if (state) state.activeUp = false;
-        }
+        verdicts.afterTable();
         return;
-      case 'health': {
-        if (message.up) down.delete(message.id); else down.add(message.id);
-        const state = proxy.registry.get(message.id);
-        if (state) {
-          state.activeUp = message.up;
-          if (message.up) { state.ejectedUntil = 0; state.consecutiveFailures = 0; }
-        }
+      case 'health':
+        verdicts.verdict(message.id, message.up);
         return;
-      }
       case 'ticket-keys':
         listeners?.setTicketKeys(Buffer.from(message.keys, 'base64'));
         return;
       case 'default-certificate':
         listeners?.setDefaultCertificate(message.certificate);
         return;
-      case 'probe-pass': {
-        const state = proxy.registry.get(message.id);
-        if (state) endEjectionAfterActivePass(state, message.startedAt, Date.now());
+      case 'probe-pass':
+        verdicts.probePassed(message.id, message.startedAt);
         return;
-      }
       case 'metrics-request':
         send({ t: 'metrics', requestId: message.requestId, metrics: await metrics.registry.getMetricsAsJSON() as never });
         return;

@@ -6,6 +6,7 @@
 // table change never blackholes traffic while the first probes run.
 
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { HealthCheckSpec } from '../table/types.ts';
 import type { EndpointState } from './endpoint-state.ts';
@@ -45,7 +46,7 @@ interface ProbeLoop {
   up: boolean;
   successes: number;
   failures: number;
-  timer: NodeJS.Timeout | null;
+  timer: TimerHandle | null;
   probe: Probe | null;
   startedAt: number;
   stopped: boolean;
@@ -71,13 +72,17 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   /** CA bundle for checks of reencrypt routes without their own destination CA (--default-destination-ca). */
   readonly #defaultCA: string | null;
 
-  constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null }) {
+  /** Probe intervals, timeouts and start times (tests inject a manual clock). */
+  readonly #clock: Clock;
+
+  constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null; clock?: Clock }) {
     super();
     const max = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     if (!Number.isInteger(max) || max < 1) throw new TypeError(`maxConcurrent must be a positive integer, got ${max}`);
     this.#logger = options.logger;
     this.#maxConcurrent = max;
     this.#defaultCA = options.defaultDestinationCA ?? null;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /**
@@ -143,7 +148,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#queue = [];
     for (const loop of this.#loops.values()) {
       loop.stopped = true;
-      if (loop.timer !== null) clearTimeout(loop.timer);
+      if (loop.timer !== null) this.#clock.clearTimeout(loop.timer);
       loop.timer = null;
       loop.probe?.abort();
     }
@@ -188,12 +193,12 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     let siblings = this.#byEndpoint.get(endpoint.id);
     if (siblings === undefined) this.#byEndpoint.set(endpoint.id, (siblings = new Set()));
     siblings.add(loop);
-    loop.timer = setTimeout(this.#due, Math.random() * Math.min(FIRST_PROBE_MAX_DELAY_MS, intervalMs), loop);
+    loop.timer = this.#clock.setTimeout(this.#due, Math.random() * Math.min(FIRST_PROBE_MAX_DELAY_MS, intervalMs), loop);
   }
 
   #stopLoop(loop: ProbeLoop): void {
     loop.stopped = true;
-    if (loop.timer !== null) clearTimeout(loop.timer);
+    if (loop.timer !== null) this.#clock.clearTimeout(loop.timer);
     loop.timer = null;
     loop.probe?.abort(); // frees its concurrency slot through #settle
     this.#loops.delete(loop.key);
@@ -224,8 +229,8 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
   #run(loop: ProbeLoop): void {
     this.#running++;
-    loop.startedAt = Date.now();
-    loop.probe = new Probe(loop.target, (healthy, reason) => this.#settle(loop, healthy, reason));
+    loop.startedAt = this.#clock.now();
+    loop.probe = new Probe(loop.target, (healthy, reason) => this.#settle(loop, healthy, reason), this.#clock);
   }
 
   #settle(loop: ProbeLoop, healthy: boolean, reason: string): void {
@@ -236,7 +241,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       this.#apply(loop, healthy, reason);
       if (!loop.stopped) {
         const jittered = loop.intervalMs * (1 - JITTER + 2 * JITTER * Math.random());
-        loop.timer = setTimeout(this.#due, jittered, loop);
+        loop.timer = this.#clock.setTimeout(this.#due, jittered, loop);
       }
     }
     while (this.#running < this.#maxConcurrent && this.#queue.length > 0 && !this.#stopped) {
@@ -254,7 +259,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
         loop.successes = 0;
         this.#updateEndpoint(loop, reason);
       }
-      const now = Date.now();
+      const now = this.#clock.now();
       if (endEjectionAfterActivePass(endpoint, loop.startedAt, now)) {
         this.#logger.info({ endpoint: endpoint.name, check: loop.description, reason }, 'passive ejection ended early: active check passed');
       }

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { EndpointState } from './endpoint-state.ts';
 import type { StatusExpectation } from './status-expectation.ts';
 
@@ -27,16 +28,18 @@ export interface ProbeTarget {
 
 export class Probe {
   #verdict: ProbeVerdict | null;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: TimerHandle | null = null;
+  readonly #clock: Clock;
   #socket: net.Socket | null = null;
   #request: http.ClientRequest | null = null;
   readonly #target: ProbeTarget;
 
   /** Starts at once; `verdict` is called exactly once (also when aborted), never from inside the constructor. */
-  constructor(target: ProbeTarget, verdict: ProbeVerdict) {
+  constructor(target: ProbeTarget, verdict: ProbeVerdict, clock: Clock = systemClock) {
     this.#target = target;
     this.#verdict = verdict;
-    this.#timer = setTimeout(onProbeTimeout, target.timeoutMs, this);
+    this.#clock = clock;
+    this.#timer = clock.setTimeout(onProbeTimeout, target.timeoutMs, this);
     try {
       if (target.type === 'http') this.#startHttp();
       else this.#startTcp();
@@ -56,7 +59,7 @@ export class Probe {
     const verdict = this.#verdict;
     if (verdict === null) return;
     this.#verdict = null;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
     this.#request?.destroy();
     this.#socket?.destroy();

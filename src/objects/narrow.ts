@@ -84,6 +84,10 @@ function metadata(value: unknown, interner: StringInterner): unknown {
 
 type Narrower = (object: Fields, interner: StringInterner) => Fields;
 
+function specAndStatus(o: Fields): Fields {
+  return { ...(o.spec !== undefined ? { spec: o.spec } : {}), ...(o.status !== undefined ? { status: o.status } : {}) };
+}
+
 const ROUTE_SPEC_KEYS = ['host', 'subdomain', 'path', 'to', 'alternateBackends', 'port', 'tls', 'wildcardPolicy', 'httpHeaders'] as const;
 const TARGET_KEYS = ['kind', 'name', 'weight'] as const;
 const PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'appProtocol'] as const;
@@ -131,6 +135,11 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   }),
   // A plugin's configuration: the plugin's own schema decides what it reads.
   Middleware: (o) => (o.spec !== undefined ? { spec: o.spec } : {}),
+  // Gateway API: spec whole (src/gateway/ reads most of it); status as the status writer compares it.
+  GatewayClass: specAndStatus,
+  Gateway: specAndStatus,
+  HTTPRoute: specAndStatus,
+  ReferenceGrant: specAndStatus,
   Secret: (o, i) => ({
     ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),
     ...(o.data !== undefined ? { data: o.data } : {}),

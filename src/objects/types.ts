@@ -12,10 +12,16 @@ export type Kind =
   | 'Namespace'
   | 'Pod'
   | 'Secret'
-  | 'Middleware';
+  | 'Middleware'
+  // Gateway API (src/objects/gateway-types.ts)
+  | 'GatewayClass'
+  | 'Gateway'
+  | 'HTTPRoute'
+  | 'ReferenceGrant';
 
 export const KINDS: readonly Kind[] = [
   'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -29,10 +35,19 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Pod: 'v1',
   Secret: 'v1',
   Middleware: 'switchyard.io/v1alpha1',
+  GatewayClass: 'gateway.networking.k8s.io/v1',
+  Gateway: 'gateway.networking.k8s.io/v1',
+  HTTPRoute: 'gateway.networking.k8s.io/v1',
+  ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
+};
+
+/** Other apiVersions a kind is accepted in (the same schema served under another version). */
+export const ALSO_ACCEPTED_API_VERSIONS: Readonly<Partial<Record<Kind, readonly string[]>>> = {
+  ReferenceGrant: ['gateway.networking.k8s.io/v1'],
 };
 
 /** Kinds that have no namespace. */
-export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'IngressClass']);
+export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'IngressClass', 'GatewayClass']);
 
 export interface ObjectMeta {
   name: string;
@@ -53,6 +68,8 @@ export interface KubeObject {
   metadata: ObjectMeta;
   [field: string]: unknown;
 }
+
+import type { Gateway, GatewayClass, HTTPRoute, ReferenceGrant } from './gateway-types.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
 
@@ -205,6 +222,10 @@ export interface KindMap {
   Pod: Pod;
   Secret: Secret;
   Middleware: Middleware;
+  GatewayClass: GatewayClass;
+  Gateway: Gateway;
+  HTTPRoute: HTTPRoute;
+  ReferenceGrant: ReferenceGrant;
 }
 
 /** `namespace/name` for namespaced kinds, `name` for cluster-scoped ones. */

@@ -5,7 +5,8 @@
 // status reasons (host validity, path syntax, ownership) belong to the admission chain.
 // Messages never include field values: a Secret's data must not leak into a log line.
 
-import { API_VERSION, CLUSTER_SCOPED, KINDS, type Kind, type KubeObject } from './types.ts';
+import { ALSO_ACCEPTED_API_VERSIONS, API_VERSION, CLUSTER_SCOPED, KINDS, type Kind, type KubeObject } from './types.ts';
+import { GatewayFieldError, checkGateway, checkGatewayClass, checkHTTPRoute, checkReferenceGrant } from './gateway-validate.ts';
 
 export type ValidationResult =
   | { ok: true; kind: Kind; object: KubeObject }
@@ -41,7 +42,7 @@ export function validateObject(doc: unknown): ValidationResult {
     return { ok: false, ignored: true, error: `kind ${kind} is not read by switchyard`, kind, name: rawName };
   }
   const ourKind = kind as Kind;
-  if (apiVersion !== API_VERSION[ourKind]) {
+  if (apiVersion !== API_VERSION[ourKind] && !ALSO_ACCEPTED_API_VERSIONS[ourKind]?.includes(apiVersion)) {
     return fieldFailure('apiVersion', `${kind} must be ${API_VERSION[ourKind]}`, kind, rawName);
   }
   try {
@@ -53,7 +54,7 @@ export function validateObject(doc: unknown): ValidationResult {
       : { ...doc, metadata: { ...metadata, namespace: 'default' } }) as KubeObject;
     return { ok: true, kind: ourKind, object };
   } catch (err) {
-    if (err instanceof FieldError) return { ok: false, error: err.message, field: err.field, kind, name: rawName };
+    if (err instanceof FieldError || err instanceof GatewayFieldError) return { ok: false, error: err.message, field: err.field, kind, name: rawName };
     throw err;
   }
 }
@@ -139,6 +140,10 @@ const FIELD_CHECKS: Readonly<Record<Kind, (doc: Fields) => void>> = {
       throw new FieldError('spec.config', 'must be an object');
     }
   },
+  GatewayClass: checkGatewayClass,
+  Gateway: checkGateway,
+  HTTPRoute: checkHTTPRoute,
+  ReferenceGrant: checkReferenceGrant,
 };
 
 function checkRoute(doc: Fields): void {

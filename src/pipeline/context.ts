@@ -39,8 +39,6 @@ export class BodyTooLargeError extends Error {
 export interface ExchangeDriver {
   /** The request phases (connection → upstreamRequest) are done: forward (or open the tunnel). */
   proceed(ctx: PluginContext): void;
-  /** Before the upstreamRequest phase: fill ctx.upstreamHeaders. */
-  prepareUpstream(ctx: PluginContext): void;
   /** A plugin answered (ctx.answer*) or a built-in rejected: write it. */
   answer(ctx: PluginContext): void;
   /** A phase threw or rejected, or did not settle in time. */
@@ -80,6 +78,8 @@ export class PluginContext {
   upstreamHeaders: string[] | null = null;
   /** Buffered request body (after readBody), else null: the body streams. */
   body: Buffer | null = null;
+  /** Bits for the built-in plugins (per-exchange state without allocating the state slots). */
+  builtinFlags = 0;
 
   // ---- runner state (not for plugins)
   readonly chain: RouteChain;

@@ -41,7 +41,6 @@ function callPhase(stage: number, link: ChainLink, ctx: PluginContext): unknown 
 export function runPhases(ctx: PluginContext): void {
   while (ctx.stage < STAGE_DONE) {
     const stage = ctx.stage;
-    if (stage === STAGE_UPSTREAM && ctx.index === 0 && ctx.kind !== 'passthrough') ctx.driver.prepareUpstream(ctx);
     const links = linksOfStage(ctx, stage);
     if (links !== null) {
       while (ctx.index < links.length) {

@@ -31,7 +31,7 @@ export interface TestResult {
   /** Path sent upstream. */
   path: string;
   /** Upstream headers as an object (last value wins). */
-  upstreamHeaders: Record<string, string>;
+  upstreamHeaders: Record<string, string | undefined>;
   endpoint: EndpointCandidate | null;
 }
 
@@ -53,17 +53,20 @@ export interface HarnessOptions {
   logs?: Array<{ level: string; obj: object; msg?: string }>;
 }
 
-class TestDriver implements ExchangeDriver {
-  resolve: (outcome: 'proceed' | 'answer' | 'failed') => void = () => {};
-  error: unknown = null;
-  prepareUpstream(ctx: PluginContext): void {
+const UPSTREAM_HEADERS: Phases = {
+  upstreamRequest(ctx: PluginContext): void {
     const list: string[] = [];
     for (const [name, value] of Object.entries(ctx.headers)) {
       if (value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) list.push(name, v);
     }
     ctx.upstreamHeaders = list;
-  }
+  },
+};
+
+class TestDriver implements ExchangeDriver {
+  resolve: (outcome: 'proceed' | 'answer' | 'failed') => void = () => {};
+  error: unknown = null;
   proceed(): void { this.resolve('proceed'); }
   answer(): void { this.resolve('answer'); }
   failed(_ctx: PluginContext, _link: string, error: unknown): void {
@@ -93,7 +96,8 @@ export function testPlugin<C>(plugin: Plugin<C>, config: unknown = {}, options: 
     },
   };
   const phases = plugin.create(valid.value as C, services);
-  const chain = new RouteChain(linksOf([{ name: `test/${plugin.name}`, phases }]), 0);
+  // As on a route: the upstream headers are built (from the request's) before the plugin's phase.
+  const chain = new RouteChain(linksOf([{ name: 'forwarded-headers', phases: UPSTREAM_HEADERS }, { name: `test/${plugin.name}`, phases }]), 0);
   const candidates: EndpointCandidate[] = (options.endpoints ?? [{ port: 8080 }]).map((e, i) => ({
     endpoint: new EndpointState(`ep${i}`, e.address ?? '10.0.0.1', e.port), weight: e.weight ?? 1, acceptsNew: true,
   }));
@@ -111,7 +115,7 @@ export function testPlugin<C>(plugin: Plugin<C>, config: unknown = {}, options: 
       const done = new Promise<'proceed' | 'answer' | 'failed'>((resolve) => { driver.resolve = resolve; });
       runPhases(ctx);
       const outcome = await done;
-      const upstreamHeaders: Record<string, string> = {};
+      const upstreamHeaders: Record<string, string | undefined> = {};
       const flat = ctx.upstreamHeaders ?? [];
       for (let i = 0; i < flat.length; i += 2) upstreamHeaders[flat[i]!] = flat[i + 1]!;
       return {

@@ -61,7 +61,7 @@ export interface PluginServices {
 export interface RouteInfo {
   /** `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` */
   readonly key: string;
-  readonly kind: 'Route' | 'Ingress';
+  readonly kind: 'Route' | 'Ingress' | 'HTTPRoute';
   readonly namespace: string;
   readonly name: string;
   readonly host: string;

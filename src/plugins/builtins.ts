@@ -1,5 +1,5 @@
 // Which built-in plugins a compiled route gets, and the order of the whole chain:
-//   guards (tls-insecure-policy, ip-allowlist, rate-limit)
+//   forwarded-headers (builds the upstream headers), guards (tls-insecure-policy, ip-allowlist, rate-limit)
 //   → the route's Middlewares (router-wide first, then the route's own, in order)
 //   → sticky-cookie, balancer, pod-concurrent-connections, rewrite-target, header-actions, hsts.
 // So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
@@ -8,6 +8,7 @@
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import { balancerPlugin, type BalancerConfig } from './balancer.ts';
+import { forwardedHeadersPlugin, type UpstreamHeaderBuilder } from './forwarded-headers.ts';
 import { headerActionsPlugin } from './header-actions.ts';
 import { hstsPlugin } from './hsts.ts';
 import { ipAllowlistPlugin } from './ip-allowlist.ts';
@@ -16,12 +17,18 @@ import { rateLimitPlugin } from './rate-limit.ts';
 import { rewriteTargetPlugin } from './rewrite-target.ts';
 import { stickyCookiePlugin } from './sticky-cookie.ts';
 import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
+import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
 
 export interface ChainEntry { name: string; phases: Phases }
 
+/** What the proxy contributes to the built-ins: the route's balancer and its header rewriting. */
+export interface ProxyParts extends BalancerConfig {
+  buildUpstreamHeaders: UpstreamHeaderBuilder;
+}
+
 export function routeChainEntries(
   route: CompiledRoute,
-  balancer: BalancerConfig,
+  parts: ProxyParts,
   middlewares: readonly ChainEntry[],
   services: (name: string) => PluginServices,
 ): ChainEntry[] {
@@ -30,15 +37,25 @@ export function routeChainEntries(
   const add = <C>(plugin: { name: string; create(c: C, s: PluginServices): Phases }, config: C): void => {
     out.push({ name: plugin.name, phases: plugin.create(config, services(plugin.name)) });
   };
+  // Builds the upstream headers: its upstreamRequest phase comes before every other one.
+  add(forwardedHeadersPlugin, { policy: p.forwarded, build: parts.buildUpstreamHeaders });
   if (route.tls !== null) add(tlsInsecurePolicyPlugin, route.tls);
   if (p.ipAllowlist !== null && p.ipAllowlist.length > 0) add(ipAllowlistPlugin, p.ipAllowlist);
   if (p.rateLimit !== null) add(rateLimitPlugin, p.rateLimit);
+  // Gateway API (HTTPRoute rules): a redirect or an invalid backend answers before any Middleware or endpoint choice.
+  const g = route.gateway;
+  if (g !== undefined) {
+    if (g.redirect !== null) add(gatewayRedirectPlugin, { spec: g.redirect, routePath: route.path });
+    else if (g.invalidShare > 0) add(gatewayInvalidBackendsPlugin, g.invalidShare);
+  }
   for (const m of middlewares) out.push(m);
   if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
-  add(balancerPlugin, balancer);
+  add(balancerPlugin, parts);
   if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs });
   if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
   if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);
+  if (g !== undefined && (g.requestHeaders !== null || g.rewrite !== null)) add(gatewayRequestPlugin, { headers: g.requestHeaders, rewrite: g.rewrite, routePath: route.path });
+  if (g !== undefined && g.responseHeaders !== null) add(gatewayResponsePlugin, g.responseHeaders);
   if (p.hsts !== null) add(hstsPlugin, p.hsts);
   return out;
 }

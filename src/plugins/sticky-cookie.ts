@@ -8,7 +8,8 @@ import type { EndpointCandidate } from '../pipeline/types.ts';
 import type { RoutePolicy } from '../table/types.ts';
 import { builtin } from './define.ts';
 
-const NEW_SESSION = 1;
+/** ctx.builtinFlags bit: the balancer chose, so the response sets the cookie (sticky is on by default: no state slot per request). */
+export const NEW_SESSION = 1;
 
 class StickyCookie {
   readonly #name: string;
@@ -20,12 +21,12 @@ class StickyCookie {
 
   selectEndpoint(ctx: PluginContext, candidates: readonly EndpointCandidate[]): EndpointCandidate | null {
     const found = findStickyMember(ctx.headers.cookie, this.#name, candidates, Date.now());
-    if (found === null) ctx.local = NEW_SESSION;
+    if (found === null) ctx.builtinFlags |= NEW_SESSION;
     return found;
   }
 
   response(ctx: PluginContext): void {
-    if (ctx.local !== NEW_SESSION || ctx.endpoint === null) return;
+    if ((ctx.builtinFlags & NEW_SESSION) === 0 || ctx.endpoint === null) return;
     const cookie = stickyCookie(this.#name, ctx.endpoint.endpoint.id, ctx.secure, this.#sameSite);
     const out = ctx.responseHeaders!;
     const existing = out['set-cookie'];

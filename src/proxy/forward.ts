@@ -15,7 +15,7 @@ import type { PluginContext } from '../pipeline/context.ts';
 import { runResponsePhases } from '../pipeline/runner.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
-import { classifyUpstreamFailure, InvalidUpstreamResponseError } from './upstream-failure.ts';
+import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -81,7 +81,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.clientIp = clientIp;
     this.ctx = ctx;
     this.method = req.method ?? 'GET';
-    this.startedAt = performance.now();
+    this.startedAt = ctx.startedAt; // one clock read per request: the context's
     const h = req.headers;
     this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0') ||
       ((req as Http2ServerRequest).stream !== undefined && !(req as Http2ServerRequest).stream.readableEnded && this.method !== 'GET' && this.method !== 'HEAD');
@@ -211,7 +211,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const started = this.status !== 0;
     if (!started && failure.endpointFault) {
       const now = Date.now();
-      this.host.recordFailure(this.member.endpoint, now, lastHealthy(this.runtime, this.member.endpoint, now));
+      this.host.recordFailure(this.member.endpoint, now, isLastAvailable(this.runtime.members, this.member.endpoint, now));
     }
     this.runtime.countUpstreamError(failure.reason);
     if (!started && this.attempts < 2 && !this.hasBody && IDEMPOTENT.has(this.method)) {
@@ -247,13 +247,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** No other member of the route can take requests now: ejecting this one would leave none. */
-function lastHealthy(runtime: RouteRuntime, endpoint: EndpointState, now: number): boolean {
-  for (const member of runtime.members) {
-    if (member.endpoint !== endpoint && member.weight > 0 && member.endpoint.available(now)) return false;
-  }
-  return true;
-}
 
 /**
  * Connection pool for one endpoint (plain HTTP/1.1, keep-alive below typical backend idle

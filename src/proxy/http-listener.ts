@@ -28,6 +28,9 @@ export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfi
   server.on('request', (req, res) => proxy.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   server.on('clientError', onClientError);
+  // CONNECT (a forward-proxy tunnel) is not something an edge router offers: 400 and close,
+  // rather than Node's silent reset.
+  server.on('connect', (_req, socket: Socket) => writeRawError(socket, ProxyErrors.BAD_REQUEST));
   const gauge = metrics.connectionsActive.labels(listener);
   server.on('connection', (socket: Socket) => {
     gauge.inc();
@@ -36,7 +39,8 @@ export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfi
   return server;
 }
 
-function onClientError(err: Error & { code?: string }, socket: Socket): void {
+/** Malformed requests: a short 4xx and close (shared with the HTTPS listener's HTTP/1.1 side). */
+export function onClientError(err: Error & { code?: string }, socket: Socket): void {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
       writeRawError(socket, ProxyErrors.HEADERS_TOO_LARGE);

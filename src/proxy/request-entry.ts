@@ -6,7 +6,7 @@
 //   is not a host name or IP literal followed only by `(:[0-9]+)?` (`a.test:@evil.example`,
 //   `a.test/x`, spaces) → 400. In an absolute-form request the URI's authority wins over Host
 //   (and replaces it upstream); userinfo in it → 400. Over HTTP/2, a Host that differs from
-//   :authority → 400.
+//   :authority → 400. `OPTIONS *` (asterisk-form) → 400: it is about the router, not a route.
 // - A request body that stalls (no bytes for --client-timeout) gets 408 and the connection
 //   closes, as HAProxy's `timeout client` / nginx's `client_body_timeout` — a client cannot
 //   hold an upstream connection by sending a body slowly.
@@ -46,12 +46,14 @@ export function checkRequestHead(req: AnyRequest): string | null {
   if (hosts > 1) return 'more than one Host header';
   const headers = req.headers;
   const url = req.url ?? '/';
+  // `OPTIONS *` asks about the server, not a route: nothing to forward it to (undici cannot send it).
+  if (url === '*') return 'asterisk-form request target';
   const h2 = (req as Http2ServerRequest).stream !== undefined;
   if (h2) {
     const authority = headers[':authority'];
     if (typeof authority === 'string' && authority !== '' && !HOST.test(authority)) return 'invalid :authority';
     if (headers.host !== undefined && authority !== undefined && String(headers.host).toLowerCase() !== String(authority).toLowerCase()) return 'Host differs from :authority';
-  } else if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
+  } else if (url.charCodeAt(0) !== 47 /* '/' */) {
     // absolute-form: the authority of the URI is the target host (RFC 9112 §3.2.2)
     const scheme = url.indexOf('://');
     if (scheme === -1) return 'invalid request target';
@@ -151,6 +153,10 @@ function watchBody(req: AnyRequest, res: AnyResponse, ms: number): void {
 }
 
 function clearBodyTimer(this: AnyRequest): void {
+  // After the response, Node has armed the connection's keep-alive timer on the same socket:
+  // leave it alone (a body read to its end after an early answer must not disarm it).
+  const watch = (this as unknown as Record<symbol, BodyWatch | undefined>)[kBody];
+  if (watch !== undefined && watch.res.writableFinished) return;
   this.setTimeout(0);
 }
 

@@ -5,6 +5,7 @@
 // over: what plugins retained (rate-limit windows, concurrency slots, user plugin instances),
 // the balancer's rotation, and the pools whose TLS settings did not change.
 
+import { Agent as HttpsAgent } from 'node:https';
 import type { Counter, Histogram } from 'prom-client';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from '../table/types.ts';
@@ -17,6 +18,8 @@ import { RouteChain, linksOf } from '../pipeline/chain.ts';
 import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+import type { MiddlewareFailures } from './middleware-failures.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -25,6 +28,8 @@ export interface RuntimeDeps {
   metrics: Metrics;
   logger: Logger;
   plugins: PluginRegistry;
+  /** Where middleware failures are counted and logged (shared by every way in). */
+  failures: MiddlewareFailures;
 }
 
 export class RouteRuntime {
@@ -39,11 +44,14 @@ export class RouteRuntime {
   /** TLS server name for reencrypt endpoints; undefined otherwise. */
   readonly serverName: string | undefined;
   readonly chain: RouteChain;
+  readonly failures: MiddlewareFailures;
   /** Requests counter children by status class index (status / 100 - 1). */
   readonly requestsByClass: ReadonlyArray<Counter.Internal>;
   readonly duration: Histogram.Internal<'route'>;
   /** Reencrypt pools by endpoint id (plain HTTP pools live on the shared EndpointState). */
   readonly tlsPools: Map<string, Dispatcher>;
+  /** Reencrypt Upgrade tunnels: one agent per route (http-proxy dials through it); carried like the pools. */
+  #agent: { agent: HttpsAgent | null };
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
@@ -71,11 +79,24 @@ export class RouteRuntime {
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}` : '';
-    this.tlsPools = previous !== undefined && previous.#tlsKey === this.#tlsKey ? previous.tlsPools : new Map();
+    const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
+    this.tlsPools = sameTls ? previous.tlsPools : new Map();
+    this.#agent = sameTls ? previous.#agent : { agent: null };
     this.#errorChildren = previous === undefined ? new Map() : previous.#errorChildren;
     this.requestsByClass = CODE_CLASSES.map((c) => deps.metrics.requests.labels(this.label, c));
     this.duration = deps.metrics.requestDuration.labels(this.label);
+    this.failures = deps.failures;
     this.chain = buildChain(this, deps, previous);
+  }
+
+  /** The agent reencrypt Upgrade tunnels connect through (created on first use). */
+  upgradeAgent(defaultDestinationCA: string | null): HttpsAgent {
+    const holder = this.#agent;
+    if (holder.agent === null) {
+      const tls = this.route.tls!;
+      holder.agent = new HttpsAgent({ ca: tls.destinationCA ?? defaultDestinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
+    }
+    return holder.agent;
   }
 
   countResponse(status: number, seconds: number): void {
@@ -101,6 +122,7 @@ export class RouteRuntime {
     for (const member of this.members) registry.release(member.endpoint);
     if (successor === null || successor.tlsPools !== this.tlsPools) {
       for (const pool of this.tlsPools.values()) void pool.close().catch(() => {});
+      this.#agent.agent?.destroy();
     }
     if (successor === null) this.#removeSeries();
   }
@@ -141,7 +163,7 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     }
     middlewares.push({ name: m.name, phases });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight }, middlewares, services);
+  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders }, middlewares, services);
   return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
 }
 

@@ -20,7 +20,7 @@ import { createPassiveHealth } from '../health/passive.ts';
 import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
-import { upstreamRequestHeaders, clientAddress } from './headers.ts';
+import { clientAddress } from './headers.ts';
 import { sendError, type AnyResponse } from './error-response.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
@@ -31,12 +31,6 @@ import { originForm } from './request-target.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 export { originForm };
-
-/** Something that follows the routes the proxy builds and disposes (the active health monitor). */
-export interface RouteObserver {
-  built(runtime: RouteRuntime): void;
-  disposed(runtime: RouteRuntime): void;
-}
 
 export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
@@ -49,24 +43,22 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly #tunnels: UpgradeTunnels;
   readonly #accessLog: boolean;
   readonly #deps: RuntimeDeps;
-  readonly #observer: RouteObserver | null;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, observer: RouteObserver | null = null, plugins = new PluginRegistry()) {
-    this.#observer = observer;
+  constructor(config: RouterConfig, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
-    this.#deps = { registry: this.registry, metrics, logger, plugins };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures };
     this.table = new RouteTable<RouteRuntime>(
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout);
+    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout, this);
   }
 
   apply(delta: TableDelta): void {
@@ -95,7 +87,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = this.table.match(host, url);
+    const runtime = this.table.match(host, url, req, secure); // req, secure: HTTPRoute method/header/query/listener conditions
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);
@@ -116,14 +108,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   // ---- ExchangeDriver (plain HTTP and HTTP/2)
 
-  prepareUpstream(ctx: PluginContext): void {
-    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
-      clientIp: ctx.clientAddress,
-      host: ctx.host,
-      port: ctx.socket.localPort ?? 0,
-      proto: ctx.secure ? 'https' : 'http',
-    });
-  }
 
   proceed(ctx: PluginContext): void {
     const res = ctx.sink as AnyResponse;
@@ -219,7 +203,13 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
-  defaultDestinationCA: string | null = null;
+  get defaultDestinationCA(): string | null {
+    return this.#tunnels.defaultDestinationCA;
+  }
+
+  set defaultDestinationCA(pem: string | null) {
+    this.#tunnels.defaultDestinationCA = pem;
+  }
 
   finished(exchange: ProxyExchange): void {
     const ctx = exchange.ctx;
@@ -251,13 +241,10 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   #build(route: CompiledRoute, previous: RouteRuntime | undefined): RouteRuntime {
-    const runtime = new RouteRuntime(route, this.#deps, previous);
-    this.#observer?.built(runtime);
-    return runtime;
+    return new RouteRuntime(route, this.#deps, previous);
   }
 
   #dispose(runtime: RouteRuntime): void {
-    this.#observer?.disposed(runtime);
     runtime.release(this.registry, this.table.current(runtime.route.key) ?? null);
   }
 }

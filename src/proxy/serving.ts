@@ -21,7 +21,8 @@ import type { AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { createHttpListener } from './http-listener.ts';
 import type { RouterProxy } from './router-proxy.ts';
-import { isTunnel, markTunnel } from './connection-marks.ts';
+import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
+import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
 import type { CertificateMaterial } from './tls/secure-context-cache.ts';
 import { HttpsListener } from './tls/https-listener.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
@@ -59,6 +60,8 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #entry: RequestEntry;
   readonly #logger: Logger;
   readonly #http: HttpServer;
+  /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
+  readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
@@ -80,8 +83,22 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
     this.#logger = logger;
     this.#http = createHttpListener(this, config, metrics);
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys }, defaultCertificate);
+    const gate = config.useProxyProtocol
+      ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
+      : undefined;
+    if (gate) {
+      const http = this.#http;
+      this.#httpFront = net.createServer({ noDelay: true }, (socket) => gate.accept(socket, (s) => http.emit('connection', s)));
+      if (config.maxConnections > 0) this.#httpFront.maxConnections = config.maxConnections;
+      // The HTTP server itself never listens; this starts its header-timeout checks.
+      http.emit('listening');
+    }
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy }, defaultCertificate);
     this.#https = https;
+    if (gate) {
+      // Requests on TLS connections read the client address off the TLS socket.
+      https.terminator.server.on('secureConnection', (socket: net.Socket) => inheritClientAddress(socket, acceptedSocket(socket) as net.Socket));
+    }
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
     https.terminator.server.on('session', (session: Http2Session) => {
@@ -92,18 +109,19 @@ export class ProxyListeners implements TlsRequestHandler {
   }
 
   async #listen(ports: Ports, host: string): Promise<void> {
+    const front = this.#httpFront ?? this.#http;
     const http = await new Promise<number>((resolve, reject) => {
-      this.#http.once('error', reject);
-      this.#http.listen({ ...SHARED_PORT, port: ports.http, host }, () => {
-        this.#http.off('error', reject);
-        resolve((this.#http.address() as net.AddressInfo).port);
+      front.once('error', reject);
+      front.listen({ ...SHARED_PORT, port: ports.http, host }, () => {
+        front.off('error', reject);
+        resolve((front.address() as net.AddressInfo).port);
       });
     });
     try {
       const https = await this.#https.listen(ports.https, host, SHARED_PORT);
       this.ports = { http, https: https.port };
     } catch (err) {
-      this.#http.close();
+      front.close();
       throw err;
     }
   }
@@ -136,6 +154,7 @@ export class ProxyListeners implements TlsRequestHandler {
     // net.Server's close, not http.Server's: the latter also closes idle keep-alive connections
     // at once, racing requests their clients are sending on them.
     if (this.#http.listening) net.Server.prototype.close.call(this.#http);
+    if (this.#httpFront?.listening) this.#httpFront.close();
     this.#https.stopListening();
   }
 

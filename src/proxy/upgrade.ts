@@ -7,7 +7,6 @@
 // pass and check here instead. Its stream pass sends no request body, so an upgrade must be a GET.
 
 import httpProxy from 'http-proxy';
-import { Agent as HttpsAgent } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,7 +14,7 @@ import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RouteTable } from '../table/route-table.ts';
-import { upstreamRequestHeaders, clientAddress } from './headers.ts';
+import { clientAddress } from './headers.ts';
 import { writeRawError } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -24,7 +23,7 @@ import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
 import { originForm } from './request-target.ts';
-import { classifyUpstreamFailure } from './upstream-failure.ts';
+import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -82,8 +81,9 @@ export class UpgradeTunnels implements ExchangeDriver {
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #open = new Set<TunnelState>();
-  readonly #agents = new WeakMap<RouteRuntime, HttpsAgent>();
   readonly #failures: MiddlewareFailures;
+  /** PEM bundle for reencrypt routes without their own destination CA (set by the proxy's owner). */
+  defaultDestinationCA: string | null = null;
   /** Upgrades whose phases are still running. */
   #pending = 0;
 
@@ -93,7 +93,11 @@ export class UpgradeTunnels implements ExchangeDriver {
   /** Idle timeout of a tunnel once either side has sent its FIN (HAProxy's `timeout client-fin`). */
   readonly #finTimeoutMs: number;
 
-  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void, finTimeoutMs = 1_000) {
+  /** Passive health (the proxy): a tunnel's connect failures, resets and timeouts count as a request's do. */
+  readonly #health: TunnelHealth | null;
+
+  constructor(logger: Logger, metrics: Metrics, failures: MiddlewareFailures, onClosed: () => void, finTimeoutMs = 1_000, health: TunnelHealth | null = null) {
+    this.#health = health;
     this.#failures = failures;
     this.#finTimeoutMs = finTimeoutMs;
     this.#logger = logger;
@@ -132,7 +136,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     const host = request.headers.host ?? '';
     let url = request.url ?? '/';
     if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
-    const runtime = table.match(host, url);
+    const runtime = table.match(host, url, request, secure);
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
     const clientSocket = request.socket as Socket;
     // The same chain as plain HTTP: TLS policy, allowlist, rate limits, Middlewares, endpoint
@@ -146,11 +150,6 @@ export class UpgradeTunnels implements ExchangeDriver {
 
   // ---- ExchangeDriver
 
-  prepareUpstream(ctx: PluginContext): void {
-    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.headers, (ctx.owner as RouteRuntime).route.policy.forwarded, {
-      clientIp: ctx.clientAddress, host: ctx.host, port: ctx.socket.localPort ?? 0, proto: ctx.secure ? 'https' : 'http',
-    });
-  }
 
   answer(ctx: PluginContext): void {
     const pending = ctx.sink as PendingUpgrade;
@@ -215,7 +214,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     const reencrypt = runtime.reencrypt;
     this.#proxy.ws(request, socket as Socket, head, {
       target: { protocol: reencrypt ? 'https:' : 'http:', host: endpoint.address, port: endpoint.port } as never,
-      agent: reencrypt ? this.#agentFor(runtime) : undefined,
+      agent: reencrypt ? runtime.upgradeAgent(this.defaultDestinationCA) : undefined,
       secure: true,
       proxyTimeout: runtime.route.policy.connectTimeoutMs,
     });
@@ -228,19 +227,11 @@ export class UpgradeTunnels implements ExchangeDriver {
     }
   }
 
-  #agentFor(runtime: RouteRuntime): HttpsAgent {
-    let agent = this.#agents.get(runtime);
-    if (!agent) {
-      const tls = runtime.route.tls!;
-      agent = new HttpsAgent({ ca: tls.destinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
-      this.#agents.set(runtime, agent);
-    }
-    return agent;
-  }
 
   /** The backend accepted the upgrade: give its socket the same idle timeout and fate. */
   #attach(state: TunnelState, upstream: Socket): void {
     if (state.closed) { upstream.destroy(); return; }
+    this.#health?.recordSuccess(state.endpoint);
     state.upstream = upstream;
     upstream.removeAllListeners('timeout'); // the upgrade deadline no longer applies
     upstream.setTimeout(state.runtime.route.policy.tunnelTimeoutMs);
@@ -260,7 +251,13 @@ export class UpgradeTunnels implements ExchangeDriver {
     const state = (req as unknown as Record<symbol, TunnelState | undefined>)[kTunnel];
     const code = (err as { code?: string }).code;
     const failure = classifyUpstreamFailure(err);
-    if (state) state.runtime.countUpstreamError(failure.reason);
+    if (state) {
+      state.runtime.countUpstreamError(failure.reason);
+      if (failure.endpointFault && state.upstream === null && this.#health !== null) {
+        const now = Date.now();
+        this.#health.recordFailure(state.endpoint, now, isLastAvailable(state.runtime.members, state.endpoint, now));
+      }
+    }
     this.#logger.debug({ err: err.message, code }, 'upgrade tunnel error');
     if (client && !client.destroyed) writeRawError(client, failure.error);
   }

@@ -14,6 +14,7 @@
 
 import { errors } from 'undici';
 import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
+import type { EndpointState } from '../health/endpoint-state.ts';
 
 export type FailureReason = 'connect' | 'timeout' | 'reset' | 'tls' | 'protocol' | 'client' | 'router';
 
@@ -46,6 +47,21 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** Node's TLS errors and OpenSSL's verification errors. */
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+
+/** What a tunnel (Upgrade, TLS passthrough) reports to passive health; RouterProxy implements it. */
+export interface TunnelHealth {
+  recordSuccess(endpoint: EndpointState): void;
+  /** `lastHealthy`: no other member of the route is available (panic threshold). */
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
+}
+
+/** No other member can take requests now: ejecting `endpoint` would leave the route none. */
+export function isLastAvailable(members: ReadonlyArray<{ readonly endpoint: EndpointState; readonly weight: number }>, endpoint: EndpointState, now: number): boolean {
+  for (const member of members) {
+    if (member.endpoint !== endpoint && member.weight > 0 && member.endpoint.available(now)) return false;
+  }
+  return true;
+}
 
 /** Our own error for a response Node cannot forward (status out of range, bad reason phrase). */
 export class InvalidUpstreamResponseError extends Error {

@@ -41,6 +41,8 @@ export class FileWatch {
   #debounce: NodeJS.Timeout | undefined;
   #firstEventAt = 0;
   #closed = false;
+  /** Called after the next stat poll that found nothing new and had no change pending. */
+  #quietWaiters: Array<() => void> = [];
 
   /** `signature` is the stat signature of the version already read. */
   constructor(path: string, signature: string | undefined, onChange: () => void, options: FileWatchOptions) {
@@ -55,8 +57,15 @@ export class FileWatch {
     this.#poll = setInterval(() => void this.#checkStat(), options.pollMs);
   }
 
+  /** Resolves after the next stat poll that found the file unchanged with no change pending. */
+  nextQuietPoll(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#quietWaiters.push(resolve));
+  }
+
   close(): void {
     this.#closed = true;
+    for (const resolve of this.#quietWaiters.splice(0)) resolve();
     clearInterval(this.#poll);
     clearTimeout(this.#debounce);
     this.#debounce = undefined;
@@ -118,6 +127,8 @@ export class FileWatch {
       if (signature !== this.#signature) {
         this.#signature = signature;
         this.#schedule();
+      } else if (this.#debounce === undefined) {
+        for (const resolve of this.#quietWaiters.splice(0)) resolve();
       }
     } finally {
       this.#polling = false;

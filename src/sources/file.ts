@@ -118,6 +118,17 @@ export class FileSource {
     this.#logger.info({ files: this.#paths, objects: this.#files.reduce((n, f) => n + f.current.objects.size, 0) }, 'file source loaded');
   }
 
+  /**
+   * Resolves once every file has been polled twice in a row with nothing new and no reload
+   * running: whatever an edit was going to cause has happened (tests wait on this, not on time).
+   */
+  async settled(): Promise<void> {
+    for (let quiet = 0; quiet < 2;) {
+      await Promise.all(this.#files.map((f) => f.watch?.nextQuietPoll()));
+      quiet = this.#files.some((f) => f.reloading) ? 0 : quiet + 1;
+    }
+  }
+
   /** Close watchers and timers; objects already in the store stay. */
   stop(): void {
     this.#stopped = true;

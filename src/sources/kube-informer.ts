@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics.ts';
 import { objectKey, API_VERSION, type KubeObject } from '../objects/types.ts';
 import { narrowObject } from '../objects/narrow.ts';
 import type { ObjectStore } from '../store.ts';
-import { kubeRequest } from './kube-request.ts';
+import { KubeApiError, kubeRequest } from './kube-request.ts';
 import type { WatchedResource } from './kube-resources.ts';
 
 export interface KubeInformerOptions {
@@ -28,6 +28,11 @@ export interface KubeInformerOptions {
   listTimeoutMs?: number;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string };
+  /**
+   * A list refused with 403 Forbidden counts as the first sync (of nothing): for objects that
+   * routes reference, which RBAC may not grant. The informer keeps retrying meanwhile.
+   */
+  syncOnForbidden?: boolean;
 }
 
 /** Watch line callback and done callback of the client's Watch. */
@@ -108,9 +113,9 @@ export class KubeInformer {
     informer.on('add', (o) => { if (current()) this.#upsert(o); });
     informer.on('update', (o) => { if (current()) this.#upsert(o); });
     informer.on('delete', (o) => { if (current()) this.#remove(o); });
-    informer.on('error', (err) => { if (current()) this.#restart(describe(err)); });
+    informer.on('error', (err) => { if (current()) this.#failed(err); });
     this.#informer = informer;
-    informer.start().catch((err: unknown) => { if (current()) this.#restart(describe(err)); });
+    informer.start().catch((err: unknown) => { if (current()) this.#failed(err); });
   }
 
   async #list(current: () => boolean): Promise<KubernetesListObject<KubernetesObject>> {
@@ -169,6 +174,14 @@ export class KubeInformer {
         this.#watchOpen = false;
         done(err);
       });
+  }
+
+  #failed(err: unknown): void {
+    if (!this.#synced && this.#options.syncOnForbidden && err instanceof KubeApiError && err.statusCode === 403) {
+      this.#log.error({ path: this.watched.path, fieldSelector: this.watched.fieldSelector }, 'reading this is forbidden by RBAC: carrying on without it, still retrying');
+      this.#markSynced();
+    }
+    this.#restart(describe(err));
   }
 
   #checkWatchdog(): void {

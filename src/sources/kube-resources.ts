@@ -10,6 +10,7 @@
 import type { RouterConfig } from '../config.ts';
 import { API_VERSION, CLUSTER_SCOPED, type Ingress, type Kind, type KubeObject, type Route } from '../objects/types.ts';
 import { ANNOTATIONS } from '../table/annotations.ts';
+import type { Gateway } from '../objects/gateway-types.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */
 export const AUTOPORT_POD_LABEL = 'switchyard.io/autoport';
@@ -24,6 +25,10 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Pod: 'pods',
   Secret: 'secrets',
   Middleware: 'middlewares',
+  GatewayClass: 'gatewayclasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httproutes',
+  ReferenceGrant: 'referencegrants',
 };
 
 export interface WatchedResource {
@@ -80,7 +85,7 @@ export function watchedResources(config: RouterConfig): WatchedResource[] {
   return list;
 }
 
-/** What one Route or Ingress needs read besides the always-watched kinds. */
+/** What one Route, Ingress or Gateway needs read besides the always-watched kinds. */
 export interface ObjectReferences {
   /** `namespace/name` of each Secret it takes a certificate from */
   secrets: string[];
@@ -96,6 +101,14 @@ export function objectReferences(object: KubeObject): ObjectReferences {
     if (name) secrets.push(`${namespace}/${name}`);
   } else if (object.kind === 'Ingress') {
     for (const tls of (object as Ingress).spec?.tls ?? []) if (tls.secretName) secrets.push(`${namespace}/${tls.secretName}`);
+  } else if (object.kind === 'Gateway') {
+    // Listener certificates (core Secrets only; a cross-namespace one is read here and admitted
+    // only with a ReferenceGrant, see src/gateway/).
+    for (const listener of (object as Gateway).spec?.listeners ?? []) {
+      for (const ref of listener.tls?.certificateRefs ?? []) {
+        if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
+      }
+    }
   }
   const pods = Boolean(object.metadata.annotations?.[ANNOTATIONS.targetPortAnnotation]);
   return { secrets, pods };
@@ -121,4 +134,30 @@ export function secretResource(secretKey: string): WatchedResource {
     namespace, name,
     fieldSelector: `metadata.name=${name},type=kubernetes.io/tls`,
   };
+}
+
+// ---- Gateway API -----------------------------------------------------------------------------
+
+/** The Gateway API kinds, read only when their CRDs are installed (see gatewayDiscovery). */
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant'];
+
+/** Plural resource name of a kind (discovery lists resources by it). */
+export function pluralOf(kind: Kind): string {
+  return PLURAL[kind];
+}
+
+/** Path of a cluster-scoped object (or subresource), e.g. a GatewayClass's status. */
+export function clusterObjectPath(kind: Kind, name: string, subresource?: string): string {
+  const base = `${groupVersionPath(kind)}/${PLURAL[kind]}/${encodeURIComponent(name)}`;
+  return subresource ? `${base}/${subresource}` : base;
+}
+
+/** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
+export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {
+  const list = GATEWAY_KINDS
+    .filter((kind) => present.has(`${groupVersionPath(kind)}/${PLURAL[kind]}`))
+    .map((kind) => resource(kind, config));
+  // allowedRoutes.namespaces.from: Selector reads Namespace labels (watched anyway with --namespace-labels).
+  if (list.some((r) => r.kind === 'Gateway') && !config.namespaceLabels) list.push(resource('Namespace', config));
+  return list;
 }

@@ -16,9 +16,10 @@ import { validateObject } from '../objects/validate.ts';
 import type { ObjectStore, StoreChange } from '../store.ts';
 import { KubeInformer } from './kube-informer.ts';
 import {
-  objectReferences, podResource, secretResource, watchedResources,
+  gatewayResources, objectReferences, podResource, secretResource, watchedResources,
   type ObjectReferences, type WatchedResource,
 } from './kube-resources.ts';
+import { gatewayDiscovery } from './gateway-discovery.ts';
 
 /** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
 const PODS = 'pods';
@@ -90,10 +91,12 @@ export class KubernetesSource {
   async start(): Promise<void> {
     if (this.#started) throw new Error('KubernetesSource already started');
     this.#started = true;
-    const { config, store } = this.#options;
+    const { config, store, kubeConfig, backoffInitialMs } = this.#options;
     const log = this.#log();
     this.#unsubscribe = store.subscribe((changes) => this.#onChanges(changes));
-    for (const watched of watchedResources(config)) this.#informers.push(this.#informer(watched));
+    // Gateway API: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
+    const gatewayPresent = await gatewayDiscovery(kubeConfig, log, backoffInitialMs);
+    for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) this.#informers.push(this.#informer(watched));
     log.info({ resources: this.#informers.map((i) => i.watched.resource), namespace: config.namespace || undefined }, 'starting informers');
     await Promise.all(this.#informers.map((i) => i.start()));
     store.flush(); // deliver the first lists now: their references start their informers
@@ -113,30 +116,41 @@ export class KubernetesSource {
     return this.#options.logger.child({ source: 'kubernetes' });
   }
 
-  #informer(watched: WatchedResource): KubeInformer {
+  /**
+   * `referenced`: a Secret or the Pods some route asks for. RBAC may not grant them (an operator
+   * who uses neither may drop those rules): a 403 then must not hold up the first sync of
+   * everything else; the route is served without them (default certificate, no autoport port).
+   */
+  #informer(watched: WatchedResource, referenced = false): KubeInformer {
     const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
     return new KubeInformer({
       kubeConfig, watched, store, logger: this.#log(), metrics,
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs,
       accept: acceptObject,
+      syncOnForbidden: referenced,
     });
   }
 
-  /** Keep the reference counts of Routes and Ingresses, and the referenced informers, in step. */
+  /** Keep the reference counts of Routes, Ingresses and Gateways, and the referenced informers, in step. */
   #onChanges(changes: readonly StoreChange[]): void {
     if (this.#stopped) return;
     let touched = false;
     for (const change of changes) {
-      if (change.kind !== 'Route' && change.kind !== 'Ingress') continue;
+      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway') continue;
       const id = `${change.kind}/${change.key}`;
       const before = this.#referencesOf.get(id);
-      const after = change.current ? objectReferences(change.current) : undefined;
+      const found = change.current ? objectReferences(change.current) : undefined;
+      const after = found && (found.pods || found.secrets.length > 0) ? found : undefined;
+      if (!before && !after) continue; // the common case: nothing referenced, before or after
       if (before) this.#count(before, -1);
-      if (after) this.#count(after, +1);
-      if (after && (after.pods || after.secrets.length > 0)) this.#referencesOf.set(id, after);
-      else this.#referencesOf.delete(id);
-      touched ||= before !== undefined || after !== undefined;
+      if (after) {
+        this.#count(after, +1);
+        this.#referencesOf.set(id, after);
+      } else {
+        this.#referencesOf.delete(id);
+      }
+      touched = true;
     }
     if (touched) this.#reconcileReferenced();
   }
@@ -160,7 +174,7 @@ export class KubernetesSource {
     }
     for (const key of wanted) {
       if (this.#referenced.has(key)) continue;
-      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key));
+      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key), true);
       // A failed first list is retried inside the informer; stop() before it lists rejects: ignore.
       const synced = informer.start().catch(() => undefined);
       this.#referenced.set(key, { informer, synced });

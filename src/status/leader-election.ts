@@ -120,6 +120,7 @@ export class LeaderElector extends EventEmitter {
   round(): void {
     this.#tick = this.#tryAcquireOrRenew().finally(() => {
       if (this.#running) this.#schedule(this.#retryPeriodMs);
+      this.emit('round'); // each acquire/renew attempt done (lets tests wait on rounds, not on time)
     });
   }
 

@@ -10,10 +10,14 @@ import type { Metrics } from '../metrics.ts';
 import type { AdmissionResult } from '../table/types.ts';
 import { LeaderElector, type LeaderElectorOptions } from './leader-election.ts';
 import { StatusWriter, type StatusRef, type StatusWriterOptions } from './status-writer.ts';
+import { GatewayStatusWriter } from './gateway-status-writer.ts';
+import type { GatewayStatusSet } from '../gateway/status.ts';
 
-/** What the controller needs of the reconciler (src/table/reconciler.ts). */
+/** What the controller needs of the reconciler (src/controller/reconciler.ts). */
 export interface AdmissionSource extends EventEmitter {
   admissionResults(): AdmissionResult[];
+  /** Gateway API status set; its changes come as `gateway-status` events. */
+  gatewayStatus?(): GatewayStatusSet;
 }
 
 export interface StatusControllerOptions {
@@ -59,6 +63,8 @@ export function startStatusController(options: StatusControllerOptions): StatusC
     ...options.election,
   });
   let writer: StatusWriter | undefined;
+  let gatewayWriter: GatewayStatusWriter | undefined;
+  const onGatewayStatus = (set: GatewayStatusSet) => gatewayWriter?.sync(set);
 
   const onAdmission = (changed: AdmissionResult[], unselected: StatusRef[]) => {
     if (!writer) return;
@@ -71,20 +77,30 @@ export function startStatusController(options: StatusControllerOptions): StatusC
     const results = reconciler.admissionResults();
     log.info({ routes: results.length }, 'leading: writing route and ingress status');
     writer.sync(results);
+    gatewayWriter?.stop();
+    gatewayWriter = new GatewayStatusWriter({ kubeConfig, logger });
+    const gatewaySet = reconciler.gatewayStatus?.();
+    if (gatewaySet) gatewayWriter.sync(gatewaySet);
   });
   elector.on('stopped-leading', () => {
     writer?.stop();
     writer = undefined;
+    gatewayWriter?.stop();
+    gatewayWriter = undefined;
   });
   reconciler.on('admission', onAdmission);
+  reconciler.on('gateway-status', onGatewayStatus);
   elector.start();
 
   return {
     elector,
     async stop() {
       reconciler.off('admission', onAdmission);
+      reconciler.off('gateway-status', onGatewayStatus);
       writer?.stop();
       writer = undefined;
+      gatewayWriter?.stop();
+      gatewayWriter = undefined;
       await elector.stop();
     },
   };

@@ -5,7 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { parseDuration, type RouterConfig } from '../config.ts';
+import type { RouterConfig } from '../config.ts';
+import { parseDurationText as parseDuration } from '../duration.ts';
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
 
 export const ANNOTATIONS = Object.freeze({
@@ -245,7 +246,8 @@ export interface PolicyInputs {
   /** Endpoints over all services of the route (decides whether a TCP check applies). */
   endpointCount: number;
   passthrough: boolean;
-  config: RouterConfig;
+  /** The router defaults a route's policy falls back on. */
+  config: Pick<RouterConfig, 'backendCheckInterval' | 'connectTimeout' | 'loadBalanceAlgorithm' | 'serverTimeout' | 'tunnelTimeout' | 'setForwardedHeaders'>;
 }
 
 function healthCheck(p: AnnotationPolicy, inputs: PolicyInputs): HealthCheckSpec | null {

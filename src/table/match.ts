@@ -10,7 +10,7 @@
 //              '/a/b/c', not '/a/bc'); ImplementationSpecific is Prefix.
 // The query string is never part of the match.
 
-import type { CompiledRoute } from './types.ts';
+import type { CompiledRoute, RequestConditions } from './types.ts';
 
 export const MATCH_ALL = 0;
 export const MATCH_EXACT = 1;
@@ -75,4 +75,62 @@ export function normalizeHost(hostHeader: string): string {
 export function parentDomain(host: string): string {
   const dot = host.indexOf('.');
   return dot === -1 ? '' : host.slice(dot + 1);
+}
+
+// ---- HTTPRoute request conditions (Gateway API) ------------------------------------------------
+// Checked only for routes that carry them (HostSlot keeps null for every other route, so a
+// Route or Ingress costs one null check). No regex, no allocation unless a query parameter is
+// percent-encoded.
+
+/** The request as conditions see it: Node's IncomingMessage / Http2ServerRequest satisfy it. */
+export interface MatchRequest {
+  readonly method?: string | undefined;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** Does the request meet an HTTPRoute match's method, header, query and listener conditions? */
+export function matchesConditions(c: RequestConditions, req: MatchRequest | undefined, secure: boolean, target: string, end: number): boolean {
+  if (secure ? !c.https : !c.http) return false;
+  if (c.method !== null && (req === undefined || req.method !== c.method)) return false;
+  const headers = c.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    const actual = req?.headers[name];
+    if (actual === undefined || (typeof actual === 'string' ? actual !== value : !actual.includes(value))) return false;
+  }
+  const query = c.query;
+  for (let i = 0; i < query.length; i++) {
+    if (!queryHas(target, end, query[i]![0], query[i]![1])) return false;
+  }
+  return true;
+}
+
+/** Does the query string after `end` (the '?') carry `name=value` as its first `name` parameter? */
+function queryHas(target: string, end: number, name: string, value: string): boolean {
+  let i = end + 1;
+  const n = target.length;
+  while (i < n) {
+    let amp = target.indexOf('&', i);
+    if (amp === -1) amp = n;
+    const eq = target.indexOf('=', i);
+    const nameEnd = eq === -1 || eq > amp ? amp : eq;
+    if (decodedEquals(target, i, nameEnd, name)) {
+      const valueStart = nameEnd === amp ? amp : nameEnd + 1;
+      return decodedEquals(target, valueStart, amp, value);
+    }
+    i = amp + 1;
+  }
+  return false;
+}
+
+function decodedEquals(target: string, start: number, stop: number, expected: string): boolean {
+  const length = stop - start;
+  if (length === expected.length && target.startsWith(expected, start)) return true;
+  const raw = target.slice(start, stop);
+  if (raw.indexOf('%') === -1 && raw.indexOf('+') === -1) return false;
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' ')) === expected;
+  } catch {
+    return false;
+  }
 }

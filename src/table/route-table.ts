@@ -4,8 +4,8 @@
 // the same route key so state (connections, counters) can carry across a swap; items that
 // leave the table are disposed.
 
-import { MATCH_ALL, matchesPath, normalizeHost, parentDomain, pathEnd, pathMatcher } from './match.ts';
-import { HOSTLESS_HOST_KEY, type CompiledRoute, type HostEntry, type TableDelta } from './types.ts';
+import { MATCH_ALL, matchesConditions, matchesPath, normalizeHost, parentDomain, pathEnd, pathMatcher, type MatchRequest } from './match.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type HostEntry, type RequestConditions, type TableDelta } from './types.ts';
 
 class HostSlot<T> {
   readonly key: string;
@@ -15,6 +15,15 @@ class HostSlot<T> {
   readonly patterns: string[];
   /** HostEntry.ownerNamespace, or null. */
   readonly ownerNamespace: string | null;
+  /** HTTPRoute request conditions by route; null when no route of the slot has any (Routes, Ingresses). */
+  readonly conditions: Array<RequestConditions | null> | null;
+  /**
+   * Wildcard slots: routes whose `*.domain` also matches deeper names (Gateway API hostnames
+   * are suffix matches; OpenShift and Ingress wildcards match one label). null when none.
+   */
+  readonly deep: Uint8Array | null;
+  /** Holds an HTTPRoute with an HTTPS listener's certificate (only the hostless slot uses it, see lookupHost). */
+  readonly listenerCertificate: boolean;
 
   constructor(key: string, routes: readonly CompiledRoute[], items: T[], ownerNamespace: string | null = null) {
     this.key = key;
@@ -23,19 +32,43 @@ class HostSlot<T> {
     this.items = items;
     this.kinds = new Uint8Array(routes.length);
     this.patterns = new Array<string>(routes.length);
+    let conditions: Array<RequestConditions | null> | null = null;
+    let deep: Uint8Array | null = null;
     for (let i = 0; i < routes.length; i++) {
-      const m = pathMatcher(routes[i]!);
+      const route = routes[i]!;
+      const m = pathMatcher(route);
       this.kinds[i] = m.kind;
       this.patterns[i] = m.pattern;
+      if (route.gateway !== undefined) {
+        conditions ??= new Array<RequestConditions | null>(routes.length).fill(null);
+        conditions[i] = route.gateway.conditions;
+        if (route.wildcard) (deep ??= new Uint8Array(routes.length))[i] = 1;
+      }
     }
+    this.conditions = conditions;
+    this.deep = deep;
+    this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.tls !== null && r.tls.certificate !== null);
   }
 
-  /** Index of the first route matching `target[0, end)`, or -1. */
-  find(target: string, end: number): number {
+  /** Index of the first route matching `target[0, end)` (and its conditions), or -1. `deepOnly`: suffix-wildcard routes only. */
+  find(target: string, end: number, req?: MatchRequest, secure = false, deepOnly = false): number {
     const kinds = this.kinds;
+    const conditions = this.conditions;
+    if (conditions === null) {
+      // Routes and Ingresses only: the path is the whole decision (the common case, kept minimal).
+      for (let i = 0; i < kinds.length; i++) {
+        const kind = kinds[i]!;
+        if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
+      }
+      return -1;
+    }
     for (let i = 0; i < kinds.length; i++) {
+      if (deepOnly && this.deep![i] === 0) continue;
       const kind = kinds[i]!;
-      if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
+      if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
+      const c = conditions[i]!;
+      if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
+      return i;
     }
     return -1;
   }
@@ -69,6 +102,8 @@ export class RouteTable<T> {
    */
   #hostless: HostSlot<T> | null = null;
   #byRouteKey = new Map<string, T>();
+  /** Wildcard slots holding suffix-wildcard (HTTPRoute) routes; the deeper lookup runs only when > 0. */
+  #deepSlots = 0;
   #defaultRoute: CompiledRoute | null = null;
   #defaultItem: T | null = null;
   version = 0;
@@ -94,8 +129,25 @@ export class RouteTable<T> {
       return;
     }
     const [map, name] = this.#slots(key);
+    const previous = map.get(name);
+    if (previous !== undefined && previous.deep !== null) this.#deepSlots--;
     if (slot === null) map.delete(name);
     else map.set(name, slot);
+    if (slot !== null && slot.deep !== null) this.#deepSlots++;
+  }
+
+  /** The nearest suffix-wildcard slot above `parent` (`a.b.foo.com` → `foo.com`, `com`) with a route matching, for the deeper lookup. */
+  #deepMatch(parent: string, path: string, end: number, req: MatchRequest | undefined, secure: boolean): T | null {
+    let domain = parentDomain(parent);
+    while (domain !== '') {
+      const slot = this.#wildcard.get(domain);
+      if (slot !== undefined && slot.deep !== null) {
+        const i = slot.find(path, end, req, secure, true);
+        if (i !== -1) return slot.items[i]!;
+      }
+      domain = parentDomain(domain);
+    }
+    return null;
   }
 
   apply(delta: TableDelta): void {
@@ -150,27 +202,32 @@ export class RouteTable<T> {
    * host and a default backend of that same namespace: another tenant's catch-all must not
    * receive its requests (and their cookies) on paths it does not route.
    */
-  match(hostHeader: string, path: string): T | null {
+  match(hostHeader: string, path: string, req?: MatchRequest, secure = false): T | null {
     const host = normalizeHost(hostHeader);
     const end = pathEnd(path);
     let owner: string | null = null;
     const exact = this.#exact.get(host);
     if (exact !== undefined) {
-      const i = exact.find(path, end);
+      const i = exact.find(path, end, req, secure);
       if (i !== -1) return exact.items[i]!;
       owner = exact.ownerNamespace;
     }
     if (this.#wildcard.size > 0) {
-      const wildcard = this.#wildcard.get(parentDomain(host));
+      const parent = parentDomain(host);
+      const wildcard = this.#wildcard.get(parent);
       if (wildcard !== undefined) {
-        const i = wildcard.find(path, end);
+        const i = wildcard.find(path, end, req, secure);
         if (i !== -1) return wildcard.items[i]!;
         owner ??= wildcard.ownerNamespace;
+      }
+      if (this.#deepSlots > 0) {
+        const deep = this.#deepMatch(parent, path, end, req, secure);
+        if (deep !== null) return deep;
       }
     }
     const hostless = this.#hostless;
     if (hostless !== null) {
-      const i = owner === null ? hostless.find(path, end) : hostless.findOwned(path, end, owner);
+      const i = owner === null ? hostless.find(path, end, req, secure) : hostless.findOwned(path, end, owner);
       if (i !== -1) return hostless.items[i]!;
     }
     if (owner !== null && this.#defaultRoute !== null && this.#defaultRoute.namespace !== owner) return null;
@@ -179,13 +236,26 @@ export class RouteTable<T> {
 
   /**
    * Host-only lookup (TLS SNI decisions): the exact entry, else the parent's wildcard entry.
-   * Never the rules without host: they have no certificate, a name they do not own gets the
-   * default one (and a request routed through them is plain HTTP served over it).
+   * Never the Ingress rules without host: they have no certificate, a name they do not own gets
+   * the default one (and a request routed through them is plain HTTP served over it). The
+   * exception is an HTTPS Gateway listener without hostname: its HTTPRoutes without hostnames
+   * land there with the listener's certificate, which then answers any other name.
    */
   lookupHost(host: string): HostLookup<T> | null {
     const name = normalizeHost(host);
-    const slot = this.#exact.get(name) ?? this.#wildcard.get(parentDomain(name));
+    const slot = this.#exact.get(name) ?? this.#wildcard.get(parentDomain(name)) ?? this.#deepSlot(parentDomain(name))
+      ?? (this.#hostless !== null && this.#hostless.listenerCertificate ? this.#hostless : undefined);
     return slot === undefined ? null : { key: slot.key, items: slot.items };
+  }
+
+  /** The nearest suffix-wildcard slot above `parent`, for certificate lookups. */
+  #deepSlot(parent: string): HostSlot<T> | undefined {
+    if (this.#deepSlots === 0) return undefined;
+    for (let domain = parentDomain(parent); domain !== ''; domain = parentDomain(domain)) {
+      const slot = this.#wildcard.get(domain);
+      if (slot !== undefined && slot.deep !== null) return slot;
+    }
+    return undefined;
   }
 
   /** The compiled routes of a host entry (for diagnostics). */

@@ -1,5 +1,5 @@
 // The compiled route table: plain, serialisable data (it crosses the primary → worker IPC
-// boundary and is printed by /debug/routes). Built by table/compile.ts from the store and the
+// boundary and is printed by /debug/routes). Built by controller/compile.ts from the store and the
 // admission results; read by the proxy, which builds its runtime objects (balancers, pools,
 // metric children) from it once per table change — never per request.
 
@@ -126,9 +126,9 @@ export interface CompiledTls {
 }
 
 export interface CompiledRoute {
-  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`). */
+  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>`. */
   key: string;
-  kind: 'Route' | 'Ingress';
+  kind: 'Route' | 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
   /** Lower-case host; for wildcard routes the served domain's parent, e.g. `foo.com` for `*.foo.com`; '' for an Ingress rule without host. */
@@ -146,6 +146,56 @@ export interface CompiledRoute {
   middlewares: CompiledMiddleware[];
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
+  /** HTTPRoute only: request conditions beyond host and path, precedence and filters. */
+  gateway?: GatewayRouteData;
+}
+
+// ---- Gateway API (HTTPRoute rules) -------------------------------------------------------------
+
+/** Conditions of one HTTPRoute match beyond host and path; names lower-case, values exact. */
+export interface RequestConditions {
+  /** Upper-case method, or null for any. */
+  method: string | null;
+  headers: Array<[name: string, value: string]>;
+  query: Array<[name: string, value: string]>;
+  /** Which of the router's listeners the route is attached through. */
+  http: boolean;
+  https: boolean;
+}
+
+export interface HeaderModifier {
+  /** Lower-case names. */
+  set: Array<[name: string, value: string]>;
+  add: Array<[name: string, value: string]>;
+  remove: string[];
+}
+
+export interface PathModifier { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string }
+
+export interface RedirectSpec {
+  scheme: string | null;
+  hostname: string | null;
+  /** null = derived from the scheme (or the request's port when neither is set). */
+  port: number | null;
+  path: PathModifier | null;
+  statusCode: number;
+}
+
+export interface RewriteSpec { hostname: string | null; path: PathModifier | null }
+
+export interface GatewayRouteData {
+  conditions: RequestConditions;
+  /** Tie-breakers after path, method, header and query counts: age (ms, oldest first), `ns/name`, rule, match. */
+  age: number;
+  owner: string;
+  rule: number;
+  matchIndex: number;
+  requestHeaders: HeaderModifier | null;
+  responseHeaders: HeaderModifier | null;
+  redirect: RedirectSpec | null;
+  rewrite: RewriteSpec | null;
+  /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
+  invalidShare: number;
 }
 
 /**

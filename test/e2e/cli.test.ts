@@ -63,5 +63,19 @@ test('a truly uncaught exception is not swallowed: stack on stderr, exit 70 (the
   const file = writeTempFile('');
   const r = spawnSync(process.execPath, ['--import', preload, CLI, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0'], { encoding: 'utf8', timeout: 20_000 });
   t.is(r.status, 70);
-  t.regex(r.stderr, /fatal uncaught exception: Error: deliberate bug for the test\n\s+at /);
+  t.regex(r.stderr, /fatal uncaught exception \(uncaughtException\): Error: deliberate bug for the test\n\s+at /);
+});
+
+test('an unhandled rejection is reported with its stack and the router keeps serving', async (t) => {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const preload = path.join(mkdtempSync(path.join(tmpdir(), 'switchyard-reject-')), 'reject.mjs');
+  writeFileSync(preload, "setTimeout(() => { Promise.reject(new Error('leaked rejection for the test')); }, 200);\n");
+  const router = await startRouter({ args: ['--file', writeTempFile('')], env: { NODE_OPTIONS: `--import=${preload}` } });
+  t.teardown(() => router.stop());
+  const { eventually, request } = await import('../support/http-client.ts');
+  await eventually(() => /unhandled rejection: Error: leaked rejection for the test\n\s+at /.test(router.stderr()), 10_000);
+  t.is((await request(router.admin, { path: '/healthz' })).status, 200);
+  t.is(router.child.exitCode, null);
 });

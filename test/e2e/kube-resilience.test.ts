@@ -207,11 +207,11 @@ test.serial('410 Gone mid-watch: changes made around the compaction are all serv
   api.delete({ kind: 'Route', namespace: 'default', name: 'after' });
 });
 
-test.serial('failing lists at start: not ready and no proxy port (--bind-ports-after-sync) until the lists succeed', async (t) => {
+test.serial('failing lists at start: not ready and no proxy port until the lists succeed (binding after the first sync is the default)', async (t) => {
   const [admin, http] = [await freePort(), await freePort()];
   api.failLists(500, 100_000); // until told otherwise
   const router = await startRouter({
-    args: routerArgs('ready', ['--admin-port', String(admin), '--http-port', String(http), '--bind-ports-after-sync']),
+    args: routerArgs('ready', ['--admin-port', String(admin), '--http-port', String(http)]),
     waitForListening: false,
   });
   t.teardown(() => { api.failLists(500, 0); return router.stop(); });

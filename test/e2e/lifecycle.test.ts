@@ -4,6 +4,7 @@
 // from files, and the admin endpoints on a pod-local Unix socket.
 import test from 'ava';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ test('--shutdown-delay: readiness fails at once, new connections are still serve
   const backend = await startBackend('d');
   t.teardown(() => backend.close());
   const file = writeTempFile([serviceYaml('d', [backend.port]), routeYaml('d', 'delay.test', 'd')].join('\n---\n'));
-  const router = await startRouter({ args: ['--file', file, '--shutdown-delay', '3s'] });
+  const router = await startRouter({ args: ['--file', file, '--shutdown-delay', '6s'] });
   t.teardown(() => router.stop());
   router.child.kill('SIGTERM');
   await eventually(async () => (await request(router.admin, { path: '/healthz/ready' })).status === 503, 2000, 20);
@@ -115,6 +116,20 @@ for (const workers of [0, 2]) {
   });
 }
 
+test('a bad update of the Secret (a key that does not match) keeps the current default certificate', async (t) => {
+  const [good, other] = await Promise.all([selfSignedCertificate(['default.test']), selfSignedCertificate(['default.test'])]);
+  const secret = secretVolume();
+  secret.publish(good);
+  const file = writeTempFile('apiVersion: v1\nkind: Namespace\nmetadata: { name: empty }\n');
+  const router = await startRouter({ args: ['--file', file], env: { DEFAULT_CERTIFICATE_DIR: secret.dir } });
+  t.teardown(() => router.stop());
+  secret.publish({ ...good, key: other.key });
+  const line = await router.waitForLog((l) => l.msg === 'default certificate not reloaded');
+  t.regex(String(line.err), /does not match/);
+  t.false(JSON.stringify(line).includes('PRIVATE KEY'), 'no key material in the log');
+  t.is(await servedFingerprint(router.https, 'x.test'), new X509Certificate(good.cert).fingerprint256);
+});
+
 test('an empty DEFAULT_CERTIFICATE_DIR (optional Secret not created yet): a generated certificate until the files appear', async (t) => {
   const secret = secretVolume();
   const file = writeTempFile('apiVersion: v1\nkind: Namespace\nmetadata: { name: empty }\n');
@@ -125,6 +140,30 @@ test('an empty DEFAULT_CERTIFICATE_DIR (optional Secret not created yet): a gene
   secret.publish(cert);
   await router.waitForLog((l) => l.msg === 'default certificate reloaded');
   t.is(await servedFingerprint(router.https, 'x.test'), new X509Certificate(cert.cert).fingerprint256);
+});
+
+test('HTTP/2 on SIGTERM: the session gets GOAWAY, its stream in flight completes, then the router exits', async (t) => {
+  const backend = await startBackend('h2');
+  t.teardown(() => backend.close());
+  const cert = await selfSignedCertificate(['h2.test']);
+  const file = writeTempFile([serviceYaml('h2', [backend.port]), routeYaml('h2', 'h2.test', 'h2', { spec: `  tls: ${JSON.stringify({ termination: 'edge', certificate: cert.cert, key: cert.key })}` })].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file] });
+  t.teardown(() => router.stop());
+  const session = http2.connect(`https://127.0.0.1:${router.https}`, { servername: 'h2.test', rejectUnauthorized: false });
+  t.teardown(() => session.destroy());
+  const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+  const stream = session.request({ ':path': '/?delay=1500', ':authority': 'h2.test' });
+  const status = new Promise<number>((resolve, reject) => {
+    stream.once('response', (headers) => resolve(Number(headers[':status'])));
+    stream.once('error', reject);
+  });
+  stream.resume();
+  await eventually(() => backend.requests.some((r) => r.url.includes('delay=1500')), 3000);
+  router.child.kill('SIGTERM');
+  await goaway;
+  t.is(await status, 200);
+  await new Promise((resolve) => stream.once('close', resolve));
+  t.is((await router.exited).code, 0);
 });
 
 test('stats credentials from files; a password with an empty username refuses to start (exit 2)', async (t) => {

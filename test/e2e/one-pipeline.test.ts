@@ -144,3 +144,27 @@ test('an EndpointSlice change keeps the rate-limit window; a deleted route takes
   t.is((await request(r.http, { host: 'limited.test' })).status, 429, 'the window of 2 per 10 s was not reset by the rebuild');
   t.is(await series(), 0, 'the deleted routes left no series behind');
 });
+
+test('pod-concurrent-connections: one in flight per endpoint; the next waits, then gets 503 when the queue time is up', async (t) => {
+  const held: Array<() => void> = [];
+  const slow = await startBackend('slow', {
+    handler: (req, res) => {
+      if (req.url !== '/hold') return false;
+      held.push(() => res.end('released'));
+      return true;
+    },
+  });
+  t.teardown(() => slow.close());
+  const file = writeTempFile([serviceYaml('slow', [slow.port]), routeYaml('limited', 'pcc.test', 'slow', { annotations: { 'haproxy.router.openshift.io/pod-concurrent-connections': '1' } })].join('\n---\n'));
+  const r = await startRouter({ args: ['--file', file, '--connect-timeout', '300ms'] });
+  t.teardown(() => r.stop());
+  const first = request(r.http, { host: 'pcc.test', path: '/hold' });
+  await eventually(() => held.length === 1, 3000);
+  const second = await request(r.http, { host: 'pcc.test', path: '/quick' });
+  t.is(second.status, 503);
+  t.is(second.headers['x-switchyard-error'], 'SY_ENDPOINT_BUSY');
+  t.false(slow.requests.some((q) => q.url === '/quick'));
+  held[0]!();
+  t.is((await first).status, 200);
+  t.is((await request(r.http, { host: 'pcc.test', path: '/quick' })).status, 200, 'the slot came back');
+});

@@ -2,6 +2,7 @@
 // switchyard.io/middlewares annotation; failures, admission errors, live edits, workers.
 import test from 'ava';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ spec:
 }
 
 const PLUGINS = ['api-key', 'request-id', 'header-canary', 'json-access-log'].flatMap((p) => ['--plugin', example(p)])
-  .concat(['throws', 'hangs', 'tag'].flatMap((p) => ['--plugin', fixture(p)]));
+  .concat(['throws', 'hangs', 'tag', 'body-check'].flatMap((p) => ['--plugin', fixture(p)]));
 
 let stable: Backend;
 let canary: Backend;
@@ -46,17 +47,21 @@ function objects(keys: string[]): string {
     middlewareYaml('b', 'tag', { name: 'b' }),
     middlewareYaml('c', 'tag', { name: 'c' }),
     middlewareYaml('bad', 'api-key', { keys: ['short'] }),
+    middlewareYaml('body', 'body-check', { limit: 64 }),
     middlewareYaml('nowhere', 'not-loaded', {}),
     routeYaml('secured', 'secured.test', 'one', { annotations: { [MW]: 'auth, rid' } }),
     routeYaml('canaried', 'canary.test', 'app', { annotations: { [MW]: 'canary' } }),
     routeYaml('logged', 'logged.test', 'one', { annotations: { [MW]: 'access' } }),
-    routeYaml('boom', 'boom.test', 'one', { annotations: { [MW]: 'boom' } }),
+    // With one request in flight per client allowed: a failing middleware must give its slot back.
+    routeYaml('boom', 'boom.test', 'one', { annotations: { [MW]: 'boom', 'haproxy.router.openshift.io/rate-limit-connections': 'true', 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp': '1' } }),
     routeYaml('stall', 'stall.test', 'one', { annotations: { [MW]: 'stall', 'haproxy.router.openshift.io/timeout': '300ms' } }),
     routeYaml('ordered', 'ordered.test', 'one', { annotations: { [MW]: 'c, a, b' } }),
     routeYaml('invalid', 'invalid.test', 'one', { annotations: { [MW]: 'rid, bad' } }),
     routeYaml('unknown-plugin', 'unknown-plugin.test', 'one', { annotations: { [MW]: 'nowhere' } }),
     routeYaml('missing', 'missing.test', 'one', { annotations: { [MW]: 'ghost' } }),
     routeYaml('plain', 'plain.test', 'one'),
+    routeYaml('body', 'body.test', 'one', { annotations: { [MW]: 'body' } }),
+    routeYaml('pt-boom', 'pt-boom.test', 'one', { annotations: { [MW]: 'boom' }, spec: '  tls: { termination: passthrough }' }),
   ].join('\n---\n');
 }
 
@@ -113,10 +118,24 @@ test.serial('a throwing or rejecting phase: 500 SY_MIDDLEWARE_ERROR, counted, lo
   t.is(thrown.headers['x-switchyard-error'], 'SY_MIDDLEWARE_ERROR');
   const rejected = await request(router.http, { host: 'boom.test', headers: { 'x-reject': '1' } });
   t.is(rejected.status, 500);
-  t.is((await request(router.http, { host: 'boom.test' })).status, 200);
+  t.is((await request(router.http, { host: 'boom.test' })).status, 200, 'no rate-limit slot leaked by the failures');
   t.is((await request(router.http, { host: 'plain.test' })).status, 200);
   t.is(metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }), 2);
   await router.waitForLog((l) => l.msg === 'middleware failed' && l.middleware === 'default/boom' && l.err === 'thrown on purpose');
+});
+
+test.serial('a throwing connection phase closes a passthrough connection before any endpoint, and is counted', async (t) => {
+  const before = metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }) ?? 0;
+  const accepted = stable.acceptedConnections();
+  const closed = await new Promise<boolean>((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: router.https, servername: 'pt-boom.test', rejectUnauthorized: false });
+    socket.once('secureConnect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', () => {});
+    socket.once('close', () => resolve(true));
+  });
+  t.true(closed);
+  t.is(stable.acceptedConnections(), accepted);
+  t.is(metricValue(await metricsText(router.admin), 'switchyard_middleware_errors_total', { middleware: 'default/boom' }), before + 1);
 });
 
 test.serial('a phase that never settles is bounded by the route timeout: 504', async (t) => {
@@ -138,6 +157,18 @@ test.serial('invalid config, unknown plugin, missing Middleware: the route is re
   t.is((await request(router.http, { host: 'invalid.test' })).status, 404);
   await router.waitForLog((l) => l.msg === 'route rejected' && l.route === 'Route/default/invalid' && l.reason === 'InvalidMiddleware');
   t.is((await request(router.http, { host: 'plain.test' })).status, 200, 'the rest keeps serving');
+});
+
+test.serial('opt-in body buffering: the buffered body is forwarded, a refused one is answered, one over the limit gets 413', async (t) => {
+  const ok = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'hello body', headers: { 'content-type': 'text/plain' } });
+  t.is(ok.status, 200);
+  t.is(ok.json<{ body: string }>().body, 'hello body');
+  const refused = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'this is forbidden' });
+  t.is(refused.status, 422);
+  const large = await request(router.http, { host: 'body.test', method: 'POST', path: '/b', body: 'x'.repeat(1000) });
+  t.is(large.status, 413);
+  t.is(large.headers['x-switchyard-error'], 'SY_BODY_TOO_LARGE');
+  t.is((await request(router.http, { host: 'body.test', path: '/after' })).status, 200);
 });
 
 test.serial('a Middleware edit applies live', async (t) => {

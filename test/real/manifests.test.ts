@@ -49,13 +49,12 @@ const routeYaml = (name: string, spec: Record<string, unknown>) => yaml.dump({
 test.serial('kubectl apply -k of every kustomization under manifests/ is accepted with server-side strict validation', async (t) => {
   const dirs = kustomizations();
   t.true(dirs.includes('.') && dirs.includes('overlays/openshift') && dirs.includes('overlays/shard-b') && dirs.includes('examples/autoport'), dirs.join(' '));
-  // manifests/monitoring needs the Prometheus Operator's PodMonitor kind.
-  await cluster.apply({ files: [path.join(FIXTURES, 'pod-monitor-crd.yaml')] });
+  // manifests/monitoring needs the Prometheus Operator's PodMonitor and PrometheusRule kinds.
+  await cluster.apply({ files: [path.join(FIXTURES, 'prometheus-operator-crds.yaml')] });
   let crdsEstablished = false;
   for (const dir of applyOrder(dirs)) {
     if (!crdsEstablished && dir !== '.' && dir !== 'crd' && dir !== 'base') {
-      const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io', 'crd/podmonitors.monitoring.coreos.com']);
-      t.is(wait.code, 0, wait.stderr);
+      await cluster.waitEstablished('routes.route.openshift.io', 'middlewares.switchyard.io', 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com');
       crdsEstablished = true;
     }
     const out = await cluster.apply({ kustomization: path.join(MANIFESTS, dir) });
@@ -159,6 +158,19 @@ for (const [name, mutate, expected] of invalidRoutes) {
   });
 }
 
+test('the Middleware CRD: spec.plugin required and a lower-case name, config any object', async (t) => {
+  const create = (spec: unknown) => cluster.api('POST', '/apis/switchyard.io/v1alpha1/namespaces/default/middlewares',
+    { apiVersion: 'switchyard.io/v1alpha1', kind: 'Middleware', metadata: { name: 'auth' }, spec }, { query: { dryRun: 'All', fieldValidation: 'Strict' } });
+  const ok = await create({ plugin: 'api-key', config: { keys: ['a'], nested: { x: 1 } } });
+  t.is(ok.status, 201, JSON.stringify(ok.body));
+  const missing = await create({ config: {} });
+  t.is(missing.status, 422);
+  t.regex(missing.body.message, /spec\.plugin: Required/);
+  const badName = await create({ plugin: 'Bad_Name' });
+  t.is(badName.status, 422);
+  t.regex(badName.body.message, /spec\.plugin/);
+});
+
 test('aggregated ClusterRoles: namespace editors manage Routes and Middlewares, viewers only read them', async (t) => {
   await cluster.apply({ yaml: `
 apiVersion: v1
@@ -219,8 +231,11 @@ subjects: [{ kind: ServiceAccount, name: viewer, namespace: team-a }]
 
 test.serial('overlays as applied: OpenShift router is not named "default"; shard-b is a patch without a fixed UID', async (t) => {
   // The first test applied overlays/openshift over the base DaemonSet, then shard-b beside it.
-  const envOf = (ds: any) => Object.fromEntries((ds.spec.template.spec.containers[0].env as any[])
-    .filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  // Literal values only; the stats credential files exist only in a pod.
+  const envOf = (ds: any) => ({
+    ...Object.fromEntries((ds.spec.template.spec.containers[0].env as any[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
+    STATS_USERNAME_FILE: '', STATS_PASSWORD_FILE: '',
+  });
   const openshift = await cluster.must('GET', '/apis/apps/v1/namespaces/switchyard/daemonsets/switchyard-router');
   const openshiftConfig = parseConfig([], envOf(openshift));
   t.not(openshiftConfig.routerName, 'default', 'OpenShift\'s own IngressController is "default"');

@@ -30,8 +30,7 @@ test.before(async (t) => {
   cluster = await startRealCluster({ auditUsers: [ROUTER_USER, AUTOPORT_USER] });
   // The CRD and the router's namespace, ServiceAccount and RBAC, exactly as deployed.
   await cluster.apply({ kustomization: MANIFESTS });
-  const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.route.openshift.io']);
-  if (wait.code !== 0) throw new Error(wait.stderr);
+  await cluster.waitEstablished('routes.route.openshift.io');
   await cluster.apply({ yaml: `
 apiVersion: v1
 kind: Namespace
@@ -137,6 +136,28 @@ spec:
   const [header, row] = get.stdout.trim().split('\n');
   t.deepEqual(header!.split(/\s{2,}/), ['NAME', 'HOST', 'PATH', 'SERVICES', 'PORT', 'TERMINATION', 'WILDCARD', 'ADMITTED', 'AGE']);
   t.regex(row!, /^web\s+web\.apps\.example\.com\s+web\s+edge\s+None\s+True\s+\S+$/);
+});
+
+test.serial('the status merge patch rewrites our entry and keeps another router\'s', async (t) => {
+  await cluster.apply({ yaml: `
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: shared, namespace: app }
+spec:
+  host: shared-1.apps.example.com
+  to: { kind: Service, name: web }
+` });
+  const path = '/apis/route.openshift.io/v1/namespaces/app/routes/shared';
+  const entry = async (router: string) => ((await cluster.must('GET', path)).status?.ingress ?? []).find((e: any) => e.routerName === router);
+  await eventually(async () => (await entry('default'))?.host === 'shared-1.apps.example.com', 30_000, 200);
+  // Another router (OpenShift's own, say) adds its entry...
+  await cluster.must('PATCH', `${path}/status`, [{ op: 'add', path: '/status/ingress/-', value: {
+    host: 'shared-1.apps.example.com', routerName: 'other', conditions: [{ type: 'Admitted', status: 'True' }],
+  } }], { contentType: 'application/json-patch+json' });
+  // ...then the host changes: ours is rewritten, theirs stays.
+  await cluster.must('PATCH', path, { spec: { host: 'shared-2.apps.example.com' } }, { contentType: 'application/merge-patch+json' });
+  await eventually(async () => (await entry('default'))?.host === 'shared-2.apps.example.com', 30_000, 200);
+  t.like(await entry('other'), { host: 'shared-1.apps.example.com', routerName: 'other' });
 });
 
 test.serial('least privilege is enforced by the server, not assumed', async (t) => {

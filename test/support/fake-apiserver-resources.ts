@@ -20,6 +20,12 @@ export const RESOURCES: readonly ResourceSpec[] = [
   { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true, statusSubresource: true },
   { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true, statusSubresource: false },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, statusSubresource: false },
+  { group: 'switchyard.io', version: 'v1alpha1', plural: 'middlewares', kind: 'Middleware', namespaced: true, statusSubresource: false },
+  // Gateway API: served (and listed by discovery) only by a FakeApiServer started with gatewayAPI: true.
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', kind: 'GatewayClass', namespaced: false, statusSubresource: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways', kind: 'Gateway', namespaced: true, statusSubresource: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', kind: 'HTTPRoute', namespaced: true, statusSubresource: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1beta1', plural: 'referencegrants', kind: 'ReferenceGrant', namespaced: true, statusSubresource: false },
 ];
 
 export const BY_KIND = new Map(RESOURCES.map((r) => [r.kind, r]));

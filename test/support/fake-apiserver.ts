@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyJsonPatch, applyMergePatch, PatchError } from './fake-apiserver-patch.ts';
-import { apiVersionOf, BY_KIND, parseApiPath, type ResourceSpec } from './fake-apiserver-resources.ts';
+import { apiVersionOf, BY_KIND, parseApiPath, RESOURCES, type ResourceSpec } from './fake-apiserver-resources.ts';
 import { parseFieldSelector, parseLabelSelector, SelectorError } from './fake-apiserver-selectors.ts';
 import { WatchStream, type ChangeEvent, type StoredObject } from './fake-apiserver-watch.ts';
 
@@ -30,6 +30,8 @@ export interface FakeApiServerOptions {
   bookmarkIntervalMs?: number | null;
   /** Change events kept for watches resuming from a resourceVersion. */
   historySize?: number;
+  /** Serve the Gateway API resources (as if their CRDs were installed), with discovery for them. */
+  gatewayAPI?: boolean;
 }
 
 export class ApiError extends Error {
@@ -69,9 +71,12 @@ export class FakeApiServer {
   /** Called before each authenticated request is handled (tests use it to race a write). */
   onRequest: ((request: { method: string; path: string }) => void) | undefined;
 
+  readonly #gatewayAPI: boolean;
+
   private constructor(options: FakeApiServerOptions) {
     this.bookmarkIntervalMs = options.bookmarkIntervalMs === undefined ? 1000 : options.bookmarkIntervalMs;
     this.#historySize = options.historySize ?? 10_000;
+    this.#gatewayAPI = options.gatewayAPI ?? false;
     this.#dir = mkdtempSync(join(tmpdir(), 'fake-apiserver-'));
     this.#server = this.#createServer();
   }
@@ -237,7 +242,16 @@ export class FakeApiServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.headers.authorization !== `Bearer ${TOKEN}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     this.onRequest?.({ method: req.method ?? 'GET', path: url.pathname });
+    const discovery = /^\/apis\/(gateway\.networking\.k8s\.io)\/(v1|v1beta1)$/.exec(url.pathname);
+    if (discovery && this.#gatewayAPI && req.method === 'GET') {
+      const resources = RESOURCES.filter((r) => r.group === discovery[1] && r.version === discovery[2])
+        .map((r) => ({ name: r.plural, kind: r.kind, namespaced: r.namespaced, verbs: ['get', 'list', 'watch', 'update'] }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${discovery[1]}/${discovery[2]}`, resources }));
+      return;
+    }
     const parsed = parseApiPath(url.pathname);
+    if (!this.#gatewayAPI && parsed?.resource.group === 'gateway.networking.k8s.io') throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     if (!parsed) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     const { resource, namespace, name, subresource } = parsed;
     if (subresource !== undefined && subresource !== 'status') {

@@ -11,10 +11,14 @@ export function listenOn(port: number): Promise<net.Server | null> {
   });
 }
 
-/** Start of `size` consecutive ports that were free on 127.0.0.1 a moment ago. */
+/**
+ * Start of `size` consecutive ports that were free on 127.0.0.1 a moment ago. Chosen below
+ * Linux's ephemeral range (32768–60999): there, the local ports of the many outgoing test
+ * connections (and their TIME_WAIT) made whole blocks unavailable under load.
+ */
 export async function freeBlock(size: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * 20000);
+    const base = 10000 + Math.floor(Math.random() * (32000 - 10000 - size));
     const held: net.Server[] = [];
     for (let p = base; p < base + size; p++) {
       const s = await listenOn(p);

@@ -1,22 +1,37 @@
-// A backend that speaks raw bytes: it records everything each connection sends (to check that
-// the router forwarded exactly the request the client meant) and answers each request head with
-// bytes chosen by the test from the request line — so tests can send what node:http never would
-// (interim responses, invalid status lines).
+// A backend that speaks raw bytes: it records everything each connection sends and parses it
+// into requests (head, decoded body) — to check that the router forwarded exactly the requests
+// the client meant — and answers each request with bytes chosen by the test from the request
+// line, so tests can send what node:http never would (interim responses, invalid status lines).
 
 import net from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  target: string;
+  /** Lower-case names, values in order. */
+  headers: Map<string, string[]>;
+  /** Decoded body (chunked framing removed), latin1. */
+  body: string;
+  connection: number;
+}
 
 export interface RawBackend {
   port: number;
   /** Bytes received, one entry per accepted connection (latin1). */
   connections: string[];
-  /** Every request head received so far (request line + headers, without the body). */
+  /** Every request received so far, in arrival order. */
+  requests: RecordedRequest[];
+  /** Every request head received so far (request line + headers). */
   heads(): string[];
   close(): Promise<void>;
 }
 
-/** `answer(requestLine)` returns the raw response bytes (null: reset the connection); default: 200 echoing the request line. */
-export async function startRawBackend(answer: (requestLine: string) => string | null = okAnswer, options: { allowHalfOpen?: boolean } = {}): Promise<RawBackend> {
+export type RawAnswer = (requestLine: string, request: RecordedRequest) => string | null;
+
+/** `answer` returns the raw response bytes (null: reset the connection); default: 200 echoing the request line. */
+export async function startRawBackend(answer: RawAnswer = okAnswer, options: { allowHalfOpen?: boolean } = {}): Promise<RawBackend> {
   const connections: string[] = [];
+  const requests: RecordedRequest[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
     const index = connections.push('') - 1;
@@ -24,22 +39,21 @@ export async function startRawBackend(answer: (requestLine: string) => string | 
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     let pending = '';
+    let upgraded = false;
     socket.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1');
       connections[index] += text;
+      if (upgraded) return;
       pending += text;
-      // Answer each complete head; bodies are consumed by Content-Length or chunked framing.
       for (;;) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        const head = pending.slice(0, end);
-        const bodyLength = framedBodyLength(head, pending.slice(end + 4));
-        if (bodyLength === -1) return; // wait for the rest of the body
-        pending = pending.slice(end + 4 + bodyLength);
-        const line = head.slice(0, head.indexOf('\r\n') === -1 ? head.length : head.indexOf('\r\n'));
-        const reply = answer(line);
+        const parsed = parseRequest(pending, index);
+        if (parsed === null) return;
+        pending = pending.slice(parsed.consumed);
+        requests.push(parsed.request);
+        const reply = answer(`${parsed.request.method} ${parsed.request.target} HTTP/1.1`, parsed.request);
         if (reply === null) { socket.resetAndDestroy(); return; }
         if (!socket.destroyed) socket.write(reply);
+        if (reply.startsWith('HTTP/1.1 101')) { upgraded = true; return; }
       }
     });
   });
@@ -47,6 +61,7 @@ export async function startRawBackend(answer: (requestLine: string) => string | 
   return {
     port: (server.address() as net.AddressInfo).port,
     connections,
+    requests,
     heads: () => connections.flatMap((c) => c.split('\r\n\r\n').filter((p) => /^[A-Z]+ \S+ HTTP\/1\.[01]\r\n/.test(p))),
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
@@ -55,19 +70,44 @@ export async function startRawBackend(answer: (requestLine: string) => string | 
   };
 }
 
-/** Length of the framed body at the start of `rest`, or -1 while incomplete. */
-function framedBodyLength(head: string, rest: string): number {
-  const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
-    const end = rest.indexOf('\r\n0\r\n\r\n');
-    if (rest.startsWith('0\r\n\r\n')) return 5;
-    return end === -1 ? -1 : end + 7;
+/** One complete request at the start of `text`, or null while incomplete. */
+function parseRequest(text: string, connection: number): { request: RecordedRequest; consumed: number } | null {
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return null;
+  const lines = text.slice(0, end).split('\r\n');
+  const [method = '', target = ''] = lines[0]!.split(' ');
+  const headers = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
   }
-  if (cl) {
-    const n = Number(cl[1]);
-    return rest.length >= n ? n : -1;
+  let offset = end + 4;
+  let body = '';
+  const te = (headers.get('transfer-encoding') ?? []).join(',').toLowerCase();
+  if (te.includes('chunked')) {
+    for (;;) {
+      const lineEnd = text.indexOf('\r\n', offset);
+      if (lineEnd === -1) return null;
+      const size = parseInt(text.slice(offset, lineEnd).split(';')[0]!, 16);
+      offset = lineEnd + 2;
+      if (size === 0) {
+        const trailerEnd = text.indexOf('\r\n\r\n', offset - 2);
+        if (trailerEnd === -1) return null;
+        offset = trailerEnd + 4;
+        break;
+      }
+      if (text.length < offset + size + 2) return null;
+      body += text.slice(offset, offset + size);
+      offset += size + 2;
+    }
+  } else {
+    const length = Number(headers.get('content-length')?.[0] ?? 0);
+    if (text.length < offset + length) return null;
+    body = text.slice(offset, offset + length);
+    offset += length;
   }
-  return 0;
+  return { request: { method, target, headers, body, connection }, consumed: offset };
 }
 
 export function okAnswer(requestLine: string): string {

@@ -90,6 +90,8 @@ export interface RealCluster {
   kubectl(args: string[], options?: { input?: string; kubeconfig?: string }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** `kubectl apply --server-side` of YAML text or files, as the admin; throws with kubectl's stderr. */
   apply(source: { yaml: string } | { files: string[] } | { kustomization: string }): Promise<string>;
+  /** Wait until these CRDs (`<plural>.<group>`) are Established, i.e. their kinds are served. */
+  waitEstablished(...crds: string[]): Promise<void>;
   /** A TokenRequest token for a ServiceAccount and a kubeconfig file that uses it. */
   serviceAccountKubeconfig(namespace: string, name: string): Promise<{ token: string; kubeconfig: string }>;
   /** May `token` do this? Asked with SelfSubjectAccessReview, as that identity. */
@@ -106,6 +108,7 @@ export interface RealCluster {
   etcdRevision(): Promise<number>;
   etcdCompact(revision: number): Promise<void>;
   etcdPut(key: string, value: string): Promise<void>;
+  etcdDelete(key: string): Promise<void>;
   /** The audit log so far (startRealCluster's auditUsers). */
   auditEvents(): AuditEvent[];
   stop(): Promise<void>;
@@ -114,7 +117,13 @@ export interface RealCluster {
 interface Managed { name: string; child: ChildProcess; exited: Promise<void>; log: string }
 
 const running = new Set<ChildProcess>();
-process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+const killAll = () => { for (const child of running) child.kill('SIGKILL'); };
+process.on('exit', killAll);
+// A test worker stopped by a signal (a timed-out or interrupted run) runs no 'exit' handlers:
+// take the control plane down too, then die of the signal as before.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+}
 
 function startProcess(name: string, binary: string, args: string[], logFile: string): Managed {
   const fd = openSync(logFile, 'a');
@@ -212,6 +221,10 @@ rules:
     '--tls-cert-file', pki.serverCertFile, '--tls-private-key-file', pki.serverKeyFile,
     '--client-ca-file', pki.caCertFile,
     '--authorization-mode', 'RBAC',
+    // As kubeadm and every managed cluster: privileged pods are a matter of admission policy
+    // (Pod Security), not the API server's default refusal. The DaemonSet's init container
+    // that sets net.ipv4.tcp_migrate_req needs it.
+    '--allow-privileged=true',
     '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
     '--service-account-key-file', pki.serviceAccountPubFile,
     '--service-account-signing-key-file', pki.serviceAccountKeyFile,
@@ -307,6 +320,10 @@ rules:
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
       return r.stdout;
     },
+    async waitEstablished(...crds) {
+      const r = await runKubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((c) => `crd/${c}`)]);
+      if (r.code !== 0) throw new Error(`CRDs not established: ${r.stderr.trim()}`);
+    },
     async serviceAccountKubeconfig(namespace, name) {
       const reply = await must<{ status: { token: string } }>('POST',
         `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
@@ -365,6 +382,10 @@ rules:
         body: JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') }),
       });
       if (!res.ok) throw new Error(`etcd put ${key}: ${res.status} ${await res.text()}`);
+    },
+    async etcdDelete(key) {
+      const res = await fetch(`${etcdUrl}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(key).toString('base64') }) });
+      if (!res.ok) throw new Error(`etcd delete ${key}: ${res.status} ${await res.text()}`);
     },
     auditEvents() {
       if (!existsSync(auditLog)) return [];

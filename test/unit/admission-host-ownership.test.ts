@@ -3,7 +3,7 @@ import type { RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { KubeObject, Route } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/table/reconciler.ts';
+import { Reconciler } from '../../src/controller/reconciler.ts';
 import { config, created, ingress, route, simpleIngress } from '../fixtures/table/builders.ts';
 
 function setup(overrides: Partial<RouterConfig> = {}) {

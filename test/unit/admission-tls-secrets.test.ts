@@ -10,7 +10,7 @@ import { routeCandidate } from '../../src/admission/candidates.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { KubeObject, Route, Secret } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/table/reconciler.ts';
+import { Reconciler } from '../../src/controller/reconciler.ts';
 import type { AdmissionResult, HostEntry, TableDelta } from '../../src/table/types.ts';
 import { config, created, ingress, route, tlsSecret } from '../fixtures/table/builders.ts';
 import {

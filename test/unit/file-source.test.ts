@@ -66,8 +66,6 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 3000)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Longer than one stat poll plus debounce: any reload that was going to happen has happened. */
-const settle = () => sleep(800);
 
 async function edit(path: string, change: (text: string) => string): Promise<void> {
   const text = await readFile(path, 'utf8');
@@ -144,7 +142,7 @@ test('an edit produces store changes only for the objects that changed', async (
   h.changes.length = 0;
   await edit(path, (text) => text.replace('host: www.shop.example.com', 'host: shop.example.com'));
   await waitFor('the route change', () => h.changes.length > 0);
-  await settle();
+  await h.source.settled();
   t.deepEqual(h.changes.map((c) => `${c.kind} ${c.key}`), ['Route shop/web']);
   t.is((h.changes[0]!.old as Route | undefined)?.spec.host, 'www.shop.example.com');
   t.is(h.store.get('Route', 'shop/web')?.spec.host, 'shop.example.com');
@@ -160,7 +158,7 @@ test('a document removed from the file is removed from the store; a new one is a
     .replace(/apiVersion: route.openshift.io\/v1\nkind: Route\nmetadata: \{name: api[^]*?---\n/, '')
     .concat('apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec: {ports: [{port: 81}]}\n'));
   await waitFor('two changes', () => h.changes.length >= 2);
-  await settle();
+  await h.source.settled();
   t.deepEqual(h.changes.map((c) => `${c.kind} ${c.key} ${c.current ? 'upsert' : 'remove'}`).sort(), [
     'Route shop/api remove', 'Service shop/api upsert',
   ]);
@@ -180,7 +178,7 @@ test('a parse error keeps the previous objects, logs the position and counts the
   t.is(line.file, path);
   t.is(typeof line.line, 'number');
   t.is(typeof line.column, 'number');
-  await settle();
+  await h.source.settled();
   t.deepEqual(h.changes, [], 'nothing removed');
   t.is(h.store.size('Route'), 2);
   t.is(await h.configErrors(), 1, 'the same bad text is reported once, not on every poll');
@@ -201,7 +199,7 @@ test('one invalid document in an edit keeps its previous version; the others app
     .replace('to: {kind: Service, name: web, weight: 100}', 'to: {kind: Service, name: web, weight: 1000}')
     .replace('host: www.shop.example.com', 'host: www2.shop.example.com'));
   await waitFor('the valid change', () => h.changes.length > 0);
-  await settle();
+  await h.source.settled();
   t.deepEqual(h.changes.map((c) => `${c.kind} ${c.key}`), ['Route shop/web']);
   t.is(h.store.get('Route', 'shop/api')?.spec.to.weight, 100, 'the last good version stays');
   t.is(await h.configErrors(), 1);
@@ -233,7 +231,7 @@ test('a deleted file keeps its objects; when it comes back it is diffed as usual
   h.changes.length = 0;
   await unlink(path);
   await waitFor('the warning', () => h.logs.lines.some((l) => l.level === 'warn' && l.file === path));
-  await settle();
+  await h.source.settled();
   t.deepEqual(h.changes, []);
   t.is(h.store.size('Route'), 2);
   t.is(h.logs.lines.filter((l) => l.level === 'warn').length, 1, 'warned once, not on every poll');
@@ -254,7 +252,7 @@ test('the same object in two files: the later file wins, and the earlier comes b
   t.is(h.store.get('Route', 'default/web')?.spec.host, 'second.example.com');
 
   await writeFile(first, routeDoc('first-edited.example.com'));
-  await settle();
+  await h.source.settled();
   t.is(h.store.get('Route', 'default/web')?.spec.host, 'second.example.com', 'an edit in the earlier file does not override');
 
   await writeFile(second, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n');
@@ -316,7 +314,7 @@ test('a document that loses its name keeps the object that stood at its position
   h.changes.length = 0;
   await edit(path, (text) => text.replace('metadata: {name: api, namespace: shop}', 'metadata: {namespace: shop}'));
   await waitFor('the error', () => h.logs.lines.some((l) => l.level === 'error'));
-  await settle();
+  await h.source.settled();
   t.deepEqual(h.changes, []);
   t.true(h.store.has('Route', 'shop/api'));
   t.like(h.logs.lines.find((l) => l.level === 'error'), { document: 4, kind: 'Route', field: 'metadata.name' });

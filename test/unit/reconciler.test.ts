@@ -4,7 +4,7 @@ import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import type { KubeObject } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { Reconciler, type UnselectedRoute } from '../../src/table/reconciler.ts';
+import { Reconciler, type UnselectedRoute } from '../../src/controller/reconciler.ts';
 import { RouteTable } from '../../src/table/route-table.ts';
 import type { AdmissionResult, TableDelta } from '../../src/table/types.ts';
 import {

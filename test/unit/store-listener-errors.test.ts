@@ -5,7 +5,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { silentLogger } from '../../src/log.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/table/reconciler.ts';
+import { Reconciler } from '../../src/controller/reconciler.ts';
 import { RouteTable } from '../../src/table/route-table.ts';
 import type { TableDelta } from '../../src/table/types.ts';
 import { config, endpoint, route, slice } from '../fixtures/table/builders.ts';

@@ -4,8 +4,8 @@ import type { RouteCandidate } from '../../src/admission/types.ts';
 import type { RouterConfig } from '../../src/config.ts';
 import type { KubeObject } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { compileHostEntry, compileRoute } from '../../src/table/compile.ts';
-import { endpointId, newDeps } from '../../src/table/compile-endpoints.ts';
+import { compileHostEntry, compileRoute } from '../../src/controller/compile.ts';
+import { endpointId, newDeps } from '../../src/controller/compile-endpoints.ts';
 import { config, endpoint, ingress, pod, route, service, simpleIngress, slice, tlsSecret } from '../fixtures/table/builders.ts';
 import { selfSignedCertificate, type TestCertificate } from '../support/certs.ts';
 

@@ -8,7 +8,7 @@ import type { RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Kind, KubeObject } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/table/reconciler.ts';
+import { Reconciler } from '../../src/controller/reconciler.ts';
 import { RouteTable } from '../../src/table/route-table.ts';
 import { config } from '../fixtures/table/builders.ts';
 

@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { HttpsListener } from '../../src/proxy/tls/https-listener.ts';
+import type { TunnelHealth } from '../../src/proxy/upstream-failure.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { silentLogger } from '../../src/log.ts';
 import { FakeTlsLookup, PASSTHROUGH, edge } from '../support/fake-tls-lookup.ts';
@@ -36,9 +37,10 @@ async function tlsBackend(): Promise<{ server: tls.Server; port: number; sockets
   return { server, port: (server.address() as net.AddressInfo).port, sockets };
 }
 
-async function start(lookup: FakeTlsLookup) {
+async function start(lookup: FakeTlsLookup, health?: TunnelHealth) {
   const metrics = new Metrics({ defaultMetrics: false });
   const listener = await HttpsListener.create({
+    health,
     config: {
       defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false,
       headerTimeout: 5000, clientTimeout: 5000, maxHeaderSize: 16384, maxConnections: 0,
@@ -139,6 +141,69 @@ test('passthrough: connect failure closes the client; idle tunnels time out', as
     await once(other, 'secureConnect');
     t.is(other.getPeerCertificate().subject.CN, 'default.test');
     other.destroy();
+  } finally {
+    await listener.close();
+    backend.server.close();
+  }
+});
+
+test('passthrough: a half-closed tunnel (client sent its FIN, the backend keeps its half open) closes after the FIN timeout', async (t) => {
+  // A backend that never closes its own half.
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ cert: backendCert.cert, key: backendCert.key, allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const lookup = new FakeTlsLookup();
+  // An hour of tunnel timeout: only the FIN timeout can close it within the test.
+  lookup.set('pass.test', PASSTHROUGH, (server.address() as net.AddressInfo).port, 3_600_000);
+  const { listener, port, tunnels } = await start(lookup);
+  try {
+    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert, allowHalfOpen: true } as tls.ConnectionOptions);
+    client.on('error', () => {});
+    await once(client, 'secureConnect');
+    client.write('hi');
+    t.is(await readOnce(client), 'echo:hi');
+    client.end(); // our half only
+    await closed(client); // the router closes the tunnel at the FIN timeout (1 s), not the tunnel timeout
+    for (let i = 0; i < 100 && (await tunnels()) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(await tunnels(), 0);
+  } finally {
+    await listener.close();
+    server.close();
+    for (const s of sockets) s.destroy();
+  }
+});
+
+test('passthrough: connect failures are reported to passive health (the only endpoint as the last available one); a connect is a success', async (t) => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const deadPort = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const backend = await tlsBackend();
+  const lookup = new FakeTlsLookup();
+  const dead = lookup.set('dead.test', PASSTHROUGH, deadPort);
+  const live = lookup.set('pass.test', PASSTHROUGH, backend.port);
+  const reports: string[] = [];
+  const health: TunnelHealth = {
+    recordSuccess: (endpoint) => reports.push(`ok ${endpoint.port}`),
+    recordFailure: (endpoint, _now, lastHealthy) => reports.push(`fail ${endpoint.port} last=${lastHealthy}`),
+  };
+  const { listener, port } = await start(lookup, health);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const client = tls.connect({ host: '127.0.0.1', port, servername: 'dead.test', ca: ca.cert });
+      client.on('error', () => {});
+      await closed(client);
+    }
+    const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert });
+    await once(client, 'secureConnect');
+    client.destroy();
+    t.deepEqual(reports, [...Array(3).fill(`fail ${dead.port} last=true`), `ok ${live.port}`]);
   } finally {
     await listener.close();
     backend.server.close();

@@ -118,7 +118,7 @@ function backendsCell(row) {
 
 function middlewareList(middlewares) {
   if (!Array.isArray(middlewares) || middlewares.length === 0) return null;
-  return h('div', null, middlewares.map((m) => h('span', { class: 'mw' }, typeof m === 'string' ? m : m.name ?? m.type ?? JSON.stringify(m))));
+  return h('div', null, middlewares.map((m) => h('span', { class: 'mw', title: `plugin ${m.plugin}` }, m.name)));
 }
 
 function stateBadge(row) {
@@ -169,7 +169,7 @@ function renderDetail(d) {
       ['Requests', `${fmt.rate(r.stats)}/s`], ['5xx ratio', fmt.ratio(r.stats?.errorRatio)], ['p50 / p99', `${fmt.seconds(r.stats?.p50)} / ${fmt.seconds(r.stats?.p99)}`],
       ['Key', h('code', null, r.key)],
     ]),
-    r.middlewares !== undefined ? [h('h3', null, 'Middlewares'), middlewareList(r.middlewares) ?? h('pre', null, JSON.stringify(r.middlewares, null, 2))] : null,
+    r.middlewares ? [h('h3', null, 'Middlewares (in order)'), h('ul', null, r.middlewares.map((m) => h('li', null, h('code', null, m.name), ` — plugin ${m.plugin}`)))] : null,
     r.backends.length ? h('h3', null, 'Endpoints') : null,
     r.backends.length ? h('table', { class: 'grid compact' },
       h('thead', null, h('tr', null, ...['Service', 'Endpoint', 'Weight', 'Health', 'Last probe', 'In flight'].map((t) => h('th', null, t)))),

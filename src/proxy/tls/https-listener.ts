@@ -13,9 +13,11 @@ import type { Metrics } from '../../metrics.ts';
 import { writeRawError } from '../error-response.ts';
 import { clientAddress } from '../headers.ts';
 import { markTunnel } from '../connection-marks.ts';
+import type { ProxyProtocolGate } from '../proxy-protocol.ts';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
 import { loadDefaultCertificate } from './default-certificate.ts';
 import { PassthroughTunnel } from './passthrough-tunnel.ts';
+import type { TunnelHealth } from '../upstream-failure.ts';
 import type { CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
@@ -24,7 +26,7 @@ import { tlsProfile } from './tls-profile.ts';
 export type HttpsListenerConfig = Pick<
   RouterConfig,
   'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
->;
+> & Partial<Pick<RouterConfig, 'clientFinTimeout'>>;
 
 export interface HttpsListenerOptions {
   config: HttpsListenerConfig;
@@ -38,6 +40,10 @@ export interface HttpsListenerOptions {
   ticketKeys?: Buffer;
   /** connections_active label */
   listenerName?: string;
+  /** Passive health for passthrough tunnels (the proxy). */
+  health?: TunnelHealth;
+  /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
+  proxyProtocol?: ProxyProtocolGate;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -46,6 +52,7 @@ export class HttpsListener {
   readonly server: net.Server;
   readonly terminator: TlsTerminator;
   readonly #lookup: TlsRouteLookup;
+  readonly #health: TunnelHealth | undefined;
   readonly #config: HttpsListenerConfig;
   readonly logger: Logger;
   readonly #connections = new Set<net.Socket>();
@@ -63,6 +70,7 @@ export class HttpsListener {
     const { config, metrics, logger } = options;
     this.#config = config;
     this.#lookup = options.lookup;
+    this.#health = options.health;
     this.logger = logger;
     this.terminator = new TlsTerminator({
       ticketKeys: options.ticketKeys,
@@ -83,7 +91,9 @@ export class HttpsListener {
     this.#results = { timeout: h.labels('timeout'), not_tls: h.labels('not_tls'), invalid: h.labels('invalid'), passthrough: h.labels('passthrough') };
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false });
     if (config.maxConnections > 0) this.server.maxConnections = config.maxConnections;
-    this.server.on('connection', (socket) => this.#onConnection(socket));
+    const gate = options.proxyProtocol;
+    if (gate) this.server.on('connection', (socket) => gate.accept(socket, (s) => this.#onConnection(s)));
+    else this.server.on('connection', (socket) => this.#onConnection(socket));
     this.server.on('error', (err) => logger.error({ err: err.message }, 'https listener error'));
   }
 
@@ -161,7 +171,7 @@ export class HttpsListener {
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
       markTunnel(socket);
-      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger });
+      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout, health: this.#health });
       return;
     }
     socket.unshift(buffered);

@@ -12,7 +12,7 @@ import type { MiddlewareFailures } from '../middleware-failures.ts';
 import { PluginContext, type ExchangeDriver } from '../../pipeline/context.ts';
 import { runLogPhases, runPhases } from '../../pipeline/runner.ts';
 import type { TlsRouteItem } from './sni-route.ts';
-import { classifyUpstreamFailure } from '../upstream-failure.ts';
+import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from '../upstream-failure.ts';
 
 const NO_HEADERS = Object.freeze({});
 
@@ -21,12 +21,18 @@ export interface PassthroughOptions {
   logger: Logger;
   /** Counts and rate-limits middleware failures (switchyard_middleware_errors_total). */
   failures?: MiddlewareFailures;
+  /** Idle timeout once one side has sent its FIN (--client-fin-timeout; default 1 s). */
+  finTimeoutMs?: number;
+  /** Passive health: connect failures and connect timeouts count as a request's do. */
+  health?: TunnelHealth;
 }
 
 export class PassthroughTunnel {
   readonly #client: net.Socket;
   readonly #upstream: net.Socket;
   readonly #member: Member;
+  /** The route's members (panic threshold of passive ejection). */
+  readonly #members: readonly Member[];
   readonly #options: PassthroughOptions;
   readonly #route: string;
   readonly #connectTimer: NodeJS.Timeout;
@@ -50,6 +56,7 @@ export class PassthroughTunnel {
     this.#ctx = ctx;
     this.#client = client;
     this.#member = member;
+    this.#members = item.members;
     this.#options = options;
     this.#route = item.route.key;
     const policy = item.route.policy;
@@ -87,6 +94,7 @@ export class PassthroughTunnel {
   #onConnect(idleMs: number): void {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
+    this.#options.health?.recordSuccess(this.#member.endpoint);
     const client = this.#client;
     const upstream = this.#upstream;
     client.pipe(upstream);
@@ -95,14 +103,32 @@ export class PassthroughTunnel {
       client.setTimeout(idleMs, () => this.close());
       upstream.setTimeout(idleMs, () => this.close());
     }
+    // Half-closed (one side sent its FIN, the other keeps its half open): the short FIN timeout
+    // replaces the tunnel timeout, as HAProxy's `timeout client-fin` / `timeout server-fin`.
+    const fin = this.#options.finTimeoutMs ?? 1_000;
+    const halfClosed = (): void => {
+      client.setTimeout(fin, () => this.close());
+      upstream.setTimeout(fin, () => this.close());
+    };
+    client.once('end', halfClosed);
+    upstream.once('end', halfClosed);
     client.resume();
   }
 
   #fail(side: 'client' | 'upstream', err: Error): void {
+    if (side === 'upstream' && !this.#connected && !this.#closed && classifyUpstreamFailure(err).endpointFault) this.endpointFailed();
     if (!this.#closed) {
       this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message, reason: side === 'upstream' ? classifyUpstreamFailure(err).reason : 'client' }, 'passthrough tunnel error');
     }
     this.close();
+  }
+
+  /** The endpoint could not be reached (connect error or connect timeout): tell passive health. */
+  endpointFailed(): void {
+    const health = this.#options.health;
+    if (health === undefined) return;
+    const now = Date.now();
+    health.recordFailure(this.#member.endpoint, now, isLastAvailable(this.#members, this.#member.endpoint, now));
   }
 
   /** Destroy both sides at once (errors, timeouts, shutdown); idempotent. */
@@ -116,6 +142,7 @@ export class PassthroughTunnel {
 }
 
 function onConnectTimeout(tunnel: PassthroughTunnel): void {
+  tunnel.endpointFailed();
   tunnel.close();
 }
 
@@ -131,8 +158,6 @@ class PassthroughRun implements ExchangeDriver {
     this.item = item;
     this.options = options;
   }
-
-  prepareUpstream(): void {}
 
   proceed(ctx: PluginContext): void {
     if (this.client.destroyed) {
@@ -164,8 +189,9 @@ class PassthroughRun implements ExchangeDriver {
 }
 
 function logFailure(options: PassthroughOptions, ctx: PluginContext, link: string, error: unknown): void {
-  if (options.failures) {
-    options.failures.record(ctx.route.key, link, error, false);
+  const failures = (ctx.owner as TlsRouteItem).failures ?? options.failures;
+  if (failures) {
+    failures.record(ctx.route.key, link, error, false);
     return;
   }
   options.logger.error({ route: ctx.route.key, middleware: link, err: error instanceof Error ? error.message : String(error) }, 'middleware failed on a passthrough connection');

@@ -4,6 +4,7 @@
 
 import type { Balancer, Member } from '../../balance/types.ts';
 import type { RouteChain } from '../../pipeline/chain.ts';
+import type { MiddlewareFailures } from '../middleware-failures.ts';
 import type { CompiledRoute } from '../../table/types.ts';
 import type { CertificateMaterial } from './secure-context-cache.ts';
 
@@ -14,6 +15,8 @@ export interface TlsRouteItem {
   /** The route's plugin chain: a passthrough connection runs its connection and selectEndpoint phases. */
   readonly chain: RouteChain;
   readonly members: readonly Member[];
+  /** Counts and logs middleware failures (absent in tests: logged only). */
+  readonly failures?: MiddlewareFailures;
 }
 
 /**

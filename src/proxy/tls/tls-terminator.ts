@@ -16,6 +16,8 @@ import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { sendError, writeRawError, type AnyResponse } from '../error-response.ts';
 import type { AnyRequest } from '../forward.ts';
+import { onClientError } from '../http-listener.ts';
+import { checkRequestHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';
 import { isMisdirectedRequest } from './misdirected-request.ts';
 import { SecureContextCache, createServerContext, type CertificateMaterial } from './secure-context-cache.ts';
@@ -112,6 +114,10 @@ export class TlsTerminator {
     this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.#onTlsError(err, socket));
     this.server.on('request', (req: AnyRequest, res: AnyResponse) => this.#onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
+    // Malformed HTTP/1.1 requests get the same short 4xx as on the plain listener (not a silent reset).
+    this.server.on('clientError', onClientError);
+    // HTTP/1.1 CONNECT over TLS: not offered (see http-listener.ts).
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => writeRawError(socket, ProxyErrors.BAD_REQUEST));
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
     this.#ticketTimer = options.ticketKeys ? null : setInterval(rotateTicketKeys, TICKET_KEY_ROTATION_MS, this).unref();
   }
@@ -189,7 +195,9 @@ export class TlsTerminator {
   }
 
   #onRequest(req: AnyRequest, res: AnyResponse): void {
-    if (this.#misdirected(req)) {
+    // The host as the request means it (an absolute-form authority wins over Host) before it is
+    // compared with the SNI; a head checkRequestHead refuses is refused by the handler.
+    if (checkRequestHead(req) === null && this.#misdirected(req)) {
       sendError(res, ProxyErrors.MISDIRECTED);
       return;
     }
@@ -197,7 +205,7 @@ export class TlsTerminator {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.#misdirected(req)) {
+    if (checkRequestHead(req) === null && this.#misdirected(req)) {
       writeRawError(socket, ProxyErrors.MISDIRECTED);
       return;
     }

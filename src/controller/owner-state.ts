@@ -9,14 +9,17 @@ import { ownerSelected } from '../admission/shard.ts';
 import { ADMITTED, Reasons, domainGroupOf, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
-import type { AdmissionResult } from './types.ts';
+import type { HTTPRoute } from '../objects/gateway-types.ts';
+import { admitDomains } from '../admission/domains.ts';
+import { admitMiddlewares } from '../admission/middlewares.ts';
+import type { AdmissionResult } from '../table/types.ts';
 
 export interface OwnerState {
   key: string;
-  kind: 'Route' | 'Ingress';
+  kind: 'Route' | 'Ingress' | 'HTTPRoute';
   namespace: string;
   name: string;
-  object: Route | Ingress;
+  object: Route | Ingress | HTTPRoute;
   /** Ours (Ingress class) and in this router's shard; otherwise it gets no status. */
   selected: boolean;
   candidates: RouteCandidate[];
@@ -62,6 +65,32 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
   return state;
 }
 
+/**
+ * An HTTPRoute with the candidates the Gateway evaluation gave it (src/gateway/evaluate.ts):
+ * shard selection, allowed/denied domains and Middlewares (router-wide, and ExtensionRef
+ * filters) apply as to Routes; the Route/Ingress validation and wildcard policy do not (the
+ * Gateway's listeners decide hostnames and wildcards).
+ */
+export function evaluateHTTPRouteOwner(route: HTTPRoute, candidates: readonly RouteCandidate[], context: AdmissionContext): OwnerState {
+  const namespace = route.metadata.namespace ?? 'default';
+  const state: OwnerState = {
+    key: `HTTPRoute/${namespace}/${route.metadata.name}`, kind: 'HTTPRoute', namespace, name: route.metadata.name, object: route,
+    selected: false, candidates: [], pre: new Map(), hostKeys: new Set(), wildcardGroups: new Set(), defaultCandidate: null, failure: null,
+  };
+  if (!ownerSelected(route, context).admitted) return state;
+  state.selected = true;
+  state.candidates = [...candidates];
+  for (const c of state.candidates) {
+    let verdict = admitDomains(c, context);
+    if (verdict.admitted) verdict = admitMiddlewares(c, context); // router-wide and ExtensionRef Middlewares
+    state.pre.set(c.key, verdict);
+    if (!verdict.admitted) continue;
+    state.hostKeys.add(hostKeyOf(c));
+    if (c.wildcard) state.wildcardGroups.add(domainGroupOf(c));
+  }
+  return state;
+}
+
 /** One rejected path of an Ingress host rejects all paths of that host (and no other host). */
 function dropRejectedHosts(state: OwnerState): void {
   const byHost = new Map<string, Verdict>();
@@ -84,8 +113,9 @@ export function finalVerdict(state: OwnerState, c: RouteCandidate, ownership: Re
 
 /** The owner's AdmissionResult, or null when it is not ours (no status entry). */
 export function admissionResultOf(state: OwnerState, ownership: ReadonlyMap<string, Verdict>): AdmissionResult | null {
-  if (!state.selected) return null;
-  const base = { key: state.key, kind: state.kind, namespace: state.namespace, name: state.name };
+  // HTTPRoutes report through their own status (src/gateway/status.ts), not an AdmissionResult.
+  if (!state.selected || state.kind === 'HTTPRoute') return null;
+  const base = { key: state.key, kind: state.kind as 'Route' | 'Ingress', namespace: state.namespace, name: state.name };
   if (state.failure !== null) {
     return { ...base, host: '', wildcardPolicy: 'None', admitted: false, reason: Reasons.routeNotAdmitted, message: state.failure };
   }

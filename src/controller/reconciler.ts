@@ -21,8 +21,12 @@ import { compileHostEntry, compileRoute } from './compile.ts';
 import { newDeps } from './compile-endpoints.ts';
 import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
-import { admissionResultOf, evaluateOwner, type OwnerState } from './owner-state.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from './types.ts';
+import { admissionResultOf, evaluateHTTPRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
+import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts';
+import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
+import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
+import type { HTTPRoute } from '../objects/gateway-types.ts';
+import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from '../table/types.ts';
 import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
@@ -82,6 +86,13 @@ export class Reconciler extends EventEmitter {
   #defaultOwners = new Set<string>();
   #default: { route: CompiledRoute; fingerprint: string } | null = null;
   #counts = { admitted: 0, rejected: 0 };
+  // ---- Gateway API (src/gateway/): the last evaluation, candidate fingerprints by HTTPRoute key, the status set.
+  #gateway: GatewayEvaluation | null = null;
+  #gatewayCandidates = new Map<string, string>();
+  #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [] };
+  #gatewayStatusFingerprint = '';
+  /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
+  #gatewayStatusDirty = false;
 
   /** Throws LabelSelectorError when --route-labels or --namespace-labels is invalid. */
   constructor(store: ObjectStore, options: ReconcilerOptions) {
@@ -107,6 +118,7 @@ export class Reconciler extends EventEmitter {
     for (const kind of ['Route', 'Ingress'] as const) {
       for (const key of this.#store.keys(kind)) owners.add(`${kind}/${key}`);
     }
+    this.#evaluateGateways(owners);
     this.#reconcile(owners, new Set());
   }
 
@@ -156,10 +168,79 @@ export class Reconciler extends EventEmitter {
     return [...this.#results.values()];
   }
 
+  /** Status of the Gateway API objects this router handles (GatewayClasses, Gateways, HTTPRoutes). */
+  gatewayStatus(): GatewayStatusSet {
+    return this.#gatewayStatus;
+  }
+
+  /** Re-evaluate the Gateway API; owners of HTTPRoutes whose candidates changed are added to `owners`. */
+  #evaluateGateways(owners: Set<string>): void {
+    const evaluation = evaluateGateways(this.#store, this.#config);
+    this.#gateway = evaluation;
+    this.#gatewayStatusDirty = true;
+    const seen = new Set<string>();
+    for (const [key, candidates] of evaluation.candidates) {
+      seen.add(key);
+      const fingerprint = candidateFingerprint(candidates);
+      if (this.#gatewayCandidates.get(key) !== fingerprint) {
+        this.#gatewayCandidates.set(key, fingerprint);
+        owners.add(`HTTPRoute/${key}`);
+      }
+    }
+    for (const key of this.#gatewayCandidates.keys()) {
+      if (!seen.has(key)) {
+        this.#gatewayCandidates.delete(key);
+        owners.add(`HTTPRoute/${key}`);
+      }
+    }
+  }
+
+  /** Fold host-ownership verdicts into the Gateway API status; emit `gateway-status` when it changed. */
+  #updateGatewayStatus(): void {
+    if (this.#gateway === null || !this.#gatewayStatusDirty) return;
+    this.#gatewayStatusDirty = false;
+    const ownership = new Map<string, OwnershipOutcome>();
+    for (const key of this.#gateway.candidates.keys()) {
+      const state = this.#owners.get(`HTTPRoute/${key}`);
+      if (!state) continue;
+      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '' };
+      for (const c of state.candidates) {
+        const v = state.pre.get(c.key)!.admitted ? this.#ownership.get(c.key) : state.pre.get(c.key);
+        if (v && !v.admitted) {
+          outcome.rejected++;
+          if (outcome.message === '') {
+            outcome.reason = v.reason;
+            outcome.message = v.message;
+          }
+        }
+      }
+      ownership.set(key, outcome);
+    }
+    const status = gatewayStatusSet(this.#gateway, ownership);
+    const fingerprint = JSON.stringify(status);
+    if (fingerprint === this.#gatewayStatusFingerprint) return;
+    this.#gatewayStatusFingerprint = fingerprint;
+    this.#gatewayStatus = status;
+    this.emit('gateway-status', status);
+  }
+
   #onChanges(changes: readonly StoreChange[]): void {
     const owners = new Set<string>();
     const hosts = new Set<string>();
+    let gatewayDirty = false;
+    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0;
     for (const change of changes) {
+      switch (change.kind) {
+        case 'GatewayClass':
+        case 'Gateway':
+        case 'HTTPRoute':
+        case 'ReferenceGrant':
+          gatewayDirty = true;
+          if (change.kind === 'HTTPRoute') owners.add(`HTTPRoute/${change.key}`);
+          break;
+      }
+      // What the Gateway evaluation reads besides its own kinds (listener Secrets, allowed namespaces, backend Services).
+      if (gatewayInUse && (change.kind === 'Namespace' || change.kind === 'Secret' || change.kind === 'Service')) gatewayDirty = true;
       switch (change.kind) {
         case 'Route':
         case 'Ingress':
@@ -196,7 +277,9 @@ export class Reconciler extends EventEmitter {
           break;
       }
     }
+    if (gatewayDirty) this.#evaluateGateways(owners);
     if (owners.size > 0 || hosts.size > 0) this.#reconcile(owners, hosts);
+    else if (gatewayDirty) this.#updateGatewayStatus();
   }
 
   #reconcile(dirtyOwners: Set<string>, dirtyHosts: Set<string>): void {
@@ -214,10 +297,12 @@ export class Reconciler extends EventEmitter {
         if (previous.defaultCandidate) defaultDirty = true;
       }
       const slash = ownerKey.indexOf('/');
-      const kind = ownerKey.slice(0, slash) as 'Route' | 'Ingress';
-      const object = this.#store.get(kind, ownerKey.slice(slash + 1)) as Route | Ingress | undefined;
+      const kind = ownerKey.slice(0, slash) as 'Route' | 'Ingress' | 'HTTPRoute';
+      const object = this.#store.get(kind, ownerKey.slice(slash + 1)) as Route | Ingress | HTTPRoute | undefined;
       if (!object) continue;
-      const next = evaluateOwner(kind, object, this.#context);
+      const next = kind === 'HTTPRoute'
+        ? evaluateHTTPRouteOwner(object as HTTPRoute, this.#gateway?.candidates.get(ownerKey.slice(slash + 1)) ?? [], this.#context)
+        : evaluateOwner(kind, object as Route | Ingress, this.#context);
       this.#indexOwner(next);
       for (const h of next.hostKeys) judgeHosts.add(h);
       for (const g of next.wildcardGroups) fullGroups.add(g);
@@ -246,6 +331,9 @@ export class Reconciler extends EventEmitter {
       this.emit('delta', delta);
     }
     if (changed.length > 0 || unselected.length > 0) this.emit('admission', changed, unselected);
+    // Host ownership may have changed an HTTPRoute's verdicts (a Route elsewhere in its domain group).
+    for (const o of resultOwners) if (o.startsWith('HTTPRoute/')) { this.#gatewayStatusDirty = true; break; }
+    this.#updateGatewayStatus();
   }
 
   #indexOwner(state: OwnerState): void {
@@ -406,4 +494,9 @@ export class Reconciler extends EventEmitter {
     this.#default = route ? { route, fingerprint } : null;
     return route;
   }
+}
+
+/** What of an HTTPRoute's candidates decides serving (the HTTPRoute object itself is re-read on its own change). */
+function candidateFingerprint(candidates: readonly GatewayRouteCandidate[]): string {
+  return JSON.stringify(candidates.map((c) => [c.key, c.host, c.path, c.match, c.backends, c.gateway]));
 }

@@ -8,7 +8,7 @@ import { checkSecretCertificate, secretKeyPair } from '../admission/extended-val
 import type { RouteCandidate } from '../admission/types.ts';
 import type { ObjectStore } from '../store.ts';
 import type { CompileDeps, CompileDiagnostics } from './compile-endpoints.ts';
-import type { CompiledTls, InsecurePolicy } from './types.ts';
+import type { CompiledTls, InsecurePolicy } from '../table/types.ts';
 
 /** Re-exported: the Secret reader lives with the checks that extended validation runs on it. */
 export { secretKeyPair };

@@ -3,12 +3,14 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from './annotations.ts';
-import { parseHeaderActions, type HeaderActions } from './header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from '../table/annotations.ts';
+import { parseHeaderActions, type HeaderActions } from '../table/header-actions.ts';
 import type { ObjectStore } from '../store.ts';
 import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
-import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from './types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
+import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
+import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
 export interface CompiledRouteResult {
   route: CompiledRoute;
@@ -24,13 +26,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   const services: CompiledService[] = [];
   let endpointCount = 0;
   for (const backend of c.backends) {
-    const endpoints = resolveEndpoints(store, c.namespace, backend, parsed.value.targetPortAnnotation, deps, diag);
+    const namespace = backend.namespace ?? c.namespace; // HTTPRoute backendRefs may cross namespaces
+    const endpoints = resolveEndpoints(store, namespace, backend, parsed.value.targetPortAnnotation, deps, diag);
     const share = endpoints.length > 0 ? backend.weight / endpoints.length : 0;
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
-    services.push({ name: `${c.namespace}/${backend.service}`, weight: backend.weight, endpoints });
+    services.push({ name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints });
   }
-  const tls = compileTls(c, store, deps, diag);
+  const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);
   const route: CompiledRoute = {
     key: c.key,
     kind: c.kind,
@@ -54,6 +57,11 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     if (tls.termination === 'reencrypt') check.tls = { servername: tls.serverName!, ca: tls.destinationCA, verify: true };
     else if (tls.termination === 'passthrough') check.tls = { servername: route.host, ca: null, verify: false };
   }
+  if (c.gateway) {
+    route.gateway = gatewayRouteData(c as RouteCandidate & { gateway: GatewayCandidateData });
+    if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
+    route.policy.sticky = null; // OpenShift's default cookie is not Gateway API behaviour
+  }
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
 }
@@ -73,12 +81,20 @@ export function effectivePathLength(path: string, match: PathMatch): number {
 
 const MATCH_RANK: Record<PathMatch, number> = { exact: 0, prefix: 1, route: 2 };
 
-/** Most specific first: longer path, then Exact before Prefix before Route-style, then key. */
+/**
+ * Most specific first: longer path, then Exact before Prefix before Route-style; then (Gateway
+ * API precedence, HTTPRoutes only) a method match, more header matches, more query matches,
+ * the oldest route, `namespace/name`, rule and match order; then key.
+ */
 export function compareRouteSpecificity(a: CompiledRoute, b: CompiledRoute): number {
   const byLength = effectivePathLength(b.path, b.match) - effectivePathLength(a.path, a.match);
   if (byLength !== 0) return byLength;
   const byMatch = MATCH_RANK[a.match] - MATCH_RANK[b.match];
   if (byMatch !== 0) return byMatch;
+  if (a.gateway !== undefined || b.gateway !== undefined) {
+    const byGateway = compareGatewayPrecedence(a.gateway, b.gateway);
+    if (byGateway !== 0) return byGateway;
+  }
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { CandidateBackend } from '../admission/types.ts';
 import type { EndpointSlice, Service } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import type { CompiledEndpoint } from './types.ts';
+import type { CompiledEndpoint } from '../table/types.ts';
 
 /** Objects a compiled host depends on (keys `namespace/name`): a change to one recompiles it. */
 export interface CompileDeps {

@@ -1,0 +1,48 @@
+// An HTTPRoute candidate's part of its CompiledRoute: the request conditions, precedence keys
+// and filters as plain data (table/types.ts GatewayRouteData), the TLS of the HTTPS listener it
+// is attached through, and the precedence order the table sorts by.
+
+import type { RouteCandidate } from '../admission/types.ts';
+import type { HTTPRoute } from '../objects/gateway-types.ts';
+import type { CompiledTls, GatewayRouteData } from '../table/types.ts';
+import { routeAge, type GatewayCandidateData } from './evaluate.ts';
+
+export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidateData }): GatewayRouteData {
+  const g = c.gateway;
+  return {
+    conditions: { method: g.match.method, headers: g.match.headers, query: g.match.query, http: g.http, https: g.https },
+    age: routeAge(c.owner as HTTPRoute),
+    owner: `${c.namespace}/${c.name}`,
+    rule: g.rule.index,
+    matchIndex: g.matchIndex,
+    requestHeaders: g.rule.requestHeaders,
+    responseHeaders: g.rule.responseHeaders,
+    redirect: g.rule.redirect,
+    rewrite: g.rule.rewrite,
+    invalidShare: g.rule.invalidShare,
+  };
+}
+
+/** Edge termination with the listener's certificate; plain HTTP allowed when also attached to an HTTP listener. */
+export function gatewayTls(g: GatewayCandidateData): CompiledTls | null {
+  if (!g.https) return null;
+  return { termination: 'edge', insecurePolicy: g.http ? 'Allow' : 'None', certificate: g.certificate, destinationCA: null };
+}
+
+/** Precedence after path (HTTPRoute spec): method, header count, query count, oldest, name, rule, match. Route/Ingress count as no conditions. */
+export function compareGatewayPrecedence(a: GatewayRouteData | undefined, b: GatewayRouteData | undefined): number {
+  const am = a?.conditions.method ? 1 : 0;
+  const bm = b?.conditions.method ? 1 : 0;
+  if (am !== bm) return bm - am;
+  const ah = a?.conditions.headers.length ?? 0;
+  const bh = b?.conditions.headers.length ?? 0;
+  if (ah !== bh) return bh - ah;
+  const aq = a?.conditions.query.length ?? 0;
+  const bq = b?.conditions.query.length ?? 0;
+  if (aq !== bq) return bq - aq;
+  if (a === undefined || b === undefined) return 0;
+  if (a.age !== b.age) return a.age - b.age;
+  if (a.owner !== b.owner) return a.owner < b.owner ? -1 : 1;
+  if (a.rule !== b.rule) return a.rule - b.rule;
+  return a.matchIndex - b.matchIndex;
+}

@@ -1,0 +1,260 @@
+// The Gateway API as this router sees it, evaluated as a whole from the store: which
+// GatewayClasses are ours (spec.controllerName switchyard.io/gateway-controller), the listeners
+// of their Gateways (listeners.ts), which HTTPRoutes attach to which listeners (parentRefs,
+// sectionName, port, allowedRoutes, hostname intersection), the route candidates that follow
+// (one per host × rule × match, fed to the same admission and table as Routes and Ingresses),
+// and the status every object should have. Pure: a function of the store and the config.
+//
+// Gateway objects are few and change rarely, so the evaluation is whole rather than
+// incremental; the reconciler runs it only when a Gateway API object (or a Namespace, Secret
+// or Service they read) changes, and recompiles only the hosts of HTTPRoutes whose candidates
+// changed.
+
+import type { RouteCandidate } from '../admission/types.ts';
+import { MIDDLEWARES_ANNOTATION } from '../admission/middlewares.ts';
+import type { RouterConfig } from '../config.ts';
+import {
+  GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP,
+  type Gateway, type GatewayClass, type HTTPRoute, type ParentReference, type ReferenceGrant,
+} from '../objects/gateway-types.ts';
+import { creationMillis } from '../objects/types.ts';
+import type { ObjectStore } from '../store.ts';
+import { condition, selectorMatches, type ConditionData } from './conditions.ts';
+import { normalizeHostname, routeHostsOnListener, validHostname } from './hostnames.ts';
+import { evaluateListeners, type ListenerState } from './listeners.ts';
+import { evaluateRouteRules, type MatchData, type RuleData } from './route-rules.ts';
+import type { GrantLookup } from './reference-grant.ts';
+
+export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[] }
+
+export interface ListenerStatusData {
+  name: string;
+  supportedKinds: Array<{ group: string; kind: string }>;
+  attachedRoutes: number;
+  conditions: ConditionData[];
+}
+
+export interface GatewayStatusData {
+  namespace: string;
+  name: string;
+  generation: number | undefined;
+  addresses: Array<{ type: string; value: string }>;
+  conditions: ConditionData[];
+  listeners: ListenerStatusData[];
+}
+
+export interface ParentStatusData {
+  parentRef: { group: string; kind: string; namespace: string; name: string; sectionName?: string; port?: number };
+  controllerName: string;
+  conditions: ConditionData[];
+}
+
+export interface RouteStatusData { namespace: string; name: string; generation: number | undefined; parents: ParentStatusData[] }
+
+/** What the candidate of an HTTPRoute carries into compile (see controller/compile.ts). */
+export interface GatewayCandidateData {
+  rule: RuleData;
+  match: MatchData;
+  matchIndex: number;
+  http: boolean;
+  https: boolean;
+  /** From the HTTPS listener the route is attached through. */
+  certificate: { cert: string; key: string } | null;
+}
+
+export interface GatewayEvaluation {
+  classes: Map<string, ClassStatusData>;
+  gateways: Map<string, GatewayStatusData>;
+  routes: Map<string, RouteStatusData>;
+  /** Candidates by HTTPRoute key (`namespace/name`); only routes attached somewhere. */
+  candidates: Map<string, RouteCandidate[]>;
+}
+
+interface GatewayState { gateway: Gateway; key: string; namespace: string; listeners: ListenerState[]; accepted: boolean }
+
+function grantLookup(store: ObjectStore): GrantLookup {
+  let byNamespace: Map<string, ReferenceGrant[]> | null = null;
+  return {
+    grantsIn(namespace) {
+      if (byNamespace === null) {
+        byNamespace = new Map();
+        for (const g of store.list('ReferenceGrant')) {
+          const ns = g.metadata.namespace ?? 'default';
+          let list = byNamespace.get(ns);
+          if (!list) byNamespace.set(ns, (list = []));
+          list.push(g);
+        }
+      }
+      return byNamespace.get(namespace) ?? [];
+    },
+  };
+}
+
+/** Addresses the router publishes: --publish-status-address, else --canonical-hostname. */
+export function publishedAddresses(config: RouterConfig): Array<{ type: string; value: string }> {
+  if (config.publishStatusAddress.length > 0) return config.publishStatusAddress.map((value) => ({ type: 'IPAddress', value }));
+  return config.canonicalHostname ? [{ type: 'Hostname', value: config.canonicalHostname }] : [];
+}
+
+function ourClass(c: GatewayClass | undefined): boolean {
+  return c !== undefined && c.spec?.controllerName === GATEWAY_CONTROLLER_NAME;
+}
+
+function evaluateGateway(gateway: Gateway, store: ObjectStore, config: RouterConfig, grants: GrantLookup, now: number): { state: GatewayState; status: GatewayStatusData } {
+  const namespace = gateway.metadata.namespace ?? 'default';
+  const listeners = evaluateListeners(gateway, {
+    ports: { http: config.httpPort, https: config.httpsPort },
+    grants,
+    secret: (key) => store.get('Secret', key),
+    now,
+  });
+  const valid = listeners.filter((l) => l.usable).length;
+  const addresses = publishedAddresses(config);
+  const requested = gateway.spec?.addresses ?? [];
+  const unassigned = requested.filter((a) => !addresses.some((p) => p.value === a.value));
+  let accepted: ConditionData;
+  if (listeners.length > 0 && valid === listeners.length) accepted = condition('Accepted', true, 'Accepted', 'accepted by switchyard');
+  else if (valid > 0) accepted = condition('Accepted', true, 'ListenersNotValid', 'some listeners are not valid; the others are served');
+  else accepted = condition('Accepted', false, 'ListenersNotValid', 'no listener is valid');
+  let programmed: ConditionData;
+  if (accepted.status !== 'True') programmed = condition('Programmed', false, 'Invalid', accepted.message);
+  else if (unassigned.length > 0) programmed = condition('Programmed', false, 'AddressNotAssigned', `address ${unassigned.map((a) => a.value).join(', ')} is not one this router publishes`);
+  else programmed = condition('Programmed', true, 'Programmed', 'served by the router');
+  const state: GatewayState = { gateway, key: `${namespace}/${gateway.metadata.name}`, namespace, listeners, accepted: accepted.status === 'True' };
+  const status: GatewayStatusData = {
+    namespace, name: gateway.metadata.name, generation: gateway.metadata.generation,
+    addresses, conditions: [accepted, programmed], listeners: [],
+  };
+  return { state, status };
+}
+
+function namespaceAllowed(listener: ListenerState, gatewayNamespace: string, routeNamespace: string, store: ObjectStore): boolean {
+  const from = listener.namespaces.from ?? 'Same';
+  if (from === 'All') return true;
+  if (from === 'Same') return routeNamespace === gatewayNamespace;
+  if (from === 'Selector') {
+    const ns = store.get('Namespace', routeNamespace);
+    // The API server labels every Namespace with its name; files may leave that out.
+    const labels = { ...(ns?.metadata.labels ?? {}), 'kubernetes.io/metadata.name': routeNamespace };
+    return selectorMatches(listener.namespaces.selector, labels);
+  }
+  return false;
+}
+
+interface Attachment { http: boolean; https: boolean; certificate: { cert: string; key: string } | null }
+
+function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatusData['parentRef'] {
+  const out: ParentStatusData['parentRef'] = { group: ref.group ?? GATEWAY_GROUP, kind: ref.kind ?? 'Gateway', namespace: ref.namespace ?? routeNamespace, name: ref.name };
+  if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
+  if (ref.port !== undefined) out.port = ref.port;
+  return out;
+}
+
+export function evaluateGateways(store: ObjectStore, config: RouterConfig, now = Date.now()): GatewayEvaluation {
+  const grants = grantLookup(store);
+  const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map() };
+  for (const c of store.list('GatewayClass')) {
+    if (!ourClass(c)) continue;
+    result.classes.set(c.metadata.name, {
+      name: c.metadata.name, generation: c.metadata.generation,
+      conditions: [condition('Accepted', true, 'Accepted', 'handled by switchyard')],
+    });
+  }
+  const gateways = new Map<string, GatewayState>();
+  for (const g of store.list('Gateway')) {
+    if (!result.classes.has(g.spec?.gatewayClassName)) continue;
+    const { state, status } = evaluateGateway(g, store, config, grants, now);
+    gateways.set(state.key, state);
+    result.gateways.set(state.key, status);
+  }
+  for (const route of store.list('HTTPRoute')) evaluateRoute(route, gateways, store, grants, result);
+  for (const [key, state] of gateways) {
+    result.gateways.get(key)!.listeners = state.listeners.map((l) => ({
+      name: l.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions,
+    }));
+  }
+  return result;
+}
+
+function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, store: ObjectStore, grants: GrantLookup, result: GatewayEvaluation): void {
+  const namespace = route.metadata.namespace ?? 'default';
+  const routeKey = `${namespace}/${route.metadata.name}`;
+  const hostnames = (route.spec?.hostnames ?? []).map(normalizeHostname);
+  const rules = evaluateRouteRules(route, { grants, service: (key) => store.get('Service', key) });
+  const invalidHostname = hostnames.find((h) => !validHostname(h));
+  const parents: ParentStatusData[] = [];
+  const hosts = new Map<string, Attachment>();
+  for (const ref of route.spec?.parentRefs ?? []) {
+    if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
+    const gateway = gateways.get(`${ref.namespace ?? namespace}/${ref.name}`);
+    if (!gateway) continue; // not a Gateway of ours: another controller reports on it
+    const parent: ParentStatusData = { parentRef: parentRefOut(ref, namespace), controllerName: GATEWAY_CONTROLLER_NAME, conditions: [] };
+    parents.push(parent);
+    const accepted = attach(ref, namespace, gateway, hostnames, rules.unsupported ?? (invalidHostname !== undefined
+      ? condition('Accepted', false, 'UnsupportedValue', 'a hostname is not a valid DNS name or wildcard') : null), store, hosts);
+    parent.conditions = [accepted, rules.resolvedRefs];
+  }
+  if (parents.length === 0) return;
+  result.routes.set(routeKey, { namespace, name: route.metadata.name, generation: route.metadata.generation, parents });
+  if (hosts.size === 0) return;
+  const candidates: RouteCandidate[] = [];
+  const ownerKey = `HTTPRoute/${routeKey}`;
+  for (const [host, attachment] of hosts) {
+    for (const rule of rules.rules) {
+      rule.matches.forEach((match, matchIndex) => {
+        candidates.push({
+          key: `${ownerKey}/${rule.index}/${matchIndex}@${host === '' ? '*' : host}`,
+          ownerKey, kind: 'HTTPRoute', namespace, name: route.metadata.name, owner: route,
+          host, wildcard: host.startsWith('*.'), wildcardPolicy: host.startsWith('*.') ? 'Subdomain' : 'None',
+          path: match.path, match: match.match, backends: rule.backends,
+          // ExtensionRef Middlewares travel as the annotation admission resolves for Routes.
+          annotations: rule.middlewares.length > 0 ? { [MIDDLEWARES_ANNOTATION]: rule.middlewares.join(',') } : {},
+          gateway: { rule, match, matchIndex, http: attachment.http, https: attachment.https, certificate: attachment.certificate },
+        });
+      });
+    }
+  }
+  result.candidates.set(routeKey, candidates);
+}
+
+/** One parentRef: the listeners it attaches to (counted, hosts recorded) and its Accepted condition. */
+function attach(
+  ref: ParentReference, namespace: string, gateway: GatewayState, hostnames: readonly string[],
+  refusal: ConditionData | null, store: ObjectStore, hosts: Map<string, Attachment>,
+): ConditionData {
+  const selected = gateway.listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
+  if (selected.length === 0) {
+    return condition('Accepted', false, 'NoMatchingParent', ref.sectionName !== undefined
+      ? `Gateway ${gateway.key} has no listener ${ref.sectionName}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`
+      : `Gateway ${gateway.key} has no listener on port ${ref.port}`);
+  }
+  const usable = selected.filter((l) => l.usable);
+  if (usable.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', 'no selected listener is ready to accept routes');
+  const allowed = usable.filter((l) => namespaceAllowed(l, gateway.namespace, namespace, store));
+  if (allowed.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', `listeners of Gateway ${gateway.key} do not allow routes from namespace ${namespace}`);
+  const matched: Array<[ListenerState, string[]]> = [];
+  for (const l of allowed) {
+    const onListener = routeHostsOnListener(l.hostname, hostnames);
+    if (onListener.length > 0) matched.push([l, onListener]);
+  }
+  if (matched.length === 0) return condition('Accepted', false, 'NoMatchingListenerHostname', 'no route hostname intersects a listener hostname');
+  if (refusal !== null) return refusal;
+  for (const [l, onListener] of matched) {
+    l.attachedRoutes++;
+    for (const h of onListener) {
+      let a = hosts.get(h);
+      if (!a) hosts.set(h, (a = { http: false, https: false, certificate: null }));
+      if (l.protocol === 'HTTP') a.http = true;
+      else {
+        a.https = true;
+        a.certificate ??= l.certificate;
+      }
+    }
+  }
+  return condition('Accepted', true, 'Accepted', 'attached');
+}
+
+/** Oldest first (creationTimestamp), for match precedence across routes; files without one sort last. */
+export function routeAge(route: HTTPRoute): number {
+  return creationMillis(route.metadata) ?? Number.MAX_SAFE_INTEGER;
+}

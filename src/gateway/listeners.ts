@@ -1,0 +1,145 @@
+// A Gateway's listeners mapped onto the router: the router serves HTTP on one port and HTTPS on
+// another (--http-port, --https-port), so a listener is accepted only with protocol HTTP on the
+// HTTP port or HTTPS (TLS mode Terminate) on the HTTPS port; any other port is PortUnavailable,
+// any other protocol UnsupportedProtocol. Listeners of one Gateway that are not distinct (same
+// port and protocol and hostname, or same port with different protocols) are all Conflicted —
+// none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
+// another namespace only with a ReferenceGrant.
+
+import { checkSecretCertificate, secretKeyPair } from '../admission/extended-validation.ts';
+import { GATEWAY_GROUP, type Gateway, type Listener } from '../objects/gateway-types.ts';
+import type { Secret } from '../objects/types.ts';
+import { condition, type ConditionData } from './conditions.ts';
+import { normalizeHostname, validHostname } from './hostnames.ts';
+import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
+
+export interface RouterPorts { http: number; https: number }
+
+export interface ListenerState {
+  name: string;
+  /** Normalised; '' = any host. */
+  hostname: string;
+  protocol: string;
+  port: number;
+  /** Routes may attach (accepted, not conflicted, references resolved). */
+  usable: boolean;
+  /** allowedRoutes.kinds permits HTTPRoute (the default). */
+  allowsHTTPRoute: boolean;
+  namespaces: NonNullable<NonNullable<Listener['allowedRoutes']>['namespaces']>;
+  /** HTTPS: the certificate served for this listener's hosts. */
+  certificate: { cert: string; key: string } | null;
+  /** HTTPS: `namespace/name` of the Secrets read (a change re-evaluates the Gateway). */
+  secrets: string[];
+  supportedKinds: Array<{ group: string; kind: string }>;
+  conditions: ConditionData[];
+  attachedRoutes: number;
+}
+
+export interface ListenerInputs {
+  ports: RouterPorts;
+  grants: GrantLookup;
+  secret(key: string): Secret | undefined;
+  now?: number;
+}
+
+function key(l: Listener): string {
+  return `${l.port}/${l.protocol}/${normalizeHostname(l.hostname)}`;
+}
+
+/** Reasons a listener conflicts with another of the same Gateway, by listener index. */
+function conflictsOf(listeners: readonly Listener[]): Map<number, { reason: string; message: string }> {
+  const out = new Map<number, { reason: string; message: string }>();
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = 0; j < listeners.length; j++) {
+      if (i === j) continue;
+      const a = listeners[i]!;
+      const b = listeners[j]!;
+      if (a.port !== b.port) continue;
+      if (a.protocol !== b.protocol) {
+        if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with protocol ${b.protocol}` });
+      } else if (key(a) === key(b)) {
+        out.set(i, { reason: 'HostnameConflict', message: `listener ${b.name} has the same port, protocol and hostname` });
+      }
+    }
+  }
+  return out;
+}
+
+function resolveCertificates(gateway: Gateway, l: Listener, inputs: ListenerInputs, state: ListenerState): ConditionData {
+  const namespace = gateway.metadata.namespace ?? 'default';
+  const refs = l.tls?.certificateRefs ?? [];
+  if (refs.length === 0) return condition('ResolvedRefs', false, 'InvalidCertificateRef', 'an HTTPS listener needs tls.certificateRefs');
+  for (const ref of refs) {
+    const group = ref.group ?? '';
+    const kind = ref.kind ?? 'Secret';
+    const ns = ref.namespace ?? namespace;
+    if ((group !== '' && group !== 'core') || kind !== 'Secret') {
+      return condition('ResolvedRefs', false, 'InvalidCertificateRef', `certificateRef ${kind} ${ref.name}: only core Secrets are supported`);
+    }
+    if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: 'Gateway', namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name })) {
+      return condition('ResolvedRefs', false, 'RefNotPermitted', `Secret ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
+    }
+    const secretKey = `${ns}/${ref.name}`;
+    state.secrets.push(secretKey);
+    const secret = inputs.secret(secretKey);
+    const check = checkSecretCertificate(secret, secretKey, undefined, inputs.now);
+    if (!check.ok) return condition('ResolvedRefs', false, 'InvalidCertificateRef', check.message);
+    state.certificate ??= secretKeyPair(secret!);
+  }
+  return condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
+}
+
+export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs): ListenerState[] {
+  const listeners = gateway.spec?.listeners ?? [];
+  const conflicts = conflictsOf(listeners);
+  return listeners.map((l, index) => {
+    const state: ListenerState = {
+      name: l.name, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
+      usable: false, allowsHTTPRoute: false, namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
+      certificate: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
+    };
+    let accepted = condition('Accepted', true, 'Accepted', 'listener accepted');
+    let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
+    // Kinds: HTTPRoute (the default) is the only route kind this router serves.
+    const kinds = l.allowedRoutes?.kinds;
+    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') {
+      if (kinds === undefined || kinds.length === 0) {
+        state.allowsHTTPRoute = true;
+      } else {
+        const invalid = kinds.filter((k) => !((k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute'));
+        state.allowsHTTPRoute = invalid.length < kinds.length;
+        if (invalid.length > 0) resolved = condition('ResolvedRefs', false, 'InvalidRouteKinds', `unsupported route kinds: ${invalid.map((k) => k.kind).join(', ')}`);
+      }
+      if (state.allowsHTTPRoute) state.supportedKinds = [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }];
+    }
+    const conflict = conflicts.get(index);
+    if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP and HTTPS are)`);
+    } else if (l.hostname !== undefined && l.hostname !== '' && !validHostname(state.hostname)) {
+      accepted = condition('Accepted', false, 'UnsupportedValue', 'hostname is not a valid DNS name or wildcard');
+    } else if (l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {
+      accepted = condition('Accepted', false, 'PortUnavailable',
+        `this router serves ${l.protocol} on port ${l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https}, not ${l.port}`);
+    } else if (l.protocol === 'HTTPS' && (l.tls?.mode ?? 'Terminate') !== 'Terminate') {
+      accepted = condition('Accepted', false, 'UnsupportedValue', 'HTTPS listeners support TLS mode Terminate only');
+    } else if (conflict) {
+      accepted = condition('Accepted', false, conflict.reason, conflict.message);
+    }
+    let certificatesOk = true;
+    if (l.protocol === 'HTTPS') {
+      const certs = resolveCertificates(gateway, l, inputs, state);
+      certificatesOk = certs.status === 'True';
+      if (!certificatesOk || resolved.status === 'True') resolved = certs;
+    }
+    const conflicted = conflict
+      ? condition('Conflicted', true, conflict.reason, conflict.message)
+      : condition('Conflicted', false, 'NoConflicts', 'no conflicts');
+    // An unsupported kind next to HTTPRoute is reported (InvalidRouteKinds) but HTTPRoutes still attach.
+    state.usable = accepted.status === 'True' && certificatesOk && state.allowsHTTPRoute;
+    const programmed = state.usable
+      ? condition('Programmed', true, 'Programmed', 'served by the router')
+      : condition('Programmed', false, 'Invalid', accepted.status === 'True' ? resolved.message : accepted.message);
+    state.conditions = [accepted, programmed, resolved, conflicted];
+    return state;
+  });
+}

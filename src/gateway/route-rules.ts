@@ -1,0 +1,224 @@
+// An HTTPRoute's rules → plain data: one entry per match (path, method, headers, query), the
+// rule's filters parsed into table data, its backendRefs resolved (Service kind, existence,
+// ReferenceGrant across namespaces) with the spec's weights, and the route-level verdicts that
+// follow: Accepted=False for what this router does not implement (UnsupportedValue,
+// IncompatibleFilters), ResolvedRefs=False for a backend that cannot be used.
+
+import type { CandidateBackend } from '../admission/types.ts';
+import { GATEWAY_GROUP, type HTTPHeaderFilter, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteRule } from '../objects/gateway-types.ts';
+import type { Service } from '../objects/types.ts';
+import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
+import { condition, type ConditionData } from './conditions.ts';
+import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
+
+export interface MatchData {
+  path: string;
+  match: 'exact' | 'prefix';
+  method: string | null;
+  headers: Array<[string, string]>;
+  query: Array<[string, string]>;
+}
+
+export interface RuleData {
+  index: number;
+  matches: MatchData[];
+  backends: CandidateBackend[];
+  /** Share of requests that must be answered 500 (invalid backends, or nothing to do). */
+  invalidShare: number;
+  requestHeaders: HeaderModifier | null;
+  responseHeaders: HeaderModifier | null;
+  redirect: RedirectSpec | null;
+  rewrite: RewriteSpec | null;
+  /** timeouts.request in ms (0 = none), null = the router's default. */
+  timeoutMs: number | null;
+  /** ExtensionRef filters naming switchyard.io Middlewares (same namespace), in order. */
+  middlewares: string[];
+}
+
+export interface RouteRulesResult {
+  rules: RuleData[];
+  /** Set when the route uses something this router does not implement: it is not accepted. */
+  unsupported: ConditionData | null;
+  resolvedRefs: ConditionData;
+  /** `namespace/name` of every Service referenced (existing or not). */
+  services: string[];
+}
+
+export interface RuleInputs {
+  grants: GrantLookup;
+  service(key: string): Service | undefined;
+}
+
+class Unsupported extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+const MIDDLEWARE_GROUP = 'switchyard.io';
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+const DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+
+/** A Gateway API Duration (GEP-2257: `1h`, `10s`, `1m30s`, `500ms`) in ms, or null when malformed. */
+export function parseGatewayDuration(text: string): number | null {
+  if (!DURATION.test(text)) return null;
+  let total = 0;
+  let i = 0;
+  while (i < text.length) {
+    let j = i;
+    while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+    const value = Number(text.slice(i, j));
+    const unit = text.startsWith('ms', j) ? 'ms' : text[j]!;
+    total += value * UNIT_MS[unit]!;
+    i = j + unit.length;
+  }
+  return total;
+}
+
+function headerModifier(f: HTTPHeaderFilter | undefined, field: string): HeaderModifier {
+  if (!f) throw new Unsupported('UnsupportedValue', `${field} is missing`);
+  const pairs = (list: HTTPHeaderFilter['set']): Array<[string, string]> => (list ?? []).map((h) => [h.name.toLowerCase(), h.value ?? '']);
+  return { set: pairs(f.set), add: pairs(f.add), remove: (f.remove ?? []).map((n) => n.toLowerCase()) };
+}
+
+function pathModifier(p: HTTPPathModifier | undefined, matches: readonly MatchData[]): PathModifier | null {
+  if (!p) return null;
+  if (p.type === 'ReplaceFullPath') return { type: p.type, value: p.replaceFullPath ?? '/' };
+  if (p.type === 'ReplacePrefixMatch') {
+    if (matches.some((m) => m.match !== 'prefix')) throw new Unsupported('UnsupportedValue', 'ReplacePrefixMatch needs PathPrefix matches');
+    return { type: p.type, value: p.replacePrefixMatch ?? '/' };
+  }
+  throw new Unsupported('UnsupportedValue', `path modifier type ${String(p.type)} is not supported`);
+}
+
+function parseMatches(rule: HTTPRouteRule): MatchData[] {
+  const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{ path: { type: 'PathPrefix' as const, value: '/' } }];
+  return matches.map((m) => {
+    const type = m.path?.type ?? 'PathPrefix';
+    const value = m.path?.value ?? '/';
+    if (type !== 'Exact' && type !== 'PathPrefix') throw new Unsupported('UnsupportedValue', `path match type ${type} is not supported`);
+    if (!value.startsWith('/')) throw new Unsupported('UnsupportedValue', 'a path match value must start with "/"');
+    const pairs = (list: typeof m.headers, what: string, lower: boolean): Array<[string, string]> => (list ?? []).map((h) => {
+      if ((h.type ?? 'Exact') !== 'Exact') throw new Unsupported('UnsupportedValue', `${what} match type ${h.type} is not supported`);
+      return [lower ? h.name.toLowerCase() : h.name, h.value];
+    });
+    const method = m.method === undefined ? null : m.method.toUpperCase();
+    if (method !== null && !HTTP_METHODS.has(method)) throw new Unsupported('UnsupportedValue', `method ${m.method} is not supported`);
+    // Header names are case-insensitive; the first of duplicate names counts (spec), so keep one.
+    const headers = dedupe(pairs(m.headers, 'header', true));
+    const query = dedupe(pairs(m.queryParams, 'query parameter', false));
+    return { path: value, match: type === 'Exact' ? 'exact' : 'prefix', method, headers, query };
+  });
+}
+
+function dedupe(list: Array<[string, string]>): Array<[string, string]> {
+  const seen = new Set<string>();
+  return list.filter(([n]) => (seen.has(n) ? false : (seen.add(n), true)));
+}
+
+function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly MatchData[], rule: RuleData): void {
+  for (const f of filters) {
+    switch (f.type) {
+      case 'RequestHeaderModifier':
+        rule.requestHeaders = headerModifier(f.requestHeaderModifier, 'requestHeaderModifier');
+        break;
+      case 'ResponseHeaderModifier':
+        rule.responseHeaders = headerModifier(f.responseHeaderModifier, 'responseHeaderModifier');
+        break;
+      case 'RequestRedirect': {
+        const r = f.requestRedirect ?? {};
+        const statusCode = r.statusCode ?? 302;
+        if (!REDIRECT_CODES.has(statusCode)) throw new Unsupported('UnsupportedValue', `redirect status ${statusCode} is not supported`);
+        if (r.scheme !== undefined && r.scheme !== 'http' && r.scheme !== 'https') throw new Unsupported('UnsupportedValue', `redirect scheme ${r.scheme} is not supported`);
+        rule.redirect = { scheme: r.scheme ?? null, hostname: r.hostname ?? null, port: r.port ?? null, path: pathModifier(r.path, matches), statusCode };
+        break;
+      }
+      case 'URLRewrite':
+        rule.rewrite = { hostname: f.urlRewrite?.hostname ?? null, path: pathModifier(f.urlRewrite?.path, matches) };
+        break;
+      case 'ExtensionRef': {
+        // A Middleware (a configured plugin) runs in the rule's chain; it is resolved and
+        // validated by admission like one named in a Route's switchyard.io/middlewares.
+        const ref = f.extensionRef;
+        if (ref?.group !== MIDDLEWARE_GROUP || ref.kind !== 'Middleware') {
+          throw new Unsupported('UnsupportedValue', `ExtensionRef filter ${ref?.group ?? ''}/${ref?.kind ?? ''} ${ref?.name ?? ''} is not supported (only ${MIDDLEWARE_GROUP} Middleware)`);
+        }
+        rule.middlewares.push(ref.name);
+        break;
+      }
+      default:
+        throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);
+    }
+  }
+  if (rule.redirect !== null && rule.rewrite !== null) throw new Unsupported('IncompatibleFilters', 'RequestRedirect and URLRewrite cannot be used in one rule');
+}
+
+export function evaluateRouteRules(route: HTTPRoute, inputs: RuleInputs): RouteRulesResult {
+  const namespace = route.metadata.namespace ?? 'default';
+  const rules: RuleData[] = [];
+  const services = new Set<string>();
+  let resolvedRefs = condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved');
+  const unresolved = (reason: string, message: string): void => {
+    if (resolvedRefs.status === 'True') resolvedRefs = condition('ResolvedRefs', false, reason, message);
+  };
+  try {
+    (route.spec?.rules ?? []).forEach((r, index) => {
+      const matches = parseMatches(r);
+      const rule: RuleData = {
+        index, matches, backends: [], invalidShare: 0,
+        requestHeaders: null, responseHeaders: null, redirect: null, rewrite: null, timeoutMs: null, middlewares: [],
+      };
+      parseFilters(r.filters ?? [], matches, rule);
+      if (r.timeouts?.request !== undefined) {
+        const ms = parseGatewayDuration(r.timeouts.request);
+        if (ms === null) throw new Unsupported('UnsupportedValue', 'timeouts.request is not a valid duration');
+        rule.timeoutMs = ms;
+      }
+      if (r.timeouts?.backendRequest !== undefined) throw new Unsupported('UnsupportedValue', 'timeouts.backendRequest is not supported');
+      let total = 0;
+      let invalid = 0;
+      for (const ref of r.backendRefs ?? []) {
+        const weight = ref.weight ?? 1;
+        total += weight;
+        if ((ref.filters ?? []).length > 0) throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
+        const group = ref.group ?? '';
+        const kind = ref.kind ?? 'Service';
+        const ns = ref.namespace ?? namespace;
+        if ((group !== '' && group !== 'core') || kind !== 'Service') {
+          unresolved('InvalidKind', `backendRef ${group === '' ? '' : `${group}/`}${kind} ${ref.name}: only Services are supported`);
+          invalid += weight;
+          continue;
+        }
+        if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace }, { group: '', kind: 'Service', namespace: ns, name: ref.name })) {
+          unresolved('RefNotPermitted', `backendRef Service ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
+          invalid += weight;
+          continue;
+        }
+        services.add(`${ns}/${ref.name}`);
+        if (!inputs.service(`${ns}/${ref.name}`)) {
+          unresolved('BackendNotFound', `Service ${ns}/${ref.name} not found`);
+          invalid += weight;
+          continue;
+        }
+        if (ref.port === undefined) {
+          unresolved('UnsupportedValue', `backendRef Service ${ns}/${ref.name} has no port`);
+          invalid += weight;
+          continue;
+        }
+        rule.backends.push({ service: ref.name, namespace: ns, kind: 'Service', weight, servicePort: { number: ref.port } });
+      }
+      const filtersOnly = (r.backendRefs ?? []).length === 0 && (rule.redirect !== null);
+      if (total > 0) rule.invalidShare = invalid / total;
+      else if (invalid > 0 || (!filtersOnly && (r.backendRefs ?? []).length === 0)) rule.invalidShare = 1;
+      rules.push(rule);
+    });
+  } catch (err) {
+    if (!(err instanceof Unsupported)) throw err;
+    return { rules: [], unsupported: condition('Accepted', false, err.reason, err.message), resolvedRefs, services: [...services] };
+  }
+  return { rules, unsupported: null, resolvedRefs, services: [...services] };
+}

@@ -1,0 +1,42 @@
+// The status the Gateway API objects should have, once host ownership has judged the HTTPRoute
+// candidates: the evaluation's statuses (evaluate.ts), with an HTTPRoute whose hosts another
+// namespace's Route or Ingress already serves (or whose Middlewares cannot be resolved, or
+// whose hosts are outside --allowed-domains) reported on each parent it had attached to:
+// Accepted=False with the admission reason (HostAlreadyClaimed, InvalidMiddleware,
+// RouteNotAdmitted) when nothing of it is served, a note in the message when some is.
+
+import type { ClassStatusData, GatewayEvaluation, GatewayStatusData, RouteStatusData } from './evaluate.ts';
+
+export interface GatewayStatusSet {
+  classes: ClassStatusData[];
+  gateways: GatewayStatusData[];
+  routes: RouteStatusData[];
+}
+
+/** Candidates of one HTTPRoute rejected by admission (host ownership, Middlewares, domains): how many of how many, and the first reason. */
+export interface OwnershipOutcome { rejected: number; total: number; reason: string; message: string }
+
+export function gatewayStatusSet(evaluation: GatewayEvaluation, ownership: ReadonlyMap<string, OwnershipOutcome>): GatewayStatusSet {
+  const routes: RouteStatusData[] = [];
+  for (const [key, status] of evaluation.routes) {
+    const outcome = ownership.get(key);
+    if (!outcome || outcome.rejected === 0) {
+      routes.push(status);
+      continue;
+    }
+    const all = outcome.rejected === outcome.total;
+    routes.push({
+      ...status,
+      parents: status.parents.map((p) => ({
+        ...p,
+        conditions: p.conditions.map((c) => {
+          if (c.type !== 'Accepted' || c.status !== 'True') return c;
+          return all
+            ? { type: 'Accepted', status: 'False', reason: outcome.reason, message: outcome.message }
+            : { ...c, message: `${c.message}; not all of its rules and hosts are served: ${outcome.message}` };
+        }),
+      })),
+    });
+  }
+  return { classes: [...evaluation.classes.values()], gateways: [...evaluation.gateways.values()], routes };
+}

@@ -1,0 +1,114 @@
+// Narrow types of the Gateway API objects switchyard reads (gateway.networking.k8s.io, Standard
+// channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway and HTTPRoute
+// (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
+
+import type { KubeObject } from './types.ts';
+
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+/** The upstream release whose Standard-channel CRDs switchyard is written and tested against. */
+export const GATEWAY_API_VERSION = 'v1.6.3';
+/** spec.controllerName of the GatewayClasses this router implements. */
+export const GATEWAY_CONTROLLER_NAME = 'switchyard.io/gateway-controller';
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+}
+
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+export interface SecretObjectReference { group?: string; kind?: string; name: string; namespace?: string }
+
+export interface GatewayClass extends KubeObject {
+  kind: 'GatewayClass';
+  spec: { controllerName: string; description?: string; parametersRef?: unknown };
+  status?: { conditions?: Condition[] };
+}
+
+export interface LabelSelectorSpec {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+}
+
+export interface Listener {
+  name: string;
+  hostname?: string;
+  port: number;
+  protocol: string;
+  tls?: { mode?: 'Terminate' | 'Passthrough'; certificateRefs?: SecretObjectReference[] };
+  allowedRoutes?: {
+    namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelectorSpec };
+    kinds?: Array<{ group?: string; kind: string }>;
+  };
+}
+
+export interface Gateway extends KubeObject {
+  kind: 'Gateway';
+  spec: { gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value: string }> };
+  status?: unknown;
+}
+
+export interface HTTPPathMatch { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string }
+export interface HTTPHeaderMatch { type?: 'Exact' | 'RegularExpression'; name: string; value: string }
+export interface HTTPRouteMatch {
+  path?: HTTPPathMatch;
+  headers?: HTTPHeaderMatch[];
+  queryParams?: HTTPHeaderMatch[];
+  method?: string;
+}
+
+export interface HTTPHeader { name: string; value: string }
+export interface HTTPHeaderFilter { set?: HTTPHeader[]; add?: HTTPHeader[]; remove?: string[] }
+export interface HTTPPathModifier { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; replaceFullPath?: string; replacePrefixMatch?: string }
+
+export interface HTTPRouteFilter {
+  type: string;
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  requestRedirect?: { scheme?: string; hostname?: string; path?: HTTPPathModifier; port?: number; statusCode?: number };
+  urlRewrite?: { hostname?: string; path?: HTTPPathModifier };
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+export interface HTTPBackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  timeouts?: { request?: string; backendRequest?: string };
+}
+
+export interface HTTPRoute extends KubeObject {
+  kind: 'HTTPRoute';
+  spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
+  status?: unknown;
+}
+
+export interface ReferenceGrant extends KubeObject {
+  kind: 'ReferenceGrant';
+  spec: {
+    from: Array<{ group: string; kind: string; namespace: string }>;
+    to: Array<{ group: string; kind: string; name?: string }>;
+  };
+}

@@ -1,0 +1,127 @@
+// Writes GatewayClass, Gateway and HTTPRoute status (leader only, like Route status): the
+// desired status set is diffed against what was last asked for, each changed object is read
+// (GET), its status computed (gateway-status.ts) and written through the status subresource
+// when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../log.ts';
+import type { Kind, KubeObject } from '../objects/types.ts';
+import { KubeApiError, kubeRequest } from '../sources/kube-request.ts';
+import { clusterObjectPath, objectPath } from '../sources/kube-resources.ts';
+import type { GatewayStatusSet } from '../gateway/status.ts';
+import { gatewayClassStatus, gatewayStatus, httpRouteStatus, sameStatus } from './gateway-status.ts';
+
+type Json = Record<string, unknown>;
+
+interface Target { kind: Kind; namespace: string; name: string; body: (current: Json | undefined, now: string) => Json }
+
+export interface GatewayStatusWriterOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  maxAttempts?: number;
+  /** Pause between writes (ms): a new leader may owe status to many objects. */
+  paceMs?: number;
+}
+
+export class GatewayStatusWriter {
+  #options: GatewayStatusWriterOptions;
+  #log: Logger;
+  #asked = new Map<string, string>();
+  #pending = new Map<string, Target>();
+  #running = false;
+  #stopped = false;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(options: GatewayStatusWriterOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ component: 'gateway-status-writer' });
+  }
+
+  sync(set: GatewayStatusSet): void {
+    if (this.#stopped) return;
+    const seen = new Set<string>();
+    const want = (key: string, fingerprint: string, target: Target): void => {
+      seen.add(key);
+      if (this.#asked.get(key) === fingerprint) return;
+      this.#asked.set(key, fingerprint);
+      this.#pending.set(key, target);
+    };
+    for (const c of set.classes) {
+      want(`GatewayClass/${c.name}`, JSON.stringify(c), { kind: 'GatewayClass', namespace: '', name: c.name, body: (cur, now) => gatewayClassStatus(c, cur, now) });
+    }
+    for (const g of set.gateways) {
+      want(`Gateway/${g.namespace}/${g.name}`, JSON.stringify(g), { kind: 'Gateway', namespace: g.namespace, name: g.name, body: (cur, now) => gatewayStatus(g, cur, now) });
+    }
+    for (const r of set.routes) {
+      want(`HTTPRoute/${r.namespace}/${r.name}`, JSON.stringify(r), { kind: 'HTTPRoute', namespace: r.namespace, name: r.name, body: (cur, now) => httpRouteStatus(r, cur, now) });
+    }
+    // HTTPRoutes no longer attached to a Gateway of ours: take our parent entries out.
+    for (const key of [...this.#asked.keys()]) {
+      if (seen.has(key) || !key.startsWith('HTTPRoute/')) continue;
+      this.#asked.delete(key);
+      const [, namespace, name] = key.split('/') as [string, string, string];
+      this.#pending.set(key, { kind: 'HTTPRoute', namespace, name, body: (cur, now) => httpRouteStatus(undefined, cur, now) });
+    }
+    void this.#run();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#pending.clear();
+    this.#notifyIdle();
+  }
+
+  /** Resolves when nothing is left to write. */
+  idle(): Promise<void> {
+    if (!this.#running && this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #run(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      while (!this.#stopped && this.#pending.size > 0) {
+        const [key, target] = this.#pending.entries().next().value as [string, Target];
+        this.#pending.delete(key);
+        await this.#write(target);
+        if (this.#options.paceMs) await new Promise((r) => setTimeout(r, this.#options.paceMs));
+      }
+    } finally {
+      this.#running = false;
+      this.#notifyIdle();
+    }
+  }
+
+  async #write(target: Target): Promise<void> {
+    const { kubeConfig } = this.#options;
+    const path = target.namespace === '' ? clusterObjectPath(target.kind, target.name) : objectPath(target.kind, target.namespace, target.name);
+    const what = `${target.kind} ${target.namespace === '' ? '' : `${target.namespace}/`}${target.name}`;
+    const maxAttempts = this.#options.maxAttempts ?? 5;
+    for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
+      try {
+        const current = await kubeRequest<KubeObject & { status?: Json }>(kubeConfig, { method: 'GET', path });
+        const status = target.body(current.status, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+        if (sameStatus(current.status, status)) return;
+        await kubeRequest(kubeConfig, { method: 'PUT', path: `${path}/status`, body: { ...current, status } });
+        this.#log.debug({ object: what }, 'status written');
+        return;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.statusCode === 404) return;
+        const conflict = err instanceof KubeApiError && err.statusCode === 409;
+        if (attempt === maxAttempts) {
+          this.#log.warn({ object: what, error: (err as Error).message }, 'giving up on status write');
+          return;
+        }
+        if (!conflict) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  #notifyIdle(): void {
+    if (this.#running || (this.#pending.size > 0 && !this.#stopped)) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

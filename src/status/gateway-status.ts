@@ -1,0 +1,61 @@
+// The status subresource bodies of Gateway API objects, from the router's status set
+// (src/gateway/status.ts): conditions get observedGeneration and a lastTransitionTime that is
+// kept while the condition's status stays the same (as metav1.Condition requires). A
+// GatewayClass's and a Gateway's status are the controller's; on an HTTPRoute only the
+// `parents` entries whose controllerName is ours are — other controllers' entries are kept.
+
+import { GATEWAY_CONTROLLER_NAME, type Condition } from '../objects/gateway-types.ts';
+import type { ConditionData } from '../gateway/conditions.ts';
+import type { ClassStatusData, GatewayStatusData, ParentStatusData, RouteStatusData } from '../gateway/evaluate.ts';
+
+function withBookkeeping(conditions: readonly ConditionData[], generation: number | undefined, previous: readonly Condition[] | undefined, now: string): Condition[] {
+  return conditions.map((c) => {
+    const before = previous?.find((p) => p.type === c.type);
+    const lastTransitionTime = before !== undefined && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : now;
+    return { ...c, ...(generation !== undefined ? { observedGeneration: generation } : {}), lastTransitionTime };
+  });
+}
+
+type Json = Record<string, unknown>;
+
+export function gatewayClassStatus(data: ClassStatusData, current: Json | undefined, now: string): Json {
+  const previous = (current?.conditions as Condition[] | undefined);
+  return { ...(current ?? {}), conditions: withBookkeeping(data.conditions, data.generation, previous, now) };
+}
+
+export function gatewayStatus(data: GatewayStatusData, current: Json | undefined, now: string): Json {
+  const previousListeners = (current?.listeners as Array<{ name: string; conditions?: Condition[] }> | undefined) ?? [];
+  return {
+    ...(current ?? {}),
+    addresses: data.addresses,
+    conditions: withBookkeeping(data.conditions, data.generation, current?.conditions as Condition[] | undefined, now),
+    listeners: data.listeners.map((l) => ({
+      name: l.name,
+      supportedKinds: l.supportedKinds,
+      attachedRoutes: l.attachedRoutes,
+      conditions: withBookkeeping(l.conditions, data.generation, previousListeners.find((p) => p.name === l.name)?.conditions, now),
+    })),
+  };
+}
+
+interface ParentEntry { parentRef: Json; controllerName: string; conditions?: Condition[] }
+
+function sameParentRef(a: Json, b: ParentStatusData['parentRef']): boolean {
+  return (a.name === b.name) && ((a.namespace ?? b.namespace) === b.namespace) && (a.sectionName ?? undefined) === b.sectionName && (a.port ?? undefined) === b.port;
+}
+
+/** `data` undefined: the route is no longer ours — drop our entries. */
+export function httpRouteStatus(data: RouteStatusData | undefined, current: Json | undefined, now: string): Json {
+  const existing = ((current?.parents as ParentEntry[] | undefined) ?? []);
+  const others = existing.filter((p) => p.controllerName !== GATEWAY_CONTROLLER_NAME);
+  const ours = (data?.parents ?? []).map((p) => {
+    const before = existing.find((e) => e.controllerName === GATEWAY_CONTROLLER_NAME && sameParentRef(e.parentRef, p.parentRef));
+    return { parentRef: p.parentRef, controllerName: p.controllerName, conditions: withBookkeeping(p.conditions, data!.generation, before?.conditions, now) };
+  });
+  return { ...(current ?? {}), parents: [...others, ...ours] };
+}
+
+/** Equal but for lastTransitionTime (which withBookkeeping keeps stable): nothing to write. */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? {}) === JSON.stringify(b ?? {});
+}

@@ -1,0 +1,168 @@
+// The Kubernetes source in process, against a real kube-apiserver, with the router's
+// ServiceAccount token under manifests/base RBAC: objects appear, change and disappear in the
+// store; label selectors and --namespace are applied by the server; Pods and Secrets are read
+// only when routes reference them. (Faults a real server cannot produce on demand - a stalled
+// watch, failing lists, 410 on an open watch - stay in test/integration/kube-source.test.ts
+// against the fake API server.)
+
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as yaml from 'js-yaml';
+import { defaultConfig, type RouterConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { KubernetesSource } from '../../src/sources/kubernetes.ts';
+import { ObjectStore } from '../../src/store.ts';
+import { eventually } from '../support/http-client.ts';
+import { startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
+
+const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
+
+let cluster: RealCluster;
+let kubeconfig: string;
+
+test.before(async (t) => {
+  t.timeout(240_000);
+  cluster = await startRealCluster();
+  await cluster.apply({ kustomization: MANIFESTS });
+  await cluster.waitEstablished('routes.route.openshift.io');
+  ({ kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router'));
+});
+test.after.always(async () => { await cluster?.stop(); });
+
+async function startSource(t: any, overrides: Partial<RouterConfig> = {}) {
+  const config = { ...defaultConfig(), kubeconfig, ...overrides };
+  const store = new ObjectStore();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const source = new KubernetesSource({ config, store, logger: silentLogger, metrics, kubeConfig: KubernetesSource.loadKubeConfig(config) });
+  t.teardown(() => source.stop());
+  await source.start();
+  return { store, source, metrics };
+}
+
+/** A namespace of its own per test (the tests run one after the other: the last leaves routes behind). */
+async function namespace(name: string, labels: Record<string, string> = {}): Promise<string> {
+  await cluster.must('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+  return name;
+}
+
+function route(ns: string, name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string>; tls?: unknown } = {}) {
+  return {
+    apiVersion: 'route.openshift.io/v1', kind: 'Route',
+    metadata: { name, namespace: ns, labels: extra.labels ?? {}, annotations: extra.annotations ?? {} },
+    spec: { host: `${name}.${ns}.example.com`, to: { kind: 'Service', name }, ...(extra.tls ? { tls: extra.tls } : {}) },
+  };
+}
+const routes = (ns: string) => `/apis/route.openshift.io/v1/namespaces/${ns}/routes`;
+
+function tlsSecret(name: string) {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y2VydA==', 'tls.key': 'a2V5' } };
+}
+
+test.serial('objects appear, change and disappear in the store', async (t) => {
+  const ns = await namespace('src-events');
+  await cluster.must('POST', routes(ns), route(ns, 'listed'));
+  const { store, source, metrics } = await startSource(t);
+  t.true(source.synced);
+  const listed = store.get('Route', `${ns}/listed`)!;
+  t.like(listed, { kind: 'Route', apiVersion: 'route.openshift.io/v1' });
+  t.is(typeof listed.metadata.creationTimestamp, 'string');
+
+  await cluster.must('POST', `/api/v1/namespaces/${ns}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } });
+  await cluster.must('POST', routes(ns), route(ns, 'watched'));
+  t.true(await eventually(() => store.has('Service', `${ns}/web`) && store.has('Route', `${ns}/watched`), 10_000, 20));
+  await cluster.must('PATCH', `${routes(ns)}/watched`, { spec: { path: '/v2' } }, { contentType: 'application/merge-patch+json' });
+  t.true(await eventually(() => store.get('Route', `${ns}/watched`)?.spec.path === '/v2', 10_000, 20));
+  await cluster.must('DELETE', `${routes(ns)}/watched`);
+  t.true(await eventually(() => !store.has('Route', `${ns}/watched`), 10_000, 20));
+  t.true(store.has('Route', `${ns}/listed`));
+  const sync = (await metrics.lastSync.get()).values.find((v) => v.labels.resource === 'routes');
+  t.truthy(sync && sync.value > 0);
+});
+
+test.serial('ROUTE_LABELS, NAMESPACE_LABELS and --namespace are applied by the server', async (t) => {
+  const ours = await namespace('src-shard-a', { router: 'yes' });
+  const theirs = await namespace('src-shard-b');
+  await cluster.must('POST', routes(ours), route(ours, 'in', { labels: { shard: 'x' } }));
+  await cluster.must('POST', routes(ours), route(ours, 'out', { labels: { shard: 'y' } }));
+  await cluster.must('POST', routes(theirs), route(theirs, 'elsewhere', { labels: { shard: 'x' } }));
+  const sharded = await startSource(t, { routeLabels: 'shard=x', namespaceLabels: 'router=yes' });
+  t.true(sharded.store.has('Route', `${ours}/in`));
+  t.false(sharded.store.has('Route', `${ours}/out`));
+  t.true(sharded.store.has('Namespace', ours));
+  t.false(sharded.store.has('Namespace', theirs));
+  // A Route relabelled out of the shard leaves the store.
+  await cluster.must('PATCH', `${routes(ours)}/in`, { metadata: { labels: { shard: 'y' } } }, { contentType: 'application/merge-patch+json' });
+  t.true(await eventually(() => !sharded.store.has('Route', `${ours}/in`), 10_000, 20));
+
+  const scoped = await startSource(t, { namespace: theirs });
+  t.deepEqual([...scoped.store.keys('Route')], [`${theirs}/elsewhere`]);
+});
+
+test.serial('Pods are read only while a route uses target-port-annotation, Secrets only by referenced name', async (t) => {
+  const ns = await namespace('src-refs');
+  await cluster.createPod({ namespace: ns, name: 'managed', labels: { 'switchyard.io/autoport': 'true' }, ip: '198.51.100.31' });
+  await cluster.createPod({ namespace: ns, name: 'other', labels: { app: 'x' }, ip: '198.51.100.32' });
+  for (const name of ['used-tls', 'unused-tls']) await cluster.must('POST', `/api/v1/namespaces/${ns}/secrets`, tlsSecret(name));
+  await cluster.must('POST', routes(ns), route(ns, 'plain'));
+  const { store, source } = await startSource(t);
+  t.is(store.size('Pod'), 0);
+  t.is(store.size('Secret'), 0);
+  t.false(source.watched.some((w) => w.kind === 'Pod' || w.kind === 'Secret'));
+
+  await cluster.must('POST', routes(ns), route(ns, 'auto', { annotations: { 'switchyard.io/target-port-annotation': 'AUTO_PORT0' } }));
+  t.true(await eventually(() => store.has('Pod', `${ns}/managed`), 10_000, 20));
+  t.false(store.has('Pod', `${ns}/other`), 'only pods labelled switchyard.io/autoport');
+  await cluster.must('POST', `/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'opaque' }, type: 'Opaque', stringData: { password: 'x' } });
+  const secure = (name: string, secret: string) => route(ns, name, { tls: { termination: 'edge', externalCertificate: { name: secret } } });
+  await cluster.must('POST', routes(ns), secure('secure', 'used-tls'));
+  await cluster.must('POST', routes(ns), secure('secure-2', 'used-tls'));
+  await cluster.must('POST', routes(ns), secure('not-tls', 'opaque'));
+  t.true(await eventually(() => store.has('Secret', `${ns}/used-tls`) && store.has('Route', `${ns}/not-tls`), 10_000, 20));
+  store.flush(); // the source has seen every route: its informer decisions are made synchronously
+  t.deepEqual(source.watched.filter((w) => w.kind === 'Secret').map((w) => w.fieldSelector).sort(),
+    ['metadata.name=opaque,type=kubernetes.io/tls', 'metadata.name=used-tls,type=kubernetes.io/tls']);
+  t.false(store.has('Secret', `${ns}/unused-tls`), 'never referenced, never read');
+  t.false(store.has('Secret', `${ns}/opaque`), 'referenced, but not a TLS Secret');
+  // A rotated certificate arrives through the watch.
+  await cluster.must('PATCH', `/api/v1/namespaces/${ns}/secrets/used-tls`, { data: { 'tls.crt': 'bmV3' } }, { contentType: 'application/merge-patch+json' });
+  t.true(await eventually(() => (store.get('Secret', `${ns}/used-tls`) as any)?.data?.['tls.crt'] === 'bmV3', 10_000, 20));
+
+  // One of two references gone: still read. All gone: the informers stop and what they read
+  // leaves the store.
+  await cluster.must('DELETE', `${routes(ns)}/secure`);
+  t.true(await eventually(() => !store.has('Route', `${ns}/secure`), 10_000, 20));
+  store.flush(); // the source has seen the deletion: its informer decisions are made synchronously
+  t.true(source.watched.some((w) => w.kind === 'Secret' && w.name === 'used-tls'));
+  await cluster.must('DELETE', `${routes(ns)}/auto`);
+  await cluster.must('DELETE', `${routes(ns)}/secure-2`);
+  t.true(await eventually(() => store.size('Pod') === 0 && store.size('Secret') === 0, 10_000, 20));
+});
+
+test.serial('without the secrets and pods rules, routes that reference them do not hold up the first sync', async (t) => {
+  // The shipped ClusterRole minus the rules manifests/README.md says an operator may drop.
+  const shipped = yaml.load(readFileSync(`${MANIFESTS}base/cluster-role.yaml`, 'utf8')) as any;
+  const rules = shipped.rules.filter((r: any) => !r.resources.includes('secrets') && !r.resources.includes('pods'));
+  t.is(rules.length, shipped.rules.length - 2);
+  await cluster.apply({ yaml: yaml.dump({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'lean-router' }, rules }) + `---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: lean-router, namespace: switchyard }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: lean-router }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: lean-router }
+subjects: [{ kind: ServiceAccount, name: lean-router, namespace: switchyard }]
+` });
+  const ns = await namespace('src-lean');
+  await cluster.must('POST', `/api/v1/namespaces/${ns}/secrets`, tlsSecret('cert'));
+  await cluster.must('POST', routes(ns), route(ns, 'secure', { tls: { termination: 'edge', externalCertificate: { name: 'cert' } } }));
+  await cluster.must('POST', routes(ns), route(ns, 'auto', { annotations: { 'switchyard.io/target-port-annotation': 'AUTO_PORT0' } }));
+  const lean = await cluster.serviceAccountKubeconfig('switchyard', 'lean-router');
+  const { store, source } = await startSource(t, { kubeconfig: lean.kubeconfig });
+  t.true(source.synced, 'the refused Secret and Pod lists count as synced');
+  t.true(store.has('Route', `${ns}/secure`) && store.has('Route', `${ns}/auto`));
+  t.false(store.has('Secret', `${ns}/cert`));
+});

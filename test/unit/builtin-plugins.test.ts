@@ -1,0 +1,143 @@
+// The built-in policies as plugins: each on its own, through the same runner the proxy uses.
+import test from 'ava';
+import type { Socket } from 'node:net';
+import { RouteChain, linksOf } from '../../src/pipeline/chain.ts';
+import { PluginContext, type ExchangeDriver } from '../../src/pipeline/context.ts';
+import { runLogPhases, runPhases, runResponsePhases } from '../../src/pipeline/runner.ts';
+import type { Phases, PluginServices } from '../../src/pipeline/types.ts';
+import { EndpointState } from '../../src/health/endpoint-state.ts';
+import { ipAllowlistPlugin } from '../../src/plugins/ip-allowlist.ts';
+import { tlsInsecurePolicyPlugin } from '../../src/plugins/tls-insecure-policy.ts';
+import { rateLimitPlugin } from '../../src/plugins/rate-limit.ts';
+import { stickyCookiePlugin } from '../../src/plugins/sticky-cookie.ts';
+import { balancerPlugin } from '../../src/plugins/balancer.ts';
+import { rewriteTargetPlugin } from '../../src/plugins/rewrite-target.ts';
+import { hstsPlugin } from '../../src/plugins/hsts.ts';
+import { podConcurrentConnectionsPlugin } from '../../src/plugins/pod-concurrent-connections.ts';
+import { createBalancer } from '../../src/balance/create-balancer.ts';
+
+const route = { key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: {} };
+const members = [{ endpoint: new EndpointState('ep-a', '10.0.0.1', 80), weight: 1, acceptsNew: true }, { endpoint: new EndpointState('ep-b', '10.0.0.2', 80), weight: 1, acceptsNew: true }];
+
+function services(): PluginServices {
+  const kept = new Map<string, unknown>();
+  return {
+    route, instanceName: 'builtin', logger: { debug() {}, info() {}, warn() {}, error() {} },
+    retain: <T>(k: string, make: () => T) => { if (!kept.has(k)) kept.set(k, make()); return kept.get(k) as T; },
+  };
+}
+
+class Driver implements ExchangeDriver {
+  outcome: 'proceed' | 'answer' | 'failed' | null = null;
+  done: Promise<void>;
+  #resolve!: () => void;
+  constructor() { this.done = new Promise((r) => { this.#resolve = r; }); }
+  proceed(): void { this.outcome = 'proceed'; this.#resolve(); }
+  answer(): void { this.outcome = 'answer'; this.#resolve(); }
+  failed(): void { this.outcome = 'failed'; this.#resolve(); }
+}
+
+function run(phases: Phases[], options: { ip?: string; secure?: boolean; url?: string; headers?: Record<string, string>; kind?: 'http' | 'passthrough'; socket?: object } = {}) {
+  const driver = new Driver();
+  const chain = new RouteChain(linksOf(phases.map((p, i) => ({ name: `l${i}`, phases: p }))), 1000);
+  const socket = (options.socket ?? { remoteAddress: options.ip ?? '10.9.9.9' }) as Socket;
+  const ctx = new PluginContext(options.kind ?? 'http', chain, driver, { members }, { ...route, tls: null } as never, socket, options.ip ?? '10.9.9.9',
+    options.secure ?? false, 'GET', options.url ?? '/app/x', 'h.test:8080', { host: 'h.test', ...options.headers }, null);
+  runPhases(ctx);
+  return { ctx, driver };
+}
+
+test('ip-allowlist: a connection-phase check, so it applies to passthrough too', (t) => {
+  const allow = ipAllowlistPlugin.create(['10.0.0.0/8', '2001:db8::1'], services());
+  t.is(run([allow], { ip: '10.1.2.3' }).driver.outcome, 'proceed');
+  const denied = run([allow], { ip: '192.168.1.1' });
+  t.is(denied.driver.outcome, 'answer');
+  t.is(denied.ctx.answerStatus, 403);
+  t.is(run([allow], { ip: '192.168.1.1', kind: 'passthrough' }).driver.outcome, 'answer');
+});
+
+test('tls-insecure-policy: Redirect 302 to https, None 404, Allow passes; passthrough only by SNI', (t) => {
+  const tls = (termination: 'edge' | 'passthrough', insecurePolicy: 'None' | 'Allow' | 'Redirect') =>
+    tlsInsecurePolicyPlugin.create({ termination, insecurePolicy, certificate: null, destinationCA: null }, services());
+  const redirect = run([tls('edge', 'Redirect')], { url: '/a?b=1' });
+  t.is(redirect.ctx.answerStatus, 302);
+  t.is(redirect.ctx.answerHeaders!.location, 'https://h.test/a?b=1');
+  t.is(run([tls('edge', 'None')]).ctx.answerStatus, 404);
+  t.is(run([tls('edge', 'Allow')]).driver.outcome, 'proceed');
+  t.is(run([tls('edge', 'None')], { secure: true }).driver.outcome, 'proceed');
+  t.is(run([tls('passthrough', 'Redirect')], { secure: true }).ctx.answerStatus, 404, 'decrypted HTTP never reaches a passthrough route');
+  t.is(run([tls('passthrough', 'Redirect')]).ctx.answerStatus, 302);
+});
+
+test('rate-limit: limits per source, concurrency slot given back in the log phase, state retained', (t) => {
+  const s = services();
+  const limit = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
+  const first = run([limit], { ip: '10.0.0.5' });
+  t.is(first.driver.outcome, 'proceed');
+  t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
+  t.is(run([limit], { ip: '10.0.0.6' }).driver.outcome, 'proceed');
+  runLogPhases(first.ctx, () => {});
+  const again = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
+  t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'the rebuilt instance shares the retained limiter');
+  t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
+});
+
+test('rate-limit on passthrough connections: rate-tcp counts connections, rate-http does not apply', (t) => {
+  const limit = rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, services());
+  const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough', socket: { remoteAddress: '10.0.0.7' } });
+  t.is(conn().driver.outcome, 'proceed');
+  t.is(conn().driver.outcome, 'proceed', 'rate-http 1 does not count connections');
+  t.is(conn().ctx.answerStatus, 429, 'the third new connection in 3 s is over rate-tcp 2');
+});
+
+test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets a Set-Cookie for the chosen one', (t) => {
+  const sticky = stickyCookiePlugin.create({ cookieName: 'sy', sameSite: null }, services());
+  const balancer = balancerPlugin.create({ balancer: createBalancer('roundrobin', members), hasWeight: true }, services());
+  const pinned = run([sticky, balancer], { headers: { cookie: 'a=1; sy=ep-b' } });
+  t.is(pinned.ctx.endpoint, members[1]);
+  pinned.ctx.responseHeaders = {};
+  runResponsePhases(pinned.ctx);
+  t.is(pinned.ctx.responseHeaders['set-cookie'], undefined);
+  const fresh = run([sticky, balancer]);
+  t.truthy(fresh.ctx.endpoint);
+  fresh.ctx.responseHeaders = { 'set-cookie': 'app=1' };
+  runResponsePhases(fresh.ctx);
+  t.deepEqual(fresh.ctx.responseHeaders['set-cookie'], ['app=1', `sy=${fresh.ctx.endpoint!.endpoint.id}; Path=/; HttpOnly`]);
+});
+
+test('balancer: 503 ZERO_WEIGHT when every weight is 0, NO_ENDPOINT when none is available', (t) => {
+  t.is(run([balancerPlugin.create({ balancer: createBalancer('random', members), hasWeight: false }, services())]).ctx.answerError?.code, 'SY_ZERO_WEIGHT');
+  t.is(run([balancerPlugin.create({ balancer: { pick: () => null }, hasWeight: true }, services())]).ctx.answerError?.code, 'SY_NO_ENDPOINT');
+});
+
+test('rewrite-target and hsts', (t) => {
+  const r = run([rewriteTargetPlugin.create({ routePath: '/app', target: '/' }, services())], { url: '/app/x?y' });
+  t.is(r.ctx.path, '/x?y');
+  const hsts = hstsPlugin.create('max-age=60', services());
+  const secure = run([hsts], { secure: true });
+  secure.ctx.responseHeaders = {};
+  runResponsePhases(secure.ctx);
+  t.is(secure.ctx.responseHeaders['strict-transport-security'], 'max-age=60');
+  const plain = run([hsts]);
+  plain.ctx.responseHeaders = {};
+  runResponsePhases(plain.ctx);
+  t.is(plain.ctx.responseHeaders['strict-transport-security'], undefined);
+});
+
+test('pod-concurrent-connections: at most N per endpoint, the next waits for a slot, a full wait answers 503', async (t) => {
+  const pick = { selectEndpoint: () => members[0] };
+  const limit = podConcurrentConnectionsPlugin.create({ limit: 1, queueTimeoutMs: 30 }, services());
+  const first = run([pick, limit]);
+  t.is(first.driver.outcome, 'proceed');
+  const second = run([pick, limit]);
+  t.is(second.driver.outcome, null, 'queued');
+  runLogPhases(first.ctx, () => {});
+  await second.driver.done;
+  t.is(second.driver.outcome, 'proceed', 'got the released slot');
+  const third = run([pick, limit]);
+  await third.driver.done;
+  t.is(third.ctx.answerError?.code, 'SY_ENDPOINT_BUSY');
+  runLogPhases(third.ctx, () => {});
+  runLogPhases(second.ctx, () => {});
+  t.is(run([pick, limit]).driver.outcome, 'proceed', 'no slot leaked');
+});
