@@ -1,100 +1,176 @@
-// `npm run bench`: throughput and latency of a backend reached directly vs through switchyard,
-// on loopback, printed as a table. Uses wrk when installed (apt-get install wrk), else
-// autocannon (in its own process, so the load generator does not share the router's event loop).
-// Options (env): BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 50),
-// BENCH_WORKERS (comma-separated --workers values to measure, default "0,2"),
+// `npm run bench`: switchyard side by side with its peers, in one run on one machine, so the
+// ratios mean something even where absolute numbers drift (shared or noisy machines).
+//
+// Peers (each proxying to the same backend — nginx `return 200` when installed, else a small
+// Node server): HAProxy `nbthread 1` (the anchor, = 1.00), nginx 1 worker, switchyard in one
+// process (`--workers 0`) and with `--workers 1` / `--workers 2`, fastify + @fastify/http-proxy,
+// and node-http-proxy with a keep-alive agent. Missing system tools are skipped and named.
+//
+// Measured, in interleaved rounds (every peer once per round; median of the rounds):
+// - HTTP keep-alive req/s (wrk -t1 -c50) and the peer's CPU seconds per 100k requests
+//   (utime+stime of all its processes from /proc, before/after);
+// - p99 latency at a fixed rate of half HAProxy's max (autocannon --overallRate: wrk2 is not
+//   packaged in Debian; the achieved rate is printed);
+// - TLS against HAProxy with the same ECDSA P-256 certificate (TLS 1.3): full handshakes/s
+//   (openssl s_time -new, one connection at a time), keep-alive HTTPS req/s on an edge route
+//   (wrk), HTTP/2 req/s (h2load -c10 -m10).
+//
+// Also, in the same switchyard process: a route with three trivial plugins (set a header, check
+// a header, a log phase) next to the plain one (BENCH_PLUGINS=0 skips it).
+//
+// Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
+// BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
-// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
-// BENCH_PLUGINS=0 to skip the plugin scenario (one process: a route without plugins vs one
-// with three trivial plugins — set a header, check a header, a log phase — measured in turn).
-// Anchors: when haproxy and/or nginx are installed (apt-get install haproxy nginx), the same
-// backend is also measured behind each of them, one thread/worker, keep-alive to the backend.
-// Numbers are for comparison on one machine, not targets: nothing here asserts.
+// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare).
+// Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { children, startJsonLine, waitForPort } from './processes.ts';
+import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
+const only = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
+const HOST = 'bench.local';
+const PLUGINS_HOST = 'bench-plugins.local';
 const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
-interface Result { rps: number; p50: number; p99: number; errors: number }
+const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
+const withPlugins = process.env.BENCH_PLUGINS !== '0';
 
-function has(command: string, versionFlag = '-v'): boolean {
-  return spawnSync(command, [versionFlag], { encoding: 'utf8' }).error === undefined;
-}
+const has = (command: string, ...args: string[]) => spawnSync(command, args, { encoding: 'utf8' }).error === undefined;
+const tools = { haproxy: has('haproxy', '-v'), nginx: has('nginx', '-v'), wrk: has('wrk', '--version'), h2load: has('h2load', '--version'), openssl: has('openssl', 'version') };
 
-function hasWrk(): boolean {
-  return has('wrk', '--version');
-}
+// ---- load generators ------------------------------------------------------------------------
 
-/** Start HAProxy (nbthread 1) or nginx (1 worker) in front of the backend; resolves with its port. */
-async function startAnchor(kind: 'haproxy' | 'nginx', dir: string, backendPort: number): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  let child: ChildProcess;
-  if (kind === 'haproxy') {
-    const cfg = path.join(dir, 'haproxy.cfg');
-    writeFileSync(cfg, [
-      'global', '  nbthread 1', '  maxconn 4096',
-      'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s',
-      'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b',
-      'backend b', '  http-reuse always', `  server s1 127.0.0.1:${backendPort}`, '',
-    ].join('\n'));
-    child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
-  } else {
-    const prefix = path.join(dir, 'nginx');
-    mkdirSync(path.join(prefix, 'logs'), { recursive: true });
-    const cfg = path.join(prefix, 'nginx.conf');
-    writeFileSync(cfg, `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;
-  upstream b { server 127.0.0.1:${backendPort}; keepalive 80; }
-  server { listen 127.0.0.1:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-`);
-    child = spawn('nginx', ['-p', prefix, '-c', cfg], { stdio: 'ignore' });
-  }
-  children.push(child);
-  await waitForPort(port);
-  return { port, child };
-}
+interface Load { rps: number; p99: number; requests: number; errors: number }
 
-function runWrk(url: string, host: string): Result {
+function wrk(url: string, host = HOST): Load {
   const close = connectionClose ? ['-H', 'Connection: close'] : [];
   const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, ...close, url], { encoding: 'utf8' }).stdout;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
-  const p = (q: string) => { const m = new RegExp(`${q}%\\s+([\\d.]+)(us|ms|s)`).exec(out); return m ? toMs(m[1]!, m[2]!) : NaN; };
-  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, p50: p('50'), p99: p('99'), errors };
+  const m99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?timeout (\d+)/.exec(out)?.[1] ?? 0);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: m99 ? toMs(m99[1]!, m99[2]!) : NaN, requests, errors };
 }
 
-function runAutocannon(url: string, host: string): Result {
+function autocannon(url: string, options: { rate?: number; seconds?: number; host?: string } = {}): Load {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
-  const close = connectionClose ? ['-H', 'connection=close'] : [];
-  const out = spawnSync(process.execPath, [bin, '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${host}`, ...close, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
-  const json = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
-  return { rps: json.requests.average, p50: json.latency.p50, p99: json.latency.p99, errors: json.non2xx + json.errors };
+  const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${options.host ?? HOST}`];
+  if (connectionClose) args.push('-H', 'connection=close');
+  if (options.rate) args.push('-R', String(Math.round(options.rate)));
+  const out = spawnSync(process.execPath, [...args, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  const json = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p99: number }; non2xx: number; errors: number };
+  return { rps: json.requests.average, p99: json.latency.p99, requests: json.requests.total, errors: json.non2xx + json.errors };
 }
 
-async function main(): Promise<void> {
-  const backend = await startJsonLine(process.execPath, [path.join(here, 'backend.ts')], (l) => typeof l.port === 'number');
-  const port = backend.line.port as number;
-  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
-  const file = path.join(dir, 'routes.yaml');
-  writeFileSync(file, `apiVersion: v1
+const httpLoad = (url: string, host = HOST) => (tools.wrk ? wrk(url, host) : autocannon(url, { host }));
+
+/** Full TLS 1.3 handshakes per second, one connection at a time, no session reuse. */
+function handshakes(port: number): number {
+  const out = spawnSync('openssl', ['s_time', '-connect', `127.0.0.1:${port}`, '-new', '-tls1_3', '-time', String(duration)], { encoding: 'utf8' }).stdout;
+  const m = /(\d+) connections in ([\d.]+)s/.exec(out);
+  const real = /(\d+) connections in (\d+) real seconds/.exec(out);
+  if (real) return Number(real[1]) / Math.max(1, Number(real[2]));
+  return m ? Number(m[1]) / duration : NaN;
+}
+
+function h2load(port: number): number {
+  const out = spawnSync('h2load', ['-c', '10', '-m', '10', '-D', String(duration), `--connect-to=127.0.0.1:${port}`, `https://${HOST}/`], { encoding: 'utf8' }).stdout;
+  const ok = Number(/(\d+) succeeded/.exec(out)?.[1] ?? 0);
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN);
+  return ok > 0 ? rps : NaN;
+}
+
+// ---- peers ----------------------------------------------------------------------------------
+
+interface Running { http: number; https?: number; pids: () => number[]; stop: () => Promise<void> }
+interface Peer { name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running> }
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+}
+
+const withChildren = (pid: number) => () => [pid, ...childPids(pid)];
+
+function certificate(dir: string): { cert: string; key: string; combined: string } {
+  const key = path.join(dir, 'tls.key');
+  const cert = path.join(dir, 'tls.crt');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  const combined = path.join(dir, 'combined.pem');
+  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  return { cert, key, combined };
+}
+
+async function startNginxBackend(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const prefix = path.join(dir, 'nginx-backend');
+  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+  writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }
+`);
+  const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+  children.push(child);
+  await waitForPort(port);
+  return { port, stop: stopper(child) };
+}
+
+function peers(dir: string, backend: number, tls: { cert: string; key: string; combined: string }, running: Map<string, Running>): Peer[] {
+  const list: Peer[] = [];
+  if (tools.haproxy) {
+    list.push({ name: 'haproxy', label: 'HAProxy 1 thread', tls: true, async start() {
+      const [port, tlsPort] = [await freePort(), await freePort()];
+      const cfg = path.join(dir, 'haproxy.cfg');
+      writeFileSync(cfg, ['global', '  nbthread 1', '  maxconn 8192', '  ssl-default-bind-options ssl-min-ver TLSv1.3',
+        'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s', '  option http-keep-alive',
+        'frontend f', `  bind 127.0.0.1:${port}`, `  bind 127.0.0.1:${tlsPort} ssl crt ${tls.combined} alpn h2,http/1.1`, '  default_backend b',
+        'backend b', '  http-reuse always', `  server s1 127.0.0.1:${backend}`, ''].join('\n'));
+      const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+      children.push(child);
+      await waitForPort(port);
+      return { http: port, https: tlsPort, pids: withChildren(child.pid!), stop: stopper(child) };
+    } });
+  }
+  if (tools.nginx) {
+    list.push({ name: 'nginx', label: 'nginx 1 worker', tls: false, async start() {
+      const port = await freePort();
+      const prefix = path.join(dir, 'nginx-proxy');
+      mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+      writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
+  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
+  upstream b { server 127.0.0.1:${backend}; keepalive 80; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`);
+      const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+      children.push(child);
+      await waitForPort(port);
+      return { http: port, pids: withChildren(child.pid!), stop: stopper(child) };
+    } });
+  }
+  const routes = path.join(dir, 'routes.yaml');
+  const indent = (pem: string) => readFileSync(pem, 'utf8').trim().split('\n').map((l) => `      ${l}`).join('\n');
+  writeFileSync(routes, `apiVersion: v1
 kind: Service
 metadata: { name: bench }
 spec: { ports: [{ name: http, port: 80 }] }
@@ -103,20 +179,29 @@ apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
 addressType: IPv4
-ports: [{ name: http, port: ${port} }]
+ports: [{ name: http, port: ${backend} }]
 endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
 ---
 apiVersion: route.openshift.io/v1
 kind: Route
 metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
-spec: { host: bench.local, to: { kind: Service, name: bench } }
+spec:
+  host: ${HOST}
+  to: { kind: Service, name: bench }
+  tls:
+    termination: edge
+    insecureEdgeTerminationPolicy: Allow
+    certificate: |
+${indent(tls.cert)}
+    key: |
+${indent(tls.key)}
 ---
 apiVersion: route.openshift.io/v1
 kind: Route
 metadata:
   name: bench-plugins
   annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
-spec: { host: bench-plugins.local, to: { kind: Service, name: bench } }
+spec: { host: ${PLUGINS_HOST}, to: { kind: Service, name: bench } }
 ${['set', 'check', 'log'].map((name, i) => `---
 apiVersion: switchyard.io/v1alpha1
 kind: Middleware
@@ -124,40 +209,137 @@ metadata: { name: ${name} }
 spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
 `).join('')}`);
   const pluginArgs = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
-  const load = hasWrk() ? runWrk : runAutocannon;
-  const tool = hasWrk() ? 'wrk' : 'autocannon';
-  const rows: Array<[string, Result]> = [['direct to backend', load(`http://127.0.0.1:${port}/`, 'bench.local')]];
-  for (const workers of (process.env.BENCH_WORKERS ?? '0,2').split(',').map(Number)) {
-    const { child: router, line: listening } = await startJsonLine(process.execPath, [cli, 'run', '--file', file,
-      '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers), ...pluginArgs], (l) => l.msg === 'listening');
-    const url = `http://127.0.0.1:${listening.http as number}/`;
-    load(url, 'bench.local'); // warm-up: JIT, connection pools
-    rows.push([`switchyard --workers ${workers}`, load(url, 'bench.local')]);
-    if (workers === 0 && process.env.BENCH_PLUGINS !== '0') {
-      // Alternate the two routes in one process so both see the same machine state.
-      load(url, 'bench-plugins.local');
-      rows.push(['  3 trivial plugins', load(url, 'bench-plugins.local')]);
-      rows.push(['  no plugins (again)', load(url, 'bench.local')]);
-      rows.push(['  3 plugins (again)', load(url, 'bench-plugins.local')]);
+  for (const workers of [0, 1, 2]) {
+    list.push({ name: `switchyard-${workers}`, label: workers === 0 ? 'switchyard one process' : `switchyard --workers ${workers}`, tls: workers === 0, async start() {
+      const { child, line } = await startJsonLine(process.execPath, [cli, 'run', '--file', routes, '--bind', '127.0.0.1',
+        '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers), '--default-certificate', tls.combined, ...pluginArgs,
+        '--log-level', 'info'], (l) => l.msg === 'listening'); // info: the "listening" line
+      return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
+    } });
+    if (workers === 0 && withPlugins) {
+      // The same process, another route: measured in its own turn of each round.
+      list.push({ name: 'switchyard-plugins', label: '  same process, route with 3 trivial plugins', tls: false, host: PLUGINS_HOST, async start() {
+        const base = running.get('switchyard-0')!;
+        return { ...base, stop: async () => {} };
+      } });
     }
-    router.kill('SIGTERM');
-    await new Promise((r) => router.once('exit', r));
   }
-  for (const kind of ['haproxy', 'nginx'] as const) {
-    if (!has(kind)) continue;
-    const anchor = await startAnchor(kind, dir, port);
-    const url = `http://127.0.0.1:${anchor.port}/`;
-    load(url, 'bench.local');
-    rows.push([`${kind} (1 thread, anchor)`, load(url, 'bench.local')]);
-    anchor.child.kill('SIGTERM');
-    await new Promise((r) => anchor.child.once('exit', r));
-  }
-  const row = (name: string, r: Result) => `| ${name.padEnd(26)} | ${r.rps.toFixed(0).padStart(9)} | ${r.p50.toFixed(2).padStart(8)} | ${r.p99.toFixed(2).padStart(8)} | ${String(r.errors).padStart(6)} |`;
-  console.log(`\n${tool}, ${connections} connections${connectionClose ? ' (a new one per request)' : ''}, ${duration} s each, node ${process.version}, loopback, backend: one Node process\n`);
-  console.log('| path                       |     req/s | p50 (ms) | p99 (ms) | errors |');
-  console.log('|----------------------------|-----------|----------|----------|--------|');
-  for (const [name, r] of rows) console.log(row(name, r));
-  for (const c of children) c.kill('SIGTERM');
+  list.push({ name: 'fastify', label: '@fastify/http-proxy', tls: false, async start() {
+    const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/fastify-proxy.ts'), String(backend)], (l) => typeof l.port === 'number');
+    return { http: line.port as number, pids: withChildren(child.pid!), stop: stopper(child) };
+  } });
+  list.push({ name: 'http-proxy', label: 'http-proxy (keep-alive agent)', tls: false, async start() {
+    const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/http-proxy.ts'), String(backend)], (l) => typeof l.port === 'number');
+    return { http: line.port as number, pids: withChildren(child.pid!), stop: stopper(child) };
+  } });
+  return list.filter((p) => only === null || only.has(p.name));
 }
 
-main().catch((err: Error) => { console.error(err.message); process.exit(1); });
+// ---- measurement ----------------------------------------------------------------------------
+
+interface PeerResult {
+  name: string; label: string;
+  rounds: Array<{ rps: number; p99: number; cpuPer100k: number; errors: number }>;
+  rps: number; p99: number; cpuPer100k: number;
+  fixedRate?: { rate: number; achieved: number; p99: number };
+  tlsHandshakes?: number; httpsRps?: number; h2Rps?: number;
+}
+
+const median = (xs: number[]) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN; };
+const cpuOf = (r: Running) => r.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
+  const tls = certificate(dir);
+  let backendPort: number;
+  let backendName: string;
+  if (tools.nginx) {
+    backendPort = (await startNginxBackend(dir)).port;
+    backendName = 'nginx `return 200` (1 worker)';
+  } else {
+    const backend = await startJsonLine(process.execPath, [path.join(here, 'backend.ts')], (l) => typeof l.port === 'number');
+    backendPort = backend.line.port as number;
+    backendName = 'one Node process (install nginx for the usual nginx `return 200` backend)';
+  }
+  const running = new Map<string, Running>();
+  const list = peers(dir, backendPort, tls, running);
+  for (const p of list) running.set(p.name, await p.start());
+  const results = new Map<string, PeerResult>(list.map((p) => [p.name, { name: p.name, label: p.label, rounds: [], rps: NaN, p99: NaN, cpuPer100k: NaN }]));
+
+  // Warm-up: JIT, connection pools.
+  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}/`, { seconds: 2, host: p.host });
+
+  for (let round = 0; round < rounds; round++) {
+    for (const p of list) {
+      const r = running.get(p.name)!;
+      const cpu0 = cpuOf(r);
+      const load = httpLoad(`http://127.0.0.1:${r.http}/`, p.host);
+      const cpu = cpuOf(r) - cpu0;
+      results.get(p.name)!.rounds.push({ rps: load.rps, p99: load.p99, cpuPer100k: load.requests > 0 ? (cpu / load.requests) * 100_000 : NaN, errors: load.errors });
+      console.error(`round ${round + 1}: ${p.label}: ${load.rps.toFixed(0)} req/s`);
+    }
+  }
+  for (const r of results.values()) {
+    r.rps = median(r.rounds.map((x) => x.rps));
+    r.p99 = median(r.rounds.map((x) => x.p99));
+    r.cpuPer100k = median(r.rounds.map((x) => x.cpuPer100k));
+  }
+  const anchor = results.get('haproxy');
+  // Fixed rate: half of HAProxy's max (or of the fastest peer's when HAProxy is missing).
+  const maxRps = anchor?.rps ?? Math.max(...[...results.values()].map((r) => r.rps));
+  const rate = maxRps / 2;
+  for (let round = 0; round < rounds; round++) {
+    for (const p of list) {
+      const r = running.get(p.name)!;
+      const load = autocannon(`http://127.0.0.1:${r.http}/`, { rate, host: p.host });
+      const res = results.get(p.name)!;
+      const all = (res as PeerResult & { fixedRounds?: Load[] }).fixedRounds ??= [];
+      all.push(load);
+      res.fixedRate = { rate, achieved: median(all.map((l) => l.rps)), p99: median(all.map((l) => l.p99)) };
+    }
+  }
+  // TLS and HTTP/2 (the peers that terminate TLS with the same certificate).
+  const tlsPeers = list.filter((p) => p.tls);
+  for (let round = 0; round < rounds; round++) {
+    for (const p of tlsPeers) {
+      const r = running.get(p.name)!;
+      const res = results.get(p.name)! as PeerResult & { tlsRounds?: Array<[number, number, number]> };
+      const hs = tools.openssl ? handshakes(r.https!) : NaN;
+      const https = tools.wrk ? wrk(`https://127.0.0.1:${r.https}/`).rps : autocannon(`https://127.0.0.1:${r.https}/`).rps;
+      const h2 = tools.h2load ? h2load(r.https!) : NaN;
+      (res.tlsRounds ??= []).push([hs, https, h2]);
+      res.tlsHandshakes = median(res.tlsRounds.map((x) => x[0]));
+      res.httpsRps = median(res.tlsRounds.map((x) => x[1]));
+      res.h2Rps = median(res.tlsRounds.map((x) => x[2]));
+    }
+  }
+  for (const r of running.values()) await r.stop();
+  for (const c of children) c.kill('SIGTERM');
+
+  // ---- report ---------------------------------------------------------------------------------
+  const f = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
+  const ratio = (x: number | undefined, base: number | undefined) => (x !== undefined && base !== undefined && Number.isFinite(x) && Number.isFinite(base) && base > 0 ? (x / base).toFixed(2) : '–');
+  const a = anchor;
+  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds; ` +
+    `backend: ${backendName}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTP/2 req/s | × |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results.values()) {
+    console.log(`| ${r.label} | ${f(r.rps)} | ${ratio(r.rps, a?.rps)} | ${f(r.cpuPer100k, 2)} | ${f(r.fixedRate?.p99, 2)} | ${ratio(r.fixedRate?.p99, a?.fixedRate?.p99)} | ` +
+      `${f(r.tlsHandshakes)} | ${ratio(r.tlsHandshakes, a?.tlsHandshakes)} | ${f(r.httpsRps)} | ${ratio(r.httpsRps, a?.httpsRps)} | ${f(r.h2Rps)} | ${ratio(r.h2Rps, a?.h2Rps)} |`);
+  }
+  const sy = results.get('switchyard-0');
+  const fastify = results.get('fastify');
+  if (sy && fastify) console.log(`\nswitchyard one process / @fastify/http-proxy: ${ratio(sy.rps, fastify.rps)}`);
+  console.log(`fixed rate: ${f(rate)} req/s requested (autocannon --overallRate, ${connections} connections); achieved: ` +
+    [...results.values()].map((r) => `${r.name} ${f(r.fixedRate?.achieved)}`).join(', '));
+  console.log('TLS: ECDSA P-256 certificate, TLS 1.3, edge route (switchyard) / ssl bind (HAProxy); handshakes: openssl s_time -new (one connection at a time); HTTP/2: h2load -c10 -m10');
+  const missing = Object.entries(tools).filter(([, ok]) => !ok).map(([name]) => name);
+  if (missing.length > 0) console.log(`\nskipped (not installed): ${missing.join(', ')} — apt-get install -y haproxy nginx wrk nghttp2-client openssl`);
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  const out = path.join(here, 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(out, JSON.stringify({ node: process.version, duration, rounds, connections, backend: backendName, loadavg: loadavg(), tools, results: [...results.values()] }, null, 2));
+  console.log(`JSON: ${path.relative(root, out)}`);
+}
+
+main().then(() => process.exit(0), (err: Error) => { console.error(err.stack ?? err.message); process.exit(1); });
