@@ -79,12 +79,12 @@ test('HTTP/2 on a route with its own certificate runs the chain: rejection, requ
   t.teardown(() => session.close());
   const denied = await h2Get(session, '/h2-denied');
   t.is((session.socket as tls.TLSSocket).alpnProtocol, 'h2');
-  t.is(denied.headers[':status'], 401, 'api-key rejects over h2');
+  t.is(Number(denied.headers[':status']), 401, 'api-key rejects over h2');
   t.is(denied.headers['www-authenticate'], 'Bearer');
   t.false(backend.requests.some((r) => r.url === '/h2-denied'), 'the rejected request reached no endpoint');
 
   const ok = await h2Get(session, '/h2-ok', { 'x-api-key': KEY });
-  t.is(ok.headers[':status'], 200);
+  t.is(Number(ok.headers[':status']), 200);
   const echoed = JSON.parse(ok.body) as { url: string; headers: Record<string, string | undefined> };
   t.is(echoed.url, '/h2-ok');
   t.is(echoed.headers['x-api-key'], undefined, 'the key is not forwarded');
