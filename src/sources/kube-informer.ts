@@ -7,6 +7,7 @@
 // serving what it last knew.
 
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { objectKey, API_VERSION, type KubeObject } from '../objects/types.ts';
@@ -33,6 +34,8 @@ export interface KubeInformerOptions {
    * routes reference, which RBAC may not grant. The informer keeps retrying meanwhile.
    */
   syncOnForbidden?: boolean;
+  /** Time for the watchdog and the restart backoff (tests drive it by hand). Default: the system clock. */
+  clock?: Clock;
 }
 
 /** Watch line callback and done callback of the client's Watch. */
@@ -46,13 +49,14 @@ export class KubeInformer {
   readonly watched: WatchedResource;
   #options: KubeInformerOptions;
   #log: Logger;
+  #clock: Clock;
   #watch: Watch;
   #informer: ListWatch<KubernetesObject> | undefined;
   /** Bumped on every (re)start; callbacks of older informers are ignored. */
   #generation = 0;
   #attempt = 0;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #watchdog: NodeJS.Timeout | undefined;
+  #restartTimer: TimerHandle | undefined;
+  #watchdog: TimerHandle | undefined;
   #watchOpen = false;
   #watchStartedAt = 0;
   #lastActivity = 0;
@@ -62,6 +66,7 @@ export class KubeInformer {
 
   constructor(options: KubeInformerOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.watched = options.watched;
     this.#log = options.logger.child({ resource: options.watched.resource });
     this.#watch = new Watch(options.kubeConfig);
@@ -77,9 +82,7 @@ export class KubeInformer {
     if (this.#stopped) {
       this.#stopped = false;
       this.#run();
-      const interval = Math.max(50, Math.min(1000, Math.floor(this.#options.watchTimeoutMs / 4)));
-      this.#watchdog = setInterval(() => this.#checkWatchdog(), interval);
-      this.#watchdog.unref();
+      this.#armWatchdog();
     }
     if (this.#synced) return Promise.resolve();
     return new Promise((resolve, reject) => this.#syncWaiters.push({ resolve, reject }));
@@ -89,9 +92,10 @@ export class KubeInformer {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#generation++;
-    clearTimeout(this.#restartTimer);
-    clearInterval(this.#watchdog);
+    this.#clock.clearTimeout(this.#restartTimer);
+    this.#clock.clearTimeout(this.#watchdog);
     this.#restartTimer = undefined;
+    this.#watchdog = undefined;
     const informer = this.#informer;
     this.#informer = undefined;
     this.#watchOpen = false;
@@ -155,7 +159,7 @@ export class KubeInformer {
     // A dead informer must not open a watch: hand it a controller nobody will ever abort.
     if (!current()) return new AbortController();
     this.#watchOpen = true;
-    this.#watchStartedAt = this.#lastActivity = Date.now();
+    this.#watchStartedAt = this.#lastActivity = this.#clock.now();
     // Ask for bookmarks, so a quiet but healthy watch still proves it is alive; and let the
     // server end the watch cleanly now and then (as client-go does), which re-watches from
     // the last resourceVersion without a re-list.
@@ -164,7 +168,7 @@ export class KubeInformer {
     return this.#watch.watch(path, query,
       (phase, object, raw) => {
         if (!current()) return;
-        this.#lastActivity = Date.now();
+        this.#lastActivity = this.#clock.now();
         this.#attempt = 0;
         this.#touchSync();
         callback(phase, phase === 'ADDED' || phase === 'MODIFIED' ? narrowObject(this.watched.kind, object) : object, raw);
@@ -184,9 +188,20 @@ export class KubeInformer {
     this.#restart(describe(err));
   }
 
+  /** Check the watch every quarter of the watchdog timeout (50 ms to 1 s), re-arming each time. */
+  #armWatchdog(): void {
+    const interval = Math.max(50, Math.min(1000, Math.floor(this.#options.watchTimeoutMs / 4)));
+    this.#watchdog = this.#clock.setTimeout(() => {
+      if (this.#stopped) return;
+      this.#armWatchdog();
+      this.#checkWatchdog();
+    }, interval);
+    (this.#watchdog as { unref?: () => void }).unref?.();
+  }
+
   #checkWatchdog(): void {
     if (this.#stopped || !this.#watchOpen) return;
-    const silentMs = Date.now() - this.#lastActivity;
+    const silentMs = this.#clock.now() - this.#lastActivity;
     if (silentMs > this.#options.watchTimeoutMs) this.#restart(`watch sent nothing for ${Math.round(silentMs / 1000)}s`);
   }
 
@@ -195,7 +210,7 @@ export class KubeInformer {
     const old = this.#informer;
     this.#informer = undefined;
     this.#generation++; // late callbacks of the old informer are ignored from here on
-    const ranHealthy = this.#watchOpen && Date.now() - this.#watchStartedAt > HEALTHY_RUN_MS;
+    const ranHealthy = this.#watchOpen && this.#clock.now() - this.#watchStartedAt > HEALTHY_RUN_MS;
     this.#watchOpen = false;
     void old?.stop();
     if (ranHealthy) this.#attempt = 0;
@@ -206,7 +221,7 @@ export class KubeInformer {
     const delay = Math.round(base / 2 + Math.random() * base / 2); // jitter: [base/2, base]
     this.#options.metrics?.watchRestarts.inc({ resource: this.watched.resource });
     this.#log.warn({ reason, retryInMs: delay }, 'restarting watch');
-    this.#restartTimer = setTimeout(() => {
+    this.#restartTimer = this.#clock.setTimeout(() => {
       this.#restartTimer = undefined;
       if (!this.#stopped) this.#run();
     }, delay);
@@ -240,7 +255,7 @@ export class KubeInformer {
   }
 
   #touchSync(): void {
-    this.#options.metrics?.lastSync.set({ resource: this.watched.resource }, Date.now() / 1000);
+    this.#options.metrics?.lastSync.set({ resource: this.watched.resource }, this.#clock.now() / 1000);
   }
 }
 

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Clock } from '../clock.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -34,6 +35,8 @@ export interface KubernetesSourceOptions {
   /** Restart backoff: first delay and cap (defaults 200 ms and 30 s). Tests shorten them. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Time for the informers' watchdogs and restart backoff. Default: the system clock. */
+  clock?: Clock;
 }
 
 export class KubernetesSource {
@@ -122,11 +125,11 @@ export class KubernetesSource {
    * everything else; the route is served without them (default certificate, no autoport port).
    */
   #informer(watched: WatchedResource, referenced = false): KubeInformer {
-    const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs } = this.#options;
+    const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs, clock } = this.#options;
     return new KubeInformer({
       kubeConfig, watched, store, logger: this.#log(), metrics,
       watchTimeoutMs: config.watchTimeout,
-      backoffInitialMs, backoffMaxMs,
+      backoffInitialMs, backoffMaxMs, clock,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });

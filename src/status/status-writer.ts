@@ -10,6 +10,7 @@
 // optimistic-concurrency check (409 Conflict) as a PUT.
 
 import type { KubeConfig } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../clock.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -18,7 +19,7 @@ import { KubeApiError, kubeRequest } from '../sources/kube-request.ts';
 import { objectPath } from '../sources/kube-resources.ts';
 import type { AdmissionResult } from '../table/types.ts';
 import { desiredLoadBalancer } from './ingress-status.ts';
-import { desiredRouteIngress, withoutRouterEntry, type StatusChange } from './route-status.ts';
+import { desiredRouteIngress, statusTime, withoutRouterEntry, type StatusChange } from './route-status.ts';
 
 export interface StatusRef { kind: 'Route' | 'Ingress'; namespace: string; name: string }
 
@@ -34,6 +35,8 @@ export interface StatusWriterOptions {
   concurrency?: number;
   /** Attempts per object on 409 Conflict or a transient error. */
   maxAttempts?: number;
+  /** Condition transition times, the token bucket and retry pauses (tests drive it by hand). Default: the system clock. */
+  clock?: Clock;
 }
 
 /** `result` undefined: forget (remove our entry). */
@@ -46,15 +49,18 @@ export class StatusWriter {
   #queue: string[] = [];
   #queued = new Set<string>();
   #inFlight = new Set<string>();
+  #clock: Clock;
   #tokens: number;
-  #refilledAt = Date.now();
+  #refilledAt: number;
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
 
   constructor(options: StatusWriterOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: 'status-writer' });
+    this.#clock = options.clock ?? systemClock;
     this.#tokens = options.burst ?? 50;
+    this.#refilledAt = this.#clock.now();
   }
 
   /** Desired state for these routes/ingresses; writes follow asynchronously. */
@@ -145,7 +151,7 @@ export class StatusWriter {
           return;
         }
         // Conflict: someone else wrote; re-read at once. Anything else: brief pause.
-        if (!conflict) await sleep(100 * 2 ** attempt);
+        if (!conflict) await this.#sleep(100 * 2 ** attempt);
       }
     }
   }
@@ -164,7 +170,7 @@ export class StatusWriter {
     const route = current as Route;
     const identity = { routerName: config.routerName, canonicalHostname: config.canonicalHostname };
     const entries: StatusChange<unknown> = result
-      ? desiredRouteIngress(route.status?.ingress, result, identity)
+      ? desiredRouteIngress(route.status?.ingress, result, identity, statusTime(new Date(this.#clock.now())))
       : withoutRouterEntry(route.status?.ingress, config.routerName);
     return { patch: { ingress: entries.value ?? null }, changed: entries.changed };
   }
@@ -173,15 +179,19 @@ export class StatusWriter {
     const rate = this.#options.writesPerSecond ?? 20;
     const burst = this.#options.burst ?? 50;
     for (;;) {
-      const now = Date.now();
+      const now = this.#clock.now();
       this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
       this.#refilledAt = now;
       if (this.#tokens >= 1) {
         this.#tokens -= 1;
         return;
       }
-      await sleep(Math.ceil(((1 - this.#tokens) / rate) * 1000));
+      await this.#sleep(Math.ceil(((1 - this.#tokens) / rate) * 1000));
     }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#clock.setTimeout(resolve, ms));
   }
 
   #isIdle(): boolean {
@@ -194,8 +204,4 @@ export class StatusWriter {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

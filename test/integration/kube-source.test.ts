@@ -12,6 +12,7 @@ import { Metrics } from '../../src/metrics.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 
 function route(ns: string, name: string, labels: Record<string, string> = {}) {
   return { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { namespace: ns, name, labels }, spec: { host: `${name}.example.com`, to: { kind: 'Service', name } } };
@@ -26,14 +27,14 @@ async function eventually(check: () => boolean, timeoutMs = 1000): Promise<boole
   return check();
 }
 
-async function setUp(t: any, overrides: Partial<RouterConfig> = {}, apiOptions = {}) {
+async function setUp(t: any, overrides: Partial<RouterConfig> = {}, apiOptions = {}, clock?: ManualClock) {
   const api = await FakeApiServer.start(apiOptions);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const config = { ...defaultConfig(), ...overrides };
   const store = new ObjectStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const source = new KubernetesSource({ config, store, logger: process.env.DBG ? (await import('../../src/log.ts')).createLogger('debug') : silentLogger, metrics, kubeConfig, backoffInitialMs: 50, backoffMaxMs: 300 });
+  const source = new KubernetesSource({ config, store, logger: process.env.DBG ? (await import('../../src/log.ts')).createLogger('debug') : silentLogger, metrics, kubeConfig, backoffInitialMs: 50, backoffMaxMs: 300, clock });
   t.teardown(async () => { await source.stop(); await api.close(); });
   return { api, store, metrics, source, config };
 }
@@ -88,16 +89,41 @@ test('dropped watches are restarted and counted; nothing is removed meanwhile', 
   t.true(store.has('Route', 'a/kept'));
 });
 
-test('a stalled watch is restarted by the watchdog', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchTimeout: 1000 }, { bookmarkIntervalMs: 100 });
+/** Resources whose informer last heard from the API server at this (clock) time. */
+async function heardAt(metrics: Metrics, ms: number): Promise<string[]> {
+  return (await metrics.lastSync.get()).values.filter((v) => v.value === ms / 1000).map((v) => String(v.labels.resource));
+}
+
+test('a stalled watch is restarted by the watchdog; bookmarks keep a quiet one alive', async (t) => {
+  // The watchdog and the restart backoff run on a manual clock: time moves only when the test
+  // says so, and the bookmarks are sent on demand.
+  const clock = new ManualClock();
+  const { api, store, source, metrics } = await setUp(t, { watchTimeout: 1000 }, { bookmarkIntervalMs: null }, clock);
   await source.start();
-  // Bookmarks keep a quiet, healthy watch alive: no restarts.
-  await new Promise((r) => setTimeout(r, 1500));
+  const resources = (await metrics.lastSync.get()).values.length;
+  t.true(resources >= 2);
+  t.true(await eventually(() => api.openWatches() === resources, 3000)); // start() resolves after the lists, before the watches
+  // Bookmarks keep a quiet, healthy watch alive: 3 × 800 ms of silence (2.4 s in all, over the
+  // 1 s watchdog) broken by a bookmark each time, and no restart.
+  for (let i = 0; i < 3; i++) {
+    clock.advance(800);
+    api.sendBookmarks();
+    let heard: string[] = [];
+    for (let j = 0; j < 150 && heard.length < resources; j++) {
+      await new Promise((r) => setTimeout(r, 20));
+      heard = await heardAt(metrics, clock.now());
+    }
+    t.is(heard.length, resources, 'every informer received its bookmark');
+  }
   t.is(await restarts(metrics, 'routes'), 0);
+  // A stalled watch sends nothing: once it has been silent past the watchdog, it is restarted.
   api.stallWatches(true);
   api.create(route('a', 'while-stalled'));
-  t.true(await eventually(() => store.has('Route', 'a/while-stalled'), 4000));
-  t.true(await restarts(metrics, 'routes') >= 1);
+  clock.advance(900);
+  t.is(await restarts(metrics, 'routes'), 0, 'not before the watchdog timeout');
+  clock.advance(600); // silent 1.5 s: the watchdog fires, then the restart backoff (at most 50 ms) runs out
+  t.is(await restarts(metrics, 'routes'), 1);
+  t.true(await eventually(() => store.has('Route', 'a/while-stalled'), 4000)); // through the re-list
   api.stallWatches(false);
 });
 

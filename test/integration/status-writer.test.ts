@@ -9,6 +9,7 @@ import { Metrics } from '../../src/metrics.ts';
 import { StatusWriter } from '../../src/status/status-writer.ts';
 import type { AdmissionResult } from '../../src/table/types.ts';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 
 const ROUTE = { kind: 'Route', namespace: 'a', name: 'web' };
 
@@ -33,13 +34,13 @@ const OTHER = {
   conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: '2020-01-01T00:00:00Z' }],
 };
 
-async function setUp(t: any, overrides: Partial<RouterConfig> = {}) {
+async function setUp(t: any, overrides: Partial<RouterConfig> = {}, clock?: ManualClock) {
   const api = await FakeApiServer.start();
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const config = { ...defaultConfig(), routerName: 'edge', canonicalHostname: 'router.apps.example.com', ...overrides };
   const metrics = new Metrics({ defaultMetrics: false });
-  const writer = new StatusWriter({ kubeConfig, config, logger: silentLogger, metrics });
+  const writer = new StatusWriter({ kubeConfig, config, logger: silentLogger, metrics, clock });
   t.teardown(async () => { writer.stop(); await api.close(); });
   return { api, writer, metrics };
 }
@@ -76,18 +77,21 @@ test('writes our entry once per change and preserves other routers\' entries', a
 });
 
 test('status flips when admission flips, keeping lastTransitionTime only while unchanged', async (t) => {
-  const { api, writer } = await setUp(t);
+  const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+  const { api, writer } = await setUp(t, {}, clock);
   api.create(route());
   writer.sync([result(true)]);
   await writer.idle();
   const first = ourEntry(api).conditions[0].lastTransitionTime;
-  await new Promise((r) => setTimeout(r, 1100)); // transition times have one-second resolution
+  t.is(first, '2026-01-01T00:00:00Z');
+  clock.advance(1000); // transition times have one-second resolution
   writer.sync([result(false)]);
   await writer.idle();
   const rejected = ourEntry(api).conditions[0];
   t.like(rejected, { type: 'Admitted', status: 'False', reason: 'HostAlreadyClaimed', message: 'route older claims web.example.com' });
-  t.not(rejected.lastTransitionTime, first);
+  t.is(rejected.lastTransitionTime, '2026-01-01T00:00:01Z');
   // A new message with the same status is a change, but not a transition.
+  clock.advance(1000);
   writer.sync([result(false, { message: 'another reason text' })]);
   await writer.idle();
   const again = ourEntry(api).conditions[0];
@@ -96,7 +100,7 @@ test('status flips when admission flips, keeping lastTransitionTime only while u
   t.is(api.writes(ROUTE), 3);
   writer.sync([result(true)]);
   await writer.idle();
-  t.like(ourEntry(api).conditions[0], { status: 'True' });
+  t.like(ourEntry(api).conditions[0], { status: 'True', lastTransitionTime: '2026-01-01T00:00:02Z' });
   t.is(ourEntry(api).conditions[0].reason, undefined);
 });
 

@@ -27,6 +27,8 @@ export interface WatchOptions {
   labels: Matcher;
   fields: Matcher;
   bookmarkIntervalMs: number | null;
+  /** The client asked for bookmarks (allowWatchBookmarks=true). */
+  allowBookmarks: boolean;
   timeoutMs: number | null;
   stalled: boolean;
   currentRv: () => number;
@@ -122,6 +124,11 @@ export class WatchStream {
     this.#res.socket?.destroy();
     this.#res.destroy();
     this.#cleanUp();
+  }
+
+  /** Send a BOOKMARK now, if the client asked for them (a stalled stream sends nothing). */
+  bookmark(): void {
+    if (this.#options.allowBookmarks) this.#bookmark();
   }
 
   #bookmark(): void {

@@ -178,6 +178,11 @@ export class FakeApiServer {
     for (const watch of [...this.#watches]) watch.destroy();
   }
 
+  /** Every open watch that asked for bookmarks gets one now (stalled ones send nothing). */
+  sendBookmarks(): void {
+    for (const watch of this.#watches) watch.bookmark();
+  }
+
   /** While on, watches (open and new) stay connected but send nothing, not even bookmarks. */
   stallWatches(on: boolean): void {
     this.#stalled = on;
@@ -345,6 +350,7 @@ export class FakeApiServer {
       resource, namespace, labels, fields,
       bookmarkIntervalMs: bookmarks ? this.bookmarkIntervalMs : null,
       timeoutMs: timeoutSeconds > 0 ? timeoutSeconds * 1000 : null,
+      allowBookmarks: bookmarks,
       stalled: this.#stalled,
       currentRv: () => this.#rv,
       onClose: (w) => this.#watches.delete(w),

@@ -17,11 +17,16 @@ async function call(api: FakeApiServer, method: string, path: string, body?: unk
   return { status: res.status, body: await res.json() as any };
 }
 
-/** Open a watch and collect events until `until` says stop (or 3 s pass). */
-async function watchEvents(api: FakeApiServer, path: string, until: (events: any[]) => boolean): Promise<any[]> {
+/**
+ * Open a watch and collect events until `until` says stop, the server ends the stream cleanly
+ * ('ended') or cuts it ('cut'), or 3 s pass ('bound': a bound on the wait, never expected).
+ */
+async function watchStream(api: FakeApiServer, path: string, until: (events: any[]) => boolean):
+  Promise<{ events: any[]; endedBy: 'until' | 'ended' | 'cut' | 'bound' }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 3000);
   const events: any[] = [];
+  let endedBy: 'until' | 'ended' | 'cut' | 'bound' = 'ended';
   try {
     const res = await fetch(api.url + path, { headers: { authorization: `Bearer ${api.token}` }, signal: controller.signal });
     const decoder = new TextDecoder();
@@ -33,15 +38,27 @@ async function watchEvents(api: FakeApiServer, path: string, until: (events: any
         events.push(JSON.parse(buffered.slice(0, nl)));
         buffered = buffered.slice(nl + 1);
       }
-      if (until(events)) break;
+      if (until(events)) { endedBy = 'until'; break; }
     }
   } catch (err) {
-    if ((err as Error).name !== 'AbortError' && (err as Error).message !== 'terminated') throw err;
+    if ((err as Error).name === 'AbortError') endedBy = 'bound';
+    else if ((err as Error).message === 'terminated') endedBy = 'cut';
+    else throw err;
   } finally {
     clearTimeout(timer);
     controller.abort();
   }
-  return events;
+  return { events, endedBy };
+}
+
+async function watchEvents(api: FakeApiServer, path: string, until: (events: any[]) => boolean): Promise<any[]> {
+  return (await watchStream(api, path, until)).events;
+}
+
+/** Until the fake server has `n` watches open (bounded: fails the test after 3 s). */
+async function watchesOpen(t: any, api: FakeApiServer, n: number): Promise<void> {
+  for (let i = 0; i < 150 && api.openWatches() !== n; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(api.openWatches(), n, 'watches open');
 }
 
 test('list returns a typed List with a resourceVersion; items get uid, creationTimestamp, resourceVersion', async (t) => {
@@ -100,7 +117,7 @@ test('watch streams events after a resourceVersion, translated by selectors', as
   const rv = (await call(api, 'GET', `${ROUTES}/routes`)).body.metadata.resourceVersion;
   api.create(route('a', 'after', { shard: 'x' }));
   const pending = watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}&labelSelector=shard%3Dx`, (e) => e.length >= 3);
-  await new Promise((r) => setTimeout(r, 100));
+  await watchesOpen(t, api, 1); // the updates below reach it live
   const current = api.get<any>({ kind: 'Route', namespace: 'a', name: 'after' });
   api.update({ ...current, metadata: { ...current.metadata, labels: { shard: 'y' } } }); // leaves the selector
   api.update({ ...current, metadata: { ...current.metadata, labels: { shard: 'x' } } }); // comes back
@@ -115,7 +132,8 @@ test('a too-old resourceVersion gets an ERROR 410 event and the stream ends', as
   api.create(route('a', 'one'));
   const rv = (await call(api, 'GET', `${ROUTES}/routes`)).body.metadata.resourceVersion;
   api.expireResourceVersions();
-  const events = await watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}`, () => false);
+  const { events, endedBy } = await watchStream(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}`, () => false);
+  t.is(endedBy, 'ended');
   t.is(events.length, 1);
   t.is(events[0].type, 'ERROR');
   t.is(events[0].object.code, 410);
@@ -123,7 +141,7 @@ test('a too-old resourceVersion gets an ERROR 410 event and the stream ends', as
   // A fresh list gives a resourceVersion that watches fine.
   const fresh = (await call(api, 'GET', `${ROUTES}/routes`)).body.metadata.resourceVersion;
   const pending = watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${fresh}`, (e) => e.length >= 1);
-  await new Promise((r) => setTimeout(r, 100));
+  await watchesOpen(t, api, 1); // the create below reaches it live
   api.create(route('a', 'two'));
   t.deepEqual((await pending).map((e) => e.type), ['ADDED']);
 });
@@ -135,23 +153,26 @@ test('bookmarks are sent when asked for and stop while watches are stalled', asy
   const events = await watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`, (e) => e.length >= 2);
   t.deepEqual(events.map((e) => e.type), ['BOOKMARK', 'BOOKMARK']);
   t.regex(events[0].object.metadata.resourceVersion, /^\d+$/);
+  await watchesOpen(t, api, 0); // the first watch is gone: the only one open below is the stalled one
   api.stallWatches(true);
-  const stalled = watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`, () => false);
-  await new Promise((r) => setTimeout(r, 300));
+  const stalled = watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`, (e) => e.length >= 2);
+  await watchesOpen(t, api, 1);
+  // While stalled, neither a bookmark (asked for now, besides the 50 ms timer) nor the change
+  // goes out; once released, the held change comes first and bookmarks resume after it. Had
+  // the stalled stream sent (or queued) a bookmark, it would come first.
+  api.sendBookmarks();
   api.create(route('a', 'held'));
-  await new Promise((r) => setTimeout(r, 200));
-  t.is(api.openWatches('Route'), 1);
-  api.dropWatches();
-  t.deepEqual(await stalled, []);
+  api.stallWatches(false);
+  api.sendBookmarks();
+  t.deepEqual((await stalled).map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'held'], ['BOOKMARK', undefined]]);
 });
 
 test('timeoutSeconds ends the watch cleanly', async (t) => {
   const api = await FakeApiServer.start();
   t.teardown(() => api.close());
-  const started = Date.now();
-  const events = await watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=1&timeoutSeconds=1`, () => false);
+  const { events, endedBy } = await watchStream(api, `${ROUTES}/routes?watch=true&resourceVersion=1&timeoutSeconds=1`, () => false);
   t.deepEqual(events, []);
-  t.true(Date.now() - started < 2900);
+  t.is(endedBy, 'ended', 'the server ended the stream (not the 3 s bound of the client)');
 });
 
 test('PUT status changes only status and answers 409 on a stale resourceVersion', async (t) => {
@@ -232,8 +253,7 @@ test('refuseConnections closes the port and reopens it on the same port', async 
   const api = await FakeApiServer.start();
   t.teardown(() => api.close());
   const port = api.port;
-  const back = api.refuseConnections(300);
-  await new Promise((r) => setTimeout(r, 50));
+  const back = api.refuseConnections(300); // closes the port before it returns
   await t.throwsAsync(fetch(`${api.url}/api/v1/pods`, { headers: { authorization: `Bearer ${api.token}` } }));
   await back;
   t.is(api.port, port);
