@@ -1,10 +1,10 @@
-// Running against a cluster: the Kubernetes source feeding the store, and the status
-// controller (leader-elected) writing Route/Ingress status from the reconciler's results.
+// What `switchyard run` against a cluster adds to the objects (which come through the public
+// ClusterSource, started by the router like any Source): the status controller (leader-elected)
+// writing Route/Ingress status from the reconciler's results.
 
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import type { ObjectStore } from './store.ts';
 import type { Reconciler } from './controller/reconciler.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
 import { startStatusController } from './status/status-controller.ts';
@@ -15,19 +15,14 @@ export interface ClusterMode {
   leaseHolder(): string | null;
 }
 
-export async function startClusterMode(options: {
-  config: RouterConfig; store: ObjectStore; reconciler: Reconciler; logger: Logger; metrics: Metrics;
-}): Promise<ClusterMode> {
-  const { config, store, reconciler, logger, metrics } = options;
+export function startClusterMode(options: {
+  config: RouterConfig; reconciler: Reconciler; logger: Logger; metrics: Metrics;
+}): ClusterMode {
+  const { config, reconciler, logger, metrics } = options;
   const kubeConfig = KubernetesSource.loadKubeConfig(config);
-  const source = new KubernetesSource({ config, store, logger, metrics, kubeConfig });
-  await source.start();
   const status = startStatusController({ kubeConfig, config, logger, metrics, reconciler });
   return {
     leaseHolder: () => (status.elector ? status.elector.holder : null),
-    async stop() {
-      await status.stop();
-      await source.stop();
-    },
+    stop: () => status.stop(),
   };
 }

@@ -152,15 +152,23 @@ export class Router {
     this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
-    if (this.#customSources !== null || config.file.length > 0) {
-      this.#sources = this.#customSources ?? [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
-      const sink = new StoreSink(this.store);
-      for (const source of this.#sources) await source.start(sink);
+    const clusterMode = this.#customSources === null && config.file.length === 0;
+    if (this.#customSources !== null) {
+      this.#sources = this.#customSources;
+    } else if (!clusterMode) {
+      this.#sources = [new FilesSource(config.file, { logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
+      const { ClusterSource } = await import('./sources/cluster-source.ts');
+      this.#sources = [new ClusterSource({ config, logger: this.logger, metrics: this.metrics })];
+    }
+    // Every mode feeds the store the same way: Source → StoreSink.
+    const sink = new StoreSink(this.store);
+    for (const source of this.#sources) await source.start(sink);
+    if (clusterMode) {
       const { startClusterMode } = await import('./cluster-mode.ts');
-      this.#cluster = await startClusterMode({ config, store: this.store, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
+      this.#cluster = startClusterMode({ config, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
     }
     this.store.flush();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
@@ -220,8 +228,8 @@ export class Router {
     if (this.#listeners) await this.#listeners.drain(deadlines);
     this.health.stop();
     this.#certificateWatcher?.close();
+    await this.#cluster?.stop(); // the status writer before the objects it reports on
     for (const source of this.#sources) await source.stop();
-    await this.#cluster?.stop();
     await this.proxy.close();
     if (this.#adminSocket) await closeServer(this.#adminSocket);
     this.#dashboard?.close();

@@ -159,7 +159,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     this.#writeHead(controller, statusCode, statusMessage, out);
   }
 
-  #writeHead(controller: Dispatcher.DispatchController, statusCode: number, statusMessage: string | undefined, out: OutgoingHttpHeaders): void {
+  /** False when Node refused the head (the exchange is then aborted: a 502). */
+  #writeHead(controller: Dispatcher.DispatchController, statusCode: number, statusMessage: string | undefined, out: OutgoingHttpHeaders): boolean {
     const res = this.res;
     try {
       if ((res as { stream?: unknown }).stream === undefined && statusMessage) {
@@ -171,7 +172,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       // Node refuses what it cannot write (a header value it rejects): a 502, not a dropped connection.
       this.status = 0;
       controller.abort(new InvalidUpstreamResponseError(`response not forwardable: ${(err as Error).message}`));
+      return false;
     }
+    return true;
   }
 
   /** A response phase failed: the client gets a 500 (504 on timeout), not a half-rewritten response. */
@@ -190,8 +193,17 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   responseReady(ctx: PluginContext): void {
     const controller = this.#leavePendingHead();
     if (controller === null) return;
-    this.#writeHead(controller, this.status, this.#pendingHeadReason, ctx.responseHeaders!);
-    this.#releaseHeld(controller);
+    if (this.#writeHead(controller, this.status, this.#pendingHeadReason, ctx.responseHeaders!)) {
+      this.#releaseHeld(controller);
+      return;
+    }
+    // The head was refused: what was held is dropped. If undici had already ended the response,
+    // the abort reaches no handler, so the failure is reported here.
+    this.#held = null;
+    if (this.#endHeld) {
+      this.#endHeld = false;
+      this.onResponseError(controller, new InvalidUpstreamResponseError('response not forwardable'));
+    }
   }
 
   responseFailed(_ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
@@ -206,6 +218,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     if (this.#pendingHead === null || this.done) return null;
     this.#pendingHeadReason = this.#pendingHead === '' ? undefined : this.#pendingHead;
     this.#pendingHead = null;
+    if (this.#gone) {
+      // The client went away meanwhile: its abort finishes the exchange, unless undici had ended it.
+      this.#held = null;
+      if (this.#endHeld) this.onResponseEnd();
+      return null;
+    }
     return this.controller;
   }
 
@@ -264,6 +282,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.done) return; // already reported (a held response that had ended, see responseReady)
     this.#release();
     const headHeld = this.#pendingHead !== null;
     if (headHeld) {

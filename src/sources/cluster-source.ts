@@ -1,6 +1,6 @@
 // The Kubernetes source (sources/kubernetes.ts: one informer per watched kind, restarted on
-// failure) as a public Source. `switchyard run` against a cluster also runs the status writer
-// (cluster-mode.ts); an embedding program that only wants the objects uses this.
+// failure) as a public Source. `switchyard run` against a cluster starts it like any Source and
+// adds the status writer (cluster-mode.ts); an embedding program that only wants the objects uses this.
 
 import { parseConfig, type RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';

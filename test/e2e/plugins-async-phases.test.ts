@@ -2,6 +2,7 @@
 // response phase (bounded by the route's timeout, a rejection answers 500); an async log phase
 // is not awaited, and its rejection is counted and logged — never an unhandled rejection.
 import test from 'ava';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
@@ -76,6 +77,17 @@ test.serial('an async response phase that never settles is cut at the route time
   const after = await request(router.http, { host: 'resp.test' });
   t.is(after.status, 200);
   t.is(after.headers['x-async-response'], '200');
+});
+
+test.serial('a client that goes away while the head waits: the exchange ends as client-closed and the route keeps serving', async (t) => {
+  const req = http.request({ host: '127.0.0.1', port: router.http, path: '/gone', headers: { host: 'resp.test', 'x-response-hang': '1', 'x-log-note': '1' } });
+  req.on('error', () => {});
+  req.end();
+  await router.waitForLog((l) => l.msg === 'response phase waiting' && l.path === '/gone');
+  req.destroy();
+  const logged = await router.waitForLog((l) => l.msg === 'exchange logged' && l.path === '/gone');
+  t.like(logged, { outcome: 'client-closed', status: 499 });
+  t.is((await request(router.http, { host: 'resp.test' })).status, 200);
 });
 
 test.serial('an async log phase that rejects: the exchange is unaffected, the failure is counted and logged', async (t) => {
