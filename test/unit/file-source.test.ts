@@ -44,7 +44,7 @@ interface Harness {
   configErrors: () => Promise<number>;
 }
 
-function harness(t: ExecutionContext, paths: string[], options: { debounceMs?: number } = { debounceMs: 30 }): Harness {
+function harness(t: ExecutionContext, paths: string[], options: { debounceMs?: number; pollMs?: number } = { debounceMs: 30 }): Harness {
   const store = new ObjectStore();
   const metrics = new Metrics({ defaultMetrics: false });
   const logs = captureLogger();
@@ -206,19 +206,21 @@ test('one invalid document in an edit keeps its previous version; the others app
   t.like(h.logs.lines.find((l) => l.level === 'error'), { file: path, document: 4, kind: 'Route', name: 'api', field: 'spec.to.weight' });
 });
 
-test('an atomic-rename edit is picked up within 1 s', async (t) => {
+test('an atomic-rename edit is picked up by the file watch, not by polling', async (t) => {
   const dir = await workspace(t, 'shop.yaml');
   const path = join(dir, 'shop.yaml');
-  const h = harness(t, [path], {}); // default debounce and poll
+  // Default debounce; polling out of the way (once a minute), so only the watch can see the
+  // renames. How fast a change lands is a timing target: bench/scale.ts (propagation), not here.
+  const h = harness(t, [path], { pollMs: 60_000 });
   await h.source.start();
   const text = (await readFile(path, 'utf8')).replace('path: /v1', 'path: /v2');
   await writeFile(join(dir, '.shop.yaml.tmp'), text);
   await rename(join(dir, '.shop.yaml.tmp'), path);
-  await waitFor('the renamed file', () => h.store.get('Route', 'shop/api')?.spec.path === '/v2', 1000);
+  await waitFor('the renamed file', () => h.store.get('Route', 'shop/api')?.spec.path === '/v2', 10_000);
   // And the replacement file is itself watched: a second rename is seen too.
   await writeFile(join(dir, '.shop.yaml.tmp'), text.replace('path: /v2', 'path: /v3'));
   await rename(join(dir, '.shop.yaml.tmp'), path);
-  await waitFor('the second rename', () => h.store.get('Route', 'shop/api')?.spec.path === '/v3', 1000);
+  await waitFor('the second rename', () => h.store.get('Route', 'shop/api')?.spec.path === '/v3', 10_000);
   t.pass();
 });
 
