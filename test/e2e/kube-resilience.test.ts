@@ -142,17 +142,23 @@ test.serial('an API server outage: every route keeps being served; afterwards ch
   await servedBy(router, 'other.example.com', 'b');
   const restartsBefore = await metric(router, 'switchyard_watch_restarts_total');
 
-  // Poll both routes for as long as the API server refuses connections.
-  const outage = api.refuseConnections(3000);
-  let down = true;
-  void outage.then(() => { down = false; });
+  // The API server refuses connections until both routes have been polled ten times and the
+  // router has seen its watches fail (its restart counter moved): an outage as long as the test
+  // needs, not a guessed duration.
+  let endOutage!: () => void;
+  const outage = api.refuseConnections(new Promise<void>((resolve) => { endOutage = resolve; }));
   const seen: string[] = [];
-  while (down) {
+  let restartsDuring = restartsBefore;
+  const giveUp = Date.now() + 30_000; // a bound: fails the test below
+  while ((seen.length < 20 || restartsDuring <= restartsBefore) && Date.now() < giveUp) {
     seen.push(await backendFor(router, 'web.example.com'), await backendFor(router, 'other.example.com'));
-    await new Promise((r) => setTimeout(r, 50));
+    restartsDuring = await metric(router, 'switchyard_watch_restarts_total');
+    await new Promise((r) => setTimeout(r, 50)); // pacing of the polls
   }
+  endOutage();
   await outage;
   t.true(seen.length >= 20, `polled ${seen.length / 2} times during the outage`);
+  t.true(restartsDuring > restartsBefore, 'the router saw its watches fail during the outage');
   t.deepEqual([...new Set(seen)].sort(), ['a', 'b'], 'every request during the outage was served by its backend');
 
   // After the outage a change made at the API server reaches the table (informers restarted).

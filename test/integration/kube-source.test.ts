@@ -132,13 +132,24 @@ test('an API outage loses nothing and recovers', async (t) => {
   api.create(route('a', 'before'));
   api.create(route('a', 'doomed'));
   await source.start();
-  const outage = api.refuseConnections(1500);
+  // The outage lasts until the test ends it (not a guessed duration).
+  let endOutage!: () => void;
+  const outage = api.refuseConnections(new Promise<void>((resolve) => { endOutage = resolve; }));
   // refuseConnections cut every watch synchronously: nothing made from here on can reach the
   // source before it reconnects. Changes during the outage (made directly in the fake server):
   api.create(route('a', 'during'));
   api.delete({ kind: 'Route', namespace: 'a', name: 'doomed' });
+  // The watch failed (one restart) and so did a re-list during the outage (a second one):
+  // the source has tried and failed, and removed nothing.
+  let count = 0;
+  for (let i = 0; i < 150 && count < 2; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    count = await restarts(metrics, 'routes');
+  }
+  t.true(count >= 2, 'a re-list failed during the outage');
   t.true(store.has('Route', 'a/before'));
   t.true(store.has('Route', 'a/doomed'), 'an outage removes nothing');
+  endOutage();
   await outage;
   t.true(await eventually(() => store.has('Route', 'a/during') && !store.has('Route', 'a/doomed'), 3000));
   t.true(store.has('Route', 'a/before'));
