@@ -16,7 +16,8 @@
 // Env: SCALE_SIZES (default "1000,10000"), SCALE_SOURCE (file | kube | both; default file),
 // SCALE_EDITS (default 20), SCALE_WORKERS (default 0), SCALE_LOAD_RATE (req/s during edits,
 // default 500; 0 = no load), SCALE_HEAP=1 (heap snapshot breakdown per size),
-// SCALE_HEALTH_ENDPOINTS, SCALE_HEALTH_WINDOW (s, default 30). Results also go to
+// SCALE_HEALTH_ENDPOINTS, SCALE_HEALTH_WINDOW (s, default 30), SCALE_NODE_ARGS (extra node
+// flags for the router, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). Results also go to
 // bench/results/scale-<time>.json. Nothing here asserts: these are measurements.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -212,7 +213,8 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
       writeFileSync(file, docs.join(''));
     };
   }
-  const router = await startRouter(sourceArgs, dir, heap ? ['--heapsnapshot-signal=SIGUSR2'] : []);
+  const nodeArgs = [...(heap ? ['--heapsnapshot-signal=SIGUSR2'] : []), ...(process.env.SCALE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+  const router = await startRouter(sourceArgs, dir, nodeArgs);
   const rss = await settledRss(router);
   const load = constantLoad(router.http, 'r0.scale.local', loadRate);
   let text = (await get(router.admin, 'x', '/metrics')).body;

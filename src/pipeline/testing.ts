@@ -9,7 +9,7 @@ import { EndpointState } from '../health/endpoint-state.ts';
 import { RouteChain, linksOf } from './chain.ts';
 import { PluginContext, type ExchangeDriver } from './context.ts';
 import { PluginRegistry } from './plugin-registry.ts';
-import { runLogPhases, runPhases, runResponsePhases } from './runner.ts';
+import { RESPONSE_PENDING, runLogPhases, runPhases, runResponsePhases } from './runner.ts';
 import type { EndpointCandidate, Phases, Plugin, PluginServices, RouteInfo } from './types.ts';
 
 export interface TestRequest {
@@ -40,10 +40,10 @@ export interface PluginHarness {
   readonly candidates: readonly EndpointCandidate[];
   /** Run connection → upstreamRequest phases for one request. */
   request(request?: TestRequest): Promise<TestResult>;
-  /** Run the response phases for a finished request; returns the response headers as changed. */
-  response(result: TestResult, status: number, headers?: OutgoingHttpHeaders): OutgoingHttpHeaders;
-  /** Run the log phases. */
-  log(result: TestResult, status: number, outcome?: PluginContext['outcome']): void;
+  /** Run the response phases for a finished request (sync or async); resolves to the response headers as changed. */
+  response(result: TestResult, status: number, headers?: OutgoingHttpHeaders): Promise<OutgoingHttpHeaders>;
+  /** Run the log phases; resolves when async ones settled, rejects with a phase's error. */
+  log(result: TestResult, status: number, outcome?: PluginContext['outcome']): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -97,7 +97,18 @@ export function testPlugin<C>(plugin: Plugin<C>, config: unknown = {}, options: 
   };
   const phases = plugin.create(valid.value as C, services);
   // As on a route: the upstream headers are built (from the request's) before the plugin's phase.
-  const chain = new RouteChain(linksOf([{ name: 'forwarded-headers', phases: UPSTREAM_HEADERS }, { name: `test/${plugin.name}`, phases }]), 0);
+  // The router never awaits a log phase; the harness keeps its Promises to await and report them.
+  const pendingLogs: Promise<unknown>[] = [];
+  const logPhase = phases.log;
+  const chained: Phases = logPhase === undefined ? phases : {
+    ...phases,
+    log(ctx) {
+      const r = logPhase.call(phases, ctx);
+      if (r instanceof Promise) pendingLogs.push(r.catch(() => {}));
+      return r;
+    },
+  };
+  const chain = new RouteChain(linksOf([{ name: 'forwarded-headers', phases: UPSTREAM_HEADERS }, { name: `test/${plugin.name}`, phases: chained }]), 0);
   const candidates: EndpointCandidate[] = (options.endpoints ?? [{ port: 8080 }]).map((e, i) => ({
     endpoint: new EndpointState(`ep${i}`, e.address ?? '10.0.0.1', e.port), weight: e.weight ?? 1, acceptsNew: true,
   }));
@@ -127,22 +138,31 @@ export function testPlugin<C>(plugin: Plugin<C>, config: unknown = {}, options: 
         endpoint: ctx.endpoint,
       };
     },
-    response(result: TestResult, status: number, headers: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
+    response(result: TestResult, status: number, headers: OutgoingHttpHeaders = {}): Promise<OutgoingHttpHeaders> {
       const ctx = result.ctx;
       ctx.status = status;
       ctx.responseHeaders = headers;
       ctx.upstreamResponseHeaders = headers as Record<string, string>;
-      if (chain.response !== null) {
-        const failure = runResponsePhases(ctx);
-        if (failure !== null) throw failure.error;
-      }
-      return headers;
+      if (chain.response === null) return Promise.resolve(headers);
+      return new Promise((resolve, reject) => {
+        const failure = runResponsePhases(ctx, {
+          responseReady: () => resolve(headers),
+          responseFailed: (_ctx, _link, error) => reject(error),
+        });
+        if (failure === RESPONSE_PENDING) return;
+        if (failure !== null) reject(failure.error);
+        else resolve(headers);
+      });
     },
-    log(result: TestResult, status: number, outcome: PluginContext['outcome'] = 'forwarded'): void {
+    async log(result: TestResult, status: number, outcome: PluginContext['outcome'] = 'forwarded'): Promise<void> {
       const ctx = result.ctx;
       ctx.status = status;
       ctx.outcome = outcome;
-      runLogPhases(ctx, (_link, error) => { throw error; });
+      // The router's runner reports failures (never awaits); here each one surfaces.
+      const errors: unknown[] = [];
+      runLogPhases(ctx, { logPhase: (_route, _link, error) => { errors.push(error); } });
+      await Promise.all(pendingLogs.splice(0));
+      if (errors.length > 0) throw errors[0];
     },
   };
 }

@@ -8,8 +8,9 @@
 //   request         HTTP and Upgrade: may answer (ctx.respond), rewrite ctx.path / headers, reject
 //   selectEndpoint  pick one of the route's candidates (first non-null answer wins)
 //   upstreamRequest headers (and path) sent to the endpoint
-//   response        status and headers sent to the client (synchronous)
-//   log             after the exchange (timings, endpoint, outcome); synchronous, errors ignored
+//   response        status and headers sent to the client (a Promise makes the head wait)
+//   log             after the exchange (timings, endpoint, outcome); a Promise is not awaited,
+//                   its rejection is counted and logged like a throw
 
 import type { TSchema } from 'typebox';
 import type { Member } from '../balance/types.ts';
@@ -27,10 +28,10 @@ export interface Phases {
   /** Return a candidate to choose it, or null/undefined to leave the choice to the next plugin (finally the route's balancer). */
   selectEndpoint?(ctx: PluginContext, candidates: readonly EndpointCandidate[]): EndpointCandidate | null | undefined | Promise<EndpointCandidate | null | undefined>;
   upstreamRequest?(ctx: PluginContext): PhaseResult;
-  /** Synchronous: read ctx.status, change ctx.responseHeaders before they are written. */
-  response?(ctx: PluginContext): void;
-  /** After the exchange: ctx.status, ctx.outcome, ctx.durationMs, ctx.endpoint. */
-  log?(ctx: PluginContext): void;
+  /** Read ctx.status, change ctx.responseHeaders before they are written (a Promise: the head waits for it, bounded by the route's timeout). */
+  response?(ctx: PluginContext): PhaseResult;
+  /** After the exchange: ctx.status, ctx.outcome, ctx.durationMs, ctx.endpoint. A Promise is not awaited; a rejection is counted and logged. */
+  log?(ctx: PluginContext): PhaseResult;
 }
 
 export type PhaseName = keyof Phases;

@@ -12,7 +12,7 @@ import type { EndpointState } from '../health/endpoint-state.ts';
 import type { ProxyErrorSpec } from '../errors.ts';
 import { clientResponseHeaders } from './headers.ts';
 import type { PluginContext } from '../pipeline/context.ts';
-import { runResponsePhases } from '../pipeline/runner.ts';
+import { abandon, runResponsePhases, RESPONSE_PENDING, type ResponseDriver } from '../pipeline/runner.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
@@ -27,8 +27,8 @@ export interface ExchangeHost {
   recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher;
   finished(exchange: ProxyExchange): void;
-  /** A response phase threw: count and log it; returns the error to answer with. */
-  middlewareFailed(ctx: PluginContext, link: string, error: unknown): ProxyErrorSpec;
+  /** A response phase threw, rejected or timed out: count and log it; returns the error to answer with. */
+  middlewareFailed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): ProxyErrorSpec;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -46,7 +46,7 @@ function onDrain(this: AnyResponse): void {
   (this as unknown as Record<symbol, ProxyExchange | undefined>)[kExchange]?.controller?.resume();
 }
 
-export class ProxyExchange implements Dispatcher.DispatchHandler {
+export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver {
   readonly req: AnyRequest;
   readonly res: AnyResponse;
   readonly runtime: RouteRuntime;
@@ -66,6 +66,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   done = false;
   #gone = false;
   #counted = false;
+  /**
+   * A response phase returned a Promise: the head waits for it (the upstream is paused). Holds
+   * the reason phrase; what undici still hands over meanwhile is kept in #held / #endHeld.
+   */
+  #pendingHead: string | null = null;
+  #held: Buffer[] | null = null;
+  #pendingHeadReason: string | undefined = undefined;
+  #endHeld = false;
 
   constructor(
     host: ExchangeHost, req: AnyRequest, res: AnyResponse, runtime: RouteRuntime, member: Member,
@@ -136,18 +144,22 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       ctx.responseHeaders = out;
       ctx.upstreamResponseHeaders = headers;
       ctx.endpoint = this.member;
-      const failure = runResponsePhases(ctx);
+      const failure = runResponsePhases(ctx, this);
+      if (failure === RESPONSE_PENDING) {
+        // The slow path: hold the body until the head can be written (responseReady/Failed).
+        this.#pendingHead = statusMessage ?? '';
+        controller.pause();
+        return;
+      }
       if (failure !== null) {
-        // A throwing response phase: the client gets a 500, not a half-rewritten response.
-        const spec = this.host.middlewareFailed(ctx, failure.link, failure.error);
-        this.#gone = true;
-        ctx.outcome = 'error';
-        sendError(this.res, spec);
-        this.#count(spec.status);
-        controller.abort(new Error('response phase failed'));
+        this.#responseFailed(controller, failure.link, failure.error, false);
         return;
       }
     }
+    this.#writeHead(controller, statusCode, statusMessage, out);
+  }
+
+  #writeHead(controller: Dispatcher.DispatchController, statusCode: number, statusMessage: string | undefined, out: OutgoingHttpHeaders): void {
     const res = this.res;
     try {
       if ((res as { stream?: unknown }).stream === undefined && statusMessage) {
@@ -160,6 +172,50 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
       this.status = 0;
       controller.abort(new InvalidUpstreamResponseError(`response not forwardable: ${(err as Error).message}`));
     }
+  }
+
+  /** A response phase failed: the client gets a 500 (504 on timeout), not a half-rewritten response. */
+  #responseFailed(controller: Dispatcher.DispatchController, link: string, error: unknown, timedOut: boolean): void {
+    const ctx = this.ctx;
+    const spec = this.host.middlewareFailed(ctx, link, error, timedOut);
+    this.#gone = true;
+    ctx.outcome = 'error';
+    sendError(this.res, spec);
+    this.#count(spec.status);
+    if (!this.#endHeld) controller.abort(new Error('response phase failed'));
+  }
+
+  // ---- ResponseDriver: a response phase that returned a Promise has settled
+
+  responseReady(ctx: PluginContext): void {
+    const controller = this.#leavePendingHead();
+    if (controller === null) return;
+    this.#writeHead(controller, this.status, this.#pendingHeadReason, ctx.responseHeaders!);
+    this.#releaseHeld(controller);
+  }
+
+  responseFailed(_ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
+    const controller = this.#leavePendingHead();
+    if (controller === null) return;
+    this.#responseFailed(controller, link, error, timedOut);
+    if (this.#endHeld) this.onResponseEnd();
+  }
+
+  /** Leave the pending-head state; null when the exchange already ended (client gone, upstream error). */
+  #leavePendingHead(): Dispatcher.DispatchController | null {
+    if (this.#pendingHead === null || this.done) return null;
+    this.#pendingHeadReason = this.#pendingHead === '' ? undefined : this.#pendingHead;
+    this.#pendingHead = null;
+    return this.controller;
+  }
+
+  /** After a held head is written: what undici delivered meanwhile, then the stream resumes. */
+  #releaseHeld(controller: Dispatcher.DispatchController): void {
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null) for (const chunk of held) this.onResponseData(controller, chunk);
+    if (this.#endHeld) this.onResponseEnd();
+    else if (!controller.aborted) controller.resume();
   }
 
   /**
@@ -184,6 +240,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#gone) return;
+    if (this.#pendingHead !== null) {
+      (this.#held ??= []).push(chunk);
+      return;
+    }
     if (!(this.res as import('node:http').ServerResponse).write(chunk)) {
       controller.pause();
       this.res.once('drain', onDrain);
@@ -191,6 +251,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    if (this.#pendingHead !== null) {
+      this.#endHeld = true; // ends once the held head is written
+      return;
+    }
     this.#release();
     // Any status the backend answers, 5xx included, proves the endpoint is up (see upstream-failure.ts).
     this.host.recordSuccess(this.member.endpoint);
@@ -201,6 +265,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.#release();
+    const headHeld = this.#pendingHead !== null;
+    if (headHeld) {
+      // Nothing was written to the client yet: stop the pending response phase.
+      this.#pendingHead = null;
+      this.#held = null;
+      abandon(this.ctx);
+    }
     if (this.#gone) {
       // The client went away: not the endpoint's fault, nothing to answer.
       this.#count(499);
@@ -223,9 +294,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    if (started) destroyResponse(this.res);
-    else sendError(this.res, failure.error);
-    this.#count(started ? this.status : failure.error.status);
+    if (started && !headHeld) {
+      destroyResponse(this.res);
+      this.#count(this.status);
+    } else {
+      sendError(this.res, failure.error);
+      this.#count(failure.error.status);
+    }
     this.#finish();
   }
 

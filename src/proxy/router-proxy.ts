@@ -165,7 +165,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   #afterExchange(ctx: PluginContext): void {
-    if (ctx.chain.log !== null) runLogPhases(ctx, (link, error) => this.failures.logPhase(ctx.route.key, link, error));
+    if (ctx.chain.log !== null) runLogPhases(ctx, this.failures);
     this.#inFlight--;
     if (this.inFlight === 0) this.#wakeIdle();
   }
@@ -199,8 +199,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     return pool;
   }
 
-  middlewareFailed(ctx: PluginContext, link: string, error: unknown): import('../errors.ts').ProxyErrorSpec {
-    return this.failures.record(ctx.route.key, link, error, false);
+  middlewareFailed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): import('../errors.ts').ProxyErrorSpec {
+    return this.failures.record(ctx.route.key, link, error, timedOut);
   }
 
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */

@@ -174,7 +174,7 @@ export class UpgradeTunnels implements ExchangeDriver {
   }
 
   #log(ctx: PluginContext): void {
-    if (ctx.chain.log !== null) runLogPhases(ctx, (link, error) => this.#failures.logPhase(ctx.route.key, link, error));
+    if (ctx.chain.log !== null) runLogPhases(ctx, this.#failures);
   }
 
   proceed(ctx: PluginContext): void {

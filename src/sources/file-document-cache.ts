@@ -121,7 +121,8 @@ function parsePiece(piece: Piece, file: string): ParsedPiece {
   }
   for (const doc of documents) {
     if (!doc.result.ok) continue;
-    const object = detached(narrowObject(doc.result.kind, doc.result.object));
+    // Detached first: the interner then hands out the very strings the stored object keeps.
+    const object = narrowObject(doc.result.kind, detached(doc.result.object));
     doc.result = { ...doc.result, object };
     if (doc.identity) doc.identity = { kind: doc.identity.kind, key: objectKey(doc.result.kind, object.metadata) };
   }

@@ -2,10 +2,13 @@
 // ServiceAccount and nothing but the RBAC of manifests/base: it serves Routes and Ingresses,
 // writes their status, holds its Lease; what it must not do, the server refuses; what it reads is
 // what the audit log shows it asked for. Also `switchyard autoport` under the RBAC of
-// manifests/examples/autoport, and EndpointSlices made by the real controller.
+// manifests/examples/autoport, and EndpointSlices made by the real controller with traffic
+// reaching the pods.
 //
-// Pod IPs are in 198.51.100.0/24 (the API server refuses loopback endpoints): the router's table
-// shows them, and no test connects to them (one endpoint per route, so no health checks either).
+// The API server refuses loopback endpoints. Pods that traffic must reach get addresses in a
+// network namespace the test creates (test/support/netns-hosts.ts, 203.0.113.0/24) with real
+// echo servers there; the autoport pod's 198.51.100.21 (TEST-NET-2) is only read from the
+// router's table, never connected to (one endpoint, so no health checks either).
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -15,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createCa, issueCertificate } from '../support/certs.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { CLI, startRouter, type RouterProcess } from '../support/router-process.ts';
+import { createNetnsHosts, type NetnsHosts } from '../support/netns-hosts.ts';
 import { startRealCluster, TEST_USER_AGENT, type RealCluster } from '../support/real-apiserver.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
@@ -24,6 +28,7 @@ const AUTOPORT_USER = 'system:serviceaccount:autoport-demo:autoport-demo';
 let cluster: RealCluster;
 let router: RouterProcess;
 let routerToken: string;
+let hosts: NetnsHosts | undefined;
 
 test.before(async (t) => {
   t.timeout(240_000);
@@ -58,6 +63,7 @@ spec:
 });
 
 test.after.always(async () => {
+  await hosts?.close();
   await router?.stop();
   await cluster?.stop();
 });
@@ -224,7 +230,14 @@ spec:
   t.deepEqual(routerRequests().filter((r) => r.resource === 'pods'), [], 'no route reads autoport ports: Pods are never asked for');
 });
 
-test.serial('EndpointSlices made by the real controller: a ready pod is in rotation, an unready one leaves it', async (t) => {
+test.serial('EndpointSlices made by the real controller: requests reach the pods, an unready or deleted pod leaves rotation', async (t) => {
+  t.timeout(120_000);
+  // Two pods with real echo servers, in a network namespace of this test (the API server
+  // refuses loopback endpoints): the router connects to them over a veth pair.
+  hosts = await createNetnsHosts(2);
+  const [ip1, ip2] = hosts.addresses as [string, string];
+  await hosts.startEcho(ip1, 8080);
+  await hosts.startEcho(ip2, 8080);
   await cluster.apply({ yaml: `
 apiVersion: v1
 kind: Service
@@ -240,20 +253,52 @@ spec:
   host: pods.apps.example.com
   to: { kind: Service, name: pods }
 ` });
-  await cluster.createPod({ namespace: 'app', name: 'pods-1', labels: { app: 'pods' }, ip: '198.51.100.11', ready: true });
-  const inRotation = (route: any) => route?.backends[0]?.endpoints.filter((e: any) => e.acceptsNew).map((e: any) => `${e.address}:${e.port}`);
-  const ready = await eventually(async () => {
+  await cluster.createPod({ namespace: 'app', name: 'pods-1', labels: { app: 'pods' }, ip: ip1, ready: true });
+  await cluster.createPod({ namespace: 'app', name: 'pods-2', labels: { app: 'pods' }, ip: ip2, ready: true });
+  const inRotation = (route: any): string[] => (route?.backends[0]?.endpoints ?? [])
+    .filter((e: any) => e.acceptsNew).map((e: any) => `${e.address}:${e.port}`).sort();
+  const untilRotation = (expected: string[]) => eventually(async () => {
     const route = await routeOf('pods.apps.example.com');
-    return inRotation(route)?.length === 1 ? route : undefined;
+    return JSON.stringify(inRotation(route)) === JSON.stringify(expected) ? route : undefined;
   }, 30_000, 200);
-  t.deepEqual(inRotation(ready), ['198.51.100.11:8080']);
-  t.is(ready.backends[0].endpoints[0].pod, 'app/pods-1', 'the slice the controller wrote names the pod');
+  // Which pods answer `count` requests through the router (each answer names its pod's address).
+  const answering = async (count: number, stopWhenBoth = false): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < count && !(stopWhenBoth && seen.size === 2); i++) {
+      const r = await request(router.http, { host: 'pods.apps.example.com', path: `/n/${i}` });
+      t.is(r.status, 200, r.body);
+      t.is(JSON.parse(r.body).url, `/n/${i}`);
+      seen.add(String(r.headers['x-pod-address']));
+    }
+    return seen;
+  };
+
+  const both = await untilRotation([`${ip1}:8080`, `${ip2}:8080`].sort());
+  t.deepEqual(both.backends[0].endpoints.map((e: any) => e.pod).sort(), ['app/pods-1', 'app/pods-2'], 'the slices the controller wrote name the pods');
   const slices = await cluster.must('GET', '/apis/discovery.k8s.io/v1/namespaces/app/endpointslices', undefined, { query: { labelSelector: 'kubernetes.io/service-name=pods' } });
   t.is(slices.items[0].metadata.labels['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io');
+  // Random balancing: both pods answer long before 100 requests (a miss has odds 2^-99).
+  t.deepEqual([...await answering(100, true)].sort(), [ip1, ip2].sort());
 
+  // pods-1 turns unready: it leaves rotation, and every request reaches pods-2.
   await cluster.setPodReady('app', 'pods-1', false);
-  await eventually(async () => (inRotation(await routeOf('pods.apps.example.com')) ?? []).length === 0 || undefined, 30_000, 200);
-  t.pass();
+  await untilRotation([`${ip2}:8080`]);
+  t.deepEqual([...await answering(20)], [ip2]);
+  // Ready again: back in rotation.
+  await cluster.setPodReady('app', 'pods-1', true);
+  await untilRotation([`${ip1}:8080`, `${ip2}:8080`].sort());
+  t.deepEqual([...await answering(100, true)].sort(), [ip1, ip2].sort());
+
+  // pods-2 deleted (gracefully: with no kubelet to confirm, it stays Terminating and its
+  // endpoint serving-but-terminating): no new requests reach it.
+  await cluster.must('DELETE', '/api/v1/namespaces/app/pods/pods-2');
+  await untilRotation([`${ip1}:8080`]);
+  t.deepEqual([...await answering(20)], [ip1]);
+
+  // `kubectl get routes` shows the route Admitted by this router.
+  const get = await cluster.kubectl(['get', 'route', 'pods', '-n', 'app', '-o', 'wide']);
+  t.is(get.code, 0, get.stderr);
+  t.regex(get.stdout.trim().split('\n')[1]!, /^pods\s+pods\.apps\.example\.com\s+pods\s+None\s+True\s+\S+$/, get.stdout);
 });
 
 test.serial('switchyard autoport under the example RBAC patches its own pod, and can do nothing else', async (t) => {

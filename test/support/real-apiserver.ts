@@ -3,8 +3,9 @@
 // kube-controller-manager running the EndpointSlice, service-account(-token), garbage-collector
 // and ClusterRole-aggregation controllers. No kubelet and no scheduler: tests create Pods with
 // spec.nodeName and set their status themselves (see createPod), standing in for the kubelet.
-// The API server refuses loopback addresses in EndpointSlices, so pod IPs here are from
-// 198.51.100.0/24 (TEST-NET-2): tests read them from the router's table and never connect.
+// The API server refuses loopback addresses in EndpointSlices: pods that only the router's table
+// needs get IPs from 198.51.100.0/24 (TEST-NET-2), never connected to; pods that traffic must
+// reach get addresses in a network namespace of the test's own (test/support/netns-hosts.ts).
 //
 // The binaries come from test/k8s/build-binaries.sh (cached under ~/.cache/switchyard, keyed by
 // the versions pinned in test/k8s/tools/go.mod). One cluster per test file: start it in

@@ -18,6 +18,13 @@ import { createBalancer } from '../../src/balance/create-balancer.ts';
 import { forwardedHeadersPlugin } from '../../src/plugins/forwarded-headers.ts';
 import { headerActionsPlugin } from '../../src/plugins/header-actions.ts';
 import { upstreamRequestHeaders } from '../../src/proxy/headers.ts';
+
+/** The built-ins' response phases are synchronous: a driver that is never called. */
+const SYNC_ONLY = {
+  responseReady(): void { throw new Error('a built-in response phase went async'); },
+  responseFailed(): void { throw new Error('a built-in response phase went async'); },
+};
+const IGNORE_LOG_FAILURES = { logPhase(): void {} };
 import { parseHeaderActions } from '../../src/table/header-actions.ts';
 
 const route = { key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: {} };
@@ -80,7 +87,7 @@ test('rate-limit: limits per source, concurrency slot given back in the log phas
   t.is(first.driver.outcome, 'proceed');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
   t.is(run([limit], { ip: '10.0.0.6' }).driver.outcome, 'proceed');
-  runLogPhases(first.ctx, () => {});
+  runLogPhases(first.ctx, IGNORE_LOG_FAILURES);
   const again = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
   t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'the rebuilt instance shares the retained limiter');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
@@ -100,12 +107,12 @@ test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets
   const pinned = run([sticky, balancer], { headers: { cookie: 'a=1; sy=ep-b' } });
   t.is(pinned.ctx.endpoint, members[1]);
   pinned.ctx.responseHeaders = {};
-  runResponsePhases(pinned.ctx);
+  runResponsePhases(pinned.ctx, SYNC_ONLY);
   t.is(pinned.ctx.responseHeaders['set-cookie'], undefined);
   const fresh = run([sticky, balancer]);
   t.truthy(fresh.ctx.endpoint);
   fresh.ctx.responseHeaders = { 'set-cookie': 'app=1' };
-  runResponsePhases(fresh.ctx);
+  runResponsePhases(fresh.ctx, SYNC_ONLY);
   t.deepEqual(fresh.ctx.responseHeaders['set-cookie'], ['app=1', `sy=${fresh.ctx.endpoint!.endpoint.id}; Path=/; HttpOnly`]);
 });
 
@@ -120,11 +127,11 @@ test('rewrite-target and hsts', (t) => {
   const hsts = hstsPlugin.create('max-age=60', services());
   const secure = run([hsts], { secure: true });
   secure.ctx.responseHeaders = {};
-  runResponsePhases(secure.ctx);
+  runResponsePhases(secure.ctx, SYNC_ONLY);
   t.is(secure.ctx.responseHeaders['strict-transport-security'], 'max-age=60');
   const plain = run([hsts]);
   plain.ctx.responseHeaders = {};
-  runResponsePhases(plain.ctx);
+  runResponsePhases(plain.ctx, SYNC_ONLY);
   t.is(plain.ctx.responseHeaders['strict-transport-security'], undefined);
 });
 
@@ -135,14 +142,14 @@ test('pod-concurrent-connections: at most N per endpoint, the next waits for a s
   t.is(first.driver.outcome, 'proceed');
   const second = run([pick, limit]);
   t.is(second.driver.outcome, null, 'queued');
-  runLogPhases(first.ctx, () => {});
+  runLogPhases(first.ctx, IGNORE_LOG_FAILURES);
   await second.driver.done;
   t.is(second.driver.outcome, 'proceed', 'got the released slot');
   const third = run([pick, limit]);
   await third.driver.done;
   t.is(third.ctx.answerError?.code, 'SY_ENDPOINT_BUSY');
-  runLogPhases(third.ctx, () => {});
-  runLogPhases(second.ctx, () => {});
+  runLogPhases(third.ctx, IGNORE_LOG_FAILURES);
+  runLogPhases(second.ctx, IGNORE_LOG_FAILURES);
   t.is(run([pick, limit]).driver.outcome, 'proceed', 'no slot leaked');
 });
 
@@ -164,6 +171,6 @@ test('forwarded-headers builds the upstream headers (hop-by-hop out, X-Forwarded
   t.is(get('x-env'), 'prod-h.test');
   r.ctx.responseHeaders = { 'x-backend': 'b1' };
   r.ctx.upstreamResponseHeaders = { 'x-backend': 'b1' };
-  runResponsePhases(r.ctx);
+  runResponsePhases(r.ctx, SYNC_ONLY);
   t.is(r.ctx.responseHeaders['x-served'], 'b1');
 });

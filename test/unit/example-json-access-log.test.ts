@@ -12,9 +12,9 @@ test('writes route, request, status, outcome and endpoint after the exchange', a
   const h = testPlugin(accessLog, { path: file }, { route: { namespace: 'shop', name: 'web' }, endpoints: [{ address: '10.1.1.1', port: 8080 }] });
   const r = await h.request({ method: 'POST', url: '/cart?x=1', clientAddress: '192.0.2.7' });
   r.ctx.endpoint = h.candidates[0]!;
-  h.log(r, 201);
+  await h.log(r, 201);
   const r2 = await h.request({ url: '/gone' });
-  h.log(r2, 499, 'client-closed');
+  await h.log(r2, 499, 'client-closed');
   // The file stream is the plugin's own: wait until both lines are on disk.
   const lines = await eventually(() => {
     const l = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);

@@ -10,7 +10,7 @@ test('a fresh UUID per request, sent upstream and echoed on the response', async
   t.regex(a.upstreamHeaders['x-request-id']!, /^[0-9a-f-]{36}$/);
   t.not(a.upstreamHeaders['x-request-id'], b.upstreamHeaders['x-request-id']);
   t.not(b.upstreamHeaders['x-request-id'], 'client-chosen', 'incoming ids are not trusted by default');
-  t.is(h.response(a, 200)['x-request-id'], a.upstreamHeaders['x-request-id']);
+  t.is((await h.response(a, 200))['x-request-id'], a.upstreamHeaders['x-request-id']);
 });
 
 test('trustIncoming keeps a well-formed client id and replaces a malformed one', async (t) => {

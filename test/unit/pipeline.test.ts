@@ -5,7 +5,7 @@ import { RouteChain, linksOf } from '../../src/pipeline/chain.ts';
 import { PluginContext, type ExchangeDriver } from '../../src/pipeline/context.ts';
 import { PluginRegistry } from '../../src/pipeline/plugin-registry.ts';
 import { definePlugin } from '../../src/pipeline/define-plugin.ts';
-import { runPhases } from '../../src/pipeline/runner.ts';
+import { abandon, runLogPhases, runPhases, runResponsePhases, RESPONSE_PENDING, type ResponseDriver } from '../../src/pipeline/runner.ts';
 import type { Phases } from '../../src/pipeline/types.ts';
 import { EndpointState } from '../../src/health/endpoint-state.ts';
 import { Type } from 'typebox';
@@ -104,6 +104,77 @@ test('a phase that never settles fails at the chain timeout; a late settlement i
   settle();
   await Promise.resolve();
   t.deepEqual(driver.events, ['failed slow timeout']);
+});
+
+class ResponseRecorder implements ResponseDriver {
+  events: string[] = [];
+  settled: Promise<void>;
+  #resolve!: () => void;
+  constructor() { this.settled = new Promise((r) => { this.#resolve = r; }); }
+  responseReady(): void { this.events.push('ready'); this.#resolve(); }
+  responseFailed(_ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
+    this.events.push(`failed ${link} ${timedOut ? 'timeout' : (error as Error).message}`);
+    this.#resolve();
+  }
+}
+
+test('response phases: synchronous ones run in one call; an async one makes the rest wait, then the driver hears', async (t) => {
+  const order: string[] = [];
+  const sync = exchange([{ name: 'a', phases: { response: () => { order.push('a'); } } }, { name: 'b', phases: { response: () => { order.push('b'); } } }]);
+  const quiet = new ResponseRecorder();
+  t.is(runResponsePhases(sync.ctx, quiet), null);
+  t.deepEqual(order, ['a', 'b']);
+  t.deepEqual(quiet.events, []);
+
+  order.length = 0;
+  const { ctx } = exchange([
+    { name: 'a', phases: { async response(c) { await Promise.resolve(); c.responseHeaders!['x-a'] = '1'; order.push('a'); } } },
+    { name: 'b', phases: { response(c) { order.push(`b sees ${String(c.responseHeaders!['x-a'])}`); } } },
+  ]);
+  ctx.responseHeaders = {};
+  const driver = new ResponseRecorder();
+  t.is(runResponsePhases(ctx, driver), RESPONSE_PENDING);
+  t.deepEqual(order, [], 'nothing after the pending phase ran yet');
+  await driver.settled;
+  t.deepEqual(order, ['a', 'b sees 1']);
+  t.deepEqual(driver.events, ['ready']);
+});
+
+test('response phases: a throw is returned, a rejection goes to the driver; an abandoned exchange hears nothing', async (t) => {
+  const thrown = exchange([{ name: 'boom', phases: { response() { throw new Error('no'); } } }]);
+  const failure = runResponsePhases(thrown.ctx, new ResponseRecorder());
+  t.is(failure?.link, 'boom');
+
+  const rejected = exchange([{ name: 'late', phases: { response: () => Promise.reject(new Error('rejected')) } }]);
+  const driver = new ResponseRecorder();
+  t.is(runResponsePhases(rejected.ctx, driver), RESPONSE_PENDING);
+  await driver.settled;
+  t.deepEqual(driver.events, ['failed late rejected']);
+
+  let settle!: () => void;
+  const gone = exchange([{ name: 'slow', phases: { response: () => new Promise<void>((r) => { settle = r; }) } }]);
+  const silent = new ResponseRecorder();
+  t.is(runResponsePhases(gone.ctx, silent), RESPONSE_PENDING);
+  abandon(gone.ctx); // the client went away
+  settle();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(silent.events, []);
+});
+
+test('log phases: a throw and a rejection are both reported to the failures sink, the rest still run', async (t) => {
+  const reported: string[] = [];
+  let ran = false;
+  const { ctx } = exchange([
+    { name: 'throws', phases: { log() { throw new Error('sync'); } } },
+    { name: 'rejects', phases: { log: () => Promise.reject(new Error('async')) } },
+    { name: 'fine', phases: { log() { ran = true; } } },
+  ]);
+  const done = new Promise<void>((resolve) => {
+    runLogPhases(ctx, { logPhase(routeKey, link, error) { reported.push(`${routeKey} ${link} ${(error as Error).message}`); if (reported.length === 2) resolve(); } });
+  });
+  t.true(ran);
+  await done;
+  t.deepEqual(reported, ['Route/ns/r throws sync', 'Route/ns/r rejects async']);
 });
 
 test('passthrough exchanges run connection and endpoint selection only', (t) => {

@@ -88,7 +88,7 @@ export class PassthroughTunnel {
     this.#member.endpoint.active--;
     this.#options.tunnels.dec();
     const ctx = this.#ctx;
-    if (ctx !== null && ctx.chain.log !== null) runLogPhases(ctx, (link, error) => logFailure(this.#options, ctx, link, error));
+    if (ctx !== null && ctx.chain.log !== null) runLogPhases(ctx, { logPhase: (_route, link, error) => logFailure(this.#options, ctx, link, error) });
   }
 
   #onConnect(idleMs: number): void {
@@ -184,7 +184,7 @@ class PassthroughRun implements ExchangeDriver {
   #end(ctx: PluginContext, outcome: PluginContext['outcome']): void {
     ctx.outcome = outcome;
     ctx.status = ctx.answerStatus;
-    if (ctx.chain.log !== null) runLogPhases(ctx, (link, error) => logFailure(this.options, ctx, link, error));
+    if (ctx.chain.log !== null) runLogPhases(ctx, { logPhase: (_route, link, error) => logFailure(this.options, ctx, link, error) });
   }
 }
 
