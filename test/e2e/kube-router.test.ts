@@ -66,7 +66,7 @@ test.serial('routes follow events, endpoint changes move traffic, status is writ
   api.create(route('late', 'late.example.com', 'web'));
   t.is(await eventually(() => backendFor(router, 'late.example.com').then((x) => (x === 'a' ? x : '')), 2000), 'a');
 
-  // Endpoints change: traffic moves to the other backend (how fast is measured in bench/, not here).
+  // Endpoints change: traffic moves to the other backend (how fast: bench/scale.ts propagation, not here).
   const current = api.get<any>({ kind: 'EndpointSlice', namespace: 'default', name: 'web-slice' });
   api.update({ ...current, ports: [{ name: 'http', port: b.port }] });
   t.is(await eventually(() => backendFor(router, 'web.example.com').then((x) => (x === 'b' ? x : '')), 5000, 20), 'b');

@@ -48,8 +48,10 @@ test('TLS sessions resume on every worker: the primary hands them one set of tic
     socket.on('session', (s: Buffer) => { ticket = s; });
     socket.once('secureConnect', () => {
       const reused = socket.isSessionReused();
-      // TLS 1.2 hands the ticket over during the handshake; give it a moment to arrive.
-      setTimeout(() => { socket.end(); resolve({ reused, session: ticket ?? socket.getSession() }); }, 20);
+      const done = () => { socket.end(); resolve({ reused, session: ticket ?? socket.getSession() }); };
+      // A new session's ticket comes with the handshake, possibly just after this event: wait for it.
+      if (reused || ticket) done();
+      else socket.once('session', done);
     });
     socket.once('error', reject);
   });

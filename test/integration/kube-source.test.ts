@@ -18,10 +18,11 @@ function route(ns: string, name: string, labels: Record<string, string> = {}) {
   return { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { namespace: ns, name, labels }, spec: { host: `${name}.example.com`, to: { kind: 'Service', name } } };
 }
 
-async function eventually(check: () => boolean, timeoutMs = 1000): Promise<boolean> {
+/** Poll `check` until it holds; false after `timeoutMs` (a bound: the caller's assertion fails). */
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 1000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (check()) return true;
+    if (await check()) return true;
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
@@ -108,12 +109,7 @@ test('a stalled watch is restarted by the watchdog; bookmarks keep a quiet one a
   for (let i = 0; i < 3; i++) {
     clock.advance(800);
     api.sendBookmarks();
-    let heard: string[] = [];
-    for (let j = 0; j < 150 && heard.length < resources; j++) {
-      await new Promise((r) => setTimeout(r, 20));
-      heard = await heardAt(metrics, clock.now());
-    }
-    t.is(heard.length, resources, 'every informer received its bookmark');
+    t.true(await eventually(async () => (await heardAt(metrics, clock.now())).length === resources, 3000), 'every informer received its bookmark');
   }
   t.is(await restarts(metrics, 'routes'), 0);
   // A stalled watch sends nothing: once it has been silent past the watchdog, it is restarted.
@@ -132,13 +128,19 @@ test('an API outage loses nothing and recovers', async (t) => {
   api.create(route('a', 'before'));
   api.create(route('a', 'doomed'));
   await source.start();
-  const outage = api.refuseConnections(1500);
+  // The outage lasts until the test ends it (not a guessed duration).
+  let endOutage!: () => void;
+  const outage = api.refuseConnections(new Promise<void>((resolve) => { endOutage = resolve; }));
   // refuseConnections cut every watch synchronously: nothing made from here on can reach the
   // source before it reconnects. Changes during the outage (made directly in the fake server):
   api.create(route('a', 'during'));
   api.delete({ kind: 'Route', namespace: 'a', name: 'doomed' });
+  // The watch failed (one restart) and so did a re-list during the outage (a second one):
+  // the source has tried and failed, and removed nothing.
+  t.true(await eventually(async () => await restarts(metrics, 'routes') >= 2, 3000), 'a re-list failed during the outage');
   t.true(store.has('Route', 'a/before'));
   t.true(store.has('Route', 'a/doomed'), 'an outage removes nothing');
+  endOutage();
   await outage;
   t.true(await eventually(() => store.has('Route', 'a/during') && !store.has('Route', 'a/doomed'), 3000));
   t.true(store.has('Route', 'a/before'));

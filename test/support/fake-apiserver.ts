@@ -207,13 +207,17 @@ export class FakeApiServer {
     }
   }
 
-  /** Stop listening and cut every connection; listen again on the same port after `ms`. Resolves when back. */
-  async refuseConnections(ms: number): Promise<void> {
+  /**
+   * Stop listening and cut every connection; listen again on the same port after `ms`, or once
+   * `until` settles (an outage as long as the test needs, not a guess). Resolves when back.
+   */
+  async refuseConnections(until: number | Promise<unknown>): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const watch of [...this.#watches]) watch.destroy();
     for (const socket of this.#sockets) socket.destroy();
     await closed;
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    if (typeof until === 'number') await new Promise((resolve) => setTimeout(resolve, until));
+    else await until.catch(() => {});
     if (this.#closed) return;
     this.#server = this.#createServer();
     await this.#listen(this.#port);

@@ -44,7 +44,7 @@ interface Harness {
   configErrors: () => Promise<number>;
 }
 
-function harness(t: ExecutionContext, paths: string[], options: { debounceMs?: number } = { debounceMs: 30 }): Harness {
+function harness(t: ExecutionContext, paths: string[], options: { debounceMs?: number; pollMs?: number } = { debounceMs: 30 }): Harness {
   const store = new ObjectStore();
   const metrics = new Metrics({ defaultMetrics: false });
   const logs = captureLogger();
@@ -206,19 +206,21 @@ test('one invalid document in an edit keeps its previous version; the others app
   t.like(h.logs.lines.find((l) => l.level === 'error'), { file: path, document: 4, kind: 'Route', name: 'api', field: 'spec.to.weight' });
 });
 
-test('an atomic-rename edit is picked up within 1 s', async (t) => {
+test('an atomic-rename edit is picked up by the file watch, not by polling', async (t) => {
   const dir = await workspace(t, 'shop.yaml');
   const path = join(dir, 'shop.yaml');
-  const h = harness(t, [path], {}); // default debounce and poll
+  // Default debounce; polling out of the way (once a minute), so only the watch can see the
+  // renames. How fast a change lands is a timing target: bench/scale.ts (propagation), not here.
+  const h = harness(t, [path], { pollMs: 60_000 });
   await h.source.start();
   const text = (await readFile(path, 'utf8')).replace('path: /v1', 'path: /v2');
   await writeFile(join(dir, '.shop.yaml.tmp'), text);
   await rename(join(dir, '.shop.yaml.tmp'), path);
-  await waitFor('the renamed file', () => h.store.get('Route', 'shop/api')?.spec.path === '/v2', 1000);
+  await waitFor('the renamed file', () => h.store.get('Route', 'shop/api')?.spec.path === '/v2', 10_000);
   // And the replacement file is itself watched: a second rename is seen too.
   await writeFile(join(dir, '.shop.yaml.tmp'), text.replace('path: /v2', 'path: /v3'));
   await rename(join(dir, '.shop.yaml.tmp'), path);
-  await waitFor('the second rename', () => h.store.get('Route', 'shop/api')?.spec.path === '/v3', 1000);
+  await waitFor('the second rename', () => h.store.get('Route', 'shop/api')?.spec.path === '/v3', 10_000);
   t.pass();
 });
 
@@ -269,22 +271,24 @@ test('stop() closes watchers and timers so the process can exit', async (t) => {
     const source = new FileSource([${JSON.stringify(join(dir, 'shop.yaml'))}], new ObjectStore(), { logger: silentLogger });
     await source.start();
     console.log('started');
-    ${stop ? 'source.stop();' : ''}
+    // Without stop(): list what keeps the process alive, then leave (waiting for it not to
+    // exit would be a sleep).
+    ${stop ? 'source.stop();' : 'console.log(JSON.stringify(process.getActiveResourcesInfo())); process.exit(0);'}
   `;
   const run = (stop: boolean) => new Promise<{ exited: boolean; output: string }>((resolve) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script(stop)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, 2500);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); }, 10_000); // a bound: fails the test
     // 'close' rather than 'exit': it comes after the output has been read to the end.
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ exited: signal === null && code === 0, output }); });
   });
   const [stopped, running] = await Promise.all([run(true), run(false)]);
   t.true(stopped.exited, stopped.output);
   t.regex(stopped.output, /started/);
-  t.false(running.exited, 'without stop() the watchers keep the process alive (so this test can fail)');
   t.regex(running.output, /started/);
+  t.regex(running.output, /"FSEventWrap"/, 'without stop() the file watchers keep the process alive (so this test can fail)');
 });
 
 test('a ConfigMap volume update (the ..data symlink swapped) is picked up', async (t) => {

@@ -392,7 +392,9 @@ test('stop() clears every timer: a process using the monitor exits on its own', 
     import { ActiveHealthMonitor } from ${JSON.stringify(monitorUrl)};
     import { EndpointState } from ${JSON.stringify(endpointUrl)};
     import { silentLogger } from ${JSON.stringify(logUrl)};
-    const server = net.createServer((s) => s.resume()); // reads, never answers: probes are in flight and hold the process until destroyed
+    let requests = 0;
+    // Reads, never answers: HTTP probes stay in flight and hold the process until destroyed.
+    const server = net.createServer((s) => { s.once('data', () => requests++); s.resume(); });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address();
@@ -400,13 +402,15 @@ test('stop() clears every timer: a process using the monitor exits on its own', 
     const targets = [];
     for (let i = 0; i < 5; i++) targets.push({ endpoint: new EndpointState('e' + i, '127.0.0.1', port), check: { type: 'http', intervalMs: 100, timeoutMs: 10000, rise: 1, fall: 1 } });
     targets.push({ endpoint: new EndpointState('tcp', '127.0.0.1', port), check: { type: 'tcp', intervalMs: 100, timeoutMs: 1000, rise: 1, fall: 1 } });
-    monitor.sync(targets);
     let checks = 0;
     monitor.on('check', () => checks++);
-    await new Promise((r) => setTimeout(r, 400));
+    monitor.sync(targets);
+    // Stop once all five HTTP probes are in flight (their requests arrived) and the TCP check
+    // has completed (its next loop is armed): in-flight sockets and armed timers both.
+    while (requests < 5 || checks < 1) await new Promise((r) => setTimeout(r, 10));
     monitor.stop();
     server.close();
-    process.on('exit', () => console.log('exited after ' + checks + ' checks'));
+    process.on('exit', () => console.log('exited after ' + checks + ' checks, ' + requests + ' requests in flight'));
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -417,7 +421,7 @@ test('stop() clears every timer: a process using the monitor exits on its own', 
   clearTimeout(killer);
   t.is(signal, null, `the process did not exit by itself: ${output}`);
   t.is(code, 0, output);
-  t.regex(output, /exited after [1-9]\d* checks/);
+  t.regex(output, /exited after [1-9]\d* checks, 5 requests in flight/);
 });
 
 test('maxConcurrent is validated', (t) => {
