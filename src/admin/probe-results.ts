@@ -19,9 +19,17 @@ export class ProbeResults {
 
   constructor(monitor: ActiveHealthMonitor, registry: EndpointRegistry) {
     monitor.on('check', (endpoint, healthy, startedAt, reason) => {
+      // Updated in place: one result object per endpoint, not one per probe (10k endpoints every 5 s).
       const previous = this.#results.get(endpoint.id);
-      if (previous === undefined || previous.healthy !== healthy || previous.reason !== reason) this.changes++;
-      this.#results.set(endpoint.id, { healthy, at: startedAt, reason });
+      if (previous === undefined) {
+        this.#results.set(endpoint.id, { healthy, at: startedAt, reason });
+        this.changes++;
+        return;
+      }
+      if (previous.healthy !== healthy || previous.reason !== reason) this.changes++;
+      previous.healthy = healthy;
+      previous.at = startedAt;
+      previous.reason = reason;
     });
     monitor.on('change', () => { this.changes++; });
     registry.on('remove', (state) => { this.#results.delete(state.id); });

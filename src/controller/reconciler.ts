@@ -78,7 +78,8 @@ export class Reconciler extends EventEmitter {
   /** Host-ownership verdicts by candidate key. */
   #ownership = new Map<string, Verdict>();
   #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
-  #entries = new Map<string, { entry: HostEntry; fingerprint: string }>();
+  /** fingerprint null: not computed yet (see #compileHosts: a host's first compile needs none). */
+  #entries = new Map<string, { entry: HostEntry; fingerprint: string | null }>();
   #dependencies = new HostDependencyIndex();
   #skipped: SkippedEndpointsGauge;
   #results = new Map<string, AdmissionResult>();
@@ -408,10 +409,15 @@ export class Reconciler extends EventEmitter {
         continue;
       }
       this.#counts[result.admitted ? 'admitted' : 'rejected']++;
-      const fingerprint = fingerprintOf(result);
-      if (this.#resultFingerprints.get(ownerKey) === fingerprint) continue;
+      // Fingerprints only to compare with a previous result: a first result (every route at
+      // start-up) is new anyway, and its fingerprint is made when the next result comes.
+      if (previous !== undefined) {
+        const fingerprint = fingerprintOf(result);
+        const previousFingerprint = this.#resultFingerprints.get(ownerKey) ?? fingerprintOf(previous);
+        this.#resultFingerprints.set(ownerKey, fingerprint);
+        if (previousFingerprint === fingerprint) continue;
+      }
       this.#results.set(ownerKey, result);
-      this.#resultFingerprints.set(ownerKey, fingerprint);
       changed.push(result);
       if (!result.admitted) {
         this.#logger.info({ route: result.key, host: result.host, reason: result.reason, detail: result.message }, 'route rejected');
@@ -456,9 +462,12 @@ export class Reconciler extends EventEmitter {
         }
         continue;
       }
-      const fingerprint = fingerprintOf(entry);
-      if (previous?.fingerprint === fingerprint) continue;
-      this.#entries.set(hostKey, { entry, fingerprint });
+      // As for results: a host's first entry needs no fingerprint (nothing to compare with).
+      if (previous !== undefined) {
+        const fingerprint = fingerprintOf(entry);
+        if ((previous.fingerprint ??= fingerprintOf(previous.entry)) === fingerprint) continue;
+        this.#entries.set(hostKey, { entry, fingerprint });
+      } else this.#entries.set(hostKey, { entry, fingerprint: null });
       upsert.push(entry);
     }
     if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined) return null;

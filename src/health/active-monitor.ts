@@ -240,7 +240,9 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       this.emit('check', loop.target.endpoint, healthy, loop.startedAt, reason);
       this.#apply(loop, healthy, reason);
       if (!loop.stopped) {
-        const jittered = loop.intervalMs * (1 - JITTER + 2 * JITTER * Math.random());
+        // Whole milliseconds: Node keeps one timer list per distinct duration, and fractional
+        // durations would make one list (and one priority-queue insert) per probe.
+        const jittered = Math.round(loop.intervalMs * (1 - JITTER + 2 * JITTER * Math.random()));
         loop.timer = this.#clock.setTimeout(this.#due, jittered, loop);
       }
     }

@@ -16,12 +16,19 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { RouteChain, linksOf } from '../pipeline/chain.ts';
 import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
-import type { Phases, PluginServices } from '../pipeline/types.ts';
+import type { Phases, PluginLogger, PluginServices } from '../pipeline/types.ts';
 import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** A route's metric series, each made on first use; shared by the runtimes that succeed each other. */
+interface MetricChildren {
+  byClass: Array<Counter.Internal | undefined>;
+  duration: Histogram.Internal<'route'> | undefined;
+  errors: Map<string, Counter.Internal> | undefined;
+}
 
 export interface RuntimeDeps {
   registry: EndpointRegistry;
@@ -45,9 +52,12 @@ export class RouteRuntime {
   readonly serverName: string | undefined;
   readonly chain: RouteChain;
   readonly failures: MiddlewareFailures;
-  /** Requests counter children by status class index (status / 100 - 1). */
-  readonly requestsByClass: ReadonlyArray<Counter.Internal>;
-  readonly duration: Histogram.Internal<'route'>;
+  /**
+   * Requests counter children by status class index (status / 100 - 1), and the duration
+   * child: resolved on first countResponse, so a route without traffic has no series (and
+   * costs no label lookups at start-up). Shared with the successor runtime of the same route.
+   */
+  readonly #children: MetricChildren;
   /** Reencrypt pools by endpoint id (plain HTTP pools live on the shared EndpointState). */
   readonly tlsPools: Map<string, Dispatcher>;
   /** Reencrypt Upgrade tunnels: one agent per route (http-proxy dials through it); carried like the pools. */
@@ -55,7 +65,6 @@ export class RouteRuntime {
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
-  readonly #errorChildren: Map<string, Counter.Internal>;
   /** What plugins retained (services.retain), to hand to the next runtime of this route. */
   readonly retained = new Map<string, unknown>();
 
@@ -82,9 +91,7 @@ export class RouteRuntime {
     const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
     this.tlsPools = sameTls ? previous.tlsPools : new Map();
     this.#agent = sameTls ? previous.#agent : { agent: null };
-    this.#errorChildren = previous === undefined ? new Map() : previous.#errorChildren;
-    this.requestsByClass = CODE_CLASSES.map((c) => deps.metrics.requests.labels(this.label, c));
-    this.duration = deps.metrics.requestDuration.labels(this.label);
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined };
     this.failures = deps.failures;
     this.chain = buildChain(this, deps, previous);
   }
@@ -100,16 +107,20 @@ export class RouteRuntime {
   }
 
   countResponse(status: number, seconds: number): void {
-    const index = ((status / 100) | 0) - 1;
-    const child = this.requestsByClass[index < 0 ? 0 : index > 4 ? 4 : index];
-    child!.inc();
-    this.duration.observe(seconds);
+    const raw = ((status / 100) | 0) - 1;
+    const index = raw < 0 ? 0 : raw > 4 ? 4 : raw;
+    const children = this.#children;
+    let child = children.byClass[index];
+    if (child === undefined) children.byClass[index] = child = this.#metrics.requests.labels(this.label, CODE_CLASSES[index]!);
+    child.inc();
+    (children.duration ??= this.#metrics.requestDuration.labels(this.label)).observe(seconds);
   }
 
   /** Errors are rare: the child is resolved on first use and cached on the route. */
   countUpstreamError(reason: string): void {
-    let child = this.#errorChildren.get(reason);
-    if (!child) this.#errorChildren.set(reason, (child = this.#metrics.upstreamErrors.labels(this.label, reason)));
+    const errors = (this.#children.errors ??= new Map());
+    let child = errors.get(reason);
+    if (!child) errors.set(reason, (child = this.#metrics.upstreamErrors.labels(this.label, reason)));
     child.inc();
   }
 
@@ -129,9 +140,13 @@ export class RouteRuntime {
 
   #removeSeries(): void {
     const m = this.#metrics;
-    for (const c of CODE_CLASSES) m.requests.remove(this.label, c);
-    m.requestDuration.remove(this.label);
-    for (const reason of this.#errorChildren.keys()) m.upstreamErrors.remove(this.label, reason);
+    const children = this.#children;
+    children.byClass.forEach((child, index) => { if (child !== undefined) m.requests.remove(this.label, CODE_CLASSES[index]!); });
+    if (children.duration !== undefined) m.requestDuration.remove(this.label);
+    if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
+    children.byClass = [];
+    children.duration = undefined;
+    children.errors = undefined;
   }
 }
 
@@ -146,7 +161,7 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     return value;
   };
   const services = (name: string): PluginServices => ({
-    route, instanceName: name, logger: deps.logger.child({ middleware: name, route: route.key }), retain,
+    route, instanceName: name, logger: lazyChildLogger(deps.logger, { middleware: name, route: route.key }), retain,
   });
   const middlewares: ChainEntry[] = [];
   for (const m of route.middlewares) {
@@ -165,6 +180,22 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
   }
   const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders }, middlewares, services);
   return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
+}
+
+/**
+ * The plugin instance's logger, made on its first line: a pino child serializes (and redacts)
+ * its bindings when created, and most instances never log — at 100k routes the eager children
+ * cost seconds of start-up.
+ */
+function lazyChildLogger(parent: Logger, bindings: { middleware: string; route: string }): PluginLogger {
+  let child: Logger | undefined;
+  const get = (): Logger => (child ??= parent.child(bindings));
+  return {
+    debug: (obj, msg) => { if (parent.isLevelEnabled('debug')) get().debug(obj, msg); },
+    info: (obj, msg) => get().info(obj, msg),
+    warn: (obj, msg) => get().warn(obj, msg),
+    error: (obj, msg) => get().error(obj, msg),
+  };
 }
 
 /** A middleware whose instance could not be created fails every exchange of its route (500). */

@@ -132,6 +132,8 @@ test('an EndpointSlice change keeps the rate-limit window; a deleted route takes
   t.is((await request(r.http, { host: 'limited.test' })).status, 200);
   t.is((await request(r.http, { host: 'limited.test' })).status, 200);
   const series = async () => (await metricsText(r.admin)).split('\n').filter((l) => l.startsWith('switchyard_http_requests_total{route="default/m')).length;
+  t.is(await series(), 0, 'routes without traffic have no request series yet (children are made on first response)');
+  t.false((await metricsText(r.admin)).includes('switchyard_http_request_duration_seconds_count{route="default/m'));
   for (let i = 0; i < 20; i++) t.is((await request(r.http, { host: `m${i}.test` })).status, 200);
   t.is(await series(), 20);
 
