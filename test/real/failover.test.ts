@@ -75,6 +75,16 @@ async function serves(router: RouterProcess, name: string): Promise<boolean> {
   return reply.status === 302 && reply.headers['location'] === `https://${name}.apps.example.com/`;
 }
 
+/** switchyard_watch_restarts_total summed over resources, from the router's admin port. */
+async function watchRestarts(router: RouterProcess): Promise<number> {
+  const reply = await request(router.admin, { path: '/metrics' });
+  let total = 0;
+  for (const line of reply.body.split('\n')) {
+    if (line.startsWith('switchyard_watch_restarts_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
 async function statusHostname(name: string): Promise<string | undefined> {
   const route = await cluster.must('GET', `/apis/route.openshift.io/v1/namespaces/app/routes/${name}`);
   const entry = route.status?.ingress?.find((e: any) => e.routerName === 'default');
@@ -161,7 +171,11 @@ test.serial('kube-apiserver killed for 20 s under a request loop: no failed requ
   };
   await cluster.etcdPut('/registry/route.openshift.io/routes/app/born', JSON.stringify(born));
   await cluster.etcdDelete('/registry/route.openshift.io/routes/app/doomed');
+  // The outage lasts 20 s (the scenario), and the assertion below waits for the router to have
+  // noticed it (its watches failed and restarted), so "still served" is not read too early.
+  const restartsAtKill = await watchRestarts(router);
   await new Promise((r) => setTimeout(r, 20_000)); // the outage itself
+  await eventually(async () => (await watchRestarts(router)) > restartsAtKill, 60_000, 200);
   t.true(await serves(router, 'doomed'), 'during the outage the router keeps what it last knew');
   await cluster.startApiServer();
   phase = 'after';

@@ -2,24 +2,9 @@ import test from 'ava';
 import net from 'node:net';
 import { pickFreePorts, shuffledRange } from '../../src/autoport/port-picker.ts';
 import { PortRangeExhaustedError } from '../../src/autoport/autoport-errors.ts';
+import { freeBlock } from '../support/ports.ts';
 
 const HOST = '127.0.0.1';
-
-/** A block of `size` consecutive ports that were free a moment ago (found by binding them). */
-async function freeBlock(size: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * 20000);
-    const servers: net.Server[] = [];
-    let ok = true;
-    for (let p = base; p < base + size && ok; p++) {
-      const s = await listen(p);
-      if (s === null) ok = false; else servers.push(s);
-    }
-    await Promise.all(servers.map(close));
-    if (ok) return base;
-  }
-  throw new Error('no free block of ports found');
-}
 
 function listen(port: number): Promise<net.Server | null> {
   return new Promise((resolve) => {
