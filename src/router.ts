@@ -161,7 +161,7 @@ export class Router {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
       const { ClusterSource } = await import('./sources/cluster-source.ts');
-      this.#sources = [new ClusterSource({ config, logger: this.logger, metrics: this.metrics })];
+      this.#sources = [new ClusterSource({ config, logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
     }
     // Every mode feeds the store the same way: Source → StoreSink.
     const sink = new StoreSink(this.store);

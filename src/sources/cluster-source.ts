@@ -5,17 +5,18 @@
 import { parseConfig, type RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ConfigErrorLog } from './config-error-log.ts';
 import { KubernetesSource } from './kubernetes.ts';
 import { StoreSink, type Source, type SourceSink } from './source.ts';
 
 export class ClusterSource implements Source {
   readonly name = 'kubernetes';
-  readonly #options: { config: RouterConfig; logger: Logger; metrics?: Metrics };
+  readonly #options: { config: RouterConfig; logger: Logger; metrics?: Metrics; errors?: ConfigErrorLog };
 
   /** Settings by RouterConfig key (`kubeconfig`, `namespace`, `routeLabels`, …); unset ones take their defaults. */
   #source: KubernetesSource | null = null;
 
-  constructor(options: { config?: Partial<RouterConfig>; logger: Logger; metrics?: Metrics }) {
+  constructor(options: { config?: Partial<RouterConfig>; logger: Logger; metrics?: Metrics; errors?: ConfigErrorLog }) {
     // `kubeconfig` (or KUBECONFIG), else the in-cluster service account.
     this.#options = { ...options, config: { ...parseConfig([], {}), ...options.config } };
   }

@@ -1,5 +1,6 @@
 // The recent configuration errors, for the admin dashboard: a bounded ring (oldest dropped) of
-// what a source rejected — which file, which document, which field, and why. The count since
+// what a source rejected — which file and document (or which Kubernetes object), which field,
+// and why. The count since
 // start-up is switchyard_config_errors_total; this keeps the details of the latest ones.
 
 export interface ConfigError {
@@ -12,6 +13,8 @@ export interface ConfigError {
   /** Item index inside a List document. */
   item?: number;
   kind?: string;
+  /** Of a Kubernetes object (file objects are placed by file and document instead). */
+  namespace?: string;
   name?: string;
   field?: string;
   /** Line/column of a parse error. */
@@ -52,5 +55,5 @@ export class ConfigErrorLog {
 
 function sameError(a: ConfigError, b: Omit<ConfigError, 'at' | 'repeats'>): boolean {
   return a.source === b.source && a.file === b.file && a.document === b.document && a.item === b.item
-    && a.field === b.field && a.error === b.error && a.line === b.line && a.column === b.column;
+    && a.kind === b.kind && a.namespace === b.namespace && a.name === b.name && a.field === b.field && a.error === b.error && a.line === b.line && a.column === b.column;
 }

@@ -10,6 +10,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ConfigErrorLog } from './config-error-log.ts';
 import { objectKey, API_VERSION, type KubeObject } from '../objects/types.ts';
 import { narrowObject } from '../objects/narrow.ts';
 import type { ObjectStore } from '../store.ts';
@@ -28,7 +29,9 @@ export interface KubeInformerOptions {
   backoffMaxMs?: number;
   listTimeoutMs?: number;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
-  accept: (object: KubeObject) => { object: KubeObject } | { error: string };
+  accept: (object: KubeObject) => { object: KubeObject } | { error: string; field?: string };
+  /** Keeps the details of recent refused objects (the admin dashboard shows them). */
+  errors?: ConfigErrorLog;
   /**
    * A list refused with 403 Forbidden counts as the first sync (of nothing): for objects that
    * routes reference, which RBAC may not grant. The informer keeps retrying meanwhile.
@@ -233,7 +236,11 @@ export class KubeInformer {
     const result = this.#options.accept(candidate);
     if ('error' in result) {
       this.#options.metrics?.configErrors.inc({ source: 'kubernetes' });
-      this.#log.warn({ object: `${candidate.metadata?.namespace ?? ''}/${candidate.metadata?.name ?? '?'}`, error: result.error },
+      // Validation messages name the field, never its value: nothing of a Secret's data gets out.
+      const namespace = stringOrUndefined(candidate.metadata?.namespace);
+      const name = stringOrUndefined(candidate.metadata?.name);
+      this.#options.errors?.record({ source: 'kubernetes', kind, namespace, name, field: result.field, error: result.error });
+      this.#log.warn({ object: `${namespace ?? ''}/${name ?? '?'}`, error: result.error },
         'invalid object ignored (its previous version, if any, stays)');
       return;
     }
@@ -257,6 +264,10 @@ export class KubeInformer {
   #touchSync(): void {
     this.#options.metrics?.lastSync.set({ resource: this.watched.resource }, this.#clock.now() / 1000);
   }
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** A short reason for a log line: status code and message, never headers or tokens. */

@@ -12,6 +12,7 @@ import type { Clock } from '../clock.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ConfigErrorLog } from './config-error-log.ts';
 import type { KubeObject } from '../objects/types.ts';
 import { validateObject } from '../objects/validate.ts';
 import type { ObjectStore, StoreChange } from '../store.ts';
@@ -30,6 +31,8 @@ export interface KubernetesSourceOptions {
   store: ObjectStore;
   logger: Logger;
   metrics?: Metrics;
+  /** Keeps the details of recent refused objects (the admin dashboard shows them). */
+  errors?: ConfigErrorLog;
   /** Loaded by the caller (see KubernetesSource.loadKubeConfig). */
   kubeConfig: KubeConfig;
   /** Restart backoff: first delay and cap (defaults 200 ms and 30 s). Tests shorten them. */
@@ -125,9 +128,9 @@ export class KubernetesSource {
    * everything else; the route is served without them (default certificate, no autoport port).
    */
   #informer(watched: WatchedResource, referenced = false): KubeInformer {
-    const { config, store, metrics, kubeConfig, backoffInitialMs, backoffMaxMs, clock } = this.#options;
+    const { config, store, metrics, errors, kubeConfig, backoffInitialMs, backoffMaxMs, clock } = this.#options;
     return new KubeInformer({
-      kubeConfig, watched, store, logger: this.#log(), metrics,
+      kubeConfig, watched, store, logger: this.#log(), metrics, errors,
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, clock,
       accept: acceptObject,
@@ -193,8 +196,8 @@ export class KubernetesSource {
   }
 }
 
-function acceptObject(object: KubeObject): { object: KubeObject } | { error: string } {
+function acceptObject(object: KubeObject): { object: KubeObject } | { error: string; field?: string } {
   const result = validateObject(object);
   if (result.ok) return { object: result.object };
-  return { error: result.error };
+  return { error: result.error, field: result.field };
 }

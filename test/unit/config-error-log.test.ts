@@ -20,3 +20,13 @@ test('the same error again (a re-read of an unchanged bad document) is folded in
   t.is(older!.at, 2);
   t.is(log.total, 3);
 });
+
+test('Kubernetes objects are told apart by kind, namespace and name (they have no file or document)', (t) => {
+  const log = new ConfigErrorLog();
+  const refused = { source: 'kubernetes', kind: 'Route', field: 'spec.to', error: 'spec.to: required object' } as const;
+  log.record({ ...refused, namespace: 'shop', name: 'a' }, 1);
+  log.record({ ...refused, namespace: 'shop', name: 'a' }, 2); // re-listed after a watch restart
+  log.record({ ...refused, namespace: 'shop', name: 'b' }, 3);
+  log.record({ ...refused, namespace: 'blog', name: 'b' }, 4);
+  t.deepEqual(log.recent().map((e) => `${e.namespace}/${e.name}×${e.repeats}`), ['blog/b×1', 'shop/b×1', 'shop/a×2']);
+});

@@ -86,7 +86,7 @@ function renderConfigErrors(o) {
     h('td', { class: 'muted', title: new Date(e.at).toISOString() }, fmt.ago(e.at)),
     h('td', { class: 'mono' }, e.file ?? e.source),
     h('td', null, e.document === undefined ? (e.line ? `line ${e.line}:${e.column}` : '–') : `#${e.document}${e.item !== undefined ? ` item ${e.item}` : ''}`),
-    h('td', null, [e.kind, e.name].filter(Boolean).join(' ') || '–'),
+    h('td', null, [e.kind, e.namespace && e.name ? `${e.namespace}/${e.name}` : e.name].filter(Boolean).join(' ') || '–'),
     h('td', { class: 'mono' }, e.field ?? '–'),
     h('td', { class: 'reason' }, e.error, e.repeats > 1 ? h('span', { class: 'muted' }, ` ×${e.repeats}`) : null),
   )));
