@@ -12,16 +12,21 @@
 //   4 connection floods: idle keep-alive connections (RSS per connection, --max-connections
 //     honoured, other clients' p99) and slowloris clients (cut by --header-timeout)
 //   5 API server outage under load: the fake API server (test/support/fake-apiserver.ts)
-//     refuses connections for 30 s; a Route created meanwhile is served once it is back. (The
-//     real API server of test/real/ refuses loopback addresses in EndpointSlices, so it cannot
-//     carry load to loopback backends.)
+//     refuses connections for 30 s; a Route created meanwhile is served once it is back. With
+//     RELIABILITY_API=real, the real control plane of test/real/ instead (etcd, kube-apiserver,
+//     kube-controller-manager; needs root and the binaries of test/k8s/build-binaries.sh): the
+//     router runs under manifests/ RBAC, its backend is an echo server in a network namespace
+//     (test/support/netns-hosts.ts: the API server refuses loopback endpoints, the real
+//     EndpointSlice controller writes the slice), kube-apiserver is killed for 30 s, and a Route
+//     written to etcd meanwhile (as another API server replica would) is served after it is back.
 //
-// Env: RELIABILITY_SCENARIOS (default "1,2,3,4,5"), RELIABILITY_OUTAGE_SECONDS (default 30), RELIABILITY_ROUTES (scenario 1, default
+// Env: RELIABILITY_SCENARIOS (default "1,2,3,4,5"), RELIABILITY_API (scenario 5: "fake", default, or "real"), RELIABILITY_OUTAGE_SECONDS (default 30), RELIABILITY_ROUTES (scenario 1, default
 // 10000), RELIABILITY_CHANGES (changes/s, default 100), RELIABILITY_CHURN_SECONDS (default 60),
 // RELIABILITY_IDLE (idle connections, default 15000: 20k needs more than this machine's open-files hard limit of 20000 in the load process), RELIABILITY_SLOWLORIS (default 1000).
 // The npm script raises the open-files limit (ulimit -n) for the flood.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -36,6 +41,8 @@ import { children, startJsonLine } from './processes.ts';
 import { freePort } from '../test/support/ports.ts';
 import { startBackend, serviceYaml, routeYaml } from '../test/support/backends.ts';
 import { FakeApiServer } from '../test/support/fake-apiserver.ts';
+import { createNetnsHosts } from '../test/support/netns-hosts.ts';
+import { startRealCluster } from '../test/support/real-apiserver.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '..', 'dist', 'cli.js');
@@ -386,13 +393,87 @@ async function apiOutage(): Promise<void> {
   rows.push({ scenario: `5 API outage (${seconds} s): new connections`, ...f, notes: `a Route created during the outage was served ${(appliedAfter / 1000).toFixed(1)} s after the API server came back (watch restart backoff included) ${f.errors}` });
 }
 
+// ---- scenario 5 against the real control plane (RELIABILITY_API=real)
+async function apiOutageReal(): Promise<void> {
+  const seconds = env('RELIABILITY_OUTAGE_SECONDS', 30);
+  const cluster = await startRealCluster();
+  const hosts = await createNetnsHosts(1);
+  let router: Awaited<ReturnType<typeof startRouter>> | undefined;
+  try {
+    await cluster.apply({ kustomization: path.join(here, '..', 'manifests') });
+    await cluster.waitEstablished('routes.route.openshift.io');
+    const address = hosts.addresses[0]!;
+    await hosts.startEcho(address, 8080);
+    const route = (name: string) => `
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: ${name}, namespace: app }
+spec:
+  host: ${name}.bench
+  to: { kind: Service, name: o }
+`;
+    await cluster.apply({ yaml: `
+apiVersion: v1
+kind: Namespace
+metadata: { name: app }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: o, namespace: app }
+spec:
+  selector: { app: o }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
+---${route('stable')}` });
+    await cluster.createPod({ namespace: 'app', name: 'o-1', labels: { app: 'o' }, ip: address, ready: true });
+    const { kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router');
+    router = await startRouter(['--kubeconfig', kubeconfig, '--lease-namespace', 'switchyard']);
+    const served = async (host: string) => (await newConnection(router!.http, host, '/').catch(() => ({ status: 0 }))).status === 200;
+    const ready = performance.now();
+    while (!(await served('stable.bench'))) {
+      if (performance.now() - ready > 60_000) throw new Error('scenario 5 (real): the stable route was not served within 60 s');
+      await sleep(100);
+    }
+    const keepAlive = new Load(router.http, 'stable.bench', 4);
+    const fresh = new Load(router.http, 'stable.bench', 2, { newConnections: true });
+    await sleep(2000);
+    await cluster.killApiServer();
+    const killedAt = performance.now();
+    // Written while kube-apiserver is down, in the JSON it stores custom resources as (see
+    // test/real/failover.test.ts).
+    await cluster.etcdPut('/registry/route.openshift.io/routes/app/during', JSON.stringify({
+      apiVersion: 'route.openshift.io/v1', kind: 'Route',
+      metadata: { name: 'during', namespace: 'app', uid: randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), generation: 1 },
+      spec: { host: 'during.bench', to: { kind: 'Service', name: 'o', weight: 100 }, wildcardPolicy: 'None' },
+    }));
+    await sleep(Math.max(0, seconds * 1000 - (performance.now() - killedAt)));
+    await cluster.startApiServer();
+    const back = performance.now();
+    let appliedAfter = NaN;
+    while (performance.now() - back < 90_000) {
+      if (await served('during.bench')) { appliedAfter = performance.now() - back; break; }
+      await sleep(100);
+    }
+    await sleep(1000);
+    const [k, f] = await Promise.all([keepAlive.stop(), fresh.stop()]);
+    const label = `5 API outage, real kube-apiserver (${seconds} s)`;
+    rows.push({ scenario: `${label}: keep-alive`, ...k, notes: k.errors });
+    rows.push({ scenario: `${label}: new connections`, ...f, notes: `backend: a pod in a network namespace, slice by the EndpointSlice controller; a Route written to etcd during the outage was served ${(appliedAfter / 1000).toFixed(1)} s after kube-apiserver was back up (its start-up and the watch restart backoff included) ${f.errors}` });
+  } finally {
+    if (router) await stopProcess(router.child);
+    await hosts.close();
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const selected = new Set((process.env.RELIABILITY_SCENARIOS ?? '1,2,3,4,5').split(',').map((s) => s.trim()));
+  const api = process.env.RELIABILITY_API ?? 'fake';
+  if (api !== 'fake' && api !== 'real') throw new Error(`RELIABILITY_API=${api}: expected fake or real`);
   if (selected.has('1')) await churn();
   if (selected.has('2')) await backendKilled();
   if (selected.has('3')) await sigterm();
   if (selected.has('4')) await floods();
-  if (selected.has('5')) await apiOutage();
+  if (selected.has('5')) await (api === 'real' ? apiOutageReal() : apiOutage());
   let migrate = 'n/a';
   try { migrate = readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim(); } catch { /* not Linux */ }
   console.log(`\nnode ${process.version}, loopback, --workers 0, net.ipv4.tcp_migrate_req=${migrate}\n`);
