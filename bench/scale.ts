@@ -279,7 +279,7 @@ async function measureHealth(count: number): Promise<HealthResult> {
   const docs: string[] = [];
   for (let i = 0; i < count / 2; i++) docs.push(yamlOf(routeSet(i, port, [addresses[2 * i]!, addresses[2 * i + 1]!])));
   writeFileSync(path.join(dir, 'routes.yaml'), docs.join(''));
-  const router = await startRouter(['--file', path.join(dir, 'routes.yaml')], dir, [], 0);
+  const router = await startRouter(['--file', path.join(dir, 'routes.yaml')], dir, process.env.SCALE_NODE_ARGS?.split(' ').filter(Boolean) ?? [], 0);
   await sleep(6000); // one full check interval, so every endpoint has been checked once
   const pids = () => [router.child.pid!, ...childPids(router.child.pid!)];
   const before = pids().reduce((s, p) => s + cpuSeconds(p), 0);

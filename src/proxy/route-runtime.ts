@@ -187,7 +187,7 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
  * its bindings when created, and most instances never log — at 100k routes the eager children
  * cost seconds of start-up.
  */
-function lazyChildLogger(parent: Logger, bindings: { middleware: string; route: string }): PluginLogger {
+export function lazyChildLogger(parent: Logger, bindings: { middleware: string; route: string }): PluginLogger {
   let child: Logger | undefined;
   const get = (): Logger => (child ??= parent.child(bindings));
   return {

@@ -4,7 +4,8 @@
 // the store holds, and reaches custom resources (route.openshift.io) without generated code.
 
 import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+import { STATUS_CODES } from 'node:http';
+import { request as undiciRequest, type Dispatcher } from 'undici';
 
 export interface KubeRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -52,25 +53,28 @@ export async function kubeRequest<T = unknown>(kubeConfig: KubeConfig, request: 
     body = JSON.stringify(request.body);
     headers['content-type'] = request.contentType ?? 'application/json';
   }
-  const response = await fetch(url, {
+  // undici's request(), not fetch(): fetch reads the body through a web stream, which for a
+  // list of 100k objects (hundreds of MB) cost seconds of a start-up in chunk handling.
+  const response = await undiciRequest(url, {
     method: request.method,
     headers,
     body,
     dispatcher: context.getDispatcher() as Dispatcher | undefined,
     signal: AbortSignal.timeout(request.timeoutMs ?? 30_000),
   });
-  const text = await response.text();
+  const status = response.statusCode;
+  const text = await response.body.text();
   let parsed: unknown;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
   } catch {
     parsed = undefined;
   }
-  if (response.status < 200 || response.status > 299) {
-    const status = parsed as { reason?: string; message?: string } | undefined;
-    throw new KubeApiError(response.status, status?.reason ?? 'Unknown',
-      `${request.method} ${request.path}: ${response.status} ${status?.message ?? response.statusText}`);
+  if (status < 200 || status > 299) {
+    const answer = parsed as { reason?: string; message?: string } | undefined;
+    throw new KubeApiError(status, answer?.reason ?? 'Unknown',
+      `${request.method} ${request.path}: ${status} ${answer?.message ?? STATUS_CODES[status] ?? ''}`);
   }
-  if (parsed === undefined) throw new KubeApiError(response.status, 'InvalidResponse', `${request.method} ${request.path}: response is not JSON`);
+  if (parsed === undefined) throw new KubeApiError(status, 'InvalidResponse', `${request.method} ${request.path}: response is not JSON`);
   return parsed as T;
 }
