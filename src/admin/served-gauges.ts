@@ -13,6 +13,13 @@ export class ServedGauges {
   /** notAfter (s since epoch) by PEM text; entries of certificates no longer served are dropped. */
   #expiry = new Map<string, number | null>();
   #defaultCertificate: string | null = null;
+  /**
+   * The values last written, by series (`route\nendpoint` / route): a scrape writes only what
+   * changed and removes what left, instead of resetting and rebuilding every series (300,000
+   * endpoint series at 100k routes took over a second per scrape).
+   */
+  #endpointUp = new Map<string, { route: string; endpoint: string; value: number }>();
+  #available = new Map<string, number>();
 
   constructor(metrics: Metrics) {
     this.#metrics = metrics;
@@ -25,8 +32,6 @@ export class ServedGauges {
 
   refresh(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, ready: boolean): void {
     const { endpointUp, routeEndpointsAvailable, certificateExpiry } = this.#metrics;
-    endpointUp.reset();
-    routeEndpointsAvailable.reset();
     certificateExpiry.reset();
     this.#metrics.ready.set(ready ? 1 : 0);
     const now = Date.now();
@@ -42,6 +47,7 @@ export class ServedGauges {
       if (value !== null) certificateExpiry.labels('default', '').set(value);
     }
     const availableByRoute = new Map<string, number>();
+    const upNow = new Map<string, { route: string; endpoint: string; value: number }>();
     for (const route of routes) {
       const label = `${route.namespace}/${route.name}`;
       let available = availableByRoute.get(label) ?? 0;
@@ -49,7 +55,8 @@ export class ServedGauges {
         for (const ep of service.endpoints) {
           const state = registry.get(ep.id);
           const up = state === undefined || state.available(now);
-          endpointUp.labels(label, state?.name ?? `${ep.address}:${ep.port}`).set(up ? 1 : 0);
+          const name = state?.name ?? `${ep.address}:${ep.port}`;
+          upNow.set(`${label}\n${name}`, { route: label, endpoint: name, value: up ? 1 : 0 });
           if (up && ep.weight > 0) available++;
         }
       }
@@ -59,7 +66,16 @@ export class ServedGauges {
         if (value !== null) certificateExpiry.labels('route', label).set(value);
       }
     }
-    for (const [label, available] of availableByRoute) routeEndpointsAvailable.labels(label).set(available);
+    for (const [key, now] of upNow) {
+      if (this.#endpointUp.get(key)?.value !== now.value) endpointUp.labels(now.route, now.endpoint).set(now.value);
+    }
+    for (const [key, was] of this.#endpointUp) if (!upNow.has(key)) endpointUp.remove(was.route, was.endpoint);
+    this.#endpointUp = upNow;
+    for (const [label, available] of availableByRoute) {
+      if (this.#available.get(label) !== available) routeEndpointsAvailable.labels(label).set(available);
+    }
+    for (const label of this.#available.keys()) if (!availableByRoute.has(label)) routeEndpointsAvailable.remove(label);
+    this.#available = availableByRoute;
     this.#expiry = seen;
   }
 }
