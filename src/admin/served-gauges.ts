@@ -18,7 +18,7 @@ export class ServedGauges {
    * changed and removes what left, instead of resetting and rebuilding every series (300,000
    * endpoint series at 100k routes took over a second per scrape).
    */
-  #endpointUp = new Map<string, { route: string; endpoint: string; value: number }>();
+  #endpointUp = new Map<string, number>();
   #available = new Map<string, number>();
 
   constructor(metrics: Metrics) {
@@ -47,7 +47,7 @@ export class ServedGauges {
       if (value !== null) certificateExpiry.labels('default', '').set(value);
     }
     const availableByRoute = new Map<string, number>();
-    const upNow = new Map<string, { route: string; endpoint: string; value: number }>();
+    const upNow = new Map<string, number>();
     for (const route of routes) {
       const label = `${route.namespace}/${route.name}`;
       let available = availableByRoute.get(label) ?? 0;
@@ -56,7 +56,12 @@ export class ServedGauges {
           const state = registry.get(ep.id);
           const up = state === undefined || state.available(now);
           const name = state?.name ?? `${ep.address}:${ep.port}`;
-          upNow.set(`${label}\n${name}`, { route: label, endpoint: name, value: up ? 1 : 0 });
+          const key = `${label}\n${name}`;
+          const value = up ? 1 : 0;
+          // Compared with what the gauge holds now (an endpoint may be listed twice: last one wins).
+          const holds = upNow.has(key) ? upNow.get(key) : this.#endpointUp.get(key);
+          if (holds !== value) endpointUp.labels(label, name).set(value);
+          upNow.set(key, value);
           if (up && ep.weight > 0) available++;
         }
       }
@@ -66,10 +71,11 @@ export class ServedGauges {
         if (value !== null) certificateExpiry.labels('route', label).set(value);
       }
     }
-    for (const [key, now] of upNow) {
-      if (this.#endpointUp.get(key)?.value !== now.value) endpointUp.labels(now.route, now.endpoint).set(now.value);
+    for (const key of this.#endpointUp.keys()) {
+      if (upNow.has(key)) continue;
+      const cut = key.indexOf('\n'); // route labels (namespace/name) have no newline
+      endpointUp.remove(key.slice(0, cut), key.slice(cut + 1));
     }
-    for (const [key, was] of this.#endpointUp) if (!upNow.has(key)) endpointUp.remove(was.route, was.endpoint);
     this.#endpointUp = upNow;
     for (const [label, available] of availableByRoute) {
       if (this.#available.get(label) !== available) routeEndpointsAvailable.labels(label).set(available);
