@@ -13,6 +13,13 @@ export class ServedGauges {
   /** notAfter (s since epoch) by PEM text; entries of certificates no longer served are dropped. */
   #expiry = new Map<string, number | null>();
   #defaultCertificate: string | null = null;
+  /**
+   * The values last written, by series (`route\nendpoint` / route): a scrape writes only what
+   * changed and removes what left, instead of resetting and rebuilding every series (300,000
+   * endpoint series at 100k routes took over a second per scrape).
+   */
+  #endpointUp = new Map<string, number>();
+  #available = new Map<string, number>();
 
   constructor(metrics: Metrics) {
     this.#metrics = metrics;
@@ -25,8 +32,6 @@ export class ServedGauges {
 
   refresh(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, ready: boolean): void {
     const { endpointUp, routeEndpointsAvailable, certificateExpiry } = this.#metrics;
-    endpointUp.reset();
-    routeEndpointsAvailable.reset();
     certificateExpiry.reset();
     this.#metrics.ready.set(ready ? 1 : 0);
     const now = Date.now();
@@ -42,6 +47,7 @@ export class ServedGauges {
       if (value !== null) certificateExpiry.labels('default', '').set(value);
     }
     const availableByRoute = new Map<string, number>();
+    const upNow = new Map<string, number>();
     for (const route of routes) {
       const label = `${route.namespace}/${route.name}`;
       let available = availableByRoute.get(label) ?? 0;
@@ -49,7 +55,13 @@ export class ServedGauges {
         for (const ep of service.endpoints) {
           const state = registry.get(ep.id);
           const up = state === undefined || state.available(now);
-          endpointUp.labels(label, state?.name ?? `${ep.address}:${ep.port}`).set(up ? 1 : 0);
+          const name = state?.name ?? `${ep.address}:${ep.port}`;
+          const key = `${label}\n${name}`;
+          const value = up ? 1 : 0;
+          // Compared with what the gauge holds now (an endpoint may be listed twice: last one wins).
+          const holds = upNow.has(key) ? upNow.get(key) : this.#endpointUp.get(key);
+          if (holds !== value) endpointUp.labels(label, name).set(value);
+          upNow.set(key, value);
           if (up && ep.weight > 0) available++;
         }
       }
@@ -59,7 +71,17 @@ export class ServedGauges {
         if (value !== null) certificateExpiry.labels('route', label).set(value);
       }
     }
-    for (const [label, available] of availableByRoute) routeEndpointsAvailable.labels(label).set(available);
+    for (const key of this.#endpointUp.keys()) {
+      if (upNow.has(key)) continue;
+      const cut = key.indexOf('\n'); // route labels (namespace/name) have no newline
+      endpointUp.remove(key.slice(0, cut), key.slice(cut + 1));
+    }
+    this.#endpointUp = upNow;
+    for (const [label, available] of availableByRoute) {
+      if (this.#available.get(label) !== available) routeEndpointsAvailable.labels(label).set(available);
+    }
+    for (const label of this.#available.keys()) if (!availableByRoute.has(label)) routeEndpointsAvailable.remove(label);
+    this.#available = availableByRoute;
     this.#expiry = seen;
   }
 }

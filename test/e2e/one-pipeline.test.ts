@@ -136,6 +136,9 @@ test('an EndpointSlice change keeps the rate-limit window; a deleted route takes
   t.false((await metricsText(r.admin)).includes('switchyard_http_request_duration_seconds_count{route="default/m'));
   for (let i = 0; i < 20; i++) t.is((await request(r.http, { host: `m${i}.test` })).status, 200);
   t.is(await series(), 20);
+  const gauges = async () => (await metricsText(r.admin)).split('\n')
+    .filter((l) => l.startsWith('switchyard_endpoint_up{route="default/m') || l.startsWith('switchyard_route_endpoints_available{route="default/m')).length;
+  t.is(await gauges(), 40, 'one endpoint_up and one endpoints_available series per route');
 
   // A second endpoint appears: the route's runtime is rebuilt, its limiter is not.
   writeFileSync(file, [serviceYaml('svc', [a.port, b.port]), limited].join('\n---\n'));
@@ -145,6 +148,7 @@ test('an EndpointSlice change keeps the rate-limit window; a deleted route takes
   }, 5000);
   t.is((await request(r.http, { host: 'limited.test' })).status, 429, 'the window of 2 per 10 s was not reset by the rebuild');
   t.is(await series(), 0, 'the deleted routes left no series behind');
+  t.is(await gauges(), 0, 'nor endpoint gauges (the served gauges drop what left the table)');
 });
 
 test('pod-concurrent-connections: one in flight per endpoint; the next waits, then gets 503 when the queue time is up', async (t) => {
