@@ -49,7 +49,10 @@ test('the table is rebuilt after a batch was lost half-way (the delta consumer t
   t.false(store.healthy);
   t.is(errors[0]?.[1], 'delivery');
 
-  const [resent] = await once(reconciler, 'delta') as [TableDelta];
+  // The store's resync timer is unref'd (it must not keep a stopping router alive); hold the
+  // event loop open while waiting for it, or a test file with nothing else pending ends first.
+  const hold = setTimeout(() => {}, 30_000);
+  const [resent] = await once(reconciler, 'delta').finally(() => clearTimeout(hold)) as [TableDelta];
   t.true(store.healthy);
   t.true(resent.upsert.some((e) => e.key === 'new.com'));
   t.true(resent.reset);
