@@ -4,7 +4,7 @@
 
 import type { Reconciler } from '../controller/reconciler.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
-import type { AdmissionResult, CompiledRoute } from '../table/types.ts';
+import type { AdmissionResult, CompiledRoute, RouteKind } from '../table/types.ts';
 import type { RouteStats } from './route-stats.ts';
 import type { EndpointFigures } from './stats-sampler.ts';
 import type { ProbeResults, ProbeResult } from './probe-results.ts';
@@ -27,7 +27,7 @@ export interface EndpointView {
 
 export interface RouteRow {
   key: string;
-  kind: 'Route' | 'Ingress' | 'HTTPRoute';
+  kind: RouteKind;
   namespace: string;
   name: string;
   host: string;

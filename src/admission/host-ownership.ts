@@ -22,12 +22,12 @@
 import { creationMillis } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type RouteKind } from '../table/types.ts';
 import { ADMITTED, Reasons, hostKeyOf, reject, type RouteCandidate, type Verdict } from './types.ts';
 
 export interface OwnershipClaim {
   ownerKey: string;
-  kind: 'Route' | 'Ingress' | 'HTTPRoute';
+  kind: RouteKind;
   namespace: string;
   name: string;
   owner: RouteCandidate['owner'];

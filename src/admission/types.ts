@@ -4,7 +4,7 @@
 import type { RouterConfig } from '../config.ts';
 import type { Ingress, Route, RouteTLSConfig } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch, type RouteKind } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
@@ -31,7 +31,7 @@ export interface RouteCandidate {
   key: string;
   /** `Route/ns/name` or `Ingress/ns/name` — the AdmissionResult key. */
   ownerKey: string;
-  kind: 'Route' | 'Ingress' | 'HTTPRoute';
+  kind: RouteKind;
   namespace: string;
   name: string;
   /** The Route, Ingress (or HTTPRoute) this candidate comes from (age order, labels, annotations). */

@@ -12,11 +12,11 @@ import type { Ingress, Route } from '../objects/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
 import { admitMiddlewares } from '../admission/middlewares.ts';
-import type { AdmissionResult } from '../table/types.ts';
+import type { AdmissionResult, RouteKind } from '../table/types.ts';
 
 export interface OwnerState {
   key: string;
-  kind: 'Route' | 'Ingress' | 'HTTPRoute';
+  kind: RouteKind;
   namespace: string;
   name: string;
   object: Route | Ingress | HTTPRoute;

@@ -26,7 +26,7 @@ import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, TableDelta } from '../table/types.ts';
+import type { AdmissionResult, CompiledRoute, HostEntry, RouteKind, TableDelta } from '../table/types.ts';
 import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
@@ -298,7 +298,7 @@ export class Reconciler extends EventEmitter {
         if (previous.defaultCandidate) defaultDirty = true;
       }
       const slash = ownerKey.indexOf('/');
-      const kind = ownerKey.slice(0, slash) as 'Route' | 'Ingress' | 'HTTPRoute';
+      const kind = ownerKey.slice(0, slash) as RouteKind;
       const object = this.#store.get(kind, ownerKey.slice(slash + 1)) as Route | Ingress | HTTPRoute | undefined;
       if (!object) continue;
       const next = kind === 'HTTPRoute'

@@ -14,6 +14,7 @@
 
 import type { TSchema } from 'typebox';
 import type { Member } from '../balance/types.ts';
+import type { RouteKind } from '../table/types.ts';
 import type { PluginContext } from './context.ts';
 
 /** A phase may return synchronously (no Promise is created) or a Promise. */
@@ -62,7 +63,7 @@ export interface PluginServices {
 export interface RouteInfo {
   /** `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` */
   readonly key: string;
-  readonly kind: 'Route' | 'Ingress' | 'HTTPRoute';
+  readonly kind: RouteKind;
   readonly namespace: string;
   readonly name: string;
   readonly host: string;

@@ -27,10 +27,8 @@ import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
-import { originForm } from './request-target.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
-export { originForm };
 
 export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
@@ -86,8 +84,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     if (this.#accessLog) trackAccess(this.#logger, req, res);
     const secure = (req.socket as TLSSocket).encrypted === true;
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
-    let url = req.url ?? '/';
-    if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
+    // Origin form here: RequestEntry turned an absolute-form target into it and refused `*`.
+    const url = req.url ?? '/';
     const runtime = this.table.match(host, url, req, secure); // req, secure: HTTPRoute method/header/query/listener conditions
     if (runtime === null) {
       this.#countUnrouted(404);

@@ -22,7 +22,6 @@ import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
-import { originForm } from './request-target.ts';
 import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
@@ -134,8 +133,7 @@ export class UpgradeTunnels implements ExchangeDriver {
       return;
     }
     const host = request.headers.host ?? '';
-    let url = request.url ?? '/';
-    if (url.charCodeAt(0) !== 47 /* '/' */) url = originForm(url);
+    const url = request.url ?? '/'; // origin form (RequestEntry)
     const runtime = table.match(host, url, request, secure);
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
     const clientSocket = request.socket as Socket;

@@ -11,6 +11,8 @@ export type Balance = typeof BALANCE_ALGORITHMS[number];
 /** X-Forwarded-* / Forwarded policies (set-forwarded-headers, ROUTER_SET_FORWARDED_HEADERS). */
 export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
 export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
+/** The kinds of object a served route comes from. */
+export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute';
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
 export type InsecurePolicy = 'None' | 'Allow' | 'Redirect';
@@ -128,7 +130,7 @@ export interface CompiledTls {
 export interface CompiledRoute {
   /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>`. */
   key: string;
-  kind: 'Route' | 'Ingress' | 'HTTPRoute';
+  kind: RouteKind;
   namespace: string;
   name: string;
   /** Lower-case host; for wildcard routes the served domain's parent, e.g. `foo.com` for `*.foo.com`; '' for an Ingress rule without host. */
