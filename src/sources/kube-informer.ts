@@ -185,6 +185,7 @@ export class KubeInformer {
   /** Remove from the store the objects of this informer's scope that the list proves gone. */
   #removeMissing(items: KubeObject[]): void {
     const { kind, namespace, name } = this.watched;
+    if (this.#options.store.size(kind) === 0) return; // the first list: nothing to compare with
     const listed = new Set(items.map((item) => objectKey(kind, item.metadata)));
     const prefix = namespace ? `${namespace}/` : undefined;
     const gone: string[] = [];
