@@ -241,7 +241,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   #firstSlot(intervalMs: number): number {
     const first = Math.ceil(this.#clock.now() / TICK_MS);
     const span = Math.min(MAX_PLACEMENT_TICKS, Math.max(1, Math.floor(intervalMs / TICK_MS)));
-    const even = Math.ceil(this.#rate * TICK_MS);
+    const even = Math.ceil(this.#rate * TICK_MS - 1e-9); // (the rate is a sum of fractions: 50 × 1/1000 is not exactly 0.05)
     let best = first;
     let bestSize = Infinity;
     for (let tick = first; tick < first + span; tick++) {
