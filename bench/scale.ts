@@ -280,14 +280,16 @@ const LISTENERS_PER_HELPER = 5000;
 interface HealthRun { cpuSeconds: number; windowS: number; percentOfOneCore: number; timeWaitAfter: number }
 interface HealthResult { endpoints: number; type: 'tcp' | 'http'; intervalS: number; switchyard: HealthRun; haproxy: HealthRun | null }
 
-/** Sockets in TIME_WAIT on the machine (every process's; a trend, not an attribution). */
+/** Sockets in TIME_WAIT towards the check targets (remote address 127.2.x.y: the prober's side of closed checks). */
 function timeWaitSockets(): number {
   let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    try {
-      for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) if (line.trim().split(/\s+/)[3] === '06') n++;
-    } catch { /* no IPv6 */ }
-  }
+  try {
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      // addresses are little-endian hex: 127.2.x.y is yyxx027F
+      if (state === '06' && remote !== undefined && remote.slice(4, 8) === '027F') n++;
+    }
+  } catch { /* not Linux */ }
   return n;
 }
 
@@ -390,7 +392,7 @@ async function main(): Promise<void> {
     for (const h of r.heap!) console.log(`  ${h.name.padEnd(40)} ${String(h.bytesPerRoute).padStart(7)}`);
   }
   if (health) {
-    const line = (name: string, r: HealthRun) => `  ${name.padEnd(24)} ${r.cpuSeconds.toFixed(2)} CPU s over ${r.windowS.toFixed(0)} s = ${r.percentOfOneCore.toFixed(1)} % of one core (TIME_WAIT sockets on the machine after: ${r.timeWaitAfter})`;
+    const line = (name: string, r: HealthRun) => `  ${name.padEnd(24)} ${r.cpuSeconds.toFixed(2)} CPU s over ${r.windowS.toFixed(0)} s = ${r.percentOfOneCore.toFixed(1)} % of one core (TIME_WAIT towards the targets after: ${r.timeWaitAfter})`;
     console.log(`\nactive health checks: ${health.endpoints} endpoints (${health.type === 'http' ? 'HTTP GET /health' : 'TCP'}, every ${health.intervalS} s):`);
     console.log(line('switchyard', health.switchyard));
     console.log(health.haproxy ? line('HAProxy 1 thread', health.haproxy) : '  HAProxy: not installed (apt-get install -y haproxy) — no anchor');
