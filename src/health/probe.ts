@@ -53,7 +53,10 @@ const KEEP_ALIVE_IDLE_MS = 60_000;
 
 export function createProbeAgents(): ProbeAgents {
   // maxFreeSockets is per endpoint (the agent pools by host, port and TLS options).
-  const options = { keepAlive: true, timeout: KEEP_ALIVE_IDLE_MS, maxFreeSockets: 4 };
+  // keepAliveMsecs is the TCP keep-alive delay of idle sockets (Node's default, 1 s, would send a
+  // keep-alive probe on every connection between any two checks): the checks themselves show
+  // the connection is alive.
+  const options = { keepAlive: true, keepAliveMsecs: KEEP_ALIVE_IDLE_MS, timeout: KEEP_ALIVE_IDLE_MS, maxFreeSockets: 4 };
   return { http: new http.Agent(options), https: new https.Agent(options) };
 }
 
