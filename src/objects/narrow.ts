@@ -93,6 +93,29 @@ const TARGET_KEYS = ['kind', 'name', 'weight'] as const;
 const PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'appProtocol'] as const;
 const ENDPOINT_KEYS = ['addresses', 'conditions', 'hostname', 'nodeName', 'targetRef'] as const;
 
+const CONDITION_KEYS = ['ready', 'serving', 'terminating'] as const;
+/** Frozen condition objects by shape (`ready`, `serving`, `terminating` each true, false or absent). */
+const CONDITIONS = new Map<string, Fields>();
+
+/**
+ * An endpoint's conditions are one of a few dozen shapes ({ready: true} nearly always): every
+ * endpoint of every slice shares the frozen object of its shape instead of holding its own.
+ * Anything but booleans is left as it is (for validation to report).
+ */
+function sharedConditions(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  let key = '';
+  for (const k of CONDITION_KEYS) {
+    const v = value[k];
+    if (v === undefined) key += '-';
+    else if (typeof v === 'boolean') key += v ? 't' : 'f';
+    else return value;
+  }
+  let shared = CONDITIONS.get(key);
+  if (shared === undefined) CONDITIONS.set(key, (shared = Object.freeze(value)));
+  return shared;
+}
+
 const NARROW: Readonly<Record<Kind, Narrower>> = {
   Route: (o, i) => ({
     spec: pick(o.spec, ROUTE_SPEC_KEYS, (key, v) => {
@@ -120,7 +143,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
     addressType: i.intern(o.addressType),
     ...(o.endpoints !== undefined ? {
       endpoints: eachOf(o.endpoints, (e) => pick(e, ENDPOINT_KEYS, (key, v) => {
-        if (key === 'conditions') return pick(v, ['ready', 'serving', 'terminating']);
+        if (key === 'conditions') return sharedConditions(pick(v, CONDITION_KEYS));
         if (key === 'targetRef') return pick(v, ['kind', 'name', 'namespace', 'uid'], (k, s) => (k === 'kind' || k === 'namespace' ? i.intern(s) : s));
         if (key === 'nodeName') return i.intern(v);
         return v;

@@ -16,7 +16,7 @@ const CONTENT_LINE = /^[ \t]*[^\s#]/m;
 
 export class FileDocumentCache {
   /** The pieces of the last text, in order, with their parsed documents (relative positions). */
-  #pieces: Array<{ text: string; parsed: ParsedPiece }> = [];
+  #pieces: ParsedPiece[] = [];
 
   /** Counters for tests and logs: pieces parsed and reused by the last call. */
   parsed = 0;
@@ -27,18 +27,19 @@ export class FileDocumentCache {
     if (text.length > FILE_LIMITS.maxBytes) throw new FileParseError(`file larger than ${FILE_LIMITS.maxBytes} bytes`);
     const pieces = splitDocuments(text);
     const old = this.#pieces;
-    const next: Array<{ text: string; parsed: ParsedPiece }> = [];
+    const next = new Array<ParsedPiece>(pieces.length);
     const documents: FileDocument[] = [];
     this.parsed = 0;
     this.reused = 0;
     // Walk the old pieces alongside the new ones (an edit changes a few in place; an insertion
     // or removal shifts the rest), comparing texts: far cheaper than hashing every piece.
     let j = 0;
-    for (const piece of pieces) {
+    for (let p = 0; p < pieces.length; p++) {
+      const piece = pieces[p]!;
       let parsed: ParsedPiece | undefined;
       for (let k = 0; k <= REALIGN_WINDOW && j + k < old.length; k++) {
         if (old[j + k]!.text === piece.text) {
-          parsed = old[j + k]!.parsed;
+          parsed = old[j + k]!;
           j += k + 1;
           break;
         }
@@ -49,8 +50,9 @@ export class FileDocumentCache {
         parsed = parsePiece(piece, text); // changed or inserted: the next piece is compared with old[j] again
         this.parsed++;
       }
-      next.push({ text: piece.text, parsed });
-      for (let i = 0; i < parsed.documents.length; i++) documents.push(at(parsed.documents[i]!, piece.document, parsed.relative[i]!));
+      next[p] = parsed;
+      const relative = parsed.relative;
+      for (let i = 0; i < parsed.documents.length; i++) documents.push(at(parsed.documents[i]!, piece.document, relative === null ? 0 : relative[i]!));
     }
     this.#pieces = next; // pieces gone from the file are forgotten with the old text
     return documents;
@@ -60,8 +62,12 @@ export class FileDocumentCache {
 /** How many old pieces a new one is compared with before it counts as changed (removals in a row). */
 const REALIGN_WINDOW = 16;
 
-/** A piece's documents and each one's document index relative to the piece. */
-interface ParsedPiece { documents: FileDocument[]; relative: number[] }
+/**
+ * A piece's text, its documents and each one's document index relative to the piece (null when
+ * all are 0: one document, or one List — every piece cut at a marker). Kept for every document
+ * of the file, so kept small: one object, arrays of exactly their length.
+ */
+interface ParsedPiece { text: string; documents: FileDocument[]; relative: number[] | null }
 
 interface Piece { text: string; /** index of its document in the file */ document: number; /** where it starts in the file */ offset: number }
 
@@ -126,7 +132,9 @@ function parsePiece(piece: Piece, file: string): ParsedPiece {
     doc.result = { ...doc.result, object };
     if (doc.identity) doc.identity = { kind: doc.identity.kind, key: objectKey(doc.result.kind, object.metadata) };
   }
-  return { documents, relative: documents.map((d) => d.document) };
+  const relative = documents.some((d) => d.document !== 0) ? documents.map((d) => d.document) : null;
+  // slice(): an exact-length copy (the parser's push-grown array has room for 17).
+  return { text: piece.text, documents: documents.slice(), relative };
 }
 
 /**

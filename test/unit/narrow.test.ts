@@ -92,3 +92,20 @@ test('equal strings from different objects are shared; the interner is bounded',
   for (const s of ['p', 'q', 'r', 's', 't']) t.is(interner.intern(s), s);
   t.true(interner.size <= 3);
 });
+
+test('endpoint conditions of the same shape are one shared frozen object; other shapes are kept as they are', (t) => {
+  const sliceWith = (conditions: unknown[]) => narrowObject('EndpointSlice', {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 's', namespace: 'ns' }, addressType: 'IPv4',
+    endpoints: conditions.map((c, i) => ({ addresses: [`10.0.0.${i}`], conditions: c })),
+  } as unknown as EndpointSlice);
+  const a = sliceWith([{ ready: true }, { ready: true, zone: 'x' }, { ready: false, serving: true, terminating: true }]).endpoints!;
+  const b = sliceWith([{ ready: true }]).endpoints!;
+  t.is(a[0]!.conditions, b[0]!.conditions);
+  t.is(a[0]!.conditions, a[1]!.conditions, 'fields dropped first, then shared');
+  t.true(Object.isFrozen(a[0]!.conditions));
+  t.deepEqual(a[2]!.conditions as unknown, { ready: false, serving: true, terminating: true });
+  t.not(a[2]!.conditions, a[0]!.conditions);
+  const odd = sliceWith([{ ready: 'yes' }]);
+  t.deepEqual(odd.endpoints![0]!.conditions as unknown, { ready: 'yes' }, 'not a boolean: kept for validation to refuse');
+  t.false(validateObject(odd).ok);
+});
