@@ -6,7 +6,7 @@ import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/typ
 import { buildRoutePolicy, parseRouteAnnotations } from '../table/annotations.ts';
 import { parseHeaderActions, type HeaderActions } from '../table/header-actions.ts';
 import type { ObjectStore } from '../store.ts';
-import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
+import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics, type HostDeps } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
 import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
 import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
@@ -116,7 +116,8 @@ export function compareRouteSpecificity(a: CompiledRoute, b: CompiledRoute): num
 export interface CompiledHostResult {
   /** null when no admitted candidate is left for the host. */
   entry: HostEntry | null;
-  deps: CompileDeps;
+  /** What the entry read (kept by the reconciler's dependency index while the entry is served). */
+  deps: HostDeps;
   skipped: Map<string, Map<string, number>>;
 }
 
@@ -132,12 +133,12 @@ export function compileHostEntry(hostKey: string, candidates: Iterable<RouteCand
     if (result.skipped.size > 0) skipped.set(c.key, result.skipped);
   }
   routes.sort(compareRouteSpecificity);
-  if (routes.length === 0) return { entry: null, deps, skipped };
+  if (routes.length === 0) return { entry: null, deps: compactDeps(deps), skipped };
   // A copy of exactly its length: the table keeps it, and push left room for 17.
   const entry: HostEntry = { key: hostKey, routes: routes.slice() };
   // Admission already keeps one namespace per host when the check is on.
   if (!config.disableNamespaceOwnershipCheck && hostKey !== HOSTLESS_HOST_KEY && routes.every((r) => r.namespace === routes[0]!.namespace)) {
     entry.ownerNamespace = routes[0]!.namespace;
   }
-  return { entry, deps, skipped };
+  return { entry, deps: compactDeps(deps), skipped };
 }

@@ -2,7 +2,7 @@
 // EndpointSlices, Pods, Secrets) to the host keys that read them, so a change to one object
 // recompiles exactly the hosts that depend on it.
 
-import type { CompileDeps } from './compile-endpoints.ts';
+import type { CompileDeps, HostDeps } from './compile-endpoints.ts';
 
 function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
   let set = index.get(key);
@@ -18,13 +18,13 @@ function removeFrom(index: Map<string, Set<string>>, key: string, value: string)
 }
 
 export class HostDependencyIndex {
-  #byHost = new Map<string, CompileDeps>();
+  #byHost = new Map<string, CompileDeps | HostDeps>();
   #services = new Map<string, Set<string>>();
   #pods = new Map<string, Set<string>>();
   #secrets = new Map<string, Set<string>>();
 
   /** Replace what a host depends on (null: nothing any more). */
-  set(hostKey: string, deps: CompileDeps | null): void {
+  set(hostKey: string, deps: CompileDeps | HostDeps | null): void {
     const previous = this.#byHost.get(hostKey);
     if (previous) {
       for (const k of previous.services) removeFrom(this.#services, k, hostKey);

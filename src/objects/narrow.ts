@@ -56,15 +56,20 @@ function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
   return Array.isArray(value) ? value.map(narrow) : value;
 }
 
+/** The labels or annotations of objects that have none left (e.g. only kubectl's last-applied copy). */
+const NO_ENTRIES: Fields = Object.freeze({});
+
 /** Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but last-applied. */
 function stringMap(value: unknown, interner: StringInterner, drop?: string): unknown {
   if (!isObject(value)) return value;
   const out: Fields = {};
+  let empty = true;
   for (const key of Object.keys(value)) {
     if (key === drop) continue;
     out[key] = interner.intern(value[key]);
+    empty = false;
   }
-  return out;
+  return empty ? NO_ENTRIES : out;
 }
 
 const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',

@@ -45,6 +45,9 @@ export class FileDocumentCache {
         }
       }
       if (parsed) {
+        // The new text's slice, not the old one: a slice keeps its whole file alive, and the
+        // old file text must go (one copy of a 10k-route file per edit otherwise).
+        parsed.text = piece.text;
         this.reused++;
       } else {
         parsed = parsePiece(piece, text); // changed or inserted: the next piece is compared with old[j] again

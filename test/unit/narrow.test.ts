@@ -109,3 +109,15 @@ test('endpoint conditions of the same shape are one shared frozen object; other 
   t.deepEqual(odd.endpoints![0]!.conditions as unknown, { ready: 'yes' }, 'not a boolean: kept for validation to refuse');
   t.false(validateObject(odd).ok);
 });
+
+test('labels or annotations left empty (only kubectl\'s last-applied copy) are one shared frozen object', (t) => {
+  const svc = (name: string) => narrowObject('Service', {
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'ns', annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } }, spec: { ports: [{ port: 80 }] },
+  } as unknown as Service);
+  const a = svc('a');
+  const b = svc('b');
+  t.deepEqual(a.metadata.annotations, {});
+  t.is(a.metadata.annotations, b.metadata.annotations);
+  t.true(Object.isFrozen(a.metadata.annotations));
+  t.true(validateObject(a).ok);
+});
