@@ -74,17 +74,40 @@ function stringMap(value: unknown, interner: StringInterner, drop?: string): unk
 
 const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
   'labels', 'annotations', 'ownerReferences'] as const;
+/**
+ * Kinds whose age and identity beyond namespace/name the router never compares (only Routes,
+ * Ingresses and Gateway API objects are aged): their uid, timestamps and owner references go
+ * (about 200 bytes per route from a cluster). resourceVersion stays: the watch resumes from it.
+ * A value validation would refuse stays too, for validateObject to report.
+ */
+const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
 
-function metadata(value: unknown, interner: StringInterner): unknown {
-  return pick(value, METADATA_KEYS, (key, v) => {
+function droppable(key: string, v: unknown): boolean {
+  switch (key) {
+    case 'uid': return v === null || typeof v === 'string';
+    case 'creationTimestamp':
+    case 'deletionTimestamp': return v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))) || (v instanceof Date && !Number.isNaN(v.getTime()));
+    case 'ownerReferences': return true; // never validated nor read
+    default: return false;
+  }
+}
+
+function metadata(value: unknown, interner: StringInterner, kind: Kind): unknown {
+  if (!isObject(value)) return value;
+  const ageless = AGELESS.has(kind);
+  const out: Fields = {};
+  for (const key of METADATA_KEYS) {
+    const v = value[key];
+    if (v === undefined || (ageless && droppable(key, v))) continue;
     switch (key) {
-      case 'namespace': return interner.intern(v);
-      case 'labels': return stringMap(v, interner);
-      case 'annotations': return stringMap(v, interner, LAST_APPLIED_ANNOTATION);
-      case 'ownerReferences': return eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s)));
-      default: return v;
+      case 'namespace': out[key] = interner.intern(v); break;
+      case 'labels': out[key] = stringMap(v, interner); break;
+      case 'annotations': out[key] = stringMap(v, interner, LAST_APPLIED_ANNOTATION); break;
+      case 'ownerReferences': out[key] = eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s))); break;
+      default: out[key] = v;
     }
-  });
+  }
+  return out;
 }
 
 type Narrower = (object: Fields, interner: StringInterner) => Fields;
@@ -185,7 +208,7 @@ export function narrowObject<T extends KubeObject>(kind: Kind, object: T, intern
   return {
     apiVersion: interner.intern(fields.apiVersion),
     kind: interner.intern(fields.kind),
-    metadata: metadata(fields.metadata, interner),
+    metadata: metadata(fields.metadata, interner, kind),
     ...NARROW[kind](fields, interner),
   } as unknown as T;
 }

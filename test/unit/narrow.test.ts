@@ -18,7 +18,7 @@ function clusterMetadata(name: string) {
   };
 }
 
-test('a Service keeps metadata and spec the router reads; managedFields, last-applied and status go', (t) => {
+test('a Service keeps metadata and spec the router reads; managedFields, last-applied, uid, timestamps, owners and status go', (t) => {
   const raw = {
     apiVersion: 'v1', kind: 'Service', metadata: clusterMetadata('web'),
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
@@ -30,10 +30,9 @@ test('a Service keeps metadata and spec the router reads; managedFields, last-ap
   t.deepEqual(narrow as unknown, {
     apiVersion: 'v1', kind: 'Service',
     metadata: {
-      name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '42', generation: 3, creationTimestamp: '2024-05-01T10:00:00Z',
+      name: 'web', namespace: 'shop', resourceVersion: '42', generation: 3,
       labels: { app: 'shop', 'kubernetes.io/service-name': 'web' },
       annotations: { 'haproxy.router.openshift.io/timeout': '5s' },
-      ownerReferences: [{ kind: 'Service', name: 'web', uid: 'u1' }],
     },
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
   });
@@ -64,6 +63,8 @@ test('a Route keeps its whole spec and status.ingress (the status writer compare
   const narrow = narrowObject('Route', raw as unknown as Route);
   t.deepEqual(narrow.spec as unknown, spec);
   t.deepEqual(narrow.status as unknown, { ingress });
+  // Routes are aged (host ownership): their uid and creationTimestamp stay.
+  t.like(narrow.metadata, { uid: 'uid-shop', creationTimestamp: '2024-05-01T10:00:00Z' });
 });
 
 test('narrowing never makes an invalid object valid', (t) => {
@@ -120,4 +121,11 @@ test('labels or annotations left empty (only kubectl\'s last-applied copy) are o
   t.is(a.metadata.annotations, b.metadata.annotations);
   t.true(Object.isFrozen(a.metadata.annotations));
   t.true(validateObject(a).ok);
+});
+
+test('a malformed timestamp or uid on an ageless kind is kept for validation to refuse', (t) => {
+  const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', namespace: 'ns', creationTimestamp: 'yesterday', uid: 7 }, spec: { ports: [{ port: 80 }] } };
+  const narrow = narrowObject('Service', bad as unknown as Service);
+  t.like(narrow.metadata as unknown, { creationTimestamp: 'yesterday', uid: 7 });
+  t.false(validateObject(narrow).ok);
 });
