@@ -25,6 +25,7 @@ import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tl
 import { WorkerPool } from './cluster/worker-pool.ts';
 import { Dashboard } from './admin/dashboard.ts';
 import { ServedGauges } from './admin/served-gauges.ts';
+import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
@@ -80,7 +81,7 @@ export class Router {
     this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.#verdicts = new HealthVerdicts(this.proxy.registry);
     this.metrics.liveEndpoints = () => this.proxy.registry.values();
-    this.#servedGauges = new ServedGauges(metrics);
+    this.#servedGauges = new ServedGauges(metrics, { routes: () => this.#servedRoutes(), registry: this.proxy.registry });
     // One serving path for every proxy: the table and the health verdicts reach the in-process
     // proxy and the workers alike.
     this.reconciler.on('delta', (delta) => {
@@ -241,10 +242,14 @@ export class Router {
   }
 
   #refreshServedGauges(): void {
+    this.#servedGauges.refresh(this.#servedRoutes(), this.ready);
+  }
+
+  #servedRoutes(): CompiledRoute[] {
     const snapshot = this.reconciler.snapshot();
     const routes = snapshot.upsert.flatMap((entry) => entry.routes);
     if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
-    this.#servedGauges.refresh(routes, this.proxy.registry, this.ready);
+    return routes;
   }
 }
 

@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Kind, KubeObject } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import { FileParseError, type FileDocument } from './file-documents.ts';
-import { FileDocumentCache } from './file-document-cache.ts';
+import { FileDocumentCache, digestOf } from './file-document-cache.ts';
 import { FileWatch, statSignature } from './file-watch.ts';
 import type { ConfigError, ConfigErrorLog } from './config-error-log.ts';
 
@@ -48,7 +48,8 @@ interface FileState {
   path: string;
   index: number;
   current: Contributions;
-  lastText: string | undefined;
+  /** Digest of the text last applied (not the text: that would keep the whole file in memory). */
+  lastDigest: string | undefined;
   /** Parsed documents by piece of text: a reload re-parses only the documents that changed. */
   documents: FileDocumentCache;
   /** The documents `current` was made from, and each one's position then (see #patch). */
@@ -109,7 +110,7 @@ export class FileSource {
     const empty: Contributions = { objects: new Map(), byPosition: new Map(), duplicates: new Set(), invalid: 0 };
     loaded.forEach(({ path, text, documents, cache }, index) => {
       const state: FileState = {
-        path, index, current: this.#contributions(path, documents, empty), lastText: text, documents: cache,
+        path, index, current: this.#contributions(path, documents, empty), lastDigest: digestOf(text), documents: cache,
         missing: false, reloading: false, reloadAgain: false, watch: undefined,
         lastDocuments: documents, lastPositions: documents.map((d) => d.position),
       };
@@ -190,8 +191,9 @@ export class FileSource {
       state.missing = false;
       this.#logger.info({ file: state.path }, 'file is back');
     }
-    if (text === state.lastText) return;
-    state.lastText = text;
+    const digest = digestOf(text);
+    if (digest === state.lastDigest) return;
+    state.lastDigest = digest;
     const started = performance.now();
     let documents: FileDocument[];
     try {
