@@ -110,7 +110,12 @@ export class Router {
     return this.#ready && !this.#draining && this.store.healthy;
   }
 
-  async start(): Promise<ListeningPorts> {
+  /**
+   * `beforeServing` runs once the first table is built, before the proxy ports open (by default)
+   * and readiness turns 200: the CLI collects the start-up garbage there, so that pause delays
+   * readiness instead of stalling a router that already said it was ready.
+   */
+  async start(options: { beforeServing?: () => void } = {}): Promise<ListeningPorts> {
     const { config } = this;
     this.#dashboard = new Dashboard({
       reconciler: this.reconciler,
@@ -175,6 +180,7 @@ export class Router {
       const { startClusterMode } = await import('./cluster-mode.ts');
       this.#cluster = startClusterMode({ config, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
     }
+    options.beforeServing?.();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;
     this.logger.info({ ...ports, bind: config.bind, routes: this.reconciler.admissionResults().length }, 'listening');
