@@ -97,9 +97,16 @@ function get(port: number, host: string, p = '/'): Promise<{ status: number; bod
   });
 }
 
+/**
+ * A sample's value from /metrics text. Found with indexOf, not by splitting: at 100k routes the
+ * text is tens of MB, and splitting it into lines made garbage whose collection in this process
+ * (which also runs the fake API server) delayed the edits measured right after.
+ */
 function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
+  const at = text.startsWith(`${name} `) ? 0 : text.indexOf(`\n${name} `) + 1;
+  if (at === 0 && !text.startsWith(`${name} `)) return NaN;
+  const end = text.indexOf('\n', at);
+  return Number(text.slice(at + name.length + 1, end === -1 ? undefined : end));
 }
 
 const pct = (xs: number[], q: number) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!);
@@ -137,13 +144,15 @@ function constantLoad(port: number, host: string, rate: number): ChildProcess | 
   return child;
 }
 
-interface Started { child: ChildProcess; http: number; admin: number; startMs: number; dir: string }
+interface Started { child: ChildProcess; http: number; admin: number; startMs: number; startCpuS: number; dir: string }
 
 async function startRouter(sourceArgs: string[], dir: string, extraNodeArgs: string[] = [], routerWorkers = workers): Promise<Started> {
   const started = performance.now();
   const { child, line } = await startJsonLine(process.execPath, [...extraNodeArgs, path.join(root, 'dist/cli.js'), 'run', ...sourceArgs, '--bind', '127.0.0.1',
     '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(routerWorkers), '--log-level', 'info'], (l) => l.msg === 'listening', { cwd: dir });
-  return { child, http: line.http as number, admin: line.admin as number, startMs: performance.now() - started, dir };
+  const startMs = performance.now() - started;
+  const startCpuS = [child.pid!, ...childPids(child.pid!)].reduce((s, p) => s + cpuSeconds(p), 0);
+  return { child, http: line.http as number, admin: line.admin as number, startMs, startCpuS, dir };
 }
 
 async function stopRouter(r: Started): Promise<void> {
@@ -187,9 +196,11 @@ async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: 
 // ---- one size -------------------------------------------------------------------------------
 
 interface SizeResult {
-  source: string; routes: number; workers: number; startMs: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
+  source: string; routes: number; workers: number; startMs: number; startCpuS: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
   workerRssMb: number[]; emptyWorkerRssMb: number[]; updateMs: number; propagationP50: number; propagationP99: number; propagationMax: number;
   loadRate: number; heap?: Array<{ name: string; bytesPerRoute: number }>;
+  /** Every edit's propagation (ms), in order: with 20 edits p99 is the slowest one, this says which. */
+  propagationMs: number[];
 }
 
 async function measure(source: 'file' | 'kube', n: number, backendPort: number, empty: { rss: number[] }): Promise<SizeResult> {
@@ -243,10 +254,11 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   const updates = metric(text, 'switchyard_table_update_duration_seconds_count') - countBefore;
   const updateMs = ((metric(text, 'switchyard_table_update_duration_seconds_sum') - sumBefore) * 1000) / updates;
   const result: SizeResult = {
-    source, routes: n, workers, startMs: Math.round(router.startMs), rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
+    source, routes: n, workers, startMs: Math.round(router.startMs), startCpuS: router.startCpuS, rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
     kbPerRoute: (rss[0]! - empty.rss[0]!) / 1024 / n,
     workerRssMb: rss.slice(1).map((b) => b / 2 ** 20), emptyWorkerRssMb: empty.rss.slice(1).map((b) => b / 2 ** 20),
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
+    propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
   };
   if (heap) result.heap = await heapBreakdown(router, n);
   await stopRouter(router);
@@ -368,7 +380,7 @@ async function main(): Promise<void> {
     for (const n of sizes) {
       const r = await measure(source, n, backendPort, empty);
       results.push(r);
-      console.error(`${source} ${n}: start ${r.startMs} ms, ${r.kbPerRoute.toFixed(1)} KB/route, propagation p99 ${r.propagationP99.toFixed(0)} ms`);
+      console.error(`${source} ${n}: start ${r.startMs} ms (${r.startCpuS.toFixed(1)} CPU s), ${r.kbPerRoute.toFixed(1)} KB/route, propagation p99 ${r.propagationP99.toFixed(0)} ms (each: ${r.propagationMs.map((x) => x.toFixed(0)).join(' ')})`);
     }
   }
   const health = healthEndpoints > 0 ? await measureHealth(healthEndpoints, healthType) : null;
@@ -378,13 +390,13 @@ async function main(): Promise<void> {
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
   console.log(`\nnode ${process.version}; each route: Route + Service + EndpointSlice (3 endpoints); --workers ${workers}; ` +
     `${edits} host edits per size under a constant load of ${loadRate} req/s (autocannon --overallRate); loadavg at end ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| source | routes | ready (ms) | RSS (MB) | KB/route above empty | worker RSS (MB) | 1 update (ms) | propagation p50 / p99 / max (ms) |');
-  console.log('|--------|-------:|-----------:|---------:|---------------------:|----------------:|--------------:|---------------------------------:|');
+  console.log('| source | routes | ready (ms) | CPU to ready (s) | RSS (MB) | KB/route above empty | worker RSS (MB) | 1 update (ms) | propagation p50 / p99 / max (ms) |');
+  console.log('|--------|-------:|-----------:|-----------------:|---------:|---------------------:|----------------:|--------------:|---------------------------------:|');
   for (const r of results) {
     const w = r.workerRssMb.length ? r.workerRssMb.map((m, i) => `${f(m)} (+${f(m - (r.emptyWorkerRssMb[i] ?? 0))})`).join(', ') : '–';
-    console.log(`| ${r.source} | ${r.routes} | ${r.startMs} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${w} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
+    console.log(`| ${r.source} | ${r.routes} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${w} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
   }
-  console.log('\nready = spawn → "listening" (sources synced, table built, ports open); empty router RSS: ' +
+  console.log('\nready = spawn → "listening" (sources synced, table built, ports open); CPU to ready = the router\'s user+system CPU seconds at that moment (all threads: GC, compiler); empty router RSS: ' +
     [...new Set(results.map((r) => `${r.source} ${f(r.emptyRssMb)} MB`))].join(', ') +
     '; propagation = host edited (file rewritten, or object updated at the API server) → the new host answers 200 (file: includes the watcher\'s 100 ms debounce)');
   for (const r of results.filter((x) => x.heap)) {

@@ -6,12 +6,44 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
 export interface LiveEndpoint { readonly name: string; readonly active: number; readonly ejectedUntil: number }
 
+export interface GaugeValue<L extends string> { labels: Record<L, string>; value: number }
+
+/**
+ * A gauge whose series are computed from live state when it is collected, and kept nowhere
+ * in between: a prom-client Gauge holds a labels object, a value object and a key string per
+ * series (about 600 bytes per route for switchyard_endpoint_up's three endpoints). Registered
+ * like any metric; `source` is set by whoever owns the state (none: no series).
+ */
+export class ComputedGauge<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'gauge';
+  readonly labelNames: readonly L[];
+  readonly aggregator: 'sum' | 'min' | 'max' | 'first';
+  source: (() => Array<GaugeValue<L>>) | null = null;
+
+  constructor(options: { name: string; help: string; labelNames: readonly L[]; aggregator?: 'sum' | 'min' | 'max' | 'first'; registers: Registry[] }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.labelNames = options.labelNames;
+    this.aggregator = options.aggregator ?? 'sum';
+    for (const registry of options.registers) registry.registerMetric(this as never);
+  }
+
+  async get(): Promise<{ name: string; help: string; type: 'gauge'; values: Array<GaugeValue<L>>; aggregator: string }> {
+    return { name: this.name, help: this.help, type: 'gauge', values: this.source?.() ?? [], aggregator: this.aggregator };
+  }
+
+  /** prom-client calls this on registry.resetMetrics(); there is nothing stored to reset. */
+  reset(): void {}
+}
+
 export class Metrics {
   readonly registry: Registry;
   readonly requests: Counter<'route' | 'code_class'>;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'route' | 'reason'>;
-  readonly endpointUp: Gauge<'route' | 'endpoint'>;
+  readonly endpointUp: ComputedGauge<'route' | 'endpoint'>;
   readonly routes: Gauge<'state'>;
   readonly tableUpdates: Counter;
   readonly tableUpdateDuration: Histogram;
@@ -29,7 +61,7 @@ export class Metrics {
   readonly internalErrors: Counter<'where'>;
   readonly ready: Gauge;
   readonly certificateExpiry: Gauge<'certificate' | 'route'>;
-  readonly routeEndpointsAvailable: Gauge<'route'>;
+  readonly routeEndpointsAvailable: ComputedGauge<'route'>;
   readonly endpointInFlight: Gauge<'endpoint'>;
   readonly endpointEjectedUntil: Gauge<'endpoint'>;
   /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
@@ -48,7 +80,7 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
-    this.endpointUp = new Gauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
+    this.endpointUp = new ComputedGauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
     this.routes = new Gauge({ name: 'switchyard_routes', help: 'Routes and Ingresses considered by this router, by admission state', labelNames: ['state'], registers });
     this.tableUpdates = new Counter({ name: 'switchyard_table_updates_total', help: 'Route table updates applied', registers });
     this.tableUpdateDuration = new Histogram({
@@ -72,7 +104,7 @@ export class Metrics {
       name: 'switchyard_certificate_expiry_timestamp_seconds', help: 'notAfter of a served certificate: the default one (route="") or a route\'s own', labelNames: ['certificate', 'route'], registers,
       aggregator: 'min',
     });
-    this.routeEndpointsAvailable = new Gauge({ name: 'switchyard_route_endpoints_available', help: 'Endpoints of an admitted route that can take requests (0: every request gets 503)', labelNames: ['route'], registers, aggregator: 'min' });
+    this.routeEndpointsAvailable = new ComputedGauge({ name: 'switchyard_route_endpoints_available', help: 'Endpoints of an admitted route that can take requests (0: every request gets 503)', labelNames: ['route'], registers, aggregator: 'min' });
     // Read from the live endpoint states when scraped, so the hot path only moves its own counters.
     const live = () => this.liveEndpoints?.() ?? [];
     this.endpointInFlight = new Gauge({

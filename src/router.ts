@@ -25,6 +25,7 @@ import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tl
 import { WorkerPool } from './cluster/worker-pool.ts';
 import { Dashboard } from './admin/dashboard.ts';
 import { ServedGauges } from './admin/served-gauges.ts';
+import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
@@ -80,7 +81,7 @@ export class Router {
     this.proxy.defaultDestinationCA = defaultDestinationCA;
     this.#verdicts = new HealthVerdicts(this.proxy.registry);
     this.metrics.liveEndpoints = () => this.proxy.registry.values();
-    this.#servedGauges = new ServedGauges(metrics);
+    this.#servedGauges = new ServedGauges(metrics, { routes: () => this.#servedRoutes(), registry: this.proxy.registry });
     // One serving path for every proxy: the table and the health verdicts reach the in-process
     // proxy and the workers alike.
     this.reconciler.on('delta', (delta) => {
@@ -149,7 +150,6 @@ export class Router {
     const admin = await listen(this.#admin, config.adminPort, config.adminBind);
     if (config.adminSocket) this.#adminSocket = await listenAdminSocket(this.#admin, config.adminSocket);
     warnWithoutMigrateReq(this.logger);
-    this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
     const clusterMode = this.#customSources === null && config.file.length === 0;
@@ -166,11 +166,15 @@ export class Router {
     // Every mode feeds the store the same way: Source → StoreSink.
     const sink = new StoreSink(this.store);
     for (const source of this.#sources) await source.start(sink);
+    // The reconciler starts on the synced store: every host is compiled once and the first table
+    // built in one delta. Started earlier, it would recompile a host each time its Service or
+    // EndpointSlice arrived in a later list than its Route (at 100k routes, most of start-up).
+    this.store.flush();
+    this.reconciler.start();
     if (clusterMode) {
       const { startClusterMode } = await import('./cluster-mode.ts');
       this.#cluster = startClusterMode({ config, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
     }
-    this.store.flush();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;
     this.logger.info({ ...ports, bind: config.bind, routes: this.reconciler.admissionResults().length }, 'listening');
@@ -238,10 +242,14 @@ export class Router {
   }
 
   #refreshServedGauges(): void {
+    this.#servedGauges.refresh(this.#servedRoutes(), this.ready);
+  }
+
+  #servedRoutes(): CompiledRoute[] {
     const snapshot = this.reconciler.snapshot();
     const routes = snapshot.upsert.flatMap((entry) => entry.routes);
     if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
-    this.#servedGauges.refresh(routes, this.proxy.registry, this.ready);
+    return routes;
   }
 }
 

@@ -7,6 +7,7 @@ import { createRouter } from './embed.ts';
 import cluster from 'node:cluster';
 import { runWorker } from './cluster/worker.ts';
 import { loadPlugins, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
+import { releaseStartupMemory } from './release-startup-memory.ts';
 
 /** Start a router and keep it running until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runRouter(config: RouterConfig): Promise<number> {
@@ -52,6 +53,8 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     await router.stop(true).catch(() => {});
     return 1;
   }
+  // The initial load is done (table built, ports open): let V8 give back what it grew for it.
+  setImmediate(() => releaseStartupMemory(logger));
   return new Promise<number>(() => {}); // runs until a signal
 }
 

@@ -42,8 +42,12 @@ interface Entry { object: KubeObject; order: number }
 
 export class ObjectStore {
   #byKind = new Map<Kind, Map<string, Entry>>();
-  /** EndpointSlices indexed by `namespace/serviceName` (label kubernetes.io/service-name). */
-  #slicesByService = new Map<string, Set<string>>();
+  /**
+   * EndpointSlices indexed by `namespace/serviceName` (label kubernetes.io/service-name): the
+   * slice key itself while a Service has one slice (nearly all do), a Set from the second on
+   * (an empty Set is ~180 bytes, per Service).
+   */
+  #slicesByService = new Map<string, string | Set<string>>();
   #subscriptions: Subscription[] = [];
   /** Subscriptions whose last delivery or resync threw. */
   #failing = new Set<Subscription>();
@@ -127,7 +131,12 @@ export class ObjectStore {
   /** EndpointSlices of a Service (`namespace/name`). */
   *slicesOf(serviceKey: string): IterableIterator<KindMap['EndpointSlice']> {
     const keys = this.#slicesByService.get(serviceKey);
-    if (!keys) return;
+    if (keys === undefined) return;
+    if (typeof keys === 'string') {
+      const slice = this.get('EndpointSlice', keys);
+      if (slice) yield slice;
+      return;
+    }
     for (const key of keys) {
       const slice = this.get('EndpointSlice', key);
       if (slice) yield slice;
@@ -218,15 +227,20 @@ export class ObjectStore {
     const oldService = before ? sliceServiceKey(before) : undefined;
     const newService = after ? sliceServiceKey(after) : undefined;
     if (oldService === newService) return;
+    const index = this.#slicesByService;
     if (oldService) {
-      const set = this.#slicesByService.get(oldService);
-      set?.delete(key);
-      if (set && set.size === 0) this.#slicesByService.delete(oldService);
+      const keys = index.get(oldService);
+      if (keys === key) index.delete(oldService);
+      else if (typeof keys === 'object') {
+        keys.delete(key);
+        if (keys.size === 1) index.set(oldService, keys.values().next().value!);
+      }
     }
     if (newService) {
-      let set = this.#slicesByService.get(newService);
-      if (!set) this.#slicesByService.set(newService, (set = new Set()));
-      set.add(key);
+      const keys = index.get(newService);
+      if (keys === undefined) index.set(newService, key);
+      else if (typeof keys === 'string') { if (keys !== key) index.set(newService, new Set([keys, key])); }
+      else keys.add(key);
     }
   }
 }

@@ -29,14 +29,18 @@ function routeBackend(ref: { kind?: string; name: string; weight?: number } | un
   };
 }
 
+/** The annotations of candidates whose owner has none (one frozen object, not one per route). */
+const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
+
 export function routeCandidate(route: Route, config: RouterConfig): RouteCandidate {
   const namespace = route.metadata.namespace ?? 'default';
   const spec = route.spec ?? ({} as Route['spec']);
   const targetPort = spec.port?.targetPort;
   const wildcard = spec.wildcardPolicy === 'Subdomain';
+  const key = `Route/${namespace}/${route.metadata.name}`; // one string for both: a Route is its own owner
   return {
-    key: `Route/${namespace}/${route.metadata.name}`,
-    ownerKey: `Route/${namespace}/${route.metadata.name}`,
+    key,
+    ownerKey: key,
     kind: 'Route',
     namespace,
     name: route.metadata.name,
@@ -47,7 +51,7 @@ export function routeCandidate(route: Route, config: RouterConfig): RouteCandida
     path: spec.path ?? '',
     match: 'route',
     backends: [routeBackend(spec.to, targetPort), ...(spec.alternateBackends ?? []).map((b) => routeBackend(b, targetPort))],
-    annotations: route.metadata.annotations ?? {},
+    annotations: route.metadata.annotations ?? NO_ANNOTATIONS,
     routeTls: spec.tls ?? null,
   };
 }
@@ -89,7 +93,7 @@ export function ingressCandidates(ingress: Ingress): RouteCandidate[] {
         match: pathMatchOf(p.pathType),
         pathType: p.pathType,
         backends: [ingressBackend(p.backend)],
-        annotations: ingress.metadata.annotations ?? {},
+        annotations: ingress.metadata.annotations ?? NO_ANNOTATIONS,
         ingressTls: tlsEntry ? (tlsEntry.secretName ? { secretName: tlsEntry.secretName } : {}) : null,
       });
     });
@@ -116,7 +120,7 @@ export function ingressDefaultCandidate(ingress: Ingress): RouteCandidate | null
     match: 'prefix',
     pathType: 'Prefix',
     backends: [ingressBackend(ingress.spec.defaultBackend)],
-    annotations: ingress.metadata.annotations ?? {},
+    annotations: ingress.metadata.annotations ?? NO_ANNOTATIONS,
     ingressTls: null,
   };
 }

@@ -13,6 +13,7 @@ import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { HealthVerdicts } from '../health/health-verdicts.ts';
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { readFileSync } from 'node:fs';
+import { releaseStartupMemory } from '../release-startup-memory.ts';
 
 export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
@@ -22,6 +23,7 @@ export async function runWorker(config: RouterConfig, logger: Logger, plugins?: 
   const verdicts = new HealthVerdicts(proxy.registry);
   let listeners: ProxyListeners | null = null;
   const send = (message: WorkerMessage) => process.send?.(message);
+  let firstTable = true;
 
   const onMessage = async (message: PrimaryMessage): Promise<void> => {
     switch (message.t) {
@@ -37,6 +39,11 @@ export async function runWorker(config: RouterConfig, logger: Logger, plugins?: 
       case 'table':
         proxy.apply(message.delta);
         verdicts.afterTable();
+        // The first is the whole table (deserialized from one large message): give back what that grew.
+        if (firstTable) {
+          firstTable = false;
+          setImmediate(() => releaseStartupMemory(logger));
+        }
         return;
       case 'health':
         verdicts.verdict(message.id, message.up);

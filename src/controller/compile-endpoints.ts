@@ -28,9 +28,31 @@ export function newDeps(): CompileDeps {
   return { services: new Set(), pods: new Set(), secrets: new Set() };
 }
 
-/** Opaque, stable across replicas, and does not reveal the address. */
+/** What a compiled host keeps of its CompileDeps (the reconciler holds one per host): arrays, not Sets. */
+export interface HostDeps {
+  readonly services: readonly string[];
+  readonly pods: readonly string[];
+  readonly secrets: readonly string[];
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The collected deps as exact arrays (an empty Set is ~180 bytes; three per host entry added up
+ * to ~550 bytes per route); most hosts read no Pod and no Secret and share one frozen empty array.
+ */
+export function compactDeps(deps: CompileDeps): HostDeps {
+  const list = (set: Set<string>): readonly string[] => (set.size === 0 ? NONE : [...set]);
+  return { services: list(deps.services), pods: list(deps.pods), secrets: list(deps.secrets) };
+}
+
+/**
+ * Opaque, stable across replicas, and does not reveal the address. Hex of the first 8 bytes
+ * rather than a slice of the whole hex digest: a slice of 13+ characters is a view that keeps
+ * the 64-character parent alive (about 100 bytes more per endpoint of every route).
+ */
 export function endpointId(address: string, port: number): string {
-  return createHash('sha256').update(`${address}:${port}`).digest('hex').slice(0, 16);
+  return createHash('sha256').update(`${address}:${port}`).digest().toString('hex', 0, 8);
 }
 
 type PortRule =

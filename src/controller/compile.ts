@@ -6,11 +6,18 @@ import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/typ
 import { buildRoutePolicy, parseRouteAnnotations } from '../table/annotations.ts';
 import { parseHeaderActions, type HeaderActions } from '../table/header-actions.ts';
 import type { ObjectStore } from '../store.ts';
-import { newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics } from './compile-endpoints.ts';
+import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics, type HostDeps } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
-import { HOSTLESS_HOST_KEY, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
 import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
+
+/**
+ * Shared by every compiled route without annotations or Middlewares (most of them): one frozen
+ * object instead of one per route. Compiled routes are read-only data; the freeze makes that so.
+ */
+const NO_ANNOTATIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_MIDDLEWARES: CompiledMiddleware[] = Object.freeze([]) as unknown as CompiledMiddleware[];
 
 export interface CompiledRouteResult {
   route: CompiledRoute;
@@ -23,15 +30,17 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   const parsed = parseRouteAnnotations(c.annotations);
   // Validation rejects invalid annotations before compile; this guards direct callers.
   if (!parsed.ok) throw new Error(`${c.key}: ${parsed.message}`);
-  const services: CompiledService[] = [];
+  // Sized up front (not grown by push, which leaves room for 17 per route).
+  const services = new Array<CompiledService>(c.backends.length);
   let endpointCount = 0;
-  for (const backend of c.backends) {
+  for (let i = 0; i < c.backends.length; i++) {
+    const backend = c.backends[i]!;
     const namespace = backend.namespace ?? c.namespace; // HTTPRoute backendRefs may cross namespaces
     const endpoints = resolveEndpoints(store, namespace, backend, parsed.value.targetPortAnnotation, deps, diag);
     const share = endpoints.length > 0 ? backend.weight / endpoints.length : 0;
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
-    services.push({ name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints });
+    services[i] = { name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints };
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);
   const route: CompiledRoute = {
@@ -49,8 +58,9 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
       headerActions: c.kind === 'Route' ? compiledHeaderActions(c) : null,
     },
     tls,
-    annotations: { ...c.annotations },
-    middlewares: c.middlewares ?? [],
+    // The owner's own (narrowed, never mutated) annotations object: no copy per route.
+    annotations: hasKeys(c.annotations) ? c.annotations : NO_ANNOTATIONS,
+    middlewares: c.middlewares !== undefined && c.middlewares.length > 0 ? c.middlewares : NO_MIDDLEWARES,
   };
   const check = route.policy.healthCheck;
   if (check !== null && check.type === 'http' && tls !== null) {
@@ -64,6 +74,11 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   }
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** Validation has already refused invalid actions; this guards direct callers. */
@@ -101,7 +116,8 @@ export function compareRouteSpecificity(a: CompiledRoute, b: CompiledRoute): num
 export interface CompiledHostResult {
   /** null when no admitted candidate is left for the host. */
   entry: HostEntry | null;
-  deps: CompileDeps;
+  /** What the entry read (kept by the reconciler's dependency index while the entry is served). */
+  deps: HostDeps;
   skipped: Map<string, Map<string, number>>;
 }
 
@@ -117,11 +133,12 @@ export function compileHostEntry(hostKey: string, candidates: Iterable<RouteCand
     if (result.skipped.size > 0) skipped.set(c.key, result.skipped);
   }
   routes.sort(compareRouteSpecificity);
-  if (routes.length === 0) return { entry: null, deps, skipped };
-  const entry: HostEntry = { key: hostKey, routes };
+  if (routes.length === 0) return { entry: null, deps: compactDeps(deps), skipped };
+  // A copy of exactly its length: the table keeps it, and push left room for 17.
+  const entry: HostEntry = { key: hostKey, routes: routes.slice() };
   // Admission already keeps one namespace per host when the check is on.
   if (!config.disableNamespaceOwnershipCheck && hostKey !== HOSTLESS_HOST_KEY && routes.every((r) => r.namespace === routes[0]!.namespace)) {
     entry.ownerNamespace = routes[0]!.namespace;
   }
-  return { entry, deps, skipped };
+  return { entry, deps: compactDeps(deps), skipped };
 }

@@ -2,29 +2,39 @@
 // EndpointSlices, Pods, Secrets) to the host keys that read them, so a change to one object
 // recompiles exactly the hosts that depend on it.
 
-import type { CompileDeps } from './compile-endpoints.ts';
+import type { CompileDeps, HostDeps } from './compile-endpoints.ts';
 
-function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(value);
+/**
+ * Host keys by object key: the host key itself while one host reads the object (nearly every
+ * Service is read by one host), a Set from the second on. An empty Set is ~180 bytes, one per
+ * Service of the cluster.
+ */
+type HostIndex = Map<string, string | Set<string>>;
+
+function addTo(index: HostIndex, key: string, value: string): void {
+  const hosts = index.get(key);
+  if (hosts === undefined) index.set(key, value);
+  else if (typeof hosts === 'string') { if (hosts !== value) index.set(key, new Set([hosts, value])); }
+  else hosts.add(value);
 }
 
-function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) index.delete(key);
+function removeFrom(index: HostIndex, key: string, value: string): void {
+  const hosts = index.get(key);
+  if (hosts === value) index.delete(key);
+  else if (typeof hosts === 'object') {
+    hosts.delete(value);
+    if (hosts.size === 1) index.set(key, hosts.values().next().value!);
+  }
 }
 
 export class HostDependencyIndex {
-  #byHost = new Map<string, CompileDeps>();
-  #services = new Map<string, Set<string>>();
-  #pods = new Map<string, Set<string>>();
-  #secrets = new Map<string, Set<string>>();
+  #byHost = new Map<string, CompileDeps | HostDeps>();
+  #services: HostIndex = new Map();
+  #pods: HostIndex = new Map();
+  #secrets: HostIndex = new Map();
 
   /** Replace what a host depends on (null: nothing any more). */
-  set(hostKey: string, deps: CompileDeps | null): void {
+  set(hostKey: string, deps: CompileDeps | HostDeps | null): void {
     const previous = this.#byHost.get(hostKey);
     if (previous) {
       for (const k of previous.services) removeFrom(this.#services, k, hostKey);
@@ -43,6 +53,8 @@ export class HostDependencyIndex {
   collect(kind: 'Service' | 'Pod' | 'Secret', key: string | undefined, into: Set<string>): void {
     if (key === undefined) return;
     const index = kind === 'Service' ? this.#services : kind === 'Pod' ? this.#pods : this.#secrets;
-    for (const h of index.get(key) ?? []) into.add(h);
+    const hosts = index.get(key);
+    if (typeof hosts === 'string') into.add(hosts);
+    else if (hosts !== undefined) for (const h of hosts) into.add(h);
   }
 }

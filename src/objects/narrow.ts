@@ -56,30 +56,58 @@ function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
   return Array.isArray(value) ? value.map(narrow) : value;
 }
 
+/** The labels or annotations of objects that have none left (e.g. only kubectl's last-applied copy). */
+const NO_ENTRIES: Fields = Object.freeze({});
+
 /** Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but last-applied. */
 function stringMap(value: unknown, interner: StringInterner, drop?: string): unknown {
   if (!isObject(value)) return value;
   const out: Fields = {};
+  let empty = true;
   for (const key of Object.keys(value)) {
     if (key === drop) continue;
     out[key] = interner.intern(value[key]);
+    empty = false;
   }
-  return out;
+  return empty ? NO_ENTRIES : out;
 }
 
 const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
   'labels', 'annotations', 'ownerReferences'] as const;
+/**
+ * Kinds whose age and identity beyond namespace/name the router never compares (only Routes,
+ * Ingresses and Gateway API objects are aged): their uid, timestamps and owner references go
+ * (about 200 bytes per route from a cluster). resourceVersion stays: the watch resumes from it.
+ * A value validation would refuse stays too, for validateObject to report.
+ */
+const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
 
-function metadata(value: unknown, interner: StringInterner): unknown {
-  return pick(value, METADATA_KEYS, (key, v) => {
+function droppable(key: string, v: unknown): boolean {
+  switch (key) {
+    case 'uid': return v === null || typeof v === 'string';
+    case 'creationTimestamp':
+    case 'deletionTimestamp': return v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))) || (v instanceof Date && !Number.isNaN(v.getTime()));
+    case 'ownerReferences': return true; // never validated nor read
+    default: return false;
+  }
+}
+
+function metadata(value: unknown, interner: StringInterner, kind: Kind): unknown {
+  if (!isObject(value)) return value;
+  const ageless = AGELESS.has(kind);
+  const out: Fields = {};
+  for (const key of METADATA_KEYS) {
+    const v = value[key];
+    if (v === undefined || (ageless && droppable(key, v))) continue;
     switch (key) {
-      case 'namespace': return interner.intern(v);
-      case 'labels': return stringMap(v, interner);
-      case 'annotations': return stringMap(v, interner, LAST_APPLIED_ANNOTATION);
-      case 'ownerReferences': return eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s)));
-      default: return v;
+      case 'namespace': out[key] = interner.intern(v); break;
+      case 'labels': out[key] = stringMap(v, interner); break;
+      case 'annotations': out[key] = stringMap(v, interner, LAST_APPLIED_ANNOTATION); break;
+      case 'ownerReferences': out[key] = eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s))); break;
+      default: out[key] = v;
     }
-  });
+  }
+  return out;
 }
 
 type Narrower = (object: Fields, interner: StringInterner) => Fields;
@@ -92,6 +120,29 @@ const ROUTE_SPEC_KEYS = ['host', 'subdomain', 'path', 'to', 'alternateBackends',
 const TARGET_KEYS = ['kind', 'name', 'weight'] as const;
 const PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'appProtocol'] as const;
 const ENDPOINT_KEYS = ['addresses', 'conditions', 'hostname', 'nodeName', 'targetRef'] as const;
+
+const CONDITION_KEYS = ['ready', 'serving', 'terminating'] as const;
+/** Frozen condition objects by shape (`ready`, `serving`, `terminating` each true, false or absent). */
+const CONDITIONS = new Map<string, Fields>();
+
+/**
+ * An endpoint's conditions are one of a few dozen shapes ({ready: true} nearly always): every
+ * endpoint of every slice shares the frozen object of its shape instead of holding its own.
+ * Anything but booleans is left as it is (for validation to report).
+ */
+function sharedConditions(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  let key = '';
+  for (const k of CONDITION_KEYS) {
+    const v = value[k];
+    if (v === undefined) key += '-';
+    else if (typeof v === 'boolean') key += v ? 't' : 'f';
+    else return value;
+  }
+  let shared = CONDITIONS.get(key);
+  if (shared === undefined) CONDITIONS.set(key, (shared = Object.freeze(value)));
+  return shared;
+}
 
 const NARROW: Readonly<Record<Kind, Narrower>> = {
   Route: (o, i) => ({
@@ -120,7 +171,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
     addressType: i.intern(o.addressType),
     ...(o.endpoints !== undefined ? {
       endpoints: eachOf(o.endpoints, (e) => pick(e, ENDPOINT_KEYS, (key, v) => {
-        if (key === 'conditions') return pick(v, ['ready', 'serving', 'terminating']);
+        if (key === 'conditions') return sharedConditions(pick(v, CONDITION_KEYS));
         if (key === 'targetRef') return pick(v, ['kind', 'name', 'namespace', 'uid'], (k, s) => (k === 'kind' || k === 'namespace' ? i.intern(s) : s));
         if (key === 'nodeName') return i.intern(v);
         return v;
@@ -157,7 +208,7 @@ export function narrowObject<T extends KubeObject>(kind: Kind, object: T, intern
   return {
     apiVersion: interner.intern(fields.apiVersion),
     kind: interner.intern(fields.kind),
-    metadata: metadata(fields.metadata, interner),
+    metadata: metadata(fields.metadata, interner, kind),
     ...NARROW[kind](fields, interner),
   } as unknown as T;
 }

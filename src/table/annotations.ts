@@ -238,7 +238,8 @@ export function parseRouteAnnotations(annotations: Readonly<Record<string, strin
 
 /** OpenShift names the sticky cookie after a hash of the backend; so do we (stable across replicas). */
 export function defaultCookieName(routeKey: string): string {
-  return createHash('sha256').update(routeKey).digest('hex').slice(0, 32);
+  // Hex of 16 bytes, not a slice of the 64-character hex (which would keep that alive per route).
+  return createHash('sha256').update(routeKey).digest().toString('hex', 0, 16);
 }
 
 export interface PolicyInputs {
@@ -266,7 +267,23 @@ function healthCheck(p: AnnotationPolicy, inputs: PolicyInputs): HealthCheckSpec
   // As OpenShift: a TCP check only when there is more than one endpoint to choose from.
   if (inputs.endpointCount <= 1) return null;
   const intervalMs = p.openshiftCheckIntervalMs ?? config.backendCheckInterval;
-  return { type: 'tcp', intervalMs, timeoutMs: Math.min(intervalMs, config.connectTimeout), rise: 2, fall: 3 };
+  return tcpCheck(intervalMs, Math.min(intervalMs, config.connectTimeout));
+}
+
+/**
+ * TCP checks are the same for nearly every route (the router's interval): one frozen spec per
+ * interval/timeout pair is shared by all the routes using it instead of an object per route.
+ */
+const TCP_CHECKS = new Map<string, HealthCheckSpec>();
+
+export function tcpCheck(intervalMs: number, timeoutMs: number): HealthCheckSpec {
+  const key = `${intervalMs}/${timeoutMs}`;
+  let spec = TCP_CHECKS.get(key);
+  if (spec === undefined) {
+    spec = Object.freeze({ type: 'tcp', intervalMs, timeoutMs, rise: 2, fall: 3 }) as HealthCheckSpec;
+    if (TCP_CHECKS.size < 1000) TCP_CHECKS.set(key, spec); // bounded: intervals come from annotations
+  }
+  return spec;
 }
 
 export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): RoutePolicy {

@@ -11,7 +11,8 @@ class HostSlot<T> {
   readonly key: string;
   readonly routes: readonly CompiledRoute[];
   readonly items: T[];
-  readonly kinds: Uint8Array;
+  /** Path matcher kind by route: a plain small-integer array (a Uint8Array costs ~200 bytes per slot with its buffer). */
+  readonly kinds: number[];
   readonly patterns: string[];
   /** HostEntry.ownerNamespace, or null. */
   readonly ownerNamespace: string | null;
@@ -30,7 +31,7 @@ class HostSlot<T> {
     this.ownerNamespace = ownerNamespace;
     this.routes = routes;
     this.items = items;
-    this.kinds = new Uint8Array(routes.length);
+    this.kinds = new Array<number>(routes.length);
     this.patterns = new Array<string>(routes.length);
     let conditions: Array<RequestConditions | null> | null = null;
     let deep: Uint8Array | null = null;
@@ -185,10 +186,11 @@ export class RouteTable<T> {
   }
 
   #install(entry: HostEntry, added: Array<[string, T]>): void {
-    const items: T[] = [];
-    for (const route of entry.routes) {
+    const items = new Array<T>(entry.routes.length); // sized: push leaves room for 17 per slot
+    for (let i = 0; i < entry.routes.length; i++) {
+      const route = entry.routes[i]!;
       const item = this.#build(route, this.#byRouteKey.get(route.key));
-      items.push(item);
+      items[i] = item;
       added.push([route.key, item]);
     }
     this.#setSlot(entry.key, new HostSlot(entry.key, entry.routes, items, entry.ownerNamespace ?? null));

@@ -3,6 +3,7 @@
 // for documents that did not change.
 
 import test from 'ava';
+import { getHeapSnapshot } from 'node:v8';
 import { FILE_LIMITS, FileParseError, parseObjectFile, type FileDocument } from '../../src/sources/file-documents.ts';
 import { FileDocumentCache, splitDocuments } from '../../src/sources/file-document-cache.ts';
 import { narrowObject } from '../../src/objects/narrow.ts';
@@ -86,4 +87,23 @@ test('the YAML limits still hold piece by piece: an alias bomb in the third docu
 test('splitDocuments cuts only at markers at the start of a line', (t) => {
   const pieces = splitDocuments('a: "---"\n  ---x\n---\nb: 1\n----\n--- \nc: 1');
   t.deepEqual(pieces.map((p) => [p.document, p.offset]), [[0, 0], [1, 16], [2, 30]]);
+});
+
+/** Parses two versions of a file through one cache; only the cache (and the number in the comments) outlive the call. */
+function parseTwice(cache: FileDocumentCache, n: number): number {
+  const file = (edit: number) => Array.from({ length: 20 }, (_, i) => `${service(i === 0 ? 100 + edit : i)}# kept-nowhere-${n}-${i}\n`).join('');
+  cache.parse(file(0));
+  return cache.parse(file(1)).length;
+}
+
+test('the cache keeps no text of the file (its pieces are remembered by digest)', async (t) => {
+  const cache = new FileDocumentCache();
+  const n = Math.floor(Math.random() * 1e9);
+  t.is(parseTwice(cache, n), 20);
+  t.is(cache.reused, 19, 'the pieces that did not change were still recognised');
+  // A comment is in no parsed object: if its text is in the heap, the file text was kept.
+  let snapshot = '';
+  for await (const chunk of getHeapSnapshot()) snapshot += String(chunk);
+  t.false(snapshot.includes(`kept-nowhere-${n}-`));
+  t.is(cache.parse(Array.from({ length: 20 }, (_, i) => service(i + 1)).join('')).length, 20);
 });

@@ -18,7 +18,7 @@ function clusterMetadata(name: string) {
   };
 }
 
-test('a Service keeps metadata and spec the router reads; managedFields, last-applied and status go', (t) => {
+test('a Service keeps metadata and spec the router reads; managedFields, last-applied, uid, timestamps, owners and status go', (t) => {
   const raw = {
     apiVersion: 'v1', kind: 'Service', metadata: clusterMetadata('web'),
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
@@ -30,10 +30,9 @@ test('a Service keeps metadata and spec the router reads; managedFields, last-ap
   t.deepEqual(narrow as unknown, {
     apiVersion: 'v1', kind: 'Service',
     metadata: {
-      name: 'web', namespace: 'shop', uid: 'uid-web', resourceVersion: '42', generation: 3, creationTimestamp: '2024-05-01T10:00:00Z',
+      name: 'web', namespace: 'shop', resourceVersion: '42', generation: 3,
       labels: { app: 'shop', 'kubernetes.io/service-name': 'web' },
       annotations: { 'haproxy.router.openshift.io/timeout': '5s' },
-      ownerReferences: [{ kind: 'Service', name: 'web', uid: 'u1' }],
     },
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
   });
@@ -64,6 +63,8 @@ test('a Route keeps its whole spec and status.ingress (the status writer compare
   const narrow = narrowObject('Route', raw as unknown as Route);
   t.deepEqual(narrow.spec as unknown, spec);
   t.deepEqual(narrow.status as unknown, { ingress });
+  // Routes are aged (host ownership): their uid and creationTimestamp stay.
+  t.like(narrow.metadata, { uid: 'uid-shop', creationTimestamp: '2024-05-01T10:00:00Z' });
 });
 
 test('narrowing never makes an invalid object valid', (t) => {
@@ -91,4 +92,40 @@ test('equal strings from different objects are shared; the interner is bounded',
   t.true(interner.size <= 3);
   for (const s of ['p', 'q', 'r', 's', 't']) t.is(interner.intern(s), s);
   t.true(interner.size <= 3);
+});
+
+test('endpoint conditions of the same shape are one shared frozen object; other shapes are kept as they are', (t) => {
+  const sliceWith = (conditions: unknown[]) => narrowObject('EndpointSlice', {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 's', namespace: 'ns' }, addressType: 'IPv4',
+    endpoints: conditions.map((c, i) => ({ addresses: [`10.0.0.${i}`], conditions: c })),
+  } as unknown as EndpointSlice);
+  const a = sliceWith([{ ready: true }, { ready: true, zone: 'x' }, { ready: false, serving: true, terminating: true }]).endpoints!;
+  const b = sliceWith([{ ready: true }]).endpoints!;
+  t.is(a[0]!.conditions, b[0]!.conditions);
+  t.is(a[0]!.conditions, a[1]!.conditions, 'fields dropped first, then shared');
+  t.true(Object.isFrozen(a[0]!.conditions));
+  t.deepEqual(a[2]!.conditions as unknown, { ready: false, serving: true, terminating: true });
+  t.not(a[2]!.conditions, a[0]!.conditions);
+  const odd = sliceWith([{ ready: 'yes' }]);
+  t.deepEqual(odd.endpoints![0]!.conditions as unknown, { ready: 'yes' }, 'not a boolean: kept for validation to refuse');
+  t.false(validateObject(odd).ok);
+});
+
+test('labels or annotations left empty (only kubectl\'s last-applied copy) are one shared frozen object', (t) => {
+  const svc = (name: string) => narrowObject('Service', {
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'ns', annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } }, spec: { ports: [{ port: 80 }] },
+  } as unknown as Service);
+  const a = svc('a');
+  const b = svc('b');
+  t.deepEqual(a.metadata.annotations, {});
+  t.is(a.metadata.annotations, b.metadata.annotations);
+  t.true(Object.isFrozen(a.metadata.annotations));
+  t.true(validateObject(a).ok);
+});
+
+test('a malformed timestamp or uid on an ageless kind is kept for validation to refuse', (t) => {
+  const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', namespace: 'ns', creationTimestamp: 'yesterday', uid: 7 }, spec: { ports: [{ port: 80 }] } };
+  const narrow = narrowObject('Service', bad as unknown as Service);
+  t.like(narrow.metadata as unknown, { creationTimestamp: 'yesterday', uid: 7 });
+  t.false(validateObject(narrow).ok);
 });

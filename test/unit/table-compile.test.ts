@@ -182,3 +182,27 @@ test('wildcard route compiles under *.domain with host = the served domain', (t)
   t.is(entry!.routes[0]!.host, 'foo.com');
   t.true(entry!.routes[0]!.wildcard);
 });
+
+test('compiled routes share what is the same for all: the TCP check, no annotations, no Middlewares (frozen)', (t) => {
+  const store = storeWith(slice('ns', 'svc', [endpoint('10.0.0.1'), endpoint('10.0.0.2')]));
+  const a = compile(routeCandidate(route('ns', 'a', { host: 'a.com' }), config()), store).route;
+  const b = compile(routeCandidate(route('ns', 'b', { host: 'b.com' }), config()), store).route;
+  t.is(a.policy.healthCheck?.type, 'tcp');
+  t.is(a.policy.healthCheck, b.policy.healthCheck, 'one TCP check object for every route with the same interval');
+  t.true(Object.isFrozen(a.policy.healthCheck));
+  t.is(a.annotations, b.annotations);
+  t.deepEqual(a.annotations, {});
+  t.true(Object.isFrozen(a.annotations));
+  t.is(a.middlewares, b.middlewares);
+  t.true(Object.isFrozen(a.middlewares));
+  t.not(a.policy, b.policy, 'the policy itself is per route (its sticky cookie name is)');
+  // A route with its own settings gets its own objects, with what it says.
+  const annotations = { 'switchyard.io/health-check-path': '/healthz', 'haproxy.router.openshift.io/timeout': '5s' };
+  const c = compile(routeCandidate(route('ns', 'c', { host: 'c.com' }, { annotations }), config()), store).route;
+  t.deepEqual(c.annotations, annotations);
+  t.is(c.policy.healthCheck?.type, 'http');
+  t.not(c.policy.healthCheck, a.policy.healthCheck);
+  const slow = compile(routeCandidate(route('ns', 'd', { host: 'd.com' }, { annotations: { 'router.openshift.io/haproxy.health.check.interval': '30s' } }), config()), store).route;
+  t.is(slow.policy.healthCheck?.intervalMs, 30_000);
+  t.not(slow.policy.healthCheck, a.policy.healthCheck);
+});

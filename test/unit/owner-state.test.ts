@@ -1,0 +1,31 @@
+// The reconciler keeps one OwnerState per Route and Ingress for as long as it exists: its host
+// claims are a plain array without repeats, and owners without a wildcard share one empty set.
+
+import test from 'ava';
+import { parseLabelSelector } from '../../src/admission/label-selector.ts';
+import type { AdmissionContext } from '../../src/admission/types.ts';
+import { evaluateOwner } from '../../src/controller/owner-state.ts';
+import { ObjectStore } from '../../src/store.ts';
+import { config, ingressClass, route, simpleIngress } from '../fixtures/table/builders.ts';
+
+function context(store = new ObjectStore()): AdmissionContext {
+  const cfg = config({ allowWildcardRoutes: true });
+  return { config: cfg, store, routeSelector: parseLabelSelector(cfg.routeLabels), namespaceSelector: parseLabelSelector(cfg.namespaceLabels) };
+}
+
+test('claims: one host key per claimed host, no repeats; wildcard groups only for wildcard claims', (t) => {
+  const a = evaluateOwner('Route', route('ns', 'a', { host: 'a.example.com' }), context());
+  const b = evaluateOwner('Route', route('ns', 'b', { host: 'b.example.com' }), context());
+  t.deepEqual(a.hostKeys, ['a.example.com']);
+  t.true(Array.isArray(a.hostKeys));
+  t.is(a.wildcardGroups.size, 0);
+  t.is(a.wildcardGroups, b.wildcardGroups, 'owners without a wildcard share one empty set');
+  const w = evaluateOwner('Route', route('ns', 'w', { host: 'www.wild.example.com', wildcardPolicy: 'Subdomain' }), context());
+  t.deepEqual(w.hostKeys, ['*.wild.example.com']);
+  t.is(w.wildcardGroups.size, 1);
+  t.is(a.wildcardGroups.size, 0, 'the shared empty set stayed empty');
+  const store = new ObjectStore();
+  store.upsert('IngressClass', ingressClass('switchyard', 'switchyard.io/ingress-controller'));
+  const ing = evaluateOwner('Ingress', simpleIngress('ns', 'i', [{ host: 'x.example.com', path: '/a' }, { host: 'x.example.com', path: '/b' }, { host: 'y.example.com' }]), context(store));
+  t.deepEqual([...ing.hostKeys].sort(), ['x.example.com', 'y.example.com']);
+});
