@@ -11,18 +11,22 @@
 //
 // SCALE_HEALTH_ENDPOINTS=10000 adds the active health check scenario: that many endpoints
 // (2 per route, distinct 127.2.x.y addresses, each a listening socket in a helper process),
-// TCP-checked every 5 s; the router's CPU seconds are read from /proc over a window.
+// checked every 5 s (TCP, or SCALE_HEALTH_TYPE=http: GET /health); the router's CPU seconds are
+// read from /proc over a window, then HAProxy's (one thread, the same servers with
+// `check inter 5s`, `option httpchk` for http) when haproxy is installed.
 //
 // Env: SCALE_SIZES (default "1000,10000"), SCALE_SOURCE (file | kube | both; default file),
 // SCALE_EDITS (default 20), SCALE_WORKERS (default 0), SCALE_LOAD_RATE (req/s during edits,
 // default 500; 0 = no load), SCALE_HEAP=1 (heap snapshot breakdown per size),
-// SCALE_HEALTH_ENDPOINTS, SCALE_HEALTH_WINDOW (s, default 30), SCALE_NODE_ARGS (extra node
+// SCALE_HEALTH_ENDPOINTS, SCALE_HEALTH_TYPE (tcp | http), SCALE_HEALTH_WINDOW (s, default 30),
+// SCALE_HEALTH_HAPROXY=0 (no HAProxy anchor), SCALE_NODE_ARGS (extra node
 // flags for the router, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). Results also go to
 // bench/results/scale-<time>.json. Nothing here asserts: these are measurements.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +46,7 @@ const loadRate = Number(process.env.SCALE_LOAD_RATE ?? 500);
 const heap = process.env.SCALE_HEAP === '1';
 const healthEndpoints = Number(process.env.SCALE_HEALTH_ENDPOINTS ?? 0);
 const healthWindow = Number(process.env.SCALE_HEALTH_WINDOW ?? 30);
+const healthType = process.env.SCALE_HEALTH_TYPE === 'http' ? 'http' as const : 'tcp' as const;
 const ENDPOINTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
 
 // ---- objects --------------------------------------------------------------------------------
@@ -92,9 +97,16 @@ function get(port: number, host: string, p = '/'): Promise<{ status: number; bod
   });
 }
 
+/**
+ * A sample's value from /metrics text. Found with indexOf, not by splitting: at 100k routes the
+ * text is tens of MB, and splitting it into lines made garbage whose collection in this process
+ * (which also runs the fake API server) delayed the edits measured right after.
+ */
 function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
+  const at = text.startsWith(`${name} `) ? 0 : text.indexOf(`\n${name} `) + 1;
+  if (at === 0 && !text.startsWith(`${name} `)) return NaN;
+  const end = text.indexOf('\n', at);
+  return Number(text.slice(at + name.length + 1, end === -1 ? undefined : end));
 }
 
 const pct = (xs: number[], q: number) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!);
@@ -132,13 +144,15 @@ function constantLoad(port: number, host: string, rate: number): ChildProcess | 
   return child;
 }
 
-interface Started { child: ChildProcess; http: number; admin: number; startMs: number; dir: string }
+interface Started { child: ChildProcess; http: number; admin: number; startMs: number; startCpuS: number; dir: string }
 
 async function startRouter(sourceArgs: string[], dir: string, extraNodeArgs: string[] = [], routerWorkers = workers): Promise<Started> {
   const started = performance.now();
   const { child, line } = await startJsonLine(process.execPath, [...extraNodeArgs, path.join(root, 'dist/cli.js'), 'run', ...sourceArgs, '--bind', '127.0.0.1',
     '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(routerWorkers), '--log-level', 'info'], (l) => l.msg === 'listening', { cwd: dir });
-  return { child, http: line.http as number, admin: line.admin as number, startMs: performance.now() - started, dir };
+  const startMs = performance.now() - started;
+  const startCpuS = [child.pid!, ...childPids(child.pid!)].reduce((s, p) => s + cpuSeconds(p), 0);
+  return { child, http: line.http as number, admin: line.admin as number, startMs, startCpuS, dir };
 }
 
 async function stopRouter(r: Started): Promise<void> {
@@ -182,9 +196,11 @@ async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: 
 // ---- one size -------------------------------------------------------------------------------
 
 interface SizeResult {
-  source: string; routes: number; workers: number; startMs: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
+  source: string; routes: number; workers: number; startMs: number; startCpuS: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
   workerRssMb: number[]; emptyWorkerRssMb: number[]; updateMs: number; propagationP50: number; propagationP99: number; propagationMax: number;
   loadRate: number; heap?: Array<{ name: string; bytesPerRoute: number }>;
+  /** Every edit's propagation (ms), in order: with 20 edits p99 is the slowest one, this says which. */
+  propagationMs: number[];
 }
 
 async function measure(source: 'file' | 'kube', n: number, backendPort: number, empty: { rss: number[] }): Promise<SizeResult> {
@@ -238,10 +254,11 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   const updates = metric(text, 'switchyard_table_update_duration_seconds_count') - countBefore;
   const updateMs = ((metric(text, 'switchyard_table_update_duration_seconds_sum') - sumBefore) * 1000) / updates;
   const result: SizeResult = {
-    source, routes: n, workers, startMs: Math.round(router.startMs), rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
+    source, routes: n, workers, startMs: Math.round(router.startMs), startCpuS: router.startCpuS, rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
     kbPerRoute: (rss[0]! - empty.rss[0]!) / 1024 / n,
     workerRssMb: rss.slice(1).map((b) => b / 2 ** 20), emptyWorkerRssMb: empty.rss.slice(1).map((b) => b / 2 ** 20),
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
+    propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
   };
   if (heap) result.heap = await heapBreakdown(router, n);
   await stopRouter(router);
@@ -269,27 +286,87 @@ async function emptyRouter(source: 'file' | 'kube'): Promise<{ rss: number[] }> 
 
 // ---- active health checks -------------------------------------------------------------------
 
-interface HealthResult { endpoints: number; intervalS: number; windowS: number; cpuSeconds: number; percentOfOneCore: number }
+/** Endpoints per listener helper process (each kept HTTP connection is a descriptor there too). */
+const LISTENERS_PER_HELPER = 5000;
 
-async function measureHealth(count: number): Promise<HealthResult> {
-  const helper = await startJsonLine(process.execPath, [path.join(here, 'listeners.ts'), String(count)], (l) => typeof l.port === 'number');
-  const port = helper.line.port as number;
-  const addresses = helper.line.addresses as string[];
-  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
-  const docs: string[] = [];
-  for (let i = 0; i < count / 2; i++) docs.push(yamlOf(routeSet(i, port, [addresses[2 * i]!, addresses[2 * i + 1]!])));
-  writeFileSync(path.join(dir, 'routes.yaml'), docs.join(''));
-  const router = await startRouter(['--file', path.join(dir, 'routes.yaml')], dir, process.env.SCALE_NODE_ARGS?.split(' ').filter(Boolean) ?? [], 0);
-  await sleep(6000); // one full check interval, so every endpoint has been checked once
-  const pids = () => [router.child.pid!, ...childPids(router.child.pid!)];
+interface HealthRun { cpuSeconds: number; windowS: number; percentOfOneCore: number; timeWaitAfter: number }
+interface HealthResult { endpoints: number; type: 'tcp' | 'http'; intervalS: number; switchyard: HealthRun; haproxy: HealthRun | null }
+
+/** Sockets in TIME_WAIT towards the check targets (remote address 127.2.x.y: the prober's side of closed checks). */
+function timeWaitSockets(): number {
+  let n = 0;
+  try {
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      // addresses are little-endian hex: 127.2.x.y is yyxx027F
+      if (state === '06' && remote !== undefined && remote.slice(4, 8) === '027F') n++;
+    }
+  } catch { /* not Linux */ }
+  return n;
+}
+
+/** CPU of `pids()` over the window, after one full check interval (every endpoint checked once). */
+async function cpuOver(pids: () => number[]): Promise<HealthRun> {
+  await sleep(6000);
   const before = pids().reduce((s, p) => s + cpuSeconds(p), 0);
   const t0 = performance.now();
   await sleep(healthWindow * 1000);
   const cpu = pids().reduce((s, p) => s + cpuSeconds(p), 0) - before;
   const windowS = (performance.now() - t0) / 1000;
+  return { cpuSeconds: cpu, windowS, percentOfOneCore: (100 * cpu) / windowS, timeWaitAfter: timeWaitSockets() };
+}
+
+/** The same servers checked by HAProxy (one thread): `check inter 5s`, TCP or `option httpchk`. */
+async function haproxyHealth(port: number, addresses: string[], type: 'tcp' | 'http', dir: string): Promise<HealthRun> {
+  const frontPort = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => { const p = (probe.address() as net.AddressInfo).port; probe.close(() => resolve(p)); });
+  });
+  const cfg = path.join(dir, 'haproxy-health.cfg');
+  writeFileSync(cfg, [
+    'global', '  nbthread 1', '  maxconn 4000',
+    'defaults', '  mode tcp', '  timeout connect 3s', '  timeout client 30s', '  timeout server 30s', '  timeout check 3s',
+    'frontend f', `  bind 127.0.0.1:${frontPort}`, '  default_backend b',
+    'backend b', ...(type === 'http' ? ['  option httpchk GET /health', '  http-check expect status 200'] : []),
+    ...addresses.map((a, i) => `  server s${i} ${a}:${port} check inter 5s`), '',
+  ].join('\n'));
+  const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+  children.push(child);
+  const run = await cpuOver(() => [child.pid!]);
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return run;
+}
+
+async function measureHealth(count: number, type: 'tcp' | 'http'): Promise<HealthResult> {
+  const helpers: ChildProcess[] = [];
+  const addresses: string[] = [];
+  let port = 0;
+  for (let first = 0; first < count; first += LISTENERS_PER_HELPER) {
+    const n = Math.min(LISTENERS_PER_HELPER, count - first);
+    const helper = await startJsonLine(process.execPath, [path.join(here, 'listeners.ts'), String(n), type, String(port), String(first)], (l) => typeof l.port === 'number');
+    helpers.push(helper.child);
+    port = helper.line.port as number;
+    addresses.push(...(helper.line.addresses as string[]));
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
+  const check = type === 'http' ? { annotations: { 'switchyard.io/health-check-path': '/health', 'switchyard.io/health-check-interval': '5s' } } : {};
+  const docs: string[] = [];
+  for (let i = 0; i < count / 2; i++) {
+    const set = routeSet(i, port, [addresses[2 * i]!, addresses[2 * i + 1]!]);
+    Object.assign((set.route as { metadata: object }).metadata, check);
+    docs.push(yamlOf(set));
+  }
+  writeFileSync(path.join(dir, 'routes.yaml'), docs.join(''));
+  const router = await startRouter(['--file', path.join(dir, 'routes.yaml')], dir, process.env.SCALE_NODE_ARGS?.split(' ').filter(Boolean) ?? [], 0);
+  const switchyard = await cpuOver(() => [router.child.pid!, ...childPids(router.child.pid!)]);
   await stopRouter(router);
-  helper.child.kill('SIGTERM');
-  return { endpoints: count, intervalS: 5, windowS, cpuSeconds: cpu, percentOfOneCore: (100 * cpu) / windowS };
+  const haproxy = process.env.SCALE_HEALTH_HAPROXY !== '0' && hasHaproxy() ? await haproxyHealth(port, addresses, type, dir) : null;
+  for (const helper of helpers) helper.kill('SIGTERM');
+  return { endpoints: count, type, intervalS: 5, switchyard, haproxy };
+}
+
+function hasHaproxy(): boolean {
+  return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
 }
 
 // ---- main -----------------------------------------------------------------------------------
@@ -303,23 +380,23 @@ async function main(): Promise<void> {
     for (const n of sizes) {
       const r = await measure(source, n, backendPort, empty);
       results.push(r);
-      console.error(`${source} ${n}: start ${r.startMs} ms, ${r.kbPerRoute.toFixed(1)} KB/route, propagation p99 ${r.propagationP99.toFixed(0)} ms`);
+      console.error(`${source} ${n}: start ${r.startMs} ms (${r.startCpuS.toFixed(1)} CPU s), ${r.kbPerRoute.toFixed(1)} KB/route, propagation p99 ${r.propagationP99.toFixed(0)} ms (each: ${r.propagationMs.map((x) => x.toFixed(0)).join(' ')})`);
     }
   }
-  const health = healthEndpoints > 0 ? await measureHealth(healthEndpoints) : null;
+  const health = healthEndpoints > 0 ? await measureHealth(healthEndpoints, healthType) : null;
   for (const s of servers) s.close();
   agent.destroy();
 
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
   console.log(`\nnode ${process.version}; each route: Route + Service + EndpointSlice (3 endpoints); --workers ${workers}; ` +
     `${edits} host edits per size under a constant load of ${loadRate} req/s (autocannon --overallRate); loadavg at end ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| source | routes | ready (ms) | RSS (MB) | KB/route above empty | worker RSS (MB) | 1 update (ms) | propagation p50 / p99 / max (ms) |');
-  console.log('|--------|-------:|-----------:|---------:|---------------------:|----------------:|--------------:|---------------------------------:|');
+  console.log('| source | routes | ready (ms) | CPU to ready (s) | RSS (MB) | KB/route above empty | worker RSS (MB) | 1 update (ms) | propagation p50 / p99 / max (ms) |');
+  console.log('|--------|-------:|-----------:|-----------------:|---------:|---------------------:|----------------:|--------------:|---------------------------------:|');
   for (const r of results) {
     const w = r.workerRssMb.length ? r.workerRssMb.map((m, i) => `${f(m)} (+${f(m - (r.emptyWorkerRssMb[i] ?? 0))})`).join(', ') : '–';
-    console.log(`| ${r.source} | ${r.routes} | ${r.startMs} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${w} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
+    console.log(`| ${r.source} | ${r.routes} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${w} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
   }
-  console.log('\nready = spawn → "listening" (sources synced, table built, ports open); empty router RSS: ' +
+  console.log('\nready = spawn → "listening" (sources synced, table built, ports open); CPU to ready = the router\'s user+system CPU seconds at that moment (all threads: GC, compiler); empty router RSS: ' +
     [...new Set(results.map((r) => `${r.source} ${f(r.emptyRssMb)} MB`))].join(', ') +
     '; propagation = host edited (file rewritten, or object updated at the API server) → the new host answers 200 (file: includes the watcher\'s 100 ms debounce)');
   for (const r of results.filter((x) => x.heap)) {
@@ -327,7 +404,10 @@ async function main(): Promise<void> {
     for (const h of r.heap!) console.log(`  ${h.name.padEnd(40)} ${String(h.bytesPerRoute).padStart(7)}`);
   }
   if (health) {
-    console.log(`\nactive health checks: ${health.endpoints} endpoints (TCP, every ${health.intervalS} s): ${health.cpuSeconds.toFixed(2)} CPU s over ${health.windowS.toFixed(0)} s = ${health.percentOfOneCore.toFixed(1)} % of one core`);
+    const line = (name: string, r: HealthRun) => `  ${name.padEnd(24)} ${r.cpuSeconds.toFixed(2)} CPU s over ${r.windowS.toFixed(0)} s = ${r.percentOfOneCore.toFixed(1)} % of one core (TIME_WAIT towards the targets after: ${r.timeWaitAfter})`;
+    console.log(`\nactive health checks: ${health.endpoints} endpoints (${health.type === 'http' ? 'HTTP GET /health' : 'TCP'}, every ${health.intervalS} s):`);
+    console.log(line('switchyard', health.switchyard));
+    console.log(health.haproxy ? line('HAProxy 1 thread', health.haproxy) : '  HAProxy: not installed (apt-get install -y haproxy) — no anchor');
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
   const out = path.join(here, 'results', `scale-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -150,7 +150,6 @@ export class Router {
     const admin = await listen(this.#admin, config.adminPort, config.adminBind);
     if (config.adminSocket) this.#adminSocket = await listenAdminSocket(this.#admin, config.adminSocket);
     warnWithoutMigrateReq(this.logger);
-    this.reconciler.start();
     let ports: ListeningPorts | null = null;
     if (!config.bindPortsAfterSync) ports = { ...(await this.#openProxyPorts()), admin };
     const clusterMode = this.#customSources === null && config.file.length === 0;
@@ -167,11 +166,15 @@ export class Router {
     // Every mode feeds the store the same way: Source → StoreSink.
     const sink = new StoreSink(this.store);
     for (const source of this.#sources) await source.start(sink);
+    // The reconciler starts on the synced store: every host is compiled once and the first table
+    // built in one delta. Started earlier, it would recompile a host each time its Service or
+    // EndpointSlice arrived in a later list than its Route (at 100k routes, most of start-up).
+    this.store.flush();
+    this.reconciler.start();
     if (clusterMode) {
       const { startClusterMode } = await import('./cluster-mode.ts');
       this.#cluster = startClusterMode({ config, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
     }
-    this.store.flush();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;
     this.logger.info({ ...ports, bind: config.bind, routes: this.reconciler.admissionResults().length }, 'listening');

@@ -1,9 +1,18 @@
 // Active health checks. The reconciler hands over the full set of (endpoint, check) pairs after
 // every table change; the monitor keeps exactly one probe loop per distinct endpoint id and
-// check, however many routes share them. Probes run on jittered intervals through a bounded
-// queue; rise/fall counters turn probe results into up/down verdicts on the shared
-// EndpointState. New endpoints start up (optimistic, as HAProxy does for new servers), so a
-// table change never blackholes traffic while the first probes run.
+// check, however many routes share them. Probes run through a bounded queue; rise/fall counters
+// turn probe results into up/down verdicts on the shared EndpointState. New endpoints start up
+// (optimistic, as HAProxy does for new servers), so a table change never blackholes traffic
+// while the first probes run.
+//
+// The schedule is one timer for all loops, not one per loop: time is cut into ticks of TICK_MS,
+// each loop's next probe sits in the bucket of its tick, and the timer wakes for the earliest
+// bucket (or the earliest deadline of a probe in flight, which is how probes time out). A loop
+// keeps its phase — each probe is due one interval after the previous one was due — and a new
+// loop takes the earliest tick within its first interval that holds fewer probes than an even
+// spread would put there, so 10,000 endpoints added at once are checked evenly over the
+// interval, not in a burst, while one endpoint added to a quiet table is checked at once. Probes
+// due in one tick start together, so the process wakes once per tick rather than once per probe.
 
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
@@ -11,16 +20,16 @@ import type { Logger } from '../log.ts';
 import type { HealthCheckSpec } from '../table/types.ts';
 import type { EndpointState } from './endpoint-state.ts';
 import { endEjectionAfterActivePass } from './passive.ts';
-import { Probe, type ProbeTarget } from './probe.ts';
+import { createProbeAgents, Probe, type ProbeAgents, type ProbeTarget } from './probe.ts';
 import { parseStatusExpectation, type StatusExpectation } from './status-expectation.ts';
 
 const DEFAULT_MAX_CONCURRENT = 32;
-/** The first probe of a new loop runs within this delay (spread so a big table change does not probe everything at once). */
-const FIRST_PROBE_MAX_DELAY_MS = 250;
 const MIN_INTERVAL_MS = 100;
 const DEFAULT_TIMEOUT_MS = 3_000;
-/** Each interval is the configured one ±10 %. */
-const JITTER = 0.1;
+/** Granularity of the schedule: probes due within one tick start together. */
+export const TICK_MS = 20;
+/** A new loop's first probe is placed within this many ticks at most (long intervals). */
+const MAX_PLACEMENT_TICKS = 500;
 
 export interface HealthTarget {
   endpoint: EndpointState;
@@ -46,8 +55,11 @@ interface ProbeLoop {
   up: boolean;
   successes: number;
   failures: number;
-  timer: TimerHandle | null;
-  probe: Probe | null;
+  readonly probe: Probe<ProbeLoop>;
+  /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
+  dueAt: number;
+  /** The tick whose bucket holds the loop, or -1 (probe running or queued, or stopped). */
+  bucket: number;
   startedAt: number;
   stopped: boolean;
 }
@@ -66,8 +78,20 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   #queue: ProbeLoop[] = [];
   /** watch()/unwatch() reference counts by loop key. */
   readonly #refs = new Map<string, number>();
-  #running = 0;
+  /** Loops whose probe is in flight (at most maxConcurrent: scanned for deadlines). */
+  readonly #running: ProbeLoop[] = [];
   #stopped = false;
+  /** tick → the loops due in it. */
+  readonly #buckets = new Map<number, ProbeLoop[]>();
+  /** The ticks that have a bucket, as a min-heap. */
+  readonly #ticks: number[] = [];
+  /** Probes per millisecond over all loops (Σ 1/interval): what an even spread puts in a tick. */
+  #rate = 0;
+  #timer: TimerHandle | null = null;
+  /** When the armed timer fires (ms), or Infinity. */
+  #timerAt = Infinity;
+  /** Keep-alive connections of the HTTP checks. */
+  readonly #agents: ProbeAgents = createProbeAgents();
 
   /** CA bundle for checks of reencrypt routes without their own destination CA (--default-destination-ca). */
   readonly #defaultCA: string | null;
@@ -142,19 +166,20 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     return this.#loops.size;
   }
 
-  /** Clear every timer and abort every probe; the monitor is finished. */
+  /** Clear the timer, abort every probe and close the kept connections; the monitor is finished. */
   stop(): void {
     this.#stopped = true;
     this.#queue = [];
+    this.#clearSchedule();
     for (const loop of this.#loops.values()) {
       loop.stopped = true;
-      if (loop.timer !== null) this.#clock.clearTimeout(loop.timer);
-      loop.timer = null;
-      loop.probe?.abort();
+      loop.probe.close();
     }
     this.#loops.clear();
     this.#byEndpoint.clear();
     this.#refs.clear();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
 
   #startLoop(key: string, { endpoint, check }: HealthTarget): void {
@@ -169,14 +194,15 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       this.#logger.warn({ endpoint: endpoint.name, err: (err as Error).message }, 'invalid health check expect, using 2xx');
       expect = parseStatusExpectation(undefined);
     }
-    const intervalMs = Math.max(MIN_INTERVAL_MS, finiteOr(check.intervalMs, MIN_INTERVAL_MS));
+    const intervalMs = Math.max(MIN_INTERVAL_MS, Math.round(finiteOr(check.intervalMs, MIN_INTERVAL_MS)));
     const path = type === 'http' ? normalisePath(check.path) : '';
+    const target: ProbeTarget = {
+      endpoint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect,
+      ...(type === 'http' && check.tls !== undefined ? { tls: { ...check.tls, ca: check.tls.ca ?? this.#defaultCA } } : {}),
+    };
     const loop: ProbeLoop = {
       key,
-      target: {
-        endpoint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect,
-        ...(type === 'http' && check.tls !== undefined ? { tls: { ...check.tls, ca: check.tls.ca ?? this.#defaultCA } } : {}),
-      },
+      target,
       intervalMs,
       rise: Math.max(1, Math.floor(finiteOr(check.rise, 1))),
       fall: Math.max(1, Math.floor(finiteOr(check.fall, 1))),
@@ -184,24 +210,110 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       up: true,
       successes: 0,
       failures: 0,
-      timer: null,
-      probe: null,
+      probe: null as unknown as Probe<ProbeLoop>,
+      dueAt: 0,
+      bucket: -1,
       startedAt: 0,
       stopped: false,
     };
+    (loop as { probe: Probe<ProbeLoop> }).probe = new Probe(target, this.#settle, loop, this.#agents);
     this.#loops.set(key, loop);
     let siblings = this.#byEndpoint.get(endpoint.id);
     if (siblings === undefined) this.#byEndpoint.set(endpoint.id, (siblings = new Set()));
     siblings.add(loop);
-    loop.timer = this.#clock.setTimeout(this.#due, Math.random() * Math.min(FIRST_PROBE_MAX_DELAY_MS, intervalMs), loop);
+    this.#rate += 1 / intervalMs;
+    this.#schedule(loop, this.#firstSlot(intervalMs));
+    this.#arm();
   }
+
+  /** Nothing left to probe: no timer stays armed (and no float drift stays in the rate). */
+  #clearSchedule(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#buckets.clear();
+    this.#ticks.length = 0;
+    this.#queue = [];
+    this.#rate = 0;
+  }
+
+  /** The earliest tick within one interval from now that holds fewer probes than an even spread would put there. */
+  #firstSlot(intervalMs: number): number {
+    const first = Math.ceil(this.#clock.now() / TICK_MS);
+    const span = Math.min(MAX_PLACEMENT_TICKS, Math.max(1, Math.floor(intervalMs / TICK_MS)));
+    const even = Math.ceil(this.#rate * TICK_MS - 1e-9); // (the rate is a sum of fractions: 50 × 1/1000 is not exactly 0.05)
+    let best = first;
+    let bestSize = Infinity;
+    for (let tick = first; tick < first + span; tick++) {
+      const size = this.#buckets.get(tick)?.length ?? 0;
+      if (size < even) return tick * TICK_MS;
+      if (size < bestSize) [best, bestSize] = [tick, size];
+    }
+    return best * TICK_MS;
+  }
+
+  /** Put the loop's next probe, due at `dueAt`, in its tick's bucket. */
+  #schedule(loop: ProbeLoop, dueAt: number): void {
+    loop.dueAt = dueAt;
+    const tick = Math.ceil(dueAt / TICK_MS);
+    loop.bucket = tick;
+    const bucket = this.#buckets.get(tick);
+    if (bucket !== undefined) {
+      bucket.push(loop);
+      return;
+    }
+    this.#buckets.set(tick, [loop]);
+    heapPush(this.#ticks, tick);
+  }
+
+  /** Arm the one timer for the earliest bucket or probe deadline, if that is sooner than what it is armed for. */
+  #arm(): void {
+    let at = this.#ticks.length > 0 ? this.#ticks[0]! * TICK_MS : Infinity;
+    for (const loop of this.#running) if (loop.probe.deadline < at) at = loop.probe.deadline;
+    if (at >= this.#timerAt || at === Infinity) return;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = at;
+    // whole milliseconds: Node keeps one timer list per distinct duration
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, Math.ceil(at - this.#clock.now())));
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    // Probes past their deadline fail (settling removes them from #running).
+    for (let i = this.#running.length - 1; i >= 0; i--) {
+      const loop = this.#running[i];
+      if (loop !== undefined && loop.probe.deadline <= now) loop.probe.expire();
+    }
+    const nowTick = Math.floor(now / TICK_MS);
+    while (this.#ticks.length > 0 && this.#ticks[0]! <= nowTick) {
+      const tick = heapPop(this.#ticks);
+      const due = this.#buckets.get(tick)!;
+      this.#buckets.delete(tick);
+      for (const loop of due) {
+        loop.bucket = -1;
+        if (loop.stopped) continue;
+        if (this.#running.length < this.#maxConcurrent) this.#run(loop, now);
+        else this.#queue.push(loop);
+      }
+    }
+    this.#arm();
+  };
 
   #stopLoop(loop: ProbeLoop): void {
     loop.stopped = true;
-    if (loop.timer !== null) this.#clock.clearTimeout(loop.timer);
-    loop.timer = null;
-    loop.probe?.abort(); // frees its concurrency slot through #settle
+    this.#rate -= 1 / loop.intervalMs;
+    if (loop.bucket !== -1) {
+      const bucket = this.#buckets.get(loop.bucket);
+      const at = bucket?.indexOf(loop) ?? -1;
+      if (at !== -1) bucket!.splice(at, 1); // an emptied bucket stays until its tick: the heap keeps its tick
+      loop.bucket = -1;
+    }
+    loop.probe.close(); // a run in flight frees its concurrency slot through #settle
     this.#loops.delete(loop.key);
+    if (this.#loops.size === 0) this.#clearSchedule();
     const endpoint = loop.target.endpoint;
     const siblings = this.#byEndpoint.get(endpoint.id);
     siblings?.delete(loop);
@@ -220,37 +332,40 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     }
   }
 
-  readonly #due = (loop: ProbeLoop): void => {
-    loop.timer = null;
-    if (loop.stopped) return;
-    if (this.#running < this.#maxConcurrent) this.#run(loop);
-    else this.#queue.push(loop);
-  };
-
-  #run(loop: ProbeLoop): void {
-    this.#running++;
-    loop.startedAt = this.#clock.now();
-    loop.probe = new Probe(loop.target, (healthy, reason) => this.#settle(loop, healthy, reason), this.#clock);
+  #run(loop: ProbeLoop, now: number): void {
+    this.#running.push(loop);
+    loop.startedAt = now;
+    loop.probe.start(now);
   }
 
-  #settle(loop: ProbeLoop, healthy: boolean, reason: string): void {
-    this.#running--;
-    loop.probe = null;
+  readonly #settle = (loop: ProbeLoop, healthy: boolean, reason: string): void => {
+    const at = this.#running.indexOf(loop);
+    if (at !== -1) {
+      this.#running[at] = this.#running[this.#running.length - 1]!;
+      this.#running.pop();
+    }
     if (!loop.stopped && !this.#stopped) {
       this.emit('check', loop.target.endpoint, healthy, loop.startedAt, reason);
       this.#apply(loop, healthy, reason);
       if (!loop.stopped) {
-        // Whole milliseconds: Node keeps one timer list per distinct duration, and fractional
-        // durations would make one list (and one priority-queue insert) per probe.
-        const jittered = Math.round(loop.intervalMs * (1 - JITTER + 2 * JITTER * Math.random()));
-        loop.timer = this.#clock.setTimeout(this.#due, jittered, loop);
+        // Keep the phase: one interval after the previous probe was due (or the first such time
+        // still ahead, when a probe outlasted its interval).
+        const now = this.#clock.now();
+        let next = loop.dueAt + loop.intervalMs;
+        if (next <= now) next += Math.ceil((now - next + 1) / loop.intervalMs) * loop.intervalMs;
+        this.#schedule(loop, next);
       }
     }
-    while (this.#running < this.#maxConcurrent && this.#queue.length > 0 && !this.#stopped) {
-      const next = this.#queue.shift()!;
-      if (!next.stopped) this.#run(next);
+    if (this.#stopped) return;
+    if (this.#queue.length > 0) {
+      const now = this.#clock.now();
+      while (this.#running.length < this.#maxConcurrent && this.#queue.length > 0) {
+        const next = this.#queue.shift()!;
+        if (!next.stopped) this.#run(next, now);
+      }
     }
-  }
+    this.#arm();
+  };
 
   #apply(loop: ProbeLoop, healthy: boolean, reason: string): void {
     const endpoint = loop.target.endpoint;
@@ -304,6 +419,34 @@ function fingerprint(check: HealthCheckSpec): string {
   if (check.type !== 'http') return `${check.type}|${common}`;
   const tls = check.tls === undefined ? '' : `|tls|${check.tls.servername}|${check.tls.verify}|${check.tls.ca ?? ''}`;
   return `http|${common}|${check.path ?? ''}|${(check.expect ?? []).join(',')}${tls}`;
+}
+
+function heapPush(heap: number[], value: number): void {
+  let i = heap.push(value) - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= value) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = value;
+}
+
+function heapPop(heap: number[]): number {
+  const top = heap[0]!;
+  const last = heap.pop()!;
+  if (heap.length === 0) return top;
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= heap.length) break;
+    const child = left + 1 < heap.length && heap[left + 1]! < heap[left]! ? left + 1 : left;
+    if (heap[child]! >= last) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = last;
+  return top;
 }
 
 function finiteOr(value: number, fallback: number): number {

@@ -1,19 +1,35 @@
-// One health probe against one endpoint: a TCP connect, or an HTTP/1.1 `GET` on a fresh
-// connection (agent: false, Connection: close), over TLS when the route speaks TLS to its
-// endpoints (reencrypt, passthrough). Whatever the peer does — refuse, reset, send
-// garbage, close mid-headers, never answer — the probe ends exactly once, with a verdict and a
-// reason, and its socket is destroyed. Errors after the verdict are swallowed.
+// Health probes against one endpoint, for one check: a TCP connect, or an HTTP/1.1 `GET` over
+// TLS when the route speaks TLS to its endpoints (reencrypt, passthrough). One Probe object per
+// probe loop, started again for every check. Whatever the peer does — refuse, reset, send
+// garbage, close mid-headers, never answer — a run ends exactly once, with a verdict and a
+// reason. Errors after the verdict are swallowed.
+//
+// How connections end (they are most of a check's cost, and on loopback the kernel charges both
+// ends' work to the prober):
+// - A TCP check that connected closes with RST, as HAProxy does for its checks: no FIN
+//   exchange and no TIME_WAIT socket left on the router (2,000 checks a second would otherwise
+//   keep about 120,000 of them).
+// - An HTTP check keeps its connection alive between checks (as Envoy does), through an agent
+//   the monitor owns: one idle connection per endpoint, not a connect and close every interval.
+//   A kept connection the server closed just as the check was sent fails with a reset on a
+//   reused socket: the check is then sent once more, on a fresh connection, within the same
+//   timeout.
+//
+// The probe arms no timer: its owner calls expire() once `deadline` has passed (the monitor
+// checks the probes in flight on its schedule's ticks), so a check costs no timer of its own.
+// Socket and request events reach the probe through a property on the emitter, so a check
+// allocates no closures.
 
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { EndpointState } from './endpoint-state.ts';
 import type { StatusExpectation } from './status-expectation.ts';
 
 export const HEALTH_CHECK_USER_AGENT = 'switchyard-health-check';
 
-export type ProbeVerdict = (healthy: boolean, reason: string) => void;
+/** Called once per run, with the context the probe was made with. */
+export type ProbeVerdict<C> = (context: C, healthy: boolean, reason: string) => void;
 
 export interface ProbeTarget {
   readonly endpoint: EndpointState;
@@ -26,100 +42,216 @@ export interface ProbeTarget {
   readonly tls?: { readonly servername: string; readonly ca: string | null; readonly verify: boolean };
 }
 
-export class Probe {
-  #verdict: ProbeVerdict | null;
-  #timer: TimerHandle | null = null;
-  readonly #clock: Clock;
+/** Keep-alive agents for HTTP checks, one per scheme; owned (and destroyed) by the monitor. */
+export interface ProbeAgents {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+}
+
+/** An idle kept-alive check connection is closed after this long (or sooner if the server's `Keep-Alive: timeout` says so). */
+const KEEP_ALIVE_IDLE_MS = 60_000;
+
+export function createProbeAgents(): ProbeAgents {
+  // maxFreeSockets is per endpoint (the agent pools by host, port and TLS options).
+  // keepAliveMsecs is the TCP keep-alive delay of idle sockets (Node's default, 1 s, would send a
+  // keep-alive probe on every connection between any two checks): the checks themselves show
+  // the connection is alive.
+  const options = { keepAlive: true, keepAliveMsecs: KEEP_ALIVE_IDLE_MS, timeout: KEEP_ALIVE_IDLE_MS, maxFreeSockets: 4 };
+  return { http: new http.Agent(options), https: new https.Agent(options) };
+}
+
+const kProbe = Symbol('probe');
+
+interface ProbeSocket extends net.Socket { [kProbe]: Probe<unknown> }
+interface ProbeRequest extends http.ClientRequest { [kProbe]: Probe<unknown> }
+
+export class Probe<C> {
+  readonly target: ProbeTarget;
+  /** When a run started with start(now) must have ended (ms, on the owner's clock). */
+  deadline = 0;
+  readonly #onVerdict: ProbeVerdict<C>;
+  readonly #context: C;
+  #running = false;
+  /** The run's TCP socket (tcp checks). */
   #socket: net.Socket | null = null;
+  /** The run's request (http checks); still set after the verdict while its body drains. */
   #request: http.ClientRequest | null = null;
-  readonly #target: ProbeTarget;
+  /** The request was sent again on a fresh connection after a reused one failed. */
+  #retried = false;
+  readonly #connectOptions: net.NetConnectOpts | null = null;
+  readonly #requestOptions: http.RequestOptions | null = null;
+  readonly #agent: http.Agent | null = null;  // http checks only
+  readonly #httpRequest: typeof http.request = http.request;
 
-  /** Starts at once; `verdict` is called exactly once (also when aborted), never from inside the constructor. */
-  constructor(target: ProbeTarget, verdict: ProbeVerdict, clock: Clock = systemClock) {
-    this.#target = target;
-    this.#verdict = verdict;
-    this.#clock = clock;
-    this.#timer = clock.setTimeout(onProbeTimeout, target.timeoutMs, this);
-    try {
-      if (target.type === 'http') this.#startHttp();
-      else this.#startTcp();
-    } catch (err) {
-      // e.g. a path with characters http.request refuses; reported on the next tick so the
-      // verdict never runs inside the constructor, before the caller holds the probe
-      process.nextTick(finishProbe, this, false, `cannot send the check: ${(err as Error).message}`);
+  constructor(target: ProbeTarget, onVerdict: ProbeVerdict<C>, context: C, agents: ProbeAgents) {
+    this.target = target;
+    this.#onVerdict = onVerdict;
+    this.#context = context;
+    const { endpoint, path, tls } = target;
+    if (target.type === 'tcp') {
+      this.#connectOptions = { host: endpoint.address, port: endpoint.port };
+      return;
     }
-  }
-
-  /** Stop now (monitor stopping, endpoint gone). */
-  abort(): void {
-    this.finish(false, 'aborted');
-  }
-
-  finish(healthy: boolean, reason: string): void {
-    const verdict = this.#verdict;
-    if (verdict === null) return;
-    this.#verdict = null;
-    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#request?.destroy();
-    this.#socket?.destroy();
-    verdict(healthy, reason);
-  }
-
-  #startTcp(): void {
-    const { endpoint } = this.#target;
-    const socket = net.connect({ host: endpoint.address, port: endpoint.port });
-    this.#socket = socket;
-    socket.on('error', onSocketError.bind(this));
-    socket.once('connect', onTcpConnect.bind(this));
-  }
-
-  #startHttp(): void {
-    const { endpoint, path, tls } = this.#target;
-    const request = (tls === undefined ? http : https).request({
+    this.#agent = tls === undefined ? agents.http : agents.https;
+    if (tls !== undefined) this.#httpRequest = https.request;
+    this.#requestOptions = {
       ...(tls === undefined ? {} : { servername: tls.servername, ca: tls.ca ?? undefined, rejectUnauthorized: tls.verify }),
       host: endpoint.address,
       port: endpoint.port,
       method: 'GET',
       path,
-      agent: false,
+      agent: this.#agent,
       setHost: false,
-      headers: { Host: endpoint.name, Connection: 'close', 'User-Agent': HEALTH_CHECK_USER_AGENT },
-    });
+      headers: { Host: endpoint.name, 'User-Agent': HEALTH_CHECK_USER_AGENT },
+    };
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Start a run; its verdict comes later, never from inside start(). A probe runs once at a time. */
+  start(now: number): void {
+    if (this.#running) throw new Error('probe already running');
+    this.#running = true;
+    this.#retried = false;
+    this.deadline = now + this.target.timeoutMs;
+    try {
+      if (this.#connectOptions !== null) this.#connect(this.#connectOptions);
+      else this.#send();
+    } catch (err) {
+      // e.g. a path http.request refuses; reported on the next tick so the verdict never runs
+      // inside start(), before the caller has finished its own bookkeeping
+      process.nextTick(finishProbe, this, false, `cannot send the check: ${(err as Error).message}`);
+    }
+  }
+
+  /** The deadline has passed: a failed check. */
+  expire(): void {
+    this.finish(false, `no answer within ${this.target.timeoutMs} ms`);
+  }
+
+  /** Stop the run now (monitor stopping, endpoint gone). */
+  abort(): void {
+    this.finish(false, 'aborted');
+  }
+
+  /**
+   * End the run with a verdict (no-op when none is running). `keepConnection`: an HTTP response
+   * was read, whatever its status, so its connection may serve the next check; after an error,
+   * a timeout or an abort the connection's state is unknown and it is closed.
+   */
+  finish(healthy: boolean, reason: string, keepConnection = false): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#socket?.destroy();
+    this.#socket = null;
+    if (!keepConnection) this.#dropRequest();
+    this.#onVerdict(this.#context, healthy, reason);
+  }
+
+  /** Release what the probe holds: its request and the idle connections kept for it. */
+  close(): void {
+    this.abort();
+    this.#dropRequest();
+    if (this.#agent !== null && this.#requestOptions !== null) {
+      const free = this.#agent.freeSockets[this.#agent.getName(this.#requestOptions)];
+      for (const socket of free ?? []) socket.destroy();
+    }
+  }
+
+  #connect(options: net.NetConnectOpts): void {
+    const socket = net.connect(options) as ProbeSocket;
+    socket[kProbe] = this as Probe<unknown>;
+    this.#socket = socket;
+    socket.on('error', onTcpError);
+    socket.once('connect', onTcpConnect);
+  }
+
+  #send(): void {
+    // A response body still draining from the previous run (a slow or endless body): give up
+    // on that connection rather than pile up connections behind it.
+    this.#dropRequest();
+    const request = this.#httpRequest(this.#requestOptions!) as ProbeRequest;
+    request[kProbe] = this as Probe<unknown>;
     this.#request = request;
-    request.on('error', onSocketError.bind(this));
-    request.once('response', onHttpResponse.bind(this));
+    request.on('error', onHttpError);
+    request.once('response', onHttpResponse);
     request.end();
   }
 
-  get target(): ProbeTarget {
-    return this.#target;
+  #dropRequest(): void {
+    const request = this.#request;
+    this.#request = null;
+    request?.destroy();
+  }
+
+  /** Event handlers below: is `emitter` this run's socket or request (not a previous run's)? */
+  isCurrent(emitter: unknown): boolean {
+    return this.#running && (emitter === this.#socket || emitter === this.#request);
+  }
+
+  /** A request on a reused connection failed before any response: send it once more (the agent has dropped that connection). */
+  retryOnFreshConnection(request: http.ClientRequest): boolean {
+    if (this.#retried || !request.reusedSocket) return false;
+    this.#retried = true;
+    this.#request = null;
+    try {
+      this.#send();
+    } catch (err) {
+      this.finish(false, `cannot send the check: ${(err as Error).message}`);
+    }
+    return true;
+  }
+
+  /** The response has been read to its end: its connection went back to the agent. */
+  released(request: http.ClientRequest): void {
+    if (this.#request === request) this.#request = null;
   }
 }
 
-function finishProbe(probe: Probe, healthy: boolean, reason: string): void {
+function finishProbe(probe: Probe<unknown>, healthy: boolean, reason: string): void {
   probe.finish(healthy, reason);
 }
 
-function onProbeTimeout(probe: Probe): void {
-  probe.finish(false, `no answer within ${probe.target.timeoutMs} ms`);
+function onTcpError(this: ProbeSocket, err: NodeJS.ErrnoException): void {
+  const probe = this[kProbe];
+  if (probe.isCurrent(this)) probe.finish(false, err.code ?? err.message);
 }
 
-function onSocketError(this: Probe, err: NodeJS.ErrnoException): void {
-  this.finish(false, err.code ?? err.message);
+function onTcpConnect(this: ProbeSocket): void {
+  const probe = this[kProbe];
+  if (!probe.isCurrent(this)) return;
+  this.resetAndDestroy();
+  probe.finish(true, 'connected');
 }
 
-function onTcpConnect(this: Probe): void {
-  this.finish(true, 'connected');
+function onHttpError(this: ProbeRequest, err: NodeJS.ErrnoException): void {
+  const probe = this[kProbe];
+  if (!probe.isCurrent(this)) return;
+  if (probe.retryOnFreshConnection(this)) return;
+  probe.finish(false, err.code ?? err.message);
 }
 
-function onHttpResponse(this: Probe, response: http.IncomingMessage): void {
-  response.on('error', ignore); // destroying the request below aborts the body
+function onHttpResponse(this: ProbeRequest, response: http.IncomingMessage): void {
+  const probe = this[kProbe];
+  response.on('error', ignore); // a body cut short after the verdict is nobody's concern
+  if (!probe.isCurrent(this)) {
+    response.destroy();
+    return;
+  }
+  // Read the body to its end so the connection goes back to the agent for the next check.
+  response.once('end', onHttpBodyEnd);
+  response.resume();
   const status = response.statusCode ?? 0;
-  const expect = this.target.expect;
-  if (expect.matches(status)) this.finish(true, `HTTP ${status}`);
-  else this.finish(false, `HTTP ${status}, expected ${expect.text}`);
-  response.destroy();
+  const expect = probe.target.expect;
+  if (expect.matches(status)) probe.finish(true, `HTTP ${status}`, true);
+  else probe.finish(false, `HTTP ${status}, expected ${expect.text}`, true);
+}
+
+function onHttpBodyEnd(this: http.IncomingMessage): void {
+  const request = (this as http.IncomingMessage & { req: ProbeRequest }).req; // set by Node on client responses
+  request[kProbe].released(request);
 }
 
 function ignore(): void {}

@@ -126,7 +126,9 @@ export class FileWatch {
       if (!this.#fileWatcher || inode !== this.#fileWatcherSignature?.split(':')[0]) this.#armFile(signature);
       if (signature !== this.#signature) {
         this.#signature = signature;
-        this.#schedule();
+        // Usually the change an fs.watch event already scheduled: pushing that reload back by
+        // another debounce would only delay it (the reload reads whatever the file holds then).
+        if (this.#debounce === undefined) this.#schedule();
       } else if (this.#debounce === undefined) {
         for (const resolve of this.#quietWaiters.splice(0)) resolve();
       }

@@ -37,8 +37,12 @@ export interface FileSourceOptions {
 
 interface Contribution { kind: Kind; key: string; object: KubeObject }
 
-/** What one file contributes: objects by `kind\0key` in document order, and which sat where. */
-interface Contributions { objects: Map<string, Contribution>; byPosition: Map<string, string> }
+/**
+ * What one file contributes: objects by `kind\0key` in document order, and which sat where;
+ * `duplicates`, the ids named by more than one document, and `invalid`, how many documents
+ * failed validation (both keep an edit off the fast path, see #patch).
+ */
+interface Contributions { objects: Map<string, Contribution>; byPosition: Map<string, string>; duplicates: Set<string>; invalid: number }
 
 interface FileState {
   path: string;
@@ -48,6 +52,9 @@ interface FileState {
   lastDigest: string | undefined;
   /** Parsed documents by piece of text: a reload re-parses only the documents that changed. */
   documents: FileDocumentCache;
+  /** The documents `current` was made from, and each one's position then (see #patch). */
+  lastDocuments: FileDocument[];
+  lastPositions: string[];
   missing: boolean;
   reloading: boolean;
   reloadAgain: boolean;
@@ -100,11 +107,12 @@ export class FileSource {
       }
     }
     if (this.#stopped) return;
-    const empty: Contributions = { objects: new Map(), byPosition: new Map() };
+    const empty: Contributions = { objects: new Map(), byPosition: new Map(), duplicates: new Set(), invalid: 0 };
     loaded.forEach(({ path, text, documents, cache }, index) => {
       const state: FileState = {
         path, index, current: this.#contributions(path, documents, empty), lastDigest: digestOf(text), documents: cache,
         missing: false, reloading: false, reloadAgain: false, watch: undefined,
+        lastDocuments: documents, lastPositions: documents.map((d) => d.position),
       };
       this.#files.push(state);
       // In order, file after file: a later file's upsert replaces an earlier file's object.
@@ -162,7 +170,9 @@ export class FileSource {
   async #reloadOnce(state: FileState): Promise<void> {
     let text: string;
     try {
-      text = await readFile(state.path, 'utf8');
+      // Read whole, then decoded at once: with an encoding, readFile decodes chunk by chunk into
+      // a string that is flattened on first use (a few ms per MB on every reload).
+      text = (await readFile(state.path)).toString('utf8');
     } catch (err) {
       if (this.#stopped) return;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -197,8 +207,12 @@ export class FileSource {
       this.#countError({ file: state.path, line: parse.line, column: parse.column, error: parse.reason });
       return;
     }
-    const next = this.#contributions(state.path, documents, state.current);
-    this.#apply(state, next);
+    if (!this.#patch(state, documents)) {
+      const next = this.#contributions(state.path, documents, state.current);
+      this.#apply(state, next);
+      state.lastDocuments = documents;
+      state.lastPositions = documents.map((d) => d.position);
+    }
     this.#logger.info({ file: state.path, parsed: state.documents.parsed, reused: state.documents.reused, ms: Math.round(performance.now() - started) },
       'file reloaded');
   }
@@ -209,12 +223,13 @@ export class FileSource {
    * file when it no longer names itself).
    */
   #contributions(path: string, documents: FileDocument[], previous: Contributions): Contributions {
-    const next: Contributions = { objects: new Map(), byPosition: new Map() };
+    const next: Contributions = { objects: new Map(), byPosition: new Map(), duplicates: new Set(), invalid: 0 };
     for (const doc of documents) {
       const { result } = doc;
       if (result.ok) {
         const id = contributionId(result.kind, doc.identity!.key);
         if (next.objects.has(id)) {
+          next.duplicates.add(id);
           this.#logger.warn({ file: path, document: doc.document, item: doc.item, kind: result.kind, key: doc.identity!.key },
             'object appears twice in the file; the later document wins');
         }
@@ -226,6 +241,7 @@ export class FileSource {
         this.#logger.debug({ file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name }, 'kind not read by switchyard; skipped');
         continue;
       }
+      next.invalid++;
       this.#logger.error(
         { file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name, field: result.field, error: result.error },
         'invalid object skipped; its previous version (if any) stays',
@@ -241,6 +257,38 @@ export class FileSource {
       }
     }
     return next;
+  }
+
+  /**
+   * The common edit, patched in without a pass over the whole file: every document is the cached
+   * one at the same position except a few edited in place, each still valid and naming the same
+   * object, which no other document names. Then only those objects change (what #contributions
+   * and #apply would conclude, at 10k routes for about a third of an edit's time). Anything else
+   * — a document added, removed, moved, renamed, invalid, or a file with invalid documents, whose
+   * errors every reload reports again — returns false and takes the full pass.
+   */
+  #patch(state: FileState, documents: FileDocument[]): boolean {
+    const before = state.lastDocuments;
+    const positions = state.lastPositions;
+    if (documents.length !== before.length || state.current.invalid > 0) return false;
+    const edits: Array<{ id: string; contribution: Contribution }> = [];
+    for (let i = 0; i < documents.length; i++) {
+      const now = documents[i]!;
+      if (now.position !== positions[i]) return false;
+      const was = before[i]!;
+      if (now === was) continue;
+      if (!was.result.ok || !now.result.ok) return false;
+      const id = contributionId(was.result.kind, was.identity!.key);
+      if (contributionId(now.result.kind, now.identity!.key) !== id || state.current.duplicates.has(id)) return false;
+      if (state.current.objects.get(id)?.object !== was.result.object) return false;
+      edits.push({ id, contribution: { kind: now.result.kind, key: now.identity!.key, object: now.result.object } });
+    }
+    state.lastDocuments = documents;
+    for (const { id, contribution } of edits) {
+      state.current.objects.set(id, contribution); // an existing key: its place in document order stays
+      if (this.#ownerOf(id) === state) this.#store.upsert(contribution.kind, contribution.object);
+    }
+    return true;
   }
 
   /**

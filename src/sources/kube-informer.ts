@@ -28,6 +28,8 @@ export interface KubeInformerOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   listTimeoutMs?: number;
+  /** Objects per list page (limit/continue); 0 = one unpaged list. Default LIST_PAGE_SIZE. */
+  listPageSize?: number;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string; field?: string };
   /** Keeps the details of recent refused objects (the admin dashboard shows them). */
@@ -44,6 +46,16 @@ export interface KubeInformerOptions {
 /** Watch line callback and done callback of the client's Watch. */
 type WatchCallback = (phase: string, object: any, raw?: any) => void;
 type DoneCallback = (err: unknown) => void;
+
+/** One page of a list (limit/continue). */
+interface ListPage { metadata?: { resourceVersion?: string; continue?: string }; items?: KubeObject[] }
+
+/**
+ * Objects per list page (client-go's default). A 100k-object list in one answer is one string
+ * of tens of MB parsed into one object graph kept whole until its last item is narrowed: paging
+ * keeps that garbage young, and the router parses page k while the API server prepares page k+1.
+ */
+const LIST_PAGE_SIZE = 500;
 
 /** After a watch ran this long without trouble, the next failure starts the backoff afresh. */
 const HEALTHY_RUN_MS = 30_000;
@@ -127,24 +139,53 @@ export class KubeInformer {
 
   async #list(current: () => boolean): Promise<KubernetesListObject<KubernetesObject>> {
     const { watched } = this;
-    const list = await kubeRequest<{ metadata?: { resourceVersion?: string }; items?: KubeObject[] }>(this.#options.kubeConfig, {
-      method: 'GET', path: watched.path,
-      query: { labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector },
-      timeoutMs: this.#options.listTimeoutMs ?? 60_000,
-    });
-    // A list that lands after a restart belongs to a dead informer: make it give up quietly.
-    if (!current()) throw new Error('superseded');
-    // Narrowed before the client library caches them: its cache and the store share one copy.
-    const items = (list.items ?? []).map((item) => narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+    const pageSize = this.#options.listPageSize ?? LIST_PAGE_SIZE;
+    const items: KubeObject[] = [];
+    let resourceVersion = '';
+    let continueToken: string | undefined;
+    let paged = pageSize > 0;
+    for (;;) {
+      let page: ListPage;
+      try {
+        page = await kubeRequest<ListPage>(this.#options.kubeConfig, {
+          method: 'GET', path: watched.path,
+          query: {
+            labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
+            limit: paged ? String(pageSize) : undefined, continue: continueToken,
+          },
+          timeoutMs: this.#options.listTimeoutMs ?? 60_000,
+        });
+      } catch (err) {
+        // The snapshot the pages come from was compacted away: list again, whole (as client-go's pager does).
+        if (continueToken !== undefined && err instanceof KubeApiError && err.statusCode === 410) {
+          this.#log.warn({ listed: items.length }, 'list continue token expired: listing again without pages');
+          items.length = 0;
+          continueToken = undefined;
+          paged = false;
+          continue;
+        }
+        throw err;
+      }
+      // A list that lands after a restart belongs to a dead informer: make it give up quietly.
+      if (!current()) throw new Error('superseded');
+      // Narrowed page by page, before the client library caches them: its cache and the store
+      // share one copy, and the full objects of a page (managedFields, last-applied annotations)
+      // die young instead of the whole list's staying alive until its last item is narrowed.
+      for (const item of page.items ?? []) items.push(narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+      continueToken = page.metadata?.continue || undefined;
+      if (continueToken === undefined) break;
+    }
     this.#removeMissing(items);
     this.#markSynced();
     this.#touchSync();
-    return { metadata: { resourceVersion: list.metadata?.resourceVersion ?? '' }, items } as unknown as KubernetesListObject<KubernetesObject>;
+    return { metadata: { resourceVersion }, items } as unknown as KubernetesListObject<KubernetesObject>;
   }
 
   /** Remove from the store the objects of this informer's scope that the list proves gone. */
   #removeMissing(items: KubeObject[]): void {
     const { kind, namespace, name } = this.watched;
+    if (this.#options.store.size(kind) === 0) return; // the first list: nothing to compare with
     const listed = new Set(items.map((item) => objectKey(kind, item.metadata)));
     const prefix = namespace ? `${namespace}/` : undefined;
     const gone: string[] = [];

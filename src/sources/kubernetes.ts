@@ -38,6 +38,8 @@ export interface KubernetesSourceOptions {
   /** Restart backoff: first delay and cap (defaults 200 ms and 30 s). Tests shorten them. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Objects per list page (default 500, as client-go); tests use small pages. */
+  listPageSize?: number;
   /** Time for the informers' watchdogs and restart backoff. Default: the system clock. */
   clock?: Clock;
 }
@@ -128,11 +130,11 @@ export class KubernetesSource {
    * everything else; the route is served without them (default certificate, no autoport port).
    */
   #informer(watched: WatchedResource, referenced = false): KubeInformer {
-    const { config, store, metrics, errors, kubeConfig, backoffInitialMs, backoffMaxMs, clock } = this.#options;
+    const { config, store, metrics, errors, kubeConfig, backoffInitialMs, backoffMaxMs, listPageSize, clock } = this.#options;
     return new KubeInformer({
       kubeConfig, watched, store, logger: this.#log(), metrics, errors,
       watchTimeoutMs: config.watchTimeout,
-      backoffInitialMs, backoffMaxMs, clock,
+      backoffInitialMs, backoffMaxMs, listPageSize, clock,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });

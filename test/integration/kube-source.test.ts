@@ -28,14 +28,14 @@ async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 1
   return check();
 }
 
-async function setUp(t: any, overrides: Partial<RouterConfig> = {}, apiOptions = {}, clock?: ManualClock) {
+async function setUp(t: any, overrides: Partial<RouterConfig> = {}, apiOptions = {}, clock?: ManualClock, listPageSize?: number) {
   const api = await FakeApiServer.start(apiOptions);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const config = { ...defaultConfig(), ...overrides };
   const store = new ObjectStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const source = new KubernetesSource({ config, store, logger: process.env.DBG ? (await import('../../src/log.ts')).createLogger('debug') : silentLogger, metrics, kubeConfig, backoffInitialMs: 50, backoffMaxMs: 300, clock });
+  const source = new KubernetesSource({ config, store, logger: process.env.DBG ? (await import('../../src/log.ts')).createLogger('debug') : silentLogger, metrics, kubeConfig, backoffInitialMs: 50, backoffMaxMs: 300, clock, listPageSize });
   t.teardown(async () => { await source.stop(); await api.close(); });
   return { api, store, metrics, source, config };
 }
@@ -63,6 +63,34 @@ test('410 Gone mid-watch: re-list, nothing lost, deletions during the gap applie
   // And the watch works again afterwards.
   api.create(route('a', 'four'));
   t.true(await eventually(() => store.has('Route', 'a/four')));
+});
+
+test('lists are read in pages: every object arrives, and the watch goes on from the list', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5']);
+  t.is(api.listRequests('Route'), 1);
+  t.is(api.continuedPages('Route'), 2); // 2 + 2 + 1
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(await restarts(metrics, 'routes'), 0);
+});
+
+test('a continue token that expires between pages: the list is read again whole, nothing lost', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) api.create(route('a', name));
+  let routeRequests = 0;
+  api.onRequest = ({ method, path }) => {
+    // The second request for routes is the list's second page: compact the history under it.
+    if (method === 'GET' && path === '/apis/route.openshift.io/v1/routes' && ++routeRequests === 2) api.expireResourceVersions();
+  };
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5']);
+  t.is(api.listRequests('Route'), 2); // the paged one, then one whole
+  t.is(await restarts(metrics, 'routes'), 0);
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
 });
 
 test('410 Gone sent on an open watch triggers a re-list', async (t) => {

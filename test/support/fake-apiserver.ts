@@ -47,6 +47,8 @@ export class ApiError extends Error {
 
 const TOKEN = 'fake-apiserver-token';
 
+interface ListSnapshot { plural: string; rv: string; items: StoredObject[] }
+
 export class FakeApiServer {
   readonly token = TOKEN;
   #server: Server;
@@ -64,6 +66,11 @@ export class FakeApiServer {
   #stalled = false;
   #listFailures: { status: number; remaining: number } | null = null;
   #listCount = new Map<string, number>();
+  /** Continued pages served (limit/continue), by resource. */
+  #pageCount = new Map<string, number>();
+  /** Lists being paged through, by continue-token id. */
+  #snapshots = new Map<string, ListSnapshot>();
+  #snapshotIds = 0;
   #watchCount = new Map<string, number>();
   #writeCount = new Map<string, number>();
   #closed = false;
@@ -158,6 +165,8 @@ export class FakeApiServer {
 
   /** LIST requests served (or failed) for a resource, by kind (`Route`) or plural (`routes`). */
   listRequests(kind: string): number { return this.#listCount.get(this.#plural(kind)) ?? 0; }
+  /** Pages after the first served for lists of this kind (limit/continue). */
+  continuedPages(kind: string): number { return this.#pageCount.get(this.#plural(kind)) ?? 0; }
   watchRequests(kind: string): number { return this.#watchCount.get(this.#plural(kind)) ?? 0; }
   /** Mutating HTTP requests (PUT/PATCH/POST/DELETE, any subresource) received for one object. */
   writes(ref: ObjectRef): number {
@@ -202,6 +211,7 @@ export class FakeApiServer {
     this.#rv++;
     this.#oldestRv = this.#rv;
     this.#history = [];
+    this.#snapshots.clear(); // continue tokens expire with the history
     if (options.notifyOpenWatches) {
       for (const watch of [...this.#watches]) watch.expire(String(this.#rv - 1));
     }
@@ -324,23 +334,52 @@ export class FakeApiServer {
   }
 
   #list(resource: ResourceSpec, namespace: string | undefined, url: URL, res: ServerResponse): void {
-    this.#listCount.set(resource.plural, (this.#listCount.get(resource.plural) ?? 0) + 1);
+    const continueToken = url.searchParams.get('continue') ?? '';
+    // A list is counted once, on its first page.
+    if (continueToken === '') this.#listCount.set(resource.plural, (this.#listCount.get(resource.plural) ?? 0) + 1);
+    if (continueToken !== '') this.#pageCount.set(resource.plural, (this.#pageCount.get(resource.plural) ?? 0) + 1);
     if (this.#listFailures) {
       const { status } = this.#listFailures;
       if (--this.#listFailures.remaining <= 0) this.#listFailures = null;
       if (status === 429) res.setHeader('retry-after', '0');
       throw new ApiError(status, status === 429 ? 'TooManyRequests' : 'InternalError', `injected list failure ${status}`);
     }
-    const labels = selector(() => parseLabelSelector(url.searchParams.get('labelSelector')));
-    const fields = selector(() => parseFieldSelector(url.searchParams.get('fieldSelector')));
-    const items = [...this.#table(resource).values()]
-      .filter((o) => (namespace === undefined || o.metadata.namespace === namespace) && labels(o) && fields(o))
-      .sort((a, b) => (this.#key(resource, a.metadata.namespace, a.metadata.name) < this.#key(resource, b.metadata.namespace, b.metadata.name) ? -1 : 1));
+    // Pagination (limit/continue), as the API server does it: every page comes from the snapshot
+    // taken at the first one, at its resourceVersion; a token outlives no compaction (410 Expired).
+    let snapshot: ListSnapshot | undefined;
+    let offset = 0;
+    if (continueToken !== '') {
+      const [id, at] = continueToken.split(':');
+      snapshot = this.#snapshots.get(id!);
+      offset = Number(at);
+      if (!snapshot || snapshot.plural !== resource.plural || !Number.isInteger(offset)) {
+        throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+    } else {
+      const labels = selector(() => parseLabelSelector(url.searchParams.get('labelSelector')));
+      const fields = selector(() => parseFieldSelector(url.searchParams.get('fieldSelector')));
+      const keyed: Array<[string, StoredObject]> = [];
+      for (const o of this.#table(resource).values()) {
+        if ((namespace === undefined || o.metadata.namespace === namespace) && labels(o) && fields(o)) keyed.push([this.#key(resource, o.metadata.namespace, o.metadata.name), o]);
+      }
+      keyed.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      snapshot = { plural: resource.plural, rv: String(this.#rv), items: keyed.map((k) => k[1]) };
+    }
+    const limit = Number(url.searchParams.get('limit') ?? 0);
+    const end = limit > 0 ? Math.min(snapshot.items.length, offset + limit) : snapshot.items.length;
+    const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: snapshot.rv };
+    const id = continueToken === '' ? String(++this.#snapshotIds) : continueToken.split(':')[0]!;
+    if (end < snapshot.items.length) {
+      this.#snapshots.set(id, snapshot);
+      metadata.continue = `${id}:${end}`;
+      metadata.remainingItemCount = snapshot.items.length - end;
+    } else {
+      this.#snapshots.delete(id);
+    }
     send(res, 200, {
-      apiVersion: apiVersionOf(resource), kind: `${resource.kind}List`,
-      metadata: { resourceVersion: String(this.#rv) },
+      apiVersion: apiVersionOf(resource), kind: `${resource.kind}List`, metadata,
       // Real API servers leave kind/apiVersion out of list items; so do we.
-      items: items.map(({ kind, apiVersion, ...rest }) => { void kind; void apiVersion; return rest; }),
+      items: snapshot.items.slice(offset, end).map(({ kind, apiVersion, ...rest }) => { void kind; void apiVersion; return rest; }),
     });
   }
 

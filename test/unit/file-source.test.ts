@@ -148,6 +148,58 @@ test('an edit produces store changes only for the objects that changed', async (
   t.is(h.store.get('Route', 'shop/web')?.spec.host, 'shop.example.com');
 });
 
+// An edit in place (same documents, one changed, still naming the same object) is patched in
+// without a pass over the whole file; these check that it concludes what the full pass would.
+
+function routeDoc(name: string, host: string): string {
+  return `apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: ${name}, namespace: shop}\nspec: {host: ${host}, to: {kind: Service, name: web}}\n`;
+}
+
+test('edits in place, one after another, each change exactly the object edited', async (t) => {
+  const dir = await workspace(t);
+  const path = join(dir, 'routes.yaml');
+  await writeFile(path, ['a', 'b', 'c'].map((n) => routeDoc(n, `${n}.v1.example.com`)).join('---\n'));
+  const h = harness(t, [path]);
+  await h.source.start();
+  for (const [i, name] of ['b', 'a', 'b', 'c'].entries()) {
+    h.changes.length = 0;
+    await edit(path, (text) => text.replace(new RegExp(`host: ${name}\\.v\\d+`), `host: ${name}.v${i + 2}`));
+    await waitFor(`the edit of ${name}`, () => h.changes.length > 0);
+    await h.source.settled();
+    t.deepEqual(h.changes.map((c) => `${c.kind} ${c.key}`), [`Route shop/${name}`]);
+    t.is(h.store.get('Route', `shop/${name}`)?.spec.host, `${name}.v${i + 2}.example.com`);
+  }
+  t.deepEqual([...h.store.keys('Route')].sort(), ['shop/a', 'shop/b', 'shop/c']);
+});
+
+test('an object named twice: editing the earlier copy keeps serving the later one', async (t) => {
+  const dir = await workspace(t);
+  const path = join(dir, 'routes.yaml');
+  await writeFile(path, [routeDoc('a', 'first.example.com'), routeDoc('other', 'other.example.com'), routeDoc('a', 'second.example.com')].join('---\n'));
+  const h = harness(t, [path]);
+  await h.source.start();
+  t.is(h.store.get('Route', 'shop/a')?.spec.host, 'second.example.com', 'the later document wins');
+  await edit(path, (text) => text.replace('first.example.com', 'first-edited.example.com').replace('other.example.com', 'other-edited.example.com'));
+  await waitFor('the other route edited', () => h.store.get('Route', 'shop/other')?.spec.host === 'other-edited.example.com');
+  await h.source.settled();
+  t.is(h.store.get('Route', 'shop/a')?.spec.host, 'second.example.com', 'still the later document');
+  t.true(h.logs.lines.filter((l) => l.msg.includes('appears twice')).length >= 2, 'the duplicate is reported again on the reload');
+});
+
+test('a document renamed in place: the old object goes, the new one comes', async (t) => {
+  const dir = await workspace(t);
+  const path = join(dir, 'routes.yaml');
+  await writeFile(path, [routeDoc('a', 'a.example.com'), routeDoc('b', 'b.example.com')].join('---\n'));
+  const h = harness(t, [path]);
+  await h.source.start();
+  h.changes.length = 0;
+  await edit(path, (text) => text.replace('{name: b,', '{name: renamed,'));
+  await waitFor('two changes', () => h.changes.length >= 2);
+  await h.source.settled();
+  t.deepEqual(h.changes.map((c) => `${c.key} ${c.current ? 'upsert' : 'remove'}`).sort(), ['shop/b remove', 'shop/renamed upsert']);
+  t.deepEqual([...h.store.keys('Route')].sort(), ['shop/a', 'shop/renamed']);
+});
+
 test('a document removed from the file is removed from the store; a new one is added', async (t) => {
   const dir = await workspace(t, 'shop.yaml');
   const path = join(dir, 'shop.yaml');

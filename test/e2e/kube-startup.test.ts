@@ -1,0 +1,52 @@
+// Start-up through the Kubernetes source (fake API server, real router process): the lists of
+// Routes, Services and EndpointSlices come in pages and land at different times, yet the first
+// table is built once, after the sync — every Route served with its endpoints at readiness, by a
+// single table update — and changes after readiness are applied incrementally.
+
+import test from 'ava';
+import { FakeApiServer } from '../support/fake-apiserver.ts';
+import { startBackend } from '../support/backends.ts';
+import { eventually, request } from '../support/http-client.ts';
+import { startRouter } from '../support/router-process.ts';
+
+/** More than one list page (500) of each kind. */
+const ROUTES = 620;
+
+async function tableUpdates(admin: number): Promise<number> {
+  const text = (await request(admin, { path: '/metrics' })).body;
+  const line = text.split('\n').find((l) => l.startsWith('switchyard_table_updates_total '));
+  return Number(line?.split(' ')[1]);
+}
+
+test('paged lists: at readiness every Route is served with its endpoints, from one table update', async (t) => {
+  const api = await FakeApiServer.start();
+  const backend = await startBackend('web');
+  t.teardown(async () => { await api.close(); await backend.close(); });
+  // Routes first: their Services and EndpointSlices are listed by other requests, answered later.
+  for (let i = 0; i < ROUTES; i++) {
+    api.create({ apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { namespace: 'default', name: `r${i}` }, spec: { host: `r${i}.example.com`, to: { kind: 'Service', name: `s${i}` } } });
+  }
+  for (let i = 0; i < ROUTES; i++) {
+    api.create({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'default', name: `s${i}` }, spec: { ports: [{ name: 'http', port: 80 }] } });
+    api.create({
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+      metadata: { namespace: 'default', name: `s${i}-1`, labels: { 'kubernetes.io/service-name': `s${i}` } },
+      ports: [{ name: 'http', port: backend.port }], endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    });
+  }
+  const router = await startRouter({ args: ['--kubeconfig', api.kubeconfigPath, '--update-status=false'], env: { ROUTER_LOG_LEVEL: 'info' }, timeoutMs: 60_000 });
+  t.teardown(() => router.stop());
+  t.true(api.continuedPages('Route') >= 1 && api.continuedPages('EndpointSlice') >= 1, 'the lists came in pages');
+
+  t.is(await tableUpdates(router.admin), 1);
+  for (const i of [0, 499, 500, ROUTES - 1]) {
+    const reply = await request(router.http, { host: `r${i}.example.com` });
+    t.is(reply.status, 200, `r${i}`);
+    t.is(reply.headers['x-backend'], 'web');
+  }
+
+  // After readiness, a change is one more update.
+  api.create({ apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { namespace: 'default', name: 'late' }, spec: { host: 'late.example.com', to: { kind: 'Service', name: 's0' } } });
+  await eventually(async () => (await request(router.http, { host: 'late.example.com' })).status === 200, 10_000);
+  t.is(await tableUpdates(router.admin), 2);
+});
