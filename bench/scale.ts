@@ -292,14 +292,14 @@ const LISTENERS_PER_HELPER = 5000;
 interface HealthRun { cpuSeconds: number; windowS: number; percentOfOneCore: number; timeWaitAfter: number }
 interface HealthResult { endpoints: number; type: 'tcp' | 'http'; intervalS: number; switchyard: HealthRun; haproxy: HealthRun | null }
 
-/** Sockets in TIME_WAIT towards the check targets (remote address 127.2.x.y: the prober's side of closed checks). */
+/** Check connections in TIME_WAIT, at either end (one end's address is 127.2.x.y): what closing them leaves behind. */
 function timeWaitSockets(): number {
   let n = 0;
   try {
     for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-      const [, , remote, state] = line.trim().split(/\s+/);
+      const [, local, remote, state] = line.trim().split(/\s+/);
       // addresses are little-endian hex: 127.2.x.y is yyxx027F
-      if (state === '06' && remote !== undefined && remote.slice(4, 8) === '027F') n++;
+      if (state === '06' && (local?.slice(4, 8) === '027F' || remote?.slice(4, 8) === '027F')) n++;
     }
   } catch { /* not Linux */ }
   return n;
@@ -404,7 +404,7 @@ async function main(): Promise<void> {
     for (const h of r.heap!) console.log(`  ${h.name.padEnd(40)} ${String(h.bytesPerRoute).padStart(7)}`);
   }
   if (health) {
-    const line = (name: string, r: HealthRun) => `  ${name.padEnd(24)} ${r.cpuSeconds.toFixed(2)} CPU s over ${r.windowS.toFixed(0)} s = ${r.percentOfOneCore.toFixed(1)} % of one core (TIME_WAIT towards the targets after: ${r.timeWaitAfter})`;
+    const line = (name: string, r: HealthRun) => `  ${name.padEnd(24)} ${r.cpuSeconds.toFixed(2)} CPU s over ${r.windowS.toFixed(0)} s = ${r.percentOfOneCore.toFixed(1)} % of one core (check connections in TIME_WAIT after: ${r.timeWaitAfter})`;
     console.log(`\nactive health checks: ${health.endpoints} endpoints (${health.type === 'http' ? 'HTTP GET /health' : 'TCP'}, every ${health.intervalS} s):`);
     console.log(line('switchyard', health.switchyard));
     console.log(health.haproxy ? line('HAProxy 1 thread', health.haproxy) : '  HAProxy: not installed (apt-get install -y haproxy) — no anchor');

@@ -24,7 +24,7 @@ export interface OwnerState {
   selected: boolean;
   candidates: RouteCandidate[];
   /** Verdicts of the per-candidate steps, by candidate key. */
-  pre: Map<string, Verdict>;
+  pre: CandidateVerdicts;
   /** Host keys of the candidates that passed the per-candidate steps (they claim these hosts), no repeats. */
   hostKeys: readonly string[];
   /** Domain groups in which it claims a wildcard (such a claim is judged against the whole group). */
@@ -39,7 +39,7 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
   const namespace = object.metadata.namespace ?? 'default';
   const state: OwnerState = {
     key: `${kind}/${namespace}/${object.metadata.name}`, kind, namespace, name: object.metadata.name, object,
-    selected: false, candidates: [], pre: new Map(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
+    selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (kind === 'Ingress' && !isOurIngress(object as Ingress, context.store, context.config)) return state;
   if (!ownerSelected(object, context).admitted) return state;
@@ -61,6 +61,34 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
     if (state.pre.get(c.key)!.admitted) claim(state, c);
   }
   return state;
+}
+
+/**
+ * Verdicts by candidate key. A Route has one candidate: its verdict is held inline, and a Map is
+ * made only from a second candidate on (Ingress paths), instead of a Map (~180 bytes) per Route.
+ */
+export class CandidateVerdicts {
+  #key: string | undefined = undefined;
+  #verdict: Verdict | undefined = undefined;
+  #more: Map<string, Verdict> | null = null;
+
+  get(key: string): Verdict | undefined {
+    if (key === this.#key) return this.#verdict;
+    return this.#more?.get(key);
+  }
+
+  set(key: string, verdict: Verdict): void {
+    if (this.#key === undefined || key === this.#key) {
+      this.#key = key;
+      this.#verdict = verdict;
+    } else (this.#more ??= new Map()).set(key, verdict);
+  }
+
+  clear(): void {
+    this.#key = undefined;
+    this.#verdict = undefined;
+    this.#more = null;
+  }
 }
 
 /**
@@ -90,7 +118,7 @@ export function evaluateHTTPRouteOwner(route: HTTPRoute, candidates: readonly Ro
   const namespace = route.metadata.namespace ?? 'default';
   const state: OwnerState = {
     key: `HTTPRoute/${namespace}/${route.metadata.name}`, kind: 'HTTPRoute', namespace, name: route.metadata.name, object: route,
-    selected: false, candidates: [], pre: new Map(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
+    selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (!ownerSelected(route, context).admitted) return state;
   state.selected = true;

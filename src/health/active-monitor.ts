@@ -20,7 +20,7 @@ import type { Logger } from '../log.ts';
 import type { HealthCheckSpec } from '../table/types.ts';
 import type { EndpointState } from './endpoint-state.ts';
 import { endEjectionAfterActivePass } from './passive.ts';
-import { createProbeAgents, Probe, type ProbeAgents, type ProbeTarget } from './probe.ts';
+import { createProbeAgents, Probe, type ProbeAgents, type ProbeTarget, type ProbeVerdict } from './probe.ts';
 import { parseStatusExpectation, type StatusExpectation } from './status-expectation.ts';
 
 const DEFAULT_MAX_CONCURRENT = 32;
@@ -44,7 +44,7 @@ export interface ActiveHealthEvents {
 }
 
 /** One probe loop: an endpoint and one check, with its rise/fall state. */
-interface ProbeLoop {
+interface LoopSettings {
   readonly key: string;
   readonly target: ProbeTarget;
   readonly intervalMs: number;
@@ -52,16 +52,36 @@ interface ProbeLoop {
   readonly fall: number;
   /** For logs: `tcp` or `http GET /path expect 2xx`. */
   readonly description: string;
-  up: boolean;
-  successes: number;
-  failures: number;
+}
+
+class ProbeLoop {
+  readonly key: string;
+  readonly target: ProbeTarget;
+  readonly intervalMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  readonly description: string;
+  up = true;
+  successes = 0;
+  failures = 0;
+  /** One probe for the loop's whole life, started again for every check. */
   readonly probe: Probe<ProbeLoop>;
   /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
-  dueAt: number;
+  dueAt = 0;
   /** The tick whose bucket holds the loop, or -1 (probe running or queued, or stopped). */
-  bucket: number;
-  startedAt: number;
-  stopped: boolean;
+  bucket = -1;
+  startedAt = 0;
+  stopped = false;
+
+  constructor(settings: LoopSettings, settle: ProbeVerdict<ProbeLoop>, agents: ProbeAgents) {
+    this.key = settings.key;
+    this.target = settings.target;
+    this.intervalMs = settings.intervalMs;
+    this.rise = settings.rise;
+    this.fall = settings.fall;
+    this.description = settings.description;
+    this.probe = new Probe<ProbeLoop>(settings.target, settle, this, agents);
+  }
 }
 
 function loopKey(target: HealthTarget): string {
@@ -200,23 +220,14 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       endpoint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect,
       ...(type === 'http' && check.tls !== undefined ? { tls: { ...check.tls, ca: check.tls.ca ?? this.#defaultCA } } : {}),
     };
-    const loop: ProbeLoop = {
+    const loop = new ProbeLoop({
       key,
       target,
       intervalMs,
       rise: Math.max(1, Math.floor(finiteOr(check.rise, 1))),
       fall: Math.max(1, Math.floor(finiteOr(check.fall, 1))),
       description: type === 'http' ? `${check.tls === undefined ? 'http' : 'https'} GET ${path} expect ${expect.text}` : 'tcp',
-      up: true,
-      successes: 0,
-      failures: 0,
-      probe: null as unknown as Probe<ProbeLoop>,
-      dueAt: 0,
-      bucket: -1,
-      startedAt: 0,
-      stopped: false,
-    };
-    (loop as { probe: Probe<ProbeLoop> }).probe = new Probe(target, this.#settle, loop, this.#agents);
+    }, this.#settle, this.#agents);
     this.#loops.set(key, loop);
     let siblings = this.#byEndpoint.get(endpoint.id);
     if (siblings === undefined) this.#byEndpoint.set(endpoint.id, (siblings = new Set()));

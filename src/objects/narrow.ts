@@ -122,26 +122,24 @@ const PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'appProtocol'] as c
 const ENDPOINT_KEYS = ['addresses', 'conditions', 'hostname', 'nodeName', 'targetRef'] as const;
 
 const CONDITION_KEYS = ['ready', 'serving', 'terminating'] as const;
-/** Frozen condition objects by shape (`ready`, `serving`, `terminating` each true, false or absent). */
-const CONDITIONS = new Map<string, Fields>();
+/** Frozen condition objects by shape: index Σ 3^i × (0 absent, 1 true, 2 false) over CONDITION_KEYS. */
+const CONDITIONS: Array<Fields | undefined> = new Array(27).fill(undefined);
 
 /**
- * An endpoint's conditions are one of a few dozen shapes ({ready: true} nearly always): every
- * endpoint of every slice shares the frozen object of its shape instead of holding its own.
- * Anything but booleans is left as it is (for validation to report).
+ * An endpoint's conditions are one of 27 shapes ({ready: true} nearly always): every endpoint
+ * of every slice shares the frozen object of its shape instead of holding its own. Anything but
+ * booleans is left as it is (for validation to report).
  */
 function sharedConditions(value: unknown): unknown {
   if (!isObject(value)) return value;
-  let key = '';
-  for (const k of CONDITION_KEYS) {
-    const v = value[k];
-    if (v === undefined) key += '-';
-    else if (typeof v === 'boolean') key += v ? 't' : 'f';
-    else return value;
+  let index = 0;
+  for (let i = 0, weight = 1; i < CONDITION_KEYS.length; i++, weight *= 3) {
+    const v = value[CONDITION_KEYS[i]!];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') return value;
+    index += weight * (v ? 1 : 2);
   }
-  let shared = CONDITIONS.get(key);
-  if (shared === undefined) CONDITIONS.set(key, (shared = Object.freeze(value)));
-  return shared;
+  return (CONDITIONS[index] ??= Object.freeze(value));
 }
 
 const NARROW: Readonly<Record<Kind, Narrower>> = {

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { parseLabelSelector } from '../../src/admission/label-selector.ts';
 import type { AdmissionContext } from '../../src/admission/types.ts';
-import { evaluateOwner } from '../../src/controller/owner-state.ts';
+import { CandidateVerdicts, evaluateOwner } from '../../src/controller/owner-state.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { config, ingressClass, route, simpleIngress } from '../fixtures/table/builders.ts';
 
@@ -28,4 +28,32 @@ test('claims: one host key per claimed host, no repeats; wildcard groups only fo
   store.upsert('IngressClass', ingressClass('switchyard', 'switchyard.io/ingress-controller'));
   const ing = evaluateOwner('Ingress', simpleIngress('ns', 'i', [{ host: 'x.example.com', path: '/a' }, { host: 'x.example.com', path: '/b' }, { host: 'y.example.com' }]), context(store));
   t.deepEqual([...ing.hostKeys].sort(), ['x.example.com', 'y.example.com']);
+});
+
+test('candidate verdicts: the first held inline, more in a map; set replaces, clear forgets', (t) => {
+  const verdicts = new CandidateVerdicts();
+  const no = { admitted: false as const, reason: 'HostAlreadyClaimed', message: 'm' };
+  t.is(verdicts.get('a'), undefined);
+  verdicts.set('a', { admitted: true });
+  verdicts.set('b', no);
+  verdicts.set('c', { admitted: true });
+  t.deepEqual(verdicts.get('a'), { admitted: true });
+  t.is(verdicts.get('b'), no);
+  verdicts.set('a', no);
+  verdicts.set('c', no);
+  t.is(verdicts.get('a'), no);
+  t.is(verdicts.get('c'), no);
+  t.is(verdicts.get('d'), undefined);
+  verdicts.clear();
+  t.is(verdicts.get('a'), undefined);
+  t.is(verdicts.get('b'), undefined);
+  verdicts.set('b', { admitted: true });
+  t.deepEqual(verdicts.get('b'), { admitted: true });
+  // Through evaluateOwner: every Ingress path has its verdict.
+  const store = new ObjectStore();
+  store.upsert('IngressClass', ingressClass('switchyard', 'switchyard.io/ingress-controller'));
+  const ing = evaluateOwner('Ingress', simpleIngress('ns', 'i', [{ host: 'x.example.com', path: '/a' }, { host: 'y.example.com', path: '/b' }, { host: 'bad_host' }]), context(store));
+  t.is(ing.candidates.length, 3);
+  for (const c of ing.candidates) t.not(ing.pre.get(c.key), undefined);
+  t.false(ing.pre.get(ing.candidates[2]!.key)!.admitted);
 });
