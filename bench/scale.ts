@@ -398,7 +398,7 @@ async function main(): Promise<void> {
   }
   console.log('\nready = spawn → "listening" (sources synced, table built, ports open); CPU to ready = the router\'s user+system CPU seconds at that moment (all threads: GC, compiler); empty router RSS: ' +
     [...new Set(results.map((r) => `${r.source} ${f(r.emptyRssMb)} MB`))].join(', ') +
-    '; propagation = host edited (file rewritten, or object updated at the API server) → the new host answers 200 (file: includes the watcher\'s 100 ms debounce)');
+    '; propagation = host edited (file rewritten, or object updated at the API server) → the new host answers 200 (file: includes the watcher\'s 50 ms debounce)');
   for (const r of results.filter((x) => x.heap)) {
     console.log(`\nheap after a full GC, ${r.source} ${r.routes} routes (bytes per route, by retaining object):`);
     for (const h of r.heap!) console.log(`  ${h.name.padEnd(40)} ${String(h.bytesPerRoute).padStart(7)}`);

@@ -29,7 +29,11 @@ export interface FileSourceOptions {
   metrics?: Metrics;
   /** Keeps the details of recent errors (the admin dashboard shows them). */
   errors?: ConfigErrorLog;
-  /** Quiet time after a change event before the file is re-read. */
+  /**
+   * Quiet time after a change event before the file is re-read (default 50 ms). The events of
+   * one save (write, chmod, rename; a ConfigMap volume's symlink swap) arrive within a few ms
+   * of each other; every ms above that is added to each edit's propagation.
+   */
   debounceMs?: number;
   /** Stat poll interval, the fallback where fs.watch delivers nothing. */
   pollMs?: number;
@@ -79,7 +83,7 @@ export class FileSource {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#errors = options.errors;
-    this.#debounceMs = options.debounceMs ?? 100;
+    this.#debounceMs = options.debounceMs ?? 50;
     this.#pollMs = options.pollMs ?? 500;
   }
 
