@@ -59,41 +59,55 @@ export class ServedGauges {
   }
 }
 
-/** One series per route label and endpoint (an endpoint listed twice for a label: the last one wins). */
-function endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Array<GaugeValue<'route' | 'endpoint'>> {
-  const byKey = new Map<string, GaugeValue<'route' | 'endpoint'>>();
+/**
+ * Compiled routes by metrics label (`namespace/name`), in order of first appearance: an Ingress
+ * or HTTPRoute compiles to several routes that share one label, not always next to each other.
+ */
+function byLabel(routes: Iterable<CompiledRoute>): Map<string, CompiledRoute | CompiledRoute[]> {
+  const groups = new Map<string, CompiledRoute | CompiledRoute[]>();
   for (const route of routes) {
     const label = `${route.namespace}/${route.name}`;
-    for (const service of route.services) {
-      for (const ep of service.endpoints) {
-        const state = registry.get(ep.id);
-        const name = state?.name ?? `${ep.address}:${ep.port}`;
-        const value = state === undefined || state.available(now) ? 1 : 0;
-        const key = `${label}\n${name}`; // route labels (namespace/name) have no newline
-        const existing = byKey.get(key);
-        if (existing !== undefined) existing.value = value;
-        else byKey.set(key, { labels: { route: label, endpoint: name }, value });
+    const group = groups.get(label);
+    if (group === undefined) groups.set(label, route);
+    else if (Array.isArray(group)) group.push(route);
+    else groups.set(label, [group, route]);
+  }
+  return groups;
+}
+
+/**
+ * One series per route label and endpoint (an endpoint listed twice for a label: the last one
+ * wins), yielded label by label so a scrape never holds every series at once.
+ */
+function* endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route' | 'endpoint'>> {
+  for (const [label, group] of byLabel(routes)) {
+    const up = new Map<string, number>();
+    for (const route of Array.isArray(group) ? group : [group]) {
+      for (const service of route.services) {
+        for (const ep of service.endpoints) {
+          const state = registry.get(ep.id);
+          up.set(state?.name ?? `${ep.address}:${ep.port}`, state === undefined || state.available(now) ? 1 : 0);
+        }
       }
     }
+    for (const [endpoint, value] of up) yield { labels: { route: label, endpoint }, value };
   }
-  return [...byKey.values()];
 }
 
 /** Endpoints with weight that can take requests, summed over the compiled routes of a label. */
-function availableValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Array<GaugeValue<'route'>> {
-  const byLabel = new Map<string, GaugeValue<'route'>>();
-  for (const route of routes) {
-    const label = `${route.namespace}/${route.name}`;
-    let entry = byLabel.get(label);
-    if (entry === undefined) byLabel.set(label, (entry = { labels: { route: label }, value: 0 }));
-    for (const service of route.services) {
-      for (const ep of service.endpoints) {
-        const state = registry.get(ep.id);
-        if ((state === undefined || state.available(now)) && ep.weight > 0) entry.value++;
+function* availableValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route'>> {
+  for (const [label, group] of byLabel(routes)) {
+    let value = 0;
+    for (const route of Array.isArray(group) ? group : [group]) {
+      for (const service of route.services) {
+        for (const ep of service.endpoints) {
+          const state = registry.get(ep.id);
+          if ((state === undefined || state.available(now)) && ep.weight > 0) value++;
+        }
       }
     }
+    yield { labels: { route: label }, value };
   }
-  return [...byLabel.values()];
 }
 
 /** notAfter of the first certificate in a PEM text, in seconds since epoch; null if unreadable. */

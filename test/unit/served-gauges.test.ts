@@ -53,3 +53,21 @@ test('the computed gauges keep no series of their own; without a source they hav
   t.deepEqual(await lines(metrics, 'switchyard_endpoint_up'), []);
   t.true((await metrics.registry.metrics()).includes('# TYPE switchyard_endpoint_up gauge'));
 });
+
+test('compiled routes that share a label (not next to each other) make one series per endpoint and one sum', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const registry = new EndpointRegistry();
+  const routes = [compiled('a', ['10.0.0.1', '10.0.0.2']), compiled('b', ['10.0.0.3']), compiled('a', ['10.0.0.2', '10.0.0.4'])];
+  new ServedGauges(metrics, { routes: () => routes, registry });
+  const text = await metrics.registry.metrics();
+  t.deepEqual(text.split('\n').filter((l) => l.startsWith('switchyard_endpoint_up{')), [
+    'switchyard_endpoint_up{route="ns/a",endpoint="10.0.0.1:8080"} 1',
+    'switchyard_endpoint_up{route="ns/a",endpoint="10.0.0.2:8080"} 1',
+    'switchyard_endpoint_up{route="ns/a",endpoint="10.0.0.4:8080"} 1',
+    'switchyard_endpoint_up{route="ns/b",endpoint="10.0.0.3:8080"} 1',
+  ]);
+  t.deepEqual(text.split('\n').filter((l) => l.startsWith('switchyard_route_endpoints_available{')), [
+    'switchyard_route_endpoints_available{route="ns/a"} 4',
+    'switchyard_route_endpoints_available{route="ns/b"} 1',
+  ]);
+});
