@@ -36,11 +36,17 @@ export class ComputedGauge<L extends string> {
     return { name: this.name, help: this.help, type: 'gauge', values: [...(this.source?.() ?? [])], aggregator: this.aggregator };
   }
 
-  /** The series as exposition lines, one at a time (formatted as prom-client's registry does). */
+  /**
+   * The series as exposition lines, one at a time, formatted as prom-client's registry does
+   * (labels in labelNames order: the sources build their label objects in that order).
+   */
   * lines(): Generator<string> {
     for (const { labels, value } of this.source?.() ?? []) {
       let text = '';
-      for (const [name, label] of Object.entries<string>(labels)) text += `${text === '' ? '' : ','}${name}="${escapeLabelValue(label)}"`;
+      for (const name of this.labelNames) {
+        const label = labels[name];
+        if (label !== undefined) text += `${text === '' ? '' : ','}${name}="${escapeLabelValue(label)}"`;
+      }
       yield `${this.name}${text === '' ? '' : `{${text}}`} ${valueText(value)}`;
     }
   }
@@ -49,13 +55,15 @@ export class ComputedGauge<L extends string> {
   reset(): void {}
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 // As prom-client's registry writes them (lib/registry.js, lib/util.js), so a computed family
 // reads the same whether prom-client or metrics-exposition.ts prints it.
 export function escapeText(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 function escapeLabelValue(text: string): string {
-  return escapeText(text).replace(/"/g, '\\"');
+  return NEEDS_ESCAPE.test(text) ? escapeText(text).replace(/"/g, '\\"') : text;
 }
 function valueText(value: number): string {
   if (Number.isNaN(value)) return 'Nan';

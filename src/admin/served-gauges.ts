@@ -60,19 +60,25 @@ export class ServedGauges {
 }
 
 /**
- * Compiled routes by metrics label (`namespace/name`), in order of first appearance: an Ingress
- * or HTTPRoute compiles to several routes that share one label, not always next to each other.
+ * Compiled routes by metrics label (`namespace/name`), in order of first appearance. An Ingress
+ * or HTTPRoute compiles to several routes that share one label (not always next to each other),
+ * and a Route can share its label with them; a Route alone compiles to one (its key is
+ * `Route/ns/name`). So only labels of other kinds are grouped up front: a router of Routes keeps
+ * no per-route map while a scrape writes these series.
  */
-function byLabel(routes: Iterable<CompiledRoute>): Map<string, CompiledRoute | CompiledRoute[]> {
-  const groups = new Map<string, CompiledRoute | CompiledRoute[]>();
-  for (const route of routes) {
-    const label = `${route.namespace}/${route.name}`;
-    const group = groups.get(label);
-    if (group === undefined) groups.set(label, route);
-    else if (Array.isArray(group)) group.push(route);
-    else groups.set(label, [group, route]);
+function* byLabel(routes: Iterable<CompiledRoute>): Generator<[string, CompiledRoute | CompiledRoute[]]> {
+  const list = Array.isArray(routes) ? (routes as CompiledRoute[]) : [...routes];
+  const shared = new Map<string, CompiledRoute[]>();
+  for (const route of list) if (route.kind !== 'Route') shared.set(`${route.namespace}/${route.name}`, []);
+  if (shared.size > 0) {
+    for (const route of list) shared.get(`${route.namespace}/${route.name}`)?.push(route);
   }
-  return groups;
+  for (const route of list) {
+    const label = `${route.namespace}/${route.name}`;
+    const group = shared.size > 0 ? shared.get(label) : undefined;
+    if (group === undefined) yield [label, route];
+    else if (group[0] === route) yield [label, group]; // the label's first appearance
+  }
 }
 
 /**

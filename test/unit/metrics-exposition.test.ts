@@ -18,7 +18,7 @@ async function collect(pieces: AsyncIterable<string>): Promise<string[]> {
 /** A compiled route as the served gauges read it: namespace, name and the services' endpoints. */
 function served(i: number): CompiledRoute {
   const endpoints = [1, 2, 3].map((n) => ({ id: `ep-${i}-${n}`, address: `10.${i >> 8}.${i & 255}.${n}`, port: 8080, weight: n === 3 ? 0 : 1 }));
-  return { namespace: `ns${i % 7}`, name: `r${i}`, services: [{ endpoints }] } as unknown as CompiledRoute;
+  return { kind: i % 10 === 0 ? 'Ingress' : 'Route', namespace: `ns${i % 7}`, name: `r${i}`, services: [{ endpoints }] } as unknown as CompiledRoute;
 }
 
 test('a router with many routes: the pieces join to exactly registry.metrics(), the per-route families in several pieces', async (t) => {

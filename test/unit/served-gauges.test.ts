@@ -57,7 +57,9 @@ test('the computed gauges keep no series of their own; without a source they hav
 test('compiled routes that share a label (not next to each other) make one series per endpoint and one sum', async (t) => {
   const metrics = new Metrics({ defaultMetrics: false });
   const registry = new EndpointRegistry();
-  const routes = [compiled('a', ['10.0.0.1', '10.0.0.2']), compiled('b', ['10.0.0.3']), compiled('a', ['10.0.0.2', '10.0.0.4'])];
+  // A Route and an Ingress (rule) named alike share the label ns/a.
+  const ingressRule: CompiledRoute = { ...compiled('a', ['10.0.0.2', '10.0.0.4']), kind: 'Ingress', key: 'Ingress/ns/a/0/0' };
+  const routes = [compiled('a', ['10.0.0.1', '10.0.0.2']), compiled('b', ['10.0.0.3']), ingressRule];
   new ServedGauges(metrics, { routes: () => routes, registry });
   const text = await metrics.registry.metrics();
   t.deepEqual(text.split('\n').filter((l) => l.startsWith('switchyard_endpoint_up{')), [
