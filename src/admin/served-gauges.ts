@@ -87,19 +87,32 @@ function* byLabel(routes: Iterable<CompiledRoute>): Generator<[string, CompiledR
  */
 function* endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route' | 'endpoint'>> {
   for (const [label, group] of byLabel(routes)) {
-    const up = new Map<string, number>();
+    // An endpoint listed twice keeps its first place and its last value. A label's endpoints are
+    // usually few: a linear search finds it without a Map per label (an index only past 32).
+    const names: string[] = [];
+    const values: number[] = [];
+    let index: Map<string, number> | null = null;
     for (const route of Array.isArray(group) ? group : [group]) {
       for (const service of route.services) {
         for (const ep of service.endpoints) {
           const state = registry.get(ep.id);
-          up.set(state?.name ?? `${ep.address}:${ep.port}`, state === undefined || state.available(now) ? 1 : 0);
+          const name = state?.name ?? `${ep.address}:${ep.port}`;
+          const value = state === undefined || state.available(now) ? 1 : 0;
+          const at = index !== null ? index.get(name) ?? -1 : names.indexOf(name);
+          if (at >= 0) {
+            values[at] = value;
+            continue;
+          }
+          names.push(name);
+          values.push(value);
+          if (index !== null) index.set(name, names.length - 1);
+          else if (names.length > 32) index = new Map(names.map((n, i) => [n, i]));
         }
       }
     }
-    for (const [endpoint, value] of up) yield { labels: { route: label, endpoint }, value };
+    for (let i = 0; i < names.length; i++) yield { labels: { route: label, endpoint: names[i]! }, value: values[i]! };
   }
 }
-
 /** Endpoints with weight that can take requests, summed over the compiled routes of a label. */
 function* availableValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route'>> {
   for (const [label, group] of byLabel(routes)) {

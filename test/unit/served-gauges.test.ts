@@ -73,3 +73,23 @@ test('compiled routes that share a label (not next to each other) make one serie
     'switchyard_route_endpoints_available{route="ns/b"} 1',
   ]);
 });
+
+test('a label with many endpoints (some listed twice) has each once, in the order first listed', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const registry = new EndpointRegistry();
+  const first = Array.from({ length: 40 }, (_, i) => `10.1.0.${i}`);
+  const again = ['10.1.0.39', '10.1.0.2', '10.1.0.77'];
+  const routes = [compiled('big', first), { ...compiled('big', again), kind: 'Ingress' as const, key: 'Ingress/ns/big/0/0' }];
+  for (const r of routes) for (const s of r.services) for (const ep of s.endpoints) registry.acquire(ep);
+  // 10.1.0.2 (listed twice) is down.
+  const downId = routes[1]!.services[0]!.endpoints.find((e) => e.address === '10.1.0.2')!.id;
+  registry.get(downId)!.activeUp = false;
+  new ServedGauges(metrics, { routes: () => routes, registry });
+  const up = (await lines(metrics, 'switchyard_endpoint_up{')).length;
+  t.is(up, 41);
+  const text = await metrics.registry.metrics();
+  const series = text.split('\n').filter((l) => l.startsWith('switchyard_endpoint_up{'));
+  t.deepEqual(series.filter((l) => l.includes('"10.1.0.2:8080"')), ['switchyard_endpoint_up{route="ns/big",endpoint="10.1.0.2:8080"} 0']);
+  t.deepEqual(series.filter((l) => l.includes('"10.1.0.39:8080"')), ['switchyard_endpoint_up{route="ns/big",endpoint="10.1.0.39:8080"} 1']);
+  t.is(series.at(-1), 'switchyard_endpoint_up{route="ns/big",endpoint="10.1.0.77:8080"} 1', 'a new endpoint after the first listing');
+});
