@@ -86,7 +86,7 @@ async function writeExposition(req: http.IncomingMessage, res: http.ServerRespon
   res.writeHead(200, { 'content-type': sources.metrics.registry.contentType, 'cache-control': 'no-store' });
   try {
     while (!next.done && req.method !== 'HEAD') {
-      if (!res.write(next.value)) await drained(res);
+      if (!res.write(next.value) && !res.destroyed) await drained(res);
       if (res.destroyed) break; // the client left: stop generating
       next = await pieces.next();
     }

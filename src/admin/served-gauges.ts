@@ -113,6 +113,7 @@ function* endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRe
     for (let i = 0; i < names.length; i++) yield { labels: { route: label, endpoint: names[i]! }, value: values[i]! };
   }
 }
+
 /** Endpoints with weight that can take requests, summed over the compiled routes of a label. */
 function* availableValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route'>> {
   for (const [label, group] of byLabel(routes)) {

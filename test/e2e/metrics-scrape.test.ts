@@ -5,6 +5,7 @@
 
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { serviceYaml, routeYaml } from '../support/backends.ts';
 import { rawExchange } from '../support/http-client.ts';
@@ -100,3 +101,17 @@ for (const workers of [0, 2]) {
     t.is(check.status, 0, `${check.stdout}${check.stderr}`);
   });
 }
+
+test('a scraper that leaves in the middle of /metrics: the router stops writing and serves the next scrape whole', async (t) => {
+  const router = await startRouter({ args: ['--file', file], timeoutMs: 60_000 });
+  t.teardown(() => router.stop());
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect(router.admin, '127.0.0.1', () => socket.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n'));
+    socket.once('data', () => { socket.destroy(); resolve(); }); // the first bytes only
+    socket.once('error', reject);
+  });
+  const { chunks, text } = await scrape(router.admin);
+  t.true(chunks > 1);
+  t.is(parse(text).series.get(`switchyard_route_endpoints_available{route="ns4/r${ROUTES - 1}"}`), 3);
+  t.is((await router.stop()).code, 0);
+});
