@@ -12,7 +12,9 @@ export interface GaugeValue<L extends string> { labels: Record<L, string>; value
  * A gauge whose series are computed from live state when it is collected, and kept nowhere
  * in between: a prom-client Gauge holds a labels object, a value object and a key string per
  * series (about 600 bytes per route for switchyard_endpoint_up's three endpoints). Registered
- * like any metric; `source` is set by whoever owns the state (none: no series).
+ * like any metric; `source` is set by whoever owns the state (none: no series). /metrics writes
+ * its series a few hundred lines at a time (metrics-exposition.ts) instead of building them all
+ * at once: `source` yields them one by one.
  */
 export class ComputedGauge<L extends string> {
   readonly name: string;
@@ -20,7 +22,7 @@ export class ComputedGauge<L extends string> {
   readonly type = 'gauge';
   readonly labelNames: readonly L[];
   readonly aggregator: 'sum' | 'min' | 'max' | 'first';
-  source: (() => Array<GaugeValue<L>>) | null = null;
+  source: (() => Iterable<GaugeValue<L>>) | null = null;
 
   constructor(options: { name: string; help: string; labelNames: readonly L[]; aggregator?: 'sum' | 'min' | 'max' | 'first'; registers: Registry[] }) {
     this.name = options.name;
@@ -31,11 +33,42 @@ export class ComputedGauge<L extends string> {
   }
 
   async get(): Promise<{ name: string; help: string; type: 'gauge'; values: Array<GaugeValue<L>>; aggregator: string }> {
-    return { name: this.name, help: this.help, type: 'gauge', values: this.source?.() ?? [], aggregator: this.aggregator };
+    return { name: this.name, help: this.help, type: 'gauge', values: [...(this.source?.() ?? [])], aggregator: this.aggregator };
+  }
+
+  /**
+   * The series as exposition lines, one at a time, formatted as prom-client's registry does
+   * (labels in labelNames order: the sources build their label objects in that order).
+   */
+  * lines(): Generator<string> {
+    for (const { labels, value } of this.source?.() ?? []) {
+      let text = '';
+      for (const name of this.labelNames) {
+        const label = labels[name];
+        if (label !== undefined) text += `${text === '' ? '' : ','}${name}="${escapeLabelValue(label)}"`;
+      }
+      yield `${this.name}${text === '' ? '' : `{${text}}`} ${valueText(value)}`;
+    }
   }
 
   /** prom-client calls this on registry.resetMetrics(); there is nothing stored to reset. */
   reset(): void {}
+}
+
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+// As prom-client's registry writes them (lib/registry.js, lib/util.js), so a computed family
+// reads the same whether prom-client or metrics-exposition.ts prints it.
+export function escapeText(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+function escapeLabelValue(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? escapeText(text).replace(/"/g, '\\"') : text;
+}
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return `${value}`;
 }
 
 export class Metrics {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { expositionPieces } from './metrics-exposition.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
@@ -145,7 +146,7 @@ export class Router {
       notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
       beforeScrape: () => this.#refreshServedGauges(),
-      metricsText: () => (this.#workers ? this.#workers.metricsText() : this.metrics.registry.metrics()),
+      exposition: () => this.#exposition(),
       dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
@@ -245,6 +246,11 @@ export class Router {
     this.#dashboard?.close();
     if (this.#admin) { this.#admin.closeAllConnections(); await closeServer(this.#admin); }
     this.logger.info('stopped');
+  }
+
+  /** /metrics: this process's registry, or merged with the workers' (metrics-exposition.ts). */
+  async * #exposition(): AsyncGenerator<string> {
+    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry);
   }
 
   #refreshServedGauges(): void {

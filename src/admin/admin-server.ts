@@ -7,6 +7,7 @@ import http from 'node:http';
 import { BasicAuth } from './basic-auth.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { Metrics } from '../metrics.ts';
+import { expositionPieces } from '../metrics-exposition.ts';
 import type { Logger } from '../log.ts';
 
 export interface AdminSources {
@@ -20,8 +21,8 @@ export interface AdminSources {
   debugRoutes(): unknown;
   /** Called right before a scrape, to refresh gauges computed from live state. */
   beforeScrape?(): void;
-  /** The exposition text; default: this process's registry (the primary merges its workers'). */
-  metricsText?(): Promise<string>;
+  /** The exposition in pieces; default: this process's registry (the primary merges its workers'). */
+  exposition?(): AsyncIterable<string>;
   /** The web page at / and its /dashboard/* data; absent: / is 404. */
   dashboard?: Dashboard;
   username: string;
@@ -51,13 +52,7 @@ export function createAdminServer(sources: AdminSources): http.Server {
     }
     if (path === '/metrics') {
       sources.beforeScrape?.();
-      (sources.metricsText ? sources.metricsText() : sources.metrics.registry.metrics()).then(
-        (text) => reply(res, 200, text, sources.metrics.registry.contentType),
-        (err: Error) => {
-          sources.logger.error({ err: err.message }, 'metrics collection failed');
-          reply(res, 500, 'metrics collection failed\n');
-        },
-      );
+      void writeExposition(req, res, sources, sources.exposition ? sources.exposition() : expositionPieces(sources.metrics.registry));
       return;
     }
     if (path === '/debug/routes') {
@@ -72,4 +67,42 @@ export function createAdminServer(sources: AdminSources): http.Server {
 function reply(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
+}
+
+/**
+ * /metrics: the exposition written piece by piece (chunked), waiting for the client to take each
+ * one, so a scrape holds one piece of the large families at a time, not the whole text. A
+ * collection failure before the first piece is a 500; a failure later can only cut the response.
+ */
+async function writeExposition(req: http.IncomingMessage, res: http.ServerResponse, sources: AdminSources, exposition: AsyncIterable<string>): Promise<void> {
+  const pieces = exposition[Symbol.asyncIterator]();
+  let next: IteratorResult<string>;
+  try {
+    next = await pieces.next();
+  } catch (err) {
+    sources.logger.error({ err: (err as Error).message }, 'metrics collection failed');
+    return reply(res, 500, 'metrics collection failed\n');
+  }
+  res.writeHead(200, { 'content-type': sources.metrics.registry.contentType, 'cache-control': 'no-store' });
+  try {
+    while (!next.done && req.method !== 'HEAD') {
+      if (!res.write(next.value) && !res.destroyed) await drained(res);
+      if (res.destroyed) break; // the client left: stop generating
+      next = await pieces.next();
+    }
+    res.end();
+  } catch (err) {
+    sources.logger.error({ err: (err as Error).message }, 'metrics collection failed');
+    res.destroy();
+  } finally {
+    await pieces.return?.();
+  }
+}
+
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

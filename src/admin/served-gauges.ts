@@ -59,41 +59,75 @@ export class ServedGauges {
   }
 }
 
-/** One series per route label and endpoint (an endpoint listed twice for a label: the last one wins). */
-function endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Array<GaugeValue<'route' | 'endpoint'>> {
-  const byKey = new Map<string, GaugeValue<'route' | 'endpoint'>>();
-  for (const route of routes) {
+/**
+ * Compiled routes by metrics label (`namespace/name`), in order of first appearance. An Ingress
+ * or HTTPRoute compiles to several routes that share one label (not always next to each other),
+ * and a Route can share its label with them; a Route alone compiles to one (its key is
+ * `Route/ns/name`). So only labels of other kinds are grouped up front: a router of Routes keeps
+ * no per-route map while a scrape writes these series.
+ */
+function* byLabel(routes: Iterable<CompiledRoute>): Generator<[string, CompiledRoute | CompiledRoute[]]> {
+  const list = Array.isArray(routes) ? (routes as CompiledRoute[]) : [...routes];
+  const shared = new Map<string, CompiledRoute[]>();
+  for (const route of list) if (route.kind !== 'Route') shared.set(`${route.namespace}/${route.name}`, []);
+  if (shared.size > 0) {
+    for (const route of list) shared.get(`${route.namespace}/${route.name}`)?.push(route);
+  }
+  for (const route of list) {
     const label = `${route.namespace}/${route.name}`;
-    for (const service of route.services) {
-      for (const ep of service.endpoints) {
-        const state = registry.get(ep.id);
-        const name = state?.name ?? `${ep.address}:${ep.port}`;
-        const value = state === undefined || state.available(now) ? 1 : 0;
-        const key = `${label}\n${name}`; // route labels (namespace/name) have no newline
-        const existing = byKey.get(key);
-        if (existing !== undefined) existing.value = value;
-        else byKey.set(key, { labels: { route: label, endpoint: name }, value });
+    const group = shared.size > 0 ? shared.get(label) : undefined;
+    if (group === undefined) yield [label, route];
+    else if (group[0] === route) yield [label, group]; // the label's first appearance
+  }
+}
+
+/**
+ * One series per route label and endpoint (an endpoint listed twice for a label: the last one
+ * wins), yielded label by label so a scrape never holds every series at once.
+ */
+function* endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route' | 'endpoint'>> {
+  for (const [label, group] of byLabel(routes)) {
+    // An endpoint listed twice keeps its first place and its last value. A label's endpoints are
+    // usually few: a linear search finds it without a Map per label (an index only past 32).
+    const names: string[] = [];
+    const values: number[] = [];
+    let index: Map<string, number> | null = null;
+    for (const route of Array.isArray(group) ? group : [group]) {
+      for (const service of route.services) {
+        for (const ep of service.endpoints) {
+          const state = registry.get(ep.id);
+          const name = state?.name ?? `${ep.address}:${ep.port}`;
+          const value = state === undefined || state.available(now) ? 1 : 0;
+          const at = index !== null ? index.get(name) ?? -1 : names.indexOf(name);
+          if (at >= 0) {
+            values[at] = value;
+            continue;
+          }
+          names.push(name);
+          values.push(value);
+          if (index !== null) index.set(name, names.length - 1);
+          else if (names.length > 32) index = new Map(names.map((n, i) => [n, i]));
+        }
       }
     }
+    for (let i = 0; i < names.length; i++) yield { labels: { route: label, endpoint: names[i]! }, value: values[i]! };
   }
-  return [...byKey.values()];
 }
 
 /** Endpoints with weight that can take requests, summed over the compiled routes of a label. */
-function availableValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Array<GaugeValue<'route'>> {
-  const byLabel = new Map<string, GaugeValue<'route'>>();
-  for (const route of routes) {
-    const label = `${route.namespace}/${route.name}`;
-    let entry = byLabel.get(label);
-    if (entry === undefined) byLabel.set(label, (entry = { labels: { route: label }, value: 0 }));
-    for (const service of route.services) {
-      for (const ep of service.endpoints) {
-        const state = registry.get(ep.id);
-        if ((state === undefined || state.available(now)) && ep.weight > 0) entry.value++;
+function* availableValues(routes: Iterable<CompiledRoute>, registry: EndpointRegistry, now: number): Generator<GaugeValue<'route'>> {
+  for (const [label, group] of byLabel(routes)) {
+    let value = 0;
+    for (const route of Array.isArray(group) ? group : [group]) {
+      for (const service of route.services) {
+        for (const ep of service.endpoints) {
+          const state = registry.get(ep.id);
+          if ((state === undefined || state.available(now)) && ep.weight > 0) value++;
+        }
       }
     }
+    yield { labels: { route: label }, value };
   }
-  return [...byLabel.values()];
 }
 
 /** notAfter of the first certificate in a PEM text, in seconds since epoch; null if unreadable. */

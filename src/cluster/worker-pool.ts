@@ -5,7 +5,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
+import { ComputedGauge, type Metrics } from '../metrics.ts';
 import type { TableDelta } from '../table/types.ts';
 import type { DrainDeadlines, Ports } from '../proxy/serving.ts';
 import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
@@ -63,14 +63,19 @@ export class WorkerPool {
     for (const worker of this.#workers) if (worker.isConnected()) worker.send(message);
   }
 
-  /** Primary metrics merged with every worker's (counters summed by label set). */
-  async metricsText(): Promise<string> {
-    return (await this.aggregatedRegistry()).metrics();
-  }
-
-  /** The merged registry /metrics prints (the dashboard reads its per-route figures from it). */
+  /**
+   * The merged registry: the primary's metrics and every worker's (counters summed by label
+   * set). The computed families (ComputedGauge: the primary's per-route gauges, empty in the
+   * workers) are left out: /metrics writes them piece by piece from the primary
+   * (metrics-exposition.ts) and the dashboard does not read them.
+   */
   async aggregatedRegistry(): Promise<Registry> {
-    const own = (await this.#options.metrics.registry.getMetricsAsJSON()) as MetricsJson;
+    const computed = new Set<string>();
+    const own: MetricsJson = [];
+    for (const metric of this.#options.metrics.registry.getMetricsAsArray() as unknown[]) {
+      if (metric instanceof ComputedGauge) computed.add(metric.name);
+      else own.push(await (metric as { get(): Promise<MetricsJson[number]> }).get());
+    }
     const workers = [...this.#workers].filter((w) => w.isConnected());
     const results: MetricsJson[] = [own];
     if (workers.length > 0) {
@@ -82,7 +87,7 @@ export class WorkerPool {
       });
       this.#pendingMetrics.delete(requestId);
     }
-    return AggregatorRegistry.aggregate(results as never);
+    return AggregatorRegistry.aggregate(results.map((metrics) => metrics.filter((metric) => !computed.has(metric.name))) as never);
   }
 
   /** Tell every worker to drain and wait until all have exited. */

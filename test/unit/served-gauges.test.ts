@@ -53,3 +53,43 @@ test('the computed gauges keep no series of their own; without a source they hav
   t.deepEqual(await lines(metrics, 'switchyard_endpoint_up'), []);
   t.true((await metrics.registry.metrics()).includes('# TYPE switchyard_endpoint_up gauge'));
 });
+
+test('compiled routes that share a label (not next to each other) make one series per endpoint and one sum', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const registry = new EndpointRegistry();
+  // A Route and an Ingress (rule) named alike share the label ns/a.
+  const ingressRule: CompiledRoute = { ...compiled('a', ['10.0.0.2', '10.0.0.4']), kind: 'Ingress', key: 'Ingress/ns/a/0/0' };
+  const routes = [compiled('a', ['10.0.0.1', '10.0.0.2']), compiled('b', ['10.0.0.3']), ingressRule];
+  new ServedGauges(metrics, { routes: () => routes, registry });
+  const text = await metrics.registry.metrics();
+  t.deepEqual(text.split('\n').filter((l) => l.startsWith('switchyard_endpoint_up{')), [
+    'switchyard_endpoint_up{route="ns/a",endpoint="10.0.0.1:8080"} 1',
+    'switchyard_endpoint_up{route="ns/a",endpoint="10.0.0.2:8080"} 1',
+    'switchyard_endpoint_up{route="ns/a",endpoint="10.0.0.4:8080"} 1',
+    'switchyard_endpoint_up{route="ns/b",endpoint="10.0.0.3:8080"} 1',
+  ]);
+  t.deepEqual(text.split('\n').filter((l) => l.startsWith('switchyard_route_endpoints_available{')), [
+    'switchyard_route_endpoints_available{route="ns/a"} 4',
+    'switchyard_route_endpoints_available{route="ns/b"} 1',
+  ]);
+});
+
+test('a label with many endpoints (some listed twice) has each once, in the order first listed', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  const registry = new EndpointRegistry();
+  const first = Array.from({ length: 40 }, (_, i) => `10.1.0.${i}`);
+  const again = ['10.1.0.39', '10.1.0.2', '10.1.0.77'];
+  const routes = [compiled('big', first), { ...compiled('big', again), kind: 'Ingress' as const, key: 'Ingress/ns/big/0/0' }];
+  for (const r of routes) for (const s of r.services) for (const ep of s.endpoints) registry.acquire(ep);
+  // 10.1.0.2 (listed twice) is down.
+  const downId = routes[1]!.services[0]!.endpoints.find((e) => e.address === '10.1.0.2')!.id;
+  registry.get(downId)!.activeUp = false;
+  new ServedGauges(metrics, { routes: () => routes, registry });
+  const up = (await lines(metrics, 'switchyard_endpoint_up{')).length;
+  t.is(up, 41);
+  const text = await metrics.registry.metrics();
+  const series = text.split('\n').filter((l) => l.startsWith('switchyard_endpoint_up{'));
+  t.deepEqual(series.filter((l) => l.includes('"10.1.0.2:8080"')), ['switchyard_endpoint_up{route="ns/big",endpoint="10.1.0.2:8080"} 0']);
+  t.deepEqual(series.filter((l) => l.includes('"10.1.0.39:8080"')), ['switchyard_endpoint_up{route="ns/big",endpoint="10.1.0.39:8080"} 1']);
+  t.is(series.at(-1), 'switchyard_endpoint_up{route="ns/big",endpoint="10.1.0.77:8080"} 1', 'a new endpoint after the first listing');
+});
