@@ -91,20 +91,20 @@ export class FileSource {
   async start(): Promise<void> {
     if (this.#started) throw new Error('file source: already started');
     this.#started = true;
-    const loaded: Array<{ path: string; text: string; signature: string | undefined; documents: FileDocument[]; cache: FileDocumentCache }> = [];
+    const loaded: Array<{ path: string; digest: string; signature: string | undefined; documents: FileDocument[]; cache: FileDocumentCache }> = [];
     for (const path of this.#paths) {
       // Stat before reading: a change in between shows up as a new signature on the first poll.
       const signature = await statSignature(path);
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = await readFile(path, 'utf8');
+        bytes = await readFile(path);
       } catch (err) {
         this.#countError({ file: path, error: describeReadError(err) });
         throw new Error(`file source: cannot read ${path}: ${describeReadError(err)}`);
       }
       try {
         const cache = new FileDocumentCache();
-        loaded.push({ path, text, signature, documents: cache.parse(text), cache });
+        loaded.push({ path, digest: digestOf(bytes), signature, documents: cache.parse(bytes.toString('utf8')), cache });
       } catch (err) {
         this.#countError({ file: path, error: (err as Error).message });
         throw new Error(`file source: cannot parse ${path}: ${(err as Error).message}`);
@@ -112,9 +112,9 @@ export class FileSource {
     }
     if (this.#stopped) return;
     const empty: Contributions = { objects: new Map(), byPosition: new Map(), duplicates: new Set(), invalid: 0 };
-    loaded.forEach(({ path, text, documents, cache }, index) => {
+    loaded.forEach(({ path, digest, documents, cache }, index) => {
       const state: FileState = {
-        path, index, current: this.#contributions(path, documents, empty), lastDigest: digestOf(text), documents: cache,
+        path, index, current: this.#contributions(path, documents, empty), lastDigest: digest, documents: cache,
         missing: false, reloading: false, reloadAgain: false, watch: undefined,
         lastDocuments: documents, lastPositions: documents.map((d) => d.position),
       };
@@ -172,11 +172,11 @@ export class FileSource {
   }
 
   async #reloadOnce(state: FileState): Promise<void> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      // Read whole, then decoded at once: with an encoding, readFile decodes chunk by chunk into
-      // a string that is flattened on first use (a few ms per MB on every reload).
-      text = (await readFile(state.path)).toString('utf8');
+      // Read whole, then decoded at once (below): with an encoding, readFile decodes chunk by
+      // chunk into a string that is flattened on first use (a few ms per MB on every reload).
+      bytes = await readFile(state.path);
     } catch (err) {
       if (this.#stopped) return;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -195,9 +195,12 @@ export class FileSource {
       state.missing = false;
       this.#logger.info({ file: state.path }, 'file is back');
     }
-    const digest = digestOf(text);
+    // The bytes' digest, before decoding: an unchanged file (a spurious event, a poll) costs no
+    // decoding, and a changed one is not encoded back to UTF-8 to be hashed.
+    const digest = digestOf(bytes);
     if (digest === state.lastDigest) return;
     state.lastDigest = digest;
+    const text = bytes.toString('utf8');
     const started = performance.now();
     let documents: FileDocument[];
     try {
