@@ -15,6 +15,7 @@ import {
   CLUSTER_SCOPED, creationMillis, objectKey,
   KINDS, type Kind, type KindMap, type KubeObject,
 } from './objects/types.ts';
+import { addTo, removeFrom, valuesOf, type KeyIndex } from './key-index.ts';
 
 export interface StoreChange {
   kind: Kind;
@@ -42,12 +43,8 @@ interface Entry { object: KubeObject; order: number }
 
 export class ObjectStore {
   #byKind = new Map<Kind, Map<string, Entry>>();
-  /**
-   * EndpointSlices indexed by `namespace/serviceName` (label kubernetes.io/service-name): the
-   * slice key itself while a Service has one slice (nearly all do), a Set from the second on
-   * (an empty Set is ~180 bytes, per Service).
-   */
-  #slicesByService = new Map<string, string | Set<string>>();
+  /** EndpointSlice keys by `namespace/serviceName` (label kubernetes.io/service-name); nearly every Service has one. */
+  #slicesByService: KeyIndex = new Map();
   #subscriptions: Subscription[] = [];
   /** Subscriptions whose last delivery or resync threw. */
   #failing = new Set<Subscription>();
@@ -130,14 +127,7 @@ export class ObjectStore {
 
   /** EndpointSlices of a Service (`namespace/name`). */
   *slicesOf(serviceKey: string): IterableIterator<KindMap['EndpointSlice']> {
-    const keys = this.#slicesByService.get(serviceKey);
-    if (keys === undefined) return;
-    if (typeof keys === 'string') {
-      const slice = this.get('EndpointSlice', keys);
-      if (slice) yield slice;
-      return;
-    }
-    for (const key of keys) {
+    for (const key of valuesOf(this.#slicesByService, serviceKey)) {
       const slice = this.get('EndpointSlice', key);
       if (slice) yield slice;
     }
@@ -227,21 +217,8 @@ export class ObjectStore {
     const oldService = before ? sliceServiceKey(before) : undefined;
     const newService = after ? sliceServiceKey(after) : undefined;
     if (oldService === newService) return;
-    const index = this.#slicesByService;
-    if (oldService) {
-      const keys = index.get(oldService);
-      if (keys === key) index.delete(oldService);
-      else if (typeof keys === 'object') {
-        keys.delete(key);
-        if (keys.size === 1) index.set(oldService, keys.values().next().value!);
-      }
-    }
-    if (newService) {
-      const keys = index.get(newService);
-      if (keys === undefined) index.set(newService, key);
-      else if (typeof keys === 'string') { if (keys !== key) index.set(newService, new Set([keys, key])); }
-      else keys.add(key);
-    }
+    if (oldService) removeFrom(this.#slicesByService, oldService, key);
+    if (newService) addTo(this.#slicesByService, newService, key);
   }
 }
 

@@ -3,35 +3,14 @@
 // recompiles exactly the hosts that depend on it.
 
 import type { CompileDeps, HostDeps } from './compile-endpoints.ts';
-
-/**
- * Host keys by object key: the host key itself while one host reads the object (nearly every
- * Service is read by one host), a Set from the second on. An empty Set is ~180 bytes, one per
- * Service of the cluster.
- */
-type HostIndex = Map<string, string | Set<string>>;
-
-function addTo(index: HostIndex, key: string, value: string): void {
-  const hosts = index.get(key);
-  if (hosts === undefined) index.set(key, value);
-  else if (typeof hosts === 'string') { if (hosts !== value) index.set(key, new Set([hosts, value])); }
-  else hosts.add(value);
-}
-
-function removeFrom(index: HostIndex, key: string, value: string): void {
-  const hosts = index.get(key);
-  if (hosts === value) index.delete(key);
-  else if (typeof hosts === 'object') {
-    hosts.delete(value);
-    if (hosts.size === 1) index.set(key, hosts.values().next().value!);
-  }
-}
+import { addTo, removeFrom, valuesOf, type KeyIndex } from '../key-index.ts';
 
 export class HostDependencyIndex {
   #byHost = new Map<string, CompileDeps | HostDeps>();
-  #services: HostIndex = new Map();
-  #pods: HostIndex = new Map();
-  #secrets: HostIndex = new Map();
+  /** Host keys by object key (see key-index.ts: nearly every Service is read by one host). */
+  #services: KeyIndex = new Map();
+  #pods: KeyIndex = new Map();
+  #secrets: KeyIndex = new Map();
 
   /** Replace what a host depends on (null: nothing any more). */
   set(hostKey: string, deps: CompileDeps | HostDeps | null): void {
@@ -53,8 +32,6 @@ export class HostDependencyIndex {
   collect(kind: 'Service' | 'Pod' | 'Secret', key: string | undefined, into: Set<string>): void {
     if (key === undefined) return;
     const index = kind === 'Service' ? this.#services : kind === 'Pod' ? this.#pods : this.#secrets;
-    const hosts = index.get(key);
-    if (typeof hosts === 'string') into.add(hosts);
-    else if (hosts !== undefined) for (const h of hosts) into.add(h);
+    for (const host of valuesOf(index, key)) into.add(host);
   }
 }

@@ -43,23 +43,17 @@ export interface ActiveHealthEvents {
   check: [endpoint: EndpointState, healthy: boolean, startedAt: number, reason: string];
 }
 
-/** One probe loop: an endpoint and one check, with its rise/fall state. */
-interface LoopSettings {
-  readonly key: string;
-  readonly target: ProbeTarget;
-  readonly intervalMs: number;
-  readonly rise: number;
-  readonly fall: number;
-  /** For logs: `tcp` or `http GET /path expect 2xx`. */
-  readonly description: string;
-}
+/** What a probe loop is made with (its fixed settings). */
+type LoopSettings = Pick<ProbeLoop, 'key' | 'target' | 'intervalMs' | 'rise' | 'fall' | 'description'>;
 
+/** One probe loop: an endpoint and one check, with its rise/fall state. */
 class ProbeLoop {
   readonly key: string;
   readonly target: ProbeTarget;
   readonly intervalMs: number;
   readonly rise: number;
   readonly fall: number;
+  /** For logs: `tcp` or `http GET /path expect 2xx`. */
   readonly description: string;
   up = true;
   successes = 0;

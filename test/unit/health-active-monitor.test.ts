@@ -57,24 +57,37 @@ function trackedTcpServer(onSocket: (socket: net.Socket) => void = (s) => s.dest
   return { server, sockets, close: () => closeServer(server) };
 }
 
+/**
+ * Collects `n` events of `name` for `endpoint` through one listener kept until the last: the
+ * monitor settles every probe due in a tick together, so events for several endpoints come
+ * synchronously one after another, and a waiter that re-subscribed with once() per event would
+ * miss the ones emitted before its continuation ran.
+ */
+function collect(m: ActiveHealthMonitor, name: 'change' | 'check', endpoint: EndpointState, n: number, ms: number): Promise<boolean[]> {
+  return new Promise((resolve, reject) => {
+    const seen: boolean[] = [];
+    const timer = setTimeout(() => {
+      m.off(name, listener);
+      reject(new Error(`${seen.length} of ${n} '${name}' events for ${endpoint.name} within ${ms} ms`));
+    }, ms);
+    const listener = (subject: EndpointState, verdict: boolean) => {
+      if (subject !== endpoint || seen.push(verdict) < n) return;
+      clearTimeout(timer);
+      m.off(name, listener);
+      resolve(seen);
+    };
+    m.on(name, listener);
+  });
+}
+
 /** Resolves on the next 'change' for `endpoint`; rejects after `ms`. */
 async function nextChange(m: ActiveHealthMonitor, endpoint: EndpointState, ms = 4000): Promise<boolean> {
-  const signal = AbortSignal.timeout(ms);
-  for (;;) {
-    const [changed, up] = await once(m, 'change', { signal }) as [EndpointState, boolean];
-    if (changed === endpoint) return up;
-  }
+  return (await collect(m, 'change', endpoint, 1, ms))[0]!;
 }
 
 /** Resolves after `n` finished probes of `endpoint`, with their verdicts. */
-async function probes(m: ActiveHealthMonitor, endpoint: EndpointState, n: number, ms = 4000): Promise<boolean[]> {
-  const signal = AbortSignal.timeout(ms);
-  const verdicts: boolean[] = [];
-  while (verdicts.length < n) {
-    const [checked, healthy] = await once(m, 'check', { signal }) as [EndpointState, boolean];
-    if (checked === endpoint) verdicts.push(healthy);
-  }
-  return verdicts;
+function probes(m: ActiveHealthMonitor, endpoint: EndpointState, n: number, ms = 4000): Promise<boolean[]> {
+  return collect(m, 'check', endpoint, n, ms);
 }
 
 
