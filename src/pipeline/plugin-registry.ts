@@ -44,6 +44,10 @@ export class PluginRegistry {
     return [...this.#plugins.keys()];
   }
 
+  plugins(): Plugin[] {
+    return [...this.#plugins.values()].map((l) => l.plugin);
+  }
+
   /** Validate a Middleware's spec.config for `name`; defaults applied on success. */
   validate(name: string, config: unknown): ConfigResult {
     const loaded = this.#plugins.get(name);
@@ -74,7 +78,12 @@ function fieldPath(pointer: string): string {
  * Load plugin modules (`--plugin`): a path (relative to the working directory) or a package
  * name. Each module's default export must be a plugin. Throws PluginLoadError with one line.
  */
-export async function loadPlugins(specs: readonly string[], cwd = process.cwd()): Promise<PluginRegistry> {
+export async function loadPlugins(specs: readonly string[], cwd = process.cwd()): Promise<Plugin[]> {
+  return (await loadPluginRegistry(specs, cwd)).plugins();
+}
+
+/** loadPlugins, as the registry the router uses (names checked unique). */
+export async function loadPluginRegistry(specs: readonly string[], cwd = process.cwd()): Promise<PluginRegistry> {
   const registry = new PluginRegistry();
   for (const spec of specs) {
     let mod: { default?: unknown };

@@ -1,10 +1,13 @@
 // Which built-in plugins a compiled route gets, and the order of the whole chain:
 //   forwarded-headers (builds the upstream headers), guards (tls-insecure-policy, ip-allowlist, rate-limit)
 //   → the route's Middlewares (router-wide first, then the route's own, in order)
-//   → sticky-cookie, balancer, pod-concurrent-connections, rewrite-target, header-actions, hsts.
+//   → sticky-cookie, balancer, upstream-retry, pod-concurrent-connections, rewrite-target,
+//   header-actions, hsts.
 // So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
-// stickiness and the balancer do, and sees the path before rewrite-target changes it.
+// stickiness and the balancer do, sees the path before rewrite-target changes it, and hears of
+// a failed attempt before the router's own retry policy.
 
+import type { ChainEntry } from '../pipeline/chain.ts';
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import { balancerPlugin, type BalancerConfig } from './balancer.ts';
@@ -17,9 +20,8 @@ import { rateLimitPlugin } from './rate-limit.ts';
 import { rewriteTargetPlugin } from './rewrite-target.ts';
 import { stickyCookiePlugin } from './sticky-cookie.ts';
 import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
+import { upstreamRetryPlugin } from './upstream-retry.ts';
 import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
-
-export interface ChainEntry { name: string; phases: Phases }
 
 /** What the proxy contributes to the built-ins: the route's balancer and its header rewriting. */
 export interface ProxyParts extends BalancerConfig {
@@ -51,6 +53,7 @@ export function routeChainEntries(
   for (const m of middlewares) out.push(m);
   if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
   add(balancerPlugin, parts);
+  add(upstreamRetryPlugin, null);
   if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs });
   if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
   if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);

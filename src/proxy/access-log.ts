@@ -1,47 +1,46 @@
-// `--access-log`: one JSON line per answered request (pino), written when the response
-// finishes or the client goes away. Off by default; when off it costs one boolean check.
+// `--access-log`: one JSON line per exchange (pino) when it ends — plain HTTP, HTTP/2, Upgrade
+// (when its tunnel closes) and TLS passthrough alike, with the same fields — and one for a
+// request no route matched. Off by default; when off it costs one boolean check.
 
 import type { Logger } from '../log.ts';
-import type { AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './forward.ts';
+import type { Exchange } from './exchange.ts';
 
-const kAccess = Symbol('switchyard.access');
-
-interface AccessRecord {
-  logger: Logger;
-  req: AnyRequest;
-  started: number;
+/** The fields of an access line (what `--access-log` writes, every way in). */
+export interface AccessFields {
+  kind: string;
+  client: string;
+  method: string;
+  host: string | undefined;
+  path: string;
+  status: number;
+  outcome: string;
+  /** The exchange ran to its end (not cut, the client did not leave). */
+  completed: boolean;
   route: string;
-  endpoint: string;
+  endpoint: string | null;
+  attempts: number;
+  ms: number;
+  userAgent: string | undefined;
 }
 
-function onDone(this: AnyResponse): void {
-  const record = (this as unknown as Record<symbol, AccessRecord | undefined>)[kAccess];
-  if (record === undefined) return;
-  (this as unknown as Record<symbol, AccessRecord | undefined>)[kAccess] = undefined;
-  const req = record.req;
-  record.logger.info({
-    access: true,
-    client: req.socket.remoteAddress,
-    method: req.method,
-    host: req.headers.host ?? req.headers[':authority'],
-    path: req.url,
-    status: this.statusCode,
-    completed: this.writableFinished,
-    route: record.route,
-    endpoint: record.endpoint,
-    ms: Math.round((performance.now() - record.started) * 100) / 100,
-    userAgent: req.headers['user-agent'],
-  }, 'request');
+export function writeAccessLine(logger: Logger, fields: AccessFields): void {
+  logger.info({ access: true, ...fields }, 'request');
 }
 
-export function trackAccess(logger: Logger, req: AnyRequest, res: AnyResponse): void {
-  (res as unknown as Record<symbol, AccessRecord>)[kAccess] = { logger, req, started: performance.now(), route: '', endpoint: '' };
-  res.once('close', onDone);
-}
-
-/** Record what the request was routed to (no-op unless tracked). */
-export function noteRouting(res: AnyResponse, route: string, endpoint: string): void {
-  const record = (res as unknown as Record<symbol, AccessRecord | undefined>)[kAccess];
-  if (record !== undefined) { record.route = route; record.endpoint = endpoint; }
+export function logExchange(logger: Logger, x: Exchange): void {
+  writeAccessLine(logger, {
+    kind: x.kind,
+    client: x.clientAddress,
+    method: x.method,
+    host: x.host,
+    path: x.url,
+    status: x.status,
+    outcome: x.outcome,
+    completed: x.outcome === 'forwarded' || x.outcome === 'answered',
+    route: x.runtime.label,
+    endpoint: x.member?.endpoint.name ?? null,
+    attempts: x.attempts,
+    ms: Math.round(x.durationMs * 100) / 100,
+    userAgent: x.headers['user-agent'],
+  });
 }

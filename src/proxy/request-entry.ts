@@ -22,7 +22,7 @@ import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { destroyResponse, sendError, writeRawError, type AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './forward.ts';
+import type { AnyRequest } from './http-exchange.ts';
 import type { RouterProxy } from './router-proxy.ts';
 
 /** A host name or IPv4 (letters, digits, `-`, `.`, `_`) or an IPv6 literal, then an optional port. */

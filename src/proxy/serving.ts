@@ -18,7 +18,7 @@ import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './forward.ts';
+import type { AnyRequest } from './http-exchange.ts';
 import { createHttpListener } from './http-listener.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
@@ -93,7 +93,7 @@ export class ProxyListeners implements TlsRequestHandler {
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
     }
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy }, defaultCertificate);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, passthrough: proxy }, defaultCertificate);
     this.#https = https;
     if (gate) {
       // Requests on TLS connections read the client address off the TLS socket.
