@@ -21,7 +21,9 @@
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
-// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare).
+// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
+// BENCH_BASE (another build's dist/cli.js, run as one more peer — `switchyard-base` — in the same
+// interleaved rounds: before/after a change on one machine, whatever its load).
 // Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -45,6 +47,7 @@ const PLUGINS_HOST = 'bench-plugins.local';
 const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
 const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
 const withPlugins = process.env.BENCH_PLUGINS !== '0';
+const baseCli = process.env.BENCH_BASE ?? null;
 
 const has = (command: string, ...args: string[]) => spawnSync(command, args, { encoding: 'utf8' }).error === undefined;
 const tools = { haproxy: has('haproxy', '-v'), nginx: has('nginx', '-v'), wrk: has('wrk', '--version'), h2load: has('h2load', '--version'), openssl: has('openssl', 'version') };
@@ -216,6 +219,14 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
         '--log-level', 'info'], (l) => l.msg === 'listening'); // info: the "listening" line
       return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
     } });
+    if (workers === 0 && baseCli !== null) {
+      list.push({ name: 'switchyard-base', label: 'switchyard one process, base build (BENCH_BASE)', tls: true, async start() {
+        const { child, line } = await startJsonLine(process.execPath, [baseCli, 'run', '--file', routes, '--bind', '127.0.0.1',
+          '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--default-certificate', tls.combined,
+          '--log-level', 'info'], (l) => l.msg === 'listening');
+        return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
+      } });
+    }
     if (workers === 0 && withPlugins) {
       // The same process, another route: measured in its own turn of each round.
       list.push({ name: 'switchyard-plugins', label: '  same process, route with 3 trivial plugins', tls: false, host: PLUGINS_HOST, async start() {

@@ -5,7 +5,7 @@
 
 import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
-import type { EndpointCandidate, EndpointInfo } from './types.ts';
+import type { EndpointCandidate, EndpointInfo } from './views.ts';
 
 class EndpointView implements EndpointInfo {
   readonly #state: EndpointState;

@@ -7,23 +7,10 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ProxyErrorSpec } from '../errors.ts';
-import type { EndpointCandidate, FailureInfo, RouteInfo } from './types.ts';
 import type { Member } from '../balance/types.ts';
+import type { EndpointCandidate, ExchangeKind, FailureInfo, Outcome, RouteInfo, TlsInfo } from './views.ts';
 
-export type ExchangeKind = 'http' | 'upgrade' | 'passthrough';
-/** How the exchange ended (log phase). */
-export type Outcome = 'pending' | 'forwarded' | 'answered' | 'error' | 'client-closed';
-
-export interface TlsInfo {
-  /** Server name the client sent in its ClientHello (null: none, or plain HTTP). */
-  readonly sni: string | null;
-  /** Protocol chosen by ALPN ('h2', 'http/1.1') or null. */
-  readonly alpn: string | null;
-  /** The route's TLS termination, null for a plain-HTTP route. */
-  readonly termination: 'edge' | 'passthrough' | 'reencrypt' | null;
-  /** The client connection is TLS (terminated here, or passed through). */
-  readonly encrypted: boolean;
-}
+export type { ExchangeKind, Outcome, TlsInfo } from './views.ts';
 
 /**
  * What the view reads of its exchange (pipeline/phase-run.ts implements it). Declared here so

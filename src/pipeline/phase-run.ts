@@ -11,7 +11,7 @@ import type { Member } from '../balance/types.ts';
 import type { ProxyErrorSpec } from '../errors.ts';
 import type { RouteChain } from './chain.ts';
 import { PluginContext, runOf, type ExchangeKind, type Outcome } from './context.ts';
-import type { EndpointCandidate, FailureInfo, RouteInfo } from './types.ts';
+import type { EndpointCandidate, FailureInfo, RouteInfo } from './views.ts';
 
 /** What an exchange runs against: the route's chain, its snapshot for plugins, its members. */
 export interface ChainOwner {

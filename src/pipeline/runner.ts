@@ -11,7 +11,7 @@ import {
   STAGE_CONNECTION, STAGE_FAILURE, STAGE_LOG, STAGE_REQUEST, STAGE_RESPONSE, STAGE_SELECT, STAGE_FORWARD,
   type PhaseRun,
 } from './phase-run.ts';
-import type { EndpointCandidate } from './types.ts';
+import type { EndpointCandidate } from './views.ts';
 
 function linksOfStage(run: PhaseRun, stage: number): readonly ChainLink[] | null {
   const chain = run.chain;

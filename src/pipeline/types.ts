@@ -17,8 +17,10 @@
 //                   its rejection is counted and logged like a throw
 
 import type { TSchema } from 'typebox';
-import type { RouteKind } from '../table/types.ts';
 import type { PluginContext } from './context.ts';
+import type { EndpointCandidate, RouteInfo } from './views.ts';
+
+export type { EndpointCandidate, EndpointInfo, FailureInfo, FailureReason, RouteInfo } from './views.ts';
 
 /** A phase may return synchronously (no Promise is created) or a Promise. */
 export type PhaseResult = void | Promise<void>;
@@ -29,50 +31,6 @@ export type PhaseResult = void | Promise<void>;
  */
 export type BodyChunk = Buffer | null | undefined | void;
 export type BodyResult = BodyChunk | Promise<BodyChunk>;
-
-/** An endpoint as a plugin sees it: read-only. */
-export interface EndpointInfo {
-  /** Opaque, stable id (what sticky cookies carry; does not reveal the address). */
-  readonly id: string;
-  /** `address:port` (IPv6 bracketed). */
-  readonly name: string;
-  readonly address: string;
-  readonly port: number;
-  /** Requests and tunnels in flight to it from this process. */
-  readonly active: number;
-  /** Can take new requests now: healthy by the active check and not passively ejected. */
-  available(now?: number): boolean;
-}
-
-/** An endpoint the route may send to, with this route's weight for it. */
-export interface EndpointCandidate {
-  readonly endpoint: EndpointInfo;
-  readonly weight: number;
-  /** false while the endpoint is terminating: it finishes what it has, gets no new sessions. */
-  readonly acceptsNew: boolean;
-}
-
-/** Why forwarding failed (the `reason` label of switchyard_upstream_errors_total). */
-export type FailureReason = 'connect' | 'timeout' | 'reset' | 'tls' | 'protocol';
-
-/** What the failure phase sees (ctx.failure): the last failed attempt. */
-export interface FailureInfo {
-  readonly reason: FailureReason;
-  /** The catalogue code the router answers with unless a plugin answers (`SY_UPSTREAM_CONNECT`, …). */
-  readonly code: string;
-  /** Status of that answer (502, 504). */
-  readonly status: number;
-  /** The underlying error's message. */
-  readonly message: string;
-  /** The endpoint the failed attempt went to. */
-  readonly endpoint: EndpointCandidate;
-  /** Which attempt failed (1 = the first). */
-  readonly attempt: number;
-  /** The response head was already sent to the client: nothing can be answered or retried, the response is cut. */
-  readonly responseStarted: boolean;
-  /** ctx.retry() would be granted: nothing sent to the client yet, the request body (if any) can be sent again, attempts left. */
-  readonly canRetry: boolean;
-}
 
 export interface Phases<L = unknown> {
   connection?(ctx: PluginContext<L>): PhaseResult;
@@ -117,18 +75,6 @@ export interface PluginServices {
    * changes with the settings the state depends on.
    */
   retain<T>(key: string, make: () => T): T;
-}
-
-/** The route a plugin serves: a frozen snapshot, no key material. */
-export interface RouteInfo {
-  /** `Route/ns/name`, `Ingress/ns/name/<rule>/<path>`, `HTTPRoute/ns/name/<rule>/<match>@<host>` */
-  readonly key: string;
-  readonly kind: RouteKind;
-  readonly namespace: string;
-  readonly name: string;
-  readonly host: string;
-  readonly path: string;
-  readonly annotations: Readonly<Record<string, string>>;
 }
 
 export interface Plugin<Config = unknown, Local = unknown> {
