@@ -76,10 +76,10 @@ async function waitFor(expected: string[]): Promise<string[]> {
   const want = JSON.stringify(expected);
   let last: string[] = [];
   try {
-    return await eventually(async () => {
+    return (await eventually<string[] | null>(async () => {
       last = await published();
-      return JSON.stringify(last) === want ? last : undefined;
-    }, 30_000, 100);
+      return JSON.stringify(last) === want ? last : null;
+    }, 30_000, 100))!;
   } catch {
     return last; // the assertion shows what was there instead
   }
