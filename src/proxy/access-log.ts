@@ -1,6 +1,9 @@
 // `--access-log`: one JSON line per exchange (pino) when it ends — plain HTTP, HTTP/2, Upgrade
 // (when its tunnel closes) and TLS passthrough alike, with the same fields — and one for a
-// request no route matched. Off by default; when off it costs one boolean check.
+// request no route matched. Off by default; when off it costs one boolean check. The client
+// address is the one read when the request arrived (an HTTP/2 stream that is gone no longer
+// reaches its session's socket); a request the client abandoned before any response is logged
+// 499 (nginx's "client closed request"); `completed: false` says a response was cut short.
 
 import type { Logger } from '../log.ts';
 import type { Exchange } from './exchange.ts';
@@ -14,7 +17,7 @@ export interface AccessFields {
   path: string;
   status: number;
   outcome: string;
-  /** The exchange ran to its end (not cut, the client did not leave). */
+  /** The response went out whole: not cut, the client did not leave. */
   completed: boolean;
   route: string;
   endpoint: string | null;

@@ -186,7 +186,8 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     }
     this.#opening?.destroy();
     this.#opening = null;
-    this.end(499, 'client-closed');
+    // The status sent, or 499 (nginx's "client closed request") when none was.
+    this.end(this.responseStarted ? this.status : 499, 'client-closed');
   }
 
   #startAttempt(): void {
@@ -228,7 +229,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       this.#pauses &= ~PAUSE_HEAD;
     }
     if (this.gone) {
-      this.end(499, 'client-closed');
+      this.end(this.responseStarted ? this.status : 499, 'client-closed');
       return;
     }
     if (error instanceof BodyPhaseError) {
