@@ -6,8 +6,8 @@
 //
 // Cases (each its own route of the same process): `plain` (no plugin: the hot path),
 // `plugins` (three trivial plugins), and, when the build has the compress plugin, `json-100k`
-// (a 100 KB JSON body, uncompressed) and `compress` (the same body gzip-compressed by the
-// route's compress Middleware).
+// (the 100 KB JSON body of bench/large-json.ts, uncompressed) and `compress` (the same body
+// gzip-compressed by the route's compress Middleware).
 //
 // Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
 // the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
@@ -21,6 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { children, startJsonLine } from './processes.ts';
+import { LARGE_JSON } from './large-json.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -31,7 +32,6 @@ const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.spli
 const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
 if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE]);
 
-const JSON_BODY = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['alpha', 'beta', 'gamma'], price: i * 1.25, inStock: i % 3 !== 0 })));
 
 interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string }
 const CASES: Case[] = [
@@ -42,7 +42,7 @@ const CASES: Case[] = [
 ];
 
 function startBackend(): Promise<{ port: number; server: http.Server }> {
-  const body = Buffer.from(JSON_BODY);
+  const body = Buffer.from(LARGE_JSON);
   const server = http.createServer((req, res) => {
     if (req.url === '/large.json') res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
     else res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok');
@@ -114,7 +114,7 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
   const compress = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(path.join(path.dirname(cli), 'plugins/compress.js'))}).then(() => process.exit(0), () => process.exit(1))`]).status === 0;
   const file = routes(dir, backend, compress);
   const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
-  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, '--dump-instr=no', '--collect-jumps=no',
+  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no',
     process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0',
     ...plugins, '--log-level', 'info'], (l) => l.msg === 'listening');
   const port = line.http as number;

@@ -5,6 +5,7 @@ import { parseConfig, type RouterConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
+import { MIDDLEWARE_BUILTINS } from './plugins/middleware-builtins.ts';
 import type { Plugin } from './pipeline/types.ts';
 import { Router } from './router.ts';
 import type { Source } from './sources/source.ts';
@@ -28,6 +29,6 @@ export interface CreateRouterOptions {
 export function createRouter(options: CreateRouterOptions = {}): Router {
   const config: RouterConfig = { ...parseConfig([], {}), workers: 0, ...options.config };
   const logger = options.logger ?? createLogger(config.logLevel);
-  const plugins = new PluginRegistry(options.plugins ?? []);
+  const plugins = new PluginRegistry(options.plugins ?? [], MIDDLEWARE_BUILTINS);
   return new Router(config, logger, options.metrics ?? new Metrics(), { plugins, sources: options.sources });
 }

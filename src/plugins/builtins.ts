@@ -2,7 +2,7 @@
 //   forwarded-headers (builds the upstream headers), guards (tls-insecure-policy, ip-allowlist, rate-limit)
 //   → the route's Middlewares (router-wide first, then the route's own, in order)
 //   → sticky-cookie, balancer, upstream-retry, pod-concurrent-connections, rewrite-target,
-//   header-actions, hsts.
+//   header-actions, hsts, compress (--enable-compression).
 // So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
 // stickiness and the balancer do, sees the path before rewrite-target changes it, and hears of
 // a failed attempt before the router's own retry policy.
@@ -21,11 +21,14 @@ import { rewriteTargetPlugin } from './rewrite-target.ts';
 import { stickyCookiePlugin } from './sticky-cookie.ts';
 import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
 import { upstreamRetryPlugin } from './upstream-retry.ts';
+import compressPlugin, { type CompressSettings } from './compress.ts';
 import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
 
-/** What the proxy contributes to the built-ins: the route's balancer and its header rewriting. */
+/** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, router-wide compression. */
 export interface ProxyParts extends BalancerConfig {
   buildUpstreamHeaders: UpstreamHeaderBuilder;
+  /** --enable-compression: compress every route's responses (last, after every other body phase). */
+  compression?: CompressSettings | null;
 }
 
 export function routeChainEntries(
@@ -60,5 +63,6 @@ export function routeChainEntries(
   if (g !== undefined && (g.requestHeaders !== null || g.rewrite !== null)) add(gatewayRequestPlugin, { headers: g.requestHeaders, rewrite: g.rewrite, routePath: route.path });
   if (g !== undefined && g.responseHeaders !== null) add(gatewayResponsePlugin, g.responseHeaders);
   if (p.hsts !== null) add(hstsPlugin, p.hsts);
+  if (parts.compression != null) out.push({ name: compressPlugin.name, phases: compressPlugin.create(parts.compression, services(compressPlugin.name)) as Phases });
   return out;
 }

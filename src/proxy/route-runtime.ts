@@ -28,6 +28,7 @@ import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import type { EndpointCandidate, Phases, PluginLogger, PluginServices, RouteInfo } from '../pipeline/types.ts';
 import { routeChainEntries } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
+import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -47,6 +48,8 @@ export interface RuntimeDeps {
   plugins: PluginRegistry;
   /** Where middleware failures are counted and logged (shared by every way in). */
   failures: MiddlewareFailures;
+  /** --enable-compression: the compress plugin's settings for every route; null when off. */
+  compression?: CompressSettings | null;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
@@ -240,7 +243,7 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     }
     middlewares.push({ name: m.name, phases, makeLocal: plugin?.local ?? null });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders }, middlewares, services);
+  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null }, middlewares, services);
   return new RouteChain(entries, route.policy.serverTimeoutMs);
 }
 

@@ -33,6 +33,7 @@ import type { Tunnel } from './tunnel.ts';
 import type { Forwarder } from './upstream-attempt.ts';
 import { logExchange, writeAccessLine } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
+import { routerCompression } from '../plugins/compress.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 
@@ -63,14 +64,18 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   defaultDestinationCA: string | null = null;
 
   /** Takes only the settings it uses. */
-  constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
+  constructor(
+    config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'> & Partial<Pick<RouterConfig, 'enableCompression' | 'compressionMime'>>,
+    logger: Logger, metrics: Metrics, plugins = new PluginRegistry(),
+  ) {
     this.logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
     this.finTimeoutMs = config.clientFinTimeout ?? 1_000;
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures };
+    const compression = config.enableCompression === true ? routerCompression(config.compressionMime ?? []) : null;
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression };
     this.#http1 = new Http1Forwarder(this);
     const t = metrics.tunnelsActive;
     this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
