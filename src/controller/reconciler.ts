@@ -23,10 +23,12 @@ import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
 import { admissionResultOf, evaluateHTTPRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
 import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts';
+import { AddressPool } from '../gateway/address-pool.ts';
+import { GatewayAddresses } from '../gateway/gateway-addresses.ts';
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, RouteKind, TableDelta } from '../table/types.ts';
+import type { AdmissionResult, CompiledRoute, GatewayEntryPoint, HostEntry, RouteKind, TableDelta } from '../table/types.ts';
 import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
@@ -94,6 +96,12 @@ export class Reconciler extends EventEmitter {
   #gatewayStatusFingerprint = '';
   /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
   #gatewayStatusDirty = false;
+  /** Gateways' own addresses (--gateway-addresses), stable across evaluations; null without a pool. */
+  readonly #gatewayAddresses: GatewayAddresses | null;
+  /** The sockets for Gateways' own addresses, as last sent; dirty until a delta carries them. */
+  #entryPoints: GatewayEntryPoint[] = [];
+  #entryPointsFingerprint = '[]';
+  #entryPointsDirty = false;
 
   /** Throws LabelSelectorError when --route-labels or --namespace-labels is invalid. */
   constructor(store: ObjectStore, options: ReconcilerOptions) {
@@ -103,6 +111,8 @@ export class Reconciler extends EventEmitter {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#skipped = new SkippedEndpointsGauge(options.metrics);
+    const pool = options.config.gatewayAddresses ?? [];
+    this.#gatewayAddresses = pool.length > 0 ? new GatewayAddresses(new AddressPool(pool)) : null;
     this.#context = {
       config: options.config,
       store,
@@ -143,6 +153,7 @@ export class Reconciler extends EventEmitter {
     }
     // The consumer's table may hold anything: replace it whole.
     const delta: TableDelta = { ...this.snapshot(), version: ++this.#version, reset: true };
+    this.#entryPointsDirty = false; // the snapshot carries them
     this.#metrics?.tableUpdates.inc();
     this.emit('delta', delta);
   }
@@ -162,6 +173,7 @@ export class Reconciler extends EventEmitter {
       upsert: [...this.#entries.values()].map((e) => e.entry),
       remove: [],
       defaultBackend: this.#default?.route ?? null,
+      entryPoints: this.#entryPoints,
     };
   }
 
@@ -176,8 +188,14 @@ export class Reconciler extends EventEmitter {
 
   /** Re-evaluate the Gateway API; owners of HTTPRoutes whose candidates changed are added to `owners`. */
   #evaluateGateways(owners: Set<string>): void {
-    const evaluation = evaluateGateways(this.#store, this.#config);
+    const evaluation = evaluateGateways(this.#store, this.#config, Date.now(), this.#gatewayAddresses);
     this.#gateway = evaluation;
+    const entryPoints = JSON.stringify(evaluation.entryPoints);
+    if (entryPoints !== this.#entryPointsFingerprint) {
+      this.#entryPointsFingerprint = entryPoints;
+      this.#entryPoints = evaluation.entryPoints;
+      this.#entryPointsDirty = true;
+    }
     this.#gatewayStatusDirty = true;
     const seen = new Set<string>();
     for (const [key, candidates] of evaluation.candidates) {
@@ -279,7 +297,7 @@ export class Reconciler extends EventEmitter {
       }
     }
     if (gatewayDirty) this.#evaluateGateways(owners);
-    if (owners.size > 0 || hosts.size > 0) this.#reconcile(owners, hosts);
+    if (owners.size > 0 || hosts.size > 0 || this.#entryPointsDirty) this.#reconcile(owners, hosts);
     else if (gatewayDirty) this.#updateGatewayStatus();
   }
 
@@ -470,9 +488,13 @@ export class Reconciler extends EventEmitter {
       } else this.#entries.set(hostKey, { entry, fingerprint: null });
       upsert.push(entry);
     }
-    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined) return null;
+    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined && !this.#entryPointsDirty) return null;
     const delta: TableDelta = { version: ++this.#version, upsert, remove };
     if (defaultBackend !== undefined) delta.defaultBackend = defaultBackend;
+    if (this.#entryPointsDirty && !this.#quiet) {
+      delta.entryPoints = this.#entryPoints;
+      this.#entryPointsDirty = false;
+    }
     return delta;
   }
 

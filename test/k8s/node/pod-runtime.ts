@@ -369,7 +369,6 @@ export class PodRuntime {
         hostIP: this.#ctx.nodeAddress, hostIPs: [{ ip: this.#ctx.nodeAddress }],
         podIP: this.#address, podIPs: [{ ip: this.#address }],
         startTime: this.#startedAt,
-        qosClass: 'BestEffort',
         conditions: [
           this.#condition('PodReadyToStartContainers', true, now),
           this.#condition('Initialized', this.#initialized, now),
