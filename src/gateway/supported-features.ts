@@ -9,7 +9,7 @@
 const CORE = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
 
 /** Extended features that need a distinct address per Gateway (--gateway-addresses). */
-export const ADDRESS_POOL_FEATURES = ['GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses'] as const;
+export const ADDRESS_POOL_FEATURES = ['GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses', 'GatewayAddressEmpty', 'GatewayHTTPSListenerDetectMisdirectedRequests'] as const;
 
 /** Extended features served on the router's shared ports as well. */
 const EXTENDED = [
@@ -23,6 +23,9 @@ const EXTENDED = [
   'HTTPRoutePathRewrite',
   'HTTPRouteRequestTimeout',
   'HTTPRouteParentRefPort',
+  'HTTPRouteDestinationPortMatching',
+  'HTTPRouteNamedRouteRule',
+  'HTTPRouteBackendProtocolWebSocket',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
