@@ -231,8 +231,8 @@ rules:
     '--client-ca-file', pki.caCertFile,
     '--authorization-mode', 'RBAC',
     // As kubeadm and every managed cluster: privileged pods are a matter of admission policy
-    // (Pod Security), not the API server's default refusal. The DaemonSet's init container
-    // that sets net.ipv4.tcp_migrate_req needs it.
+    // (Pod Security), not the API server's default refusal (false). The router needs none; the
+    // opt-in manifests/components/tcp-migrate-req does (test/real/manifests.test.ts runs with false).
     '--allow-privileged=true',
     '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
     '--service-account-key-file', pki.serviceAccountPubFile,
