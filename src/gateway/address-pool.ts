@@ -62,7 +62,7 @@ export class AddressPool {
     return this.#singleSet.has(address.toLowerCase());
   }
 
-  /** Addresses in pool order (spans and single addresses as written), lazily. */
+  /** Addresses in pool order (blocks and ranges as written, then the single addresses), lazily. */
   *addresses(): IterableIterator<string> {
     for (const s of this.#spans) for (let n = s.first; n <= s.last; n++) yield numberToV4(n);
     yield* this.#singles;

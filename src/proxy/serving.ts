@@ -31,6 +31,8 @@ import { RequestEntry } from './request-entry.ts';
 import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
 import { TlsTerminator } from './tls/tls-terminator.ts';
 import { tlsProfile } from './tls/tls-profile.ts';
+import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { systemClock } from '../clock.ts';
 
 export interface ServingOptions {
   config: RouterConfig;
@@ -109,12 +111,15 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
     this.#adoptSessions(https.terminator);
+    // One HTTP/2 glitch budget per client across every Gateway address (the shared HTTPS port keeps its own).
+    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       newTerminator: (lookup) => {
         const terminator = new TlsTerminator({
           lookup, handler: this, profile: tlsProfile(config), defaultCertificate, ticketKeys,
           disableHttp2: config.disableHttp2, headerTimeoutMs: config.headerTimeout, clientTimeoutMs: config.clientTimeout,
+          http2ConnectionGlitches: config.http2ConnectionGlitches, http2ClientGlitches: config.http2ClientGlitches, glitchLedger,
           maxHeaderSize: config.maxHeaderSize, metrics, logger,
         });
         terminator.server.on('connection', (socket: net.Socket) => this.#track(socket));

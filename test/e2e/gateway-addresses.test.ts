@@ -168,3 +168,36 @@ test('the GatewayClass lists the features the router supports, sorted, with the 
   t.deepEqual(features, [...features].sort());
   for (const f of ['Gateway', 'HTTPRoute', 'ReferenceGrant', 'GatewayHTTPListenerIsolation', 'GatewayPort8080']) t.true(features.includes(f), f);
 });
+
+test('with worker processes every worker binds the Gateway addresses and keeps listeners isolated', async (t) => {
+  // A second router over the same objects with its own pool and port (the first one holds these).
+  const workerPort = await freePort();
+  const net2 = `127.${200 + ((process.pid + 7) % 50)}.${(process.pid + 7) % 250}`;
+  const file = writeTempFile([
+    'apiVersion: v1\nkind: Namespace\nmetadata: { name: infra }',
+    serviceYaml('exact', [backends.exact!.port], { namespace: 'infra' }),
+    serviceYaml('any', [backends.any!.port], { namespace: 'infra' }),
+    JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard' }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
+    JSON.stringify({
+      apiVersion: GW, kind: 'Gateway', metadata: { name: 'w', namespace: 'infra' },
+      spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'any', protocol: 'HTTP', port: workerPort }, { name: 'exact', protocol: 'HTTP', port: workerPort, hostname: 'exact.w.test' }] },
+    }),
+    route('any', [{ name: 'w', sectionName: 'any' }], 'any'),
+    JSON.stringify({
+      apiVersion: GW, kind: 'HTTPRoute', metadata: { name: 'exact', namespace: 'infra' },
+      spec: { parentRefs: [{ name: 'w', sectionName: 'exact' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/only' } }], backendRefs: [{ name: 'exact', port: 80 }] }] },
+    }),
+  ].join('\n---\n'));
+  const workers = await startRouter({ args: ['--file', file, '--gateway-addresses', `${net2}.1`, '--workers', '2'] });
+  try {
+    const address = `${net2}.1`;
+    // Several connections, so that both workers' sockets are exercised.
+    for (let i = 0; i < 6; i++) {
+      t.is(backendOf(await eventually(() => request(workerPort, { address, host: 'exact.w.test', path: '/only' }).then((r) => (r.status === 200 ? r : undefined)), 10_000) as any), 'exact');
+      t.is((await request(workerPort, { address, host: 'exact.w.test', path: '/' })).status, 404);
+      t.is(backendOf(await request(workerPort, { address, host: 'other.w.test' })), 'any');
+    }
+  } finally {
+    await workers.stop();
+  }
+});
