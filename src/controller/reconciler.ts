@@ -12,7 +12,7 @@ import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
 import { parseLabelSelector } from '../admission/label-selector.ts';
 import { domainGroupOfHostKey, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import type { RouterConfig } from '../config.ts';
-import type { PluginCatalog } from '../admission/middlewares.ts';
+import { middlewareFailure, type PluginCatalog } from '../admission/middlewares.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
@@ -204,7 +204,7 @@ export class Reconciler extends EventEmitter {
     for (const key of this.#gateway.candidates.keys()) {
       const state = this.#owners.get(`HTTPRoute/${key}`);
       if (!state) continue;
-      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '' };
+      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '', invalidMiddleware: '' };
       for (const c of state.candidates) {
         const v = state.pre.get(c.key)!.admitted ? this.#ownership.get(c.key) : state.pre.get(c.key);
         if (v && !v.admitted) {
@@ -213,6 +213,8 @@ export class Reconciler extends EventEmitter {
             outcome.reason = v.reason;
             outcome.message = v.message;
           }
+        } else if (c.middlewareError !== undefined && outcome.invalidMiddleware === '') {
+          outcome.invalidMiddleware = middlewareFailure(c)!.message;
         }
       }
       ownership.set(key, outcome);
