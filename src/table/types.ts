@@ -146,6 +146,8 @@ export interface CompiledRoute {
   annotations: Record<string, string>;
   /** Router-wide then the route's own Middlewares (switchyard.io/middlewares), in order. */
   middlewares: CompiledMiddleware[];
+  /** Its Middlewares could not be resolved (why): every request is answered 500 SY_MIDDLEWARE_INVALID. */
+  middlewareError?: string;
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
   /** HTTPRoute only: request conditions beyond host and path, precedence and filters. */

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import * as yaml from 'js-yaml';
 import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
 import { API_VERSION } from '../../src/objects/types.ts';
-import { gatewayResources, podResource, secretResource, watchedResources } from '../../src/sources/kube-resources.ts';
+import { gatewayResources, podResource, secretResource, watchedResources } from '../../src/sources/watched-resources.ts';
 import { kubectlKustomize, type Manifest } from '../support/real-apiserver.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

@@ -89,7 +89,8 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   const name = options.name ?? 'switchyard-test-node';
   const address = options.address ?? '127.0.0.1';
   const log = options.log ?? (() => {});
-  const dir = mkdtempSync(path.join(tmpdir(), `switchyard-node-${name}-`));
+  // Short (see PodRuntime's directory): /tmp/sy-node-XXXXXX.
+  const dir = mkdtempSync(path.join(tmpdir(), 'sy-node-'));
   const identity: NodeIdentity = {
     name,
     labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, ...options.labels },
@@ -132,6 +133,11 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       },
     },
   }, 'application/merge-patch+json');
+  // The API server's TaintNodesByCondition admission gives a new Node the taint
+  // node.kubernetes.io/not-ready:NoSchedule; on a cluster the node lifecycle controller lifts it
+  // once the node reports Ready. No such controller runs here, and the DaemonSet controller
+  // (unlike this node's scheduler) heeds the taint: lift it, leaving the node's own taints.
+  await api.must('PATCH', `/api/v1/nodes/${name}`, { spec: { taints: identity.taints } }, 'application/merge-patch+json');
 
   function objectsChanged(namespace: string): void {
     for (const r of runtimes.values()) if (r.pod.metadata.namespace === namespace) void r.objectsChanged();
