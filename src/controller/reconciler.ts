@@ -26,7 +26,8 @@ import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, RouteKind, TableDelta } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type AdmissionResult, type CompiledRoute, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
+import { parentDomain } from '../table/match.ts';
 import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
@@ -75,6 +76,8 @@ export class Reconciler extends EventEmitter {
   #groupHostKeys = new Map<string, Set<string>>();
   /** Owners claiming the wildcard of a domain group. */
   #groupWildcards = new Map<string, Set<string>>();
+  /** HTTPRoute owners claiming the wildcard of a domain: it serves every host below it, at any depth. */
+  #deepWildcards = new Map<string, Set<string>>();
   /** Host-ownership verdicts by candidate key. */
   #ownership = new Map<string, Verdict>();
   #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
@@ -289,6 +292,8 @@ export class Reconciler extends EventEmitter {
     const started = performance.now();
     const judgeHosts = new Set<string>();
     const fullGroups = new Set<string>();
+    /** Domains whose HTTPRoute wildcard came or went: every group below them is judged again. */
+    const deepChanged = new Set<string>();
     const resultOwners = new Set<string>(dirtyOwners);
     let defaultDirty = false;
     for (const ownerKey of dirtyOwners) {
@@ -297,6 +302,7 @@ export class Reconciler extends EventEmitter {
         this.#unindexOwner(previous);
         for (const h of previous.hostKeys) judgeHosts.add(h);
         for (const g of previous.wildcardGroups) fullGroups.add(g);
+        if (previous.kind === 'HTTPRoute') for (const g of previous.wildcardGroups) deepChanged.add(g);
         if (previous.defaultCandidate) defaultDirty = true;
       }
       const slash = ownerKey.indexOf('/');
@@ -309,17 +315,23 @@ export class Reconciler extends EventEmitter {
       this.#indexOwner(next);
       for (const h of next.hostKeys) judgeHosts.add(h);
       for (const g of next.wildcardGroups) fullGroups.add(g);
+      if (next.kind === 'HTTPRoute') for (const g of next.wildcardGroups) deepChanged.add(g);
       if (next.defaultCandidate) defaultDirty = true;
     }
     // Without a wildcard claim in a domain group its hosts are independent: judge only the
-    // touched hosts. A wildcard (present, added or removed) involves the whole group.
+    // touched hosts. A wildcard (present, added or removed) involves the whole group; an
+    // HTTPRoute wildcard every group below its domain as well (a scope, see #scopeOf).
+    for (const d of deepChanged) for (const g of this.#groupsBelow(d)) fullGroups.add(g);
     for (const h of judgeHosts) {
       const g = domainGroupOfHostKey(h);
-      if (this.#groupWildcards.has(g)) fullGroups.add(g);
+      if (this.#groupWildcards.has(g) || this.#scopeOf(g) !== g) fullGroups.add(g);
     }
-    for (const g of fullGroups) {
-      const hosts = new Set(this.#groupHostKeys.get(g));
-      for (const h of judgeHosts) if (domainGroupOfHostKey(h) === g) hosts.add(h);
+    const scopes = new Set<string>();
+    for (const g of fullGroups) scopes.add(this.#scopeOf(g));
+    for (const scope of scopes) {
+      const hosts = new Set<string>();
+      for (const g of this.#deepWildcards.has(scope) ? this.#groupsBelow(scope) : [scope]) for (const h of this.#groupHostKeys.get(g) ?? []) hosts.add(h);
+      for (const h of judgeHosts) if (this.#scopeOf(domainGroupOfHostKey(h)) === scope) hosts.add(h);
       this.#judgeHosts(hosts, dirtyHosts, resultOwners);
     }
     for (const h of judgeHosts) {
@@ -348,7 +360,28 @@ export class Reconciler extends EventEmitter {
       addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) addTo(this.#groupWildcards, g, state.key);
+    if (state.kind === 'HTTPRoute') for (const g of state.wildcardGroups) addTo(this.#deepWildcards, g, state.key);
     if (state.defaultCandidate) this.#defaultOwners.add(state.key);
+  }
+
+  /**
+   * The host-ownership scope of a domain group: the highest domain at or above it with an
+   * HTTPRoute wildcard (which serves every host below it), else the group itself. Claims of one
+   * scope are judged together; scopes are disjoint.
+   */
+  #scopeOf(group: string): string {
+    if (this.#deepWildcards.size === 0 || group === HOSTLESS_HOST_KEY) return group;
+    let scope = group;
+    for (let d = group; d !== ''; d = parentDomain(d)) if (this.#deepWildcards.has(d)) scope = d;
+    return scope;
+  }
+
+  /** `domain` and every domain group below it that has claims. */
+  #groupsBelow(domain: string): string[] {
+    const suffix = `.${domain}`;
+    const out = [domain];
+    for (const g of this.#groupHostKeys.keys()) if (g !== domain && g.endsWith(suffix)) out.push(g);
+    return out;
   }
 
   #unindexOwner(state: OwnerState): void {
@@ -360,11 +393,12 @@ export class Reconciler extends EventEmitter {
       if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) removeFrom(this.#groupWildcards, g, state.key);
+    if (state.kind === 'HTTPRoute') for (const g of state.wildcardGroups) removeFrom(this.#deepWildcards, g, state.key);
     this.#defaultOwners.delete(state.key);
     for (const c of state.candidates) this.#ownership.delete(c.key);
   }
 
-  /** Host ownership over every surviving candidate of the given hosts (all in one domain group). */
+  /** Host ownership over every surviving candidate of the given hosts (all in one scope, see #scopeOf). */
   #judgeHosts(hostKeys: Iterable<string>, dirtyHosts: Set<string>, resultOwners: Set<string>): void {
     const candidates: RouteCandidate[] = [];
     const before = new Map<string, Map<string, RouteCandidate> | undefined>();
