@@ -14,7 +14,7 @@ import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { CompiledRoute, TableDelta } from '../table/types.ts';
+import type { CompiledRoute, GatewayEntryPoint, TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
@@ -34,6 +34,7 @@ import type { Forwarder } from './upstream-attempt.ts';
 import { logExchange, writeAccessLine } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
 import { routerCompression } from '../plugins/compress.ts';
+import { gatewayEntryOf } from './connection-marks.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 
@@ -87,7 +88,16 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
 
   apply(delta: TableDelta): void {
     this.table.apply(delta);
+    if (delta.entryPoints !== undefined) {
+      this.entryPoints = delta.entryPoints;
+      this.onEntryPoints?.(delta.entryPoints);
+    }
   }
+
+  /** The sockets Gateways with addresses of their own need (the serving layer binds them). */
+  entryPoints: readonly GatewayEntryPoint[] = [];
+  /** Called when they change (serving.ts). */
+  onEntryPoints: ((points: readonly GatewayEntryPoint[]) => void) | null = null;
 
   /** Exchanges in flight: requests, Upgrades until their tunnel closes, passthrough connections. */
   get inFlight(): number {
@@ -113,7 +123,8 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     // Origin form here: RequestEntry turned an absolute-form target into it and refused `*`.
     const url = req.url ?? '/';
-    const runtime = this.table.match(host, url, req, secure); // req, secure: HTTPRoute method/header/query/listener conditions
+    // req, secure, entry point: HTTPRoute method/header/query conditions and the listener it arrived on
+    const runtime = this.table.match(host, url, req, secure, gatewayEntryOf(req.socket));
     if (runtime === null) {
       this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status);
       sendError(res, ProxyErrors.NO_ROUTE);
@@ -134,7 +145,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const secure = (socket as TLSSocket).encrypted === true;
     const host = request.headers.host ?? '';
     const url = request.url ?? '/'; // origin form (RequestEntry)
-    const runtime = this.table.match(host, url, request, secure);
+    const runtime = this.table.match(host, url, request, secure, gatewayEntryOf(socket));
     if (runtime === null) {
       this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status);
       writeRawError(socket, ProxyErrors.NO_ROUTE);
