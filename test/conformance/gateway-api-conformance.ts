@@ -123,7 +123,7 @@ spec: { controllerName: ${GATEWAY_CONTROLLER_NAME} }
       }
     }
     passed = code === 0;
-    if (!passed) log(`kept for a look: ${dir} (router.log, and the cluster's logs in ${cluster.dir} are removed)`);
+    if (!passed) log(`the router's log is kept for a look: ${routerLog}`);
     return code;
   } finally {
     router?.kill('SIGTERM');
