@@ -301,6 +301,9 @@ export class PodRuntime {
     this.#patchStatus();
     await Promise.all(this.#containers.map((c) => c.process?.stop(graceSeconds * 1000)));
     this.#ctx.log(`${this.key}: containers stopped`);
+    // As the kubelet does before the pod object goes: the containers' terminated states (exit
+    // code 0 after a clean shutdown on SIGTERM, 137 when the grace period ran out).
+    this.#patchStatus();
     await this.#patching;
     this.cleanup();
   }
