@@ -81,6 +81,7 @@ export interface RouterConfig {
   shutdownDelay: number;
   tunnelDrainTimeout: number;
   watchTimeout: number;
+  watchList: boolean;
   defaultCertificate: string;
   defaultCertificateDir: string;
   defaultDestinationCA: string;
@@ -154,6 +155,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
+  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'bool', default: true, doc: 'read the initial state as a streaming list (watch-list) where the API server supports it; false: paged lists' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
   { key: 'defaultCertificateDir', flag: '--default-certificate-dir', env: 'DEFAULT_CERTIFICATE_DIR', type: 'string', default: '', doc: 'directory with tls.crt and tls.key (a mounted kubernetes.io/tls Secret), reloaded when they change; wins over --default-certificate' },
