@@ -45,6 +45,7 @@ export interface RouterConfig {
   statsUsernameFile: string;
   statsPasswordFile: string;
   routerName: string;
+  nodeName: string;
   workers: number;
   routeLabels: string;
   namespaceLabels: string;
@@ -120,6 +121,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
+  { key: 'nodeName', flag: '--node-name', env: 'NODE_NAME', type: 'string', default: '', doc: 'the node this router runs on, named in the User-Agent of its API requests (default: the host name)' },
   { key: 'routeLabels', flag: '--route-labels', env: 'ROUTE_LABELS', type: 'string', default: '', doc: 'label selector: serve only matching Routes/Ingresses' },
   { key: 'namespaceLabels', flag: '--namespace-labels', env: 'NAMESPACE_LABELS', type: 'string', default: '', doc: 'label selector: serve only Routes/Ingresses in matching namespaces' },
   { key: 'ingressClass', flag: '--ingress-class', env: 'ROUTER_INGRESS_CLASS', type: 'string', default: 'switchyard', doc: 'IngressClass name (or controller) whose Ingresses are served' },

@@ -228,8 +228,8 @@ function apiError(method: string, path: string, status: number, parsed: unknown,
  * The client of a router or companion: the kubeconfig at `kubeconfig` (else in-cluster), a
  * User-Agent naming `component` and `name` (see user-agent.ts). Throws KubeConfigError.
  */
-export function openKubeClient(options: { kubeconfig: string; name: string; component?: string; metrics?: Metrics }): KubeClient {
+export function openKubeClient(options: { kubeconfig: string; name: string; node?: string; component?: string; metrics?: Metrics }): KubeClient {
   return new KubeClient(loadKubeConfig(options.kubeconfig), {
-    userAgent: userAgent(options.component ?? 'switchyard', options.name), metrics: options.metrics,
+    userAgent: userAgent(options.component ?? 'switchyard', options.name, options.node), metrics: options.metrics,
   });
 }
