@@ -115,6 +115,7 @@ export class ProxyListeners implements TlsRequestHandler {
     const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
+      maxConnections: config.maxConnections,
       newTerminator: (lookup) => {
         const terminator = new TlsTerminator({
           lookup, handler: this, profile: tlsProfile(config), defaultCertificate, ticketKeys,
