@@ -121,10 +121,10 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
   const pid = child.pid!;
   const dumps = new Set(readdirSync(dir));
   const out = new Map<string, number>();
-  for (const c of CASES) {
-    if (onlyCases !== null && !onlyCases.has(c.name)) continue;
-    if (c.needs === 'compress' && !compress) continue;
-    await load(port, c, warmup);
+  const cases = CASES.filter((c) => (onlyCases === null || onlyCases.has(c.name)) && (c.needs !== 'compress' || compress));
+  // Every case warms up first: code shared by the cases is optimised before any is counted.
+  for (const c of cases) await load(port, c, warmup);
+  for (const c of cases) {
     execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
     const failed = await load(port, c, requests);
     const total = dumpTotal(dir, pid, dumps);

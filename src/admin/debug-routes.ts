@@ -46,7 +46,7 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy) {
       }),
     })),
     // Which Middleware, of which plugin (configs are the tenant's: not repeated here).
-    middlewares: route.middlewares.map((m) => ({ name: m.name, plugin: m.plugin })),
+    middlewares: route.middlewares.map((m) => ({ name: m.name, plugin: m.plugin, version: m.version })),
     notes: route.notes ?? [],
     ...(route.middlewareError !== undefined ? { middlewareError: route.middlewareError } : {}),
     ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),
