@@ -11,7 +11,7 @@
 // (WebSocket, passthrough) get until the tunnel deadline.
 
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Http2Session } from 'node:http2';
+import type { Http2Server, Http2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RouterConfig } from '../config.ts';
@@ -20,6 +20,8 @@ import type { Metrics } from '../metrics.ts';
 import type { AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { createHttpListener } from './http-listener.ts';
+import { createH2cServer } from './h2c-server.ts';
+import { sniffPreface, type SniffTargets } from './preface-sniffer.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
@@ -60,7 +62,12 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #entry: RequestEntry;
   readonly #logger: Logger;
   readonly #http: HttpServer;
-  /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
+  /** h2c by prior knowledge on the HTTP port (null with --disable-http2). */
+  readonly #h2c: Http2Server | null;
+  /**
+   * The socket that listens on the HTTP port when something must read a connection's first
+   * bytes before #http does: the PROXY protocol header, the HTTP/2 preface. null: #http listens.
+   */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
   readonly #sockets = new Set<Duplex>();
@@ -86,9 +93,17 @@ export class ProxyListeners implements TlsRequestHandler {
     const gate = config.useProxyProtocol
       ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
       : undefined;
-    if (gate) {
+    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, config, metrics, logger);
+    if (gate || this.#h2c !== null) {
       const http = this.#http;
-      this.#httpFront = net.createServer({ noDelay: true }, (socket) => gate.accept(socket, (s) => http.emit('connection', s)));
+      const h2c = this.#h2c;
+      const headerTimeout = config.headerTimeout;
+      const targets: SniffTargets = {
+        http1: (s) => http.emit('connection', s),
+        h2c: (s) => h2c!.emit('connection', s),
+      };
+      const next = h2c === null ? targets.http1 : (s: net.Socket): void => sniffPreface(s, targets, headerTimeout);
+      this.#httpFront = net.createServer({ noDelay: true }, gate ? (socket) => gate.accept(socket, next) : next);
       if (config.maxConnections > 0) this.#httpFront.maxConnections = config.maxConnections;
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
@@ -101,11 +116,16 @@ export class ProxyListeners implements TlsRequestHandler {
     }
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
-    https.terminator.server.on('session', (session: Http2Session) => {
+    const onSession = (session: Http2Session): void => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       if (this.#draining) session.close();
-    });
+    };
+    https.terminator.server.on('session', onSession);
+    if (this.#h2c !== null) {
+      this.#h2c.on('connection', (socket: net.Socket) => this.#track(socket));
+      this.#h2c.on('session', onSession);
+    }
   }
 
   async #listen(ports: Ports, host: string): Promise<void> {
@@ -176,6 +196,7 @@ export class ProxyListeners implements TlsRequestHandler {
       for (const socket of this.#sockets) { socket.destroy(); result.cutTunnels++; }
     }
     this.#http.close(); // the header-timeout checker
+    this.#h2c?.close();
     this.#https.terminator.close();
     if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');
     return result;
