@@ -18,6 +18,7 @@ export const ProxyErrors = Object.freeze({
   NO_ROUTE: spec('SY_NO_ROUTE', 404, 'No route for this host and path'),
   REQUEST_TIMEOUT: spec('SY_REQUEST_TIMEOUT', 408, 'Request timeout: headers not received in time'),
   BODY_TIMEOUT: spec('SY_BODY_TIMEOUT', 408, 'Request timeout: the request body stalled'),
+  METHOD_NOT_ALLOWED: spec('SY_METHOD_NOT_ALLOWED', 405, 'Method not allowed: the router opens no CONNECT tunnels'),
   MISDIRECTED: spec('SY_MISDIRECTED', 421, 'Misdirected request: host does not match the TLS server name'),
   RATE_LIMITED: spec('SY_RATE_LIMITED', 429, 'Too many requests'),
   HEADERS_TOO_LARGE: spec('SY_HEADERS_TOO_LARGE', 431, 'Request header fields too large'),

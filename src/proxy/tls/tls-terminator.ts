@@ -14,7 +14,7 @@ import type { Counter } from 'prom-client';
 import { ProxyErrors } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
-import { sendError, writeRawError, type AnyResponse } from '../error-response.ts';
+import { refuseConnect, sendError, writeRawError, type AnyResponse } from '../error-response.ts';
 import type { AnyRequest } from '../forward.ts';
 import { onClientError } from '../http-listener.ts';
 import { checkRequestHead } from '../request-entry.ts';
@@ -113,8 +113,8 @@ export class TlsTerminator {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     // Malformed HTTP/1.1 requests get the same short 4xx as on the plain listener (not a silent reset).
     this.server.on('clientError', onClientError);
-    // HTTP/1.1 CONNECT over TLS: not offered (see http-listener.ts).
-    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => writeRawError(socket, ProxyErrors.BAD_REQUEST));
+    // CONNECT, HTTP/1.1 over TLS or HTTP/2: not offered (error-response.ts).
+    this.server.on('connect', refuseConnect);
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
     this.#ticketTimer = options.ticketKeys ? null : setInterval(rotateTicketKeys, TICKET_KEY_ROTATION_MS, this).unref();
   }
