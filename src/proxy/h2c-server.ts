@@ -7,10 +7,9 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { RouterConfig } from '../config.ts';
-import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { sendError, type AnyResponse } from './error-response.ts';
+import { refuseConnect, type AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { http2SessionOptions } from './http2-server-options.ts';
 
@@ -25,8 +24,8 @@ export function createH2cServer(
   // Idle sessions close after the client timeout, as idle HTTP/1.1 keep-alive connections do.
   server.setTimeout(config.clientTimeout);
   server.on('request', (req: AnyRequest, res: AnyResponse) => handler.handleRequest(req, res));
-  // CONNECT: no tunnels from this port; a real error status (a 2xx would open the tunnel).
-  server.on('connect', (_req: AnyRequest, res: AnyResponse) => sendError(res, ProxyErrors.BAD_REQUEST));
+  // CONNECT: no tunnels, as on every way in (error-response.ts).
+  server.on('connect', refuseConnect);
   server.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'h2c session error'));
   const gauge = metrics.connectionsActive.labels(listener);
   server.on('connection', (socket: Socket) => {

@@ -80,3 +80,14 @@ test('--disable-http2: the preface is an invalid HTTP/1.1 request (400), HTTP/1.
   t.regex(await rawExchange(noH2.http, PREFACE), /^HTTP\/1\.1 400 /);
   t.is((await request(noH2.http, { host: 'a.test' })).status, 200);
 });
+
+test('h2c gets the edge checks of every other way in: CONNECT 405, a #fragment 400', async (t) => {
+  const session = h2Connect(`http://127.0.0.1:${router.http}`);
+  t.teardown(() => session.close());
+  const connect = await h2Request(session, { ':method': 'CONNECT', ':authority': `127.0.0.1:${echo.port}` });
+  t.is(connect.status, 405);
+  t.is(connect.headers['x-switchyard-error'], 'SY_METHOD_NOT_ALLOWED');
+  const fragment = await h2Request(session, { ':path': '/x#frag', ':authority': 'a.test' });
+  t.is(fragment.status, 400);
+  t.false(echo.requests.some((r) => r.method === 'CONNECT' || r.url.includes('#')));
+});
