@@ -21,7 +21,6 @@ import type { AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { createHttpListener } from './http-listener.ts';
 import { createH2cServer } from './h2c-server.ts';
-import { sniffPreface, type SniffTargets } from './preface-sniffer.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
@@ -64,10 +63,7 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #http: HttpServer;
   /** h2c by prior knowledge on the HTTP port (null with --disable-http2). */
   readonly #h2c: Http2Server | null;
-  /**
-   * The socket that listens on the HTTP port when something must read a connection's first
-   * bytes before #http does: the PROXY protocol header, the HTTP/2 preface. null: #http listens.
-   */
+  /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
   readonly #sockets = new Set<Duplex>();
@@ -89,21 +85,15 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#proxy = proxy;
     this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
     this.#logger = logger;
-    this.#http = createHttpListener(this, config, metrics);
     const gate = config.useProxyProtocol
       ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
       : undefined;
-    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, config, metrics, logger);
-    if (gate || this.#h2c !== null) {
+    // h2c: the HTTP/1.1 server hands over connections that open with the HTTP/2 preface.
+    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, config, logger);
+    this.#http = createHttpListener(this, config, metrics, 'http', this.#h2c);
+    if (gate) {
       const http = this.#http;
-      const h2c = this.#h2c;
-      const headerTimeout = config.headerTimeout;
-      const targets: SniffTargets = {
-        http1: (s) => http.emit('connection', s),
-        h2c: (s) => h2c!.emit('connection', s),
-      };
-      const next = h2c === null ? targets.http1 : (s: net.Socket): void => sniffPreface(s, targets, headerTimeout);
-      this.#httpFront = net.createServer({ noDelay: true }, gate ? (socket) => gate.accept(socket, next) : next);
+      this.#httpFront = net.createServer({ noDelay: true }, (socket) => gate.accept(socket, (s) => http.emit('connection', s)));
       if (config.maxConnections > 0) this.#httpFront.maxConnections = config.maxConnections;
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
@@ -122,10 +112,8 @@ export class ProxyListeners implements TlsRequestHandler {
       if (this.#draining) session.close();
     };
     https.terminator.server.on('session', onSession);
-    if (this.#h2c !== null) {
-      this.#h2c.on('connection', (socket: net.Socket) => this.#track(socket));
-      this.#h2c.on('session', onSession);
-    }
+    // h2c connections came through #http: already tracked.
+    this.#h2c?.on('session', onSession);
   }
 
   async #listen(ports: Ports, host: string): Promise<void> {

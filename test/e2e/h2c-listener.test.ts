@@ -72,7 +72,7 @@ test('a preface that arrives byte by byte is still recognised', async (t) => {
   t.is(frame[3], 0x4);
 });
 
-test('a client that stops inside the preface gets the header-timeout 408', async (t) => {
+test('a client that stops inside the preface gets the header-timeout 408 (it is an HTTP/1.1 request until the preface is whole)', async (t) => {
   t.regex(await rawExchange(router.http, 'PRI * HTTP', 10_000), /^HTTP\/1\.1 408 /);
 });
 
