@@ -87,6 +87,8 @@ export interface RouterConfig {
   sslMinVersion: string;
   ciphers: string;
   disableHttp2: boolean;
+  http2ConnectionGlitches: number;
+  http2ClientGlitches: number;
   plugins: string[];
   middlewares: string[];
 }
@@ -159,6 +161,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
   { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'no HTTP/2 from clients: neither h2 via ALPN on the HTTPS port nor h2c (prior knowledge) on the HTTP port' },
+  { key: 'http2ConnectionGlitches', flag: '--http2-connection-glitches', env: 'ROUTER_H2_CONNECTION_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 100, doc: 'HTTP/2 glitches (streams reset before their response) one connection may spend in a burst, regained at a tenth per second; past it: GOAWAY ENHANCE_YOUR_CALM' },
+  { key: 'http2ClientGlitches', flag: '--http2-client-glitches', env: 'ROUTER_H2_CLIENT_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 500, doc: 'the same budget for all connections of one client address; past it they get GOAWAY and its new HTTPS and h2c connections are refused until it regains budget' },
   // --- plugins
   { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
   { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },

@@ -19,6 +19,9 @@ import type { Metrics } from '../metrics.ts';
 import { refuseConnect, type AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { http2SessionOptions } from './http2-server-options.ts';
+import { systemClock } from '../clock.ts';
+import type { ClientGlitchLedger } from './tls/glitch-budget.ts';
+import { Http2Guard } from './tls/http2-guard.ts';
 
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -34,24 +37,50 @@ const HTTP1_READERS = ['data', 'end', 'drain', 'timeout'] as const;
 
 interface Http1Parser { remove?(): void; finish?(): void }
 
-export function createH2cServer(
-  handler: H2cRequestHandler, config: Pick<RouterConfig, 'maxHeaderSize' | 'clientTimeout'>, logger: Logger,
-): http2.Http2Server {
+export interface H2cServerOptions {
+  config: Pick<RouterConfig, 'maxHeaderSize' | 'clientTimeout' | 'http2ConnectionGlitches'>;
+  /** Per-client HTTP/2 glitch budgets, shared with h2 on the HTTPS port (one client, one budget). */
+  glitchLedger: ClientGlitchLedger;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** The h2c server and the rapid-reset guard every HTTP/2 way in has (tls/http2-guard.ts). */
+export interface H2cServer {
+  readonly server: http2.Http2Server;
+  readonly guard: Http2Guard;
+}
+
+export function createH2cServer(handler: H2cRequestHandler, options: H2cServerOptions): H2cServer {
+  const { config, logger } = options;
+  const guard = new Http2Guard({
+    connectionBudget: config.http2ConnectionGlitches,
+    clients: options.glitchLedger,
+    clock: systemClock,
+    metrics: options.metrics,
+    logger,
+  }, (req, res) => handler.handleRequest(req, res));
   const server = http2.createServer(http2SessionOptions(config));
   // Idle sessions close after the client timeout, as idle HTTP/1.1 keep-alive connections do.
   server.setTimeout(config.clientTimeout);
-  server.on('request', (req: AnyRequest, res: AnyResponse) => handler.handleRequest(req, res));
+  server.on('session', (session: http2.Http2Session) => guard.openSession(session));
+  server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => guard.admit(req, res));
   // CONNECT: no tunnels, as on every way in (error-response.ts).
   server.on('connect', refuseConnect);
   server.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'h2c session error'));
-  return server;
+  return { server, guard };
 }
 
 /**
  * Take a connection whose HTTP/1.1 parser stopped on the HTTP/2 preface (`err` is that
  * clientError) from the HTTP/1.1 server and give it to `h2c`.
  */
-export function handOverToH2c(h2c: http2.Http2Server, socket: Socket, err: Error & { rawPacket?: Buffer; bytesParsed?: number }): void {
+export function handOverToH2c(h2c: H2cServer, socket: Socket, err: Error & { rawPacket?: Buffer; bytesParsed?: number }): void {
+  // A client over its HTTP/2 glitch budget gets no new HTTP/2 connection (as on the HTTPS port).
+  if (!h2c.guard.acceptsClient(socket.remoteAddress)) {
+    socket.destroy();
+    return;
+  }
   const raw = err.rawPacket ?? Buffer.alloc(0);
   const parsed = Math.min(Math.max(err.bytesParsed ?? raw.length, 0), raw.length);
   for (const event of HTTP1_READERS) socket.removeAllListeners(event);
@@ -69,7 +98,7 @@ export function handOverToH2c(h2c: http2.Http2Server, socket: Socket, err: Error
   // llhttp consumed exactly the preface (bytesParsed); the h2c server must read it, then the rest.
   socket.pause();
   socket.unshift(parsed < raw.length ? Buffer.concat([HTTP2_PREFACE, raw.subarray(parsed)]) : HTTP2_PREFACE);
-  h2c.emit('connection', socket);
+  h2c.server.emit('connection', socket);
 }
 
 function noop(): void {}

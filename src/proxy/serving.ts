@@ -11,7 +11,7 @@
 // (WebSocket, passthrough) get until the tunnel deadline.
 
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Http2Server, Http2Session } from 'node:http2';
+import type { Http2Session } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RouterConfig } from '../config.ts';
@@ -20,7 +20,9 @@ import type { Metrics } from '../metrics.ts';
 import type { AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { createHttpListener } from './http-listener.ts';
-import { createH2cServer } from './h2c-server.ts';
+import { createH2cServer, type H2cServer } from './h2c-server.ts';
+import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { systemClock } from '../clock.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
@@ -62,7 +64,7 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #logger: Logger;
   readonly #http: HttpServer;
   /** h2c by prior knowledge on the HTTP port (null with --disable-http2). */
-  readonly #h2c: Http2Server | null;
+  readonly #h2c: H2cServer | null;
   /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
@@ -89,7 +91,9 @@ export class ProxyListeners implements TlsRequestHandler {
       ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
       : undefined;
     // h2c: the HTTP/1.1 server hands over connections that open with the HTTP/2 preface.
-    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, config, logger);
+    // One HTTP/2 glitch budget per client address, whichever port its connections use.
+    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
+    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, { config, glitchLedger, metrics, logger });
     this.#http = createHttpListener(this, config, metrics, 'http', this.#h2c);
     if (gate) {
       const http = this.#http;
@@ -98,7 +102,7 @@ export class ProxyListeners implements TlsRequestHandler {
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
     }
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy }, defaultCertificate);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy, glitchLedger }, defaultCertificate);
     this.#https = https;
     if (gate) {
       // Requests on TLS connections read the client address off the TLS socket.
@@ -113,7 +117,7 @@ export class ProxyListeners implements TlsRequestHandler {
     };
     https.terminator.server.on('session', onSession);
     // h2c connections came through #http: already tracked.
-    this.#h2c?.on('session', onSession);
+    this.#h2c?.server.on('session', onSession);
   }
 
   async #listen(ports: Ports, host: string): Promise<void> {
@@ -184,7 +188,7 @@ export class ProxyListeners implements TlsRequestHandler {
       for (const socket of this.#sockets) { socket.destroy(); result.cutTunnels++; }
     }
     this.#http.close(); // the header-timeout checker
-    this.#h2c?.close();
+    this.#h2c?.server.close();
     this.#https.terminator.close();
     if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');
     return result;

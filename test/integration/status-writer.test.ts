@@ -3,6 +3,7 @@
 
 import test from 'ava';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -40,7 +41,7 @@ async function setUp(t: any, overrides: Partial<RouterConfig> = {}, clock?: Manu
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const config = { ...defaultConfig(), routerName: 'edge', canonicalHostname: 'router.apps.example.com', ...overrides };
   const metrics = new Metrics({ defaultMetrics: false });
-  const writer = new StatusWriter({ kubeConfig, config, logger: silentLogger, metrics, clock });
+  const writer = new StatusWriter({ client: new KubeClient(kubeConfig), config, logger: silentLogger, metrics, clock });
   t.teardown(async () => { writer.stop(); await api.close(); });
   return { api, writer, metrics };
 }

@@ -22,10 +22,12 @@ import type { CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
 import { tlsProfile } from './tls-profile.ts';
+import type { ClientGlitchLedger } from './glitch-budget.ts';
 
 export type HttpsListenerConfig = Pick<
   RouterConfig,
   'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
+  | 'http2ConnectionGlitches' | 'http2ClientGlitches'
 > & Partial<Pick<RouterConfig, 'clientFinTimeout'>>;
 
 export interface HttpsListenerOptions {
@@ -44,6 +46,8 @@ export interface HttpsListenerOptions {
   health?: TunnelHealth;
   /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
   proxyProtocol?: ProxyProtocolGate;
+  /** Per-client HTTP/2 glitch budgets (default: the terminator's own), shared with h2c on the HTTP port. */
+  glitchLedger?: ClientGlitchLedger;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -79,6 +83,9 @@ export class HttpsListener {
       profile: tlsProfile(config),
       defaultCertificate,
       disableHttp2: config.disableHttp2,
+      http2ConnectionGlitches: config.http2ConnectionGlitches,
+      http2ClientGlitches: config.http2ClientGlitches,
+      glitchLedger: options.glitchLedger,
       headerTimeoutMs: config.headerTimeout,
       clientTimeoutMs: config.clientTimeout,
       maxHeaderSize: config.maxHeaderSize,
@@ -138,6 +145,12 @@ export class HttpsListener {
   }
 
   #onConnection(socket: net.Socket): void {
+    // A client over its HTTP/2 glitch budget gets no new connection (http2-guard.ts): closed
+    // before its ClientHello is read, the handshake it would cost is not spent.
+    if (!this.terminator.acceptsClient(socket.remoteAddress)) {
+      socket.destroy();
+      return;
+    }
     this.#connections.add(socket);
     this.#gauge.inc();
     socket.once('close', () => {
