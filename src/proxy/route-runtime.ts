@@ -14,7 +14,8 @@
 
 import { Agent as HttpsAgent } from 'node:https';
 import type { Counter, Histogram } from 'prom-client';
-import type { Dispatcher } from 'undici';
+import type { EndpointState } from '../health/endpoint-state.ts';
+import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
@@ -47,7 +48,7 @@ export interface RuntimeDeps {
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
-const NO_TLS_POOLS: ReadonlyMap<string, Dispatcher> = new Map();
+const NO_TLS_POOLS: ReadonlyMap<string, UpstreamDispatcher> = new Map();
 
 export class RouteRuntime {
   readonly route: CompiledRoute;
@@ -69,8 +70,10 @@ export class RouteRuntime {
    * costs no label lookups at start-up). Shared with the successor runtime of the same route.
    */
   readonly #children: MetricChildren;
-  /** Reencrypt pools by endpoint id (plain HTTP pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
-  readonly tlsPools: Map<string, Dispatcher>;
+  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2 (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
+  readonly tlsPools: Map<string, UpstreamDispatcher>;
+  /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
+  readonly http2: ReadonlySet<EndpointState> | null;
   /** Reencrypt Upgrade tunnels: one agent per route (http-proxy dials through it); carried like the pools. null: not reencrypt. */
   #agent: { agent: HttpsAgent | null } | null;
   /** Fingerprint of the TLS settings the pools were made with. */
@@ -90,21 +93,24 @@ export class RouteRuntime {
     const members = new Array<Member>(count);
     let hasWeight = false;
     let i = 0;
+    let http2: Set<EndpointState> | null = null;
     for (const service of route.services) {
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
         members[i++] = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
         if (ep.weight > 0) hasWeight = true;
+        if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
       }
     }
     this.members = members;
+    this.http2 = http2;
     this.hasWeight = hasWeight;
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}` : '';
     const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
     if (!this.reencrypt) {
-      this.tlsPools = NO_TLS_POOLS as Map<string, Dispatcher>;
+      this.tlsPools = NO_TLS_POOLS as Map<string, UpstreamDispatcher>;
       this.#agent = null;
     } else {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
