@@ -21,8 +21,6 @@ import type { AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { createHttpListener } from './http-listener.ts';
 import { createH2cServer, type H2cServer } from './h2c-server.ts';
-import { LocalGlitchLedger } from './tls/glitch-budget.ts';
-import { systemClock } from '../clock.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
@@ -31,6 +29,11 @@ import { HttpsListener } from './tls/https-listener.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 import { loadDefaultCertificate } from './tls/default-certificate.ts';
 import { RequestEntry } from './request-entry.ts';
+import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
+import { TlsTerminator } from './tls/tls-terminator.ts';
+import { tlsProfile } from './tls/tls-profile.ts';
+import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { systemClock } from '../clock.ts';
 
 export interface ServingOptions {
   config: RouterConfig;
@@ -68,6 +71,8 @@ export class ProxyListeners implements TlsRequestHandler {
   /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
+  /** Gateways with addresses of their own: their sockets (gateway-entry-listeners.ts). */
+  readonly #gateways: GatewayEntryListeners;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #draining = false;
@@ -79,6 +84,8 @@ export class ProxyListeners implements TlsRequestHandler {
     const defaultCertificate = options.defaultCertificate ?? (await loadDefaultCertificate(options.config.defaultCertificate, options.logger));
     const listeners = new ProxyListeners(options, defaultCertificate);
     await listeners.#listen(ports, options.config.bind);
+    options.proxy.onEntryPoints = (points) => listeners.#gateways.update(points);
+    listeners.#gateways.update(options.proxy.entryPoints);
     return listeners;
   }
 
@@ -91,7 +98,8 @@ export class ProxyListeners implements TlsRequestHandler {
       ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
       : undefined;
     // h2c: the HTTP/1.1 server hands over connections that open with the HTTP/2 preface.
-    // One HTTP/2 glitch budget per client address, whichever port its connections use.
+    // One HTTP/2 glitch budget per client address, whichever way in its connections use (the
+    // HTTPS port, h2c on the HTTP port, a Gateway's own address).
     const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
     this.#h2c = config.disableHttp2 ? null : createH2cServer(this, { config, glitchLedger, metrics, logger });
     this.#http = createHttpListener(this, config, metrics, 'http', this.#h2c);
@@ -110,14 +118,33 @@ export class ProxyListeners implements TlsRequestHandler {
     }
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
-    const onSession = (session: Http2Session): void => {
+    this.#adoptSessions(https.terminator.server);
+    // h2c connections came through #http: already tracked.
+    if (this.#h2c !== null) this.#adoptSessions(this.#h2c.server);
+    this.#gateways = new GatewayEntryListeners({
+      http: (socket) => this.#http.emit('connection', socket),
+      maxConnections: config.maxConnections,
+      newTerminator: (lookup) => {
+        const terminator = new TlsTerminator({
+          lookup, handler: this, profile: tlsProfile(config), defaultCertificate, ticketKeys,
+          disableHttp2: config.disableHttp2, headerTimeoutMs: config.headerTimeout, clientTimeoutMs: config.clientTimeout,
+          http2ConnectionGlitches: config.http2ConnectionGlitches, http2ClientGlitches: config.http2ClientGlitches, glitchLedger,
+          maxHeaderSize: config.maxHeaderSize, metrics, logger,
+        });
+        terminator.server.on('connection', (socket: net.Socket) => this.#track(socket));
+        this.#adoptSessions(terminator.server);
+        return terminator;
+      },
+    }, logger);
+  }
+
+  /** HTTP/2 sessions are told GOAWAY when the drain starts. */
+  #adoptSessions(server: import('node:events').EventEmitter): void {
+    server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       if (this.#draining) session.close();
-    };
-    https.terminator.server.on('session', onSession);
-    // h2c connections came through #http: already tracked.
-    this.#h2c?.server.on('session', onSession);
+    });
   }
 
   async #listen(ports: Ports, host: string): Promise<void> {
@@ -144,10 +171,12 @@ export class ProxyListeners implements TlsRequestHandler {
 
   setTicketKeys(keys: Buffer): void {
     this.#https.terminator.setTicketKeys(keys);
+    for (const t of this.#gateways.terminators()) t.setTicketKeys(keys);
   }
 
   setDefaultCertificate(pair: CertificateMaterial): void {
     this.#https.terminator.setDefaultCertificate(pair);
+    for (const t of this.#gateways.terminators()) t.setDefaultCertificate(pair);
   }
 
   handleRequest(req: AnyRequest, res: AnyResponse): void {
@@ -168,6 +197,7 @@ export class ProxyListeners implements TlsRequestHandler {
     if (this.#http.listening) net.Server.prototype.close.call(this.#http);
     if (this.#httpFront?.listening) this.#httpFront.close();
     this.#https.stopListening();
+    this.#gateways.stopAccepting();
   }
 
   /** Stop accepting and drain (see the top of this file); resolves when every connection is gone. */
@@ -190,6 +220,7 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#http.close(); // the header-timeout checker
     this.#h2c?.server.close();
     this.#https.terminator.close();
+    for (const t of this.#gateways.terminators()) t.close();
     if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');
     return result;
   }

@@ -189,4 +189,15 @@ test('Ingress status.loadBalancer: canonical hostname or published IPs, only on 
     await writer.idle();
     t.deepEqual(api.get<any>(ref).status.loadBalancer.ingress, [{ ip: '192.0.2.10' }, { ip: '192.0.2.11' }]);
   }
+  {
+    // Another router's (or controller's) address is kept, ours added beside it and later taken out alone.
+    const { api, writer } = await setUp(t);
+    api.create({ ...ingress, status: { loadBalancer: { ingress: [{ hostname: 'shard-b.apps.example.com' }] } } });
+    writer.sync([ingressResult]);
+    await writer.idle();
+    t.deepEqual(api.get<any>(ref).status.loadBalancer.ingress, [{ hostname: 'shard-b.apps.example.com' }, { hostname: 'router.apps.example.com' }]);
+    writer.sync([{ ...ingressResult, admitted: false, reason: 'NotOurs' }]);
+    await writer.idle();
+    t.deepEqual(api.get<any>(ref).status.loadBalancer.ingress, [{ hostname: 'shard-b.apps.example.com' }]);
+  }
 });

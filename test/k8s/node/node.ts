@@ -66,8 +66,20 @@ export interface TestNode {
 const nodes = new Set<() => void>();
 const cleanupAll = () => { killAllContainers(); for (const n of [...nodes]) n(); };
 process.on('exit', cleanupAll);
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.once(signal, () => { cleanupAll(); process.kill(process.pid, signal); });
+// Stopped by a signal: clean up, then die of it. The listener stays while cleaning up, so a
+// second signal arriving meanwhile is swallowed instead of killing the process half-way.
+let signalled = false;
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+const handlers = new Map<NodeJS.Signals, () => void>();
+for (const signal of SIGNALS) {
+  handlers.set(signal, () => {
+    if (signalled) return;
+    signalled = true;
+    cleanupAll();
+    for (const [s, h] of handlers) process.removeListener(s, h);
+    process.kill(process.pid, signal);
+  });
+  process.on(signal, handlers.get(signal)!);
 }
 
 export async function startNode(options: NodeOptions): Promise<TestNode> {
@@ -77,7 +89,8 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   const name = options.name ?? 'switchyard-test-node';
   const address = options.address ?? '127.0.0.1';
   const log = options.log ?? (() => {});
-  const dir = mkdtempSync(path.join(tmpdir(), `switchyard-node-${name}-`));
+  // Short (see PodRuntime's directory): /tmp/sy-node-XXXXXX.
+  const dir = mkdtempSync(path.join(tmpdir(), 'sy-node-'));
   const identity: NodeIdentity = {
     name,
     labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, ...options.labels },
@@ -120,6 +133,11 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       },
     },
   }, 'application/merge-patch+json');
+  // The API server's TaintNodesByCondition admission gives a new Node the taint
+  // node.kubernetes.io/not-ready:NoSchedule; on a cluster the node lifecycle controller lifts it
+  // once the node reports Ready. No such controller runs here, and the DaemonSet controller
+  // (unlike this node's scheduler) heeds the taint: lift it, leaving the node's own taints.
+  await api.must('PATCH', `/api/v1/nodes/${name}`, { spec: { taints: identity.taints } }, 'application/merge-patch+json');
 
   function objectsChanged(namespace: string): void {
     for (const r of runtimes.values()) if (r.pod.metadata.namespace === namespace) void r.objectsChanged();

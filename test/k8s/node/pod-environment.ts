@@ -110,21 +110,30 @@ export class PathMap {
       .map((m) => ({ from: m.mountPath.replace(/\/+$/, ''), to: m.directory }))
       .sort((a, b) => b.from.length - a.from.length);
   }
-  /** Every occurrence of a mountPath that ends at a path boundary, rewritten. */
+  /**
+   * Every occurrence of a mountPath that ends at a path boundary, rewritten — in one pass over the
+   * text (the longest mountPath first at each position), so that a rewritten path is never
+   * rewritten again (a mount at /tmp would otherwise rewrite the directory every other volume maps
+   * to, itself under the system's /tmp).
+   */
   map(text: string): string {
-    for (const { from, to } of this.#mounts) {
-      if (from === '') continue;
-      let out = '';
-      let i = 0;
-      for (let at = text.indexOf(from, i); at >= 0; at = text.indexOf(from, i)) {
-        const before = at === 0 ? '' : text[at - 1]!;
-        const after = text[at + from.length] ?? '';
-        const boundary = !/[A-Za-z0-9_.-]/.test(before) && (after === '' || !/[A-Za-z0-9_.-]/.test(after));
-        out += text.slice(i, at) + (boundary ? to : from);
-        i = at + from.length;
+    let out = '';
+    let i = 0;
+    scan: while (i < text.length) {
+      const before = i === 0 ? '' : text[i - 1]!;
+      if (!/[A-Za-z0-9_.-]/.test(before)) {
+        for (const { from, to } of this.#mounts) {
+          if (from === '' || !text.startsWith(from, i)) continue;
+          const after = text[i + from.length] ?? '';
+          if (after !== '' && /[A-Za-z0-9_.-]/.test(after)) continue;
+          out += to;
+          i += from.length;
+          continue scan;
+        }
       }
-      text = out + text.slice(i);
+      out += text[i];
+      i++;
     }
-    return text;
+    return out;
   }
 }

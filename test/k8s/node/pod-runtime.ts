@@ -22,7 +22,7 @@ export interface NodeContext {
   nodeAddress: string;
   images: readonly ImageEntry[];
   objects: ObjectLookup;
-  /** The node's directory; each pod gets `<dir>/<namespace>_<name>_<uid>`. */
+  /** The node's directory; each pod gets `<dir>/<first 8 characters of its uid>`. */
   dir: string;
   log(line: string): void;
 }
@@ -67,7 +67,9 @@ export class PodRuntime {
   constructor(pod: any, ctx: NodeContext) {
     this.pod = pod;
     this.#ctx = ctx;
-    this.#dir = path.join(ctx.dir, `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`);
+    // Short: a Unix socket in a volume (the router's admin socket in its /tmp emptyDir) must fit
+    // sockaddr_un's 107 bytes once mapped here. The pod's namespace/name are in its key and logs.
+    this.#dir = path.join(ctx.dir, String(pod.metadata.uid).slice(0, 8));
   }
 
   get address(): string { return this.#address; }
@@ -299,6 +301,9 @@ export class PodRuntime {
     this.#patchStatus();
     await Promise.all(this.#containers.map((c) => c.process?.stop(graceSeconds * 1000)));
     this.#ctx.log(`${this.key}: containers stopped`);
+    // As the kubelet does before the pod object goes: the containers' terminated states (exit
+    // code 0 after a clean shutdown on SIGTERM, 137 when the grace period ran out).
+    this.#patchStatus();
     await this.#patching;
     this.cleanup();
   }
@@ -369,7 +374,8 @@ export class PodRuntime {
         hostIP: this.#ctx.nodeAddress, hostIPs: [{ ip: this.#ctx.nodeAddress }],
         podIP: this.#address, podIPs: [{ ip: this.#address }],
         startTime: this.#startedAt,
-        qosClass: 'BestEffort',
+        // No qosClass: the API server sets it when the pod is created, from its resources, and
+        // refuses any change (a constant here failed every status patch of a Burstable pod).
         conditions: [
           this.#condition('PodReadyToStartContainers', true, now),
           this.#condition('Initialized', this.#initialized, now),
