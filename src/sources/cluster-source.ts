@@ -36,7 +36,7 @@ export class ClusterSource implements Source {
     if (!(sink instanceof StoreSink)) throw new Error('kubernetes source: needs the router\'s own sink');
     const { config } = this.#options;
     let client = this.#options.client;
-    if (!client) client = this.#ownClient = openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName });
+    if (!client) client = this.#ownClient = openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName, node: config.nodeName, metrics: this.#options.metrics });
     this.#source = new KubernetesSource({ ...this.#options, store: sink.store, client });
     await this.#source.start();
   }

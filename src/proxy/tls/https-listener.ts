@@ -46,7 +46,7 @@ export interface HttpsListenerOptions {
   health?: TunnelHealth;
   /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
   proxyProtocol?: ProxyProtocolGate;
-  /** Per-client HTTP/2 glitch budgets (default: the terminator's own), shared with h2c on the HTTP port. */
+  /** The per-client HTTP/2 glitch ledger shared with other listeners, h2c included (default: its own). */
   glitchLedger?: ClientGlitchLedger;
 }
 
