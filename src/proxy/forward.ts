@@ -17,7 +17,7 @@ import { sendError, destroyResponse, type AnyResponse } from './error-response.t
 import type { RouteRuntime } from './route-runtime.ts';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
 import { classifyUpstreamFailure, GrpcDeadlineError, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
-import { endGrpcCall, grpcStatusForUpstreamFailure, isGrpcContentType, parseGrpcTimeout, writeGrpcStatus } from './grpc.ts';
+import { endGrpcCall, grpcStatusForError, grpcStatusForUpstreamFailure, grpcStatusName, isGrpcContentType, parseGrpcTimeout, writeGrpcStatus } from './grpc.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -93,6 +93,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   /** A gRPC call (application/grpc): errors are answered as gRPC statuses, grpc-timeout is a deadline. */
   readonly grpc: boolean;
   #deadline: NodeJS.Timeout | null = null;
+  /** grpc-status in the response headers (a trailers-only response). */
+  #grpcStatus: string | undefined = undefined;
   /** Response trailers from the backend (non-empty), written with the end. */
   #trailers: Record<string, string | string[] | undefined> | null = null;
 
@@ -160,6 +162,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       return;
     }
     this.status = statusCode;
+    if (this.grpc) this.#grpcStatus = headers['grpc-status'] as string | undefined;
     const out: OutgoingHttpHeaders = clientResponseHeaders(headers);
     const ctx = this.ctx;
     if (ctx.chain.response !== null) {
@@ -224,6 +227,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     this.#gone = true;
     ctx.outcome = 'error';
     sendError(this.res, spec);
+    if (this.grpc) this.runtime.countGrpc(grpcStatusName(grpcStatusForError(spec)));
     this.#count(spec.status);
     if (!this.#endHeld) controller.abort(new Error('response phase failed'));
   }
@@ -333,6 +337,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       // Trailers (gRPC's grpc-status among them) follow the body; over HTTP/1.1 Node sends them
       // only on a chunked response (a response whose length was known has nowhere to put them).
       if (this.#trailers !== null) addClientTrailers(this.res, this.#trailers);
+      // The call's status: in the trailers, or in the headers of a trailers-only response.
+      if (this.grpc) this.runtime.countGrpc(grpcStatusName((this.#trailers?.['grpc-status'] as string | undefined) ?? this.#grpcStatus));
       const whole = this.#wholeBody;
       // Node prepends the head to a string body: one write (WHOLE_BODY_MAX).
       if (whole !== null) (this.res as import('node:http').ServerResponse).end(whole.toString('latin1'), 'latin1');
@@ -354,6 +360,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     }
     if (this.#gone) {
       // The client went away: not the endpoint's fault, nothing to answer.
+      if (this.grpc) this.runtime.countGrpc('CANCELLED');
       this.#count(499);
       this.#finish();
       return;
@@ -376,17 +383,24 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     }
     if (started && !headHeld) {
       // A gRPC call ends with a status the client can read; anything else is cut.
-      if (this.grpc) endGrpcCall(this.res, grpcStatusForUpstreamFailure(error, failure.error), failure.error.message);
+      if (this.grpc) this.#endGrpc(grpcStatusForUpstreamFailure(error, failure.error), failure.error.message, null);
       else destroyResponse(this.res);
       this.#count(this.status);
     } else if (this.grpc) {
-      writeGrpcStatus(this.res, grpcStatusForUpstreamFailure(error, failure.error), failure.error.message, null, failure.error.code);
+      this.#endGrpc(grpcStatusForUpstreamFailure(error, failure.error), failure.error.message, failure.error.code);
       this.#count(failure.error.status);
     } else {
       sendError(this.res, failure.error);
       this.#count(failure.error.status);
     }
     this.#finish();
+  }
+
+  /** The router ends a gRPC call itself: a trailers-only answer (`code` given) or trailers after a response that began. */
+  #endGrpc(status: number, message: string, code: string | null): void {
+    if (code === null) endGrpcCall(this.res, status, message);
+    else writeGrpcStatus(this.res, status, message, null, code);
+    this.runtime.countGrpc(grpcStatusName(status));
   }
 
   /** grpc-timeout: the call is cut at its deadline (DEADLINE_EXCEEDED), whatever the route timeout. */

@@ -26,6 +26,16 @@ export const GrpcStatus = Object.freeze({
   UNAUTHENTICATED: 16,
 });
 
+const STATUS_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL',
+  'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
+/** The metric label of a gRPC status: its name, or UNKNOWN for a value outside the 17 codes. */
+export function grpcStatusName(code: number | string | undefined | null): string {
+  const n = typeof code === 'string' ? Number(code) : code;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < STATUS_NAMES.length ? STATUS_NAMES[n]! : 'UNKNOWN';
+}
+
 /** A request is a gRPC call when its content-type is application/grpc (or +proto, +json…); gRPC-Web is not. */
 export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== 'string' || contentType.length < 16) return false;

@@ -36,6 +36,7 @@ interface MetricChildren {
   byClass: Array<Counter.Internal | undefined>;
   duration: Histogram.Internal<'route'> | undefined;
   errors: Map<string, Counter.Internal> | undefined;
+  grpc: Map<string, Counter.Internal> | undefined;
 }
 
 export interface RuntimeDeps {
@@ -116,7 +117,7 @@ export class RouteRuntime {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
       this.#agent = sameTls && previous.#agent !== null ? previous.#agent : { agent: null };
     }
-    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined };
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined, grpc: undefined };
     this.failures = deps.failures;
     // State to take over is taken now (the previous runtime is released after this swap).
     if (previous !== undefined && previous.#balancer !== null && previous.route.policy.balance === route.policy.balance) {
@@ -162,6 +163,14 @@ export class RouteRuntime {
     child.inc();
   }
 
+  /** A gRPC call ended with this status (by name, see grpc.ts): rare enough to resolve on first use. */
+  countGrpc(code: string): void {
+    const grpc = (this.#children.grpc ??= new Map());
+    let child = grpc.get(code);
+    if (!child) grpc.set(code, (child = this.#metrics.grpcResponses.labels(this.label, code)));
+    child.inc();
+  }
+
   /**
    * Release what this runtime holds. `successor` is the runtime that replaced it (same route
    * key), or null when the route left the table: then its metric series go too, and its pools
@@ -182,9 +191,11 @@ export class RouteRuntime {
     children.byClass.forEach((child, index) => { if (child !== undefined) m.requests.remove(this.label, CODE_CLASSES[index]!); });
     if (children.duration !== undefined) m.requestDuration.remove(this.label);
     if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
+    if (children.grpc !== undefined) for (const code of children.grpc.keys()) m.grpcResponses.remove(this.label, code);
     children.byClass = [];
     children.duration = undefined;
     children.errors = undefined;
+    children.grpc = undefined;
   }
 }
 

@@ -22,7 +22,7 @@ import { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import { clientAddress } from './headers.ts';
 import { sendError, type AnyResponse } from './error-response.ts';
-import { grpcStatusForHttp, isGrpcContentType, isGrpcResponse, writeGrpcStatus } from './grpc.ts';
+import { grpcStatusForError, grpcStatusForHttp, grpcStatusName, isGrpcContentType, isGrpcResponse, writeGrpcStatus } from './grpc.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
@@ -140,11 +140,14 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const error = ctx.answerError;
     if (error !== null) {
       sendError(res, error);
+      if (isGrpcResponse(res)) (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(grpcStatusForError(error)));
     } else if (!res.headersSent && isGrpcResponse(res) && !isGrpcContentType(ctx.answerHeaders?.['content-type'] as string | undefined)) {
       // A plugin's answer to a gRPC call, as the call's status (a plugin that speaks gRPC itself,
       // content-type application/grpc, is passed through as written).
       const body = ctx.answerBody;
-      writeGrpcStatus(res, grpcStatusForHttp(ctx.answerStatus), (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), ctx.answerHeaders);
+      const status = grpcStatusForHttp(ctx.answerStatus);
+      writeGrpcStatus(res, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), ctx.answerHeaders);
+      (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(status));
     } else if (!res.headersSent) {
       const body = ctx.answerBody;
       let headers = ctx.answerHeaders;
@@ -167,6 +170,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const spec = this.failures.record(ctx.route.key, link, error, timedOut);
     ctx.answerStatus = spec.status;
     sendError(ctx.sink as AnyResponse, spec);
+    if (isGrpcResponse(ctx.sink as AnyResponse)) (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(grpcStatusForError(spec)));
     this.#end(ctx, spec.status, 'error');
   }
 

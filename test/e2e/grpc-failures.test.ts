@@ -7,7 +7,7 @@ import test from 'ava';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
-import { request, eventually } from '../support/http-client.ts';
+import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
 import { routeYaml, serviceYaml, startBackend, type Backend } from '../support/backends.ts';
 import { echoClient, grpc, startEchoServer, unary, type EchoClient, type EchoServer } from '../support/grpc.ts';
 import { h2Connect, h2Request } from '../support/h2-client.ts';
@@ -43,6 +43,10 @@ function client(authority: string): EchoClient {
 }
 
 const H2C = { appProtocol: 'kubernetes.io/h2c' };
+
+function grpcCount(metrics: string, route: string, code: string): number {
+  return metricValue(metrics, 'switchyard_grpc_responses_total', { route, grpc_code: code }) ?? 0;
+}
 
 test.before(async () => {
   [a, b, weighted1, weighted2, survivor] = await Promise.all(['a', 'b', 'w1', 'w2', 'survivor'].map((n) => startEchoServer(n)));
@@ -142,6 +146,7 @@ for (const [label, name, expected] of [
     }, Buffer.from([0, 0, 0, 0, 1, 0x41]));
     t.is(reply.rstCode, 0, 'the client stream ends with a status, not a reset');
     t.is(reply.trailers['grpc-status'] ?? reply.headers['grpc-status'], String(expected));
+    t.true(grpcCount(await metricsText(router.admin), `default/reset-${name}`, grpc.status[expected] as string) >= 1);
   });
 }
 
@@ -150,6 +155,7 @@ test("no ready endpoint: UNAVAILABLE with the router's reason, as a gRPC status"
   t.is(result.error?.code, grpc.status.UNAVAILABLE);
   t.regex(result.error?.details ?? '', /no ready and healthy endpoint/);
   t.is(result.error?.metadata.get('x-switchyard-error')[0], 'SY_NO_ENDPOINT');
+  t.true((grpcCount(await metricsText(router.admin), 'default/empty', 'UNAVAILABLE')) >= 1, 'counted per route by gRPC status');
 });
 
 test('no route for the host: UNIMPLEMENTED (the gRPC mapping of 404)', async (t) => {
@@ -163,6 +169,9 @@ test('a plugin that rejects (401): UNAUTHENTICATED with its message; with the ke
   t.regex(denied.error?.details ?? '', /missing or invalid API key/);
   const allowed = await unary(client('secured.test'), 'x', { 'x-api-key': 's3cret-key' });
   t.is(allowed.error, null);
+  const metrics = await metricsText(router.admin);
+  t.true(grpcCount(metrics, 'default/secured', 'UNAUTHENTICATED') >= 1);
+  t.true(grpcCount(metrics, 'default/secured', 'OK') >= 1);
 });
 
 test('a backend killed mid-stream: its streams end UNAVAILABLE, the streams on the other endpoint continue', async (t) => {
