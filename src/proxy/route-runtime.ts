@@ -202,8 +202,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     let phases: Phases;
     try {
       if (plugin === undefined) throw new Error(`plugin "${m.plugin}" is not loaded in this process`);
-      // The instance survives endpoint changes while its config is unchanged.
-      phases = retain(`middleware:${m.name}:${JSON.stringify(m.config)}`, () => plugin.create(m.config, services(m.name)));
+      // The instance survives endpoint changes while its config is unchanged (same version: no
+      // need to compare the config itself, which may be large).
+      phases = retain(`middleware:${m.name}:${m.version}`, () => plugin.create(m.config, services(m.name)));
       if (typeof phases !== 'object' || phases === null) throw new Error('create() did not return an object of phases');
     } catch (err) {
       deps.logger.error({ route: route.key, middleware: m.name, err: (err as Error).message }, 'middleware could not be created; its route answers 500');

@@ -102,7 +102,9 @@ export class ProxyListeners implements TlsRequestHandler {
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
     }
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy }, defaultCertificate);
+    // One HTTP/2 glitch budget per client across the HTTPS port and every Gateway address (http2-guard.ts).
+    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy, glitchLedger }, defaultCertificate);
     this.#https = https;
     if (gate) {
       // Requests on TLS connections read the client address off the TLS socket.
@@ -111,8 +113,6 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
     this.#adoptSessions(https.terminator);
-    // One HTTP/2 glitch budget per client across every Gateway address (the shared HTTPS port keeps its own).
-    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       maxConnections: config.maxConnections,
