@@ -74,8 +74,9 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   /** Body filters: a Promise is pending; what arrived meanwhile. */
   #filtering = false;
   #queue: QueuedChunk[] | null = null;
-  /** The catalogue error for the last failure (written unless a plugin answers or retries). */
+  /** The catalogue error for the last failure (written unless a plugin answers or retries), and its cause. */
   #failureError: ProxyErrorSpec | null = null;
+  #failureCause: unknown = null;
 
   constructor(
     kind: ExchangeKind, runtime: RouteRuntime, proxy: ExchangeHost, socket: import('node:net').Socket, clientAddress: string, secure: boolean,
@@ -92,15 +93,15 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   abstract clientClosed(): boolean;
   /** Write the answer a phase decided (answerStatus, answerBody, answerHeaders); may throw on a plugin's invalid header. */
   protected abstract writeAnswer(): void;
-  /** Write a catalogue error (safe in any state). */
-  protected abstract writeError(error: ProxyErrorSpec): void;
+  /** Write a catalogue error (safe in any state); `cause`: the upstream failure behind it, if any. */
+  protected abstract writeError(error: ProxyErrorSpec, cause?: unknown): void;
   /** Write the response head; false when it cannot be written (a 502 follows). */
   protected abstract writeHead(status: number, reason: string | undefined, headers: import('node:http').OutgoingHttpHeaders): boolean;
   /** Write a body chunk; false asks to wait: the way in calls drained() when the client can take more. */
   protected abstract writeBody(chunk: Buffer): boolean;
   protected abstract endBody(trailers: UpstreamHeaders | null): void;
-  /** Cut a response that has started (the client sees it is incomplete). */
-  protected abstract cutResponse(): void;
+  /** Cut a response that has started (the client sees it is incomplete): `error` and `cause` say why. */
+  protected abstract cutResponse(error: ProxyErrorSpec, cause: unknown): void;
   /** A 1xx before the final response. */
   protected interim(_status: number, _headers: UpstreamHeaders): void {}
   /** The upstream opened (101 or a raw connection) and its head is written: join the two sides. */
@@ -113,6 +114,10 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   protected prepareBody(): Promise<void> | null {
     return null;
   }
+  /** The first upstream attempt is about to start (a way in may arm a deadline). */
+  protected firstAttempt(): void {}
+  /** The exchange has ended (status and outcome are set), before the log phases. */
+  protected onEnded(): void {}
 
   // ---- the lifecycle
 
@@ -191,6 +196,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   }
 
   #startAttempt(): void {
+    if (this.attempts === 0) this.firstAttempt();
     const member = this.member!;
     member.endpoint.active++;
     this.#holding = member;
@@ -242,6 +248,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       this.proxy.recordFailure(attempt.member.endpoint, now, isLastAvailable(this.runtime.members, attempt.member.endpoint, now));
     }
     this.runtime.countUpstreamError(failure.reason);
+    this.#failureCause = error;
     if (failure.reason === 'client' || failure.reason === 'router') {
       // Not the backend's failure (the client's body was short, undici refused the request): no failure phase.
       this.#writeFailure(failure.error);
@@ -294,7 +301,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       return;
     }
     if (this.responseStarted) {
-      this.cutResponse();
+      this.cutResponse(this.#failureError ?? ProxyErrors.UPSTREAM_PROTOCOL, this.#failureCause);
       this.end(this.status, 'error');
       return;
     }
@@ -322,11 +329,11 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
 
   #writeFailure(spec: ProxyErrorSpec): void {
     if (this.responseStarted) {
-      this.cutResponse();
+      this.cutResponse(spec, this.#failureCause);
       this.end(this.status, 'error');
       return;
     }
-    this.writeError(spec);
+    this.writeError(spec, this.#failureCause);
     this.end(spec.status, 'error');
   }
 
@@ -540,6 +547,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     if (this.#ended) return;
     const e = error instanceof BodyPhaseError ? error : new BodyPhaseError('body', error);
     const spec = this.proxy.failures.record(this.owner.info.key, e.link, e.cause, e.timedOut);
+    this.#failureCause = null;
     this.#dropAttempt(new Error('body phase failed'));
     this.#writeFailure(spec);
   }
@@ -575,6 +583,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.outcome = outcome;
     this.durationMs = performance.now() - this.startedAt;
     if (!this.#counted) this.#count(status, outcome);
+    this.onEnded();
     if (this.chain.log !== null) runLogPhases(this);
     this.proxy.finished(this);
   }

@@ -1,6 +1,9 @@
 // An HTTP/1.1 or HTTP/2 request (Node's ServerResponse / Http2ServerResponse): the exchange's
 // output written to the response object. The body streams both ways with backpressure; a body
-// up to 16 KiB that arrives in one piece goes out with the head in one write.
+// up to 16 KiB that arrives in one piece goes out with the head in one write; trailers follow
+// the body. A gRPC call (application/grpc) is answered and ended in gRPC's terms (grpc.ts): every
+// answer of the router is a gRPC status, a call cut after its response began ends with its status
+// in the trailers, `grpc-timeout` is a deadline, and its status is counted per route.
 
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
@@ -10,7 +13,12 @@ import type { ProxyErrorSpec } from '../errors.ts';
 import { filterBody, isPromise } from '../pipeline/runner.ts';
 import { destroyResponse, sendError, type AnyResponse } from './error-response.ts';
 import { Exchange, type ExchangeHost } from './exchange.ts';
-import { clientAddress, clientResponseHeaders } from './headers.ts';
+import {
+  GrpcStatus, endGrpcCall, grpcStatusForError, grpcStatusForHttp, grpcStatusForUpstreamFailure, grpcStatusName, isGrpcContentType,
+  parseGrpcTimeout, writeGrpcStatus,
+} from './grpc.ts';
+import { addClientTrailers, clientAddress, clientResponseHeaders } from './headers.ts';
+import { GrpcDeadlineError } from './upstream-failure.ts';
 import type { Http1Request } from './http1-forwarder.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import type { UpstreamHeaders } from './upstream-attempt.ts';
@@ -34,6 +42,10 @@ function onDrain(this: AnyResponse): void {
   (this as unknown as Record<symbol, HttpExchange | undefined>)[kExchange]?.drained();
 }
 
+function onDeadline(exchange: HttpExchange): void {
+  exchange.deadlinePassed();
+}
+
 export class HttpExchange extends Exchange implements Http1Request {
   readonly req: AnyRequest;
   readonly res: AnyResponse;
@@ -44,6 +56,13 @@ export class HttpExchange extends Exchange implements Http1Request {
   #wholeBody: Buffer | null = null;
   /** A buffered body after the requestBody phases (filtered once: a retry sends the same bytes). */
   #sendBody: Buffer | null = null;
+  /** A gRPC call (application/grpc): answered in gRPC statuses, grpc-timeout a deadline. */
+  readonly grpc: boolean;
+  #deadline: NodeJS.Timeout | null = null;
+  /** The gRPC status the call ended with (the backend's, or the router's answer), by name. */
+  #grpcCode: string | null = null;
+  /** grpc-status in the response headers (a trailers-only response). */
+  #grpcHeaderStatus: string | undefined = undefined;
 
   constructor(proxy: ExchangeHost, runtime: RouteRuntime, req: AnyRequest, res: AnyResponse, secure: boolean, url: string, host: string) {
     const socket = req.socket as Socket;
@@ -54,6 +73,7 @@ export class HttpExchange extends Exchange implements Http1Request {
     const h2 = (req as Http2ServerRequest).stream;
     this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0') ||
       (h2 !== undefined && !h2.readableEnded && this.method !== 'GET' && this.method !== 'HEAD');
+    this.grpc = isGrpcContentType(h['content-type']);
     (res as unknown as Record<symbol, HttpExchange>)[kExchange] = this;
     res.on('close', onClientClose);
   }
@@ -85,6 +105,14 @@ export class HttpExchange extends Exchange implements Http1Request {
     const res = this.res;
     if (res.headersSent) return;
     const body = this.answerBody;
+    if (this.grpc && !isGrpcContentType(this.answerHeaders?.['content-type'] as string | undefined)) {
+      // A plugin's answer to a gRPC call, as the call's status (a plugin that speaks gRPC itself,
+      // content-type application/grpc, is passed through as written).
+      const status = grpcStatusForHttp(this.answerStatus);
+      writeGrpcStatus(res, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), this.answerHeaders);
+      this.#grpcCode = grpcStatusName(status);
+      return;
+    }
     let headers = this.answerHeaders;
     // Never change the plugin's object: it may be a constant shared by every answer.
     if (headers === null) headers = { 'content-length': Buffer.byteLength(body) };
@@ -93,18 +121,36 @@ export class HttpExchange extends Exchange implements Http1Request {
     res.end(body);
   }
 
-  protected writeError(error: ProxyErrorSpec): void {
-    sendError(this.res, error);
+  protected writeError(error: ProxyErrorSpec, cause: unknown = null): void {
+    if (!this.grpc) {
+      sendError(this.res, error);
+      return;
+    }
+    const status = cause instanceof Error ? grpcStatusForUpstreamFailure(cause, error) : grpcStatusForError(error);
+    writeGrpcStatus(this.res, status, error.message, null, error.code);
+    this.#grpcCode = grpcStatusName(status);
   }
 
   protected writeHead(status: number, reason: string | undefined, headers: OutgoingHttpHeaders): boolean {
     const res = this.res as ServerResponse;
     const h1 = (this.res as { stream?: unknown }).stream === undefined;
+    if (this.grpc) this.#grpcHeaderStatus = this.upstreamResponseHeaders?.['grpc-status'] as string | undefined;
     try {
-      if (h1 && reason) res.writeHead(status, reason, headers);
-      else res.writeHead(status, headers);
+      if (this.grpc && !h1 && headers['grpc-status'] !== undefined) {
+        // A gRPC Trailers-Only response (its status in the headers): it must stay one HEADERS
+        // frame with END_STREAM. writeHead() would send the HEADERS at once and END_STREAM in
+        // an empty DATA frame after them, and gRPC clients then read the status as initial
+        // metadata and the call as ended without status. Set, the head goes out with the end.
+        res.statusCode = status;
+        for (const name in headers) res.setHeader(name, headers[name]!);
+      } else if (h1 && reason) {
+        res.writeHead(status, reason, headers);
+      } else {
+        res.writeHead(status, headers);
+      }
     } catch {
       // Node refuses what it cannot write (a header value it rejects): a 502, not a dropped connection.
+      if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
       return false;
     }
     const length = headers['content-length'];
@@ -134,21 +180,46 @@ export class HttpExchange extends Exchange implements Http1Request {
 
   protected endBody(trailers: UpstreamHeaders | null): void {
     const res = this.res as ServerResponse;
-    if (trailers !== null && hasAny(trailers)) {
-      try {
-        res.addTrailers(clientResponseHeaders(trailers) as Record<string, string>);
-      } catch {
-        // trailers Node refuses are dropped; the body is complete
-      }
-    }
+    // Trailers (gRPC's grpc-status among them) follow the body; over HTTP/1.1 Node sends them
+    // only on a chunked response (a response whose length was known has nowhere to put them).
+    if (trailers !== null) addClientTrailers(res, trailers);
+    // A call's status: in the trailers, or in the headers of a trailers-only response.
+    if (this.grpc) this.#grpcCode = grpcStatusName((trailers?.['grpc-status'] as string | undefined) ?? this.#grpcHeaderStatus);
     const whole = this.#wholeBody;
     // Node prepends the head to a string body: one write (WHOLE_BODY_MAX).
     if (whole !== null) res.end(whole.toString('latin1'), 'latin1');
     else res.end();
   }
 
-  protected cutResponse(): void {
-    destroyResponse(this.res);
+  protected cutResponse(error: ProxyErrorSpec, cause: unknown): void {
+    if (!this.grpc) {
+      destroyResponse(this.res);
+      return;
+    }
+    // A gRPC call ends with a status the client can read, in the trailers.
+    const status = cause instanceof Error ? grpcStatusForUpstreamFailure(cause, error) : grpcStatusForError(error);
+    endGrpcCall(this.res, status, error.message);
+    this.#grpcCode = grpcStatusName(status);
+  }
+
+  /** grpc-timeout: the call is cut at its deadline (DEADLINE_EXCEEDED), whatever the route timeout. */
+  protected override firstAttempt(): void {
+    if (!this.grpc) return;
+    const ms = parseGrpcTimeout(this.req.headers['grpc-timeout']);
+    if (ms !== null) this.#deadline = setTimeout(onDeadline, ms, this);
+  }
+
+  deadlinePassed(): void {
+    this.#deadline = null;
+    if (!this.ended) this.attempt?.abort(new GrpcDeadlineError());
+  }
+
+  protected override onEnded(): void {
+    if (this.#deadline !== null) {
+      clearTimeout(this.#deadline);
+      this.#deadline = null;
+    }
+    if (this.grpc) this.runtime.countGrpc(this.#grpcCode ?? (this.outcome === 'client-closed' ? grpcStatusName(GrpcStatus.CANCELLED) : 'UNKNOWN'));
   }
 
   /**
@@ -169,11 +240,6 @@ export class HttpExchange extends Exchange implements Http1Request {
       // an interim response we cannot relay is dropped, the final one still goes through
     }
   }
-}
-
-function hasAny(headers: UpstreamHeaders): boolean {
-  for (const _ in headers) return true;
-  return false;
 }
 
 /** A buffered body through the requestBody phases (as one chunk, then the end). */

@@ -1,11 +1,14 @@
-// HTTP/1.1 to the backend through undici: one dispatch per attempt, its handler a small object
-// whose methods live on the prototype (undici's own handler pattern: no closure per event) and
-// report to the exchange. An Upgrade request is the same dispatch with `upgrade` set: a 101
-// hands over the upstream socket (upstreamOpen), any other answer is relayed like a response.
+// Forwarding through undici's dispatch protocol: one dispatch per attempt, its handler a small
+// object whose methods live on the prototype (undici's own handler pattern: no closure per
+// event) and report to the exchange. The pool is the endpoint's: undici's HTTP/1.1 Pool, or the
+// HTTP/2 pool (upstream-h2-pool.ts) that speaks the same protocol. An Upgrade request is the same
+// dispatch with `upgrade` set, always over HTTP/1.1: a 101 hands over the upstream socket
+// (upstreamOpen), any other answer is relayed like a response.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
@@ -28,7 +31,8 @@ export interface Http1Request extends UpstreamEvents {
 }
 
 export interface DispatcherSource {
-  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher;
+  /** The endpoint's pool for the route: HTTP/1.1 (undici) or HTTP/2 (upstream-h2-pool.ts, the same dispatch protocol); `upgrade`: HTTP/1.1 always. */
+  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade?: boolean): UpstreamDispatcher;
 }
 
 export class Http1Forwarder implements Forwarder<Http1Request> {
@@ -66,7 +70,7 @@ class UndiciAttempt implements UpstreamAttempt, Dispatcher.DispatchHandler {
     const upgrade = x.upgradeProtocol;
     // An upgrade waits for the backend's answer as long as connect + server timeouts allow.
     const timeout = upgrade === null ? policy.serverTimeoutMs : policy.connectTimeoutMs + policy.serverTimeoutMs;
-    this.#source.dispatcherFor(runtime, this.member.endpoint).dispatch({
+    this.#source.dispatcherFor(runtime, this.member.endpoint, upgrade !== null).dispatch({
       path: x.path,
       method: x.method,
       headers: x.upstreamHeaders ?? [],

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Gauge } from 'prom-client';
-import type { Dispatcher } from 'undici';
+import { Http2UpstreamPool, type UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -195,19 +195,27 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     this.#tunnels.delete(tunnel);
   }
 
-  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher {
+  /**
+   * The endpoint's pool for this route: HTTP/2 when the route's service port says so
+   * (backend-protocol.ts) — but an Upgrade always goes over HTTP/1.1 — else HTTP/1.1; cleartext,
+   * or TLS for reencrypt routes.
+   */
+  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade = false): UpstreamDispatcher {
+    const http2 = !upgrade && runtime.http2 !== null && runtime.http2.has(endpoint);
     if (!runtime.reencrypt) {
+      if (http2) return (endpoint.h2Pool ??= new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs })) as UpstreamDispatcher;
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
     const pools = runtime.tlsPools;
-    let pool = pools.get(endpoint.id);
+    const key = http2 ? `h2/${endpoint.id}` : endpoint.id;
+    let pool = pools.get(key);
     if (pool === undefined) {
       const tls = runtime.route.tls!;
-      pool = createPool(`https://${endpoint.name}`, this.connectTimeoutMs, {
-        ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined,
-        servername: tls.serverName,
-      });
-      pools.set(endpoint.id, pool);
+      const settings = { ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls.serverName };
+      pool = http2
+        ? new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings })
+        : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
+      pools.set(key, pool);
     }
     return pool;
   }
@@ -223,6 +231,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
+      if (endpoint.h2Pool) closing.push(endpoint.h2Pool.destroy().catch(() => {}));
     }
     for (const runtime of this.table.items()) {
       for (const pool of runtime.tlsPools.values()) closing.push(pool.destroy().catch(() => {}));

@@ -45,7 +45,7 @@ export interface HttpsListenerOptions {
   passthrough?: PassthroughHandler;
   /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
   proxyProtocol?: ProxyProtocolGate;
-  /** The per-client HTTP/2 glitch ledger shared with other listeners (default: its own). */
+  /** The per-client HTTP/2 glitch ledger shared with other listeners, h2c included (default: its own). */
   glitchLedger?: ClientGlitchLedger;
 }
 
