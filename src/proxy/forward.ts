@@ -227,7 +227,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     this.#gone = true;
     ctx.outcome = 'error';
     sendError(this.res, spec);
-    if (this.grpc) this.runtime.countGrpc(grpcStatusName(grpcStatusForError(spec)));
+    if (this.grpc) this.#noteGrpc(grpcStatusForError(spec));
     this.#count(spec.status);
     if (!this.#endHeld) controller.abort(new Error('response phase failed'));
   }
@@ -338,7 +338,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       // only on a chunked response (a response whose length was known has nowhere to put them).
       if (this.#trailers !== null) addClientTrailers(this.res, this.#trailers);
       // The call's status: in the trailers, or in the headers of a trailers-only response.
-      if (this.grpc) this.runtime.countGrpc(grpcStatusName((this.#trailers?.['grpc-status'] as string | undefined) ?? this.#grpcStatus));
+      if (this.grpc) this.#noteGrpc((this.#trailers?.['grpc-status'] as string | undefined) ?? this.#grpcStatus);
       const whole = this.#wholeBody;
       // Node prepends the head to a string body: one write (WHOLE_BODY_MAX).
       if (whole !== null) (this.res as import('node:http').ServerResponse).end(whole.toString('latin1'), 'latin1');
@@ -360,7 +360,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     }
     if (this.#gone) {
       // The client went away: not the endpoint's fault, nothing to answer.
-      if (this.grpc) this.runtime.countGrpc('CANCELLED');
+      if (this.grpc) this.#noteGrpc(1 /* CANCELLED: the client went away */);
       this.#count(499);
       this.#finish();
       return;
@@ -400,7 +400,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   #endGrpc(status: number, message: string, code: string | null): void {
     if (code === null) endGrpcCall(this.res, status, message);
     else writeGrpcStatus(this.res, status, message, null, code);
-    this.runtime.countGrpc(grpcStatusName(status));
+    this.#noteGrpc(status);
+  }
+
+  /** The gRPC call ended with this status: counted per route, and seen by the log phase. */
+  #noteGrpc(status: number | string | undefined): void {
+    const n = typeof status === 'string' ? Number(status) : status;
+    this.ctx.grpcStatus = typeof n === 'number' && Number.isInteger(n) ? n : null;
+    this.runtime.countGrpc(grpcStatusName(n));
   }
 
   /** grpc-timeout: the call is cut at its deadline (DEADLINE_EXCEEDED), whatever the route timeout. */

@@ -32,6 +32,12 @@ import { gatewayEntryOf } from './connection-marks.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 
+/** The router answered a gRPC call with this status: counted per route, seen by the log phase. */
+function noteGrpc(ctx: PluginContext, status: number): void {
+  ctx.grpcStatus = status;
+  (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(status));
+}
+
 export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
   readonly registry = new EndpointRegistry();
@@ -140,14 +146,14 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const error = ctx.answerError;
     if (error !== null) {
       sendError(res, error);
-      if (isGrpcResponse(res)) (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(grpcStatusForError(error)));
+      if (isGrpcResponse(res)) noteGrpc(ctx, grpcStatusForError(error));
     } else if (!res.headersSent && isGrpcResponse(res) && !isGrpcContentType(ctx.answerHeaders?.['content-type'] as string | undefined)) {
       // A plugin's answer to a gRPC call, as the call's status (a plugin that speaks gRPC itself,
       // content-type application/grpc, is passed through as written).
       const body = ctx.answerBody;
       const status = grpcStatusForHttp(ctx.answerStatus);
       writeGrpcStatus(res, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), ctx.answerHeaders);
-      (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(status));
+      noteGrpc(ctx, status);
     } else if (!res.headersSent) {
       const body = ctx.answerBody;
       let headers = ctx.answerHeaders;
@@ -170,7 +176,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const spec = this.failures.record(ctx.route.key, link, error, timedOut);
     ctx.answerStatus = spec.status;
     sendError(ctx.sink as AnyResponse, spec);
-    if (isGrpcResponse(ctx.sink as AnyResponse)) (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(grpcStatusForError(spec)));
+    if (isGrpcResponse(ctx.sink as AnyResponse)) noteGrpc(ctx, grpcStatusForError(spec));
     this.#end(ctx, spec.status, 'error');
   }
 
