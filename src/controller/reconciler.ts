@@ -23,12 +23,14 @@ import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
 import { admissionResultOf, evaluateHTTPRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
 import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts';
+import { AddressPool } from '../gateway/address-pool.ts';
+import { GatewayAddresses } from '../gateway/gateway-addresses.ts';
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import { HOSTLESS_HOST_KEY, type AdmissionResult, type CompiledRoute, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
 import { parentDomain } from '../table/match.ts';
-import { fingerprintOf } from './fingerprint.ts';
+import { entryFingerprint, fingerprintOf, routeFingerprint } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -97,6 +99,12 @@ export class Reconciler extends EventEmitter {
   #gatewayStatusFingerprint = '';
   /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
   #gatewayStatusDirty = false;
+  /** Gateways' own addresses (--gateway-addresses), stable across evaluations; null without a pool. */
+  readonly #gatewayAddresses: GatewayAddresses | null;
+  /** The sockets for Gateways' own addresses, as last sent; dirty until a delta carries them. */
+  #entryPoints: GatewayEntryPoint[] = [];
+  #entryPointsFingerprint = '[]';
+  #entryPointsDirty = false;
 
   /** Throws LabelSelectorError when --route-labels or --namespace-labels is invalid. */
   constructor(store: ObjectStore, options: ReconcilerOptions) {
@@ -106,6 +114,8 @@ export class Reconciler extends EventEmitter {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#skipped = new SkippedEndpointsGauge(options.metrics);
+    const pool = options.config.gatewayAddresses ?? [];
+    this.#gatewayAddresses = pool.length > 0 ? new GatewayAddresses(new AddressPool(pool)) : null;
     this.#context = {
       config: options.config,
       store,
@@ -146,6 +156,7 @@ export class Reconciler extends EventEmitter {
     }
     // The consumer's table may hold anything: replace it whole.
     const delta: TableDelta = { ...this.snapshot(), version: ++this.#version, reset: true };
+    this.#entryPointsDirty = false; // the snapshot carries them
     this.#metrics?.tableUpdates.inc();
     this.emit('delta', delta);
   }
@@ -165,6 +176,7 @@ export class Reconciler extends EventEmitter {
       upsert: [...this.#entries.values()].map((e) => e.entry),
       remove: [],
       defaultBackend: this.#default?.route ?? null,
+      entryPoints: this.#entryPoints,
     };
   }
 
@@ -179,8 +191,14 @@ export class Reconciler extends EventEmitter {
 
   /** Re-evaluate the Gateway API; owners of HTTPRoutes whose candidates changed are added to `owners`. */
   #evaluateGateways(owners: Set<string>): void {
-    const evaluation = evaluateGateways(this.#store, this.#config);
+    const evaluation = evaluateGateways(this.#store, this.#config, Date.now(), this.#gatewayAddresses);
     this.#gateway = evaluation;
+    const entryPoints = JSON.stringify(evaluation.entryPoints);
+    if (entryPoints !== this.#entryPointsFingerprint) {
+      this.#entryPointsFingerprint = entryPoints;
+      this.#entryPoints = evaluation.entryPoints;
+      this.#entryPointsDirty = true;
+    }
     this.#gatewayStatusDirty = true;
     const seen = new Set<string>();
     for (const [key, candidates] of evaluation.candidates) {
@@ -284,7 +302,7 @@ export class Reconciler extends EventEmitter {
       }
     }
     if (gatewayDirty) this.#evaluateGateways(owners);
-    if (owners.size > 0 || hosts.size > 0) this.#reconcile(owners, hosts);
+    if (owners.size > 0 || hosts.size > 0 || this.#entryPointsDirty) this.#reconcile(owners, hosts);
     else if (gatewayDirty) this.#updateGatewayStatus();
   }
 
@@ -500,15 +518,19 @@ export class Reconciler extends EventEmitter {
       }
       // As for results: a host's first entry needs no fingerprint (nothing to compare with).
       if (previous !== undefined) {
-        const fingerprint = fingerprintOf(entry);
-        if ((previous.fingerprint ??= fingerprintOf(previous.entry)) === fingerprint) continue;
+        const fingerprint = entryFingerprint(entry);
+        if ((previous.fingerprint ??= entryFingerprint(previous.entry)) === fingerprint) continue;
         this.#entries.set(hostKey, { entry, fingerprint });
       } else this.#entries.set(hostKey, { entry, fingerprint: null });
       upsert.push(entry);
     }
-    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined) return null;
+    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined && !this.#entryPointsDirty) return null;
     const delta: TableDelta = { version: ++this.#version, upsert, remove };
     if (defaultBackend !== undefined) delta.defaultBackend = defaultBackend;
+    if (this.#entryPointsDirty && !this.#quiet) {
+      delta.entryPoints = this.#entryPoints;
+      this.#entryPointsDirty = false;
+    }
     return delta;
   }
 
@@ -534,7 +556,7 @@ export class Reconciler extends EventEmitter {
       this.#dependencies.set(DEFAULT_BACKEND, deps);
     }
     this.#skipped.set(DEFAULT_BACKEND, skipped);
-    const fingerprint = route ? fingerprintOf(route) : '';
+    const fingerprint = route ? routeFingerprint(route) : '';
     if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
     this.#default = route ? { route, fingerprint } : null;
     return route;

@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics.ts';
 import type { AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import { createHttpListener } from './http-listener.ts';
+import { createH2cServer, type H2cServer } from './h2c-server.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
@@ -28,6 +29,11 @@ import { HttpsListener } from './tls/https-listener.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 import { loadDefaultCertificate } from './tls/default-certificate.ts';
 import { RequestEntry } from './request-entry.ts';
+import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
+import { TlsTerminator } from './tls/tls-terminator.ts';
+import { tlsProfile } from './tls/tls-profile.ts';
+import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { systemClock } from '../clock.ts';
 
 export interface ServingOptions {
   config: RouterConfig;
@@ -60,9 +66,13 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #entry: RequestEntry;
   readonly #logger: Logger;
   readonly #http: HttpServer;
+  /** h2c by prior knowledge on the HTTP port (null with --disable-http2). */
+  readonly #h2c: H2cServer | null;
   /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
+  /** Gateways with addresses of their own: their sockets (gateway-entry-listeners.ts). */
+  readonly #gateways: GatewayEntryListeners;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #draining = false;
@@ -74,6 +84,8 @@ export class ProxyListeners implements TlsRequestHandler {
     const defaultCertificate = options.defaultCertificate ?? (await loadDefaultCertificate(options.config.defaultCertificate, options.logger));
     const listeners = new ProxyListeners(options, defaultCertificate);
     await listeners.#listen(ports, options.config.bind);
+    options.proxy.onEntryPoints = (points) => listeners.#gateways.update(points);
+    listeners.#gateways.update(options.proxy.entryPoints);
     return listeners;
   }
 
@@ -82,10 +94,15 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#proxy = proxy;
     this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
     this.#logger = logger;
-    this.#http = createHttpListener(this, config, metrics);
     const gate = config.useProxyProtocol
       ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
       : undefined;
+    // h2c: the HTTP/1.1 server hands over connections that open with the HTTP/2 preface.
+    // One HTTP/2 glitch budget per client address, whichever way in its connections use (the
+    // HTTPS port, h2c on the HTTP port, a Gateway's own address).
+    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
+    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, { config, glitchLedger, metrics, logger });
+    this.#http = createHttpListener(this, config, metrics, 'http', this.#h2c);
     if (gate) {
       const http = this.#http;
       this.#httpFront = net.createServer({ noDelay: true }, (socket) => gate.accept(socket, (s) => http.emit('connection', s)));
@@ -93,7 +110,7 @@ export class ProxyListeners implements TlsRequestHandler {
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
     }
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy }, defaultCertificate);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy, glitchLedger }, defaultCertificate);
     this.#https = https;
     if (gate) {
       // Requests on TLS connections read the client address off the TLS socket.
@@ -101,7 +118,29 @@ export class ProxyListeners implements TlsRequestHandler {
     }
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
-    https.terminator.server.on('session', (session: Http2Session) => {
+    this.#adoptSessions(https.terminator.server);
+    // h2c connections came through #http: already tracked.
+    if (this.#h2c !== null) this.#adoptSessions(this.#h2c.server);
+    this.#gateways = new GatewayEntryListeners({
+      http: (socket) => this.#http.emit('connection', socket),
+      maxConnections: config.maxConnections,
+      newTerminator: (lookup) => {
+        const terminator = new TlsTerminator({
+          lookup, handler: this, profile: tlsProfile(config), defaultCertificate, ticketKeys,
+          disableHttp2: config.disableHttp2, headerTimeoutMs: config.headerTimeout, clientTimeoutMs: config.clientTimeout,
+          http2ConnectionGlitches: config.http2ConnectionGlitches, http2ClientGlitches: config.http2ClientGlitches, glitchLedger,
+          maxHeaderSize: config.maxHeaderSize, metrics, logger,
+        });
+        terminator.server.on('connection', (socket: net.Socket) => this.#track(socket));
+        this.#adoptSessions(terminator.server);
+        return terminator;
+      },
+    }, logger);
+  }
+
+  /** HTTP/2 sessions are told GOAWAY when the drain starts. */
+  #adoptSessions(server: import('node:events').EventEmitter): void {
+    server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       if (this.#draining) session.close();
@@ -132,10 +171,12 @@ export class ProxyListeners implements TlsRequestHandler {
 
   setTicketKeys(keys: Buffer): void {
     this.#https.terminator.setTicketKeys(keys);
+    for (const t of this.#gateways.terminators()) t.setTicketKeys(keys);
   }
 
   setDefaultCertificate(pair: CertificateMaterial): void {
     this.#https.terminator.setDefaultCertificate(pair);
+    for (const t of this.#gateways.terminators()) t.setDefaultCertificate(pair);
   }
 
   handleRequest(req: AnyRequest, res: AnyResponse): void {
@@ -156,6 +197,7 @@ export class ProxyListeners implements TlsRequestHandler {
     if (this.#http.listening) net.Server.prototype.close.call(this.#http);
     if (this.#httpFront?.listening) this.#httpFront.close();
     this.#https.stopListening();
+    this.#gateways.stopAccepting();
   }
 
   /** Stop accepting and drain (see the top of this file); resolves when every connection is gone. */
@@ -176,7 +218,9 @@ export class ProxyListeners implements TlsRequestHandler {
       for (const socket of this.#sockets) { socket.destroy(); result.cutTunnels++; }
     }
     this.#http.close(); // the header-timeout checker
+    this.#h2c?.server.close();
     this.#https.terminator.close();
+    for (const t of this.#gateways.terminators()) t.close();
     if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');
     return result;
   }

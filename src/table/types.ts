@@ -36,6 +36,8 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
+  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
+  protocol?: 'http2';
 }
 
 export interface HealthCheckSpec {
@@ -102,8 +104,10 @@ export interface CompiledMiddleware {
   name: string;
   /** Name of the loaded plugin it configures. */
   plugin: string;
-  /** spec.config, validated against the plugin's schema (defaults applied). */
+  /** spec.config, validated against the plugin's schema (defaults applied), frozen, shared by every route naming it. */
   config: unknown;
+  /** Identity of the config (a digest of the plugin and spec.config): what fingerprints, instance reuse and the worker IPC compare. */
+  version: string;
 }
 
 /** Limits per client IP address on one route, as OpenShift's stick-table rules. */
@@ -162,9 +166,14 @@ export interface RequestConditions {
   method: string | null;
   headers: Array<[name: string, value: string]>;
   query: Array<[name: string, value: string]>;
-  /** Which of the router's listeners the route is attached through. */
+  /** Which of the router's shared listeners (--http-port, --https-port) the route is attached through. */
   http: boolean;
   https: boolean;
+  /**
+   * Keys (`namespace/gateway/listener`) of the listeners on Gateways' own addresses the route is
+   * attached through (GatewayEntryPoint); null when none.
+   */
+  listeners: string[] | null;
 }
 
 export interface HeaderModifier {
@@ -222,6 +231,30 @@ export interface HostEntry {
   ownerNamespace?: string;
 }
 
+/** A Gateway listener served on its Gateway's own address (--gateway-addresses). */
+export interface GatewayListenerEntry {
+  /** `namespace/gateway/listener`: what the conditions of the routes attached to it name. */
+  key: string;
+  /** Normalised hostname; '' = any host. */
+  hostname: string;
+  /** HTTPS: the certificate of the listener. */
+  certificate: { cert: string; key: string } | null;
+}
+
+/**
+ * An address and port the router listens on for Gateways: one of a Gateway's own addresses and
+ * the port of some of its listeners (one protocol per port). A request that arrives there is
+ * matched only against the routes attached to the most specific of these listeners that matches
+ * its host (listener isolation).
+ */
+export interface GatewayEntryPoint {
+  address: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** Most specific first: exact hostnames, then wildcards by length, then the listener without hostname. */
+  listeners: GatewayListenerEntry[];
+}
+
 /** An incremental change to the table. The reconciler emits one per batch of store changes. */
 export interface TableDelta {
   version: number;
@@ -233,6 +266,13 @@ export interface TableDelta {
   defaultBackend?: CompiledRoute | null;
   /** The whole table (a resync): every host entry not in `upsert` is dropped. */
   reset?: boolean;
+  /** Present when the Gateways' own listeners changed: the whole set. */
+  entryPoints?: GatewayEntryPoint[];
+  /**
+   * Only on the way to worker processes (table/middleware-configs.ts): Middleware configs by
+   * version, each once, while the routes' middlewares carry their version without the config.
+   */
+  middlewareConfigs?: Record<string, unknown>;
 }
 
 export interface AdmissionResult {

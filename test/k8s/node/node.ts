@@ -66,8 +66,20 @@ export interface TestNode {
 const nodes = new Set<() => void>();
 const cleanupAll = () => { killAllContainers(); for (const n of [...nodes]) n(); };
 process.on('exit', cleanupAll);
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.once(signal, () => { cleanupAll(); process.kill(process.pid, signal); });
+// Stopped by a signal: clean up, then die of it. The listener stays while cleaning up, so a
+// second signal arriving meanwhile is swallowed instead of killing the process half-way.
+let signalled = false;
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+const handlers = new Map<NodeJS.Signals, () => void>();
+for (const signal of SIGNALS) {
+  handlers.set(signal, () => {
+    if (signalled) return;
+    signalled = true;
+    cleanupAll();
+    for (const [s, h] of handlers) process.removeListener(s, h);
+    process.kill(process.pid, signal);
+  });
+  process.on(signal, handlers.get(signal)!);
 }
 
 export async function startNode(options: NodeOptions): Promise<TestNode> {
