@@ -8,9 +8,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ProxyErrorSpec } from '../errors.ts';
 import type { Member } from '../balance/types.ts';
-import type { EndpointCandidate, ExchangeKind, FailureInfo, Outcome, RouteInfo, TlsInfo } from './views.ts';
+import type { EndpointCandidate, ExchangeKind, FailureInfo, GrpcCall, Outcome, RouteInfo, TlsInfo } from './views.ts';
 
-export type { ExchangeKind, Outcome, TlsInfo } from './views.ts';
+export type { ExchangeKind, GrpcCall, Outcome, TlsInfo } from './views.ts';
 
 /**
  * What the view reads of its exchange (pipeline/phase-run.ts implements it). Declared here so
@@ -36,6 +36,7 @@ export interface RunState {
   readonly body: Buffer | null;
   readonly attempts: number;
   readonly failure: FailureInfo | null;
+  readonly grpcStatus: number | null;
   readonly answerStatus: number;
   local: unknown;
   respond(status: number, body: string | Buffer, headers: OutgoingHttpHeaders | null): void;
@@ -62,6 +63,7 @@ function candidateOf(run: RunState, member: Member | null): EndpointCandidate | 
 export class PluginContext<L = unknown> {
   readonly #run: RunState;
   #tls: TlsInfo | null = null;
+  #grpc: GrpcCall | null | undefined = undefined;
 
   static {
     runOf = (ctx) => ctx.#run;
@@ -113,6 +115,18 @@ export class PluginContext<L = unknown> {
   get failure(): FailureInfo | null { return this.#run.failure; }
   /** The buffered request body (after readBody), else null: the body streams. */
   get body(): Buffer | null { return this.#run.body; }
+
+  /**
+   * The gRPC call of this exchange (content-type application/grpc…): service and method from
+   * the `/service/method` path as received; null for anything else. Built on first use.
+   */
+  get grpc(): GrpcCall | null {
+    if (this.#grpc === undefined) this.#grpc = grpcCallOf(this.#run.headers['content-type'], this.#run.url);
+    return this.#grpc;
+  }
+
+  /** A gRPC call's status once it ended (log phase): the backend's grpc-status, the router's own answer, 1 (CANCELLED) when the client left; else null. */
+  get grpcStatus(): number | null { return this.#run.grpcStatus; }
 
   /** TLS details of the client connection (built on first use). */
   get tls(): TlsInfo {
@@ -178,4 +192,16 @@ export class PluginContext<L = unknown> {
       durationMs: this.durationMs, attempts: this.attempts, failure: this.failure,
     };
   }
+}
+
+/** `/package.Service/Method` of a gRPC request (application/grpc, not gRPC-Web), else null. */
+function grpcCallOf(contentType: string | string[] | undefined, url: string): GrpcCall | null {
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return null;
+  const next = contentType.charCodeAt(16);
+  if (!(Number.isNaN(next) || next === 43 /* '+' */ || next === 59 /* ';' */)) return null;
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  const slash = path.indexOf('/', 1);
+  if (path.charCodeAt(0) !== 47 || slash <= 1 || slash === path.length - 1 || path.indexOf('/', slash + 1) !== -1) return null;
+  return Object.freeze({ service: path.slice(1, slash), method: path.slice(slash + 1) });
 }

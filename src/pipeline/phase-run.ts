@@ -78,6 +78,8 @@ export abstract class PhaseRun {
   failure: FailureInfo | null = null;
   /** Bits for the built-in plugins (per-exchange state without allocating the state slots). */
   builtinFlags = 0;
+  /** A gRPC exchange's status once it ended (the backend's grpc-status or the router's own answer); else null. */
+  grpcStatus: number | null = null;
 
   // ---- the runner's position
   stage = STAGE_CONNECTION;

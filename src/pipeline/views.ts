@@ -8,6 +8,12 @@ export type ExchangeKind = 'http' | 'upgrade' | 'passthrough';
 /** How the exchange ended (log phase). */
 export type Outcome = 'pending' | 'forwarded' | 'answered' | 'error' | 'client-closed';
 
+/** What a gRPC exchange calls (ctx.grpc): the service and method of its `/service/method` path. */
+export interface GrpcCall {
+  readonly service: string;
+  readonly method: string;
+}
+
 /** The route a plugin serves: a frozen snapshot, no key material. */
 export interface RouteInfo {
   /** `Route/ns/name`, `Ingress/ns/name/<rule>/<path>`, `HTTPRoute/ns/name/<rule>/<match>@<host>` */

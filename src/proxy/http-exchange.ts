@@ -59,8 +59,6 @@ export class HttpExchange extends Exchange implements Http1Request {
   /** A gRPC call (application/grpc): answered in gRPC statuses, grpc-timeout a deadline. */
   readonly grpc: boolean;
   #deadline: NodeJS.Timeout | null = null;
-  /** The gRPC status the call ended with (the backend's, or the router's answer), by name. */
-  #grpcCode: string | null = null;
   /** grpc-status in the response headers (a trailers-only response). */
   #grpcHeaderStatus: string | undefined = undefined;
 
@@ -110,7 +108,7 @@ export class HttpExchange extends Exchange implements Http1Request {
       // content-type application/grpc, is passed through as written).
       const status = grpcStatusForHttp(this.answerStatus);
       writeGrpcStatus(res, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), this.answerHeaders);
-      this.#grpcCode = grpcStatusName(status);
+      this.grpcStatus = status;
       return;
     }
     let headers = this.answerHeaders;
@@ -128,7 +126,7 @@ export class HttpExchange extends Exchange implements Http1Request {
     }
     const status = cause instanceof Error ? grpcStatusForUpstreamFailure(cause, error) : grpcStatusForError(error);
     writeGrpcStatus(this.res, status, error.message, null, error.code);
-    this.#grpcCode = grpcStatusName(status);
+    this.grpcStatus = status;
   }
 
   protected writeHead(status: number, reason: string | undefined, headers: OutgoingHttpHeaders): boolean {
@@ -184,7 +182,7 @@ export class HttpExchange extends Exchange implements Http1Request {
     // only on a chunked response (a response whose length was known has nowhere to put them).
     if (trailers !== null) addClientTrailers(res, trailers);
     // A call's status: in the trailers, or in the headers of a trailers-only response.
-    if (this.grpc) this.#grpcCode = grpcStatusName((trailers?.['grpc-status'] as string | undefined) ?? this.#grpcHeaderStatus);
+    if (this.grpc) this.grpcStatus = statusNumber((trailers?.['grpc-status'] as string | undefined) ?? this.#grpcHeaderStatus);
     const whole = this.#wholeBody;
     // Node prepends the head to a string body: one write (WHOLE_BODY_MAX).
     if (whole !== null) res.end(whole.toString('latin1'), 'latin1');
@@ -199,7 +197,7 @@ export class HttpExchange extends Exchange implements Http1Request {
     // A gRPC call ends with a status the client can read, in the trailers.
     const status = cause instanceof Error ? grpcStatusForUpstreamFailure(cause, error) : grpcStatusForError(error);
     endGrpcCall(this.res, status, error.message);
-    this.#grpcCode = grpcStatusName(status);
+    this.grpcStatus = status;
   }
 
   /** grpc-timeout: the call is cut at its deadline (DEADLINE_EXCEEDED), whatever the route timeout. */
@@ -219,7 +217,10 @@ export class HttpExchange extends Exchange implements Http1Request {
       clearTimeout(this.#deadline);
       this.#deadline = null;
     }
-    if (this.grpc) this.runtime.countGrpc(this.#grpcCode ?? (this.outcome === 'client-closed' ? grpcStatusName(GrpcStatus.CANCELLED) : 'UNKNOWN'));
+    if (!this.grpc) return;
+    // The call's status, counted per route and seen by the log phase: CANCELLED when the client left.
+    if (this.outcome === 'client-closed') this.grpcStatus = GrpcStatus.CANCELLED;
+    this.runtime.countGrpc(grpcStatusName(this.grpcStatus));
   }
 
   /**
@@ -240,6 +241,12 @@ export class HttpExchange extends Exchange implements Http1Request {
       // an interim response we cannot relay is dropped, the final one still goes through
     }
   }
+}
+
+/** A grpc-status value as a number (null when absent or not an integer: counted as UNKNOWN). */
+function statusNumber(value: string | undefined): number | null {
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isInteger(n) ? n : null;
 }
 
 /** A buffered body through the requestBody phases (as one chunk, then the end). */

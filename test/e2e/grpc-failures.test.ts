@@ -5,6 +5,8 @@
 // connection spread over two backends by weight; an h1-only backend on the same host still served.
 import test from 'ava';
 import path from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
@@ -16,6 +18,7 @@ import { startRawH2Backend, type RawH2Backend } from '../support/raw-h2-backend.
 import { spawnEchoServer, type EchoProcess } from '../support/grpc-echo-child.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const guardLog = path.join(mkdtempSync(path.join(tmpdir(), 'grpc-guard-')), 'calls.jsonl');
 
 let router: RouterProcess;
 let a: EchoServer;
@@ -77,6 +80,11 @@ test.before(async () => {
     routeYaml('pair', 'pair.test', 'pair', { annotations: { 'haproxy.router.openshift.io/balance': 'roundrobin', 'haproxy.router.openshift.io/disable_cookies': 'true' } }),
     routeYaml('empty', 'empty.test', 'empty'),
     routeYaml('secured', 'secured.test', 'a', { annotations: { 'switchyard.io/middlewares': 'auth' } }),
+    routeYaml('guarded', 'guarded.test', 'a', { annotations: { 'switchyard.io/middlewares': 'guard' } }),
+    `apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: guard, namespace: default }
+spec: { plugin: grpc-guard, config: { deny: ["test.Echo/ClientStream"], log: ${JSON.stringify(guardLog)} } }`,
     `apiVersion: switchyard.io/v1alpha1
 kind: Middleware
 metadata: { name: auth, namespace: default }
@@ -85,7 +93,7 @@ spec: { plugin: api-key, config: { keys: ["s3cret-key"] } }`,
     routeYaml('mixed-grpc', 'mixed.test', 'a', { path: '/test.Echo' }),
     routeYaml('mixed-web', 'mixed.test', 'web'),
   ].join('\n---\n'));
-  router = await startRouter({ args: ['--file', file, '--plugin', path.join(root, 'examples/plugins/api-key.ts')] });
+  router = await startRouter({ args: ['--file', file, '--plugin', path.join(root, 'examples/plugins/api-key.ts'), '--plugin', path.join(root, 'test/fixtures/plugins/grpc-guard.ts')] });
 });
 
 test.after.always(async () => {
@@ -225,4 +233,22 @@ test('an HTTP/1.1-only backend on the same host still works, for HTTP/1.1 and h2
   const h2 = await h2Request(session, { ':path': '/page', ':authority': 'mixed.test' });
   t.is(h2.status, 200);
   t.is((JSON.parse(h2.text()) as { backend: string }).backend, 'web');
+});
+
+test('plugins see gRPC: ctx.grpc names the service and method (a plugin refuses one), the log phase sees the grpc status', async (t) => {
+  const c = client('guarded.test');
+  t.is((await unary(c, 'x')).error, null);
+  const refused = await new Promise<grpc.ServiceError | null>((resolve) => {
+    const call = c.clientStream(new grpc.Metadata(), {}, (err) => resolve(err));
+    call.end();
+  });
+  t.is(refused?.code, grpc.status.PERMISSION_DENIED);
+  t.regex(refused?.details ?? '', /ClientStream is not allowed here/);
+  const lines = await eventually(() => {
+    let text = '';
+    try { text = readFileSync(guardLog, 'utf8'); } catch { return null; }
+    const parsed = text.trim().split('\n').map((l) => JSON.parse(l) as { service: string; method: string; grpcStatus: number | null; status: number });
+    return parsed.length >= 2 ? parsed : null;
+  }, 10_000);
+  t.deepEqual(lines!.map((l) => [l.service, l.method, l.grpcStatus]).sort(), [['test.Echo', 'ClientStream', 7], ['test.Echo', 'Unary', 0]]);
 });

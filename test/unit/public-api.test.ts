@@ -12,7 +12,7 @@ const VALUES = [
 
 const TYPES = [
   'ApplyResult', 'BodyChunk', 'BodyResult', 'CreateRouterOptions', 'EndpointCandidate', 'EndpointInfo', 'ExchangeKind', 'FailureInfo',
-  'FailureReason', 'HarnessOptions', 'Kind', 'KubeObject', 'ListeningPorts', 'Middleware', 'Outcome', 'PhaseResult', 'Phases', 'Plugin',
+  'FailureReason', 'GrpcCall', 'HarnessOptions', 'Kind', 'KubeObject', 'ListeningPorts', 'Middleware', 'Outcome', 'PhaseResult', 'Phases', 'Plugin',
   'PluginContext', 'PluginDefinition', 'PluginHarness', 'PluginLogger', 'PluginServices', 'ProxyErrorSpec', 'RouteInfo', 'Router',
   'RouterConfig', 'RoutesView', 'Source', 'SourceSink', 'Static', 'TSchema', 'TestFailure', 'TestRequest', 'TestResult', 'TlsInfo',
 ];
