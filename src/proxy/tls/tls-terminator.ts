@@ -118,6 +118,10 @@ export class TlsTerminator {
         requireHostHeader: true,
       },
       maxSessionMemory: 32,
+      // Node's defaults are 1,000 invalid frames and 100 refused streams before it gives up on a
+      // session; the first is a flood's allowance. 100 of each, as the glitch budget (http2-guard.ts).
+      maxSessionInvalidFrames: 100,
+      maxSessionRejectedStreams: 100,
       // Node advertises 2^32-1 concurrent streams by default: one connection could open any
       // number of requests. 100 as HAProxy (nginx: 128).
       settings: { maxHeaderListSize: options.maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
