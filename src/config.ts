@@ -45,6 +45,7 @@ export interface RouterConfig {
   statsUsernameFile: string;
   statsPasswordFile: string;
   routerName: string;
+  nodeName: string;
   workers: number;
   routeLabels: string;
   namespaceLabels: string;
@@ -83,6 +84,7 @@ export interface RouterConfig {
   shutdownDelay: number;
   tunnelDrainTimeout: number;
   watchTimeout: number;
+  watchList: boolean;
   defaultCertificate: string;
   defaultCertificateDir: string;
   defaultDestinationCA: string;
@@ -119,6 +121,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
+  { key: 'nodeName', flag: '--node-name', env: 'NODE_NAME', type: 'string', default: '', doc: 'the node this router runs on, named in the User-Agent of its API requests (default: the host name)' },
   { key: 'routeLabels', flag: '--route-labels', env: 'ROUTE_LABELS', type: 'string', default: '', doc: 'label selector: serve only matching Routes/Ingresses' },
   { key: 'namespaceLabels', flag: '--namespace-labels', env: 'NAMESPACE_LABELS', type: 'string', default: '', doc: 'label selector: serve only Routes/Ingresses in matching namespaces' },
   { key: 'ingressClass', flag: '--ingress-class', env: 'ROUTER_INGRESS_CLASS', type: 'string', default: 'switchyard', doc: 'IngressClass name (or controller) whose Ingresses are served' },
@@ -157,6 +160,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
+  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'bool', default: true, doc: 'read the initial state as a streaming list (watch-list) where the API server supports it; false: paged lists' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
   { key: 'defaultCertificateDir', flag: '--default-certificate-dir', env: 'DEFAULT_CERTIFICATE_DIR', type: 'string', default: '', doc: 'directory with tls.crt and tls.key (a mounted kubernetes.io/tls Secret), reloaded when they change; wins over --default-certificate' },
