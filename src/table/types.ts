@@ -36,6 +36,8 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
+  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
+  protocol?: 'http2';
 }
 
 export interface HealthCheckSpec {
