@@ -97,6 +97,8 @@ export class Metrics {
   readonly routeEndpointsAvailable: ComputedGauge<'route'>;
   readonly endpointInFlight: Gauge<'endpoint'>;
   readonly endpointEjectedUntil: Gauge<'endpoint'>;
+  readonly tracingSpansExported: Counter;
+  readonly tracingSpansDropped: Counter<'reason'>;
   /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
   liveEndpoints: (() => Iterable<LiveEndpoint>) | null = null;
 
@@ -130,6 +132,8 @@ export class Metrics {
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
     this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
     this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
+    this.tracingSpansExported = new Counter({ name: 'switchyard_tracing_spans_exported_total', help: 'Spans the OTLP collector accepted', registers });
+    this.tracingSpansDropped = new Counter({ name: 'switchyard_tracing_spans_dropped_total', help: 'Spans that never reached the collector, by reason: queue_full (--trace-queue-size reached), export_failed (export failed or timed out after retries)', labelNames: ['reason'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
     this.proxyProtocol = new Counter({ name: 'switchyard_proxy_protocol_total', help: 'Connections by PROXY protocol result: ok, untrusted (peer not in --proxy-protocol-trusted), invalid, timeout', labelNames: ['result'], registers });
     this.ready = new Gauge({ name: 'switchyard_ready', help: '1 while /healthz/ready answers 200 (initial load applied, not draining)', registers });

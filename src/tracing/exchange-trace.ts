@@ -1,0 +1,136 @@
+// The trace of one exchange (a request, an upgrade, a passthrough connection): its server span
+// and one client span per upstream attempt, each attempt's context injected into the request
+// that attempt sends. A sampled exchange records OpenTelemetry spans; an unsampled one creates
+// none and only propagates: a fresh span id per attempt, flags 00, so the upstream continues
+// the trace id without recording (head sampling decides the whole trace).
+
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type AttributeValue, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_RESEND_COUNT, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
+import type { ExchangeIds } from './exchange-ids.ts';
+import type { Propagation } from './propagation.ts';
+import { SAMPLED_FLAG, type RemoteParent } from './trace-context.ts';
+
+/** What an exchange trace needs from the process's tracing (one object, shared). */
+export interface TraceHost {
+  readonly tracer: Tracer;
+  readonly ids: ExchangeIds;
+  readonly propagation: Propagation;
+}
+
+export class ExchangeTrace {
+  readonly traceId: string;
+  readonly sampled: boolean;
+  /** The client's context, or null when this exchange started the trace. */
+  readonly parent: RemoteParent | null;
+  readonly #host: TraceHost;
+  /** The server span (sampled exchanges, once started). */
+  #server: Span | null = null;
+  #serverContext: Context | null = null;
+  /** The current upstream attempt's client span (sampled exchanges). */
+  #attempt: Span | null = null;
+  /** The span id the current upstream attempt propagates. */
+  attemptSpanId = '';
+  attempts = 0;
+
+  constructor(host: TraceHost, traceId: string, sampled: boolean, parent: RemoteParent | null) {
+    this.#host = host;
+    this.traceId = traceId;
+    this.sampled = sampled;
+    this.parent = parent;
+  }
+
+  /** The server span's id ('' when unsampled: no span exists). */
+  spanId = '';
+
+  get recording(): boolean {
+    return this.#server !== null;
+  }
+
+  /** Start the server span (sampled exchanges; a no-op otherwise). `startTime`: performance.now() at the exchange's start. */
+  startServer(name: string, kind: SpanKind, attributes: Attributes, startTime: number): void {
+    if (!this.sampled || this.#server !== null) return;
+    const host = this.#host;
+    let context = ROOT_CONTEXT;
+    if (this.parent !== null) context = trace.setSpanContext(ROOT_CONTEXT, this.parent);
+    else host.ids.useTraceId(this.traceId);
+    this.#server = host.tracer.startSpan(name, { kind, attributes, startTime }, context);
+    this.spanId = this.#server.spanContext().spanId;
+  }
+
+  /** Rename the server span (once the route is known, say). */
+  updateName(name: string): void {
+    this.#server?.updateName(name);
+  }
+
+  setAttribute(key: string, value: AttributeValue): void {
+    this.#server?.setAttribute(key, value);
+  }
+
+  setAttributes(attributes: Attributes): void {
+    this.#server?.setAttributes(attributes);
+  }
+
+  addEvent(name: string, attributes?: Attributes): void {
+    this.#server?.addEvent(name, attributes);
+  }
+
+  /**
+   * A new upstream attempt: its client span (sampled), and its context written into `headers`
+   * (a flat [name, value, …] list: what the client sent in the propagated formats is replaced).
+   * A retry is a sibling attempt under the same server span, with http.request.resend_count.
+   */
+  startAttempt(name: string, attributes: Attributes, headers: string[] | null): void {
+    this.#attempt?.end(); // an attempt not ended by its driver ends where the next begins
+    this.attempts++;
+    const host = this.#host;
+    let flags = 0;
+    if (this.#server !== null) {
+      this.#serverContext ??= trace.setSpan(ROOT_CONTEXT, this.#server);
+      const span = host.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, this.#serverContext);
+      if (this.attempts > 1) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, this.attempts - 1);
+      this.#attempt = span;
+      this.attemptSpanId = span.spanContext().spanId;
+      flags = SAMPLED_FLAG;
+    } else {
+      this.#attempt = null;
+      this.attemptSpanId = host.ids.generateSpanId();
+    }
+    if (headers !== null) {
+      host.propagation.strip(headers);
+      host.propagation.inject(headers, this.traceId, this.attemptSpanId, flags, this.parent?.traceState);
+    }
+  }
+
+  /** The attempt got a response (`status`) or failed (`errorType`, status 0). */
+  endAttempt(status: number, errorType: string | null): void {
+    const span = this.#attempt;
+    if (span === null) return;
+    this.#attempt = null;
+    if (status > 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    // Client spans: a 4xx is an error too (semantic conventions).
+    const error = errorType ?? (status >= 400 ? String(status) : null);
+    if (error !== null) {
+      span.setAttribute(ATTR_ERROR_TYPE, error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+
+  /**
+   * The exchange ended: `status` answered to the client (0: none, e.g. a tunnel or a cut
+   * connection), `errorType` what went wrong if anything. Server spans: 5xx is an error, 4xx is not.
+   */
+  end(status: number, errorType: string | null): void {
+    if (this.#attempt !== null) this.endAttempt(0, errorType ?? 'aborted');
+    const span = this.#server;
+    if (span === null) return;
+    this.#server = null;
+    if (status > 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    const error = errorType ?? (status >= 500 ? String(status) : null);
+    if (error !== null) {
+      span.setAttribute(ATTR_ERROR_TYPE, error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+}
