@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { RouterConfig } from '../config.ts';
 import { parseDurationText as parseDuration } from '../duration.ts';
-import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
+import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, TRACE_SAMPLING, type TraceSampling, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
 
 export const ANNOTATIONS = Object.freeze({
   balance: 'haproxy.router.openshift.io/balance',
@@ -36,6 +36,7 @@ export const ANNOTATIONS = Object.freeze({
   rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
   podConcurrentConnections: 'haproxy.router.openshift.io/pod-concurrent-connections',
   middlewares: 'switchyard.io/middlewares',
+  traceSampling: 'switchyard.io/trace-sampling',
 });
 
 const BALANCES: readonly Balance[] = BALANCE_ALGORITHMS;
@@ -69,6 +70,7 @@ export interface AnnotationPolicy {
   targetPortAnnotation: string | null;
   rateLimit: RateLimitSpec | null;
   podConcurrentConnections: number | null;
+  traceSampling: TraceSampling | null;
 }
 
 export type AnnotationParseResult =
@@ -223,6 +225,7 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     targetPortAnnotation: portAnnotation ?? null,
     rateLimit,
     podConcurrentConnections: boundedInt(a, ANNOTATIONS.podConcurrentConnections, 1, 1_000_000),
+    traceSampling: oneOf(a, ANNOTATIONS.traceSampling, TRACE_SAMPLING),
   };
 }
 
@@ -302,5 +305,6 @@ export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): Rou
     rateLimit: p.rateLimit,
     headerActions: null,
     podConcurrentConnections: p.podConcurrentConnections,
+    traceSampling: p.traceSampling ?? 'default',
   };
 }

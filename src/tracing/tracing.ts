@@ -14,7 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
-import { ATTR_K8S_NAMESPACE_NAME, ATTR_K8S_NODE_NAME, ATTR_K8S_POD_NAME, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ExchangeIds } from './exchange-ids.ts';
@@ -118,14 +118,14 @@ async function createOtlpExporter(config: TracingConfig): Promise<SpanExporter> 
 }
 
 /**
- * The resource every span of this process carries: --resource-attributes, then what the router
- * knows of itself (service name and version, a unique instance id per exporting process, the
- * worker, the pod and node from the downward API's POD_NAME, POD_NAMESPACE and NODE_NAME).
+ * The resource every span of this process carries: --resource-attributes (where a DaemonSet puts
+ * k8s.pod.name, k8s.node.name from the downward API: manifests/overlays/tracing), then what the
+ * router knows of itself: service name and version, a unique instance id per exporting process,
+ * the worker, host and pid.
  */
 function resourceAttributes(config: TracingConfig, deps: TracingDeps): Record<string, string | number> {
   const extra = parseKeyValues(config.resourceAttributes, '--resource-attributes');
-  const env = process.env;
-  const attributes: Record<string, string | number> = {
+  return {
     ...extra,
     [ATTR_SERVICE_NAME]: config.serviceName || extra[ATTR_SERVICE_NAME] || DEFAULT_SERVICE_NAME,
     [ATTR_SERVICE_VERSION]: packageVersion(),
@@ -135,12 +135,6 @@ function resourceAttributes(config: TracingConfig, deps: TracingDeps): Record<st
     'switchyard.router_name': deps.routerName,
     'switchyard.worker': deps.worker,
   };
-  // Where the downward API set them, unless --resource-attributes says otherwise.
-  for (const [key, variable] of [[ATTR_K8S_POD_NAME, 'POD_NAME'], [ATTR_K8S_NAMESPACE_NAME, 'POD_NAMESPACE'], [ATTR_K8S_NODE_NAME, 'NODE_NAME']] as const) {
-    const value = env[variable];
-    if (value && extra[key] === undefined) attributes[key] = value;
-  }
-  return attributes;
 }
 
 /** A URL for a log line: without user info or query (either may hold a credential). */

@@ -19,7 +19,7 @@ import { kubectlKustomize, type Manifest } from '../support/real-apiserver.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFESTS = join(REPO, 'manifests');
 /** Every kustomization this test builds, relative to manifests/. */
-const KUSTOMIZATIONS = ['.', 'crd', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples'] as const;
+const KUSTOMIZATIONS = ['.', 'crd', 'overlays/openshift', 'overlays/shard-b', 'overlays/tracing', 'monitoring', 'examples'] as const;
 /** Another engineer's example, with its own test; promtool's rule tests (not Kubernetes objects, see monitoring-rules.test.ts). */
 const NOT_OURS = ['examples/autoport', 'monitoring/tests'];
 
@@ -44,7 +44,7 @@ function find(objects: Manifest[], kind: string, name?: string): Manifest {
 // Loosely typed views of the objects the assertions read.
 type Json = any;
 
-function routerDaemonSet(dir: '.' | 'overlays/shard-b' = '.'): Json {
+function routerDaemonSet(dir: '.' | 'overlays/shard-b' | 'overlays/tracing' = '.'): Json {
   return find(build(dir), 'DaemonSet');
 }
 
@@ -78,8 +78,8 @@ test('every kustomization builds and its objects are unique', (t) => {
 test('every YAML file under manifests/ is part of some kustomization', (t) => {
   const used = new Set<string>();
   const walkKustomization = (dir: string): void => {
-    const k = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[] };
-    for (const r of k.resources ?? []) {
+    const k = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[]; components?: string[] };
+    for (const r of [...(k.resources ?? []), ...(k.components ?? [])]) {
       const path = join(dir, r);
       if (statSync(path).isDirectory()) walkKustomization(path);
       else used.add(relative(MANIFESTS, path));
@@ -410,4 +410,56 @@ test('Middleware CRD: switchyard.io/v1alpha1, namespaced; the router may list an
   t.like(v, { name: 'v1alpha1', served: true, storage: true });
   const role = find(build('.'), 'ClusterRole', 'switchyard-router') as Json;
   t.true(role.rules.some((r: Json) => r.apiGroups.includes('switchyard.io') && r.resources.includes('middlewares') && r.verbs.includes('watch')));
+});
+
+/**
+ * A container's env as the kubelet hands it over: downward API fields filled in from `pod`,
+ * and $(VAR) expanded from the entries defined before (a later or unknown one stays as written).
+ */
+function expandedEnv(ds: Json, pod: { ip: string; name: string; node: string }): Record<string, string> {
+  const env: Record<string, string> = {};
+  const fields: Record<string, string> = { 'status.hostIP': pod.ip, 'metadata.name': pod.name, 'spec.nodeName': pod.node, 'metadata.namespace': ds.metadata.namespace };
+  for (const e of container(ds).env as Json[]) {
+    if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`;
+    else env[e.name] = String(e.value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
+  }
+  return env;
+}
+
+test('tracing component: the node-local collector at the host IP, 1 % of new traces, pod and node in the resource', (t) => {
+  const ds = routerDaemonSet('overlays/tracing');
+  const env = expandedEnv(ds, { ip: '192.0.2.10', name: 'switchyard-router-x7k2p', node: 'edge-1' });
+  // Only the downward-API helpers for $(VAR) are not options of src/config.ts.
+  const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e !== undefined));
+  t.deepEqual(Object.keys(env).filter((name) => !known.has(name)).sort(), ['HOST_IP', 'NODE_NAME', 'POD_NAME']);
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-stats-'));
+  writeFileSync(join(dir, 'username'), 'u');
+  writeFileSync(join(dir, 'password'), 'p');
+  const config = parseConfig([], { ...env, STATS_USERNAME_FILE: join(dir, 'username'), STATS_PASSWORD_FILE: join(dir, 'password') });
+  t.like(config, { otlpEndpoint: 'http://192.0.2.10:4318', otlpProtocol: 'http/protobuf', traceSampler: 'parentbased_traceidratio', traceSamplerArg: 0.01 });
+  t.deepEqual(config.resourceAttributes, ['k8s.pod.name=switchyard-router-x7k2p', 'k8s.node.name=edge-1', 'k8s.namespace.name=switchyard']);
+  // Everything else is the base router's.
+  const base = routerDaemonSet();
+  const added = (container(ds).env as Json[]).slice((container(base).env as Json[]).length);
+  t.deepEqual((container(ds).env as Json[]).slice(0, (container(base).env as Json[]).length), container(base).env);
+  t.deepEqual(added.map((e: Json) => e.name), ['HOST_IP', 'POD_NAME', 'NODE_NAME', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_RESOURCE_ATTRIBUTES']);
+});
+
+test('tracing component composes with the other router kustomizations (shard-b, OpenShift)', (t) => {
+  for (const overlay of ['overlays/shard-b', 'overlays/openshift']) {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-kustomize-'));
+    try {
+      writeFileSync(join(dir, 'kustomization.yaml'), yaml.dump({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
+        resources: [relative(dir, join(MANIFESTS, overlay))], components: [relative(dir, join(MANIFESTS, 'components/tracing'))],
+      }));
+      const ds = find(kubectlKustomize(dir), 'DaemonSet');
+      const env = expandedEnv(ds, { ip: '192.0.2.10', name: 'p', node: 'n' });
+      t.is(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://192.0.2.10:4318', overlay);
+      t.regex(env.OTEL_RESOURCE_ATTRIBUTES!, /k8s\.namespace\.name=switchyard$/, overlay);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
