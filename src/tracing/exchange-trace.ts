@@ -31,6 +31,10 @@ export class ExchangeTrace {
   /** The span id the current upstream attempt propagates. */
   attemptSpanId = '';
   attempts = 0;
+  /** What went wrong, for error.type at the end (a catalogue code, an upstream failure reason). */
+  errorType: string | null = null;
+  /** The response was cut after it started: an error whatever its status. */
+  cut = false;
 
   constructor(host: TraceHost, traceId: string, sampled: boolean, parent: RemoteParent | null) {
     this.#host = host;
@@ -117,16 +121,34 @@ export class ExchangeTrace {
   }
 
   /**
-   * The exchange ended: `status` answered to the client (0: none, e.g. a tunnel or a cut
-   * connection), `errorType` what went wrong if anything. Server spans: 5xx is an error, 4xx is not.
+   * A phase of `link` failed (threw, rejected, timed out): an `exception` event on the server
+   * span, and `code` (the catalogue error answered) as the exchange's error.type.
    */
-  end(status: number, errorType: string | null): void {
-    if (this.#attempt !== null) this.endAttempt(0, errorType ?? 'aborted');
+  recordFailure(phase: string, link: string, error: unknown, timedOut: boolean, code: string | null): void {
+    if (code !== null) this.errorType = code;
+    const span = this.#server;
+    if (span === null) return;
+    const err = error instanceof Error ? error : null;
+    span.addEvent('exception', {
+      'exception.type': timedOut ? 'Timeout' : (err?.name ?? typeof error),
+      'exception.message': timedOut ? `${phase} phase did not finish in time` : (err?.message ?? String(error)),
+      'switchyard.phase': phase,
+      'switchyard.middleware': link,
+    });
+  }
+
+  /**
+   * The exchange ended: `status` answered to the client (0: none, e.g. a passthrough connection
+   * or a cut one). Server spans: a 5xx (error.type: errorType, else the status) or, without a
+   * status, an errorType is an error; a 4xx is not (the client's fault).
+   */
+  end(status: number): void {
+    if (this.#attempt !== null) this.endAttempt(0, this.errorType ?? 'aborted');
     const span = this.#server;
     if (span === null) return;
     this.#server = null;
     if (status > 0) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-    const error = errorType ?? (status >= 500 ? String(status) : null);
+    const error = status >= 500 ? (this.errorType ?? String(status)) : status === 0 || this.cut ? this.errorType : null;
     if (error !== null) {
       span.setAttribute(ATTR_ERROR_TYPE, error);
       span.setStatus({ code: SpanStatusCode.ERROR });

@@ -188,9 +188,10 @@ export class Jaeger {
     }
   }
 
-  /** Trace ids of a service's traces Jaeger holds (most recent first, at most `limit`). */
-  async traceIds(service: string, limit = 100): Promise<string[]> {
-    const res = await request(this.queryPort, { path: `/api/traces?service=${encodeURIComponent(service)}&limit=${limit}&lookback=1h` });
+  /** Trace ids of a service's traces with a span named `operation` (most recent first, at most `limit`). */
+  async traceIds(service: string, operation?: string, limit = 100): Promise<string[]> {
+    const op = operation === undefined ? '' : `&operation=${encodeURIComponent(operation)}`;
+    const res = await request(this.queryPort, { path: `/api/traces?service=${encodeURIComponent(service)}${op}&limit=${limit}&lookback=1h` });
     if (res.status !== 200) return [];
     const body = JSON.parse(res.body) as { data: RawTrace[] | null };
     return (body.data ?? []).map((t) => t.spans[0]!.traceID.padStart(32, '0'));

@@ -129,7 +129,7 @@ test('a sampled exchange: server span continues the incoming trace, each attempt
   const second = parseTraceparent(headers[headers.indexOf('traceparent') + 1])!;
   t.not(second.spanId, first.spanId);
   trace.endAttempt(200, null);
-  trace.end(200, null);
+  trace.end(200);
   const spans = await flush();
   const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
   const clients = spans.filter((s) => s.kind === SpanKind.CLIENT);
@@ -153,7 +153,7 @@ test('an unsampled exchange records nothing and still propagates: same trace id,
   const sent = parseTraceparent(headers[1])!;
   t.deepEqual([sent.traceId, sent.traceFlags], [TRACE, 0]);
   t.not(sent.spanId, PARENT);
-  trace.end(200, null);
+  trace.end(200);
   t.deepEqual(await flush(), []);
 });
 
