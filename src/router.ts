@@ -29,6 +29,7 @@ import { ServedGauges } from './admin/served-gauges.ts';
 import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 import { startTracing } from './tracing/start-tracing.ts';
+import { packageVersion } from './version.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -167,8 +168,9 @@ export class Router {
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
-      const { ClusterSource } = await import('./sources/cluster-source.ts');
-      this.#sources = [new ClusterSource({ config, logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
+      const { openClusterMode } = await import('./cluster-mode.ts');
+      this.#cluster = openClusterMode({ config, logger: this.logger, metrics: this.metrics, errors: this.configErrors });
+      this.#sources = [this.#cluster.source];
     }
     // Every mode feeds the store the same way: Source → StoreSink.
     const sink = new StoreSink(this.store);
@@ -178,10 +180,7 @@ export class Router {
     // EndpointSlice arrived in a later list than its Route (at 100k routes, most of start-up).
     this.store.flush();
     this.reconciler.start();
-    if (clusterMode) {
-      const { startClusterMode } = await import('./cluster-mode.ts');
-      this.#cluster = startClusterMode({ config, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
-    }
+    this.#cluster?.startStatus({ reconciler: this.reconciler });
     options.beforeServing?.();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;
@@ -244,6 +243,7 @@ export class Router {
     this.#certificateWatcher?.close();
     await this.#cluster?.stop(); // the status writer before the objects it reports on
     for (const source of this.#sources) await source.stop();
+    await this.#cluster?.close();
     await this.proxy.close();
     if (this.#adminSocket) await closeServer(this.#adminSocket);
     this.#dashboard?.close();
@@ -266,12 +266,6 @@ export class Router {
     if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
     return routes;
   }
-}
-
-let version: string | undefined;
-function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<number> {

@@ -5,7 +5,7 @@
 // code as the single process (src/proxy/serving.ts).
 
 import type { RouterConfig } from '../config.ts';
-import type { Logger } from '../log.ts';
+import { flushLog, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { RouterProxy } from '../proxy/router-proxy.ts';
 import { ProxyListeners } from '../proxy/serving.ts';
@@ -67,6 +67,7 @@ export async function runWorker(config: RouterConfig, logger: Logger, plugins?: 
       case 'drain': {
         if (listeners) await listeners.drain(message.deadlines);
         await proxy.close();
+        await flushLog(logger);
         process.exit(0);
       }
     }

@@ -4,7 +4,8 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import type { ProxyErrorSpec } from '../errors.ts';
+import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
+import { markClosedByRouter } from './tls/http2-guard.ts';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
@@ -29,23 +30,43 @@ export function sendError(res: AnyResponse, error: ProxyErrorSpec, extraHeaders?
 
 export function destroyResponse(res: AnyResponse): void {
   const stream = (res as Http2ServerResponse).stream;
-  if (stream !== undefined) stream.close(0x2 /* INTERNAL_ERROR */);
+  if (stream !== undefined) {
+    markClosedByRouter(stream);
+    stream.close(0x2 /* INTERNAL_ERROR */);
+  }
   else (res as ServerResponse).destroy();
 }
 
 /** A raw HTTP/1.1 error on a socket we own (client errors before a request exists, failed upgrades). */
-export function writeRawError(socket: Duplex, error: ProxyErrorSpec): void {
+export function writeRawError(socket: Duplex, error: ProxyErrorSpec, extraHeaders?: Record<string, string>): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const body = `${error.message}\n`;
+  let extra = '';
+  if (extraHeaders !== undefined) for (const name in extraHeaders) extra += `${name}: ${extraHeaders[name]}\r\n`;
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
       'Content-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `X-Switchyard-Error: ${error.code}\r\n` +
+      extra +
       'Connection: close\r\n\r\n' +
       body,
   );
+}
+
+/** What a 405 must name (RFC 9110 §15.5.6): the methods routes are forwarded with. */
+const ALLOW = { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' };
+
+/**
+ * CONNECT (a forward-proxy tunnel) is not something an edge router offers: 405 on both
+ * protocols. Over HTTP/1.1 Node hands the socket over (answer raw, close); over HTTP/2 the
+ * compatibility layer hands a request and a response — the answer must be a real response
+ * status, since a 2xx to CONNECT means the tunnel is open (RFC 9113 §8.5).
+ */
+export function refuseConnect(_req: unknown, target: Duplex | AnyResponse): void {
+  if ('writeHead' in target) sendError(target, ProxyErrors.METHOD_NOT_ALLOWED, ALLOW);
+  else writeRawError(target, ProxyErrors.METHOD_NOT_ALLOWED, ALLOW);
 }

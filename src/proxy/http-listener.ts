@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { writeRawError } from './error-response.ts';
+import { refuseConnect, writeRawError } from './error-response.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 
 /** `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly). */
@@ -28,9 +28,8 @@ export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfi
   server.on('request', (req, res) => proxy.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   server.on('clientError', onClientError);
-  // CONNECT (a forward-proxy tunnel) is not something an edge router offers: 400 and close,
-  // rather than Node's silent reset.
-  server.on('connect', (_req, socket: Socket) => writeRawError(socket, ProxyErrors.BAD_REQUEST));
+  // CONNECT: 405 and close, rather than Node's silent reset (error-response.ts).
+  server.on('connect', refuseConnect);
   const gauge = metrics.connectionsActive.labels(listener);
   server.on('connection', (socket: Socket) => {
     gauge.inc();

@@ -7,6 +7,7 @@
 //   `a.test/x`, spaces) → 400. In an absolute-form request the URI's authority wins over Host
 //   (and replaces it upstream); userinfo in it → 400. Over HTTP/2, a Host that differs from
 //   :authority → 400. `OPTIONS *` (asterisk-form) → 400: it is about the router, not a route.
+// - A `#fragment` in the request target (or `:path`) → 400, as HAProxy since CVE-2023-45539.
 // - A request body that stalls (no bytes for --client-timeout) gets 408 and the connection
 //   closes, as HAProxy's `timeout client` / nginx's `client_body_timeout` — a client cannot
 //   hold an upstream connection by sending a body slowly.
@@ -24,6 +25,7 @@ import type { Metrics } from '../metrics.ts';
 import { destroyResponse, sendError, writeRawError, type AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouterProxy } from './router-proxy.ts';
+import { markClosedByRouter } from './tls/http2-guard.ts';
 
 /** A host name or IPv4 (letters, digits, `-`, `.`, `_`) or an IPv6 literal, then an optional port. */
 const HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
@@ -48,6 +50,9 @@ export function checkRequestHead(req: AnyRequest): string | null {
   const url = req.url ?? '/';
   // `OPTIONS *` asks about the server, not a route: nothing to forward it to (undici cannot send it).
   if (url === '*') return 'asterisk-form request target';
+  // No request target has a fragment (RFC 9112 §3.2, RFC 9113 §8.3.1): routed on the raw path,
+  // `/admin#x` would miss a policy on /admin, and many backends read it as /admin.
+  if (url.includes('#')) return 'fragment in the request target';
   const h2 = (req as Http2ServerRequest).stream !== undefined;
   if (h2) {
     const authority = headers[':authority'];
@@ -177,7 +182,10 @@ function onBodyTimeout(this: unknown): void {
 
 function destroyRequest(req: AnyRequest): void {
   const stream = (req as Http2ServerRequest).stream;
-  if (stream !== undefined) stream.close(0x8 /* CANCEL */);
+  if (stream !== undefined) {
+    markClosedByRouter(stream);
+    stream.close(0x8 /* CANCEL */);
+  }
   else (req as IncomingMessage).socket.destroy();
 }
 

@@ -8,7 +8,6 @@
 // sampling decided on the trace id, and an ExchangeTrace returned (null: nothing to do).
 
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
@@ -17,6 +16,7 @@ import { AlwaysOnSampler, TracerProvider, type SpanExporter } from '@opentelemet
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { packageVersion } from '../version.ts';
 import { ExchangeIds } from './exchange-ids.ts';
 import { ExchangeSampler, type RouteSampling } from './exchange-sampler.ts';
 import { ExchangeTrace, type TraceHost } from './exchange-trace.ts';
@@ -145,10 +145,4 @@ function redactUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
-}
-
-let version: string | undefined;
-function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
 }

@@ -13,7 +13,12 @@ import { rawExchange } from '../support/http-client.ts';
 const ROUTES = 1200;
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
 
-// Three endpoints per route (ports nobody listens on: no traffic goes there, no checks run).
+// Three endpoints per route on ports nobody listens on. No traffic goes there, but a route with
+// more than one endpoint gets OpenShift's TCP check (--backend-check-interval, 5 s by default),
+// and three refused connects in a row take an endpoint down: 10 s after start-up endpoint_up is
+// rightly 0, and a start-up plus scrape that took that long on a loaded machine failed the
+// values below. With a 1 h interval the third failed check comes hours after the test.
+const CHECKS = ['--backend-check-interval', '1h'];
 const file = writeTempFile(Array.from({ length: ROUTES }, (_, i) => [
   serviceYaml(`s${i}`, [20000 + i, 30000 + i, 40000 + i], { namespace: `ns${i % 5}` }),
   routeYaml(`r${i}`, `r${i}.scrape.test`, `s${i}`, { namespace: `ns${i % 5}` }),
@@ -66,7 +71,7 @@ function parse(text: string): { help: Map<string, number>; type: Map<string, num
 
 for (const workers of [0, 2]) {
   test(`--workers ${workers}: ${ROUTES} routes, /metrics in several chunks, every family and series once, values right`, async (t) => {
-    const router = await startRouter({ args: ['--file', file, '--workers', String(workers)], timeoutMs: 60_000 });
+    const router = await startRouter({ args: ['--file', file, '--workers', String(workers), ...CHECKS], timeoutMs: 60_000 });
     t.teardown(() => router.stop());
     const { head, chunks, text } = await scrape(router.admin);
     t.regex(head, /^http\/1\.1 200/);
@@ -103,7 +108,7 @@ for (const workers of [0, 2]) {
 }
 
 test('a scraper that leaves in the middle of /metrics: the router stops writing and serves the next scrape whole', async (t) => {
-  const router = await startRouter({ args: ['--file', file], timeoutMs: 60_000 });
+  const router = await startRouter({ args: ['--file', file, ...CHECKS], timeoutMs: 60_000 });
   t.teardown(() => router.stop());
   await new Promise<void>((resolve, reject) => {
     const socket = net.connect(router.admin, '127.0.0.1', () => socket.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n'));

@@ -88,6 +88,13 @@ const VECTORS: Vector[] = [
   { name: 'no Host in HTTP/1.1', send: 'GET {P} HTTP/1.1\r\n\r\n', expect: 'refused' },
   { name: 'OPTIONS *', send: `OPTIONS * HTTP/1.1\r\n${H}\r\n`, expect: 'refused' },
   { name: 'CONNECT', send: `CONNECT a.test:443 HTTP/1.1\r\n${H}\r\n`, expect: 'refused' },
+  // A fragment is never part of a request target (RFC 9112 §3.2; HAProxy since CVE-2023-45539):
+  // routed on the raw path it would miss a policy on /admin, and many backends read /admin#x as /admin.
+  { name: 'fragment in the request target', send: `GET {P}#x HTTP/1.1\r\n${H}\r\n`, expect: 'refused' },
+  { name: 'empty fragment in the request target', send: `GET {P}# HTTP/1.1\r\n${H}\r\n`, expect: 'refused' },
+  { name: 'fragment after a query', send: `GET {P}?a=1#x HTTP/1.1\r\n${H}\r\n`, expect: 'refused' },
+  { name: 'fragment in an absolute-form target', send: 'GET http://a.test{P}#x HTTP/1.1\r\nHost: a.test\r\n\r\n', expect: 'refused' },
+  { name: 'fragment in an Upgrade request', send: `GET {P}#x HTTP/1.1\r\n${H}Upgrade: foo\r\nConnection: Upgrade\r\n\r\n`, expect: 'refused' },
   // --- Expect, HTTP/1.0, pipelining
   { name: 'Expect: 100-continue', send: `POST {P} HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: 100-continue\r\n\r\nhello`, expect: [post('hello')] },
   { name: 'Expect: something else', send: `POST {P} HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: teapot\r\n\r\nhello`, expect: 'refused' },
