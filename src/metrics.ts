@@ -2,6 +2,7 @@
 // route is compiled into the proxy (see proxy/route-runtime.ts), never per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SUM_WITH_EXEMPLARS } from './metrics-openmetrics.ts';
 
 /** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
 export interface LiveEndpoint { readonly name: string; readonly active: number; readonly ejectedUntil: number }
@@ -112,10 +113,14 @@ export class Metrics {
       for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     }
     this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
+    // With exemplars (a sampled trace's id per bucket, shown in the OpenMetrics format): prom-client
+    // allows those only on OpenMetrics registries, so it is registered by hand (metrics-openmetrics.ts).
     this.requestDuration = new Histogram({
-      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers,
+      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers: [],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      enableExemplars: true, aggregator: SUM_WITH_EXEMPLARS as 'sum',
     });
+    this.registry.registerMetric(this.requestDuration);
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
     this.endpointUp = new ComputedGauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
     this.routes = new Gauge({ name: 'switchyard_routes', help: 'Routes and Ingresses considered by this router, by admission state', labelNames: ['state'], registers });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { expositionPieces } from './metrics-exposition.ts';
+import { expositionPieces, type ExpositionFormat } from './metrics-exposition.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
@@ -148,7 +148,7 @@ export class Router {
       notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
       beforeScrape: () => this.#refreshServedGauges(),
-      exposition: () => this.#exposition(),
+      exposition: (format) => this.#exposition(format),
       dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
@@ -252,8 +252,8 @@ export class Router {
   }
 
   /** /metrics: this process's registry, or merged with the workers' (metrics-exposition.ts). */
-  async * #exposition(): AsyncGenerator<string> {
-    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry);
+  async * #exposition(format: ExpositionFormat): AsyncGenerator<string> {
+    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry, format);
   }
 
   #refreshServedGauges(): void {

@@ -49,6 +49,9 @@ export interface RuntimeDeps {
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
 const NO_TLS_POOLS: ReadonlyMap<string, Dispatcher> = new Map();
 
+/** A sampled trace, as a duration bucket's exemplar names it. */
+export interface Exemplar { readonly traceId: string; readonly spanId: string }
+
 export class RouteRuntime {
   readonly route: CompiledRoute;
   readonly members: readonly Member[];
@@ -138,14 +141,17 @@ export class RouteRuntime {
     return holder.agent;
   }
 
-  countResponse(status: number, seconds: number): void {
+  /** `exemplar`: the sampled trace of this exchange (its duration bucket then names it), else null. */
+  countResponse(status: number, seconds: number, exemplar: Exemplar | null = null): void {
     const raw = ((status / 100) | 0) - 1;
     const index = raw < 0 ? 0 : raw > 4 ? 4 : raw;
     const children = this.#children;
     let child = children.byClass[index];
     if (child === undefined) children.byClass[index] = child = this.#metrics.requests.labels(this.label, CODE_CLASSES[index]!);
     child.inc();
-    (children.duration ??= this.#metrics.requestDuration.labels(this.label)).observe(seconds);
+    if (exemplar === null) (children.duration ??= this.#metrics.requestDuration.labels(this.label)).observe(seconds);
+    // (prom-client types exemplar labels as the metric's own label names; any names are valid.)
+    else this.#metrics.requestDuration.observe({ labels: { route: this.label }, value: seconds, exemplarLabels: { trace_id: exemplar.traceId, span_id: exemplar.spanId } as never });
   }
 
   /** Errors are rare: the child is resolved on first use and cached on the route. */
