@@ -8,6 +8,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { Jaeger, type JaegerSpan } from '../support/jaeger.ts';
@@ -30,12 +31,14 @@ let jaeger: Jaeger;
 let backend: TracedBackend;
 let tlsBackend: https.Server;
 let tlsBackendCa: string;
+let edgeCert: { cert: string; key: string };
 /** The router most tests share (one process, the default sampler: every trace). */
 let shared: RouterProcess;
 
 test.before(async () => {
   jaeger = await Jaeger.start();
   backend = await startTracedBackend('shop', jaeger.otlpHttpUrl, { websocket: true });
+  edgeCert = await selfSignedCertificate(['edge.example.test']);
   const cert = await selfSignedCertificate(['secure.example.test']);
   tlsBackendCa = cert.cert;
   tlsBackend = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => res.end('tls backend'));
@@ -57,14 +60,15 @@ function routes(): string {
     serviceYaml('shop', [backend.port], { namespace: 'store' }),
     routeYaml('shop', 'shop.example.test', 'shop', { namespace: 'store' }),
     routeYaml('quiet', 'quiet.example.test', 'shop', { namespace: 'store', annotations: { 'switchyard.io/trace-sampling': 'never' } }),
+    routeYaml('edge', 'edge.example.test', 'shop', { namespace: 'store', spec: `  tls: ${JSON.stringify({ termination: 'edge', certificate: edgeCert.cert, key: edgeCert.key })}` }),
     serviceYaml('secure', [tlsPort], { namespace: 'store' }),
     routeYaml('secure', 'secure.example.test', 'secure', { namespace: 'store', spec: '  tls: { termination: passthrough }' }),
   ].join('\n---\n'));
 }
 
 /** A router of its own (the tests that need other options run one at a time: test.serial). */
-async function router(args: string[] = []): Promise<RouterProcess> {
-  return startRouter({ args: ['--file', routes(), '--otlp-endpoint', jaeger.otlpHttpUrl, ...FAST_EXPORT, ...args] });
+async function router(args: string[] = [], file = routes()): Promise<RouterProcess> {
+  return startRouter({ args: ['--file', file, '--otlp-endpoint', jaeger.otlpHttpUrl, ...FAST_EXPORT, ...args] });
 }
 
 const byService = (spans: JaegerSpan[], service: string) => spans.filter((s) => s.service === service);
@@ -263,5 +267,49 @@ test.serial('with the collector gone requests are unaffected; the spans are drop
   } finally {
     await r.stop();
     await spare.stop();
+  }
+});
+
+test('HTTP/2: the server span says so (network.protocol.version 2), the backend is reached over HTTP/1.1 with the context', async (t) => {
+  const traceId = newTraceId();
+  const session = http2.connect(`https://127.0.0.1:${shared.https}`, { servername: 'edge.example.test', rejectUnauthorized: false });
+  t.teardown(() => session.close());
+  const body = await new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':path': '/h2', ':authority': 'edge.example.test', traceparent: `00-${traceId}-${CLIENT_SPAN}-01` });
+    let data = '';
+    stream.setEncoding('utf8').on('data', (c: string) => { data += c; }).on('end', () => resolve(data)).on('error', reject);
+  });
+  t.is(parseTraceparent((JSON.parse(body) as { headers: Record<string, string> }).headers['traceparent'])!.traceId, traceId);
+  const spans = await jaeger.waitForTrace(traceId, (s) => routerSpans(s).length === 2 && byService(s, BACKEND_SERVICE).length === 1);
+  const server = routerSpans(spans).find((s) => s.kind === 'server')!;
+  t.like(server.tags, { 'network.protocol.version': '2', 'url.scheme': 'https', 'http.route': 'Route/store/edge', 'server.address': 'edge.example.test' });
+});
+
+test.serial('a retry is a sibling attempt: the failed one (connect) and the one that answered, both under the server span', async (t) => {
+  const { freePort } = await import('../support/ports.ts');
+  const dead = await freePort(); // nothing listens: connect refused
+  const file = writeTempFile([serviceYaml('flaky', [dead, backend.port], { namespace: 'store' }), routeYaml('flaky', 'flaky.example.test', 'flaky', { namespace: 'store' })].join('\n---\n'));
+  // No active checks during the test: the dead endpoint must be tried, not known down.
+  const r = await router(['--backend-check-interval', '1h'], file);
+  try {
+    let retried: JaegerSpan[] | null = null;
+    for (let i = 0; i < 40 && retried === null; i++) {
+      const traceId = newTraceId();
+      const reply = await request(r.http, { host: 'flaky.example.test', headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` } });
+      t.is(reply.status, 200, 'a connect failure on an idempotent request is retried on the other endpoint');
+      const spans = await jaeger.waitForTrace(traceId, (s) => routerSpans(s).length >= 2 && byService(s, BACKEND_SERVICE).length === 1);
+      if (routerSpans(spans).filter((s) => s.kind === 'client').length === 2) retried = spans;
+    }
+    t.truthy(retried, 'some request tried the dead endpoint first');
+    const server = routerSpans(retried!).find((s) => s.kind === 'server')!;
+    const attempts = routerSpans(retried!).filter((s) => s.kind === 'client').sort((a, b) => a.startTime - b.startTime);
+    for (const attempt of attempts) t.is(attempt.parentSpanId, server.spanId);
+    t.like(attempts[0]!.tags, { 'error.type': 'connect', 'otel.status_code': 'ERROR', 'server.port': dead });
+    t.like(attempts[1]!.tags, { 'http.response.status_code': 200, 'http.request.resend_count': 1, 'server.port': backend.port });
+    t.is(byService(retried!, BACKEND_SERVICE)[0]!.parentSpanId, attempts[1]!.spanId, 'the backend\'s parent is the attempt that reached it');
+    t.is(server.tags['http.response.status_code'], 200);
+    t.is(server.tags['otel.status_code'], undefined, 'a retried exchange that succeeded is not an error');
+  } finally {
+    await r.stop();
   }
 });
