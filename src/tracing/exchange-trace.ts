@@ -36,11 +36,15 @@ export class ExchangeTrace {
   /** The response was cut after it started: an error whatever its status. */
   cut = false;
 
-  constructor(host: TraceHost, traceId: string, sampled: boolean, parent: RemoteParent | null) {
+  /** The upstream header list holds trace headers to remove before injecting (the client's, or an earlier attempt's). */
+  #stale: boolean;
+
+  constructor(host: TraceHost, traceId: string, sampled: boolean, parent: RemoteParent | null, clientSentHeaders: boolean) {
     this.#host = host;
     this.traceId = traceId;
     this.sampled = sampled;
     this.parent = parent;
+    this.#stale = clientSentHeaders;
   }
 
   /** The server span's id ('' when unsampled: no span exists). */
@@ -100,7 +104,8 @@ export class ExchangeTrace {
       this.attemptSpanId = host.ids.generateSpanId();
     }
     if (headers !== null) {
-      host.propagation.strip(headers);
+      // Most requests carry no trace header and this is their first attempt: nothing to strip.
+      if (this.#stale || this.attempts > 1) host.propagation.strip(headers);
       host.propagation.inject(headers, this.traceId, this.attemptSpanId, flags, this.parent?.traceState);
     }
   }

@@ -55,6 +55,12 @@ export class Propagation {
     return null;
   }
 
+  /** The request carries a header of a configured format (valid or not): the upstream copy must lose it. */
+  present(headers: IncomingHttpHeaders): boolean {
+    for (const name of this.headerNames) if (headers[name] !== undefined) return true;
+    return false;
+  }
+
   /** Append the router's context, in every configured format, to a flat [name, value, …] header list. */
   inject(list: string[], traceId: string, spanId: string, traceFlags: number, traceState: TraceState | undefined): void {
     for (const format of this.#formats) {

@@ -82,10 +82,17 @@ export class Tracing implements TraceHost {
   begin(headers: IncomingHttpHeaders | null, sampling: RouteSampling): ExchangeTrace | null {
     if (sampling === 'never') return null;
     const parent = headers !== null ? this.propagation.extract(headers) : null;
-    const traceId = parent !== null ? parent.traceId : this.ids.generateTraceId();
-    const sampled = sampling === 'always' || this.#sampler.sampled(traceId, parent);
+    let traceId: string;
+    let sampled: boolean;
+    if (parent !== null) {
+      traceId = parent.traceId;
+      sampled = sampling === 'always' || this.#sampler.sampled(traceId, parent);
+    } else {
+      traceId = this.ids.newTraceId();
+      sampled = sampling === 'always' || this.#sampler.sampledNew(this.ids.lastTraceXor);
+    }
     if (!sampled && !this.propagation.enabled) return null;
-    return new ExchangeTrace(this, traceId, sampled, parent);
+    return new ExchangeTrace(this, traceId, sampled, parent, headers !== null && this.propagation.present(headers));
   }
 
   /** Spans waiting for or in export. */

@@ -191,3 +191,39 @@ test('the resource names the service, the worker and a unique instance per expor
   t.is(a.resourceAttributes['switchyard.worker'], 'single');
   t.not(a.resourceAttributes['service.instance.id'], b.resourceAttributes['service.instance.id']);
 });
+
+test('a new trace is sampled exactly as OpenTelemetry\'s TraceIdRatioBasedSampler decides on its id', async (t) => {
+  const { ExchangeIds } = await import('../../src/tracing/exchange-ids.ts');
+  const { ExchangeSampler } = await import('../../src/tracing/exchange-sampler.ts');
+  const { TraceIdRatioBasedSampler, SamplingDecision } = await import('@opentelemetry/sdk-trace');
+  const { ROOT_CONTEXT } = await import('@opentelemetry/api');
+  const ids = new ExchangeIds();
+  for (const ratio of [0.01, 0.3, 0.5, 0.99]) {
+    const ours = new ExchangeSampler('parentbased_traceidratio', ratio);
+    const sdk = new TraceIdRatioBasedSampler(ratio);
+    let kept = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const id = ids.newTraceId();
+      t.regex(id, /^[0-9a-f]{32}$/);
+      const decision = ours.sampledNew(ids.lastTraceXor);
+      if (decision !== (sdk.shouldSample(ROOT_CONTEXT, id).decision === SamplingDecision.RECORD_AND_SAMPLED)) t.fail(`ratio ${ratio}, id ${id}`);
+      if (decision) kept++;
+    }
+    t.true(Math.abs(kept / 20_000 - ratio) < 0.02, `ratio ${ratio}: kept ${kept}`);
+  }
+  t.regex(ids.generateSpanId(), /^[0-9a-f]{16}$/);
+});
+
+test('whatever the client sent in a propagated format is replaced upstream, valid or not; other headers stay', async (t) => {
+  const { tracing } = await tracingWith({});
+  for (const sent of ['garbage', `00-${TRACE}-${PARENT}-01`]) {
+    const trace = tracing.begin({ traceparent: sent, tracestate: 'k=v' }, 'default')!;
+    const headers = ['host', 'shop', 'traceparent', sent, 'tracestate', 'k=v', 'x-other', '1'];
+    trace.startAttempt('GET', {}, headers);
+    t.is(headers.filter((h) => h === 'traceparent').length, 1, sent);
+    t.not(headers[headers.indexOf('traceparent') + 1], sent);
+    t.is(headers.indexOf('x-other') >= 0, true);
+    // tracestate goes on with a valid parent only.
+    t.is(headers.includes('tracestate'), sent !== 'garbage', sent);
+  }
+});
