@@ -374,7 +374,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     if (this.#counted) return;
     this.#counted = true;
     this.status = status;
-    this.runtime.countResponse(status, (performance.now() - this.startedAt) / 1000, this.ctx.trace?.recording === true ? this.ctx.trace : null);
+    this.runtime.countResponse(status, (performance.now() - this.startedAt) / 1000);
   }
 
   #finish(): void {

@@ -182,7 +182,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const runtime = ctx.owner as RouteRuntime;
     ctx.status = status;
     ctx.outcome = outcome;
-    runtime.countResponse(status, (performance.now() - ctx.startedAt) / 1000, ctx.trace?.recording === true ? ctx.trace : null);
+    runtime.countResponse(status, (performance.now() - ctx.startedAt) / 1000);
     this.#afterExchange(ctx);
   }
 
