@@ -28,7 +28,6 @@ import { Dashboard } from './admin/dashboard.ts';
 import { ServedGauges } from './admin/served-gauges.ts';
 import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
-import { startTracing } from './tracing/start-tracing.ts';
 import { packageVersion } from './version.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
@@ -212,8 +211,6 @@ export class Router {
       });
       return this.#workers.start();
     }
-    // Each proxying process exports its own spans (the workers theirs, runWorker).
-    this.proxy.tracing = await startTracing(config, { logger: this.logger, metrics: this.metrics, worker: 'single', routerName: config.routerName });
     this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return this.#listeners.ports;
   }

@@ -80,8 +80,6 @@ export class PluginContext {
   body: Buffer | null = null;
   /** Bits for the built-in plugins (per-exchange state without allocating the state slots). */
   builtinFlags = 0;
-  /** The exchange's trace (tracing on, and the route traced), else null. */
-  trace: import('../tracing/exchange-trace.ts').ExchangeTrace | null = null;
 
   // ---- runner state (not for plugins)
   readonly chain: RouteChain;

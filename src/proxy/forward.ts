@@ -16,7 +16,6 @@ import { abandon, runResponsePhases, RESPONSE_PENDING, type ResponseDriver } fro
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
-import { traceAttempt } from './exchange-tracing.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -110,8 +109,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   start(): void {
     this.attempts++;
     this.member.endpoint.active++;
-    const trace = this.ctx.trace;
-    if (trace !== null) traceAttempt(trace, this.method, this.path, this.runtime.reencrypt, this.member.endpoint.address, this.member.endpoint.port, this.headers);
     const dispatcher = this.host.dispatcherFor(this.runtime, this.member.endpoint);
     const timeout = this.runtime.route.policy.serverTimeoutMs;
     dispatcher.dispatch({
@@ -304,7 +301,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       return;
     }
     this.#release();
-    this.ctx.trace?.endAttempt(this.status, null);
     // Any status the backend answers, 5xx included, proves the endpoint is up (see upstream-failure.ts).
     this.host.recordSuccess(this.member.endpoint);
     if (!this.#gone) {
@@ -329,15 +325,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     }
     if (this.#gone) {
       // The client went away: not the endpoint's fault, nothing to answer.
-      this.ctx.trace?.endAttempt(this.status, 'client_closed');
       this.#count(499);
       this.#finish();
       return;
     }
     const failure = classifyUpstreamFailure(error);
     const started = this.status !== 0;
-    const trace = this.ctx.trace;
-    trace?.endAttempt(this.status, failure.reason);
     if (!started && failure.endpointFault) {
       const now = Date.now();
       this.host.recordFailure(this.member.endpoint, now, isLastAvailable(this.runtime.members, this.member.endpoint, now));
@@ -351,10 +344,6 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
         this.start(); // a stale keep-alive socket: one more try on the same endpoint
         return;
       }
-    }
-    if (trace !== null) {
-      trace.errorType = started && !headHeld ? failure.reason : failure.error.code;
-      trace.cut = started && !headHeld;
     }
     if (started && !headHeld) {
       destroyResponse(this.res);

@@ -27,9 +27,6 @@ import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
-import type { Tracing } from '../tracing/tracing.ts';
-import { beginHttpTrace } from './exchange-tracing.ts';
-import { ATTR_ANSWERED_BY } from '../tracing/span-attributes.ts';
 import { gatewayEntryOf } from './connection-marks.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
@@ -48,8 +45,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   draining = false;
-  /** This process's tracing (set before the ports open), null when off. */
-  tracing: Tracing | null = null;
 
   /** Takes only the settings it uses. */
   constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
@@ -106,18 +101,12 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);
-      if (this.tracing !== null) {
-        const socket = req.socket as Socket;
-        beginHttpTrace(this.tracing, 'http', { method: req.method ?? 'GET', url, host, secure, clientAddress: clientAddress(socket.remoteAddress), socket, startedAt: performance.now() },
-          req as import('node:http').IncomingMessage, null, 'default')?.end(404);
-      }
       return;
     }
     const socket = req.socket as Socket;
     const ctx = new PluginContext('http', runtime.chain, this, runtime, runtime.route, socket, clientAddress(socket.remoteAddress),
       secure, req.method ?? 'GET', url, host, req.headers, req);
     ctx.sink = res;
-    if (this.tracing !== null) ctx.trace = beginHttpTrace(this.tracing, 'http', ctx, req as import('node:http').IncomingMessage, runtime.route, runtime.route.policy.traceSampling);
     this.#inFlight++;
     runPhases(ctx);
   }
@@ -148,7 +137,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   answer(ctx: PluginContext): void {
     const res = ctx.sink as AnyResponse;
     const error = ctx.answerError;
-    ctx.trace?.setAttribute(ATTR_ANSWERED_BY, ctx.chain.links[ctx.current]?.name ?? '');
     if (error !== null) {
       sendError(res, error);
     } else if (!res.headersSent) {
@@ -171,7 +159,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   failed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
     const spec = this.failures.record(ctx.route.key, link, error, timedOut);
-    ctx.trace?.recordFailure('request', link, error, timedOut, spec.code);
     ctx.answerStatus = spec.status;
     sendError(ctx.sink as AnyResponse, spec);
     this.#end(ctx, spec.status, 'error');
@@ -187,7 +174,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   #afterExchange(ctx: PluginContext): void {
-    ctx.trace?.end(ctx.status);
     if (ctx.chain.log !== null) runLogPhases(ctx, this.failures);
     this.#inFlight--;
     if (this.inFlight === 0) this.#wakeIdle();
@@ -223,9 +209,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   middlewareFailed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): import('../errors.ts').ProxyErrorSpec {
-    const spec = this.failures.record(ctx.route.key, link, error, timedOut);
-    ctx.trace?.recordFailure('response', link, error, timedOut, spec.code);
-    return spec;
+    return this.failures.record(ctx.route.key, link, error, timedOut);
   }
 
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
@@ -252,7 +236,6 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   async close(): Promise<void> {
     this.#tunnels.closeAll();
-    await this.tracing?.shutdown().catch(() => {});
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));

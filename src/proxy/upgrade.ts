@@ -24,7 +24,6 @@ import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
 import { gatewayEntryOf } from './connection-marks.ts';
 import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from './upstream-failure.ts';
-import { beginHttpTrace, traceAttempt } from './exchange-tracing.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -144,8 +143,6 @@ export class UpgradeTunnels implements ExchangeDriver {
     const ctx = new PluginContext('upgrade', runtime.chain, this, runtime, runtime.route, clientSocket,
       clientAddress(clientSocket.remoteAddress), secure, 'GET', url, host, request.headers, null);
     ctx.sink = new PendingUpgrade(request, socket, head, upgrade.toLowerCase() === 'websocket' ? 'websocket' : 'upgrade');
-    const tracing = (this.#health as { tracing?: import('../tracing/tracing.ts').Tracing | null } | null)?.tracing ?? null;
-    if (tracing !== null) ctx.trace = beginHttpTrace(tracing, 'upgrade', ctx, request, runtime.route, runtime.route.policy.traceSampling);
     this.#pending++;
     runPhases(ctx);
   }
@@ -168,7 +165,6 @@ export class UpgradeTunnels implements ExchangeDriver {
 
   #endPending(ctx: PluginContext, status: number, outcome: PluginContext['outcome']): void {
     this.#pending--;
-    ctx.trace?.end(status);
     ctx.status = status;
     ctx.outcome = outcome;
     (ctx.owner as RouteRuntime).countResponse(status, 0);
@@ -194,8 +190,6 @@ export class UpgradeTunnels implements ExchangeDriver {
     // What the phases decided goes upstream: their headers (with the upgrade's own
     // Connection/Upgrade, which the hop-by-hop rules removed) and the rewritten path.
     const flat = ctx.upstreamHeaders!;
-    const endpoint0 = ctx.endpoint!.endpoint;
-    if (ctx.trace !== null) traceAttempt(ctx.trace, 'GET', ctx.path, runtime.reencrypt, endpoint0.address, endpoint0.port, flat);
     const headers: Record<string, string | string[]> = { connection: 'Upgrade', upgrade: request.headers.upgrade! };
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!;
@@ -236,7 +230,6 @@ export class UpgradeTunnels implements ExchangeDriver {
   /** The backend accepted the upgrade: give its socket the same idle timeout and fate. */
   #attach(state: TunnelState, upstream: Socket): void {
     if (state.closed) { upstream.destroy(); return; }
-    state.ctx.trace?.endAttempt(101, null);
     this.#health?.recordSuccess(state.endpoint);
     state.upstream = upstream;
     upstream.removeAllListeners('timeout'); // the upgrade deadline no longer applies
@@ -258,12 +251,6 @@ export class UpgradeTunnels implements ExchangeDriver {
     const code = (err as { code?: string }).code;
     const failure = classifyUpstreamFailure(err);
     if (state) {
-      const trace = state.ctx.trace;
-      if (trace !== null) {
-        trace.endAttempt(0, failure.reason);
-        trace.errorType = failure.error.code;
-        state.ctx.status = failure.error.status;
-      }
       state.runtime.countUpstreamError(failure.reason);
       if (failure.endpointFault && state.upstream === null && this.#health !== null) {
         const now = Date.now();
@@ -281,7 +268,6 @@ export class UpgradeTunnels implements ExchangeDriver {
     state.endpoint.active--;
     state.upstream?.destroy();
     this.#metrics.tunnelsActive.labels(state.kind).dec();
-    state.ctx.trace?.end(state.ctx.status);
     this.#log(state.ctx);
     this.#onClosed();
   }

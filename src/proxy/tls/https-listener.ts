@@ -180,7 +180,7 @@ export class HttpsListener {
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
       markTunnel(socket);
-      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout, health: this.#health, tracing: (this.#health as { tracing?: import('../../tracing/tracing.ts').Tracing | null } | undefined)?.tracing ?? null, sni: verdict.hello.serverName ?? '' });
+      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout, health: this.#health });
       return;
     }
     socket.unshift(buffered);

@@ -13,7 +13,6 @@ import { PluginContext, type ExchangeDriver } from '../../pipeline/context.ts';
 import { runLogPhases, runPhases } from '../../pipeline/runner.ts';
 import type { TlsRouteItem } from './sni-route.ts';
 import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from '../upstream-failure.ts';
-import { beginPassthroughTrace, traceConnectionAttempt } from '../exchange-tracing.ts';
 
 const NO_HEADERS = Object.freeze({});
 
@@ -26,9 +25,6 @@ export interface PassthroughOptions {
   finTimeoutMs?: number;
   /** Passive health: connect failures and connect timeouts count as a request's do. */
   health?: TunnelHealth;
-  tracing?: import('../../tracing/tracing.ts').Tracing | null;
-  /** The ClientHello's server name (the span's server.address). */
-  sni?: string;
 }
 
 export class PassthroughTunnel {
@@ -53,7 +49,6 @@ export class PassthroughTunnel {
     const run = new PassthroughRun(client, buffered, item, options);
     const ctx = new PluginContext('passthrough', item.chain, run, item, item.route, client, clientIp, true, '', '', '', NO_HEADERS, null);
     ctx.sink = run;
-    if (options.tracing) ctx.trace = beginPassthroughTrace(options.tracing, client, clientIp, options.sni ?? '', item.route, item.route.policy.traceSampling, ctx.startedAt);
     runPhases(ctx);
   }
 
@@ -67,7 +62,6 @@ export class PassthroughTunnel {
     const policy = item.route.policy;
     member.endpoint.active++;
     options.tunnels.inc();
-    if (ctx?.trace) traceConnectionAttempt(ctx.trace, member.endpoint.address, member.endpoint.port);
     const upstream = net.connect({ host: member.endpoint.address, port: member.endpoint.port, noDelay: true });
     this.#upstream = upstream;
     this.#connectTimer = setTimeout(onConnectTimeout, policy.connectTimeoutMs, this);
@@ -94,14 +88,12 @@ export class PassthroughTunnel {
     this.#member.endpoint.active--;
     this.#options.tunnels.dec();
     const ctx = this.#ctx;
-    ctx?.trace?.end(0);
     if (ctx !== null && ctx.chain.log !== null) runLogPhases(ctx, { logPhase: (_route, link, error) => logFailure(this.#options, ctx, link, error) });
   }
 
   #onConnect(idleMs: number): void {
     clearTimeout(this.#connectTimer);
     this.#connected = true;
-    this.#ctx?.trace?.endAttempt(0, null);
     this.#options.health?.recordSuccess(this.#member.endpoint);
     const client = this.#client;
     const upstream = this.#upstream;
@@ -125,11 +117,6 @@ export class PassthroughTunnel {
 
   #fail(side: 'client' | 'upstream', err: Error): void {
     if (side === 'upstream' && !this.#connected && !this.#closed && classifyUpstreamFailure(err).endpointFault) this.endpointFailed();
-    const trace = this.#ctx?.trace;
-    if (trace && side === 'upstream' && !this.#closed) {
-      trace.errorType = classifyUpstreamFailure(err).reason;
-      if (!this.#connected) trace.endAttempt(0, trace.errorType);
-    }
     if (!this.#closed) {
       this.#options.logger.debug({ route: this.#route, endpoint: this.#member.endpoint.name, side, connected: this.#connected, err: err.message, reason: side === 'upstream' ? classifyUpstreamFailure(err).reason : 'client' }, 'passthrough tunnel error');
     }
@@ -197,7 +184,6 @@ class PassthroughRun implements ExchangeDriver {
   #end(ctx: PluginContext, outcome: PluginContext['outcome']): void {
     ctx.outcome = outcome;
     ctx.status = ctx.answerStatus;
-    ctx.trace?.end(0);
     if (ctx.chain.log !== null) runLogPhases(ctx, { logPhase: (_route, link, error) => logFailure(this.options, ctx, link, error) });
   }
 }
