@@ -46,6 +46,7 @@ export interface RouterConfig {
   statsUsernameFile: string;
   statsPasswordFile: string;
   routerName: string;
+  nodeName: string;
   workers: number;
   routeLabels: string;
   namespaceLabels: string;
@@ -84,6 +85,7 @@ export interface RouterConfig {
   shutdownDelay: number;
   tunnelDrainTimeout: number;
   watchTimeout: number;
+  watchList: boolean;
   defaultCertificate: string;
   defaultCertificateDir: string;
   defaultDestinationCA: string;
@@ -134,6 +136,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
+  { key: 'nodeName', flag: '--node-name', env: 'NODE_NAME', type: 'string', default: '', doc: 'the node this router runs on, named in the User-Agent of its API requests (default: the host name)' },
   { key: 'routeLabels', flag: '--route-labels', env: 'ROUTE_LABELS', type: 'string', default: '', doc: 'label selector: serve only matching Routes/Ingresses' },
   { key: 'namespaceLabels', flag: '--namespace-labels', env: 'NAMESPACE_LABELS', type: 'string', default: '', doc: 'label selector: serve only Routes/Ingresses in matching namespaces' },
   { key: 'ingressClass', flag: '--ingress-class', env: 'ROUTER_INGRESS_CLASS', type: 'string', default: 'switchyard', doc: 'IngressClass name (or controller) whose Ingresses are served' },
@@ -172,15 +175,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
+  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'bool', default: true, doc: 'read the initial state as a streaming list (watch-list) where the API server supports it; false: paged lists' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
   { key: 'defaultCertificateDir', flag: '--default-certificate-dir', env: 'DEFAULT_CERTIFICATE_DIR', type: 'string', default: '', doc: 'directory with tls.crt and tls.key (a mounted kubernetes.io/tls Secret), reloaded when they change; wins over --default-certificate' },
   { key: 'defaultDestinationCA', flag: '--default-destination-ca', env: 'DEFAULT_DESTINATION_CA_PATH', type: 'string', default: '', doc: 'CA bundle verifying reencrypt endpoints without destinationCACertificate' },
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
-  { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+  { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'no HTTP/2 from clients: neither h2 via ALPN on the HTTPS port nor h2c (prior knowledge) on the HTTP port' },
   { key: 'http2ConnectionGlitches', flag: '--http2-connection-glitches', env: 'ROUTER_H2_CONNECTION_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 100, doc: 'HTTP/2 glitches (streams reset before their response) one connection may spend in a burst, regained at a tenth per second; past it: GOAWAY ENHANCE_YOUR_CALM' },
-  { key: 'http2ClientGlitches', flag: '--http2-client-glitches', env: 'ROUTER_H2_CLIENT_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 500, doc: 'the same budget for all connections of one client address; past it they get GOAWAY and its new HTTPS connections are refused until it regains budget' },
+  { key: 'http2ClientGlitches', flag: '--http2-client-glitches', env: 'ROUTER_H2_CLIENT_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 500, doc: 'the same budget for all connections of one client address; past it they get GOAWAY and its new HTTPS and h2c connections are refused until it regains budget' },
   // --- plugins
   { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
   { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },

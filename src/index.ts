@@ -10,7 +10,7 @@ export { definePlugin, type PluginDefinition } from './pipeline/define-plugin.ts
 export type {
   Phases, PhaseResult, Plugin, PluginServices, PluginLogger, RouteInfo, EndpointCandidate,
 } from './pipeline/types.ts';
-export { PluginContext, BodyTooLargeError, type TlsInfo, type Outcome, type ExchangeKind } from './pipeline/context.ts';
+export { PluginContext, BodyTooLargeError, type TlsInfo, type GrpcCall, type Outcome, type ExchangeKind } from './pipeline/context.ts';
 export { PluginRegistry, loadPlugins, PluginLoadError } from './pipeline/plugin-registry.ts';
 export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type HarnessOptions } from './pipeline/testing.ts';
 

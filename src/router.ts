@@ -29,6 +29,7 @@ import { ServedGauges } from './admin/served-gauges.ts';
 import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 import { packageVersion } from './version.ts';
+import { packMiddlewareConfigs } from './table/middleware-configs.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -90,7 +91,7 @@ export class Router {
       this.health.apply(delta);
       this.proxy.apply(delta);
       this.#verdicts.afterTable();
-      this.#workers?.broadcast({ t: 'table', delta });
+      this.#workers?.broadcast({ t: 'table', delta: packMiddlewareConfigs(delta) });
     });
     this.health.on('verdict', (id, up) => {
       this.#verdicts.verdict(id, up);

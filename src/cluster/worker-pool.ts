@@ -10,6 +10,7 @@ import type { TableDelta } from '../table/types.ts';
 import type { DrainDeadlines, Ports } from '../proxy/serving.ts';
 import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { newTicketKeys, TICKET_KEY_ROTATION_MS } from '../proxy/tls/tls-terminator.ts';
+import { packMiddlewareConfigs } from '../table/middleware-configs.ts';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -112,7 +113,7 @@ export class WorkerPool {
       let listening = false;
       worker.on('online', () => {
         worker.send({ t: 'init', ports: this.#ports, defaultCertificate: this.#defaultCertificate, ticketKeys: this.#ticketKeys } satisfies PrimaryMessage);
-        worker.send({ t: 'table', delta: this.#options.snapshot() } satisfies PrimaryMessage);
+        worker.send({ t: 'table', delta: packMiddlewareConfigs(this.#options.snapshot()) } satisfies PrimaryMessage);
         for (const id of this.#options.downIds()) worker.send({ t: 'health', id, up: false } satisfies PrimaryMessage);
       });
       worker.on('message', (message: unknown) => {

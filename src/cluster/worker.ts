@@ -14,6 +14,7 @@ import { HealthVerdicts } from '../health/health-verdicts.ts';
 import { isMessage, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { readFileSync } from 'node:fs';
 import { releaseStartupMemory } from '../release-startup-memory.ts';
+import { unpackMiddlewareConfigs } from '../table/middleware-configs.ts';
 
 export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
@@ -37,7 +38,7 @@ export async function runWorker(config: RouterConfig, logger: Logger, plugins?: 
         return;
       }
       case 'table':
-        proxy.apply(message.delta);
+        proxy.apply(unpackMiddlewareConfigs(message.delta));
         verdicts.afterTable();
         // The first is the whole table (deserialized from one large message): give back what that grew.
         if (firstTable) {

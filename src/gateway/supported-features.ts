@@ -9,9 +9,14 @@
 const CORE = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
 
 /** Extended features that need a distinct address per Gateway (--gateway-addresses). */
-export const ADDRESS_POOL_FEATURES = ['GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses', 'GatewayAddressEmpty', 'GatewayHTTPSListenerDetectMisdirectedRequests'] as const;
+export const ADDRESS_POOL_FEATURES = [
+  'GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses', 'GatewayAddressEmpty',
+  'GatewayHTTPSListenerDetectMisdirectedRequests',
+  // Its test routes through listeners on several ports.
+  'HTTPRouteParentRefPort',
+] as const;
 
-/** Extended features served on the router's shared ports as well. */
+/** Extended features served on the router's shared ports as well (`npm run conformance:gateway -- --shared-ports` checks them). */
 const EXTENDED = [
   'HTTPRouteQueryParamMatching',
   'HTTPRouteMethodMatching',
@@ -22,7 +27,6 @@ const EXTENDED = [
   'HTTPRouteHostRewrite',
   'HTTPRoutePathRewrite',
   'HTTPRouteRequestTimeout',
-  'HTTPRouteParentRefPort',
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteNamedRouteRule',
   'HTTPRouteBackendProtocolWebSocket',

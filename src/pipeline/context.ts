@@ -26,6 +26,12 @@ export interface TlsInfo {
   readonly encrypted: boolean;
 }
 
+/** What a gRPC exchange calls (ctx.grpc): the service and method of its `/service/method` path. */
+export interface GrpcCall {
+  readonly service: string;
+  readonly method: string;
+}
+
 /** Thrown by readBody when the body is larger than the limit asked for (answered 413). */
 export class BodyTooLargeError extends Error {
   readonly limit: number;
@@ -80,6 +86,8 @@ export class PluginContext {
   body: Buffer | null = null;
   /** Bits for the built-in plugins (per-exchange state without allocating the state slots). */
   builtinFlags = 0;
+  /** A gRPC exchange's status once it ended (log phase): the backend's grpc-status or the router's own answer; else null. */
+  grpcStatus: number | null = null;
 
   // ---- runner state (not for plugins)
   readonly chain: RouteChain;
@@ -100,6 +108,7 @@ export class PluginContext {
   answerError: ProxyErrorSpec | null = null;
   #slots: unknown[] = NO_SLOTS;
   #tls: TlsInfo | null = null;
+  #grpc: GrpcCall | null | undefined = undefined;
 
   constructor(
     kind: ExchangeKind, chain: RouteChain, driver: ExchangeDriver, owner: unknown, route: RouteInfo,
@@ -121,6 +130,15 @@ export class PluginContext {
     this.headers = headers;
     this.request = request;
     this.startedAt = performance.now();
+  }
+
+  /**
+   * The gRPC call of this exchange (content-type application/grpc…): service and method from
+   * the `/service/method` path as received; null for anything else. Built on first use.
+   */
+  get grpc(): GrpcCall | null {
+    if (this.#grpc === undefined) this.#grpc = grpcCallOf(this.headers['content-type'], this.url);
+    return this.#grpc;
   }
 
   /** TLS details of the client connection (built on first use). */
@@ -224,4 +242,16 @@ export class PluginContext {
     this.body = Buffer.concat(chunks, size);
     return this.body;
   }
+}
+
+/** `/package.Service/Method` of a gRPC request (application/grpc, not gRPC-Web), else null. */
+function grpcCallOf(contentType: string | string[] | undefined, url: string): GrpcCall | null {
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return null;
+  const next = contentType.charCodeAt(16);
+  if (!(Number.isNaN(next) || next === 43 /* '+' */ || next === 59 /* ';' */)) return null;
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  const slash = path.indexOf('/', 1);
+  if (path.charCodeAt(0) !== 47 || slash <= 1 || slash === path.length - 1 || path.indexOf('/', slash + 1) !== -1) return null;
+  return Object.freeze({ service: path.slice(1, slash), method: path.slice(slash + 1) });
 }

@@ -10,12 +10,14 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { ProxyErrorSpec } from '../errors.ts';
-import { clientResponseHeaders } from './headers.ts';
+import { addClientTrailers, clientResponseHeaders } from './headers.ts';
 import type { PluginContext } from '../pipeline/context.ts';
 import { abandon, runResponsePhases, RESPONSE_PENDING, type ResponseDriver } from '../pipeline/runner.ts';
 import { sendError, destroyResponse, type AnyResponse } from './error-response.ts';
 import type { RouteRuntime } from './route-runtime.ts';
-import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
+import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
+import { classifyUpstreamFailure, GrpcDeadlineError, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
+import { endGrpcCall, grpcStatusForError, grpcStatusForUpstreamFailure, grpcStatusName, isGrpcContentType, parseGrpcTimeout, writeGrpcStatus } from './grpc.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -25,7 +27,8 @@ export interface ExchangeHost {
   recordSuccess(endpoint: EndpointState): void;
   /** `lastHealthy`: no other member of the route is available (panic threshold: never eject it). */
   recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
-  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher;
+  /** The endpoint's connection pool for this route (HTTP/1.1 or HTTP/2, cleartext or TLS). */
+  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): UpstreamDispatcher;
   finished(exchange: ProxyExchange): void;
   /** A response phase threw, rejected or timed out: count and log it; returns the error to answer with. */
   middlewareFailed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): ProxyErrorSpec;
@@ -46,6 +49,10 @@ const WHOLE_BODY_MAX = 16 * 1024;
 function onClientClose(this: AnyResponse): void {
   const exchange = (this as unknown as Record<symbol, ProxyExchange | undefined>)[kExchange];
   if (exchange && !exchange.done) exchange.clientGone();
+}
+
+function onDeadline(exchange: ProxyExchange): void {
+  exchange.deadlinePassed();
 }
 
 function onDrain(this: AnyResponse): void {
@@ -83,6 +90,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   /** HTTP/1.1: the whole body in one chunk (its length is the Content-Length): written with the end, in one write. */
   #wholeBodyLength = -1;
   #wholeBody: Buffer | null = null;
+  /** A gRPC call (application/grpc): errors are answered as gRPC statuses, grpc-timeout is a deadline. */
+  readonly grpc: boolean;
+  #deadline: NodeJS.Timeout | null = null;
+  /** grpc-status in the response headers (a trailers-only response). */
+  #grpcStatus: string | undefined = undefined;
+  /** Response trailers from the backend (non-empty), written with the end. */
+  #trailers: Record<string, string | string[] | undefined> | null = null;
 
   constructor(
     host: ExchangeHost, req: AnyRequest, res: AnyResponse, runtime: RouteRuntime, member: Member,
@@ -98,6 +112,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     this.clientIp = clientIp;
     this.ctx = ctx;
     this.method = req.method ?? 'GET';
+    this.grpc = isGrpcContentType(req.headers['content-type']);
     this.startedAt = ctx.startedAt; // one clock read per request: the context's
     const h = req.headers;
     this.hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0') ||
@@ -107,6 +122,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   }
 
   start(): void {
+    if (this.attempts === 0 && this.grpc) this.#armDeadline();
     this.attempts++;
     this.member.endpoint.active++;
     const dispatcher = this.host.dispatcherFor(this.runtime, this.member.endpoint);
@@ -146,6 +162,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       return;
     }
     this.status = statusCode;
+    if (this.grpc) this.#grpcStatus = headers['grpc-status'] as string | undefined;
     const out: OutgoingHttpHeaders = clientResponseHeaders(headers);
     const ctx = this.ctx;
     if (ctx.chain.response !== null) {
@@ -180,13 +197,22 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   #writeHead(controller: Dispatcher.DispatchController, statusCode: number, statusMessage: string | undefined, out: OutgoingHttpHeaders): boolean {
     const res = this.res;
     try {
-      if ((res as { stream?: unknown }).stream === undefined && statusMessage) {
+      if (this.grpc && out['grpc-status'] !== undefined && (res as { stream?: unknown }).stream !== undefined) {
+        // A gRPC Trailers-Only response (its status in the headers): it must stay one HEADERS
+        // frame with END_STREAM. writeHead() would send the HEADERS at once and END_STREAM in
+        // an empty DATA frame after them, and gRPC clients then read the status as initial
+        // metadata and the call as ended without status. Set, the head goes out with the end.
+        const h2 = res as import('node:http2').Http2ServerResponse;
+        h2.statusCode = statusCode;
+        for (const name in out) h2.setHeader(name, out[name]!);
+      } else if (statusMessage) {
         (res as import('node:http').ServerResponse).writeHead(statusCode, statusMessage, out);
       } else {
         (res as import('node:http').ServerResponse).writeHead(statusCode, out);
       }
     } catch (err) {
       // Node refuses what it cannot write (a header value it rejects): a 502, not a dropped connection.
+      if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
       this.status = 0;
       controller.abort(new InvalidUpstreamResponseError(`response not forwardable: ${(err as Error).message}`));
       return false;
@@ -201,6 +227,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     this.#gone = true;
     ctx.outcome = 'error';
     sendError(this.res, spec);
+    if (this.grpc) this.#noteGrpc(grpcStatusForError(spec));
     this.#count(spec.status);
     if (!this.#endHeld) controller.abort(new Error('response phase failed'));
   }
@@ -295,7 +322,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller?: Dispatcher.DispatchController, trailers?: Record<string, string | string[] | undefined>): void {
+    if (trailers !== undefined && this.#trailers === null) {
+      for (const _ in trailers) { this.#trailers = trailers; break; }
+    }
     if (this.#pendingHead !== null) {
       this.#endHeld = true; // ends once the held head is written
       return;
@@ -304,6 +334,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     // Any status the backend answers, 5xx included, proves the endpoint is up (see upstream-failure.ts).
     this.host.recordSuccess(this.member.endpoint);
     if (!this.#gone) {
+      // Trailers (gRPC's grpc-status among them) follow the body; over HTTP/1.1 Node sends them
+      // only on a chunked response (a response whose length was known has nowhere to put them).
+      if (this.#trailers !== null) addClientTrailers(this.res, this.#trailers);
+      // The call's status: in the trailers, or in the headers of a trailers-only response.
+      if (this.grpc) this.#noteGrpc((this.#trailers?.['grpc-status'] as string | undefined) ?? this.#grpcStatus);
       const whole = this.#wholeBody;
       // Node prepends the head to a string body: one write (WHOLE_BODY_MAX).
       if (whole !== null) (this.res as import('node:http').ServerResponse).end(whole.toString('latin1'), 'latin1');
@@ -325,6 +360,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
     }
     if (this.#gone) {
       // The client went away: not the endpoint's fault, nothing to answer.
+      if (this.grpc) this.#noteGrpc(1 /* CANCELLED: the client went away */);
       this.#count(499);
       this.#finish();
       return;
@@ -346,13 +382,43 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
       }
     }
     if (started && !headHeld) {
-      destroyResponse(this.res);
+      // A gRPC call ends with a status the client can read; anything else is cut.
+      if (this.grpc) this.#endGrpc(grpcStatusForUpstreamFailure(error, failure.error), failure.error.message, null);
+      else destroyResponse(this.res);
       this.#count(this.status);
+    } else if (this.grpc) {
+      this.#endGrpc(grpcStatusForUpstreamFailure(error, failure.error), failure.error.message, failure.error.code);
+      this.#count(failure.error.status);
     } else {
       sendError(this.res, failure.error);
       this.#count(failure.error.status);
     }
     this.#finish();
+  }
+
+  /** The router ends a gRPC call itself: a trailers-only answer (`code` given) or trailers after a response that began. */
+  #endGrpc(status: number, message: string, code: string | null): void {
+    if (code === null) endGrpcCall(this.res, status, message);
+    else writeGrpcStatus(this.res, status, message, null, code);
+    this.#noteGrpc(status);
+  }
+
+  /** The gRPC call ended with this status: counted per route, and seen by the log phase. */
+  #noteGrpc(status: number | string | undefined): void {
+    const n = typeof status === 'string' ? Number(status) : status;
+    this.ctx.grpcStatus = typeof n === 'number' && Number.isInteger(n) ? n : null;
+    this.runtime.countGrpc(grpcStatusName(n));
+  }
+
+  /** grpc-timeout: the call is cut at its deadline (DEADLINE_EXCEEDED), whatever the route timeout. */
+  #armDeadline(): void {
+    const ms = parseGrpcTimeout(this.req.headers['grpc-timeout']);
+    if (ms !== null) this.#deadline = setTimeout(onDeadline, ms, this);
+  }
+
+  deadlinePassed(): void {
+    this.#deadline = null;
+    if (!this.done && this.controller !== null && !this.controller.aborted) this.controller.abort(new GrpcDeadlineError());
   }
 
   #release(): void {
@@ -367,6 +433,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   }
 
   #finish(): void {
+    if (this.#deadline !== null) {
+      clearTimeout(this.#deadline);
+      this.#deadline = null;
+    }
     this.done = true;
     this.controller = null;
     this.host.finished(this);

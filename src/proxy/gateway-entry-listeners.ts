@@ -26,6 +26,8 @@ export interface GatewayEntryHandoff {
   http(socket: net.Socket): void;
   /** A TLS terminator for an HTTPS entry point, its certificates from `lookup`. */
   newTerminator(lookup: TlsRouteLookup): TlsTerminator;
+  /** Connections one listening socket accepts at most (--max-connections; 0 = no limit). */
+  maxConnections: number;
 }
 
 /** SNI → the certificate of the most specific listener of the entry point whose hostname matches. */
@@ -85,11 +87,14 @@ export class GatewayEntryListeners {
       const bound = this.#bound.get(id);
       if (bound) { bound.entry = point; continue; }
       const fresh = new BoundEntry(point);
+      if (this.#handoff.maxConnections > 0) fresh.server.maxConnections = this.#handoff.maxConnections;
       this.#bound.set(id, fresh);
       if (point.protocol === 'HTTPS') fresh.terminator = this.#handoff.newTerminator(new EntryCertificates(fresh));
       fresh.server.on('connection', (socket: net.Socket) => {
         markGatewayEntry(socket, fresh);
-        if (fresh.terminator !== null) fresh.terminator.accept(socket);
+        // A client over its HTTP/2 glitch budget gets no new connection (tls/http2-guard.ts).
+        if (fresh.terminator !== null && !fresh.terminator.acceptsClient(socket.remoteAddress)) socket.destroy();
+        else if (fresh.terminator !== null) fresh.terminator.accept(socket);
         else this.#handoff.http(socket);
       });
       fresh.server.on('error', (err: NodeJS.ErrnoException) => this.#bindFailed(fresh, err));

@@ -14,7 +14,8 @@
 
 import { Agent as HttpsAgent } from 'node:https';
 import type { Counter, Histogram } from 'prom-client';
-import type { Dispatcher } from 'undici';
+import type { EndpointState } from '../health/endpoint-state.ts';
+import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
@@ -35,6 +36,7 @@ interface MetricChildren {
   byClass: Array<Counter.Internal | undefined>;
   duration: Histogram.Internal<'route'> | undefined;
   errors: Map<string, Counter.Internal> | undefined;
+  grpc: Map<string, Counter.Internal> | undefined;
 }
 
 export interface RuntimeDeps {
@@ -47,7 +49,7 @@ export interface RuntimeDeps {
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
-const NO_TLS_POOLS: ReadonlyMap<string, Dispatcher> = new Map();
+const NO_TLS_POOLS: ReadonlyMap<string, UpstreamDispatcher> = new Map();
 
 /** A sampled trace, as a duration bucket's exemplar names it. */
 export interface Exemplar { readonly traceId: string; readonly spanId: string }
@@ -72,8 +74,10 @@ export class RouteRuntime {
    * costs no label lookups at start-up). Shared with the successor runtime of the same route.
    */
   readonly #children: MetricChildren;
-  /** Reencrypt pools by endpoint id (plain HTTP pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
-  readonly tlsPools: Map<string, Dispatcher>;
+  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2 (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
+  readonly tlsPools: Map<string, UpstreamDispatcher>;
+  /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
+  readonly http2: ReadonlySet<EndpointState> | null;
   /** Reencrypt Upgrade tunnels: one agent per route (http-proxy dials through it); carried like the pools. null: not reencrypt. */
   #agent: { agent: HttpsAgent | null } | null;
   /** Fingerprint of the TLS settings the pools were made with. */
@@ -93,27 +97,30 @@ export class RouteRuntime {
     const members = new Array<Member>(count);
     let hasWeight = false;
     let i = 0;
+    let http2: Set<EndpointState> | null = null;
     for (const service of route.services) {
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
         members[i++] = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
         if (ep.weight > 0) hasWeight = true;
+        if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
       }
     }
     this.members = members;
+    this.http2 = http2;
     this.hasWeight = hasWeight;
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}` : '';
     const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
     if (!this.reencrypt) {
-      this.tlsPools = NO_TLS_POOLS as Map<string, Dispatcher>;
+      this.tlsPools = NO_TLS_POOLS as Map<string, UpstreamDispatcher>;
       this.#agent = null;
     } else {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
       this.#agent = sameTls && previous.#agent !== null ? previous.#agent : { agent: null };
     }
-    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined };
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined, grpc: undefined };
     this.failures = deps.failures;
     // State to take over is taken now (the previous runtime is released after this swap).
     if (previous !== undefined && previous.#balancer !== null && previous.route.policy.balance === route.policy.balance) {
@@ -162,6 +169,14 @@ export class RouteRuntime {
     child.inc();
   }
 
+  /** A gRPC call ended with this status (by name, see grpc.ts): rare enough to resolve on first use. */
+  countGrpc(code: string): void {
+    const grpc = (this.#children.grpc ??= new Map());
+    let child = grpc.get(code);
+    if (!child) grpc.set(code, (child = this.#metrics.grpcResponses.labels(this.label, code)));
+    child.inc();
+  }
+
   /**
    * Release what this runtime holds. `successor` is the runtime that replaced it (same route
    * key), or null when the route left the table: then its metric series go too, and its pools
@@ -182,9 +197,11 @@ export class RouteRuntime {
     children.byClass.forEach((child, index) => { if (child !== undefined) m.requests.remove(this.label, CODE_CLASSES[index]!); });
     if (children.duration !== undefined) m.requestDuration.remove(this.label);
     if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
+    if (children.grpc !== undefined) for (const code of children.grpc.keys()) m.grpcResponses.remove(this.label, code);
     children.byClass = [];
     children.duration = undefined;
     children.errors = undefined;
+    children.grpc = undefined;
   }
 }
 
@@ -208,8 +225,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     let phases: Phases;
     try {
       if (plugin === undefined) throw new Error(`plugin "${m.plugin}" is not loaded in this process`);
-      // The instance survives endpoint changes while its config is unchanged.
-      phases = retain(`middleware:${m.name}:${JSON.stringify(m.config)}`, () => plugin.create(m.config, services(m.name)));
+      // The instance survives endpoint changes while its config is unchanged (same version: no
+      // need to compare the config itself, which may be large).
+      phases = retain(`middleware:${m.name}:${m.version}`, () => plugin.create(m.config, services(m.name)));
       if (typeof phases !== 'object' || phases === null) throw new Error('create() did not return an object of phases');
     } catch (err) {
       deps.logger.error({ route: route.key, middleware: m.name, err: (err as Error).message }, 'middleware could not be created; its route answers 500');

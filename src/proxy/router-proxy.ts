@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Dispatcher } from 'undici';
+import { Http2UpstreamPool, type UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -22,6 +22,7 @@ import { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import { clientAddress } from './headers.ts';
 import { sendError, type AnyResponse } from './error-response.ts';
+import { grpcStatusForError, grpcStatusForHttp, grpcStatusName, isGrpcContentType, isGrpcResponse, writeGrpcStatus } from './grpc.ts';
 import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
@@ -30,6 +31,12 @@ import { MiddlewareFailures } from './middleware-failures.ts';
 import { gatewayEntryOf } from './connection-marks.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
+
+/** The router answered a gRPC call with this status: counted per route, seen by the log phase. */
+function noteGrpc(ctx: PluginContext, status: number): void {
+  ctx.grpcStatus = status;
+  (ctx.owner as RouteRuntime).countGrpc(grpcStatusName(status));
+}
 
 export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
@@ -139,6 +146,14 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const error = ctx.answerError;
     if (error !== null) {
       sendError(res, error);
+      if (isGrpcResponse(res)) noteGrpc(ctx, grpcStatusForError(error));
+    } else if (!res.headersSent && isGrpcResponse(res) && !isGrpcContentType(ctx.answerHeaders?.['content-type'] as string | undefined)) {
+      // A plugin's answer to a gRPC call, as the call's status (a plugin that speaks gRPC itself,
+      // content-type application/grpc, is passed through as written).
+      const body = ctx.answerBody;
+      const status = grpcStatusForHttp(ctx.answerStatus);
+      writeGrpcStatus(res, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), ctx.answerHeaders);
+      noteGrpc(ctx, status);
     } else if (!res.headersSent) {
       const body = ctx.answerBody;
       let headers = ctx.answerHeaders;
@@ -161,6 +176,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const spec = this.failures.record(ctx.route.key, link, error, timedOut);
     ctx.answerStatus = spec.status;
     sendError(ctx.sink as AnyResponse, spec);
+    if (isGrpcResponse(ctx.sink as AnyResponse)) noteGrpc(ctx, grpcStatusForError(spec));
     this.#end(ctx, spec.status, 'error');
   }
 
@@ -191,19 +207,22 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     }
   }
 
-  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher {
+  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): UpstreamDispatcher {
+    const http2 = runtime.http2 !== null && runtime.http2.has(endpoint);
     if (!runtime.reencrypt) {
+      if (http2) return (endpoint.h2Pool ??= new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs })) as UpstreamDispatcher;
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
     const pools = runtime.tlsPools;
-    let pool = pools.get(endpoint.id);
+    const key = http2 ? `h2/${endpoint.id}` : endpoint.id;
+    let pool = pools.get(key);
     if (pool === undefined) {
       const tls = runtime.route.tls!;
-      pool = createPool(`https://${endpoint.name}`, this.connectTimeoutMs, {
-        ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined,
-        servername: tls.serverName,
-      });
-      pools.set(endpoint.id, pool);
+      const settings = { ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls.serverName };
+      pool = http2
+        ? new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings })
+        : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
+      pools.set(key, pool);
     }
     return pool;
   }
@@ -239,6 +258,7 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
+      if (endpoint.h2Pool) closing.push(endpoint.h2Pool.destroy().catch(() => {}));
     }
     for (const runtime of this.table.items()) {
       for (const pool of runtime.tlsPools.values()) closing.push(pool.destroy().catch(() => {}));

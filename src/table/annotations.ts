@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { RouterConfig } from '../config.ts';
 import { parseDurationText as parseDuration } from '../duration.ts';
+import { BACKEND_PROTOCOL_ANNOTATION, BACKEND_PROTOCOL_VALUES, protocolOfAnnotation, type BackendProtocol } from './backend-protocol.ts';
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, TRACE_SAMPLING, type TraceSampling, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
 
 export const ANNOTATIONS = Object.freeze({
@@ -37,6 +38,7 @@ export const ANNOTATIONS = Object.freeze({
   podConcurrentConnections: 'haproxy.router.openshift.io/pod-concurrent-connections',
   middlewares: 'switchyard.io/middlewares',
   traceSampling: 'switchyard.io/trace-sampling',
+  backendProtocol: BACKEND_PROTOCOL_ANNOTATION,
 });
 
 const BALANCES: readonly Balance[] = BALANCE_ALGORITHMS;
@@ -71,6 +73,8 @@ export interface AnnotationPolicy {
   rateLimit: RateLimitSpec | null;
   podConcurrentConnections: number | null;
   traceSampling: TraceSampling | null;
+  /** switchyard.io/backend-protocol; null: the Service port's appProtocol decides. */
+  backendProtocol: BackendProtocol | null;
 }
 
 export type AnnotationParseResult =
@@ -226,7 +230,13 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     rateLimit,
     podConcurrentConnections: boundedInt(a, ANNOTATIONS.podConcurrentConnections, 1, 1_000_000),
     traceSampling: oneOf(a, ANNOTATIONS.traceSampling, TRACE_SAMPLING),
+    backendProtocol: backendProtocol(a),
   };
+}
+
+function backendProtocol(a: Record<string, string>): BackendProtocol | null {
+  const value = oneOf(a, ANNOTATIONS.backendProtocol, BACKEND_PROTOCOL_VALUES);
+  return value === null ? null : protocolOfAnnotation(value);
 }
 
 /** Parse every annotation we read; the first invalid one is reported by name. */

@@ -36,6 +36,8 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
+  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
+  protocol?: 'http2';
 }
 
 export interface HealthCheckSpec {
@@ -107,8 +109,10 @@ export interface CompiledMiddleware {
   name: string;
   /** Name of the loaded plugin it configures. */
   plugin: string;
-  /** spec.config, validated against the plugin's schema (defaults applied). */
+  /** spec.config, validated against the plugin's schema (defaults applied), frozen, shared by every route naming it. */
   config: unknown;
+  /** Identity of the config (a digest of the plugin and spec.config): what fingerprints, instance reuse and the worker IPC compare. */
+  version: string;
 }
 
 /** Limits per client IP address on one route, as OpenShift's stick-table rules. */
@@ -269,6 +273,11 @@ export interface TableDelta {
   reset?: boolean;
   /** Present when the Gateways' own listeners changed: the whole set. */
   entryPoints?: GatewayEntryPoint[];
+  /**
+   * Only on the way to worker processes (table/middleware-configs.ts): Middleware configs by
+   * version, each once, while the routes' middlewares carry their version without the config.
+   */
+  middlewareConfigs?: Record<string, unknown>;
 }
 
 export interface AdmissionResult {

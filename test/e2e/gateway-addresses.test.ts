@@ -8,6 +8,7 @@
 // GatewayClass lists the supported features. Only 127.x addresses are used.
 import test from 'ava';
 import https from 'node:https';
+import http2 from 'node:http2';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
@@ -160,6 +161,23 @@ test('an HTTPS listener on its own address serves its certificate and routes', a
   });
   t.is(reply.status, 200);
   t.is(JSON.parse(reply.body).backend, 'secure');
+  // HTTP/2 on the same listener: the stream's request is matched against the same entry point.
+  const session = http2.connect(`https://${address}:${tlsPort}`, { servername: 'secure.addr.test', ca: ca.cert });
+  try {
+    const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': '/', ':authority': 'secure.addr.test' });
+      let status = 0;
+      let body = '';
+      stream.on('response', (headers) => { status = Number(headers[':status']); });
+      stream.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status, body }));
+      stream.once('error', reject);
+      stream.end();
+    });
+    t.is(h2.status, 200);
+    t.is(JSON.parse(h2.body).backend, 'secure');
+  } finally {
+    session.close();
+  }
 });
 
 test('the GatewayClass lists the features the router supports, sorted, with the address-pool ones', async (t) => {

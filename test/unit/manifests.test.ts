@@ -60,6 +60,7 @@ function envOf(ds: Json): Record<string, string> {
   for (const e of container(ds).env as Json[]) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = ds.metadata.namespace;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = 'edge-node-1';
     else if (e.valueFrom?.secretKeyRef) env[e.name] = `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`;
     else throw new Error(`env ${e.name}: unexpected source`);
   }
@@ -258,7 +259,7 @@ test('router DaemonSet env: OpenShift names from src/config.ts, parsed by the re
     routerName: 'default', httpPort: 80, httpsPort: 443, adminPort: 1936, leaseNamespace: 'switchyard',
     canonicalHostname: 'router-default.apps.example.com', routeLabels: '', namespaceLabels: '',
     statsUsername: 'stats-user', statsPassword: 'stats-password',
-    drainTimeout: 30_000, allowWildcardRoutes: false,
+    drainTimeout: 30_000, allowWildcardRoutes: false, nodeName: 'edge-node-1',
   });
   t.deepEqual(container(ds).args, ['run']);
 });
@@ -485,7 +486,7 @@ test('components/tracing: the node-local collector at the host IP, 1 % of new tr
   const env = expandedEnv(ds, { ip: '192.0.2.10', name: 'switchyard-router-x7k2p', node: 'edge-1' });
   // Only the downward-API helpers for $(VAR) are not options of src/config.ts.
   const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e !== undefined));
-  t.deepEqual(Object.keys(env).filter((name) => !known.has(name)).sort(), ['HOST_IP', 'NODE_NAME', 'POD_NAME']);
+  t.deepEqual(Object.keys(env).filter((name) => !known.has(name)).sort(), ['HOST_IP', 'POD_NAME']);
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-stats-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'username'), 'u');
@@ -498,7 +499,7 @@ test('components/tracing: the node-local collector at the host IP, 1 % of new tr
   const baseEnv = container(base).env as Json[];
   t.deepEqual((container(ds).env as Json[]).slice(0, baseEnv.length), baseEnv);
   t.deepEqual((container(ds).env as Json[]).slice(baseEnv.length).map((e: Json) => e.name),
-    ['HOST_IP', 'POD_NAME', 'NODE_NAME', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_RESOURCE_ATTRIBUTES']);
+    ['HOST_IP', 'POD_NAME', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_RESOURCE_ATTRIBUTES']);
   container(ds).env = baseEnv;
   t.deepEqual(ds, base);
 });
