@@ -30,6 +30,7 @@ import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 import { packageVersion } from './version.ts';
 import { packMiddlewareConfigs } from './table/middleware-configs.ts';
+import { startTracing } from './tracing/start-tracing.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -211,6 +212,8 @@ export class Router {
       });
       return this.#workers.start();
     }
+    // Each proxying process exports its own spans (each worker its own: src/cluster/worker.ts).
+    this.proxy.tracing = await startTracing(config, { logger: this.logger, metrics: this.metrics, worker: 'single', routerName: config.routerName });
     this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return this.#listeners.ports;
   }

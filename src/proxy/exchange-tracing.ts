@@ -3,7 +3,7 @@
 // for sampled exchanges), and each upstream attempt's span and propagated context. Called once
 // per exchange and once per attempt, only when tracing is on (the caller's one null check).
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { SpanKind, type Attributes } from '@opentelemetry/api';
 import type { TraceSampling } from '../table/types.ts';
@@ -28,16 +28,16 @@ export interface HttpExchangeView {
 
 /** Begin the trace of an HTTP or Upgrade exchange (null: the route says never, or nothing to do). */
 export function beginHttpTrace(
-  tracing: Tracing, kind: 'http' | 'upgrade', exchange: HttpExchangeView, request: Pick<IncomingMessage, 'headers' | 'httpVersion'>,
+  tracing: Tracing, kind: 'http' | 'upgrade', exchange: HttpExchangeView, headers: IncomingHttpHeaders, httpVersion: string,
   route: RouteIdentity | null, sampling: TraceSampling,
 ): ExchangeTrace | null {
-  const trace = tracing.begin(request.headers, sampling);
+  const trace = tracing.begin(headers, sampling);
   if (trace !== null && trace.sampled) {
     const socket = exchange.socket;
     trace.startServer(serverSpanName(exchange.method, route), SpanKind.SERVER, serverSpanAttributes({
       method: exchange.method, target: exchange.url, secure: exchange.secure, host: exchange.host,
       localPort: socket.localPort, peerAddress: socket.remoteAddress, peerPort: socket.remotePort, clientAddress: exchange.clientAddress,
-      userAgent: request.headers['user-agent'], httpVersion: request.httpVersion, kind, route,
+      userAgent: headers['user-agent'], httpVersion, kind, route,
     }), exchange.startedAt);
   }
   return trace;

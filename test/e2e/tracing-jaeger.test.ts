@@ -60,6 +60,7 @@ function routes(): string {
     serviceYaml('shop', [backend.port], { namespace: 'store' }),
     routeYaml('shop', 'shop.example.test', 'shop', { namespace: 'store' }),
     routeYaml('quiet', 'quiet.example.test', 'shop', { namespace: 'store', annotations: { 'switchyard.io/trace-sampling': 'never' } }),
+    routeYaml('private', 'private.example.test', 'shop', { namespace: 'store', annotations: { 'haproxy.router.openshift.io/ip_allowlist': '203.0.113.0/24' } }),
     routeYaml('edge', 'edge.example.test', 'shop', { namespace: 'store', spec: `  tls: ${JSON.stringify({ termination: 'edge', certificate: edgeCert.cert, key: edgeCert.key })}` }),
     serviceYaml('secure', [tlsPort], { namespace: 'store' }),
     routeYaml('secure', 'secure.example.test', 'secure', { namespace: 'store', spec: '  tls: { termination: passthrough }' }),
@@ -312,4 +313,54 @@ test.serial('a retry is a sibling attempt: the failed one (connect) and the one 
   } finally {
     await r.stop();
   }
+});
+
+test.serial('plugins annotate the server span through ctx.trace; a failing phase is an exception event; the access log names the trace', async (t) => {
+  const { fileURLToPath } = await import('node:url');
+  const plugin = fileURLToPath(new URL('../fixtures/plugins/trace-notes.ts', import.meta.url));
+  const file = writeTempFile([
+    serviceYaml('shop', [backend.port], { namespace: 'store' }),
+    routeYaml('noted', 'noted.example.test', 'shop', { namespace: 'store', annotations: { 'switchyard.io/middlewares': 'notes' } }),
+    `apiVersion: switchyard.io/v1alpha1\nkind: Middleware\nmetadata: { name: notes, namespace: store }\nspec:\n  plugin: trace-notes\n  config: { tier: gold }`,
+  ].join('\n---\n'));
+  const r = await router(['--plugin', plugin, '--access-log'], file);
+  try {
+    const traceId = newTraceId();
+    const reply = await request(r.http, { host: 'noted.example.test', headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` } });
+    t.is(reply.status, 200);
+    t.is(reply.headers['x-trace-id'], traceId, 'ctx.trace.traceId');
+    t.is(reply.headers['x-trace-sampled'], 'true');
+    const server = routerSpans(await jaeger.waitForTrace(traceId, (s) => routerSpans(s).length === 2)).find((s) => s.kind === 'server')!;
+    t.is(server.tags['shop.tier'], 'gold');
+    t.false('shop.bad' in server.tags, 'an invalid value is dropped');
+    t.like(server.events.find((e) => e.name === 'shop.looked-up')?.fields, { 'shop.items': 3 });
+    const line = await r.waitForLog((l) => l.access === true && l.traceId === traceId);
+    t.is(line.spanId, server.spanId, 'the access line names the server span');
+
+    const failing = newTraceId();
+    const failed = await request(r.http, { host: 'noted.example.test', headers: { traceparent: `00-${failing}-${CLIENT_SPAN}-01`, 'x-fail-response': '1' } });
+    t.is(failed.status, 500);
+    const span = routerSpans(await jaeger.waitForTrace(failing, (s) => routerSpans(s).some((x) => x.kind === 'server'))).find((s) => s.kind === 'server')!;
+    t.like(span.tags, { 'error.type': 'SY_MIDDLEWARE_ERROR', 'otel.status_code': 'ERROR', 'http.response.status_code': 500 });
+    t.like(span.events.find((e) => e.name === 'exception')?.fields, { 'switchyard.phase': 'response', 'switchyard.middleware': 'store/notes', 'exception.message': 'response phase failed on purpose' });
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a request no route matches is a span too (404, the method alone as its name)', async (t) => {
+  const traceId = newTraceId();
+  t.is((await request(shared.http, { host: 'nowhere.example.test', headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` } })).status, 404);
+  const server = routerSpans(await jaeger.waitForTrace(traceId, (s) => routerSpans(s).length === 1))[0]!;
+  t.is(server.name, 'GET');
+  t.like(server.tags, { 'http.response.status_code': 404, 'server.address': 'nowhere.example.test' });
+  t.is(server.tags['otel.status_code'], undefined, 'a 4xx is not an error of the server');
+});
+
+test('an exchange a plugin answers says which (switchyard.answered_by) and is not forwarded', async (t) => {
+  const traceId = newTraceId();
+  t.is((await request(shared.http, { host: 'private.example.test', headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` } })).status, 403);
+  const spans = routerSpans(await jaeger.waitForTrace(traceId, (s) => routerSpans(s).length >= 1));
+  t.is(spans.length, 1, 'no attempt');
+  t.like(spans[0]!.tags, { 'switchyard.answered_by': 'ip-allowlist', 'http.response.status_code': 403 });
 });
