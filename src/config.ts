@@ -306,7 +306,65 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       config[spec.key] = value;
     }
   }
-  const result = config as unknown as RouterConfig;
+  return checkConfig(config as unknown as RouterConfig);
+}
+
+/**
+ * The `config` of createRouter: RouterConfig keys (the README's options table), each of the type
+ * the table declares — durations and sizes as numbers (ms, bytes), lists as arrays — checked as
+ * the command line checks its flags; unset keys take their defaults (not the environment's).
+ * An unknown key or a wrong type is an error naming it.
+ */
+export function configFromOptions(options: Readonly<Record<string, unknown>> | undefined, overrides: Partial<RouterConfig> = {}): RouterConfig {
+  const config = { ...(defaultConfig() as unknown as Record<string, unknown>), ...overrides } as Record<string, unknown>;
+  const byKey = new Map(OPTIONS.map((s) => [s.key as string, s]));
+  for (const [key, value] of Object.entries(options ?? {})) {
+    if (value === undefined) continue;
+    const spec = byKey.get(key);
+    if (spec === undefined) {
+      throw new ConfigError(`config.${key}: unknown option (the keys are RouterConfig's, as in the README's options table: ${suggest(key, [...byKey.keys()])})`);
+    }
+    config[key] = checkValue(spec, value);
+  }
+  return checkConfig(config as unknown as RouterConfig);
+}
+
+/** A key close to `key` (a typo), or the first few keys. */
+function suggest(key: string, keys: readonly string[]): string {
+  const lower = key.toLowerCase();
+  const near = keys.filter((k) => k.toLowerCase() === lower || k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase()));
+  return near.length > 0 ? `did you mean ${near.slice(0, 3).join(', ')}?` : `e.g. ${keys.slice(0, 4).join(', ')}, …`;
+}
+
+function checkValue(spec: OptionSpec, value: unknown): unknown {
+  const fail = (want: string): never => {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value);
+    throw new ConfigError(`config.${spec.key}: expected ${want} (${spec.flag}), got ${shown} (${Array.isArray(value) ? 'array' : typeof value})`);
+  };
+  switch (spec.type) {
+    case 'string':
+      return typeof value === 'string' ? value : fail('a string');
+    case 'bool':
+      return typeof value === 'boolean' ? value : fail('true or false');
+    case 'int': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) return fail('an integer');
+      if (spec.min !== undefined && value < spec.min) fail(`an integer >= ${spec.min}`);
+      if (spec.max !== undefined && value > spec.max) fail(`an integer <= ${spec.max}`);
+      return value;
+    }
+    case 'duration':
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return fail('a duration in milliseconds (a number >= 0)');
+      if (value > MAX_DURATION_MS) fail(`at most ${MAX_DURATION_MS} ms`);
+      return value;
+    case 'list':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : fail('an array of strings');
+    case 'enum':
+      return typeof value === 'string' && spec.values!.includes(value) ? value : fail(`one of ${spec.values!.join(', ')}`);
+  }
+}
+
+/** What holds between options, and the values derived from others (command line and createRouter alike). */
+function checkConfig(result: RouterConfig): RouterConfig {
   if (!result.adminBind) result.adminBind = result.bind;
   if (!result.leaseName) result.leaseName = `switchyard-${result.routerName}`;
   if (!(result.leaseRenewDeadline < result.leaseDuration)) {

@@ -20,7 +20,7 @@ export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type
 export { createRouter, type CreateRouterOptions } from './embed.ts';
 export type { Router, ListeningPorts } from './router.ts';
 export type { RoutesView } from './admin/debug-routes.ts';
-export type { RouterConfig } from './config.ts';
+export { ConfigError, type RouterConfig } from './config.ts';
 export type { Source, SourceSink, ApplyResult } from './sources/source.ts';
 export { MemorySource } from './sources/memory.ts';
 export { FilesSource } from './sources/file-source-adapter.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as api from '../../src/index.ts';
 
 const VALUES = [
-  'BodyTooLargeError', 'ClusterSource', 'FilesSource', 'MemorySource', 'PluginLoadError', 'ProxyErrors', 'Type',
+  'BodyTooLargeError', 'ClusterSource', 'ConfigError', 'FilesSource', 'MemorySource', 'PluginLoadError', 'ProxyErrors', 'Type',
   'createRouter', 'definePlugin', 'loadPlugins', 'testPlugin',
 ];
 
