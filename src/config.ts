@@ -3,13 +3,14 @@
 // produced from this table; nothing else parses argv or reads these environment variables.
 
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
+import { checkTracingOptions, DEFAULT_SERVICE_NAME, PROPAGATORS, TRACE_SAMPLERS, type PropagatorName, type TraceSamplerName, type TracingConfig } from './tracing/tracing-settings.ts';
 import { MAX_DURATION_MS, parseDurationText } from './duration.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { AddressPool } from './gateway/address-pool.ts';
 
-export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
+export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'list' | 'enum';
 
 export interface OptionSpec {
   /** Property name on the parsed config. */
@@ -19,7 +20,7 @@ export interface OptionSpec {
   type: OptionType;
   default: unknown;
   doc: string;
-  /** enum values */
+  /** enum values; for a list option, the values it may hold */
   values?: readonly string[];
   /** list options: the flag may repeat; the env var is comma-separated */
   repeatable?: boolean;
@@ -27,12 +28,12 @@ export interface OptionSpec {
   spaceSeparated?: boolean;
   /** How --help and the README show a computed default. */
   defaultText?: string;
-  /** int options: inclusive bounds */
+  /** int and number options: inclusive bounds */
   min?: number;
   max?: number;
 }
 
-export interface RouterConfig {
+export interface RouterConfig extends TracingConfig {
   file: string[];
   kubeconfig: string;
   namespace: string;
@@ -99,6 +100,20 @@ export interface RouterConfig {
   http2ClientGlitches: number;
   plugins: string[];
   middlewares: string[];
+  otlpEndpoint: string;
+  otlpTracesEndpoint: string;
+  otlpProtocol: 'http/protobuf' | 'grpc';
+  otlpHeaders: string[];
+  otlpTimeout: number;
+  traceSampler: TraceSamplerName;
+  traceSamplerArg: number;
+  tracePropagators: PropagatorName[];
+  serviceName: string;
+  resourceAttributes: string[];
+  traceQueueSize: number;
+  traceBatchSize: number;
+  traceBatchDelay: number;
+  tracingDisabled: boolean;
 }
 
 const SECOND = 1000;
@@ -179,6 +194,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- plugins
   { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
   { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
+  // --- tracing (OpenTelemetry; the environment variables are the standard OTEL_* ones)
+  { key: 'otlpEndpoint', flag: '--otlp-endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', type: 'string', default: '', doc: 'OTLP collector base URL, e.g. http://$(HOST_IP):4318 (http/protobuf: spans go to its /v1/traces) or http://collector:4317 (grpc); tracing is on when this or --otlp-traces-endpoint is set' },
+  { key: 'otlpTracesEndpoint', flag: '--otlp-traces-endpoint', env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', type: 'string', default: '', doc: 'full OTLP URL for spans, used as is (wins over --otlp-endpoint)' },
+  { key: 'otlpProtocol', flag: '--otlp-protocol', env: 'OTEL_EXPORTER_OTLP_PROTOCOL', type: 'enum', values: ['http/protobuf', 'grpc'], default: 'http/protobuf', doc: 'OTLP transport' },
+  { key: 'otlpHeaders', flag: '--otlp-headers', env: 'OTEL_EXPORTER_OTLP_HEADERS', type: 'list', default: [], doc: 'headers (gRPC metadata) sent to the collector: key=value, comma-separated, values percent-encoded; never logged' },
+  { key: 'otlpTimeout', flag: '--otlp-timeout', env: 'OTEL_EXPORTER_OTLP_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time one export (with its retries) may take before its spans are dropped' },
+  { key: 'traceSampler', flag: '--trace-sampler', env: 'OTEL_TRACES_SAMPLER', type: 'enum', values: TRACE_SAMPLERS, default: 'parentbased_always_on', doc: 'which exchanges are sampled: parentbased_* follow the incoming traceparent\'s sampled flag and decide only new traces (per route: switchyard.io/trace-sampling)' },
+  { key: 'traceSamplerArg', flag: '--trace-sampler-arg', env: 'OTEL_TRACES_SAMPLER_ARG', type: 'number', min: 0, max: 1, default: 1, doc: 'sampling ratio of the traceidratio samplers (0.01 = 1 %)' },
+  { key: 'tracePropagators', flag: '--trace-propagators', env: 'OTEL_PROPAGATORS', type: 'list', values: PROPAGATORS, default: ['tracecontext', 'baggage'], doc: 'trace-context formats read and written: tracecontext (W3C), b3 (single header), b3multi (X-B3-*), none; baggage is always passed through untouched' },
+  { key: 'serviceName', flag: '--service-name', env: 'OTEL_SERVICE_NAME', type: 'string', default: '', defaultText: DEFAULT_SERVICE_NAME, doc: 'service.name of the router\'s spans (default: service.name of --resource-attributes, else switchyard)' },
+  { key: 'resourceAttributes', flag: '--resource-attributes', env: 'OTEL_RESOURCE_ATTRIBUTES', type: 'list', default: [], doc: 'extra resource attributes of the router\'s spans: key=value, comma-separated, values percent-encoded' },
+  { key: 'traceQueueSize', flag: '--trace-queue-size', env: 'OTEL_BSP_MAX_QUEUE_SIZE', type: 'int', min: 1, max: 1048576, default: 2048, doc: 'finished spans held for export (per worker); beyond it spans are dropped and counted (switchyard_tracing_spans_dropped_total)' },
+  { key: 'traceBatchSize', flag: '--trace-batch-size', env: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', type: 'int', min: 1, max: 1048576, default: 512, doc: 'spans per export request (at most --trace-queue-size)' },
+  { key: 'traceBatchDelay', flag: '--trace-batch-delay', env: 'OTEL_BSP_SCHEDULE_DELAY', type: 'duration', default: 5 * SECOND, doc: 'longest a finished span waits before it is exported' },
+  { key: 'tracingDisabled', flag: '--tracing-disabled', env: 'OTEL_SDK_DISABLED', type: 'bool', default: false, doc: 'no spans and no propagation even with an OTLP endpoint set' },
 ];
 
 export class ConfigError extends Error {
@@ -205,8 +235,10 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
   switch (spec.type) {
     case 'string':
       return raw;
-    case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) fail(`expected an integer, got "${raw}"`);
+    case 'int':
+    case 'number': {
+      const pattern = spec.type === 'int' ? /^-?\d+$/ : /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+      if (!pattern.test(raw.trim())) fail(`expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got "${raw}"`);
       const n = Number(raw);
       if (spec.min !== undefined && n < spec.min) fail(`must be >= ${spec.min}, got ${n}`);
       if (spec.max !== undefined && n > spec.max) fail(`must be <= ${spec.max}, got ${n}`);
@@ -220,8 +252,12 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
     }
     case 'duration':
       try { return parseDuration(raw); } catch (err) { return fail((err as Error).message); }
-    case 'list':
-      return raw.split(spec.spaceSeparated === true ? /[\s,]+/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'list': {
+      const list = raw.split(spec.spaceSeparated === true ? /[\s,]+/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const unknown = spec.values ? list.find((v) => !spec.values!.includes(v)) : undefined;
+      if (unknown !== undefined) fail(`"${unknown}" is not one of ${spec.values!.join(', ')}`);
+      return list;
+    }
     case 'enum':
       if (!spec.values!.includes(raw)) fail(`must be one of ${spec.values!.join(', ')}, got "${raw}"`);
       return raw;
@@ -361,6 +397,8 @@ function checkConfig(result: RouterConfig): RouterConfig {
   if (result.useProxyProtocol && result.proxyProtocolTrusted.length === 0) {
     throw new ConfigError('--use-proxy-protocol needs --proxy-protocol-trusted (the load balancers\' source CIDRs; 0.0.0.0/0 to trust every peer)');
   }
+  const tracingProblem = checkTracingOptions(result);
+  if (tracingProblem !== null) throw new ConfigError(tracingProblem);
   return Object.freeze(result);
 }
 

@@ -12,7 +12,7 @@ export type {
   Phases, PhaseResult, BodyResult, BodyChunk, Plugin, PluginServices, PluginLogger, RouteInfo, EndpointCandidate, EndpointInfo,
   FailureInfo, FailureReason,
 } from './pipeline/types.ts';
-export type { PluginContext, TlsInfo, GrpcCall, Outcome, ExchangeKind } from './pipeline/context.ts';
+export type { PluginContext, TlsInfo, GrpcCall, Outcome, ExchangeKind, TraceView, TraceAttributeValue } from './pipeline/context.ts';
 export { BodyTooLargeError } from './pipeline/phase-run.ts';
 export { loadPlugins, PluginLoadError } from './pipeline/plugin-registry.ts';
 export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type TestFailure, type HarnessOptions } from './pipeline/testing.ts';

@@ -1,6 +1,6 @@
 // A route's own settings from its annotations (OpenShift's names, switchyard's extensions): the
 // balance algorithm, timeouts, health check, the pod annotation holding the endpoint port, the
-// backend protocol. What the built-in policies read — allowlist, rate limits, stickiness, HSTS,
+// backend protocol, trace sampling. What the built-in policies read — allowlist, rate limits, stickiness, HSTS,
 // rewrite-target… — each reads in its own plugin file (plugins/*.ts, see plugins/policies.ts).
 // Parsing is strict: a value we cannot read rejects the route with reason InvalidAnnotation
 // rather than serving it with a setting the user did not ask for.
@@ -10,7 +10,7 @@ import {
   RouteSettingError, boundedInt, invalidAnnotation, oneOf, positiveDuration, type Annotations,
 } from './annotation-values.ts';
 import { BACKEND_PROTOCOL_ANNOTATION, BACKEND_PROTOCOL_VALUES, protocolOfAnnotation, type BackendProtocol } from './table/backend-protocol.ts';
-import { BALANCE_ALGORITHMS, type Balance, type HealthCheckSpec, type RoutePolicy } from './table/types.ts';
+import { BALANCE_ALGORITHMS, TRACE_SAMPLING, type Balance, type HealthCheckSpec, type RoutePolicy, type TraceSampling } from './table/types.ts';
 
 export const ANNOTATIONS = Object.freeze({
   balance: 'haproxy.router.openshift.io/balance',
@@ -25,6 +25,7 @@ export const ANNOTATIONS = Object.freeze({
   checkExpect: 'switchyard.io/health-check-expect',
   targetPortAnnotation: 'switchyard.io/target-port-annotation',
   middlewares: 'switchyard.io/middlewares',
+  traceSampling: 'switchyard.io/trace-sampling',
   backendProtocol: BACKEND_PROTOCOL_ANNOTATION,
 });
 
@@ -45,6 +46,8 @@ export interface RouteSettings {
   checkExpect: string[] | null;
   /** Pod annotation holding the endpoint port (autoport), e.g. AUTO_PORT0. */
   targetPortAnnotation: string | null;
+  /** switchyard.io/trace-sampling; null: the router's sampler decides. */
+  traceSampling: TraceSampling | null;
   /** switchyard.io/backend-protocol; null: the Service port's appProtocol decides. */
   backendProtocol: BackendProtocol | null;
 }
@@ -88,6 +91,7 @@ function parseAll(a: Annotations): RouteSettings {
     checkFall: boundedInt(a, ANNOTATIONS.checkFall, 1, 100),
     checkExpect: parseExpect(a),
     targetPortAnnotation: portAnnotation ?? null,
+    traceSampling: oneOf(a, ANNOTATIONS.traceSampling, TRACE_SAMPLING),
     backendProtocol: protocol === null ? null : protocolOfAnnotation(protocol),
   };
 }
@@ -144,7 +148,7 @@ export function tcpCheck(intervalMs: number, timeoutMs: number): HealthCheckSpec
   return spec;
 }
 
-/** The route's forwarding settings: balance, timeouts, health check. */
+/** The route's forwarding settings: balance, timeouts, health check, trace sampling. */
 export function buildRoutePolicy(p: RouteSettings, inputs: SettingsInputs): RoutePolicy {
   const { config } = inputs;
   return {
@@ -153,5 +157,6 @@ export function buildRoutePolicy(p: RouteSettings, inputs: SettingsInputs): Rout
     serverTimeoutMs: p.serverTimeoutMs ?? config.serverTimeout,
     tunnelTimeoutMs: p.tunnelTimeoutMs ?? config.tunnelTimeout,
     healthCheck: healthCheck(p, inputs),
+    traceSampling: p.traceSampling ?? 'default',
   };
 }

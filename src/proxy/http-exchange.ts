@@ -77,6 +77,10 @@ export class HttpExchange extends Exchange implements Http1Request {
     res.on('close', onClientClose);
   }
 
+  override get httpVersion(): string {
+    return this.req.httpVersion;
+  }
+
   clientClosed(): boolean {
     return (this.res as ServerResponse).destroyed;
   }

@@ -66,6 +66,8 @@ export interface RoutePolicy {
   tunnelTimeoutMs: number;
   /** Active health check; null when none applies (single endpoint, no HTTP check configured). */
   healthCheck: HealthCheckSpec | null;
+  /** switchyard.io/trace-sampling: 'always' records every exchange, 'never' none (trace headers pass untouched). */
+  traceSampling: TraceSampling;
 }
 
 /**
@@ -76,6 +78,9 @@ export interface RoutePlugin {
   plugin: string;
   config: unknown;
 }
+
+export const TRACE_SAMPLING = ['default', 'always', 'never'] as const;
+export type TraceSampling = typeof TRACE_SAMPLING[number];
 
 /** One piece of a header value: literal text, or a header of the request or the response. */
 export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };

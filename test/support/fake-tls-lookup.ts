@@ -14,7 +14,7 @@ export class FakeTlsLookup implements TlsRouteLookup {
     const route: CompiledRoute = {
       key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host: wildcard ? host.slice(2) : host, wildcard,
       path: '', match: 'route', services: [], tls: tlsConfig, policy: {
-        balance: 'source', connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, healthCheck: null,
+        balance: 'source', connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, healthCheck: null, traceSampling: 'default',
       },
       plugins: [],
       annotations: {}, middlewares: [],

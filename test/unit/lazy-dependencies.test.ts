@@ -31,3 +31,22 @@ await router.start();
 await router.stop(true);`);
   t.deepEqual(started, { x509: true, reflect: 'function' });
 });
+
+test('the OpenTelemetry SDK loads only when tracing is on (an OTLP endpoint is set)', (t) => {
+  const loads = (config: string) => {
+    const program = `
+import { registerHooks } from 'node:module';
+const loaded = [];
+registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
+const { createRouter, MemorySource } = await import('switchyard');
+const router = createRouter({ sources: [new MemorySource()], config: { bind: '127.0.0.1', adminBind: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, logLevel: 'silent', ${config} } });
+await router.start();
+await router.stop(true);
+console.log(JSON.stringify(loaded.some((u) => u.includes('@opentelemetry/sdk-trace'))));
+process.exit(0);`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', program], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    return JSON.parse(out.trim().split('\n').pop()!) as boolean;
+  };
+  t.false(loads(''), 'tracing off: not loaded');
+  t.true(loads(`otlpEndpoint: 'http://127.0.0.1:9'`), 'tracing on: loaded');
+});

@@ -15,6 +15,7 @@ const TYPES = [
   'FailureReason', 'GrpcCall', 'HarnessOptions', 'Kind', 'KubeObject', 'ListeningPorts', 'Middleware', 'Outcome', 'PhaseResult', 'Phases', 'Plugin',
   'PluginContext', 'PluginDefinition', 'PluginHarness', 'PluginLogger', 'PluginServices', 'ProxyErrorSpec', 'RouteInfo', 'Router',
   'RouterConfig', 'RoutesView', 'Source', 'SourceSink', 'Static', 'TSchema', 'TestFailure', 'TestRequest', 'TestResult', 'TlsInfo',
+  'TraceAttributeValue', 'TraceView',
 ];
 
 test('the runtime exports are exactly the public values', (t) => {

@@ -48,7 +48,7 @@ class Routes {
       key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host, wildcard: false, path: '', match: 'route',
       services: [{ name: `test/${host}`, weight: 1, endpoints: [{ id, address: '127.0.0.1', port: endpointPort, weight: 1, acceptsNew: true }] }],
       tls: tlsConfig, annotations: {}, middlewares: [],
-      policy: { balance: 'source', connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, healthCheck: null },
+      policy: { balance: 'source', connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, healthCheck: null, traceSampling: 'default' },
       plugins: [],
     });
     return id;
