@@ -155,12 +155,14 @@ export class KubeClient {
       const headers: Record<string, string> = { ...connection.headers, accept: 'application/json' };
       if (this.userAgent) headers['user-agent'] = this.userAgent;
       if (options.contentType) headers['content-type'] = options.contentType;
-      const timeout = AbortSignal.timeout(options.timeoutMs);
+      // A request's whole exchange is bounded; a stream's only until its headers (undici's
+      // headersTimeout): its body lasts as long as the caller keeps it (the watchdog decides).
+      const signal = options.stream ? options.signal : AbortSignal.timeout(options.timeoutMs);
       const response = await connection.dispatcher.request({
         origin: url.origin, path: url.pathname + url.search, method, headers, body: options.body,
-        // Over HTTP/2 both time the stream, not the connection. A watch's body has no timeout.
+        // Over HTTP/2 both time the stream, not the connection.
         headersTimeout: options.timeoutMs, bodyTimeout: options.stream ? 0 : options.timeoutMs,
-        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+        signal,
       });
       this.#metrics?.kubeRequests.inc({ verb: options.stream ? 'watch' : method.toLowerCase(), code: String(response.statusCode) });
       // A token that expired between refreshes (a rotated file, an exec credential): read it again, once.
