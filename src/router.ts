@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { expositionPieces } from './metrics-exposition.ts';
+import { expositionPieces, type ExpositionFormat } from './metrics-exposition.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
@@ -17,7 +17,7 @@ import { HealthService } from './health/health-service.ts';
 import { HealthVerdicts } from './health/health-verdicts.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
-import { debugRoutes } from './admin/debug-routes.ts';
+import { debugRoutes, type RoutesView } from './admin/debug-routes.ts';
 import { FilesSource } from './sources/file-source-adapter.ts';
 import { StoreSink, type Source } from './sources/source.ts';
 import type { ClusterMode } from './cluster-mode.ts';
@@ -30,6 +30,7 @@ import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 import { packageVersion } from './version.ts';
 import { packMiddlewareConfigs } from './table/middleware-configs.ts';
+import { startTracing } from './tracing/start-tracing.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -103,10 +104,9 @@ export class Router {
     });
   }
 
-  /** The table as served now: host entries (compiled routes) and every admission verdict. */
-  inspect(): { version: number; hosts: import('./table/types.ts').HostEntry[]; admission: import('./table/types.ts').AdmissionResult[] } {
-    const snapshot = this.reconciler.snapshot();
-    return { version: snapshot.version, hosts: snapshot.upsert, admission: this.reconciler.admissionResults() };
+  /** The table as served now, as /debug/routes shows it: hosts, routes, endpoints, every admission verdict (no key material). */
+  inspect(): RoutesView {
+    return debugRoutes(this.reconciler, this.proxy);
   }
 
   get ready(): boolean {
@@ -148,7 +148,7 @@ export class Router {
       notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
       beforeScrape: () => this.#refreshServedGauges(),
-      exposition: () => this.#exposition(),
+      exposition: (format) => this.#exposition(format),
       dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
@@ -212,6 +212,8 @@ export class Router {
       });
       return this.#workers.start();
     }
+    // Each proxying process exports its own spans (each worker its own: src/cluster/worker.ts).
+    this.proxy.tracing = await startTracing(config, { logger: this.logger, metrics: this.metrics, worker: 'single', routerName: config.routerName });
     this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return this.#listeners.ports;
   }
@@ -250,8 +252,8 @@ export class Router {
   }
 
   /** /metrics: this process's registry, or merged with the workers' (metrics-exposition.ts). */
-  async * #exposition(): AsyncGenerator<string> {
-    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry);
+  async * #exposition(format: ExpositionFormat): AsyncGenerator<string> {
+    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry, format);
   }
 
   #refreshServedGauges(): void {

@@ -17,6 +17,8 @@ export interface ClusterSourceOptions {
   logger: Logger;
   metrics?: Metrics;
   errors?: ConfigErrorLog;
+  // @internal keeps this out of the published types (tsconfig stripInternal): through KubeClient
+  // they would reach @kubernetes/client-node's, which a consumer cannot type-check without @types/ws.
   /** @internal The router's API client, shared with its status writer; by default the source opens (and closes) its own. */
   client?: KubeClient;
 }

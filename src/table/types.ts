@@ -36,6 +36,8 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
+  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
+  protocol?: 'http2';
 }
 
 export interface HealthCheckSpec {
@@ -78,7 +80,12 @@ export interface RoutePolicy {
   headerActions: HeaderActions | null;
   /** haproxy.router.openshift.io/pod-concurrent-connections: requests in flight per endpoint; null = unlimited. */
   podConcurrentConnections: number | null;
+  /** switchyard.io/trace-sampling: 'always' records every exchange, 'never' none (trace headers pass untouched). */
+  traceSampling: TraceSampling;
 }
+
+export const TRACE_SAMPLING = ['default', 'always', 'never'] as const;
+export type TraceSampling = typeof TRACE_SAMPLING[number];
 
 /** One piece of a header value: literal text, or a header of the request or the response. */
 export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };
