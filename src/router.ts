@@ -180,7 +180,7 @@ export class Router {
     // EndpointSlice arrived in a later list than its Route (at 100k routes, most of start-up).
     this.store.flush();
     this.reconciler.start();
-    this.#cluster?.startStatus({ reconciler: this.reconciler });
+    this.#cluster?.startStatus({ reconciler: this.reconciler, store: this.store });
     options.beforeServing?.();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;

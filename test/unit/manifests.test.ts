@@ -351,7 +351,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
-  t.deepEqual(rulesOf(role), ['coordination.k8s.io/leases: create,get,update']);
+  t.deepEqual(rulesOf(role), ['coordination.k8s.io/leases: create,get,list,update,watch']);
   const subject = { kind: 'ServiceAccount', name: 'switchyard-router', namespace: 'switchyard' };
   t.like(find(objects, 'ClusterRoleBinding'), { roleRef: { kind: 'ClusterRole', name: 'switchyard-router' }, subjects: [subject] });
   t.like(find(objects, 'RoleBinding'), { metadata: { namespace: 'switchyard' }, roleRef: { kind: 'Role', name: role.metadata.name }, subjects: [subject] });
