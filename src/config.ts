@@ -337,6 +337,7 @@ function suggest(key: string, keys: readonly string[]): string {
 }
 
 function checkValue(spec: OptionSpec, value: unknown): unknown {
+  // Every option type has its case: a new type without one would pass undefined on silently.
   const fail = (want: string): never => {
     const shown = typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value);
     throw new ConfigError(`config.${spec.key}: expected ${want} (${spec.flag}), got ${shown} (${Array.isArray(value) ? 'array' : typeof value})`);
@@ -352,6 +353,12 @@ function checkValue(spec: OptionSpec, value: unknown): unknown {
       if (spec.max !== undefined && value > spec.max) fail(`an integer <= ${spec.max}`);
       return value;
     }
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fail('a number');
+      if (spec.min !== undefined && value < spec.min) fail(`a number >= ${spec.min}`);
+      if (spec.max !== undefined && value > spec.max) fail(`a number <= ${spec.max}`);
+      return value;
+    }
     case 'duration':
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return fail('a duration in milliseconds (a number >= 0)');
       if (value > MAX_DURATION_MS) fail(`at most ${MAX_DURATION_MS} ms`);
@@ -360,6 +367,10 @@ function checkValue(spec: OptionSpec, value: unknown): unknown {
       return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : fail('an array of strings');
     case 'enum':
       return typeof value === 'string' && spec.values!.includes(value) ? value : fail(`one of ${spec.values!.join(', ')}`);
+    default: {
+      const missing: never = spec.type;
+      throw new Error(`option type ${String(missing)} has no check`);
+    }
   }
 }
 

@@ -364,3 +364,18 @@ test('an exchange a plugin answers says which (switchyard.answered_by) and is no
   t.is(spans.length, 1, 'no attempt');
   t.like(spans[0]!.tags, { 'switchyard.answered_by': 'ip-allowlist', 'http.response.status_code': 403 });
 });
+
+test.serial('a ratio sampler through the command line samples that share of new traces (regression: none was sampled)', async (t) => {
+  const r = await router(['--trace-sampler', 'parentbased_traceidratio', '--trace-sampler-arg', '0.5']);
+  try {
+    let sampled = 0;
+    for (let i = 0; i < 200; i++) {
+      const sent = receivedTraceparent(await request(r.http, { host: 'shop.example.test' }))!;
+      if (sent.traceFlags === 1) sampled++;
+    }
+    // Binomial(200, 0.5): outside [40, 160] with a probability below 1e-15.
+    t.true(sampled >= 40 && sampled <= 160, `sampled ${sampled} of 200`);
+  } finally {
+    await r.stop();
+  }
+});

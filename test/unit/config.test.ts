@@ -79,3 +79,12 @@ test('tracing options are checked: ratio range, known samplers and propagators, 
   t.regex(err!.message, /--otlp-headers: entry 1 is not key=value/);
   t.false(err!.message.includes('secret-token'), 'a malformed header is not echoed: it may be a credential');
 });
+
+test('createRouter\'s config (configFromOptions) keeps number options: the sampling ratio (regression: it became undefined, so no new trace was ever sampled)', async (t) => {
+  const { configFromOptions } = await import('../../src/config.ts');
+  t.is(configFromOptions({ traceSamplerArg: 0.25 }).traceSamplerArg, 0.25);
+  t.is(configFromOptions({}).traceSamplerArg, 1);
+  t.is(configFromOptions(parseConfig(['--trace-sampler-arg', '0.01'], {}) as unknown as Record<string, unknown>).traceSamplerArg, 0.01, 'the CLI\'s parsed config through createRouter');
+  t.throws(() => configFromOptions({ traceSamplerArg: 2 }), { message: /config\.traceSamplerArg: expected a number <= 1/ });
+  t.throws(() => configFromOptions({ traceSamplerArg: '0.5' }), { message: /config\.traceSamplerArg: expected a number/ });
+});
