@@ -4,16 +4,16 @@
 import type { RouterConfig } from '../config.ts';
 import type { Ingress, Route, RouteTLSConfig } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch, type RouteKind } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, isGatewayRouteKind, type CompiledMiddleware, type PathMatch, type RouteKind } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
-import type { HTTPRoute } from '../objects/gateway-types.ts';
+import type { GatewayRoute } from '../objects/gateway-types.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
 /** One backend service of a candidate. */
 export interface CandidateBackend {
   /** Service name in the candidate's namespace (or in `namespace`). */
   service: string;
-  /** HTTPRoute backendRefs only: the Service's namespace when it is not the candidate's (allowed by a ReferenceGrant). */
+  /** HTTPRoute/GRPCRoute backendRefs only: the Service's namespace when it is not the candidate's (allowed by a ReferenceGrant). */
   namespace?: string;
   /** Route: `kind` of spec.to / alternateBackends (must be Service); Ingress: always Service. */
   kind: string;
@@ -34,8 +34,8 @@ export interface RouteCandidate {
   kind: RouteKind;
   namespace: string;
   name: string;
-  /** The Route, Ingress (or HTTPRoute) this candidate comes from (age order, labels, annotations). */
-  owner: Route | Ingress | HTTPRoute;
+  /** The Route, Ingress (or HTTPRoute, GRPCRoute) this candidate comes from (age order, labels, annotations). */
+  owner: Route | Ingress | GatewayRoute;
   /** Lower-cased host as declared ('' = none): `www.foo.com` for a wildcard Route, `*.foo.com` for a wildcard Ingress. */
   host: string;
   wildcard: boolean;
@@ -51,7 +51,7 @@ export interface RouteCandidate {
   routeTls?: RouteTLSConfig | null;
   /** Ingress: the spec.tls[] entry listing this host (secretName may be absent). */
   ingressTls?: { secretName?: string } | null;
-  /** HTTPRoute: the rule and match, the listeners it came through (src/gateway/evaluate.ts). */
+  /** HTTPRoute, GRPCRoute: the rule and match, the listeners it came through (src/gateway/evaluate.ts). */
   gateway?: GatewayCandidateData;
   /** Router-wide and switchyard.io/middlewares Middlewares, resolved and validated by admission. */
   middlewares?: CompiledMiddleware[];
@@ -115,8 +115,8 @@ export function wildcardDomain(candidate: RouteCandidate): string {
  * without host stays a NoHostValue rejection, as in OpenShift.)
  */
 export function isHostless(candidate: RouteCandidate): boolean {
-  // HTTPRoute: neither the listener nor the route names a hostname (every host).
-  return (candidate.kind === 'Ingress' || candidate.kind === 'HTTPRoute') && candidate.host === '';
+  // HTTPRoute, GRPCRoute: neither the listener nor the route names a hostname (every host).
+  return (candidate.kind === 'Ingress' || isGatewayRouteKind(candidate.kind)) && candidate.host === '';
 }
 
 /** Table key of the host entry the candidate lands in: `foo.com`, `*.foo.com` or HOSTLESS_HOST_KEY. */
