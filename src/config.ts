@@ -23,6 +23,8 @@ export interface OptionSpec {
   values?: readonly string[];
   /** list options: the flag may repeat; the env var is comma-separated */
   repeatable?: boolean;
+  /** list options: white space separates items too (OpenShift's space-separated lists) */
+  spaceSeparated?: boolean;
   /** How --help and the README show a computed default. */
   defaultText?: string;
   /** int options: inclusive bounds */
@@ -70,6 +72,8 @@ export interface RouterConfig {
   proxyProtocolTrusted: string[];
   canonicalHostname: string;
   accessLog: boolean;
+  enableCompression: boolean;
+  compressionMime: string[];
   logLevel: string;
   updateStatus: boolean;
   publishStatusAddress: string[];
@@ -145,6 +149,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- observability
   { key: 'canonicalHostname', flag: '--canonical-hostname', env: 'ROUTER_CANONICAL_HOSTNAME', type: 'string', default: '', doc: 'external host name of this router, written to route status' },
   { key: 'accessLog', flag: '--access-log', env: 'ROUTER_ACCESS_LOG', type: 'bool', default: false, doc: 'log one line per request' },
+  { key: 'enableCompression', flag: '--enable-compression', env: 'ROUTER_ENABLE_COMPRESSION', type: 'bool', default: false, doc: 'compress responses on every route (gzip, br, zstd by Accept-Encoding; the compress plugin with --compression-mime)' },
+  { key: 'compressionMime', flag: '--compression-mime', env: 'ROUTER_COMPRESSION_MIME', type: 'list', spaceSeparated: true, default: [], defaultText: 'the compress plugin\'s list (text, JSON, JavaScript, XML, SVG, …)', doc: 'media types --enable-compression compresses (space- or comma-separated; text/* for a whole type)' },
   { key: 'logLevel', flag: '--log-level', env: 'ROUTER_LOG_LEVEL', type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'log level' },
   // --- status and lifecycle (Kubernetes source)
   { key: 'updateStatus', flag: '--update-status', env: 'ROUTER_UPDATE_STATUS', type: 'bool', default: true, doc: 'write Route/Ingress status (leader only)' },
@@ -215,7 +221,7 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
     case 'duration':
       try { return parseDuration(raw); } catch (err) { return fail((err as Error).message); }
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return raw.split(spec.spaceSeparated === true ? /[\s,]+/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
     case 'enum':
       if (!spec.values!.includes(raw)) fail(`must be one of ${spec.values!.join(', ')}, got "${raw}"`);
       return raw;
@@ -291,11 +297,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   for (const cidr of result.proxyProtocolTrusted) {
     if (parseCidr(cidr) === null) throw new ConfigError(`--proxy-protocol-trusted: "${cidr}" is not an IP address or CIDR`);
   }
+  for (const type of result.compressionMime) {
+    if (!MEDIA_TYPE.test(type)) throw new ConfigError(`--compression-mime: "${type}" is not a media type (type/subtype, or type/*)`);
+  }
   if (result.useProxyProtocol && result.proxyProtocolTrusted.length === 0) {
     throw new ConfigError('--use-proxy-protocol needs --proxy-protocol-trusted (the load balancers\' source CIDRs; 0.0.0.0/0 to trust every peer)');
   }
   return Object.freeze(result);
 }
+
+/** `text/html`, `application/vnd.api+json`, `text/*` (parameters are not part of the match). */
+const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/([A-Za-z0-9!#$&^_.+-]+|\*)$/;
 
 /** A credential file's content without its trailing newline (as `echo … > file` writes it). */
 function readSecretFile(path: string, flag: string): string {

@@ -76,6 +76,7 @@ export class Metrics {
   readonly requests: Counter<'route' | 'code_class'>;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'route' | 'reason'>;
+  readonly passthroughConnections: Counter<'route' | 'outcome'>;
   readonly grpcResponses: Counter<'route' | 'grpc_code'>;
   readonly endpointUp: ComputedGauge<'route' | 'endpoint'>;
   readonly routes: Gauge<'state'>;
@@ -118,6 +119,7 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
+    this.passthroughConnections = new Counter({ name: 'switchyard_passthrough_connections_total', help: 'TLS passthrough connections, by route and outcome (forwarded, answered: refused by a policy, error, client-closed)', labelNames: ['route', 'outcome'], registers });
     this.grpcResponses = new Counter({ name: 'switchyard_grpc_responses_total', help: 'gRPC calls ended, by route and gRPC status (the backend\'s, or the router\'s own answer)', labelNames: ['route', 'grpc_code'], registers });
     this.endpointUp = new ComputedGauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
     this.routes = new Gauge({ name: 'switchyard_routes', help: 'Routes and Ingresses considered by this router, by admission state', labelNames: ['state'], registers });

@@ -6,7 +6,8 @@ import type { Router } from './router.ts';
 import { createRouter } from './embed.ts';
 import cluster from 'node:cluster';
 import { runWorker } from './cluster/worker.ts';
-import { loadPlugins, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
+import { loadPluginRegistry, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
+import { MIDDLEWARE_BUILTINS } from './plugins/middleware-builtins.ts';
 import { releaseStartupMemory } from './release-startup-memory.ts';
 
 /** Start a router and keep it running until SIGTERM/SIGINT; resolves with the exit code. */
@@ -15,7 +16,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
   // Plugins load in the primary (admission validates Middleware configs) and in every worker.
   let plugins: PluginRegistry;
   try {
-    plugins = await loadPlugins(config.plugins);
+    plugins = await loadPluginRegistry(config.plugins, process.cwd(), MIDDLEWARE_BUILTINS);
   } catch (err) {
     if (!(err instanceof PluginLoadError)) throw err;
     process.stderr.write(`switchyard: ${err.message}\n`);
@@ -27,7 +28,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
   }
   let router: Router;
   try {
-    router = createRouter({ config, logger, plugins });
+    router = createRouter({ config, logger, plugins: plugins.plugins() });
   } catch (err) {
     // Startup configuration the option table cannot check (a bad label selector, an unreadable CA).
     process.stderr.write(`switchyard: ${(err as Error).message}\n`);

@@ -6,19 +6,20 @@
 
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf, type PhaseRun } from '../pipeline/phase-run.ts';
 import { builtin } from './define.ts';
 
 /** Waiting requests per endpoint beyond which new ones are refused at once. */
 export const MAX_QUEUE = 1024;
 
 class Waiter {
-  readonly ctx: PluginContext;
+  readonly run: PhaseRun;
   readonly slot: number;
   readonly state: EndpointSlots;
   resolve: () => void = noop;
   timer: NodeJS.Timeout | null = null;
-  constructor(ctx: PluginContext, slot: number, state: EndpointSlots) {
-    this.ctx = ctx;
+  constructor(run: PhaseRun, slot: number, state: EndpointSlots) {
+    this.run = run;
     this.slot = slot;
     this.state = state;
   }
@@ -47,8 +48,8 @@ export class ConcurrencySlots {
     while (state.queue.length > 0) {
       const waiter = state.queue.shift()!;
       if (waiter.timer !== null) clearTimeout(waiter.timer);
-      if (waiter.ctx.settled) continue; // its client went away or it timed out meanwhile
-      waiter.ctx.setSlot(waiter.slot, state);
+      if (waiter.run.settled) continue; // its client went away or it timed out meanwhile
+      waiter.run.setSlot(waiter.slot, state);
       waiter.resolve();
       return;
     }
@@ -65,17 +66,18 @@ class PodConcurrentConnections {
   }
 
   upstreamRequest(ctx: PluginContext): void | Promise<void> {
-    const state = this.#slots.stateOf(ctx.endpoint!.endpoint.id);
+    const run = phaseRunOf(ctx);
+    const state = this.#slots.stateOf(run.member!.endpoint.id);
     if (state.inFlight < this.#slots.limit) {
       state.inFlight++;
       ctx.local = state;
       return;
     }
     if (state.queue.length >= MAX_QUEUE) {
-      ctx.respondError(ProxyErrors.ENDPOINT_BUSY);
+      run.respondError(ProxyErrors.ENDPOINT_BUSY);
       return;
     }
-    const waiter = new Waiter(ctx, ctx.current, state);
+    const waiter = new Waiter(run, run.current, state);
     state.queue.push(waiter);
     return new Promise<void>((resolve) => {
       waiter.resolve = resolve;
@@ -96,7 +98,7 @@ function onQueueTimeout(waiter: Waiter): void {
   const queue = waiter.state.queue;
   const at = queue.indexOf(waiter);
   if (at !== -1) queue.splice(at, 1);
-  waiter.ctx.respondError(ProxyErrors.ENDPOINT_BUSY);
+  waiter.run.respondError(ProxyErrors.ENDPOINT_BUSY);
   waiter.resolve();
 }
 

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { RateLimitSpec } from '../table/types.ts';
 import { builtin } from './define.ts';
 import { RouteRateLimit } from './rate-limit-state.ts';
@@ -20,8 +21,9 @@ class RateLimit {
   }
 
   connection(ctx: PluginContext): void {
-    if (!this.#limit.admit(ctx.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough')) {
-      ctx.respondError(ProxyErrors.RATE_LIMITED);
+    const run = phaseRunOf(ctx);
+    if (!this.#limit.admit(run.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough')) {
+      run.respondError(ProxyErrors.RATE_LIMITED);
       return;
     }
     if (this.#limit.holdsSlot) ctx.local = HOLDS_SLOT;

@@ -17,7 +17,7 @@ import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { refuseConnect, type AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './forward.ts';
+import type { AnyRequest } from './http-exchange.ts';
 import { http2SessionOptions } from './http2-server-options.ts';
 import { systemClock } from '../clock.ts';
 import type { ClientGlitchLedger } from './tls/glitch-budget.ts';

@@ -12,7 +12,6 @@
 // over from the previous runtime, or when the route has Middlewares (a user plugin's create()
 // runs, and fails loudly, when the route is applied).
 
-import { Agent as HttpsAgent } from 'node:https';
 import type { Counter, Histogram } from 'prom-client';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
@@ -22,11 +21,15 @@ import { createBalancer } from '../balance/create-balancer.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { RouteChain, linksOf } from '../pipeline/chain.ts';
+import { candidatesOf } from '../pipeline/candidates.ts';
+import { RouteChain, type ChainEntry } from '../pipeline/chain.ts';
+import type { ExchangeKind, Outcome } from '../pipeline/context.ts';
+import type { ChainOwner } from '../pipeline/phase-run.ts';
 import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
-import type { Phases, PluginLogger, PluginServices } from '../pipeline/types.ts';
-import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
+import type { EndpointCandidate, Phases, PluginLogger, PluginServices, RouteInfo } from '../pipeline/types.ts';
+import { routeChainEntries } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
+import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -36,6 +39,7 @@ interface MetricChildren {
   byClass: Array<Counter.Internal | undefined>;
   duration: Histogram.Internal<'route'> | undefined;
   errors: Map<string, Counter.Internal> | undefined;
+  passthrough: Map<string, Counter.Internal> | undefined;
   grpc: Map<string, Counter.Internal> | undefined;
 }
 
@@ -46,12 +50,14 @@ export interface RuntimeDeps {
   plugins: PluginRegistry;
   /** Where middleware failures are counted and logged (shared by every way in). */
   failures: MiddlewareFailures;
+  /** --enable-compression: the compress plugin's settings for every route; null when off. */
+  compression?: CompressSettings | null;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
 const NO_TLS_POOLS: ReadonlyMap<string, UpstreamDispatcher> = new Map();
 
-export class RouteRuntime {
+export class RouteRuntime implements ChainOwner {
   readonly route: CompiledRoute;
   readonly members: readonly Member[];
   /** `namespace/name` — the metrics label. */
@@ -64,6 +70,8 @@ export class RouteRuntime {
   readonly failures: MiddlewareFailures;
   #balancer: Balancer | null = null;
   #chain: RouteChain | null = null;
+  #info: RouteInfo | null = null;
+  #candidates: readonly EndpointCandidate[] | null = null;
   readonly #deps: RuntimeDeps;
   /**
    * Requests counter children by status class index (status / 100 - 1), and the duration
@@ -75,8 +83,6 @@ export class RouteRuntime {
   readonly tlsPools: Map<string, UpstreamDispatcher>;
   /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
   readonly http2: ReadonlySet<EndpointState> | null;
-  /** Reencrypt Upgrade tunnels: one agent per route (http-proxy dials through it); carried like the pools. null: not reencrypt. */
-  #agent: { agent: HttpsAgent | null } | null;
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
@@ -112,12 +118,10 @@ export class RouteRuntime {
     const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
     if (!this.reencrypt) {
       this.tlsPools = NO_TLS_POOLS as Map<string, UpstreamDispatcher>;
-      this.#agent = null;
     } else {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
-      this.#agent = sameTls && previous.#agent !== null ? previous.#agent : { agent: null };
     }
-    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined, grpc: undefined };
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
     this.failures = deps.failures;
     // State to take over is taken now (the previous runtime is released after this swap).
     if (previous !== undefined && previous.#balancer !== null && previous.route.policy.balance === route.policy.balance) {
@@ -135,14 +139,40 @@ export class RouteRuntime {
     return (this.#chain ??= buildChain(this, this.#deps, undefined));
   }
 
-  /** The agent reencrypt Upgrade tunnels connect through (created on first use). */
-  upgradeAgent(defaultDestinationCA: string | null): HttpsAgent {
-    const holder = (this.#agent ??= { agent: null });
-    if (holder.agent === null) {
-      const tls = this.route.tls!;
-      holder.agent = new HttpsAgent({ ca: tls.destinationCA ?? defaultDestinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
+  /** What plugins see of the route: a frozen snapshot without key material (made on first use). */
+  get info(): RouteInfo {
+    if (this.#info === null) {
+      const r = this.route;
+      this.#info = Object.freeze({
+        key: r.key, kind: r.kind, namespace: r.namespace, name: r.name, host: r.host, path: r.path,
+        annotations: Object.freeze({ ...r.annotations }),
+      });
     }
-    return holder.agent;
+    return this.#info;
+  }
+
+  /** The members as plugins see them: read-only views (made on first use). */
+  get candidates(): readonly EndpointCandidate[] {
+    return (this.#candidates ??= candidatesOf(this.members));
+  }
+
+  get termination(): 'edge' | 'passthrough' | 'reencrypt' | null {
+    return this.route.tls?.termination ?? null;
+  }
+
+  /**
+   * An exchange's response: HTTP and Upgrade count in the HTTP request metrics (status class and
+   * duration), a TLS passthrough connection — which has no status — by its outcome.
+   */
+  countExchange(kind: ExchangeKind, status: number, outcome: Outcome, seconds: number): void {
+    if (kind !== 'passthrough') {
+      this.countResponse(status, seconds);
+      return;
+    }
+    const counters = (this.#children.passthrough ??= new Map());
+    let child = counters.get(outcome);
+    if (child === undefined) counters.set(outcome, (child = this.#metrics.passthroughConnections.labels(this.label, outcome)));
+    child.inc();
   }
 
   countResponse(status: number, seconds: number): void {
@@ -180,7 +210,6 @@ export class RouteRuntime {
     for (const member of this.members) registry.release(member.endpoint);
     if (successor === null || successor.tlsPools !== this.tlsPools) {
       for (const pool of this.tlsPools.values()) void pool.close().catch(() => {});
-      this.#agent?.agent?.destroy();
     }
     if (successor === null) this.#removeSeries();
   }
@@ -191,10 +220,12 @@ export class RouteRuntime {
     children.byClass.forEach((child, index) => { if (child !== undefined) m.requests.remove(this.label, CODE_CLASSES[index]!); });
     if (children.duration !== undefined) m.requestDuration.remove(this.label);
     if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
+    if (children.passthrough !== undefined) for (const outcome of children.passthrough.keys()) m.passthroughConnections.remove(this.label, outcome);
     if (children.grpc !== undefined) for (const code of children.grpc.keys()) m.grpcResponses.remove(this.label, code);
     children.byClass = [];
     children.duration = undefined;
     children.errors = undefined;
+    children.passthrough = undefined;
     children.grpc = undefined;
   }
 }
@@ -210,8 +241,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     retained.set(key, value);
     return value;
   };
+  const info = runtime.info;
   const services = (name: string): PluginServices => ({
-    route, instanceName: name, logger: lazyChildLogger(deps.logger, { middleware: name, route: route.key }), retain,
+    route: info, instanceName: name, logger: lazyChildLogger(deps.logger, { middleware: name, route: route.key }), retain,
   });
   const middlewares: ChainEntry[] = [];
   for (const m of route.middlewares) {
@@ -227,10 +259,10 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
       deps.logger.error({ route: route.key, middleware: m.name, err: (err as Error).message }, 'middleware could not be created; its route answers 500');
       phases = failingPhases(err);
     }
-    middlewares.push({ name: m.name, phases });
+    middlewares.push({ name: m.name, phases, makeLocal: plugin?.local ?? null });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders }, middlewares, services);
-  return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
+  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null }, middlewares, services);
+  return new RouteChain(entries, route.policy.serverTimeoutMs);
 }
 
 /**

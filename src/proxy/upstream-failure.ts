@@ -1,7 +1,7 @@
 // What an upstream failure means: the one place that decides, from undici's typed errors and
 // Node's socket error codes, (1) the metrics reason, (2) the catalogue error the client gets and
 // (3) whether it is the endpoint's fault — the only failures passive ejection counts. Used by
-// forwarding (forward.ts), Upgrade tunnels (upgrade.ts) and TLS passthrough.
+// every exchange (exchange.ts): plain requests, Upgrade tunnels and TLS passthrough.
 //
 // Counted (as HAProxy's `observe layer4`, nginx's `max_fails` with `proxy_next_upstream`
 // defaults): connect failures (refused, unreachable, connect timeout), resets (the backend
@@ -52,13 +52,6 @@ const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** Node's TLS errors and OpenSSL's verification errors. */
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 
-/** What a tunnel (Upgrade, TLS passthrough) reports to passive health; RouterProxy implements it. */
-export interface TunnelHealth {
-  recordSuccess(endpoint: EndpointState): void;
-  /** `lastHealthy`: no other member of the route is available (panic threshold). */
-  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
-}
-
 /** No other member can take requests now: ejecting `endpoint` would leave the route none. */
 export function isLastAvailable(members: ReadonlyArray<{ readonly endpoint: EndpointState; readonly weight: number }>, endpoint: EndpointState, now: number): boolean {
   for (const member of members) {
@@ -89,7 +82,7 @@ export class UpstreamStreamResetError extends Error {
   }
 }
 
-/** The gRPC call's deadline (grpc-timeout) passed before it ended (forward.ts). */
+/** The gRPC call's deadline (grpc-timeout) passed before it ended (http-exchange.ts). */
 export class GrpcDeadlineError extends Error {
   readonly code = 'SY_GRPC_DEADLINE';
   constructor() {
@@ -97,7 +90,7 @@ export class GrpcDeadlineError extends Error {
   }
 }
 
-/** Classify an error from undici's dispatch, http-proxy or a raw socket to the backend. */
+/** Classify an error from undici's dispatch (HTTP/1.1 or the HTTP/2 pools) or a raw socket to the backend. */
 export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
   if (error instanceof errors.ConnectTimeoutError || CONNECT_CODES.has(code)) return FAILURES.connect;

@@ -15,7 +15,7 @@ import { ProxyErrors } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { refuseConnect, sendError, writeRawError, type AnyResponse } from '../error-response.ts';
-import type { AnyRequest } from '../forward.ts';
+import type { AnyRequest } from '../http-exchange.ts';
 import { onClientError } from '../http-listener.ts';
 import { checkRequestHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';

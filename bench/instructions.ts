@@ -1,0 +1,155 @@
+// `npm run bench:instructions`: machine instructions the router executes per proxied request,
+// counted by valgrind's callgrind — a figure a loaded, shared machine does not move (req/s and
+// CPU seconds do). One router process (`--workers 0`) runs under callgrind; after a warm-up the
+// counters are zeroed (callgrind_control -z), N requests go through, the counters are dumped
+// (callgrind_control -d) and divided by N. The backend runs outside valgrind.
+//
+// Cases (each its own route of the same process): `plain` (no plugin: the hot path),
+// `plugins` (three trivial plugins), and, when the build has the compress plugin, `json-100k`
+// (the 100 KB JSON body of bench/large-json.ts, uncompressed) and `compress` (the same body
+// gzip-compressed by the route's compress Middleware).
+//
+// Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
+// the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
+// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated).
+// Prints a Markdown table. Nothing here asserts.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { children, startJsonLine } from './processes.ts';
+import { LARGE_JSON } from './large-json.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
+const warmup = Number(process.env.BENCH_WARMUP ?? 500);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.split(',')) : null;
+const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
+if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE]);
+
+
+interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string }
+const CASES: Case[] = [
+  { name: 'plain', host: 'plain.bench', path: '/' },
+  { name: 'plugins', host: 'plugins.bench', path: '/' },
+  { name: 'json-100k', host: 'plain.bench', path: '/large.json', headers: { 'accept-encoding': 'gzip' } },
+  { name: 'compress', host: 'compress.bench', path: '/large.json', headers: { 'accept-encoding': 'gzip' }, needs: 'compress' },
+];
+
+function startBackend(): Promise<{ port: number; server: http.Server }> {
+  const body = Buffer.from(LARGE_JSON);
+  const server = http.createServer((req, res) => {
+    if (req.url === '/large.json') res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+    else res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok');
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as import('node:net').AddressInfo).port, server })));
+}
+
+function routes(dir: string, backend: number, compress: boolean): string {
+  const file = path.join(dir, 'routes.yaml');
+  const route = (name: string, host: string, middlewares = '') => `---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: ${name}, annotations: { haproxy.router.openshift.io/disable_cookies: "true"${middlewares ? `, switchyard.io/middlewares: "${middlewares}"` : ''} } }
+spec: { host: ${host}, to: { kind: Service, name: bench } }
+`;
+  const middleware = (name: string, plugin: string, config = '{}') => `---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: ${name} }
+spec: { plugin: ${plugin}, config: ${config} }
+`;
+  writeFileSync(file, `apiVersion: v1
+kind: Service
+metadata: { name: bench }
+spec: { ports: [{ name: http, port: 80 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
+addressType: IPv4
+ports: [{ name: http, port: ${backend} }]
+endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
+${route('plain', 'plain.bench')}${route('plugins', 'plugins.bench', 'set, check, log')}${middleware('set', 'bench-set-header')}${middleware('check', 'bench-check-header')}${middleware('log', 'bench-log')}${compress ? `${route('compress', 'compress.bench', 'gzip')}${middleware('gzip', 'compress', '{ encodings: [gzip] }')}` : ''}`);
+  return file;
+}
+
+/** N requests over `concurrency` keep-alive connections; resolves when all are answered (bodies read). */
+async function load(port: number, c: Case, n: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  let failed = 0;
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const req = http.get({ port, host: '127.0.0.1', path: c.path, agent, headers: { host: c.host, ...c.headers } }, (res) => {
+      if (res.statusCode !== 200) failed++;
+      res.resume().on('end', resolve);
+    });
+    req.on('error', () => { failed++; resolve(); });
+  });
+  const lanes = Array.from({ length: concurrency }, async () => { while (next++ < n) await one(); });
+  await Promise.all(lanes);
+  agent.destroy();
+  return failed;
+}
+
+function dumpTotal(dir: string, pid: number, before: Set<string>): number {
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+  const file = readdirSync(dir).find((f) => f.startsWith(`cg.${pid}`) && !before.has(f));
+  if (file === undefined) throw new Error('callgrind wrote no dump');
+  const text = readFileSync(path.join(dir, file), 'utf8');
+  const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+  if (m === null) throw new Error(`no totals in ${file}`);
+  before.add(file);
+  return Number(m[1]);
+}
+
+async function measure(label: string, cli: string, backend: number): Promise<Map<string, number>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-callgrind-'));
+  const compress = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(path.join(path.dirname(cli), 'plugins/compress.js'))}).then(() => process.exit(0), () => process.exit(1))`]).status === 0;
+  const file = routes(dir, backend, compress);
+  const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
+  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no',
+    process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0',
+    ...plugins, '--log-level', 'info'], (l) => l.msg === 'listening');
+  const port = line.http as number;
+  const pid = child.pid!;
+  const dumps = new Set(readdirSync(dir));
+  const out = new Map<string, number>();
+  const cases = CASES.filter((c) => (onlyCases === null || onlyCases.has(c.name)) && (c.needs !== 'compress' || compress));
+  // Every case warms up first: code shared by the cases is optimised before any is counted.
+  for (const c of cases) await load(port, c, warmup);
+  for (const c of cases) {
+    execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
+    const failed = await load(port, c, requests);
+    const total = dumpTotal(dir, pid, dumps);
+    out.set(c.name, total / requests);
+    console.error(`${label}: ${c.name}: ${(total / requests / 1000).toFixed(0)}k instructions per request${failed > 0 ? ` (${failed} failed)` : ''}`);
+  }
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const backend = await startBackend();
+  const results: Array<[string, Map<string, number>]> = [];
+  for (const [label, cli] of builds) results.push([label, await measure(label, cli, backend.port)]);
+  backend.server.close();
+  console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  const names = CASES.map((c) => c.name).filter((n) => results.some(([, r]) => r.has(n)));
+  console.log(`| build | ${names.map((n) => `${n} (k instr/req)`).join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---:').join('|')}|`);
+  for (const [label, r] of results) console.log(`| ${label} | ${names.map((n) => (r.has(n) ? (r.get(n)! / 1000).toFixed(0) : '–')).join(' | ')} |`);
+  if (results.length === 2) {
+    const [a, b] = [results[0]![1], results[1]![1]];
+    console.log(`\nthis / base: ${names.filter((n) => a.has(n) && b.has(n)).map((n) => `${n} ${(a.get(n)! / b.get(n)!).toFixed(3)}`).join(', ')}`);
+  }
+}
+
+main().then(() => process.exit(0), (err: Error) => { console.error(err.stack ?? err.message); for (const c of children) c.kill('SIGKILL'); process.exit(1); });
