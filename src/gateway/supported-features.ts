@@ -33,6 +33,7 @@ const EXTENDED = [
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteNamedRouteRule',
   'HTTPRouteBackendProtocolWebSocket',
+  'HTTPRouteBackendProtocolH2C',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
