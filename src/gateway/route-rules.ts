@@ -4,41 +4,15 @@
 // follow: Accepted=False for what this router does not implement (UnsupportedValue,
 // IncompatibleFilters), ResolvedRefs=False for a backend that cannot be used.
 
-import type { CandidateBackend } from '../admission/types.ts';
+import type { MatchData, RuleData } from '../route-candidate.ts';
+
+export type { MatchData, RuleData } from '../route-candidate.ts';
 import type { HTTPPathModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../objects/gateway-types.ts';
-import type { HeaderModifier, PathModifier, RedirectSpec, RequestPatterns, RewriteSpec } from '../table/types.ts';
+import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
 import { dedupe, extensionRefMiddleware, headerModifier, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
 
 export type { RuleInputs } from './rule-parts.ts';
-
-export interface MatchData {
-  path: string;
-  match: 'exact' | 'prefix';
-  method: string | null;
-  headers: Array<[string, string]>;
-  query: Array<[string, string]>;
-  /** GRPCRoute: regular-expression conditions (grpc-route-rules.ts); null for HTTPRoute. */
-  patterns: RequestPatterns | null;
-  /** GRPCRoute: characters of the matched service and method (its precedence); null for HTTPRoute. */
-  grpc: { service: number; method: number } | null;
-}
-
-export interface RuleData {
-  index: number;
-  matches: MatchData[];
-  backends: CandidateBackend[];
-  /** Share of requests that must be refused (invalid backends, or nothing to do): 500, or UNAVAILABLE to gRPC. */
-  invalidShare: number;
-  requestHeaders: HeaderModifier | null;
-  responseHeaders: HeaderModifier | null;
-  redirect: RedirectSpec | null;
-  rewrite: RewriteSpec | null;
-  /** timeouts.request in ms (0 = none), null = the router's default. */
-  timeoutMs: number | null;
-  /** ExtensionRef filters naming switchyard.io Middlewares (same namespace), in order. */
-  middlewares: string[];
-}
 
 export interface RouteRulesResult {
   rules: RuleData[];

@@ -3,7 +3,7 @@
 // Middlewares, and backendRefs resolved to Services (kind, ReferenceGrant across namespaces,
 // existence, port) with the spec's weights and the ResolvedRefs condition that follows.
 
-import type { CandidateBackend } from '../admission/types.ts';
+import type { CandidateBackend } from '../route-candidate.ts';
 import { GATEWAY_GROUP, type HTTPBackendRef, type HTTPHeaderFilter, type HTTPRouteFilter } from '../objects/gateway-types.ts';
 import type { Service } from '../objects/types.ts';
 import type { HeaderModifier } from '../table/types.ts';
