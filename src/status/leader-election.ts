@@ -4,7 +4,9 @@
 // nodes does not matter); a leader that cannot renew within the renew deadline steps down.
 // The deadline bounds the whole renew (GET and PUT together, as client-go's context does): a
 // leader steps down at lastRenew + renewDeadline even while a request hangs, always before
-// another pod may take over (lastRenew + leaseDuration).
+// another pod may take over (lastRenew + leaseDuration). Every bound is a timer on the injected
+// clock that aborts the requests in flight, never a wall-clock request timeout of its own: with a
+// manual clock a request takes as long as the server needs (the client's 30 s is the only net).
 // Releasing (on stop) empties holderIdentity so a successor takes over at its next try; a
 // Lease acquired by a round still running when stop() is called is released too.
 
@@ -31,8 +33,11 @@ export interface LeaderElectorOptions {
   clock?: Clock;
 }
 
-class RenewDeadlineExceeded extends Error {
-  constructor() { super('the renew deadline passed'); }
+/** How long stop() may spend releasing the Lease (a shutdown should not wait on a slow API server). */
+const RELEASE_BOUND_MS = 2000;
+
+class DeadlineExceeded extends Error {
+  constructor() { super('the deadline passed'); }
 }
 
 interface Lease {
@@ -128,7 +133,7 @@ export class LeaderElector extends EventEmitter {
     // A leader's round must end by lastRenew + renewDeadline; a candidate's within one deadline.
     const deadline = (this.#leading ? this.#lastRenew : this.#clock.now()) + this.#renewDeadlineMs;
     try {
-      const acquired = await this.#withinDeadline(this.#attempt(deadline), deadline);
+      const acquired = await this.#withinDeadline((signal) => this.#attempt(signal), deadline);
       if (acquired) {
         this.#lastRenew = this.#clock.now();
         if (this.#running) this.#setLeading(true);
@@ -146,36 +151,33 @@ export class LeaderElector extends EventEmitter {
     }
   }
 
-  /** `work`, or RenewDeadlineExceeded when the clock reaches `deadline` first. */
-  async #withinDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  /**
+   * `work`, or DeadlineExceeded when the clock reaches `deadline` first; then the requests
+   * of `work` are aborted through its signal.
+   */
+  async #withinDeadline<T>(work: (signal: AbortSignal) => Promise<T>, deadline: number): Promise<T> {
+    const controller = new AbortController();
     let timer: TimerHandle | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = this.#clock.setTimeout(rejectExpired, Math.max(0, deadline - this.#clock.now()), reject);
+      timer = this.#clock.setTimeout(expire, Math.max(0, deadline - this.#clock.now()), controller, reject);
     });
     try {
-      return await Promise.race([work, expired]);
+      return await Promise.race([work(controller.signal), expired]);
     } finally {
-      // A request that lost the race may still succeed later: #attempt then sets #holds, so
-      // stop() releases it.
       this.#clock.clearTimeout(timer);
     }
   }
 
-  /** Time left before `deadline` for one request (at least 1 ms). */
-  #remaining(deadline: number): number {
-    return Math.max(1, deadline - this.#clock.now());
-  }
-
   /** One round: true when we hold the lease afterwards. */
-  async #attempt(deadline: number): Promise<boolean> {
+  async #attempt(signal: AbortSignal): Promise<boolean> {
     const now = new Date(this.#clock.now());
     let lease: Lease;
     try {
-      lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
+      lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), signal });
     } catch (err) {
       if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
       await this.#options.client.request({
-        method: 'POST', path: this.#collectionPath(), timeoutMs: this.#remaining(deadline),
+        method: 'POST', path: this.#collectionPath(), signal,
         body: this.#leaseBody({ acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 }),
       });
       this.#holds = true;
@@ -201,7 +203,7 @@ export class LeaderElector extends EventEmitter {
     };
     updated.metadata.resourceVersion = lease.metadata.resourceVersion;
     try {
-      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: updated, timeoutMs: this.#remaining(deadline) });
+      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: updated, signal });
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 409) return false; // someone else got there first
       throw err;
@@ -214,7 +216,7 @@ export class LeaderElector extends EventEmitter {
   /** After a failed renew: is the lease still ours on the server? (Another holder means no.) */
   async #stillHolder(): Promise<boolean> {
     try {
-      const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#renewDeadlineMs });
+      const lease = await this.#withinDeadline((signal) => this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), signal }), this.#clock.now() + this.#renewDeadlineMs);
       return (lease.spec?.holderIdentity ?? '') === this.identity;
     } catch {
       return true; // cannot tell; the renew deadline decides
@@ -223,14 +225,16 @@ export class LeaderElector extends EventEmitter {
 
   async #release(): Promise<void> {
     try {
-      const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: 2000 });
-      if ((lease.spec?.holderIdentity ?? '') !== this.identity) return;
-      const released: Lease = {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
-      };
-      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released, timeoutMs: 2000 });
-      this.#log.info('released the lease');
+      await this.#withinDeadline(async (signal) => {
+        const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), signal });
+        if ((lease.spec?.holderIdentity ?? '') !== this.identity) return;
+        const released: Lease = {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
+        };
+        await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released, signal });
+        this.#log.info('released the lease');
+      }, this.#clock.now() + RELEASE_BOUND_MS);
     } catch (err) {
       this.#log.warn({ error: (err as Error).message }, 'could not release the lease; it expires on its own');
     }
@@ -269,6 +273,8 @@ function runRound(elector: LeaderElector): void {
   elector.round();
 }
 
-function rejectExpired(reject: (err: Error) => void): void {
-  reject(new RenewDeadlineExceeded());
+function expire(controller: AbortController, reject: (err: Error) => void): void {
+  const err = new DeadlineExceeded();
+  reject(err);
+  controller.abort(err);
 }

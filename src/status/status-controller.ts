@@ -27,8 +27,8 @@ export interface StatusControllerOptions {
   logger: Logger;
   metrics?: Metrics;
   reconciler: AdmissionSource;
-  /** Tests shorten lease timings and set identities. */
-  election?: Partial<Pick<LeaderElectorOptions, 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>>;
+  /** Tests shorten lease timings, set identities and drive the election with a manual clock. */
+  election?: Partial<Pick<LeaderElectorOptions, 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs' | 'clock'>>;
   writer?: Partial<Pick<StatusWriterOptions, 'writesPerSecond' | 'burst' | 'concurrency' | 'maxAttempts'>>;
 }
 
