@@ -15,6 +15,8 @@ import { isMessage, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 import { readFileSync } from 'node:fs';
 import { releaseStartupMemory } from '../release-startup-memory.ts';
 import { unpackMiddlewareConfigs } from '../table/middleware-configs.ts';
+import { startTracing } from '../tracing/start-tracing.ts';
+import cluster from 'node:cluster';
 
 export async function runWorker(config: RouterConfig, logger: Logger, plugins?: PluginRegistry): Promise<void> {
   const metrics = new Metrics();
@@ -29,6 +31,8 @@ export async function runWorker(config: RouterConfig, logger: Logger, plugins?: 
   const onMessage = async (message: PrimaryMessage): Promise<void> => {
     switch (message.t) {
       case 'init': {
+        // This worker exports its own spans; the resource says which (switchyard.worker).
+        proxy.tracing = await startTracing(config, { logger, metrics, worker: String(cluster.worker?.id ?? process.pid), routerName: config.routerName });
         listeners = await ProxyListeners.open({
           config, proxy, logger, metrics,
           defaultCertificate: message.defaultCertificate ?? undefined,

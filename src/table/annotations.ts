@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { RouterConfig } from '../config.ts';
 import { parseDurationText as parseDuration } from '../duration.ts';
 import { BACKEND_PROTOCOL_ANNOTATION, BACKEND_PROTOCOL_VALUES, protocolOfAnnotation, type BackendProtocol } from './backend-protocol.ts';
-import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
+import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, TRACE_SAMPLING, type TraceSampling, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
 
 export const ANNOTATIONS = Object.freeze({
   balance: 'haproxy.router.openshift.io/balance',
@@ -37,6 +37,7 @@ export const ANNOTATIONS = Object.freeze({
   rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
   podConcurrentConnections: 'haproxy.router.openshift.io/pod-concurrent-connections',
   middlewares: 'switchyard.io/middlewares',
+  traceSampling: 'switchyard.io/trace-sampling',
   backendProtocol: BACKEND_PROTOCOL_ANNOTATION,
 });
 
@@ -71,6 +72,7 @@ export interface AnnotationPolicy {
   targetPortAnnotation: string | null;
   rateLimit: RateLimitSpec | null;
   podConcurrentConnections: number | null;
+  traceSampling: TraceSampling | null;
   /** switchyard.io/backend-protocol; null: the Service port's appProtocol decides. */
   backendProtocol: BackendProtocol | null;
 }
@@ -227,6 +229,7 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     targetPortAnnotation: portAnnotation ?? null,
     rateLimit,
     podConcurrentConnections: boundedInt(a, ANNOTATIONS.podConcurrentConnections, 1, 1_000_000),
+    traceSampling: oneOf(a, ANNOTATIONS.traceSampling, TRACE_SAMPLING),
     backendProtocol: backendProtocol(a),
   };
 }
@@ -312,5 +315,6 @@ export function buildRoutePolicy(p: AnnotationPolicy, inputs: PolicyInputs): Rou
     rateLimit: p.rateLimit,
     headerActions: null,
     podConcurrentConnections: p.podConcurrentConnections,
+    traceSampling: p.traceSampling ?? 'default',
   };
 }

@@ -80,7 +80,12 @@ export interface RoutePolicy {
   headerActions: HeaderActions | null;
   /** haproxy.router.openshift.io/pod-concurrent-connections: requests in flight per endpoint; null = unlimited. */
   podConcurrentConnections: number | null;
+  /** switchyard.io/trace-sampling: 'always' records every exchange, 'never' none (trace headers pass untouched). */
+  traceSampling: TraceSampling;
 }
+
+export const TRACE_SAMPLING = ['default', 'always', 'never'] as const;
+export type TraceSampling = typeof TRACE_SAMPLING[number];
 
 /** One piece of a header value: literal text, or a header of the request or the response. */
 export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };

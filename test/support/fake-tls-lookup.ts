@@ -16,7 +16,7 @@ export class FakeTlsLookup implements TlsRouteLookup {
       path: '', match: 'route', services: [], tls: tlsConfig, policy: {
         balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
         healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null,
-        podConcurrentConnections: null,
+        podConcurrentConnections: null, traceSampling: 'default',
       },
       annotations: {}, middlewares: [],
     };

@@ -137,3 +137,12 @@ test('durations above 2^31-1 ms are refused with a reason naming the annotation 
   }
   t.true(parseRouteAnnotations({ [ANNOTATIONS.timeoutTunnel]: '24d' }).ok);
 });
+
+test('switchyard.io/trace-sampling: always, never, or the router\'s sampler by default; anything else rejects the route', (t) => {
+  t.is(policy({}).traceSampling, 'default');
+  t.is(policy({ [ANNOTATIONS.traceSampling]: 'always' }).traceSampling, 'always');
+  t.is(policy({ [ANNOTATIONS.traceSampling]: ' never ' }).traceSampling, 'never');
+  const bad = parseRouteAnnotations({ [ANNOTATIONS.traceSampling]: '0.5' });
+  t.false(bad.ok);
+  if (!bad.ok) t.is(bad.annotation, 'switchyard.io/trace-sampling');
+});

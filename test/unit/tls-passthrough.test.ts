@@ -50,7 +50,7 @@ class Routes {
       tls: tlsConfig, annotations: {}, middlewares: [],
       policy: {
         balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
-        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null, podConcurrentConnections: null,
+        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null, podConcurrentConnections: null, traceSampling: 'default',
       },
     });
     return id;
