@@ -3,7 +3,7 @@
 // produced from this table; nothing else parses argv or reads these environment variables.
 
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
-import { checkTracingOptions, DEFAULT_SERVICE_NAME, PROPAGATORS, TRACE_SAMPLERS, type PropagatorName, type TraceSamplerName } from './tracing/tracing-settings.ts';
+import { checkTracingOptions, DEFAULT_SERVICE_NAME, PROPAGATORS, TRACE_SAMPLERS, type PropagatorName, type TraceSamplerName, type TracingConfig } from './tracing/tracing-settings.ts';
 import { MAX_DURATION_MS, parseDurationText } from './duration.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -33,7 +33,7 @@ export interface OptionSpec {
   max?: number;
 }
 
-export interface RouterConfig {
+export interface RouterConfig extends TracingConfig {
   file: string[];
   kubeconfig: string;
   namespace: string;

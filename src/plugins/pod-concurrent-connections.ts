@@ -4,10 +4,15 @@
 // answered 503 SY_ENDPOINT_BUSY when it expires or the queue is full. Slots are given back in
 // the log phase; the counters are retained across rebuilds of the route's runtime.
 
+import { Type } from 'typebox';
+import { boundedInt } from '../annotation-values.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf, type PhaseRun } from '../pipeline/phase-run.ts';
-import { builtin } from './define.ts';
+import { builtinPolicy } from './route-policy.ts';
+
+export const POD_CONCURRENT_CONNECTIONS_ANNOTATION = 'haproxy.router.openshift.io/pod-concurrent-connections';
 
 /** Waiting requests per endpoint beyond which new ones are refused at once. */
 export const MAX_QUEUE = 1024;
@@ -104,7 +109,24 @@ function onQueueTimeout(waiter: Waiter): void {
 
 function noop(): void {}
 
-export const podConcurrentConnectionsPlugin = builtin<{ limit: number; queueTimeoutMs: number }>('pod-concurrent-connections', (c, services) => {
-  const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit));
-  return new PodConcurrentConnections(slots, c.queueTimeoutMs);
+export const podConcurrentConnectionsPlugin = definePlugin({
+  name: 'pod-concurrent-connections',
+  config: Type.Object({
+    limit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    /** How long a request may wait for a slot (the route's connect timeout, HAProxy's `timeout queue` default). */
+    queueTimeoutMs: Type.Integer({ minimum: 1 }),
+  }, { additionalProperties: false }),
+  create(c, services) {
+    const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit));
+    return new PodConcurrentConnections(slots, c.queueTimeoutMs);
+  },
+});
+
+export const podConcurrentConnectionsPolicy = builtinPolicy({
+  plugin: podConcurrentConnectionsPlugin,
+  position: 'after',
+  fromRoute({ annotations, defaults }) {
+    const limit = boundedInt(annotations, POD_CONCURRENT_CONNECTIONS_ANNOTATION, 1, 1_000_000);
+    return limit === null ? null : { limit, queueTimeoutMs: defaults.connectTimeoutMs };
+  },
 });

@@ -2,15 +2,25 @@
 // in the connection phase (so passthrough connections count too; the HTTP request rate only
 // for requests). A held concurrency slot is given back in the log phase, which runs once per
 // exchange however it ends. The limiter is retained across rebuilds of the route's runtime,
-// so an endpoint change does not reset the windows.
+// so an endpoint change does not reset the windows. As OpenShift: the limits apply only when
+// rate-limit-connections is "true".
 
 import type { Socket } from 'node:net';
+import { Type } from 'typebox';
+import { booleanAnnotation, boundedInt } from '../annotation-values.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import type { RateLimitSpec } from '../table/types.ts';
-import { builtin } from './define.ts';
 import { RouteRateLimit } from './rate-limit-state.ts';
+import { builtinPolicy } from './route-policy.ts';
+
+export const RATE_LIMIT_ANNOTATIONS = Object.freeze({
+  enabled: 'haproxy.router.openshift.io/rate-limit-connections',
+  concurrentTcp: 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp',
+  rateTcp: 'haproxy.router.openshift.io/rate-limit-connections.rate-tcp',
+  rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
+});
 
 const HOLDS_SLOT = true;
 
@@ -37,7 +47,34 @@ class RateLimit {
   }
 }
 
-export const rateLimitPlugin = builtin<RateLimitSpec>('rate-limit', (spec, services) => {
-  const limit = services.retain(`rate-limit:${spec.concurrentTcp}:${spec.rateTcp}:${spec.rateHttp}`, () => new RouteRateLimit(spec));
-  return new RateLimit(limit);
+const LIMIT = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()]);
+
+export const rateLimitPlugin = definePlugin({
+  name: 'rate-limit',
+  config: Type.Object({
+    /** Concurrent connections (here: requests and tunnels in flight) from one address. */
+    concurrentTcp: LIMIT,
+    /** New connections from one address per 3 s. */
+    rateTcp: LIMIT,
+    /** HTTP requests from one address per 10 s. */
+    rateHttp: LIMIT,
+  }, { additionalProperties: false }),
+  create(spec, services) {
+    const limit = services.retain(`rate-limit:${spec.concurrentTcp}:${spec.rateTcp}:${spec.rateHttp}`, () => new RouteRateLimit(spec));
+    return new RateLimit(limit);
+  },
+});
+
+export const rateLimitPolicy = builtinPolicy({
+  plugin: rateLimitPlugin,
+  position: 'guard',
+  fromRoute({ annotations: a }) {
+    const on = booleanAnnotation(a, RATE_LIMIT_ANNOTATIONS.enabled);
+    const limits = {
+      concurrentTcp: boundedInt(a, RATE_LIMIT_ANNOTATIONS.concurrentTcp, 1, 1_000_000),
+      rateTcp: boundedInt(a, RATE_LIMIT_ANNOTATIONS.rateTcp, 1, 1_000_000),
+      rateHttp: boundedInt(a, RATE_LIMIT_ANNOTATIONS.rateHttp, 1, 1_000_000),
+    };
+    return on === true && (limits.concurrentTcp ?? limits.rateTcp ?? limits.rateHttp) !== null ? limits : null;
+  },
 });

@@ -2,8 +2,6 @@
 // exporter and the tracer take. Tracing is on when an OTLP endpoint is configured (flag or the
 // standard OTEL_EXPORTER_OTLP_*ENDPOINT variables) and OTEL_SDK_DISABLED is not true.
 
-import type { RouterConfig } from '../config.ts';
-
 // The option table's value lists (kept here, free of OpenTelemetry imports: src/config.ts loads
 // this module in every process, the SDK is loaded only when tracing is on).
 
@@ -19,9 +17,26 @@ export type PropagatorName = typeof PROPAGATORS[number];
 
 export const DEFAULT_SERVICE_NAME = 'switchyard';
 
-export type TracingConfig = Pick<RouterConfig,
-  'otlpEndpoint' | 'otlpTracesEndpoint' | 'otlpProtocol' | 'otlpHeaders' | 'otlpTimeout' | 'traceSampler' | 'traceSamplerArg' |
-  'tracePropagators' | 'serviceName' | 'resourceAttributes' | 'traceQueueSize' | 'traceBatchSize' | 'traceBatchDelay' | 'tracingDisabled'>;
+/**
+ * The tracing options of the router's configuration (src/config.ts's RouterConfig has them all;
+ * written out here so this module imports nothing of config.ts, which imports it).
+ */
+export interface TracingConfig {
+  otlpEndpoint: string;
+  otlpTracesEndpoint: string;
+  otlpProtocol: 'http/protobuf' | 'grpc';
+  otlpHeaders: readonly string[];
+  otlpTimeout: number;
+  traceSampler: TraceSamplerName;
+  traceSamplerArg: number;
+  tracePropagators: readonly PropagatorName[];
+  serviceName: string;
+  resourceAttributes: readonly string[];
+  traceQueueSize: number;
+  traceBatchSize: number;
+  traceBatchDelay: number;
+  tracingDisabled: boolean;
+}
 
 export function tracingEnabled(config: TracingConfig): boolean {
   return !config.tracingDisabled && (config.otlpEndpoint !== '' || config.otlpTracesEndpoint !== '');

@@ -1,7 +1,8 @@
 // The import graph of src/ has no cycle — type-only imports, re-exports and dynamic import()
 // included — and the layering rules that keep it so hold: Gateway API evaluation (gateway/) and
-// admission (admission/) are siblings that import nothing of each other; the plugin API
-// (pipeline/) imports nothing of the proxy.
+// admission (admission/) are siblings that import nothing of each other; the table imports
+// nothing of the rest; the plugin API (pipeline/) and the built-in plugins (plugins/) import
+// nothing of the proxy.
 import test from 'ava';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -78,9 +79,11 @@ test('the graph check finds a cycle when there is one', (t) => {
 const imports = (g: Map<string, string[]>, from: string, to: string): string[] =>
   [...g].filter(([m]) => m.startsWith(from)).flatMap(([m, deps]) => deps.filter((d) => d.startsWith(to)).map((d) => `${m} → ${d}`));
 
-test('layering: gateway/ and admission/ import nothing of each other; pipeline/ nothing of the proxy', (t) => {
+test('layering: gateway/ and admission/ import nothing of each other; table/ nothing of the rest; pipeline/ nothing of the proxy', (t) => {
   const g = graph();
   t.deepEqual(imports(g, 'gateway/', 'admission/'), []);
   t.deepEqual(imports(g, 'admission/', 'gateway/'), []);
+  t.deepEqual([...g].filter(([m]) => m.startsWith('table/')).flatMap(([m, deps]) => deps.filter((d) => !d.startsWith('table/')).map((d) => `${m} → ${d}`)), []);
   t.deepEqual(imports(g, 'pipeline/', 'proxy/'), []);
+  t.deepEqual(imports(g, 'plugins/', 'proxy/'), []);
 });
