@@ -132,9 +132,12 @@ test('the status controller writes status only while leading, and the new leader
   const first = start('first');
   const second = start('second');
   t.teardown(async () => { await first.stop(); await second.stop(); });
-  const firstRounds = Promise.all([once(first.elector!, 'round'), once(second.elector!, 'round')]);
+  // Each elector tries as soon as its watch has read the Lease (absent): one creates it, the
+  // other's create conflicts, or it sees the Lease held. Rounds run until one leads.
+  const bothRead = Promise.all([once(first.elector!, 'observed'), once(second.elector!, 'observed')]);
   clock.advance(0);
-  await firstRounds; // both tried to create the Lease: one did
+  await bothRead;
+  while (!first.elector!.isLeader && !second.elector!.isLeader) await retryPeriod(clock, first.elector!, second.elector!);
   t.not(first.elector!.isLeader, second.elector!.isLeader, 'exactly one leads');
   const entry = () => api.get<any>(ref)?.status?.ingress?.find((e: any) => e.routerName === 'edge');
   await until(() => entry()?.conditions?.[0]?.status === 'True', 'the leader to write Admitted=True');
