@@ -2,13 +2,22 @@
 
 import net from 'node:net';
 
-/** Listen on 127.0.0.1:port, or null when it is taken. */
+/**
+ * Listen on 127.0.0.1:port, or null when it is taken. It only holds the port: a connection is
+ * closed at once, and a stranger's reset (another test's router probing what was its endpoint's
+ * port, with a TCP check that ends in RST) is not an uncaught ECONNRESET in the test process.
+ */
 export function listenOn(port: number): Promise<net.Server | null> {
   return new Promise((resolve) => {
-    const s = net.createServer();
+    const s = net.createServer(closeAtOnce);
     s.once('error', () => resolve(null));
     s.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(s));
   });
+}
+
+function closeAtOnce(socket: net.Socket): void {
+  socket.on('error', () => {});
+  socket.destroy();
 }
 
 /**
