@@ -40,11 +40,13 @@ export async function freeBlock(size: number): Promise<number> {
   throw new Error('no free block of ports');
 }
 
-/** A port that was free on 127.0.0.1 a moment ago (for a backend that must refuse connections). */
-export async function freePort(): Promise<number> {
-  const server = await listenOn(0);
-  if (server === null) throw new Error('cannot bind 127.0.0.1:0');
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+/**
+ * A port that was free on 127.0.0.1 a moment ago, for a server the router binds later (a Gateway
+ * listener's port) or a backend that must refuse connections. From freeBlock's range, not port 0:
+ * a port the kernel handed out for port 0 goes back to the ephemeral range when closed, where the
+ * next listen(0) of a concurrent test or an outgoing connection's local port can take it before
+ * the router binds it (EADDRINUSE in a full run); below that range only explicit binds happen.
+ */
+export function freePort(): Promise<number> {
+  return freeBlock(1);
 }
