@@ -52,7 +52,8 @@ process.on('uncaughtException', (err, origin) => {
   // What a request or a change can throw is caught where it happens (proxy/request-entry.ts,
   // store.ts: that request fails, the table is rebuilt). Anything reaching here left state we
   // cannot trust, so it is not swallowed: the stack goes to stderr and the process exits
-  // non-zero — the primary re-forks a worker, the kubelet restarts the primary.
+  // non-zero, and the kubelet restarts the router. (In a proxy worker thread an uncaught
+  // exception ends that thread only: the main thread starts another, see workers/proxy-workers.ts.)
   process.stderr.write(`switchyard: fatal uncaught exception (${origin}): ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(EXIT_INTERNAL_ERROR);
 });

@@ -7,6 +7,7 @@
 
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import type { CompiledRoute } from '../table/types.ts';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
 import { balancerPlugin, type BalancerConfig } from './balancer.ts';
 import { forwardedHeadersPlugin, type UpstreamHeaderBuilder } from './forwarded-headers.ts';
 import { headerActionsPlugin } from './header-actions.ts';
@@ -21,9 +22,10 @@ import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlug
 
 export interface ChainEntry { name: string; phases: Phases }
 
-/** What the proxy contributes to the built-ins: the route's balancer and its header rewriting. */
+/** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, the shared limit table. */
 export interface ProxyParts extends BalancerConfig {
   buildUpstreamHeaders: UpstreamHeaderBuilder;
+  limits: LimitTable;
 }
 
 export function routeChainEntries(
@@ -41,7 +43,7 @@ export function routeChainEntries(
   add(forwardedHeadersPlugin, { policy: p.forwarded, build: parts.buildUpstreamHeaders });
   if (route.tls !== null) add(tlsInsecurePolicyPlugin, route.tls);
   if (p.ipAllowlist !== null && p.ipAllowlist.length > 0) add(ipAllowlistPlugin, p.ipAllowlist);
-  if (p.rateLimit !== null) add(rateLimitPlugin, p.rateLimit);
+  if (p.rateLimit !== null) add(rateLimitPlugin, { spec: p.rateLimit, limits: parts.limits });
   // Gateway API (HTTPRoute rules): a redirect or an invalid backend answers before any Middleware or endpoint choice.
   const g = route.gateway;
   if (g !== undefined) {
@@ -51,7 +53,7 @@ export function routeChainEntries(
   for (const m of middlewares) out.push(m);
   if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
   add(balancerPlugin, parts);
-  if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs });
+  if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs, limits: parts.limits });
   if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
   if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);
   if (g !== undefined && (g.requestHeaders !== null || g.rewrite !== null)) add(gatewayRequestPlugin, { headers: g.requestHeaders, rewrite: g.rewrite, routePath: route.path });

@@ -1,15 +1,22 @@
 // haproxy.router.openshift.io/rate-limit-connections*: per-source limits on one route, checked
 // in the connection phase (so passthrough connections count too; the HTTP request rate only
 // for requests). A held concurrency slot is given back in the log phase, which runs once per
-// exchange however it ends. The limiter is retained across rebuilds of the route's runtime,
-// so an endpoint change does not reset the windows.
+// exchange however it ends. The counters are the router's shared ones (rate-limit-state.ts):
+// every worker thread, and every rebuild of the route's runtime, counts against the same.
 
 import type { Socket } from 'node:net';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
 import type { RateLimitSpec } from '../table/types.ts';
 import { builtin } from './define.ts';
-import { RouteRateLimit } from './rate-limit-state.ts';
+import { ADMIT_HOLDING, REFUSE, RouteRateLimit } from './rate-limit-state.ts';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
+
+export interface RateLimitConfig {
+  spec: RateLimitSpec;
+  /** The router's shared limit table. */
+  limits: LimitTable;
+}
 
 const HOLDS_SLOT = true;
 
@@ -20,11 +27,12 @@ class RateLimit {
   }
 
   connection(ctx: PluginContext): void {
-    if (!this.#limit.admit(ctx.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough')) {
+    const admitted = this.#limit.admit(ctx.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough');
+    if (admitted === REFUSE) {
       ctx.respondError(ProxyErrors.RATE_LIMITED);
       return;
     }
-    if (this.#limit.holdsSlot) ctx.local = HOLDS_SLOT;
+    if (admitted === ADMIT_HOLDING) ctx.local = HOLDS_SLOT;
   }
 
   log(ctx: PluginContext): void {
@@ -35,7 +43,5 @@ class RateLimit {
   }
 }
 
-export const rateLimitPlugin = builtin<RateLimitSpec>('rate-limit', (spec, services) => {
-  const limit = services.retain(`rate-limit:${spec.concurrentTcp}:${spec.rateTcp}:${spec.rateHttp}`, () => new RouteRateLimit(spec));
-  return new RateLimit(limit);
-});
+export const rateLimitPlugin = builtin<RateLimitConfig>('rate-limit', (config, services) =>
+  new RateLimit(new RouteRateLimit(config.spec, config.limits, services.route.key)));

@@ -108,7 +108,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
 
   start(): void {
     this.attempts++;
-    this.member.endpoint.active++;
+    this.member.endpoint.started();
     const dispatcher = this.host.dispatcherFor(this.runtime, this.member.endpoint);
     const timeout = this.runtime.route.policy.serverTimeoutMs;
     dispatcher.dispatch({
@@ -356,7 +356,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, ResponseDriver
   }
 
   #release(): void {
-    this.member.endpoint.active--;
+    this.member.endpoint.ended();
   }
 
   #count(status: number): void {

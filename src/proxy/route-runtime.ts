@@ -27,6 +27,7 @@ import type { Phases, PluginLogger, PluginServices } from '../pipeline/types.ts'
 import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -44,6 +45,8 @@ export interface RuntimeDeps {
   plugins: PluginRegistry;
   /** Where middleware failures are counted and logged (shared by every way in). */
   failures: MiddlewareFailures;
+  /** The router's shared limit table (rate limits, pod-concurrent-connections). */
+  limits: LimitTable;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
@@ -211,7 +214,7 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     }
     middlewares.push({ name: m.name, phases });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders }, middlewares, services);
+  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, limits: deps.limits }, middlewares, services);
   return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
 }
 

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import type { CompiledRoute, TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
+import { SharedState } from '../shared-memory/shared-state.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import { createPassiveHealth } from '../health/passive.ts';
 import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
@@ -32,7 +33,9 @@ export { rewritePath } from '../plugins/rewrite-target.ts';
 
 export class RouterProxy implements ExchangeHost, ExchangeDriver {
   readonly table: RouteTable<RouteRuntime>;
-  readonly registry = new EndpointRegistry();
+  readonly registry: EndpointRegistry;
+  /** What this proxy shares with the router's other threads (endpoint slots, limit table). */
+  readonly shared: SharedState;
   readonly connectTimeoutMs: number;
   readonly failures: MiddlewareFailures;
   readonly #logger: Logger;
@@ -45,14 +48,16 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   #idleWaiters: Array<() => void> = [];
   draining = false;
 
-  /** Takes only the settings it uses. */
-  constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry()) {
+  /** Takes only the settings it uses; `shared`: the router's shared state (default: its own, for a proxy alone). */
+  constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry(), shared = SharedState.create()) {
+    this.shared = shared;
+    this.registry = new EndpointRegistry(shared.endpoints);
     this.#logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, limits: shared.limits };
     this.table = new RouteTable<RouteRuntime>(
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),

@@ -34,9 +34,9 @@ export interface ServingOptions {
   proxy: RouterProxy;
   logger: Logger;
   metrics: Metrics;
-  /** Serve this default certificate (workers get the primary's) instead of loading one. */
+  /** Serve this default certificate (workers get the main thread's) instead of loading one. */
   defaultCertificate?: CertificateMaterial;
-  /** Session ticket keys shared by every worker (rotated by the primary). */
+  /** Session ticket keys shared by every worker (rotated by the main thread). */
   ticketKeys?: Buffer;
 }
 

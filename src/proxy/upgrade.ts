@@ -203,7 +203,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     const state: TunnelState = { runtime, endpoint, client: socket, upstream: null, closed: false, kind, ctx };
     (request as unknown as Record<symbol, TunnelState>)[kTunnel] = state;
     this.#open.add(state);
-    endpoint.active++;
+    endpoint.started();
     this.#metrics.tunnelsActive.labels(kind).inc();
     const timeout = runtime.route.policy.tunnelTimeoutMs;
     (socket as Socket).setTimeout?.(timeout);
@@ -264,7 +264,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     if (state.closed) return;
     state.closed = true;
     this.#open.delete(state);
-    state.endpoint.active--;
+    state.endpoint.ended();
     state.upstream?.destroy();
     this.#metrics.tunnelsActive.labels(state.kind).dec();
     this.#log(state.ctx);

@@ -18,6 +18,7 @@ import { createBalancer } from '../../src/balance/create-balancer.ts';
 import { forwardedHeadersPlugin } from '../../src/plugins/forwarded-headers.ts';
 import { headerActionsPlugin } from '../../src/plugins/header-actions.ts';
 import { upstreamRequestHeaders } from '../../src/proxy/headers.ts';
+import { LimitTable } from '../../src/shared-memory/limit-table.ts';
 
 /** The built-ins' response phases are synchronous: a driver that is never called. */
 const SYNC_ONLY = {
@@ -80,21 +81,21 @@ test('tls-insecure-policy: Redirect 302 to https, None 404, Allow passes; passth
   t.is(run([tls('passthrough', 'Redirect')]).ctx.answerStatus, 302);
 });
 
-test('rate-limit: limits per source, concurrency slot given back in the log phase, state retained', (t) => {
-  const s = services();
-  const limit = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
+test('rate-limit: limits per source, concurrency slot given back in the log phase, state kept in the shared table', (t) => {
+  const limits = LimitTable.create();
+  const limit = rateLimitPlugin.create({ spec: { concurrentTcp: 1, rateTcp: null, rateHttp: null }, limits }, services());
   const first = run([limit], { ip: '10.0.0.5' });
   t.is(first.driver.outcome, 'proceed');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
   t.is(run([limit], { ip: '10.0.0.6' }).driver.outcome, 'proceed');
   runLogPhases(first.ctx, IGNORE_LOG_FAILURES);
-  const again = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
-  t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'the rebuilt instance shares the retained limiter');
+  const again = rateLimitPlugin.create({ spec: { concurrentTcp: 1, rateTcp: null, rateHttp: null }, limits }, services());
+  t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'a rebuilt instance counts in the same table');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
 });
 
 test('rate-limit on passthrough connections: rate-tcp counts connections, rate-http does not apply', (t) => {
-  const limit = rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, services());
+  const limit = rateLimitPlugin.create({ spec: { concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, limits: LimitTable.create() }, services());
   const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough', socket: { remoteAddress: '10.0.0.7' } });
   t.is(conn().driver.outcome, 'proceed');
   t.is(conn().driver.outcome, 'proceed', 'rate-http 1 does not count connections');
@@ -137,7 +138,7 @@ test('rewrite-target and hsts', (t) => {
 
 test('pod-concurrent-connections: at most N per endpoint, the next waits for a slot, a full wait answers 503', async (t) => {
   const pick = { selectEndpoint: () => members[0] };
-  const limit = podConcurrentConnectionsPlugin.create({ limit: 1, queueTimeoutMs: 30 }, services());
+  const limit = podConcurrentConnectionsPlugin.create({ limit: 1, queueTimeoutMs: 30, limits: LimitTable.create() }, services());
   const first = run([pick, limit]);
   t.is(first.driver.outcome, 'proceed');
   const second = run([pick, limit]);

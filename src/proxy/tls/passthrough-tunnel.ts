@@ -60,7 +60,7 @@ export class PassthroughTunnel {
     this.#options = options;
     this.#route = item.route.key;
     const policy = item.route.policy;
-    member.endpoint.active++;
+    member.endpoint.started();
     options.tunnels.inc();
     const upstream = net.connect({ host: member.endpoint.address, port: member.endpoint.port, noDelay: true });
     this.#upstream = upstream;
@@ -85,7 +85,7 @@ export class PassthroughTunnel {
   }
 
   #finish(): void {
-    this.#member.endpoint.active--;
+    this.#member.endpoint.ended();
     this.#options.tunnels.dec();
     const ctx = this.#ctx;
     if (ctx !== null && ctx.chain.log !== null) runLogPhases(ctx, { logPhase: (_route, link, error) => logFailure(this.#options, ctx, link, error) });

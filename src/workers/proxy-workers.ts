@@ -1,31 +1,38 @@
-// The primary's side of `--workers N`: forks the proxy workers (each binds the ports itself with
-// SO_REUSEPORT), feeds them the table and the active-check verdicts, collects their metrics for
-// /metrics, re-forks a worker that dies, and drains them on SIGTERM.
+// The main thread's side of `--workers N`: starts the proxy worker threads (each binds the ports
+// itself with SO_REUSEPORT), feeds them the table, collects their metrics for /metrics, starts a
+// new thread for one that dies, and drains them on SIGTERM.
 
-import cluster, { type Worker } from 'node:cluster';
+import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { ComputedGauge, type Metrics } from '../metrics.ts';
 import type { TableDelta } from '../table/types.ts';
 import type { DrainDeadlines, Ports } from '../proxy/serving.ts';
-import { isMessage, type MetricsJson, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
+import { isMessage, type MetricsJson, type MainMessage, type WorkerMessage } from './messages.ts';
+import type { ProxyWorkerData } from './proxy-worker-entry.ts';
+import type { SharedBuffers } from '../shared-memory/shared-state.ts';
 import { newTicketKeys, TICKET_KEY_ROTATION_MS } from '../proxy/tls/tls-terminator.ts';
 
-export interface WorkerPoolOptions {
+export interface ProxyWorkersOptions {
   count: number;
+  config: RouterConfig;
   logger: Logger;
   metrics: Metrics;
-  /** Full table for a newly forked worker. */
+  /** Full table for a new worker. */
   snapshot(): TableDelta;
-  /** Endpoints the active checks hold down (sent to a new worker). */
-  downIds: () => string[];
+  /** The router's shared memory (endpoint slots, limit table), attached to by every worker. */
+  shared: SharedBuffers;
   defaultCertificate: { cert: string; key: string } | null;
   /** The configured ports (0 = any free port: the first worker picks, the others follow). */
   ports: Ports;
 }
 
-export class WorkerPool {
-  readonly #options: WorkerPoolOptions;
+/** The entry module, next to this one (.ts when run from the sources, .js when built). */
+const ENTRY = new URL(`./proxy-worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+export class ProxyWorkers {
+  readonly #options: ProxyWorkersOptions;
   readonly #workers = new Set<Worker>();
   #draining = false;
   #requestId = 0;
@@ -36,7 +43,7 @@ export class WorkerPool {
   #ports: Ports;
   #defaultCertificate: { cert: string; key: string } | null;
 
-  constructor(options: WorkerPoolOptions) {
+  constructor(options: ProxyWorkersOptions) {
     this.#options = options;
     this.#ports = options.ports;
     this.#defaultCertificate = options.defaultCertificate;
@@ -46,11 +53,11 @@ export class WorkerPool {
     }, TICKET_KEY_ROTATION_MS).unref();
   }
 
-  /** Fork every worker; resolves with the shared ports once all of them listen. */
+  /** Start every worker; resolves with the shared ports once all of them listen. */
   async start(): Promise<Ports> {
     // The first worker resolves port 0 to a real port; the others join it there.
-    this.#ports = await this.#fork();
-    await Promise.all(Array.from({ length: this.#options.count - 1 }, () => this.#fork()));
+    this.#ports = await this.#spawn();
+    await Promise.all(Array.from({ length: this.#options.count - 1 }, () => this.#spawn()));
     return this.#ports;
   }
 
@@ -59,14 +66,14 @@ export class WorkerPool {
     this.broadcast({ t: 'default-certificate', certificate });
   }
 
-  broadcast(message: PrimaryMessage): void {
-    for (const worker of this.#workers) if (worker.isConnected()) worker.send(message);
+  broadcast(message: MainMessage): void {
+    for (const worker of this.#workers) worker.postMessage(message);
   }
 
   /**
-   * The merged registry: the primary's metrics and every worker's (counters summed by label
-   * set). The computed families (ComputedGauge: the primary's per-route gauges, empty in the
-   * workers) are left out: /metrics writes them piece by piece from the primary
+   * The merged registry: the main thread's metrics and every worker's (counters summed by label
+   * set). The computed families (ComputedGauge: the main thread's per-route gauges, empty in the
+   * workers) are left out: /metrics writes them piece by piece from the main thread
    * (metrics-exposition.ts) and the dashboard does not read them.
    */
   async aggregatedRegistry(): Promise<Registry> {
@@ -76,45 +83,43 @@ export class WorkerPool {
       if (metric instanceof ComputedGauge) computed.add(metric.name);
       else own.push(await (metric as { get(): Promise<MetricsJson[number]> }).get());
     }
-    const workers = [...this.#workers].filter((w) => w.isConnected());
+    const workers = [...this.#workers];
     const results: MetricsJson[] = [own];
     if (workers.length > 0) {
       const requestId = ++this.#requestId;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2000); // a stuck worker must not hang the scrape
         this.#pendingMetrics.set(requestId, { remaining: workers.length, results, done: () => { clearTimeout(timer); resolve(); } });
-        for (const worker of workers) worker.send({ t: 'metrics-request', requestId } satisfies PrimaryMessage);
+        for (const worker of workers) worker.postMessage({ t: 'metrics-request', requestId } satisfies MainMessage);
       });
       this.#pendingMetrics.delete(requestId);
     }
     return AggregatorRegistry.aggregate(results.map((metrics) => metrics.filter((metric) => !computed.has(metric.name))) as never);
   }
 
-  /** Tell every worker to drain and wait until all have exited. */
+  /** Tell every worker to drain and wait until all have ended. */
   async drain(deadlines: DrainDeadlines): Promise<void> {
     this.#draining = true;
     clearInterval(this.#ticketTimer);
     const exits = [...this.#workers].map((worker) => new Promise<void>((resolve) => {
-      if (worker.isDead()) return resolve();
+      if (worker.threadId === -1) return resolve(); // already ended
       worker.once('exit', () => resolve());
     }));
     this.broadcast({ t: 'drain', deadlines });
-    const hardStop = setTimeout(() => { for (const w of this.#workers) w.process.kill('SIGKILL'); }, Math.max(deadlines.requestsMs, deadlines.tunnelsMs) + 5000);
+    const hardStop = setTimeout(() => { for (const w of this.#workers) void w.terminate(); }, Math.max(deadlines.requestsMs, deadlines.tunnelsMs) + 5000);
     await Promise.all(exits);
     clearTimeout(hardStop);
   }
 
-  #fork(): Promise<Ports> {
-    const worker = cluster.fork({ SWITCHYARD_WORKER: '1' });
+  #spawn(): Promise<Ports> {
+    const { logger, config, shared } = this.#options;
+    const worker = new Worker(ENTRY, { workerData: { config, shared } satisfies ProxyWorkerData, stdout: false, stderr: false });
     this.#workers.add(worker);
-    const { logger } = this.#options;
+    // Queued until the thread listens for messages; every later broadcast comes after these.
+    worker.postMessage({ t: 'init', ports: this.#ports, defaultCertificate: this.#defaultCertificate, ticketKeys: this.#ticketKeys } satisfies MainMessage);
+    worker.postMessage({ t: 'table', delta: this.#options.snapshot() } satisfies MainMessage);
     return new Promise((resolve, reject) => {
       let listening = false;
-      worker.on('online', () => {
-        worker.send({ t: 'init', ports: this.#ports, defaultCertificate: this.#defaultCertificate, ticketKeys: this.#ticketKeys } satisfies PrimaryMessage);
-        worker.send({ t: 'table', delta: this.#options.snapshot() } satisfies PrimaryMessage);
-        for (const id of this.#options.downIds()) worker.send({ t: 'health', id, up: false } satisfies PrimaryMessage);
-      });
       worker.on('message', (message: unknown) => {
         if (!isMessage<WorkerMessage>(message)) return;
         if (message.t === 'listening') { listening = true; resolve({ http: message.http, https: message.https }); }
@@ -122,16 +127,21 @@ export class WorkerPool {
           const pending = this.#pendingMetrics.get(message.requestId);
           if (pending) { pending.results.push(message.metrics); if (--pending.remaining === 0) pending.done(); }
         } else if (message.t === 'fatal') {
-          logger.error({ worker: worker.process.pid, err: message.message }, 'worker reported a fatal error');
+          logger.error({ worker: worker.threadId, err: message.message }, 'worker reported a fatal error');
           if (!listening) reject(new Error(`worker failed to start: ${message.message}`));
         }
       });
-      worker.on('exit', (code, signal) => {
+      // An exception nothing caught in the thread: it ends ('exit' follows).
+      worker.on('error', (err) => {
+        process.stderr.write(`switchyard: worker ${worker.threadId}: fatal uncaught exception: ${err.stack ?? String(err)}\n`);
+      });
+      const id = worker.threadId;
+      worker.once('exit', (code) => {
         this.#workers.delete(worker);
         if (this.#draining) return;
-        if (!listening) { reject(new Error(`worker exited (${code ?? signal}) before listening`)); return; }
-        logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting a new one');
-        setTimeout(() => { if (!this.#draining) this.#fork().catch((err: Error) => logger.error({ err: err.message }, 'worker restart failed')); }, 1000).unref();
+        if (!listening) { reject(new Error(`worker exited (${code}) before listening`)); return; }
+        logger.error({ worker: id, code }, 'worker died; starting a new one');
+        setTimeout(() => { if (!this.#draining) this.#spawn().catch((err: Error) => logger.error({ err: err.message }, 'worker restart failed')); }, 1000).unref();
       });
     });
   }

@@ -1,0 +1,25 @@
+// The module a proxy worker thread runs (see proxy-workers.ts): its logger, its plugins (loaded
+// again here: plugin modules are per thread), then the proxy.
+
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import type { RouterConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { loadPlugins } from '../pipeline/plugin-registry.ts';
+import { runProxyWorker } from './proxy-worker.ts';
+import { SharedState, type SharedBuffers } from '../shared-memory/shared-state.ts';
+
+export interface ProxyWorkerData {
+  config: RouterConfig;
+  shared: SharedBuffers;
+}
+
+// A rejection nothing handled interrupted nothing half-way: report it and keep serving (as the
+// main thread does, cli.ts). An uncaught exception ends this thread; the main thread starts another.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`switchyard: worker ${threadId}: unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}\n`);
+});
+
+const { config, shared } = workerData as ProxyWorkerData;
+const logger = createLogger(config.logLevel, undefined, { worker: threadId });
+const plugins = await loadPlugins(config.plugins);
+await runProxyWorker(parentPort!, config, logger, plugins, SharedState.attach(shared));
