@@ -38,6 +38,11 @@ async function main(argv: string[]): Promise<number> {
   return runRouter(config);
 }
 
+// A log reader that went away (a closed pipe: EPIPE) must not take the router down: such a write
+// error arrives as an 'error' event on the stream, which unhandled would be an uncaught exception.
+// The log itself (src/log.ts) stops writing on its first error.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
 /** EX_SOFTWARE (sysexits.h): an internal error. */
 const EXIT_INTERNAL_ERROR = 70;
 

@@ -7,6 +7,7 @@ import { MAX_DURATION_MS, parseDurationText } from './duration.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { AddressPool } from './gateway/address-pool.ts';
 
 export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
 
@@ -71,6 +72,7 @@ export interface RouterConfig {
   logLevel: string;
   updateStatus: boolean;
   publishStatusAddress: string[];
+  gatewayAddresses: string[];
   leaseName: string;
   leaseNamespace: string;
   leaseDuration: number;
@@ -87,6 +89,8 @@ export interface RouterConfig {
   sslMinVersion: string;
   ciphers: string;
   disableHttp2: boolean;
+  http2ConnectionGlitches: number;
+  http2ClientGlitches: number;
   plugins: string[];
   middlewares: string[];
 }
@@ -142,6 +146,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- status and lifecycle (Kubernetes source)
   { key: 'updateStatus', flag: '--update-status', env: 'ROUTER_UPDATE_STATUS', type: 'bool', default: true, doc: 'write Route/Ingress status (leader only)' },
   { key: 'publishStatusAddress', flag: '--publish-status-address', env: 'ROUTER_PUBLISH_STATUS_ADDRESS', type: 'list', default: [], doc: 'IPs written to Ingress status.loadBalancer (default: canonical hostname)' },
+  { key: 'gatewayAddresses', flag: '--gateway-addresses', env: 'ROUTER_GATEWAY_ADDRESSES', type: 'list', repeatable: true, default: [], doc: 'addresses to give Gateways, one each (IPs, IPv4 CIDR blocks, IPv4 ranges a-b; the node must hold them): each Gateway\'s listeners are bound on its own address and ports, isolated from other Gateways (default: Gateways share --http-port/--https-port)' },
   { key: 'leaseName', flag: '--lease-name', env: 'ROUTER_LEASE_NAME', type: 'string', default: '', doc: 'Lease used to elect the status writer (default switchyard-<router-name>)' },
   { key: 'leaseNamespace', flag: '--lease-namespace', env: 'POD_NAMESPACE', type: 'string', default: 'default', doc: 'namespace of the Lease' },
   { key: 'leaseDuration', flag: '--lease-duration', env: 'ROUTER_LEASE_DURATION', type: 'duration', default: 15 * SECOND, doc: 'time a Lease not renewed stays held; a crashed leader is replaced after this long' },
@@ -159,6 +164,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
   { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+  { key: 'http2ConnectionGlitches', flag: '--http2-connection-glitches', env: 'ROUTER_H2_CONNECTION_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 100, doc: 'HTTP/2 glitches (streams reset before their response) one connection may spend in a burst, regained at a tenth per second; past it: GOAWAY ENHANCE_YOUR_CALM' },
+  { key: 'http2ClientGlitches', flag: '--http2-client-glitches', env: 'ROUTER_H2_CLIENT_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 500, doc: 'the same budget for all connections of one client address; past it they get GOAWAY and its new HTTPS connections are refused until it regains budget' },
   // --- plugins
   { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
   { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
@@ -260,6 +267,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`--lease-renew-deadline (${result.leaseRenewDeadline}ms) must be less than --lease-duration (${result.leaseDuration}ms)`);
   }
   if (!(result.leaseRetryPeriod > 0)) throw new ConfigError('--lease-retry-period must be more than 0');
+  try {
+    new AddressPool(result.gatewayAddresses);
+  } catch (err) {
+    throw new ConfigError(`--gateway-addresses: ${(err as Error).message}`);
+  }
   if (!(result.leaseRetryPeriod < result.leaseRenewDeadline)) {
     throw new ConfigError(`--lease-retry-period (${result.leaseRetryPeriod}ms) must be less than --lease-renew-deadline (${result.leaseRenewDeadline}ms)`);
   }

@@ -28,6 +28,7 @@ export const ProxyErrors = Object.freeze({
   UPSTREAM_PROTOCOL: spec('SY_UPSTREAM_PROTOCOL', 502, 'Bad gateway: invalid response from the backend'),
   UPSTREAM_TLS: spec('SY_UPSTREAM_TLS', 502, 'Bad gateway: backend TLS verification failed'),
   MIDDLEWARE_ERROR: spec('SY_MIDDLEWARE_ERROR', 500, 'Internal error in a middleware of this route'),
+  MIDDLEWARE_INVALID: spec('SY_MIDDLEWARE_INVALID', 500, 'Internal error: a middleware of this route is missing or invalid'),
   BODY_TOO_LARGE: spec('SY_BODY_TOO_LARGE', 413, 'Request body too large for this route'),
   ENDPOINT_BUSY: spec('SY_ENDPOINT_BUSY', 503, 'Service unavailable: the endpoint is at its concurrent-connection limit'),
   MIDDLEWARE_TIMEOUT: spec('SY_MIDDLEWARE_TIMEOUT', 504, 'Gateway timeout: a middleware of this route did not finish in time'),

@@ -89,6 +89,8 @@ export class Metrics {
   readonly endpointsSkipped: Gauge<'route' | 'reason'>;
   readonly statusWrites: Counter<'kind' | 'result'>;
   readonly leader: Gauge;
+  readonly http2Glitches: Counter;
+  readonly http2Calm: Counter<'reason'>;
   readonly proxyProtocol: Counter<'result'>;
   readonly middlewareErrors: Counter<'middleware'>;
   readonly internalErrors: Counter<'where'>;
@@ -132,6 +134,10 @@ export class Metrics {
     this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
     this.proxyProtocol = new Counter({ name: 'switchyard_proxy_protocol_total', help: 'Connections by PROXY protocol result: ok, untrusted (peer not in --proxy-protocol-trusted), invalid, timeout', labelNames: ['result'], registers });
+    this.http2Glitches = new Counter({ name: 'switchyard_http2_glitches_total', help: 'HTTP/2 glitches: streams the client reset before their response (rapid reset)', registers });
+    this.http2Calm = new Counter({
+      name: 'switchyard_http2_calm_total', help: 'HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM by the budget they spent (connection_budget, client_budget), and HTTPS connections refused while their client had no budget left (client_refused)', labelNames: ['reason'], registers,
+    });
     this.ready = new Gauge({ name: 'switchyard_ready', help: '1 while /healthz/ready answers 200 (initial load applied, not draining)', registers });
     this.certificateExpiry = new Gauge({
       name: 'switchyard_certificate_expiry_timestamp_seconds', help: 'notAfter of a served certificate: the default one (route="") or a route\'s own', labelNames: ['certificate', 'route'], registers,

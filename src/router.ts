@@ -28,6 +28,7 @@ import { Dashboard } from './admin/dashboard.ts';
 import { ServedGauges } from './admin/served-gauges.ts';
 import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
+import { packageVersion } from './version.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -160,8 +161,9 @@ export class Router {
     } else {
       this.#notReady = 'waiting for the first sync of every watched resource';
       // Loaded only in cluster mode: keeps the Kubernetes client out of file-mode start-up.
-      const { ClusterSource } = await import('./sources/cluster-source.ts');
-      this.#sources = [new ClusterSource({ config, logger: this.logger, metrics: this.metrics, errors: this.configErrors })];
+      const { openClusterMode } = await import('./cluster-mode.ts');
+      this.#cluster = openClusterMode({ config, logger: this.logger, metrics: this.metrics, errors: this.configErrors });
+      this.#sources = [this.#cluster.source];
     }
     // Every mode feeds the store the same way: Source → StoreSink.
     const sink = new StoreSink(this.store);
@@ -171,10 +173,7 @@ export class Router {
     // EndpointSlice arrived in a later list than its Route (at 100k routes, most of start-up).
     this.store.flush();
     this.reconciler.start();
-    if (clusterMode) {
-      const { startClusterMode } = await import('./cluster-mode.ts');
-      this.#cluster = startClusterMode({ config, reconciler: this.reconciler, logger: this.logger, metrics: this.metrics });
-    }
+    this.#cluster?.startStatus({ reconciler: this.reconciler });
     options.beforeServing?.();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;
@@ -236,6 +235,7 @@ export class Router {
     this.#certificateWatcher?.close();
     await this.#cluster?.stop(); // the status writer before the objects it reports on
     for (const source of this.#sources) await source.stop();
+    await this.#cluster?.close();
     await this.proxy.close();
     if (this.#adminSocket) await closeServer(this.#adminSocket);
     this.#dashboard?.close();
@@ -258,12 +258,6 @@ export class Router {
     if (snapshot.defaultBackend) routes.push(snapshot.defaultBackend);
     return routes;
   }
-}
-
-let version: string | undefined;
-function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<number> {

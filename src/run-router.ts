@@ -1,7 +1,7 @@
 // Run a router until SIGTERM/SIGINT, then drain and exit 0 (shared by `run` and `demo`).
 
 import type { RouterConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger, flushLog } from './log.ts';
 import type { Router } from './router.ts';
 import { createRouter } from './embed.ts';
 import { loadPlugins, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
@@ -32,8 +32,8 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     if (stopping) return;
     logger.info({ signal }, 'shutting down');
     stopping = router.stop().then(
-      () => { logger.flush(); process.exit(0); },
-      (err: Error) => { logger.error({ err: err.message }, 'error while stopping'); process.exit(1); },
+      async () => { await flushLog(logger); process.exit(0); },
+      async (err: Error) => { logger.error({ err: err.message }, 'error while stopping'); await flushLog(logger); process.exit(1); },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -44,7 +44,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     await router.start({ beforeServing: () => releaseStartupMemory(logger) });
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, 'startup failed');
-    logger.flush();
+    await flushLog(logger);
     process.stderr.write(`switchyard: ${(err as Error).message}\n`);
     await router.stop(true).catch(() => {});
     return 1;

@@ -43,6 +43,7 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy): unknown
       }),
     })),
     notes: route.notes ?? [],
+    ...(route.middlewareError !== undefined ? { middlewareError: route.middlewareError } : {}),
     ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),
   });
   return {

@@ -1,10 +1,12 @@
 // Admission step: who owns a host. Deterministic and independent of event order: all claims
-// of one domain group (see domainGroupOf) are judged together, oldest first (creationTimestamp,
-// then arrival order, then uid, then name — ObjectStore.compareAge), and each is admitted
-// unless it conflicts with a claim already admitted:
+// of one domain group (see domainGroupOf) are judged together — of every group under an
+// HTTPRoute wildcard too, since it serves hosts at any depth (the reconciler's scopes) — oldest
+// first (creationTimestamp, then arrival order, then uid, then name — ObjectStore.compareAge),
+// and each is admitted unless it conflicts with a claim already admitted:
 //   - same namespace (or --disable-namespace-ownership-check): same scope (same exact host, or
 //     both the wildcard of the domain) and a common path;
-//   - different namespaces: same exact host, or either claim is the group's wildcard;
+//   - different namespaces: same exact host, or a wildcard of one serves what the other claims
+//     (a Route/Ingress wildcard `*.d` one label under d, an HTTPRoute wildcard any depth);
 //   - either claim is a passthrough Route: same scope, whatever the paths and namespaces. The
 //     router only sees the SNI of a passthrough connection, never its path, so a passthrough
 //     host cannot be shared (as in OpenShift).
@@ -23,7 +25,7 @@ import { creationMillis } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import type { ObjectStore } from '../store.ts';
 import { HOSTLESS_HOST_KEY, type RouteKind } from '../table/types.ts';
-import { ADMITTED, Reasons, hostKeyOf, reject, type RouteCandidate, type Verdict } from './types.ts';
+import { ADMITTED, Reasons, domainGroupOfHostKey, hostKeyOf, reject, type RouteCandidate, type Verdict } from './types.ts';
 
 export interface OwnershipClaim {
   ownerKey: string;
@@ -100,7 +102,21 @@ function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterC
   if (claim.hostKey === HOSTLESS_HOST_KEY || owner.hostKey === HOSTLESS_HOST_KEY) return sameScope && sharePath(claim, owner);
   if (sameScope && (claim.passthrough || owner.passthrough)) return true;
   if (claim.namespace === owner.namespace || config.disableNamespaceOwnershipCheck) return sameScope && sharePath(claim, owner);
-  return sameScope || claim.wildcard || owner.wildcard;
+  return sameScope || covers(claim, owner) || covers(owner, claim);
+}
+
+/**
+ * A wildcard claim serves (some of) what `other` claims: an HTTPRoute `*.d` any host under d
+ * (Gateway API suffix match), a Route or Ingress `*.d` one label under d.
+ */
+export function covers(wildcard: OwnershipClaim, other: OwnershipClaim): boolean {
+  if (!wildcard.wildcard) return false;
+  const domain = wildcard.hostKey.slice(2);
+  const deep = wildcard.kind === 'HTTPRoute';
+  // `other`'s domain group: the wildcard's own domain, or the parent of its exact host.
+  const group = domainGroupOfHostKey(other.hostKey);
+  if (group === domain) return true;
+  return deep && group.endsWith(`.${domain}`);
 }
 
 function ownerName(claim: OwnershipClaim): string {
@@ -134,7 +150,8 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
   const ordered = [...claims].sort((a, b) => compareClaims(store, a, b));
   // Indexes of what is admitted so far, so each claim is checked against a few others only.
   const byHost = new Map<string, OwnershipClaim[]>();
-  const oldestByNamespace = new Map<string, OwnershipClaim>();
+  /** Domain group → namespace → its oldest admitted claim there (what a wildcard of the group serves). */
+  const byGroup = new Map<string, Map<string, OwnershipClaim>>();
   const wildcards: OwnershipClaim[] = [];
   const admitted: OwnershipClaim[] = [];
   const findOwner = (claim: OwnershipClaim): OwnershipClaim | undefined => {
@@ -144,9 +161,10 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
     for (const o of byHost.get(claim.hostKey) ?? []) if (conflicts(claim, o, config)) return o;
     if (config.disableNamespaceOwnershipCheck || claim.hostKey === HOSTLESS_HOST_KEY) return undefined;
     if (claim.wildcard) {
-      for (const [ns, o] of oldestByNamespace) if (ns !== claim.namespace) return o;
+      // HTTPRoute wildcards (any depth) were checked against every admitted claim above.
+      for (const [ns, o] of byGroup.get(claim.hostKey.slice(2)) ?? []) if (ns !== claim.namespace) return o;
     }
-    for (const o of wildcards) if (o.namespace !== claim.namespace) return o;
+    for (const o of wildcards) if (o.namespace !== claim.namespace && covers(o, claim)) return o;
     return undefined;
   };
   const verdicts = new Map<OwnershipClaim, Verdict>();
@@ -162,7 +180,12 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
     if (!list) byHost.set(claim.hostKey, (list = []));
     list.push(claim);
     // Rules without host claim no domain: a wildcard of another namespace does not clash with them.
-    if (claim.hostKey !== HOSTLESS_HOST_KEY && !oldestByNamespace.has(claim.namespace)) oldestByNamespace.set(claim.namespace, claim);
+    if (claim.hostKey !== HOSTLESS_HOST_KEY) {
+      const group = domainGroupOfHostKey(claim.hostKey);
+      let namespaces = byGroup.get(group);
+      if (!namespaces) byGroup.set(group, (namespaces = new Map()));
+      if (!namespaces.has(claim.namespace)) namespaces.set(claim.namespace, claim);
+    }
     if (claim.wildcard) wildcards.push(claim);
   }
   return verdicts;

@@ -1,9 +1,14 @@
 // Admission step: the Middlewares a route runs. Router-wide ones (--middlewares, namespace/name)
 // come first, then those the route names in its switchyard.io/middlewares annotation (same
 // namespace, in order). Each must exist, name a plugin the operator loaded, and carry a config
-// its schema accepts — else the route is rejected with reason InvalidMiddleware and a message
-// naming the Middleware and the field. The resolved list (validated config, defaults applied)
-// is attached to the candidate for compilation.
+// its schema accepts. The resolved list (validated config, defaults applied) is attached to the
+// candidate for compilation.
+//
+// A chain that cannot be resolved fails closed: the candidate is not rejected — it keeps
+// claiming its host and path, so requests for them never fall through to another route of the
+// host that lacks the policy — but it carries `middlewareError` (the Middleware and the field)
+// and answers 500 SY_MIDDLEWARE_INVALID until fixed; its status reports InvalidMiddleware
+// (controller/owner-state.ts). As the Gateway API asks of a filter that cannot be applied.
 
 import type { Middleware } from '../objects/types.ts';
 import type { CompiledMiddleware } from '../table/types.ts';
@@ -28,13 +33,27 @@ export function middlewareNames(annotations: Readonly<Record<string, string>> | 
 
 export function admitMiddlewares(c: RouteCandidate, context: AdmissionContext): Verdict {
   const names = middlewareNames(c.annotations);
+  if (c.middlewareError !== undefined) c.middlewareError = undefined; // a re-admitted candidate (HTTPRoutes keep theirs)
   for (const name of names) {
-    if (!NAME.test(name)) return reject(Reasons.invalidMiddleware, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is not a Middleware name`);
+    if (!NAME.test(name)) return failClosed(c, `annotation ${MIDDLEWARES_ANNOTATION}: "${name}" is not a Middleware name`);
   }
   const resolved = resolveMiddlewareChain(c.namespace, names, context);
-  if (!resolved.admitted) return resolved;
+  if (!resolved.admitted) return failClosed(c, resolved.message);
   c.middlewares = resolved.middlewares;
   return ADMITTED;
+}
+
+/** Admitted with no Middleware to run and the reason it has none: it answers 500 until fixed. */
+function failClosed(c: RouteCandidate, message: string): Verdict {
+  c.middlewares = NONE;
+  c.middlewareError = message;
+  return ADMITTED;
+}
+
+/** What an admitted candidate's status says when its Middlewares fail closed (null: they do not). */
+export function middlewareFailure(c: RouteCandidate): (Verdict & { admitted: false }) | null {
+  if (c.middlewareError === undefined) return null;
+  return reject(Reasons.invalidMiddleware, `${c.middlewareError} (the route keeps its host and path and answers 500 SY_MIDDLEWARE_INVALID until this is fixed)`);
 }
 
 /**

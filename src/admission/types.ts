@@ -55,6 +55,11 @@ export interface RouteCandidate {
   gateway?: GatewayCandidateData;
   /** Router-wide and switchyard.io/middlewares Middlewares, resolved and validated by admission. */
   middlewares?: CompiledMiddleware[];
+  /**
+   * Why its Middlewares could not be resolved (missing, invalid config, unknown plugin): the
+   * candidate still claims its host and path, and answers 500 SY_MIDDLEWARE_INVALID (fail closed).
+   */
+  middlewareError?: string;
 }
 
 export interface AdmissionContext {

@@ -27,7 +27,7 @@ async function start(options: AutoportOptions, env: NodeJS.ProcessEnv, log: Logg
   const file = resolveCommand(options.command, env.PATH);
   // The Kubernetes client takes half a second to load: only when the pod is to be annotated.
   const reporter = options.report ? await import('./pod-reporter.ts') : null;
-  const kc = reporter ? reporter.loadKubeConfig(options.kubeconfig, env) : null;
+  const client = reporter ? reporter.openReportClient(options, env) : null;
 
   const held: HeldPorts = await pickFreePorts({ count: options.count, start: options.start, end: options.end, host: options.bindHost });
   try {
@@ -40,11 +40,15 @@ async function start(options: AutoportOptions, env: NodeJS.ProcessEnv, log: Logg
       log.info({ template: template.input, output: template.output }, 'rendered template');
     }
 
-    if (reporter !== null && kc !== null) {
-      await reporter.reportPortsToPod(kc, options, held.ports, {
-        timeoutMs: options.reportTimeoutMs,
-        onRetry: (attempt, error, delayMs) => log.warn({ attempt, delayMs, err: error.message }, 'reporting ports to the pod failed; retrying'),
-      });
+    if (reporter !== null && client !== null) {
+      try {
+        await reporter.reportPortsToPod(client, options, held.ports, {
+          timeoutMs: options.reportTimeoutMs,
+          onRetry: (attempt, error, delayMs) => log.warn({ attempt, delayMs, err: error.message }, 'reporting ports to the pod failed; retrying'),
+        });
+      } finally {
+        await client.close(); // no API connection is left open for the application
+      }
       log.info({ pod: `${options.podNamespace}/${options.podName}` }, 'annotated pod with its ports');
     }
 

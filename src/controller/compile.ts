@@ -62,6 +62,7 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     annotations: hasKeys(c.annotations) ? c.annotations : NO_ANNOTATIONS,
     middlewares: c.middlewares !== undefined && c.middlewares.length > 0 ? c.middlewares : NO_MIDDLEWARES,
   };
+  if (c.middlewareError !== undefined) route.middlewareError = c.middlewareError;
   const check = route.policy.healthCheck;
   if (check !== null && check.type === 'http' && tls !== null) {
     if (tls.termination === 'reencrypt') check.tls = { servername: tls.serverName!, ca: tls.destinationCA, verify: true };

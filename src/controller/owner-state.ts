@@ -11,7 +11,7 @@ import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
-import { admitMiddlewares } from '../admission/middlewares.ts';
+import { admitMiddlewares, middlewareFailure } from '../admission/middlewares.ts';
 import type { AdmissionResult, RouteKind } from '../table/types.ts';
 
 export interface OwnerState {
@@ -122,7 +122,9 @@ export function evaluateHTTPRouteOwner(route: HTTPRoute, candidates: readonly Ro
   };
   if (!ownerSelected(route, context).admitted) return state;
   state.selected = true;
-  state.candidates = [...candidates];
+  // Fresh objects each time: admission writes the resolved Middlewares onto them, and a host is
+  // recompiled when its candidates are not the same objects (a Middleware edit must reach it).
+  state.candidates = candidates.map((c) => ({ ...c }));
   for (const c of state.candidates) {
     let verdict = admitDomains(c, context);
     if (verdict.admitted) verdict = admitMiddlewares(c, context); // router-wide and ExtensionRef Middlewares
@@ -152,6 +154,15 @@ export function finalVerdict(state: OwnerState, c: RouteCandidate, ownership: Re
   return pre.admitted ? ownership.get(c.key) ?? ADMITTED : pre;
 }
 
+/**
+ * What the candidate's status reports: its final verdict, or — served but failing closed on its
+ * Middlewares — InvalidMiddleware with the reason (it still holds its host and path).
+ */
+export function reportedVerdict(state: OwnerState, c: RouteCandidate, ownership: ReadonlyMap<string, Verdict>): Verdict {
+  const verdict = finalVerdict(state, c, ownership);
+  return verdict.admitted ? middlewareFailure(c) ?? verdict : verdict;
+}
+
 /** The owner's AdmissionResult, or null when it is not ours (no status entry). */
 export function admissionResultOf(state: OwnerState, ownership: ReadonlyMap<string, Verdict>): AdmissionResult | null {
   // HTTPRoutes report through their own status (src/gateway/status.ts), not an AdmissionResult.
@@ -162,13 +173,13 @@ export function admissionResultOf(state: OwnerState, ownership: ReadonlyMap<stri
   }
   if (state.kind === 'Route') {
     const c = state.candidates[0]!;
-    const v = finalVerdict(state, c, ownership);
+    const v = reportedVerdict(state, c, ownership);
     return { ...base, host: c.host, wildcardPolicy: c.wildcardPolicy, admitted: v.admitted, ...(v.admitted ? {} : { reason: v.reason, message: v.message }) };
   }
   const first = state.candidates[0];
   const rejectedHosts = new Map<string, Verdict & { admitted: false }>();
   for (const c of state.candidates) {
-    const v = finalVerdict(state, c, ownership);
+    const v = reportedVerdict(state, c, ownership);
     if (!v.admitted && !rejectedHosts.has(c.host)) rejectedHosts.set(c.host, v);
   }
   const host = first?.host ?? '';

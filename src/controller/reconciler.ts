@@ -12,7 +12,7 @@ import { claimsOf, admitHostOwnership } from '../admission/host-ownership.ts';
 import { parseLabelSelector } from '../admission/label-selector.ts';
 import { domainGroupOfHostKey, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import type { RouterConfig } from '../config.ts';
-import type { PluginCatalog } from '../admission/middlewares.ts';
+import { middlewareFailure, type PluginCatalog } from '../admission/middlewares.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
@@ -23,10 +23,13 @@ import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
 import { admissionResultOf, evaluateHTTPRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
 import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts';
+import { AddressPool } from '../gateway/address-pool.ts';
+import { GatewayAddresses } from '../gateway/gateway-addresses.ts';
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { AdmissionResult, CompiledRoute, HostEntry, RouteKind, TableDelta } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
+import { parentDomain } from '../table/match.ts';
 import { fingerprintOf } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
@@ -75,6 +78,8 @@ export class Reconciler extends EventEmitter {
   #groupHostKeys = new Map<string, Set<string>>();
   /** Owners claiming the wildcard of a domain group. */
   #groupWildcards = new Map<string, Set<string>>();
+  /** HTTPRoute owners claiming the wildcard of a domain: it serves every host below it, at any depth. */
+  #deepWildcards = new Map<string, Set<string>>();
   /** Host-ownership verdicts by candidate key. */
   #ownership = new Map<string, Verdict>();
   #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
@@ -94,6 +99,12 @@ export class Reconciler extends EventEmitter {
   #gatewayStatusFingerprint = '';
   /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
   #gatewayStatusDirty = false;
+  /** Gateways' own addresses (--gateway-addresses), stable across evaluations; null without a pool. */
+  readonly #gatewayAddresses: GatewayAddresses | null;
+  /** The sockets for Gateways' own addresses, as last sent; dirty until a delta carries them. */
+  #entryPoints: GatewayEntryPoint[] = [];
+  #entryPointsFingerprint = '[]';
+  #entryPointsDirty = false;
 
   /** Throws LabelSelectorError when --route-labels or --namespace-labels is invalid. */
   constructor(store: ObjectStore, options: ReconcilerOptions) {
@@ -103,6 +114,8 @@ export class Reconciler extends EventEmitter {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#skipped = new SkippedEndpointsGauge(options.metrics);
+    const pool = options.config.gatewayAddresses ?? [];
+    this.#gatewayAddresses = pool.length > 0 ? new GatewayAddresses(new AddressPool(pool)) : null;
     this.#context = {
       config: options.config,
       store,
@@ -143,6 +156,7 @@ export class Reconciler extends EventEmitter {
     }
     // The consumer's table may hold anything: replace it whole.
     const delta: TableDelta = { ...this.snapshot(), version: ++this.#version, reset: true };
+    this.#entryPointsDirty = false; // the snapshot carries them
     this.#metrics?.tableUpdates.inc();
     this.emit('delta', delta);
   }
@@ -162,6 +176,7 @@ export class Reconciler extends EventEmitter {
       upsert: [...this.#entries.values()].map((e) => e.entry),
       remove: [],
       defaultBackend: this.#default?.route ?? null,
+      entryPoints: this.#entryPoints,
     };
   }
 
@@ -176,8 +191,14 @@ export class Reconciler extends EventEmitter {
 
   /** Re-evaluate the Gateway API; owners of HTTPRoutes whose candidates changed are added to `owners`. */
   #evaluateGateways(owners: Set<string>): void {
-    const evaluation = evaluateGateways(this.#store, this.#config);
+    const evaluation = evaluateGateways(this.#store, this.#config, Date.now(), this.#gatewayAddresses);
     this.#gateway = evaluation;
+    const entryPoints = JSON.stringify(evaluation.entryPoints);
+    if (entryPoints !== this.#entryPointsFingerprint) {
+      this.#entryPointsFingerprint = entryPoints;
+      this.#entryPoints = evaluation.entryPoints;
+      this.#entryPointsDirty = true;
+    }
     this.#gatewayStatusDirty = true;
     const seen = new Set<string>();
     for (const [key, candidates] of evaluation.candidates) {
@@ -204,7 +225,7 @@ export class Reconciler extends EventEmitter {
     for (const key of this.#gateway.candidates.keys()) {
       const state = this.#owners.get(`HTTPRoute/${key}`);
       if (!state) continue;
-      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '' };
+      const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '', invalidMiddleware: '' };
       for (const c of state.candidates) {
         const v = state.pre.get(c.key)!.admitted ? this.#ownership.get(c.key) : state.pre.get(c.key);
         if (v && !v.admitted) {
@@ -213,6 +234,8 @@ export class Reconciler extends EventEmitter {
             outcome.reason = v.reason;
             outcome.message = v.message;
           }
+        } else if (c.middlewareError !== undefined && outcome.invalidMiddleware === '') {
+          outcome.invalidMiddleware = middlewareFailure(c)!.message;
         }
       }
       ownership.set(key, outcome);
@@ -279,7 +302,7 @@ export class Reconciler extends EventEmitter {
       }
     }
     if (gatewayDirty) this.#evaluateGateways(owners);
-    if (owners.size > 0 || hosts.size > 0) this.#reconcile(owners, hosts);
+    if (owners.size > 0 || hosts.size > 0 || this.#entryPointsDirty) this.#reconcile(owners, hosts);
     else if (gatewayDirty) this.#updateGatewayStatus();
   }
 
@@ -287,6 +310,8 @@ export class Reconciler extends EventEmitter {
     const started = performance.now();
     const judgeHosts = new Set<string>();
     const fullGroups = new Set<string>();
+    /** Domains whose HTTPRoute wildcard came or went: every group below them is judged again. */
+    const deepChanged = new Set<string>();
     const resultOwners = new Set<string>(dirtyOwners);
     let defaultDirty = false;
     for (const ownerKey of dirtyOwners) {
@@ -295,6 +320,7 @@ export class Reconciler extends EventEmitter {
         this.#unindexOwner(previous);
         for (const h of previous.hostKeys) judgeHosts.add(h);
         for (const g of previous.wildcardGroups) fullGroups.add(g);
+        if (previous.kind === 'HTTPRoute') for (const g of previous.wildcardGroups) deepChanged.add(g);
         if (previous.defaultCandidate) defaultDirty = true;
       }
       const slash = ownerKey.indexOf('/');
@@ -307,17 +333,23 @@ export class Reconciler extends EventEmitter {
       this.#indexOwner(next);
       for (const h of next.hostKeys) judgeHosts.add(h);
       for (const g of next.wildcardGroups) fullGroups.add(g);
+      if (next.kind === 'HTTPRoute') for (const g of next.wildcardGroups) deepChanged.add(g);
       if (next.defaultCandidate) defaultDirty = true;
     }
     // Without a wildcard claim in a domain group its hosts are independent: judge only the
-    // touched hosts. A wildcard (present, added or removed) involves the whole group.
+    // touched hosts. A wildcard (present, added or removed) involves the whole group; an
+    // HTTPRoute wildcard every group below its domain as well (a scope, see #scopeOf).
+    for (const d of deepChanged) for (const g of this.#groupsBelow(d)) fullGroups.add(g);
     for (const h of judgeHosts) {
       const g = domainGroupOfHostKey(h);
-      if (this.#groupWildcards.has(g)) fullGroups.add(g);
+      if (this.#groupWildcards.has(g) || this.#scopeOf(g) !== g) fullGroups.add(g);
     }
-    for (const g of fullGroups) {
-      const hosts = new Set(this.#groupHostKeys.get(g));
-      for (const h of judgeHosts) if (domainGroupOfHostKey(h) === g) hosts.add(h);
+    const scopes = new Set<string>();
+    for (const g of fullGroups) scopes.add(this.#scopeOf(g));
+    for (const scope of scopes) {
+      const hosts = new Set<string>();
+      for (const g of this.#deepWildcards.has(scope) ? this.#groupsBelow(scope) : [scope]) for (const h of this.#groupHostKeys.get(g) ?? []) hosts.add(h);
+      for (const h of judgeHosts) if (this.#scopeOf(domainGroupOfHostKey(h)) === scope) hosts.add(h);
       this.#judgeHosts(hosts, dirtyHosts, resultOwners);
     }
     for (const h of judgeHosts) {
@@ -346,7 +378,28 @@ export class Reconciler extends EventEmitter {
       addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) addTo(this.#groupWildcards, g, state.key);
+    if (state.kind === 'HTTPRoute') for (const g of state.wildcardGroups) addTo(this.#deepWildcards, g, state.key);
     if (state.defaultCandidate) this.#defaultOwners.add(state.key);
+  }
+
+  /**
+   * The host-ownership scope of a domain group: the highest domain at or above it with an
+   * HTTPRoute wildcard (which serves every host below it), else the group itself. Claims of one
+   * scope are judged together; scopes are disjoint.
+   */
+  #scopeOf(group: string): string {
+    if (this.#deepWildcards.size === 0 || group === HOSTLESS_HOST_KEY) return group;
+    let scope = group;
+    for (let d = group; d !== ''; d = parentDomain(d)) if (this.#deepWildcards.has(d)) scope = d;
+    return scope;
+  }
+
+  /** `domain` and every domain group below it that has claims. */
+  #groupsBelow(domain: string): string[] {
+    const suffix = `.${domain}`;
+    const out = [domain];
+    for (const g of this.#groupHostKeys.keys()) if (g !== domain && g.endsWith(suffix)) out.push(g);
+    return out;
   }
 
   #unindexOwner(state: OwnerState): void {
@@ -358,11 +411,12 @@ export class Reconciler extends EventEmitter {
       if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) removeFrom(this.#groupWildcards, g, state.key);
+    if (state.kind === 'HTTPRoute') for (const g of state.wildcardGroups) removeFrom(this.#deepWildcards, g, state.key);
     this.#defaultOwners.delete(state.key);
     for (const c of state.candidates) this.#ownership.delete(c.key);
   }
 
-  /** Host ownership over every surviving candidate of the given hosts (all in one domain group). */
+  /** Host ownership over every surviving candidate of the given hosts (all in one scope, see #scopeOf). */
   #judgeHosts(hostKeys: Iterable<string>, dirtyHosts: Set<string>, resultOwners: Set<string>): void {
     const candidates: RouteCandidate[] = [];
     const before = new Map<string, Map<string, RouteCandidate> | undefined>();
@@ -470,9 +524,13 @@ export class Reconciler extends EventEmitter {
       } else this.#entries.set(hostKey, { entry, fingerprint: null });
       upsert.push(entry);
     }
-    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined) return null;
+    if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined && !this.#entryPointsDirty) return null;
     const delta: TableDelta = { version: ++this.#version, upsert, remove };
     if (defaultBackend !== undefined) delta.defaultBackend = defaultBackend;
+    if (this.#entryPointsDirty && !this.#quiet) {
+      delta.entryPoints = this.#entryPoints;
+      this.#entryPointsDirty = false;
+    }
     return delta;
   }
 

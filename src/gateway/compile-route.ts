@@ -10,7 +10,10 @@ import { routeAge, type GatewayCandidateData } from './evaluate.ts';
 export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidateData }): GatewayRouteData {
   const g = c.gateway;
   return {
-    conditions: { method: g.match.method, headers: g.match.headers, query: g.match.query, http: g.http, https: g.https },
+    conditions: {
+      method: g.match.method, headers: g.match.headers, query: g.match.query, http: g.http, https: g.https,
+      listeners: g.listeners.length > 0 ? g.listeners : null,
+    },
     age: routeAge(c.owner as HTTPRoute),
     owner: `${c.namespace}/${c.name}`,
     rule: g.rule.index,
@@ -25,8 +28,8 @@ export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidate
 
 /** Edge termination with the listener's certificate; plain HTTP allowed when also attached to an HTTP listener. */
 export function gatewayTls(g: GatewayCandidateData): CompiledTls | null {
-  if (!g.https) return null;
-  return { termination: 'edge', insecurePolicy: g.http ? 'Allow' : 'None', certificate: g.certificate, destinationCA: null };
+  if (!g.viaHttps) return null;
+  return { termination: 'edge', insecurePolicy: g.viaHttp ? 'Allow' : 'None', certificate: g.certificate, destinationCA: null };
 }
 
 /** Precedence after path (HTTPRoute spec): method, header count, query count, oldest, name, rule, match. Route/Ingress count as no conditions. */

@@ -21,11 +21,15 @@ import { creationMillis } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import { condition, selectorMatches, type ConditionData } from './conditions.ts';
 import { normalizeHostname, routeHostsOnListener, validHostname } from './hostnames.ts';
+import type { GatewayAddresses, AddressAssignment } from './gateway-addresses.ts';
 import { evaluateListeners, type ListenerState } from './listeners.ts';
+import { hostnameSpecificity } from '../table/listener-selection.ts';
+import { supportedFeatures } from './supported-features.ts';
+import type { GatewayEntryPoint } from '../table/types.ts';
 import { evaluateRouteRules, type MatchData, type RuleData } from './route-rules.ts';
 import type { GrantLookup } from './reference-grant.ts';
 
-export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[] }
+export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[]; supportedFeatures: string[] }
 
 export interface ListenerStatusData {
   name: string;
@@ -56,8 +60,14 @@ export interface GatewayCandidateData {
   rule: RuleData;
   match: MatchData;
   matchIndex: number;
+  /** Attached through a listener on the router's shared HTTP / HTTPS port. */
   http: boolean;
   https: boolean;
+  /** Attached through these listeners on Gateways' own addresses (`namespace/gateway/listener`). */
+  listeners: string[];
+  /** Attached through some HTTP / HTTPS listener, shared or not (the route's TLS follows). */
+  viaHttp: boolean;
+  viaHttps: boolean;
   /** From the HTTPS listener the route is attached through. */
   certificate: { cert: string; key: string } | null;
 }
@@ -68,9 +78,19 @@ export interface GatewayEvaluation {
   routes: Map<string, RouteStatusData>;
   /** Candidates by HTTPRoute key (`namespace/name`); only routes attached somewhere. */
   candidates: Map<string, RouteCandidate[]>;
+  /** The listeners of Gateways with addresses of their own, by address and port. */
+  entryPoints: GatewayEntryPoint[];
 }
 
-interface GatewayState { gateway: Gateway; key: string; namespace: string; listeners: ListenerState[]; accepted: boolean }
+interface GatewayState {
+  gateway: Gateway;
+  key: string;
+  namespace: string;
+  listeners: ListenerState[];
+  accepted: boolean;
+  /** Addresses of its own (--gateway-addresses) when programmed; null: the router's shared ports. */
+  ownAddresses: string[] | null;
+}
 
 function grantLookup(store: ObjectStore): GrantLookup {
   let byNamespace: Map<string, ReferenceGrant[]> | null = null;
@@ -100,27 +120,51 @@ function ourClass(c: GatewayClass | undefined): boolean {
   return c !== undefined && c.spec?.controllerName === GATEWAY_CONTROLLER_NAME;
 }
 
-function evaluateGateway(gateway: Gateway, store: ObjectStore, config: RouterConfig, grants: GrantLookup, now: number): { state: GatewayState; status: GatewayStatusData } {
+function evaluateGateway(
+  gateway: Gateway, store: ObjectStore, config: RouterConfig, grants: GrantLookup, now: number, assignment: AddressAssignment | undefined,
+): { state: GatewayState; status: GatewayStatusData } {
   const namespace = gateway.metadata.namespace ?? 'default';
+  const key = `${namespace}/${gateway.metadata.name}`;
   const listeners = evaluateListeners(gateway, {
-    ports: { http: config.httpPort, https: config.httpsPort },
+    ports: assignment !== undefined ? null : { http: config.httpPort, https: config.httpsPort },
     grants,
-    secret: (key) => store.get('Secret', key),
+    secret: (secretKey) => store.get('Secret', secretKey),
     now,
-  });
+  }, key);
   const valid = listeners.filter((l) => l.usable).length;
-  const addresses = publishedAddresses(config);
-  const requested = gateway.spec?.addresses ?? [];
-  const unassigned = requested.filter((a) => !addresses.some((p) => p.value === a.value));
   let accepted: ConditionData;
-  if (listeners.length > 0 && valid === listeners.length) accepted = condition('Accepted', true, 'Accepted', 'accepted by switchyard');
+  if (assignment !== undefined && !assignment.ok && !assignment.accepted) accepted = condition('Accepted', false, assignment.reason, assignment.message);
+  else if (listeners.length > 0 && valid === listeners.length) accepted = condition('Accepted', true, 'Accepted', 'accepted by switchyard');
   else if (valid > 0) accepted = condition('Accepted', true, 'ListenersNotValid', 'some listeners are not valid; the others are served');
   else accepted = condition('Accepted', false, 'ListenersNotValid', 'no listener is valid');
+  let addresses: Array<{ type: string; value: string }>;
+  let addressProblem: ConditionData | null = null;
+  if (assignment === undefined) {
+    // No pool: every Gateway is served on the router's shared ports and published addresses.
+    addresses = publishedAddresses(config);
+    const unassigned = (gateway.spec?.addresses ?? []).filter((a) => !addresses.some((p) => p.value === a.value));
+    if (unassigned.length > 0) {
+      addressProblem = condition('Programmed', false, 'AddressNotAssigned', `address ${unassigned.map((a) => a.value ?? '(any)').join(', ')} is not one this router publishes (it has no --gateway-addresses pool)`);
+    }
+  } else if (assignment.ok) addresses = assignment.addresses.map((value) => ({ type: 'IPAddress', value }));
+  else {
+    addresses = [];
+    if (assignment.accepted) addressProblem = condition('Programmed', false, assignment.reason, assignment.message);
+  }
   let programmed: ConditionData;
   if (accepted.status !== 'True') programmed = condition('Programmed', false, 'Invalid', accepted.message);
-  else if (unassigned.length > 0) programmed = condition('Programmed', false, 'AddressNotAssigned', `address ${unassigned.map((a) => a.value).join(', ')} is not one this router publishes`);
+  else if (addressProblem !== null) programmed = addressProblem;
   else programmed = condition('Programmed', true, 'Programmed', 'served by the router');
-  const state: GatewayState = { gateway, key: `${namespace}/${gateway.metadata.name}`, namespace, listeners, accepted: accepted.status === 'True' };
+  const ownAddresses = assignment?.ok === true && programmed.status === 'True' ? assignment.addresses : null;
+  if (assignment !== undefined && ownAddresses === null) {
+    // Nothing is served for a Gateway without its address: its listeners say so too.
+    for (const l of listeners) {
+      if (!l.usable) continue;
+      l.usable = false;
+      l.conditions = l.conditions.map((c) => (c.type === 'Programmed' ? condition('Programmed', false, 'Pending', programmed.message) : c));
+    }
+  }
+  const state: GatewayState = { gateway, key, namespace, listeners, accepted: accepted.status === 'True', ownAddresses };
   const status: GatewayStatusData = {
     namespace, name: gateway.metadata.name, generation: gateway.metadata.generation,
     addresses, conditions: [accepted, programmed], listeners: [],
@@ -141,7 +185,7 @@ function namespaceAllowed(listener: ListenerState, gatewayNamespace: string, rou
   return false;
 }
 
-interface Attachment { http: boolean; https: boolean; certificate: { cert: string; key: string } | null }
+interface Attachment { http: boolean; https: boolean; listeners: string[]; viaHttp: boolean; viaHttps: boolean; certificate: { cert: string; key: string } | null }
 
 function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatusData['parentRef'] {
   const out: ParentStatusData['parentRef'] = { group: ref.group ?? GATEWAY_GROUP, kind: ref.kind ?? 'Gateway', namespace: ref.namespace ?? routeNamespace, name: ref.name };
@@ -150,20 +194,29 @@ function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatu
   return out;
 }
 
-export function evaluateGateways(store: ObjectStore, config: RouterConfig, now = Date.now()): GatewayEvaluation {
+/**
+ * `addresses`: the router's address pool (--gateway-addresses), kept by the caller across
+ * evaluations so that Gateways keep their addresses; without it every Gateway shares the
+ * router's ports.
+ */
+export function evaluateGateways(store: ObjectStore, config: RouterConfig, now = Date.now(), addresses: GatewayAddresses | null = null): GatewayEvaluation {
   const grants = grantLookup(store);
-  const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map() };
+  const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map(), entryPoints: [] };
+  const features = supportedFeatures(addresses !== null);
   for (const c of store.list('GatewayClass')) {
     if (!ourClass(c)) continue;
     result.classes.set(c.metadata.name, {
       name: c.metadata.name, generation: c.metadata.generation,
       conditions: [condition('Accepted', true, 'Accepted', 'handled by switchyard')],
+      supportedFeatures: features,
     });
   }
+  const ours = [...store.list('Gateway')].filter((g) => result.classes.has(g.spec?.gatewayClassName));
+  const assignments = addresses?.assign(ours) ?? null;
   const gateways = new Map<string, GatewayState>();
-  for (const g of store.list('Gateway')) {
-    if (!result.classes.has(g.spec?.gatewayClassName)) continue;
-    const { state, status } = evaluateGateway(g, store, config, grants, now);
+  for (const g of ours) {
+    const key = `${g.metadata.namespace ?? 'default'}/${g.metadata.name}`;
+    const { state, status } = evaluateGateway(g, store, config, grants, now, assignments?.get(key));
     gateways.set(state.key, state);
     result.gateways.set(state.key, status);
   }
@@ -173,7 +226,27 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
       name: l.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions,
     }));
   }
+  result.entryPoints = gatewayEntryPoints([...gateways.values()]);
   return result;
+}
+
+/** The sockets Gateways with addresses of their own need: per address and port, their usable listeners. */
+function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoint[] {
+  const points = new Map<string, GatewayEntryPoint>();
+  for (const g of gateways) {
+    if (g.ownAddresses === null) continue;
+    for (const l of g.listeners) {
+      if (!l.usable) continue;
+      for (const address of g.ownAddresses) {
+        const id = `${address}|${l.port}`;
+        let point = points.get(id);
+        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS', listeners: [] }));
+        point.listeners.push({ key: l.key, hostname: l.hostname, certificate: l.certificate });
+      }
+    }
+  }
+  for (const point of points.values()) point.listeners.sort((a, b) => hostnameSpecificity(b.hostname) - hostnameSpecificity(a.hostname));
+  return [...points.values()].sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
 }
 
 function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, store: ObjectStore, grants: GrantLookup, result: GatewayEvaluation): void {
@@ -209,7 +282,10 @@ function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, st
           path: match.path, match: match.match, backends: rule.backends,
           // ExtensionRef Middlewares travel as the annotation admission resolves for Routes.
           annotations: rule.middlewares.length > 0 ? { [MIDDLEWARES_ANNOTATION]: rule.middlewares.join(',') } : {},
-          gateway: { rule, match, matchIndex, http: attachment.http, https: attachment.https, certificate: attachment.certificate },
+          gateway: {
+            rule, match, matchIndex, http: attachment.http, https: attachment.https, listeners: attachment.listeners,
+            viaHttp: attachment.viaHttp, viaHttps: attachment.viaHttps, certificate: attachment.certificate,
+          },
         });
       });
     }
@@ -228,9 +304,11 @@ function attach(
       ? `Gateway ${gateway.key} has no listener ${ref.sectionName}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`
       : `Gateway ${gateway.key} has no listener on port ${ref.port}`);
   }
-  const usable = selected.filter((l) => l.usable);
-  if (usable.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', 'no selected listener is ready to accept routes');
-  const allowed = usable.filter((l) => namespaceAllowed(l, gateway.namespace, namespace, store));
+  // Routes attach to an accepted listener even while it cannot be served (a certificate missing):
+  // they count in its attachedRoutes and are served once it can be.
+  const attachable = selected.filter((l) => l.attachable);
+  if (attachable.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', 'no selected listener accepts routes');
+  const allowed = attachable.filter((l) => namespaceAllowed(l, gateway.namespace, namespace, store));
   if (allowed.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', `listeners of Gateway ${gateway.key} do not allow routes from namespace ${namespace}`);
   const matched: Array<[ListenerState, string[]]> = [];
   for (const l of allowed) {
@@ -241,12 +319,16 @@ function attach(
   if (refusal !== null) return refusal;
   for (const [l, onListener] of matched) {
     l.attachedRoutes++;
+    if (!l.usable) continue;
     for (const h of onListener) {
       let a = hosts.get(h);
-      if (!a) hosts.set(h, (a = { http: false, https: false, certificate: null }));
-      if (l.protocol === 'HTTP') a.http = true;
+      if (!a) hosts.set(h, (a = { http: false, https: false, listeners: [], viaHttp: false, viaHttps: false, certificate: null }));
+      if (gateway.ownAddresses !== null) a.listeners.push(l.key);
+      else if (l.protocol === 'HTTP') a.http = true;
+      else a.https = true;
+      if (l.protocol === 'HTTP') a.viaHttp = true;
       else {
-        a.https = true;
+        a.viaHttps = true;
         a.certificate ??= l.certificate;
       }
     }

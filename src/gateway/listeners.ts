@@ -1,7 +1,8 @@
-// A Gateway's listeners mapped onto the router: the router serves HTTP on one port and HTTPS on
-// another (--http-port, --https-port), so a listener is accepted only with protocol HTTP on the
-// HTTP port or HTTPS (TLS mode Terminate) on the HTTPS port; any other port is PortUnavailable,
-// any other protocol UnsupportedProtocol. Listeners of one Gateway that are not distinct (same
+// A Gateway's listeners mapped onto the router. A Gateway with an address of its own (from
+// --gateway-addresses) gets its listeners bound there, on their own ports. Without one it shares
+// the router's ports: HTTP on --http-port and HTTPS on --https-port, so a listener is accepted
+// only with protocol HTTP on the HTTP port or HTTPS (TLS mode Terminate) on the HTTPS port; any
+// other port is PortUnavailable. Any other protocol is UnsupportedProtocol. Listeners of one Gateway that are not distinct (same
 // port and protocol and hostname, or same port with different protocols) are all Conflicted —
 // none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
 // another namespace only with a ReferenceGrant.
@@ -17,12 +18,16 @@ export interface RouterPorts { http: number; https: number }
 
 export interface ListenerState {
   name: string;
+  /** `namespace/gateway/listener` */
+  key: string;
   /** Normalised; '' = any host. */
   hostname: string;
   protocol: string;
   port: number;
-  /** Routes may attach (accepted, not conflicted, references resolved). */
+  /** Served: attachable, and its references (certificates) resolved. */
   usable: boolean;
+  /** Routes may attach (accepted, allows HTTPRoute), even if it cannot be served yet (references unresolved). */
+  attachable: boolean;
   /** allowedRoutes.kinds permits HTTPRoute (the default). */
   allowsHTTPRoute: boolean;
   namespaces: NonNullable<NonNullable<Listener['allowedRoutes']>['namespaces']>;
@@ -36,7 +41,8 @@ export interface ListenerState {
 }
 
 export interface ListenerInputs {
-  ports: RouterPorts;
+  /** The router's shared ports; null when the Gateway has an address of its own (any port then). */
+  ports: RouterPorts | null;
   grants: GrantLookup;
   secret(key: string): Secret | undefined;
   now?: number;
@@ -89,13 +95,14 @@ function resolveCertificates(gateway: Gateway, l: Listener, inputs: ListenerInpu
   return condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
 }
 
-export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs): ListenerState[] {
+/** `gatewayKey`: `namespace/name` of the Gateway (listener keys are `namespace/name/listener`). */
+export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gatewayKey = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`): ListenerState[] {
   const listeners = gateway.spec?.listeners ?? [];
   const conflicts = conflictsOf(listeners);
   return listeners.map((l, index) => {
     const state: ListenerState = {
-      name: l.name, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
-      usable: false, allowsHTTPRoute: false, namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
+      name: l.name, key: `${gatewayKey}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
+      usable: false, attachable: false, allowsHTTPRoute: false, namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
       certificate: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
     };
     let accepted = condition('Accepted', true, 'Accepted', 'listener accepted');
@@ -117,9 +124,9 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs): Lis
       accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP and HTTPS are)`);
     } else if (l.hostname !== undefined && l.hostname !== '' && !validHostname(state.hostname)) {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'hostname is not a valid DNS name or wildcard');
-    } else if (l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {
+    } else if (inputs.ports !== null && l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {
       accepted = condition('Accepted', false, 'PortUnavailable',
-        `this router serves ${l.protocol} on port ${l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https}, not ${l.port}`);
+        `this router serves ${l.protocol} on port ${l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https}, not ${l.port} (Gateways get ports of their own with --gateway-addresses)`);
     } else if (l.protocol === 'HTTPS' && (l.tls?.mode ?? 'Terminate') !== 'Terminate') {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'HTTPS listeners support TLS mode Terminate only');
     } else if (conflict) {
@@ -135,7 +142,8 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs): Lis
       ? condition('Conflicted', true, conflict.reason, conflict.message)
       : condition('Conflicted', false, 'NoConflicts', 'no conflicts');
     // An unsupported kind next to HTTPRoute is reported (InvalidRouteKinds) but HTTPRoutes still attach.
-    state.usable = accepted.status === 'True' && certificatesOk && state.allowsHTTPRoute;
+    state.attachable = accepted.status === 'True' && state.allowsHTTPRoute;
+    state.usable = state.attachable && certificatesOk;
     const programmed = state.usable
       ? condition('Programmed', true, 'Programmed', 'served by the router')
       : condition('Programmed', false, 'Invalid', accepted.status === 'True' ? resolved.message : accepted.message);

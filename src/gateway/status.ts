@@ -1,9 +1,10 @@
 // The status the Gateway API objects should have, once host ownership has judged the HTTPRoute
 // candidates: the evaluation's statuses (evaluate.ts), with an HTTPRoute whose hosts another
-// namespace's Route or Ingress already serves (or whose Middlewares cannot be resolved, or
-// whose hosts are outside --allowed-domains) reported on each parent it had attached to:
-// Accepted=False with the admission reason (HostAlreadyClaimed, InvalidMiddleware,
-// RouteNotAdmitted) when nothing of it is served, a note in the message when some is.
+// namespace's Route or Ingress already serves (or whose hosts are outside --allowed-domains)
+// reported on each parent it had attached to:
+// Accepted=False with the admission reason (HostAlreadyClaimed, RouteNotAdmitted) when nothing
+// of it is served, a note in the message when some is. A rule whose ExtensionRef Middleware
+// cannot be resolved is served (it answers 500): ResolvedRefs=False, reason InvalidMiddleware.
 
 import type { ClassStatusData, GatewayEvaluation, GatewayStatusData, RouteStatusData } from './evaluate.ts';
 
@@ -13,13 +14,18 @@ export interface GatewayStatusSet {
   routes: RouteStatusData[];
 }
 
-/** Candidates of one HTTPRoute rejected by admission (host ownership, Middlewares, domains): how many of how many, and the first reason. */
-export interface OwnershipOutcome { rejected: number; total: number; reason: string; message: string }
+/**
+ * Candidates of one HTTPRoute rejected by admission (host ownership, domains): how many of how
+ * many, and the first reason; and why a served rule's ExtensionRef Middlewares fail closed ('' if none).
+ */
+export interface OwnershipOutcome { rejected: number; total: number; reason: string; message: string; invalidMiddleware?: string }
 
 export function gatewayStatusSet(evaluation: GatewayEvaluation, ownership: ReadonlyMap<string, OwnershipOutcome>): GatewayStatusSet {
   const routes: RouteStatusData[] = [];
-  for (const [key, status] of evaluation.routes) {
+  for (const [key, evaluated] of evaluation.routes) {
     const outcome = ownership.get(key);
+    // A filter that cannot be applied is not skipped: its rule answers 500 (spec); ResolvedRefs says why.
+    const status = outcome?.invalidMiddleware ? withUnresolvedMiddleware(evaluated, outcome.invalidMiddleware) : evaluated;
     if (!outcome || outcome.rejected === 0) {
       routes.push(status);
       continue;
@@ -39,4 +45,17 @@ export function gatewayStatusSet(evaluation: GatewayEvaluation, ownership: Reado
     });
   }
   return { classes: [...evaluation.classes.values()], gateways: [...evaluation.gateways.values()], routes };
+}
+
+/** ResolvedRefs=False, reason InvalidMiddleware, on each parent (unless it is already False for another reference). */
+function withUnresolvedMiddleware(status: RouteStatusData, message: string): RouteStatusData {
+  return {
+    ...status,
+    parents: status.parents.map((p) => ({
+      ...p,
+      conditions: p.conditions.map((c) => (c.type === 'ResolvedRefs' && c.status === 'True'
+        ? { type: 'ResolvedRefs', status: 'False', reason: 'InvalidMiddleware', message }
+        : c)),
+    })),
+  };
 }

@@ -55,8 +55,9 @@ export interface Listener {
 
 export interface Gateway extends KubeObject {
   kind: 'Gateway';
-  spec: { gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value: string }> };
-  status?: unknown;
+  spec: { gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }> };
+  /** Only the addresses are read (a restarted router gives a Gateway back the address it had). */
+  status?: { addresses?: Array<{ type?: string; value: string }> };
 }
 
 export interface HTTPPathMatch { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string }

@@ -116,7 +116,8 @@ export function checkGateway(doc: Fields): void {
       });
     }
   }, true);
-  eachObject(spec.addresses, 'spec.addresses', (a, f) => string(a.value, `${f}.value`, true));
+  // A value may be left out: "any address of the pool" (GatewayAddressEmpty).
+  eachObject(spec.addresses, 'spec.addresses', (a, f) => { string(a.type, `${f}.type`); string(a.value, `${f}.value`); });
 }
 
 function checkHeaderFilter(value: unknown, field: string): void {

@@ -1,6 +1,7 @@
 // Which built-in plugins a compiled route gets, and the order of the whole chain:
 //   forwarded-headers (builds the upstream headers), guards (tls-insecure-policy, ip-allowlist, rate-limit)
-//   → the route's Middlewares (router-wide first, then the route's own, in order)
+//   → the route's Middlewares (router-wide first, then the route's own, in order), or
+//     middleware-invalid in their place when they could not be resolved (fail closed: 500)
 //   → sticky-cookie, balancer, pod-concurrent-connections, rewrite-target, header-actions, hsts.
 // So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
 // stickiness and the balancer do, and sees the path before rewrite-target changes it.
@@ -18,6 +19,7 @@ import { rateLimitPlugin } from './rate-limit.ts';
 import { rewriteTargetPlugin } from './rewrite-target.ts';
 import { stickyCookiePlugin } from './sticky-cookie.ts';
 import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
+import { middlewareInvalidPlugin } from './middleware-invalid.ts';
 import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
 
 export interface ChainEntry { name: string; phases: Phases }
@@ -50,7 +52,8 @@ export function routeChainEntries(
     if (g.redirect !== null) add(gatewayRedirectPlugin, { spec: g.redirect, routePath: route.path });
     else if (g.invalidShare > 0) add(gatewayInvalidBackendsPlugin, g.invalidShare);
   }
-  for (const m of middlewares) out.push(m);
+  if (route.middlewareError !== undefined) add(middlewareInvalidPlugin, route.middlewareError);
+  else for (const m of middlewares) out.push(m);
   if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
   add(balancerPlugin, parts);
   if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs, limits: parts.limits });

@@ -1,12 +1,18 @@
-// Marks on accepted client sockets that the serving layer reads at drain time: which
-// connections carry a tunnel (WebSocket/Upgrade, TLS passthrough) and so get the longer tunnel
-// grace. Kept apart from serving.ts so the HTTPS listener can mark without importing it.
+// Marks on accepted client sockets: which connections carry a tunnel (WebSocket/Upgrade, TLS
+// passthrough) and so get the longer tunnel grace at drain time, and which arrived on a
+// Gateway's own address (the entry point whose listeners the proxy matches the request against).
+// Kept apart from serving.ts so the listeners can mark without importing it.
 
 import type { Duplex } from 'node:stream';
+import type { GatewayEntryPoint } from '../table/types.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
+const kGatewayEntry = Symbol('switchyard.gatewayEntry');
 
-interface Marked { [kTunnel]?: true; _parent?: unknown }
+/** The socket a connection was accepted on, for a Gateway's own address; `entry` follows table changes. */
+export interface GatewayEntrySocket { readonly entry: GatewayEntryPoint }
+
+interface Marked { [kTunnel]?: true; [kGatewayEntry]?: GatewayEntrySocket; _parent?: unknown }
 
 /**
  * The accepted TCP socket under `socket`: itself, or for a TLS socket the socket it wraps. Node
@@ -24,4 +30,19 @@ export function markTunnel(socket: Duplex): void {
 
 export function isTunnel(socket: Duplex): boolean {
   return (socket as Marked)[kTunnel] === true;
+}
+
+/** The connection was accepted on a Gateway's own address and port. */
+export function markGatewayEntry(socket: Duplex, listener: GatewayEntrySocket): void {
+  (socket as Marked)[kGatewayEntry] = listener;
+}
+
+/**
+ * The Gateway entry point a request's connection arrived on (`socket`: the request's socket,
+ * plain, TLS or an HTTP/2 stream's session socket), or null for the router's shared ports.
+ */
+export function gatewayEntryOf(socket: Duplex | null | undefined): GatewayEntryPoint | null {
+  if (socket == null) return null;
+  const mark = (acceptedSocket(socket) as Marked)[kGatewayEntry];
+  return mark === undefined ? null : mark.entry;
 }

@@ -5,6 +5,7 @@ import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
+import { markClosedByRouter } from './tls/http2-guard.ts';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
@@ -29,7 +30,10 @@ export function sendError(res: AnyResponse, error: ProxyErrorSpec, extraHeaders?
 
 export function destroyResponse(res: AnyResponse): void {
   const stream = (res as Http2ServerResponse).stream;
-  if (stream !== undefined) stream.close(0x2 /* INTERNAL_ERROR */);
+  if (stream !== undefined) {
+    markClosedByRouter(stream);
+    stream.close(0x2 /* INTERNAL_ERROR */);
+  }
   else (res as ServerResponse).destroy();
 }
 

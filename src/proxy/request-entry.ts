@@ -25,6 +25,7 @@ import type { Metrics } from '../metrics.ts';
 import { destroyResponse, sendError, writeRawError, type AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './forward.ts';
 import type { RouterProxy } from './router-proxy.ts';
+import { markClosedByRouter } from './tls/http2-guard.ts';
 
 /** A host name or IPv4 (letters, digits, `-`, `.`, `_`) or an IPv6 literal, then an optional port. */
 const HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
@@ -181,7 +182,10 @@ function onBodyTimeout(this: unknown): void {
 
 function destroyRequest(req: AnyRequest): void {
   const stream = (req as Http2ServerRequest).stream;
-  if (stream !== undefined) stream.close(0x8 /* CANCEL */);
+  if (stream !== undefined) {
+    markClosedByRouter(stream);
+    stream.close(0x8 /* CANCEL */);
+  }
   else (req as IncomingMessage).socket.destroy();
 }
 

@@ -12,7 +12,7 @@ import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { CompiledRoute, TableDelta } from '../table/types.ts';
+import type { CompiledRoute, GatewayEntryPoint, TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
 import { SharedState } from '../shared-memory/shared-state.ts';
@@ -28,6 +28,7 @@ import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeTunnels } from './upgrade.ts';
 import { trackAccess, noteRouting } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
+import { gatewayEntryOf } from './connection-marks.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 
@@ -67,7 +68,16 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
 
   apply(delta: TableDelta): void {
     this.table.apply(delta);
+    if (delta.entryPoints !== undefined) {
+      this.entryPoints = delta.entryPoints;
+      this.onEntryPoints?.(delta.entryPoints);
+    }
   }
+
+  /** The sockets Gateways with addresses of their own need (the serving layer binds them). */
+  entryPoints: readonly GatewayEntryPoint[] = [];
+  /** Called when they change (serving.ts). */
+  onEntryPoints: ((points: readonly GatewayEntryPoint[]) => void) | null = null;
 
   get inFlight(): number {
     return this.#inFlight + this.#tunnels.active;
@@ -91,7 +101,8 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     // Origin form here: RequestEntry turned an absolute-form target into it and refused `*`.
     const url = req.url ?? '/';
-    const runtime = this.table.match(host, url, req, secure); // req, secure: HTTPRoute method/header/query/listener conditions
+    // req, secure, entry point: HTTPRoute method/header/query conditions and the listener it arrived on
+    const runtime = this.table.match(host, url, req, secure, gatewayEntryOf(req.socket));
     if (runtime === null) {
       this.#countUnrouted(404);
       sendError(res, ProxyErrors.NO_ROUTE);

@@ -28,6 +28,11 @@ import { HttpsListener } from './tls/https-listener.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 import { loadDefaultCertificate } from './tls/default-certificate.ts';
 import { RequestEntry } from './request-entry.ts';
+import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
+import { TlsTerminator } from './tls/tls-terminator.ts';
+import { tlsProfile } from './tls/tls-profile.ts';
+import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { systemClock } from '../clock.ts';
 
 export interface ServingOptions {
   config: RouterConfig;
@@ -63,6 +68,8 @@ export class ProxyListeners implements TlsRequestHandler {
   /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
+  /** Gateways with addresses of their own: their sockets (gateway-entry-listeners.ts). */
+  readonly #gateways: GatewayEntryListeners;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #draining = false;
@@ -74,6 +81,8 @@ export class ProxyListeners implements TlsRequestHandler {
     const defaultCertificate = options.defaultCertificate ?? (await loadDefaultCertificate(options.config.defaultCertificate, options.logger));
     const listeners = new ProxyListeners(options, defaultCertificate);
     await listeners.#listen(ports, options.config.bind);
+    options.proxy.onEntryPoints = (points) => listeners.#gateways.update(points);
+    listeners.#gateways.update(options.proxy.entryPoints);
     return listeners;
   }
 
@@ -101,7 +110,29 @@ export class ProxyListeners implements TlsRequestHandler {
     }
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
-    https.terminator.server.on('session', (session: Http2Session) => {
+    this.#adoptSessions(https.terminator);
+    // One HTTP/2 glitch budget per client across every Gateway address (the shared HTTPS port keeps its own).
+    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
+    this.#gateways = new GatewayEntryListeners({
+      http: (socket) => this.#http.emit('connection', socket),
+      maxConnections: config.maxConnections,
+      newTerminator: (lookup) => {
+        const terminator = new TlsTerminator({
+          lookup, handler: this, profile: tlsProfile(config), defaultCertificate, ticketKeys,
+          disableHttp2: config.disableHttp2, headerTimeoutMs: config.headerTimeout, clientTimeoutMs: config.clientTimeout,
+          http2ConnectionGlitches: config.http2ConnectionGlitches, http2ClientGlitches: config.http2ClientGlitches, glitchLedger,
+          maxHeaderSize: config.maxHeaderSize, metrics, logger,
+        });
+        terminator.server.on('connection', (socket: net.Socket) => this.#track(socket));
+        this.#adoptSessions(terminator);
+        return terminator;
+      },
+    }, logger);
+  }
+
+  /** HTTP/2 sessions are told GOAWAY when the drain starts. */
+  #adoptSessions(terminator: TlsTerminator): void {
+    terminator.server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       if (this.#draining) session.close();
@@ -132,10 +163,12 @@ export class ProxyListeners implements TlsRequestHandler {
 
   setTicketKeys(keys: Buffer): void {
     this.#https.terminator.setTicketKeys(keys);
+    for (const t of this.#gateways.terminators()) t.setTicketKeys(keys);
   }
 
   setDefaultCertificate(pair: CertificateMaterial): void {
     this.#https.terminator.setDefaultCertificate(pair);
+    for (const t of this.#gateways.terminators()) t.setDefaultCertificate(pair);
   }
 
   handleRequest(req: AnyRequest, res: AnyResponse): void {
@@ -156,6 +189,7 @@ export class ProxyListeners implements TlsRequestHandler {
     if (this.#http.listening) net.Server.prototype.close.call(this.#http);
     if (this.#httpFront?.listening) this.#httpFront.close();
     this.#https.stopListening();
+    this.#gateways.stopAccepting();
   }
 
   /** Stop accepting and drain (see the top of this file); resolves when every connection is gone. */
@@ -177,6 +211,7 @@ export class ProxyListeners implements TlsRequestHandler {
     }
     this.#http.close(); // the header-timeout checker
     this.#https.terminator.close();
+    for (const t of this.#gateways.terminators()) t.close();
     if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');
     return result;
   }

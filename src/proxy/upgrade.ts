@@ -22,6 +22,7 @@ import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
 import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import { writeRawResponse } from './raw-response.ts';
+import { gatewayEntryOf } from './connection-marks.ts';
 import { classifyUpstreamFailure, isLastAvailable, type TunnelHealth } from './upstream-failure.ts';
 
 const kTunnel = Symbol('switchyard.tunnel');
@@ -134,7 +135,7 @@ export class UpgradeTunnels implements ExchangeDriver {
     }
     const host = request.headers.host ?? '';
     const url = request.url ?? '/'; // origin form (RequestEntry)
-    const runtime = table.match(host, url, request, secure);
+    const runtime = table.match(host, url, request, secure, gatewayEntryOf(socket));
     if (runtime === null) { writeRawError(socket, ProxyErrors.NO_ROUTE); return; }
     const clientSocket = request.socket as Socket;
     // The same chain as plain HTTP: TLS policy, allowlist, rate limits, Middlewares, endpoint

@@ -3,22 +3,22 @@
 // readiness (an informer on a missing resource would never sync), so the router asks discovery
 // once at start and watches only what exists. CRDs installed later are picked up on restart.
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
-import { GATEWAY_KINDS, groupVersionPath, pluralOf } from './kube-resources.ts';
-import { KubeApiError, kubeRequest } from './kube-request.ts';
+import { KubeApiError, type KubeClient } from '../kube/client.ts';
+import { groupVersionPath, pluralOf } from '../kube/resources.ts';
+import { GATEWAY_KINDS } from './watched-resources.ts';
 
 interface APIResourceList { resources?: Array<{ name?: string }> }
 
 /** `<group-version path>/<plural>` of every Gateway API resource served; retries until discovery answers. */
-export async function gatewayDiscovery(kubeConfig: KubeConfig, logger: Logger, retryMs = 1_000, signal?: AbortSignal): Promise<Set<string>> {
+export async function gatewayDiscovery(client: KubeClient, logger: Logger, retryMs = 1_000, signal?: AbortSignal): Promise<Set<string>> {
   const present = new Set<string>();
   const paths = new Set(GATEWAY_KINDS.map((k) => groupVersionPath(k)));
   for (const path of paths) {
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) return present;
       try {
-        const list = await kubeRequest<APIResourceList>(kubeConfig, { method: 'GET', path, timeoutMs: 10_000 });
+        const list = await client.request<APIResourceList>({ method: 'GET', path, timeoutMs: 10_000 });
         for (const r of list.resources ?? []) if (r.name && !r.name.includes('/')) present.add(`${path}/${r.name}`);
         break;
       } catch (err) {

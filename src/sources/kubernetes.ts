@@ -2,12 +2,9 @@
 // IngressClasses, Services, EndpointSlices, and Namespaces when --namespace-labels is set),
 // feeding the store directly; and informers for what served objects reference, started and
 // stopped as references come and go: one per referenced TLS Secret, and the autoport Pod
-// informer while some route reads ports from Pod annotations. See kube-informer.ts for restarts,
-// the watchdog and re-list diffing; kube-resources.ts for what each informer selects.
+// informer while some route reads ports from Pod annotations. See kube/informer.ts for restarts,
+// the watchdog and re-list diffing; watched-resources.ts for what each informer selects.
 
-import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../clock.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -16,11 +13,13 @@ import type { ConfigErrorLog } from './config-error-log.ts';
 import type { KubeObject } from '../objects/types.ts';
 import { validateObject } from '../objects/validate.ts';
 import type { ObjectStore, StoreChange } from '../store.ts';
-import { KubeInformer } from './kube-informer.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { KubeInformer, type RefusedObject } from '../kube/informer.ts';
+import type { WatchedResource } from '../kube/resources.ts';
 import {
   gatewayResources, objectReferences, podResource, secretResource, watchedResources,
-  type ObjectReferences, type WatchedResource,
-} from './kube-resources.ts';
+  type ObjectReferences,
+} from './watched-resources.ts';
 import { gatewayDiscovery } from './gateway-discovery.ts';
 
 /** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
@@ -33,8 +32,8 @@ export interface KubernetesSourceOptions {
   metrics?: Metrics;
   /** Keeps the details of recent refused objects (the admin dashboard shows them). */
   errors?: ConfigErrorLog;
-  /** Loaded by the caller (see KubernetesSource.loadKubeConfig). */
-  kubeConfig: KubeConfig;
+  /** The router's one client of the API server (src/kube/client.ts). */
+  client: KubeClient;
   /** Restart backoff: first delay and cap (defaults 200 ms and 30 s). Tests shorten them. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -61,27 +60,6 @@ export class KubernetesSource {
     this.#options = options;
   }
 
-  /**
-   * `--kubeconfig` (or KUBECONFIG; with a list, the first file that exists), else the in-cluster
-   * service account. Throws a clear error when neither is available.
-   */
-  static loadKubeConfig(config: RouterConfig): KubeConfig {
-    const kubeConfig = new KubeConfig();
-    if (config.kubeconfig) {
-      const files = config.kubeconfig.split(delimiter).filter((f) => f.length > 0);
-      const file = files.find((f) => existsSync(f));
-      if (!file) throw new Error(`kubeconfig not found: ${config.kubeconfig}`);
-      kubeConfig.loadFromFile(file);
-      if (!kubeConfig.getCurrentCluster()) throw new Error(`kubeconfig ${file} has no current cluster`);
-      return kubeConfig;
-    }
-    if (!process.env['KUBERNETES_SERVICE_HOST']) {
-      throw new Error('no --kubeconfig given and not running in a cluster (KUBERNETES_SERVICE_HOST is unset); use --file to serve from files');
-    }
-    kubeConfig.loadFromCluster();
-    return kubeConfig;
-  }
-
   /** Whether every informer has listed at least once. */
   get synced(): boolean {
     return this.#started && this.#informers.every((i) => i.synced) && [...this.#referenced.values()].every((r) => r.informer.synced);
@@ -99,11 +77,11 @@ export class KubernetesSource {
   async start(): Promise<void> {
     if (this.#started) throw new Error('KubernetesSource already started');
     this.#started = true;
-    const { config, store, kubeConfig, backoffInitialMs } = this.#options;
+    const { config, store, client, backoffInitialMs } = this.#options;
     const log = this.#log();
     this.#unsubscribe = store.subscribe((changes) => this.#onChanges(changes));
     // Gateway API: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
-    const gatewayPresent = await gatewayDiscovery(kubeConfig, log, backoffInitialMs);
+    const gatewayPresent = await gatewayDiscovery(client, log, backoffInitialMs);
     for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) this.#informers.push(this.#informer(watched));
     log.info({ resources: this.#informers.map((i) => i.watched.resource), namespace: config.namespace || undefined }, 'starting informers');
     await Promise.all(this.#informers.map((i) => i.start()));
@@ -130,14 +108,21 @@ export class KubernetesSource {
    * everything else; the route is served without them (default certificate, no autoport port).
    */
   #informer(watched: WatchedResource, referenced = false): KubeInformer {
-    const { config, store, metrics, errors, kubeConfig, backoffInitialMs, backoffMaxMs, listPageSize, clock } = this.#options;
+    const { config, store, metrics, client, backoffInitialMs, backoffMaxMs, listPageSize, clock } = this.#options;
     return new KubeInformer({
-      kubeConfig, watched, store, logger: this.#log(), metrics, errors,
+      client, watched, store, logger: this.#log(), metrics,
+      onRefused: (refused) => this.#refused(refused),
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, listPageSize, clock,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });
+  }
+
+  /** Count and keep the details of a refused object (the admin dashboard shows recent ones). */
+  #refused({ kind, namespace, name, field, error }: RefusedObject): void {
+    this.#options.metrics?.configErrors.inc({ source: 'kubernetes' });
+    this.#options.errors?.record({ source: 'kubernetes', kind, namespace, name, field, error });
   }
 
   /** Keep the reference counts of Routes, Ingresses and Gateways, and the referenced informers, in step. */

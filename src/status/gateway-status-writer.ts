@@ -3,11 +3,10 @@
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import type { Kind, KubeObject } from '../objects/types.ts';
-import { KubeApiError, kubeRequest } from '../sources/kube-request.ts';
-import { clusterObjectPath, objectPath } from '../sources/kube-resources.ts';
+import { KubeApiError, type KubeClient } from '../kube/client.ts';
+import { clusterObjectPath, objectPath } from '../kube/resources.ts';
 import type { GatewayStatusSet } from '../gateway/status.ts';
 import { gatewayClassStatus, gatewayStatus, httpRouteStatus, sameStatus } from './gateway-status.ts';
 
@@ -16,7 +15,8 @@ type Json = Record<string, unknown>;
 interface Target { kind: Kind; namespace: string; name: string; body: (current: Json | undefined, now: string) => Json }
 
 export interface GatewayStatusWriterOptions {
-  kubeConfig: KubeConfig;
+  /** The router's API client (src/kube/client.ts). */
+  client: KubeClient;
   logger: Logger;
   maxAttempts?: number;
   /** Pause between writes (ms): a new leader may owe status to many objects. */
@@ -94,16 +94,16 @@ export class GatewayStatusWriter {
   }
 
   async #write(target: Target): Promise<void> {
-    const { kubeConfig } = this.#options;
+    const { client } = this.#options;
     const path = target.namespace === '' ? clusterObjectPath(target.kind, target.name) : objectPath(target.kind, target.namespace, target.name);
     const what = `${target.kind} ${target.namespace === '' ? '' : `${target.namespace}/`}${target.name}`;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       try {
-        const current = await kubeRequest<KubeObject & { status?: Json }>(kubeConfig, { method: 'GET', path });
+        const current = await client.request<KubeObject & { status?: Json }>({ method: 'GET', path });
         const status = target.body(current.status, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
         if (sameStatus(current.status, status)) return;
-        await kubeRequest(kubeConfig, { method: 'PUT', path: `${path}/status`, body: { ...current, status } });
+        await client.request({ method: 'PUT', path: `${path}/status`, body: { ...current, status } });
         this.#log.debug({ object: what }, 'status written');
         return;
       } catch (err) {

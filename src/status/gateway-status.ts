@@ -20,7 +20,12 @@ type Json = Record<string, unknown>;
 
 export function gatewayClassStatus(data: ClassStatusData, current: Json | undefined, now: string): Json {
   const previous = (current?.conditions as Condition[] | undefined);
-  return { ...(current ?? {}), conditions: withBookkeeping(data.conditions, data.generation, previous, now) };
+  return {
+    ...(current ?? {}),
+    conditions: withBookkeeping(data.conditions, data.generation, previous, now),
+    // Sorted by name, as the specification asks (supported-features.ts sorts them).
+    supportedFeatures: data.supportedFeatures.map((name) => ({ name })),
+  };
 }
 
 export function gatewayStatus(data: GatewayStatusData, current: Json | undefined, now: string): Json {

@@ -1,7 +1,11 @@
-// Ingress status: `status.loadBalancer.ingress` lists where the Ingress is served. The controller
-// of an IngressClass owns the field: for an admitted Ingress we publish exactly our addresses
-// (--publish-status-address IPs, else --canonical-hostname); when it is no longer ours (or not
-// admitted) we take our addresses out and leave anything else alone.
+// Ingress status: `status.loadBalancer.ingress` lists where the Ingress is served. Several routers
+// may serve one Ingress (the default router and a shard, each with its own name and Lease, each
+// leader writing), so each owns only its own entries, as Route `status.ingress[]` entries are
+// owned per router name: for an admitted Ingress we make sure our addresses (--publish-status-
+// address IPs, else --canonical-hostname) are in the list, keeping every other entry where it
+// is; when it is no longer ours (or not admitted) we take our addresses out and leave the rest.
+// An entry is ours by its address: an address this router no longer publishes (a changed
+// --canonical-hostname) is not recognised as ours and stays until removed by hand.
 
 import type { AdmissionResult } from '../table/types.ts';
 import type { StatusChange } from './route-status.ts';
@@ -26,7 +30,7 @@ export function desiredLoadBalancer(existing: LoadBalancerIngress[] | undefined,
   const ours = publishedAddresses(identity);
   if (ours.length === 0) return { value: list, changed: false }; // nothing to publish: leave it alone
   const value = result?.admitted
-    ? ours
+    ? [...list, ...ours.filter((o) => !list.some((entry) => sameAddress(o, entry)))]
     : list.filter((entry) => !ours.some((o) => sameAddress(o, entry)));
   return { value, changed: !sameList(list, value) };
 }

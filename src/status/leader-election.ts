@@ -10,14 +10,14 @@
 
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { KubeApiError, kubeRequest } from '../sources/kube-request.ts';
+import { KubeApiError, type KubeClient } from '../kube/client.ts';
 
 export interface LeaderElectorOptions {
-  kubeConfig: KubeConfig;
+  /** The router's API client (src/kube/client.ts). */
+  client: KubeClient;
   leaseName: string;
   leaseNamespace: string;
   logger: Logger;
@@ -168,14 +168,13 @@ export class LeaderElector extends EventEmitter {
 
   /** One round: true when we hold the lease afterwards. */
   async #attempt(deadline: number): Promise<boolean> {
-    const { kubeConfig } = this.#options;
     const now = new Date(this.#clock.now());
     let lease: Lease;
     try {
-      lease = await kubeRequest<Lease>(kubeConfig, { method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
+      lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
     } catch (err) {
       if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-      await kubeRequest(kubeConfig, {
+      await this.#options.client.request({
         method: 'POST', path: this.#collectionPath(), timeoutMs: this.#remaining(deadline),
         body: this.#leaseBody({ acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 }),
       });
@@ -202,7 +201,7 @@ export class LeaderElector extends EventEmitter {
     };
     updated.metadata.resourceVersion = lease.metadata.resourceVersion;
     try {
-      await kubeRequest(kubeConfig, { method: 'PUT', path: this.#path(), body: updated, timeoutMs: this.#remaining(deadline) });
+      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: updated, timeoutMs: this.#remaining(deadline) });
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 409) return false; // someone else got there first
       throw err;
@@ -215,7 +214,7 @@ export class LeaderElector extends EventEmitter {
   /** After a failed renew: is the lease still ours on the server? (Another holder means no.) */
   async #stillHolder(): Promise<boolean> {
     try {
-      const lease = await kubeRequest<Lease>(this.#options.kubeConfig, { method: 'GET', path: this.#path(), timeoutMs: this.#renewDeadlineMs });
+      const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#renewDeadlineMs });
       return (lease.spec?.holderIdentity ?? '') === this.identity;
     } catch {
       return true; // cannot tell; the renew deadline decides
@@ -224,13 +223,13 @@ export class LeaderElector extends EventEmitter {
 
   async #release(): Promise<void> {
     try {
-      const lease = await kubeRequest<Lease>(this.#options.kubeConfig, { method: 'GET', path: this.#path(), timeoutMs: 2000 });
+      const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: 2000 });
       if ((lease.spec?.holderIdentity ?? '') !== this.identity) return;
       const released: Lease = {
         ...lease,
         spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
       };
-      await kubeRequest(this.#options.kubeConfig, { method: 'PUT', path: this.#path(), body: released, timeoutMs: 2000 });
+      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released, timeoutMs: 2000 });
       this.#log.info('released the lease');
     } catch (err) {
       this.#log.warn({ error: (err as Error).message }, 'could not release the lease; it expires on its own');

@@ -3,8 +3,8 @@
 // reconciler's `admission` events (changed results, and routes no longer ours).
 
 import type { EventEmitter } from 'node:events';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { RouterConfig } from '../config.ts';
+import type { KubeClient } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AdmissionResult } from '../table/types.ts';
@@ -21,7 +21,8 @@ export interface AdmissionSource extends EventEmitter {
 }
 
 export interface StatusControllerOptions {
-  kubeConfig: KubeConfig;
+  /** The router's API client (src/kube/client.ts). */
+  client: KubeClient;
   config: RouterConfig;
   logger: Logger;
   metrics?: Metrics;
@@ -49,14 +50,14 @@ export function leaseTimingsOf(config: RouterConfig): Required<Pick<LeaderElecto
 }
 
 export function startStatusController(options: StatusControllerOptions): StatusController {
-  const { kubeConfig, config, logger, metrics, reconciler } = options;
+  const { client, config, logger, metrics, reconciler } = options;
   const log = logger.child({ component: 'status' });
   if (!config.updateStatus) {
     log.info('status updates disabled (--update-status=false)');
     return { elector: undefined, stop: async () => {} };
   }
   const elector = new LeaderElector({
-    kubeConfig, logger, metrics,
+    client, logger, metrics,
     leaseName: config.leaseName || `switchyard-${config.routerName}`,
     leaseNamespace: config.leaseNamespace || 'default',
     ...leaseTimingsOf(config),
@@ -73,12 +74,12 @@ export function startStatusController(options: StatusControllerOptions): StatusC
   };
   elector.on('started-leading', () => {
     writer?.stop();
-    writer = new StatusWriter({ kubeConfig, config, logger, metrics, ...options.writer });
+    writer = new StatusWriter({ client, config, logger, metrics, ...options.writer });
     const results = reconciler.admissionResults();
     log.info({ routes: results.length }, 'leading: writing route and ingress status');
     writer.sync(results);
     gatewayWriter?.stop();
-    gatewayWriter = new GatewayStatusWriter({ kubeConfig, logger });
+    gatewayWriter = new GatewayStatusWriter({ client, logger });
     const gatewaySet = reconciler.gatewayStatus?.();
     if (gatewaySet) gatewayWriter.sync(gatewaySet);
   });

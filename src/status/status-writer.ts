@@ -9,14 +9,13 @@
 // status carrying the resourceVersion that was read, which the API server turns into the same
 // optimistic-concurrency check (409 Conflict) as a PUT.
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
-import { KubeApiError, kubeRequest } from '../sources/kube-request.ts';
-import { objectPath } from '../sources/kube-resources.ts';
+import { KubeApiError, type KubeClient } from '../kube/client.ts';
+import { objectPath } from '../kube/resources.ts';
 import type { AdmissionResult } from '../table/types.ts';
 import { desiredLoadBalancer } from './ingress-status.ts';
 import { desiredRouteIngress, statusTime, withoutRouterEntry, type StatusChange } from './route-status.ts';
@@ -24,7 +23,8 @@ import { desiredRouteIngress, statusTime, withoutRouterEntry, type StatusChange 
 export interface StatusRef { kind: 'Route' | 'Ingress'; namespace: string; name: string }
 
 export interface StatusWriterOptions {
-  kubeConfig: KubeConfig;
+  /** The router's API client (src/kube/client.ts). */
+  client: KubeClient;
   config: RouterConfig;
   logger: Logger;
   metrics?: Metrics;
@@ -124,18 +124,18 @@ export class StatusWriter {
   }
 
   async #write({ ref, result }: PendingWrite): Promise<void> {
-    const { kubeConfig } = this.#options;
+    const { client } = this.#options;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     const what = `${ref.kind} ${ref.namespace}/${ref.name}`;
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       try {
         const statusPath = objectPath(ref.kind, ref.namespace, ref.name, 'status');
-        const current = await kubeRequest<Route | Ingress>(kubeConfig, { method: 'GET', path: statusPath });
+        const current = await client.request<Route | Ingress>({ method: 'GET', path: statusPath });
         const status = this.#desiredStatus(ref.kind, current, result);
         if (!status.changed) return;
         await this.#takeToken();
         if (this.#stopped) return;
-        await kubeRequest(kubeConfig, {
+        await client.request({
           method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
           body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
         });

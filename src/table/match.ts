@@ -88,9 +88,14 @@ export interface MatchRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-/** Does the request meet an HTTPRoute match's method, header, query and listener conditions? */
-export function matchesConditions(c: RequestConditions, req: MatchRequest | undefined, secure: boolean, target: string, end: number): boolean {
-  if (secure ? !c.https : !c.http) return false;
+/**
+ * Does the request meet an HTTPRoute match's method, header, query and listener conditions?
+ * `listener`: the Gateway listener (own address) it arrived on, or null for the shared ports.
+ */
+export function matchesConditions(c: RequestConditions, req: MatchRequest | undefined, secure: boolean, target: string, end: number, listener: string | null = null): boolean {
+  if (listener !== null) {
+    if (c.listeners === null || !c.listeners.includes(listener)) return false;
+  } else if (secure ? !c.https : !c.http) return false;
   if (c.method !== null && (req === undefined || req.method !== c.method)) return false;
   const headers = c.headers;
   for (let i = 0; i < headers.length; i++) {

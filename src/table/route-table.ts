@@ -5,7 +5,8 @@
 // leave the table are disposed.
 
 import { MATCH_ALL, matchesConditions, matchesPath, normalizeHost, parentDomain, pathEnd, pathMatcher, type MatchRequest } from './match.ts';
-import { HOSTLESS_HOST_KEY, type CompiledRoute, type HostEntry, type RequestConditions, type TableDelta } from './types.ts';
+import { selectListener } from './listener-selection.ts';
+import { HOSTLESS_HOST_KEY, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RequestConditions, type TableDelta } from './types.ts';
 
 class HostSlot<T> {
   readonly key: string;
@@ -51,11 +52,16 @@ class HostSlot<T> {
     this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.tls !== null && r.tls.certificate !== null);
   }
 
-  /** Index of the first route matching `target[0, end)` (and its conditions), or -1. `deepOnly`: suffix-wildcard routes only. */
-  find(target: string, end: number, req?: MatchRequest, secure = false, deepOnly = false): number {
+  /**
+   * Index of the first route matching `target[0, end)` (and its conditions), or -1. `deepOnly`:
+   * suffix-wildcard routes only. `listener`: the request arrived on a Gateway's own address and
+   * belongs to this listener: only HTTPRoutes attached to it qualify.
+   */
+  find(target: string, end: number, req?: MatchRequest, secure = false, deepOnly = false, listener: string | null = null): number {
     const kinds = this.kinds;
     const conditions = this.conditions;
     if (conditions === null) {
+      if (listener !== null) return -1;
       // Routes and Ingresses only: the path is the whole decision (the common case, kept minimal).
       for (let i = 0; i < kinds.length; i++) {
         const kind = kinds[i]!;
@@ -68,19 +74,24 @@ class HostSlot<T> {
       const kind = kinds[i]!;
       if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
       const c = conditions[i]!;
-      if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
+      if (c === null ? listener !== null : !matchesConditions(c, req, secure, target, end, listener)) continue;
       return i;
     }
     return -1;
   }
 
   /** As find(), among the routes of one namespace only. */
-  findOwned(target: string, end: number, namespace: string): number {
+  findOwned(target: string, end: number, namespace: string, req?: MatchRequest, secure = false): number {
     const kinds = this.kinds;
+    const conditions = this.conditions;
     for (let i = 0; i < kinds.length; i++) {
       if (this.routes[i]!.namespace !== namespace) continue;
       const kind = kinds[i]!;
-      if (kind === MATCH_ALL || matchesPath(kind, this.patterns[i]!, target, end)) return i;
+      if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
+      // An HTTPRoute's method, header, query and listener conditions hold here too.
+      const c = conditions === null ? null : conditions[i]!;
+      if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
+      return i;
     }
     return -1;
   }
@@ -138,12 +149,12 @@ export class RouteTable<T> {
   }
 
   /** The nearest suffix-wildcard slot above `parent` (`a.b.foo.com` → `foo.com`, `com`) with a route matching, for the deeper lookup. */
-  #deepMatch(parent: string, path: string, end: number, req: MatchRequest | undefined, secure: boolean): T | null {
+  #deepMatch(parent: string, path: string, end: number, req: MatchRequest | undefined, secure: boolean, listener: string | null): T | null {
     let domain = parentDomain(parent);
     while (domain !== '') {
       const slot = this.#wildcard.get(domain);
       if (slot !== undefined && slot.deep !== null) {
-        const i = slot.find(path, end, req, secure, true);
+        const i = slot.find(path, end, req, secure, true, listener);
         if (i !== -1) return slot.items[i]!;
       }
       domain = parentDomain(domain);
@@ -203,14 +214,24 @@ export class RouteTable<T> {
    * the wildcard above it, see HostEntry.ownerNamespace) falls through only to rules without
    * host and a default backend of that same namespace: another tenant's catch-all must not
    * receive its requests (and their cookies) on paths it does not route.
+   *
+   * `entry`: the request arrived on a Gateway's own address and port. It belongs to the most
+   * specific listener there matching its host (none: null) and only the HTTPRoutes attached to
+   * that listener serve it — no Route, Ingress or default backend.
    */
-  match(hostHeader: string, path: string, req?: MatchRequest, secure = false): T | null {
+  match(hostHeader: string, path: string, req?: MatchRequest, secure = false, entry: GatewayEntryPoint | null = null): T | null {
     const host = normalizeHost(hostHeader);
     const end = pathEnd(path);
+    let listener: string | null = null;
+    if (entry !== null) {
+      const selected = selectListener(entry.listeners, host);
+      if (selected === null) return null;
+      listener = selected.key;
+    }
     let owner: string | null = null;
     const exact = this.#exact.get(host);
     if (exact !== undefined) {
-      const i = exact.find(path, end, req, secure);
+      const i = exact.find(path, end, req, secure, false, listener);
       if (i !== -1) return exact.items[i]!;
       owner = exact.ownerNamespace;
     }
@@ -218,20 +239,21 @@ export class RouteTable<T> {
       const parent = parentDomain(host);
       const wildcard = this.#wildcard.get(parent);
       if (wildcard !== undefined) {
-        const i = wildcard.find(path, end, req, secure);
+        const i = wildcard.find(path, end, req, secure, false, listener);
         if (i !== -1) return wildcard.items[i]!;
         owner ??= wildcard.ownerNamespace;
       }
       if (this.#deepSlots > 0) {
-        const deep = this.#deepMatch(parent, path, end, req, secure);
+        const deep = this.#deepMatch(parent, path, end, req, secure, listener);
         if (deep !== null) return deep;
       }
     }
     const hostless = this.#hostless;
     if (hostless !== null) {
-      const i = owner === null ? hostless.find(path, end, req, secure) : hostless.findOwned(path, end, owner);
+      const i = owner === null || listener !== null ? hostless.find(path, end, req, secure, false, listener) : hostless.findOwned(path, end, owner, req, secure);
       if (i !== -1) return hostless.items[i]!;
     }
+    if (listener !== null) return null;
     if (owner !== null && this.#defaultRoute !== null && this.#defaultRoute.namespace !== owner) return null;
     return this.#defaultItem;
   }

@@ -146,6 +146,8 @@ export interface CompiledRoute {
   annotations: Record<string, string>;
   /** Router-wide then the route's own Middlewares (switchyard.io/middlewares), in order. */
   middlewares: CompiledMiddleware[];
+  /** Its Middlewares could not be resolved (why): every request is answered 500 SY_MIDDLEWARE_INVALID. */
+  middlewareError?: string;
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
   /** HTTPRoute only: request conditions beyond host and path, precedence and filters. */
@@ -160,9 +162,14 @@ export interface RequestConditions {
   method: string | null;
   headers: Array<[name: string, value: string]>;
   query: Array<[name: string, value: string]>;
-  /** Which of the router's listeners the route is attached through. */
+  /** Which of the router's shared listeners (--http-port, --https-port) the route is attached through. */
   http: boolean;
   https: boolean;
+  /**
+   * Keys (`namespace/gateway/listener`) of the listeners on Gateways' own addresses the route is
+   * attached through (GatewayEntryPoint); null when none.
+   */
+  listeners: string[] | null;
 }
 
 export interface HeaderModifier {
@@ -220,6 +227,30 @@ export interface HostEntry {
   ownerNamespace?: string;
 }
 
+/** A Gateway listener served on its Gateway's own address (--gateway-addresses). */
+export interface GatewayListenerEntry {
+  /** `namespace/gateway/listener`: what the conditions of the routes attached to it name. */
+  key: string;
+  /** Normalised hostname; '' = any host. */
+  hostname: string;
+  /** HTTPS: the certificate of the listener. */
+  certificate: { cert: string; key: string } | null;
+}
+
+/**
+ * An address and port the router listens on for Gateways: one of a Gateway's own addresses and
+ * the port of some of its listeners (one protocol per port). A request that arrives there is
+ * matched only against the routes attached to the most specific of these listeners that matches
+ * its host (listener isolation).
+ */
+export interface GatewayEntryPoint {
+  address: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** Most specific first: exact hostnames, then wildcards by length, then the listener without hostname. */
+  listeners: GatewayListenerEntry[];
+}
+
 /** An incremental change to the table. The reconciler emits one per batch of store changes. */
 export interface TableDelta {
   version: number;
@@ -231,6 +262,8 @@ export interface TableDelta {
   defaultBackend?: CompiledRoute | null;
   /** The whole table (a resync): every host entry not in `upsert` is dropped. */
   reset?: boolean;
+  /** Present when the Gateways' own listeners changed: the whole set. */
+  entryPoints?: GatewayEntryPoint[];
 }
 
 export interface AdmissionResult {

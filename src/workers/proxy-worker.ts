@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { RouterConfig } from '../config.ts';
-import type { Logger } from '../log.ts';
+import { flushLog, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { RouterProxy } from '../proxy/router-proxy.ts';
 import { ProxyListeners } from '../proxy/serving.ts';
@@ -57,7 +57,7 @@ export async function runProxyWorker(port: MessagePort, config: RouterConfig, lo
       case 'drain': {
         if (listeners) await listeners.drain(message.deadlines);
         await proxy.close();
-        logger.flush();
+        await flushLog(logger);
         process.exit(0); // in a worker thread: ends this thread only
       }
     }

@@ -1,6 +1,6 @@
 // HTTPRoute ExtensionRef filters naming switchyard.io Middlewares: the plugin runs in the rule's
 // chain like one named in a Route's switchyard.io/middlewares annotation; a Middleware that does
-// not resolve keeps the route from being served and says why in its status. The router runs two
+// not resolve makes its rule answer 500 (never skipped) and says why in the route's status. The router runs two
 // worker threads here: compiled HTTPRoute data (conditions, filters, Middlewares) crosses to them in messages.
 import test from 'ava';
 import path from 'node:path';
@@ -57,11 +57,15 @@ test('a rule with an ExtensionRef Middleware runs its plugin; the route\'s other
   t.is((await request(httpPort, { host: 'guarded.test', path: '/open' })).status, 200);
 });
 
-test('an ExtensionRef to a Middleware that does not exist: that rule is not served and the route status says why', async (t) => {
-  t.is((await request(httpPort, { host: 'ghost.test', path: '/private' })).status, 404);
+test('an ExtensionRef to a Middleware that does not exist: that rule answers 500 and the route status says why', async (t) => {
+  const failing = await request(httpPort, { host: 'ghost.test', path: '/private' });
+  t.is(failing.status, 500);
+  t.is(failing.headers['x-switchyard-error'], 'SY_MIDDLEWARE_INVALID');
   const status = (await request(router.admin, { path: '/debug/routes' })).json<any>().gatewayAPI;
-  const accepted = status.routes.find((r: any) => r.name === 'ghost').parents[0].conditions.find((c: any) => c.type === 'Accepted');
-  t.like(accepted, { status: 'True' }, 'the /open rule is still served');
-  t.regex(accepted.message, /not all of its rules and hosts are served: middleware "apps\/missing" not found/);
+  const conditions = status.routes.find((r: any) => r.name === 'ghost').parents[0].conditions;
+  t.like(conditions.find((c: any) => c.type === 'Accepted'), { status: 'True' }, 'the /open rule is still served');
+  const resolved = conditions.find((c: any) => c.type === 'ResolvedRefs');
+  t.like(resolved, { status: 'False', reason: 'InvalidMiddleware' });
+  t.regex(resolved.message, /middleware "apps\/missing" not found/);
   t.is((await request(httpPort, { host: 'ghost.test', path: '/open' })).status, 200);
 });

@@ -1,6 +1,6 @@
 // Middlewares on a cluster: the router watches switchyard.io/v1alpha1 Middlewares (only when
 // plugins are loaded); a Route attaches one; edits and deletions apply live; an invalid config
-// is written to the Route's status as InvalidMiddleware.
+// is written to the Route's status as InvalidMiddleware (and the route answers 500 meanwhile).
 import test from 'ava';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +43,7 @@ test('a Middleware from the API: attached, edited live, invalid config on the Ro
     return conditions?.find((c) => c.reason === 'InvalidMiddleware');
   }, 5000);
   t.regex(status!.message!, /middleware "default\/auth": spec\.config\.keys\[0\]/);
-  t.is((await request(router.http, { host: 'web.example.com' })).status, 404);
+  t.is((await request(router.http, { host: 'web.example.com' })).status, 500, 'fails closed');
 
   api.delete({ kind: 'Middleware', namespace: 'default', name: 'auth' });
   await eventually(() => {

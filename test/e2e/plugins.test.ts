@@ -145,7 +145,7 @@ test.serial('a phase that never settles is bounded by the route timeout: 504', a
   t.is((await request(router.http, { host: 'stall.test' })).status, 200);
 });
 
-test.serial('invalid config, unknown plugin, missing Middleware: the route is rejected with InvalidMiddleware and the field path', async (t) => {
+test.serial('invalid config, unknown plugin, missing Middleware: InvalidMiddleware with the field path, and the route answers 500 (fail closed)', async (t) => {
   const debug = (await request(router.admin, { path: '/debug/routes' })).json<{ admission: Array<{ key: string; admitted: boolean; reason?: string; message?: string }> }>();
   const byKey = new Map(debug.admission.map((a) => [a.key, a]));
   t.like(byKey.get('Route/default/invalid'), { admitted: false, reason: 'InvalidMiddleware' });
@@ -154,7 +154,9 @@ test.serial('invalid config, unknown plugin, missing Middleware: the route is re
   t.regex(byKey.get('Route/default/unknown-plugin')!.message!, /no plugin "not-loaded" is loaded/);
   t.like(byKey.get('Route/default/missing'), { admitted: false, reason: 'InvalidMiddleware' });
   t.regex(byKey.get('Route/default/missing')!.message!, /"default\/ghost" not found/);
-  t.is((await request(router.http, { host: 'invalid.test' })).status, 404);
+  const failing = await request(router.http, { host: 'invalid.test' });
+  t.is(failing.status, 500);
+  t.is(failing.headers['x-switchyard-error'], 'SY_MIDDLEWARE_INVALID');
   await router.waitForLog((l) => l.msg === 'route rejected' && l.route === 'Route/default/invalid' && l.reason === 'InvalidMiddleware');
   t.is((await request(router.http, { host: 'plain.test' })).status, 200, 'the rest keeps serving');
 });

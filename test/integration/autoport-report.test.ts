@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
-import { AUTOPORT_LABEL, loadKubeConfig, podPortsPatch, reportPortsToPod } from '../../src/autoport/pod-reporter.ts';
+import { AUTOPORT_LABEL, openReportClient, podPortsPatch, reportPortsToPod } from '../../src/autoport/pod-reporter.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { PodReportError } from '../../src/autoport/autoport-errors.ts';
 import { freeBlock, listenOn } from '../support/ports.ts';
 
@@ -33,10 +34,10 @@ async function startApi(t: { teardown(fn: () => Promise<void>): void }): Promise
   return api;
 }
 
-function kubeConfigFor(api: FakeApiServer): KubeConfig {
+function clientFor(api: { kubeconfigPath: string }): KubeClient {
   const kc = new KubeConfig();
   kc.loadFromFile(api.kubeconfigPath);
-  return kc;
+  return new KubeClient(kc);
 }
 
 /** An "API server" that answers every request with 500, counting them. */
@@ -90,7 +91,7 @@ test('the patch body carries only the annotations and the label', (t) => {
 test('reportPortsToPod merge-patches annotations and label, keeping what the pod had', async (t) => {
   const api = await startApi(t);
   api.create(pod('web-1'));
-  await reportPortsToPod(kubeConfigFor(api), { podName: 'web-1', podNamespace: 'shop', kubeconfig: api.kubeconfigPath }, [20017, 20442], { timeoutMs: 5000 });
+  await reportPortsToPod(clientFor(api), { podName: 'web-1', podNamespace: 'shop', kubeconfig: api.kubeconfigPath }, [20017, 20442], { timeoutMs: 5000 });
   const stored = api.get<PodLike>({ kind: 'Pod', namespace: 'shop', name: 'web-1' })!;
   t.deepEqual(stored.metadata.annotations, { 'team.example.com/owner': 'payments', AUTO_PORT0: '20017', AUTO_PORT1: '20442' });
   t.deepEqual(stored.metadata.labels, { app: 'web', 'switchyard.io/autoport': 'true' });
@@ -100,7 +101,7 @@ test('reportPortsToPod merge-patches annotations and label, keeping what the pod
 test('a pod that is not there yet is retried until it appears', async (t) => {
   const api = await startApi(t);
   const retries: string[] = [];
-  await reportPortsToPod(kubeConfigFor(api), { podName: 'late', podNamespace: 'shop', kubeconfig: '' }, [20005], {
+  await reportPortsToPod(clientFor(api), { podName: 'late', podNamespace: 'shop', kubeconfig: '' }, [20005], {
     timeoutMs: 20_000, initialBackoffMs: 50, maxBackoffMs: 200,
     onRetry: (attempt, error) => {
       retries.push(error.message);
@@ -114,11 +115,9 @@ test('a pod that is not there yet is retried until it appears', async (t) => {
 
 test('an API server that keeps failing is retried with backoff, then the report fails naming the pod and cause', async (t) => {
   const failing = await startFailingServer(t);
-  const kc = new KubeConfig();
-  kc.loadFromFile(failing.kubeconfigPath);
   const delays: number[] = [];
   const err = await t.throwsAsync(
-    reportPortsToPod(kc, { podName: 'web-1', podNamespace: 'shop', kubeconfig: failing.kubeconfigPath }, [20001], {
+    reportPortsToPod(clientFor(failing), { podName: 'web-1', podNamespace: 'shop', kubeconfig: failing.kubeconfigPath }, [20001], {
       timeoutMs: 1000, initialBackoffMs: 50, maxBackoffMs: 400, onRetry: (_a, _e, delayMs) => delays.push(delayMs),
     }),
     { instanceOf: PodReportError },
@@ -130,8 +129,9 @@ test('an API server that keeps failing is retried with backoff, then the report 
 });
 
 test('no KUBECONFIG outside a cluster is a clear error', (t) => {
-  t.throws(() => loadKubeConfig('', {}), { instanceOf: PodReportError, message: /no KUBECONFIG and not in a cluster/ });
-  t.throws(() => loadKubeConfig('/nonexistent/kubeconfig', {}), { instanceOf: PodReportError, message: /KUBECONFIG \/nonexistent\/kubeconfig/ });
+  const target = { podName: 'web-1', podNamespace: 'shop' };
+  t.throws(() => openReportClient({ ...target, kubeconfig: '' }, {}), { instanceOf: PodReportError, message: /^cannot report ports: no kubeconfig given .* not running in a cluster .*--no-report/ });
+  t.throws(() => openReportClient({ ...target, kubeconfig: '/nonexistent/kubeconfig' }, {}), { instanceOf: PodReportError, message: /kubeconfig not found: \/nonexistent\/kubeconfig/ });
 });
 
 test('the command annotates its pod before starting the app, whose env holds the same ports', async (t) => {

@@ -6,10 +6,12 @@
 
 import test from 'ava';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
+import { KubeConfigError, loadKubeConfig } from '../../src/kube/kubeconfig.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
 import { ManualClock } from '../support/manual-clock.ts';
@@ -35,7 +37,7 @@ async function setUp(t: any, overrides: Partial<RouterConfig> = {}, apiOptions =
   const config = { ...defaultConfig(), ...overrides };
   const store = new ObjectStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const source = new KubernetesSource({ config, store, logger: process.env.DBG ? (await import('../../src/log.ts')).createLogger('debug') : silentLogger, metrics, kubeConfig, backoffInitialMs: 50, backoffMaxMs: 300, clock, listPageSize });
+  const source = new KubernetesSource({ config, store, logger: process.env.DBG ? (await import('../../src/log.ts')).createLogger('debug') : silentLogger, metrics, client: new KubeClient(kubeConfig), backoffInitialMs: 50, backoffMaxMs: 300, clock, listPageSize });
   t.teardown(async () => { await source.stop(); await api.close(); });
   return { api, store, metrics, source, config };
 }
@@ -206,11 +208,11 @@ test('an invalid object is counted and its previous good version stays', async (
 });
 
 test('loadKubeConfig reads --kubeconfig and explains a missing one', (t) => {
-  t.throws(() => KubernetesSource.loadKubeConfig({ ...defaultConfig(), kubeconfig: '/nonexistent/kubeconfig' }), { message: /kubeconfig not found/ });
+  t.throws(() => loadKubeConfig('/nonexistent/kubeconfig'), { instanceOf: KubeConfigError, message: /kubeconfig not found/ });
   const saved = process.env['KUBERNETES_SERVICE_HOST'];
   delete process.env['KUBERNETES_SERVICE_HOST'];
   try {
-    t.throws(() => KubernetesSource.loadKubeConfig({ ...defaultConfig(), kubeconfig: '' }), { message: /not running in a cluster/ });
+    t.throws(() => loadKubeConfig(''), { instanceOf: KubeConfigError, message: /not running in a cluster/ });
   } finally {
     if (saved !== undefined) process.env['KUBERNETES_SERVICE_HOST'] = saved;
   }

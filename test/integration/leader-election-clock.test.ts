@@ -6,6 +6,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import { silentLogger } from '../../src/log.ts';
 import { LeaderElector } from '../../src/status/leader-election.ts';
 import { ManualClock } from '../support/manual-clock.ts';
@@ -45,7 +46,7 @@ async function leaseServer() {
     users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
   });
   return {
-    kubeConfig,
+    client: new KubeClient(kubeConfig),
     holder: () => (lease?.spec?.holderIdentity ?? null) as string | null,
     hold: (method: string) => holding.add(method),
     /** Let held requests of `method` through (and stop holding new ones). */
@@ -62,7 +63,7 @@ test('a renew that hangs steps down at lastRenew + renewDeadline, before another
   const api = await leaseServer();
   t.teardown(api.close);
   const clock = new ManualClock();
-  const a = new LeaderElector({ kubeConfig: api.kubeConfig, leaseName: 'l', leaseNamespace: 'kube', logger: silentLogger, identity: 'a', clock, ...TIMINGS });
+  const a = new LeaderElector({ client: api.client, leaseName: 'l', leaseNamespace: 'kube', logger: silentLogger, identity: 'a', clock, ...TIMINGS });
   t.teardown(() => a.stop({ release: false }));
   const started = once(a, 'started-leading');
   a.start();
@@ -90,7 +91,7 @@ test('a Lease acquired by a round still in flight when stop() is called is relea
   const api = await leaseServer();
   t.teardown(api.close);
   const clock = new ManualClock();
-  const a = new LeaderElector({ kubeConfig: api.kubeConfig, leaseName: 'l', leaseNamespace: 'kube', logger: silentLogger, identity: 'a', clock, ...TIMINGS });
+  const a = new LeaderElector({ client: api.client, leaseName: 'l', leaseNamespace: 'kube', logger: silentLogger, identity: 'a', clock, ...TIMINGS });
   api.hold('POST');
   a.start();
   clock.advance(0);

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { EventEmitter, once } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -29,9 +30,10 @@ async function setUp(t: any) {
   const api = await FakeApiServer.start();
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(api.kubeconfigPath);
+  const client = new KubeClient(kubeConfig);
   const electors: LeaderElector[] = [];
   const elector = (identity: string, metrics?: Metrics, clock?: ManualClock) => {
-    const e = new LeaderElector({ kubeConfig, leaseName: LEASE.name, leaseNamespace: LEASE.namespace, logger: silentLogger, metrics, identity, clock, ...TIMINGS });
+    const e = new LeaderElector({ client, leaseName: LEASE.name, leaseNamespace: LEASE.namespace, logger: silentLogger, metrics, identity, clock, ...TIMINGS });
     electors.push(e);
     return e;
   };
@@ -39,7 +41,7 @@ async function setUp(t: any) {
     for (const e of electors) await e.stop({ release: false });
     await api.close();
   });
-  return { api, kubeConfig, elector };
+  return { api, client, elector };
 }
 
 /** Advance the clock by one retry period and wait until each of `electors` has finished its round. */
@@ -111,7 +113,7 @@ test('releasing the lease on stop hands over at once', async (t) => {
 });
 
 test('the status controller writes status only while leading, and the new leader resumes', async (t) => {
-  const { api, kubeConfig } = await setUp(t);
+  const { api, client } = await setUp(t);
   api.create({
     apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { namespace: 'a', name: 'web' },
     spec: { host: 'web.example.com', to: { kind: 'Service', name: 'web' } },
@@ -120,7 +122,7 @@ test('the status controller writes status only while leading, and the new leader
   let results: AdmissionResult[] = [{ key: 'Route/a/web', kind: 'Route', namespace: 'a', name: 'web', host: 'web.example.com', wildcardPolicy: 'None', admitted: true }];
   const reconciler = Object.assign(new EventEmitter(), { admissionResults: () => results });
   const config = { ...defaultConfig(), routerName: 'edge', leaseName: LEASE.name, leaseNamespace: LEASE.namespace };
-  const start = (identity: string) => startStatusController({ kubeConfig, config, logger: silentLogger, reconciler, election: { identity, ...TIMINGS } });
+  const start = (identity: string) => startStatusController({ client, config, logger: silentLogger, reconciler, election: { identity, ...TIMINGS } });
   const first = start('first');
   const second = start('second');
   t.teardown(async () => { await first.stop(); await second.stop(); });
@@ -148,9 +150,9 @@ test('the status controller writes status only while leading, and the new leader
 });
 
 test('the status controller does nothing when status updates are off', async (t) => {
-  const { api, kubeConfig } = await setUp(t);
+  const { api, client } = await setUp(t);
   const reconciler = Object.assign(new EventEmitter(), { admissionResults: () => [] });
-  const controller = startStatusController({ kubeConfig, config: { ...defaultConfig(), updateStatus: false }, logger: silentLogger, reconciler });
+  const controller = startStatusController({ client, config: { ...defaultConfig(), updateStatus: false }, logger: silentLogger, reconciler });
   // No elector exists, so nothing can ever write a Lease (no need to wait and see).
   t.is(controller.elector, undefined);
   t.is(api.list('Lease').length, 0);

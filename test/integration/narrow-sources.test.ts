@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { LAST_APPLIED_ANNOTATION } from '../../src/objects/narrow.ts';
@@ -60,7 +61,7 @@ test('the Kubernetes source stores narrowed objects, listed and watched', async 
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const store = new ObjectStore();
-  const source = new KubernetesSource({ config: defaultConfig(), store, logger: silentLogger, kubeConfig, backoffInitialMs: 50, backoffMaxMs: 300 });
+  const source = new KubernetesSource({ config: defaultConfig(), store, logger: silentLogger, client: new KubeClient(kubeConfig), backoffInitialMs: 50, backoffMaxMs: 300 });
   t.teardown(async () => { await source.stop(); await api.close(); });
   api.create(service('listed'));
   await source.start();

@@ -3,6 +3,7 @@
 
 import test from 'ava';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -40,7 +41,7 @@ async function setUp(t: any, overrides: Partial<RouterConfig> = {}, clock?: Manu
   kubeConfig.loadFromFile(api.kubeconfigPath);
   const config = { ...defaultConfig(), routerName: 'edge', canonicalHostname: 'router.apps.example.com', ...overrides };
   const metrics = new Metrics({ defaultMetrics: false });
-  const writer = new StatusWriter({ kubeConfig, config, logger: silentLogger, metrics, clock });
+  const writer = new StatusWriter({ client: new KubeClient(kubeConfig), config, logger: silentLogger, metrics, clock });
   t.teardown(async () => { writer.stop(); await api.close(); });
   return { api, writer, metrics };
 }
@@ -187,5 +188,16 @@ test('Ingress status.loadBalancer: canonical hostname or published IPs, only on 
     writer.sync([ingressResult]);
     await writer.idle();
     t.deepEqual(api.get<any>(ref).status.loadBalancer.ingress, [{ ip: '192.0.2.10' }, { ip: '192.0.2.11' }]);
+  }
+  {
+    // Another router's (or controller's) address is kept, ours added beside it and later taken out alone.
+    const { api, writer } = await setUp(t);
+    api.create({ ...ingress, status: { loadBalancer: { ingress: [{ hostname: 'shard-b.apps.example.com' }] } } });
+    writer.sync([ingressResult]);
+    await writer.idle();
+    t.deepEqual(api.get<any>(ref).status.loadBalancer.ingress, [{ hostname: 'shard-b.apps.example.com' }, { hostname: 'router.apps.example.com' }]);
+    writer.sync([{ ...ingressResult, admitted: false, reason: 'NotOurs' }]);
+    await writer.idle();
+    t.deepEqual(api.get<any>(ref).status.loadBalancer.ingress, [{ hostname: 'shard-b.apps.example.com' }]);
   }
 });

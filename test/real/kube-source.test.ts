@@ -13,6 +13,7 @@ import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
+import { openKubeClient } from '../../src/kube/client.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { eventually } from '../support/http-client.ts';
 import { startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
@@ -35,7 +36,7 @@ async function startSource(t: any, overrides: Partial<RouterConfig> = {}) {
   const config = { ...defaultConfig(), kubeconfig, ...overrides };
   const store = new ObjectStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const source = new KubernetesSource({ config, store, logger: silentLogger, metrics, kubeConfig: KubernetesSource.loadKubeConfig(config) });
+  const source = new KubernetesSource({ config, store, logger: silentLogger, metrics, client: openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName }) });
   t.teardown(() => source.stop());
   await source.start();
   return { store, source, metrics };

@@ -1,44 +1,85 @@
 // The deployable manifests against a real kube-apiserver (test/support/real-apiserver.ts): every
 // kustomization under manifests/ is accepted by `kubectl apply -k --server-side
-// --validate=strict`, every example object passes the CRD schemas, the API server itself
-// refuses an invalid Route, the aggregated ClusterRoles give namespace editors and viewers the
-// Route and Middleware rights, and the overlays are what they must be once applied.
+// --validate=strict`, manifests/monitoring against the Prometheus Operator's own CRDs (its
+// pinned release, test/tools/prometheus-operator-crds), every example object passes the CRD
+// schemas, the API server itself refuses an invalid Route, the aggregated ClusterRoles give
+// namespace editors and viewers the Route and Middleware rights, and the overlays are what they
+// must be once applied.
+//
+// The cluster is a strict one: kube-apiserver's own default --allow-privileged=false, and Pod
+// Security "restricted" for every namespace without a label of its own. The router's manifests
+// must apply there as they are; only the opt-in components/tcp-migrate-req needs privileged.
 
 import test from 'ava';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as yaml from 'js-yaml';
 import { parseConfig } from '../../src/config.ts';
 import { eventually } from '../support/http-client.ts';
-import { startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
+import { requireTool } from '../support/go-tools.ts';
+import { kubectlKustomize, startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFESTS = path.join(REPO, 'manifests');
-const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+/** The Prometheus Operator's CRDs for what manifests/monitoring uses, from its pinned release. */
+const PROMETHEUS_OPERATOR_CRDS = ['podmonitors', 'prometheusrules'].map((plural) => requireTool('prometheus-operator-crds', `monitoring.coreos.com_${plural}.yaml`));
 
 let cluster: RealCluster;
+let scratch: string;
 
 test.before(async (t) => {
   t.timeout(240_000);
-  cluster = await startRealCluster();
+  scratch = mkdtempSync(path.join(tmpdir(), 'switchyard-manifests-'));
+  // Pod Security for namespaces without labels: "restricted", the level a careful cluster sets.
+  const admission = path.join(scratch, 'admission.yaml');
+  writeFileSync(admission, yaml.dump({
+    apiVersion: 'apiserver.config.k8s.io/v1', kind: 'AdmissionConfiguration',
+    plugins: [{
+      name: 'PodSecurity',
+      configuration: {
+        apiVersion: 'pod-security.admission.config.k8s.io/v1', kind: 'PodSecurityConfiguration',
+        defaults: { enforce: 'restricted', 'enforce-version': 'latest', warn: 'restricted', 'warn-version': 'latest', audit: 'restricted', 'audit-version': 'latest' },
+        exemptions: { usernames: [], runtimeClasses: [], namespaces: [] },
+      },
+    }],
+  }));
+  // --allow-privileged=false is kube-apiserver's default (the harness turns it on as kubeadm does).
+  cluster = await startRealCluster({ apiServerArgs: ['--allow-privileged=false', '--admission-control-config-file', admission] });
 });
-test.after.always(async () => { await cluster?.stop(); });
+test.after.always(async () => {
+  await cluster?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
 
-/** Every directory under manifests/ with a kustomization.yaml, relative to manifests/. */
+/** Every directory under manifests/ with a kustomization.yaml that is not a Component, relative to manifests/. */
 function kustomizations(dir = MANIFESTS): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir)) {
     const full = path.join(dir, entry);
     if (statSync(full).isDirectory()) found.push(...kustomizations(full));
-    else if (entry === 'kustomization.yaml') found.push(path.relative(MANIFESTS, dir) || '.');
+    else if (entry === 'kustomization.yaml' && (yaml.load(readFileSync(full, 'utf8')) as { kind?: string }).kind !== 'Component') {
+      found.push(path.relative(MANIFESTS, dir) || '.');
+    }
   }
   return found.sort();
 }
 
+/** A kustomization in the scratch directory: `resources` and `components` relative to manifests/. */
+function overlay(name: string, resources: string[], components: string[] = []): string {
+  const target = mkdtempSync(path.join(scratch, `${name}-`));
+  writeFileSync(path.join(target, 'kustomization.yaml'), yaml.dump({
+    apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
+    resources: resources.map((r) => path.relative(target, path.join(MANIFESTS, r))),
+    components: components.map((c) => path.relative(target, path.join(MANIFESTS, c))),
+  }));
+  return target;
+}
+
 /** Apply order: the CRDs and the router first; what builds on them after. */
+const rank = (d: string) => (d === '.' ? 0 : d === 'crd' || d.startsWith('crd/') || d === 'base' ? 1 : 2);
 function applyOrder(dirs: string[]): string[] {
-  const rank = (d: string) => (d === '.' ? 0 : d === 'crd' || d === 'base' ? 1 : 2);
   return [...dirs].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
@@ -49,11 +90,12 @@ const routeYaml = (name: string, spec: Record<string, unknown>) => yaml.dump({
 test.serial('kubectl apply -k of every kustomization under manifests/ is accepted with server-side strict validation', async (t) => {
   const dirs = kustomizations();
   t.true(dirs.includes('.') && dirs.includes('overlays/openshift') && dirs.includes('overlays/shard-b') && dirs.includes('examples/autoport'), dirs.join(' '));
-  // manifests/monitoring needs the Prometheus Operator's PodMonitor and PrometheusRule kinds.
-  await cluster.apply({ files: [path.join(FIXTURES, 'prometheus-operator-crds.yaml')] });
+  // manifests/monitoring needs the Prometheus Operator's PodMonitor and PrometheusRule kinds:
+  // its own CRDs, whose schemas check every field (strict validation refuses unknown ones).
+  await cluster.apply({ files: PROMETHEUS_OPERATOR_CRDS });
   let crdsEstablished = false;
   for (const dir of applyOrder(dirs)) {
-    if (!crdsEstablished && dir !== '.' && dir !== 'crd' && dir !== 'base') {
+    if (!crdsEstablished && rank(dir) === 2) {
       await cluster.waitEstablished('routes.route.openshift.io', 'middlewares.switchyard.io', 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com');
       crdsEstablished = true;
     }
@@ -253,4 +295,44 @@ test.serial('overlays as applied: OpenShift router is not named "default"; shard
   const base = yaml.loadAll(readFileSync(path.join(MANIFESTS, 'base/daemonset.yaml'), 'utf8'))[0] as any;
   const pick = (c: any) => ({ image: c.image, args: c.args, ports: c.ports?.map((p: any) => p.containerPort), resources: c.resources, probes: [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path] });
   t.deepEqual(pick(shard.spec.template.spec.containers[0]), pick(base.spec.template.spec.containers[0]));
+});
+
+test.serial('the opt-in components/tcp-migrate-req is what needs privileged: an API server with --allow-privileged=false refuses it, naming why', async (t) => {
+  // The router itself applied above on this very cluster; with the component, the DaemonSet is refused.
+  const withSysctl = overlay('tcp-migrate-req', ['.'], ['components/tcp-migrate-req']);
+  const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=switchyard-test', '--dry-run=server', '--validate=strict', '-k', withSysctl]);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /initContainers\[0\]\.securityContext\.privileged: Forbidden: disallowed by cluster policy/);
+});
+
+test.serial('Pod Security: the router pod is admitted in its own namespace (labelled privileged), refused where the cluster default (restricted) applies', async (t) => {
+  // The DaemonSet controller would create this pod; the admission decision is the API server's.
+  const ds = kubectlKustomize(MANIFESTS).find((o) => o.kind === 'DaemonSet')!;
+  const pod = (namespace: string) => ({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'switchyard-router-probe', namespace, labels: ds.spec.template.metadata.labels },
+    spec: { ...ds.spec.template.spec, nodeName: 'edge-1' },
+  });
+  const admitted = await cluster.api('POST', '/api/v1/namespaces/switchyard/pods', pod('switchyard'), { query: { dryRun: 'All' } });
+  t.is(admitted.status, 201, JSON.stringify(admitted.body));
+  await cluster.must('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'unlabelled' } });
+  const refused = await cluster.api('POST', '/api/v1/namespaces/unlabelled/pods', pod('unlabelled'), { query: { dryRun: 'All' } });
+  t.is(refused.status, 403);
+  t.regex(refused.body.message, /violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\)/);
+});
+
+test.serial('the Prometheus Operator CRDs are its real schemas: a PodMonitor with a misspelt field or a bad relabel action is refused', async (t) => {
+  const monitor = kubectlKustomize(path.join(MANIFESTS, 'monitoring')).find((o) => o.kind === 'PodMonitor')!;
+  const apply = (object: unknown) => cluster.kubectl(['apply', '--server-side', '--field-manager=switchyard-test', '--dry-run=server', '--validate=strict', '-f', '-'], { input: yaml.dump(object) });
+  t.is((await apply(monitor)).code, 0);
+  const typo = structuredClone(monitor);
+  typo.spec.podMetricsEndpoints[0].intervall = '30s';
+  const typoReply = await apply(typo);
+  t.not(typoReply.code, 0);
+  t.regex(typoReply.stderr, /intervall: field not declared in schema/);
+  const badAction = structuredClone(monitor);
+  badAction.spec.podMetricsEndpoints[0].relabelings[0].action = 'kept';
+  const actionReply = await apply(badAction);
+  t.not(actionReply.code, 0);
+  t.regex(actionReply.stderr, /relabelings\[0\]\.action: Unsupported value: "kept"/);
 });

@@ -11,10 +11,11 @@ export interface Reply {
   json<T = Record<string, unknown>>(): T;
 }
 
-export function request(port: number, options: { host?: string; path?: string; method?: string; headers?: Record<string, string | string[]>; body?: string; timeoutMs?: number } = {}): Promise<Reply> {
+/** `address`: where to connect (default 127.0.0.1; another 127.x for a Gateway's own address). */
+export function request(port: number, options: { address?: string; host?: string; path?: string; method?: string; headers?: Record<string, string | string[]>; body?: string; timeoutMs?: number } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: '127.0.0.1',
+      host: options.address ?? '127.0.0.1',
       port,
       path: options.path ?? '/',
       method: options.method ?? 'GET',

@@ -2,8 +2,9 @@
 // refuses 127.0.0.0/8 in EndpointSlices, so pods that traffic must reach live in a network
 // namespace this module creates, joined to the host namespace by a veth pair.
 //
-// Addresses come from 203.0.113.0/24 (TEST-NET-3, RFC 5737: documentation only, never routed on
-// the internet), one /28 block per test file: the host end of the veth takes the block's first
+// Addresses come from the lower half of 203.0.113.0/24 (TEST-NET-3, RFC 5737: documentation only,
+// never routed on the internet; the upper half, 203.0.113.128/25, is the test node's pod network,
+// test/k8s/node/pod-network.ts), one /28 block per test file: the host end of the veth takes the block's first
 // address, pods the next ones, inside the namespace. (Not 192.0.2.0/24: that is this machine's
 // own network, eth0 and its gateway; a /28 on a veth would shadow part of it.) Nothing here
 // sends traffic anywhere but to the addresses it assigned. Needs root (CAP_NET_ADMIN) and
@@ -15,7 +16,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 const RANGE = '203.0.113';
-const BLOCKS = 16;
+/** Blocks 0-7 of 203.0.113.0/24 (its lower /25); the upper /25 belongs to test/k8s/node. */
+const BLOCKS = 8;
 const PREFIX = 28;
 
 export interface EchoHost {
@@ -86,11 +88,24 @@ function removeStale(): void {
   }
 }
 
-/** Refuse to shadow anything the host already routes in the range (its own network, say). */
+/** Does a route destination (`a.b.c.d` or `a.b.c.d/n`) overlap this module's half, 203.0.113.0/25? */
+function overlapsLowerHalf(destination: string): boolean {
+  const [address, bits] = destination.split('/');
+  const octets = (address ?? '').split('.').map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o))) return false;
+  const prefix = bits === undefined ? 32 : Number(bits);
+  const value = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+  const lower = (203 << 24 | 0 << 16 | 113 << 8) >>> 0;
+  const common = Math.min(prefix, 25);
+  const mask = common === 0 ? 0 : (~0 << (32 - common)) >>> 0;
+  return ((value & mask) >>> 0) === ((lower & mask) >>> 0);
+}
+
+/** Refuse to shadow anything the host already routes in our half (its own network, say). */
 function checkRangeFree(): void {
   const routes = ip(['-4', '-o', 'route', 'show']).out.split('\n')
-    .filter((l) => l.includes(`${RANGE}.`) && !/dev swyk8s\d+h\b/.test(l));
-  if (routes.length > 0) throw new Error(`netns-hosts: the host already routes ${RANGE}.0/24 (${routes[0]}); refusing to shadow it`);
+    .filter((l) => overlapsLowerHalf(l.split(/\s+/)[0] ?? '') && !/dev swyk8s\d+h\b/.test(l));
+  if (routes.length > 0) throw new Error(`netns-hosts: the host already routes part of ${RANGE}.0/25 (${routes[0]}); refusing to shadow it`);
 }
 
 const cleanups = new Set<() => void>();
@@ -120,7 +135,7 @@ export async function createNetnsHosts(count: number): Promise<NetnsHosts> {
     ip(['netns', 'del', namespace]);
     if (!/exists/i.test(link.out)) throw new Error(`netns-hosts: cannot create a veth pair (${link.out})`);
   }
-  if (block < 0) throw new Error(`netns-hosts: all ${BLOCKS} address blocks of ${RANGE}.0/24 are in use (links ${hostLink(0)}..${hostLink(BLOCKS - 1)})`);
+  if (block < 0) throw new Error(`netns-hosts: all ${BLOCKS} address blocks of ${RANGE}.0/25 are in use (links ${hostLink(0)}..${hostLink(BLOCKS - 1)})`);
 
   const servers = new Set<ChildProcess>();
   let closed = false;

@@ -1,8 +1,10 @@
 // A real Kubernetes control plane for tests, the way controller-runtime's envtest starts one: etcd
 // and kube-apiserver on free loopback ports with RBAC authorization and per-run keys, and
 // kube-controller-manager running the EndpointSlice, service-account(-token), garbage-collector
-// and ClusterRole-aggregation controllers. No kubelet and no scheduler: tests create Pods with
-// spec.nodeName and set their status themselves (see createPod), standing in for the kubelet.
+// and ClusterRole-aggregation controllers (with `workloadControllers`, also deployment,
+// replicaset, daemonset and namespace). No kubelet and no scheduler: tests either create Pods with
+// spec.nodeName and set their status themselves (see createPod), standing in for the kubelet, or
+// start the test node (test/k8s/node/node.ts), which binds Pods and runs them as processes.
 // The API server refuses loopback addresses in EndpointSlices: pods that only the router's table
 // needs get IPs from 198.51.100.0/24 (TEST-NET-2), never connected to; pods that traffic must
 // reach get addresses in a network namespace of the test's own (test/support/netns-hosts.ts).
@@ -164,6 +166,12 @@ export interface RealClusterOptions {
   apiServerArgs?: string[];
   /** Record every request of these users (audit level Metadata); read them with auditEvents(). */
   auditUsers?: string[];
+  /**
+   * Also run the controllers that turn workloads into Pods and clean up after them — deployment,
+   * replicaset, daemonset, namespace (deleting a namespace's contents) — for tests that run Pods
+   * on the test node (test/k8s/node/node.ts).
+   */
+  workloadControllers?: boolean;
 }
 
 /** One audit log entry (level Metadata): who asked for what, and the answer. */
@@ -223,8 +231,8 @@ rules:
     '--client-ca-file', pki.caCertFile,
     '--authorization-mode', 'RBAC',
     // As kubeadm and every managed cluster: privileged pods are a matter of admission policy
-    // (Pod Security), not the API server's default refusal. The DaemonSet's init container
-    // that sets net.ipv4.tcp_migrate_req needs it.
+    // (Pod Security), not the API server's default refusal (false). The router needs none; the
+    // opt-in manifests/components/tcp-migrate-req does (test/real/manifests.test.ts runs with false).
     '--allow-privileged=true',
     '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
     '--service-account-key-file', pki.serviceAccountPubFile,
@@ -281,7 +289,11 @@ rules:
     await startApiServer();
     const kcm = startProcess('kube-controller-manager', path.join(bin, 'kube-controller-manager'), [
       '--kubeconfig', adminKubeconfig,
-      '--controllers', 'endpointslice-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,clusterrole-aggregation-controller',
+      '--controllers', [
+        'endpointslice-controller', 'serviceaccount-controller', 'serviceaccount-token-controller',
+        'garbage-collector-controller', 'clusterrole-aggregation-controller',
+        ...(options.workloadControllers ? ['deployment-controller', 'replicaset-controller', 'daemonset-controller', 'namespace-controller'] : []),
+      ].join(','),
       '--leader-elect=false', '--secure-port', '0',
       '--service-account-private-key-file', pki.serviceAccountKeyFile,
       '--root-ca-file', pki.caCertFile,

@@ -35,6 +35,8 @@ export interface StartOptions {
   /** Resolve once the process prints `listening` (default) or only once it spawned. */
   waitForListening?: boolean;
   timeoutMs?: number;
+  /** Another build's cli.js (benchmarks compare builds); default dist/cli.js. */
+  cli?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -49,7 +51,7 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
   if (!has('--https-port')) defaults.push('--https-port', '0');
   if (!has('--admin-port')) defaults.push('--admin-port', '0');
   if (!has('--workers')) defaults.push('--workers', '0');
-  const child = spawn(process.execPath, [CLI, 'run', ...defaults, ...args], {
+  const child = spawn(process.execPath, [options.cli ?? CLI, 'run', ...defaults, ...args], {
     env: { ...process.env, ROUTER_LOG_LEVEL: process.env.ROUTER_LOG_LEVEL ?? 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -211,3 +211,79 @@ test('status follows changes: a Service appearing resolves refs; a deleted Gatew
   t.is(s.parent('r'), undefined);
   t.is(s.match('r.test', '/'), null);
 });
+
+// Issue 19 item 4: an HTTPRoute wildcard serves hosts at any depth, so it owns them at any depth.
+const deepBase = (): KubeObject[] => [
+  ...base(), namespace('a'), namespace('b'),
+  service('a', 'svc', [{ name: 'http', port: 80 }]), slice('a', 'svc', [endpoint('10.0.0.2')], [{ name: 'http', port: 8080 }]),
+  service('b', 'svc', [{ name: 'http', port: 80 }]), slice('b', 'svc', [endpoint('10.0.0.3')], [{ name: 'http', port: 8080 }]),
+];
+const wildHttpRoute = (n: number) => httpRoute('b', 'wild', { parentRefs: [{ name: 'gw', namespace: 'infra', sectionName: 'http' }], hostnames: ['*.team.apps.test'], rules: [rule({})] }, created(n));
+const deepRoute = (name: string, host: string, n: number, ns = 'a') => route(ns, name, { host, to: { kind: 'Service', name: 'svc' } }, created(n));
+
+test('deep wildcards: an older HTTPRoute *.team.apps.test keeps hosts two labels deep from a younger Route of another namespace', (t) => {
+  const s = setup([...deepBase(), wildHttpRoute(1), deepRoute('deep', 'x.y.team.apps.test', 2), deepRoute('shallow', 'x.team.apps.test', 3), deepRoute('mine', 'q.r.team.apps.test', 4, 'b')]);
+  const results = Object.fromEntries(s.reconciler.admissionResults().map((r) => [r.name, r]));
+  t.like(results.shallow, { admitted: false, reason: 'HostAlreadyClaimed' });
+  t.like(results.deep, { admitted: false, reason: 'HostAlreadyClaimed' });
+  t.regex(results.deep!.message!, /httproute b\/wild already exposes/);
+  t.like(results.mine, { admitted: true }, 'the same namespace may take a host under its own wildcard');
+  t.is(s.match('x.y.team.apps.test', '/'), 'HTTPRoute/b/wild/0/0@*.team.apps.test');
+  t.is(s.match('p.q.team.apps.test', '/'), 'HTTPRoute/b/wild/0/0@*.team.apps.test');
+  t.is(s.match('q.r.team.apps.test', '/'), 'Route/b/mine');
+  t.like(s.accepted('wild'), { status: 'True' });
+  // The wildcard goes: the deep host is free.
+  s.remove('HTTPRoute', 'b/wild');
+  t.like(s.reconciler.admissionResults().find((r) => r.name === 'deep'), { admitted: true });
+  t.is(s.match('x.y.team.apps.test', '/'), 'Route/a/deep');
+});
+
+test('deep wildcards: a younger HTTPRoute wildcard does not take a host two labels deep that an older Route of another namespace serves', (t) => {
+  const s = setup([...deepBase(), deepRoute('deep', 'x.y.team.apps.test', 1), wildHttpRoute(2)]);
+  t.like(s.reconciler.admissionResults().find((r) => r.name === 'deep'), { admitted: true });
+  t.like(s.accepted('wild'), { status: 'False', reason: 'HostAlreadyClaimed' });
+  t.regex(s.accepted('wild')!.message, /route a\/deep already exposes/);
+  t.is(s.match('x.y.team.apps.test', '/'), 'Route/a/deep');
+  t.is(s.match('p.q.team.apps.test', '/'), null);
+});
+
+test('deep wildcards: an OpenShift wildcard Route one label deep under an HTTPRoute wildcard is judged against it; unrelated domains are not', (t) => {
+  const s = setup([...deepBase(), wildHttpRoute(1),
+    route('a', 'sub', { host: 'www.y.team.apps.test', wildcardPolicy: 'Subdomain', to: { kind: 'Service', name: 'svc' } }, created(2)),
+    deepRoute('elsewhere', 'x.y.other.apps.test', 3),
+    route('a', 'sibling', { host: 'www.z.apps.test', wildcardPolicy: 'Subdomain', to: { kind: 'Service', name: 'svc' } }, created(4)),
+  ], { allowWildcardRoutes: true });
+  const results = Object.fromEntries(s.reconciler.admissionResults().map((r) => [r.name, r]));
+  t.like(results.sub, { admitted: false, reason: 'HostAlreadyClaimed' });
+  t.like(results.elsewhere, { admitted: true });
+  t.like(results.sibling, { admitted: true });
+});
+
+test('deep wildcards: seeded random orders give the same results', (t) => {
+  const routes = [deepRoute('older', 'o.p.team.apps.test', 1), deepRoute('deep', 'x.y.team.apps.test', 3), deepRoute('shallow', 'x.team.apps.test', 4),
+    deepRoute('mine', 'q.r.team.apps.test', 5, 'b'), deepRoute('deeper', 'a.b.c.team.apps.test', 6)];
+  const verdicts = (s: ReturnType<typeof setup>) => JSON.stringify({
+    results: s.reconciler.admissionResults().map((r) => `${r.key}=${r.admitted ? 'admitted' : r.reason}`).sort(),
+    wild: s.accepted('wild')?.status,
+    matches: ['o.p.team.apps.test', 'x.y.team.apps.test', 'x.team.apps.test', 'q.r.team.apps.test', 'a.b.c.team.apps.test', 'z.team.apps.test'].map((h) => s.match(h, '/')),
+  });
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  // The wildcard younger than one Route two labels deep (it is refused), and older than all (they are).
+  for (const [age, wild] of [[2, 'False'], [0, 'True']] as const) {
+    const objects = [wildHttpRoute(age), ...routes];
+    const expected = verdicts(setup([...deepBase(), ...objects]));
+    t.true(expected.includes(`"wild":"${wild}"`), expected);
+    for (let run = 0; run < 12; run++) {
+      const s = setup(deepBase());
+      const shuffled = [...objects].sort(() => random() - 0.5);
+      for (const o of shuffled) s.apply(o);
+      // Deleting and re-adding the wildcard comes back to the same state.
+      if (run % 3 === 0) {
+        s.remove('HTTPRoute', 'b/wild');
+        s.apply(wildHttpRoute(age));
+      }
+      t.is(verdicts(s), expected, `age ${age}, run ${run}: ${shuffled.map((o) => o.metadata.name).join(',')}`);
+    }
+  }
+});

@@ -13,13 +13,15 @@ import { isDeepStrictEqual } from 'node:util';
 import * as yaml from 'js-yaml';
 import { OPTIONS, parseConfig, parseDuration } from '../../src/config.ts';
 import { API_VERSION } from '../../src/objects/types.ts';
-import { gatewayResources, podResource, secretResource, watchedResources } from '../../src/sources/kube-resources.ts';
+import { gatewayResources, podResource, secretResource, watchedResources } from '../../src/sources/watched-resources.ts';
 import { kubectlKustomize, type Manifest } from '../support/real-apiserver.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFESTS = join(REPO, 'manifests');
 /** Every kustomization this test builds, relative to manifests/. */
-const KUSTOMIZATIONS = ['.', 'crd', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples'] as const;
+const KUSTOMIZATIONS = ['.', 'base', 'crd', 'crd/route', 'crd/middleware', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples'] as const;
+/** Kustomize components (opt-in parts an overlay adds with `components:`), relative to manifests/. */
+const COMPONENTS = ['components/tcp-migrate-req'] as const;
 /** Another engineer's example, with its own test; promtool's rule tests (not Kubernetes objects, see monitoring-rules.test.ts). */
 const NOT_OURS = ['examples/autoport', 'monitoring/tests'];
 
@@ -67,6 +69,10 @@ function envOf(ds: Json): Record<string, string> {
 // ---------------------------------------------------------------------------------------------
 
 test('every kustomization builds and its objects are unique', (t) => {
+  const found = (readdirSync(MANIFESTS, { recursive: true }) as string[])
+    .filter((f) => /(^|\/)kustomization\.yaml$/.test(f)).map((f) => f.replace(/\/?kustomization\.yaml$/, '') || '.')
+    .filter((d) => !NOT_OURS.includes(d));
+  t.deepEqual(found.sort(), [...KUSTOMIZATIONS, ...COMPONENTS].sort(), 'every kustomization under manifests/ is listed here');
   for (const dir of KUSTOMIZATIONS) {
     const objects = build(dir);
     t.true(objects.length > 0, dir);
@@ -78,14 +84,15 @@ test('every kustomization builds and its objects are unique', (t) => {
 test('every YAML file under manifests/ is part of some kustomization', (t) => {
   const used = new Set<string>();
   const walkKustomization = (dir: string): void => {
-    const k = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[] };
-    for (const r of k.resources ?? []) {
+    const k = yaml.load(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[]; components?: string[]; patches?: Array<{ path?: string }> };
+    for (const r of [...(k.resources ?? []), ...(k.components ?? [])]) {
       const path = join(dir, r);
       if (statSync(path).isDirectory()) walkKustomization(path);
       else used.add(relative(MANIFESTS, path));
     }
+    for (const p of k.patches ?? []) if (p.path) used.add(relative(MANIFESTS, join(dir, p.path)));
   };
-  for (const dir of KUSTOMIZATIONS) walkKustomization(join(MANIFESTS, dir));
+  for (const dir of [...KUSTOMIZATIONS, ...COMPONENTS]) walkKustomization(join(MANIFESTS, dir));
   const files = (readdirSync(MANIFESTS, { recursive: true }) as string[])
     .filter((f) => /\.ya?ml$/.test(f) && !/(^|\/)kustomization\.ya?ml$/.test(f))
     .filter((f) => !NOT_OURS.some((prefix) => f.startsWith(`${prefix}/`)));
@@ -104,11 +111,15 @@ test('Route CRD: group, scope, served version, status subresource', (t) => {
   t.like(v1, { name: 'v1', served: true, storage: true, subresources: { status: {} } });
 });
 
-test('OpenShift overlay: no CRD, the hostnetwork-v2 SCC for the router, UID left to the SCC, its own name', (t) => {
+test('OpenShift overlay: the Middleware CRD and its roles but no Route CRD, the hostnetwork-v2 SCC for the router, UID left to the SCC, its own name', (t) => {
   const openshift = build('overlays/openshift');
-  // Everything but crd/ (the Route CRD and its aggregated roles: OpenShift has both already).
-  const crd = new Set(build('crd').map(manifestId));
-  const expected = build('.').map(manifestId).filter((id) => !crd.has(id));
+  // Everything but crd/route (the Route CRD and its aggregated roles: OpenShift has both already);
+  // crd/middleware included: Middlewares are switchyard's own API (issue 21 defect 2).
+  const routeApi = new Set(build('crd/route').map(manifestId));
+  const expected = build('.').map(manifestId).filter((id) => !routeApi.has(id));
+  t.true(expected.includes('apiextensions.k8s.io/v1/CustomResourceDefinition/middlewares.switchyard.io'));
+  t.true(expected.includes('rbac.authorization.k8s.io/v1/ClusterRole/switchyard-edit') && expected.includes('rbac.authorization.k8s.io/v1/ClusterRole/switchyard-view'));
+  t.false(expected.some((id) => id.endsWith('/routes.route.openshift.io')));
   expected.push('rbac.authorization.k8s.io/v1/Role/switchyard/switchyard-router-scc', 'rbac.authorization.k8s.io/v1/RoleBinding/switchyard/switchyard-router-scc');
   t.deepEqual(openshift.map(manifestId).sort(), expected.sort());
   const scc = find(openshift, 'Role', 'switchyard-router-scc') as Json;
@@ -122,7 +133,6 @@ test('OpenShift overlay: no CRD, the hostnetwork-v2 SCC for the router, UID left
   delete base.spec.template.spec.securityContext.runAsUser;
   delete base.spec.template.spec.securityContext.runAsGroup;
   delete base.spec.template.spec.priorityClassName; // OpenShift: only in kube-system, openshift-*
-  delete base.spec.template.spec.initContainers; // privileged: hostnetwork-v2 refuses it
   // Not "default", the name of OpenShift's own IngressController (same status.ingress[] entry).
   for (const e of container(base).env as Json[]) {
     if (e.name === 'ROUTER_SERVICE_NAME') e.value = 'switchyard';
@@ -152,7 +162,6 @@ test('router DaemonSet: host network, ports, probes, drain, placement, update st
   t.is(pod.dnsPolicy, 'ClusterFirstWithHostNet');
   // Declared ports of a host-network pod become host ports: the surge pod could not schedule.
   t.is(c.ports, undefined);
-  t.true((pod.initContainers as Json[]).every((i) => i.ports === undefined));
   t.deepEqual(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
   t.true(ds.spec.minReadySeconds > 0);
   const env = envOf(ds);
@@ -169,10 +178,8 @@ test('router DaemonSet: host network, ports, probes, drain, placement, update st
   t.true((c.volumeMounts as Json[]).some((m) => env.ROUTER_ADMIN_SOCKET!.startsWith(`${m.mountPath}/`) && (pod.volumes as Json[]).some((v) => v.name === m.name && v.emptyDir)), 'the socket is in a pod-local volume');
   t.is(c.lifecycle?.preStop, undefined);
   t.is(pod.priorityClassName, 'system-node-critical');
-  // The sysctl that makes a closing listener's queued connections move to the new router.
-  const sysctl = (pod.initContainers as Json[]).find((i) => i.name === 'tcp-migrate-req');
-  t.deepEqual(sysctl.command, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/tcp_migrate_req']);
-  t.true(sysctl.securityContext.privileged);
+  // Nothing privileged: the tcp_migrate_req init container is opt-in (components/tcp-migrate-req).
+  t.is(pod.initContainers, undefined);
   t.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/edge': '' });
   t.true(pod.tolerations.some((tol: Json) => tol.key === 'node-role.kubernetes.io/edge'));
   const seconds = (name: string) => parseDuration(env[name]!) / 1000;
@@ -191,6 +198,37 @@ test('router DaemonSet: host network, ports, probes, drain, placement, update st
   t.deepEqual(ds.spec.selector.matchLabels, Object.fromEntries(
     Object.entries(ds.spec.template.metadata.labels as Record<string, string>).filter(([k]) => k in ds.spec.selector.matchLabels)));
   t.like(ds.spec.template.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '1936', 'prometheus.io/path': '/metrics' });
+});
+
+test('components/tcp-migrate-req adds the privileged sysctl init container to every router DaemonSet, and nothing else', (t) => {
+  for (const base of ['.', 'overlays/shard-b'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'tcp-migrate-req-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'kustomization.yaml'), yaml.dump({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
+      resources: [relative(dir, join(MANIFESTS, base))],
+      components: [relative(dir, join(MANIFESTS, 'components/tcp-migrate-req'))],
+    }));
+    const withComponent = kubectlKustomize(dir);
+    const without = build(base);
+    t.deepEqual(withComponent.map(manifestId), without.map(manifestId));
+    const ds = find(withComponent, 'DaemonSet') as Json;
+    const pod = ds.spec.template.spec;
+    t.is(pod.initContainers.length, 1);
+    const sysctl = pod.initContainers[0];
+    t.is(sysctl.name, 'tcp-migrate-req');
+    t.deepEqual(sysctl.command, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/tcp_migrate_req']);
+    t.true(sysctl.securityContext.privileged);
+    t.is(sysctl.image, container(ds).image, 'the router\'s image (an `images:` override changes both)');
+    t.is(sysctl.ports, undefined);
+    delete pod.initContainers;
+    t.deepEqual(ds, find(without, 'DaemonSet'));
+  }
+});
+
+test('router namespace: Pod Security "privileged" (hostNetwork is outside baseline), enforced and warned', (t) => {
+  const ns = find(build('.'), 'Namespace', 'switchyard') as Json;
+  t.like(ns.metadata.labels, { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'privileged' });
 });
 
 test('router DaemonSet: least-privilege security context', (t) => {

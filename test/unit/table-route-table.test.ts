@@ -147,3 +147,27 @@ test('an owned host falls through only to rules without host and a default backe
   t.is(table.match('c.test', '/login'), null, "b's default backend does not serve a's host");
   t.is(table.match('free.test', '/login')?.key, 'b-default');
 });
+
+// Regression: the owned-host fall-through to rules without host skipped HTTPRoute conditions, so
+// a hostless HTTPRoute attached only to another listener (or with a method match) served them.
+test('an owned host falls through to hostless HTTPRoutes only when their conditions hold', (t) => {
+  const { table } = makeTable();
+  const httpRoute = (key: string, conditions: Partial<import('../../src/table/types.ts').RequestConditions>): CompiledRoute => ({
+    ...compiled(key, '', '/', 'prefix'), kind: 'HTTPRoute', namespace: 'a',
+    gateway: {
+      conditions: { method: null, headers: [], query: [], http: false, https: false, listeners: null, ...conditions },
+      age: 0, owner: `a/${key}`, rule: 0, matchIndex: 0, requestHeaders: null, responseHeaders: null, redirect: null, rewrite: null, invalidShare: 0,
+    },
+  });
+  table.apply({
+    version: 1, remove: [],
+    upsert: [
+      { key: 'c.test', routes: [{ ...compiled('a-login', 'c.test', '/app'), namespace: 'a' }], ownerNamespace: 'a' },
+      { key: '*', routes: [httpRoute('post-only', { method: 'POST', http: true }), httpRoute('https-only', { https: true }), httpRoute('own-address', { listeners: ['infra/gw/http'] })] },
+    ],
+  });
+  t.is(table.match('c.test', '/x', { method: 'POST', headers: {} })?.key, 'post-only');
+  t.is(table.match('c.test', '/x', { method: 'GET', headers: {} }), null, 'not a POST, and no other rule is attached to the plain HTTP port');
+  t.is(table.match('c.test', '/x', { method: 'GET', headers: {} }, true)?.key, 'https-only');
+  t.is(table.match('c.test', '/x', { method: 'GET', headers: {} }, false, { address: '127.0.0.2', port: 80, protocol: 'HTTP', listeners: [{ key: 'infra/gw/http', hostname: '', certificate: null }] })?.key, 'own-address');
+});

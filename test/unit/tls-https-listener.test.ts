@@ -29,7 +29,7 @@ const handler = {
 };
 
 const baseConfig: HttpsListenerConfig = {
-  defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false,
+  defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false, http2ConnectionGlitches: 100, http2ClientGlitches: 500,
   headerTimeout: 5000, clientTimeout: 5000, maxHeaderSize: 16384, maxConnections: 0,
 };
 

@@ -42,7 +42,7 @@ async function start(lookup: FakeTlsLookup, health?: TunnelHealth) {
   const listener = await HttpsListener.create({
     health,
     config: {
-      defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false,
+      defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false, http2ConnectionGlitches: 100, http2ClientGlitches: 500,
       headerTimeout: 5000, clientTimeout: 5000, maxHeaderSize: 16384, maxConnections: 0,
     },
     lookup, handler, metrics, logger: silentLogger, defaultCertificate: { cert: defaultCert.cert, key: defaultCert.key },

@@ -26,6 +26,7 @@ import { tlsProfile } from './tls-profile.ts';
 export type HttpsListenerConfig = Pick<
   RouterConfig,
   'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
+  | 'http2ConnectionGlitches' | 'http2ClientGlitches'
 > & Partial<Pick<RouterConfig, 'clientFinTimeout'>>;
 
 export interface HttpsListenerOptions {
@@ -79,6 +80,8 @@ export class HttpsListener {
       profile: tlsProfile(config),
       defaultCertificate,
       disableHttp2: config.disableHttp2,
+      http2ConnectionGlitches: config.http2ConnectionGlitches,
+      http2ClientGlitches: config.http2ClientGlitches,
       headerTimeoutMs: config.headerTimeout,
       clientTimeoutMs: config.clientTimeout,
       maxHeaderSize: config.maxHeaderSize,
@@ -138,6 +141,12 @@ export class HttpsListener {
   }
 
   #onConnection(socket: net.Socket): void {
+    // A client over its HTTP/2 glitch budget gets no new connection (http2-guard.ts): closed
+    // before its ClientHello is read, the handshake it would cost is not spent.
+    if (!this.terminator.acceptsClient(socket.remoteAddress)) {
+      socket.destroy();
+      return;
+    }
     this.#connections.add(socket);
     this.#gauge.inc();
     socket.once('close', () => {

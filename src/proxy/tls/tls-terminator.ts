@@ -4,7 +4,7 @@
 // (cached SecureContext) or the default one; ALPNCallback offers h2 only to hosts with their
 // own certificate. Requests go to the proxy's handleRequest/handleUpgrade after the 421 check.
 
-import http2 from 'node:http2';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -23,6 +23,9 @@ import { isMisdirectedRequest } from './misdirected-request.ts';
 import { SecureContextCache, createServerContext, type CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import type { TlsProfile } from './tls-profile.ts';
+import { systemClock } from '../../clock.ts';
+import { LocalGlitchLedger, type ClientGlitchLedger } from './glitch-budget.ts';
+import { Http2Guard } from './http2-guard.ts';
 
 /** What the terminator calls for each decrypted request (RouterProxy satisfies it). */
 export interface TlsRequestHandler {
@@ -36,6 +39,11 @@ export interface TlsTerminatorOptions {
   profile: TlsProfile;
   defaultCertificate: CertificateMaterial;
   disableHttp2: boolean;
+  /** HTTP/2 glitch budgets (http2-guard.ts): per connection, per client address. */
+  http2ConnectionGlitches: number;
+  http2ClientGlitches: number;
+  /** The per-client glitch ledger (default: this process's own). */
+  glitchLedger?: ClientGlitchLedger;
   headerTimeoutMs: number;
   clientTimeoutMs: number;
   maxHeaderSize: number;
@@ -72,6 +80,7 @@ export class TlsTerminator {
   readonly #handshakeError: Counter.Internal;
   readonly #logger: Logger;
   readonly #ticketTimer: NodeJS.Timeout | null;
+  readonly #h2: Http2Guard;
 
   constructor(options: TlsTerminatorOptions) {
     this.#lookup = options.lookup;
@@ -84,6 +93,13 @@ export class TlsTerminator {
     this.#defaultContext = createServerContext(options.defaultCertificate, options.profile);
     this.#handshakeOk = options.metrics.tlsHandshakes.labels('ok');
     this.#handshakeError = options.metrics.tlsHandshakes.labels('error');
+    this.#h2 = new Http2Guard({
+      connectionBudget: options.http2ConnectionGlitches,
+      clients: options.glitchLedger ?? new LocalGlitchLedger(options.http2ClientGlitches, systemClock),
+      clock: systemClock,
+      metrics: options.metrics,
+      logger: options.logger,
+    }, (req, res) => this.#route(req, res));
     this.server = http2.createSecureServer({
       ...options.profile,
       cert: options.defaultCertificate.cert,
@@ -119,6 +135,7 @@ export class TlsTerminator {
     // CONNECT, HTTP/1.1 over TLS or HTTP/2: not offered (error-response.ts).
     this.server.on('connect', refuseConnect);
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
+    this.server.on('session', (session: Http2Session) => this.#h2.openSession(session));
     this.#ticketTimer = options.ticketKeys ? null : setInterval(rotateTicketKeys, TICKET_KEY_ROTATION_MS, this).unref();
   }
 
@@ -194,7 +211,18 @@ export class TlsTerminator {
     return isMisdirectedRequest(this.#lookup, tagged[kSni]!, entryKey, host);
   }
 
+  /** A new connection from `remote` is accepted unless its client is over its HTTP/2 glitch budget. */
+  acceptsClient(remote: string | undefined): boolean {
+    return this.#h2.acceptsClient(remote);
+  }
+
   #onRequest(req: AnyRequest, res: AnyResponse): void {
+    // HTTP/2: handled once the frames that came with the request are read (http2-guard.ts).
+    if ((req as Http2ServerRequest).stream !== undefined) this.#h2.admit(req as Http2ServerRequest, res as Http2ServerResponse);
+    else this.#route(req, res);
+  }
+
+  #route(req: AnyRequest, res: AnyResponse): void {
     // The host as the request means it (an absolute-form authority wins over Host) before it is
     // compared with the SNI; a head checkRequestHead refuses is refused by the handler.
     if (checkRequestHead(req) === null && this.#misdirected(req)) {

@@ -1,5 +1,5 @@
-// Where each kind the router reads lives in the Kubernetes API, and what the router asks for:
-// which namespace, label selector and field selector each informer lists and watches with.
+// What the router asks the Kubernetes API for: which kinds it lists and watches, and with which
+// namespace, label selector and field selector (the paths are src/kube/resources.ts).
 //
 // Least privilege in what is read, not only in what RBAC grants: Pods and Secrets are read only
 // for the Routes and Ingresses that need them (objectReferences). Pods (autoport ports) are
@@ -8,65 +8,16 @@
 // cluster's whole list.
 
 import type { RouterConfig } from '../config.ts';
-import { API_VERSION, CLUSTER_SCOPED, type Ingress, type Kind, type KubeObject, type Route } from '../objects/types.ts';
+import { collectionResource, groupVersionPath, namedResource, pluralOf, type WatchedResource } from '../kube/resources.ts';
+import type { Ingress, Kind, KubeObject, Route } from '../objects/types.ts';
 import { ANNOTATIONS } from '../table/annotations.ts';
 import type { Gateway } from '../objects/gateway-types.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */
 export const AUTOPORT_POD_LABEL = 'switchyard.io/autoport';
 
-const PLURAL: Readonly<Record<Kind, string>> = {
-  Route: 'routes',
-  Ingress: 'ingresses',
-  IngressClass: 'ingressclasses',
-  Service: 'services',
-  EndpointSlice: 'endpointslices',
-  Namespace: 'namespaces',
-  Pod: 'pods',
-  Secret: 'secrets',
-  Middleware: 'middlewares',
-  GatewayClass: 'gatewayclasses',
-  Gateway: 'gateways',
-  HTTPRoute: 'httproutes',
-  ReferenceGrant: 'referencegrants',
-};
-
-export interface WatchedResource {
-  kind: Kind;
-  /** metric label: the plural resource name */
-  resource: string;
-  /** collection path: `/apis/<group>/<version>[/namespaces/<ns>]/<plural>` */
-  path: string;
-  /** undefined: all namespaces or a cluster-scoped kind */
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  /** One object only (a Secret read by name): a re-list proves only this key gone. */
-  name?: string;
-}
-
-/** `/api/v1` or `/apis/<group>/<version>` for a kind. */
-export function groupVersionPath(kind: Kind): string {
-  const apiVersion = API_VERSION[kind];
-  return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-}
-
-/** Path of a namespaced object (or subresource) — used by the status writer. */
-export function objectPath(kind: Kind, namespace: string, name: string, subresource?: string): string {
-  const base = `${groupVersionPath(kind)}/namespaces/${encodeURIComponent(namespace)}/${PLURAL[kind]}/${encodeURIComponent(name)}`;
-  return subresource ? `${base}/${subresource}` : base;
-}
-
 function resource(kind: Kind, config: RouterConfig, selectors: { labelSelector?: string; fieldSelector?: string } = {}): WatchedResource {
-  const namespace = !CLUSTER_SCOPED.has(kind) && config.namespace ? config.namespace : undefined;
-  const path = namespace
-    ? `${groupVersionPath(kind)}/namespaces/${encodeURIComponent(namespace)}/${PLURAL[kind]}`
-    : `${groupVersionPath(kind)}/${PLURAL[kind]}`;
-  return {
-    kind, resource: PLURAL[kind], path, namespace,
-    labelSelector: selectors.labelSelector || undefined,
-    fieldSelector: selectors.fieldSelector || undefined,
-  };
+  return collectionResource(kind, config.namespace || undefined, selectors);
 }
 
 /** The informers a router with this configuration always runs (see referencedResources for the rest). */
@@ -128,12 +79,7 @@ export function secretResource(secretKey: string): WatchedResource {
   const slash = secretKey.indexOf('/');
   const namespace = secretKey.slice(0, slash);
   const name = secretKey.slice(slash + 1);
-  return {
-    kind: 'Secret', resource: PLURAL.Secret,
-    path: `${groupVersionPath('Secret')}/namespaces/${encodeURIComponent(namespace)}/${PLURAL.Secret}`,
-    namespace, name,
-    fieldSelector: `metadata.name=${name},type=kubernetes.io/tls`,
-  };
+  return namedResource('Secret', namespace, name, 'type=kubernetes.io/tls');
 }
 
 // ---- Gateway API -----------------------------------------------------------------------------
@@ -141,21 +87,10 @@ export function secretResource(secretKey: string): WatchedResource {
 /** The Gateway API kinds, read only when their CRDs are installed (see gatewayDiscovery). */
 export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant'];
 
-/** Plural resource name of a kind (discovery lists resources by it). */
-export function pluralOf(kind: Kind): string {
-  return PLURAL[kind];
-}
-
-/** Path of a cluster-scoped object (or subresource), e.g. a GatewayClass's status. */
-export function clusterObjectPath(kind: Kind, name: string, subresource?: string): string {
-  const base = `${groupVersionPath(kind)}/${PLURAL[kind]}/${encodeURIComponent(name)}`;
-  return subresource ? `${base}/${subresource}` : base;
-}
-
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {
   const list = GATEWAY_KINDS
-    .filter((kind) => present.has(`${groupVersionPath(kind)}/${PLURAL[kind]}`))
+    .filter((kind) => present.has(`${groupVersionPath(kind)}/${pluralOf(kind)}`))
     .map((kind) => resource(kind, config));
   // allowedRoutes.namespaces.from: Selector reads Namespace labels (watched anyway with --namespace-labels).
   if (list.some((r) => r.kind === 'Gateway') && !config.namespaceLabels) list.push(resource('Namespace', config));

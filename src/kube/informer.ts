@@ -6,21 +6,31 @@
 // the new list proves gone are removed. During an outage nothing is removed: the router keeps
 // serving what it last knew.
 
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ConfigErrorLog } from './config-error-log.ts';
-import { objectKey, API_VERSION, type KubeObject } from '../objects/types.ts';
+import { objectKey, API_VERSION, type Kind, type KubeObject } from '../objects/types.ts';
 import { narrowObject } from '../objects/narrow.ts';
-import type { ObjectStore } from '../store.ts';
-import { KubeApiError, kubeRequest } from './kube-request.ts';
-import type { WatchedResource } from './kube-resources.ts';
+import { KubeApiError, type KubeClient } from './client.ts';
+import type { WatchedResource } from './resources.ts';
+
+/** Where an informer keeps what it lists and watches (the router's ObjectStore is one). */
+export interface InformerCache {
+  upsert(kind: Kind, object: KubeObject): unknown;
+  remove(kind: Kind, key: string): unknown;
+  has(kind: Kind, key: string): boolean;
+  size(kind: Kind): number;
+  keys(kind: Kind): Iterable<string>;
+}
+
+/** An object `accept` refused: where it is, and why (a field path and message, never a value). */
+export interface RefusedObject { kind: Kind; namespace?: string; name?: string; field?: string; error: string }
 
 export interface KubeInformerOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   watched: WatchedResource;
-  store: ObjectStore;
+  store: InformerCache;
   logger: Logger;
   metrics?: Metrics;
   /** Restart a watch that sent nothing, not even a bookmark, for this long. */
@@ -32,8 +42,8 @@ export interface KubeInformerOptions {
   listPageSize?: number;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string; field?: string };
-  /** Keeps the details of recent refused objects (the admin dashboard shows them). */
-  errors?: ConfigErrorLog;
+  /** Told of each refused object (after the informer has logged it). */
+  onRefused?: (refused: RefusedObject) => void;
   /**
    * A list refused with 403 Forbidden counts as the first sync (of nothing): for objects that
    * routes reference, which RBAC may not grant. The informer keeps retrying meanwhile.
@@ -84,7 +94,7 @@ export class KubeInformer {
     this.#clock = options.clock ?? systemClock;
     this.watched = options.watched;
     this.#log = options.logger.child({ resource: options.watched.resource });
-    this.#watch = new Watch(options.kubeConfig);
+    this.#watch = new Watch(options.client.kubeConfig);
     // The client aborts a watch silent for 30 s on its own (a private field, default 30 s); our
     // watchdog, with its configured timeout and restart accounting, is meant to act first.
     (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchTimeoutMs + 30_000;
@@ -147,7 +157,7 @@ export class KubeInformer {
     for (;;) {
       let page: ListPage;
       try {
-        page = await kubeRequest<ListPage>(this.#options.kubeConfig, {
+        page = await this.#options.client.request<ListPage>({
           method: 'GET', path: watched.path,
           query: {
             labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
@@ -276,13 +286,12 @@ export class KubeInformer {
     const candidate = { ...raw, apiVersion: raw.apiVersion ?? API_VERSION[kind], kind: raw.kind ?? kind } as KubeObject;
     const result = this.#options.accept(candidate);
     if ('error' in result) {
-      this.#options.metrics?.configErrors.inc({ source: 'kubernetes' });
       // Validation messages name the field, never its value: nothing of a Secret's data gets out.
       const namespace = stringOrUndefined(candidate.metadata?.namespace);
       const name = stringOrUndefined(candidate.metadata?.name);
-      this.#options.errors?.record({ source: 'kubernetes', kind, namespace, name, field: result.field, error: result.error });
       this.#log.warn({ object: `${namespace ?? ''}/${name ?? '?'}`, error: result.error },
         'invalid object ignored (its previous version, if any, stays)');
+      this.#options.onRefused?.({ kind, namespace, name, field: result.field, error: result.error });
       return;
     }
     this.#options.store.upsert(kind, result.object);

@@ -1,0 +1,44 @@
+// The Gateway API features this router implements, by the names of the conformance suite
+// (sigs.k8s.io/gateway-api pkg/features, v1.6.3). Written to every GatewayClass of ours as
+// status.supportedFeatures, and passed to the conformance run (`npm run conformance:gateway`,
+// test/conformance/) as --supported-features: a feature is listed here only when its
+// conformance tests pass (conformance/reports/v1.6.3/switchyard/), and the run fails when one
+// listed does not.
+
+/** Core features of the GATEWAY-HTTP profile. */
+const CORE = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
+
+/** Extended features that need a distinct address per Gateway (--gateway-addresses). */
+export const ADDRESS_POOL_FEATURES = [
+  'GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses', 'GatewayAddressEmpty',
+  'GatewayHTTPSListenerDetectMisdirectedRequests',
+  // Its test routes through listeners on several ports.
+  'HTTPRouteParentRefPort',
+] as const;
+
+/** Extended features served on the router's shared ports as well (`npm run conformance:gateway -- --shared-ports` checks them). */
+const EXTENDED = [
+  'HTTPRouteQueryParamMatching',
+  'HTTPRouteMethodMatching',
+  'HTTPRouteResponseHeaderModification',
+  'HTTPRoutePortRedirect',
+  'HTTPRouteSchemeRedirect',
+  'HTTPRoutePathRedirect',
+  'HTTPRouteHostRewrite',
+  'HTTPRoutePathRewrite',
+  'HTTPRouteRequestTimeout',
+  'HTTPRouteDestinationPortMatching',
+  'HTTPRouteNamedRouteRule',
+  'HTTPRouteBackendProtocolWebSocket',
+  'HTTPRoute303RedirectStatusCode',
+  'HTTPRoute307RedirectStatusCode',
+  'HTTPRoute308RedirectStatusCode',
+] as const;
+
+/**
+ * Sorted, as the specification asks of status.supportedFeatures. Features that need an address
+ * per Gateway are claimed only when the router has an address pool.
+ */
+export function supportedFeatures(addressPool: boolean): string[] {
+  return [...CORE, ...EXTENDED, ...(addressPool ? ADDRESS_POOL_FEATURES : [])].sort();
+}

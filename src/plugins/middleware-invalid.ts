@@ -1,0 +1,18 @@
+// A route whose Middlewares could not be resolved (admission/middlewares.ts) runs this in their
+// place: every exchange is answered 500 SY_MIDDLEWARE_INVALID at the connection phase, so it
+// holds for plain HTTP, HTTP/2, Upgrade and TLS passthrough alike. The reason is in the route's
+// status and /debug/routes, never in the answer.
+
+import { ProxyErrors } from '../errors.ts';
+import type { PluginContext } from '../pipeline/context.ts';
+import { builtin } from './define.ts';
+
+class MiddlewareInvalid {
+  connection(ctx: PluginContext): void {
+    ctx.respondError(ProxyErrors.MIDDLEWARE_INVALID);
+  }
+}
+
+const INSTANCE = new MiddlewareInvalid();
+
+export const middlewareInvalidPlugin = builtin<string>('middleware-invalid', () => INSTANCE);
