@@ -31,7 +31,7 @@ import { RequestEntry } from './request-entry.ts';
 import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
 import { TlsTerminator } from './tls/tls-terminator.ts';
 import { tlsProfile } from './tls/tls-profile.ts';
-import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { SharedGlitchLedger } from './tls/shared-glitch-ledger.ts';
 import { systemClock } from '../clock.ts';
 
 export interface ServingOptions {
@@ -102,7 +102,10 @@ export class ProxyListeners implements TlsRequestHandler {
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
     }
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy }, defaultCertificate);
+    // Per-client HTTP/2 glitch budgets in the shared limit table: one budget per client for every
+    // worker thread.
+    const sharedLedger = (name: string) => new SharedGlitchLedger(proxy.shared.limits, name, config.http2ClientGlitches, systemClock);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy, glitchLedger: sharedLedger('https') }, defaultCertificate);
     this.#https = https;
     if (gate) {
       // Requests on TLS connections read the client address off the TLS socket.
@@ -112,7 +115,7 @@ export class ProxyListeners implements TlsRequestHandler {
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
     this.#adoptSessions(https.terminator);
     // One HTTP/2 glitch budget per client across every Gateway address (the shared HTTPS port keeps its own).
-    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
+    const glitchLedger = sharedLedger('gateway-addresses');
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       maxConnections: config.maxConnections,

@@ -1,6 +1,7 @@
-// The counters of rate limits and concurrency limits, shared by every thread of the router, as
-// HAProxy's stick tables are shared by its threads and nginx's limit zones by its workers: a
-// limit of 10 lets 10 through however many threads accept the connections.
+// The counters of rate limits, concurrency limits and token buckets (HTTP/2 glitch budgets),
+// shared by every thread of the router, as HAProxy's stick tables are shared by its threads and
+// nginx's limit zones by its workers: a limit of 10 lets 10 through however many threads accept
+// the connections.
 //
 // One fixed SharedArrayBuffer: BUCKETS buckets of WAYS entries, a key (a 64-bit hash of limiter
 // and source, key-hash.ts) lives in the bucket its hash names, and every operation holds that
@@ -24,11 +25,11 @@ const BUCKET_WORDS = 2;
 const KEY_HI = 0;
 const KEY_LO = 1;
 const USED = 2;
-const COUNT = 3; // events in the current window
-const PREVIOUS = 4; // events in the window before
+const COUNT = 3; // events in the current window; token buckets: thousandths of a token
+const PREVIOUS = 4; // events in the window before; token buckets: 1 while it ran out (see tokensLow)
 const HELD = 5; // concurrency slots held
 const WAITING = 6; // requests waiting for a slot, over all threads
-const START = 7; // and 8 (shared-time.ts): start of the current window
+const START = 7; // and 8 (shared-time.ts): start of the current window; token buckets: last refill
 const EXPIRES = 9; // and 10: when the windows say nothing any more
 const STRIDE = 11;
 
@@ -99,6 +100,60 @@ export class LimitTable {
     } finally {
       unlock(words, bucket + B_LOCK);
     }
+  }
+
+  /**
+   * Take one token from `key`'s bucket (`budget` tokens, all regained over `periodMs`): true, or
+   * false when none was left (the bucket is then marked as run out, see tokensLow).
+   */
+  spendToken(limiter: KeyPrefix, key: string, budget: number, periodMs: number, now: number): boolean {
+    hashKey(limiter, key);
+    const words = this.#words;
+    const bucket = this.#lock();
+    try {
+      const entry = this.#entry(bucket, now, true);
+      if (entry < 0) return true; // untracked
+      const full = budget * 1000;
+      let tokens = this.#refill(entry, full, periodMs, now);
+      if (tokens < 1000) {
+        words[entry + PREVIOUS] = 1;
+        return false;
+      }
+      tokens -= 1000;
+      words[entry + COUNT] = tokens;
+      writeTime(words, entry + EXPIRES, now + Math.ceil(((full - tokens) * periodMs) / full));
+      return true;
+    } finally {
+      unlock(words, bucket + B_LOCK);
+    }
+  }
+
+  /** True from when `key`'s bucket ran out until it holds half its budget again. */
+  tokensLow(limiter: KeyPrefix, key: string, budget: number, periodMs: number, now: number): boolean {
+    hashKey(limiter, key);
+    const words = this.#words;
+    const bucket = this.#lock();
+    try {
+      const entry = this.#find(bucket);
+      if (entry < 0 || words[entry + PREVIOUS] !== 1) return false;
+      if (this.#refill(entry, budget * 1000, periodMs, now) >= budget * 500) words[entry + PREVIOUS] = 0;
+      return words[entry + PREVIOUS] === 1;
+    } finally {
+      unlock(words, bucket + B_LOCK);
+    }
+  }
+
+  /** The bucket's tokens (thousandths) at `now`, regained since its last refill; a new entry starts full. */
+  #refill(entry: number, full: number, periodMs: number, now: number): number {
+    const words = this.#words;
+    const at = readTime(words, entry + START);
+    let tokens = words[entry + COUNT]!;
+    if (at === 0) tokens = full;
+    else if (now > at) tokens = Math.min(full, tokens + Math.floor(((now - at) * full) / periodMs));
+    else return tokens;
+    words[entry + COUNT] = tokens;
+    writeTime(words, entry + START, now);
+    return tokens;
   }
 
   /** Take one of `limit` slots of `key`: HELD_SLOT, UNTRACKED, or REFUSED (none free). */

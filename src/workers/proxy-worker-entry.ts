@@ -1,12 +1,11 @@
 // The module a proxy worker thread runs (see proxy-workers.ts): its logger, its plugins (loaded
-// again here: plugin modules are per thread), then the proxy.
+// again here: plugin modules are per thread), then the proxy. The proxy's modules are loaded
+// once the compile cache is on (as in cli.ts): the thread reads their compiled code from disk.
 
+import { enableCompileCache } from 'node:module';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { RouterConfig } from '../config.ts';
-import { createLogger } from '../log.ts';
-import { loadPlugins } from '../pipeline/plugin-registry.ts';
-import { runProxyWorker } from './proxy-worker.ts';
-import { SharedState, type SharedBuffers } from '../shared-memory/shared-state.ts';
+import type { SharedBuffers } from '../shared-memory/shared-state.ts';
 
 export interface ProxyWorkerData {
   config: RouterConfig;
@@ -19,6 +18,10 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`switchyard: worker ${threadId}: unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}\n`);
 });
 
+enableCompileCache();
+const [{ createLogger }, { loadPlugins }, { runProxyWorker }, { SharedState }] = await Promise.all([
+  import('../log.ts'), import('../pipeline/plugin-registry.ts'), import('./proxy-worker.ts'), import('../shared-memory/shared-state.ts'),
+]);
 const { config, shared } = workerData as ProxyWorkerData;
 const logger = createLogger(config.logLevel, undefined, { worker: threadId });
 const plugins = await loadPlugins(config.plugins);

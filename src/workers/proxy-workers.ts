@@ -55,9 +55,14 @@ export class ProxyWorkers {
 
   /** Start every worker; resolves with the shared ports once all of them listen. */
   async start(): Promise<Ports> {
-    // The first worker resolves port 0 to a real port; the others join it there.
+    // Port 0: the first worker resolves it to a real port, the others join it there.
+    const { count, ports } = this.#options;
+    if (ports.http !== 0 && ports.https !== 0) {
+      await Promise.all(Array.from({ length: count }, () => this.#spawn()));
+      return this.#ports;
+    }
     this.#ports = await this.#spawn();
-    await Promise.all(Array.from({ length: this.#options.count - 1 }, () => this.#spawn()));
+    await Promise.all(Array.from({ length: count - 1 }, () => this.#spawn()));
     return this.#ports;
   }
 
@@ -118,11 +123,16 @@ export class ProxyWorkers {
     // Queued until the thread listens for messages; every later broadcast comes after these.
     worker.postMessage({ t: 'init', ports: this.#ports, defaultCertificate: this.#defaultCertificate, ticketKeys: this.#ticketKeys } satisfies MainMessage);
     worker.postMessage({ t: 'table', delta: this.#options.snapshot() } satisfies MainMessage);
+    const spawnedAt = performance.now();
     return new Promise((resolve, reject) => {
       let listening = false;
       worker.on('message', (message: unknown) => {
         if (!isMessage<WorkerMessage>(message)) return;
-        if (message.t === 'listening') { listening = true; resolve({ http: message.http, https: message.https }); }
+        if (message.t === 'listening') {
+          listening = true;
+          logger.debug({ worker: worker.threadId, ms: Math.round(performance.now() - spawnedAt) }, 'worker listening');
+          resolve({ http: message.http, https: message.https });
+        }
         else if (message.t === 'metrics') {
           const pending = this.#pendingMetrics.get(message.requestId);
           if (pending) { pending.results.push(message.metrics); if (--pending.remaining === 0) pending.done(); }

@@ -22,6 +22,7 @@ import type { CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
 import { tlsProfile } from './tls-profile.ts';
+import type { ClientGlitchLedger } from './glitch-budget.ts';
 
 export type HttpsListenerConfig = Pick<
   RouterConfig,
@@ -45,6 +46,8 @@ export interface HttpsListenerOptions {
   health?: TunnelHealth;
   /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
   proxyProtocol?: ProxyProtocolGate;
+  /** The per-client HTTP/2 glitch budgets (default: this listener's own; see TlsTerminatorOptions). */
+  glitchLedger?: ClientGlitchLedger;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -82,6 +85,7 @@ export class HttpsListener {
       disableHttp2: config.disableHttp2,
       http2ConnectionGlitches: config.http2ConnectionGlitches,
       http2ClientGlitches: config.http2ClientGlitches,
+      glitchLedger: options.glitchLedger,
       headerTimeoutMs: config.headerTimeout,
       clientTimeoutMs: config.clientTimeout,
       maxHeaderSize: config.maxHeaderSize,
