@@ -1,61 +1,75 @@
-// `node bench/instructions.ts [router args]`: instructions per proxied request, counted by
-// valgrind's callgrind — a measure that a busy machine does not blur the way it blurs CPU seconds
-// (it counts work, not time; expect the run itself to take minutes: valgrind is ~50× slower).
+// `npm run bench:instructions`: machine instructions the router executes per proxied request,
+// counted by valgrind's callgrind — a figure a loaded, shared machine does not move (req/s and
+// CPU seconds do). One router process (`--workers` BENCH_WORKERS, default 0) runs under callgrind; after a warm-up the
+// counters are zeroed (callgrind_control -z), N requests go through, the counters are dumped
+// (callgrind_control -d) and divided by N. The backend runs outside valgrind.
 //
-// Starts an nginx `return 200` backend (a small Node server without nginx), the router under
-// `valgrind --tool=callgrind --trace-children=yes` on one edge route, sends INSTR_WARM requests
-// (JIT warm-up), zeroes the counters (callgrind_control --dump), sends INSTR_REQUESTS more with
-// h2load (10 connections), dumps again and prints the instructions of that second window divided
-// by its requests, per process. What the router does on its own meanwhile (timers) is counted
-// too: compare builds or settings with the same request counts.
+// Cases (each its own route of the same process): `plain` (no plugin: the hot path),
+// `plugins` (three trivial plugins), and, when the build has the compress plugin, `json-100k`
+// (the 100 KB JSON body of bench/large-json.ts, uncompressed) and `compress` (the same body
+// gzip-compressed by the route's compress Middleware).
 //
-// Env: INSTR_MODE (http | https | h2; default http), INSTR_REQUESTS (default 500), INSTR_WARM
-// (default 1000), INSTR_CLI (default dist/cli.js). Needs valgrind and h2load
-// (apt-get install -y valgrind nghttp2-client).
+// Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
+// the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
+// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated),
+// BENCH_WORKERS (the router's --workers, default 0: worker threads are counted with the process;
+// the worker processes of builds before worker threads too, callgrind following the children).
+// With workers, warm up longer (each thread compiles its own code): BENCH_WARMUP × workers.
+// Prints a Markdown table. Nothing here asserts.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { children, startJsonLine, waitForPort } from './processes.ts';
+import { children, startJsonLine } from './processes.ts';
 import { childPids } from './proc.ts';
-import { freePort } from '../test/support/ports.ts';
+import { LARGE_JSON } from './large-json.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const mode = process.env.INSTR_MODE ?? 'http';
-const requests = Number(process.env.INSTR_REQUESTS ?? 500);
-const warm = Number(process.env.INSTR_WARM ?? 1000);
-const cli = process.env.INSTR_CLI ?? path.join(here, '..', 'dist/cli.js');
-const routerArgs = process.argv.slice(2);
-const HOST = 'bench.local';
+const root = path.resolve(here, '..');
+const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
+const warmup = Number(process.env.BENCH_WARMUP ?? 500);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.split(',')) : null;
+const workers = Number(process.env.BENCH_WORKERS ?? 0);
+const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
+if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE]);
 
-async function backend(dir: string): Promise<number> {
-  if (spawnSync('nginx', ['-v']).error !== undefined) {
-    const started = await startJsonLine(process.execPath, [path.join(here, 'backend.ts')], (l) => typeof l.port === 'number');
-    return started.line.port as number;
-  }
-  const port = await freePort();
-  const prefix = path.join(dir, 'nginx');
-  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
-  writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }
-`);
-  children.push(spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' }));
-  await waitForPort(port);
-  return port;
+
+interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string }
+const CASES: Case[] = [
+  { name: 'plain', host: 'plain.bench', path: '/' },
+  { name: 'plugins', host: 'plugins.bench', path: '/' },
+  { name: 'json-100k', host: 'plain.bench', path: '/large.json', headers: { 'accept-encoding': 'gzip' } },
+  { name: 'compress', host: 'compress.bench', path: '/large.json', headers: { 'accept-encoding': 'gzip' }, needs: 'compress' },
+];
+
+function startBackend(): Promise<{ port: number; server: http.Server }> {
+  const body = Buffer.from(LARGE_JSON);
+  const server = http.createServer((req, res) => {
+    if (req.url === '/large.json') res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+    else res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok');
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as import('node:net').AddressInfo).port, server })));
 }
 
-function routes(dir: string, port: number): string {
-  const key = path.join(dir, 'tls.key');
-  const cert = path.join(dir, 'tls.crt');
-  spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`]);
-  const indent = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => `      ${l}`).join('\n');
+function routes(dir: string, backend: number, compress: boolean): string {
   const file = path.join(dir, 'routes.yaml');
+  const route = (name: string, host: string, middlewares = '') => `---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: ${name}, annotations: { haproxy.router.openshift.io/disable_cookies: "true"${middlewares ? `, switchyard.io/middlewares: "${middlewares}"` : ''} } }
+spec: { host: ${host}, to: { kind: Service, name: bench } }
+`;
+  const middleware = (name: string, plugin: string, config = '{}') => `---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: ${name} }
+spec: { plugin: ${plugin}, config: ${config} }
+`;
   writeFileSync(file, `apiVersion: v1
 kind: Service
 metadata: { name: bench }
@@ -65,64 +79,89 @@ apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
 addressType: IPv4
-ports: [{ name: http, port: ${port} }]
+ports: [{ name: http, port: ${backend} }]
 endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
----
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
-spec:
-  host: ${HOST}
-  to: { kind: Service, name: bench }
-  tls:
-    termination: edge
-    insecureEdgeTerminationPolicy: Allow
-    certificate: |
-${indent(cert)}
-    key: |
-${indent(key)}
-`);
+${route('plain', 'plain.bench')}${route('plugins', 'plugins.bench', 'set, check, log')}${middleware('set', 'bench-set-header')}${middleware('check', 'bench-check-header')}${middleware('log', 'bench-log')}${compress ? `${route('compress', 'compress.bench', 'gzip')}${middleware('gzip', 'compress', '{ encodings: [gzip] }')}` : ''}`);
   return file;
 }
 
-function load(http: number, https: number, n: number): string {
-  const target = mode === 'h2'
-    ? ['-m', '10', `--connect-to=127.0.0.1:${https}`, `https://${HOST}/`]
-    : ['--h1', '-m', '1', `--connect-to=127.0.0.1:${mode === 'https' ? https : http}`, `${mode === 'https' ? 'https' : 'http'}://${HOST}/`];
-  const out = spawnSync('h2load', ['-n', String(n), '-c', '10', ...target], { encoding: 'utf8' }).stdout;
-  const line = /requests: .*/.exec(out)?.[0] ?? 'h2load printed no summary';
-  if (!/ (\d+) succeeded/.test(line) || Number(/ (\d+) succeeded/.exec(line)![1]) !== n) throw new Error(`not every request succeeded: ${line}`);
-  return line;
+/** N requests over `concurrency` keep-alive connections; resolves when all are answered (bodies read). */
+async function load(port: number, c: Case, n: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  let failed = 0;
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const req = http.get({ port, host: '127.0.0.1', path: c.path, agent, headers: { host: c.host, ...c.headers } }, (res) => {
+      if (res.statusCode !== 200) failed++;
+      res.resume().on('end', resolve);
+    });
+    req.on('error', () => { failed++; resolve(); });
+  });
+  const lanes = Array.from({ length: concurrency }, async () => { while (next++ < n) await one(); });
+  await Promise.all(lanes);
+  agent.destroy();
+  return failed;
+}
+
+/** The router's process, and its worker processes in builds that forked them. */
+const treeOf = (pid: number): number[] => [pid, ...childPids(pid)];
+
+function dumpTotal(dir: string, pid: number, before: Set<string>): number {
+  let total = 0;
+  for (const p of treeOf(pid)) {
+    execFileSync('callgrind_control', ['-d', String(p)], { stdio: 'ignore' });
+    const file = readdirSync(dir).find((f) => f.startsWith(`cg.${p}`) && !before.has(f));
+    if (file === undefined) throw new Error('callgrind wrote no dump');
+    const text = readFileSync(path.join(dir, file), 'utf8');
+    const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+    if (m === null) throw new Error(`no totals in ${file}`);
+    before.add(file);
+    total += Number(m[1]);
+  }
+  return total;
+}
+
+async function measure(label: string, cli: string, backend: number): Promise<Map<string, number>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-callgrind-'));
+  const compress = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(path.join(path.dirname(cli), 'plugins/compress.js'))}).then(() => process.exit(0), () => process.exit(1))`]).status === 0;
+  const file = routes(dir, backend, compress);
+  const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
+  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no', '--trace-children=yes',
+    process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers),
+    ...plugins, '--log-level', 'info'], (l) => l.msg === 'listening');
+  const port = line.http as number;
+  const pid = child.pid!;
+  const dumps = new Set(readdirSync(dir));
+  const out = new Map<string, number>();
+  const cases = CASES.filter((c) => (onlyCases === null || onlyCases.has(c.name)) && (c.needs !== 'compress' || compress));
+  // Every case warms up first: code shared by the cases is optimised before any is counted.
+  for (const c of cases) await load(port, c, warmup);
+  for (const c of cases) {
+    for (const p of treeOf(pid)) execFileSync('callgrind_control', ['-z', String(p)], { stdio: 'ignore' });
+    const failed = await load(port, c, requests);
+    const total = dumpTotal(dir, pid, dumps);
+    out.set(c.name, total / requests);
+    console.error(`${label}: ${c.name}: ${(total / requests / 1000).toFixed(0)}k instructions per request${failed > 0 ? ` (${failed} failed)` : ''}`);
+  }
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return out;
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-instructions-'));
-  const file = routes(dir, await backend(dir));
-  const [http, https] = [await freePort(), await freePort()];
-  const out = path.join(dir, 'callgrind.out');
-  const router = spawn('valgrind', ['--tool=callgrind', '--trace-children=yes', `--callgrind-out-file=${out}.%p`, process.execPath, cli, 'run', '--file', file,
-    '--bind', '127.0.0.1', '--http-port', String(http), '--https-port', String(https), '--admin-port', '0', '--log-level', 'warn', ...routerArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(router);
-  let stderr = '';
-  router.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  // Start-up under valgrind takes minutes on a busy machine.
-  for (let attempt = 0; ; attempt++) {
-    try { await waitForPort(http); break; } catch { if (attempt > 300 || router.exitCode !== null) throw new Error(`router did not start: ${stderr.slice(-2000)}`); }
+  const backend = await startBackend();
+  const results: Array<[string, Map<string, number>]> = [];
+  for (const [label, cli] of builds) results.push([label, await measure(label, cli, backend.port)]);
+  backend.server.close();
+  console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections, --workers ${workers}; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  const names = CASES.map((c) => c.name).filter((n) => results.some(([, r]) => r.has(n)));
+  console.log(`| build | ${names.map((n) => `${n} (k instr/req)`).join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---:').join('|')}|`);
+  for (const [label, r] of results) console.log(`| ${label} | ${names.map((n) => (r.has(n) ? (r.get(n)! / 1000).toFixed(0) : '–')).join(' | ')} |`);
+  if (results.length === 2) {
+    const [a, b] = [results[0]![1], results[1]![1]];
+    console.log(`\nthis / base: ${names.filter((n) => a.has(n) && b.has(n)).map((n) => `${n} ${(a.get(n)! / b.get(n)!).toFixed(3)}`).join(', ')}`);
   }
-  const dump = () => { for (const pid of [router.pid!, ...childPids(router.pid!)]) spawnSync('callgrind_control', ['--dump', String(pid)], { stdio: 'ignore' }); };
-  load(http, https, warm);
-  dump();
-  const before = new Set(readdirSync(dir));
-  const summary = load(http, https, requests);
-  dump();
-  const counts = readdirSync(dir).filter((f) => f.startsWith('callgrind.out') && !before.has(f)).map((f) => {
-    const text = readFileSync(path.join(dir, f), 'utf8');
-    return { pid: /^pid: (\d+)/m.exec(text)?.[1] ?? f, instructions: Number(/^summary: (\d+)/m.exec(text)?.[1] ?? /^totals: (\d+)/m.exec(text)?.[1] ?? 0) };
-  });
-  const total = counts.reduce((s, c) => s + c.instructions, 0);
-  console.log(`${mode}, router ${routerArgs.join(' ') || '(defaults)'}: ${summary}`);
-  console.log(`instructions per request: ${Math.round(total / requests)}${counts.length > 1 ? ` (per process: ${counts.map((c) => `${c.pid} ${Math.round(c.instructions / requests)}`).join(', ')})` : ''}`);
-  router.kill('SIGKILL');
 }
 
-main().then(() => process.exit(0), (err: Error) => { console.error(err.stack ?? err.message); process.exit(1); });
+main().then(() => process.exit(0), (err: Error) => { console.error(err.stack ?? err.message); for (const c of children) c.kill('SIGKILL'); process.exit(1); });

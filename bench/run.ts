@@ -16,12 +16,16 @@
 //   (wrk), HTTP/2 req/s (h2load -c10 -m10).
 //
 // Also, in the same switchyard process: a route with three trivial plugins (set a header, check
-// a header, a log phase) next to the plain one (BENCH_PLUGINS=0 skips it).
+// a header, a log phase) next to the plain one (BENCH_PLUGINS=0 skips it); and a 100 KB JSON
+// response (bench/large-json.ts) as is and through the compress plugin (gzip, what a browser
+// asks for), for the CPU a compressed response costs (BENCH_COMPRESS=0 skips both).
 //
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
-// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare).
+// workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
+// BENCH_BASE (another build's dist/cli.js, run as one more peer — `switchyard-base` — in the same
+// interleaved rounds: before/after a change on one machine, whatever its load).
 // Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -33,6 +37,7 @@ import { createRequire } from 'node:module';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
+import { LARGE_JSON } from './large-json.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -45,6 +50,9 @@ const PLUGINS_HOST = 'bench-plugins.local';
 const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
 const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
 const withPlugins = process.env.BENCH_PLUGINS !== '0';
+const baseCli = process.env.BENCH_BASE ?? null;
+const withCompress = process.env.BENCH_COMPRESS !== '0';
+const COMPRESS_HOST = 'bench-compress.local';
 
 const has = (command: string, ...args: string[]) => spawnSync(command, args, { encoding: 'utf8' }).error === undefined;
 const tools = { haproxy: has('haproxy', '-v'), nginx: has('nginx', '-v'), wrk: has('wrk', '--version'), h2load: has('h2load', '--version'), openssl: has('openssl', 'version') };
@@ -53,9 +61,10 @@ const tools = { haproxy: has('haproxy', '-v'), nginx: has('nginx', '-v'), wrk: h
 
 interface Load { rps: number; p99: number; requests: number; errors: number }
 
-function wrk(url: string, host = HOST): Load {
+function wrk(url: string, host = HOST, headers: Record<string, string> = {}): Load {
   const close = connectionClose ? ['-H', 'Connection: close'] : [];
-  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, ...close, url], { encoding: 'utf8' }).stdout;
+  const extra = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-H', `Host: ${host}`, ...close, ...extra, url], { encoding: 'utf8' }).stdout;
   const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
   const m99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
@@ -63,10 +72,11 @@ function wrk(url: string, host = HOST): Load {
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: m99 ? toMs(m99[1]!, m99[2]!) : NaN, requests, errors };
 }
 
-function autocannon(url: string, options: { rate?: number; seconds?: number; host?: string } = {}): Load {
+function autocannon(url: string, options: { rate?: number; seconds?: number; host?: string; headers?: Record<string, string> } = {}): Load {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
-  const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${options.host ?? HOST}`];
+  const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${options.host ?? HOST}`,
+    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}=${v}`])];
   if (connectionClose) args.push('-H', 'connection=close');
   if (options.rate) args.push('-R', String(Math.round(options.rate)));
   const out = spawnSync(process.execPath, [...args, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
@@ -74,7 +84,7 @@ function autocannon(url: string, options: { rate?: number; seconds?: number; hos
   return { rps: json.requests.average, p99: json.latency.p99, requests: json.requests.total, errors: json.non2xx + json.errors };
 }
 
-const httpLoad = (url: string, host = HOST) => (tools.wrk ? wrk(url, host) : autocannon(url, { host }));
+const httpLoad = (url: string, host = HOST, headers: Record<string, string> = {}) => (tools.wrk ? wrk(url, host, headers) : autocannon(url, { host, headers }));
 
 /** Full TLS 1.3 handshakes per second, one connection at a time, no session reuse. */
 function handshakes(port: number): number {
@@ -95,7 +105,11 @@ function h2load(port: number): number {
 // ---- peers ----------------------------------------------------------------------------------
 
 interface Running { http: number; https?: number; pids: () => number[]; stop: () => Promise<void> }
-interface Peer { name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running> }
+interface Peer {
+  name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running>;
+  /** Request path (default `/`) and extra headers; `fixedRate: false` leaves it out of the fixed-rate latency rounds. */
+  path?: string; headers?: Record<string, string>; fixedRate?: boolean;
+}
 
 function stopper(child: ChildProcess): () => Promise<void> {
   return async () => {
@@ -126,8 +140,10 @@ async function startNginxBackend(dir: string): Promise<{ port: number; stop: () 
 events { worker_connections 4096; }
 http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
   uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }
+  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; }
+    location = /large.json { root ${prefix}; default_type application/json; } } }
 `);
+  writeFileSync(path.join(prefix, 'large.json'), LARGE_JSON);
   const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
   children.push(child);
   await waitForPort(port);
@@ -202,6 +218,18 @@ metadata:
   name: bench-plugins
   annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
 spec: { host: ${PLUGINS_HOST}, to: { kind: Service, name: bench } }
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata:
+  name: bench-compress
+  annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "gzip" }
+spec: { host: ${COMPRESS_HOST}, to: { kind: Service, name: bench } }
+---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: gzip }
+spec: { plugin: compress, config: { encodings: [gzip] } }
 ${['set', 'check', 'log'].map((name, i) => `---
 apiVersion: switchyard.io/v1alpha1
 kind: Middleware
@@ -216,6 +244,20 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
         '--log-level', 'info'], (l) => l.msg === 'listening'); // info: the "listening" line
       return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
     } });
+    if (workers === 0 && baseCli !== null) {
+      list.push({ name: 'switchyard-base', label: 'switchyard one process, base build (BENCH_BASE)', tls: true, async start() {
+        const { child, line } = await startJsonLine(process.execPath, [baseCli, 'run', '--file', routes, '--bind', '127.0.0.1',
+          '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--default-certificate', tls.combined,
+          '--log-level', 'info'], (l) => l.msg === 'listening');
+        return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
+      } });
+    }
+    if (workers === 0 && withCompress) {
+      // The same process: a 100 KB JSON response as is, and gzip-compressed by the compress plugin.
+      const same = async () => ({ ...running.get('switchyard-0')!, stop: async () => {} });
+      list.push({ name: 'switchyard-json', label: '  same process, 100 KB JSON response', tls: false, path: '/large.json', headers: { 'accept-encoding': 'gzip' }, fixedRate: false, start: same });
+      list.push({ name: 'switchyard-compress', label: '  same process, 100 KB JSON, compress (gzip)', tls: false, host: COMPRESS_HOST, path: '/large.json', headers: { 'accept-encoding': 'gzip' }, fixedRate: false, start: same });
+    }
     if (workers === 0 && withPlugins) {
       // The same process, another route: measured in its own turn of each round.
       list.push({ name: 'switchyard-plugins', label: '  same process, route with 3 trivial plugins', tls: false, host: PLUGINS_HOST, async start() {
@@ -267,13 +309,13 @@ async function main(): Promise<void> {
   const results = new Map<string, PeerResult>(list.map((p) => [p.name, { name: p.name, label: p.label, rounds: [], rps: NaN, p99: NaN, cpuPer100k: NaN }]));
 
   // Warm-up: JIT, connection pools.
-  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}/`, { seconds: 2, host: p.host });
+  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { seconds: 2, host: p.host, headers: p.headers });
 
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
       const r = running.get(p.name)!;
       const cpu0 = cpuOf(r);
-      const load = httpLoad(`http://127.0.0.1:${r.http}/`, p.host);
+      const load = httpLoad(`http://127.0.0.1:${r.http}${p.path ?? '/'}`, p.host, p.headers);
       const cpu = cpuOf(r) - cpu0;
       results.get(p.name)!.rounds.push({ rps: load.rps, p99: load.p99, cpuPer100k: load.requests > 0 ? (cpu / load.requests) * 100_000 : NaN, errors: load.errors });
       console.error(`round ${round + 1}: ${p.label}: ${load.rps.toFixed(0)} req/s`);
@@ -290,6 +332,7 @@ async function main(): Promise<void> {
   const rate = maxRps / 2;
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
+      if (p.fixedRate === false) continue;
       const r = running.get(p.name)!;
       const load = autocannon(`http://127.0.0.1:${r.http}/`, { rate, host: p.host });
       const res = results.get(p.name)!;
@@ -327,6 +370,11 @@ async function main(): Promise<void> {
   for (const r of results.values()) {
     console.log(`| ${r.label} | ${f(r.rps)} | ${ratio(r.rps, a?.rps)} | ${f(r.cpuPer100k, 2)} | ${f(r.fixedRate?.p99, 2)} | ${ratio(r.fixedRate?.p99, a?.fixedRate?.p99)} | ` +
       `${f(r.tlsHandshakes)} | ${ratio(r.tlsHandshakes, a?.tlsHandshakes)} | ${f(r.httpsRps)} | ${ratio(r.httpsRps, a?.httpsRps)} | ${f(r.h2Rps)} | ${ratio(r.h2Rps, a?.h2Rps)} |`);
+  }
+  const json = results.get('switchyard-json');
+  const compressed = results.get('switchyard-compress');
+  if (json && compressed) {
+    console.log(`\n100 KB JSON (bench/large-json.ts), CPU per response: ${f(json.cpuPer100k * 10)} µs as is, ${f(compressed.cpuPer100k * 10)} µs gzip-compressed by the compress plugin (level 6)`);
   }
   const sy = results.get('switchyard-0');
   const fastify = results.get('fastify');

@@ -30,7 +30,7 @@ export function openClusterMode(options: { config: RouterConfig; logger: Logger;
   const { config, logger, metrics, errors } = options;
   let client: KubeClient;
   try {
-    client = openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName });
+    client = openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName, node: config.nodeName, metrics });
   } catch (err) {
     if (err instanceof KubeConfigError) throw new KubeConfigError(`${err.message}; use --file to serve from files`);
     throw err;

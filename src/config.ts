@@ -23,6 +23,8 @@ export interface OptionSpec {
   values?: readonly string[];
   /** list options: the flag may repeat; the env var is comma-separated */
   repeatable?: boolean;
+  /** list options: white space separates items too (OpenShift's space-separated lists) */
+  spaceSeparated?: boolean;
   /** How --help and the README show a computed default. */
   defaultText?: string;
   /** int options: inclusive bounds */
@@ -45,6 +47,7 @@ export interface RouterConfig {
   statsUsernameFile: string;
   statsPasswordFile: string;
   routerName: string;
+  nodeName: string;
   workers: number;
   routeLabels: string;
   namespaceLabels: string;
@@ -69,6 +72,8 @@ export interface RouterConfig {
   proxyProtocolTrusted: string[];
   canonicalHostname: string;
   accessLog: boolean;
+  enableCompression: boolean;
+  compressionMime: string[];
   logLevel: string;
   updateStatus: boolean;
   publishStatusAddress: string[];
@@ -83,6 +88,7 @@ export interface RouterConfig {
   shutdownDelay: number;
   tunnelDrainTimeout: number;
   watchTimeout: number;
+  watchList: boolean;
   defaultCertificate: string;
   defaultCertificateDir: string;
   defaultDestinationCA: string;
@@ -119,6 +125,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
+  { key: 'nodeName', flag: '--node-name', env: 'NODE_NAME', type: 'string', default: '', doc: 'the node this router runs on, named in the User-Agent of its API requests (default: the host name)' },
   { key: 'routeLabels', flag: '--route-labels', env: 'ROUTE_LABELS', type: 'string', default: '', doc: 'label selector: serve only matching Routes/Ingresses' },
   { key: 'namespaceLabels', flag: '--namespace-labels', env: 'NAMESPACE_LABELS', type: 'string', default: '', doc: 'label selector: serve only Routes/Ingresses in matching namespaces' },
   { key: 'ingressClass', flag: '--ingress-class', env: 'ROUTER_INGRESS_CLASS', type: 'string', default: 'switchyard', doc: 'IngressClass name (or controller) whose Ingresses are served' },
@@ -142,6 +149,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- observability
   { key: 'canonicalHostname', flag: '--canonical-hostname', env: 'ROUTER_CANONICAL_HOSTNAME', type: 'string', default: '', doc: 'external host name of this router, written to route status' },
   { key: 'accessLog', flag: '--access-log', env: 'ROUTER_ACCESS_LOG', type: 'bool', default: false, doc: 'log one line per request' },
+  { key: 'enableCompression', flag: '--enable-compression', env: 'ROUTER_ENABLE_COMPRESSION', type: 'bool', default: false, doc: 'compress responses on every route (gzip, br, zstd by Accept-Encoding; the compress plugin with --compression-mime)' },
+  { key: 'compressionMime', flag: '--compression-mime', env: 'ROUTER_COMPRESSION_MIME', type: 'list', spaceSeparated: true, default: [], defaultText: 'the compress plugin\'s list (text, JSON, JavaScript, XML, SVG, …)', doc: 'media types --enable-compression compresses (space- or comma-separated; text/* for a whole type)' },
   { key: 'logLevel', flag: '--log-level', env: 'ROUTER_LOG_LEVEL', type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', doc: 'log level' },
   // --- status and lifecycle (Kubernetes source)
   { key: 'updateStatus', flag: '--update-status', env: 'ROUTER_UPDATE_STATUS', type: 'bool', default: true, doc: 'write Route/Ingress status (leader only)' },
@@ -157,15 +166,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
+  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'bool', default: true, doc: 'read the initial state as a streaming list (watch-list) where the API server supports it; false: paged lists' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
   { key: 'defaultCertificateDir', flag: '--default-certificate-dir', env: 'DEFAULT_CERTIFICATE_DIR', type: 'string', default: '', doc: 'directory with tls.crt and tls.key (a mounted kubernetes.io/tls Secret), reloaded when they change; wins over --default-certificate' },
   { key: 'defaultDestinationCA', flag: '--default-destination-ca', env: 'DEFAULT_DESTINATION_CA_PATH', type: 'string', default: '', doc: 'CA bundle verifying reencrypt endpoints without destinationCACertificate' },
   { key: 'sslMinVersion', flag: '--ssl-min-version', env: 'SSL_MIN_VERSION', type: 'enum', values: ['TLSv1.2', 'TLSv1.3'], default: 'TLSv1.2', doc: 'minimum TLS version' },
   { key: 'ciphers', flag: '--ciphers', env: 'ROUTER_CIPHERS', type: 'string', default: 'intermediate', doc: 'TLS 1.2 cipher list, or "intermediate"/"modern" (Mozilla profiles)' },
-  { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'never offer h2 via ALPN' },
+  { key: 'disableHttp2', flag: '--disable-http2', env: 'ROUTER_DISABLE_HTTP2', type: 'bool', default: false, doc: 'no HTTP/2 from clients: neither h2 via ALPN on the HTTPS port nor h2c (prior knowledge) on the HTTP port' },
   { key: 'http2ConnectionGlitches', flag: '--http2-connection-glitches', env: 'ROUTER_H2_CONNECTION_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 100, doc: 'HTTP/2 glitches (streams reset before their response) one connection may spend in a burst, regained at a tenth per second; past it: GOAWAY ENHANCE_YOUR_CALM' },
-  { key: 'http2ClientGlitches', flag: '--http2-client-glitches', env: 'ROUTER_H2_CLIENT_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 500, doc: 'the same budget for all connections of one client address; past it they get GOAWAY and its new HTTPS connections are refused until it regains budget' },
+  { key: 'http2ClientGlitches', flag: '--http2-client-glitches', env: 'ROUTER_H2_CLIENT_GLITCHES', type: 'int', min: 1, max: 1_000_000, default: 500, doc: 'the same budget for all connections of one client address; past it they get GOAWAY and its new HTTPS and h2c connections are refused until it regains budget' },
   // --- plugins
   { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
   { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
@@ -211,7 +221,7 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
     case 'duration':
       try { return parseDuration(raw); } catch (err) { return fail((err as Error).message); }
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return raw.split(spec.spaceSeparated === true ? /[\s,]+/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
     case 'enum':
       if (!spec.values!.includes(raw)) fail(`must be one of ${spec.values!.join(', ')}, got "${raw}"`);
       return raw;
@@ -287,11 +297,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   for (const cidr of result.proxyProtocolTrusted) {
     if (parseCidr(cidr) === null) throw new ConfigError(`--proxy-protocol-trusted: "${cidr}" is not an IP address or CIDR`);
   }
+  for (const type of result.compressionMime) {
+    if (!MEDIA_TYPE.test(type)) throw new ConfigError(`--compression-mime: "${type}" is not a media type (type/subtype, or type/*)`);
+  }
   if (result.useProxyProtocol && result.proxyProtocolTrusted.length === 0) {
     throw new ConfigError('--use-proxy-protocol needs --proxy-protocol-trusted (the load balancers\' source CIDRs; 0.0.0.0/0 to trust every peer)');
   }
   return Object.freeze(result);
 }
+
+/** `text/html`, `application/vnd.api+json`, `text/*` (parameters are not part of the match). */
+const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/([A-Za-z0-9!#$&^_.+-]+|\*)$/;
 
 /** A credential file's content without its trailing newline (as `echo … > file` writes it). */
 function readSecretFile(path: string, flag: string): string {

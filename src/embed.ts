@@ -5,6 +5,7 @@ import { parseConfig, type RouterConfig } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
+import { MIDDLEWARE_BUILTINS } from './plugins/middleware-builtins.ts';
 import type { Plugin } from './pipeline/types.ts';
 import { Router } from './router.ts';
 import type { Source } from './sources/source.ts';
@@ -14,8 +15,8 @@ export interface CreateRouterOptions {
   config?: Partial<RouterConfig>;
   /** Where objects come from. Default: config.file, else the cluster (kubeconfig). */
   sources?: Source[];
-  /** Plugins Middlewares may name (a program passes the plugin objects it imported). */
-  plugins?: readonly Plugin[] | PluginRegistry;
+  /** Plugins Middlewares may name: the plugin objects the program imported (or loadPlugins(specs) loaded). */
+  plugins?: readonly Plugin[];
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -28,6 +29,6 @@ export interface CreateRouterOptions {
 export function createRouter(options: CreateRouterOptions = {}): Router {
   const config: RouterConfig = { ...parseConfig([], {}), workers: 0, ...options.config };
   const logger = options.logger ?? createLogger(config.logLevel);
-  const plugins = options.plugins instanceof PluginRegistry ? options.plugins : new PluginRegistry(options.plugins ?? []);
+  const plugins = new PluginRegistry(options.plugins ?? [], MIDDLEWARE_BUILTINS);
   return new Router(config, logger, options.metrics ?? new Metrics(), { plugins, sources: options.sources });
 }

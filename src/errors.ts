@@ -36,6 +36,7 @@ export const ProxyErrors = Object.freeze({
   NO_ENDPOINT: spec('SY_NO_ENDPOINT', 503, 'Service unavailable: no ready and healthy endpoint'),
   ZERO_WEIGHT: spec('SY_ZERO_WEIGHT', 503, 'Service unavailable: every backend has weight 0'),
   UPSTREAM_TIMEOUT: spec('SY_UPSTREAM_TIMEOUT', 504, 'Gateway timeout: the backend did not answer in time'),
+  GRPC_DEADLINE: spec('SY_GRPC_DEADLINE', 504, 'Gateway timeout: the gRPC deadline (grpc-timeout) passed'),
 } satisfies Record<string, ProxyErrorSpec>);
 
 export type ProxyErrorName = keyof typeof ProxyErrors;

@@ -1,6 +1,7 @@
-// The library: `import { ... } from 'switchyard'`.
-//   Plugins:  definePlugin, Type (TypeBox, for config schemas), the phase and context types,
-//             testPlugin (unit-test a plugin without a router).
+// The library: `import { ... } from 'switchyard'` — the public API, and nothing else (the list is
+// pinned by test/unit/public-api.test.ts: adding an export is a deliberate change).
+//   Plugins:   definePlugin, Type (TypeBox, for config schemas), the phase and context types,
+//              testPlugin (unit-test a plugin without a router), loadPlugins.
 //   Embedding: createRouter, the Source interface, MemorySource, FilesSource, ClusterSource.
 // See docs/plugins.md and docs/library.md.
 
@@ -8,19 +9,21 @@ export { Type } from 'typebox';
 export type { Static, TSchema } from 'typebox';
 export { definePlugin, type PluginDefinition } from './pipeline/define-plugin.ts';
 export type {
-  Phases, PhaseResult, Plugin, PluginServices, PluginLogger, RouteInfo, EndpointCandidate,
+  Phases, PhaseResult, BodyResult, BodyChunk, Plugin, PluginServices, PluginLogger, RouteInfo, EndpointCandidate, EndpointInfo,
+  FailureInfo, FailureReason,
 } from './pipeline/types.ts';
-export { PluginContext, BodyTooLargeError, type TlsInfo, type Outcome, type ExchangeKind } from './pipeline/context.ts';
-export { PluginRegistry, loadPlugins, PluginLoadError } from './pipeline/plugin-registry.ts';
-export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type HarnessOptions } from './pipeline/testing.ts';
+export type { PluginContext, TlsInfo, GrpcCall, Outcome, ExchangeKind } from './pipeline/context.ts';
+export { BodyTooLargeError } from './pipeline/phase-run.ts';
+export { loadPlugins, PluginLoadError } from './pipeline/plugin-registry.ts';
+export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type TestFailure, type HarnessOptions } from './pipeline/testing.ts';
 
 export { createRouter, type CreateRouterOptions } from './embed.ts';
-export { Router, type ListeningPorts, type RouterOptions } from './router.ts';
+export type { Router, ListeningPorts } from './router.ts';
+export type { RoutesView } from './admin/debug-routes.ts';
 export type { RouterConfig } from './config.ts';
 export type { Source, SourceSink, ApplyResult } from './sources/source.ts';
 export { MemorySource } from './sources/memory.ts';
 export { FilesSource } from './sources/file-source-adapter.ts';
 export { ClusterSource } from './sources/cluster-source.ts';
 export type { Kind, KubeObject, Middleware } from './objects/types.ts';
-export type { CompiledRoute, CompiledMiddleware, HostEntry, AdmissionResult } from './table/types.ts';
 export { ProxyErrors, type ProxyErrorSpec } from './errors.ts';

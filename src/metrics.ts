@@ -76,6 +76,8 @@ export class Metrics {
   readonly requests: Counter<'route' | 'code_class'>;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'route' | 'reason'>;
+  readonly passthroughConnections: Counter<'route' | 'outcome'>;
+  readonly grpcResponses: Counter<'route' | 'grpc_code'>;
   readonly endpointUp: ComputedGauge<'route' | 'endpoint'>;
   readonly routes: Gauge<'state'>;
   readonly tableUpdates: Counter;
@@ -83,6 +85,8 @@ export class Metrics {
   readonly configErrors: Counter<'source'>;
   readonly watchRestarts: Counter<'resource'>;
   readonly lastSync: Gauge<'resource'>;
+  readonly kubeRequests: Counter<'verb' | 'code'>;
+  readonly kubeConnections: Counter;
   readonly tlsHandshakes: Counter<'result'>;
   readonly tunnelsActive: Gauge<'kind'>;
   readonly connectionsActive: Gauge<'listener'>;
@@ -115,6 +119,8 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     });
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
+    this.passthroughConnections = new Counter({ name: 'switchyard_passthrough_connections_total', help: 'TLS passthrough connections, by route and outcome (forwarded, answered: refused by a policy, error, client-closed)', labelNames: ['route', 'outcome'], registers });
+    this.grpcResponses = new Counter({ name: 'switchyard_grpc_responses_total', help: 'gRPC calls ended, by route and gRPC status (the backend\'s, or the router\'s own answer)', labelNames: ['route', 'grpc_code'], registers });
     this.endpointUp = new ComputedGauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
     this.routes = new Gauge({ name: 'switchyard_routes', help: 'Routes and Ingresses considered by this router, by admission state', labelNames: ['state'], registers });
     this.tableUpdates = new Counter({ name: 'switchyard_table_updates_total', help: 'Route table updates applied', registers });
@@ -125,6 +131,8 @@ export class Metrics {
     this.configErrors = new Counter({ name: 'switchyard_config_errors_total', help: 'Objects or files rejected while loading configuration', labelNames: ['source'], registers });
     this.watchRestarts = new Counter({ name: 'switchyard_watch_restarts_total', help: 'Kubernetes watch restarts, by resource', labelNames: ['resource'], registers });
     this.lastSync = new Gauge({ name: 'switchyard_last_sync_timestamp_seconds', help: 'Last time a resource was listed or received an event', labelNames: ['resource'], registers });
+    this.kubeRequests = new Counter({ name: 'switchyard_kube_requests_total', help: 'Requests to the Kubernetes API server, by verb (get, put, patch, post, delete; watch for streams) and HTTP status', labelNames: ['verb', 'code'], registers });
+    this.kubeConnections = new Counter({ name: 'switchyard_kube_connections_total', help: 'Connections opened to the Kubernetes API server (HTTP/2: one, unless its stream limit is reached)', registers });
     this.tlsHandshakes = new Counter({ name: 'switchyard_tls_handshakes_total', help: 'TLS handshakes on the HTTPS port, by result', labelNames: ['result'], registers });
     this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough)', labelNames: ['kind'], registers });
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });

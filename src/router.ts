@@ -17,7 +17,7 @@ import { HealthService } from './health/health-service.ts';
 import { SharedState } from './shared-memory/shared-state.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
-import { debugRoutes } from './admin/debug-routes.ts';
+import { debugRoutes, type RoutesView } from './admin/debug-routes.ts';
 import { FilesSource } from './sources/file-source-adapter.ts';
 import { StoreSink, type Source } from './sources/source.ts';
 import type { ClusterMode } from './cluster-mode.ts';
@@ -96,10 +96,9 @@ export class Router {
     });
   }
 
-  /** The table as served now: host entries (compiled routes) and every admission verdict. */
-  inspect(): { version: number; hosts: import('./table/types.ts').HostEntry[]; admission: import('./table/types.ts').AdmissionResult[] } {
-    const snapshot = this.reconciler.snapshot();
-    return { version: snapshot.version, hosts: snapshot.upsert, admission: this.reconciler.admissionResults() };
+  /** The table as served now, as /debug/routes shows it: hosts, routes, endpoints, every admission verdict (no key material). */
+  inspect(): RoutesView {
+    return debugRoutes(this.reconciler, this.proxy);
   }
 
   get ready(): boolean {

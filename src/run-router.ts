@@ -4,7 +4,8 @@ import type { RouterConfig } from './config.ts';
 import { createLogger, flushLog } from './log.ts';
 import type { Router } from './router.ts';
 import { createRouter } from './embed.ts';
-import { loadPlugins, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
+import { loadPluginRegistry, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
+import { MIDDLEWARE_BUILTINS } from './plugins/middleware-builtins.ts';
 import { releaseStartupMemory } from './release-startup-memory.ts';
 
 /** Start a router and keep it running until SIGTERM/SIGINT; resolves with the exit code. */
@@ -13,7 +14,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
   // Plugins load here (admission validates Middleware configs) and again in every worker thread.
   let plugins: PluginRegistry;
   try {
-    plugins = await loadPlugins(config.plugins);
+    plugins = await loadPluginRegistry(config.plugins, process.cwd(), MIDDLEWARE_BUILTINS);
   } catch (err) {
     if (!(err instanceof PluginLoadError)) throw err;
     process.stderr.write(`switchyard: ${err.message}\n`);
@@ -21,7 +22,7 @@ export async function runRouter(config: RouterConfig): Promise<number> {
   }
   let router: Router;
   try {
-    router = createRouter({ config, logger, plugins });
+    router = createRouter({ config, logger, plugins: plugins.plugins() });
   } catch (err) {
     // Startup configuration the option table cannot check (a bad label selector, an unreadable CA).
     process.stderr.write(`switchyard: ${(err as Error).message}\n`);

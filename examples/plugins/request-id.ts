@@ -2,7 +2,7 @@
 // well-formed), sent to the backend and echoed on the response under the same header.
 
 import { randomUUID } from 'node:crypto';
-import { definePlugin, Type, type PluginContext } from 'switchyard';
+import { definePlugin, Type } from 'switchyard';
 
 const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -12,18 +12,20 @@ export default definePlugin({
     header: Type.String({ default: 'x-request-id', pattern: '^[A-Za-z0-9-]+$' }),
     trustIncoming: Type.Boolean({ default: false }),
   }, { additionalProperties: false }),
+  // Per-exchange state: ctx.local is typed { id: string } in every phase.
+  local: () => ({ id: '' }),
   create(config) {
     const header = config.header.toLowerCase();
     return {
-      request(ctx: PluginContext): void {
+      request(ctx) {
         const incoming = ctx.headers[header];
-        ctx.local = config.trustIncoming && typeof incoming === 'string' && WELL_FORMED.test(incoming) ? incoming : randomUUID();
+        ctx.local.id = config.trustIncoming && typeof incoming === 'string' && WELL_FORMED.test(incoming) ? incoming : randomUUID();
       },
-      upstreamRequest(ctx: PluginContext): void {
-        ctx.setUpstreamHeader(header, ctx.local as string);
+      upstreamRequest(ctx) {
+        ctx.setUpstreamHeader(header, ctx.local.id);
       },
-      response(ctx: PluginContext): void {
-        ctx.responseHeaders![header] = ctx.local as string;
+      response(ctx) {
+        ctx.responseHeaders![header] = ctx.local.id;
       },
     };
   },

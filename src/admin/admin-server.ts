@@ -1,9 +1,12 @@
 // The admin port: liveness, readiness, Prometheus metrics, the compiled table and the web
 // dashboard. /healthz and /healthz/ready stay open (kubelet probes); everything else (/metrics,
 // /debug/*, the dashboard at /) needs the configured basic-auth credentials when
-// STATS_USERNAME/STATS_PASSWORD are set.
+// STATS_USERNAME/STATS_PASSWORD are set: a request without them gets 401 and the connection
+// closes, so an unauthenticated client holds nothing. Connections are capped below the open-files
+// limit (admin-limits.ts): the proxy and the health checks keep their descriptors.
 
 import http from 'node:http';
+import { adminConnectionLimit, openFilesLimit } from './admin-limits.ts';
 import { BasicAuth } from './basic-auth.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { Metrics } from '../metrics.ts';
@@ -27,6 +30,8 @@ export interface AdminSources {
   dashboard?: Dashboard;
   username: string;
   password: string;
+  /** Admin connections at once (default: from the open-files limit, see admin-limits.ts). */
+  maxConnections?: number;
 }
 
 export function createAdminServer(sources: AdminSources): http.Server {
@@ -48,6 +53,7 @@ export function createAdminServer(sources: AdminSources): http.Server {
     }
     if (auth !== null && !auth.check(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Basic realm="switchyard"');
+      res.shouldKeepAlive = false;
       return reply(res, 401, 'unauthorized\n');
     }
     if (path === '/metrics') {
@@ -61,6 +67,7 @@ export function createAdminServer(sources: AdminSources): http.Server {
     if (sources.dashboard?.handle(path, url.searchParams, req, res)) return;
     reply(res, 404, 'not found\n');
   });
+  server.maxConnections = sources.maxConnections ?? adminConnectionLimit(openFilesLimit());
   return server;
 }
 

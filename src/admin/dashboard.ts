@@ -14,6 +14,7 @@ import type { ConfigErrorLog } from '../sources/config-error-log.ts';
 import { DashboardViews, type LiveFigures, type RouteQuery } from './dashboard-views.ts';
 import { ProbeResults } from './probe-results.ts';
 import { StatsSampler } from './stats-sampler.ts';
+import { ClientSlots, EVENT_STREAMS_MAX, EVENT_STREAMS_PER_CLIENT } from './admin-limits.ts';
 
 export interface RouterIdentity {
   routerName: string;
@@ -57,6 +58,8 @@ export class Dashboard {
   readonly #sampler: StatsSampler;
   readonly #assets = new Map<string, { body: Buffer; type: string }>();
   readonly #clients = new Set<http.ServerResponse>();
+  /** Event streams held, in all and per client address (admin-limits.ts). */
+  readonly #streams = new ClientSlots(EVENT_STREAMS_MAX, EVENT_STREAMS_PER_CLIENT);
   #version = 0;
   #lastConfigErrors = 0;
   #lastProbeChanges = 0;
@@ -153,6 +156,14 @@ export class Dashboard {
   }
 
   #subscribe(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const client = req.socket.remoteAddress ?? '';
+    if (!this.#streams.take(client)) {
+      res.shouldKeepAlive = false;
+      res.setHeader('retry-after', '10');
+      send(res, 503, 'too many dashboard event streams (in all, or from this address)\n', 'text/plain; charset=utf-8');
+      return;
+    }
+    res.once('close', () => this.#streams.release(client));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(`retry: 1000\nevent: change\ndata: ${JSON.stringify({ version: this.#version })}\n\n`);
     this.#clients.add(res);

@@ -5,7 +5,10 @@ import type { Reconciler } from '../controller/reconciler.ts';
 import type { RouterProxy } from '../proxy/router-proxy.ts';
 import type { CompiledRoute } from '../table/types.ts';
 
-export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy): unknown {
+/** The /debug/routes document (and `router.inspect()`). */
+export type RoutesView = ReturnType<typeof debugRoutes>;
+
+export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy) {
   const snapshot = reconciler.snapshot();
   const now = Date.now();
   const describe = (route: CompiledRoute) => ({
@@ -42,6 +45,8 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy): unknown
         };
       }),
     })),
+    // Which Middleware, of which plugin (configs are the tenant's: not repeated here).
+    middlewares: route.middlewares.map((m) => ({ name: m.name, plugin: m.plugin, version: m.version })),
     notes: route.notes ?? [],
     ...(route.middlewareError !== undefined ? { middlewareError: route.middlewareError } : {}),
     ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),

@@ -37,7 +37,7 @@ export function podPortsPatch(ports: readonly number[]): { metadata: { annotatio
 export function openReportClient(target: PodReportTarget, env: NodeJS.ProcessEnv): KubeClient {
   try {
     const kubeConfig = loadKubeConfig(target.kubeconfig, env);
-    return new KubeClient(kubeConfig, { userAgent: userAgent('switchyard-autoport', `${target.podNamespace}/${target.podName}`, env) });
+    return new KubeClient(kubeConfig, { userAgent: userAgent('switchyard-autoport', `${target.podNamespace}/${target.podName}`, env['NODE_NAME']) });
   } catch (err) {
     if (err instanceof KubeConfigError) throw new PodReportError(`cannot report ports: ${err.message}; pass --no-report to skip`);
     throw err;

@@ -1,9 +1,9 @@
 // Which members a balancer may choose, decided the same way by every algorithm: a member is a
 // candidate when it accepts new sessions (not terminating), has a positive weight, its
-// endpoint is available now (active check up, not passively ejected) and it is not the
+// endpoint is available now (active check up, not passively ejected) and it is not an
 // endpoint already tried for this request.
 
-import type { Member } from './types.ts';
+import type { Excluded, Member } from './types.ts';
 
 /**
  * The members' weights, fixed when the balancer is built: anything that is not a positive
@@ -19,9 +19,15 @@ export function candidateWeights(members: readonly Member[]): Float64Array {
 }
 
 /** True when `member` (with its sanitised `weight`) may take this request. */
-export function isCandidate(member: Member, weight: number, now: number, exclude: Member | null | undefined): boolean {
+export function isCandidate(member: Member, weight: number, now: number, exclude: Excluded): boolean {
   return weight > 0 &&
     member.acceptsNew &&
-    (exclude == null || member.endpoint !== exclude.endpoint) &&
+    (exclude == null || !excludes(exclude, member)) &&
     member.endpoint.available(now);
+}
+
+function excludes(exclude: Member | readonly Member[], member: Member): boolean {
+  if (!Array.isArray(exclude)) return (exclude as Member).endpoint === member.endpoint;
+  for (const m of exclude as readonly Member[]) if (m.endpoint === member.endpoint) return true;
+  return false;
 }

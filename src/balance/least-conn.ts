@@ -5,7 +5,7 @@
 // each pick, and under concurrency the least loaded member still wins.
 
 import { candidateWeights, isCandidate } from './candidate.ts';
-import type { Balancer, Member } from './types.ts';
+import type { Balancer, Member, Excluded } from './types.ts';
 
 export class LeastConnBalancer implements Balancer {
   readonly #members: readonly Member[];
@@ -32,7 +32,7 @@ export class LeastConnBalancer implements Balancer {
     for (let i = 0; i < members.length; i++) this.#current[i] = byId.get(members[i]!.endpoint.id) ?? 0;
   }
 
-  pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
+  pick(_clientIp: string, now: number, exclude?: Excluded): Member | null {
     const members = this.#members;
     const weights = this.#weights;
     const loads = this.#loads;

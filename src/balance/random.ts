@@ -8,7 +8,7 @@
 // distribution), then an O(n) scan over the current candidates as the fallback.
 
 import { candidateWeights, isCandidate } from './candidate.ts';
-import type { Balancer, Member } from './types.ts';
+import type { Balancer, Member, Excluded } from './types.ts';
 
 const DRAW_ATTEMPTS = 4;
 
@@ -31,7 +31,7 @@ export class PowerOfTwoChoicesBalancer implements Balancer {
     this.#total = sum;
   }
 
-  pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
+  pick(_clientIp: string, now: number, exclude?: Excluded): Member | null {
     if (this.#total === 0) return null;
     const first = this.#draw(now, exclude, -1);
     if (first < 0) return null;
@@ -44,7 +44,7 @@ export class PowerOfTwoChoicesBalancer implements Balancer {
   }
 
   /** Index of a candidate drawn by weight, never `skip`; -1 when there is none. */
-  #draw(now: number, exclude: Member | null | undefined, skip: number): number {
+  #draw(now: number, exclude: Excluded, skip: number): number {
     const members = this.#members;
     const weights = this.#weights;
     for (let attempt = 0; attempt < DRAW_ATTEMPTS; attempt++) {

@@ -4,7 +4,7 @@
 // left out of the round; the others keep their place.
 
 import { candidateWeights, isCandidate } from './candidate.ts';
-import type { Balancer, Member } from './types.ts';
+import type { Balancer, Member, Excluded } from './types.ts';
 
 export class SmoothWeightedRoundRobinBalancer implements Balancer {
   readonly #members: readonly Member[];
@@ -27,7 +27,7 @@ export class SmoothWeightedRoundRobinBalancer implements Balancer {
     for (let i = 0; i < members.length; i++) this.#current[i] = byId.get(members[i]!.endpoint.id) ?? 0;
   }
 
-  pick(_clientIp: string, now: number, exclude?: Member | null): Member | null {
+  pick(_clientIp: string, now: number, exclude?: Excluded): Member | null {
     const members = this.#members;
     const weights = this.#weights;
     const current = this.#current;

@@ -5,7 +5,7 @@
 // clients that were on it. With `exclude`, the client's second choice is used.
 
 import { candidateWeights, isCandidate } from './candidate.ts';
-import type { Balancer, Member } from './types.ts';
+import type { Balancer, Member, Excluded } from './types.ts';
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -55,7 +55,7 @@ export class SourceHashBalancer implements Balancer {
     this.#uniform = uniform;
   }
 
-  pick(clientIp: string, now: number, exclude?: Member | null): Member | null {
+  pick(clientIp: string, now: number, exclude?: Excluded): Member | null {
     const members = this.#members;
     const weights = this.#weights;
     const client = fnv1a32(clientIp);

@@ -10,13 +10,16 @@ export interface Member {
   readonly acceptsNew: boolean;
 }
 
+/** Members a request has already tried (a retry): one, or a list. */
+export type Excluded = Member | readonly Member[] | null | undefined;
+
 export interface Balancer {
   /**
    * Choose a member for a new request, or null when none is available (all down, ejected,
-   * terminating, or weight 0). `clientIp` feeds the `source` algorithm; `exclude` is a member
-   * already tried (retry on another endpoint after a connect failure).
+   * terminating, or weight 0). `clientIp` feeds the `source` algorithm; `exclude` are members
+   * already tried (a retry on another endpoint after a failure).
    */
-  pick(clientIp: string, now: number, exclude?: Member | null): Member | null;
+  pick(clientIp: string, now: number, exclude?: Excluded): Member | null;
   /** Take over the rotation state of the balancer this one replaces (same route, new endpoints). */
   inherit?(previous: Balancer): void;
 }

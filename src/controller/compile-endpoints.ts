@@ -60,7 +60,7 @@ type PortRule =
   | { by: 'number'; port: number }
   | { by: 'first' }
   | { by: 'only' }
-  | { by: 'service-port'; name: string; targetPort: number | null }
+  | { by: 'service-port'; name: string; targetPort: number | null; appProtocol: string | null }
   | { by: 'none'; why: string };
 
 function routePortRule(targetPort: string | number | undefined): PortRule {
@@ -79,7 +79,7 @@ function ingressPortRule(service: Service | undefined, port: { name?: string; nu
   const entry = port.number !== undefined ? ports.find((p) => p.port === port.number) : ports.find((p) => p.name === port.name);
   if (!entry) return { by: 'none', why: `service ${service.metadata.name} has no port ${port.number ?? port.name}` };
   const unnamedSingle = ports.length === 1 && !entry.name;
-  return { by: 'service-port', name: entry.name ?? '', targetPort: unnamedSingle && typeof entry.targetPort === 'number' ? entry.targetPort : null };
+  return { by: 'service-port', name: entry.name ?? '', targetPort: unnamedSingle && typeof entry.targetPort === 'number' ? entry.targetPort : null, appProtocol: entry.appProtocol ?? null };
 }
 
 function slicePort(slice: EndpointSlice, rule: PortRule): number | null {
@@ -91,6 +91,16 @@ function slicePort(slice: EndpointSlice, rule: PortRule): number | null {
     case 'only': return ports.length === 1 ? ports[0]!.port ?? null : null;
     case 'service-port': return ports.find((p) => (p.name ?? '') === rule.name)?.port ?? rule.targetPort;
     case 'none': return null;
+  }
+}
+
+/** The slice port a rule picked (undefined for a bare number no slice port names). */
+function slicePortEntry(slice: EndpointSlice, rule: PortRule, port: number): { appProtocol?: string } | undefined {
+  const ports = slice.ports ?? [];
+  switch (rule.by) {
+    case 'name': return ports.find((p) => p.name === rule.name);
+    case 'service-port': return ports.find((p) => (p.name ?? '') === rule.name);
+    default: return ports.find((p) => p.port === port);
   }
 }
 
@@ -124,20 +134,31 @@ function autoPort(store: ObjectStore, namespace: string, ref: EndpointSlice['end
   return Number(raw);
 }
 
+export interface ResolvedBackend {
+  endpoints: CompiledEndpoint[];
+  /**
+   * The port's `appProtocol` (the EndpointSlice port's, which the EndpointSlice controller
+   * copies from the Service port; else the Service port's), null when none is set.
+   */
+  appProtocol: string | null;
+}
+
 /**
  * Usable endpoints of one backend service (weights not yet assigned: the caller splits the
- * service weight over them). Dependencies are recorded in `deps`, skipped endpoints in `diag`.
+ * service weight over them) and its port's appProtocol. Dependencies are recorded in `deps`,
+ * skipped endpoints in `diag`.
  */
 export function resolveEndpoints(
   store: ObjectStore, namespace: string, backend: CandidateBackend, portAnnotation: string | null,
   deps: CompileDeps, diag: CompileDiagnostics,
-): CompiledEndpoint[] {
+): ResolvedBackend {
   const serviceKey = `${namespace}/${backend.service}`;
   deps.services.add(serviceKey);
   let rule: PortRule;
   if (backend.servicePort) rule = ingressPortRule(store.get('Service', serviceKey), backend.servicePort);
   else rule = routePortRule(backend.targetPort);
   const out = new Map<string, CompiledEndpoint>();
+  let appProtocol: string | null = null;
   for (const slice of store.slicesOf(serviceKey)) {
     if (slice.addressType === 'FQDN') {
       if (diag.notes.length < 20) diag.notes.push(`EndpointSlice ${slice.metadata.name}: FQDN endpoints are not supported`);
@@ -149,6 +170,7 @@ export function resolveEndpoints(
       for (let i = 0; i < (slice.endpoints?.length ?? 0); i++) count(diag, 'port-not-found', why);
       continue;
     }
+    if (appProtocol === null && port !== null) appProtocol = slicePortEntry(slice, rule, port)?.appProtocol ?? null;
     for (const ep of slice.endpoints ?? []) {
       const address = ep.addresses?.[0];
       if (!address) continue;
@@ -168,5 +190,6 @@ export function resolveEndpoints(
       out.set(id, endpoint);
     }
   }
-  return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (appProtocol === null && rule.by === 'service-port') appProtocol = rule.appProtocol;
+  return { endpoints: [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), appProtocol };
 }

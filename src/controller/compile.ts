@@ -8,6 +8,7 @@ import { parseHeaderActions, type HeaderActions } from '../table/header-actions.
 import type { ObjectStore } from '../store.ts';
 import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics, type HostDeps } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
+import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
 import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
 import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
@@ -36,11 +37,13 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   for (let i = 0; i < c.backends.length; i++) {
     const backend = c.backends[i]!;
     const namespace = backend.namespace ?? c.namespace; // HTTPRoute backendRefs may cross namespaces
-    const endpoints = resolveEndpoints(store, namespace, backend, parsed.value.targetPortAnnotation, deps, diag);
+    const { endpoints, appProtocol } = resolveEndpoints(store, namespace, backend, parsed.value.targetPortAnnotation, deps, diag);
     const share = endpoints.length > 0 ? backend.weight / endpoints.length : 0;
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
     services[i] = { name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints };
+    const protocol = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol) ?? defaultProtocol(c);
+    if (protocol === 'http2') services[i]!.protocol = 'http2';
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);
   const route: CompiledRoute = {
@@ -75,6 +78,11 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   }
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
+}
+
+/** Without an annotation or appProtocol: HTTP/1.1 (GRPCRoute backends will default to HTTP/2). */
+function defaultProtocol(_c: RouteCandidate): BackendProtocol {
+  return 'http1';
 }
 
 function hasKeys(o: object): boolean {

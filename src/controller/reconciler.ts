@@ -30,7 +30,7 @@ import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import { HOSTLESS_HOST_KEY, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
 import { parentDomain } from '../table/match.ts';
-import { fingerprintOf } from './fingerprint.ts';
+import { entryFingerprint, fingerprintOf, routeFingerprint } from './fingerprint.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -518,8 +518,8 @@ export class Reconciler extends EventEmitter {
       }
       // As for results: a host's first entry needs no fingerprint (nothing to compare with).
       if (previous !== undefined) {
-        const fingerprint = fingerprintOf(entry);
-        if ((previous.fingerprint ??= fingerprintOf(previous.entry)) === fingerprint) continue;
+        const fingerprint = entryFingerprint(entry);
+        if ((previous.fingerprint ??= entryFingerprint(previous.entry)) === fingerprint) continue;
         this.#entries.set(hostKey, { entry, fingerprint });
       } else this.#entries.set(hostKey, { entry, fingerprint: null });
       upsert.push(entry);
@@ -556,7 +556,7 @@ export class Reconciler extends EventEmitter {
       this.#dependencies.set(DEFAULT_BACKEND, deps);
     }
     this.#skipped.set(DEFAULT_BACKEND, skipped);
-    const fingerprint = route ? fingerprintOf(route) : '';
+    const fingerprint = route ? routeFingerprint(route) : '';
     if ((this.#default?.fingerprint ?? '') === fingerprint) return undefined;
     this.#default = route ? { route, fingerprint } : null;
     return route;

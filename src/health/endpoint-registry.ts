@@ -57,6 +57,9 @@ export class EndpointRegistry extends EventEmitter<EndpointRegistryEvents> {
     const pool = state.pool;
     state.pool = null;
     if (pool !== null) closeQuietly(pool);
+    const h2Pool = state.h2Pool;
+    state.h2Pool = null;
+    if (h2Pool !== null) closeQuietly(h2Pool);
     this.emit('remove', state);
   }
 
@@ -74,7 +77,7 @@ export class EndpointRegistry extends EventEmitter<EndpointRegistryEvents> {
 }
 
 /** Close a pool without waiting: in-flight requests finish; a failure to close is of no interest. */
-function closeQuietly(pool: NonNullable<EndpointState['pool']>): void {
+function closeQuietly(pool: { close(): Promise<void> }): void {
   try {
     pool.close().catch(ignore);
   } catch {

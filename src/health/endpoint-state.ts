@@ -20,6 +20,8 @@ export class EndpointState {
   readonly name: string;
   /** Connection pool, created lazily by the forwarder. */
   pool: Dispatcher | null = null;
+  /** Cleartext HTTP/2 pool (routes whose backend speaks HTTP/2), created lazily by the forwarder. */
+  h2Pool: { close(): Promise<void>; destroy(): Promise<void> } | null = null;
   /** Routes referencing it in its registry; the registry disposes of it when this drops to 0. */
   refs = 0;
   /** The fields (shared slot, or own memory) and where this state's begin. */

@@ -1,13 +1,20 @@
-// The router's (and the autoport companion's) client of the Kubernetes API: raw JSON requests
-// authenticated by a KubeConfig exactly as the client library's own requests are (token, client
-// certificate, CA, insecure-skip-tls-verify), each carrying the caller's User-Agent. Raw JSON
+// The router's (and the autoport companion's) client of the Kubernetes API, as client-go's is: one
+// long-lived connection to the API server, HTTP/2 where the server offers it (kube-apiserver
+// does, over TLS), so lists, watches, the Lease and status writes are streams of one connection
+// and no request pays a handshake; over HTTP/1.1 (a plain-HTTP test server) a keep-alive pool
+// holding one connection per request in flight. A second HTTP/2 connection opens only when the
+// server's stream limit (kube-apiserver: 100) is reached, e.g. by more than ~100 open watches.
+//
+// Requests are raw JSON, authenticated as the kubeconfig says (token, token file, exec plugin,
+// client certificate, CA, insecure-skip-tls-verify), each with the caller's User-Agent. Raw JSON
 // keeps objects as the API serves them (timestamps as strings, no model classes), which is what
 // the store holds, and reaches custom resources (route.openshift.io) without generated code.
 
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { STATUS_CODES } from 'node:http';
-import { request as undiciRequest, type Dispatcher } from 'undici';
-import { loadKubeConfig } from './kubeconfig.ts';
+import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import type { Metrics } from '../metrics.ts';
+import { KubeConfigError, loadKubeConfig } from './kubeconfig.ts';
 import { userAgent } from './user-agent.ts';
 
 export interface KubeRequest {
@@ -28,63 +35,75 @@ export class KubeApiError extends Error {
   readonly reason: string;
   /** The API's own message (a `Status` object's `message`), or the HTTP status text. */
   readonly detail: string;
-  constructor(statusCode: number, reason: string, message: string, detail = '') {
+  /** Retry-After of a 429 or 503, in seconds (API Priority and Fairness sends it). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(statusCode: number, reason: string, message: string, detail = '', retryAfterSeconds?: number) {
     super(message);
     this.statusCode = statusCode;
     this.reason = reason;
     this.detail = detail;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/** An open streaming response (a watch): its lines, and how to end it. */
+export interface KubeStream {
+  /** The body as text, decoded as UTF-8 across chunk boundaries. */
+  readonly body: AsyncIterable<string>;
+  /** End the stream (idempotent). */
+  close(): void;
 }
 
 export interface KubeClientOptions {
   /** Sent on every request, e.g. `switchyard/0.1.0 (default; node-1)`; see userAgent(). */
   userAgent?: string;
+  /** Requests and new connections are counted here. */
+  metrics?: Metrics;
 }
 
-const METHODS: Record<KubeRequest['method'], HttpMethod> = {
-  GET: HttpMethod.GET, POST: HttpMethod.POST, PUT: HttpMethod.PUT, PATCH: HttpMethod.PATCH, DELETE: HttpMethod.DELETE,
-};
+/** Credentials are read again after this long (a projected token file rotates; client-go re-reads it every minute). */
+const AUTH_TTL_MS = 10_000;
+
+interface Connection { dispatcher: Dispatcher; headers: Record<string, string>; headersAt: number }
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
   readonly userAgent: string | undefined;
+  readonly #kubeConfig: KubeConfig;
+  readonly #origin: string;
+  readonly #metrics: Metrics | undefined;
+  #connection: Promise<Connection> | undefined;
+  #closed = false;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
-    if (!kubeConfig.getCurrentCluster()) throw new Error('kubeconfig has no current cluster');
-    this.kubeConfig = kubeConfig;
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new KubeConfigError('kubeconfig has no current cluster');
+    if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+      throw new KubeConfigError(`kubeconfig: plain-HTTP server ${cluster.server} is allowed only with insecure-skip-tls-verify`);
+    }
+    if (cluster.proxyUrl?.startsWith('socks')) throw new KubeConfigError('kubeconfig: SOCKS proxies (proxy-url) are not supported; use an HTTP proxy');
+    this.#kubeConfig = kubeConfig;
+    this.#origin = cluster.server.replace(/\/+$/, '');
     this.userAgent = options.userAgent;
+    this.#metrics = options.metrics;
   }
 
   /** The URL of an API path on this client's server. */
   url(path: string, query: Record<string, string | undefined> = {}): URL {
-    const cluster = this.kubeConfig.getCurrentCluster()!;
-    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    const url = new URL(this.#origin + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') url.searchParams.set(key, value);
     return url;
   }
 
   /** Send one request; resolves with the parsed JSON body of a 2xx answer, rejects with KubeApiError otherwise. */
   async request<T = unknown>(request: KubeRequest): Promise<T> {
-    const url = this.url(request.path, request.query);
-    const context = new RequestContext(url.toString(), METHODS[request.method]);
-    await this.kubeConfig.applySecurityAuthentication(context);
-    const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
-    if (this.userAgent) headers['user-agent'] = this.userAgent;
-    let body: string | undefined;
-    if (request.body !== undefined) {
-      body = JSON.stringify(request.body);
-      headers['content-type'] = request.contentType ?? 'application/json';
-    }
-    // undici's request(), not fetch(): fetch reads the body through a web stream, which for a
-    // list of 100k objects (hundreds of MB) cost seconds of a start-up in chunk handling.
-    const response = await undiciRequest(url, {
-      method: request.method,
-      headers,
-      body,
-      dispatcher: context.getDispatcher() as Dispatcher | undefined,
-      signal: AbortSignal.timeout(request.timeoutMs ?? 30_000),
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const response = await this.#send(request.method, this.url(request.path, request.query), {
+      body, contentType: request.body === undefined ? undefined : request.contentType ?? 'application/json',
+      timeoutMs: request.timeoutMs ?? 30_000, stream: false,
     });
     const status = response.statusCode;
+    // undici's body.text(), not fetch(): fetch reads the body through a web stream, which for a
+    // list of 100k objects (hundreds of MB) cost seconds of a start-up in chunk handling.
     const text = await response.body.text();
     let parsed: unknown;
     try {
@@ -92,23 +111,125 @@ export class KubeClient {
     } catch {
       parsed = undefined;
     }
-    if (status < 200 || status > 299) {
-      const answer = parsed as { reason?: string; message?: string } | undefined;
-      const detail = answer?.message ?? (parsed === undefined && text !== '' ? text.slice(0, 200) : STATUS_CODES[status] ?? '');
-      throw new KubeApiError(status, answer?.reason ?? 'Unknown', `${request.method} ${request.path}: ${status} ${detail}`, detail);
-    }
+    if (status < 200 || status > 299) throw apiError(request.method, request.path, status, parsed, text, response.headers);
     if (parsed === undefined) throw new KubeApiError(status, 'InvalidResponse', `${request.method} ${request.path}: response is not JSON`);
     return parsed as T;
   }
 
-  /** Release connections (the process keeps no socket of this client open after it). */
-  async close(): Promise<void> {}
+  /**
+   * A streaming GET (a watch): resolves once the response headers are in with a 2xx status,
+   * rejects with KubeApiError otherwise. No timeout once streaming: the caller's watchdog decides.
+   */
+  async stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs = 30_000): Promise<KubeStream> {
+    const controller = new AbortController();
+    const response = await this.#send('GET', this.url(path, query), { timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal });
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      const text = await response.body.text().catch(() => '');
+      let parsed: unknown;
+      try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+      throw apiError('GET', path, response.statusCode, parsed, text, response.headers);
+    }
+    response.body.setEncoding('utf8');
+    const body = response.body as AsyncIterable<string>;
+    return {
+      body,
+      close: () => {
+        controller.abort();
+        response.body.destroy();
+      },
+    };
+  }
+
+  /** Close the connection; requests still in flight fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const connection = await this.#connection?.catch(() => undefined);
+    await connection?.dispatcher.destroy().catch(() => {});
+  }
+
+  async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; timeoutMs: number; stream: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    if (this.#closed) throw new Error('Kubernetes client closed');
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.#connect();
+      const headers: Record<string, string> = { ...connection.headers, accept: 'application/json' };
+      if (this.userAgent) headers['user-agent'] = this.userAgent;
+      if (options.contentType) headers['content-type'] = options.contentType;
+      const timeout = AbortSignal.timeout(options.timeoutMs);
+      const response = await connection.dispatcher.request({
+        origin: url.origin, path: url.pathname + url.search, method, headers, body: options.body,
+        // Over HTTP/2 both time the stream, not the connection. A watch's body has no timeout.
+        headersTimeout: options.timeoutMs, bodyTimeout: options.stream ? 0 : options.timeoutMs,
+        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+      });
+      this.#metrics?.kubeRequests.inc({ verb: options.stream ? 'watch' : method.toLowerCase(), code: String(response.statusCode) });
+      // A token that expired between refreshes (a rotated file, an exec credential): read it again, once.
+      if (response.statusCode === 401 && attempt === 1) {
+        await response.body.dump().catch(() => {});
+        connection.headersAt = 0;
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /** The dispatcher (made once) and fresh credentials. */
+  async #connect(): Promise<Connection> {
+    this.#connection ??= this.#open();
+    const connection = await this.#connection;
+    if (Date.now() - connection.headersAt > AUTH_TTL_MS) {
+      connection.headers = (await this.#credentials()).headers;
+      connection.headersAt = Date.now();
+    }
+    return connection;
+  }
+
+  async #open(): Promise<Connection> {
+    const { headers, tls } = await this.#credentials();
+    const cluster = this.#kubeConfig.getCurrentCluster()!;
+    // TCP keep-alive as client-go (30 s) so a dead peer or a NAT that forgot us is noticed.
+    const connect = { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 };
+    const dispatcher: Dispatcher = cluster.proxyUrl
+      ? new ProxyAgent({ uri: cluster.proxyUrl, requestTls: tls, connect: { keepAlive: true, keepAliveInitialDelay: 30_000 } })
+      : new Pool(this.#origin, {
+        connect, allowH2: true,
+        // HTTP/1.1 connections idle between requests are kept a minute (the API server keeps them 90 s).
+        keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000,
+      });
+    const connections = this.#metrics?.kubeConnections;
+    if (connections) dispatcher.on('connect', () => connections.inc());
+    return { dispatcher, headers, headersAt: Date.now() };
+  }
+
+  /** Headers (Authorization, Impersonate-User) and TLS options, as the kubeconfig gives them now. */
+  async #credentials(): Promise<{ headers: Record<string, string>; tls: Record<string, unknown> }> {
+    const options: { headers?: Record<string, string>; auth?: string; ca?: Buffer; cert?: Buffer; key?: Buffer; pfx?: Buffer; passphrase?: string; rejectUnauthorized?: boolean; servername?: string } = {};
+    await this.#kubeConfig.applyToHTTPSOptions(options as never);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = String(value);
+    if (options.auth) headers['authorization'] = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+    const tls: Record<string, unknown> = {};
+    for (const key of ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const) {
+      if (options[key] !== undefined) tls[key] = options[key];
+    }
+    return { headers, tls };
+  }
+}
+
+function apiError(method: string, path: string, status: number, parsed: unknown, text: string, headers: Dispatcher.ResponseData['headers']): KubeApiError {
+  const answer = parsed as { reason?: string; message?: string } | undefined;
+  const detail = answer?.message ?? (parsed === undefined && text !== '' ? text.slice(0, 200) : STATUS_CODES[status] ?? '');
+  const retryAfter = Number(headers['retry-after']);
+  return new KubeApiError(status, answer?.reason ?? 'Unknown', `${method} ${path}: ${status} ${detail}`, detail,
+    Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
 }
 
 /**
  * The client of a router or companion: the kubeconfig at `kubeconfig` (else in-cluster), a
  * User-Agent naming `component` and `name` (see user-agent.ts). Throws KubeConfigError.
  */
-export function openKubeClient(options: { kubeconfig: string; name: string; component?: string }): KubeClient {
-  return new KubeClient(loadKubeConfig(options.kubeconfig), { userAgent: userAgent(options.component ?? 'switchyard', options.name) });
+export function openKubeClient(options: { kubeconfig: string; name: string; node?: string; component?: string; metrics?: Metrics }): KubeClient {
+  return new KubeClient(loadKubeConfig(options.kubeconfig), {
+    userAgent: userAgent(options.component ?? 'switchyard', options.name, options.node), metrics: options.metrics,
+  });
 }

@@ -1,19 +1,27 @@
-// One resilient informer: the client library's ListWatch, restarted by us. The library's
-// informer stops for good when a watch connection breaks (it emits `error` and never re-watches),
-// so every failure — list error, broken watch, a watch silent for longer than the watchdog
-// allows — tears the informer down and starts a fresh one after a capped, jittered exponential
-// backoff. A fresh informer re-lists; the list is diffed against the store so that only objects
-// the new list proves gone are removed. During an outage nothing is removed: the router keeps
-// serving what it last knew.
+// One resilient informer, as client-go's reflector: the initial state, then a watch from its
+// resourceVersion, kept going for the life of the router.
+//
+// - The initial state comes from a streaming list where the server supports it (watch-list:
+//   one watch with `sendInitialEvents=true` sends every object, a bookmark marking the end, then
+//   the changes, on the same stream; no pages and no large list held by the server), else from a
+//   paged list followed by a watch. A server that refuses watch-list (kube-apiserver with the
+//   WatchList feature off, or older than 1.27) is remembered and paged lists are used from then on.
+// - A watch that ends cleanly (the server's timeoutSeconds) or breaks is opened again from the
+//   last resourceVersion seen (events and bookmarks move it): no re-list. Only when the server no
+//   longer has that version (410 Gone) is the state read again, and the new state is diffed
+//   against the store, so that only objects it proves gone are removed.
+// - Failures retry after a capped, jittered exponential backoff; a watch silent (not even a
+//   bookmark) for longer than the watchdog allows is restarted. During an outage nothing is
+//   removed: the router keeps serving what it last knew.
 
-import { ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { objectKey, API_VERSION, type Kind, type KubeObject } from '../objects/types.ts';
 import { narrowObject } from '../objects/narrow.ts';
-import { KubeApiError, type KubeClient } from './client.ts';
+import { KubeApiError, type KubeClient, type KubeStream } from './client.ts';
 import type { WatchedResource } from './resources.ts';
+import { WatchEventDecoder, WatchStatusError, type WatchEvent } from './watch-events.ts';
 
 /** Where an informer keeps what it lists and watches (the router's ObjectStore is one). */
 export interface InformerCache {
@@ -26,6 +34,9 @@ export interface InformerCache {
 
 /** An object `accept` refused: where it is, and why (a field path and message, never a value). */
 export interface RefusedObject { kind: Kind; namespace?: string; name?: string; field?: string; error: string }
+
+/** Whether informers start with watch-list; shared by the informers of one server (a refusal holds for all). */
+export interface WatchListMode { use: boolean }
 
 export interface KubeInformerOptions {
   client: KubeClient;
@@ -40,6 +51,8 @@ export interface KubeInformerOptions {
   listTimeoutMs?: number;
   /** Objects per list page (limit/continue); 0 = one unpaged list. Default LIST_PAGE_SIZE. */
   listPageSize?: number;
+  /** Start with watch-list (default: yes, until the server refuses it). */
+  watchList?: WatchListMode;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string; field?: string };
   /** Told of each refused object (after the informer has logged it). */
@@ -52,10 +65,6 @@ export interface KubeInformerOptions {
   /** Time for the watchdog and the restart backoff (tests drive it by hand). Default: the system clock. */
   clock?: Clock;
 }
-
-/** Watch line callback and done callback of the client's Watch. */
-type WatchCallback = (phase: string, object: any, raw?: any) => void;
-type DoneCallback = (err: unknown) => void;
 
 /** One page of a list (limit/continue). */
 interface ListPage { metadata?: { resourceVersion?: string; continue?: string }; items?: KubeObject[] }
@@ -70,21 +79,28 @@ const LIST_PAGE_SIZE = 500;
 /** After a watch ran this long without trouble, the next failure starts the backoff afresh. */
 const HEALTHY_RUN_MS = 30_000;
 
+/** The bookmark that ends a watch-list's initial events carries this annotation. */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/** A watch-list answered by a server that does not support it: use paged lists. */
+class WatchListRefused extends Error {}
+
 export class KubeInformer {
   readonly watched: WatchedResource;
   #options: KubeInformerOptions;
   #log: Logger;
   #clock: Clock;
-  #watch: Watch;
-  #informer: ListWatch<KubernetesObject> | undefined;
-  /** Bumped on every (re)start; callbacks of older informers are ignored. */
+  /** Bumped on every (re)start; callbacks of older sessions are ignored. */
   #generation = 0;
   #attempt = 0;
   #restartTimer: TimerHandle | undefined;
   #watchdog: TimerHandle | undefined;
+  #stream: KubeStream | undefined;
   #watchOpen = false;
   #watchStartedAt = 0;
   #lastActivity = 0;
+  /** Where the watch goes on from; '' = read the whole state first. */
+  #resourceVersion = '';
   #stopped = true;
   #synced = false;
   #syncWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
@@ -94,15 +110,11 @@ export class KubeInformer {
     this.#clock = options.clock ?? systemClock;
     this.watched = options.watched;
     this.#log = options.logger.child({ resource: options.watched.resource });
-    this.#watch = new Watch(options.client.kubeConfig);
-    // The client aborts a watch silent for 30 s on its own (a private field, default 30 s); our
-    // watchdog, with its configured timeout and restart accounting, is meant to act first.
-    (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchTimeoutMs + 30_000;
   }
 
   get synced(): boolean { return this.#synced; }
 
-  /** Start listing and watching; resolves after the first successful list. */
+  /** Start listing and watching; resolves after the first complete initial state. */
   start(): Promise<void> {
     if (this.#stopped) {
       this.#stopped = false;
@@ -121,43 +133,119 @@ export class KubeInformer {
     this.#clock.clearTimeout(this.#watchdog);
     this.#restartTimer = undefined;
     this.#watchdog = undefined;
-    const informer = this.#informer;
-    this.#informer = undefined;
-    this.#watchOpen = false;
+    this.#closeStream();
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     for (const w of waiters) w.reject(new Error(`${this.watched.resource} informer stopped before its first list`));
-    await informer?.stop();
   }
 
+  /** Start a session: the initial state if needed, then the watch; again at once when it ends cleanly. */
   #run(): void {
     const generation = ++this.#generation;
-    const { path, labelSelector, fieldSelector } = this.watched;
-    const current = () => generation === this.#generation;
-    const watchProxy = {
-      watch: (watchPath: string, params: Record<string, string | number | boolean | undefined>, callback: WatchCallback, done: DoneCallback) =>
-        this.#openWatch(current, watchPath, params, callback, done),
-    } as unknown as Watch;
-    const informer = new ListWatch<KubernetesObject>(path, watchProxy, () => this.#list(current), false, labelSelector, fieldSelector);
-    informer.on('add', (o) => { if (current()) this.#upsert(o); });
-    informer.on('update', (o) => { if (current()) this.#upsert(o); });
-    informer.on('delete', (o) => { if (current()) this.#remove(o); });
-    informer.on('error', (err) => { if (current()) this.#failed(err); });
-    this.#informer = informer;
-    informer.start().catch((err: unknown) => { if (current()) this.#failed(err); });
+    const current = () => generation === this.#generation && !this.#stopped;
+    this.#session(current).then(
+      () => { if (current()) this.#run(); },
+      (err: unknown) => {
+        if (!current()) return;
+        if (err instanceof WatchListRefused) {
+          this.#run();
+          return;
+        }
+        if (isGone(err)) {
+          // The version we watched from is compacted away: read the whole state again, at once.
+          this.#log.info({ reason: describe(err) }, 'resourceVersion expired: reading the state again');
+          this.#resourceVersion = '';
+          this.#closeStream();
+          this.#run();
+          return;
+        }
+        this.#failed(err);
+      });
   }
 
-  async #list(current: () => boolean): Promise<KubernetesListObject<KubernetesObject>> {
-    const { watched } = this;
+  async #session(current: () => boolean): Promise<void> {
+    const { watched, client } = this.#options;
+    const initial = this.#resourceVersion === '';
+    const watchList = initial && (this.#options.watchList?.use ?? true);
+    if (initial && !watchList) await this.#list(current);
+    if (!current()) return;
+    // Bookmarks prove a quiet watch alive; the server ends the watch now and then (as client-go
+    // asks), and it goes on from the last resourceVersion without a re-list.
+    const query: Record<string, string | undefined> = {
+      watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: String(300 + Math.floor(Math.random() * 300)),
+      labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
+      resourceVersion: this.#resourceVersion,
+    };
+    if (watchList) Object.assign(query, { sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' });
+    let stream: KubeStream;
+    try {
+      stream = await client.stream(watched.path, query);
+    } catch (err) {
+      if (watchList && refusesWatchList(err)) {
+        this.#options.watchList!.use = false;
+        this.#log.info({ reason: describe(err) }, 'the API server does not stream lists (watch-list): using paged lists');
+        throw new WatchListRefused();
+      }
+      throw err;
+    }
+    if (!current()) {
+      stream.close();
+      return;
+    }
+    this.#stream = stream;
+    this.#watchOpen = true;
+    this.#watchStartedAt = this.#lastActivity = this.#clock.now();
+    // Keys of a watch-list's initial events, until its end bookmark; then undefined.
+    let initialKeys: Set<string> | undefined = watchList ? new Set() : undefined;
+    const decoder = new WatchEventDecoder();
+    const handle = (event: WatchEvent): void => {
+      this.#lastActivity = this.#clock.now();
+      this.#attempt = 0;
+      this.#touchSync();
+      if (event.type === 'ERROR') throw new WatchStatusError(event.object);
+      const resourceVersion: string | undefined = event.object?.metadata?.resourceVersion;
+      if (event.type === 'BOOKMARK') {
+        if (initialKeys && event.object?.metadata?.annotations?.[INITIAL_EVENTS_END] === 'true') {
+          this.#removeMissing(initialKeys);
+          initialKeys = undefined;
+          this.#markSynced();
+        }
+        if (!initialKeys && resourceVersion) this.#resourceVersion = resourceVersion;
+        return;
+      }
+      if (event.type === 'DELETED') this.#remove(event.object);
+      else {
+        const key = this.#upsert(narrowObject(watched.kind, { ...event.object, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+        if (initialKeys && key) initialKeys.add(key);
+      }
+      // During a watch-list's initial events, objects carry their own versions, not the state's.
+      if (!initialKeys && resourceVersion) this.#resourceVersion = resourceVersion;
+    };
+    try {
+      for await (const chunk of stream.body) {
+        if (!current()) return;
+        for (const event of decoder.push(chunk)) handle(event);
+      }
+      if (!current()) return;
+      for (const event of decoder.end()) handle(event);
+    } finally {
+      if (current()) this.#closeStream(); // ended, broken, or a bad event: the next session opens a new one
+    }
+    if (initialKeys) throw new Error('the watch ended before its initial events were complete');
+  }
+
+  /** The whole state by paged list; sets the resourceVersion the watch goes on from. */
+  async #list(current: () => boolean): Promise<void> {
+    const { watched, client } = this.#options;
     const pageSize = this.#options.listPageSize ?? LIST_PAGE_SIZE;
-    const items: KubeObject[] = [];
+    const keys = new Set<string>();
     let resourceVersion = '';
     let continueToken: string | undefined;
     let paged = pageSize > 0;
     for (;;) {
       let page: ListPage;
       try {
-        page = await this.#options.client.request<ListPage>({
+        page = await client.request<ListPage>({
           method: 'GET', path: watched.path,
           query: {
             labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
@@ -167,71 +255,46 @@ export class KubeInformer {
         });
       } catch (err) {
         // The snapshot the pages come from was compacted away: list again, whole (as client-go's pager does).
-        if (continueToken !== undefined && err instanceof KubeApiError && err.statusCode === 410) {
-          this.#log.warn({ listed: items.length }, 'list continue token expired: listing again without pages');
-          items.length = 0;
+        if (continueToken !== undefined && isGone(err)) {
+          this.#log.warn({ listed: keys.size }, 'list continue token expired: listing again without pages');
+          keys.clear();
           continueToken = undefined;
           paged = false;
           continue;
         }
         throw err;
       }
-      // A list that lands after a restart belongs to a dead informer: make it give up quietly.
-      if (!current()) throw new Error('superseded');
-      // Narrowed page by page, before the client library caches them: its cache and the store
-      // share one copy, and the full objects of a page (managedFields, last-applied annotations)
-      // die young instead of the whole list's staying alive until its last item is narrowed.
-      for (const item of page.items ?? []) items.push(narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+      if (!current()) return;
+      // Narrowed page by page: the full objects of a page (managedFields, last-applied
+      // annotations) die young instead of the whole list's staying alive until its end.
+      for (const item of page.items ?? []) {
+        const key = this.#upsert(narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+        if (key) keys.add(key);
+      }
       resourceVersion = page.metadata?.resourceVersion ?? '';
       continueToken = page.metadata?.continue || undefined;
       if (continueToken === undefined) break;
     }
-    this.#removeMissing(items);
+    this.#removeMissing(keys);
+    this.#resourceVersion = resourceVersion;
     this.#markSynced();
     this.#touchSync();
-    return { metadata: { resourceVersion }, items } as unknown as KubernetesListObject<KubernetesObject>;
   }
 
-  /** Remove from the store the objects of this informer's scope that the list proves gone. */
-  #removeMissing(items: KubeObject[]): void {
+  /** Remove from the store the objects of this informer's scope that a complete state proves gone. */
+  #removeMissing(listed: Set<string>): void {
     const { kind, namespace, name } = this.watched;
-    if (this.#options.store.size(kind) === 0) return; // the first list: nothing to compare with
-    const listed = new Set(items.map((item) => objectKey(kind, item.metadata)));
+    const store = this.#options.store;
+    if (store.size(kind) === 0) return;
     const prefix = namespace ? `${namespace}/` : undefined;
     const gone: string[] = [];
-    const scope = name !== undefined ? [`${namespace}/${name}`].filter((key) => this.#options.store.has(kind, key)) : this.#options.store.keys(kind);
+    const scope = name !== undefined ? [`${namespace}/${name}`].filter((key) => store.has(kind, key)) : store.keys(kind);
     for (const key of scope) {
       if (prefix && !key.startsWith(prefix)) continue;
       if (!listed.has(key)) gone.push(key);
     }
-    for (const key of gone) this.#options.store.remove(kind, key);
+    for (const key of gone) store.remove(kind, key);
     if (gone.length > 0) this.#log.info({ removed: gone.length }, 're-list removed objects that are gone');
-  }
-
-  async #openWatch(current: () => boolean, path: string, params: Record<string, string | number | boolean | undefined>,
-    callback: WatchCallback, done: DoneCallback): Promise<AbortController> {
-    // A dead informer must not open a watch: hand it a controller nobody will ever abort.
-    if (!current()) return new AbortController();
-    this.#watchOpen = true;
-    this.#watchStartedAt = this.#lastActivity = this.#clock.now();
-    // Ask for bookmarks, so a quiet but healthy watch still proves it is alive; and let the
-    // server end the watch cleanly now and then (as client-go does), which re-watches from
-    // the last resourceVersion without a re-list.
-    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
-    const query = { ...params, allowWatchBookmarks: true, timeoutSeconds };
-    return this.#watch.watch(path, query,
-      (phase, object, raw) => {
-        if (!current()) return;
-        this.#lastActivity = this.#clock.now();
-        this.#attempt = 0;
-        this.#touchSync();
-        callback(phase, phase === 'ADDED' || phase === 'MODIFIED' ? narrowObject(this.watched.kind, object) : object, raw);
-      },
-      (err) => {
-        if (!current()) return;
-        this.#watchOpen = false;
-        done(err);
-      });
   }
 
   #failed(err: unknown): void {
@@ -259,14 +322,12 @@ export class KubeInformer {
     if (silentMs > this.#options.watchTimeoutMs) this.#restart(`watch sent nothing for ${Math.round(silentMs / 1000)}s`);
   }
 
+  /** Give up the current session; a new one starts after the backoff. */
   #restart(reason: string): void {
     if (this.#stopped || this.#restartTimer) return;
-    const old = this.#informer;
-    this.#informer = undefined;
-    this.#generation++; // late callbacks of the old informer are ignored from here on
+    this.#generation++; // late callbacks of the old session are ignored from here on
     const ranHealthy = this.#watchOpen && this.#clock.now() - this.#watchStartedAt > HEALTHY_RUN_MS;
-    this.#watchOpen = false;
-    void old?.stop();
+    this.#closeStream();
     if (ranHealthy) this.#attempt = 0;
     const initial = this.#options.backoffInitialMs ?? 200;
     const max = this.#options.backoffMaxMs ?? 30_000;
@@ -281,26 +342,35 @@ export class KubeInformer {
     }, delay);
   }
 
-  #upsert(raw: KubernetesObject): void {
+  #closeStream(): void {
+    this.#watchOpen = false;
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.close();
+  }
+
+  /** The object's store key when it was taken (or refused: a refused one is still present on the server). */
+  #upsert(candidate: KubeObject): string | undefined {
     const { kind } = this.watched;
-    const candidate = { ...raw, apiVersion: raw.apiVersion ?? API_VERSION[kind], kind: raw.kind ?? kind } as KubeObject;
+    const name = stringOrUndefined(candidate.metadata?.name);
+    if (name === undefined) return undefined;
+    const key = objectKey(kind, candidate.metadata);
     const result = this.#options.accept(candidate);
     if ('error' in result) {
       // Validation messages name the field, never its value: nothing of a Secret's data gets out.
       const namespace = stringOrUndefined(candidate.metadata?.namespace);
-      const name = stringOrUndefined(candidate.metadata?.name);
-      this.#log.warn({ object: `${namespace ?? ''}/${name ?? '?'}`, error: result.error },
+      this.#log.warn({ object: `${namespace ?? ''}/${name}`, error: result.error },
         'invalid object ignored (its previous version, if any, stays)');
       this.#options.onRefused?.({ kind, namespace, name, field: result.field, error: result.error });
-      return;
+      return key;
     }
     this.#options.store.upsert(kind, result.object);
+    return key;
   }
 
-  #remove(raw: KubernetesObject): void {
-    if (!raw.metadata?.name) return;
-    const meta = raw.metadata as KubeObject['metadata'];
-    this.#options.store.remove(this.watched.kind, objectKey(this.watched.kind, meta));
+  #remove(raw: { metadata?: { name?: string; namespace?: string } } | undefined): void {
+    if (!raw?.metadata?.name) return;
+    this.#options.store.remove(this.watched.kind, objectKey(this.watched.kind, raw.metadata as KubeObject['metadata']));
   }
 
   #markSynced(): void {
@@ -320,13 +390,24 @@ function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** 410 Gone, as an HTTP answer or as a watch ERROR event: the resourceVersion is no longer there. */
+function isGone(err: unknown): boolean {
+  return (err instanceof KubeApiError || err instanceof WatchStatusError) && err.statusCode === 410;
+}
+
+/** The server's validation refused sendInitialEvents / resourceVersionMatch on a watch: no watch-list there. */
+function refusesWatchList(err: unknown): boolean {
+  return err instanceof KubeApiError && (err.statusCode === 400 || err.statusCode === 422)
+    && /sendInitialEvents|resourceVersionMatch/.test(err.detail);
+}
+
 /** A short reason for a log line: status code and message, never headers or tokens. */
 function describe(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { statusCode?: number; code?: unknown; message?: string; name?: string };
     const status = e.statusCode ?? (typeof e.code === 'number' ? e.code : undefined);
     const message = e.message ?? e.name ?? 'error';
-    return status ? `${status} ${message}` : message;
+    return status && !message.includes(String(status)) ? `${status} ${message}` : message;
   }
   return String(err);
 }

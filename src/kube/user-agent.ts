@@ -7,12 +7,11 @@ import { hostname } from 'node:os';
 import { packageVersion } from '../version.ts';
 
 /**
- * `switchyard/<version> (<name>; <node>)`. `node`: NODE_NAME (the DaemonSet sets it from
- * spec.nodeName), else the host name, which for a host-network pod is the node's.
+ * `switchyard/<version> (<name>; <node>)`. `node`: the DaemonSet passes spec.nodeName (NODE_NAME);
+ * without it, the host name, which for a host-network pod is the node's.
  */
-export function userAgent(component: string, name: string, env: NodeJS.ProcessEnv = process.env): string {
-  const node = env['NODE_NAME'] || hostname();
-  return `${component}/${packageVersion()} (${clean(name)}; ${clean(node)})`;
+export function userAgent(component: string, name: string, node = ''): string {
+  return `${component}/${packageVersion()} (${clean(name)}; ${clean(node || hostname())})`;
 }
 
 /** Header-safe: no control characters, parentheses or semicolons from names. */

@@ -2,7 +2,25 @@
 // it — resolved once when the route's runtime is built. A phase nobody implements is null, so
 // the runner skips it with one check.
 
-import type { ChainLink, Phases } from './types.ts';
+import type { Phases } from './types.ts';
+
+/** A plugin instance in a route's chain. */
+export interface ChainLink {
+  /** Plugin name (metrics/log label for built-ins) or Middleware `namespace/name`. */
+  readonly name: string;
+  readonly phases: Phases;
+  /** Index into the per-exchange state slots (ctx.local). */
+  readonly slot: number;
+  /** The plugin's `local` factory: ctx.local is made on first use. */
+  readonly makeLocal: (() => unknown) | null;
+}
+
+/** What a chain is built from: a plugin instance's name and phases (and its `local` factory). */
+export interface ChainEntry {
+  readonly name: string;
+  readonly phases: Phases;
+  readonly makeLocal?: (() => unknown) | null;
+}
 
 export class RouteChain {
   readonly links: readonly ChainLink[];
@@ -10,19 +28,26 @@ export class RouteChain {
   readonly request: readonly ChainLink[] | null;
   readonly selectEndpoint: readonly ChainLink[] | null;
   readonly upstreamRequest: readonly ChainLink[] | null;
+  readonly requestBody: readonly ChainLink[] | null;
   readonly response: readonly ChainLink[] | null;
+  readonly responseBody: readonly ChainLink[] | null;
+  readonly failure: readonly ChainLink[] | null;
   readonly log: readonly ChainLink[] | null;
-  /** Bound on the time the request phases may take together when one is asynchronous (the route's timeout). */
+  /** Bound on the time an asynchronous phase may take (the route's timeout; 0 = none). */
   readonly timeoutMs: number;
 
-  constructor(links: readonly ChainLink[], timeoutMs: number) {
+  constructor(entries: readonly ChainEntry[], timeoutMs: number) {
+    const links = entries.map((e, i): ChainLink => ({ name: e.name, phases: e.phases, slot: i, makeLocal: e.makeLocal ?? null }));
     this.links = links;
     this.timeoutMs = timeoutMs;
     this.connection = having(links, 'connection');
     this.request = having(links, 'request');
     this.selectEndpoint = having(links, 'selectEndpoint');
     this.upstreamRequest = having(links, 'upstreamRequest');
+    this.requestBody = having(links, 'requestBody');
     this.response = having(links, 'response');
+    this.responseBody = having(links, 'responseBody');
+    this.failure = having(links, 'failure');
     this.log = having(links, 'log');
   }
 
@@ -40,9 +65,4 @@ export class RouteChain {
 function having(links: readonly ChainLink[], phase: keyof Phases): readonly ChainLink[] | null {
   const list = links.filter((l) => typeof l.phases[phase] === 'function');
   return list.length === 0 ? null : list;
-}
-
-/** Build links from (name, phases) pairs; a link's slot is its position. */
-export function linksOf(entries: ReadonlyArray<{ name: string; phases: Phases }>): ChainLink[] {
-  return entries.map((e, i) => ({ name: e.name, phases: e.phases, slot: i }));
 }

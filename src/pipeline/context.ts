@@ -1,227 +1,207 @@
-// The per-exchange context every phase receives: one object per request (or per passthrough
-// connection), all fields assigned in the constructor so its shape never changes. Plugins read
-// the route, client and request, keep per-plugin state in `ctx.local`, answer with
-// `ctx.respond(...)`, and change what goes upstream through `ctx.path` and the upstream-header
-// helpers. Nothing here is allocated unless a plugin asks for it (TLS info, state slots, body).
+// The context every phase receives: a view of one exchange, sealed. The runner's state (stage,
+// timers, the answer, the transport) lives in the exchange behind a private field; what a
+// plugin reads and changes is listed here and nothing else — the route as a frozen snapshot
+// without key material, endpoints as read-only candidates, its own state in `ctx.local`.
+// One view per exchange, made with it.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { ProxyErrorSpec } from '../errors.ts';
-import type { EndpointCandidate, RouteInfo } from './types.ts';
-import type { RouteChain } from './chain.ts';
+import type { Member } from '../balance/types.ts';
+import type { EndpointCandidate, ExchangeKind, FailureInfo, GrpcCall, Outcome, RouteInfo, TlsInfo } from './views.ts';
 
-export type ExchangeKind = 'http' | 'upgrade' | 'passthrough';
-/** How the exchange ended (log phase). */
-export type Outcome = 'pending' | 'forwarded' | 'answered' | 'error' | 'client-closed';
+export type { ExchangeKind, GrpcCall, Outcome, TlsInfo } from './views.ts';
 
-export interface TlsInfo {
-  /** Server name the client sent in its ClientHello (null: none, or plain HTTP). */
-  readonly sni: string | null;
-  /** Protocol chosen by ALPN ('h2', 'http/1.1') or null. */
-  readonly alpn: string | null;
-  /** The route's TLS termination, null for a plain-HTTP route. */
-  readonly termination: 'edge' | 'passthrough' | 'reencrypt' | null;
-  /** The client connection is TLS (terminated here, or passed through). */
-  readonly encrypted: boolean;
-}
-
-/** Thrown by readBody when the body is larger than the limit asked for (answered 413). */
-export class BodyTooLargeError extends Error {
-  readonly limit: number;
-  constructor(limit: number) {
-    super(`request body larger than ${limit} bytes`);
-    this.limit = limit;
-  }
-}
-
-/** What the code driving an exchange provides to the phase runner. */
-export interface ExchangeDriver {
-  /** The request phases (connection → upstreamRequest) are done: forward (or open the tunnel). */
-  proceed(ctx: PluginContext): void;
-  /** A plugin answered (ctx.answer*) or a built-in rejected: write it. */
-  answer(ctx: PluginContext): void;
-  /** A phase threw or rejected, or did not settle in time. */
-  failed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void;
-}
-
-const NO_SLOTS: unknown[] = [];
-
-export class PluginContext {
+/**
+ * What the view reads of its exchange (pipeline/phase-run.ts implements it). Declared here so
+ * this module depends on nothing of the runner.
+ */
+export interface RunState {
   readonly kind: ExchangeKind;
-  readonly route: RouteInfo;
-  readonly clientAddress: string;
-  /** The client connection (a TLSSocket when encrypted). */
+  readonly owner: { readonly info: RouteInfo; readonly candidates: readonly EndpointCandidate[]; readonly members: readonly Member[]; readonly termination: TlsInfo['termination'] };
   readonly socket: import('node:net').Socket;
-  readonly method: string;
-  /** Request target in origin form (`/path?query`), as received. */
-  readonly url: string;
-  /** Host header (or :authority) as received. */
-  readonly host: string;
-  /** Request headers; phases may change them (they are the base of the upstream headers). */
-  readonly headers: IncomingHttpHeaders;
+  readonly clientAddress: string;
   readonly secure: boolean;
-  /** Path (with query) sent upstream; request/upstreamRequest phases may rewrite it. */
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly headers: IncomingHttpHeaders;
   path: string;
-  /** The chosen endpoint (after selectEndpoint). */
-  endpoint: EndpointCandidate | null = null;
-  /** Response status: the endpoint's, or the one answered by the router. */
-  status = 0;
-  /** Response headers during the response phase (mutable), else null. */
-  responseHeaders: OutgoingHttpHeaders | null = null;
-  /** The endpoint's response headers as received (response phase), else null. */
-  upstreamResponseHeaders: Readonly<Record<string, string | string[] | undefined>> | null = null;
-  outcome: Outcome = 'pending';
-  readonly startedAt: number;
-  durationMs = 0;
-  /** Upstream request headers as a flat [name, value, …] list (during upstreamRequest). */
-  upstreamHeaders: string[] | null = null;
-  /** Buffered request body (after readBody), else null: the body streams. */
-  body: Buffer | null = null;
-  /** Bits for the built-in plugins (per-exchange state without allocating the state slots). */
-  builtinFlags = 0;
+  readonly member: Member | null;
+  readonly status: number;
+  readonly responseHeaders: OutgoingHttpHeaders | null;
+  readonly upstreamResponseHeaders: Readonly<Record<string, string | string[] | undefined>> | null;
+  readonly outcome: Outcome;
+  readonly durationMs: number;
+  readonly body: Buffer | null;
+  readonly attempts: number;
+  readonly failure: FailureInfo | null;
+  readonly grpcStatus: number | null;
+  readonly answerStatus: number;
+  local: unknown;
+  respond(status: number, body: string | Buffer, headers: OutgoingHttpHeaders | null): void;
+  respondError(error: ProxyErrorSpec): void;
+  retry(): boolean;
+  upstreamHeader(name: string): string | undefined;
+  setUpstreamHeader(name: string, value: string): void;
+  removeUpstreamHeader(name: string): void;
+  readBody(limit: number): Promise<Buffer>;
+}
 
-  // ---- runner state (not for plugins)
-  readonly chain: RouteChain;
-  readonly driver: ExchangeDriver;
-  /** Whatever the driver needs (the proxy's route runtime, its request/response). */
-  readonly owner: unknown;
-  readonly request: Readable | null;
-  /** The driver's response object or raw socket. */
-  sink: unknown = null;
-  stage = 0;
-  index = 0;
-  current = 0;
-  settled = false;
-  timer: NodeJS.Timeout | null = null;
-  answerStatus = 0;
-  answerBody: string | Buffer = '';
-  answerHeaders: OutgoingHttpHeaders | null = null;
-  answerError: ProxyErrorSpec | null = null;
-  #slots: unknown[] = NO_SLOTS;
+/** The exchange behind a context (built-ins and the router only; not exported by the package). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export let runOf: (ctx: PluginContext<any>) => RunState;
+
+/** Candidate view of a member, found by position among the route's members. */
+function candidateOf(run: RunState, member: Member | null): EndpointCandidate | null {
+  if (member === null) return null;
+  const members = run.owner.members;
+  for (let i = 0; i < members.length; i++) if (members[i] === member) return run.owner.candidates[i]!;
+  return null;
+}
+
+export class PluginContext<L = unknown> {
+  readonly #run: RunState;
   #tls: TlsInfo | null = null;
+  #grpc: GrpcCall | null | undefined = undefined;
 
-  constructor(
-    kind: ExchangeKind, chain: RouteChain, driver: ExchangeDriver, owner: unknown, route: RouteInfo,
-    socket: import('node:net').Socket, clientAddress: string, secure: boolean,
-    method: string, url: string, host: string, headers: IncomingHttpHeaders, request: Readable | null,
-  ) {
-    this.kind = kind;
-    this.chain = chain;
-    this.driver = driver;
-    this.owner = owner;
-    this.route = route;
-    this.socket = socket;
-    this.clientAddress = clientAddress;
-    this.secure = secure;
-    this.method = method;
-    this.url = url;
-    this.path = url;
-    this.host = host;
-    this.headers = headers;
-    this.request = request;
-    this.startedAt = performance.now();
+  static {
+    runOf = (ctx) => ctx.#run;
   }
+
+  /** Made by the exchange; a plugin never constructs one. */
+  constructor(run: RunState) {
+    this.#run = run;
+  }
+
+  /** `'http'` (HTTP/1.1 and HTTP/2), `'upgrade'` (WebSocket and other Upgrades) or `'passthrough'` (TLS passthrough connection). */
+  get kind(): ExchangeKind { return this.#run.kind; }
+  /** The route: key, kind, namespace, name, host, path, annotations (frozen, no key material). */
+  get route(): RouteInfo { return this.#run.owner.info; }
+  /** Client address (IPv4-mapped IPv6 shown as IPv4; from the PROXY protocol header when trusted). */
+  get clientAddress(): string { return this.#run.clientAddress; }
+  /** The client connection is TLS. */
+  get secure(): boolean { return this.#run.secure; }
+  /** Request method ('' for passthrough). */
+  get method(): string { return this.#run.method; }
+  /** Request target in origin form (`/path?query`), as received ('' for passthrough). */
+  get url(): string { return this.#run.url; }
+  /** Host header (or :authority) as received. */
+  get host(): string { return this.#run.host; }
+  /** Request headers (lower-case names); phases may change them: they are the base of the upstream headers. */
+  get headers(): IncomingHttpHeaders { return this.#run.headers; }
+  /** Path with query sent upstream; request and upstreamRequest phases may rewrite it. */
+  get path(): string { return this.#run.path; }
+  set path(value: string) {
+    if (typeof value !== 'string' || value.charCodeAt(0) !== 47 /* '/' */) throw new TypeError(`ctx.path must start with "/", got ${JSON.stringify(value)}`);
+    this.#run.path = value;
+  }
+
+  /** The chosen endpoint (from selectEndpoint on; on a retry, the one tried now). */
+  get endpoint(): EndpointCandidate | null { return candidateOf(this.#run, this.#run.member); }
+  /** Response status: the endpoint's, or the one answered by the router (0 until known). */
+  get status(): number { return this.#run.status; }
+  /** Response headers during the response phase (mutable), else null. */
+  get responseHeaders(): OutgoingHttpHeaders | null { return this.#run.responseHeaders; }
+  /** The endpoint's response headers as received (response phase on), else null. */
+  get upstreamResponseHeaders(): Readonly<Record<string, string | string[] | undefined>> | null { return this.#run.upstreamResponseHeaders; }
+  /** How the exchange ended (log phase); 'pending' before. */
+  get outcome(): Outcome { return this.#run.outcome; }
+  /** Duration of the whole exchange in ms (log phase). */
+  get durationMs(): number { return this.#run.durationMs; }
+  /** Upstream attempts made so far (retries included). */
+  get attempts(): number { return this.#run.attempts; }
+  /** The last failed upstream attempt (failure phase, and log after a failure), else null. */
+  get failure(): FailureInfo | null { return this.#run.failure; }
+  /** The buffered request body (after readBody), else null: the body streams. */
+  get body(): Buffer | null { return this.#run.body; }
+
+  /**
+   * The gRPC call of this exchange (content-type application/grpc…): service and method from
+   * the `/service/method` path as received; null for anything else. Built on first use.
+   */
+  get grpc(): GrpcCall | null {
+    if (this.#grpc === undefined) this.#grpc = grpcCallOf(this.#run.headers['content-type'], this.#run.url);
+    return this.#grpc;
+  }
+
+  /** A gRPC call's status once it ended (log phase): the backend's grpc-status, the router's own answer, 1 (CANCELLED) when the client left; else null. */
+  get grpcStatus(): number | null { return this.#run.grpcStatus; }
 
   /** TLS details of the client connection (built on first use). */
   get tls(): TlsInfo {
     if (this.#tls === null) {
-      const s = this.socket as TLSSocket;
-      const termination = (this.route as { tls?: { termination: TlsInfo['termination'] } | null }).tls?.termination ?? null;
-      this.#tls = {
-        sni: this.secure && typeof s.servername === 'string' ? s.servername : null,
-        alpn: this.secure && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null,
-        termination,
-        encrypted: this.secure,
-      };
+      const run = this.#run;
+      const s = run.socket as TLSSocket;
+      this.#tls = Object.freeze({
+        sni: run.secure && typeof s.servername === 'string' ? s.servername : null,
+        alpn: run.secure && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null,
+        termination: run.owner.termination,
+        encrypted: run.secure,
+      });
     }
     return this.#tls;
   }
 
-  /** This plugin's per-exchange state (undefined until set). */
-  get local(): unknown {
-    return this.#slots[this.current];
-  }
-
-  set local(value: unknown) {
-    if (this.#slots === NO_SLOTS) this.#slots = new Array(this.chain.size);
-    this.#slots[this.current] = value;
-  }
-
-  /** State slot of another link (built-ins use it to keep state between their own phases). */
-  slot(index: number): unknown {
-    return this.#slots[index];
-  }
-
-  setSlot(index: number, value: unknown): void {
-    if (this.#slots === NO_SLOTS) this.#slots = new Array(this.chain.size);
-    this.#slots[index] = value;
-  }
-
-  /** Answer the request here; no later phase runs and nothing is forwarded. */
-  respond(status: number, body: string | Buffer = '', headers: OutgoingHttpHeaders | null = null): void {
-    if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`respond: status must be 200-599, got ${status}`);
-    this.answerStatus = status;
-    this.answerBody = body;
-    this.answerHeaders = headers;
-    this.answerError = null;
-  }
-
-  /** Answer with an error of the catalogue (built-ins). */
-  respondError(error: ProxyErrorSpec): void {
-    this.answerStatus = error.status;
-    this.answerError = error;
-  }
-
-  get answered(): boolean {
-    return this.answerStatus !== 0;
-  }
-
-  /** First value of an upstream request header (upstreamRequest phase). */
-  upstreamHeader(name: string): string | undefined {
-    const list = this.upstreamHeaders;
-    if (list === null) return undefined;
-    const lower = name.toLowerCase();
-    for (let i = 0; i < list.length; i += 2) if (list[i] === lower) return list[i + 1];
-    return undefined;
-  }
-
-  /** Set (replace) an upstream request header (upstreamRequest phase). */
-  setUpstreamHeader(name: string, value: string): void {
-    this.removeUpstreamHeader(name);
-    this.upstreamHeaders!.push(name.toLowerCase(), value);
-  }
-
-  /** Remove an upstream request header (upstreamRequest phase). */
-  removeUpstreamHeader(name: string): void {
-    const list = this.upstreamHeaders;
-    if (list === null) throw new Error('upstream headers exist only from the upstreamRequest phase on');
-    const lower = name.toLowerCase();
-    let w = 0;
-    for (let i = 0; i < list.length; i += 2) {
-      if (list[i] === lower) continue;
-      list[w++] = list[i]!;
-      list[w++] = list[i + 1]!;
-    }
-    list.length = w;
-  }
+  /**
+   * This plugin's state for this exchange: what its `local` factory made on first use (or what
+   * it set). Each plugin has its own. Read it before an `await` and keep the reference: body
+   * phases may run between another plugin's phases.
+   */
+  get local(): L { return this.#run.local as L; }
+  set local(value: L) { this.#run.local = value; }
 
   /**
-   * Opt-in body buffering (request phase, HTTP only): read the whole request body, at most
-   * `limit` bytes (a larger body is answered 413). The buffered body is what is forwarded.
+   * Answer here: in the connection, request, selectEndpoint and upstreamRequest phases nothing is
+   * forwarded; in the response phase the endpoint's response is replaced; in the failure phase
+   * the error answer is. Later phases of the stage do not run.
    */
-  async readBody(limit: number): Promise<Buffer> {
-    if (this.body !== null) return this.body;
-    const stream = this.request;
-    if (stream === null) throw new Error('readBody: this exchange has no request body stream');
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) throw new BodyTooLargeError(limit);
-      chunks.push(chunk);
-    }
-    this.body = Buffer.concat(chunks, size);
-    return this.body;
+  respond(status: number, body: string | Buffer = '', headers: OutgoingHttpHeaders | null = null): void {
+    this.#run.respond(status, body, headers);
   }
+
+  /** A phase answered (ctx.respond, or a built-in's refusal). */
+  get answered(): boolean { return this.#run.answerStatus !== 0; }
+
+  /**
+   * Failure phase: ask for one more attempt, on another endpoint (selectEndpoint runs again
+   * without the endpoints already tried). Returns false when it cannot be granted (see
+   * ctx.failure.canRetry).
+   */
+  retry(): boolean { return this.#run.retry(); }
+
+  /** First value of an upstream request header (upstreamRequest phase on). */
+  upstreamHeader(name: string): string | undefined { return this.#run.upstreamHeader(name); }
+  /** Set (replace) an upstream request header (upstreamRequest phase). */
+  setUpstreamHeader(name: string, value: string): void { this.#run.setUpstreamHeader(name, value); }
+  /** Remove an upstream request header (upstreamRequest phase). */
+  removeUpstreamHeader(name: string): void { this.#run.removeUpstreamHeader(name); }
+
+  /**
+   * Opt-in body buffering (connection and request phases, HTTP only): read the whole request
+   * body, at most `limit` bytes (a larger body is answered 413 SY_BODY_TOO_LARGE). Resolves to
+   * the body; the buffered body is what is forwarded (and can be sent again on a retry).
+   */
+  readBody(limit: number): Promise<Buffer> { return this.#run.readBody(limit); }
+
+  /** What JSON.stringify(ctx) shows: the documented fields, no internals. */
+  toJSON(): object {
+    return {
+      kind: this.kind, route: this.route, clientAddress: this.clientAddress, secure: this.secure, method: this.method,
+      url: this.url, host: this.host, path: this.path, endpoint: this.endpoint, status: this.status, outcome: this.outcome,
+      durationMs: this.durationMs, attempts: this.attempts, failure: this.failure,
+    };
+  }
+}
+
+/** `/package.Service/Method` of a gRPC request (application/grpc, not gRPC-Web), else null. */
+function grpcCallOf(contentType: string | string[] | undefined, url: string): GrpcCall | null {
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return null;
+  const next = contentType.charCodeAt(16);
+  if (!(Number.isNaN(next) || next === 43 /* '+' */ || next === 59 /* ';' */)) return null;
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  const slash = path.indexOf('/', 1);
+  if (path.charCodeAt(0) !== 47 || slash <= 1 || slash === path.length - 1 || path.indexOf('/', slash + 1) !== -1) return null;
+  return Object.freeze({ service: path.slice(1, slash), method: path.slice(slash + 1) });
 }

@@ -21,14 +21,23 @@ export class PluginLoadError extends Error {}
 
 export class PluginRegistry {
   readonly #plugins = new Map<string, Loaded>();
+  /** Names of the built-in plugins a Middleware may name (compress); the rest were loaded. */
+  readonly #builtins = new Set<string>();
 
-  constructor(plugins: Iterable<Plugin> = []) {
+  /** `builtins`: the router's own plugins Middlewares may name (plugins/middleware-builtins.ts). */
+  constructor(plugins: Iterable<Plugin> = [], builtins: Iterable<Plugin> = []) {
+    for (const p of builtins) {
+      this.add(p);
+      this.#builtins.add(p.name);
+    }
     for (const p of plugins) this.add(p);
   }
 
   add(plugin: Plugin): void {
     if (!isPlugin(plugin)) throw new PluginLoadError('not a plugin (build the default export with definePlugin)');
-    if (this.#plugins.has(plugin.name)) throw new PluginLoadError(`a plugin named "${plugin.name}" is already loaded`);
+    if (this.#plugins.has(plugin.name)) {
+      throw new PluginLoadError(`a plugin named "${plugin.name}" is already loaded${this.#builtins.has(plugin.name) ? ' (a built-in plugin: choose another name)' : ''}`);
+    }
     this.#plugins.set(plugin.name, { plugin, validator: plugin.config ? Compile(plugin.config) : null });
   }
 
@@ -42,6 +51,11 @@ export class PluginRegistry {
 
   names(): string[] {
     return [...this.#plugins.keys()];
+  }
+
+  /** The loaded plugins (not the built-ins). */
+  plugins(): Plugin[] {
+    return [...this.#plugins.values()].filter((l) => !this.#builtins.has(l.plugin.name)).map((l) => l.plugin);
   }
 
   /** Validate a Middleware's spec.config for `name`; defaults applied on success. */
@@ -74,8 +88,13 @@ function fieldPath(pointer: string): string {
  * Load plugin modules (`--plugin`): a path (relative to the working directory) or a package
  * name. Each module's default export must be a plugin. Throws PluginLoadError with one line.
  */
-export async function loadPlugins(specs: readonly string[], cwd = process.cwd()): Promise<PluginRegistry> {
-  const registry = new PluginRegistry();
+export async function loadPlugins(specs: readonly string[], cwd = process.cwd()): Promise<Plugin[]> {
+  return (await loadPluginRegistry(specs, cwd)).plugins();
+}
+
+/** loadPlugins, as the registry the router uses (names checked unique). */
+export async function loadPluginRegistry(specs: readonly string[], cwd = process.cwd(), builtins: readonly Plugin[] = []): Promise<PluginRegistry> {
+  const registry = new PluginRegistry([], builtins);
   for (const spec of specs) {
     let mod: { default?: unknown };
     try {

@@ -8,35 +8,52 @@
 //   request         HTTP and Upgrade: may answer (ctx.respond), rewrite ctx.path / headers, reject
 //   selectEndpoint  pick one of the route's candidates (first non-null answer wins)
 //   upstreamRequest headers (and path) sent to the endpoint
+//   requestBody     each chunk of the request body on its way up (a chunk in, a chunk or nothing out)
 //   response        status and headers sent to the client (a Promise makes the head wait)
+//   responseBody    each chunk of the response body on its way down
+//   failure         forwarding failed (connect, reset, timeout, invalid response): answer it,
+//                   or ask for another attempt on another endpoint (ctx.retry())
 //   log             after the exchange (timings, endpoint, outcome); a Promise is not awaited,
 //                   its rejection is counted and logged like a throw
 
 import type { TSchema } from 'typebox';
-import type { Member } from '../balance/types.ts';
-import type { RouteKind } from '../table/types.ts';
 import type { PluginContext } from './context.ts';
+import type { EndpointCandidate, RouteInfo } from './views.ts';
+
+export type { EndpointCandidate, EndpointInfo, FailureInfo, FailureReason, RouteInfo } from './views.ts';
 
 /** A phase may return synchronously (no Promise is created) or a Promise. */
 export type PhaseResult = void | Promise<void>;
 
-/** An endpoint the route may send to: the shared endpoint state and this route's weight for it. */
-export type EndpointCandidate = Member;
+/**
+ * What a body phase returns for a chunk: a Buffer to pass on (the same chunk, or another),
+ * `null` to pass nothing on now, or nothing (`undefined`) to pass the chunk on unchanged.
+ */
+export type BodyChunk = Buffer | null | undefined | void;
+export type BodyResult = BodyChunk | Promise<BodyChunk>;
 
-export interface Phases {
-  connection?(ctx: PluginContext): PhaseResult;
-  request?(ctx: PluginContext): PhaseResult;
+export interface Phases<L = unknown> {
+  connection?(ctx: PluginContext<L>): PhaseResult;
+  request?(ctx: PluginContext<L>): PhaseResult;
   /** Return a candidate to choose it, or null/undefined to leave the choice to the next plugin (finally the route's balancer). */
-  selectEndpoint?(ctx: PluginContext, candidates: readonly EndpointCandidate[]): EndpointCandidate | null | undefined | Promise<EndpointCandidate | null | undefined>;
-  upstreamRequest?(ctx: PluginContext): PhaseResult;
+  selectEndpoint?(ctx: PluginContext<L>, candidates: readonly EndpointCandidate[]): EndpointCandidate | null | undefined | Promise<EndpointCandidate | null | undefined>;
+  upstreamRequest?(ctx: PluginContext<L>): PhaseResult;
+  /** Each chunk of the request body, then once more with an empty chunk and `end` true. */
+  requestBody?(ctx: PluginContext<L>, chunk: Buffer, end: boolean): BodyResult;
   /** Read ctx.status, change ctx.responseHeaders before they are written (a Promise: the head waits for it, bounded by the route's timeout). */
-  response?(ctx: PluginContext): PhaseResult;
+  response?(ctx: PluginContext<L>): PhaseResult;
+  /** Each chunk of the response body, then once more with an empty chunk and `end` true. */
+  responseBody?(ctx: PluginContext<L>, chunk: Buffer, end: boolean): BodyResult;
+  /** Forwarding failed (ctx.failure): answer with ctx.respond, ask for another attempt with ctx.retry(), or do nothing (the router answers). */
+  failure?(ctx: PluginContext<L>): PhaseResult;
   /** After the exchange: ctx.status, ctx.outcome, ctx.durationMs, ctx.endpoint. A Promise is not awaited; a rejection is counted and logged. */
-  log?(ctx: PluginContext): PhaseResult;
+  log?(ctx: PluginContext<L>): PhaseResult;
 }
 
 export type PhaseName = keyof Phases;
-export const PHASE_NAMES = ['connection', 'request', 'selectEndpoint', 'upstreamRequest', 'response', 'log'] as const satisfies readonly PhaseName[];
+export const PHASE_NAMES = [
+  'connection', 'request', 'selectEndpoint', 'upstreamRequest', 'requestBody', 'response', 'responseBody', 'failure', 'log',
+] as const satisfies readonly PhaseName[];
 
 export interface PluginLogger {
   debug(obj: object, msg?: string): void;
@@ -60,29 +77,11 @@ export interface PluginServices {
   retain<T>(key: string, make: () => T): T;
 }
 
-export interface RouteInfo {
-  /** `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` */
-  readonly key: string;
-  readonly kind: RouteKind;
-  readonly namespace: string;
-  readonly name: string;
-  readonly host: string;
-  readonly path: string;
-  readonly annotations: Readonly<Record<string, string>>;
-}
-
-export interface Plugin<Config = unknown> {
+export interface Plugin<Config = unknown, Local = unknown> {
   readonly name: string;
   /** JSON Schema (TypeBox) of the config; absent = the plugin takes no config ({}). */
   readonly config?: TSchema;
-  create(config: Config, services: PluginServices): Phases;
-}
-
-/** A plugin instance in a route's chain. */
-export interface ChainLink {
-  /** Plugin name (metrics/log label for built-ins) or Middleware `namespace/name`. */
-  readonly name: string;
-  readonly phases: Phases;
-  /** Index into the per-request plugin state slots. */
-  readonly slot: number;
+  /** Makes this plugin's per-exchange state (ctx.local) on its first use in an exchange. */
+  readonly local?: () => Local;
+  create(config: Config, services: PluginServices): Phases<Local>;
 }

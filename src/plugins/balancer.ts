@@ -4,7 +4,7 @@
 import { ProxyErrors } from '../errors.ts';
 import type { Balancer } from '../balance/types.ts';
 import type { PluginContext } from '../pipeline/context.ts';
-import type { EndpointCandidate } from '../pipeline/types.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import { builtin } from './define.ts';
 
 export interface BalancerConfig {
@@ -20,14 +20,19 @@ class BalancerPhase {
     this.#hasWeight = config.hasWeight;
   }
 
-  selectEndpoint(ctx: PluginContext, candidates: readonly EndpointCandidate[]): EndpointCandidate | null {
+  selectEndpoint(ctx: PluginContext): null {
+    const run = phaseRunOf(ctx);
     if (!this.#hasWeight) {
-      ctx.respondError(candidates.length === 0 ? ProxyErrors.NO_ENDPOINT : ProxyErrors.ZERO_WEIGHT);
+      run.respondError(run.owner.members.length === 0 ? ProxyErrors.NO_ENDPOINT : ProxyErrors.ZERO_WEIGHT);
       return null;
     }
-    const member = this.#balancer.pick(ctx.clientAddress, Date.now(), null);
-    if (member === null) ctx.respondError(ProxyErrors.NO_ENDPOINT);
-    return member;
+    // The balancer chooses a member itself (no candidate view to make); on a retry, not one already tried.
+    const tried = run.tried;
+    const member = this.#balancer.pick(run.clientAddress, Date.now(), tried);
+    if (member !== null) run.member = member;
+    // Nothing left on a retry: the failure that caused it is answered instead.
+    else if (tried === null) run.respondError(ProxyErrors.NO_ENDPOINT);
+    return null;
   }
 }
 

@@ -2,10 +2,13 @@
 //   forwarded-headers (builds the upstream headers), guards (tls-insecure-policy, ip-allowlist, rate-limit)
 //   → the route's Middlewares (router-wide first, then the route's own, in order), or
 //     middleware-invalid in their place when they could not be resolved (fail closed: 500)
-//   → sticky-cookie, balancer, pod-concurrent-connections, rewrite-target, header-actions, hsts.
+//   → sticky-cookie, balancer, upstream-retry, pod-concurrent-connections, rewrite-target,
+//   header-actions, hsts, compress (--enable-compression).
 // So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
-// stickiness and the balancer do, and sees the path before rewrite-target changes it.
+// stickiness and the balancer do, sees the path before rewrite-target changes it, and hears of
+// a failed attempt before the router's own retry policy.
 
+import type { ChainEntry } from '../pipeline/chain.ts';
 import type { Phases, PluginServices } from '../pipeline/types.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
@@ -19,14 +22,17 @@ import { rateLimitPlugin } from './rate-limit.ts';
 import { rewriteTargetPlugin } from './rewrite-target.ts';
 import { stickyCookiePlugin } from './sticky-cookie.ts';
 import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
+import { upstreamRetryPlugin } from './upstream-retry.ts';
+import compressPlugin, { type CompressSettings } from './compress.ts';
 import { middlewareInvalidPlugin } from './middleware-invalid.ts';
 import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
 
-export interface ChainEntry { name: string; phases: Phases }
-
-/** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, the shared limit table. */
+/** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, router-wide compression, the shared limit table. */
 export interface ProxyParts extends BalancerConfig {
   buildUpstreamHeaders: UpstreamHeaderBuilder;
+  /** --enable-compression: compress every route's responses (last, after every other body phase). */
+  compression?: CompressSettings | null;
+  /** The router's limit table, shared by every worker thread (rate limits, pod-concurrent-connections). */
   limits: LimitTable;
 }
 
@@ -56,11 +62,13 @@ export function routeChainEntries(
   else for (const m of middlewares) out.push(m);
   if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
   add(balancerPlugin, parts);
+  add(upstreamRetryPlugin, null);
   if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs, limits: parts.limits });
   if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
   if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);
   if (g !== undefined && (g.requestHeaders !== null || g.rewrite !== null)) add(gatewayRequestPlugin, { headers: g.requestHeaders, rewrite: g.rewrite, routePath: route.path });
   if (g !== undefined && g.responseHeaders !== null) add(gatewayResponsePlugin, g.responseHeaders);
   if (p.hsts !== null) add(hstsPlugin, p.hsts);
+  if (parts.compression != null) out.push({ name: compressPlugin.name, phases: compressPlugin.create(parts.compression, services(compressPlugin.name)) as Phases });
   return out;
 }

@@ -5,6 +5,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { ForwardedPolicy } from '../table/types.ts';
 import { builtin } from './define.ts';
 
@@ -25,11 +26,12 @@ class ForwardedHeaders {
   }
 
   upstreamRequest(ctx: PluginContext): void {
-    ctx.upstreamHeaders = this.#build(ctx.headers, this.#policy, {
-      clientIp: ctx.clientAddress,
-      host: ctx.host,
-      port: ctx.socket.localPort ?? 0,
-      proto: ctx.secure ? 'https' : 'http',
+    const run = phaseRunOf(ctx);
+    run.upstreamHeaders = this.#build(run.headers, this.#policy, {
+      clientIp: run.clientAddress,
+      host: run.host,
+      port: run.socket.localPort ?? 0,
+      proto: run.secure ? 'https' : 'http',
     });
   }
 }

@@ -9,6 +9,7 @@
 import { ProxyErrors } from '../errors.ts';
 import { modifyPath, modifyRequestHeaders, modifyResponseHeaders, redirectLocation, rewriteHost } from '../gateway/filters.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { HeaderModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { builtin } from './define.ts';
 import { stripPort } from './tls-insecure-policy.ts';
@@ -22,7 +23,7 @@ class GatewayRedirect {
   }
 
   request(ctx: PluginContext): void {
-    const location = redirectLocation(this.#spec, { secure: ctx.secure, host: stripPort(ctx.host), port: ctx.socket.localPort ?? 0, target: ctx.url }, this.#routePath);
+    const location = redirectLocation(this.#spec, { secure: ctx.secure, host: stripPort(ctx.host), port: phaseRunOf(ctx).socket.localPort ?? 0, target: ctx.url }, this.#routePath);
     ctx.respond(this.#spec.statusCode, '', { location, 'content-length': 0 });
   }
 }
@@ -35,7 +36,7 @@ class GatewayInvalidBackends {
 
   request(ctx: PluginContext): void {
     // The share of requests that would have gone to invalid backendRefs gets a 500 (spec).
-    if (this.#share >= 1 || Math.random() < this.#share) ctx.respondError(ProxyErrors.INVALID_BACKEND);
+    if (this.#share >= 1 || Math.random() < this.#share) phaseRunOf(ctx).respondError(ProxyErrors.INVALID_BACKEND);
   }
 }
 
@@ -53,10 +54,11 @@ class GatewayRequest {
   }
 
   upstreamRequest(ctx: PluginContext): void {
-    if (this.#headers !== null) ctx.upstreamHeaders = modifyRequestHeaders(ctx.upstreamHeaders!, this.#headers);
+    const run = phaseRunOf(ctx);
+    if (this.#headers !== null) run.upstreamHeaders = modifyRequestHeaders(run.upstreamHeaders!, this.#headers);
     const rewrite = this.#rewrite;
     if (rewrite === null) return;
-    if (rewrite.hostname !== null) rewriteHost(ctx.upstreamHeaders!, rewrite.hostname);
+    if (rewrite.hostname !== null) rewriteHost(run.upstreamHeaders!, rewrite.hostname);
     if (rewrite.path !== null) ctx.path = modifyPath(ctx.path, rewrite.path, this.#routePath);
   }
 }

@@ -2,6 +2,7 @@
 // actions in the response phase (see table/header-actions.ts for parsing and rendering).
 
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import { applyActions, applyRequestActions } from '../table/header-actions.ts';
 import type { HeaderActions } from '../table/types.ts';
 import { builtin } from './define.ts';
@@ -13,7 +14,8 @@ class RequestHeaderActions {
   }
 
   upstreamRequest(ctx: PluginContext): void {
-    ctx.upstreamHeaders = applyRequestActions(ctx.upstreamHeaders!, this.#actions.request, ctx.headers);
+    const run = phaseRunOf(ctx);
+    run.upstreamHeaders = applyRequestActions(run.upstreamHeaders!, this.#actions.request, run.headers);
   }
 }
 

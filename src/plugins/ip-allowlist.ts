@@ -5,6 +5,7 @@
 import { BlockList, isIPv4 } from 'node:net';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import { builtin } from './define.ts';
 
 class IpAllowlist {
@@ -15,7 +16,7 @@ class IpAllowlist {
 
   connection(ctx: PluginContext): void {
     const ip = ctx.clientAddress;
-    if (!this.#list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6')) ctx.respondError(ProxyErrors.FORBIDDEN);
+    if (!this.#list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6')) phaseRunOf(ctx).respondError(ProxyErrors.FORBIDDEN);
   }
 }
 

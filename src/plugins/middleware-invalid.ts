@@ -5,11 +5,12 @@
 
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import { builtin } from './define.ts';
 
 class MiddlewareInvalid {
   connection(ctx: PluginContext): void {
-    ctx.respondError(ProxyErrors.MIDDLEWARE_INVALID);
+    phaseRunOf(ctx).respondError(ProxyErrors.MIDDLEWARE_INVALID);
   }
 }
 

@@ -11,6 +11,7 @@
 
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf, type PhaseRun } from '../pipeline/phase-run.ts';
 import { keyPrefix, type KeyPrefix } from '../shared-memory/key-hash.ts';
 import { REFUSED, UNTRACKED, type LimitTable } from '../shared-memory/limit-table.ts';
 import { builtin } from './define.ts';
@@ -19,13 +20,13 @@ import { builtin } from './define.ts';
 export const MAX_QUEUE = 1024;
 
 class Waiter {
-  readonly ctx: PluginContext;
+  readonly run: PhaseRun;
   readonly slot: number;
   readonly queue: EndpointQueue;
   resolve: () => void = noop;
   timer: NodeJS.Timeout | null = null;
-  constructor(ctx: PluginContext, slot: number, queue: EndpointQueue) {
-    this.ctx = ctx;
+  constructor(run: PhaseRun, slot: number, queue: EndpointQueue) {
+    this.run = run;
     this.slot = slot;
     this.queue = queue;
   }
@@ -115,14 +116,14 @@ export class ConcurrencySlots {
     while (queue.waiters.length > 0) {
       const waiter = queue.waiters.shift()!;
       if (waiter.timer !== null) clearTimeout(waiter.timer);
-      if (!waiter.ctx.settled) return waiter;
+      if (!waiter.run.settled) return waiter;
       this.#table.cancelWait(this.#key, queue.id); // its client went away or it timed out meanwhile
     }
     return null;
   }
 
   #grant(waiter: Waiter, held: Held): void {
-    waiter.ctx.setSlot(waiter.slot, held);
+    waiter.run.setSlot(waiter.slot, held);
     waiter.resolve();
   }
 
@@ -141,7 +142,7 @@ export class ConcurrencySlots {
         queue.watching = false;
         return;
       }
-      if (waiter.ctx.settled) {
+      if (waiter.run.settled) {
         this.#nextLive(queue); // drops it (and any ended ones behind it)
         continue;
       }
@@ -166,10 +167,11 @@ class PodConcurrentConnections {
   }
 
   upstreamRequest(ctx: PluginContext): void | Promise<void> {
+    const run = phaseRunOf(ctx);
     const slots = this.#slots;
-    const queue = slots.queueOf(ctx.endpoint!.endpoint.id);
+    const queue = slots.queueOf(run.member!.endpoint.id);
     if (queue.waiters.length >= MAX_QUEUE) {
-      ctx.respondError(ProxyErrors.ENDPOINT_BUSY);
+      run.respondError(ProxyErrors.ENDPOINT_BUSY);
       return;
     }
     const held = slots.tryAcquire(queue);
@@ -177,7 +179,7 @@ class PodConcurrentConnections {
       ctx.local = held;
       return;
     }
-    const waiter = new Waiter(ctx, ctx.current, queue);
+    const waiter = new Waiter(run, run.current, queue);
     queue.waiters.push(waiter);
     slots.wait(queue);
     return new Promise<void>((resolve) => {
@@ -197,7 +199,7 @@ class PodConcurrentConnections {
 function onQueueTimeout(waiter: Waiter, slots: ConcurrencySlots): void {
   waiter.timer = null;
   slots.leave(waiter);
-  waiter.ctx.respondError(ProxyErrors.ENDPOINT_BUSY);
+  waiter.run.respondError(ProxyErrors.ENDPOINT_BUSY);
   waiter.resolve();
 }
 

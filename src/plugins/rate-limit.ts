@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { RateLimitSpec } from '../table/types.ts';
 import { builtin } from './define.ts';
 import { ADMIT_HOLDING, REFUSE, RouteRateLimit } from './rate-limit-state.ts';
@@ -27,9 +28,10 @@ class RateLimit {
   }
 
   connection(ctx: PluginContext): void {
-    const admitted = this.#limit.admit(ctx.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough');
+    const run = phaseRunOf(ctx);
+    const admitted = this.#limit.admit(run.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough');
     if (admitted === REFUSE) {
-      ctx.respondError(ProxyErrors.RATE_LIMITED);
+      run.respondError(ProxyErrors.RATE_LIMITED);
       return;
     }
     if (admitted === ADMIT_HOLDING) ctx.local = HOLDS_SLOT;

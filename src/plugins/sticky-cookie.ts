@@ -4,7 +4,7 @@
 
 import { findStickyMember, stickyCookie } from '../balance/sticky-cookie.ts';
 import type { PluginContext } from '../pipeline/context.ts';
-import type { EndpointCandidate } from '../pipeline/types.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { RoutePolicy } from '../table/types.ts';
 import { builtin } from './define.ts';
 
@@ -19,15 +19,19 @@ class StickyCookie {
     this.#sameSite = sticky.sameSite;
   }
 
-  selectEndpoint(ctx: PluginContext, candidates: readonly EndpointCandidate[]): EndpointCandidate | null {
-    const found = findStickyMember(ctx.headers.cookie, this.#name, candidates, Date.now());
-    if (found === null) ctx.builtinFlags |= NEW_SESSION;
-    return found;
+  selectEndpoint(ctx: PluginContext): null {
+    const run = phaseRunOf(ctx);
+    // On a retry the pinned endpoint has failed: the balancer chooses another, the response re-pins.
+    const found = run.tried === null ? findStickyMember(run.headers.cookie, this.#name, run.owner.members, Date.now()) : null;
+    if (found === null) run.builtinFlags |= NEW_SESSION;
+    else run.member = found;
+    return null;
   }
 
   response(ctx: PluginContext): void {
-    if ((ctx.builtinFlags & NEW_SESSION) === 0 || ctx.endpoint === null) return;
-    const cookie = stickyCookie(this.#name, ctx.endpoint.endpoint.id, ctx.secure, this.#sameSite);
+    const run = phaseRunOf(ctx);
+    if ((run.builtinFlags & NEW_SESSION) === 0 || run.member === null) return;
+    const cookie = stickyCookie(this.#name, run.member.endpoint.id, run.secure, this.#sameSite);
     const out = ctx.responseHeaders!;
     const existing = out['set-cookie'];
     out['set-cookie'] = existing === undefined ? cookie

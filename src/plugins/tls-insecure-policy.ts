@@ -5,6 +5,7 @@
 
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { CompiledTls } from '../table/types.ts';
 import { builtin } from './define.ts';
 
@@ -17,7 +18,7 @@ class TlsInsecurePolicy {
   request(ctx: PluginContext): void {
     const tls = this.#tls;
     if (ctx.secure) {
-      if (tls.termination === 'passthrough') ctx.respondError(ProxyErrors.NO_ROUTE);
+      if (tls.termination === 'passthrough') phaseRunOf(ctx).respondError(ProxyErrors.NO_ROUTE);
       return;
     }
     if (tls.insecurePolicy === 'Allow') return;
@@ -25,7 +26,7 @@ class TlsInsecurePolicy {
       ctx.respond(302, '', { location: `https://${stripPort(ctx.host)}${ctx.url}`, 'content-length': 0 });
       return;
     }
-    ctx.respondError(ProxyErrors.NO_ROUTE);
+    phaseRunOf(ctx).respondError(ProxyErrors.NO_ROUTE);
   }
 }
 

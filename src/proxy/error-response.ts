@@ -6,11 +6,17 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import { markClosedByRouter } from './tls/http2-guard.ts';
+import { isGrpcResponse, writeGrpcError } from './grpc.ts';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /** Answer a request with a catalogue error. Safe to call whatever state the response is in. */
 export function sendError(res: AnyResponse, error: ProxyErrorSpec, extraHeaders?: Record<string, string>): void {
+  // A gRPC client reads grpc-status, not a body (grpc.ts).
+  if (isGrpcResponse(res)) {
+    writeGrpcError(res, error, extraHeaders ?? null);
+    return;
+  }
   if (res.headersSent) {
     // Too late for a status: cut the response so the client sees it is incomplete.
     destroyResponse(res);

@@ -92,7 +92,9 @@ export class GatewayEntryListeners {
       if (point.protocol === 'HTTPS') fresh.terminator = this.#handoff.newTerminator(new EntryCertificates(fresh));
       fresh.server.on('connection', (socket: net.Socket) => {
         markGatewayEntry(socket, fresh);
-        if (fresh.terminator !== null) fresh.terminator.accept(socket);
+        // A client over its HTTP/2 glitch budget gets no new connection (tls/http2-guard.ts).
+        if (fresh.terminator !== null && !fresh.terminator.acceptsClient(socket.remoteAddress)) socket.destroy();
+        else if (fresh.terminator !== null) fresh.terminator.accept(socket);
         else this.#handoff.http(socket);
       });
       fresh.server.on('error', (err: NodeJS.ErrnoException) => this.#bindFailed(fresh, err));

@@ -2,7 +2,7 @@
 // X-Forwarded-* / Forwarded (RFC 7239) policy. Output is a flat [name, value, …] array, the
 // cheapest form for undici's dispatch.
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { ForwardedPolicy } from '../table/types.ts';
 
 /** Always hop-by-hop, whatever Connection says. `te` is handled separately (trailers survives). */
@@ -155,4 +155,34 @@ export function clientResponseHeaders(headers: Record<string, string | string[] 
 export function clientAddress(remote: string | undefined): string {
   if (!remote) return '';
   return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+}
+
+/**
+ * Add the backend's response trailers to the client response (before its end): hop-by-hop and
+ * pseudo fields dropped; a field Node refuses to send is dropped rather than failing the response.
+ */
+export function addClientTrailers(res: { addTrailers(headers: OutgoingHttpHeaders): void }, trailers: Record<string, string | string[] | undefined>): void {
+  const out: OutgoingHttpHeaders = {};
+  let any = false;
+  for (const name in trailers) {
+    const value = trailers[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+    out[name] = value;
+    any = true;
+  }
+  if (!any) return;
+  try {
+    res.addTrailers(out);
+  } catch {
+    // Keep what Node accepts (one call: HTTP/1.1 addTrailers replaces, it does not merge).
+    const valid: OutgoingHttpHeaders = {};
+    for (const name in out) {
+      try {
+        validateHeaderName(name);
+        for (const v of ([] as unknown[]).concat(out[name])) validateHeaderValue(name, String(v));
+        valid[name] = out[name];
+      } catch { /* an invalid field is dropped */ }
+    }
+    try { res.addTrailers(valid); } catch { /* nothing forwardable */ }
+  }
 }

@@ -11,9 +11,13 @@ import { ProxyErrors } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { refuseConnect, writeRawError } from './error-response.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
+import { H2_PREFACE_ERROR, handOverToH2c, type H2cServer } from './h2c-server.ts';
 
-/** `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly). */
-export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfig, metrics: Metrics, listener = 'http'): http.Server {
+/**
+ * `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly);
+ * connections that open with the HTTP/2 preface go to `h2c` when given (h2c-server.ts).
+ */
+export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfig, metrics: Metrics, listener = 'http', h2c: H2cServer | null = null): http.Server {
   const server = http.createServer({
     maxHeaderSize: config.maxHeaderSize,
     headersTimeout: config.headerTimeout,
@@ -27,7 +31,8 @@ export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfi
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
   server.on('request', (req, res) => proxy.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
-  server.on('clientError', onClientError);
+  if (h2c === null) server.on('clientError', onClientError);
+  else server.on('clientError', (err: Error & { code?: string }, socket: Socket) => (err.code === H2_PREFACE_ERROR ? handOverToH2c(h2c, socket, err) : onClientError(err, socket)));
   // CONNECT: 405 and close, rather than Node's silent reset (error-response.ts).
   server.on('connect', refuseConnect);
   const gauge = metrics.connectionsActive.labels(listener);

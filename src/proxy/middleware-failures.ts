@@ -7,7 +7,7 @@ import type { Counter } from 'prom-client';
 import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { BodyTooLargeError } from '../pipeline/context.ts';
+import { BodyTooLargeError } from '../pipeline/phase-run.ts';
 
 const LOG_INTERVAL_MS = 10_000;
 

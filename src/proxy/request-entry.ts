@@ -23,7 +23,7 @@ import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { destroyResponse, sendError, writeRawError, type AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './forward.ts';
+import type { AnyRequest } from './http-exchange.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { markClosedByRouter } from './tls/http2-guard.ts';
 

@@ -12,20 +12,24 @@
 // over from the previous runtime, or when the route has Middlewares (a user plugin's create()
 // runs, and fails loudly, when the route is applied).
 
-import { Agent as HttpsAgent } from 'node:https';
 import type { Counter, Histogram } from 'prom-client';
-import type { Dispatcher } from 'undici';
+import type { EndpointState } from '../health/endpoint-state.ts';
+import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { RouteChain, linksOf } from '../pipeline/chain.ts';
+import { candidatesOf } from '../pipeline/candidates.ts';
+import { RouteChain, type ChainEntry } from '../pipeline/chain.ts';
+import type { ExchangeKind, Outcome } from '../pipeline/context.ts';
+import type { ChainOwner } from '../pipeline/phase-run.ts';
 import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
-import type { Phases, PluginLogger, PluginServices } from '../pipeline/types.ts';
-import { routeChainEntries, type ChainEntry } from '../plugins/builtins.ts';
+import type { EndpointCandidate, Phases, PluginLogger, PluginServices, RouteInfo } from '../pipeline/types.ts';
+import { routeChainEntries } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
+import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
 
@@ -36,6 +40,8 @@ interface MetricChildren {
   byClass: Array<Counter.Internal | undefined>;
   duration: Histogram.Internal<'route'> | undefined;
   errors: Map<string, Counter.Internal> | undefined;
+  passthrough: Map<string, Counter.Internal> | undefined;
+  grpc: Map<string, Counter.Internal> | undefined;
 }
 
 export interface RuntimeDeps {
@@ -45,14 +51,16 @@ export interface RuntimeDeps {
   plugins: PluginRegistry;
   /** Where middleware failures are counted and logged (shared by every way in). */
   failures: MiddlewareFailures;
+  /** --enable-compression: the compress plugin's settings for every route; null when off. */
+  compression?: CompressSettings | null;
   /** The router's shared limit table (rate limits, pod-concurrent-connections). */
   limits: LimitTable;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
-const NO_TLS_POOLS: ReadonlyMap<string, Dispatcher> = new Map();
+const NO_TLS_POOLS: ReadonlyMap<string, UpstreamDispatcher> = new Map();
 
-export class RouteRuntime {
+export class RouteRuntime implements ChainOwner {
   readonly route: CompiledRoute;
   readonly members: readonly Member[];
   /** `namespace/name` — the metrics label. */
@@ -65,6 +73,8 @@ export class RouteRuntime {
   readonly failures: MiddlewareFailures;
   #balancer: Balancer | null = null;
   #chain: RouteChain | null = null;
+  #info: RouteInfo | null = null;
+  #candidates: readonly EndpointCandidate[] | null = null;
   readonly #deps: RuntimeDeps;
   /**
    * Requests counter children by status class index (status / 100 - 1), and the duration
@@ -72,10 +82,10 @@ export class RouteRuntime {
    * costs no label lookups at start-up). Shared with the successor runtime of the same route.
    */
   readonly #children: MetricChildren;
-  /** Reencrypt pools by endpoint id (plain HTTP pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
-  readonly tlsPools: Map<string, Dispatcher>;
-  /** Reencrypt Upgrade tunnels: one agent per route (http-proxy dials through it); carried like the pools. null: not reencrypt. */
-  #agent: { agent: HttpsAgent | null } | null;
+  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2 (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
+  readonly tlsPools: Map<string, UpstreamDispatcher>;
+  /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
+  readonly http2: ReadonlySet<EndpointState> | null;
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
@@ -93,27 +103,28 @@ export class RouteRuntime {
     const members = new Array<Member>(count);
     let hasWeight = false;
     let i = 0;
+    let http2: Set<EndpointState> | null = null;
     for (const service of route.services) {
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
         members[i++] = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
         if (ep.weight > 0) hasWeight = true;
+        if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
       }
     }
     this.members = members;
+    this.http2 = http2;
     this.hasWeight = hasWeight;
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}` : '';
     const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
     if (!this.reencrypt) {
-      this.tlsPools = NO_TLS_POOLS as Map<string, Dispatcher>;
-      this.#agent = null;
+      this.tlsPools = NO_TLS_POOLS as Map<string, UpstreamDispatcher>;
     } else {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
-      this.#agent = sameTls && previous.#agent !== null ? previous.#agent : { agent: null };
     }
-    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined };
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
     this.failures = deps.failures;
     // State to take over is taken now (the previous runtime is released after this swap).
     if (previous !== undefined && previous.#balancer !== null && previous.route.policy.balance === route.policy.balance) {
@@ -131,14 +142,40 @@ export class RouteRuntime {
     return (this.#chain ??= buildChain(this, this.#deps, undefined));
   }
 
-  /** The agent reencrypt Upgrade tunnels connect through (created on first use). */
-  upgradeAgent(defaultDestinationCA: string | null): HttpsAgent {
-    const holder = (this.#agent ??= { agent: null });
-    if (holder.agent === null) {
-      const tls = this.route.tls!;
-      holder.agent = new HttpsAgent({ ca: tls.destinationCA ?? defaultDestinationCA ?? undefined, servername: tls.serverName, rejectUnauthorized: true, keepAlive: false });
+  /** What plugins see of the route: a frozen snapshot without key material (made on first use). */
+  get info(): RouteInfo {
+    if (this.#info === null) {
+      const r = this.route;
+      this.#info = Object.freeze({
+        key: r.key, kind: r.kind, namespace: r.namespace, name: r.name, host: r.host, path: r.path,
+        annotations: Object.freeze({ ...r.annotations }),
+      });
     }
-    return holder.agent;
+    return this.#info;
+  }
+
+  /** The members as plugins see them: read-only views (made on first use). */
+  get candidates(): readonly EndpointCandidate[] {
+    return (this.#candidates ??= candidatesOf(this.members));
+  }
+
+  get termination(): 'edge' | 'passthrough' | 'reencrypt' | null {
+    return this.route.tls?.termination ?? null;
+  }
+
+  /**
+   * An exchange's response: HTTP and Upgrade count in the HTTP request metrics (status class and
+   * duration), a TLS passthrough connection — which has no status — by its outcome.
+   */
+  countExchange(kind: ExchangeKind, status: number, outcome: Outcome, seconds: number): void {
+    if (kind !== 'passthrough') {
+      this.countResponse(status, seconds);
+      return;
+    }
+    const counters = (this.#children.passthrough ??= new Map());
+    let child = counters.get(outcome);
+    if (child === undefined) counters.set(outcome, (child = this.#metrics.passthroughConnections.labels(this.label, outcome)));
+    child.inc();
   }
 
   countResponse(status: number, seconds: number): void {
@@ -159,6 +196,14 @@ export class RouteRuntime {
     child.inc();
   }
 
+  /** A gRPC call ended with this status (by name, see grpc.ts): rare enough to resolve on first use. */
+  countGrpc(code: string): void {
+    const grpc = (this.#children.grpc ??= new Map());
+    let child = grpc.get(code);
+    if (!child) grpc.set(code, (child = this.#metrics.grpcResponses.labels(this.label, code)));
+    child.inc();
+  }
+
   /**
    * Release what this runtime holds. `successor` is the runtime that replaced it (same route
    * key), or null when the route left the table: then its metric series go too, and its pools
@@ -168,7 +213,6 @@ export class RouteRuntime {
     for (const member of this.members) registry.release(member.endpoint);
     if (successor === null || successor.tlsPools !== this.tlsPools) {
       for (const pool of this.tlsPools.values()) void pool.close().catch(() => {});
-      this.#agent?.agent?.destroy();
     }
     if (successor === null) this.#removeSeries();
   }
@@ -179,9 +223,13 @@ export class RouteRuntime {
     children.byClass.forEach((child, index) => { if (child !== undefined) m.requests.remove(this.label, CODE_CLASSES[index]!); });
     if (children.duration !== undefined) m.requestDuration.remove(this.label);
     if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
+    if (children.passthrough !== undefined) for (const outcome of children.passthrough.keys()) m.passthroughConnections.remove(this.label, outcome);
+    if (children.grpc !== undefined) for (const code of children.grpc.keys()) m.grpcResponses.remove(this.label, code);
     children.byClass = [];
     children.duration = undefined;
     children.errors = undefined;
+    children.passthrough = undefined;
+    children.grpc = undefined;
   }
 }
 
@@ -196,8 +244,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     retained.set(key, value);
     return value;
   };
+  const info = runtime.info;
   const services = (name: string): PluginServices => ({
-    route, instanceName: name, logger: lazyChildLogger(deps.logger, { middleware: name, route: route.key }), retain,
+    route: info, instanceName: name, logger: lazyChildLogger(deps.logger, { middleware: name, route: route.key }), retain,
   });
   const middlewares: ChainEntry[] = [];
   for (const m of route.middlewares) {
@@ -205,17 +254,20 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     let phases: Phases;
     try {
       if (plugin === undefined) throw new Error(`plugin "${m.plugin}" is not loaded in this process`);
-      // The instance survives endpoint changes while its config is unchanged.
-      phases = retain(`middleware:${m.name}:${JSON.stringify(m.config)}`, () => plugin.create(m.config, services(m.name)));
+      // The instance survives endpoint changes while its config is unchanged (same version: no
+      // need to compare the config itself, which may be large).
+      phases = retain(`middleware:${m.name}:${m.version}`, () => plugin.create(m.config, services(m.name)));
       if (typeof phases !== 'object' || phases === null) throw new Error('create() did not return an object of phases');
     } catch (err) {
       deps.logger.error({ route: route.key, middleware: m.name, err: (err as Error).message }, 'middleware could not be created; its route answers 500');
       phases = failingPhases(err);
     }
-    middlewares.push({ name: m.name, phases });
+    middlewares.push({ name: m.name, phases, makeLocal: plugin?.local ?? null });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, limits: deps.limits }, middlewares, services);
-  return new RouteChain(linksOf(entries), route.policy.serverTimeoutMs);
+  const entries = routeChainEntries(route, {
+    balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null, limits: deps.limits,
+  }, middlewares, services);
+  return new RouteChain(entries, route.policy.serverTimeoutMs);
 }
 
 /**

@@ -1,13 +1,15 @@
-// The request path: match the route (Host, path), run its chain of plugins (built-in policies
-// and Middlewares alike, see plugins/builtins.ts), forward. One RouterProxy per process;
-// listeners call handleRequest / handleUpgrade, and the HTTPS listener hands passthrough
-// connections to the same chains (proxy/tls/passthrough-tunnel.ts).
+// Where exchanges begin: match the route (Host, path; SNI for passthrough), make the exchange of
+// that way in (http-exchange.ts, upgrade-exchange.ts, tls/passthrough-exchange.ts) and start it.
+// The exchanges run one lifecycle (exchange.ts) against this object: passive health, the
+// forwarder for the backend protocol, pools, tunnels, middleware failures, in-flight accounting
+// and the access log. One RouterProxy per process.
 
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Dispatcher } from 'undici';
+import type { Gauge } from 'prom-client';
+import { Http2UpstreamPool, type UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -18,52 +20,75 @@ import { EndpointRegistry } from '../health/endpoint-registry.ts';
 import { SharedState } from '../shared-memory/shared-state.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import { createPassiveHealth } from '../health/passive.ts';
-import { PluginContext, type ExchangeDriver } from '../pipeline/context.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
-import { runLogPhases, runPhases } from '../pipeline/runner.ts';
 import { clientAddress } from './headers.ts';
-import { sendError, type AnyResponse } from './error-response.ts';
-import { ProxyExchange, createPool, type AnyRequest, type ExchangeHost } from './forward.ts';
+import { sendError, writeRawError, type AnyResponse } from './error-response.ts';
+import type { Exchange, ExchangeHost } from './exchange.ts';
+import { HttpExchange, type AnyRequest } from './http-exchange.ts';
+import { Http1Forwarder, createPool, type DispatcherSource } from './http1-forwarder.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
-import { UpgradeTunnels } from './upgrade.ts';
-import { trackAccess, noteRouting } from './access-log.ts';
+import { UpgradeExchange } from './upgrade-exchange.ts';
+import { PassthroughExchange, TcpForwarder, type PassthroughHost } from './tls/passthrough-exchange.ts';
+import type { TlsRouteItem } from './tls/sni-route.ts';
+import type { Tunnel } from './tunnel.ts';
+import type { Forwarder } from './upstream-attempt.ts';
+import { logExchange, writeAccessLine } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
+import { routerCompression } from '../plugins/compress.ts';
 import { gatewayEntryOf } from './connection-marks.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 
-export class RouterProxy implements ExchangeHost, ExchangeDriver {
+/** Where the HTTPS listener hands a connection it decided to pass through. */
+export interface PassthroughHandler {
+  handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string): void;
+}
+
+const TCP = new TcpForwarder();
+
+export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHandler, DispatcherSource {
   readonly table: RouteTable<RouteRuntime>;
   readonly registry: EndpointRegistry;
   /** What this proxy shares with the router's other threads (endpoint slots, limit table). */
   readonly shared: SharedState;
   readonly connectTimeoutMs: number;
+  readonly finTimeoutMs: number;
   readonly failures: MiddlewareFailures;
-  readonly #logger: Logger;
+  readonly logger: Logger;
   readonly #metrics: Metrics;
   readonly #passive = createPassiveHealth();
-  readonly #tunnels: UpgradeTunnels;
   readonly #accessLog: boolean;
   readonly #deps: RuntimeDeps;
+  readonly #http1: Http1Forwarder;
+  readonly #tunnels = new Set<Tunnel>();
+  readonly #tunnelGauges: Record<'websocket' | 'upgrade' | 'passthrough', Gauge.Internal<'kind'>>;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
-  draining = false;
+  /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
+  defaultDestinationCA: string | null = null;
 
   /** Takes only the settings it uses; `shared`: the router's shared state (default: its own, for a proxy alone). */
-  constructor(config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'>, logger: Logger, metrics: Metrics, plugins = new PluginRegistry(), shared = SharedState.create()) {
+  constructor(
+    config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'> & Partial<Pick<RouterConfig, 'enableCompression' | 'compressionMime'>>,
+    logger: Logger, metrics: Metrics, plugins = new PluginRegistry(), shared = SharedState.create(),
+  ) {
     this.shared = shared;
     this.registry = new EndpointRegistry(shared.endpoints);
-    this.#logger = logger;
+    this.logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
+    this.finTimeoutMs = config.clientFinTimeout ?? 1_000;
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, limits: shared.limits };
+    const compression = config.enableCompression === true ? routerCompression(config.compressionMime ?? []) : null;
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits };
+    this.#http1 = new Http1Forwarder(this);
+    const t = metrics.tunnelsActive;
+    this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
     this.table = new RouteTable<RouteRuntime>(
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
     );
-    this.#tunnels = new UpgradeTunnels(logger, metrics, this.failures, () => { if (this.inFlight === 0) this.#wakeIdle(); }, config.clientFinTimeout, this);
   }
 
   apply(delta: TableDelta): void {
@@ -79,24 +104,26 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   /** Called when they change (serving.ts). */
   onEntryPoints: ((points: readonly GatewayEntryPoint[]) => void) | null = null;
 
+  /** Exchanges in flight: requests, Upgrades until their tunnel closes, passthrough connections. */
   get inFlight(): number {
-    return this.#inFlight + this.#tunnels.active;
+    return this.#inFlight;
   }
 
   /** A request that threw out of handleRequest will never finish: give back what it counted (request-entry.ts). */
   abandon(count: number): void {
     this.#inFlight -= count;
-    if (this.inFlight === 0) this.#wakeIdle();
+    if (this.#inFlight === 0) this.#wakeIdle();
   }
 
-  /** Resolves when no request or tunnel is in flight (drain on SIGTERM). */
+  /** Resolves when no exchange is in flight (drain). */
   idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  // ---- ways in
+
   handleRequest(req: AnyRequest, res: AnyResponse): void {
-    if (this.#accessLog) trackAccess(this.#logger, req, res);
     const secure = (req.socket as TLSSocket).encrypted === true;
     const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     // Origin form here: RequestEntry turned an absolute-form target into it and refused `*`.
@@ -104,133 +131,98 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     // req, secure, entry point: HTTPRoute method/header/query conditions and the listener it arrived on
     const runtime = this.table.match(host, url, req, secure, gatewayEntryOf(req.socket));
     if (runtime === null) {
-      this.#countUnrouted(404);
+      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status);
       sendError(res, ProxyErrors.NO_ROUTE);
       return;
     }
-    const socket = req.socket as Socket;
-    const ctx = new PluginContext('http', runtime.chain, this, runtime, runtime.route, socket, clientAddress(socket.remoteAddress),
-      secure, req.method ?? 'GET', url, host, req.headers, req);
-    ctx.sink = res;
     this.#inFlight++;
-    runPhases(ctx);
+    new HttpExchange(this, runtime, req, res, secure, url, host).start();
   }
 
   handleUpgrade(req: AnyRequest, socket: Duplex, head: Buffer): void {
-    const secure = (socket as TLSSocket).encrypted === true;
-    this.#tunnels.handle(this.table, req, socket, head, secure);
-  }
-
-  // ---- ExchangeDriver (plain HTTP and HTTP/2)
-
-
-  proceed(ctx: PluginContext): void {
-    const res = ctx.sink as AnyResponse;
-    const runtime = ctx.owner as RouteRuntime;
-    if ((res as ServerResponse).destroyed) {
-      // The client went away while a phase was pending.
-      this.#end(ctx, 499, 'client-closed');
+    const request = req as IncomingMessage;
+    const upgrade = request.headers.upgrade;
+    // An upgrade carries no body: a GET (as RFC 6455 and every proxy's Upgrade path expect).
+    if (typeof upgrade !== 'string' || upgrade === '' || request.method !== 'GET') {
+      writeRawError(socket, ProxyErrors.BAD_REQUEST);
       return;
     }
-    const member = ctx.endpoint!;
-    if (this.#accessLog) noteRouting(res, runtime.label, member.endpoint.name);
-    ctx.outcome = 'forwarded';
-    const exchange = new ProxyExchange(this, ctx.request as AnyRequest, res, runtime, member, ctx.path, ctx.upstreamHeaders!, ctx.clientAddress, ctx);
-    exchange.start();
-  }
-
-  answer(ctx: PluginContext): void {
-    const res = ctx.sink as AnyResponse;
-    const error = ctx.answerError;
-    if (error !== null) {
-      sendError(res, error);
-    } else if (!res.headersSent) {
-      const body = ctx.answerBody;
-      let headers = ctx.answerHeaders;
-      // Never change the plugin's object: it may be a constant shared by every answer.
-      if (headers === null) headers = { 'content-length': Buffer.byteLength(body) };
-      else if (headers['content-length'] === undefined) headers = { ...headers, 'content-length': Buffer.byteLength(body) };
-      try {
-        (res as ServerResponse).writeHead(ctx.answerStatus, headers);
-        res.end(body);
-      } catch (err) {
-        // A plugin's invalid header name/value: answer 500 instead.
-        this.failed(ctx, 'respond', err, false);
-        return;
-      }
+    const secure = (socket as TLSSocket).encrypted === true;
+    const host = request.headers.host ?? '';
+    const url = request.url ?? '/'; // origin form (RequestEntry)
+    const runtime = this.table.match(host, url, request, secure, gatewayEntryOf(socket));
+    if (runtime === null) {
+      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status);
+      writeRawError(socket, ProxyErrors.NO_ROUTE);
+      return;
     }
-    this.#end(ctx, ctx.answerStatus, 'answered');
+    this.#inFlight++;
+    new UpgradeExchange(this, runtime, request, socket, head, secure, url, host).start();
   }
 
-  failed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): void {
-    const spec = this.failures.record(ctx.route.key, link, error, timedOut);
-    ctx.answerStatus = spec.status;
-    sendError(ctx.sink as AnyResponse, spec);
-    this.#end(ctx, spec.status, 'error');
-  }
-
-  /** An exchange the router answered itself: count it, run the log phases. */
-  #end(ctx: PluginContext, status: number, outcome: PluginContext['outcome']): void {
-    const runtime = ctx.owner as RouteRuntime;
-    ctx.status = status;
-    ctx.outcome = outcome;
-    runtime.countResponse(status, (performance.now() - ctx.startedAt) / 1000);
-    this.#afterExchange(ctx);
-  }
-
-  #afterExchange(ctx: PluginContext): void {
-    if (ctx.chain.log !== null) runLogPhases(ctx, this.failures);
-    this.#inFlight--;
-    if (this.inFlight === 0) this.#wakeIdle();
+  handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string): void {
+    this.#inFlight++;
+    new PassthroughExchange(this, item as RouteRuntime, socket, buffered, clientIp).start();
   }
 
   // ---- ExchangeHost
+
+  forwarderFor(exchange: Exchange): Forwarder<Exchange> {
+    // Per backend protocol: HTTP/1.1 for every HTTP route today (an HTTP/2 forwarder goes here).
+    return (exchange.kind === 'passthrough' ? TCP : this.#http1) as Forwarder<Exchange>;
+  }
+
+  finished(exchange: Exchange): void {
+    if (this.#accessLog) logExchange(this.logger, exchange);
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#wakeIdle();
+  }
 
   recordSuccess(endpoint: EndpointState): void {
     this.#passive.recordSuccess(endpoint);
   }
 
-  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void {
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy = false): void {
     if (this.#passive.recordFailure(endpoint, now, lastHealthy)) {
-      this.#logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
+      this.logger.warn({ endpoint: endpoint.name, until: new Date(endpoint.ejectedUntil).toISOString() }, 'endpoint ejected after consecutive failures');
     }
   }
 
-  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState): Dispatcher {
+  tunnelGauge(kind: 'websocket' | 'upgrade' | 'passthrough'): Gauge.Internal<'kind'> {
+    return this.#tunnelGauges[kind];
+  }
+
+  tunnelOpened(tunnel: Tunnel): void {
+    this.#tunnels.add(tunnel);
+  }
+
+  tunnelClosed(tunnel: Tunnel): void {
+    this.#tunnels.delete(tunnel);
+  }
+
+  /**
+   * The endpoint's pool for this route: HTTP/2 when the route's service port says so
+   * (backend-protocol.ts) — but an Upgrade always goes over HTTP/1.1 — else HTTP/1.1; cleartext,
+   * or TLS for reencrypt routes.
+   */
+  dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade = false): UpstreamDispatcher {
+    const http2 = !upgrade && runtime.http2 !== null && runtime.http2.has(endpoint);
     if (!runtime.reencrypt) {
+      if (http2) return (endpoint.h2Pool ??= new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs })) as UpstreamDispatcher;
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
     const pools = runtime.tlsPools;
-    let pool = pools.get(endpoint.id);
+    const key = http2 ? `h2/${endpoint.id}` : endpoint.id;
+    let pool = pools.get(key);
     if (pool === undefined) {
       const tls = runtime.route.tls!;
-      pool = createPool(`https://${endpoint.name}`, this.connectTimeoutMs, {
-        ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined,
-        servername: tls.serverName,
-      });
-      pools.set(endpoint.id, pool);
+      const settings = { ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls.serverName };
+      pool = http2
+        ? new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings })
+        : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
+      pools.set(key, pool);
     }
     return pool;
-  }
-
-  middlewareFailed(ctx: PluginContext, link: string, error: unknown, timedOut: boolean): import('../errors.ts').ProxyErrorSpec {
-    return this.failures.record(ctx.route.key, link, error, timedOut);
-  }
-
-  /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
-  get defaultDestinationCA(): string | null {
-    return this.#tunnels.defaultDestinationCA;
-  }
-
-  set defaultDestinationCA(pem: string | null) {
-    this.#tunnels.defaultDestinationCA = pem;
-  }
-
-  finished(exchange: ProxyExchange): void {
-    const ctx = exchange.ctx;
-    ctx.status = exchange.status;
-    if (ctx.outcome === 'forwarded' && exchange.status === 499) ctx.outcome = 'client-closed';
-    this.#afterExchange(ctx);
   }
 
   #wakeIdle(): void {
@@ -240,10 +232,11 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
   }
 
   async close(): Promise<void> {
-    this.#tunnels.closeAll();
+    for (const tunnel of this.#tunnels) tunnel.close();
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
+      if (endpoint.h2Pool) closing.push(endpoint.h2Pool.destroy().catch(() => {}));
     }
     for (const runtime of this.table.items()) {
       for (const pool of runtime.tlsPools.values()) closing.push(pool.destroy().catch(() => {}));
@@ -251,8 +244,15 @@ export class RouterProxy implements ExchangeHost, ExchangeDriver {
     await Promise.all(closing);
   }
 
-  #countUnrouted(status: number): void {
+  /** A request no route matched: counted (route ""), and logged when --access-log is on. */
+  #unrouted(req: AnyRequest, host: string, url: string, status: number): void {
     this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
+    if (!this.#accessLog) return;
+    writeAccessLine(this.logger, {
+      kind: req.headers.upgrade !== undefined ? 'upgrade' : 'http', client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
+      host, path: url, status, outcome: 'answered', completed: true, route: '', endpoint: null, attempts: 0, ms: 0,
+      userAgent: req.headers['user-agent'],
+    });
   }
 
   #build(route: CompiledRoute, previous: RouteRuntime | undefined): RouteRuntime {

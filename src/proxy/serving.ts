@@ -18,8 +18,9 @@ import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './forward.ts';
+import type { AnyRequest } from './http-exchange.ts';
 import { createHttpListener } from './http-listener.ts';
+import { createH2cServer, type H2cServer } from './h2c-server.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
@@ -39,9 +40,9 @@ export interface ServingOptions {
   proxy: RouterProxy;
   logger: Logger;
   metrics: Metrics;
-  /** Serve this default certificate (workers get the main thread's) instead of loading one. */
+  /** Serve this default certificate (workers get the primary's) instead of loading one. */
   defaultCertificate?: CertificateMaterial;
-  /** Session ticket keys shared by every worker (rotated by the main thread). */
+  /** Session ticket keys shared by every worker (rotated by the primary). */
   ticketKeys?: Buffer;
 }
 
@@ -65,6 +66,8 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #entry: RequestEntry;
   readonly #logger: Logger;
   readonly #http: HttpServer;
+  /** h2c by prior knowledge on the HTTP port (null with --disable-http2). */
+  readonly #h2c: H2cServer | null;
   /** With --use-proxy-protocol: the socket that listens on the HTTP port, in front of #http. */
   readonly #httpFront: net.Server | null = null;
   readonly #https: HttpsListener;
@@ -91,10 +94,16 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#proxy = proxy;
     this.#entry = new RequestEntry(proxy, { logger, metrics, bodyIdleTimeoutMs: config.clientTimeout });
     this.#logger = logger;
-    this.#http = createHttpListener(this, config, metrics);
     const gate = config.useProxyProtocol
       ? new ProxyProtocolGate({ trusted: config.proxyProtocolTrusted, headerTimeoutMs: config.headerTimeout, counter: metrics.proxyProtocol })
       : undefined;
+    // h2c: the HTTP/1.1 server hands over connections that open with the HTTP/2 preface.
+    // One HTTP/2 glitch budget per client address, whichever way in its connections use (the
+    // HTTPS port, h2c on the HTTP port, a Gateway's own address) and whichever worker thread
+    // accepted them: it is kept in the shared limit table.
+    const glitchLedger = new SharedGlitchLedger(proxy.shared.limits, 'http2', config.http2ClientGlitches, systemClock);
+    this.#h2c = config.disableHttp2 ? null : createH2cServer(this, { config, glitchLedger, metrics, logger });
+    this.#http = createHttpListener(this, config, metrics, 'http', this.#h2c);
     if (gate) {
       const http = this.#http;
       this.#httpFront = net.createServer({ noDelay: true }, (socket) => gate.accept(socket, (s) => http.emit('connection', s)));
@@ -102,10 +111,7 @@ export class ProxyListeners implements TlsRequestHandler {
       // The HTTP server itself never listens; this starts its header-timeout checks.
       http.emit('listening');
     }
-    // Per-client HTTP/2 glitch budgets in the shared limit table: one budget per client for every
-    // worker thread.
-    const sharedLedger = (name: string) => new SharedGlitchLedger(proxy.shared.limits, name, config.http2ClientGlitches, systemClock);
-    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, health: proxy, glitchLedger: sharedLedger('https') }, defaultCertificate);
+    const https = new HttpsListener({ config, lookup: proxy.table, handler: this, metrics, logger, ticketKeys, proxyProtocol: gate, passthrough: proxy, glitchLedger }, defaultCertificate);
     this.#https = https;
     if (gate) {
       // Requests on TLS connections read the client address off the TLS socket.
@@ -113,9 +119,9 @@ export class ProxyListeners implements TlsRequestHandler {
     }
     this.#http.on('connection', (socket: net.Socket) => this.#track(socket));
     https.server.on('connection', (socket: net.Socket) => this.#track(socket));
-    this.#adoptSessions(https.terminator);
-    // One HTTP/2 glitch budget per client across every Gateway address (the shared HTTPS port keeps its own).
-    const glitchLedger = sharedLedger('gateway-addresses');
+    this.#adoptSessions(https.terminator.server);
+    // h2c connections came through #http: already tracked.
+    if (this.#h2c !== null) this.#adoptSessions(this.#h2c.server);
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       maxConnections: config.maxConnections,
@@ -127,15 +133,15 @@ export class ProxyListeners implements TlsRequestHandler {
           maxHeaderSize: config.maxHeaderSize, metrics, logger,
         });
         terminator.server.on('connection', (socket: net.Socket) => this.#track(socket));
-        this.#adoptSessions(terminator);
+        this.#adoptSessions(terminator.server);
         return terminator;
       },
     }, logger);
   }
 
   /** HTTP/2 sessions are told GOAWAY when the drain starts. */
-  #adoptSessions(terminator: TlsTerminator): void {
-    terminator.server.on('session', (session: Http2Session) => {
+  #adoptSessions(server: import('node:events').EventEmitter): void {
+    server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
       if (this.#draining) session.close();
@@ -213,6 +219,7 @@ export class ProxyListeners implements TlsRequestHandler {
       for (const socket of this.#sockets) { socket.destroy(); result.cutTunnels++; }
     }
     this.#http.close(); // the header-timeout checker
+    this.#h2c?.server.close();
     this.#https.terminator.close();
     for (const t of this.#gateways.terminators()) t.close();
     if (result.cutConnections + result.cutTunnels > 0) this.#logger.warn(result, 'drain deadline: cut the remaining connections');

@@ -1,7 +1,7 @@
 // What an upstream failure means: the one place that decides, from undici's typed errors and
 // Node's socket error codes, (1) the metrics reason, (2) the catalogue error the client gets and
 // (3) whether it is the endpoint's fault — the only failures passive ejection counts. Used by
-// forwarding (forward.ts), Upgrade tunnels (upgrade.ts) and TLS passthrough.
+// every exchange (exchange.ts): plain requests, Upgrade tunnels and TLS passthrough.
 //
 // Counted (as HAProxy's `observe layer4`, nginx's `max_fails` with `proxy_next_upstream`
 // defaults): connect failures (refused, unreachable, connect timeout), resets (the backend
@@ -39,6 +39,10 @@ export const FAILURES = Object.freeze({
   protocol: failure('protocol', ProxyErrors.UPSTREAM_PROTOCOL, false),
   client: failure('client', ProxyErrors.BAD_REQUEST, false),
   router: failure('router', ProxyErrors.BAD_REQUEST, false),
+  /** An HTTP/2 stream the backend reset: a reset, but of one stream, not of the endpoint. */
+  streamReset: failure('reset', ProxyErrors.UPSTREAM_RESET, false),
+  /** The client's gRPC deadline passed: the call's time ran out, not the endpoint's health. */
+  grpcDeadline: failure('timeout', ProxyErrors.GRPC_DEADLINE, false),
 });
 
 /** Socket errors of a connection that never got established. */
@@ -47,13 +51,6 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** Node's TLS errors and OpenSSL's verification errors. */
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
-
-/** What a tunnel (Upgrade, TLS passthrough) reports to passive health; RouterProxy implements it. */
-export interface TunnelHealth {
-  recordSuccess(endpoint: EndpointState): void;
-  /** `lastHealthy`: no other member of the route is available (panic threshold). */
-  recordFailure(endpoint: EndpointState, now: number, lastHealthy?: boolean): void;
-}
 
 /** No other member can take requests now: ejecting `endpoint` would leave the route none. */
 export function isLastAvailable(members: ReadonlyArray<{ readonly endpoint: EndpointState; readonly weight: number }>, endpoint: EndpointState, now: number): boolean {
@@ -68,10 +65,37 @@ export class InvalidUpstreamResponseError extends Error {
   readonly code = 'SY_INVALID_UPSTREAM_RESPONSE';
 }
 
-/** Classify an error from undici's dispatch, http-proxy or a raw socket to the backend. */
+/**
+ * An HTTP/2 backend reset one stream (RST_STREAM). The connection is fine and the backend
+ * answered the stream, so it is not the endpoint's fault (no passive ejection), but the
+ * response is incomplete: 502 before its headers, a reset stream after them.
+ */
+export class UpstreamStreamResetError extends Error {
+  readonly code = 'SY_UPSTREAM_STREAM_RESET';
+  /** The RST_STREAM error code (RFC 9113 §7). */
+  readonly http2Code: number;
+  readonly afterHeaders: boolean;
+  constructor(http2Code: number, afterHeaders: boolean) {
+    super(`backend reset the HTTP/2 stream (code ${http2Code}) ${afterHeaders ? 'after' : 'before'} the response headers`);
+    this.http2Code = http2Code;
+    this.afterHeaders = afterHeaders;
+  }
+}
+
+/** The gRPC call's deadline (grpc-timeout) passed before it ended (http-exchange.ts). */
+export class GrpcDeadlineError extends Error {
+  readonly code = 'SY_GRPC_DEADLINE';
+  constructor() {
+    super('gRPC deadline (grpc-timeout) passed');
+  }
+}
+
+/** Classify an error from undici's dispatch (HTTP/1.1 or the HTTP/2 pools) or a raw socket to the backend. */
 export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
   if (error instanceof errors.ConnectTimeoutError || CONNECT_CODES.has(code)) return FAILURES.connect;
+  if (error instanceof UpstreamStreamResetError) return FAILURES.streamReset;
+  if (error instanceof GrpcDeadlineError) return FAILURES.grpcDeadline;
   if (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError || code === 'ETIMEDOUT') return FAILURES.timeout;
   if (TLS_CODE.test(code)) return FAILURES.tls;
   if (error instanceof errors.RequestContentLengthMismatchError || error instanceof errors.RequestAbortedError) return FAILURES.client;

@@ -17,6 +17,8 @@ export interface ClusterSourceOptions {
   logger: Logger;
   metrics?: Metrics;
   errors?: ConfigErrorLog;
+  // @internal keeps this out of the published types (tsconfig stripInternal): through KubeClient
+  // they would reach @kubernetes/client-node's, which a consumer cannot type-check without @types/ws.
   /** @internal The router's API client, shared with its status writer; by default the source opens (and closes) its own. */
   client?: KubeClient;
 }
@@ -36,7 +38,7 @@ export class ClusterSource implements Source {
     if (!(sink instanceof StoreSink)) throw new Error('kubernetes source: needs the router\'s own sink');
     const { config } = this.#options;
     let client = this.#options.client;
-    if (!client) client = this.#ownClient = openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName });
+    if (!client) client = this.#ownClient = openKubeClient({ kubeconfig: config.kubeconfig, name: config.routerName, node: config.nodeName, metrics: this.#options.metrics });
     this.#source = new KubernetesSource({ ...this.#options, store: sink.store, client });
     await this.#source.start();
   }

@@ -14,7 +14,7 @@ import type { KubeObject } from '../objects/types.ts';
 import { validateObject } from '../objects/validate.ts';
 import type { ObjectStore, StoreChange } from '../store.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { KubeInformer, type RefusedObject } from '../kube/informer.ts';
+import { KubeInformer, type RefusedObject, type WatchListMode } from '../kube/informer.ts';
 import type { WatchedResource } from '../kube/resources.ts';
 import {
   gatewayResources, objectReferences, podResource, secretResource, watchedResources,
@@ -52,12 +52,15 @@ export class KubernetesSource {
   #referencesOf = new Map<string, ObjectReferences>();
   #secretUsers = new Map<string, number>();
   #podUsers = 0;
+  /** Shared by every informer: once the server refuses watch-list, all use paged lists. */
+  #watchList: WatchListMode;
   #unsubscribe: (() => void) | undefined;
   #started = false;
   #stopped = false;
 
   constructor(options: KubernetesSourceOptions) {
     this.#options = options;
+    this.#watchList = { use: options.config.watchList };
   }
 
   /** Whether every informer has listed at least once. */
@@ -114,6 +117,7 @@ export class KubernetesSource {
       onRefused: (refused) => this.#refused(refused),
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, listPageSize, clock,
+      watchList: this.#watchList,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });

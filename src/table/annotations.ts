@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { RouterConfig } from '../config.ts';
 import { parseDurationText as parseDuration } from '../duration.ts';
+import { BACKEND_PROTOCOL_ANNOTATION, BACKEND_PROTOCOL_VALUES, protocolOfAnnotation, type BackendProtocol } from './backend-protocol.ts';
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES, type Balance, type ForwardedPolicy, type HealthCheckSpec, type RateLimitSpec, type RoutePolicy } from './types.ts';
 
 export const ANNOTATIONS = Object.freeze({
@@ -36,6 +37,7 @@ export const ANNOTATIONS = Object.freeze({
   rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
   podConcurrentConnections: 'haproxy.router.openshift.io/pod-concurrent-connections',
   middlewares: 'switchyard.io/middlewares',
+  backendProtocol: BACKEND_PROTOCOL_ANNOTATION,
 });
 
 const BALANCES: readonly Balance[] = BALANCE_ALGORITHMS;
@@ -69,6 +71,8 @@ export interface AnnotationPolicy {
   targetPortAnnotation: string | null;
   rateLimit: RateLimitSpec | null;
   podConcurrentConnections: number | null;
+  /** switchyard.io/backend-protocol; null: the Service port's appProtocol decides. */
+  backendProtocol: BackendProtocol | null;
 }
 
 export type AnnotationParseResult =
@@ -223,7 +227,13 @@ function parseAll(a: Record<string, string>): AnnotationPolicy {
     targetPortAnnotation: portAnnotation ?? null,
     rateLimit,
     podConcurrentConnections: boundedInt(a, ANNOTATIONS.podConcurrentConnections, 1, 1_000_000),
+    backendProtocol: backendProtocol(a),
   };
+}
+
+function backendProtocol(a: Record<string, string>): BackendProtocol | null {
+  const value = oneOf(a, ANNOTATIONS.backendProtocol, BACKEND_PROTOCOL_VALUES);
+  return value === null ? null : protocolOfAnnotation(value);
 }
 
 /** Parse every annotation we read; the first invalid one is reported by name. */

@@ -36,6 +36,8 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
+  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
+  protocol?: 'http2';
 }
 
 export interface HealthCheckSpec {
@@ -102,8 +104,10 @@ export interface CompiledMiddleware {
   name: string;
   /** Name of the loaded plugin it configures. */
   plugin: string;
-  /** spec.config, validated against the plugin's schema (defaults applied). */
+  /** spec.config, validated against the plugin's schema (defaults applied), frozen, shared by every route naming it. */
   config: unknown;
+  /** Identity of the config (a digest of the plugin and spec.config): what fingerprints, instance reuse and the worker IPC compare. */
+  version: string;
 }
 
 /** Limits per client IP address on one route, as OpenShift's stick-table rules. */

@@ -1,9 +1,10 @@
 // What the main thread and the proxy worker threads (`--workers N`) say to each other. The main
 // thread owns sources, reconciler, health checks, status and the admin port; each worker thread
-// owns proxy listeners of its own (SO_REUSEPORT). Routing data travels as plain data (table
-// deltas); the state every thread must agree on at request time — endpoint health, in-flight
-// counts, rate limits, concurrency slots — lives in shared memory (src/shared-memory/), not in
-// messages.
+// owns proxy listeners of its own (SO_REUSEPORT). Routing data travels as plain data: table
+// deltas, structured-cloned by postMessage, so an object many routes share (a Middleware's
+// compiled config) arrives once and stays shared. The state every thread must agree on at
+// request time — endpoint health, in-flight counts, rate limits, concurrency slots — lives in
+// shared memory (src/shared-memory/), not in messages.
 
 import type { TableDelta } from '../table/types.ts';
 import type { DrainDeadlines } from '../proxy/serving.ts';

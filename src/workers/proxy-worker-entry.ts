@@ -19,10 +19,11 @@ process.on('unhandledRejection', (reason) => {
 });
 
 enableCompileCache();
-const [{ createLogger }, { loadPlugins }, { runProxyWorker }, { SharedState }] = await Promise.all([
-  import('../log.ts'), import('../pipeline/plugin-registry.ts'), import('./proxy-worker.ts'), import('../shared-memory/shared-state.ts'),
+const [{ createLogger }, { loadPluginRegistry }, { MIDDLEWARE_BUILTINS }, { runProxyWorker }, { SharedState }] = await Promise.all([
+  import('../log.ts'), import('../pipeline/plugin-registry.ts'), import('../plugins/middleware-builtins.ts'), import('./proxy-worker.ts'),
+  import('../shared-memory/shared-state.ts'),
 ]);
 const { config, shared } = workerData as ProxyWorkerData;
 const logger = createLogger(config.logLevel, undefined, { worker: threadId });
-const plugins = await loadPlugins(config.plugins);
+const plugins = await loadPluginRegistry(config.plugins, process.cwd(), MIDDLEWARE_BUILTINS);
 await runProxyWorker(parentPort!, config, logger, plugins, SharedState.attach(shared));

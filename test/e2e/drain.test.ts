@@ -3,6 +3,7 @@
 import test from 'ava';
 import net from 'node:net';
 import WebSocket from 'ws';
+import { h2Connect, h2Request } from '../support/h2-client.ts';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
 import { request, eventually } from '../support/http-client.ts';
@@ -39,6 +40,25 @@ for (const workers of [0, 2]) {
     t.false(drainTimedOut(router), 'exits once idle, not at the drain timeout');
   });
 }
+
+test.serial('h2c: an in-flight stream finishes after SIGTERM, the session gets GOAWAY, the router exits at once', async (t) => {
+  const backend = await startBackend('slow');
+  t.teardown(() => backend.close());
+  const file = writeTempFile([serviceYaml('slow', [backend.port]), routeYaml('slow', 'drain.test', 'slow')].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file, '--drain-timeout', '20s', '--workers', '0'] });
+  t.teardown(() => router.stop());
+  const session = h2Connect(`http://127.0.0.1:${router.http}`);
+  t.teardown(() => session.destroy());
+  const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+  const inFlight = h2Request(session, { ':path': '/?delay=1000', ':authority': 'drain.test' });
+  await eventually(() => backend.requests.length >= 1, 3000);
+  router.child.kill('SIGTERM');
+  await goaway;
+  t.is((await inFlight).status, 200);
+  const { code } = await router.exited;
+  t.is(code, 0);
+  t.false(drainTimedOut(router), 'the h2c session closed after its last stream, not at the drain timeout');
+});
 
 test.serial('a request longer than --drain-timeout is cut; the router still exits 0', async (t) => {
   const backend = await startBackend('slow');

@@ -185,7 +185,7 @@ test.serial('410 Gone mid-watch: changes made around the compaction are all serv
   await servedBy(router, 'web.example.com', 'a');
   api.create(route('doomed', 'doomed.example.com', 'web'));
   await servedBy(router, 'doomed.example.com', 'a');
-  const listsBefore = api.listRequests('Route');
+  const listsBefore = api.stateRequests('Route');
 
   // Changes the open watches withhold (stalled), then the history is compacted: the streams end
   // with 410 and their withheld events are lost. Only a re-list can recover these changes.
@@ -203,7 +203,7 @@ test.serial('410 Gone mid-watch: changes made around the compaction are all serv
   t.is(await servedBy(router, 'doomed.example.com', 'status 404', 8000), 'status 404');
   t.is(await backendFor(router, 'web.example.com'), 'b');
   t.is(await backendFor(router, 'other.example.com'), 'b');
-  t.true(api.listRequests('Route') > listsBefore, 'the Route informer re-listed after 410');
+  t.true(api.stateRequests('Route') > listsBefore, 'the Route informer read the state again after 410');
 
   // A second compaction with the streams open and live: events before it were delivered; one after it is too.
   api.update(slice('web', a.port));
@@ -222,7 +222,7 @@ test.serial('failing lists at start: not ready and no proxy port until the lists
     waitForListening: false,
   });
   t.teardown(() => { api.failLists(500, 0); return router.stop(); });
-  const listsBefore = api.listRequests('Route');
+  const listsBefore = api.stateRequests('Route');
 
   // The admin port comes up and answers 503 while every list fails; the HTTP port stays closed.
   const firstAnswer = await eventually(() => request(admin, { path: '/healthz/ready', timeoutMs: 1000 }).catch(() => undefined), 10_000);
@@ -232,17 +232,17 @@ test.serial('failing lists at start: not ready and no proxy port until the lists
   // Route lists (retries are the events that count here, not the time they take).
   const answers: number[] = [];
   const portErrors: string[] = [];
-  const retried = api.listRequests('Route') + 3;
+  const retried = api.stateRequests('Route') + 3;
   const giveUp = Date.now() + 20_000; // a bound: fails the test
-  while (api.listRequests('Route') < retried && Date.now() < giveUp) {
+  while (api.stateRequests('Route') < retried && Date.now() < giveUp) {
     answers.push((await request(admin, { path: '/healthz/ready' })).status);
     portErrors.push(await request(http, { host: 'web.example.com' }).then((r) => `status ${r.status}`, (err: NodeJS.ErrnoException) => String(err.code)));
     await new Promise((r) => setTimeout(r, 50)); // pacing of the samples
   }
-  t.true(api.listRequests('Route') >= retried, 'the failed list was retried');
+  t.true(api.stateRequests('Route') >= retried, 'the failed list was retried');
   t.deepEqual([...new Set(answers)], [503]);
   t.deepEqual([...new Set(portErrors)], ['ECONNREFUSED']);
-  t.true(api.listRequests('Route') > listsBefore + 1);
+  t.true(api.stateRequests('Route') > listsBefore + 1);
   t.is(router.logs.find((l) => l.msg === 'listening'), undefined);
 
   // Lists succeed: ready, and the proxy port opens (announced in the listening line) and serves.

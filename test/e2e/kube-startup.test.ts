@@ -1,5 +1,6 @@
-// Start-up through the Kubernetes source (fake API server, real router process): the lists of
-// Routes, Services and EndpointSlices come in pages and land at different times, yet the first
+// Start-up through the Kubernetes source (fake API server, real router process): the states of
+// Routes, Services and EndpointSlices come in pages (or streamed, watch-list) and land at
+// different times, yet the first
 // table is built once, after the sync — every Route served with its endpoints at readiness, by a
 // single table update — and changes after readiness are applied incrementally.
 
@@ -18,7 +19,8 @@ async function tableUpdates(admin: number): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
-test('paged lists: at readiness every Route is served with its endpoints, from one table update', async (t) => {
+for (const mode of ['paged lists', 'watch-list'] as const) {
+test(`${mode}: at readiness every Route is served with its endpoints, from one table update`, async (t) => {
   const api = await FakeApiServer.start();
   const backend = await startBackend('web');
   t.teardown(async () => { await api.close(); await backend.close(); });
@@ -34,9 +36,13 @@ test('paged lists: at readiness every Route is served with its endpoints, from o
       ports: [{ name: 'http', port: backend.port }], endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
     });
   }
-  const router = await startRouter({ args: ['--kubeconfig', api.kubeconfigPath, '--update-status=false'], env: { ROUTER_LOG_LEVEL: 'info' }, timeoutMs: 60_000 });
+  const router = await startRouter({
+    args: ['--kubeconfig', api.kubeconfigPath, '--update-status=false', `--watch-list=${mode === 'watch-list'}`],
+    env: { ROUTER_LOG_LEVEL: 'info' }, timeoutMs: 60_000,
+  });
   t.teardown(() => router.stop());
-  t.true(api.continuedPages('Route') >= 1 && api.continuedPages('EndpointSlice') >= 1, 'the lists came in pages');
+  if (mode === 'paged lists') t.true(api.continuedPages('Route') >= 1 && api.continuedPages('EndpointSlice') >= 1, 'the lists came in pages');
+  else t.true(api.listRequests('Route') === 0 && api.watchListRequests('Route') === 1, 'one streaming list, no list');
 
   t.is(await tableUpdates(router.admin), 1);
   for (const i of [0, 499, 500, ROUTES - 1]) {
@@ -50,3 +56,4 @@ test('paged lists: at readiness every Route is served with its endpoints, from o
   await eventually(async () => (await request(router.http, { host: 'late.example.com' })).status === 200, 10_000);
   t.is(await tableUpdates(router.admin), 2);
 });
+}

@@ -39,6 +39,9 @@ function objects(gatewayPort: number, keys: string[]): string {
   return [
     serviceYaml('web', [web.port]),
     middleware(keys),
+    // Over the size cap (256 KiB of JSON): refused with its size, its route fails closed.
+    middleware(Array.from({ length: 12_000 }, (_, i) => `huge-key-${String(i).padStart(16, '0')}`)).replace('name: auth', 'name: huge'),
+    routeYaml('huge', 'r.test', 'web', { path: '/huge', annotations: { [MW]: 'huge' }, spec: tlsSpec }),
     JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'switchyard' }, spec: { controller: 'switchyard.io/ingress-controller' } }),
     // Route: /admin behind `auth`, and a catch-all of the same host.
     routeYaml('admin', 'r.test', 'web', { path: '/admin', annotations: { [MW]: 'auth' }, spec: tlsSpec }),
@@ -117,6 +120,8 @@ for (const w of ['w0', 'w2'] as const) {
     t.like(await h2get(router, `${tag}/h2`), { status: 500, code: 'SY_MIDDLEWARE_INVALID' });
     const ghost = await request(router.http, { host: 'r.test', path: '/ghost/x' });
     t.is(ghost.status, 500, 'a missing Middleware too');
+    t.is((await request(router.http, { host: 'r.test', path: '/huge/x' })).status, 500, 'a config over the size cap too');
+    t.deepEqual(reachedBackend('/huge'), []);
     t.deepEqual(reachedBackend(tag), [], 'nothing under /admin reached the backend');
     t.deepEqual(reachedBackend('/ghost'), []);
     // The rest of each host is served.
@@ -134,6 +139,7 @@ for (const w of ['w0', 'w2'] as const) {
       t.regex(admission.get(key).message, /middleware "default\/auth": spec\.config\.keys\[0\].*answers 500 SY_MIDDLEWARE_INVALID/, key);
     }
     t.regex(admission.get('Route/default/ghost').message, /"default\/missing" not found/);
+    t.regex(admission.get('Route/default/huge').message, /middleware "default\/huge": spec\.config is \d+ bytes of JSON, more than the 262144 a Middleware config may have/);
     t.like(admission.get('Route/default/site'), { admitted: true });
     const served = debug.hosts.flatMap((h: any) => h.routes).find((r: any) => r.key === 'Route/default/admin');
     t.regex(served.middlewareError, /spec\.config\.keys\[0\]/, 'the compiled route keeps its path and says why');

@@ -5,6 +5,7 @@ import test from 'ava';
 import net from 'node:net';
 import tls from 'node:tls';
 import https from 'node:https';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
@@ -116,6 +117,30 @@ test('the header and the request may arrive in separate segments', async (t) => 
 test('allowlists see the real client address', async (t) => {
   t.regex(await exchange(router.http, encodeProxyHeader(1, CLIENT, ROUTER), get('allow.test')), /^HTTP\/1\.1 200/);
   t.regex(await exchange(router.http, encodeProxyHeader(1, OTHER, ROUTER), get('allow.test')), /^HTTP\/1\.1 403/);
+});
+
+test('h2c behind PROXY v2: the preface after the header is served as HTTP/2 with the client address', async (t) => {
+  const header = encodeProxyHeader(2, CLIENT, ROUTER);
+  const session = http2.connect(`http://127.0.0.1:${router.http}`, {
+    createConnection: () => {
+      const socket = net.connect(router.http, '127.0.0.1');
+      socket.write(header);
+      return socket;
+    },
+  });
+  session.on('error', () => {});
+  t.teardown(() => session.close());
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const stream = session.request({ ':path': '/', ':authority': 'pp.test' });
+    let status = 0;
+    let body = '';
+    stream.on('response', (h) => { status = Number(h[':status']); });
+    stream.setEncoding('utf8').on('data', (d: string) => { body += d; });
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+  });
+  t.is(status, 200);
+  t.is((JSON.parse(body) as { headers: Record<string, string> }).headers['x-forwarded-for'], CLIENT.address);
 });
 
 test('TLS behind PROXY v2: an edge route gets the client address', async (t) => {

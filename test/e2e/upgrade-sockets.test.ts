@@ -74,7 +74,7 @@ test.serial('a half-closed tunnel is closed after the client-fin timeout', async
   t.is(await tunnels(), 0);
 });
 
-test.serial('connect failures of Upgrade requests count for passive ejection, as requests\' do', async (t) => {
+test.serial('connect failures of Upgrade requests are retried on another endpoint and count for passive ejection, as requests\' do', async (t) => {
   const ejected = router.waitForLog((l) => l.msg === 'endpoint ejected after consecutive failures' && l.endpoint === `127.0.0.1:${deadPort}`);
   const statuses: string[] = [];
   for (let i = 0; i < 6; i++) {
@@ -83,7 +83,10 @@ test.serial('connect failures of Upgrade requests count for passive ejection, as
     statuses.push(client.received().slice(9, 12));
     client.socket.destroy();
   }
-  t.true(statuses.includes('502'), 'the dead endpoint was tried');
+  // Each connect failure is tried again on the other endpoint (the route's retry policy), as a request's is.
+  t.deepEqual(statuses, ['101', '101', '101', '101', '101', '101']);
+  const connectFailures = metricValue(await metricsText(router.admin), 'switchyard_upstream_errors_total', { route: 'default/pair', reason: 'connect' }) ?? 0;
+  t.true(connectFailures >= 1, 'the dead endpoint was tried');
   await ejected;
   // Ejected: every upgrade now reaches the live endpoint.
   for (let i = 0; i < 3; i++) {

@@ -47,12 +47,19 @@ async function restarts(metrics: Metrics, resource: string): Promise<number> {
   return values.find((v) => v.labels.resource === resource)?.value ?? 0;
 }
 
-test('410 Gone mid-watch: re-list, nothing lost, deletions during the gap applied', async (t) => {
-  const { api, store, source } = await setUp(t);
+/** The initial state comes from a streaming list (watch-list) or from paged lists: both are tested where it matters. */
+const MODES = [
+  { name: 'watch-list', watchList: true, stateReads: (api: FakeApiServer) => api.watchListRequests('Route') },
+  { name: 'paged lists', watchList: false, stateReads: (api: FakeApiServer) => api.listRequests('Route') },
+] as const;
+
+for (const mode of MODES) {
+test(`${mode.name}: 410 Gone mid-watch: the state is read again, nothing lost, deletions during the gap applied`, async (t) => {
+  const { api, store, source } = await setUp(t, { watchList: mode.watchList });
   api.create(route('a', 'one'));
   api.create(route('a', 'two'));
   await source.start();
-  const listsBefore = api.listRequests('Route');
+  const readsBefore = mode.stateReads(api);
   api.stallWatches(true); // changes made now reach the client only through the re-list
   api.create(route('a', 'three'));
   api.delete({ kind: 'Route', namespace: 'a', name: 'two' });
@@ -61,14 +68,53 @@ test('410 Gone mid-watch: re-list, nothing lost, deletions during the gap applie
   api.expireResourceVersions();
   t.true(await eventually(() => store.has('Route', 'a/three') && !store.has('Route', 'a/two'), 3000));
   t.true(store.has('Route', 'a/one'));
-  t.true(api.listRequests('Route') > listsBefore);
+  t.true(mode.stateReads(api) > readsBefore);
   // And the watch works again afterwards.
   api.create(route('a', 'four'));
   t.true(await eventually(() => store.has('Route', 'a/four')));
 });
 
+test(`${mode.name}: 410 Gone sent on an open watch: the state is read again`, async (t) => {
+  const { api, store, source } = await setUp(t, { watchList: mode.watchList });
+  await source.start();
+  const readsBefore = mode.stateReads(api);
+  api.expireResourceVersions({ notifyOpenWatches: true });
+  t.true(await eventually(() => mode.stateReads(api) > readsBefore, 3000));
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+});
+}
+
+test('watch-list: one request per informer reads the state and goes on watching; no list', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: true });
+  for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
+  t.is(api.listRequests('Route'), 0);
+  t.is(api.watchRequests('Route'), 1);
+  t.is(api.watchListRequests('Route'), 1);
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(api.watchRequests('Route'), 1, 'the same stream carries the changes');
+  t.is(await restarts(metrics, 'routes'), 0);
+});
+
+test('a server that refuses watch-list (422, WatchList off): paged lists, for every informer, with no restart', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: true }, { watchList: false });
+  for (const name of ['a1', 'a2']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2']);
+  t.is(api.listRequests('Route'), 1);
+  t.is(api.watchListRequests('Route'), 0);
+  // Every informer reads its state by list (each at most once refused first, as they start together).
+  t.true(api.listRequests('Service') === 1 && api.listRequests('EndpointSlice') === 1);
+  t.is(await restarts(metrics, 'routes'), 0);
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+});
+
 test('lists are read in pages: every object arrives, and the watch goes on from the list', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  const { api, store, source, metrics } = await setUp(t, { watchList: false }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5']);
@@ -80,7 +126,7 @@ test('lists are read in pages: every object arrives, and the watch goes on from 
 });
 
 test('a continue token that expires between pages: the list is read again whole, nothing lost', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  const { api, store, source, metrics } = await setUp(t, { watchList: false }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) api.create(route('a', name));
   let routeRequests = 0;
   api.onRequest = ({ method, path }) => {
@@ -91,16 +137,6 @@ test('a continue token that expires between pages: the list is read again whole,
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5']);
   t.is(api.listRequests('Route'), 2); // the paged one, then one whole
   t.is(await restarts(metrics, 'routes'), 0);
-  api.create(route('a', 'after'));
-  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
-});
-
-test('410 Gone sent on an open watch triggers a re-list', async (t) => {
-  const { api, store, source } = await setUp(t);
-  await source.start();
-  const listsBefore = api.listRequests('Route');
-  api.expireResourceVersions({ notifyOpenWatches: true });
-  t.true(await eventually(() => api.listRequests('Route') > listsBefore, 3000));
   api.create(route('a', 'after'));
   t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
 });
@@ -147,10 +183,16 @@ test('a stalled watch is restarted by the watchdog; bookmarks keep a quiet one a
   api.create(route('a', 'while-stalled'));
   clock.advance(900);
   t.is(await restarts(metrics, 'routes'), 0, 'not before the watchdog timeout');
+  const statesBefore = api.watchListRequests('Route') + api.listRequests('Route');
+  const watchesBefore = api.watchRequests('Route');
   clock.advance(600); // silent 1.5 s: the watchdog fires, then the restart backoff (at most 50 ms) runs out
   t.is(await restarts(metrics, 'routes'), 1);
-  t.true(await eventually(() => store.has('Route', 'a/while-stalled'), 4000)); // through the re-list
+  // The new watch goes on from the last resourceVersion seen (no re-list); the change made
+  // meanwhile comes on it once the server sends again.
+  t.true(await eventually(() => api.watchRequests('Route') > watchesBefore, 3000));
   api.stallWatches(false);
+  t.true(await eventually(() => store.has('Route', 'a/while-stalled'), 4000));
+  t.is(api.watchListRequests('Route') + api.listRequests('Route'), statesBefore);
 });
 
 test('an API outage loses nothing and recovers', async (t) => {
@@ -181,7 +223,7 @@ test('an API outage loses nothing and recovers', async (t) => {
 
 for (const status of [500, 429] as const) {
   test(`failing lists (${status}) are retried until they succeed`, async (t) => {
-    const { api, store, source } = await setUp(t);
+    const { api, store, source } = await setUp(t, { watchList: false });
     api.create(route('a', 'one'));
     api.failLists(status, 3);
     await source.start();

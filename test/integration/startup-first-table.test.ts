@@ -76,8 +76,8 @@ test('a Route whose Service and EndpointSlice come in later batches is served wi
 
   // Both hosts in the table with the endpoint from the last batch, built by one update.
   const hosts = router.inspect().hosts;
-  t.deepEqual(hosts.map((h) => h.key).sort(), ['home.test', 'other.test']);
-  for (const host of hosts) t.deepEqual(host.routes[0]!.services[0]!.endpoints.map((e) => `${e.address}:${e.port}`), [`127.0.0.1:${backend.port}`]);
+  t.deepEqual(hosts.map((h) => h.host).sort(), ['home.test', 'other.test']);
+  for (const host of hosts) t.deepEqual(host.routes[0]!.backends[0]!.endpoints.map((e) => `${e.address}:${e.port}`), [`127.0.0.1:${backend.port}`]);
   t.is(await tableUpdates(router), 1);
   const reply = await request(ports.http, { host: 'home.test' });
   t.is(reply.status, 200);

@@ -99,16 +99,18 @@ export async function closeAllBackends(): Promise<void> {
 }
 
 /** YAML for a Service + EndpointSlice pointing at 127.0.0.1 ports. */
-export function serviceYaml(name: string, ports: number[], options: { namespace?: string; portName?: string; notReady?: number[] } = {}): string {
+export function serviceYaml(name: string, ports: number[], options: { namespace?: string; portName?: string; notReady?: number[]; appProtocol?: string } = {}): string {
   const ns = options.namespace ?? 'default';
   const portName = options.portName ?? 'http';
+  // The EndpointSlice controller copies the Service port's appProtocol onto the slice port.
+  const app = options.appProtocol !== undefined ? `, appProtocol: ${JSON.stringify(options.appProtocol)}` : '';
   // One slice per port, since each endpoint here differs only by port (all on 127.0.0.1).
   return [
     `apiVersion: v1
 kind: Service
 metadata: { name: ${name}, namespace: ${ns} }
 spec:
-  ports: [{ name: ${portName}, port: 80 }]`,
+  ports: [{ name: ${portName}, port: 80${app} }]`,
     ...ports.map((port, i) => `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
@@ -116,7 +118,7 @@ metadata:
   namespace: ${ns}
   labels: { kubernetes.io/service-name: ${name} }
 addressType: IPv4
-ports: [{ name: ${portName}, port: ${port} }]
+ports: [{ name: ${portName}, port: ${port}${app} }]
 endpoints:
   - addresses: ["127.0.0.1"]
     conditions: { ready: ${!(options.notReady ?? []).includes(port)} }`),

@@ -131,6 +131,16 @@ export class WatchStream {
     if (this.#options.allowBookmarks) this.#bookmark();
   }
 
+  /** The bookmark that ends a watch-list's initial events (annotation k8s.io/initial-events-end). */
+  initialEventsEnd(): void {
+    const { resource } = this.#options;
+    this.send('BOOKMARK', {
+      kind: resource.kind,
+      apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+      metadata: { resourceVersion: String(this.#options.currentRv()), annotations: { 'k8s.io/initial-events-end': 'true' } },
+    });
+  }
+
   #bookmark(): void {
     const { resource } = this.#options;
     if (this.#stalled) return; // a stalled stream sends nothing, not even bookmarks

@@ -32,6 +32,11 @@ export interface FakeApiServerOptions {
   historySize?: number;
   /** Serve the Gateway API resources (as if their CRDs were installed), with discovery for them. */
   gatewayAPI?: boolean;
+  /**
+   * Stream lists (watch-list: `sendInitialEvents=true`), as kube-apiserver 1.34+ does; false
+   * refuses them with 422 as a server with the WatchList feature off does. Default true.
+   */
+  watchList?: boolean;
 }
 
 export class ApiError extends Error {
@@ -72,6 +77,7 @@ export class FakeApiServer {
   #snapshots = new Map<string, ListSnapshot>();
   #snapshotIds = 0;
   #watchCount = new Map<string, number>();
+  #watchListCount = new Map<string, number>();
   #writeCount = new Map<string, number>();
   #closed = false;
   bookmarkIntervalMs: number | null;
@@ -79,11 +85,13 @@ export class FakeApiServer {
   onRequest: ((request: { method: string; path: string }) => void) | undefined;
 
   readonly #gatewayAPI: boolean;
+  readonly #watchList: boolean;
 
   private constructor(options: FakeApiServerOptions) {
     this.bookmarkIntervalMs = options.bookmarkIntervalMs === undefined ? 1000 : options.bookmarkIntervalMs;
     this.#historySize = options.historySize ?? 10_000;
     this.#gatewayAPI = options.gatewayAPI ?? false;
+    this.#watchList = options.watchList ?? true;
     this.#dir = mkdtempSync(join(tmpdir(), 'fake-apiserver-'));
     this.#server = this.#createServer();
   }
@@ -165,9 +173,13 @@ export class FakeApiServer {
 
   /** LIST requests served (or failed) for a resource, by kind (`Route`) or plural (`routes`). */
   listRequests(kind: string): number { return this.#listCount.get(this.#plural(kind)) ?? 0; }
+  /** Reads of the whole state of a kind: lists (first pages) and watch-lists. */
+  stateRequests(kind: string): number { return this.listRequests(kind) + this.watchListRequests(kind); }
   /** Pages after the first served for lists of this kind (limit/continue). */
   continuedPages(kind: string): number { return this.#pageCount.get(this.#plural(kind)) ?? 0; }
   watchRequests(kind: string): number { return this.#watchCount.get(this.#plural(kind)) ?? 0; }
+  /** Watches that asked for the initial state (watch-list, sendInitialEvents=true), a subset of watchRequests. */
+  watchListRequests(kind: string): number { return this.#watchListCount.get(this.#plural(kind)) ?? 0; }
   /** Mutating HTTP requests (PUT/PATCH/POST/DELETE, any subresource) received for one object. */
   writes(ref: ObjectRef): number {
     const resource = this.#resourceByKind(ref.kind);
@@ -198,7 +210,7 @@ export class FakeApiServer {
     for (const watch of this.#watches) watch.stall(on);
   }
 
-  /** The next `count` LIST requests fail with this status. */
+  /** The next `count` reads of a whole state (LIST requests, and watch-list requests) fail with this status. */
   failLists(status: 500 | 429, count: number): void {
     this.#listFailures = count > 0 ? { status, remaining: count } : null;
   }
@@ -384,6 +396,24 @@ export class FakeApiServer {
   }
 
   #watch(resource: ResourceSpec, namespace: string | undefined, url: URL, res: ServerResponse): void {
+    // Validated as kube-apiserver does (apimachinery's internalversion validation).
+    const sendInitialEvents = url.searchParams.get('sendInitialEvents') === 'true';
+    if (url.searchParams.has('sendInitialEvents') || url.searchParams.has('resourceVersionMatch')) {
+      if (!this.#watchList) throw new ApiError(422, 'Invalid', 'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled');
+      if (url.searchParams.get('resourceVersionMatch') !== 'NotOlderThan') throw new ApiError(422, 'Invalid', 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+      if (url.searchParams.get('allowWatchBookmarks') !== 'true') throw new ApiError(422, 'Invalid', 'allowWatchBookmarks: Forbidden: sendInitialEvents requires allowWatchBookmarks=true');
+    }
+    const rvText = url.searchParams.get('resourceVersion') ?? '';
+    const watchList = sendInitialEvents && rvText === '';
+    if (watchList) {
+      this.#watchListCount.set(resource.plural, (this.#watchListCount.get(resource.plural) ?? 0) + 1);
+      if (this.#listFailures) {
+        const { status } = this.#listFailures;
+        if (--this.#listFailures.remaining <= 0) this.#listFailures = null;
+        if (status === 429) res.setHeader('retry-after', '0');
+        throw new ApiError(status, status === 429 ? 'TooManyRequests' : 'InternalError', `injected list failure ${status}`);
+      }
+    }
     this.#watchCount.set(resource.plural, (this.#watchCount.get(resource.plural) ?? 0) + 1);
     const labels = selector(() => parseLabelSelector(url.searchParams.get('labelSelector')));
     const fields = selector(() => parseFieldSelector(url.searchParams.get('fieldSelector')));
@@ -399,7 +429,12 @@ export class FakeApiServer {
       onClose: (w) => this.#watches.delete(w),
     });
     this.#watches.add(watch);
-    const rvText = url.searchParams.get('resourceVersion') ?? '';
+    if (watchList) {
+      // Watch-list: the current state as ADDED events, a bookmark marking their end, then changes.
+      for (const object of this.#table(resource).values()) if (watch.matches(object)) watch.send('ADDED', object);
+      watch.initialEventsEnd();
+      return;
+    }
     if (rvText === '' || rvText === '0') {
       // "Any version": the current state as ADDED events, then changes.
       for (const object of this.#table(resource).values()) if (watch.matches(object)) watch.send('ADDED', object);

@@ -1,19 +1,15 @@
 // A stand-in for the route table's host lookup, for TLS listener tests: host key → one route,
 // exact host first, then the wildcard entry one label up (as the real table matches Host).
-// Each route's balancer always picks the one endpoint it was given.
 
 import type { TlsRouteItem, TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
 import type { CompiledRoute, CompiledTls } from '../../src/table/types.ts';
-import { EndpointState } from '../../src/health/endpoint-state.ts';
-import { RouteChain, linksOf } from '../../src/pipeline/chain.ts';
-import { balancerPlugin } from '../../src/plugins/balancer.ts';
 import type { TestCertificate } from './certs.ts';
 
 export class FakeTlsLookup implements TlsRouteLookup {
   readonly entries = new Map<string, { key: string; items: TlsRouteItem[] }>();
 
-  /** Serve `host` (or `*.domain`) with `tlsConfig`, its one endpoint at 127.0.0.1:`endpointPort`. */
-  set(host: string, tlsConfig: CompiledTls | null, endpointPort = 1, tunnelTimeoutMs = 5000): EndpointState {
+  /** Serve `host` (or `*.domain`) with `tlsConfig`. */
+  set(host: string, tlsConfig: CompiledTls | null, tunnelTimeoutMs = 5000): CompiledRoute {
     const wildcard = host.startsWith('*.');
     const route: CompiledRoute = {
       key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host: wildcard ? host.slice(2) : host, wildcard,
@@ -24,12 +20,8 @@ export class FakeTlsLookup implements TlsRouteLookup {
       },
       annotations: {}, middlewares: [],
     };
-    const endpoint = new EndpointState(host, '127.0.0.1', endpointPort);
-    const member = { endpoint, weight: 1, acceptsNew: true };
-    const balancer = { pick: () => member };
-    const chain = new RouteChain(linksOf([{ name: 'balancer', phases: balancerPlugin.create({ balancer, hasWeight: true }, null as never) }]), 5000);
-    this.entries.set(host, { key: host, items: [{ route, balancer, chain, members: [member] }] });
-    return endpoint;
+    this.entries.set(host, { key: host, items: [{ route }] });
+    return route;
   }
 
   lookupHost(host: string): { key: string; items: TlsRouteItem[] } | null {

@@ -4,6 +4,7 @@
 // RST_STREAM and which streams got a HEADERS answer. A Node http2 client cannot do this: it
 // queues streams beyond the server's limit and never sends HEADERS + RST_STREAM back to back.
 
+import net from 'node:net';
 import tls from 'node:tls';
 
 export const FrameType = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
@@ -66,7 +67,7 @@ export function getRequest(authority: string, path: string): Array<[string, stri
 }
 
 export class RawH2Connection {
-  readonly socket: tls.TLSSocket;
+  readonly socket: net.Socket;
   readonly frames: Frame[] = [];
   /** The first GOAWAY the server sent, once it has. */
   goaway: GoAway | null = null;
@@ -89,6 +90,20 @@ export class RawH2Connection {
       socket.destroy();
       throw new Error(`the server did not negotiate h2 (got ${String(socket.alpnProtocol)})`);
     }
+    return RawH2Connection.#start(socket);
+  }
+
+  /** The same by prior knowledge (h2c, no TLS) on the HTTP port. */
+  static async openCleartext(options: { port: number; host?: string; localAddress?: string }): Promise<RawH2Connection> {
+    const socket = net.connect({ host: options.host ?? '127.0.0.1', port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    return RawH2Connection.#start(socket);
+  }
+
+  static #start(socket: net.Socket): RawH2Connection {
     const connection = new RawH2Connection(socket);
     // Our SETTINGS (none changed) and a large connection window, then the server's SETTINGS is ACKed as it arrives.
     const window = Buffer.alloc(4);
@@ -97,7 +112,7 @@ export class RawH2Connection {
     return connection;
   }
 
-  private constructor(socket: tls.TLSSocket) {
+  private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('error', () => {});

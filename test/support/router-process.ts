@@ -37,6 +37,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Another build's cli.js (benchmarks compare builds); default dist/cli.js. */
   cli?: string;
+  /** A command the router runs under, e.g. ['prlimit', '--nofile=256', '--'] (SIGTERM reaches it through exec). */
+  prefix?: string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -51,7 +53,8 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
   if (!has('--https-port')) defaults.push('--https-port', '0');
   if (!has('--admin-port')) defaults.push('--admin-port', '0');
   if (!has('--workers')) defaults.push('--workers', '0');
-  const child = spawn(process.execPath, [options.cli ?? CLI, 'run', ...defaults, ...args], {
+  const command = [...(options.prefix ?? []), process.execPath, options.cli ?? CLI, 'run', ...defaults, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ROUTER_LOG_LEVEL: process.env.ROUTER_LOG_LEVEL ?? 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

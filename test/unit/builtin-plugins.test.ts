@@ -1,8 +1,6 @@
 // The built-in policies as plugins: each on its own, through the same runner the proxy uses.
 import test from 'ava';
 import type { Socket } from 'node:net';
-import { RouteChain, linksOf } from '../../src/pipeline/chain.ts';
-import { PluginContext, type ExchangeDriver } from '../../src/pipeline/context.ts';
 import { runLogPhases, runPhases, runResponsePhases } from '../../src/pipeline/runner.ts';
 import type { Phases, PluginServices } from '../../src/pipeline/types.ts';
 import { EndpointState } from '../../src/health/endpoint-state.ts';
@@ -14,21 +12,16 @@ import { balancerPlugin } from '../../src/plugins/balancer.ts';
 import { rewriteTargetPlugin } from '../../src/plugins/rewrite-target.ts';
 import { hstsPlugin } from '../../src/plugins/hsts.ts';
 import { podConcurrentConnectionsPlugin } from '../../src/plugins/pod-concurrent-connections.ts';
+import { upstreamRetryPlugin } from '../../src/plugins/upstream-retry.ts';
 import { createBalancer } from '../../src/balance/create-balancer.ts';
 import { forwardedHeadersPlugin } from '../../src/plugins/forwarded-headers.ts';
 import { headerActionsPlugin } from '../../src/plugins/header-actions.ts';
 import { upstreamRequestHeaders } from '../../src/proxy/headers.ts';
-import { LimitTable } from '../../src/shared-memory/limit-table.ts';
-
-/** The built-ins' response phases are synchronous: a driver that is never called. */
-const SYNC_ONLY = {
-  responseReady(): void { throw new Error('a built-in response phase went async'); },
-  responseFailed(): void { throw new Error('a built-in response phase went async'); },
-};
-const IGNORE_LOG_FAILURES = { logPhase(): void {} };
 import { parseHeaderActions } from '../../src/table/header-actions.ts';
+import { LimitTable } from '../../src/shared-memory/limit-table.ts';
+import { RecordingRun, owner } from '../support/recording-run.ts';
 
-const route = { key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: {} };
+const route = Object.freeze({ key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: Object.freeze({}) });
 const members = [{ endpoint: new EndpointState('ep-a', '10.0.0.1', 80), weight: 1, acceptsNew: true }, { endpoint: new EndpointState('ep-b', '10.0.0.2', 80), weight: 1, acceptsNew: true }];
 
 function services(): PluginServices {
@@ -39,24 +32,25 @@ function services(): PluginServices {
   };
 }
 
-class Driver implements ExchangeDriver {
-  outcome: 'proceed' | 'answer' | 'failed' | null = null;
-  done: Promise<void>;
-  #resolve!: () => void;
-  constructor() { this.done = new Promise((r) => { this.#resolve = r; }); }
-  proceed(): void { this.outcome = 'proceed'; this.#resolve(); }
-  answer(): void { this.outcome = 'answer'; this.#resolve(); }
-  failed(): void { this.outcome = 'failed'; this.#resolve(); }
+/** What the runner reported first: proceed, answer or failed (null: still pending). */
+function outcomeOf(x: RecordingRun): 'proceed' | 'answer' | 'failed' | null {
+  const first = x.events[0];
+  return first === undefined ? null : first.split(' ')[0] as 'proceed' | 'answer' | 'failed';
 }
 
-function run(phases: Phases[], options: { ip?: string; secure?: boolean; url?: string; headers?: Record<string, string>; kind?: 'http' | 'passthrough'; socket?: object } = {}) {
-  const driver = new Driver();
-  const chain = new RouteChain(linksOf(phases.map((p, i) => ({ name: `l${i}`, phases: p }))), 1000);
-  const socket = (options.socket ?? { remoteAddress: options.ip ?? '10.9.9.9' }) as Socket;
-  const ctx = new PluginContext(options.kind ?? 'http', chain, driver, { members }, { ...route, tls: null } as never, socket, options.ip ?? '10.9.9.9',
-    options.secure ?? false, 'GET', options.url ?? '/app/x', 'h.test:8080', { host: 'h.test', ...options.headers }, null);
-  runPhases(ctx);
-  return { ctx, driver };
+function run(phases: Phases[], options: { ip?: string; secure?: boolean; url?: string; headers?: Record<string, string>; kind?: 'http' | 'passthrough'; method?: string } = {}) {
+  const x = new RecordingRun(owner(phases.map((p, i) => ({ name: `l${i}`, phases: p })), { members, route }), {
+    kind: options.kind, clientAddress: options.ip ?? '10.9.9.9', secure: options.secure, url: options.url ?? '/app/x', host: 'h.test:8080',
+    headers: { host: 'h.test', ...options.headers }, method: options.method,
+  });
+  runPhases(x);
+  return { ctx: x, driver: { get outcome() { return outcomeOf(x); }, done: x.next.then(() => {}) } };
+}
+
+/** The built-ins' response phases are synchronous. */
+function respond(x: RecordingRun, headers: Record<string, string | string[]>): void {
+  x.responseHeaders = headers;
+  if (runResponsePhases(x) !== null) throw new Error('a built-in response phase went async or threw');
 }
 
 test('ip-allowlist: a connection-phase check, so it applies to passthrough too', (t) => {
@@ -88,7 +82,7 @@ test('rate-limit: limits per source, concurrency slot given back in the log phas
   t.is(first.driver.outcome, 'proceed');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
   t.is(run([limit], { ip: '10.0.0.6' }).driver.outcome, 'proceed');
-  runLogPhases(first.ctx, IGNORE_LOG_FAILURES);
+  runLogPhases(first.ctx);
   const again = rateLimitPlugin.create({ spec: { concurrentTcp: 1, rateTcp: null, rateHttp: null }, limits }, services());
   t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'a rebuilt instance counts in the same table');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
@@ -96,7 +90,7 @@ test('rate-limit: limits per source, concurrency slot given back in the log phas
 
 test('rate-limit on passthrough connections: rate-tcp counts connections, rate-http does not apply', (t) => {
   const limit = rateLimitPlugin.create({ spec: { concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, limits: LimitTable.create() }, services());
-  const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough', socket: { remoteAddress: '10.0.0.7' } });
+  const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough' });
   t.is(conn().driver.outcome, 'proceed');
   t.is(conn().driver.outcome, 'proceed', 'rate-http 1 does not count connections');
   t.is(conn().ctx.answerStatus, 429, 'the third new connection in 3 s is over rate-tcp 2');
@@ -106,15 +100,20 @@ test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets
   const sticky = stickyCookiePlugin.create({ cookieName: 'sy', sameSite: null }, services());
   const balancer = balancerPlugin.create({ balancer: createBalancer('roundrobin', members), hasWeight: true }, services());
   const pinned = run([sticky, balancer], { headers: { cookie: 'a=1; sy=ep-b' } });
-  t.is(pinned.ctx.endpoint, members[1]);
-  pinned.ctx.responseHeaders = {};
-  runResponsePhases(pinned.ctx, SYNC_ONLY);
-  t.is(pinned.ctx.responseHeaders['set-cookie'], undefined);
+  t.is(pinned.ctx.member, members[1]);
+  respond(pinned.ctx, {});
+  t.is(pinned.ctx.responseHeaders!['set-cookie'], undefined);
   const fresh = run([sticky, balancer]);
-  t.truthy(fresh.ctx.endpoint);
-  fresh.ctx.responseHeaders = { 'set-cookie': 'app=1' };
-  runResponsePhases(fresh.ctx, SYNC_ONLY);
-  t.deepEqual(fresh.ctx.responseHeaders['set-cookie'], ['app=1', `sy=${fresh.ctx.endpoint!.endpoint.id}; Path=/; HttpOnly`]);
+  t.truthy(fresh.ctx.member);
+  respond(fresh.ctx, { 'set-cookie': 'app=1' });
+  t.deepEqual(fresh.ctx.responseHeaders!['set-cookie'], ['app=1', `sy=${fresh.ctx.member!.endpoint.id}; Path=/; HttpOnly`]);
+  // A retry after the pinned endpoint failed: the balancer picks another, the response re-pins.
+  const retried = new RecordingRun(owner([{ name: 'sticky', phases: sticky }, { name: 'balancer', phases: balancer }], { members, route }), { headers: { cookie: 'sy=ep-b' } });
+  retried.tried = [members[1]!];
+  runPhases(retried);
+  t.is(retried.member, members[0]);
+  respond(retried, {});
+  t.is(retried.responseHeaders!['set-cookie'], 'sy=ep-a; Path=/; HttpOnly');
 });
 
 test('balancer: 503 ZERO_WEIGHT when every weight is 0, NO_ENDPOINT when none is available', (t) => {
@@ -127,30 +126,28 @@ test('rewrite-target and hsts', (t) => {
   t.is(r.ctx.path, '/x?y');
   const hsts = hstsPlugin.create('max-age=60', services());
   const secure = run([hsts], { secure: true });
-  secure.ctx.responseHeaders = {};
-  runResponsePhases(secure.ctx, SYNC_ONLY);
-  t.is(secure.ctx.responseHeaders['strict-transport-security'], 'max-age=60');
+  respond(secure.ctx, {});
+  t.is(secure.ctx.responseHeaders!['strict-transport-security'], 'max-age=60');
   const plain = run([hsts]);
-  plain.ctx.responseHeaders = {};
-  runResponsePhases(plain.ctx, SYNC_ONLY);
-  t.is(plain.ctx.responseHeaders['strict-transport-security'], undefined);
+  respond(plain.ctx, {});
+  t.is(plain.ctx.responseHeaders!['strict-transport-security'], undefined);
 });
 
 test('pod-concurrent-connections: at most N per endpoint, the next waits for a slot, a full wait answers 503', async (t) => {
-  const pick = { selectEndpoint: () => members[0] };
+  const pick: Phases = { selectEndpoint: (_c, candidates) => candidates[0] };
   const limit = podConcurrentConnectionsPlugin.create({ limit: 1, queueTimeoutMs: 30, limits: LimitTable.create() }, services());
   const first = run([pick, limit]);
   t.is(first.driver.outcome, 'proceed');
   const second = run([pick, limit]);
   t.is(second.driver.outcome, null, 'queued');
-  runLogPhases(first.ctx, IGNORE_LOG_FAILURES);
+  runLogPhases(first.ctx);
   await second.driver.done;
   t.is(second.driver.outcome, 'proceed', 'got the released slot');
   const third = run([pick, limit]);
   await third.driver.done;
   t.is(third.ctx.answerError?.code, 'SY_ENDPOINT_BUSY');
-  runLogPhases(third.ctx, IGNORE_LOG_FAILURES);
-  runLogPhases(second.ctx, IGNORE_LOG_FAILURES);
+  runLogPhases(third.ctx);
+  runLogPhases(second.ctx);
   t.is(run([pick, limit]).driver.outcome, 'proceed', 'no slot leaked');
 });
 
@@ -170,8 +167,28 @@ test('forwarded-headers builds the upstream headers (hop-by-hop out, X-Forwarded
   t.is(get('connection'), undefined);
   t.is(get('x-drop'), undefined);
   t.is(get('x-env'), 'prod-h.test');
-  r.ctx.responseHeaders = { 'x-backend': 'b1' };
   r.ctx.upstreamResponseHeaders = { 'x-backend': 'b1' };
-  runResponsePhases(r.ctx, SYNC_ONLY);
-  t.is(r.ctx.responseHeaders['x-served'], 'b1');
+  respond(r.ctx, { 'x-backend': 'b1' });
+  t.is(r.ctx.responseHeaders!['x-served'], 'b1');
+});
+
+test('upstream-retry: a connect failure once more on another endpoint, a reset once more on the same; never for a body or a POST', (t) => {
+  const retry = upstreamRetryPlugin.create(null, services());
+  const attempt = (reason: 'connect' | 'reset' | 'timeout', options: { method?: string; attempt?: number; canRetry?: boolean; kind?: 'http' | 'passthrough' } = {}) => {
+    const x = new RecordingRun(owner([{ name: 'upstream-retry', phases: retry }], { members, route }), { method: options.method, kind: options.kind });
+    x.retryable = options.canRetry ?? true;
+    x.attempts = options.attempt ?? 1;
+    x.failure = { reason, code: '', status: 502, message: '', endpoint: x.owner.candidates[0]!, attempt: options.attempt ?? 1, responseStarted: false, canRetry: x.retryable };
+    x.stage = 6; // STAGE_FAILURE
+    retry.failure!(x.ctx);
+    return x.retryAsked ? 'another' : x.retrySame ? 'same' : 'none';
+  };
+  t.is(attempt('connect'), 'another');
+  t.is(attempt('reset'), 'same');
+  t.is(attempt('timeout'), 'none', 'a timeout may have reached the endpoint');
+  t.is(attempt('connect', { method: 'POST' }), 'none');
+  t.is(attempt('connect', { canRetry: false }), 'none', 'a streamed body cannot be sent again');
+  t.is(attempt('connect', { attempt: 2 }), 'none', 'one retry of its own');
+  t.is(attempt('connect', { kind: 'passthrough', method: '' }), 'another', 'nothing of a passthrough connection was consumed yet');
+  t.is(attempt('reset', { kind: 'passthrough', method: '' }), 'none');
 });

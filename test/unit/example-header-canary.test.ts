@@ -19,6 +19,6 @@ test('a configured value must match; an unavailable canary leaves the choice to 
   const h = testPlugin(canary, { header: 'X-Track', value: 'beta', endpoints: ['10.0.0.9:80'] }, { endpoints });
   t.not((await h.request({ headers: { 'x-track': 'alpha' } })).endpoint!.endpoint.name, '10.0.0.9:80');
   t.is((await h.request({ headers: { 'x-track': 'beta' } })).endpoint!.endpoint.name, '10.0.0.9:80');
-  h.candidates[2]!.endpoint.activeUp = false;
+  h.setEndpointUp('10.0.0.9:80', false);
   t.is((await h.request({ headers: { 'x-track': 'beta' } })).endpoint, null);
 });

@@ -11,7 +11,7 @@ test('writes route, request, status, outcome and endpoint after the exchange', a
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'sy-log-')), 'a.log');
   const h = testPlugin(accessLog, { path: file }, { route: { namespace: 'shop', name: 'web' }, endpoints: [{ address: '10.1.1.1', port: 8080 }] });
   const r = await h.request({ method: 'POST', url: '/cart?x=1', clientAddress: '192.0.2.7' });
-  r.ctx.endpoint = h.candidates[0]!;
+  h.choose(r, h.candidates[0]!);
   await h.log(r, 201);
   const r2 = await h.request({ url: '/gone' });
   await h.log(r2, 499, 'client-closed');

@@ -24,7 +24,7 @@ async function call(api: FakeApiServer, method: string, path: string, body?: unk
 async function watchStream(api: FakeApiServer, path: string, until: (events: any[]) => boolean):
   Promise<{ events: any[]; endedBy: 'until' | 'ended' | 'cut' | 'bound' }> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 3000);
+  const timer = setTimeout(() => controller.abort(), 15_000);
   const events: any[] = [];
   let endedBy: 'until' | 'ended' | 'cut' | 'bound' = 'ended';
   try {
@@ -55,9 +55,9 @@ async function watchEvents(api: FakeApiServer, path: string, until: (events: any
   return (await watchStream(api, path, until)).events;
 }
 
-/** Until the fake server has `n` watches open (bounded: fails the test after 3 s). */
+/** Until the fake server has `n` watches open (bounded: fails the test after 15 s). */
 async function watchesOpen(t: any, api: FakeApiServer, n: number): Promise<void> {
-  for (let i = 0; i < 150 && api.openWatches() !== n; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 750 && api.openWatches() !== n; i++) await new Promise((r) => setTimeout(r, 20));
   t.is(api.openWatches(), n, 'watches open');
 }
 
@@ -172,7 +172,7 @@ test('timeoutSeconds ends the watch cleanly', async (t) => {
   t.teardown(() => api.close());
   const { events, endedBy } = await watchStream(api, `${ROUTES}/routes?watch=true&resourceVersion=1&timeoutSeconds=1`, () => false);
   t.deepEqual(events, []);
-  t.is(endedBy, 'ended', 'the server ended the stream (not the 3 s bound of the client)');
+  t.is(endedBy, 'ended', 'the server ended the stream (not the 15 s bound of the client)');
 });
 
 test('PUT status changes only status and answers 409 on a stale resourceVersion', async (t) => {

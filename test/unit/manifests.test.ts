@@ -60,6 +60,7 @@ function envOf(ds: Json): Record<string, string> {
   for (const e of container(ds).env as Json[]) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = ds.metadata.namespace;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = 'edge-node-1';
     else if (e.valueFrom?.secretKeyRef) env[e.name] = `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`;
     else throw new Error(`env ${e.name}: unexpected source`);
   }
@@ -258,7 +259,7 @@ test('router DaemonSet env: OpenShift names from src/config.ts, parsed by the re
     routerName: 'default', httpPort: 80, httpsPort: 443, adminPort: 1936, leaseNamespace: 'switchyard',
     canonicalHostname: 'router-default.apps.example.com', routeLabels: '', namespaceLabels: '',
     statsUsername: 'stats-user', statsPassword: 'stats-password',
-    drainTimeout: 30_000, allowWildcardRoutes: false,
+    drainTimeout: 30_000, allowWildcardRoutes: false, nodeName: 'edge-node-1',
   });
   t.deepEqual(container(ds).args, ['run']);
 });

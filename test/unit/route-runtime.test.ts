@@ -62,7 +62,7 @@ test('the balancer rotation is taken over from a previous runtime that served', 
 
 test('a Middleware plugin is created when the route is applied, and kept by its successor', (t) => {
   const d = deps();
-  const r = { ...compiled('mw'), middlewares: [{ name: 'ns/m', plugin: 'counting', config: {} }] };
+  const r = { ...compiled('mw'), middlewares: [{ name: 'ns/m', plugin: 'counting', config: {}, version: 'v1' }] };
   created = 0;
   const first = new RouteRuntime(r, d, undefined);
   t.is(created, 1, 'created before any request');

@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { HttpsListener, type HttpsListenerConfig } from '../../src/proxy/tls/https-listener.ts';
 import type { TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
 import type { AnyResponse } from '../../src/proxy/error-response.ts';
-import type { AnyRequest } from '../../src/proxy/forward.ts';
+import type { AnyRequest } from '../../src/proxy/http-exchange.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { silentLogger } from '../../src/log.ts';
 import { FakeTlsLookup as FakeLookup, edge } from '../support/fake-tls-lookup.ts';

@@ -3,10 +3,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { HttpsListener } from '../../src/proxy/tls/https-listener.ts';
-import type { TunnelHealth } from '../../src/proxy/upstream-failure.ts';
+import { RouterProxy } from '../../src/proxy/router-proxy.ts';
+import type { EndpointState } from '../../src/health/endpoint-state.ts';
+import type { CompiledRoute, CompiledTls } from '../../src/table/types.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { silentLogger } from '../../src/log.ts';
-import { FakeTlsLookup, PASSTHROUGH, edge } from '../support/fake-tls-lookup.ts';
+import { PASSTHROUGH, edge } from '../support/fake-tls-lookup.ts';
 import { createCa, issueCertificate, type TestCertificate } from '../support/certs.ts';
 
 let ca: TestCertificate;
@@ -37,19 +39,41 @@ async function tlsBackend(): Promise<{ server: tls.Server; port: number; sockets
   return { server, port: (server.address() as net.AddressInfo).port, sockets };
 }
 
-async function start(lookup: FakeTlsLookup, health?: TunnelHealth) {
+/** The routes a test serves, through the real route table and proxy: host → TLS settings and the one endpoint's port. */
+class Routes {
+  readonly list: CompiledRoute[] = [];
+  set(host: string, tlsConfig: CompiledTls, endpointPort = 1, tunnelTimeoutMs = 5000): string {
+    const id = `${host}-ep`;
+    this.list.push({
+      key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host, wildcard: false, path: '', match: 'route',
+      services: [{ name: `test/${host}`, weight: 1, endpoints: [{ id, address: '127.0.0.1', port: endpointPort, weight: 1, acceptsNew: true }] }],
+      tls: tlsConfig, annotations: {}, middlewares: [],
+      policy: {
+        balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
+        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null, podConcurrentConnections: null,
+      },
+    });
+    return id;
+  }
+}
+
+async function start(routes: Routes) {
   const metrics = new Metrics({ defaultMetrics: false });
+  const proxy = new RouterProxy({ connectTimeout: 2000, accessLog: false, clientFinTimeout: 1000 }, silentLogger, metrics);
+  proxy.apply({ version: 1, upsert: routes.list.map((route) => ({ key: route.host, routes: [route] })), remove: [] });
   const listener = await HttpsListener.create({
-    health,
+    passthrough: proxy,
     config: {
       defaultCertificate: '', sslMinVersion: 'TLSv1.2', ciphers: 'intermediate', disableHttp2: false, http2ConnectionGlitches: 100, http2ClientGlitches: 500,
       headerTimeout: 5000, clientTimeout: 5000, maxHeaderSize: 16384, maxConnections: 0,
     },
-    lookup, handler, metrics, logger: silentLogger, defaultCertificate: { cert: defaultCert.cert, key: defaultCert.key },
+    lookup: proxy.table, handler, metrics, logger: silentLogger, defaultCertificate: { cert: defaultCert.cert, key: defaultCert.key },
   });
   const { port } = await listener.listen(0, '127.0.0.1');
   const tunnels = async (): Promise<number> => (await metrics.tunnelsActive.get()).values.find((v) => v.labels.kind === 'passthrough')?.value ?? 0;
-  return { listener, port, tunnels };
+  const endpoint = (id: string): EndpointState => proxy.registry.get(id)!;
+  const close = async (): Promise<void> => { await listener.close(); await proxy.close(); };
+  return { listener: { close }, port, tunnels, endpoint, proxy, metrics };
 }
 
 /** Resolves on 'close' (unlike events.once, an 'error' before it does not reject). */
@@ -63,9 +87,10 @@ function readOnce(socket: tls.TLSSocket): Promise<string> {
 
 test('passthrough: the client talks TLS to the backend, which it verifies; the router never decrypts', async (t) => {
   const backend = await tlsBackend();
-  const lookup = new FakeTlsLookup();
-  const endpoint = lookup.set('pass.test', PASSTHROUGH, backend.port);
-  const { listener, port, tunnels } = await start(lookup);
+  const lookup = new Routes();
+  const id = lookup.set('pass.test', PASSTHROUGH, backend.port);
+  const { listener, port, tunnels, endpoint: endpointOf } = await start(lookup);
+  const endpoint = endpointOf(id);
   try {
     const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert });
     await once(client, 'secureConnect');
@@ -90,7 +115,7 @@ test('passthrough: the client talks TLS to the backend, which it verifies; the r
 
 test('passthrough: the backend going away closes the client', async (t) => {
   const backend = await tlsBackend();
-  const lookup = new FakeTlsLookup();
+  const lookup = new Routes();
   lookup.set('pass.test', PASSTHROUGH, backend.port);
   const { listener, port, tunnels } = await start(lookup);
   try {
@@ -116,7 +141,7 @@ test('passthrough: connect failure closes the client; idle tunnels time out', as
   const deadPort = (probe.address() as net.AddressInfo).port;
   await new Promise((r) => probe.close(r));
   const backend = await tlsBackend();
-  const lookup = new FakeTlsLookup();
+  const lookup = new Routes();
   lookup.set('dead.test', PASSTHROUGH, deadPort);
   lookup.set('pass.test', PASSTHROUGH, backend.port, 200);
   lookup.set('edge.test', edge(null));
@@ -158,7 +183,7 @@ test('passthrough: a half-closed tunnel (client sent its FIN, the backend keeps 
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const lookup = new FakeTlsLookup();
+  const lookup = new Routes();
   // An hour of tunnel timeout: only the FIN timeout can close it within the test.
   lookup.set('pass.test', PASSTHROUGH, (server.address() as net.AddressInfo).port, 3_600_000);
   const { listener, port, tunnels } = await start(lookup);
@@ -179,31 +204,32 @@ test('passthrough: a half-closed tunnel (client sent its FIN, the backend keeps 
   }
 });
 
-test('passthrough: connect failures are reported to passive health (the only endpoint as the last available one); a connect is a success', async (t) => {
+test('passthrough: connect failures are reported to passive health (the only endpoint is never ejected); a connect is a success', async (t) => {
   const probe = net.createServer().listen(0, '127.0.0.1');
   await once(probe, 'listening');
   const deadPort = (probe.address() as net.AddressInfo).port;
   await new Promise((r) => probe.close(r));
   const backend = await tlsBackend();
-  const lookup = new FakeTlsLookup();
-  const dead = lookup.set('dead.test', PASSTHROUGH, deadPort);
-  const live = lookup.set('pass.test', PASSTHROUGH, backend.port);
-  const reports: string[] = [];
-  const health: TunnelHealth = {
-    recordSuccess: (endpoint) => reports.push(`ok ${endpoint.port}`),
-    recordFailure: (endpoint, _now, lastHealthy) => reports.push(`fail ${endpoint.port} last=${lastHealthy}`),
-  };
-  const { listener, port } = await start(lookup, health);
+  const lookup = new Routes();
+  const deadId = lookup.set('dead.test', PASSTHROUGH, deadPort);
+  const liveId = lookup.set('pass.test', PASSTHROUGH, backend.port);
+  const { listener, port, endpoint, metrics } = await start(lookup);
   try {
     for (let i = 0; i < 3; i++) {
       const client = tls.connect({ host: '127.0.0.1', port, servername: 'dead.test', ca: ca.cert });
       client.on('error', () => {});
       await closed(client);
     }
+    t.is(endpoint(deadId).consecutiveFailures, 3);
+    t.is(endpoint(deadId).ejectedUntil, 0, 'the last available endpoint of its route is never ejected (panic threshold)');
+    const live = endpoint(liveId);
+    live.consecutiveFailures = 2;
     const client = tls.connect({ host: '127.0.0.1', port, servername: 'pass.test', ca: ca.cert });
     await once(client, 'secureConnect');
     client.destroy();
-    t.deepEqual(reports, [...Array(3).fill(`fail ${dead.port} last=true`), `ok ${live.port}`]);
+    t.is(live.consecutiveFailures, 0, 'a connect is a success');
+    const outcomes = (await metrics.passthroughConnections.get()).values.map((v) => `${v.labels.route} ${v.labels.outcome} ${v.value}`);
+    t.true(outcomes.includes('test/dead.test error 3'), outcomes.join('; '));
   } finally {
     await listener.close();
     backend.server.close();

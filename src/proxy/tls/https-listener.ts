@@ -16,8 +16,7 @@ import { markTunnel } from '../connection-marks.ts';
 import type { ProxyProtocolGate } from '../proxy-protocol.ts';
 import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
 import { loadDefaultCertificate } from './default-certificate.ts';
-import { PassthroughTunnel } from './passthrough-tunnel.ts';
-import type { TunnelHealth } from '../upstream-failure.ts';
+import type { PassthroughHandler } from '../router-proxy.ts';
 import type { CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
@@ -28,7 +27,7 @@ export type HttpsListenerConfig = Pick<
   RouterConfig,
   'defaultCertificate' | 'sslMinVersion' | 'ciphers' | 'disableHttp2' | 'headerTimeout' | 'clientTimeout' | 'maxHeaderSize' | 'maxConnections'
   | 'http2ConnectionGlitches' | 'http2ClientGlitches'
-> & Partial<Pick<RouterConfig, 'clientFinTimeout'>>;
+>;
 
 export interface HttpsListenerOptions {
   config: HttpsListenerConfig;
@@ -42,11 +41,11 @@ export interface HttpsListenerOptions {
   ticketKeys?: Buffer;
   /** connections_active label */
   listenerName?: string;
-  /** Passive health for passthrough tunnels (the proxy). */
-  health?: TunnelHealth;
+  /** Where passthrough connections go (the proxy); without one they are closed. */
+  passthrough?: PassthroughHandler;
   /** Read a PROXY protocol header (trusted peers only) before the ClientHello. */
   proxyProtocol?: ProxyProtocolGate;
-  /** The per-client HTTP/2 glitch budgets (default: this listener's own; see TlsTerminatorOptions). */
+  /** The per-client HTTP/2 glitch ledger shared with other listeners, h2c included (default: its own). */
   glitchLedger?: ClientGlitchLedger;
 }
 
@@ -56,12 +55,11 @@ export class HttpsListener {
   readonly server: net.Server;
   readonly terminator: TlsTerminator;
   readonly #lookup: TlsRouteLookup;
-  readonly #health: TunnelHealth | undefined;
+  readonly #passthrough: PassthroughHandler | undefined;
   readonly #config: HttpsListenerConfig;
   readonly logger: Logger;
   readonly #connections = new Set<net.Socket>();
   readonly #gauge: Gauge.Internal<'listener'>;
-  readonly #tunnels: Gauge.Internal<'kind'>;
   readonly #results: Record<'timeout' | 'not_tls' | 'invalid' | 'passthrough', Counter.Internal>;
 
   /** Load (or generate) the default certificate, validate the TLS profile, build the listener. */
@@ -74,7 +72,7 @@ export class HttpsListener {
     const { config, metrics, logger } = options;
     this.#config = config;
     this.#lookup = options.lookup;
-    this.#health = options.health;
+    this.#passthrough = options.passthrough;
     this.logger = logger;
     this.terminator = new TlsTerminator({
       ticketKeys: options.ticketKeys,
@@ -93,7 +91,6 @@ export class HttpsListener {
       logger,
     });
     this.#gauge = metrics.connectionsActive.labels(options.listenerName ?? 'https');
-    this.#tunnels = metrics.tunnelsActive.labels('passthrough');
     const h = metrics.tlsHandshakes;
     this.#results = { timeout: h.labels('timeout'), not_tls: h.labels('not_tls'), invalid: h.labels('invalid'), passthrough: h.labels('passthrough') };
     this.server = net.createServer({ noDelay: true, pauseOnConnect: false });
@@ -184,7 +181,8 @@ export class HttpsListener {
     if (decision.mode === 'passthrough') {
       this.#results.passthrough.inc();
       markTunnel(socket);
-      PassthroughTunnel.open(socket, buffered, decision.item, clientAddress(socket.remoteAddress), { tunnels: this.#tunnels, logger: this.logger, finTimeoutMs: this.#config.clientFinTimeout, health: this.#health });
+      if (this.#passthrough === undefined) socket.destroy();
+      else this.#passthrough.handlePassthrough(socket, buffered, decision.item, clientAddress(socket.remoteAddress));
       return;
     }
     socket.unshift(buffered);

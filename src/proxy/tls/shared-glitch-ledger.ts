@@ -13,7 +13,7 @@ export class SharedGlitchLedger implements ClientGlitchLedger {
   readonly #budget: number;
   readonly #clock: Pick<Clock, 'now'>;
 
-  /** `name` tells ledgers apart in one table (the shared HTTPS port's, the Gateway addresses'). */
+  /** `name` tells ledgers apart in one table. */
   constructor(table: LimitTable, name: string, budget: number, clock: Pick<Clock, 'now'>) {
     this.#table = table;
     this.#key = keyPrefix(`http2-glitches\0${name}\0${budget}`);

@@ -2,21 +2,12 @@
 // the route table: pipe it raw to a passthrough endpoint, or terminate it with the host's own
 // certificate (HTTP/2 allowed) or the default certificate (HTTP/1.1 only, as OpenShift does).
 
-import type { Balancer, Member } from '../../balance/types.ts';
-import type { RouteChain } from '../../pipeline/chain.ts';
-import type { MiddlewareFailures } from '../middleware-failures.ts';
 import type { CompiledRoute } from '../../table/types.ts';
 import type { CertificateMaterial } from './secure-context-cache.ts';
 
-/** One route of a host entry as the proxy holds it (RouteRuntime satisfies this). */
+/** One route of a host entry as the proxy holds it (its RouteRuntime). */
 export interface TlsRouteItem {
   readonly route: CompiledRoute;
-  readonly balancer: Balancer;
-  /** The route's plugin chain: a passthrough connection runs its connection and selectEndpoint phases. */
-  readonly chain: RouteChain;
-  readonly members: readonly Member[];
-  /** Counts and logs middleware failures (absent in tests: logged only). */
-  readonly failures?: MiddlewareFailures;
 }
 
 /**

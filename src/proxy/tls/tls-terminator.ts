@@ -15,7 +15,7 @@ import { ProxyErrors } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { refuseConnect, sendError, writeRawError, type AnyResponse } from '../error-response.ts';
-import type { AnyRequest } from '../forward.ts';
+import type { AnyRequest } from '../http-exchange.ts';
 import { onClientError } from '../http-listener.ts';
 import { checkRequestHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';
@@ -23,6 +23,7 @@ import { isMisdirectedRequest } from './misdirected-request.ts';
 import { SecureContextCache, createServerContext, type CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import type { TlsProfile } from './tls-profile.ts';
+import { http2SessionOptions } from '../http2-server-options.ts';
 import { systemClock } from '../../clock.ts';
 import { LocalGlitchLedger, type ClientGlitchLedger } from './glitch-budget.ts';
 import { Http2Guard } from './http2-guard.ts';
@@ -61,8 +62,7 @@ const kSni = Symbol('switchyard.sni');
 const kSniEntryKey = Symbol('switchyard.sniEntryKey');
 interface TaggedSocket { [kSni]?: string; [kSniEntryKey]?: string | null }
 
-/** HTTP/2 streams one client connection may have open at once. */
-export const MAX_CONCURRENT_STREAMS = 100;
+export { MAX_CONCURRENT_STREAMS } from '../http2-server-options.ts';
 
 /** Session ticket keys live only in memory and are replaced on this period. */
 const TICKET_KEY_ROTATION_MS = 6 * 3_600_000;
@@ -117,10 +117,7 @@ export class TlsTerminator {
         maxHeaderSize: options.maxHeaderSize,
         requireHostHeader: true,
       },
-      maxSessionMemory: 32,
-      // Node advertises 2^32-1 concurrent streams by default: one connection could open any
-      // number of requests. 100 as HAProxy (nginx: 128).
-      settings: { maxHeaderListSize: options.maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+      ...http2SessionOptions(options),
     } as http2.SecureServerOptions);
     // Idle HTTP/2 sessions close after the client timeout (HTTP/1.1 uses keepAliveTimeout).
     this.server.setTimeout(options.clientTimeoutMs);

@@ -1,0 +1,594 @@
+// One exchange, whatever way it came in (HTTP/1.1, HTTP/2, Upgrade, TLS passthrough): the one
+// lifecycle
+//
+//   match → phases → answer | fail | forward (attempt → [failure → retry]) → response → end
+//
+// written once. Each way in is a small subclass that writes to its client (a ServerResponse, a
+// raw socket, a TLS connection it never decrypts); each backend protocol is a Forwarder making
+// attempts (upstream-attempt.ts). Metrics, durations, outcomes, passive health, the log phases
+// and the access log are recorded here, the same for every way in.
+
+import type { Duplex } from 'node:stream';
+import type { Member } from '../balance/types.ts';
+import type { ProxyErrorSpec } from '../errors.ts';
+import { ProxyErrors } from '../errors.ts';
+import type { EndpointState } from '../health/endpoint-state.ts';
+import type { ExchangeKind, Outcome } from '../pipeline/context.ts';
+import { PhaseRun, STAGE_SELECT, type ChainOwner } from '../pipeline/phase-run.ts';
+import { BodyPhaseError, abandon, filterBody, isPromise, runFailurePhases, runLogPhases, runPhases, runResponsePhases, RESPONSE_PENDING } from '../pipeline/runner.ts';
+import type { FailureInfo } from '../pipeline/types.ts';
+import { clientResponseHeaders } from './headers.ts';
+import type { MiddlewareFailures } from './middleware-failures.ts';
+import type { RouteRuntime } from './route-runtime.ts';
+import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
+import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
+
+/** Attempts per exchange at most (the first and two retries), as HAProxy's `retries`. */
+export const MAX_ATTEMPTS = 3;
+
+/** What exchanges need from the proxy that owns them (one object, shared by all). */
+export interface ExchangeHost {
+  readonly failures: MiddlewareFailures;
+  recordSuccess(endpoint: EndpointState): void;
+  /** `lastHealthy`: no other member of the route is available (panic threshold: never eject it). */
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy: boolean): void;
+  /** The forwarder for this exchange's backend protocol. */
+  forwarderFor(exchange: Exchange): Forwarder<Exchange>;
+  /** The exchange is over (in-flight accounting, access log). */
+  finished(exchange: Exchange): void;
+}
+
+/** Reasons the response stream is paused: the client is slow, the head waits for a phase, a body filter works. */
+const PAUSE_DRAIN = 1;
+const PAUSE_HEAD = 2;
+const PAUSE_FILTER = 4;
+
+const EMPTY = Buffer.alloc(0);
+const NO_TRAILERS: UpstreamHeaders = Object.freeze({}) as UpstreamHeaders;
+const CLIENT_GONE = new Error('client closed the connection');
+const DROPPED = new Error('the exchange no longer follows this attempt');
+
+interface QueuedChunk { chunk: Buffer; end: boolean; trailers: UpstreamHeaders | null }
+
+export abstract class Exchange extends PhaseRun implements UpstreamEvents {
+  readonly runtime: RouteRuntime;
+  readonly proxy: ExchangeHost;
+  /** The attempt the exchange follows; null between attempts and after the last. */
+  attempt: UpstreamAttempt | null = null;
+  /** The client went away. */
+  gone = false;
+  /** The response head went to the client (or the tunnel opened): nothing can be answered or retried any more. */
+  responseStarted = false;
+  /** Reason phrase of the upstream response. */
+  reason: string | undefined = undefined;
+  /** The member whose endpoint counts this exchange in flight (released when the attempt is dropped or the exchange ends). */
+  #holding: Member | null = null;
+  #ended = false;
+  #counted = false;
+  #pauses = 0;
+  /** The head waits for a response phase: what arrived meanwhile, and whether (with what trailers) it ended. */
+  #held: Buffer[] | null = null;
+  #endHeld: UpstreamHeaders | null = null;
+  /** An opened upstream (101 or raw) waiting for the response phases. */
+  #opening: Duplex | null = null;
+  /** Body filters: a Promise is pending; what arrived meanwhile. */
+  #filtering = false;
+  #queue: QueuedChunk[] | null = null;
+  /** The catalogue error for the last failure (written unless a plugin answers or retries), and its cause. */
+  #failureError: ProxyErrorSpec | null = null;
+  #failureCause: unknown = null;
+
+  constructor(
+    kind: ExchangeKind, runtime: RouteRuntime, proxy: ExchangeHost, socket: import('node:net').Socket, clientAddress: string, secure: boolean,
+    method: string, url: string, host: string, headers: import('node:http').IncomingHttpHeaders, request: import('node:stream').Readable | null,
+  ) {
+    super(kind, runtime as ChainOwner, socket, clientAddress, secure, method, url, host, headers, request);
+    this.runtime = runtime;
+    this.proxy = proxy;
+  }
+
+  // ---- what a way in provides
+
+  /** The client has gone (checked before forwarding). */
+  abstract clientClosed(): boolean;
+  /** Write the answer a phase decided (answerStatus, answerBody, answerHeaders); may throw on a plugin's invalid header. */
+  protected abstract writeAnswer(): void;
+  /** Write a catalogue error (safe in any state); `cause`: the upstream failure behind it, if any. */
+  protected abstract writeError(error: ProxyErrorSpec, cause?: unknown): void;
+  /** Write the response head; false when it cannot be written (a 502 follows). */
+  protected abstract writeHead(status: number, reason: string | undefined, headers: import('node:http').OutgoingHttpHeaders): boolean;
+  /** Write a body chunk; false asks to wait: the way in calls drained() when the client can take more. */
+  protected abstract writeBody(chunk: Buffer): boolean;
+  protected abstract endBody(trailers: UpstreamHeaders | null): void;
+  /** Cut a response that has started (the client sees it is incomplete): `error` and `cause` say why. */
+  protected abstract cutResponse(error: ProxyErrorSpec, cause: unknown): void;
+  /** A 1xx before the final response. */
+  protected interim(_status: number, _headers: UpstreamHeaders): void {}
+  /** The upstream opened (101 or a raw connection) and its head is written: join the two sides. */
+  protected openTunnel(_upstream: Duplex): void {
+    throw new Error(`${this.kind} exchanges do not open tunnels`);
+  }
+  /** The request body can be sent again (none, or buffered by readBody). */
+  protected abstract canResend(): boolean;
+  /** Work on the request body before the first attempt (a Promise: the attempt waits for it). */
+  protected prepareBody(): Promise<void> | null {
+    return null;
+  }
+  /** The first upstream attempt is about to start (a way in may arm a deadline). */
+  protected firstAttempt(): void {}
+  /** The exchange has ended (status and outcome are set), before the log phases. */
+  protected onEnded(): void {}
+
+  // ---- the lifecycle
+
+  /** Run the phases; the runner reports back (proceed / answer / failed). */
+  start(): void {
+    runPhases(this);
+  }
+
+  proceed(): void {
+    if (this.gone || this.clientClosed()) {
+      this.end(499, 'client-closed');
+      return;
+    }
+    if (this.member === null) {
+      // Choosing again after a failure found no endpoint left: the failure stands.
+      this.#writeFailure(this.#failureError ?? ProxyErrors.NO_ENDPOINT);
+      return;
+    }
+    const preparing = this.prepareBody();
+    if (preparing === null) {
+      this.#startAttempt();
+      return;
+    }
+    preparing.then(() => {
+      if (this.#ended) return;
+      if (this.gone || this.clientClosed()) this.end(499, 'client-closed');
+      else this.#startAttempt();
+    }, (err: unknown) => this.#bodyPhaseFailed(err));
+  }
+
+  answer(): void {
+    if (this.gone || this.clientClosed()) {
+      this.end(499, 'client-closed');
+      return;
+    }
+    const error = this.answerError;
+    if (error !== null) {
+      this.writeError(error);
+      this.end(error.status, 'answered');
+      return;
+    }
+    try {
+      this.writeAnswer();
+    } catch (err) {
+      // A plugin's invalid header name or value: answer 500 instead.
+      this.failed('respond', err, false);
+      return;
+    }
+    this.end(this.answerStatus, 'answered');
+  }
+
+  failed(link: string, error: unknown, timedOut: boolean): void {
+    const spec = this.proxy.failures.record(this.owner.info.key, link, error, timedOut);
+    this.answerStatus = spec.status;
+    this.writeError(spec);
+    this.end(spec.status, 'error');
+  }
+
+  phaseFailed(link: string, error: unknown): void {
+    this.proxy.failures.record(this.owner.info.key, link, error, false);
+  }
+
+  /** The client went away: stop whatever is pending and end the exchange. */
+  clientGone(): void {
+    if (this.#ended) return;
+    this.gone = true;
+    const attempt = this.attempt;
+    if (attempt !== null) {
+      this.attempt = null;
+      attempt.abort(CLIENT_GONE);
+    }
+    this.#opening?.destroy();
+    this.#opening = null;
+    // The status sent, or 499 (nginx's "client closed request") when none was.
+    this.end(this.responseStarted ? this.status : 499, 'client-closed');
+  }
+
+  #startAttempt(): void {
+    if (this.attempts === 0) this.firstAttempt();
+    const member = this.member!;
+    member.endpoint.started();
+    this.#holding = member;
+    this.outcome = 'forwarded';
+    const attempt = this.proxy.forwarderFor(this).attempt(this, member, ++this.attempts);
+    this.attempt = attempt;
+    attempt.start();
+  }
+
+  /** Stop following the current attempt (its endpoint no longer counts this exchange). */
+  #dropAttempt(reason: Error | null): void {
+    const attempt = this.attempt;
+    this.attempt = null;
+    this.#release();
+    if (attempt !== null && reason !== null) attempt.abort(reason);
+  }
+
+  #release(): void {
+    if (this.#holding !== null) {
+      this.#holding.endpoint.ended();
+      this.#holding = null;
+    }
+  }
+
+  // ---- failures of an attempt
+
+  attemptFailed(attempt: UpstreamAttempt, error: unknown): void {
+    if (attempt !== this.attempt || this.#ended) return;
+    this.attempt = null;
+    this.#release();
+    this.#opening = null;
+    if ((this.#pauses & PAUSE_HEAD) !== 0) {
+      // Nothing was written yet: stop the pending response phase.
+      abandon(this);
+      this.#held = null;
+      this.#pauses &= ~PAUSE_HEAD;
+    }
+    if (this.gone) {
+      this.end(this.responseStarted ? this.status : 499, 'client-closed');
+      return;
+    }
+    if (error instanceof BodyPhaseError) {
+      this.#bodyPhaseFailed(error);
+      return;
+    }
+    const failure = classifyUpstreamFailure(error);
+    if (!this.responseStarted && failure.endpointFault) {
+      const now = Date.now();
+      this.proxy.recordFailure(attempt.member.endpoint, now, isLastAvailable(this.runtime.members, attempt.member.endpoint, now));
+    }
+    this.runtime.countUpstreamError(failure.reason);
+    this.#failureCause = error;
+    if (failure.reason === 'client' || failure.reason === 'router') {
+      // Not the backend's failure (the client's body was short, undici refused the request): no failure phase.
+      this.#writeFailure(failure.error);
+      return;
+    }
+    (this.tried ??= []).push(attempt.member);
+    this.#failureError = failure.error;
+    this.failure = this.#failureInfo(failure.reason, failure.error, error, attempt);
+    this.retryAsked = false;
+    this.retrySame = false;
+    if (this.chain.failure !== null) runFailurePhases(this);
+    else this.failureDone();
+  }
+
+  #failureInfo(reason: FailureInfo['reason'], spec: ProxyErrorSpec, error: unknown, attempt: UpstreamAttempt): FailureInfo {
+    const members = this.runtime.members;
+    const at = members.indexOf(attempt.member);
+    return Object.freeze({
+      reason, code: spec.code, status: spec.status,
+      message: error instanceof Error ? error.message : String(error),
+      endpoint: this.runtime.candidates[at]!,
+      attempt: attempt.number,
+      responseStarted: this.responseStarted,
+      canRetry: this.canRetry() && this.#untriedLeft(),
+    });
+  }
+
+  canRetry(): boolean {
+    return !this.responseStarted && !this.gone && !this.#ended && this.attempts < MAX_ATTEMPTS && this.canResend();
+  }
+
+  override retry(): boolean {
+    return this.#untriedLeft() && super.retry();
+  }
+
+  /** A member not tried yet could take the request now. */
+  #untriedLeft(): boolean {
+    const now = Date.now();
+    const tried = this.tried;
+    for (const m of this.runtime.members) {
+      if (m.weight > 0 && m.acceptsNew && m.endpoint.available(now) && (tried === null || !tried.includes(m))) return true;
+    }
+    return false;
+  }
+
+  failureDone(): void {
+    if (this.#ended) return;
+    if (this.gone) {
+      this.end(499, 'client-closed');
+      return;
+    }
+    if (this.responseStarted) {
+      this.cutResponse(this.#failureError ?? ProxyErrors.UPSTREAM_PROTOCOL, this.#failureCause);
+      this.end(this.status, 'error');
+      return;
+    }
+    if (this.answerStatus !== 0) {
+      this.answer();
+      return;
+    }
+    if (this.retryAsked) {
+      this.retryAsked = false;
+      // Choose again (selectEndpoint, without the endpoints tried), then forward.
+      this.member = null;
+      this.stage = STAGE_SELECT;
+      this.lastStage = STAGE_SELECT;
+      this.index = 0;
+      runPhases(this);
+      return;
+    }
+    if (this.retrySame) {
+      this.retrySame = false;
+      this.#startAttempt();
+      return;
+    }
+    this.#writeFailure(this.#failureError ?? ProxyErrors.UPSTREAM_PROTOCOL);
+  }
+
+  #writeFailure(spec: ProxyErrorSpec): void {
+    if (this.responseStarted) {
+      this.cutResponse(spec, this.#failureCause);
+      this.end(this.status, 'error');
+      return;
+    }
+    this.writeError(spec, this.#failureCause);
+    this.end(spec.status, 'error');
+  }
+
+  // ---- the response
+
+  upstreamHead(attempt: UpstreamAttempt, status: number, headers: UpstreamHeaders, reason: string | undefined): void {
+    if (attempt !== this.attempt || this.gone) return;
+    if (status < 200) {
+      this.interim(status, headers);
+      return;
+    }
+    this.#head(status, headers, reason);
+  }
+
+  upstreamOpen(attempt: UpstreamAttempt, status: number, headers: UpstreamHeaders, socket: Duplex): void {
+    if (attempt !== this.attempt || this.gone) {
+      socket.destroy();
+      return;
+    }
+    this.#opening = socket;
+    if (this.kind === 'passthrough') {
+      this.#open();
+      return;
+    }
+    this.#head(status, headers, undefined);
+  }
+
+  #head(status: number, headers: UpstreamHeaders, reason: string | undefined): void {
+    this.status = status;
+    this.reason = reason;
+    this.upstreamResponseHeaders = headers;
+    this.responseHeaders = clientResponseHeaders(headers);
+    if (this.chain.response !== null) {
+      const failure = runResponsePhases(this);
+      if (failure === RESPONSE_PENDING) {
+        this.#pause(PAUSE_HEAD);
+        return;
+      }
+      if (failure !== null) {
+        this.responseFailed(failure.link, failure.error, false);
+        return;
+      }
+      if (this.answerStatus !== 0) {
+        this.#replaceResponse();
+        return;
+      }
+    }
+    this.#sendHead();
+  }
+
+  responseReady(): void {
+    if (this.#ended || this.attempt === null) return;
+    if (this.answerStatus !== 0) {
+      this.#replaceResponse();
+      return;
+    }
+    if (!this.#sendHead()) return;
+    if (this.#opening !== null) return;
+    const held = this.#held;
+    this.#held = null;
+    const ended = this.#endHeld;
+    this.#endHeld = null;
+    if (held !== null) for (const chunk of held) this.#deliver(chunk);
+    if (ended !== null) this.#ending(ended);
+    this.#unpause(PAUSE_HEAD);
+  }
+
+  responseFailed(link: string, error: unknown, timedOut: boolean): void {
+    if (this.#ended) return;
+    const spec = this.proxy.failures.record(this.owner.info.key, link, error, timedOut);
+    this.#dropAttempt(this.#endHeld === null ? new Error('response phase failed') : null);
+    this.#opening?.destroy();
+    this.#opening = null;
+    this.#held = null;
+    this.writeError(spec);
+    this.end(spec.status, 'error');
+  }
+
+  /** A response phase answered: the endpoint's response is dropped and the answer written instead. */
+  #replaceResponse(): void {
+    const member = this.attempt!.member;
+    this.proxy.recordSuccess(member.endpoint); // the endpoint answered
+    this.#dropAttempt(this.#endHeld === null && this.#opening === null ? new Error('response replaced by a plugin') : null);
+    this.#opening?.destroy();
+    this.#opening = null;
+    this.#held = null;
+    this.answer();
+  }
+
+  /** Write the head; on a refusal the attempt fails as an invalid response (502). */
+  #sendHead(): boolean {
+    const attempt = this.attempt!;
+    if (!this.writeHead(this.status, this.reason, this.responseHeaders!)) {
+      this.status = 0;
+      const error = new InvalidUpstreamResponseError('response not forwardable');
+      if (this.#endHeld !== null || this.#opening !== null) {
+        // undici is done with this request: the abort would reach no one.
+        this.#opening?.destroy();
+        this.#endHeld = null;
+        this.attemptFailed(attempt, error);
+      } else {
+        attempt.abort(error);
+      }
+      return false;
+    }
+    this.responseStarted = true;
+    if (this.#opening !== null) this.#open();
+    return true;
+  }
+
+  /** The tunnel opens: the attempt succeeded; the exchange ends when the tunnel closes. */
+  #open(): void {
+    const upstream = this.#opening!;
+    const attempt = this.attempt!;
+    this.#opening = null;
+    this.attempt = null; // the attempt is over; #holding keeps the endpoint counted until the end
+    this.responseStarted = true;
+    this.proxy.recordSuccess(attempt.member.endpoint);
+    if (this.kind !== 'passthrough') this.#count(this.status, 'forwarded');
+    this.openTunnel(upstream);
+  }
+
+  upstreamData(attempt: UpstreamAttempt, chunk: Buffer): void {
+    if (attempt !== this.attempt || this.gone) return;
+    this.#deliver(chunk);
+  }
+
+  upstreamEnd(attempt: UpstreamAttempt, trailers: UpstreamHeaders | null): void {
+    if (attempt !== this.attempt) return;
+    if ((this.#pauses & PAUSE_HEAD) !== 0) {
+      this.#endHeld = trailers ?? NO_TRAILERS;
+      return;
+    }
+    this.#ending(trailers);
+  }
+
+  #deliver(chunk: Buffer): void {
+    if ((this.#pauses & PAUSE_HEAD) !== 0) {
+      (this.#held ??= []).push(chunk);
+      return;
+    }
+    if (this.chain.responseBody !== null) this.#filter(chunk, false, null);
+    else this.#write(chunk);
+  }
+
+  #ending(trailers: UpstreamHeaders | null): void {
+    if (this.chain.responseBody !== null) this.#filter(EMPTY, true, trailers);
+    else this.#complete(trailers);
+  }
+
+  #write(chunk: Buffer): void {
+    if (!this.writeBody(chunk)) this.#pause(PAUSE_DRAIN);
+  }
+
+  /** The client can take more (after writeBody returned false). */
+  drained(): void {
+    this.#unpause(PAUSE_DRAIN);
+  }
+
+  #complete(trailers: UpstreamHeaders | null): void {
+    const attempt = this.attempt;
+    if (attempt === null || this.#ended) return;
+    this.attempt = null;
+    // Any status the backend answers, 5xx included, proves the endpoint is up (see upstream-failure.ts).
+    this.proxy.recordSuccess(attempt.member.endpoint);
+    if (!this.gone) this.endBody(trailers === null || trailers === NO_TRAILERS ? null : trailers);
+    this.end(this.status, 'forwarded');
+  }
+
+  // ---- response body filters (only for routes with a responseBody phase)
+
+  #filter(chunk: Buffer, end: boolean, trailers: UpstreamHeaders | null): void {
+    if (this.#filtering) {
+      (this.#queue ??= []).push({ chunk, end, trailers });
+      return;
+    }
+    let out: Buffer | null | Promise<Buffer | null>;
+    try {
+      out = filterBody(this, this.chain.responseBody!, chunk, end, true);
+    } catch (err) {
+      this.#bodyPhaseFailed(err);
+      return;
+    }
+    if (isPromise(out)) {
+      this.#filtering = true;
+      this.#pause(PAUSE_FILTER);
+      out.then((value) => this.#filtered(value, end, trailers), (err: unknown) => this.#bodyPhaseFailed(err));
+      return;
+    }
+    this.#emit(out, end, trailers);
+  }
+
+  #filtered(out: Buffer | null, end: boolean, trailers: UpstreamHeaders | null): void {
+    if (this.#ended) return;
+    this.#filtering = false;
+    this.#emit(out, end, trailers);
+    const queue = this.#queue;
+    while (queue !== null && queue.length > 0 && !this.#filtering && !this.#ended) {
+      const next = queue.shift()!;
+      this.#filter(next.chunk, next.end, next.trailers);
+    }
+    if (!this.#filtering) this.#unpause(PAUSE_FILTER);
+  }
+
+  #emit(out: Buffer | null, end: boolean, trailers: UpstreamHeaders | null): void {
+    if (out !== null && out.length > 0 && !this.gone) this.#write(out);
+    if (end) this.#complete(trailers);
+  }
+
+  #bodyPhaseFailed(error: unknown): void {
+    if (this.#ended) return;
+    const e = error instanceof BodyPhaseError ? error : new BodyPhaseError('body', error);
+    const spec = this.proxy.failures.record(this.owner.info.key, e.link, e.cause, e.timedOut);
+    this.#failureCause = null;
+    this.#dropAttempt(new Error('body phase failed'));
+    this.#writeFailure(spec);
+  }
+
+  #pause(bit: number): void {
+    const before = this.#pauses;
+    this.#pauses |= bit;
+    if (before === 0) this.attempt?.pause();
+  }
+
+  #unpause(bit: number): void {
+    if ((this.#pauses & bit) === 0) return;
+    this.#pauses &= ~bit;
+    if (this.#pauses === 0) this.attempt?.resume();
+  }
+
+  // ---- the end
+
+  /** Record the response: metrics by way in (an Upgrade when its tunnel opens, the rest when they end). */
+  #count(status: number, outcome: Outcome): void {
+    this.#counted = true;
+    this.runtime.countExchange(this.kind, status, outcome, (performance.now() - this.startedAt) / 1000);
+  }
+
+  /** The exchange is over: once, whatever way it ends. */
+  end(status: number, outcome: Outcome): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    abandon(this);
+    if (this.attempt !== null) this.#dropAttempt(DROPPED);
+    this.#release();
+    this.status = status;
+    this.outcome = outcome;
+    this.durationMs = performance.now() - this.startedAt;
+    if (!this.#counted) this.#count(status, outcome);
+    this.onEnded();
+    if (this.chain.log !== null) runLogPhases(this);
+    this.proxy.finished(this);
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+}

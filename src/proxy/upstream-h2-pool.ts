@@ -1,0 +1,273 @@
+// HTTP/2 to one backend endpoint: cleartext by prior knowledge (h2c) or over TLS (ALPN h2, for
+// reencrypt routes). A pool of sessions, each multiplexing up to the backend's
+// SETTINGS_MAX_CONCURRENT_STREAMS (capped at MAX_STREAMS_PER_SESSION); a new session is opened
+// only when every open one is full. A session that received GOAWAY takes no new streams and
+// closes when its last stream ends; an idle one closes after IDLE_TIMEOUT_MS.
+//
+// It speaks undici's dispatch protocol (`dispatch(options, handler)` with a controller), so the
+// forwarder (forward.ts) is the same whatever the backend speaks. Written on node:http2 rather
+// than undici's `allowH2`, which (8.12) reports an upstream RST_STREAM after the response
+// headers as a normal end, loses the reset code when the request body is a stream, resets
+// with NO_ERROR instead of CANCEL on abort, destroys the client's request stream when the
+// upstream stream ends first, and sends no request trailers — each of which gRPC depends on.
+
+import http2 from 'node:http2';
+import type { Dispatcher } from 'undici';
+import { errors } from 'undici';
+import { H2UpstreamRequest } from './upstream-h2-request.ts';
+
+/** Our ceiling on streams per backend connection, whatever the backend advertises (Node's default is 2^32-1). */
+export const MAX_STREAMS_PER_SESSION = 100;
+/** A session without streams for this long is closed. */
+const IDLE_TIMEOUT_MS = 60_000;
+/** Connection flow-control window: room for streams to make progress while one is paused. */
+const CONNECTION_WINDOW = 1 << 20;
+
+/** What the forwarder needs of a backend connection pool (undici's Pool and Http2UpstreamPool). */
+export interface UpstreamDispatcher {
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface Http2PoolOptions {
+  /** `address:port` (IPv6 bracketed). */
+  authority: string;
+  connectTimeoutMs: number;
+  /** TLS to the endpoint (reencrypt): verified against `ca` (undefined: the system roots) as `servername`. */
+  tls?: { ca?: string; servername?: string };
+}
+
+/** One backend connection and what the pool knows of it. */
+export class Http2UpstreamSession {
+  readonly session: http2.ClientHttp2Session;
+  readonly pool: Http2UpstreamPool;
+  /** Streams open now. */
+  active = 0;
+  /** Streams this session may carry at once: ours until the backend's SETTINGS say otherwise. */
+  limit = MAX_STREAMS_PER_SESSION;
+  connected = false;
+  /** GOAWAY received or closing: no new streams. */
+  retiring = false;
+  /** Why the session failed (connect timeout, socket error), for its streams' errors. */
+  error: Error | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(pool: Http2UpstreamPool, session: http2.ClientHttp2Session, connectTimeoutMs: number) {
+    this.pool = pool;
+    this.session = session;
+    (session as unknown as Record<symbol, Http2UpstreamSession>)[kEntry] = this;
+    session.on('connect', onConnect);
+    session.on('remoteSettings', onRemoteSettings);
+    session.on('goaway', onGoaway);
+    session.on('error', onSessionError);
+    session.on('close', onSessionClose);
+    session.on('frameError', ignore);
+    if (connectTimeoutMs > 0) this.#timer = setTimeout(onConnectTimeout, connectTimeoutMs, this);
+  }
+
+  get usable(): boolean {
+    return !this.retiring && this.active < this.limit && !this.session.closed && !this.session.destroyed;
+  }
+
+  /** A stream was opened on this session. */
+  opened(): void {
+    this.active++;
+    if (this.connected) this.#clearTimer();
+  }
+
+  /** A stream of this session closed. */
+  released(): void {
+    this.active--;
+    if (this.active === 0) {
+      if (this.retiring) this.session.close();
+      else if (this.connected) this.#armIdle();
+    }
+  }
+
+  connectedNow(): void {
+    this.connected = true;
+    this.#clearTimer();
+    try {
+      this.session.setLocalWindowSize(CONNECTION_WINDOW);
+    } catch {
+      // best effort: a session closing already
+    }
+    if (this.active === 0) this.#armIdle();
+  }
+
+  connectTimedOut(): void {
+    this.#timer = null;
+    if (this.connected) return;
+    this.fail(new errors.ConnectTimeoutError(`connect timeout to ${this.pool.options.authority}`));
+  }
+
+  idleTimedOut(): void {
+    this.#timer = null;
+    if (this.active === 0) this.retire();
+  }
+
+  /** No new streams; closes once the open ones end. */
+  retire(): void {
+    if (this.retiring) return;
+    this.retiring = true;
+    this.pool.forget(this);
+    if (this.active === 0 && !this.session.closed) this.session.close();
+  }
+
+  fail(error: Error): void {
+    this.error ??= error;
+    this.retiring = true;
+    this.pool.forget(this);
+    this.#clearTimer();
+    if (!this.session.destroyed) this.session.destroy(error);
+  }
+
+  closed(): void {
+    this.retiring = true;
+    this.#clearTimer();
+    this.pool.forget(this);
+  }
+
+  #armIdle(): void {
+    this.#clearTimer();
+    this.#timer = setTimeout(onIdleTimeout, IDLE_TIMEOUT_MS, this);
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+  }
+}
+
+const kEntry = Symbol('switchyard.h2session');
+
+function entryOf(session: http2.ClientHttp2Session): Http2UpstreamSession {
+  return (session as unknown as Record<symbol, Http2UpstreamSession>)[kEntry]!;
+}
+
+function onConnect(this: http2.ClientHttp2Session): void {
+  entryOf(this).connectedNow();
+}
+
+function onRemoteSettings(this: http2.ClientHttp2Session, settings: http2.Settings): void {
+  const entry = entryOf(this);
+  const max = settings.maxConcurrentStreams;
+  entry.limit = max === undefined ? MAX_STREAMS_PER_SESSION : Math.min(max, MAX_STREAMS_PER_SESSION);
+}
+
+function onGoaway(this: http2.ClientHttp2Session): void {
+  // Streams above the GOAWAY's last stream id are failed by Node (never processed); the rest finish.
+  entryOf(this).retire();
+}
+
+function onSessionError(this: http2.ClientHttp2Session, error: Error): void {
+  const entry = entryOf(this);
+  entry.error ??= error;
+  entry.closed();
+}
+
+function onSessionClose(this: http2.ClientHttp2Session): void {
+  const entry = entryOf(this);
+  entry.closed();
+  entry.pool.gone(entry);
+}
+
+function onConnectTimeout(entry: Http2UpstreamSession): void {
+  entry.connectTimedOut();
+}
+
+function onIdleTimeout(entry: Http2UpstreamSession): void {
+  entry.idleTimedOut();
+}
+
+function ignore(): void {}
+
+export class Http2UpstreamPool implements UpstreamDispatcher {
+  readonly options: Http2PoolOptions;
+  readonly #origin: string;
+  readonly #connectOptions: http2.SecureClientSessionOptions;
+  /** Sessions that may take new streams (retired ones leave this list). */
+  #sessions: Http2UpstreamSession[] = [];
+  /** Every session not yet closed, retired ones included (close/destroy reach them all). */
+  readonly #all = new Set<Http2UpstreamSession>();
+  #closed = false;
+
+  constructor(options: Http2PoolOptions) {
+    this.options = options;
+    this.#origin = `${options.tls ? 'https' : 'http'}://${options.authority}`;
+    this.#connectOptions = {
+      settings: { enablePush: false },
+      ...(options.tls ? { ca: options.tls.ca, servername: options.tls.servername, rejectUnauthorized: true, ALPNProtocols: ['h2'] } : {}),
+    };
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.options.tls ? 'https' : 'http';
+  }
+
+  /** Sessions open now (retiring ones included). */
+  get sessions(): number {
+    return this.#all.size;
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const request = new H2UpstreamRequest(this, options, handler);
+    if (this.#closed) {
+      request.failEarly(new errors.ClientClosedError());
+      return false;
+    }
+    request.start(this.acquire());
+    return true;
+  }
+
+  /** A session with a free stream slot, opened when none has one. */
+  acquire(): Http2UpstreamSession {
+    const sessions = this.#sessions;
+    for (let i = 0; i < sessions.length; i++) {
+      const entry = sessions[i]!;
+      if (entry.usable) return entry;
+    }
+    const session = http2.connect(this.#origin, this.#connectOptions);
+    const entry = new Http2UpstreamSession(this, session, this.options.connectTimeoutMs);
+    sessions.push(entry);
+    this.#all.add(entry);
+    return entry;
+  }
+
+  /** The session takes no new streams. */
+  forget(entry: Http2UpstreamSession): void {
+    const i = this.#sessions.indexOf(entry);
+    if (i !== -1) this.#sessions.splice(i, 1);
+  }
+
+  /** The session closed. */
+  gone(entry: Http2UpstreamSession): void {
+    this.#all.delete(entry);
+  }
+
+  /** Graceful: no new requests; open streams finish, then the sessions close. */
+  close(): Promise<void> {
+    this.#closed = true;
+    const closing: Promise<void>[] = [];
+    for (const entry of this.#all) {
+      if (entry.session.closed || entry.session.destroyed) continue;
+      closing.push(new Promise((resolve) => entry.session.close(resolve)));
+      entry.retire();
+    }
+    this.#sessions = [];
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  /** Now: every session and stream is destroyed. */
+  destroy(): Promise<void> {
+    this.#closed = true;
+    for (const entry of this.#all) entry.fail(new errors.ClientDestroyedError());
+    this.#all.clear();
+    this.#sessions = [];
+    return Promise.resolve();
+  }
+}
