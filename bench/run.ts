@@ -18,7 +18,10 @@
 // Also, in the same switchyard process: a route with three trivial plugins (set a header, check
 // a header, a log phase) next to the plain one (BENCH_PLUGINS=0 skips it); and a 100 KB JSON
 // response (bench/large-json.ts) as is and through the compress plugin (gzip, what a browser
-// asks for), for the CPU a compressed response costs (BENCH_COMPRESS=0 skips both).
+// asks for), for the CPU a compressed response costs (BENCH_COMPRESS=0 skips both). And the
+// one-process router with tracing on, exporting over OTLP/HTTP to a collector stand-in that
+// accepts every export (bench/peers/otlp-sink.ts): 1 % of new traces sampled, and every one
+// (BENCH_TRACING=0 skips them); printed again as ratios to the same router with tracing off.
 //
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
@@ -50,6 +53,12 @@ const PLUGINS_HOST = 'bench-plugins.local';
 const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
 const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
 const withPlugins = process.env.BENCH_PLUGINS !== '0';
+const withTracing = process.env.BENCH_TRACING !== '0';
+/** The tracing rows: name, label, sampler arguments. */
+const TRACING = [
+  { name: 'switchyard-trace-1', label: '  one process, tracing 1 % sampled', args: ['--trace-sampler', 'parentbased_traceidratio', '--trace-sampler-arg', '0.01'] },
+  { name: 'switchyard-trace-100', label: '  one process, tracing every request', args: ['--trace-sampler', 'parentbased_always_on'] },
+] as const;
 const baseCli = process.env.BENCH_BASE ?? null;
 const withCompress = process.env.BENCH_COMPRESS !== '0';
 const COMPRESS_HOST = 'bench-compress.local';
@@ -104,7 +113,7 @@ function h2load(port: number): number {
 
 // ---- peers ----------------------------------------------------------------------------------
 
-interface Running { http: number; https?: number; pids: () => number[]; stop: () => Promise<void> }
+interface Running { http: number; https?: number; admin?: number; pids: () => number[]; stop: () => Promise<void> }
 interface Peer {
   name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running>;
   /** Request path (default `/`) and extra headers; `fixedRate: false` leaves it out of the fixed-rate latency rounds. */
@@ -150,7 +159,7 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
   return { port, stop: stopper(child) };
 }
 
-function peers(dir: string, backend: number, tls: { cert: string; key: string; combined: string }, running: Map<string, Running>): Peer[] {
+function peers(dir: string, backend: number, tls: { cert: string; key: string; combined: string }, running: Map<string, Running>, otlpSink: number | null): Peer[] {
   const list: Peer[] = [];
   if (tools.haproxy) {
     list.push({ name: 'haproxy', label: 'HAProxy 1 thread', tls: true, async start() {
@@ -244,6 +253,16 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
         '--log-level', 'info'], (l) => l.msg === 'listening'); // info: the "listening" line
       return { http: line.http as number, https: line.https as number, pids: withChildren(child.pid!), stop: stopper(child) };
     } });
+    if (workers === 0 && otlpSink !== null) {
+      for (const tracing of TRACING) {
+        list.push({ name: tracing.name, label: tracing.label, tls: false, async start() {
+          const { child, line } = await startJsonLine(process.execPath, [cli, 'run', '--file', routes, '--bind', '127.0.0.1',
+            '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0', '--default-certificate', tls.combined, ...pluginArgs,
+            '--log-level', 'info', '--otlp-endpoint', `http://127.0.0.1:${otlpSink}`, ...tracing.args], (l) => l.msg === 'listening');
+          return { http: line.http as number, admin: line.admin as number, pids: withChildren(child.pid!), stop: stopper(child) };
+        } });
+      }
+    }
     if (workers === 0 && baseCli !== null) {
       list.push({ name: 'switchyard-base', label: 'switchyard one process, base build (BENCH_BASE)', tls: true, async start() {
         const { child, line } = await startJsonLine(process.execPath, [baseCli, 'run', '--file', routes, '--bind', '127.0.0.1',
@@ -304,7 +323,9 @@ async function main(): Promise<void> {
     backendName = 'one Node process (install nginx for the usual nginx `return 200` backend)';
   }
   const running = new Map<string, Running>();
-  const list = peers(dir, backendPort, tls, running);
+  const tracingWanted = withTracing && (only === null || TRACING.some((t) => only.has(t.name)));
+  const sink = tracingWanted ? await startJsonLine(process.execPath, [path.join(here, 'peers/otlp-sink.ts')], (l) => typeof l.port === 'number') : null;
+  const list = peers(dir, backendPort, tls, running, sink === null ? null : sink.line.port as number);
   for (const p of list) running.set(p.name, await p.start());
   const results = new Map<string, PeerResult>(list.map((p) => [p.name, { name: p.name, label: p.label, rounds: [], rps: NaN, p99: NaN, cpuPer100k: NaN }]));
 
@@ -356,6 +377,12 @@ async function main(): Promise<void> {
       res.h2Rps = median(res.tlsRounds.map((x) => x[2]));
     }
   }
+  // What the tracing routers exported or dropped (their /metrics), before they stop.
+  const spanCounts = new Map<string, { exported: number; dropped: number }>();
+  for (const t of TRACING) {
+    const admin = running.get(t.name)?.admin;
+    if (admin !== undefined) spanCounts.set(t.name, await spanCountsOf(admin));
+  }
   for (const r of running.values()) await r.stop();
   for (const c of children) c.kill('SIGTERM');
 
@@ -382,12 +409,31 @@ async function main(): Promise<void> {
   console.log(`fixed rate: ${f(rate)} req/s requested (autocannon --overallRate, ${connections} connections); achieved: ` +
     [...results.values()].map((r) => `${r.name} ${f(r.fixedRate?.achieved)}`).join(', '));
   console.log('TLS: ECDSA P-256 certificate, TLS 1.3, edge route (switchyard) / ssl bind (HAProxy); handshakes: openssl s_time -new (one connection at a time); HTTP/2: h2load -c10 -m10');
+  if (sy && spanCounts.size > 0) {
+    console.log('\nTracing (the one-process router; OTLP/HTTP to a collector stand-in that accepts every export), as ratios to tracing off:\n');
+    console.log('| tracing | req/s | × off | CPU s / 100k req | × off | spans exported | dropped |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log(`| off | ${f(sy.rps)} | 1.00 | ${f(sy.cpuPer100k, 2)} | 1.00 | | |`);
+    for (const t of TRACING) {
+      const r = results.get(t.name);
+      const counts = spanCounts.get(t.name);
+      if (r === undefined || counts === undefined) continue;
+      console.log(`| ${t.name === 'switchyard-trace-1' ? '1 % sampled' : 'every request'} | ${f(r.rps)} | ${ratio(r.rps, sy.rps)} | ${f(r.cpuPer100k, 2)} | ${ratio(r.cpuPer100k, sy.cpuPer100k)} | ${counts.exported} | ${counts.dropped} |`);
+    }
+  }
   const missing = Object.entries(tools).filter(([, ok]) => !ok).map(([name]) => name);
   if (missing.length > 0) console.log(`\nskipped (not installed): ${missing.join(', ')} — apt-get install -y haproxy nginx wrk nghttp2-client openssl`);
   mkdirSync(path.join(here, 'results'), { recursive: true });
   const out = path.join(here, 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, JSON.stringify({ node: process.version, duration, rounds, connections, backend: backendName, loadavg: loadavg(), tools, results: [...results.values()] }, null, 2));
+  writeFileSync(out, JSON.stringify({ node: process.version, duration, rounds, connections, backend: backendName, loadavg: loadavg(), tools, results: [...results.values()], spans: Object.fromEntries(spanCounts) }, null, 2));
   console.log(`JSON: ${path.relative(root, out)}`);
+}
+
+/** switchyard_tracing_spans_exported_total and the sum of switchyard_tracing_spans_dropped_total. */
+async function spanCountsOf(adminPort: number): Promise<{ exported: number; dropped: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const sum = (name: string) => text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { exported: sum('switchyard_tracing_spans_exported_total'), dropped: sum('switchyard_tracing_spans_dropped_total') };
 }
 
 main().then(() => process.exit(0), (err: Error) => { console.error(err.stack ?? err.message); process.exit(1); });

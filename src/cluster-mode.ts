@@ -1,12 +1,14 @@
 // What `switchyard run` against a cluster adds to a router: one API client (src/kube/client.ts)
 // shared by the objects' source (the public ClusterSource, started by the router like any Source)
 // and the status controller (leader-elected), which writes Route/Ingress status from the
-// reconciler's results.
+// reconciler's results, comparing with the copies the source keeps in the store.
 
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Reconciler } from './controller/reconciler.ts';
+import type { Ingress, Route } from './objects/types.ts';
+import type { ObjectStore } from './store.ts';
 import { openKubeClient, type KubeClient } from './kube/client.ts';
 import { KubeConfigError } from './kube/kubeconfig.ts';
 import type { ConfigErrorLog } from './sources/config-error-log.ts';
@@ -17,7 +19,7 @@ export interface ClusterMode {
   /** The objects' source, on the shared client. */
   readonly source: ClusterSource;
   /** Start the status controller once the reconciler runs. */
-  startStatus(options: { reconciler: Reconciler }): void;
+  startStatus(options: { reconciler: Reconciler; store: ObjectStore }): void;
   /** Stop the status controller (before the sources: it reports on their objects). */
   stop(): Promise<void>;
   /** Close the API client (after the sources have stopped). */
@@ -39,8 +41,10 @@ export function openClusterMode(options: { config: RouterConfig; logger: Logger;
   let status: StatusController | undefined;
   return {
     source,
-    startStatus({ reconciler }) {
-      status = startStatusController({ client, config, logger, metrics, reconciler });
+    startStatus({ reconciler, store }) {
+      const current = (ref: { kind: 'Route' | 'Ingress'; namespace: string; name: string }) =>
+        store.get(ref.kind, `${ref.namespace}/${ref.name}`) as Route | Ingress | undefined;
+      status = startStatusController({ client, config, logger, metrics, reconciler, current });
     },
     leaseHolder: () => (status?.elector ? status.elector.holder : null),
     stop: async () => { await status?.stop(); },

@@ -3,13 +3,14 @@
 // produced from this table; nothing else parses argv or reads these environment variables.
 
 import { BALANCE_ALGORITHMS, FORWARDED_POLICIES } from './table/types.ts';
+import { checkTracingOptions, DEFAULT_SERVICE_NAME, PROPAGATORS, TRACE_SAMPLERS, type PropagatorName, type TraceSamplerName, type TracingConfig } from './tracing/tracing-settings.ts';
 import { MAX_DURATION_MS, parseDurationText } from './duration.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { AddressPool } from './gateway/address-pool.ts';
 
-export type OptionType = 'string' | 'int' | 'bool' | 'duration' | 'list' | 'enum';
+export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'list' | 'enum';
 
 export interface OptionSpec {
   /** Property name on the parsed config. */
@@ -19,7 +20,7 @@ export interface OptionSpec {
   type: OptionType;
   default: unknown;
   doc: string;
-  /** enum values */
+  /** enum values; for a list option, the values it may hold */
   values?: readonly string[];
   /** list options: the flag may repeat; the env var is comma-separated */
   repeatable?: boolean;
@@ -27,12 +28,12 @@ export interface OptionSpec {
   spaceSeparated?: boolean;
   /** How --help and the README show a computed default. */
   defaultText?: string;
-  /** int options: inclusive bounds */
+  /** int and number options: inclusive bounds */
   min?: number;
   max?: number;
 }
 
-export interface RouterConfig {
+export interface RouterConfig extends TracingConfig {
   file: string[];
   kubeconfig: string;
   namespace: string;
@@ -99,6 +100,20 @@ export interface RouterConfig {
   http2ClientGlitches: number;
   plugins: string[];
   middlewares: string[];
+  otlpEndpoint: string;
+  otlpTracesEndpoint: string;
+  otlpProtocol: 'http/protobuf' | 'grpc';
+  otlpHeaders: string[];
+  otlpTimeout: number;
+  traceSampler: TraceSamplerName;
+  traceSamplerArg: number;
+  tracePropagators: PropagatorName[];
+  serviceName: string;
+  resourceAttributes: string[];
+  traceQueueSize: number;
+  traceBatchSize: number;
+  traceBatchDelay: number;
+  tracingDisabled: boolean;
 }
 
 const SECOND = 1000;
@@ -179,6 +194,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   // --- plugins
   { key: 'plugins', flag: '--plugin', env: 'SWITCHYARD_PLUGINS', type: 'list', repeatable: true, default: [], doc: 'plugin module to load: a path or a package name (repeatable); Middlewares configure its instances' },
   { key: 'middlewares', flag: '--middlewares', env: 'SWITCHYARD_MIDDLEWARES', type: 'list', default: [], doc: 'router-wide Middlewares (namespace/name, comma-separated), run on every route before its own' },
+  // --- tracing (OpenTelemetry; the environment variables are the standard OTEL_* ones)
+  { key: 'otlpEndpoint', flag: '--otlp-endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', type: 'string', default: '', doc: 'OTLP collector base URL, e.g. http://$(HOST_IP):4318 (http/protobuf: spans go to its /v1/traces) or http://collector:4317 (grpc); tracing is on when this or --otlp-traces-endpoint is set' },
+  { key: 'otlpTracesEndpoint', flag: '--otlp-traces-endpoint', env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', type: 'string', default: '', doc: 'full OTLP URL for spans, used as is (wins over --otlp-endpoint)' },
+  { key: 'otlpProtocol', flag: '--otlp-protocol', env: 'OTEL_EXPORTER_OTLP_PROTOCOL', type: 'enum', values: ['http/protobuf', 'grpc'], default: 'http/protobuf', doc: 'OTLP transport' },
+  { key: 'otlpHeaders', flag: '--otlp-headers', env: 'OTEL_EXPORTER_OTLP_HEADERS', type: 'list', default: [], doc: 'headers (gRPC metadata) sent to the collector: key=value, comma-separated, values percent-encoded; never logged' },
+  { key: 'otlpTimeout', flag: '--otlp-timeout', env: 'OTEL_EXPORTER_OTLP_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time one export (with its retries) may take before its spans are dropped' },
+  { key: 'traceSampler', flag: '--trace-sampler', env: 'OTEL_TRACES_SAMPLER', type: 'enum', values: TRACE_SAMPLERS, default: 'parentbased_always_on', doc: 'which exchanges are sampled: parentbased_* follow the incoming traceparent\'s sampled flag and decide only new traces (per route: switchyard.io/trace-sampling)' },
+  { key: 'traceSamplerArg', flag: '--trace-sampler-arg', env: 'OTEL_TRACES_SAMPLER_ARG', type: 'number', min: 0, max: 1, default: 1, doc: 'sampling ratio of the traceidratio samplers (0.01 = 1 %)' },
+  { key: 'tracePropagators', flag: '--trace-propagators', env: 'OTEL_PROPAGATORS', type: 'list', values: PROPAGATORS, default: ['tracecontext', 'baggage'], doc: 'trace-context formats read and written: tracecontext (W3C), b3 (single header), b3multi (X-B3-*), none; baggage is always passed through untouched' },
+  { key: 'serviceName', flag: '--service-name', env: 'OTEL_SERVICE_NAME', type: 'string', default: '', defaultText: DEFAULT_SERVICE_NAME, doc: 'service.name of the router\'s spans (default: service.name of --resource-attributes, else switchyard)' },
+  { key: 'resourceAttributes', flag: '--resource-attributes', env: 'OTEL_RESOURCE_ATTRIBUTES', type: 'list', default: [], doc: 'extra resource attributes of the router\'s spans: key=value, comma-separated, values percent-encoded' },
+  { key: 'traceQueueSize', flag: '--trace-queue-size', env: 'OTEL_BSP_MAX_QUEUE_SIZE', type: 'int', min: 1, max: 1048576, default: 2048, doc: 'finished spans held for export (per worker); beyond it spans are dropped and counted (switchyard_tracing_spans_dropped_total)' },
+  { key: 'traceBatchSize', flag: '--trace-batch-size', env: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', type: 'int', min: 1, max: 1048576, default: 512, doc: 'spans per export request (at most --trace-queue-size)' },
+  { key: 'traceBatchDelay', flag: '--trace-batch-delay', env: 'OTEL_BSP_SCHEDULE_DELAY', type: 'duration', default: 5 * SECOND, doc: 'longest a finished span waits before it is exported' },
+  { key: 'tracingDisabled', flag: '--tracing-disabled', env: 'OTEL_SDK_DISABLED', type: 'bool', default: false, doc: 'no spans and no propagation even with an OTLP endpoint set' },
 ];
 
 export class ConfigError extends Error {
@@ -205,8 +235,10 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
   switch (spec.type) {
     case 'string':
       return raw;
-    case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) fail(`expected an integer, got "${raw}"`);
+    case 'int':
+    case 'number': {
+      const pattern = spec.type === 'int' ? /^-?\d+$/ : /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+      if (!pattern.test(raw.trim())) fail(`expected ${spec.type === 'int' ? 'an integer' : 'a number'}, got "${raw}"`);
       const n = Number(raw);
       if (spec.min !== undefined && n < spec.min) fail(`must be >= ${spec.min}, got ${n}`);
       if (spec.max !== undefined && n > spec.max) fail(`must be <= ${spec.max}, got ${n}`);
@@ -220,8 +252,12 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
     }
     case 'duration':
       try { return parseDuration(raw); } catch (err) { return fail((err as Error).message); }
-    case 'list':
-      return raw.split(spec.spaceSeparated === true ? /[\s,]+/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'list': {
+      const list = raw.split(spec.spaceSeparated === true ? /[\s,]+/ : ',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const unknown = spec.values ? list.find((v) => !spec.values!.includes(v)) : undefined;
+      if (unknown !== undefined) fail(`"${unknown}" is not one of ${spec.values!.join(', ')}`);
+      return list;
+    }
     case 'enum':
       if (!spec.values!.includes(raw)) fail(`must be one of ${spec.values!.join(', ')}, got "${raw}"`);
       return raw;
@@ -270,7 +306,76 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       config[spec.key] = value;
     }
   }
-  const result = config as unknown as RouterConfig;
+  return checkConfig(config as unknown as RouterConfig);
+}
+
+/**
+ * The `config` of createRouter: RouterConfig keys (the README's options table), each of the type
+ * the table declares — durations and sizes as numbers (ms, bytes), lists as arrays — checked as
+ * the command line checks its flags; unset keys take their defaults (not the environment's).
+ * An unknown key or a wrong type is an error naming it.
+ */
+export function configFromOptions(options: Readonly<Record<string, unknown>> | undefined, overrides: Partial<RouterConfig> = {}): RouterConfig {
+  const config = { ...(defaultConfig() as unknown as Record<string, unknown>), ...overrides } as Record<string, unknown>;
+  const byKey = new Map(OPTIONS.map((s) => [s.key as string, s]));
+  for (const [key, value] of Object.entries(options ?? {})) {
+    if (value === undefined) continue;
+    const spec = byKey.get(key);
+    if (spec === undefined) {
+      throw new ConfigError(`config.${key}: unknown option (the keys are RouterConfig's, as in the README's options table: ${suggest(key, [...byKey.keys()])})`);
+    }
+    config[key] = checkValue(spec, value);
+  }
+  return checkConfig(config as unknown as RouterConfig);
+}
+
+/** A key close to `key` (a typo), or the first few keys. */
+function suggest(key: string, keys: readonly string[]): string {
+  const lower = key.toLowerCase();
+  const near = keys.filter((k) => k.toLowerCase() === lower || k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase()));
+  return near.length > 0 ? `did you mean ${near.slice(0, 3).join(', ')}?` : `e.g. ${keys.slice(0, 4).join(', ')}, …`;
+}
+
+function checkValue(spec: OptionSpec, value: unknown): unknown {
+  // Every option type has its case: a new type without one would pass undefined on silently.
+  const fail = (want: string): never => {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? 'an array' : String(value);
+    throw new ConfigError(`config.${spec.key}: expected ${want} (${spec.flag}), got ${shown} (${Array.isArray(value) ? 'array' : typeof value})`);
+  };
+  switch (spec.type) {
+    case 'string':
+      return typeof value === 'string' ? value : fail('a string');
+    case 'bool':
+      return typeof value === 'boolean' ? value : fail('true or false');
+    case 'int': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) return fail('an integer');
+      if (spec.min !== undefined && value < spec.min) fail(`an integer >= ${spec.min}`);
+      if (spec.max !== undefined && value > spec.max) fail(`an integer <= ${spec.max}`);
+      return value;
+    }
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fail('a number');
+      if (spec.min !== undefined && value < spec.min) fail(`a number >= ${spec.min}`);
+      if (spec.max !== undefined && value > spec.max) fail(`a number <= ${spec.max}`);
+      return value;
+    }
+    case 'duration':
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return fail('a duration in milliseconds (a number >= 0)');
+      if (value > MAX_DURATION_MS) fail(`at most ${MAX_DURATION_MS} ms`);
+      return value;
+    case 'list':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : fail('an array of strings');
+    case 'enum':
+      return typeof value === 'string' && spec.values!.includes(value) ? value : fail(`one of ${spec.values!.join(', ')}`);
+    default: {
+      const missing: never = spec.type;
+      throw new Error(`option type ${String(missing)} has no check`);
+    }
+  }
+}
+
+/** What holds between options, and the values derived from others (command line and createRouter alike). */
+function checkConfig(result: RouterConfig): RouterConfig {
   if (!result.adminBind) result.adminBind = result.bind;
   if (!result.leaseName) result.leaseName = `switchyard-${result.routerName}`;
   if (!(result.leaseRenewDeadline < result.leaseDuration)) {
@@ -303,6 +408,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (result.useProxyProtocol && result.proxyProtocolTrusted.length === 0) {
     throw new ConfigError('--use-proxy-protocol needs --proxy-protocol-trusted (the load balancers\' source CIDRs; 0.0.0.0/0 to trust every peer)');
   }
+  const tracingProblem = checkTracingOptions(result);
+  if (tracingProblem !== null) throw new ConfigError(tracingProblem);
   return Object.freeze(result);
 }
 

@@ -12,7 +12,7 @@ export type {
   Phases, PhaseResult, BodyResult, BodyChunk, Plugin, PluginServices, PluginLogger, RouteInfo, EndpointCandidate, EndpointInfo,
   FailureInfo, FailureReason,
 } from './pipeline/types.ts';
-export type { PluginContext, TlsInfo, GrpcCall, Outcome, ExchangeKind } from './pipeline/context.ts';
+export type { PluginContext, TlsInfo, GrpcCall, Outcome, ExchangeKind, TraceView, TraceAttributeValue } from './pipeline/context.ts';
 export { BodyTooLargeError } from './pipeline/phase-run.ts';
 export { loadPlugins, PluginLoadError } from './pipeline/plugin-registry.ts';
 export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type TestFailure, type HarnessOptions } from './pipeline/testing.ts';
@@ -20,7 +20,7 @@ export { testPlugin, type PluginHarness, type TestRequest, type TestResult, type
 export { createRouter, type CreateRouterOptions } from './embed.ts';
 export type { Router, ListeningPorts } from './router.ts';
 export type { RoutesView } from './admin/debug-routes.ts';
-export type { RouterConfig } from './config.ts';
+export { ConfigError, type RouterConfig } from './config.ts';
 export type { Source, SourceSink, ApplyResult } from './sources/source.ts';
 export { MemorySource } from './sources/memory.ts';
 export { FilesSource } from './sources/file-source-adapter.ts';

@@ -7,6 +7,10 @@
 
 import type { Registry } from 'prom-client';
 import { ComputedGauge, escapeText } from './metrics.ts';
+import { openMetricsFamily, type FamilyJson } from './metrics-openmetrics.ts';
+
+/** prometheus: text format 0.0.4 (prom-client's); openmetrics: OpenMetrics 1.0 text, with exemplars. */
+export type ExpositionFormat = 'prometheus' | 'openmetrics';
 
 /** Series of a computed family per piece (about 20 KB of text). */
 export const LINES_PER_PIECE = 256;
@@ -18,15 +22,22 @@ export const LINES_PER_PIECE = 256;
  * is sent): the same registry, or the one merged over the workers (which leaves the computed
  * families out; families only the workers have follow at the end, as in the merge's order).
  */
-export async function* expositionPieces(registry: Registry, texts: Registry = registry): AsyncGenerator<string> {
+export async function* expositionPieces(registry: Registry, texts: Registry = registry, format: ExpositionFormat = 'prometheus'): AsyncGenerator<string> {
   const own = registry.getMetricsAsArray() as unknown[];
   const names = new Set(own.map((metric) => (metric as { name: string }).name));
   const families: Array<ComputedGauge<string> | string> = own.map((metric) => (metric instanceof ComputedGauge ? metric : (metric as { name: string }).name));
   for (const metric of texts.getMetricsAsArray()) if (!names.has(metric.name)) families.push(metric.name);
-  const text = await Promise.all(families.map((family) =>
-    typeof family === 'string' && texts.getSingleMetric(family) !== undefined ? texts.getSingleMetricAsString(family) : null));
+  const openMetrics = format === 'openmetrics';
+  const text = await Promise.all(families.map(async (family) => {
+    if (typeof family !== 'string') return null;
+    const metric = texts.getSingleMetric(family);
+    if (metric === undefined) return null;
+    return openMetrics ? openMetricsFamily(await metric.get() as unknown as FamilyJson) : texts.getSingleMetricAsString(family);
+  }));
   let piece = '';
   let separator = '';
+  // OpenMetrics has no blank lines between families, and ends with `# EOF`.
+  const between = openMetrics ? '\n' : '\n\n';
   let lines = 0; // computed series in `piece`
   for (const [i, family] of families.entries()) {
     if (family instanceof ComputedGauge) {
@@ -45,7 +56,7 @@ export async function* expositionPieces(registry: Registry, texts: Registry = re
     } else {
       continue;
     }
-    separator = '\n\n';
+    separator = between;
   }
-  yield `${piece}\n`;
+  yield openMetrics ? `${piece}\n# EOF\n` : `${piece}\n`;
 }

@@ -2,6 +2,7 @@
 // route is compiled into the proxy (see proxy/route-runtime.ts), never per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SUM_WITH_EXEMPLARS } from './metrics-openmetrics.ts';
 
 /** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
 export interface LiveEndpoint { readonly name: string; readonly active: number; readonly ejectedUntil: number }
@@ -103,6 +104,8 @@ export class Metrics {
   readonly routeEndpointsAvailable: ComputedGauge<'route'>;
   readonly endpointInFlight: Gauge<'endpoint'>;
   readonly endpointEjectedUntil: Gauge<'endpoint'>;
+  readonly tracingSpansExported: Counter;
+  readonly tracingSpansDropped: Counter<'reason'>;
   /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
   liveEndpoints: (() => Iterable<LiveEndpoint>) | null = null;
 
@@ -114,10 +117,14 @@ export class Metrics {
       for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     }
     this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
+    // With exemplars (a sampled trace's id per bucket, shown in the OpenMetrics format): prom-client
+    // allows those only on OpenMetrics registries, so it is registered by hand (metrics-openmetrics.ts).
     this.requestDuration = new Histogram({
-      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers,
+      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers: [],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      enableExemplars: true, aggregator: SUM_WITH_EXEMPLARS as 'sum',
     });
+    this.registry.registerMetric(this.requestDuration);
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
     this.passthroughConnections = new Counter({ name: 'switchyard_passthrough_connections_total', help: 'TLS passthrough connections, by route and outcome (forwarded, answered: refused by a policy, error, client-closed)', labelNames: ['route', 'outcome'], registers });
     this.grpcResponses = new Counter({ name: 'switchyard_grpc_responses_total', help: 'gRPC calls ended, by route and gRPC status (the backend\'s, or the router\'s own answer)', labelNames: ['route', 'grpc_code'], registers });
@@ -140,6 +147,8 @@ export class Metrics {
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
     this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
     this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
+    this.tracingSpansExported = new Counter({ name: 'switchyard_tracing_spans_exported_total', help: 'Spans the OTLP collector accepted', registers });
+    this.tracingSpansDropped = new Counter({ name: 'switchyard_tracing_spans_dropped_total', help: 'Spans that never reached the collector, by reason: queue_full (--trace-queue-size reached), export_failed (export failed or timed out after retries)', labelNames: ['reason'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });
     this.proxyProtocol = new Counter({ name: 'switchyard_proxy_protocol_total', help: 'Connections by PROXY protocol result: ok, untrusted (peer not in --proxy-protocol-trusted), invalid, timeout', labelNames: ['result'], registers });
     this.http2Glitches = new Counter({ name: 'switchyard_http2_glitches_total', help: 'HTTP/2 glitches: streams the client reset before their response (rapid reset)', registers });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { RouterConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { expositionPieces } from './metrics-exposition.ts';
+import { expositionPieces, type ExpositionFormat } from './metrics-exposition.ts';
 import { ObjectStore } from './store.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
@@ -29,6 +29,7 @@ import { ServedGauges } from './admin/served-gauges.ts';
 import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 import { packageVersion } from './version.ts';
+import { startTracing } from './tracing/start-tracing.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
 
@@ -140,7 +141,7 @@ export class Router {
       notReadyReason: () => (this.#draining ? 'draining' : !this.store.healthy ? 'the route table missed changes: resyncing' : this.#notReady),
       debugRoutes: () => debugRoutes(this.reconciler, this.proxy),
       beforeScrape: () => this.#refreshServedGauges(),
-      exposition: () => this.#exposition(),
+      exposition: (format) => this.#exposition(format),
       dashboard: this.#dashboard,
       username: config.statsUsername,
       password: config.statsPassword,
@@ -172,7 +173,7 @@ export class Router {
     // EndpointSlice arrived in a later list than its Route (at 100k routes, most of start-up).
     this.store.flush();
     this.reconciler.start();
-    this.#cluster?.startStatus({ reconciler: this.reconciler });
+    this.#cluster?.startStatus({ reconciler: this.reconciler, store: this.store });
     options.beforeServing?.();
     if (ports === null) ports = { ...(await this.#openProxyPorts()), admin };
     this.#ready = true;
@@ -205,6 +206,8 @@ export class Router {
       });
       return this.#workers.start();
     }
+    // Each proxying process exports its own spans (each worker thread its own: src/workers/proxy-worker.ts).
+    this.proxy.tracing = await startTracing(config, { logger: this.logger, metrics: this.metrics, worker: 'single', routerName: config.routerName });
     this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return this.#listeners.ports;
   }
@@ -243,8 +246,8 @@ export class Router {
   }
 
   /** /metrics: this process's registry, or merged with the workers' (metrics-exposition.ts). */
-  async * #exposition(): AsyncGenerator<string> {
-    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry);
+  async * #exposition(format: ExpositionFormat): AsyncGenerator<string> {
+    yield* expositionPieces(this.metrics.registry, this.#workers ? await this.#workers.aggregatedRegistry() : this.metrics.registry, format);
   }
 
   #refreshServedGauges(): void {

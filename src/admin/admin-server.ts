@@ -10,7 +10,8 @@ import { adminConnectionLimit, openFilesLimit } from './admin-limits.ts';
 import { BasicAuth } from './basic-auth.ts';
 import type { Dashboard } from './dashboard.ts';
 import type { Metrics } from '../metrics.ts';
-import { expositionPieces } from '../metrics-exposition.ts';
+import { expositionPieces, type ExpositionFormat } from '../metrics-exposition.ts';
+import { OPENMETRICS_CONTENT_TYPE, wantsOpenMetrics } from '../metrics-openmetrics.ts';
 import type { Logger } from '../log.ts';
 
 export interface AdminSources {
@@ -25,7 +26,7 @@ export interface AdminSources {
   /** Called right before a scrape, to refresh gauges computed from live state. */
   beforeScrape?(): void;
   /** The exposition in pieces; default: this process's registry (the main thread merges its workers'). */
-  exposition?(): AsyncIterable<string>;
+  exposition?(format: ExpositionFormat): AsyncIterable<string>;
   /** The web page at / and its /dashboard/* data; absent: / is 404. */
   dashboard?: Dashboard;
   username: string;
@@ -58,7 +59,9 @@ export function createAdminServer(sources: AdminSources): http.Server {
     }
     if (path === '/metrics') {
       sources.beforeScrape?.();
-      void writeExposition(req, res, sources, sources.exposition ? sources.exposition() : expositionPieces(sources.metrics.registry));
+      // OpenMetrics when the scraper asks for it (Prometheus does): the format with exemplars.
+      const format: ExpositionFormat = wantsOpenMetrics(req.headers.accept) ? 'openmetrics' : 'prometheus';
+      void writeExposition(req, res, sources, format, sources.exposition ? sources.exposition(format) : expositionPieces(sources.metrics.registry, sources.metrics.registry, format));
       return;
     }
     if (path === '/debug/routes') {
@@ -81,7 +84,7 @@ function reply(res: http.ServerResponse, status: number, body: string, type = 't
  * one, so a scrape holds one piece of the large families at a time, not the whole text. A
  * collection failure before the first piece is a 500; a failure later can only cut the response.
  */
-async function writeExposition(req: http.IncomingMessage, res: http.ServerResponse, sources: AdminSources, exposition: AsyncIterable<string>): Promise<void> {
+async function writeExposition(req: http.IncomingMessage, res: http.ServerResponse, sources: AdminSources, format: ExpositionFormat, exposition: AsyncIterable<string>): Promise<void> {
   const pieces = exposition[Symbol.asyncIterator]();
   let next: IteratorResult<string>;
   try {
@@ -90,7 +93,7 @@ async function writeExposition(req: http.IncomingMessage, res: http.ServerRespon
     sources.logger.error({ err: (err as Error).message }, 'metrics collection failed');
     return reply(res, 500, 'metrics collection failed\n');
   }
-  res.writeHead(200, { 'content-type': sources.metrics.registry.contentType, 'cache-control': 'no-store' });
+  res.writeHead(200, { 'content-type': format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : sources.metrics.registry.contentType, 'cache-control': 'no-store', vary: 'accept' });
   try {
     while (!next.done && req.method !== 'HEAD') {
       if (!res.write(next.value) && !res.destroyed) await drained(res);

@@ -118,7 +118,8 @@ export class DashboardViews {
     return {
       row: this.#view(row, live),
       admission: row.admission ?? null,
-      policy: route?.policy ?? null,
+      // The route's forwarding settings and its built-in policies with their configs, in chain order.
+      policy: route ? { ...route.policy, plugins: route.plugins } : null,
       tls: route?.tls ? {
         termination: route.tls.termination,
         insecureEdgeTerminationPolicy: route.tls.insecurePolicy,

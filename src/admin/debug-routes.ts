@@ -19,7 +19,9 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy) {
     host: route.wildcard ? `*.${route.host}` : route.host,
     path: route.path,
     match: route.match,
-    policy: { ...route.policy, hsts: route.policy.hsts },
+    policy: route.policy,
+    // The built-in policies and their configs, in chain order (the route's own settings: no secrets).
+    plugins: route.plugins,
     tls: route.tls === null ? null : {
       termination: route.tls.termination,
       insecureEdgeTerminationPolicy: route.tls.insecurePolicy,

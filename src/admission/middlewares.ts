@@ -16,12 +16,11 @@ import type { Middleware } from '../objects/types.ts';
 import type { CompiledMiddleware } from '../table/types.ts';
 import { ADMITTED, Reasons, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
-export const MIDDLEWARES_ANNOTATION = 'switchyard.io/middlewares';
+export { MIDDLEWARES_ANNOTATION } from '../route-candidate.ts';
+import { MIDDLEWARES_ANNOTATION } from '../route-candidate.ts';
 
-/** What admission needs of the loaded plugins. */
-export interface PluginCatalog {
-  validate(plugin: string, config: unknown): { ok: true; value: unknown } | { ok: false; message: string };
-}
+export type { PluginCatalog } from './types.ts';
+import type { PluginCatalog } from './types.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 const NONE: CompiledMiddleware[] = [];

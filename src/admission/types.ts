@@ -2,65 +2,12 @@
 // admission chain judges and the compiler turns into a CompiledRoute.
 
 import type { RouterConfig } from '../config.ts';
-import type { Ingress, Route, RouteTLSConfig } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch, type RouteKind } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
-import type { HTTPRoute } from '../objects/gateway-types.ts';
-import type { GatewayCandidateData } from '../gateway/evaluate.ts';
+import type { RouteCandidate } from '../route-candidate.ts';
 
-/** One backend service of a candidate. */
-export interface CandidateBackend {
-  /** Service name in the candidate's namespace (or in `namespace`). */
-  service: string;
-  /** HTTPRoute backendRefs only: the Service's namespace when it is not the candidate's (allowed by a ReferenceGrant). */
-  namespace?: string;
-  /** Route: `kind` of spec.to / alternateBackends (must be Service); Ingress: always Service. */
-  kind: string;
-  weight: number;
-  /** Route: spec.port.targetPort (the endpoint port, by name or number). */
-  targetPort?: string | number;
-  /** Ingress: backend.service.port (a Service port, by number or name). */
-  servicePort?: { name?: string; number?: number };
-  /** Ingress backend without `service` (e.g. `resource`): unsupported, rejected by validation. */
-  unsupported?: string;
-}
-
-export interface RouteCandidate {
-  /** `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` — the CompiledRoute key. */
-  key: string;
-  /** `Route/ns/name` or `Ingress/ns/name` — the AdmissionResult key. */
-  ownerKey: string;
-  kind: RouteKind;
-  namespace: string;
-  name: string;
-  /** The Route, Ingress (or HTTPRoute) this candidate comes from (age order, labels, annotations). */
-  owner: Route | Ingress | HTTPRoute;
-  /** Lower-cased host as declared ('' = none): `www.foo.com` for a wildcard Route, `*.foo.com` for a wildcard Ingress. */
-  host: string;
-  wildcard: boolean;
-  wildcardPolicy: 'None' | 'Subdomain';
-  /** Path as written ('' = none); Ingress Prefix paths keep their trailing slash here. */
-  path: string;
-  match: PathMatch;
-  /** The raw Ingress pathType or Route path problems are reported by validation. */
-  pathType?: string;
-  backends: CandidateBackend[];
-  annotations: Readonly<Record<string, string>>;
-  /** Route spec.tls, as written. */
-  routeTls?: RouteTLSConfig | null;
-  /** Ingress: the spec.tls[] entry listing this host (secretName may be absent). */
-  ingressTls?: { secretName?: string } | null;
-  /** HTTPRoute: the rule and match, the listeners it came through (src/gateway/evaluate.ts). */
-  gateway?: GatewayCandidateData;
-  /** Router-wide and switchyard.io/middlewares Middlewares, resolved and validated by admission. */
-  middlewares?: CompiledMiddleware[];
-  /**
-   * Why its Middlewares could not be resolved (missing, invalid config, unknown plugin): the
-   * candidate still claims its host and path, and answers 500 SY_MIDDLEWARE_INVALID (fail closed).
-   */
-  middlewareError?: string;
-}
+export type { CandidateBackend, RouteCandidate } from '../route-candidate.ts';
 
 export interface AdmissionContext {
   config: RouterConfig;
@@ -68,7 +15,12 @@ export interface AdmissionContext {
   routeSelector: LabelSelector;
   namespaceSelector: LabelSelector;
   /** Loaded plugins (Middleware configs are validated against them); none when absent. */
-  plugins?: import('./middlewares.ts').PluginCatalog;
+  plugins?: PluginCatalog;
+}
+
+/** What admission needs of the loaded plugins. */
+export interface PluginCatalog {
+  validate(plugin: string, config: unknown): { ok: true; value: unknown } | { ok: false; message: string };
 }
 
 export interface Rejection {

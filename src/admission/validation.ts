@@ -4,9 +4,8 @@
 // (RouteNotAdmitted, OpenShift-style, with a message saying what is wrong); annotations parse
 // (InvalidAnnotation, naming the annotation).
 
-import type { Route } from '../objects/types.ts';
-import { parseRouteAnnotations } from '../table/annotations.ts';
-import { parseHeaderActions } from '../table/header-actions.ts';
+import { parseRouteAnnotations } from '../route-annotations.ts';
+import { checkRoutePlugins, policyRouteOf } from '../plugins/policies.ts';
 import { ADMITTED, Reasons, isHostless, reject, type AdmissionContext, type RouteCandidate, type Verdict } from './types.ts';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -92,24 +91,26 @@ function validateRouteTls(c: RouteCandidate): Verdict {
   return ADMITTED;
 }
 
-export function validateCandidate(c: RouteCandidate, _context: AdmissionContext): Verdict {
+export function validateCandidate(c: RouteCandidate, context: AdmissionContext): Verdict {
   for (const check of [validateHost, validatePath, validateBackends, validateRouteTls]) {
     const verdict = check(c);
     if (!verdict.admitted) return verdict;
   }
+  return checkSettings(c, context);
+}
+
+/** The route's own settings and every built-in policy's (each reads its annotations in its plugin file). */
+function checkSettings(c: RouteCandidate, context: AdmissionContext): Verdict {
   const parsed = parseRouteAnnotations(c.annotations);
   if (!parsed.ok) return reject(Reasons.invalidAnnotation, parsed.message);
-  if (c.kind === 'Route') {
-    const actions = parseHeaderActions((c.owner as Route).spec?.httpHeaders);
-    if (!actions.ok) return reject(Reasons.routeNotAdmitted, actions.message);
-  }
-  return ADMITTED;
+  const error = checkRoutePlugins(policyRouteOf(c, null, context.config));
+  if (error === null) return ADMITTED;
+  return reject(error.reason === 'InvalidAnnotation' ? Reasons.invalidAnnotation : Reasons.routeNotAdmitted, error.message);
 }
 
 /** An Ingress spec.defaultBackend has no host or path: only its backend and annotations are checked. */
-export function validateDefaultBackend(c: RouteCandidate): Verdict {
+export function validateDefaultBackend(c: RouteCandidate, context: AdmissionContext): Verdict {
   const verdict = validateBackends(c);
   if (!verdict.admitted) return verdict;
-  const parsed = parseRouteAnnotations(c.annotations);
-  return parsed.ok ? ADMITTED : reject(Reasons.invalidAnnotation, parsed.message);
+  return checkSettings(c, context);
 }

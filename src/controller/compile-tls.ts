@@ -4,7 +4,7 @@
 // validated by admission (extended-validation.ts); a Secret's certificate is checked again here
 // so a bad one is never handed to the listener (the default certificate is served instead).
 
-import { checkSecretCertificate, secretKeyPair } from '../admission/extended-validation.ts';
+import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
 import type { RouteCandidate } from '../admission/types.ts';
 import type { ObjectStore } from '../store.ts';
 import type { CompileDeps, CompileDiagnostics } from './compile-endpoints.ts';

@@ -3,13 +3,13 @@
 import type { Route } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import { hostKeyOf, wildcardDomain, type RouteCandidate } from '../admission/types.ts';
-import { buildRoutePolicy, parseRouteAnnotations } from '../table/annotations.ts';
-import { parseHeaderActions, type HeaderActions } from '../table/header-actions.ts';
+import { buildRoutePolicy, parseRouteAnnotations } from '../route-annotations.ts';
+import { policyRouteOf, routePlugins } from '../plugins/policies.ts';
 import type { ObjectStore } from '../store.ts';
 import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics, type HostDeps } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
 import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
-import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
 import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
@@ -19,6 +19,7 @@ import type { GatewayCandidateData } from '../gateway/evaluate.ts';
  */
 const NO_ANNOTATIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_MIDDLEWARES: CompiledMiddleware[] = Object.freeze([]) as unknown as CompiledMiddleware[];
+const NO_PLUGINS: RoutePlugin[] = Object.freeze([]) as unknown as RoutePlugin[];
 
 export interface CompiledRouteResult {
   route: CompiledRoute;
@@ -56,10 +57,8 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     path: c.path,
     match: c.match,
     services,
-    policy: {
-      ...buildRoutePolicy(parsed.value, { routeKey: c.key, endpointCount, passthrough: tls?.termination === 'passthrough', config }),
-      headerActions: c.kind === 'Route' ? compiledHeaderActions(c) : null,
-    },
+    policy: buildRoutePolicy(parsed.value, { endpointCount, config }),
+    plugins: NO_PLUGINS,
     tls,
     // The owner's own (narrowed, never mutated) annotations object: no copy per route.
     annotations: hasKeys(c.annotations) ? c.annotations : NO_ANNOTATIONS,
@@ -74,8 +73,10 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   if (c.gateway) {
     route.gateway = gatewayRouteData(c as RouteCandidate & { gateway: GatewayCandidateData });
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
-    route.policy.sticky = null; // OpenShift's default cookie is not Gateway API behaviour
   }
+  // The built-in policies, read from the compiled route (its TLS and Gateway rule known now).
+  const plugins = routePlugins(policyRouteOf(c, route, config));
+  if (plugins.length > 0) route.plugins = plugins;
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
 }
@@ -90,12 +91,6 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-/** Validation has already refused invalid actions; this guards direct callers. */
-function compiledHeaderActions(c: RouteCandidate): HeaderActions | null {
-  const parsed = parseHeaderActions((c.owner as Route).spec?.httpHeaders);
-  if (!parsed.ok) throw new Error(`${c.key}: ${parsed.message}`);
-  return parsed.value;
-}
 
 /** The path length that decides specificity: an Ingress Prefix's trailing '/' does not count. */
 export function effectivePathLength(path: string, match: PathMatch): number {

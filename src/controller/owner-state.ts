@@ -50,7 +50,7 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
     if (kind === 'Ingress') {
       dropRejectedHosts(state);
       const def = ingressDefaultCandidate(object as Ingress);
-      if (def && validateDefaultBackend(def).admitted) state.defaultCandidate = def;
+      if (def && validateDefaultBackend(def, context).admitted) state.defaultCandidate = def;
     }
   } catch (err) {
     state.failure = `could not be read: ${(err as Error).message}`;

@@ -2,7 +2,7 @@
 // and filters as plain data (table/types.ts GatewayRouteData), the TLS of the HTTPS listener it
 // is attached through, and the precedence order the table sorts by.
 
-import type { RouteCandidate } from '../admission/types.ts';
+import type { RouteCandidate } from '../route-candidate.ts';
 import type { HTTPRoute } from '../objects/gateway-types.ts';
 import type { CompiledTls, GatewayRouteData } from '../table/types.ts';
 import { routeAge, type GatewayCandidateData } from './evaluate.ts';

@@ -10,8 +10,9 @@
 // or Service they read) changes, and recompiles only the hosts of HTTPRoutes whose candidates
 // changed.
 
-import type { RouteCandidate } from '../admission/types.ts';
-import { MIDDLEWARES_ANNOTATION } from '../admission/middlewares.ts';
+import { MIDDLEWARES_ANNOTATION, type GatewayCandidateData, type RouteCandidate } from '../route-candidate.ts';
+
+export type { GatewayCandidateData } from '../route-candidate.ts';
 import type { RouterConfig } from '../config.ts';
 import {
   GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP,
@@ -56,22 +57,6 @@ export interface ParentStatusData {
 export interface RouteStatusData { namespace: string; name: string; generation: number | undefined; parents: ParentStatusData[] }
 
 /** What the candidate of an HTTPRoute carries into compile (see controller/compile.ts). */
-export interface GatewayCandidateData {
-  rule: RuleData;
-  match: MatchData;
-  matchIndex: number;
-  /** Attached through a listener on the router's shared HTTP / HTTPS port. */
-  http: boolean;
-  https: boolean;
-  /** Attached through these listeners on Gateways' own addresses (`namespace/gateway/listener`). */
-  listeners: string[];
-  /** Attached through some HTTP / HTTPS listener, shared or not (the route's TLS follows). */
-  viaHttp: boolean;
-  viaHttps: boolean;
-  /** From the HTTPS listener the route is attached through. */
-  certificate: { cert: string; key: string } | null;
-}
-
 export interface GatewayEvaluation {
   classes: Map<string, ClassStatusData>;
   gateways: Map<string, GatewayStatusData>;

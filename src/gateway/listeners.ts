@@ -7,7 +7,7 @@
 // none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
 // another namespace only with a ReferenceGrant.
 
-import { checkSecretCertificate, secretKeyPair } from '../admission/extended-validation.ts';
+import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
 import { GATEWAY_GROUP, type Gateway, type Listener } from '../objects/gateway-types.ts';
 import type { Secret } from '../objects/types.ts';
 import { condition, type ConditionData } from './conditions.ts';

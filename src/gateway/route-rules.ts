@@ -4,36 +4,14 @@
 // follow: Accepted=False for what this router does not implement (UnsupportedValue,
 // IncompatibleFilters), ResolvedRefs=False for a backend that cannot be used.
 
-import type { CandidateBackend } from '../admission/types.ts';
+import type { CandidateBackend, MatchData, RuleData } from '../route-candidate.ts';
+
+export type { MatchData, RuleData } from '../route-candidate.ts';
 import { GATEWAY_GROUP, type HTTPHeaderFilter, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteRule } from '../objects/gateway-types.ts';
 import type { Service } from '../objects/types.ts';
 import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
 import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
-
-export interface MatchData {
-  path: string;
-  match: 'exact' | 'prefix';
-  method: string | null;
-  headers: Array<[string, string]>;
-  query: Array<[string, string]>;
-}
-
-export interface RuleData {
-  index: number;
-  matches: MatchData[];
-  backends: CandidateBackend[];
-  /** Share of requests that must be answered 500 (invalid backends, or nothing to do). */
-  invalidShare: number;
-  requestHeaders: HeaderModifier | null;
-  responseHeaders: HeaderModifier | null;
-  redirect: RedirectSpec | null;
-  rewrite: RewriteSpec | null;
-  /** timeouts.request in ms (0 = none), null = the router's default. */
-  timeoutMs: number | null;
-  /** ExtensionRef filters naming switchyard.io Middlewares (same namespace), in order. */
-  middlewares: string[];
-}
 
 export interface RouteRulesResult {
   rules: RuleData[];

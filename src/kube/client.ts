@@ -1,9 +1,8 @@
 // The router's (and the autoport companion's) client of the Kubernetes API, as client-go's is: one
 // long-lived connection to the API server, HTTP/2 where the server offers it (kube-apiserver
 // does, over TLS), so lists, watches, the Lease and status writes are streams of one connection
-// and no request pays a handshake; over HTTP/1.1 (a plain-HTTP test server) a keep-alive pool
-// holding one connection per request in flight. A second HTTP/2 connection opens only when the
-// server's stream limit (kube-apiserver: 100) is reached, e.g. by more than ~100 open watches.
+// and no request pays a handshake (connections.ts: a second connection only past the server's
+// stream limit; HTTP/1.1 keep-alive connections for a server without HTTP/2).
 //
 // Requests are raw JSON, authenticated as the kubeconfig says (token, token file, exec plugin,
 // client certificate, CA, insecure-skip-tls-verify), each with the caller's User-Agent. Raw JSON
@@ -12,8 +11,9 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STATUS_CODES } from 'node:http';
-import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { ProxyAgent, type Dispatcher } from 'undici';
 import type { Metrics } from '../metrics.ts';
+import { ApiConnections } from './connections.ts';
 import { KubeConfigError, loadKubeConfig } from './kubeconfig.ts';
 import { userAgent } from './user-agent.ts';
 
@@ -64,7 +64,13 @@ export interface KubeClientOptions {
 /** Credentials are read again after this long (a projected token file rotates; client-go re-reads it every minute). */
 const AUTH_TTL_MS = 10_000;
 
-interface Connection { dispatcher: Dispatcher; headers: Record<string, string>; headersAt: number }
+/** What requests go through: our connections (connections.ts), or an HTTP proxy's agent. */
+interface Transport {
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+  close(): Promise<void>;
+}
+
+interface Connection { transport: Transport; headers: Record<string, string>; headersAt: number }
 
 export class KubeClient {
   readonly userAgent: string | undefined;
@@ -145,7 +151,7 @@ export class KubeClient {
     if (this.#closed) return;
     this.#closed = true;
     const connection = await this.#connection?.catch(() => undefined);
-    await connection?.dispatcher.destroy().catch(() => {});
+    await connection?.transport.close().catch(() => {});
   }
 
   async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; timeoutMs: number; stream: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
@@ -155,12 +161,14 @@ export class KubeClient {
       const headers: Record<string, string> = { ...connection.headers, accept: 'application/json' };
       if (this.userAgent) headers['user-agent'] = this.userAgent;
       if (options.contentType) headers['content-type'] = options.contentType;
-      const timeout = AbortSignal.timeout(options.timeoutMs);
-      const response = await connection.dispatcher.request({
+      // A request's whole exchange is bounded; a stream's only until its headers (undici's
+      // headersTimeout): its body lasts as long as the caller keeps it (the watchdog decides).
+      const signal = options.stream ? options.signal : AbortSignal.timeout(options.timeoutMs);
+      const response = await connection.transport.request({
         origin: url.origin, path: url.pathname + url.search, method, headers, body: options.body,
-        // Over HTTP/2 both time the stream, not the connection. A watch's body has no timeout.
+        // Over HTTP/2 both time the stream, not the connection.
         headersTimeout: options.timeoutMs, bodyTimeout: options.stream ? 0 : options.timeoutMs,
-        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+        signal,
       });
       this.#metrics?.kubeRequests.inc({ verb: options.stream ? 'watch' : method.toLowerCase(), code: String(response.statusCode) });
       // A token that expired between refreshes (a rotated file, an exec credential): read it again, once.
@@ -187,18 +195,16 @@ export class KubeClient {
   async #open(): Promise<Connection> {
     const { headers, tls } = await this.#credentials();
     const cluster = this.#kubeConfig.getCurrentCluster()!;
-    // TCP keep-alive as client-go (30 s) so a dead peer or a NAT that forgot us is noticed.
-    const connect = { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 };
-    const dispatcher: Dispatcher = cluster.proxyUrl
-      ? new ProxyAgent({ uri: cluster.proxyUrl, requestTls: tls, connect: { keepAlive: true, keepAliveInitialDelay: 30_000 } })
-      : new Pool(this.#origin, {
-        connect, allowH2: true,
-        // HTTP/1.1 connections idle between requests are kept a minute (the API server keeps them 90 s).
-        keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000,
-      });
-    const connections = this.#metrics?.kubeConnections;
-    if (connections) dispatcher.on('connect', () => connections.inc());
-    return { dispatcher, headers, headersAt: Date.now() };
+    const onConnect = () => this.#metrics?.kubeConnections.inc();
+    let transport: Transport;
+    if (cluster.proxyUrl) {
+      const agent = new ProxyAgent({ uri: cluster.proxyUrl, requestTls: tls, connect: { keepAlive: true, keepAliveInitialDelay: 30_000 } });
+      agent.on('connect', onConnect);
+      transport = { request: (options) => agent.request(options), close: () => agent.destroy() };
+    } else {
+      transport = new ApiConnections(this.#origin, { tls, onConnect });
+    }
+    return { transport, headers, headersAt: Date.now() };
   }
 
   /** Headers (Authorization, Impersonate-User) and TLS options, as the kubeconfig gives them now. */

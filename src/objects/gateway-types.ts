@@ -2,7 +2,7 @@
 // channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway and HTTPRoute
 // (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
 
-import type { KubeObject } from './types.ts';
+import type { KubeObject } from './kube-object.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 /** The upstream release whose Standard-channel CRDs switchyard is written and tested against. */

@@ -49,25 +49,8 @@ export const ALSO_ACCEPTED_API_VERSIONS: Readonly<Partial<Record<Kind, readonly 
 /** Kinds that have no namespace. */
 export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'IngressClass', 'GatewayClass']);
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: Array<{ kind: string; name: string; uid?: string }>;
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
+export type { KubeObject, ObjectMeta } from './kube-object.ts';
+import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
 import type { Gateway, GatewayClass, HTTPRoute, ReferenceGrant } from './gateway-types.ts';
 

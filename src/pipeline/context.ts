@@ -8,9 +8,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ProxyErrorSpec } from '../errors.ts';
 import type { Member } from '../balance/types.ts';
-import type { EndpointCandidate, ExchangeKind, FailureInfo, GrpcCall, Outcome, RouteInfo, TlsInfo } from './views.ts';
+import type { EndpointCandidate, ExchangeKind, FailureInfo, GrpcCall, Outcome, RouteInfo, TlsInfo, TraceView } from './views.ts';
 
-export type { ExchangeKind, GrpcCall, Outcome, TlsInfo } from './views.ts';
+export type { ExchangeKind, GrpcCall, Outcome, TlsInfo, TraceView, TraceAttributeValue } from './views.ts';
 
 /**
  * What the view reads of its exchange (pipeline/phase-run.ts implements it). Declared here so
@@ -38,6 +38,8 @@ export interface RunState {
   readonly failure: FailureInfo | null;
   readonly grpcStatus: number | null;
   readonly answerStatus: number;
+  /** The exchange's trace (NO_TRACE when not traced). */
+  readonly traceView: TraceView;
   local: unknown;
   respond(status: number, body: string | Buffer, headers: OutgoingHttpHeaders | null): void;
   respondError(error: ProxyErrorSpec): void;
@@ -115,6 +117,11 @@ export class PluginContext<L = unknown> {
   get failure(): FailureInfo | null { return this.#run.failure; }
   /** The buffered request body (after readBody), else null: the body streams. */
   get body(): Buffer | null { return this.#run.body; }
+  /**
+   * The exchange's trace: its ids, and the router's server span for attributes and events of
+   * the plugin's own (with tracing on and the exchange sampled; else the calls do nothing).
+   */
+  get trace(): TraceView { return this.#run.traceView; }
 
   /**
    * The gRPC call of this exchange (content-type application/grpc…): service and method from

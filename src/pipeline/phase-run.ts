@@ -11,7 +11,7 @@ import type { Member } from '../balance/types.ts';
 import type { ProxyErrorSpec } from '../errors.ts';
 import type { RouteChain } from './chain.ts';
 import { PluginContext, runOf, type ExchangeKind, type Outcome } from './context.ts';
-import type { EndpointCandidate, FailureInfo, RouteInfo } from './views.ts';
+import { NO_TRACE, type EndpointCandidate, type FailureInfo, type RouteInfo, type TraceView } from './views.ts';
 
 /** What an exchange runs against: the route's chain, its snapshot for plugins, its members. */
 export interface ChainOwner {
@@ -102,6 +102,11 @@ export abstract class PhaseRun {
   retrySame = false;
 
   #slots: unknown[] = NO_SLOTS;
+
+  /** What ctx.trace shows (the proxy's exchange gives its trace). */
+  get traceView(): TraceView {
+    return NO_TRACE;
+  }
 
   constructor(
     kind: ExchangeKind, owner: ChainOwner, socket: Socket, clientAddress: string, secure: boolean,

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { isPlugin } from './define-plugin.ts';
+import { resolveSwitchyardToThisRouter } from './plugin-resolution.ts';
 import type { Plugin } from './types.ts';
 
 type Validator = ReturnType<typeof Compile>;
@@ -86,7 +87,8 @@ function fieldPath(pointer: string): string {
 
 /**
  * Load plugin modules (`--plugin`): a path (relative to the working directory) or a package
- * name. Each module's default export must be a plugin. Throws PluginLoadError with one line.
+ * name. Each module's default export must be a plugin; its `import … from 'switchyard'`
+ * resolves to this router (plugin-resolution.ts). Throws PluginLoadError with one line.
  */
 export async function loadPlugins(specs: readonly string[], cwd = process.cwd()): Promise<Plugin[]> {
   return (await loadPluginRegistry(specs, cwd)).plugins();
@@ -95,6 +97,7 @@ export async function loadPlugins(specs: readonly string[], cwd = process.cwd())
 /** loadPlugins, as the registry the router uses (names checked unique). */
 export async function loadPluginRegistry(specs: readonly string[], cwd = process.cwd(), builtins: readonly Plugin[] = []): Promise<PluginRegistry> {
   const registry = new PluginRegistry([], builtins);
+  if (specs.length > 0) resolveSwitchyardToThisRouter();
   for (const spec of specs) {
     let mod: { default?: unknown };
     try {

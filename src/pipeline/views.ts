@@ -80,3 +80,30 @@ export interface TlsInfo {
   /** The client connection is TLS (terminated here, or passed through). */
   readonly encrypted: boolean;
 }
+
+/** A value of a span attribute (OpenTelemetry's AttributeValue, without importing it). */
+export type TraceAttributeValue = string | number | boolean | ReadonlyArray<string> | ReadonlyArray<number> | ReadonlyArray<boolean>;
+
+/**
+ * The exchange's trace as a plugin sees it (ctx.trace): its ids, for a log line or a header of
+ * its own, and the router's server span to annotate — without importing OpenTelemetry. When
+ * tracing is off, the route says `never`, or the exchange is not sampled, the ids say so and
+ * setAttribute/addEvent do nothing. Invalid keys or values are dropped, as OpenTelemetry does.
+ */
+export interface TraceView {
+  /** The trace id (32 lowercase hex digits); '' when the exchange is not traced. */
+  readonly traceId: string;
+  /** The router's server span id (16 hex digits); '' when the exchange is not recorded. */
+  readonly spanId: string;
+  /** Spans are recorded for this exchange: attributes and events go into the server span. */
+  readonly sampled: boolean;
+  /** Set an attribute on the server span (use a prefix of your own, e.g. `myplugin.user_tier`). */
+  setAttribute(key: string, value: TraceAttributeValue): void;
+  /** Add a timestamped event (now) to the server span. */
+  addEvent(name: string, attributes?: Readonly<Record<string, TraceAttributeValue>>): void;
+}
+
+function noop(): void {}
+
+/** The trace view of an exchange that is not traced. */
+export const NO_TRACE: TraceView = Object.freeze({ traceId: '', spanId: '', sampled: false, setAttribute: noop, addEvent: noop });

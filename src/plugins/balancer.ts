@@ -1,23 +1,21 @@
-// The route's balancer (haproxy.router.openshift.io/balance) as the last endpoint-selection
-// phase: it chooses when no earlier plugin did, and answers 503 when nothing can be chosen.
+// The route's balancer (haproxy.router.openshift.io/balance, read with the route's settings) as
+// the last endpoint-selection phase: it chooses when no earlier plugin did, and answers 503 when
+// nothing can be chosen. Always on a route's chain (the proxy hands it the route's balancer).
 
+import { Type } from 'typebox';
 import { ProxyErrors } from '../errors.ts';
 import type { Balancer } from '../balance/types.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import { builtin } from './define.ts';
-
-export interface BalancerConfig {
-  balancer: Balancer;
-  hasWeight: boolean;
-}
+import { builtinServices } from './route-policy.ts';
 
 class BalancerPhase {
   readonly #balancer: Balancer;
   readonly #hasWeight: boolean;
-  constructor(config: BalancerConfig) {
-    this.#balancer = config.balancer;
-    this.#hasWeight = config.hasWeight;
+  constructor(balancer: Balancer, hasWeight: boolean) {
+    this.#balancer = balancer;
+    this.#hasWeight = hasWeight;
   }
 
   selectEndpoint(ctx: PluginContext): null {
@@ -36,4 +34,11 @@ class BalancerPhase {
   }
 }
 
-export const balancerPlugin = builtin<BalancerConfig>('balancer', (config) => new BalancerPhase(config));
+export const balancerPlugin = definePlugin({
+  name: 'balancer',
+  config: Type.Object({}),
+  create(_config, services) {
+    const s = builtinServices(services);
+    return new BalancerPhase(s.balancer, s.hasWeight);
+  },
+});

@@ -1,34 +1,34 @@
-// Which built-in plugins a compiled route gets, and the order of the whole chain:
-//   forwarded-headers (builds the upstream headers), guards (tls-insecure-policy, ip-allowlist, rate-limit)
-//   → the route's Middlewares (router-wide first, then the route's own, in order), or
-//     middleware-invalid in their place when they could not be resolved (fail closed: 500)
-//   → sticky-cookie, balancer, upstream-retry, pod-concurrent-connections, rewrite-target,
-//   header-actions, hsts, compress (--enable-compression).
+// A route's chain, built from its compiled data: the built-in policies its `plugins` list names
+// (plugins/policies.ts, in their order), the tenant's Middlewares, and the parts every route has
+// — the balancer and the retry policy. The whole order:
+//   guards: forwarded-headers (builds the upstream headers), tls-insecure-policy, ip-allowlist,
+//           rate-limit, gateway-redirect, gateway-invalid-backends
+//   → middleware-invalid in place of the Middlewares when they could not be resolved (fail
+//     closed: 500), else the route's Middlewares (router-wide first, then the route's own)
+//   → select: sticky-cookie → balancer, upstream-retry
+//   → after: pod-concurrent-connections, rewrite-target, header-actions, gateway-request,
+//     gateway-response, hsts → compress (--enable-compression)
 // So a tenant's plugin runs after the operator's source checks, may choose an endpoint before
 // stickiness and the balancer do, sees the path before rewrite-target changes it, and hears of
 // a failed attempt before the router's own retry policy.
 
+import type { Balancer } from '../balance/types.ts';
 import type { ChainEntry } from '../pipeline/chain.ts';
-import type { Phases, PluginServices } from '../pipeline/types.ts';
+import type { Phases, Plugin, PluginServices } from '../pipeline/types.ts';
 import type { CompiledRoute } from '../table/types.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
-import { balancerPlugin, type BalancerConfig } from './balancer.ts';
-import { forwardedHeadersPlugin, type UpstreamHeaderBuilder } from './forwarded-headers.ts';
-import { headerActionsPlugin } from './header-actions.ts';
-import { hstsPlugin } from './hsts.ts';
-import { ipAllowlistPlugin } from './ip-allowlist.ts';
-import { podConcurrentConnectionsPlugin } from './pod-concurrent-connections.ts';
-import { rateLimitPlugin } from './rate-limit.ts';
-import { rewriteTargetPlugin } from './rewrite-target.ts';
-import { stickyCookiePlugin } from './sticky-cookie.ts';
-import { tlsInsecurePolicyPlugin } from './tls-insecure-policy.ts';
-import { upstreamRetryPlugin } from './upstream-retry.ts';
+import { balancerPlugin } from './balancer.ts';
 import compressPlugin, { type CompressSettings } from './compress.ts';
+import type { UpstreamHeaderBuilder } from './forwarded-headers.ts';
 import { middlewareInvalidPlugin } from './middleware-invalid.ts';
-import { gatewayInvalidBackendsPlugin, gatewayRedirectPlugin, gatewayRequestPlugin, gatewayResponsePlugin } from './gateway-filters.ts';
+import { builtinPolicyNamed } from './policies.ts';
+import type { BuiltinServices, PolicyPosition } from './route-policy.ts';
+import { upstreamRetryPlugin } from './upstream-retry.ts';
 
 /** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, router-wide compression, the shared limit table. */
-export interface ProxyParts extends BalancerConfig {
+export interface ProxyParts {
+  balancer: Balancer;
+  hasWeight: boolean;
   buildUpstreamHeaders: UpstreamHeaderBuilder;
   /** --enable-compression: compress every route's responses (last, after every other body phase). */
   compression?: CompressSettings | null;
@@ -36,39 +36,28 @@ export interface ProxyParts extends BalancerConfig {
   limits: LimitTable;
 }
 
+const EMPTY = Object.freeze({});
+
 export function routeChainEntries(
   route: CompiledRoute,
   parts: ProxyParts,
   middlewares: readonly ChainEntry[],
   services: (name: string) => PluginServices,
 ): ChainEntry[] {
-  const p = route.policy;
-  const out: ChainEntry[] = [];
-  const add = <C>(plugin: { name: string; create(c: C, s: PluginServices): Phases }, config: C): void => {
-    out.push({ name: plugin.name, phases: plugin.create(config, services(plugin.name)) });
-  };
-  // Builds the upstream headers: its upstreamRequest phase comes before every other one.
-  add(forwardedHeadersPlugin, { policy: p.forwarded, build: parts.buildUpstreamHeaders });
-  if (route.tls !== null) add(tlsInsecurePolicyPlugin, route.tls);
-  if (p.ipAllowlist !== null && p.ipAllowlist.length > 0) add(ipAllowlistPlugin, p.ipAllowlist);
-  if (p.rateLimit !== null) add(rateLimitPlugin, { spec: p.rateLimit, limits: parts.limits });
-  // Gateway API (HTTPRoute rules): a redirect or an invalid backend answers before any Middleware or endpoint choice.
-  const g = route.gateway;
-  if (g !== undefined) {
-    if (g.redirect !== null) add(gatewayRedirectPlugin, { spec: g.redirect, routePath: route.path });
-    else if (g.invalidShare > 0) add(gatewayInvalidBackendsPlugin, g.invalidShare);
+  const builtinServicesOf = (name: string): BuiltinServices => ({
+    ...services(name), balancer: parts.balancer, hasWeight: parts.hasWeight, buildUpstreamHeaders: parts.buildUpstreamHeaders, limits: parts.limits,
+  });
+  const entry = (plugin: Plugin, config: unknown): ChainEntry => ({ name: plugin.name, phases: plugin.create(config, builtinServicesOf(plugin.name)) as Phases });
+  const at: Record<PolicyPosition, ChainEntry[]> = { guard: [], select: [], after: [] };
+  for (const p of route.plugins) {
+    const builtin = builtinPolicyNamed(p.plugin);
+    if (builtin === undefined) throw new Error(`${route.key}: no built-in plugin "${p.plugin}"`);
+    at[builtin.position].push(entry(builtin.plugin, p.config));
   }
-  if (route.middlewareError !== undefined) add(middlewareInvalidPlugin, route.middlewareError);
-  else for (const m of middlewares) out.push(m);
-  if (p.sticky !== null) add(stickyCookiePlugin, p.sticky);
-  add(balancerPlugin, parts);
-  add(upstreamRetryPlugin, null);
-  if (p.podConcurrentConnections !== null) add(podConcurrentConnectionsPlugin, { limit: p.podConcurrentConnections, queueTimeoutMs: p.connectTimeoutMs, limits: parts.limits });
-  if (p.rewriteTarget !== null) add(rewriteTargetPlugin, { routePath: route.path, target: p.rewriteTarget });
-  if (p.headerActions !== null) add(headerActionsPlugin, p.headerActions);
-  if (g !== undefined && (g.requestHeaders !== null || g.rewrite !== null)) add(gatewayRequestPlugin, { headers: g.requestHeaders, rewrite: g.rewrite, routePath: route.path });
-  if (g !== undefined && g.responseHeaders !== null) add(gatewayResponsePlugin, g.responseHeaders);
-  if (p.hsts !== null) add(hstsPlugin, p.hsts);
-  if (parts.compression != null) out.push({ name: compressPlugin.name, phases: compressPlugin.create(parts.compression, services(compressPlugin.name)) as Phases });
+  const out: ChainEntry[] = at.guard;
+  if (route.middlewareError !== undefined) out.push(entry(middlewareInvalidPlugin as Plugin, { reason: route.middlewareError }));
+  for (const m of middlewares) out.push(m);
+  out.push(...at.select, entry(balancerPlugin as Plugin, EMPTY), entry(upstreamRetryPlugin as Plugin, EMPTY), ...at.after);
+  if (parts.compression != null) out.push(entry(compressPlugin as Plugin, parts.compression));
   return out;
 }

@@ -1,28 +1,26 @@
 // The upstream request headers: the client's, minus hop-by-hop ones, with X-Forwarded-For/-Host/
 // -Port/-Proto and Forwarded by the route's policy (haproxy.router.openshift.io/
-// set-forwarded-headers, ROUTER_SET_FORWARDED_HEADERS). The first upstreamRequest phase of every
-// HTTP and Upgrade chain: it builds ctx.upstreamHeaders, which later phases edit.
+// set-forwarded-headers, default ROUTER_SET_FORWARDED_HEADERS). The first upstreamRequest phase
+// of every HTTP and Upgrade chain: it builds the upstream headers later phases edit.
 
-import type { IncomingHttpHeaders } from 'node:http';
+import { Type } from 'typebox';
+import { oneOf } from '../annotation-values.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import type { ForwardedPolicy } from '../table/types.ts';
-import { builtin } from './define.ts';
+import { FORWARDED_POLICIES, type ForwardedPolicy } from '../table/types.ts';
+import { builtinPolicy, builtinServices, type UpstreamHeaderBuilder } from './route-policy.ts';
 
-/** The proxy's header rewriting (proxy/headers.ts), handed in so this folder stays below the proxy. */
-export type UpstreamHeaderBuilder = (
-  headers: IncomingHttpHeaders, policy: ForwardedPolicy,
-  info: { clientIp: string; host: string; port: number; proto: 'http' | 'https' },
-) => string[];
+export type { UpstreamHeaderBuilder } from './route-policy.ts';
 
-export interface ForwardedHeadersConfig { policy: ForwardedPolicy; build: UpstreamHeaderBuilder }
+export const FORWARDED_ANNOTATION = 'haproxy.router.openshift.io/set-forwarded-headers';
 
 class ForwardedHeaders {
   readonly #policy: ForwardedPolicy;
   readonly #build: UpstreamHeaderBuilder;
-  constructor(config: ForwardedHeadersConfig) {
-    this.#policy = config.policy;
-    this.#build = config.build;
+  constructor(policy: ForwardedPolicy, build: UpstreamHeaderBuilder) {
+    this.#policy = policy;
+    this.#build = build;
   }
 
   upstreamRequest(ctx: PluginContext): void {
@@ -36,4 +34,17 @@ class ForwardedHeaders {
   }
 }
 
-export const forwardedHeadersPlugin = builtin<ForwardedHeadersConfig>('forwarded-headers', (config) => new ForwardedHeaders(config));
+export const forwardedHeadersPlugin = definePlugin({
+  name: 'forwarded-headers',
+  config: Type.Object({ policy: Type.Union([Type.Literal('append'), Type.Literal('replace'), Type.Literal('if-none'), Type.Literal('never')]) }, { additionalProperties: false }),
+  create: (config, services) => new ForwardedHeaders(config.policy, builtinServices(services).buildUpstreamHeaders),
+});
+
+/** One frozen config per policy, shared by every route. */
+const CONFIGS = new Map<ForwardedPolicy, { policy: ForwardedPolicy }>(FORWARDED_POLICIES.map((policy) => [policy, Object.freeze({ policy })]));
+
+export const forwardedHeadersPolicy = builtinPolicy({
+  plugin: forwardedHeadersPlugin,
+  position: 'guard',
+  fromRoute: ({ annotations, defaults }) => CONFIGS.get(oneOf(annotations, FORWARDED_ANNOTATION, FORWARDED_POLICIES) ?? defaults.setForwardedHeaders)!,
+});

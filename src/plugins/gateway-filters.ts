@@ -1,18 +1,31 @@
 // Gateway API HTTPRoute filters as built-in plugins (the runtime itself is the pure functions of
-// src/gateway/filters.ts; the settings are plain table data, GatewayRouteData):
-//   gateway-backend     request: RequestRedirect answers with its Location; a rule without a
-//                       usable backend answers 500 for its share of requests (invalid backendRefs)
-//   gateway-request     upstreamRequest: RequestHeaderModifier, URLRewrite (hostname, path)
-//   gateway-response    response: ResponseHeaderModifier
+// src/gateway/filters.ts; the settings are the rule's, compiled into GatewayRouteData):
+//   gateway-redirect          request: RequestRedirect answers with its Location
+//   gateway-invalid-backends  request: a rule without a usable backend answers 500 for its share
+//                             of requests (invalid backendRefs)
+//   gateway-request           upstreamRequest: RequestHeaderModifier, URLRewrite (hostname, path)
+//   gateway-response          response: ResponseHeaderModifier
 // Upgrade requests run the same chain, so a redirect or an invalid backend applies to them too.
 
+import { Type } from 'typebox';
 import { ProxyErrors } from '../errors.ts';
 import { modifyPath, modifyRequestHeaders, modifyResponseHeaders, redirectLocation, rewriteHost } from '../gateway/filters.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
 import type { HeaderModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
-import { builtin } from './define.ts';
+import { builtinPolicy } from './route-policy.ts';
 import { stripPort } from './tls-insecure-policy.ts';
+
+const PAIRS = Type.Array(Type.Tuple([Type.String(), Type.String()]));
+const HEADER_MODIFIER = Type.Object({ set: PAIRS, add: PAIRS, remove: Type.Array(Type.String()) });
+const PATH_MODIFIER = Type.Object({ type: Type.Union([Type.Literal('ReplaceFullPath'), Type.Literal('ReplacePrefixMatch')]), value: Type.String() });
+const NULLABLE_STRING = Type.Union([Type.String(), Type.Null()]);
+const REDIRECT = Type.Object({
+  scheme: NULLABLE_STRING, hostname: NULLABLE_STRING, port: Type.Union([Type.Integer(), Type.Null()]),
+  path: Type.Union([PATH_MODIFIER, Type.Null()]), statusCode: Type.Integer({ minimum: 300, maximum: 399 }),
+});
+const REWRITE = Type.Object({ hostname: NULLABLE_STRING, path: Type.Union([PATH_MODIFIER, Type.Null()]) });
 
 class GatewayRedirect {
   readonly #spec: RedirectSpec;
@@ -28,6 +41,18 @@ class GatewayRedirect {
   }
 }
 
+export const gatewayRedirectPlugin = definePlugin({
+  name: 'gateway-redirect',
+  config: Type.Object({ spec: REDIRECT, routePath: Type.String() }, { additionalProperties: false }),
+  create: (c) => new GatewayRedirect(c.spec, c.routePath),
+});
+
+export const gatewayRedirectPolicy = builtinPolicy({
+  plugin: gatewayRedirectPlugin,
+  position: 'guard',
+  fromRoute: ({ gateway, path }) => (gateway?.redirect != null ? { spec: gateway.redirect, routePath: path } : null),
+});
+
 class GatewayInvalidBackends {
   readonly #share: number;
   constructor(share: number) {
@@ -40,8 +65,18 @@ class GatewayInvalidBackends {
   }
 }
 
-export const gatewayRedirectPlugin = builtin<{ spec: RedirectSpec; routePath: string }>('gateway-redirect', (c) => new GatewayRedirect(c.spec, c.routePath));
-export const gatewayInvalidBackendsPlugin = builtin<number>('gateway-invalid-backends', (share) => new GatewayInvalidBackends(share));
+export const gatewayInvalidBackendsPlugin = definePlugin({
+  name: 'gateway-invalid-backends',
+  config: Type.Object({ share: Type.Number({ exclusiveMinimum: 0, maximum: 1 }) }, { additionalProperties: false }),
+  create: (c) => new GatewayInvalidBackends(c.share),
+});
+
+export const gatewayInvalidBackendsPolicy = builtinPolicy({
+  plugin: gatewayInvalidBackendsPlugin,
+  position: 'guard',
+  // A redirect answers every request: the share does not apply then.
+  fromRoute: ({ gateway }) => (gateway !== undefined && gateway.redirect === null && gateway.invalidShare > 0 ? { share: gateway.invalidShare } : null),
+});
 
 class GatewayRequest {
   readonly #headers: HeaderModifier | null;
@@ -63,8 +98,18 @@ class GatewayRequest {
   }
 }
 
-export const gatewayRequestPlugin = builtin<{ headers: HeaderModifier | null; rewrite: RewriteSpec | null; routePath: string }>(
-  'gateway-request', (c) => new GatewayRequest(c.headers, c.rewrite, c.routePath));
+export const gatewayRequestPlugin = definePlugin({
+  name: 'gateway-request',
+  config: Type.Object({ headers: Type.Union([HEADER_MODIFIER, Type.Null()]), rewrite: Type.Union([REWRITE, Type.Null()]), routePath: Type.String() }, { additionalProperties: false }),
+  create: (c) => new GatewayRequest(c.headers, c.rewrite, c.routePath),
+});
+
+export const gatewayRequestPolicy = builtinPolicy({
+  plugin: gatewayRequestPlugin,
+  position: 'after',
+  fromRoute: ({ gateway, path }) => (gateway !== undefined && (gateway.requestHeaders !== null || gateway.rewrite !== null)
+    ? { headers: gateway.requestHeaders, rewrite: gateway.rewrite, routePath: path } : null),
+});
 
 class GatewayResponse {
   readonly #headers: HeaderModifier;
@@ -77,4 +122,14 @@ class GatewayResponse {
   }
 }
 
-export const gatewayResponsePlugin = builtin<HeaderModifier>('gateway-response', (headers) => new GatewayResponse(headers));
+export const gatewayResponsePlugin = definePlugin({
+  name: 'gateway-response',
+  config: Type.Object({ headers: HEADER_MODIFIER }, { additionalProperties: false }),
+  create: (c) => new GatewayResponse(c.headers),
+});
+
+export const gatewayResponsePolicy = builtinPolicy({
+  plugin: gatewayResponsePlugin,
+  position: 'after',
+  fromRoute: ({ gateway }) => (gateway?.responseHeaders != null ? { headers: gateway.responseHeaders } : null),
+});

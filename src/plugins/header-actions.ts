@@ -1,11 +1,15 @@
-// Route spec.httpHeaders.actions: request actions in the upstreamRequest phase, response
-// actions in the response phase (see table/header-actions.ts for parsing and rendering).
+// Route spec.httpHeaders.actions (OpenShift 4.14+): request actions in the upstreamRequest
+// phase, response actions in the response phase (table/header-actions.ts parses and renders
+// the values). Invalid actions reject the Route with RouteNotAdmitted, as OpenShift does.
 
+import { Type } from 'typebox';
+import { RouteSettingError } from '../annotation-values.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import { applyActions, applyRequestActions } from '../table/header-actions.ts';
+import { applyActions, applyRequestActions, parseHeaderActions } from '../table/header-actions.ts';
 import type { HeaderActions } from '../table/types.ts';
-import { builtin } from './define.ts';
+import { builtinPolicy } from './route-policy.ts';
 
 class RequestHeaderActions {
   readonly #actions: HeaderActions;
@@ -42,8 +46,35 @@ class BothHeaderActions extends RequestHeaderActions {
   }
 }
 
-export const headerActionsPlugin = builtin<HeaderActions>('header-actions', (actions) => {
-  if (actions.response.length === 0) return new RequestHeaderActions(actions);
-  if (actions.request.length === 0) return new ResponseHeaderActions(actions);
-  return new BothHeaderActions(actions);
+/** A value: literal text, or a header of the request or response (`%[req.hdr(X)]`, optionally lower-cased / base64). */
+const VALUE_PART = Type.Union([
+  Type.String(),
+  Type.Object({ from: Type.Union([Type.Literal('req'), Type.Literal('res')]), header: Type.String(), lower: Type.Boolean(), base64: Type.Boolean() }),
+]);
+const ACTION = Type.Object({
+  /** Lower-case header name. */
+  name: Type.String({ minLength: 1 }),
+  type: Type.Union([Type.Literal('set'), Type.Literal('delete')]),
+  value: Type.Optional(Type.Array(VALUE_PART)),
+});
+
+export const headerActionsPlugin = definePlugin({
+  name: 'header-actions',
+  config: Type.Object({ request: Type.Array(ACTION), response: Type.Array(ACTION) }, { additionalProperties: false }),
+  create(actions) {
+    if (actions.response.length === 0) return new RequestHeaderActions(actions);
+    if (actions.request.length === 0) return new ResponseHeaderActions(actions);
+    return new BothHeaderActions(actions);
+  },
+});
+
+export const headerActionsPolicy = builtinPolicy({
+  plugin: headerActionsPlugin,
+  position: 'after',
+  fromRoute({ kind, httpHeaders }) {
+    if (kind !== 'Route' || httpHeaders === undefined) return null;
+    const parsed = parseHeaderActions(httpHeaders);
+    if (!parsed.ok) throw new RouteSettingError('RouteNotAdmitted', parsed.message);
+    return parsed.value;
+  },
 });

@@ -1,12 +1,20 @@
 // haproxy.router.openshift.io/ip_allowlist: only the listed source addresses/CIDRs reach the
 // route — a connection-phase check, so it holds for plain HTTP, HTTP/2, Upgrade and TLS
-// passthrough alike (as OpenShift applies it to every termination).
+// passthrough alike (as OpenShift applies it to every termination). OpenShift's older name,
+// ip_whitelist, is read when ip_allowlist is absent; an empty list means no restriction.
 
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
+import { Type } from 'typebox';
+import { invalidAnnotation } from '../annotation-values.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import { builtin } from './define.ts';
+import { builtinPolicy } from './route-policy.ts';
+
+export const IP_ALLOWLIST = 'haproxy.router.openshift.io/ip_allowlist';
+/** The name OpenShift used before 4.14; still read when ip_allowlist is absent. */
+export const IP_WHITELIST = 'haproxy.router.openshift.io/ip_whitelist';
 
 class IpAllowlist {
   readonly #list: BlockList;
@@ -20,7 +28,35 @@ class IpAllowlist {
   }
 }
 
-export const ipAllowlistPlugin = builtin<readonly string[]>('ip-allowlist', (entries) => new IpAllowlist(entries));
+export const ipAllowlistPlugin = definePlugin({
+  name: 'ip-allowlist',
+  config: Type.Object({ entries: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }) }, { additionalProperties: false }),
+  create: (config) => new IpAllowlist(config.entries),
+});
+
+export const ipAllowlistPolicy = builtinPolicy({
+  plugin: ipAllowlistPlugin,
+  position: 'guard',
+  fromRoute({ annotations }) {
+    const name = annotations[IP_ALLOWLIST] !== undefined ? IP_ALLOWLIST : IP_WHITELIST;
+    const raw = annotations[name];
+    if (raw === undefined) return null;
+    const entries = raw.split(/\s+/).filter((s) => s !== '');
+    if (entries.length === 0) return null; // OpenShift: an empty list means no restriction
+    for (const e of entries) if (!isIpOrCidr(e)) invalidAnnotation(name, `"${e}" is not an IP address or CIDR`);
+    return { entries };
+  },
+});
+
+/** An IP address or CIDR (IPv4 or IPv6), as HAProxy's `src` ACL accepts. */
+export function isIpOrCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash === -1) return isIP(text) !== 0;
+  const family = isIP(text.slice(0, slash));
+  const bits = text.slice(slash + 1);
+  if (family === 0 || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 export function buildBlockList(entries: readonly string[]): BlockList {
   const list = new BlockList();

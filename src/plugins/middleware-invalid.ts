@@ -3,10 +3,11 @@
 // holds for plain HTTP, HTTP/2, Upgrade and TLS passthrough alike. The reason is in the route's
 // status and /debug/routes, never in the answer.
 
+import { Type } from 'typebox';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import { builtin } from './define.ts';
 
 class MiddlewareInvalid {
   connection(ctx: PluginContext): void {
@@ -16,4 +17,9 @@ class MiddlewareInvalid {
 
 const INSTANCE = new MiddlewareInvalid();
 
-export const middlewareInvalidPlugin = builtin<string>('middleware-invalid', () => INSTANCE);
+export const middlewareInvalidPlugin = definePlugin({
+  name: 'middleware-invalid',
+  /** Why (the route's status says it; the answer never does). */
+  config: Type.Object({ reason: Type.String() }),
+  create: () => INSTANCE,
+});

@@ -9,12 +9,17 @@
 // the same thread at once, else back to the table, which wakes the threads that have waiters
 // (Atomics.waitAsync on the entry's bucket) to take it.
 
+import { Type } from 'typebox';
+import { boundedInt } from '../annotation-values.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf, type PhaseRun } from '../pipeline/phase-run.ts';
 import { keyPrefix, type KeyPrefix } from '../shared-memory/key-hash.ts';
 import { REFUSED, UNTRACKED, type LimitTable } from '../shared-memory/limit-table.ts';
-import { builtin } from './define.ts';
+import { builtinPolicy, builtinServices } from './route-policy.ts';
+
+export const POD_CONCURRENT_CONNECTIONS_ANNOTATION = 'haproxy.router.openshift.io/pod-concurrent-connections';
 
 /** Waiting requests per endpoint and thread beyond which new ones are refused at once. */
 export const MAX_QUEUE = 1024;
@@ -205,15 +210,25 @@ function onQueueTimeout(waiter: Waiter, slots: ConcurrencySlots): void {
 
 function noop(): void {}
 
-export interface PodConcurrentConnectionsConfig {
-  limit: number;
-  queueTimeoutMs: number;
-  /** The router's shared limit table. */
-  limits: LimitTable;
-}
+export const podConcurrentConnectionsPlugin = definePlugin({
+  name: 'pod-concurrent-connections',
+  config: Type.Object({
+    limit: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    /** How long a request may wait for a slot (the route's connect timeout, HAProxy's `timeout queue` default). */
+    queueTimeoutMs: Type.Integer({ minimum: 1 }),
+  }, { additionalProperties: false }),
+  create(c, services) {
+    // This thread's queues outlive a rebuild of the route's runtime (waiters stay in line); the counts are the shared table's.
+    const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit, builtinServices(services).limits, services.route.key));
+    return new PodConcurrentConnections(slots, c.queueTimeoutMs);
+  },
+});
 
-export const podConcurrentConnectionsPlugin = builtin<PodConcurrentConnectionsConfig>('pod-concurrent-connections', (c, services) => {
-  // This thread's queues outlive a rebuild of the route's runtime (waiters stay in line).
-  const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit, c.limits, services.route.key));
-  return new PodConcurrentConnections(slots, c.queueTimeoutMs);
+export const podConcurrentConnectionsPolicy = builtinPolicy({
+  plugin: podConcurrentConnectionsPlugin,
+  position: 'after',
+  fromRoute({ annotations, defaults }) {
+    const limit = boundedInt(annotations, POD_CONCURRENT_CONNECTIONS_ANNOTATION, 1, 1_000_000);
+    return limit === null ? null : { limit, queueTimeoutMs: defaults.connectTimeoutMs };
+  },
 });

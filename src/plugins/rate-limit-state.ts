@@ -6,9 +6,18 @@
 // against the same ones, and a rebuilt runtime of the route finds its windows where they were.
 
 import type { Socket } from 'node:net';
-import type { RateLimitSpec } from '../table/types.ts';
 import { keyPrefix, type KeyPrefix } from '../shared-memory/key-hash.ts';
 import { HELD_SLOT, REFUSED, type LimitTable } from '../shared-memory/limit-table.ts';
+
+/** Limits per client IP address on one route, as OpenShift's stick-table rules (rate-limit.ts). */
+export interface RateLimitSpec {
+  /** Concurrent connections (here: requests and tunnels in flight) from one address. */
+  concurrentTcp: number | null;
+  /** New connections from one address per 3 s. */
+  rateTcp: number | null;
+  /** HTTP requests from one address per 10 s. */
+  rateHttp: number | null;
+}
 
 const TCP_WINDOW_MS = 3_000;
 const HTTP_WINDOW_MS = 10_000;

@@ -2,22 +2,25 @@
 // in the connection phase (so passthrough connections count too; the HTTP request rate only
 // for requests). A held concurrency slot is given back in the log phase, which runs once per
 // exchange however it ends. The counters are the router's shared ones (rate-limit-state.ts):
-// every worker thread, and every rebuild of the route's runtime, counts against the same.
+// every worker thread, and every rebuild of the route's runtime, counts against the same. As
+// OpenShift: the limits apply only when rate-limit-connections is "true".
 
 import type { Socket } from 'node:net';
+import { Type } from 'typebox';
+import { booleanAnnotation, boundedInt } from '../annotation-values.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import type { RateLimitSpec } from '../table/types.ts';
-import { builtin } from './define.ts';
 import { ADMIT_HOLDING, REFUSE, RouteRateLimit } from './rate-limit-state.ts';
-import type { LimitTable } from '../shared-memory/limit-table.ts';
+import { builtinPolicy, builtinServices } from './route-policy.ts';
 
-export interface RateLimitConfig {
-  spec: RateLimitSpec;
-  /** The router's shared limit table. */
-  limits: LimitTable;
-}
+export const RATE_LIMIT_ANNOTATIONS = Object.freeze({
+  enabled: 'haproxy.router.openshift.io/rate-limit-connections',
+  concurrentTcp: 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp',
+  rateTcp: 'haproxy.router.openshift.io/rate-limit-connections.rate-tcp',
+  rateHttp: 'haproxy.router.openshift.io/rate-limit-connections.rate-http',
+});
 
 const HOLDS_SLOT = true;
 
@@ -45,5 +48,34 @@ class RateLimit {
   }
 }
 
-export const rateLimitPlugin = builtin<RateLimitConfig>('rate-limit', (config, services) =>
-  new RateLimit(new RouteRateLimit(config.spec, config.limits, services.route.key)));
+const LIMIT = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()]);
+
+export const rateLimitPlugin = definePlugin({
+  name: 'rate-limit',
+  config: Type.Object({
+    /** Concurrent connections (here: requests and tunnels in flight) from one address. */
+    concurrentTcp: LIMIT,
+    /** New connections from one address per 3 s. */
+    rateTcp: LIMIT,
+    /** HTTP requests from one address per 10 s. */
+    rateHttp: LIMIT,
+  }, { additionalProperties: false }),
+  create(spec, services) {
+    // Its counters are in the shared table (keyed by route and limit): a rebuilt runtime finds them there.
+    return new RateLimit(new RouteRateLimit(spec, builtinServices(services).limits, services.route.key));
+  },
+});
+
+export const rateLimitPolicy = builtinPolicy({
+  plugin: rateLimitPlugin,
+  position: 'guard',
+  fromRoute({ annotations: a }) {
+    const on = booleanAnnotation(a, RATE_LIMIT_ANNOTATIONS.enabled);
+    const limits = {
+      concurrentTcp: boundedInt(a, RATE_LIMIT_ANNOTATIONS.concurrentTcp, 1, 1_000_000),
+      rateTcp: boundedInt(a, RATE_LIMIT_ANNOTATIONS.rateTcp, 1, 1_000_000),
+      rateHttp: boundedInt(a, RATE_LIMIT_ANNOTATIONS.rateHttp, 1, 1_000_000),
+    };
+    return on === true && (limits.concurrentTcp ?? limits.rateTcp ?? limits.rateHttp) !== null ? limits : null;
+  },
+});

@@ -1,28 +1,31 @@
 // Route spec.tls.insecureEdgeTerminationPolicy on plain HTTP (None → 404, Redirect → 302 to
 // https, Allow → served), and the rule that a passthrough route is reachable by TLS SNI only:
 // decrypted HTTP naming a passthrough host (another SNI, or none) is never sent to its
-// endpoints, which expect TLS.
+// endpoints, which expect TLS. Every route with TLS has it.
 
+import { Type } from 'typebox';
 import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import type { CompiledTls } from '../table/types.ts';
-import { builtin } from './define.ts';
+import type { InsecurePolicy, Termination } from '../table/types.ts';
+import { builtinPolicy } from './route-policy.ts';
 
 class TlsInsecurePolicy {
-  readonly #tls: CompiledTls;
-  constructor(tls: CompiledTls) {
-    this.#tls = tls;
+  readonly #termination: Termination;
+  readonly #insecurePolicy: InsecurePolicy;
+  constructor(termination: Termination, insecurePolicy: InsecurePolicy) {
+    this.#termination = termination;
+    this.#insecurePolicy = insecurePolicy;
   }
 
   request(ctx: PluginContext): void {
-    const tls = this.#tls;
     if (ctx.secure) {
-      if (tls.termination === 'passthrough') phaseRunOf(ctx).respondError(ProxyErrors.NO_ROUTE);
+      if (this.#termination === 'passthrough') phaseRunOf(ctx).respondError(ProxyErrors.NO_ROUTE);
       return;
     }
-    if (tls.insecurePolicy === 'Allow') return;
-    if (tls.insecurePolicy === 'Redirect') {
+    if (this.#insecurePolicy === 'Allow') return;
+    if (this.#insecurePolicy === 'Redirect') {
       ctx.respond(302, '', { location: `https://${stripPort(ctx.host)}${ctx.url}`, 'content-length': 0 });
       return;
     }
@@ -30,7 +33,29 @@ class TlsInsecurePolicy {
   }
 }
 
-export const tlsInsecurePolicyPlugin = builtin<CompiledTls>('tls-insecure-policy', (tls) => new TlsInsecurePolicy(tls));
+const TERMINATION = Type.Union([Type.Literal('edge'), Type.Literal('passthrough'), Type.Literal('reencrypt')]);
+const INSECURE = Type.Union([Type.Literal('None'), Type.Literal('Allow'), Type.Literal('Redirect')]);
+
+export const tlsInsecurePolicyPlugin = definePlugin({
+  name: 'tls-insecure-policy',
+  config: Type.Object({ termination: TERMINATION, insecurePolicy: INSECURE }, { additionalProperties: false }),
+  create: (c) => new TlsInsecurePolicy(c.termination, c.insecurePolicy),
+});
+
+/** One frozen config per (termination, policy) pair, shared by every route with it. */
+const CONFIGS = new Map<string, { termination: Termination; insecurePolicy: InsecurePolicy }>();
+
+export const tlsInsecurePolicy = builtinPolicy({
+  plugin: tlsInsecurePolicyPlugin,
+  position: 'guard',
+  fromRoute({ tls }) {
+    if (tls === null) return null;
+    const key = `${tls.termination}/${tls.insecurePolicy}`;
+    let config = CONFIGS.get(key);
+    if (config === undefined) CONFIGS.set(key, (config = Object.freeze({ termination: tls.termination, insecurePolicy: tls.insecurePolicy })));
+    return config;
+  },
+});
 
 export function stripPort(host: string): string {
   if (host.startsWith('[')) {

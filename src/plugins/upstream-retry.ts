@@ -6,9 +6,10 @@
 // buffered one), as nginx's proxy_next_upstream and HAProxy's `retries` + `redispatch` do by
 // default. Upgrades (a GET) and passthrough connections (nothing consumed yet) qualify.
 
+import { Type } from 'typebox';
 import type { PluginContext } from '../pipeline/context.ts';
+import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import { builtin } from './define.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -25,4 +26,4 @@ class UpstreamRetry {
 
 const INSTANCE = new UpstreamRetry();
 
-export const upstreamRetryPlugin = builtin<null>('upstream-retry', () => INSTANCE);
+export const upstreamRetryPlugin = definePlugin({ name: 'upstream-retry', config: Type.Object({}), create: () => INSTANCE });

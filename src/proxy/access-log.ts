@@ -3,7 +3,9 @@
 // request no route matched. Off by default; when off it costs one boolean check. The client
 // address is the one read when the request arrived (an HTTP/2 stream that is gone no longer
 // reaches its session's socket); a request the client abandoned before any response is logged
-// 499 (nginx's "client closed request"); `completed: false` says a response was cut short.
+// 499 (nginx's "client closed request"); `completed: false` says a response was cut short. With
+// tracing on, the line carries the trace id (and the span id of a sampled exchange), to find
+// the trace from the log and the log from the trace.
 
 import type { Logger } from '../log.ts';
 import type { Exchange } from './exchange.ts';
@@ -24,6 +26,9 @@ export interface AccessFields {
   attempts: number;
   ms: number;
   userAgent: string | undefined;
+  /** With tracing on: the exchange's trace id, and its server span's id when sampled (else ''). */
+  traceId?: string;
+  spanId?: string;
 }
 
 export function writeAccessLine(logger: Logger, fields: AccessFields): void {
@@ -45,5 +50,6 @@ export function logExchange(logger: Logger, x: Exchange): void {
     attempts: x.attempts,
     ms: Math.round(x.durationMs * 100) / 100,
     userAgent: x.headers['user-agent'],
+    ...(x.trace !== null ? { traceId: x.trace.traceId, spanId: x.trace.spanId } : {}),
   });
 }

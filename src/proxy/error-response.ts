@@ -8,7 +8,8 @@ import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import { markClosedByRouter } from './tls/http2-guard.ts';
 import { isGrpcResponse, writeGrpcError } from './grpc.ts';
 
-export type AnyResponse = ServerResponse | Http2ServerResponse;
+export type { AnyResponse } from './http-message.ts';
+import type { AnyResponse } from './http-message.ts';
 
 /** Answer a request with a catalogue error. Safe to call whatever state the response is in. */
 export function sendError(res: AnyResponse, error: ProxyErrorSpec, extraHeaders?: Record<string, string>): void {

@@ -22,6 +22,12 @@ import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
 import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
+import type { ExchangeTrace } from '../tracing/exchange-trace.ts';
+import type { Tracing } from '../tracing/tracing.ts';
+import { ATTR_ANSWERED_BY, ATTR_ENDPOINT } from '../tracing/span-attributes.ts';
+import { beginHttpTrace, traceAttempt, traceConnectionAttempt } from './exchange-tracing.ts';
+import { PluginTraceView } from '../tracing/plugin-trace-view.ts';
+import { NO_TRACE, type TraceView } from '../pipeline/views.ts';
 
 /** Attempts per exchange at most (the first and two retries), as HAProxy's `retries`. */
 export const MAX_ATTEMPTS = 3;
@@ -36,7 +42,12 @@ export interface ExchangeHost {
   forwarderFor(exchange: Exchange): Forwarder<Exchange>;
   /** The exchange is over (in-flight accounting, access log). */
   finished(exchange: Exchange): void;
+  /** This process's tracing, null when off (one check per exchange). */
+  readonly tracing: Tracing | null;
 }
+
+/** Phase names by stage (pipeline/phase-run.ts), for the span event of a failed phase. */
+const PHASES = ['connection', 'request', 'selectEndpoint', 'upstreamRequest', 'forward', 'response', 'failure', 'log'] as const;
 
 /** Reasons the response stream is paused: the client is slow, the head waits for a phase, a body filter works. */
 const PAUSE_DRAIN = 1;
@@ -61,6 +72,9 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   responseStarted = false;
   /** Reason phrase of the upstream response. */
   reason: string | undefined = undefined;
+  /** This exchange's trace (tracing on, the route traced), else null. */
+  trace: ExchangeTrace | null = null;
+  #traceView: TraceView | null = null;
   /** The member whose endpoint counts this exchange in flight (released when the attempt is dropped or the exchange ends). */
   #holding: Member | null = null;
   #ended = false;
@@ -121,9 +135,27 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
 
   // ---- the lifecycle
 
+  override get traceView(): TraceView {
+    const trace = this.trace;
+    return trace === null ? NO_TRACE : (this.#traceView ??= new PluginTraceView(trace));
+  }
+
+  /** The HTTP version of the client's request (span attribute). */
+  get httpVersion(): string {
+    return '1.1';
+  }
+
   /** Run the phases; the runner reports back (proceed / answer / failed). */
   start(): void {
+    const tracing = this.proxy.tracing;
+    if (tracing !== null) this.trace = this.beginTrace(tracing);
     runPhases(this);
+  }
+
+  /** This exchange's trace: HTTP and Upgrade continue the request's context (passthrough overrides). */
+  protected beginTrace(tracing: Tracing): ExchangeTrace | null {
+    const route = this.runtime.route;
+    return beginHttpTrace(tracing, this.kind === 'upgrade' ? 'upgrade' : 'http', this, this.headers, this.httpVersion, route, route.policy.traceSampling);
   }
 
   proceed(): void {
@@ -153,6 +185,12 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       this.end(499, 'client-closed');
       return;
     }
+    const trace = this.trace;
+    if (trace !== null) {
+      // The link whose phase answered (a redirect, a denial, a rate limit…).
+      trace.setAttribute(ATTR_ANSWERED_BY, this.chain.links[this.current]?.name ?? '');
+      if (this.answerError !== null) trace.errorType = this.answerError.code;
+    }
     const error = this.answerError;
     if (error !== null) {
       this.writeError(error);
@@ -171,6 +209,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
 
   failed(link: string, error: unknown, timedOut: boolean): void {
     const spec = this.proxy.failures.record(this.owner.info.key, link, error, timedOut);
+    this.trace?.recordFailure(PHASES[this.stage] ?? 'request', link, error, timedOut, spec.code);
     this.answerStatus = spec.status;
     this.writeError(spec);
     this.end(spec.status, 'error');
@@ -178,6 +217,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
 
   phaseFailed(link: string, error: unknown): void {
     this.proxy.failures.record(this.owner.info.key, link, error, false);
+    this.trace?.recordFailure(PHASES[this.stage] ?? 'log', link, error, false, null);
   }
 
   /** The client went away: stop whatever is pending and end the exchange. */
@@ -203,6 +243,13 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.outcome = 'forwarded';
     const attempt = this.proxy.forwarderFor(this).attempt(this, member, ++this.attempts);
     this.attempt = attempt;
+    const trace = this.trace;
+    if (trace !== null) {
+      // The attempt's span, and its context into the headers it sends (a retry: a sibling span).
+      const endpoint = member.endpoint;
+      if (this.kind === 'passthrough') traceConnectionAttempt(trace, endpoint.address, endpoint.port);
+      else traceAttempt(trace, this.method, this.path, this.runtime.reencrypt, endpoint.address, endpoint.port, this.upstreamHeaders);
+    }
     attempt.start();
   }
 
@@ -243,6 +290,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       return;
     }
     const failure = classifyUpstreamFailure(error);
+    this.trace?.endAttempt(this.responseStarted ? this.status : 0, failure.reason);
     if (!this.responseStarted && failure.endpointFault) {
       const now = Date.now();
       this.proxy.recordFailure(attempt.member.endpoint, now, isLastAvailable(this.runtime.members, attempt.member.endpoint, now));
@@ -328,11 +376,17 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   }
 
   #writeFailure(spec: ProxyErrorSpec): void {
+    const trace = this.trace;
     if (this.responseStarted) {
+      if (trace !== null) {
+        trace.cut = true;
+        trace.errorType = this.failure?.reason ?? spec.code;
+      }
       this.cutResponse(spec, this.#failureCause);
       this.end(this.status, 'error');
       return;
     }
+    if (trace !== null) trace.errorType = spec.code;
     this.writeError(spec, this.#failureCause);
     this.end(spec.status, 'error');
   }
@@ -404,6 +458,8 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   responseFailed(link: string, error: unknown, timedOut: boolean): void {
     if (this.#ended) return;
     const spec = this.proxy.failures.record(this.owner.info.key, link, error, timedOut);
+    this.trace?.endAttempt(this.status, null);
+    this.trace?.recordFailure('response', link, error, timedOut, spec.code);
     this.#dropAttempt(this.#endHeld === null ? new Error('response phase failed') : null);
     this.#opening?.destroy();
     this.#opening = null;
@@ -416,6 +472,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   #replaceResponse(): void {
     const member = this.attempt!.member;
     this.proxy.recordSuccess(member.endpoint); // the endpoint answered
+    this.trace?.endAttempt(this.status, null);
     this.#dropAttempt(this.#endHeld === null && this.#opening === null ? new Error('response replaced by a plugin') : null);
     this.#opening?.destroy();
     this.#opening = null;
@@ -452,6 +509,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.attempt = null; // the attempt is over; #holding keeps the endpoint counted until the end
     this.responseStarted = true;
     this.proxy.recordSuccess(attempt.member.endpoint);
+    this.trace?.endAttempt(this.status, null); // the connection is made (a passthrough's has no status)
     if (this.kind !== 'passthrough') this.#count(this.status, 'forwarded');
     this.openTunnel(upstream);
   }
@@ -497,6 +555,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     const attempt = this.attempt;
     if (attempt === null || this.#ended) return;
     this.attempt = null;
+    this.trace?.endAttempt(this.status, null);
     // Any status the backend answers, 5xx included, proves the endpoint is up (see upstream-failure.ts).
     this.proxy.recordSuccess(attempt.member.endpoint);
     if (!this.gone) this.endBody(trailers === null || trailers === NO_TRAILERS ? null : trailers);
@@ -547,6 +606,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     if (this.#ended) return;
     const e = error instanceof BodyPhaseError ? error : new BodyPhaseError('body', error);
     const spec = this.proxy.failures.record(this.owner.info.key, e.link, e.cause, e.timedOut);
+    this.trace?.recordFailure(this.responseStarted ? 'responseBody' : 'requestBody', e.link, e.cause, e.timedOut, spec.code);
     this.#failureCause = null;
     this.#dropAttempt(new Error('body phase failed'));
     this.#writeFailure(spec);
@@ -569,7 +629,9 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   /** Record the response: metrics by way in (an Upgrade when its tunnel opens, the rest when they end). */
   #count(status: number, outcome: Outcome): void {
     this.#counted = true;
-    this.runtime.countExchange(this.kind, status, outcome, (performance.now() - this.startedAt) / 1000);
+    // A sampled trace is the duration bucket's exemplar (OpenMetrics).
+    const trace = this.trace;
+    this.runtime.countExchange(this.kind, status, outcome, (performance.now() - this.startedAt) / 1000, trace !== null && trace.recording ? trace : null);
   }
 
   /** The exchange is over: once, whatever way it ends. */
@@ -583,6 +645,11 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.outcome = outcome;
     this.durationMs = performance.now() - this.startedAt;
     if (!this.#counted) this.#count(status, outcome);
+    const trace = this.trace;
+    if (trace !== null) {
+      if (this.member !== null && outcome === 'forwarded') trace.setAttribute(ATTR_ENDPOINT, this.member.endpoint.name);
+      trace.end(status);
+    }
     this.onEnded();
     if (this.chain.log !== null) runLogPhases(this);
     this.proxy.finished(this);

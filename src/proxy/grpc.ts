@@ -7,7 +7,7 @@
 
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { ProxyErrorSpec } from '../errors.ts';
-import type { AnyResponse } from './error-response.ts';
+import type { AnyResponse } from './http-message.ts';
 import { UpstreamStreamResetError } from './upstream-failure.ts';
 
 /** gRPC status codes (grpc/doc/statuscodes.md). */

@@ -23,7 +23,8 @@ import type { Http1Request } from './http1-forwarder.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import type { UpstreamHeaders } from './upstream-attempt.ts';
 
-export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type { AnyRequest } from './http-message.ts';
+import type { AnyRequest } from './http-message.ts';
 
 const kExchange = Symbol('switchyard.exchange');
 /**
@@ -74,6 +75,10 @@ export class HttpExchange extends Exchange implements Http1Request {
     this.grpc = isGrpcContentType(h['content-type']);
     (res as unknown as Record<symbol, HttpExchange>)[kExchange] = this;
     res.on('close', onClientClose);
+  }
+
+  override get httpVersion(): string {
+    return this.req.httpVersion;
   }
 
   clientClosed(): boolean {

@@ -10,14 +10,14 @@ import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { refuseConnect, writeRawError } from './error-response.ts';
-import type { TlsRequestHandler } from './tls/tls-terminator.ts';
+import type { RequestHandler } from './request-handler.ts';
 import { H2_PREFACE_ERROR, handOverToH2c, type H2cServer } from './h2c-server.ts';
 
 /**
  * `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly);
  * connections that open with the HTTP/2 preface go to `h2c` when given (h2c-server.ts).
  */
-export function createHttpListener(proxy: TlsRequestHandler, config: RouterConfig, metrics: Metrics, listener = 'http', h2c: H2cServer | null = null): http.Server {
+export function createHttpListener(proxy: RequestHandler, config: RouterConfig, metrics: Metrics, listener = 'http', h2c: H2cServer | null = null): http.Server {
   const server = http.createServer({
     maxHeaderSize: config.maxHeaderSize,
     headersTimeout: config.headerTimeout,

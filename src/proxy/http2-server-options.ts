@@ -13,9 +13,13 @@ export interface Http2Limits {
 }
 
 /** Session options shared by the h2 and h2c servers. */
-export function http2SessionOptions(limits: Http2Limits): Pick<ServerOptions, 'maxSessionMemory' | 'settings'> {
+export function http2SessionOptions(limits: Http2Limits): Pick<ServerOptions, 'maxSessionMemory' | 'maxSessionInvalidFrames' | 'maxSessionRejectedStreams' | 'settings'> {
   return {
     maxSessionMemory: 32,
+    // Node's defaults are 1,000 invalid frames and 100 refused streams before it gives up on a
+    // session; the first is a flood's allowance. 100 of each, as the glitch budget (tls/http2-guard.ts).
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
     // Node advertises 2^32-1 concurrent streams by default: one connection could open any
     // number of requests.
     settings: { maxHeaderListSize: limits.maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },

@@ -60,6 +60,9 @@ export interface RuntimeDeps {
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
 const NO_TLS_POOLS: ReadonlyMap<string, UpstreamDispatcher> = new Map();
 
+/** A sampled trace, as a duration bucket's exemplar names it. */
+export interface Exemplar { readonly traceId: string; readonly spanId: string }
+
 export class RouteRuntime implements ChainOwner {
   readonly route: CompiledRoute;
   readonly members: readonly Member[];
@@ -167,9 +170,9 @@ export class RouteRuntime implements ChainOwner {
    * An exchange's response: HTTP and Upgrade count in the HTTP request metrics (status class and
    * duration), a TLS passthrough connection — which has no status — by its outcome.
    */
-  countExchange(kind: ExchangeKind, status: number, outcome: Outcome, seconds: number): void {
+  countExchange(kind: ExchangeKind, status: number, outcome: Outcome, seconds: number, exemplar: Exemplar | null = null): void {
     if (kind !== 'passthrough') {
-      this.countResponse(status, seconds);
+      this.countResponse(status, seconds, exemplar);
       return;
     }
     const counters = (this.#children.passthrough ??= new Map());
@@ -178,14 +181,17 @@ export class RouteRuntime implements ChainOwner {
     child.inc();
   }
 
-  countResponse(status: number, seconds: number): void {
+  /** `exemplar`: the sampled trace of this exchange (its duration bucket then names it), else null. */
+  countResponse(status: number, seconds: number, exemplar: Exemplar | null = null): void {
     const raw = ((status / 100) | 0) - 1;
     const index = raw < 0 ? 0 : raw > 4 ? 4 : raw;
     const children = this.#children;
     let child = children.byClass[index];
     if (child === undefined) children.byClass[index] = child = this.#metrics.requests.labels(this.label, CODE_CLASSES[index]!);
     child.inc();
-    (children.duration ??= this.#metrics.requestDuration.labels(this.label)).observe(seconds);
+    if (exemplar === null) (children.duration ??= this.#metrics.requestDuration.labels(this.label)).observe(seconds);
+    // (prom-client types exemplar labels as the metric's own label names; any names are valid.)
+    else this.#metrics.requestDuration.observe({ labels: { route: this.label }, value: seconds, exemplarLabels: { trace_id: exemplar.traceId, span_id: exemplar.spanId } as never });
   }
 
   /** Errors are rare: the child is resolved on first use and cached on the route. */

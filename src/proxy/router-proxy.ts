@@ -36,12 +36,15 @@ import { logExchange, writeAccessLine } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
 import { routerCompression } from '../plugins/compress.ts';
 import { gatewayEntryOf } from './connection-marks.ts';
+import type { Tracing } from '../tracing/tracing.ts';
+import { beginHttpTrace } from './exchange-tracing.ts';
 
 export { rewritePath } from '../plugins/rewrite-target.ts';
 
 /** Where the HTTPS listener hands a connection it decided to pass through. */
 export interface PassthroughHandler {
-  handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string): void;
+  /** `sni`: the ClientHello's server name. */
+  handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string, sni?: string): void;
 }
 
 const TCP = new TcpForwarder();
@@ -66,6 +69,8 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   #idleWaiters: Array<() => void> = [];
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
   defaultDestinationCA: string | null = null;
+  /** This process's tracing (set before the ports open; each worker has its own), null when off. */
+  tracing: Tracing | null = null;
 
   /** Takes only the settings it uses; `shared`: the router's shared state (default: its own, for a proxy alone). */
   constructor(
@@ -160,9 +165,9 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     new UpgradeExchange(this, runtime, request, socket, head, secure, url, host).start();
   }
 
-  handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string): void {
+  handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string, sni = ''): void {
     this.#inFlight++;
-    new PassthroughExchange(this, item as RouteRuntime, socket, buffered, clientIp).start();
+    new PassthroughExchange(this, item as RouteRuntime, socket, buffered, clientIp, sni).start();
   }
 
   // ---- ExchangeHost
@@ -233,6 +238,8 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
 
   async close(): Promise<void> {
     for (const tunnel of this.#tunnels) tunnel.close();
+    // What is queued is exported (bounded by --otlp-timeout), after the exchanges have ended.
+    await this.tracing?.shutdown().catch(() => {});
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
@@ -244,14 +251,22 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     await Promise.all(closing);
   }
 
-  /** A request no route matched: counted (route ""), and logged when --access-log is on. */
+  /** A request no route matched: counted (route ""), traced, and logged when --access-log is on. */
   #unrouted(req: AnyRequest, host: string, url: string, status: number): void {
     this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
+    const tracing = this.tracing;
+    let trace: import('../tracing/exchange-trace.ts').ExchangeTrace | null = null;
+    if (tracing !== null) {
+      const socket = req.socket as net.Socket;
+      const view = { method: req.method ?? 'GET', url, host, secure: (socket as TLSSocket).encrypted === true, clientAddress: clientAddress(socket.remoteAddress), socket, startedAt: performance.now() };
+      trace = beginHttpTrace(tracing, req.headers.upgrade !== undefined ? 'upgrade' : 'http', view, req.headers, req.httpVersion, null, 'default');
+      trace?.end(status);
+    }
     if (!this.#accessLog) return;
     writeAccessLine(this.logger, {
       kind: req.headers.upgrade !== undefined ? 'upgrade' : 'http', client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
       host, path: url, status, outcome: 'answered', completed: true, route: '', endpoint: null, attempts: 0, ms: 0,
-      userAgent: req.headers['user-agent'],
+      userAgent: req.headers['user-agent'], ...(trace !== null ? { traceId: trace.traceId, spanId: trace.spanId } : {}),
     });
   }
 

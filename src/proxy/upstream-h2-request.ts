@@ -18,7 +18,24 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
 import { UpstreamStreamResetError } from './upstream-failure.ts';
-import type { Http2UpstreamPool, Http2UpstreamSession } from './upstream-h2-pool.ts';
+
+/** What a request needs of its pool (H2RequestPool): declared here so the two modules do not import each other. */
+export interface H2RequestPool {
+  readonly scheme: 'http' | 'https';
+  readonly options: { readonly authority: string };
+  acquire(): H2RequestSession;
+}
+
+/** What a request needs of the session it runs on (H2RequestSession). */
+export interface H2RequestSession {
+  readonly session: http2.ClientHttp2Session;
+  /** The session's error, once it failed. */
+  readonly error: Error | null;
+  readonly connected: boolean;
+  opened(): void;
+  released(): void;
+  retire(): void;
+}
 
 const {
   NGHTTP2_CANCEL,
@@ -34,13 +51,13 @@ const kRequest = Symbol('switchyard.h2request');
 type Body = Buffer | Readable | null;
 
 export class H2UpstreamRequest implements Dispatcher.DispatchController {
-  readonly #pool: Http2UpstreamPool;
+  readonly #pool: H2RequestPool;
   readonly #options: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #body: Body;
   readonly #headersTimeout: number;
   readonly #bodyTimeout: number;
-  #entry: Http2UpstreamSession | null = null;
+  #entry: H2RequestSession | null = null;
   #stream: http2.ClientHttp2Stream | null = null;
   #aborted = false;
   #reason: Error | null = null;
@@ -57,7 +74,7 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
   #retried = false;
   #bodyAttached = false;
 
-  constructor(pool: Http2UpstreamPool, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
+  constructor(pool: H2RequestPool, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     this.#pool = pool;
     this.#options = options;
     this.#handler = handler;
@@ -114,13 +131,13 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
     if (!this.#aborted) this.#fail(error);
   }
 
-  start(entry: Http2UpstreamSession): void {
+  start(entry: H2RequestSession): void {
     this.#handler.onRequestStart?.(this, null);
     if (this.#aborted) return;
     this.#open(entry);
   }
 
-  #open(entry: Http2UpstreamSession): void {
+  #open(entry: H2RequestSession): void {
     const body = this.#body;
     const hasBody = body !== null && !(Buffer.isBuffer(body) && body.length === 0);
     const sendTrailers = hasBody && !Buffer.isBuffer(body) && (body as { headers?: IncomingHttpHeaders }).headers?.trailer !== undefined;

@@ -10,7 +10,7 @@
 import type { RouterConfig } from '../config.ts';
 import { collectionResource, groupVersionPath, namedResource, pluralOf, type WatchedResource } from '../kube/resources.ts';
 import type { Ingress, Kind, KubeObject, Route } from '../objects/types.ts';
-import { ANNOTATIONS } from '../table/annotations.ts';
+import { ANNOTATIONS } from '../route-annotations.ts';
 import type { Gateway } from '../objects/gateway-types.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */

@@ -1,12 +1,19 @@
-// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it: try to
-// acquire or renew every retry period; a lease held by someone else counts as expired when its
-// record has not changed for one lease duration (measured on our clock, so clock skew between
-// nodes does not matter); a leader that cannot renew within the renew deadline steps down.
-// The deadline bounds the whole renew (GET and PUT together, as client-go's context does): a
-// leader steps down at lastRenew + renewDeadline even while a request hangs, always before
-// another pod may take over (lastRenew + leaseDuration).
-// Releasing (on stop) empties holderIdentity so a successor takes over at its next try; a
-// Lease acquired by a round still running when stop() is called is released too.
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection decides it: a
+// lease held by someone else counts as expired when its record has not changed for one lease
+// duration (measured on our clock, so clock skew between nodes does not matter); a leader renews
+// every retry period and steps down when it cannot within the renew deadline (the deadline
+// bounds the whole renew, as client-go's context does: a leader steps down at lastRenew +
+// renewDeadline even while a request hangs, always before another pod may take over, at
+// lastRenew + leaseDuration).
+//
+// Unlike client-go, nobody polls: every pod watches the Lease (kube/object-watch.ts: one stream,
+// no request per retry period), so a router that does not lead sends nothing while the Lease is
+// renewed, and a thousand of them cost the API server a thousand quiet watches, not 500 GETs a
+// second. The leader renews with one PUT carrying the resourceVersion of its last write (no GET
+// first). Rounds still run every retry period, to notice an expired Lease on our own clock.
+// Releasing (on stop, as client-go's ReleaseOnCancel) empties holderIdentity; the others see it
+// on their watch and try within a jittered part of a retry period. A Lease acquired by a round
+// still running when stop() is called is released too.
 
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -14,6 +21,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
+import { ObjectWatch } from '../kube/object-watch.ts';
 
 export interface LeaderElectorOptions {
   /** The router's API client (src/kube/client.ts). */
@@ -73,6 +81,12 @@ export class LeaderElector extends EventEmitter {
   #observedAt = 0;
   /** holderIdentity as last read from the Lease ('' = none or not read yet). */
   #lastHolder = '';
+  /** The Lease as the watch last showed it (undefined: it does not exist, or not read yet). */
+  #known: Lease | undefined;
+  /** The Lease as our last write left it: what the next renew or the release starts from. */
+  #mine: Lease | undefined;
+  #watch: ObjectWatch<Lease>;
+  #inRound = false;
 
   constructor(options: LeaderElectorOptions) {
     super();
@@ -83,6 +97,10 @@ export class LeaderElector extends EventEmitter {
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: 'leader-election', lease: `${options.leaseNamespace}/${options.leaseName}` });
+    this.#watch = new ObjectWatch<Lease>({
+      client: options.client, path: this.#collectionPath(), name: options.leaseName, logger: this.#log, clock: this.#clock,
+      onChange: (lease) => this.#observe(lease),
+    });
   }
 
   get isLeader(): boolean { return this.#leading; }
@@ -94,6 +112,7 @@ export class LeaderElector extends EventEmitter {
     if (this.#running) return;
     this.#running = true;
     this.#options.metrics?.leader.set(0);
+    this.#watch.start();
     this.#schedule(0);
   }
 
@@ -105,6 +124,7 @@ export class LeaderElector extends EventEmitter {
     if (!this.#running) return;
     this.#running = false;
     this.#clock.clearTimeout(this.#timer);
+    this.#watch.stop();
     // A round in flight may still acquire the Lease: wait for it, then release what we hold.
     await this.#tick;
     if (this.#holds && options.release !== false) await this.#release();
@@ -118,10 +138,46 @@ export class LeaderElector extends EventEmitter {
 
   /** One round, then the next one a retry period later. The timer's entry point; not for callers. */
   round(): void {
+    this.#inRound = true;
     this.#tick = this.#tryAcquireOrRenew().finally(() => {
+      this.#inRound = false;
       if (this.#running) this.#schedule(this.#retryPeriodMs);
       this.emit('round'); // each acquire/renew attempt done (lets tests wait on rounds, not on time)
     });
+  }
+
+  /** The next round sooner (within `delayMs`), unless one is running. */
+  #soon(delayMs: number): void {
+    if (!this.#running || this.#inRound) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#schedule(delayMs);
+  }
+
+  /** What the watch shows: who holds the Lease, and when its record last changed on our clock. */
+  #observe(lease: Lease | undefined): void {
+    const first = this.#known === undefined && this.#observedAt === 0;
+    this.#known = lease;
+    const spec = lease?.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const released = this.#lastHolder !== '' && holder === '';
+    this.#lastHolder = holder;
+    const record = JSON.stringify([holder, spec.renewTime ?? '', spec.leaseTransitions ?? 0]);
+    if (record !== this.#observedRecord) {
+      this.#observedRecord = record;
+      this.#observedAt = this.#clock.now();
+    }
+    this.emit('observed'); // each state of the Lease seen (lets tests wait on the watch, not on time)
+    // A leader learns that it lost the Lease from its renew (409), not from here: an event may be
+    // older than the write that made it the holder.
+    if (this.#leading) return;
+    // The first state read: try now. Released or gone: try within a jittered part of a retry
+    // period, so that all the pods that saw it do not write at the same instant.
+    if (first && this.#running && !this.#inRound) {
+      this.#clock.clearTimeout(this.#timer);
+      this.round();
+    } else if (released || !lease) {
+      this.#soon(Math.floor(Math.random() * this.#retryPeriodMs / 2));
+    }
   }
 
   async #tryAcquireOrRenew(): Promise<void> {
@@ -169,68 +225,95 @@ export class LeaderElector extends EventEmitter {
   /** One round: true when we hold the lease afterwards. */
   async #attempt(deadline: number): Promise<boolean> {
     const now = new Date(this.#clock.now());
-    let lease: Lease;
-    try {
-      lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
-    } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-      await this.#options.client.request({
-        method: 'POST', path: this.#collectionPath(), timeoutMs: this.#remaining(deadline),
-        body: this.#leaseBody({ acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 }),
-      });
+    // Leading: renew from our last write, no read first.
+    if (this.#holds && this.#mine) {
+      if (await this.#write(this.#renewed(this.#mine, now), deadline)) return true;
+      // Someone else wrote (409): what is there now decides, as for any pod.
+      this.#holds = false;
+      this.#mine = undefined;
+      this.#observe(await this.#read(deadline));
+    }
+    if (!this.#watch.synced && this.#known === undefined) return false; // not known yet: wait for the watch
+    const lease = this.#known;
+    if (!lease) {
+      try {
+        this.#mine = await this.#options.client.request<Lease>({
+          method: 'POST', path: this.#collectionPath(), timeoutMs: this.#remaining(deadline),
+          body: this.#leaseBody({ acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 }),
+        });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.statusCode === 409) return false; // created by another meanwhile
+        throw err;
+      }
       this.#holds = true;
       return true;
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    this.#lastHolder = holder;
-    const record = JSON.stringify([holder, spec.renewTime ?? '', spec.leaseTransitions ?? 0]);
-    if (record !== this.#observedRecord) {
-      this.#observedRecord = record;
-      this.#observedAt = now.getTime();
-    }
     const ours = holder === this.identity;
     if (holder !== '' && !ours && now.getTime() < this.#observedAt + this.#leaseDurationMs) return false;
-    const transitions = (spec.leaseTransitions ?? 0) + (ours ? 0 : 1);
-    const updated: Lease = {
-      ...this.#leaseBody({
-        acquireTime: ours ? (spec.acquireTime ?? microTime(now)) : microTime(now),
-        renewTime: microTime(now),
-        leaseTransitions: transitions,
-      }),
-    };
+    const updated = this.#leaseBody({
+      acquireTime: ours ? (spec.acquireTime ?? microTime(now)) : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: (spec.leaseTransitions ?? 0) + (ours ? 0 : 1),
+    });
     updated.metadata.resourceVersion = lease.metadata.resourceVersion;
-    try {
-      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: updated, timeoutMs: this.#remaining(deadline) });
-    } catch (err) {
-      if (err instanceof KubeApiError && err.statusCode === 409) return false; // someone else got there first
-      throw err;
-    }
-    this.#holds = true;
+    if (!(await this.#write(updated, deadline))) return false; // someone else got there first
     if (!ours) this.#log.info({ previous: holder || undefined }, 'acquired the lease');
     return true;
   }
 
-  /** After a failed renew: is the lease still ours on the server? (Another holder means no.) */
-  async #stillHolder(): Promise<boolean> {
+  /** PUT the Lease; false on 409 Conflict. Sets what we hold. */
+  async #write(lease: Lease, deadline: number): Promise<boolean> {
     try {
-      const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#renewDeadlineMs });
-      return (lease.spec?.holderIdentity ?? '') === this.identity;
-    } catch {
-      return true; // cannot tell; the renew deadline decides
+      this.#mine = await this.#options.client.request<Lease>({ method: 'PUT', path: this.#path(), body: lease, timeoutMs: this.#remaining(deadline) });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 409) return false;
+      throw err;
+    }
+    this.#holds = true;
+    return true;
+  }
+
+  /** One GET of the Lease (after a conflict: what is there now). */
+  async #read(deadline: number): Promise<Lease | undefined> {
+    try {
+      return await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+      throw err;
     }
   }
 
+  #renewed(lease: Lease, now: Date): Lease {
+    return { ...lease, spec: { ...lease.spec, holderIdentity: this.identity, renewTime: microTime(now) } };
+  }
+
+  /** After a failed renew: is the lease still ours on the server, as the watch shows it? */
+  async #stillHolder(): Promise<boolean> {
+    if (!this.#known) return true; // cannot tell; the renew deadline decides
+    return (this.#known.spec?.holderIdentity ?? '') === this.identity;
+  }
+
   async #release(): Promise<void> {
+    const released = (lease: Lease): Lease => ({
+      ...lease,
+      spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
+    });
     try {
-      const lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: 2000 });
-      if ((lease.spec?.holderIdentity ?? '') !== this.identity) return;
-      const released: Lease = {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
-      };
-      await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released, timeoutMs: 2000 });
-      this.#log.info('released the lease');
+      let lease = this.#mine;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (!lease || (lease.spec?.holderIdentity ?? '') !== this.identity) return;
+        try {
+          await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released(lease), timeoutMs: 2000 });
+          this.#mine = undefined;
+          this.#log.info('released the lease');
+          return;
+        } catch (err) {
+          if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+          lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: 2000 });
+        }
+      }
     } catch (err) {
       this.#log.warn({ error: (err as Error).message }, 'could not release the lease; it expires on its own');
     }

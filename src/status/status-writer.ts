@@ -1,15 +1,21 @@
 // Writes Route and Ingress status through the status subresource. Each object's desired state is
-// queued (the latest wins), writes to one object are serialised, a token bucket limits bursts
-// (a leader taking over may owe status to thousands of routes), and a write happens only when
-// the status actually changes. A 409 Conflict is retried with a fresh GET, a bounded number of times.
+// queued (the latest wins) and compared with the copy the informers keep in the store: a status
+// that already says what we would write costs no request at all, so a new leader's pass over
+// thousands of up-to-date objects sends nothing. Only a difference is written, as a JSON merge
+// patch of our part of the status carrying the resourceVersion of the copy it was computed from,
+// which the API server checks as a PUT would (409 Conflict when someone wrote since); a conflict
+// reads the object once (GET of /status) and tries again, a bounded number of times. An object
+// the store does not hold (one that left this router's shard) is read the same way first.
 //
-// Both calls go through the status subresource, so RBAC needs exactly `get` and `patch` on
-// routes/status and ingresses/status (manifests/base/cluster-role.yaml) and nothing on the objects
-// themselves: the read is a GET of `/status`, the write a JSON merge patch of our part of the
-// status carrying the resourceVersion that was read, which the API server turns into the same
-// optimistic-concurrency check (409 Conflict) as a PUT.
+// Writes to one object are serialised; how many objects are written at once adapts to the API
+// server (write-window.ts): up on fast answers, down when API Priority and Fairness queues them
+// or refuses them (429: that object is sent again after the Retry-After, the others go on in the
+// smaller window).
+//
+// RBAC: `patch` on routes/status and ingresses/status, and `get` for the conflict and out-of-shard
+// reads (manifests/base/cluster-role.yaml); nothing on the objects themselves.
 
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock, type TimerHandle } from '../clock.ts';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -19,6 +25,7 @@ import { objectPath } from '../kube/resources.ts';
 import type { AdmissionResult } from '../table/types.ts';
 import { desiredLoadBalancer } from './ingress-status.ts';
 import { desiredRouteIngress, statusTime, withoutRouterEntry, type StatusChange } from './route-status.ts';
+import { WriteWindow, type WriteWindowOptions } from './write-window.ts';
 
 export interface StatusRef { kind: 'Route' | 'Ingress'; namespace: string; name: string }
 
@@ -28,39 +35,53 @@ export interface StatusWriterOptions {
   config: RouterConfig;
   logger: Logger;
   metrics?: Metrics;
-  /** Sustained writes per second, and the burst allowed above it. */
-  writesPerSecond?: number;
-  burst?: number;
-  /** Objects written at the same time (never two writes to one object). */
-  concurrency?: number;
-  /** Attempts per object on 409 Conflict or a transient error. */
+  /** The informers' copy of an object (the router's store); undefined when it holds none. */
+  current?: (ref: StatusRef) => Route | Ingress | undefined;
+  /** Writes in flight: first and largest window (see write-window.ts). */
+  window?: WriteWindowOptions;
+  /** Attempts per object on 409 Conflict or a transient error (a 429 refusal is queued again instead, without limit). */
   maxAttempts?: number;
-  /** Condition transition times, the token bucket and retry pauses (tests drive it by hand). Default: the system clock. */
+  /** Condition transition times, pauses and write latency (tests drive it by hand). Default: the system clock. */
   clock?: Clock;
 }
 
 /** `result` undefined: forget (remove our entry). */
 interface PendingWrite { ref: StatusRef; result: AdmissionResult | undefined }
 
+/** How a write ended: done (written, current, gone, or given up), or refused with 429 and to be sent again after `retryAfterMs`. */
+type Outcome = { refused: false } | { refused: true; retryAfterMs: number };
+
+const DONE: Outcome = { refused: false };
+
+/** Retry-After of a 429 that sent none (APF sends 1 s). */
+const DEFAULT_RETRY_AFTER_MS = 1_000;
+
 export class StatusWriter {
   #options: StatusWriterOptions;
   #log: Logger;
   #pending = new Map<string, PendingWrite>();
   #queue: string[] = [];
+  #head = 0;
   #queued = new Set<string>();
   #inFlight = new Set<string>();
   #clock: Clock;
-  #tokens: number;
-  #refilledAt: number;
+  #window: WriteWindow;
+  /** Refused writes waiting out their Retry-After before they are queued again. */
+  #delayed = new Map<string, TimerHandle>();
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
+  #counts = { written: 0, read: 0, conflicts: 0, refused: 0 };
 
   constructor(options: StatusWriterOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: 'status-writer' });
     this.#clock = options.clock ?? systemClock;
-    this.#tokens = options.burst ?? 50;
-    this.#refilledAt = this.#clock.now();
+    this.#window = new WriteWindow(options.window);
+  }
+
+  /** Requests made so far: status PATCHes written, objects read (GET), 409 conflicts, 429 refusals. */
+  get counts(): Readonly<{ written: number; read: number; conflicts: number; refused: number }> {
+    return { ...this.#counts };
   }
 
   /** Desired state for these routes/ingresses; writes follow asynchronously. */
@@ -68,18 +89,23 @@ export class StatusWriter {
     for (const result of results) {
       this.#enqueue({ ref: { kind: result.kind, namespace: result.namespace, name: result.name }, result });
     }
+    this.#pump();
   }
 
   /** These routes/ingresses are no longer ours: remove our entry from their status. */
   forget(refs: readonly StatusRef[]): void {
     for (const ref of refs) this.#enqueue({ ref, result: undefined });
+    this.#pump();
   }
 
   stop(): void {
     this.#stopped = true;
     this.#pending.clear();
     this.#queue = [];
+    this.#head = 0;
     this.#queued.clear();
+    for (const timer of this.#delayed.values()) this.#clock.clearTimeout(timer);
+    this.#delayed.clear();
     this.#notifyIdle();
   }
 
@@ -93,67 +119,119 @@ export class StatusWriter {
     if (this.#stopped) return;
     const key = `${write.ref.kind}/${write.ref.namespace}/${write.ref.name}`;
     this.#pending.set(key, write);
-    if (!this.#queued.has(key) && !this.#inFlight.has(key)) {
+    if (!this.#queued.has(key) && !this.#inFlight.has(key) && !this.#delayed.has(key)) {
+      this.#queued.add(key);
+      this.#queue.push(key);
+    }
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    while (this.#head < this.#queue.length) {
+      const key = this.#queue[this.#head]!;
+      const write = this.#pending.get(key);
+      // Already what we would write, in the informers' copy: nothing to send (the common case of a new leader's pass).
+      if (write && this.#upToDate(write)) {
+        this.#dequeue(key);
+        this.#pending.delete(key);
+        continue;
+      }
+      if (this.#inFlight.size >= this.#window.limit) break;
+      this.#dequeue(key);
+      if (!write) continue;
+      this.#pending.delete(key);
+      this.#inFlight.add(key);
+      void this.#write(write).then((outcome) => this.#settled(key, write, outcome));
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#isIdle()) this.#notifyIdle();
+  }
+
+  #settled(key: string, write: PendingWrite, outcome: Outcome): void {
+    this.#inFlight.delete(key);
+    if (this.#stopped) return;
+    if (outcome.refused) {
+      // Refused (429): this object waits out the Retry-After, then queues again behind the
+      // others (unless a newer desired state has replaced it); the others go on meanwhile.
+      if (!this.#pending.has(key)) this.#pending.set(key, write);
+      this.#delayed.set(key, this.#clock.setTimeout(() => {
+        this.#delayed.delete(key);
+        this.#enqueue(this.#pending.get(key) ?? write);
+        this.#pump();
+      }, outcome.retryAfterMs));
+    } else if (this.#pending.has(key) && !this.#queued.has(key)) {
+      // A newer desired state arrived while we were writing: go again.
       this.#queued.add(key);
       this.#queue.push(key);
     }
     this.#pump();
   }
 
-  #pump(): void {
-    const concurrency = this.#options.concurrency ?? 4;
-    while (!this.#stopped && this.#inFlight.size < concurrency && this.#queue.length > 0) {
-      const key = this.#queue.shift()!;
-      this.#queued.delete(key);
-      const write = this.#pending.get(key);
-      if (!write) continue;
-      this.#pending.delete(key);
-      this.#inFlight.add(key);
-      void this.#write(write).finally(() => {
-        this.#inFlight.delete(key);
-        // A newer desired state arrived while we were writing: go again.
-        if (this.#pending.has(key) && !this.#queued.has(key)) {
-          this.#queued.add(key);
-          this.#queue.push(key);
-        }
-        this.#pump();
-        if (this.#isIdle()) this.#notifyIdle();
-      });
-    }
-    if (this.#isIdle()) this.#notifyIdle();
+  #dequeue(key: string): void {
+    this.#head++;
+    this.#queued.delete(key);
   }
 
-  async #write({ ref, result }: PendingWrite): Promise<void> {
+  #upToDate({ ref, result }: PendingWrite): boolean {
+    const current = this.#options.current?.(ref);
+    return current !== undefined && !this.#desiredStatus(ref.kind, current, result).changed;
+  }
+
+  /** Write one object's status. */
+  async #write({ ref, result }: PendingWrite): Promise<Outcome> {
     const { client } = this.#options;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     const what = `${ref.kind} ${ref.namespace}/${ref.name}`;
+    const statusPath = objectPath(ref.kind, ref.namespace, ref.name, 'status');
+    let current = this.#options.current?.(ref);
+    let started = this.#clock.now();
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       try {
-        const statusPath = objectPath(ref.kind, ref.namespace, ref.name, 'status');
-        const current = await client.request<Route | Ingress>({ method: 'GET', path: statusPath });
+        // Not in the store (out of our shard now), or it changed under us (409): read it once.
+        if (current === undefined) {
+          this.#counts.read++;
+          current = await client.request<Route | Ingress>({ method: 'GET', path: statusPath });
+        }
         const status = this.#desiredStatus(ref.kind, current, result);
-        if (!status.changed) return;
-        await this.#takeToken();
-        if (this.#stopped) return;
+        if (!status.changed) return DONE;
+        started = this.#clock.now();
         await client.request({
           method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
           body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
         });
+        this.#window.answered(started, this.#clock.now());
+        this.#counts.written++;
         this.#options.metrics?.statusWrites.inc({ kind: ref.kind, result: 'ok' });
         this.#log.debug({ object: what, admitted: result?.admitted }, 'status written');
-        return;
+        return DONE;
       } catch (err) {
-        if (err instanceof KubeApiError && err.statusCode === 404) return; // deleted meanwhile: nothing to say
-        const conflict = err instanceof KubeApiError && err.statusCode === 409;
-        this.#options.metrics?.statusWrites.inc({ kind: ref.kind, result: conflict ? 'conflict' : 'error' });
+        if (err instanceof KubeApiError && err.statusCode === 404) return DONE; // deleted meanwhile: nothing to say
+        const code = err instanceof KubeApiError ? err.statusCode : 0;
+        const conflict = code === 409;
+        // 429: API Priority and Fairness had no room (not this object's fault: queued again,
+        // without limit); 5xx: the server struggles. Both slow every write down.
+        const throttled = code === 429;
+        if (throttled || code >= 500) this.#window.refused(started, this.#clock.now());
+        else if (conflict) this.#window.answered(started, this.#clock.now());
+        if (conflict) this.#counts.conflicts++;
+        if (throttled) this.#counts.refused++;
+        this.#options.metrics?.statusWrites.inc({ kind: ref.kind, result: conflict ? 'conflict' : throttled ? 'throttled' : 'error' });
+        const retryAfterSeconds = err instanceof KubeApiError ? err.retryAfterSeconds : undefined;
+        if (throttled) return { refused: true, retryAfterMs: retryAfterSeconds === undefined ? DEFAULT_RETRY_AFTER_MS : retryAfterSeconds * 1000 };
         if (attempt === maxAttempts) {
           this.#log.warn({ object: what, error: (err as Error).message, attempts: attempt }, 'giving up on status write');
-          return;
+          return DONE;
         }
-        // Conflict: someone else wrote; re-read at once. Anything else: brief pause.
-        if (!conflict) await this.#sleep(100 * 2 ** attempt);
+        // Conflict: someone else wrote; read it again, at once. Anything else: a pause, at
+        // least as long as the server asked for.
+        if (conflict) current = undefined;
+        else await this.#sleep(Math.max(100 * 2 ** attempt, (retryAfterSeconds ?? 0) * 1000));
       }
     }
+    return DONE;
   }
 
   /**
@@ -175,27 +253,12 @@ export class StatusWriter {
     return { patch: { ingress: entries.value ?? null }, changed: entries.changed };
   }
 
-  async #takeToken(): Promise<void> {
-    const rate = this.#options.writesPerSecond ?? 20;
-    const burst = this.#options.burst ?? 50;
-    for (;;) {
-      const now = this.#clock.now();
-      this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) / 1000) * rate);
-      this.#refilledAt = now;
-      if (this.#tokens >= 1) {
-        this.#tokens -= 1;
-        return;
-      }
-      await this.#sleep(Math.ceil(((1 - this.#tokens) / rate) * 1000));
-    }
-  }
-
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.#clock.setTimeout(resolve, ms));
   }
 
   #isIdle(): boolean {
-    return this.#inFlight.size === 0 && (this.#stopped || this.#queue.length === 0);
+    return this.#stopped || (this.#inFlight.size === 0 && this.#delayed.size === 0 && this.#head >= this.#queue.length);
   }
 
   #notifyIdle(): void {

@@ -1,9 +1,10 @@
 // How many status writes may be in flight at once, adapted to what the API server says, the way
 // TCP adapts its window: one more per window's worth of fast successes (additive increase), a
 // quarter fewer when answers slow down (API Priority and Fairness queueing the requests), half
-// when the server refuses (429 Too Many Requests, 5xx), and no new write until its Retry-After
-// has passed. Over HTTP/2 the writes are streams of one connection, so the window is the rate:
-// about window ÷ latency writes per second.
+// when the server refuses (429 Too Many Requests, 5xx). Like TCP's congestion window, it is cut
+// at most once per round: answers to writes started before the last cut do not cut it again.
+// Over HTTP/2 the writes are streams of one connection, so the window is the rate: about
+// window ÷ latency writes per second.
 
 export interface WriteWindowOptions {
   initial?: number;
@@ -16,7 +17,8 @@ export class WriteWindow {
   #size: number;
   readonly #max: number;
   readonly #slowMs: number;
-  #pausedUntil = 0;
+  /** When the window was last cut (ms, the writer's clock). */
+  #cutAt = -Infinity;
 
   constructor(options: WriteWindowOptions = {}) {
     this.#max = options.max ?? 64;
@@ -27,18 +29,20 @@ export class WriteWindow {
   /** Writes allowed in flight now. */
   get limit(): number { return Math.max(1, Math.floor(this.#size)); }
 
-  /** No write may start before this time (ms, the writer's clock); 0 = none. */
-  get pausedUntil(): number { return this.#pausedUntil; }
-
-  /** A write answered (2xx, 404, 409) after `latencyMs`. */
-  answered(latencyMs: number): void {
-    if (latencyMs >= this.#slowMs) this.#size = Math.max(1, this.#size * 0.75);
+  /** A write started at `startedAt` was answered (2xx, 404, 409) at `now`. */
+  answered(startedAt: number, now: number): void {
+    if (now - startedAt >= this.#slowMs) this.#cut(startedAt, now, 0.75);
     else this.#size = Math.min(this.#max, this.#size + 1 / this.#size);
   }
 
-  /** Refused (429, 5xx) at `now`; `retryAfterMs`: the server's Retry-After, if it sent one. */
-  refused(now: number, retryAfterMs: number | undefined): void {
-    this.#size = Math.max(1, this.#size / 2);
-    this.#pausedUntil = Math.max(this.#pausedUntil, now + Math.max(retryAfterMs ?? 0, 250));
+  /** A write started at `startedAt` was refused (429, 5xx) at `now`. */
+  refused(startedAt: number, now: number): void {
+    this.#cut(startedAt, now, 0.5);
+  }
+
+  #cut(startedAt: number, now: number, factor: number): void {
+    if (startedAt < this.#cutAt) return; // this round was cut already
+    this.#size = Math.max(1, this.#size * factor);
+    this.#cutAt = now;
   }
 }

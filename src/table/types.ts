@@ -58,29 +58,29 @@ export interface HealthCheckSpec {
   tls?: { servername: string; ca: string | null; verify: boolean };
 }
 
+/** How a route forwards: the balance algorithm, timeouts, the active health check. */
 export interface RoutePolicy {
   balance: Balance;
-  /** Cookie-based stickiness; null when disabled. */
-  sticky: { cookieName: string; sameSite: 'Lax' | 'Strict' | 'None' | null } | null;
   connectTimeoutMs: number;
   serverTimeoutMs: number;
   tunnelTimeoutMs: number;
-  forwarded: ForwardedPolicy;
   /** Active health check; null when none applies (single endpoint, no HTTP check configured). */
   healthCheck: HealthCheckSpec | null;
-  /** Source CIDRs allowed (haproxy.router.openshift.io/ip_allowlist); null = everyone. */
-  ipAllowlist: string[] | null;
-  /** haproxy.router.openshift.io/rewrite-target; null = forward the path unchanged. */
-  rewriteTarget: string | null;
-  /** Strict-Transport-Security value for HTTPS responses; null = none. */
-  hsts: string | null;
-  /** Per-source-IP limits (haproxy.router.openshift.io/rate-limit-connections*); null = none. */
-  rateLimit: RateLimitSpec | null;
-  /** Route spec.httpHeaders.actions; null = none. */
-  headerActions: HeaderActions | null;
-  /** haproxy.router.openshift.io/pod-concurrent-connections: requests in flight per endpoint; null = unlimited. */
-  podConcurrentConnections: number | null;
+  /** switchyard.io/trace-sampling: 'always' records every exchange, 'never' none (trace headers pass untouched). */
+  traceSampling: TraceSampling;
 }
+
+/**
+ * A built-in policy on a route (plugins/policies.ts): the plugin's name and its config — plain
+ * data, read from the route when it was compiled.
+ */
+export interface RoutePlugin {
+  plugin: string;
+  config: unknown;
+}
+
+export const TRACE_SAMPLING = ['default', 'always', 'never'] as const;
+export type TraceSampling = typeof TRACE_SAMPLING[number];
 
 /** One piece of a header value: literal text, or a header of the request or the response. */
 export type ValuePart = string | { from: 'req' | 'res'; header: string; lower: boolean; base64: boolean };
@@ -110,16 +110,6 @@ export interface CompiledMiddleware {
   version: string;
 }
 
-/** Limits per client IP address on one route, as OpenShift's stick-table rules. */
-export interface RateLimitSpec {
-  /** Concurrent connections (here: requests and tunnels in flight) from one address. */
-  concurrentTcp: number | null;
-  /** New connections from one address per 3 s. */
-  rateTcp: number | null;
-  /** HTTP requests from one address per 10 s. */
-  rateHttp: number | null;
-}
-
 export interface CompiledTls {
   termination: Termination;
   insecurePolicy: InsecurePolicy;
@@ -145,6 +135,8 @@ export interface CompiledRoute {
   match: PathMatch;
   services: CompiledService[];
   policy: RoutePolicy;
+  /** The built-in policies that apply, with their configs, in chain order (plugins/policies.ts). */
+  plugins: RoutePlugin[];
   tls: CompiledTls | null;
   /** The owner's annotations (plugins read them through ctx.route.annotations). */
   annotations: Record<string, string>;

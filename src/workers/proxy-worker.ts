@@ -15,6 +15,8 @@ import type { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import type { SharedState } from '../shared-memory/shared-state.ts';
 import { isMessage, type MainMessage, type WorkerMessage } from './messages.ts';
 import { releaseStartupMemory } from '../release-startup-memory.ts';
+import { startTracing } from '../tracing/start-tracing.ts';
+import { threadId } from 'node:worker_threads';
 
 export async function runProxyWorker(port: MessagePort, config: RouterConfig, logger: Logger, plugins: PluginRegistry, shared: SharedState): Promise<void> {
   // No process metrics (the main thread reports the process) and no endpoint gauges (their
@@ -29,6 +31,8 @@ export async function runProxyWorker(port: MessagePort, config: RouterConfig, lo
   const onMessage = async (message: MainMessage): Promise<void> => {
     switch (message.t) {
       case 'init': {
+        // This worker exports its own spans; the resource says which (switchyard.worker).
+        proxy.tracing = await startTracing(config, { logger, metrics, worker: String(threadId), routerName: config.routerName });
         listeners = await ProxyListeners.open({
           config, proxy, logger, metrics,
           defaultCertificate: message.defaultCertificate ?? undefined,

@@ -225,7 +225,8 @@ test.serial('failing lists at start: not ready and no proxy port until the lists
   const listsBefore = api.stateRequests('Route');
 
   // The admin port comes up and answers 503 while every list fails; the HTTP port stays closed.
-  const firstAnswer = await eventually(() => request(admin, { path: '/healthz/ready', timeoutMs: 1000 }).catch(() => undefined), 10_000);
+  // (The bound is for a loaded machine: the router process must start first.)
+  const firstAnswer = await eventually(() => request(admin, { path: '/healthz/ready', timeoutMs: 1000 }).catch(() => undefined), 30_000);
   t.is(firstAnswer?.status, 503);
   t.regex(firstAnswer!.body, /not ready: waiting for the first sync/);
   // Sample readiness and the proxy port for as long as it takes the router to fail three more

@@ -1,6 +1,6 @@
 // Leader election driven by a manual clock against a real HTTP Lease endpoint that can hold
-// requests (issue 10): the renew deadline bounds the whole renew (a hanging GET does not get a
-// deadline of its own, then the PUT another), and a Lease acquired while stop() runs is released.
+// requests (issue 10): the renew deadline bounds the whole renew (a hanging PUT steps the leader
+// down at lastRenew + renewDeadline), and a Lease acquired while stop() runs is released.
 import test from 'ava';
 import http from 'node:http';
 import { once } from 'node:events';
@@ -13,26 +13,41 @@ import { ManualClock } from '../support/manual-clock.ts';
 
 const PATH = '/apis/coordination.k8s.io/v1/namespaces/kube/leases';
 
-/** One Lease, served as the API server does (404, create, optimistic PUT); requests of a method can be held. */
+/**
+ * One Lease, served as the API server does (list by name, watch, 404, create, optimistic PUT);
+ * requests of a method can be held (watches are not: they are streams).
+ */
 async function leaseServer() {
   let lease: Record<string, any> | null = null;
   let rv = 1;
   const held = new Map<string, Array<() => void>>();
   const holding = new Set<string>();
   const arrived: string[] = [];
+  const watches = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const method = req.method!;
+      const url = new URL(req.url!, 'http://x');
+      if (method === 'GET' && url.searchParams.get('watch') === 'true') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+        watches.add(res);
+        res.once('close', () => watches.delete(res));
+        return;
+      }
       arrived.push(method);
       const answer = () => {
         const send = (status: number, value: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(value)); };
+        if (method === 'GET' && url.pathname === PATH) return send(200, { kind: 'LeaseList', metadata: { resourceVersion: String(rv) }, items: lease ? [lease] : [] });
         if (method === 'GET') return lease ? send(200, lease) : send(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'not found' });
         const next = JSON.parse(body);
         if (method === 'PUT' && lease && next.metadata.resourceVersion !== lease.metadata.resourceVersion) return send(409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'conflict' });
+        const type = lease ? 'MODIFIED' : 'ADDED';
         lease = { ...next, metadata: { ...next.metadata, resourceVersion: String(++rv) } };
         send(method === 'POST' ? 201 : 200, lease);
+        for (const watch of watches) watch.write(`${JSON.stringify({ type, object: lease })}\n`);
       };
       if (holding.has(method)) held.set(method, [...(held.get(method) ?? []), answer]);
       else answer();
@@ -53,7 +68,7 @@ async function leaseServer() {
     release: (method: string) => { holding.delete(method); for (const answer of held.get(method) ?? []) answer(); held.delete(method); },
     waitForHeld: async (method: string) => { while ((held.get(method)?.length ?? 0) === 0) await new Promise((r) => setImmediate(r)); },
     arrived,
-    close: () => { server.closeAllConnections(); server.close(); },
+    close: () => { for (const watch of watches) watch.destroy(); server.closeAllConnections(); server.close(); },
   };
 }
 
@@ -72,9 +87,9 @@ test('a renew that hangs steps down at lastRenew + renewDeadline, before another
   const renewedAt = clock.now();
   t.is(api.holder(), 'a');
 
-  api.hold('GET'); // the API server stops answering
+  api.hold('PUT'); // the API server stops answering the renew
   clock.advance(TIMINGS.retryPeriodMs);
-  await api.waitForHeld('GET');
+  await api.waitForHeld('PUT');
   const stopped = once(a, 'stopped-leading');
   // Not yet: just before the deadline it still leads.
   clock.advance(TIMINGS.renewDeadlineMs - TIMINGS.retryPeriodMs - 1);
@@ -84,7 +99,7 @@ test('a renew that hangs steps down at lastRenew + renewDeadline, before another
   t.false(a.isLeader);
   t.is(clock.now() - renewedAt, TIMINGS.renewDeadlineMs);
   t.true(clock.now() - renewedAt < TIMINGS.leaseDurationMs);
-  api.release('GET');
+  api.release('PUT');
 });
 
 test('a Lease acquired by a round still in flight when stop() is called is released', async (t) => {

@@ -69,8 +69,12 @@ test('one of two electors leads; the other takes over within a lease duration af
   b.start();
   clock.advance(0);
   await bFirst;
-  // Rounds over more than a lease duration: a keeps renewing, b never leads.
-  for (let elapsed = 0; elapsed <= TIMINGS.leaseDurationMs * 1.5; elapsed += TIMINGS.retryPeriodMs) await retryPeriod(clock, a, b);
+  // Rounds over more than a lease duration: a keeps renewing, b (watching) sees each renewal and never leads.
+  for (let elapsed = 0; elapsed <= TIMINGS.leaseDurationMs * 1.5; elapsed += TIMINGS.retryPeriodMs) {
+    const seen = once(b, 'observed');
+    await retryPeriod(clock, a, b);
+    await seen;
+  }
   t.true(a.isLeader);
   t.false(b.isLeader);
   t.is(api.get<any>(LEASE).spec.holderIdentity, 'a');

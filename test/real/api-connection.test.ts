@@ -5,6 +5,8 @@
 
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../src/kube/client.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCertificate } from '../support/certs.ts';
@@ -154,4 +156,22 @@ test.serial('a cut connection is opened again once, and watches, Lease and statu
   t.truthy(lease.spec.holderIdentity);
   t.is(proxy.connections(), before + 1);
   t.is(proxy.open(), 1);
+});
+
+test.serial('past the server\'s 100 streams a connection, another opens; emptied, it closes again', async (t) => {
+  // The client itself (src/kube/client.ts), as the admin, through a proxy of its own.
+  const own = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(cluster.server).port) });
+  t.teardown(() => own.close());
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(readFileSync(cluster.adminKubeconfig, 'utf8').replace(cluster.server, `https://127.0.0.1:${own.port}`));
+  const client = new KubeClient(kubeConfig);
+  t.teardown(() => client.close());
+  const watches = await Promise.all(Array.from({ length: 250 }, () => client.stream('/api/v1/namespaces/app/configmaps', { watch: 'true' })));
+  t.is(own.connections(), 3);
+  for (const watch of watches) watch.close();
+  // One more request, once the closed streams have released their connections: on the first one.
+  await eventually(() => own.open() === 1, 10_000, 20);
+  await client.request({ method: 'GET', path: '/api/v1/namespaces/app/configmaps' });
+  t.is(own.connections(), 3);
+  t.is(own.open(), 1);
 });

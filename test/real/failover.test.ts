@@ -234,3 +234,32 @@ test.serial('etcd compaction forcing 410 Gone on the router\'s watches: it re-li
   await cluster.apply({ yaml: edgeRoute('after-410') });
   t.true(await eventually(() => serves(router, 'after-410'), 30_000, 100));
 });
+
+test.serial('a follower sends no Lease request while the leader renews (it watches); a stopped leader releases the Lease and is followed at once', async (t) => {
+  const leader = survivor;
+  const { kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router');
+  const follower = await startRouter({
+    args: ['--kubeconfig', kubeconfig, '--canonical-hostname', 'router-c.apps.example.com',
+      '--lease-duration', `${LEASE_DURATION_MS}ms`, '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'],
+    env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: 'edge-c' },
+    timeoutMs: 60_000,
+  });
+  routers.push(follower);
+  const leaseCalls = (mine: boolean) => cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && e.userAgent !== TEST_USER_AGENT
+    && e.objectRef?.resource === 'leases' && e.stage === 'ResponseComplete' && (e.userAgent?.endsWith('; edge-c)') ?? false) === mine);
+  // Ten renewals by the leader (PUTs: it renews from its last write, no GET first)...
+  const renewals = () => leaseCalls(false).filter((e) => e.verb === 'update').length;
+  const target = renewals() + 10;
+  t.true(await eventually(() => renewals() >= target, 30_000, 100));
+  // ...and the follower has only listed the Lease once and watches it.
+  t.deepEqual(leaseCalls(true).map((e) => e.verb), ['list']);
+  t.true(cluster.auditEvents().some((e) => e.verb === 'watch' && e.objectRef?.resource === 'leases' && e.userAgent?.endsWith('; edge-c)')));
+  const lastRenew = Date.parse((await cluster.must<any>('GET', LEASE)).spec.renewTime);
+  await leader.stop(); // SIGTERM: the leader releases the Lease on its way out
+  const taken = await eventually(async () => {
+    const lease = await cluster.must<any>('GET', LEASE);
+    return holderOf(lease) === follower ? lease : undefined;
+  }, 30_000, 100);
+  t.true(Date.parse(taken.spec.acquireTime) - lastRenew < LEASE_DURATION_MS,
+    `taken ${Date.parse(taken.spec.acquireTime) - lastRenew} ms after the last renewal: before the Lease would have expired`);
+});

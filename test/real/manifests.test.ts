@@ -305,6 +305,13 @@ test.serial('the opt-in components/tcp-migrate-req is what needs privileged: an 
   t.regex(r.stderr, /initContainers\[0\]\.securityContext\.privileged: Forbidden: disallowed by cluster policy/);
 });
 
+test.serial('components/tracing over the router is accepted with server-side strict validation', async (t) => {
+  const withTracing = overlay('tracing', ['.'], ['components/tracing']);
+  const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=switchyard-test', '--dry-run=server', '--validate=strict', '-k', withTracing]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /daemonset\.apps\/switchyard-router serverside-applied/);
+});
+
 test.serial('Pod Security: the router pod is admitted in its own namespace (labelled privileged), refused where the cluster default (restricted) applies', async (t) => {
   // The DaemonSet controller would create this pod; the admission decision is the API server's.
   const ds = kubectlKustomize(MANIFESTS).find((o) => o.kind === 'DaemonSet')!;

@@ -70,6 +70,7 @@ export class FakeApiServer {
   #sockets = new Set<Socket>();
   #stalled = false;
   #listFailures: { status: number; remaining: number } | null = null;
+  #writeFailures: { status: number; remaining: number; retryAfterSeconds?: number } | null = null;
   #listCount = new Map<string, number>();
   /** Continued pages served (limit/continue), by resource. */
   #pageCount = new Map<string, number>();
@@ -210,6 +211,14 @@ export class FakeApiServer {
     for (const watch of this.#watches) watch.stall(on);
   }
 
+  /**
+   * The next `count` writes to an object (PUT/PATCH/POST/DELETE by name) fail with this status, as
+   * API Priority and Fairness refuses requests it cannot queue (429 with Retry-After).
+   */
+  failWrites(status: 429 | 500, count: number, retryAfterSeconds?: number): void {
+    this.#writeFailures = count > 0 ? { status, remaining: count, retryAfterSeconds } : null;
+  }
+
   /** The next `count` reads of a whole state (LIST requests, and watch-list requests) fail with this status. */
   failLists(status: 500 | 429, count: number): void {
     this.#listFailures = count > 0 ? { status, remaining: count } : null;
@@ -293,6 +302,12 @@ export class FakeApiServer {
     if (method !== 'GET' && name !== undefined) {
       const key = `${resource.plural}/${this.#key(resource, namespace, name)}`;
       this.#writeCount.set(key, (this.#writeCount.get(key) ?? 0) + 1);
+      if (this.#writeFailures) {
+        const { status, retryAfterSeconds } = this.#writeFailures;
+        if (--this.#writeFailures.remaining <= 0) this.#writeFailures = null;
+        if (retryAfterSeconds !== undefined) res.setHeader('retry-after', String(retryAfterSeconds));
+        throw new ApiError(status, status === 429 ? 'TooManyRequests' : 'InternalError', `injected write failure ${status}`);
+      }
     }
     if (name === undefined) {
       if (method === 'GET' && url.searchParams.get('watch') === 'true') return this.#watch(resource, namespace, url, res);

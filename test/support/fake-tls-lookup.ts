@@ -14,10 +14,9 @@ export class FakeTlsLookup implements TlsRouteLookup {
     const route: CompiledRoute = {
       key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host: wildcard ? host.slice(2) : host, wildcard,
       path: '', match: 'route', services: [], tls: tlsConfig, policy: {
-        balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
-        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null,
-        podConcurrentConnections: null,
+        balance: 'source', connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, healthCheck: null, traceSampling: 'default',
       },
+      plugins: [],
       annotations: {}, middlewares: [],
     };
     this.entries.set(host, { key: host, items: [{ route }] });

@@ -39,6 +39,8 @@ export interface StartOptions {
   cli?: string;
   /** A command the router runs under, e.g. ['prlimit', '--nofile=256', '--'] (SIGTERM reaches it through exec). */
   prefix?: string[];
+  /** Working directory of the router (relative --file/--plugin paths resolve from it). */
+  cwd?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -57,6 +59,7 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ROUTER_LOG_LEVEL: process.env.ROUTER_LOG_LEVEL ?? 'debug', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
   });
   running.add(child);
   const logs: Array<Record<string, unknown>> = [];

@@ -7,7 +7,7 @@ import type { KubeObject } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { compileRoute } from '../../src/controller/compile.ts';
 import { newDeps } from '../../src/controller/compile-endpoints.ts';
-import { parseRouteAnnotations } from '../../src/table/annotations.ts';
+import { parseRouteAnnotations } from '../../src/route-annotations.ts';
 import { protocolOfAppProtocol } from '../../src/table/backend-protocol.ts';
 import { config, endpoint, route, service, simpleIngress, slice } from '../fixtures/table/builders.ts';
 

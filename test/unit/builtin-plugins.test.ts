@@ -2,7 +2,9 @@
 import test from 'ava';
 import type { Socket } from 'node:net';
 import { runLogPhases, runPhases, runResponsePhases } from '../../src/pipeline/runner.ts';
-import type { Phases, PluginServices } from '../../src/pipeline/types.ts';
+import type { Phases } from '../../src/pipeline/types.ts';
+import type { Balancer } from '../../src/balance/types.ts';
+import type { BuiltinServices } from '../../src/plugins/route-policy.ts';
 import { EndpointState } from '../../src/health/endpoint-state.ts';
 import { ipAllowlistPlugin } from '../../src/plugins/ip-allowlist.ts';
 import { tlsInsecurePolicyPlugin } from '../../src/plugins/tls-insecure-policy.ts';
@@ -24,11 +26,14 @@ import { RecordingRun, owner } from '../support/recording-run.ts';
 const route = Object.freeze({ key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: Object.freeze({}) });
 const members = [{ endpoint: new EndpointState('ep-a', '10.0.0.1', 80), weight: 1, acceptsNew: true }, { endpoint: new EndpointState('ep-b', '10.0.0.2', 80), weight: 1, acceptsNew: true }];
 
-function services(): PluginServices {
+/** The services the proxy gives a built-in (BuiltinServices): the plugin services, the route's balancer and header builder, a limit table. */
+function services(parts: { balancer?: Balancer; hasWeight?: boolean; limits?: LimitTable } = {}): BuiltinServices {
   const kept = new Map<string, unknown>();
   return {
     route, instanceName: 'builtin', logger: { debug() {}, info() {}, warn() {}, error() {} },
     retain: <T>(k: string, make: () => T) => { if (!kept.has(k)) kept.set(k, make()); return kept.get(k) as T; },
+    balancer: parts.balancer ?? { pick: () => null }, hasWeight: parts.hasWeight ?? true, buildUpstreamHeaders: upstreamRequestHeaders,
+    limits: parts.limits ?? LimitTable.create(),
   };
 }
 
@@ -54,7 +59,7 @@ function respond(x: RecordingRun, headers: Record<string, string | string[]>): v
 }
 
 test('ip-allowlist: a connection-phase check, so it applies to passthrough too', (t) => {
-  const allow = ipAllowlistPlugin.create(['10.0.0.0/8', '2001:db8::1'], services());
+  const allow = ipAllowlistPlugin.create({ entries: ['10.0.0.0/8', '2001:db8::1'] }, services());
   t.is(run([allow], { ip: '10.1.2.3' }).driver.outcome, 'proceed');
   const denied = run([allow], { ip: '192.168.1.1' });
   t.is(denied.driver.outcome, 'answer');
@@ -64,7 +69,7 @@ test('ip-allowlist: a connection-phase check, so it applies to passthrough too',
 
 test('tls-insecure-policy: Redirect 302 to https, None 404, Allow passes; passthrough only by SNI', (t) => {
   const tls = (termination: 'edge' | 'passthrough', insecurePolicy: 'None' | 'Allow' | 'Redirect') =>
-    tlsInsecurePolicyPlugin.create({ termination, insecurePolicy, certificate: null, destinationCA: null }, services());
+    tlsInsecurePolicyPlugin.create({ termination, insecurePolicy }, services());
   const redirect = run([tls('edge', 'Redirect')], { url: '/a?b=1' });
   t.is(redirect.ctx.answerStatus, 302);
   t.is(redirect.ctx.answerHeaders!.location, 'https://h.test/a?b=1');
@@ -77,19 +82,19 @@ test('tls-insecure-policy: Redirect 302 to https, None 404, Allow passes; passth
 
 test('rate-limit: limits per source, concurrency slot given back in the log phase, state kept in the shared table', (t) => {
   const limits = LimitTable.create();
-  const limit = rateLimitPlugin.create({ spec: { concurrentTcp: 1, rateTcp: null, rateHttp: null }, limits }, services());
+  const limit = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, services({ limits }));
   const first = run([limit], { ip: '10.0.0.5' });
   t.is(first.driver.outcome, 'proceed');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
   t.is(run([limit], { ip: '10.0.0.6' }).driver.outcome, 'proceed');
   runLogPhases(first.ctx);
-  const again = rateLimitPlugin.create({ spec: { concurrentTcp: 1, rateTcp: null, rateHttp: null }, limits }, services());
+  const again = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, services({ limits }));
   t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'a rebuilt instance counts in the same table');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
 });
 
 test('rate-limit on passthrough connections: rate-tcp counts connections, rate-http does not apply', (t) => {
-  const limit = rateLimitPlugin.create({ spec: { concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, limits: LimitTable.create() }, services());
+  const limit = rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, services());
   const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough' });
   t.is(conn().driver.outcome, 'proceed');
   t.is(conn().driver.outcome, 'proceed', 'rate-http 1 does not count connections');
@@ -98,7 +103,7 @@ test('rate-limit on passthrough connections: rate-tcp counts connections, rate-h
 
 test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets a Set-Cookie for the chosen one', (t) => {
   const sticky = stickyCookiePlugin.create({ cookieName: 'sy', sameSite: null }, services());
-  const balancer = balancerPlugin.create({ balancer: createBalancer('roundrobin', members), hasWeight: true }, services());
+  const balancer = balancerPlugin.create({}, services({ balancer: createBalancer('roundrobin', members), hasWeight: true }));
   const pinned = run([sticky, balancer], { headers: { cookie: 'a=1; sy=ep-b' } });
   t.is(pinned.ctx.member, members[1]);
   respond(pinned.ctx, {});
@@ -117,14 +122,14 @@ test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets
 });
 
 test('balancer: 503 ZERO_WEIGHT when every weight is 0, NO_ENDPOINT when none is available', (t) => {
-  t.is(run([balancerPlugin.create({ balancer: createBalancer('random', members), hasWeight: false }, services())]).ctx.answerError?.code, 'SY_ZERO_WEIGHT');
-  t.is(run([balancerPlugin.create({ balancer: { pick: () => null }, hasWeight: true }, services())]).ctx.answerError?.code, 'SY_NO_ENDPOINT');
+  t.is(run([balancerPlugin.create({}, services({ balancer: createBalancer('random', members), hasWeight: false }))]).ctx.answerError?.code, 'SY_ZERO_WEIGHT');
+  t.is(run([balancerPlugin.create({}, services({ balancer: { pick: () => null }, hasWeight: true }))]).ctx.answerError?.code, 'SY_NO_ENDPOINT');
 });
 
 test('rewrite-target and hsts', (t) => {
   const r = run([rewriteTargetPlugin.create({ routePath: '/app', target: '/' }, services())], { url: '/app/x?y' });
   t.is(r.ctx.path, '/x?y');
-  const hsts = hstsPlugin.create('max-age=60', services());
+  const hsts = hstsPlugin.create({ value: 'max-age=60' }, services());
   const secure = run([hsts], { secure: true });
   respond(secure.ctx, {});
   t.is(secure.ctx.responseHeaders!['strict-transport-security'], 'max-age=60');
@@ -135,7 +140,7 @@ test('rewrite-target and hsts', (t) => {
 
 test('pod-concurrent-connections: at most N per endpoint, the next waits for a slot, a full wait answers 503', async (t) => {
   const pick: Phases = { selectEndpoint: (_c, candidates) => candidates[0] };
-  const limit = podConcurrentConnectionsPlugin.create({ limit: 1, queueTimeoutMs: 30, limits: LimitTable.create() }, services());
+  const limit = podConcurrentConnectionsPlugin.create({ limit: 1, queueTimeoutMs: 30 }, services());
   const first = run([pick, limit]);
   t.is(first.driver.outcome, 'proceed');
   const second = run([pick, limit]);
@@ -152,7 +157,7 @@ test('pod-concurrent-connections: at most N per endpoint, the next waits for a s
 });
 
 test('forwarded-headers builds the upstream headers (hop-by-hop out, X-Forwarded-* by policy); header-actions edit both sides', (t) => {
-  const forwarded = forwardedHeadersPlugin.create({ policy: 'replace', build: upstreamRequestHeaders }, services());
+  const forwarded = forwardedHeadersPlugin.create({ policy: 'replace' }, services());
   const parsed = parseHeaderActions({ actions: {
     request: [{ name: 'X-Env', action: { type: 'Set', set: { value: 'prod-%[req.hdr(Host)]' } } }, { name: 'X-Drop', action: { type: 'Delete' } }],
     response: [{ name: 'X-Served', action: { type: 'Set', set: { value: '%[res.hdr(X-Backend)]' } } }],
@@ -173,7 +178,7 @@ test('forwarded-headers builds the upstream headers (hop-by-hop out, X-Forwarded
 });
 
 test('upstream-retry: a connect failure once more on another endpoint, a reset once more on the same; never for a body or a POST', (t) => {
-  const retry = upstreamRetryPlugin.create(null, services());
+  const retry = upstreamRetryPlugin.create({}, services());
   const attempt = (reason: 'connect' | 'reset' | 'timeout', options: { method?: string; attempt?: number; canRetry?: boolean; kind?: 'http' | 'passthrough' } = {}) => {
     const x = new RecordingRun(owner([{ name: 'upstream-retry', phases: retry }], { members, route }), { method: options.method, kind: options.kind });
     x.retryable = options.canRetry ?? true;

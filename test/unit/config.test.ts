@@ -50,3 +50,41 @@ test('every option has a unique flag and env var and appears in --help', (t) => 
     t.true(help.includes(o.flag), o.flag);
   }
 });
+
+test('tracing options read the standard OTEL_* variables; flags win', (t) => {
+  const c = parseConfig(['--trace-sampler-arg', '0.25'], {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://10.0.0.1:4318', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01',
+    OTEL_PROPAGATORS: 'tracecontext,baggage,b3multi', OTEL_EXPORTER_OTLP_HEADERS: 'x-token=abc,tenant=a%20b', OTEL_BSP_SCHEDULE_DELAY: '200',
+  });
+  t.is(c.otlpEndpoint, 'http://10.0.0.1:4318');
+  t.is(c.traceSampler, 'parentbased_traceidratio');
+  t.is(c.traceSamplerArg, 0.25);
+  t.deepEqual(c.tracePropagators, ['tracecontext', 'baggage', 'b3multi']);
+  t.deepEqual(c.otlpHeaders, ['x-token=abc', 'tenant=a%20b']);
+  t.is(c.traceBatchDelay, 200, 'OTEL_BSP_SCHEDULE_DELAY is in milliseconds');
+  t.is(parseConfig([], {}).traceSamplerArg, 1);
+  t.is(parseConfig([], { OTEL_TRACES_SAMPLER_ARG: '.5' }).traceSamplerArg, 0.5);
+});
+
+test('tracing options are checked: ratio range, known samplers and propagators, URLs, batch within queue', (t) => {
+  t.throws(() => parseConfig([], { OTEL_TRACES_SAMPLER_ARG: '1.5' }), { message: /OTEL_TRACES_SAMPLER_ARG: must be <= 1/ });
+  t.throws(() => parseConfig([], { OTEL_TRACES_SAMPLER_ARG: 'half' }), { message: /expected a number/ });
+  t.throws(() => parseConfig([], { OTEL_TRACES_SAMPLER: 'jaeger_remote' }), { message: /OTEL_TRACES_SAMPLER/ });
+  t.throws(() => parseConfig([], { OTEL_PROPAGATORS: 'tracecontext,xray' }), { message: /"xray" is not one of/ });
+  t.throws(() => parseConfig(['--trace-propagators', 'none,b3'], {}), { message: /"none" cannot be combined/ });
+  t.throws(() => parseConfig(['--otlp-endpoint', 'collector:4318'], {}), { message: /--otlp-endpoint.*http:\/\/ or https:\/\//s });
+  t.throws(() => parseConfig(['--otlp-traces-endpoint', 'not a url'], {}), { message: /--otlp-traces-endpoint/ });
+  t.throws(() => parseConfig(['--trace-batch-size', '4096'], {}), { message: /--trace-batch-size \(4096\) must not exceed --trace-queue-size \(2048\)/ });
+  const err = t.throws(() => parseConfig([], { OTEL_EXPORTER_OTLP_HEADERS: 'secret-token-without-key' }));
+  t.regex(err!.message, /--otlp-headers: entry 1 is not key=value/);
+  t.false(err!.message.includes('secret-token'), 'a malformed header is not echoed: it may be a credential');
+});
+
+test('createRouter\'s config (configFromOptions) keeps number options: the sampling ratio (regression: it became undefined, so no new trace was ever sampled)', async (t) => {
+  const { configFromOptions } = await import('../../src/config.ts');
+  t.is(configFromOptions({ traceSamplerArg: 0.25 }).traceSamplerArg, 0.25);
+  t.is(configFromOptions({}).traceSamplerArg, 1);
+  t.is(configFromOptions(parseConfig(['--trace-sampler-arg', '0.01'], {}) as unknown as Record<string, unknown>).traceSamplerArg, 0.01, 'the CLI\'s parsed config through createRouter');
+  t.throws(() => configFromOptions({ traceSamplerArg: 2 }), { message: /config\.traceSamplerArg: expected a number <= 1/ });
+  t.throws(() => configFromOptions({ traceSamplerArg: '0.5' }), { message: /config\.traceSamplerArg: expected a number/ });
+});

@@ -13,9 +13,9 @@ function route(key: string, ports: number[], withCheck = true): CompiledRoute {
     annotations: {}, middlewares: [],
     services: [{ name: 'ns/s', weight: 1, endpoints: ports.map((port) => ({ id: `id-${port}`, address: '127.0.0.1', port, weight: 1, acceptsNew: true })) }],
     policy: {
-      balance: 'random', sticky: null, connectTimeoutMs: 1000, serverTimeoutMs: 1000, tunnelTimeoutMs: 1000, forwarded: 'append',
-      healthCheck: withCheck ? check : null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null, podConcurrentConnections: null,
+      balance: 'random', connectTimeoutMs: 1000, serverTimeoutMs: 1000, tunnelTimeoutMs: 1000, healthCheck: withCheck ? check : null, traceSampling: 'default',
     },
+    plugins: [],
   };
 }
 

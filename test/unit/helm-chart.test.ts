@@ -85,7 +85,7 @@ const withoutNamespace = (objects: Manifest[]) => objects.filter((o) => o.kind !
 const VARIANTS = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
 
 test('helm lint --strict passes for the default values and every documented variant (ci/*-values.yaml)', (t) => {
-  t.deepEqual(VARIANTS, ['monitoring-values.yaml', 'openshift-values.yaml', 'shard-b-values.yaml', 'tcp-migrate-req-values.yaml']);
+  t.deepEqual(VARIANTS, ['monitoring-values.yaml', 'openshift-values.yaml', 'shard-b-values.yaml', 'tcp-migrate-req-values.yaml', 'tracing-values.yaml']);
   for (const variant of [undefined, ...VARIANTS]) {
     const r = helm(['lint', '--strict', CHART, ...(variant ? ['--values', join(CHART, 'ci', variant)] : [])]);
     t.is(r.code, 0, `${variant ?? 'defaults'}: ${r.stdout}${r.stderr}`);
@@ -106,6 +106,29 @@ test('ci/openshift-values.yaml renders exactly manifests/overlays/openshift: Mid
 
 test('ci/tcp-migrate-req-values.yaml renders exactly manifests/ with components/tcp-migrate-req', (t) => {
   assertSameObjects(t, render({ values: ['tcp-migrate-req-values.yaml'] }), withoutNamespace(kustomized('.', { components: ['components/tcp-migrate-req'] })), 'tcp-migrate-req');
+});
+
+test('ci/tracing-values.yaml renders exactly manifests/ with components/tracing', (t) => {
+  assertSameObjects(t, render({ values: ['tracing-values.yaml'] }), withoutNamespace(kustomized('.', { components: ['components/tracing'] })), 'tracing');
+});
+
+test('tracing values: another collector, gRPC, another sampler; $(VAR)s only after the entries they name', (t) => {
+  const ds = render({ set: ['tracing.enabled=true', 'tracing.endpoint=http://otel-collector.observability.svc:4317', 'tracing.protocol=grpc', 'tracing.sampler=always_on', 'tracing.samplerArg=1'] })
+    .find((o) => o.kind === 'DaemonSet') as Json;
+  const env = ds.spec.template.spec.containers[0].env as Json[];
+  const value = (name: string) => env.find((e) => e.name === name)?.value;
+  t.is(value('OTEL_EXPORTER_OTLP_ENDPOINT'), 'http://otel-collector.observability.svc:4317');
+  t.is(value('OTEL_EXPORTER_OTLP_PROTOCOL'), 'grpc');
+  t.is(value('OTEL_TRACES_SAMPLER'), 'always_on');
+  t.is(value('OTEL_TRACES_SAMPLER_ARG'), '1');
+  const names = env.map((e) => e.name as string);
+  for (const e of env) {
+    for (const [, ref] of String(e.value ?? '').matchAll(/\$\(([A-Z_]+)\)/g)) t.true(names.indexOf(ref!) < names.indexOf(e.name), `${e.name} uses ${ref} defined before it`);
+  }
+  const refused = (set: string[]) => t.throws(() => render({ set })).message;
+  t.regex(refused(['tracing.protocol=http/json']), /\/tracing\/protocol/);
+  t.regex(refused(['tracing.samplerArg=2']), /\/tracing\/samplerArg/);
+  t.regex(refused(['tracing.endpoint=collector:4318']), /\/tracing\/endpoint/);
 });
 
 test('ci/monitoring-values.yaml adds exactly manifests/monitoring', (t) => {

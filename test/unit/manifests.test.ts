@@ -21,7 +21,7 @@ const MANIFESTS = join(REPO, 'manifests');
 /** Every kustomization this test builds, relative to manifests/. */
 const KUSTOMIZATIONS = ['.', 'base', 'crd', 'crd/route', 'crd/middleware', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples'] as const;
 /** Kustomize components (opt-in parts an overlay adds with `components:`), relative to manifests/. */
-const COMPONENTS = ['components/tcp-migrate-req'] as const;
+const COMPONENTS = ['components/tcp-migrate-req', 'components/tracing'] as const;
 /** Another engineer's example, with its own test; promtool's rule tests (not Kubernetes objects, see monitoring-rules.test.ts). */
 const NOT_OURS = ['examples/autoport', 'monitoring/tests'];
 
@@ -351,7 +351,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
-  t.deepEqual(rulesOf(role), ['coordination.k8s.io/leases: create,get,update']);
+  t.deepEqual(rulesOf(role), ['coordination.k8s.io/leases: create,get,list,update,watch']);
   const subject = { kind: 'ServiceAccount', name: 'switchyard-router', namespace: 'switchyard' };
   t.like(find(objects, 'ClusterRoleBinding'), { roleRef: { kind: 'ClusterRole', name: 'switchyard-router' }, subjects: [subject] });
   t.like(find(objects, 'RoleBinding'), { metadata: { namespace: 'switchyard' }, roleRef: { kind: 'Role', name: role.metadata.name }, subjects: [subject] });
@@ -449,4 +449,66 @@ test('Middleware CRD: switchyard.io/v1alpha1, namespaced; the router may list an
   t.like(v, { name: 'v1alpha1', served: true, storage: true });
   const role = find(build('.'), 'ClusterRole', 'switchyard-router') as Json;
   t.true(role.rules.some((r: Json) => r.apiGroups.includes('switchyard.io') && r.resources.includes('middlewares') && r.verbs.includes('watch')));
+});
+
+/**
+ * A container's env as the kubelet hands it over: downward API fields filled in from `pod`,
+ * and $(VAR) expanded from the entries defined before (a later or unknown one stays as written).
+ */
+function expandedEnv(ds: Json, pod: { ip: string; name: string; node: string }): Record<string, string> {
+  const env: Record<string, string> = {};
+  const fields: Record<string, string> = { 'status.hostIP': pod.ip, 'metadata.name': pod.name, 'spec.nodeName': pod.node, 'metadata.namespace': ds.metadata.namespace };
+  for (const e of container(ds).env as Json[]) {
+    if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`;
+    else env[e.name] = String(e.value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
+  }
+  return env;
+}
+
+/** `base` with components/tracing, built. */
+function withTracing(base: string): Manifest[] {
+  const dir = mkdtempSync(join(tmpdir(), 'tracing-'));
+  try {
+    writeFileSync(join(dir, 'kustomization.yaml'), yaml.dump({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
+      resources: [relative(dir, join(MANIFESTS, base))],
+      components: [relative(dir, join(MANIFESTS, 'components/tracing'))],
+    }));
+    return kubectlKustomize(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('components/tracing: the node-local collector at the host IP, 1 % of new traces, pod and node in the resource', (t) => {
+  const ds = find(withTracing('.'), 'DaemonSet') as Json;
+  const env = expandedEnv(ds, { ip: '192.0.2.10', name: 'switchyard-router-x7k2p', node: 'edge-1' });
+  // Only the downward-API helpers for $(VAR) are not options of src/config.ts.
+  const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e !== undefined));
+  t.deepEqual(Object.keys(env).filter((name) => !known.has(name)).sort(), ['HOST_IP', 'POD_NAME']);
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-stats-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'username'), 'u');
+  writeFileSync(join(dir, 'password'), 'p');
+  const config = parseConfig([], { ...env, STATS_USERNAME_FILE: join(dir, 'username'), STATS_PASSWORD_FILE: join(dir, 'password') });
+  t.like(config, { otlpEndpoint: 'http://192.0.2.10:4318', otlpProtocol: 'http/protobuf', traceSampler: 'parentbased_traceidratio', traceSamplerArg: 0.01 });
+  t.deepEqual(config.resourceAttributes, ['k8s.pod.name=switchyard-router-x7k2p', 'k8s.node.name=edge-1', 'k8s.namespace.name=switchyard']);
+  // Appended after the base's entries, in order ($(VAR) needs the entries before it), and nothing else changes.
+  const base = routerDaemonSet();
+  const baseEnv = container(base).env as Json[];
+  t.deepEqual((container(ds).env as Json[]).slice(0, baseEnv.length), baseEnv);
+  t.deepEqual((container(ds).env as Json[]).slice(baseEnv.length).map((e: Json) => e.name),
+    ['HOST_IP', 'POD_NAME', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_RESOURCE_ATTRIBUTES']);
+  container(ds).env = baseEnv;
+  t.deepEqual(ds, base);
+});
+
+test('components/tracing composes with the other router kustomizations (shard-b, OpenShift)', (t) => {
+  for (const overlay of ['overlays/shard-b', 'overlays/openshift']) {
+    const ds = find(withTracing(overlay), 'DaemonSet') as Json;
+    const env = expandedEnv(ds, { ip: '192.0.2.10', name: 'p', node: 'n' });
+    t.is(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://192.0.2.10:4318', overlay);
+    t.regex(env.OTEL_RESOURCE_ATTRIBUTES!, /k8s\.namespace\.name=switchyard$/, overlay);
+  }
 });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as api from '../../src/index.ts';
 
 const VALUES = [
-  'BodyTooLargeError', 'ClusterSource', 'FilesSource', 'MemorySource', 'PluginLoadError', 'ProxyErrors', 'Type',
+  'BodyTooLargeError', 'ClusterSource', 'ConfigError', 'FilesSource', 'MemorySource', 'PluginLoadError', 'ProxyErrors', 'Type',
   'createRouter', 'definePlugin', 'loadPlugins', 'testPlugin',
 ];
 
@@ -15,6 +15,7 @@ const TYPES = [
   'FailureReason', 'GrpcCall', 'HarnessOptions', 'Kind', 'KubeObject', 'ListeningPorts', 'Middleware', 'Outcome', 'PhaseResult', 'Phases', 'Plugin',
   'PluginContext', 'PluginDefinition', 'PluginHarness', 'PluginLogger', 'PluginServices', 'ProxyErrorSpec', 'RouteInfo', 'Router',
   'RouterConfig', 'RoutesView', 'Source', 'SourceSink', 'Static', 'TSchema', 'TestFailure', 'TestRequest', 'TestResult', 'TlsInfo',
+  'TraceAttributeValue', 'TraceView',
 ];
 
 test('the runtime exports are exactly the public values', (t) => {

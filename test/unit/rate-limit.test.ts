@@ -2,11 +2,12 @@ import test from 'ava';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { ADMIT, REFUSE, RouteRateLimit } from '../../src/plugins/rate-limit-state.ts';
+import { rateLimitPolicy } from '../../src/plugins/rate-limit.ts';
+import { RouteSettingError } from '../../src/annotation-values.ts';
 import { HELD_SLOT, LimitTable, REFUSED, UNTRACKED } from '../../src/shared-memory/limit-table.ts';
 import { keyPrefix } from '../../src/shared-memory/key-hash.ts';
 
 const NOW = Date.now();
-import { parseRouteAnnotations } from '../../src/table/annotations.ts';
 
 const tcp = keyPrefix(['Route/ns/r', 'rate-http', '5'].join('\0'));
 
@@ -85,15 +86,12 @@ test('RouteRateLimit: rate-tcp counts each connection once; rate-http every requ
 });
 
 test('annotations: limits apply only with rate-limit-connections "true"; bad values are rejected', (t) => {
-  const on = parseRouteAnnotations({
+  const fromRoute = (annotations: Record<string, string>) => rateLimitPolicy.fromRoute({ key: 'Route/ns/r', kind: 'Route', path: '', annotations, tls: null, defaults: { connectTimeoutMs: 1000, setForwardedHeaders: 'append' } });
+  t.deepEqual(fromRoute({
     'haproxy.router.openshift.io/rate-limit-connections': 'true',
     'haproxy.router.openshift.io/rate-limit-connections.rate-http': '100',
-  });
-  t.true(on.ok);
-  t.deepEqual(on.ok && on.value.rateLimit, { concurrentTcp: null, rateTcp: null, rateHttp: 100 });
-  const off = parseRouteAnnotations({ 'haproxy.router.openshift.io/rate-limit-connections.rate-http': '100' });
-  t.is(off.ok && off.value.rateLimit, null);
-  const bad = parseRouteAnnotations({ 'haproxy.router.openshift.io/rate-limit-connections': 'true', 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp': 'lots' });
-  t.false(bad.ok);
-  t.is(!bad.ok && bad.annotation, 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp');
+  }), { concurrentTcp: null, rateTcp: null, rateHttp: 100 });
+  t.is(fromRoute({ 'haproxy.router.openshift.io/rate-limit-connections.rate-http': '100' }), null);
+  const error = t.throws(() => fromRoute({ 'haproxy.router.openshift.io/rate-limit-connections': 'true', 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp': 'lots' }), { instanceOf: RouteSettingError });
+  t.is(error?.annotation, 'haproxy.router.openshift.io/rate-limit-connections.concurrent-tcp');
 });

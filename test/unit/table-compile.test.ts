@@ -141,7 +141,8 @@ test('TLS: Route inline certificate, externalCertificate Secret (data and string
     termination: 'reencrypt', insecurePolicy: 'None', certificate: null, destinationCA: 'DCA', serverName: 'svc.ns.svc',
   });
   const passthrough = tls({ termination: 'passthrough' });
-  t.is(passthrough.route.policy.sticky, null);
+  t.false(passthrough.route.plugins.some((p) => p.plugin === 'sticky-cookie'), 'no cookie on a passthrough route');
+  t.deepEqual(passthrough.route.plugins.find((p) => p.plugin === 'tls-insecure-policy')?.config, { termination: 'passthrough', insecurePolicy: 'None' });
 });
 
 test('TLS: Ingress hosts in spec.tls terminate at the edge with the Secret; others are plain', (t) => {
@@ -195,7 +196,8 @@ test('compiled routes share what is the same for all: the TCP check, no annotati
   t.true(Object.isFrozen(a.annotations));
   t.is(a.middlewares, b.middlewares);
   t.true(Object.isFrozen(a.middlewares));
-  t.not(a.policy, b.policy, 'the policy itself is per route (its sticky cookie name is)');
+  t.not(a.plugins, b.plugins, 'the built-in policies are per route (the sticky cookie name is)');
+  t.is(a.plugins.find((p) => p.plugin === 'forwarded-headers')?.config, b.plugins.find((p) => p.plugin === 'forwarded-headers')?.config, 'one forwarded-headers config for every route with the same policy');
   // A route with its own settings gets its own objects, with what it says.
   const annotations = { 'switchyard.io/health-check-path': '/healthz', 'haproxy.router.openshift.io/timeout': '5s' };
   const c = compile(routeCandidate(route('ns', 'c', { host: 'c.com' }, { annotations }), config()), store).route;

@@ -5,7 +5,8 @@ import type { CompiledRoute, HostEntry, PathMatch } from '../../src/table/types.
 function compiled(key: string, host: string, path: string, match: PathMatch = 'route', wildcard = false): CompiledRoute {
   return {
     key, kind: match === 'route' ? 'Route' : 'Ingress', namespace: 'ns', name: key, host, wildcard, path, match, services: [],
-    policy: { balance: 'random', sticky: null, connectTimeoutMs: 1, serverTimeoutMs: 1, tunnelTimeoutMs: 1, forwarded: 'append', healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null, podConcurrentConnections: null },
+    policy: { balance: 'random', connectTimeoutMs: 1, serverTimeoutMs: 1, tunnelTimeoutMs: 1, healthCheck: null, traceSampling: 'default' },
+    plugins: [],
     tls: null, annotations: {}, middlewares: [],
   };
 }

@@ -48,10 +48,8 @@ class Routes {
       key: `Route/test/${host}`, kind: 'Route', namespace: 'test', name: host, host, wildcard: false, path: '', match: 'route',
       services: [{ name: `test/${host}`, weight: 1, endpoints: [{ id, address: '127.0.0.1', port: endpointPort, weight: 1, acceptsNew: true }] }],
       tls: tlsConfig, annotations: {}, middlewares: [],
-      policy: {
-        balance: 'source', sticky: null, connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, forwarded: 'append',
-        healthCheck: null, ipAllowlist: null, rewriteTarget: null, hsts: null, rateLimit: null, headerActions: null, podConcurrentConnections: null,
-      },
+      policy: { balance: 'source', connectTimeoutMs: 2000, serverTimeoutMs: 5000, tunnelTimeoutMs, healthCheck: null, traceSampling: 'default' },
+      plugins: [],
     });
     return id;
   }

@@ -182,7 +182,7 @@ export class HttpsListener {
       this.#results.passthrough.inc();
       markTunnel(socket);
       if (this.#passthrough === undefined) socket.destroy();
-      else this.#passthrough.handlePassthrough(socket, buffered, decision.item, clientAddress(socket.remoteAddress));
+      else this.#passthrough.handlePassthrough(socket, buffered, decision.item, clientAddress(socket.remoteAddress), verdict.hello.serverName ?? '');
       return;
     }
     socket.unshift(buffered);

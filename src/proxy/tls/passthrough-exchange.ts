@@ -15,6 +15,9 @@ import type { RouteRuntime } from '../route-runtime.ts';
 import { Tunnel } from '../tunnel.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents } from '../upstream-attempt.ts';
 import type { TunnelHost } from '../upgrade-exchange.ts';
+import type { ExchangeTrace } from '../../tracing/exchange-trace.ts';
+import type { Tracing } from '../../tracing/tracing.ts';
+import { beginPassthroughTrace } from '../exchange-tracing.ts';
 
 const NO_HEADERS = Object.freeze({});
 const NO_UPSTREAM_HEADERS = Object.freeze({});
@@ -35,14 +38,17 @@ export class PassthroughExchange extends Exchange {
   readonly client: net.Socket;
   /** The ClientHello (and whatever came with it): goes upstream first. */
   readonly buffered: Buffer;
+  /** The server name of the ClientHello. */
+  readonly sni: string;
   readonly #host: PassthroughHost;
   tunnel: Tunnel | null = null;
 
-  constructor(proxy: PassthroughHost, runtime: RouteRuntime, client: net.Socket, buffered: Buffer, clientIp: string) {
+  constructor(proxy: PassthroughHost, runtime: RouteRuntime, client: net.Socket, buffered: Buffer, clientIp: string, sni = '') {
     super('passthrough', runtime, proxy, client, clientIp, true, '', '', '', NO_HEADERS, null);
     this.#host = proxy;
     this.client = client;
     this.buffered = buffered;
+    this.sni = sni;
     (client as unknown as Record<symbol, PassthroughExchange>)[kPassthrough] = this;
     client.on('error', ignore);
     client.once('close', onClientClose);
@@ -50,6 +56,12 @@ export class PassthroughExchange extends Exchange {
 
   clientClosed(): boolean {
     return this.client.destroyed;
+  }
+
+  /** A connection's trace is a new one: nothing of the client's context can be read in a TLS stream. */
+  protected override beginTrace(tracing: Tracing): ExchangeTrace | null {
+    const route = this.runtime.route;
+    return beginPassthroughTrace(tracing, this.client, this.clientAddress, this.sni, route, route.policy.traceSampling, this.startedAt);
   }
 
   protected canResend(): boolean {

@@ -1,9 +1,10 @@
 // A self-signed certificate generated at start-up when no default certificate is configured
 // (as OpenShift's router does). EC P-256 via node's webcrypto; @peculiar/x509 builds the DER.
+// The library (and the global `Reflect` polyfill it needs, reflect-metadata) is loaded only
+// here, when a certificate is generated: a program embedding the router, or a router given its
+// default certificate, never loads either.
 
-import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 
 export interface PemPair {
   /** PEM certificate (chain) */
@@ -17,6 +18,8 @@ const DAY = 86_400_000;
 
 /** Self-signed server certificate for `names` (first = common name), valid from yesterday for `days`. */
 export async function generateSelfSignedCertificate(names: readonly string[], days = 365): Promise<PemPair> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
   const crypto = webcrypto as unknown as Crypto;
   const keys = await crypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
   const now = Date.now();

@@ -17,6 +17,7 @@ import type { Metrics } from '../../metrics.ts';
 import { refuseConnect, sendError, writeRawError, type AnyResponse } from '../error-response.ts';
 import type { AnyRequest } from '../http-exchange.ts';
 import { onClientError } from '../http-listener.ts';
+import type { RequestHandler } from '../request-handler.ts';
 import { checkRequestHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';
 import { isMisdirectedRequest } from './misdirected-request.ts';
@@ -29,10 +30,8 @@ import { LocalGlitchLedger, type ClientGlitchLedger } from './glitch-budget.ts';
 import { Http2Guard } from './http2-guard.ts';
 
 /** What the terminator calls for each decrypted request (RouterProxy satisfies it). */
-export interface TlsRequestHandler {
-  handleRequest(req: AnyRequest, res: AnyResponse): void;
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-}
+/** Where requests go (the serving layer): request-handler.ts. */
+export type TlsRequestHandler = RequestHandler;
 
 export interface TlsTerminatorOptions {
   lookup: TlsRouteLookup;
