@@ -6,6 +6,10 @@ import { readFileSync } from 'node:fs';
 import { enableCompileCache } from 'node:module';
 import { ConfigError, helpText, parseConfig, type RouterConfig } from './config.ts';
 
+// The router, the demo and autoport are loaded only by the command that runs them: the router's
+// modules cost about half a CPU-second to load, which --help, --version and a bad option (exit 2)
+// need not pay (a wrapper script or a probe gets its answer at once, even on a busy node).
+
 const SUBCOMMANDS = new Set(['run', 'demo', 'autoport', 'help', 'version']);
 
 async function main(argv: string[]): Promise<number> {

@@ -143,6 +143,61 @@ test('a route annotated trace-sampling: never leaves the trace headers as the cl
   t.is((JSON.parse(reply.body) as { headers: Record<string, string> }).headers['traceparent'], incoming);
 });
 
+test.serial('a route annotated trace-sampling: always is recorded though the sampler and the caller say no (HTTP and passthrough); the others are not', async (t) => {
+  const tlsPort = (tlsBackend.address() as AddressInfo).port;
+  const file = writeTempFile([
+    serviceYaml('shop', [backend.port], { namespace: 'forced' }),
+    routeYaml('loud', 'loud.example.test', 'shop', { namespace: 'forced', annotations: { 'switchyard.io/trace-sampling': 'always' } }),
+    routeYaml('plain', 'plain.example.test', 'shop', { namespace: 'forced' }),
+    serviceYaml('secure', [tlsPort], { namespace: 'forced' }),
+    routeYaml('loud-secure', 'secure.example.test', 'secure', { namespace: 'forced', annotations: { 'switchyard.io/trace-sampling': 'always' }, spec: '  tls: { termination: passthrough }' }),
+  ].join('\n---\n'));
+  // always_off: nothing is sampled but what a route forces, whatever the caller's flag.
+  const r = await router(['--trace-sampler', 'always_off'], file);
+  try {
+    const forced = newTraceId();
+    const reply = await request(r.http, { host: 'loud.example.test', headers: { traceparent: `00-${forced}-${CLIENT_SPAN}-00` } });
+    t.is(reply.status, 200);
+    const sent = receivedTraceparent(reply)!;
+    t.deepEqual([sent.traceId, sent.traceFlags], [forced, 1], 'the backend is told the trace is sampled');
+    const spans = await jaeger.waitForTrace(forced, (s) => routerSpans(s).length === 2 && byService(s, BACKEND_SERVICE).length === 1);
+    const server = routerSpans(spans).find((s) => s.kind === 'server')!;
+    t.is(server.parentSpanId, CLIENT_SPAN, 'still the caller\'s trace');
+    t.is(server.tags['http.route'], 'Route/forced/loud');
+    t.is(byService(spans, BACKEND_SERVICE)[0]!.parentSpanId, sent.spanId);
+
+    // The route without the annotation follows the sampler: propagated, unsampled.
+    const plain = newTraceId();
+    const other = receivedTraceparent(await request(r.http, { host: 'plain.example.test', headers: { traceparent: `00-${plain}-${CLIENT_SPAN}-01` } }))!;
+    t.deepEqual([other.traceId, other.traceFlags], [plain, 0]);
+
+    // A passthrough connection on a forced route is recorded too.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = https.get({ host: '127.0.0.1', port: r.https, servername: 'secure.example.test', headers: { host: 'secure.example.test' }, ca: tlsBackendCa, agent: false }, (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => { data += c.toString(); });
+        res.on('end', () => resolve(data));
+      });
+      req.on('error', reject);
+    });
+    t.is(body, 'tls backend');
+    const operation = 'passthrough Route/forced/loud-secure';
+    let ids: string[] = [];
+    const deadline = Date.now() + 30_000;
+    while ((ids = await jaeger.traceIds('switchyard', operation)).length === 0) {
+      if (Date.now() > deadline) throw new Error(`no ${operation} span in Jaeger`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const connection = await jaeger.waitForTrace(ids[0]!, (s) => routerSpans(s).length === 2);
+    t.like(connection.find((s) => s.name === operation)!.tags, { 'switchyard.exchange': 'passthrough', 'server.address': 'secure.example.test' });
+    // The plain request of the same router was not recorded: its trace, asked after the forced
+    // passthrough span (exported later in the same batches) arrived, holds nothing of the router.
+    t.deepEqual(routerSpans(await jaeger.spans(plain)), []);
+  } finally {
+    await r.stop();
+  }
+});
+
 test('an Upgrade (WebSocket) is a server span from the upgrade request to the tunnel\'s close, with its attempt', async (t) => {
   const r = shared;
   const traceId = newTraceId();
@@ -269,6 +324,19 @@ test.serial('with the collector gone requests are unaffected; the spans are drop
     await r.stop();
     await spare.stop();
   }
+});
+
+test.serial('on SIGTERM the spans still queued are exported before the router exits', async (t) => {
+  // A batch delay no test waits for: the spans can only leave through the shutdown's flush.
+  const r = await router(['--trace-batch-delay', '1h']);
+  const traceId = newTraceId();
+  try {
+    t.is((await request(r.http, { host: 'shop.example.test', headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` } })).status, 200);
+  } finally {
+    await r.stop();
+  }
+  const spans = routerSpans(await jaeger.waitForTrace(traceId, (s) => routerSpans(s).length === 2));
+  t.deepEqual(spans.map((s) => s.kind).sort(), ['client', 'server']);
 });
 
 test('HTTP/2: the server span says so (network.protocol.version 2), the backend is reached over HTTP/1.1 with the context', async (t) => {
