@@ -75,6 +75,9 @@ async function mustRun(file: string, args: string[], options: CommandOptions): P
 }
 
 test('npm pack: installed into an empty folder, imported by a TypeScript file that type-checks and runs', async (t) => {
+  // npm pack and install take a minute or more on a loaded machine: say so, or ava's 90 s
+  // inactivity timeout ends the run when nothing else finishes meanwhile.
+  t.timeout(600_000, 'npm pack, install, type-check and run');
   const work = mkdtempSync(path.join(tmpdir(), 'sy-pack-'));
   await mustRun('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: root });
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
