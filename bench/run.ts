@@ -32,11 +32,12 @@
 // Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -306,11 +307,25 @@ interface PeerResult {
   tlsHandshakes?: number; httpsRps?: number; h2Rps?: number;
 }
 
+/** One request: its status, Content-Encoding and body size on the wire. */
+function probe(port: number, host: string, target: string, headers: Record<string, string>): Promise<{ status: number; encoding: string | undefined; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: target, headers: { ...headers, host } }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length)).on('end', () => resolve({ status: res.statusCode!, encoding: res.headers['content-encoding'], bytes }));
+    }).on('error', reject);
+  });
+}
+
+const failedRequests = (r: PeerResult) => r.rounds.reduce((sum, x) => sum + x.errors, 0);
 const median = (xs: number[]) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN; };
 const cpuOf = (r: Running) => r.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
+  // nginx's worker runs as nobody: it must traverse the directory to read large.json (the key
+  // files in it stay 0600).
+  chmodSync(dir, 0o711);
   const tls = certificate(dir);
   let backendPort: number;
   let backendName: string;
@@ -329,6 +344,14 @@ async function main(): Promise<void> {
   for (const p of list) running.set(p.name, await p.start());
   const results = new Map<string, PeerResult>(list.map((p) => [p.name, { name: p.name, label: p.label, rounds: [], rps: NaN, p99: NaN, cpuPer100k: NaN }]));
 
+  // What the large-body rows get: a 200, and the compress route gzip (a row that measured
+  // error answers or an uncompressed body would say nothing about compression).
+  for (const p of list) {
+    if (p.path === undefined) continue;
+    const got = await probe(running.get(p.name)!.http, p.host ?? HOST, p.path, p.headers ?? {});
+    console.error(`probe ${p.name}: ${got.status}, content-encoding ${got.encoding ?? 'none'}, ${got.bytes} bytes`);
+    if (got.status !== 200 || (p.name === 'switchyard-compress' && got.encoding !== 'gzip')) throw new Error(`${p.label.trim()}: not what it should measure (${got.status}, ${got.encoding ?? 'no content-encoding'})`);
+  }
   // Warm-up: JIT, connection pools.
   for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { seconds: 2, host: p.host, headers: p.headers });
 
@@ -400,8 +423,13 @@ async function main(): Promise<void> {
   }
   const json = results.get('switchyard-json');
   const compressed = results.get('switchyard-compress');
-  if (json && compressed) {
+  if (json && compressed && failedRequests(json) === 0 && failedRequests(compressed) === 0) {
     console.log(`\n100 KB JSON (bench/large-json.ts), CPU per response: ${f(json.cpuPer100k * 10)} µs as is, ${f(compressed.cpuPer100k * 10)} µs gzip-compressed by the compress plugin (level 6)`);
+  }
+  // A row whose requests failed (non-2xx, timeouts) measured something else: say so.
+  for (const r of results.values()) {
+    const failed = failedRequests(r);
+    if (failed > 0) console.log(`\nWARNING: ${r.label.trim()}: ${failed} requests failed (non-2xx or timed out); its row does not measure what it says`);
   }
   const sy = results.get('switchyard-0');
   const fastify = results.get('fastify');

@@ -4,9 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, parseConfig, type RouterConfig } from './config.ts';
-import { runRouter } from './run-router.ts';
-import { runDemo } from './demo/demo.ts';
-import { runAutoport } from './autoport/run-autoport.ts';
+
+// The router, the demo and autoport are loaded only by the command that runs them: the router's
+// modules cost about half a CPU-second to load, which --help, --version and a bad option (exit 2)
+// need not pay (a wrapper script or a probe gets its answer at once, even on a busy node).
 
 const SUBCOMMANDS = new Set(['run', 'demo', 'autoport', 'help', 'version']);
 
@@ -14,7 +15,7 @@ async function main(argv: string[]): Promise<number> {
   let command = 'run';
   if (argv.length > 0 && SUBCOMMANDS.has(argv[0]!)) command = argv.shift()!;
   // `autoport` has its own options, and the command it wraps may take --help/--version itself.
-  if (command === 'autoport') return runAutoport(argv, process.env);
+  if (command === 'autoport') return (await import('./autoport/run-autoport.ts')).runAutoport(argv, process.env);
   if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${helpText()}\n`);
     return 0;
@@ -24,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`switchyard ${pkg.version}\n`);
     return 0;
   }
-  if (command === 'demo') return runDemo(argv, process.env);
+  if (command === 'demo') return (await import('./demo/demo.ts')).runDemo(argv, process.env);
   let config: RouterConfig;
   try {
     config = parseConfig(argv, process.env);
@@ -35,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  return runRouter(config);
+  return (await import('./run-router.ts')).runRouter(config);
 }
 
 // A log reader that went away (a closed pipe: EPIPE) must not take the router down: such a write

@@ -10,7 +10,7 @@ import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileD
 import { compileTls } from './compile-tls.ts';
 import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
 import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
-import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
+import { compareGatewayPrecedence, compareGrpcPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
 /**
@@ -81,9 +81,9 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   return { route, skipped: diag.skipped };
 }
 
-/** Without an annotation or appProtocol: HTTP/1.1 (GRPCRoute backends will default to HTTP/2). */
-function defaultProtocol(_c: RouteCandidate): BackendProtocol {
-  return 'http1';
+/** Without an annotation or appProtocol: HTTP/1.1, but HTTP/2 for a GRPCRoute's backends (gRPC needs it). */
+function defaultProtocol(c: RouteCandidate): BackendProtocol {
+  return c.kind === 'GRPCRoute' ? 'http2' : 'http1';
 }
 
 function hasKeys(o: object): boolean {
@@ -104,8 +104,20 @@ const MATCH_RANK: Record<PathMatch, number> = { exact: 0, prefix: 1, route: 2 };
  * Most specific first: longer path, then Exact before Prefix before Route-style; then (Gateway
  * API precedence, HTTPRoutes only) a method match, more header matches, more query matches,
  * the oldest route, `namespace/name`, rule and match order; then key.
+ *
+ * GRPCRoutes come before every other route of the host (in practice they share a host only
+ * with routes of disjoint conditions: an HTTPRoute on another listener, see route-attachment.ts)
+ * and among themselves follow the GRPCRoute spec's own precedence (service, method, headers),
+ * which a path length cannot express. Keeping them apart keeps the order total.
  */
 export function compareRouteSpecificity(a: CompiledRoute, b: CompiledRoute): number {
+  const aGrpc = a.kind === 'GRPCRoute';
+  if (aGrpc !== (b.kind === 'GRPCRoute')) return aGrpc ? -1 : 1;
+  if (aGrpc) {
+    const byGrpc = compareGrpcPrecedence(a.gateway!, b.gateway!);
+    if (byGrpc !== 0) return byGrpc;
+    return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  }
   const byLength = effectivePathLength(b.path, b.match) - effectivePathLength(a.path, a.match);
   if (byLength !== 0) return byLength;
   const byMatch = MATCH_RANK[a.match] - MATCH_RANK[b.match];

@@ -5,6 +5,7 @@
 // and the access log. One RouterProxy per process.
 
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -27,6 +28,7 @@ import { HttpExchange, type AnyRequest } from './http-exchange.ts';
 import { Http1Forwarder, createPool, type DispatcherSource } from './http1-forwarder.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeExchange } from './upgrade-exchange.ts';
+import { H2TunnelExchange } from './h2-tunnel-exchange.ts';
 import { PassthroughExchange, TcpForwarder, type PassthroughHost } from './tls/passthrough-exchange.ts';
 import type { TlsRouteItem } from './tls/sni-route.ts';
 import type { Tunnel } from './tunnel.ts';
@@ -160,6 +162,22 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     new UpgradeExchange(this, runtime, request, socket, head, secure, url, host).start();
   }
 
+  /** An HTTP/2 extended CONNECT (RFC 8441): WebSocket over HTTP/2, an HTTP/1.1 Upgrade to the backend. */
+  handleExtendedConnect(req: Http2ServerRequest, res: Http2ServerResponse, protocol: string): void {
+    const secure = (req.socket as TLSSocket).encrypted === true;
+    const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '';
+    const url = req.url ?? '/';
+    // Matched as the GET Upgrade it becomes (an HTTPRoute's method match sees GET, as over HTTP/1.1).
+    const runtime = this.table.match(host, url, { method: 'GET', headers: req.headers }, secure, gatewayEntryOf(req.socket));
+    if (runtime === null) {
+      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status, 'upgrade');
+      sendError(res, ProxyErrors.NO_ROUTE);
+      return;
+    }
+    this.#inFlight++;
+    new H2TunnelExchange(this, runtime, req, res, protocol, secure, url, host).start();
+  }
+
   handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string, sni = ''): void {
     this.#inFlight++;
     new PassthroughExchange(this, item as RouteRuntime, socket, buffered, clientIp, sni).start();
@@ -247,19 +265,19 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   }
 
   /** A request no route matched: counted (route ""), traced, and logged when --access-log is on. */
-  #unrouted(req: AnyRequest, host: string, url: string, status: number): void {
+  #unrouted(req: AnyRequest, host: string, url: string, status: number, kind: 'http' | 'upgrade' = req.headers.upgrade !== undefined ? 'upgrade' : 'http'): void {
     this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
     const tracing = this.tracing;
     let trace: import('../tracing/exchange-trace.ts').ExchangeTrace | null = null;
     if (tracing !== null) {
       const socket = req.socket as net.Socket;
       const view = { method: req.method ?? 'GET', url, host, secure: (socket as TLSSocket).encrypted === true, clientAddress: clientAddress(socket.remoteAddress), socket, startedAt: performance.now() };
-      trace = beginHttpTrace(tracing, req.headers.upgrade !== undefined ? 'upgrade' : 'http', view, req.headers, req.httpVersion, null, 'default');
+      trace = beginHttpTrace(tracing, kind, view, req.headers, req.httpVersion, null, 'default');
       trace?.end(status);
     }
     if (!this.#accessLog) return;
     writeAccessLine(this.logger, {
-      kind: req.headers.upgrade !== undefined ? 'upgrade' : 'http', client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
+      kind, client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
       host, path: url, status, outcome: 'answered', completed: true, route: '', endpoint: null, attempts: 0, ms: 0,
       userAgent: req.headers['user-agent'], ...(trace !== null ? { traceId: trace.traceId, spanId: trace.spanId } : {}),
     });

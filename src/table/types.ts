@@ -12,7 +12,12 @@ export type Balance = typeof BALANCE_ALGORITHMS[number];
 export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
 export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
 /** The kinds of object a served route comes from. */
-export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute';
+export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute' | 'GRPCRoute';
+
+/** The Gateway API route kinds (src/gateway/): they share hosts by the spec's precedence, not by namespace. */
+export function isGatewayRouteKind(kind: RouteKind): kind is 'HTTPRoute' | 'GRPCRoute' {
+  return kind === 'HTTPRoute' || kind === 'GRPCRoute';
+}
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
 export type InsecurePolicy = 'None' | 'Allow' | 'Redirect';
@@ -122,7 +127,7 @@ export interface CompiledTls {
 }
 
 export interface CompiledRoute {
-  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>`. */
+  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>` (GRPCRoute alike). */
   key: string;
   kind: RouteKind;
   namespace: string;
@@ -146,13 +151,13 @@ export interface CompiledRoute {
   middlewareError?: string;
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
-  /** HTTPRoute only: request conditions beyond host and path, precedence and filters. */
+  /** HTTPRoute and GRPCRoute only: request conditions beyond host and path, precedence and filters. */
   gateway?: GatewayRouteData;
 }
 
-// ---- Gateway API (HTTPRoute rules) -------------------------------------------------------------
+// ---- Gateway API (HTTPRoute and GRPCRoute rules) -----------------------------------------------
 
-/** Conditions of one HTTPRoute match beyond host and path; names lower-case, values exact. */
+/** Conditions of one HTTPRoute or GRPCRoute match beyond host and path; names lower-case, values exact. */
 export interface RequestConditions {
   /** Upper-case method, or null for any. */
   method: string | null;
@@ -166,6 +171,22 @@ export interface RequestConditions {
    * attached through (GatewayEntryPoint); null when none.
    */
   listeners: string[] | null;
+  /** Regular-expression conditions (GRPCRoute); null when none. */
+  patterns: RequestPatterns | null;
+}
+
+/**
+ * Conditions a path prefix cannot say, as RE2 patterns that must match the whole value
+ * (compiled once when the table is applied, table/request-patterns.ts; linear-time matching, so
+ * a tenant's pattern cannot stall the router).
+ */
+export interface RequestPatterns {
+  /** The gRPC service (the path's first segment, `/service/method`); null = any. */
+  service: string | null;
+  /** The gRPC method (the path's second segment); null = any. */
+  method: string | null;
+  /** Header values by lower-case name. */
+  headers: Array<[name: string, pattern: string]>;
 }
 
 export interface HeaderModifier {
@@ -201,6 +222,8 @@ export interface GatewayRouteData {
   rewrite: RewriteSpec | null;
   /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
   invalidShare: number;
+  /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
+  grpc?: { service: number; method: number };
 }
 
 /**
