@@ -2,7 +2,7 @@
 // samples of the cumulative Prometheus series (switchyard_http_requests_total and the request
 // duration histogram) — the same figures Prometheus would compute with rate() and
 // histogram_quantile(), without a Prometheus. A sample is taken from whatever registry the
-// scrape would show (the primary's merged view with --workers), so figures cover every worker.
+// scrape would show (the main thread's merged view with --workers), so figures cover every worker.
 
 /** Cumulative counters of one route at one instant. */
 export interface RouteCounters {

@@ -31,6 +31,7 @@ import { routeChainEntries } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -52,6 +53,8 @@ export interface RuntimeDeps {
   failures: MiddlewareFailures;
   /** --enable-compression: the compress plugin's settings for every route; null when off. */
   compression?: CompressSettings | null;
+  /** The router's shared limit table (rate limits, pod-concurrent-connections). */
+  limits: LimitTable;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
@@ -272,7 +275,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     }
     middlewares.push({ name: m.name, phases, makeLocal: plugin?.local ?? null });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null }, middlewares, services);
+  const entries = routeChainEntries(route, {
+    balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null, limits: deps.limits,
+  }, middlewares, services);
   return new RouteChain(entries, route.policy.serverTimeoutMs);
 }
 

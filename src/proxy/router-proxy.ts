@@ -19,6 +19,7 @@ import type { Metrics } from '../metrics.ts';
 import type { CompiledRoute, GatewayEntryPoint, TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
+import { SharedState } from '../shared-memory/shared-state.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import { createPassiveHealth } from '../health/passive.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
@@ -53,7 +54,9 @@ const TCP = new TcpForwarder();
 
 export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHandler, DispatcherSource {
   readonly table: RouteTable<RouteRuntime>;
-  readonly registry = new EndpointRegistry();
+  readonly registry: EndpointRegistry;
+  /** What this proxy shares with the router's other threads (endpoint slots, limit table). */
+  readonly shared: SharedState;
   readonly connectTimeoutMs: number;
   readonly finTimeoutMs: number;
   readonly failures: MiddlewareFailures;
@@ -72,11 +75,13 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   /** This process's tracing (set before the ports open; each worker has its own), null when off. */
   tracing: Tracing | null = null;
 
-  /** Takes only the settings it uses. */
+  /** Takes only the settings it uses; `shared`: the router's shared state (default: its own, for a proxy alone). */
   constructor(
     config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'> & Partial<Pick<RouterConfig, 'enableCompression' | 'compressionMime'>>,
-    logger: Logger, metrics: Metrics, plugins = new PluginRegistry(),
+    logger: Logger, metrics: Metrics, plugins = new PluginRegistry(), shared = SharedState.create(),
   ) {
+    this.shared = shared;
+    this.registry = new EndpointRegistry(shared.endpoints);
     this.logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
@@ -84,7 +89,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
     const compression = config.enableCompression === true ? routerCompression(config.compressionMime ?? []) : null;
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits };
     this.#http1 = new Http1Forwarder(this);
     const t = metrics.tunnelsActive;
     this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
