@@ -4,7 +4,11 @@
 // Peers (each proxying to the same backend — nginx `return 200` when installed, else a small
 // Node server): HAProxy `nbthread 1` (the anchor, = 1.00), nginx 1 worker, switchyard in one
 // process (`--workers 0`) and with `--workers 1` / `--workers 2`, fastify + @fastify/http-proxy,
-// and node-http-proxy with a keep-alive agent. Missing system tools are skipped and named.
+// and node-http-proxy with a keep-alive agent; and the Node floor (bench/peers/node-floor.ts):
+// bare Node servers that answer themselves, proxying nothing — node:http for HTTP/1.1, node:https
+// for HTTPS keep-alive, node:http2's stream API for HTTP/2 — the ceiling a Node proxy cannot pass,
+// so every switchyard ratio can be read against HAProxy and against Node's own limit. Missing
+// system tools are skipped and named.
 //
 // Measured, in interleaved rounds (every peer once per round; median of the rounds):
 // - HTTP keep-alive req/s (wrk -t1 -c50) and the peer's CPU seconds per 100k requests
@@ -32,11 +36,12 @@
 // Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -113,7 +118,12 @@ function h2load(port: number): number {
 
 // ---- peers ----------------------------------------------------------------------------------
 
-interface Running { http: number; https?: number; admin?: number; pids: () => number[]; stop: () => Promise<void> }
+interface Running {
+  http: number; https?: number; admin?: number;
+  /** The HTTP/2 port when it is not the HTTPS one (the Node floor's http2 server). */
+  h2?: number;
+  pids: () => number[]; stop: () => Promise<void>;
+}
 interface Peer {
   name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running>;
   /** Request path (default `/`) and extra headers; `fixedRate: false` leaves it out of the fixed-rate latency rounds. */
@@ -285,6 +295,10 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
       } });
     }
   }
+  list.push({ name: 'node-floor', label: 'Node floor: bare http / https / http2 server (no proxying)', tls: true, async start() {
+    const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/node-floor.ts'), tls.cert, tls.key], (l) => typeof l.h2 === 'number');
+    return { http: line.http as number, https: line.https as number, h2: line.h2 as number, pids: withChildren(child.pid!), stop: stopper(child) };
+  } });
   list.push({ name: 'fastify', label: '@fastify/http-proxy', tls: false, async start() {
     const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/fastify-proxy.ts'), String(backend)], (l) => typeof l.port === 'number');
     return { http: line.port as number, pids: withChildren(child.pid!), stop: stopper(child) };
@@ -306,11 +320,25 @@ interface PeerResult {
   tlsHandshakes?: number; httpsRps?: number; h2Rps?: number;
 }
 
+/** One request: its status, Content-Encoding and body size on the wire. */
+function probe(port: number, host: string, target: string, headers: Record<string, string>): Promise<{ status: number; encoding: string | undefined; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: target, headers: { ...headers, host } }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length)).on('end', () => resolve({ status: res.statusCode!, encoding: res.headers['content-encoding'], bytes }));
+    }).on('error', reject);
+  });
+}
+
+const failedRequests = (r: PeerResult) => r.rounds.reduce((sum, x) => sum + x.errors, 0);
 const median = (xs: number[]) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN; };
 const cpuOf = (r: Running) => r.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
+  // nginx's worker runs as nobody: it must traverse the directory to read large.json (the key
+  // files in it stay 0600).
+  chmodSync(dir, 0o711);
   const tls = certificate(dir);
   let backendPort: number;
   let backendName: string;
@@ -329,6 +357,14 @@ async function main(): Promise<void> {
   for (const p of list) running.set(p.name, await p.start());
   const results = new Map<string, PeerResult>(list.map((p) => [p.name, { name: p.name, label: p.label, rounds: [], rps: NaN, p99: NaN, cpuPer100k: NaN }]));
 
+  // What the large-body rows get: a 200, and the compress route gzip (a row that measured
+  // error answers or an uncompressed body would say nothing about compression).
+  for (const p of list) {
+    if (p.path === undefined) continue;
+    const got = await probe(running.get(p.name)!.http, p.host ?? HOST, p.path, p.headers ?? {});
+    console.error(`probe ${p.name}: ${got.status}, content-encoding ${got.encoding ?? 'none'}, ${got.bytes} bytes`);
+    if (got.status !== 200 || (p.name === 'switchyard-compress' && got.encoding !== 'gzip')) throw new Error(`${p.label.trim()}: not what it should measure (${got.status}, ${got.encoding ?? 'no content-encoding'})`);
+  }
   // Warm-up: JIT, connection pools.
   for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { seconds: 2, host: p.host, headers: p.headers });
 
@@ -370,7 +406,7 @@ async function main(): Promise<void> {
       const res = results.get(p.name)! as PeerResult & { tlsRounds?: Array<[number, number, number]> };
       const hs = tools.openssl ? handshakes(r.https!) : NaN;
       const https = tools.wrk ? wrk(`https://127.0.0.1:${r.https}/`).rps : autocannon(`https://127.0.0.1:${r.https}/`).rps;
-      const h2 = tools.h2load ? h2load(r.https!) : NaN;
+      const h2 = tools.h2load ? h2load(r.h2 ?? r.https!) : NaN;
       (res.tlsRounds ??= []).push([hs, https, h2]);
       res.tlsHandshakes = median(res.tlsRounds.map((x) => x[0]));
       res.httpsRps = median(res.tlsRounds.map((x) => x[1]));
@@ -400,10 +436,21 @@ async function main(): Promise<void> {
   }
   const json = results.get('switchyard-json');
   const compressed = results.get('switchyard-compress');
-  if (json && compressed) {
+  if (json && compressed && failedRequests(json) === 0 && failedRequests(compressed) === 0) {
     console.log(`\n100 KB JSON (bench/large-json.ts), CPU per response: ${f(json.cpuPer100k * 10)} µs as is, ${f(compressed.cpuPer100k * 10)} µs gzip-compressed by the compress plugin (level 6)`);
   }
+  // A row whose requests failed (non-2xx, timeouts) measured something else: say so.
+  for (const r of results.values()) {
+    const failed = failedRequests(r);
+    if (failed > 0) console.log(`\nWARNING: ${r.label.trim()}: ${failed} requests failed (non-2xx or timed out); its row does not measure what it says`);
+  }
   const sy = results.get('switchyard-0');
+  const floor = results.get('node-floor');
+  if (sy && floor) {
+    console.log(`\nswitchyard one process / Node floor (a bare Node server answering itself): HTTP/1.1 ${ratio(sy.rps, floor.rps)}, ` +
+      `HTTPS keep-alive ${ratio(sy.httpsRps, floor.httpsRps)}, HTTP/2 ${ratio(sy.h2Rps, floor.h2Rps)}, TLS handshakes ${ratio(sy.tlsHandshakes, floor.tlsHandshakes)}; ` +
+      `the floor itself × HAProxy: HTTP/1.1 ${ratio(floor.rps, a?.rps)}, HTTPS ${ratio(floor.httpsRps, a?.httpsRps)}, HTTP/2 ${ratio(floor.h2Rps, a?.h2Rps)}`);
+  }
   const fastify = results.get('fastify');
   if (sy && fastify) console.log(`\nswitchyard one process / @fastify/http-proxy: ${ratio(sy.rps, fastify.rps)}`);
   console.log(`fixed rate: ${f(rate)} req/s requested (autocannon --overallRate, ${connections} connections); achieved: ` +

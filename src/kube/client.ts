@@ -26,6 +26,8 @@ export interface KubeRequest {
   /** Defaults to application/json; PATCH callers pass the patch type. */
   contentType?: string;
   timeoutMs?: number;
+  /** Aborts the request (a caller's own deadline, e.g. on an injected clock); `timeoutMs` still applies. */
+  signal?: AbortSignal;
 }
 
 /** A non-2xx answer: the HTTP status and the API's `Status` reason/message when it sent one. */
@@ -105,7 +107,7 @@ export class KubeClient {
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
     const response = await this.#send(request.method, this.url(request.path, request.query), {
       body, contentType: request.body === undefined ? undefined : request.contentType ?? 'application/json',
-      timeoutMs: request.timeoutMs ?? 30_000, stream: false,
+      timeoutMs: request.timeoutMs ?? 30_000, stream: false, signal: request.signal,
     });
     const status = response.statusCode;
     // undici's body.text(), not fetch(): fetch reads the body through a web stream, which for a

@@ -82,16 +82,7 @@ export function runPhases(run: PhaseRun): void {
           suspend(run, link, result);
           return;
         }
-        if (stage === STAGE_SELECT && !chose(run, result)) {
-          finish(run);
-          run.failed(link.name, new TypeError(NOT_A_CANDIDATE), false);
-          return;
-        }
-        if (run.answerStatus !== 0) {
-          finish(run);
-          run.answer();
-          return;
-        }
+        if (ended(run, link, stage, result)) return;
       }
     }
     run.stage = stage + 1;
@@ -100,6 +91,25 @@ export function runPhases(run: PhaseRun): void {
   run.stage = STAGE_FORWARD;
   finish(run);
   run.proceed();
+}
+
+/**
+ * After a phase returned (or its Promise resolved) with `result`: a selectEndpoint result that is
+ * not a candidate fails the exchange, an answer set by the phase is written. True when either
+ * ended the request stages.
+ */
+function ended(run: PhaseRun, link: ChainLink, stage: number, result: unknown): boolean {
+  if (stage === STAGE_SELECT && !chose(run, result)) {
+    finish(run);
+    run.failed(link.name, new TypeError(NOT_A_CANDIDATE), false);
+    return true;
+  }
+  if (run.answerStatus !== 0) {
+    finish(run);
+    run.answer();
+    return true;
+  }
+  return false;
 }
 
 function finish(run: PhaseRun): void {
@@ -122,17 +132,7 @@ function suspend(run: PhaseRun, link: ChainLink, promise: Promise<unknown>): voi
   promise.then(
     (value) => {
       if (run.settled) return; // timed out, or the client went away
-      if (stage === STAGE_SELECT && !chose(run, value)) {
-        finish(run);
-        run.failed(link.name, new TypeError(NOT_A_CANDIDATE), false);
-        return;
-      }
-      if (run.answerStatus !== 0) {
-        finish(run);
-        run.answer();
-        return;
-      }
-      runPhases(run);
+      if (!ended(run, link, stage, value)) runPhases(run);
     },
     (err: unknown) => {
       if (run.settled) return;

@@ -4,7 +4,9 @@
 // every retry period and steps down when it cannot within the renew deadline (the deadline
 // bounds the whole renew, as client-go's context does: a leader steps down at lastRenew +
 // renewDeadline even while a request hangs, always before another pod may take over, at
-// lastRenew + leaseDuration).
+// lastRenew + leaseDuration). Every bound is a timer on the injected clock that aborts the
+// requests in flight, never a wall-clock request timeout of its own: with a manual clock a request
+// takes as long as the server needs (the client's 30 s is the only net).
 //
 // Unlike client-go, nobody polls: every pod watches the Lease (kube/object-watch.ts: one stream,
 // no request per retry period), so a router that does not lead sends nothing while the Lease is
@@ -39,8 +41,11 @@ export interface LeaderElectorOptions {
   clock?: Clock;
 }
 
-class RenewDeadlineExceeded extends Error {
-  constructor() { super('the renew deadline passed'); }
+/** How long stop() may spend releasing the Lease (a shutdown should not wait on a slow API server). */
+const RELEASE_BOUND_MS = 2000;
+
+class DeadlineExceeded extends Error {
+  constructor() { super('the deadline passed'); }
 }
 
 interface Lease {
@@ -184,7 +189,7 @@ export class LeaderElector extends EventEmitter {
     // A leader's round must end by lastRenew + renewDeadline; a candidate's within one deadline.
     const deadline = (this.#leading ? this.#lastRenew : this.#clock.now()) + this.#renewDeadlineMs;
     try {
-      const acquired = await this.#withinDeadline(this.#attempt(deadline), deadline);
+      const acquired = await this.#withinDeadline((signal) => this.#attempt(signal), deadline);
       if (acquired) {
         this.#lastRenew = this.#clock.now();
         if (this.#running) this.#setLeading(true);
@@ -202,43 +207,40 @@ export class LeaderElector extends EventEmitter {
     }
   }
 
-  /** `work`, or RenewDeadlineExceeded when the clock reaches `deadline` first. */
-  async #withinDeadline<T>(work: Promise<T>, deadline: number): Promise<T> {
+  /**
+   * `work`, or DeadlineExceeded when the clock reaches `deadline` first; then the requests of
+   * `work` are aborted through its signal.
+   */
+  async #withinDeadline<T>(work: (signal: AbortSignal) => Promise<T>, deadline: number): Promise<T> {
+    const controller = new AbortController();
     let timer: TimerHandle | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = this.#clock.setTimeout(rejectExpired, Math.max(0, deadline - this.#clock.now()), reject);
+      timer = this.#clock.setTimeout(expire, Math.max(0, deadline - this.#clock.now()), controller, reject);
     });
     try {
-      return await Promise.race([work, expired]);
+      return await Promise.race([work(controller.signal), expired]);
     } finally {
-      // A request that lost the race may still succeed later: #attempt then sets #holds, so
-      // stop() releases it.
       this.#clock.clearTimeout(timer);
     }
   }
 
-  /** Time left before `deadline` for one request (at least 1 ms). */
-  #remaining(deadline: number): number {
-    return Math.max(1, deadline - this.#clock.now());
-  }
-
   /** One round: true when we hold the lease afterwards. */
-  async #attempt(deadline: number): Promise<boolean> {
+  async #attempt(signal: AbortSignal): Promise<boolean> {
     const now = new Date(this.#clock.now());
     // Leading: renew from our last write, no read first.
     if (this.#holds && this.#mine) {
-      if (await this.#write(this.#renewed(this.#mine, now), deadline)) return true;
+      if (await this.#write(this.#renewed(this.#mine, now), signal)) return true;
       // Someone else wrote (409): what is there now decides, as for any pod.
       this.#holds = false;
       this.#mine = undefined;
-      this.#observe(await this.#read(deadline));
+      this.#observe(await this.#read(signal));
     }
     if (!this.#watch.synced && this.#known === undefined) return false; // not known yet: wait for the watch
     const lease = this.#known;
     if (!lease) {
       try {
         this.#mine = await this.#options.client.request<Lease>({
-          method: 'POST', path: this.#collectionPath(), timeoutMs: this.#remaining(deadline),
+          method: 'POST', path: this.#collectionPath(), signal,
           body: this.#leaseBody({ acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 }),
         });
       } catch (err) {
@@ -258,15 +260,15 @@ export class LeaderElector extends EventEmitter {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (ours ? 0 : 1),
     });
     updated.metadata.resourceVersion = lease.metadata.resourceVersion;
-    if (!(await this.#write(updated, deadline))) return false; // someone else got there first
+    if (!(await this.#write(updated, signal))) return false; // someone else got there first
     if (!ours) this.#log.info({ previous: holder || undefined }, 'acquired the lease');
     return true;
   }
 
   /** PUT the Lease; false on 409 Conflict. Sets what we hold. */
-  async #write(lease: Lease, deadline: number): Promise<boolean> {
+  async #write(lease: Lease, signal: AbortSignal): Promise<boolean> {
     try {
-      this.#mine = await this.#options.client.request<Lease>({ method: 'PUT', path: this.#path(), body: lease, timeoutMs: this.#remaining(deadline) });
+      this.#mine = await this.#options.client.request<Lease>({ method: 'PUT', path: this.#path(), body: lease, signal });
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 409) return false;
       throw err;
@@ -276,9 +278,9 @@ export class LeaderElector extends EventEmitter {
   }
 
   /** One GET of the Lease (after a conflict: what is there now). */
-  async #read(deadline: number): Promise<Lease | undefined> {
+  async #read(signal: AbortSignal): Promise<Lease | undefined> {
     try {
-      return await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: this.#remaining(deadline) });
+      return await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), signal });
     } catch (err) {
       if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
       throw err;
@@ -301,19 +303,21 @@ export class LeaderElector extends EventEmitter {
       spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date(this.#clock.now())) },
     });
     try {
-      let lease = this.#mine;
-      for (let attempt = 0; attempt < 2; attempt++) {
-        if (!lease || (lease.spec?.holderIdentity ?? '') !== this.identity) return;
-        try {
-          await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released(lease), timeoutMs: 2000 });
-          this.#mine = undefined;
-          this.#log.info('released the lease');
-          return;
-        } catch (err) {
-          if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
-          lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), timeoutMs: 2000 });
+      await this.#withinDeadline(async (signal) => {
+        let lease = this.#mine;
+        for (let attempt = 0; attempt < 2; attempt++) {
+          if (!lease || (lease.spec?.holderIdentity ?? '') !== this.identity) return;
+          try {
+            await this.#options.client.request({ method: 'PUT', path: this.#path(), body: released(lease), signal });
+            this.#mine = undefined;
+            this.#log.info('released the lease');
+            return;
+          } catch (err) {
+            if (!(err instanceof KubeApiError && err.statusCode === 409)) throw err;
+            lease = await this.#options.client.request<Lease>({ method: 'GET', path: this.#path(), signal });
+          }
         }
-      }
+      }, this.#clock.now() + RELEASE_BOUND_MS);
     } catch (err) {
       this.#log.warn({ error: (err as Error).message }, 'could not release the lease; it expires on its own');
     }
@@ -352,6 +356,8 @@ function runRound(elector: LeaderElector): void {
   elector.round();
 }
 
-function rejectExpired(reject: (err: Error) => void): void {
-  reject(new RenewDeadlineExceeded());
+function expire(controller: AbortController, reject: (err: Error) => void): void {
+  const err = new DeadlineExceeded();
+  reject(err);
+  controller.abort(err);
 }

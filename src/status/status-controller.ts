@@ -27,8 +27,8 @@ export interface StatusControllerOptions {
   logger: Logger;
   metrics?: Metrics;
   reconciler: AdmissionSource;
-  /** Tests shorten lease timings and set identities. */
-  election?: Partial<Pick<LeaderElectorOptions, 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>>;
+  /** Tests shorten lease timings, set identities and drive the election with a manual clock. */
+  election?: Partial<Pick<LeaderElectorOptions, 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs' | 'clock'>>;
   writer?: Partial<Pick<StatusWriterOptions, 'window' | 'maxAttempts'>>;
   /** The informers' copies (the router's store): status is compared with them, not read per object. */
   current?: StatusWriterOptions['current'];

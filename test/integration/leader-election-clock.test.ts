@@ -117,3 +117,27 @@ test('a Lease acquired by a round still in flight when stop() is called is relea
   t.is(api.holder(), '', 'released: a successor can take over at once');
   t.false(a.isLeader);
 });
+
+test('time is the clock\'s alone: a request the server holds longer than the renew deadline in real time still counts', async (t) => {
+  // Before, each request also got a wall-clock timeout of (deadline - clock.now()): with a manual
+  // clock that is the whole renew deadline in real milliseconds, so on a loaded machine a round
+  // failed on its own and a test waiting for the next event (the clock never advanced) hung.
+  const api = await leaseServer();
+  t.teardown(api.close);
+  const clock = new ManualClock();
+  const a = new LeaderElector({ client: api.client, leaseName: 'l', leaseNamespace: 'kube', logger: silentLogger, identity: 'a', clock, leaseDurationMs: 150, renewDeadlineMs: 100, retryPeriodMs: 20 });
+  t.teardown(() => a.stop({ release: false }));
+  api.hold('POST');
+  a.start();
+  clock.advance(0);
+  await api.waitForHeld('POST'); // the create is on its way
+  let roundEnded = false;
+  const round = once(a, 'round').then(() => { roundEnded = true; });
+  // Real time well past the renew deadline (the clock stands still): it must not matter.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.false(roundEnded, 'the round still waits for the server');
+  api.release('POST');
+  await round;
+  t.true(a.isLeader);
+  t.is(api.holder(), 'a');
+});

@@ -17,13 +17,13 @@ import { ManualClock } from '../support/manual-clock.ts';
 const TIMINGS = { leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100 };
 const LEASE = { kind: 'Lease', namespace: 'kube', name: 'switchyard-test' };
 
-async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return true;
+/** Poll until `check` holds; the bound only turns a hang into a failure that says what it waited for. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`waited 30 s for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return check();
 }
 
 async function setUp(t: any) {
@@ -126,12 +126,21 @@ test('the status controller writes status only while leading, and the new leader
   let results: AdmissionResult[] = [{ key: 'Route/a/web', kind: 'Route', namespace: 'a', name: 'web', host: 'web.example.com', wildcardPolicy: 'None', admitted: true }];
   const reconciler = Object.assign(new EventEmitter(), { admissionResults: () => results });
   const config = { ...defaultConfig(), routerName: 'edge', leaseName: LEASE.name, leaseNamespace: LEASE.namespace };
-  const start = (identity: string) => startStatusController({ client, config, logger: silentLogger, reconciler, election: { identity, ...TIMINGS } });
+  // The elections run on a manual clock (rounds are events); the status writes are real requests.
+  const clock = new ManualClock();
+  const start = (identity: string) => startStatusController({ client, config, logger: silentLogger, reconciler, election: { identity, clock, ...TIMINGS } });
   const first = start('first');
   const second = start('second');
   t.teardown(async () => { await first.stop(); await second.stop(); });
+  // Each elector tries as soon as its watch has read the Lease (absent): one creates it, the
+  // other's create conflicts, or it sees the Lease held. Rounds run until one leads.
+  const bothRead = Promise.all([once(first.elector!, 'observed'), once(second.elector!, 'observed')]);
+  clock.advance(0);
+  await bothRead;
+  while (!first.elector!.isLeader && !second.elector!.isLeader) await retryPeriod(clock, first.elector!, second.elector!);
+  t.not(first.elector!.isLeader, second.elector!.isLeader, 'exactly one leads');
   const entry = () => api.get<any>(ref)?.status?.ingress?.find((e: any) => e.routerName === 'edge');
-  t.true(await eventually(() => entry()?.conditions?.[0]?.status === 'True', 2000));
+  await until(() => entry()?.conditions?.[0]?.status === 'True', 'the leader to write Admitted=True');
   t.is(api.writes(ref), 1, 'only the leader wrote');
   const leader = first.elector!.isLeader ? first : second;
   const follower = leader === first ? second : first;
@@ -139,18 +148,19 @@ test('the status controller writes status only while leading, and the new leader
   // Incremental: an admission event flips the status.
   results = [{ ...results[0]!, admitted: false, reason: 'HostAlreadyClaimed', message: 'claimed' }];
   reconciler.emit('admission', results, []);
-  t.true(await eventually(() => entry()?.conditions?.[0]?.status === 'False', 2000));
+  await until(() => entry()?.conditions?.[0]?.status === 'False', 'the leader to write Admitted=False');
   t.is(api.writes(ref), 2);
 
   // The leader dies; the follower takes over and writes what changed meanwhile.
   await leader.elector!.stop({ release: false });
   await leader.stop();
   results = [{ ...results[0]!, admitted: true, reason: undefined, message: undefined }];
-  t.true(await eventually(() => follower.elector!.isLeader, 3000));
-  t.true(await eventually(() => entry()?.conditions?.[0]?.status === 'True', 2000));
+  while (!follower.elector!.isLeader) await retryPeriod(clock, follower.elector!);
+  await until(() => entry()?.conditions?.[0]?.status === 'True', 'the new leader to write Admitted=True');
   // Forget via an admission event removes our entry.
   reconciler.emit('admission', [], [{ kind: 'Route', namespace: 'a', name: 'web' }]);
-  t.true(await eventually(() => entry() === undefined, 2000));
+  await until(() => entry() === undefined, 'the new leader to remove its entry');
+  t.pass();
 });
 
 test('the status controller does nothing when status updates are off', async (t) => {

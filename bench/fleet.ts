@@ -1,0 +1,416 @@
+// `npm run bench:fleet`: a fleet of edge routers on one real API server (issue 25). N router
+// processes (no HTTP traffic, a small heap, one ServiceAccount each so the audit log tells them
+// apart, each behind a TCP proxy of its own that counts its connections and bytes) against a real
+// kube-apiserver + etcd (test/support/real-apiserver.ts, the shipped RBAC) holding R Routes, each
+// with a Service and an EndpointSlice of 3 endpoints (3 pods in a network namespace of its own,
+// shared by all the slices: see fleet-objects.ts; a router's memory is therefore the
+// shared-endpoint figure, about half of what distinct pod addresses cost). For each N it measures:
+//
+// - cold start: all N started at once with no status written yet; time to all ready, API server
+//   and etcd CPU seconds and peak RSS, requests, new connections and MB received per router;
+// - first status pass: until every Route has the router's status (a first deployment);
+// - idle: FLEET_IDLE seconds of nothing; new connections and requests per router;
+// - propagation: FLEET_EDITS host edits, time until the last router serves the new host;
+// - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
+//   pass time, its RSS against the followers';
+// - rolling restart: each router stopped and started again in turn; then again reading the state
+//   by paged lists (--watch-list=false) instead of watch-list;
+// - restart storm: every router SIGKILLed and started again at once;
+//
+// then a per-router cost extrapolated to 1,000 routers, with the assumptions printed. Results
+// also go to bench/results/fleet-<time>.json. Nothing here asserts: these are measurements.
+//
+// Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
+// FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
+// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,storm;
+// default all), FLEET_CLI (another build's dist/cli.js, e.g. the code before a change) and
+// FLEET_LABEL (its name in the output), FLEET_ROUTER_ARGS (extra router flags, e.g.
+// "--watch-list=false"). Note `uptime` beside the numbers: the machine is shared.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { freemem, loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from '../test/support/http-client.ts';
+import { kubeconfigYaml } from '../test/support/real-apiserver-pki.ts';
+import { createNetnsHosts } from '../test/support/netns-hosts.ts';
+import { startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
+import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
+import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
+import { rssBytes } from './proc.ts';
+import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
+import { apfTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MANIFESTS = path.join(here, '../manifests/');
+const sizes = (process.env.FLEET_ROUTERS ?? '1,10,50').split(',').map(Number).filter((n) => n > 0);
+const ROUTES = Number(process.env.FLEET_ROUTES ?? 10_000);
+const HEAP_MB = Number(process.env.FLEET_HEAP ?? 512);
+const IDLE_S = Number(process.env.FLEET_IDLE ?? 30);
+const EDITS = Number(process.env.FLEET_EDITS ?? 20);
+const PHASES = new Set((process.env.FLEET_PHASES ?? 'cold,status,idle,propagation,leader,rolling,paged,storm').split(','));
+const cli = process.env.FLEET_CLI ?? CLI;
+const label = process.env.FLEET_LABEL ?? (process.env.FLEET_CLI ? process.env.FLEET_CLI : 'this build');
+const extraArgs = (process.env.FLEET_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** Resident memory a router at FLEET_ROUTES routes needs, for the free-memory check (measured ~28 KB per route + 60 MB). */
+const ROUTER_MB = 60 + ROUTES * 0.028;
+
+interface FleetRouter { index: number; user: string; proxy: TcpProxy; kubeconfig: string; process: RouterProcess | undefined }
+
+interface PhaseRow {
+  routers: number;
+  phase: string;
+  wallS: number;
+  apiCpuS: number;
+  etcdCpuS: number;
+  apiPeakMB: number;
+  etcdPeakMB: number;
+  /** Mean over the routers that took part. */
+  requests: number;
+  connections: number;
+  mbDown: number;
+  apfWaitS: number;
+  apfRejected: number;
+  note: string;
+}
+
+const rows: PhaseRow[] = [];
+const extra: Record<string, unknown>[] = [];
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+const uptime = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+let cluster: RealCluster;
+let apiPid = 0;
+let etcdPid = 0;
+let audit: AuditReader;
+
+async function startFleetRouter(router: FleetRouter, more: string[] = []): Promise<RouterProcess> {
+  router.process = await startRouter({
+    cli,
+    args: ['--kubeconfig', router.kubeconfig, '--canonical-hostname', 'router.apps.example.com', ...extraArgs, ...more],
+    env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: `fleet-${router.index}`, NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` },
+    timeoutMs: 30 * 60_000,
+  });
+  return router.process;
+}
+
+/** Run `work` as one measured phase for `routers`. */
+async function phase(name: string, routers: FleetRouter[], work: () => Promise<string | void>): Promise<{ row: PhaseRow; requests: Map<string, RequestCounts> }> {
+  const api = new ProcessWindow(apiPid);
+  const etcd = new ProcessWindow(etcdPid);
+  audit.mark();
+  const connections0 = routers.map((r) => r.proxy.connections());
+  const down0 = routers.map((r) => r.proxy.bytes().down);
+  const apf0 = await apfTotals(cluster);
+  const started = performance.now();
+  const note = (await work()) ?? '';
+  const wallS = seconds(performance.now() - started);
+  const events = audit.read();
+  const apf1 = await apfTotals(cluster);
+  const requests = new Map(routers.map((r) => [r.user, countRequests(events, r.user)] as const));
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  const row: PhaseRow = {
+    routers: routers.length, phase: name, wallS,
+    apiCpuS: round1(api.cpuSeconds), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), etcdPeakMB: Math.round(etcd.peakMB),
+    requests: round1(mean([...requests.values()].map((c) => c.total))),
+    connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
+    mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
+    apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
+    note,
+  };
+  rows.push(row);
+  process.stderr.write(`fleet: ${routers.length} routers, ${name}: ${JSON.stringify(row)} (load ${uptime()})\n`);
+  return { row, requests };
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** The router holding the Lease (its identity ends in its pid). */
+async function leaderOf(routers: FleetRouter[]): Promise<FleetRouter | undefined> {
+  const lease = await cluster.api<any>('GET', '/apis/coordination.k8s.io/v1/namespaces/switchyard/leases/switchyard-default');
+  const holder: string = lease.body?.spec?.holderIdentity ?? '';
+  return routers.find((r) => r.process && holder.endsWith(`-${r.process.child.pid}`));
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`fleet: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Until a status pass that began after `passSince` is over: this build logs 'status pass
+ * complete'; for an older build, until the audit log shows `needed` of the requests `counted`.
+ */
+async function statusPassDone(routers: FleetRouter[], counted: () => number, needed: number): Promise<Record<string, unknown> | undefined> {
+  let line: Record<string, unknown> | undefined;
+  await until('the status pass', () => {
+    for (const r of routers) line ??= r.process?.logs.find((l) => l.msg === 'status pass complete' && Date.parse(String(l.time)) >= passSince);
+    return line !== undefined || counted() >= needed;
+  }, 60 * 60_000, 500);
+  return line;
+}
+
+let passSince = 0;
+
+/** Status requests (routes/status) in the audit log from now on, by users other than `except`. */
+function statusRequestCounter(verb: string | undefined, except?: string): () => number {
+  const reader = new AuditReader(cluster);
+  reader.mark();
+  let count = 0;
+  return () => {
+    for (const e of reader.read()) {
+      if (e.objectRef?.subresource === 'status' && e.stage === 'ResponseComplete' && e.user.username !== except && (verb === undefined || e.verb === verb)) count++;
+    }
+    return count;
+  };
+}
+
+/** V8 heap in use (the router's nodejs_heap_size_used_bytes), in bytes. */
+async function heapUsed(router: FleetRouter): Promise<number> {
+  const text = (await request(router.process!.admin, { path: '/metrics' }).catch(() => undefined))?.body ?? '';
+  return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+/** The leader's peak resident memory since it started (VmHWM) and V8 heap in use now, against the followers' medians. */
+async function routerRss(routers: FleetRouter[], leader: FleetRouter | undefined): Promise<{ leaderMB: number; followerMB: number; leaderHeapMB: number; followerHeapMB: number }> {
+  const followers = routers.filter((r) => r !== leader && r.process);
+  const followerHeaps = await Promise.all(followers.map(heapUsed));
+  return {
+    leaderMB: leader?.process ? mb(peakRssBytes(leader.process.child.pid!)) : NaN,
+    followerMB: mb(percentile(followers.map((r) => peakRssBytes(r.process!.child.pid!)), 50)),
+    leaderHeapMB: leader?.process ? mb(await heapUsed(leader)) : NaN,
+    followerHeapMB: mb(percentile(followerHeaps, 50)),
+  };
+}
+
+async function runSize(n: number, users: string[]): Promise<void> {
+  const routers: FleetRouter[] = [];
+  const server = Number(new URL(cluster.server).port);
+  for (let i = 0; i < n; i++) {
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: server });
+    const { token } = await cluster.serviceAccountKubeconfig('switchyard', users[i]!);
+    const kubeconfig = path.join(cluster.dir, `fleet-${i}.kubeconfig`);
+    writeFileSync(kubeconfig, kubeconfigYaml(`https://127.0.0.1:${proxy.port}`, cluster.caCert, { token }), { mode: 0o600 });
+    routers.push({ index: i, user: `system:serviceaccount:switchyard:${users[i]}`, proxy, kubeconfig, process: undefined });
+  }
+  const sizeStarted = Date.now();
+  try {
+    if (PHASES.has('cold')) {
+      await phase('cold start', routers, async () => {
+        await Promise.all(routers.map((r) => startFleetRouter(r)));
+        const peaks = routers.map((r) => mb(Math.max(rssBytes(r.process!.child.pid!), 0)));
+        return `router RSS at ready ${Math.min(...peaks)}-${Math.max(...peaks)} MB`;
+      });
+    } else {
+      await Promise.all(routers.map((r) => startFleetRouter(r)));
+    }
+
+    if (PHASES.has('status')) {
+      await phase('first status pass', routers, async () => {
+        passSince = sizeStarted; // the leader may have begun while the others were starting
+        const pass = await statusPassDone(routers, statusRequestCounter('patch'), ROUTES);
+        const admitted = await admittedRoutes(cluster);
+        const leader = await leaderOf(routers);
+        const { leaderMB, followerMB, leaderHeapMB, followerHeapMB } = await routerRss(routers, leader);
+        extra.push({ routers: n, firstPassMs: pass?.ms, admitted, leaderMB, followerMB, leaderHeapMB, followerHeapMB });
+        return `${admitted} of ${ROUTES} admitted${pass ? ` (pass ${pass.ms} ms after leading)` : ''}; peak RSS: leader ${leaderMB} MB, follower median ${followerMB} MB; heap used ${leaderHeapMB} / ${followerHeapMB} MB`;
+      });
+    }
+
+    if (PHASES.has('idle')) {
+      const leader = await leaderOf(routers);
+      const connections0 = routers.map((r) => r.proxy.connections());
+      const { requests } = await phase(`idle ${IDLE_S} s`, routers, async () => { await new Promise((r) => setTimeout(r, IDLE_S * 1000)); });
+      const followers = routers.filter((r) => r !== leader).map((r) => requests.get(r.user)?.total ?? 0);
+      const newConnections = routers.map((r, i) => r.proxy.connections() - connections0[i]!);
+      const leaderRequests = leader ? requests.get(leader.user)?.total ?? 0 : NaN;
+      rows.at(-1)!.note = `leader ${leaderRequests} requests (Lease renewals), followers max ${Math.max(0, ...followers)}; new connections per router max ${Math.max(...newConnections)}`;
+      extra.push({ routers: n, idleSeconds: IDLE_S, idleLeaderRequests: leaderRequests, idleFollowerRequestsMax: Math.max(0, ...followers), idleNewConnectionsMax: Math.max(...newConnections) });
+    }
+
+    if (PHASES.has('propagation')) {
+      const toLast: number[] = [];
+      await phase(`propagation ×${EDITS}`, routers, async () => {
+        for (let e = 0; e < EDITS; e++) {
+          const host = routeHost(e, 1);
+          const started = performance.now();
+          await setRouteHost(cluster, e, 1);
+          const times = await Promise.all(routers.map(async (r) => {
+            for (;;) {
+              const reply = await request(r.process!.http, { host, path: '/' }).catch(() => undefined);
+              if (reply?.status === 302 && reply.headers['location'] === `https://${host}/`) return performance.now() - started;
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+          }));
+          toLast.push(Math.max(...times));
+          await setRouteHost(cluster, e, 0);
+        }
+        return `to the last router p50 ${Math.round(percentile(toLast, 50))} ms, p99 ${Math.round(percentile(toLast, 99))} ms, max ${Math.round(Math.max(...toLast))} ms`;
+      });
+      extra.push({ routers: n, propagationMs: toLast });
+    }
+
+    if (PHASES.has('leader') && n > 1) {
+      const leader = await leaderOf(routers);
+      // "When statuses are current": the old leader has written what the edits above changed.
+      await until('statuses current', () => statusesCurrent(cluster, Math.min(EDITS, ROUTES)), 10 * 60_000, 1000);
+      if (leader) {
+        const { requests } = await phase('leader change', routers.filter((r) => r !== leader), async () => {
+          passSince = Date.now();
+          const statusSoFar = statusRequestCounter(undefined, leader.user);
+          await leader.process!.stop(); // SIGTERM: this build releases the Lease
+          const pass = await statusPassDone(routers.filter((r) => r !== leader), statusSoFar, ROUTES);
+          const next = await leaderOf(routers);
+          const { leaderMB, followerMB } = await routerRss(routers.filter((r) => r !== leader), next);
+          return `new leader: ${pass ? `pass ${pass.ms} ms, ${pass.written} written, ${pass.read} read; ` : ''}${statusSoFar()} status requests in the audit log; peak RSS ${leaderMB} MB vs follower median ${followerMB} MB`;
+        });
+        const next = [...requests.entries()].sort((a, b) => b[1].status - a[1].status)[0];
+        extra.push({ routers: n, leaderChangeStatusRequests: next?.[1].status ?? 0, leaderChangeStatusGets: next?.[1].statusGets ?? 0, leaderChangeRequests: next?.[1].total ?? 0 });
+        await startFleetRouter(leader);
+      }
+    }
+
+    if (PHASES.has('rolling')) {
+      await phase('rolling restart', routers, async () => {
+        for (const r of routers) {
+          await r.process!.stop();
+          await startFleetRouter(r);
+        }
+      });
+    }
+
+    if (PHASES.has('paged')) {
+      // The same one-at-a-time restart reading the state by paged lists: what watch-list costs the API server against them.
+      await phase('rolling restart, paged lists', routers, async () => {
+        for (const r of routers) {
+          await r.process!.stop();
+          await startFleetRouter(r, ['--watch-list=false']);
+        }
+      });
+    }
+
+    if (PHASES.has('storm')) {
+      await phase('restart storm', routers, async () => {
+        for (const r of routers) r.process!.child.kill('SIGKILL');
+        await Promise.all(routers.map((r) => r.process!.exited));
+        await Promise.all(routers.map((r) => startFleetRouter(r)));
+      });
+    }
+  } finally {
+    await Promise.all(routers.map((r) => r.process?.stop()));
+    for (const r of routers) await r.proxy.close();
+  }
+}
+
+function printTable(): void {
+  const columns: Array<[string, (r: PhaseRow) => string | number]> = [
+    ['N', (r) => r.routers], ['phase', (r) => r.phase], ['wall s', (r) => r.wallS],
+    ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round1(r.apiCpuS / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
+    ['apiserver peak MB', (r) => r.apiPeakMB], ['etcd peak MB', (r) => r.etcdPeakMB],
+    ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
+    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['', (r) => r.note],
+  ];
+  const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  console.log(`\nFleet: ${label}; ${ROUTES} Routes (+ as many Services and EndpointSlices of 3 endpoints); router heap ${HEAP_MB} MB; load average at the end ${uptime()}`);
+  for (const c of cells) console.log(c.map((v, i) => (i === cells[0]!.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+function printExtrapolation(): void {
+  const largest = Math.max(...rows.map((r) => r.routers));
+  const find = (phase: string) => rows.find((r) => r.routers === largest && r.phase.startsWith(phase));
+  const cold = find('cold start');
+  const idle = find('idle');
+  const storm = find('restart storm');
+  if (!cold && !idle) return;
+  const per = (row: PhaseRow | undefined, key: 'apiCpuS' | 'etcdCpuS') => (row ? row[key] / row.routers : NaN);
+  console.log(`\nPer router, from the ${largest}-router run, × 1,000 routers (assumptions below):`);
+  if (cold) {
+    console.log(`  cold start: API server ${round1(per(cold, 'apiCpuS'))} CPU-s and etcd ${round1(per(cold, 'etcdCpuS'))} CPU-s per router → ${Math.round(per(cold, 'apiCpuS') * 1000)} API-server CPU-s for 1,000; ${cold.requests} requests and ${cold.mbDown} MB per router → ${Math.round(cold.requests * 1000)} requests, ${round1(cold.mbDown * 1000 / 1024)} GB`);
+  }
+  if (storm) console.log(`  restart storm: ${round1(per(storm, 'apiCpuS'))} API-server CPU-s per router → ${Math.round(per(storm, 'apiCpuS') * 1000)} CPU-s when 1,000 restart at once`);
+  const idleExtra = extra.find((e) => e.routers === largest && 'idleSeconds' in e);
+  if (idle && idleExtra) {
+    const followerPerMinute = Number(idleExtra.idleFollowerRequestsMax) * 60 / IDLE_S;
+    console.log(`  idle: a follower ${round1(followerPerMinute)} requests/min (at most), ${idleExtra.idleNewConnectionsMax} new connections per ${IDLE_S} s (at most) → ${round1(followerPerMinute * 1000 / 60)} requests/s for 1,000 followers, plus the leader's Lease renewals (${round1(Number(idleExtra.idleLeaderRequests) * 60 / IDLE_S)}/min whatever the count)`);
+  }
+  console.log('  Assumptions: cost grows linearly with routers (each router reads the same objects and holds the same watches: one per kind, one on its Lease,');
+  console.log('  one per referenced Secret); lists and watches are served from the API server\'s watch cache; one API server (a real control plane spreads');
+  console.log('  routers over its replicas); every Lease renewal is one watch event to each router (1,000 events per 2 s, sent from the watch cache).');
+}
+
+/** Issue 25's targets at the largest size run, each with the measured value. */
+function printTargets(): void {
+  const largest = Math.max(...rows.map((r) => r.routers));
+  const at = (key: string) => extra.find((e) => e.routers === largest && key in e);
+  const cold = rows.find((r) => r.routers === largest && r.phase === 'cold start');
+  const storm = rows.find((r) => r.routers === largest && r.phase === 'restart storm');
+  const lines: string[] = [];
+  const idle = at('idleSeconds');
+  if (idle) lines.push(`new connections per router over ${IDLE_S} s idle ≤ 1: max ${idle.idleNewConnectionsMax} → ${Number(idle.idleNewConnectionsMax) <= 1 ? 'met' : 'NOT met'}`);
+  const change = at('leaderChangeStatusRequests');
+  if (change) lines.push(`a leader change costs 0 per-Route requests with statuses current: ${change.leaderChangeStatusRequests} status requests (${change.leaderChangeStatusGets} GETs) → ${change.leaderChangeStatusRequests === 0 ? 'met' : 'NOT met'}`);
+  for (const row of [cold, storm]) {
+    if (!row) continue;
+    const perRouter = row.apiCpuS / row.routers;
+    lines.push(`${row.phase}: API-server CPU per router ≤ 0.85 s (half of 1.7): ${round1(perRouter)} s → ${perRouter <= 0.85 ? 'met' : 'NOT met'}`);
+  }
+  const first = at('firstPassMs');
+  if (first) {
+    lines.push(`first deployment: every status within 60 s: ${first.admitted} of ${ROUTES} in ${seconds(Number(first.firstPassMs))} s after leading → ${first.admitted === ROUTES && Number(first.firstPassMs) <= 60_000 ? 'met' : 'NOT met'}`);
+    lines.push(`leader memory ≤ 1.2 × a follower's (peak RSS): ${first.leaderMB} MB vs ${first.followerMB} MB → ${Number(first.leaderMB) <= 1.2 * Number(first.followerMB) ? 'met' : 'NOT met'} (V8 heap in use after the pass: ${first.leaderHeapMB} vs ${first.followerHeapMB} MB)`);
+  }
+  if (lines.length === 0) return;
+  console.log(`\nIssue 25 targets at ${largest} routers × ${ROUTES} routes:`);
+  for (const line of lines) console.log(`  ${line}`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const maxRouters = Math.max(...sizes);
+  process.stderr.write(`fleet: starting a control plane and ${ROUTES} Routes (load ${uptime()})\n`);
+  const pods = await createNetnsHosts(3);
+  for (const address of pods.addresses) await pods.startEcho(address, POD_PORT);
+  cluster = await startRealCluster({ auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`) });
+  try {
+    apiPid = childByName('kube-apiserver');
+    etcdPid = childByName('etcd');
+    audit = new AuditReader(cluster);
+    await cluster.apply({ kustomization: MANIFESTS });
+    await cluster.waitEstablished('routes.route.openshift.io');
+    const users = await routerAccounts(cluster, maxRouters);
+    const createStarted = Date.now();
+    await createRouteObjects(cluster, ROUTES, pods.addresses);
+    process.stderr.write(`fleet: ${ROUTES * 3} objects created in ${seconds(Date.now() - createStarted)} s\n`);
+    let first = true;
+    for (const n of sizes) {
+      const freeMB = freemem() / 2 ** 20;
+      if (n * ROUTER_MB + 2048 > freeMB) {
+        process.stderr.write(`fleet: skipping ${n} routers: ~${Math.round(n * ROUTER_MB)} MB needed, ${Math.round(freeMB)} MB free\n`);
+        continue;
+      }
+      if (!first) await clearRouteStatus(cluster, ROUTES);
+      first = false;
+      await runSize(n, users);
+    }
+  } finally {
+    await cluster.stop();
+    await pods.close();
+  }
+  printTable();
+  printExtrapolation();
+  printTargets();
+  const dir = path.join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ label, routes: ROUTES, heapMB: HEAP_MB, load: loadavg(), seconds: (Date.now() - started) / 1000, rows, extra }, null, 2));
+  console.log(`\n(${file})`);
+}
+
+await main();

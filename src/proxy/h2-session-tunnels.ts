@@ -1,0 +1,42 @@
+// Client HTTP/2 sessions that carry tunnels (WebSocket over HTTP/2, h2-tunnel-exchange.ts).
+// An HTTP/2 server closes a session whose connection was idle for --client-timeout; a WebSocket
+// may be quiet much longer than that and still be wanted (the route's tunnel timeout, default
+// 1 h, is its bound, as for HTTP/1.1 tunnels). So the session stays while it has a tunnel open;
+// the idle check comes again with the next frame (a tunnel closing is one).
+
+import type { Http2Server, Http2SecureServer, Http2Session } from 'node:http2';
+import type { Duplex } from 'node:stream';
+
+const kTunnels = Symbol('switchyard.h2Tunnels');
+
+interface TunnelCount { [kTunnels]?: number }
+
+export function sessionTunnelOpened(session: Http2Session): void {
+  const s = session as unknown as TunnelCount;
+  s[kTunnels] = (s[kTunnels] ?? 0) + 1;
+}
+
+export function sessionTunnelClosed(session: Http2Session): void {
+  const s = session as unknown as TunnelCount;
+  s[kTunnels] = (s[kTunnels] ?? 1) - 1;
+}
+
+export function sessionHasTunnels(session: Http2Session): boolean {
+  return ((session as unknown as TunnelCount)[kTunnels] ?? 0) > 0;
+}
+
+/**
+ * A session idle for the server's timeout: closed (Node's default), unless it carries a tunnel.
+ * With allowHTTP1 an idle HTTP/1.1 socket comes here too: destroyed, as Node would.
+ */
+function onSessionIdle(idle: Http2Session | Duplex): void {
+  if (idle.destroyed || sessionHasTunnels(idle as Http2Session)) return;
+  idle.destroy();
+}
+
+/** Idle sessions close after `ms` (the client timeout), those with tunnels open excepted. */
+export function closeIdleSessions(server: Http2Server | Http2SecureServer, ms: number): void {
+  server.setTimeout(ms);
+  // With a listener, Node leaves the idle session to it instead of destroying it.
+  server.on('timeout', onSessionIdle);
+}

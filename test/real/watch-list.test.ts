@@ -1,0 +1,110 @@
+// Start-up on a real kube-apiserver (v1.36, WatchList on by default) both ways (issue 25): a
+// router reads the initial state through watch-list — one watch with sendInitialEvents=true per
+// kind, no list — and a router told --watch-list=false through paged lists; each serves the same
+// first table at readiness, built by one table update. 620 Routes make the paged lists two pages.
+
+import test from 'ava';
+import { fileURLToPath } from 'node:url';
+import { request } from '../support/http-client.ts';
+import { startRouter, type RouterProcess } from '../support/router-process.ts';
+import { startRealCluster, TEST_USER_AGENT, type AuditEvent, type RealCluster } from '../support/real-apiserver.ts';
+
+const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
+const ROUTER_USER = 'system:serviceaccount:switchyard:switchyard-router';
+const ROUTES = 620;
+/** One endpoint per slice: no health check is due (a router checks backends of more than one), so nothing is sent to it. */
+const POD_ADDRESS = '198.51.100.7';
+const STATE_KINDS = ['routes', 'services', 'endpointslices'];
+
+let cluster: RealCluster;
+let kubeconfig: string;
+const routers: RouterProcess[] = [];
+
+test.before(async (t) => {
+  t.timeout(300_000);
+  cluster = await startRealCluster({ auditUsers: [ROUTER_USER] });
+  await cluster.apply({ kustomization: MANIFESTS });
+  await cluster.waitEstablished('routes.route.openshift.io');
+  await cluster.apply({ yaml: 'apiVersion: v1\nkind: Namespace\nmetadata: { name: app }\n' });
+  for (let i = 0; i < ROUTES; i += 40) {
+    await Promise.all(Array.from({ length: Math.min(40, ROUTES - i) }, async (_, j) => {
+      const n = i + j;
+      await cluster.must('POST', '/api/v1/namespaces/app/services', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: `s${n}`, namespace: 'app' },
+        spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      });
+      await cluster.must('POST', '/apis/discovery.k8s.io/v1/namespaces/app/endpointslices', {
+        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+        metadata: { name: `s${n}-1`, namespace: 'app', labels: { 'kubernetes.io/service-name': `s${n}` } },
+        addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        endpoints: [{ addresses: [POD_ADDRESS], conditions: { ready: true } }],
+      });
+      await cluster.must('POST', '/apis/route.openshift.io/v1/namespaces/app/routes', {
+        apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: { name: `r${n}`, namespace: 'app' },
+        spec: { host: `r${n}.apps.example.com`, to: { kind: 'Service', name: `s${n}` }, tls: { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' } },
+      });
+    }));
+  }
+  ({ kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router'));
+});
+
+test.after.always(async () => {
+  for (const router of routers) await router.stop();
+  await cluster?.stop();
+});
+
+function start(node: string, watchList: boolean): Promise<RouterProcess> {
+  return startRouter({
+    args: ['--kubeconfig', kubeconfig, '--update-status=false', `--watch-list=${watchList}`],
+    env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: node },
+    timeoutMs: 120_000,
+  }).then((router) => { routers.push(router); return router; });
+}
+
+/** Requests of the router on `node`, one entry each (a watch when it starts, the rest when answered). */
+function requestsOf(node: string): AuditEvent[] {
+  return cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && e.userAgent !== TEST_USER_AGENT
+    && e.userAgent?.endsWith(`; ${node})`) && (e.verb === 'watch' ? e.stage === 'ResponseStarted' : e.stage === 'ResponseComplete'));
+}
+
+const query = (e: AuditEvent) => new URL(e.requestURI, 'https://x').searchParams;
+
+/** The table a router serves: its hosts with their routes, as /debug/routes shows them. */
+async function servedTable(router: RouterProcess): Promise<{ hosts: unknown[]; updates: number }> {
+  const view = (await request(router.admin, { path: '/debug/routes' })).json<{ hosts: Array<{ host: string }> }>();
+  const metrics = (await request(router.admin, { path: '/metrics' })).body;
+  const updates = Number(/^switchyard_table_updates_total (\d+)$/m.exec(metrics)?.[1]);
+  return { hosts: [...view.hosts].sort((a, b) => a.host.localeCompare(b.host)), updates };
+}
+
+test.serial('watch-list and paged lists: the same first table at readiness, read each its own way', async (t) => {
+  t.timeout(240_000);
+  const [streamed, paged] = await Promise.all([start('by-watch-list', true), start('by-pages', false)]);
+  // At readiness, before anything else changes: the first table, built once.
+  const [a, b] = await Promise.all([servedTable(streamed), servedTable(paged)]);
+  t.is(a.hosts.length, ROUTES);
+  t.is(a.updates, 1, 'watch-list: one table update at readiness');
+  t.is(b.updates, 1, 'paged lists: one table update at readiness');
+  t.deepEqual(a.hosts, b.hosts);
+  const last = a.hosts.find((h: any) => h.host === `r${ROUTES - 1}.apps.example.com`) as any;
+  t.deepEqual(last?.routes[0].backends[0].endpoints.map((e: any) => `${e.address}:${e.port}`), [`${POD_ADDRESS}:8080`]);
+  for (const router of [streamed, paged]) {
+    const reply = await request(router.http, { host: `r${ROUTES - 1}.apps.example.com`, path: '/' });
+    t.is(reply.status, 302);
+  }
+
+  // How each read the state: the API server's audit log.
+  const byWatchList = requestsOf('by-watch-list');
+  const byPages = requestsOf('by-pages');
+  for (const kind of STATE_KINDS) {
+    const ofKind = (events: AuditEvent[]) => events.filter((e) => e.objectRef?.resource === kind && !e.objectRef.subresource);
+    const streams = ofKind(byWatchList).filter((e) => e.verb === 'watch' && query(e).get('sendInitialEvents') === 'true');
+    t.is(streams.length, 1, `${kind}: one streaming list`);
+    t.deepEqual(ofKind(byWatchList).filter((e) => e.verb === 'list').map((e) => e.requestURI), [], `${kind}: no list by the watch-list router`);
+    const lists = ofKind(byPages).filter((e) => e.verb === 'list');
+    t.true(lists.length >= 2 && lists.every((e) => query(e).get('limit') !== null), `${kind}: paged lists (${lists.map((e) => e.requestURI).join(', ')})`);
+    t.true(lists.some((e) => query(e).get('continue') !== null), `${kind}: a second page`);
+    t.deepEqual(ofKind(byPages).filter((e) => query(e).get('sendInitialEvents') !== null).map((e) => e.requestURI), [], `${kind}: no watch-list by the paged router`);
+  }
+  t.false(streamed.logs.some((l) => String(l.msg).includes('does not stream lists')), 'the server did not refuse watch-list');
+});
