@@ -26,12 +26,22 @@ export function sessionHasTunnels(session: Http2Session): boolean {
 }
 
 /**
- * A session idle for the server's timeout: closed (Node's default), unless it carries a tunnel.
+ * A session idle for the server's timeout is closed, unless it carries a tunnel. Gracefully:
+ * GOAWAY, and the streams it has open run to their end under their own bounds (a request whose
+ * answer is slow: the route timeout; a stalled body: its 408 after --client-timeout) — Node's
+ * default, destroy(), cut them, so a quiet session lost a request in flight, and a stalled body
+ * got REFUSED_STREAM or its 408 depending on which of two equal timers fired first. Without
+ * open streams, close() ends the session at once, as before.
  * With allowHTTP1 an idle HTTP/1.1 socket comes here too: destroyed, as Node would.
  */
 function onSessionIdle(idle: Http2Session | Duplex): void {
   if (idle.destroyed || sessionHasTunnels(idle as Http2Session)) return;
-  idle.destroy();
+  if (isSession(idle)) idle.close();
+  else idle.destroy();
+}
+
+function isSession(idle: Http2Session | Duplex): idle is Http2Session {
+  return typeof (idle as Http2Session).goaway === 'function';
 }
 
 /** Idle sessions close after `ms` (the client timeout), those with tunnels open excepted. */
