@@ -88,11 +88,12 @@ test('an HTTP/2 request answered later than --client-timeout is not cut with its
   const session = http2.connect(`https://127.0.0.1:${router.https}`, { ca: ca.cert, servername: 'h2.test' });
   session.on('error', () => {});
   t.teardown(() => session.close());
-  const stream = session.request({ ':path': '/?delay=1500', ':authority': 'h2.test' });
+  const stream = session.request({ ':path': '/?delay=1500', ':authority': 'h2.test' }, { endStream: true });
   stream.resume();
   const status = await new Promise<number>((resolve, reject) => {
     stream.on('response', (h) => resolve(Number(h[':status'])));
     stream.on('error', reject);
+    stream.on('close', () => reject(new Error(`stream closed without an answer (code ${stream.rstCode})`)));
   });
   t.is(status, 200);
 });
