@@ -1,6 +1,6 @@
 // `npm run bench:instructions`: machine instructions the router executes per proxied request,
 // counted by valgrind's callgrind — a figure a loaded, shared machine does not move (req/s and
-// CPU seconds do). One router process (`--workers 0`) runs under callgrind; after a warm-up the
+// CPU seconds do). One router process (`--workers` BENCH_WORKERS, default 0) runs under callgrind; after a warm-up the
 // counters are zeroed (callgrind_control -z), N requests go through, the counters are dumped
 // (callgrind_control -d) and divided by N. The backend runs outside valgrind.
 //
@@ -11,7 +11,10 @@
 //
 // Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
 // the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
-// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated).
+// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated),
+// BENCH_WORKERS (the router's --workers, default 0: worker threads are counted with the process;
+// the worker processes of builds before worker threads too, callgrind following the children).
+// With workers, warm up longer (each thread compiles its own code): BENCH_WARMUP × workers.
 // Prints a Markdown table. Nothing here asserts.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,6 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { children, startJsonLine } from './processes.ts';
+import { childPids } from './proc.ts';
 import { LARGE_JSON } from './large-json.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,6 +33,7 @@ const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
 const warmup = Number(process.env.BENCH_WARMUP ?? 500);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.split(',')) : null;
+const workers = Number(process.env.BENCH_WORKERS ?? 0);
 const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
 if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE]);
 
@@ -98,15 +103,22 @@ async function load(port: number, c: Case, n: number): Promise<number> {
   return failed;
 }
 
+/** The router's process, and its worker processes in builds that forked them. */
+const treeOf = (pid: number): number[] => [pid, ...childPids(pid)];
+
 function dumpTotal(dir: string, pid: number, before: Set<string>): number {
-  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
-  const file = readdirSync(dir).find((f) => f.startsWith(`cg.${pid}`) && !before.has(f));
-  if (file === undefined) throw new Error('callgrind wrote no dump');
-  const text = readFileSync(path.join(dir, file), 'utf8');
-  const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
-  if (m === null) throw new Error(`no totals in ${file}`);
-  before.add(file);
-  return Number(m[1]);
+  let total = 0;
+  for (const p of treeOf(pid)) {
+    execFileSync('callgrind_control', ['-d', String(p)], { stdio: 'ignore' });
+    const file = readdirSync(dir).find((f) => f.startsWith(`cg.${p}`) && !before.has(f));
+    if (file === undefined) throw new Error('callgrind wrote no dump');
+    const text = readFileSync(path.join(dir, file), 'utf8');
+    const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+    if (m === null) throw new Error(`no totals in ${file}`);
+    before.add(file);
+    total += Number(m[1]);
+  }
+  return total;
 }
 
 async function measure(label: string, cli: string, backend: number): Promise<Map<string, number>> {
@@ -114,8 +126,8 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
   const compress = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(path.join(path.dirname(cli), 'plugins/compress.js'))}).then(() => process.exit(0), () => process.exit(1))`]).status === 0;
   const file = routes(dir, backend, compress);
   const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
-  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no',
-    process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0',
+  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no', '--trace-children=yes',
+    process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers),
     ...plugins, '--log-level', 'info'], (l) => l.msg === 'listening');
   const port = line.http as number;
   const pid = child.pid!;
@@ -125,7 +137,7 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
   // Every case warms up first: code shared by the cases is optimised before any is counted.
   for (const c of cases) await load(port, c, warmup);
   for (const c of cases) {
-    execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
+    for (const p of treeOf(pid)) execFileSync('callgrind_control', ['-z', String(p)], { stdio: 'ignore' });
     const failed = await load(port, c, requests);
     const total = dumpTotal(dir, pid, dumps);
     out.set(c.name, total / requests);
@@ -141,7 +153,7 @@ async function main(): Promise<void> {
   const results: Array<[string, Map<string, number>]> = [];
   for (const [label, cli] of builds) results.push([label, await measure(label, cli, backend.port)]);
   backend.server.close();
-  console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections, --workers ${workers}; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   const names = CASES.map((c) => c.name).filter((n) => results.some(([, r]) => r.has(n)));
   console.log(`| build | ${names.map((n) => `${n} (k instr/req)`).join(' | ')} |`);
   console.log(`|---|${names.map(() => '---:').join('|')}|`);

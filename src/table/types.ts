@@ -1,5 +1,5 @@
-// The compiled route table: plain, serialisable data (it crosses the primary → worker IPC
-// boundary and is printed by /debug/routes). Built by controller/compile.ts from the store and the
+// The compiled route table: plain, serialisable data (posted from the main thread to the proxy
+// worker threads, printed by /debug/routes). Built by controller/compile.ts from the store and the
 // admission results; read by the proxy, which builds its runtime objects (balancers, pools,
 // metric children) from it once per table change — never per request.
 
@@ -41,8 +41,11 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
-  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
-  protocol?: 'http2';
+  /**
+   * The backend speaks HTTP/2 (table/backend-protocol.ts), or `alpn`: a reencrypt route's
+   * endpoint that was declared nothing chooses by ALPN (h2 or http/1.1); absent: HTTP/1.1.
+   */
+  protocol?: 'http2' | 'alpn';
 }
 
 export interface HealthCheckSpec {
@@ -283,11 +286,6 @@ export interface TableDelta {
   reset?: boolean;
   /** Present when the Gateways' own listeners changed: the whole set. */
   entryPoints?: GatewayEntryPoint[];
-  /**
-   * Only on the way to worker processes (table/middleware-configs.ts): Middleware configs by
-   * version, each once, while the routes' middlewares carry their version without the config.
-   */
-  middlewareConfigs?: Record<string, unknown>;
 }
 
 export interface AdmissionResult {

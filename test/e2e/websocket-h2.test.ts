@@ -9,6 +9,8 @@ import test from 'ava';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { serviceYaml, routeYaml } from '../support/backends.ts';
@@ -27,7 +29,8 @@ const upgrades: http.IncomingMessage[] = [];
 const held = new Set<Duplex>();
 
 test.before(async () => {
-  backend = http.createServer((_req, res) => res.end('plain'));
+  // Plain requests are answered once their body is read.
+  backend = http.createServer((req, res) => { req.resume(); req.once('end', () => res.end('plain')); });
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has('chat.v1') ? 'chat.v1' : false) });
   backend.on('upgrade', (req, socket, head) => {
     upgrades.push(req);
@@ -219,4 +222,17 @@ test.serial('a session carrying a WebSocket is not closed for being idle (--clie
   await new Promise<void>((resolve) => plain.once('close', () => resolve()));
   t.false(tunnelled.closed || tunnelled.destroyed, 'the session with the tunnel is still open');
   t.is(await echo(opened.stream, reader, 'after'), 'ws:after');
+});
+
+test.serial('HTTP/1.1 over TLS on the same server keeps its idle rules: a stalled request body still gets its 408', async (t) => {
+  // The HTTPS server serves HTTP/1.1 too (allowHTTP1); its idle-session rule must leave HTTP/1.1 sockets to Node's own.
+  const socket = tls.connect({ host: '127.0.0.1', port: router.https, servername: 'ws.test', ca: ca.cert, ALPNProtocols: ['http/1.1'] });
+  t.teardown(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  let reply = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => { reply += chunk; });
+  socket.on('error', () => {});
+  socket.write('POST /upload HTTP/1.1\r\nHost: ws.test\r\nContent-Length: 10\r\n\r\nab');
+  await once(socket, 'close');
+  t.regex(reply, /^HTTP\/1\.1 408 /);
 });

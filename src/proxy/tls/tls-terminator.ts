@@ -52,7 +52,7 @@ export interface TlsTerminatorOptions {
   metrics: Metrics;
   logger: Logger;
   /**
-   * Session ticket keys managed by someone else (the primary, so that every worker process
+   * Session ticket keys managed by someone else (the main thread, so that every worker thread
    * can resume every session): no rotation here; call setTicketKeys() with new ones.
    */
   ticketKeys?: Buffer;
