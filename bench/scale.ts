@@ -45,7 +45,7 @@ import { createHash } from 'node:crypto';
 import { benchAddress } from './addresses.ts';
 import { FakeApiServer } from '../test/support/fake-apiserver.ts';
 import { children, startJsonLine } from './processes.ts';
-import { analyse } from './heap-breakdown.ts';
+import { analyse, readSnapshot } from './heap-breakdown.ts';
 import { cpuSeconds, rssBytes, childPids } from './proc.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -268,7 +268,7 @@ async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: 
   }
   if (!file) return [];
   await get(r.admin, 'x', '/healthz'); // answers once the snapshot is written
-  const b = analyse(JSON.parse(readFileSync(path.join(r.dir, file), 'utf8')), 12);
+  const b = analyse(readSnapshot(path.join(r.dir, file)), 12);
   return [{ name: 'whole heap', bytesPerRoute: Math.round(b.totalBytes / routes) },
     ...b.retainers.map((x) => ({ name: x.name, bytesPerRoute: Math.round(x.retained / routes) }))];
 }
@@ -347,7 +347,15 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
     propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
   };
-  if (heap) result.heap = await heapBreakdown(router, n);
+  // The row now, before the heap snapshot (which takes long, and can fail on a large heap).
+  console.error(`measured: ${JSON.stringify({ ...result, propagationMs: undefined })}`);
+  if (heap) {
+    try {
+      result.heap = await heapBreakdown(router, n);
+    } catch (err) {
+      console.error(`heap breakdown failed: ${(err as Error).message}`);
+    }
+  }
   await stopRouter(router);
   await api?.close();
   pods?.stop();
