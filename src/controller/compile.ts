@@ -34,6 +34,8 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   if (!parsed.ok) throw new Error(`${c.key}: ${parsed.message}`);
   // Sized up front (not grown by push, which leaves room for 17 per route).
   const services = new Array<CompiledService>(c.backends.length);
+  /** What each service's port (or the route's annotation) says of the HTTP version, null: nothing. */
+  const declared = new Array<BackendProtocol | null>(c.backends.length);
   let endpointCount = 0;
   for (let i = 0; i < c.backends.length; i++) {
     const backend = c.backends[i]!;
@@ -43,10 +45,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
     services[i] = { name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints };
-    const protocol = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol) ?? defaultProtocol(c);
-    if (protocol === 'http2') services[i]!.protocol = 'http2';
+    declared[i] = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol);
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);
+  const reencrypt = tls?.termination === 'reencrypt';
+  for (let i = 0; i < services.length; i++) {
+    const protocol = declared[i] ?? defaultProtocol(c, reencrypt);
+    if (protocol !== 'http1') services[i]!.protocol = protocol;
+  }
   const route: CompiledRoute = {
     key: c.key,
     kind: c.kind,
@@ -81,9 +87,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   return { route, skipped: diag.skipped };
 }
 
-/** Without an annotation or appProtocol: HTTP/1.1, but HTTP/2 for a GRPCRoute's backends (gRPC needs it). */
-function defaultProtocol(c: RouteCandidate): BackendProtocol {
-  return c.kind === 'GRPCRoute' ? 'http2' : 'http1';
+/**
+ * Without an annotation or appProtocol: HTTP/2 for a GRPCRoute's backends (gRPC needs it); on a
+ * reencrypt route, what the endpoint chooses by ALPN (h2 or http/1.1, as OpenShift's router);
+ * else HTTP/1.1 (cleartext has no negotiation to ask with).
+ */
+function defaultProtocol(c: RouteCandidate, reencrypt: boolean): BackendProtocol | 'alpn' {
+  if (c.kind === 'GRPCRoute') return 'http2';
+  return reencrypt ? 'alpn' : 'http1';
 }
 
 function hasKeys(o: object): boolean {

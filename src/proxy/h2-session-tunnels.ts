@@ -5,6 +5,7 @@
 // the idle check comes again with the next frame (a tunnel closing is one).
 
 import type { Http2Server, Http2SecureServer, Http2Session } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 const kTunnels = Symbol('switchyard.h2Tunnels');
@@ -25,18 +26,34 @@ export function sessionHasTunnels(session: Http2Session): boolean {
   return ((session as unknown as TunnelCount)[kTunnels] ?? 0) > 0;
 }
 
+/** What Node's HTTP/1.1 server keeps on a socket (allowHTTP1): the request being read, the response being written. */
+interface Http1Socket extends Duplex {
+  parser?: { incoming?: IncomingMessage | null } | null;
+  _httpMessage?: ServerResponse | null;
+}
+
 /**
- * A session idle for the server's timeout: closed (Node's default), unless it carries a tunnel.
- * With allowHTTP1 an idle HTTP/1.1 socket comes here too: destroyed, as Node would.
+ * Idle for the server's timeout. A session: closed (Node's default), unless it carries a tunnel.
+ * With allowHTTP1 an HTTP/1.1 socket comes here too, and gets Node's own rule: destroyed unless
+ * its request (a body still arriving, request-entry.ts) or its response took the timeout.
  */
-function onSessionIdle(idle: Http2Session | Duplex): void {
-  if (idle.destroyed || sessionHasTunnels(idle as Http2Session)) return;
-  idle.destroy();
+function onIdle(idle: Http2Session | Http1Socket): void {
+  if (idle.destroyed) return;
+  if (typeof (idle as Http2Session).goaway === 'function') {
+    if (!sessionHasTunnels(idle as Http2Session)) idle.destroy();
+    return;
+  }
+  const socket = idle as Http1Socket;
+  const req = socket.parser?.incoming;
+  if (req != null && !req.complete && req.listenerCount('timeout') > 0) return;
+  const res = socket._httpMessage;
+  if (res != null && res.listenerCount('timeout') > 0) return;
+  socket.destroy();
 }
 
 /** Idle sessions close after `ms` (the client timeout), those with tunnels open excepted. */
 export function closeIdleSessions(server: Http2Server | Http2SecureServer, ms: number): void {
   server.setTimeout(ms);
   // With a listener, Node leaves the idle session to it instead of destroying it.
-  server.on('timeout', onSessionIdle);
+  server.on('timeout', onIdle);
 }

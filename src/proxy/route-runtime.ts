@@ -85,10 +85,12 @@ export class RouteRuntime implements ChainOwner {
    * costs no label lookups at start-up). Shared with the successor runtime of the same route.
    */
   readonly #children: MetricChildren;
-  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2 (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
+  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2, `alpn/<id>` for ALPN's choice (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
   readonly tlsPools: Map<string, UpstreamDispatcher>;
   /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
   readonly http2: ReadonlySet<EndpointState> | null;
+  /** Reencrypt endpoints whose HTTP version ALPN decides (upstream-alpn-pool.ts); null when none. */
+  readonly alpn: ReadonlySet<EndpointState> | null;
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
@@ -107,16 +109,19 @@ export class RouteRuntime implements ChainOwner {
     let hasWeight = false;
     let i = 0;
     let http2: Set<EndpointState> | null = null;
+    let alpn: Set<EndpointState> | null = null;
     for (const service of route.services) {
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
         members[i++] = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
         if (ep.weight > 0) hasWeight = true;
         if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
+        else if (service.protocol === 'alpn') (alpn ??= new Set()).add(endpoint);
       }
     }
     this.members = members;
     this.http2 = http2;
+    this.alpn = alpn;
     this.hasWeight = hasWeight;
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;

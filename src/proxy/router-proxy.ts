@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Gauge } from 'prom-client';
 import { Http2UpstreamPool, type UpstreamDispatcher } from './upstream-h2-pool.ts';
+import { AlpnUpstreamPool } from './upstream-alpn-pool.ts';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -226,7 +227,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   /**
    * The endpoint's pool for this route: HTTP/2 when the route's service port says so
    * (backend-protocol.ts) — but an Upgrade always goes over HTTP/1.1 — else HTTP/1.1; cleartext,
-   * or TLS for reencrypt routes.
+   * or TLS for reencrypt routes, where a port that says nothing lets ALPN choose.
    */
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade = false): UpstreamDispatcher {
     const http2 = !upgrade && runtime.http2 !== null && runtime.http2.has(endpoint);
@@ -235,14 +236,17 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
     const pools = runtime.tlsPools;
-    const key = http2 ? `h2/${endpoint.id}` : endpoint.id;
+    // Nothing declared: the endpoint's ALPN choice (h2 or http/1.1) decides.
+    const alpn = !http2 && !upgrade && runtime.alpn !== null && runtime.alpn.has(endpoint);
+    const key = http2 ? `h2/${endpoint.id}` : alpn ? `alpn/${endpoint.id}` : endpoint.id;
     let pool = pools.get(key);
     if (pool === undefined) {
       const tls = runtime.route.tls!;
       const settings = { ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls.serverName };
-      pool = http2
-        ? new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings })
-        : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
+      const options = { authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings };
+      pool = http2 ? new Http2UpstreamPool(options)
+        : alpn ? new AlpnUpstreamPool(options)
+          : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
       pools.set(key, pool);
     }
     return pool;

@@ -41,8 +41,11 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
-  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
-  protocol?: 'http2';
+  /**
+   * The backend speaks HTTP/2 (table/backend-protocol.ts), or `alpn`: a reencrypt route's
+   * endpoint that was declared nothing chooses by ALPN (h2 or http/1.1); absent: HTTP/1.1.
+   */
+  protocol?: 'http2' | 'alpn';
 }
 
 export interface HealthCheckSpec {
