@@ -4,11 +4,12 @@
 // HTTP/1.1 Upgrade to the backend (a real `ws` server) and a tunnel; the backend's refusals are
 // relayed; policies hold; a plain CONNECT is still 405; streams reset before their 200 are
 // rapid-reset glitches, open tunnels closed by the client are not; a session with a tunnel is
-// not closed for being idle.
+// not closed for being idle, and gets the tunnel grace at drain; the proxy workers serve it too.
 import test from 'ava';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { WebSocketServer } from 'ws';
@@ -235,4 +236,54 @@ test.serial('HTTP/1.1 over TLS on the same server keeps its idle rules: a stalle
   socket.write('POST /upload HTTP/1.1\r\nHost: ws.test\r\nContent-Length: 10\r\n\r\nab');
   await once(socket, 'close');
   t.regex(reply, /^HTTP\/1\.1 408 /);
+});
+
+test.serial('drain: a session carrying a WebSocket gets the tunnel grace, not the request deadline', async (t) => {
+  const file = writeTempFile([serviceYaml('ws', [backendPort]), routeYaml('ws', 'ws.test', 'ws')].join('\n---\n'));
+  const draining = await startRouter({ args: ['--file', file, '--drain-timeout', '1s', '--tunnel-drain-timeout', '60s'] });
+  t.teardown(() => draining.stop());
+  const session = http2.connect(`http://127.0.0.1:${draining.http}`);
+  session.on('error', () => {});
+  t.teardown(() => session.destroy());
+  await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+  const opened = await new Promise<http2.ClientHttp2Stream>((resolve) => {
+    const s = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':path': '/chat/drain', ':authority': 'ws.test', 'sec-websocket-version': '13' });
+    s.on('error', () => {});
+    s.once('response', () => resolve(s));
+  });
+  const reader = new FrameReader(opened);
+  t.is(await echo(opened, reader, 'before'), 'ws:before');
+  // A request that will not finish, on a connection of its own: cut at the 1 s request deadline.
+  const held = net.connect(draining.http, '127.0.0.1');
+  held.on('error', () => {});
+  held.write('POST /slow HTTP/1.1\r\nHost: ws.test\r\nContent-Length: 10\r\n\r\nab');
+  await once(held, 'connect');
+  const cut = once(held, 'close');
+  draining.child.kill('SIGTERM');
+  await draining.waitForLog((l) => l.msg === 'draining');
+  await cut;
+  // Past the request deadline, the tunnel still carries messages (a session cut with the requests would close).
+  const closed = once(session, 'close').then(() => 'the session was closed');
+  t.is(await Promise.race([echo(opened, reader, 'after'), closed]), 'ws:after');
+  t.is(draining.child.exitCode, null);
+  opened.write(clientFrame(Opcode.CLOSE, Buffer.from([0x03, 0xe8])));
+  opened.end();
+  t.is((await draining.exited).code, 0);
+});
+
+test.serial('--workers 2: WebSocket over HTTP/2 in the proxy workers too', async (t) => {
+  const file = writeTempFile([serviceYaml('ws', [backendPort]), routeYaml('ws', 'ws.test', 'ws')].join('\n---\n'));
+  const workers = await startRouter({ args: ['--file', file, '--workers', '2'] });
+  t.teardown(() => workers.stop());
+  for (let i = 0; i < 4; i++) {
+    const session = http2.connect(`http://127.0.0.1:${workers.http}`);
+    session.on('error', () => {});
+    t.teardown(() => session.destroy());
+    await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+    t.true(session.remoteSettings.enableConnectProtocol);
+    const opened = await extendedConnect(session, `/chat/w${i}`, 'h2c');
+    t.is(opened.status, 200);
+    t.is(await echo(opened.stream, new FrameReader(opened.stream), `w${i}`), `ws:w${i}`);
+    session.destroy();
+  }
 });
