@@ -33,14 +33,18 @@ interface Http1Socket extends Duplex {
 }
 
 /**
- * Idle for the server's timeout. A session: closed (Node's default), unless it carries a tunnel.
+ * Idle for the server's timeout. A session: closed unless it carries a tunnel — gracefully: GOAWAY,
+ * and the streams it has open run to their end under their own bounds (a slow answer: the route
+ * timeout; a stalled body: its 408 after --client-timeout). Node's default, destroy(), cut them:
+ * a quiet session lost a request in flight, and a stalled body got REFUSED_STREAM or its 408
+ * depending on which of two equal timers fired first. Without open streams close() ends it at once.
  * With allowHTTP1 an HTTP/1.1 socket comes here too, and gets Node's own rule: destroyed unless
  * its request (a body still arriving, request-entry.ts) or its response took the timeout.
  */
 function onIdle(idle: Http2Session | Http1Socket): void {
   if (idle.destroyed) return;
   if (typeof (idle as Http2Session).goaway === 'function') {
-    if (!sessionHasTunnels(idle as Http2Session)) idle.destroy();
+    if (!sessionHasTunnels(idle as Http2Session)) (idle as Http2Session).close();
     return;
   }
   const socket = idle as Http1Socket;

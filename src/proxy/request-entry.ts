@@ -167,7 +167,11 @@ export class RequestEntry {
 }
 
 function expectsBody(req: AnyRequest): boolean {
-  if ((req as Http2ServerRequest).stream !== undefined) return !(req as Http2ServerRequest).stream.readableEnded && !req.readableEnded;
+  // HTTP/2: END_STREAM on the HEADERS frame says there is no body (a GET). `readableEnded` alone
+  // stays false until someone reads to the end, which for a GET nobody does: its answer taking
+  // longer than --client-timeout got a 408 "body stalled".
+  const stream = (req as Http2ServerRequest).stream;
+  if (stream !== undefined) return !stream.endAfterHeaders && !stream.readableEnded && !req.readableEnded;
   const h = req.headers;
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
