@@ -15,6 +15,10 @@
 // BENCH_WORKERS (the router's --workers, default 0: worker threads are counted with the process;
 // the worker processes of builds before worker threads too, callgrind following the children).
 // With workers, warm up longer (each thread compiles its own code): BENCH_WARMUP × workers.
+// BENCH_TRACING=1 (the same build twice more, with tracing on — 1 % of new traces sampled, then
+// every one — exporting over OTLP/HTTP to bench/peers/otlp-sink.ts, which runs outside valgrind;
+// the export's own work, batching and protobuf encoding, is in the router process and counted),
+// BENCH_ARGS (more router arguments for every build, space-separated).
 // Prints a Markdown table. Nothing here asserts.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,8 +38,16 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 500);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.split(',')) : null;
 const workers = Number(process.env.BENCH_WORKERS ?? 0);
-const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
-if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE]);
+/** label, dist/cli.js, extra router arguments */
+const builds: Array<[string, string, string[]]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js'), []]];
+if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE, []]);
+const extraArgs = (process.env.BENCH_ARGS ?? '').split(' ').filter((a) => a !== '');
+for (const build of builds) build[2].push(...extraArgs);
+const withTracing = process.env.BENCH_TRACING === '1';
+const TRACING_ROWS: Array<[string, string[]]> = [
+  ['tracing 1 % sampled', ['--trace-sampler', 'parentbased_traceidratio', '--trace-sampler-arg', '0.01']],
+  ['tracing every request', ['--trace-sampler', 'parentbased_always_on']],
+];
 
 
 interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string }
@@ -121,14 +133,14 @@ function dumpTotal(dir: string, pid: number, before: Set<string>): number {
   return total;
 }
 
-async function measure(label: string, cli: string, backend: number): Promise<Map<string, number>> {
+async function measure(label: string, cli: string, backend: number, extraArgs: string[]): Promise<Map<string, number>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-callgrind-'));
   const compress = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(path.join(path.dirname(cli), 'plugins/compress.js'))}).then(() => process.exit(0), () => process.exit(1))`]).status === 0;
   const file = routes(dir, backend, compress);
   const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
   const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no', '--trace-children=yes',
     process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers),
-    ...plugins, '--log-level', 'info'], (l) => l.msg === 'listening');
+    ...plugins, '--log-level', 'info', ...extraArgs], (l) => l.msg === 'listening');
   const port = line.http as number;
   const pid = child.pid!;
   const dumps = new Set(readdirSync(dir));
@@ -150,15 +162,23 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
 
 async function main(): Promise<void> {
   const backend = await startBackend();
+  if (withTracing) {
+    const sink = await startJsonLine(process.execPath, [path.join(here, 'peers/otlp-sink.ts')], (l) => typeof l.port === 'number');
+    const otlp = ['--otlp-endpoint', `http://127.0.0.1:${sink.line.port as number}`];
+    for (const [label, args] of TRACING_ROWS) builds.push([`this build, ${label}`, builds[0]![1], [...extraArgs, ...otlp, ...args]]);
+  }
   const results: Array<[string, Map<string, number>]> = [];
-  for (const [label, cli] of builds) results.push([label, await measure(label, cli, backend.port)]);
+  for (const [label, cli, args] of builds) results.push([label, await measure(label, cli, backend.port, args)]);
   backend.server.close();
   console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections, --workers ${workers}; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   const names = CASES.map((c) => c.name).filter((n) => results.some(([, r]) => r.has(n)));
   console.log(`| build | ${names.map((n) => `${n} (k instr/req)`).join(' | ')} |`);
   console.log(`|---|${names.map(() => '---:').join('|')}|`);
   for (const [label, r] of results) console.log(`| ${label} | ${names.map((n) => (r.has(n) ? (r.get(n)! / 1000).toFixed(0) : '–')).join(' | ')} |`);
-  if (results.length === 2) {
+  if (withTracing) {
+    const off = results[0]![1];
+    console.log(`\ntracing / off (plain): ${results.filter(([label]) => label.includes('tracing')).map(([label, r]) => `${label.replace('this build, ', '')} ${(r.get('plain')! / off.get('plain')!).toFixed(3)}`).join(', ')}`);
+  } else if (results.length === 2) {
     const [a, b] = [results[0]![1], results[1]![1]];
     console.log(`\nthis / base: ${names.filter((n) => a.has(n) && b.has(n)).map((n) => `${n} ${(a.get(n)! / b.get(n)!).toFixed(3)}`).join(', ')}`);
   }
