@@ -35,6 +35,8 @@ const NOISE = randomBytes(CHUNK);
 
 /** A writer that writes `TOTAL` bytes of `chunk` as fast as its reader takes them. */
 interface Writer { written: number; done: boolean }
+/** The two connections of an exchange by their client-side ports: client → router, router → backend. */
+interface Flow { clientPort: number; upstreamPort: number }
 
 function pump(writer: Writer, write: (chunk: Buffer) => boolean, wait: () => Promise<unknown>, end: () => void, chunk: Buffer): void {
   void (async () => {
@@ -50,15 +52,15 @@ function pump(writer: Writer, write: (chunk: Buffer) => boolean, wait: () => Pro
 let backend: Backend;
 let router: RouterProcess;
 /** Per test (by path): the backend's response writer, or the request body it held back. */
-const floods = new Map<string, Writer>();
-const holds = new Map<string, { release: () => void; received: Promise<{ bytes: number; lowerCase: number }> }>();
+const floods = new Map<string, Writer & { upstreamPort: number }>();
+const holds = new Map<string, { upstreamPort: number; release: () => void; received: Promise<{ bytes: number; lowerCase: number }> }>();
 
 test.before(async () => {
   backend = await startBackend('flood', {
     handler(req, res) {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname.startsWith('/flood/')) {
-        const writer: Writer = { written: 0, done: false };
+        const writer = { written: 0, done: false, upstreamPort: req.socket.remotePort! };
         floods.set(url.pathname, writer);
         res.writeHead(200, { 'content-type': url.searchParams.has('noise') ? 'application/json' : 'text/plain', 'content-length': String(TOTAL) });
         pump(writer, (c) => res.write(c), () => once(res, 'drain'), () => res.end(), url.searchParams.has('noise') ? NOISE : LETTERS);
@@ -78,7 +80,7 @@ test.before(async () => {
           res.writeHead(200, { 'content-type': 'text/plain' }).end(String(bytes));
           return { bytes, lowerCase };
         });
-        holds.set(url.pathname, { release, received });
+        holds.set(url.pathname, { upstreamPort: req.socket.remotePort!, release, received });
         return true;
       }
       return false;
@@ -121,17 +123,20 @@ async function stalledAt(progress: () => number): Promise<number> {
 }
 
 /**
- * Bytes in the kernel's queues (sent and not yet read, or not yet sent) of every IPv4 TCP socket
- * with one of `ports` at either end: the connections client ↔ router ↔ backend.
+ * Bytes in the kernel's queues (sent and not yet read, or not yet sent) of the four sockets of
+ * an exchange's two connections: client ↔ router, router ↔ backend.
  */
-function queuedBytes(ports: readonly number[]): number {
+function queuedBytes(flow: Flow): number {
+  const ends = [
+    [flow.clientPort, router.http], [router.http, flow.clientPort], [flow.upstreamPort, backend.port], [backend.port, flow.upstreamPort],
+  ];
   let sum = 0;
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 5) continue;
     const local = parseInt(f[1]!.split(':')[1]!, 16);
     const remote = parseInt(f[2]!.split(':')[1]!, 16);
-    if (!ports.includes(local) && !ports.includes(remote)) continue;
+    if (!ends.some(([l, r]) => l === local && r === remote)) continue;
     const [tx, rx] = f[4]!.split(':').map((h) => parseInt(h, 16));
     sum += tx! + rx!;
   }
@@ -139,8 +144,8 @@ function queuedBytes(ports: readonly number[]): number {
 }
 
 /** At a stall: what was written and is neither in a socket queue nor read is held by a process. */
-function heldAfterStall(t: import('ava').ExecutionContext, what: string, written: number): void {
-  const queued = queuedBytes([router.http, backend.port]);
+function heldAfterStall(t: import('ava').ExecutionContext, what: string, written: number, flow: Flow): void {
+  const queued = queuedBytes(flow);
   const held = written - queued;
   t.log(`${what} stalled after ${(written / 2 ** 20).toFixed(1)} MiB: ${(queued / 2 ** 20).toFixed(1)} MiB in socket queues, ${(held / 2 ** 20).toFixed(2)} MiB held by processes`);
   t.true(held < HELD_BOUND, `${held} bytes held by the processes on the way (the router took the body in)`);
@@ -161,7 +166,7 @@ for (const { host, what } of responseCases) {
     t.is(res.statusCode, 200);
     // Not reading: Node's client stops reading its socket once its own buffer is full.
     const writer = await waitFor(() => floods.get(`/flood/${host}`));
-    heldAfterStall(t, 'the backend', await stalledAt(() => writer.written));
+    heldAfterStall(t, 'the backend', await stalledAt(() => writer.written), { clientPort: req.socket!.localPort!, upstreamPort: writer.upstreamPort });
 
     // Now read: everything arrives, transformed.
     const expected = createHash('sha256');
@@ -204,7 +209,7 @@ for (const host of ['shout.test', 'shout-async.test']) {
     const responded = once(req, 'response') as Promise<[http.IncomingMessage]>;
     pump(client, (c) => req.write(c), () => once(req, 'drain'), () => req.end(), LETTERS);
     const hold = await waitFor(() => holds.get(target));
-    heldAfterStall(t, 'the client\'s upload', await stalledAt(() => client.written));
+    heldAfterStall(t, 'the client\'s upload', await stalledAt(() => client.written), { clientPort: req.socket!.localPort!, upstreamPort: hold.upstreamPort });
 
     hold.release();
     const received = await hold.received;
