@@ -69,6 +69,15 @@ export async function admittedRoutes(cluster: RealCluster): Promise<number> {
   return count;
 }
 
+/** Whether routes r0..r(count-1) carry router `default`'s entry for the host their spec names now. */
+export async function statusesCurrent(cluster: RealCluster, count: number): Promise<boolean> {
+  for (let i = 0; i < count; i++) {
+    const route = await cluster.must<any>('GET', `/apis/route.openshift.io/v1/namespaces/${NAMESPACE}/routes/r${i}`);
+    if (!route.status?.ingress?.some((e: any) => e.routerName === 'default' && e.host === route.spec.host)) return false;
+  }
+  return true;
+}
+
 export async function setRouteHost(cluster: RealCluster, i: number, version: number): Promise<void> {
   await cluster.must('PATCH', `/apis/route.openshift.io/v1/namespaces/${NAMESPACE}/routes/r${i}`,
     { spec: { host: routeHost(i, version) } }, { contentType: 'application/merge-patch+json' });

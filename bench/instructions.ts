@@ -1,6 +1,6 @@
 // `npm run bench:instructions`: machine instructions the router executes per proxied request,
 // counted by valgrind's callgrind — a figure a loaded, shared machine does not move (req/s and
-// CPU seconds do). One router process (`--workers 0`) runs under callgrind; after a warm-up the
+// CPU seconds do). One router process (`--workers` BENCH_WORKERS, default 0) runs under callgrind; after a warm-up the
 // counters are zeroed (callgrind_control -z), N requests go through, the counters are dumped
 // (callgrind_control -d) and divided by N. The backend runs outside valgrind.
 //
@@ -11,7 +11,14 @@
 //
 // Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
 // the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
-// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated).
+// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated),
+// BENCH_WORKERS (the router's --workers, default 0: worker threads are counted with the process;
+// the worker processes of builds before worker threads too, callgrind following the children).
+// With workers, warm up longer (each thread compiles its own code): BENCH_WARMUP × workers.
+// BENCH_TRACING=1 (the same build twice more, with tracing on — 1 % of new traces sampled, then
+// every one — exporting over OTLP/HTTP to bench/peers/otlp-sink.ts, which runs outside valgrind;
+// the export's own work, batching and protobuf encoding, is in the router process and counted),
+// BENCH_ARGS (more router arguments for every build, space-separated).
 // Prints a Markdown table. Nothing here asserts.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,6 +28,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { children, startJsonLine } from './processes.ts';
+import { childPids } from './proc.ts';
 import { LARGE_JSON } from './large-json.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,8 +37,17 @@ const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
 const warmup = Number(process.env.BENCH_WARMUP ?? 500);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.split(',')) : null;
-const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
-if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE]);
+const workers = Number(process.env.BENCH_WORKERS ?? 0);
+/** label, dist/cli.js, extra router arguments */
+const builds: Array<[string, string, string[]]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js'), []]];
+if (process.env.BENCH_BASE) builds.push(['base (BENCH_BASE)', process.env.BENCH_BASE, []]);
+const extraArgs = (process.env.BENCH_ARGS ?? '').split(' ').filter((a) => a !== '');
+for (const build of builds) build[2].push(...extraArgs);
+const withTracing = process.env.BENCH_TRACING === '1';
+const TRACING_ROWS: Array<[string, string[]]> = [
+  ['tracing 1 % sampled', ['--trace-sampler', 'parentbased_traceidratio', '--trace-sampler-arg', '0.01']],
+  ['tracing every request', ['--trace-sampler', 'parentbased_always_on']],
+];
 
 
 interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string }
@@ -98,25 +115,32 @@ async function load(port: number, c: Case, n: number): Promise<number> {
   return failed;
 }
 
+/** The router's process, and its worker processes in builds that forked them. */
+const treeOf = (pid: number): number[] => [pid, ...childPids(pid)];
+
 function dumpTotal(dir: string, pid: number, before: Set<string>): number {
-  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
-  const file = readdirSync(dir).find((f) => f.startsWith(`cg.${pid}`) && !before.has(f));
-  if (file === undefined) throw new Error('callgrind wrote no dump');
-  const text = readFileSync(path.join(dir, file), 'utf8');
-  const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
-  if (m === null) throw new Error(`no totals in ${file}`);
-  before.add(file);
-  return Number(m[1]);
+  let total = 0;
+  for (const p of treeOf(pid)) {
+    execFileSync('callgrind_control', ['-d', String(p)], { stdio: 'ignore' });
+    const file = readdirSync(dir).find((f) => f.startsWith(`cg.${p}`) && !before.has(f));
+    if (file === undefined) throw new Error('callgrind wrote no dump');
+    const text = readFileSync(path.join(dir, file), 'utf8');
+    const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+    if (m === null) throw new Error(`no totals in ${file}`);
+    before.add(file);
+    total += Number(m[1]);
+  }
+  return total;
 }
 
-async function measure(label: string, cli: string, backend: number): Promise<Map<string, number>> {
+async function measure(label: string, cli: string, backend: number, extraArgs: string[]): Promise<Map<string, number>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-callgrind-'));
   const compress = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(path.join(path.dirname(cli), 'plugins/compress.js'))}).then(() => process.exit(0), () => process.exit(1))`]).status === 0;
   const file = routes(dir, backend, compress);
   const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
-  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no',
-    process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', '0',
-    ...plugins, '--log-level', 'info'], (l) => l.msg === 'listening');
+  const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no', '--trace-children=yes',
+    process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers),
+    ...plugins, '--log-level', 'info', ...extraArgs], (l) => l.msg === 'listening');
   const port = line.http as number;
   const pid = child.pid!;
   const dumps = new Set(readdirSync(dir));
@@ -125,7 +149,7 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
   // Every case warms up first: code shared by the cases is optimised before any is counted.
   for (const c of cases) await load(port, c, warmup);
   for (const c of cases) {
-    execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
+    for (const p of treeOf(pid)) execFileSync('callgrind_control', ['-z', String(p)], { stdio: 'ignore' });
     const failed = await load(port, c, requests);
     const total = dumpTotal(dir, pid, dumps);
     out.set(c.name, total / requests);
@@ -138,15 +162,23 @@ async function measure(label: string, cli: string, backend: number): Promise<Map
 
 async function main(): Promise<void> {
   const backend = await startBackend();
+  if (withTracing) {
+    const sink = await startJsonLine(process.execPath, [path.join(here, 'peers/otlp-sink.ts')], (l) => typeof l.port === 'number');
+    const otlp = ['--otlp-endpoint', `http://127.0.0.1:${sink.line.port as number}`];
+    for (const [label, args] of TRACING_ROWS) builds.push([`this build, ${label}`, builds[0]![1], [...extraArgs, ...otlp, ...args]]);
+  }
   const results: Array<[string, Map<string, number>]> = [];
-  for (const [label, cli] of builds) results.push([label, await measure(label, cli, backend.port)]);
+  for (const [label, cli, args] of builds) results.push([label, await measure(label, cli, backend.port, args)]);
   backend.server.close();
-  console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`\ncallgrind (valgrind ${spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim()}), node ${process.version}, ${requests} requests after ${warmup} warm-up, ${concurrency} keep-alive connections, --workers ${workers}; loadavg ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   const names = CASES.map((c) => c.name).filter((n) => results.some(([, r]) => r.has(n)));
   console.log(`| build | ${names.map((n) => `${n} (k instr/req)`).join(' | ')} |`);
   console.log(`|---|${names.map(() => '---:').join('|')}|`);
   for (const [label, r] of results) console.log(`| ${label} | ${names.map((n) => (r.has(n) ? (r.get(n)! / 1000).toFixed(0) : '–')).join(' | ')} |`);
-  if (results.length === 2) {
+  if (withTracing) {
+    const off = results[0]![1];
+    console.log(`\ntracing / off (plain): ${results.filter(([label]) => label.includes('tracing')).map(([label, r]) => `${label.replace('this build, ', '')} ${(r.get('plain')! / off.get('plain')!).toFixed(3)}`).join(', ')}`);
+  } else if (results.length === 2) {
     const [a, b] = [results[0]![1], results[1]![1]];
     console.log(`\nthis / base: ${names.filter((n) => a.has(n) && b.has(n)).map((n) => `${n} ${(a.get(n)! / b.get(n)!).toFixed(3)}`).join(', ')}`);
   }

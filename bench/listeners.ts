@@ -1,16 +1,19 @@
-// Health check targets for bench:scale: N listening sockets, one per address 127.2.x.y (from
-// index `first` on), all on one port. Mode `tcp`: accept and close (a TCP check needs nothing
-// more). Mode `http`: answer every request with `200` and keep the connection (an HTTP check
-// may reuse it). Prints {"port": P, "addresses": [...]} once all listen. Usage:
-// listeners.ts <count> [tcp|http] [port (0 = pick one)] [first]. Several processes split a
-// large count (each kept connection is a file descriptor here too).
+// Endpoints for bench:scale: N listening sockets, one per address (bench/addresses.ts: health
+// check targets 127.2.x.y, or the pod-like endpoints 127.64.x.y; from index `first` on), all on
+// one port. Mode `tcp`: accept and close (a TCP check needs nothing more). Mode `http`: answer
+// every request with `200` and keep the connection (an HTTP check may reuse it). Prints
+// {"port": P, "addresses": [...]} once all listen. Usage:
+// listeners.ts <count> [tcp|http] [port (0 = pick one)] [first] [health|pods]. Several processes
+// split a large count (each kept connection is a file descriptor here too).
 import net from 'node:net';
+import { benchAddress, type AddressScheme } from './addresses.ts';
 
 const count = Number(process.argv[2] ?? 1000);
 const mode = process.argv[3] === 'http' ? 'http' : 'tcp';
 const fixedPort = Number(process.argv[4] ?? 0);
 const first = Number(process.argv[5] ?? 0);
-const addresses = Array.from({ length: count }, (_, k) => { const i = first + k; return `127.2.${(i >> 8) & 255}.${i & 255}`; });
+const scheme: AddressScheme = process.argv[6] === 'pods' ? 'pods' : 'health';
+const addresses = Array.from({ length: count }, (_, k) => benchAddress(scheme, first + k));
 
 const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
 

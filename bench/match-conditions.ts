@@ -34,9 +34,9 @@ for (const h of gatewayHosts) {
   // Three rules on /api: header + query, method, none — the request below matches the last.
   upsert.push({
     key: h, routes: [
-      compiled(h, 0, { method: null, headers: [['x-version', 'v2']], query: [['env', 'canary']], http: true, https: true, listeners: null }),
-      compiled(h, 1, { method: 'POST', headers: [], query: [], http: true, https: true, listeners: null }),
-      compiled(h, 2, { method: null, headers: [], query: [], http: true, https: true, listeners: null }),
+      compiled(h, 0, { method: null, headers: [['x-version', 'v2']], query: [['env', 'canary']], http: true, https: true, listeners: null, patterns: null }),
+      compiled(h, 1, { method: 'POST', headers: [], query: [], http: true, https: true, listeners: null, patterns: null }),
+      compiled(h, 2, { method: null, headers: [], query: [], http: true, https: true, listeners: null, patterns: null }),
     ],
   });
 }

@@ -4,7 +4,11 @@
 // Peers (each proxying to the same backend — nginx `return 200` when installed, else a small
 // Node server): HAProxy `nbthread 1` (the anchor, = 1.00), nginx 1 worker, switchyard in one
 // process (`--workers 0`) and with `--workers 1` / `--workers 2`, fastify + @fastify/http-proxy,
-// and node-http-proxy with a keep-alive agent. Missing system tools are skipped and named.
+// and node-http-proxy with a keep-alive agent; and the Node floor (bench/peers/node-floor.ts):
+// bare Node servers that answer themselves, proxying nothing — node:http for HTTP/1.1, node:https
+// for HTTPS keep-alive, node:http2's stream API for HTTP/2 — the ceiling a Node proxy cannot pass,
+// so every switchyard ratio can be read against HAProxy and against Node's own limit. Missing
+// system tools are skipped and named.
 //
 // Measured, in interleaved rounds (every peer once per round; median of the rounds):
 // - HTTP keep-alive req/s (wrk -t1 -c50) and the peer's CPU seconds per 100k requests
@@ -114,7 +118,12 @@ function h2load(port: number): number {
 
 // ---- peers ----------------------------------------------------------------------------------
 
-interface Running { http: number; https?: number; admin?: number; pids: () => number[]; stop: () => Promise<void> }
+interface Running {
+  http: number; https?: number; admin?: number;
+  /** The HTTP/2 port when it is not the HTTPS one (the Node floor's http2 server). */
+  h2?: number;
+  pids: () => number[]; stop: () => Promise<void>;
+}
 interface Peer {
   name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running>;
   /** Request path (default `/`) and extra headers; `fixedRate: false` leaves it out of the fixed-rate latency rounds. */
@@ -286,6 +295,10 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
       } });
     }
   }
+  list.push({ name: 'node-floor', label: 'Node floor: bare http / https / http2 server (no proxying)', tls: true, async start() {
+    const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/node-floor.ts'), tls.cert, tls.key], (l) => typeof l.h2 === 'number');
+    return { http: line.http as number, https: line.https as number, h2: line.h2 as number, pids: withChildren(child.pid!), stop: stopper(child) };
+  } });
   list.push({ name: 'fastify', label: '@fastify/http-proxy', tls: false, async start() {
     const { child, line } = await startJsonLine(process.execPath, [path.join(here, 'peers/fastify-proxy.ts'), String(backend)], (l) => typeof l.port === 'number');
     return { http: line.port as number, pids: withChildren(child.pid!), stop: stopper(child) };
@@ -393,7 +406,7 @@ async function main(): Promise<void> {
       const res = results.get(p.name)! as PeerResult & { tlsRounds?: Array<[number, number, number]> };
       const hs = tools.openssl ? handshakes(r.https!) : NaN;
       const https = tools.wrk ? wrk(`https://127.0.0.1:${r.https}/`).rps : autocannon(`https://127.0.0.1:${r.https}/`).rps;
-      const h2 = tools.h2load ? h2load(r.https!) : NaN;
+      const h2 = tools.h2load ? h2load(r.h2 ?? r.https!) : NaN;
       (res.tlsRounds ??= []).push([hs, https, h2]);
       res.tlsHandshakes = median(res.tlsRounds.map((x) => x[0]));
       res.httpsRps = median(res.tlsRounds.map((x) => x[1]));
@@ -432,6 +445,12 @@ async function main(): Promise<void> {
     if (failed > 0) console.log(`\nWARNING: ${r.label.trim()}: ${failed} requests failed (non-2xx or timed out); its row does not measure what it says`);
   }
   const sy = results.get('switchyard-0');
+  const floor = results.get('node-floor');
+  if (sy && floor) {
+    console.log(`\nswitchyard one process / Node floor (a bare Node server answering itself): HTTP/1.1 ${ratio(sy.rps, floor.rps)}, ` +
+      `HTTPS keep-alive ${ratio(sy.httpsRps, floor.httpsRps)}, HTTP/2 ${ratio(sy.h2Rps, floor.h2Rps)}, TLS handshakes ${ratio(sy.tlsHandshakes, floor.tlsHandshakes)}; ` +
+      `the floor itself × HAProxy: HTTP/1.1 ${ratio(floor.rps, a?.rps)}, HTTPS ${ratio(floor.httpsRps, a?.httpsRps)}, HTTP/2 ${ratio(floor.h2Rps, a?.h2Rps)}`);
+  }
   const fastify = results.get('fastify');
   if (sy && fastify) console.log(`\nswitchyard one process / @fastify/http-proxy: ${ratio(sy.rps, fastify.rps)}`);
   console.log(`fixed rate: ${f(rate)} req/s requested (autocannon --overallRate, ${connections} connections); achieved: ` +

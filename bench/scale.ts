@@ -1,10 +1,19 @@
 // `npm run bench:scale`: how switchyard scales with the number of routes. For each size N it
-// starts the real router (one process, or with workers) on N routes — each a Route, a Service
-// and an EndpointSlice with 3 endpoints — from a file or from the Kubernetes source (the test
-// suite's fake API server, list + watch through @kubernetes/client-node), and measures:
+// starts the real router (one process, or with worker threads) on N routes — each a Route, a
+// Service and an EndpointSlice with 3 endpoints — from a file or from the Kubernetes source (the
+// test suite's fake API server, list + watch through @kubernetes/client-node), and measures:
+//
+// The shape of the routes (SCALE_SHAPE): `pods` (default) is what a cluster has — every route's
+// 3 endpoints at addresses of their own (127.64.x.y, as pods have), objects with labels, a uid,
+// owner references on the slice's endpoints, a `haproxy.router.openshift.io/timeout` annotation
+// on the Route, active checks on (TCP, `--backend-check-interval` SCALE_CHECK_INTERVAL, default
+// 1h: every endpoint is checked once, soon after start-up), and, with SCALE_SERVE (default on up
+// to 20,000 routes: 3 listening sockets per route), a listener on every endpoint and one request
+// served per route before the memory is read. `shared` is the older shape: every route's
+// endpoints are the same 127.0.0.1-3 (one endpoint state for all routes), bare metadata.
 //
 // - start: spawn → "listening" (sources synced, first table built, ports open: ready);
-// - memory: RSS above an empty router, per route (and each worker's RSS with SCALE_WORKERS);
+// - memory: RSS above an empty router, per route (after the requests, once RSS settles);
 // - propagation: one route's host edited (file rewritten / object updated at the API server)
 //   → the new host answers 200, while a constant-rate load runs against another route;
 // - the cost of one incremental table update (switchyard_table_update_duration_seconds).
@@ -16,7 +25,8 @@
 // `check inter 5s`, `option httpchk` for http) when haproxy is installed.
 //
 // Env: SCALE_SIZES (default "1000,10000"), SCALE_SOURCE (file | kube | both; default file),
-// SCALE_EDITS (default 20), SCALE_WORKERS (default 0), SCALE_LOAD_RATE (req/s during edits,
+// SCALE_SHAPE (pods | shared), SCALE_SERVE (1 | 0), SCALE_CHECK_INTERVAL (pods shape, default 1h),
+// SCALE_EDITS (default 20), SCALE_WORKERS (the router's --workers, default 0), SCALE_LOAD_RATE (req/s during edits,
 // default 500; 0 = no load), SCALE_HEAP=1 (heap snapshot breakdown per size),
 // SCALE_HEALTH_ENDPOINTS, SCALE_HEALTH_TYPE (tcp | http), SCALE_HEALTH_WINDOW (s, default 30),
 // SCALE_HEALTH_HAPROXY=0 (no HAProxy anchor), SCALE_NODE_ARGS (extra node
@@ -31,6 +41,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { benchAddress } from './addresses.ts';
 import { FakeApiServer } from '../test/support/fake-apiserver.ts';
 import { children, startJsonLine } from './processes.ts';
 import { analyse } from './heap-breakdown.ts';
@@ -48,6 +60,10 @@ const healthEndpoints = Number(process.env.SCALE_HEALTH_ENDPOINTS ?? 0);
 const healthWindow = Number(process.env.SCALE_HEALTH_WINDOW ?? 30);
 const healthType = process.env.SCALE_HEALTH_TYPE === 'http' ? 'http' as const : 'tcp' as const;
 const ENDPOINTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+const shape = process.env.SCALE_SHAPE === 'shared' ? 'shared' as const : 'pods' as const;
+const checkInterval = process.env.SCALE_CHECK_INTERVAL ?? '1h';
+/** Serve one request per route (pods shape): a listener on each of the 3N endpoint addresses. */
+const serveFor = (n: number) => shape === 'pods' && (process.env.SCALE_SERVE === undefined ? n <= 20_000 : process.env.SCALE_SERVE === '1');
 
 // ---- objects --------------------------------------------------------------------------------
 
@@ -62,7 +78,45 @@ function applied(object: Record<string, any>): Record<string, any> {
   return copy;
 }
 
-function routeSet(i: number, port: number, addresses = ENDPOINTS, host = `r${i}.scale.local`): RouteSet {
+/** A stable uid per object, as the API server gives. */
+function uid(what: string): string {
+  const h = createHash('md5').update(what).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The pods shape's addresses of route i's endpoints. */
+function podAddresses(i: number): string[] {
+  return [0, 1, 2].map((k) => benchAddress('pods', 3 * i + k));
+}
+
+/** A route as a cluster has it (SCALE_SHAPE=pods): its own endpoint addresses, labels, uids, pod references, a timeout. */
+function podsRouteSet(i: number, port: number, host: string): RouteSet {
+  const ns = `team-${i % 100}`;
+  const app = `app-${i}`;
+  const labels = { app, 'app.kubernetes.io/name': app, 'app.kubernetes.io/part-of': `system-${i % 37}`, team: ns };
+  const meta = (kind: string, name: string, extra: object = {}) => ({ name, namespace: ns, uid: uid(`${kind}/${ns}/${name}`), resourceVersion: String(1000 + i), creationTimestamp: '2026-11-01T10:00:00Z', labels, ...extra });
+  const hash = createHash('md5').update(app).digest('hex').slice(0, 10);
+  return {
+    service: { apiVersion: 'v1', kind: 'Service', metadata: meta('Service', `s${i}`),
+      spec: { type: 'ClusterIP', selector: { app }, ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: port }] } },
+    slice: {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+      metadata: meta('EndpointSlice', `s${i}-${hash.slice(0, 5)}`, { labels: { ...labels, 'kubernetes.io/service-name': `s${i}`, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: `s${i}`, uid: uid(`Service/${ns}/s${i}`), controller: true, blockOwnerDeletion: true }] }),
+      ports: [{ name: 'http', protocol: 'TCP', port }],
+      endpoints: podAddresses(i).map((a, k) => {
+        const pod = `${app}-${hash}-${'abcde'.charAt(k)}${k}x${i % 10}`;
+        return { addresses: [a], conditions: { ready: true, serving: true, terminating: false }, nodeName: `node-${i % 5}`, targetRef: { kind: 'Pod', namespace: ns, name: pod, uid: uid(`Pod/${ns}/${pod}`) } };
+      }),
+    },
+    route: { apiVersion: 'route.openshift.io/v1', kind: 'Route', metadata: meta('Route', `r${i}`, { annotations: { 'haproxy.router.openshift.io/timeout': '30s' } }),
+      spec: { host, path: '/app', to: { kind: 'Service', name: `s${i}`, weight: 100 }, port: { targetPort: 'http' }, wildcardPolicy: 'None' } },
+  };
+}
+
+function routeSet(i: number, port: number, addresses?: string[], host = `r${i}.scale.local`): RouteSet {
+  if (addresses === undefined && shape === 'pods') return podsRouteSet(i, port, host);
+  addresses ??= ENDPOINTS;
   const ns = `team-${i % 100}`;
   return {
     service: { apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}`, namespace: ns }, spec: { ports: [{ name: 'http', port: 80, targetPort: port }] } },
@@ -144,6 +198,32 @@ function constantLoad(port: number, host: string, rate: number): ChildProcess | 
   return child;
 }
 
+/** Listening sockets on the pods shape's first `count` endpoint addresses (one port), in helper processes. */
+async function podListeners(count: number): Promise<{ port: number; stop: () => void }> {
+  const helpers: ChildProcess[] = [];
+  let port = 0;
+  for (let first = 0; first < count; first += LISTENERS_PER_HELPER) {
+    const helper = await startJsonLine(process.execPath, [path.join(here, 'listeners.ts'), String(Math.min(LISTENERS_PER_HELPER, count - first)), 'http', String(port), String(first), 'pods'],
+      (l) => typeof l.port === 'number');
+    helpers.push(helper.child);
+    port = helper.line.port as number;
+  }
+  return { port, stop: () => { for (const h of helpers) h.kill('SIGTERM'); } };
+}
+
+/** One request to every route (each route's balancer, plugin chain and one endpoint's pool come to life), 50 at a time. */
+async function oneRequestPerRoute(port: number, n: number): Promise<void> {
+  let next = 0;
+  let failed = 0;
+  await Promise.all(Array.from({ length: 50 }, async () => {
+    while (next < n) {
+      const i = next++;
+      if ((await get(port, `r${i}.scale.local`, '/app')).status !== 200) failed++;
+    }
+  }));
+  if (failed > 0) console.error(`one request per route: ${failed} of ${n} not answered 200`);
+}
+
 interface Started { child: ChildProcess; http: number; admin: number; startMs: number; startCpuS: number; dir: string }
 
 async function startRouter(sourceArgs: string[], dir: string, extraNodeArgs: string[] = [], routerWorkers = workers): Promise<Started> {
@@ -160,9 +240,9 @@ async function stopRouter(r: Started): Promise<void> {
   await new Promise((resolve) => r.child.once('exit', resolve));
 }
 
-/** RSS of the router's processes: [primary, ...workers]. */
+/** RSS of the router (one process: its worker threads included). */
 function routerRss(r: Started): number[] {
-  return [rssBytes(r.child.pid!), ...childPids(r.child.pid!).map(rssBytes)];
+  return [rssBytes(r.child.pid!)];
 }
 
 /** Wait until the RSS stops growing (the first scrape and JIT settle), then read it. */
@@ -196,8 +276,8 @@ async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: 
 // ---- one size -------------------------------------------------------------------------------
 
 interface SizeResult {
-  source: string; routes: number; workers: number; startMs: number; startCpuS: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
-  workerRssMb: number[]; emptyWorkerRssMb: number[]; updateMs: number; propagationP50: number; propagationP99: number; propagationMax: number;
+  source: string; shape: string; served: boolean; routes: number; workers: number; startMs: number; startCpuS: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
+  updateMs: number; propagationP50: number; propagationP99: number; propagationMax: number;
   loadRate: number; heap?: Array<{ name: string; bytesPerRoute: number }>;
   /** Every edit's propagation (ms), in order: with 20 edits p99 is the slowest one, this says which. */
   propagationMs: number[];
@@ -209,7 +289,11 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   let api: FakeApiServer | null = null;
   let sourceArgs: string[];
   let editRoute: (i: number, host: string) => Promise<void>;
-  const sets = Array.from({ length: n }, (_, i) => routeSet(i, backendPort));
+  // The pods shape's endpoints: listeners on all of them when serving, else a port none listens on.
+  const served = serveFor(n);
+  const pods = shape === 'pods' ? (served ? await podListeners(3 * n) : { port: backendPort, stop: () => {} }) : null;
+  const port = pods?.port ?? backendPort;
+  const sets = Array.from({ length: n }, (_, i) => routeSet(i, port));
   if (source === 'kube') {
     api = await FakeApiServer.start();
     const fake = api;
@@ -225,12 +309,14 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
     writeFileSync(file, docs.join(''));
     sourceArgs = ['--file', file];
     editRoute = async (i, host) => {
-      docs[i] = yamlOf(routeSet(i, backendPort, ENDPOINTS, host));
+      docs[i] = yamlOf(routeSet(i, port, undefined, host));
       writeFileSync(file, docs.join(''));
     };
   }
   const nodeArgs = [...(heap ? ['--heapsnapshot-signal=SIGUSR2'] : []), ...(process.env.SCALE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
-  const router = await startRouter(sourceArgs, dir, nodeArgs);
+  const shapeArgs = shape === 'pods' ? ['--backend-check-interval', checkInterval] : [];
+  const router = await startRouter([...sourceArgs, ...shapeArgs], dir, nodeArgs);
+  if (served) await oneRequestPerRoute(router.http, n);
   const rss = await settledRss(router);
   const load = constantLoad(router.http, 'r0.scale.local', loadRate);
   let text = (await get(router.admin, 'x', '/metrics')).body;
@@ -243,7 +329,9 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
     const t0 = performance.now();
     await editRoute(i, host);
     for (;;) {
-      if ((await get(router.http, host, '/app')).status === 200) break;
+      // Routed (not 404): 200 from a backend, or the router's 502/503 when the endpoints do not listen.
+      const status = (await get(router.http, host, '/app')).status;
+      if (status !== 404 && status !== 0) break;
       await sleep(1);
     }
     propagation.push(performance.now() - t0);
@@ -254,15 +342,15 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   const updates = metric(text, 'switchyard_table_update_duration_seconds_count') - countBefore;
   const updateMs = ((metric(text, 'switchyard_table_update_duration_seconds_sum') - sumBefore) * 1000) / updates;
   const result: SizeResult = {
-    source, routes: n, workers, startMs: Math.round(router.startMs), startCpuS: router.startCpuS, rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
+    source, shape, served, routes: n, workers, startMs: Math.round(router.startMs), startCpuS: router.startCpuS, rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
     kbPerRoute: (rss[0]! - empty.rss[0]!) / 1024 / n,
-    workerRssMb: rss.slice(1).map((b) => b / 2 ** 20), emptyWorkerRssMb: empty.rss.slice(1).map((b) => b / 2 ** 20),
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
     propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
   };
   if (heap) result.heap = await heapBreakdown(router, n);
   await stopRouter(router);
   await api?.close();
+  pods?.stop();
   return result;
 }
 
@@ -388,17 +476,19 @@ async function main(): Promise<void> {
   agent.destroy();
 
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-  console.log(`\nnode ${process.version}; each route: Route + Service + EndpointSlice (3 endpoints); --workers ${workers}; ` +
+  const shapeText = shape === 'pods'
+    ? `pods shape (3 endpoints at addresses of their own, labels, uids, pod references, a timeout annotation; TCP checks every ${checkInterval}; served: one request per route before the memory is read)`
+    : 'shared shape (every route\'s 3 endpoints are 127.0.0.1-3)';
+  console.log(`\nnode ${process.version}; each route: Route + Service + EndpointSlice (3 endpoints), ${shapeText}; --workers ${workers}; ` +
     `${edits} host edits per size under a constant load of ${loadRate} req/s (autocannon --overallRate); loadavg at end ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| source | routes | ready (ms) | CPU to ready (s) | RSS (MB) | KB/route above empty | worker RSS (MB) | 1 update (ms) | propagation p50 / p99 / max (ms) |');
-  console.log('|--------|-------:|-----------:|-----------------:|---------:|---------------------:|----------------:|--------------:|---------------------------------:|');
+  console.log('| source | routes | served | ready (ms) | CPU to ready (s) | RSS (MB) | KB/route above empty | 1 update (ms) | propagation p50 / p99 / max (ms) |');
+  console.log('|--------|-------:|:------:|-----------:|-----------------:|---------:|---------------------:|--------------:|---------------------------------:|');
   for (const r of results) {
-    const w = r.workerRssMb.length ? r.workerRssMb.map((m, i) => `${f(m)} (+${f(m - (r.emptyWorkerRssMb[i] ?? 0))})`).join(', ') : '–';
-    console.log(`| ${r.source} | ${r.routes} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${w} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
+    console.log(`| ${r.source} | ${r.routes} | ${r.served ? 'yes' : 'no'} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
   }
   console.log('\nready = spawn → "listening" (sources synced, table built, ports open); CPU to ready = the router\'s user+system CPU seconds at that moment (all threads: GC, compiler); empty router RSS: ' +
     [...new Set(results.map((r) => `${r.source} ${f(r.emptyRssMb)} MB`))].join(', ') +
-    '; propagation = host edited (file rewritten, or object updated at the API server) → the new host answers 200 (file: includes the watcher\'s 50 ms debounce)');
+    '; propagation = host edited (file rewritten, or object updated at the API server) → the new host is routed (file: includes the watcher\'s 50 ms debounce)');
   for (const r of results.filter((x) => x.heap)) {
     console.log(`\nheap after a full GC, ${r.source} ${r.routes} routes (bytes per route, by retaining object):`);
     for (const h of r.heap!) console.log(`  ${h.name.padEnd(40)} ${String(h.bytesPerRoute).padStart(7)}`);
@@ -411,7 +501,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(path.join(here, 'results'), { recursive: true });
   const out = path.join(here, 'results', `scale-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, JSON.stringify({ node: process.version, workers, edits, loadRate, results, health }, null, 2));
+  writeFileSync(out, JSON.stringify({ node: process.version, shape, checkInterval, workers, edits, loadRate, results, health }, null, 2));
   console.log(`\nJSON: ${path.relative(root, out)}`);
 }
 

@@ -18,11 +18,12 @@ const REDACT = [
   'headers.cookie', 'headers["proxy-authorization"]', 'data', '*.data', 'stringData', '*.stringData',
 ];
 
-export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+/** `bindings`: more fields on every line (a proxy worker thread's `worker` id). */
+export function createLogger(level = 'info', destination?: pino.DestinationStream, bindings: Record<string, unknown> = {}): Logger {
   return pino(
     {
       level,
-      base: { pid: process.pid },
+      base: { pid: process.pid, ...bindings },
       redact: { paths: REDACT, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,

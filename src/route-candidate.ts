@@ -1,12 +1,12 @@
-// Route candidates: Routes, Ingress rule paths and HTTPRoute rule matches normalised into one
+// Route candidates: Routes, Ingress rule paths and HTTPRoute/GRPCRoute rule matches normalised into one
 // shape — what the Gateway API evaluation (gateway/) produces beside the Routes and Ingresses,
 // what the admission chain (admission/) judges, and what the compiler (controller/) turns into a
 // CompiledRoute. Types only, below all three: gateway/ and admission/ are siblings that share
 // these and import nothing of each other.
 
 import type { Ingress, Route, RouteTLSConfig } from './objects/types.ts';
-import type { HTTPRoute } from './objects/gateway-types.ts';
-import type { CompiledMiddleware, HeaderModifier, PathMatch, RedirectSpec, RewriteSpec, RouteKind } from './table/types.ts';
+import type { GatewayRoute } from './objects/gateway-types.ts';
+import type { CompiledMiddleware, HeaderModifier, PathMatch, RedirectSpec, RequestPatterns, RewriteSpec, RouteKind } from './table/types.ts';
 
 /** The annotation attaching Middlewares to a Route or Ingress (and what an HTTPRoute rule's ExtensionRefs become). */
 export const MIDDLEWARES_ANNOTATION = 'switchyard.io/middlewares';
@@ -15,7 +15,7 @@ export const MIDDLEWARES_ANNOTATION = 'switchyard.io/middlewares';
 export interface CandidateBackend {
   /** Service name in the candidate's namespace (or in `namespace`). */
   service: string;
-  /** HTTPRoute backendRefs only: the Service's namespace when it is not the candidate's (allowed by a ReferenceGrant). */
+  /** HTTPRoute/GRPCRoute backendRefs only: the Service's namespace when it is not the candidate's (allowed by a ReferenceGrant). */
   namespace?: string;
   /** Route: `kind` of spec.to / alternateBackends (must be Service); Ingress: always Service. */
   kind: string;
@@ -36,8 +36,8 @@ export interface RouteCandidate {
   kind: RouteKind;
   namespace: string;
   name: string;
-  /** The Route, Ingress (or HTTPRoute) this candidate comes from (age order, labels, annotations). */
-  owner: Route | Ingress | HTTPRoute;
+  /** The Route, Ingress (or HTTPRoute, GRPCRoute) this candidate comes from (age order, labels, annotations). */
+  owner: Route | Ingress | GatewayRoute;
   /** Lower-cased host as declared ('' = none): `www.foo.com` for a wildcard Route, `*.foo.com` for a wildcard Ingress. */
   host: string;
   wildcard: boolean;
@@ -53,7 +53,7 @@ export interface RouteCandidate {
   routeTls?: RouteTLSConfig | null;
   /** Ingress: the spec.tls[] entry listing this host (secretName may be absent). */
   ingressTls?: { secretName?: string } | null;
-  /** HTTPRoute: the rule and match, the listeners it came through (src/gateway/evaluate.ts). */
+  /** HTTPRoute, GRPCRoute: the rule and match, the listeners it came through (src/gateway/evaluate.ts). */
   gateway?: GatewayCandidateData;
   /** Router-wide and switchyard.io/middlewares Middlewares, resolved and validated by admission. */
   middlewares?: CompiledMiddleware[];
@@ -70,13 +70,17 @@ export interface MatchData {
   method: string | null;
   headers: Array<[string, string]>;
   query: Array<[string, string]>;
+  /** GRPCRoute: regular-expression conditions (gateway/grpc-route-rules.ts); null for HTTPRoute. */
+  patterns: RequestPatterns | null;
+  /** GRPCRoute: characters of the matched service and method (its precedence); null for HTTPRoute. */
+  grpc: { service: number; method: number } | null;
 }
 
 export interface RuleData {
   index: number;
   matches: MatchData[];
   backends: CandidateBackend[];
-  /** Share of requests that must be answered 500 (invalid backends, or nothing to do). */
+  /** Share of requests that must be refused (invalid backends, or nothing to do): 500, or UNAVAILABLE to gRPC. */
   invalidShare: number;
   requestHeaders: HeaderModifier | null;
   responseHeaders: HeaderModifier | null;

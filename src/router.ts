@@ -14,7 +14,7 @@ import { ObjectStore } from './store.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { RouterProxy } from './proxy/router-proxy.ts';
 import { HealthService } from './health/health-service.ts';
-import { HealthVerdicts } from './health/health-verdicts.ts';
+import { SharedState } from './shared-memory/shared-state.ts';
 import { PluginRegistry } from './pipeline/plugin-registry.ts';
 import { createAdminServer } from './admin/admin-server.ts';
 import { debugRoutes, type RoutesView } from './admin/debug-routes.ts';
@@ -23,13 +23,12 @@ import { StoreSink, type Source } from './sources/source.ts';
 import type { ClusterMode } from './cluster-mode.ts';
 import { ProxyListeners, type DrainDeadlines } from './proxy/serving.ts';
 import { DefaultCertificateWatcher, initialDefaultCertificate } from './proxy/tls/default-certificate.ts';
-import { WorkerPool } from './cluster/worker-pool.ts';
+import { ProxyWorkers } from './workers/proxy-workers.ts';
 import { Dashboard } from './admin/dashboard.ts';
 import { ServedGauges } from './admin/served-gauges.ts';
 import type { CompiledRoute } from './table/types.ts';
 import { ConfigErrorLog } from './sources/config-error-log.ts';
 import { packageVersion } from './version.ts';
-import { packMiddlewareConfigs } from './table/middleware-configs.ts';
 import { startTracing } from './tracing/start-tracing.ts';
 
 export interface ListeningPorts { http: number; https: number; admin: number }
@@ -49,7 +48,8 @@ export class Router {
   readonly reconciler: Reconciler;
   readonly proxy: RouterProxy;
   readonly health: HealthService;
-  readonly #verdicts: HealthVerdicts;
+  /** What the proxy threads share: endpoint health and in-flight counts, limit counters. */
+  readonly #shared = SharedState.create();
   #ready = false;
   #draining = false;
   #notReady = 'initial load not applied yet';
@@ -60,8 +60,8 @@ export class Router {
   #admin: Server | null = null;
   #adminSocket: NetServer | null = null;
   #certificateWatcher: DefaultCertificateWatcher | null = null;
-  /** `--workers N`: the proxy runs in N worker processes; this one is the primary. */
-  #workers: WorkerPool | null = null;
+  /** `--workers N`: the proxy runs in N worker threads; this is the main thread. */
+  #workers: ProxyWorkers | null = null;
   /** Details of recent configuration errors (the dashboard lists them). */
   readonly configErrors = new ConfigErrorLog();
   readonly #servedGauges: ServedGauges;
@@ -80,27 +80,20 @@ export class Router {
       logger.error({ err, phase }, phase === 'delivery' ? 'applying store changes failed: rebuilding the table' : 'rebuilding the table failed: retrying');
     };
     const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
-    this.health = new HealthService({ logger, defaultDestinationCA });
-    this.proxy = new RouterProxy(config, logger, metrics, options.plugins);
+    // The health checks and every proxy (this one, each worker thread's) see one endpoint state
+    // per id in shared memory: a verdict or an ejection holds everywhere at once.
+    this.health = new HealthService({ logger, defaultDestinationCA, slots: this.#shared.endpoints });
+    this.proxy = new RouterProxy(config, logger, metrics, options.plugins, this.#shared);
     this.proxy.defaultDestinationCA = defaultDestinationCA;
-    this.#verdicts = new HealthVerdicts(this.proxy.registry);
+    // In-flight counts and ejections are shared: this registry's are every thread's (so the
+    // workers do not report them again).
     this.metrics.liveEndpoints = () => this.proxy.registry.values();
     this.#servedGauges = new ServedGauges(metrics, { routes: () => this.#servedRoutes(), registry: this.proxy.registry });
-    // One serving path for every proxy: the table and the health verdicts reach the in-process
-    // proxy and the workers alike.
+    // One serving path for every proxy: the table reaches the in-process proxy and the workers alike.
     this.reconciler.on('delta', (delta) => {
       this.health.apply(delta);
       this.proxy.apply(delta);
-      this.#verdicts.afterTable();
-      this.#workers?.broadcast({ t: 'table', delta: packMiddlewareConfigs(delta) });
-    });
-    this.health.on('verdict', (id, up) => {
-      this.#verdicts.verdict(id, up);
-      this.#workers?.broadcast({ t: 'health', id, up });
-    });
-    this.health.on('pass', (id, startedAt) => {
-      this.#verdicts.probePassed(id, startedAt);
-      this.#workers?.broadcast({ t: 'probe-pass', id, startedAt });
+      this.#workers?.broadcast({ t: 'table', delta });
     });
   }
 
@@ -201,18 +194,19 @@ export class Router {
     }
     this.#servedGauges.setDefaultCertificate(defaultCertificate.cert);
     if (config.workers > 0) {
-      this.#workers = new WorkerPool({
+      this.#workers = new ProxyWorkers({
         count: config.workers,
+        config,
         logger: this.logger,
         metrics: this.metrics,
         snapshot: () => this.reconciler.snapshot(),
-        downIds: () => this.health.downIds(),
+        shared: this.#shared.buffers,
         defaultCertificate,
         ports: { http: config.httpPort, https: config.httpsPort },
       });
       return this.#workers.start();
     }
-    // Each proxying process exports its own spans (each worker its own: src/cluster/worker.ts).
+    // Each proxying process exports its own spans (each worker thread its own: src/workers/proxy-worker.ts).
     this.proxy.tracing = await startTracing(config, { logger: this.logger, metrics: this.metrics, worker: 'single', routerName: config.routerName });
     this.#listeners = await ProxyListeners.open({ config, proxy: this.proxy, logger: this.logger, metrics: this.metrics, defaultCertificate });
     return this.#listeners.ports;

@@ -4,8 +4,6 @@ import type { RouterConfig } from './config.ts';
 import { createLogger, flushLog } from './log.ts';
 import type { Router } from './router.ts';
 import { createRouter } from './embed.ts';
-import cluster from 'node:cluster';
-import { runWorker } from './cluster/worker.ts';
 import { loadPluginRegistry, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
 import { MIDDLEWARE_BUILTINS } from './plugins/middleware-builtins.ts';
 import { releaseStartupMemory } from './release-startup-memory.ts';
@@ -13,7 +11,7 @@ import { releaseStartupMemory } from './release-startup-memory.ts';
 /** Start a router and keep it running until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runRouter(config: RouterConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
-  // Plugins load in the primary (admission validates Middleware configs) and in every worker.
+  // Plugins load here (admission validates Middleware configs) and again in every worker thread.
   let plugins: PluginRegistry;
   try {
     plugins = await loadPluginRegistry(config.plugins, process.cwd(), MIDDLEWARE_BUILTINS);
@@ -21,10 +19,6 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     if (!(err instanceof PluginLoadError)) throw err;
     process.stderr.write(`switchyard: ${err.message}\n`);
     return 2;
-  }
-  if (cluster.isWorker) {
-    await runWorker(config, logger, plugins);
-    return new Promise<number>(() => {}); // runs until the primary says drain
   }
   let router: Router;
   try {

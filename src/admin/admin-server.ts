@@ -25,7 +25,7 @@ export interface AdminSources {
   debugRoutes(): unknown;
   /** Called right before a scrape, to refresh gauges computed from live state. */
   beforeScrape?(): void;
-  /** The exposition in pieces; default: this process's registry (the primary merges its workers'). */
+  /** The exposition in pieces; default: this process's registry (the main thread merges its workers'). */
   exposition?(format: ExpositionFormat): AsyncIterable<string>;
   /** The web page at / and its /dashboard/* data; absent: / is 404. */
   dashboard?: Dashboard;

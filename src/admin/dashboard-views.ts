@@ -230,7 +230,7 @@ export class DashboardViews {
 
 /** Figures of a route that has no series yet: it answered nothing in the window. */
 function idle(windowSeconds: number | null): RouteStats | null {
-  return windowSeconds === null ? null : { requests: 0, rate: 0, errorRatio: null, p50: null, p99: null, windowSeconds };
+  return windowSeconds === null ? null : { requests: 0, rate: 0, errorRatio: null, p50: null, p99: null, grpc: null, windowSeconds };
 }
 
 const SORTS: Record<string, (row: RouteRow) => number> = {

@@ -1,8 +1,8 @@
-// Per-route request rate, 5xx ratio and latency quantiles over the last minute, computed from
-// samples of the cumulative Prometheus series (switchyard_http_requests_total and the request
-// duration histogram) — the same figures Prometheus would compute with rate() and
+// Per-route request rate, 5xx ratio, latency quantiles and gRPC calls by status over the last
+// minute, computed from samples of the cumulative Prometheus series (switchyard_http_requests_total,
+// the request duration histogram, switchyard_grpc_responses_total) — the same figures Prometheus would compute with rate() and
 // histogram_quantile(), without a Prometheus. A sample is taken from whatever registry the
-// scrape would show (the primary's merged view with --workers), so figures cover every worker.
+// scrape would show (the main thread's merged view with --workers), so figures cover every worker.
 
 /** Cumulative counters of one route at one instant. */
 export interface RouteCounters {
@@ -10,6 +10,8 @@ export interface RouteCounters {
   byClass: [number, number, number, number, number];
   /** Cumulative histogram bucket counts, in the order of `RouteSample.bounds`. */
   buckets: number[];
+  /** Cumulative gRPC calls by status name (`OK`, `UNAVAILABLE`, …); absent for a route without gRPC calls. */
+  grpc?: Record<string, number>;
 }
 
 export interface RouteSample {
@@ -30,6 +32,8 @@ export interface RouteStats {
   /** Latency quantiles in seconds (bucket-interpolated); null when there were no requests. */
   p50: number | null;
   p99: number | null;
+  /** gRPC calls within the window by status name; null for a route that never had one. */
+  grpc: Record<string, number> | null;
   /** Seconds the figures cover. */
   windowSeconds: number;
 }
@@ -94,9 +98,20 @@ export class RouteStatsWindow {
       errorRatio: total === 0 ? null : classes[4]! / total,
       p50: quantile(0.5, newest.bounds, buckets),
       p99: quantile(0.99, newest.bounds, buckets),
+      grpc: now.grpc === undefined ? null : grpcDeltas(now.grpc, before?.grpc),
       windowSeconds: seconds,
     };
   }
+}
+
+/** Calls per status between two samples (a counter that went down counts from zero). */
+function grpcDeltas(now: Record<string, number>, before: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const code in now) {
+    const d = now[code]! - (before?.[code] ?? 0);
+    out[code] = d < 0 ? now[code]! : d;
+  }
+  return out;
 }
 
 /**

@@ -1,4 +1,4 @@
-// Gauges the primary reports from what it serves: endpoint availability per route
+// Gauges the main thread reports from what it serves: endpoint availability per route
 // (switchyard_endpoint_up, switchyard_route_endpoints_available: computed when collected),
 // certificate expiry (route certificates and the default one) and readiness (refreshed right
 // before a scrape). Certificates are parsed once per PEM text, not per scrape.

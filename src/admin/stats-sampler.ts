@@ -125,6 +125,12 @@ export async function readRouteSample(registry: Registry, at: number): Promise<R
     if (b === undefined) byRoute.set(route, (b = new Map()));
     b.set(le, (b.get(le) ?? 0) + v.value);
   }
+  for (const v of await values(registry, 'switchyard_grpc_responses_total')) {
+    if (v.labels.route === undefined || v.labels.grpc_code === undefined) continue;
+    const grpc = (counters(String(v.labels.route)).grpc ??= {});
+    const code = String(v.labels.grpc_code);
+    grpc[code] = (grpc[code] ?? 0) + v.value;
+  }
   const bounds = [...boundSet].sort((a, b) => a - b);
   for (const [route, b] of byRoute) counters(route).buckets = bounds.map((le) => b.get(le) ?? 0);
   for (const c of routes.values()) if (c.buckets.length !== bounds.length) c.buckets = bounds.map(() => 0);

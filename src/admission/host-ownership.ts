@@ -14,17 +14,19 @@
 //     the namespaces — they share the catch-all slot path by path, never a host.
 // A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
 // with each other, and one conflicting path drops that host's paths only), or all matches of
-// one host of one HTTPRoute.
-//   - HTTPRoutes never conflict with each other, whatever their namespaces: which namespaces
-//     may use a Gateway's hosts is the Gateway's allowedRoutes decision, and requests are
-//     shared by the spec's match precedence. Against Routes and Ingresses an HTTPRoute claim
+// one host of one HTTPRoute (or GRPCRoute).
+//   - HTTPRoutes and GRPCRoutes never conflict with each other here, whatever their namespaces:
+//     which namespaces may use a Gateway's hosts is the Gateway's allowedRoutes decision,
+//     requests are shared by the spec's match precedence, and an HTTPRoute and a GRPCRoute are
+//     kept off each other's hosts per listener by the Gateway evaluation
+//     (gateway/route-attachment.ts). Against Routes and Ingresses such a claim
 //     is judged like theirs (oldest wins; another namespace cannot take a host or domain
 //     one of them serves, and they cannot take one an HTTPRoute serves).
 
 import { creationMillis } from '../objects/types.ts';
 import type { RouterConfig } from '../config.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY, type RouteKind } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, isGatewayRouteKind, type RouteKind } from '../table/types.ts';
 import { ADMITTED, Reasons, domainGroupOfHostKey, hostKeyOf, reject, type RouteCandidate, type Verdict } from './types.ts';
 
 export interface OwnershipClaim {
@@ -70,7 +72,7 @@ export function claimsOf(candidates: Iterable<RouteCandidate>): OwnershipClaim[]
   return [...byKey.values()];
 }
 
-const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2 };
+const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2, GRPCRoute: 3 };
 
 function compareClaims(store: ObjectStore, a: OwnershipClaim, b: OwnershipClaim): number {
   if (a.kind === b.kind) {
@@ -97,7 +99,7 @@ function sharePath(a: OwnershipClaim, b: OwnershipClaim): boolean {
 
 function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterConfig): boolean {
   if (claim.ownerKey === owner.ownerKey) return false;
-  if (claim.kind === 'HTTPRoute' && owner.kind === 'HTTPRoute') return false;
+  if (isGatewayRouteKind(claim.kind) && isGatewayRouteKind(owner.kind)) return false;
   const sameScope = claim.hostKey === owner.hostKey;
   if (claim.hostKey === HOSTLESS_HOST_KEY || owner.hostKey === HOSTLESS_HOST_KEY) return sameScope && sharePath(claim, owner);
   if (sameScope && (claim.passthrough || owner.passthrough)) return true;
@@ -106,13 +108,13 @@ function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterC
 }
 
 /**
- * A wildcard claim serves (some of) what `other` claims: an HTTPRoute `*.d` any host under d
+ * A wildcard claim serves (some of) what `other` claims: an HTTPRoute (GRPCRoute) `*.d` any host under d
  * (Gateway API suffix match), a Route or Ingress `*.d` one label under d.
  */
 export function covers(wildcard: OwnershipClaim, other: OwnershipClaim): boolean {
   if (!wildcard.wildcard) return false;
   const domain = wildcard.hostKey.slice(2);
-  const deep = wildcard.kind === 'HTTPRoute';
+  const deep = isGatewayRouteKind(wildcard.kind);
   // `other`'s domain group: the wildcard's own domain, or the parent of its exact host.
   const group = domainGroupOfHostKey(other.hostKey);
   if (group === domain) return true;
@@ -157,7 +159,7 @@ export function admitHostOwnership(claims: readonly OwnershipClaim[], store: Obj
   const findOwner = (claim: OwnershipClaim): OwnershipClaim | undefined => {
     // The indexes below mix kinds; an HTTPRoute is checked against every admitted claim
     // (conflicts() lets HTTPRoutes share), which a domain group's few claims make cheap.
-    if (claim.kind === 'HTTPRoute') return admitted.find((o) => conflicts(claim, o, config));
+    if (isGatewayRouteKind(claim.kind)) return admitted.find((o) => conflicts(claim, o, config));
     for (const o of byHost.get(claim.hostKey) ?? []) if (conflicts(claim, o, config)) return o;
     if (config.disableNamespaceOwnershipCheck || claim.hostKey === HOSTLESS_HOST_KEY) return undefined;
     if (claim.wildcard) {

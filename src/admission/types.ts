@@ -3,7 +3,7 @@
 
 import type { RouterConfig } from '../config.ts';
 import type { ObjectStore } from '../store.ts';
-import { HOSTLESS_HOST_KEY, type CompiledMiddleware, type PathMatch, type RouteKind } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, isGatewayRouteKind, type CompiledMiddleware, type PathMatch, type RouteKind } from '../table/types.ts';
 import type { LabelSelector } from './label-selector.ts';
 import type { RouteCandidate } from '../route-candidate.ts';
 
@@ -67,8 +67,8 @@ export function wildcardDomain(candidate: RouteCandidate): string {
  * without host stays a NoHostValue rejection, as in OpenShift.)
  */
 export function isHostless(candidate: RouteCandidate): boolean {
-  // HTTPRoute: neither the listener nor the route names a hostname (every host).
-  return (candidate.kind === 'Ingress' || candidate.kind === 'HTTPRoute') && candidate.host === '';
+  // HTTPRoute, GRPCRoute: neither the listener nor the route names a hostname (every host).
+  return (candidate.kind === 'Ingress' || isGatewayRouteKind(candidate.kind)) && candidate.host === '';
 }
 
 /** Table key of the host entry the candidate lands in: `foo.com`, `*.foo.com` or HOSTLESS_HOST_KEY. */

@@ -31,9 +31,21 @@ export interface HeldPorts {
 /** Errors that mean "this port is taken by someone else": try the next one. */
 const TAKEN = new Set(['EADDRINUSE', 'EACCES']);
 
+/**
+ * A held port only answers by closing: a connection to it (a router still probing the endpoint
+ * that had this port before, whose TCP check ends in RST) must not become an uncaught
+ * ECONNRESET that takes the wrapper down before the application starts.
+ */
+function closeAtOnce(socket: net.Socket): void {
+  socket.on('error', ignore);
+  socket.destroy();
+}
+
+function ignore(): void {}
+
 function listenOn(port: number, host: string): Promise<net.Server | null> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    const server = net.createServer(closeAtOnce);
     server.unref();
     const onError = (err: NodeJS.ErrnoException): void => {
       server.close();

@@ -10,7 +10,7 @@ import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileD
 import { compileTls } from './compile-tls.ts';
 import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
 import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
-import { compareGatewayPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
+import { compareGatewayPrecedence, compareGrpcPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 
 /**
@@ -34,6 +34,8 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   if (!parsed.ok) throw new Error(`${c.key}: ${parsed.message}`);
   // Sized up front (not grown by push, which leaves room for 17 per route).
   const services = new Array<CompiledService>(c.backends.length);
+  /** What each service's port (or the route's annotation) says of the HTTP version, null: nothing. */
+  const declared = new Array<BackendProtocol | null>(c.backends.length);
   let endpointCount = 0;
   for (let i = 0; i < c.backends.length; i++) {
     const backend = c.backends[i]!;
@@ -43,10 +45,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
     services[i] = { name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints };
-    const protocol = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol) ?? defaultProtocol(c);
-    if (protocol === 'http2') services[i]!.protocol = 'http2';
+    declared[i] = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol);
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);
+  const reencrypt = tls?.termination === 'reencrypt';
+  for (let i = 0; i < services.length; i++) {
+    const protocol = declared[i] ?? defaultProtocol(c, reencrypt);
+    if (protocol !== 'http1') services[i]!.protocol = protocol;
+  }
   const route: CompiledRoute = {
     key: c.key,
     kind: c.kind,
@@ -81,9 +87,14 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   return { route, skipped: diag.skipped };
 }
 
-/** Without an annotation or appProtocol: HTTP/1.1 (GRPCRoute backends will default to HTTP/2). */
-function defaultProtocol(_c: RouteCandidate): BackendProtocol {
-  return 'http1';
+/**
+ * Without an annotation or appProtocol: HTTP/2 for a GRPCRoute's backends (gRPC needs it); on a
+ * reencrypt route, what the endpoint chooses by ALPN (h2 or http/1.1, as OpenShift's router);
+ * else HTTP/1.1 (cleartext has no negotiation to ask with).
+ */
+function defaultProtocol(c: RouteCandidate, reencrypt: boolean): BackendProtocol | 'alpn' {
+  if (c.kind === 'GRPCRoute') return 'http2';
+  return reencrypt ? 'alpn' : 'http1';
 }
 
 function hasKeys(o: object): boolean {
@@ -104,8 +115,20 @@ const MATCH_RANK: Record<PathMatch, number> = { exact: 0, prefix: 1, route: 2 };
  * Most specific first: longer path, then Exact before Prefix before Route-style; then (Gateway
  * API precedence, HTTPRoutes only) a method match, more header matches, more query matches,
  * the oldest route, `namespace/name`, rule and match order; then key.
+ *
+ * GRPCRoutes come before every other route of the host (in practice they share a host only
+ * with routes of disjoint conditions: an HTTPRoute on another listener, see route-attachment.ts)
+ * and among themselves follow the GRPCRoute spec's own precedence (service, method, headers),
+ * which a path length cannot express. Keeping them apart keeps the order total.
  */
 export function compareRouteSpecificity(a: CompiledRoute, b: CompiledRoute): number {
+  const aGrpc = a.kind === 'GRPCRoute';
+  if (aGrpc !== (b.kind === 'GRPCRoute')) return aGrpc ? -1 : 1;
+  if (aGrpc) {
+    const byGrpc = compareGrpcPrecedence(a.gateway!, b.gateway!);
+    if (byGrpc !== 0) return byGrpc;
+    return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  }
   const byLength = effectivePathLength(b.path, b.match) - effectivePathLength(a.path, a.match);
   if (byLength !== 0) return byLength;
   const byMatch = MATCH_RANK[a.match] - MATCH_RANK[b.match];

@@ -9,17 +9,17 @@ import { ownerSelected } from '../admission/shard.ts';
 import { ADMITTED, Reasons, domainGroupOf, hostKeyOf, type AdmissionContext, type RouteCandidate, type Verdict } from '../admission/types.ts';
 import { validateDefaultBackend } from '../admission/validation.ts';
 import type { Ingress, Route } from '../objects/types.ts';
-import type { HTTPRoute } from '../objects/gateway-types.ts';
+import type { GatewayRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
 import { admitMiddlewares, middlewareFailure } from '../admission/middlewares.ts';
-import type { AdmissionResult, RouteKind } from '../table/types.ts';
+import { isGatewayRouteKind, type AdmissionResult, type RouteKind } from '../table/types.ts';
 
 export interface OwnerState {
   key: string;
   kind: RouteKind;
   namespace: string;
   name: string;
-  object: Route | Ingress | HTTPRoute;
+  object: Route | Ingress | GatewayRoute;
   /** Ours (Ingress class) and in this router's shard; otherwise it gets no status. */
   selected: boolean;
   candidates: RouteCandidate[];
@@ -109,15 +109,15 @@ function claim(state: OwnerState, c: RouteCandidate): void {
 }
 
 /**
- * An HTTPRoute with the candidates the Gateway evaluation gave it (src/gateway/evaluate.ts):
+ * An HTTPRoute or GRPCRoute with the candidates the Gateway evaluation gave it (src/gateway/evaluate.ts):
  * shard selection, allowed/denied domains and Middlewares (router-wide, and ExtensionRef
  * filters) apply as to Routes; the Route/Ingress validation and wildcard policy do not (the
  * Gateway's listeners decide hostnames and wildcards).
  */
-export function evaluateHTTPRouteOwner(route: HTTPRoute, candidates: readonly RouteCandidate[], context: AdmissionContext): OwnerState {
+export function evaluateGatewayRouteOwner(route: GatewayRoute, candidates: readonly RouteCandidate[], context: AdmissionContext): OwnerState {
   const namespace = route.metadata.namespace ?? 'default';
   const state: OwnerState = {
-    key: `HTTPRoute/${namespace}/${route.metadata.name}`, kind: 'HTTPRoute', namespace, name: route.metadata.name, object: route,
+    key: `${route.kind}/${namespace}/${route.metadata.name}`, kind: route.kind, namespace, name: route.metadata.name, object: route,
     selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (!ownerSelected(route, context).admitted) return state;
@@ -165,8 +165,8 @@ export function reportedVerdict(state: OwnerState, c: RouteCandidate, ownership:
 
 /** The owner's AdmissionResult, or null when it is not ours (no status entry). */
 export function admissionResultOf(state: OwnerState, ownership: ReadonlyMap<string, Verdict>): AdmissionResult | null {
-  // HTTPRoutes report through their own status (src/gateway/status.ts), not an AdmissionResult.
-  if (!state.selected || state.kind === 'HTTPRoute') return null;
+  // HTTPRoutes and GRPCRoutes report through their own status (src/gateway/status.ts), not an AdmissionResult.
+  if (!state.selected || isGatewayRouteKind(state.kind)) return null;
   const base = { key: state.key, kind: state.kind as 'Route' | 'Ingress', namespace: state.namespace, name: state.name };
   if (state.failure !== null) {
     return { ...base, host: '', wildcardPolicy: 'None', admitted: false, reason: Reasons.routeNotAdmitted, message: state.failure };

@@ -21,14 +21,14 @@ import { compileHostEntry, compileRoute } from './compile.ts';
 import { newDeps } from './compile-endpoints.ts';
 import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
-import { admissionResultOf, evaluateHTTPRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
+import { admissionResultOf, evaluateGatewayRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
 import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts';
 import { AddressPool } from '../gateway/address-pool.ts';
 import { GatewayAddresses } from '../gateway/gateway-addresses.ts';
 import { gatewayStatusSet, type GatewayStatusSet, type OwnershipOutcome } from '../gateway/status.ts';
 import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types.ts';
-import type { HTTPRoute } from '../objects/gateway-types.ts';
-import { HOSTLESS_HOST_KEY, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
+import type { GatewayRoute } from '../objects/gateway-types.ts';
+import { HOSTLESS_HOST_KEY, isGatewayRouteKind, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
 import { parentDomain } from '../table/match.ts';
 import { entryFingerprint, fingerprintOf, routeFingerprint } from './fingerprint.ts';
 
@@ -78,7 +78,7 @@ export class Reconciler extends EventEmitter {
   #groupHostKeys = new Map<string, Set<string>>();
   /** Owners claiming the wildcard of a domain group. */
   #groupWildcards = new Map<string, Set<string>>();
-  /** HTTPRoute owners claiming the wildcard of a domain: it serves every host below it, at any depth. */
+  /** HTTPRoute/GRPCRoute owners claiming the wildcard of a domain: it serves every host below it, at any depth. */
   #deepWildcards = new Map<string, Set<string>>();
   /** Host-ownership verdicts by candidate key. */
   #ownership = new Map<string, Verdict>();
@@ -92,7 +92,7 @@ export class Reconciler extends EventEmitter {
   #defaultOwners = new Set<string>();
   #default: { route: CompiledRoute; fingerprint: string } | null = null;
   #counts = { admitted: 0, rejected: 0 };
-  // ---- Gateway API (src/gateway/): the last evaluation, candidate fingerprints by HTTPRoute key, the status set.
+  // ---- Gateway API (src/gateway/): the last evaluation, candidate fingerprints by route owner key, the status set.
   #gateway: GatewayEvaluation | null = null;
   #gatewayCandidates = new Map<string, string>();
   #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [] };
@@ -184,12 +184,12 @@ export class Reconciler extends EventEmitter {
     return [...this.#results.values()];
   }
 
-  /** Status of the Gateway API objects this router handles (GatewayClasses, Gateways, HTTPRoutes). */
+  /** Status of the Gateway API objects this router handles (GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes). */
   gatewayStatus(): GatewayStatusSet {
     return this.#gatewayStatus;
   }
 
-  /** Re-evaluate the Gateway API; owners of HTTPRoutes whose candidates changed are added to `owners`. */
+  /** Re-evaluate the Gateway API; owners of HTTPRoutes and GRPCRoutes whose candidates changed are added to `owners`. */
   #evaluateGateways(owners: Set<string>): void {
     const evaluation = evaluateGateways(this.#store, this.#config, Date.now(), this.#gatewayAddresses);
     this.#gateway = evaluation;
@@ -206,13 +206,13 @@ export class Reconciler extends EventEmitter {
       const fingerprint = candidateFingerprint(candidates);
       if (this.#gatewayCandidates.get(key) !== fingerprint) {
         this.#gatewayCandidates.set(key, fingerprint);
-        owners.add(`HTTPRoute/${key}`);
+        owners.add(key);
       }
     }
     for (const key of this.#gatewayCandidates.keys()) {
       if (!seen.has(key)) {
         this.#gatewayCandidates.delete(key);
-        owners.add(`HTTPRoute/${key}`);
+        owners.add(key);
       }
     }
   }
@@ -223,7 +223,7 @@ export class Reconciler extends EventEmitter {
     this.#gatewayStatusDirty = false;
     const ownership = new Map<string, OwnershipOutcome>();
     for (const key of this.#gateway.candidates.keys()) {
-      const state = this.#owners.get(`HTTPRoute/${key}`);
+      const state = this.#owners.get(key);
       if (!state) continue;
       const outcome: OwnershipOutcome = { rejected: 0, total: state.candidates.length, reason: '', message: '', invalidMiddleware: '' };
       for (const c of state.candidates) {
@@ -252,15 +252,16 @@ export class Reconciler extends EventEmitter {
     const owners = new Set<string>();
     const hosts = new Set<string>();
     let gatewayDirty = false;
-    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0;
+    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0 || this.#store.size('GRPCRoute') > 0;
     for (const change of changes) {
       switch (change.kind) {
         case 'GatewayClass':
         case 'Gateway':
         case 'HTTPRoute':
+        case 'GRPCRoute':
         case 'ReferenceGrant':
           gatewayDirty = true;
-          if (change.kind === 'HTTPRoute') owners.add(`HTTPRoute/${change.key}`);
+          if (change.kind !== 'ReferenceGrant') owners.add(`${change.kind}/${change.key}`);
           break;
       }
       // What the Gateway evaluation reads besides its own kinds (listener Secrets, allowed namespaces, backend Services).
@@ -320,20 +321,20 @@ export class Reconciler extends EventEmitter {
         this.#unindexOwner(previous);
         for (const h of previous.hostKeys) judgeHosts.add(h);
         for (const g of previous.wildcardGroups) fullGroups.add(g);
-        if (previous.kind === 'HTTPRoute') for (const g of previous.wildcardGroups) deepChanged.add(g);
+        if (isGatewayRouteKind(previous.kind)) for (const g of previous.wildcardGroups) deepChanged.add(g);
         if (previous.defaultCandidate) defaultDirty = true;
       }
       const slash = ownerKey.indexOf('/');
       const kind = ownerKey.slice(0, slash) as RouteKind;
-      const object = this.#store.get(kind, ownerKey.slice(slash + 1)) as Route | Ingress | HTTPRoute | undefined;
+      const object = this.#store.get(kind, ownerKey.slice(slash + 1)) as Route | Ingress | GatewayRoute | undefined;
       if (!object) continue;
-      const next = kind === 'HTTPRoute'
-        ? evaluateHTTPRouteOwner(object as HTTPRoute, this.#gateway?.candidates.get(ownerKey.slice(slash + 1)) ?? [], this.#context)
+      const next = isGatewayRouteKind(kind)
+        ? evaluateGatewayRouteOwner(object as GatewayRoute, this.#gateway?.candidates.get(ownerKey) ?? [], this.#context)
         : evaluateOwner(kind, object as Route | Ingress, this.#context);
       this.#indexOwner(next);
       for (const h of next.hostKeys) judgeHosts.add(h);
       for (const g of next.wildcardGroups) fullGroups.add(g);
-      if (next.kind === 'HTTPRoute') for (const g of next.wildcardGroups) deepChanged.add(g);
+      if (isGatewayRouteKind(next.kind)) for (const g of next.wildcardGroups) deepChanged.add(g);
       if (next.defaultCandidate) defaultDirty = true;
     }
     // Without a wildcard claim in a domain group its hosts are independent: judge only the
@@ -365,7 +366,7 @@ export class Reconciler extends EventEmitter {
     }
     if (changed.length > 0 || unselected.length > 0) this.emit('admission', changed, unselected);
     // Host ownership may have changed an HTTPRoute's verdicts (a Route elsewhere in its domain group).
-    for (const o of resultOwners) if (o.startsWith('HTTPRoute/')) { this.#gatewayStatusDirty = true; break; }
+    for (const o of resultOwners) if (o.startsWith('HTTPRoute/') || o.startsWith('GRPCRoute/')) { this.#gatewayStatusDirty = true; break; }
     this.#updateGatewayStatus();
   }
 
@@ -378,7 +379,7 @@ export class Reconciler extends EventEmitter {
       addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) addTo(this.#groupWildcards, g, state.key);
-    if (state.kind === 'HTTPRoute') for (const g of state.wildcardGroups) addTo(this.#deepWildcards, g, state.key);
+    if (isGatewayRouteKind(state.kind)) for (const g of state.wildcardGroups) addTo(this.#deepWildcards, g, state.key);
     if (state.defaultCandidate) this.#defaultOwners.add(state.key);
   }
 
@@ -411,7 +412,7 @@ export class Reconciler extends EventEmitter {
       if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) removeFrom(this.#groupWildcards, g, state.key);
-    if (state.kind === 'HTTPRoute') for (const g of state.wildcardGroups) removeFrom(this.#deepWildcards, g, state.key);
+    if (isGatewayRouteKind(state.kind)) for (const g of state.wildcardGroups) removeFrom(this.#deepWildcards, g, state.key);
     this.#defaultOwners.delete(state.key);
     for (const c of state.candidates) this.#ownership.delete(c.key);
   }

@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, parseConfig } from '../config.ts';
 import { startEchoServer } from './echo-server.ts';
 import { runRouter } from '../run-router.ts';
-import cluster from 'node:cluster';
 
 export const DEMO_FILE = fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url));
 const BACKENDS = [
@@ -24,8 +23,6 @@ export async function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     if (err instanceof ConfigError) { process.stderr.write(`switchyard demo: ${err.message}\n`); return 2; }
     throw err;
   }
-  // With --workers, worker processes re-run this command: they only proxy.
-  if (cluster.isWorker) return runRouter(config);
   for (const backend of BACKENDS) {
     try {
       await startEchoServer(backend.name, backend.port);

@@ -1,20 +1,21 @@
-// An HTTPRoute candidate's part of its CompiledRoute: the request conditions, precedence keys
-// and filters as plain data (table/types.ts GatewayRouteData), the TLS of the HTTPS listener it
-// is attached through, and the precedence order the table sorts by.
+// An HTTPRoute or GRPCRoute candidate's part of its CompiledRoute: the request conditions,
+// precedence keys and filters as plain data (table/types.ts GatewayRouteData), the TLS of the
+// HTTPS listener it is attached through, and the precedence order the table sorts by.
 
 import type { RouteCandidate } from '../route-candidate.ts';
-import type { HTTPRoute } from '../objects/gateway-types.ts';
+import type { GatewayRoute } from '../objects/gateway-types.ts';
 import type { CompiledTls, GatewayRouteData } from '../table/types.ts';
 import { routeAge, type GatewayCandidateData } from './evaluate.ts';
 
 export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidateData }): GatewayRouteData {
   const g = c.gateway;
-  return {
+  const data: GatewayRouteData = {
     conditions: {
       method: g.match.method, headers: g.match.headers, query: g.match.query, http: g.http, https: g.https,
       listeners: g.listeners.length > 0 ? g.listeners : null,
+      patterns: g.match.patterns,
     },
-    age: routeAge(c.owner as HTTPRoute),
+    age: routeAge(c.owner as GatewayRoute),
     owner: `${c.namespace}/${c.name}`,
     rule: g.rule.index,
     matchIndex: g.matchIndex,
@@ -24,12 +25,34 @@ export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidate
     rewrite: g.rule.rewrite,
     invalidShare: g.rule.invalidShare,
   };
+  if (g.match.grpc !== null) data.grpc = g.match.grpc;
+  return data;
 }
 
 /** Edge termination with the listener's certificate; plain HTTP allowed when also attached to an HTTP listener. */
 export function gatewayTls(g: GatewayCandidateData): CompiledTls | null {
   if (!g.viaHttps) return null;
   return { termination: 'edge', insecurePolicy: g.viaHttp ? 'Allow' : 'None', certificate: g.certificate, destinationCA: null };
+}
+
+/**
+ * GRPCRoute precedence within a host (the GRPCRoute spec): more characters of a matched
+ * service, then of a method, more header matches; then oldest, `namespace/name`, rule, match.
+ */
+export function compareGrpcPrecedence(a: GatewayRouteData, b: GatewayRouteData): number {
+  const as = a.grpc?.service ?? 0;
+  const bs = b.grpc?.service ?? 0;
+  if (as !== bs) return bs - as;
+  const am = a.grpc?.method ?? 0;
+  const bm = b.grpc?.method ?? 0;
+  if (am !== bm) return bm - am;
+  const ah = a.conditions.headers.length + (a.conditions.patterns?.headers.length ?? 0);
+  const bh = b.conditions.headers.length + (b.conditions.patterns?.headers.length ?? 0);
+  if (ah !== bh) return bh - ah;
+  if (a.age !== b.age) return a.age - b.age;
+  if (a.owner !== b.owner) return a.owner < b.owner ? -1 : 1;
+  if (a.rule !== b.rule) return a.rule - b.rule;
+  return a.matchIndex - b.matchIndex;
 }
 
 /** Precedence after path (HTTPRoute spec): method, header count, query count, oldest, name, rule, match. Route/Ingress count as no conditions. */

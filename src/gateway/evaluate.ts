@@ -7,7 +7,7 @@
 //
 // Gateway objects are few and change rarely, so the evaluation is whole rather than
 // incremental; the reconciler runs it only when a Gateway API object (or a Namespace, Secret
-// or Service they read) changes, and recompiles only the hosts of HTTPRoutes whose candidates
+// or Service they read) changes, and recompiles only the hosts of routes whose candidates
 // changed.
 
 import { MIDDLEWARES_ANNOTATION, type GatewayCandidateData, type RouteCandidate } from '../route-candidate.ts';
@@ -16,19 +16,21 @@ export type { GatewayCandidateData } from '../route-candidate.ts';
 import type { RouterConfig } from '../config.ts';
 import {
   GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP,
-  type Gateway, type GatewayClass, type HTTPRoute, type ParentReference, type ReferenceGrant,
+  type Gateway, type GatewayClass, type GatewayRoute, type GatewayRouteKind, type ParentReference, type ReferenceGrant,
 } from '../objects/gateway-types.ts';
 import { creationMillis } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import { condition, selectorMatches, type ConditionData } from './conditions.ts';
-import { normalizeHostname, routeHostsOnListener, validHostname } from './hostnames.ts';
+import { normalizeHostname, validHostname } from './hostnames.ts';
 import type { GatewayAddresses, AddressAssignment } from './gateway-addresses.ts';
 import { evaluateListeners, type ListenerState } from './listeners.ts';
 import { hostnameSpecificity } from '../table/listener-selection.ts';
 import { supportedFeatures } from './supported-features.ts';
 import type { GatewayEntryPoint } from '../table/types.ts';
-import { evaluateRouteRules, type MatchData, type RuleData } from './route-rules.ts';
+import { evaluateRouteRules, type MatchData, type RouteRulesResult, type RuleData } from './route-rules.ts';
+import { evaluateGrpcRouteRules } from './grpc-route-rules.ts';
 import type { GrantLookup } from './reference-grant.ts';
+import { attachRoute, ListenerClaims, type Attachment } from './route-attachment.ts';
 
 export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[]; supportedFeatures: string[] }
 
@@ -54,14 +56,14 @@ export interface ParentStatusData {
   conditions: ConditionData[];
 }
 
-export interface RouteStatusData { namespace: string; name: string; generation: number | undefined; parents: ParentStatusData[] }
+export interface RouteStatusData { kind: GatewayRouteKind; namespace: string; name: string; generation: number | undefined; parents: ParentStatusData[] }
 
-/** What the candidate of an HTTPRoute carries into compile (see controller/compile.ts). */
 export interface GatewayEvaluation {
   classes: Map<string, ClassStatusData>;
   gateways: Map<string, GatewayStatusData>;
+  /** By owner key (`HTTPRoute/namespace/name`, `GRPCRoute/namespace/name`). */
   routes: Map<string, RouteStatusData>;
-  /** Candidates by HTTPRoute key (`namespace/name`); only routes attached somewhere. */
+  /** Candidates by owner key; only routes attached somewhere. */
   candidates: Map<string, RouteCandidate[]>;
   /** The listeners of Gateways with addresses of their own, by address and port. */
   entryPoints: GatewayEntryPoint[];
@@ -112,6 +114,7 @@ function evaluateGateway(
   const key = `${namespace}/${gateway.metadata.name}`;
   const listeners = evaluateListeners(gateway, {
     ports: assignment !== undefined ? null : { http: config.httpPort, https: config.httpsPort },
+    grpc: !config.disableHttp2,
     grants,
     secret: (secretKey) => store.get('Secret', secretKey),
     now,
@@ -170,8 +173,6 @@ function namespaceAllowed(listener: ListenerState, gatewayNamespace: string, rou
   return false;
 }
 
-interface Attachment { http: boolean; https: boolean; listeners: string[]; viaHttp: boolean; viaHttps: boolean; certificate: { cert: string; key: string } | null }
-
 function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatusData['parentRef'] {
   const out: ParentStatusData['parentRef'] = { group: ref.group ?? GATEWAY_GROUP, kind: ref.kind ?? 'Gateway', namespace: ref.namespace ?? routeNamespace, name: ref.name };
   if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
@@ -187,7 +188,7 @@ function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatu
 export function evaluateGateways(store: ObjectStore, config: RouterConfig, now = Date.now(), addresses: GatewayAddresses | null = null): GatewayEvaluation {
   const grants = grantLookup(store);
   const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map(), entryPoints: [] };
-  const features = supportedFeatures(addresses !== null);
+  const features = supportedFeatures(addresses !== null, !config.disableHttp2);
   for (const c of store.list('GatewayClass')) {
     if (!ourClass(c)) continue;
     result.classes.set(c.metadata.name, {
@@ -205,7 +206,10 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
     gateways.set(state.key, state);
     result.gateways.set(state.key, status);
   }
-  for (const route of store.list('HTTPRoute')) evaluateRoute(route, gateways, store, grants, result);
+  // Oldest first: where an HTTPRoute and a GRPCRoute want the same hostnames on a listener, the older keeps them.
+  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute')].sort(compareRouteAge);
+  const claims = new ListenerClaims();
+  for (const route of routes) evaluateRoute(route, gateways, store, grants, claims, result);
   for (const [key, state] of gateways) {
     result.gateways.get(key)!.listeners = state.listeners.map((l) => ({
       name: l.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions,
@@ -234,12 +238,20 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
   return [...points.values()].sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
 }
 
-function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, store: ObjectStore, grants: GrantLookup, result: GatewayEvaluation): void {
+function evaluateRoute(
+  route: GatewayRoute, gateways: Map<string, GatewayState>, store: ObjectStore, grants: GrantLookup, claims: ListenerClaims, result: GatewayEvaluation,
+): void {
+  const kind = route.kind;
   const namespace = route.metadata.namespace ?? 'default';
-  const routeKey = `${namespace}/${route.metadata.name}`;
+  const ownerKey = `${kind}/${namespace}/${route.metadata.name}`;
   const hostnames = (route.spec?.hostnames ?? []).map(normalizeHostname);
-  const rules = evaluateRouteRules(route, { grants, service: (key) => store.get('Service', key) });
+  const inputs = { grants, service: (key: string) => store.get('Service', key) };
+  const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
   const invalidHostname = hostnames.find((h) => !validHostname(h));
+  const toAttach = {
+    kind, namespace, name: route.metadata.name, hostnames,
+    refusal: rules.unsupported ?? (invalidHostname !== undefined ? condition('Accepted', false, 'UnsupportedValue', 'a hostname is not a valid DNS name or wildcard') : null),
+  };
   const parents: ParentStatusData[] = [];
   const hosts = new Map<string, Attachment>();
   for (const ref of route.spec?.parentRefs ?? []) {
@@ -248,21 +260,19 @@ function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, st
     if (!gateway) continue; // not a Gateway of ours: another controller reports on it
     const parent: ParentStatusData = { parentRef: parentRefOut(ref, namespace), controllerName: GATEWAY_CONTROLLER_NAME, conditions: [] };
     parents.push(parent);
-    const accepted = attach(ref, namespace, gateway, hostnames, rules.unsupported ?? (invalidHostname !== undefined
-      ? condition('Accepted', false, 'UnsupportedValue', 'a hostname is not a valid DNS name or wildcard') : null), store, hosts);
+    const accepted = attachRoute(ref, toAttach, gateway, (l) => namespaceAllowed(l, gateway.namespace, namespace, store), claims, hosts);
     parent.conditions = [accepted, rules.resolvedRefs];
   }
   if (parents.length === 0) return;
-  result.routes.set(routeKey, { namespace, name: route.metadata.name, generation: route.metadata.generation, parents });
+  result.routes.set(ownerKey, { kind, namespace, name: route.metadata.name, generation: route.metadata.generation, parents });
   if (hosts.size === 0) return;
   const candidates: RouteCandidate[] = [];
-  const ownerKey = `HTTPRoute/${routeKey}`;
   for (const [host, attachment] of hosts) {
     for (const rule of rules.rules) {
       rule.matches.forEach((match, matchIndex) => {
         candidates.push({
           key: `${ownerKey}/${rule.index}/${matchIndex}@${host === '' ? '*' : host}`,
-          ownerKey, kind: 'HTTPRoute', namespace, name: route.metadata.name, owner: route,
+          ownerKey, kind, namespace, name: route.metadata.name, owner: route,
           host, wildcard: host.startsWith('*.'), wildcardPolicy: host.startsWith('*.') ? 'Subdomain' : 'None',
           path: match.path, match: match.match, backends: rule.backends,
           // ExtensionRef Middlewares travel as the annotation admission resolves for Routes.
@@ -275,53 +285,20 @@ function evaluateRoute(route: HTTPRoute, gateways: Map<string, GatewayState>, st
       });
     }
   }
-  result.candidates.set(routeKey, candidates);
-}
-
-/** One parentRef: the listeners it attaches to (counted, hosts recorded) and its Accepted condition. */
-function attach(
-  ref: ParentReference, namespace: string, gateway: GatewayState, hostnames: readonly string[],
-  refusal: ConditionData | null, store: ObjectStore, hosts: Map<string, Attachment>,
-): ConditionData {
-  const selected = gateway.listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
-  if (selected.length === 0) {
-    return condition('Accepted', false, 'NoMatchingParent', ref.sectionName !== undefined
-      ? `Gateway ${gateway.key} has no listener ${ref.sectionName}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`
-      : `Gateway ${gateway.key} has no listener on port ${ref.port}`);
-  }
-  // Routes attach to an accepted listener even while it cannot be served (a certificate missing):
-  // they count in its attachedRoutes and are served once it can be.
-  const attachable = selected.filter((l) => l.attachable);
-  if (attachable.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', 'no selected listener accepts routes');
-  const allowed = attachable.filter((l) => namespaceAllowed(l, gateway.namespace, namespace, store));
-  if (allowed.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', `listeners of Gateway ${gateway.key} do not allow routes from namespace ${namespace}`);
-  const matched: Array<[ListenerState, string[]]> = [];
-  for (const l of allowed) {
-    const onListener = routeHostsOnListener(l.hostname, hostnames);
-    if (onListener.length > 0) matched.push([l, onListener]);
-  }
-  if (matched.length === 0) return condition('Accepted', false, 'NoMatchingListenerHostname', 'no route hostname intersects a listener hostname');
-  if (refusal !== null) return refusal;
-  for (const [l, onListener] of matched) {
-    l.attachedRoutes++;
-    if (!l.usable) continue;
-    for (const h of onListener) {
-      let a = hosts.get(h);
-      if (!a) hosts.set(h, (a = { http: false, https: false, listeners: [], viaHttp: false, viaHttps: false, certificate: null }));
-      if (gateway.ownAddresses !== null) a.listeners.push(l.key);
-      else if (l.protocol === 'HTTP') a.http = true;
-      else a.https = true;
-      if (l.protocol === 'HTTP') a.viaHttp = true;
-      else {
-        a.viaHttps = true;
-        a.certificate ??= l.certificate;
-      }
-    }
-  }
-  return condition('Accepted', true, 'Accepted', 'attached');
+  result.candidates.set(ownerKey, candidates);
 }
 
 /** Oldest first (creationTimestamp), for match precedence across routes; files without one sort last. */
-export function routeAge(route: HTTPRoute): number {
+export function routeAge(route: GatewayRoute): number {
   return creationMillis(route.metadata) ?? Number.MAX_SAFE_INTEGER;
+}
+
+/** The spec's order between routes: oldest, then `namespace/name` (then kind, for a total order). */
+function compareRouteAge(a: GatewayRoute, b: GatewayRoute): number {
+  const age = routeAge(a) - routeAge(b);
+  if (age !== 0) return age;
+  const an = `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
+  const bn = `${b.metadata.namespace ?? 'default'}/${b.metadata.name}`;
+  if (an !== bn) return an < bn ? -1 : 1;
+  return a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0;
 }

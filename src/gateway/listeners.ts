@@ -8,7 +8,7 @@
 // another namespace only with a ReferenceGrant.
 
 import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
-import { GATEWAY_GROUP, type Gateway, type Listener } from '../objects/gateway-types.ts';
+import { GATEWAY_GROUP, type Gateway, type GatewayRouteKind, type Listener } from '../objects/gateway-types.ts';
 import type { Secret } from '../objects/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
 import { normalizeHostname, validHostname } from './hostnames.ts';
@@ -26,10 +26,10 @@ export interface ListenerState {
   port: number;
   /** Served: attachable, and its references (certificates) resolved. */
   usable: boolean;
-  /** Routes may attach (accepted, allows HTTPRoute), even if it cannot be served yet (references unresolved). */
+  /** Routes may attach (accepted, allows a route kind), even if it cannot be served yet (references unresolved). */
   attachable: boolean;
-  /** allowedRoutes.kinds permits HTTPRoute (the default). */
-  allowsHTTPRoute: boolean;
+  /** The route kinds that may attach: what allowedRoutes.kinds permits (default: every kind served) of those served. */
+  kinds: GatewayRouteKind[];
   namespaces: NonNullable<NonNullable<Listener['allowedRoutes']>['namespaces']>;
   /** HTTPS: the certificate served for this listener's hosts. */
   certificate: { cert: string; key: string } | null;
@@ -46,6 +46,8 @@ export interface ListenerInputs {
   grants: GrantLookup;
   secret(key: string): Secret | undefined;
   now?: number;
+  /** GRPCRoutes can be served (HTTP/2 from clients is on: not --disable-http2). Default true. */
+  grpc?: boolean;
 }
 
 function key(l: Listener): string {
@@ -102,22 +104,27 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
   return listeners.map((l, index) => {
     const state: ListenerState = {
       name: l.name, key: `${gatewayKey}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
-      usable: false, attachable: false, allowsHTTPRoute: false, namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
+      usable: false, attachable: false, kinds: [], namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
       certificate: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
     };
     let accepted = condition('Accepted', true, 'Accepted', 'listener accepted');
     let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
-    // Kinds: HTTPRoute (the default) is the only route kind this router serves.
+    // Kinds: HTTPRoute, and GRPCRoute while HTTP/2 from clients is on (a gRPC client needs h2
+    // on HTTPS listeners and h2c on HTTP ones); allowedRoutes.kinds may narrow them.
+    const served: GatewayRouteKind[] = inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
     const kinds = l.allowedRoutes?.kinds;
     if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') {
       if (kinds === undefined || kinds.length === 0) {
-        state.allowsHTTPRoute = true;
+        state.kinds = served;
       } else {
-        const invalid = kinds.filter((k) => !((k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute'));
-        state.allowsHTTPRoute = invalid.length < kinds.length;
-        if (invalid.length > 0) resolved = condition('ResolvedRefs', false, 'InvalidRouteKinds', `unsupported route kinds: ${invalid.map((k) => k.kind).join(', ')}`);
+        const invalid = kinds.filter((k) => !((k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && (served as string[]).includes(k.kind)));
+        state.kinds = served.filter((kind) => kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === kind));
+        if (invalid.length > 0) {
+          const why = inputs.grpc === false && invalid.some((k) => k.kind === 'GRPCRoute') ? ' (GRPCRoute needs HTTP/2, which --disable-http2 turns off)' : '';
+          resolved = condition('ResolvedRefs', false, 'InvalidRouteKinds', `unsupported route kinds: ${invalid.map((k) => k.kind).join(', ')}${why}`);
+        }
       }
-      if (state.allowsHTTPRoute) state.supportedKinds = [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }];
+      state.supportedKinds = state.kinds.map((kind) => ({ group: GATEWAY_GROUP, kind }));
     }
     const conflict = conflicts.get(index);
     if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
@@ -141,8 +148,8 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     const conflicted = conflict
       ? condition('Conflicted', true, conflict.reason, conflict.message)
       : condition('Conflicted', false, 'NoConflicts', 'no conflicts');
-    // An unsupported kind next to HTTPRoute is reported (InvalidRouteKinds) but HTTPRoutes still attach.
-    state.attachable = accepted.status === 'True' && state.allowsHTTPRoute;
+    // An unsupported kind next to a served one is reported (InvalidRouteKinds) but the served kinds still attach.
+    state.attachable = accepted.status === 'True' && state.kinds.length > 0;
     state.usable = state.attachable && certificatesOk;
     const programmed = state.usable
       ? condition('Programmed', true, 'Programmed', 'served by the router')

@@ -4,14 +4,15 @@
 // follow: Accepted=False for what this router does not implement (UnsupportedValue,
 // IncompatibleFilters), ResolvedRefs=False for a backend that cannot be used.
 
-import type { CandidateBackend, MatchData, RuleData } from '../route-candidate.ts';
+import type { MatchData, RuleData } from '../route-candidate.ts';
 
 export type { MatchData, RuleData } from '../route-candidate.ts';
-import { GATEWAY_GROUP, type HTTPHeaderFilter, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteRule } from '../objects/gateway-types.ts';
-import type { Service } from '../objects/types.ts';
+import type { HTTPPathModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../objects/gateway-types.ts';
 import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
-import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
+import { dedupe, extensionRefMiddleware, headerModifier, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
+
+export type { RuleInputs } from './rule-parts.ts';
 
 export interface RouteRulesResult {
   rules: RuleData[];
@@ -22,20 +23,6 @@ export interface RouteRulesResult {
   services: string[];
 }
 
-export interface RuleInputs {
-  grants: GrantLookup;
-  service(key: string): Service | undefined;
-}
-
-class Unsupported extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
-
-const MIDDLEWARE_GROUP = 'switchyard.io';
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
@@ -55,12 +42,6 @@ export function parseGatewayDuration(text: string): number | null {
     i = j + unit.length;
   }
   return total;
-}
-
-function headerModifier(f: HTTPHeaderFilter | undefined, field: string): HeaderModifier {
-  if (!f) throw new Unsupported('UnsupportedValue', `${field} is missing`);
-  const pairs = (list: HTTPHeaderFilter['set']): Array<[string, string]> => (list ?? []).map((h) => [h.name.toLowerCase(), h.value ?? '']);
-  return { set: pairs(f.set), add: pairs(f.add), remove: (f.remove ?? []).map((n) => n.toLowerCase()) };
 }
 
 function pathModifier(p: HTTPPathModifier | undefined, matches: readonly MatchData[]): PathModifier | null {
@@ -89,13 +70,8 @@ function parseMatches(rule: HTTPRouteRule): MatchData[] {
     // Header names are case-insensitive; the first of duplicate names counts (spec), so keep one.
     const headers = dedupe(pairs(m.headers, 'header', true));
     const query = dedupe(pairs(m.queryParams, 'query parameter', false));
-    return { path: value, match: type === 'Exact' ? 'exact' : 'prefix', method, headers, query };
+    return { path: value, match: type === 'Exact' ? 'exact' : 'prefix', method, headers, query, patterns: null, grpc: null };
   });
-}
-
-function dedupe(list: Array<[string, string]>): Array<[string, string]> {
-  const seen = new Set<string>();
-  return list.filter(([n]) => (seen.has(n) ? false : (seen.add(n), true)));
 }
 
 function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly MatchData[], rule: RuleData): void {
@@ -118,16 +94,9 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
       case 'URLRewrite':
         rule.rewrite = { hostname: f.urlRewrite?.hostname ?? null, path: pathModifier(f.urlRewrite?.path, matches) };
         break;
-      case 'ExtensionRef': {
-        // A Middleware (a configured plugin) runs in the rule's chain; it is resolved and
-        // validated by admission like one named in a Route's switchyard.io/middlewares.
-        const ref = f.extensionRef;
-        if (ref?.group !== MIDDLEWARE_GROUP || ref.kind !== 'Middleware') {
-          throw new Unsupported('UnsupportedValue', `ExtensionRef filter ${ref?.group ?? ''}/${ref?.kind ?? ''} ${ref?.name ?? ''} is not supported (only ${MIDDLEWARE_GROUP} Middleware)`);
-        }
-        rule.middlewares.push(ref.name);
+      case 'ExtensionRef':
+        rule.middlewares.push(extensionRefMiddleware(f));
         break;
-      }
       default:
         throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);
     }
@@ -138,11 +107,7 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
 export function evaluateRouteRules(route: HTTPRoute, inputs: RuleInputs): RouteRulesResult {
   const namespace = route.metadata.namespace ?? 'default';
   const rules: RuleData[] = [];
-  const services = new Set<string>();
-  let resolvedRefs = condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved');
-  const unresolved = (reason: string, message: string): void => {
-    if (resolvedRefs.status === 'True') resolvedRefs = condition('ResolvedRefs', false, reason, message);
-  };
+  const refs = new ResolvedRefs();
   try {
     (route.spec?.rules ?? []).forEach((r, index) => {
       const matches = parseMatches(r);
@@ -157,46 +122,14 @@ export function evaluateRouteRules(route: HTTPRoute, inputs: RuleInputs): RouteR
         rule.timeoutMs = ms;
       }
       if (r.timeouts?.backendRequest !== undefined) throw new Unsupported('UnsupportedValue', 'timeouts.backendRequest is not supported');
-      let total = 0;
-      let invalid = 0;
-      for (const ref of r.backendRefs ?? []) {
-        const weight = ref.weight ?? 1;
-        total += weight;
-        if ((ref.filters ?? []).length > 0) throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
-        const group = ref.group ?? '';
-        const kind = ref.kind ?? 'Service';
-        const ns = ref.namespace ?? namespace;
-        if ((group !== '' && group !== 'core') || kind !== 'Service') {
-          unresolved('InvalidKind', `backendRef ${group === '' ? '' : `${group}/`}${kind} ${ref.name}: only Services are supported`);
-          invalid += weight;
-          continue;
-        }
-        if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace }, { group: '', kind: 'Service', namespace: ns, name: ref.name })) {
-          unresolved('RefNotPermitted', `backendRef Service ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
-          invalid += weight;
-          continue;
-        }
-        services.add(`${ns}/${ref.name}`);
-        if (!inputs.service(`${ns}/${ref.name}`)) {
-          unresolved('BackendNotFound', `Service ${ns}/${ref.name} not found`);
-          invalid += weight;
-          continue;
-        }
-        if (ref.port === undefined) {
-          unresolved('UnsupportedValue', `backendRef Service ${ns}/${ref.name} has no port`);
-          invalid += weight;
-          continue;
-        }
-        rule.backends.push({ service: ref.name, namespace: ns, kind: 'Service', weight, servicePort: { number: ref.port } });
-      }
-      const filtersOnly = (r.backendRefs ?? []).length === 0 && (rule.redirect !== null);
-      if (total > 0) rule.invalidShare = invalid / total;
-      else if (invalid > 0 || (!filtersOnly && (r.backendRefs ?? []).length === 0)) rule.invalidShare = 1;
+      const resolved = resolveBackendRefs(r.backendRefs ?? [], { kind: 'HTTPRoute', namespace }, inputs, refs, rule.redirect !== null);
+      rule.backends = resolved.backends;
+      rule.invalidShare = resolved.invalidShare;
       rules.push(rule);
     });
   } catch (err) {
     if (!(err instanceof Unsupported)) throw err;
-    return { rules: [], unsupported: condition('Accepted', false, err.reason, err.message), resolvedRefs, services: [...services] };
+    return { rules: [], unsupported: condition('Accepted', false, err.reason, err.message), resolvedRefs: refs.condition, services: [...refs.services] };
   }
-  return { rules, unsupported: null, resolvedRefs, services: [...services] };
+  return { rules, unsupported: null, resolvedRefs: refs.condition, services: [...refs.services] };
 }

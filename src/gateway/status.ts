@@ -1,5 +1,5 @@
 // The status the Gateway API objects should have, once host ownership has judged the HTTPRoute
-// candidates: the evaluation's statuses (evaluate.ts), with an HTTPRoute whose hosts another
+// and GRPCRoute candidates: the evaluation's statuses (evaluate.ts), with a route whose hosts another
 // namespace's Route or Ingress already serves (or whose hosts are outside --allowed-domains)
 // reported on each parent it had attached to:
 // Accepted=False with the admission reason (HostAlreadyClaimed, RouteNotAdmitted) when nothing
@@ -15,7 +15,7 @@ export interface GatewayStatusSet {
 }
 
 /**
- * Candidates of one HTTPRoute rejected by admission (host ownership, domains): how many of how
+ * Candidates of one HTTPRoute (GRPCRoute) rejected by admission (host ownership, domains): how many of how
  * many, and the first reason; and why a served rule's ExtensionRef Middlewares fail closed ('' if none).
  */
 export interface OwnershipOutcome { rejected: number; total: number; reason: string; message: string; invalidMiddleware?: string }

@@ -8,6 +8,9 @@
 /** Core features of the GATEWAY-HTTP profile. */
 const CORE = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
 
+/** GATEWAY-GRPC: GRPCRoute (core) and its extended features; served only with HTTP/2 from clients on. */
+export const GRPC_FEATURES = ['GRPCRoute', 'GRPCRouteNamedRouteRule'] as const;
+
 /** Extended features that need a distinct address per Gateway (--gateway-addresses). */
 export const ADDRESS_POOL_FEATURES = [
   'GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses', 'GatewayAddressEmpty',
@@ -30,6 +33,7 @@ const EXTENDED = [
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteNamedRouteRule',
   'HTTPRouteBackendProtocolWebSocket',
+  'HTTPRouteBackendProtocolH2C',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
@@ -37,8 +41,9 @@ const EXTENDED = [
 
 /**
  * Sorted, as the specification asks of status.supportedFeatures. Features that need an address
- * per Gateway are claimed only when the router has an address pool.
+ * per Gateway are claimed only when the router has an address pool; GRPCRoute only when HTTP/2
+ * from clients is on (a gRPC client needs h2c on HTTP listeners, h2 on HTTPS ones).
  */
-export function supportedFeatures(addressPool: boolean): string[] {
-  return [...CORE, ...EXTENDED, ...(addressPool ? ADDRESS_POOL_FEATURES : [])].sort();
+export function supportedFeatures(addressPool: boolean, grpc = true): string[] {
+  return [...CORE, ...EXTENDED, ...(addressPool ? ADDRESS_POOL_FEATURES : []), ...(grpc ? GRPC_FEATURES : [])].sort();
 }

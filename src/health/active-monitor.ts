@@ -39,7 +39,7 @@ export interface HealthTarget {
 export interface ActiveHealthEvents {
   /** The endpoint's active verdict changed (every check on it up, or one of them down). */
   change: [endpoint: EndpointState, up: boolean];
-  /** Every finished probe, before rise/fall is applied: lets a primary relay passes to workers (see passive.endEjectionAfterActivePass). */
+  /** Every finished probe, before rise/fall is applied: an active pass ends a passive ejection that began before it (see passive.endEjectionAfterActivePass). */
   check: [endpoint: EndpointState, healthy: boolean, startedAt: number, reason: string];
 }
 
@@ -409,8 +409,10 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     endpoint.activeUp = up;
     if (up) {
       // Back by the active check: whatever passive checking concluded before is outdated.
-      endpoint.ejectedUntil = 0;
-      endpoint.consecutiveFailures = 0;
+      endpoint.exclusive((s) => {
+        s.ejectedUntil = 0;
+        s.consecutiveFailures = 0;
+      });
     }
     this.#logger.info({ endpoint: endpoint.name, check: loop.description, reason }, up ? 'endpoint up' : 'endpoint down');
     this.emit('change', endpoint, up);

@@ -1,11 +1,13 @@
 // One EndpointState per distinct endpoint id, shared by every route that uses it, so a pod
 // behind three routes is probed once, pooled once and ejected once. Routes acquire the states
 // they reference when the proxy builds them and release them when they are replaced; the last
-// release disposes of the state (closes its connection pool) and tells listeners (the active
-// monitor stops probing it).
+// release disposes of the state (closes its connection pool, gives back its shared slot) and
+// tells listeners (the active monitor stops probing it). Registries made on one EndpointSlots
+// (the health checks' and every proxy thread's) see one health and in-flight state per id.
 
 import { EventEmitter } from 'node:events';
 import { EndpointState } from './endpoint-state.ts';
+import { EndpointSlots } from '../shared-memory/endpoint-slots.ts';
 
 export interface EndpointAddress {
   readonly id: string;
@@ -20,6 +22,13 @@ export interface EndpointRegistryEvents {
 
 export class EndpointRegistry extends EventEmitter<EndpointRegistryEvents> {
   readonly #states = new Map<string, EndpointState>();
+  readonly slots: EndpointSlots;
+
+  /** `slots`: the shared slots to use (default: new ones, seen by this registry only). */
+  constructor(slots: EndpointSlots = EndpointSlots.create()) {
+    super();
+    this.slots = slots;
+  }
 
   /** The shared state for `endpoint` (created on first use), with one more reference. */
   acquire(endpoint: EndpointAddress): EndpointState {
@@ -29,7 +38,7 @@ export class EndpointRegistry extends EventEmitter<EndpointRegistryEvents> {
       if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535) {
         throw new TypeError(`endpoint ${endpoint.id}: port ${endpoint.port} is not in 1-65535`);
       }
-      state = new EndpointState(endpoint.id, endpoint.address, endpoint.port);
+      state = new EndpointState(endpoint.id, endpoint.address, endpoint.port, this.slots, this.slots.acquire(endpoint.id));
       this.#states.set(endpoint.id, state);
     } else if (state.address !== endpoint.address || state.port !== endpoint.port) {
       // Ids are derived from address:port; two addresses with one id would send traffic to the wrong pod.
@@ -44,6 +53,7 @@ export class EndpointRegistry extends EventEmitter<EndpointRegistryEvents> {
     if (this.#states.get(state.id) !== state || state.refs <= 0) return; // already gone: releasing twice is harmless
     if (--state.refs > 0) return;
     this.#states.delete(state.id);
+    state.detach();
     const pool = state.pool;
     state.pool = null;
     if (pool !== null) closeQuietly(pool);

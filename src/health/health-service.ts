@@ -1,36 +1,29 @@
-// Active health checking as a service of the primary process, fed by table deltas (the same
-// deltas the proxies receive): it probes every endpoint of every route with a health check,
-// on its own endpoint states, and emits verdicts. Proxies — the in-process one and each
-// worker's — apply those verdicts the same way (health-verdicts.ts); no proxy probes.
+// Active health checking as a service of the main thread, fed by table deltas (the same deltas
+// the proxies receive): it probes every endpoint of every route with a health check. Its
+// endpoint states and every proxy's (the in-process one, each worker thread's) are views of the
+// same shared slots (shared-memory/endpoint-slots.ts), so a verdict it writes is the one every
+// proxy reads, at once; no proxy probes.
 
-import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import type { CompiledRoute, HealthCheckSpec, TableDelta } from '../table/types.ts';
 import { ActiveHealthMonitor, type HealthTarget } from './active-monitor.ts';
 import { EndpointRegistry } from './endpoint-registry.ts';
-
-export interface HealthServiceEvents {
-  /** The active verdict of an endpoint changed. */
-  verdict: [id: string, up: boolean];
-  /** A probe passed (a passive ejection that began before `startedAt` may end). */
-  pass: [id: string, startedAt: number];
-}
+import type { EndpointSlots } from '../shared-memory/endpoint-slots.ts';
 
 /** Pseudo host key for the Ingress default backend. */
 const DEFAULT_BACKEND = '\0default';
 
-export class HealthService extends EventEmitter<HealthServiceEvents> {
-  readonly registry = new EndpointRegistry();
+export class HealthService {
+  readonly registry: EndpointRegistry;
   /** The probes (the dashboard listens to its check/change events). */
   readonly monitor: ActiveHealthMonitor;
   /** Targets watched for each host entry (and the default backend). */
   readonly #watched = new Map<string, HealthTarget[]>();
 
-  constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null }) {
-    super();
+  /** `slots`: the endpoint slots the proxies use (default: new ones, for tests). */
+  constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null; slots?: EndpointSlots }) {
+    this.registry = new EndpointRegistry(options.slots);
     this.monitor = new ActiveHealthMonitor(options);
-    this.monitor.on('change', (endpoint, up) => this.emit('verdict', endpoint.id, up));
-    this.monitor.on('check', (endpoint, healthy, startedAt) => { if (healthy) this.emit('pass', endpoint.id, startedAt); });
   }
 
   /** Follow a table change: watch the new entries' targets first, then drop the old ones (kept probes keep their rise/fall state). */
@@ -52,13 +45,6 @@ export class HealthService extends EventEmitter<HealthServiceEvents> {
         this.registry.release(target.endpoint);
       }
     }
-  }
-
-  /** Endpoints the checks hold down now (a new worker starts from these). */
-  downIds(): string[] {
-    const ids: string[] = [];
-    for (const state of this.registry.values()) if (!state.activeUp) ids.push(state.id);
-    return ids;
   }
 
   get probes(): number {

@@ -40,24 +40,30 @@ export function createPassiveHealth(options: PassiveHealthOptions = {}): Passive
   return {
     recordSuccess(state: EndpointState, now?: number): void {
       if (state.consecutiveFailures === 0 && state.ejections === 0) return; // the common case: nothing to reset
-      state.consecutiveFailures = 0;
-      // A request sent before the ejection may succeed during it; that does not prove recovery.
-      if (state.ejections > 0 && state.ejectedUntil <= (now ?? Date.now())) state.ejections = 0;
+      const at = now ?? Date.now();
+      state.exclusive((s) => {
+        s.consecutiveFailures = 0;
+        // A request sent before the ejection may succeed during it; that does not prove recovery.
+        if (s.ejections > 0 && s.ejectedUntil <= at) s.ejections = 0;
+      });
     },
     recordFailure(state: EndpointState, now: number, lastHealthy = false): boolean {
-      // Requests sent before the ejection keep failing during it: not a reason to eject again.
-      if (state.ejectedUntil > now) return false;
-      if (++state.consecutiveFailures < threshold) return false;
-      if (lastHealthy) {
-        state.consecutiveFailures = threshold; // ejected as soon as another endpoint is available
-        return false;
-      }
-      const backoff = Math.min(maxMs, baseMs * 2 ** Math.min(state.ejections, 30));
-      state.ejectedAt = now;
-      state.ejectedUntil = now + backoff;
-      state.ejections++;
-      state.consecutiveFailures = 0; // after the backoff it takes `threshold` new failures to eject again
-      return true;
+      // Every thread's failures count against the one shared state, one at a time.
+      return state.exclusive((s) => {
+        // Requests sent before the ejection keep failing during it: not a reason to eject again.
+        if (s.ejectedUntil > now) return false;
+        if ((s.consecutiveFailures += 1) < threshold) return false;
+        if (lastHealthy) {
+          s.consecutiveFailures = threshold; // ejected as soon as another endpoint is available
+          return false;
+        }
+        const backoff = Math.min(maxMs, baseMs * 2 ** Math.min(s.ejections, 30));
+        s.ejectedAt = now;
+        s.ejectedUntil = now + backoff;
+        s.ejections += 1;
+        s.consecutiveFailures = 0; // after the backoff it takes `threshold` new failures to eject again
+        return true;
+      });
     },
   };
 }
@@ -82,8 +88,11 @@ export function recordFailure(state: EndpointState, now: number, lastHealthy?: b
 
 /** An active check started at `probeStartedAt` passed: end a passive ejection that began before it. True when one ended. */
 export function endEjectionAfterActivePass(state: EndpointState, probeStartedAt: number, now: number): boolean {
-  if (state.ejectedUntil <= now || state.ejectedAt > probeStartedAt) return false;
-  state.ejectedUntil = 0;
-  state.consecutiveFailures = 0;
-  return true;
+  if (state.ejectedUntil <= now) return false; // the common case: not ejected
+  return state.exclusive((s) => {
+    if (s.ejectedUntil <= now || s.ejectedAt > probeStartedAt) return false;
+    s.ejectedUntil = 0;
+    s.consecutiveFailures = 0;
+    return true;
+  });
 }

@@ -17,6 +17,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   GatewayClass: 'gatewayclasses',
   Gateway: 'gateways',
   HTTPRoute: 'httproutes',
+  GRPCRoute: 'grpcroutes',
   ReferenceGrant: 'referencegrants',
 };
 

@@ -1,6 +1,6 @@
 // Narrow types of the Gateway API objects switchyard reads (gateway.networking.k8s.io, Standard
-// channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway and HTTPRoute
-// (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
+// channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway, HTTPRoute and
+// GRPCRoute (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
 
 import type { KubeObject } from './kube-object.ts';
 
@@ -105,6 +105,27 @@ export interface HTTPRoute extends KubeObject {
   spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
   status?: unknown;
 }
+
+export interface GRPCMethodMatch { type?: 'Exact' | 'RegularExpression'; service?: string; method?: string }
+export interface GRPCRouteMatch { method?: GRPCMethodMatch; headers?: HTTPHeaderMatch[] }
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches?: GRPCRouteMatch[];
+  /** RequestHeaderModifier, ResponseHeaderModifier, RequestMirror, ExtensionRef (the HTTPRoute shapes). */
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+}
+
+export interface GRPCRoute extends KubeObject {
+  kind: 'GRPCRoute';
+  spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: GRPCRouteRule[] };
+  status?: unknown;
+}
+
+/** The route kinds of the Gateway API this router serves. */
+export type GatewayRoute = HTTPRoute | GRPCRoute;
+export type GatewayRouteKind = GatewayRoute['kind'];
 
 export interface ReferenceGrant extends KubeObject {
   kind: 'ReferenceGrant';

@@ -172,14 +172,28 @@ function checkMatchList(value: unknown, field: string): void {
   });
 }
 
-export function checkHTTPRoute(doc: Fields): void {
-  const spec = object(doc.spec, 'spec', true)!;
+/** What HTTPRoute and GRPCRoute share: parentRefs and hostnames. */
+function checkCommonRouteSpec(spec: Fields): void {
   eachObject(spec.parentRefs, 'spec.parentRefs', (p, f) => {
     checkReference(p, f);
     string(p.sectionName, `${f}.sectionName`);
     integer(p.port, `${f}.port`, 1, 65535);
   });
   array(spec.hostnames, 'spec.hostnames').forEach((h, i) => string(h, `spec.hostnames[${i}]`, true));
+}
+
+function checkBackendRefs(value: unknown, field: string): void {
+  eachObject(value, field, (b, bf) => {
+    checkReference(b, bf);
+    integer(b.port, `${bf}.port`, 1, 65535);
+    integer(b.weight, `${bf}.weight`, 0, 1_000_000);
+    eachObject(b.filters, `${bf}.filters`, checkFilter);
+  });
+}
+
+export function checkHTTPRoute(doc: Fields): void {
+  const spec = object(doc.spec, 'spec', true)!;
+  checkCommonRouteSpec(spec);
   eachObject(spec.rules, 'spec.rules', (rule, f) => {
     eachObject(rule.matches, `${f}.matches`, (m, mf) => {
       const path = object(m.path, `${mf}.path`, false);
@@ -192,17 +206,31 @@ export function checkHTTPRoute(doc: Fields): void {
       string(m.method, `${mf}.method`);
     });
     eachObject(rule.filters, `${f}.filters`, checkFilter);
-    eachObject(rule.backendRefs, `${f}.backendRefs`, (b, bf) => {
-      checkReference(b, bf);
-      integer(b.port, `${bf}.port`, 1, 65535);
-      integer(b.weight, `${bf}.weight`, 0, 1_000_000);
-      eachObject(b.filters, `${bf}.filters`, checkFilter);
-    });
+    checkBackendRefs(rule.backendRefs, `${f}.backendRefs`);
     const timeouts = object(rule.timeouts, `${f}.timeouts`, false);
     if (timeouts) {
       string(timeouts.request, `${f}.timeouts.request`);
       string(timeouts.backendRequest, `${f}.timeouts.backendRequest`);
     }
+  });
+}
+
+export function checkGRPCRoute(doc: Fields): void {
+  const spec = object(doc.spec, 'spec', true)!;
+  checkCommonRouteSpec(spec);
+  eachObject(spec.rules, 'spec.rules', (rule, f) => {
+    string(rule.name, `${f}.name`);
+    eachObject(rule.matches, `${f}.matches`, (m, mf) => {
+      const method = object(m.method, `${mf}.method`, false);
+      if (method) {
+        string(method.type, `${mf}.method.type`);
+        string(method.service, `${mf}.method.service`);
+        string(method.method, `${mf}.method.method`);
+      }
+      checkMatchList(m.headers, `${mf}.headers`);
+    });
+    eachObject(rule.filters, `${f}.filters`, checkFilter);
+    checkBackendRefs(rule.backendRefs, `${f}.backendRefs`);
   });
 }
 

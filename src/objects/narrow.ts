@@ -188,6 +188,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   GatewayClass: specAndStatus,
   Gateway: specAndStatus,
   HTTPRoute: specAndStatus,
+  GRPCRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
   Secret: (o, i) => ({
     ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),

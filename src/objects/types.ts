@@ -17,11 +17,12 @@ export type Kind =
   | 'GatewayClass'
   | 'Gateway'
   | 'HTTPRoute'
+  | 'GRPCRoute'
   | 'ReferenceGrant';
 
 export const KINDS: readonly Kind[] = [
   'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
-  'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -38,6 +39,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   GatewayClass: 'gateway.networking.k8s.io/v1',
   Gateway: 'gateway.networking.k8s.io/v1',
   HTTPRoute: 'gateway.networking.k8s.io/v1',
+  GRPCRoute: 'gateway.networking.k8s.io/v1',
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
 };
 
@@ -52,7 +54,7 @@ export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'In
 export type { KubeObject, ObjectMeta } from './kube-object.ts';
 import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
-import type { Gateway, GatewayClass, HTTPRoute, ReferenceGrant } from './gateway-types.ts';
+import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant } from './gateway-types.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
 
@@ -208,6 +210,7 @@ export interface KindMap {
   GatewayClass: GatewayClass;
   Gateway: Gateway;
   HTTPRoute: HTTPRoute;
+  GRPCRoute: GRPCRoute;
   ReferenceGrant: ReferenceGrant;
 }
 

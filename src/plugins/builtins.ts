@@ -16,6 +16,7 @@ import type { Balancer } from '../balance/types.ts';
 import type { ChainEntry } from '../pipeline/chain.ts';
 import type { Phases, Plugin, PluginServices } from '../pipeline/types.ts';
 import type { CompiledRoute } from '../table/types.ts';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
 import { balancerPlugin } from './balancer.ts';
 import compressPlugin, { type CompressSettings } from './compress.ts';
 import type { UpstreamHeaderBuilder } from './forwarded-headers.ts';
@@ -24,13 +25,15 @@ import { builtinPolicyNamed } from './policies.ts';
 import type { BuiltinServices, PolicyPosition } from './route-policy.ts';
 import { upstreamRetryPlugin } from './upstream-retry.ts';
 
-/** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, router-wide compression. */
+/** What the proxy contributes to the built-ins: the route's balancer, its header rewriting, router-wide compression, the shared limit table. */
 export interface ProxyParts {
   balancer: Balancer;
   hasWeight: boolean;
   buildUpstreamHeaders: UpstreamHeaderBuilder;
   /** --enable-compression: compress every route's responses (last, after every other body phase). */
   compression?: CompressSettings | null;
+  /** The router's limit table, shared by every worker thread (rate limits, pod-concurrent-connections). */
+  limits: LimitTable;
 }
 
 const EMPTY = Object.freeze({});
@@ -42,7 +45,7 @@ export function routeChainEntries(
   services: (name: string) => PluginServices,
 ): ChainEntry[] {
   const builtinServicesOf = (name: string): BuiltinServices => ({
-    ...services(name), balancer: parts.balancer, hasWeight: parts.hasWeight, buildUpstreamHeaders: parts.buildUpstreamHeaders,
+    ...services(name), balancer: parts.balancer, hasWeight: parts.hasWeight, buildUpstreamHeaders: parts.buildUpstreamHeaders, limits: parts.limits,
   });
   const entry = (plugin: Plugin, config: unknown): ChainEntry => ({ name: plugin.name, phases: plugin.create(config, builtinServicesOf(plugin.name)) as Phases });
   const at: Record<PolicyPosition, ChainEntry[]> = { guard: [], select: [], after: [] };

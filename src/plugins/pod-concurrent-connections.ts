@@ -2,7 +2,12 @@
 // flight per endpoint of the route, as HAProxy's per-server maxconn. Excess requests wait in a
 // bounded FIFO queue for up to the connect timeout (HAProxy's `timeout queue` default) and are
 // answered 503 SY_ENDPOINT_BUSY when it expires or the queue is full. Slots are given back in
-// the log phase; the counters are retained across rebuilds of the route's runtime.
+// the log phase.
+//
+// The slot counts are the router's shared ones (shared-memory/limit-table.ts): N holds over
+// every worker thread. Each thread queues its own waiters; a slot given back goes to a waiter of
+// the same thread at once, else back to the table, which wakes the threads that have waiters
+// (Atomics.waitAsync on the entry's bucket) to take it.
 
 import { Type } from 'typebox';
 import { boundedInt } from '../annotation-values.ts';
@@ -10,55 +15,151 @@ import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
 import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf, type PhaseRun } from '../pipeline/phase-run.ts';
-import { builtinPolicy } from './route-policy.ts';
+import { keyPrefix, type KeyPrefix } from '../shared-memory/key-hash.ts';
+import { REFUSED, UNTRACKED, type LimitTable } from '../shared-memory/limit-table.ts';
+import { builtinPolicy, builtinServices } from './route-policy.ts';
 
 export const POD_CONCURRENT_CONNECTIONS_ANNOTATION = 'haproxy.router.openshift.io/pod-concurrent-connections';
 
-/** Waiting requests per endpoint beyond which new ones are refused at once. */
+/** Waiting requests per endpoint and thread beyond which new ones are refused at once. */
 export const MAX_QUEUE = 1024;
 
 class Waiter {
   readonly run: PhaseRun;
   readonly slot: number;
-  readonly state: EndpointSlots;
+  readonly queue: EndpointQueue;
   resolve: () => void = noop;
   timer: NodeJS.Timeout | null = null;
-  constructor(run: PhaseRun, slot: number, state: EndpointSlots) {
+  constructor(run: PhaseRun, slot: number, queue: EndpointQueue) {
     this.run = run;
     this.slot = slot;
-    this.state = state;
+    this.queue = queue;
   }
 }
 
-class EndpointSlots {
-  inFlight = 0;
-  readonly queue: Waiter[] = [];
+/** One endpoint's waiters in this thread, and whether a wake-up from the table is awaited. */
+class EndpointQueue {
+  readonly id: string;
+  readonly waiters: Waiter[] = [];
+  watching = false;
+  constructor(id: string) {
+    this.id = id;
+  }
+}
+
+/** What a request holds: the endpoint's queue, and whether its slot is counted in the table. */
+class Held {
+  readonly queue: EndpointQueue;
+  readonly counted: boolean;
+  constructor(queue: EndpointQueue, counted: boolean) {
+    this.queue = queue;
+    this.counted = counted;
+  }
 }
 
 export class ConcurrencySlots {
   readonly limit: number;
-  readonly #byEndpoint = new Map<string, EndpointSlots>();
-  constructor(limit: number) {
+  readonly #table: LimitTable;
+  readonly #key: KeyPrefix;
+  readonly #queues = new Map<string, EndpointQueue>();
+
+  constructor(limit: number, table: LimitTable, routeKey: string) {
     this.limit = limit;
+    this.#table = table;
+    this.#key = keyPrefix(`${routeKey}\0pod-concurrent-connections\0${limit}`);
   }
 
-  stateOf(id: string): EndpointSlots {
-    let state = this.#byEndpoint.get(id);
-    if (state === undefined) this.#byEndpoint.set(id, (state = new EndpointSlots()));
-    return state;
+  queueOf(id: string): EndpointQueue {
+    let queue = this.#queues.get(id);
+    if (queue === undefined) this.#queues.set(id, (queue = new EndpointQueue(id)));
+    return queue;
   }
 
-  /** Give a slot back: to the first live waiter, else to the pool. */
-  release(state: EndpointSlots): void {
-    while (state.queue.length > 0) {
-      const waiter = state.queue.shift()!;
-      if (waiter.timer !== null) clearTimeout(waiter.timer);
-      if (waiter.run.settled) continue; // its client went away or it timed out meanwhile
-      waiter.run.setSlot(waiter.slot, state);
-      waiter.resolve();
+  /** A slot now (a Held), or null: then the caller queues (and must call wait()). */
+  tryAcquire(queue: EndpointQueue): Held | null {
+    const table = this.#table;
+    // Behind this thread's waiters, a request waits its turn (and counts as one more waiter).
+    if (queue.waiters.length > 0) {
+      table.addWaiter(this.#key, queue.id, Date.now());
+      return null;
+    }
+    const result = table.acquireOrWait(this.#key, queue.id, this.limit, Date.now());
+    return result === REFUSED ? null : new Held(queue, result !== UNTRACKED);
+  }
+
+  /** After a refused tryAcquire and the waiter queued: make sure a slot given back anywhere wakes this thread. */
+  wait(queue: EndpointQueue): void {
+    if (queue.watching) return;
+    queue.watching = true;
+    this.#watch(queue, this.#table.waitIndex, this.#table.waitSeq);
+  }
+
+  /** Give a slot back: to this thread's first live waiter, else to the table (waking other threads' waiters). */
+  release(held: Held): void {
+    const queue = held.queue;
+    const waiter = this.#nextLive(queue);
+    if (waiter !== null) {
+      // Handed over as it is: still held, one waiter fewer.
+      this.#table.cancelWait(this.#key, queue.id);
+      this.#grant(waiter, held);
       return;
     }
-    state.inFlight--;
+    if (held.counted) this.#table.release(this.#key, queue.id);
+  }
+
+  /** A waiter timed out (or its exchange ended): out of the queue and out of the table's count. */
+  leave(waiter: Waiter): void {
+    const waiters = waiter.queue.waiters;
+    const at = waiters.indexOf(waiter);
+    if (at === -1) return;
+    waiters.splice(at, 1);
+    this.#table.cancelWait(this.#key, waiter.queue.id);
+  }
+
+  /** The first waiter whose exchange has not ended; the ended ones leave the table's count. */
+  #nextLive(queue: EndpointQueue): Waiter | null {
+    while (queue.waiters.length > 0) {
+      const waiter = queue.waiters.shift()!;
+      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      if (!waiter.run.settled) return waiter;
+      this.#table.cancelWait(this.#key, queue.id); // its client went away or it timed out meanwhile
+    }
+    return null;
+  }
+
+  #grant(waiter: Waiter, held: Held): void {
+    waiter.run.setSlot(waiter.slot, held);
+    waiter.resolve();
+  }
+
+  /** Wait for the table's sequence number to move past `seq`, then let waiters take free slots. */
+  #watch(queue: EndpointQueue, index: number, seq: number): void {
+    const result = Atomics.waitAsync(this.#table.words, index, seq);
+    if (result.async) void result.value.then(() => this.#woken(queue));
+    else queueMicrotask(() => this.#woken(queue)); // it had moved already
+  }
+
+  #woken(queue: EndpointQueue): void {
+    const table = this.#table;
+    for (;;) {
+      const waiter = queue.waiters[0];
+      if (waiter === undefined) {
+        queue.watching = false;
+        return;
+      }
+      if (waiter.run.settled) {
+        this.#nextLive(queue); // drops it (and any ended ones behind it)
+        continue;
+      }
+      const taken = table.takeWaiting(this.#key, queue.id, this.limit, Date.now());
+      if (taken === REFUSED) {
+        this.#watch(queue, table.waitIndex, table.waitSeq);
+        return;
+      }
+      queue.waiters.shift();
+      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      this.#grant(waiter, new Held(queue, taken !== UNTRACKED));
+    }
   }
 }
 
@@ -72,37 +173,37 @@ class PodConcurrentConnections {
 
   upstreamRequest(ctx: PluginContext): void | Promise<void> {
     const run = phaseRunOf(ctx);
-    const state = this.#slots.stateOf(run.member!.endpoint.id);
-    if (state.inFlight < this.#slots.limit) {
-      state.inFlight++;
-      ctx.local = state;
-      return;
-    }
-    if (state.queue.length >= MAX_QUEUE) {
+    const slots = this.#slots;
+    const queue = slots.queueOf(run.member!.endpoint.id);
+    if (queue.waiters.length >= MAX_QUEUE) {
       run.respondError(ProxyErrors.ENDPOINT_BUSY);
       return;
     }
-    const waiter = new Waiter(run, run.current, state);
-    state.queue.push(waiter);
+    const held = slots.tryAcquire(queue);
+    if (held !== null) {
+      ctx.local = held;
+      return;
+    }
+    const waiter = new Waiter(run, run.current, queue);
+    queue.waiters.push(waiter);
+    slots.wait(queue);
     return new Promise<void>((resolve) => {
       waiter.resolve = resolve;
-      waiter.timer = setTimeout(onQueueTimeout, this.#queueTimeoutMs, waiter);
+      waiter.timer = setTimeout(onQueueTimeout, this.#queueTimeoutMs, waiter, slots);
     });
   }
 
   log(ctx: PluginContext): void {
-    const state = ctx.local as EndpointSlots | undefined;
-    if (state === undefined) return;
+    const held = ctx.local as Held | undefined;
+    if (held === undefined) return;
     ctx.local = undefined;
-    this.#slots.release(state);
+    this.#slots.release(held);
   }
 }
 
-function onQueueTimeout(waiter: Waiter): void {
+function onQueueTimeout(waiter: Waiter, slots: ConcurrencySlots): void {
   waiter.timer = null;
-  const queue = waiter.state.queue;
-  const at = queue.indexOf(waiter);
-  if (at !== -1) queue.splice(at, 1);
+  slots.leave(waiter);
   waiter.run.respondError(ProxyErrors.ENDPOINT_BUSY);
   waiter.resolve();
 }
@@ -117,7 +218,8 @@ export const podConcurrentConnectionsPlugin = definePlugin({
     queueTimeoutMs: Type.Integer({ minimum: 1 }),
   }, { additionalProperties: false }),
   create(c, services) {
-    const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit));
+    // This thread's queues outlive a rebuild of the route's runtime (waiters stay in line); the counts are the shared table's.
+    const slots = services.retain(`pod-concurrent-connections:${c.limit}`, () => new ConcurrencySlots(c.limit, builtinServices(services).limits, services.route.key));
     return new PodConcurrentConnections(slots, c.queueTimeoutMs);
   },
 });

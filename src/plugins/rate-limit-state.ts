@@ -1,11 +1,14 @@
 // haproxy.router.openshift.io/rate-limit-connections*: limits per client IP address on one
-// route, as OpenShift's stick-table rules (conn_cur, conn_rate(3s), http_req_rate(10s), 100k
-// sources). A request over a limit gets 429 (HAProxy silently drops it; a status is kinder to
-// clients and to whoever reads the logs). Built once per route when the table changes; per
-// request it is a couple of map operations.
+// route, as OpenShift's stick-table rules (conn_cur, conn_rate(3s), http_req_rate(10s)). A
+// request over a limit gets 429 (HAProxy silently drops it; a status is kinder to clients and to
+// whoever reads the logs). The counters live in the router's shared limit table
+// (shared-memory/limit-table.ts), keyed by route, limit and source: every worker thread counts
+// against the same ones, and a rebuilt runtime of the route finds its windows where they were.
 
 import type { Socket } from 'node:net';
-import { LRUCache } from 'lru-cache';
+import { keyPrefix, type KeyPrefix } from '../shared-memory/key-hash.ts';
+import { HELD_SLOT, REFUSED, type LimitTable } from '../shared-memory/limit-table.ts';
+
 /** Limits per client IP address on one route, as OpenShift's stick-table rules (rate-limit.ts). */
 export interface RateLimitSpec {
   /** Concurrent connections (here: requests and tunnels in flight) from one address. */
@@ -18,96 +21,45 @@ export interface RateLimitSpec {
 
 const TCP_WINDOW_MS = 3_000;
 const HTTP_WINDOW_MS = 10_000;
-/** Sources remembered per route and limit (HAProxy's stick-table `size 100k`). */
-const MAX_SOURCES = 100_000;
 
-interface Window { start: number; count: number; previous: number }
-
-/** Sliding-window rate per source: the previous fixed window, weighted by overlap, plus this one. */
-export class SourceRate {
-  readonly #limit: number;
-  readonly #windowMs: number;
-  readonly #windows: LRUCache<string, Window>;
-
-  constructor(limit: number, windowMs: number, maxSources = MAX_SOURCES) {
-    this.#limit = limit;
-    this.#windowMs = windowMs;
-    this.#windows = new LRUCache({ max: maxSources });
-  }
-
-  /** Count one event from `source`; false when it would exceed the limit (then it is not counted). */
-  allow(source: string, now: number): boolean {
-    let w = this.#windows.get(source);
-    if (w === undefined) {
-      w = { start: now, count: 0, previous: 0 };
-      this.#windows.set(source, w);
-    }
-    const elapsed = now - w.start;
-    if (elapsed >= this.#windowMs) {
-      w.previous = elapsed >= 2 * this.#windowMs ? 0 : w.count;
-      w.start += Math.floor(elapsed / this.#windowMs) * this.#windowMs;
-      w.count = 0;
-    }
-    const overlap = 1 - (now - w.start) / this.#windowMs;
-    if (w.previous * overlap + w.count >= this.#limit) return false;
-    w.count++;
-    return true;
-  }
-}
-
-/** Requests and tunnels in flight per source. */
-export class SourceConcurrency {
-  readonly #limit: number;
-  readonly #current = new Map<string, number>();
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  acquire(source: string): boolean {
-    const n = this.#current.get(source) ?? 0;
-    if (n >= this.#limit) return false;
-    this.#current.set(source, n + 1);
-    return true;
-  }
-
-  release(source: string): void {
-    const n = (this.#current.get(source) ?? 0) - 1;
-    if (n > 0) this.#current.set(source, n);
-    else this.#current.delete(source);
-  }
-}
+/** admit() results. */
+export const REFUSE = 0;
+export const ADMIT = 1;
+/** Admitted holding a concurrency slot: release() when the exchange ends. */
+export const ADMIT_HOLDING = 2;
 
 /** The limits of one route. `admit` before forwarding; `release` when a held slot ends. */
 export class RouteRateLimit {
-  readonly #concurrent: SourceConcurrency | null;
-  readonly #tcp: SourceRate | null;
-  readonly #http: SourceRate | null;
-  /** Client connections already counted against rate-tcp on this route. */
+  readonly #table: LimitTable;
+  readonly #spec: RateLimitSpec;
+  readonly #concurrent: KeyPrefix | null;
+  readonly #tcp: KeyPrefix | null;
+  readonly #http: KeyPrefix | null;
+  /** Client connections already counted against rate-tcp on this route (this thread's sockets). */
   readonly #seen = new WeakSet<Socket>();
 
-  constructor(spec: RateLimitSpec) {
-    this.#concurrent = spec.concurrentTcp === null ? null : new SourceConcurrency(spec.concurrentTcp);
-    this.#tcp = spec.rateTcp === null ? null : new SourceRate(spec.rateTcp, TCP_WINDOW_MS);
-    this.#http = spec.rateHttp === null ? null : new SourceRate(spec.rateHttp, HTTP_WINDOW_MS);
+  constructor(spec: RateLimitSpec, table: LimitTable, routeKey: string) {
+    this.#table = table;
+    this.#spec = spec;
+    this.#concurrent = spec.concurrentTcp === null ? null : keyPrefix(`${routeKey}\0concurrent-tcp\0${spec.concurrentTcp}`);
+    this.#tcp = spec.rateTcp === null ? null : keyPrefix(`${routeKey}\0rate-tcp\0${spec.rateTcp}`);
+    this.#http = spec.rateHttp === null ? null : keyPrefix(`${routeKey}\0rate-http\0${spec.rateHttp}`);
   }
 
-  /** True when admitted; then, if `holdsSlot` is true, release() must follow when the request ends. */
-  admit(socket: Socket, source: string, now: number, http = true): boolean {
+  /** REFUSE, ADMIT, or ADMIT_HOLDING (then release() must follow when the exchange ends). */
+  admit(socket: Socket, source: string, now: number, http = true): number {
+    const table = this.#table;
     if (this.#tcp !== null && !this.#seen.has(socket)) {
-      if (!this.#tcp.allow(source, now)) return false;
+      if (!table.allowRate(this.#tcp, source, this.#spec.rateTcp!, TCP_WINDOW_MS, now)) return REFUSE;
       this.#seen.add(socket);
     }
-    if (http && this.#http !== null && !this.#http.allow(source, now)) return false;
-    if (this.#concurrent !== null && !this.#concurrent.acquire(source)) return false;
-    return true;
-  }
-
-  get holdsSlot(): boolean {
-    return this.#concurrent !== null;
+    if (http && this.#http !== null && !table.allowRate(this.#http, source, this.#spec.rateHttp!, HTTP_WINDOW_MS, now)) return REFUSE;
+    if (this.#concurrent === null) return ADMIT;
+    const slot = table.acquire(this.#concurrent, source, this.#spec.concurrentTcp!, now);
+    return slot === REFUSED ? REFUSE : slot === HELD_SLOT ? ADMIT_HOLDING : ADMIT;
   }
 
   release(source: string): void {
-    this.#concurrent?.release(source);
+    if (this.#concurrent !== null) this.#table.release(this.#concurrent, source);
   }
 }

@@ -1,9 +1,9 @@
 // haproxy.router.openshift.io/rate-limit-connections*: per-source limits on one route, checked
 // in the connection phase (so passthrough connections count too; the HTTP request rate only
 // for requests). A held concurrency slot is given back in the log phase, which runs once per
-// exchange however it ends. The limiter is retained across rebuilds of the route's runtime,
-// so an endpoint change does not reset the windows. As OpenShift: the limits apply only when
-// rate-limit-connections is "true".
+// exchange however it ends. The counters are the router's shared ones (rate-limit-state.ts):
+// every worker thread, and every rebuild of the route's runtime, counts against the same. As
+// OpenShift: the limits apply only when rate-limit-connections is "true".
 
 import type { Socket } from 'node:net';
 import { Type } from 'typebox';
@@ -12,8 +12,8 @@ import { ProxyErrors } from '../errors.ts';
 import type { PluginContext } from '../pipeline/context.ts';
 import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import { RouteRateLimit } from './rate-limit-state.ts';
-import { builtinPolicy } from './route-policy.ts';
+import { ADMIT_HOLDING, REFUSE, RouteRateLimit } from './rate-limit-state.ts';
+import { builtinPolicy, builtinServices } from './route-policy.ts';
 
 export const RATE_LIMIT_ANNOTATIONS = Object.freeze({
   enabled: 'haproxy.router.openshift.io/rate-limit-connections',
@@ -32,11 +32,12 @@ class RateLimit {
 
   connection(ctx: PluginContext): void {
     const run = phaseRunOf(ctx);
-    if (!this.#limit.admit(run.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough')) {
+    const admitted = this.#limit.admit(run.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough');
+    if (admitted === REFUSE) {
       run.respondError(ProxyErrors.RATE_LIMITED);
       return;
     }
-    if (this.#limit.holdsSlot) ctx.local = HOLDS_SLOT;
+    if (admitted === ADMIT_HOLDING) ctx.local = HOLDS_SLOT;
   }
 
   log(ctx: PluginContext): void {
@@ -60,8 +61,8 @@ export const rateLimitPlugin = definePlugin({
     rateHttp: LIMIT,
   }, { additionalProperties: false }),
   create(spec, services) {
-    const limit = services.retain(`rate-limit:${spec.concurrentTcp}:${spec.rateTcp}:${spec.rateHttp}`, () => new RouteRateLimit(spec));
-    return new RateLimit(limit);
+    // Its counters are in the shared table (keyed by route and limit): a rebuilt runtime finds them there.
+    return new RateLimit(new RouteRateLimit(spec, builtinServices(services).limits, services.route.key));
   },
 });
 

@@ -11,6 +11,7 @@ import type { Balancer } from '../balance/types.ts';
 import type { CompiledTls, ForwardedPolicy, GatewayRouteData, RouteKind } from '../table/types.ts';
 import type { Annotations } from '../annotation-values.ts';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
 
 /** What a policy reads of a route to decide its config (compiled data; tls and gateway when known). */
 export interface PolicyRoute {
@@ -57,12 +58,14 @@ export type UpstreamHeaderBuilder = (
   info: { clientIp: string; host: string; port: number; proto: 'http' | 'https' },
 ) => string[];
 
-/** What the proxy hands the built-ins besides the plugin services: the route's balancer and header rewriting. */
+/** What the proxy hands the built-ins besides the plugin services: the route's balancer, header rewriting, the shared limit table. */
 export interface BuiltinServices extends PluginServices {
   readonly balancer: Balancer;
   /** At least one member has weight > 0. */
   readonly hasWeight: boolean;
   readonly buildUpstreamHeaders: UpstreamHeaderBuilder;
+  /** The router's limit table, shared by every worker thread (rate limits, pod-concurrent-connections). */
+  readonly limits: LimitTable;
 }
 
 /** The built-in's view of its services (the proxy always gives built-ins BuiltinServices). */

@@ -13,6 +13,7 @@ import type { PluginContext } from '../pipeline/context.ts';
 import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
 import { builtinPolicy } from './route-policy.ts';
+import { isGatewayRouteKind } from '../table/types.ts';
 
 export const STICKY_ANNOTATIONS = Object.freeze({
   disableCookies: 'haproxy.router.openshift.io/disable_cookies',
@@ -72,7 +73,8 @@ export const stickyCookiePolicy = builtinPolicy({
     const name = a[STICKY_ANNOTATIONS.cookieName];
     if (name !== undefined && !COOKIE_TOKEN.test(name)) invalidAnnotation(STICKY_ANNOTATIONS.cookieName, `"${name}" is not a valid cookie name`);
     const sameSite = oneOf(a, STICKY_ANNOTATIONS.cookieSameSite, SAME_SITE);
-    if (disabled || kind === 'HTTPRoute' || tls?.termination === 'passthrough') return null;
+    // OpenShift's default cookie is not Gateway API behaviour (HTTPRoute, GRPCRoute).
+    if (disabled || isGatewayRouteKind(kind) || tls?.termination === 'passthrough') return null;
     return { cookieName: name ?? defaultCookieName(key), sameSite };
   },
 });

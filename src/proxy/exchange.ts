@@ -238,7 +238,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   #startAttempt(): void {
     if (this.attempts === 0) this.firstAttempt();
     const member = this.member!;
-    member.endpoint.active++;
+    member.endpoint.started();
     this.#holding = member;
     this.outcome = 'forwarded';
     const attempt = this.proxy.forwarderFor(this).attempt(this, member, ++this.attempts);
@@ -263,7 +263,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
 
   #release(): void {
     if (this.#holding !== null) {
-      this.#holding.endpoint.active--;
+      this.#holding.endpoint.ended();
       this.#holding = null;
     }
   }

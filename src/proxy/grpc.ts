@@ -72,7 +72,8 @@ const BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   SY_BODY_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
   SY_INTERNAL: GrpcStatus.INTERNAL,
   SY_MIDDLEWARE_ERROR: GrpcStatus.INTERNAL,
-  SY_INVALID_BACKEND: GrpcStatus.INTERNAL,
+  // A GRPCRoute rule without a usable backend answers UNAVAILABLE (GRPCRoute spec, backendRefs).
+  SY_INVALID_BACKEND: GrpcStatus.UNAVAILABLE,
 });
 
 export function grpcStatusForError(error: ProxyErrorSpec): number {

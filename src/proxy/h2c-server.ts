@@ -19,6 +19,8 @@ import type { Metrics } from '../metrics.ts';
 import { refuseConnect, type AnyResponse } from './error-response.ts';
 import type { AnyRequest } from './http-exchange.ts';
 import { http2SessionOptions } from './http2-server-options.ts';
+import { closeIdleSessions } from './h2-session-tunnels.ts';
+import { extendedConnectProtocol } from './extended-connect.ts';
 import { systemClock } from '../clock.ts';
 import type { ClientGlitchLedger } from './tls/glitch-budget.ts';
 import { Http2Guard } from './tls/http2-guard.ts';
@@ -61,12 +63,17 @@ export function createH2cServer(handler: H2cRequestHandler, options: H2cServerOp
     logger,
   }, (req, res) => handler.handleRequest(req, res));
   const server = http2.createServer(http2SessionOptions(config));
-  // Idle sessions close after the client timeout, as idle HTTP/1.1 keep-alive connections do.
-  server.setTimeout(config.clientTimeout);
+  // Idle sessions close after the client timeout, as idle HTTP/1.1 keep-alive connections do
+  // (not while they carry a WebSocket: h2-session-tunnels.ts).
+  closeIdleSessions(server, config.clientTimeout);
   server.on('session', (session: http2.Http2Session) => guard.openSession(session));
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => guard.admit(req, res));
-  // CONNECT: no tunnels, as on every way in (error-response.ts).
-  server.on('connect', refuseConnect);
+  // CONNECT: no tunnels, as on every way in (error-response.ts); but an extended CONNECT (RFC
+  // 8441, WebSocket over HTTP/2) is a request like the others, rapid-reset guard included.
+  server.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    if (extendedConnectProtocol(req) !== null) guard.admit(req, res);
+    else refuseConnect(req, res);
+  });
   server.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'h2c session error'));
   return { server, guard };
 }

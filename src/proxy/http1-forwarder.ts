@@ -151,5 +151,9 @@ export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?
     headersTimeout: 0,
     bodyTimeout: 0,
     connect: tls ? { ca: tls.ca, servername: tls.servername, rejectUnauthorized: true } : undefined,
+    // HTTP/1.1 only. undici 8 offers ALPN `h2` by default (allowH2) and then speaks HTTP/2 with its
+    // own client, which gRPC and our stream handling cannot rely on (upstream-h2-pool.ts): HTTP/2
+    // to a backend is always the router's HTTP/2 pool, declared or chosen by ALPN (upstream-alpn-pool.ts).
+    allowH2: false,
   });
 }

@@ -22,6 +22,8 @@ export function http2SessionOptions(limits: Http2Limits): Pick<ServerOptions, 'm
     maxSessionRejectedStreams: 100,
     // Node advertises 2^32-1 concurrent streams by default: one connection could open any
     // number of requests.
-    settings: { maxHeaderListSize: limits.maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    // enableConnectProtocol: SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), so browsers open
+    // WebSockets on their HTTP/2 connection (h2-tunnel-exchange.ts).
+    settings: { maxHeaderListSize: limits.maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS, enableConnectProtocol: true },
   };
 }

@@ -16,13 +16,14 @@
 //   released so a drain does not wait for a request that will never finish.
 
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Counter } from 'prom-client';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { destroyResponse, sendError, writeRawError, type AnyResponse } from './error-response.ts';
+import { destroyResponse, refuseConnect, sendError, writeRawError, type AnyResponse } from './error-response.ts';
+import { extendedConnectProtocol, validUpgradeProtocol } from './extended-connect.ts';
 import type { AnyRequest } from './http-exchange.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { markClosedByRouter } from './tls/http2-guard.ts';
@@ -100,6 +101,10 @@ export class RequestEntry {
       sendError(res, ProxyErrors.BAD_REQUEST);
       return;
     }
+    if (req.method === 'CONNECT') {
+      this.#connect(req as Http2ServerRequest, res as Http2ServerResponse);
+      return;
+    }
     if (this.#bodyIdleTimeoutMs > 0 && expectsBody(req)) watchBody(req, res, this.#bodyIdleTimeoutMs);
     const before = this.#proxy.inFlight;
     try {
@@ -127,6 +132,31 @@ export class RequestEntry {
     }
   }
 
+  /**
+   * An HTTP/2 CONNECT the server let through: an extended CONNECT (RFC 8441) opens a WebSocket
+   * (or another Upgrade protocol) to the route's backend; a plain one is refused (405).
+   */
+  #connect(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const protocol = extendedConnectProtocol(req);
+    if (protocol === null) {
+      refuseConnect(req, res);
+      return;
+    }
+    if (!validUpgradeProtocol(protocol)) {
+      this.#refused.inc();
+      sendError(res, ProxyErrors.BAD_REQUEST);
+      return;
+    }
+    const before = this.#proxy.inFlight;
+    try {
+      this.#proxy.handleExtendedConnect(req, res, protocol);
+    } catch (err) {
+      this.#internalError(err, this.#proxy.inFlight - before);
+      if (!res.headersSent) sendError(res, ProxyErrors.INTERNAL);
+      else destroyResponse(res);
+    }
+  }
+
   /** A bug: log it with its stack, count it, and give back the in-flight slot the request took. */
   #internalError(err: unknown, leaked: number): void {
     this.#internalErrors.inc();
@@ -137,7 +167,11 @@ export class RequestEntry {
 }
 
 function expectsBody(req: AnyRequest): boolean {
-  if ((req as Http2ServerRequest).stream !== undefined) return !(req as Http2ServerRequest).stream.readableEnded && !req.readableEnded;
+  // HTTP/2: END_STREAM on the HEADERS frame says there is no body (a GET). `readableEnded` alone
+  // stays false until someone reads to the end, which for a GET nobody does: its answer taking
+  // longer than --client-timeout got a 408 "body stalled".
+  const stream = (req as Http2ServerRequest).stream;
+  if (stream !== undefined) return !stream.endAfterHeaders && !stream.readableEnded && !req.readableEnded;
   const h = req.headers;
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }

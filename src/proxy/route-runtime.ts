@@ -31,6 +31,7 @@ import { routeChainEntries } from '../plugins/builtins.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
+import type { LimitTable } from '../shared-memory/limit-table.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -52,6 +53,8 @@ export interface RuntimeDeps {
   failures: MiddlewareFailures;
   /** --enable-compression: the compress plugin's settings for every route; null when off. */
   compression?: CompressSettings | null;
+  /** The router's shared limit table (rate limits, pod-concurrent-connections). */
+  limits: LimitTable;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
@@ -82,10 +85,12 @@ export class RouteRuntime implements ChainOwner {
    * costs no label lookups at start-up). Shared with the successor runtime of the same route.
    */
   readonly #children: MetricChildren;
-  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2 (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
+  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2, `alpn/<id>` for ALPN's choice (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
   readonly tlsPools: Map<string, UpstreamDispatcher>;
   /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
   readonly http2: ReadonlySet<EndpointState> | null;
+  /** Reencrypt endpoints whose HTTP version ALPN decides (upstream-alpn-pool.ts); null when none. */
+  readonly alpn: ReadonlySet<EndpointState> | null;
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
@@ -104,16 +109,19 @@ export class RouteRuntime implements ChainOwner {
     let hasWeight = false;
     let i = 0;
     let http2: Set<EndpointState> | null = null;
+    let alpn: Set<EndpointState> | null = null;
     for (const service of route.services) {
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
         members[i++] = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
         if (ep.weight > 0) hasWeight = true;
         if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
+        else if (service.protocol === 'alpn') (alpn ??= new Set()).add(endpoint);
       }
     }
     this.members = members;
     this.http2 = http2;
+    this.alpn = alpn;
     this.hasWeight = hasWeight;
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
@@ -267,7 +275,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
     }
     middlewares.push({ name: m.name, phases, makeLocal: plugin?.local ?? null });
   }
-  const entries = routeChainEntries(route, { balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null }, middlewares, services);
+  const entries = routeChainEntries(route, {
+    balancer: runtime.balancer, hasWeight: runtime.hasWeight, buildUpstreamHeaders: upstreamRequestHeaders, compression: deps.compression ?? null, limits: deps.limits,
+  }, middlewares, services);
   return new RouteChain(entries, route.policy.serverTimeoutMs);
 }
 

@@ -5,11 +5,13 @@
 // and the access log. One RouterProxy per process.
 
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Gauge } from 'prom-client';
 import { Http2UpstreamPool, type UpstreamDispatcher } from './upstream-h2-pool.ts';
+import { AlpnUpstreamPool } from './upstream-alpn-pool.ts';
 import type { RouterConfig } from '../config.ts';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -17,6 +19,7 @@ import type { Metrics } from '../metrics.ts';
 import type { CompiledRoute, GatewayEntryPoint, TableDelta } from '../table/types.ts';
 import { RouteTable } from '../table/route-table.ts';
 import { EndpointRegistry } from '../health/endpoint-registry.ts';
+import { SharedState } from '../shared-memory/shared-state.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import { createPassiveHealth } from '../health/passive.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
@@ -27,6 +30,7 @@ import { HttpExchange, type AnyRequest } from './http-exchange.ts';
 import { Http1Forwarder, createPool, type DispatcherSource } from './http1-forwarder.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeExchange } from './upgrade-exchange.ts';
+import { H2TunnelExchange } from './h2-tunnel-exchange.ts';
 import { PassthroughExchange, TcpForwarder, type PassthroughHost } from './tls/passthrough-exchange.ts';
 import type { TlsRouteItem } from './tls/sni-route.ts';
 import type { Tunnel } from './tunnel.ts';
@@ -50,7 +54,9 @@ const TCP = new TcpForwarder();
 
 export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHandler, DispatcherSource {
   readonly table: RouteTable<RouteRuntime>;
-  readonly registry = new EndpointRegistry();
+  readonly registry: EndpointRegistry;
+  /** What this proxy shares with the router's other threads (endpoint slots, limit table). */
+  readonly shared: SharedState;
   readonly connectTimeoutMs: number;
   readonly finTimeoutMs: number;
   readonly failures: MiddlewareFailures;
@@ -69,11 +75,13 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   /** This process's tracing (set before the ports open; each worker has its own), null when off. */
   tracing: Tracing | null = null;
 
-  /** Takes only the settings it uses. */
+  /** Takes only the settings it uses; `shared`: the router's shared state (default: its own, for a proxy alone). */
   constructor(
     config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'> & Partial<Pick<RouterConfig, 'enableCompression' | 'compressionMime'>>,
-    logger: Logger, metrics: Metrics, plugins = new PluginRegistry(),
+    logger: Logger, metrics: Metrics, plugins = new PluginRegistry(), shared = SharedState.create(),
   ) {
+    this.shared = shared;
+    this.registry = new EndpointRegistry(shared.endpoints);
     this.logger = logger;
     this.#metrics = metrics;
     this.connectTimeoutMs = config.connectTimeout;
@@ -81,7 +89,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
     const compression = config.enableCompression === true ? routerCompression(config.compressionMime ?? []) : null;
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits };
     this.#http1 = new Http1Forwarder(this);
     const t = metrics.tunnelsActive;
     this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
@@ -160,6 +168,22 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     new UpgradeExchange(this, runtime, request, socket, head, secure, url, host).start();
   }
 
+  /** An HTTP/2 extended CONNECT (RFC 8441): WebSocket over HTTP/2, an HTTP/1.1 Upgrade to the backend. */
+  handleExtendedConnect(req: Http2ServerRequest, res: Http2ServerResponse, protocol: string): void {
+    const secure = (req.socket as TLSSocket).encrypted === true;
+    const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '';
+    const url = req.url ?? '/';
+    // Matched as the GET Upgrade it becomes (an HTTPRoute's method match sees GET, as over HTTP/1.1).
+    const runtime = this.table.match(host, url, { method: 'GET', headers: req.headers }, secure, gatewayEntryOf(req.socket));
+    if (runtime === null) {
+      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status, 'upgrade');
+      sendError(res, ProxyErrors.NO_ROUTE);
+      return;
+    }
+    this.#inFlight++;
+    new H2TunnelExchange(this, runtime, req, res, protocol, secure, url, host).start();
+  }
+
   handlePassthrough(socket: net.Socket, buffered: Buffer, item: TlsRouteItem, clientIp: string, sni = ''): void {
     this.#inFlight++;
     new PassthroughExchange(this, item as RouteRuntime, socket, buffered, clientIp, sni).start();
@@ -203,7 +227,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   /**
    * The endpoint's pool for this route: HTTP/2 when the route's service port says so
    * (backend-protocol.ts) — but an Upgrade always goes over HTTP/1.1 — else HTTP/1.1; cleartext,
-   * or TLS for reencrypt routes.
+   * or TLS for reencrypt routes, where a port that says nothing lets ALPN choose.
    */
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade = false): UpstreamDispatcher {
     const http2 = !upgrade && runtime.http2 !== null && runtime.http2.has(endpoint);
@@ -212,14 +236,17 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
     const pools = runtime.tlsPools;
-    const key = http2 ? `h2/${endpoint.id}` : endpoint.id;
+    // Nothing declared: the endpoint's ALPN choice (h2 or http/1.1) decides.
+    const alpn = !http2 && !upgrade && runtime.alpn !== null && runtime.alpn.has(endpoint);
+    const key = http2 ? `h2/${endpoint.id}` : alpn ? `alpn/${endpoint.id}` : endpoint.id;
     let pool = pools.get(key);
     if (pool === undefined) {
       const tls = runtime.route.tls!;
       const settings = { ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls.serverName };
-      pool = http2
-        ? new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings })
-        : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
+      const options = { authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings };
+      pool = http2 ? new Http2UpstreamPool(options)
+        : alpn ? new AlpnUpstreamPool(options)
+          : createPool(`https://${endpoint.name}`, this.connectTimeoutMs, settings);
       pools.set(key, pool);
     }
     return pool;
@@ -247,19 +274,19 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   }
 
   /** A request no route matched: counted (route ""), traced, and logged when --access-log is on. */
-  #unrouted(req: AnyRequest, host: string, url: string, status: number): void {
+  #unrouted(req: AnyRequest, host: string, url: string, status: number, kind: 'http' | 'upgrade' = req.headers.upgrade !== undefined ? 'upgrade' : 'http'): void {
     this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
     const tracing = this.tracing;
     let trace: import('../tracing/exchange-trace.ts').ExchangeTrace | null = null;
     if (tracing !== null) {
       const socket = req.socket as net.Socket;
       const view = { method: req.method ?? 'GET', url, host, secure: (socket as TLSSocket).encrypted === true, clientAddress: clientAddress(socket.remoteAddress), socket, startedAt: performance.now() };
-      trace = beginHttpTrace(tracing, req.headers.upgrade !== undefined ? 'upgrade' : 'http', view, req.headers, req.httpVersion, null, 'default');
+      trace = beginHttpTrace(tracing, kind, view, req.headers, req.httpVersion, null, 'default');
       trace?.end(status);
     }
     if (!this.#accessLog) return;
     writeAccessLine(this.logger, {
-      kind: req.headers.upgrade !== undefined ? 'upgrade' : 'http', client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
+      kind, client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
       host, path: url, status, outcome: 'answered', completed: true, route: '', endpoint: null, attempts: 0, ms: 0,
       userAgent: req.headers['user-agent'], ...(trace !== null ? { traceId: trace.traceId, spanId: trace.spanId } : {}),
     });

@@ -32,7 +32,7 @@ import { RequestEntry } from './request-entry.ts';
 import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
 import { TlsTerminator } from './tls/tls-terminator.ts';
 import { tlsProfile } from './tls/tls-profile.ts';
-import { LocalGlitchLedger } from './tls/glitch-budget.ts';
+import { SharedGlitchLedger } from './tls/shared-glitch-ledger.ts';
 import { systemClock } from '../clock.ts';
 
 export interface ServingOptions {
@@ -99,8 +99,9 @@ export class ProxyListeners implements TlsRequestHandler {
       : undefined;
     // h2c: the HTTP/1.1 server hands over connections that open with the HTTP/2 preface.
     // One HTTP/2 glitch budget per client address, whichever way in its connections use (the
-    // HTTPS port, h2c on the HTTP port, a Gateway's own address).
-    const glitchLedger = new LocalGlitchLedger(config.http2ClientGlitches, systemClock);
+    // HTTPS port, h2c on the HTTP port, a Gateway's own address) and whichever worker thread
+    // accepted them: it is kept in the shared limit table.
+    const glitchLedger = new SharedGlitchLedger(proxy.shared.limits, 'http2', config.http2ClientGlitches, systemClock);
     this.#h2c = config.disableHttp2 ? null : createH2cServer(this, { config, glitchLedger, metrics, logger });
     this.#http = createHttpListener(this, config, metrics, 'http', this.#h2c);
     if (gate) {

@@ -1,4 +1,4 @@
-// Writes GatewayClass, Gateway and HTTPRoute status (leader only, like Route status): the
+// Writes GatewayClass, Gateway, HTTPRoute and GRPCRoute status (leader only, like Route status): the
 // desired status set is diffed against what was last asked for, each changed object is read
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
@@ -8,7 +8,7 @@ import type { Kind, KubeObject } from '../objects/types.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
 import { clusterObjectPath, objectPath } from '../kube/resources.ts';
 import type { GatewayStatusSet } from '../gateway/status.ts';
-import { gatewayClassStatus, gatewayStatus, httpRouteStatus, sameStatus } from './gateway-status.ts';
+import { gatewayClassStatus, gatewayStatus, routeStatus, sameStatus } from './gateway-status.ts';
 
 type Json = Record<string, unknown>;
 
@@ -53,14 +53,14 @@ export class GatewayStatusWriter {
       want(`Gateway/${g.namespace}/${g.name}`, JSON.stringify(g), { kind: 'Gateway', namespace: g.namespace, name: g.name, body: (cur, now) => gatewayStatus(g, cur, now) });
     }
     for (const r of set.routes) {
-      want(`HTTPRoute/${r.namespace}/${r.name}`, JSON.stringify(r), { kind: 'HTTPRoute', namespace: r.namespace, name: r.name, body: (cur, now) => httpRouteStatus(r, cur, now) });
+      want(`${r.kind}/${r.namespace}/${r.name}`, JSON.stringify(r), { kind: r.kind, namespace: r.namespace, name: r.name, body: (cur, now) => routeStatus(r, cur, now) });
     }
-    // HTTPRoutes no longer attached to a Gateway of ours: take our parent entries out.
+    // Routes no longer attached to a Gateway of ours: take our parent entries out.
     for (const key of [...this.#asked.keys()]) {
-      if (seen.has(key) || !key.startsWith('HTTPRoute/')) continue;
+      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/'))) continue;
       this.#asked.delete(key);
-      const [, namespace, name] = key.split('/') as [string, string, string];
-      this.#pending.set(key, { kind: 'HTTPRoute', namespace, name, body: (cur, now) => httpRouteStatus(undefined, cur, now) });
+      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute', string, string];
+      this.#pending.set(key, { kind, namespace, name, body: (cur, now) => routeStatus(undefined, cur, now) });
     }
     void this.#run();
   }

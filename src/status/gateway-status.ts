@@ -1,7 +1,7 @@
 // The status subresource bodies of Gateway API objects, from the router's status set
 // (src/gateway/status.ts): conditions get observedGeneration and a lastTransitionTime that is
 // kept while the condition's status stays the same (as metav1.Condition requires). A
-// GatewayClass's and a Gateway's status are the controller's; on an HTTPRoute only the
+// GatewayClass's and a Gateway's status are the controller's; on an HTTPRoute or GRPCRoute only the
 // `parents` entries whose controllerName is ours are — other controllers' entries are kept.
 
 import { GATEWAY_CONTROLLER_NAME, type Condition } from '../objects/gateway-types.ts';
@@ -50,7 +50,7 @@ function sameParentRef(a: Json, b: ParentStatusData['parentRef']): boolean {
 }
 
 /** `data` undefined: the route is no longer ours — drop our entries. */
-export function httpRouteStatus(data: RouteStatusData | undefined, current: Json | undefined, now: string): Json {
+export function routeStatus(data: RouteStatusData | undefined, current: Json | undefined, now: string): Json {
   const existing = ((current?.parents as ParentEntry[] | undefined) ?? []);
   const others = existing.filter((p) => p.controllerName !== GATEWAY_CONTROLLER_NAME);
   const ours = (data?.parents ?? []).map((p) => {

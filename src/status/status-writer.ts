@@ -7,6 +7,12 @@
 // reads the object once (GET of /status) and tries again, a bounded number of times. An object
 // the store does not hold (one that left this router's shard) is read the same way first.
 //
+// The informers' copy is behind our own writes until their watch events arrive: an object we
+// wrote is compared with that copy only once the copy is at least the version our write made;
+// before, it is read (a desired state that changes while its write is in flight, e.g. a host
+// edited twice in a row, would otherwise be checked against the copy from before the first
+// write, found current, and never written).
+//
 // Writes to one object are serialised; how many objects are written at once adapts to the API
 // server (write-window.ts): up on fast answers, down when API Priority and Fairness queues them
 // or refuses them (429: that object is sent again after the Retry-After, the others go on in the
@@ -71,6 +77,8 @@ export class StatusWriter {
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
   #counts = { written: 0, read: 0, conflicts: 0, refused: 0 };
+  /** resourceVersion each of our writes left, until the informers' copy has caught up with it. */
+  #written = new Map<string, string>();
 
   constructor(options: StatusWriterOptions) {
     this.#options = options;
@@ -104,6 +112,7 @@ export class StatusWriter {
     this.#queue = [];
     this.#head = 0;
     this.#queued.clear();
+    this.#written.clear();
     for (const timer of this.#delayed.values()) this.#clock.clearTimeout(timer);
     this.#delayed.clear();
     this.#notifyIdle();
@@ -131,7 +140,7 @@ export class StatusWriter {
       const key = this.#queue[this.#head]!;
       const write = this.#pending.get(key);
       // Already what we would write, in the informers' copy: nothing to send (the common case of a new leader's pass).
-      if (write && this.#upToDate(write)) {
+      if (write && this.#upToDate(key, write)) {
         this.#dequeue(key);
         this.#pending.delete(key);
         continue;
@@ -141,7 +150,7 @@ export class StatusWriter {
       if (!write) continue;
       this.#pending.delete(key);
       this.#inFlight.add(key);
-      void this.#write(write).then((outcome) => this.#settled(key, write, outcome));
+      void this.#write(key, write).then((outcome) => this.#settled(key, write, outcome));
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
@@ -175,18 +184,28 @@ export class StatusWriter {
     this.#queued.delete(key);
   }
 
-  #upToDate({ ref, result }: PendingWrite): boolean {
-    const current = this.#options.current?.(ref);
+  #upToDate(key: string, { ref, result }: PendingWrite): boolean {
+    const current = this.#copy(key, ref);
     return current !== undefined && !this.#desiredStatus(ref.kind, current, result).changed;
   }
 
+  /** The informers' copy, when it is not older than our last write to the object (else undefined: read it). */
+  #copy(key: string, ref: StatusRef): Route | Ingress | undefined {
+    const copy = this.#options.current?.(ref);
+    const written = this.#written.get(key);
+    if (written === undefined || copy === undefined) return copy;
+    if (!notOlder(copy.metadata.resourceVersion, written)) return undefined;
+    this.#written.delete(key);
+    return copy;
+  }
+
   /** Write one object's status. */
-  async #write({ ref, result }: PendingWrite): Promise<Outcome> {
+  async #write(key: string, { ref, result }: PendingWrite): Promise<Outcome> {
     const { client } = this.#options;
     const maxAttempts = this.#options.maxAttempts ?? 5;
     const what = `${ref.kind} ${ref.namespace}/${ref.name}`;
     const statusPath = objectPath(ref.kind, ref.namespace, ref.name, 'status');
-    let current = this.#options.current?.(ref);
+    let current = this.#copy(key, ref);
     let started = this.#clock.now();
     for (let attempt = 1; attempt <= maxAttempts && !this.#stopped; attempt++) {
       try {
@@ -198,10 +217,11 @@ export class StatusWriter {
         const status = this.#desiredStatus(ref.kind, current, result);
         if (!status.changed) return DONE;
         started = this.#clock.now();
-        await client.request({
+        const answer = await client.request<Route | Ingress | undefined>({
           method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
           body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
         });
+        this.#written.set(key, answer?.metadata?.resourceVersion ?? '');
         this.#window.answered(started, this.#clock.now());
         this.#counts.written++;
         this.#options.metrics?.statusWrites.inc({ kind: ref.kind, result: 'ok' });
@@ -267,4 +287,13 @@ export class StatusWriter {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * Whether resourceVersion `copy` is at least `written`. They are opaque strings to clients, but
+ * etcd-backed servers give increasing integers; anything else is taken as older (read instead).
+ */
+function notOlder(copy: string | undefined, written: string): boolean {
+  if (copy === undefined || !/^\d+$/.test(copy) || !/^\d+$/.test(written)) return false;
+  return BigInt(copy) >= BigInt(written);
 }

@@ -6,6 +6,7 @@
 
 import { MATCH_ALL, matchesConditions, matchesPath, normalizeHost, parentDomain, pathEnd, pathMatcher, type MatchRequest } from './match.ts';
 import { selectListener } from './listener-selection.ts';
+import { CompiledRequestPatterns } from './request-patterns.ts';
 import { HOSTLESS_HOST_KEY, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RequestConditions, type TableDelta } from './types.ts';
 
 class HostSlot<T> {
@@ -17,8 +18,10 @@ class HostSlot<T> {
   readonly patterns: string[];
   /** HostEntry.ownerNamespace, or null. */
   readonly ownerNamespace: string | null;
-  /** HTTPRoute request conditions by route; null when no route of the slot has any (Routes, Ingresses). */
+  /** HTTPRoute/GRPCRoute request conditions by route; null when no route of the slot has any (Routes, Ingresses). */
   readonly conditions: Array<RequestConditions | null> | null;
+  /** Their regular-expression conditions, compiled; null when no route of the slot has any. */
+  readonly matchers: Array<CompiledRequestPatterns | null> | null;
   /**
    * Wildcard slots: routes whose `*.domain` also matches deeper names (Gateway API hostnames
    * are suffix matches; OpenShift and Ingress wildcards match one label). null when none.
@@ -35,6 +38,7 @@ class HostSlot<T> {
     this.kinds = new Array<number>(routes.length);
     this.patterns = new Array<string>(routes.length);
     let conditions: Array<RequestConditions | null> | null = null;
+    let matchers: Array<CompiledRequestPatterns | null> | null = null;
     let deep: Uint8Array | null = null;
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i]!;
@@ -45,9 +49,14 @@ class HostSlot<T> {
         conditions ??= new Array<RequestConditions | null>(routes.length).fill(null);
         conditions[i] = route.gateway.conditions;
         if (route.wildcard) (deep ??= new Uint8Array(routes.length))[i] = 1;
+        const patterns = route.gateway.conditions.patterns;
+        if (patterns !== null && patterns !== undefined) {
+          (matchers ??= new Array<CompiledRequestPatterns | null>(routes.length).fill(null))[i] = new CompiledRequestPatterns(patterns);
+        }
       }
     }
     this.conditions = conditions;
+    this.matchers = matchers;
     this.deep = deep;
     this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.tls !== null && r.tls.certificate !== null);
   }
@@ -75,6 +84,7 @@ class HostSlot<T> {
       if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
       const c = conditions[i]!;
       if (c === null ? listener !== null : !matchesConditions(c, req, secure, target, end, listener)) continue;
+      if (this.matchers !== null && this.matchers[i] !== null && !this.matchers[i]!.matches(req, target, end)) continue;
       return i;
     }
     return -1;
@@ -88,9 +98,10 @@ class HostSlot<T> {
       if (this.routes[i]!.namespace !== namespace) continue;
       const kind = kinds[i]!;
       if (kind !== MATCH_ALL && !matchesPath(kind, this.patterns[i]!, target, end)) continue;
-      // An HTTPRoute's method, header, query and listener conditions hold here too.
+      // An HTTPRoute's (GRPCRoute's) method, header, query, listener and pattern conditions hold here too.
       const c = conditions === null ? null : conditions[i]!;
       if (c !== null && !matchesConditions(c, req, secure, target, end)) continue;
+      if (this.matchers !== null && this.matchers[i] !== null && !this.matchers[i]!.matches(req, target, end)) continue;
       return i;
     }
     return -1;

@@ -1,5 +1,5 @@
-// The compiled route table: plain, serialisable data (it crosses the primary → worker IPC
-// boundary and is printed by /debug/routes). Built by controller/compile.ts from the store and the
+// The compiled route table: plain, serialisable data (posted from the main thread to the proxy
+// worker threads, printed by /debug/routes). Built by controller/compile.ts from the store and the
 // admission results; read by the proxy, which builds its runtime objects (balancers, pools,
 // metric children) from it once per table change — never per request.
 
@@ -12,7 +12,12 @@ export type Balance = typeof BALANCE_ALGORITHMS[number];
 export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
 export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
 /** The kinds of object a served route comes from. */
-export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute';
+export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute' | 'GRPCRoute';
+
+/** The Gateway API route kinds (src/gateway/): they share hosts by the spec's precedence, not by namespace. */
+export function isGatewayRouteKind(kind: RouteKind): kind is 'HTTPRoute' | 'GRPCRoute' {
+  return kind === 'HTTPRoute' || kind === 'GRPCRoute';
+}
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
 export type InsecurePolicy = 'None' | 'Allow' | 'Redirect';
@@ -36,8 +41,11 @@ export interface CompiledService {
   name: string;
   weight: number;
   endpoints: CompiledEndpoint[];
-  /** The backend speaks HTTP/2 (table/backend-protocol.ts); absent: HTTP/1.1. */
-  protocol?: 'http2';
+  /**
+   * The backend speaks HTTP/2 (table/backend-protocol.ts), or `alpn`: a reencrypt route's
+   * endpoint that was declared nothing chooses by ALPN (h2 or http/1.1); absent: HTTP/1.1.
+   */
+  protocol?: 'http2' | 'alpn';
 }
 
 export interface HealthCheckSpec {
@@ -122,7 +130,7 @@ export interface CompiledTls {
 }
 
 export interface CompiledRoute {
-  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>`. */
+  /** Unique key: `Route/ns/name` or `Ingress/ns/name/<rule>/<path>` (or `.../default`), `HTTPRoute/ns/name/<rule>/<match>@<host>` (GRPCRoute alike). */
   key: string;
   kind: RouteKind;
   namespace: string;
@@ -146,13 +154,13 @@ export interface CompiledRoute {
   middlewareError?: string;
   /** Diagnostics: e.g. endpoints skipped because their pod lacks the target-port annotation. */
   notes?: string[];
-  /** HTTPRoute only: request conditions beyond host and path, precedence and filters. */
+  /** HTTPRoute and GRPCRoute only: request conditions beyond host and path, precedence and filters. */
   gateway?: GatewayRouteData;
 }
 
-// ---- Gateway API (HTTPRoute rules) -------------------------------------------------------------
+// ---- Gateway API (HTTPRoute and GRPCRoute rules) -----------------------------------------------
 
-/** Conditions of one HTTPRoute match beyond host and path; names lower-case, values exact. */
+/** Conditions of one HTTPRoute or GRPCRoute match beyond host and path; names lower-case, values exact. */
 export interface RequestConditions {
   /** Upper-case method, or null for any. */
   method: string | null;
@@ -166,6 +174,22 @@ export interface RequestConditions {
    * attached through (GatewayEntryPoint); null when none.
    */
   listeners: string[] | null;
+  /** Regular-expression conditions (GRPCRoute); null when none. */
+  patterns: RequestPatterns | null;
+}
+
+/**
+ * Conditions a path prefix cannot say, as RE2 patterns that must match the whole value
+ * (compiled once when the table is applied, table/request-patterns.ts; linear-time matching, so
+ * a tenant's pattern cannot stall the router).
+ */
+export interface RequestPatterns {
+  /** The gRPC service (the path's first segment, `/service/method`); null = any. */
+  service: string | null;
+  /** The gRPC method (the path's second segment); null = any. */
+  method: string | null;
+  /** Header values by lower-case name. */
+  headers: Array<[name: string, pattern: string]>;
 }
 
 export interface HeaderModifier {
@@ -201,6 +225,8 @@ export interface GatewayRouteData {
   rewrite: RewriteSpec | null;
   /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
   invalidShare: number;
+  /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
+  grpc?: { service: number; method: number };
 }
 
 /**
@@ -260,11 +286,6 @@ export interface TableDelta {
   reset?: boolean;
   /** Present when the Gateways' own listeners changed: the whole set. */
   entryPoints?: GatewayEntryPoint[];
-  /**
-   * Only on the way to worker processes (table/middleware-configs.ts): Middleware configs by
-   * version, each once, while the routes' middlewares carry their version without the config.
-   */
-  middlewareConfigs?: Record<string, unknown>;
 }
 
 export interface AdmissionResult {

@@ -58,7 +58,9 @@ function runAutoport(t: { teardown(fn: () => void): void }, args: string[], cwd:
   });
   return {
     child, lines, exited, stderr: () => stderr,
-    waitForLine(pred, timeoutMs = 15_000) {
+    // The limit only turns a hang into a failure that shows the output; a loaded machine starts
+    // the wrapper and the app slowly (10 s at load 40), so it is far above that.
+    waitForLine(pred, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
           const found = lines.find(pred);

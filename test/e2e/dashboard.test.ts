@@ -14,6 +14,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
 import { request } from '../support/http-client.ts';
+import { echoClient, grpc, startEchoServer, unary, type EchoServer } from '../support/grpc.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -26,6 +27,7 @@ const WAIT = { timeout: 15_000 };
 
 let router: RouterProcess;
 let shop1: Backend, shop2: Backend, blog: Backend;
+let echo: EchoServer;
 let file: string;
 let profile: string;
 let context: BrowserContext;
@@ -36,7 +38,7 @@ const CHECKED = { 'switchyard.io/health-check-path': '/ready', 'switchyard.io/he
 test.before(async () => {
   // Not a skip: CI installs chromium (.ci/run); a missing browser is a failure, said in one line.
   if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-  [shop1, shop2, blog] = await Promise.all([startBackend('shop-1'), startBackend('shop-2'), startBackend('blog')]);
+  [shop1, shop2, blog, echo] = await Promise.all([startBackend('shop-1'), startBackend('shop-2'), startBackend('blog'), startEchoServer('echo')]);
   file = writeTempFile([
     serviceYaml('shop', [shop1.port, shop2.port], { namespace: 'store' }),
     routeYaml('shop', 'shop.example.test', 'shop', { namespace: 'store', annotations: CHECKED }),
@@ -46,6 +48,9 @@ test.before(async () => {
     routeYaml('shop-copy', 'shop.example.test', 'blog', { namespace: 'press' }),
     // An invalid document: a configuration error with its file, document and field.
     'apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: { name: broken, namespace: press }\nspec:\n  host: broken.example.test',
+    // A gRPC backend (after the invalid document: its index stays #8).
+    serviceYaml('echo', [echo.port], { namespace: 'rpc', appProtocol: 'kubernetes.io/h2c' }),
+    routeYaml('echo', 'echo.example.test', 'echo', { namespace: 'rpc' }),
   ].join('\n---\n'));
   router = await startRouter({ args: ['--file', file], env: { STATS_USERNAME: USER, STATS_PASSWORD: PASS, ROUTER_LOG_LEVEL: 'info' } });
   profile = mkdtempSync(path.join(tmpdir(), 'switchyard-chromium-'));
@@ -62,7 +67,7 @@ test.after.always(async () => {
   await context?.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
   await router?.stop();
-  await Promise.all([shop1?.close(), shop2?.close(), blog?.close()]);
+  await Promise.all([shop1?.close(), shop2?.close(), blog?.close(), echo?.close()]);
 });
 
 const row = (key: string) => `tr[data-key="${key}"]`;
@@ -136,6 +141,18 @@ test.serial('filters narrow the list; a row links to the route detail with its l
   const detail = (await page.textContent('#detail-body'))!;
   t.regex(detail, /pass: HTTP 200/);
   t.regex(detail, /ECONNREFUSED/);
+  await page.click('#detail-close');
+});
+
+test.serial('a gRPC route\'s detail counts its calls by gRPC status', async (t) => {
+  const client = echoClient(router.http, 'echo.example.test');
+  t.teardown(() => client.close());
+  for (let i = 0; i < 3; i++) t.is((await unary(client, `m${i}`)).error, null);
+  t.is((await unary(client, 'x', { 'x-fail': String(grpc.status.NOT_FOUND) })).error?.code, grpc.status.NOT_FOUND);
+  await page.click(`${row('Route/rpc/echo')} a.route-link`);
+  await page.waitForSelector('#detail:not([hidden])', WAIT);
+  await page.waitForFunction(() => /OK 3 · NOT_FOUND 1/.test(document.querySelector('#detail-body')?.textContent ?? ''), undefined, WAIT);
+  t.regex((await page.textContent('#detail-body'))!, /gRPC statuses\s*OK 3 · NOT_FOUND 1/);
   await page.click('#detail-close');
 });
 

@@ -1,7 +1,7 @@
 // HTTPRoute ExtensionRef filters naming switchyard.io Middlewares: the plugin runs in the rule's
 // chain like one named in a Route's switchyard.io/middlewares annotation; a Middleware that does
 // not resolve makes its rule answer 500 (never skipped) and says why in the route's status. The router runs two
-// worker processes here: compiled HTTPRoute data (conditions, filters, Middlewares) crosses the IPC.
+// worker threads here: compiled HTTPRoute data (conditions, filters, Middlewares) crosses to them in messages.
 import test from 'ava';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -5,11 +5,11 @@
 // kube-router.test.ts; sharding is in kube-sharding.test.ts.)
 
 import test from 'ava';
-import { createServer } from 'node:net';
 import { FakeApiServer } from '../support/fake-apiserver.ts';
 import { startBackend, type Backend } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
+import { freePort } from '../support/ports.ts';
 
 const LEASE = { kind: 'Lease', namespace: 'default', name: 'switchyard-resilience' };
 const SHORT_LEASE = ['--lease-duration', '2s', '--lease-renew-deadline', '1500ms', '--lease-retry-period', '300ms'];
@@ -64,18 +64,6 @@ async function metric(router: RouterProcess, name: string): Promise<number> {
 
 function statusEntry(name: string): { routerCanonicalHostname?: string; conditions?: Array<Record<string, unknown>> } | undefined {
   return api.get<any>({ kind: 'Route', namespace: 'default', name })?.status?.ingress?.find((e: any) => e.routerName === 'resilience');
-}
-
-/** A port that was free a moment ago (for options that must be known before the router says where it listens). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 let api: FakeApiServer;

@@ -2,14 +2,14 @@
 // object passed in by the program; and the npm package installed into an empty folder,
 // imported by a TypeScript file that type-checks.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRouter, definePlugin, MemorySource, Type } from 'switchyard';
 import { startBackend } from '../support/backends.ts';
 import { request, eventually } from '../support/http-client.ts';
+import { runCommand, type CommandOptions } from '../support/run-command.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -67,14 +67,24 @@ test('embedded router: in-memory source, a plugin object, live changes, inspect,
   t.is((await request(ports.http, { host: 'home.test' })).status, 404);
 });
 
+/** Runs a command (without blocking the embedded router's test beside it); its stdout, or throws with its output. */
+async function mustRun(file: string, args: string[], options: CommandOptions): Promise<string> {
+  const r = await runCommand(file, args, options);
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')}: exit ${r.status ?? r.signal ?? r.error?.message}\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
 test('npm pack: installed into an empty folder, imported by a TypeScript file that type-checks and runs', async (t) => {
+  // npm pack and install take a minute or more on a loaded machine: say so, or ava's 90 s
+  // inactivity timeout ends the run when nothing else finishes meanwhile.
+  t.timeout(600_000, 'npm pack, install, type-check and run');
   const work = mkdtempSync(path.join(tmpdir(), 'sy-pack-'));
-  execFileSync('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  await mustRun('npm', ['pack', '--pack-destination', work, '--silent'], { cwd: root });
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
   const app = path.join(work, 'app');
-  execFileSync('mkdir', ['-p', app]);
+  mkdirSync(app, { recursive: true });
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
-  execFileSync('npm', ['install', path.join(work, tarball), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--silent'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+  await mustRun('npm', ['install', path.join(work, tarball), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--silent'], { cwd: app, timeoutMs: 240_000 });
   writeFileSync(path.join(app, 'plugin.ts'), `
 import { definePlugin, Type, testPlugin, createRouter, MemorySource, type PluginContext } from 'switchyard';
 
@@ -98,13 +108,12 @@ console.log('ok');
     files: ['plugin.ts'],
   }));
   const tsc = path.join(root, 'node_modules/.bin/tsc');
-  try {
-    execFileSync(tsc, ['-p', 'tsconfig.json'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    t.fail(`type-check failed: ${String((err as { stdout?: Buffer }).stdout)}`);
+  const typecheck = await runCommand(tsc, ['-p', 'tsconfig.json'], { cwd: app });
+  if (typecheck.status !== 0) {
+    t.fail(`type-check failed: ${typecheck.stdout}${typecheck.stderr}`);
     return;
   }
-  const out = execFileSync(process.execPath, ['plugin.ts'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const out = await mustRun(process.execPath, ['plugin.ts'], { cwd: app });
   t.is(out.trim(), 'ok');
 });
 

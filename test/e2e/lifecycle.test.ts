@@ -7,7 +7,6 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { CLI, startRouter, writeTempFile } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
 import { request, eventually } from '../support/http-client.ts';
 import { selfSignedCertificate, type TestCertificate } from '../support/certs.ts';
+import { runCommand } from '../support/run-command.ts';
 
 function connectRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -53,7 +53,7 @@ test('tunnels outlive --drain-timeout: a request is cut at it, a WebSocket keeps
   const ws = new WebSocket(`ws://127.0.0.1:${router.http}/`, { headers: { host: 'tunnel.test' } });
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
   const slow = request(router.http, { host: 'tunnel.test', path: '/?delay=15000' }).then((r) => r.status, (err: NodeJS.ErrnoException) => err.code ?? err.message);
-  await eventually(() => backend.requests.some((r) => r.url.includes('delay=15000')), 3000);
+  await eventually(() => backend.requests.some((r) => r.url.includes('delay=15000')), 30_000); // a bound
   router.child.kill('SIGTERM');
   t.not(await slow, 200, 'the request was cut at the drain timeout');
   const echoed = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
@@ -112,7 +112,7 @@ for (const workers of [0, 2]) {
         if (await servedFingerprint(router.https, i % 2 ? 'unknown.test' : undefined) !== fingerprint(second)) return false;
       }
       return true;
-    }, 5000);
+    }, 30_000); // a bound: the workers get the certificate over IPC
     t.pass();
   });
 }
@@ -159,7 +159,7 @@ test('HTTP/2 on SIGTERM: the session gets GOAWAY, its stream in flight completes
     stream.once('error', reject);
   });
   stream.resume();
-  await eventually(() => backend.requests.some((r) => r.url.includes('delay=1500')), 3000);
+  await eventually(() => backend.requests.some((r) => r.url.includes('delay=1500')), 30_000); // a bound
   router.child.kill('SIGTERM');
   await goaway;
   t.is(await status, 200);
@@ -180,13 +180,13 @@ test('stats credentials from files; a password with an empty username refuses to
   t.is((await request(router.admin, { path: '/metrics', headers: { authorization: auth } })).status, 200);
   t.is((await request(router.admin, { path: '/healthz' })).status, 200);
 
-  const refused = spawnSync(process.execPath, [CLI, 'run', '--file', file, '--admin-port', '0', '--http-port', '0', '--https-port', '0', '--bind', '127.0.0.1'], {
-    encoding: 'utf8', env: { ...process.env, STATS_USERNAME_FILE: path.join(dir, 'empty'), STATS_PASSWORD_FILE: path.join(dir, 'password') },
+  const refused = await runCommand(process.execPath, [CLI, 'run', '--file', file, '--admin-port', '0', '--http-port', '0', '--https-port', '0', '--bind', '127.0.0.1'], {
+    env: { ...process.env, STATS_USERNAME_FILE: path.join(dir, 'empty'), STATS_PASSWORD_FILE: path.join(dir, 'password') },
   });
   t.is(refused.status, 2);
   t.regex(refused.stderr, /stats password is set but the stats username is empty/);
   t.false(refused.stderr.includes('s3cret'), 'the password is never printed');
-  const missing = spawnSync(process.execPath, [CLI, 'run', '--file', file], { encoding: 'utf8', env: { ...process.env, STATS_PASSWORD_FILE: path.join(dir, 'nope') } });
+  const missing = await runCommand(process.execPath, [CLI, 'run', '--file', file], { env: { ...process.env, STATS_PASSWORD_FILE: path.join(dir, 'nope') } });
   t.is(missing.status, 2);
   t.regex(missing.stderr, /--stats-password-file: cannot read .*nope: ENOENT/);
 });

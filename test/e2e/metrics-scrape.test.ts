@@ -4,11 +4,11 @@
 // the values right, `promtool check metrics` content.
 
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { serviceYaml, routeYaml } from '../support/backends.ts';
 import { rawExchange } from '../support/http-client.ts';
+import { runCommand } from '../support/run-command.ts';
 
 const ROUTES = 1200;
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
@@ -101,7 +101,7 @@ for (const workers of [0, 2]) {
     t.is(series.get('switchyard_ready'), 1);
     t.is(series.get('switchyard_routes{state="admitted"}'), ROUTES);
 
-    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const check = await runCommand(PROMTOOL, ['check', 'metrics'], { input: text });
     if (check.error) throw new Error(`${PROMTOOL} not installed (apt-get install prometheus)`);
     t.is(check.status, 0, `${check.stdout}${check.stderr}`);
   });

@@ -82,6 +82,22 @@ test('a stalled request body over HTTP/2 is cut too; the server advertises a san
   t.is(status, 408);
 });
 
+test('an HTTP/2 request answered later than --client-timeout is not cut with its quiet session', async (t) => {
+  // Nothing moves on the session while the backend takes 1.5 s (the router's --client-timeout is
+  // 300 ms): the session's idle timeout must not take the stream in flight with it.
+  const session = http2.connect(`https://127.0.0.1:${router.https}`, { ca: ca.cert, servername: 'h2.test' });
+  session.on('error', () => {});
+  t.teardown(() => session.close());
+  const stream = session.request({ ':path': '/?delay=1500', ':authority': 'h2.test' }, { endStream: true });
+  stream.resume();
+  const status = await new Promise<number>((resolve, reject) => {
+    stream.on('response', (h) => resolve(Number(h[':status'])));
+    stream.on('error', reject);
+    stream.on('close', () => reject(new Error(`stream closed without an answer (code ${stream.rstCode})`)));
+  });
+  t.is(status, 200);
+});
+
 test('130 stalled uploads do not make a GET to another route on the same endpoint wait', async (t) => {
   const sockets: net.Socket[] = [];
   t.teardown(() => { for (const s of sockets) s.destroy(); });

@@ -1,5 +1,6 @@
-// --workers N: the primary runs sources, reconciler, health checks and the admin port; N
-// worker processes share the proxy ports and get the table and health verdicts over IPC.
+// --workers N: the main thread runs sources, reconciler, health checks and the admin port; N
+// worker threads share the proxy ports, get the table in messages and share endpoint health in
+// shared memory.
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -16,7 +17,7 @@ test('two workers serve the table, follow edits and health, and metrics add up',
   const base = [serviceYaml('ab', [a.port, b.port]), routeYaml('r', 'workers.test', 'ab', { annotations: { ...RR, 'router.openshift.io/haproxy.health.check.interval': '200ms' } })];
   const file = writeTempFile(base.join('\n---\n'));
   const router = await startRouter({ args: ['--file', file, '--workers', '2'] });
-  // Each request is a new connection, so the kernel/primary spreads them over both workers.
+  // Each request is a new connection, so the kernel spreads them over both workers.
   for (let i = 0; i < 20; i++) t.is((await request(router.http, { host: 'workers.test' })).status, 200);
   const text = await metricsText(router.admin);
   t.is(metricValue(text, 'switchyard_http_requests_total', { route: 'default/r', code_class: '2xx' }), 20);
@@ -38,7 +39,7 @@ test('two workers serve the table, follow edits and health, and metrics add up',
   t.is(code, 0);
 });
 
-test('TLS sessions resume on every worker: the primary hands them one set of ticket keys', async (t) => {
+test('TLS sessions resume on every worker: the main thread hands them one set of ticket keys', async (t) => {
   const file = writeTempFile('apiVersion: v1\nkind: Namespace\nmetadata: { name: empty }\n');
   const router = await startRouter({ args: ['--file', file, '--workers', '2'] });
   t.teardown(() => router.stop());

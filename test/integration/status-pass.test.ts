@@ -94,6 +94,35 @@ test('a stale copy: the PATCH conflicts, the object is read once, and the write 
   api.stallWatches(false);
 });
 
+test('a desired state that changes while its write is in flight, the copy behind our write: the last one is written', async (t) => {
+  const { api, source, writer, requests } = await setUp(t);
+  api.create(route('web', [ours('web')]));
+  await source.start();
+  // The informer does not see our writes yet: its copy stays the one from before them.
+  api.stallWatches(true);
+  // The host edited and edited back (a route's desired entry changes twice in a row).
+  writer.sync([{ ...admitted('web'), host: 'web-v1.example.com' }]);
+  writer.sync([admitted('web')]);
+  await writer.idle();
+  // Compared with the stale copy, the second state looked current and was never written (the entry stayed web-v1).
+  t.is(api.get<any>({ kind: 'Route', namespace: 'a', name: 'web' }).status.ingress[0].host, 'web.example.com');
+  t.deepEqual(requests, ['PATCH web', 'GET web', 'PATCH web']);
+  api.stallWatches(false);
+});
+
+test('once the copy has caught up with our write, the next change is compared with it: no read', async (t) => {
+  const { api, store, source, writer, requests } = await setUp(t);
+  api.create(route('web', [ours('web')]));
+  await source.start();
+  writer.sync([{ ...admitted('web'), host: 'web-v1.example.com' }]);
+  await writer.idle();
+  await eventually(() => (store.get('Route', 'a/web') as Route).status?.ingress?.[0]?.host === 'web-v1.example.com', 10_000, 10);
+  writer.sync([admitted('web')]);
+  await writer.idle();
+  t.is(api.get<any>({ kind: 'Route', namespace: 'a', name: 'web' }).status.ingress[0].host, 'web.example.com');
+  t.deepEqual(requests, ['PATCH web', 'PATCH web']);
+});
+
 test('an object the store does not hold (it left the shard) is read, and only our entry taken out', async (t) => {
   const { api, source, writer, requests } = await setUp(t);
   await source.start();

@@ -1,8 +1,8 @@
 // The Gateway API against a real kube-apiserver: the upstream Standard-channel CRDs of the
 // pinned release (sigs.k8s.io/gateway-api, see test/support/gateway-crds.ts) are installed,
 // the router runs with the switchyard-router ServiceAccount and nothing but the RBAC of
-// manifests/base, and a GatewayClass, Gateway and HTTPRoutes applied with kubectl are served
-// and get their status from the router — accepted by the CRDs' own schema on the way.
+// manifests/base, and a GatewayClass, Gateway, HTTPRoutes and a GRPCRoute applied with kubectl are
+// served and get their status from the router — accepted by the CRDs' own schema on the way.
 //
 // Endpoint IPs are in 198.51.100.0/24 (the API server refuses loopback endpoints): the table
 // shows them and no test connects to them; a RequestRedirect rule shows requests are served.
@@ -14,6 +14,7 @@ import { gatewayCrdFiles } from '../support/gateway-crds.ts';
 import { freePort } from '../support/ports.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
 import { startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
+import { echoClient, grpc } from '../support/grpc.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
 const ROUTER_USER = 'system:serviceaccount:switchyard:switchyard-router';
@@ -33,7 +34,7 @@ test.before(async (t) => {
   await cluster.apply({ files: ['namespace', 'service-account', 'cluster-role', 'cluster-role-binding', 'role', 'role-binding'].map((f) => `${MANIFESTS}base/${f}.yaml`) });
   await cluster.apply({ files: crds });
   const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s',
-    'crd/routes.route.openshift.io', ...['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((p) => `crd/${p}.${GW}`)]);
+    'crd/routes.route.openshift.io', ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants'].map((p) => `crd/${p}.${GW}`)]);
   if (wait.code !== 0) throw new Error(wait.stderr);
   httpPort = await freePort();
   await cluster.apply({ yaml: `
@@ -85,6 +86,16 @@ spec:
   parentRefs: [{ name: edge, sectionName: http }]
   hostnames: [missing.example.com]
   rules: [{ backendRefs: [{ name: nope, port: 80 }] }]
+---
+apiVersion: ${GW}/v1
+kind: GRPCRoute
+metadata: { name: rpc, namespace: shop }
+spec:
+  parentRefs: [{ name: edge, sectionName: http }]
+  hostnames: [rpc.example.com]
+  rules:
+    - matches: [{ method: { service: shop.Orders, method: Place } }, { method: { type: RegularExpression, service: 'shop\\.Admin.*' }, headers: [{ name: x-team, value: ops }] }]
+      backendRefs: [{ name: nope, port: 80 }]
 ` });
   const { kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router');
   router = await startRouter({
@@ -136,7 +147,7 @@ test.serial('status written by the router through the CRDs\' status subresources
   t.like(gateway.status.conditions.find((c: any) => c.type === 'Accepted'), { status: 'True', reason: 'ListenersNotValid' });
   t.like(gateway.status.conditions.find((c: any) => c.type === 'Programmed'), { status: 'True' });
   const listener = (name: string) => gateway.status.listeners.find((l: any) => l.name === name);
-  t.is(listener('http').attachedRoutes, 2);
+  t.is(listener('http').attachedRoutes, 3);
   t.like(listener('http').conditions.find((c: any) => c.type === 'Programmed'), { status: 'True' });
   t.like(listener('elsewhere').conditions.find((c: any) => c.type === 'Accepted'), { status: 'False', reason: 'PortUnavailable' });
   const route = await get(path.route);
@@ -148,6 +159,38 @@ test.serial('status written by the router through the CRDs\' status subresources
   t.like(missing.status.parents[0].conditions.find((c: any) => c.type === 'ResolvedRefs'), { status: 'False', reason: 'BackendNotFound' });
   t.is((await request(httpPort, { host: 'missing.example.com', path: '/' })).status, 500);
   // Every Gateway API call the router made was allowed by manifests/base.
+  const denied = cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && (e.objectRef?.apiGroup === GW) && (e.responseStatus?.code ?? 0) === 403);
+  t.deepEqual(denied.map((e) => e.requestURI), []);
+});
+
+test.serial('a GRPCRoute: served over h2c (a gRPC status for each call), its status written under the RBAC of manifests/base', async (t) => {
+  const client = echoClient(httpPort, 'rpc.example.com');
+  try {
+    const place = (path: string, metadata: Record<string, string> = {}) => new Promise<grpc.ServiceError | null>((resolve) => {
+      const md = new grpc.Metadata();
+      for (const [k, v] of Object.entries(metadata)) md.set(k, v);
+      const id = (b: Buffer): Buffer => b;
+      client.makeUnaryRequest(path, id, id, Buffer.from('x'), md, {}, (err) => resolve(err));
+    });
+    // The rule's Service does not exist: UNAVAILABLE; what no rule matches: UNIMPLEMENTED.
+    t.true(await eventually(async () => (await place('/shop.Orders/Place'))?.code === grpc.status.UNAVAILABLE, 20_000));
+    t.is((await place('/shop.AdminTools/Reset', { 'x-team': 'ops' }))?.code, grpc.status.UNAVAILABLE);
+    t.is((await place('/shop.AdminTools/Reset'))?.code, grpc.status.UNIMPLEMENTED);
+    t.is((await place('/shop.Orders/Cancel'))?.code, grpc.status.UNIMPLEMENTED);
+  } finally {
+    client.close();
+  }
+  const path = `/apis/${GW}/v1/namespaces/shop/grpcroutes/rpc`;
+  t.true(await eventually(async () => (await get(path)).status?.parents?.length === 1, 30_000));
+  const route = await get(path);
+  const parent = route.status.parents[0];
+  t.is(parent.controllerName, 'switchyard.io/gateway-controller');
+  t.like(parent.conditions.find((c: any) => c.type === 'Accepted'), { status: 'True', observedGeneration: route.metadata.generation });
+  t.like(parent.conditions.find((c: any) => c.type === 'ResolvedRefs'), { status: 'False', reason: 'BackendNotFound' });
+  const gateway = await get(`/apis/${GW}/v1/namespaces/shop/gateways/edge`);
+  const http = gateway.status.listeners.find((l: any) => l.name === 'http');
+  t.deepEqual(http.supportedKinds.map((k: any) => k.kind), ['HTTPRoute', 'GRPCRoute']);
+  t.is(http.attachedRoutes, 3);
   const denied = cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && (e.objectRef?.apiGroup === GW) && (e.responseStatus?.code ?? 0) === 403);
   t.deepEqual(denied.map((e) => e.requestURI), []);
 });

@@ -2,13 +2,22 @@
 
 import net from 'node:net';
 
-/** Listen on 127.0.0.1:port, or null when it is taken. */
+/**
+ * Listen on 127.0.0.1:port, or null when it is taken. It only holds the port: a connection is
+ * closed at once, and a stranger's reset (another test's router probing what was its endpoint's
+ * port, with a TCP check that ends in RST) is not an uncaught ECONNRESET in the test process.
+ */
 export function listenOn(port: number): Promise<net.Server | null> {
   return new Promise((resolve) => {
-    const s = net.createServer();
+    const s = net.createServer(closeAtOnce);
     s.once('error', () => resolve(null));
     s.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(s));
   });
+}
+
+function closeAtOnce(socket: net.Socket): void {
+  socket.on('error', () => {});
+  socket.destroy();
 }
 
 /**
@@ -31,11 +40,13 @@ export async function freeBlock(size: number): Promise<number> {
   throw new Error('no free block of ports');
 }
 
-/** A port that was free on 127.0.0.1 a moment ago (for a backend that must refuse connections). */
-export async function freePort(): Promise<number> {
-  const server = await listenOn(0);
-  if (server === null) throw new Error('cannot bind 127.0.0.1:0');
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+/**
+ * A port that was free on 127.0.0.1 a moment ago, for a server the router binds later (a Gateway
+ * listener's port) or a backend that must refuse connections. From freeBlock's range, not port 0:
+ * a port the kernel handed out for port 0 goes back to the ephemeral range when closed, where the
+ * next listen(0) of a concurrent test or an outgoing connection's local port can take it before
+ * the router binds it (EADDRINUSE in a full run); below that range only explicit binds happen.
+ */
+export function freePort(): Promise<number> {
+  return freeBlock(1);
 }

@@ -110,9 +110,10 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
     },
   };
   if (options.waitForListening !== false) {
-    // Generous: under a loaded machine start-up can take many seconds; it is a bound, not a target.
+    // Generous: under a loaded machine start-up can take many seconds; it is a bound, not a target
+    // (--workers 2 with plugins: 63 s at load 36, each worker process loading the router).
     // A router that never got ready is killed here — the caller has no handle to stop it with.
-    const line = await waitForLog((l) => l.msg === 'listening', options.timeoutMs ?? 60_000).catch((err: Error) => {
+    const line = await waitForLog((l) => l.msg === 'listening', options.timeoutMs ?? 180_000).catch((err: Error) => {
       child.kill('SIGKILL');
       throw err;
     });

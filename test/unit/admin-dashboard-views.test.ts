@@ -69,7 +69,7 @@ test('an endpoint down by active check makes its route degraded, then down; figu
   t.is(views.routes({ state: 'degraded' }, noFigures).total, 1);
   t.is(views.routes({ state: 'down' }, noFigures).total, 0);
   const live: LiveFigures = {
-    stats: new Map([['store/shop', { requests: 30, rate: 0.5, errorRatio: 0.1, p50: 0.01, p99: 0.2, windowSeconds: 60 }]]),
+    stats: new Map([['store/shop', { requests: 30, rate: 0.5, errorRatio: 0.1, p50: 0.01, p99: 0.2, grpc: null, windowSeconds: 60 }]]),
     windowSeconds: 60,
     endpoints: new Map([[b!.name, { inFlight: 3, ejectedUntil: Date.now() + 60_000 }]]),
   };

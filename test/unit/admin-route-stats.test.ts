@@ -57,3 +57,20 @@ test('a sample reads the request counters and duration buckets of a real registr
   t.is(a.buckets[s.bounds.indexOf(0.0025)], 0);
   t.is(a.buckets[s.bounds.indexOf(0.005)], 1);
 });
+
+test('gRPC calls by status: read from switchyard_grpc_responses_total, counted within the window; null for a route without gRPC', async (t) => {
+  const metrics = new Metrics({ defaultMetrics: false });
+  metrics.requests.labels('ns/grpc', '2xx').inc(3);
+  metrics.requests.labels('ns/web', '2xx').inc(1);
+  metrics.grpcResponses.labels('ns/grpc', 'OK').inc(2);
+  metrics.grpcResponses.labels('ns/grpc', 'UNAVAILABLE').inc(1);
+  const window = new RouteStatsWindow(60_000);
+  window.add(await readRouteSample(metrics.registry, 1_000));
+  metrics.requests.labels('ns/grpc', '2xx').inc(5);
+  metrics.grpcResponses.labels('ns/grpc', 'OK').inc(4);
+  metrics.grpcResponses.labels('ns/grpc', 'DEADLINE_EXCEEDED').inc(1);
+  window.add(await readRouteSample(metrics.registry, 3_000));
+  const stats = window.all();
+  t.deepEqual(stats.get('ns/grpc')!.grpc, { OK: 4, UNAVAILABLE: 0, DEADLINE_EXCEEDED: 1 });
+  t.is(stats.get('ns/web')!.grpc, null);
+});

@@ -2,17 +2,9 @@ import test from 'ava';
 import net from 'node:net';
 import { pickFreePorts, shuffledRange } from '../../src/autoport/port-picker.ts';
 import { PortRangeExhaustedError } from '../../src/autoport/autoport-errors.ts';
-import { freeBlock } from '../support/ports.ts';
+import { freeBlock, listenOn as listen } from '../support/ports.ts';
 
 const HOST = '127.0.0.1';
-
-function listen(port: number): Promise<net.Server | null> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(null));
-    s.listen({ port, host: HOST, exclusive: true }, () => resolve(s));
-  });
-}
 
 function close(s: net.Server): Promise<void> {
   return new Promise((resolve) => s.close(() => resolve()));
@@ -73,4 +65,23 @@ test('range exhaustion after trying every port: clear error, nothing left held',
 
 test('asking for more ports than the range holds fails without binding', async (t) => {
   await t.throwsAsync(pickFreePorts({ count: 5, start: 40000, end: 40002, host: HOST }), { instanceOf: PortRangeExhaustedError, message: /the range holds only 2/ });
+});
+
+test('a held port survives a connection that ends in RST (a router\'s TCP check of the port\'s previous owner)', async (t) => {
+  const base = await freeBlock(2);
+  const held = await pickFreePorts({ count: 2, start: base, end: base + 2, host: HOST });
+  t.teardown(() => held.release());
+  for (const port of held.ports) {
+    // Connect, send something the holder never reads, and reset — as src/health/probe.ts does.
+    const socket = net.connect({ port, host: HOST });
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET / HTTP/1.1\r\n\r\n');
+    socket.resetAndDestroy();
+    await new Promise((resolve) => socket.once('close', resolve));
+  }
+  // The holder closed the connections itself and still holds both ports (an uncaught ECONNRESET
+  // would have failed this test's process).
+  await new Promise((resolve) => setImmediate(resolve));
+  for (const port of held.ports) t.false(await isFree(port), `port ${port} should still be held`);
 });

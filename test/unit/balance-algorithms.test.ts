@@ -7,6 +7,12 @@ import type { Balance } from '../../src/table/types.ts';
 
 const NOW = 1_700_000_000_000;
 
+/** Requests in flight to the endpoint: started or ended until there are `n`. */
+function setActive(endpoint: EndpointState, n: number): void {
+  while (endpoint.active < n) endpoint.started();
+  while (endpoint.active > n) endpoint.ended();
+}
+
 function member(id: string, weight: number, acceptsNew = true): Member {
   const last = Number.parseInt(id.replace(/\D/g, '') || '1', 10) % 250;
   return { endpoint: new EndpointState(id, `10.0.0.${last}`, 8080), weight, acceptsNew };
@@ -117,20 +123,20 @@ test('leastconn prefers the member with the lowest load relative to weight', (t)
   const b = member('b2', 1);
   const c = member('c3', 2);
   const balancer = createBalancer('leastconn', [a, b, c]);
-  a.endpoint.active = 3;
-  b.endpoint.active = 1;
-  c.endpoint.active = 2;
+  setActive(a.endpoint, 3);
+  setActive(b.endpoint, 1);
+  setActive(c.endpoint, 2);
   // loads: a (3+1)/1 = 4, b (1+1)/1 = 2, c (2+1)/2 = 1.5
   t.is(balancer.pick('', NOW), c);
-  c.endpoint.active = 4; // (4+1)/2 = 2.5
+  setActive(c.endpoint, 4); // (4+1)/2 = 2.5
   t.is(balancer.pick('', NOW), b);
-  b.endpoint.active = 0; // idle beats any load
+  setActive(b.endpoint, 0); // idle beats any load
   t.is(balancer.pick('', NOW), b);
 });
 
 test('leastconn shares equally loaded members by rotation', (t) => {
   const members = [member('a1', 1), member('b2', 1), member('c3', 1)];
-  for (const m of members) m.endpoint.active = 2;
+  for (const m of members) setActive(m.endpoint, 2);
   const counts = countPicks(createBalancer('leastconn', members), 300);
   t.deepEqual([...counts].sort(), [['a1', 100], ['b2', 100], ['c3', 100]]);
 });
@@ -139,7 +145,7 @@ test('leastconn under concurrency: in-flight requests follow the weights', (t) =
   const members = [member('a1', 70), member('b2', 30)];
   const balancer = createBalancer('leastconn', members);
   // 100 requests held open: active counts settle on the weight ratio
-  for (let i = 0; i < 100; i++) balancer.pick('', NOW)!.endpoint.active++;
+  for (let i = 0; i < 100; i++) balancer.pick('', NOW)!.endpoint.started();
   t.true(Math.abs(members[0].endpoint.active - 70) <= 2, `a1 has ${members[0].endpoint.active}`);
   t.true(Math.abs(members[1].endpoint.active - 30) <= 2, `b2 has ${members[1].endpoint.active}`);
 });
@@ -147,7 +153,7 @@ test('leastconn under concurrency: in-flight requests follow the weights', (t) =
 test('random (two choices) avoids the busier member of each pair', (t) => {
   const busy = member('a1', 1);
   const idle = member('b2', 1);
-  busy.endpoint.active = 50;
+  setActive(busy.endpoint, 50);
   // with two members both are always drawn, so the idle one always wins
   t.deepEqual([...countPicks(createBalancer('random', [busy, idle]), 1000)], [['b2', 1000]]);
   // with many members the busy one is chosen only when drawn with another equally busy member: never here

@@ -20,18 +20,20 @@ import { forwardedHeadersPlugin } from '../../src/plugins/forwarded-headers.ts';
 import { headerActionsPlugin } from '../../src/plugins/header-actions.ts';
 import { upstreamRequestHeaders } from '../../src/proxy/headers.ts';
 import { parseHeaderActions } from '../../src/table/header-actions.ts';
+import { LimitTable } from '../../src/shared-memory/limit-table.ts';
 import { RecordingRun, owner } from '../support/recording-run.ts';
 
 const route = Object.freeze({ key: 'Route/ns/r', kind: 'Route' as const, namespace: 'ns', name: 'r', host: 'h.test', path: '/app', annotations: Object.freeze({}) });
 const members = [{ endpoint: new EndpointState('ep-a', '10.0.0.1', 80), weight: 1, acceptsNew: true }, { endpoint: new EndpointState('ep-b', '10.0.0.2', 80), weight: 1, acceptsNew: true }];
 
-/** The services the proxy gives a built-in (BuiltinServices): the plugin services, the route's balancer and header builder. */
-function services(parts: { balancer?: Balancer; hasWeight?: boolean } = {}): BuiltinServices {
+/** The services the proxy gives a built-in (BuiltinServices): the plugin services, the route's balancer and header builder, a limit table. */
+function services(parts: { balancer?: Balancer; hasWeight?: boolean; limits?: LimitTable } = {}): BuiltinServices {
   const kept = new Map<string, unknown>();
   return {
     route, instanceName: 'builtin', logger: { debug() {}, info() {}, warn() {}, error() {} },
     retain: <T>(k: string, make: () => T) => { if (!kept.has(k)) kept.set(k, make()); return kept.get(k) as T; },
     balancer: parts.balancer ?? { pick: () => null }, hasWeight: parts.hasWeight ?? true, buildUpstreamHeaders: upstreamRequestHeaders,
+    limits: parts.limits ?? LimitTable.create(),
   };
 }
 
@@ -78,16 +80,16 @@ test('tls-insecure-policy: Redirect 302 to https, None 404, Allow passes; passth
   t.is(run([tls('passthrough', 'Redirect')]).ctx.answerStatus, 302);
 });
 
-test('rate-limit: limits per source, concurrency slot given back in the log phase, state retained', (t) => {
-  const s = services();
-  const limit = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
+test('rate-limit: limits per source, concurrency slot given back in the log phase, state kept in the shared table', (t) => {
+  const limits = LimitTable.create();
+  const limit = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, services({ limits }));
   const first = run([limit], { ip: '10.0.0.5' });
   t.is(first.driver.outcome, 'proceed');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
   t.is(run([limit], { ip: '10.0.0.6' }).driver.outcome, 'proceed');
   runLogPhases(first.ctx);
-  const again = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, s);
-  t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'the rebuilt instance shares the retained limiter');
+  const again = rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, services({ limits }));
+  t.is(run([again], { ip: '10.0.0.5' }).driver.outcome, 'proceed', 'a rebuilt instance counts in the same table');
   t.is(run([limit], { ip: '10.0.0.5' }).ctx.answerStatus, 429);
 });
 

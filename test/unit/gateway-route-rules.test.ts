@@ -32,8 +32,8 @@ test('matches: default PathPrefix /, header names lower-cased, method upper-case
     { matches: [{ path: { type: 'Exact', value: '/x' }, method: 'POST', headers: [{ name: 'X-A', value: '1' }, { name: 'x-a', value: '2' }], queryParams: [{ name: 'Q', value: 'v' }] }], backendRefs: [{ name: 'a', port: 80 }] },
   ]), inputs(['apps/a']));
   t.is(result.unsupported, null);
-  t.deepEqual(result.rules[0]!.matches, [{ path: '/', match: 'prefix', method: null, headers: [], query: [] }]);
-  t.deepEqual(result.rules[1]!.matches, [{ path: '/x', match: 'exact', method: 'POST', headers: [['x-a', '1']], query: [['Q', 'v']] }]);
+  t.deepEqual(result.rules[0]!.matches, [{ path: '/', match: 'prefix', method: null, headers: [], query: [], patterns: null, grpc: null }]);
+  t.deepEqual(result.rules[1]!.matches, [{ path: '/x', match: 'exact', method: 'POST', headers: [['x-a', '1']], query: [['Q', 'v']], patterns: null, grpc: null }]);
   t.like(result.resolvedRefs, { status: 'True', reason: 'ResolvedRefs' });
 });
 

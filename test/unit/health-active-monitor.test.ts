@@ -13,8 +13,10 @@ import { eventually } from '../support/http-client.ts';
 
 const HOST = '127.0.0.1';
 
+// The probe timeout is long unless a test is about timeouts: a probe of a server that answers must
+// not fail because the test process was starved past it (two CPU hogs beside the suite).
 function check(overrides: Partial<HealthCheckSpec> = {}): HealthCheckSpec {
-  return { type: 'tcp', intervalMs: 100, timeoutMs: 500, rise: 1, fall: 1, ...overrides };
+  return { type: 'tcp', intervalMs: 100, timeoutMs: 30_000, rise: 1, fall: 1, ...overrides };
 }
 
 function monitor(t: ExecutionContext, maxConcurrent?: number, clock?: ManualClock): ActiveHealthMonitor {
@@ -80,13 +82,15 @@ function collect(m: ActiveHealthMonitor, name: 'change' | 'check', endpoint: End
   });
 }
 
+// The bounds below only turn a hang into a failure that says what it waited for.
+
 /** Resolves on the next 'change' for `endpoint`; rejects after `ms`. */
-async function nextChange(m: ActiveHealthMonitor, endpoint: EndpointState, ms = 4000): Promise<boolean> {
+async function nextChange(m: ActiveHealthMonitor, endpoint: EndpointState, ms = 30_000): Promise<boolean> {
   return (await collect(m, 'change', endpoint, 1, ms))[0]!;
 }
 
 /** Resolves after `n` finished probes of `endpoint`, with their verdicts. */
-function probes(m: ActiveHealthMonitor, endpoint: EndpointState, n: number, ms = 4000): Promise<boolean[]> {
+function probes(m: ActiveHealthMonitor, endpoint: EndpointState, n: number, ms = 30_000): Promise<boolean[]> {
   return collect(m, 'check', endpoint, n, ms);
 }
 
@@ -194,7 +198,7 @@ test('a failure between successes restarts the rise count', async (t) => {
   m.on('check', (e, ok) => { if (e === endpoint) events.push(ok ? 'pass' : 'fail'); });
   m.on('change', (e, up) => { if (e === endpoint) events.push(up ? 'UP' : 'DOWN'); });
   m.sync([{ endpoint, check: check({ type: 'http', rise: 2, fall: 1 }) }]);
-  t.true(await nextChange(m, endpoint, 4000).then(() => nextChange(m, endpoint)));
+  t.true(await nextChange(m, endpoint).then(() => nextChange(m, endpoint)));
   t.deepEqual(events, ['fail', 'DOWN', 'pass', 'fail', 'pass', 'pass', 'UP']);
 });
 
@@ -281,7 +285,7 @@ test('a server that accepts and never answers is marked down by timeout', async 
   const tcpWise = endpointAt(port);
   const httpWise = endpointAt(port);
   m.sync([
-    { endpoint: tcpWise, check: check({ timeoutMs: 200 }) },
+    { endpoint: tcpWise, check: check() }, // its connect is not raced against a short timeout
     { endpoint: httpWise, check: check({ type: 'http', timeoutMs: 200 }) },
   ]);
   t.false(await nextChange(m, httpWise));
@@ -424,13 +428,19 @@ test('stop() clears every timer: a process using the monitor exits on its own', 
     while (requests < 5 || checks < 1) await new Promise((r) => setTimeout(r, 10));
     monitor.stop();
     server.close();
+    console.log('stopped');
     process.on('exit', () => console.log('exited after ' + checks + ' checks, ' + requests + ' requests in flight'));
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
+  let killer: NodeJS.Timeout | undefined;
+  child.stdout.on('data', (d) => {
+    output += d;
+    // Once the monitor is stopped, the process has nothing left to do: exit is at once. (Bounded
+    // from that line, not from the spawn: loading the modules takes long on a loaded machine.)
+    if (killer === undefined && output.includes('stopped')) killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  });
   child.stderr.on('data', (d) => (output += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 8000);
   const [code, signal] = await once(child, 'close') as [number | null, string | null]; // after the output is read
   clearTimeout(killer);
   t.is(signal, null, `the process did not exit by itself: ${output}`);

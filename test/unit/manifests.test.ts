@@ -344,10 +344,12 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'gateway.networking.k8s.io/gatewayclasses: get,list,watch',
     'gateway.networking.k8s.io/gateways: get,list,watch',
     'gateway.networking.k8s.io/httproutes: get,list,watch',
+    'gateway.networking.k8s.io/grpcroutes: get,list,watch',
     'gateway.networking.k8s.io/referencegrants: list,watch',
     'gateway.networking.k8s.io/gatewayclasses/status: update',
     'gateway.networking.k8s.io/gateways/status: update',
     'gateway.networking.k8s.io/httproutes/status: update',
+    'gateway.networking.k8s.io/grpcroutes/status: update',
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
@@ -432,7 +434,7 @@ test('RBAC: the ClusterRole lets the router list and watch every resource its in
     .some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
   // Every informer the router can run, NAMESPACE_LABELS included.
   const config = parseConfig([], { NAMESPACE_LABELS: 'router=switchyard' });
-  const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
+  const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
   for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayApi), podResource(config), secretResource('a/tls')]) {
     const apiVersion = API_VERSION[watched.kind];
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';

@@ -18,6 +18,7 @@ import { definePlugin } from '../../src/pipeline/define-plugin.ts';
 import { PluginRegistry } from '../../src/pipeline/plugin-registry.ts';
 import { MiddlewareFailures } from '../../src/proxy/middleware-failures.ts';
 import { RouteRuntime, type RuntimeDeps } from '../../src/proxy/route-runtime.ts';
+import { LimitTable } from '../../src/shared-memory/limit-table.ts';
 import { ObjectStore } from '../../src/store.ts';
 import type { CompiledRoute } from '../../src/table/types.ts';
 import { config, endpoint, route, slice } from '../fixtures/table/builders.ts';
@@ -27,7 +28,7 @@ const counting = definePlugin({ name: 'counting', config: Type.Object({}), creat
 
 function deps(): RuntimeDeps {
   const metrics = new Metrics({ defaultMetrics: false });
-  return { registry: new EndpointRegistry(), metrics, logger: silentLogger, plugins: new PluginRegistry([counting]), failures: new MiddlewareFailures(silentLogger, metrics) };
+  return { registry: new EndpointRegistry(), metrics, logger: silentLogger, plugins: new PluginRegistry([counting]), failures: new MiddlewareFailures(silentLogger, metrics), limits: LimitTable.create() };
 }
 
 function compiled(name: string, annotations: Record<string, string> = {}): CompiledRoute {

@@ -156,7 +156,7 @@ test('an owned host falls through to hostless HTTPRoutes only when their conditi
   const httpRoute = (key: string, conditions: Partial<import('../../src/table/types.ts').RequestConditions>): CompiledRoute => ({
     ...compiled(key, '', '/', 'prefix'), kind: 'HTTPRoute', namespace: 'a',
     gateway: {
-      conditions: { method: null, headers: [], query: [], http: false, https: false, listeners: null, ...conditions },
+      conditions: { method: null, headers: [], query: [], http: false, https: false, listeners: null, patterns: null, ...conditions } as import('../../src/table/types.ts').RequestConditions,
       age: 0, owner: `a/${key}`, rule: 0, matchIndex: 0, requestHeaders: null, responseHeaders: null, redirect: null, rewrite: null, invalidShare: 0,
     },
   });

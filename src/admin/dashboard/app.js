@@ -18,6 +18,12 @@ function h(tag, attrs, ...children) {
 }
 
 const fmt = {
+  // gRPC calls of the last minute by status, most frequent first: "OK 120 · UNAVAILABLE 3".
+  grpc: (g) => {
+    if (!g) return undefined;
+    const codes = Object.entries(g).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+    return codes.length ? codes.map(([code, n]) => `${code} ${n}`).join(' · ') : 'none in the last minute';
+  },
   rate: (s) => (s ? (s.rate >= 100 ? s.rate.toFixed(0) : s.rate >= 1 ? s.rate.toFixed(1) : s.rate.toFixed(2)) : '–'),
   ratio: (r) => (r === null || r === undefined ? '–' : `${(r * 100).toFixed(r > 0 && r < 0.01 ? 2 : 1)} %`),
   seconds: (v) => (v === null || v === undefined ? '–' : v < 1 ? `${(v * 1000).toFixed(v < 0.01 ? 1 : 0)} ms` : `${v.toFixed(2)} s`),
@@ -167,6 +173,7 @@ function renderDetail(d) {
       ['State', stateBadge(r)], ['Reason', r.reason], ['Message', r.message],
       ['Host', h('code', null, r.host)], ['Path', r.path && h('code', null, `${r.path} (${d.match})`)], ['TLS', r.termination],
       ['Requests', `${fmt.rate(r.stats)}/s`], ['5xx ratio', fmt.ratio(r.stats?.errorRatio)], ['p50 / p99', `${fmt.seconds(r.stats?.p50)} / ${fmt.seconds(r.stats?.p99)}`],
+      ['gRPC statuses', fmt.grpc(r.stats?.grpc)],
       ['Key', h('code', null, r.key)],
     ]),
     r.middlewares ? [h('h3', null, 'Middlewares (in order)'), h('ul', null, r.middlewares.map((m) => h('li', null, h('code', null, m.name), ` — plugin ${m.plugin}`)))] : null,

@@ -6,8 +6,8 @@
 // (http2-guard.ts). A client that ran out is refused new HTTPS connections until it has regained
 // half its budget (5 s): a token trickling back must not buy a new handshake each time.
 //
-// The per-client ledger is behind a small interface so that worker processes can share one
-// (issue 19 item 10); this one is per process.
+// The per-client ledger is behind a small interface: LocalGlitchLedger below is one thread's; the
+// proxy listeners use SharedGlitchLedger (shared-glitch-ledger.ts), which every worker thread shares.
 
 import type { Clock } from '../../clock.ts';
 

@@ -25,6 +25,8 @@ import { SecureContextCache, createServerContext, type CertificateMaterial } fro
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import type { TlsProfile } from './tls-profile.ts';
 import { http2SessionOptions } from '../http2-server-options.ts';
+import { closeIdleSessions } from '../h2-session-tunnels.ts';
+import { extendedConnectProtocol } from '../extended-connect.ts';
 import { systemClock } from '../../clock.ts';
 import { LocalGlitchLedger, type ClientGlitchLedger } from './glitch-budget.ts';
 import { Http2Guard } from './http2-guard.ts';
@@ -50,7 +52,7 @@ export interface TlsTerminatorOptions {
   metrics: Metrics;
   logger: Logger;
   /**
-   * Session ticket keys managed by someone else (the primary, so that every worker process
+   * Session ticket keys managed by someone else (the main thread, so that every worker thread
    * can resume every session): no rotation here; call setTicketKeys() with new ones.
    */
   ticketKeys?: Buffer;
@@ -118,8 +120,9 @@ export class TlsTerminator {
       },
       ...http2SessionOptions(options),
     } as http2.SecureServerOptions);
-    // Idle HTTP/2 sessions close after the client timeout (HTTP/1.1 uses keepAliveTimeout).
-    this.server.setTimeout(options.clientTimeoutMs);
+    // Idle HTTP/2 sessions close after the client timeout (HTTP/1.1 uses keepAliveTimeout), not
+    // while they carry a WebSocket (h2-session-tunnels.ts).
+    closeIdleSessions(this.server, options.clientTimeoutMs);
     // The server never listens; 'listening' is what starts its HTTP/1.1 header-timeout checks.
     this.server.emit('listening');
     this.server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
@@ -128,8 +131,12 @@ export class TlsTerminator {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     // Malformed HTTP/1.1 requests get the same short 4xx as on the plain listener (not a silent reset).
     this.server.on('clientError', onClientError);
-    // CONNECT, HTTP/1.1 over TLS or HTTP/2: not offered (error-response.ts).
-    this.server.on('connect', refuseConnect);
+    // CONNECT, HTTP/1.1 over TLS or HTTP/2: not offered (error-response.ts); an HTTP/2 extended
+    // CONNECT (RFC 8441, WebSocket over HTTP/2) is a request like the others.
+    this.server.on('connect', (req: AnyRequest, target: Duplex | AnyResponse) => {
+      if ((req as Http2ServerRequest).stream !== undefined && extendedConnectProtocol(req) !== null) this.#onRequest(req, target as AnyResponse);
+      else refuseConnect(req, target);
+    });
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
     this.server.on('session', (session: Http2Session) => this.#h2.openSession(session));
     this.#ticketTimer = options.ticketKeys ? null : setInterval(rotateTicketKeys, TICKET_KEY_ROTATION_MS, this).unref();

@@ -1,0 +1,114 @@
+// What the rules of HTTPRoute and GRPCRoute share (route-rules.ts, grpc-route-rules.ts): the
+// refusal of something this router does not implement, header modifier filters, ExtensionRef
+// Middlewares, and backendRefs resolved to Services (kind, ReferenceGrant across namespaces,
+// existence, port) with the spec's weights and the ResolvedRefs condition that follows.
+
+import type { CandidateBackend } from '../route-candidate.ts';
+import { GATEWAY_GROUP, type HTTPBackendRef, type HTTPHeaderFilter, type HTTPRouteFilter } from '../objects/gateway-types.ts';
+import type { Service } from '../objects/types.ts';
+import type { HeaderModifier } from '../table/types.ts';
+import { condition, type ConditionData } from './conditions.ts';
+import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
+
+/** Thrown while reading a route's rules: the route is not accepted (Accepted=False with this reason). */
+export class Unsupported extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export interface RuleInputs {
+  grants: GrantLookup;
+  service(key: string): Service | undefined;
+}
+
+const MIDDLEWARE_GROUP = 'switchyard.io';
+
+export function headerModifier(f: HTTPHeaderFilter | undefined, field: string): HeaderModifier {
+  if (!f) throw new Unsupported('UnsupportedValue', `${field} is missing`);
+  const pairs = (list: HTTPHeaderFilter['set']): Array<[string, string]> => (list ?? []).map((h) => [h.name.toLowerCase(), h.value ?? '']);
+  return { set: pairs(f.set), add: pairs(f.add), remove: (f.remove ?? []).map((n) => n.toLowerCase()) };
+}
+
+/** An ExtensionRef filter's Middleware name (a configured plugin of the route's namespace), or a refusal. */
+export function extensionRefMiddleware(f: HTTPRouteFilter): string {
+  // A Middleware runs in the rule's chain; it is resolved and validated by admission like one
+  // named in a Route's switchyard.io/middlewares.
+  const ref = f.extensionRef;
+  if (ref?.group !== MIDDLEWARE_GROUP || ref.kind !== 'Middleware') {
+    throw new Unsupported('UnsupportedValue', `ExtensionRef filter ${ref?.group ?? ''}/${ref?.kind ?? ''} ${ref?.name ?? ''} is not supported (only ${MIDDLEWARE_GROUP} Middleware)`);
+  }
+  return ref.name;
+}
+
+/** The first of duplicate names counts (header names compare case-insensitively, so they arrive lower-cased). */
+export function dedupe<T extends [string, ...unknown[]]>(list: T[]): T[] {
+  const seen = new Set<string>();
+  return list.filter(([n]) => (seen.has(n) ? false : (seen.add(n), true)));
+}
+
+/** ResolvedRefs of one route: True until the first reference that cannot be used. */
+export class ResolvedRefs {
+  condition: ConditionData = condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved');
+  /** `namespace/name` of every Service referenced (existing or not). */
+  readonly services = new Set<string>();
+
+  unresolved(reason: string, message: string): void {
+    if (this.condition.status === 'True') this.condition = condition('ResolvedRefs', false, reason, message);
+  }
+}
+
+export interface ResolvedBackends {
+  backends: CandidateBackend[];
+  /** Share (0..1) of requests that must be refused: weight of invalid refs over all weight, 1 when there is none at all. */
+  invalidShare: number;
+}
+
+/**
+ * A rule's backendRefs → usable Services with their weights. `from`: the route's kind and
+ * namespace (what a ReferenceGrant must name). `filtersOnly`: the rule does something without
+ * a backend (a redirect), so no backendRefs at all is not an error.
+ */
+export function resolveBackendRefs(
+  refs: readonly HTTPBackendRef[], from: { kind: string; namespace: string }, inputs: RuleInputs, refsState: ResolvedRefs, filtersOnly = false,
+): ResolvedBackends {
+  const backends: CandidateBackend[] = [];
+  let total = 0;
+  let invalid = 0;
+  for (const ref of refs) {
+    const weight = ref.weight ?? 1;
+    total += weight;
+    if ((ref.filters ?? []).length > 0) throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
+    const group = ref.group ?? '';
+    const kind = ref.kind ?? 'Service';
+    const ns = ref.namespace ?? from.namespace;
+    if ((group !== '' && group !== 'core') || kind !== 'Service') {
+      refsState.unresolved('InvalidKind', `backendRef ${group === '' ? '' : `${group}/`}${kind} ${ref.name}: only Services are supported`);
+      invalid += weight;
+      continue;
+    }
+    if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: from.kind, namespace: from.namespace }, { group: '', kind: 'Service', namespace: ns, name: ref.name })) {
+      refsState.unresolved('RefNotPermitted', `backendRef Service ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
+      invalid += weight;
+      continue;
+    }
+    refsState.services.add(`${ns}/${ref.name}`);
+    if (!inputs.service(`${ns}/${ref.name}`)) {
+      refsState.unresolved('BackendNotFound', `Service ${ns}/${ref.name} not found`);
+      invalid += weight;
+      continue;
+    }
+    if (ref.port === undefined) {
+      refsState.unresolved('UnsupportedValue', `backendRef Service ${ns}/${ref.name} has no port`);
+      invalid += weight;
+      continue;
+    }
+    backends.push({ service: ref.name, namespace: ns, kind: 'Service', weight, servicePort: { number: ref.port } });
+  }
+  let invalidShare = 0;
+  if (total > 0) invalidShare = invalid / total;
+  else if (invalid > 0 || (!filtersOnly && refs.length === 0)) invalidShare = 1;
+  return { backends, invalidShare };
+}
