@@ -12,9 +12,50 @@ import { readFileSync } from 'node:fs';
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[]]; edge_fields: string[]; edge_types: [string[]] }; node_count: number };
-  nodes: number[];
-  edges: number[];
+  nodes: ArrayLike<number>;
+  edges: ArrayLike<number>;
   strings: string[];
+}
+
+/**
+ * A snapshot file read without making it one string: a 10k-route heap with distinct endpoints
+ * writes a file over V8's longest string (512 MB). The `nodes` and `edges` number arrays are
+ * scanned from the bytes into typed arrays; the header and the `strings` array are parsed as JSON.
+ */
+export function readSnapshot(file: string): Snapshot {
+  const buf = readFileSync(file);
+  const at = (key: string, from = 0): number => {
+    const i = buf.indexOf(`"${key}":`, from, 'latin1');
+    if (i < 0) throw new Error(`${file}: no "${key}" in the snapshot`);
+    return i;
+  };
+  const nodesAt = at('nodes');
+  const header = JSON.parse(`${buf.toString('utf8', 0, nodesAt).trim().replace(/,$/, '')}}`) as { snapshot: Snapshot['snapshot'] };
+  const numbers = (key: string): Float64Array => {
+    let i = buf.indexOf(0x5b /* [ */, at(key));
+    const out: number[] = [];
+    let value = 0;
+    let inNumber = false;
+    for (i++; i < buf.length; i++) {
+      const c = buf[i]!;
+      if (c >= 0x30 && c <= 0x39) {
+        value = value * 10 + (c - 0x30);
+        inNumber = true;
+      } else {
+        if (inNumber) out.push(value);
+        value = 0;
+        inNumber = false;
+        if (c === 0x5d /* ] */) break;
+      }
+    }
+    return Float64Array.from(out);
+  };
+  const nodes = numbers('nodes');
+  const edges = numbers('edges');
+  const stringsAt = buf.indexOf(0x5b, at('strings'));
+  const end = buf.lastIndexOf(0x5d /* ] */);
+  const strings = JSON.parse(buf.toString('utf8', stringsAt, end + 1)) as string[];
+  return { snapshot: header.snapshot, nodes, edges, strings };
 }
 
 /** Plain containers: their retained size is reported through whatever named object owns them. */
@@ -269,6 +310,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const file = args.find((a) => !a.startsWith('--') && !/^\d+$/.test(a));
   if (!file) { console.error('usage: node bench/heap-breakdown.ts <file.heapsnapshot> [--routes N] [--top 25]'); process.exit(2); }
   const flag = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback; };
-  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  const snapshot = readSnapshot(file);
   console.log(formatBreakdown(analyse(snapshot, flag('--top', 25)), flag('--routes', 0)));
 }

@@ -25,7 +25,7 @@
 // `check inter 5s`, `option httpchk` for http) when haproxy is installed.
 //
 // Env: SCALE_SIZES (default "1000,10000"), SCALE_SOURCE (file | kube | both; default file),
-// SCALE_SHAPE (pods | shared), SCALE_SERVE (1 | 0), SCALE_CHECK_INTERVAL (pods shape, default 1h),
+// SCALE_SHAPE (pods | shared), SCALE_CLI (another build's dist/cli.js), SCALE_SERVE (1 | 0), SCALE_CHECK_INTERVAL (pods shape, default 1h),
 // SCALE_EDITS (default 20), SCALE_WORKERS (the router's --workers, default 0), SCALE_LOAD_RATE (req/s during edits,
 // default 500; 0 = no load), SCALE_HEAP=1 (heap snapshot breakdown per size),
 // SCALE_HEALTH_ENDPOINTS, SCALE_HEALTH_TYPE (tcp | http), SCALE_HEALTH_WINDOW (s, default 30),
@@ -45,7 +45,7 @@ import { createHash } from 'node:crypto';
 import { benchAddress } from './addresses.ts';
 import { FakeApiServer } from '../test/support/fake-apiserver.ts';
 import { children, startJsonLine } from './processes.ts';
-import { analyse } from './heap-breakdown.ts';
+import { analyse, readSnapshot } from './heap-breakdown.ts';
 import { cpuSeconds, rssBytes, childPids } from './proc.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -62,6 +62,8 @@ const healthType = process.env.SCALE_HEALTH_TYPE === 'http' ? 'http' as const : 
 const ENDPOINTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
 const shape = process.env.SCALE_SHAPE === 'shared' ? 'shared' as const : 'pods' as const;
 const checkInterval = process.env.SCALE_CHECK_INTERVAL ?? '1h';
+/** The router to measure: another build's dist/cli.js (SCALE_CLI), e.g. to compare before/after a change. */
+const cli = process.env.SCALE_CLI ?? path.join(root, 'dist/cli.js');
 /** Serve one request per route (pods shape): a listener on each of the 3N endpoint addresses. */
 const serveFor = (n: number) => shape === 'pods' && (process.env.SCALE_SERVE === undefined ? n <= 20_000 : process.env.SCALE_SERVE === '1');
 
@@ -228,7 +230,7 @@ interface Started { child: ChildProcess; http: number; admin: number; startMs: n
 
 async function startRouter(sourceArgs: string[], dir: string, extraNodeArgs: string[] = [], routerWorkers = workers): Promise<Started> {
   const started = performance.now();
-  const { child, line } = await startJsonLine(process.execPath, [...extraNodeArgs, path.join(root, 'dist/cli.js'), 'run', ...sourceArgs, '--bind', '127.0.0.1',
+  const { child, line } = await startJsonLine(process.execPath, [...extraNodeArgs, cli, 'run', ...sourceArgs, '--bind', '127.0.0.1',
     '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(routerWorkers), '--log-level', 'info'], (l) => l.msg === 'listening', { cwd: dir });
   const startMs = performance.now() - started;
   const startCpuS = [child.pid!, ...childPids(child.pid!)].reduce((s, p) => s + cpuSeconds(p), 0);
@@ -268,7 +270,7 @@ async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: 
   }
   if (!file) return [];
   await get(r.admin, 'x', '/healthz'); // answers once the snapshot is written
-  const b = analyse(JSON.parse(readFileSync(path.join(r.dir, file), 'utf8')), 12);
+  const b = analyse(readSnapshot(path.join(r.dir, file)), 12);
   return [{ name: 'whole heap', bytesPerRoute: Math.round(b.totalBytes / routes) },
     ...b.retainers.map((x) => ({ name: x.name, bytesPerRoute: Math.round(x.retained / routes) }))];
 }
@@ -347,7 +349,15 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
     propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
   };
-  if (heap) result.heap = await heapBreakdown(router, n);
+  // The row now, before the heap snapshot (which takes long, and can fail on a large heap).
+  console.error(`measured: ${JSON.stringify({ ...result, propagationMs: undefined })}`);
+  if (heap) {
+    try {
+      result.heap = await heapBreakdown(router, n);
+    } catch (err) {
+      console.error(`heap breakdown failed: ${(err as Error).message}`);
+    }
+  }
   await stopRouter(router);
   await api?.close();
   pods?.stop();
@@ -460,7 +470,7 @@ function hasHaproxy(): boolean {
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(root, 'dist/cli.js'))) throw new Error('dist/cli.js missing: run npm run build');
+  if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build`);
   const { port: backendPort, servers } = await startBackends();
   const results: SizeResult[] = [];
   for (const source of sources) {

@@ -13,6 +13,7 @@ import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
 import { InvalidUpstreamResponseError } from './upstream-failure.ts';
+import { useSmallQueue } from './pool-queue.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 
 /** A reason phrase Node will write (no control characters but HTAB). */
@@ -139,7 +140,7 @@ class UndiciAttempt implements UpstreamAttempt, Dispatcher.DispatchHandler {
  * upstream connection per request and keeps only idle ones.
  */
 export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?: string; servername?: string }): Pool {
-  return new Pool(origin, {
+  const pool = new Pool(origin, {
     connections: null,
     pipelining: 1,
     connectTimeout: connectTimeoutMs,
@@ -156,4 +157,7 @@ export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?
     // to a backend is always the router's HTTP/2 pool, declared or chosen by ALPN (upstream-alpn-pool.ts).
     allowH2: false,
   });
+  // Uncapped, it never queues a request: no 16 KB queue per endpoint (pool-queue.ts).
+  useSmallQueue(pool);
+  return pool;
 }
