@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.ts';
 import { refuseConnect, writeRawError } from './error-response.ts';
 import type { RequestHandler } from './request-handler.ts';
 import { H2_PREFACE_ERROR, handOverToH2c, type H2cServer } from './h2c-server.ts';
+import { onHttp1Timeout } from './keep-alive-idle.ts';
 
 /**
  * `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly);
@@ -29,6 +30,8 @@ export function createHttpListener(proxy: RequestHandler, config: RouterConfig, 
     // Upgrade requests other than WebSocket are refused in handleUpgrade.
   });
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
+  // The keep-alive idle close looks once more at the socket first (keep-alive-idle.ts).
+  server.on('timeout', onHttp1Timeout);
   server.on('request', (req, res) => proxy.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   if (h2c === null) server.on('clientError', onClientError);

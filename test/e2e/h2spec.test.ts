@@ -28,6 +28,15 @@ let bare: http2.Http2SecureServer;
 const routers: Record<string, RouterProcess> = {};
 
 interface Outcome { cases: number; failed: string[] }
+
+/**
+ * Cases whose outcome on Node is a race, not a behaviour: the client sends DATA on a stream it
+ * half-closed, and the answer depends on whether the response ended first. If it did, the stream
+ * is closed and Node's nghttp2 (no closed-stream state, as the README's `5.1 closed` rows say)
+ * drops the frame; if not, it answers `STREAM_CLOSED`. Usually passed, but on a loaded machine
+ * either bare Node or the router may fail it in any run (seen both ways); the README documents it.
+ */
+const RACES = new Set(['http2/5.1: half closed (remote): Sends a DATA frame']);
 let bareOutcome: Promise<Outcome>;
 
 /** Run h2spec against 127.0.0.1:`port` as `localhost`; the failed cases as `section: title`. */
@@ -84,7 +93,7 @@ for (const workers of ['w0', 'w2'] as const) {
     for (const c of ours.failed) t.log(`  fails (as bare Node does): ${c}`);
     t.is(ours.cases, node.cases);
     t.true(ours.cases >= 140, `h2spec ran its cases (${ours.cases})`);
-    t.deepEqual(ours.failed.filter((c) => !node.failed.includes(c)), [], 'cases bare Node passes');
+    t.deepEqual(ours.failed.filter((c) => !node.failed.includes(c) && !RACES.has(c)), [], 'cases bare Node passes');
     // Each remaining failure is documented with its cause.
     for (const c of ours.failed) t.true(README.includes(c.slice(c.indexOf(': ') + 2)), `README documents "${c}"`);
   });
