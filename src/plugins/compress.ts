@@ -194,11 +194,11 @@ export default definePlugin({
         if (typeof etag === 'string' && etag.startsWith('"')) headers.etag = `W/${etag}`;
         ctx.local = new Compressor(make(encoding));
       },
-      responseBody(ctx: PluginContext<Local>, chunk: Buffer, end: boolean): Promise<Buffer | null> | undefined {
+      responseBody(ctx: PluginContext<Local>, chunk: Buffer, end: boolean): Promise<Buffer | null> | null | undefined {
         const compressor = ctx.local;
         if (compressor === undefined) return undefined; // not compressed: passed on unchanged
         if (end) return compressor.finish();
-        return chunk.length === 0 ? Promise.resolve(null) : compressor.push(chunk);
+        return chunk.length === 0 ? null : compressor.push(chunk);
       },
       log(ctx: PluginContext<Local>): void {
         // The exchange ended early (client gone, upstream cut): release zlib's state.

@@ -515,7 +515,10 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   }
 
   upstreamData(attempt: UpstreamAttempt, chunk: Buffer): void {
-    if (attempt !== this.attempt || this.gone) return;
+    // undici hands over an empty piece of a Content-Length body each time it resumes its paused
+    // parser before more bytes were read. Passed on, an async body phase pauses the parser again
+    // and resumes it in microtasks only: the event loop would never run again.
+    if (attempt !== this.attempt || this.gone || chunk.length === 0) return;
     this.#deliver(chunk);
   }
 

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
 import { createCa, issueCertificate, type TestCertificate } from '../support/certs.ts';
+import { request } from '../support/http-client.ts';
 
 const JSON_BODY = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['alpha', 'beta'] })));
 const decompress: Record<string, (b: Buffer) => Buffer> = {
@@ -19,8 +20,11 @@ let backend: Backend;
 let router: RouterProcess;
 let everywhere: RouterProcess;
 let ca: TestCertificate;
-/** The streaming route: the backend holds the rest of the body until this resolves. */
+/** The streaming routes: the backend holds the rest of the body until this resolves. */
 let releaseRest: () => void = () => {};
+let releaseRestOfLength: () => void = () => {};
+const FIRST_PART = 'first part of a body of known length\n'.repeat(2_000);
+const LAST_PART = 'the rest\n';
 
 test.before(async () => {
   ca = await createCa('compress CA');
@@ -41,6 +45,13 @@ test.before(async () => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('first part of a long stream\n'.repeat(40_000)); // ~1 MB
         new Promise<void>((resolve) => { releaseRest = resolve; }).then(() => res.end('the end\n'));
+        return true;
+      }
+      if (req.url === '/stream-length') {
+        // A Content-Length body whose backend pauses mid-body (a slow or streaming backend).
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(FIRST_PART.length + LAST_PART.length) });
+        res.write(FIRST_PART);
+        new Promise<void>((resolve) => { releaseRestOfLength = resolve; }).then(() => res.end(LAST_PART));
         return true;
       }
       return false;
@@ -140,4 +151,30 @@ test('a compressed body streams: the client decompresses the first part before t
   await ended;
   t.true(text.endsWith('the end\n'));
   t.is(text.length, 'first part of a long stream\n'.length * 40_000 + 'the end\n'.length);
+});
+
+// Regression: after a compressed part, undici resumed its paused parser with no bytes read yet
+// and handed over an empty piece of the Content-Length body; the compress plugin answered it
+// with an already-resolved Promise, which paused and resumed the parser again, in microtasks
+// only — the router's event loop never ran again (every exchange of the process hung).
+test('a Content-Length body whose backend pauses mid-body: compressed, and the router keeps serving meanwhile', async (t) => {
+  const gunzip = zlib.createGunzip();
+  let text = '';
+  gunzip.setEncoding('utf8').on('data', (c: string) => (text += c));
+  const firstText = new Promise<void>((resolve) => gunzip.on('data', () => resolve()));
+  const ended = new Promise<void>((resolve) => gunzip.on('end', () => resolve()));
+  const req = http.get({ port: router.http, host: '127.0.0.1', path: '/stream-length', headers: { host: 'zip.test', 'accept-encoding': 'gzip' } }, (res) => {
+    t.is(res.headers['content-encoding'], 'gzip');
+    t.is(res.headers['content-length'], undefined);
+    res.pipe(gunzip);
+  });
+  req.on('error', (err) => t.fail(err.message));
+  await firstText;
+  // The backend still holds the rest: the router answers another request meanwhile.
+  const other = await request(router.http, { host: 'plain.test', path: '/' });
+  t.is(other.status, 200);
+  t.false(text.includes(LAST_PART));
+  releaseRestOfLength();
+  await ended;
+  t.is(text, FIRST_PART + LAST_PART);
 });

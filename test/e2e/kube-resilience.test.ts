@@ -236,7 +236,10 @@ test.serial('failing lists at start: not ready and no proxy port until the lists
 
   // Lists succeed: ready, and the proxy port opens (announced in the listening line) and serves.
   api.failLists(500, 0);
-  const listening = await router.waitForLog((l) => l.msg === 'listening', 15_000);
+  // The next list comes after the informer's backoff, which doubled with every failure above
+  // (capped at 30 s: a slow start-up on a loaded machine meant more failures before the sampling
+  // began); the bound is above that cap.
+  const listening = await router.waitForLog((l) => l.msg === 'listening', 75_000);
   t.is(listening.http, http);
   t.is((await request(admin, { path: '/healthz/ready' })).status, 200);
   t.is((await request(http, { host: 'web.example.com' })).headers['x-backend'], 'a');
