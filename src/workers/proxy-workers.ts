@@ -36,7 +36,9 @@ export class ProxyWorkers {
   readonly #workers = new Set<Worker>();
   #draining = false;
   #requestId = 0;
-  readonly #pendingMetrics = new Map<number, { remaining: number; results: MetricsJson[]; done: () => void }>();
+  readonly #pendingMetrics = new Map<number, { remaining: number; answered: Set<Worker>; done: () => void }>();
+  /** Each worker's latest metrics, for a scrape it does not answer in time. */
+  readonly #lastMetrics = new Map<Worker, MetricsJson>();
   /** TLS session ticket keys every worker uses, so any worker resumes any session. */
   #ticketKeys = newTicketKeys().toString('base64');
   readonly #ticketTimer: NodeJS.Timeout;
@@ -92,12 +94,22 @@ export class ProxyWorkers {
     const results: MetricsJson[] = [own];
     if (workers.length > 0) {
       const requestId = ++this.#requestId;
+      const answered = new Set<Worker>();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2000); // a stuck worker must not hang the scrape
-        this.#pendingMetrics.set(requestId, { remaining: workers.length, results, done: () => { clearTimeout(timer); resolve(); } });
+        this.#pendingMetrics.set(requestId, { remaining: workers.length, answered, done: () => { clearTimeout(timer); resolve(); } });
         for (const worker of workers) worker.postMessage({ t: 'metrics-request', requestId } satisfies MainMessage);
       });
       this.#pendingMetrics.delete(requestId);
+      // A worker that did not answer in time (its event loop held by a long synchronous plugin
+      // phase, say) is counted from its last answer: leaving it out would make the merged
+      // counters go down, which Prometheus reads as a counter reset.
+      const late = workers.filter((worker) => !answered.has(worker));
+      if (late.length > 0) this.#options.logger.warn({ workers: late.map((w) => w.threadId) }, 'metrics: workers did not answer within 2 s; their last metrics are used');
+      for (const worker of workers) {
+        const last = this.#lastMetrics.get(worker);
+        if (last !== undefined) results.push(last);
+      }
     }
     return AggregatorRegistry.aggregate(results.map((metrics) => metrics.filter((metric) => !computed.has(metric.name))) as never);
   }
@@ -134,8 +146,9 @@ export class ProxyWorkers {
           resolve({ http: message.http, https: message.https });
         }
         else if (message.t === 'metrics') {
+          this.#lastMetrics.set(worker, message.metrics);
           const pending = this.#pendingMetrics.get(message.requestId);
-          if (pending) { pending.results.push(message.metrics); if (--pending.remaining === 0) pending.done(); }
+          if (pending) { pending.answered.add(worker); if (--pending.remaining === 0) pending.done(); }
         } else if (message.t === 'fatal') {
           logger.error({ worker: worker.threadId, err: message.message }, 'worker reported a fatal error');
           if (!listening) reject(new Error(`worker failed to start: ${message.message}`));
@@ -148,6 +161,7 @@ export class ProxyWorkers {
       const id = worker.threadId;
       worker.once('exit', (code) => {
         this.#workers.delete(worker);
+        this.#lastMetrics.delete(worker);
         if (this.#draining) return;
         if (!listening) { reject(new Error(`worker exited (${code}) before listening`)); return; }
         logger.error({ worker: id, code }, 'worker died; starting a new one');

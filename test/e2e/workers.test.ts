@@ -2,7 +2,9 @@
 // worker threads share the proxy ports, get the table in messages and share endpoint health in
 // shared memory.
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { startRouter, writeTempFile } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml } from '../support/backends.ts';
@@ -62,4 +64,32 @@ test('TLS sessions resume on every worker: the main thread hands them one set of
   for (let i = 0; i < 8; i++) if ((await connect(first.session)).reused) reused++;
   // New connections are spread over both workers; each must accept the other's tickets.
   t.is(reused, 8);
+});
+
+test('a worker that cannot answer a scrape in time is counted from its last answer: merged counters never go down', async (t) => {
+  const backend = await startBackend('a');
+  t.teardown(() => backend.close());
+  const flag = path.join(mkdtempSync(path.join(tmpdir(), 'sy-stall-')), 'stall');
+  const file = writeTempFile([
+    serviceYaml('a', [backend.port]),
+    `apiVersion: switchyard.io/v1alpha1\nkind: Middleware\nmetadata: { name: stall, namespace: default }\nspec:\n  plugin: stall-worker\n  config: ${JSON.stringify({ flag })}`,
+    routeYaml('r', 'stall.test', 'a', { annotations: { 'switchyard.io/middlewares': 'stall' } }),
+  ].join('\n---\n'));
+  const plugin = new URL('../fixtures/plugins/stall-worker.ts', import.meta.url).pathname;
+  const router = await startRouter({ args: ['--file', file, '--workers', '2', '--plugin', plugin] });
+  t.teardown(() => { rmSync(flag, { force: true }); return router.stop(); });
+  // New connections: the kernel spreads them over both workers, so each has counted some.
+  for (let i = 0; i < 20; i++) t.is((await request(router.http, { host: 'stall.test' })).status, 200);
+  const count = async () => metricValue(await metricsText(router.admin), 'switchyard_http_requests_total', { route: 'default/r', code_class: '2xx' });
+  t.is(await count(), 20);
+
+  // Hold one worker's event loop, then scrape: that worker cannot answer within the scrape's wait.
+  writeFileSync(flag, '');
+  const stalled = request(router.http, { host: 'stall.test', path: '/stall' });
+  await eventually(() => existsSync(`${flag}.started`), 60_000);
+  t.is(await count(), 20, 'the stalled worker\'s requests are still counted');
+  await router.waitForLog((l) => String(l.msg).includes('did not answer within 2 s'), 60_000);
+  rmSync(flag);
+  t.is((await stalled).status, 200);
+  t.is(await count(), 21);
 });
