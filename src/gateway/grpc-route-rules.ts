@@ -16,7 +16,7 @@ import { literalPattern, patternError } from '../table/request-patterns.ts';
 import type { RequestPatterns } from '../table/types.ts';
 import { condition } from './conditions.ts';
 import type { MatchData, RouteRulesResult, RuleData } from './route-rules.ts';
-import { dedupe, extensionRefMiddleware, headerModifier, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
+import { applySharedFilter, dedupe, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
 
 /** The CRD's own checks of Exact values (a file source gets no CRD validation). */
 const EXACT_SERVICE = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
@@ -66,19 +66,7 @@ function parseMatch(m: GRPCRouteMatch): MatchData {
 
 function parseFilters(filters: readonly HTTPRouteFilter[], rule: RuleData): void {
   for (const f of filters) {
-    switch (f.type) {
-      case 'RequestHeaderModifier':
-        rule.requestHeaders = headerModifier(f.requestHeaderModifier, 'requestHeaderModifier');
-        break;
-      case 'ResponseHeaderModifier':
-        rule.responseHeaders = headerModifier(f.responseHeaderModifier, 'responseHeaderModifier');
-        break;
-      case 'ExtensionRef':
-        rule.middlewares.push(extensionRefMiddleware(f));
-        break;
-      default:
-        throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);
-    }
+    if (!applySharedFilter(f, rule)) throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);
   }
 }
 

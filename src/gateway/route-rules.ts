@@ -10,7 +10,7 @@ export type { MatchData, RuleData } from '../route-candidate.ts';
 import type { HTTPPathModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../objects/gateway-types.ts';
 import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
-import { dedupe, extensionRefMiddleware, headerModifier, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
+import { applySharedFilter, dedupe, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
 
 export type { RuleInputs } from './rule-parts.ts';
 
@@ -76,13 +76,8 @@ function parseMatches(rule: HTTPRouteRule): MatchData[] {
 
 function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly MatchData[], rule: RuleData): void {
   for (const f of filters) {
+    if (applySharedFilter(f, rule)) continue;
     switch (f.type) {
-      case 'RequestHeaderModifier':
-        rule.requestHeaders = headerModifier(f.requestHeaderModifier, 'requestHeaderModifier');
-        break;
-      case 'ResponseHeaderModifier':
-        rule.responseHeaders = headerModifier(f.responseHeaderModifier, 'responseHeaderModifier');
-        break;
       case 'RequestRedirect': {
         const r = f.requestRedirect ?? {};
         const statusCode = r.statusCode ?? 302;
@@ -93,9 +88,6 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
       }
       case 'URLRewrite':
         rule.rewrite = { hostname: f.urlRewrite?.hostname ?? null, path: pathModifier(f.urlRewrite?.path, matches) };
-        break;
-      case 'ExtensionRef':
-        rule.middlewares.push(extensionRefMiddleware(f));
         break;
       default:
         throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);

@@ -43,6 +43,33 @@ export function extensionRefMiddleware(f: HTTPRouteFilter): string {
   return ref.name;
 }
 
+/** The parts of a rule the filters every route kind supports write. */
+export interface FilteredRule {
+  requestHeaders: HeaderModifier | null;
+  responseHeaders: HeaderModifier | null;
+  middlewares: string[];
+}
+
+/**
+ * Applies a filter that HTTPRoute and GRPCRoute share (the header modifiers and ExtensionRef
+ * Middlewares); false for any other type, which the route kind handles or refuses itself.
+ */
+export function applySharedFilter(f: HTTPRouteFilter, rule: FilteredRule): boolean {
+  switch (f.type) {
+    case 'RequestHeaderModifier':
+      rule.requestHeaders = headerModifier(f.requestHeaderModifier, 'requestHeaderModifier');
+      return true;
+    case 'ResponseHeaderModifier':
+      rule.responseHeaders = headerModifier(f.responseHeaderModifier, 'responseHeaderModifier');
+      return true;
+    case 'ExtensionRef':
+      rule.middlewares.push(extensionRefMiddleware(f));
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** The first of duplicate names counts (header names compare case-insensitively, so they arrive lower-cased). */
 export function dedupe<T extends [string, ...unknown[]]>(list: T[]): T[] {
   const seen = new Set<string>();
