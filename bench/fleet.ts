@@ -14,7 +14,8 @@
 // - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
 //   pass time, its RSS against the followers';
 // - rolling restart: each router stopped and started again in turn; then again reading the state
-//   by paged lists (--watch-list=false) instead of watch-list;
+//   by paged lists (--watch-list=false) instead of watch-list, and again reading everything as
+//   JSON (--kube-protobuf=false) instead of Services and EndpointSlices as protobuf;
 // - restart storm: every router SIGKILLed and started again at once;
 //
 // then a per-router cost extrapolated to 1,000 routers, with the assumptions printed. Results
@@ -22,8 +23,8 @@
 //
 // Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
 // FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
-// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,storm;
-// default all), FLEET_CLI (another build's dist/cli.js, e.g. the code before a change) and
+// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,json,
+// storm; default all), FLEET_ROUNDS (the rolling, paged and json restarts this many times, interleaved; 1), FLEET_CLI (another build's dist/cli.js, e.g. the code before a change) and
 // FLEET_LABEL (its name in the output), FLEET_ROUTER_ARGS (extra router flags, e.g.
 // "--watch-list=false"). Note `uptime` beside the numbers: the machine is shared.
 
@@ -48,7 +49,8 @@ const ROUTES = Number(process.env.FLEET_ROUTES ?? 10_000);
 const HEAP_MB = Number(process.env.FLEET_HEAP ?? 512);
 const IDLE_S = Number(process.env.FLEET_IDLE ?? 30);
 const EDITS = Number(process.env.FLEET_EDITS ?? 20);
-const PHASES = new Set((process.env.FLEET_PHASES ?? 'cold,status,idle,propagation,leader,rolling,paged,storm').split(','));
+const PHASES = new Set((process.env.FLEET_PHASES ?? 'cold,status,idle,propagation,leader,rolling,paged,json,storm').split(','));
+const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 1);
 const cli = process.env.FLEET_CLI ?? CLI;
 const label = process.env.FLEET_LABEL ?? (process.env.FLEET_CLI ? process.env.FLEET_CLI : 'this build');
 const extraArgs = (process.env.FLEET_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -276,23 +278,37 @@ async function runSize(n: number, users: string[]): Promise<void> {
       }
     }
 
-    if (PHASES.has('rolling')) {
-      await phase('rolling restart', routers, async () => {
-        for (const r of routers) {
-          await r.process!.stop();
-          await startFleetRouter(r);
-        }
-      });
-    }
+    // Rounds of the rolling restarts, interleaved, so that A/B pairs share the machine's load.
+    for (let round = 0; round < ROUNDS; round++) {
+      const of = ROUNDS > 1 ? ` (round ${round + 1})` : '';
+      if (PHASES.has('rolling')) {
+        await phase(`rolling restart${of}`, routers, async () => {
+          for (const r of routers) {
+            await r.process!.stop();
+            await startFleetRouter(r);
+          }
+        });
+      }
 
-    if (PHASES.has('paged')) {
-      // The same one-at-a-time restart reading the state by paged lists: what watch-list costs the API server against them.
-      await phase('rolling restart, paged lists', routers, async () => {
-        for (const r of routers) {
-          await r.process!.stop();
-          await startFleetRouter(r, ['--watch-list=false']);
-        }
-      });
+      if (PHASES.has('paged')) {
+        // The same one-at-a-time restart reading the state by paged lists: what watch-list costs the API server against them.
+        await phase(`rolling restart, paged lists${of}`, routers, async () => {
+          for (const r of routers) {
+            await r.process!.stop();
+            await startFleetRouter(r, ['--watch-list=false']);
+          }
+        });
+      }
+
+      if (PHASES.has('json')) {
+        // And reading everything as JSON (--kube-protobuf=false): what protobuf saves the API server.
+        await phase(`rolling restart, JSON only${of}`, routers, async () => {
+          for (const r of routers) {
+            await r.process!.stop();
+            await startFleetRouter(r, ['--kube-protobuf=false']);
+          }
+        });
+      }
     }
 
     if (PHASES.has('storm')) {
