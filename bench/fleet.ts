@@ -38,7 +38,7 @@ import { createNetnsHosts } from '../test/support/netns-hosts.ts';
 import { startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
 import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
-import { rssBytes } from './proc.ts';
+import { cpuSeconds, rssBytes } from './proc.ts';
 import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
 import { apfTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
 
@@ -73,6 +73,8 @@ interface PhaseRow {
   mbDown: number;
   apfWaitS: number;
   apfRejected: number;
+  /** CPU seconds of the router processes (primaries) that ran through the whole phase, summed. */
+  routerCpuS: number;
   note: string;
 }
 
@@ -105,8 +107,14 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const connections0 = routers.map((r) => r.proxy.connections());
   const down0 = routers.map((r) => r.proxy.bytes().down);
   const apf0 = await apfTotals(cluster);
+  const routerCpu0 = new Map(routers.filter((r) => r.process).map((r) => [r.process!.child.pid!, cpuSeconds(r.process!.child.pid!)] as const));
   const started = performance.now();
   const note = (await work()) ?? '';
+  let routerCpuS = 0;
+  for (const r of routers) {
+    const pid = r.process?.child.pid;
+    if (pid !== undefined && routerCpu0.has(pid) && r.process!.child.exitCode === null) routerCpuS += cpuSeconds(pid) - routerCpu0.get(pid)!;
+  }
   const wallS = seconds(performance.now() - started);
   const events = audit.read();
   const apf1 = await apfTotals(cluster);
@@ -119,7 +127,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
     apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
-    note,
+    routerCpuS: round1(routerCpuS), note,
   };
   rows.push(row);
   process.stderr.write(`fleet: ${routers.length} routers, ${name}: ${JSON.stringify(row)} (load ${uptime()})\n`);
@@ -330,7 +338,7 @@ function printTable(): void {
     ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round1(r.apiCpuS / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
     ['apiserver peak MB', (r) => r.apiPeakMB], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
-    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['', (r) => r.note],
+    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));

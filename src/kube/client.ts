@@ -37,6 +37,8 @@ export interface KubeRequest {
    * shape), a JSON one parsed as usual. Only for kinds the server has protobuf for.
    */
   protobuf?: (body: Buffer) => unknown;
+  /** With `protobuf`: the Accept header, when not the plain protobuf-or-JSON (e.g. PARTIAL_METADATA_ACCEPT). */
+  accept?: string;
 }
 
 /** A non-2xx answer: the HTTP status and the API's `Status` reason/message when it sent one. */
@@ -122,7 +124,7 @@ export class KubeClient {
     const response = await this.#send(request.method, this.url(request.path, request.query), {
       body, contentType: request.body === undefined ? undefined : request.contentType ?? 'application/json',
       timeoutMs: request.timeoutMs ?? 30_000, stream: false, signal: request.signal,
-      accept: request.protobuf ? PROTOBUF_ACCEPT : undefined,
+      accept: request.protobuf ? request.accept ?? PROTOBUF_ACCEPT : undefined,
     });
     const status = response.statusCode;
     if (request.protobuf && isProtobuf(response.headers['content-type'])) {

@@ -22,6 +22,17 @@ import { ProtobufError, ProtobufReader } from './protobuf-reader.ts';
 export const PROTOBUF_ACCEPT = 'application/vnd.kubernetes.protobuf, application/json';
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 
+/**
+ * An answer of the object's metadata only (PartialObjectMetadata), protobuf preferred: what a
+ * writer that needs only the new resourceVersion asks for. The server transforms any object so,
+ * custom resources too (it serves their metadata as protobuf).
+ */
+export const PARTIAL_METADATA_ACCEPT = [
+  `${PROTOBUF_CONTENT_TYPE};as=PartialObjectMetadata;g=meta.k8s.io;v=v1`,
+  'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+  'application/json',
+].join(', ');
+
 /** The kinds read as protobuf where the server offers it. */
 export const PROTOBUF_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Namespace']);
 
@@ -88,6 +99,19 @@ export function decodeList(kind: Kind, body: Buffer): { metadata: Fields; items:
     else r.skip();
   }
   return { metadata, items };
+}
+
+/** A meta/v1 PartialObjectMetadata {metadata 1}, enveloped. */
+export function decodePartialObjectMetadata(body: Buffer): Fields {
+  const { kind, raw } = unwrap(body);
+  if (kind !== 'PartialObjectMetadata') throw new ProtobufError(`expected PartialObjectMetadata, the server sent ${kind || 'no kind'}`);
+  const r = new ProtobufReader(raw);
+  const o: Fields = { apiVersion: 'meta.k8s.io/v1', kind, metadata: {} };
+  while (r.next()) {
+    if (r.field === 1) o.metadata = objectMeta(r.message());
+    else r.skip();
+  }
+  return o;
 }
 
 /** A meta/v1 Status (an error answer, a watch's ERROR event), enveloped. */

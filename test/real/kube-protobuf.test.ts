@@ -9,7 +9,7 @@ import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { KubeApiError, KubeClient, type KubeWatchStream } from '../../src/kube/client.ts';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.ts';
-import { decodeList } from '../../src/kube/protobuf-objects.ts';
+import { decodeList, decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../../src/kube/protobuf-objects.ts';
 import { ProtobufWatchEventDecoder } from '../../src/kube/protobuf-watch-events.ts';
 import { WatchEventDecoder, type WatchEvent } from '../../src/kube/watch-events.ts';
 import { narrowObject } from '../../src/objects/narrow.ts';
@@ -196,6 +196,29 @@ test.serial('errors come back as protobuf Status and read as such', async (t) =>
   const refused = await t.throwsAsync(client.watch('/api/v1/services', { watch: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'Exact' }, { protobuf: true }));
   t.is((refused as KubeApiError).statusCode, 422);
   t.regex((refused as KubeApiError).detail, /resourceVersionMatch/);
+});
+
+test.serial('a status PATCH answered with metadata only (PartialObjectMetadata, protobuf, for a custom resource): the new resourceVersion; a stale one: 409 as protobuf Status', async (t) => {
+  const path = '/apis/route.openshift.io/v1/namespaces/app/routes/r0/status';
+  const before = await client.request<{ metadata: { resourceVersion: string } }>({ method: 'GET', path });
+  const patch = (resourceVersion: string, host: string) => client.request<{ kind?: string; metadata: { resourceVersion?: string; name?: string } }>({
+    method: 'PATCH', path, contentType: 'application/merge-patch+json',
+    body: { metadata: { resourceVersion }, status: { ingress: [{ host, routerName: 'test' }] } },
+    protobuf: (body) => { decoded++; return decodePartialObjectMetadata(body); }, accept: PARTIAL_METADATA_ACCEPT,
+  });
+  let decoded = 0;
+  const answer = await patch(before.metadata.resourceVersion, 'r0.apps.example.com');
+  t.is(decoded, 1, 'answered as protobuf');
+  t.is(answer.kind, 'PartialObjectMetadata');
+  t.is(answer.metadata.name, 'r0');
+  const after = await client.request<{ metadata: { resourceVersion: string }; status: unknown }>({ method: 'GET', path });
+  t.is(answer.metadata.resourceVersion, after.metadata.resourceVersion);
+  t.not(answer.metadata.resourceVersion, before.metadata.resourceVersion);
+  t.deepEqual(after.status, { ingress: [{ host: 'r0.apps.example.com', routerName: 'test' }] });
+  const stale = await t.throwsAsync(patch(before.metadata.resourceVersion, 'other.apps.example.com'));
+  t.is((stale as KubeApiError).statusCode, 409);
+  t.is((stale as KubeApiError).reason, 'Conflict');
+  await client.request({ method: 'PATCH', path, contentType: 'application/merge-patch+json', body: { status: null } });
 });
 
 function start(node: string, args: string[]): Promise<RouterProcess> {
