@@ -87,7 +87,9 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
     // 'close', not 'exit': it comes after stdout/stderr are drained, so the last lines are in.
     child.once('close', (code, signal) => { running.delete(child); resolve({ code, signal }); });
   });
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+  // The bound only turns a line that never comes into an error with stderr; it is generous
+  // because the suite must pass beside CPU hogs, where a starved router logs seconds late.
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
