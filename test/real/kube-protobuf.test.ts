@@ -1,4 +1,4 @@
-// Services, EndpointSlices and Namespaces read as protobuf from a real kube-apiserver (issue 25:
+// Services, EndpointSlices, Ingresses, IngressClasses and Namespaces read as protobuf from a real kube-apiserver (issue 25:
 // the API server encodes protobuf several times cheaper than JSON). The same objects read as
 // JSON and as protobuf — by list, by watch-list, and as watch events — are the same objects once
 // narrowed (what the router keeps), over the shapes these kinds come in; errors come back as
