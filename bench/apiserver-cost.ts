@@ -10,7 +10,8 @@
 //
 // Env: COST_APISERVER_ARGS (more kube-apiserver flags), COST_ROUTES (5000), COST_ROUNDS (3), COST_WRITES (1000 per batch), COST_PARTS (reads,writes;
 // paged: the same by paged lists; cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true;
-// router: a router process's start to readiness, this build's dist/, protobuf and JSON), COST_PROFILE.
+// router: a router process's start to readiness, this build's dist/, once per COST_ROUTER_VARIANTS, ';'-separated
+// router flags, default "default;--kube-protobuf=false;--watch-list=false"), COST_PROFILE.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -133,8 +134,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   if (PARTS.has('router')) {
     // A router process's start to readiness, as the fleet benchmark's rolling restart (this build, dist/).
-    for (const args of [[], ['--kube-protobuf=false'], ...(PARTS.has('paged') ? [['--watch-list=false']] : [])]) {
-      record(`router start${args.length ? `, ${args[0]}` : ', protobuf'}`, await measured(async () => {
+    for (const variant of (process.env.COST_ROUTER_VARIANTS ?? 'default;--kube-protobuf=false;--watch-list=false').split(';')) {
+      const args = variant === 'default' ? [] : variant.split(/\s+/).filter(Boolean);
+      record(`router start, ${variant}`, await measured(async () => {
         const router = await startRouter({ args: ['--kubeconfig', cluster.adminKubeconfig, '--update-status=false', ...args], env: { POD_NAMESPACE: 'default', NODE_NAME: 'cost' }, timeoutMs: 300_000 });
         await router.stop();
       }));
@@ -149,7 +151,9 @@ for (let round = 0; round < ROUNDS; round++) {
 console.log(`\nkube-apiserver CPU seconds, ${ROUTES} Routes + Services + EndpointSlices, ${ROUNDS} interleaved rounds (load average at the end ${uptime()}):`);
 for (const [name, values] of Object.entries(results)) {
   const unit = !name.includes('status writes') ? `per start${bytes[name] ? ` (${(bytes[name]! / 2 ** 20).toFixed(1)} MB)` : ''}` : 'per 1,000 writes';
-  console.log(`  ${name.padEnd(30)} ${values.map((v) => v.toFixed(2)).join('  ')}  ${unit}`);
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const median = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  console.log(`  ${name.padEnd(30)} mean ${mean.toFixed(2)}, median ${median.toFixed(2)}: ${values.map((v) => v.toFixed(2)).join('  ')}  ${unit}`);
 }
 
 if (PROFILE) {

@@ -270,7 +270,8 @@ test.serial('routers reading protobuf (watch-list, paged lists) and JSON serve t
     start('protobuf-watch-list', []), start('protobuf-pages', ['--watch-list=false']), start('json', ['--kube-protobuf=false']),
   ]);
   const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(json)]);
-  t.is(a.hosts.length, ROUTES);
+  t.is(a.hosts.filter((h: any) => h.host.endsWith('.apps.example.com')).length, ROUTES);
+  t.deepEqual(a.hosts.map((h: any) => h.host).filter((h: string) => !h.endsWith('.apps.example.com')), ['*'], 'and the host-less rule of the Ingress of class switchyard');
   t.deepEqual(b.hosts, a.hosts);
   t.deepEqual(c.hosts, a.hosts);
   const host = a.hosts.find((h: any) => h.host === 'r4.apps.example.com') as any;
@@ -279,6 +280,7 @@ test.serial('routers reading protobuf (watch-list, paged lists) and JSON serve t
     t.true((router.read[`services ${encoding}`] ?? 0) >= ROUTES, `services read as ${encoding}: ${JSON.stringify(router.read)}`);
     t.true((router.read[`endpointslices ${encoding}`] ?? 0) >= ROUTES, `endpointslices read as ${encoding}`);
     t.false(`services ${encoding === 'json' ? 'protobuf' : 'json'}` in router.read, 'and nothing the other way');
+    t.true((router.read[`ingresses ${encoding}`] ?? 0) >= 3, `ingresses read as ${encoding}`);
     t.true((router.read['routes json'] ?? 0) >= ROUTES, 'routes (a custom resource) read as JSON');
   }
 });
