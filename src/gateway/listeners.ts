@@ -4,7 +4,9 @@
 // accepted only with protocol HTTP on the HTTP port or HTTPS (TLS mode Terminate) or TLS on the
 // HTTPS port; any other port is PortUnavailable. Any other protocol is UnsupportedProtocol.
 // TLS listeners take TLSRoutes: mode Passthrough pipes the stream as it comes (no certificate),
-// mode Terminate decrypts it with the listener's certificateRefs and pipes the plain stream. Listeners of one Gateway that are not distinct (same
+// mode Terminate decrypts it with the listener's certificateRefs and pipes the plain stream;
+// the two modes on one port of a Gateway are a ProtocolConflict (mixed termination is the
+// Experimental channel's TLSRouteModeMixed). Listeners of one Gateway that are not distinct (same
 // port and protocol and hostname, or same port with different protocols) are all Conflicted —
 // none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
 // another namespace only with a ReferenceGrant.
@@ -69,6 +71,9 @@ function conflictsOf(listeners: readonly Listener[]): Map<number, { reason: stri
       if (a.port !== b.port) continue;
       if (a.protocol !== b.protocol) {
         if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with protocol ${b.protocol}` });
+      } else if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
+        // Passthrough and Terminate on one port (TLSRouteModeMixed, Experimental) are not offered.
+        if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` });
       } else if (key(a) === key(b)) {
         out.set(i, { reason: 'HostnameConflict', message: `listener ${b.name} has the same port, protocol and hostname` });
       }

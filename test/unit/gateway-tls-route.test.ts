@@ -182,19 +182,30 @@ test('listener isolation on own addresses: a stream belongs to the most specific
   t.is(s.stream('abc.example.com'), null);
 });
 
+test('mixed termination on one port is a ProtocolConflict for both listeners (TLSRouteModeMixed is not offered)', (t) => {
+  const s = setup([...base(), gateway('gw', [
+    passthrough('pass', { hostname: 'p.example.com' }),
+    { name: 'term', protocol: 'TLS', port: 443, hostname: 't.example.com', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] } },
+  ])]);
+  for (const name of ['pass', 'term']) t.like(s.listener('gw', name)!.conditions.find((c) => c.type === 'Accepted'), { status: 'False', reason: 'ProtocolConflict' }, name);
+});
+
 test('Terminate: the candidate carries its listener certificate; Passthrough and Terminate of one route are two streams', async (t) => {
   const cert = await selfSignedCertificate(['*.example.com']);
   const s = setup([...base(), tlsSecret('infra', 'cert', cert.cert, cert.key),
     gateway('gw', [
-      passthrough('pass', { hostname: 'p.example.com' }),
+      passthrough('pass', { hostname: 'p.example.com', port: 8443 }),
       { name: 'term', protocol: 'TLS', port: 443, hostname: 't.example.com', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } },
     ]),
     tlsRoute('apps', 'both', { hostnames: ['p.example.com', 't.example.com'] }),
-  ]);
+  ], { gatewayAddresses: ['192.0.2.10'] });
   t.is(s.listener('gw', 'pass')!.attachedRoutes, 1);
   t.is(s.listener('gw', 'term')!.attachedRoutes, 1);
-  t.like(s.table.matchStream('p.example.com')!.tls, { termination: 'passthrough', certificate: null });
-  const terminated = s.table.matchStream('t.example.com')!;
+  const [term, pass] = s.reconciler.snapshot().entryPoints!;
+  t.like(pass, { port: 8443, protocol: 'TLS' });
+  t.like(s.table.matchStream('p.example.com', pass!)!.tls, { termination: 'passthrough', certificate: null });
+  t.is(s.table.matchStream('t.example.com', pass!), null);
+  const terminated = s.table.matchStream('t.example.com', term!)!;
   t.is(terminated.key, 'TLSRoute/apps/both/0/terminate@t.example.com');
   t.like(terminated.tls, { termination: 'edge' });
   t.is(terminated.tls!.certificate!.cert, cert.cert);
