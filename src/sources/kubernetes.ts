@@ -118,6 +118,7 @@ export class KubernetesSource {
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, listPageSize, clock,
       watchList: this.#watchList,
+      protobuf: config.kubeProtobuf,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });
