@@ -27,6 +27,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
+import { decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../kube/protobuf-objects.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { AdmissionResult } from '../table/types.ts';
 import { desiredLoadBalancer } from './ingress-status.ts';
@@ -217,9 +218,12 @@ export class StatusWriter {
         const status = this.#desiredStatus(ref.kind, current, result);
         if (!status.changed) return DONE;
         started = this.#clock.now();
-        const answer = await client.request<Route | Ingress | undefined>({
+        // Only the new resourceVersion is read from the answer: asked for as metadata only
+        // (PartialObjectMetadata, protobuf), the API server encodes and sends a fraction of the object.
+        const answer = await client.request<{ metadata?: { resourceVersion?: string } } | undefined>({
           method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
           body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
+          protobuf: decodePartialObjectMetadata, accept: PARTIAL_METADATA_ACCEPT,
         });
         this.#written.set(key, answer?.metadata?.resourceVersion ?? '');
         this.#window.answered(started, this.#clock.now());

@@ -435,7 +435,8 @@ test('RBAC: the ClusterRole lets the router list and watch every resource its in
   // Every informer the router can run, NAMESPACE_LABELS included.
   const config = parseConfig([], { NAMESPACE_LABELS: 'router=switchyard' });
   const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
-  for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayApi), podResource(config), secretResource('a/tls')]) {
+  const served = new Set([...gatewayApi, '/apis/switchyard.io/v1alpha1/middlewares']);
+  for (const watched of [...watchedResources(config, served), ...gatewayResources(config, served), podResource(config), secretResource('a/tls')]) {
     const apiVersion = API_VERSION[watched.kind];
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
     for (const verb of ['list', 'watch']) t.true(allows(group, watched.resource, verb), `${verb} ${group}/${watched.resource}`);
