@@ -12,7 +12,7 @@
 // Here the connector and the Client options are shared by every cleartext pool, the origin URL
 // by the pool's clients, a Client is made only for a request that finds none idle, and a Client
 // whose connection closed while idle (keep-alive timeout, the backend's close) is dropped, so an
-// endpoint that sees no traffic holds nothing but this object. Not capped: see createPool in
+// endpoint that sees no traffic holds nothing but this object and its origin string. Not capped: see createPool in
 // http1-forwarder.ts.
 
 import { buildConnector, Client, errors, type Dispatcher } from 'undici';
@@ -91,14 +91,17 @@ function clientOptions(options: EndpointPoolOptions): Client.Options {
 }
 
 export class EndpointPool implements UpstreamDispatcher {
-  readonly #origin: URL;
+  readonly #origin: string;
+  /** The origin parsed (a URL is some 450 bytes): made for the first client, dropped with the last. */
+  #url: URL | null = null;
   readonly #options: Client.Options;
   /** Clients that may take a request (idle or busy); a retired one leaves this list. */
   #clients: PooledClient[] = [];
   #closed = false;
 
   constructor(origin: string, options: EndpointPoolOptions) {
-    this.#origin = new URL(origin);
+    if (!URL.canParse(origin)) throw new TypeError(`endpoint pool: invalid origin ${origin}`);
+    this.#origin = origin;
     this.#options = clientOptions(options);
   }
 
@@ -137,7 +140,7 @@ export class EndpointPool implements UpstreamDispatcher {
       chosen ??= c;
     }
     if (chosen === null) {
-      chosen = new PooledClient(this, this.#origin, this.#options);
+      chosen = new PooledClient(this, (this.#url ??= new URL(this.#origin)), this.#options);
       this.#clients.push(chosen);
     }
     // false: the client has a request now and says when it is done ('drain'). Unless undici
@@ -153,6 +156,7 @@ export class EndpointPool implements UpstreamDispatcher {
     if (at === -1) return;
     this.#clients[at] = this.#clients[this.#clients.length - 1]!;
     this.#clients.pop();
+    if (this.#clients.length === 0) this.#url = null;
     client.close().catch(ignore);
   }
 
