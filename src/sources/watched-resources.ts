@@ -89,7 +89,7 @@ export function secretResource(secretKey: string): WatchedResource {
 // ---- Gateway API -----------------------------------------------------------------------------
 
 /** The Gateway API kinds, read only when their CRDs are installed (see optionalResourceDiscovery). */
-export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant'];
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant'];
 
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {

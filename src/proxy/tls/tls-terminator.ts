@@ -16,7 +16,7 @@ import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { refuseConnect, sendError, writeRawError, type AnyResponse } from '../error-response.ts';
 import type { AnyRequest } from '../http-exchange.ts';
-import { onClientError } from '../http-listener.ts';
+import { EMPTY_REQUESTS, onClientError } from '../http-listener.ts';
 import type { RequestHandler } from '../request-handler.ts';
 import { checkRequestHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';
@@ -117,6 +117,7 @@ export class TlsTerminator {
         keepAliveTimeout: options.clientTimeoutMs,
         maxHeaderSize: options.maxHeaderSize,
         requireHostHeader: true,
+        ...EMPTY_REQUESTS,
       },
       ...http2SessionOptions(options),
     } as http2.SecureServerOptions);
