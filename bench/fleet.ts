@@ -14,7 +14,8 @@
 // - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
 //   pass time, its RSS against the followers';
 // - rolling restart: each router stopped and started again in turn; then again reading the state
-//   by paged lists (--watch-list=false) instead of watch-list;
+//   by paged lists (--watch-list=false) instead of watch-list, and again reading everything as
+//   JSON (--kube-protobuf=false) instead of Services and EndpointSlices as protobuf;
 // - restart storm: every router SIGKILLed and started again at once;
 //
 // then a per-router cost extrapolated to 1,000 routers, with the assumptions printed. Results
@@ -22,8 +23,8 @@
 //
 // Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
 // FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
-// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,storm;
-// default all), FLEET_CLI (another build's dist/cli.js, e.g. the code before a change) and
+// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,json,
+// storm; default all), FLEET_ROUNDS (the rolling, paged and json restarts this many times, interleaved; 1), FLEET_CLI (another build's dist/cli.js, e.g. the code before a change) and
 // FLEET_LABEL (its name in the output), FLEET_ROUTER_ARGS (extra router flags, e.g.
 // "--watch-list=false"). Note `uptime` beside the numbers: the machine is shared.
 
@@ -37,7 +38,7 @@ import { createNetnsHosts } from '../test/support/netns-hosts.ts';
 import { startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
 import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
-import { rssBytes } from './proc.ts';
+import { cpuSeconds, rssBytes } from './proc.ts';
 import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
 import { apfTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
 
@@ -48,7 +49,8 @@ const ROUTES = Number(process.env.FLEET_ROUTES ?? 10_000);
 const HEAP_MB = Number(process.env.FLEET_HEAP ?? 512);
 const IDLE_S = Number(process.env.FLEET_IDLE ?? 30);
 const EDITS = Number(process.env.FLEET_EDITS ?? 20);
-const PHASES = new Set((process.env.FLEET_PHASES ?? 'cold,status,idle,propagation,leader,rolling,paged,storm').split(','));
+const PHASES = new Set((process.env.FLEET_PHASES ?? 'cold,status,idle,propagation,leader,rolling,paged,json,storm').split(','));
+const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 1);
 const cli = process.env.FLEET_CLI ?? CLI;
 const label = process.env.FLEET_LABEL ?? (process.env.FLEET_CLI ? process.env.FLEET_CLI : 'this build');
 const extraArgs = (process.env.FLEET_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -71,6 +73,8 @@ interface PhaseRow {
   mbDown: number;
   apfWaitS: number;
   apfRejected: number;
+  /** CPU seconds of the router processes (primaries) that ran through the whole phase, summed. */
+  routerCpuS: number;
   note: string;
 }
 
@@ -103,8 +107,14 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const connections0 = routers.map((r) => r.proxy.connections());
   const down0 = routers.map((r) => r.proxy.bytes().down);
   const apf0 = await apfTotals(cluster);
+  const routerCpu0 = new Map(routers.filter((r) => r.process).map((r) => [r.process!.child.pid!, cpuSeconds(r.process!.child.pid!)] as const));
   const started = performance.now();
   const note = (await work()) ?? '';
+  let routerCpuS = 0;
+  for (const r of routers) {
+    const pid = r.process?.child.pid;
+    if (pid !== undefined && routerCpu0.has(pid) && r.process!.child.exitCode === null) routerCpuS += cpuSeconds(pid) - routerCpu0.get(pid)!;
+  }
   const wallS = seconds(performance.now() - started);
   const events = audit.read();
   const apf1 = await apfTotals(cluster);
@@ -117,7 +127,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
     apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
-    note,
+    routerCpuS: round1(routerCpuS), note,
   };
   rows.push(row);
   process.stderr.write(`fleet: ${routers.length} routers, ${name}: ${JSON.stringify(row)} (load ${uptime()})\n`);
@@ -276,23 +286,37 @@ async function runSize(n: number, users: string[]): Promise<void> {
       }
     }
 
-    if (PHASES.has('rolling')) {
-      await phase('rolling restart', routers, async () => {
-        for (const r of routers) {
-          await r.process!.stop();
-          await startFleetRouter(r);
-        }
-      });
-    }
+    // Rounds of the rolling restarts, interleaved, so that A/B pairs share the machine's load.
+    for (let round = 0; round < ROUNDS; round++) {
+      const of = ROUNDS > 1 ? ` (round ${round + 1})` : '';
+      if (PHASES.has('rolling')) {
+        await phase(`rolling restart${of}`, routers, async () => {
+          for (const r of routers) {
+            await r.process!.stop();
+            await startFleetRouter(r);
+          }
+        });
+      }
 
-    if (PHASES.has('paged')) {
-      // The same one-at-a-time restart reading the state by paged lists: what watch-list costs the API server against them.
-      await phase('rolling restart, paged lists', routers, async () => {
-        for (const r of routers) {
-          await r.process!.stop();
-          await startFleetRouter(r, ['--watch-list=false']);
-        }
-      });
+      if (PHASES.has('paged')) {
+        // The same one-at-a-time restart reading the state by paged lists: what watch-list costs the API server against them.
+        await phase(`rolling restart, paged lists${of}`, routers, async () => {
+          for (const r of routers) {
+            await r.process!.stop();
+            await startFleetRouter(r, ['--watch-list=false']);
+          }
+        });
+      }
+
+      if (PHASES.has('json')) {
+        // And reading everything as JSON (--kube-protobuf=false): what protobuf saves the API server.
+        await phase(`rolling restart, JSON only${of}`, routers, async () => {
+          for (const r of routers) {
+            await r.process!.stop();
+            await startFleetRouter(r, ['--kube-protobuf=false']);
+          }
+        });
+      }
     }
 
     if (PHASES.has('storm')) {
@@ -314,7 +338,7 @@ function printTable(): void {
     ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round1(r.apiCpuS / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
     ['apiserver peak MB', (r) => r.apiPeakMB], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
-    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['', (r) => r.note],
+    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));

@@ -70,6 +70,8 @@ export interface Breakdown {
   bySelf: Array<{ name: string; self: number; count: number }>;
   /** Self size by `what as property of holder`, for the objects' first strong retainer. */
   byProperty: Array<{ name: string; self: number; count: number }>;
+  /** Retained size of all instances of a class (a class's instances inside another of its instances counted once). */
+  byClass: Array<{ name: string; retained: number; count: number }>;
   /** Dominator tree of the objects that hold ≥ 2 % of the heap each. */
   tree: Array<{ depth: number; label: string; retained: number }>;
 }
@@ -220,6 +222,22 @@ export function analyse(snapshot: Snapshot, top = 25): Breakdown {
   }
   const retainers = [...grouped].map(([name, g]) => ({ name, ...g })).slice(0, top);
 
+  // By class: every named instance's retained size, unless an instance of the same class
+  // dominates it (a pool's clients are in the pool's figure, not twice in Client's).
+  const classes = new Map<string, { retained: number; count: number }>();
+  for (let i = 1; i < n; i++) {
+    const v = vertex[i]!;
+    if (!isNamed(v)) continue;
+    const { name } = nameOf(v);
+    let nested = false;
+    for (let d = idom[v]!; d !== 0 && !nested; d = idom[d]!) nested = isNamed(d) && nameOf(d).name === name;
+    const c = classes.get(name) ?? { retained: 0, count: 0 };
+    if (!nested) c.retained += retained[v]!;
+    c.count++;
+    classes.set(name, c);
+  }
+  const byClass = [...classes].map(([name, c]) => ({ name, ...c })).sort((a, b) => b.retained - a.retained).slice(0, top);
+
   const self = new Map<string, { self: number; count: number }>();
   for (let i = 0; i < count; i++) {
     const { type, name } = nameOf(i);
@@ -287,7 +305,7 @@ export function analyse(snapshot: Snapshot, top = 25): Breakdown {
     property.set(key, p);
   }
   const byProperty = [...property].map(([name, p]) => ({ name, ...p })).sort((a, b) => b.self - a.self).slice(0, top);
-  return { totalBytes: retained[0]!, retainers, bySelf, tree, byProperty };
+  return { totalBytes: retained[0]!, retainers, byClass, bySelf, tree, byProperty };
 }
 
 export function formatBreakdown(b: Breakdown, routes: number): string {
@@ -296,6 +314,8 @@ export function formatBreakdown(b: Breakdown, routes: number): string {
   const lines = [`heap: ${mb(b.totalBytes).trim()} MB${routes > 0 ? `, ${(b.totalBytes / routes).toFixed(0)} B per route (${routes} routes)` : ''}`, '',
     '| retained by (named object › inside it)    |    MB | B/route | objects |', '|---|---:|---:|---:|'];
   for (const r of b.retainers) lines.push(`| ${r.name.slice(0, 41).padEnd(41)} | ${mb(r.retained)} | ${per(r.retained)} | ${String(r.count).padStart(7)} |`);
+  lines.push('', '| retained by class (all instances)         |    MB | B/route | objects |', '|---|---:|---:|---:|');
+  for (const r of b.byClass) lines.push(`| ${r.name.slice(0, 41).padEnd(41)} | ${mb(r.retained)} | ${per(r.retained)} | ${String(r.count).padStart(7)} |`);
   lines.push('', '| dominator tree (≥ 2 % of the heap)                              |    MB | B/route |', '|---|---:|---:|');
   for (const t of b.tree) lines.push(`| ${(' '.repeat(t.depth * 2) + t.label).padEnd(63)} | ${mb(t.retained)} | ${per(t.retained)} |`);
   lines.push('', '| self size by type                         |    MB | B/route |   count |', '|---|---:|---:|---:|');

@@ -7,7 +7,7 @@
 // BENCH_CALLGRIND=1 counts instructions instead (valgrind --tool=callgrind, counters zeroed after
 // the warm-up and dumped after the run, divided by the requests): a figure load does not move.
 //
-// Env: BENCH_BASE (another build's dist/cli.js), BENCH_REQUESTS (per run, default 100000; 5000
+// Env: BENCH_CLI (the build to measure, default this one's dist/cli.js), BENCH_BASE (another build's dist/cli.js), BENCH_REQUESTS (per run, default 100000; 5000
 // under callgrind),
 // BENCH_ROUNDS (default 3), BENCH_CLIENTS / BENCH_STREAMS (h2load -c / -m, default 10 / 10),
 // BENCH_H1=1 (also HTTPS/1.1 keep-alive through h2load --h1, same count), BENCH_NODE_ARGS (Node
@@ -33,7 +33,7 @@ const clients = Number(process.env.BENCH_CLIENTS ?? 10);
 const streams = Number(process.env.BENCH_STREAMS ?? 10);
 const withH1 = process.env.BENCH_H1 === '1';
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-const builds: Array<[string, string]> = [['this build', path.join(root, 'dist/cli.js')]];
+const builds: Array<[string, string]> = [['this build', process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')]];
 if (process.env.BENCH_BASE) builds.push(['base', process.env.BENCH_BASE]);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-h2cpu-'));

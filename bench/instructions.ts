@@ -7,7 +7,9 @@
 // Cases (each its own route of the same process): `plain` (no plugin: the hot path),
 // `plugins` (three trivial plugins), and, when the build has the compress plugin, `json-100k`
 // (the 100 KB JSON body of bench/large-json.ts, uncompressed) and `compress` (the same body
-// gzip-compressed by the route's compress Middleware).
+// gzip-compressed by the route's compress Middleware), and `https` (the plain case over TLS 1.3
+// keep-alive on an edge route with an ECDSA P-256 certificate, as `npm run bench` measures it:
+// the TLS record work and the HTTPS listener's path, which the plain case does not reach).
 //
 // Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
 // the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
@@ -23,6 +25,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,12 +53,13 @@ const TRACING_ROWS: Array<[string, string[]]> = [
 ];
 
 
-interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string }
+interface Case { name: string; host: string; path: string; headers?: Record<string, string>; needs?: string; tls?: boolean }
 const CASES: Case[] = [
   { name: 'plain', host: 'plain.bench', path: '/' },
   { name: 'plugins', host: 'plugins.bench', path: '/' },
   { name: 'json-100k', host: 'plain.bench', path: '/large.json', headers: { 'accept-encoding': 'gzip' } },
   { name: 'compress', host: 'compress.bench', path: '/large.json', headers: { 'accept-encoding': 'gzip' }, needs: 'compress' },
+  { name: 'https', host: 'tls.bench', path: '/', tls: true },
 ];
 
 function startBackend(): Promise<{ port: number; server: http.Server }> {
@@ -66,6 +70,17 @@ function startBackend(): Promise<{ port: number; server: http.Server }> {
   });
   server.keepAliveTimeout = 60_000;
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as import('node:net').AddressInfo).port, server })));
+}
+
+/** A self-signed ECDSA P-256 certificate for tls.bench (the default certificate of the router). */
+function certificate(dir: string): string {
+  const key = path.join(dir, 'tls.key');
+  const cert = path.join(dir, 'tls.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', '/CN=tls.bench', '-addext', 'subjectAltName=DNS:tls.bench'], { stdio: 'ignore' });
+  const combined = path.join(dir, 'combined.pem');
+  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  return combined;
 }
 
 function routes(dir: string, backend: number, compress: boolean): string {
@@ -93,17 +108,27 @@ metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
 addressType: IPv4
 ports: [{ name: http, port: ${backend} }]
 endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
-${route('plain', 'plain.bench')}${route('plugins', 'plugins.bench', 'set, check, log')}${middleware('set', 'bench-set-header')}${middleware('check', 'bench-check-header')}${middleware('log', 'bench-log')}${compress ? `${route('compress', 'compress.bench', 'gzip')}${middleware('gzip', 'compress', '{ encodings: [gzip] }')}` : ''}`);
+${route('plain', 'plain.bench')}---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: tls, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
+spec: { host: tls.bench, to: { kind: Service, name: bench }, tls: { termination: edge } }
+${route('plugins', 'plugins.bench', 'set, check, log')}${middleware('set', 'bench-set-header')}${middleware('check', 'bench-check-header')}${middleware('log', 'bench-log')}${compress ? `${route('compress', 'compress.bench', 'gzip')}${middleware('gzip', 'compress', '{ encodings: [gzip] }')}` : ''}`);
   return file;
 }
 
 /** N requests over `concurrency` keep-alive connections; resolves when all are answered (bodies read). */
-async function load(port: number, c: Case, n: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+async function load(ports: { http: number; https: number }, c: Case, n: number): Promise<number> {
+  const client = c.tls === true ? https : http;
+  // TLS: the bench's own self-signed certificate (not verified), one session per connection.
+  const agent = c.tls === true
+    ? new https.Agent({ keepAlive: true, maxSockets: concurrency, rejectUnauthorized: false, servername: c.host })
+    : new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const port = c.tls === true ? ports.https : ports.http;
   let next = 0;
   let failed = 0;
   const one = (): Promise<void> => new Promise((resolve) => {
-    const req = http.get({ port, host: '127.0.0.1', path: c.path, agent, headers: { host: c.host, ...c.headers } }, (res) => {
+    const req = client.get({ port, host: '127.0.0.1', path: c.path, agent, headers: { host: c.host, ...c.headers } }, (res) => {
       if (res.statusCode !== 200) failed++;
       res.resume().on('end', resolve);
     });
@@ -140,17 +165,17 @@ async function measure(label: string, cli: string, backend: number, extraArgs: s
   const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
   const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no', '--trace-children=yes',
     process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers),
-    ...plugins, '--log-level', 'info', ...extraArgs], (l) => l.msg === 'listening');
-  const port = line.http as number;
+    '--default-certificate', certificate(dir), ...plugins, '--log-level', 'info', ...extraArgs], (l) => l.msg === 'listening');
+  const ports = { http: line.http as number, https: line.https as number };
   const pid = child.pid!;
   const dumps = new Set(readdirSync(dir));
   const out = new Map<string, number>();
   const cases = CASES.filter((c) => (onlyCases === null || onlyCases.has(c.name)) && (c.needs !== 'compress' || compress));
   // Every case warms up first: code shared by the cases is optimised before any is counted.
-  for (const c of cases) await load(port, c, warmup);
+  for (const c of cases) await load(ports, c, warmup);
   for (const c of cases) {
     for (const p of treeOf(pid)) execFileSync('callgrind_control', ['-z', String(p)], { stdio: 'ignore' });
-    const failed = await load(port, c, requests);
+    const failed = await load(ports, c, requests);
     const total = dumpTotal(dir, pid, dumps);
     out.set(c.name, total / requests);
     console.error(`${label}: ${c.name}: ${(total / requests / 1000).toFixed(0)}k instructions per request${failed > 0 ? ` (${failed} failed)` : ''}`);

@@ -17,7 +17,8 @@
 //   packaged in Debian; the achieved rate is printed);
 // - TLS against HAProxy with the same ECDSA P-256 certificate (TLS 1.3): full handshakes/s
 //   (openssl s_time -new, one connection at a time), keep-alive HTTPS req/s on an edge route
-//   (wrk), HTTP/2 req/s (h2load -c10 -m10).
+//   (wrk) with the peer's CPU seconds per 100k of them (which a loaded machine moves less than
+//   req/s), HTTP/2 req/s (h2load -c10 -m10).
 //
 // Also, in the same switchyard process: a route with three trivial plugins (set a header, check
 // a header, a log phase) next to the plain one (BENCH_PLUGINS=0 skips it); and a 100 KB JSON
@@ -318,6 +319,8 @@ interface PeerResult {
   rps: number; p99: number; cpuPer100k: number;
   fixedRate?: { rate: number; achieved: number; p99: number };
   tlsHandshakes?: number; httpsRps?: number; h2Rps?: number;
+  /** CPU seconds per 100k HTTPS keep-alive requests (the peer's processes, during the wrk run). */
+  httpsCpuPer100k?: number;
 }
 
 /** One request: its status, Content-Encoding and body size on the wire. */
@@ -403,14 +406,17 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const p of tlsPeers) {
       const r = running.get(p.name)!;
-      const res = results.get(p.name)! as PeerResult & { tlsRounds?: Array<[number, number, number]> };
+      const res = results.get(p.name)! as PeerResult & { tlsRounds?: Array<[number, number, number, number]> };
       const hs = tools.openssl ? handshakes(r.https!) : NaN;
-      const https = tools.wrk ? wrk(`https://127.0.0.1:${r.https}/`).rps : autocannon(`https://127.0.0.1:${r.https}/`).rps;
+      const cpu0 = cpuOf(r);
+      const load = tools.wrk ? wrk(`https://127.0.0.1:${r.https}/`) : autocannon(`https://127.0.0.1:${r.https}/`);
+      const httpsCpu = load.requests > 0 ? ((cpuOf(r) - cpu0) / load.requests) * 100_000 : NaN;
       const h2 = tools.h2load ? h2load(r.h2 ?? r.https!) : NaN;
-      (res.tlsRounds ??= []).push([hs, https, h2]);
+      (res.tlsRounds ??= []).push([hs, load.rps, h2, httpsCpu]);
       res.tlsHandshakes = median(res.tlsRounds.map((x) => x[0]));
       res.httpsRps = median(res.tlsRounds.map((x) => x[1]));
       res.h2Rps = median(res.tlsRounds.map((x) => x[2]));
+      res.httpsCpuPer100k = median(res.tlsRounds.map((x) => x[3]));
     }
   }
   // What the tracing routers exported or dropped (their /metrics), before they stop.
@@ -428,11 +434,11 @@ async function main(): Promise<void> {
   const a = anchor;
   console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds; ` +
     `backend: ${backendName}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTP/2 req/s | × |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTPS CPU s / 100k | HTTP/2 req/s | × |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results.values()) {
     console.log(`| ${r.label} | ${f(r.rps)} | ${ratio(r.rps, a?.rps)} | ${f(r.cpuPer100k, 2)} | ${f(r.fixedRate?.p99, 2)} | ${ratio(r.fixedRate?.p99, a?.fixedRate?.p99)} | ` +
-      `${f(r.tlsHandshakes)} | ${ratio(r.tlsHandshakes, a?.tlsHandshakes)} | ${f(r.httpsRps)} | ${ratio(r.httpsRps, a?.httpsRps)} | ${f(r.h2Rps)} | ${ratio(r.h2Rps, a?.h2Rps)} |`);
+      `${f(r.tlsHandshakes)} | ${ratio(r.tlsHandshakes, a?.tlsHandshakes)} | ${f(r.httpsRps)} | ${ratio(r.httpsRps, a?.httpsRps)} | ${f(r.httpsCpuPer100k, 2)} | ${f(r.h2Rps)} | ${ratio(r.h2Rps, a?.h2Rps)} |`);
   }
   const json = results.get('switchyard-json');
   const compressed = results.get('switchyard-compress');

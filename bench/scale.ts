@@ -247,17 +247,53 @@ function routerRss(r: Started): number[] {
   return [rssBytes(r.child.pid!)];
 }
 
-/** Wait until the RSS stops growing (the first scrape and JIT settle), then read it. */
-async function settledRss(r: Started): Promise<number[]> {
+/** How long the RSS must stay within 1 MB to count as settled (s; SCALE_SETTLE), and the most to wait. */
+const SETTLE_S = Number(process.env.SCALE_SETTLE ?? 30);
+const SETTLE_MAX_S = 180;
+
+/**
+ * The RSS at two moments. `first`: once it stops growing right after the burst (start-up, one
+ * request per route, one scrape), which still holds that burst's garbage and the young generation
+ * V8 grew for it. `settled`: once it has stayed within 1 MB for SETTLE_S seconds — an idle V8
+ * shrinks its heap some 10–30 s after the last burst (the memory reducer), and that is what a
+ * router holds between bursts. Both are read with nothing else happening (no scrapes).
+ */
+async function settledRss(r: Started): Promise<{ first: number; settled: number }> {
   await get(r.admin, 'x', '/metrics');
-  let last = routerRss(r);
+  let last = routerRss(r)[0]!;
+  let first = last;
   for (let i = 0; i < 10; i++) {
     await sleep(300);
-    const now = routerRss(r);
-    if (Math.abs(now[0]! - last[0]!) < 1 << 20) return now;
-    last = now;
+    first = routerRss(r)[0]!;
+    if (Math.abs(first - last) < 1 << 20) break;
+    last = first;
   }
-  return last;
+  let anchor = first;
+  let since = performance.now();
+  const deadline = since + SETTLE_MAX_S * 1000;
+  while (performance.now() - since < SETTLE_S * 1000 && performance.now() < deadline) {
+    await sleep(1000);
+    const now = routerRss(r)[0]!;
+    if (Math.abs(now - anchor) >= 1 << 20) { anchor = now; since = performance.now(); }
+  }
+  return { first, settled: routerRss(r)[0]! };
+}
+
+/**
+ * The RSS split by what holds it, from the router's own process metrics (prom-client's default
+ * metrics, read right after the RSS): V8's heap as committed (its young generation apart: it
+ * does not grow with the routes), the memory V8 is told of outside its heap (Buffers,
+ * ArrayBuffers), and the rest — native memory (sockets, malloc arenas) and the binary's pages.
+ */
+function rssComposition(rss: number, text: string, n: number): Record<string, number> {
+  const kb = (bytes: number) => Math.round(bytes / 1024 / n * 10) / 10;
+  const heapTotal = metric(text, 'nodejs_heap_size_total_bytes');
+  const young = metric(text, 'nodejs_heap_space_size_total_bytes{space="new"}');
+  const external = metric(text, 'nodejs_external_memory_bytes');
+  return {
+    rss: kb(rss), heapUsed: kb(metric(text, 'nodejs_heap_size_used_bytes')), heapCommittedOld: kb(heapTotal - young), heapCommittedYoung: kb(young),
+    external: kb(external), native: kb(rss - heapTotal - external),
+  };
 }
 
 async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: string; bytesPerRoute: number }>> {
@@ -278,14 +314,18 @@ async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: 
 // ---- one size -------------------------------------------------------------------------------
 
 interface SizeResult {
-  source: string; shape: string; served: boolean; routes: number; workers: number; startMs: number; startCpuS: number; rssMb: number; emptyRssMb: number; kbPerRoute: number;
+  source: string; shape: string; served: boolean; routes: number; workers: number; startMs: number; startCpuS: number;
+  /** Settled (see settledRss), and the first reading right after the burst. */
+  rssMb: number; emptyRssMb: number; kbPerRoute: number; firstRssMb: number; kbPerRouteFirst: number;
   updateMs: number; propagationP50: number; propagationP99: number; propagationMax: number;
   loadRate: number; heap?: Array<{ name: string; bytesPerRoute: number }>;
+  /** Where the RSS is (KB per route, whole process: the empty router's share included). */
+  rssKbPerRoute: Record<string, number>;
   /** Every edit's propagation (ms), in order: with 20 edits p99 is the slowest one, this says which. */
   propagationMs: number[];
 }
 
-async function measure(source: 'file' | 'kube', n: number, backendPort: number, empty: { rss: number[] }): Promise<SizeResult> {
+async function measure(source: 'file' | 'kube', n: number, backendPort: number, empty: { first: number; settled: number }): Promise<SizeResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
   const file = path.join(dir, 'routes.yaml');
   let api: FakeApiServer | null = null;
@@ -320,8 +360,18 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   const router = await startRouter([...sourceArgs, ...shapeArgs], dir, nodeArgs);
   if (served) await oneRequestPerRoute(router.http, n);
   const rss = await settledRss(router);
-  const load = constantLoad(router.http, 'r0.scale.local', loadRate);
+  // Read before the heap snapshot (a full collection) and before the edits and their load.
   let text = (await get(router.admin, 'x', '/metrics')).body;
+  const composition = rssComposition(rss.settled, text, n);
+  let heapRows: SizeResult['heap'];
+  if (heap) {
+    try {
+      heapRows = await heapBreakdown(router, n);
+    } catch (err) {
+      console.error(`heap breakdown failed: ${(err as Error).message}`);
+    }
+  }
+  const load = constantLoad(router.http, 'r0.scale.local', loadRate);
   const sumBefore = metric(text, 'switchyard_table_update_duration_seconds_sum');
   const countBefore = metric(text, 'switchyard_table_update_duration_seconds_count');
   const propagation: number[] = [];
@@ -344,27 +394,22 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   const updates = metric(text, 'switchyard_table_update_duration_seconds_count') - countBefore;
   const updateMs = ((metric(text, 'switchyard_table_update_duration_seconds_sum') - sumBefore) * 1000) / updates;
   const result: SizeResult = {
-    source, shape, served, routes: n, workers, startMs: Math.round(router.startMs), startCpuS: router.startCpuS, rssMb: rss[0]! / 2 ** 20, emptyRssMb: empty.rss[0]! / 2 ** 20,
-    kbPerRoute: (rss[0]! - empty.rss[0]!) / 1024 / n,
+    source, shape, served, routes: n, workers, startMs: Math.round(router.startMs), startCpuS: router.startCpuS, rssMb: rss.settled / 2 ** 20, emptyRssMb: empty.settled / 2 ** 20,
+    kbPerRoute: (rss.settled - empty.settled) / 1024 / n, firstRssMb: rss.first / 2 ** 20, kbPerRouteFirst: (rss.first - empty.first) / 1024 / n,
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
     propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
+    rssKbPerRoute: composition,
   };
-  // The row now, before the heap snapshot (which takes long, and can fail on a large heap).
   console.error(`measured: ${JSON.stringify({ ...result, propagationMs: undefined })}`);
-  if (heap) {
-    try {
-      result.heap = await heapBreakdown(router, n);
-    } catch (err) {
-      console.error(`heap breakdown failed: ${(err as Error).message}`);
-    }
-  }
+  console.error(`RSS by holder, KB per route: ${Object.entries(composition).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  result.heap = heapRows;
   await stopRouter(router);
   await api?.close();
   pods?.stop();
   return result;
 }
 
-async function emptyRouter(source: 'file' | 'kube'): Promise<{ rss: number[] }> {
+async function emptyRouter(source: 'file' | 'kube'): Promise<{ first: number; settled: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
   let api: FakeApiServer | null = null;
   let args: string[];
@@ -379,7 +424,7 @@ async function emptyRouter(source: 'file' | 'kube'): Promise<{ rss: number[] }> 
   const rss = await settledRss(router);
   await stopRouter(router);
   await api?.close();
-  return { rss };
+  return rss;
 }
 
 // ---- active health checks -------------------------------------------------------------------
@@ -491,10 +536,10 @@ async function main(): Promise<void> {
     : 'shared shape (every route\'s 3 endpoints are 127.0.0.1-3)';
   console.log(`\nnode ${process.version}; each route: Route + Service + EndpointSlice (3 endpoints), ${shapeText}; --workers ${workers}; ` +
     `${edits} host edits per size under a constant load of ${loadRate} req/s (autocannon --overallRate); loadavg at end ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| source | routes | served | ready (ms) | CPU to ready (s) | RSS (MB) | KB/route above empty | 1 update (ms) | propagation p50 / p99 / max (ms) |');
+  console.log('| source | routes | served | ready (ms) | CPU to ready (s) | RSS settled (MB) | KB/route above empty: settled / at first | 1 update (ms) | propagation p50 / p99 / max (ms) |');
   console.log('|--------|-------:|:------:|-----------:|-----------------:|---------:|---------------------:|--------------:|---------------------------------:|');
   for (const r of results) {
-    console.log(`| ${r.source} | ${r.routes} | ${r.served ? 'yes' : 'no'} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
+    console.log(`| ${r.source} | ${r.routes} | ${r.served ? 'yes' : 'no'} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} / ${f(r.kbPerRouteFirst, 1)} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
   }
   console.log('\nready = spawn → "listening" (sources synced, table built, ports open); CPU to ready = the router\'s user+system CPU seconds at that moment (all threads: GC, compiler); empty router RSS: ' +
     [...new Set(results.map((r) => `${r.source} ${f(r.emptyRssMb)} MB`))].join(', ') +

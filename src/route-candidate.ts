@@ -104,7 +104,9 @@ export interface GatewayCandidateData {
   /** Attached through some HTTP / HTTPS listener, shared or not (the route's TLS follows). */
   viaHttp: boolean;
   viaHttps: boolean;
-  /** From the HTTPS listener the route is attached through. */
+  /** From the HTTPS (or TLS Terminate) listener the route is attached through. */
   certificate: { cert: string; key: string } | null;
+  /** TLSRoute: how its streams are served (the mode of the TLS listeners of this candidate). */
+  tlsMode?: 'Passthrough' | 'Terminate';
 }
 

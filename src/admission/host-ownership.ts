@@ -7,9 +7,10 @@
 //     both the wildcard of the domain) and a common path;
 //   - different namespaces: same exact host, or a wildcard of one serves what the other claims
 //     (a Route/Ingress wildcard `*.d` one label under d, an HTTPRoute wildcard any depth);
-//   - either claim is a passthrough Route: same scope, whatever the paths and namespaces. The
-//     router only sees the SNI of a passthrough connection, never its path, so a passthrough
-//     host cannot be shared (as in OpenShift).
+//   - either claim is a passthrough Route (or a TLSRoute, whose streams are chosen by SNI
+//     alone): same scope, whatever the paths and namespaces. The router only sees the SNI of a
+//     passthrough connection, never its path, so a passthrough host cannot be shared with a
+//     Route or Ingress (as in OpenShift).
 //   - Ingress rules without host (HOSTLESS_HOST_KEY, their own group): a common path, whatever
 //     the namespaces — they share the catch-all slot path by path, never a host.
 // A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
@@ -52,7 +53,7 @@ function pathIdentity(c: RouteCandidate): string {
 }
 
 function isPassthrough(c: RouteCandidate): boolean {
-  return c.kind === 'Route' && c.routeTls?.termination === 'passthrough';
+  return (c.kind === 'Route' && c.routeTls?.termination === 'passthrough') || c.kind === 'TLSRoute';
 }
 
 /** Group candidates (already past the per-candidate steps) into claims: owner × host. */
@@ -72,7 +73,7 @@ export function claimsOf(candidates: Iterable<RouteCandidate>): OwnershipClaim[]
   return [...byKey.values()];
 }
 
-const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2, GRPCRoute: 3 };
+const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2, GRPCRoute: 3, TLSRoute: 4 };
 
 function compareClaims(store: ObjectStore, a: OwnershipClaim, b: OwnershipClaim): number {
   if (a.kind === b.kind) {

@@ -252,13 +252,14 @@ export class Reconciler extends EventEmitter {
     const owners = new Set<string>();
     const hosts = new Set<string>();
     let gatewayDirty = false;
-    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0 || this.#store.size('GRPCRoute') > 0;
+    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0 || this.#store.size('GRPCRoute') > 0 || this.#store.size('TLSRoute') > 0;
     for (const change of changes) {
       switch (change.kind) {
         case 'GatewayClass':
         case 'Gateway':
         case 'HTTPRoute':
         case 'GRPCRoute':
+        case 'TLSRoute':
         case 'ReferenceGrant':
           gatewayDirty = true;
           if (change.kind !== 'ReferenceGrant') owners.add(`${change.kind}/${change.key}`);
@@ -366,7 +367,7 @@ export class Reconciler extends EventEmitter {
     }
     if (changed.length > 0 || unselected.length > 0) this.emit('admission', changed, unselected);
     // Host ownership may have changed an HTTPRoute's verdicts (a Route elsewhere in its domain group).
-    for (const o of resultOwners) if (o.startsWith('HTTPRoute/') || o.startsWith('GRPCRoute/')) { this.#gatewayStatusDirty = true; break; }
+    for (const o of resultOwners) if (o.startsWith('HTTPRoute/') || o.startsWith('GRPCRoute/') || o.startsWith('TLSRoute/')) { this.#gatewayStatusDirty = true; break; }
     this.#updateGatewayStatus();
   }
 

@@ -1,6 +1,8 @@
 // An HTTPRoute or GRPCRoute candidate's part of its CompiledRoute: the request conditions,
 // precedence keys and filters as plain data (table/types.ts GatewayRouteData), the TLS of the
-// HTTPS listener it is attached through, and the precedence order the table sorts by.
+// HTTPS listener it is attached through, and the precedence order the table sorts by. A
+// TLSRoute candidate's: no request conditions at all (no HTTP request may reach it), the TLS
+// listeners its streams come in through, and passthrough or the Terminate listener's certificate.
 
 import type { RouteCandidate } from '../route-candidate.ts';
 import type { GatewayRoute } from '../objects/gateway-types.ts';
@@ -9,10 +11,12 @@ import { routeAge, type GatewayCandidateData } from './evaluate.ts';
 
 export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidateData }): GatewayRouteData {
   const g = c.gateway;
+  const stream = c.kind === 'TLSRoute';
   const data: GatewayRouteData = {
     conditions: {
-      method: g.match.method, headers: g.match.headers, query: g.match.query, http: g.http, https: g.https,
-      listeners: g.listeners.length > 0 ? g.listeners : null,
+      method: g.match.method, headers: g.match.headers, query: g.match.query,
+      http: stream ? false : g.http, https: stream ? false : g.https,
+      listeners: !stream && g.listeners.length > 0 ? g.listeners : null,
       patterns: g.match.patterns,
     },
     age: routeAge(c.owner as GatewayRoute),
@@ -26,11 +30,17 @@ export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidate
     invalidShare: g.rule.invalidShare,
   };
   if (g.match.grpc !== null) data.grpc = g.match.grpc;
+  if (stream) data.stream = { shared: g.https, listeners: g.listeners };
   return data;
 }
 
-/** Edge termination with the listener's certificate; plain HTTP allowed when also attached to an HTTP listener. */
+/**
+ * Edge termination with the listener's certificate; plain HTTP allowed when also attached to an
+ * HTTP listener. A TLSRoute: passthrough, or (Terminate) edge with its listener's certificate.
+ */
 export function gatewayTls(g: GatewayCandidateData): CompiledTls | null {
+  if (g.tlsMode === 'Passthrough') return { termination: 'passthrough', insecurePolicy: 'None', certificate: null, destinationCA: null };
+  if (g.tlsMode === 'Terminate') return { termination: 'edge', insecurePolicy: 'None', certificate: g.certificate, destinationCA: null };
   if (!g.viaHttps) return null;
   return { termination: 'edge', insecurePolicy: g.viaHttp ? 'Allow' : 'None', certificate: g.certificate, destinationCA: null };
 }

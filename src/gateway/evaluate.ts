@@ -29,8 +29,9 @@ import { supportedFeatures } from './supported-features.ts';
 import type { GatewayEntryPoint } from '../table/types.ts';
 import { evaluateRouteRules, type MatchData, type RouteRulesResult, type RuleData } from './route-rules.ts';
 import { evaluateGrpcRouteRules } from './grpc-route-rules.ts';
+import { evaluateTlsRouteRules } from './tls-route-rules.ts';
 import type { GrantLookup } from './reference-grant.ts';
-import { attachRoute, ListenerClaims, type Attachment } from './route-attachment.ts';
+import { attachRoute, ListenerClaims, type Attachment, type HostAttachments } from './route-attachment.ts';
 
 export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[]; supportedFeatures: string[] }
 
@@ -61,7 +62,7 @@ export interface RouteStatusData { kind: GatewayRouteKind; namespace: string; na
 export interface GatewayEvaluation {
   classes: Map<string, ClassStatusData>;
   gateways: Map<string, GatewayStatusData>;
-  /** By owner key (`HTTPRoute/namespace/name`, `GRPCRoute/namespace/name`). */
+  /** By owner key (`HTTPRoute/namespace/name`, `GRPCRoute/namespace/name`, `TLSRoute/namespace/name`). */
   routes: Map<string, RouteStatusData>;
   /** Candidates by owner key; only routes attached somewhere. */
   candidates: Map<string, RouteCandidate[]>;
@@ -207,7 +208,7 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
     result.gateways.set(state.key, status);
   }
   // Oldest first: where an HTTPRoute and a GRPCRoute want the same hostnames on a listener, the older keeps them.
-  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute')].sort(compareRouteAge);
+  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute')].sort(compareRouteAge);
   const claims = new ListenerClaims();
   for (const route of routes) evaluateRoute(route, gateways, store, grants, claims, result);
   for (const [key, state] of gateways) {
@@ -229,7 +230,7 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
       for (const address of g.ownAddresses) {
         const id = `${address}|${l.port}`;
         let point = points.get(id);
-        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS', listeners: [] }));
+        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS' | 'TLS', listeners: [] }));
         point.listeners.push({ key: l.key, hostname: l.hostname, certificate: l.certificate });
       }
     }
@@ -246,28 +247,33 @@ function evaluateRoute(
   const ownerKey = `${kind}/${namespace}/${route.metadata.name}`;
   const hostnames = (route.spec?.hostnames ?? []).map(normalizeHostname);
   const inputs = { grants, service: (key: string) => store.get('Service', key) };
-  const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
+  const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs)
+    : route.kind === 'TLSRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
   const invalidHostname = hostnames.find((h) => !validHostname(h));
   const toAttach = {
     kind, namespace, name: route.metadata.name, hostnames,
     refusal: rules.unsupported ?? (invalidHostname !== undefined ? condition('Accepted', false, 'UnsupportedValue', 'a hostname is not a valid DNS name or wildcard') : null),
   };
   const parents: ParentStatusData[] = [];
-  const hosts = new Map<string, Attachment>();
+  const attachments: HostAttachments = { hosts: new Map<string, Attachment>(), terminated: new Map<string, Attachment>() };
   for (const ref of route.spec?.parentRefs ?? []) {
     if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
     const gateway = gateways.get(`${ref.namespace ?? namespace}/${ref.name}`);
     if (!gateway) continue; // not a Gateway of ours: another controller reports on it
     const parent: ParentStatusData = { parentRef: parentRefOut(ref, namespace), controllerName: GATEWAY_CONTROLLER_NAME, conditions: [] };
     parents.push(parent);
-    const accepted = attachRoute(ref, toAttach, gateway, (l) => namespaceAllowed(l, gateway.namespace, namespace, store), claims, hosts);
+    const accepted = attachRoute(ref, toAttach, gateway, (l) => namespaceAllowed(l, gateway.namespace, namespace, store), claims, attachments);
     parent.conditions = [accepted, rules.resolvedRefs];
   }
   if (parents.length === 0) return;
   result.routes.set(ownerKey, { kind, namespace, name: route.metadata.name, generation: route.metadata.generation, parents });
-  if (hosts.size === 0) return;
+  if (attachments.hosts.size === 0 && attachments.terminated.size === 0) return;
+  if (route.kind === 'TLSRoute') {
+    result.candidates.set(ownerKey, streamCandidates(route, ownerKey, rules.rules, attachments));
+    return;
+  }
   const candidates: RouteCandidate[] = [];
-  for (const [host, attachment] of hosts) {
+  for (const [host, attachment] of attachments.hosts) {
     for (const rule of rules.rules) {
       rule.matches.forEach((match, matchIndex) => {
         candidates.push({
@@ -286,6 +292,33 @@ function evaluateRoute(
     }
   }
   result.candidates.set(ownerKey, candidates);
+}
+
+/**
+ * A TLSRoute's candidates: one per host and TLS mode (a route may reach a host through a
+ * Passthrough and a Terminate listener alike), keyed `TLSRoute/ns/name/<rule>/<mode>@<host>`.
+ */
+function streamCandidates(route: GatewayRoute, ownerKey: string, rules: readonly RuleData[], attachments: HostAttachments): RouteCandidate[] {
+  const namespace = route.metadata.namespace ?? 'default';
+  const candidates: RouteCandidate[] = [];
+  const modes = [['Passthrough', attachments.hosts], ['Terminate', attachments.terminated]] as const;
+  for (const [mode, hosts] of modes) {
+    for (const [host, attachment] of hosts) {
+      for (const rule of rules) {
+        candidates.push({
+          key: `${ownerKey}/${rule.index}/${mode.toLowerCase()}@${host === '' ? '*' : host}`,
+          ownerKey, kind: 'TLSRoute', namespace, name: route.metadata.name, owner: route,
+          host, wildcard: host.startsWith('*.'), wildcardPolicy: host.startsWith('*.') ? 'Subdomain' : 'None',
+          path: '', match: 'prefix', backends: rule.backends, annotations: {},
+          gateway: {
+            rule, match: rule.matches[0]!, matchIndex: 0, http: false, https: attachment.https, listeners: attachment.listeners,
+            viaHttp: false, viaHttps: true, certificate: mode === 'Terminate' ? attachment.certificate : null, tlsMode: mode,
+          },
+        });
+      }
+    }
+  }
+  return candidates;
 }
 
 /** Oldest first (creationTimestamp), for match precedence across routes; files without one sort last. */

@@ -1,8 +1,12 @@
 // A Gateway's listeners mapped onto the router. A Gateway with an address of its own (from
 // --gateway-addresses) gets its listeners bound there, on their own ports. Without one it shares
-// the router's ports: HTTP on --http-port and HTTPS on --https-port, so a listener is accepted
-// only with protocol HTTP on the HTTP port or HTTPS (TLS mode Terminate) on the HTTPS port; any
-// other port is PortUnavailable. Any other protocol is UnsupportedProtocol. Listeners of one Gateway that are not distinct (same
+// the router's ports: HTTP on --http-port and HTTPS and TLS on --https-port, so a listener is
+// accepted only with protocol HTTP on the HTTP port or HTTPS (TLS mode Terminate) or TLS on the
+// HTTPS port; any other port is PortUnavailable. Any other protocol is UnsupportedProtocol.
+// TLS listeners take TLSRoutes: mode Passthrough pipes the stream as it comes (no certificate),
+// mode Terminate decrypts it with the listener's certificateRefs and pipes the plain stream;
+// the two modes on one port of a Gateway are a ProtocolConflict (mixed termination is the
+// Experimental channel's TLSRouteModeMixed). Listeners of one Gateway that are not distinct (same
 // port and protocol and hostname, or same port with different protocols) are all Conflicted —
 // none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
 // another namespace only with a ReferenceGrant.
@@ -31,8 +35,10 @@ export interface ListenerState {
   /** The route kinds that may attach: what allowedRoutes.kinds permits (default: every kind served) of those served. */
   kinds: GatewayRouteKind[];
   namespaces: NonNullable<NonNullable<Listener['allowedRoutes']>['namespaces']>;
-  /** HTTPS: the certificate served for this listener's hosts. */
+  /** HTTPS, TLS Terminate: the certificate served for this listener's hosts. */
   certificate: { cert: string; key: string } | null;
+  /** TLS listeners: how their streams are served. */
+  tlsMode: 'Passthrough' | 'Terminate' | null;
   /** HTTPS: `namespace/name` of the Secrets read (a change re-evaluates the Gateway). */
   secrets: string[];
   supportedKinds: Array<{ group: string; kind: string }>;
@@ -65,6 +71,9 @@ function conflictsOf(listeners: readonly Listener[]): Map<number, { reason: stri
       if (a.port !== b.port) continue;
       if (a.protocol !== b.protocol) {
         if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with protocol ${b.protocol}` });
+      } else if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
+        // Passthrough and Terminate on one port (TLSRouteModeMixed, Experimental) are not offered.
+        if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` });
       } else if (key(a) === key(b)) {
         out.set(i, { reason: 'HostnameConflict', message: `listener ${b.name} has the same port, protocol and hostname` });
       }
@@ -76,7 +85,7 @@ function conflictsOf(listeners: readonly Listener[]): Map<number, { reason: stri
 function resolveCertificates(gateway: Gateway, l: Listener, inputs: ListenerInputs, state: ListenerState): ConditionData {
   const namespace = gateway.metadata.namespace ?? 'default';
   const refs = l.tls?.certificateRefs ?? [];
-  if (refs.length === 0) return condition('ResolvedRefs', false, 'InvalidCertificateRef', 'an HTTPS listener needs tls.certificateRefs');
+  if (refs.length === 0) return condition('ResolvedRefs', false, 'InvalidCertificateRef', `an ${l.protocol} listener that terminates TLS needs tls.certificateRefs`);
   for (const ref of refs) {
     const group = ref.group ?? '';
     const kind = ref.kind ?? 'Secret';
@@ -105,15 +114,18 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     const state: ListenerState = {
       name: l.name, key: `${gatewayKey}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
       usable: false, attachable: false, kinds: [], namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
-      certificate: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
+      certificate: null, tlsMode: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
     };
     let accepted = condition('Accepted', true, 'Accepted', 'listener accepted');
     let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
     // Kinds: HTTPRoute, and GRPCRoute while HTTP/2 from clients is on (a gRPC client needs h2
     // on HTTPS listeners and h2c on HTTP ones); allowedRoutes.kinds may narrow them.
-    const served: GatewayRouteKind[] = inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
+    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else.
+    const tls = l.protocol === 'TLS';
+    if (tls) state.tlsMode = l.tls?.mode ?? 'Terminate';
+    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
     const kinds = l.allowedRoutes?.kinds;
-    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS') {
+    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS' || tls) {
       if (kinds === undefined || kinds.length === 0) {
         state.kinds = served;
       } else {
@@ -127,8 +139,8 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
       state.supportedKinds = state.kinds.map((kind) => ({ group: GATEWAY_GROUP, kind }));
     }
     const conflict = conflicts.get(index);
-    if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
-      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP and HTTPS are)`);
+    if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && !tls) {
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS and TLS are)`);
     } else if (l.hostname !== undefined && l.hostname !== '' && !validHostname(state.hostname)) {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'hostname is not a valid DNS name or wildcard');
     } else if (inputs.ports !== null && l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {
@@ -136,11 +148,14 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
         `this router serves ${l.protocol} on port ${l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https}, not ${l.port} (Gateways get ports of their own with --gateway-addresses)`);
     } else if (l.protocol === 'HTTPS' && (l.tls?.mode ?? 'Terminate') !== 'Terminate') {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'HTTPS listeners support TLS mode Terminate only');
+    } else if (tls && state.tlsMode !== 'Passthrough' && state.tlsMode !== 'Terminate') {
+      accepted = condition('Accepted', false, 'UnsupportedValue', `TLS mode ${String(state.tlsMode)} is not supported (Passthrough and Terminate are)`);
     } else if (conflict) {
       accepted = condition('Accepted', false, conflict.reason, conflict.message);
     }
     let certificatesOk = true;
-    if (l.protocol === 'HTTPS') {
+    // A passthrough listener never holds a key: its certificateRefs, if any, are not read.
+    if (l.protocol === 'HTTPS' || (tls && state.tlsMode === 'Terminate')) {
       const certs = resolveCertificates(gateway, l, inputs, state);
       certificatesOk = certs.status === 'True';
       if (!certificatesOk || resolved.status === 'True') resolved = certs;
@@ -150,6 +165,8 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
       : condition('Conflicted', false, 'NoConflicts', 'no conflicts');
     // An unsupported kind next to a served one is reported (InvalidRouteKinds) but the served kinds still attach.
     state.attachable = accepted.status === 'True' && state.kinds.length > 0;
+    // A listener that is not accepted (a conflict, an unsupported value or port) serves no kind.
+    if (accepted.status !== 'True') state.supportedKinds = [];
     state.usable = state.attachable && certificatesOk;
     const programmed = state.usable
       ? condition('Programmed', true, 'Programmed', 'served by the router')

@@ -1,4 +1,4 @@
-// One parentRef of an HTTPRoute or GRPCRoute attached to a Gateway: the listeners it selects
+// One parentRef of an HTTPRoute, GRPCRoute or TLSRoute attached to a Gateway: the listeners it selects
 // (sectionName, port), those that take its kind and namespace (allowedRoutes), the hosts it
 // serves through each (hostname intersection), and its Accepted condition. Attaching counts in
 // the listener's attachedRoutes and records the hosts (and how they are reached) for its
@@ -27,6 +27,12 @@ export interface Attachment {
   viaHttp: boolean;
   viaHttps: boolean;
   certificate: { cert: string; key: string } | null;
+}
+
+/** Attachments by host: `hosts` for HTTP(S) listeners and TLS Passthrough ones, `terminated` for TLS Terminate ones. */
+export interface HostAttachments {
+  hosts: Map<string, Attachment>;
+  terminated: Map<string, Attachment>;
 }
 
 /** What attach() needs of a Gateway (evaluate.ts GatewayState). */
@@ -76,7 +82,7 @@ export interface RouteToAttach {
  */
 export function attachRoute(
   ref: ParentReference, route: RouteToAttach, gateway: AttachableGateway,
-  allowsNamespace: (listener: ListenerState) => boolean, claims: ListenerClaims, hosts: Map<string, Attachment>,
+  allowsNamespace: (listener: ListenerState) => boolean, claims: ListenerClaims, attachments: HostAttachments,
 ): ConditionData {
   const selected = gateway.listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
   if (selected.length === 0) {
@@ -112,6 +118,8 @@ export function attachRoute(
     attached++;
     l.attachedRoutes++;
     if (!l.usable) continue;
+    // A TLSRoute through a Terminate listener is another stream than through a Passthrough one.
+    const hosts = l.tlsMode === 'Terminate' ? attachments.terminated : attachments.hosts;
     for (const h of onListener) {
       let a = hosts.get(h);
       if (!a) hosts.set(h, (a = { http: false, https: false, listeners: [], viaHttp: false, viaHttps: false, certificate: null }));
@@ -125,7 +133,7 @@ export function attachRoute(
       }
     }
   }
-  const other = route.kind === 'HTTPRoute' ? 'GRPCRoute' : 'HTTPRoute';
+  const other = route.kind === 'GRPCRoute' ? 'HTTPRoute' : 'GRPCRoute';
   if (attached === 0) return condition('Accepted', false, 'HostnameConflict', `an HTTPRoute and a GRPCRoute cannot share hostnames on a listener; ${conflicts.join('; ')}`);
   if (conflicts.length > 0) return condition('Accepted', true, 'Accepted', `attached; not where a ${other} holds its hostnames (${conflicts.join('; ')})`);
   return condition('Accepted', true, 'Accepted', 'attached');

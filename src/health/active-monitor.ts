@@ -20,7 +20,7 @@ import type { Logger } from '../log.ts';
 import type { HealthCheckSpec } from '../table/types.ts';
 import type { EndpointState } from './endpoint-state.ts';
 import { endEjectionAfterActivePass } from './passive.ts';
-import { createProbeAgents, Probe, type ProbeAgents, type ProbeTarget, type ProbeVerdict } from './probe.ts';
+import { createProbeAgents, Probe, type ProbeAgents, type ProbeCheck, type ProbeVerdict } from './probe.ts';
 import { parseStatusExpectation, type StatusExpectation } from './status-expectation.ts';
 
 const DEFAULT_MAX_CONCURRENT = 32;
@@ -43,18 +43,30 @@ export interface ActiveHealthEvents {
   check: [endpoint: EndpointState, healthy: boolean, startedAt: number, reason: string];
 }
 
-/** What a probe loop is made with (its fixed settings). */
-type LoopSettings = Pick<ProbeLoop, 'key' | 'target' | 'intervalMs' | 'rise' | 'fall' | 'description'>;
-
-/** One probe loop: an endpoint and one check, with its rise/fall state. */
-class ProbeLoop {
-  readonly key: string;
-  readonly target: ProbeTarget;
+/**
+ * What a check is, apart from the endpoint it checks: one object per distinct check (the
+ * fingerprint), shared by every loop that checks that way — at 10k routes with 3 endpoints
+ * each, 30,000 loops share one or a few of these.
+ */
+interface CheckSettings extends ProbeCheck {
+  readonly fingerprint: string;
   readonly intervalMs: number;
   readonly rise: number;
   readonly fall: number;
   /** For logs: `tcp` or `http GET /path expect 2xx`. */
   readonly description: string;
+  /** Loops using it; the monitor forgets it at 0. */
+  loops: number;
+}
+
+/** One probe loop: an endpoint and one check, with its rise/fall state. */
+class ProbeLoop {
+  readonly endpoint: EndpointState;
+  readonly settings: CheckSettings;
+  /** The next loop on the same endpoint id (another check), or null: the monitor's list per id. */
+  next: ProbeLoop | null = null;
+  /** watch() users not yet unwatched. */
+  refs = 0;
   up = true;
   successes = 0;
   failures = 0;
@@ -67,31 +79,23 @@ class ProbeLoop {
   startedAt = 0;
   stopped = false;
 
-  constructor(settings: LoopSettings, settle: ProbeVerdict<ProbeLoop>, agents: ProbeAgents) {
-    this.key = settings.key;
-    this.target = settings.target;
-    this.intervalMs = settings.intervalMs;
-    this.rise = settings.rise;
-    this.fall = settings.fall;
-    this.description = settings.description;
-    this.probe = new Probe<ProbeLoop>(settings.target, settle, this, agents);
+  constructor(endpoint: EndpointState, settings: CheckSettings, settle: ProbeVerdict<ProbeLoop>, agents: ProbeAgents) {
+    this.endpoint = endpoint;
+    this.settings = settings;
+    this.probe = new Probe<ProbeLoop>(endpoint, settings, settle, this, agents);
   }
-}
-
-function loopKey(target: HealthTarget): string {
-  return `${target.endpoint.id}\n${fingerprint(target.check)}`;
 }
 
 export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   readonly #logger: Logger;
   readonly #maxConcurrent: number;
+  /** endpoint id → its loops (one per distinct check; a list through ProbeLoop.next), to combine their verdicts. */
   readonly #loops = new Map<string, ProbeLoop>();
-  /** endpoint id → its loops (one per distinct check), to combine their verdicts. */
-  readonly #byEndpoint = new Map<string, Set<ProbeLoop>>();
+  #loopCount = 0;
+  /** The distinct checks, by fingerprint. */
+  readonly #settings = new Map<string, CheckSettings>();
   /** Loops due while maxConcurrent probes were running. */
   #queue: ProbeLoop[] = [];
-  /** watch()/unwatch() reference counts by loop key. */
-  readonly #refs = new Map<string, number>();
   /** Loops whose probe is in flight (at most maxConcurrent: scanned for deadlines). */
   readonly #running: ProbeLoop[] = [];
   #stopped = false;
@@ -130,54 +134,58 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
    */
   watch(target: HealthTarget): void {
     if (this.#stopped) return;
-    const key = loopKey(target);
-    this.#refs.set(key, (this.#refs.get(key) ?? 0) + 1);
-    const loop = this.#loops.get(key);
+    const fingerprint = fingerprintOf(target.check);
+    let loop = this.#find(target.endpoint.id, fingerprint);
+    let refs = 0;
     // A different EndpointState under the same id: the old one was released and recreated.
-    if (loop !== undefined && loop.target.endpoint !== target.endpoint) this.#stopLoop(loop);
-    if (!this.#loops.has(key)) this.#startLoop(key, target);
+    if (loop !== null && loop.endpoint !== target.endpoint) {
+      refs = loop.refs;
+      this.#stopLoop(loop);
+      loop = null;
+    }
+    loop ??= this.#startLoop(target, fingerprint);
+    loop.refs += refs + 1; // a replaced loop's users are this one's now
   }
 
   /** One user fewer; the last one stops the probe loop. */
   unwatch(target: HealthTarget): void {
-    const key = loopKey(target);
-    const refs = (this.#refs.get(key) ?? 0) - 1;
-    if (refs > 0) {
-      this.#refs.set(key, refs);
-      return;
-    }
-    this.#refs.delete(key);
-    const loop = this.#loops.get(key);
-    if (loop !== undefined && loop.target.endpoint === target.endpoint) this.#stopLoop(loop);
+    const loop = this.#find(target.endpoint.id, fingerprintOf(target.check));
+    if (loop === null) return;
+    if (--loop.refs > 0) return;
+    loop.refs = 0;
+    if (loop.endpoint === target.endpoint) this.#stopLoop(loop);
   }
 
   /** The full desired set: starts loops for new endpoint+check pairs, stops the ones no longer listed. */
   sync(targets: Iterable<HealthTarget>): void {
     if (this.#stopped) return;
-    const wanted = new Map<string, HealthTarget>();
+    const wanted = new Map<string, HealthTarget & { fingerprint: string }>();
     for (const target of targets) {
-      const key = loopKey(target);
-      if (!wanted.has(key)) wanted.set(key, target);
+      const fingerprint = fingerprintOf(target.check);
+      const key = `${target.endpoint.id}\n${fingerprint}`;
+      if (!wanted.has(key)) wanted.set(key, { ...target, fingerprint });
     }
-    for (const [key, loop] of this.#loops) {
+    for (const loop of this.#allLoops()) {
       // A different EndpointState under the same id: the old one was released and recreated.
-      if (wanted.get(key)?.endpoint !== loop.target.endpoint) this.#stopLoop(loop);
+      if (wanted.get(`${loop.endpoint.id}\n${loop.settings.fingerprint}`)?.endpoint !== loop.endpoint) this.#stopLoop(loop);
     }
-    for (const [key, target] of wanted) {
-      if (!this.#loops.has(key)) this.#startLoop(key, target);
+    for (const target of wanted.values()) {
+      if (this.#find(target.endpoint.id, target.fingerprint) === null) this.#startLoop(target, target.fingerprint);
     }
   }
 
   /** Stop probing an endpoint at once (e.g. on EndpointRegistry 'remove'), without waiting for the next sync. */
   forget(endpoint: EndpointState): void {
-    const loops = this.#byEndpoint.get(endpoint.id);
-    if (loops === undefined) return;
-    for (const loop of [...loops]) if (loop.target.endpoint === endpoint) this.#stopLoop(loop);
+    for (let loop = this.#loops.get(endpoint.id) ?? null; loop !== null;) {
+      const next = loop.next;
+      if (loop.endpoint === endpoint) this.#stopLoop(loop);
+      loop = next;
+    }
   }
 
   /** Number of probe loops running (one per distinct endpoint id + check). */
   get size(): number {
-    return this.#loops.size;
+    return this.#loopCount;
   }
 
   /** Clear the timer, abort every probe and close the kept connections; the monitor is finished. */
@@ -185,18 +193,49 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#stopped = true;
     this.#queue = [];
     this.#clearSchedule();
-    for (const loop of this.#loops.values()) {
+    for (const loop of this.#allLoops()) {
       loop.stopped = true;
       loop.probe.close();
     }
     this.#loops.clear();
-    this.#byEndpoint.clear();
-    this.#refs.clear();
+    this.#loopCount = 0;
+    this.#settings.clear();
     this.#agents.http.destroy();
     this.#agents.https.destroy();
   }
 
-  #startLoop(key: string, { endpoint, check }: HealthTarget): void {
+  /** The loop of this endpoint id and check, or null. */
+  #find(id: string, fingerprint: string): ProbeLoop | null {
+    for (let loop = this.#loops.get(id) ?? null; loop !== null; loop = loop.next) {
+      if (loop.settings.fingerprint === fingerprint) return loop;
+    }
+    return null;
+  }
+
+  /** Every loop (a copy: callers stop some). */
+  #allLoops(): ProbeLoop[] {
+    const all: ProbeLoop[] = [];
+    for (const head of this.#loops.values()) for (let loop: ProbeLoop | null = head; loop !== null; loop = loop.next) all.push(loop);
+    return all;
+  }
+
+  #startLoop({ endpoint, check }: HealthTarget, fingerprint: string): ProbeLoop {
+    const settings = this.#settingsOf(check, fingerprint, endpoint);
+    settings.loops++;
+    const loop = new ProbeLoop(endpoint, settings, this.#settle, this.#agents);
+    loop.next = this.#loops.get(endpoint.id) ?? null;
+    this.#loops.set(endpoint.id, loop);
+    this.#loopCount++;
+    this.#rate += 1 / settings.intervalMs;
+    this.#schedule(loop, this.#firstSlot(settings.intervalMs));
+    this.#arm();
+    return loop;
+  }
+
+  /** The shared settings of a check (made on its first loop; `endpoint` names the first user in warnings). */
+  #settingsOf(check: HealthCheckSpec, fingerprint: string, endpoint: EndpointState): CheckSettings {
+    const known = this.#settings.get(fingerprint);
+    if (known !== undefined) return known;
     const type = check.type === 'http' ? 'http' : 'tcp';
     if (check.type !== 'http' && check.type !== 'tcp') {
       this.#logger.warn({ endpoint: endpoint.name, type: check.type }, 'unknown health check type, checking TCP connect instead');
@@ -208,27 +247,18 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       this.#logger.warn({ endpoint: endpoint.name, err: (err as Error).message }, 'invalid health check expect, using 2xx');
       expect = parseStatusExpectation(undefined);
     }
-    const intervalMs = Math.max(MIN_INTERVAL_MS, Math.round(finiteOr(check.intervalMs, MIN_INTERVAL_MS)));
     const path = type === 'http' ? normalisePath(check.path) : '';
-    const target: ProbeTarget = {
-      endpoint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect,
+    const settings: CheckSettings = {
+      fingerprint, type, path, timeoutMs: Math.max(1, finiteOr(check.timeoutMs, DEFAULT_TIMEOUT_MS)), expect,
       ...(type === 'http' && check.tls !== undefined ? { tls: { ...check.tls, ca: check.tls.ca ?? this.#defaultCA } } : {}),
-    };
-    const loop = new ProbeLoop({
-      key,
-      target,
-      intervalMs,
+      intervalMs: Math.max(MIN_INTERVAL_MS, Math.round(finiteOr(check.intervalMs, MIN_INTERVAL_MS))),
       rise: Math.max(1, Math.floor(finiteOr(check.rise, 1))),
       fall: Math.max(1, Math.floor(finiteOr(check.fall, 1))),
       description: type === 'http' ? `${check.tls === undefined ? 'http' : 'https'} GET ${path} expect ${expect.text}` : 'tcp',
-    }, this.#settle, this.#agents);
-    this.#loops.set(key, loop);
-    let siblings = this.#byEndpoint.get(endpoint.id);
-    if (siblings === undefined) this.#byEndpoint.set(endpoint.id, (siblings = new Set()));
-    siblings.add(loop);
-    this.#rate += 1 / intervalMs;
-    this.#schedule(loop, this.#firstSlot(intervalMs));
-    this.#arm();
+      loops: 0,
+    };
+    this.#settings.set(fingerprint, settings);
+    return settings;
   }
 
   /** Nothing left to probe: no timer stays armed (and no float drift stays in the rate). */
@@ -309,7 +339,9 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
   #stopLoop(loop: ProbeLoop): void {
     loop.stopped = true;
-    this.#rate -= 1 / loop.intervalMs;
+    const settings = loop.settings;
+    this.#rate -= 1 / settings.intervalMs;
+    if (--settings.loops === 0) this.#settings.delete(settings.fingerprint);
     if (loop.bucket !== -1) {
       const bucket = this.#buckets.get(loop.bucket);
       const at = bucket?.indexOf(loop) ?? -1;
@@ -317,22 +349,33 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       loop.bucket = -1;
     }
     loop.probe.close(); // a run in flight frees its concurrency slot through #settle
-    this.#loops.delete(loop.key);
-    if (this.#loops.size === 0) this.#clearSchedule();
-    const endpoint = loop.target.endpoint;
-    const siblings = this.#byEndpoint.get(endpoint.id);
-    siblings?.delete(loop);
-    if (siblings?.size === 0) this.#byEndpoint.delete(endpoint.id);
-    for (const sibling of siblings ?? []) {
-      if (sibling.target.endpoint === endpoint) {
-        this.#updateEndpoint(sibling, `check ${loop.description} removed`);
+    const endpoint = loop.endpoint;
+    // Out of its endpoint id's list.
+    const head = this.#loops.get(endpoint.id) ?? null;
+    if (head === loop) {
+      if (loop.next === null) this.#loops.delete(endpoint.id);
+      else this.#loops.set(endpoint.id, loop.next);
+    } else {
+      for (let l = head; l !== null; l = l.next) {
+        if (l.next === loop) {
+          l.next = loop.next;
+          break;
+        }
+      }
+    }
+    loop.next = null;
+    this.#loopCount--;
+    if (this.#loopCount === 0) this.#clearSchedule();
+    for (let sibling = this.#loops.get(endpoint.id) ?? null; sibling !== null; sibling = sibling.next) {
+      if (sibling.endpoint === endpoint) {
+        this.#updateEndpoint(sibling, `check ${settings.description} removed`);
         return;
       }
     }
     // Nothing checks it any more: a verdict nobody can revise must not keep it down.
     if (!endpoint.activeUp) {
       endpoint.activeUp = true;
-      this.#logger.info({ endpoint: endpoint.name, check: loop.description }, 'endpoint up: no longer actively checked');
+      this.#logger.info({ endpoint: endpoint.name, check: settings.description }, 'endpoint up: no longer actively checked');
       this.emit('change', endpoint, true);
     }
   }
@@ -350,14 +393,15 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       this.#running.pop();
     }
     if (!loop.stopped && !this.#stopped) {
-      this.emit('check', loop.target.endpoint, healthy, loop.startedAt, reason);
+      this.emit('check', loop.endpoint, healthy, loop.startedAt, reason);
       this.#apply(loop, healthy, reason);
       if (!loop.stopped) {
         // Keep the phase: one interval after the previous probe was due (or the first such time
         // still ahead, when a probe outlasted its interval).
         const now = this.#clock.now();
-        let next = loop.dueAt + loop.intervalMs;
-        if (next <= now) next += Math.ceil((now - next + 1) / loop.intervalMs) * loop.intervalMs;
+        const interval = loop.settings.intervalMs;
+        let next = loop.dueAt + interval;
+        if (next <= now) next += Math.ceil((now - next + 1) / interval) * interval;
         this.#schedule(loop, next);
       }
     }
@@ -373,21 +417,22 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   };
 
   #apply(loop: ProbeLoop, healthy: boolean, reason: string): void {
-    const endpoint = loop.target.endpoint;
+    const endpoint = loop.endpoint;
+    const { rise, fall, description } = loop.settings;
     if (healthy) {
       loop.failures = 0;
-      if (!loop.up && ++loop.successes >= loop.rise) {
+      if (!loop.up && ++loop.successes >= rise) {
         loop.up = true;
         loop.successes = 0;
         this.#updateEndpoint(loop, reason);
       }
       const now = this.#clock.now();
       if (endEjectionAfterActivePass(endpoint, loop.startedAt, now)) {
-        this.#logger.info({ endpoint: endpoint.name, check: loop.description, reason }, 'passive ejection ended early: active check passed');
+        this.#logger.info({ endpoint: endpoint.name, check: description, reason }, 'passive ejection ended early: active check passed');
       }
     } else {
       loop.successes = 0;
-      if (loop.up && ++loop.failures >= loop.fall) {
+      if (loop.up && ++loop.failures >= fall) {
         loop.up = false;
         loop.failures = 0;
         this.#updateEndpoint(loop, reason);
@@ -397,13 +442,13 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
   /** Combine the verdicts of every check on the endpoint; log and emit when it changes. */
   #updateEndpoint(loop: ProbeLoop, reason: string): void {
-    const endpoint = loop.target.endpoint;
+    const endpoint = loop.endpoint;
     let up = true;
-    for (const sibling of this.#byEndpoint.get(endpoint.id) ?? []) {
-      if (sibling.target.endpoint === endpoint && !sibling.up) up = false;
+    for (let sibling = this.#loops.get(endpoint.id) ?? null; sibling !== null; sibling = sibling.next) {
+      if (sibling.endpoint === endpoint && !sibling.up) up = false;
     }
     if (endpoint.activeUp === up) {
-      this.#logger.debug({ endpoint: endpoint.name, check: loop.description, up: loop.up, reason }, 'health check changed, endpoint state unchanged');
+      this.#logger.debug({ endpoint: endpoint.name, check: loop.settings.description, up: loop.up, reason }, 'health check changed, endpoint state unchanged');
       return;
     }
     endpoint.activeUp = up;
@@ -414,13 +459,13 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
         s.consecutiveFailures = 0;
       });
     }
-    this.#logger.info({ endpoint: endpoint.name, check: loop.description, reason }, up ? 'endpoint up' : 'endpoint down');
+    this.#logger.info({ endpoint: endpoint.name, check: loop.settings.description, reason }, up ? 'endpoint up' : 'endpoint down');
     this.emit('change', endpoint, up);
   }
 }
 
 /** Identity of a check: two routes with equal checks on one endpoint share one loop. */
-function fingerprint(check: HealthCheckSpec): string {
+function fingerprintOf(check: HealthCheckSpec): string {
   const common = `${check.intervalMs}|${check.timeoutMs}|${check.rise}|${check.fall}`;
   // path and expect mean nothing to a TCP check: they must not split one loop into two
   if (check.type !== 'http') return `${check.type}|${common}`;

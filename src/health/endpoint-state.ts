@@ -18,8 +18,8 @@ export class EndpointState {
   readonly port: number;
   /** `address:port`, IPv6 bracketed — the metrics label and log name. */
   readonly name: string;
-  /** Connection pool, created lazily by the forwarder. */
-  pool: Dispatcher | null = null;
+  /** HTTP/1.1 connection pool (proxy/endpoint-pool.ts), created lazily by the forwarder. */
+  pool: (Pick<Dispatcher, 'dispatch'> & { close(): Promise<void>; destroy(): Promise<void> }) | null = null;
   /** Cleartext HTTP/2 pool (routes whose backend speaks HTTP/2), created lazily by the forwarder. */
   h2Pool: { close(): Promise<void>; destroy(): Promise<void> } | null = null;
   /** Routes referencing it in its registry; the registry disposes of it when this drops to 0. */

@@ -31,8 +31,8 @@ export const HEALTH_CHECK_USER_AGENT = 'switchyard-health-check';
 /** Called once per run, with the context the probe was made with. */
 export type ProbeVerdict<C> = (context: C, healthy: boolean, reason: string) => void;
 
-export interface ProbeTarget {
-  readonly endpoint: EndpointState;
+/** What to check, shared by every endpoint checked the same way (the monitor makes one per distinct check). */
+export interface ProbeCheck {
   readonly type: 'tcp' | 'http';
   /** http only: request path, starting with `/`. */
   readonly path: string;
@@ -66,7 +66,8 @@ interface ProbeSocket extends net.Socket { [kProbe]: Probe<unknown> }
 interface ProbeRequest extends http.ClientRequest { [kProbe]: Probe<unknown> }
 
 export class Probe<C> {
-  readonly target: ProbeTarget;
+  readonly endpoint: EndpointState;
+  readonly check: ProbeCheck;
   /** When a run started with start(now) must have ended (ms, on the owner's clock). */
   deadline = 0;
   readonly #onVerdict: ProbeVerdict<C>;
@@ -78,20 +79,17 @@ export class Probe<C> {
   #request: http.ClientRequest | null = null;
   /** The request was sent again on a fresh connection after a reused one failed. */
   #retried = false;
-  readonly #connectOptions: net.NetConnectOpts | null = null;
   readonly #requestOptions: http.RequestOptions | null = null;
   readonly #agent: http.Agent | null = null;  // http checks only
   readonly #httpRequest: typeof http.request = http.request;
 
-  constructor(target: ProbeTarget, onVerdict: ProbeVerdict<C>, context: C, agents: ProbeAgents) {
-    this.target = target;
+  constructor(endpoint: EndpointState, check: ProbeCheck, onVerdict: ProbeVerdict<C>, context: C, agents: ProbeAgents) {
+    this.endpoint = endpoint;
+    this.check = check;
     this.#onVerdict = onVerdict;
     this.#context = context;
-    const { endpoint, path, tls } = target;
-    if (target.type === 'tcp') {
-      this.#connectOptions = { host: endpoint.address, port: endpoint.port };
-      return;
-    }
+    const { path, tls } = check;
+    if (check.type === 'tcp') return;
     this.#agent = tls === undefined ? agents.http : agents.https;
     if (tls !== undefined) this.#httpRequest = https.request;
     this.#requestOptions = {
@@ -115,9 +113,9 @@ export class Probe<C> {
     if (this.#running) throw new Error('probe already running');
     this.#running = true;
     this.#retried = false;
-    this.deadline = now + this.target.timeoutMs;
+    this.deadline = now + this.check.timeoutMs;
     try {
-      if (this.#connectOptions !== null) this.#connect(this.#connectOptions);
+      if (this.check.type === 'tcp') this.#connect();
       else this.#send();
     } catch (err) {
       // e.g. a path http.request refuses; reported on the next tick so the verdict never runs
@@ -128,7 +126,7 @@ export class Probe<C> {
 
   /** The deadline has passed: a failed check. */
   expire(): void {
-    this.finish(false, `no answer within ${this.target.timeoutMs} ms`);
+    this.finish(false, `no answer within ${this.check.timeoutMs} ms`);
   }
 
   /** Stop the run now (monitor stopping, endpoint gone). */
@@ -160,8 +158,9 @@ export class Probe<C> {
     }
   }
 
-  #connect(options: net.NetConnectOpts): void {
-    const socket = net.connect(options) as ProbeSocket;
+  #connect(): void {
+    // Options made per check rather than kept per endpoint: a connect costs far more than they do.
+    const socket = net.connect(this.endpoint.port, this.endpoint.address) as ProbeSocket;
     socket[kProbe] = this as Probe<unknown>;
     this.#socket = socket;
     socket.on('error', onTcpError);
@@ -244,7 +243,7 @@ function onHttpResponse(this: ProbeRequest, response: http.IncomingMessage): voi
   response.once('end', onHttpBodyEnd);
   response.resume();
   const status = response.statusCode ?? 0;
-  const expect = probe.target.expect;
+  const expect = probe.check.expect;
   if (expect.matches(status)) probe.finish(true, `HTTP ${status}`, true);
   else probe.finish(false, `HTTP ${status}, expected ${expect.text}`, true);
 }

@@ -8,12 +8,16 @@
 // client certificate, CA, insecure-skip-tls-verify), each with the caller's User-Agent. Raw JSON
 // keeps objects as the API serves them (timestamps as strings, no model classes), which is what
 // the store holds, and reaches custom resources (route.openshift.io) without generated code.
+// Built-in kinds read in bulk may be asked for as protobuf instead (as client-go does: several
+// times cheaper for the API server to encode), decoded into the same JSON shapes
+// (protobuf-objects.ts); the server answers JSON where it has no protobuf, and both are read.
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STATUS_CODES } from 'node:http';
 import { ProxyAgent, type Dispatcher } from 'undici';
 import type { Metrics } from '../metrics.ts';
 import { ApiConnections } from './connections.ts';
+import { decodeStatus, isProtobuf, PROTOBUF_ACCEPT } from './protobuf-objects.ts';
 import { KubeConfigError, loadKubeConfig } from './kubeconfig.ts';
 import { userAgent } from './user-agent.ts';
 
@@ -28,6 +32,13 @@ export interface KubeRequest {
   timeoutMs?: number;
   /** Aborts the request (a caller's own deadline, e.g. on an injected clock); `timeoutMs` still applies. */
   signal?: AbortSignal;
+  /**
+   * Ask for protobuf, JSON accepted too: a protobuf answer is decoded by this (into the JSON's
+   * shape), a JSON one parsed as usual. Only for kinds the server has protobuf for.
+   */
+  protobuf?: (body: Buffer) => unknown;
+  /** With `protobuf`: the Accept header, when not the plain protobuf-or-JSON (e.g. PARTIAL_METADATA_ACCEPT). */
+  accept?: string;
 }
 
 /** A non-2xx answer: the HTTP status and the API's `Status` reason/message when it sent one. */
@@ -55,6 +66,11 @@ export interface KubeStream {
   /** End the stream (idempotent). */
   close(): void;
 }
+
+/** A watch asked for as protobuf: the server's answer, JSON (text) or protobuf (frames, as bytes). */
+export type KubeWatchStream =
+  | { readonly protobuf: false; readonly body: AsyncIterable<string>; close(): void }
+  | { readonly protobuf: true; readonly body: AsyncIterable<Buffer>; close(): void };
 
 export interface KubeClientOptions {
   /** Sent on every request, e.g. `switchyard/0.1.0 (default; node-1)`; see userAgent(). */
@@ -108,8 +124,14 @@ export class KubeClient {
     const response = await this.#send(request.method, this.url(request.path, request.query), {
       body, contentType: request.body === undefined ? undefined : request.contentType ?? 'application/json',
       timeoutMs: request.timeoutMs ?? 30_000, stream: false, signal: request.signal,
+      accept: request.protobuf ? request.accept ?? PROTOBUF_ACCEPT : undefined,
     });
     const status = response.statusCode;
+    if (request.protobuf && isProtobuf(response.headers['content-type'])) {
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      if (status < 200 || status > 299) throw apiError(request.method, request.path, status, protobufStatus(bytes), '', response.headers);
+      return request.protobuf(bytes) as T;
+    }
     // undici's body.text(), not fetch(): fetch reads the body through a web stream, which for a
     // list of 100k objects (hundreds of MB) cost seconds of a start-up in chunk handling.
     const text = await response.body.text();
@@ -129,23 +151,42 @@ export class KubeClient {
    * rejects with KubeApiError otherwise. No timeout once streaming: the caller's watchdog decides.
    */
   async stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs = 30_000): Promise<KubeStream> {
+    const stream = await this.#stream(path, query, headersTimeoutMs, false);
+    if (stream.protobuf) throw new Error('unreachable: a JSON watch answered as protobuf'); // never asked for
+    return stream;
+  }
+
+  /**
+   * A watch; with `protobuf`, asked for as protobuf with JSON accepted too, and the caller
+   * decodes what the server chose (`protobuf` in the answer).
+   */
+  watch(path: string, query: Record<string, string | undefined>, options: { protobuf?: boolean; headersTimeoutMs?: number; accept?: string } = {}): Promise<KubeWatchStream> {
+    return this.#stream(path, query, options.headersTimeoutMs ?? 30_000, options.protobuf ?? false, options.accept);
+  }
+
+  async #stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs: number, protobuf: boolean, accept?: string): Promise<KubeWatchStream> {
     const controller = new AbortController();
-    const response = await this.#send('GET', this.url(path, query), { timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal });
+    const response = await this.#send('GET', this.url(path, query), {
+      timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal, accept: accept ?? (protobuf ? PROTOBUF_ACCEPT : undefined),
+    });
+    const answeredProtobuf = protobuf && isProtobuf(response.headers['content-type']);
     if (response.statusCode < 200 || response.statusCode > 299) {
+      if (answeredProtobuf) {
+        const bytes = Buffer.from(await response.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
+        throw apiError('GET', path, response.statusCode, protobufStatus(bytes), '', response.headers);
+      }
       const text = await response.body.text().catch(() => '');
       let parsed: unknown;
       try { parsed = JSON.parse(text); } catch { parsed = undefined; }
       throw apiError('GET', path, response.statusCode, parsed, text, response.headers);
     }
-    response.body.setEncoding('utf8');
-    const body = response.body as AsyncIterable<string>;
-    return {
-      body,
-      close: () => {
-        controller.abort();
-        response.body.destroy();
-      },
+    const close = () => {
+      controller.abort();
+      response.body.destroy();
     };
+    if (answeredProtobuf) return { protobuf: true, body: response.body as AsyncIterable<Buffer>, close };
+    response.body.setEncoding('utf8');
+    return { protobuf: false, body: response.body as AsyncIterable<string>, close };
   }
 
   /** Close the connection; requests still in flight fail. */
@@ -156,11 +197,11 @@ export class KubeClient {
     await connection?.transport.close().catch(() => {});
   }
 
-  async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; timeoutMs: number; stream: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
+  async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; accept?: string; timeoutMs: number; stream: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
     if (this.#closed) throw new Error('Kubernetes client closed');
     for (let attempt = 1; ; attempt++) {
       const connection = await this.#connect();
-      const headers: Record<string, string> = { ...connection.headers, accept: 'application/json' };
+      const headers: Record<string, string> = { ...connection.headers, accept: options.accept ?? 'application/json' };
       if (this.userAgent) headers['user-agent'] = this.userAgent;
       if (options.contentType) headers['content-type'] = options.contentType;
       // A request's whole exchange is bounded; a stream's only until its headers (undici's
@@ -221,6 +262,15 @@ export class KubeClient {
       if (options[key] !== undefined) tls[key] = options[key];
     }
     return { headers, tls };
+  }
+}
+
+/** A protobuf error answer's Status, or undefined when it is not one. */
+function protobufStatus(bytes: Buffer): unknown {
+  try {
+    return decodeStatus(bytes);
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,6 +10,10 @@
 //   last resourceVersion seen (events and bookmarks move it): no re-list. Only when the server no
 //   longer has that version (410 Gone) is the state read again, and the new state is diffed
 //   against the store, so that only objects it proves gone are removed.
+// - Services, EndpointSlices, Ingresses, IngressClasses and Namespaces are asked for as protobuf (as client-go asks for
+//   built-in kinds: the API server encodes it several times cheaper than JSON, and every
+//   router's start has it encode every Service and EndpointSlice of the cluster), decoded into
+//   the JSON's shapes (protobuf-objects.ts); JSON is accepted too, and Routes are JSON.
 // - Failures retry after a capped, jittered exponential backoff; a watch silent (not even a
 //   bookmark) for longer than the watchdog allows is restarted. During an outage nothing is
 //   removed: the router keeps serving what it last knew.
@@ -19,7 +23,9 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { objectKey, API_VERSION, type Kind, type KubeObject } from '../objects/types.ts';
 import { narrowObject } from '../objects/narrow.ts';
-import { KubeApiError, type KubeClient, type KubeStream } from './client.ts';
+import { KubeApiError, type KubeClient, type KubeWatchStream } from './client.ts';
+import { decodeList, PROTOBUF_KINDS } from './protobuf-objects.ts';
+import { ProtobufWatchEventDecoder } from './protobuf-watch-events.ts';
 import type { WatchedResource } from './resources.ts';
 import { WatchEventDecoder, WatchStatusError, type WatchEvent } from './watch-events.ts';
 
@@ -53,6 +59,8 @@ export interface KubeInformerOptions {
   listPageSize?: number;
   /** Start with watch-list (default: yes, until the server refuses it). */
   watchList?: WatchListMode;
+  /** Ask for protobuf where this kind has it (PROTOBUF_KINDS); default yes. false: JSON only. */
+  protobuf?: boolean;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string; field?: string };
   /** Told of each refused object (after the informer has logged it). */
@@ -95,7 +103,7 @@ export class KubeInformer {
   #attempt = 0;
   #restartTimer: TimerHandle | undefined;
   #watchdog: TimerHandle | undefined;
-  #stream: KubeStream | undefined;
+  #stream: KubeWatchStream | undefined;
   #watchOpen = false;
   #watchStartedAt = 0;
   #lastActivity = 0;
@@ -105,11 +113,15 @@ export class KubeInformer {
   #synced = false;
   #syncWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
 
+  /** Whether lists and watches ask for protobuf. */
+  readonly #protobuf: boolean;
+
   constructor(options: KubeInformerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.watched = options.watched;
     this.#log = options.logger.child({ resource: options.watched.resource });
+    this.#protobuf = (options.protobuf ?? true) && PROTOBUF_KINDS.has(options.watched.kind);
   }
 
   get synced(): boolean { return this.#synced; }
@@ -177,9 +189,9 @@ export class KubeInformer {
       resourceVersion: this.#resourceVersion,
     };
     if (watchList) Object.assign(query, { sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' });
-    let stream: KubeStream;
+    let stream: KubeWatchStream;
     try {
-      stream = await client.stream(watched.path, query);
+      stream = await client.watch(watched.path, query, { protobuf: this.#protobuf });
     } catch (err) {
       if (watchList && refusesWatchList(err)) {
         this.#options.watchList!.use = false;
@@ -197,7 +209,7 @@ export class KubeInformer {
     this.#watchStartedAt = this.#lastActivity = this.#clock.now();
     // Keys of a watch-list's initial events, until its end bookmark; then undefined.
     let initialKeys: Set<string> | undefined = watchList ? new Set() : undefined;
-    const decoder = new WatchEventDecoder();
+    const read = this.#options.metrics?.kubeObjectsRead.labels({ resource: watched.resource, encoding: stream.protobuf ? 'protobuf' : 'json' });
     const handle = (event: WatchEvent): void => {
       this.#lastActivity = this.#clock.now();
       this.#attempt = 0;
@@ -213,6 +225,7 @@ export class KubeInformer {
         if (!initialKeys && resourceVersion) this.#resourceVersion = resourceVersion;
         return;
       }
+      read?.inc();
       if (event.type === 'DELETED') this.#remove(event.object);
       else {
         const key = this.#upsert(narrowObject(watched.kind, { ...event.object, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
@@ -222,12 +235,23 @@ export class KubeInformer {
       if (!initialKeys && resourceVersion) this.#resourceVersion = resourceVersion;
     };
     try {
-      for await (const chunk of stream.body) {
+      if (stream.protobuf) {
+        const decoder = new ProtobufWatchEventDecoder(watched.kind);
+        for await (const chunk of stream.body) {
+          if (!current()) return;
+          for (const event of decoder.push(chunk)) handle(event);
+        }
         if (!current()) return;
-        for (const event of decoder.push(chunk)) handle(event);
+        decoder.end();
+      } else {
+        const decoder = new WatchEventDecoder();
+        for await (const chunk of stream.body) {
+          if (!current()) return;
+          for (const event of decoder.push(chunk)) handle(event);
+        }
+        if (!current()) return;
+        for (const event of decoder.end()) handle(event);
       }
-      if (!current()) return;
-      for (const event of decoder.end()) handle(event);
     } finally {
       if (current()) this.#closeStream(); // ended, broken, or a bad event: the next session opens a new one
     }
@@ -242,9 +266,12 @@ export class KubeInformer {
     let resourceVersion = '';
     let continueToken: string | undefined;
     let paged = pageSize > 0;
+    let encoding = 'json';
+    const protobuf = this.#protobuf ? (body: Buffer) => { encoding = 'protobuf'; return decodeList(watched.kind, body); } : undefined;
     for (;;) {
       let page: ListPage;
       try {
+        encoding = 'json';
         page = await client.request<ListPage>({
           method: 'GET', path: watched.path,
           query: {
@@ -252,6 +279,7 @@ export class KubeInformer {
             limit: paged ? String(pageSize) : undefined, continue: continueToken,
           },
           timeoutMs: this.#options.listTimeoutMs ?? 60_000,
+          protobuf,
         });
       } catch (err) {
         // The snapshot the pages come from was compacted away: list again, whole (as client-go's pager does).
@@ -267,6 +295,7 @@ export class KubeInformer {
       if (!current()) return;
       // Narrowed page by page: the full objects of a page (managedFields, last-applied
       // annotations) die young instead of the whole list's staying alive until its end.
+      this.#options.metrics?.kubeObjectsRead.inc({ resource: watched.resource, encoding }, page.items?.length ?? 0);
       for (const item of page.items ?? []) {
         const key = this.#upsert(narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
         if (key) keys.add(key);

@@ -18,6 +18,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Gateway: 'gateways',
   HTTPRoute: 'httproutes',
   GRPCRoute: 'grpcroutes',
+  TLSRoute: 'tlsroutes',
   ReferenceGrant: 'referencegrants',
 };
 

@@ -1,6 +1,6 @@
 // Narrow types of the Gateway API objects switchyard reads (gateway.networking.k8s.io, Standard
-// channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway, HTTPRoute and
-// GRPCRoute (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
+// channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway, HTTPRoute,
+// GRPCRoute and TLSRoute (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
 
 import type { KubeObject } from './kube-object.ts';
 
@@ -123,8 +123,21 @@ export interface GRPCRoute extends KubeObject {
   status?: unknown;
 }
 
+export interface TLSRouteRule {
+  name?: string;
+  /** Services (TLSRoute takes no filters on them); at most one rule in v1. */
+  backendRefs?: HTTPBackendRef[];
+}
+
+/** A TCP stream chosen by the SNI of its ClientHello, through a TLS listener (Passthrough or Terminate). */
+export interface TLSRoute extends KubeObject {
+  kind: 'TLSRoute';
+  spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: TLSRouteRule[] };
+  status?: unknown;
+}
+
 /** The route kinds of the Gateway API this router serves. */
-export type GatewayRoute = HTTPRoute | GRPCRoute;
+export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute;
 export type GatewayRouteKind = GatewayRoute['kind'];
 
 export interface ReferenceGrant extends KubeObject {

@@ -234,6 +234,15 @@ export function checkGRPCRoute(doc: Fields): void {
   });
 }
 
+export function checkTLSRoute(doc: Fields): void {
+  const spec = object(doc.spec, 'spec', true)!;
+  checkCommonRouteSpec(spec);
+  eachObject(spec.rules, 'spec.rules', (rule, f) => {
+    string(rule.name, `${f}.name`);
+    checkBackendRefs(rule.backendRefs, `${f}.backendRefs`);
+  });
+}
+
 export function checkReferenceGrant(doc: Fields): void {
   const spec = object(doc.spec, 'spec', true)!;
   eachObject(spec.from, 'spec.from', (e, f) => {

@@ -189,6 +189,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   Gateway: specAndStatus,
   HTTPRoute: specAndStatus,
   GRPCRoute: specAndStatus,
+  TLSRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
   Secret: (o, i) => ({
     ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),

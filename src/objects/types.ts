@@ -18,11 +18,12 @@ export type Kind =
   | 'Gateway'
   | 'HTTPRoute'
   | 'GRPCRoute'
+  | 'TLSRoute'
   | 'ReferenceGrant';
 
 export const KINDS: readonly Kind[] = [
   'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
-  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -40,6 +41,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Gateway: 'gateway.networking.k8s.io/v1',
   HTTPRoute: 'gateway.networking.k8s.io/v1',
   GRPCRoute: 'gateway.networking.k8s.io/v1',
+  TLSRoute: 'gateway.networking.k8s.io/v1',
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
 };
 
@@ -54,7 +56,7 @@ export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'In
 export type { KubeObject, ObjectMeta } from './kube-object.ts';
 import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
-import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant } from './gateway-types.ts';
+import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant, TLSRoute } from './gateway-types.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
 
@@ -211,6 +213,7 @@ export interface KindMap {
   Gateway: Gateway;
   HTTPRoute: HTTPRoute;
   GRPCRoute: GRPCRoute;
+  TLSRoute: TLSRoute;
   ReferenceGrant: ReferenceGrant;
 }
 

@@ -3,9 +3,10 @@
 // config → the route is rejected with reason InvalidMiddleware); the proxy creates instances.
 // Tenants can only name what is in here: a Middleware never loads code.
 
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { isPlugin } from './define-plugin.ts';
@@ -100,10 +101,12 @@ export async function loadPluginRegistry(specs: readonly string[], cwd = process
   if (specs.length > 0) resolveSwitchyardToThisRouter();
   for (const spec of specs) {
     let mod: { default?: unknown };
+    const url = resolveSpec(spec, cwd);
     try {
-      mod = await import(resolveSpec(spec, cwd)) as { default?: unknown };
+      mod = await import(url) as { default?: unknown };
     } catch (err) {
-      throw new PluginLoadError(`plugin ${spec}: cannot load: ${(err as Error).message.split('\n')[0]}`);
+      const message = (err as Error).message.split('\n')[0];
+      throw new PluginLoadError(`plugin ${spec}: cannot load: ${message}${esmHint(url, message)}`);
     }
     if (!isPlugin(mod.default)) throw new PluginLoadError(`plugin ${spec}: the default export is not a plugin (build it with definePlugin)`);
     try {
@@ -113,6 +116,26 @@ export async function loadPluginRegistry(specs: readonly string[], cwd = process
     }
   }
   return registry;
+}
+
+/**
+ * Why an ES module was read as CommonJS, when it was: `npm init` writes `"type": "commonjs"`, and
+ * a plugin author who ran it beside their `.ts` plugin (to install switchyard's types) gets
+ * Node's bare "Cannot use import statement outside a module" — name the file that decided.
+ */
+function esmHint(url: string, message: string): string {
+  if (!/Cannot use import statement outside a module|Unexpected token 'export'/.test(message) || !url.startsWith('file:')) return '';
+  const file = fileURLToPath(url);
+  if (/\.(mts|mjs)$/.test(file)) return '';
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      let type = 'commonjs';
+      try { type = (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type ?? 'commonjs'; } catch { /* unreadable: Node read it as CommonJS */ }
+      return ` (${pkg} has "type": "${type}", so Node reads ${path.basename(file)} as CommonJS: set "type": "module" there, or name the file .${file.endsWith('.ts') ? 'mts' : 'mjs'})`;
+    }
+    if (path.dirname(dir) === dir) return '';
+  }
 }
 
 function resolveSpec(spec: string, cwd: string): string {

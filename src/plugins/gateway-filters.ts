@@ -2,7 +2,8 @@
 // src/gateway/filters.ts; the settings are the rule's, compiled into GatewayRouteData):
 //   gateway-redirect          request: RequestRedirect answers with its Location
 //   gateway-invalid-backends  request: a rule without a usable backend answers 500 for its share
-//                             of requests (invalid backendRefs)
+//                             of requests (invalid backendRefs); a TLSRoute's (which has no
+//                             request phase) refuses that share of connections instead
 //   gateway-request           upstreamRequest: RequestHeaderModifier, URLRewrite (hostname, path)
 //   gateway-response          response: ResponseHeaderModifier
 // Upgrade requests run the same chain, so a redirect or an invalid backend applies to them too.
@@ -65,17 +66,32 @@ class GatewayInvalidBackends {
   }
 }
 
+/** A TLSRoute's streams: the same share, refused at the connection (there is no request to answer). */
+class GatewayInvalidStreams {
+  readonly #share: number;
+  constructor(share: number) {
+    this.#share = share;
+  }
+
+  connection(ctx: PluginContext): void {
+    if (this.#share >= 1 || Math.random() < this.#share) phaseRunOf(ctx).respondError(ProxyErrors.INVALID_BACKEND);
+  }
+}
+
 export const gatewayInvalidBackendsPlugin = definePlugin({
   name: 'gateway-invalid-backends',
-  config: Type.Object({ share: Type.Number({ exclusiveMinimum: 0, maximum: 1 }) }, { additionalProperties: false }),
-  create: (c) => new GatewayInvalidBackends(c.share),
+  config: Type.Object({ share: Type.Number({ exclusiveMinimum: 0, maximum: 1 }), stream: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  create: (c) => (c.stream === true ? new GatewayInvalidStreams(c.share) : new GatewayInvalidBackends(c.share)),
 });
 
 export const gatewayInvalidBackendsPolicy = builtinPolicy({
   plugin: gatewayInvalidBackendsPlugin,
   position: 'guard',
   // A redirect answers every request: the share does not apply then.
-  fromRoute: ({ gateway }) => (gateway !== undefined && gateway.redirect === null && gateway.invalidShare > 0 ? { share: gateway.invalidShare } : null),
+  fromRoute: ({ gateway, kind }) => {
+    if (gateway === undefined || gateway.redirect !== null || gateway.invalidShare <= 0) return null;
+    return kind === 'TLSRoute' ? { share: gateway.invalidShare, stream: true } : { share: gateway.invalidShare };
+  },
 });
 
 class GatewayRequest {

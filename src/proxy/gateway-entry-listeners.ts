@@ -5,7 +5,9 @@
 // handed to the same HTTP server or, for HTTPS, to a TLS terminator of the entry point's own
 // whose certificates are its listeners' (chosen by SNI as requests are chosen by Host: the most
 // specific listener). The proxy then matches the request only against the routes of that
-// listener (RouteTable.match with the entry point).
+// listener (RouteTable.match with the entry point). A TLS entry point reads each connection's
+// ClientHello (client-hello-reader.ts) and hands the stream, with the server name it names, to
+// the TLSRoute of the listener that name selects (RouteTable.matchStream with the entry point).
 //
 // A socket that cannot be bound (an address the node does not hold yet: a VIP that moves to this
 // node later) is retried every few seconds, with a log line, until it binds or is no longer wanted.
@@ -16,6 +18,7 @@ import { selectListener } from '../table/listener-selection.ts';
 import { normalizeHost } from '../table/match.ts';
 import type { GatewayEntryPoint } from '../table/types.ts';
 import { markGatewayEntry, type GatewayEntrySocket } from './connection-marks.ts';
+import { ClientHelloReader, type ClientHelloDispatcher, type ClientHelloVerdict } from './tls/client-hello-reader.ts';
 import type { TlsRouteItem, TlsRouteLookup } from './tls/sni-route.ts';
 import type { TlsTerminator } from './tls/tls-terminator.ts';
 
@@ -26,8 +29,36 @@ export interface GatewayEntryHandoff {
   http(socket: net.Socket): void;
   /** A TLS terminator for an HTTPS entry point, its certificates from `lookup`. */
   newTerminator(lookup: TlsRouteLookup): TlsTerminator;
+  /**
+   * A connection of a TLS entry point whose ClientHello is read (`buffered`, not consumed; the
+   * socket paused): to the TLSRoute `serverName` selects there ('' when it names none), or closed.
+   */
+  stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void;
+  /** How long a TLS entry point waits for a ClientHello (--header-timeout). */
+  helloTimeoutMs: number;
   /** Connections one listening socket accepts at most (--max-connections; 0 = no limit). */
   maxConnections: number;
+}
+
+/** A TLS entry point's connections: their ClientHello read, the verdict decides. */
+class StreamDispatch implements ClientHelloDispatcher {
+  readonly #bound: BoundEntry;
+  readonly #handoff: GatewayEntryHandoff;
+  readonly logger: Logger;
+  constructor(bound: BoundEntry, handoff: GatewayEntryHandoff, logger: Logger) {
+    this.#bound = bound;
+    this.#handoff = handoff;
+    this.logger = logger;
+  }
+
+  dispatch(socket: net.Socket, buffered: Buffer, verdict: ClientHelloVerdict): void {
+    // Nothing but a complete ClientHello has a stream to go to; there is no HTTP to answer with.
+    if (typeof verdict === 'string' || verdict.status !== 'ok') {
+      socket.destroy();
+      return;
+    }
+    this.#handoff.stream(socket, buffered, verdict.hello.serverName ?? '', this.#bound.entry);
+  }
 }
 
 /** SNI → the certificate of the most specific listener of the entry point whose hostname matches. */
@@ -47,6 +78,8 @@ class BoundEntry implements GatewayEntrySocket {
   entry: GatewayEntryPoint;
   readonly server: net.Server;
   terminator: TlsTerminator | null = null;
+  /** TLS entry points: where their connections' ClientHellos go. */
+  streams: StreamDispatch | null = null;
   retry: NodeJS.Timeout | null = null;
   constructor(entry: GatewayEntryPoint) {
     this.entry = entry;
@@ -90,8 +123,13 @@ export class GatewayEntryListeners {
       if (this.#handoff.maxConnections > 0) fresh.server.maxConnections = this.#handoff.maxConnections;
       this.#bound.set(id, fresh);
       if (point.protocol === 'HTTPS') fresh.terminator = this.#handoff.newTerminator(new EntryCertificates(fresh));
+      if (point.protocol === 'TLS') fresh.streams = new StreamDispatch(fresh, this.#handoff, this.#logger);
       fresh.server.on('connection', (socket: net.Socket) => {
         markGatewayEntry(socket, fresh);
+        if (fresh.streams !== null) {
+          new ClientHelloReader(fresh.streams, socket, this.#handoff.helloTimeoutMs);
+          return;
+        }
         // A client over its HTTP/2 glitch budget gets no new connection (tls/http2-guard.ts).
         if (fresh.terminator !== null && !fresh.terminator.acceptsClient(socket.remoteAddress)) socket.destroy();
         else if (fresh.terminator !== null) fresh.terminator.accept(socket);

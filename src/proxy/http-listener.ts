@@ -15,6 +15,14 @@ import { H2_PREFACE_ERROR, handOverToH2c, type H2cServer } from './h2c-server.ts
 import { onHttp1Timeout } from './keep-alive-idle.ts';
 
 /**
+ * Node ≥ 24.12: a request without Content-Length or Transfer-Encoding (no body, RFC 9112 §6.3)
+ * starts as an ended stream that emits no 'end' or 'close': what a GET costs Node's Readable
+ * machinery is saved (the router reads no such body; an empty one reads as empty). Older Node
+ * ignores the option. Shared with the HTTPS listener's HTTP/1.1 side.
+ */
+export const EMPTY_REQUESTS = { optimizeEmptyRequests: true } as const;
+
+/**
  * `proxy` handles the requests and upgrades (the serving layer, or a RouterProxy directly);
  * connections that open with the HTTP/2 preface go to `h2c` when given (h2c-server.ts).
  */
@@ -27,6 +35,7 @@ export function createHttpListener(proxy: RequestHandler, config: RouterConfig, 
     connectionsCheckingInterval: Math.min(1000, config.headerTimeout),
     requireHostHeader: true,
     joinDuplicateHeaders: false,
+    ...EMPTY_REQUESTS,
     // Upgrade requests other than WebSocket are refused in handleUpgrade.
   });
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;

@@ -7,13 +7,13 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
 import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
 import { InvalidUpstreamResponseError } from './upstream-failure.ts';
-import { useSmallQueue } from './pool-queue.ts';
+import { EndpointPool } from './endpoint-pool.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 
 /** A reason phrase Node will write (no control characters but HTAB). */
@@ -133,31 +133,15 @@ class UndiciAttempt implements UpstreamAttempt, Dispatcher.DispatchHandler {
 
 /**
  * Connection pool for one endpoint (plain HTTP/1.1, keep-alive below typical backend idle
- * timeouts). Not capped: a cap shared by every route and client of the endpoint is one a single
- * client can fill (130 stalled uploads made every other request to the endpoint queue behind
- * them). What bounds upstream connections is what bounds client requests: --max-connections,
- * HTTP/2 streams per connection, and the body inactivity timeout — as nginx, which opens an
- * upstream connection per request and keeps only idle ones.
+ * timeouts; endpoint-pool.ts). Not capped: a cap shared by every route and client of the
+ * endpoint is one a single client can fill (130 stalled uploads made every other request to the
+ * endpoint queue behind them). What bounds upstream connections is what bounds client requests:
+ * --max-connections, HTTP/2 streams per connection, and the body inactivity timeout — as nginx,
+ * which opens an upstream connection per request and keeps only idle ones. HTTP/1.1 only:
+ * undici 8 offers ALPN `h2` by default (allowH2) and then speaks HTTP/2 with its own client,
+ * which gRPC and our stream handling cannot rely on (upstream-h2-pool.ts): HTTP/2 to a backend
+ * is always the router's HTTP/2 pool, declared or chosen by ALPN (upstream-alpn-pool.ts).
  */
-export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?: string; servername?: string }): Pool {
-  const pool = new Pool(origin, {
-    connections: null,
-    pipelining: 1,
-    connectTimeout: connectTimeoutMs,
-    // Backends commonly close idle connections after 5 s (Node's default); stay below it and
-    // follow a shorter Keep-Alive hint minus a safety margin.
-    keepAliveTimeout: 4_000,
-    keepAliveMaxTimeout: 60_000,
-    keepAliveTimeoutThreshold: 1_000,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect: tls ? { ca: tls.ca, servername: tls.servername, rejectUnauthorized: true } : undefined,
-    // HTTP/1.1 only. undici 8 offers ALPN `h2` by default (allowH2) and then speaks HTTP/2 with its
-    // own client, which gRPC and our stream handling cannot rely on (upstream-h2-pool.ts): HTTP/2
-    // to a backend is always the router's HTTP/2 pool, declared or chosen by ALPN (upstream-alpn-pool.ts).
-    allowH2: false,
-  });
-  // Uncapped, it never queues a request: no 16 KB queue per endpoint (pool-queue.ts).
-  useSmallQueue(pool);
-  return pool;
+export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?: string; servername?: string }): EndpointPool {
+  return new EndpointPool(origin, { connectTimeoutMs, tls });
 }

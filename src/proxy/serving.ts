@@ -24,6 +24,10 @@ import { acceptedSocket, isTunnel, markTunnel } from './connection-marks.ts';
 import { ProxyProtocolGate, inheritClientAddress } from './proxy-protocol.ts';
 import type { CertificateMaterial } from './tls/secure-context-cache.ts';
 import { HttpsListener } from './tls/https-listener.ts';
+import { StreamTerminator } from './tls/stream-terminator.ts';
+import { streamDecision } from './tls/sni-route.ts';
+import { clientAddress } from './headers.ts';
+import type { GatewayEntryPoint } from '../table/types.ts';
 import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 import { loadDefaultCertificate } from './tls/default-certificate.ts';
 import { RequestEntry } from './request-entry.ts';
@@ -71,6 +75,8 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #https: HttpsListener;
   /** Gateways with addresses of their own: their sockets (gateway-entry-listeners.ts). */
   readonly #gateways: GatewayEntryListeners;
+  /** TLSRoutes of TLS Terminate listeners on Gateways' own addresses. */
+  readonly #streams: StreamTerminator;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #draining = false;
@@ -120,8 +126,11 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#adoptSessions(https.terminator.server);
     // h2c connections came through #http: already tracked.
     if (this.#h2c !== null) this.#adoptSessions(this.#h2c.server);
+    this.#streams = new StreamTerminator({ profile: tlsProfile(config), passthrough: proxy, handshakeTimeoutMs: config.headerTimeout, metrics, logger });
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
+      stream: (socket, buffered, serverName, entry) => this.#stream(socket, buffered, serverName, entry),
+      helloTimeoutMs: config.headerTimeout,
       maxConnections: config.maxConnections,
       newTerminator: (lookup) => {
         const terminator = new TlsTerminator({
@@ -135,6 +144,25 @@ export class ProxyListeners implements TlsRequestHandler {
         return terminator;
       },
     }, logger);
+  }
+
+  /** A TLS entry point's connection: to its TLSRoute (passthrough, or terminated here), else closed. */
+  #stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void {
+    this.#track(socket);
+    const item = this.#proxy.table.matchStream(serverName, entry);
+    if (item === null) {
+      this.#logger.debug({ remote: socket.remoteAddress, serverName, address: entry.address, port: entry.port }, 'no TLSRoute for this server name: connection closed');
+      socket.destroy();
+      return;
+    }
+    const decision = streamDecision(item);
+    const client = clientAddress(socket.remoteAddress);
+    if (decision.mode === 'passthrough') {
+      markTunnel(socket);
+      this.#proxy.handlePassthrough(socket, buffered, item, client, serverName);
+    } else {
+      this.#streams.accept(socket, buffered, item, client, serverName);
+    }
   }
 
   /** HTTP/2 sessions are told GOAWAY when the drain starts. */

@@ -20,7 +20,7 @@ import {
   gatewayResources, objectReferences, podResource, secretResource, watchedResources,
   type ObjectReferences,
 } from './watched-resources.ts';
-import { gatewayDiscovery } from './gateway-discovery.ts';
+import { optionalResourceDiscovery } from './crd-discovery.ts';
 
 /** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
 const PODS = 'pods';
@@ -83,9 +83,9 @@ export class KubernetesSource {
     const { config, store, client, backoffInitialMs } = this.#options;
     const log = this.#log();
     this.#unsubscribe = store.subscribe((changes) => this.#onChanges(changes));
-    // Gateway API: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
-    const gatewayPresent = await gatewayDiscovery(client, log, backoffInitialMs);
-    for (const watched of [...watchedResources(config), ...gatewayResources(config, gatewayPresent)]) this.#informers.push(this.#informer(watched));
+    // Gateway API and Middlewares: only the kinds whose CRDs are installed (an absent CRD must not block readiness).
+    const served = await optionalResourceDiscovery(client, log, backoffInitialMs);
+    for (const watched of [...watchedResources(config, served), ...gatewayResources(config, served)]) this.#informers.push(this.#informer(watched));
     log.info({ resources: this.#informers.map((i) => i.watched.resource), namespace: config.namespace || undefined }, 'starting informers');
     await Promise.all(this.#informers.map((i) => i.start()));
     store.flush(); // deliver the first lists now: their references start their informers
@@ -118,6 +118,7 @@ export class KubernetesSource {
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, listPageSize, clock,
       watchList: this.#watchList,
+      protobuf: config.kubeProtobuf,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });

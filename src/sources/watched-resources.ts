@@ -20,8 +20,11 @@ function resource(kind: Kind, config: RouterConfig, selectors: { labelSelector?:
   return collectionResource(kind, config.namespace || undefined, selectors);
 }
 
-/** The informers a router with this configuration always runs (see referencedResources for the rest). */
-export function watchedResources(config: RouterConfig): WatchedResource[] {
+/**
+ * The informers a router with this configuration always runs (see referencedResources for the
+ * rest). `served`: the optional resources discovery found (src/sources/crd-discovery.ts).
+ */
+export function watchedResources(config: RouterConfig, served: ReadonlySet<string> = new Set()): WatchedResource[] {
   const list = [
     // Route sharding as OpenShift does it: the API server filters by ROUTE_LABELS.
     resource('Route', config, { labelSelector: config.routeLabels }),
@@ -31,8 +34,9 @@ export function watchedResources(config: RouterConfig): WatchedResource[] {
     resource('EndpointSlice', config),
   ];
   if (config.namespaceLabels) list.push(resource('Namespace', config, { labelSelector: config.namespaceLabels }));
-  // Middlewares matter only with plugins loaded; without them the CRD need not be installed.
-  if (config.plugins.length > 0) list.push(resource('Middleware', config));
+  // Middlewares are read wherever their CRD is installed: built-in plugins (compress) can be named
+  // without --plugin. With --plugin the CRD is required (the router does not become ready without it).
+  if (config.plugins.length > 0 || served.has(`${groupVersionPath('Middleware')}/${pluralOf('Middleware')}`)) list.push(resource('Middleware', config));
   return list;
 }
 
@@ -84,8 +88,8 @@ export function secretResource(secretKey: string): WatchedResource {
 
 // ---- Gateway API -----------------------------------------------------------------------------
 
-/** The Gateway API kinds, read only when their CRDs are installed (see gatewayDiscovery). */
-export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'ReferenceGrant'];
+/** The Gateway API kinds, read only when their CRDs are installed (see optionalResourceDiscovery). */
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant'];
 
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {

@@ -1,4 +1,4 @@
-// Writes GatewayClass, Gateway, HTTPRoute and GRPCRoute status (leader only, like Route status): the
+// Writes GatewayClass, Gateway, HTTPRoute, GRPCRoute and TLSRoute status (leader only, like Route status): the
 // desired status set is diffed against what was last asked for, each changed object is read
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
@@ -57,9 +57,9 @@ export class GatewayStatusWriter {
     }
     // Routes no longer attached to a Gateway of ours: take our parent entries out.
     for (const key of [...this.#asked.keys()]) {
-      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/'))) continue;
+      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/'))) continue;
       this.#asked.delete(key);
-      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute', string, string];
+      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute', string, string];
       this.#pending.set(key, { kind, namespace, name, body: (cur, now) => routeStatus(undefined, cur, now) });
     }
     void this.#run();

@@ -27,6 +27,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ingress, Route } from '../objects/types.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
+import { decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../kube/protobuf-objects.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { AdmissionResult } from '../table/types.ts';
 import { desiredLoadBalancer } from './ingress-status.ts';
@@ -77,6 +78,7 @@ export class StatusWriter {
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
   #counts = { written: 0, read: 0, conflicts: 0, refused: 0 };
+  #peakInFlight = 0;
   /** resourceVersion each of our writes left, until the informers' copy has caught up with it. */
   #written = new Map<string, string>();
 
@@ -90,6 +92,11 @@ export class StatusWriter {
   /** Requests made so far: status PATCHes written, objects read (GET), 409 conflicts, 429 refusals. */
   get counts(): Readonly<{ written: number; read: number; conflicts: number; refused: number }> {
     return { ...this.#counts };
+  }
+
+  /** The most writes that were in flight at once (what the adaptive window let through). */
+  get peakInFlight(): number {
+    return this.#peakInFlight;
   }
 
   /** Desired state for these routes/ingresses; writes follow asynchronously. */
@@ -150,6 +157,7 @@ export class StatusWriter {
       if (!write) continue;
       this.#pending.delete(key);
       this.#inFlight.add(key);
+      if (this.#inFlight.size > this.#peakInFlight) this.#peakInFlight = this.#inFlight.size;
       void this.#write(key, write).then((outcome) => this.#settled(key, write, outcome));
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
@@ -217,9 +225,12 @@ export class StatusWriter {
         const status = this.#desiredStatus(ref.kind, current, result);
         if (!status.changed) return DONE;
         started = this.#clock.now();
-        const answer = await client.request<Route | Ingress | undefined>({
+        // Only the new resourceVersion is read from the answer: asked for as metadata only
+        // (PartialObjectMetadata, protobuf), the API server encodes and sends a fraction of the object.
+        const answer = await client.request<{ metadata?: { resourceVersion?: string } } | undefined>({
           method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
           body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
+          protobuf: decodePartialObjectMetadata, accept: PARTIAL_METADATA_ACCEPT,
         });
         this.#written.set(key, answer?.metadata?.resourceVersion ?? '');
         this.#window.answered(started, this.#clock.now());

@@ -90,6 +90,22 @@ class HostSlot<T> {
     return -1;
   }
 
+  /**
+   * Index of the first TLSRoute whose streams come in where this one did: through `listener`
+   * (a Gateway's own address), or through the shared HTTPS port (null); -1 when none.
+   */
+  findStream(listener: string | null, deepOnly = false): number {
+    if (this.conditions === null) return -1;
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) {
+      if (deepOnly && this.deep![i] === 0) continue;
+      const stream = routes[i]!.gateway?.stream;
+      if (stream === undefined) continue;
+      if (listener === null ? stream.shared : stream.listeners.includes(listener)) return i;
+    }
+    return -1;
+  }
+
   /** As find(), among the routes of one namespace only. */
   findOwned(target: string, end: number, namespace: string, req?: MatchRequest, secure = false): number {
     const kinds = this.kinds;
@@ -267,6 +283,48 @@ export class RouteTable<T> {
     if (listener !== null) return null;
     if (owner !== null && this.#defaultRoute !== null && this.#defaultRoute.namespace !== owner) return null;
     return this.#defaultItem;
+  }
+
+  /**
+   * The TLSRoute serving a TLS stream whose ClientHello names `serverName` (normalised; '' when
+   * it names none), or null. `entry`: it arrived on a Gateway's own address and port, where it
+   * belongs to the most specific listener matching the name (as a request does, see match());
+   * null: on the shared HTTPS port. The exact host first, then the wildcards above it (the
+   * nearest first), then the routes without hostname. Routes, Ingresses and HTTPRoutes never
+   * serve a stream: they see requests.
+   */
+  matchStream(serverName: string, entry: GatewayEntryPoint | null = null): T | null {
+    let listener: string | null = null;
+    if (entry !== null) {
+      const selected = selectListener(entry.listeners, serverName);
+      if (selected === null) return null;
+      listener = selected.key;
+    }
+    if (serverName !== '') {
+      const exact = this.#exact.get(serverName);
+      if (exact !== undefined) {
+        const i = exact.findStream(listener);
+        if (i !== -1) return exact.items[i]!;
+      }
+      const parent = parentDomain(serverName);
+      const wildcard = this.#wildcard.get(parent);
+      if (wildcard !== undefined) {
+        const i = wildcard.findStream(listener);
+        if (i !== -1) return wildcard.items[i]!;
+      }
+      for (let domain = parentDomain(parent); domain !== '' && this.#deepSlots > 0; domain = parentDomain(domain)) {
+        const slot = this.#wildcard.get(domain);
+        if (slot === undefined || slot.deep === null) continue;
+        const i = slot.findStream(listener, true);
+        if (i !== -1) return slot.items[i]!;
+      }
+    }
+    const hostless = this.#hostless;
+    if (hostless !== null) {
+      const i = hostless.findStream(listener);
+      if (i !== -1) return hostless.items[i]!;
+    }
+    return null;
   }
 
   /**

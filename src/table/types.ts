@@ -12,11 +12,11 @@ export type Balance = typeof BALANCE_ALGORITHMS[number];
 export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
 export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
 /** The kinds of object a served route comes from. */
-export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute' | 'GRPCRoute';
+export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute';
 
 /** The Gateway API route kinds (src/gateway/): they share hosts by the spec's precedence, not by namespace. */
-export function isGatewayRouteKind(kind: RouteKind): kind is 'HTTPRoute' | 'GRPCRoute' {
-  return kind === 'HTTPRoute' || kind === 'GRPCRoute';
+export function isGatewayRouteKind(kind: RouteKind): kind is 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' {
+  return kind === 'HTTPRoute' || kind === 'GRPCRoute' || kind === 'TLSRoute';
 }
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
@@ -227,6 +227,19 @@ export interface GatewayRouteData {
   invalidShare: number;
   /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
   grpc?: { service: number; method: number };
+  /**
+   * TLSRoute: where its streams come in, chosen by SNI (RouteTable.matchStream) — never by an
+   * HTTP request, whose conditions (http, https, listeners) are all off for it.
+   */
+  stream?: StreamEntry;
+}
+
+/** The TLS listeners a TLSRoute is attached through. */
+export interface StreamEntry {
+  /** Through a TLS listener on the router's shared HTTPS port. */
+  shared: boolean;
+  /** Through these TLS listeners on Gateways' own addresses (`namespace/gateway/listener`). */
+  listeners: string[];
 }
 
 /**
@@ -255,7 +268,7 @@ export interface GatewayListenerEntry {
   key: string;
   /** Normalised hostname; '' = any host. */
   hostname: string;
-  /** HTTPS: the certificate of the listener. */
+  /** HTTPS, and TLS in mode Terminate: the certificate of the listener. */
   certificate: { cert: string; key: string } | null;
 }
 
@@ -268,7 +281,8 @@ export interface GatewayListenerEntry {
 export interface GatewayEntryPoint {
   address: string;
   port: number;
-  protocol: 'HTTP' | 'HTTPS';
+  /** TLS: streams chosen by SNI among the TLSRoutes of its listeners (passthrough, or terminated with the listener's certificate). */
+  protocol: 'HTTP' | 'HTTPS' | 'TLS';
   /** Most specific first: exact hostnames, then wildcards by length, then the listener without hostname. */
   listeners: GatewayListenerEntry[];
 }

@@ -5,7 +5,8 @@ import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startRouter, type RouterProcess } from '../support/router-process.ts';
+import { CLI, startRouter, type RouterProcess } from '../support/router-process.ts';
+import { runCommand } from '../support/run-command.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
 import { request } from '../support/http-client.ts';
 
@@ -59,4 +60,14 @@ test('both plugins loaded and ran: their import of switchyard resolved to the ro
   t.is(reply.status, 200);
   t.is(reply.headers['x-lone'], 'lone');
   t.is(reply.headers['x-js'], 'configured');
+});
+
+test('a .ts plugin beside a package.json of "type": "commonjs" (what npm init writes) is refused with the fix, not Node\'s bare syntax error', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sy-cjs-plugin-'));
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'my-plugin', type: 'commonjs' }));
+  writeFileSync(path.join(dir, 'stamp.ts'), PLUGIN('stamp', 'x-stamp'));
+  writeFileSync(path.join(dir, 'routes.yaml'), serviceYaml('app', [backend.port]));
+  const run = await runCommand(process.execPath, [CLI, 'run', '--file', 'routes.yaml', '--plugin', './stamp.ts', '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'], { cwd: dir, timeoutMs: 60_000 });
+  t.not(run.status, 0);
+  t.true(run.stderr.includes(`plugin ./stamp.ts: cannot load: Cannot use import statement outside a module (${path.join(dir, 'package.json')} has "type": "commonjs", so Node reads stamp.ts as CommonJS: set "type": "module" there, or name the file .mts)`), run.stderr);
 });

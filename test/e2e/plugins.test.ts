@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, routeYaml, type Backend } from '../support/backends.ts';
-import { request, eventually, metricsText, metricValue } from '../support/http-client.ts';
+import { request, rawExchange, eventually, metricsText, metricValue } from '../support/http-client.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const example = (name: string) => path.join(root, 'examples/plugins', `${name}.ts`);
@@ -175,6 +175,17 @@ test.serial('opt-in body buffering: the buffered body is forwarded, a refused on
   t.is(large.status, 413);
   t.is(large.headers['x-switchyard-error'], 'SY_BODY_TOO_LARGE');
   t.is((await request(router.http, { host: 'body.test', path: '/after' })).status, 200);
+  // A POST without Content-Length or Transfer-Encoding has an empty body (RFC 9112 §6.3): read
+  // as empty, forwarded; Node hands such a request over already ended (optimizeEmptyRequests),
+  // and the next request on the connection is served after it.
+  const empty = await rawExchange(router.http, 'POST /empty HTTP/1.1\r\nHost: body.test\r\n\r\nGET /next HTTP/1.1\r\nHost: body.test\r\nConnection: close\r\n\r\n');
+  const answers = empty.split('HTTP/1.1 ').slice(1);
+  t.is(answers.length, 2, empty);
+  t.true(answers[0]!.startsWith('200'), empty);
+  t.regex(answers[0]!, /"body":""/);
+  t.regex(answers[0]!, /"url":"\/empty"/);
+  t.true(answers[1]!.startsWith('200'), empty);
+  t.regex(answers[1]!, /"url":"\/next"/);
 });
 
 test.serial('a Middleware edit applies live', async (t) => {

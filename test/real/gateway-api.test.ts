@@ -23,6 +23,7 @@ const GW = 'gateway.networking.k8s.io';
 let cluster: RealCluster;
 let router: RouterProcess;
 let httpPort: number;
+let httpsPort: number;
 
 test.before(async (t) => {
   t.timeout(300_000);
@@ -34,9 +35,10 @@ test.before(async (t) => {
   await cluster.apply({ files: ['namespace', 'service-account', 'cluster-role', 'cluster-role-binding', 'role', 'role-binding'].map((f) => `${MANIFESTS}base/${f}.yaml`) });
   await cluster.apply({ files: crds });
   const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s',
-    'crd/routes.route.openshift.io', ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants'].map((p) => `crd/${p}.${GW}`)]);
+    'crd/routes.route.openshift.io', ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'referencegrants'].map((p) => `crd/${p}.${GW}`)]);
   if (wait.code !== 0) throw new Error(wait.stderr);
   httpPort = await freePort();
+  httpsPort = await freePort();
   await cluster.apply({ yaml: `
 apiVersion: v1
 kind: Namespace
@@ -67,6 +69,15 @@ spec:
   listeners:
     - { name: http, protocol: HTTP, port: ${httpPort} }
     - { name: elsewhere, protocol: HTTP, port: 1, hostname: elsewhere.example.com }
+    - { name: tls, protocol: TLS, port: ${httpsPort}, hostname: db.example.com, tls: { mode: Passthrough } }
+---
+apiVersion: ${GW}/v1
+kind: TLSRoute
+metadata: { name: db, namespace: shop }
+spec:
+  parentRefs: [{ name: edge, sectionName: tls }]
+  hostnames: [db.example.com]
+  rules: [{ backendRefs: [{ name: web, port: 80 }] }]
 ---
 apiVersion: ${GW}/v1
 kind: HTTPRoute
@@ -99,7 +110,7 @@ spec:
 ` });
   const { kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router');
   router = await startRouter({
-    args: ['--kubeconfig', kubeconfig, '--http-port', String(httpPort), '--publish-status-address', '127.0.0.1',
+    args: ['--kubeconfig', kubeconfig, '--http-port', String(httpPort), '--https-port', String(httpsPort), '--publish-status-address', '127.0.0.1',
       '--lease-duration', '4s', '--lease-renew-deadline', '3s', '--lease-retry-period', '500ms'],
     env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info' },
     timeoutMs: 60_000,
@@ -137,7 +148,7 @@ test.serial('status written by the router through the CRDs\' status subresources
   const done = async () => {
     const [c, g, r, m] = await Promise.all([get(path.gatewayClass), get(path.gateway), get(path.route), get(path.missing)]);
     return c.status?.conditions?.some((x: any) => x.type === 'Accepted' && x.status === 'True')
-      && g.status?.listeners?.length === 2 && r.status?.parents?.length === 1 && m.status?.parents?.length === 1;
+      && g.status?.listeners?.length === 3 && r.status?.parents?.length === 1 && m.status?.parents?.length === 1;
   };
   t.true(await eventually(done, 30_000));
   const gatewayClass = await get(path.gatewayClass);
@@ -191,6 +202,24 @@ test.serial('a GRPCRoute: served over h2c (a gRPC status for each call), its sta
   const http = gateway.status.listeners.find((l: any) => l.name === 'http');
   t.deepEqual(http.supportedKinds.map((k: any) => k.kind), ['HTTPRoute', 'GRPCRoute']);
   t.is(http.attachedRoutes, 3);
+  const denied = cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && (e.objectRef?.apiGroup === GW) && (e.responseStatus?.code ?? 0) === 403);
+  t.deepEqual(denied.map((e) => e.requestURI), []);
+});
+
+test.serial('a TLSRoute: read from its CRD, its stream in the table, its status written under the RBAC of manifests/base', async (t) => {
+  const path = `/apis/${GW}/v1/namespaces/shop/tlsroutes/db`;
+  t.true(await eventually(async () => (await get(path)).status?.parents?.length === 1, 30_000));
+  const route = await get(path);
+  const parent = route.status.parents[0];
+  t.like(parent.conditions.find((c: any) => c.type === 'Accepted'), { status: 'True', observedGeneration: route.metadata.generation });
+  t.like(parent.conditions.find((c: any) => c.type === 'ResolvedRefs'), { status: 'True' });
+  const gateway = await get(`/apis/${GW}/v1/namespaces/shop/gateways/edge`);
+  const listener = gateway.status.listeners.find((l: any) => l.name === 'tls');
+  t.deepEqual(listener.supportedKinds.map((k: any) => k.kind), ['TLSRoute']);
+  t.is(listener.attachedRoutes, 1);
+  const debug = (await request(router.admin, { path: '/debug/routes' })).json<any>();
+  const entry = debug.hosts.find((h: any) => h.host === 'db.example.com');
+  t.deepEqual(entry.routes.map((r: any) => r.key), ['TLSRoute/shop/db/0/passthrough@db.example.com']);
   const denied = cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && (e.objectRef?.apiGroup === GW) && (e.responseStatus?.code ?? 0) === 403);
   t.deepEqual(denied.map((e) => e.requestURI), []);
 });

@@ -14,6 +14,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import tls from 'node:tls';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCertificate } from '../support/certs.ts';
 import { eventually, request } from '../support/http-client.ts';
@@ -299,6 +300,46 @@ spec:
   const get = await cluster.kubectl(['get', 'route', 'pods', '-n', 'app', '-o', 'wide']);
   t.is(get.code, 0, get.stderr);
   t.regex(get.stdout.trim().split('\n')[1]!, /^pods\s+pods\.apps\.example\.com\s+pods\s+None\s+True\s+\S+$/, get.stdout);
+});
+
+test.serial('a Middleware of a built-in plugin (compress) applies with no --plugin: the router reads Middlewares wherever their CRD is installed', async (t) => {
+  t.timeout(120_000);
+  // Before, Middlewares were watched only when --plugin loaded a plugin, so this route (no
+  // --plugin on this router) answered 500 SY_MIDDLEWARE_INVALID: its Middleware was never read.
+  hosts ??= await createNetnsHosts(2);
+  const ip = hosts.addresses[0]!;
+  await hosts.startEcho(ip, 8081);
+  await cluster.apply({ yaml: `
+apiVersion: v1
+kind: Service
+metadata: { name: zipped, namespace: app }
+spec:
+  selector: { app: zipped }
+  ports: [{ name: http, port: 80, targetPort: 8081 }]
+---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: gzip, namespace: app }
+spec: { plugin: compress, config: { encodings: [gzip], minSize: 1 } }
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: { name: zipped, namespace: app, annotations: { switchyard.io/middlewares: gzip } }
+spec:
+  host: zipped.apps.example.com
+  to: { kind: Service, name: zipped }
+` });
+  await cluster.createPod({ namespace: 'app', name: 'zipped-1', labels: { app: 'zipped' }, ip, ready: true });
+  const reply = await eventually(async () => {
+    const r = await request(router.http, { host: 'zipped.apps.example.com', path: '/z', headers: { 'accept-encoding': 'gzip' } });
+    return r.status === 200 ? r : undefined;
+  }, 30_000, 200);
+  t.truthy(reply, JSON.stringify(await routeOf('zipped.apps.example.com')));
+  t.is(reply!.headers['content-encoding'], 'gzip');
+  t.is(JSON.parse(gunzipSync(reply!.raw).toString()).url, '/z');
+  // Its list and watch are in the audit log, and allowed by the shipped RBAC.
+  const reads = routerRequests().filter((r) => r.resource === 'middlewares');
+  t.true(reads.some((r) => r.verb === 'watch' && r.code === 200) || reads.some((r) => r.verb === 'list' && r.code === 200), JSON.stringify(reads));
 });
 
 test.serial('switchyard autoport under the example RBAC patches its own pod, and can do nothing else', async (t) => {

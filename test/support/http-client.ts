@@ -8,6 +8,8 @@ export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The body's bytes as received (e.g. still compressed). */
+  raw: Buffer;
   json<T = Record<string, unknown>>(): T;
 }
 
@@ -25,8 +27,9 @@ export function request(port: number, options: { address?: string; host?: string
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        const raw = Buffer.concat(chunks);
+        const body = raw.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, raw, json: () => JSON.parse(body) });
       });
       res.on('error', reject);
     });

@@ -43,6 +43,7 @@ export interface StartOptions {
   cwd?: string;
 }
 
+const EXIT_WITH_PARENT = fileURLToPath(new URL('./exit-with-parent.ts', import.meta.url));
 const running = new Set<ChildProcess>();
 process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
 
@@ -55,10 +56,11 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
   if (!has('--https-port')) defaults.push('--https-port', '0');
   if (!has('--admin-port')) defaults.push('--admin-port', '0');
   if (!has('--workers')) defaults.push('--workers', '0');
-  const command = [...(options.prefix ?? []), process.execPath, options.cli ?? CLI, 'run', ...defaults, ...args];
+  const command = [...(options.prefix ?? []), process.execPath, '--import', EXIT_WITH_PARENT, options.cli ?? CLI, 'run', ...defaults, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ROUTER_LOG_LEVEL: process.env.ROUTER_LOG_LEVEL ?? 'debug', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin: a pipe this process alone holds open, so the router sees it close if we die (exit-with-parent.ts).
+    stdio: ['pipe', 'pipe', 'pipe'],
     cwd: options.cwd,
   });
   running.add(child);
@@ -85,7 +87,9 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
     // 'close', not 'exit': it comes after stdout/stderr are drained, so the last lines are in.
     child.once('close', (code, signal) => { running.delete(child); resolve({ code, signal }); });
   });
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+  // The bound only turns a line that never comes into an error with stderr; it is generous
+  // because the suite must pass beside CPU hogs, where a starved router logs seconds late.
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise<Record<string, unknown>>((resolve, reject) => {

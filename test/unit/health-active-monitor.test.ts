@@ -479,4 +479,34 @@ test('watch/unwatch: reference-counted per endpoint and check; the last unwatch 
   m.watch({ endpoint, check: shared });
   m.watch({ endpoint: again, check: shared });
   t.is(m.size, 1);
+  // The replaced loop's users are the new one's: the old state's user leaving does not stop it.
+  m.unwatch({ endpoint, check: shared });
+  t.is(m.size, 1);
+  await probes(m, again, 1);
+  m.unwatch({ endpoint: again, check: shared });
+  t.is(m.size, 0);
+});
+
+test('endpoints checked alike share the check; one check leaving an endpoint leaves the others probing', async (t) => {
+  const server = net.createServer((socket) => socket.destroy());
+  const port = await listen(t, server);
+  const m = monitor(t);
+  const a = endpointAt(port);
+  const b = endpointAt(port);
+  const tcp = check({ intervalMs: 60_000 });
+  const http = check({ type: 'http', path: '/healthz', intervalMs: 60_000, expect: ['2xx'] });
+  for (const endpoint of [a, b]) m.watch({ endpoint, check: tcp });
+  m.watch({ endpoint: a, check: http });
+  t.is(m.size, 3);
+  m.unwatch({ endpoint: a, check: tcp });
+  t.is(m.size, 2);
+  // b is still checked over TCP; a keeps its HTTP check (the server resets it: a failure, a verdict all the same)
+  const [onB, onA] = await Promise.all([probes(m, b, 1), probes(m, a, 1)]);
+  t.deepEqual([onB, onA], [[true], [false]]);
+  m.unwatch({ endpoint: b, check: tcp });
+  m.watch({ endpoint: b, check: tcp }); // the check made again after its last loop left
+  t.true(await probes(m, b, 1).then(([healthy]) => healthy === true));
+  m.unwatch({ endpoint: b, check: tcp });
+  m.unwatch({ endpoint: a, check: http });
+  t.is(m.size, 0);
 });

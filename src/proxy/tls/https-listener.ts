@@ -1,6 +1,7 @@
 // The HTTPS port: a plain TCP server that peeks at each connection's ClientHello (without
-// consuming it), then either pipes the raw bytes to a passthrough endpoint or replays them into
-// the TLS terminator. Slow or silent clients are cut at the header timeout; plain HTTP sent to
+// consuming it, client-hello-reader.ts), then either pipes the raw bytes to a passthrough
+// endpoint, terminates a TLSRoute's stream (stream-terminator.ts), or replays them into the TLS
+// terminator. Slow or silent clients are cut at the header timeout; plain HTTP sent to
 // this port gets a 400 and is closed; garbage is closed at once. Nothing a client sends can
 // throw out of here.
 
@@ -14,11 +15,13 @@ import { writeRawError } from '../error-response.ts';
 import { clientAddress } from '../headers.ts';
 import { markTunnel } from '../connection-marks.ts';
 import type { ProxyProtocolGate } from '../proxy-protocol.ts';
-import { MAX_CLIENT_HELLO_BYTES, looksLikeHttp, parseClientHello } from './client-hello.ts';
+import { looksLikeHttp } from './client-hello.ts';
+import { ClientHelloReader, type ClientHelloDispatcher, type ClientHelloVerdict } from './client-hello-reader.ts';
 import { loadDefaultCertificate } from './default-certificate.ts';
 import type { PassthroughHandler } from '../router-proxy.ts';
 import type { CertificateMaterial } from './secure-context-cache.ts';
 import { decideTls, type TlsRouteLookup } from './sni-route.ts';
+import { StreamTerminator } from './stream-terminator.ts';
 import { TlsTerminator, type TlsRequestHandler } from './tls-terminator.ts';
 import { tlsProfile } from './tls-profile.ts';
 import type { ClientGlitchLedger } from './glitch-budget.ts';
@@ -49,13 +52,13 @@ export interface HttpsListenerOptions {
   glitchLedger?: ClientGlitchLedger;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-export class HttpsListener {
+export class HttpsListener implements ClientHelloDispatcher {
   readonly server: net.Server;
   readonly terminator: TlsTerminator;
   readonly #lookup: TlsRouteLookup;
   readonly #passthrough: PassthroughHandler | undefined;
+  /** TLSRoutes of TLS Terminate listeners on this port; null without a passthrough handler. */
+  readonly #streams: StreamTerminator | null;
   readonly #config: HttpsListenerConfig;
   readonly logger: Logger;
   readonly #connections = new Set<net.Socket>();
@@ -89,6 +92,9 @@ export class HttpsListener {
       maxHeaderSize: config.maxHeaderSize,
       metrics,
       logger,
+    });
+    this.#streams = options.passthrough === undefined ? null : new StreamTerminator({
+      profile: tlsProfile(config), passthrough: options.passthrough, handshakeTimeoutMs: config.headerTimeout, metrics, logger,
     });
     this.#gauge = metrics.connectionsActive.labels(options.listenerName ?? 'https');
     const h = metrics.tlsHandshakes;
@@ -158,7 +164,7 @@ export class HttpsListener {
   }
 
   /** Called by the reader once it has a verdict on the connection's first bytes. */
-  dispatch(socket: net.Socket, buffered: Buffer, verdict: ReturnType<typeof parseClientHello> | 'timeout' | 'too-large'): void {
+  dispatch(socket: net.Socket, buffered: Buffer, verdict: ClientHelloVerdict): void {
     if (verdict === 'timeout') {
       this.#results.timeout.inc();
       socket.destroy();
@@ -185,66 +191,12 @@ export class HttpsListener {
       else this.#passthrough.handlePassthrough(socket, buffered, decision.item, clientAddress(socket.remoteAddress), verdict.hello.serverName ?? '');
       return;
     }
+    if (decision.mode === 'stream') {
+      if (this.#streams === null) socket.destroy();
+      else this.#streams.accept(socket, buffered, decision.item, clientAddress(socket.remoteAddress), verdict.hello.serverName ?? '');
+      return;
+    }
     socket.unshift(buffered);
     this.terminator.accept(socket);
   }
 }
-
-/** Buffers a connection's first bytes until the ClientHello is complete, invalid or late. */
-class ClientHelloReader {
-  readonly #listener: HttpsListener;
-  readonly #socket: net.Socket;
-  readonly #timer: NodeJS.Timeout;
-  #buffered: Buffer = EMPTY;
-  readonly #onData = (chunk: Buffer): void => this.#read(chunk);
-  readonly #onEnd = (): void => this.#finish(null);
-  readonly #onError = (): void => this.#finish(null);
-
-  constructor(listener: HttpsListener, socket: net.Socket, timeoutMs: number) {
-    this.#listener = listener;
-    this.#socket = socket;
-    this.#timer = setTimeout(onHelloTimeout, timeoutMs, this);
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
-  }
-
-  #read(chunk: Buffer): void {
-    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
-    const verdict = parseClientHello(this.#buffered);
-    if (verdict.status !== 'incomplete') this.#finish(verdict);
-    else if (this.#buffered.length > MAX_CLIENT_HELLO_BYTES) this.#finish('too-large');
-  }
-
-  timeout(): void {
-    this.#finish('timeout');
-  }
-
-  #finish(verdict: Parameters<HttpsListener['dispatch']>[2] | null): void {
-    clearTimeout(this.#timer);
-    const socket = this.#socket;
-    socket.removeListener('data', this.#onData);
-    socket.removeListener('end', this.#onEnd);
-    socket.removeListener('error', this.#onError);
-    socket.pause();
-    // From here on errors are the tunnel's or the TLS socket's; this keeps a late one from throwing.
-    socket.on('error', ignoreError);
-    if (verdict === null) {
-      socket.destroy();
-      return;
-    }
-    try {
-      this.#listener.dispatch(socket, this.#buffered, verdict);
-    } catch (err) {
-      // A bug here must cost one connection, not the process.
-      this.#listener.logger.error({ err }, 'https connection dispatch failed');
-      socket.destroy();
-    }
-  }
-}
-
-function onHelloTimeout(reader: ClientHelloReader): void {
-  reader.timeout();
-}
-
-function ignoreError(): void {}

@@ -16,7 +16,7 @@ import { ProxyErrors } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { refuseConnect, sendError, sendStreamError, writeRawError } from '../error-response.ts';
-import { onClientError } from '../http-listener.ts';
+import { EMPTY_REQUESTS, onClientError } from '../http-listener.ts';
 import type { RequestHandler, StreamHandler } from '../request-handler.ts';
 import { checkRequestHead, checkStreamHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';
@@ -116,6 +116,7 @@ export class TlsTerminator {
         keepAliveTimeout: options.clientTimeoutMs,
         maxHeaderSize: options.maxHeaderSize,
         requireHostHeader: true,
+        ...EMPTY_REQUESTS,
       },
       ...http2SessionOptions(options),
     } as http2.SecureServerOptions);

@@ -1,0 +1,175 @@
+// `node bench/apiserver-cost.ts`: what one router's reads and status writes cost kube-apiserver,
+// encoding by encoding, without a router process in the way (issue 25). A real kube-apiserver +
+// etcd (profiling on) with R Services, EndpointSlices of 3 endpoints and Routes; then, in
+// interleaved rounds, the reads a router's start makes (a watch-list of each kind, read to its
+// end bookmark) as JSON and with Services and EndpointSlices as protobuf, and batches of Route
+// status PATCHes answered as the whole object (JSON) or as metadata only (PartialObjectMetadata,
+// protobuf). Prints kube-apiserver CPU seconds per start and per 1,000 writes; with
+// COST_PROFILE=1 also takes a 10 s CPU profile of kube-apiserver during each kind of work and
+// prints its top frames (`go tool pprof`, Go at /usr/local/go/bin).
+//
+// Env: COST_APISERVER_ARGS (more kube-apiserver flags), COST_ROUTES (5000), COST_ROUNDS (3), COST_WRITES (1000 per batch), COST_PARTS (reads,writes;
+// paged: the same by paged lists; cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true;
+// router: a router process's start to readiness, this build's dist/, once per COST_ROUTER_VARIANTS, ';'-separated
+// router flags, default "default;--kube-protobuf=false;--watch-list=false"), COST_PROFILE.
+
+import { execFile, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { KubeClient } from '../src/kube/client.ts';
+import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
+import { decodeList, decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../src/kube/protobuf-objects.ts';
+import { binaryDir, startRealCluster } from '../test/support/real-apiserver.ts';
+import { childByName } from './fleet-measure.ts';
+import { createRouteObjects } from './fleet-objects.ts';
+import { cpuSeconds } from './proc.ts';
+import { startRouter } from '../test/support/router-process.ts';
+
+const ROUTES = Number(process.env.COST_ROUTES ?? 5000);
+const ROUNDS = Number(process.env.COST_ROUNDS ?? 3);
+const WRITES = Number(process.env.COST_WRITES ?? 1000);
+const PROFILE = process.env.COST_PROFILE === '1';
+const uptime = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const KINDS = ['/apis/route.openshift.io/v1/routes', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices'];
+
+const cluster = await startRealCluster({ apiServerArgs: ['--profiling=true', ...(process.env.COST_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean)] });
+const apiPid = childByName('kube-apiserver');
+const client = new KubeClient(loadKubeConfig(cluster.adminKubeconfig), { userAgent: 'switchyard-bench' });
+
+/** Read a watch-list of every kind (or of `only`) to its end bookmark; bytes received. */
+async function start(protobuf: boolean, only?: string, accept?: string): Promise<number> {
+  let bytes = 0;
+  await Promise.all(KINDS.filter((k) => only === undefined || k.endsWith(only)).map(async (kind) => {
+    const stream = await client.watch(kind, { watch: 'true', allowWatchBookmarks: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' },
+      { protobuf: protobuf && !kind.includes('route.openshift.io'), accept });
+    const marker = stream.protobuf ? Buffer.from('k8s.io/initial-events-end') : 'k8s.io/initial-events-end';
+    let tail: string | Buffer = stream.protobuf ? Buffer.alloc(0) : '';
+    try {
+      for await (const chunk of stream.body as AsyncIterable<string | Buffer>) {
+        bytes += chunk.length;
+        const window = typeof chunk === 'string' ? (tail as string) + chunk : Buffer.concat([tail as Buffer, chunk]);
+        if (window.includes(marker as never)) break;
+        tail = window.slice(-64);
+      }
+    } finally {
+      stream.close();
+    }
+  }));
+  return bytes;
+}
+
+/** Read every kind (or `only`) by paged lists of 500, as a router with --watch-list=false; bytes received. */
+async function pagedLists(protobuf: boolean, only?: string): Promise<number> {
+  let bytes = 0;
+  await Promise.all(KINDS.filter((k) => only === undefined || k.endsWith(only)).map(async (kind) => {
+    const kindName = kind.endsWith('/services') ? 'Service' : kind.endsWith('/endpointslices') ? 'EndpointSlice' : undefined;
+    let continueToken: string | undefined;
+    do {
+      const page = await client.request<{ metadata: { continue?: string }; items: unknown[] }>({
+        method: 'GET', path: kind, query: { limit: '500', continue: continueToken },
+        ...(protobuf && kindName ? { protobuf: (body: Buffer) => { bytes += body.length; return decodeList(kindName, body); } } : {}),
+      });
+      if (!(protobuf && kindName)) bytes += JSON.stringify(page).length;
+      continueToken = page.metadata.continue;
+    } while (continueToken);
+  }));
+  return bytes;
+}
+
+let statusVersion = 0;
+/** WRITES Route status PATCHes, 64 at a time. */
+async function writes(metadataOnly: boolean, from = 0): Promise<void> {
+  statusVersion++;
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < WRITES) {
+      const i = (from + next++) % ROUTES;
+      await client.request({
+        method: 'PATCH', path: `/apis/route.openshift.io/v1/namespaces/app/routes/r${i}/status`, contentType: 'application/merge-patch+json',
+        body: { status: { ingress: [{ host: `r${i}.apps.example.com`, routerName: 'default', routerCanonicalHostname: `v${statusVersion}.example.com`, wildcardPolicy: 'None',
+          conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] }] } },
+        ...(metadataOnly ? { protobuf: decodePartialObjectMetadata, accept: PARTIAL_METADATA_ACCEPT } : {}),
+      });
+    }
+  }));
+}
+
+async function measured(work: () => Promise<unknown>): Promise<number> {
+  const cpu0 = cpuSeconds(apiPid);
+  await work();
+  return cpuSeconds(apiPid) - cpu0;
+}
+
+await cluster.apply({ kustomization: path.join(path.dirname(fileURLToPath(import.meta.url)), '../manifests/') });
+await cluster.waitEstablished('routes.route.openshift.io');
+process.stderr.write(`apiserver-cost: creating ${ROUTES} Routes, Services and EndpointSlices (load ${uptime()})\n`);
+await createRouteObjects(cluster, ROUTES, ['203.0.113.1', '203.0.113.2', '203.0.113.3']);
+const PARTS = new Set((process.env.COST_PARTS ?? 'reads,writes').split(','));
+for (let i = 0; i < ROUTES; i += WRITES) await writes(false, i); // every Route with a status, as after a first pass
+const results: Record<string, number[]> = {};
+const bytes: Record<string, number> = {};
+const record = (name: string, value: number) => (results[name] ??= []).push(value);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const protobuf of PARTS.has('reads') ? [false, true] : []) {
+    const name = protobuf ? 'start, protobuf' : 'start, JSON';
+    record(name, await measured(async () => { bytes[name] = await start(protobuf); }));
+    for (const only of ['/routes', '/services', '/endpointslices']) {
+      if (only === '/routes' && protobuf) continue;
+      const kindName = `  ${only.slice(1)}, ${protobuf ? 'protobuf' : 'JSON'}`;
+      record(kindName, await measured(async () => { bytes[kindName] = await start(protobuf, only); }));
+    }
+  }
+  if (PARTS.has('cbor')) {
+    // Routes as CBOR (KEP-4222; kube-apiserver needs --feature-gates=CBORServingAndStorage=true, alpha in v1.36).
+    record('  routes, CBOR', await measured(async () => { bytes['  routes, CBOR'] = await start(false, '/routes', 'application/cbor'); }));
+  }
+  for (const protobuf of PARTS.has('paged') ? [false, true] : []) {
+    for (const only of ['/routes', '/services', '/endpointslices']) {
+      if (only === '/routes' && protobuf) continue;
+      const kindName = `  ${only.slice(1)}, paged lists, ${protobuf ? 'protobuf' : 'JSON'}`;
+      record(kindName, await measured(async () => { bytes[kindName] = await pagedLists(protobuf, only); }));
+    }
+  }
+  if (PARTS.has('router')) {
+    // A router process's start to readiness, as the fleet benchmark's rolling restart (this build, dist/).
+    for (const variant of (process.env.COST_ROUTER_VARIANTS ?? 'default;--kube-protobuf=false;--watch-list=false').split(';')) {
+      const args = variant === 'default' ? [] : variant.split(/\s+/).filter(Boolean);
+      record(`router start, ${variant}`, await measured(async () => {
+        const router = await startRouter({ args: ['--kubeconfig', cluster.adminKubeconfig, '--update-status=false', ...args], env: { POD_NAMESPACE: 'default', NODE_NAME: 'cost' }, timeoutMs: 300_000 });
+        await router.stop();
+      }));
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+  for (const metadataOnly of PARTS.has('writes') ? [false, true] : []) {
+    record(metadataOnly ? 'status writes, metadata only' : 'status writes, whole object', await measured(() => writes(metadataOnly)) * 1000 / WRITES);
+  }
+  process.stderr.write(`round ${round + 1}: ${JSON.stringify(results)} (load ${uptime()})\n`);
+}
+console.log(`\nkube-apiserver CPU seconds, ${ROUTES} Routes + Services + EndpointSlices, ${ROUNDS} interleaved rounds (load average at the end ${uptime()}):`);
+for (const [name, values] of Object.entries(results)) {
+  const unit = !name.includes('status writes') ? `per start${bytes[name] ? ` (${(bytes[name]! / 2 ** 20).toFixed(1)} MB)` : ''}` : 'per 1,000 writes';
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const median = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  console.log(`  ${name.padEnd(30)} mean ${mean.toFixed(2)}, median ${median.toFixed(2)}: ${values.map((v) => v.toFixed(2)).join('  ')}  ${unit}`);
+}
+
+if (PROFILE) {
+  for (const [name, work] of [['start-json', () => start(false)], ['start-protobuf', () => start(true)], ['writes-whole', () => writes(false)], ['writes-metadata', () => writes(true)]] as const) {
+    let running = true;
+    const loop = (async () => { while (running) await work(); })();
+    const raw = await new Promise<Buffer>((resolve, reject) => execFile(path.join(binaryDir(), 'kubectl'),
+      ['--kubeconfig', cluster.adminKubeconfig, 'get', '--raw', '/debug/pprof/profile?seconds=10'], { encoding: 'buffer', maxBuffer: 64 * 2 ** 20 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    running = false;
+    await loop;
+    const file = path.join(process.env.COST_PROFILE_DIR ?? cluster.dir, `${name}.pprof`);
+    writeFileSync(file, raw);
+    const top = execFileSync('/usr/local/go/bin/go', ['tool', 'pprof', '-top', '-nodecount=25', file], { encoding: 'utf8' });
+    console.log(`\n--- ${name}: kube-apiserver CPU profile, top frames\n${top}`);
+  }
+}
+await client.close();
+await cluster.stop();
