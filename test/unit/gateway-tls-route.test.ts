@@ -50,13 +50,19 @@ function setup(initial: KubeObject[], overrides: Partial<RouterConfig> = {}) {
     store.flush();
     for (const d of deltas) table.apply(d);
   };
+  const remove = (kind: Kind, key: string) => {
+    deltas.length = 0;
+    store.remove(kind, key);
+    store.flush();
+    for (const d of deltas) table.apply(d);
+  };
   const status = () => reconciler.gatewayStatus();
   const parent = (name: string, i = 0) => status().routes.find((r) => r.name === name)?.parents[i];
   const condition = (name: string, type: string, i = 0) => parent(name, i)?.conditions.find((c) => c.type === type);
   const listener = (gw: string, name: string) => status().gateways.find((g) => g.name === gw)?.listeners.find((l) => l.name === name);
   /** The route key serving a stream for this SNI on the shared HTTPS port. */
   const stream = (sni: string) => table.matchStream(sni)?.key ?? null;
-  return { store, reconciler, table, apply, status, parent, condition, listener, stream };
+  return { store, reconciler, table, apply, remove, status, parent, condition, listener, stream };
 }
 
 const base = (): KubeObject[] => [
@@ -163,6 +169,13 @@ test('stream lookup: exact before wildcard, wildcards at any depth, no hostname 
   t.is(s.stream('example.com'), null);
   t.is(s.stream(''), null);
   for (const secure of [false, true]) t.is(s.table.match('abc.example.com', '/', { method: 'GET', headers: {} }, secure), null);
+  // Gone and back: the lookup follows the table (a table without TLSRoutes answers at once).
+  s.remove('TLSRoute', 'apps/wild');
+  s.remove('TLSRoute', 'apps/exact');
+  t.is(s.stream('abc.example.com'), null);
+  t.is(s.stream('other.example.com'), null);
+  s.apply(tlsRoute('apps', 'exact', { hostnames: ['abc.example.com'] }));
+  t.is(s.stream('abc.example.com'), 'TLSRoute/apps/exact/0/passthrough@abc.example.com');
 });
 
 test('listener isolation on own addresses: a stream belongs to the most specific listener matching its name', (t) => {
