@@ -60,7 +60,8 @@ class HostSlot<T> {
     this.conditions = conditions;
     this.matchers = matchers;
     this.deep = deep;
-    this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.tls !== null && r.tls.certificate !== null);
+    // A TLSRoute's (Terminate) certificate is for its streams, never for HTTP on other names.
+    this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.gateway.stream === undefined && r.tls !== null && r.tls.certificate !== null);
     this.streams = routes.some((r) => r.gateway?.stream !== undefined);
   }
 

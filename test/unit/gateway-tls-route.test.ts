@@ -240,3 +240,14 @@ test('host ownership: a TLSRoute and an older Route of another namespace do not 
   t.is(s.stream('mine.test'), 'TLSRoute/apps/first/0/passthrough@mine.test');
   t.false(s.reconciler.admissionResults().find((r) => r.name === 'late')?.admitted ?? true);
 });
+
+test('a Terminate TLSRoute without hostnames serves every name\'s stream, but its certificate never answers HTTPS for other names', async (t) => {
+  const cert = await selfSignedCertificate(['any.example.com']);
+  const s = setup([...base(), tlsSecret('infra', 'cert', cert.cert, cert.key),
+    gateway('gw', [{ name: 'term', protocol: 'TLS', port: 443, tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } }]),
+    tlsRoute('apps', 'all', { hostnames: [] }),
+  ]);
+  t.is(s.stream('whatever.test'), 'TLSRoute/apps/all/0/terminate@*');
+  t.is(s.stream(''), 'TLSRoute/apps/all/0/terminate@*');
+  t.is(s.table.lookupHost('whatever.test'), null);
+});
