@@ -15,7 +15,13 @@ function pair() {
 /** get() with the exemplars' timestamps (wall clock) taken out. */
 async function read(h: Histogram<'route'>): Promise<unknown> {
   const data = await h.get();
-  return { ...data, values: data.values.map((v) => ({ ...v, exemplar: v.exemplar == null ? v.exemplar : { ...v.exemplar, timestamp: typeof v.exemplar.timestamp } })) };
+  return {
+    ...data,
+    values: data.values.map((value) => {
+      const v = value as typeof value & { exemplar?: { timestamp?: number } | null };
+      return { ...v, exemplar: v.exemplar == null ? v.exemplar : { ...v.exemplar, timestamp: typeof v.exemplar.timestamp } };
+    }),
+  };
 }
 
 test('the same observations read the same: buckets at their bounds, +Inf, sums and counts, exemplars, a removed route', async (t) => {
