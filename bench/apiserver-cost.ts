@@ -8,8 +8,10 @@
 // COST_PROFILE=1 also takes a 10 s CPU profile of kube-apiserver during each kind of work and
 // prints its top frames (`go tool pprof`, Go at /usr/local/go/bin).
 //
-// Env: COST_ROUTES (5000), COST_ROUNDS (3), COST_WRITES (1000 per batch), COST_PARTS (reads,writes;
-// and router: a router process's start to readiness, this build's dist/, protobuf and JSON), COST_PROFILE.
+// Env: COST_APISERVER_ARGS (more kube-apiserver flags), COST_ROUTES (5000), COST_ROUNDS (3), COST_WRITES (1000 per batch), COST_PARTS (reads,writes;
+// paged: the same by paged lists; cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true;
+// router: a router process's start to readiness, this build's dist/, once per COST_ROUTER_VARIANTS, ';'-separated
+// router flags, default "default;--kube-protobuf=false;--watch-list=false"), COST_PROFILE.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KubeClient } from '../src/kube/client.ts';
 import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
-import { decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../src/kube/protobuf-objects.ts';
+import { decodeList, decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../src/kube/protobuf-objects.ts';
 import { binaryDir, startRealCluster } from '../test/support/real-apiserver.ts';
 import { childByName } from './fleet-measure.ts';
 import { createRouteObjects } from './fleet-objects.ts';
@@ -32,16 +34,16 @@ const PROFILE = process.env.COST_PROFILE === '1';
 const uptime = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const KINDS = ['/apis/route.openshift.io/v1/routes', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices'];
 
-const cluster = await startRealCluster({ apiServerArgs: ['--profiling=true'] });
+const cluster = await startRealCluster({ apiServerArgs: ['--profiling=true', ...(process.env.COST_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean)] });
 const apiPid = childByName('kube-apiserver');
 const client = new KubeClient(loadKubeConfig(cluster.adminKubeconfig), { userAgent: 'switchyard-bench' });
 
 /** Read a watch-list of every kind (or of `only`) to its end bookmark; bytes received. */
-async function start(protobuf: boolean, only?: string): Promise<number> {
+async function start(protobuf: boolean, only?: string, accept?: string): Promise<number> {
   let bytes = 0;
   await Promise.all(KINDS.filter((k) => only === undefined || k.endsWith(only)).map(async (kind) => {
     const stream = await client.watch(kind, { watch: 'true', allowWatchBookmarks: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' },
-      { protobuf: protobuf && !kind.includes('route.openshift.io') });
+      { protobuf: protobuf && !kind.includes('route.openshift.io'), accept });
     const marker = stream.protobuf ? Buffer.from('k8s.io/initial-events-end') : 'k8s.io/initial-events-end';
     let tail: string | Buffer = stream.protobuf ? Buffer.alloc(0) : '';
     try {
@@ -54,6 +56,24 @@ async function start(protobuf: boolean, only?: string): Promise<number> {
     } finally {
       stream.close();
     }
+  }));
+  return bytes;
+}
+
+/** Read every kind (or `only`) by paged lists of 500, as a router with --watch-list=false; bytes received. */
+async function pagedLists(protobuf: boolean, only?: string): Promise<number> {
+  let bytes = 0;
+  await Promise.all(KINDS.filter((k) => only === undefined || k.endsWith(only)).map(async (kind) => {
+    const kindName = kind.endsWith('/services') ? 'Service' : kind.endsWith('/endpointslices') ? 'EndpointSlice' : undefined;
+    let continueToken: string | undefined;
+    do {
+      const page = await client.request<{ metadata: { continue?: string }; items: unknown[] }>({
+        method: 'GET', path: kind, query: { limit: '500', continue: continueToken },
+        ...(protobuf && kindName ? { protobuf: (body: Buffer) => { bytes += body.length; return decodeList(kindName, body); } } : {}),
+      });
+      if (!(protobuf && kindName)) bytes += JSON.stringify(page).length;
+      continueToken = page.metadata.continue;
+    } while (continueToken);
   }));
   return bytes;
 }
@@ -101,10 +121,22 @@ for (let round = 0; round < ROUNDS; round++) {
       record(kindName, await measured(async () => { bytes[kindName] = await start(protobuf, only); }));
     }
   }
+  if (PARTS.has('cbor')) {
+    // Routes as CBOR (KEP-4222; kube-apiserver needs --feature-gates=CBORServingAndStorage=true, alpha in v1.36).
+    record('  routes, CBOR', await measured(async () => { bytes['  routes, CBOR'] = await start(false, '/routes', 'application/cbor'); }));
+  }
+  for (const protobuf of PARTS.has('paged') ? [false, true] : []) {
+    for (const only of ['/routes', '/services', '/endpointslices']) {
+      if (only === '/routes' && protobuf) continue;
+      const kindName = `  ${only.slice(1)}, paged lists, ${protobuf ? 'protobuf' : 'JSON'}`;
+      record(kindName, await measured(async () => { bytes[kindName] = await pagedLists(protobuf, only); }));
+    }
+  }
   if (PARTS.has('router')) {
     // A router process's start to readiness, as the fleet benchmark's rolling restart (this build, dist/).
-    for (const args of [[], ['--kube-protobuf=false']]) {
-      record(`router start${args.length ? ', JSON' : ', protobuf'}`, await measured(async () => {
+    for (const variant of (process.env.COST_ROUTER_VARIANTS ?? 'default;--kube-protobuf=false;--watch-list=false').split(';')) {
+      const args = variant === 'default' ? [] : variant.split(/\s+/).filter(Boolean);
+      record(`router start, ${variant}`, await measured(async () => {
         const router = await startRouter({ args: ['--kubeconfig', cluster.adminKubeconfig, '--update-status=false', ...args], env: { POD_NAMESPACE: 'default', NODE_NAME: 'cost' }, timeoutMs: 300_000 });
         await router.stop();
       }));
@@ -119,7 +151,9 @@ for (let round = 0; round < ROUNDS; round++) {
 console.log(`\nkube-apiserver CPU seconds, ${ROUTES} Routes + Services + EndpointSlices, ${ROUNDS} interleaved rounds (load average at the end ${uptime()}):`);
 for (const [name, values] of Object.entries(results)) {
   const unit = !name.includes('status writes') ? `per start${bytes[name] ? ` (${(bytes[name]! / 2 ** 20).toFixed(1)} MB)` : ''}` : 'per 1,000 writes';
-  console.log(`  ${name.padEnd(30)} ${values.map((v) => v.toFixed(2)).join('  ')}  ${unit}`);
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const median = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  console.log(`  ${name.padEnd(30)} mean ${mean.toFixed(2)}, median ${median.toFixed(2)}: ${values.map((v) => v.toFixed(2)).join('  ')}  ${unit}`);
 }
 
 if (PROFILE) {

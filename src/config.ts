@@ -183,7 +183,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
   { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'bool', default: true, doc: 'read the initial state as a streaming list (watch-list) where the API server supports it; false: paged lists' },
-  { key: 'kubeProtobuf', flag: '--kube-protobuf', env: 'ROUTER_KUBE_PROTOBUF', type: 'bool', default: true, doc: 'read Services, EndpointSlices and Namespaces as protobuf, as client-go does (cheaper for the API server to send); false: JSON' },
+  { key: 'kubeProtobuf', flag: '--kube-protobuf', env: 'ROUTER_KUBE_PROTOBUF', type: 'bool', default: true, doc: 'read Services, EndpointSlices, Ingresses, IngressClasses and Namespaces as protobuf, as client-go does (cheaper for the API server to send); false: JSON' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
   { key: 'defaultCertificateDir', flag: '--default-certificate-dir', env: 'DEFAULT_CERTIFICATE_DIR', type: 'string', default: '', doc: 'directory with tls.crt and tls.key (a mounted kubernetes.io/tls Secret), reloaded when they change; wins over --default-certificate' },

@@ -165,6 +165,8 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
       : condition('Conflicted', false, 'NoConflicts', 'no conflicts');
     // An unsupported kind next to a served one is reported (InvalidRouteKinds) but the served kinds still attach.
     state.attachable = accepted.status === 'True' && state.kinds.length > 0;
+    // A listener that is not accepted (a conflict, an unsupported value or port) serves no kind.
+    if (accepted.status !== 'True') state.supportedKinds = [];
     state.usable = state.attachable && certificatesOk;
     const programmed = state.usable
       ? condition('Programmed', true, 'Programmed', 'served by the router')

@@ -11,6 +11,12 @@ const CORE = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
 /** GATEWAY-GRPC: GRPCRoute (core) and its extended features; served only with HTTP/2 from clients on. */
 export const GRPC_FEATURES = ['GRPCRoute', 'GRPCRouteNamedRouteRule'] as const;
 
+/**
+ * GATEWAY-TLS: TLSRoute (core) and its Terminate mode (extended). Mixed termination on one
+ * port (TLSRouteModeMixed, Experimental) is not claimed: such listeners are a ProtocolConflict.
+ */
+export const TLS_FEATURES = ['TLSRoute', 'TLSRouteModeTerminate'] as const;
+
 /** Extended features that need a distinct address per Gateway (--gateway-addresses). */
 export const ADDRESS_POOL_FEATURES = [
   'GatewayPort8080', 'GatewayHTTPListenerIsolation', 'GatewayStaticAddresses', 'GatewayAddressEmpty',
@@ -45,5 +51,5 @@ const EXTENDED = [
  * from clients is on (a gRPC client needs h2c on HTTP listeners, h2 on HTTPS ones).
  */
 export function supportedFeatures(addressPool: boolean, grpc = true): string[] {
-  return [...CORE, ...EXTENDED, ...(addressPool ? ADDRESS_POOL_FEATURES : []), ...(grpc ? GRPC_FEATURES : [])].sort();
+  return [...CORE, ...EXTENDED, ...TLS_FEATURES, ...(addressPool ? ADDRESS_POOL_FEATURES : []), ...(grpc ? GRPC_FEATURES : [])].sort();
 }

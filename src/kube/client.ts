@@ -160,14 +160,14 @@ export class KubeClient {
    * A watch; with `protobuf`, asked for as protobuf with JSON accepted too, and the caller
    * decodes what the server chose (`protobuf` in the answer).
    */
-  watch(path: string, query: Record<string, string | undefined>, options: { protobuf?: boolean; headersTimeoutMs?: number } = {}): Promise<KubeWatchStream> {
-    return this.#stream(path, query, options.headersTimeoutMs ?? 30_000, options.protobuf ?? false);
+  watch(path: string, query: Record<string, string | undefined>, options: { protobuf?: boolean; headersTimeoutMs?: number; accept?: string } = {}): Promise<KubeWatchStream> {
+    return this.#stream(path, query, options.headersTimeoutMs ?? 30_000, options.protobuf ?? false, options.accept);
   }
 
-  async #stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs: number, protobuf: boolean): Promise<KubeWatchStream> {
+  async #stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs: number, protobuf: boolean, accept?: string): Promise<KubeWatchStream> {
     const controller = new AbortController();
     const response = await this.#send('GET', this.url(path, query), {
-      timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal, accept: protobuf ? PROTOBUF_ACCEPT : undefined,
+      timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal, accept: accept ?? (protobuf ? PROTOBUF_ACCEPT : undefined),
     });
     const answeredProtobuf = protobuf && isProtobuf(response.headers['content-type']);
     if (response.statusCode < 200 || response.statusCode > 299) {

@@ -10,7 +10,7 @@
 //   last resourceVersion seen (events and bookmarks move it): no re-list. Only when the server no
 //   longer has that version (410 Gone) is the state read again, and the new state is diffed
 //   against the store, so that only objects it proves gone are removed.
-// - Services, EndpointSlices and Namespaces are asked for as protobuf (as client-go asks for
+// - Services, EndpointSlices, Ingresses, IngressClasses and Namespaces are asked for as protobuf (as client-go asks for
 //   built-in kinds: the API server encodes it several times cheaper than JSON, and every
 //   router's start has it encode every Service and EndpointSlice of the cluster), decoded into
 //   the JSON's shapes (protobuf-objects.ts); JSON is accepted too, and Routes are JSON.

@@ -1,6 +1,6 @@
 // Kubernetes objects served as protobuf (`application/vnd.kubernetes.protobuf`), read into the
-// shapes their JSON has, for the built-in kinds the router reads in bulk: Services and
-// EndpointSlices (two of the three objects per route) and Namespaces. client-go asks for protobuf
+// shapes their JSON has, for the built-in kinds the router reads: Services and EndpointSlices
+// (two of the three objects per route), Ingresses, IngressClasses and Namespaces. client-go asks for protobuf
 // for built-in kinds for the same reason: the API server encodes protobuf several times cheaper
 // than JSON, and each router's start reads every Service and EndpointSlice of the cluster.
 //
@@ -8,7 +8,7 @@
 // JSON would give it: an empty string the JSON omits (`omitempty`) is omitted, a pointer field
 // the server set is kept even when empty (an EndpointSlice port's `name: ""`), an int-or-string
 // becomes a number or a string, a time an RFC 3339 string. The field numbers are those of
-// k8s.io/api's generated.proto (core/v1, discovery/v1) and k8s.io/apimachinery's (meta/v1,
+// k8s.io/api's generated.proto (core/v1, discovery/v1, networking/v1) and k8s.io/apimachinery's (meta/v1,
 // runtime, util/intstr). A test reads the same objects both ways from a real API server.
 //
 // The envelope: a protobuf body starts with the magic `k8s\0`, then a runtime.Unknown message
@@ -34,7 +34,7 @@ export const PARTIAL_METADATA_ACCEPT = [
 ].join(', ');
 
 /** The kinds read as protobuf where the server offers it. */
-export const PROTOBUF_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Namespace']);
+export const PROTOBUF_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Namespace', 'Ingress', 'IngressClass']);
 
 const MAGIC = Buffer.from('k8s\0', 'latin1');
 
@@ -225,7 +225,7 @@ function ownerReference(r: ProtobufReader): Fields {
 // --- core/v1 Service, Namespace
 
 function service(r: ProtobufReader): Fields {
-  const o: Fields = { metadata: {} };
+  const o: Fields = { metadata: {}, spec: {} };
   while (r.next()) {
     if (r.field === 1) o.metadata = objectMeta(r.message());
     else if (r.field === 2) o.spec = serviceSpec(r.message());
@@ -370,8 +370,191 @@ function objectReference(r: ProtobufReader): Fields {
   return ref;
 }
 
+// --- networking/v1 Ingress, IngressClass
+
+function ingress(r: ProtobufReader): Fields {
+  // spec and status are structs: the JSON always has them.
+  const o: Fields = { metadata: {}, spec: {}, status: { loadBalancer: {} } };
+  while (r.next()) {
+    switch (r.field) {
+      case 1: o.metadata = objectMeta(r.message()); break;
+      case 2: o.spec = ingressSpec(r.message()); break;
+      case 3: o.status = ingressStatus(r.message()); break;
+      default: r.skip();
+    }
+  }
+  return o;
+}
+
+function ingressSpec(r: ProtobufReader): Fields {
+  const spec: Fields = {};
+  while (r.next()) {
+    switch (r.field) {
+      case 4: spec.ingressClassName = r.string(); break;
+      case 1: spec.defaultBackend = ingressBackend(r.message()); break;
+      case 2: ((spec.tls ??= []) as Fields[]).push(ingressTls(r.message())); break;
+      case 3: ((spec.rules ??= []) as Fields[]).push(ingressRule(r.message())); break;
+      default: r.skip();
+    }
+  }
+  return spec;
+}
+
+/** An IngressRule; its IngressRuleValue (field 2) is inlined in the JSON: `http` sits beside `host`. */
+function ingressRule(r: ProtobufReader): Fields {
+  const rule: Fields = {};
+  while (r.next()) {
+    if (r.field === 1) omitEmpty(rule, 'host', r.string());
+    else if (r.field === 2) {
+      const value = r.message();
+      while (value.next()) {
+        if (value.field === 1) rule.http = httpRuleValue(value.message());
+        else value.skip();
+      }
+    } else r.skip();
+  }
+  return rule;
+}
+
+function httpRuleValue(r: ProtobufReader): Fields {
+  const http: Fields = { paths: null };
+  while (r.next()) {
+    if (r.field === 1) ((http.paths ??= []) as Fields[]).push(httpIngressPath(r.message()));
+    else r.skip();
+  }
+  return http;
+}
+
+function httpIngressPath(r: ProtobufReader): Fields {
+  const path: Fields = {};
+  let backend: Fields = {};
+  while (r.next()) {
+    switch (r.field) {
+      case 1: omitEmpty(path, 'path', r.string()); break;
+      case 3: path.pathType = r.string(); break;
+      case 2: backend = ingressBackend(r.message()); break;
+      default: r.skip();
+    }
+  }
+  path.backend = backend;
+  return path;
+}
+
+function ingressBackend(r: ProtobufReader): Fields {
+  const backend: Fields = {};
+  while (r.next()) {
+    switch (r.field) {
+      case 4: backend.service = ingressServiceBackend(r.message()); break;
+      case 3: backend.resource = typedLocalObjectReference(r.message()); break;
+      default: r.skip();
+    }
+  }
+  return backend;
+}
+
+function ingressServiceBackend(r: ProtobufReader): Fields {
+  const service: Fields = { name: '' };
+  let port: Fields = {};
+  while (r.next()) {
+    if (r.field === 1) service.name = r.string();
+    else if (r.field === 2) {
+      port = {};
+      const p = r.message();
+      while (p.next()) {
+        if (p.field === 1) omitEmpty(port, 'name', p.string());
+        else if (p.field === 2) { const number = p.int32(); if (number !== 0) port.number = number; } else p.skip();
+      }
+    } else r.skip();
+  }
+  service.port = port;
+  return service;
+}
+
+/** core/v1 TypedLocalObjectReference: `apiGroup` is a pointer without omitempty (null when unset). */
+function typedLocalObjectReference(r: ProtobufReader): Fields {
+  const ref: Fields = { apiGroup: null, kind: '', name: '' };
+  while (r.next()) {
+    switch (r.field) {
+      case 1: ref.apiGroup = r.string(); break;
+      case 2: ref.kind = r.string(); break;
+      case 3: ref.name = r.string(); break;
+      default: r.skip();
+    }
+  }
+  return ref;
+}
+
+function ingressTls(r: ProtobufReader): Fields {
+  const tls: Fields = {};
+  while (r.next()) {
+    if (r.field === 1) ((tls.hosts ??= []) as string[]).push(r.string());
+    else if (r.field === 2) omitEmpty(tls, 'secretName', r.string());
+    else r.skip();
+  }
+  return tls;
+}
+
+function ingressStatus(r: ProtobufReader): Fields {
+  const loadBalancer: Fields = {};
+  while (r.next()) {
+    if (r.field === 1) {
+      const lb = r.message();
+      while (lb.next()) {
+        if (lb.field === 1) ((loadBalancer.ingress ??= []) as Fields[]).push(loadBalancerIngress(lb.message()));
+        else lb.skip();
+      }
+    } else r.skip();
+  }
+  return { loadBalancer };
+}
+
+function loadBalancerIngress(r: ProtobufReader): Fields {
+  const entry: Fields = {};
+  while (r.next()) {
+    switch (r.field) {
+      case 1: omitEmpty(entry, 'ip', r.string()); break;
+      case 2: omitEmpty(entry, 'hostname', r.string()); break;
+      case 4: ((entry.ports ??= []) as Fields[]).push(portStatus(r.message())); break;
+      default: r.skip();
+    }
+  }
+  return entry;
+}
+
+function portStatus(r: ProtobufReader): Fields {
+  const port: Fields = { port: 0, protocol: '' };
+  while (r.next()) {
+    switch (r.field) {
+      case 1: port.port = r.int32(); break;
+      case 2: port.protocol = r.string(); break;
+      case 3: port.error = r.string(); break;
+      default: r.skip();
+    }
+  }
+  return port;
+}
+
+function ingressClass(r: ProtobufReader): Fields {
+  const o: Fields = { metadata: {} };
+  while (r.next()) {
+    if (r.field === 1) o.metadata = objectMeta(r.message());
+    else if (r.field === 2) {
+      const spec: Fields = {};
+      const s = r.message();
+      while (s.next()) {
+        if (s.field === 1) omitEmpty(spec, 'controller', s.string());
+        else s.skip();
+      }
+      o.spec = spec;
+    } else r.skip();
+  }
+  return o;
+}
+
 const OBJECT: Partial<Record<Kind, (r: ProtobufReader) => Fields>> = {
   Service: service,
   EndpointSlice: endpointSlice,
   Namespace: namespace,
+  Ingress: ingress,
+  IngressClass: ingressClass,
 };

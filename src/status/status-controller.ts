@@ -83,7 +83,7 @@ export function startStatusController(options: StatusControllerOptions): StatusC
     writer.sync(results);
     // What taking over cost: with the informers' copies up to date, no request at all.
     void writer.idle().then(() => {
-      if (writer === leading) log.info({ objects: results.length, ...leading.counts, ms: Date.now() - started }, 'status pass complete');
+      if (writer === leading) log.info({ objects: results.length, ...leading.counts, peakInFlight: leading.peakInFlight, ms: Date.now() - started }, 'status pass complete');
     });
     gatewayWriter?.stop();
     gatewayWriter = new GatewayStatusWriter({ client, logger });

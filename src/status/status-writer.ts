@@ -78,6 +78,7 @@ export class StatusWriter {
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
   #counts = { written: 0, read: 0, conflicts: 0, refused: 0 };
+  #peakInFlight = 0;
   /** resourceVersion each of our writes left, until the informers' copy has caught up with it. */
   #written = new Map<string, string>();
 
@@ -91,6 +92,11 @@ export class StatusWriter {
   /** Requests made so far: status PATCHes written, objects read (GET), 409 conflicts, 429 refusals. */
   get counts(): Readonly<{ written: number; read: number; conflicts: number; refused: number }> {
     return { ...this.#counts };
+  }
+
+  /** The most writes that were in flight at once (what the adaptive window let through). */
+  get peakInFlight(): number {
+    return this.#peakInFlight;
   }
 
   /** Desired state for these routes/ingresses; writes follow asynchronously. */
@@ -151,6 +157,7 @@ export class StatusWriter {
       if (!write) continue;
       this.#pending.delete(key);
       this.#inFlight.add(key);
+      if (this.#inFlight.size > this.#peakInFlight) this.#peakInFlight = this.#inFlight.size;
       void this.#write(key, write).then((outcome) => this.#settled(key, write, outcome));
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {

@@ -1,5 +1,5 @@
 // `npm run conformance:gateway`: the upstream Gateway API conformance suite
-// (sigs.k8s.io/gateway-api/conformance v1.6.3, profiles GATEWAY-HTTP and GATEWAY-GRPC) against switchyard on a real
+// (sigs.k8s.io/gateway-api/conformance v1.6.3, profiles GATEWAY-HTTP, GATEWAY-GRPC and GATEWAY-TLS) against switchyard on a real
 // control plane: etcd + kube-apiserver + kube-controller-manager (test/support/real-apiserver.ts,
 // with the workload controllers), the test node (test/k8s/node: the suite's echo-basic pods in
 // network namespaces of their own), the standard-channel CRDs of v1.6.3, a GatewayClass for
@@ -91,7 +91,7 @@ spec: { controllerName: ${GATEWAY_CONTROLLER_NAME} }
     const args = [
       '-test.run', '^TestConformance$', '-test.v', '-test.timeout', '50m',
       '--gateway-class', 'switchyard',
-      '--conformance-profiles', 'GATEWAY-HTTP,GATEWAY-GRPC',
+      '--conformance-profiles', 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS',
       '--supported-features', features.join(','),
       '--usable-address', USABLE, '--unusable-address', UNUSABLE,
       '--report-output', report,

@@ -1,4 +1,4 @@
-// Services, EndpointSlices and Namespaces read as protobuf from a real kube-apiserver (issue 25:
+// Services, EndpointSlices, Ingresses, IngressClasses and Namespaces read as protobuf from a real kube-apiserver (issue 25:
 // the API server encodes protobuf several times cheaper than JSON). The same objects read as
 // JSON and as protobuf — by list, by watch-list, and as watch events — are the same objects once
 // narrowed (what the router keeps), over the shapes these kinds come in; errors come back as
@@ -23,7 +23,10 @@ const KINDS: Array<{ kind: Kind; path: string }> = [
   { kind: 'Service', path: '/api/v1/services' },
   { kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
   { kind: 'Namespace', path: '/api/v1/namespaces' },
+  { kind: 'Ingress', path: '/apis/networking.k8s.io/v1/ingresses' },
+  { kind: 'IngressClass', path: '/apis/networking.k8s.io/v1/ingressclasses' },
 ];
+const MINIMUM: Partial<Record<Kind, number>> = { Namespace: 5, Ingress: 3, IngressClass: 2 };
 const ROUTES = 30;
 
 let cluster: RealCluster;
@@ -52,6 +55,24 @@ const FIXTURES: Array<{ path: string; body: Record<string, unknown> }> = [
   { path: '/apis/discovery.k8s.io/v1/namespaces/app/endpointslices', body: { metadata: { name: 'empty' }, addressType: 'IPv4', endpoints: [], ports: [] } },
   { path: '/apis/discovery.k8s.io/v1/namespaces/app/endpointslices', body: { metadata: { name: 'v6' }, addressType: 'IPv6', ports: [{ port: 80 }], endpoints: [{ addresses: ['2001:db8::1'], conditions: { ready: true } }] } },
   { path: '/apis/discovery.k8s.io/v1/namespaces/app/endpointslices', body: { metadata: { name: 'fqdn' }, addressType: 'FQDN', ports: [{ port: 80 }], endpoints: [{ addresses: ['backend.example.com'] }] } },
+  { path: '/apis/networking.k8s.io/v1/namespaces/app/ingresses', body: { metadata: { name: 'full', annotations: { 'switchyard.io/x': 'y' } }, spec: {
+    ingressClassName: 'switchyard',
+    defaultBackend: { service: { name: 'plain', port: { number: 80 } } },
+    tls: [{ hosts: ['shop.example.com', 'www.example.com'], secretName: 'shop-tls' }, { hosts: ['bare.example.com'] }],
+    rules: [
+      { host: 'shop.example.com', http: { paths: [
+        { path: '/', pathType: 'Prefix', backend: { service: { name: 'plain', port: { name: 'http' } } } },
+        { path: '/exact', pathType: 'Exact', backend: { service: { name: 'plain', port: { number: 443 } } } },
+        { pathType: 'ImplementationSpecific', backend: { resource: { apiGroup: 'example.com', kind: 'Bucket', name: 'static' } } },
+        { path: '/core', pathType: 'Prefix', backend: { resource: { kind: 'ConfigMap', name: 'page' } } },
+      ] } },
+      { http: { paths: [{ path: '/any', pathType: 'Prefix', backend: { service: { name: 'headless', port: { number: 53 } } } }] } },
+      { host: '*.wild.example.com' },
+    ] } } },
+  { path: '/apis/networking.k8s.io/v1/namespaces/app/ingresses', body: { metadata: { name: 'default-only' }, spec: { defaultBackend: { service: { name: 'plain', port: { number: 80 } } } } } },
+  { path: '/apis/networking.k8s.io/v1/namespaces/app/ingresses', body: { metadata: { name: 'with-status' }, spec: { rules: [{ host: 'st.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'plain', port: { number: 80 } } } }] } }] } } },
+  { path: '/apis/networking.k8s.io/v1/ingressclasses', body: { metadata: { name: 'switchyard' }, spec: { controller: 'switchyard.io/ingress-controller' } } },
+  { path: '/apis/networking.k8s.io/v1/ingressclasses', body: { metadata: { name: 'other', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'example.com/other', parameters: { kind: 'Params', name: 'p', apiGroup: 'example.com' } } } },
 ];
 
 test.before(async (t) => {
@@ -61,6 +82,9 @@ test.before(async (t) => {
   await cluster.waitEstablished('routes.route.openshift.io');
   await cluster.must('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app', labels: { team: 'shop', 'switchyard.io/edge': 'yes' } } });
   for (const { path, body } of FIXTURES) await cluster.must('POST', path, body);
+  await cluster.must('PATCH', '/apis/networking.k8s.io/v1/namespaces/app/ingresses/with-status/status', { status: { loadBalancer: { ingress: [
+    { ip: '192.0.2.10', ports: [{ port: 443, protocol: 'TCP' }, { port: 80, protocol: 'TCP', error: 'ConnectionRefused' }] }, { hostname: 'lb.example.com' },
+  ] } } }, { contentType: 'application/merge-patch+json' });
   for (let n = 0; n < ROUTES; n++) {
     await cluster.must('POST', '/api/v1/namespaces/app/services', { metadata: { name: `s${n}` }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: n % 2 ? 'web' : 8080 }] } });
     await cluster.must('POST', '/apis/discovery.k8s.io/v1/namespaces/app/endpointslices', {
@@ -128,7 +152,7 @@ test.serial('lists: protobuf and JSON give the same objects, paged or whole', as
     });
     t.is(decoded, 1, `${kind}: the server answered protobuf`);
     t.regex(protobuf.metadata.resourceVersion, /^\d+$/);
-    t.true(json.items.length >= (kind === 'Namespace' ? 5 : ROUTES), `${kind}: ${json.items.length} listed`);
+    t.true(json.items.length >= (MINIMUM[kind] ?? ROUTES), `${kind}: ${json.items.length} listed`);
     t.deepEqual(narrowed(kind, protobuf.items), narrowed(kind, json.items), `${kind}: same objects`);
 
     // Paged: the continue token comes back through the protobuf ListMeta.
@@ -155,6 +179,9 @@ test.serial('lists: protobuf and JSON give the same objects, paged or whole', as
   t.deepEqual((services.get('app/plain') as any).spec.ports[1], { name: 'https', port: 443, targetPort: 'tls', protocol: 'TCP', appProtocol: 'https' });
   t.deepEqual((services.get('app/plain') as any).metadata.annotations, { note: 'ü ✓ unicode' });
   t.deepEqual((services.get('app/external') as any).spec, { type: 'ExternalName', externalName: 'backend.example.com' });
+  const ingresses = narrowed('Ingress', (await client.request<{ items: unknown[] }>({ method: 'GET', path: KINDS[3]!.path, protobuf: (b) => decodeList('Ingress', b) })).items);
+  t.deepEqual((ingresses.get('app/full') as any).spec.rules[0].http.paths[2].backend, { resource: { apiGroup: 'example.com', kind: 'Bucket', name: 'static' } });
+  t.deepEqual((ingresses.get('app/with-status') as any).status.loadBalancer.ingress[0].ports[1], { port: 80, protocol: 'TCP', error: 'ConnectionRefused' });
 });
 
 test.serial('watch-list and watch events: protobuf and JSON give the same objects', async (t) => {
@@ -169,7 +196,7 @@ test.serial('watch-list and watch events: protobuf and JSON give the same object
     ]);
     const objects = (events: WatchEvent[]) => narrowed(kind, events.filter((e) => e.type === 'ADDED').map((e) => e.object));
     t.deepEqual(objects(protobuf), objects(json), `${kind}: same initial events`);
-    t.true(objects(protobuf).size >= (kind === 'Namespace' ? 5 : ROUTES));
+    t.true(objects(protobuf).size >= (MINIMUM[kind] ?? ROUTES));
     const bookmark = protobuf.at(-1)!;
     t.is(bookmark.type, 'BOOKMARK');
     t.regex(bookmark.object.metadata.resourceVersion, /^\d+$/);
@@ -243,7 +270,8 @@ test.serial('routers reading protobuf (watch-list, paged lists) and JSON serve t
     start('protobuf-watch-list', []), start('protobuf-pages', ['--watch-list=false']), start('json', ['--kube-protobuf=false']),
   ]);
   const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(json)]);
-  t.is(a.hosts.length, ROUTES);
+  t.is(a.hosts.filter((h: any) => h.host.endsWith('.apps.example.com')).length, ROUTES);
+  t.deepEqual(a.hosts.map((h: any) => h.host).filter((h: string) => !h.endsWith('.apps.example.com')), ['*'], 'and the host-less rule of the Ingress of class switchyard');
   t.deepEqual(b.hosts, a.hosts);
   t.deepEqual(c.hosts, a.hosts);
   const host = a.hosts.find((h: any) => h.host === 'r4.apps.example.com') as any;
@@ -252,6 +280,7 @@ test.serial('routers reading protobuf (watch-list, paged lists) and JSON serve t
     t.true((router.read[`services ${encoding}`] ?? 0) >= ROUTES, `services read as ${encoding}: ${JSON.stringify(router.read)}`);
     t.true((router.read[`endpointslices ${encoding}`] ?? 0) >= ROUTES, `endpointslices read as ${encoding}`);
     t.false(`services ${encoding === 'json' ? 'protobuf' : 'json'}` in router.read, 'and nothing the other way');
+    t.true((router.read[`ingresses ${encoding}`] ?? 0) >= 3, `ingresses read as ${encoding}`);
     t.true((router.read['routes json'] ?? 0) >= ROUTES, 'routes (a custom resource) read as JSON');
   }
 });

@@ -187,7 +187,10 @@ test('mixed termination on one port is a ProtocolConflict for both listeners (TL
     passthrough('pass', { hostname: 'p.example.com' }),
     { name: 'term', protocol: 'TLS', port: 443, hostname: 't.example.com', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] } },
   ])]);
-  for (const name of ['pass', 'term']) t.like(s.listener('gw', name)!.conditions.find((c) => c.type === 'Accepted'), { status: 'False', reason: 'ProtocolConflict' }, name);
+  for (const name of ['pass', 'term']) {
+    t.like(s.listener('gw', name)!.conditions.find((c) => c.type === 'Accepted'), { status: 'False', reason: 'ProtocolConflict' }, name);
+    t.deepEqual(s.listener('gw', name)!.supportedKinds, [], `${name}: a listener not accepted serves no kind`);
+  }
 });
 
 test('Terminate: the candidate carries its listener certificate; Passthrough and Terminate of one route are two streams', async (t) => {
