@@ -34,6 +34,8 @@ export interface GatewayEntryHandoff {
    * socket paused): to the TLSRoute `serverName` selects there ('' when it names none), or closed.
    */
   stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void;
+  /** A TLS entry point accepted a connection (before its ClientHello): counted for the drain from now on. */
+  streamAccepted(socket: net.Socket): void;
   /** How long a TLS entry point waits for a ClientHello (--header-timeout). */
   helloTimeoutMs: number;
   /** Connections one listening socket accepts at most (--max-connections; 0 = no limit). */
@@ -127,6 +129,7 @@ export class GatewayEntryListeners {
       fresh.server.on('connection', (socket: net.Socket) => {
         markGatewayEntry(socket, fresh);
         if (fresh.streams !== null) {
+          this.#handoff.streamAccepted(socket);
           new ClientHelloReader(fresh.streams, socket, this.#handoff.helloTimeoutMs);
           return;
         }

@@ -130,6 +130,7 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       stream: (socket, buffered, serverName, entry) => this.#stream(socket, buffered, serverName, entry),
+      streamAccepted: (socket) => this.#track(socket),
       helloTimeoutMs: config.headerTimeout,
       maxConnections: config.maxConnections,
       newTerminator: (lookup) => {
@@ -148,7 +149,6 @@ export class ProxyListeners implements TlsRequestHandler {
 
   /** A TLS entry point's connection: to its TLSRoute (passthrough, or terminated here), else closed. */
   #stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void {
-    this.#track(socket);
     const item = this.#proxy.table.matchStream(serverName, entry);
     if (item === null) {
       this.#logger.debug({ remote: socket.remoteAddress, serverName, address: entry.address, port: entry.port }, 'no TLSRoute for this server name: connection closed');

@@ -29,6 +29,8 @@ class HostSlot<T> {
   readonly deep: Uint8Array | null;
   /** Holds an HTTPRoute with an HTTPS listener's certificate (only the hostless slot uses it, see lookupHost). */
   readonly listenerCertificate: boolean;
+  /** Holds a TLSRoute (a stream chosen by SNI, see findStream). */
+  readonly streams: boolean;
 
   constructor(key: string, routes: readonly CompiledRoute[], items: T[], ownerNamespace: string | null = null) {
     this.key = key;
@@ -58,7 +60,9 @@ class HostSlot<T> {
     this.conditions = conditions;
     this.matchers = matchers;
     this.deep = deep;
-    this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.tls !== null && r.tls.certificate !== null);
+    // A TLSRoute's (Terminate) certificate is for its streams, never for HTTP on other names.
+    this.listenerCertificate = routes.some((r) => r.gateway !== undefined && r.gateway.stream === undefined && r.tls !== null && r.tls.certificate !== null);
+    this.streams = routes.some((r) => r.gateway?.stream !== undefined);
   }
 
   /**
@@ -143,6 +147,8 @@ export class RouteTable<T> {
   #byRouteKey = new Map<string, T>();
   /** Wildcard slots holding suffix-wildcard (HTTPRoute) routes; the deeper lookup runs only when > 0. */
   #deepSlots = 0;
+  /** Slots holding TLSRoutes: a table without any answers matchStream with one check (every TLS handshake asks). */
+  #streamSlots = 0;
   #defaultRoute: CompiledRoute | null = null;
   #defaultItem: T | null = null;
   version = 0;
@@ -163,6 +169,9 @@ export class RouteTable<T> {
   }
 
   #setSlot(key: string, slot: HostSlot<T> | null): void {
+    const before = this.#slot(key);
+    if (before !== undefined && before.streams) this.#streamSlots--;
+    if (slot !== null && slot.streams) this.#streamSlots++;
     if (key === HOSTLESS_HOST_KEY) {
       this.#hostless = slot;
       return;
@@ -294,6 +303,7 @@ export class RouteTable<T> {
    * serve a stream: they see requests.
    */
   matchStream(serverName: string, entry: GatewayEntryPoint | null = null): T | null {
+    if (this.#streamSlots === 0) return null;
     let listener: string | null = null;
     if (entry !== null) {
       const selected = selectListener(entry.listeners, serverName);

@@ -50,13 +50,19 @@ function setup(initial: KubeObject[], overrides: Partial<RouterConfig> = {}) {
     store.flush();
     for (const d of deltas) table.apply(d);
   };
+  const remove = (kind: Kind, key: string) => {
+    deltas.length = 0;
+    store.remove(kind, key);
+    store.flush();
+    for (const d of deltas) table.apply(d);
+  };
   const status = () => reconciler.gatewayStatus();
   const parent = (name: string, i = 0) => status().routes.find((r) => r.name === name)?.parents[i];
   const condition = (name: string, type: string, i = 0) => parent(name, i)?.conditions.find((c) => c.type === type);
   const listener = (gw: string, name: string) => status().gateways.find((g) => g.name === gw)?.listeners.find((l) => l.name === name);
   /** The route key serving a stream for this SNI on the shared HTTPS port. */
   const stream = (sni: string) => table.matchStream(sni)?.key ?? null;
-  return { store, reconciler, table, apply, status, parent, condition, listener, stream };
+  return { store, reconciler, table, apply, remove, status, parent, condition, listener, stream };
 }
 
 const base = (): KubeObject[] => [
@@ -163,6 +169,13 @@ test('stream lookup: exact before wildcard, wildcards at any depth, no hostname 
   t.is(s.stream('example.com'), null);
   t.is(s.stream(''), null);
   for (const secure of [false, true]) t.is(s.table.match('abc.example.com', '/', { method: 'GET', headers: {} }, secure), null);
+  // Gone and back: the lookup follows the table (a table without TLSRoutes answers at once).
+  s.remove('TLSRoute', 'apps/wild');
+  s.remove('TLSRoute', 'apps/exact');
+  t.is(s.stream('abc.example.com'), null);
+  t.is(s.stream('other.example.com'), null);
+  s.apply(tlsRoute('apps', 'exact', { hostnames: ['abc.example.com'] }));
+  t.is(s.stream('abc.example.com'), 'TLSRoute/apps/exact/0/passthrough@abc.example.com');
 });
 
 test('listener isolation on own addresses: a stream belongs to the most specific listener matching its name', (t) => {
@@ -226,4 +239,15 @@ test('host ownership: a TLSRoute and an older Route of another namespace do not 
   t.like(s.condition('first', 'Accepted'), { status: 'True' });
   t.is(s.stream('mine.test'), 'TLSRoute/apps/first/0/passthrough@mine.test');
   t.false(s.reconciler.admissionResults().find((r) => r.name === 'late')?.admitted ?? true);
+});
+
+test('a Terminate TLSRoute without hostnames serves every name\'s stream, but its certificate never answers HTTPS for other names', async (t) => {
+  const cert = await selfSignedCertificate(['any.example.com']);
+  const s = setup([...base(), tlsSecret('infra', 'cert', cert.cert, cert.key),
+    gateway('gw', [{ name: 'term', protocol: 'TLS', port: 443, tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } }]),
+    tlsRoute('apps', 'all', { hostnames: [] }),
+  ]);
+  t.is(s.stream('whatever.test'), 'TLSRoute/apps/all/0/terminate@*');
+  t.is(s.stream(''), 'TLSRoute/apps/all/0/terminate@*');
+  t.is(s.table.lookupHost('whatever.test'), null);
 });
