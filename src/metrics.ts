@@ -2,6 +2,7 @@
 // route is compiled into the proxy (see proxy/route-runtime.ts), never per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RouteDurationHistogram } from './route-duration-histogram.ts';
 import { SUM_WITH_EXEMPLARS } from './metrics-openmetrics.ts';
 
 /** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
@@ -120,10 +121,10 @@ export class Metrics {
     this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
     // With exemplars (a sampled trace's id per bucket, shown in the OpenMetrics format): prom-client
     // allows those only on OpenMetrics registries, so it is registered by hand (metrics-openmetrics.ts).
-    this.requestDuration = new Histogram({
-      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', labelNames: ['route'], registers: [],
+    this.requestDuration = new RouteDurationHistogram({
+      name: 'switchyard_http_request_duration_seconds', help: 'Time from request to response end, by route', registers: [],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      enableExemplars: true, aggregator: SUM_WITH_EXEMPLARS as 'sum',
+      aggregator: SUM_WITH_EXEMPLARS as 'sum',
     });
     this.registry.registerMetric(this.requestDuration);
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });

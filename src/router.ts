@@ -81,10 +81,11 @@ export class Router {
     };
     const defaultDestinationCA = config.defaultDestinationCA ? readFileSync(config.defaultDestinationCA, 'utf8') : null;
     // The health checks and every proxy (this one, each worker thread's) see one endpoint state
-    // per id in shared memory: a verdict or an ejection holds everywhere at once.
-    this.health = new HealthService({ logger, defaultDestinationCA, slots: this.#shared.endpoints });
+    // per id in shared memory: a verdict or an ejection holds everywhere at once. The checks use
+    // this thread's proxy's registry: one EndpointState per endpoint in this thread, not two.
     this.proxy = new RouterProxy(config, logger, metrics, options.plugins, this.#shared);
     this.proxy.defaultDestinationCA = defaultDestinationCA;
+    this.health = new HealthService({ logger, defaultDestinationCA, registry: this.proxy.registry });
     // In-flight counts and ejections are shared: this registry's are every thread's (so the
     // workers do not report them again).
     this.metrics.liveEndpoints = () => this.proxy.registry.values();
