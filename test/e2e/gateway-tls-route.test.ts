@@ -200,6 +200,19 @@ test('a server name no TLSRoute serves is refused, on either listener; so is a C
   t.is(await refused(terminating, termPort, ''), 'ECONNRESET');
   // Each Gateway's listeners on its own address only.
   t.is(await refused(terminating, passPort, 'pass.tls.test'), 'ECONNREFUSED');
+  // Plain HTTP to a TLS listener is closed without an answer; both refusals are counted.
+  const plain = net.connect({ host: address, port: passPort });
+  plain.on('error', () => {});
+  plain.end('GET / HTTP/1.1\r\nHost: pass.tls.test\r\n\r\n');
+  const answer = await new Promise<string>((resolve) => {
+    let got = '';
+    plain.on('data', (d) => { got += d; });
+    plain.on('close', () => resolve(got));
+  });
+  t.is(answer, '');
+  const metrics = (await request(router.admin, { path: '/metrics' })).body;
+  t.regex(metrics, /switchyard_tls_handshakes_total\{result="no_route"\} [1-9]/);
+  t.regex(metrics, /switchyard_tls_handshakes_total\{result="not_tls"\} [1-9]/);
   // The shared HTTPS port does not serve a Gateway's own streams: its default certificate answers.
   const socket = tls.connect({ host: '127.0.0.1', port: router.https, servername: 'pass.tls.test', rejectUnauthorized: false });
   await once(socket, 'secureConnect');
