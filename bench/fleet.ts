@@ -229,7 +229,7 @@ async function runSize(n: number, users: string[]): Promise<void> {
         const leader = await leaderOf(routers);
         const { leaderMB, followerMB, leaderHeapMB, followerHeapMB } = await routerRss(routers, leader);
         extra.push({ routers: n, firstPassMs: pass?.ms, admitted, leaderMB, followerMB, leaderHeapMB, followerHeapMB });
-        return `${admitted} of ${ROUTES} admitted${pass ? ` (pass ${pass.ms} ms after leading)` : ''}; peak RSS: leader ${leaderMB} MB, follower median ${followerMB} MB; heap used ${leaderHeapMB} / ${followerHeapMB} MB`;
+        return `${admitted} of ${ROUTES} admitted${pass ? ` (pass ${pass.ms} ms after leading, at most ${pass.peakInFlight} writes in flight)` : ''}; peak RSS: leader ${leaderMB} MB, follower median ${followerMB} MB; heap used ${leaderHeapMB} / ${followerHeapMB} MB`;
       });
     }
 

@@ -16,7 +16,11 @@
 // A claim is one Route, or all paths of one host of one Ingress (its paths never conflict
 // with each other, and one conflicting path drops that host's paths only), or all matches of
 // one host of one HTTPRoute (or GRPCRoute).
-//   - HTTPRoutes and GRPCRoutes never conflict with each other here, whatever their namespaces:
+//   - HTTPRoutes, GRPCRoutes and TLSRoutes never conflict with each other here, whatever their
+//     namespaces, except a TLSRoute and an HTTPRoute/GRPCRoute whose hosts overlap (the same
+//     host, or a wildcard serving the other's) and that both reach the router's shared HTTPS
+//     port: there the SNI picks the stream before any request exists, so the older keeps it.
+//     Otherwise
 //     which namespaces may use a Gateway's hosts is the Gateway's allowedRoutes decision,
 //     requests are shared by the spec's match precedence, and an HTTPRoute and a GRPCRoute are
 //     kept off each other's hosts per listener by the Gateway evaluation
@@ -98,9 +102,21 @@ function sharePath(a: OwnershipClaim, b: OwnershipClaim): boolean {
   return false;
 }
 
+/** Reaches the router's shared HTTPS port (through an HTTPS or TLS listener of a Gateway without an address of its own). */
+function onSharedHttps(claim: OwnershipClaim): boolean {
+  return claim.candidates.some((c) => c.gateway?.https === true);
+}
+
 function conflicts(claim: OwnershipClaim, owner: OwnershipClaim, config: RouterConfig): boolean {
   if (claim.ownerKey === owner.ownerKey) return false;
-  if (isGatewayRouteKind(claim.kind) && isGatewayRouteKind(owner.kind)) return false;
+  if (isGatewayRouteKind(claim.kind) && isGatewayRouteKind(owner.kind)) {
+    // On the shared HTTPS port a TLSRoute's name takes every connection (SNI decides before any
+    // request): an HTTPRoute or GRPCRoute there cannot share its host. Elsewhere their listeners
+    // (own addresses and ports) keep them apart.
+    if ((claim.kind === 'TLSRoute') === (owner.kind === 'TLSRoute')) return false;
+    const overlap = claim.hostKey === owner.hostKey || covers(claim, owner) || covers(owner, claim);
+    return overlap && onSharedHttps(claim) && onSharedHttps(owner);
+  }
   const sameScope = claim.hostKey === owner.hostKey;
   if (claim.hostKey === HOSTLESS_HOST_KEY || owner.hostKey === HOSTLESS_HOST_KEY) return sameScope && sharePath(claim, owner);
   if (sameScope && (claim.passthrough || owner.passthrough)) return true;

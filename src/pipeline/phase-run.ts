@@ -253,14 +253,18 @@ export abstract class PhaseRun {
 
   // ---- body
 
+  /** The request body's chunks (a way in whose body stream is also its response overrides it: reading must not end the response). */
+  protected requestChunks(): AsyncIterable<Buffer> {
+    return this.request as AsyncIterable<Buffer>;
+  }
+
   async readBody(limit: number): Promise<Buffer> {
     if (this.body !== null) return this.body;
     if (this.stage > STAGE_REQUEST) throw new Error('readBody: the body can only be read in the connection and request phases');
-    const stream = this.request;
-    if (stream === null) throw new Error('readBody: this exchange has no request body stream');
+    if (this.request === null) throw new Error('readBody: this exchange has no request body stream');
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of this.requestChunks()) {
       size += chunk.length;
       if (size > limit) throw new BodyTooLargeError(limit);
       chunks.push(chunk);

@@ -1,12 +1,13 @@
 // Writing the catalogue's short plain-text error responses (src/errors.ts) — never a stack trace.
 
 import type { ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { ProxyErrors, type ProxyErrorSpec } from '../errors.ts';
 import { markClosedByRouter } from './tls/http2-guard.ts';
-import { isGrpcResponse, writeGrpcError } from './grpc.ts';
+import { grpcStatusForError, isGrpcContentType, isGrpcResponse, respondGrpcStatus, writeGrpcError } from './grpc.ts';
 
 export type { AnyResponse } from './http-message.ts';
 import type { AnyResponse } from './http-message.ts';
@@ -35,12 +36,47 @@ export function sendError(res: AnyResponse, error: ProxyErrorSpec, extraHeaders?
   res.end(body);
 }
 
+/**
+ * The same on an HTTP/2 stream (core API); `requestHeaders` say whether it is a gRPC call. Safe
+ * to call whatever state the stream is in.
+ */
+export function sendStreamError(stream: ServerHttp2Stream, requestHeaders: IncomingHttpHeaders, error: ProxyErrorSpec, extraHeaders?: Record<string, string>): void {
+  if (stream.destroyed || stream.closed) return;
+  if (isGrpcContentType(requestHeaders['content-type'])) {
+    if (stream.headersSent) closeStream(stream);
+    else respondGrpcStatus(stream, grpcStatusForError(error), error.message, extraHeaders ?? null, error.code);
+    return;
+  }
+  if (stream.headersSent) {
+    closeStream(stream);
+    return;
+  }
+  const body = `${error.message}\n`;
+  stream.respond({
+    ':status': error.status,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-switchyard-error': error.code,
+    ...extraHeaders,
+  });
+  stream.end(body);
+}
+
+/** Cut an HTTP/2 stream (RST_STREAM INTERNAL_ERROR): the router's doing, not the client's glitch. */
+export function closeStream(stream: ServerHttp2Stream): void {
+  markClosedByRouter(stream);
+  stream.close(0x2 /* INTERNAL_ERROR */);
+}
+
+/** A CONNECT on an HTTP/2 stream that is not an extended CONNECT: 405, as on every way in. */
+export function refuseStreamConnect(stream: ServerHttp2Stream, requestHeaders: IncomingHttpHeaders): void {
+  sendStreamError(stream, requestHeaders, ProxyErrors.METHOD_NOT_ALLOWED, ALLOW);
+}
+
 export function destroyResponse(res: AnyResponse): void {
   const stream = (res as Http2ServerResponse).stream;
-  if (stream !== undefined) {
-    markClosedByRouter(stream);
-    stream.close(0x2 /* INTERNAL_ERROR */);
-  }
+  if (stream !== undefined) closeStream(stream);
   else (res as ServerResponse).destroy();
 }
 

@@ -6,6 +6,7 @@
 // (the gRPC spec's PROTOCOL-HTTP2, and its HTTP-to-gRPC status mapping for plugin answers).
 
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { ProxyErrorSpec } from '../errors.ts';
 import type { AnyResponse } from './http-message.ts';
 import { UpstreamStreamResetError } from './upstream-failure.ts';
@@ -129,6 +130,42 @@ export function writeGrpcStatus(res: AnyResponse, grpcStatus: number, message: s
   r.end();
 }
 
+/**
+ * The same over the core HTTP/2 stream API: a trailers-only response, one HEADERS frame with
+ * END_STREAM. A field Node refuses is dropped.
+ */
+export function respondGrpcStatus(stream: ServerHttp2Stream, grpcStatus: number, message: string, headers: OutgoingHttpHeaders | null = null, errorCode?: string): void {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  const out: OutgoingHttpHeaders = { ':status': 200 };
+  if (headers !== null) {
+    for (const name in headers) {
+      const value = headers[name];
+      const lower = name.toLowerCase();
+      if (value === undefined || lower === 'content-length' || lower === 'content-type' || lower.charCodeAt(0) === 58 /* ':' */) continue;
+      out[lower] = value;
+    }
+  }
+  out['content-type'] = 'application/grpc';
+  out['grpc-status'] = String(grpcStatus);
+  if (message !== '') out['grpc-message'] = encodeGrpcMessage(message);
+  if (errorCode !== undefined) out['x-switchyard-error'] = errorCode;
+  try {
+    stream.respond(out, { endStream: true });
+  } catch {
+    // a plugin's field Node refuses: the status alone
+    const { ':status': status, 'content-type': type, 'grpc-status': code, 'grpc-message': text, 'x-switchyard-error': error } = out;
+    const bare: OutgoingHttpHeaders = { ':status': status, 'content-type': type, 'grpc-status': code };
+    if (text !== undefined) bare['grpc-message'] = text;
+    if (error !== undefined) bare['x-switchyard-error'] = error;
+    stream.respond(bare, { endStream: true });
+  }
+}
+
+/** The trailers that end a gRPC call with a status. */
+export function grpcTrailers(grpcStatus: number, message: string): OutgoingHttpHeaders {
+  return message === '' ? { 'grpc-status': String(grpcStatus) } : { 'grpc-status': String(grpcStatus), 'grpc-message': encodeGrpcMessage(message) };
+}
+
 /** Answer a gRPC request with a catalogue error. */
 export function writeGrpcError(res: AnyResponse, error: ProxyErrorSpec, headers: OutgoingHttpHeaders | null = null): void {
   writeGrpcStatus(res, grpcStatusForError(error), error.message, headers, error.code);
@@ -141,7 +178,7 @@ export function writeGrpcError(res: AnyResponse, error: ProxyErrorSpec, headers:
 export function endGrpcCall(res: AnyResponse, grpcStatus: number, message: string): void {
   if (res.writableEnded) return;
   try {
-    res.addTrailers(message === '' ? { 'grpc-status': String(grpcStatus) } : { 'grpc-status': String(grpcStatus), 'grpc-message': encodeGrpcMessage(message) });
+    res.addTrailers(grpcTrailers(grpcStatus, message));
     res.end();
   } catch {
     // The stream is already gone.

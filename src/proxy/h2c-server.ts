@@ -1,7 +1,7 @@
 // HTTP/2 without TLS, by prior knowledge (RFC 9113 §3.3), on the HTTP port: gRPC clients and
 // the Gateway API's GRPCRoute conformance speak it to plain-HTTP listeners. A Node `http2`
-// server that never listens; requests go to the same handler as HTTP/1.1 and h2 requests, with
-// the same session bounds as h2 on the HTTPS port.
+// server that never listens; its streams go to the same handler as h2 streams, with the same
+// session bounds as h2 on the HTTPS port.
 //
 // HTTP/1.1 connections pay nothing for it: every connection goes to the HTTP/1.1 server as
 // before, whose parser (llhttp) stops on the HTTP/2 connection preface with
@@ -16,11 +16,9 @@ import type { Socket } from 'node:net';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { refuseConnect, type AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './http-exchange.ts';
+import type { StreamHandler } from './request-handler.ts';
 import { http2SessionOptions } from './http2-server-options.ts';
 import { closeIdleSessions } from './h2-session-tunnels.ts';
-import { extendedConnectProtocol } from './extended-connect.ts';
 import { systemClock } from '../clock.ts';
 import type { ClientGlitchLedger } from './tls/glitch-budget.ts';
 import { Http2Guard } from './tls/http2-guard.ts';
@@ -30,9 +28,7 @@ export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'la
 /** The clientError code of Node's HTTP/1.1 parser for the HTTP/2 connection preface. */
 export const H2_PREFACE_ERROR = 'HPE_PAUSED_H2_UPGRADE';
 
-export interface H2cRequestHandler {
-  handleRequest(req: AnyRequest, res: AnyResponse): void;
-}
+export type H2cRequestHandler = StreamHandler;
 
 /** The HTTP/1.1 server's per-connection listeners that read the socket (its 'close' and 'error' ones are harmless). */
 const HTTP1_READERS = ['data', 'end', 'drain', 'timeout'] as const;
@@ -61,19 +57,16 @@ export function createH2cServer(handler: H2cRequestHandler, options: H2cServerOp
     clock: systemClock,
     metrics: options.metrics,
     logger,
-  }, (req, res) => handler.handleRequest(req, res));
+  }, (stream, headers, rawHeaders) => handler.handleStream(stream, headers, rawHeaders));
   const server = http2.createServer(http2SessionOptions(config));
   // Idle sessions close after the client timeout, as idle HTTP/1.1 keep-alive connections do
   // (not while they carry a WebSocket: h2-session-tunnels.ts).
   closeIdleSessions(server, config.clientTimeout);
   server.on('session', (session: http2.Http2Session) => guard.openSession(session));
-  server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => guard.admit(req, res));
-  // CONNECT: no tunnels, as on every way in (error-response.ts); but an extended CONNECT (RFC
-  // 8441, WebSocket over HTTP/2) is a request like the others, rapid-reset guard included.
-  server.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    if (extendedConnectProtocol(req) !== null) guard.admit(req, res);
-    else refuseConnect(req, res);
-  });
+  // Streams on the core API (http2-exchange.ts), CONNECT among them: an extended CONNECT (RFC
+  // 8441, WebSocket over HTTP/2) is a request like the others, rapid-reset guard included; a plain
+  // one is refused by the handler (request-entry.ts).
+  server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => guard.admit(stream, headers, rawHeaders));
   server.on('sessionError', (err: Error) => logger.debug({ err: err.message }, 'h2c session error'));
   return { server, guard };
 }

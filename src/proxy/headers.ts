@@ -157,32 +157,71 @@ export function clientAddress(remote: string | undefined): string {
   return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
 }
 
+/** A field value Node refuses to send (the compatibility layer's and ServerResponse's rule). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * An HTTP/2 response head as the flat [':status', status, name, value, …] list the core stream
+ * API takes (no copy into another object): undefined values skipped, list values as repeated
+ * fields, connection-specific fields (HTTP/2 has none) dropped. Throws on a value Node would not
+ * send (control characters); names are checked by Node itself when the list is sent.
+ */
+export function headerList(status: number, headers: OutgoingHttpHeaders): unknown[] {
+  const list: unknown[] = [':status', status];
+  for (const key in headers) {
+    const value = headers[key];
+    const name = key.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (typeof value === 'string') {
+      if (INVALID_VALUE.test(value)) throw new TypeError(`invalid value for header ${name}`);
+      list.push(name, value);
+    } else if (Array.isArray(value)) {
+      for (const v of value) {
+        if (INVALID_VALUE.test(v)) throw new TypeError(`invalid value for header ${name}`);
+        list.push(name, v);
+      }
+    } else {
+      list.push(name, String(value));
+    }
+  }
+  return list;
+}
+
+/** The backend's response trailers a client may get (hop-by-hop, pseudo and Content-Length dropped), or null when none is left. */
+export function clientTrailers(trailers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders | null {
+  let out: OutgoingHttpHeaders | null = null;
+  for (const name in trailers) {
+    const value = trailers[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+    (out ??= {})[name] = value;
+  }
+  return out;
+}
+
+/** The fields of `fields` Node accepts (a field with an invalid name or value dropped). */
+export function forwardableFields(fields: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const valid: OutgoingHttpHeaders = {};
+  for (const name in fields) {
+    try {
+      validateHeaderName(name);
+      for (const v of ([] as unknown[]).concat(fields[name])) validateHeaderValue(name, String(v));
+      valid[name] = fields[name];
+    } catch { /* an invalid field is dropped */ }
+  }
+  return valid;
+}
+
 /**
  * Add the backend's response trailers to the client response (before its end): hop-by-hop and
  * pseudo fields dropped; a field Node refuses to send is dropped rather than failing the response.
  */
 export function addClientTrailers(res: { addTrailers(headers: OutgoingHttpHeaders): void }, trailers: Record<string, string | string[] | undefined>): void {
-  const out: OutgoingHttpHeaders = {};
-  let any = false;
-  for (const name in trailers) {
-    const value = trailers[name];
-    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name === 'content-length') continue;
-    out[name] = value;
-    any = true;
-  }
-  if (!any) return;
+  const out = clientTrailers(trailers);
+  if (out === null) return;
   try {
     res.addTrailers(out);
   } catch {
     // Keep what Node accepts (one call: HTTP/1.1 addTrailers replaces, it does not merge).
-    const valid: OutgoingHttpHeaders = {};
-    for (const name in out) {
-      try {
-        validateHeaderName(name);
-        for (const v of ([] as unknown[]).concat(out[name])) validateHeaderValue(name, String(v));
-        valid[name] = out[name];
-      } catch { /* an invalid field is dropped */ }
-    }
-    try { res.addTrailers(valid); } catch { /* nothing forwardable */ }
+    try { res.addTrailers(forwardableFields(out)); } catch { /* nothing forwardable */ }
   }
 }

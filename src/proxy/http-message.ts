@@ -1,5 +1,5 @@
-// The request and response objects a way in hands the proxy: Node's HTTP/1.1 or HTTP/2
-// (compatibility API) ones. Types only, for every module of the proxy to share.
+// The request and response objects of Node's HTTP/1.1 server, and of its HTTP/2 compatibility API
+// (used only for extended CONNECT tunnels, h2-tunnel-exchange.ts). Types only.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';

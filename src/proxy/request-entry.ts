@@ -15,16 +15,15 @@
 //   (switchyard_internal_errors_total), answered 500, and whatever in-flight count it left is
 //   released so a drain does not wait for a request that will never finish.
 
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerRequest, Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Counter } from 'prom-client';
 import { ProxyErrors } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { destroyResponse, refuseConnect, sendError, writeRawError, type AnyResponse } from './error-response.ts';
+import { closeStream, destroyResponse, refuseStreamConnect, sendError, sendStreamError, writeRawError } from './error-response.ts';
 import { extendedConnectProtocol, validUpgradeProtocol } from './extended-connect.ts';
-import type { AnyRequest } from './http-exchange.ts';
 import type { RouterProxy } from './router-proxy.ts';
 import { markClosedByRouter } from './tls/http2-guard.ts';
 
@@ -39,7 +38,7 @@ export interface RequestEntryOptions {
 }
 
 /** Why a request head is refused, or null when it is fine (may rewrite Host and the URL of an absolute-form request). */
-export function checkRequestHead(req: AnyRequest): string | null {
+export function checkRequestHead(req: IncomingMessage): string | null {
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
@@ -49,17 +48,9 @@ export function checkRequestHead(req: AnyRequest): string | null {
   if (hosts > 1) return 'more than one Host header';
   const headers = req.headers;
   const url = req.url ?? '/';
-  // `OPTIONS *` asks about the server, not a route: nothing to forward it to (undici cannot send it).
-  if (url === '*') return 'asterisk-form request target';
-  // No request target has a fragment (RFC 9112 §3.2, RFC 9113 §8.3.1): routed on the raw path,
-  // `/admin#x` would miss a policy on /admin, and many backends read it as /admin.
-  if (url.includes('#')) return 'fragment in the request target';
-  const h2 = (req as Http2ServerRequest).stream !== undefined;
-  if (h2) {
-    const authority = headers[':authority'];
-    if (typeof authority === 'string' && authority !== '' && !HOST.test(authority)) return 'invalid :authority';
-    if (headers.host !== undefined && authority !== undefined && String(headers.host).toLowerCase() !== String(authority).toLowerCase()) return 'Host differs from :authority';
-  } else if (url.charCodeAt(0) !== 47 /* '/' */) {
+  const target = checkTarget(url);
+  if (target !== null) return target;
+  if (url.charCodeAt(0) !== 47 /* '/' */) {
     // absolute-form: the authority of the URI is the target host (RFC 9112 §3.2.2)
     const scheme = url.indexOf('://');
     if (scheme === -1) return 'invalid request target';
@@ -69,11 +60,35 @@ export function checkRequestHead(req: AnyRequest): string | null {
     if (!HOST.test(authority)) return 'invalid authority in the request target';
     headers.host = authority;
     const rest = url.slice(end);
-    (req as IncomingMessage).url = rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+    req.url = rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
     return null;
   }
   const host = headers.host;
   if (host !== undefined && host !== '' && !HOST.test(host)) return 'invalid Host header';
+  return null;
+}
+
+/** The same for an HTTP/2 request (its `rawHeaders`: names lower-case, as HTTP/2 requires). */
+export function checkStreamHead(headers: IncomingHttpHeaders, rawHeaders: readonly string[]): string | null {
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i] === 'host') hosts++;
+  if (hosts > 1) return 'more than one Host header';
+  const target = checkTarget((headers[':path'] as string | undefined) ?? '/');
+  if (target !== null) return target;
+  const authority = headers[':authority'];
+  if (typeof authority === 'string' && authority !== '' && !HOST.test(authority)) return 'invalid :authority';
+  const host = headers.host;
+  if (host !== undefined && authority !== undefined && host.toLowerCase() !== String(authority).toLowerCase()) return 'Host differs from :authority';
+  if (host !== undefined && host !== '' && !HOST.test(host)) return 'invalid Host header';
+  return null;
+}
+
+function checkTarget(url: string): string | null {
+  // `OPTIONS *` asks about the server, not a route: nothing to forward it to (undici cannot send it).
+  if (url === '*') return 'asterisk-form request target';
+  // No request target has a fragment (RFC 9112 §3.2, RFC 9113 §8.3.1): routed on the raw path,
+  // `/admin#x` would miss a policy on /admin, and many backends read it as /admin.
+  if (url.includes('#')) return 'fragment in the request target';
   return null;
 }
 
@@ -92,17 +107,12 @@ export class RequestEntry {
     this.#internalErrors = options.metrics.internalErrors.labels('request');
   }
 
-  handleRequest(req: AnyRequest, res: AnyResponse): void {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const refusal = checkRequestHead(req);
     if (refusal !== null) {
-      this.#refused.inc();
-      this.#logger.debug({ reason: refusal }, 'request refused');
-      closeAfter(res);
+      this.#refuse(refusal);
+      res.shouldKeepAlive = false;
       sendError(res, ProxyErrors.BAD_REQUEST);
-      return;
-    }
-    if (req.method === 'CONNECT') {
-      this.#connect(req as Http2ServerRequest, res as Http2ServerResponse);
       return;
     }
     if (this.#bodyIdleTimeoutMs > 0 && expectsBody(req)) watchBody(req, res, this.#bodyIdleTimeoutMs);
@@ -113,6 +123,39 @@ export class RequestEntry {
       this.#internalError(err, this.#proxy.inFlight - before);
       if (!res.headersSent) sendError(res, ProxyErrors.INTERNAL);
       else destroyResponse(res);
+    }
+  }
+
+  /**
+   * An HTTP/2 request (core stream API). `Expect: 100-continue` is answered 100 at once (as Node's
+   * servers do when nobody listens for it), another expectation 417.
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+    const refusal = checkStreamHead(headers, rawHeaders);
+    if (refusal !== null) {
+      this.#refuse(refusal);
+      sendStreamError(stream, headers, ProxyErrors.BAD_REQUEST);
+      return;
+    }
+    if (headers[':method'] === 'CONNECT') {
+      this.#connect(stream, headers, rawHeaders);
+      return;
+    }
+    const expect = headers.expect;
+    if (expect !== undefined) {
+      if (expect.toLowerCase() !== '100-continue') {
+        stream.respond({ ':status': 417 }, { endStream: true });
+        return;
+      }
+      stream.additionalHeaders({ ':status': 100 });
+    }
+    if (this.#bodyIdleTimeoutMs > 0 && !stream.endAfterHeaders && !stream.readableEnded) watchStreamBody(stream, headers, this.#bodyIdleTimeoutMs);
+    const before = this.#proxy.inFlight;
+    try {
+      this.#proxy.handleStream(stream, headers);
+    } catch (err) {
+      this.#internalError(err, this.#proxy.inFlight - before);
+      sendStreamError(stream, headers, ProxyErrors.INTERNAL);
     }
   }
 
@@ -132,21 +175,30 @@ export class RequestEntry {
     }
   }
 
+  #refuse(reason: string): void {
+    this.#refused.inc();
+    this.#logger.debug({ reason }, 'request refused');
+  }
+
   /**
-   * An HTTP/2 CONNECT the server let through: an extended CONNECT (RFC 8441) opens a WebSocket
-   * (or another Upgrade protocol) to the route's backend; a plain one is refused (405).
+   * An HTTP/2 CONNECT: an extended CONNECT (RFC 8441) opens a WebSocket (or another Upgrade
+   * protocol) to the route's backend; a plain one is refused (405). The tunnel is served through
+   * Node's compatibility request/response pair (h2-tunnel-exchange.ts), made here for this
+   * stream only: a tunnel's cost is its lifetime, not its head.
    */
-  #connect(req: Http2ServerRequest, res: Http2ServerResponse): void {
-    const protocol = extendedConnectProtocol(req);
+  #connect(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+    const protocol = extendedConnectProtocol({ method: 'CONNECT', headers });
     if (protocol === null) {
-      refuseConnect(req, res);
+      refuseStreamConnect(stream, headers);
       return;
     }
     if (!validUpgradeProtocol(protocol)) {
       this.#refused.inc();
-      sendError(res, ProxyErrors.BAD_REQUEST);
+      sendStreamError(stream, headers, ProxyErrors.BAD_REQUEST);
       return;
     }
+    const req = new Http2ServerRequest(stream, headers, {}, rawHeaders);
+    const res = new Http2ServerResponse(stream);
     const before = this.#proxy.inFlight;
     try {
       this.#proxy.handleExtendedConnect(req, res, protocol);
@@ -166,12 +218,7 @@ export class RequestEntry {
   }
 }
 
-function expectsBody(req: AnyRequest): boolean {
-  // HTTP/2: END_STREAM on the HEADERS frame says there is no body (a GET). `readableEnded` alone
-  // stays false until someone reads to the end, which for a GET nobody does: its answer taking
-  // longer than --client-timeout got a 408 "body stalled".
-  const stream = (req as Http2ServerRequest).stream;
-  if (stream !== undefined) return !stream.endAfterHeaders && !stream.readableEnded && !req.readableEnded;
+function expectsBody(req: IncomingMessage): boolean {
   const h = req.headers;
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
@@ -180,18 +227,16 @@ function expectsBody(req: AnyRequest): boolean {
 // stream's for HTTP/2), cleared once the body has been read; Node's keep-alive timer takes over
 // after the response. A listener on the request keeps Node from destroying the socket silently.
 const kBody = Symbol('switchyard.body');
-interface BodyWatch { req: AnyRequest; res: AnyResponse }
+interface BodyWatch { req: IncomingMessage; res: ServerResponse }
 
-function watchBody(req: AnyRequest, res: AnyResponse, ms: number): void {
+function watchBody(req: IncomingMessage, res: ServerResponse, ms: number): void {
   const watch: BodyWatch = { req, res };
   (req as unknown as Record<symbol, BodyWatch>)[kBody] = watch;
-  const stream = (req as Http2ServerRequest).stream;
-  if (stream !== undefined) (stream as unknown as Record<symbol, BodyWatch>)[kBody] = watch;
   req.setTimeout(ms, onBodyTimeout);
   req.once('end', clearBodyTimer);
 }
 
-function clearBodyTimer(this: AnyRequest): void {
+function clearBodyTimer(this: IncomingMessage): void {
   // After the response, Node has armed the connection's keep-alive timer on the same socket:
   // leave it alone (a body read to its end after an early answer must not disarm it).
   const watch = (this as unknown as Record<symbol, BodyWatch | undefined>)[kBody];
@@ -199,31 +244,49 @@ function clearBodyTimer(this: AnyRequest): void {
   this.setTimeout(0);
 }
 
-function onBodyTimeout(this: unknown): void {
-  const watch = (this as Record<symbol, BodyWatch | undefined>)[kBody];
+function onBodyTimeout(this: IncomingMessage): void {
+  const watch = (this as unknown as Record<symbol, BodyWatch | undefined>)[kBody];
   if (watch === undefined) return;
   const { req, res } = watch;
   if (req.readableEnded) return;
   if (!res.headersSent) {
-    closeAfter(res);
+    res.shouldKeepAlive = false;
     sendError(res, ProxyErrors.BODY_TIMEOUT);
     // The rest of the body will never come: close rather than wait for it.
-    res.once('finish', () => destroyRequest(req));
+    res.once('finish', () => req.socket.destroy());
   } else {
     destroyResponse(res);
   }
 }
 
-function destroyRequest(req: AnyRequest): void {
-  const stream = (req as Http2ServerRequest).stream;
-  if (stream !== undefined) {
-    markClosedByRouter(stream);
-    stream.close(0x8 /* CANCEL */);
-  }
-  else (req as IncomingMessage).socket.destroy();
+// HTTP/2: the stream's own idle timer, cleared when its body has been read.
+const kStreamBody = Symbol('switchyard.streamBody');
+interface WatchedStream { [kStreamBody]?: IncomingHttpHeaders }
+
+function watchStreamBody(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ms: number): void {
+  (stream as unknown as WatchedStream)[kStreamBody] = headers;
+  stream.setTimeout(ms, onStreamBodyTimeout);
+  stream.once('end', clearStreamBodyTimer);
 }
 
-/** HTTP/1.1: announce that the connection closes after this response. */
-function closeAfter(res: AnyResponse): void {
-  if ((res as { stream?: unknown }).stream === undefined && !res.headersSent) (res as import('node:http').ServerResponse).shouldKeepAlive = false;
+function clearStreamBodyTimer(this: ServerHttp2Stream): void {
+  this.setTimeout(0);
+}
+
+function onStreamBodyTimeout(this: ServerHttp2Stream): void {
+  const headers = (this as unknown as WatchedStream)[kStreamBody];
+  if (headers === undefined || this.readableEnded || this.destroyed) return;
+  this.setTimeout(0);
+  if (this.headersSent) {
+    closeStream(this);
+    return;
+  }
+  sendStreamError(this, headers, ProxyErrors.BODY_TIMEOUT);
+  // The rest of the body will never come: cancel the stream once the answer is out.
+  if (!this.destroyed) this.once('finish', cancelStream);
+}
+
+function cancelStream(this: ServerHttp2Stream): void {
+  markClosedByRouter(this);
+  this.close(0x8 /* CANCEL */);
 }

@@ -4,8 +4,8 @@
 // forwarder for the backend protocol, pools, tunnels, middleware failures, in-flight accounting
 // and the access log. One RouterProxy per process.
 
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -24,9 +24,10 @@ import type { EndpointState } from '../health/endpoint-state.ts';
 import { createPassiveHealth } from '../health/passive.ts';
 import { PluginRegistry } from '../pipeline/plugin-registry.ts';
 import { clientAddress } from './headers.ts';
-import { sendError, writeRawError, type AnyResponse } from './error-response.ts';
+import { sendError, sendStreamError, writeRawError } from './error-response.ts';
 import type { Exchange, ExchangeHost } from './exchange.ts';
-import { HttpExchange, type AnyRequest } from './http-exchange.ts';
+import { HttpExchange } from './http-exchange.ts';
+import { Http2Exchange } from './http2-exchange.ts';
 import { Http1Forwarder, createPool, type DispatcherSource } from './http1-forwarder.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeExchange } from './upgrade-exchange.ts';
@@ -131,15 +132,16 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
 
   // ---- ways in
 
-  handleRequest(req: AnyRequest, res: AnyResponse): void {
-    const secure = (req.socket as TLSSocket).encrypted === true;
-    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const secure = (socket as TLSSocket).encrypted === true;
+    const host = req.headers.host ?? '';
     // Origin form here: RequestEntry turned an absolute-form target into it and refused `*`.
     const url = req.url ?? '/';
     // req, secure, entry point: HTTPRoute method/header/query conditions and the listener it arrived on
-    const runtime = this.table.match(host, url, req, secure, gatewayEntryOf(req.socket));
+    const runtime = this.table.match(host, url, req, secure, gatewayEntryOf(socket));
     if (runtime === null) {
-      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status);
+      this.#unrouted(socket, req.method ?? '', req.headers, req.httpVersion, host, url, ProxyErrors.NO_ROUTE.status, req.headers.upgrade !== undefined ? 'upgrade' : 'http');
       sendError(res, ProxyErrors.NO_ROUTE);
       return;
     }
@@ -147,8 +149,24 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     new HttpExchange(this, runtime, req, res, secure, url, host).start();
   }
 
-  handleUpgrade(req: AnyRequest, socket: Duplex, head: Buffer): void {
-    const request = req as IncomingMessage;
+  /** An HTTP/2 request (core stream API; RequestEntry checked its head). */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const socket = stream.session!.socket;
+    const secure = (socket as TLSSocket).encrypted === true;
+    const host = headers.host ?? (headers[':authority'] as string | undefined) ?? '';
+    const url = (headers[':path'] as string | undefined) ?? '/';
+    const method = headers[':method'] as string;
+    const runtime = this.table.match(host, url, { method, headers }, secure, gatewayEntryOf(socket));
+    if (runtime === null) {
+      this.#unrouted(socket, method, headers, '2.0', host, url, ProxyErrors.NO_ROUTE.status, 'http');
+      sendStreamError(stream, headers, ProxyErrors.NO_ROUTE);
+      return;
+    }
+    this.#inFlight++;
+    new Http2Exchange(this, runtime, stream, headers, secure, url, host).start();
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const upgrade = request.headers.upgrade;
     // An upgrade carries no body: a GET (as RFC 6455 and every proxy's Upgrade path expect).
     if (typeof upgrade !== 'string' || upgrade === '' || request.method !== 'GET') {
@@ -160,7 +178,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const url = request.url ?? '/'; // origin form (RequestEntry)
     const runtime = this.table.match(host, url, request, secure, gatewayEntryOf(socket));
     if (runtime === null) {
-      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status);
+      this.#unrouted(request.socket, request.method ?? '', request.headers, request.httpVersion, host, url, ProxyErrors.NO_ROUTE.status, 'upgrade');
       writeRawError(socket, ProxyErrors.NO_ROUTE);
       return;
     }
@@ -176,7 +194,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     // Matched as the GET Upgrade it becomes (an HTTPRoute's method match sees GET, as over HTTP/1.1).
     const runtime = this.table.match(host, url, { method: 'GET', headers: req.headers }, secure, gatewayEntryOf(req.socket));
     if (runtime === null) {
-      this.#unrouted(req, host, url, ProxyErrors.NO_ROUTE.status, 'upgrade');
+      this.#unrouted(req.socket, 'CONNECT', req.headers, '2.0', host, url, ProxyErrors.NO_ROUTE.status, 'upgrade');
       sendError(res, ProxyErrors.NO_ROUTE);
       return;
     }
@@ -274,21 +292,20 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   }
 
   /** A request no route matched: counted (route ""), traced, and logged when --access-log is on. */
-  #unrouted(req: AnyRequest, host: string, url: string, status: number, kind: 'http' | 'upgrade' = req.headers.upgrade !== undefined ? 'upgrade' : 'http'): void {
+  #unrouted(socket: net.Socket, method: string, headers: IncomingHttpHeaders, httpVersion: string, host: string, url: string, status: number, kind: 'http' | 'upgrade'): void {
     this.#metrics.requests.labels('', `${(status / 100) | 0}xx`).inc();
     const tracing = this.tracing;
     let trace: import('../tracing/exchange-trace.ts').ExchangeTrace | null = null;
     if (tracing !== null) {
-      const socket = req.socket as net.Socket;
-      const view = { method: req.method ?? 'GET', url, host, secure: (socket as TLSSocket).encrypted === true, clientAddress: clientAddress(socket.remoteAddress), socket, startedAt: performance.now() };
-      trace = beginHttpTrace(tracing, kind, view, req.headers, req.httpVersion, null, 'default');
+      const view = { method: method || 'GET', url, host, secure: (socket as TLSSocket).encrypted === true, clientAddress: clientAddress(socket.remoteAddress), socket, startedAt: performance.now() };
+      trace = beginHttpTrace(tracing, kind, view, headers, httpVersion, null, 'default');
       trace?.end(status);
     }
     if (!this.#accessLog) return;
     writeAccessLine(this.logger, {
-      kind, client: clientAddress(req.socket.remoteAddress), method: req.method ?? '',
+      kind, client: clientAddress(socket.remoteAddress), method,
       host, path: url, status, outcome: 'answered', completed: true, route: '', endpoint: null, attempts: 0, ms: 0,
-      userAgent: req.headers['user-agent'], ...(trace !== null ? { traceId: trace.traceId, spanId: trace.spanId } : {}),
+      userAgent: headers['user-agent'], ...(trace !== null ? { traceId: trace.traceId, spanId: trace.spanId } : {}),
     });
   }
 

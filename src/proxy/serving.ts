@@ -10,15 +10,13 @@
 // themselves. At the request deadline what is left, other than tunnels, is cut; tunnels
 // (WebSocket, passthrough) get until the tunnel deadline.
 
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Http2Session } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RouterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { AnyResponse } from './error-response.ts';
-import type { AnyRequest } from './http-exchange.ts';
 import { createHttpListener } from './http-listener.ts';
 import { createH2cServer, type H2cServer } from './h2c-server.ts';
 import type { RouterProxy } from './router-proxy.ts';
@@ -208,10 +206,15 @@ export class ProxyListeners implements TlsRequestHandler {
     for (const t of this.#gateways.terminators()) t.setDefaultCertificate(pair);
   }
 
-  handleRequest(req: AnyRequest, res: AnyResponse): void {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
     // Once draining, a request on a kept-alive connection is the last one on it.
-    if (this.#draining && 'shouldKeepAlive' in res) (res as ServerResponse).shouldKeepAlive = false;
+    if (this.#draining) res.shouldKeepAlive = false;
     this.#entry.handleRequest(req, res);
+  }
+
+  /** HTTP/2: a draining session has been told GOAWAY; the streams it has open are served. */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+    this.#entry.handleStream(stream, headers, rawHeaders);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -251,3 +251,28 @@ test('a Terminate TLSRoute without hostnames serves every name\'s stream, but it
   t.is(s.stream(''), 'TLSRoute/apps/all/0/terminate@*');
   t.is(s.table.lookupHost('whatever.test'), null);
 });
+
+test('on the shared HTTPS port a TLSRoute and an HTTPRoute of overlapping hosts do not share them: the older keeps them; on own addresses they coexist', async (t) => {
+  const cert = await selfSignedCertificate(['*.example.com']);
+  const httpRoute = (name: string, hostnames: string[], parent: string, n: number): KubeObject => ({
+    apiVersion: `${GW}/v1`, kind: 'HTTPRoute', metadata: { name, namespace: 'apps', generation: 1, ...created(n) },
+    spec: { parentRefs: [{ name: parent, namespace: 'infra' }], hostnames, rules: [{ backendRefs: [{ name: 'svc', port: 443 }] }] },
+  });
+  const objects = (): KubeObject[] => [...base(), tlsSecret('infra', 'cert', cert.cert, cert.key),
+    gateway('web', [{ name: 'https', protocol: 'HTTPS', port: 443, tls: { certificateRefs: [{ name: 'cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } }]),
+    gateway('gw', [passthrough('tls')]),
+    httpRoute('older-web', ['a.example.com'], 'web', 1),
+    tlsRoute('apps', 'younger-stream', { hostnames: ['a.example.com'] }, created(2)),
+    tlsRoute('apps', 'older-stream', { hostnames: ['*.team.example.com'] }, created(3)),
+    httpRoute('younger-web', ['x.team.example.com'], 'web', 4),
+  ];
+  const shared = setup(objects());
+  t.like(shared.condition('younger-stream', 'Accepted'), { status: 'False', reason: 'HostAlreadyClaimed' });
+  t.is(shared.stream('a.example.com'), null);
+  t.truthy(shared.table.match('a.example.com', '/', { method: 'GET', headers: {} }, true));
+  t.like(shared.condition('older-stream', 'Accepted'), { status: 'True' });
+  t.like(shared.condition('younger-web', 'Accepted'), { status: 'False', reason: 'HostAlreadyClaimed' });
+  t.is(shared.stream('x.team.example.com'), 'TLSRoute/apps/older-stream/0/passthrough@*.team.example.com');
+  const own = setup(objects(), { gatewayAddresses: ['192.0.2.20-192.0.2.21'] });
+  for (const name of ['older-web', 'younger-stream', 'older-stream', 'younger-web']) t.like(own.condition(name, 'Accepted'), { status: 'True' }, name);
+});

@@ -3,25 +3,28 @@ import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { HttpsListener, type HttpsListenerConfig } from '../../src/proxy/tls/https-listener.ts';
 import type { TlsRouteLookup } from '../../src/proxy/tls/sni-route.ts';
-import type { AnyResponse } from '../../src/proxy/error-response.ts';
-import type { AnyRequest } from '../../src/proxy/http-exchange.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { silentLogger } from '../../src/log.ts';
 import { FakeTlsLookup as FakeLookup, edge } from '../support/fake-tls-lookup.ts';
 import { createCa, issueCertificate, selfSignedCertificate, type TestCertificate } from '../support/certs.ts';
 
 const handler = {
-  handleRequest(req: AnyRequest, res: AnyResponse): void {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket as tls.TLSSocket;
-    const body = JSON.stringify({ host: req.headers.host ?? req.headers[':authority'], version: req.httpVersion, encrypted: socket.encrypted === true });
-    const response = res as ServerResponse; // the same calls work on Http2ServerResponse
-    response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    response.end(body);
+    const body = JSON.stringify({ host: req.headers.host, version: req.httpVersion, encrypted: socket.encrypted === true });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  },
+  handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const socket = stream.session!.socket as tls.TLSSocket;
+    const body = JSON.stringify({ host: headers.host ?? headers[':authority'], version: '2.0', encrypted: socket.encrypted === true });
+    stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    stream.end(body);
   },
   handleUpgrade(_req: unknown, socket: net.Socket): void {
     socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nupgraded');
@@ -135,7 +138,7 @@ test('HTTP/2 via ALPN only for hosts with their own certificate, never with disa
     t.is(none.alpn, 'http/1.1');
     none.socket.destroy();
 
-    // A real HTTP/2 request through node's client reaches handleRequest.
+    // A real HTTP/2 request through node's client reaches handleStream.
     const session = http2.connect(`https://127.0.0.1:${port}`, { ca: ca.cert, servername: 'a.test' });
     const stream = session.request({ ':path': '/', ':authority': 'a.test' });
     let body = '';

@@ -23,6 +23,7 @@ test.before(async () => {
 const handler = {
   handleRequest(): void { throw new Error('passthrough traffic must not reach handleRequest'); },
   handleUpgrade(): void { throw new Error('passthrough traffic must not reach handleUpgrade'); },
+  handleStream(): void { throw new Error('passthrough traffic must not reach handleStream'); },
 };
 
 /** A TLS backend that answers each line with `echo:<line>` and says which SNI it was asked for. */

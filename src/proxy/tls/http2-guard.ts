@@ -10,7 +10,8 @@
 //   started, whatever the error code, or reset with an error while it was being sent). Streams
 //   the router closes itself (markClosedByRouter) and those of a session going away do not count.
 
-import type { Http2ServerRequest, Http2ServerResponse, Http2Session, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
 import type { Counter } from 'prom-client';
 import type { Clock } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
@@ -66,6 +67,12 @@ function onStreamClose(this: ServerHttp2Stream): void {
   state.guard.glitch(state);
 }
 
+/** Stream errors (a reset with an error code) end in 'close', which the exchange follows: no throw. */
+function ignoreStreamError(): void {}
+
+/** Where the guard hands a request whose stream is still open. */
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) => void;
+
 function flushQueue(guard: Http2Guard): void {
   guard.flush();
 }
@@ -75,16 +82,16 @@ export class Http2Guard {
   readonly #clients: ClientGlitchLedger;
   readonly #clock: Pick<Clock, 'now'>;
   readonly #logger: Logger;
-  readonly #deliver: (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+  readonly #deliver: StreamHandler;
   readonly #glitches: Counter.Internal;
   readonly #calm: Record<Reason, Counter.Internal>;
   readonly #logged: Record<Reason, { at: number; suppressed: number }>;
-  /** Requests waiting for the end of the read they came in: req, res, req, res, … */
-  #queue: Array<Http2ServerRequest | Http2ServerResponse> = [];
+  /** Requests waiting for the end of the read they came in: stream, headers, rawHeaders, … */
+  #queue: unknown[] = [];
   #scheduled = false;
 
   /** `deliver` handles a request whose stream is still open. */
-  constructor(options: Http2GuardOptions, deliver: (req: Http2ServerRequest, res: Http2ServerResponse) => void) {
+  constructor(options: Http2GuardOptions, deliver: StreamHandler) {
     this.#connectionBudget = options.connectionBudget;
     this.#clients = options.clients;
     this.#clock = options.clock;
@@ -110,14 +117,14 @@ export class Http2Guard {
   }
 
   /** An HTTP/2 request: watched for glitches, handled once the frames read with it are processed. */
-  admit(req: Http2ServerRequest, res: Http2ServerResponse): void {
-    const stream = req.stream;
+  admit(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+    stream.on('error', ignoreStreamError);
     const state = (stream.session as unknown as GuardedSession | undefined)?.[kGlitches];
     if (state !== undefined) {
       (stream as unknown as GuardedStream)[kGlitches] = state;
       stream.once('close', onStreamClose);
     }
-    this.#queue.push(req, res);
+    this.#queue.push(stream, headers, rawHeaders);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(flushQueue, this);
@@ -128,17 +135,17 @@ export class Http2Guard {
     const queue = this.#queue;
     this.#queue = [];
     this.#scheduled = false;
-    for (let i = 0; i < queue.length; i += 2) {
-      const req = queue[i] as Http2ServerRequest;
+    for (let i = 0; i < queue.length; i += 3) {
+      const stream = queue[i] as ServerHttp2Stream;
       // Reset (or its connection gone) before its turn: nothing to do; onStreamClose counted it.
-      if (req.stream.destroyed || req.stream.closed) continue;
+      if (stream.destroyed || stream.closed) continue;
       try {
-        this.#deliver(req, queue[i + 1] as Http2ServerResponse);
+        this.#deliver(stream, queue[i + 1] as IncomingHttpHeaders, queue[i + 2] as string[]);
       } catch (err) {
         // The handler guards its own requests (request-entry.ts); this keeps the rest of the batch.
         this.#logger.error({ err }, 'internal error while handing over an HTTP/2 request');
-        markClosedByRouter(req.stream);
-        req.stream.close(0x2 /* INTERNAL_ERROR */);
+        markClosedByRouter(stream);
+        stream.close(0x2 /* INTERNAL_ERROR */);
       }
     }
   }

@@ -2,10 +2,11 @@
 // `http2.createSecureServer({ allowHTTP1 })` that never listens — the HTTPS listener hands it
 // sockets whose ClientHello it has already peeked at. SNICallback picks the host's certificate
 // (cached SecureContext) or the default one; ALPNCallback offers h2 only to hosts with their
-// own certificate. Requests go to the proxy's handleRequest/handleUpgrade after the 421 check.
+// own certificate. Requests go to the proxy's handleRequest/handleUpgrade (HTTP/1.1) or
+// handleStream (HTTP/2, core stream API: no compatibility request/response objects) after the 421 check.
 
-import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
-import type { IncomingMessage } from 'node:http';
+import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -14,11 +15,10 @@ import type { Counter } from 'prom-client';
 import { ProxyErrors } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
-import { refuseConnect, sendError, writeRawError, type AnyResponse } from '../error-response.ts';
-import type { AnyRequest } from '../http-exchange.ts';
+import { refuseConnect, sendError, sendStreamError, writeRawError } from '../error-response.ts';
 import { EMPTY_REQUESTS, onClientError } from '../http-listener.ts';
-import type { RequestHandler } from '../request-handler.ts';
-import { checkRequestHead } from '../request-entry.ts';
+import type { RequestHandler, StreamHandler } from '../request-handler.ts';
+import { checkRequestHead, checkStreamHead } from '../request-entry.ts';
 import { normalizeServerName } from './client-hello.ts';
 import { isMisdirectedRequest } from './misdirected-request.ts';
 import { SecureContextCache, createServerContext, type CertificateMaterial } from './secure-context-cache.ts';
@@ -26,14 +26,13 @@ import { decideTls, type TlsRouteLookup } from './sni-route.ts';
 import type { TlsProfile } from './tls-profile.ts';
 import { http2SessionOptions } from '../http2-server-options.ts';
 import { closeIdleSessions } from '../h2-session-tunnels.ts';
-import { extendedConnectProtocol } from '../extended-connect.ts';
 import { systemClock } from '../../clock.ts';
 import { LocalGlitchLedger, type ClientGlitchLedger } from './glitch-budget.ts';
 import { Http2Guard } from './http2-guard.ts';
 
 /** What the terminator calls for each decrypted request (RouterProxy satisfies it). */
 /** Where requests go (the serving layer): request-handler.ts. */
-export type TlsRequestHandler = RequestHandler;
+export type TlsRequestHandler = RequestHandler & StreamHandler;
 
 export interface TlsTerminatorOptions {
   lookup: TlsRouteLookup;
@@ -100,7 +99,7 @@ export class TlsTerminator {
       clock: systemClock,
       metrics: options.metrics,
       logger: options.logger,
-    }, (req, res) => this.#route(req, res));
+    }, (stream, headers, rawHeaders) => this.#routeStream(stream, headers, rawHeaders));
     this.server = http2.createSecureServer({
       ...options.profile,
       cert: options.defaultCertificate.cert,
@@ -128,16 +127,19 @@ export class TlsTerminator {
     this.server.emit('listening');
     this.server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecureConnection(socket));
     this.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.#onTlsError(err, socket));
-    this.server.on('request', (req: AnyRequest, res: AnyResponse) => this.#onRequest(req, res));
+    // HTTP/1.1 over TLS ('request' is Node's HTTP/1.1 server's event here). Listening for it makes
+    // Node route HTTP/2 streams through its compatibility layer as well; that listener is removed:
+    // streams are served on the core API ('stream', http2-exchange.ts).
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#route(req, res));
+    this.server.removeAllListeners('stream');
+    // HTTP/2: handled once the frames that came with the request are read (http2-guard.ts); CONNECT
+    // among them (an extended CONNECT, RFC 8441, is a request like the others; a plain one is refused).
+    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => this.#h2.admit(stream, headers, rawHeaders));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     // Malformed HTTP/1.1 requests get the same short 4xx as on the plain listener (not a silent reset).
     this.server.on('clientError', onClientError);
-    // CONNECT, HTTP/1.1 over TLS or HTTP/2: not offered (error-response.ts); an HTTP/2 extended
-    // CONNECT (RFC 8441, WebSocket over HTTP/2) is a request like the others.
-    this.server.on('connect', (req: AnyRequest, target: Duplex | AnyResponse) => {
-      if ((req as Http2ServerRequest).stream !== undefined && extendedConnectProtocol(req) !== null) this.#onRequest(req, target as AnyResponse);
-      else refuseConnect(req, target);
-    });
+    // CONNECT over HTTP/1.1: not offered (error-response.ts).
+    this.server.on('connect', refuseConnect);
     this.server.on('sessionError', (err: Error) => this.#logger.debug({ err: err.message }, 'http2 session error'));
     this.server.on('session', (session: Http2Session) => this.#h2.openSession(session));
     this.#ticketTimer = options.ticketKeys ? null : setInterval(rotateTicketKeys, TICKET_KEY_ROTATION_MS, this).unref();
@@ -207,11 +209,10 @@ export class TlsTerminator {
     socket.destroy();
   }
 
-  #misdirected(req: AnyRequest): boolean {
-    const tagged = req.socket as unknown as TaggedSocket;
+  #misdirected(socket: unknown, host: string): boolean {
+    const tagged = socket as TaggedSocket;
     const entryKey = tagged[kSniEntryKey];
     if (entryKey === null || entryKey === undefined) return false;
-    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     return isMisdirectedRequest(this.#lookup, tagged[kSni]!, entryKey, host);
   }
 
@@ -220,24 +221,29 @@ export class TlsTerminator {
     return this.#h2.acceptsClient(remote);
   }
 
-  #onRequest(req: AnyRequest, res: AnyResponse): void {
-    // HTTP/2: handled once the frames that came with the request are read (http2-guard.ts).
-    if ((req as Http2ServerRequest).stream !== undefined) this.#h2.admit(req as Http2ServerRequest, res as Http2ServerResponse);
-    else this.#route(req, res);
-  }
-
-  #route(req: AnyRequest, res: AnyResponse): void {
+  #route(req: IncomingMessage, res: ServerResponse): void {
     // The host as the request means it (an absolute-form authority wins over Host) before it is
     // compared with the SNI; a head checkRequestHead refuses is refused by the handler.
-    if (checkRequestHead(req) === null && this.#misdirected(req)) {
+    if (checkRequestHead(req) === null && this.#misdirected(req.socket, req.headers.host ?? '')) {
       sendError(res, ProxyErrors.MISDIRECTED);
       return;
     }
     this.#handler.handleRequest(req, res);
   }
 
+  #routeStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+    // A plain CONNECT is refused (405) whatever its authority says: it names no host of ours.
+    const plainConnect = headers[':method'] === 'CONNECT' && headers[':protocol'] === undefined;
+    if (!plainConnect && checkStreamHead(headers, rawHeaders) === null &&
+      this.#misdirected(stream.session!.socket, headers.host ?? (headers[':authority'] as string | undefined) ?? '')) {
+      sendStreamError(stream, headers, ProxyErrors.MISDIRECTED);
+      return;
+    }
+    this.#handler.handleStream(stream, headers, rawHeaders);
+  }
+
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (checkRequestHead(req) === null && this.#misdirected(req)) {
+    if (checkRequestHead(req) === null && this.#misdirected(req.socket, req.headers.host ?? '')) {
       writeRawError(socket, ProxyErrors.MISDIRECTED);
       return;
     }
