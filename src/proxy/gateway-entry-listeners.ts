@@ -36,6 +36,8 @@ export interface GatewayEntryHandoff {
   stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void;
   /** A TLS entry point accepted a connection (before its ClientHello): counted for the drain from now on. */
   streamAccepted(socket: net.Socket): void;
+  /** A TLS entry point's connection without a usable ClientHello: counted by why (then closed). */
+  streamRefused(socket: net.Socket, result: 'timeout' | 'invalid' | 'not_tls'): void;
   /** How long a TLS entry point waits for a ClientHello (--header-timeout). */
   helloTimeoutMs: number;
   /** Connections one listening socket accepts at most (--max-connections; 0 = no limit). */
@@ -55,6 +57,9 @@ class StreamDispatch implements ClientHelloDispatcher {
 
   dispatch(socket: net.Socket, buffered: Buffer, verdict: ClientHelloVerdict): void {
     // Nothing but a complete ClientHello has a stream to go to; there is no HTTP to answer with.
+    if (verdict === 'timeout') this.#handoff.streamRefused(socket, 'timeout');
+    else if (verdict === 'too-large' || verdict.status === 'invalid') this.#handoff.streamRefused(socket, 'invalid');
+    else if (verdict.status === 'not-tls') this.#handoff.streamRefused(socket, 'not_tls');
     if (typeof verdict === 'string' || verdict.status !== 'ok') {
       socket.destroy();
       return;

@@ -12,6 +12,7 @@
 
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+import type { Counter } from 'prom-client';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RouterConfig } from '../config.ts';
@@ -77,6 +78,9 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #gateways: GatewayEntryListeners;
   /** TLSRoutes of TLS Terminate listeners on Gateways' own addresses. */
   readonly #streams: StreamTerminator;
+  /** switchyard_tls_handshakes_total: streams of Gateway TLS listeners passed through, and refused for want of a TLSRoute. */
+  readonly #streamPassthrough: Counter.Internal;
+  readonly #streamNoRoute: Counter.Internal;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #draining = false;
@@ -126,11 +130,14 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#adoptSessions(https.terminator.server);
     // h2c connections came through #http: already tracked.
     if (this.#h2c !== null) this.#adoptSessions(this.#h2c.server);
+    this.#streamPassthrough = metrics.tlsHandshakes.labels('passthrough');
+    this.#streamNoRoute = metrics.tlsHandshakes.labels('no_route');
     this.#streams = new StreamTerminator({ profile: tlsProfile(config), passthrough: proxy, handshakeTimeoutMs: config.headerTimeout, metrics, logger });
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       stream: (socket, buffered, serverName, entry) => this.#stream(socket, buffered, serverName, entry),
       streamAccepted: (socket) => this.#track(socket),
+      streamRefused: (_socket, result) => metrics.tlsHandshakes.labels(result).inc(),
       helloTimeoutMs: config.headerTimeout,
       maxConnections: config.maxConnections,
       newTerminator: (lookup) => {
@@ -151,6 +158,7 @@ export class ProxyListeners implements TlsRequestHandler {
   #stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void {
     const item = this.#proxy.table.matchStream(serverName, entry);
     if (item === null) {
+      this.#streamNoRoute.inc();
       this.#logger.debug({ remote: socket.remoteAddress, serverName, address: entry.address, port: entry.port }, 'no TLSRoute for this server name: connection closed');
       socket.destroy();
       return;
@@ -158,6 +166,7 @@ export class ProxyListeners implements TlsRequestHandler {
     const decision = streamDecision(item);
     const client = clientAddress(socket.remoteAddress);
     if (decision.mode === 'passthrough') {
+      this.#streamPassthrough.inc();
       markTunnel(socket);
       this.#proxy.handlePassthrough(socket, buffered, item, client, serverName);
     } else {

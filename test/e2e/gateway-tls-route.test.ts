@@ -200,6 +200,19 @@ test('a server name no TLSRoute serves is refused, on either listener; so is a C
   t.is(await refused(terminating, termPort, ''), 'ECONNRESET');
   // Each Gateway's listeners on its own address only.
   t.is(await refused(terminating, passPort, 'pass.tls.test'), 'ECONNREFUSED');
+  // Plain HTTP to a TLS listener is closed without an answer; both refusals are counted.
+  const plain = net.connect({ host: address, port: passPort });
+  plain.on('error', () => {});
+  plain.end('GET / HTTP/1.1\r\nHost: pass.tls.test\r\n\r\n');
+  const answer = await new Promise<string>((resolve) => {
+    let got = '';
+    plain.on('data', (d) => { got += d; });
+    plain.on('close', () => resolve(got));
+  });
+  t.is(answer, '');
+  const metrics = (await request(router.admin, { path: '/metrics' })).body;
+  t.regex(metrics, /switchyard_tls_handshakes_total\{result="no_route"\} [1-9]/);
+  t.regex(metrics, /switchyard_tls_handshakes_total\{result="not_tls"\} [1-9]/);
   // The shared HTTPS port does not serve a Gateway's own streams: its default certificate answers.
   const socket = tls.connect({ host: '127.0.0.1', port: router.https, servername: 'pass.tls.test', rejectUnauthorized: false });
   await once(socket, 'secureConnect');
@@ -256,4 +269,34 @@ test('without an address pool: TLS listeners share the HTTPS port with Routes, s
   await once(socket, 'secureConnect');
   t.is(String(socket.getPeerCertificate().subject.CN), 'edge.tls.test');
   socket.destroy();
+});
+
+test('with worker processes every worker serves the streams (TLSRoutes reach them over IPC)', async (t) => {
+  const a = await tlsBackend('tls-worker', backendCert);
+  const plain = await tcpBackend('plain-worker');
+  const ports = { pass: await freePort(), term: await freePort() };
+  const workers = await startRouter({
+    args: ['--workers', '2', '--gateway-addresses', `${NET}.5-${NET}.6`, '--file', writeTempFile([
+      serviceYaml('tls-a', [a], { namespace: 'infra' }), serviceYaml('tls-b', [a], { namespace: 'infra' }), serviceYaml('plain', [plain], { namespace: 'infra' }),
+      ...documents(ports),
+    ].join('\n---\n'))],
+  });
+  try {
+    const address = (name: string) => eventually(async () => {
+      const doc: any = (await request(workers.admin, { path: '/debug/routes' })).json();
+      return doc.gatewayAPI.gateways.find((g: any) => g.name === name)?.addresses?.[0]?.value as string | undefined;
+    }, 10_000);
+    const streams = (await address('streams'))!;
+    const terminating = (await address('terminating'))!;
+    await eventually(() => stream(streams, ports.pass, 'pass.tls.test').catch(() => undefined), 10_000);
+    await eventually(() => stream(terminating, ports.term, 'term.tls.test').catch(() => undefined), 10_000);
+    // Then without retries: a worker binds a Gateway's socket only with the table that serves it,
+    // and the kernel spreads these connections over the workers' sockets.
+    for (let i = 0; i < 8; i++) {
+      t.like(await stream(streams, ports.pass, 'pass.tls.test'), { subject: 'pass.tls.test', greeting: 'tls-worker tls sni=pass.tls.test', echo: 'ping' });
+      t.like(await stream(terminating, ports.term, 'term.tls.test'), { subject: 'term.tls.test', greeting: 'plain-worker plain', echo: 'ping' });
+    }
+  } finally {
+    await workers.stop();
+  }
 });
