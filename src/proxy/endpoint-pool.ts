@@ -156,7 +156,11 @@ export class EndpointPool implements UpstreamDispatcher {
     if (at === -1) return;
     this.#clients[at] = this.#clients[this.#clients.length - 1]!;
     this.#clients.pop();
-    if (this.#clients.length === 0) this.#url = null;
+    if (this.#clients.length === 0) {
+      // An idle endpoint keeps neither the URL nor the room the list grew to.
+      this.#clients = [];
+      this.#url = null;
+    }
     client.close().catch(ignore);
   }
 
