@@ -14,14 +14,14 @@
 // options for the routers, space-separated: `--cpu-prof --cpu-prof-dir=DIR` writes a profile each).
 // Needs h2load (nghttp2-client), nginx and openssl. Nothing here asserts.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { children, startJsonLine, waitForPort } from './processes.ts';
+import { startJsonLine } from './processes.ts';
+import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, startNginxBackend, type BenchCertificate } from './fixtures.ts';
 import { cpuSeconds } from './proc.ts';
-import { freePort } from '../test/support/ports.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -38,60 +38,9 @@ if (process.env.BENCH_BASE) builds.push(['base', process.env.BENCH_BASE]);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-h2cpu-'));
 
-function certificate(): { cert: string; key: string; combined: string } {
-  const key = path.join(dir, 'tls.key');
-  const cert = path.join(dir, 'tls.crt');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
-  const combined = path.join(dir, 'combined.pem');
-  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-  return { cert, key, combined };
-}
-
-async function nginxBackend(): Promise<number> {
-  const port = await freePort();
-  const prefix = path.join(dir, 'nginx');
-  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
-  writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; } } }
-`);
-  children.push(spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' }));
-  await waitForPort(port);
-  return port;
-}
-
-function routes(backend: number, tls: { cert: string; key: string }): string {
+function routes(backend: number, tls: BenchCertificate): string {
   const file = path.join(dir, 'routes.yaml');
-  const indent = (pem: string) => readFileSync(pem, 'utf8').trim().split('\n').map((l) => `      ${l}`).join('\n');
-  writeFileSync(file, `apiVersion: v1
-kind: Service
-metadata: { name: bench }
-spec: { ports: [{ name: http, port: 80 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
-addressType: IPv4
-ports: [{ name: http, port: ${backend} }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
----
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
-spec:
-  host: ${HOST}
-  to: { kind: Service, name: bench }
-  tls:
-    termination: edge
-    certificate: |
-${indent(tls.cert)}
-    key: |
-${indent(tls.key)}
-`);
+  writeFileSync(file, `${benchServiceYaml(backend)}---\n${benchEdgeRouteYaml(HOST, tls)}`);
   return file;
 }
 
@@ -119,8 +68,8 @@ function run(pid: number, port: number, h1: boolean): { cpu: number; rps: number
   return { cpu, rps, ok };
 }
 
-const tls = certificate();
-const backend = await nginxBackend();
+const tls = benchCertificate(dir, HOST);
+const { port: backend } = await startNginxBackend(dir);
 const file = routes(backend, tls);
 const started: Array<{ label: string; pid: number; port: number; child: import('node:child_process').ChildProcess }> = [];
 for (const [label, cli] of builds) {

@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { children, startJsonLine } from './processes.ts';
 import { childPids } from './proc.ts';
 import { LARGE_JSON } from './large-json.ts';
+import { benchCertificate, benchServiceYaml } from './fixtures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -72,17 +73,6 @@ function startBackend(): Promise<{ port: number; server: http.Server }> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as import('node:net').AddressInfo).port, server })));
 }
 
-/** A self-signed ECDSA P-256 certificate for tls.bench (the default certificate of the router). */
-function certificate(dir: string): string {
-  const key = path.join(dir, 'tls.key');
-  const cert = path.join(dir, 'tls.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', '/CN=tls.bench', '-addext', 'subjectAltName=DNS:tls.bench'], { stdio: 'ignore' });
-  const combined = path.join(dir, 'combined.pem');
-  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-  return combined;
-}
-
 function routes(dir: string, backend: number, compress: boolean): string {
   const file = path.join(dir, 'routes.yaml');
   const route = (name: string, host: string, middlewares = '') => `---
@@ -97,18 +87,7 @@ kind: Middleware
 metadata: { name: ${name} }
 spec: { plugin: ${plugin}, config: ${config} }
 `;
-  writeFileSync(file, `apiVersion: v1
-kind: Service
-metadata: { name: bench }
-spec: { ports: [{ name: http, port: 80 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
-addressType: IPv4
-ports: [{ name: http, port: ${backend} }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
-${route('plain', 'plain.bench')}---
+  writeFileSync(file, `${benchServiceYaml(backend)}${route('plain', 'plain.bench')}---
 apiVersion: route.openshift.io/v1
 kind: Route
 metadata: { name: tls, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
@@ -165,7 +144,7 @@ async function measure(label: string, cli: string, backend: number, extraArgs: s
   const plugins = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
   const { child, line } = await startJsonLine('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind.log`, '--dump-instr=no', '--collect-jumps=no', '--trace-children=yes',
     process.execPath, cli, 'run', '--file', file, '--bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers),
-    '--default-certificate', certificate(dir), ...plugins, '--log-level', 'info', ...extraArgs], (l) => l.msg === 'listening');
+    '--default-certificate', benchCertificate(dir, 'tls.bench').combined, ...plugins, '--log-level', 'info', ...extraArgs], (l) => l.msg === 'listening');
   const ports = { http: line.http as number, https: line.https as number };
   const pid = child.pid!;
   const dumps = new Set(readdirSync(dir));

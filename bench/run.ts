@@ -37,7 +37,7 @@
 // Prints one Markdown table; writes bench/results/bench-<time>.json. Nothing here asserts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,7 @@ import http from 'node:http';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
-import { LARGE_JSON } from './large-json.ts';
+import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, startNginxBackend, type BenchCertificate } from './fixtures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -141,36 +141,8 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 const withChildren = (pid: number) => () => [pid, ...childPids(pid)];
 
-function certificate(dir: string): { cert: string; key: string; combined: string } {
-  const key = path.join(dir, 'tls.key');
-  const cert = path.join(dir, 'tls.crt');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
-  const combined = path.join(dir, 'combined.pem');
-  writeFileSync(combined, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-  return { cert, key, combined };
-}
 
-async function startNginxBackend(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const prefix = path.join(dir, 'nginx-backend');
-  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
-  writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; }
-    location = /large.json { root ${prefix}; default_type application/json; } } }
-`);
-  writeFileSync(path.join(prefix, 'large.json'), LARGE_JSON);
-  const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
-  children.push(child);
-  await waitForPort(port);
-  return { port, stop: stopper(child) };
-}
-
-function peers(dir: string, backend: number, tls: { cert: string; key: string; combined: string }, running: Map<string, Running>, otlpSink: number | null): Peer[] {
+function peers(dir: string, backend: number, tls: BenchCertificate, running: Map<string, Running>, otlpSink: number | null): Peer[] {
   const list: Peer[] = [];
   if (tools.haproxy) {
     list.push({ name: 'haproxy', label: 'HAProxy 1 thread', tls: true, async start() {
@@ -205,33 +177,8 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
     } });
   }
   const routes = path.join(dir, 'routes.yaml');
-  const indent = (pem: string) => readFileSync(pem, 'utf8').trim().split('\n').map((l) => `      ${l}`).join('\n');
-  writeFileSync(routes, `apiVersion: v1
-kind: Service
-metadata: { name: bench }
-spec: { ports: [{ name: http, port: 80 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: bench-1, labels: { kubernetes.io/service-name: bench } }
-addressType: IPv4
-ports: [{ name: http, port: ${backend} }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
----
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata: { name: bench, annotations: { haproxy.router.openshift.io/disable_cookies: "true" } }
-spec:
-  host: ${HOST}
-  to: { kind: Service, name: bench }
-  tls:
-    termination: edge
-    insecureEdgeTerminationPolicy: Allow
-    certificate: |
-${indent(tls.cert)}
-    key: |
-${indent(tls.key)}
----
+  writeFileSync(routes, `${benchServiceYaml(backend)}---
+${benchEdgeRouteYaml(HOST, tls, 'Allow')}---
 apiVersion: route.openshift.io/v1
 kind: Route
 metadata:
@@ -342,7 +289,7 @@ async function main(): Promise<void> {
   // nginx's worker runs as nobody: it must traverse the directory to read large.json (the key
   // files in it stay 0600).
   chmodSync(dir, 0o711);
-  const tls = certificate(dir);
+  const tls = benchCertificate(dir, HOST);
   let backendPort: number;
   let backendName: string;
   if (tools.nginx) {

@@ -37,8 +37,6 @@ export class HttpExchange extends RequestExchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   /** The whole body in one chunk (its length is the Content-Length): written with the end, in one write. */
-  #wholeBodyLength = -1;
-  #wholeBody: Buffer | null = null;
 
   constructor(proxy: ExchangeHost, runtime: RouteRuntime, req: IncomingMessage, res: ServerResponse, secure: boolean, url: string, host: string) {
     const h = req.headers;
@@ -98,26 +96,16 @@ export class HttpExchange extends RequestExchange {
       if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
       return false;
     }
-    const length = headers['content-length'];
-    if (this.chain.responseBody === null && typeof length === 'string') {
-      const n = Number(length);
-      if (n > 0 && n <= WHOLE_BODY_MAX) this.#wholeBodyLength = n;
-    }
+    this.expectWholeBody(headers['content-length'], WHOLE_BODY_MAX);
     return true;
   }
 
   protected writeBody(chunk: Buffer): boolean {
     const res = this.res;
-    if (this.#wholeBodyLength === chunk.length && this.#wholeBody === null) {
-      // The whole body: the end follows at once (it is written with it, see endBody).
-      this.#wholeBody = chunk;
-      return true;
-    }
-    if (this.#wholeBody !== null) {
-      res.write(this.#wholeBody);
-      this.#wholeBody = null;
-    }
-    this.#wholeBodyLength = -1;
+    // The whole body: the end follows at once (it is written with it, see endBody).
+    if (this.holdWholeBody(chunk)) return true;
+    const held = this.takeWholeBody();
+    if (held !== null) res.write(held);
     if (res.write(chunk)) return true;
     res.once('drain', onDrain);
     return false;
@@ -130,7 +118,7 @@ export class HttpExchange extends RequestExchange {
     if (trailers !== null) addClientTrailers(res, trailers);
     // A call's status: in the trailers, or in the headers of a trailers-only response.
     if (this.grpc) this.grpcStatus = statusNumber((trailers?.['grpc-status'] as string | undefined) ?? (this.upstreamResponseHeaders?.['grpc-status'] as string | undefined));
-    const whole = this.#wholeBody;
+    const whole = this.takeWholeBody();
     // Node prepends the head to a string body: one write (WHOLE_BODY_MAX).
     if (whole !== null) res.end(whole.toString('latin1'), 'latin1');
     else res.end();

@@ -66,8 +66,6 @@ export class Http2Exchange extends RequestExchange {
   /** A gRPC trailers-only response (grpc-status in the head): held until the end, one HEADERS frame with END_STREAM. */
   #heldHead: unknown[] | null = null;
   /** The whole body in one chunk (its length is the Content-Length): written with the end. */
-  #wholeBodyLength = -1;
-  #wholeBody: Buffer | null = null;
 
   constructor(proxy: ExchangeHost, runtime: RouteRuntime, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, secure: boolean, url: string, host: string) {
     const method = headers[':method'] as string;
@@ -147,10 +145,7 @@ export class Http2Exchange extends RequestExchange {
     const length = headers['content-length'];
     this.#waitsForTrailers = length !== '0' && (this.grpc || acceptsTrailers(this.headers.te) || this.upstreamResponseHeaders?.trailer !== undefined);
     if (!this.#respond(list, length === '0')) return false;
-    if (this.chain.responseBody === null && typeof length === 'string') {
-      const n = Number(length);
-      if (n > 0) this.#wholeBodyLength = n;
-    }
+    this.expectWholeBody(length);
     return true;
   }
 
@@ -183,16 +178,10 @@ export class Http2Exchange extends RequestExchange {
     }
     const stream = this.stream;
     if (stream.writableEnded) return true; // a response Node ended with its head (204, 304, HEAD)
-    if (this.#wholeBodyLength === chunk.length && this.#wholeBody === null) {
-      // The whole body: the end follows at once and carries it (one DATA frame with END_STREAM).
-      this.#wholeBody = chunk;
-      return true;
-    }
-    if (this.#wholeBody !== null) {
-      stream.write(this.#wholeBody);
-      this.#wholeBody = null;
-    }
-    this.#wholeBodyLength = -1;
+    // The whole body: the end follows at once and carries it (one DATA frame with END_STREAM).
+    if (this.holdWholeBody(chunk)) return true;
+    const held = this.takeWholeBody();
+    if (held !== null) stream.write(held);
     if (stream.write(chunk)) return true;
     stream.once('drain', onStreamDrain);
     return false;
@@ -221,7 +210,7 @@ export class Http2Exchange extends RequestExchange {
     }
     if (forwarded !== null && this.#waitsForTrailers) this.#trailers = forwarded;
     if (stream.writableEnded) return;
-    const whole = this.#wholeBody;
+    const whole = this.takeWholeBody();
     if (whole !== null) stream.end(whole);
     else stream.end();
   }

@@ -27,6 +27,10 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
   /** A buffered body after the requestBody phases (filtered once: a retry sends the same bytes). */
   #sendBody: Buffer | null = null;
   #deadline: NodeJS.Timeout | null = null;
+  /** The length the response head announced, while a body in one chunk of it is still possible; else -1. */
+  #wholeBodyLength = -1;
+  /** That one chunk, held for the end to carry (one write, one DATA frame with END_STREAM). */
+  #wholeBody: Buffer | null = null;
 
   /** `body`: the request body stream; `hasBody`: whether the request has one to forward. */
   constructor(proxy: ExchangeHost, runtime: RouteRuntime, socket: Socket, secure: boolean, method: string, url: string, host: string,
@@ -34,6 +38,34 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
     super('http', runtime, proxy, socket, clientAddress(socket.remoteAddress), secure, method, url, host, headers, body);
     this.hasBody = hasBody;
     this.grpc = isGrpcContentType(headers['content-type']);
+  }
+
+  /**
+   * From the response head: a body of `contentLength` bytes (the header's value) that arrives in
+   * one chunk is held for the end to carry. Not when responseBody phases may change it, nor
+   * above `max` bytes.
+   */
+  protected expectWholeBody(contentLength: string | string[] | number | undefined, max = Infinity): void {
+    if (this.chain.responseBody !== null || typeof contentLength !== 'string') return;
+    const n = Number(contentLength);
+    if (n > 0 && n <= max) this.#wholeBodyLength = n;
+  }
+
+  /** A body chunk: true when it is the whole body, now held; else write `takeWholeBody()` first, then it. */
+  protected holdWholeBody(chunk: Buffer): boolean {
+    if (this.#wholeBodyLength === chunk.length && this.#wholeBody === null) {
+      this.#wholeBody = chunk;
+      return true;
+    }
+    this.#wholeBodyLength = -1;
+    return false;
+  }
+
+  /** The held whole body (once), or null. */
+  protected takeWholeBody(): Buffer | null {
+    const whole = this.#wholeBody;
+    this.#wholeBody = null;
+    return whole;
   }
 
   protected canResend(): boolean {
