@@ -17,7 +17,7 @@ import type { KubeClient } from '../kube/client.ts';
 import { KubeInformer, type RefusedObject, type WatchListMode } from '../kube/informer.ts';
 import type { WatchedResource } from '../kube/resources.ts';
 import {
-  gatewayResources, objectReferences, podResource, secretResource, watchedResources,
+  gatewayResources, initialRead, objectReferences, podResource, secretResource, watchedResources,
   type ObjectReferences,
 } from './watched-resources.ts';
 import { optionalResourceDiscovery } from './crd-discovery.ts';
@@ -60,7 +60,7 @@ export class KubernetesSource {
 
   constructor(options: KubernetesSourceOptions) {
     this.#options = options;
-    this.#watchList = { use: options.config.watchList };
+    this.#watchList = { use: true };
   }
 
   /** Whether every informer has listed at least once. */
@@ -117,6 +117,7 @@ export class KubernetesSource {
       onRefused: (refused) => this.#refused(refused),
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, listPageSize, clock,
+      initialRead: initialRead(watched.kind, config),
       watchList: this.#watchList,
       protobuf: config.kubeProtobuf,
       accept: acceptObject,
