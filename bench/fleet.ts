@@ -48,7 +48,7 @@ import { createNetnsHosts } from '../test/support/netns-hosts.ts';
 import { startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
 import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
-import { cpuSeconds, rssBytes } from './proc.ts';
+import { cpuSeconds } from './proc.ts';
 import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
 import { apfTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
 
@@ -81,6 +81,8 @@ interface PhaseRow {
   apiNetCpuS: number;
   etcdCpuS: number;
   apiPeakMB: number;
+  /** MB the API server's Go runtime allocated during the phase. */
+  apiAllocMB: number;
   etcdPeakMB: number;
   /** Mean over the routers that took part. */
   requests: number;
@@ -156,7 +158,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
   const row: PhaseRow = {
     routers: routers.length, phase: name, wallS,
-    apiCpuS: round2(apiCpuS), apiNetCpuS: round2(apiCpuS - idleRate * wallMs / 1000), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), etcdPeakMB: Math.round(etcd.peakMB),
+    apiCpuS: round2(apiCpuS), apiNetCpuS: round2(apiCpuS - idleRate * wallMs / 1000), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), apiAllocMB: Math.round((apf1.allocatedBytes - apf0.allocatedBytes) / 2 ** 20), etcdPeakMB: Math.round(etcd.peakMB),
     requests: round1(mean([...requests.values()].map((c) => c.total))),
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
@@ -252,8 +254,8 @@ async function runSize(n: number, users: string[]): Promise<void> {
     if (PHASES.has('cold')) {
       await phase('cold start', routers, async () => {
         await Promise.all(routers.map((r) => startFleetRouter(r)));
-        const peaks = routers.map((r) => mb(Math.max(rssBytes(r.process!.child.pid!), 0)));
-        return `router RSS at ready ${Math.min(...peaks)}-${Math.max(...peaks)} MB`;
+        const peaks = routers.map((r) => mb(peakRssBytes(r.process!.child.pid!)));
+        return `router peak RSS at ready ${Math.min(...peaks)}-${Math.max(...peaks)} MB`;
       }, { idleRate: true });
     } else {
       await Promise.all(routers.map((r) => startFleetRouter(r)));
@@ -333,10 +335,13 @@ async function runSize(n: number, users: string[]): Promise<void> {
       for (let v = 0; v < variants.length; v++) {
         const [, title, args, other] = variants[(v + round) % variants.length]!;
         await phase(`${other ? `rolling restart, ${compareLabel}` : title}${of}`, routers, async () => {
+          const ready: number[] = [];
           for (const r of routers) {
             await r.process!.stop();
             await startFleetRouter(r, args, other ? compareCli : cli);
+            ready.push(mb(peakRssBytes(r.process!.child.pid!)));
           }
+          return `router peak RSS at ready ${Math.min(...ready)}-${Math.max(...ready)} MB`;
         }, { idleRate: true });
       }
     }
@@ -359,7 +364,7 @@ function printTable(): void {
     ['N', (r) => r.routers], ['phase', (r) => r.phase], ['wall s', (r) => r.wallS],
     ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round2(r.apiCpuS / r.routers)],
     ['net of idle, per router', (r) => (Number.isNaN(r.apiNetCpuS) ? '' : round2(r.apiNetCpuS / r.routers))], ['etcd CPU s', (r) => r.etcdCpuS],
-    ['apiserver peak MB', (r) => r.apiPeakMB], ['etcd peak MB', (r) => r.etcdPeakMB],
+    ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
     ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
@@ -379,13 +384,14 @@ function printStartMedians(): void {
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   if (![...groups.values()].some((g) => g.length > 1)) return;
-  console.log('\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross, and net of the idle rate):');
+  console.log('\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross, and net of the idle rate; MB its Go runtime allocated, median):');
   for (const [key, group] of groups) {
     const [n, name] = key.split('\t');
     const gross = group.map((r) => r.apiCpuS / r.routers);
     const net = group.map((r) => r.apiNetCpuS / r.routers).filter((v) => !Number.isNaN(v));
     const range = (v: number[]) => `${round2(percentileMedian(v))} [${round2(Math.min(...v))}–${round2(Math.max(...v))}]`;
-    console.log(`  N=${n} ${name.padEnd(44)} ×${group.length}  gross ${range(gross)}${net.length ? `  net ${range(net)}` : ''}`);
+    const allocated = percentileMedian(group.map((r) => r.apiAllocMB / r.routers));
+    console.log(`  N=${n} ${name.padEnd(44)} ×${group.length}  gross ${range(gross)}${net.length ? `  net ${range(net)}` : ''}  allocated ${Math.round(allocated)} MB`);
   }
 }
 

@@ -37,7 +37,7 @@ export interface KubernetesSourceOptions {
   /** Restart backoff: first delay and cap (defaults 200 ms and 30 s). Tests shorten them. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** Objects per list page (default 500, as client-go); tests use small pages. */
+  /** Objects per list page (default LIST_PAGE_SIZE in kube/informer.ts); tests use small pages. */
   listPageSize?: number;
   /** Time for the informers' watchdogs and restart backoff. Default: the system clock. */
   clock?: Clock;
