@@ -24,9 +24,13 @@
 //
 // API-server CPU of a start phase is printed gross (the phase's window) and net: less the
 // API server's idle rate (its CPU over FLEET_IDLE_WINDOW seconds of nothing just before the
-// phase, the routers running) times the phase's length. The restarts run FLEET_ROUNDS times,
+// phase, the routers running; more windows while it is still busy, the lowest rate taken) times
+// the phase's length. The restarts run FLEET_ROUNDS times,
 // interleaved, and their medians are printed; the issue's target (half of its 1.7 CPU-s, which
-// was a gross figure) is compared with the gross figures.
+// was a gross figure) is compared with the gross figures. Also printed, as the steadier figure:
+// GC amortized — the phase's CPU less its garbage collection (by the Go runtime's GC share),
+// plus the MB it allocated × the GC CPU per MB over the whole run (a collection of the API
+// server's ~1 GB heap, ~0.5–1 CPU-s, lands in one start of several and is owed by all).
 //
 // Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
 // FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
@@ -83,6 +87,8 @@ interface PhaseRow {
   apiPeakMB: number;
   /** MB the API server's Go runtime allocated during the phase. */
   apiAllocMB: number;
+  /** Of apiCpuS, the part its garbage collector spent (by the Go runtime's share of GC in its busy time). */
+  apiGcCpuS: number;
   etcdPeakMB: number;
   /** Mean over the routers that took part. */
   requests: number;
@@ -128,12 +134,16 @@ async function startFleetRouter(router: FleetRouter, more: string[] = [], build 
 /** Run `work` as one measured phase for `routers`. */
 async function phase(name: string, routers: FleetRouter[], work: () => Promise<string | void>, options: { idleRate?: boolean } = {}): Promise<{ row: PhaseRow; requests: Map<string, RequestCounts> }> {
   // The API server's idle CPU rate just before a start phase, with the routers as they are.
+  // After a burst (the objects created, a status pass) its garbage collector can run on for
+  // a while: up to 4 windows, until one is quiet (≤ 0.04 CPU-s/s), and the lowest rate is taken
+  // (the net is then rather too high than too low).
   let idleRate = NaN;
-  if (options.idleRate) {
+  for (let w = 0; options.idleRate && w < 4 && !(idleRate <= 0.04); w++) {
     const idle = new ProcessWindow(apiPid);
     const idleStarted = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_S * 1000));
-    idleRate = idle.cpuSeconds / ((performance.now() - idleStarted) / 1000);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_S * 1000 / (w === 0 ? 1 : 2)));
+    const rate = idle.cpuSeconds / ((performance.now() - idleStarted) / 1000);
+    idleRate = Number.isNaN(idleRate) ? rate : Math.min(idleRate, rate);
   }
   const api = new ProcessWindow(apiPid);
   const etcd = new ProcessWindow(etcdPid);
@@ -158,7 +168,8 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
   const row: PhaseRow = {
     routers: routers.length, phase: name, wallS,
-    apiCpuS: round2(apiCpuS), apiNetCpuS: round2(apiCpuS - idleRate * wallMs / 1000), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), apiAllocMB: Math.round((apf1.allocatedBytes - apf0.allocatedBytes) / 2 ** 20), etcdPeakMB: Math.round(etcd.peakMB),
+    apiCpuS: round2(apiCpuS), apiNetCpuS: round2(apiCpuS - idleRate * wallMs / 1000), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), apiAllocMB: Math.round((apf1.allocatedBytes - apf0.allocatedBytes) / 2 ** 20),
+    apiGcCpuS: apiCpuS * Math.min(1, Math.max(0, (apf1.gcCpu - apf0.gcCpu) / ((apf1.allCpu - apf0.allCpu) - (apf1.idleCpu - apf0.idleCpu)))), etcdPeakMB: Math.round(etcd.peakMB),
     requests: round1(mean([...requests.values()].map((c) => c.total))),
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
@@ -363,7 +374,8 @@ function printTable(): void {
   const columns: Array<[string, (r: PhaseRow) => string | number]> = [
     ['N', (r) => r.routers], ['phase', (r) => r.phase], ['wall s', (r) => r.wallS],
     ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round2(r.apiCpuS / r.routers)],
-    ['net of idle, per router', (r) => (Number.isNaN(r.apiNetCpuS) ? '' : round2(r.apiNetCpuS / r.routers))], ['etcd CPU s', (r) => r.etcdCpuS],
+    ['net of idle, per router', (r) => (Number.isNaN(r.apiNetCpuS) ? '' : round2(r.apiNetCpuS / r.routers))],
+    ['GC amortized, per router', (r) => round2(amortized(r) / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
     ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
     ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
@@ -375,6 +387,21 @@ function printTable(): void {
   for (const c of cells) console.log(c.map((v, i) => (i === cells[0]!.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
+/**
+ * The API server's garbage collection is paid in whichever window a collection lands; its cost
+ * is proportional to what is allocated. So a phase's cost without that lottery: its CPU less
+ * the GC part, plus its allocation × the GC CPU per MB over the whole run.
+ */
+function gcPerMB(): number {
+  const gc = rows.reduce((sum, r) => sum + r.apiGcCpuS, 0);
+  const allocated = rows.reduce((sum, r) => sum + r.apiAllocMB, 0);
+  return allocated > 0 ? gc / allocated : NaN;
+}
+
+function amortized(row: PhaseRow): number {
+  return row.apiCpuS - row.apiGcCpuS + row.apiAllocMB * gcPerMB();
+}
+
 /** The start phases by kind over the rounds: medians per router, gross and net of idle. */
 function printStartMedians(): void {
   const groups = new Map<string, PhaseRow[]>();
@@ -384,14 +411,15 @@ function printStartMedians(): void {
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   if (![...groups.values()].some((g) => g.length > 1)) return;
-  console.log('\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross, and net of the idle rate; MB its Go runtime allocated, median):');
+  console.log(`\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross; net of the idle rate; GC amortized: less its GC, plus the MB it allocated × ${(gcPerMB() * 1000).toFixed(2)} CPU-ms per MB, its GC cost over the run; MB allocated, median):`);
   for (const [key, group] of groups) {
     const [n, name] = key.split('\t');
     const gross = group.map((r) => r.apiCpuS / r.routers);
     const net = group.map((r) => r.apiNetCpuS / r.routers).filter((v) => !Number.isNaN(v));
     const range = (v: number[]) => `${round2(percentileMedian(v))} [${round2(Math.min(...v))}–${round2(Math.max(...v))}]`;
     const allocated = percentileMedian(group.map((r) => r.apiAllocMB / r.routers));
-    console.log(`  N=${n} ${name.padEnd(44)} ×${group.length}  gross ${range(gross)}${net.length ? `  net ${range(net)}` : ''}  allocated ${Math.round(allocated)} MB`);
+    const steady = group.map((r) => amortized(r) / r.routers);
+    console.log(`  N=${n} ${name.padEnd(44)} ×${group.length}  gross ${range(gross)}${net.length ? `  net ${range(net)}` : ''}  GC amortized ${range(steady)}  allocated ${Math.round(allocated)} MB`);
   }
 }
 
@@ -438,7 +466,7 @@ function printTargets(): void {
   for (const row of [cold, storm]) {
     if (!row) continue;
     const perRouter = row.apiCpuS / row.routers;
-    const net = Number.isNaN(row.apiNetCpuS) ? '' : ` (net of idle ${round2(row.apiNetCpuS / row.routers)} s)`;
+    const net = ` (${Number.isNaN(row.apiNetCpuS) ? '' : `net of idle ${round2(row.apiNetCpuS / row.routers)} s, `}GC amortized ${round2(amortized(row) / row.routers)} s)`;
     lines.push(`${row.phase}: API-server CPU per router ≤ 0.85 s (half of 1.7, gross): ${round2(perRouter)} s${net} → ${perRouter <= 0.85 ? 'met' : 'NOT met'}`);
   }
   // A restart reads what a cold start reads (and the Routes with their statuses, a little more): the median over the rounds.
@@ -446,7 +474,8 @@ function printTargets(): void {
   if (restarts.length > 1) {
     const gross = percentileMedian(restarts.map((r) => r.apiCpuS / r.routers));
     const net = percentileMedian(restarts.map((r) => r.apiNetCpuS / r.routers));
-    lines.push(`rolling restart, default reads, median of ${restarts.length}: API-server CPU per router ≤ 0.85 s (gross): ${round2(gross)} s (net of idle ${round2(net)} s) → ${gross <= 0.85 ? 'met' : 'NOT met'}`);
+    const steady = percentileMedian(restarts.map((r) => amortized(r) / r.routers));
+    lines.push(`rolling restart, default reads, median of ${restarts.length}: API-server CPU per router ≤ 0.85 s (gross): ${round2(gross)} s (net of idle ${round2(net)} s, GC amortized ${round2(steady)} s) → ${gross <= 0.85 ? 'met' : 'NOT met'}`);
   }
   const first = at('firstPassMs');
   if (first) {
