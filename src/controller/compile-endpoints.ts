@@ -9,6 +9,7 @@ import type { CandidateBackend } from '../admission/types.ts';
 import type { EndpointSlice, Service } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import type { CompiledEndpoint } from '../table/types.ts';
+import { joined } from '../flat-string.ts';
 
 /** Objects a compiled host depends on (keys `namespace/name`): a change to one recompiles it. */
 export interface CompileDeps {
@@ -185,7 +186,7 @@ export function resolveEndpoints(
       const existing = out.get(id);
       if (existing) { existing.acceptsNew ||= acceptsNew; continue; }
       const endpoint: CompiledEndpoint = { id, address, port: epPort, weight: 0, acceptsNew };
-      if (ep.targetRef?.kind === 'Pod' && ep.targetRef.name) endpoint.pod = `${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}`;
+      if (ep.targetRef?.kind === 'Pod' && ep.targetRef.name) endpoint.pod = joined([ep.targetRef.namespace ?? namespace, ep.targetRef.name], '/');
       if (ep.nodeName) endpoint.nodeName = ep.nodeName;
       out.set(id, endpoint);
     }
