@@ -82,6 +82,10 @@ class ProbeLoop {
   bucket = -1;
   startedAt = 0;
   stopped = false;
+  /** The last finished probe: when it started (ms), its verdict and what it saw; lastAt -1 before the first. */
+  lastAt = -1;
+  lastHealthy = false;
+  lastReason = '';
 
   constructor(endpoint: EndpointState, settings: CheckSettings) {
     this.endpoint = endpoint;
@@ -184,6 +188,18 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       if (loop.endpoint === endpoint) this.#stopLoop(loop);
       loop = next;
     }
+  }
+
+  /**
+   * The latest finished probe of an endpoint (over its checks), or undefined when none has
+   * finished yet or it is not checked: kept on the loops, so the dashboard needs no map of its own.
+   */
+  lastProbe(endpointId: string): { healthy: boolean; at: number; reason: string } | undefined {
+    let latest: ProbeLoop | null = null;
+    for (let loop = this.#loops.get(endpointId) ?? null; loop !== null; loop = loop.next) {
+      if (loop.lastAt >= 0 && (latest === null || loop.lastAt > latest.lastAt)) latest = loop;
+    }
+    return latest === null ? undefined : { healthy: latest.lastHealthy, at: latest.lastAt, reason: latest.lastReason };
   }
 
   /** Number of probe loops running (one per distinct endpoint id + check). */
@@ -398,6 +414,9 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     }
     if (!loop.stopped && !this.#stopped) {
       this.emit('check', loop.endpoint, healthy, loop.startedAt, reason);
+      loop.lastAt = loop.startedAt;
+      loop.lastHealthy = healthy;
+      loop.lastReason = reason;
       this.#apply(loop, healthy, reason);
       if (!loop.stopped) {
         // Keep the phase: one interval after the previous probe was due (or the first such time
