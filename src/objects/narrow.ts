@@ -59,7 +59,11 @@ function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
 /** The labels or annotations of objects that have none left (e.g. only kubectl's last-applied copy). */
 const NO_ENTRIES: Fields = Object.freeze({});
 
-/** Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but last-applied. */
+/**
+ * Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but
+ * last-applied. Frozen: nothing edits a kept object, and what plugins see of a route's
+ * annotations (ctx.route) can be this object itself rather than a frozen copy per route.
+ */
 function stringMap(value: unknown, interner: StringInterner, drop?: string): unknown {
   if (!isObject(value)) return value;
   const out: Fields = {};
@@ -69,7 +73,7 @@ function stringMap(value: unknown, interner: StringInterner, drop?: string): unk
     out[key] = interner.intern(value[key]);
     empty = false;
   }
-  return empty ? NO_ENTRIES : out;
+  return empty ? NO_ENTRIES : Object.freeze(out);
 }
 
 const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
