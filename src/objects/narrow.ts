@@ -81,14 +81,17 @@ const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generatio
 /**
  * Kinds whose age and identity beyond namespace/name the router never compares (only Routes,
  * Ingresses and Gateway API objects are aged): their uid, timestamps and owner references go
- * (about 200 bytes per route from a cluster). resourceVersion stays: the watch resumes from it.
+ * (about 200 bytes per route from a cluster), and their resourceVersion: the informer resumes its
+ * watch from the raw event's, read before narrowing, and only the status writer (Routes,
+ * Ingresses, Gateway API objects) sends an object's own back.
  * A value validation would refuse stays too, for validateObject to report.
  */
 const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
 
 function droppable(key: string, v: unknown): boolean {
   switch (key) {
-    case 'uid': return v === null || typeof v === 'string';
+    case 'uid':
+    case 'resourceVersion': return v === null || typeof v === 'string';
     case 'creationTimestamp':
     case 'deletionTimestamp': return v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))) || (v instanceof Date && !Number.isNaN(v.getTime()));
     case 'ownerReferences': return true; // never validated nor read
