@@ -32,8 +32,9 @@
 // accepts every export (bench/peers/otlp-sink.ts): 1 % of new traces sampled, and every one
 // (BENCH_TRACING=0 skips them); printed again as ratios to the same router with tracing off.
 //
-// Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3), BENCH_WARMUP
-// (s of load per peer thread before the rounds, default 5: --workers 2 gets twice that),
+// Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
+// BENCH_WARMUP_REQUESTS (requests per peer thread before the rounds, default 150000: --workers 2
+// gets twice as many, so each thread's heap and JIT reach steady state),
 // BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
 // workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
@@ -58,11 +59,13 @@ const root = path.resolve(here, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
- * Warm-up per peer thread, s. A V8 heap starts with a small young generation and grows it only
- * as requests go through (one per thread: a worker thread sees 1/N of them), and the JIT warms
- * per thread too; 2 s left --workers 2 measuring its warm-up (+20–35 % CPU per request).
+ * Warm-up requests per peer thread. A V8 heap starts with a small young generation and grows it
+ * only as the requests it serves leave survivors (per thread: a worker thread sees 1/N of the
+ * requests), and the JIT warms per thread too: about 150k requests per thread to steady state
+ * (the new space grows 1 → 64 MB). 2 s of warm-up left --workers 2 measuring its warm-up:
+ * +20–35 % CPU per request, against ±5 % at steady state (README, Threads and lifecycle).
  */
-const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 5);
+const warmupRequests = Number(process.env.BENCH_WARMUP_REQUESTS ?? 150_000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
 const HOST = 'bench.local';
@@ -98,13 +101,14 @@ function wrk(url: string, host = HOST, headers: Record<string, string> = {}): Lo
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: m99 ? toMs(m99[1]!, m99[2]!) : NaN, requests, errors };
 }
 
-function autocannon(url: string, options: { rate?: number; seconds?: number; host?: string; headers?: Record<string, string> } = {}): Load {
+function autocannon(url: string, options: { rate?: number; seconds?: number; amount?: number; host?: string; headers?: Record<string, string> } = {}): Load {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
   const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${options.host ?? HOST}`,
     ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}=${v}`])];
   if (connectionClose) args.push('-H', 'connection=close');
   if (options.rate) args.push('-R', String(Math.round(options.rate)));
+  if (options.amount) args.push('-a', String(options.amount)); // a number of requests instead of a duration
   const out = spawnSync(process.execPath, [...args, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
   const json = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p99: number }; non2xx: number; errors: number };
   return { rps: json.requests.average, p99: json.latency.p99, requests: json.requests.total, errors: json.non2xx + json.errors };
@@ -142,7 +146,7 @@ interface Peer {
   path?: string; headers?: Record<string, string>; fixedRate?: boolean;
   /**
    * Threads that share the load, each with its own JIT and heap to warm (switchyard --workers N):
-   * the warm-up runs this many times as long, so every thread has seen as many requests as a
+   * the warm-up sends this many times the requests, so every thread has seen as many as a
    * single-threaded peer's one thread before the rounds measure steady state.
    */
   threads?: number;
@@ -347,7 +351,7 @@ async function main(): Promise<void> {
     if (got.status !== 200 || (p.name === 'switchyard-compress' && got.encoding !== 'gzip')) throw new Error(`${p.label.trim()}: not what it should measure (${got.status}, ${got.encoding ?? 'no content-encoding'})`);
   }
   // Warm-up: JIT, connection pools, heaps grown to their working size — per thread.
-  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { seconds: warmupSeconds * (p.threads ?? 1), host: p.host, headers: p.headers });
+  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { amount: warmupRequests * (p.threads ?? 1), host: p.host, headers: p.headers });
 
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
@@ -410,7 +414,7 @@ async function main(): Promise<void> {
   const f = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
   const ratio = (x: number | undefined, base: number | undefined) => (x !== undefined && base !== undefined && Number.isFinite(x) && Number.isFinite(base) && base > 0 ? (x / base).toFixed(2) : '–');
   const a = anchor;
-  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds after ${warmupSeconds} s of warm-up per peer thread; ` +
+  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds after ${warmupRequests} warm-up requests per peer thread; ` +
     `backend: ${backendName}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTPS CPU s / 100k | HTTP/2 req/s | × |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
