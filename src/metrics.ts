@@ -104,8 +104,8 @@ export class Metrics {
   readonly ready: Gauge;
   readonly certificateExpiry: Gauge<'certificate' | 'route'>;
   readonly routeEndpointsAvailable: ComputedGauge<'route'>;
-  readonly endpointInFlight: Gauge<'endpoint'>;
-  readonly endpointEjectedUntil: Gauge<'endpoint'>;
+  readonly endpointInFlight: ComputedGauge<'endpoint'>;
+  readonly endpointEjectedUntil: ComputedGauge<'endpoint'>;
   readonly tracingSpansExported: Counter;
   readonly tracingSpansDropped: Counter<'reason'>;
   /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
@@ -164,20 +164,23 @@ export class Metrics {
       aggregator: 'min',
     });
     this.routeEndpointsAvailable = new ComputedGauge({ name: 'switchyard_route_endpoints_available', help: 'Endpoints of an admitted route that can take requests (0: every request gets 503)', labelNames: ['route'], registers, aggregator: 'min' });
-    // Read from the live endpoint states when scraped, so the hot path only moves its own counters.
+    // Read from the live endpoint states when scraped, so the hot path only moves its own counters;
+    // computed gauges, so the series are not kept from one scrape to the next (a prom-client
+    // Gauge reset and refilled by collect() kept 30,000 series at 10k routes: 445 bytes per route).
     const live = () => this.liveEndpoints?.() ?? [];
-    this.endpointInFlight = new Gauge({
+    this.endpointInFlight = new ComputedGauge({
       name: 'switchyard_endpoint_in_flight', help: 'Requests and tunnels in flight to an endpoint (summed over workers)', labelNames: ['endpoint'], registers,
-      collect() { this.reset(); for (const ep of live()) this.labels(ep.name).set(ep.active); },
     });
-    this.endpointEjectedUntil = new Gauge({
+    this.endpointInFlight.source = function* () {
+      for (const ep of live()) yield { labels: { endpoint: ep.name }, value: ep.active };
+    };
+    this.endpointEjectedUntil = new ComputedGauge({
       name: 'switchyard_endpoint_ejected_until_timestamp_seconds', help: 'Passive ejection: the endpoint gets no new requests before this time (only ejected endpoints; latest over workers)', labelNames: ['endpoint'], registers,
       aggregator: 'max',
-      collect() {
-        this.reset();
-        const now = Date.now();
-        for (const ep of live()) if (ep.ejectedUntil > now) this.labels(ep.name).set(ep.ejectedUntil / 1000);
-      },
     });
+    this.endpointEjectedUntil.source = function* () {
+      const now = Date.now();
+      for (const ep of live()) if (ep.ejectedUntil > now) yield { labels: { endpoint: ep.name }, value: ep.ejectedUntil / 1000 };
+    };
   }
 }

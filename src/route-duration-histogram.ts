@@ -4,7 +4,7 @@
 // object, each with a property per bucket, plus a hash string, and it builds that hash for every
 // observation; at 10k routes with one request each that was 1.4 KB per route (bench:scale, pods
 // shape), the largest metric cost of a route. Here a route's series is its bucket counts, sum
-// and count in one Float64Array, and its exemplars an array made on the first one. A scrape
+// and count in one plain array of numbers (a Float64Array's ArrayBuffer would add ~200 bytes), and its exemplars an array made on the first one. A scrape
 // (get) lays the series out as prom-client's own structure for that moment and lets prom-client
 // write it, so the text, the OpenMetrics exemplars and the workers' merge are unchanged.
 
@@ -25,7 +25,7 @@ interface PromSeries {
 /** One route's series: counts per bucket (not cumulative) then sum and count; what labels() returns. */
 class RouteSeries {
   readonly route: string;
-  readonly values: Float64Array;
+  readonly values: number[];
   /** The latest exemplar per bucket (the last index is +Inf), made on the first. */
   exemplars: Array<ExemplarValue | null> | null = null;
   readonly #bounds: readonly number[];
@@ -33,7 +33,7 @@ class RouteSeries {
   constructor(route: string, bounds: readonly number[]) {
     this.route = route;
     this.#bounds = bounds;
-    this.values = new Float64Array(bounds.length + 2);
+    this.values = new Array<number>(bounds.length + 2).fill(0);
   }
 
   /** Index of the bucket `value` falls in: the first bound ≥ value, or bounds.length (+Inf). */

@@ -200,7 +200,7 @@ export class DashboardViews {
           id: ep.id, name: state?.name ?? `${ep.address}:${ep.port}`, weight: ep.weight, acceptsNew: ep.acceptsNew, pod: ep.pod,
           up, ejectedUntil: ejectedUntil > now ? ejectedUntil : null,
           inFlight: figures?.inFlight ?? state?.active ?? 0,
-          lastProbe: copyOf(this.#probes.get(ep.id)),
+          lastProbe: this.#probes.get(ep.id) ?? null,
           available: ok,
         };
       }),
@@ -249,9 +249,4 @@ function compare(a: StaticRow, b: StaticRow): number {
   const ka = `${a.route?.namespace ?? a.admission?.namespace}/${a.route?.name ?? a.admission?.name}\0${a.key}`;
   const kb = `${b.route?.namespace ?? b.admission?.namespace}/${b.route?.name ?? b.admission?.name}\0${b.key}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-/** ProbeResults updates its entries in place: a view keeps the value it was built with. */
-function copyOf(result: ProbeResult | undefined): ProbeResult | null {
-  return result === undefined ? null : { ...result };
 }

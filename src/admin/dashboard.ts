@@ -69,7 +69,7 @@ export class Dashboard {
 
   constructor(options: DashboardOptions) {
     this.#options = options;
-    this.#probes = new ProbeResults(options.monitor, options.registry);
+    this.#probes = new ProbeResults(options.monitor);
     this.#views = new DashboardViews(options.reconciler, options.registry, this.#probes);
     this.#sampler = new StatsSampler({
       registry: options.metricsRegistry,

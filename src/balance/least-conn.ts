@@ -4,22 +4,22 @@
 // equal). That way weights hold even for sequential traffic, where every member is idle at
 // each pick, and under concurrency the least loaded member still wins.
 
-import { candidateWeights, isCandidate } from './candidate.ts';
+import { candidateWeights, zeros, isCandidate } from './candidate.ts';
 import type { Balancer, Member, Excluded } from './types.ts';
 
 export class LeastConnBalancer implements Balancer {
   readonly #members: readonly Member[];
-  readonly #weights: Float64Array;
+  readonly #weights: number[];
   /** Smooth round-robin state for breaking ties. */
-  readonly #current: Float64Array;
+  readonly #current: number[];
   /** Scratch: each member's load during one pick (-1 = not a candidate), so the tie pass need not re-check. */
-  readonly #loads: Float64Array;
+  readonly #loads: number[];
 
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
-    this.#current = new Float64Array(members.length);
-    this.#loads = new Float64Array(members.length);
+    this.#current = zeros(members.length);
+    this.#loads = zeros(members.length);
   }
 
   /** Keep each endpoint's place in the rotation across a rebuild (matched by endpoint id). */

@@ -7,22 +7,22 @@
 // lands on a member that is down right now (exact: rejection sampling keeps the conditional
 // distribution), then an O(n) scan over the current candidates as the fallback.
 
-import { candidateWeights, isCandidate } from './candidate.ts';
+import { candidateWeights, zeros, isCandidate } from './candidate.ts';
 import type { Balancer, Member, Excluded } from './types.ts';
 
 const DRAW_ATTEMPTS = 4;
 
 export class PowerOfTwoChoicesBalancer implements Balancer {
   readonly #members: readonly Member[];
-  readonly #weights: Float64Array;
+  readonly #weights: number[];
   /** cumulative[i] = weights[0] + … + weights[i] */
-  readonly #cumulative: Float64Array;
+  readonly #cumulative: number[];
   readonly #total: number;
 
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
-    this.#cumulative = new Float64Array(members.length);
+    this.#cumulative = zeros(members.length);
     let sum = 0;
     for (let i = 0; i < members.length; i++) {
       sum += this.#weights[i];

@@ -3,18 +3,18 @@
 // weights 5/1/1 give a a b a c a a rather than a a a a a b c. Members that are down are simply
 // left out of the round; the others keep their place.
 
-import { candidateWeights, isCandidate } from './candidate.ts';
+import { candidateWeights, zeros, isCandidate } from './candidate.ts';
 import type { Balancer, Member, Excluded } from './types.ts';
 
 export class SmoothWeightedRoundRobinBalancer implements Balancer {
   readonly #members: readonly Member[];
-  readonly #weights: Float64Array;
-  readonly #current: Float64Array;
+  readonly #weights: number[];
+  readonly #current: number[];
 
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
-    this.#current = new Float64Array(members.length);
+    this.#current = zeros(members.length);
   }
 
   /** Keep each endpoint's place in the rotation across a rebuild (matched by endpoint id). */

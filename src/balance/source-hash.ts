@@ -4,7 +4,7 @@
 // clients per member follows the weights, and removing (or losing) one member moves only the
 // clients that were on it. With `exclude`, the client's second choice is used.
 
-import { candidateWeights, isCandidate } from './candidate.ts';
+import { candidateWeights, zeros, isCandidate } from './candidate.ts';
 import type { Balancer, Member, Excluded } from './types.ts';
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -34,16 +34,16 @@ function mixPair(client: number, member: number): number {
 
 export class SourceHashBalancer implements Balancer {
   readonly #members: readonly Member[];
-  readonly #weights: Float64Array;
+  readonly #weights: number[];
   /** Hash of each member's endpoint id: the member's identity, stable across table rebuilds. */
-  readonly #memberHashes: Uint32Array;
+  readonly #memberHashes: number[];
   /** Every positive weight equal (one service, the common case): the highest hash wins, no logarithms needed. */
   readonly #uniform: boolean;
 
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
-    this.#memberHashes = new Uint32Array(members.length);
+    this.#memberHashes = zeros(members.length);
     for (let i = 0; i < members.length; i++) this.#memberHashes[i] = fnv1a32(members[i].endpoint.id);
     let weight = 0;
     let uniform = true;

@@ -9,6 +9,7 @@ import type { CandidateBackend } from '../admission/types.ts';
 import type { EndpointSlice, Service } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
 import type { CompiledEndpoint } from '../table/types.ts';
+import { joined } from '../flat-string.ts';
 
 /** Objects a compiled host depends on (keys `namespace/name`): a change to one recompiles it. */
 export interface CompileDeps {
@@ -53,6 +54,18 @@ export function compactDeps(deps: CompileDeps): HostDeps {
  */
 export function endpointId(address: string, port: number): string {
   return createHash('sha256').update(`${address}:${port}`).digest().toString('hex', 0, 8);
+}
+
+/**
+ * An endpoint with its optional fields in the literal: a property added to an object after it
+ * is made goes to a separate properties array (~40 bytes more per endpoint, 30,000 endpoints at
+ * 10k routes), and absent fields stay absent (the compiled data is compared and printed).
+ */
+function compiledEndpoint(id: string, address: string, port: number, acceptsNew: boolean, pod: string | undefined, nodeName: string | undefined): CompiledEndpoint {
+  if (pod !== undefined && nodeName !== undefined) return { id, address, port, weight: 0, acceptsNew, pod, nodeName };
+  if (pod !== undefined) return { id, address, port, weight: 0, acceptsNew, pod };
+  if (nodeName !== undefined) return { id, address, port, weight: 0, acceptsNew, nodeName };
+  return { id, address, port, weight: 0, acceptsNew };
 }
 
 type PortRule =
@@ -184,10 +197,8 @@ export function resolveEndpoints(
       const id = endpointId(address, epPort);
       const existing = out.get(id);
       if (existing) { existing.acceptsNew ||= acceptsNew; continue; }
-      const endpoint: CompiledEndpoint = { id, address, port: epPort, weight: 0, acceptsNew };
-      if (ep.targetRef?.kind === 'Pod' && ep.targetRef.name) endpoint.pod = `${ep.targetRef.namespace ?? namespace}/${ep.targetRef.name}`;
-      if (ep.nodeName) endpoint.nodeName = ep.nodeName;
-      out.set(id, endpoint);
+      const pod = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? joined([ep.targetRef.namespace ?? namespace, ep.targetRef.name], '/') : undefined;
+      out.set(id, compiledEndpoint(id, address, epPort, acceptsNew, pod, ep.nodeName || undefined));
     }
   }
   if (appProtocol === null && rule.by === 'service-port') appProtocol = rule.appProtocol;

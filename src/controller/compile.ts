@@ -12,6 +12,7 @@ import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-pr
 import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
 import { compareGatewayPrecedence, compareGrpcPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
+import { joined } from '../flat-string.ts';
 
 /**
  * Shared by every compiled route without annotations or Middlewares (most of them): one frozen
@@ -44,7 +45,7 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     const share = endpoints.length > 0 ? backend.weight / endpoints.length : 0;
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
-    services[i] = { name: `${namespace}/${backend.service}`, weight: backend.weight, endpoints };
+    services[i] = { name: joined([namespace, backend.service], '/'), weight: backend.weight, endpoints };
     declared[i] = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol);
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);

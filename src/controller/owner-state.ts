@@ -13,6 +13,7 @@ import type { GatewayRoute } from '../objects/gateway-types.ts';
 import { admitDomains } from '../admission/domains.ts';
 import { admitMiddlewares, middlewareFailure } from '../admission/middlewares.ts';
 import { isGatewayRouteKind, type AdmissionResult, type RouteKind } from '../table/types.ts';
+import { joined } from '../flat-string.ts';
 
 export interface OwnerState {
   key: string;
@@ -38,7 +39,7 @@ export interface OwnerState {
 export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress, context: AdmissionContext): OwnerState {
   const namespace = object.metadata.namespace ?? 'default';
   const state: OwnerState = {
-    key: `${kind}/${namespace}/${object.metadata.name}`, kind, namespace, name: object.metadata.name, object,
+    key: joined([kind, namespace, object.metadata.name], '/'), kind, namespace, name: object.metadata.name, object,
     selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (kind === 'Ingress' && !isOurIngress(object as Ingress, context.store, context.config)) return state;
@@ -101,7 +102,7 @@ const NO_GROUPS: ReadonlySet<string> = new Set();
 
 function claim(state: OwnerState, c: RouteCandidate): void {
   const host = hostKeyOf(c);
-  if (!state.hostKeys.includes(host)) state.hostKeys = [...state.hostKeys, host];
+  if (!state.hostKeys.includes(host)) state.hostKeys = state.hostKeys.concat(host);
   if (c.wildcard) {
     const groups = state.wildcardGroups === NO_GROUPS ? (state.wildcardGroups = new Set<string>()) : state.wildcardGroups;
     (groups as Set<string>).add(domainGroupOf(c));
@@ -117,7 +118,7 @@ function claim(state: OwnerState, c: RouteCandidate): void {
 export function evaluateGatewayRouteOwner(route: GatewayRoute, candidates: readonly RouteCandidate[], context: AdmissionContext): OwnerState {
   const namespace = route.metadata.namespace ?? 'default';
   const state: OwnerState = {
-    key: `${route.kind}/${namespace}/${route.metadata.name}`, kind: route.kind, namespace, name: route.metadata.name, object: route,
+    key: joined([route.kind, namespace, route.metadata.name], '/'), kind: route.kind, namespace, name: route.metadata.name, object: route,
     selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (!ownerSelected(route, context).admitted) return state;

@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import { ACTIVE, DOWN, EJECTED_AT, EJECTED_UNTIL, EJECTIONS, FAILURES, LOCK, STRIDE, type EndpointSlots } from '../shared-memory/endpoint-slots.ts';
 import { lock, unlock } from '../shared-memory/spin-lock.ts';
 import { readTime, writeTime } from '../shared-memory/shared-time.ts';
+import { joined } from '../flat-string.ts';
 
 export class EndpointState {
   readonly id: string;
@@ -36,7 +37,7 @@ export class EndpointState {
     this.id = id;
     this.address = address;
     this.port = port;
-    this.name = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    this.name = address.includes(':') ? joined(['[', address, ']:', port]) : joined([address, port], ':');
     this.#slots = slots;
     this.#words = slots === null ? new Int32Array(STRIDE) : slots.words;
     this.#base = slots === null ? 0 : slot * STRIDE;

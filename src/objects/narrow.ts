@@ -92,6 +92,26 @@ function droppable(key: string, v: unknown): boolean {
   }
 }
 
+/**
+ * Whose labels the router reads: a Route's and an Ingress's (ROUTE_LABELS sharding), a
+ * Namespace's (NAMESPACE_LABELS, Gateway API namespace selectors), Gateway API objects' and
+ * Middlewares' (kept whole: cheap, few). A Service's, a Pod's and a Secret's are never read (each
+ * label set ~150 bytes per route); of an EndpointSlice's only the Service it belongs to.
+ */
+const UNLABELLED: ReadonlySet<Kind> = new Set<Kind>(['Service', 'Pod', 'Secret']);
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+function labelsOf(kind: Kind, value: unknown, interner: StringInterner): unknown {
+  // Not a map of strings: kept as it is, for validateObject to report.
+  if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) return value;
+  if (UNLABELLED.has(kind)) return undefined;
+  if (kind === 'EndpointSlice') {
+    const service = value[SERVICE_NAME_LABEL];
+    return service === undefined ? NO_ENTRIES : { [SERVICE_NAME_LABEL]: interner.intern(service) };
+  }
+  return stringMap(value, interner);
+}
+
 function metadata(value: unknown, interner: StringInterner, kind: Kind): unknown {
   if (!isObject(value)) return value;
   const ageless = AGELESS.has(kind);
@@ -101,7 +121,11 @@ function metadata(value: unknown, interner: StringInterner, kind: Kind): unknown
     if (v === undefined || (ageless && droppable(key, v))) continue;
     switch (key) {
       case 'namespace': out[key] = interner.intern(v); break;
-      case 'labels': out[key] = stringMap(v, interner); break;
+      case 'labels': {
+        const labels = labelsOf(kind, v, interner);
+        if (labels !== undefined) out[key] = labels;
+        break;
+      }
       case 'annotations': out[key] = stringMap(v, interner, LAST_APPLIED_ANNOTATION); break;
       case 'ownerReferences': out[key] = eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s))); break;
       default: out[key] = v;
@@ -120,6 +144,10 @@ const ROUTE_SPEC_KEYS = ['host', 'subdomain', 'path', 'to', 'alternateBackends',
 const TARGET_KEYS = ['kind', 'name', 'weight'] as const;
 const PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'appProtocol'] as const;
 const ENDPOINT_KEYS = ['addresses', 'conditions', 'hostname', 'nodeName', 'targetRef'] as const;
+
+const TARGET_REF_KEYS = ['kind', 'name', 'namespace'] as const;
+/** A uid validation would refuse stays, for validateObject to report. */
+const TARGET_REF_KEYS_INVALID = ['kind', 'name', 'namespace', 'uid'] as const;
 
 const CONDITION_KEYS = ['ready', 'serving', 'terminating'] as const;
 /** Frozen condition objects by shape: index Σ 3^i × (0 absent, 1 true, 2 false) over CONDITION_KEYS. */
@@ -170,7 +198,8 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
     ...(o.endpoints !== undefined ? {
       endpoints: eachOf(o.endpoints, (e) => pick(e, ENDPOINT_KEYS, (key, v) => {
         if (key === 'conditions') return sharedConditions(pick(v, CONDITION_KEYS));
-        if (key === 'targetRef') return pick(v, ['kind', 'name', 'namespace', 'uid'], (k, s) => (k === 'kind' || k === 'namespace' ? i.intern(s) : s));
+        // The Pod's uid is never read (a pod is found by namespace/name): 36 characters per endpoint.
+        if (key === 'targetRef') return pick(v, isObject(v) && v.uid !== undefined && typeof v.uid !== 'string' ? TARGET_REF_KEYS_INVALID : TARGET_REF_KEYS, (k, s) => (k === 'kind' || k === 'namespace' ? i.intern(s) : s));
         if (key === 'nodeName') return i.intern(v);
         return v;
       })),

@@ -13,6 +13,8 @@ export interface ChainLink {
   readonly slot: number;
   /** The plugin's `local` factory: ctx.local is made on first use. */
   readonly makeLocal: (() => unknown) | null;
+  /** Its selectEndpoint is handed the candidates (false only for built-ins that never read them). */
+  readonly readsCandidates: boolean;
 }
 
 /** What a chain is built from: a plugin instance's name and phases (and its `local` factory). */
@@ -20,6 +22,12 @@ export interface ChainEntry {
   readonly name: string;
   readonly phases: Phases;
   readonly makeLocal?: (() => unknown) | null;
+  /**
+   * false: its selectEndpoint never reads the candidates argument (built-in stickiness and the
+   * balancer pick members themselves), so none are made for it. A route's candidate views are
+   * ~400 bytes per route, made on the first request otherwise. Default true.
+   */
+  readonly readsCandidates?: boolean;
 }
 
 export class RouteChain {
@@ -37,7 +45,7 @@ export class RouteChain {
   readonly timeoutMs: number;
 
   constructor(entries: readonly ChainEntry[], timeoutMs: number) {
-    const links = entries.map((e, i): ChainLink => ({ name: e.name, phases: e.phases, slot: i, makeLocal: e.makeLocal ?? null }));
+    const links = entries.map((e, i): ChainLink => ({ name: e.name, phases: e.phases, slot: i, makeLocal: e.makeLocal ?? null, readsCandidates: e.readsCandidates ?? true }));
     this.links = links;
     this.timeoutMs = timeoutMs;
     this.connection = having(links, 'connection');
@@ -62,7 +70,16 @@ export class RouteChain {
   }
 }
 
+/**
+ * The links implementing `phase`, in an array of exactly their number: filter() grows its result
+ * by push, which leaves room for 17 (152 bytes), and every route keeps four or five of these.
+ */
 function having(links: readonly ChainLink[], phase: keyof Phases): readonly ChainLink[] | null {
-  const list = links.filter((l) => typeof l.phases[phase] === 'function');
-  return list.length === 0 ? null : list;
+  let count = 0;
+  for (const l of links) if (typeof l.phases[phase] === 'function') count++;
+  if (count === 0) return null;
+  const list = new Array<ChainLink>(count);
+  let i = 0;
+  for (const l of links) if (typeof l.phases[phase] === 'function') list[i++] = l;
+  return list;
 }

@@ -27,6 +27,9 @@ export function isPromise(value: unknown): value is Promise<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** What a selectEndpoint that does not read its candidates is handed (see ChainEntry.readsCandidates). */
+const NO_CANDIDATES: readonly EndpointCandidate[] = Object.freeze([]);
+
 /** The candidates selectEndpoint sees: all of the route's, or on a retry those not tried yet. */
 function candidatesFor(run: PhaseRun): readonly EndpointCandidate[] {
   const all = run.owner.candidates;
@@ -44,7 +47,7 @@ function callPhase(stage: number, link: ChainLink, run: PhaseRun): unknown {
   switch (stage) {
     case STAGE_CONNECTION: return phases.connection!(ctx);
     case STAGE_REQUEST: return phases.request!(ctx);
-    case STAGE_SELECT: return phases.selectEndpoint!(ctx, candidatesFor(run));
+    case STAGE_SELECT: return phases.selectEndpoint!(ctx, link.readsCandidates ? candidatesFor(run) : NO_CANDIDATES);
     default: return phases.upstreamRequest!(ctx);
   }
 }

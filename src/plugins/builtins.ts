@@ -47,7 +47,11 @@ export function routeChainEntries(
   const builtinServicesOf = (name: string): BuiltinServices => ({
     ...services(name), balancer: parts.balancer, hasWeight: parts.hasWeight, buildUpstreamHeaders: parts.buildUpstreamHeaders, limits: parts.limits,
   });
-  const entry = (plugin: Plugin, config: unknown): ChainEntry => ({ name: plugin.name, phases: plugin.create(config, builtinServicesOf(plugin.name)) as Phases });
+  const entry = (plugin: Plugin, config: unknown): ChainEntry => {
+    const phases = plugin.create(config, builtinServicesOf(plugin.name)) as Phases;
+    // A built-in's selectEndpoint declares the candidates parameter only when it reads it.
+    return { name: plugin.name, phases, readsCandidates: (phases.selectEndpoint?.length ?? 0) >= 2 };
+  };
   const at: Record<PolicyPosition, ChainEntry[]> = { guard: [], select: [], after: [] };
   for (const p of route.plugins) {
     const builtin = builtinPolicyNamed(p.plugin);

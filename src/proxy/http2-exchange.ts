@@ -36,6 +36,11 @@ interface ExchangeStream { [kExchange]?: Http2Exchange }
 
 function onStreamClose(this: ServerHttp2Stream): void {
   const exchange = (this as ExchangeStream)[kExchange];
+  // A closed stream outlives its exchange: Node keeps it reachable until the next full
+  // collection, so each minor one copies and promotes whatever it still points at. Cut here, the
+  // exchange (its undici request, header lists, buffers) dies young: half the bytes promoted per
+  // scavenge under h2load -m10 (--trace-gc), fewer mark-compacts. Nothing calls it after 'close'.
+  (this as ExchangeStream)[kExchange] = undefined;
   if (exchange !== undefined && !exchange.ended) exchange.clientGone();
 }
 

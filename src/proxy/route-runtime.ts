@@ -32,8 +32,14 @@ import { upstreamRequestHeaders } from './headers.ts';
 import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
+import { joined } from '../flat-string.ts';
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** One slot per status class, sized up front: an empty array set at index 1 keeps room for 17. */
+function noClasses(): Array<Counter.Internal | undefined> {
+  return [undefined, undefined, undefined, undefined, undefined];
+}
 
 /** A route's metric series, each made on first use; shared by the runtimes that succeed each other. */
 interface MetricChildren {
@@ -99,7 +105,7 @@ export class RouteRuntime implements ChainOwner {
 
   constructor(route: CompiledRoute, deps: RuntimeDeps, previous: RouteRuntime | undefined) {
     this.route = route;
-    this.label = `${route.namespace}/${route.name}`;
+    this.label = joined([route.namespace, route.name], '/');
     this.#metrics = deps.metrics;
     this.#deps = deps;
     let count = 0;
@@ -132,7 +138,7 @@ export class RouteRuntime implements ChainOwner {
     } else {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
     }
-    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: [], duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: noClasses(), duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
     this.failures = deps.failures;
     // State to take over is taken now (the previous runtime is released after this swap).
     if (previous !== undefined && previous.#balancer !== null && previous.route.policy.balance === route.policy.balance) {
@@ -236,7 +242,7 @@ export class RouteRuntime implements ChainOwner {
     if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
     if (children.passthrough !== undefined) for (const outcome of children.passthrough.keys()) m.passthroughConnections.remove(this.label, outcome);
     if (children.grpc !== undefined) for (const code of children.grpc.keys()) m.grpcResponses.remove(this.label, code);
-    children.byClass = [];
+    children.byClass = noClasses();
     children.duration = undefined;
     children.errors = undefined;
     children.passthrough = undefined;

@@ -26,7 +26,7 @@ function setup(objects: KubeObject[]) {
   const registry = new EndpointRegistry();
   for (const entry of reconciler.snapshot().upsert) for (const r of entry.routes) for (const s of r.services) for (const ep of s.endpoints) registry.acquire(ep);
   const monitor = new ActiveHealthMonitor({ logger: silentLogger });
-  const views = new DashboardViews(reconciler, registry, new ProbeResults(monitor, registry));
+  const views = new DashboardViews(reconciler, registry, new ProbeResults(monitor));
   return { store, reconciler, registry, views };
 }
 
@@ -97,7 +97,7 @@ test('a route\'s Middlewares show by name and plugin, never with their config', 
     admissionResults: () => [{ key: 'Route/ns/a', kind: 'Route' as const, namespace: 'ns', name: 'a', host: 'a.test', wildcardPolicy: 'None' as const, admitted: true }],
   }) as unknown as Reconciler;
   const registry = new EndpointRegistry();
-  const views = new DashboardViews(reconciler, registry, new ProbeResults(new ActiveHealthMonitor({ logger: silentLogger }), registry));
+  const views = new DashboardViews(reconciler, registry, new ProbeResults(new ActiveHealthMonitor({ logger: silentLogger })));
   const row = views.routes({}, noFigures).items[0]!;
   t.deepEqual(row.middlewares, [{ name: 'ns/auth', plugin: 'basic-auth' }]);
   t.false(JSON.stringify(views.detail('Route/ns/a', noFigures)).includes('hunter2'));

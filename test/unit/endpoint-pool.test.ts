@@ -128,3 +128,29 @@ test('close() lets the request in flight finish, then refuses new ones', async (
   await closed;
   t.is((await send(pool, '/')).error?.name, 'ClientClosedError');
 });
+
+test('the next request takes the connection freed last (the idle ones wait on a stack)', async (t) => {
+  const held = new Map<string, http.ServerResponse>();
+  const { port, server: s } = await server((req, res) => {
+    const port = String(req.socket.remotePort);
+    if (req.url === '/hold') held.set(port, res);
+    else res.end(port);
+  });
+  const pool = new EndpointPool(`http://127.0.0.1:${port}`, { connectTimeoutMs: 1000 });
+  t.teardown(() => { void pool.destroy(); s.close(); });
+  const first = send(pool, '/hold');
+  const second = send(pool, '/hold');
+  await until(() => held.size === 2);
+  const [a, b] = [...held.keys()];
+  // a's connection is freed first, b's last: b's is on top.
+  held.get(a!)!.end(a);
+  t.is((await first).body, a);
+  await until(() => pool.idle === 1);
+  held.get(b!)!.end(b);
+  t.is((await second).body, b);
+  await until(() => pool.idle === 2);
+  t.is((await send(pool, '/which')).body, b);
+  await until(() => pool.idle === 2);
+  t.is((await send(pool, '/which')).body, b);
+  t.is(pool.size, 2);
+});

@@ -510,3 +510,22 @@ test('endpoints checked alike share the check; one check leaving an endpoint lea
   m.unwatch({ endpoint: a, check: http });
   t.is(m.size, 0);
 });
+
+test('the last finished probe of an endpoint is kept on its loop (the dashboard reads it), and goes with the loop', async (t) => {
+  const server = net.createServer((socket) => socket.destroy());
+  const port = await listen(t, server);
+  const clock = new ManualClock();
+  const m = monitor(t, undefined, clock);
+  const up = endpointAt(port);
+  const down = endpointAt(1); // nothing listens on port 1
+  m.sync([{ endpoint: up, check: check({ intervalMs: 60_000 }) }, { endpoint: down, check: check({ intervalMs: 60_000 }) }]);
+  t.is(m.lastProbe(up.id), undefined, 'nothing before the first probe');
+  const checked = Promise.all([probes(m, up, 1), probes(m, down, 1)]);
+  clock.advance(250);
+  await checked;
+  t.deepEqual(m.lastProbe(up.id), { healthy: true, at: m.lastProbe(up.id)!.at, reason: 'connected' });
+  t.true(m.lastProbe(up.id)!.at <= clock.now());
+  t.like(m.lastProbe(down.id), { healthy: false, reason: 'ECONNREFUSED' });
+  m.sync([{ endpoint: up, check: check({ intervalMs: 60_000 }) }]);
+  t.is(m.lastProbe(down.id), undefined, 'no longer checked: no result');
+});

@@ -73,3 +73,27 @@ test('a collect() that fails rejects before the first piece', async (t) => {
   registry.registerMetric({ name: 'broken', help: 'h', type: 'gauge', get: async () => { throw new Error('boom'); } } as never);
   await t.throwsAsync(() => expositionPieces(registry).next(), { message: 'boom' });
 });
+
+test('the per-endpoint gauges are read from the live endpoints at each scrape and keep no series in between', async (t) => {
+  const metrics = new Metrics();
+  const future = Date.now() + 60_000;
+  let live = [
+    { name: '10.0.0.1:8080', active: 2, ejectedUntil: 0 },
+    { name: '10.0.0.2:8080', active: 0, ejectedUntil: future },
+  ];
+  metrics.liveEndpoints = () => live;
+  const first = (await collect(expositionPieces(metrics.registry))).join('');
+  t.true(first.includes('switchyard_endpoint_in_flight{endpoint="10.0.0.1:8080"} 2\n'));
+  t.true(first.includes('switchyard_endpoint_in_flight{endpoint="10.0.0.2:8080"} 0\n'));
+  t.true(first.includes(`switchyard_endpoint_ejected_until_timestamp_seconds{endpoint="10.0.0.2:8080"} ${future / 1000}\n`));
+  t.false(first.includes('switchyard_endpoint_ejected_until_timestamp_seconds{endpoint="10.0.0.1:8080"}'), 'only ejected endpoints');
+  const stable = (text: string) => text.split('\n').filter((l) => !/^(process|nodejs)_/.test(l)).join('\n');
+  t.is(stable(first), stable(await metrics.registry.metrics()), 'the same text as prom-client prints');
+  // An endpoint gone from the table is gone from the next scrape; values follow the state.
+  live = [{ name: '10.0.0.1:8080', active: 5, ejectedUntil: 0 }];
+  const second = (await collect(expositionPieces(metrics.registry))).join('');
+  t.true(second.includes('switchyard_endpoint_in_flight{endpoint="10.0.0.1:8080"} 5\n'));
+  t.false(second.includes('10.0.0.2:8080'));
+  const values = (await metrics.endpointInFlight.get()).values;
+  t.deepEqual(values, [{ labels: { endpoint: '10.0.0.1:8080' }, value: 5 }]);
+});

@@ -18,7 +18,7 @@ function clusterMetadata(name: string) {
   };
 }
 
-test('a Service keeps metadata and spec the router reads; managedFields, last-applied, uid, timestamps, owners and status go', (t) => {
+test('a Service keeps metadata and spec the router reads; managedFields, last-applied, uid, timestamps, owners, labels and status go', (t) => {
   const raw = {
     apiVersion: 'v1', kind: 'Service', metadata: clusterMetadata('web'),
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
@@ -31,7 +31,6 @@ test('a Service keeps metadata and spec the router reads; managedFields, last-ap
     apiVersion: 'v1', kind: 'Service',
     metadata: {
       name: 'web', namespace: 'shop', resourceVersion: '42', generation: 3,
-      labels: { app: 'shop', 'kubernetes.io/service-name': 'web' },
       annotations: { 'haproxy.router.openshift.io/timeout': '5s' },
     },
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
@@ -40,7 +39,7 @@ test('a Service keeps metadata and spec the router reads; managedFields, last-ap
   t.is(raw.metadata.managedFields, managedFields, 'the input is not modified');
 });
 
-test('an EndpointSlice keeps addresses, conditions, targets and ports; zones and hints go', (t) => {
+test('an EndpointSlice keeps addresses, conditions, targets (without uid), ports and its Service label; zones, hints and other labels go', (t) => {
   const raw = {
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: clusterMetadata('web-abc'), addressType: 'IPv4',
     endpoints: [{ addresses: ['10.0.0.7'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1', zone: 'z1',
@@ -49,8 +48,9 @@ test('an EndpointSlice keeps addresses, conditions, targets and ports; zones and
   };
   const narrow = narrowObject('EndpointSlice', raw as unknown as EndpointSlice);
   t.deepEqual(narrow.endpoints as unknown, [{ addresses: ['10.0.0.7'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1',
-    targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop', uid: 'p1' } }]);
+    targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop' } }]);
   t.deepEqual(narrow.ports as unknown, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
+  t.deepEqual(narrow.metadata.labels, { 'kubernetes.io/service-name': 'web' });
   t.false('managedFields' in narrow.metadata);
   t.true(validateObject(narrow).ok);
 });
@@ -73,6 +73,9 @@ test('narrowing never makes an invalid object valid', (t) => {
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ name: 'p', port: 'eighty' }] } } as unknown as KubeObject,
     { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'x' }, addressType: 'IPv4', endpoints: [{ addresses: 'nope' }] } as unknown as KubeObject,
     { apiVersion: 'v1', kind: 'Service', metadata: 'nameless' } as unknown as KubeObject,
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', labels: { app: 7 } } } as unknown as KubeObject,
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'x', labels: { app: ['a'] } }, addressType: 'IPv4' } as unknown as KubeObject,
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'x' }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'], targetRef: { kind: 'Pod', name: 'p', uid: 5 } }] } as unknown as KubeObject,
   ];
   for (const object of bad) {
     const before = validateObject(object);
