@@ -109,17 +109,40 @@ export function countRequests(events: readonly AuditEvent[], user: string): Requ
   return counts;
 }
 
-/** API Priority and Fairness: seconds requests waited in queues, and requests rejected, so far (all priority levels). */
-export async function apfTotals(cluster: RealCluster): Promise<{ waitSeconds: number; rejected: number }> {
+export interface ApiServerTotals {
+  waitSeconds: number;
+  rejected: number;
+  allocatedBytes: number;
+  /** The Go runtime's own CPU classes (go_cpu_classes_*): garbage collection, all, idle — P time, which a loaded machine stretches, so only their ratio is used. */
+  gcCpu: number;
+  allCpu: number;
+  idleCpu: number;
+}
+
+/**
+ * From the API server's /metrics, so far: API Priority and Fairness — seconds requests waited in
+ * queues, requests rejected (all priority levels) — and the bytes its Go runtime allocated (what
+ * its garbage collection costs is proportional to, wherever a collection lands).
+ */
+export async function apfTotals(cluster: RealCluster): Promise<ApiServerTotals> {
   const reply = await cluster.api<string>('GET', '/metrics');
   const text = typeof reply.body === 'string' ? reply.body : '';
   let waitSeconds = 0;
   let rejected = 0;
+  let allocatedBytes = NaN;
+  let gcCpu = NaN;
+  let allCpu = NaN;
+  let idleCpu = NaN;
   for (const line of text.split('\n')) {
+    const value = () => Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('go_memstats_alloc_bytes_total ')) allocatedBytes = value();
+    else if (line.startsWith('go_cpu_classes_gc_total_cpu_seconds_total ')) gcCpu = value();
+    else if (line.startsWith('go_cpu_classes_total_cpu_seconds_total ')) allCpu = value();
+    else if (line.startsWith('go_cpu_classes_idle_cpu_seconds_total ')) idleCpu = value();
     if (line.startsWith('apiserver_flowcontrol_request_wait_duration_seconds_sum{')) waitSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
     else if (line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) rejected += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return { waitSeconds, rejected };
+  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu };
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -13,20 +13,34 @@
 // - propagation: FLEET_EDITS host edits, time until the last router serves the new host;
 // - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
 //   pass time, its RSS against the followers';
-// - rolling restart: each router stopped and started again in turn; then again reading the state
-//   by paged lists (--watch-list=false) instead of watch-list, and again reading everything as
-//   JSON (--kube-protobuf=false) instead of Services and EndpointSlices as protobuf;
+// - rolling restart: each router stopped and started again in turn (the default reads:
+//   --watch-list=auto); then again reading every kind by paged lists (--watch-list=false), again
+//   every kind by watch-list (--watch-list=true, phase `watchlist`), again reading everything as
+//   JSON (--kube-protobuf=false), and again with another build (FLEET_COMPARE_CLI, e.g. main's);
 // - restart storm: every router SIGKILLed and started again at once;
 //
 // then a per-router cost extrapolated to 1,000 routers, with the assumptions printed. Results
 // also go to bench/results/fleet-<time>.json. Nothing here asserts: these are measurements.
 //
+// API-server CPU of a start phase is printed gross (the phase's window) and net: less the
+// API server's idle rate (its CPU over FLEET_IDLE_WINDOW seconds of nothing just before the
+// phase, the routers running; more windows while it is still busy, the lowest rate taken) times
+// the phase's length. The restarts run FLEET_ROUNDS times,
+// interleaved, and their medians are printed; the issue's target (half of its 1.7 CPU-s, which
+// was a gross figure) is compared with the gross figures. Also printed, as the steadier figure:
+// GC amortized — the phase's CPU less its garbage collection (by the Go runtime's GC share),
+// plus the MB it allocated × the GC CPU per MB over the whole run (a collection of the API
+// server's ~1 GB heap, ~0.5–1 CPU-s, lands in one start of several and is owed by all).
+//
 // Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
 // FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
-// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,json,
-// storm; default all), FLEET_ROUNDS (the rolling, paged and json restarts this many times, interleaved; 1), FLEET_CLI (another build's dist/cli.js, e.g. the code before a change) and
-// FLEET_LABEL (its name in the output), FLEET_ROUTER_ARGS (extra router flags, e.g.
-// "--watch-list=false"). Note `uptime` beside the numbers: the machine is shared.
+// FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,
+// watchlist,json,compare,storm; default all but watchlist and compare), FLEET_ROUNDS (the restarts this many times,
+// interleaved; 1), FLEET_CLI (another build's dist/cli.js for every phase) and FLEET_LABEL (its
+// name in the output), FLEET_COMPARE_CLI (another build's dist/cli.js for the `compare` restarts,
+// A/B in the same rounds; FLEET_COMPARE_LABEL its name), FLEET_IDLE_WINDOW (seconds of idle
+// before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false").
+// Note `uptime` beside the numbers: the machine is shared.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { freemem, loadavg } from 'node:os';
@@ -38,7 +52,7 @@ import { createNetnsHosts } from '../test/support/netns-hosts.ts';
 import { startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
 import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
-import { cpuSeconds, rssBytes } from './proc.ts';
+import { cpuSeconds } from './proc.ts';
 import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
 import { apfTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
 
@@ -51,6 +65,9 @@ const IDLE_S = Number(process.env.FLEET_IDLE ?? 30);
 const EDITS = Number(process.env.FLEET_EDITS ?? 20);
 const PHASES = new Set((process.env.FLEET_PHASES ?? 'cold,status,idle,propagation,leader,rolling,paged,json,storm').split(','));
 const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 1);
+const IDLE_WINDOW_S = Number(process.env.FLEET_IDLE_WINDOW ?? 8);
+const compareCli = process.env.FLEET_COMPARE_CLI;
+const compareLabel = process.env.FLEET_COMPARE_LABEL ?? compareCli ?? '';
 const cli = process.env.FLEET_CLI ?? CLI;
 const label = process.env.FLEET_LABEL ?? (process.env.FLEET_CLI ? process.env.FLEET_CLI : 'this build');
 const extraArgs = (process.env.FLEET_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -64,8 +81,14 @@ interface PhaseRow {
   phase: string;
   wallS: number;
   apiCpuS: number;
+  /** apiCpuS less the API server's idle rate (measured just before the phase) × the phase's length; NaN when not measured. */
+  apiNetCpuS: number;
   etcdCpuS: number;
   apiPeakMB: number;
+  /** MB the API server's Go runtime allocated during the phase. */
+  apiAllocMB: number;
+  /** Of apiCpuS, the part its garbage collector spent (by the Go runtime's share of GC in its busy time). */
+  apiGcCpuS: number;
   etcdPeakMB: number;
   /** Mean over the routers that took part. */
   requests: number;
@@ -79,6 +102,15 @@ interface PhaseRow {
 }
 
 const rows: PhaseRow[] = [];
+
+/** The rolling restarts run in rounds: phase key, title, router flags, whether with FLEET_COMPARE_CLI. */
+const RESTARTS: Array<[string, string, string[], boolean]> = [
+  ['rolling', 'rolling restart', [], false],
+  ['paged', 'rolling restart, paged lists', ['--watch-list=false'], false],
+  ['watchlist', 'rolling restart, watch-list', ['--watch-list=true'], false],
+  ['json', 'rolling restart, JSON only', ['--kube-protobuf=false'], false],
+  ['compare', 'rolling restart, FLEET_COMPARE_CLI', [], true],
+];
 const extra: Record<string, unknown>[] = [];
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -89,9 +121,9 @@ let apiPid = 0;
 let etcdPid = 0;
 let audit: AuditReader;
 
-async function startFleetRouter(router: FleetRouter, more: string[] = []): Promise<RouterProcess> {
+async function startFleetRouter(router: FleetRouter, more: string[] = [], build = cli): Promise<RouterProcess> {
   router.process = await startRouter({
-    cli,
+    cli: build,
     args: ['--kubeconfig', router.kubeconfig, '--canonical-hostname', 'router.apps.example.com', ...extraArgs, ...more],
     env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: `fleet-${router.index}`, NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` },
     timeoutMs: 30 * 60_000,
@@ -100,7 +132,19 @@ async function startFleetRouter(router: FleetRouter, more: string[] = []): Promi
 }
 
 /** Run `work` as one measured phase for `routers`. */
-async function phase(name: string, routers: FleetRouter[], work: () => Promise<string | void>): Promise<{ row: PhaseRow; requests: Map<string, RequestCounts> }> {
+async function phase(name: string, routers: FleetRouter[], work: () => Promise<string | void>, options: { idleRate?: boolean } = {}): Promise<{ row: PhaseRow; requests: Map<string, RequestCounts> }> {
+  // The API server's idle CPU rate just before a start phase, with the routers as they are.
+  // After a burst (the objects created, a status pass) its garbage collector can run on for
+  // a while: up to 4 windows, until one is quiet (≤ 0.04 CPU-s/s), and the lowest rate is taken
+  // (the net is then rather too high than too low).
+  let idleRate = NaN;
+  for (let w = 0; options.idleRate && w < 4 && !(idleRate <= 0.04); w++) {
+    const idle = new ProcessWindow(apiPid);
+    const idleStarted = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_S * 1000 / (w === 0 ? 1 : 2)));
+    const rate = idle.cpuSeconds / ((performance.now() - idleStarted) / 1000);
+    idleRate = Number.isNaN(idleRate) ? rate : Math.min(idleRate, rate);
+  }
   const api = new ProcessWindow(apiPid);
   const etcd = new ProcessWindow(etcdPid);
   audit.mark();
@@ -115,14 +159,17 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     const pid = r.process?.child.pid;
     if (pid !== undefined && routerCpu0.has(pid) && r.process!.child.exitCode === null) routerCpuS += cpuSeconds(pid) - routerCpu0.get(pid)!;
   }
-  const wallS = seconds(performance.now() - started);
+  const wallMs = performance.now() - started;
+  const wallS = seconds(wallMs);
+  const apiCpuS = api.cpuSeconds;
   const events = audit.read();
   const apf1 = await apfTotals(cluster);
   const requests = new Map(routers.map((r) => [r.user, countRequests(events, r.user)] as const));
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
   const row: PhaseRow = {
     routers: routers.length, phase: name, wallS,
-    apiCpuS: round1(api.cpuSeconds), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), etcdPeakMB: Math.round(etcd.peakMB),
+    apiCpuS: round2(apiCpuS), apiNetCpuS: round2(apiCpuS - idleRate * wallMs / 1000), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), apiAllocMB: Math.round((apf1.allocatedBytes - apf0.allocatedBytes) / 2 ** 20),
+    apiGcCpuS: apiCpuS * Math.min(1, Math.max(0, (apf1.gcCpu - apf0.gcCpu) / ((apf1.allCpu - apf0.allCpu) - (apf1.idleCpu - apf0.idleCpu)))), etcdPeakMB: Math.round(etcd.peakMB),
     requests: round1(mean([...requests.values()].map((c) => c.total))),
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
@@ -136,6 +183,10 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
 
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }
 
 /** The router holding the Lease (its identity ends in its pid). */
@@ -214,9 +265,9 @@ async function runSize(n: number, users: string[]): Promise<void> {
     if (PHASES.has('cold')) {
       await phase('cold start', routers, async () => {
         await Promise.all(routers.map((r) => startFleetRouter(r)));
-        const peaks = routers.map((r) => mb(Math.max(rssBytes(r.process!.child.pid!), 0)));
-        return `router RSS at ready ${Math.min(...peaks)}-${Math.max(...peaks)} MB`;
-      });
+        const peaks = routers.map((r) => mb(peakRssBytes(r.process!.child.pid!)));
+        return `router peak RSS at ready ${Math.min(...peaks)}-${Math.max(...peaks)} MB`;
+      }, { idleRate: true });
     } else {
       await Promise.all(routers.map((r) => startFleetRouter(r)));
     }
@@ -289,33 +340,20 @@ async function runSize(n: number, users: string[]): Promise<void> {
     // Rounds of the rolling restarts, interleaved, so that A/B pairs share the machine's load.
     for (let round = 0; round < ROUNDS; round++) {
       const of = ROUNDS > 1 ? ` (round ${round + 1})` : '';
-      if (PHASES.has('rolling')) {
-        await phase(`rolling restart${of}`, routers, async () => {
+      // The variants in a rotating order, so that none always follows the same one (the API
+      // server's garbage collection of one start lands in the next window).
+      const variants = RESTARTS.filter(([key]) => PHASES.has(key) && (key !== 'compare' || compareCli));
+      for (let v = 0; v < variants.length; v++) {
+        const [, title, args, other] = variants[(v + round) % variants.length]!;
+        await phase(`${other ? `rolling restart, ${compareLabel}` : title}${of}`, routers, async () => {
+          const ready: number[] = [];
           for (const r of routers) {
             await r.process!.stop();
-            await startFleetRouter(r);
+            await startFleetRouter(r, args, other ? compareCli : cli);
+            ready.push(mb(peakRssBytes(r.process!.child.pid!)));
           }
-        });
-      }
-
-      if (PHASES.has('paged')) {
-        // The same one-at-a-time restart reading the state by paged lists: what watch-list costs the API server against them.
-        await phase(`rolling restart, paged lists${of}`, routers, async () => {
-          for (const r of routers) {
-            await r.process!.stop();
-            await startFleetRouter(r, ['--watch-list=false']);
-          }
-        });
-      }
-
-      if (PHASES.has('json')) {
-        // And reading everything as JSON (--kube-protobuf=false): what protobuf saves the API server.
-        await phase(`rolling restart, JSON only${of}`, routers, async () => {
-          for (const r of routers) {
-            await r.process!.stop();
-            await startFleetRouter(r, ['--kube-protobuf=false']);
-          }
-        });
+          return `router peak RSS at ready ${Math.min(...ready)}-${Math.max(...ready)} MB`;
+        }, { idleRate: true });
       }
     }
 
@@ -324,7 +362,7 @@ async function runSize(n: number, users: string[]): Promise<void> {
         for (const r of routers) r.process!.child.kill('SIGKILL');
         await Promise.all(routers.map((r) => r.process!.exited));
         await Promise.all(routers.map((r) => startFleetRouter(r)));
-      });
+      }, { idleRate: true });
     }
   } finally {
     await Promise.all(routers.map((r) => r.process?.stop()));
@@ -335,15 +373,60 @@ async function runSize(n: number, users: string[]): Promise<void> {
 function printTable(): void {
   const columns: Array<[string, (r: PhaseRow) => string | number]> = [
     ['N', (r) => r.routers], ['phase', (r) => r.phase], ['wall s', (r) => r.wallS],
-    ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round1(r.apiCpuS / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
-    ['apiserver peak MB', (r) => r.apiPeakMB], ['etcd peak MB', (r) => r.etcdPeakMB],
+    ['apiserver CPU s', (r) => r.apiCpuS], ['per router', (r) => round2(r.apiCpuS / r.routers)],
+    ['net of idle, per router', (r) => (Number.isNaN(r.apiNetCpuS) ? '' : round2(r.apiNetCpuS / r.routers))],
+    ['GC amortized, per router', (r) => round2(amortized(r) / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
+    ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
     ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  if (compareCli) console.log(`\nFLEET_COMPARE_CLI: ${compareLabel}`);
   console.log(`\nFleet: ${label}; ${ROUTES} Routes (+ as many Services and EndpointSlices of 3 endpoints); router heap ${HEAP_MB} MB; load average at the end ${uptime()}`);
   for (const c of cells) console.log(c.map((v, i) => (i === cells[0]!.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/**
+ * The API server's garbage collection is paid in whichever window a collection lands; its cost
+ * is proportional to what is allocated. So a phase's cost without that lottery: its CPU less
+ * the GC part, plus its allocation × the GC CPU per MB over the whole run.
+ */
+function gcPerMB(): number {
+  const gc = rows.reduce((sum, r) => sum + r.apiGcCpuS, 0);
+  const allocated = rows.reduce((sum, r) => sum + r.apiAllocMB, 0);
+  return allocated > 0 ? gc / allocated : NaN;
+}
+
+function amortized(row: PhaseRow): number {
+  return row.apiCpuS - row.apiGcCpuS + row.apiAllocMB * gcPerMB();
+}
+
+/** The start phases by kind over the rounds: medians per router, gross and net of idle. */
+function printStartMedians(): void {
+  const groups = new Map<string, PhaseRow[]>();
+  for (const row of rows) {
+    if (!/^(cold start|rolling restart|restart storm)/.test(row.phase)) continue;
+    const key = `${row.routers}\t${row.phase.replace(/ \(round \d+\)$/, '')}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  if (![...groups.values()].some((g) => g.length > 1)) return;
+  console.log(`\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross; net of the idle rate; GC amortized: less its GC, plus the MB it allocated × ${(gcPerMB() * 1000).toFixed(2)} CPU-ms per MB, its GC cost over the run; MB allocated, median):`);
+  for (const [key, group] of groups) {
+    const [n, name] = key.split('\t');
+    const gross = group.map((r) => r.apiCpuS / r.routers);
+    const net = group.map((r) => r.apiNetCpuS / r.routers).filter((v) => !Number.isNaN(v));
+    const range = (v: number[]) => `${round2(percentileMedian(v))} [${round2(Math.min(...v))}–${round2(Math.max(...v))}]`;
+    const allocated = percentileMedian(group.map((r) => r.apiAllocMB / r.routers));
+    const steady = group.map((r) => amortized(r) / r.routers);
+    console.log(`  N=${n} ${name.padEnd(44)} ×${group.length}  gross ${range(gross)}${net.length ? `  net ${range(net)}` : ''}  GC amortized ${range(steady)}  allocated ${Math.round(allocated)} MB`);
+  }
+}
+
+function percentileMedian(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function printExtrapolation(): void {
@@ -383,7 +466,16 @@ function printTargets(): void {
   for (const row of [cold, storm]) {
     if (!row) continue;
     const perRouter = row.apiCpuS / row.routers;
-    lines.push(`${row.phase}: API-server CPU per router ≤ 0.85 s (half of 1.7): ${round1(perRouter)} s → ${perRouter <= 0.85 ? 'met' : 'NOT met'}`);
+    const net = ` (${Number.isNaN(row.apiNetCpuS) ? '' : `net of idle ${round2(row.apiNetCpuS / row.routers)} s, `}GC amortized ${round2(amortized(row) / row.routers)} s)`;
+    lines.push(`${row.phase}: API-server CPU per router ≤ 0.85 s (half of 1.7, gross): ${round2(perRouter)} s${net} → ${perRouter <= 0.85 ? 'met' : 'NOT met'}`);
+  }
+  // A restart reads what a cold start reads (and the Routes with their statuses, a little more): the median over the rounds.
+  const restarts = rows.filter((r) => r.routers === largest && /^rolling restart( \(round \d+\))?$/.test(r.phase));
+  if (restarts.length > 1) {
+    const gross = percentileMedian(restarts.map((r) => r.apiCpuS / r.routers));
+    const net = percentileMedian(restarts.map((r) => r.apiNetCpuS / r.routers));
+    const steady = percentileMedian(restarts.map((r) => amortized(r) / r.routers));
+    lines.push(`rolling restart, default reads, median of ${restarts.length}: API-server CPU per router ≤ 0.85 s (gross): ${round2(gross)} s (net of idle ${round2(net)} s, GC amortized ${round2(steady)} s) → ${gross <= 0.85 ? 'met' : 'NOT met'}`);
   }
   const first = at('firstPassMs');
   if (first) {
@@ -428,6 +520,7 @@ async function main(): Promise<void> {
     await pods.close();
   }
   printTable();
+  printStartMedians();
   printExtrapolation();
   printTargets();
   const dir = path.join(here, 'results');

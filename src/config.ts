@@ -10,6 +10,16 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { AddressPool } from './gateway/address-pool.ts';
 
+/**
+ * --watch-list: `auto` reads by watch-list the kinds read as protobuf and by paged lists (served
+ * from the API server's watch cache) the kinds read as JSON — custom resources such as Routes, or
+ * everything with --kube-protobuf=false — because kube-apiserver encodes a JSON watch event
+ * several times dearer than a list item (see DESIGN.md); `true` every kind by watch-list;
+ * `false` every kind by paged lists.
+ */
+export const WATCH_LIST_MODES = ['auto', 'true', 'false'] as const;
+export type WatchListSetting = typeof WATCH_LIST_MODES[number];
+
 export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'list' | 'enum';
 
 export interface OptionSpec {
@@ -89,7 +99,8 @@ export interface RouterConfig extends TracingConfig {
   shutdownDelay: number;
   tunnelDrainTimeout: number;
   watchTimeout: number;
-  watchList: boolean;
+  /** How informers read the initial state: see WATCH_LIST_MODES. */
+  watchList: WatchListSetting;
   kubeProtobuf: boolean;
   defaultCertificate: string;
   defaultCertificateDir: string;
@@ -182,7 +193,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
-  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'bool', default: true, doc: 'read the initial state as a streaming list (watch-list) where the API server supports it; false: paged lists' },
+  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'enum', values: WATCH_LIST_MODES, default: 'auto', doc: 'how the initial state is read: auto, the kinds read as protobuf by streaming list (watch-list, where the API server supports it) and those read as JSON (custom resources such as Routes) by paged lists from the API server\'s watch cache (a JSON watch event costs it more to encode than a list item); true: every kind by watch-list; false: every kind by paged lists' },
   { key: 'kubeProtobuf', flag: '--kube-protobuf', env: 'ROUTER_KUBE_PROTOBUF', type: 'bool', default: true, doc: 'read Services, EndpointSlices, Ingresses, IngressClasses and Namespaces as protobuf, as client-go does (cheaper for the API server to send); false: JSON' },
   // --- TLS
   { key: 'defaultCertificate', flag: '--default-certificate', env: 'DEFAULT_CERTIFICATE_PATH', type: 'string', default: '', doc: 'PEM file (certificate chain + key) served when no route certificate applies' },
@@ -260,9 +271,16 @@ function parseValue(spec: OptionSpec, raw: string, source: string): unknown {
       if (unknown !== undefined) fail(`"${unknown}" is not one of ${spec.values!.join(', ')}`);
       return list;
     }
-    case 'enum':
+    case 'enum': {
+      // An enum with true and false among its values (a former bool) takes the bool spellings too.
+      if (spec.values!.includes('true') && spec.values!.includes('false') && !spec.values!.includes(raw)) {
+        const v = raw.trim().toLowerCase();
+        if (['true', '1', 'yes', 'on', ''].includes(v)) return 'true';
+        if (['false', '0', 'no', 'off'].includes(v)) return 'false';
+      }
       if (!spec.values!.includes(raw)) fail(`must be one of ${spec.values!.join(', ')}, got "${raw}"`);
       return raw;
+    }
   }
 }
 
@@ -293,7 +311,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if (!spec) throw new ConfigError(`unknown option ${flag} (see --help)`);
     let raw: string;
     if (eq !== -1) raw = arg.slice(eq + 1);
-    else if (spec.type === 'bool') raw = 'true';
+    // A bare flag is true: for a bool, and for an enum that has true among its values (a former bool, e.g. --watch-list).
+    else if (spec.type === 'bool' || (spec.type === 'enum' && spec.values!.includes('true'))) raw = 'true';
     else {
       const next = argv[++i];
       if (next === undefined) throw new ConfigError(`${flag}: missing value`);
@@ -368,6 +387,8 @@ function checkValue(spec: OptionSpec, value: unknown): unknown {
     case 'list':
       return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : fail('an array of strings');
     case 'enum':
+      // An enum that has true and false among its values (a former bool) takes booleans as well.
+      if (typeof value === 'boolean' && spec.values!.includes(String(value))) return String(value);
       return typeof value === 'string' && spec.values!.includes(value) ? value : fail(`one of ${spec.values!.join(', ')}`);
     default: {
       const missing: never = spec.type;

@@ -4,8 +4,13 @@
 // - The initial state comes from a streaming list where the server supports it (watch-list:
 //   one watch with `sendInitialEvents=true` sends every object, a bookmark marking the end, then
 //   the changes, on the same stream; no pages and no large list held by the server), else from a
-//   paged list followed by a watch. A server that refuses watch-list (kube-apiserver with the
-//   WatchList feature off, or older than 1.27) is remembered and paged lists are used from then on.
+//   paged list followed by a watch from the list's resourceVersion (the pages after the first
+//   come from the same snapshot; the watch replays every change after it, so nothing falls
+//   between). A server that refuses watch-list (kube-apiserver with the WatchList feature off,
+//   or older than 1.27) is remembered and paged lists are used from then on. An informer may
+//   also be told to read by pages (`initialRead`): kube-apiserver encodes a JSON watch event
+//   dearer than a list item, so the router reads its JSON kinds that way (see
+//   sources/watched-resources.ts).
 // - A watch that ends cleanly (the server's timeoutSeconds) or breaks is opened again from the
 //   last resourceVersion seen (events and bookmarks move it): no re-list. Only when the server no
 //   longer has that version (410 Gone) is the state read again, and the new state is diffed
@@ -57,7 +62,12 @@ export interface KubeInformerOptions {
   listTimeoutMs?: number;
   /** Objects per list page (limit/continue); 0 = one unpaged list. Default LIST_PAGE_SIZE. */
   listPageSize?: number;
-  /** Start with watch-list (default: yes, until the server refuses it). */
+  /**
+   * How this informer reads its initial state: 'watch-list' (the default) where the server
+   * supports it (`watchList`), else paged lists; 'pages': paged lists always.
+   */
+  initialRead?: 'watch-list' | 'pages';
+  /** Whether the server takes watch-list (default: yes, until it refuses it). */
   watchList?: WatchListMode;
   /** Ask for protobuf where this kind has it (PROTOBUF_KINDS); default yes. false: JSON only. */
   protobuf?: boolean;
@@ -78,11 +88,16 @@ export interface KubeInformerOptions {
 interface ListPage { metadata?: { resourceVersion?: string; continue?: string }; items?: KubeObject[] }
 
 /**
- * Objects per list page (client-go's default). A 100k-object list in one answer is one string
- * of tens of MB parsed into one object graph kept whole until its last item is narrowed: paging
- * keeps that garbage young, and the router parses page k while the API server prepares page k+1.
+ * Objects per list page. A 100k-object list in one answer is one string of tens of MB parsed
+ * into one object graph kept whole until its last item is narrowed: paging keeps that garbage
+ * young, and the router parses page k while the API server prepares page k+1. But not client-go's
+ * 500: kube-apiserver v1.36 serves each page from its watch cache by taking every object after
+ * the continue key and cutting the page from them, so pages of 500 fetch 10.5 objects per object
+ * returned at 10k (105,000 for 10,000) and cost it more per object than pages of 5,000 (1.5 per
+ * object; 0.08–0.12 against 0.14–0.16 CPU-s for 10k Services or EndpointSlices as protobuf,
+ * bench/apiserver-cost.ts). 5,000 Routes are a page of ~6 MB.
  */
-const LIST_PAGE_SIZE = 500;
+export const LIST_PAGE_SIZE = 5000;
 
 /** After a watch ran this long without trouble, the next failure starts the backoff afresh. */
 const HEALTHY_RUN_MS = 30_000;
@@ -178,7 +193,7 @@ export class KubeInformer {
   async #session(current: () => boolean): Promise<void> {
     const { watched, client } = this.#options;
     const initial = this.#resourceVersion === '';
-    const watchList = initial && (this.#options.watchList?.use ?? true);
+    const watchList = initial && this.#options.initialRead !== 'pages' && (this.#options.watchList?.use ?? true);
     if (initial && !watchList) await this.#list(current);
     if (!current()) return;
     // Bookmarks prove a quiet watch alive; the server ends the watch now and then (as client-go

@@ -17,7 +17,7 @@ import type { KubeClient } from '../kube/client.ts';
 import { KubeInformer, type RefusedObject, type WatchListMode } from '../kube/informer.ts';
 import type { WatchedResource } from '../kube/resources.ts';
 import {
-  gatewayResources, objectReferences, podResource, secretResource, watchedResources,
+  gatewayResources, initialRead, objectReferences, podResource, secretResource, watchedResources,
   type ObjectReferences,
 } from './watched-resources.ts';
 import { optionalResourceDiscovery } from './crd-discovery.ts';
@@ -37,7 +37,7 @@ export interface KubernetesSourceOptions {
   /** Restart backoff: first delay and cap (defaults 200 ms and 30 s). Tests shorten them. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** Objects per list page (default 500, as client-go); tests use small pages. */
+  /** Objects per list page (default LIST_PAGE_SIZE in kube/informer.ts); tests use small pages. */
   listPageSize?: number;
   /** Time for the informers' watchdogs and restart backoff. Default: the system clock. */
   clock?: Clock;
@@ -60,7 +60,7 @@ export class KubernetesSource {
 
   constructor(options: KubernetesSourceOptions) {
     this.#options = options;
-    this.#watchList = { use: options.config.watchList };
+    this.#watchList = { use: true };
   }
 
   /** Whether every informer has listed at least once. */
@@ -117,6 +117,7 @@ export class KubernetesSource {
       onRefused: (refused) => this.#refused(refused),
       watchTimeoutMs: config.watchTimeout,
       backoffInitialMs, backoffMaxMs, listPageSize, clock,
+      initialRead: initialRead(watched.kind, config),
       watchList: this.#watchList,
       protobuf: config.kubeProtobuf,
       accept: acceptObject,

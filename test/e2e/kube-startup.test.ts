@@ -9,9 +9,10 @@ import { FakeApiServer } from '../support/fake-apiserver.ts';
 import { startBackend } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { startRouter } from '../support/router-process.ts';
+import { LIST_PAGE_SIZE } from '../../src/kube/informer.ts';
 
-/** More than one list page (500) of each kind. */
-const ROUTES = 620;
+/** More than one list page of each kind. */
+const ROUTES = LIST_PAGE_SIZE + 120;
 
 async function tableUpdates(admin: number): Promise<number> {
   const text = (await request(admin, { path: '/metrics' })).body;
@@ -45,7 +46,7 @@ test(`${mode}: at readiness every Route is served with its endpoints, from one t
   else t.true(api.listRequests('Route') === 0 && api.watchListRequests('Route') === 1, 'one streaming list, no list');
 
   t.is(await tableUpdates(router.admin), 1);
-  for (const i of [0, 499, 500, ROUTES - 1]) {
+  for (const i of [0, LIST_PAGE_SIZE - 1, LIST_PAGE_SIZE, ROUTES - 1]) {
     const reply = await request(router.http, { host: `r${i}.example.com` });
     t.is(reply.status, 200, `r${i}`);
     t.is(reply.headers['x-backend'], 'web');

@@ -49,8 +49,8 @@ async function restarts(metrics: Metrics, resource: string): Promise<number> {
 
 /** The initial state comes from a streaming list (watch-list) or from paged lists: both are tested where it matters. */
 const MODES = [
-  { name: 'watch-list', watchList: true, stateReads: (api: FakeApiServer) => api.watchListRequests('Route') },
-  { name: 'paged lists', watchList: false, stateReads: (api: FakeApiServer) => api.listRequests('Route') },
+  { name: 'watch-list', watchList: 'true', stateReads: (api: FakeApiServer) => api.watchListRequests('Route') },
+  { name: 'paged lists', watchList: 'false', stateReads: (api: FakeApiServer) => api.listRequests('Route') },
 ] as const;
 
 for (const mode of MODES) {
@@ -86,7 +86,7 @@ test(`${mode.name}: 410 Gone sent on an open watch: the state is read again`, as
 }
 
 test('watch-list: one request per informer reads the state and goes on watching; no list', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchList: true });
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'true' });
   for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
@@ -99,8 +99,35 @@ test('watch-list: one request per informer reads the state and goes on watching;
   t.is(await restarts(metrics, 'routes'), 0);
 });
 
+test('--watch-list=auto (the default): kinds read as protobuf by watch-list, JSON kinds (Routes) by paged lists, and each goes on watching', async (t) => {
+  t.is(defaultConfig().watchList, 'auto');
+  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
+  t.is(api.listRequests('Route'), 1, 'Routes: one paged list');
+  t.is(api.continuedPages('Route'), 1, 'in two pages');
+  t.is(api.watchListRequests('Route'), 0);
+  for (const kind of ['Service', 'EndpointSlice', 'Ingress', 'IngressClass'] as const) {
+    t.is(api.watchListRequests(kind), 1, `${kind}: watch-list`);
+    t.is(api.listRequests(kind), 0, `${kind}: no list`);
+  }
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(await restarts(metrics, 'routes'), 0);
+});
+
+test('--watch-list=auto with --kube-protobuf=false: every kind is JSON, so every kind by paged lists', async (t) => {
+  const { api, source } = await setUp(t, { kubeProtobuf: false });
+  await source.start();
+  for (const kind of ['Route', 'Service', 'EndpointSlice'] as const) {
+    t.is(api.listRequests(kind), 1, `${kind}: a list`);
+    t.is(api.watchListRequests(kind), 0, `${kind}: no watch-list`);
+  }
+});
+
 test('a server that refuses watch-list (422, WatchList off): paged lists, for every informer, with no restart', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchList: true }, { watchList: false });
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'true' }, { watchList: false });
   for (const name of ['a1', 'a2']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2']);
@@ -114,7 +141,7 @@ test('a server that refuses watch-list (422, WatchList off): paged lists, for ev
 });
 
 test('lists are read in pages: every object arrives, and the watch goes on from the list', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchList: false }, {}, undefined, 2);
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'false' }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5']);
@@ -126,7 +153,7 @@ test('lists are read in pages: every object arrives, and the watch goes on from 
 });
 
 test('a continue token that expires between pages: the list is read again whole, nothing lost', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchList: false }, {}, undefined, 2);
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'false' }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) api.create(route('a', name));
   let routeRequests = 0;
   api.onRequest = ({ method, path }) => {
@@ -223,7 +250,7 @@ test('an API outage loses nothing and recovers', async (t) => {
 
 for (const status of [500, 429] as const) {
   test(`failing lists (${status}) are retried until they succeed`, async (t) => {
-    const { api, store, source } = await setUp(t, { watchList: false });
+    const { api, store, source } = await setUp(t, { watchList: 'false' });
     api.create(route('a', 'one'));
     api.failLists(status, 3);
     await source.start();

@@ -2,8 +2,9 @@
 // the API server encodes protobuf several times cheaper than JSON). The same objects read as
 // JSON and as protobuf — by list, by watch-list, and as watch events — are the same objects once
 // narrowed (what the router keeps), over the shapes these kinds come in; errors come back as
-// protobuf Status and read as such. Routers reading protobuf (by watch-list, by paged lists) and
-// one reading JSON serve the same first table, and their metrics say which encoding they read.
+// protobuf Status and read as such. Routers reading protobuf (by the default reads — watch-list
+// for these kinds, paged lists for the Routes —, by watch-list only, by paged lists only) and one
+// reading JSON serve the same first table, and their metrics say which encoding they read.
 
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
@@ -264,19 +265,20 @@ async function servedTable(router: RouterProcess): Promise<{ hosts: unknown[]; r
   return { hosts: [...view.hosts].sort((a, b) => a.host.localeCompare(b.host)), read };
 }
 
-test.serial('routers reading protobuf (watch-list, paged lists) and JSON serve the same first table', async (t) => {
+test.serial('routers reading protobuf (the default reads, watch-list, paged lists) and JSON serve the same first table', async (t) => {
   t.timeout(240_000);
-  const [streamed, paged, json] = await Promise.all([
-    start('protobuf-watch-list', []), start('protobuf-pages', ['--watch-list=false']), start('json', ['--kube-protobuf=false']),
+  const [mixed, streamed, paged, json] = await Promise.all([
+    start('protobuf-default', []), start('protobuf-watch-list', ['--watch-list=true']), start('protobuf-pages', ['--watch-list=false']), start('json', ['--kube-protobuf=false']),
   ]);
-  const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(json)]);
+  const [a, b, c, d] = await Promise.all([servedTable(mixed), servedTable(streamed), servedTable(paged), servedTable(json)]);
   t.is(a.hosts.filter((h: any) => h.host.endsWith('.apps.example.com')).length, ROUTES);
   t.deepEqual(a.hosts.map((h: any) => h.host).filter((h: string) => !h.endsWith('.apps.example.com')), ['*'], 'and the host-less rule of the Ingress of class switchyard');
   t.deepEqual(b.hosts, a.hosts);
   t.deepEqual(c.hosts, a.hosts);
+  t.deepEqual(d.hosts, a.hosts);
   const host = a.hosts.find((h: any) => h.host === 'r4.apps.example.com') as any;
   t.deepEqual(host.routes[0].backends[0].endpoints.map((e: any) => `${e.address}:${e.port}`), ['198.51.100.5:8080']);
-  for (const [router, encoding] of [[a, 'protobuf'], [b, 'protobuf'], [c, 'json']] as const) {
+  for (const [router, encoding] of [[a, 'protobuf'], [b, 'protobuf'], [c, 'protobuf'], [d, 'json']] as const) {
     t.true((router.read[`services ${encoding}`] ?? 0) >= ROUTES, `services read as ${encoding}: ${JSON.stringify(router.read)}`);
     t.true((router.read[`endpointslices ${encoding}`] ?? 0) >= ROUTES, `endpointslices read as ${encoding}`);
     t.false(`services ${encoding === 'json' ? 'protobuf' : 'json'}` in router.read, 'and nothing the other way');

@@ -13,7 +13,8 @@ import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import { openKubeClient } from '../../src/kube/client.ts';
+import { KubeClient, openKubeClient, type KubeRequest } from '../../src/kube/client.ts';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { eventually } from '../support/http-client.ts';
 import { startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
@@ -166,4 +167,85 @@ subjects: [{ kind: ServiceAccount, name: lean-router, namespace: switchyard }]
   t.true(source.synced, 'the refused Secret and Pod lists count as synced');
   t.true(store.has('Route', `${ns}/secure`) && store.has('Route', `${ns}/auto`));
   t.false(store.has('Secret', `${ns}/cert`));
+});
+
+/** The router's client, noting what it asks of the Routes collection `path`, and doing `between` after the first page. */
+class NotingClient extends KubeClient {
+  readonly pages: Array<{ resourceVersion: string; names: string[]; continued: boolean }> = [];
+  readonly watches: Array<Record<string, string | undefined>> = [];
+  between: (() => Promise<void>) | undefined;
+  readonly #path: string;
+  constructor(path: string) {
+    super(loadKubeConfig(kubeconfig), { userAgent: 'switchyard-test-router' });
+    this.#path = path;
+  }
+  override async request<T = unknown>(request: KubeRequest): Promise<T> {
+    const answer = await super.request<T>(request);
+    if (request.method === 'GET' && request.path === this.#path && request.query?.limit !== undefined) {
+      const page = answer as { metadata: { resourceVersion: string }; items: Array<{ metadata: { name: string } }> };
+      this.pages.push({ resourceVersion: page.metadata.resourceVersion, names: page.items.map((i) => i.metadata.name), continued: request.query.continue !== undefined });
+      if (this.pages.length === 1) await this.between?.(); // before the next page is asked for
+    }
+    return answer;
+  }
+  override watch(path: string, query: Record<string, string | undefined>, options?: Parameters<KubeClient['watch']>[2]) {
+    if (path === this.#path) this.watches.push(query);
+    return super.watch(path, query, options);
+  }
+}
+
+/**
+ * kube-apiserver's counters for one resource: lists its watch cache served and the objects they
+ * returned, and list requests to etcd.
+ */
+async function listCounters(resource: string): Promise<{ cacheLists: number; cacheReturned: number; etcdLists: number }> {
+  const text = String((await cluster.api<string>('GET', '/metrics')).body);
+  const sum = (metric: string, also = '') => text.split('\n').filter((l) => l.startsWith(`${metric}{`) && l.includes(`resource="${resource}"`) && l.includes(also))
+    .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return {
+    cacheLists: sum('apiserver_cache_list_total'), cacheReturned: sum('apiserver_cache_list_returned_objects_total'),
+    etcdLists: sum('etcd_requests_total', 'operation="list') + sum('apiserver_storage_list_fetched_objects_total'),
+  };
+}
+
+test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapshot from the watch cache, and the watch from its resourceVersion brings what changed between pages', async (t) => {
+  t.timeout(120_000);
+  const ns = await namespace('between-pages');
+  for (let i = 1; i <= 7; i++) await cluster.must('POST', routes(ns), route(ns, `r${i}`));
+  const client = new NotingClient(routes(ns));
+  // After the first page (r1, r2): one created, one already read changed, one not yet read changed, one not yet read deleted.
+  client.between = async () => {
+    await cluster.must('POST', routes(ns), route(ns, 'r8'));
+    for (const name of ['r1', 'r5']) {
+      await cluster.must('PATCH', `${routes(ns)}/${name}`, { spec: { host: `${name}-moved.${ns}.example.com` } }, { contentType: 'application/merge-patch+json' });
+    }
+    await cluster.must('DELETE', `${routes(ns)}/r6`);
+  };
+  const config = { ...defaultConfig(), kubeconfig, namespace: ns };
+  t.is(config.watchList, 'auto');
+  const store = new ObjectStore();
+  const source = new KubernetesSource({ config, store, logger: silentLogger, client, listPageSize: 2 });
+  t.teardown(async () => { await source.stop(); await client.close(); });
+  const before = await listCounters('routes');
+  await source.start();
+  const after = await listCounters('routes');
+
+  // Four pages of one snapshot: the changes made after the first are not in them (r6 is still there, r8 not yet).
+  t.deepEqual(client.pages.map((p) => p.names), [['r1', 'r2'], ['r3', 'r4'], ['r5', 'r6'], ['r7']]);
+  t.deepEqual(client.pages.map((p) => p.continued), [false, true, true, true]);
+  t.is(new Set(client.pages.map((p) => p.resourceVersion)).size, 1, 'every page at the first page\'s resourceVersion');
+  // Served by the watch cache, not etcd.
+  t.true(after.cacheLists - before.cacheLists >= 4, `the watch cache served the pages (${after.cacheLists - before.cacheLists} lists)`);
+  t.true(after.cacheReturned - before.cacheReturned >= 7, `and returned the Routes (${after.cacheReturned - before.cacheReturned})`);
+  t.is(after.etcdLists - before.etcdLists, 0, 'no list of Routes from etcd');
+  // The watch goes on from the snapshot: no watch-list for Routes, and the changes arrive as events.
+  t.is(client.watches.length, 1);
+  t.is(client.watches[0]!.resourceVersion, client.pages[0]!.resourceVersion);
+  t.is(client.watches[0]!.sendInitialEvents, undefined);
+  const hosts = () => [...store.keys('Route')].sort().map((key) => `${key} ${(store.get('Route', key) as any).spec.host}`);
+  await eventually(() => !store.has('Route', `${ns}/r6`) && store.has('Route', `${ns}/r8`) && hosts().includes(`${ns}/r5 r5-moved.${ns}.example.com`), 20_000);
+  t.deepEqual(hosts(), [
+    `${ns}/r1 r1-moved.${ns}.example.com`, `${ns}/r2 r2.${ns}.example.com`, `${ns}/r3 r3.${ns}.example.com`, `${ns}/r4 r4.${ns}.example.com`,
+    `${ns}/r5 r5-moved.${ns}.example.com`, `${ns}/r7 r7.${ns}.example.com`, `${ns}/r8 r8.${ns}.example.com`,
+  ]);
 });

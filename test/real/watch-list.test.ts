@@ -1,12 +1,15 @@
-// Start-up on a real kube-apiserver (v1.36, WatchList on by default) both ways (issue 25): a
-// router reads the initial state through watch-list — one watch with sendInitialEvents=true per
-// kind, no list — and a router told --watch-list=false through paged lists; each serves the same
-// first table at readiness, built by one table update. 620 Routes make the paged lists two pages.
+// Start-up on a real kube-apiserver (v1.36, WatchList on by default) every way (issue 25): a
+// router with --watch-list=true reads the initial state through watch-list — one watch with
+// sendInitialEvents=true per kind, no list; one with --watch-list=false through paged lists; and
+// one with the default (auto) reads Services and EndpointSlices (protobuf) by watch-list and the
+// Routes (a custom resource: JSON) by paged lists. Each serves the same first table at readiness,
+// built by one table update.
 
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { request } from '../support/http-client.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
+import { LIST_PAGE_SIZE } from '../../src/kube/informer.ts';
 import { startRealCluster, TEST_USER_AGENT, type AuditEvent, type RealCluster } from '../support/real-apiserver.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
@@ -53,9 +56,9 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-function start(node: string, watchList: boolean): Promise<RouterProcess> {
+function start(node: string, watchList: 'auto' | 'true' | 'false' | undefined): Promise<RouterProcess> {
   return startRouter({
-    args: ['--kubeconfig', kubeconfig, '--update-status=false', `--watch-list=${watchList}`],
+    args: ['--kubeconfig', kubeconfig, '--update-status=false', ...(watchList ? [`--watch-list=${watchList}`] : [])],
     env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: node },
     timeoutMs: 120_000,
   }).then((router) => { routers.push(router); return router; });
@@ -77,34 +80,47 @@ async function servedTable(router: RouterProcess): Promise<{ hosts: unknown[]; u
   return { hosts: [...view.hosts].sort((a, b) => a.host.localeCompare(b.host)), updates };
 }
 
-test.serial('watch-list and paged lists: the same first table at readiness, read each its own way', async (t) => {
+test.serial('watch-list, paged lists and the default (both by kind): the same first table at readiness, read each its own way', async (t) => {
   t.timeout(240_000);
-  const [streamed, paged] = await Promise.all([start('by-watch-list', true), start('by-pages', false)]);
+  const [streamed, paged, mixed] = await Promise.all([start('by-watch-list', 'true'), start('by-pages', 'false'), start('by-default', undefined)]);
   // At readiness, before anything else changes: the first table, built once.
-  const [a, b] = await Promise.all([servedTable(streamed), servedTable(paged)]);
+  const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(mixed)]);
   t.is(a.hosts.length, ROUTES);
   t.is(a.updates, 1, 'watch-list: one table update at readiness');
   t.is(b.updates, 1, 'paged lists: one table update at readiness');
+  t.is(c.updates, 1, 'the default: one table update at readiness');
   t.deepEqual(a.hosts, b.hosts);
+  t.deepEqual(c.hosts, a.hosts);
   const last = a.hosts.find((h: any) => h.host === `r${ROUTES - 1}.apps.example.com`) as any;
   t.deepEqual(last?.routes[0].backends[0].endpoints.map((e: any) => `${e.address}:${e.port}`), [`${POD_ADDRESS}:8080`]);
-  for (const router of [streamed, paged]) {
+  for (const router of [streamed, paged, mixed]) {
     const reply = await request(router.http, { host: `r${ROUTES - 1}.apps.example.com`, path: '/' });
     t.is(reply.status, 302);
   }
 
   // How each read the state: the API server's audit log.
+  const ofKind = (events: AuditEvent[], kind: string) => events.filter((e) => e.objectRef?.resource === kind && !e.objectRef.subresource);
+  const readByWatchList = (events: AuditEvent[], kind: string, router: string) => {
+    const streams = ofKind(events, kind).filter((e) => e.verb === 'watch' && query(e).get('sendInitialEvents') === 'true');
+    t.is(streams.length, 1, `${router}, ${kind}: one streaming list`);
+    t.deepEqual(ofKind(events, kind).filter((e) => e.verb === 'list').map((e) => e.requestURI), [], `${router}, ${kind}: no list`);
+  };
+  const readByPages = (events: AuditEvent[], kind: string, router: string) => {
+    const lists = ofKind(events, kind).filter((e) => e.verb === 'list');
+    t.true(lists.length >= 1 && lists.every((e) => Number(query(e).get('limit')) === LIST_PAGE_SIZE), `${router}, ${kind}: paged lists (${lists.map((e) => e.requestURI).join(', ')})`);
+    t.deepEqual(ofKind(events, kind).filter((e) => query(e).get('sendInitialEvents') !== null).map((e) => e.requestURI), [], `${router}, ${kind}: no watch-list`);
+    // Then a watch from the list's resourceVersion.
+    const watches = ofKind(events, kind).filter((e) => e.verb === 'watch');
+    t.true(watches.length >= 1 && watches.every((e) => /^\d+$/.test(query(e).get('resourceVersion') ?? '')), `${router}, ${kind}: a watch from the list's resourceVersion`);
+  };
   const byWatchList = requestsOf('by-watch-list');
   const byPages = requestsOf('by-pages');
+  const byDefault = requestsOf('by-default');
   for (const kind of STATE_KINDS) {
-    const ofKind = (events: AuditEvent[]) => events.filter((e) => e.objectRef?.resource === kind && !e.objectRef.subresource);
-    const streams = ofKind(byWatchList).filter((e) => e.verb === 'watch' && query(e).get('sendInitialEvents') === 'true');
-    t.is(streams.length, 1, `${kind}: one streaming list`);
-    t.deepEqual(ofKind(byWatchList).filter((e) => e.verb === 'list').map((e) => e.requestURI), [], `${kind}: no list by the watch-list router`);
-    const lists = ofKind(byPages).filter((e) => e.verb === 'list');
-    t.true(lists.length >= 2 && lists.every((e) => query(e).get('limit') !== null), `${kind}: paged lists (${lists.map((e) => e.requestURI).join(', ')})`);
-    t.true(lists.some((e) => query(e).get('continue') !== null), `${kind}: a second page`);
-    t.deepEqual(ofKind(byPages).filter((e) => query(e).get('sendInitialEvents') !== null).map((e) => e.requestURI), [], `${kind}: no watch-list by the paged router`);
+    readByWatchList(byWatchList, kind, '--watch-list=true');
+    readByPages(byPages, kind, '--watch-list=false');
+    if (kind === 'routes') readByPages(byDefault, kind, 'default');
+    else readByWatchList(byDefault, kind, 'default');
   }
-  t.false(streamed.logs.some((l) => String(l.msg).includes('does not stream lists')), 'the server did not refuse watch-list');
+  for (const router of [streamed, mixed]) t.false(router.logs.some((l) => String(l.msg).includes('does not stream lists')), 'the server did not refuse watch-list');
 });

@@ -21,6 +21,19 @@ test('booleans: bare flag, =false, env', (t) => {
   t.true(parseConfig([], { ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK: 'true' }).disableNamespaceOwnershipCheck);
 });
 
+test('--watch-list: auto by default; true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
+  const { configFromOptions } = await import('../../src/config.ts');
+  t.is(parseConfig([], {}).watchList, 'auto');
+  t.is(parseConfig(['--watch-list'], {}).watchList, 'true');
+  t.is(parseConfig(['--watch-list=false'], {}).watchList, 'false');
+  t.is(parseConfig(['--watch-list=auto'], {}).watchList, 'auto');
+  t.is(parseConfig([], { ROUTER_WATCH_LIST: '0' }).watchList, 'false');
+  t.is(parseConfig([], { ROUTER_WATCH_LIST: 'yes' }).watchList, 'true');
+  t.is(configFromOptions({ watchList: false }).watchList, 'false');
+  t.is(configFromOptions({ watchList: 'auto' }).watchList, 'auto');
+  t.throws(() => parseConfig(['--watch-list=sometimes'], {}), { instanceOf: ConfigError, message: /--watch-list.*auto, true, false/ });
+});
+
 test('unknown flags and invalid values name the option', (t) => {
   t.throws(() => parseConfig(['--nope'], {}), { instanceOf: ConfigError, message: /--nope/ });
   t.throws(() => parseConfig(['--http-port', 'eighty'], {}), { message: /--http-port/ });
