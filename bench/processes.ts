@@ -5,7 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
 export const children: ChildProcess[] = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+// A child already sent a signal (the benchmark's own SIGTERM at the end) is left to it: an nginx
+// master killed right after its SIGTERM leaves its worker behind, holding the port.
+process.on('exit', () => { for (const c of children) if (!c.killed && c.exitCode === null) c.kill('SIGKILL'); });
 
 /** Start a process and resolve with the first JSON line on its stdout that `match`es. */
 export function startJsonLine(cmd: string, args: string[], match: (l: Record<string, unknown>) => boolean, options: { cwd?: string } = {}): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {

@@ -2,7 +2,8 @@
 // ratios mean something even where absolute numbers drift (shared or noisy machines).
 //
 // Peers (each proxying to the same backend — nginx `return 200` when installed, else a small
-// Node server): HAProxy `nbthread 1` (the anchor, = 1.00), nginx 1 worker, switchyard in one
+// Node server): HAProxy `nbthread 1` (the anchor, = 1.00) and `nbthread 2` (what a second thread
+// costs per request on this machine, the yardstick for --workers 2), nginx 1 worker, switchyard in one
 // process (`--workers 0`) and with `--workers 1` / `--workers 2`, fastify + @fastify/http-proxy,
 // and node-http-proxy with a keep-alive agent; and the Node floor (bench/peers/node-floor.ts):
 // bare Node servers that answer themselves, proxying nothing — node:http for HTTP/1.1, node:https
@@ -12,7 +13,10 @@
 //
 // Measured, in interleaved rounds (every peer once per round; median of the rounds):
 // - HTTP keep-alive req/s (wrk -t1 -c50) and the peer's CPU seconds per 100k requests
-//   (utime+stime of all its processes from /proc, before/after);
+//   (utime+stime of all its processes, every thread, from /proc, before/after); for
+//   `--workers N` the measure is that CPU per request against one process's (printed below the
+//   table, with each round's back-to-back pair as a ratio), not req/s: on two cores the threads
+//   share the CPUs with wrk and the backend;
 // - p99 latency at a fixed rate of half HAProxy's max (autocannon --overallRate: wrk2 is not
 //   packaged in Debian; the achieved rate is printed);
 // - TLS against HAProxy with the same ECDSA P-256 certificate (TLS 1.3): full handshakes/s
@@ -29,6 +33,8 @@
 // (BENCH_TRACING=0 skips them); printed again as ratios to the same router with tracing off.
 //
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
+// BENCH_WARMUP_REQUESTS (requests per peer thread before the rounds, default 150000: --workers 2
+// gets twice as many, so each thread's heap and JIT reach steady state),
 // BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
 // workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
@@ -52,6 +58,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Warm-up requests per peer thread. A V8 heap starts with a small young generation and grows it
+ * only as the requests it serves leave survivors (per thread: a worker thread sees 1/N of the
+ * requests), and the JIT warms per thread too: about 150k requests per thread to steady state
+ * (the new space grows 1 → 64 MB). 2 s of warm-up left --workers 2 measuring its warm-up:
+ * +20–35 % CPU per request, against ±5 % at steady state (README, Threads and lifecycle).
+ */
+const warmupRequests = Number(process.env.BENCH_WARMUP_REQUESTS ?? 150_000);
+/** The 100 KB JSON rows run in the one-process router, warmed by its own row: their path needs far fewer (each costs ~1 ms compressed). */
+const LARGE_BODY_WARMUP = Math.min(warmupRequests, 5_000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
 const HOST = 'bench.local';
@@ -87,13 +103,14 @@ function wrk(url: string, host = HOST, headers: Record<string, string> = {}): Lo
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p99: m99 ? toMs(m99[1]!, m99[2]!) : NaN, requests, errors };
 }
 
-function autocannon(url: string, options: { rate?: number; seconds?: number; host?: string; headers?: Record<string, string> } = {}): Load {
+function autocannon(url: string, options: { rate?: number; seconds?: number; amount?: number; host?: string; headers?: Record<string, string> } = {}): Load {
   const require = createRequire(import.meta.url);
   const bin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
   const args = [bin, '--json', '-c', String(connections), '-d', String(options.seconds ?? duration), '-H', `host=${options.host ?? HOST}`,
     ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}=${v}`])];
   if (connectionClose) args.push('-H', 'connection=close');
   if (options.rate) args.push('-R', String(Math.round(options.rate)));
+  if (options.amount) args.push('-a', String(options.amount)); // a number of requests instead of a duration
   const out = spawnSync(process.execPath, [...args, url], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
   const json = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p99: number }; non2xx: number; errors: number };
   return { rps: json.requests.average, p99: json.latency.p99, requests: json.requests.total, errors: json.non2xx + json.errors };
@@ -129,6 +146,14 @@ interface Peer {
   name: string; label: string; tls: boolean; host?: string; start: () => Promise<Running>;
   /** Request path (default `/`) and extra headers; `fixedRate: false` leaves it out of the fixed-rate latency rounds. */
   path?: string; headers?: Record<string, string>; fixedRate?: boolean;
+  /**
+   * Threads that share the load, each with its own JIT and heap to warm (switchyard --workers N):
+   * the warm-up sends this many times the requests, so every thread has seen as many as a
+   * single-threaded peer's one thread before the rounds measure steady state.
+   */
+  threads?: number;
+  /** Warm-up requests per thread when not BENCH_WARMUP_REQUESTS (a row of a process another row warms). */
+  warmup?: number;
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
@@ -156,6 +181,20 @@ function peers(dir: string, backend: number, tls: BenchCertificate, running: Map
       children.push(child);
       await waitForPort(port);
       return { http: port, https: tlsPort, pids: withChildren(child.pid!), stop: stopper(child) };
+    } });
+    // What a second thread costs a C proxy on this machine (wrk and the backend on the same two
+    // cores): the yardstick for switchyard --workers 2's CPU per request against one process.
+    list.push({ name: 'haproxy-2', label: 'HAProxy 2 threads', tls: false, threads: 2, async start() {
+      const port = await freePort();
+      const cfg = path.join(dir, 'haproxy-2.cfg');
+      writeFileSync(cfg, ['global', '  nbthread 2', '  maxconn 8192',
+        'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s', '  option http-keep-alive',
+        'frontend f', `  bind 127.0.0.1:${port}`, '  default_backend b',
+        'backend b', '  http-reuse always', `  server s1 127.0.0.1:${backend}`, ''].join('\n'));
+      const child = spawn('haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+      children.push(child);
+      await waitForPort(port);
+      return { http: port, pids: withChildren(child.pid!), stop: stopper(child) };
     } });
   }
   if (tools.nginx) {
@@ -205,7 +244,7 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
 `).join('')}`);
   const pluginArgs = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
   for (const workers of [0, 1, 2]) {
-    list.push({ name: `switchyard-${workers}`, label: workers === 0 ? 'switchyard one process' : `switchyard --workers ${workers}`, tls: workers === 0, async start() {
+    list.push({ name: `switchyard-${workers}`, label: workers === 0 ? 'switchyard one process' : `switchyard --workers ${workers}`, tls: workers === 0, threads: Math.max(1, workers), async start() {
       const { child, line } = await startJsonLine(process.execPath, [cli, 'run', '--file', routes, '--bind', '127.0.0.1',
         '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--workers', String(workers), '--default-certificate', tls.combined, ...pluginArgs,
         '--log-level', 'info'], (l) => l.msg === 'listening'); // info: the "listening" line
@@ -232,8 +271,8 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
     if (workers === 0 && withCompress) {
       // The same process: a 100 KB JSON response as is, and gzip-compressed by the compress plugin.
       const same = async () => ({ ...running.get('switchyard-0')!, stop: async () => {} });
-      list.push({ name: 'switchyard-json', label: '  same process, 100 KB JSON response', tls: false, path: '/large.json', headers: { 'accept-encoding': 'gzip' }, fixedRate: false, start: same });
-      list.push({ name: 'switchyard-compress', label: '  same process, 100 KB JSON, compress (gzip)', tls: false, host: COMPRESS_HOST, path: '/large.json', headers: { 'accept-encoding': 'gzip' }, fixedRate: false, start: same });
+      list.push({ name: 'switchyard-json', label: '  same process, 100 KB JSON response', tls: false, path: '/large.json', headers: { 'accept-encoding': 'gzip' }, fixedRate: false, warmup: LARGE_BODY_WARMUP, start: same });
+      list.push({ name: 'switchyard-compress', label: '  same process, 100 KB JSON, compress (gzip)', tls: false, host: COMPRESS_HOST, path: '/large.json', headers: { 'accept-encoding': 'gzip' }, fixedRate: false, warmup: LARGE_BODY_WARMUP, start: same });
     }
     if (workers === 0 && withPlugins) {
       // The same process, another route: measured in its own turn of each round.
@@ -315,8 +354,8 @@ async function main(): Promise<void> {
     console.error(`probe ${p.name}: ${got.status}, content-encoding ${got.encoding ?? 'none'}, ${got.bytes} bytes`);
     if (got.status !== 200 || (p.name === 'switchyard-compress' && got.encoding !== 'gzip')) throw new Error(`${p.label.trim()}: not what it should measure (${got.status}, ${got.encoding ?? 'no content-encoding'})`);
   }
-  // Warm-up: JIT, connection pools.
-  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { seconds: 2, host: p.host, headers: p.headers });
+  // Warm-up: JIT, connection pools, heaps grown to their working size — per thread.
+  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { amount: (p.warmup ?? warmupRequests) * (p.threads ?? 1), host: p.host, headers: p.headers });
 
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
@@ -379,7 +418,7 @@ async function main(): Promise<void> {
   const f = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
   const ratio = (x: number | undefined, base: number | undefined) => (x !== undefined && base !== undefined && Number.isFinite(x) && Number.isFinite(base) && base > 0 ? (x / base).toFixed(2) : '–');
   const a = anchor;
-  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds; ` +
+  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds after ${warmupRequests} warm-up requests per peer thread; ` +
     `backend: ${backendName}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTPS CPU s / 100k | HTTP/2 req/s | × |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -403,6 +442,20 @@ async function main(): Promise<void> {
     console.log(`\nswitchyard one process / Node floor (a bare Node server answering itself): HTTP/1.1 ${ratio(sy.rps, floor.rps)}, ` +
       `HTTPS keep-alive ${ratio(sy.httpsRps, floor.httpsRps)}, HTTP/2 ${ratio(sy.h2Rps, floor.h2Rps)}, TLS handshakes ${ratio(sy.tlsHandshakes, floor.tlsHandshakes)}; ` +
       `the floor itself × HAProxy: HTTP/1.1 ${ratio(floor.rps, a?.rps)}, HTTPS ${ratio(floor.httpsRps, a?.httpsRps)}, HTTP/2 ${ratio(floor.h2Rps, a?.h2Rps)}`);
+  }
+  // --workers N: on two cores shared with wrk and the backend, a second thread cannot add
+  // req/s the way it would on an idle many-core machine, so its measure is CPU per request
+  // against one process (target: at most 5 % more), each round's pair measured back to back.
+  const perRound = (r: PeerResult, base: PeerResult) => median(r.rounds.map((x, i) => x.cpuPer100k / (base.rounds[i]?.cpuPer100k ?? NaN)));
+  if (sy) {
+    for (const r of results.values()) {
+      if (!/^switchyard-[1-9]/.test(r.name)) continue;
+      console.log(`\n${r.label}: CPU per request ${ratio(r.cpuPer100k, sy.cpuPer100k)} × one process (${f(r.cpuPer100k, 2)} against ${f(sy.cpuPer100k, 2)} CPU s / 100k; ` +
+        `median of the rounds' paired ratios ${f(perRound(r, sy), 2)}; target ≤ 1.05). Its req/s is not the measure: the threads share two cores with wrk and the backend.`);
+    }
+    const h1 = results.get('haproxy');
+    const h2 = results.get('haproxy-2');
+    if (h1 && h2) console.log(`HAProxy nbthread 2 on the same machine: CPU per request ${ratio(h2.cpuPer100k, h1.cpuPer100k)} × nbthread 1 (paired ${f(perRound(h2, h1), 2)}) — what a second thread costs here when no state is at stake.`);
   }
   const fastify = results.get('fastify');
   if (sy && fastify) console.log(`\nswitchyard one process / @fastify/http-proxy: ${ratio(sy.rps, fastify.rps)}`);

@@ -287,13 +287,27 @@ async function settledRss(r: Started): Promise<{ first: number; settled: number 
  */
 function rssComposition(rss: number, text: string, n: number): Record<string, number> {
   const kb = (bytes: number) => Math.round(bytes / 1024 / n * 10) / 10;
+  const bytes = rssBytesByHolder(rss, text);
+  return Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, kb(v)]));
+}
+
+/** The RSS split (bytes): see rssComposition. */
+function rssBytesByHolder(rss: number, text: string): Record<Holder, number> {
   const heapTotal = metric(text, 'nodejs_heap_size_total_bytes');
   const young = metric(text, 'nodejs_heap_space_size_total_bytes{space="new"}');
   const external = metric(text, 'nodejs_external_memory_bytes');
   return {
-    rss: kb(rss), heapUsed: kb(metric(text, 'nodejs_heap_size_used_bytes')), heapCommittedOld: kb(heapTotal - young), heapCommittedYoung: kb(young),
-    external: kb(external), native: kb(rss - heapTotal - external),
+    rss, heapUsed: metric(text, 'nodejs_heap_size_used_bytes'), heapCommittedOld: heapTotal - young, heapCommittedYoung: young,
+    external, native: rss - heapTotal - external,
   };
+}
+
+type Holder = 'rss' | 'heapUsed' | 'heapCommittedOld' | 'heapCommittedYoung' | 'external' | 'native';
+
+/** The same split above the empty router (KB per route): what the routes add to each holder. */
+function compositionAboveEmpty(rss: number, text: string, empty: EmptyRouter, n: number): Record<string, number> {
+  const at = rssBytesByHolder(rss, text);
+  return Object.fromEntries((Object.keys(at) as Holder[]).map((k) => [k, Math.round((at[k] - empty.bytes[k]) / 1024 / n * 10) / 10]));
 }
 
 async function heapBreakdown(r: Started, routes: number): Promise<Array<{ name: string; bytesPerRoute: number }>> {
@@ -321,11 +335,13 @@ interface SizeResult {
   loadRate: number; heap?: Array<{ name: string; bytesPerRoute: number }>;
   /** Where the RSS is (KB per route, whole process: the empty router's share included). */
   rssKbPerRoute: Record<string, number>;
+  /** The same, above the empty router's (KB per route): what the routes add to V8's heap, to native memory… */
+  aboveEmptyKbPerRoute: Record<string, number>;
   /** Every edit's propagation (ms), in order: with 20 edits p99 is the slowest one, this says which. */
   propagationMs: number[];
 }
 
-async function measure(source: 'file' | 'kube', n: number, backendPort: number, empty: { first: number; settled: number }): Promise<SizeResult> {
+async function measure(source: 'file' | 'kube', n: number, backendPort: number, empty: EmptyRouter): Promise<SizeResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
   const file = path.join(dir, 'routes.yaml');
   let api: FakeApiServer | null = null;
@@ -363,6 +379,7 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   // Read before the heap snapshot (a full collection) and before the edits and their load.
   let text = (await get(router.admin, 'x', '/metrics')).body;
   const composition = rssComposition(rss.settled, text, n);
+  const aboveEmpty = compositionAboveEmpty(rss.settled, text, empty, n);
   let heapRows: SizeResult['heap'];
   if (heap) {
     try {
@@ -399,9 +416,11 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
     updateMs, propagationP50: pct(propagation, 0.5), propagationP99: pct(propagation, 0.99), propagationMax: Math.max(...propagation), loadRate,
     propagationMs: propagation.map((ms) => Math.round(ms * 10) / 10),
     rssKbPerRoute: composition,
+    aboveEmptyKbPerRoute: aboveEmpty,
   };
   console.error(`measured: ${JSON.stringify({ ...result, propagationMs: undefined })}`);
   console.error(`RSS by holder, KB per route: ${Object.entries(composition).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.error(`above the empty router, KB per route: ${Object.entries(aboveEmpty).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   result.heap = heapRows;
   await stopRouter(router);
   await api?.close();
@@ -409,7 +428,10 @@ async function measure(source: 'file' | 'kube', n: number, backendPort: number, 
   return result;
 }
 
-async function emptyRouter(source: 'file' | 'kube'): Promise<{ first: number; settled: number }> {
+/** The empty router's RSS (first and settled, see settledRss) and its split by holder (bytes) once settled. */
+interface EmptyRouter { first: number; settled: number; bytes: Record<Holder, number> }
+
+async function emptyRouter(source: 'file' | 'kube'): Promise<EmptyRouter> {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scale-'));
   let api: FakeApiServer | null = null;
   let args: string[];
@@ -422,9 +444,10 @@ async function emptyRouter(source: 'file' | 'kube'): Promise<{ first: number; se
   }
   const router = await startRouter(args, dir);
   const rss = await settledRss(router);
+  const bytes = rssBytesByHolder(rss.settled, (await get(router.admin, 'x', '/metrics')).body);
   await stopRouter(router);
   await api?.close();
-  return rss;
+  return { ...rss, bytes };
 }
 
 // ---- active health checks -------------------------------------------------------------------
@@ -536,14 +559,15 @@ async function main(): Promise<void> {
     : 'shared shape (every route\'s 3 endpoints are 127.0.0.1-3)';
   console.log(`\nnode ${process.version}; each route: Route + Service + EndpointSlice (3 endpoints), ${shapeText}; --workers ${workers}; ` +
     `${edits} host edits per size under a constant load of ${loadRate} req/s (autocannon --overallRate); loadavg at end ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| source | routes | served | ready (ms) | CPU to ready (s) | RSS settled (MB) | KB/route above empty: settled / at first | 1 update (ms) | propagation p50 / p99 / max (ms) |');
-  console.log('|--------|-------:|:------:|-----------:|-----------------:|---------:|---------------------:|--------------:|---------------------------------:|');
+  console.log('| source | routes | served | ready (ms) | CPU to ready (s) | RSS settled (MB) | KB/route above empty: settled / at first | of which V8 heap / native | 1 update (ms) | propagation p50 / p99 / max (ms) |');
+  console.log('|--------|-------:|:------:|-----------:|-----------------:|---------:|---------------------:|----------------:|--------------:|---------------------------------:|');
   for (const r of results) {
-    console.log(`| ${r.source} | ${r.routes} | ${r.served ? 'yes' : 'no'} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} / ${f(r.kbPerRouteFirst, 1)} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
+    const a = r.aboveEmptyKbPerRoute;
+    console.log(`| ${r.source} | ${r.routes} | ${r.served ? 'yes' : 'no'} | ${r.startMs} | ${f(r.startCpuS, 1)} | ${f(r.rssMb)} | ${f(r.kbPerRoute, 1)} / ${f(r.kbPerRouteFirst, 1)} | ${f(a.heapCommittedOld! + a.heapCommittedYoung!, 1)} / ${f(a.native!, 1)} | ${f(r.updateMs, 2)} | ${f(r.propagationP50)} / ${f(r.propagationP99)} / ${f(r.propagationMax)} |`);
   }
   console.log('\nready = spawn → "listening" (sources synced, table built, ports open); CPU to ready = the router\'s user+system CPU seconds at that moment (all threads: GC, compiler); empty router RSS: ' +
     [...new Set(results.map((r) => `${r.source} ${f(r.emptyRssMb)} MB`))].join(', ') +
-    '; propagation = host edited (file rewritten, or object updated at the API server) → the new host is routed (file: includes the watcher\'s 50 ms debounce)');
+    '; of which V8 heap / native = the settled RSS above the empty router\'s, split by the router\'s own process metrics (V8\'s heap as committed; native = RSS − heap − external: malloc, sockets, code); propagation = host edited (file rewritten, or object updated at the API server) → the new host is routed (file: includes the watcher\'s 50 ms debounce)');
   for (const r of results.filter((x) => x.heap)) {
     console.log(`\nheap after a full GC, ${r.source} ${r.routes} routes (bytes per route, by retaining object):`);
     for (const h of r.heap!) console.log(`  ${h.name.padEnd(40)} ${String(h.bytesPerRoute).padStart(7)}`);

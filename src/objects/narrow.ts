@@ -59,7 +59,11 @@ function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
 /** The labels or annotations of objects that have none left (e.g. only kubectl's last-applied copy). */
 const NO_ENTRIES: Fields = Object.freeze({});
 
-/** Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but last-applied. */
+/**
+ * Labels and annotations: every entry is kept (selectors and policies read arbitrary keys) but
+ * last-applied. Frozen: nothing edits a kept object, and what plugins see of a route's
+ * annotations (ctx.route) can be this object itself rather than a frozen copy per route.
+ */
 function stringMap(value: unknown, interner: StringInterner, drop?: string): unknown {
   if (!isObject(value)) return value;
   const out: Fields = {};
@@ -69,7 +73,7 @@ function stringMap(value: unknown, interner: StringInterner, drop?: string): unk
     out[key] = interner.intern(value[key]);
     empty = false;
   }
-  return empty ? NO_ENTRIES : out;
+  return empty ? NO_ENTRIES : Object.freeze(out);
 }
 
 const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
@@ -77,14 +81,17 @@ const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generatio
 /**
  * Kinds whose age and identity beyond namespace/name the router never compares (only Routes,
  * Ingresses and Gateway API objects are aged): their uid, timestamps and owner references go
- * (about 200 bytes per route from a cluster). resourceVersion stays: the watch resumes from it.
+ * (about 200 bytes per route from a cluster), and their resourceVersion: the informer resumes its
+ * watch from the raw event's, read before narrowing, and only the status writer (Routes,
+ * Ingresses, Gateway API objects) sends an object's own back.
  * A value validation would refuse stays too, for validateObject to report.
  */
 const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
 
 function droppable(key: string, v: unknown): boolean {
   switch (key) {
-    case 'uid': return v === null || typeof v === 'string';
+    case 'uid':
+    case 'resourceVersion': return v === null || typeof v === 'string';
     case 'creationTimestamp':
     case 'deletionTimestamp': return v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))) || (v instanceof Date && !Number.isNaN(v.getTime()));
     case 'ownerReferences': return true; // never validated nor read

@@ -45,7 +45,7 @@ export class RouteChain {
   readonly timeoutMs: number;
 
   constructor(entries: readonly ChainEntry[], timeoutMs: number) {
-    const links = entries.map((e, i): ChainLink => ({ name: e.name, phases: e.phases, slot: i, makeLocal: e.makeLocal ?? null, readsCandidates: e.readsCandidates ?? true }));
+    const links = entries.map((e, i): ChainLink => linkOf(e.name, e.phases, i, e.makeLocal ?? null, e.readsCandidates ?? true));
     this.links = links;
     this.timeoutMs = timeoutMs;
     this.connection = having(links, 'connection');
@@ -71,13 +71,50 @@ export class RouteChain {
 }
 
 /**
+ * Links of plugin instances that many routes share (the retry policy, forwarded-headers per
+ * policy: one instance each), by instance and slot: equal links are one object, and a phase whose
+ * only link is such a one is one shared list. At 10k routes each route kept 4 links of 64 bytes
+ * and 4–5 lists of ~56; a route with the defaults now has only its own (stickiness, balancer).
+ * Links are immutable; a link of another name, factory or candidates flag is made anew.
+ */
+const sharedLinks = new WeakMap<Phases, Array<ChainLink | undefined>>();
+const singleLists = new WeakMap<ChainLink, readonly ChainLink[]>();
+
+/** Marks a plugin instance that many routes' chains hold (one per router, or per config value): its links are shared. */
+export function sharedByRoutes<P extends Phases>(phases: P): P {
+  if (!sharedLinks.has(phases)) sharedLinks.set(phases, []);
+  return phases;
+}
+
+function linkOf(name: string, phases: Phases, slot: number, makeLocal: (() => unknown) | null, readsCandidates: boolean): ChainLink {
+  const bySlot = sharedLinks.get(phases);
+  if (bySlot === undefined) return { name, phases, slot, makeLocal, readsCandidates };
+  const known = bySlot[slot];
+  if (known !== undefined && known.name === name && known.makeLocal === makeLocal && known.readsCandidates === readsCandidates) return known;
+  const link: ChainLink = { name, phases, slot, makeLocal, readsCandidates };
+  if (known === undefined) bySlot[slot] = link;
+  return link;
+}
+
+function isShared(link: ChainLink): boolean {
+  return sharedLinks.get(link.phases)?.[link.slot] === link;
+}
+
+/**
  * The links implementing `phase`, in an array of exactly their number: filter() grows its result
  * by push, which leaves room for 17 (152 bytes), and every route keeps four or five of these.
+ * A single shared link's list is shared too.
  */
 function having(links: readonly ChainLink[], phase: keyof Phases): readonly ChainLink[] | null {
   let count = 0;
-  for (const l of links) if (typeof l.phases[phase] === 'function') count++;
+  let only: ChainLink | null = null;
+  for (const l of links) if (typeof l.phases[phase] === 'function') { count++; only = l; }
   if (count === 0) return null;
+  if (count === 1 && isShared(only!)) {
+    let list = singleLists.get(only!);
+    if (list === undefined) singleLists.set(only!, (list = Object.freeze([only!])));
+    return list;
+  }
   const list = new Array<ChainLink>(count);
   let i = 0;
   for (const l of links) if (typeof l.phases[phase] === 'function') list[i++] = l;

@@ -8,6 +8,7 @@ import { oneOf } from '../annotation-values.ts';
 import type { PluginContext } from '../pipeline/context.ts';
 import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
+import { sharedByRoutes } from '../pipeline/chain.ts';
 import { FORWARDED_POLICIES, type ForwardedPolicy } from '../table/types.ts';
 import { builtinPolicy, builtinServices, type UpstreamHeaderBuilder } from './route-policy.ts';
 
@@ -34,10 +35,21 @@ class ForwardedHeaders {
   }
 }
 
+/** One instance per policy and header builder (the proxy's one function): shared by every route with that policy. */
+const instances = new WeakMap<UpstreamHeaderBuilder, Map<ForwardedPolicy, ForwardedHeaders>>();
+
+function forwardedHeaders(policy: ForwardedPolicy, build: UpstreamHeaderBuilder): ForwardedHeaders {
+  let byPolicy = instances.get(build);
+  if (byPolicy === undefined) instances.set(build, (byPolicy = new Map()));
+  let instance = byPolicy.get(policy);
+  if (instance === undefined) byPolicy.set(policy, (instance = sharedByRoutes(new ForwardedHeaders(policy, build))));
+  return instance;
+}
+
 export const forwardedHeadersPlugin = definePlugin({
   name: 'forwarded-headers',
   config: Type.Object({ policy: Type.Union([Type.Literal('append'), Type.Literal('replace'), Type.Literal('if-none'), Type.Literal('never')]) }, { additionalProperties: false }),
-  create: (config, services) => new ForwardedHeaders(config.policy, builtinServices(services).buildUpstreamHeaders),
+  create: (config, services) => forwardedHeaders(config.policy, builtinServices(services).buildUpstreamHeaders),
 });
 
 /** One frozen config per policy, shared by every route. */

@@ -10,6 +10,7 @@ import { Type } from 'typebox';
 import type { PluginContext } from '../pipeline/context.ts';
 import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
+import { sharedByRoutes } from '../pipeline/chain.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -24,6 +25,6 @@ class UpstreamRetry {
   }
 }
 
-const INSTANCE = new UpstreamRetry();
+const INSTANCE = sharedByRoutes(new UpstreamRetry());
 
 export const upstreamRetryPlugin = definePlugin({ name: 'upstream-retry', config: Type.Object({}), create: () => INSTANCE });

@@ -162,7 +162,8 @@ export class RouteRuntime implements ChainOwner {
       const r = this.route;
       this.#info = Object.freeze({
         key: r.key, kind: r.kind, namespace: r.namespace, name: r.name, host: r.host, path: r.path,
-        annotations: Object.freeze({ ...r.annotations }),
+        // Narrowed objects' annotations are frozen already (objects/narrow.ts): no copy per route.
+        annotations: Object.isFrozen(r.annotations) ? r.annotations : Object.freeze({ ...r.annotations }),
       });
     }
     return this.#info;

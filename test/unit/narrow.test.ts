@@ -30,7 +30,7 @@ test('a Service keeps metadata and spec the router reads; managedFields, last-ap
   t.deepEqual(narrow as unknown, {
     apiVersion: 'v1', kind: 'Service',
     metadata: {
-      name: 'web', namespace: 'shop', resourceVersion: '42', generation: 3,
+      name: 'web', namespace: 'shop', generation: 3,
       annotations: { 'haproxy.router.openshift.io/timeout': '5s' },
     },
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
@@ -131,4 +131,7 @@ test('a malformed timestamp or uid on an ageless kind is kept for validation to 
   const narrow = narrowObject('Service', bad as unknown as Service);
   t.like(narrow.metadata as unknown, { creationTimestamp: 'yesterday', uid: 7 });
   t.false(validateObject(narrow).ok);
+  const badVersion = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', namespace: 'ns', resourceVersion: 12 }, spec: { ports: [{ port: 80 }] } };
+  t.like(narrowObject('Service', badVersion as unknown as Service).metadata as unknown, { resourceVersion: 12 });
+  t.false(validateObject(narrowObject('Service', badVersion as unknown as Service)).ok);
 });

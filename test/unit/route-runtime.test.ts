@@ -77,3 +77,23 @@ test('routes that do not reencrypt share one empty pool map', (t) => {
   t.is(a.tlsPools, b.tlsPools);
   t.is(a.tlsPools.size, 0);
 });
+
+test('routes with the same policies share the links (and single-link phase lists) of shared plugin instances; their own stay their own', (t) => {
+  const d = deps();
+  const a = new RouteRuntime(compiled('a'), d, undefined).chain;
+  const b = new RouteRuntime(compiled('b'), d, undefined).chain;
+  t.deepEqual(a.names(), ['forwarded-headers', 'sticky-cookie', 'balancer', 'upstream-retry']);
+  t.deepEqual(b.names(), a.names());
+  t.is(a.links[0], b.links[0], 'forwarded-headers: one instance per policy, one link');
+  t.is(a.links[3], b.links[3], 'upstream-retry: one instance, one link');
+  t.is(a.upstreamRequest, b.upstreamRequest, 'the upstreamRequest list (forwarded-headers only) is one list');
+  t.is(a.failure, b.failure);
+  t.not(a.links[1], b.links[1], 'stickiness has the route\'s cookie name');
+  t.not(a.links[2], b.links[2], 'the balancer is the route\'s');
+  t.not(a.selectEndpoint, b.selectEndpoint);
+  t.not(a.response, b.response, 'a list whose only link is the route\'s own is its own');
+  // Another policy is another instance, and another link.
+  const never = new RouteRuntime(compiled('c', { 'haproxy.router.openshift.io/set-forwarded-headers': 'never' }), d, undefined).chain;
+  t.not(never.links[0], a.links[0]);
+  t.not(never.links[0]!.phases, a.links[0]!.phases);
+});
