@@ -34,7 +34,8 @@
 //
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
 // BENCH_WARMUP_REQUESTS (requests per peer thread before the rounds, default 150000: --workers 2
-// gets twice as many, so each thread's heap and JIT reach steady state),
+// gets twice as many, so each thread's heap and JIT reach steady state), BENCH_WARMUP_SECONDS
+// (and at least this long per thread for the one-process and --workers rows, default 30),
 // BENCH_CONNECTIONS (default 50), BENCH_PEERS (comma-separated names to run; default all),
 // BENCH_CONNECTION_CLOSE=1 (a new connection per request: measures accepting, e.g. SO_REUSEPORT
 // workers vs node:cluster's hand-off), BENCH_CLI (another build's dist/cli.js to compare),
@@ -66,6 +67,13 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
  * +20–35 % CPU per request, against ±5 % at steady state (README, Threads and lifecycle).
  */
 const warmupRequests = Number(process.env.BENCH_WARMUP_REQUESTS ?? 150_000);
+/**
+ * And at least this long per thread for the switchyard rows that --workers is compared on, s:
+ * on a loaded machine V8's optimizing compiler, which runs on its platform threads, finishes
+ * later in wall time (--workers 1 was still falling from 9.2 to 5.8 CPU s per 100k over the
+ * rounds after 150k requests in 19 s; after 30 s it matched one process).
+ */
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 30);
 /** The 100 KB JSON rows run in the one-process router, warmed by its own row: their path needs far fewer (each costs ~1 ms compressed). */
 const LARGE_BODY_WARMUP = Math.min(warmupRequests, 5_000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -149,7 +157,8 @@ interface Peer {
   /**
    * Threads that share the load, each with its own JIT and heap to warm (switchyard --workers N):
    * the warm-up sends this many times the requests, so every thread has seen as many as a
-   * single-threaded peer's one thread before the rounds measure steady state.
+   * single-threaded peer's one thread before the rounds measure steady state, and lasts at least
+   * BENCH_WARMUP_SECONDS per thread. Set on the one-process and --workers rows only.
    */
   threads?: number;
   /** Warm-up requests per thread when not BENCH_WARMUP_REQUESTS (a row of a process another row warms). */
@@ -184,7 +193,7 @@ function peers(dir: string, backend: number, tls: BenchCertificate, running: Map
     } });
     // What a second thread costs a C proxy on this machine (wrk and the backend on the same two
     // cores): the yardstick for switchyard --workers 2's CPU per request against one process.
-    list.push({ name: 'haproxy-2', label: 'HAProxy 2 threads', tls: false, threads: 2, async start() {
+    list.push({ name: 'haproxy-2', label: 'HAProxy 2 threads', tls: false, async start() {
       const port = await freePort();
       const cfg = path.join(dir, 'haproxy-2.cfg');
       writeFileSync(cfg, ['global', '  nbthread 2', '  maxconn 8192',
@@ -355,7 +364,13 @@ async function main(): Promise<void> {
     if (got.status !== 200 || (p.name === 'switchyard-compress' && got.encoding !== 'gzip')) throw new Error(`${p.label.trim()}: not what it should measure (${got.status}, ${got.encoding ?? 'no content-encoding'})`);
   }
   // Warm-up: JIT, connection pools, heaps grown to their working size — per thread.
-  for (const p of list) autocannon(`http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`, { amount: (p.warmup ?? warmupRequests) * (p.threads ?? 1), host: p.host, headers: p.headers });
+  for (const p of list) {
+    const url = `http://127.0.0.1:${running.get(p.name)!.http}${p.path ?? '/'}`;
+    const started = performance.now();
+    autocannon(url, { amount: (p.warmup ?? warmupRequests) * (p.threads ?? 1), host: p.host, headers: p.headers });
+    const left = p.threads === undefined ? 0 : Math.round(warmupSeconds * p.threads - (performance.now() - started) / 1000);
+    if (left > 0) autocannon(url, { seconds: left, host: p.host, headers: p.headers });
+  }
 
   for (let round = 0; round < rounds; round++) {
     for (const p of list) {
@@ -418,7 +433,8 @@ async function main(): Promise<void> {
   const f = (x: number | undefined, d = 0) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '–');
   const ratio = (x: number | undefined, base: number | undefined) => (x !== undefined && base !== undefined && Number.isFinite(x) && Number.isFinite(base) && base > 0 ? (x / base).toFixed(2) : '–');
   const a = anchor;
-  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds after ${warmupRequests} warm-up requests per peer thread; ` +
+  console.log(`\n${tools.wrk ? `wrk -t1 -c${connections}` : `autocannon -c${connections}`}, ${connectionClose ? 'a new connection per request' : 'keep-alive'}, ${duration} s per measurement, median of ${rounds} interleaved rounds after ${warmupRequests} warm-up requests per peer thread ` +
+    `(switchyard rows: and at least ${warmupSeconds} s per thread); ` +
     `backend: ${backendName}; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   console.log('| peer | req/s | × HAProxy | CPU s / 100k req | p99 at ½ HAProxy max (ms) | × HAProxy p99 | TLS handshakes/s | × | HTTPS keep-alive req/s | × | HTTPS CPU s / 100k | HTTP/2 req/s | × |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
