@@ -2,7 +2,9 @@
 // v8.writeHeapSnapshot) and prints (1) the retained size of each named object that holds a
 // large share of the heap — the store, the file source's contributions, the informers' caches,
 // the route table, the metric registry — and (2) self size by object type. With --routes N
-// every figure is also divided by N, which is how `bench:scale` reports bytes per route.
+// every figure is also divided by N, which is how `bench:scale` reports bytes per route. Also
+// self size by the property holding each object, and (3) the room arrays keep beyond their
+// elements (an array grown by push keeps 17 slots), by the property holding the array.
 //
 // Usage: node bench/heap-breakdown.ts <file.heapsnapshot> [--routes N] [--top 25]
 // Retained sizes come from the dominator tree (Lengauer–Tarjan over strong edges), as in
@@ -72,6 +74,8 @@ export interface Breakdown {
   byProperty: Array<{ name: string; self: number; count: number }>;
   /** Retained size of all instances of a class (a class's instances inside another of its instances counted once). */
   byClass: Array<{ name: string; retained: number; count: number }>;
+  /** Unused room in arrays (backing store beyond their elements), by the property holding the array. */
+  slack: Array<{ name: string; self: number; count: number }>;
   /** Dominator tree of the objects that hold ≥ 2 % of the heap each. */
   tree: Array<{ depth: number; label: string; retained: number }>;
 }
@@ -305,7 +309,31 @@ export function analyse(snapshot: Snapshot, top = 25): Breakdown {
     property.set(key, p);
   }
   const byProperty = [...property].map(([name, p]) => ({ name, ...p })).sort((a, b) => b.self - a.self).slice(0, top);
-  return { totalBytes: retained[0]!, retainers, byClass, bySelf, tree, byProperty };
+  // Room arrays keep beyond their elements: an array's backing store (`elements`) minus a header
+  // and 8 bytes per element it holds, by the property that holds the array and that property's
+  // holder. An array grown by push keeps room for 17 (152 bytes) whatever it holds.
+  const slackBy = new Map<string, { self: number; count: number }>();
+  for (let i = 0; i < count; i++) {
+    const e = heldBy[i]!;
+    // Object elements only (a double array's numbers are not edges); a small-integer array's are
+    // not either, so its room is over-counted (the duration series' counts, say): read with care.
+    if (e < 0 || nameOf(i).type !== 'array' || nameOf(i).name !== '(object elements)' || edges[e + eTypeOff] === element || String(strings[edges[e + eNameOff]!]) !== 'elements') continue;
+    const array = holderOf[i]!;
+    const held = (firstEdge[i + 1]! - firstEdge[i]!) / ef;
+    const slack = nodes[i * nf + nSizeOff]! - 16 - 8 * held;
+    if (held === 0 || slack <= 0 || heldBy[array]! < 0) continue;
+    const ae = heldBy[array]!;
+    const t = edges[ae + eTypeOff];
+    const via = t === element ? '[]' : t === hidden ? '(hidden)' : String(strings[edges[ae + eNameOff]!]).slice(0, 24);
+    const holder = nameOf(holderOf[array]!);
+    const key = `${via} of ${(holder.type === 'object' ? holder.name || 'Object' : holder.type).slice(0, 24)}`;
+    const entry = slackBy.get(key) ?? { self: 0, count: 0 };
+    entry.self += slack;
+    entry.count++;
+    slackBy.set(key, entry);
+  }
+  const slack = [...slackBy].map(([name, p]) => ({ name, ...p })).sort((a, b) => b.self - a.self).slice(0, top);
+  return { totalBytes: retained[0]!, retainers, byClass, bySelf, tree, byProperty, slack };
 }
 
 export function formatBreakdown(b: Breakdown, routes: number): string {
@@ -322,6 +350,8 @@ export function formatBreakdown(b: Breakdown, routes: number): string {
   for (const s of b.bySelf) lines.push(`| ${s.name.padEnd(41)} | ${mb(s.self)} | ${per(s.self)} | ${String(s.count).padStart(7)} |`);
   lines.push('', '| self size by holder (what as property of whom)                  |    MB | B/route |   count |', '|---|---:|---:|---:|');
   for (const s of b.byProperty) lines.push(`| ${s.name.padEnd(63)} | ${mb(s.self)} | ${per(s.self)} | ${String(s.count).padStart(7)} |`);
+  lines.push('', '| unused room in arrays, by the property holding the array          |    MB | B/route |  arrays |', '|---|---:|---:|---:|');
+  for (const s of b.slack) lines.push(`| ${s.name.padEnd(63)} | ${mb(s.self)} | ${per(s.self)} | ${String(s.count).padStart(7)} |`);
   return lines.join('\n');
 }
 
