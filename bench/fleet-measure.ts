@@ -113,10 +113,16 @@ export interface ApiServerTotals {
   waitSeconds: number;
   rejected: number;
   allocatedBytes: number;
-  /** The Go runtime's own CPU classes (go_cpu_classes_*): garbage collection, all, idle — P time, which a loaded machine stretches, so only their ratio is used. */
+  /**
+   * The Go runtime's own CPU classes (go_cpu_classes_*): garbage collection, all, idle. P time,
+   * which a loaded machine stretches, and brought up to date only when a collection ends: used
+   * over a whole run only, against its OS CPU time.
+   */
   gcCpu: number;
   allCpu: number;
   idleCpu: number;
+  /** Garbage collections so far. */
+  gcCycles: number;
 }
 
 /**
@@ -133,16 +139,18 @@ export async function apfTotals(cluster: RealCluster): Promise<ApiServerTotals> 
   let gcCpu = NaN;
   let allCpu = NaN;
   let idleCpu = NaN;
+  let gcCycles = NaN;
   for (const line of text.split('\n')) {
     const value = () => Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('go_memstats_alloc_bytes_total ')) allocatedBytes = value();
     else if (line.startsWith('go_cpu_classes_gc_total_cpu_seconds_total ')) gcCpu = value();
     else if (line.startsWith('go_cpu_classes_total_cpu_seconds_total ')) allCpu = value();
     else if (line.startsWith('go_cpu_classes_idle_cpu_seconds_total ')) idleCpu = value();
+    else if (line.startsWith('go_gc_cycles_total_gc_cycles_total ')) gcCycles = value();
     if (line.startsWith('apiserver_flowcontrol_request_wait_duration_seconds_sum{')) waitSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
     else if (line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) rejected += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu };
+  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu, gcCycles };
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -54,7 +54,7 @@ import { CLI, startRouter, type RouterProcess } from '../test/support/router-pro
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
 import { cpuSeconds } from './proc.ts';
 import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
-import { apfTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
+import { apfTotals, type ApiServerTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MANIFESTS = path.join(here, '../manifests/');
@@ -87,8 +87,8 @@ interface PhaseRow {
   apiPeakMB: number;
   /** MB the API server's Go runtime allocated during the phase. */
   apiAllocMB: number;
-  /** Of apiCpuS, the part its garbage collector spent (by the Go runtime's share of GC in its busy time). */
-  apiGcCpuS: number;
+  /** Garbage collections the API server's Go runtime ran during the phase. */
+  apiGcCycles: number;
   etcdPeakMB: number;
   /** Mean over the routers that took part. */
   requests: number;
@@ -151,6 +151,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const connections0 = routers.map((r) => r.proxy.connections());
   const down0 = routers.map((r) => r.proxy.bytes().down);
   const apf0 = await apfTotals(cluster);
+  runStart ??= { totals: apf0, cpu: cpuSeconds(apiPid) };
   const routerCpu0 = new Map(routers.filter((r) => r.process).map((r) => [r.process!.child.pid!, cpuSeconds(r.process!.child.pid!)] as const));
   const started = performance.now();
   const note = (await work()) ?? '';
@@ -169,7 +170,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const row: PhaseRow = {
     routers: routers.length, phase: name, wallS,
     apiCpuS: round2(apiCpuS), apiNetCpuS: round2(apiCpuS - idleRate * wallMs / 1000), etcdCpuS: round1(etcd.cpuSeconds), apiPeakMB: Math.round(api.peakMB), apiAllocMB: Math.round((apf1.allocatedBytes - apf0.allocatedBytes) / 2 ** 20),
-    apiGcCpuS: apiCpuS * Math.min(1, Math.max(0, (apf1.gcCpu - apf0.gcCpu) / ((apf1.allCpu - apf0.allCpu) - (apf1.idleCpu - apf0.idleCpu)))), etcdPeakMB: Math.round(etcd.peakMB),
+    apiGcCycles: apf1.gcCycles - apf0.gcCycles, etcdPeakMB: Math.round(etcd.peakMB),
     requests: round1(mean([...requests.values()].map((c) => c.total))),
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
@@ -387,19 +388,30 @@ function printTable(): void {
   for (const c of cells) console.log(c.map((v, i) => (i === cells[0]!.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
+/** The API server's totals when the first phase began (for the GC figures over the whole run). */
+let runStart: { totals: ApiServerTotals; cpu: number } | undefined;
+let gcCost: { perCycle: number; perMB: number } = { perCycle: NaN, perMB: NaN };
+
 /**
- * The API server's garbage collection is paid in whichever window a collection lands; its cost
- * is proportional to what is allocated. So a phase's cost without that lottery: its CPU less
- * the GC part, plus its allocation × the GC CPU per MB over the whole run.
+ * The API server's garbage collection over the run: its GC share of the Go runtime's busy time ×
+ * its OS CPU time, per collection and per MB allocated.
  */
-function gcPerMB(): number {
-  const gc = rows.reduce((sum, r) => sum + r.apiGcCpuS, 0);
-  const allocated = rows.reduce((sum, r) => sum + r.apiAllocMB, 0);
-  return allocated > 0 ? gc / allocated : NaN;
+async function measureGcCost(): Promise<void> {
+  if (!runStart) return;
+  const end = await apfTotals(cluster);
+  const start = runStart.totals;
+  const gcCpu = (cpuSeconds(apiPid) - runStart.cpu) * (end.gcCpu - start.gcCpu) / ((end.allCpu - start.allCpu) - (end.idleCpu - start.idleCpu));
+  const cycles = end.gcCycles - start.gcCycles;
+  // No collection in the run (a small one): nothing to take off or spread.
+  gcCost = cycles > 0 ? { perCycle: gcCpu / cycles, perMB: gcCpu / ((end.allocatedBytes - start.allocatedBytes) / 2 ** 20) } : { perCycle: 0, perMB: 0 };
 }
 
+/**
+ * A start's API-server CPU without the lottery of where a collection lands: its CPU less the
+ * collections that ran in it, plus what it allocated × the run's GC CPU per MB.
+ */
 function amortized(row: PhaseRow): number {
-  return row.apiCpuS - row.apiGcCpuS + row.apiAllocMB * gcPerMB();
+  return row.apiCpuS - row.apiGcCycles * gcCost.perCycle + row.apiAllocMB * gcCost.perMB;
 }
 
 /** The start phases by kind over the rounds: medians per router, gross and net of idle. */
@@ -411,7 +423,7 @@ function printStartMedians(): void {
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   if (![...groups.values()].some((g) => g.length > 1)) return;
-  console.log(`\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross; net of the idle rate; GC amortized: less its GC, plus the MB it allocated × ${(gcPerMB() * 1000).toFixed(2)} CPU-ms per MB, its GC cost over the run; MB allocated, median):`);
+  console.log(`\nStarts, API-server CPU-s per router over the rounds (median [min–max]; gross; net of the idle rate; GC amortized: less its collections at ${round2(gcCost.perCycle)} CPU-s each, plus the MB it allocated × ${(gcCost.perMB * 1000).toFixed(2)} CPU-ms, the run's GC cost per collection and per MB; MB allocated, median):`);
   for (const [key, group] of groups) {
     const [n, name] = key.split('\t');
     const gross = group.map((r) => r.apiCpuS / r.routers);
@@ -515,6 +527,7 @@ async function main(): Promise<void> {
       first = false;
       await runSize(n, users);
     }
+    await measureGcCost();
   } finally {
     await cluster.stop();
     await pods.close();
