@@ -151,7 +151,8 @@ test('bookmarks are sent when asked for and stop while watches are stalled', asy
   t.teardown(() => api.close());
   const rv = (await call(api, 'GET', `${ROUTES}/routes`)).body.metadata.resourceVersion;
   const events = await watchEvents(api, `${ROUTES}/routes?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`, (e) => e.length >= 2);
-  t.deepEqual(events.map((e) => e.type), ['BOOKMARK', 'BOOKMARK']);
+  // The 50 ms timer may put a third bookmark in the same read: the first two are what counts.
+  t.deepEqual(events.slice(0, 2).map((e) => e.type), ['BOOKMARK', 'BOOKMARK']);
   t.regex(events[0].object.metadata.resourceVersion, /^\d+$/);
   await watchesOpen(t, api, 0); // the first watch is gone: the only one open below is the stalled one
   api.stallWatches(true);
@@ -164,7 +165,8 @@ test('bookmarks are sent when asked for and stop while watches are stalled', asy
   api.create(route('a', 'held'));
   api.stallWatches(false);
   api.sendBookmarks();
-  t.deepEqual((await stalled).map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'held'], ['BOOKMARK', undefined]]);
+  // The 50 ms timer resumes too, so more than one bookmark may follow the change in one read.
+  t.deepEqual((await stalled).slice(0, 2).map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'held'], ['BOOKMARK', undefined]]);
 });
 
 test('timeoutSeconds ends the watch cleanly', async (t) => {
