@@ -27,20 +27,33 @@ export function benchCertificate(dir: string, host: string): BenchCertificate {
   return { cert, key, combined };
 }
 
-/** nginx (one worker) answering `200 ok`, and /large.json with bench/large-json.ts's document. */
-export async function startNginxBackend(dir: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const prefix = path.join(dir, 'nginx-backend');
+/**
+ * An nginx prefix directory of its own (one worker, in the foreground, no access log, every temp
+ * path inside the prefix, keep-alive without a request cap) with `http` inside its http block.
+ */
+export function writeNginxConfig(prefix: string, http: string): void {
   mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
 events { worker_connections 4096; }
 http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
   uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { return 200 "ok"; }
-    location = /large.json { root ${prefix}; default_type application/json; } } }
+  ${http} }
 `);
+}
+
+/** nginx started on a prefix written by writeNginxConfig. */
+export function spawnNginx(prefix: string): ChildProcess {
+  return spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+}
+
+/** nginx (one worker) answering `200 ok`, and /large.json with bench/large-json.ts's document. */
+export async function startNginxBackend(dir: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const prefix = path.join(dir, 'nginx-backend');
+  writeNginxConfig(prefix, `server { listen 127.0.0.1:${port}; location / { return 200 "ok"; }
+    location = /large.json { root ${prefix}; default_type application/json; } }`);
   writeFileSync(path.join(prefix, 'large.json'), LARGE_JSON);
-  const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+  const child = spawnNginx(prefix);
   children.push(child);
   await waitForPort(port);
   return { port, child };

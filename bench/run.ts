@@ -53,7 +53,7 @@ import http from 'node:http';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
-import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, startNginxBackend, type BenchCertificate } from './fixtures.ts';
+import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, spawnNginx, startNginxBackend, writeNginxConfig, type BenchCertificate } from './fixtures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -210,15 +210,9 @@ function peers(dir: string, backend: number, tls: BenchCertificate, running: Map
     list.push({ name: 'nginx', label: 'nginx 1 worker', tls: false, async start() {
       const port = await freePort();
       const prefix = path.join(dir, 'nginx-proxy');
-      mkdirSync(path.join(prefix, 'logs'), { recursive: true });
-      writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi;
-  uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi; keepalive_requests 1000000;
-  upstream b { server 127.0.0.1:${backend}; keepalive 80; }
-  server { listen 127.0.0.1:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-`);
-      const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+      writeNginxConfig(prefix, `upstream b { server 127.0.0.1:${backend}; keepalive 80; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }`);
+      const child = spawnNginx(prefix);
       children.push(child);
       await waitForPort(port);
       return { http: port, pids: withChildren(child.pid!), stop: stopper(child) };

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { ProxyErrorSpec } from '../errors.ts';
 import { destroyResponse, sendError } from './error-response.ts';
 import type { ExchangeHost } from './exchange.ts';
-import { endGrpcCall, grpcStatusForError, grpcStatusForHttp, grpcStatusForUpstreamFailure, isGrpcContentType, writeGrpcStatus } from './grpc.ts';
+import { endGrpcCall, grpcStatusForError, grpcStatusForUpstreamFailure, writeGrpcStatus } from './grpc.ts';
 import { addClientTrailers, clientResponseHeaders } from './headers.ts';
 import { RequestExchange, statusNumber } from './request-exchange.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -60,12 +60,10 @@ export class HttpExchange extends RequestExchange {
     const res = this.res;
     if (res.headersSent) return;
     const body = this.answerBody;
-    if (this.grpc && !isGrpcContentType(this.answerHeaders?.['content-type'] as string | undefined)) {
-      // A plugin's answer to a gRPC call, as the call's status (a plugin that speaks gRPC itself,
-      // content-type application/grpc, is passed through as written).
-      const status = grpcStatusForHttp(this.answerStatus);
-      writeGrpcStatus(res, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), this.answerHeaders);
-      this.grpcStatus = status;
+    const grpc = this.grpcAnswer();
+    if (grpc !== null) {
+      writeGrpcStatus(res, grpc.status, grpc.message, this.answerHeaders);
+      this.grpcStatus = grpc.status;
       return;
     }
     let headers = this.answerHeaders;

@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import type { ProxyErrorSpec } from '../errors.ts';
 import { closeStream, sendStreamError } from './error-response.ts';
 import type { ExchangeHost } from './exchange.ts';
-import { grpcStatusForError, grpcStatusForHttp, grpcStatusForUpstreamFailure, grpcTrailers, isGrpcContentType, respondGrpcStatus } from './grpc.ts';
+import { grpcStatusForError, grpcStatusForUpstreamFailure, grpcTrailers, respondGrpcStatus } from './grpc.ts';
 import { clientResponseHeaders, clientTrailers, forwardableFields, headerList } from './headers.ts';
 import { RequestExchange, statusNumber } from './request-exchange.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -105,12 +105,10 @@ export class Http2Exchange extends RequestExchange {
     const stream = this.stream;
     if (stream.headersSent || stream.destroyed) return;
     const body = this.answerBody;
-    if (this.grpc && !isGrpcContentType(this.answerHeaders?.['content-type'] as string | undefined)) {
-      // A plugin's answer to a gRPC call, as the call's status (a plugin that speaks gRPC itself,
-      // content-type application/grpc, is passed through as written).
-      const status = grpcStatusForHttp(this.answerStatus);
-      respondGrpcStatus(stream, status, (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024), this.answerHeaders);
-      this.grpcStatus = status;
+    const grpc = this.grpcAnswer();
+    if (grpc !== null) {
+      respondGrpcStatus(stream, grpc.status, grpc.message, this.answerHeaders);
+      this.grpcStatus = grpc.status;
       return;
     }
     const headers = this.answerHeaders;

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { filterBody, isPromise } from '../pipeline/runner.ts';
 import { Exchange, type ExchangeHost } from './exchange.ts';
-import { GrpcStatus, grpcStatusName, isGrpcContentType, parseGrpcTimeout } from './grpc.ts';
+import { GrpcStatus, grpcStatusForHttp, grpcStatusName, isGrpcContentType, parseGrpcTimeout } from './grpc.ts';
 import { clientAddress } from './headers.ts';
 import type { Http1Request } from './http1-forwarder.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -89,6 +89,16 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
 
 
   /** grpc-timeout: the call is cut at its deadline (DEADLINE_EXCEEDED), whatever the route timeout. */
+  /**
+   * A phase's answer to a gRPC call, as the call's status and message; null when the answer is
+   * written as it is (not a gRPC call, or a plugin that speaks gRPC itself: application/grpc).
+   */
+  protected grpcAnswer(): { status: number; message: string } | null {
+    if (!this.grpc || isGrpcContentType(this.answerHeaders?.['content-type'] as string | undefined)) return null;
+    const body = this.answerBody;
+    return { status: grpcStatusForHttp(this.answerStatus), message: (typeof body === 'string' ? body : body.toString('utf8')).trim().slice(0, 1024) };
+  }
+
   protected override firstAttempt(): void {
     if (!this.grpc) return;
     const ms = parseGrpcTimeout(this.headers['grpc-timeout']);
