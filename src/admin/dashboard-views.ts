@@ -4,7 +4,7 @@
 
 import type { Reconciler } from '../controller/reconciler.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
-import type { AdmissionResult, CompiledRoute, RouteKind } from '../table/types.ts';
+import { endpointPod, type AdmissionResult, type CompiledRoute, type RouteKind } from '../table/types.ts';
 import type { RouteStats } from './route-stats.ts';
 import type { EndpointFigures } from './stats-sampler.ts';
 import type { ProbeResults, ProbeResult } from './probe-results.ts';
@@ -197,7 +197,7 @@ export class DashboardViews {
         endpoints++;
         if (ok) available++;
         return {
-          id: ep.id, name: state?.name ?? `${ep.address}:${ep.port}`, weight: ep.weight, acceptsNew: ep.acceptsNew, pod: ep.pod,
+          id: ep.id, name: state?.name ?? `${ep.address}:${ep.port}`, weight: ep.weight, acceptsNew: ep.acceptsNew, pod: endpointPod(service, ep),
           up, ejectedUntil: ejectedUntil > now ? ejectedUntil : null,
           inFlight: figures?.inFlight ?? state?.active ?? 0,
           lastProbe: this.#probes.get(ep.id) ?? null,

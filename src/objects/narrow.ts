@@ -86,7 +86,7 @@ const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generatio
  * Ingresses, Gateway API objects) sends an object's own back.
  * A value validation would refuse stays too, for validateObject to report.
  */
-const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
+export const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
 
 function droppable(key: string, v: unknown): boolean {
   switch (key) {
