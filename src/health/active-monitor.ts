@@ -78,8 +78,12 @@ class ProbeLoop {
   probe: Probe<ProbeLoop> | null = null;
   /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
   dueAt = 0;
-  /** The tick whose bucket holds the loop, or -1 (probe running or queued, or stopped). */
-  bucket = -1;
+  /**
+   * Whether the bucket of tick ceil(dueAt / TICK_MS) holds the loop (not while its probe runs or
+   * waits, nor once stopped). A flag, not the tick: a tick is past a small integer's range, so
+   * each loop would keep a heap number for it (30,000 at 10k routes).
+   */
+  inBucket = false;
   startedAt = 0;
   stopped = false;
   /** The last finished probe: when it started (ms), its verdict and what it saw; lastAt -1 before the first. */
@@ -310,7 +314,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   #schedule(loop: ProbeLoop, dueAt: number): void {
     loop.dueAt = dueAt;
     const tick = Math.ceil(dueAt / TICK_MS);
-    loop.bucket = tick;
+    loop.inBucket = true;
     const bucket = this.#buckets.get(tick);
     if (bucket !== undefined) {
       bucket.push(loop);
@@ -347,7 +351,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       const due = this.#buckets.get(tick)!;
       this.#buckets.delete(tick);
       for (const loop of due) {
-        loop.bucket = -1;
+        loop.inBucket = false;
         if (loop.stopped) continue;
         if (this.#running.length < this.#maxConcurrent) this.#run(loop, now);
         else this.#queue.push(loop);
@@ -361,11 +365,11 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     const settings = loop.settings;
     this.#rate -= 1 / settings.intervalMs;
     if (--settings.loops === 0) this.#settings.delete(settings.fingerprint);
-    if (loop.bucket !== -1) {
-      const bucket = this.#buckets.get(loop.bucket);
+    if (loop.inBucket) {
+      const bucket = this.#buckets.get(Math.ceil(loop.dueAt / TICK_MS));
       const at = bucket?.indexOf(loop) ?? -1;
       if (at !== -1) bucket!.splice(at, 1); // an emptied bucket stays until its tick: the heap keeps its tick
-      loop.bucket = -1;
+      loop.inBucket = false;
     }
     loop.probe?.close(); // a run in flight frees its concurrency slot through #settle
     const endpoint = loop.endpoint;
