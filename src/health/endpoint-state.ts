@@ -13,6 +13,10 @@ import { lock, unlock } from '../shared-memory/spin-lock.ts';
 import { readTime, writeTime } from '../shared-memory/shared-time.ts';
 import { joined } from '../flat-string.ts';
 
+function nameOf(address: string, port: number): string {
+  return address.includes(':') ? joined(['[', address, ']:', port]) : joined([address, port], ':');
+}
+
 export class EndpointState {
   readonly id: string;
   readonly address: string;
@@ -44,7 +48,16 @@ export class EndpointState {
 
   /** `address:port`, IPv6 bracketed — the metrics label and log name. */
   get name(): string {
-    return this.#name ??= this.address.includes(':') ? joined(['[', this.address, ']:', this.port]) : joined([this.address, this.port], ':');
+    return this.#name ??= nameOf(this.address, this.port);
+  }
+
+  /**
+   * The name for a caller that names every endpoint each time (a metrics scrape, the dashboard):
+   * the kept one if made, else a fresh string that is not kept, so one scrape does not make every
+   * endpoint hold its name from then on.
+   */
+  get label(): string {
+    return this.#name ?? nameOf(this.address, this.port);
   }
 
   /** Can take new requests now: healthy by the active check and not passively ejected. */
