@@ -39,7 +39,9 @@
 // interleaved; 1), FLEET_CLI (another build's dist/cli.js for every phase) and FLEET_LABEL (its
 // name in the output), FLEET_COMPARE_CLI (another build's dist/cli.js for the `compare` restarts,
 // A/B in the same rounds; FLEET_COMPARE_LABEL its name), FLEET_IDLE_WINDOW (seconds of idle
-// before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false").
+// before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false"),
+// FLEET_APISERVER_ARGS (extra kube-apiserver flags, e.g. "--feature-gates=CBORServingAndStorage=true",
+// under which the Routes are listed as CBOR).
 // Note `uptime` beside the numbers: the machine is shared.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -505,7 +507,10 @@ async function main(): Promise<void> {
   process.stderr.write(`fleet: starting a control plane and ${ROUTES} Routes (load ${uptime()})\n`);
   const pods = await createNetnsHosts(3);
   for (const address of pods.addresses) await pods.startEcho(address, POD_PORT);
-  cluster = await startRealCluster({ auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`) });
+  cluster = await startRealCluster({
+    auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`),
+    apiServerArgs: (process.env.FLEET_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
+  });
   try {
     apiPid = childByName('kube-apiserver');
     etcdPid = childByName('etcd');
