@@ -58,8 +58,8 @@ class CborReader {
     switch (major) {
       case 0: return this.#argument(info);
       case 1: return -1 - this.#argument(info);
-      case 2: return this.#bytes(info).toString('utf8');
-      case 3: return this.#text(info);
+      case 2: return info === 31 ? Buffer.concat(this.#chunks(2)).toString('utf8') : this.#string(this.#length(info));
+      case 3: return info === 31 ? Buffer.concat(this.#chunks(3)).toString('utf8') : this.#string(this.#length(info));
       case 4: {
         const array: unknown[] = [];
         if (info === 31) {
@@ -72,19 +72,14 @@ class CborReader {
       }
       case 5: {
         const object: Record<string, unknown> = {};
-        const entry = () => {
+        const length = info === 31 ? -1 : this.#length(info);
+        for (let i = 0; length < 0 ? !this.#atBreak() : i < length; i++) {
           const key = this.item(depth + 1);
           if (typeof key !== 'string') throw new CborError(`a map key of type ${typeof key}`);
           const value = this.item(depth + 1);
           // As JSON.parse: `__proto__` is an own property, never the object's prototype.
           if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
           else object[key] = value;
-        };
-        if (info === 31) {
-          while (!this.#atBreak()) entry();
-        } else {
-          const length = this.#length(info);
-          for (let i = 0; i < length; i++) entry();
         }
         return object;
       }
@@ -136,12 +131,26 @@ class CborReader {
     return this.#buf.subarray(start, start + length);
   }
 
-  #text(info: number): string {
-    if (info === 31) return Buffer.concat(this.#chunks(3)).toString('utf8');
-    const length = this.#length(info);
+  /**
+   * `length` bytes of UTF-8 as a string. Most strings of an API object are short ASCII (keys,
+   * names, hosts): those are built directly, which is several times faster than a Buffer decode
+   * per string.
+   */
+  #string(length: number): string {
+    const buf = this.#buf;
     const start = this.offset;
-    this.offset += length;
-    return this.#buf.toString('utf8', start, start + length);
+    const end = start + length;
+    this.offset = end;
+    if (length <= 24) {
+      let ascii = true;
+      for (let i = start; i < end; i++) if (buf[i]! > 0x7f) { ascii = false; break; }
+      if (ascii) {
+        let text = '';
+        for (let i = start; i < end; i++) text += String.fromCharCode(buf[i]!);
+        return text;
+      }
+    }
+    return buf.toString('utf8', start, end);
   }
 
   /** The definite-length chunks of an indefinite-length byte or text string, up to its break. */
