@@ -5,8 +5,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { RouteDurationHistogram } from './route-duration-histogram.ts';
 import { SUM_WITH_EXEMPLARS } from './metrics-openmetrics.ts';
 
-/** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
-export interface LiveEndpoint { readonly name: string; readonly active: number; readonly ejectedUntil: number }
+/** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts); `label` is its name. */
+export interface LiveEndpoint { readonly label: string; readonly active: number; readonly ejectedUntil: number }
 
 export interface GaugeValue<L extends string> { labels: Record<L, string>; value: number }
 
@@ -172,7 +172,7 @@ export class Metrics {
       name: 'switchyard_endpoint_in_flight', help: 'Requests and tunnels in flight to an endpoint (summed over workers)', labelNames: ['endpoint'], registers,
     });
     this.endpointInFlight.source = function* () {
-      for (const ep of live()) yield { labels: { endpoint: ep.name }, value: ep.active };
+      for (const ep of live()) yield { labels: { endpoint: ep.label }, value: ep.active };
     };
     this.endpointEjectedUntil = new ComputedGauge({
       name: 'switchyard_endpoint_ejected_until_timestamp_seconds', help: 'Passive ejection: the endpoint gets no new requests before this time (only ejected endpoints; latest over workers)', labelNames: ['endpoint'], registers,
@@ -180,7 +180,7 @@ export class Metrics {
     });
     this.endpointEjectedUntil.source = function* () {
       const now = Date.now();
-      for (const ep of live()) if (ep.ejectedUntil > now) yield { labels: { endpoint: ep.name }, value: ep.ejectedUntil / 1000 };
+      for (const ep of live()) if (ep.ejectedUntil > now) yield { labels: { endpoint: ep.label }, value: ep.ejectedUntil / 1000 };
     };
   }
 }
