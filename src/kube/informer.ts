@@ -294,16 +294,6 @@ export class KubeInformer {
     let continueToken: string | undefined;
     let paged = pageSize > 0;
     let encoding = 'json';
-    // The first read takes any state (as client-go's reflector, which lists at resourceVersion 0):
-    // `resourceVersionMatch=NotOlderThan` from revision 1 is served by the watch cache at once,
-    // by pages (at `resourceVersion=0` the cache ignores `limit` and sends one whole list). A
-    // consistent read (no resourceVersion) makes kube-apiserver wait until its cache has caught
-    // up with etcd's current revision, and when it has not within its timeout (3 s) — when many
-    // routers start at once and the API server is busy — it serves the list from etcd instead,
-    // decoding every object again. The watch from the list's resourceVersion brings whatever a
-    // cache behind etcd had not yet seen. A re-list (after 410 Gone) stays a consistent read, as
-    // client-go's: the store then holds a state that an older list must not replace.
-    const anyState = !this.#synced;
     const protobuf = this.#protobuf ? (body: Buffer) => { encoding = 'protobuf'; return decodeList(watched.kind, body); } : undefined;
     const cbor = this.#cbor ? (body: Buffer) => { encoding = 'cbor'; return decodeCbor(body); } : undefined;
     for (;;) {
@@ -315,7 +305,6 @@ export class KubeInformer {
           query: {
             labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
             limit: paged ? String(pageSize) : undefined, continue: continueToken,
-            ...(anyState && continueToken === undefined ? { resourceVersion: '1', resourceVersionMatch: 'NotOlderThan' } : {}),
           },
           timeoutMs: this.#options.listTimeoutMs ?? 60_000,
           protobuf, cbor,
