@@ -143,7 +143,7 @@ export class Metrics {
     this.lastSync = new Gauge({ name: 'switchyard_last_sync_timestamp_seconds', help: 'Last time a resource was listed or received an event', labelNames: ['resource'], registers });
     this.kubeRequests = new Counter({ name: 'switchyard_kube_requests_total', help: 'Requests to the Kubernetes API server, by verb (get, put, patch, post, delete; watch for streams) and HTTP status', labelNames: ['verb', 'code'], registers });
     this.kubeConnections = new Counter({ name: 'switchyard_kube_connections_total', help: 'Connections opened to the Kubernetes API server (HTTP/2: one, unless its stream limit is reached)', registers });
-    this.kubeObjectsRead = new Counter({ name: 'switchyard_kube_objects_read_total', help: 'Objects read from the Kubernetes API server (list items and watch events), by resource and the encoding the server sent (protobuf or json)', labelNames: ['resource', 'encoding'], registers });
+    this.kubeObjectsRead = new Counter({ name: 'switchyard_kube_objects_read_total', help: 'Objects read from the Kubernetes API server (list items and watch events), by resource and the encoding the server sent (protobuf, cbor or json)', labelNames: ['resource', 'encoding'], registers });
     this.tlsHandshakes = new Counter({ name: 'switchyard_tls_handshakes_total', help: 'TLS handshakes on the HTTPS port, by result', labelNames: ['result'], registers });
     this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough)', labelNames: ['kind'], registers });
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
