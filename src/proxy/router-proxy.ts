@@ -29,6 +29,8 @@ import type { Exchange, ExchangeHost } from './exchange.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { Http2Exchange } from './http2-exchange.ts';
 import { Http1Forwarder, createPool, type DispatcherSource } from './http1-forwarder.ts';
+import { Http1ConnectionPool } from './http1-connection-pool.ts';
+import { HTTPParser } from './native-http-parser.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeExchange } from './upgrade-exchange.ts';
 import { H2TunnelExchange } from './h2-tunnel-exchange.ts';
@@ -270,6 +272,12 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     return pool;
   }
 
+  /** The endpoint's cleartext HTTP/1.1 connections for the native client (null: undici carries every request). */
+  connectionsFor(endpoint: EndpointState): Http1ConnectionPool | null {
+    if (HTTPParser === null) return null;
+    return (endpoint.connections ??= new Http1ConnectionPool(endpoint.address, endpoint.port, this.connectTimeoutMs, HTTPParser)) as Http1ConnectionPool;
+  }
+
   #wakeIdle(): void {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
@@ -283,6 +291,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
+      if (endpoint.connections) closing.push(endpoint.connections.destroy().catch(() => {}));
       if (endpoint.h2Pool) closing.push(endpoint.h2Pool.destroy().catch(() => {}));
     }
     for (const runtime of this.table.items()) {
