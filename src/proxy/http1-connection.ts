@@ -26,6 +26,8 @@ export interface Http1Job {
   failed(error: Error): void;
   /** The socket can take more request body. */
   drained(): void;
+  /** The connection is established (a job that began on a new connection). */
+  connected(): void;
   /** The connection is done with this request (stop writing the body). */
   detach(): void;
 }
@@ -248,8 +250,13 @@ export class Http1Connection {
 
   connectedNow(): void {
     this.connected = true;
-    if (this.job !== null) this.#arm(TIMER_HEADERS, this.headersTimeoutMs);
-    else this.#clearTimer();
+    const job = this.job;
+    if (job === null) {
+      this.#clearTimer();
+      return;
+    }
+    this.#arm(TIMER_HEADERS, this.headersTimeoutMs);
+    job.connected();
   }
 
   received(chunk: Buffer): void {

@@ -25,6 +25,18 @@ function expectsPayload(method: string): boolean {
   return method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'QUERY' || method === 'PROPFIND' || method === 'PROPPATCH';
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A request stream that has ended with all of its bytes still buffered. Node has no public flag
+ * for "ended but not yet read" (`readableEnded` waits for the 'end' event); undici reads the same
+ * internal state for the same purpose.
+ */
+function isReceived(body: unknown): boolean {
+  const state = (body as { _readableState?: { ended?: boolean; objectMode?: boolean; length?: number } })._readableState;
+  return state !== undefined && state.ended === true && state.objectMode === false && typeof (body as Readable).read === 'function';
+}
+
 const kAttempt = Symbol('switchyard.nativeAttempt');
 type BodyStream = Readable & { [kAttempt]?: NativeAttempt | null };
 
@@ -80,6 +92,10 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
   #length = -1;
   #written = 0;
   #resumeBody: (() => void) | null = null;
+  #reading = false;
+  /** The head of a streamed request, until its first chunk (or end) goes with it. */
+  #head: string | null = null;
+  #payload = false;
   #done = false;
 
   constructor(exchange: Http1Request, member: Member, number: number, pool: Http1ConnectionPool) {
@@ -102,6 +118,30 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
       return;
     }
     const body = x.upstreamBody() as Buffer | BodyStream | AsyncIterable<Buffer> | string | null;
+    if (body === null || typeof body === 'string' || Buffer.isBuffer(body)) {
+      this.#send(framed, body);
+      return;
+    }
+    // A stream may end in this very turn (its bytes came with the head, and the server's parser
+    // is still reading them): as undici, look again a microtask later, so a body that is all
+    // here goes with its head in one write, framed by its length.
+    queueMicrotask(() => this.sendNow(framed, body));
+  }
+
+  /** The deferred start of a request with a body stream (sendLater). */
+  sendNow(framed: { head: string; contentLength: number }, body: BodyStream | AsyncIterable<Buffer>): void {
+    if (!this.#done) this.#send(framed, body);
+  }
+
+  #send(framed: { head: string; contentLength: number }, body: Buffer | BodyStream | AsyncIterable<Buffer> | string | null): void {
+    const x = this.exchange;
+    // A read of nothing lets the stream take in what its source already holds (undici does the same).
+    if (body !== null && typeof (body as Readable).read === 'function') (body as Readable).read(0);
+    if (body !== null && isReceived(body)) {
+      // The whole body is already here: sent as a buffer, as undici does (util.bodyLength) —
+      // the head and body in one write, framed by its length.
+      body = ((body as Readable).read() as Buffer | null) ?? EMPTY;
+    }
     const policy = x.runtime.route.policy;
     const payload = expectsPayload(x.method);
     let { head } = framed;
@@ -132,18 +172,30 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
       }
       return;
     }
-    // A stream: the head now (the client's Content-Length, else chunked), the body as it comes.
+    // A stream: as undici, the head goes with the first chunk (or the end), one write, and the
+    // body is read once the connection is up — a connecting socket would buffer it all, and a
+    // pipelined request parsed after this one must not overtake it to the backend.
     this.#length = declared;
-    head += declared === -1 ? 'transfer-encoding: chunked\r\n\r\n' : `content-length: ${declared}\r\n\r\n`;
+    this.#head = head;
+    this.#payload = payload;
     if (!payload) connection.reusable = false;
     connection.writing = true;
-    socket.write(head, 'latin1');
     this.#body = body as BodyStream | AsyncIterable<Buffer>;
-    if (typeof (body as Readable).on === 'function' && typeof (body as Readable).pause === 'function') this.#streamBody(body as BodyStream);
-    else void this.#iterateBody(body as AsyncIterable<Buffer>);
+    if (connection.connected) this.#readBody();
   }
 
   // ---- the request body
+
+  connected(): void {
+    if (this.#body !== null && !this.#reading) this.#readBody();
+  }
+
+  #readBody(): void {
+    const body = this.#body!;
+    this.#reading = true;
+    if (typeof (body as Readable).on === 'function' && typeof (body as Readable).pause === 'function') this.#streamBody(body as BodyStream);
+    else void this.#iterateBody(body as AsyncIterable<Buffer>);
+  }
 
   #streamBody(body: BodyStream): void {
     body[kAttempt] = this;
@@ -176,9 +228,18 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
     }
     this.#written += chunk.length;
     const socket = connection.socket;
-    if (length !== -1) return socket.write(chunk);
+    const head = this.#head;
+    this.#head = null;
+    if (length !== -1) {
+      if (head === null) return socket.write(chunk);
+      socket.cork();
+      socket.write(`${head}content-length: ${length}\r\n\r\n`, 'latin1');
+      const more = socket.write(chunk);
+      socket.uncork();
+      return more;
+    }
     socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    socket.write(head === null ? `${chunk.length.toString(16)}\r\n` : `${head}transfer-encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n`, 'latin1');
     socket.write(chunk);
     const more = socket.write('\r\n', 'latin1');
     socket.uncork();
@@ -196,7 +257,15 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
       this.#fail(new errors.RequestContentLengthMismatchError());
       return;
     }
-    if (this.#length === -1) connection.socket.write('0\r\n\r\n', 'latin1');
+    const head = this.#head;
+    this.#head = null;
+    if (head !== null) {
+      // An empty body: framed as undici frames one (a declared length of 0, or none).
+      if (this.#length > 0) connection.socket.write(`${head}content-length: ${this.#length}\r\n\r\n`, 'latin1');
+      else connection.socket.write(this.#length === 0 || this.#payload ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`, 'latin1');
+    } else if (this.#length === -1) {
+      connection.socket.write('0\r\n\r\n', 'latin1');
+    }
     connection.bodySent();
   }
 

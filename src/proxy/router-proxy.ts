@@ -55,6 +55,13 @@ export interface PassthroughHandler {
 
 const TCP = new TcpForwarder();
 
+/** The last HTTP/1.1 exchange of a client connection (pipelined requests wait for it). */
+const kLastExchange = Symbol('switchyard.lastExchange');
+
+function startPipelined(exchange: HttpExchange): void {
+  if (!exchange.ended) exchange.start();
+}
+
 export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHandler, DispatcherSource {
   readonly table: RouteTable<RouteRuntime>;
   readonly registry: EndpointRegistry;
@@ -148,7 +155,19 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
       return;
     }
     this.#inFlight++;
-    new HttpExchange(this, runtime, req, res, secure, url, host).start();
+    const exchange = new HttpExchange(this, runtime, req, res, secure, url, host);
+    if (req.httpVersionMajor !== 1) {
+      exchange.start();
+      return;
+    }
+    // Pipelined requests are forwarded one after the other, as HAProxy and nginx do: each
+    // would otherwise take a connection of its own and could reach the backend before the one
+    // the client sent first (a GET overtaking the POST it follows).
+    const held = socket as unknown as Record<symbol, HttpExchange | undefined>;
+    const prior = held[kLastExchange];
+    held[kLastExchange] = exchange;
+    if (prior !== undefined && !prior.ended) prior.pipelined = exchange;
+    else exchange.start();
   }
 
   /** An HTTP/2 request (core stream API; RequestEntry checked its head). */
@@ -217,6 +236,13 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   }
 
   finished(exchange: Exchange): void {
+    if (exchange instanceof HttpExchange) {
+      const held = exchange.socket as unknown as Record<symbol, HttpExchange | undefined>;
+      if (held[kLastExchange] === exchange) held[kLastExchange] = undefined;
+      const next = exchange.pipelined;
+      // Once this turn is over: the connection this exchange used is back in its pool by then.
+      if (next !== null) process.nextTick(startPipelined, next);
+    }
     if (this.#accessLog) logExchange(this.logger, exchange);
     this.#inFlight--;
     if (this.#inFlight === 0) this.#wakeIdle();
