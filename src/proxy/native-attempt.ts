@@ -10,8 +10,17 @@ import { errors } from 'undici';
 import type { Member } from '../balance/types.ts';
 import type { Http1Connection, Http1Job } from './http1-connection.ts';
 import type { Http1ConnectionPool } from './http1-connection-pool.ts';
-import type { Http1Request } from './http1-forwarder.ts';
-import type { UpstreamAttempt, UpstreamHeaders } from './upstream-attempt.ts';
+import type { RouteRuntime } from './route-runtime.ts';
+import type { UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
+
+/** What a native attempt needs of its exchange (http1-forwarder.ts's Http1Request has it all). */
+export interface NativeRequest extends UpstreamEvents {
+  readonly runtime: RouteRuntime;
+  readonly method: string;
+  readonly path: string;
+  readonly upstreamHeaders: string[] | null;
+  upstreamBody(): unknown;
+}
 
 /** RFC 9110 token (a method, a header name). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -79,7 +88,7 @@ function requestHead(method: string, path: string, headers: string[] | null): { 
 }
 
 export class NativeAttempt implements UpstreamAttempt, Http1Job {
-  readonly exchange: Http1Request;
+  readonly exchange: NativeRequest;
   readonly member: Member;
   readonly number: number;
   readonly startedAt: number;
@@ -98,7 +107,7 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
   #payload = false;
   #done = false;
 
-  constructor(exchange: Http1Request, member: Member, number: number, pool: Http1ConnectionPool) {
+  constructor(exchange: NativeRequest, member: Member, number: number, pool: Http1ConnectionPool) {
     this.exchange = exchange;
     this.member = member;
     this.number = number;

@@ -9,9 +9,8 @@ import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { Http1ConnectionPool } from '../../src/proxy/http1-connection-pool.ts';
-import { NativeAttempt } from '../../src/proxy/native-attempt.ts';
+import { NativeAttempt, type NativeRequest } from '../../src/proxy/native-attempt.ts';
 import { HTTPParser } from '../../src/proxy/native-http-parser.ts';
-import type { Http1Request } from '../../src/proxy/http1-forwarder.ts';
 import type { UpstreamAttempt, UpstreamHeaders } from '../../src/proxy/upstream-attempt.ts';
 import type { Member } from '../../src/balance/types.ts';
 
@@ -35,7 +34,7 @@ function send(pool: Http1ConnectionPool, method: string, path: string, body: Buf
       upstreamEnd(_a: UpstreamAttempt, trailers: UpstreamHeaders | null) { answer.trailers = trailers; resolve(answer); },
       upstreamOpen() { throw new Error('no tunnels here'); },
       attemptFailed(_a: UpstreamAttempt, error: unknown) { answer.error = error; resolve(answer); },
-    } as unknown as Http1Request;
+    } as unknown as NativeRequest;
     new NativeAttempt(exchange, {} as Member, 1, pool).start();
   });
 }
