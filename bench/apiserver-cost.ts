@@ -10,7 +10,7 @@
 //
 // Env: COST_APISERVER_ARGS (more kube-apiserver flags), COST_ROUTES (5000), COST_ROUNDS (3), COST_WRITES (1000 per batch), COST_PARTS (reads,writes;
 // paged: the same by paged lists; strategies: each kind read by watch-list, pages (COST_PAGES, default 500,5000) and one list,
-// gross and net of the idle rate, with where the lists were served from (COST_WINDOW_MS, COST_KINDS=routes,... to read only these, COST_JSON_TOO=1 adds JSON for built-ins); cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true;
+// gross and net of the idle rate, with where the lists were served from (COST_WINDOW_MS, COST_KINDS=routes,... to read only these, COST_JSON_TOO=1 adds JSON for built-ins); cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true (with strategies: also by CBOR pages);
 // router: a router process's start to readiness, this build's dist/, once per COST_ROUTER_VARIANTS, ';'-separated
 // router flags, default "default;--kube-protobuf=false;--watch-list=false"), COST_PROFILE.
 
@@ -21,6 +21,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KubeClient } from '../src/kube/client.ts';
 import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
+import { decodeCbor } from '../src/kube/cbor-objects.ts';
 import { decodeList, decodePartialObjectMetadata, PARTIAL_METADATA_ACCEPT } from '../src/kube/protobuf-objects.ts';
 import { binaryDir, startRealCluster } from '../test/support/real-apiserver.ts';
 import { childByName } from './fleet-measure.ts';
@@ -80,7 +81,7 @@ async function pagedLists(protobuf: boolean, only?: string): Promise<number> {
 }
 
 /** Read one kind (`only`) by pages of `limit` (0: one unpaged list), `resourceVersion` as given; bytes received. */
-async function listed(kind: string, limit: number, protobuf: boolean, resourceVersion?: string): Promise<number> {
+async function listed(kind: string, limit: number, protobuf: boolean, resourceVersion?: string, cbor = false): Promise<number> {
   const kindName = kind.endsWith('/services') ? 'Service' : kind.endsWith('/endpointslices') ? 'EndpointSlice' : undefined;
   let bytes = 0;
   let continueToken: string | undefined;
@@ -89,8 +90,9 @@ async function listed(kind: string, limit: number, protobuf: boolean, resourceVe
       method: 'GET', path: kind, query: { limit: limit > 0 ? String(limit) : undefined, continue: continueToken, resourceVersion: continueToken ? undefined : resourceVersion },
       timeoutMs: 300_000,
       ...(protobuf && kindName ? { protobuf: (body: Buffer) => { bytes += body.length; return decodeList(kindName, body); } } : {}),
+      ...(cbor ? { cbor: (body: Buffer) => { bytes += body.length; return decodeCbor(body); } } : {}),
     });
-    if (!(protobuf && kindName)) bytes += JSON.stringify(page).length;
+    if (!(protobuf && kindName) && !cbor) bytes += JSON.stringify(page).length;
     continueToken = page.metadata.continue || undefined;
   } while (continueToken);
   return bytes;
@@ -192,6 +194,11 @@ function strategyPlans(): Array<{ name: string; resource: string; read: () => Pr
       plans.push({ name: `${resource} ${encoding}: pages of ${limit}`, resource, read: () => listed(kind, limit, protobuf) });
     }
     plans.push({ name: `${resource} ${encoding}: one list`, resource, read: () => listed(kind, 0, protobuf) });
+    if (PARTS.has('cbor') && !protobuf) {
+      for (const limit of (process.env.COST_PAGES ?? '500,5000').split(',').map(Number)) {
+        plans.push({ name: `${resource} CBOR: pages of ${limit}`, resource, read: () => listed(kind, limit, false, undefined, true) });
+      }
+    }
     if (process.env.COST_JSON_TOO === '1' && protobuf) {
       plans.push({ name: `${resource} JSON: watch-list`, resource, read: () => start(false, `/${resource}`) });
       plans.push({ name: `${resource} JSON: pages of 500`, resource, read: () => listed(kind, 500, false) });

@@ -123,6 +123,11 @@ export interface ApiServerTotals {
   idleCpu: number;
   /** Garbage collections so far. */
   gcCycles: number;
+  /** Lists served so far from the watch cache, and from etcd (apiserver_storage_list_total), all resources. */
+  cacheLists: number;
+  etcdLists: number;
+  /** Consistent reads the watch cache could not serve in time, served from etcd instead. */
+  cacheFallbacks: number;
 }
 
 /**
@@ -140,7 +145,13 @@ export async function apfTotals(cluster: RealCluster): Promise<ApiServerTotals> 
   let allCpu = NaN;
   let idleCpu = NaN;
   let gcCycles = NaN;
+  let cacheLists = 0;
+  let etcdLists = 0;
+  let cacheFallbacks = 0;
   for (const line of text.split('\n')) {
+    if (line.startsWith('apiserver_watch_cache_consistent_read_total{') && line.includes('fallback="true"')) cacheFallbacks += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('apiserver_cache_list_total{')) cacheLists += Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith('apiserver_storage_list_total{')) etcdLists += Number(line.slice(line.lastIndexOf(' ') + 1));
     const value = () => Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('go_memstats_alloc_bytes_total ')) allocatedBytes = value();
     else if (line.startsWith('go_cpu_classes_gc_total_cpu_seconds_total ')) gcCpu = value();
@@ -150,7 +161,7 @@ export async function apfTotals(cluster: RealCluster): Promise<ApiServerTotals> 
     if (line.startsWith('apiserver_flowcontrol_request_wait_duration_seconds_sum{')) waitSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
     else if (line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) rejected += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu, gcCycles };
+  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu, gcCycles, cacheLists, etcdLists, cacheFallbacks };
 }
 
 export function percentile(values: readonly number[], p: number): number {

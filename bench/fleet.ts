@@ -39,7 +39,9 @@
 // interleaved; 1), FLEET_CLI (another build's dist/cli.js for every phase) and FLEET_LABEL (its
 // name in the output), FLEET_COMPARE_CLI (another build's dist/cli.js for the `compare` restarts,
 // A/B in the same rounds; FLEET_COMPARE_LABEL its name), FLEET_IDLE_WINDOW (seconds of idle
-// before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false").
+// before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false"),
+// FLEET_APISERVER_ARGS (extra kube-apiserver flags, e.g. "--feature-gates=CBORServingAndStorage=true",
+// under which the Routes are listed as CBOR).
 // Note `uptime` beside the numbers: the machine is shared.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -96,6 +98,11 @@ interface PhaseRow {
   mbDown: number;
   apfWaitS: number;
   apfRejected: number;
+  /** Lists the API server served from its watch cache, and from etcd (all clients: the harness's own are few). */
+  cacheLists: number;
+  etcdLists: number;
+  /** Of the consistent reads, those the watch cache could not serve in time (then served from etcd). */
+  cacheFallbacks: number;
   /** CPU seconds of the router processes (primaries) that ran through the whole phase, summed. */
   routerCpuS: number;
   note: string;
@@ -175,6 +182,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     connections: round1(mean(routers.map((r, i) => r.proxy.connections() - connections0[i]!))),
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
     apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
+    cacheLists: apf1.cacheLists - apf0.cacheLists, etcdLists: apf1.etcdLists - apf0.etcdLists, cacheFallbacks: apf1.cacheFallbacks - apf0.cacheFallbacks,
     routerCpuS: round1(routerCpuS), note,
   };
   rows.push(row);
@@ -358,11 +366,15 @@ async function runSize(n: number, users: string[]): Promise<void> {
       }
     }
 
-    if (PHASES.has('storm')) {
-      await phase('restart storm', routers, async () => {
+    // The storm; with `compare` also with FLEET_COMPARE_CLI (then once more with this build, so
+    // that neither build always restarts after the other).
+    const storms: Array<string | undefined> = PHASES.has('storm') ? (PHASES.has('compare') && compareCli ? [cli, compareCli, cli] : [cli]) : [];
+    for (const [i, build] of storms.entries()) {
+      const other = build === compareCli;
+      await phase(`restart storm${other ? `, ${compareLabel}` : storms.length > 1 ? ` (${i === 0 ? 'first' : 'last'})` : ''}`, routers, async () => {
         for (const r of routers) r.process!.child.kill('SIGKILL');
         await Promise.all(routers.map((r) => r.process!.exited));
-        await Promise.all(routers.map((r) => startFleetRouter(r)));
+        await Promise.all(routers.map((r) => startFleetRouter(r, [], build)));
       }, { idleRate: true });
     }
   } finally {
@@ -379,7 +391,7 @@ function printTable(): void {
     ['GC amortized, per router', (r) => round2(amortized(r) / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
     ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
-    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
+    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['lists cache/etcd (fallbacks)', (r) => `${r.cacheLists}/${r.etcdLists} (${r.cacheFallbacks})`], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
@@ -419,7 +431,7 @@ function printStartMedians(): void {
   const groups = new Map<string, PhaseRow[]>();
   for (const row of rows) {
     if (!/^(cold start|rolling restart|restart storm)/.test(row.phase)) continue;
-    const key = `${row.routers}\t${row.phase.replace(/ \(round \d+\)$/, '')}`;
+    const key = `${row.routers}\t${row.phase.replace(/ \((round \d+|first|last)\)$/, '')}`;
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
   if (![...groups.values()].some((g) => g.length > 1)) return;
@@ -469,7 +481,7 @@ function printTargets(): void {
   const largest = Math.max(...rows.map((r) => r.routers));
   const at = (key: string) => extra.find((e) => e.routers === largest && key in e);
   const cold = rows.find((r) => r.routers === largest && r.phase === 'cold start');
-  const storm = rows.find((r) => r.routers === largest && r.phase === 'restart storm');
+  const storm = rows.find((r) => r.routers === largest && /^restart storm( \(first\))?$/.test(r.phase));
   const lines: string[] = [];
   const idle = at('idleSeconds');
   if (idle) lines.push(`new connections per router over ${IDLE_S} s idle ≤ 1: max ${idle.idleNewConnectionsMax} → ${Number(idle.idleNewConnectionsMax) <= 1 ? 'met' : 'NOT met'}`);
@@ -505,7 +517,10 @@ async function main(): Promise<void> {
   process.stderr.write(`fleet: starting a control plane and ${ROUTES} Routes (load ${uptime()})\n`);
   const pods = await createNetnsHosts(3);
   for (const address of pods.addresses) await pods.startEcho(address, POD_PORT);
-  cluster = await startRealCluster({ auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`) });
+  cluster = await startRealCluster({
+    auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`),
+    apiServerArgs: (process.env.FLEET_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
+  });
   try {
     apiPid = childByName('kube-apiserver');
     etcdPid = childByName('etcd');

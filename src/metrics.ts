@@ -2,11 +2,12 @@
 // route is compiled into the proxy (see proxy/route-runtime.ts), never per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RouteRequestCounter } from './route-request-counter.ts';
 import { RouteDurationHistogram } from './route-duration-histogram.ts';
 import { SUM_WITH_EXEMPLARS } from './metrics-openmetrics.ts';
 
-/** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts). */
-export interface LiveEndpoint { readonly name: string; readonly active: number; readonly ejectedUntil: number }
+/** What the per-endpoint gauges read from an endpoint state (health/endpoint-state.ts); `label` is its name. */
+export interface LiveEndpoint { readonly label: string; readonly active: number; readonly ejectedUntil: number }
 
 export interface GaugeValue<L extends string> { labels: Record<L, string>; value: number }
 
@@ -75,7 +76,7 @@ function valueText(value: number): string {
 
 export class Metrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'code_class'>;
+  readonly requests: RouteRequestCounter;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'route' | 'reason'>;
   readonly passthroughConnections: Counter<'route' | 'outcome'>;
@@ -118,7 +119,7 @@ export class Metrics {
       // Gauges named like counters: `promtool check metrics` (and Prometheus' naming rules) reject them.
       for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     }
-    this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
+    this.requests = new RouteRequestCounter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', registers });
     // With exemplars (a sampled trace's id per bucket, shown in the OpenMetrics format): prom-client
     // allows those only on OpenMetrics registries, so it is registered by hand (metrics-openmetrics.ts).
     this.requestDuration = new RouteDurationHistogram({
@@ -142,7 +143,7 @@ export class Metrics {
     this.lastSync = new Gauge({ name: 'switchyard_last_sync_timestamp_seconds', help: 'Last time a resource was listed or received an event', labelNames: ['resource'], registers });
     this.kubeRequests = new Counter({ name: 'switchyard_kube_requests_total', help: 'Requests to the Kubernetes API server, by verb (get, put, patch, post, delete; watch for streams) and HTTP status', labelNames: ['verb', 'code'], registers });
     this.kubeConnections = new Counter({ name: 'switchyard_kube_connections_total', help: 'Connections opened to the Kubernetes API server (HTTP/2: one, unless its stream limit is reached)', registers });
-    this.kubeObjectsRead = new Counter({ name: 'switchyard_kube_objects_read_total', help: 'Objects read from the Kubernetes API server (list items and watch events), by resource and the encoding the server sent (protobuf or json)', labelNames: ['resource', 'encoding'], registers });
+    this.kubeObjectsRead = new Counter({ name: 'switchyard_kube_objects_read_total', help: 'Objects read from the Kubernetes API server (list items and watch events), by resource and the encoding the server sent (protobuf, cbor or json)', labelNames: ['resource', 'encoding'], registers });
     this.tlsHandshakes = new Counter({ name: 'switchyard_tls_handshakes_total', help: 'TLS handshakes on the HTTPS port, by result', labelNames: ['result'], registers });
     this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough)', labelNames: ['kind'], registers });
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
@@ -172,7 +173,7 @@ export class Metrics {
       name: 'switchyard_endpoint_in_flight', help: 'Requests and tunnels in flight to an endpoint (summed over workers)', labelNames: ['endpoint'], registers,
     });
     this.endpointInFlight.source = function* () {
-      for (const ep of live()) yield { labels: { endpoint: ep.name }, value: ep.active };
+      for (const ep of live()) yield { labels: { endpoint: ep.label }, value: ep.active };
     };
     this.endpointEjectedUntil = new ComputedGauge({
       name: 'switchyard_endpoint_ejected_until_timestamp_seconds', help: 'Passive ejection: the endpoint gets no new requests before this time (only ejected endpoints; latest over workers)', labelNames: ['endpoint'], registers,
@@ -180,7 +181,7 @@ export class Metrics {
     });
     this.endpointEjectedUntil.source = function* () {
       const now = Date.now();
-      for (const ep of live()) if (ep.ejectedUntil > now) yield { labels: { endpoint: ep.name }, value: ep.ejectedUntil / 1000 };
+      for (const ep of live()) if (ep.ejectedUntil > now) yield { labels: { endpoint: ep.label }, value: ep.ejectedUntil / 1000 };
     };
   }
 }

@@ -4,7 +4,7 @@
 
 import type { Reconciler } from '../controller/reconciler.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
-import type { AdmissionResult, CompiledRoute, RouteKind } from '../table/types.ts';
+import { endpointPod, type AdmissionResult, type CompiledRoute, type RouteKind } from '../table/types.ts';
 import type { RouteStats } from './route-stats.ts';
 import type { EndpointFigures } from './stats-sampler.ts';
 import type { ProbeResults, ProbeResult } from './probe-results.ts';
@@ -144,7 +144,7 @@ export class DashboardViews {
     const now = Date.now();
     for (const state of this.#registry.values()) {
       endpoints++;
-      const ejected = (live.endpoints.get(state.name)?.ejectedUntil ?? 0) > now;
+      const ejected = (live.endpoints.get(state.label)?.ejectedUntil ?? 0) > now;
       if (state.available(now) && !ejected) available++;
     }
     return { routes: rows.length, admitted, rejected: rows.length - admitted, down, endpoints, endpointsAvailable: available };
@@ -190,14 +190,14 @@ export class DashboardViews {
       weight: service.weight,
       endpoints: service.endpoints.map((ep): EndpointView => {
         const state = this.#registry.get(ep.id);
-        const figures = state ? live.endpoints.get(state.name) : undefined;
+        const figures = state ? live.endpoints.get(state.label) : undefined;
         const ejectedUntil = Math.max(state?.ejectedUntil ?? 0, figures?.ejectedUntil ?? 0);
         const up = state ? state.activeUp : true;
         const ok = up && ejectedUntil <= now && ep.weight > 0;
         endpoints++;
         if (ok) available++;
         return {
-          id: ep.id, name: state?.name ?? `${ep.address}:${ep.port}`, weight: ep.weight, acceptsNew: ep.acceptsNew, pod: ep.pod,
+          id: ep.id, name: state?.label ?? `${ep.address}:${ep.port}`, weight: ep.weight, acceptsNew: ep.acceptsNew, pod: endpointPod(service, ep),
           up, ejectedUntil: ejectedUntil > now ? ejectedUntil : null,
           inFlight: figures?.inFlight ?? state?.active ?? 0,
           lastProbe: this.#probes.get(ep.id) ?? null,

@@ -3,7 +3,7 @@
 
 import type { Reconciler } from '../controller/reconciler.ts';
 import type { RouterProxy } from '../proxy/router-proxy.ts';
-import type { CompiledRoute } from '../table/types.ts';
+import { endpointPod, type CompiledRoute } from '../table/types.ts';
 
 /** The /debug/routes document (and `router.inspect()`). */
 export type RoutesView = ReturnType<typeof debugRoutes>;
@@ -40,7 +40,7 @@ export function debugRoutes(reconciler: Reconciler, proxy: RouterProxy) {
           port: ep.port,
           weight: ep.weight,
           acceptsNew: ep.acceptsNew,
-          pod: ep.pod,
+          pod: endpointPod(service, ep),
           healthy: state ? state.activeUp : true,
           ejected: state ? state.ejectedUntil > now : false,
           active: state ? state.active : 0,

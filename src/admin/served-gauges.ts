@@ -96,7 +96,7 @@ function* endpointUpValues(routes: Iterable<CompiledRoute>, registry: EndpointRe
       for (const service of route.services) {
         for (const ep of service.endpoints) {
           const state = registry.get(ep.id);
-          const name = state?.name ?? `${ep.address}:${ep.port}`;
+          const name = state?.label ?? `${ep.address}:${ep.port}`;
           const value = state === undefined || state.available(now) ? 1 : 0;
           const at = index !== null ? index.get(name) ?? -1 : names.indexOf(name);
           if (at >= 0) {

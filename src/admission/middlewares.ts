@@ -40,7 +40,9 @@ export function admitMiddlewares(c: RouteCandidate, context: AdmissionContext): 
   }
   const resolved = resolveMiddlewareChain(c.namespace, names, context);
   if (!resolved.admitted) return failClosed(c, resolved.message);
-  c.middlewares = resolved.middlewares;
+  // Nothing to run: the property is left absent (compile reads that as none) rather than added
+  // to every Route, where a property added after an object is made costs a properties array.
+  if (resolved.middlewares.length > 0 || c.middlewares !== undefined) c.middlewares = resolved.middlewares;
   return ADMITTED;
 }
 

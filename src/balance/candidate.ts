@@ -24,7 +24,26 @@ export function candidateWeights(members: readonly Member[]): number[] {
     const w = members[i].weight;
     weights[i] = w > 0 && w < Infinity ? w : 0;
   }
-  return weights;
+  return sharedNumbers(weights);
+}
+
+/** Number lists shared by content (see sharedNumbers); bounded: when full it starts over, which only costs sharing. */
+let numberLists = new Map<string, number[]>();
+const NUMBER_LISTS_LIMIT = 4096;
+
+/**
+ * One array for equal lists of numbers: nearly every route's balancer holds the same weights
+ * (a Service's 100 over its 3 endpoints) and the same cumulative weights, two arrays per route
+ * (~150 bytes at 10k routes). The arrays are never written after they are made.
+ */
+export function sharedNumbers(values: number[]): number[] {
+  if (values.length === 0) return values;
+  const key = values.join(',');
+  const known = numberLists.get(key);
+  if (known !== undefined) return known;
+  if (numberLists.size >= NUMBER_LISTS_LIMIT) numberLists = new Map();
+  numberLists.set(key, values);
+  return values;
 }
 
 /** True when `member` (with its sanitised `weight`) may take this request. */

@@ -7,7 +7,7 @@
 // lands on a member that is down right now (exact: rejection sampling keeps the conditional
 // distribution), then an O(n) scan over the current candidates as the fallback.
 
-import { candidateWeights, zeros, isCandidate } from './candidate.ts';
+import { candidateWeights, sharedNumbers, zeros, isCandidate } from './candidate.ts';
 import type { Balancer, Member, Excluded } from './types.ts';
 
 const DRAW_ATTEMPTS = 4;
@@ -22,12 +22,13 @@ export class PowerOfTwoChoicesBalancer implements Balancer {
   constructor(members: readonly Member[]) {
     this.#members = members;
     this.#weights = candidateWeights(members);
-    this.#cumulative = zeros(members.length);
+    const cumulative = zeros(members.length);
     let sum = 0;
     for (let i = 0; i < members.length; i++) {
       sum += this.#weights[i];
-      this.#cumulative[i] = sum;
+      cumulative[i] = sum;
     }
+    this.#cumulative = sharedNumbers(cumulative);
     this.#total = sum;
   }
 

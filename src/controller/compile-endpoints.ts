@@ -197,7 +197,9 @@ export function resolveEndpoints(
       const id = endpointId(address, epPort);
       const existing = out.get(id);
       if (existing) { existing.acceptsNew ||= acceptsNew; continue; }
-      const pod = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? joined([ep.targetRef.namespace ?? namespace, ep.targetRef.name], '/') : undefined;
+      // The slice's own name string when the Pod is in the Service's namespace (always, in practice): no `namespace/name` string per endpoint.
+      const podNamespace = ep.targetRef?.namespace ?? namespace;
+      const pod = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? (podNamespace === namespace ? ep.targetRef.name : joined([podNamespace, ep.targetRef.name], '/')) : undefined;
       out.set(id, compiledEndpoint(id, address, epPort, acceptsNew, pod, ep.nodeName || undefined));
     }
   }

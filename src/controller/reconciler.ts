@@ -31,6 +31,7 @@ import type { GatewayRoute } from '../objects/gateway-types.ts';
 import { HOSTLESS_HOST_KEY, isGatewayRouteKind, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
 import { parentDomain } from '../table/match.ts';
 import { entryFingerprint, fingerprintOf, routeFingerprint } from './fingerprint.ts';
+import * as keyIndex from '../key-index.ts';
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -52,9 +53,13 @@ function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
   if (set.size === 0) index.delete(key);
 }
 
-function sameCandidates(a: Map<string, RouteCandidate> | undefined, b: Map<string, RouteCandidate> | undefined): boolean {
-  if ((a?.size ?? 0) !== (b?.size ?? 0)) return false;
-  if (!a || !b) return true;
+/** A host's admitted candidates: the one, or (from two on) a Map by candidate key. */
+type HostCandidates = RouteCandidate | Map<string, RouteCandidate>;
+
+function sameCandidates(a: HostCandidates | undefined, b: HostCandidates | undefined): boolean {
+  if (a === b) return true;
+  if (!(a instanceof Map) || !(b instanceof Map)) return false; // one of them a single candidate (or none), not the same
+  if (a.size !== b.size) return false;
   for (const [key, c] of a) if (b.get(key) !== c) return false;
   return true;
 }
@@ -72,8 +77,8 @@ export class Reconciler extends EventEmitter {
   #namespaceOwners = new Map<string, Set<string>>();
   /** Owners whose admission read a Secret (Route externalCertificate), by Secret key. */
   #secretOwners = new Map<string, Set<string>>();
-  /** Owners with a surviving candidate on a host key. */
-  #hostClaimants = new Map<string, Set<string>>();
+  /** Owners with a surviving candidate on a host key (nearly every host has one: see key-index.ts). */
+  #hostClaimants: keyIndex.KeyIndex = new Map();
   /** Host keys with claimants, by domain group. */
   #groupHostKeys = new Map<string, Set<string>>();
   /** Owners claiming the wildcard of a domain group. */
@@ -82,9 +87,17 @@ export class Reconciler extends EventEmitter {
   #deepWildcards = new Map<string, Set<string>>();
   /** Host-ownership verdicts by candidate key. */
   #ownership = new Map<string, Verdict>();
-  #hostCandidates = new Map<string, Map<string, RouteCandidate>>();
-  /** fingerprint null: not computed yet (see #compileHosts: a host's first compile needs none). */
-  #entries = new Map<string, { entry: HostEntry; fingerprint: string | null }>();
+  /**
+   * The admitted candidates of each host key: the candidate itself when it is the only one (nearly
+   * every host), a Map by candidate key from the second on (a Map per host is ~180 bytes).
+   */
+  #hostCandidates = new Map<string, HostCandidates>();
+  #entries = new Map<string, HostEntry>();
+  /**
+   * Fingerprints of served entries, made when a host is recompiled (see #compileHosts: a host's
+   * first compile needs none), kept apart so most hosts have none and no wrapper object.
+   */
+  #entryFingerprints = new Map<string, string>();
   #dependencies = new HostDependencyIndex();
   #skipped: SkippedEndpointsGauge;
   #results = new Map<string, AdmissionResult>();
@@ -173,7 +186,7 @@ export class Reconciler extends EventEmitter {
   snapshot(): TableDelta {
     return {
       version: this.#version,
-      upsert: [...this.#entries.values()].map((e) => e.entry),
+      upsert: [...this.#entries.values()],
       remove: [],
       defaultBackend: this.#default?.route ?? null,
       entryPoints: this.#entryPoints,
@@ -376,7 +389,7 @@ export class Reconciler extends EventEmitter {
     addTo(this.#namespaceOwners, state.namespace, state.key);
     for (const c of state.candidates) for (const k of secretsReadByAdmission(c)) addTo(this.#secretOwners, k, state.key);
     for (const h of state.hostKeys) {
-      addTo(this.#hostClaimants, h, state.key);
+      keyIndex.addTo(this.#hostClaimants, h, state.key);
       addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) addTo(this.#groupWildcards, g, state.key);
@@ -409,7 +422,7 @@ export class Reconciler extends EventEmitter {
     removeFrom(this.#namespaceOwners, state.namespace, state.key);
     for (const c of state.candidates) for (const k of secretsReadByAdmission(c)) removeFrom(this.#secretOwners, k, state.key);
     for (const h of state.hostKeys) {
-      removeFrom(this.#hostClaimants, h, state.key);
+      keyIndex.removeFrom(this.#hostClaimants, h, state.key);
       if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
     for (const g of state.wildcardGroups) removeFrom(this.#groupWildcards, g, state.key);
@@ -421,11 +434,11 @@ export class Reconciler extends EventEmitter {
   /** Host ownership over every surviving candidate of the given hosts (all in one scope, see #scopeOf). */
   #judgeHosts(hostKeys: Iterable<string>, dirtyHosts: Set<string>, resultOwners: Set<string>): void {
     const candidates: RouteCandidate[] = [];
-    const before = new Map<string, Map<string, RouteCandidate> | undefined>();
+    const before = new Map<string, HostCandidates | undefined>();
     for (const h of hostKeys) {
       before.set(h, this.#hostCandidates.get(h));
       this.#hostCandidates.delete(h);
-      for (const ownerKey of this.#hostClaimants.get(h) ?? []) {
+      for (const ownerKey of keyIndex.valuesOf(this.#hostClaimants, h)) {
         const state = this.#owners.get(ownerKey)!;
         resultOwners.add(ownerKey);
         for (const c of state.candidates) {
@@ -437,9 +450,10 @@ export class Reconciler extends EventEmitter {
       for (const c of claim.candidates) {
         this.#ownership.set(c.key, verdict);
         if (!verdict.admitted) continue;
-        let map = this.#hostCandidates.get(claim.hostKey);
-        if (!map) this.#hostCandidates.set(claim.hostKey, (map = new Map()));
-        map.set(c.key, c);
+        const held = this.#hostCandidates.get(claim.hostKey);
+        if (held === undefined) this.#hostCandidates.set(claim.hostKey, c);
+        else if (held instanceof Map) held.set(c.key, c);
+        else this.#hostCandidates.set(claim.hostKey, new Map([[held.key, held], [c.key, c]]));
       }
     }
     // Recompile a host only when its admitted candidates changed (re-evaluated owners bring new objects).
@@ -497,9 +511,9 @@ export class Reconciler extends EventEmitter {
       const candidates = this.#hostCandidates.get(hostKey);
       let entry: HostEntry | null = null;
       let skipped = new Map<string, Map<string, number>>();
-      if (candidates && candidates.size > 0) {
+      if (candidates !== undefined) {
         try {
-          const compiled = compileHostEntry(hostKey, candidates.values(), this.#store, this.#config);
+          const compiled = compileHostEntry(hostKey, candidates instanceof Map ? candidates.values() : [candidates], this.#store, this.#config);
           entry = compiled.entry;
           skipped = compiled.skipped;
           this.#dependencies.set(hostKey, compiled.deps);
@@ -514,6 +528,7 @@ export class Reconciler extends EventEmitter {
       if (!entry) {
         if (previous) {
           this.#entries.delete(hostKey);
+          this.#entryFingerprints.delete(hostKey);
           remove.push(hostKey);
         }
         continue;
@@ -521,9 +536,11 @@ export class Reconciler extends EventEmitter {
       // As for results: a host's first entry needs no fingerprint (nothing to compare with).
       if (previous !== undefined) {
         const fingerprint = entryFingerprint(entry);
-        if ((previous.fingerprint ??= entryFingerprint(previous.entry)) === fingerprint) continue;
-        this.#entries.set(hostKey, { entry, fingerprint });
-      } else this.#entries.set(hostKey, { entry, fingerprint: null });
+        const previousFingerprint = this.#entryFingerprints.get(hostKey) ?? entryFingerprint(previous);
+        this.#entryFingerprints.set(hostKey, fingerprint);
+        if (previousFingerprint === fingerprint) continue;
+      }
+      this.#entries.set(hostKey, entry);
       upsert.push(entry);
     }
     if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined && !this.#entryPointsDirty) return null;

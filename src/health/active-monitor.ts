@@ -59,7 +59,15 @@ interface CheckSettings extends ProbeCheck {
   loops: number;
 }
 
-/** One probe loop: an endpoint and one check, with its rise/fall state. */
+const UP = 1;
+const IN_BUCKET = 2;
+const STOPPED = 4;
+const LAST_HEALTHY = 8;
+
+/**
+ * One probe loop: an endpoint and one check, with its rise/fall state. Its four flags share one
+ * small integer (accessors below): a loop per endpoint, 30,000 at 10k routes.
+ */
 class ProbeLoop {
   readonly endpoint: EndpointState;
   readonly settings: CheckSettings;
@@ -67,7 +75,6 @@ class ProbeLoop {
   next: ProbeLoop | null = null;
   /** watch() users not yet unwatched. */
   refs = 0;
-  up = true;
   successes = 0;
   failures = 0;
   /**
@@ -78,19 +85,34 @@ class ProbeLoop {
   probe: Probe<ProbeLoop> | null = null;
   /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
   dueAt = 0;
-  /** The tick whose bucket holds the loop, or -1 (probe running or queued, or stopped). */
-  bucket = -1;
-  startedAt = 0;
-  stopped = false;
-  /** The last finished probe: when it started (ms), its verdict and what it saw; lastAt -1 before the first. */
+  /** The last finished probe: when it started (ms) and what it saw (its verdict: lastHealthy); lastAt -1 before the first. */
   lastAt = -1;
-  lastHealthy = false;
   lastReason = '';
+  #flags = UP;
 
   constructor(endpoint: EndpointState, settings: CheckSettings) {
     this.endpoint = endpoint;
     this.settings = settings;
   }
+
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag;
+  }
+
+  /** The check's verdict after rise/fall. */
+  get up(): boolean { return (this.#flags & UP) !== 0; }
+  set up(on: boolean) { this.#set(UP, on); }
+  /**
+   * Whether the bucket of tick ceil(dueAt / TICK_MS) holds the loop (not while its probe runs or
+   * waits, nor once stopped). A flag, not the tick: a tick is past a small integer's range, so
+   * each loop would keep a heap number for it.
+   */
+  get inBucket(): boolean { return (this.#flags & IN_BUCKET) !== 0; }
+  set inBucket(on: boolean) { this.#set(IN_BUCKET, on); }
+  get stopped(): boolean { return (this.#flags & STOPPED) !== 0; }
+  set stopped(on: boolean) { this.#set(STOPPED, on); }
+  get lastHealthy(): boolean { return (this.#flags & LAST_HEALTHY) !== 0; }
+  set lastHealthy(on: boolean) { this.#set(LAST_HEALTHY, on); }
 }
 
 export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
@@ -310,7 +332,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   #schedule(loop: ProbeLoop, dueAt: number): void {
     loop.dueAt = dueAt;
     const tick = Math.ceil(dueAt / TICK_MS);
-    loop.bucket = tick;
+    loop.inBucket = true;
     const bucket = this.#buckets.get(tick);
     if (bucket !== undefined) {
       bucket.push(loop);
@@ -347,7 +369,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       const due = this.#buckets.get(tick)!;
       this.#buckets.delete(tick);
       for (const loop of due) {
-        loop.bucket = -1;
+        loop.inBucket = false;
         if (loop.stopped) continue;
         if (this.#running.length < this.#maxConcurrent) this.#run(loop, now);
         else this.#queue.push(loop);
@@ -361,11 +383,11 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     const settings = loop.settings;
     this.#rate -= 1 / settings.intervalMs;
     if (--settings.loops === 0) this.#settings.delete(settings.fingerprint);
-    if (loop.bucket !== -1) {
-      const bucket = this.#buckets.get(loop.bucket);
+    if (loop.inBucket) {
+      const bucket = this.#buckets.get(Math.ceil(loop.dueAt / TICK_MS));
       const at = bucket?.indexOf(loop) ?? -1;
       if (at !== -1) bucket!.splice(at, 1); // an emptied bucket stays until its tick: the heap keeps its tick
-      loop.bucket = -1;
+      loop.inBucket = false;
     }
     loop.probe?.close(); // a run in flight frees its concurrency slot through #settle
     const endpoint = loop.endpoint;
@@ -401,11 +423,13 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
   #run(loop: ProbeLoop, now: number): void {
     this.#running.push(loop);
-    loop.startedAt = now;
     (loop.probe ??= new Probe<ProbeLoop>(loop.endpoint, loop.settings, this.#settle, loop, this.#agents)).start(now);
   }
 
   readonly #settle = (loop: ProbeLoop, healthy: boolean, reason: string): void => {
+    // The run's start is the probe's (a TCP check's probe goes with its verdict): a loop keeps no
+    // second timestamp, each a heap number (30,000 loops at 10k routes).
+    const startedAt = loop.probe?.startedAt ?? this.#clock.now();
     if (loop.settings.type === 'tcp') loop.probe = null;
     const at = this.#running.indexOf(loop);
     if (at !== -1) {
@@ -413,11 +437,11 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
       this.#running.pop();
     }
     if (!loop.stopped && !this.#stopped) {
-      this.emit('check', loop.endpoint, healthy, loop.startedAt, reason);
-      loop.lastAt = loop.startedAt;
+      this.emit('check', loop.endpoint, healthy, startedAt, reason);
+      loop.lastAt = startedAt;
       loop.lastHealthy = healthy;
       loop.lastReason = reason;
-      this.#apply(loop, healthy, reason);
+      this.#apply(loop, healthy, reason, startedAt);
       if (!loop.stopped) {
         // Keep the phase: one interval after the previous probe was due (or the first such time
         // still ahead, when a probe outlasted its interval).
@@ -439,7 +463,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#arm();
   };
 
-  #apply(loop: ProbeLoop, healthy: boolean, reason: string): void {
+  #apply(loop: ProbeLoop, healthy: boolean, reason: string, startedAt: number): void {
     const endpoint = loop.endpoint;
     const { rise, fall, description } = loop.settings;
     if (healthy) {
@@ -450,7 +474,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
         this.#updateEndpoint(loop, reason);
       }
       const now = this.#clock.now();
-      if (endEjectionAfterActivePass(endpoint, loop.startedAt, now)) {
+      if (endEjectionAfterActivePass(endpoint, startedAt, now)) {
         this.#logger.info({ endpoint: endpoint.name, check: description, reason }, 'passive ejection ended early: active check passed');
       }
     } else {

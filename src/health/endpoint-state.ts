@@ -13,12 +13,16 @@ import { lock, unlock } from '../shared-memory/spin-lock.ts';
 import { readTime, writeTime } from '../shared-memory/shared-time.ts';
 import { joined } from '../flat-string.ts';
 
+function nameOf(address: string, port: number): string {
+  return address.includes(':') ? joined(['[', address, ']:', port]) : joined([address, port], ':');
+}
+
 export class EndpointState {
   readonly id: string;
   readonly address: string;
   readonly port: number;
-  /** `address:port`, IPv6 bracketed — the metrics label and log name. */
-  readonly name: string;
+  /** name, made on first use: most endpoints are never logged, scraped by name nor proxied to (30,000 strings at 10k routes). */
+  #name: string | null = null;
   /** HTTP/1.1 connection pool (proxy/endpoint-pool.ts), created lazily by the forwarder. */
   pool: (Pick<Dispatcher, 'dispatch'> & { close(): Promise<void>; destroy(): Promise<void> }) | null = null;
   /** Cleartext HTTP/1.1 connections of the native client (proxy/http1-connection-pool.ts), created lazily. */
@@ -39,10 +43,23 @@ export class EndpointState {
     this.id = id;
     this.address = address;
     this.port = port;
-    this.name = address.includes(':') ? joined(['[', address, ']:', port]) : joined([address, port], ':');
     this.#slots = slots;
     this.#words = slots === null ? new Int32Array(STRIDE) : slots.words;
     this.#base = slots === null ? 0 : slot * STRIDE;
+  }
+
+  /** `address:port`, IPv6 bracketed — the metrics label and log name. */
+  get name(): string {
+    return this.#name ??= nameOf(this.address, this.port);
+  }
+
+  /**
+   * The name for a caller that names every endpoint each time (a metrics scrape, the dashboard):
+   * the kept one if made, else a fresh string that is not kept, so one scrape does not make every
+   * endpoint hold its name from then on.
+   */
+  get label(): string {
+    return this.#name ?? nameOf(this.address, this.port);
   }
 
   /** Can take new requests now: healthy by the active check and not passively ejected. */

@@ -68,6 +68,8 @@ interface ProbeRequest extends http.ClientRequest { [kProbe]: Probe<unknown> }
 export class Probe<C> {
   readonly endpoint: EndpointState;
   readonly check: ProbeCheck;
+  /** When the run began: start(now)'s `now` (ms, on the owner's clock). */
+  startedAt = 0;
   /** When a run started with start(now) must have ended (ms, on the owner's clock). */
   deadline = 0;
   readonly #onVerdict: ProbeVerdict<C>;
@@ -113,6 +115,7 @@ export class Probe<C> {
     if (this.#running) throw new Error('probe already running');
     this.#running = true;
     this.#retried = false;
+    this.startedAt = now;
     this.deadline = now + this.check.timeoutMs;
     try {
       if (this.check.type === 'tcp') this.#connect();

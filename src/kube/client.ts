@@ -11,11 +11,13 @@
 // Built-in kinds read in bulk may be asked for as protobuf instead (as client-go does: several
 // times cheaper for the API server to encode), decoded into the same JSON shapes
 // (protobuf-objects.ts); the server answers JSON where it has no protobuf, and both are read.
+// Lists of custom resources may be asked for as CBOR the same way (cbor-objects.ts).
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STATUS_CODES } from 'node:http';
 import { ProxyAgent, type Dispatcher } from 'undici';
 import type { Metrics } from '../metrics.ts';
+import { CBOR_ACCEPT, decodeCbor, isCbor } from './cbor-objects.ts';
 import { ApiConnections } from './connections.ts';
 import { decodeStatus, isProtobuf, PROTOBUF_ACCEPT } from './protobuf-objects.ts';
 import { KubeConfigError, loadKubeConfig } from './kubeconfig.ts';
@@ -39,6 +41,12 @@ export interface KubeRequest {
   protobuf?: (body: Buffer) => unknown;
   /** With `protobuf`: the Accept header, when not the plain protobuf-or-JSON (e.g. PARTIAL_METADATA_ACCEPT). */
   accept?: string;
+  /**
+   * Ask for CBOR, JSON accepted too: a CBOR answer is decoded by this (cbor-objects.ts), a JSON
+   * one parsed as usual. For custom resources, which kube-apiserver serves as CBOR behind its
+   * CBORServingAndStorage gate.
+   */
+  cbor?: (body: Buffer) => unknown;
 }
 
 /** A non-2xx answer: the HTTP status and the API's `Status` reason/message when it sent one. */
@@ -124,9 +132,14 @@ export class KubeClient {
     const response = await this.#send(request.method, this.url(request.path, request.query), {
       body, contentType: request.body === undefined ? undefined : request.contentType ?? 'application/json',
       timeoutMs: request.timeoutMs ?? 30_000, stream: false, signal: request.signal,
-      accept: request.protobuf ? request.accept ?? PROTOBUF_ACCEPT : undefined,
+      accept: request.protobuf ? request.accept ?? PROTOBUF_ACCEPT : request.cbor ? CBOR_ACCEPT : undefined,
     });
     const status = response.statusCode;
+    if (request.cbor && isCbor(response.headers['content-type'])) {
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      if (status < 200 || status > 299) throw apiError(request.method, request.path, status, cborStatus(bytes), '', response.headers);
+      return request.cbor(bytes) as T;
+    }
     if (request.protobuf && isProtobuf(response.headers['content-type'])) {
       const bytes = Buffer.from(await response.body.arrayBuffer());
       if (status < 200 || status > 299) throw apiError(request.method, request.path, status, protobufStatus(bytes), '', response.headers);
@@ -262,6 +275,15 @@ export class KubeClient {
       if (options[key] !== undefined) tls[key] = options[key];
     }
     return { headers, tls };
+  }
+}
+
+/** A CBOR error answer's Status, or undefined when it is not one. */
+function cborStatus(bytes: Buffer): unknown {
+  try {
+    return decodeCbor(bytes);
+  } catch {
+    return undefined;
   }
 }
 

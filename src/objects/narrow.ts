@@ -11,6 +11,7 @@
 // unexpected shape is kept as it is, for validateObject to report.
 
 import type { Kind, KubeObject } from './types.ts';
+import { exactRecord } from './exact-record.ts';
 
 type Fields = Record<string, unknown>;
 
@@ -47,9 +48,19 @@ const shared = new StringInterner();
 /** A copy of `value` with only `keys` (those present), each passed through `map`; other shapes unchanged. */
 function pick(value: unknown, keys: readonly string[], map: (key: string, v: unknown) => unknown = (_k, v) => v): unknown {
   if (!isObject(value)) return value;
-  const out: Fields = {};
-  for (const key of keys) if (value[key] !== undefined) out[key] = map(key, value[key]);
-  return out;
+  const present: string[] = [];
+  const values: unknown[] = [];
+  for (const key of keys) {
+    if (value[key] === undefined) continue;
+    present.push(key);
+    values.push(map(key, value[key]));
+  }
+  return exactRecord(present, values);
+}
+
+/** A map of strings, or nothing: what validation accepts for labels, annotations and selectors. */
+function isStringMap(value: unknown): boolean {
+  return value === undefined || value === null || (isObject(value) && Object.values(value).every((v) => typeof v === 'string'));
 }
 
 function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
@@ -86,7 +97,7 @@ const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generatio
  * Ingresses, Gateway API objects) sends an object's own back.
  * A value validation would refuse stays too, for validateObject to report.
  */
-const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
+export const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
 
 function droppable(key: string, v: unknown): boolean {
   switch (key) {
@@ -122,23 +133,25 @@ function labelsOf(kind: Kind, value: unknown, interner: StringInterner): unknown
 function metadata(value: unknown, interner: StringInterner, kind: Kind): unknown {
   if (!isObject(value)) return value;
   const ageless = AGELESS.has(kind);
-  const out: Fields = {};
+  const keys: string[] = [];
+  const values: unknown[] = [];
+  const put = (key: string, v: unknown) => { keys.push(key); values.push(v); };
   for (const key of METADATA_KEYS) {
     const v = value[key];
     if (v === undefined || (ageless && droppable(key, v))) continue;
     switch (key) {
-      case 'namespace': out[key] = interner.intern(v); break;
+      case 'namespace': put(key, interner.intern(v)); break;
       case 'labels': {
         const labels = labelsOf(kind, v, interner);
-        if (labels !== undefined) out[key] = labels;
+        if (labels !== undefined) put(key, labels);
         break;
       }
-      case 'annotations': out[key] = stringMap(v, interner, LAST_APPLIED_ANNOTATION); break;
-      case 'ownerReferences': out[key] = eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s))); break;
-      default: out[key] = v;
+      case 'annotations': put(key, stringMap(v, interner, LAST_APPLIED_ANNOTATION)); break;
+      case 'ownerReferences': put(key, eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s)))); break;
+      default: put(key, v);
     }
   }
-  return out;
+  return exactRecord(keys, values);
 }
 
 type Narrower = (object: Fields, interner: StringInterner) => Fields;
@@ -194,9 +207,11 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   }),
   IngressClass: (o) => (o.spec !== undefined ? { spec: pick(o.spec, ['controller']) } : {}),
   Service: (o, i) => ({
-    spec: pick(o.spec, ['type', 'clusterIP', 'externalName', 'selector', 'ports'], (key, v) => {
+    // The selector is never read (endpoints come from EndpointSlices): kept only when validation
+    // would refuse it, for validateObject to report (~90 bytes per route).
+    spec: pick(o.spec, isObject(o.spec) && !isStringMap(o.spec.selector) ? ['type', 'clusterIP', 'externalName', 'selector', 'ports'] : ['type', 'clusterIP', 'externalName', 'ports'], (key, v) => {
       if (key === 'ports') return eachOf(v, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s)));
-      if (key === 'selector') return stringMap(v, i);
+      if (key === 'selector') return v;
       return i.intern(v);
     }),
   }),
@@ -241,10 +256,12 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
 export function narrowObject<T extends KubeObject>(kind: Kind, object: T, interner: StringInterner = shared): T {
   if (!isObject(object)) return object;
   const fields = object as unknown as Fields;
-  return {
-    apiVersion: interner.intern(fields.apiVersion),
-    kind: interner.intern(fields.kind),
-    metadata: metadata(fields.metadata, interner, kind),
-    ...NARROW[kind](fields, interner),
-  } as unknown as T;
+  const rest = NARROW[kind](fields, interner);
+  const keys = ['apiVersion', 'kind', 'metadata'];
+  const values = [interner.intern(fields.apiVersion), interner.intern(fields.kind), metadata(fields.metadata, interner, kind)];
+  for (const key in rest) {
+    keys.push(key);
+    values.push(rest[key]);
+  }
+  return exactRecord(keys, values) as unknown as T;
 }

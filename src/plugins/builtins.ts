@@ -44,8 +44,10 @@ export function routeChainEntries(
   middlewares: readonly ChainEntry[],
   services: (name: string) => PluginServices,
 ): ChainEntry[] {
-  const builtinServicesOf = (name: string): BuiltinServices => ({
-    ...services(name), balancer: parts.balancer, hasWeight: parts.hasWeight, buildUpstreamHeaders: parts.buildUpstreamHeaders, limits: parts.limits,
+  // Added to the services object itself, not spread into a new one: a spread would read its
+  // `route`, which is made only when an instance asks for it.
+  const builtinServicesOf = (name: string): BuiltinServices => Object.assign(services(name), {
+    balancer: parts.balancer, hasWeight: parts.hasWeight, buildUpstreamHeaders: parts.buildUpstreamHeaders, limits: parts.limits,
   });
   const entry = (plugin: Plugin, config: unknown): ChainEntry => {
     const phases = plugin.create(config, builtinServicesOf(plugin.name)) as Phases;

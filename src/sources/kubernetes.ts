@@ -120,6 +120,7 @@ export class KubernetesSource {
       initialRead: initialRead(watched.kind, config),
       watchList: this.#watchList,
       protobuf: config.kubeProtobuf,
+      cbor: config.kubeCbor,
       accept: acceptObject,
       syncOnForbidden: referenced,
     });

@@ -42,19 +42,29 @@ export function watchedResources(config: RouterConfig, served: ReadonlySet<strin
 }
 
 /**
+ * The kinds `--watch-list=auto` reads by pages even as protobuf: those whose watch-list costs
+ * kube-apiserver v1.36 more than pages of LIST_PAGE_SIZE from its watch cache. 10k Services:
+ * 0.16–0.21 CPU-s by watch-list against 0.08–0.09 by pages of 5,000 (net medians of two runs of
+ * bench/apiserver-cost.ts COST_PARTS=strategies); EndpointSlices 0.10–0.11 either way, so they
+ * stay on watch-list (as do the small kinds: Ingresses, IngressClasses, Namespaces).
+ */
+const PAGED_PROTOBUF_KINDS: ReadonlySet<Kind> = new Set(['Service']);
+
+/**
  * How an informer of `kind` reads its initial state (--watch-list). `auto`: watch-list for the
- * kinds read as protobuf, paged lists for those read as JSON. kube-apiserver v1.36 spends about
- * 1.5 times the CPU on a JSON watch-list as on the same objects by list (10k Routes: 0.78–0.81
- * against 0.47–0.58 CPU-s, net medians; it encodes each object, then scans the JSON again to
- * embed it in its watch event, and deep-copies each initial event), while for protobuf the two
- * are within the noise (bench/apiserver-cost.ts COST_PARTS=strategies, DESIGN.md). The pages come
- * from the watch cache (a consistent read at the current resourceVersion, the continue pages from
- * the same snapshot), not from etcd; the watch goes on from the list's resourceVersion.
+ * kinds read as protobuf (but PAGED_PROTOBUF_KINDS), paged lists for those read as JSON.
+ * kube-apiserver v1.36 spends about 1.5 times the CPU on a JSON watch-list as on the same objects
+ * by list (10k Routes: 0.78–0.81 against 0.47–0.58 CPU-s, net medians; it encodes each object,
+ * then scans the JSON again to embed it in its watch event, and deep-copies each initial event),
+ * while for protobuf the two are close (bench/apiserver-cost.ts COST_PARTS=strategies,
+ * DESIGN.md). The pages come from the watch cache (a consistent read at the current
+ * resourceVersion, the continue pages from the same snapshot), not from etcd; the watch goes on
+ * from the list's resourceVersion.
  */
 export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList' | 'kubeProtobuf'>): 'watch-list' | 'pages' {
   if (config.watchList === 'true') return 'watch-list';
   if (config.watchList === 'false') return 'pages';
-  return config.kubeProtobuf && PROTOBUF_KINDS.has(kind) ? 'watch-list' : 'pages';
+  return config.kubeProtobuf && PROTOBUF_KINDS.has(kind) && !PAGED_PROTOBUF_KINDS.has(kind) ? 'watch-list' : 'pages';
 }
 
 /** What one Route, Ingress or Gateway needs read besides the always-watched kinds. */

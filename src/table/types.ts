@@ -31,9 +31,20 @@ export interface CompiledEndpoint {
   weight: number;
   /** false for `serving && terminating` endpoints: they finish in-flight work, get no new sessions. */
   acceptsNew: boolean;
-  /** `namespace/name` of the Pod behind it, when the slice says so. */
+  /**
+   * The Pod behind it, when the slice says so: its name, or `namespace/name` when it is in
+   * another namespace than the Service (endpointPod() gives `namespace/name` either way).
+   */
   pod?: string;
   nodeName?: string;
+}
+
+/** `namespace/name` of the Pod behind an endpoint of `service`, when the slice says so. */
+export function endpointPod(service: CompiledService, endpoint: CompiledEndpoint): string | undefined {
+  const pod = endpoint.pod;
+  if (pod === undefined || pod.includes('/')) return pod;
+  const slash = service.name.indexOf('/');
+  return `${service.name.slice(0, slash)}/${pod}`;
 }
 
 export interface CompiledService {

@@ -171,7 +171,7 @@ subjects: [{ kind: ServiceAccount, name: lean-router, namespace: switchyard }]
 
 /** The router's client, noting what it asks of the Routes collection `path`, and doing `between` after the first page. */
 class NotingClient extends KubeClient {
-  readonly pages: Array<{ resourceVersion: string; names: string[]; continued: boolean }> = [];
+  readonly pages: Array<{ resourceVersion: string; names: string[]; continued: boolean; asked: string }> = [];
   readonly watches: Array<Record<string, string | undefined>> = [];
   between: (() => Promise<void>) | undefined;
   readonly #path: string;
@@ -183,7 +183,8 @@ class NotingClient extends KubeClient {
     const answer = await super.request<T>(request);
     if (request.method === 'GET' && request.path === this.#path && request.query?.limit !== undefined) {
       const page = answer as { metadata: { resourceVersion: string }; items: Array<{ metadata: { name: string } }> };
-      this.pages.push({ resourceVersion: page.metadata.resourceVersion, names: page.items.map((i) => i.metadata.name), continued: request.query.continue !== undefined });
+      this.pages.push({ resourceVersion: page.metadata.resourceVersion, names: page.items.map((i) => i.metadata.name), continued: request.query.continue !== undefined,
+        asked: `${request.query.resourceVersion ?? ''} ${request.query.resourceVersionMatch ?? ''}`.trim() });
       if (this.pages.length === 1) await this.between?.(); // before the next page is asked for
     }
     return answer;
@@ -233,6 +234,8 @@ test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapsh
   // Four pages of one snapshot: the changes made after the first are not in them (r6 is still there, r8 not yet).
   t.deepEqual(client.pages.map((p) => p.names), [['r1', 'r2'], ['r3', 'r4'], ['r5', 'r6'], ['r7']]);
   t.deepEqual(client.pages.map((p) => p.continued), [false, true, true, true]);
+  // A consistent read (no resourceVersion asked for), continued from its snapshot.
+  t.deepEqual(client.pages.map((p) => p.asked), ['', '', '', '']);
   t.is(new Set(client.pages.map((p) => p.resourceVersion)).size, 1, 'every page at the first page\'s resourceVersion');
   // Served by the watch cache, not etcd.
   t.true(after.cacheLists - before.cacheLists >= 4, `the watch cache served the pages (${after.cacheLists - before.cacheLists} lists)`);

@@ -119,7 +119,7 @@ test.serial('watch-list, paged lists and the default (both by kind): the same fi
   for (const kind of STATE_KINDS) {
     readByWatchList(byWatchList, kind, '--watch-list=true');
     readByPages(byPages, kind, '--watch-list=false');
-    if (kind === 'routes') readByPages(byDefault, kind, 'default');
+    if (kind === 'routes' || kind === 'services') readByPages(byDefault, kind, 'default');
     else readByWatchList(byDefault, kind, 'default');
   }
   for (const router of [streamed, mixed]) t.false(router.logs.some((l) => String(l.msg).includes('does not stream lists')), 'the server did not refuse watch-list');

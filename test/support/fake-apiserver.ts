@@ -72,6 +72,7 @@ export class FakeApiServer {
   #listFailures: { status: number; remaining: number } | null = null;
   #writeFailures: { status: number; remaining: number; retryAfterSeconds?: number } | null = null;
   #listCount = new Map<string, number>();
+  #listVersions = new Map<string, string[]>();
   /** Continued pages served (limit/continue), by resource. */
   #pageCount = new Map<string, number>();
   /** Lists being paged through, by continue-token id. */
@@ -174,6 +175,8 @@ export class FakeApiServer {
 
   /** LIST requests served (or failed) for a resource, by kind (`Route`) or plural (`routes`). */
   listRequests(kind: string): number { return this.#listCount.get(this.#plural(kind)) ?? 0; }
+  /** The resourceVersion (and resourceVersionMatch) each list of `kind` asked for on its first page, '' for none: a consistent read. */
+  listVersions(kind: string): string[] { return this.#listVersions.get(this.#plural(kind)) ?? []; }
   /** Reads of the whole state of a kind: lists (first pages) and watch-lists. */
   stateRequests(kind: string): number { return this.listRequests(kind) + this.watchListRequests(kind); }
   /** Pages after the first served for lists of this kind (limit/continue). */
@@ -363,7 +366,11 @@ export class FakeApiServer {
   #list(resource: ResourceSpec, namespace: string | undefined, url: URL, res: ServerResponse): void {
     const continueToken = url.searchParams.get('continue') ?? '';
     // A list is counted once, on its first page.
-    if (continueToken === '') this.#listCount.set(resource.plural, (this.#listCount.get(resource.plural) ?? 0) + 1);
+    if (continueToken === '') {
+      this.#listCount.set(resource.plural, (this.#listCount.get(resource.plural) ?? 0) + 1);
+      const asked = `${url.searchParams.get('resourceVersion') ?? ''} ${url.searchParams.get('resourceVersionMatch') ?? ''}`.trim();
+      this.#listVersions.set(resource.plural, [...(this.#listVersions.get(resource.plural) ?? []), asked]);
+    }
     if (continueToken !== '') this.#pageCount.set(resource.plural, (this.#pageCount.get(resource.plural) ?? 0) + 1);
     if (this.#listFailures) {
       const { status } = this.#listFailures;

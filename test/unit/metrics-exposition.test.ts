@@ -78,8 +78,8 @@ test('the per-endpoint gauges are read from the live endpoints at each scrape an
   const metrics = new Metrics();
   const future = Date.now() + 60_000;
   let live = [
-    { name: '10.0.0.1:8080', active: 2, ejectedUntil: 0 },
-    { name: '10.0.0.2:8080', active: 0, ejectedUntil: future },
+    { label: '10.0.0.1:8080', active: 2, ejectedUntil: 0 },
+    { label: '10.0.0.2:8080', active: 0, ejectedUntil: future },
   ];
   metrics.liveEndpoints = () => live;
   const first = (await collect(expositionPieces(metrics.registry))).join('');
@@ -90,7 +90,7 @@ test('the per-endpoint gauges are read from the live endpoints at each scrape an
   const stable = (text: string) => text.split('\n').filter((l) => !/^(process|nodejs)_/.test(l)).join('\n');
   t.is(stable(first), stable(await metrics.registry.metrics()), 'the same text as prom-client prints');
   // An endpoint gone from the table is gone from the next scrape; values follow the state.
-  live = [{ name: '10.0.0.1:8080', active: 5, ejectedUntil: 0 }];
+  live = [{ label: '10.0.0.1:8080', active: 5, ejectedUntil: 0 }];
   const second = (await collect(expositionPieces(metrics.registry))).join('');
   t.true(second.includes('switchyard_endpoint_in_flight{endpoint="10.0.0.1:8080"} 5\n'));
   t.false(second.includes('10.0.0.2:8080'));

@@ -18,7 +18,7 @@ function clusterMetadata(name: string) {
   };
 }
 
-test('a Service keeps metadata and spec the router reads; managedFields, last-applied, uid, timestamps, owners, labels and status go', (t) => {
+test('a Service keeps metadata and spec the router reads; managedFields, last-applied, uid, timestamps, owners, labels, selector and status go', (t) => {
   const raw = {
     apiVersion: 'v1', kind: 'Service', metadata: clusterMetadata('web'),
     spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
@@ -33,10 +33,19 @@ test('a Service keeps metadata and spec the router reads; managedFields, last-ap
       name: 'web', namespace: 'shop', generation: 3,
       annotations: { 'haproxy.router.openshift.io/timeout': '5s' },
     },
-    spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { app: 'shop' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+    spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
   });
   t.true(validateObject(narrow).ok);
   t.is(raw.metadata.managedFields, managedFields, 'the input is not modified');
+});
+
+test('a Service selector validation would refuse is kept, and refused', (t) => {
+  const raw = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { app: 7 }, ports: [{ port: 80 }] } };
+  const narrow = narrowObject('Service', raw as unknown as Service);
+  t.deepEqual((narrow.spec as { selector?: unknown }).selector, { app: 7 });
+  const verdict = validateObject(narrow);
+  t.false(verdict.ok);
+  t.regex(JSON.stringify(verdict), /spec\.selector/);
 });
 
 test('an EndpointSlice keeps addresses, conditions, targets (without uid), ports and its Service label; zones, hints and other labels go', (t) => {

@@ -8,6 +8,7 @@ import { compileHostEntry, compileRoute } from '../../src/controller/compile.ts'
 import { endpointId, newDeps } from '../../src/controller/compile-endpoints.ts';
 import { config, endpoint, ingress, pod, route, service, simpleIngress, slice, tlsSecret } from '../fixtures/table/builders.ts';
 import { selfSignedCertificate, type TestCertificate } from '../support/certs.ts';
+import { endpointPod } from '../../src/table/types.ts';
 
 // Secret certificates pass extended validation before they are served, so they must be real.
 let ext: TestCertificate;
@@ -115,7 +116,7 @@ test('autoport: the port comes from the pod annotation; pods without it are skip
   );
   const r = route('ns', 'r', { host: 'x.com' }, { annotations: { 'switchyard.io/target-port-annotation': 'AUTO_PORT0' } });
   const { route: compiled, skipped, deps } = compile(routeCandidate(r, config()), store);
-  t.deepEqual(compiled.services[0]!.endpoints.map((e) => [e.address, e.port, e.pod]), [['10.0.0.1', 20001, 'ns/p1']]);
+  t.deepEqual(compiled.services[0]!.endpoints.map((e) => [e.address, e.port, endpointPod(compiled.services[0]!, e)]), [['10.0.0.1', 20001, 'ns/p1']]);
   t.deepEqual(Object.fromEntries(skipped), { 'annotation-missing': 1, 'annotation-invalid': 1, 'pod-missing': 2 });
   t.is(compiled.notes!.length, 4);
   t.deepEqual([...deps.pods].sort(), ['ns/gone', 'ns/p1', 'ns/p2', 'ns/p3']);
@@ -184,13 +185,15 @@ test('wildcard route compiles under *.domain with host = the served domain', (t)
   t.true(entry!.routes[0]!.wildcard);
 });
 
-test('compiled routes share what is the same for all: the TCP check, no annotations, no Middlewares (frozen)', (t) => {
+test('compiled routes share what is the same for all: the TCP check, the policy, no annotations, no Middlewares (frozen)', (t) => {
   const store = storeWith(slice('ns', 'svc', [endpoint('10.0.0.1'), endpoint('10.0.0.2')]));
   const a = compile(routeCandidate(route('ns', 'a', { host: 'a.com' }), config()), store).route;
   const b = compile(routeCandidate(route('ns', 'b', { host: 'b.com' }), config()), store).route;
   t.is(a.policy.healthCheck?.type, 'tcp');
   t.is(a.policy.healthCheck, b.policy.healthCheck, 'one TCP check object for every route with the same interval');
   t.true(Object.isFrozen(a.policy.healthCheck));
+  t.is(a.policy, b.policy, 'one policy object for every route with the same settings');
+  t.true(Object.isFrozen(a.policy));
   t.is(a.annotations, b.annotations);
   t.deepEqual(a.annotations, {});
   t.true(Object.isFrozen(a.annotations));
@@ -204,7 +207,18 @@ test('compiled routes share what is the same for all: the TCP check, no annotati
   t.deepEqual(c.annotations, annotations);
   t.is(c.policy.healthCheck?.type, 'http');
   t.not(c.policy.healthCheck, a.policy.healthCheck);
+  t.not(c.policy, a.policy);
+  t.is(c.policy.serverTimeoutMs, 5000);
   const slow = compile(routeCandidate(route('ns', 'd', { host: 'd.com' }, { annotations: { 'router.openshift.io/haproxy.health.check.interval': '30s' } }), config()), store).route;
   t.is(slow.policy.healthCheck?.intervalMs, 30_000);
   t.not(slow.policy.healthCheck, a.policy.healthCheck);
+});
+
+test('an endpoint names its Pod as namespace/name, in the Service\'s namespace or another', (t) => {
+  const ref = (name: string, namespace: string) => ({ targetRef: { kind: 'Pod', name, namespace } });
+  const store = storeWith(service('ns', 'svc', [{ port: 80, targetPort: 8080 }]),
+    slice('ns', 'svc', [endpoint('10.0.0.1', ref('p1', 'ns')), endpoint('10.0.0.2', ref('p2', 'other')), endpoint('10.0.0.3')], [{ port: 8080 }]));
+  const { route: compiled } = compile(routeCandidate(route('ns', 'r', { host: 'x.com' }), config()), store);
+  const s = compiled.services[0]!;
+  t.deepEqual(s.endpoints.map((e) => [e.address, endpointPod(s, e)]).sort(), [['10.0.0.1', 'ns/p1'], ['10.0.0.2', 'other/p2'], ['10.0.0.3', undefined]]);
 });
