@@ -2,6 +2,7 @@
 // route is compiled into the proxy (see proxy/route-runtime.ts), never per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RouteRequestCounter } from './route-request-counter.ts';
 import { RouteDurationHistogram } from './route-duration-histogram.ts';
 import { SUM_WITH_EXEMPLARS } from './metrics-openmetrics.ts';
 
@@ -75,7 +76,7 @@ function valueText(value: number): string {
 
 export class Metrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'code_class'>;
+  readonly requests: RouteRequestCounter;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'route' | 'reason'>;
   readonly passthroughConnections: Counter<'route' | 'outcome'>;
@@ -118,7 +119,7 @@ export class Metrics {
       // Gauges named like counters: `promtool check metrics` (and Prometheus' naming rules) reject them.
       for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     }
-    this.requests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', labelNames: ['route', 'code_class'], registers });
+    this.requests = new RouteRequestCounter({ name: 'switchyard_http_requests_total', help: 'HTTP requests answered, by route and status class', registers });
     // With exemplars (a sampled trace's id per bucket, shown in the OpenMetrics format): prom-client
     // allows those only on OpenMetrics registries, so it is registered by hand (metrics-openmetrics.ts).
     this.requestDuration = new RouteDurationHistogram({

@@ -9,7 +9,7 @@ import type { ObjectStore } from '../store.ts';
 import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics, type HostDeps } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
 import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
-import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch, type RoutePolicy } from '../table/types.ts';
 import { compareGatewayPrecedence, compareGrpcPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 import { joined } from '../flat-string.ts';
@@ -81,6 +81,7 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     route.gateway = gatewayRouteData(c as RouteCandidate & { gateway: GatewayCandidateData });
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
   }
+  route.policy = sharedPolicy(route.policy);
   // The built-in policies, read from the compiled route (its TLS and Gateway rule known now).
   const plugins = routePlugins(policyRouteOf(c, route, config));
   if (plugins.length > 0) route.plugins = plugins;
@@ -96,6 +97,25 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
 function defaultProtocol(c: RouteCandidate, reencrypt: boolean): BackendProtocol | 'alpn' {
   if (c.kind === 'GRPCRoute') return 'http2';
   return reencrypt ? 'alpn' : 'http1';
+}
+
+/**
+ * Policies are the same for nearly every route (the router's defaults, a common timeout): one
+ * frozen policy per distinct content is shared by the routes that have it (~70 bytes per route),
+ * when its health check is a shared one or none (an HTTP check is per route). Bounded: past the
+ * limit a route keeps its own, which only costs sharing.
+ */
+const POLICIES = new Map<string, RoutePolicy>();
+const POLICIES_LIMIT = 4096;
+
+function sharedPolicy(policy: RoutePolicy): RoutePolicy {
+  const check = policy.healthCheck;
+  if (check !== null && (check.type !== 'tcp' || !Object.isFrozen(check))) return policy;
+  const key = `${policy.balance}\n${policy.connectTimeoutMs}\n${policy.serverTimeoutMs}\n${policy.tunnelTimeoutMs}\n${policy.traceSampling}\n${check === null ? '' : `${check.intervalMs}/${check.timeoutMs}`}`;
+  const known = POLICIES.get(key);
+  if (known !== undefined && known.healthCheck === check && Object.keys(known).length === Object.keys(policy).length) return known;
+  if (POLICIES.size < POLICIES_LIMIT) POLICIES.set(key, Object.freeze(policy));
+  return policy;
 }
 
 function hasKeys(o: object): boolean {

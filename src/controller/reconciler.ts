@@ -92,8 +92,12 @@ export class Reconciler extends EventEmitter {
    * every host), a Map by candidate key from the second on (a Map per host is ~180 bytes).
    */
   #hostCandidates = new Map<string, HostCandidates>();
-  /** fingerprint null: not computed yet (see #compileHosts: a host's first compile needs none). */
-  #entries = new Map<string, { entry: HostEntry; fingerprint: string | null }>();
+  #entries = new Map<string, HostEntry>();
+  /**
+   * Fingerprints of served entries, made when a host is recompiled (see #compileHosts: a host's
+   * first compile needs none), kept apart so most hosts have none and no wrapper object.
+   */
+  #entryFingerprints = new Map<string, string>();
   #dependencies = new HostDependencyIndex();
   #skipped: SkippedEndpointsGauge;
   #results = new Map<string, AdmissionResult>();
@@ -182,7 +186,7 @@ export class Reconciler extends EventEmitter {
   snapshot(): TableDelta {
     return {
       version: this.#version,
-      upsert: [...this.#entries.values()].map((e) => e.entry),
+      upsert: [...this.#entries.values()],
       remove: [],
       defaultBackend: this.#default?.route ?? null,
       entryPoints: this.#entryPoints,
@@ -524,6 +528,7 @@ export class Reconciler extends EventEmitter {
       if (!entry) {
         if (previous) {
           this.#entries.delete(hostKey);
+          this.#entryFingerprints.delete(hostKey);
           remove.push(hostKey);
         }
         continue;
@@ -531,9 +536,11 @@ export class Reconciler extends EventEmitter {
       // As for results: a host's first entry needs no fingerprint (nothing to compare with).
       if (previous !== undefined) {
         const fingerprint = entryFingerprint(entry);
-        if ((previous.fingerprint ??= entryFingerprint(previous.entry)) === fingerprint) continue;
-        this.#entries.set(hostKey, { entry, fingerprint });
-      } else this.#entries.set(hostKey, { entry, fingerprint: null });
+        const previousFingerprint = this.#entryFingerprints.get(hostKey) ?? entryFingerprint(previous);
+        this.#entryFingerprints.set(hostKey, fingerprint);
+        if (previousFingerprint === fingerprint) continue;
+      }
+      this.#entries.set(hostKey, entry);
       upsert.push(entry);
     }
     if (upsert.length === 0 && remove.length === 0 && defaultBackend === undefined && !this.#entryPointsDirty) return null;

@@ -59,7 +59,15 @@ interface CheckSettings extends ProbeCheck {
   loops: number;
 }
 
-/** One probe loop: an endpoint and one check, with its rise/fall state. */
+const UP = 1;
+const IN_BUCKET = 2;
+const STOPPED = 4;
+const LAST_HEALTHY = 8;
+
+/**
+ * One probe loop: an endpoint and one check, with its rise/fall state. Its four flags share one
+ * small integer (accessors below): a loop per endpoint, 30,000 at 10k routes.
+ */
 class ProbeLoop {
   readonly endpoint: EndpointState;
   readonly settings: CheckSettings;
@@ -67,7 +75,6 @@ class ProbeLoop {
   next: ProbeLoop | null = null;
   /** watch() users not yet unwatched. */
   refs = 0;
-  up = true;
   successes = 0;
   failures = 0;
   /**
@@ -78,22 +85,34 @@ class ProbeLoop {
   probe: Probe<ProbeLoop> | null = null;
   /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
   dueAt = 0;
-  /**
-   * Whether the bucket of tick ceil(dueAt / TICK_MS) holds the loop (not while its probe runs or
-   * waits, nor once stopped). A flag, not the tick: a tick is past a small integer's range, so
-   * each loop would keep a heap number for it (30,000 at 10k routes).
-   */
-  inBucket = false;
-  stopped = false;
-  /** The last finished probe: when it started (ms), its verdict and what it saw; lastAt -1 before the first. */
+  /** The last finished probe: when it started (ms) and what it saw (its verdict: lastHealthy); lastAt -1 before the first. */
   lastAt = -1;
-  lastHealthy = false;
   lastReason = '';
+  #flags = UP;
 
   constructor(endpoint: EndpointState, settings: CheckSettings) {
     this.endpoint = endpoint;
     this.settings = settings;
   }
+
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag;
+  }
+
+  /** The check's verdict after rise/fall. */
+  get up(): boolean { return (this.#flags & UP) !== 0; }
+  set up(on: boolean) { this.#set(UP, on); }
+  /**
+   * Whether the bucket of tick ceil(dueAt / TICK_MS) holds the loop (not while its probe runs or
+   * waits, nor once stopped). A flag, not the tick: a tick is past a small integer's range, so
+   * each loop would keep a heap number for it.
+   */
+  get inBucket(): boolean { return (this.#flags & IN_BUCKET) !== 0; }
+  set inBucket(on: boolean) { this.#set(IN_BUCKET, on); }
+  get stopped(): boolean { return (this.#flags & STOPPED) !== 0; }
+  set stopped(on: boolean) { this.#set(STOPPED, on); }
+  get lastHealthy(): boolean { return (this.#flags & LAST_HEALTHY) !== 0; }
+  set lastHealthy(on: boolean) { this.#set(LAST_HEALTHY, on); }
 }
 
 export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {

@@ -34,16 +34,10 @@ import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
 import { joined } from '../flat-string.ts';
 
-const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-
-/** One slot per status class, sized up front: an empty array set at index 1 keeps room for 17. */
-function noClasses(): Array<Counter.Internal | undefined> {
-  return [undefined, undefined, undefined, undefined, undefined];
-}
-
 /** A route's metric series, each made on first use; shared by the runtimes that succeed each other. */
 interface MetricChildren {
-  byClass: Array<Counter.Internal | undefined>;
+  /** The route's requests by status class (metrics.requests.acquire: index status / 100 - 1). */
+  requests: number[] | undefined;
   duration: Histogram.Internal<'route'> | undefined;
   errors: Map<string, Counter.Internal> | undefined;
   passthrough: Map<string, Counter.Internal> | undefined;
@@ -138,7 +132,7 @@ export class RouteRuntime implements ChainOwner {
     } else {
       this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
     }
-    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { byClass: noClasses(), duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
+    this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { requests: undefined, duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
     this.failures = deps.failures;
     // State to take over is taken now (the previous runtime is released after this swap).
     if (previous !== undefined && previous.#balancer !== null && previous.route.policy.balance === route.policy.balance) {
@@ -198,9 +192,7 @@ export class RouteRuntime implements ChainOwner {
     const raw = ((status / 100) | 0) - 1;
     const index = raw < 0 ? 0 : raw > 4 ? 4 : raw;
     const children = this.#children;
-    let child = children.byClass[index];
-    if (child === undefined) children.byClass[index] = child = this.#metrics.requests.labels(this.label, CODE_CLASSES[index]!);
-    child.inc();
+    (children.requests ??= this.#metrics.requests.acquire(this.label))[index]!++;
     if (exemplar === null) (children.duration ??= this.#metrics.requestDuration.labels(this.label)).observe(seconds);
     // (prom-client types exemplar labels as the metric's own label names; any names are valid.)
     else this.#metrics.requestDuration.observe({ labels: { route: this.label }, value: seconds, exemplarLabels: { trace_id: exemplar.traceId, span_id: exemplar.spanId } as never });
@@ -238,12 +230,12 @@ export class RouteRuntime implements ChainOwner {
   #removeSeries(): void {
     const m = this.#metrics;
     const children = this.#children;
-    children.byClass.forEach((child, index) => { if (child !== undefined) m.requests.remove(this.label, CODE_CLASSES[index]!); });
+    if (children.requests !== undefined) m.requests.release(this.label);
     if (children.duration !== undefined) m.requestDuration.remove(this.label);
     if (children.errors !== undefined) for (const reason of children.errors.keys()) m.upstreamErrors.remove(this.label, reason);
     if (children.passthrough !== undefined) for (const outcome of children.passthrough.keys()) m.passthroughConnections.remove(this.label, outcome);
     if (children.grpc !== undefined) for (const code of children.grpc.keys()) m.grpcResponses.remove(this.label, code);
-    children.byClass = noClasses();
+    children.requests = undefined;
     children.duration = undefined;
     children.errors = undefined;
     children.passthrough = undefined;

@@ -9,6 +9,27 @@ import { selectListener } from './listener-selection.ts';
 import { CompiledRequestPatterns } from './request-patterns.ts';
 import { HOSTLESS_HOST_KEY, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RequestConditions, type TableDelta } from './types.ts';
 
+/**
+ * One-element kind and pattern lists shared by the slots of single-route hosts (most hosts):
+ * two arrays per host (~110 bytes) otherwise. Never written after they are made. The patterns are
+ * bounded: past the limit a slot keeps its own list, which only costs sharing.
+ */
+const ONE_KINDS: number[][] = [];
+const ONE_PATTERNS = new Map<string, string[]>();
+const ONE_PATTERNS_LIMIT = 4096;
+
+function oneKind(kind: number): number[] {
+  return (ONE_KINDS[kind] ??= [kind]);
+}
+
+function onePattern(pattern: string): string[] {
+  const known = ONE_PATTERNS.get(pattern);
+  if (known !== undefined) return known;
+  const list = [pattern];
+  if (ONE_PATTERNS.size < ONE_PATTERNS_LIMIT) ONE_PATTERNS.set(pattern, list);
+  return list;
+}
+
 class HostSlot<T> {
   readonly key: string;
   readonly routes: readonly CompiledRoute[];
@@ -37,16 +58,16 @@ class HostSlot<T> {
     this.ownerNamespace = ownerNamespace;
     this.routes = routes;
     this.items = items;
-    this.kinds = new Array<number>(routes.length);
-    this.patterns = new Array<string>(routes.length);
+    const kinds = new Array<number>(routes.length);
+    const patterns = new Array<string>(routes.length);
     let conditions: Array<RequestConditions | null> | null = null;
     let matchers: Array<CompiledRequestPatterns | null> | null = null;
     let deep: Uint8Array | null = null;
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i]!;
       const m = pathMatcher(route);
-      this.kinds[i] = m.kind;
-      this.patterns[i] = m.pattern;
+      kinds[i] = m.kind;
+      patterns[i] = m.pattern;
       if (route.gateway !== undefined) {
         conditions ??= new Array<RequestConditions | null>(routes.length).fill(null);
         conditions[i] = route.gateway.conditions;
@@ -57,6 +78,9 @@ class HostSlot<T> {
         }
       }
     }
+    // Most hosts have one route: its one-element lists are shared by every such host with the same path.
+    this.kinds = routes.length === 1 ? oneKind(kinds[0]!) : kinds;
+    this.patterns = routes.length === 1 ? onePattern(patterns[0]!) : patterns;
     this.conditions = conditions;
     this.matchers = matchers;
     this.deep = deep;

@@ -185,13 +185,15 @@ test('wildcard route compiles under *.domain with host = the served domain', (t)
   t.true(entry!.routes[0]!.wildcard);
 });
 
-test('compiled routes share what is the same for all: the TCP check, no annotations, no Middlewares (frozen)', (t) => {
+test('compiled routes share what is the same for all: the TCP check, the policy, no annotations, no Middlewares (frozen)', (t) => {
   const store = storeWith(slice('ns', 'svc', [endpoint('10.0.0.1'), endpoint('10.0.0.2')]));
   const a = compile(routeCandidate(route('ns', 'a', { host: 'a.com' }), config()), store).route;
   const b = compile(routeCandidate(route('ns', 'b', { host: 'b.com' }), config()), store).route;
   t.is(a.policy.healthCheck?.type, 'tcp');
   t.is(a.policy.healthCheck, b.policy.healthCheck, 'one TCP check object for every route with the same interval');
   t.true(Object.isFrozen(a.policy.healthCheck));
+  t.is(a.policy, b.policy, 'one policy object for every route with the same settings');
+  t.true(Object.isFrozen(a.policy));
   t.is(a.annotations, b.annotations);
   t.deepEqual(a.annotations, {});
   t.true(Object.isFrozen(a.annotations));
@@ -205,6 +207,8 @@ test('compiled routes share what is the same for all: the TCP check, no annotati
   t.deepEqual(c.annotations, annotations);
   t.is(c.policy.healthCheck?.type, 'http');
   t.not(c.policy.healthCheck, a.policy.healthCheck);
+  t.not(c.policy, a.policy);
+  t.is(c.policy.serverTimeoutMs, 5000);
   const slow = compile(routeCandidate(route('ns', 'd', { host: 'd.com' }, { annotations: { 'router.openshift.io/haproxy.health.check.interval': '30s' } }), config()), store).route;
   t.is(slow.policy.healthCheck?.intervalMs, 30_000);
   t.not(slow.policy.healthCheck, a.policy.healthCheck);
