@@ -17,8 +17,9 @@ import type { NativeParser, NativeParserClass } from './native-http-parser.ts';
 
 /** What a connection reports to the request it carries. */
 export interface Http1Job {
-  /** A response head (1xx included); `skipBody`: a response to HEAD. */
+  /** The request is a HEAD: its response has no body, whatever its head says. */
   readonly skipBody: boolean;
+  /** A response head (1xx included). */
   responseHead(status: number, headers: UpstreamHeaders, reason: string): void;
   responseData(chunk: Buffer): void;
   responseEnd(trailers: UpstreamHeaders | null): void;

@@ -269,9 +269,8 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
     const head = this.#head;
     this.#head = null;
     if (head !== null) {
-      // An empty body: framed as undici frames one (a declared length of 0, or none).
-      if (this.#length > 0) connection.socket.write(`${head}content-length: ${this.#length}\r\n\r\n`, 'latin1');
-      else connection.socket.write(this.#length === 0 || this.#payload ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`, 'latin1');
+      // An empty body (a declared length other than 0 failed above): framed as undici frames one.
+      connection.socket.write(this.#length === 0 || this.#payload ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`, 'latin1');
     } else if (this.#length === -1) {
       connection.socket.write('0\r\n\r\n', 'latin1');
     }
