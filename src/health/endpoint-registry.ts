@@ -57,6 +57,9 @@ export class EndpointRegistry extends EventEmitter<EndpointRegistryEvents> {
     const pool = state.pool;
     state.pool = null;
     if (pool !== null) closeQuietly(pool);
+    const connections = state.connections;
+    state.connections = null;
+    if (connections !== null) closeQuietly(connections);
     const h2Pool = state.h2Pool;
     state.h2Pool = null;
     if (h2Pool !== null) closeQuietly(h2Pool);

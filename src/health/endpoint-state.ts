@@ -25,6 +25,8 @@ export class EndpointState {
   #name: string | null = null;
   /** HTTP/1.1 connection pool (proxy/endpoint-pool.ts), created lazily by the forwarder. */
   pool: (Pick<Dispatcher, 'dispatch'> & { close(): Promise<void>; destroy(): Promise<void> }) | null = null;
+  /** Cleartext HTTP/1.1 connections of the native client (proxy/http1-connection-pool.ts), created lazily. */
+  connections: { close(): Promise<void>; destroy(): Promise<void> } | null = null;
   /** Cleartext HTTP/2 pool (routes whose backend speaks HTTP/2), created lazily by the forwarder. */
   h2Pool: { close(): Promise<void>; destroy(): Promise<void> } | null = null;
   /** Routes referencing it in its registry; the registry disposes of it when this drops to 0. */

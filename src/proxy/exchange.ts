@@ -450,9 +450,13 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.#held = null;
     const ended = this.#endHeld;
     this.#endHeld = null;
+    // The head is out: what was held goes now (with the bit still set it would be held again
+    // and lost — a backend whose body came in the same read as its head).
+    const paused = (this.#pauses & PAUSE_HEAD) !== 0;
+    this.#pauses &= ~PAUSE_HEAD;
     if (held !== null) for (const chunk of held) this.#deliver(chunk);
     if (ended !== null) this.#ending(ended);
-    this.#unpause(PAUSE_HEAD);
+    if (paused && this.#pauses === 0) this.attempt?.resume();
   }
 
   responseFailed(link: string, error: unknown, timedOut: boolean): void {

@@ -36,6 +36,8 @@ function onDrain(this: ServerResponse): void {
 export class HttpExchange extends RequestExchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /** The request the client pipelined behind this one: started when this one ends (router-proxy.ts). */
+  pipelined: HttpExchange | null = null;
   /** The whole body in one chunk (its length is the Content-Length): written with the end, in one write. */
 
   constructor(proxy: ExchangeHost, runtime: RouteRuntime, req: IncomingMessage, res: ServerResponse, secure: boolean, url: string, host: string) {

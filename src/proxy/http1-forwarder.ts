@@ -14,6 +14,8 @@ import type { EndpointState } from '../health/endpoint-state.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
 import { InvalidUpstreamResponseError } from './upstream-failure.ts';
 import { EndpointPool } from './endpoint-pool.ts';
+import type { Http1ConnectionPool } from './http1-connection-pool.ts';
+import { NativeAttempt } from './native-attempt.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 
 /** A reason phrase Node will write (no control characters but HTAB). */
@@ -34,6 +36,8 @@ export interface Http1Request extends UpstreamEvents {
 export interface DispatcherSource {
   /** The endpoint's pool for the route: HTTP/1.1 (undici) or HTTP/2 (upstream-h2-pool.ts, the same dispatch protocol); `upgrade`: HTTP/1.1 always. */
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade?: boolean): UpstreamDispatcher;
+  /** The endpoint's connections for the native client; null when Node's parser is unavailable. */
+  connectionsFor(endpoint: EndpointState): Http1ConnectionPool | null;
 }
 
 export class Http1Forwarder implements Forwarder<Http1Request> {
@@ -43,6 +47,14 @@ export class Http1Forwarder implements Forwarder<Http1Request> {
   }
 
   attempt(exchange: Http1Request, member: Member, number: number): UpstreamAttempt {
+    // Cleartext HTTP/1.1 without Upgrade: the native client (native-attempt.ts). Upgrades,
+    // reencrypt (TLS) and HTTP/2 backends: undici and the HTTP/2 pools.
+    const runtime = exchange.runtime;
+    const endpoint = member.endpoint;
+    if (exchange.upgradeProtocol === null && !runtime.reencrypt && (runtime.http2 === null || !runtime.http2.has(endpoint))) {
+      const connections = this.#source.connectionsFor(endpoint);
+      if (connections !== null) return new NativeAttempt(exchange, member, number, connections);
+    }
     return new UndiciAttempt(exchange, member, number, this.#source);
   }
 }

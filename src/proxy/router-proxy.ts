@@ -29,6 +29,8 @@ import type { Exchange, ExchangeHost } from './exchange.ts';
 import { HttpExchange } from './http-exchange.ts';
 import { Http2Exchange } from './http2-exchange.ts';
 import { Http1Forwarder, createPool, type DispatcherSource } from './http1-forwarder.ts';
+import { Http1ConnectionPool } from './http1-connection-pool.ts';
+import { HTTPParser } from './native-http-parser.ts';
 import { RouteRuntime, type RuntimeDeps } from './route-runtime.ts';
 import { UpgradeExchange } from './upgrade-exchange.ts';
 import { H2TunnelExchange } from './h2-tunnel-exchange.ts';
@@ -52,6 +54,13 @@ export interface PassthroughHandler {
 }
 
 const TCP = new TcpForwarder();
+
+/** The last HTTP/1.1 exchange of a client connection (pipelined requests wait for it). */
+const kLastExchange = Symbol('switchyard.lastExchange');
+
+function startPipelined(exchange: HttpExchange): void {
+  if (!exchange.ended) exchange.start();
+}
 
 export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHandler, DispatcherSource {
   readonly table: RouteTable<RouteRuntime>;
@@ -146,7 +155,19 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
       return;
     }
     this.#inFlight++;
-    new HttpExchange(this, runtime, req, res, secure, url, host).start();
+    const exchange = new HttpExchange(this, runtime, req, res, secure, url, host);
+    if (req.httpVersionMajor !== 1) {
+      exchange.start();
+      return;
+    }
+    // Pipelined requests are forwarded one after the other, as HAProxy and nginx do: each
+    // would otherwise take a connection of its own and could reach the backend before the one
+    // the client sent first (a GET overtaking the POST it follows).
+    const held = socket as unknown as Record<symbol, HttpExchange | undefined>;
+    const prior = held[kLastExchange];
+    held[kLastExchange] = exchange;
+    if (prior !== undefined && !prior.ended) prior.pipelined = exchange;
+    else exchange.start();
   }
 
   /** An HTTP/2 request (core stream API; RequestEntry checked its head). */
@@ -215,6 +236,13 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   }
 
   finished(exchange: Exchange): void {
+    if (exchange instanceof HttpExchange) {
+      const held = exchange.socket as unknown as Record<symbol, HttpExchange | undefined>;
+      if (held[kLastExchange] === exchange) held[kLastExchange] = undefined;
+      const next = exchange.pipelined;
+      // Once this turn is over: the connection this exchange used is back in its pool by then.
+      if (next !== null) process.nextTick(startPipelined, next);
+    }
     if (this.#accessLog) logExchange(this.logger, exchange);
     this.#inFlight--;
     if (this.#inFlight === 0) this.#wakeIdle();
@@ -270,6 +298,12 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     return pool;
   }
 
+  /** The endpoint's cleartext HTTP/1.1 connections for the native client (null: undici carries every request). */
+  connectionsFor(endpoint: EndpointState): Http1ConnectionPool | null {
+    if (HTTPParser === null) return null;
+    return (endpoint.connections ??= new Http1ConnectionPool(endpoint.address, endpoint.port, this.connectTimeoutMs, HTTPParser)) as Http1ConnectionPool;
+  }
+
   #wakeIdle(): void {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
@@ -283,6 +317,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const closing: Promise<void>[] = [];
     for (const endpoint of this.registry.values()) {
       if (endpoint.pool) closing.push(endpoint.pool.destroy().catch(() => {}));
+      if (endpoint.connections) closing.push(endpoint.connections.destroy().catch(() => {}));
       if (endpoint.h2Pool) closing.push(endpoint.h2Pool.destroy().catch(() => {}));
     }
     for (const runtime of this.table.items()) {
