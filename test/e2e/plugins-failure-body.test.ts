@@ -59,7 +59,9 @@ test.before(async () => {
     middlewareYaml('leaky', 'route-logger', {}),
     routeYaml('pages', 'pages.test', 'dead', { annotations: { [MW]: 'pages' } }),
     routeYaml('pages5xx', 'pages5xx.test', 'app', { annotations: { [MW]: 'pages5xx' } }),
-    routeYaml('retry', 'retry.test', 'flaky', { annotations: { [MW]: 'retry', 'haproxy.router.openshift.io/timeout': '300ms', ...ONE_PER_ENDPOINT } }),
+    // The timeout must end the silent endpoint's attempt and never the answering one's: 300 ms
+    // cut the second attempt too on a loaded machine (a 504 instead of the retried 200).
+    routeYaml('retry', 'retry.test', 'flaky', { annotations: { [MW]: 'retry', 'haproxy.router.openshift.io/timeout': '2s', ...ONE_PER_ENDPOINT } }),
     routeYaml('shout', 'shout.test', 'app', { annotations: { [MW]: 'shout' } }),
     routeYaml('shout-async', 'shout-async.test', 'app', { annotations: { [MW]: 'shout-async' } }),
     routeYaml('h2', 'h2.test', 'app', { annotations: { [MW]: 'shout-async' }, spec: tls }),
