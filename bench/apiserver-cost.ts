@@ -12,7 +12,8 @@
 // paged: the same by paged lists; strategies: each kind read by watch-list, pages (COST_PAGES, default 500,5000) and one list,
 // gross and net of the idle rate, with where the lists were served from (COST_WINDOW_MS, COST_KINDS=routes,... to read only these, COST_JSON_TOO=1 adds JSON for built-ins); cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true (with strategies: also by CBOR pages);
 // router: a router process's start to readiness, this build's dist/, once per COST_ROUTER_VARIANTS, ';'-separated
-// router flags, default "default;--kube-protobuf=false;--watch-list=false"), COST_PROFILE.
+// router flags, default "default;--kube-protobuf=false;--watch-list=false"); fanout: status writes with 0 and with
+// COST_WATCHERS (default 0,20) Route watchers reading every event, each also with fieldValidation=Ignore), COST_PROFILE.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -145,21 +146,44 @@ async function windowed(windowMs: number, work: () => Promise<unknown>): Promise
 }
 
 let statusVersion = 0;
-/** WRITES Route status PATCHes, 64 at a time. */
-async function writes(metadataOnly: boolean, from = 0): Promise<void> {
+/** WRITES Route status PATCHes, 64 at a time (`query`: e.g. fieldValidation). */
+async function writes(metadataOnly: boolean, from = 0, query?: Record<string, string>): Promise<void> {
   statusVersion++;
   let next = 0;
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (next < WRITES) {
       const i = (from + next++) % ROUTES;
       await client.request({
-        method: 'PATCH', path: `/apis/route.openshift.io/v1/namespaces/app/routes/r${i}/status`, contentType: 'application/merge-patch+json',
+        method: 'PATCH', path: `/apis/route.openshift.io/v1/namespaces/app/routes/r${i}/status`, contentType: 'application/merge-patch+json', query,
         body: { status: { ingress: [{ host: `r${i}.apps.example.com`, routerName: 'default', routerCanonicalHostname: `v${statusVersion}.example.com`, wildcardPolicy: 'None',
           conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] }] } },
         ...(metadataOnly ? { protobuf: decodePartialObjectMetadata, accept: PARTIAL_METADATA_ACCEPT } : {}),
       });
     }
   }));
+}
+
+/** `count` Route watches from now on, each on its own connection, counting the events they read. */
+async function routeWatchers(count: number): Promise<{ received(events: number): Promise<void>; close(): void }> {
+  const list = await client.request<{ metadata: { resourceVersion: string } }>({ method: 'GET', path: KINDS[0]!, query: { limit: '1' } });
+  const watchers = await Promise.all(Array.from({ length: count }, async () => {
+    const own = new KubeClient(loadKubeConfig(cluster.adminKubeconfig), { userAgent: 'switchyard-bench-watcher' });
+    const stream = await own.watch(KINDS[0]!, { watch: 'true', allowWatchBookmarks: 'true', resourceVersion: list.metadata.resourceVersion });
+    const state = { events: 0, done: false };
+    void (async () => {
+      try {
+        for await (const chunk of stream.body as AsyncIterable<string>) for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) state.events++; // one line an event
+      } catch { /* closed */ }
+    })();
+    return { state, close: () => { stream.close(); void own.close(); } };
+  }));
+  return {
+    async received(events: number) {
+      const deadline = Date.now() + 60_000;
+      while (watchers.some((w) => w.state.events < events) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+    close() { for (const w of watchers) w.close(); },
+  };
 }
 
 async function measured(work: () => Promise<unknown>): Promise<number> {
@@ -253,6 +277,22 @@ for (let round = 0; round < ROUNDS; round++) {
         await router.stop();
       }));
       await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
+  if (PARTS.has('fanout')) {
+    // Status writes as a leader sends them (metadata-only answers), with 0 and with COST_WATCHERS
+    // Route watchers (each its own connection, reading every event, as routers do): what a status
+    // event costs the API server per watcher. Also with fieldValidation=Ignore.
+    for (const watchers of (process.env.COST_WATCHERS ?? '0,20').split(',').map(Number)) {
+      for (const ignore of [false, true]) {
+        const open = await routeWatchers(watchers);
+        const name = `status writes, ${watchers} watchers${ignore ? ', fieldValidation=Ignore' : ''}`;
+        record(name, await measured(async () => {
+          await writes(true, 0, ignore ? { fieldValidation: 'Ignore' } : undefined);
+          await open.received(WRITES);
+        }) * 1000 / WRITES);
+        open.close();
+      }
     }
   }
   for (const metadataOnly of PARTS.has('writes') ? [false, true] : []) {

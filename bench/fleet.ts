@@ -18,6 +18,8 @@
 //   every kind by watch-list (--watch-list=true, phase `watchlist`), again reading everything as
 //   JSON (--kube-protobuf=false), and again with another build (FLEET_COMPARE_CLI, e.g. main's);
 // - restart storm: every router SIGKILLed and started again at once;
+// - cold starts again (`coldcompare`, with FLEET_COMPARE_CLI): all stopped, every status cleared, all started
+//   at once with one build, then its first status pass; the two builds in turn, FLEET_ROUNDS times;
 //
 // then a per-router cost extrapolated to 1,000 routers, with the assumptions printed. Results
 // also go to bench/results/fleet-<time>.json. Nothing here asserts: these are measurements.
@@ -35,23 +37,28 @@
 // Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
 // FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
 // FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,
-// watchlist,json,compare,storm; default all but watchlist and compare), FLEET_ROUNDS (the restarts this many times,
+// watchlist,json,compare,storm,coldcompare; default all but watchlist, compare and coldcompare), FLEET_ROUNDS (the restarts this many times,
 // interleaved; 1), FLEET_CLI (another build's dist/cli.js for every phase) and FLEET_LABEL (its
 // name in the output), FLEET_COMPARE_CLI (another build's dist/cli.js for the `compare` restarts,
 // A/B in the same rounds; FLEET_COMPARE_LABEL its name), FLEET_IDLE_WINDOW (seconds of idle
 // before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false"),
 // FLEET_APISERVER_ARGS (extra kube-apiserver flags, e.g. "--feature-gates=CBORServingAndStorage=true",
-// under which the Routes are listed as CBOR).
+// under which the Routes are listed as CBOR), FLEET_PROFILE=1 (kube-apiserver with --profiling: CPU profiles
+// taken back to back through each start phase and the first status pass, merged, their top frames printed and
+// the profiles kept in bench/results/; profiling costs the API server a little CPU of its own: not for A/B runs).
+// Each phase also counts the routers' lists, watches and status writes (audit log) and the watchers kube-apiserver
+// closed for falling behind ("Forcing ... watcher close due to unresponsiveness", its log at -v 1).
 // Note `uptime` beside the numbers: the machine is shared.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { freemem, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from '../test/support/http-client.ts';
 import { kubeconfigYaml } from '../test/support/real-apiserver-pki.ts';
 import { createNetnsHosts } from '../test/support/netns-hosts.ts';
-import { startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
+import { binaryDir, startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
 import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
 import { cpuSeconds } from './proc.ts';
@@ -73,6 +80,8 @@ const compareLabel = process.env.FLEET_COMPARE_LABEL ?? compareCli ?? '';
 const cli = process.env.FLEET_CLI ?? CLI;
 const label = process.env.FLEET_LABEL ?? (process.env.FLEET_CLI ? process.env.FLEET_CLI : 'this build');
 const extraArgs = (process.env.FLEET_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
+const PROFILE = process.env.FLEET_PROFILE === '1';
+const RESULTS = path.join(here, 'results');
 /** Resident memory a router at FLEET_ROUTES routes needs, for the free-memory check (measured ~28 KB per route + 60 MB). */
 const ROUTER_MB = 60 + ROUTES * 0.028;
 
@@ -105,6 +114,16 @@ interface PhaseRow {
   cacheFallbacks: number;
   /** CPU seconds of the router processes (primaries) that ran through the whole phase, summed. */
   routerCpuS: number;
+  /** All routers' requests in the phase by kind (audit log): lists, watches, status writes (PATCH/PUT), status reads (GET). */
+  lists: number;
+  watches: number;
+  statusWrites: number;
+  statusReads: number;
+  /** Watchers kube-apiserver closed because they fell behind (its log), all clients. */
+  watchersClosed: number;
+  /** The routers' informer restarts in the phase ('restarting watch' in their logs), with the reasons seen. */
+  informerRestarts: number;
+  restartReasons: string;
   note: string;
 }
 
@@ -139,7 +158,7 @@ async function startFleetRouter(router: FleetRouter, more: string[] = [], build 
 }
 
 /** Run `work` as one measured phase for `routers`. */
-async function phase(name: string, routers: FleetRouter[], work: () => Promise<string | void>, options: { idleRate?: boolean } = {}): Promise<{ row: PhaseRow; requests: Map<string, RequestCounts> }> {
+async function phase(name: string, routers: FleetRouter[], work: () => Promise<string | void>, options: { idleRate?: boolean; profile?: boolean } = {}): Promise<{ row: PhaseRow; requests: Map<string, RequestCounts> }> {
   // The API server's idle CPU rate just before a start phase, with the routers as they are.
   // After a burst (the objects created, a status pass) its garbage collector can run on for
   // a while: up to 4 windows, until one is quiet (≤ 0.04 CPU-s/s), and the lowest rate is taken
@@ -160,8 +179,15 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const apf0 = await apfTotals(cluster);
   runStart ??= { totals: apf0, cpu: cpuSeconds(apiPid) };
   const routerCpu0 = new Map(routers.filter((r) => r.process).map((r) => [r.process!.child.pid!, cpuSeconds(r.process!.child.pid!)] as const));
+  const closed0 = closedWatchers.count();
+  const profiler = PROFILE && options.profile !== false ? new Profiler(name) : undefined;
   const started = performance.now();
-  const note = (await work()) ?? '';
+  let note: string;
+  try {
+    note = (await work()) ?? '';
+  } finally {
+    await profiler?.stop();
+  }
   let routerCpuS = 0;
   for (const r of routers) {
     const pid = r.process?.child.pid;
@@ -183,12 +209,116 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
     apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
     cacheLists: apf1.cacheLists - apf0.cacheLists, etcdLists: apf1.etcdLists - apf0.etcdLists, cacheFallbacks: apf1.cacheFallbacks - apf0.cacheFallbacks,
-    routerCpuS: round1(routerCpuS), note,
+    routerCpuS: round1(routerCpuS),
+    lists: sum([...requests.values()].map((c) => c.lists)), watches: sum([...requests.values()].map((c) => c.watches)),
+    statusWrites: sum([...requests.values()].map((c) => c.status - c.statusGets)), statusReads: sum([...requests.values()].map((c) => c.statusGets)),
+    watchersClosed: closedWatchers.count() - closed0, ...informerRestarts(routers, Date.now() - wallMs), note,
   };
   rows.push(row);
   process.stderr.write(`fleet: ${routers.length} routers, ${name}: ${JSON.stringify(row)} (load ${uptime()})\n`);
   return { row, requests };
 }
+
+/** 'restarting watch' lines the routers logged since `since` (ms), and their distinct reasons (first 3). */
+function informerRestarts(routers: FleetRouter[], since: number): { informerRestarts: number; restartReasons: string } {
+  let count = 0;
+  const reasons = new Set<string>();
+  for (const r of routers) {
+    for (const line of r.process?.logs ?? []) {
+      if (line.msg !== 'restarting watch' || Date.parse(String(line.time)) < since) continue;
+      count++;
+      reasons.add(`${String(line.resource ?? '')}: ${String(line.reason ?? '').slice(0, 80)}`);
+    }
+  }
+  return { informerRestarts: count, restartReasons: [...reasons].slice(0, 3).join('; ') };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * kube-apiserver's CPU profiles (/debug/pprof/profile, through kubectl) back to back from now
+ * until stop(): the last one is cut short (the server ends a profile whose client left). stop()
+ * merges them and prints the top frames, flat and cumulative.
+ */
+class Profiler {
+  readonly #name: string;
+  readonly #files: string[] = [];
+  #child: ChildProcess | undefined;
+  #running = true;
+  readonly #loop: Promise<void>;
+  constructor(name: string) {
+    this.#name = name;
+    this.#loop = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    mkdirSync(RESULTS, { recursive: true });
+    for (let i = 0; this.#running; i++) {
+      const file = path.join(RESULTS, `profile-${profileStamp}-${this.#name.replace(/[^a-z0-9]+/gi, '-')}-${i}.pb.gz`);
+      const child = this.#child = spawn(path.join(binaryDir(), 'kubectl'), ['--kubeconfig', cluster.adminKubeconfig, 'get', '--raw', '/debug/pprof/profile?seconds=20'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const chunks: Buffer[] = [];
+      child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise((resolve) => child.on('close', resolve));
+      const body = Buffer.concat(chunks);
+      if (body.length > 0 && body[0] === 0x1f) { // gzip: a profile, not an error
+        writeFileSync(file, body);
+        this.#files.push(file);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#child?.kill('SIGTERM');
+    await this.#loop;
+    if (this.#files.length === 0) return;
+    const go = '/usr/local/go/bin/go';
+    const merged = path.join(RESULTS, `profile-${profileStamp}-${this.#name.replace(/[^a-z0-9]+/gi, '-')}.pb.gz`);
+    try {
+      writeFileSync(merged, execFileSync(go, ['tool', 'pprof', '-proto', ...this.#files], { maxBuffer: 256 * 2 ** 20, stdio: ['ignore', 'pipe', 'ignore'] }));
+      const flat = execFileSync(go, ['tool', 'pprof', '-top', '-nodecount=30', merged], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const cum = execFileSync(go, ['tool', 'pprof', '-top', '-cum', '-nodecount=45', merged], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      profiles.push(`--- ${this.#name}: kube-apiserver CPU profile (${merged})\n${flat}\n${cum}`);
+    } catch (err) {
+      profiles.push(`--- ${this.#name}: profiles not merged (${(err as Error).message})`);
+    }
+  }
+}
+
+const profileStamp = new Date().toISOString().replace(/[:.]/g, '-');
+const profiles: string[] = [];
+
+/** Lines of kube-apiserver's log that say it closed a watcher for falling behind, counted as the log grows. */
+class ClosedWatchers {
+  #offset = 0;
+  #count = 0;
+  #rest = '';
+  count(): number {
+    const file = `${cluster.dir}/kube-apiserver.log`;
+    if (!existsSync(file)) return this.#count;
+    const size = statSync(file).size;
+    if (size <= this.#offset) return this.#count;
+    const fd = openSync(file, 'r');
+    try {
+      const chunk = Buffer.alloc(Math.min(size - this.#offset, 16 * 2 ** 20));
+      while (this.#offset < size) {
+        const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - this.#offset), this.#offset);
+        if (n <= 0) break;
+        this.#offset += n;
+        const lines = (this.#rest + chunk.toString('utf8', 0, n)).split('\n');
+        this.#rest = lines.pop() ?? '';
+        for (const line of lines) if (line.includes('watcher close due to unresponsiveness')) this.#count++;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.#count;
+  }
+}
+
+const closedWatchers = new ClosedWatchers();
 
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
@@ -296,7 +426,7 @@ async function runSize(n: number, users: string[]): Promise<void> {
     if (PHASES.has('idle')) {
       const leader = await leaderOf(routers);
       const connections0 = routers.map((r) => r.proxy.connections());
-      const { requests } = await phase(`idle ${IDLE_S} s`, routers, async () => { await new Promise((r) => setTimeout(r, IDLE_S * 1000)); });
+      const { requests } = await phase(`idle ${IDLE_S} s`, routers, async () => { await new Promise((r) => setTimeout(r, IDLE_S * 1000)); }, { profile: false });
       const followers = routers.filter((r) => r !== leader).map((r) => requests.get(r.user)?.total ?? 0);
       const newConnections = routers.map((r, i) => r.proxy.connections() - connections0[i]!);
       const leaderRequests = leader ? requests.get(leader.user)?.total ?? 0 : NaN;
@@ -322,7 +452,7 @@ async function runSize(n: number, users: string[]): Promise<void> {
           await setRouteHost(cluster, e, 0);
         }
         return `to the last router p50 ${Math.round(percentile(toLast, 50))} ms, p99 ${Math.round(percentile(toLast, 99))} ms, max ${Math.round(Math.max(...toLast))} ms`;
-      });
+      }, { profile: false });
       extra.push({ routers: n, propagationMs: toLast });
     }
 
@@ -377,6 +507,25 @@ async function runSize(n: number, users: string[]): Promise<void> {
         await Promise.all(routers.map((r) => startFleetRouter(r, [], build)));
       }, { idleRate: true });
     }
+
+    // Cold starts again, A/B (`coldcompare`, with FLEET_COMPARE_CLI): every router stopped, every
+    // status cleared, all started at once with one build, then that build's first status pass;
+    // the builds in a rotating order over FLEET_ROUNDS rounds.
+    for (let round = 0; PHASES.has('coldcompare') && compareCli && round < ROUNDS; round++) {
+      for (const build of round % 2 === 0 ? [cli, compareCli] : [compareCli, cli]) {
+        const name = `${build === cli ? label : compareLabel} (round ${round + 1})`;
+        await Promise.all(routers.map((r) => r.process?.stop()));
+        await clearRouteStatus(cluster, ROUTES);
+        passSince = Date.now();
+        await phase(`cold start, ${name}`, routers, async () => {
+          await Promise.all(routers.map((r) => startFleetRouter(r, [], build)));
+        }, { idleRate: true });
+        await phase(`first status pass, ${name}`, routers, async () => {
+          const pass = await statusPassDone(routers, statusRequestCounter('patch'), ROUTES);
+          return `${await admittedRoutes(cluster)} of ${ROUTES} admitted${pass ? ` (pass ${pass.ms} ms after leading)` : ''}`;
+        });
+      }
+    }
   } finally {
     await Promise.all(routers.map((r) => r.process?.stop()));
     for (const r of routers) await r.proxy.close();
@@ -391,7 +540,8 @@ function printTable(): void {
     ['GC amortized, per router', (r) => round2(amortized(r) / r.routers)], ['etcd CPU s', (r) => r.etcdCpuS],
     ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
-    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['lists cache/etcd (fallbacks)', (r) => `${r.cacheLists}/${r.etcdLists} (${r.cacheFallbacks})`], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
+    ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['lists cache/etcd (fallbacks)', (r) => `${r.cacheLists}/${r.etcdLists} (${r.cacheFallbacks})`],
+    ['routers: lists/watches/status writes/reads', (r) => `${r.lists}/${r.watches}/${r.statusWrites}/${r.statusReads}`], ['watchers closed', (r) => r.watchersClosed], ['informer restarts', (r) => `${r.informerRestarts}${r.restartReasons ? ` (${r.restartReasons})` : ''}`], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
@@ -519,7 +669,7 @@ async function main(): Promise<void> {
   for (const address of pods.addresses) await pods.startEcho(address, POD_PORT);
   cluster = await startRealCluster({
     auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`),
-    apiServerArgs: (process.env.FLEET_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
+    apiServerArgs: [...(PROFILE ? ['--profiling=true'] : []), ...(process.env.FLEET_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean)],
   });
   try {
     apiPid = childByName('kube-apiserver');
@@ -551,9 +701,9 @@ async function main(): Promise<void> {
   printStartMedians();
   printExtrapolation();
   printTargets();
-  const dir = path.join(here, 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  for (const text of profiles) console.log(`\n${text}`);
+  mkdirSync(RESULTS, { recursive: true });
+  const file = path.join(RESULTS, `fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ label, routes: ROUTES, heapMB: HEAP_MB, load: loadavg(), seconds: (Date.now() - started) / 1000, rows, extra }, null, 2));
   console.log(`\n(${file})`);
 }

@@ -22,6 +22,8 @@
 //   (Routes) are asked for as CBOR, JSON accepted too: kube-apiserver serves CBOR behind its
 //   alpha CBORServingAndStorage gate, and encodes it for about half the CPU of JSON
 //   (cbor-objects.ts); without the gate they come as JSON.
+// - A page refused by API Priority and Fairness (429 with Retry-After) is asked for again after
+//   that pause, the pages before it kept (as client-go retries such a request).
 // - Failures retry after a capped, jittered exponential backoff; a watch silent (not even a
 //   bookmark) for longer than the watchdog allows is restarted. During an outage nothing is
 //   removed: the router keeps serving what it last knew.
@@ -293,6 +295,7 @@ export class KubeInformer {
     let resourceVersion = '';
     let continueToken: string | undefined;
     let paged = pageSize > 0;
+    let refusals = 0;
     let encoding = 'json';
     const protobuf = this.#protobuf ? (body: Buffer) => { encoding = 'protobuf'; return decodeList(watched.kind, body); } : undefined;
     const cbor = this.#cbor ? (body: Buffer) => { encoding = 'cbor'; return decodeCbor(body); } : undefined;
@@ -310,6 +313,18 @@ export class KubeInformer {
           protobuf, cbor,
         });
       } catch (err) {
+        // Refused by API Priority and Fairness (429 with Retry-After): the same page again after
+        // the pause it asked for, as client-go's client retries it, rather than the whole read
+        // again (at a fleet's start, a refused second page of Routes threw away a first page the
+        // server had spent as much to encode).
+        const pause = refusedFor(err);
+        if (pause !== undefined && refusals < MAX_PAGE_REFUSALS) {
+          refusals++;
+          this.#log.info({ listed: keys.size, retryInMs: pause }, 'list page refused (429): asking for it again');
+          await new Promise<void>((resolve) => this.#clock.setTimeout(() => resolve(), pause));
+          if (!current()) return;
+          continue;
+        }
         // The snapshot the pages come from was compacted away: list again, whole (as client-go's pager does).
         if (continueToken !== undefined && isGone(err)) {
           this.#log.warn({ listed: keys.size }, 'list continue token expired: listing again without pages');
@@ -445,6 +460,20 @@ export class KubeInformer {
 
 function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/** Refusals of one read's pages retried in place (client-go retries a request 10 times). */
+const MAX_PAGE_REFUSALS = 10;
+
+/**
+ * The pause (ms) a 429 refusal asked for, as client-go honours it: only with a Retry-After (API
+ * Priority and Fairness sends 1 s), jittered up to a quarter more so that a fleet refused together
+ * does not come back together; undefined for anything else.
+ */
+function refusedFor(err: unknown): number | undefined {
+  if (!(err instanceof KubeApiError) || err.statusCode !== 429 || err.retryAfterSeconds === undefined) return undefined;
+  const ms = Math.min(err.retryAfterSeconds, 10) * 1000;
+  return Math.round(ms + Math.random() * Math.max(ms, 200) / 4);
 }
 
 /** 410 Gone, as an HTTP answer or as a watch ERROR event: the resourceVersion is no longer there. */

@@ -227,8 +227,11 @@ export class StatusWriter {
         started = this.#clock.now();
         // Only the new resourceVersion is read from the answer: asked for as metadata only
         // (PartialObjectMetadata, protobuf), the API server encodes and sends a fraction of the object.
+        // fieldValidation=Ignore: the patch holds only fields of the schema, and the default (Warn)
+        // has kube-apiserver decode the patch and the patched object a second time, strictly, to
+        // look for unknown and duplicate fields (~2 % of a status write's CPU in its profile).
         const answer = await client.request<{ metadata?: { resourceVersion?: string } } | undefined>({
-          method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json',
+          method: 'PATCH', path: statusPath, contentType: 'application/merge-patch+json', query: { fieldValidation: 'Ignore' },
           body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: status.patch },
           protobuf: decodePartialObjectMetadata, accept: PARTIAL_METADATA_ACCEPT,
         });

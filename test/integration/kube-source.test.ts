@@ -264,6 +264,17 @@ for (const status of [500, 429] as const) {
   });
 }
 
+test('a list page refused with 429 (API Priority and Fairness) is asked for again, the pages before it kept', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'false' }, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
+  api.failLists(429, 1, { continued: true });
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
+  t.is(api.listRequests('Route'), 1, 'the first page was not read again');
+  t.is(api.continuedPages('Route'), 2, 'the refused second page, then the same page again');
+  t.is(await restarts(metrics, 'routes'), 0, 'the read was not started over');
+});
+
 test('an invalid object is counted and its previous good version stays', async (t) => {
   const { api, store, source, metrics } = await setUp(t);
   api.create(route('a', 'r'));

@@ -69,7 +69,7 @@ export class FakeApiServer {
   #watches = new Set<WatchStream>();
   #sockets = new Set<Socket>();
   #stalled = false;
-  #listFailures: { status: number; remaining: number } | null = null;
+  #listFailures: { status: number; remaining: number; continued: boolean } | null = null;
   #writeFailures: { status: number; remaining: number; retryAfterSeconds?: number } | null = null;
   #listCount = new Map<string, number>();
   #listVersions = new Map<string, string[]>();
@@ -222,9 +222,12 @@ export class FakeApiServer {
     this.#writeFailures = count > 0 ? { status, remaining: count, retryAfterSeconds } : null;
   }
 
-  /** The next `count` reads of a whole state (LIST requests, and watch-list requests) fail with this status. */
-  failLists(status: 500 | 429, count: number): void {
-    this.#listFailures = count > 0 ? { status, remaining: count } : null;
+  /**
+   * The next `count` reads of a whole state (LIST requests, and watch-list requests) fail with this
+   * status; with `continued`, only pages after a list's first.
+   */
+  failLists(status: 500 | 429, count: number, options: { continued?: boolean } = {}): void {
+    this.#listFailures = count > 0 ? { status, remaining: count, continued: options.continued ?? false } : null;
   }
 
   /**
@@ -372,7 +375,7 @@ export class FakeApiServer {
       this.#listVersions.set(resource.plural, [...(this.#listVersions.get(resource.plural) ?? []), asked]);
     }
     if (continueToken !== '') this.#pageCount.set(resource.plural, (this.#pageCount.get(resource.plural) ?? 0) + 1);
-    if (this.#listFailures) {
+    if (this.#listFailures && (!this.#listFailures.continued || continueToken !== '')) {
       const { status } = this.#listFailures;
       if (--this.#listFailures.remaining <= 0) this.#listFailures = null;
       if (status === 429) res.setHeader('retry-after', '0');
@@ -429,7 +432,7 @@ export class FakeApiServer {
     const watchList = sendInitialEvents && rvText === '';
     if (watchList) {
       this.#watchListCount.set(resource.plural, (this.#watchListCount.get(resource.plural) ?? 0) + 1);
-      if (this.#listFailures) {
+      if (this.#listFailures && !this.#listFailures.continued) {
         const { status } = this.#listFailures;
         if (--this.#listFailures.remaining <= 0) this.#listFailures = null;
         if (status === 429) res.setHeader('retry-after', '0');
