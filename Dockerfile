@@ -4,10 +4,15 @@
 # ---- build: compile src/ to dist/ with the dev toolchain (TypeScript)
 FROM node:24-slim AS build
 WORKDIR /app
+# A C compiler for native/malloc-trim.c (src/malloc-trim.ts: gives malloc's free memory back).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY native ./native
 RUN npm run build
 
 # ---- runtime: production dependencies and dist/ only

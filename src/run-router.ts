@@ -7,6 +7,7 @@ import { createRouter } from './embed.ts';
 import { loadPluginRegistry, PluginLoadError, type PluginRegistry } from './pipeline/plugin-registry.ts';
 import { MIDDLEWARE_BUILTINS } from './plugins/middleware-builtins.ts';
 import { releaseStartupMemory } from './release-startup-memory.ts';
+import { startMallocTrimming } from './malloc-trim.ts';
 
 /** Start a router and keep it running until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runRouter(config: RouterConfig): Promise<number> {
@@ -43,6 +44,9 @@ export async function runRouter(config: RouterConfig): Promise<number> {
     // The initial load is done (table built): let V8 give back what it grew for it, before the
     // router says it is ready (at 100k routes this collection takes seconds).
     await router.start({ beforeServing: () => releaseStartupMemory(logger) });
+    // From then on, what bursts free (every route's first connections, a resync) goes back to
+    // the kernel within one interval rather than staying in malloc's arenas.
+    startMallocTrimming();
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, 'startup failed');
     await flushLog(logger);

@@ -5,7 +5,7 @@
 // haproxy.router.openshift.io/disable_cookies turns it off. Not for passthrough routes (the
 // router never sees their HTTP) nor HTTPRoutes (not Gateway API behaviour).
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Type } from 'typebox';
 import { booleanAnnotation, invalidAnnotation, oneOf } from '../annotation-values.ts';
 import { findStickyMember, stickyCookie } from '../balance/sticky-cookie.ts';
@@ -82,5 +82,5 @@ export const stickyCookiePolicy = builtinPolicy({
 /** OpenShift names the sticky cookie after a hash of the backend; so do we (stable across replicas). */
 export function defaultCookieName(routeKey: string): string {
   // Hex of 16 bytes, not a slice of the 64-character hex (which would keep that alive per route).
-  return createHash('sha256').update(routeKey).digest().toString('hex', 0, 16);
+  return hash('sha256', routeKey, 'buffer').toString('hex', 0, 16);
 }
