@@ -11,9 +11,16 @@
 // keep-alive on an edge route with an ECDSA P-256 certificate, as `npm run bench` measures it:
 // the TLS record work and the HTTPS listener's path, which the plain case does not reach).
 //
+// The count is of every thread, V8's background compiler among them: after a short warm-up it
+// counts TurboFan still compiling the hot path (500 warm-up requests: 266k per plain request;
+// 12,000: 196k, the same build), and a build with more JavaScript on that path pays more of it
+// then. Hence a warm-up of 10,000 requests by default — several minutes per build under valgrind.
+// Compare builds at the same warm-up, and check a difference against CPU seconds per request at
+// steady state (bench/ab.ts): it is what counts.
+//
 // Env: BENCH_CLI (a build's dist/cli.js; default this one), BENCH_BASE (another build's, measured
 // the same way after it: before/after), BENCH_REQUESTS (default 2000), BENCH_WARMUP (default
-// 500), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated),
+// 10000), BENCH_CONCURRENCY (keep-alive connections, default 4), BENCH_CASES (comma-separated),
 // BENCH_WORKERS (the router's --workers, default 0: worker threads are counted with the process;
 // the worker processes of builds before worker threads too, callgrind following the children).
 // With workers, warm up longer (each thread compiles its own code): BENCH_WARMUP × workers.
@@ -38,7 +45,7 @@ import { benchCertificate, benchServiceYaml } from './fixtures.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
-const warmup = Number(process.env.BENCH_WARMUP ?? 500);
+const warmup = Number(process.env.BENCH_WARMUP ?? 10_000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const onlyCases = process.env.BENCH_CASES ? new Set(process.env.BENCH_CASES.split(',')) : null;
 const workers = Number(process.env.BENCH_WORKERS ?? 0);

@@ -34,6 +34,12 @@ export class PowerOfTwoChoicesBalancer implements Balancer {
 
   pick(_clientIp: string, now: number, exclude?: Excluded): Member | null {
     if (this.#total === 0) return null;
+    // One member (a single-endpoint service, common): no second candidate to draw — the second
+    // draw would spend four random draws and a scan to find none.
+    if (this.#members.length === 1) {
+      const only = this.#members[0];
+      return isCandidate(only, this.#weights[0], now, exclude) ? only : null;
+    }
     const first = this.#draw(now, exclude, -1);
     if (first < 0) return null;
     const second = this.#draw(now, exclude, first);

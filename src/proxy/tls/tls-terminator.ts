@@ -216,6 +216,12 @@ export class TlsTerminator {
     return isMisdirectedRequest(this.#lookup, tagged[kSni]!, entryKey, host);
   }
 
+  /** The connection's SNI selected a host's own certificate: its requests are checked for 421. */
+  #bound(socket: unknown): boolean {
+    const entryKey = (socket as TaggedSocket)[kSniEntryKey];
+    return entryKey !== null && entryKey !== undefined;
+  }
+
   /** A new connection from `remote` is accepted unless its client is over its HTTP/2 glitch budget. */
   acceptsClient(remote: string | undefined): boolean {
     return this.#h2.acceptsClient(remote);
@@ -224,7 +230,9 @@ export class TlsTerminator {
   #route(req: IncomingMessage, res: ServerResponse): void {
     // The host as the request means it (an absolute-form authority wins over Host) before it is
     // compared with the SNI; a head checkRequestHead refuses is refused by the handler.
-    if (checkRequestHead(req) === null && this.#misdirected(req.socket, req.headers.host ?? '')) {
+    // Only a connection bound to a host entry can be misdirected: the others (no SNI, the default
+    // certificate) skip the head check here, which the handler makes anyway.
+    if (this.#bound(req.socket) && checkRequestHead(req) === null && this.#misdirected(req.socket, req.headers.host ?? '')) {
       sendError(res, ProxyErrors.MISDIRECTED);
       return;
     }
@@ -234,7 +242,7 @@ export class TlsTerminator {
   #routeStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
     // A plain CONNECT is refused (405) whatever its authority says: it names no host of ours.
     const plainConnect = headers[':method'] === 'CONNECT' && headers[':protocol'] === undefined;
-    if (!plainConnect && checkStreamHead(headers, rawHeaders) === null &&
+    if (!plainConnect && this.#bound(stream.session!.socket) && checkStreamHead(headers, rawHeaders) === null &&
       this.#misdirected(stream.session!.socket, headers.host ?? (headers[':authority'] as string | undefined) ?? '')) {
       sendStreamError(stream, headers, ProxyErrors.MISDIRECTED);
       return;
@@ -243,7 +251,7 @@ export class TlsTerminator {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (checkRequestHead(req) === null && this.#misdirected(req.socket, req.headers.host ?? '')) {
+    if (this.#bound(req.socket) && checkRequestHead(req) === null && this.#misdirected(req.socket, req.headers.host ?? '')) {
       writeRawError(socket, ProxyErrors.MISDIRECTED);
       return;
     }
