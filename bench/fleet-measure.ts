@@ -128,6 +128,14 @@ export interface ApiServerTotals {
   etcdLists: number;
   /** Consistent reads the watch cache could not serve in time, served from etcd instead. */
   cacheFallbacks: number;
+  /**
+   * Objects kube-apiserver read from etcd for lists (apiserver_storage_list_fetched_objects_total,
+   * all resources): besides the fallbacks above, continue pages whose snapshot the watch cache no
+   * longer holds, and its own consistency checks (every 5-7.5 min a full list of each resource).
+   */
+  etcdObjects: number;
+  /** Those consistency checks so far (apiserver_storage_consistency_checks_total). */
+  consistencyChecks: number;
 }
 
 /**
@@ -148,7 +156,11 @@ export async function apfTotals(cluster: RealCluster): Promise<ApiServerTotals> 
   let cacheLists = 0;
   let etcdLists = 0;
   let cacheFallbacks = 0;
+  let etcdObjects = 0;
+  let consistencyChecks = 0;
   for (const line of text.split('\n')) {
+    if (line.startsWith('apiserver_storage_list_fetched_objects_total{')) etcdObjects += Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith('apiserver_storage_consistency_checks_total{')) consistencyChecks += Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('apiserver_watch_cache_consistent_read_total{') && line.includes('fallback="true"')) cacheFallbacks += Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('apiserver_cache_list_total{')) cacheLists += Number(line.slice(line.lastIndexOf(' ') + 1));
     else if (line.startsWith('apiserver_storage_list_total{')) etcdLists += Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -161,7 +173,7 @@ export async function apfTotals(cluster: RealCluster): Promise<ApiServerTotals> 
     if (line.startsWith('apiserver_flowcontrol_request_wait_duration_seconds_sum{')) waitSeconds += Number(line.slice(line.lastIndexOf(' ') + 1));
     else if (line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) rejected += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu, gcCycles, cacheLists, etcdLists, cacheFallbacks };
+  return { waitSeconds, rejected, allocatedBytes, gcCpu, allCpu, idleCpu, gcCycles, cacheLists, etcdLists, cacheFallbacks, etcdObjects, consistencyChecks };
 }
 
 export function percentile(values: readonly number[], p: number): number {

@@ -14,8 +14,8 @@
 // - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
 //   pass time, its RSS against the followers';
 // - rolling restart: each router stopped and started again in turn (the default reads:
-//   --watch-list=auto); then again reading every kind by paged lists (--watch-list=false), again
-//   every kind by watch-list (--watch-list=true, phase `watchlist`), again reading everything as
+//   --watch-list=true); then again reading every kind by paged lists (--watch-list=false), again
+//   with --watch-list=true (phase `watchlist`, as the default), again reading everything as
 //   JSON (--kube-protobuf=false), and again with another build (FLEET_COMPARE_CLI, e.g. main's);
 // - restart storm: every router SIGKILLed and started again at once;
 // - cold starts again (`coldcompare`, with FLEET_COMPARE_CLI): all stopped, every status cleared, all started
@@ -112,6 +112,9 @@ interface PhaseRow {
   etcdLists: number;
   /** Of the consistent reads, those the watch cache could not serve in time (then served from etcd). */
   cacheFallbacks: number;
+  /** Objects the API server read from etcd for lists, and its cache consistency checks (each reads a whole resource). */
+  etcdObjects: number;
+  consistencyChecks: number;
   /** CPU seconds of the router processes (primaries) that ran through the whole phase, summed. */
   routerCpuS: number;
   /** All routers' requests in the phase by kind (audit log): lists, watches, status writes (PATCH/PUT), status reads (GET). */
@@ -209,6 +212,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     mbDown: round1(mean(routers.map((r, i) => (r.proxy.bytes().down - down0[i]!) / 2 ** 20))),
     apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
     cacheLists: apf1.cacheLists - apf0.cacheLists, etcdLists: apf1.etcdLists - apf0.etcdLists, cacheFallbacks: apf1.cacheFallbacks - apf0.cacheFallbacks,
+    etcdObjects: apf1.etcdObjects - apf0.etcdObjects, consistencyChecks: apf1.consistencyChecks - apf0.consistencyChecks,
     routerCpuS: round1(routerCpuS),
     lists: sum([...requests.values()].map((c) => c.lists)), watches: sum([...requests.values()].map((c) => c.watches)),
     statusWrites: sum([...requests.values()].map((c) => c.status - c.statusGets)), statusReads: sum([...requests.values()].map((c) => c.statusGets)),
@@ -541,7 +545,7 @@ function printTable(): void {
     ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
     ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['lists cache/etcd (fallbacks)', (r) => `${r.cacheLists}/${r.etcdLists} (${r.cacheFallbacks})`],
-    ['routers: lists/watches/status writes/reads', (r) => `${r.lists}/${r.watches}/${r.statusWrites}/${r.statusReads}`], ['watchers closed', (r) => r.watchersClosed], ['informer restarts', (r) => `${r.informerRestarts}${r.restartReasons ? ` (${r.restartReasons})` : ''}`], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
+    ['objects from etcd (checks)', (r) => `${r.etcdObjects} (${r.consistencyChecks})`], ['routers: lists/watches/status writes/reads', (r) => `${r.lists}/${r.watches}/${r.statusWrites}/${r.statusReads}`], ['watchers closed', (r) => r.watchersClosed], ['informer restarts', (r) => `${r.informerRestarts}${r.restartReasons ? ` (${r.restartReasons})` : ''}`], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));

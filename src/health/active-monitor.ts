@@ -63,7 +63,6 @@ const UP = 1;
 const IN_BUCKET = 2;
 const STOPPED = 4;
 const LAST_HEALTHY = 8;
-const HAS_LAST = 16;
 
 /**
  * One probe loop: an endpoint and one check, with its rise/fall state. Its four flags share one
@@ -84,14 +83,10 @@ class ProbeLoop {
    * and dropped with its verdict: 30,000 idle loops at 10k routes kept 13 MB of idle probes.
    */
   probe: Probe<ProbeLoop> | null = null;
-  /**
-   * When the next probe is due, in ms after the monitor's origin (its clock when it was made); it
-   * sits in the bucket of tick ceil(dueAt / TICK_MS). Relative, so a small integer: a time since
-   * the epoch is past a small integer's range, a heap number per loop (30,000 at 10k routes).
-   */
-  due = 0;
-  /** The last finished probe: when it started (ms after the origin, once hasLast) and what it saw (its verdict: lastHealthy). */
-  last = 0;
+  /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
+  dueAt = 0;
+  /** The last finished probe: when it started (ms) and what it saw (its verdict: lastHealthy); lastAt -1 before the first. */
+  lastAt = -1;
   lastReason = '';
   #flags = UP;
 
@@ -118,8 +113,6 @@ class ProbeLoop {
   set stopped(on: boolean) { this.#set(STOPPED, on); }
   get lastHealthy(): boolean { return (this.#flags & LAST_HEALTHY) !== 0; }
   set lastHealthy(on: boolean) { this.#set(LAST_HEALTHY, on); }
-  get hasLast(): boolean { return (this.#flags & HAS_LAST) !== 0; }
-  set hasLast(on: boolean) { this.#set(HAS_LAST, on); }
 }
 
 export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
@@ -152,8 +145,6 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
   /** Probe intervals, timeouts and start times (tests inject a manual clock). */
   readonly #clock: Clock;
-  /** Loops keep their times relative to this (ms since the epoch when the monitor was made). */
-  readonly #origin: number;
 
   constructor(options: { logger: Logger; maxConcurrent?: number; defaultDestinationCA?: string | null; clock?: Clock }) {
     super();
@@ -163,7 +154,6 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#maxConcurrent = max;
     this.#defaultCA = options.defaultDestinationCA ?? null;
     this.#clock = options.clock ?? systemClock;
-    this.#origin = this.#clock.now();
   }
 
   /**
@@ -229,9 +219,9 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
   lastProbe(endpointId: string): { healthy: boolean; at: number; reason: string } | undefined {
     let latest: ProbeLoop | null = null;
     for (let loop = this.#loops.get(endpointId) ?? null; loop !== null; loop = loop.next) {
-      if (loop.hasLast && (latest === null || loop.last > latest.last)) latest = loop;
+      if (loop.lastAt >= 0 && (latest === null || loop.lastAt > latest.lastAt)) latest = loop;
     }
-    return latest === null ? undefined : { healthy: latest.lastHealthy, at: this.#origin + latest.last, reason: latest.lastReason };
+    return latest === null ? undefined : { healthy: latest.lastHealthy, at: latest.lastAt, reason: latest.lastReason };
   }
 
   /** Number of probe loops running (one per distinct endpoint id + check). */
@@ -340,7 +330,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
 
   /** Put the loop's next probe, due at `dueAt`, in its tick's bucket. */
   #schedule(loop: ProbeLoop, dueAt: number): void {
-    loop.due = dueAt - this.#origin;
+    loop.dueAt = dueAt;
     const tick = Math.ceil(dueAt / TICK_MS);
     loop.inBucket = true;
     const bucket = this.#buckets.get(tick);
@@ -394,7 +384,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     this.#rate -= 1 / settings.intervalMs;
     if (--settings.loops === 0) this.#settings.delete(settings.fingerprint);
     if (loop.inBucket) {
-      const bucket = this.#buckets.get(Math.ceil((this.#origin + loop.due) / TICK_MS));
+      const bucket = this.#buckets.get(Math.ceil(loop.dueAt / TICK_MS));
       const at = bucket?.indexOf(loop) ?? -1;
       if (at !== -1) bucket!.splice(at, 1); // an emptied bucket stays until its tick: the heap keeps its tick
       loop.inBucket = false;
@@ -448,8 +438,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
     }
     if (!loop.stopped && !this.#stopped) {
       this.emit('check', loop.endpoint, healthy, startedAt, reason);
-      loop.last = startedAt - this.#origin;
-      loop.hasLast = true;
+      loop.lastAt = startedAt;
       loop.lastHealthy = healthy;
       loop.lastReason = reason;
       this.#apply(loop, healthy, reason, startedAt);
@@ -458,7 +447,7 @@ export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {
         // still ahead, when a probe outlasted its interval).
         const now = this.#clock.now();
         const interval = loop.settings.intervalMs;
-        let next = this.#origin + loop.due + interval;
+        let next = loop.dueAt + interval;
         if (next <= now) next += Math.ceil((now - next + 1) / interval) * interval;
         this.#schedule(loop, next);
       }

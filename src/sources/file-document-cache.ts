@@ -57,7 +57,9 @@ export class FileDocumentCache {
       }
       next[p] = parsed;
       const relative = parsed.relative;
-      for (let i = 0; i < parsed.documents.length; i++) documents.push(at(parsed.documents[i]!, piece.document, relative === null ? 0 : relative[i]!));
+      const own = parsed.documents;
+      if (!Array.isArray(own)) documents.push(at(own, piece.document, 0));
+      else for (let i = 0; i < own.length; i++) documents.push(at(own[i]!, piece.document, relative === null ? 0 : relative[i]!));
     }
     this.#pieces = next; // pieces gone from the file are forgotten with the old text
     return documents;
@@ -70,9 +72,10 @@ const REALIGN_WINDOW = 16;
 /**
  * A piece's digest, its documents and each one's document index relative to the piece (null
  * when all are 0: one document, or one List — every piece cut at a marker). Kept for every
- * document of the file, so kept small: one object, arrays of exactly their length.
+ * document of the file, so kept small: one object, arrays of exactly their length, and a
+ * piece's one document at index 0 (nearly every piece) itself, not in an array (56 bytes).
  */
-interface ParsedPiece { digest: string; documents: FileDocument[]; relative: number[] | null }
+interface ParsedPiece { digest: string; documents: FileDocument | FileDocument[]; relative: number[] | null }
 
 /**
  * A text's MD5 as a 16-character one-byte string (32 bytes on the heap), made without a Buffer:
@@ -149,6 +152,7 @@ function parsePiece(piece: Piece, file: string, digest: string): ParsedPiece {
     if (doc.identity) doc.identity = { kind: doc.identity.kind, key: objectKey(doc.result.kind, object.metadata) };
   }
   const relative = documents.some((d) => d.document !== 0) ? documents.map((d) => d.document) : null;
+  if (documents.length === 1 && relative === null) return { digest, documents: documents[0]!, relative };
   // slice(): an exact-length copy (the parser's push-grown array has room for 17).
   return { digest, documents: documents.slice(), relative };
 }

@@ -57,9 +57,14 @@ const PAGED_PROTOBUF_KINDS: ReadonlySet<Kind> = new Set(['Service']);
  * by list (10k Routes: 0.78–0.81 against 0.47–0.58 CPU-s, net medians; it encodes each object,
  * then scans the JSON again to embed it in its watch event, and deep-copies each initial event),
  * while for protobuf the two are close (bench/apiserver-cost.ts COST_PARTS=strategies,
- * DESIGN.md). The pages come from the watch cache (a consistent read at the current
- * resourceVersion, the continue pages from the same snapshot), not from etcd; the watch goes on
- * from the list's resourceVersion.
+ * DESIGN.md). The first page comes from the watch cache (a consistent read at the current
+ * resourceVersion); the continue pages from the cache's snapshot at that resourceVersion while it
+ * holds one, else from etcd: kube-apiserver 1.34+ (ListFromCacheSnapshot) drops a kind's snapshots
+ * older than each compaction, and takes new ones only when the kind changes, so once a compaction
+ * has passed a kind's last change every continue page of it is read from etcd and decoded (README,
+ * Fleet: restarts and storms of 20 routers cost it up to twice as much). Hence not the default
+ * (`true`: every kind by watch-list, always from the cache). The watch goes on from the list's
+ * resourceVersion.
  */
 export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList' | 'kubeProtobuf'>): 'watch-list' | 'pages' {
   if (config.watchList === 'true') return 'watch-list';

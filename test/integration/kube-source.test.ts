@@ -102,9 +102,24 @@ test('watch-list: one request per informer reads the state and goes on watching;
   t.is(await restarts(metrics, 'routes'), 0);
 });
 
-test('--watch-list=auto (the default): kinds read as protobuf by watch-list but Services, JSON kinds (Routes) by paged lists, and each goes on watching', async (t) => {
-  t.is(defaultConfig().watchList, 'auto');
+test('the default (--watch-list=true): every kind by watch-list, no list, and each goes on watching', async (t) => {
+  t.is(defaultConfig().watchList, 'true');
   const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
+  for (const kind of ['Route', 'Service', 'EndpointSlice', 'Ingress', 'IngressClass'] as const) {
+    t.is(api.watchListRequests(kind), 1, `${kind}: watch-list`);
+    t.is(api.listRequests(kind), 0, `${kind}: no list`);
+  }
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(api.watchRequests('Route'), 1, 'the same stream carries the changes');
+  t.is(await restarts(metrics, 'routes'), 0);
+});
+
+test('--watch-list=auto: kinds read as protobuf by watch-list but Services, JSON kinds (Routes) by paged lists, and each goes on watching', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'auto' }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
@@ -123,7 +138,7 @@ test('--watch-list=auto (the default): kinds read as protobuf by watch-list but 
 });
 
 test('--watch-list=auto with --kube-protobuf=false: every kind is JSON, so every kind by paged lists', async (t) => {
-  const { api, source } = await setUp(t, { kubeProtobuf: false });
+  const { api, source } = await setUp(t, { watchList: 'auto', kubeProtobuf: false });
   await source.start();
   for (const kind of ['Route', 'Service', 'EndpointSlice'] as const) {
     t.is(api.listRequests(kind), 1, `${kind}: a list`);

@@ -222,8 +222,7 @@ test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapsh
     }
     await cluster.must('DELETE', `${routes(ns)}/r6`);
   };
-  const config = { ...defaultConfig(), kubeconfig, namespace: ns };
-  t.is(config.watchList, 'auto');
+  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'auto' as const };
   const store = new ObjectStore();
   const source = new KubernetesSource({ config, store, logger: silentLogger, client, listPageSize: 2 });
   t.teardown(async () => { await source.stop(); await client.close(); });

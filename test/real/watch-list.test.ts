@@ -1,9 +1,9 @@
 // Start-up on a real kube-apiserver (v1.36, WatchList on by default) every way (issue 25): a
 // router with --watch-list=true reads the initial state through watch-list — one watch with
 // sendInitialEvents=true per kind, no list; one with --watch-list=false through paged lists; and
-// one with the default (auto) reads Services and EndpointSlices (protobuf) by watch-list and the
+// one with --watch-list=auto reads EndpointSlices (protobuf) by watch-list and Services and the
 // Routes (a custom resource: JSON) by paged lists. Each serves the same first table at readiness,
-// built by one table update.
+// built by one table update. (The default is true.)
 
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
@@ -80,15 +80,15 @@ async function servedTable(router: RouterProcess): Promise<{ hosts: unknown[]; u
   return { hosts: [...view.hosts].sort((a, b) => a.host.localeCompare(b.host)), updates };
 }
 
-test.serial('watch-list, paged lists and the default (both by kind): the same first table at readiness, read each its own way', async (t) => {
+test.serial('watch-list, paged lists and auto (both by kind): the same first table at readiness, read each its own way', async (t) => {
   t.timeout(240_000);
-  const [streamed, paged, mixed] = await Promise.all([start('by-watch-list', 'true'), start('by-pages', 'false'), start('by-default', undefined)]);
+  const [streamed, paged, mixed] = await Promise.all([start('by-watch-list', 'true'), start('by-pages', 'false'), start('by-auto', 'auto')]);
   // At readiness, before anything else changes: the first table, built once.
   const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(mixed)]);
   t.is(a.hosts.length, ROUTES);
   t.is(a.updates, 1, 'watch-list: one table update at readiness');
   t.is(b.updates, 1, 'paged lists: one table update at readiness');
-  t.is(c.updates, 1, 'the default: one table update at readiness');
+  t.is(c.updates, 1, 'auto: one table update at readiness');
   t.deepEqual(a.hosts, b.hosts);
   t.deepEqual(c.hosts, a.hosts);
   const last = a.hosts.find((h: any) => h.host === `r${ROUTES - 1}.apps.example.com`) as any;
@@ -115,12 +115,12 @@ test.serial('watch-list, paged lists and the default (both by kind): the same fi
   };
   const byWatchList = requestsOf('by-watch-list');
   const byPages = requestsOf('by-pages');
-  const byDefault = requestsOf('by-default');
+  const byAuto = requestsOf('by-auto');
   for (const kind of STATE_KINDS) {
     readByWatchList(byWatchList, kind, '--watch-list=true');
     readByPages(byPages, kind, '--watch-list=false');
-    if (kind === 'routes' || kind === 'services') readByPages(byDefault, kind, 'default');
-    else readByWatchList(byDefault, kind, 'default');
+    if (kind === 'routes' || kind === 'services') readByPages(byAuto, kind, '--watch-list=auto');
+    else readByWatchList(byAuto, kind, '--watch-list=auto');
   }
   for (const router of [streamed, mixed]) t.false(router.logs.some((l) => String(l.msg).includes('does not stream lists')), 'the server did not refuse watch-list');
 });

@@ -21,9 +21,9 @@ test('booleans: bare flag, =false, env', (t) => {
   t.true(parseConfig([], { ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK: 'true' }).disableNamespaceOwnershipCheck);
 });
 
-test('--watch-list: auto by default; true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
+test('--watch-list: true by default (every kind by watch-list); auto, true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
   const { configFromOptions } = await import('../../src/config.ts');
-  t.is(parseConfig([], {}).watchList, 'auto');
+  t.is(parseConfig([], {}).watchList, 'true');
   t.is(parseConfig(['--watch-list'], {}).watchList, 'true');
   t.is(parseConfig(['--watch-list=false'], {}).watchList, 'false');
   t.is(parseConfig(['--watch-list=auto'], {}).watchList, 'auto');
