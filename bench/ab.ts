@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startJsonLine } from './processes.ts';
 import { childPids } from './proc.ts';
-import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, startNginxBackend } from './fixtures.ts';
+import { benchCertificate, benchEdgeRouteYaml, benchPluginArgs, benchPluginsYaml, benchServiceYaml, startNginxBackend } from './fixtures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -79,21 +79,8 @@ const tls = benchCertificate(dir, HOST);
 const backend = await startNginxBackend(dir);
 const backendPids = () => [backend.child.pid!, ...childPids(backend.child.pid!)];
 const routes = path.join(dir, 'routes.yaml');
-const PLUGINS_HOST = 'bench-plugins.local';
-writeFileSync(routes, `${benchServiceYaml(backend.port)}---\n${benchEdgeRouteYaml(HOST, tls, 'Allow')}${withPlugins ? `---
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata:
-  name: bench-plugins
-  annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
-spec: { host: ${PLUGINS_HOST}, to: { kind: Service, name: bench } }
-${['set', 'check', 'log'].map((name, i) => `---
-apiVersion: switchyard.io/v1alpha1
-kind: Middleware
-metadata: { name: ${name} }
-spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
-`).join('')}` : ''}`);
-const pluginArgs = withPlugins ? ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]) : [];
+writeFileSync(routes, `${benchServiceYaml(backend.port)}---\n${benchEdgeRouteYaml(HOST, tls, 'Allow')}${withPlugins ? benchPluginsYaml() : ''}`);
+const pluginArgs = withPlugins ? benchPluginArgs() : [];
 
 const routers: Array<{ spec: PeerSpec; pid: number; ports: { http: number; https: number }; child: import('node:child_process').ChildProcess }> = [];
 for (const spec of specs) {

@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { children, waitForPort } from './processes.ts';
 import { freePort } from '../test/support/ports.ts';
 import { LARGE_JSON } from './large-json.ts';
@@ -91,4 +92,31 @@ ${indent(tls.cert)}
     key: |
 ${indent(tls.key)}
 `;
+}
+
+/** Host of the route with three trivial plugins (bench/plugins/): a plugin chain's cost per request. */
+export const BENCH_PLUGINS_HOST = 'bench-plugins.local';
+
+/** Route `bench-plugins` on BENCH_PLUGINS_HOST and its three Middlewares, as YAML documents each beginning with `---`. */
+export function benchPluginsYaml(): string {
+  const middlewares = [['set', 'bench-set-header'], ['check', 'bench-check-header'], ['log', 'bench-log']];
+  return `---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata:
+  name: bench-plugins
+  annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
+spec: { host: ${BENCH_PLUGINS_HOST}, to: { kind: Service, name: bench } }
+${middlewares.map(([name, plugin]) => `---
+apiVersion: switchyard.io/v1alpha1
+kind: Middleware
+metadata: { name: ${name} }
+spec: { plugin: ${plugin} }
+`).join('')}`;
+}
+
+/** The router's `--plugin` flags that load the plugins benchPluginsYaml's Middlewares name. */
+export function benchPluginArgs(): string[] {
+  const plugins = path.join(path.dirname(fileURLToPath(import.meta.url)), 'plugins');
+  return ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(plugins, `${p}.ts`)]);
 }

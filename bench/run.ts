@@ -53,7 +53,7 @@ import http from 'node:http';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
 import { freePort } from '../test/support/ports.ts';
-import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, spawnNginx, startNginxBackend, writeNginxConfig, type BenchCertificate } from './fixtures.ts';
+import { BENCH_PLUGINS_HOST, benchCertificate, benchEdgeRouteYaml, benchPluginArgs, benchPluginsYaml, benchServiceYaml, spawnNginx, startNginxBackend, writeNginxConfig, type BenchCertificate } from './fixtures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -79,7 +79,6 @@ const LARGE_BODY_WARMUP = Math.min(warmupRequests, 5_000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const only = process.env.BENCH_PEERS ? new Set(process.env.BENCH_PEERS.split(',')) : null;
 const HOST = 'bench.local';
-const PLUGINS_HOST = 'bench-plugins.local';
 const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
 const connectionClose = process.env.BENCH_CONNECTION_CLOSE === '1';
 const withPlugins = process.env.BENCH_PLUGINS !== '0';
@@ -220,14 +219,7 @@ function peers(dir: string, backend: number, tls: BenchCertificate, running: Map
   }
   const routes = path.join(dir, 'routes.yaml');
   writeFileSync(routes, `${benchServiceYaml(backend)}---
-${benchEdgeRouteYaml(HOST, tls, 'Allow')}---
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata:
-  name: bench-plugins
-  annotations: { haproxy.router.openshift.io/disable_cookies: "true", switchyard.io/middlewares: "set, check, log" }
-spec: { host: ${PLUGINS_HOST}, to: { kind: Service, name: bench } }
----
+${benchEdgeRouteYaml(HOST, tls, 'Allow')}${benchPluginsYaml()}---
 apiVersion: route.openshift.io/v1
 kind: Route
 metadata:
@@ -239,13 +231,8 @@ apiVersion: switchyard.io/v1alpha1
 kind: Middleware
 metadata: { name: gzip }
 spec: { plugin: compress, config: { encodings: [gzip] } }
-${['set', 'check', 'log'].map((name, i) => `---
-apiVersion: switchyard.io/v1alpha1
-kind: Middleware
-metadata: { name: ${name} }
-spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
-`).join('')}`);
-  const pluginArgs = ['set-header', 'check-header', 'log-phase'].flatMap((p) => ['--plugin', path.join(here, 'plugins', `${p}.ts`)]);
+`);
+  const pluginArgs = benchPluginArgs();
   for (const workers of [0, 1, 2]) {
     list.push({ name: `switchyard-${workers}`, label: workers === 0 ? 'switchyard one process' : `switchyard --workers ${workers}`, tls: workers === 0, threads: Math.max(1, workers), async start() {
       const { child, line } = await startJsonLine(process.execPath, [cli, 'run', '--file', routes, '--bind', '127.0.0.1',
@@ -279,7 +266,7 @@ spec: { plugin: ${['bench-set-header', 'bench-check-header', 'bench-log'][i]} }
     }
     if (workers === 0 && withPlugins) {
       // The same process, another route: measured in its own turn of each round.
-      list.push({ name: 'switchyard-plugins', label: '  same process, route with 3 trivial plugins', tls: false, host: PLUGINS_HOST, async start() {
+      list.push({ name: 'switchyard-plugins', label: '  same process, route with 3 trivial plugins', tls: false, host: BENCH_PLUGINS_HOST, async start() {
         const base = running.get('switchyard-0')!;
         return { ...base, stop: async () => {} };
       } });
