@@ -26,8 +26,12 @@ export interface OwnerState {
   candidates: RouteCandidate[];
   /** Verdicts of the per-candidate steps, by candidate key. */
   pre: CandidateVerdicts;
-  /** Host keys of the candidates that passed the per-candidate steps (they claim these hosts), no repeats. */
-  hostKeys: readonly string[];
+  /**
+   * Host keys of the candidates that passed the per-candidate steps (they claim these hosts), no
+   * repeats: the one key itself (nearly every owner), an array from two on, null for none. Read
+   * through hostKeysOf().
+   */
+  claimedHosts: string | readonly string[] | null;
   /** Domain groups in which it claims a wildcard (such a claim is judged against the whole group). */
   wildcardGroups: ReadonlySet<string>;
   /** Ingress spec.defaultBackend, when present and valid. */
@@ -40,7 +44,7 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
   const namespace = object.metadata.namespace ?? 'default';
   const state: OwnerState = {
     key: joined([kind, namespace, object.metadata.name], '/'), kind, namespace, name: object.metadata.name, object,
-    selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
+    selected: false, candidates: [], pre: new CandidateVerdicts(), claimedHosts: null, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (kind === 'Ingress' && !isOurIngress(object as Ingress, context.store, context.config)) return state;
   if (!ownerSelected(object, context).admitted) return state;
@@ -93,16 +97,26 @@ export class CandidateVerdicts {
 }
 
 /**
- * One OwnerState per Route and Ingress is kept for as long as it exists: its claims are an
- * array of exactly its length (most owners claim one host) and one shared empty set until it
- * claims a wildcard, instead of two Sets (~180 bytes each, per route).
+ * One OwnerState per Route and Ingress is kept for as long as it exists: its claims are the one
+ * host key itself (most owners claim one host; an array of one was 56 bytes per route) or an
+ * array of exactly their length, and one shared empty set until it claims a wildcard, instead of
+ * two Sets (~180 bytes each, per route).
  */
 const NO_HOSTS: readonly string[] = Object.freeze([]);
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
+/** The host keys an owner claims (see OwnerState.claimedHosts). */
+export function hostKeysOf(state: OwnerState): readonly string[] {
+  const claimed = state.claimedHosts;
+  return claimed === null ? NO_HOSTS : typeof claimed === 'string' ? [claimed] : claimed;
+}
+
 function claim(state: OwnerState, c: RouteCandidate): void {
   const host = hostKeyOf(c);
-  if (!state.hostKeys.includes(host)) state.hostKeys = state.hostKeys.concat(host);
+  const claimed = state.claimedHosts;
+  if (claimed === null) state.claimedHosts = host;
+  else if (typeof claimed === 'string') { if (claimed !== host) state.claimedHosts = [claimed, host]; }
+  else if (!claimed.includes(host)) state.claimedHosts = claimed.concat(host);
   if (c.wildcard) {
     const groups = state.wildcardGroups === NO_GROUPS ? (state.wildcardGroups = new Set<string>()) : state.wildcardGroups;
     (groups as Set<string>).add(domainGroupOf(c));
@@ -119,7 +133,7 @@ export function evaluateGatewayRouteOwner(route: GatewayRoute, candidates: reado
   const namespace = route.metadata.namespace ?? 'default';
   const state: OwnerState = {
     key: joined([route.kind, namespace, route.metadata.name], '/'), kind: route.kind, namespace, name: route.metadata.name, object: route,
-    selected: false, candidates: [], pre: new CandidateVerdicts(), hostKeys: NO_HOSTS, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
+    selected: false, candidates: [], pre: new CandidateVerdicts(), claimedHosts: null, wildcardGroups: NO_GROUPS, defaultCandidate: null, failure: null,
   };
   if (!ownerSelected(route, context).admitted) return state;
   state.selected = true;

@@ -21,7 +21,7 @@ import { compileHostEntry, compileRoute } from './compile.ts';
 import { newDeps } from './compile-endpoints.ts';
 import { HostDependencyIndex } from './host-dependencies.ts';
 import { SkippedEndpointsGauge } from './skipped-endpoints.ts';
-import { admissionResultOf, evaluateGatewayRouteOwner, evaluateOwner, type OwnerState } from './owner-state.ts';
+import { admissionResultOf, evaluateGatewayRouteOwner, evaluateOwner, hostKeysOf, type OwnerState } from './owner-state.ts';
 import { evaluateGateways, type GatewayEvaluation } from '../gateway/evaluate.ts';
 import { AddressPool } from '../gateway/address-pool.ts';
 import { GatewayAddresses } from '../gateway/gateway-addresses.ts';
@@ -334,7 +334,7 @@ export class Reconciler extends EventEmitter {
       const previous = this.#owners.get(ownerKey);
       if (previous) {
         this.#unindexOwner(previous);
-        for (const h of previous.hostKeys) judgeHosts.add(h);
+        for (const h of hostKeysOf(previous)) judgeHosts.add(h);
         for (const g of previous.wildcardGroups) fullGroups.add(g);
         if (isGatewayRouteKind(previous.kind)) for (const g of previous.wildcardGroups) deepChanged.add(g);
         if (previous.defaultCandidate) defaultDirty = true;
@@ -348,7 +348,7 @@ export class Reconciler extends EventEmitter {
         ? evaluateGatewayRouteOwner(object as GatewayRoute, this.#gateway?.candidates.get(ownerKey) ?? [], this.#context)
         : evaluateOwner(kind, object as Route | Ingress, this.#context);
       this.#indexOwner(next);
-      for (const h of next.hostKeys) judgeHosts.add(h);
+      for (const h of hostKeysOf(next)) judgeHosts.add(h);
       for (const g of next.wildcardGroups) fullGroups.add(g);
       if (isGatewayRouteKind(next.kind)) for (const g of next.wildcardGroups) deepChanged.add(g);
       if (next.defaultCandidate) defaultDirty = true;
@@ -390,7 +390,7 @@ export class Reconciler extends EventEmitter {
     this.#owners.set(state.key, state);
     addTo(this.#namespaceOwners, state.namespace, state.key);
     for (const c of state.candidates) for (const k of secretsReadByAdmission(c)) addTo(this.#secretOwners, k, state.key);
-    for (const h of state.hostKeys) {
+    for (const h of hostKeysOf(state)) {
       keyIndex.addTo(this.#hostClaimants, h, state.key);
       addTo(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
@@ -423,7 +423,7 @@ export class Reconciler extends EventEmitter {
     this.#owners.delete(state.key);
     removeFrom(this.#namespaceOwners, state.namespace, state.key);
     for (const c of state.candidates) for (const k of secretsReadByAdmission(c)) removeFrom(this.#secretOwners, k, state.key);
-    for (const h of state.hostKeys) {
+    for (const h of hostKeysOf(state)) {
       keyIndex.removeFrom(this.#hostClaimants, h, state.key);
       if (!this.#hostClaimants.has(h)) removeFrom(this.#groupHostKeys, domainGroupOfHostKey(h), h);
     }
