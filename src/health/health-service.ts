@@ -7,25 +7,28 @@
 import type { Logger } from '../log.ts';
 import type { CompiledRoute, HealthCheckSpec, TableDelta } from '../table/types.ts';
 import { ActiveHealthMonitor } from './active-monitor.ts';
-import type { EndpointState } from './endpoint-state.ts';
+import { EndpointState } from './endpoint-state.ts';
 import { EndpointRegistry } from './endpoint-registry.ts';
 import type { EndpointSlots } from '../shared-memory/endpoint-slots.ts';
 
 /** Pseudo host key for the Ingress default backend. */
 const DEFAULT_BACKEND = '\0default';
 
-/** Watched endpoints and their checks, alternating: [endpoint, check, endpoint, check, …]. */
+/**
+ * What a table key watches: when every route there checks alike (one check object: nearly
+ * always), that check and then its endpoints — [check, endpoint, endpoint, …] — else endpoints
+ * and their checks, alternating: [endpoint, check, endpoint, check, …].
+ */
 type WatchedPairs = Array<EndpointState | HealthCheckSpec>;
 
 export class HealthService {
   readonly registry: EndpointRegistry;
   /** The probes (the dashboard listens to its check/change events). */
   readonly monitor: ActiveHealthMonitor;
-  /** Targets watched for each host entry (and the default backend). */
   /**
-   * Per table key, what it watches as one flat array of exactly its length: endpoint, check,
-   * endpoint, check… (an array of { endpoint, check } objects grown by push was ~300 bytes per
-   * route at 10k routes, this ~100).
+   * Per table key (host entries and the default backend), what it watches as one flat array of
+   * exactly its length (see WatchedPairs; an array of { endpoint, check } objects grown by push
+   * was ~300 bytes per route at 10k routes, pairs ~100, one check and the endpoints ~80).
    */
   readonly #watched = new Map<string, WatchedPairs>();
 
@@ -53,11 +56,11 @@ export class HealthService {
     for (const entry of delta.upsert) swap(entry.key, entry.routes);
     for (const key of delta.remove) swap(key, null);
     if (delta.defaultBackend !== undefined) swap(DEFAULT_BACKEND, delta.defaultBackend === null ? null : [delta.defaultBackend]);
-    for (const pairs of replaced) {
-      for (let i = 0; i < pairs.length; i += 2) {
-        const endpoint = pairs[i] as EndpointState;
-        this.monitor.unwatch({ endpoint, check: pairs[i + 1] as HealthCheckSpec });
-        this.registry.release(endpoint);
+    for (const watched of replaced) {
+      if (watched[0] instanceof EndpointState) {
+        for (let i = 0; i < watched.length; i += 2) this.#unwatch(watched[i] as EndpointState, watched[i + 1] as HealthCheckSpec);
+      } else {
+        for (let i = 1; i < watched.length; i++) this.#unwatch(watched[i] as EndpointState, watched[0] as HealthCheckSpec);
       }
     }
   }
@@ -70,14 +73,25 @@ export class HealthService {
     this.monitor.stop();
   }
 
+  #unwatch(endpoint: EndpointState, check: HealthCheckSpec): void {
+    this.monitor.unwatch({ endpoint, check });
+    this.registry.release(endpoint);
+  }
+
   #targetsOf(routes: readonly CompiledRoute[]): WatchedPairs {
     let count = 0;
+    let one: HealthCheckSpec | null | undefined; // the one check of every checked route, null when they differ
     for (const route of routes) {
-      if (route.policy.healthCheck === null) continue;
+      const check = route.policy.healthCheck;
+      if (check === null) continue;
+      one = one === undefined || one === check ? check : null;
       for (const service of route.services) count += service.endpoints.length;
     }
-    const pairs: WatchedPairs = new Array(2 * count);
+    if (count === 0) return [];
+    const alike = one !== null && one !== undefined;
+    const watched: WatchedPairs = new Array(alike ? 1 + count : 2 * count);
     let i = 0;
+    if (alike) watched[i++] = one!;
     for (const route of routes) {
       const check: HealthCheckSpec | null = route.policy.healthCheck;
       if (check === null) continue;
@@ -85,11 +99,11 @@ export class HealthService {
         for (const ep of service.endpoints) {
           const endpoint = this.registry.acquire(ep);
           this.monitor.watch({ endpoint, check });
-          pairs[i++] = endpoint;
-          pairs[i++] = check;
+          watched[i++] = endpoint;
+          if (!alike) watched[i++] = check;
         }
       }
     }
-    return pairs;
+    return watched;
   }
 }

@@ -34,3 +34,22 @@ test('probes follow the deltas: start, survive a rebuild, stop on removal', (t) 
   health.apply({ version: 4, upsert: [], remove: [], defaultBackend: null });
   t.is(health.probes, 0);
 });
+
+test('a host whose routes check differently, or not at all, watches each endpoint with its own route check and lets go of all of them', (t) => {
+  const health = new HealthService({ logger: createLogger('silent') });
+  t.teardown(() => health.stop());
+  const http: HealthCheckSpec = { type: 'http', path: '/healthz', intervalMs: 60_000, timeoutMs: 1000, rise: 1, fall: 1 };
+  const other = { ...route('b', [2002, 2003]), policy: { ...route('b', []).policy, healthCheck: http } };
+  // Equal checks as distinct objects count as differing here: both are watched and both go.
+  const same = { ...route('c', [2004]), policy: { ...route('c', []).policy, healthCheck: { ...check } } };
+  health.apply({ version: 1, upsert: [{ key: 'x.test', routes: [route('a', [2001, 2002]), other, route('n', [2005], false), same] }], remove: [] });
+  t.is(health.probes, 5, 'tcp on 2001, 2002 and 2004 (one loop each), http on 2002 and 2003');
+  t.truthy(health.registry.get('id-2002'));
+  t.is(health.registry.get('id-2005'), undefined, 'a route without a check watches nothing');
+  health.apply({ version: 2, upsert: [{ key: 'x.test', routes: [route('a', [2001])] }], remove: [] });
+  t.is(health.probes, 1);
+  t.is(health.registry.get('id-2003'), undefined);
+  health.apply({ version: 3, upsert: [], remove: ['x.test'] });
+  t.is(health.probes, 0);
+  t.is(health.registry.size, 0);
+});
