@@ -17,7 +17,7 @@ import { AddressPool } from './gateway/address-pool.ts';
  * several times dearer than a list item (see DESIGN.md); `true` every kind by watch-list;
  * `false` every kind by paged lists.
  */
-export const WATCH_LIST_MODES = ['auto', 'true', 'false'] as const;
+export const WATCH_LIST_MODES = ['auto', 'true', 'false', 'list'] as const;
 export type WatchListSetting = typeof WATCH_LIST_MODES[number];
 
 export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'list' | 'enum';

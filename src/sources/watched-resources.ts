@@ -8,6 +8,7 @@
 // cluster's whole list.
 
 import type { RouterConfig } from '../config.ts';
+import type { InitialRead } from '../kube/informer.ts';
 import { PROTOBUF_KINDS } from '../kube/protobuf-objects.ts';
 import { collectionResource, groupVersionPath, namedResource, pluralOf, type WatchedResource } from '../kube/resources.ts';
 import type { Ingress, Kind, KubeObject, Route } from '../objects/types.ts';
@@ -66,7 +67,8 @@ const PAGED_PROTOBUF_KINDS: ReadonlySet<Kind> = new Set(['Service']);
  * (`true`: every kind by watch-list, always from the cache). The watch goes on from the list's
  * resourceVersion.
  */
-export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList' | 'kubeProtobuf'>): 'watch-list' | 'pages' {
+export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList' | 'kubeProtobuf'>): InitialRead {
+  if (config.watchList === 'list') return 'list';
   if (config.watchList === 'true') return 'watch-list';
   if (config.watchList === 'false') return 'pages';
   return config.kubeProtobuf && PROTOBUF_KINDS.has(kind) && !PAGED_PROTOBUF_KINDS.has(kind) ? 'watch-list' : 'pages';

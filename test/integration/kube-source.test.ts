@@ -47,10 +47,11 @@ async function restarts(metrics: Metrics, resource: string): Promise<number> {
   return values.find((v) => v.labels.resource === resource)?.value ?? 0;
 }
 
-/** The initial state comes from a streaming list (watch-list) or from paged lists: both are tested where it matters. */
+/** The initial state comes from a streaming list (watch-list), paged lists or one list at resourceVersion=0: each is tested where it matters. */
 const MODES = [
   { name: 'watch-list', watchList: 'true', stateReads: (api: FakeApiServer) => api.watchListRequests('Route') },
   { name: 'paged lists', watchList: 'false', stateReads: (api: FakeApiServer) => api.listRequests('Route') },
+  { name: 'one list', watchList: 'list', stateReads: (api: FakeApiServer) => api.listRequests('Route') },
 ] as const;
 
 for (const mode of MODES) {
@@ -72,6 +73,9 @@ test(`${mode.name}: 410 Gone mid-watch: the state is read again, nothing lost, d
   // Both lists are consistent reads (no resourceVersion): the watch cache serves them once it has
   // caught up with etcd.
   if (mode.watchList === 'false') t.deepEqual(api.listVersions('Route'), ['', '']);
+  // One list: at resourceVersion=0 (whatever the watch cache holds) first; after the 410 at the
+  // current version (a consistent read), as client-go's reflector relists.
+  if (mode.watchList === 'list') t.deepEqual(api.listVersions('Route'), ['0', '']);
   // And the watch works again afterwards.
   api.create(route('a', 'four'));
   t.true(await eventually(() => store.has('Route', 'a/four')));
