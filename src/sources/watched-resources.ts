@@ -52,7 +52,15 @@ export function watchedResources(config: RouterConfig, served: ReadonlySet<strin
 const PAGED_PROTOBUF_KINDS: ReadonlySet<Kind> = new Set(['Service']);
 
 /**
- * How an informer of `kind` reads its initial state (--watch-list). `auto`: watch-list for the
+ * How an informer of `kind` reads its initial state (--watch-list). `list` (the default): one
+ * unpaged list at resourceVersion=0, as client-go's reflector lists, served whole from
+ * kube-apiserver's watch cache with no etcd request at all (a consistent read asks etcd for its
+ * revision first; continue pages of a paged list are read from etcd once a compaction has passed
+ * the kind's last change); the cache's objects are encoded as list items, with neither the
+ * per-event deep copy of a watch-list nor the re-scan of each object's JSON to embed it in a
+ * watch event (10k Routes: 0.97 against 1.26 CPU-s by watch-list, 10k Services as protobuf 0.10
+ * against 0.21, net medians, bench/apiserver-cost.ts COST_PARTS=strategies; README Fleet). The
+ * informer reads the JSON item by item as it arrives (kube/json-list-decoder.ts). `auto`: watch-list for the
  * kinds read as protobuf (but PAGED_PROTOBUF_KINDS), paged lists for those read as JSON.
  * kube-apiserver v1.36 spends about 1.5 times the CPU on a JSON watch-list as on the same objects
  * by list (10k Routes: 0.78–0.81 against 0.47–0.58 CPU-s, net medians; it encodes each object,
@@ -63,9 +71,8 @@ const PAGED_PROTOBUF_KINDS: ReadonlySet<Kind> = new Set(['Service']);
  * holds one, else from etcd: kube-apiserver 1.34+ (ListFromCacheSnapshot) drops a kind's snapshots
  * older than each compaction, and takes new ones only when the kind changes, so once a compaction
  * has passed a kind's last change every continue page of it is read from etcd and decoded (README,
- * Fleet: restarts and storms of 20 routers cost it up to twice as much). Hence not the default
- * (`true`: every kind by watch-list, always from the cache). The watch goes on from the list's
- * resourceVersion.
+ * Fleet: restarts and storms of 20 routers cost it up to twice as much). Hence not the default.
+ * After a list, the watch goes on from the list's resourceVersion.
  */
 export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList' | 'kubeProtobuf'>): InitialRead {
   if (config.watchList === 'list') return 'list';

@@ -106,9 +106,8 @@ test('watch-list: one request per informer reads the state and goes on watching;
   t.is(await restarts(metrics, 'routes'), 0);
 });
 
-test('the default (--watch-list=true): every kind by watch-list, no list, and each goes on watching', async (t) => {
-  t.is(defaultConfig().watchList, 'true');
-  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+test('--watch-list=true: every kind by watch-list, no list, and each goes on watching', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'true' }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
@@ -120,6 +119,25 @@ test('the default (--watch-list=true): every kind by watch-list, no list, and ea
   t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
   t.is(api.watchRequests('Route'), 1, 'the same stream carries the changes');
   t.is(await restarts(metrics, 'routes'), 0);
+});
+
+test('the default (--watch-list=list): every kind by one unpaged list at resourceVersion=0, then a watch from its resourceVersion', async (t) => {
+  t.is(defaultConfig().watchList, 'list');
+  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
+  for (const kind of ['Route', 'Service', 'EndpointSlice', 'Ingress', 'IngressClass'] as const) {
+    t.is(api.listRequests(kind), 1, `${kind}: one list`);
+    t.is(api.continuedPages(kind), 0, `${kind}: unpaged, whatever the page size`);
+    t.deepEqual(api.listVersions(kind), ['0'], `${kind}: at resourceVersion=0`);
+    t.is(api.watchListRequests(kind), 0, `${kind}: no watch-list`);
+  }
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(api.watchRequests('Route'), 1, 'one watch carries the changes');
+  t.is(await restarts(metrics, 'routes'), 0);
+  t.is((await metrics.kubeObjectsRead.get()).values.find((v) => v.labels.resource === 'routes')?.value, 4, 'three listed, one watched');
 });
 
 test('--watch-list=auto: kinds read as protobuf by watch-list but Services, JSON kinds (Routes) by paged lists, and each goes on watching', async (t) => {

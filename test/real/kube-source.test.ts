@@ -13,7 +13,7 @@ import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import { KubeClient, openKubeClient, type KubeRequest } from '../../src/kube/client.ts';
+import { KubeClient, openKubeClient, type KubeRequest, type StreamedAnswer } from '../../src/kube/client.ts';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { eventually } from '../support/http-client.ts';
@@ -194,6 +194,18 @@ class NotingClient extends KubeClient {
       if (this.pages.length === 1) await this.between?.(); // before the next page is asked for
     }
     return answer;
+  }
+  /** An unpaged list read as it arrives: read here first (to note it, and do `between` before the router has it). */
+  override async getStreamed(path: string, query: Record<string, string | undefined>, options: Parameters<KubeClient['getStreamed']>[2]): Promise<StreamedAnswer> {
+    const answer = await super.getStreamed(path, query, options);
+    if (path !== this.#path || answer.encoding !== 'json') return answer;
+    const chunks: string[] = [];
+    for await (const chunk of answer.body) chunks.push(chunk);
+    const list = JSON.parse(chunks.join('')) as { metadata: { resourceVersion: string }; items: Array<{ metadata: { name: string } }> };
+    this.pages.push({ resourceVersion: list.metadata.resourceVersion, names: list.items.map((i) => i.metadata.name), continued: false,
+      asked: `${query.resourceVersion ?? ''} ${query.resourceVersionMatch ?? ''}`.trim(), limit: query.limit });
+    if (this.pages.length === 1) await this.between?.();
+    return { encoding: 'json', body: (async function* () { yield* chunks; })() };
   }
   override watch(path: string, query: Record<string, string | undefined>, options?: Parameters<KubeClient['watch']>[2]) {
     if (path === this.#path) {
