@@ -208,15 +208,16 @@ export class KubeClient {
   }
 
   /**
-   * A GET whose answer is read as it arrives, bounded by `timeoutMs` as a whole: a JSON answer as
+   * A GET whose answer is read as it arrives: its headers within `timeoutMs` (the wait in API
+   * Priority and Fairness's queue included), then no more than `timeoutMs` between two chunks of
+   * its body (a list of 100k objects may take longer than that in all): a JSON answer as
    * text chunks (an unpaged list, which the caller decodes item by item: json-list-decoder.ts), a
    * protobuf or CBOR one (where asked for, JSON accepted too) as its whole bytes. Rejects with
    * KubeApiError on a non-2xx answer.
    */
   async getStreamed(path: string, query: Record<string, string | undefined>, options: { timeoutMs: number; protobuf?: boolean; cbor?: boolean }): Promise<StreamedAnswer> {
-    const signal = AbortSignal.timeout(options.timeoutMs);
     const response = await this.#send('GET', this.url(path, query), {
-      timeoutMs: options.timeoutMs, stream: true, whole: true, signal,
+      timeoutMs: options.timeoutMs, stream: true, whole: true,
       accept: options.protobuf ? PROTOBUF_ACCEPT : options.cbor ? CBOR_ACCEPT : undefined,
     });
     const contentType = response.headers['content-type'];
@@ -243,7 +244,10 @@ export class KubeClient {
     await connection?.transport.close().catch(() => {});
   }
 
-  /** `stream`: the body is read by the caller as it arrives (a watch, or with `whole` an answer read to its end). */
+  /**
+   * `stream`: the body is read by the caller as it arrives: a watch (no timeout once its headers
+   * are in), or with `whole` an answer read to its end (`timeoutMs` also between its chunks).
+   */
   async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; accept?: string; timeoutMs: number; stream: boolean; whole?: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
     if (this.#closed) throw new Error('Kubernetes client closed');
     for (let attempt = 1; ; attempt++) {
@@ -257,7 +261,7 @@ export class KubeClient {
       const response = await connection.transport.request({
         origin: url.origin, path: url.pathname + url.search, method, headers, body: options.body,
         // Over HTTP/2 both time the stream, not the connection.
-        headersTimeout: options.timeoutMs, bodyTimeout: options.stream ? 0 : options.timeoutMs,
+        headersTimeout: options.timeoutMs, bodyTimeout: options.stream && !options.whole ? 0 : options.timeoutMs,
         signal,
       });
       this.#metrics?.kubeRequests.inc({ verb: options.stream && !options.whole ? 'watch' : method.toLowerCase(), code: String(response.statusCode) });

@@ -230,7 +230,7 @@ async function listCounters(resource: string): Promise<{ cacheLists: number; cac
   };
 }
 
-test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapshot from the watch cache, and the watch from its resourceVersion brings what changed between pages', async (t) => {
+test.serial('Routes by paged lists (--watch-list=false): the pages are one snapshot from the watch cache, and the watch from its resourceVersion brings what changed between pages', async (t) => {
   t.timeout(120_000);
   const ns = await namespace('between-pages');
   for (let i = 1; i <= 7; i++) await cluster.must('POST', routes(ns), route(ns, `r${i}`));
@@ -243,7 +243,7 @@ test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapsh
     }
     await cluster.must('DELETE', `${routes(ns)}/r6`);
   };
-  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'auto' as const };
+  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'false' as const };
   const store = new ObjectStore();
   const source = new KubernetesSource({ config, store, logger: silentLogger, client, listPageSize: 2 });
   t.teardown(async () => { await source.stop(); await client.close(); });

@@ -21,9 +21,9 @@ test('booleans: bare flag, =false, env', (t) => {
   t.true(parseConfig([], { ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK: 'true' }).disableNamespaceOwnershipCheck);
 });
 
-test('--watch-list: list by default (every kind by one list at resourceVersion=0); auto, true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
+test('--watch-list: auto by default (built-in kinds by one list, custom resources by watch-list); list, true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
   const { configFromOptions } = await import('../../src/config.ts');
-  t.is(parseConfig([], {}).watchList, 'list');
+  t.is(parseConfig([], {}).watchList, 'auto');
   t.is(parseConfig(['--watch-list=list'], {}).watchList, 'list');
   t.is(parseConfig(['--watch-list'], {}).watchList, 'true');
   t.is(parseConfig(['--watch-list=false'], {}).watchList, 'false');
