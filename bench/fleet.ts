@@ -14,9 +14,10 @@
 // - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
 //   pass time, its RSS against the followers';
 // - rolling restart: each router stopped and started again in turn (the default reads:
-//   --watch-list=true); then again reading every kind by paged lists (--watch-list=false), again
-//   with --watch-list=true (phase `watchlist`, as the default), again reading everything as
-//   JSON (--kube-protobuf=false), and again with another build (FLEET_COMPARE_CLI, e.g. main's);
+//   --watch-list=auto); then again reading every kind by paged lists (--watch-list=false), again
+//   with --watch-list=true (phase `watchlist`), with --watch-list=list (phase `onelist`), again
+//   reading everything as JSON (--kube-protobuf=false), and again with another build
+//   (FLEET_COMPARE_CLI, e.g. main's);
 // - restart storm: every router SIGKILLed and started again at once;
 // - cold starts again (`coldcompare`, with FLEET_COMPARE_CLI): all stopped, every status cleared, all started
 //   at once with one build, then its first status pass; the two builds in turn, FLEET_ROUNDS times;
