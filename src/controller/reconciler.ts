@@ -30,7 +30,7 @@ import type { RouteCandidate as GatewayRouteCandidate } from '../admission/types
 import type { GatewayRoute } from '../objects/gateway-types.ts';
 import { HOSTLESS_HOST_KEY, isGatewayRouteKind, type AdmissionResult, type CompiledRoute, type GatewayEntryPoint, type HostEntry, type RouteKind, type TableDelta } from '../table/types.ts';
 import { parentDomain } from '../table/match.ts';
-import { entryFingerprint, fingerprintOf, routeFingerprint } from './fingerprint.ts';
+import { routeFingerprint, sameEntry, sameResult } from './fingerprint.ts';
 import * as keyIndex from '../key-index.ts';
 
 /** The owner kinds by name, to hand out one string for each. */
@@ -100,15 +100,9 @@ export class Reconciler extends EventEmitter {
    */
   #hostCandidates = new Map<string, HostCandidates>();
   #entries = new Map<string, HostEntry>();
-  /**
-   * Fingerprints of served entries, made when a host is recompiled (see #compileHosts: a host's
-   * first compile needs none), kept apart so most hosts have none and no wrapper object.
-   */
-  #entryFingerprints = new Map<string, string>();
   #dependencies = new HostDependencyIndex();
   #skipped: SkippedEndpointsGauge;
   #results = new Map<string, AdmissionResult>();
-  #resultFingerprints = new Map<string, string>();
   #defaultOwners = new Set<string>();
   #default: { route: CompiledRoute; fingerprint: string } | null = null;
   #counts = { admitted: 0, rejected: 0 };
@@ -485,20 +479,12 @@ export class Reconciler extends EventEmitter {
       if (!result) {
         if (previous) {
           this.#results.delete(ownerKey);
-          this.#resultFingerprints.delete(ownerKey);
           unselected.push({ kind: previous.kind, namespace: previous.namespace, name: previous.name });
         }
         continue;
       }
       this.#counts[result.admitted ? 'admitted' : 'rejected']++;
-      // Fingerprints only to compare with a previous result: a first result (every route at
-      // start-up) is new anyway, and its fingerprint is made when the next result comes.
-      if (previous !== undefined) {
-        const fingerprint = fingerprintOf(result);
-        const previousFingerprint = this.#resultFingerprints.get(ownerKey) ?? fingerprintOf(previous);
-        this.#resultFingerprints.set(ownerKey, fingerprint);
-        if (previousFingerprint === fingerprint) continue;
-      }
+      if (previous !== undefined && sameResult(previous, result)) continue;
       this.#results.set(ownerKey, result);
       changed.push(result);
       if (!result.admitted) {
@@ -540,18 +526,11 @@ export class Reconciler extends EventEmitter {
       if (!entry) {
         if (previous) {
           this.#entries.delete(hostKey);
-          this.#entryFingerprints.delete(hostKey);
           remove.push(hostKey);
         }
         continue;
       }
-      // As for results: a host's first entry needs no fingerprint (nothing to compare with).
-      if (previous !== undefined) {
-        const fingerprint = entryFingerprint(entry);
-        const previousFingerprint = this.#entryFingerprints.get(hostKey) ?? entryFingerprint(previous);
-        this.#entryFingerprints.set(hostKey, fingerprint);
-        if (previousFingerprint === fingerprint) continue;
-      }
+      if (previous !== undefined && sameEntry(previous, entry)) continue;
       this.#entries.set(hostKey, entry);
       upsert.push(entry);
     }
