@@ -6,6 +6,7 @@ import type { RouterConfig } from '../config.ts';
 import type { Ingress, IngressBackend, Route } from '../objects/types.ts';
 import type { PathMatch } from '../table/types.ts';
 import type { CandidateBackend, RouteCandidate } from './types.ts';
+import { joined } from '../flat-string.ts';
 
 const DEFAULT_WEIGHT = 100;
 
@@ -32,12 +33,16 @@ function routeBackend(ref: { kind?: string; name: string; weight?: number } | un
 /** The annotations of candidates whose owner has none (one frozen object, not one per route). */
 const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
 
-export function routeCandidate(route: Route, config: RouterConfig): RouteCandidate {
+/**
+ * `key`: the owner's key when the caller has it (`Route/namespace/name`), so the owner state, the
+ * candidate and what is keyed by either share one string instead of holding two equal ones.
+ */
+export function routeCandidate(route: Route, config: RouterConfig, key?: string): RouteCandidate {
   const namespace = route.metadata.namespace ?? 'default';
   const spec = route.spec ?? ({} as Route['spec']);
   const targetPort = spec.port?.targetPort;
   const wildcard = spec.wildcardPolicy === 'Subdomain';
-  const key = `Route/${namespace}/${route.metadata.name}`; // one string for both: a Route is its own owner
+  key ??= joined(['Route', namespace, route.metadata.name], '/'); // one string for both: a Route is its own owner
   return {
     key,
     ownerKey: key,

@@ -46,7 +46,7 @@ export function evaluateOwner(kind: 'Route' | 'Ingress', object: Route | Ingress
   if (!ownerSelected(object, context).admitted) return state;
   state.selected = true;
   try {
-    state.candidates = kind === 'Route' ? [routeCandidate(object as Route, context.config)] : ingressCandidates(object as Ingress);
+    state.candidates = kind === 'Route' ? [routeCandidate(object as Route, context.config, state.key)] : ingressCandidates(object as Ingress);
     for (const c of state.candidates) state.pre.set(c.key, runCandidateSteps(c, context));
     if (kind === 'Ingress') {
       dropRejectedHosts(state);

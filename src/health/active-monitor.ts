@@ -63,6 +63,29 @@ const UP = 1;
 const IN_BUCKET = 2;
 const STOPPED = 4;
 const LAST_HEALTHY = 8;
+const HAS_LAST = 16;
+/** Bits 5–9 of the flags: how many ms before the end of its tick a loop is due (0–19). */
+const EARLY_SHIFT = 5;
+const EARLY_MASK = 31;
+
+/**
+ * A loop keeps its times as small integers, not milliseconds since 1970 (past a small integer's
+ * range: each such field of each loop holds a heap number of 16 bytes, 30,000 loops at 10k
+ * routes): when it is due as its tick counted from this one, with how early in that tick among
+ * the flags, and its last probe's start as how long before that. Ticks from here stay small
+ * integers for 497 days of uptime; past that V8 keeps them as heap numbers again (more memory,
+ * the same values).
+ */
+const EPOCH_TICK = Math.floor(Date.now() / TICK_MS);
+
+/**
+ * A whole number as a small integer when it is one: the difference of two large numbers is a heap
+ * number even when it is small, and one such value stored turns the field into a heap number for
+ * every loop.
+ */
+function small(n: number): number {
+  return (n | 0) === n ? n | 0 : n;
+}
 
 /**
  * One probe loop: an endpoint and one check, with its rise/fall state. Its four flags share one
@@ -83,10 +106,10 @@ class ProbeLoop {
    * and dropped with its verdict: 30,000 idle loops at 10k routes kept 13 MB of idle probes.
    */
   probe: Probe<ProbeLoop> | null = null;
-  /** When the next probe is due (ms); it sits in the bucket of tick ceil(dueAt / TICK_MS). */
-  dueAt = 0;
-  /** The last finished probe: when it started (ms) and what it saw (its verdict: lastHealthy); lastAt -1 before the first. */
-  lastAt = -1;
+  /** ceil(dueAt / TICK_MS) − EPOCH_TICK (see dueAt). */
+  #dueTick = 0;
+  /** dueAt − lastAt, when there is a last probe (HAS_LAST). */
+  #lastLag = 0;
   lastReason = '';
   #flags = UP;
 
@@ -113,6 +136,33 @@ class ProbeLoop {
   set stopped(on: boolean) { this.#set(STOPPED, on); }
   get lastHealthy(): boolean { return (this.#flags & LAST_HEALTHY) !== 0; }
   set lastHealthy(on: boolean) { this.#set(LAST_HEALTHY, on); }
+
+  /**
+   * When the next probe is due (ms, a whole number: a tick's start plus whole intervals); it sits
+   * in the bucket of tick ceil(dueAt / TICK_MS). Setting it keeps lastAt.
+   */
+  get dueAt(): number {
+    return (this.#dueTick + EPOCH_TICK) * TICK_MS - ((this.#flags >> EARLY_SHIFT) & EARLY_MASK);
+  }
+
+  set dueAt(ms: number) {
+    const hasLast = (this.#flags & HAS_LAST) !== 0;
+    const last = hasLast ? this.lastAt : 0;
+    const tick = Math.ceil(ms / TICK_MS);
+    this.#dueTick = small(tick - EPOCH_TICK);
+    this.#flags = (this.#flags & ~(EARLY_MASK << EARLY_SHIFT)) | ((tick * TICK_MS - ms) << EARLY_SHIFT);
+    if (hasLast) this.#lastLag = small(ms - last);
+  }
+
+  /** The last finished probe: when it started (ms) and what it saw (its verdict: lastHealthy); -1 before the first. */
+  get lastAt(): number {
+    return (this.#flags & HAS_LAST) === 0 ? -1 : this.dueAt - this.#lastLag;
+  }
+
+  set lastAt(ms: number) {
+    this.#set(HAS_LAST, true);
+    this.#lastLag = small(this.dueAt - ms);
+  }
 }
 
 export class ActiveHealthMonitor extends EventEmitter<ActiveHealthEvents> {

@@ -23,27 +23,87 @@ const isObject = (value: unknown): value is Fields =>
 
 /**
  * Shares equal short strings (namespaces, label values, port names, protocols, node names):
- * parsed JSON and YAML give every occurrence its own copy. Bounded: when full it starts over,
- * which only costs sharing, never correctness.
+ * parsed JSON and YAML give every occurrence its own copy. A fixed table of slots, each holding
+ * the last string whose hash falls there, not a Map of every string seen: most strings met are
+ * one object's own (a label `app: <name>`, a Service name) and a Map entry for each (~46 bytes
+ * per route at 10k routes for two such values per route) cost more than sharing them saved; a
+ * string met often (a namespace, `prod`, `TCP`) stays in its slot, one met once is overwritten.
+ * Bounded by construction; a slot taken by another string only costs sharing, never correctness.
  */
 export class StringInterner {
-  #table = new Map<string, string>();
-  readonly #limit: number;
-  constructor(limit = 50_000) { this.#limit = limit; }
+  readonly #slots: Array<string | undefined>;
+  #size = 0;
+  constructor(slots = 4096) { this.#slots = new Array<string | undefined>(Math.max(1, slots)).fill(undefined); }
 
   intern<T>(value: T): T {
     if (typeof value !== 'string' || value.length > 253) return value;
-    const known = this.#table.get(value);
-    if (known !== undefined) return known as T;
+    const at = (hashOf(value) >>> 0) % this.#slots.length;
+    const known = this.#slots[at];
+    if (known === value) return known as T;
+    if (known === undefined) this.#size++;
+    this.#slots[at] = value;
+    return value;
+  }
+
+  /** Slots in use. */
+  get size(): number { return this.#size; }
+}
+
+const shared = new StringInterner();
+
+/**
+ * Shares equal small records and arrays of records — a Service's and an EndpointSlice's `ports`,
+ * a Route's `spec.port`, annotations — frozen, by content: most Services of a cluster name the
+ * same few ports, most Routes carry the same few annotations, and each copy is 50–120 bytes per
+ * route. Keyed by a 32-bit hash of the value's JSON, not the JSON itself (a key string would cost
+ * what a shared value saves when values are all distinct); a hit is confirmed by comparing the
+ * JSON of both, and on a collision the value is not shared. Bounded as StringInterner: full, it
+ * starts over.
+ */
+export class RecordSharer {
+  #table = new Map<number, object>();
+  readonly #limit: number;
+  constructor(limit = 10_000) { this.#limit = limit; }
+
+  /** An equal value seen before (the same frozen object), else `value` itself, frozen (its records too). */
+  share<T>(value: T): T {
+    if (!isShareable(value)) return value;
+    const json = JSON.stringify(value);
+    if (json.length > 512) return value;
+    const hash = hashOf(json);
+    const known = this.#table.get(hash);
+    if (known !== undefined) return (JSON.stringify(known) === json ? known : value) as T;
     if (this.#table.size >= this.#limit) this.#table = new Map();
-    this.#table.set(value, value);
+    if (Array.isArray(value)) for (const item of value) Object.freeze(item);
+    this.#table.set(hash, Object.freeze(value as object));
     return value;
   }
 
   get size(): number { return this.#table.size; }
 }
 
-const shared = new StringInterner();
+/** A flat record of strings, numbers and booleans, or an array of such records. */
+function isShareable(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0 && value.length <= 8 && value.every((item) => isObject(item) && isFlat(item));
+  return isObject(value) && isFlat(value);
+}
+
+function isFlat(record: Fields): boolean {
+  for (const key in record) {
+    const v = record[key];
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return false;
+  }
+  return true;
+}
+
+/** FNV-1a over the UTF-16 code units, as a small integer. */
+function hashOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+const sharedRecords = new RecordSharer();
 
 /** A copy of `value` with only `keys` (those present), each passed through `map`; other shapes unchanged. */
 function pick(value: unknown, keys: readonly string[], map: (key: string, v: unknown) => unknown = (_k, v) => v): unknown {
@@ -65,6 +125,11 @@ function isStringMap(value: unknown): boolean {
 
 function eachOf(value: unknown, narrow: (item: unknown) => unknown): unknown {
   return Array.isArray(value) ? value.map(narrow) : value;
+}
+
+/** Annotations shared by content (RecordSharer); none left is the one NO_ENTRIES. */
+function sharedOrEmpty(value: unknown): unknown {
+  return value === NO_ENTRIES ? value : sharedRecords.share(value);
 }
 
 /** The labels or annotations of objects that have none left (e.g. only kubectl's last-applied copy). */
@@ -146,7 +211,7 @@ function metadata(value: unknown, interner: StringInterner, kind: Kind): unknown
         if (labels !== undefined) put(key, labels);
         break;
       }
-      case 'annotations': put(key, stringMap(v, interner, LAST_APPLIED_ANNOTATION)); break;
+      case 'annotations': put(key, sharedOrEmpty(stringMap(v, interner, LAST_APPLIED_ANNOTATION))); break;
       case 'ownerReferences': put(key, eachOf(v, (ref) => pick(ref, ['kind', 'name', 'uid'], (_k, s) => interner.intern(s)))); break;
       default: put(key, v);
     }
@@ -196,6 +261,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
       if (key === 'to') return pick(v, TARGET_KEYS, (_k, s) => i.intern(s));
       if (key === 'alternateBackends') return eachOf(v, (t) => pick(t, TARGET_KEYS, (_k, s) => i.intern(s)));
       if (key === 'wildcardPolicy') return i.intern(v);
+      if (key === 'port') return sharedRecords.share(pick(v, ['targetPort'], (_k, s) => i.intern(s)));
       return v; // host, path, tls (certificates), httpHeaders: kept whole
     }),
     // The status writer compares what it would write with what is there.
@@ -210,7 +276,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
     // The selector is never read (endpoints come from EndpointSlices): kept only when validation
     // would refuse it, for validateObject to report (~90 bytes per route).
     spec: pick(o.spec, isObject(o.spec) && !isStringMap(o.spec.selector) ? ['type', 'clusterIP', 'externalName', 'selector', 'ports'] : ['type', 'clusterIP', 'externalName', 'ports'], (key, v) => {
-      if (key === 'ports') return eachOf(v, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s)));
+      if (key === 'ports') return sharedRecords.share(eachOf(v, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s))));
       if (key === 'selector') return v;
       return i.intern(v);
     }),
@@ -226,7 +292,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
         return v;
       })),
     } : {}),
-    ...(o.ports !== undefined ? { ports: eachOf(o.ports, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s))) } : {}),
+    ...(o.ports !== undefined ? { ports: sharedRecords.share(eachOf(o.ports, (p) => pick(p, PORT_KEYS, (_k, s) => i.intern(s)))) } : {}),
   }),
   Namespace: () => ({}),
   Pod: (o, i) => ({

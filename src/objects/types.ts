@@ -57,6 +57,7 @@ export type { KubeObject, ObjectMeta } from './kube-object.ts';
 import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
 import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant, TLSRoute } from './gateway-types.ts';
+import { joined } from '../flat-string.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
 
@@ -219,7 +220,8 @@ export interface KindMap {
 
 /** `namespace/name` for namespaced kinds, `name` for cluster-scoped ones. */
 export function objectKey(kind: Kind, meta: ObjectMeta): string {
-  return CLUSTER_SCOPED.has(kind) ? meta.name : `${meta.namespace ?? 'default'}/${meta.name}`;
+  // Flat (joined), not a rope: keys are kept (the store's, the file source's) for as long as the object exists.
+  return CLUSTER_SCOPED.has(kind) ? meta.name : joined([meta.namespace ?? 'default', meta.name], '/');
 }
 
 /** Milliseconds since the epoch, or undefined when the object carries no creationTimestamp. */

@@ -147,9 +147,11 @@ function parsePiece(piece: Piece, file: string, digest: string): ParsedPiece {
   for (const doc of documents) {
     if (!doc.result.ok) continue;
     // Detached first: the interner then hands out the very strings the stored object keeps.
-    const object = narrowObject(doc.result.kind, detached(doc.result.object));
-    doc.result = { ...doc.result, object };
-    if (doc.identity) doc.identity = { kind: doc.identity.kind, key: objectKey(doc.result.kind, object.metadata) };
+    const kind = doc.result.kind;
+    const object = narrowObject(kind, detached(doc.result.object));
+    // Literals, not spreads: a spread-made object keeps its fields in a separate properties array.
+    doc.result = { ok: true, kind, object };
+    if (doc.identity) doc.identity = { kind: doc.identity.kind, key: objectKey(kind, object.metadata) };
   }
   const relative = documents.some((d) => d.document !== 0) ? documents.map((d) => d.document) : null;
   if (documents.length === 1 && relative === null) return { digest, documents: documents[0]!, relative };
@@ -173,9 +175,6 @@ function detached<T>(object: T): T {
  */
 function at(doc: FileDocument, document: number, relative: number): FileDocument {
   const index = document + relative;
-  if (doc.document !== index) {
-    doc.document = index;
-    doc.position = doc.item === undefined ? String(index) : `${index}.items[${doc.item}]`;
-  }
+  if (doc.document !== index) doc.document = index;
   return doc;
 }

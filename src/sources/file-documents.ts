@@ -8,16 +8,24 @@ import { loadAll, YAMLException } from 'js-yaml';
 import { objectKey, KINDS, type Kind, type KubeObject } from '../objects/types.ts';
 import { validateObject, type ValidationResult } from '../objects/validate.ts';
 
+/**
+ * One object of a file. Kept for every document of a file for as long as the router runs (the
+ * document cache, the file's contributions), so it holds only what cannot be derived: where it
+ * sits is `positionOf(doc)`, made when asked.
+ */
 export interface FileDocument {
   /** Index of the YAML document in the file (0-based, empty documents counted). */
   document: number;
   /** Index within the document's `items` when it came from a List. */
   item?: number;
-  /** `3`, or `3.items[1]` for a List item: where the object sits in the file. */
-  position: string;
   result: ValidationResult;
   /** Kind and store key, when the raw document names them — even if it failed validation. */
   identity?: { kind: Kind; key: string };
+}
+
+/** `3`, or `3.items[1]` for a List item: where the object sits in the file. */
+export function positionOf(doc: FileDocument): string {
+  return doc.item === undefined ? String(doc.document) : `${doc.document}.items[${doc.item}]`;
 }
 
 export class FileParseError extends Error {
@@ -77,10 +85,7 @@ export function parseObjectFile(text: string): FileDocument[] {
     if (items === undefined) {
       documents.push(describe(doc, index, undefined));
     } else if (!Array.isArray(items)) {
-      documents.push({
-        document: index, position: String(index),
-        result: { ok: false, error: 'items: required array', field: 'items', kind: 'List' },
-      });
+      documents.push({ document: index, result: { ok: false, error: 'items: required array', field: 'items', kind: 'List' } });
     } else {
       items.forEach((item, i) => documents.push(describe(withListDefaults(item, doc as Record<string, unknown>), index, i)));
     }
@@ -125,13 +130,12 @@ function withListDefaults(item: unknown, list: Record<string, unknown>): unknown
 }
 
 function describe(doc: unknown, document: number, item: number | undefined): FileDocument {
-  const position = item === undefined ? String(document) : `${document}.items[${item}]`;
-  const result = validateObject(doc);
-  const entry: FileDocument = { document, position, result: result.ok ? withStringData(result) : result };
-  if (item !== undefined) entry.item = item;
-  const identity = result.ok ? { kind: result.kind, key: objectKey(result.kind, result.object.metadata) } : rawIdentity(doc);
-  if (identity) entry.identity = identity;
-  return entry;
+  const validated = validateObject(doc);
+  const result = validated.ok ? withStringData(validated) : validated;
+  const identity = validated.ok ? { kind: validated.kind, key: objectKey(validated.kind, validated.object.metadata) } : rawIdentity(doc);
+  // Every field in the literal: one added later goes to a separate properties array (per document).
+  if (item === undefined) return identity ? { document, result, identity } : { document, result };
+  return identity ? { document, item, result, identity } : { document, item, result };
 }
 
 /** Kind and key of a document that failed validation, so its last good version can stay. */

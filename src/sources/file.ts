@@ -19,7 +19,8 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Kind, KubeObject } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import { FileParseError, type FileDocument } from './file-documents.ts';
+import { FileParseError, positionOf, type FileDocument } from './file-documents.ts';
+import { joined } from '../flat-string.ts';
 import { FileDocumentCache, digestOf } from './file-document-cache.ts';
 import { FileWatch, statSignature } from './file-watch.ts';
 import type { ConfigError, ConfigErrorLog } from './config-error-log.ts';
@@ -39,14 +40,20 @@ export interface FileSourceOptions {
   pollMs?: number;
 }
 
-interface Contribution { kind: Kind; key: string; object: KubeObject }
+/**
+ * A valid document of the file: its result holds the kind and the object, its identity the store
+ * key. The document itself is the contribution (one object per document fewer than a record of
+ * kind, key and object each).
+ */
+type Contribution = FileDocument & { result: { ok: true; kind: Kind; object: KubeObject }; identity: { kind: Kind; key: string } };
 
 /**
- * What one file contributes: objects by `kind\0key` in document order, and which sat where;
- * `duplicates`, the ids named by more than one document, and `invalid`, how many documents
- * failed validation (both keep an edit off the fast path, see #patch).
+ * What one file contributes: objects by `kind\0key` in document order; `kept`, the ids whose
+ * previous version an invalid document keeps serving, by its position (rare: made on first use);
+ * `duplicates`, the ids named by more than one document, and `invalid`, how many documents failed
+ * validation (both keep an edit off the fast path, see #patch).
  */
-interface Contributions { objects: Map<string, Contribution>; byPosition: Map<string, string>; duplicates: Set<string>; invalid: number }
+interface Contributions { objects: Map<string, Contribution>; kept: Map<number | string, string> | null; duplicates: Set<string>; invalid: number }
 
 interface FileState {
   path: string;
@@ -56,9 +63,13 @@ interface FileState {
   lastDigest: string | undefined;
   /** Parsed documents by piece of text: a reload re-parses only the documents that changed. */
   documents: FileDocumentCache;
-  /** The documents `current` was made from, and each one's position then (see #patch). */
+  /**
+   * The documents `current` was made from, and each one's position then (see #patch; the
+   * document cache updates a reused document's index in place): the index itself for a plain
+   * document, a number rather than a string per document.
+   */
   lastDocuments: FileDocument[];
-  lastPositions: string[];
+  lastPositions: Array<number | string>;
   missing: boolean;
   reloading: boolean;
   reloadAgain: boolean;
@@ -111,16 +122,16 @@ export class FileSource {
       }
     }
     if (this.#stopped) return;
-    const empty: Contributions = { objects: new Map(), byPosition: new Map(), duplicates: new Set(), invalid: 0 };
+    const empty: Contributions = { objects: new Map(), kept: null, duplicates: new Set(), invalid: 0 };
     loaded.forEach(({ path, digest, documents, cache }, index) => {
       const state: FileState = {
-        path, index, current: this.#contributions(path, documents, empty), lastDigest: digest, documents: cache,
+        path, index, current: this.#contributions(path, documents, empty, [], []), lastDigest: digest, documents: cache,
         missing: false, reloading: false, reloadAgain: false, watch: undefined,
-        lastDocuments: documents, lastPositions: documents.map((d) => d.position),
+        lastDocuments: documents, lastPositions: documents.map(positionKey),
       };
       this.#files.push(state);
       // In order, file after file: a later file's upsert replaces an earlier file's object.
-      for (const c of state.current.objects.values()) this.#store.upsert(c.kind, c.object);
+      for (const c of state.current.objects.values()) this.#store.upsert(c.result.kind, c.result.object);
     });
     this.#store.flush();
     for (const [i, state] of this.#files.entries()) {
@@ -215,10 +226,10 @@ export class FileSource {
       return;
     }
     if (!this.#patch(state, documents)) {
-      const next = this.#contributions(state.path, documents, state.current);
+      const next = this.#contributions(state.path, documents, state.current, state.lastDocuments, state.lastPositions);
       this.#apply(state, next);
       state.lastDocuments = documents;
-      state.lastPositions = documents.map((d) => d.position);
+      state.lastPositions = documents.map(positionKey);
     }
     this.#logger.info({ file: state.path, parsed: state.documents.parsed, reused: state.documents.reused, ms: Math.round(performance.now() - started) },
       'file reloaded');
@@ -229,8 +240,10 @@ export class FileSource {
    * good version of the same object (found by kind/namespace/name, or by its position in the
    * file when it no longer names itself).
    */
-  #contributions(path: string, documents: FileDocument[], previous: Contributions): Contributions {
-    const next: Contributions = { objects: new Map(), byPosition: new Map(), duplicates: new Set(), invalid: 0 };
+  #contributions(path: string, documents: FileDocument[], previous: Contributions, previousDocuments: FileDocument[], previousPositions: Array<number | string>): Contributions {
+    const next: Contributions = { objects: new Map(), kept: null, duplicates: new Set(), invalid: 0 };
+    /** The id served from a position of the previous documents (made once, when an invalid document needs it). */
+    let previousAt: Map<number | string, string> | null = null;
     for (const doc of documents) {
       const { result } = doc;
       if (result.ok) {
@@ -240,8 +253,7 @@ export class FileSource {
           this.#logger.warn({ file: path, document: doc.document, item: doc.item, kind: result.kind, key: doc.identity!.key },
             'object appears twice in the file; the later document wins');
         }
-        next.objects.set(id, { kind: result.kind, key: doc.identity!.key, object: result.object });
-        next.byPosition.set(doc.position, id);
+        next.objects.set(id, doc as Contribution);
         continue;
       }
       if (result.ignored) {
@@ -254,13 +266,14 @@ export class FileSource {
         'invalid object skipped; its previous version (if any) stays',
       );
       this.#countError({ file: path, document: doc.document, item: doc.item, kind: result.kind, name: result.name, field: result.field, error: result.error });
+      const position = positionKey(doc);
       const previousId = doc.identity
         ? contributionId(doc.identity.kind, doc.identity.key)
-        : previous.byPosition.get(doc.position);
+        : (previousAt ??= positionsOf(previous, previousDocuments, previousPositions)).get(position);
       const kept = previousId === undefined ? undefined : previous.objects.get(previousId);
-      if (kept && previousId !== undefined && !next.objects.has(previousId) && (result.kind === undefined || result.kind === kept.kind)) {
+      if (kept && previousId !== undefined && !next.objects.has(previousId) && (result.kind === undefined || result.kind === kept.result.kind)) {
         next.objects.set(previousId, kept);
-        next.byPosition.set(doc.position, previousId);
+        (next.kept ??= new Map()).set(position, previousId);
       }
     }
     return next;
@@ -281,19 +294,20 @@ export class FileSource {
     const edits: Array<{ id: string; contribution: Contribution }> = [];
     for (let i = 0; i < documents.length; i++) {
       const now = documents[i]!;
-      if (now.position !== positions[i]) return false;
+      if (positionKey(now) !== positions[i]) return false;
       const was = before[i]!;
       if (now === was) continue;
       if (!was.result.ok || !now.result.ok) return false;
       const id = contributionId(was.result.kind, was.identity!.key);
       if (contributionId(now.result.kind, now.identity!.key) !== id || state.current.duplicates.has(id)) return false;
-      if (state.current.objects.get(id)?.object !== was.result.object) return false;
-      edits.push({ id, contribution: { kind: now.result.kind, key: now.identity!.key, object: now.result.object } });
+      const current = state.current.objects.get(id)?.result;
+      if (current?.ok !== true || current.object !== was.result.object) return false;
+      edits.push({ id, contribution: now as Contribution });
     }
     state.lastDocuments = documents;
     for (const { id, contribution } of edits) {
       state.current.objects.set(id, contribution); // an existing key: its place in document order stays
-      if (this.#ownerOf(id) === state) this.#store.upsert(contribution.kind, contribution.object);
+      if (this.#ownerOf(id) === state) this.#store.upsert(contribution.result.kind, contribution.result.object);
     }
     return true;
   }
@@ -306,15 +320,15 @@ export class FileSource {
     const previous = state.current;
     state.current = next;
     for (const [id, c] of next.objects) {
-      if (previous.objects.get(id)?.object === c.object) continue;
-      if (this.#ownerOf(id) === state) this.#store.upsert(c.kind, c.object);
+      if (previous.objects.get(id)?.result.object === c.result.object) continue;
+      if (this.#ownerOf(id) === state) this.#store.upsert(c.result.kind, c.result.object);
     }
     for (const [id, c] of previous.objects) {
       if (next.objects.has(id)) continue;
       const owner = this.#ownerOf(id);
       const fallback = owner?.current.objects.get(id);
-      if (fallback) this.#store.upsert(fallback.kind, fallback.object);
-      else this.#store.remove(c.kind, c.key);
+      if (fallback) this.#store.upsert(fallback.result.kind, fallback.result.object);
+      else this.#store.remove(c.result.kind, c.identity.key);
     }
   }
 
@@ -332,8 +346,23 @@ export class FileSource {
   }
 }
 
+/** Flat (joined), not a rope: one is kept per object of the file. */
 function contributionId(kind: Kind, key: string): string {
-  return `${kind}\0${key}`;
+  return joined([kind, key], '\0');
+}
+
+/** A document's position as lastPositions keeps it: its index for a plain document, else `3.items[1]`. */
+function positionKey(doc: FileDocument): number | string {
+  return doc.item === undefined ? doc.document : positionOf(doc);
+}
+
+/** The id each position of the previous documents served: the valid documents', and the ones invalid documents kept. */
+function positionsOf(previous: Contributions, documents: FileDocument[], positions: Array<number | string>): Map<number | string, string> {
+  const at = new Map<number | string, string>(previous.kept ?? []);
+  documents.forEach((doc, i) => {
+    if (doc.result.ok && doc.identity) at.set(positions[i]!, contributionId(doc.result.kind, doc.identity.key));
+  });
+  return at;
 }
 
 function describeReadError(err: unknown): string {

@@ -3,12 +3,21 @@
 // that attempt sends. A sampled exchange records OpenTelemetry spans; an unsampled one creates
 // none and only propagates: a fresh span id per attempt, flags 00, so the upstream continues
 // the trace id without recording (head sampling decides the whole trace).
+//
+// Every time given to a span (starts, ends, events) is read here from one clock, spanTime():
+// left to itself the SDK mixes clocks — a span given its start ends at Date.now() (whole
+// milliseconds), a span without one starts at Date.now() and ends by performance.now() — so a
+// client span could end up to a millisecond after its server span, outside its parent.
 
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type AttributeValue, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type AttributeValue, type Context, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_RESEND_COUNT, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import type { ExchangeIds } from './exchange-ids.ts';
 import type { Propagation } from './propagation.ts';
 import { SAMPLED_FLAG, type RemoteParent } from './trace-context.ts';
+
+/** Wall-clock time of `performanceNow` (default: now), as timeOrigin + the monotonic clock. */
+const spanTime = (performanceNow?: number): HrTime => hrTime(performanceNow);
 
 /** What an exchange trace needs from the process's tracing (one object, shared). */
 export interface TraceHost {
@@ -61,7 +70,7 @@ export class ExchangeTrace {
     let context = ROOT_CONTEXT;
     if (this.parent !== null) context = trace.setSpanContext(ROOT_CONTEXT, this.parent);
     else host.ids.useTraceId(this.traceId);
-    this.#server = host.tracer.startSpan(name, { kind, attributes, startTime }, context);
+    this.#server = host.tracer.startSpan(name, { kind, attributes, startTime: spanTime(startTime) }, context);
     this.spanId = this.#server.spanContext().spanId;
   }
 
@@ -79,7 +88,7 @@ export class ExchangeTrace {
   }
 
   addEvent(name: string, attributes?: Attributes): void {
-    this.#server?.addEvent(name, attributes);
+    this.#server?.addEvent(name, attributes, spanTime());
   }
 
   /**
@@ -88,13 +97,13 @@ export class ExchangeTrace {
    * A retry is a sibling attempt under the same server span, with http.request.resend_count.
    */
   startAttempt(name: string, attributes: Attributes, headers: string[] | null): void {
-    this.#attempt?.end(); // an attempt not ended by its driver ends where the next begins
+    this.#attempt?.end(spanTime()); // an attempt not ended by its driver ends where the next begins
     this.attempts++;
     const host = this.#host;
     let flags = 0;
     if (this.#server !== null) {
       this.#serverContext ??= trace.setSpan(ROOT_CONTEXT, this.#server);
-      const span = host.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, this.#serverContext);
+      const span = host.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime: spanTime() }, this.#serverContext);
       if (this.attempts > 1) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, this.attempts - 1);
       this.#attempt = span;
       this.attemptSpanId = span.spanContext().spanId;
@@ -122,7 +131,7 @@ export class ExchangeTrace {
       span.setAttribute(ATTR_ERROR_TYPE, error);
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    span.end();
+    span.end(spanTime());
   }
 
   /**
@@ -139,7 +148,7 @@ export class ExchangeTrace {
       'exception.message': timedOut ? `${phase} phase did not finish in time` : (err?.message ?? String(error)),
       'switchyard.phase': phase,
       'switchyard.middleware': link,
-    });
+    }, spanTime());
   }
 
   /**
@@ -158,6 +167,6 @@ export class ExchangeTrace {
       span.setAttribute(ATTR_ERROR_TYPE, error);
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    span.end();
+    span.end(spanTime());
   }
 }

@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import { getHeapSnapshot } from 'node:v8';
-import { FILE_LIMITS, FileParseError, parseObjectFile, type FileDocument } from '../../src/sources/file-documents.ts';
+import { FILE_LIMITS, FileParseError, parseObjectFile, positionOf, type FileDocument } from '../../src/sources/file-documents.ts';
 import { FileDocumentCache, splitDocuments } from '../../src/sources/file-document-cache.ts';
 import { narrowObject } from '../../src/objects/narrow.ts';
 
@@ -51,7 +51,7 @@ test('an edit to one document re-parses that piece only and returns the others u
   const second = cache.parse(docs.join(''));
   t.is(cache.parsed, 1);
   t.is(cache.reused, 49);
-  t.deepEqual(second.map((d) => d.position), first.map((d) => d.position));
+  t.deepEqual(second.map(positionOf), first.map(positionOf));
   for (let i = 0; i < 50; i++) {
     if (i === 20) t.not(second[i]!.result, first[i]!.result);
     else t.is((second[i]!.result as { object: unknown }).object, (first[i]!.result as { object: unknown }).object);
@@ -64,7 +64,7 @@ test('inserting a document shifts later positions; duplicate documents each get 
   cache.parse(service(1) + service(2));
   const text = service(0) + service(1) + service(1) + service(2);
   const docs = cache.parse(text);
-  t.deepEqual(docs.map((d) => d.position), ['0', '1', '2', '3']);
+  t.deepEqual(docs.map(positionOf), ['0', '1', '2', '3']);
   t.deepEqual(docs, whole(text));
 });
 

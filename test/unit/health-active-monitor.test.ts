@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ActiveHealthMonitor } from '../../src/health/active-monitor.ts';
+import { ActiveHealthMonitor, TICK_MS } from '../../src/health/active-monitor.ts';
 import { EndpointState } from '../../src/health/endpoint-state.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { HealthCheckSpec } from '../../src/table/types.ts';
@@ -528,4 +528,26 @@ test('the last finished probe of an endpoint is kept on its loop (the dashboard 
   t.like(m.lastProbe(down.id), { healthy: false, reason: 'ECONNREFUSED' });
   m.sync([{ endpoint: up, check: check({ intervalMs: 60_000 }) }]);
   t.is(m.lastProbe(down.id), undefined, 'no longer checked: no result');
+});
+
+test('a loop keeps its phase and its last probe start to the millisecond, whatever the clock reads (times are kept as small integers)', async (t) => {
+  const server = net.createServer((socket) => socket.destroy());
+  const port = await listen(t, server);
+  const day = 86_400_000;
+  // Before the module's epoch, about now, and 600 days on (past the range ticks stay small integers in).
+  for (const start of [1_700_000_000_007, Date.now() + 3, Date.now() + 600 * day + 11]) {
+    const clock = new ManualClock(start);
+    const m = monitor(t, undefined, clock);
+    const endpoint = endpointAt(port);
+    m.sync([{ endpoint, check: check({ intervalMs: 1_010 }) }]); // not a whole number of ticks: the phase is kept in ms
+    const first = Math.ceil(start / TICK_MS) * TICK_MS;
+    for (let i = 0; i < 4; i++) {
+      const startsAt = Math.ceil((first + i * 1_010) / TICK_MS) * TICK_MS;
+      const probed = probes(m, endpoint, 1);
+      clock.advance(startsAt - clock.now());
+      t.deepEqual(await probed, [true]);
+      t.is(m.lastProbe(endpoint.id)!.at, startsAt, `probe ${i} from ${start}`);
+    }
+    m.stop();
+  }
 });

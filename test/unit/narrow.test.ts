@@ -2,7 +2,7 @@
 // its own bookkeeping (managedFields, kubectl's last-applied copy, unused status and spec).
 
 import test from 'ava';
-import { LAST_APPLIED_ANNOTATION, StringInterner, narrowObject } from '../../src/objects/narrow.ts';
+import { LAST_APPLIED_ANNOTATION, RecordSharer, StringInterner, narrowObject } from '../../src/objects/narrow.ts';
 import type { EndpointSlice, KubeObject, Route, Service } from '../../src/objects/types.ts';
 import { validateObject } from '../../src/objects/validate.ts';
 
@@ -143,4 +143,37 @@ test('a malformed timestamp or uid on an ageless kind is kept for validation to 
   const badVersion = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', namespace: 'ns', resourceVersion: 12 }, spec: { ports: [{ port: 80 }] } };
   t.like(narrowObject('Service', badVersion as unknown as Service).metadata as unknown, { resourceVersion: 12 });
   t.false(validateObject(narrowObject('Service', badVersion as unknown as Service)).ok);
+});
+
+test('equal ports and annotations are one frozen object for every object that has them; different ones are not shared', (t) => {
+  const service = (name: string, targetPort: number, timeout: string) => narrowObject('Service', {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, namespace: 'shop', annotations: { [LAST_APPLIED_ANNOTATION]: `{"name":"${name}"}`, 'haproxy.router.openshift.io/timeout': timeout } },
+    spec: { ports: [{ name: 'http', port: 80, targetPort, protocol: 'TCP' }] },
+  } as unknown as Service);
+  const a = service('a', 8080, '5s');
+  const b = service('b', 8080, '5s');
+  const c = service('c', 9090, '7s');
+  t.is(a.spec!.ports, b.spec!.ports);
+  t.is(a.metadata.annotations, b.metadata.annotations);
+  t.not(a.spec!.ports, c.spec!.ports);
+  t.not(a.metadata.annotations, c.metadata.annotations);
+  t.deepEqual(c.spec!.ports as unknown, [{ name: 'http', port: 80, targetPort: 9090, protocol: 'TCP' }]);
+  t.deepEqual(c.metadata.annotations, { 'haproxy.router.openshift.io/timeout': '7s' });
+  t.true(Object.isFrozen(a.spec!.ports) && Object.isFrozen(a.spec!.ports![0]));
+  t.true(validateObject(b).ok);
+});
+
+test('RecordSharer: a different, oversized or nested value is not shared; a full table starts over', (t) => {
+  const sharer = new RecordSharer(2);
+  const x = sharer.share({ a: '1' });
+  t.is(sharer.share({ a: '1' }), x);
+  t.not(sharer.share({ a: '2' }), x);
+  const big = { a: 'x'.repeat(600) };
+  t.is(sharer.share(big), big);
+  t.false(Object.isFrozen(big));
+  const nested = { a: { b: 1 } };
+  t.is(sharer.share(nested), nested, 'only flat records');
+  sharer.share({ a: '3' });
+  t.true(sharer.size <= 2);
 });
