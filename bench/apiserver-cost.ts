@@ -9,7 +9,7 @@
 // prints its top frames (`go tool pprof`, Go at /usr/local/go/bin).
 //
 // Env: COST_APISERVER_ARGS (more kube-apiserver flags), COST_ROUTES (5000), COST_ROUNDS (3), COST_WRITES (1000 per batch), COST_PARTS (reads,writes;
-// paged: the same by paged lists; strategies: each kind read by watch-list, pages (COST_PAGES, default 500,5000) and one list,
+// paged: the same by paged lists; strategies: each kind read by watch-list, pages (COST_PAGES, default 500,5000), one list and one list at resourceVersion=0,
 // gross and net of the idle rate, with where the lists were served from (COST_WINDOW_MS, COST_KINDS=routes,... to read only these, COST_JSON_TOO=1 adds JSON for built-ins); cbor: Routes as CBOR, with COST_APISERVER_ARGS=--feature-gates=CBORServingAndStorage=true (with strategies: also by CBOR pages);
 // router: a router process's start to readiness, this build's dist/, once per COST_ROUTER_VARIANTS, ';'-separated
 // router flags, default "default;--kube-protobuf=false;--watch-list=false"); fanout: status writes with 0 and with
@@ -218,6 +218,8 @@ function strategyPlans(): Array<{ name: string; resource: string; read: () => Pr
       plans.push({ name: `${resource} ${encoding}: pages of ${limit}`, resource, read: () => listed(kind, limit, protobuf) });
     }
     plans.push({ name: `${resource} ${encoding}: one list`, resource, read: () => listed(kind, 0, protobuf) });
+    // As client-go's reflector lists classically: resourceVersion=0, any version the watch cache holds (no etcd read).
+    plans.push({ name: `${resource} ${encoding}: one list, RV=0`, resource, read: () => listed(kind, 0, protobuf, '0') });
     if (PARTS.has('cbor') && !protobuf) {
       for (const limit of (process.env.COST_PAGES ?? '500,5000').split(',').map(Number)) {
         plans.push({ name: `${resource} CBOR: pages of ${limit}`, resource, read: () => listed(kind, limit, false, undefined, true) });

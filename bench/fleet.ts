@@ -14,9 +14,10 @@
 // - leader change: the Lease holder stopped (SIGTERM); the new leader's status requests and
 //   pass time, its RSS against the followers';
 // - rolling restart: each router stopped and started again in turn (the default reads:
-//   --watch-list=true); then again reading every kind by paged lists (--watch-list=false), again
-//   with --watch-list=true (phase `watchlist`, as the default), again reading everything as
-//   JSON (--kube-protobuf=false), and again with another build (FLEET_COMPARE_CLI, e.g. main's);
+//   --watch-list=auto); then again reading every kind by paged lists (--watch-list=false), again
+//   with --watch-list=true (phase `watchlist`), with --watch-list=list (phase `onelist`), again
+//   reading everything as JSON (--kube-protobuf=false), and again with another build
+//   (FLEET_COMPARE_CLI, e.g. main's);
 // - restart storm: every router SIGKILLed and started again at once;
 // - cold starts again (`coldcompare`, with FLEET_COMPARE_CLI): all stopped, every status cleared, all started
 //   at once with one build, then its first status pass; the two builds in turn, FLEET_ROUNDS times;
@@ -37,7 +38,7 @@
 // Env: FLEET_ROUTERS (default "1,10,50"; a size is skipped when free memory cannot hold it),
 // FLEET_ROUTES (10000), FLEET_HEAP (router --max-old-space-size in MB, 512), FLEET_IDLE (30 s),
 // FLEET_EDITS (20), FLEET_PHASES (comma list of cold,status,idle,propagation,leader,rolling,paged,
-// watchlist,json,compare,storm,coldcompare; default all but watchlist, compare and coldcompare), FLEET_ROUNDS (the restarts this many times,
+// watchlist,onelist,json,compare,storm,coldcompare; default all but watchlist, onelist, compare and coldcompare), FLEET_ROUNDS (the restarts this many times,
 // interleaved; 1), FLEET_CLI (another build's dist/cli.js for every phase) and FLEET_LABEL (its
 // name in the output), FLEET_COMPARE_CLI (another build's dist/cli.js for the `compare` restarts,
 // A/B in the same rounds; FLEET_COMPARE_LABEL its name), FLEET_IDLE_WINDOW (seconds of idle
@@ -137,6 +138,7 @@ const RESTARTS: Array<[string, string, string[], boolean]> = [
   ['rolling', 'rolling restart', [], false],
   ['paged', 'rolling restart, paged lists', ['--watch-list=false'], false],
   ['watchlist', 'rolling restart, watch-list', ['--watch-list=true'], false],
+  ['onelist', 'rolling restart, one list at resourceVersion=0', ['--watch-list=list'], false],
   ['json', 'rolling restart, JSON only', ['--kube-protobuf=false'], false],
   ['compare', 'rolling restart, FLEET_COMPARE_CLI', [], true],
 ];

@@ -11,13 +11,12 @@ import { isIP } from 'node:net';
 import { AddressPool } from './gateway/address-pool.ts';
 
 /**
- * --watch-list: `auto` reads by watch-list the kinds read as protobuf and by paged lists (served
- * from the API server's watch cache) the kinds read as JSON — custom resources such as Routes, or
- * everything with --kube-protobuf=false — because kube-apiserver encodes a JSON watch event
- * several times dearer than a list item (see DESIGN.md); `true` every kind by watch-list;
- * `false` every kind by paged lists.
+ * --watch-list: `auto` (the default) reads built-in kinds by one unpaged list at resourceVersion=0
+ * from the API server's watch cache, and custom resources (Routes) by watch-list; `list` every
+ * kind by such a list; `true` every kind by watch-list; `false` every kind by paged lists. Why:
+ * sources/watched-resources.ts (initialRead).
  */
-export const WATCH_LIST_MODES = ['auto', 'true', 'false'] as const;
+export const WATCH_LIST_MODES = ['auto', 'true', 'false', 'list'] as const;
 export type WatchListSetting = typeof WATCH_LIST_MODES[number];
 
 export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'list' | 'enum';
@@ -194,7 +193,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drainTimeout', flag: '--drain-timeout', env: 'ROUTER_DRAIN_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'after it stops accepting, time in-flight requests and keep-alive connections get to finish' },
   { key: 'tunnelDrainTimeout', flag: '--tunnel-drain-timeout', env: 'ROUTER_TUNNEL_DRAIN_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'after it stops accepting, time open tunnels (WebSocket, passthrough) get to finish (at least --drain-timeout)' },
   { key: 'watchTimeout', flag: '--watch-timeout', env: 'ROUTER_WATCH_TIMEOUT', type: 'duration', default: 5 * 60 * SECOND, doc: 'restart a watch that sent nothing (not even a bookmark) for this long' },
-  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'enum', values: WATCH_LIST_MODES, default: 'true', doc: 'how the initial state is read: true, every kind by streaming list (watch-list, where the API server supports it; paged lists where it does not), always from the API server\'s watch cache; auto: the kinds read as protobuf but Services by watch-list, Services and the kinds read as JSON (custom resources such as Routes) by paged lists (cheaper to encode while the watch cache holds a snapshot for their continue pages; once a compaction has passed a kind\'s last change, kube-apiserver 1.34+ reads those pages from etcd); false: every kind by paged lists' },
+  { key: 'watchList', flag: '--watch-list', env: 'ROUTER_WATCH_LIST', type: 'enum', values: WATCH_LIST_MODES, default: 'auto', doc: 'how the initial state is read, then watched from the version read: auto, built-in kinds (Services, EndpointSlices, Ingresses, ...) by one unpaged list at resourceVersion=0, served whole from the API server\'s watch cache (no etcd read; after a 410 Gone a consistent read), custom resources (Routes) by streaming list (watch-list), since kube-apiserver holds a deep copy of a custom resource\'s whole list while it sends it; list, every kind by one list at resourceVersion=0 (the least API-server CPU; its memory peaks with the Routes × the routers starting at once); true, every kind by watch-list (where the API server supports it; paged lists where it does not); false, every kind by paged lists (their continue pages are read from etcd once a compaction has passed a kind\'s last change)' },
   { key: 'kubeProtobuf', flag: '--kube-protobuf', env: 'ROUTER_KUBE_PROTOBUF', type: 'bool', default: true, doc: 'read Services, EndpointSlices, Ingresses, IngressClasses and Namespaces as protobuf, as client-go does (cheaper for the API server to send); false: JSON' },
   { key: 'kubeCbor', flag: '--kube-cbor', env: 'ROUTER_KUBE_CBOR', type: 'bool', default: true, doc: 'ask for lists of custom resources (Routes, Middlewares, Gateway API kinds) as CBOR, JSON accepted too: served only where kube-apiserver runs with its CBORServingAndStorage feature gate (alpha in v1.36), where it costs the API server about half the CPU of JSON; false: JSON' },
   // --- TLS

@@ -80,6 +80,11 @@ export type KubeWatchStream =
   | { readonly protobuf: false; readonly body: AsyncIterable<string>; close(): void }
   | { readonly protobuf: true; readonly body: AsyncIterable<Buffer>; close(): void };
 
+/** What getStreamed answers: JSON text as it arrives, or the whole bytes of a protobuf or CBOR answer. */
+export type StreamedAnswer =
+  | { readonly encoding: 'json'; readonly body: AsyncIterable<string> }
+  | { readonly encoding: 'protobuf' | 'cbor'; readonly bytes: Buffer };
+
 export interface KubeClientOptions {
   /** Sent on every request, e.g. `switchyard/0.1.0 (default; node-1)`; see userAgent(). */
   userAgent?: string;
@@ -202,6 +207,35 @@ export class KubeClient {
     return { protobuf: false, body: response.body as AsyncIterable<string>, close };
   }
 
+  /**
+   * A GET whose answer is read as it arrives: its headers within `timeoutMs` (the wait in API
+   * Priority and Fairness's queue included), then no more than `timeoutMs` between two chunks of
+   * its body (a list of 100k objects may take longer than that in all): a JSON answer as
+   * text chunks (an unpaged list, which the caller decodes item by item: json-list-decoder.ts), a
+   * protobuf or CBOR one (where asked for, JSON accepted too) as its whole bytes. Rejects with
+   * KubeApiError on a non-2xx answer.
+   */
+  async getStreamed(path: string, query: Record<string, string | undefined>, options: { timeoutMs: number; protobuf?: boolean; cbor?: boolean }): Promise<StreamedAnswer> {
+    const response = await this.#send('GET', this.url(path, query), {
+      timeoutMs: options.timeoutMs, stream: true, whole: true,
+      accept: options.protobuf ? PROTOBUF_ACCEPT : options.cbor ? CBOR_ACCEPT : undefined,
+    });
+    const contentType = response.headers['content-type'];
+    const encoding = options.protobuf && isProtobuf(contentType) ? 'protobuf' : options.cbor && isCbor(contentType) ? 'cbor' : 'json';
+    if (response.statusCode < 200 || response.statusCode > 299 || encoding !== 'json') {
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      if (response.statusCode >= 200 && response.statusCode <= 299) return { encoding: encoding as 'protobuf' | 'cbor', bytes };
+      const text = encoding === 'json' ? bytes.toString('utf8') : '';
+      let parsed: unknown;
+      if (encoding === 'protobuf') parsed = protobufStatus(bytes);
+      else if (encoding === 'cbor') parsed = cborStatus(bytes);
+      else try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+      throw apiError('GET', path, response.statusCode, parsed, text, response.headers);
+    }
+    response.body.setEncoding('utf8');
+    return { encoding: 'json', body: response.body as AsyncIterable<string> };
+  }
+
   /** Close the connection; requests still in flight fail. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -210,7 +244,11 @@ export class KubeClient {
     await connection?.transport.close().catch(() => {});
   }
 
-  async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; accept?: string; timeoutMs: number; stream: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
+  /**
+   * `stream`: the body is read by the caller as it arrives: a watch (no timeout once its headers
+   * are in), or with `whole` an answer read to its end (`timeoutMs` also between its chunks).
+   */
+  async #send(method: KubeRequest['method'], url: URL, options: { body?: string; contentType?: string; accept?: string; timeoutMs: number; stream: boolean; whole?: boolean; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
     if (this.#closed) throw new Error('Kubernetes client closed');
     for (let attempt = 1; ; attempt++) {
       const connection = await this.#connect();
@@ -223,10 +261,10 @@ export class KubeClient {
       const response = await connection.transport.request({
         origin: url.origin, path: url.pathname + url.search, method, headers, body: options.body,
         // Over HTTP/2 both time the stream, not the connection.
-        headersTimeout: options.timeoutMs, bodyTimeout: options.stream ? 0 : options.timeoutMs,
+        headersTimeout: options.timeoutMs, bodyTimeout: options.stream && !options.whole ? 0 : options.timeoutMs,
         signal,
       });
-      this.#metrics?.kubeRequests.inc({ verb: options.stream ? 'watch' : method.toLowerCase(), code: String(response.statusCode) });
+      this.#metrics?.kubeRequests.inc({ verb: options.stream && !options.whole ? 'watch' : method.toLowerCase(), code: String(response.statusCode) });
       // A token that expired between refreshes (a rotated file, an exec credential): read it again, once.
       if (response.statusCode === 401 && attempt === 1) {
         await response.body.dump().catch(() => {});

@@ -8,9 +8,12 @@
 //   come from the same snapshot; the watch replays every change after it, so nothing falls
 //   between). A server that refuses watch-list (kube-apiserver with the WatchList feature off,
 //   or older than 1.27) is remembered and paged lists are used from then on. An informer may
-//   also be told to read by pages (`initialRead`): kube-apiserver encodes a JSON watch event
-//   dearer than a list item, so the router reads its JSON kinds that way (see
-//   sources/watched-resources.ts).
+//   also be told to read by pages, or by one unpaged list at resourceVersion=0 (`initialRead`),
+//   as client-go's reflector lists: served whole from the API server's watch cache at the version
+//   it holds (no etcd read, no watch events to encode), then a watch from the list's
+//   resourceVersion as after pages (see sources/watched-resources.ts). After a 410 Gone such a
+//   list is asked for at the current version instead (resourceVersion unset: a consistent read),
+//   as client-go relists when its version is no longer available.
 // - A watch that ends cleanly (the server's timeoutSeconds) or breaks is opened again from the
 //   last resourceVersion seen (events and bookmarks move it): no re-list. Only when the server no
 //   longer has that version (410 Gone) is the state read again, and the new state is diffed
@@ -36,6 +39,7 @@ import { narrowObject } from '../objects/narrow.ts';
 import { KubeApiError, type KubeClient, type KubeWatchStream } from './client.ts';
 import { CBOR_KINDS, decodeCbor } from './cbor-objects.ts';
 import { decodeList, PROTOBUF_KINDS } from './protobuf-objects.ts';
+import { JsonListDecoder } from './json-list-decoder.ts';
 import { ProtobufWatchEventDecoder } from './protobuf-watch-events.ts';
 import type { WatchedResource } from './resources.ts';
 import { WatchEventDecoder, WatchStatusError, type WatchEvent } from './watch-events.ts';
@@ -51,6 +55,9 @@ export interface InformerCache {
 
 /** An object `accept` refused: where it is, and why (a field path and message, never a value). */
 export interface RefusedObject { kind: Kind; namespace?: string; name?: string; field?: string; error: string }
+
+/** How an informer reads its initial state (see KubeInformerOptions.initialRead). */
+export type InitialRead = 'watch-list' | 'pages' | 'list';
 
 /** Whether informers start with watch-list; shared by the informers of one server (a refusal holds for all). */
 export interface WatchListMode { use: boolean }
@@ -70,9 +77,11 @@ export interface KubeInformerOptions {
   listPageSize?: number;
   /**
    * How this informer reads its initial state: 'watch-list' (the default) where the server
-   * supports it (`watchList`), else paged lists; 'pages': paged lists always.
+   * supports it (`watchList`), else paged lists; 'pages': paged lists always; 'list': one unpaged
+   * list at resourceVersion=0 (any version the watch cache holds), after a 410 Gone at the
+   * current version.
    */
-  initialRead?: 'watch-list' | 'pages';
+  initialRead?: InitialRead;
   /** Whether the server takes watch-list (default: yes, until it refuses it). */
   watchList?: WatchListMode;
   /** Ask for protobuf where this kind has it (PROTOBUF_KINDS); default yes. false: JSON only. */
@@ -135,6 +144,8 @@ export class KubeInformer {
   #lastActivity = 0;
   /** Where the watch goes on from; '' = read the whole state first. */
   #resourceVersion = '';
+  /** The last watch ended with 410 Gone: the next list is a consistent read (not resourceVersion=0). */
+  #expired = false;
   #stopped = true;
   #synced = false;
   #syncWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
@@ -196,6 +207,7 @@ export class KubeInformer {
           // The version we watched from is compacted away: read the whole state again, at once.
           this.#log.info({ reason: describe(err) }, 'resourceVersion expired: reading the state again');
           this.#resourceVersion = '';
+          this.#expired = true;
           this.#closeStream();
           this.#run();
           return;
@@ -207,7 +219,7 @@ export class KubeInformer {
   async #session(current: () => boolean): Promise<void> {
     const { watched, client } = this.#options;
     const initial = this.#resourceVersion === '';
-    const watchList = initial && this.#options.initialRead !== 'pages' && (this.#options.watchList?.use ?? true);
+    const watchList = initial && (this.#options.initialRead ?? 'watch-list') === 'watch-list' && (this.#options.watchList?.use ?? true);
     if (initial && !watchList) await this.#list(current);
     if (!current()) return;
     // Bookmarks prove a quiet watch alive; the server ends the watch now and then (as client-go
@@ -287,31 +299,38 @@ export class KubeInformer {
     if (initialKeys) throw new Error('the watch ended before its initial events were complete');
   }
 
-  /** The whole state by paged list; sets the resourceVersion the watch goes on from. */
+  /**
+   * The whole state by paged list, or by one list at resourceVersion=0 ('list'); sets the
+   * resourceVersion the watch goes on from.
+   */
   async #list(current: () => boolean): Promise<void> {
-    const { watched, client } = this.#options;
-    const pageSize = this.#options.listPageSize ?? LIST_PAGE_SIZE;
+    const { watched } = this.#options;
+    const whole = this.#options.initialRead === 'list';
+    const pageSize = whole ? 0 : this.#options.listPageSize ?? LIST_PAGE_SIZE;
+    // resourceVersion=0: whatever the watch cache holds, served from it with no etcd request
+    // (kube-apiserver ignores a limit there, hence no pages). After a 410 the version we had is
+    // gone: read at the current one, as client-go does then.
+    const askedVersion = whole && !this.#expired ? '0' : undefined;
     const keys = new Set<string>();
     let resourceVersion = '';
     let continueToken: string | undefined;
     let paged = pageSize > 0;
     let refusals = 0;
-    let encoding = 'json';
-    const protobuf = this.#protobuf ? (body: Buffer) => { encoding = 'protobuf'; return decodeList(watched.kind, body); } : undefined;
-    const cbor = this.#cbor ? (body: Buffer) => { encoding = 'cbor'; return decodeCbor(body); } : undefined;
+    // Narrowed item by item: the full objects (managedFields, last-applied annotations) die young
+    // instead of a page's or the whole list's staying alive until its end.
+    const take = (item: KubeObject) => {
+      const key = this.#upsert(narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
+      if (key) keys.add(key);
+    };
     for (;;) {
-      let page: ListPage;
+      let metadata: ListPage['metadata'];
       try {
-        encoding = 'json';
-        page = await client.request<ListPage>({
-          method: 'GET', path: watched.path,
-          query: {
-            labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
-            limit: paged ? String(pageSize) : undefined, continue: continueToken,
-          },
-          timeoutMs: this.#options.listTimeoutMs ?? 60_000,
-          protobuf, cbor,
-        });
+        const query = {
+          labelSelector: watched.labelSelector, fieldSelector: watched.fieldSelector,
+          limit: paged ? String(pageSize) : undefined, continue: continueToken,
+          resourceVersion: continueToken === undefined ? askedVersion : undefined,
+        };
+        metadata = paged ? await this.#page(query, take) : await this.#wholeList(query, take, current);
       } catch (err) {
         // Refused by API Priority and Fairness (429 with Retry-After): the same page again after
         // the pause it asked for, as client-go's client retries it, rather than the whole read
@@ -336,21 +355,56 @@ export class KubeInformer {
         throw err;
       }
       if (!current()) return;
-      // Narrowed page by page: the full objects of a page (managedFields, last-applied
-      // annotations) die young instead of the whole list's staying alive until its end.
-      this.#options.metrics?.kubeObjectsRead.inc({ resource: watched.resource, encoding }, page.items?.length ?? 0);
-      for (const item of page.items ?? []) {
-        const key = this.#upsert(narrowObject(watched.kind, { ...item, apiVersion: API_VERSION[watched.kind], kind: watched.kind }));
-        if (key) keys.add(key);
-      }
-      resourceVersion = page.metadata?.resourceVersion ?? '';
-      continueToken = page.metadata?.continue || undefined;
+      resourceVersion = metadata?.resourceVersion ?? '';
+      continueToken = metadata?.continue || undefined;
       if (continueToken === undefined) break;
     }
     this.#removeMissing(keys);
     this.#resourceVersion = resourceVersion;
+    this.#expired = false;
     this.#markSynced();
     this.#touchSync();
+  }
+
+  /** One list page (or one unpaged list), read whole and parsed: each item to `take`; the page's metadata. */
+  async #page(query: Record<string, string | undefined>, take: (item: KubeObject) => void): Promise<ListPage['metadata']> {
+    const { watched, client } = this.#options;
+    let encoding = 'json';
+    const page = await client.request<ListPage>({
+      method: 'GET', path: watched.path, query,
+      timeoutMs: this.#options.listTimeoutMs ?? 60_000,
+      protobuf: this.#protobuf ? (body: Buffer) => { encoding = 'protobuf'; return decodeList(watched.kind, body); } : undefined,
+      cbor: this.#cbor ? (body: Buffer) => { encoding = 'cbor'; return decodeCbor(body); } : undefined,
+    });
+    this.#options.metrics?.kubeObjectsRead.inc({ resource: watched.resource, encoding }, page.items?.length ?? 0);
+    for (const item of page.items ?? []) take(item);
+    return page.metadata;
+  }
+
+  /**
+   * One unpaged list, JSON read item by item as it arrives (json-list-decoder.ts): at 100k Routes
+   * it is over 100 MB of JSON, never one string or one object graph here. A protobuf or CBOR answer
+   * is decoded whole.
+   */
+  async #wholeList(query: Record<string, string | undefined>, take: (item: KubeObject) => void, current: () => boolean): Promise<ListPage['metadata']> {
+    const { watched, client } = this.#options;
+    const answer = await client.getStreamed(watched.path, query, { timeoutMs: this.#options.listTimeoutMs ?? 60_000, protobuf: this.#protobuf, cbor: this.#cbor });
+    if (answer.encoding !== 'json') {
+      const list = (answer.encoding === 'protobuf' ? decodeList(watched.kind, answer.bytes) : decodeCbor(answer.bytes)) as ListPage;
+      this.#options.metrics?.kubeObjectsRead.inc({ resource: watched.resource, encoding: answer.encoding }, list.items?.length ?? 0);
+      for (const item of list.items ?? []) take(item);
+      return list.metadata;
+    }
+    const read = this.#options.metrics?.kubeObjectsRead.labels({ resource: watched.resource, encoding: 'json' });
+    const decoder = new JsonListDecoder();
+    for await (const chunk of answer.body) {
+      if (!current()) return undefined;
+      for (const item of decoder.push(chunk)) {
+        read?.inc();
+        take(item as KubeObject);
+      }
+    }
+    return (decoder.end() as ListPage).metadata;
   }
 
   /** Remove from the store the objects of this informer's scope that a complete state proves gone. */

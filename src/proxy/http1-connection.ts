@@ -62,6 +62,18 @@ const TIMER_BODY = 3;
 /** A reason phrase Node will write (no control characters but HTAB). */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+// Responses are read into one buffer shared by every connection of this thread (net's `onread`)
+// and parsed straight out of it: a read makes no Buffer of its own and does not go through the
+// socket's Readable (push, 'data', the maybeReadMore tick). Safe to share: the parser consumes a
+// read synchronously, gives header fields as strings and copies each body chunk out
+// (Buffer::Copy in Node's parser), and nothing keeps the chunk. 64 KiB is what libuv reads at most.
+const READ_BUFFER_BYTES = 64 * 1024;
+let readBuffer: Buffer | null = null;
+
+function sharedReadBuffer(): Buffer {
+  return (readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
+}
+
 export class Http1Connection {
   readonly owner: Http1ConnectionOwner;
   readonly socket: net.Socket;
@@ -111,9 +123,10 @@ export class Http1Connection {
     parser[Parser.kOnMessageComplete] = onMessageComplete;
     (parser as unknown as { connection: Http1Connection }).connection = this;
     this.parser = parser;
-    const socket = net.connect({ host: owner.host, port: owner.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+    const socket = net.connect({ host: owner.host, port: owner.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000,
+      onread: { buffer: sharedReadBuffer(), callback: onRead as unknown as (bytes: number, buffer: Uint8Array) => boolean } });
     (socket as unknown as { connection: Http1Connection }).connection = this;
-    socket.on('connect', onConnect).on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose).on('drain', onDrain);
+    socket.on('connect', onConnect).on('end', onEnd).on('error', onError).on('close', onClose).on('drain', onDrain);
     this.socket = socket;
     this.#arm(TIMER_CONNECT, owner.connectTimeoutMs);
   }
@@ -450,8 +463,9 @@ function onConnect(this: WithConnection): void {
   this.connection.connectedNow();
 }
 
-function onData(this: WithConnection, chunk: Buffer): void {
-  this.connection.received(chunk);
+/** A read (net's `onread`, called on the socket): the bytes are `buffer`'s first `bytes`, until this returns. */
+function onRead(this: WithConnection, bytes: number, buffer: Buffer): void {
+  this.connection.received(buffer.subarray(0, bytes));
 }
 
 function onEnd(this: WithConnection): void {

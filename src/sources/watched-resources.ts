@@ -8,7 +8,8 @@
 // cluster's whole list.
 
 import type { RouterConfig } from '../config.ts';
-import { PROTOBUF_KINDS } from '../kube/protobuf-objects.ts';
+import type { InitialRead } from '../kube/informer.ts';
+import { CBOR_KINDS } from '../kube/cbor-objects.ts';
 import { collectionResource, groupVersionPath, namedResource, pluralOf, type WatchedResource } from '../kube/resources.ts';
 import type { Ingress, Kind, KubeObject, Route } from '../objects/types.ts';
 import { ANNOTATIONS } from '../route-annotations.ts';
@@ -42,34 +43,33 @@ export function watchedResources(config: RouterConfig, served: ReadonlySet<strin
 }
 
 /**
- * The kinds `--watch-list=auto` reads by pages even as protobuf: those whose watch-list costs
- * kube-apiserver v1.36 more than pages of LIST_PAGE_SIZE from its watch cache. 10k Services:
- * 0.16–0.21 CPU-s by watch-list against 0.08–0.09 by pages of 5,000 (net medians of two runs of
- * bench/apiserver-cost.ts COST_PARTS=strategies); EndpointSlices 0.10–0.11 either way, so they
- * stay on watch-list (as do the small kinds: Ingresses, IngressClasses, Namespaces).
+ * How an informer of `kind` reads its initial state (--watch-list).
+ *
+ * `list`: one unpaged list at resourceVersion=0, as client-go's reflector lists, served whole from
+ * kube-apiserver's watch cache with no etcd request at all (a consistent read asks etcd for its
+ * revision first; the continue pages of a paged list are read from etcd once a compaction has
+ * passed the kind's last change), encoded item by item as list items: neither the deep copy of
+ * each initial event of a watch-list nor the second scan of each object's JSON to embed it in a
+ * watch event. 10k Routes: 0.97 against 1.26 CPU-s by watch-list (0.48 against 1.46 in a quieter
+ * run); 10k Services as protobuf 0.10 against 0.21 (0.05 against 0.17); EndpointSlices 0.11 either
+ * way (net medians, bench/apiserver-cost.ts COST_PARTS=strategies). But kube-apiserver deep-copies a custom resource's list whole before
+ * encoding it (apiextensions' safeConverterWrapper), and holds that copy until the list is sent:
+ * 20 routers starting at once with 10k Routes took its peak RSS from ~1.5 GB to 2.7–3.1 GB (README,
+ * Fleet), in proportion to the Routes and to the routers starting together. A built-in kind's list
+ * from the cache holds only shallow copies of the cached objects.
+ *
+ * `auto` (the default): so built-in kinds (Services, EndpointSlices, Ingresses, ...) by one list at
+ * resourceVersion=0, custom resources (Routes, Middlewares, Gateway API kinds) by watch-list,
+ * which copies one object at a time. `true`: every kind by watch-list. `false`: every kind by
+ * paged lists (cheapest while the watch cache holds a snapshot for the continue pages, then read
+ * from etcd; README, Fleet: restarts and storms of 20 routers cost up to twice as much).
+ * After a list, the watch goes on from the list's resourceVersion.
  */
-const PAGED_PROTOBUF_KINDS: ReadonlySet<Kind> = new Set(['Service']);
-
-/**
- * How an informer of `kind` reads its initial state (--watch-list). `auto`: watch-list for the
- * kinds read as protobuf (but PAGED_PROTOBUF_KINDS), paged lists for those read as JSON.
- * kube-apiserver v1.36 spends about 1.5 times the CPU on a JSON watch-list as on the same objects
- * by list (10k Routes: 0.78–0.81 against 0.47–0.58 CPU-s, net medians; it encodes each object,
- * then scans the JSON again to embed it in its watch event, and deep-copies each initial event),
- * while for protobuf the two are close (bench/apiserver-cost.ts COST_PARTS=strategies,
- * DESIGN.md). The first page comes from the watch cache (a consistent read at the current
- * resourceVersion); the continue pages from the cache's snapshot at that resourceVersion while it
- * holds one, else from etcd: kube-apiserver 1.34+ (ListFromCacheSnapshot) drops a kind's snapshots
- * older than each compaction, and takes new ones only when the kind changes, so once a compaction
- * has passed a kind's last change every continue page of it is read from etcd and decoded (README,
- * Fleet: restarts and storms of 20 routers cost it up to twice as much). Hence not the default
- * (`true`: every kind by watch-list, always from the cache). The watch goes on from the list's
- * resourceVersion.
- */
-export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList' | 'kubeProtobuf'>): 'watch-list' | 'pages' {
+export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList'>): InitialRead {
+  if (config.watchList === 'list') return 'list';
   if (config.watchList === 'true') return 'watch-list';
   if (config.watchList === 'false') return 'pages';
-  return config.kubeProtobuf && PROTOBUF_KINDS.has(kind) && !PAGED_PROTOBUF_KINDS.has(kind) ? 'watch-list' : 'pages';
+  return CBOR_KINDS.has(kind) ? 'watch-list' : 'list';
 }
 
 /** What one Route, Ingress or Gateway needs read besides the always-watched kinds. */

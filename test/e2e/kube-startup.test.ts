@@ -20,7 +20,7 @@ async function tableUpdates(admin: number): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
-for (const mode of ['paged lists', 'watch-list'] as const) {
+for (const mode of ['paged lists', 'watch-list', 'one list'] as const) {
 test(`${mode}: at readiness every Route is served with its endpoints, from one table update`, async (t) => {
   const api = await FakeApiServer.start();
   const backend = await startBackend('web');
@@ -38,12 +38,16 @@ test(`${mode}: at readiness every Route is served with its endpoints, from one t
     });
   }
   const router = await startRouter({
-    args: ['--kubeconfig', api.kubeconfigPath, '--update-status=false', `--watch-list=${mode === 'watch-list'}`],
+    args: ['--kubeconfig', api.kubeconfigPath, '--update-status=false', `--watch-list=${mode === 'one list' ? 'list' : mode === 'watch-list'}`],
     env: { ROUTER_LOG_LEVEL: 'info' }, timeoutMs: 60_000,
   });
   t.teardown(() => router.stop());
   if (mode === 'paged lists') t.true(api.continuedPages('Route') >= 1 && api.continuedPages('EndpointSlice') >= 1, 'the lists came in pages');
-  else t.true(api.listRequests('Route') === 0 && api.watchListRequests('Route') === 1, 'one streaming list, no list');
+  else if (mode === 'watch-list') t.true(api.listRequests('Route') === 0 && api.watchListRequests('Route') === 1, 'one streaming list, no list');
+  else {
+    t.true(api.listRequests('Route') === 1 && api.continuedPages('Route') === 0 && api.watchListRequests('Route') === 0, 'one list, unpaged');
+    t.deepEqual(api.listVersions('Route'), ['0'], 'at resourceVersion=0');
+  }
 
   t.is(await tableUpdates(router.admin), 1);
   for (const i of [0, LIST_PAGE_SIZE - 1, LIST_PAGE_SIZE, ROUTES - 1]) {

@@ -47,10 +47,11 @@ async function restarts(metrics: Metrics, resource: string): Promise<number> {
   return values.find((v) => v.labels.resource === resource)?.value ?? 0;
 }
 
-/** The initial state comes from a streaming list (watch-list) or from paged lists: both are tested where it matters. */
+/** The initial state comes from a streaming list (watch-list), paged lists or one list at resourceVersion=0: each is tested where it matters. */
 const MODES = [
   { name: 'watch-list', watchList: 'true', stateReads: (api: FakeApiServer) => api.watchListRequests('Route') },
   { name: 'paged lists', watchList: 'false', stateReads: (api: FakeApiServer) => api.listRequests('Route') },
+  { name: 'one list', watchList: 'list', stateReads: (api: FakeApiServer) => api.listRequests('Route') },
 ] as const;
 
 for (const mode of MODES) {
@@ -72,6 +73,9 @@ test(`${mode.name}: 410 Gone mid-watch: the state is read again, nothing lost, d
   // Both lists are consistent reads (no resourceVersion): the watch cache serves them once it has
   // caught up with etcd.
   if (mode.watchList === 'false') t.deepEqual(api.listVersions('Route'), ['', '']);
+  // One list: at resourceVersion=0 (whatever the watch cache holds) first; after the 410 at the
+  // current version (a consistent read), as client-go's reflector relists.
+  if (mode.watchList === 'list') t.deepEqual(api.listVersions('Route'), ['0', '']);
   // And the watch works again afterwards.
   api.create(route('a', 'four'));
   t.true(await eventually(() => store.has('Route', 'a/four')));
@@ -102,9 +106,8 @@ test('watch-list: one request per informer reads the state and goes on watching;
   t.is(await restarts(metrics, 'routes'), 0);
 });
 
-test('the default (--watch-list=true): every kind by watch-list, no list, and each goes on watching', async (t) => {
-  t.is(defaultConfig().watchList, 'true');
-  const { api, store, source, metrics } = await setUp(t, {}, {}, undefined, 2);
+test('--watch-list=true: every kind by watch-list, no list, and each goes on watching', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'true' }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
@@ -118,33 +121,45 @@ test('the default (--watch-list=true): every kind by watch-list, no list, and ea
   t.is(await restarts(metrics, 'routes'), 0);
 });
 
-test('--watch-list=auto: kinds read as protobuf by watch-list but Services, JSON kinds (Routes) by paged lists, and each goes on watching', async (t) => {
-  const { api, store, source, metrics } = await setUp(t, { watchList: 'auto' }, {}, undefined, 2);
+test('--watch-list=list: every kind by one unpaged list at resourceVersion=0, then a watch from its resourceVersion', async (t) => {
+  const { api, store, source, metrics } = await setUp(t, { watchList: 'list' }, {}, undefined, 2);
   for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
   await source.start();
   t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
-  t.is(api.listRequests('Route'), 1, 'Routes: one paged list');
-  t.is(api.continuedPages('Route'), 1, 'in two pages');
-  t.is(api.watchListRequests('Route'), 0);
-  for (const kind of ['EndpointSlice', 'Ingress', 'IngressClass'] as const) {
-    t.is(api.watchListRequests(kind), 1, `${kind}: watch-list`);
-    t.is(api.listRequests(kind), 0, `${kind}: no list`);
-  }
-  t.is(api.listRequests('Service'), 1, 'Services: a paged list (cheaper for kube-apiserver than their watch-list)');
-  t.is(api.watchListRequests('Service'), 0);
-  api.create(route('a', 'after'));
-  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
-  t.is(await restarts(metrics, 'routes'), 0);
-});
-
-test('--watch-list=auto with --kube-protobuf=false: every kind is JSON, so every kind by paged lists', async (t) => {
-  const { api, source } = await setUp(t, { watchList: 'auto', kubeProtobuf: false });
-  await source.start();
-  for (const kind of ['Route', 'Service', 'EndpointSlice'] as const) {
-    t.is(api.listRequests(kind), 1, `${kind}: a list`);
+  for (const kind of ['Route', 'Service', 'EndpointSlice', 'Ingress', 'IngressClass'] as const) {
+    t.is(api.listRequests(kind), 1, `${kind}: one list`);
+    t.is(api.continuedPages(kind), 0, `${kind}: unpaged, whatever the page size`);
+    t.deepEqual(api.listVersions(kind), ['0'], `${kind}: at resourceVersion=0`);
     t.is(api.watchListRequests(kind), 0, `${kind}: no watch-list`);
   }
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(api.watchRequests('Route'), 1, 'one watch carries the changes');
+  t.is(await restarts(metrics, 'routes'), 0);
+  t.is((await metrics.kubeObjectsRead.get()).values.find((v) => v.labels.resource === 'routes')?.value, 4, 'three listed, one watched');
 });
+
+for (const kubeProtobuf of [true, false]) {
+test(`the default (--watch-list=auto${kubeProtobuf ? '' : ', --kube-protobuf=false'}): built-in kinds by one list at resourceVersion=0, custom resources (Routes) by watch-list, and each goes on watching`, async (t) => {
+  t.is(defaultConfig().watchList, 'auto');
+  const { api, store, source, metrics } = await setUp(t, { kubeProtobuf }, {}, undefined, 2);
+  for (const name of ['a1', 'a2', 'a3']) api.create(route('a', name));
+  await source.start();
+  t.deepEqual([...store.keys('Route')].sort(), ['a/a1', 'a/a2', 'a/a3']);
+  t.is(api.watchListRequests('Route'), 1, 'Routes: watch-list');
+  t.is(api.listRequests('Route'), 0, 'Routes: no list');
+  for (const kind of ['Service', 'EndpointSlice', 'Ingress', 'IngressClass'] as const) {
+    t.is(api.listRequests(kind), 1, `${kind}: one list`);
+    t.is(api.continuedPages(kind), 0, `${kind}: unpaged`);
+    t.deepEqual(api.listVersions(kind), ['0'], `${kind}: at resourceVersion=0`);
+    t.is(api.watchListRequests(kind), 0, `${kind}: no watch-list`);
+  }
+  api.create(route('a', 'after'));
+  t.true(await eventually(() => store.has('Route', 'a/after'), 3000));
+  t.is(api.watchRequests('Route'), 1, 'the same stream carries the changes');
+  t.is(await restarts(metrics, 'routes'), 0);
+});
+}
 
 test('a server that refuses watch-list (422, WatchList off): paged lists, for every informer, with no restart', async (t) => {
   const { api, store, source, metrics } = await setUp(t, { watchList: 'true' }, { watchList: false });

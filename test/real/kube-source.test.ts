@@ -13,7 +13,7 @@ import { defaultConfig, type RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import { KubeClient, openKubeClient, type KubeRequest } from '../../src/kube/client.ts';
+import { KubeClient, openKubeClient, type KubeRequest, type StreamedAnswer } from '../../src/kube/client.ts';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { eventually } from '../support/http-client.ts';
@@ -169,11 +169,17 @@ subjects: [{ kind: ServiceAccount, name: lean-router, namespace: switchyard }]
   t.false(store.has('Secret', `${ns}/cert`));
 });
 
-/** The router's client, noting what it asks of the Routes collection `path`, and doing `between` after the first page. */
+/**
+ * The router's client, noting what it asks of the Routes collection `path` (each list or page:
+ * the resourceVersion asked and answered, the limit, the names), doing `between` after the first
+ * page. With `firstWatchFrom`, its first Route watch asks for that resourceVersion instead of the
+ * list's (one the server no longer has: its real answer is a 410 Gone).
+ */
 class NotingClient extends KubeClient {
-  readonly pages: Array<{ resourceVersion: string; names: string[]; continued: boolean; asked: string }> = [];
+  readonly pages: Array<{ resourceVersion: string; names: string[]; continued: boolean; asked: string; limit: string | undefined }> = [];
   readonly watches: Array<Record<string, string | undefined>> = [];
   between: (() => Promise<void>) | undefined;
+  firstWatchFrom: string | undefined;
   readonly #path: string;
   constructor(path: string) {
     super(loadKubeConfig(kubeconfig), { userAgent: 'switchyard-test-router' });
@@ -181,16 +187,31 @@ class NotingClient extends KubeClient {
   }
   override async request<T = unknown>(request: KubeRequest): Promise<T> {
     const answer = await super.request<T>(request);
-    if (request.method === 'GET' && request.path === this.#path && request.query?.limit !== undefined) {
+    if (request.method === 'GET' && request.path === this.#path) {
       const page = answer as { metadata: { resourceVersion: string }; items: Array<{ metadata: { name: string } }> };
-      this.pages.push({ resourceVersion: page.metadata.resourceVersion, names: page.items.map((i) => i.metadata.name), continued: request.query.continue !== undefined,
-        asked: `${request.query.resourceVersion ?? ''} ${request.query.resourceVersionMatch ?? ''}`.trim() });
+      this.pages.push({ resourceVersion: page.metadata.resourceVersion, names: page.items.map((i) => i.metadata.name), continued: request.query?.continue !== undefined,
+        asked: `${request.query?.resourceVersion ?? ''} ${request.query?.resourceVersionMatch ?? ''}`.trim(), limit: request.query?.limit });
       if (this.pages.length === 1) await this.between?.(); // before the next page is asked for
     }
     return answer;
   }
+  /** An unpaged list read as it arrives: read here first (to note it, and do `between` before the router has it). */
+  override async getStreamed(path: string, query: Record<string, string | undefined>, options: Parameters<KubeClient['getStreamed']>[2]): Promise<StreamedAnswer> {
+    const answer = await super.getStreamed(path, query, options);
+    if (path !== this.#path || answer.encoding !== 'json') return answer;
+    const chunks: string[] = [];
+    for await (const chunk of answer.body) chunks.push(chunk);
+    const list = JSON.parse(chunks.join('')) as { metadata: { resourceVersion: string }; items: Array<{ metadata: { name: string } }> };
+    this.pages.push({ resourceVersion: list.metadata.resourceVersion, names: list.items.map((i) => i.metadata.name), continued: false,
+      asked: `${query.resourceVersion ?? ''} ${query.resourceVersionMatch ?? ''}`.trim(), limit: query.limit });
+    if (this.pages.length === 1) await this.between?.();
+    return { encoding: 'json', body: (async function* () { yield* chunks; })() };
+  }
   override watch(path: string, query: Record<string, string | undefined>, options?: Parameters<KubeClient['watch']>[2]) {
-    if (path === this.#path) this.watches.push(query);
+    if (path === this.#path) {
+      if (this.watches.length === 0 && this.firstWatchFrom !== undefined) query = { ...query, resourceVersion: this.firstWatchFrom };
+      this.watches.push(query);
+    }
     return super.watch(path, query, options);
   }
 }
@@ -209,7 +230,7 @@ async function listCounters(resource: string): Promise<{ cacheLists: number; cac
   };
 }
 
-test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapshot from the watch cache, and the watch from its resourceVersion brings what changed between pages', async (t) => {
+test.serial('Routes by paged lists (--watch-list=false): the pages are one snapshot from the watch cache, and the watch from its resourceVersion brings what changed between pages', async (t) => {
   t.timeout(120_000);
   const ns = await namespace('between-pages');
   for (let i = 1; i <= 7; i++) await cluster.must('POST', routes(ns), route(ns, `r${i}`));
@@ -222,7 +243,7 @@ test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapsh
     }
     await cluster.must('DELETE', `${routes(ns)}/r6`);
   };
-  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'auto' as const };
+  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'false' as const };
   const store = new ObjectStore();
   const source = new KubernetesSource({ config, store, logger: silentLogger, client, listPageSize: 2 });
   t.teardown(async () => { await source.stop(); await client.close(); });
@@ -250,4 +271,67 @@ test.serial('Routes by paged lists (--watch-list=auto): the pages are one snapsh
     `${ns}/r1 r1-moved.${ns}.example.com`, `${ns}/r2 r2.${ns}.example.com`, `${ns}/r3 r3.${ns}.example.com`, `${ns}/r4 r4.${ns}.example.com`,
     `${ns}/r5 r5-moved.${ns}.example.com`, `${ns}/r7 r7.${ns}.example.com`, `${ns}/r8 r8.${ns}.example.com`,
   ]);
+});
+
+const hostsOf = (store: ObjectStore) => [...store.keys('Route')].sort().map((key) => `${key.slice(key.indexOf('/') + 1)} ${(store.get('Route', key) as any).spec.host.split('.')[0]}`);
+
+test.serial('Routes by one list at resourceVersion=0 (--watch-list=list): one unpaged list from the watch cache, no etcd read, and the watch from its resourceVersion brings what changed after it', async (t) => {
+  t.timeout(120_000);
+  const ns = await namespace('one-list');
+  for (let i = 1; i <= 5; i++) await cluster.must('POST', routes(ns), route(ns, `r${i}`));
+  const client = new NotingClient(routes(ns));
+  // After the list's answer, before the watch is opened: one created, one changed, one deleted.
+  client.between = async () => {
+    await cluster.must('POST', routes(ns), route(ns, 'r6'));
+    await cluster.must('PATCH', `${routes(ns)}/r1`, { spec: { host: `r1-moved.${ns}.example.com` } }, { contentType: 'application/merge-patch+json' });
+    await cluster.must('DELETE', `${routes(ns)}/r2`);
+  };
+  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'list' as const };
+  const store = new ObjectStore();
+  const source = new KubernetesSource({ config, store, logger: silentLogger, client, listPageSize: 2 });
+  t.teardown(async () => { await source.stop(); await client.close(); });
+  const before = await listCounters('routes');
+  await source.start();
+  const after = await listCounters('routes');
+
+  // One list, whole (no limit, whatever the page size), at resourceVersion=0: the state before the changes.
+  t.deepEqual(client.pages.map((p) => ({ asked: p.asked, limit: p.limit, names: p.names })), [{ asked: '0', limit: undefined, names: ['r1', 'r2', 'r3', 'r4', 'r5'] }]);
+  t.true(after.cacheLists - before.cacheLists >= 1, 'the watch cache served the list');
+  t.is(after.etcdLists - before.etcdLists, 0, 'no list of Routes from etcd');
+  // The watch goes on from the list's resourceVersion, and brings the three changes.
+  t.is(client.watches.length, 1);
+  t.is(client.watches[0]!.resourceVersion, client.pages[0]!.resourceVersion);
+  t.is(client.watches[0]!.sendInitialEvents, undefined);
+  await eventually(() => store.has('Route', `${ns}/r6`) && !store.has('Route', `${ns}/r2`) && hostsOf(store).includes('r1 r1-moved'), 20_000);
+  t.deepEqual(hostsOf(store), ['r1 r1-moved', 'r3 r3', 'r4 r4', 'r5 r5', 'r6 r6']);
+});
+
+test.serial('--watch-list=list: a watch answered 410 Gone lists again, at the current resourceVersion (a consistent read), and goes on watching from it', async (t) => {
+  t.timeout(120_000);
+  const ns = await namespace('one-list-gone');
+  for (let i = 1; i <= 3; i++) await cluster.must('POST', routes(ns), route(ns, `r${i}`));
+  const client = new NotingClient(routes(ns));
+  // The first watch asks for resourceVersion 1, long gone from the watch cache: the server answers 410 Gone.
+  client.firstWatchFrom = '1';
+  // Changes after the first list, which the watch that failed never brought: the second list must.
+  client.between = async () => {
+    await cluster.must('POST', routes(ns), route(ns, 'r4'));
+    await cluster.must('DELETE', `${routes(ns)}/r3`);
+  };
+  const config = { ...defaultConfig(), kubeconfig, namespace: ns, watchList: 'list' as const };
+  const store = new ObjectStore();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const source = new KubernetesSource({ config, store, logger: silentLogger, metrics, client });
+  t.teardown(async () => { await source.stop(); await client.close(); });
+  await source.start();
+  await eventually(() => client.pages.length >= 2 && client.watches.length >= 2, 20_000);
+  t.deepEqual(client.pages.map((p) => ({ asked: p.asked, limit: p.limit })), [{ asked: '0', limit: undefined }, { asked: '', limit: undefined }], 'the list again, as a consistent read');
+  t.deepEqual(client.pages[1]!.names, ['r1', 'r2', 'r4']);
+  t.is(client.watches[1]!.resourceVersion, client.pages[1]!.resourceVersion);
+  await eventually(() => store.has('Route', `${ns}/r4`) && !store.has('Route', `${ns}/r3`), 20_000);
+  t.deepEqual(hostsOf(store), ['r1 r1', 'r2 r2', 'r4 r4']);
+  // And it goes on watching from there.
+  await cluster.must('POST', routes(ns), route(ns, 'r5'));
+  await eventually(() => store.has('Route', `${ns}/r5`), 20_000);
+  t.is(client.pages.length, 2, 'no further list');
 });

@@ -1,9 +1,10 @@
 // Start-up on a real kube-apiserver (v1.36, WatchList on by default) every way (issue 25): a
 // router with --watch-list=true reads the initial state through watch-list — one watch with
 // sendInitialEvents=true per kind, no list; one with --watch-list=false through paged lists; and
-// one with --watch-list=auto reads EndpointSlices (protobuf) by watch-list and Services and the
-// Routes (a custom resource: JSON) by paged lists. Each serves the same first table at readiness,
-// built by one table update. (The default is true.)
+// one with --watch-list=auto (the default) reads the Routes (a custom resource) by watch-list and
+// Services and EndpointSlices (built-in kinds) by one unpaged list at resourceVersion=0 (from the
+// watch cache); one with --watch-list=list reads every kind by such a list. Each serves the same first table
+// at readiness, built by one table update, and watches from the version it read.
 
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
@@ -56,7 +57,7 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-function start(node: string, watchList: 'auto' | 'true' | 'false' | undefined): Promise<RouterProcess> {
+function start(node: string, watchList: 'auto' | 'true' | 'false' | 'list' | undefined): Promise<RouterProcess> {
   return startRouter({
     args: ['--kubeconfig', kubeconfig, '--update-status=false', ...(watchList ? [`--watch-list=${watchList}`] : [])],
     env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: node },
@@ -80,20 +81,22 @@ async function servedTable(router: RouterProcess): Promise<{ hosts: unknown[]; u
   return { hosts: [...view.hosts].sort((a, b) => a.host.localeCompare(b.host)), updates };
 }
 
-test.serial('watch-list, paged lists and auto (both by kind): the same first table at readiness, read each its own way', async (t) => {
+test.serial('watch-list, paged lists, auto (both by kind) and one list at resourceVersion=0: the same first table at readiness, read each its own way', async (t) => {
   t.timeout(240_000);
-  const [streamed, paged, mixed] = await Promise.all([start('by-watch-list', 'true'), start('by-pages', 'false'), start('by-auto', 'auto')]);
+  const [streamed, paged, mixed, listed] = await Promise.all([start('by-watch-list', 'true'), start('by-pages', 'false'), start('by-auto', 'auto'), start('by-list', 'list')]);
   // At readiness, before anything else changes: the first table, built once.
-  const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(mixed)]);
+  const [a, b, c, d] = await Promise.all([servedTable(streamed), servedTable(paged), servedTable(mixed), servedTable(listed)]);
   t.is(a.hosts.length, ROUTES);
   t.is(a.updates, 1, 'watch-list: one table update at readiness');
   t.is(b.updates, 1, 'paged lists: one table update at readiness');
   t.is(c.updates, 1, 'auto: one table update at readiness');
+  t.is(d.updates, 1, 'one list: one table update at readiness');
   t.deepEqual(a.hosts, b.hosts);
   t.deepEqual(c.hosts, a.hosts);
+  t.deepEqual(d.hosts, a.hosts);
   const last = a.hosts.find((h: any) => h.host === `r${ROUTES - 1}.apps.example.com`) as any;
   t.deepEqual(last?.routes[0].backends[0].endpoints.map((e: any) => `${e.address}:${e.port}`), [`${POD_ADDRESS}:8080`]);
-  for (const router of [streamed, paged, mixed]) {
+  for (const router of [streamed, paged, mixed, listed]) {
     const reply = await request(router.http, { host: `r${ROUTES - 1}.apps.example.com`, path: '/' });
     t.is(reply.status, 302);
   }
@@ -113,14 +116,23 @@ test.serial('watch-list, paged lists and auto (both by kind): the same first tab
     const watches = ofKind(events, kind).filter((e) => e.verb === 'watch');
     t.true(watches.length >= 1 && watches.every((e) => /^\d+$/.test(query(e).get('resourceVersion') ?? '')), `${router}, ${kind}: a watch from the list's resourceVersion`);
   };
+  const readByOneList = (events: AuditEvent[], kind: string, router: string) => {
+    const lists = ofKind(events, kind).filter((e) => e.verb === 'list');
+    t.deepEqual(lists.map((e) => `${query(e).get('resourceVersion')} ${query(e).get('limit')}`), ['0 null'], `${router}, ${kind}: one list at resourceVersion=0, unpaged`);
+    t.deepEqual(ofKind(events, kind).filter((e) => query(e).get('sendInitialEvents') !== null).map((e) => e.requestURI), [], `${router}, ${kind}: no watch-list`);
+    const watches = ofKind(events, kind).filter((e) => e.verb === 'watch');
+    t.true(watches.length >= 1 && watches.every((e) => /^[1-9]\d*$/.test(query(e).get('resourceVersion') ?? '')), `${router}, ${kind}: a watch from the list's resourceVersion`);
+  };
   const byWatchList = requestsOf('by-watch-list');
+  const byList = requestsOf('by-list');
   const byPages = requestsOf('by-pages');
   const byAuto = requestsOf('by-auto');
   for (const kind of STATE_KINDS) {
     readByWatchList(byWatchList, kind, '--watch-list=true');
     readByPages(byPages, kind, '--watch-list=false');
-    if (kind === 'routes' || kind === 'services') readByPages(byAuto, kind, '--watch-list=auto');
-    else readByWatchList(byAuto, kind, '--watch-list=auto');
+    if (kind === 'routes') readByWatchList(byAuto, kind, '--watch-list=auto');
+    else readByOneList(byAuto, kind, '--watch-list=auto');
+    readByOneList(byList, kind, '--watch-list=list');
   }
   for (const router of [streamed, mixed]) t.false(router.logs.some((l) => String(l.msg).includes('does not stream lists')), 'the server did not refuse watch-list');
 });

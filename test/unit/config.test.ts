@@ -21,9 +21,10 @@ test('booleans: bare flag, =false, env', (t) => {
   t.true(parseConfig([], { ROUTER_DISABLE_NAMESPACE_OWNERSHIP_CHECK: 'true' }).disableNamespaceOwnershipCheck);
 });
 
-test('--watch-list: true by default (every kind by watch-list); auto, true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
+test('--watch-list: auto by default (built-in kinds by one list, custom resources by watch-list); list, true and false as the bool it was (bare flag, bool spellings, booleans in createRouter\'s config)', async (t) => {
   const { configFromOptions } = await import('../../src/config.ts');
-  t.is(parseConfig([], {}).watchList, 'true');
+  t.is(parseConfig([], {}).watchList, 'auto');
+  t.is(parseConfig(['--watch-list=list'], {}).watchList, 'list');
   t.is(parseConfig(['--watch-list'], {}).watchList, 'true');
   t.is(parseConfig(['--watch-list=false'], {}).watchList, 'false');
   t.is(parseConfig(['--watch-list=auto'], {}).watchList, 'auto');
@@ -31,7 +32,7 @@ test('--watch-list: true by default (every kind by watch-list); auto, true and f
   t.is(parseConfig([], { ROUTER_WATCH_LIST: 'yes' }).watchList, 'true');
   t.is(configFromOptions({ watchList: false }).watchList, 'false');
   t.is(configFromOptions({ watchList: 'auto' }).watchList, 'auto');
-  t.throws(() => parseConfig(['--watch-list=sometimes'], {}), { instanceOf: ConfigError, message: /--watch-list.*auto, true, false/ });
+  t.throws(() => parseConfig(['--watch-list=sometimes'], {}), { instanceOf: ConfigError, message: /--watch-list.*auto, true, false, list/ });
 });
 
 test('unknown flags and invalid values name the option', (t) => {
