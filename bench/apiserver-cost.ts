@@ -115,11 +115,11 @@ async function listCounters(): Promise<Map<string, number>> {
   return counters;
 }
 
-/** kube-apiserver's Go runtime: bytes allocated so far, garbage collections so far and the CPU they took. */
-async function goRuntime(): Promise<{ allocated: number; collections: number; gcCpu: number }> {
+/** kube-apiserver's Go runtime: bytes allocated so far, and garbage collections so far. */
+async function goRuntime(): Promise<{ allocated: number; collections: number }> {
   const text = String((await cluster.api<string>('GET', '/metrics')).body);
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { allocated: value('go_memstats_alloc_bytes_total'), collections: value('go_gc_duration_seconds_count'), gcCpu: value('go_cpu_classes_gc_total_cpu_seconds_total') };
+  return { allocated: value('go_memstats_alloc_bytes_total'), collections: value('go_gc_duration_seconds_count') };
 }
 
 /** Counter deltas that moved, for the kind read (its resource name in the key). */
@@ -202,9 +202,7 @@ const results: Record<string, number[]> = {};
 const bytes: Record<string, number> = {};
 const record = (name: string, value: number) => (results[name] ??= []).push(value);
 const STRATEGY_WINDOW_MS = Number(process.env.COST_WINDOW_MS ?? 4000);
-const strategy: Record<string, Array<{ gross: number; seconds: number; idleRate: number; bytes: number; allocatedMB: number; collections: number; gcCpu: number }>> = {};
-/** kube-apiserver's Go runtime when the reads began: the GC CPU per MB allocated over them. */
-let runtimeAtStart: { allocated: number; gcCpu: number } | undefined;
+const strategy: Record<string, Array<{ gross: number; seconds: number; idleRate: number; bytes: number; allocatedMB: number; collections: number }>> = {};
 const cacheNotes: Record<string, string> = {};
 /** The reads a router can make of each kind, each as the encoding it would use (protobuf for built-ins). */
 function strategyPlans(): Array<{ name: string; resource: string; read: () => Promise<number> }> {
@@ -268,9 +266,8 @@ for (let round = 0; round < ROUNDS; round++) {
       const runtime1 = await goRuntime();
       if (before) cacheNotes[plan.name] = moved(before, await listCounters(), plan.resource);
       const idle = await windowed(gross.seconds * 1000, async () => {});
-      runtimeAtStart ??= runtime0;
       (strategy[plan.name] ??= []).push({ gross: gross.cpu, seconds: gross.seconds, idleRate: idle.cpu / idle.seconds, bytes: got,
-        allocatedMB: (runtime1.allocated - runtime0.allocated) / 2 ** 20, collections: runtime1.collections - runtime0.collections, gcCpu: runtime1.gcCpu - runtime0.gcCpu });
+        allocatedMB: (runtime1.allocated - runtime0.allocated) / 2 ** 20, collections: runtime1.collections - runtime0.collections });
     }
   }
   if (PARTS.has('router')) {
@@ -320,20 +317,14 @@ if (Object.keys(strategy).length > 0) {
   console.log('collection of its ~1 GB heap lands in some windows and not others: the mean carries it, the median mostly not; the MB');
   console.log('it allocated (go_memstats_alloc_bytes_total, what its collections cost is proportional to) does not depend on where they land):');
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  // GC amortized: the window's CPU less the garbage collection in it, plus the MB it allocated ×
-  // the GC CPU per MB over all the reads (a collection lands in one window of several; all owe it).
-  const end = await goRuntime();
-  const gcPerMB = runtimeAtStart ? (end.gcCpu - runtimeAtStart.gcCpu) / ((end.allocated - runtimeAtStart.allocated) / 2 ** 20) : NaN;
-  console.log(`(GC amortized: gross − the window's GC CPU + MB allocated × ${(gcPerMB * 1000).toFixed(2)} CPU-ms per MB, kube-apiserver's GC CPU per MB over the run)`);
   const rows = Object.entries(strategy).map(([name, runs]) => ({
-    amortized: median(runs.map((r) => r.gross - r.gcCpu + r.allocatedMB * gcPerMB)),
     name, gross: median(runs.map((r) => r.gross)), net: median(runs.map((r) => r.gross - r.idleRate * r.seconds)), netMean: mean(runs.map((r) => r.gross - r.idleRate * r.seconds)),
     idle: median(runs.map((r) => r.idleRate)), mb: runs[0]!.bytes / 2 ** 20, alloc: median(runs.map((r) => r.allocatedMB)),
     collections: runs.reduce((n, r) => n + r.collections, 0), all: runs.map((r) => (r.gross - r.idleRate * r.seconds).toFixed(2)).join(' '),
   }));
   const width = Math.max(...rows.map((r) => r.name.length));
   for (const r of rows) {
-    console.log(`  ${r.name.padEnd(width)}  GC amortized median ${r.amortized.toFixed(2)}  net median ${r.net.toFixed(2)} mean ${r.netMean.toFixed(2)}  gross median ${r.gross.toFixed(2)}  allocated ${r.alloc.toFixed(0)} MB  (idle ${r.idle.toFixed(3)} CPU-s/s; ${r.mb.toFixed(1)} MB sent; ${r.collections} GCs in ${ROUNDS} windows; net by round: ${r.all})`);
+    console.log(`  ${r.name.padEnd(width)}  net median ${r.net.toFixed(2)} mean ${r.netMean.toFixed(2)}  gross median ${r.gross.toFixed(2)}  allocated ${r.alloc.toFixed(0)} MB  (idle ${r.idle.toFixed(3)} CPU-s/s; ${r.mb.toFixed(1)} MB sent; ${r.collections} GCs in ${ROUNDS} windows; net by round: ${r.all})`);
   }
   console.log('Lists served (first round, counter deltas for the kind: cache_* = the watch cache, storage_*/etcd_* = etcd):');
   for (const [name, note] of Object.entries(cacheNotes)) console.log(`  ${name.padEnd(width)}  ${note}`);

@@ -50,9 +50,9 @@ export function watchedResources(config: RouterConfig, served: ReadonlySet<strin
  * revision first; the continue pages of a paged list are read from etcd once a compaction has
  * passed the kind's last change), encoded item by item as list items: neither the deep copy of
  * each initial event of a watch-list nor the second scan of each object's JSON to embed it in a
- * watch event. 10k Routes: 0.97 against 1.26 CPU-s by watch-list; 10k Services as protobuf 0.10
- * against 0.21; EndpointSlices 0.11 either way (net medians, bench/apiserver-cost.ts
- * COST_PARTS=strategies). But kube-apiserver deep-copies a custom resource's list whole before
+ * watch event. 10k Routes: 0.97 against 1.26 CPU-s by watch-list (0.48 against 1.46 in a quieter
+ * run); 10k Services as protobuf 0.10 against 0.21 (0.05 against 0.17); EndpointSlices 0.11 either
+ * way (net medians, bench/apiserver-cost.ts COST_PARTS=strategies). But kube-apiserver deep-copies a custom resource's list whole before
  * encoding it (apiextensions' safeConverterWrapper), and holds that copy until the list is sent:
  * 20 routers starting at once with 10k Routes took its peak RSS from ~1.5 GB to 2.7–3.1 GB (README,
  * Fleet), in proportion to the Routes and to the routers starting together. A built-in kind's list
