@@ -80,10 +80,13 @@ export type KubeWatchStream =
   | { readonly protobuf: false; readonly body: AsyncIterable<string>; close(): void }
   | { readonly protobuf: true; readonly body: AsyncIterable<Buffer>; close(): void };
 
+/** How an answer's body is encoded (its Content-Type, among those asked for). */
+type AnswerEncoding = 'json' | 'protobuf' | 'cbor';
+
 /** What getStreamed answers: JSON text as it arrives, or the whole bytes of a protobuf or CBOR answer. */
 export type StreamedAnswer =
   | { readonly encoding: 'json'; readonly body: AsyncIterable<string> }
-  | { readonly encoding: 'protobuf' | 'cbor'; readonly bytes: Buffer };
+  | { readonly encoding: Exclude<AnswerEncoding, 'json'>; readonly bytes: Buffer };
 
 export interface KubeClientOptions {
   /** Sent on every request, e.g. `switchyard/0.1.0 (default; node-1)`; see userAgent(). */
@@ -188,16 +191,7 @@ export class KubeClient {
       timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal, accept: accept ?? (protobuf ? PROTOBUF_ACCEPT : undefined),
     });
     const answeredProtobuf = protobuf && isProtobuf(response.headers['content-type']);
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      if (answeredProtobuf) {
-        const bytes = Buffer.from(await response.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
-        throw apiError('GET', path, response.statusCode, protobufStatus(bytes), '', response.headers);
-      }
-      const text = await response.body.text().catch(() => '');
-      let parsed: unknown;
-      try { parsed = JSON.parse(text); } catch { parsed = undefined; }
-      throw apiError('GET', path, response.statusCode, parsed, text, response.headers);
-    }
+    if (response.statusCode < 200 || response.statusCode > 299) throw await refusal('GET', path, response, answeredProtobuf ? 'protobuf' : 'json');
     const close = () => {
       controller.abort();
       response.body.destroy();
@@ -221,17 +215,9 @@ export class KubeClient {
       accept: options.protobuf ? PROTOBUF_ACCEPT : options.cbor ? CBOR_ACCEPT : undefined,
     });
     const contentType = response.headers['content-type'];
-    const encoding = options.protobuf && isProtobuf(contentType) ? 'protobuf' : options.cbor && isCbor(contentType) ? 'cbor' : 'json';
-    if (response.statusCode < 200 || response.statusCode > 299 || encoding !== 'json') {
-      const bytes = Buffer.from(await response.body.arrayBuffer());
-      if (response.statusCode >= 200 && response.statusCode <= 299) return { encoding: encoding as 'protobuf' | 'cbor', bytes };
-      const text = encoding === 'json' ? bytes.toString('utf8') : '';
-      let parsed: unknown;
-      if (encoding === 'protobuf') parsed = protobufStatus(bytes);
-      else if (encoding === 'cbor') parsed = cborStatus(bytes);
-      else try { parsed = JSON.parse(text); } catch { parsed = undefined; }
-      throw apiError('GET', path, response.statusCode, parsed, text, response.headers);
-    }
+    const encoding: AnswerEncoding = options.protobuf && isProtobuf(contentType) ? 'protobuf' : options.cbor && isCbor(contentType) ? 'cbor' : 'json';
+    if (response.statusCode < 200 || response.statusCode > 299) throw await refusal('GET', path, response, encoding);
+    if (encoding !== 'json') return { encoding, bytes: Buffer.from(await response.body.arrayBuffer()) };
     response.body.setEncoding('utf8');
     return { encoding: 'json', body: response.body as AsyncIterable<string> };
   }
@@ -332,6 +318,18 @@ function protobufStatus(bytes: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The KubeApiError of a non-2xx streamed answer, its body read in its encoding (a Status, where it is one). */
+async function refusal(method: string, path: string, response: Dispatcher.ResponseData, encoding: AnswerEncoding): Promise<KubeApiError> {
+  if (encoding !== 'json') {
+    const bytes = Buffer.from(await response.body.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    return apiError(method, path, response.statusCode, encoding === 'protobuf' ? protobufStatus(bytes) : cborStatus(bytes), '', response.headers);
+  }
+  const text = await response.body.text().catch(() => '');
+  let parsed: unknown;
+  try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+  return apiError(method, path, response.statusCode, parsed, text, response.headers);
 }
 
 function apiError(method: string, path: string, status: number, parsed: unknown, text: string, headers: Dispatcher.ResponseData['headers']): KubeApiError {
