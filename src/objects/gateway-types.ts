@@ -79,7 +79,15 @@ export interface HTTPRouteFilter {
   responseHeaderModifier?: HTTPHeaderFilter;
   requestRedirect?: { scheme?: string; hostname?: string; path?: HTTPPathModifier; port?: number; statusCode?: number };
   urlRewrite?: { hostname?: string; path?: HTTPPathModifier };
+  requestMirror?: HTTPRequestMirrorFilter;
   extensionRef?: { group: string; kind: string; name: string };
+}
+
+/** RequestMirror: a copy of each request (or `percent` / `fraction` of them) to `backendRef`. */
+export interface HTTPRequestMirrorFilter {
+  backendRef: { group?: string; kind?: string; name: string; namespace?: string; port?: number };
+  percent?: number;
+  fraction?: { numerator: number; denominator?: number };
 }
 
 export interface HTTPBackendRef {

@@ -236,6 +236,8 @@ export interface GatewayRouteData {
   rewrite: RewriteSpec | null;
   /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
   invalidShare: number;
+  /** HTTPRoute RequestMirror filters (src/proxy/request-mirror.ts); absent when none. */
+  mirrors?: CompiledMirror[];
   /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
   grpc?: { service: number; method: number };
   /**
@@ -243,6 +245,16 @@ export interface GatewayRouteData {
    * HTTP request, whose conditions (http, https, listeners) are all off for it.
    */
   stream?: StreamEntry;
+}
+
+/**
+ * A RequestMirror target: its Service's endpoints (one is picked per mirrored request) and the
+ * share of requests mirrored, numerator / denominator (1 / 1: every request).
+ */
+export interface CompiledMirror {
+  service: CompiledService;
+  numerator: number;
+  denominator: number;
 }
 
 /** The TLS listeners a TLSRoute is attached through. */
