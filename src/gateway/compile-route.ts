@@ -30,6 +30,7 @@ export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidate
     invalidShare: g.rule.invalidShare,
   };
   if (g.match.grpc !== null) data.grpc = g.match.grpc;
+  if (g.rule.cors !== undefined) data.cors = g.rule.cors;
   if (stream) data.stream = { shared: g.https, listeners: g.listeners };
   return data;
 }
