@@ -1,12 +1,14 @@
 // The HTTPRoute CORS filter's pure parts (src/gateway/cors.ts): reading and validating the
 // filter, origin parsing and matching (exact, `*.domain`, `*`, scheme and default ports), the
-// preflight answer and the headers added to actual responses, `*` with and without credentials.
+// preflight answer and the headers added to actual responses, `*` with and without credentials;
+// the structural check of the filter's fields (objects/gateway-validate.ts).
 import test from 'ava';
 import type { OutgoingHttpHeaders } from 'node:http';
 import {
   addCorsResponseHeaders, corsOriginAllowed, corsPreflightHeaders, isCorsPreflight, parseCorsFilter, parseOrigin, prepareCors, tokenList, varyWithOrigin,
 } from '../../src/gateway/cors.ts';
 import { evaluateRouteRules } from '../../src/gateway/route-rules.ts';
+import { validateObject } from '../../src/objects/validate.ts';
 import type { HTTPCORSFilter, HTTPRoute, HTTPRouteFilter } from '../../src/objects/gateway-types.ts';
 import type { Service } from '../../src/objects/types.ts';
 
@@ -201,4 +203,22 @@ test('varyWithOrigin', (t) => {
   t.is(varyWithOrigin('Accept, origin'), 'Accept, origin');
   t.is(varyWithOrigin('*'), '*');
   t.is(varyWithOrigin(['a', 'b']), 'a, b, Origin');
+});
+
+test('structural validation: the CORS fields have the types read, the values are left to the route status', (t) => {
+  const doc = (cors: Record<string, unknown>) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r', namespace: 'apps' },
+    spec: { rules: [{ filters: [{ type: 'CORS', cors }] }] },
+  });
+  t.true(validateObject(doc({ allowOrigins: ['https://a.com'], allowCredentials: true, allowMethods: ['GET'], allowHeaders: ['x'], exposeHeaders: ['y'], maxAge: 10 })).ok);
+  t.true(validateObject(doc({ allowOrigins: ['not an origin'], maxAge: 0 })).ok, 'values: UnsupportedValue on the status, not a dropped object');
+  const refused = (cors: Record<string, unknown>, field: string) => {
+    const result = validateObject(doc(cors));
+    t.false(result.ok);
+    if (!result.ok) t.is(result.field, field);
+  };
+  refused({ allowOrigins: 'https://a.com' }, 'spec.rules[0].filters[0].cors.allowOrigins');
+  refused({ allowMethods: [1] }, 'spec.rules[0].filters[0].cors.allowMethods[0]');
+  refused({ allowCredentials: 'yes' }, 'spec.rules[0].filters[0].cors.allowCredentials');
+  refused({ maxAge: 1.5 }, 'spec.rules[0].filters[0].cors.maxAge');
 });
