@@ -10,6 +10,7 @@ export type { MatchData, RuleData } from '../route-candidate.ts';
 import type { HTTPPathModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../objects/gateway-types.ts';
 import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
+import { parseCorsFilter } from './cors.ts';
 import { applySharedFilter, dedupe, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
 
 export type { RuleInputs } from './rule-parts.ts';
@@ -88,6 +89,10 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
       }
       case 'URLRewrite':
         rule.rewrite = { hostname: f.urlRewrite?.hostname ?? null, path: pathModifier(f.urlRewrite?.path, matches) };
+        break;
+      case 'CORS':
+        if (rule.cors !== undefined) throw new Unsupported('UnsupportedValue', 'CORS filter cannot be repeated');
+        rule.cors = parseCorsFilter(f.cors);
         break;
       default:
         throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);

@@ -44,6 +44,7 @@ const EXTENDED = [
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
   'HTTPRouteBackendRequestHeaderModification',
+  'HTTPRouteCORS',
 ] as const;
 
 /**
