@@ -11,6 +11,7 @@ import type { HTTPPathModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from
 import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
 import { resolveMirrors } from './mirror-rules.ts';
+import { parseCorsFilter } from './cors.ts';
 import { applySharedFilter, dedupe, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
 
 export type { RuleInputs } from './rule-parts.ts';
@@ -92,6 +93,10 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
         break;
       case 'RequestMirror':
         break; // resolveMirrors (mirror-rules.ts)
+      case 'CORS':
+        if (rule.cors !== undefined) throw new Unsupported('UnsupportedValue', 'CORS filter cannot be repeated');
+        rule.cors = parseCorsFilter(f.cors);
+        break;
       default:
         throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported`);
     }

@@ -43,6 +43,8 @@ const EXTENDED = [
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
+  'HTTPRouteBackendRequestHeaderModification',
+  'HTTPRouteCORS',
   'HTTPRouteRequestMirror',
   'HTTPRouteRequestMultipleMirrors',
   'HTTPRouteRequestPercentageMirror',

@@ -81,6 +81,16 @@ export interface HTTPRouteFilter {
   urlRewrite?: { hostname?: string; path?: HTTPPathModifier };
   requestMirror?: HTTPRequestMirrorFilter;
   extensionRef?: { group: string; kind: string; name: string };
+  cors?: HTTPCORSFilter;
+}
+
+export interface HTTPCORSFilter {
+  allowOrigins?: string[];
+  allowCredentials?: boolean;
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  maxAge?: number;
 }
 
 /** RequestMirror: a copy of each request (or `percent` / `fraction` of them) to `backendRef`. */

@@ -162,6 +162,17 @@ function checkFilter(filter: Fields, field: string): void {
     string(ext.kind, `${field}.extensionRef.kind`, true);
     string(ext.name, `${field}.extensionRef.name`, true);
   }
+  const cors = object(filter.cors, `${field}.cors`, false);
+  if (cors) {
+    // Types only: the values themselves (origin syntax, methods, `*` alone) are the route's status (gateway/cors.ts).
+    for (const list of ['allowOrigins', 'allowMethods', 'allowHeaders', 'exposeHeaders'] as const) {
+      array(cors[list], `${field}.cors.${list}`).forEach((v, i) => string(v, `${field}.cors.${list}[${i}]`));
+    }
+    if (cors.allowCredentials !== undefined && cors.allowCredentials !== null && typeof cors.allowCredentials !== 'boolean') {
+      throw new GatewayFieldError(`${field}.cors.allowCredentials`, 'must be a boolean');
+    }
+    integer(cors.maxAge, `${field}.cors.maxAge`, -2_147_483_648, 2_147_483_647);
+  }
 }
 
 function checkMatchList(value: unknown, field: string): void {

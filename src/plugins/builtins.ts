@@ -2,7 +2,7 @@
 // (plugins/policies.ts, in their order), the tenant's Middlewares, and the parts every route has
 // — the balancer and the retry policy. The whole order:
 //   guards: forwarded-headers (builds the upstream headers), tls-insecure-policy, ip-allowlist,
-//           rate-limit, gateway-redirect, gateway-invalid-backends
+//           rate-limit, gateway-cors, gateway-redirect, gateway-invalid-backends
 //   → middleware-invalid in place of the Middlewares when they could not be resolved (fail
 //     closed: 500), else the route's Middlewares (router-wide first, then the route's own)
 //   → select: sticky-cookie → balancer, upstream-retry

@@ -11,6 +11,7 @@ import type { RouterConfig } from '../config.ts';
 import type { RouteCandidate } from '../route-candidate.ts';
 import type { CompiledRoute, RoutePlugin } from '../table/types.ts';
 import { forwardedHeadersPolicy } from './forwarded-headers.ts';
+import { gatewayCorsPolicy } from './gateway-cors.ts';
 import { gatewayInvalidBackendsPolicy, gatewayRedirectPolicy, gatewayRequestPolicy, gatewayResponsePolicy } from './gateway-filters.ts';
 import { headerActionsPolicy } from './header-actions.ts';
 import { hstsPolicy } from './hsts.ts';
@@ -28,7 +29,9 @@ import { tlsInsecurePolicy } from './tls-insecure-policy.ts';
  * balancer and the retry policy) and what shapes the exchange once an endpoint is chosen.
  */
 export const BUILTIN_POLICIES: readonly BuiltinPolicy<unknown>[] = [
-  forwardedHeadersPolicy, tlsInsecurePolicy, ipAllowlistPolicy, rateLimitPolicy, gatewayRedirectPolicy, gatewayInvalidBackendsPolicy,
+  forwardedHeadersPolicy, tlsInsecurePolicy, ipAllowlistPolicy, rateLimitPolicy,
+  gatewayCorsPolicy, // answers preflights before a redirect or an invalid backend would
+  gatewayRedirectPolicy, gatewayInvalidBackendsPolicy,
   stickyCookiePolicy,
   podConcurrentConnectionsPolicy, rewriteTargetPolicy, headerActionsPolicy, gatewayRequestPolicy, gatewayResponsePolicy, hstsPolicy,
 ] as readonly BuiltinPolicy<unknown>[];

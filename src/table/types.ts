@@ -210,6 +210,15 @@ export interface HeaderModifier {
   remove: string[];
 }
 
+/**
+ * The filters of one HTTPRoute or GRPCRoute backendRef: they apply only to the requests sent to
+ * that backend (after the rule's own) and to its responses (before the rule's).
+ */
+export interface BackendFilters {
+  requestHeaders: HeaderModifier | null;
+  responseHeaders: HeaderModifier | null;
+}
+
 export interface PathModifier { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string }
 
 export interface RedirectSpec {
@@ -223,6 +232,32 @@ export interface RedirectSpec {
 
 export interface RewriteSpec { hostname: string | null; path: PathModifier | null }
 
+/** An HTTPRoute rule's CORS filter, validated and normalised (gateway/cors.ts answers and decorates with it). */
+export interface CorsPolicy {
+  /** allowOrigins is `*`: any origin. */
+  anyOrigin: boolean;
+  /** The allowed origins otherwise (none: no origin is allowed). */
+  origins: CorsOriginPattern[];
+  credentials: boolean;
+  /** allowMethods as written (`['*']`: the requested method). */
+  methods: string[];
+  /** allowHeaders as written (`['*']`: the requested headers). */
+  headers: string[];
+  /** exposeHeaders as written (may hold `*`). */
+  expose: string[];
+  /** Seconds (Access-Control-Max-Age). */
+  maxAge: number;
+}
+
+/** One allowed origin: scheme, port (the scheme's default when not written) and host. */
+export interface CorsOriginPattern {
+  scheme: string;
+  /** Lower-case host; for a wildcard what must follow the `*` (`.bar.com`, or '' for a host of `*` alone). */
+  host: string;
+  wildcard: boolean;
+  port: number;
+}
+
 export interface GatewayRouteData {
   conditions: RequestConditions;
   /** Tie-breakers after path, method, header and query counts: age (ms, oldest first), `ns/name`, rule, match. */
@@ -234,10 +269,14 @@ export interface GatewayRouteData {
   responseHeaders: HeaderModifier | null;
   redirect: RedirectSpec | null;
   rewrite: RewriteSpec | null;
+  /** The rule's CORS filter (absent: none). */
+  cors?: CorsPolicy;
   /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
   invalidShare: number;
   /** HTTPRoute RequestMirror filters (src/proxy/request-mirror.ts); absent when none. */
   mirrors?: CompiledMirror[];
+  /** The filters of each of the route's `services` (same order, null: none); absent when no backendRef has any. */
+  backendFilters?: Array<BackendFilters | null>;
   /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
   grpc?: { service: number; method: number };
   /**
