@@ -29,6 +29,8 @@ export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidate
     rewrite: g.rule.rewrite,
     invalidShare: g.rule.invalidShare,
   };
+  // Same order as the compiled route's services (controller/compile.ts makes one per backend).
+  if (g.rule.backends.some((b) => b.filters !== undefined)) data.backendFilters = g.rule.backends.map((b) => b.filters ?? null);
   if (g.match.grpc !== null) data.grpc = g.match.grpc;
   if (g.rule.cors !== undefined) data.cors = g.rule.cors;
   if (stream) data.stream = { shared: g.https, listeners: g.listeners };

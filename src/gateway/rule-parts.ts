@@ -1,12 +1,13 @@
 // What the rules of HTTPRoute and GRPCRoute share (route-rules.ts, grpc-route-rules.ts): the
 // refusal of something this router does not implement, header modifier filters, ExtensionRef
 // Middlewares, and backendRefs resolved to Services (kind, ReferenceGrant across namespaces,
-// existence, port) with the spec's weights and the ResolvedRefs condition that follows.
+// existence, port) with the spec's weights, their own header modifiers, and the ResolvedRefs
+// condition that follows.
 
 import type { CandidateBackend } from '../route-candidate.ts';
 import { GATEWAY_GROUP, type HTTPBackendRef, type HTTPHeaderFilter, type HTTPRouteFilter } from '../objects/gateway-types.ts';
 import type { Service } from '../objects/types.ts';
-import type { HeaderModifier } from '../table/types.ts';
+import type { BackendFilters, HeaderModifier } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
 import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
 
@@ -70,6 +71,23 @@ export function applySharedFilter(f: HTTPRouteFilter, rule: FilteredRule): boole
   }
 }
 
+/**
+ * A backendRef's filters (HTTPRoute, GRPCRoute): the header modifiers, which then apply only to
+ * the requests sent to that backend and its responses. Any other type is refused: the spec
+ * leaves them implementation-specific there, and a Middleware or a redirect per backend would
+ * run after the backend is chosen, too late for what they decide.
+ */
+export function backendRefFilters(filters: readonly HTTPRouteFilter[], kind: string): BackendFilters {
+  if (kind === 'TLSRoute') throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
+  const out: BackendFilters = { requestHeaders: null, responseHeaders: null };
+  for (const f of filters) {
+    if (f.type === 'RequestHeaderModifier') out.requestHeaders = headerModifier(f.requestHeaderModifier, 'requestHeaderModifier');
+    else if (f.type === 'ResponseHeaderModifier') out.responseHeaders = headerModifier(f.responseHeaderModifier, 'responseHeaderModifier');
+    else throw new Unsupported('UnsupportedValue', `filter type ${f.type} is not supported on backendRefs (only RequestHeaderModifier and ResponseHeaderModifier)`);
+  }
+  return out;
+}
+
 /** The first of duplicate names counts (header names compare case-insensitively, so they arrive lower-cased). */
 export function dedupe<T extends [string, ...unknown[]]>(list: T[]): T[] {
   const seen = new Set<string>();
@@ -107,7 +125,7 @@ export function resolveBackendRefs(
   for (const ref of refs) {
     const weight = ref.weight ?? 1;
     total += weight;
-    if ((ref.filters ?? []).length > 0) throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
+    const filters = ref.filters !== undefined && ref.filters.length > 0 ? backendRefFilters(ref.filters, from.kind) : null;
     const group = ref.group ?? '';
     const kind = ref.kind ?? 'Service';
     const ns = ref.namespace ?? from.namespace;
@@ -132,7 +150,9 @@ export function resolveBackendRefs(
       invalid += weight;
       continue;
     }
-    backends.push({ service: ref.name, namespace: ns, kind: 'Service', weight, servicePort: { number: ref.port } });
+    const backend: CandidateBackend = { service: ref.name, namespace: ns, kind: 'Service', weight, servicePort: { number: ref.port } };
+    if (filters !== null && (filters.requestHeaders !== null || filters.responseHeaders !== null)) backend.filters = filters;
+    backends.push(backend);
   }
   let invalidShare = 0;
   if (total > 0) invalidShare = invalid / total;

@@ -43,6 +43,7 @@ const EXTENDED = [
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
+  'HTTPRouteBackendRequestHeaderModification',
   'HTTPRouteCORS',
 ] as const;
 

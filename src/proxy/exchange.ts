@@ -18,6 +18,7 @@ import { PhaseRun, STAGE_SELECT, type ChainOwner } from '../pipeline/phase-run.t
 import { BodyPhaseError, abandon, filterBody, isPromise, runFailurePhases, runLogPhases, runPhases, runResponsePhases, RESPONSE_PENDING } from '../pipeline/runner.ts';
 import type { FailureInfo } from '../pipeline/types.ts';
 import { clientResponseHeaders } from './headers.ts';
+import { modifyRequestHeaders, modifyResponseHeaders } from '../gateway/filters.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
@@ -91,6 +92,8 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   /** The catalogue error for the last failure (written unless a plugin answers or retries), and its cause. */
   #failureError: ProxyErrorSpec | null = null;
   #failureCause: unknown = null;
+  /** A route with backendRef filters: the upstream headers before them (an attempt on another backend starts again from these). */
+  #ruleHeaders: string[] | null = null;
 
   constructor(
     kind: ExchangeKind, runtime: RouteRuntime, proxy: ExchangeHost, socket: import('node:net').Socket, clientAddress: string, secure: boolean,
@@ -238,6 +241,7 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   #startAttempt(): void {
     if (this.attempts === 0) this.firstAttempt();
     const member = this.member!;
+    if (this.runtime.backendFilters !== null) this.#backendRequestHeaders(member);
     member.endpoint.started();
     this.#holding = member;
     this.outcome = 'forwarded';
@@ -251,6 +255,18 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       else traceAttempt(trace, this.method, this.path, this.runtime.reencrypt, endpoint.address, endpoint.port, this.upstreamHeaders);
     }
     attempt.start();
+  }
+
+  /**
+   * The chosen backendRef's RequestHeaderModifier, after the rule's filters (the upstreamRequest
+   * phases ran once, before the first attempt): per attempt, because a retry may go to another
+   * backendRef of the rule.
+   */
+  #backendRequestHeaders(member: Member): void {
+    const base = (this.#ruleHeaders ??= this.upstreamHeaders);
+    if (base === null) return;
+    const mod = this.runtime.backendFilters!.get(member)?.requestHeaders ?? null;
+    this.upstreamHeaders = mod === null ? base : modifyRequestHeaders(base.slice(), mod);
   }
 
   /** Stop following the current attempt (its endpoint no longer counts this exchange). */
@@ -420,6 +436,12 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.reason = reason;
     this.upstreamResponseHeaders = headers;
     this.responseHeaders = clientResponseHeaders(headers);
+    const backendFilters = this.runtime.backendFilters;
+    if (backendFilters !== null) {
+      // The backendRef's ResponseHeaderModifier first: the response meets the rule's filters after.
+      const mod = backendFilters.get(this.attempt!.member)?.responseHeaders ?? null;
+      if (mod !== null) modifyResponseHeaders(this.responseHeaders, mod);
+    }
     if (this.chain.response !== null) {
       const failure = runResponsePhases(this);
       if (failure === RESPONSE_PENDING) {

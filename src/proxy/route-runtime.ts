@@ -15,7 +15,7 @@
 import type { Counter, Histogram } from 'prom-client';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
-import type { CompiledRoute } from '../table/types.ts';
+import type { BackendFilters, CompiledRoute } from '../table/types.ts';
 import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
 import type { EndpointRegistry } from '../health/endpoint-registry.ts';
@@ -91,6 +91,11 @@ export class RouteRuntime implements ChainOwner {
   readonly http2: ReadonlySet<EndpointState> | null;
   /** Reencrypt endpoints whose HTTP version ALPN decides (upstream-alpn-pool.ts); null when none. */
   readonly alpn: ReadonlySet<EndpointState> | null;
+  /**
+   * HTTPRoute/GRPCRoute backendRef filters by the member they apply to (the members of that
+   * backendRef's service); null when no backendRef of the route has any (nearly every route).
+   */
+  readonly backendFilters: ReadonlyMap<Member, BackendFilters> | null;
   /** Fingerprint of the TLS settings the pools were made with. */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
@@ -110,16 +115,23 @@ export class RouteRuntime implements ChainOwner {
     let i = 0;
     let http2: Set<EndpointState> | null = null;
     let alpn: Set<EndpointState> | null = null;
-    for (const service of route.services) {
+    const filters = route.gateway?.backendFilters;
+    let backendFilters: Map<Member, BackendFilters> | null = null;
+    for (let s = 0; s < route.services.length; s++) {
+      const service = route.services[s]!;
+      const serviceFilters = filters?.[s] ?? null;
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
-        members[i++] = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
+        const member: Member = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
+        members[i++] = member;
+        if (serviceFilters !== null) (backendFilters ??= new Map()).set(member, serviceFilters);
         if (ep.weight > 0) hasWeight = true;
         if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
         else if (service.protocol === 'alpn') (alpn ??= new Set()).add(endpoint);
       }
     }
     this.members = members;
+    this.backendFilters = backendFilters;
     this.http2 = http2;
     this.alpn = alpn;
     this.hasWeight = hasWeight;

@@ -210,6 +210,15 @@ export interface HeaderModifier {
   remove: string[];
 }
 
+/**
+ * The filters of one HTTPRoute or GRPCRoute backendRef: they apply only to the requests sent to
+ * that backend (after the rule's own) and to its responses (before the rule's).
+ */
+export interface BackendFilters {
+  requestHeaders: HeaderModifier | null;
+  responseHeaders: HeaderModifier | null;
+}
+
 export interface PathModifier { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string }
 
 export interface RedirectSpec {
@@ -264,6 +273,8 @@ export interface GatewayRouteData {
   cors?: CorsPolicy;
   /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
   invalidShare: number;
+  /** The filters of each of the route's `services` (same order, null: none); absent when no backendRef has any. */
+  backendFilters?: Array<BackendFilters | null>;
   /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
   grpc?: { service: number; method: number };
   /**

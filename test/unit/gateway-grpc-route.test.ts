@@ -77,6 +77,13 @@ test('what is not implemented or not valid is not Accepted (UnsupportedValue)', 
   t.is(unsupported({ filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X', value: '1' }] } }, { type: 'ResponseHeaderModifier', responseHeaderModifier: { remove: ['y'] } }] }), null);
 });
 
+test('filters on backendRefs: header modifiers, as on HTTPRoute; other types refused', (t) => {
+  const ok = rules([{ backendRefs: [{ name: 'a', port: 80, filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { add: [{ name: 'X-B', value: '1' }] } }] }] }]);
+  t.is(ok.unsupported, null);
+  t.deepEqual(ok.rules[0]!.backends[0]!.filters, { requestHeaders: { set: [], add: [['x-b', '1']], remove: [] }, responseHeaders: null });
+  t.like(rules([{ backendRefs: [{ name: 'a', port: 80, filters: [{ type: 'RequestMirror' }] }] }]).unsupported, { status: 'False', reason: 'UnsupportedValue' });
+});
+
 test('backendRefs: a missing Service is reported and its share refused; another namespace needs a ReferenceGrant naming GRPCRoute', (t) => {
   const half = rules([{ backendRefs: [{ name: 'a', port: 80 }, { name: 'gone', port: 80 }] }]);
   t.is(half.rules[0]!.invalidShare, 0.5);

@@ -117,3 +117,24 @@ test('filters become table data; timeouts.request in ms', (t) => {
   t.deepEqual(rule.rewrite, { hostname: 'h.test', path: { type: 'ReplaceFullPath', value: '/z' } });
   t.is(rule.timeoutMs, 2000);
 });
+
+test('filters on backendRefs: header modifiers become the backend\'s own; other types are refused', (t) => {
+  const result = evaluateRouteRules(route([{
+    backendRefs: [
+      { name: 'a', port: 80, weight: 3, filters: [
+        { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'Backend', value: 'a' }] } },
+        { type: 'ResponseHeaderModifier', responseHeaderModifier: { remove: ['X-Internal'] } },
+      ] },
+      { name: 'b', port: 80, weight: 1 },
+    ],
+  }]), inputs(['apps/a', 'apps/b']));
+  t.is(result.unsupported, null);
+  const [a, b] = result.rules[0]!.backends;
+  t.deepEqual(a!.filters, { requestHeaders: { set: [['backend', 'a']], add: [], remove: [] }, responseHeaders: { set: [], add: [], remove: ['x-internal'] } });
+  t.is(b!.filters, undefined);
+  const unsupported = evaluateRouteRules(route([{
+    backendRefs: [{ name: 'a', port: 80, filters: [{ type: 'URLRewrite', urlRewrite: { hostname: 'x.test' } }] }],
+  }]), inputs(['apps/a'])).unsupported;
+  t.like(unsupported, { status: 'False', reason: 'UnsupportedValue' });
+  t.regex(unsupported!.message, /URLRewrite is not supported on backendRefs/);
+});
