@@ -5,6 +5,8 @@
 // --max-mirrors-in-flight copies (the rest dropped and counted); percent and fraction sampling
 // follow --mirror-seed exactly; several mirrors of one rule each get the copy; a mirror whose
 // backendRef is missing or not permitted sets ResolvedRefs=False and the rule serves on.
+// The tests run one after the other: the router's small in-flight limit (LIMIT) is shared by
+// all of them, and the sampling test counts the draws of the seeded source.
 import test from 'ava';
 import type http from 'node:http';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
@@ -109,7 +111,7 @@ async function mirrorCount(outcome: string): Promise<number> {
   return metricValue(await metricsText(router.admin), 'switchyard_request_mirrors_total', { outcome }) ?? 0;
 }
 
-test('the mirror gets a copy of the request as the backend does; the client gets the backend\'s answer', async (t) => {
+test.serial('the mirror gets a copy of the request as the backend does; the client gets the backend\'s answer', async (t) => {
   const reply = await get('copy.mirror.test', '/copy/one?q=1', { headers: { 'X-Remove': 'gone', 'X-Client': 'c1' } });
   t.is(reply.status, 200);
   t.is(reply.json().backend, 'primary');
@@ -123,7 +125,7 @@ test('the mirror gets a copy of the request as the backend does; the client gets
   t.is(seen['x-set'], 'set');
 });
 
-test('a request body is copied to the mirror', async (t) => {
+test.serial('a request body is copied to the mirror', async (t) => {
   const body = JSON.stringify({ order: 17, items: ['a', 'b'] });
   const reply = await get('copy.mirror.test', '/copy/post', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
   t.is(reply.json().body, body);
@@ -133,7 +135,7 @@ test('a request body is copied to the mirror', async (t) => {
   t.is(await eventually(() => mirrorBodies.get('/copy/post')), body);
 });
 
-test('a body over 64 KiB is not mirrored (counted), and the backend still gets all of it', async (t) => {
+test.serial('a body over 64 KiB is not mirrored (counted), and the backend still gets all of it', async (t) => {
   const before = await mirrorCount('dropped_body');
   const body = 'x'.repeat(70 * 1024);
   const reply = await get('copy.mirror.test', '/copy/large', { method: 'POST', body });
@@ -143,6 +145,8 @@ test('a body over 64 KiB is not mirrored (counted), and the backend still gets a
 });
 
 test.serial('a mirror that never answers holds neither the client nor more than --max-mirrors-in-flight copies', async (t) => {
+  // The copies of the tests before have all ended: the whole limit is this test's.
+  await eventually(async () => metricValue(await metricsText(router.admin), 'switchyard_request_mirrors_in_flight') === 0);
   const dropped = await mirrorCount('dropped_limit');
   for (let i = 0; i < LIMIT + 3; i++) {
     const reply = await get('slow.mirror.test', `/slow/${i}`);
@@ -163,6 +167,8 @@ test.serial('a mirror that never answers holds neither the client nor more than 
   await eventually(() => held.length === 1);
   t.is(hang.requests.at(-1)!.url, '/slow/after');
   for (const res of held.splice(0)) res.end('late');
+  // Over before the next test counts completions.
+  await eventually(async () => (await mirrorCount('completed')) === completed + LIMIT + 1);
 });
 
 test.serial('percent and fraction sampling follow the seeded random source exactly', async (t) => {
@@ -180,22 +186,22 @@ test.serial('percent and fraction sampling follow the seeded random source exact
   for (let i = 0; i < 5; i++) paths.push(`/never/${i}`);
   const before = await mirrorCount('completed');
   for (const path of paths) t.is((await get('percent.mirror.test', path)).json().backend, 'primary');
-  await eventually(async () => (await mirrorCount('completed')) >= before + expected.length);
-  const mirrored = m2.requests.map((r) => r.url).filter((u) => /^\/(percent|fraction|never)\//.test(u));
-  t.deepEqual(mirrored, expected);
+  const mirrored = () => m2.requests.map((r) => r.url).filter((u) => /^\/(percent|fraction|never)\//.test(u));
+  await eventually(async () => (await mirrorCount('completed')) === before + expected.length && mirrored().length === expected.length);
+  t.deepEqual(mirrored(), expected);
   // Neither all nor none: the shares did sample.
   t.true(expected.some((p) => p.startsWith('/percent')) && expected.filter((p) => p.startsWith('/percent')).length < 30);
   t.true(expected.some((p) => p.startsWith('/fraction')) && expected.filter((p) => p.startsWith('/fraction')).length < 30);
 });
 
-test('every mirror of a rule gets the copy', async (t) => {
+test.serial('every mirror of a rule gets the copy', async (t) => {
   t.is((await get('multi.mirror.test', '/multi/x')).json().backend, 'primary');
   await eventually(() => m1.requests.some((r) => r.url === '/multi/x') && m2.requests.some((r) => r.url === '/multi/x'));
   t.is(m1.requests.filter((r) => r.url === '/multi/x').length, 1);
   t.is(m2.requests.filter((r) => r.url === '/multi/x').length, 1);
 });
 
-test('a missing or not permitted mirror backendRef: ResolvedRefs=False, the rule serves on; a malformed share is not accepted', async (t) => {
+test.serial('a missing or not permitted mirror backendRef: ResolvedRefs=False, the rule serves on; a malformed share is not accepted', async (t) => {
   t.is((await get('missing.mirror.test', '/')).json().backend, 'primary');
   t.is((await get('denied.mirror.test', '/')).json().backend, 'primary');
   const status = (await (await request(router.admin, { path: '/debug/routes' })).json<any>()).gatewayAPI;
