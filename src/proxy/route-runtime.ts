@@ -153,6 +153,15 @@ export class RouteRuntime implements ChainOwner {
     if (route.middlewares.length > 0 || (previous !== undefined && previous.#chain !== null)) this.#chain = buildChain(this, deps, previous);
   }
 
+  /**
+   * What bounds each attempt's wait for the response headers and each pause in its body: the
+   * route's server timeout (an HTTPRoute rule's timeouts.request), or the rule's shorter
+   * timeouts.backendRequest. The transports' own per-connection timers carry it.
+   */
+  get attemptTimeoutMs(): number {
+    return this.route.gateway?.backendTimeoutMs ?? this.route.policy.serverTimeoutMs;
+  }
+
   get balancer(): Balancer {
     return (this.#balancer ??= createBalancer(this.route.policy.balance, this.members));
   }
