@@ -78,6 +78,8 @@ export interface RouterConfig extends TracingConfig {
   headerTimeout: number;
   maxHeaderSize: number;
   maxConnections: number;
+  maxMirrorsInFlight: number;
+  mirrorSeed: number;
   useProxyProtocol: boolean;
   proxyProtocolTrusted: string[];
   canonicalHostname: string;
@@ -172,6 +174,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
   { key: 'clientFinTimeout', flag: '--client-fin-timeout', env: 'ROUTER_CLIENT_FIN_TIMEOUT', type: 'duration', default: 1 * SECOND, doc: 'idle timeout of a tunnel once one side has closed its half' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
+  { key: 'maxMirrorsInFlight', flag: '--max-mirrors-in-flight', env: 'ROUTER_MAX_MIRRORS_IN_FLIGHT', type: 'int', min: 0, default: 256, doc: 'HTTPRoute RequestMirror copies in flight at most, per proxy thread; over it a copy is dropped (switchyard_request_mirrors_total{outcome="dropped_limit"})' },
+  { key: 'mirrorSeed', flag: '--mirror-seed', env: 'ROUTER_MIRROR_SEED', type: 'int', min: 0, default: 0, defaultText: '0 (unseeded)', doc: 'seed of the RequestMirror percent/fraction sampling (the same seed mirrors the same requests of a sequence: reproducible tests); 0 = Math.random' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: 'ROUTER_MAX_HEADER_SIZE', type: 'int', min: 1024, max: 1048576, default: 16384, doc: 'largest request header block in bytes (431 above it)' },
   // --- observability
   { key: 'canonicalHostname', flag: '--canonical-hostname', env: 'ROUTER_CANONICAL_HOSTNAME', type: 'string', default: '', doc: 'external host name of this router, written to route status' },

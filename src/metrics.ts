@@ -108,6 +108,8 @@ export class Metrics {
   readonly endpointInFlight: ComputedGauge<'endpoint'>;
   readonly endpointEjectedUntil: ComputedGauge<'endpoint'>;
   readonly tracingSpansExported: Counter;
+  readonly requestMirrors: Counter<'outcome'>;
+  readonly requestMirrorsInFlight: Gauge;
   readonly tracingSpansDropped: Counter<'reason'>;
   /** This process's live endpoint states, read at collection time (set by whoever owns the proxy). */
   liveEndpoints: (() => Iterable<LiveEndpoint>) | null = null;
@@ -151,6 +153,8 @@ export class Metrics {
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });
     this.middlewareErrors = new Counter({ name: 'switchyard_middleware_errors_total', help: 'Plugin phases that threw, rejected or did not settle in time, by middleware', labelNames: ['middleware'], registers });
     this.internalErrors = new Counter({ name: 'switchyard_internal_errors_total', help: 'Bugs caught at a boundary (a request, a store listener, the process), by where', labelNames: ['where'], registers });
+    this.requestMirrors = new Counter({ name: 'switchyard_request_mirrors_total', help: 'HTTPRoute RequestMirror copies, by outcome: completed (the mirror answered), failed (connect, reset, timeout), dropped_limit (--max-mirrors-in-flight reached), dropped_body (request body over 64 KiB or never complete), no_endpoint', labelNames: ['outcome'], registers });
+    this.requestMirrorsInFlight = new Gauge({ name: 'switchyard_request_mirrors_in_flight', help: 'HTTPRoute RequestMirror copies sent (or waiting for their request body) and not yet answered', registers });
     this.tracingSpansExported = new Counter({ name: 'switchyard_tracing_spans_exported_total', help: 'Spans the OTLP collector accepted', registers });
     this.tracingSpansDropped = new Counter({ name: 'switchyard_tracing_spans_dropped_total', help: 'Spans that never reached the collector, by reason: queue_full (--trace-queue-size reached), export_failed (export failed or timed out after retries)', labelNames: ['reason'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader', help: '1 while this process holds the status-writer Lease', registers });

@@ -96,6 +96,15 @@ export interface RuleData {
   backendTimeoutMs?: number;
   /** ExtensionRef filters naming switchyard.io Middlewares (same namespace), in order. */
   middlewares: string[];
+  /** HTTPRoute RequestMirror filters whose backendRef resolved (absent: none). */
+  mirrors?: MirrorData[];
+}
+
+/** A RequestMirror filter: its Service, and the share of requests mirrored (numerator / denominator). */
+export interface MirrorData {
+  backend: CandidateBackend;
+  numerator: number;
+  denominator: number;
 }
 
 export interface GatewayCandidateData {

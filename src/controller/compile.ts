@@ -9,7 +9,8 @@ import type { ObjectStore } from '../store.ts';
 import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileDiagnostics, type HostDeps } from './compile-endpoints.ts';
 import { compileTls } from './compile-tls.ts';
 import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
-import { HOSTLESS_HOST_KEY, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch, type RoutePolicy } from '../table/types.ts';
+import type { MirrorData } from '../route-candidate.ts';
+import { HOSTLESS_HOST_KEY, type CompiledMirror, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch, type RoutePolicy } from '../table/types.ts';
 import { compareGatewayPrecedence, compareGrpcPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 import { joined } from '../flat-string.ts';
@@ -79,6 +80,8 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   }
   if (c.gateway) {
     route.gateway = gatewayRouteData(c as RouteCandidate & { gateway: GatewayCandidateData });
+    const mirrors = c.gateway.rule.mirrors;
+    if (mirrors !== undefined) route.gateway.mirrors = mirrors.map((m) => compileMirror(m, store, deps, diag));
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
     // timeouts.backendRequest bounds each attempt when it is tighter than the server timeout
     // (RouteRuntime.attemptTimeoutMs); the route's other bounds keep the server timeout.
@@ -92,6 +95,17 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   if (plugins.length > 0) route.plugins = plugins;
   if (diag.notes.length > 0) route.notes = diag.notes;
   return { route, skipped: diag.skipped };
+}
+
+/** A RequestMirror's Service: its endpoints (weight 1 each: one is picked per mirrored request), its HTTP version by appProtocol. */
+function compileMirror(m: MirrorData, store: ObjectStore, deps: CompileDeps, diag: CompileDiagnostics): CompiledMirror {
+  const namespace = m.backend.namespace!;
+  const { endpoints, appProtocol } = resolveEndpoints(store, namespace, m.backend, null, deps, diag);
+  for (const e of endpoints) e.weight = 1;
+  const service: CompiledService = { name: joined([namespace, m.backend.service], '/'), weight: 1, endpoints };
+  const protocol = protocolOfAppProtocol(appProtocol);
+  if (protocol !== null && protocol !== 'http1') service.protocol = protocol;
+  return { service, numerator: m.numerator, denominator: m.denominator };
 }
 
 /**

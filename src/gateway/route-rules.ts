@@ -10,6 +10,7 @@ export type { MatchData, RuleData } from '../route-candidate.ts';
 import type { HTTPPathModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../objects/gateway-types.ts';
 import type { HeaderModifier, PathModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
+import { resolveMirrors } from './mirror-rules.ts';
 import { parseCorsFilter } from './cors.ts';
 import { applySharedFilter, dedupe, resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from './rule-parts.ts';
 
@@ -90,6 +91,8 @@ function parseFilters(filters: readonly HTTPRouteFilter[], matches: readonly Mat
       case 'URLRewrite':
         rule.rewrite = { hostname: f.urlRewrite?.hostname ?? null, path: pathModifier(f.urlRewrite?.path, matches) };
         break;
+      case 'RequestMirror':
+        break; // resolveMirrors (mirror-rules.ts)
       case 'CORS':
         if (rule.cors !== undefined) throw new Unsupported('UnsupportedValue', 'CORS filter cannot be repeated');
         rule.cors = parseCorsFilter(f.cors);
@@ -113,6 +116,8 @@ export function evaluateRouteRules(route: HTTPRoute, inputs: RuleInputs): RouteR
         requestHeaders: null, responseHeaders: null, redirect: null, rewrite: null, timeoutMs: null, middlewares: [],
       };
       parseFilters(r.filters ?? [], matches, rule);
+      const mirrors = resolveMirrors(r.filters ?? [], { kind: 'HTTPRoute', namespace }, inputs, refs);
+      if (mirrors.length > 0) rule.mirrors = mirrors;
       if (r.timeouts?.request !== undefined) {
         const ms = parseGatewayDuration(r.timeouts.request);
         if (ms === null) throw new Unsupported('UnsupportedValue', 'timeouts.request is not a valid duration');

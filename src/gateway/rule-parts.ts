@@ -126,31 +126,12 @@ export function resolveBackendRefs(
     const weight = ref.weight ?? 1;
     total += weight;
     const filters = ref.filters !== undefined && ref.filters.length > 0 ? backendRefFilters(ref.filters, from.kind) : null;
-    const group = ref.group ?? '';
-    const kind = ref.kind ?? 'Service';
-    const ns = ref.namespace ?? from.namespace;
-    if ((group !== '' && group !== 'core') || kind !== 'Service') {
-      refsState.unresolved('InvalidKind', `backendRef ${group === '' ? '' : `${group}/`}${kind} ${ref.name}: only Services are supported`);
+    const target = resolveServiceRef(ref, from, inputs, refsState, 'backendRef');
+    if (target === null) {
       invalid += weight;
       continue;
     }
-    if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: from.kind, namespace: from.namespace }, { group: '', kind: 'Service', namespace: ns, name: ref.name })) {
-      refsState.unresolved('RefNotPermitted', `backendRef Service ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
-      invalid += weight;
-      continue;
-    }
-    refsState.services.add(`${ns}/${ref.name}`);
-    if (!inputs.service(`${ns}/${ref.name}`)) {
-      refsState.unresolved('BackendNotFound', `Service ${ns}/${ref.name} not found`);
-      invalid += weight;
-      continue;
-    }
-    if (ref.port === undefined) {
-      refsState.unresolved('UnsupportedValue', `backendRef Service ${ns}/${ref.name} has no port`);
-      invalid += weight;
-      continue;
-    }
-    const backend: CandidateBackend = { service: ref.name, namespace: ns, kind: 'Service', weight, servicePort: { number: ref.port } };
+    const backend: CandidateBackend = { service: target.name, namespace: target.namespace, kind: 'Service', weight, servicePort: { number: target.port } };
     if (filters !== null && (filters.requestHeaders !== null || filters.responseHeaders !== null)) backend.filters = filters;
     backends.push(backend);
   }
@@ -158,4 +139,39 @@ export function resolveBackendRefs(
   if (total > 0) invalidShare = invalid / total;
   else if (invalid > 0 || (!filtersOnly && refs.length === 0)) invalidShare = 1;
   return { backends, invalidShare };
+}
+
+/** A reference to a Service (a backendRef, a RequestMirror's backendRef), as far as a route can name one. */
+export interface ServiceRef { group?: string; kind?: string; name: string; namespace?: string; port?: number }
+
+/**
+ * One Service reference checked as the spec asks of every backendRef: only Services, a
+ * ReferenceGrant across namespaces, the Service exists, a port is given. Null when it cannot be
+ * used; `refsState` then says why (ResolvedRefs=False with the first reason). `what` names the
+ * field in the message.
+ */
+export function resolveServiceRef(
+  ref: ServiceRef, from: { kind: string; namespace: string }, inputs: RuleInputs, refsState: ResolvedRefs, what: string,
+): { name: string; namespace: string; port: number } | null {
+  const group = ref.group ?? '';
+  const kind = ref.kind ?? 'Service';
+  const ns = ref.namespace ?? from.namespace;
+  if ((group !== '' && group !== 'core') || kind !== 'Service') {
+    refsState.unresolved('InvalidKind', `${what} ${group === '' ? '' : `${group}/`}${kind} ${ref.name}: only Services are supported`);
+    return null;
+  }
+  if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: from.kind, namespace: from.namespace }, { group: '', kind: 'Service', namespace: ns, name: ref.name })) {
+    refsState.unresolved('RefNotPermitted', `${what} Service ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
+    return null;
+  }
+  refsState.services.add(`${ns}/${ref.name}`);
+  if (!inputs.service(`${ns}/${ref.name}`)) {
+    refsState.unresolved('BackendNotFound', `Service ${ns}/${ref.name} not found`);
+    return null;
+  }
+  if (ref.port === undefined) {
+    refsState.unresolved('UnsupportedValue', `${what} Service ${ns}/${ref.name} has no port`);
+    return null;
+  }
+  return { name: ref.name, namespace: ns, port: ref.port };
 }

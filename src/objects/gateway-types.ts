@@ -79,6 +79,7 @@ export interface HTTPRouteFilter {
   responseHeaderModifier?: HTTPHeaderFilter;
   requestRedirect?: { scheme?: string; hostname?: string; path?: HTTPPathModifier; port?: number; statusCode?: number };
   urlRewrite?: { hostname?: string; path?: HTTPPathModifier };
+  requestMirror?: HTTPRequestMirrorFilter;
   extensionRef?: { group: string; kind: string; name: string };
   cors?: HTTPCORSFilter;
 }
@@ -90,6 +91,13 @@ export interface HTTPCORSFilter {
   allowHeaders?: string[];
   exposeHeaders?: string[];
   maxAge?: number;
+}
+
+/** RequestMirror: a copy of each request (or `percent` / `fraction` of them) to `backendRef`. */
+export interface HTTPRequestMirrorFilter {
+  backendRef: { group?: string; kind?: string; name: string; namespace?: string; port?: number };
+  percent?: number;
+  fraction?: { numerator: number; denominator?: number };
 }
 
 export interface HTTPBackendRef {

@@ -6,7 +6,8 @@
 // A guard: it answers preflights before the tenant's Middlewares (a preflight carries no
 // credentials, so an auth Middleware would refuse it) and before a redirect or an invalid
 // backend; rate limits and allowlists run first. Its response phase runs before the rule's
-// ResponseHeaderModifier, which may still change what it set. Every way in (HTTP/1.1, HTTP/2,
+// ResponseHeaderModifier, which may still change what it set. A RequestRedirect of the same rule
+// adds the same headers to its answer (gateway-filters.ts). Every way in (HTTP/1.1, HTTP/2,
 // HTTPS) runs the same chain.
 
 import { Type } from 'typebox';
@@ -17,7 +18,8 @@ import type { CorsPolicy } from '../table/types.ts';
 import { builtinPolicy } from './route-policy.ts';
 
 const STRINGS = Type.Array(Type.String());
-const CORS_POLICY = Type.Object({
+/** A compiled CORS filter (table/types.ts CorsPolicy); the redirect of the same rule takes it too. */
+export const CORS_POLICY = Type.Object({
   anyOrigin: Type.Boolean(),
   origins: Type.Array(Type.Object({ scheme: Type.String(), host: Type.String(), wildcard: Type.Boolean(), port: Type.Integer({ minimum: 1, maximum: 65535 }) })),
   credentials: Type.Boolean(),

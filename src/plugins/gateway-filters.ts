@@ -1,6 +1,7 @@
 // Gateway API HTTPRoute filters as built-in plugins (the runtime itself is the pure functions of
 // src/gateway/filters.ts; the settings are the rule's, compiled into GatewayRouteData):
-//   gateway-redirect          request: RequestRedirect answers with its Location
+//   gateway-redirect          request: RequestRedirect answers with its Location (and the
+//                             rule's CORS headers for an allowed Origin)
 //   gateway-invalid-backends  request: a rule without a usable backend answers 500 for its share
 //                             of requests (invalid backendRefs); a TLSRoute's (which has no
 //                             request phase) refuses that share of connections instead
@@ -8,13 +9,16 @@
 //   gateway-response          response: ResponseHeaderModifier
 // Upgrade requests run the same chain, so a redirect or an invalid backend applies to them too.
 
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Type } from 'typebox';
 import { ProxyErrors } from '../errors.ts';
+import { addCorsResponseHeaders, prepareCors, type PreparedCors } from '../gateway/cors.ts';
 import { modifyPath, modifyRequestHeaders, modifyResponseHeaders, redirectLocation, rewriteHost } from '../gateway/filters.ts';
 import type { PluginContext } from '../pipeline/context.ts';
 import { definePlugin } from '../pipeline/define-plugin.ts';
 import { phaseRunOf } from '../pipeline/phase-run.ts';
-import type { HeaderModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
+import type { CorsPolicy, HeaderModifier, RedirectSpec, RewriteSpec } from '../table/types.ts';
+import { CORS_POLICY } from './gateway-cors.ts';
 import { builtinPolicy } from './route-policy.ts';
 import { stripPort } from './tls-insecure-policy.ts';
 
@@ -31,27 +35,35 @@ const REWRITE = Type.Object({ hostname: NULLABLE_STRING, path: Type.Union([PATH_
 class GatewayRedirect {
   readonly #spec: RedirectSpec;
   readonly #routePath: string;
-  constructor(spec: RedirectSpec, routePath: string) {
+  /** The rule's CORS filter: a cross-origin request followed through the redirect needs its headers. */
+  readonly #cors: PreparedCors | null;
+  constructor(spec: RedirectSpec, routePath: string, cors: CorsPolicy | undefined) {
     this.#spec = spec;
     this.#routePath = routePath;
+    this.#cors = cors === undefined ? null : prepareCors(cors);
   }
 
   request(ctx: PluginContext): void {
     const location = redirectLocation(this.#spec, { secure: ctx.secure, host: stripPort(ctx.host), port: phaseRunOf(ctx).socket.localPort ?? 0, target: ctx.url }, this.#routePath);
-    ctx.respond(this.#spec.statusCode, '', { location, 'content-length': 0 });
+    const headers: OutgoingHttpHeaders = { location, 'content-length': 0 };
+    if (this.#cors !== null) addCorsResponseHeaders(this.#cors, ctx.headers.origin, headers);
+    ctx.respond(this.#spec.statusCode, '', headers);
   }
 }
 
 export const gatewayRedirectPlugin = definePlugin({
   name: 'gateway-redirect',
-  config: Type.Object({ spec: REDIRECT, routePath: Type.String() }, { additionalProperties: false }),
-  create: (c) => new GatewayRedirect(c.spec, c.routePath),
+  config: Type.Object({ spec: REDIRECT, routePath: Type.String(), cors: Type.Optional(CORS_POLICY) }, { additionalProperties: false }),
+  create: (c) => new GatewayRedirect(c.spec, c.routePath, c.cors as CorsPolicy | undefined),
 });
 
 export const gatewayRedirectPolicy = builtinPolicy({
   plugin: gatewayRedirectPlugin,
   position: 'guard',
-  fromRoute: ({ gateway, path }) => (gateway?.redirect != null ? { spec: gateway.redirect, routePath: path } : null),
+  fromRoute: ({ gateway, path }) => {
+    if (gateway?.redirect == null) return null;
+    return gateway.cors === undefined ? { spec: gateway.redirect, routePath: path } : { spec: gateway.redirect, routePath: path, cors: gateway.cors };
+  },
 });
 
 class GatewayInvalidBackends {

@@ -14,6 +14,7 @@ import { clientAddress } from './headers.ts';
 import type { Http1Request } from './http1-forwarder.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import { GrpcDeadlineError } from './upstream-failure.ts';
+import { MIRROR_BODY_MAX, MirrorBodyCopy, mirrorSource } from './request-mirror.ts';
 
 function onDeadline(exchange: RequestExchange): void {
   exchange.deadlinePassed();
@@ -31,6 +32,9 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
   #wholeBodyLength = -1;
   /** That one chunk, held for the end to carry (one write, one DATA frame with END_STREAM). */
   #wholeBody: Buffer | null = null;
+  /** A streamed body being copied for the request's mirrors (request-mirror.ts); null when none. */
+  #mirrorCopy: MirrorBodyCopy | null = null;
+  #mirrorTeed = false;
 
   /** `body`: the request body stream; `hasBody`: whether the request has one to forward. */
   constructor(proxy: ExchangeHost, runtime: RouteRuntime, socket: Socket, secure: boolean, method: string, url: string, host: string,
@@ -82,9 +86,38 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
   upstreamBody(): Dispatcher.DispatchOptions['body'] | null {
     if (this.body !== null) return this.#sendBody ?? this.body;
     if (!this.hasBody) return null;
+    const copy = this.#mirrorCopy;
+    if (copy !== null && !this.#mirrorTeed) {
+      // Once: a retry cannot resend a streamed body anyway.
+      this.#mirrorTeed = true;
+      const source = this.chain.requestBody === null ? this.requestChunks() : filteredStream(this, this.requestChunks());
+      return copy.tee(source) as unknown as Dispatcher.DispatchOptions['body'];
+    }
     if (this.chain.requestBody === null) return this.request as Dispatcher.DispatchOptions['body'];
     // undici sends any async iterable (its types name only streams).
     return filteredStream(this, this.requestChunks()) as unknown as Dispatcher.DispatchOptions['body'];
+  }
+
+  /**
+   * HTTPRoute RequestMirror: the copies go now (no body, or a buffered one), or once the
+   * streamed body has passed (copied on its way to the primary's backend).
+   */
+  #mirror(): void {
+    const mirrors = this.runtime.mirrors!;
+    const targets = mirrors.sender.begin(mirrors.targets);
+    if (targets === null) return;
+    const source = mirrorSource(this.method, this.path, this.upstreamHeaders, this.clientAddress);
+    if (!this.hasBody) {
+      mirrors.sender.send(targets, source, null);
+      return;
+    }
+    if (this.body !== null) {
+      const body = this.#sendBody ?? this.body;
+      if (body.length > MIRROR_BODY_MAX) mirrors.sender.drop(targets.length, 'dropped_body');
+      else mirrors.sender.send(targets, source, body);
+      return;
+    }
+    this.#mirrorCopy = new MirrorBodyCopy(mirrors.sender, targets, source);
   }
 
 
@@ -100,6 +133,7 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
   }
 
   protected override firstAttempt(): void {
+    if (this.runtime.mirrors !== null) this.#mirror();
     if (!this.grpc) return;
     const ms = parseGrpcTimeout(this.headers['grpc-timeout']);
     if (ms !== null) this.#deadline = setTimeout(onDeadline, ms, this);
@@ -111,6 +145,10 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
   }
 
   protected override onEnded(): void {
+    // A body that did not reach its end (the attempt failed or never read it): the mirrors are
+    // dropped (a no-op when the copies went).
+    this.#mirrorCopy?.abandon();
+    this.#mirrorCopy = null;
     if (this.#deadline !== null) {
       clearTimeout(this.#deadline);
       this.#deadline = null;

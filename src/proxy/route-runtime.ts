@@ -33,6 +33,8 @@ import type { CompressSettings } from '../plugins/compress.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
 import { joined } from '../flat-string.ts';
+import type { CompiledMirror } from '../table/types.ts';
+import type { MirrorTarget, RequestMirrors } from './request-mirror.ts';
 
 /** A route's metric series, each made on first use; shared by the runtimes that succeed each other. */
 interface MetricChildren {
@@ -55,6 +57,14 @@ export interface RuntimeDeps {
   compression?: CompressSettings | null;
   /** The router's shared limit table (rate limits, pod-concurrent-connections). */
   limits: LimitTable;
+  /** The proxy thread's RequestMirror sender (request-mirror.ts); without it no route mirrors. */
+  mirrors?: RequestMirrors;
+}
+
+/** A route's RequestMirror targets and the sender they go through. */
+export interface RouteMirrors {
+  readonly sender: RequestMirrors;
+  readonly targets: readonly MirrorTarget[];
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
@@ -101,6 +111,8 @@ export class RouteRuntime implements ChainOwner {
   readonly #metrics: Metrics;
   /** What plugins retained (services.retain), to hand to the next runtime of this route; null until the chain is built. */
   retained: Map<string, unknown> | null = null;
+  /** HTTPRoute RequestMirror filters: each Service as a runtime of its own (members, balancer); null when none. */
+  readonly mirrors: RouteMirrors | null;
 
   constructor(route: CompiledRoute, deps: RuntimeDeps, previous: RouteRuntime | undefined) {
     this.route = route;
@@ -151,6 +163,11 @@ export class RouteRuntime implements ChainOwner {
       this.balancer.inherit?.(previous.#balancer);
     }
     if (route.middlewares.length > 0 || (previous !== undefined && previous.#chain !== null)) this.#chain = buildChain(this, deps, previous);
+    const mirrors = route.gateway?.mirrors;
+    this.mirrors = mirrors === undefined || deps.mirrors === undefined ? null : {
+      sender: deps.mirrors,
+      targets: mirrors.map((m, i) => ({ runtime: new RouteRuntime(mirrorRoute(route, m, i), deps, undefined), numerator: m.numerator, denominator: m.denominator })),
+    };
   }
 
   /**
@@ -242,6 +259,7 @@ export class RouteRuntime implements ChainOwner {
    */
   release(registry: EndpointRegistry, successor: RouteRuntime | null): void {
     for (const member of this.members) registry.release(member.endpoint);
+    if (this.mirrors !== null) for (const t of this.mirrors.targets) t.runtime.release(registry, null);
     if (successor === null || successor.tlsPools !== this.tlsPools) {
       for (const pool of this.tlsPools.values()) void pool.close().catch(() => {});
     }
@@ -262,6 +280,12 @@ export class RouteRuntime implements ChainOwner {
     children.passthrough = undefined;
     children.grpc = undefined;
   }
+}
+
+/** A mirror's Service as a route of its own: the primary's policy (timeouts, balance), no filters, no plugins. */
+function mirrorRoute(route: CompiledRoute, mirror: CompiledMirror, index: number): CompiledRoute {
+  const { gateway: _gateway, ...rest } = route;
+  return { ...rest, key: `${route.key}#mirror/${index}`, services: [mirror.service], plugins: [], middlewares: [] };
 }
 
 function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRuntime | undefined): RouteChain {

@@ -40,6 +40,7 @@ import type { Tunnel } from './tunnel.ts';
 import type { Forwarder } from './upstream-attempt.ts';
 import { logExchange, writeAccessLine } from './access-log.ts';
 import { MiddlewareFailures } from './middleware-failures.ts';
+import { RequestMirrors, seededRandom } from './request-mirror.ts';
 import { routerCompression } from '../plugins/compress.ts';
 import { gatewayEntryOf } from './connection-marks.ts';
 import type { Tracing } from '../tracing/tracing.ts';
@@ -70,6 +71,8 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   readonly connectTimeoutMs: number;
   readonly finTimeoutMs: number;
   readonly failures: MiddlewareFailures;
+  /** HTTPRoute RequestMirror copies of this thread (request-mirror.ts). */
+  readonly mirrors: RequestMirrors;
   readonly logger: Logger;
   readonly #metrics: Metrics;
   readonly #passive = createPassiveHealth();
@@ -87,7 +90,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
 
   /** Takes only the settings it uses; `shared`: the router's shared state (default: its own, for a proxy alone). */
   constructor(
-    config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'> & Partial<Pick<RouterConfig, 'enableCompression' | 'compressionMime'>>,
+    config: Pick<RouterConfig, 'connectTimeout' | 'accessLog' | 'clientFinTimeout'> & Partial<Pick<RouterConfig, 'enableCompression' | 'compressionMime' | 'maxMirrorsInFlight' | 'mirrorSeed'>>,
     logger: Logger, metrics: Metrics, plugins = new PluginRegistry(), shared = SharedState.create(),
   ) {
     this.shared = shared;
@@ -99,8 +102,10 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     this.#accessLog = config.accessLog;
     this.failures = new MiddlewareFailures(logger, metrics);
     const compression = config.enableCompression === true ? routerCompression(config.compressionMime ?? []) : null;
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits };
     this.#http1 = new Http1Forwarder(this);
+    const seed = config.mirrorSeed ?? 0;
+    this.mirrors = new RequestMirrors(this.#http1, metrics, { maxInFlight: config.maxMirrorsInFlight ?? 256, random: seed > 0 ? seededRandom(seed) : Math.random });
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits, mirrors: this.mirrors };
     const t = metrics.tunnelsActive;
     this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
     this.table = new RouteTable<RouteRuntime>(

@@ -273,6 +273,8 @@ export interface GatewayRouteData {
   cors?: CorsPolicy;
   /** Share (0..1) of requests answered 500 for invalid backendRefs (1 = all backends invalid, or none and no filter). */
   invalidShare: number;
+  /** HTTPRoute RequestMirror filters (src/proxy/request-mirror.ts); absent when none. */
+  mirrors?: CompiledMirror[];
   /** The filters of each of the route's `services` (same order, null: none); absent when no backendRef has any. */
   backendFilters?: Array<BackendFilters | null>;
   /**
@@ -287,6 +289,16 @@ export interface GatewayRouteData {
    * HTTP request, whose conditions (http, https, listeners) are all off for it.
    */
   stream?: StreamEntry;
+}
+
+/**
+ * A RequestMirror target: its Service's endpoints (one is picked per mirrored request) and the
+ * share of requests mirrored, numerator / denominator (1 / 1: every request).
+ */
+export interface CompiledMirror {
+  service: CompiledService;
+  numerator: number;
+  denominator: number;
 }
 
 /** The TLS listeners a TLSRoute is attached through. */

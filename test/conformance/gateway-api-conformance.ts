@@ -2,7 +2,7 @@
 // (sigs.k8s.io/gateway-api/conformance v1.6.3, profiles GATEWAY-HTTP, GATEWAY-GRPC and GATEWAY-TLS) against switchyard on a real
 // control plane: etcd + kube-apiserver + kube-controller-manager (test/support/real-apiserver.ts,
 // with the workload controllers), the test node (test/k8s/node: the suite's echo-basic pods in
-// network namespaces of their own), the standard-channel CRDs of v1.6.3, a GatewayClass for
+// network namespaces of their own, their logs served to the API server as a kubelet does), the standard-channel CRDs of v1.6.3, a GatewayClass for
 // switchyard.io/gateway-controller, and the router (dist/cli.js, cluster source, under the RBAC of
 // manifests/base) with an address pool of 127.0.10.0/24 so that every Gateway gets an address of
 // its own. Then the suite's test binary (test/tools/gateway-conformance) runs TestConformance with
@@ -59,6 +59,8 @@ async function main(): Promise<number> {
   try {
     node = await startNode({
       kubeconfig: cluster.adminKubeconfig,
+      // The RequestMirror tests read the mirror pods' logs through the API server.
+      kubeletTls: cluster.kubeletTls,
       log: process.env['SWITCHYARD_CONFORMANCE_NODE_LOG'] ? (l) => log(`node: ${l}`) : undefined,
     });
     log(`node ${node.name} registered`);

@@ -1,9 +1,9 @@
 // The HTTPRoute CORS filter end to end, against a real router process (one worker, so the
 // compiled filter crosses the IPC to it as data): preflights answered by the router itself (the
 // backend never sees them), allowed and denied origins, wildcard subdomains, credentials, `*`
-// with and without credentials, the headers added to actual responses from the backend, over
-// HTTP/1.1, h2c and HTTPS (HTTP/2 by ALPN and HTTP/1.1); an invalid filter is the route's
-// status (Accepted=False) while the rest of the table keeps serving.
+// with and without credentials, the headers added to actual responses from the backend and to a
+// redirect of the same rule, over HTTP/1.1, h2c and HTTPS (HTTP/2 by ALPN and HTTP/1.1); an
+// invalid filter is the route's status (Accepted=False) while the rest of the table keeps serving.
 import test from 'ava';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -74,6 +74,10 @@ test.before(async () => {
         // No backend at all: actual requests are answered 500, preflights still by the router.
         { matches: prefix('/nobackend'), filters: [{ type: 'CORS', cors: { allowOrigins: ['https://www.foo.com'] } }] },
         { matches: prefix('/plain'), backendRefs: echoRef() },
+        {
+          matches: prefix('/moved'),
+          filters: [{ type: 'CORS', cors: { allowOrigins: ['https://www.foo.com'], allowCredentials: true } }, { type: 'RequestRedirect', requestRedirect: { hostname: 'new.gw.test' } }],
+        },
       ],
     }),
     httpRoute('bad-cors', {
@@ -232,4 +236,16 @@ test('an invalid CORS filter: the route is not Accepted, with the reason; the re
   t.regex(accepted.message, /cors\.allowOrigins: "https:\/\/www\.foo\.com\/path"/);
   t.is((await request(httpPort, { host: 'bad.cors.gw.test', path: '/' })).status, 404);
   t.is((await send('/plain', 'GET', {})).status, 200);
+});
+
+test('a redirect of the same rule carries the CORS headers; a preflight is answered, not redirected', async (t) => {
+  const moved = await send('/moved/x', 'GET', { origin: 'https://www.foo.com' });
+  t.is(moved.status, 302);
+  t.is(moved.headers.location, `http://new.gw.test:${httpPort}/moved/x`);
+  t.deepEqual(corsOf(moved.headers), { 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-credentials': 'true', vary: 'Origin' });
+  t.deepEqual(corsOf((await send('/moved/x', 'GET', { origin: 'https://foobar.com' })).headers), { vary: 'Origin' });
+  const pre = await send('/moved/x', 'OPTIONS', preflight('https://www.foo.com'));
+  t.is(pre.status, 200);
+  t.is(pre.headers.location, undefined);
+  t.is(pre.headers['access-control-allow-origin'], 'https://www.foo.com');
 });

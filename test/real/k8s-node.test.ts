@@ -5,7 +5,9 @@
 // pod ends its process (SIGTERM, or SIGKILL once the grace period is over) and the ReplicaSet
 // replaces it; a failing readiness probe keeps a pod NotReady until it passes; a host-network pod
 // runs on the node's address with an exec probe; a pod whose Secret is missing waits for it
-// (then a tcpSocket probe says when it listens); an image without a stand-in is not run.
+// (then a tcpSocket probe says when it listens); an image without a stand-in is not run; a pod's
+// log is read through the API server (pods/log → the node's kubelet endpoint), with sinceTime,
+// timestamps and tailLines.
 //
 // The pods' program is a small Node HTTP server (the image `switchyard.test/echo` in this file's
 // image table), so this file needs no Go-built tool.
@@ -62,7 +64,7 @@ let node: TestNode;
 test.before(async (t) => {
   t.timeout(240_000);
   cluster = await startRealCluster({ workloadControllers: true });
-  node = await startNode({ kubeconfig: cluster.adminKubeconfig, images: IMAGES, labels: { 'node-role.kubernetes.io/edge': '' } });
+  node = await startNode({ kubeconfig: cluster.adminKubeconfig, images: IMAGES, labels: { 'node-role.kubernetes.io/edge': '' }, kubeletTls: cluster.kubeletTls });
   await cluster.apply({ yaml: 'apiVersion: v1\nkind: Namespace\nmetadata: { name: demo }\n' });
 });
 
@@ -300,4 +302,47 @@ spec:
   t.regex(pod.status.containerStatuses[0].state.waiting.message, /registry\.invalid\/nothing:1 has no local stand-in/);
   t.is(pod.status.phase, 'Pending');
   t.false(isReady(pod));
+});
+
+test('a pod\'s log is read through the API server: all of it, since a time, with timestamps, its last lines', async (t) => {
+  t.timeout(90_000);
+  await cluster.apply({ yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: talker, namespace: demo, labels: { app: talker } }
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: app
+      image: switchyard.test/echo:1
+      ports: [{ name: http, containerPort: 8080 }]
+      readinessProbe: { httpGet: { path: /ready, port: http }, periodSeconds: 1 }
+` });
+  await eventually(async () => (await pods('app=talker')).find(isReady), 30_000, 250);
+  const log = (query: Record<string, string> = {}) => cluster.api<string>('GET', '/api/v1/namespaces/demo/pods/talker/log', undefined, { query: { container: 'app', ...query } });
+  const all = await log();
+  t.is(all.status, 200);
+  t.regex(all.body, /^listening\nprobe 1 ok\n/);
+  // The next whole second: 'listening' was written before it, the probes go on after it.
+  const since = new Date(Math.ceil((Date.now() + 1) / 1000) * 1000);
+  const sinceTime = since.toISOString().replace(/\.\d+Z$/, 'Z');
+  const later = await eventually(async () => {
+    const r = await log({ sinceTime, timestamps: 'true' });
+    return r.status === 200 && r.body.split('\n').filter(Boolean).length >= 2 ? r.body : false;
+  }, 20_000, 250) as string;
+  const lines = later.split('\n').filter(Boolean);
+  for (const line of lines) {
+    const [time, ...text] = line.split(' ');
+    t.true(new Date(time!).getTime() >= since.getTime(), `${line} is not before ${sinceTime}`);
+    t.regex(text.join(' '), /^probe \d+ ok$/);
+  }
+  const tail = await log({ tailLines: '1' });
+  t.is(tail.body.split('\n').filter(Boolean).length, 1);
+  t.regex(tail.body, /^probe \d+ ok\n$/);
+  // kubectl logs goes the same way.
+  const kubectl = await cluster.kubectl(['logs', '-n', 'demo', 'talker', '--tail', '1']);
+  t.is(kubectl.code, 0, kubectl.stderr);
+  t.regex(kubectl.stdout, /^probe \d+ ok\n$/);
+  // A container the pod does not have: the API server refuses it before asking the node.
+  t.is((await log({ container: 'nope' })).status, 400);
 });

@@ -1,7 +1,9 @@
 // The key material of one real test cluster, made fresh per run with the openssl CLI: a CA, the
 // kube-apiserver's serving certificate (127.0.0.1), an admin client certificate (group
 // system:masters, which RBAC always allows: the test itself and kube-controller-manager use it),
-// and the service-account token signing key pair.
+// the service-account token signing key pair, and the pair kube-apiserver and the test node's
+// kubelet endpoint (test/k8s/node/kubelet-server.ts) speak with: the node's serving certificate
+// (127.0.0.1) and kube-apiserver's client certificate for it.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,10 @@ export interface ClusterPki {
   adminKeyFile: string;
   serviceAccountKeyFile: string;
   serviceAccountPubFile: string;
+  kubeletServingCert: string;
+  kubeletServingKey: string;
+  kubeletClientCertFile: string;
+  kubeletClientKeyFile: string;
 }
 
 function openssl(args: string[]): void {
@@ -48,6 +54,10 @@ export function createClusterPki(dir: string): ClusterPki {
     'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n', ca);
   const admin = issue(dir, 'admin', '/O=system:masters/CN=switchyard-test-admin',
     'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n', ca);
+  const kubelet = issue(dir, 'kubelet-serving', '/O=system:nodes/CN=system:node:switchyard-test-node',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n', ca);
+  const kubeletClient = issue(dir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client',
+    'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n', ca);
   const saKey = path.join(dir, 'service-account.key');
   const saPub = path.join(dir, 'service-account.pub');
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', saKey]);
@@ -63,6 +73,10 @@ export function createClusterPki(dir: string): ClusterPki {
     adminKeyFile: admin.key,
     serviceAccountKeyFile: saKey,
     serviceAccountPubFile: saPub,
+    kubeletServingCert: readFileSync(kubelet.cert, 'utf8'),
+    kubeletServingKey: readFileSync(kubelet.key, 'utf8'),
+    kubeletClientCertFile: kubeletClient.cert,
+    kubeletClientKeyFile: kubeletClient.key,
   };
 }
 

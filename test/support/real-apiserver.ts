@@ -84,6 +84,8 @@ export interface RealCluster {
   caCert: string;
   /** Kubeconfig of the admin (system:masters). */
   adminKubeconfig: string;
+  /** What the test node's kubelet endpoint serves with (startNode({ kubeletTls })): kube-apiserver trusts it. */
+  kubeletTls: { cert: string; key: string; ca: string };
   etcdUrl: string;
   /** A request as the admin, or with `token` as that identity. Never throws on a non-2xx status. */
   api<T = any>(method: string, apiPath: string, body?: unknown, options?: { token?: string; contentType?: string; query?: Record<string, string> }): Promise<ApiReply<T>>;
@@ -240,6 +242,12 @@ rules:
     '--service-cluster-ip-range', '10.96.0.0/24',
     // No kubelets: Pods are created by tests, which need no default ServiceAccount to exist first.
     '--disable-admission-plugins', 'ServiceAccount',
+    // pods/log and the other node proxies go to the test node's kubelet endpoint
+    // (test/k8s/node/kubelet-server.ts) at its InternalIP (its Hostname resolves nowhere), both
+    // sides verified with the cluster's CA.
+    '--kubelet-preferred-address-types', 'InternalIP',
+    '--kubelet-certificate-authority', pki.caCertFile,
+    '--kubelet-client-certificate', pki.kubeletClientCertFile, '--kubelet-client-key', pki.kubeletClientKeyFile,
     '--profiling=false', '--v', '1',
     ...auditArgs,
     ...(options.apiServerArgs ?? []),
@@ -321,6 +329,7 @@ rules:
 
   const cluster: RealCluster = {
     server, dir, caCert: pki.caCert, adminKubeconfig, etcdUrl,
+    kubeletTls: { cert: pki.kubeletServingCert, key: pki.kubeletServingKey, ca: pki.caCert },
     api, must,
     kubectl: runKubectl,
     async apply(source) {

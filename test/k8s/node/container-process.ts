@@ -1,11 +1,12 @@
 // One container of a pod as a local process: started in the pod's network namespace (or the
 // host's, for host-network pods) through `nsenter`, with the environment pod-environment.ts
-// computed, stdout and stderr appended to `<pod dir>/<container>.log`. `setpriv --pdeathsig KILL`
+// computed, stdout and stderr appended to `<pod dir>/<container>.log` in the CRI log format
+// (container-logs.ts: a time per line, for `kubectl logs --since-time`). `setpriv --pdeathsig KILL`
 // ties it to the node's process: if the node dies, even by SIGKILL, the container dies too.
 // stop() is the kubelet's: SIGTERM, then SIGKILL when the grace period is over.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { ContainerLogWriter } from './container-logs.ts';
 import path from 'node:path';
 
 export interface LaunchSpec {
@@ -30,10 +31,11 @@ export class ContainerProcess {
   #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   constructor(spec: LaunchSpec) {
-    const fd = openSync(spec.logFile, 'a');
     const argv = inPodNamespace(spec.argv, spec.netns);
-    this.#child = spawn(argv[0]!, argv.slice(1), { env: spec.env, cwd: spec.cwd, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
+    const log = new ContainerLogWriter(spec.logFile);
+    this.#child = spawn(argv[0]!, argv.slice(1), { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    log.follow(this.#child.stdout!, 'stdout');
+    log.follow(this.#child.stderr!, 'stderr');
     live.add(this.#child);
     this.exited = new Promise((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
@@ -42,7 +44,9 @@ export class ContainerProcess {
         resolve(this.#exit);
       };
       this.#child.once('exit', done);
-      this.#child.once('error', () => done(128, null));
+      // The pipes close once the output is all read (a grandchild holding them keeps them open).
+      this.#child.once('close', () => log.close());
+      this.#child.once('error', () => { log.close(); done(128, null); });
     });
   }
 

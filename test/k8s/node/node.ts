@@ -13,7 +13,10 @@
 // graceful deletion (SIGTERM, SIGKILL after the pod's grace period, then the Pod deleted). Which
 // local program stands for which image is a table (images.ts): the conformance suite's
 // echo-basic, the router image as this checkout's `node dist/cli.js` (with a kubeconfig for the
-// pod's ServiceAccount in KUBECONFIG), coredns reported ready without running.
+// pod's ServiceAccount in KUBECONFIG), coredns reported ready without running. Containers'
+// output is kept as the kubelet keeps it (container-logs.ts); given the cluster's kubelet TLS
+// (RealCluster.kubeletTls), the node serves it on a kubelet endpoint (kubelet-server.ts) that
+// kube-apiserver proxies `kubectl logs` to (the Node's daemonEndpoints.kubeletEndpoint.Port).
 //
 // Use from a test (needs root and iproute2, as test/support/netns-hosts.ts):
 //
@@ -25,12 +28,14 @@
 // Not modelled: resources and eviction, hostPort and port conflicts, preStop/postStart hooks,
 // Service environment variables, the node lease and heartbeats (no node-lifecycle controller
 // runs), container images (a table of local programs instead), mount namespaces (see
-// pod-environment.ts), `kubectl logs/exec` (logs are files in the pod's directory: podLog()).
+// pod-environment.ts), `kubectl exec`, attach and port-forward, and `kubectl logs --follow`.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { killAllContainers } from './container-process.ts';
+import { readContainerLog } from './container-logs.ts';
+import { startKubeletServer, type KubeletServer, type KubeletTls } from './kubelet-server.ts';
 import { DEFAULT_IMAGES, type ImageEntry } from './images.ts';
 import { kubeApiFromKubeconfig, type KubeApi } from './kube-api.ts';
 import { checkPodNetworking, removeStalePodNetworks } from './pod-network.ts';
@@ -49,6 +54,11 @@ export interface NodeOptions {
   images?: readonly ImageEntry[];
   /** Log lines (default: none). */
   log?: (line: string) => void;
+  /**
+   * Serve containers' logs to kube-apiserver (`kubectl logs`) on a kubelet endpoint with this TLS
+   * (RealCluster.kubeletTls: its serving certificate names 127.0.0.1, the default address).
+   */
+  kubeletTls?: KubeletTls;
 }
 
 export interface TestNode {
@@ -58,6 +68,8 @@ export interface TestNode {
   dir: string;
   /** The runtime of a running pod (`namespace/name`), if this node runs it. */
   pod(namespace: string, name: string): { address: string; directory: string; pids: number[] } | undefined;
+  /** The kubelet endpoint's port (kubeletTls given), else undefined. */
+  kubeletPort: number | undefined;
   /** A container's output so far. */
   podLog(namespace: string, name: string, container?: string): string;
   stop(): Promise<void>;
@@ -120,12 +132,23 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   const created = await api.request('POST', '/api/v1/nodes', node);
   if (created.status === 409) await api.must('PATCH', `/api/v1/nodes/${name}`, { metadata: { labels: identity.labels }, spec: { taints: identity.taints } }, 'application/merge-patch+json');
   else if (created.status !== 201) throw new Error(`test node: register ${name}: ${created.status} ${JSON.stringify(created.body)}`);
+  const logFile = (namespace: string, podName: string, container: string): string | undefined => {
+    for (const r of runtimes.values()) {
+      if (r.pod.metadata.namespace !== namespace || r.pod.metadata.name !== podName) continue;
+      const names = [...r.pod.spec.containers, ...(r.pod.spec.initContainers ?? [])].map((c: any) => c.name as string);
+      return names.includes(container) ? path.join(r.directory, `${container}.log`) : undefined;
+    }
+    return undefined;
+  };
+  let kubelet: KubeletServer | undefined;
+  if (options.kubeletTls !== undefined) kubelet = await startKubeletServer(address, options.kubeletTls, logFile);
   const now = new Date().toISOString();
   const resources = { cpu: String(cpus().length), memory: `${Math.floor(totalmem() / 1024)}Ki`, pods: '110' };
   await api.must('PATCH', `/api/v1/nodes/${name}/status`, {
     status: {
       capacity: resources, allocatable: resources,
       addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }],
+      ...(kubelet !== undefined ? { daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } } } : {}),
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'switchyard test node', lastHeartbeatTime: now, lastTransitionTime: now }],
       nodeInfo: {
         machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: `switchyard test node on ${hostname()}`,
@@ -232,7 +255,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   nodes.add(cleanupNow);
 
   return {
-    name, address, dir,
+    name, address, dir, kubeletPort: kubelet?.port,
     pod(namespace, podName) {
       for (const r of runtimes.values()) {
         if (r.pod.metadata.namespace === namespace && r.pod.metadata.name === podName) {
@@ -244,8 +267,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     podLog(namespace, podName, container) {
       for (const r of runtimes.values()) {
         if (r.pod.metadata.namespace === namespace && r.pod.metadata.name === podName) {
-          const c = container ?? r.pod.spec.containers[0].name;
-          try { return readFileSync(path.join(r.directory, `${c}.log`), 'utf8'); } catch { return ''; }
+          return readContainerLog(path.join(r.directory, `${container ?? r.pod.spec.containers[0].name}.log`));
         }
       }
       return '';
@@ -254,6 +276,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       if (stopped) return;
       stopped = true;
       for (const w of watches) w.stop();
+      await kubelet?.close();
       // Containers get a short grace on a node stop: the test is over, nothing drains.
       await Promise.all([...runtimes.values()].map((r) => r.terminate(2)));
       cleanupNow();
