@@ -92,6 +92,8 @@ export interface RuleData {
   cors?: CorsPolicy;
   /** timeouts.request in ms (0 = none), null = the router's default. */
   timeoutMs: number | null;
+  /** timeouts.backendRequest in ms (0 = none); absent = not set. */
+  backendTimeoutMs?: number;
   /** ExtensionRef filters naming switchyard.io Middlewares (same namespace), in order. */
   middlewares: string[];
   /** HTTPRoute RequestMirror filters whose backendRef resolved (absent: none). */

@@ -83,6 +83,11 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     const mirrors = c.gateway.rule.mirrors;
     if (mirrors !== undefined) route.gateway.mirrors = mirrors.map((m) => compileMirror(m, store, deps, diag));
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
+    // timeouts.backendRequest bounds each attempt when it is tighter than the server timeout
+    // (RouteRuntime.attemptTimeoutMs); the route's other bounds keep the server timeout.
+    const backendMs = c.gateway.rule.backendTimeoutMs;
+    const serverMs = route.policy.serverTimeoutMs;
+    if (backendMs !== undefined && backendMs > 0 && (serverMs === 0 || backendMs < serverMs)) route.gateway.backendTimeoutMs = backendMs;
   }
   route.policy = sharedPolicy(route.policy);
   // The built-in policies, read from the compiled route (its TLS and Gateway rule known now).

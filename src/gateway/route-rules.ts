@@ -123,7 +123,15 @@ export function evaluateRouteRules(route: HTTPRoute, inputs: RuleInputs): RouteR
         if (ms === null) throw new Unsupported('UnsupportedValue', 'timeouts.request is not a valid duration');
         rule.timeoutMs = ms;
       }
-      if (r.timeouts?.backendRequest !== undefined) throw new Unsupported('UnsupportedValue', 'timeouts.backendRequest is not supported');
+      if (r.timeouts?.backendRequest !== undefined) {
+        const ms = parseGatewayDuration(r.timeouts.backendRequest);
+        if (ms === null) throw new Unsupported('UnsupportedValue', 'timeouts.backendRequest is not a valid duration');
+        // The request timeout encompasses the backend's (spec; either at 0s is none, as its CRD's rule says).
+        if (rule.timeoutMs !== null && rule.timeoutMs > 0 && ms > rule.timeoutMs) {
+          throw new Unsupported('UnsupportedValue', `timeouts.backendRequest (${r.timeouts.backendRequest}) must not be longer than timeouts.request (${r.timeouts.request})`);
+        }
+        rule.backendTimeoutMs = ms;
+      }
       const resolved = resolveBackendRefs(r.backendRefs ?? [], { kind: 'HTTPRoute', namespace }, inputs, refs, rule.redirect !== null);
       rule.backends = resolved.backends;
       rule.invalidShare = resolved.invalidShare;

@@ -44,6 +44,7 @@ const EXTENDED = [
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
   'HTTPRouteBackendRequestHeaderModification',
+  'HTTPRouteBackendTimeout',
   'HTTPRouteCORS',
   'HTTPRouteRequestMirror',
   'HTTPRouteRequestMultipleMirrors',

@@ -82,14 +82,15 @@ class UndiciAttempt implements UpstreamAttempt, Dispatcher.DispatchHandler {
     const policy = runtime.route.policy;
     const upgrade = x.upgradeProtocol;
     // An upgrade waits for the backend's answer as long as connect + server timeouts allow.
-    const timeout = upgrade === null ? policy.serverTimeoutMs : policy.connectTimeoutMs + policy.serverTimeoutMs;
+    const attemptMs = runtime.attemptTimeoutMs;
+    const timeout = upgrade === null ? attemptMs : policy.connectTimeoutMs + attemptMs;
     this.#source.dispatcherFor(runtime, this.member.endpoint, upgrade !== null).dispatch({
       path: x.path,
       method: x.method,
       headers: x.upstreamHeaders ?? [],
       body: x.upstreamBody(),
       headersTimeout: timeout,
-      bodyTimeout: policy.serverTimeoutMs,
+      bodyTimeout: attemptMs,
       idempotent: false, // never let undici pipeline or replay behind our back
       upgrade,
       // Reencrypt: verify the endpoint as <service>.<namespace>.svc. undici would otherwise take

@@ -151,13 +151,13 @@ export class NativeAttempt implements UpstreamAttempt, Http1Job {
       // the head and body in one write, framed by its length.
       body = ((body as Readable).read() as Buffer | null) ?? EMPTY;
     }
-    const policy = x.runtime.route.policy;
     const payload = expectsPayload(x.method);
     let { head } = framed;
     const declared = framed.contentLength;
     const connection = this.#pool.acquire();
     this.#connection = connection;
-    connection.begin(this, policy.serverTimeoutMs, policy.serverTimeoutMs);
+    const timeoutMs = x.runtime.attemptTimeoutMs;
+    connection.begin(this, timeoutMs, timeoutMs);
     const socket = connection.socket;
     if (body === null || (typeof body === 'string' || Buffer.isBuffer(body)) && body.length === 0) {
       socket.write(payload ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`, 'latin1');

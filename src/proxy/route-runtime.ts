@@ -170,6 +170,15 @@ export class RouteRuntime implements ChainOwner {
     };
   }
 
+  /**
+   * What bounds each attempt's wait for the response headers and each pause in its body: the
+   * route's server timeout (an HTTPRoute rule's timeouts.request), or the rule's shorter
+   * timeouts.backendRequest. The transports' own per-connection timers carry it.
+   */
+  get attemptTimeoutMs(): number {
+    return this.route.gateway?.backendTimeoutMs ?? this.route.policy.serverTimeoutMs;
+  }
+
   get balancer(): Balancer {
     return (this.#balancer ??= createBalancer(this.route.policy.balance, this.members));
   }

@@ -277,6 +277,11 @@ export interface GatewayRouteData {
   mirrors?: CompiledMirror[];
   /** The filters of each of the route's `services` (same order, null: none); absent when no backendRef has any. */
   backendFilters?: Array<BackendFilters | null>;
+  /**
+   * timeouts.backendRequest in ms when it bounds an attempt more tightly than the route's server
+   * timeout (policy.serverTimeoutMs, which carries timeouts.request); absent otherwise.
+   */
+  backendTimeoutMs?: number;
   /** GRPCRoute: the precedence keys after the hostname (characters of the matched service, then of the method). */
   grpc?: { service: number; method: number };
   /**

@@ -1,8 +1,12 @@
-// HTTPRoute backendRef filters end to end, in file mode against a real router process: each
-// weighted backend gets only its own header changes (after the rule's), and its responses only
-// its own; a retry on another backendRef starts again from the rule's headers; a filter type
-// backendRefs do not take is refused on the route's status while the rest keeps serving.
+// HTTPRoute backendRef filters and timeouts.backendRequest end to end, in file mode against a
+// real router process: each weighted backend gets only its own header changes (after the rule's),
+// and its responses only its own; a retry on another backendRef starts again from the rule's
+// headers; an attempt beyond backendRequest is answered 504 (and the backend's connection
+// closed) while a prompt one is 200; backendRequest longer than request is refused on the
+// route's status while the rest of the table keeps serving.
 import test from 'ava';
+import type http from 'node:http';
+import { once } from 'node:events';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, type Backend } from '../support/backends.ts';
 import { metricsText, metricValue, request } from '../support/http-client.ts';
@@ -11,6 +15,9 @@ import { freePort } from '../support/ports.ts';
 let router: RouterProcess;
 let httpPort: number;
 const backends: Record<string, Backend> = {};
+/** Requests the `slow` backend holds unanswered (path /hold): answered when the test ends. */
+const held: Array<{ req: http.IncomingMessage; res: http.ServerResponse }> = [];
+const heldArrived: Array<() => void> = [];
 
 const GW = 'gateway.networking.k8s.io/v1';
 
@@ -36,6 +43,14 @@ async function debugRoutes(): Promise<any> {
 test.before(async () => {
   backends.v1 = await startBackend('v1');
   backends.v2 = await startBackend('v2');
+  backends.slow = await startBackend('slow', {
+    handler: (req, res) => {
+      if (!req.url?.startsWith('/hold')) return false;
+      held.push({ req, res });
+      heldArrived.shift()?.();
+      return true;
+    },
+  });
   // A port nothing listens on: its attempts fail to connect, and are retried on another backend.
   const closedPort = await freePort();
   httpPort = await freePort();
@@ -43,6 +58,7 @@ test.before(async () => {
     'apiVersion: v1\nkind: Namespace\nmetadata: { name: apps }',
     serviceYaml('v1', [backends.v1.port], { namespace: 'apps' }),
     serviceYaml('v2', [backends.v2.port], { namespace: 'apps' }),
+    serviceYaml('slow', [backends.slow.port], { namespace: 'apps' }),
     serviceYaml('closed', [closedPort], { namespace: 'apps' }),
     JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard' }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
     JSON.stringify({
@@ -75,6 +91,10 @@ test.before(async () => {
         { name: 'v2', port: 80, weight: 1, filters: [headerFilter('RequestHeaderModifier', { add: [{ name: 'X-Order', value: 'v2' }] })] },
       ],
     }]),
+    httpRoute('timeouts', 'timeouts.gw.test', [
+      { matches: [{ path: { type: 'PathPrefix', value: '/' } }], timeouts: { request: '60s', backendRequest: '200ms' }, backendRefs: [{ name: 'slow', port: 80 }] },
+    ]),
+    httpRoute('too-long', 'too-long.gw.test', [{ timeouts: { request: '1s', backendRequest: '2s' }, backendRefs: [{ name: 'v1', port: 80 }] }]),
     httpRoute('rewrite-per-backend', 'rewrite.gw.test', [{ backendRefs: [{ name: 'v1', port: 80, filters: [{ type: 'URLRewrite', urlRewrite: { hostname: 'x.test' } }] }] }]),
   ];
   const file = writeTempFile(docs.join('\n---\n'));
@@ -82,6 +102,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
+  for (const { res } of held) res.destroy();
   await router?.stop();
   await Promise.all(Object.values(backends).map((b) => b.close()));
 });
@@ -119,12 +140,28 @@ test('a retry on another backendRef sends that backend\'s header changes, not th
   t.true((await connectErrors()) >= 1, 'a first attempt went to the closed port and was retried');
 });
 
-test('refused on the route\'s status: a filter type backendRefs do not take; the rest keeps serving', async (t) => {
+test('timeouts.backendRequest: an attempt beyond it is answered 504 and its backend connection closed; a prompt one is 200', async (t) => {
+  const arrived = new Promise<void>((resolve) => heldArrived.push(resolve));
+  // The request timeout is 60 s: only backendRequest (200 ms) can answer within the test's time.
+  const reply = await get('timeouts.gw.test', '/hold');
+  t.is(reply.status, 504);
+  await arrived;
+  const { req } = held[held.length - 1]!;
+  if (!req.socket.destroyed) await once(req.socket, 'close');
+  t.pass('the router closed the backend connection of the attempt it gave up');
+  const prompt = await get('timeouts.gw.test', '/ok');
+  t.is(prompt.status, 200);
+  t.is(prompt.json().backend, 'slow');
+});
+
+test('refused on the route\'s status: backendRequest longer than request, a filter type backendRefs do not take; the rest keeps serving', async (t) => {
   const status = (await debugRoutes()).gatewayAPI;
   const accepted = (name: string) => status.routes.find((r: any) => r.name === name).parents[0].conditions.find((c: any) => c.type === 'Accepted');
+  t.like(accepted('too-long'), { status: 'False', reason: 'UnsupportedValue', message: 'timeouts.backendRequest (2s) must not be longer than timeouts.request (1s)' });
   t.like(accepted('rewrite-per-backend'), { status: 'False', reason: 'UnsupportedValue' });
   t.regex(accepted('rewrite-per-backend').message, /URLRewrite is not supported on backendRefs/);
   t.like(accepted('weighted'), { status: 'True' });
+  t.is((await get('too-long.gw.test', '/')).status, 404);
   t.is((await get('rewrite.gw.test', '/')).status, 404);
-  t.is((await get('weighted.gw.test', '/')).status, 200);
+  t.is((await get('timeouts.gw.test', '/ok')).status, 200);
 });

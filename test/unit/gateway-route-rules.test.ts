@@ -138,3 +138,16 @@ test('filters on backendRefs: header modifiers become the backend\'s own; other 
   t.like(unsupported, { status: 'False', reason: 'UnsupportedValue' });
   t.regex(unsupported!.message, /URLRewrite is not supported on backendRefs/);
 });
+
+test('timeouts.backendRequest in ms; longer than timeouts.request (unless either is 0s) or malformed is refused', (t) => {
+  const rule = (timeouts: { request?: string; backendRequest?: string }) => evaluateRouteRules(route([{ timeouts, backendRefs: [{ name: 'a', port: 80 }] }]), inputs(['apps/a']));
+  t.is(rule({ backendRequest: '500ms' }).rules[0]!.backendTimeoutMs, 500);
+  t.is(rule({ request: '2s', backendRequest: '2s' }).rules[0]!.backendTimeoutMs, 2000);
+  t.is(rule({ request: '0s', backendRequest: '1h' }).rules[0]!.backendTimeoutMs, 3_600_000);
+  t.is(rule({ request: '1s', backendRequest: '0s' }).rules[0]!.backendTimeoutMs, 0);
+  t.is(rule({ request: '1s' }).rules[0]!.backendTimeoutMs, undefined);
+  const longer = rule({ request: '1s', backendRequest: '1001ms' });
+  t.deepEqual(longer.rules, []);
+  t.like(longer.unsupported, { status: 'False', reason: 'UnsupportedValue', message: 'timeouts.backendRequest (1001ms) must not be longer than timeouts.request (1s)' });
+  t.like(rule({ backendRequest: 'later' }).unsupported, { reason: 'UnsupportedValue', message: 'timeouts.backendRequest is not a valid duration' });
+});
