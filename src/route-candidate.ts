@@ -6,7 +6,7 @@
 
 import type { Ingress, Route, RouteTLSConfig } from './objects/types.ts';
 import type { GatewayRoute } from './objects/gateway-types.ts';
-import type { BackendFilters, CompiledMiddleware, CorsPolicy, HeaderModifier, PathMatch, RedirectSpec, RequestPatterns, RewriteSpec, RouteKind } from './table/types.ts';
+import type { BackendFilters, BackendTls, CompiledMiddleware, CorsPolicy, HeaderModifier, PathMatch, RedirectSpec, RequestPatterns, RewriteSpec, RouteKind } from './table/types.ts';
 
 /** The annotation attaching Middlewares to a Route or Ingress (and what an HTTPRoute rule's ExtensionRefs become). */
 export const MIDDLEWARES_ANNOTATION = 'switchyard.io/middlewares';
@@ -28,6 +28,8 @@ export interface CandidateBackend {
   unsupported?: string;
   /** HTTPRoute/GRPCRoute backendRefs only: the ref's own filters (header modifiers). */
   filters?: BackendFilters;
+  /** HTTPRoute/GRPCRoute backendRefs only: the BackendTLSPolicy that applies to the Service port. */
+  tls?: BackendTls;
 }
 
 export interface RouteCandidate {

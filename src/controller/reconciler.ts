@@ -109,7 +109,7 @@ export class Reconciler extends EventEmitter {
   // ---- Gateway API (src/gateway/): the last evaluation, candidate fingerprints by route owner key, the status set.
   #gateway: GatewayEvaluation | null = null;
   #gatewayCandidates = new Map<string, string>();
-  #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [] };
+  #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [], policies: [] };
   #gatewayStatusFingerprint = '';
   /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
   #gatewayStatusDirty = false;
@@ -275,12 +275,13 @@ export class Reconciler extends EventEmitter {
         case 'GRPCRoute':
         case 'TLSRoute':
         case 'ReferenceGrant':
+        case 'BackendTLSPolicy':
           gatewayDirty = true;
-          if (change.kind !== 'ReferenceGrant') owners.add(`${change.kind}/${change.key}`);
+          if (change.kind !== 'ReferenceGrant' && change.kind !== 'BackendTLSPolicy') owners.add(`${change.kind}/${change.key}`);
           break;
       }
-      // What the Gateway evaluation reads besides its own kinds (listener Secrets, allowed namespaces, backend Services).
-      if (gatewayInUse && (change.kind === 'Namespace' || change.kind === 'Secret' || change.kind === 'Service')) gatewayDirty = true;
+      // What the Gateway evaluation reads besides its own kinds (listener Secrets, allowed namespaces, backend Services, BackendTLSPolicy CAs).
+      if (gatewayInUse && (change.kind === 'Namespace' || change.kind === 'Secret' || change.kind === 'Service' || change.kind === 'ConfigMap')) gatewayDirty = true;
       switch (change.kind) {
         case 'Route':
         case 'Ingress':

@@ -31,6 +31,7 @@ import { evaluateRouteRules, type MatchData, type RouteRulesResult, type RuleDat
 import { evaluateGrpcRouteRules } from './grpc-route-rules.ts';
 import { evaluateTlsRouteRules } from './tls-route-rules.ts';
 import type { GrantLookup } from './reference-grant.ts';
+import { BackendTlsPolicies, type PolicyStatusData } from './backend-tls.ts';
 import { attachRoute, ListenerClaims, type Attachment, type HostAttachments } from './route-attachment.ts';
 
 export interface ClassStatusData { name: string; generation: number | undefined; conditions: ConditionData[]; supportedFeatures: string[] }
@@ -68,6 +69,8 @@ export interface GatewayEvaluation {
   candidates: Map<string, RouteCandidate[]>;
   /** The listeners of Gateways with addresses of their own, by address and port. */
   entryPoints: GatewayEntryPoint[];
+  /** BackendTLSPolicies used through Gateways of ours, by `namespace/name`. */
+  policies: Map<string, PolicyStatusData>;
 }
 
 interface GatewayState {
@@ -188,7 +191,8 @@ function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatu
  */
 export function evaluateGateways(store: ObjectStore, config: RouterConfig, now = Date.now(), addresses: GatewayAddresses | null = null): GatewayEvaluation {
   const grants = grantLookup(store);
-  const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map(), entryPoints: [] };
+  const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map(), entryPoints: [], policies: new Map() };
+  const policies = new BackendTlsPolicies(store);
   const features = supportedFeatures(addresses !== null, !config.disableHttp2);
   for (const c of store.list('GatewayClass')) {
     if (!ourClass(c)) continue;
@@ -210,7 +214,8 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
   // Oldest first: where an HTTPRoute and a GRPCRoute want the same hostnames on a listener, the older keeps them.
   const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute')].sort(compareRouteAge);
   const claims = new ListenerClaims();
-  for (const route of routes) evaluateRoute(route, gateways, store, grants, claims, result);
+  for (const route of routes) evaluateRoute(route, gateways, store, grants, claims, result, policies);
+  result.policies = policies.statuses();
   for (const [key, state] of gateways) {
     result.gateways.get(key)!.listeners = state.listeners.map((l) => ({
       name: l.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions,
@@ -241,12 +246,17 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
 
 function evaluateRoute(
   route: GatewayRoute, gateways: Map<string, GatewayState>, store: ObjectStore, grants: GrantLookup, claims: ListenerClaims, result: GatewayEvaluation,
+  policies: BackendTlsPolicies,
 ): void {
   const kind = route.kind;
   const namespace = route.metadata.namespace ?? 'default';
   const ownerKey = `${kind}/${namespace}/${route.metadata.name}`;
   const hostnames = (route.spec?.hostnames ?? []).map(normalizeHostname);
-  const inputs = { grants, service: (key: string) => store.get('Service', key) };
+  const usedPolicies = new Set<string>();
+  const inputs = {
+    grants, service: (key: string) => store.get('Service', key),
+    backendTls: (ns: string, service: string, port: number) => policies.forBackend(ns, service, port, usedPolicies),
+  };
   const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs)
     : route.kind === 'TLSRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
   const invalidHostname = hostnames.find((h) => !validHostname(h));
@@ -264,6 +274,7 @@ function evaluateRoute(
     parents.push(parent);
     const accepted = attachRoute(ref, toAttach, gateway, (l) => namespaceAllowed(l, gateway.namespace, namespace, store), claims, attachments);
     parent.conditions = [accepted, rules.resolvedRefs];
+    if (usedPolicies.size > 0) policies.addAncestors(usedPolicies, [gateway.key]);
   }
   if (parents.length === 0) return;
   result.routes.set(ownerKey, { kind, namespace, name: route.metadata.name, generation: route.metadata.generation, parents });

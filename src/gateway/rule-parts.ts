@@ -10,6 +10,7 @@ import type { Service } from '../objects/types.ts';
 import type { BackendFilters, HeaderModifier } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
 import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
+import type { BackendTlsVerdict } from './backend-tls.ts';
 
 /** Thrown while reading a route's rules: the route is not accepted (Accepted=False with this reason). */
 export class Unsupported extends Error {
@@ -23,6 +24,8 @@ export class Unsupported extends Error {
 export interface RuleInputs {
   grants: GrantLookup;
   service(key: string): Service | undefined;
+  /** The BackendTLSPolicy verdict for a Service port (backend-tls.ts); absent: none applies. */
+  backendTls?(namespace: string, service: string, port: number): BackendTlsVerdict;
 }
 
 const MIDDLEWARE_GROUP = 'switchyard.io';
@@ -131,7 +134,16 @@ export function resolveBackendRefs(
       invalid += weight;
       continue;
     }
+    // TLSRoute streams are passed through as they are: a BackendTLSPolicy is for HTTP routes.
+    const tls = from.kind === 'TLSRoute' ? null : inputs.backendTls?.(target.namespace, target.name, target.port) ?? null;
+    if (tls !== null && 'refused' in tls) {
+      // The spec: connections through an invalid policy fail with a 5xx (this ref's share answers 500).
+      refsState.unresolved('InvalidBackendTLSPolicy', tls.refused);
+      invalid += weight;
+      continue;
+    }
     const backend: CandidateBackend = { service: target.name, namespace: target.namespace, kind: 'Service', weight, servicePort: { number: target.port } };
+    if (tls !== null) backend.tls = tls.tls;
     if (filters !== null && (filters.requestHeaders !== null || filters.responseHeaders !== null)) backend.filters = filters;
     backends.push(backend);
   }

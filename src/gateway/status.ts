@@ -6,12 +6,15 @@
 // of it is served, a note in the message when some is. A rule whose ExtensionRef Middleware
 // cannot be resolved is served (it answers 500): ResolvedRefs=False, reason InvalidMiddleware.
 
+import type { PolicyStatusData } from './backend-tls.ts';
 import type { ClassStatusData, GatewayEvaluation, GatewayStatusData, RouteStatusData } from './evaluate.ts';
 
 export interface GatewayStatusSet {
   classes: ClassStatusData[];
   gateways: GatewayStatusData[];
   routes: RouteStatusData[];
+  /** BackendTLSPolicies used through Gateways of ours (backend-tls.ts). */
+  policies: PolicyStatusData[];
 }
 
 /**
@@ -44,7 +47,7 @@ export function gatewayStatusSet(evaluation: GatewayEvaluation, ownership: Reado
       })),
     });
   }
-  return { classes: [...evaluation.classes.values()], gateways: [...evaluation.gateways.values()], routes };
+  return { classes: [...evaluation.classes.values()], gateways: [...evaluation.gateways.values()], routes, policies: [...evaluation.policies.values()] };
 }
 
 /** ResolvedRefs=False, reason InvalidMiddleware, on each parent (unless it is already False for another reference). */

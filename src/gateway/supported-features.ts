@@ -49,6 +49,9 @@ const EXTENDED = [
   'HTTPRouteRequestMirror',
   'HTTPRouteRequestMultipleMirrors',
   'HTTPRouteRequestPercentageMirror',
+  // TLS from the router to backends (gateway/backend-tls.ts).
+  'BackendTLSPolicy',
+  'BackendTLSPolicySANValidation',
 ] as const;
 
 /**

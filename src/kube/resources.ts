@@ -13,6 +13,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Namespace: 'namespaces',
   Pod: 'pods',
   Secret: 'secrets',
+  ConfigMap: 'configmaps',
   Middleware: 'middlewares',
   GatewayClass: 'gatewayclasses',
   Gateway: 'gateways',
@@ -20,6 +21,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   GRPCRoute: 'grpcroutes',
   TLSRoute: 'tlsroutes',
   ReferenceGrant: 'referencegrants',
+  BackendTLSPolicy: 'backendtlspolicies',
 };
 
 /** One list + watch: a collection, optionally narrowed by namespace, selectors or one name. */

@@ -165,3 +165,19 @@ export interface ReferenceGrant extends KubeObject {
     to: Array<{ group: string; kind: string; name?: string }>;
   };
 }
+
+/** TLS from the router to a Service's endpoints (gateway.networking.k8s.io/v1, GEP-1897). */
+export interface BackendTLSPolicy extends KubeObject {
+  kind: 'BackendTLSPolicy';
+  spec: {
+    targetRefs: Array<{ group: string; kind: string; name: string; sectionName?: string }>;
+    validation: {
+      caCertificateRefs?: Array<{ group: string; kind: string; name: string }>;
+      wellKnownCACertificates?: string;
+      hostname: string;
+      subjectAltNames?: Array<{ type: string; hostname?: string; uri?: string }>;
+    };
+    options?: Record<string, string>;
+  };
+  status?: unknown;
+}

@@ -267,3 +267,26 @@ export function checkReferenceGrant(doc: Fields): void {
     string(e.name, `${f}.name`);
   }, true);
 }
+
+export function checkBackendTLSPolicy(doc: Fields): void {
+  const spec = object(doc.spec, 'spec', true)!;
+  eachObject(spec.targetRefs, 'spec.targetRefs', (e, f) => {
+    string(e.group, `${f}.group`);
+    string(e.kind, `${f}.kind`, true);
+    string(e.name, `${f}.name`, true);
+    string(e.sectionName, `${f}.sectionName`);
+  }, true);
+  const validation = object(spec.validation, 'spec.validation', true)!;
+  eachObject(validation.caCertificateRefs, 'spec.validation.caCertificateRefs', (e, f) => {
+    string(e.group, `${f}.group`);
+    string(e.kind, `${f}.kind`, true);
+    string(e.name, `${f}.name`, true);
+  });
+  string(validation.wellKnownCACertificates, 'spec.validation.wellKnownCACertificates');
+  string(validation.hostname, 'spec.validation.hostname', true);
+  eachObject(validation.subjectAltNames, 'spec.validation.subjectAltNames', (e, f) => {
+    string(e.type, `${f}.type`, true);
+    string(e.hostname, `${f}.hostname`);
+    string(e.uri, `${f}.uri`);
+  });
+}

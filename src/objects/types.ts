@@ -12,6 +12,7 @@ export type Kind =
   | 'Namespace'
   | 'Pod'
   | 'Secret'
+  | 'ConfigMap'
   | 'Middleware'
   // Gateway API (src/objects/gateway-types.ts)
   | 'GatewayClass'
@@ -19,11 +20,12 @@ export type Kind =
   | 'HTTPRoute'
   | 'GRPCRoute'
   | 'TLSRoute'
-  | 'ReferenceGrant';
+  | 'ReferenceGrant'
+  | 'BackendTLSPolicy';
 
 export const KINDS: readonly Kind[] = [
-  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
-  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant',
+  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'ConfigMap', 'Middleware',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant', 'BackendTLSPolicy',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -36,6 +38,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Namespace: 'v1',
   Pod: 'v1',
   Secret: 'v1',
+  ConfigMap: 'v1',
   Middleware: 'switchyard.io/v1alpha1',
   GatewayClass: 'gateway.networking.k8s.io/v1',
   Gateway: 'gateway.networking.k8s.io/v1',
@@ -43,6 +46,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   GRPCRoute: 'gateway.networking.k8s.io/v1',
   TLSRoute: 'gateway.networking.k8s.io/v1',
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
+  BackendTLSPolicy: 'gateway.networking.k8s.io/v1',
 };
 
 /** Other apiVersions a kind is accepted in (the same schema served under another version). */
@@ -56,7 +60,7 @@ export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'In
 export type { KubeObject, ObjectMeta } from './kube-object.ts';
 import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
-import type { Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant, TLSRoute } from './gateway-types.ts';
+import type { BackendTLSPolicy, Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant, TLSRoute } from './gateway-types.ts';
 import { joined } from '../flat-string.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
@@ -188,6 +192,12 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
+/** A ConfigMap: read only when a BackendTLSPolicy names it (its `ca.crt`), one by name. */
+export interface ConfigMap extends KubeObject {
+  kind: 'ConfigMap';
+  data?: Record<string, string>;
+}
+
 /** switchyard.io/v1alpha1 Middleware: a configured instance of a loaded plugin, attached to
  * Routes/Ingresses of its namespace by the switchyard.io/middlewares annotation. */
 export interface Middleware extends KubeObject {
@@ -209,6 +219,7 @@ export interface KindMap {
   Namespace: Namespace;
   Pod: Pod;
   Secret: Secret;
+  ConfigMap: ConfigMap;
   Middleware: Middleware;
   GatewayClass: GatewayClass;
   Gateway: Gateway;
@@ -216,6 +227,7 @@ export interface KindMap {
   GRPCRoute: GRPCRoute;
   TLSRoute: TLSRoute;
   ReferenceGrant: ReferenceGrant;
+  BackendTLSPolicy: BackendTLSPolicy;
 }
 
 /** `namespace/name` for namespaced kinds, `name` for cluster-scoped ones. */

@@ -6,7 +6,7 @@
 // Messages never include field values: a Secret's data must not leak into a log line.
 
 import { ALSO_ACCEPTED_API_VERSIONS, API_VERSION, CLUSTER_SCOPED, KINDS, type Kind, type KubeObject } from './types.ts';
-import { GatewayFieldError, checkGateway, checkGatewayClass, checkGRPCRoute, checkHTTPRoute, checkReferenceGrant, checkTLSRoute } from './gateway-validate.ts';
+import { GatewayFieldError, checkGateway, checkGatewayClass, checkGRPCRoute, checkHTTPRoute, checkReferenceGrant, checkTLSRoute, checkBackendTLSPolicy } from './gateway-validate.ts';
 
 export type ValidationResult =
   | { ok: true; kind: Kind; object: KubeObject }
@@ -132,6 +132,9 @@ const FIELD_CHECKS: Readonly<Record<Kind, (doc: Fields) => void>> = {
     }
     optionalStringMap(doc.stringData, 'stringData');
   },
+  ConfigMap(doc) {
+    optionalStringMap(doc.data, 'data');
+  },
   Middleware(doc) {
     const spec = requireObject(doc.spec, 'spec');
     requireString(spec.plugin, 'spec.plugin');
@@ -146,6 +149,7 @@ const FIELD_CHECKS: Readonly<Record<Kind, (doc: Fields) => void>> = {
   GRPCRoute: checkGRPCRoute,
   TLSRoute: checkTLSRoute,
   ReferenceGrant: checkReferenceGrant,
+  BackendTLSPolicy: checkBackendTLSPolicy,
 };
 
 function checkRoute(doc: Fields): void {

@@ -19,11 +19,12 @@
 
 import { buildConnector, Client, errors, type Dispatcher } from 'undici';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
+import { tlsConnectOptions, type UpstreamTls } from './upstream-tls.ts';
 
 export interface EndpointPoolOptions {
   connectTimeoutMs: number;
   /** TLS to the endpoint (reencrypt): the CA to trust and the name to verify. */
-  tls?: { ca?: string; servername?: string };
+  tls?: UpstreamTls;
 }
 
 /** A Client that knows its pool and whether it has a request (pipelining 1: one at a time). */
@@ -79,7 +80,7 @@ function clientOptions(options: EndpointPoolOptions): Client.Options {
   const made: Client.Options = Object.freeze({
     connect: buildConnector({
       timeout: options.connectTimeoutMs,
-      ...(tls === undefined ? {} : { ca: tls.ca, servername: tls.servername, rejectUnauthorized: true }),
+      ...(tls === undefined ? {} : tlsConnectOptions(tls)),
       // HTTP/1.1 only (createPool explains why).
       allowH2: false,
     }),

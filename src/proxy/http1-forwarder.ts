@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
+import type { UpstreamTls } from './upstream-tls.ts';
 import type { Member } from '../balance/types.ts';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
@@ -51,7 +52,8 @@ export class Http1Forwarder implements Forwarder<Http1Request> {
     // reencrypt (TLS) and HTTP/2 backends: undici and the HTTP/2 pools.
     const runtime = exchange.runtime;
     const endpoint = member.endpoint;
-    if (exchange.upgradeProtocol === null && !runtime.reencrypt && (runtime.http2 === null || !runtime.http2.has(endpoint))) {
+    if (exchange.upgradeProtocol === null && !runtime.reencrypt && (runtime.backendTls === null || !runtime.backendTls.has(endpoint))
+      && (runtime.http2 === null || !runtime.http2.has(endpoint))) {
       const connections = this.#source.connectionsFor(endpoint);
       if (connections !== null) return new NativeAttempt(exchange, member, number, connections);
     }
@@ -93,9 +95,9 @@ class UndiciAttempt implements UpstreamAttempt, Dispatcher.DispatchHandler {
       bodyTimeout: attemptMs,
       idempotent: false, // never let undici pipeline or replay behind our back
       upgrade,
-      // Reencrypt: verify the endpoint as <service>.<namespace>.svc. undici would otherwise take
-      // the TLS server name from the Host header (the public host).
-      servername: runtime.serverName,
+      // Reencrypt: verify the endpoint as <service>.<namespace>.svc (a BackendTLSPolicy: as its
+      // hostname). undici would otherwise take the TLS server name from the Host header (the public host).
+      servername: runtime.backendTls?.get(this.member.endpoint)?.servername ?? runtime.serverName,
     } as Dispatcher.DispatchOptions, this);
   }
 
@@ -155,6 +157,6 @@ class UndiciAttempt implements UpstreamAttempt, Dispatcher.DispatchHandler {
  * which gRPC and our stream handling cannot rely on (upstream-h2-pool.ts): HTTP/2 to a backend
  * is always the router's HTTP/2 pool, declared or chosen by ALPN (upstream-alpn-pool.ts).
  */
-export function createPool(origin: string, connectTimeoutMs: number, tls?: { ca?: string; servername?: string }): EndpointPool {
+export function createPool(origin: string, connectTimeoutMs: number, tls?: UpstreamTls): EndpointPool {
   return new EndpointPool(origin, { connectTimeoutMs, tls });
 }

@@ -15,6 +15,7 @@
 import type { Counter, Histogram } from 'prom-client';
 import type { EndpointState } from '../health/endpoint-state.ts';
 import type { UpstreamDispatcher } from './upstream-h2-pool.ts';
+import { backendTlsSettings, type UpstreamTls } from './upstream-tls.ts';
 import type { BackendFilters, CompiledRoute } from '../table/types.ts';
 import type { Balancer, Member } from '../balance/types.ts';
 import { createBalancer } from '../balance/create-balancer.ts';
@@ -102,6 +103,11 @@ export class RouteRuntime implements ChainOwner {
   /** Reencrypt endpoints whose HTTP version ALPN decides (upstream-alpn-pool.ts); null when none. */
   readonly alpn: ReadonlySet<EndpointState> | null;
   /**
+   * Endpoints of services a BackendTLSPolicy applies to, with the TLS to speak (their pools live
+   * in tlsPools); null when none. An endpoint behind two such services of one rule takes the first's.
+   */
+  readonly backendTls: ReadonlyMap<EndpointState, UpstreamTls> | null;
+  /**
    * HTTPRoute/GRPCRoute backendRef filters by the member they apply to (the members of that
    * backendRef's service); null when no backendRef of the route has any (nearly every route).
    */
@@ -129,14 +135,17 @@ export class RouteRuntime implements ChainOwner {
     let alpn: Set<EndpointState> | null = null;
     const filters = route.gateway?.backendFilters;
     let backendFilters: Map<Member, BackendFilters> | null = null;
+    let backendTls: Map<EndpointState, UpstreamTls> | null = null;
     for (let s = 0; s < route.services.length; s++) {
       const service = route.services[s]!;
       const serviceFilters = filters?.[s] ?? null;
+      const tls = service.tls === undefined ? null : backendTlsSettings(service.tls);
       for (const ep of service.endpoints) {
         const endpoint = deps.registry.acquire(ep);
         const member: Member = { endpoint, weight: ep.weight, acceptsNew: ep.acceptsNew };
         members[i++] = member;
         if (serviceFilters !== null) (backendFilters ??= new Map()).set(member, serviceFilters);
+        if (tls !== null && !(backendTls ??= new Map()).has(endpoint)) backendTls.set(endpoint, tls);
         if (ep.weight > 0) hasWeight = true;
         if (service.protocol === 'http2') (http2 ??= new Set()).add(endpoint);
         else if (service.protocol === 'alpn') (alpn ??= new Set()).add(endpoint);
@@ -146,15 +155,17 @@ export class RouteRuntime implements ChainOwner {
     this.backendFilters = backendFilters;
     this.http2 = http2;
     this.alpn = alpn;
+    this.backendTls = backendTls;
     this.hasWeight = hasWeight;
     this.reencrypt = route.tls?.termination === 'reencrypt';
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
-    this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}` : '';
+    this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}`
+      : backendTls !== null ? JSON.stringify(route.services.map((s) => s.tls ?? null)) : '';
     const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
-    if (!this.reencrypt) {
+    if (this.#tlsKey === '') {
       this.tlsPools = NO_TLS_POOLS as Map<string, UpstreamDispatcher>;
     } else {
-      this.tlsPools = sameTls && previous.reencrypt ? previous.tlsPools : new Map();
+      this.tlsPools = sameTls && previous.tlsPools !== NO_TLS_POOLS ? previous.tlsPools : new Map();
     }
     this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { requests: undefined, duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
     this.failures = deps.failures;

@@ -282,7 +282,9 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
    */
   dispatcherFor(runtime: RouteRuntime, endpoint: EndpointState, upgrade = false): UpstreamDispatcher {
     const http2 = !upgrade && runtime.http2 !== null && runtime.http2.has(endpoint);
-    if (!runtime.reencrypt) {
+    // A BackendTLSPolicy's endpoint: TLS as it says (backendTlsSettings), else as the route says.
+    const backendTls = runtime.backendTls?.get(endpoint);
+    if (!runtime.reencrypt && backendTls === undefined) {
       if (http2) return (endpoint.h2Pool ??= new Http2UpstreamPool({ authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs })) as UpstreamDispatcher;
       return endpoint.pool ??= createPool(`http://${endpoint.name}`, this.connectTimeoutMs);
     }
@@ -292,8 +294,8 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     const key = http2 ? `h2/${endpoint.id}` : alpn ? `alpn/${endpoint.id}` : endpoint.id;
     let pool = pools.get(key);
     if (pool === undefined) {
-      const tls = runtime.route.tls!;
-      const settings = { ca: tls.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls.serverName };
+      const tls = runtime.route.tls;
+      const settings = backendTls ?? { ca: tls!.destinationCA ?? this.defaultDestinationCA ?? undefined, servername: tls!.serverName };
       const options = { authority: endpoint.name, connectTimeoutMs: this.connectTimeoutMs, tls: settings };
       pool = http2 ? new Http2UpstreamPool(options)
         : alpn ? new AlpnUpstreamPool(options)

@@ -11,6 +11,7 @@
 // route, against a pool per protocol that stays as it is.
 
 import tls from 'node:tls';
+import { tlsConnectOptions, type UpstreamTls } from './upstream-tls.ts';
 import { errors, type Dispatcher } from 'undici';
 import { createPool } from './http1-forwarder.ts';
 import { Http2UpstreamPool, type UpstreamDispatcher } from './upstream-h2-pool.ts';
@@ -20,7 +21,7 @@ export interface AlpnPoolOptions {
   authority: string;
   connectTimeoutMs: number;
   /** Verified against `ca` (undefined: the system roots) as `servername`. */
-  tls: { ca?: string; servername?: string };
+  tls: UpstreamTls;
 }
 
 type Waiting = [Dispatcher.DispatchOptions, Dispatcher.DispatchHandler];
@@ -61,7 +62,7 @@ export class AlpnUpstreamPool implements UpstreamDispatcher {
     const host = authority.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(authority.slice(colon + 1));
     const socket = tls.connect({
-      host, port, ca: settings.ca, servername: settings.servername, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'],
+      host, port, ...tlsConnectOptions(settings), ALPNProtocols: ['h2', 'http/1.1'],
     });
     this.#asking = socket;
     let done = false;

@@ -15,6 +15,7 @@ import http2 from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { errors } from 'undici';
 import { H2UpstreamRequest } from './upstream-h2-request.ts';
+import { tlsConnectOptions, type UpstreamTls } from './upstream-tls.ts';
 
 /** Our ceiling on streams per backend connection, whatever the backend advertises (Node's default is 2^32-1). */
 export const MAX_STREAMS_PER_SESSION = 100;
@@ -35,7 +36,7 @@ export interface Http2PoolOptions {
   authority: string;
   connectTimeoutMs: number;
   /** TLS to the endpoint (reencrypt): verified against `ca` (undefined: the system roots) as `servername`. */
-  tls?: { ca?: string; servername?: string };
+  tls?: UpstreamTls;
 }
 
 /** One backend connection and what the pool knows of it. */
@@ -201,7 +202,7 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
     this.#origin = `${options.tls ? 'https' : 'http'}://${options.authority}`;
     this.#connectOptions = {
       settings: { enablePush: false },
-      ...(options.tls ? { ca: options.tls.ca, servername: options.tls.servername, rejectUnauthorized: true, ALPNProtocols: ['h2'] } : {}),
+      ...(options.tls ? { ...tlsConnectOptions(options.tls), ALPNProtocols: ['h2'] } : {}),
     };
   }
 

@@ -17,13 +17,15 @@ import type { KubeClient } from '../kube/client.ts';
 import { KubeInformer, type RefusedObject, type WatchListMode } from '../kube/informer.ts';
 import type { WatchedResource } from '../kube/resources.ts';
 import {
-  gatewayResources, initialRead, objectReferences, podResource, secretResource, watchedResources,
+  configMapResource, gatewayResources, initialRead, objectReferences, podResource, secretResource, watchedResources,
   type ObjectReferences,
 } from './watched-resources.ts';
 import { optionalResourceDiscovery } from './crd-discovery.ts';
 
 /** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
 const PODS = 'pods';
+/** Prefix of a ConfigMap's key there (BackendTLSPolicy CA certificates): `ConfigMap/namespace/name`. */
+const CONFIG_MAP = 'ConfigMap/';
 
 export interface KubernetesSourceOptions {
   config: RouterConfig;
@@ -137,11 +139,11 @@ export class KubernetesSource {
     if (this.#stopped) return;
     let touched = false;
     for (const change of changes) {
-      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway') continue;
+      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway' && change.kind !== 'BackendTLSPolicy') continue;
       const id = `${change.kind}/${change.key}`;
       const before = this.#referencesOf.get(id);
       const found = change.current ? objectReferences(change.current) : undefined;
-      const after = found && (found.pods || found.secrets.length > 0) ? found : undefined;
+      const after = found && (found.pods || found.secrets.length > 0 || found.configMaps.length > 0) ? found : undefined;
       if (!before && !after) continue; // the common case: nothing referenced, before or after
       if (before) this.#count(before, -1);
       if (after) {
@@ -157,7 +159,7 @@ export class KubernetesSource {
 
   #count(refs: ObjectReferences, delta: 1 | -1): void {
     if (refs.pods) this.#podUsers += delta;
-    for (const key of refs.secrets) {
+    for (const key of [...refs.secrets, ...refs.configMaps.map((k) => CONFIG_MAP + k)]) {
       const users = (this.#secretUsers.get(key) ?? 0) + delta;
       if (users > 0) this.#secretUsers.set(key, users);
       else this.#secretUsers.delete(key);
@@ -174,7 +176,8 @@ export class KubernetesSource {
     }
     for (const key of wanted) {
       if (this.#referenced.has(key)) continue;
-      const informer = this.#informer(key === PODS ? podResource(this.#options.config) : secretResource(key), true);
+      const informer = this.#informer(key === PODS ? podResource(this.#options.config)
+        : key.startsWith(CONFIG_MAP) ? configMapResource(key.slice(CONFIG_MAP.length)) : secretResource(key), true);
       // A failed first list is retried inside the informer; stop() before it lists rejects: ignore.
       const synced = informer.start().catch(() => undefined);
       this.#referenced.set(key, { informer, synced });
@@ -186,6 +189,7 @@ export class KubernetesSource {
     if (this.#referenced.has(key)) return; // wanted again meanwhile: the new informer owns them
     const { store } = this.#options;
     if (key === PODS) for (const pod of [...store.keys('Pod')]) store.remove('Pod', pod);
+    else if (key.startsWith(CONFIG_MAP)) store.remove('ConfigMap', key.slice(CONFIG_MAP.length));
     else store.remove('Secret', key);
   }
 }

@@ -13,7 +13,7 @@ import { CBOR_KINDS } from '../kube/cbor-objects.ts';
 import { collectionResource, groupVersionPath, namedResource, pluralOf, type WatchedResource } from '../kube/resources.ts';
 import type { Ingress, Kind, KubeObject, Route } from '../objects/types.ts';
 import { ANNOTATIONS } from '../route-annotations.ts';
-import type { Gateway } from '../objects/gateway-types.ts';
+import type { BackendTLSPolicy, Gateway } from '../objects/gateway-types.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */
 export const AUTOPORT_POD_LABEL = 'switchyard.io/autoport';
@@ -76,6 +76,8 @@ export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList'>)
 export interface ObjectReferences {
   /** `namespace/name` of each Secret it takes a certificate from */
   secrets: string[];
+  /** `namespace/name` of each ConfigMap it takes a CA certificate from (BackendTLSPolicy) */
+  configMaps: string[];
   /** It reads endpoint ports from Pod annotations (autoport). */
   pods: boolean;
 }
@@ -83,6 +85,7 @@ export interface ObjectReferences {
 export function objectReferences(object: KubeObject): ObjectReferences {
   const namespace = object.metadata.namespace ?? 'default';
   const secrets: string[] = [];
+  const configMaps: string[] = [];
   if (object.kind === 'Route') {
     const name = (object as Route).spec?.tls?.externalCertificate?.name;
     if (name) secrets.push(`${namespace}/${name}`);
@@ -96,9 +99,14 @@ export function objectReferences(object: KubeObject): ObjectReferences {
         if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
       }
     }
+  } else if (object.kind === 'BackendTLSPolicy') {
+    // CA certificates: core ConfigMaps of the policy's own namespace (the only kind the spec allows).
+    for (const ref of (object as BackendTLSPolicy).spec?.validation?.caCertificateRefs ?? []) {
+      if ((ref.group ?? '') === '' && ref.kind === 'ConfigMap') configMaps.push(`${namespace}/${ref.name}`);
+    }
   }
   const pods = Boolean(object.metadata.annotations?.[ANNOTATIONS.targetPortAnnotation]);
-  return { secrets, pods };
+  return { secrets, configMaps, pods };
 }
 
 /** The Pod informer: only pods the autoport companion labelled, and only while a route needs them. */
@@ -118,10 +126,16 @@ export function secretResource(secretKey: string): WatchedResource {
   return namedResource('Secret', namespace, name, 'type=kubernetes.io/tls');
 }
 
+/** The informer of one ConfigMap a BackendTLSPolicy names (`namespace/name`), by name as Secrets are. */
+export function configMapResource(key: string): WatchedResource {
+  const slash = key.indexOf('/');
+  return namedResource('ConfigMap', key.slice(0, slash), key.slice(slash + 1));
+}
+
 // ---- Gateway API -----------------------------------------------------------------------------
 
 /** The Gateway API kinds, read only when their CRDs are installed (see optionalResourceDiscovery). */
-export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant'];
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant', 'BackendTLSPolicy'];
 
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {

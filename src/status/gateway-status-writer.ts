@@ -1,4 +1,4 @@
-// Writes GatewayClass, Gateway, HTTPRoute, GRPCRoute and TLSRoute status (leader only, like Route status): the
+// Writes GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute and BackendTLSPolicy status (leader only, like Route status): the
 // desired status set is diffed against what was last asked for, each changed object is read
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
@@ -8,7 +8,7 @@ import type { Kind, KubeObject } from '../objects/types.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
 import { clusterObjectPath, objectPath } from '../kube/resources.ts';
 import type { GatewayStatusSet } from '../gateway/status.ts';
-import { gatewayClassStatus, gatewayStatus, routeStatus, sameStatus } from './gateway-status.ts';
+import { gatewayClassStatus, gatewayStatus, policyStatus, routeStatus, sameStatus } from './gateway-status.ts';
 
 type Json = Record<string, unknown>;
 
@@ -55,8 +55,17 @@ export class GatewayStatusWriter {
     for (const r of set.routes) {
       want(`${r.kind}/${r.namespace}/${r.name}`, JSON.stringify(r), { kind: r.kind, namespace: r.namespace, name: r.name, body: (cur, now) => routeStatus(r, cur, now) });
     }
-    // Routes no longer attached to a Gateway of ours: take our parent entries out.
+    for (const p of set.policies) {
+      want(`BackendTLSPolicy/${p.namespace}/${p.name}`, JSON.stringify(p), { kind: 'BackendTLSPolicy', namespace: p.namespace, name: p.name, body: (cur, now) => policyStatus(p, cur, now) });
+    }
+    // Routes (and BackendTLSPolicies) no longer used through a Gateway of ours: take our entries out.
     for (const key of [...this.#asked.keys()]) {
+      if (!seen.has(key) && key.startsWith('BackendTLSPolicy/')) {
+        this.#asked.delete(key);
+        const [, namespace, name] = key.split('/') as [string, string, string];
+        this.#pending.set(key, { kind: 'BackendTLSPolicy', namespace, name, body: (cur, now) => policyStatus(undefined, cur, now) });
+        continue;
+      }
       if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/'))) continue;
       this.#asked.delete(key);
       const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute', string, string];

@@ -6,6 +6,7 @@
 
 import { GATEWAY_CONTROLLER_NAME, type Condition } from '../objects/gateway-types.ts';
 import type { ConditionData } from '../gateway/conditions.ts';
+import type { PolicyStatusData } from '../gateway/backend-tls.ts';
 import type { ClassStatusData, GatewayStatusData, ParentStatusData, RouteStatusData } from '../gateway/evaluate.ts';
 
 function withBookkeeping(conditions: readonly ConditionData[], generation: number | undefined, previous: readonly Condition[] | undefined, now: string): Condition[] {
@@ -58,6 +59,19 @@ export function routeStatus(data: RouteStatusData | undefined, current: Json | u
     return { parentRef: p.parentRef, controllerName: p.controllerName, conditions: withBookkeeping(p.conditions, data!.generation, before?.conditions, now) };
   });
   return { ...(current ?? {}), parents: [...others, ...ours] };
+}
+
+interface AncestorEntry { ancestorRef: Json; controllerName: string; conditions?: Condition[] }
+
+/** A BackendTLSPolicy's `ancestors`: ours as evaluated (none when `data` is undefined), other controllers' kept. */
+export function policyStatus(data: PolicyStatusData | undefined, current: Json | undefined, now: string): Json {
+  const existing = ((current?.ancestors as AncestorEntry[] | undefined) ?? []);
+  const others = existing.filter((a) => a.controllerName !== GATEWAY_CONTROLLER_NAME);
+  const ours = (data?.ancestors ?? []).map((a) => {
+    const before = existing.find((e) => e.controllerName === GATEWAY_CONTROLLER_NAME && e.ancestorRef.name === a.ancestorRef.name && e.ancestorRef.namespace === a.ancestorRef.namespace);
+    return { ancestorRef: a.ancestorRef, controllerName: a.controllerName, conditions: withBookkeeping(a.conditions, data!.generation, before?.conditions, now) };
+  });
+  return { ...(current ?? {}), ancestors: [...others, ...ours] };
 }
 
 /** Equal but for lastTransitionTime (which withBookkeeping keeps stable): nothing to write. */

@@ -57,6 +57,21 @@ export interface CompiledService {
    * endpoint that was declared nothing chooses by ALPN (h2 or http/1.1); absent: HTTP/1.1.
    */
   protocol?: 'http2' | 'alpn';
+  /** A BackendTLSPolicy applies (Gateway API backendRefs): TLS to every endpoint. */
+  tls?: BackendTls;
+}
+
+/**
+ * TLS to a Service's endpoints as a BackendTLSPolicy asks (gateway/backend-tls.ts): trusted CAs,
+ * the SNI and, unless subjectAltNames are given, the name verified; else one of those names.
+ */
+export interface BackendTls {
+  /** `namespace/name` of the policy. */
+  policy: string;
+  /** PEM bundle; null = the system's well-known roots. */
+  ca: string | null;
+  serverName: string;
+  subjectAltNames: Array<{ type: 'Hostname' | 'URI'; value: string }>;
 }
 
 export interface HealthCheckSpec {

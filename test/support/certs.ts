@@ -69,8 +69,8 @@ export async function createCa(name = 'switchyard test CA', options: CertOptions
   return { cert: cert.toString('pem') + '\n', key: await pemKey(keys), name, keys, x509: cert };
 }
 
-/** A server certificate for `hosts` (DNS SANs; the first is the CN) issued by `issuer`. */
-export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean } = {}): Promise<TestCertificate> {
+/** A server certificate for `hosts` (DNS SANs; the first is the CN; `uris`: URI SANs too) issued by `issuer`. */
+export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean; uris?: readonly string[] } = {}): Promise<TestCertificate> {
   const keys = await newKeys();
   const name = hosts[0] ?? 'leaf';
   const cert = await x509.X509CertificateGenerator.create({
@@ -89,7 +89,10 @@ export async function issueCertificate(issuer: TestCertificate, hosts: readonly 
       ),
       ...(options.ca === true ? [] : [
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: 'dns' as const, value }))),
+        new x509.SubjectAlternativeNameExtension([
+          ...hosts.map((value) => ({ type: 'dns' as const, value })),
+          ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+        ]),
       ]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
