@@ -123,6 +123,8 @@ export interface GatewayCandidateData {
   viaHttps: boolean;
   /** From the HTTPS (or TLS Terminate) listener the route is attached through. */
   certificate: { cert: string; key: string } | null;
+  /** The client certificate its Gateway presents to TLS backends (spec.tls.backend); absent: none. */
+  backendClientCertificate?: { cert: string; key: string };
   /** TLSRoute: how its streams are served (the mode of the TLS listeners of this candidate). */
   tlsMode?: 'Passthrough' | 'Terminate';
 }

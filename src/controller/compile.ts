@@ -47,7 +47,10 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
     services[i] = { name: joined([namespace, backend.service], '/'), weight: backend.weight, endpoints };
-    if (backend.tls !== undefined) services[i]!.tls = backend.tls;
+    if (backend.tls !== undefined) {
+      const client = c.gateway?.backendClientCertificate;
+      services[i]!.tls = client === undefined ? backend.tls : { ...backend.tls, clientCertificate: client };
+    }
     declared[i] = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol);
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);

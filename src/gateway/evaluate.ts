@@ -31,6 +31,7 @@ import { evaluateRouteRules, type MatchData, type RouteRulesResult, type RuleDat
 import { evaluateGrpcRouteRules } from './grpc-route-rules.ts';
 import { evaluateTlsRouteRules } from './tls-route-rules.ts';
 import type { GrantLookup } from './reference-grant.ts';
+import { backendClientCertificate } from './backend-client-certificate.ts';
 import { BackendTlsPolicies, type PolicyStatusData } from './backend-tls.ts';
 import { attachRoute, ListenerClaims, type Attachment, type HostAttachments } from './route-attachment.ts';
 
@@ -81,6 +82,8 @@ interface GatewayState {
   accepted: boolean;
   /** Addresses of its own (--gateway-addresses) when programmed; null: the router's shared ports. */
   ownAddresses: string[] | null;
+  /** What it presents to TLS backends (spec.tls.backend); null: nothing. */
+  clientCertificate: { cert: string; key: string } | null;
 }
 
 function grantLookup(store: ObjectStore): GrantLookup {
@@ -156,10 +159,11 @@ function evaluateGateway(
       l.conditions = l.conditions.map((c) => (c.type === 'Programmed' ? condition('Programmed', false, 'Pending', programmed.message) : c));
     }
   }
-  const state: GatewayState = { gateway, key, namespace, listeners, accepted: accepted.status === 'True', ownAddresses };
+  const client = backendClientCertificate(gateway, { grants, secret: (secretKey) => store.get('Secret', secretKey) });
+  const state: GatewayState = { gateway, key, namespace, listeners, accepted: accepted.status === 'True', ownAddresses, clientCertificate: client.certificate };
   const status: GatewayStatusData = {
     namespace, name: gateway.metadata.name, generation: gateway.metadata.generation,
-    addresses, conditions: [accepted, programmed], listeners: [],
+    addresses, conditions: client.resolvedRefs === null ? [accepted, programmed] : [accepted, programmed, client.resolvedRefs], listeners: [],
   };
   return { state, status };
 }
@@ -266,6 +270,8 @@ function evaluateRoute(
   };
   const parents: ParentStatusData[] = [];
   const attachments: HostAttachments = { hosts: new Map<string, Attachment>(), terminated: new Map<string, Attachment>() };
+  /** The first Gateway it is accepted by that presents a client certificate to TLS backends. */
+  let clientCertificate: { cert: string; key: string } | null = null;
   for (const ref of route.spec?.parentRefs ?? []) {
     if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
     const gateway = gateways.get(`${ref.namespace ?? namespace}/${ref.name}`);
@@ -274,6 +280,7 @@ function evaluateRoute(
     parents.push(parent);
     const accepted = attachRoute(ref, toAttach, gateway, (l) => namespaceAllowed(l, gateway.namespace, namespace, store), claims, attachments);
     parent.conditions = [accepted, rules.resolvedRefs];
+    if (accepted.status === 'True' && clientCertificate === null) clientCertificate = gateway.clientCertificate;
     if (usedPolicies.size > 0) policies.addAncestors(usedPolicies, [gateway.key]);
   }
   if (parents.length === 0) return;
@@ -297,6 +304,7 @@ function evaluateRoute(
           gateway: {
             rule, match, matchIndex, http: attachment.http, https: attachment.https, listeners: attachment.listeners,
             viaHttp: attachment.viaHttp, viaHttps: attachment.viaHttps, certificate: attachment.certificate,
+            ...(clientCertificate !== null ? { backendClientCertificate: clientCertificate } : {}),
           },
         });
       });

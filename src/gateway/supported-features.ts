@@ -52,6 +52,8 @@ const EXTENDED = [
   // TLS from the router to backends (gateway/backend-tls.ts).
   'BackendTLSPolicy',
   'BackendTLSPolicySANValidation',
+  // The client certificate a Gateway presents to those backends (gateway/backend-client-certificate.ts).
+  'GatewayBackendClientCertificate',
 ] as const;
 
 /**

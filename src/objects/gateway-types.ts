@@ -55,7 +55,11 @@ export interface Listener {
 
 export interface Gateway extends KubeObject {
   kind: 'Gateway';
-  spec: { gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }> };
+  spec: {
+    gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }>;
+    /** backend: the client certificate presented to TLS backends (backend-client-certificate.ts). */
+    tls?: { backend?: { clientCertificateRef?: SecretObjectReference } };
+  };
   /** Only the addresses are read (a restarted router gives a Gateway back the address it had). */
   status?: { addresses?: Array<{ type?: string; value: string }> };
 }

@@ -10,13 +10,17 @@ export interface UpstreamTls {
   /** PEM bundle; undefined: the system roots. */
   ca?: string;
   servername?: string;
+  /** A client certificate to present (PEM), with its key. */
+  cert?: string;
+  key?: string;
   checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
 /** The options of tls.connect for these settings (always verified). */
-export function tlsConnectOptions(settings: UpstreamTls): { ca?: string; servername?: string; rejectUnauthorized: true; checkServerIdentity?: UpstreamTls['checkServerIdentity'] } {
+export function tlsConnectOptions(settings: UpstreamTls): Omit<UpstreamTls, 'servername'> & { servername?: string; rejectUnauthorized: true } {
   return {
     ca: settings.ca, servername: settings.servername, rejectUnauthorized: true,
+    ...(settings.cert !== undefined ? { cert: settings.cert, key: settings.key } : {}),
     ...(settings.checkServerIdentity !== undefined ? { checkServerIdentity: settings.checkServerIdentity } : {}),
   };
 }
@@ -30,6 +34,10 @@ function uriNames(cert: PeerCertificate): string[] {
 /** A BackendTLSPolicy's settings: made once per route runtime, shared by its pools. */
 export function backendTlsSettings(policy: BackendTls): UpstreamTls {
   const settings: UpstreamTls = { ca: policy.ca ?? undefined, servername: policy.serverName };
+  if (policy.clientCertificate !== undefined) {
+    settings.cert = policy.clientCertificate.cert;
+    settings.key = policy.clientCertificate.key;
+  }
   const names = policy.subjectAltNames;
   if (names.length > 0) {
     settings.checkServerIdentity = (_host, cert) => {

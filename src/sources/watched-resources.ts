@@ -99,6 +99,9 @@ export function objectReferences(object: KubeObject): ObjectReferences {
         if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
       }
     }
+    // The client certificate it presents to TLS backends.
+    const client = (object as Gateway).spec?.tls?.backend?.clientCertificateRef;
+    if (client && (client.group ?? '') === '' && (client.kind ?? 'Secret') === 'Secret') secrets.push(`${client.namespace ?? namespace}/${client.name}`);
   } else if (object.kind === 'BackendTLSPolicy') {
     // CA certificates: core ConfigMaps of the policy's own namespace (the only kind the spec allows).
     for (const ref of (object as BackendTLSPolicy).spec?.validation?.caCertificateRefs ?? []) {

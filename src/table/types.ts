@@ -72,6 +72,8 @@ export interface BackendTls {
   ca: string | null;
   serverName: string;
   subjectAltNames: Array<{ type: 'Hostname' | 'URI'; value: string }>;
+  /** The Gateway's spec.tls.backend client certificate, presented to the endpoints (PEM). */
+  clientCertificate?: { cert: string; key: string };
 }
 
 export interface HealthCheckSpec {

@@ -4,7 +4,10 @@
 // hostname (or subjectAltNames, when given); a wrong CA, hostname or SAN is a 502 with a short
 // body; a policy whose CA ConfigMap is missing says so on its status and its backend answers 500
 // while the other routes keep serving; the older of two conflicting policies applies; and once a
-// policy is removed the router speaks plain HTTP to that Service again.
+// policy is removed the router speaks plain HTTP to that Service again. A Gateway's
+// spec.tls.backend.clientCertificateRef is the certificate the router presents to such backends
+// (one that requires a client certificate answers through that Gateway only), and a reference
+// that cannot be used is the Gateway's ResolvedRefs=False.
 import test from 'ava';
 import https from 'node:https';
 import { writeFileSync } from 'node:fs';
@@ -24,15 +27,27 @@ let httpPort: number;
 let file: string;
 let tlsServer: https.Server;
 let tlsPort: number;
+/** A TLS backend that requires a client certificate of `clientCa`. */
+let mtlsServer: https.Server;
 let plain: Backend;
 let docs: string[];
 /** Docs of the policy the removal test takes out. */
 let togglePolicy: string;
 
-function httpRoute(name: string, host: string, service: string): string {
+function httpRoute(name: string, host: string, service: string, gateway = 'edge'): string {
   return JSON.stringify({
     apiVersion: GW, kind: 'HTTPRoute', metadata: { name, namespace: 'apps', generation: 1, creationTimestamp: '2024-01-01T00:00:00Z' },
-    spec: { parentRefs: [{ name: 'edge', namespace: 'apps' }], hostnames: [host], rules: [{ backendRefs: [{ name: service, port: 80 }] }] },
+    spec: { parentRefs: [{ name: gateway, namespace: 'apps' }], hostnames: [host], rules: [{ backendRefs: [{ name: service, port: 80 }] }] },
+  });
+}
+
+function gateway(name: string, clientCertificate?: string): string {
+  return JSON.stringify({
+    apiVersion: GW, kind: 'Gateway', metadata: { name, namespace: 'apps', generation: 1 },
+    spec: {
+      gatewayClassName: 'switchyard', listeners: [{ name: 'http', protocol: 'HTTP', port: httpPort }],
+      ...(clientCertificate ? { tls: { backend: { clientCertificateRef: { group: '', kind: 'Secret', name: clientCertificate } } } } : {}),
+    },
   });
 }
 
@@ -68,6 +83,14 @@ test.before(async () => {
   });
   await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
   tlsPort = (tlsServer.address() as AddressInfo).port;
+  const clientCa = await createCa('client CA');
+  const client = await issueCertificate(clientCa, ['router.client'], { clientAuth: true });
+  mtlsServer = https.createServer({ cert: leaf.cert, key: leaf.key, ca: clientCa.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ backend: 'mtls', client: (req.socket as TLSSocket).getPeerCertificate().subject?.CN }));
+  });
+  await new Promise<void>((resolve) => mtlsServer.listen(0, '127.0.0.1', resolve));
+  const mtlsPort = (mtlsServer.address() as AddressInfo).port;
   plain = await startBackend('plain');
   httpPort = await freePort();
   const services = ['ok', 'wrong-ca', 'wrong-host', 'san-uri', 'san-host', 'san-miss', 'no-ca', 'conflict', 'section'];
@@ -80,10 +103,18 @@ test.before(async () => {
     caMap('backend-ca', ca.cert),
     caMap('other-ca', other.cert),
     JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard' }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
+    gateway('edge', 'router-client'),
+    gateway('bare'),
+    gateway('bad-client', 'no-such-secret'),
     JSON.stringify({
-      apiVersion: GW, kind: 'Gateway', metadata: { name: 'edge', namespace: 'apps' },
-      spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'http', protocol: 'HTTP', port: httpPort }] },
+      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'router-client', namespace: 'apps' },
+      stringData: { 'tls.crt': client.cert, 'tls.key': client.key },
     }),
+    serviceYaml('mtls', [mtlsPort], { namespace: 'apps', portName: 'https' }),
+    httpRoute('mtls', 'mtls.btls.test', 'mtls'),
+    httpRoute('mtls-bare', 'mtls-bare.btls.test', 'mtls', 'bare'),
+    httpRoute('mtls-bad', 'mtls-bad.btls.test', 'mtls', 'bad-client'),
+    policy('mtls', 'mtls', { caCertificateRefs: caRef('backend-ca'), hostname: 'backend.internal' }),
     ...[...services, 'toggle', 'cleartext'].map((s) => httpRoute(s, `${s}.btls.test`, s)),
     policy('ok', 'ok', { caCertificateRefs: caRef('backend-ca'), hostname: 'backend.internal' }),
     policy('wrong-ca', 'wrong-ca', { caCertificateRefs: caRef('other-ca'), hostname: 'backend.internal' }),
@@ -108,8 +139,10 @@ test.before(async () => {
 test.after.always(async () => {
   await router?.stop();
   await plain?.close();
-  tlsServer?.closeAllConnections();
-  await new Promise((resolve) => tlsServer?.close(resolve));
+  for (const server of [tlsServer, mtlsServer]) {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  }
 });
 
 test('a policy with the CA and hostname of the backend\'s certificate: TLS with that SNI, 200', async (t) => {
@@ -182,4 +215,18 @@ test('a policy on a cleartext backend makes the router speak TLS to it (502); re
   t.like(reply.json(), { backend: 'plain' });
   // The policy is gone from the status too.
   t.falsy((await gatewayStatus()).policies.find((p: any) => p.name === 'toggle'));
+});
+
+test('a Gateway\'s backend client certificate is presented to TLS backends; without one, or with one that cannot be read, such a backend refuses', async (t) => {
+  const reply = await get('mtls.btls.test');
+  t.is(reply.status, 200);
+  t.like(reply.json(), { backend: 'mtls', client: 'router.client' });
+  t.is((await get('mtls-bare.btls.test')).status, 502);
+  t.is((await get('mtls-bad.btls.test')).status, 502);
+  const gateways = (await gatewayStatus()).gateways;
+  const conditions = (name: string) => gateways.find((g: any) => g.name === name).conditions;
+  t.like(conditions('edge').find((c: any) => c.type === 'ResolvedRefs'), { status: 'True', reason: 'ResolvedRefs' });
+  t.like(conditions('bad-client').find((c: any) => c.type === 'ResolvedRefs'), { status: 'False', reason: 'InvalidClientCertificateRef' });
+  t.like(conditions('bad-client').find((c: any) => c.type === 'Accepted'), { status: 'True' });
+  t.falsy(conditions('bare').find((c: any) => c.type === 'ResolvedRefs'));
 });
