@@ -82,13 +82,13 @@ test('start() loads every document into the store in file order and skips unknow
   await h.source.start();
   t.deepEqual(h.changes.map((c) => `${c.kind} ${c.key}`), [
     'Namespace shop', 'Service shop/web', 'EndpointSlice shop/web-1', 'Route shop/web', 'Route shop/api',
-  ], 'delivered by start() itself (store flushed), in document order, ConfigMap skipped');
+  ], 'delivered by start() itself (store flushed), in document order, ServiceAccount skipped');
   t.is(h.store.get('Route', 'shop/api')?.spec.path, '/v1');
   t.is([...h.store.slicesOf('shop/web')].length, 1);
   const [web, api] = [h.store.get('Route', 'shop/web')!, h.store.get('Route', 'shop/api')!];
   t.true(h.store.compareAge('Route', web, api) < 0, 'earlier in the file is older');
   t.is(await h.configErrors(), 0);
-  t.true(h.logs.lines.some((l) => l.level === 'debug' && l.kind === 'ConfigMap'), 'the skipped kind is logged at debug');
+  t.true(h.logs.lines.some((l) => l.level === 'debug' && l.kind === 'ServiceAccount'), 'the skipped kind is logged at debug');
 });
 
 test('JSON documents, List items and typed List items all load; stringData becomes data', async (t) => {
