@@ -21,6 +21,7 @@ import type { FailureInfo } from '../pipeline/types.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { modifyRequestHeaders, modifyResponseHeaders } from '../gateway/filters.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
+import type { RequestMirrors } from './request-mirror.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
 import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
@@ -46,6 +47,8 @@ export interface ExchangeHost {
   finished(exchange: Exchange): void;
   /** This process's tracing, null when off (one check per exchange). */
   readonly tracing: Tracing | null;
+  /** The proxy thread's RequestMirror sender (a route's targets: RouteRuntime.mirrors). */
+  readonly mirrors: RequestMirrors;
 }
 
 /** Phase names by stage (pipeline/phase-run.ts), for the span event of a failed phase. */
