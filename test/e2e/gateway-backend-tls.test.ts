@@ -159,6 +159,7 @@ test('a wrong CA or a hostname the certificate does not carry: 502 with a short 
     const reply = await get(host);
     t.is(reply.status, 502, host);
     t.true(reply.body.length < 200, `${host}: ${reply.body}`);
+    t.regex(reply.body, /backend TLS verification failed/, 'a failed verification (SY_UPSTREAM_TLS), not a connect error');
     t.notRegex(reply.body, /BEGIN|backend\.internal/);
   }
 });
@@ -170,7 +171,9 @@ test('subjectAltNames: a URI or DNS name the certificate carries is verified ins
   const host = await get('san-host.btls.test');
   t.is(host.status, 200);
   t.like(host.json(), { sni: 'sni-only.internal' });
-  t.is((await get('san-miss.btls.test')).status, 502);
+  const miss = await get('san-miss.btls.test');
+  t.is(miss.status, 502);
+  t.regex(miss.body, /backend TLS verification failed/);
 });
 
 test('a CA ConfigMap that does not exist: the policy says why, its backend answers 500, the other routes keep serving', async (t) => {
