@@ -13,6 +13,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   Namespace: 'namespaces',
   Pod: 'pods',
   Secret: 'secrets',
+  ConfigMap: 'configmaps',
   Middleware: 'middlewares',
   GatewayClass: 'gatewayclasses',
   Gateway: 'gateways',

@@ -53,9 +53,21 @@ export interface Listener {
   };
 }
 
+/** spec.tls.frontend...validation: client certificates checked against CA bundles (ConfigMaps with `ca.crt`). */
+export interface FrontendTLSValidation {
+  caCertificateRefs?: Array<{ group?: string; kind?: string; name: string; namespace?: string }>;
+  mode?: string;
+}
+
+/** spec.tls.frontend: client-certificate validation of HTTPS listeners, by default and per port. */
+export interface FrontendTLSConfig {
+  default?: { validation?: FrontendTLSValidation };
+  perPort?: Array<{ port: number; tls?: { validation?: FrontendTLSValidation } }>;
+}
+
 export interface Gateway extends KubeObject {
   kind: 'Gateway';
-  spec: { gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }> };
+  spec: { gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }>; tls?: { frontend?: FrontendTLSConfig } };
   /** Only the addresses are read (a restarted router gives a Gateway back the address it had). */
   status?: { addresses?: Array<{ type?: string; value: string }> };
 }

@@ -162,7 +162,7 @@ const METADATA_KEYS = ['name', 'namespace', 'uid', 'resourceVersion', 'generatio
  * Ingresses, Gateway API objects) sends an object's own back.
  * A value validation would refuse stays too, for validateObject to report.
  */
-export const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret']);
+export const AGELESS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'EndpointSlice', 'Pod', 'Secret', 'ConfigMap']);
 
 function droppable(key: string, v: unknown): boolean {
   switch (key) {
@@ -181,7 +181,7 @@ function droppable(key: string, v: unknown): boolean {
  * Middlewares' (kept whole: cheap, few). A Service's, a Pod's and a Secret's are never read (each
  * label set ~150 bytes per route); of an EndpointSlice's only the Service it belongs to.
  */
-const UNLABELLED: ReadonlySet<Kind> = new Set<Kind>(['Service', 'Pod', 'Secret']);
+const UNLABELLED: ReadonlySet<Kind> = new Set<Kind>(['Service', 'Pod', 'Secret', 'ConfigMap']);
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 function labelsOf(kind: Kind, value: unknown, interner: StringInterner): unknown {
@@ -308,6 +308,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   GRPCRoute: specAndStatus,
   TLSRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
+  ConfigMap: (o) => (o.data !== undefined ? { data: o.data } : {}),
   Secret: (o, i) => ({
     ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),
     ...(o.data !== undefined ? { data: o.data } : {}),

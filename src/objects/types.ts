@@ -12,6 +12,7 @@ export type Kind =
   | 'Namespace'
   | 'Pod'
   | 'Secret'
+  | 'ConfigMap'
   | 'Middleware'
   // Gateway API (src/objects/gateway-types.ts)
   | 'GatewayClass'
@@ -22,7 +23,7 @@ export type Kind =
   | 'ReferenceGrant';
 
 export const KINDS: readonly Kind[] = [
-  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'Middleware',
+  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'ConfigMap', 'Middleware',
   'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant',
 ];
 
@@ -36,6 +37,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   Namespace: 'v1',
   Pod: 'v1',
   Secret: 'v1',
+  ConfigMap: 'v1',
   Middleware: 'switchyard.io/v1alpha1',
   GatewayClass: 'gateway.networking.k8s.io/v1',
   Gateway: 'gateway.networking.k8s.io/v1',
@@ -188,6 +190,12 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
+/** A ConfigMap: read only when a Gateway names it (its `ca.crt`), one by name. */
+export interface ConfigMap extends KubeObject {
+  kind: 'ConfigMap';
+  data?: Record<string, string>;
+}
+
 /** switchyard.io/v1alpha1 Middleware: a configured instance of a loaded plugin, attached to
  * Routes/Ingresses of its namespace by the switchyard.io/middlewares annotation. */
 export interface Middleware extends KubeObject {
@@ -209,6 +217,7 @@ export interface KindMap {
   Namespace: Namespace;
   Pod: Pod;
   Secret: Secret;
+  ConfigMap: ConfigMap;
   Middleware: Middleware;
   GatewayClass: GatewayClass;
   Gateway: Gateway;

@@ -10,7 +10,7 @@ import { GatewayFieldError, checkGateway, checkGatewayClass, checkGRPCRoute, che
 
 export type ValidationResult =
   | { ok: true; kind: Kind; object: KubeObject }
-  /** A kind switchyard does not read (ConfigMap, Deployment, …): skip it quietly. */
+  /** A kind switchyard does not read (Deployment, …): skip it quietly. */
   | { ok: false; ignored: true; error: string; kind: string; name?: string; field?: undefined }
   | { ok: false; ignored?: false; error: string; field?: string; kind?: string; name?: string };
 
@@ -131,6 +131,9 @@ const FIELD_CHECKS: Readonly<Record<Kind, (doc: Fields) => void>> = {
       }
     }
     optionalStringMap(doc.stringData, 'stringData');
+  },
+  ConfigMap(doc) {
+    optionalStringMap(doc.data, 'data');
   },
   Middleware(doc) {
     const spec = requireObject(doc.spec, 'spec');

@@ -76,6 +76,8 @@ export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList'>)
 export interface ObjectReferences {
   /** `namespace/name` of each Secret it takes a certificate from */
   secrets: string[];
+  /** `namespace/name` of each ConfigMap it takes a CA certificate from (Gateway spec.tls.frontend) */
+  configMaps: string[];
   /** It reads endpoint ports from Pod annotations (autoport). */
   pods: boolean;
 }
@@ -83,6 +85,7 @@ export interface ObjectReferences {
 export function objectReferences(object: KubeObject): ObjectReferences {
   const namespace = object.metadata.namespace ?? 'default';
   const secrets: string[] = [];
+  const configMaps: string[] = [];
   if (object.kind === 'Route') {
     const name = (object as Route).spec?.tls?.externalCertificate?.name;
     if (name) secrets.push(`${namespace}/${name}`);
@@ -96,9 +99,16 @@ export function objectReferences(object: KubeObject): ObjectReferences {
         if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
       }
     }
+    // Client-certificate CAs (core ConfigMaps; a cross-namespace one admitted only with a ReferenceGrant).
+    const frontend = (object as Gateway).spec?.tls?.frontend;
+    for (const validation of [frontend?.default?.validation, ...(frontend?.perPort ?? []).map((p) => p.tls?.validation)]) {
+      for (const ref of validation?.caCertificateRefs ?? []) {
+        if ((ref.group ?? '') === '' && ref.kind === 'ConfigMap') configMaps.push(`${ref.namespace ?? namespace}/${ref.name}`);
+      }
+    }
   }
   const pods = Boolean(object.metadata.annotations?.[ANNOTATIONS.targetPortAnnotation]);
-  return { secrets, pods };
+  return { secrets, configMaps, pods };
 }
 
 /** The Pod informer: only pods the autoport companion labelled, and only while a route needs them. */
@@ -116,6 +126,12 @@ export function secretResource(secretKey: string): WatchedResource {
   const namespace = secretKey.slice(0, slash);
   const name = secretKey.slice(slash + 1);
   return namedResource('Secret', namespace, name, 'type=kubernetes.io/tls');
+}
+
+/** The informer of one ConfigMap a Gateway names (`namespace/name`), by name as Secrets are. */
+export function configMapResource(key: string): WatchedResource {
+  const slash = key.indexOf('/');
+  return namedResource('ConfigMap', key.slice(0, slash), key.slice(slash + 1));
 }
 
 // ---- Gateway API -----------------------------------------------------------------------------
