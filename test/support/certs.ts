@@ -69,8 +69,11 @@ export async function createCa(name = 'switchyard test CA', options: CertOptions
   return { cert: cert.toString('pem') + '\n', key: await pemKey(keys), name, keys, x509: cert };
 }
 
-/** A server certificate for `hosts` (DNS SANs; the first is the CN) issued by `issuer`. */
-export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean } = {}): Promise<TestCertificate> {
+/**
+ * A server certificate for `hosts` (DNS SANs; the first is the CN) issued by `issuer`; with
+ * `client`, a client certificate (extended key usage clientAuth) instead.
+ */
+export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean; client?: boolean } = {}): Promise<TestCertificate> {
   const keys = await newKeys();
   const name = hosts[0] ?? 'leaf';
   const cert = await x509.X509CertificateGenerator.create({
@@ -88,7 +91,7 @@ export async function issueCertificate(issuer: TestCertificate, hosts: readonly 
         true,
       ),
       ...(options.ca === true ? [] : [
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.ExtendedKeyUsageExtension([options.client === true ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
         new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: 'dns' as const, value }))),
       ]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),

@@ -20,6 +20,7 @@ function inputs(secrets: Record<string, Secret> = {}, grants: ReferenceGrant[] =
     ports: { http: 80, https: 443 },
     grants: { grantsIn: (ns) => grants.filter((g) => g.metadata.namespace === ns) },
     secret: (key) => secrets[key],
+    configMap: () => undefined,
   };
 }
 
