@@ -173,8 +173,11 @@ export class TlsTerminator {
    * Check client certificates on every new connection against `validation.ca` (null: ask for
    * none). AllowValidOnly: a client without a certificate fails the handshake, one whose
    * certificate does not chain to the CAs is cut right after it, before any request is read
-   * (Node's rejectUnauthorized). AllowInsecureFallback: a certificate is asked for, never required.
-   * Open connections keep what they were admitted with.
+   * (Node's rejectUnauthorized). AllowInsecureFallback: a certificate is asked for, never required
+   * and not checked: nothing here depends on the verdict, and a failed check could leave an
+   * OpenSSL error behind (an RSA signature of a same-named CA's that does not verify) that the
+   * next read of the connection then reports, failing its request with a 400. Open connections
+   * keep what they were admitted with.
    */
   setClientValidation(validation: ClientValidation | null): void {
     const before = this.#clientValidation;
@@ -184,13 +187,18 @@ export class TlsTerminator {
     const server = this.server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
     server.requestCert = validation !== null;
     server.rejectUnauthorized = validation?.mode !== 'AllowInsecureFallback';
-    this.contexts.setClientCa(validation?.ca ?? null);
+    this.contexts.setClientCa(this.#clientCa());
     this.#applyContexts();
+  }
+
+  /** The CAs the contexts verify client certificates against: AllowValidOnly's only. */
+  #clientCa(): string | null {
+    return this.#clientValidation?.mode === 'AllowValidOnly' ? this.#clientValidation.ca : null;
   }
 
   /** The default contexts (with SNI, without) for the default certificate and the client CAs, and the ticket keys. */
   #applyContexts(): void {
-    const ca = this.#clientValidation?.ca ?? null;
+    const ca = this.#clientCa();
     const pair = this.#defaultCertificate;
     this.#defaultContext = createServerContext(pair, this.#profile, ca);
     // The server's own context answers handshakes without SNI; replacing it resets its ticket keys.
