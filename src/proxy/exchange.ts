@@ -9,6 +9,7 @@
 // and the access log are recorded here, the same for every way in.
 
 import type { Duplex } from 'node:stream';
+import { errors } from 'undici';
 import type { Member } from '../balance/types.ts';
 import type { ProxyErrorSpec } from '../errors.ts';
 import { ProxyErrors } from '../errors.ts';
@@ -20,6 +21,7 @@ import type { FailureInfo } from '../pipeline/types.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { modifyRequestHeaders, modifyResponseHeaders } from '../gateway/filters.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
+import type { RequestMirrors } from './request-mirror.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import type { Forwarder, UpstreamAttempt, UpstreamEvents, UpstreamHeaders } from './upstream-attempt.ts';
 import { classifyUpstreamFailure, InvalidUpstreamResponseError, isLastAvailable } from './upstream-failure.ts';
@@ -45,6 +47,8 @@ export interface ExchangeHost {
   finished(exchange: Exchange): void;
   /** This process's tracing, null when off (one check per exchange). */
   readonly tracing: Tracing | null;
+  /** The proxy thread's RequestMirror sender (a route's targets: RouteRuntime.mirrors). */
+  readonly mirrors: RequestMirrors;
 }
 
 /** Phase names by stage (pipeline/phase-run.ts), for the span event of a failed phase. */
@@ -94,6 +98,8 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   #failureCause: unknown = null;
   /** A route with backendRef filters: the upstream headers before them (an attempt on another backend starts again from these). */
   #ruleHeaders: string[] | null = null;
+  /** timeouts.backendRequest: the rest of the attempt's time once its response head is in (routes that set it only). */
+  #backendDeadline: NodeJS.Timeout | null = null;
 
   constructor(
     kind: ExchangeKind, runtime: RouteRuntime, proxy: ExchangeHost, socket: import('node:net').Socket, clientAddress: string, secure: boolean,
@@ -436,6 +442,8 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
     this.reason = reason;
     this.upstreamResponseHeaders = headers;
     this.responseHeaders = clientResponseHeaders(headers);
+    const backendMs = this.runtime.route.gateway?.backendTimeoutMs;
+    if (backendMs !== undefined && this.#opening === null) this.#armBackendDeadline(backendMs);
     const backendFilters = this.runtime.backendFilters;
     if (backendFilters !== null) {
       // The backendRef's ResponseHeaderModifier first: the response meets the rule's filters after.
@@ -458,6 +466,25 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
       }
     }
     this.#sendHead();
+  }
+
+  /**
+   * timeouts.backendRequest covers the attempt until its response is complete: the connection's
+   * own timer bounded the wait for the head (RouteRuntime.attemptTimeoutMs); what is left of the
+   * time bounds the body, whose gaps alone that timer sees. Cleared when the exchange ends.
+   */
+  #armBackendDeadline(ms: number): void {
+    const attempt = this.attempt!;
+    if (this.#backendDeadline !== null) clearTimeout(this.#backendDeadline);
+    const left = ms - (performance.now() - attempt.startedAt);
+    this.#backendDeadline = setTimeout(onBackendDeadline, left > 0 ? left : 0, this, attempt);
+  }
+
+  /** The backendRequest time of `attempt` is over (module function onBackendDeadline). */
+  backendDeadlinePassed(attempt: UpstreamAttempt): void {
+    this.#backendDeadline = null;
+    // A failed attempt (a 504, or a cut response if the head went out) unless it already ended.
+    if (attempt === this.attempt && !this.#ended) attempt.abort(new errors.BodyTimeoutError('the backend did not complete its response within timeouts.backendRequest'));
   }
 
   responseReady(): void {
@@ -667,6 +694,10 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   end(status: number, outcome: Outcome): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#backendDeadline !== null) {
+      clearTimeout(this.#backendDeadline);
+      this.#backendDeadline = null;
+    }
     abandon(this);
     if (this.attempt !== null) this.#dropAttempt(DROPPED);
     this.#release();
@@ -687,4 +718,8 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   get ended(): boolean {
     return this.#ended;
   }
+}
+
+function onBackendDeadline(exchange: Exchange, attempt: UpstreamAttempt): void {
+  exchange.backendDeadlinePassed(attempt);
 }

@@ -103,21 +103,21 @@ export abstract class RequestExchange extends Exchange implements Http1Request {
    * streamed body has passed (copied on its way to the primary's backend).
    */
   #mirror(): void {
-    const mirrors = this.runtime.mirrors!;
-    const targets = mirrors.sender.begin(mirrors.targets);
+    const sender = this.proxy.mirrors;
+    const targets = sender.begin(this.runtime.mirrors!);
     if (targets === null) return;
     const source = mirrorSource(this.method, this.path, this.upstreamHeaders, this.clientAddress);
     if (!this.hasBody) {
-      mirrors.sender.send(targets, source, null);
+      sender.send(targets, source, null);
       return;
     }
     if (this.body !== null) {
       const body = this.#sendBody ?? this.body;
-      if (body.length > MIRROR_BODY_MAX) mirrors.sender.drop(targets.length, 'dropped_body');
-      else mirrors.sender.send(targets, source, body);
+      if (body.length > MIRROR_BODY_MAX) sender.drop(targets.length, 'dropped_body');
+      else sender.send(targets, source, body);
       return;
     }
-    this.#mirrorCopy = new MirrorBodyCopy(mirrors.sender, targets, source);
+    this.#mirrorCopy = new MirrorBodyCopy(sender, targets, source);
   }
 
 

@@ -26,20 +26,13 @@
 import type { Counter, Gauge } from 'prom-client';
 import type { Metrics } from '../metrics.ts';
 import type { Http1Request } from './http1-forwarder.ts';
-import type { RouteRuntime } from './route-runtime.ts';
+import type { MirrorTarget, RouteRuntime } from './route-runtime.ts';
 import type { Forwarder, UpstreamAttempt } from './upstream-attempt.ts';
 
 /** The largest request body copied to a mirror (a larger one drops the mirror). */
 export const MIRROR_BODY_MAX = 64 * 1024;
 
 export type MirrorOutcome = 'completed' | 'failed' | 'dropped_limit' | 'dropped_body' | 'no_endpoint';
-
-/** One RequestMirror of a route: its Service as a runtime of its own (members, balancer), and its share. */
-export interface MirrorTarget {
-  readonly runtime: RouteRuntime;
-  readonly numerator: number;
-  readonly denominator: number;
-}
 
 /**
  * mulberry32: a small seeded generator in [0, 1), for --mirror-seed (the same seed draws the

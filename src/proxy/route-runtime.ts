@@ -34,7 +34,6 @@ import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { LimitTable } from '../shared-memory/limit-table.ts';
 import { joined } from '../flat-string.ts';
 import type { CompiledMirror } from '../table/types.ts';
-import type { MirrorTarget, RequestMirrors } from './request-mirror.ts';
 
 /** A route's metric series, each made on first use; shared by the runtimes that succeed each other. */
 interface MetricChildren {
@@ -57,14 +56,19 @@ export interface RuntimeDeps {
   compression?: CompressSettings | null;
   /** The router's shared limit table (rate limits, pod-concurrent-connections). */
   limits: LimitTable;
-  /** The proxy thread's RequestMirror sender (request-mirror.ts); without it no route mirrors. */
-  mirrors?: RequestMirrors;
+  /** The proxy thread sends RequestMirrors (its ExchangeHost's `mirrors`); without it no route mirrors. */
+  mirrors?: boolean;
 }
 
-/** A route's RequestMirror targets and the sender they go through. */
-export interface RouteMirrors {
-  readonly sender: RequestMirrors;
-  readonly targets: readonly MirrorTarget[];
+/**
+ * One RequestMirror of a route: its Service as a runtime of its own (members, balancer) and its
+ * share; request-mirror.ts sends the copies. Declared here, not there, so that the runtime does
+ * not import the sender (which imports the forwarders, which import the runtime).
+ */
+export interface MirrorTarget {
+  readonly runtime: RouteRuntime;
+  readonly numerator: number;
+  readonly denominator: number;
 }
 
 /** The reencrypt pools of a route that has none (every route that does not reencrypt): never written. */
@@ -112,7 +116,7 @@ export class RouteRuntime implements ChainOwner {
   /** What plugins retained (services.retain), to hand to the next runtime of this route; null until the chain is built. */
   retained: Map<string, unknown> | null = null;
   /** HTTPRoute RequestMirror filters: each Service as a runtime of its own (members, balancer); null when none. */
-  readonly mirrors: RouteMirrors | null;
+  readonly mirrors: readonly MirrorTarget[] | null;
 
   constructor(route: CompiledRoute, deps: RuntimeDeps, previous: RouteRuntime | undefined) {
     this.route = route;
@@ -164,10 +168,8 @@ export class RouteRuntime implements ChainOwner {
     }
     if (route.middlewares.length > 0 || (previous !== undefined && previous.#chain !== null)) this.#chain = buildChain(this, deps, previous);
     const mirrors = route.gateway?.mirrors;
-    this.mirrors = mirrors === undefined || deps.mirrors === undefined ? null : {
-      sender: deps.mirrors,
-      targets: mirrors.map((m, i) => ({ runtime: new RouteRuntime(mirrorRoute(route, m, i), deps, undefined), numerator: m.numerator, denominator: m.denominator })),
-    };
+    this.mirrors = mirrors === undefined || deps.mirrors !== true ? null :
+      mirrors.map((m, i) => ({ runtime: new RouteRuntime(mirrorRoute(route, m, i), deps, undefined), numerator: m.numerator, denominator: m.denominator }));
   }
 
   /**
@@ -259,7 +261,7 @@ export class RouteRuntime implements ChainOwner {
    */
   release(registry: EndpointRegistry, successor: RouteRuntime | null): void {
     for (const member of this.members) registry.release(member.endpoint);
-    if (this.mirrors !== null) for (const t of this.mirrors.targets) t.runtime.release(registry, null);
+    if (this.mirrors !== null) for (const t of this.mirrors) t.runtime.release(registry, null);
     if (successor === null || successor.tlsPools !== this.tlsPools) {
       for (const pool of this.tlsPools.values()) void pool.close().catch(() => {});
     }

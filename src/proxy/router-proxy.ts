@@ -105,7 +105,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     this.#http1 = new Http1Forwarder(this);
     const seed = config.mirrorSeed ?? 0;
     this.mirrors = new RequestMirrors(this.#http1, metrics, { maxInFlight: config.maxMirrorsInFlight ?? 256, random: seed > 0 ? seededRandom(seed) : Math.random });
-    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits, mirrors: this.mirrors };
+    this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits, mirrors: true };
     const t = metrics.tunnelsActive;
     this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
     this.table = new RouteTable<RouteRuntime>(

@@ -2,10 +2,10 @@
 // real router process: each weighted backend gets only its own header changes (after the rule's),
 // and its responses only its own; a retry on another backendRef starts again from the rule's
 // headers; an attempt beyond backendRequest is answered 504 (and the backend's connection
-// closed) while a prompt one is 200; backendRequest longer than request is refused on the
+// closed) while a prompt one is 200, and a body still trickling when it runs out is cut; backendRequest longer than request is refused on the
 // route's status while the rest of the table keeps serving.
 import test from 'ava';
-import type http from 'node:http';
+import http from 'node:http';
 import { once } from 'node:events';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, type Backend } from '../support/backends.ts';
@@ -18,6 +18,8 @@ const backends: Record<string, Backend> = {};
 /** Requests the `slow` backend holds unanswered (path /hold): answered when the test ends. */
 const held: Array<{ req: http.IncomingMessage; res: http.ServerResponse }> = [];
 const heldArrived: Array<() => void> = [];
+/** Requests the `slow` backend answers with an endless trickle (path /trickle). */
+const trickling: http.IncomingMessage[] = [];
 
 const GW = 'gateway.networking.k8s.io/v1';
 
@@ -45,6 +47,15 @@ test.before(async () => {
   backends.v2 = await startBackend('v2');
   backends.slow = await startBackend('slow', {
     handler: (req, res) => {
+      if (req.url?.startsWith('/trickle')) {
+        // The head at once, then a byte every 20 ms for as long as the connection lasts: no gap
+        // ever reaches backendRequest, only the whole response does.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const tick = setInterval(() => res.write('x'), 20);
+        res.once('close', () => clearInterval(tick));
+        trickling.push(req);
+        return true;
+      }
       if (!req.url?.startsWith('/hold')) return false;
       held.push({ req, res });
       heldArrived.shift()?.();
@@ -152,6 +163,29 @@ test('timeouts.backendRequest: an attempt beyond it is answered 504 and its back
   const prompt = await get('timeouts.gw.test', '/ok');
   t.is(prompt.status, 200);
   t.is(prompt.json().backend, 'slow');
+});
+
+test('timeouts.backendRequest covers the whole response: a body that keeps trickling is cut when it runs out', async (t) => {
+  const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: httpPort, path: '/trickle', headers: { host: 'timeouts.gw.test' } }, resolve).on('error', reject);
+  });
+  t.is(response.statusCode, 200, 'the head came within the time');
+  let bytes = 0;
+  response.on('data', (chunk: Buffer) => { bytes += chunk.length; });
+  // The request timeout is 60 s and no body gap reaches 200 ms: only backendRequest can end it
+  // (the 10 s bound only makes a missing cut fail fast instead of at the suite's timeout).
+  let bound: NodeJS.Timeout | undefined;
+  const cut = await Promise.race([
+    new Promise<boolean>((resolve) => { response.once('close', () => resolve(true)); response.once('error', () => {}); }),
+    new Promise<boolean>((resolve) => { bound = setTimeout(resolve, 10_000, false); }),
+  ]);
+  clearTimeout(bound);
+  if (!cut) response.destroy();
+  t.true(cut, 'the router cut the trickling response');
+  t.false(response.complete, 'the response was cut, not ended');
+  t.true(bytes > 0);
+  const req = trickling[trickling.length - 1]!;
+  if (!req.socket.destroyed) await once(req.socket, 'close');
 });
 
 test('refused on the route\'s status: backendRequest longer than request, a filter type backendRefs do not take; the rest keeps serving', async (t) => {

@@ -1,7 +1,8 @@
 // GRPCRoute end to end in file mode: a real router process, real @grpc/grpc-js servers and
 // clients, a Gateway with an HTTP listener (h2c by prior knowledge) and an HTTPS one (h2 by
 // ALPN). Service/method matches (Exact and RE2 patterns), header matches, request and
-// response header modifiers, weights (100 concurrent calls on one connection, 3:1), each
+// response header modifiers (the rule's, and each backendRef's own), weights (100 concurrent
+// calls on one connection, 3:1), each
 // streaming kind, a backend in another namespace with and without a ReferenceGrant, the gRPC
 // status of what no rule matches (UNIMPLEMENTED) and of a rule without a usable backend
 // (UNAVAILABLE), and the routes' status in /debug/routes.
@@ -76,6 +77,22 @@ test.before(async () => {
         { matches: [{ method: { service: 'test.Missing' } }], backendRefs: [{ name: 'nope', port: 80 }] },
       ],
     }),
+    // Header modifiers on the backendRefs: each backend's own, for the calls it gets.
+    grpcRoute('apps', 'per-backend', {
+      parentRefs, hostnames: ['backends.grpc.test'],
+      rules: [{
+        backendRefs: [
+          {
+            name: 'a', port: 80, weight: 1,
+            filters: [
+              { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-backend', value: 'a' }] } },
+              { type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'x-picked', value: 'a' }] } },
+            ],
+          },
+          { name: 'b', port: 80, weight: 1, filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-backend', value: 'b' }] } }] },
+        ],
+      }],
+    }),
     // Across namespaces: allowed by a ReferenceGrant for GRPCRoutes of `apps`, not for `other`.
     grpcRoute('apps', 'granted', { parentRefs, hostnames: ['granted.test'], rules: [{ backendRefs: [{ name: 'elsewhere', namespace: 'shared', port: 80 }] }] }),
     'apiVersion: v1\nkind: Namespace\nmetadata: { name: other }',
@@ -124,6 +141,24 @@ for (const [label, port, authority, credentials] of [
     t.deepEqual(seen.get('x-drop-me'), [], 'RequestHeaderModifier remove');
   });
 }
+
+test('header modifiers on backendRefs: each call carries the picked backend\'s own, its answer only that backend\'s', async (t) => {
+  const c = client(router.http, 'backends.grpc.test');
+  const seen = new Set<string>();
+  // Round robin over two backends of weight 1: consecutive calls go to both.
+  for (let i = 0; i < 4; i++) {
+    // Other tests call a and b at the same time: this call's metadata is found by its own mark.
+    const mark = `per-backend-${i}`;
+    const result = await call(c, '/test.Echo/Unary', { 'x-call': mark });
+    t.is(result.error, null);
+    const backend = result.value!.toString().split(':')[0] as 'a' | 'b';
+    seen.add(backend);
+    const received = servers[backend]!.metadata.find((m) => m.get('x-call')[0] === mark);
+    t.deepEqual(received?.get('x-backend'), [backend]);
+    t.deepEqual(result.headers?.get('x-picked') ?? [], backend === 'a' ? ['a'] : []);
+  }
+  t.deepEqual([...seen].sort(), ['a', 'b']);
+});
 
 test('no rule matches: UNIMPLEMENTED, from the router; a host no route serves: UNIMPLEMENTED too', async (t) => {
   const c = client(router.http, 'grpc.test');
