@@ -280,8 +280,9 @@ export class Reconciler extends EventEmitter {
           if (change.kind !== 'ReferenceGrant' && change.kind !== 'BackendTLSPolicy') owners.add(`${change.kind}/${change.key}`);
           break;
       }
-      // What the Gateway evaluation reads besides its own kinds (listener Secrets, allowed namespaces, backend Services, BackendTLSPolicy CAs).
-      if (gatewayInUse && (change.kind === 'Namespace' || change.kind === 'Secret' || change.kind === 'Service' || change.kind === 'ConfigMap')) gatewayDirty = true;
+      // What the Gateway evaluation reads besides its own kinds (listener Secrets, client-certificate and
+      // BackendTLSPolicy CA ConfigMaps, allowed namespaces, backend Services).
+      if (gatewayInUse && (change.kind === 'Namespace' || change.kind === 'Secret' || change.kind === 'ConfigMap' || change.kind === 'Service')) gatewayDirty = true;
       switch (change.kind) {
         case 'Route':
         case 'Ingress':

@@ -24,6 +24,7 @@ import { condition, selectorMatches, type ConditionData } from './conditions.ts'
 import { normalizeHostname, validHostname } from './hostnames.ts';
 import type { GatewayAddresses, AddressAssignment } from './gateway-addresses.ts';
 import { evaluateListeners, type ListenerState } from './listeners.ts';
+import { insecureFallbackConfigured } from './frontend-validation.ts';
 import { hostnameSpecificity } from '../table/listener-selection.ts';
 import { supportedFeatures } from './supported-features.ts';
 import type { GatewayEntryPoint } from '../table/types.ts';
@@ -124,6 +125,7 @@ function evaluateGateway(
     grpc: !config.disableHttp2,
     grants,
     secret: (secretKey) => store.get('Secret', secretKey),
+    configMap: (configMapKey) => store.get('ConfigMap', configMapKey),
     now,
   }, key);
   const valid = listeners.filter((l) => l.usable).length;
@@ -165,6 +167,11 @@ function evaluateGateway(
     namespace, name: gateway.metadata.name, generation: gateway.metadata.generation,
     addresses, conditions: client.resolvedRefs === null ? [accepted, programmed] : [accepted, programmed, client.resolvedRefs], listeners: [],
   };
+  // The spec's warning that some port lets clients in without a valid certificate; gone once none does.
+  if (insecureFallbackConfigured(gateway)) {
+    status.conditions.push(condition('InsecureFrontendValidationMode', true, 'ConfigurationChanged',
+      'client certificate validation is AllowInsecureFallback: clients without a valid certificate are let in'));
+  }
   return { state, status };
 }
 
@@ -239,7 +246,8 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
       for (const address of g.ownAddresses) {
         const id = `${address}|${l.port}`;
         let point = points.get(id);
-        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS' | 'TLS', listeners: [] }));
+        // One Gateway per address, one validation per port of it (frontend-validation.ts).
+        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS' | 'TLS', listeners: [], clientValidation: l.clientValidation }));
         point.listeners.push({ key: l.key, hostname: l.hostname, certificate: l.certificate });
       }
     }

@@ -9,12 +9,15 @@
 // Experimental channel's TLSRouteModeMixed). Listeners of one Gateway that are not distinct (same
 // port and protocol and hostname, or same port with different protocols) are all Conflicted —
 // none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
-// another namespace only with a ReferenceGrant.
+// another namespace only with a ReferenceGrant. HTTPS listeners check client certificates as
+// spec.tls.frontend says (frontend-validation.ts), on Gateways with an address of their own only:
+// on the shared HTTPS port a connection's SNI need not name the host its requests go to.
 
 import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayRouteKind, type Listener } from '../objects/gateway-types.ts';
-import type { Secret } from '../objects/types.ts';
+import type { ConfigMap, Secret } from '../objects/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
+import { frontendValidationOf, resolveFrontendValidation, type ClientValidation } from './frontend-validation.ts';
 import { normalizeHostname, validHostname } from './hostnames.ts';
 import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
 
@@ -39,6 +42,8 @@ export interface ListenerState {
   certificate: { cert: string; key: string } | null;
   /** TLS listeners: how their streams are served. */
   tlsMode: 'Passthrough' | 'Terminate' | null;
+  /** HTTPS: the client-certificate validation of its port (spec.tls.frontend); null = none. */
+  clientValidation: ClientValidation | null;
   /** HTTPS: `namespace/name` of the Secrets read (a change re-evaluates the Gateway). */
   secrets: string[];
   supportedKinds: Array<{ group: string; kind: string }>;
@@ -51,6 +56,7 @@ export interface ListenerInputs {
   ports: RouterPorts | null;
   grants: GrantLookup;
   secret(key: string): Secret | undefined;
+  configMap(key: string): ConfigMap | undefined;
   now?: number;
   /** GRPCRoutes can be served (HTTP/2 from clients is on: not --disable-http2). Default true. */
   grpc?: boolean;
@@ -114,7 +120,7 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     const state: ListenerState = {
       name: l.name, key: `${gatewayKey}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
       usable: false, attachable: false, kinds: [], namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
-      certificate: null, tlsMode: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
+      certificate: null, clientValidation: null, tlsMode: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
     };
     let accepted = condition('Accepted', true, 'Accepted', 'listener accepted');
     let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
@@ -152,6 +158,17 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
       accepted = condition('Accepted', false, 'UnsupportedValue', `TLS mode ${String(state.tlsMode)} is not supported (Passthrough and Terminate are)`);
     } else if (conflict) {
       accepted = condition('Accepted', false, conflict.reason, conflict.message);
+    } else if (l.protocol === 'HTTPS' && inputs.ports !== null && frontendValidationOf(gateway, l.port) !== undefined) {
+      accepted = condition('Accepted', false, 'UnsupportedValue',
+        'client certificate validation (spec.tls.frontend) needs a Gateway address of its own (--gateway-addresses): on the shared HTTPS port a connection may carry requests for other hosts');
+    }
+    let frontendOk = true;
+    if (l.protocol === 'HTTPS' && accepted.status === 'True') {
+      const frontend = resolveFrontendValidation(gateway, l.port, inputs);
+      state.clientValidation = frontend.validation;
+      if (frontend.accepted !== null) accepted = frontend.accepted;
+      if (frontend.resolved !== null && resolved.status === 'True') resolved = frontend.resolved;
+      frontendOk = frontend.accepted === null;
     }
     let certificatesOk = true;
     // A passthrough listener never holds a key: its certificateRefs, if any, are not read.
@@ -167,7 +184,7 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     state.attachable = accepted.status === 'True' && state.kinds.length > 0;
     // A listener that is not accepted (a conflict, an unsupported value or port) serves no kind.
     if (accepted.status !== 'True') state.supportedKinds = [];
-    state.usable = state.attachable && certificatesOk;
+    state.usable = state.attachable && certificatesOk && frontendOk;
     const programmed = state.usable
       ? condition('Programmed', true, 'Programmed', 'served by the router')
       : condition('Programmed', false, 'Invalid', accepted.status === 'True' ? resolved.message : accepted.message);

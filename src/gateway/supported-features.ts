@@ -23,6 +23,9 @@ export const ADDRESS_POOL_FEATURES = [
   'GatewayHTTPSListenerDetectMisdirectedRequests',
   // Its test routes through listeners on several ports.
   'HTTPRouteParentRefPort',
+  // Client certificates are checked per Gateway port: on the shared HTTPS port a connection's SNI
+  // need not name the host its requests go to (src/gateway/frontend-validation.ts).
+  'GatewayFrontendClientCertificateValidation', 'GatewayFrontendClientCertificateValidationInsecureFallback',
 ] as const;
 
 /** Extended features served on the router's shared ports as well (`npm run conformance:gateway -- --shared-ports` checks them). */

@@ -53,12 +53,24 @@ export interface Listener {
   };
 }
 
+/** spec.tls.frontend...validation: client certificates checked against CA bundles (ConfigMaps with `ca.crt`). */
+export interface FrontendTLSValidation {
+  caCertificateRefs?: Array<{ group?: string; kind?: string; name: string; namespace?: string }>;
+  mode?: string;
+}
+
+/** spec.tls.frontend: client-certificate validation of HTTPS listeners, by default and per port. */
+export interface FrontendTLSConfig {
+  default?: { validation?: FrontendTLSValidation };
+  perPort?: Array<{ port: number; tls?: { validation?: FrontendTLSValidation } }>;
+}
+
 export interface Gateway extends KubeObject {
   kind: 'Gateway';
   spec: {
     gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }>;
-    /** backend: the client certificate presented to TLS backends (backend-client-certificate.ts). */
-    tls?: { backend?: { clientCertificateRef?: SecretObjectReference } };
+    /** frontend: client-certificate validation; backend: the client certificate presented to TLS backends (backend-client-certificate.ts). */
+    tls?: { frontend?: FrontendTLSConfig; backend?: { clientCertificateRef?: SecretObjectReference } };
   };
   /** Only the addresses are read (a restarted router gives a Gateway back the address it had). */
   status?: { addresses?: Array<{ type?: string; value: string }> };

@@ -116,8 +116,23 @@ export function checkGateway(doc: Fields): void {
       });
     }
   }, true);
+  const frontend = object(object(spec.tls, 'spec.tls', false)?.frontend, 'spec.tls.frontend', false);
+  if (frontend) {
+    checkFrontendValidation(object(frontend.default, 'spec.tls.frontend.default', false)?.validation, 'spec.tls.frontend.default.validation');
+    eachObject(frontend.perPort, 'spec.tls.frontend.perPort', (p, f) => {
+      integer(p.port, `${f}.port`, 1, 65535, true);
+      checkFrontendValidation(object(p.tls, `${f}.tls`, false)?.validation, `${f}.tls.validation`);
+    });
+  }
   // A value may be left out: "any address of the pool" (GatewayAddressEmpty).
   eachObject(spec.addresses, 'spec.addresses', (a, f) => { string(a.type, `${f}.type`); string(a.value, `${f}.value`); });
+}
+
+function checkFrontendValidation(value: unknown, field: string): void {
+  const validation = object(value, field, false);
+  if (!validation) return;
+  string(validation.mode, `${field}.mode`);
+  eachObject(validation.caCertificateRefs, `${field}.caCertificateRefs`, checkReference);
 }
 
 function checkHeaderFilter(value: unknown, field: string): void {

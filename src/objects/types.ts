@@ -192,7 +192,7 @@ export interface Secret extends KubeObject {
   stringData?: Record<string, string>;
 }
 
-/** A ConfigMap: read only when a BackendTLSPolicy names it (its `ca.crt`), one by name. */
+/** A ConfigMap: read only when a Gateway or a BackendTLSPolicy names it (its `ca.crt`), one by name. */
 export interface ConfigMap extends KubeObject {
   kind: 'ConfigMap';
   data?: Record<string, string>;

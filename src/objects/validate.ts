@@ -10,7 +10,7 @@ import { GatewayFieldError, checkGateway, checkGatewayClass, checkGRPCRoute, che
 
 export type ValidationResult =
   | { ok: true; kind: Kind; object: KubeObject }
-  /** A kind switchyard does not read (ConfigMap, Deployment, …): skip it quietly. */
+  /** A kind switchyard does not read (Deployment, …): skip it quietly. */
   | { ok: false; ignored: true; error: string; kind: string; name?: string; field?: undefined }
   | { ok: false; ignored?: false; error: string; field?: string; kind?: string; name?: string };
 

@@ -5,7 +5,9 @@
 // handed to the same HTTP server or, for HTTPS, to a TLS terminator of the entry point's own
 // whose certificates are its listeners' (chosen by SNI as requests are chosen by Host: the most
 // specific listener). The proxy then matches the request only against the routes of that
-// listener (RouteTable.match with the entry point). A TLS entry point reads each connection's
+// listener (RouteTable.match with the entry point). An HTTPS entry point's terminator checks the
+// client certificates of every connection as the Gateway's spec.tls.frontend says for the port
+// (whatever the SNI: a connection may ask for any of its hosts). A TLS entry point reads each connection's
 // ClientHello (client-hello-reader.ts) and hands the stream, with the server name it names, to
 // the TLSRoute of the listener that name selects (RouteTable.matchStream with the entry point).
 //
@@ -125,11 +127,18 @@ export class GatewayEntryListeners {
     }
     for (const [id, point] of wanted) {
       const bound = this.#bound.get(id);
-      if (bound) { bound.entry = point; continue; }
+      if (bound) {
+        bound.entry = point;
+        bound.terminator?.setClientValidation(point.clientValidation ?? null);
+        continue;
+      }
       const fresh = new BoundEntry(point);
       if (this.#handoff.maxConnections > 0) fresh.server.maxConnections = this.#handoff.maxConnections;
       this.#bound.set(id, fresh);
-      if (point.protocol === 'HTTPS') fresh.terminator = this.#handoff.newTerminator(new EntryCertificates(fresh));
+      if (point.protocol === 'HTTPS') {
+        fresh.terminator = this.#handoff.newTerminator(new EntryCertificates(fresh));
+        fresh.terminator.setClientValidation(point.clientValidation ?? null);
+      }
       if (point.protocol === 'TLS') fresh.streams = new StreamDispatch(fresh, this.#handoff, this.#logger);
       fresh.server.on('connection', (socket: net.Socket) => {
         markGatewayEntry(socket, fresh);

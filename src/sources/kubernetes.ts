@@ -1,7 +1,8 @@
 // The Kubernetes source: one resilient informer per kind the router reads (Routes, Ingresses,
 // IngressClasses, Services, EndpointSlices, and Namespaces when --namespace-labels is set),
 // feeding the store directly; and informers for what served objects reference, started and
-// stopped as references come and go: one per referenced TLS Secret, and the autoport Pod
+// stopped as references come and go: one per referenced TLS Secret and per ConfigMap a Gateway
+// takes client-certificate CAs from, and the autoport Pod
 // informer while some route reads ports from Pod annotations. See kube/informer.ts for restarts,
 // the watchdog and re-list diffing; watched-resources.ts for what each informer selects.
 
@@ -24,7 +25,7 @@ import { optionalResourceDiscovery } from './crd-discovery.ts';
 
 /** Key of the Pod informer in the referenced-informer map (Secret keys are `namespace/name`). */
 const PODS = 'pods';
-/** Prefix of a ConfigMap's key there (BackendTLSPolicy CA certificates): `ConfigMap/namespace/name`. */
+/** Prefix of ConfigMap keys in that map (`ConfigMap/namespace/name`: Gateway and BackendTLSPolicy CA certificates), apart from Secrets of the same name. */
 const CONFIG_MAP = 'ConfigMap/';
 
 export interface KubernetesSourceOptions {
@@ -53,6 +54,8 @@ export class KubernetesSource {
   /** What each Route/Ingress (by `Kind/key`) references, and how many of them reference each thing. */
   #referencesOf = new Map<string, ObjectReferences>();
   #secretUsers = new Map<string, number>();
+  /** By `ConfigMap/namespace/name`. */
+  #configMapUsers = new Map<string, number>();
   #podUsers = 0;
   /** Shared by every informer: once the server refuses watch-list, all use paged lists. */
   #watchList: WatchListMode;
@@ -92,7 +95,7 @@ export class KubernetesSource {
     await Promise.all(this.#informers.map((i) => i.start()));
     store.flush(); // deliver the first lists now: their references start their informers
     await Promise.all([...this.#referenced.values()].map((r) => r.synced));
-    log.info({ secrets: this.#secretUsers.size, pods: this.#podUsers > 0 }, 'initial sync complete');
+    log.info({ secrets: this.#secretUsers.size, configMaps: this.#configMapUsers.size, pods: this.#podUsers > 0 }, 'initial sync complete');
   }
 
   async stop(): Promise<void> {
@@ -159,15 +162,20 @@ export class KubernetesSource {
 
   #count(refs: ObjectReferences, delta: 1 | -1): void {
     if (refs.pods) this.#podUsers += delta;
-    for (const key of [...refs.secrets, ...refs.configMaps.map((k) => CONFIG_MAP + k)]) {
+    for (const key of refs.secrets) {
       const users = (this.#secretUsers.get(key) ?? 0) + delta;
       if (users > 0) this.#secretUsers.set(key, users);
       else this.#secretUsers.delete(key);
     }
+    for (const key of refs.configMaps) {
+      const users = (this.#configMapUsers.get(CONFIG_MAP + key) ?? 0) + delta;
+      if (users > 0) this.#configMapUsers.set(CONFIG_MAP + key, users);
+      else this.#configMapUsers.delete(CONFIG_MAP + key);
+    }
   }
 
   #reconcileReferenced(): void {
-    const wanted = new Set(this.#secretUsers.keys());
+    const wanted = new Set([...this.#secretUsers.keys(), ...this.#configMapUsers.keys()]);
     if (this.#podUsers > 0) wanted.add(PODS);
     for (const [key, { informer }] of this.#referenced) {
       if (wanted.has(key)) continue;
@@ -176,8 +184,9 @@ export class KubernetesSource {
     }
     for (const key of wanted) {
       if (this.#referenced.has(key)) continue;
-      const informer = this.#informer(key === PODS ? podResource(this.#options.config)
-        : key.startsWith(CONFIG_MAP) ? configMapResource(key.slice(CONFIG_MAP.length)) : secretResource(key), true);
+      const watched = key === PODS ? podResource(this.#options.config)
+        : key.startsWith(CONFIG_MAP) ? configMapResource(key.slice(CONFIG_MAP.length)) : secretResource(key);
+      const informer = this.#informer(watched, true);
       // A failed first list is retried inside the informer; stop() before it lists rejects: ignore.
       const synced = informer.start().catch(() => undefined);
       this.#referenced.set(key, { informer, synced });

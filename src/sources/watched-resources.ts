@@ -76,7 +76,7 @@ export function initialRead(kind: Kind, config: Pick<RouterConfig, 'watchList'>)
 export interface ObjectReferences {
   /** `namespace/name` of each Secret it takes a certificate from */
   secrets: string[];
-  /** `namespace/name` of each ConfigMap it takes a CA certificate from (BackendTLSPolicy) */
+  /** `namespace/name` of each ConfigMap it takes a CA certificate from (Gateway spec.tls.frontend, BackendTLSPolicy) */
   configMaps: string[];
   /** It reads endpoint ports from Pod annotations (autoport). */
   pods: boolean;
@@ -97,6 +97,13 @@ export function objectReferences(object: KubeObject): ObjectReferences {
     for (const listener of (object as Gateway).spec?.listeners ?? []) {
       for (const ref of listener.tls?.certificateRefs ?? []) {
         if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
+      }
+    }
+    // Client-certificate CAs (core ConfigMaps; a cross-namespace one admitted only with a ReferenceGrant).
+    const frontend = (object as Gateway).spec?.tls?.frontend;
+    for (const validation of [frontend?.default?.validation, ...(frontend?.perPort ?? []).map((p) => p.tls?.validation)]) {
+      for (const ref of validation?.caCertificateRefs ?? []) {
+        if ((ref.group ?? '') === '' && ref.kind === 'ConfigMap') configMaps.push(`${ref.namespace ?? namespace}/${ref.name}`);
       }
     }
     // The client certificate it presents to TLS backends.
@@ -129,7 +136,7 @@ export function secretResource(secretKey: string): WatchedResource {
   return namedResource('Secret', namespace, name, 'type=kubernetes.io/tls');
 }
 
-/** The informer of one ConfigMap a BackendTLSPolicy names (`namespace/name`), by name as Secrets are. */
+/** The informer of one ConfigMap a Gateway or a BackendTLSPolicy names (`namespace/name`), by name as Secrets are. */
 export function configMapResource(key: string): WatchedResource {
   const slash = key.indexOf('/');
   return namedResource('ConfigMap', key.slice(0, slash), key.slice(slash + 1));

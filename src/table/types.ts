@@ -369,6 +369,19 @@ export interface GatewayEntryPoint {
   protocol: 'HTTP' | 'HTTPS' | 'TLS';
   /** Most specific first: exact hostnames, then wildcards by length, then the listener without hostname. */
   listeners: GatewayListenerEntry[];
+  /**
+   * HTTPS: the client certificates every connection to this port is checked against (the
+   * Gateway's spec.tls.frontend for the port, src/gateway/frontend-validation.ts); null = none.
+   */
+  clientValidation?: ClientValidation | null;
+}
+
+/** What the TLS terminator of a Gateway port checks client certificates against. */
+export interface ClientValidation {
+  /** PEM CA certificates that client certificates must chain to. */
+  ca: string;
+  /** AllowValidOnly: no valid certificate, no connection. AllowInsecureFallback: asked for, not required. */
+  mode: 'AllowValidOnly' | 'AllowInsecureFallback';
 }
 
 /** An incremental change to the table. The reconciler emits one per batch of store changes. */

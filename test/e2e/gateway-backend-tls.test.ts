@@ -84,7 +84,7 @@ test.before(async () => {
   await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
   tlsPort = (tlsServer.address() as AddressInfo).port;
   const clientCa = await createCa('client CA');
-  const client = await issueCertificate(clientCa, ['router.client'], { clientAuth: true });
+  const client = await issueCertificate(clientCa, ['router.client'], { client: true });
   mtlsServer = https.createServer({ cert: leaf.cert, key: leaf.key, ca: clientCa.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ backend: 'mtls', client: (req.socket as TLSSocket).getPeerCertificate().subject?.CN }));

@@ -233,3 +233,36 @@ test.serial('an edit through the API moves the route (watch), and status follows
     return route.status.parents[0].conditions.every((c: any) => c.observedGeneration === route.metadata.generation);
   }, 20_000));
 });
+
+test.serial('a Gateway\'s client-certificate CA ConfigMap is read by name under manifests/base (no pool: the listener is refused, not served unchecked)', async (t) => {
+  await cluster.apply({ yaml: `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: client-ca, namespace: shop }
+data: { ca.crt: "not read for its content here" }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: unrelated, namespace: shop }
+data: { key: value }
+---
+apiVersion: ${GW}/v1
+kind: Gateway
+metadata: { name: mtls, namespace: shop }
+spec:
+  gatewayClassName: switchyard
+  tls: { frontend: { default: { validation: { caCertificateRefs: [{ group: "", kind: ConfigMap, name: client-ca }] } } } }
+  listeners:
+    - { name: https, protocol: HTTPS, port: ${httpsPort}, hostname: secure.example.com, tls: { certificateRefs: [{ name: nope }] } }
+` });
+  const path = `/apis/${GW}/v1/namespaces/shop/gateways/mtls`;
+  const listener = async () => (await get(path)).status?.listeners?.[0];
+  t.true(await eventually(async () => (await listener())?.conditions?.some((c: any) => c.type === 'Accepted' && c.reason === 'UnsupportedValue'), 30_000));
+  const reads = () => cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && e.objectRef?.resource === 'configmaps');
+  t.true(await eventually(() => reads().some((e) => (e.responseStatus?.code ?? 0) === 200), 30_000));
+  for (const e of reads()) {
+    t.regex(e.requestURI, /^\/api\/v1\/namespaces\/shop\/configmaps\?.*fieldSelector=metadata\.name(=|%3D)client-ca/, e.requestURI);
+    t.not(e.responseStatus?.code, 403, e.requestURI);
+  }
+  await cluster.must('DELETE', path);
+});

@@ -31,6 +31,8 @@ export interface CertOptions {
   notAfter?: Date;
   /** signature hash (SHA-1 to produce a certificate extended validation must refuse) */
   hash?: Hash;
+  /** An RSA-2048 key (RSASSA-PKCS1-v1_5) instead of EC P-256. */
+  rsa?: boolean;
 }
 
 let serial = 1;
@@ -38,7 +40,15 @@ function nextSerial(): string {
   return (0x1000 + serial++).toString(16) + Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex');
 }
 
-async function newKeys(): Promise<CryptoKeyPair> {
+const RSA_2048 = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as const;
+
+/** How `signer` (a private key) signs: ECDSA, or PKCS#1 v1.5 for an RSA key. */
+function signingAlgorithm(signer: CryptoKey, hash: Hash = 'SHA-256'): { name: string; hash: Hash } {
+  return { name: signer.algorithm.name === 'RSASSA-PKCS1-v1_5' ? 'RSASSA-PKCS1-v1_5' : 'ECDSA', hash };
+}
+
+async function newKeys(rsa = false): Promise<CryptoKeyPair> {
+  if (rsa) return crypto.subtle.generateKey(RSA_2048, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
   return crypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
 }
 
@@ -53,13 +63,13 @@ function validity(options: CertOptions): { notBefore: Date; notAfter: Date } {
 
 /** A self-signed CA certificate. */
 export async function createCa(name = 'switchyard test CA', options: CertOptions = {}): Promise<TestCertificate> {
-  const keys = await newKeys();
+  const keys = await newKeys(options.rsa);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: nextSerial(),
     name: `CN=${name}`,
     ...validity(options),
     keys,
-    signingAlgorithm: { name: 'ECDSA', hash: options.hash ?? 'SHA-256' },
+    signingAlgorithm: signingAlgorithm(keys.privateKey, options.hash),
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
@@ -69,9 +79,12 @@ export async function createCa(name = 'switchyard test CA', options: CertOptions
   return { cert: cert.toString('pem') + '\n', key: await pemKey(keys), name, keys, x509: cert };
 }
 
-/** A server certificate for `hosts` (DNS SANs; the first is the CN; `uris`: URI SANs too; `clientAuth`: usable as a client certificate too) issued by `issuer`. */
-export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean; uris?: readonly string[]; clientAuth?: boolean } = {}): Promise<TestCertificate> {
-  const keys = await newKeys();
+/**
+ * A server certificate for `hosts` (DNS SANs; the first is the CN; `uris`: URI SANs too) issued by
+ * `issuer`; with `client`, a client certificate (extended key usage clientAuth) instead.
+ */
+export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean; client?: boolean; uris?: readonly string[] } = {}): Promise<TestCertificate> {
+  const keys = await newKeys(options.rsa);
   const name = hosts[0] ?? 'leaf';
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: nextSerial(),
@@ -80,7 +93,7 @@ export async function issueCertificate(issuer: TestCertificate, hosts: readonly 
     ...validity(options),
     publicKey: keys.publicKey,
     signingKey: issuer.keys.privateKey,
-    signingAlgorithm: { name: 'ECDSA', hash: options.hash ?? 'SHA-256' },
+    signingAlgorithm: signingAlgorithm(issuer.keys.privateKey, options.hash),
     extensions: [
       new x509.BasicConstraintsExtension(options.ca === true, undefined, true),
       new x509.KeyUsagesExtension(
@@ -88,7 +101,7 @@ export async function issueCertificate(issuer: TestCertificate, hosts: readonly 
         true,
       ),
       ...(options.ca === true ? [] : [
-        new x509.ExtendedKeyUsageExtension(options.clientAuth === true ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth]),
+        new x509.ExtendedKeyUsageExtension([options.client === true ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
         new x509.SubjectAlternativeNameExtension([
           ...hosts.map((value) => ({ type: 'dns' as const, value })),
           ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),

@@ -20,6 +20,7 @@ function inputs(secrets: Record<string, Secret> = {}, grants: ReferenceGrant[] =
     ports: { http: 80, https: 443 },
     grants: { grantsIn: (ns) => grants.filter((g) => g.metadata.namespace === ns) },
     secret: (key) => secrets[key],
+    configMap: () => undefined,
   };
 }
 
@@ -131,4 +132,33 @@ test('ReferenceGrant decisions: namespace, kind, group and optional name must al
   // The same namespace needs no grant; a grant lives in the target's namespace.
   t.true(referenceAllowed({ grantsIn: () => [] }, from, { group: '', kind: 'Service', namespace: 'a', name: 'x' }));
   t.false(referenceAllowed(lookup, { ...from, namespace: 'b' }, { group: '', kind: 'Service', namespace: 'a', name: 'svc' }));
+});
+
+test('client certificate validation: only on Gateways with their own address; a partly valid CA list serves with the valid CAs', async (t) => {
+  const ca = await selfSignedCertificate(['client-ca.test']);
+  const secret = await tlsSecret('infra', 's');
+  const gw = gateway([
+    { name: 'https', protocol: 'HTTPS', port: 443, tls: { certificateRefs: [{ name: 's' }] } },
+    { name: 'http', protocol: 'HTTP', port: 80 },
+  ]);
+  gw.spec.tls = { frontend: { default: { validation: { caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'missing' }, { group: '', kind: 'ConfigMap', name: 'ca' }] } } } };
+  const withCa: ListenerInputs = {
+    ...inputs({ 'infra/s': secret }),
+    configMap: (key) => (key === 'infra/ca' ? { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ca', namespace: 'infra' }, data: { 'ca.crt': ca.cert } } : undefined),
+  };
+  // The shared HTTPS port: refused (a connection there may carry requests for other hosts).
+  const shared = evaluateListeners(gw, withCa);
+  t.like(conditionOf(shared, 'https', 'Accepted'), { status: 'False', reason: 'UnsupportedValue' });
+  t.false(shared[0]!.usable);
+  t.like(conditionOf(shared, 'http', 'Accepted'), { status: 'True' });
+  // Its own address: the missing ConfigMap is reported, the one that resolves is enforced.
+  const own = evaluateListeners(gw, { ...withCa, ports: null });
+  t.like(conditionOf(own, 'https', 'Accepted'), { status: 'True' });
+  t.like(conditionOf(own, 'https', 'ResolvedRefs'), { status: 'False', reason: 'InvalidCACertificateRef', message: 'ConfigMap infra/missing not found' });
+  t.true(own[0]!.usable);
+  t.deepEqual(own[0]!.clientValidation, { ca: ca.cert.trim(), mode: 'AllowValidOnly' });
+  t.is(own[1]!.clientValidation, null);
+  // A mode the spec does not define is refused, not served without validation.
+  gw.spec.tls.frontend!.default!.validation!.mode = 'Sometimes';
+  t.like(conditionOf(evaluateListeners(gw, { ...withCa, ports: null }), 'https', 'Accepted'), { status: 'False', reason: 'UnsupportedValue' });
 });

@@ -21,7 +21,7 @@ function send(pool: Http1ConnectionPool, method: string, path: string, body: Buf
   return new Promise((resolve) => {
     const answer: Answer = { status: 0, headers: {}, body: '', trailers: null, error: null };
     const exchange = {
-      runtime: { route: { policy: { serverTimeoutMs: 10_000, connectTimeoutMs: 5_000 } } },
+      runtime: { attemptTimeoutMs: 10_000, route: { policy: { serverTimeoutMs: 10_000, connectTimeoutMs: 5_000 } } },
       method,
       path,
       upstreamHeaders: headers,

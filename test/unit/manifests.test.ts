@@ -329,6 +329,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
   }).sort();
   const clusterRole = find(objects, 'ClusterRole', 'switchyard-router') as Json;
   t.deepEqual(rulesOf(clusterRole), [
+    'core/configmaps: list,watch',
     'core/namespaces: list,watch',
     'core/pods: list,watch',
     'core/secrets: list,watch',

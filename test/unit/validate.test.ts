@@ -59,7 +59,7 @@ test('a namespaced object without a namespace lands in default; cluster-scoped k
 
 test('kinds switchyard does not read are ignored, not errors', (t) => {
   for (const doc of [
-    { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'x' } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'x' } },
     { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' } },
   ]) {
     const result = validateObject(doc);

@@ -4,6 +4,8 @@
 // (cached SecureContext) or the default one; ALPNCallback offers h2 only to hosts with their
 // own certificate. Requests go to the proxy's handleRequest/handleUpgrade (HTTP/1.1) or
 // handleStream (HTTP/2, core stream API: no compatibility request/response objects) after the 421 check.
+// A terminator may check client certificates on every connection (setClientValidation: the
+// terminator of a Gateway port with spec.tls.frontend, src/gateway/frontend-validation.ts).
 
 import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -29,8 +31,8 @@ import { closeIdleSessions } from '../h2-session-tunnels.ts';
 import { systemClock } from '../../clock.ts';
 import { LocalGlitchLedger, type ClientGlitchLedger } from './glitch-budget.ts';
 import { Http2Guard } from './http2-guard.ts';
+import type { ClientValidation } from '../../table/types.ts';
 
-/** What the terminator calls for each decrypted request (RouterProxy satisfies it). */
 /** Where requests go (the serving layer): request-handler.ts. */
 export type TlsRequestHandler = RequestHandler & StreamHandler;
 
@@ -81,6 +83,9 @@ export class TlsTerminator {
   readonly #logger: Logger;
   readonly #ticketTimer: NodeJS.Timeout | null;
   readonly #h2: Http2Guard;
+  #defaultCertificate: CertificateMaterial;
+  /** The client-certificate validation of every connection; null = no certificate asked for. */
+  #clientValidation: ClientValidation | null = null;
 
   constructor(options: TlsTerminatorOptions) {
     this.#lookup = options.lookup;
@@ -90,6 +95,7 @@ export class TlsTerminator {
     this.contexts = new SecureContextCache(options.profile, options.logger);
     this.#profile = options.profile;
     this.#ticketKeys = options.ticketKeys ?? randomBytes(48);
+    this.#defaultCertificate = options.defaultCertificate;
     this.#defaultContext = createServerContext(options.defaultCertificate, options.profile);
     this.#handshakeOk = options.metrics.tlsHandshakes.labels('ok');
     this.#handshakeError = options.metrics.tlsHandshakes.labels('error');
@@ -153,15 +159,54 @@ export class TlsTerminator {
   /** Replace the session ticket keys (externally managed keys; see TlsTerminatorOptions). */
   setTicketKeys(keys: Buffer): void {
     this.#ticketKeys = keys;
-    this.server.setTicketKeys(keys);
+    // While client certificates are checked the terminator keeps keys of its own (setClientValidation).
+    if (this.#clientValidation === null) this.server.setTicketKeys(keys);
   }
 
   /** Serve a new default certificate from the next handshake on (a reloaded Secret). */
   setDefaultCertificate(pair: CertificateMaterial): void {
-    this.#defaultContext = createServerContext(pair, this.#profile);
+    this.#defaultCertificate = pair;
+    this.#applyContexts();
+  }
+
+  /**
+   * Check client certificates on every new connection against `validation.ca` (null: ask for
+   * none). AllowValidOnly: a client without a certificate fails the handshake, one whose
+   * certificate does not chain to the CAs is cut right after it, before any request is read
+   * (Node's rejectUnauthorized). AllowInsecureFallback: a certificate is asked for, never required
+   * and not checked: nothing here depends on the verdict, and a failed check could leave an
+   * OpenSSL error behind (an RSA signature of a same-named CA's that does not verify) that the
+   * next read of the connection then reports, failing its request with a 400. Open connections
+   * keep what they were admitted with.
+   */
+  setClientValidation(validation: ClientValidation | null): void {
+    const before = this.#clientValidation;
+    if (before?.ca === validation?.ca && before?.mode === validation?.mode) return;
+    this.#clientValidation = validation;
+    // Read by the server for each new TLS socket (tlsConnectionListener).
+    const server = this.server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
+    server.requestCert = validation !== null;
+    server.rejectUnauthorized = validation?.mode !== 'AllowInsecureFallback';
+    this.contexts.setClientCa(this.#clientCa());
+    this.#applyContexts();
+  }
+
+  /** The CAs the contexts verify client certificates against: AllowValidOnly's only. */
+  #clientCa(): string | null {
+    return this.#clientValidation?.mode === 'AllowValidOnly' ? this.#clientValidation.ca : null;
+  }
+
+  /** The default contexts (with SNI, without) for the default certificate and the client CAs, and the ticket keys. */
+  #applyContexts(): void {
+    const ca = this.#clientCa();
+    const pair = this.#defaultCertificate;
+    this.#defaultContext = createServerContext(pair, this.#profile, ca);
     // The server's own context answers handshakes without SNI; replacing it resets its ticket keys.
-    this.server.setSecureContext({ ...this.#profile, cert: pair.cert, key: pair.key });
-    this.server.setTicketKeys(this.#ticketKeys);
+    this.server.setSecureContext({ ...this.#profile, cert: pair.cert, key: pair.key, ...(ca !== null ? { ca } : {}) });
+    // A session resumed from a ticket skips the certificate check: tickets issued elsewhere (other
+    // ports share the router's keys) or under other CAs must not open this port. Fresh keys of its
+    // own for each validation; the shared ones again without.
+    this.server.setTicketKeys(this.#clientValidation === null ? this.#ticketKeys : randomBytes(48));
   }
 
   close(): void {
