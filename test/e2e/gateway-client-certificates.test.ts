@@ -33,6 +33,8 @@ let rogue: TestCertificate;
 /** Issued by a CA named as CA A is, with a key of its own. */
 let impostor: TestCertificate;
 const backends: Record<string, Backend> = {};
+/** The objects the router reads (a second router with worker threads reads them too). */
+let objectsFile: string;
 
 interface Client { cert: string; key: string }
 type Outcome = { status: number; backend: string } | { refused: string };
@@ -119,7 +121,8 @@ test.before(async () => {
   portB = await freePort();
   portC = await freePort();
   serverCa = await createCa('gateway mTLS server CA');
-  // RSA: a same-named impostor CA's signatures fail RSA padding checks under it (see below).
+  // RSA, as upstream's conformance certificates are: a same-named impostor CA's signatures fail
+  // RSA padding checks under it.
   const caA = await createCa('client CA A', { rsa: true });
   const caB = await createCa('client CA B');
   const caRogue = await createCa('client CA nobody trusts');
@@ -168,7 +171,8 @@ test.before(async () => {
     }),
     route('plain', 'broken', 'plain'),
   ];
-  router = await startRouter({ args: ['--file', writeTempFile(docs.join('\n---\n')), '--gateway-addresses', POOL] });
+  objectsFile = writeTempFile(docs.join('\n---\n'));
+  router = await startRouter({ args: ['--file', objectsFile, '--gateway-addresses', POOL] });
 });
 
 test.after.always(async () => {
@@ -237,8 +241,9 @@ test('AllowInsecureFallback: a certificate is asked for but not required, and th
   const address = await addressOf('fallback');
   await eventually(async () => served(await h1(address, portA, 'a.mtls.test', null)) === '200 fallback', 10_000);
   for (const send of [h1, h2]) {
-    // The impostor's signature does not verify under CA A (an OpenSSL error a check would leave
-    // behind failed the connection's first read): that must not fail its requests either.
+    // The impostor's signature does not verify under CA A: let in all the same. (With the CAs
+    // checked in this mode, upstream's InsecureFallback test got 400s: its Go client met the
+    // OpenSSL error such a check left behind, tls-terminator.ts; these Node clients do not.)
     const clients: Array<[string, Client | null]> = [['valid', clientA], ['unknown CA', rogue], ['impostor', impostor], ['none', null]];
     for (const [name, client] of clients) t.is(served(await send(address, portA, 'a.mtls.test', client)), '200 fallback', `${send.name} ${name}`);
   }
@@ -260,4 +265,22 @@ test('unresolvable CA references take out only the HTTPS listeners they apply to
   t.is((await request(httpPort, { address, host: 'x.mtls.test' })).json().backend, 'plain');
   t.true('refused' in await h1(address, portA, 'missing.mtls.test', clientA));
   t.like(status.conditions[0], { type: 'Accepted', status: 'True', reason: 'ListenersNotValid' });
+});
+
+test('with worker threads every worker checks the certificates of the connections it takes', async (t) => {
+  // A second router over the same objects: one address of its own (the oldest Gateway, strict, gets it).
+  const address = `127.${150 + ((process.pid + 11) % 50)}.${(process.pid + 14) % 250}.1`;
+  const workers = await startRouter({ args: ['--file', objectsFile, '--gateway-addresses', address, '--workers', '2'] });
+  try {
+    await eventually(async () => served(await h1(address, portA, 'a.mtls.test', clientA)) === '200 strict', 10_000);
+    // Several connections each way, so that both workers' terminators are exercised.
+    for (let i = 0; i < 6; i++) {
+      t.is(served(await h1(address, portA, 'a.mtls.test', clientA)), '200 strict');
+      t.is(served(await h2(address, portA, 'a.mtls.test', clientA)), '200 strict');
+      t.true('refused' in await h1(address, portA, 'a.mtls.test', null));
+      t.true('refused' in await h2(address, portA, 'a.mtls.test', rogue));
+    }
+  } finally {
+    await workers.stop();
+  }
 });
