@@ -10,7 +10,7 @@ import { compactDeps, newDeps, resolveEndpoints, type CompileDeps, type CompileD
 import { compileTls } from './compile-tls.ts';
 import { protocolOfAppProtocol, type BackendProtocol } from '../table/backend-protocol.ts';
 import type { MirrorData } from '../route-candidate.ts';
-import { HOSTLESS_HOST_KEY, type CompiledMirror, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch, type RoutePolicy } from '../table/types.ts';
+import { HOSTLESS_HOST_KEY, type BackendTls, type CompiledMirror, type RoutePlugin, type CompiledMiddleware, type CompiledRoute, type CompiledService, type HostEntry, type PathMatch, type RoutePolicy } from '../table/types.ts';
 import { compareGatewayPrecedence, compareGrpcPrecedence, gatewayRouteData, gatewayTls } from '../gateway/compile-route.ts';
 import type { GatewayCandidateData } from '../gateway/evaluate.ts';
 import { joined } from '../flat-string.ts';
@@ -47,10 +47,7 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     for (const e of endpoints) e.weight = share;
     endpointCount += endpoints.length;
     services[i] = { name: joined([namespace, backend.service], '/'), weight: backend.weight, endpoints };
-    if (backend.tls !== undefined) {
-      const client = c.gateway?.backendClientCertificate;
-      services[i]!.tls = client === undefined ? backend.tls : { ...backend.tls, clientCertificate: client };
-    }
+    if (backend.tls !== undefined) services[i]!.tls = backendTls(backend.tls, c.gateway?.backendClientCertificate);
     declared[i] = parsed.value.backendProtocol ?? protocolOfAppProtocol(appProtocol);
   }
   const tls = c.gateway ? gatewayTls(c.gateway) : compileTls(c, store, deps, diag);
@@ -85,7 +82,7 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   if (c.gateway) {
     route.gateway = gatewayRouteData(c as RouteCandidate & { gateway: GatewayCandidateData });
     const mirrors = c.gateway.rule.mirrors;
-    if (mirrors !== undefined) route.gateway.mirrors = mirrors.map((m) => compileMirror(m, store, deps, diag));
+    if (mirrors !== undefined) route.gateway.mirrors = mirrors.map((m) => compileMirror(m, store, deps, diag, c.gateway!.backendClientCertificate));
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
     // timeouts.backendRequest bounds each attempt when it is tighter than the server timeout
     // (RouteRuntime.attemptTimeoutMs); the route's other bounds keep the server timeout.
@@ -101,12 +98,18 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
   return { route, skipped: diag.skipped };
 }
 
+/** A BackendTLSPolicy's TLS, with the client certificate of the route's Gateway (spec.tls.backend) when it has one. */
+function backendTls(tls: BackendTls, client: { cert: string; key: string } | undefined): BackendTls {
+  return client === undefined ? tls : { ...tls, clientCertificate: client };
+}
+
 /** A RequestMirror's Service: its endpoints (weight 1 each: one is picked per mirrored request), its HTTP version by appProtocol. */
-function compileMirror(m: MirrorData, store: ObjectStore, deps: CompileDeps, diag: CompileDiagnostics): CompiledMirror {
+function compileMirror(m: MirrorData, store: ObjectStore, deps: CompileDeps, diag: CompileDiagnostics, client: { cert: string; key: string } | undefined): CompiledMirror {
   const namespace = m.backend.namespace!;
   const { endpoints, appProtocol } = resolveEndpoints(store, namespace, m.backend, null, deps, diag);
   for (const e of endpoints) e.weight = 1;
   const service: CompiledService = { name: joined([namespace, m.backend.service], '/'), weight: 1, endpoints };
+  if (m.backend.tls !== undefined) service.tls = backendTls(m.backend.tls, client);
   const protocol = protocolOfAppProtocol(appProtocol);
   if (protocol !== null && protocol !== 'http1') service.protocol = protocol;
   return { service, numerator: m.numerator, denominator: m.denominator };

@@ -2,7 +2,8 @@
 // share of requests each gets (percent, or fraction; neither: all). A mirror's backendRef is
 // checked as any backendRef (rule-parts.ts resolveServiceRef): one that cannot be used sets
 // ResolvedRefs=False with the reason and is left out, and the rule's own backends serve on.
-// A malformed share (both fields, out of range) is the route's UnsupportedValue.
+// A malformed share (both fields, out of range) is the route's UnsupportedValue. A BackendTLSPolicy
+// on the mirror's Service applies to the copies (backend-tls.ts).
 
 import type { MirrorData } from '../route-candidate.ts';
 import type { HTTPRouteFilter } from '../objects/gateway-types.ts';
@@ -36,7 +37,15 @@ export function resolveMirrors(filters: readonly HTTPRouteFilter[], from: { kind
     const share = mirrorShare(m);
     const target = resolveServiceRef(m.backendRef, from, inputs, refs, 'requestMirror backendRef');
     if (target === null || share.numerator === 0) continue;
-    out.push({ backend: { service: target.name, namespace: target.namespace, kind: 'Service', weight: 1, servicePort: { number: target.port } }, ...share });
+    // A BackendTLSPolicy applies to copies as to traffic; one that is not usable leaves the mirror out.
+    const tls = inputs.backendTls?.(target.namespace, target.name, target.port) ?? null;
+    if (tls !== null && 'refused' in tls) {
+      refs.unresolved('InvalidBackendTLSPolicy', tls.refused);
+      continue;
+    }
+    const backend: MirrorData['backend'] = { service: target.name, namespace: target.namespace, kind: 'Service', weight: 1, servicePort: { number: target.port } };
+    if (tls !== null) backend.tls = tls.tls;
+    out.push({ backend, ...share });
   }
   return out;
 }

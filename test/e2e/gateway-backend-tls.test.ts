@@ -4,7 +4,8 @@
 // hostname (or subjectAltNames, when given); a wrong CA, hostname or SAN is a 502 with a short
 // body; a policy whose CA ConfigMap is missing says so on its status and its backend answers 500
 // while the other routes keep serving; the older of two conflicting policies applies; and once a
-// policy is removed the router speaks plain HTTP to that Service again. A Gateway's
+// policy is removed the router speaks plain HTTP to that Service again; a RequestMirror copy to
+// such a Service goes over TLS too. A Gateway's
 // spec.tls.backend.clientCertificateRef is the certificate the router presents to such backends
 // (one that requires a client certificate answers through that Gateway only), and a reference
 // that cannot be used is the Gateway's ResolvedRefs=False.
@@ -30,6 +31,8 @@ let tlsPort: number;
 /** A TLS backend that requires a client certificate of `clientCa`. */
 let mtlsServer: https.Server;
 let plain: Backend;
+/** Waiters for a request path on the TLS backend (mirrored copies arrive after the client's answer). */
+const arrivals = new Map<string, (sni: string | false | null) => void>();
 let docs: string[];
 /** Docs of the policy the removal test takes out. */
 let togglePolicy: string;
@@ -78,6 +81,7 @@ test.before(async () => {
   const leaf = await issueCertificate(ca, ['backend.internal'], { uris: [SPIFFE] });
   // A TLS echo backend: says which server name the client asked for.
   tlsServer = https.createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+    arrivals.get(req.url ?? '')?.((req.socket as TLSSocket).servername);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ backend: 'secure', sni: (req.socket as TLSSocket).servername, url: req.url }));
   });
@@ -116,6 +120,14 @@ test.before(async () => {
     httpRoute('mtls-bad', 'mtls-bad.btls.test', 'mtls', 'bad-client'),
     policy('mtls', 'mtls', { caCertificateRefs: caRef('backend-ca'), hostname: 'backend.internal' }),
     ...[...services, 'toggle', 'cleartext'].map((s) => httpRoute(s, `${s}.btls.test`, s)),
+    // Traffic to the cleartext backend, a copy of each request to `ok` (TLS, as its policy says).
+    JSON.stringify({
+      apiVersion: GW, kind: 'HTTPRoute', metadata: { name: 'mirrored', namespace: 'apps', generation: 1, creationTimestamp: '2024-01-01T00:00:00Z' },
+      spec: {
+        parentRefs: [{ name: 'edge', namespace: 'apps' }], hostnames: ['mirrored.btls.test'],
+        rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'ok', port: 80 } } }], backendRefs: [{ name: 'cleartext', port: 80 }] }],
+      },
+    }),
     policy('ok', 'ok', { caCertificateRefs: caRef('backend-ca'), hostname: 'backend.internal' }),
     policy('wrong-ca', 'wrong-ca', { caCertificateRefs: caRef('other-ca'), hostname: 'backend.internal' }),
     policy('wrong-host', 'wrong-host', { caCertificateRefs: caRef('backend-ca'), hostname: 'elsewhere.internal' }),
@@ -232,4 +244,12 @@ test('a Gateway\'s backend client certificate is presented to TLS backends; with
   t.like(conditions('bad-client').find((c: any) => c.type === 'ResolvedRefs'), { status: 'False', reason: 'InvalidClientCertificateRef' });
   t.like(conditions('bad-client').find((c: any) => c.type === 'Accepted'), { status: 'True' });
   t.falsy(conditions('bare').find((c: any) => c.type === 'ResolvedRefs'));
+});
+
+test('a RequestMirror copy to a Service with a policy goes over TLS as the policy says', async (t) => {
+  const copied = new Promise<string | false | null>((resolve) => arrivals.set('/mirrored-copy', resolve));
+  const reply = await get('mirrored.btls.test', '/mirrored-copy');
+  t.is(reply.status, 200);
+  t.like(reply.json(), { backend: 'plain' });
+  t.is(await copied, 'backend.internal', 'the copy reached the TLS backend with the policy\'s SNI');
 });
