@@ -13,6 +13,7 @@
 import { X509Certificate } from 'node:crypto';
 import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, type BackendTLSPolicy } from '../objects/gateway-types.ts';
 import { creationMillis } from '../objects/types.ts';
+import { pemCertificates } from '../proxy/tls/pem.ts';
 import type { ObjectStore } from '../store.ts';
 import type { BackendTls } from '../table/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
@@ -39,12 +40,10 @@ interface PolicyState {
   ancestors: Set<string>;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 /** The PEM certificates of a `ca.crt` that parse, or an error message. */
 function caBundle(text: string | undefined, what: string): string | { error: string } {
   if (text === undefined) return { error: `${what} has no ca.crt` };
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  const blocks = pemCertificates(text);
   if (blocks.length === 0) return { error: `${what}: ca.crt holds no PEM certificate` };
   for (const block of blocks) {
     try {

@@ -18,8 +18,6 @@ let sessions = 0;
 let inFlight = 0;
 let maxInFlightPerSession = 0;
 const perSession = new WeakMap<http2.Http2Session, number>();
-/** Answers the backend holds back (?hold=N). */
-const held: Array<() => void> = [];
 
 test.before(async () => {
   // Advertises at most 2 concurrent streams per connection.
@@ -35,19 +33,14 @@ test.before(async () => {
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
       const path = String(headers[':path']);
-      const respond = () => {
+      const delay = Number(new URL(path, 'http://x').searchParams.get('delay') ?? 0);
+      setTimeout(() => {
         if (stream.destroyed) return;
         const trailers = path.startsWith('/trailers');
         stream.respond({ ':status': 200, 'content-type': 'text/plain', 'x-path': path }, { waitForTrailers: trailers });
         if (trailers) stream.once('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc123' }));
         stream.end(`h2 backend got ${headers[':method']} ${path} ${Buffer.concat(chunks).toString()}`);
-      };
-      // ?hold=N: no answer until N such requests are in at once (so they are concurrent however
-      // slowly the machine sends them; a router that queued them instead would never get there).
-      const hold = Number(new URL(path, 'http://x').searchParams.get('hold') ?? 0);
-      if (hold === 0) return respond();
-      held.push(respond);
-      if (held.length >= hold) for (const r of held.splice(0)) r();
+      }, delay);
     });
     stream.on('close', () => { inFlight--; perSession.set(session, (perSession.get(session) ?? 1) - 1); });
     stream.on('error', () => {});
@@ -71,7 +64,7 @@ test.after.always(async () => {
 
 test.serial('6 concurrent requests over 3 connections: never more streams on one than the backend allows; later requests reuse them', async (t) => {
   const before = sessions;
-  const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => request(router.http, { host: 'h2.test', path: `/c${i}?hold=6` })));
+  const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => request(router.http, { host: 'h2.test', path: `/c${i}?delay=300` })));
   for (const r of replies) t.is(r.status, 200);
   t.true(maxInFlightPerSession <= 2, `at most 2 streams per connection, saw ${maxInFlightPerSession}`);
   const opened = sessions - before;
