@@ -225,6 +225,9 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
   #waiting: Array<H2UpstreamRequest | null> = [];
   #head = 0;
   #closed = false;
+  /** close() waits for the waiting requests to be placed (they are in flight) before it closes the sessions. */
+  #placed: Promise<void> | null = null;
+  #onPlaced: (() => void) | null = null;
 
   constructor(options: Http2PoolOptions) {
     this.options = options;
@@ -271,8 +274,18 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
       request.failWaiting(new errors.ClientClosedError());
       return;
     }
+    request.queued = true;
     this.#waiting.push(request);
     this.#grow();
+  }
+
+  /** A waiting request ended (aborted): it leaves the queue. */
+  unqueue(request: H2UpstreamRequest): void {
+    request.queued = false;
+    const i = this.#waiting.indexOf(request, this.#head);
+    if (i === -1) return;
+    this.#waiting.splice(i, 1);
+    if (!this.waiting) this.#emptied();
   }
 
   /** Waiting requests onto free slots, oldest first; sessions opened for the rest. */
@@ -283,11 +296,13 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
       if (entry === null) break;
       const request = this.#waiting[this.#head]!;
       this.#waiting[this.#head++] = null;
+      request.queued = false;
       request.open(entry);
     }
     if (this.#head === this.#waiting.length) {
       this.#waiting.length = 0;
       this.#head = 0;
+      this.#emptied();
     } else if (this.#expected === 0 && this.#handshaking === 0) {
       // The backend allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0) and no other
       // session is on its way: refused, as RFC 9113 §5.1.2 has a stream above the limit.
@@ -334,7 +349,19 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
     const head = this.#head;
     this.#waiting = [];
     this.#head = 0;
-    for (let i = head; i < waiting.length; i++) waiting[i]!.failWaiting(error);
+    for (let i = head; i < waiting.length; i++) {
+      const request = waiting[i]!;
+      request.queued = false;
+      request.failWaiting(error);
+    }
+    this.#emptied();
+  }
+
+  #emptied(): void {
+    const placed = this.#onPlaced;
+    if (placed === null) return;
+    this.#onPlaced = null;
+    placed();
   }
 
   /** The session takes no new streams. */
@@ -355,14 +382,21 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
     this.#all.delete(entry);
   }
 
-  /** Graceful: no new requests; open streams finish, then the sessions close. */
+  /** Graceful: no new requests; the waiting ones are placed, open streams finish, then the sessions close. */
   close(): Promise<void> {
     this.#closed = true;
-    this.#failWaiting(new errors.ClientClosedError());
+    if (!this.waiting) return this.#closeSessions();
+    this.#placed ??= new Promise<void>((resolve) => { this.#onPlaced = resolve; });
+    return this.#placed.then(() => this.#closeSessions());
+  }
+
+  #closeSessions(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const entry of this.#all) {
       if (entry.session.closed || entry.session.destroyed) continue;
-      closing.push(new Promise((resolve) => entry.session.close(resolve)));
+      // Retired, a session closes (GOAWAY) once its last stream ends: not at once, as a GOAWAY
+      // right behind a stream's HEADERS gets that stream refused by some backends (Node's).
+      closing.push(new Promise((resolve) => entry.session.once('close', resolve)));
       entry.retire();
     }
     this.#sessions = [];

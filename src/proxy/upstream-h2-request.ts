@@ -25,6 +25,8 @@ export interface H2RequestPool {
   readonly options: { readonly authority: string };
   /** Opens the request on a session with a free slot now (open()), or once one has one. */
   place(request: H2UpstreamRequest): void;
+  /** The request, waiting for a slot, ended. */
+  unqueue(request: H2UpstreamRequest): void;
 }
 
 /** What a request needs of the session it runs on (H2RequestSession). */
@@ -74,6 +76,8 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
   #written = 0;
   #retried = false;
   #bodyAttached = false;
+  /** Waiting in the pool for a stream slot (set and cleared by the pool). */
+  queued = false;
 
   constructor(pool: H2RequestPool, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     this.#pool = pool;
@@ -103,6 +107,7 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
     if (this.#done || this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
+    if (this.queued) this.#pool.unqueue(this);
     this.#closeStream(NGHTTP2_CANCEL);
     this.#fail(reason);
   }
