@@ -22,6 +22,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   TLSRoute: 'tlsroutes',
   ReferenceGrant: 'referencegrants',
   BackendTLSPolicy: 'backendtlspolicies',
+  ListenerSet: 'listenersets',
 };
 
 /** One list + watch: a collection, optionally narrowed by namespace, selectors or one name. */

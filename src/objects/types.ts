@@ -21,11 +21,12 @@ export type Kind =
   | 'GRPCRoute'
   | 'TLSRoute'
   | 'ReferenceGrant'
-  | 'BackendTLSPolicy';
+  | 'BackendTLSPolicy'
+  | 'ListenerSet';
 
 export const KINDS: readonly Kind[] = [
   'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'ConfigMap', 'Middleware',
-  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant', 'BackendTLSPolicy',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -47,6 +48,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   TLSRoute: 'gateway.networking.k8s.io/v1',
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
   BackendTLSPolicy: 'gateway.networking.k8s.io/v1',
+  ListenerSet: 'gateway.networking.k8s.io/v1',
 };
 
 /** Other apiVersions a kind is accepted in (the same schema served under another version). */
@@ -60,7 +62,7 @@ export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'In
 export type { KubeObject, ObjectMeta } from './kube-object.ts';
 import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
-import type { BackendTLSPolicy, Gateway, GatewayClass, GRPCRoute, HTTPRoute, ReferenceGrant, TLSRoute } from './gateway-types.ts';
+import type { BackendTLSPolicy, Gateway, GatewayClass, GRPCRoute, HTTPRoute, ListenerSet, ReferenceGrant, TLSRoute } from './gateway-types.ts';
 import { joined } from '../flat-string.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
@@ -228,6 +230,7 @@ export interface KindMap {
   TLSRoute: TLSRoute;
   ReferenceGrant: ReferenceGrant;
   BackendTLSPolicy: BackendTLSPolicy;
+  ListenerSet: ListenerSet;
 }
 
 /** `namespace/name` for namespaced kinds, `name` for cluster-scoped ones. */
