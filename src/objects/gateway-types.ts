@@ -1,6 +1,6 @@
 // Narrow types of the Gateway API objects switchyard reads (gateway.networking.k8s.io, Standard
 // channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway, HTTPRoute,
-// GRPCRoute and TLSRoute (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
+// GRPCRoute, TLSRoute and TCPRoute (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
 
 import type { KubeObject } from './kube-object.ts';
 
@@ -170,8 +170,16 @@ export interface TLSRoute extends KubeObject {
   status?: unknown;
 }
 
+/** A TCP stream, whatever it carries, through a TCP listener: one per listener (the oldest route attached). */
+export interface TCPRoute extends KubeObject {
+  kind: 'TCPRoute';
+  /** One rule in v1; its backendRefs are Services (no filters). */
+  spec: { parentRefs?: ParentReference[]; rules?: TLSRouteRule[] };
+  status?: unknown;
+}
+
 /** The route kinds of the Gateway API this router serves. */
-export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute;
+export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute;
 export type GatewayRouteKind = GatewayRoute['kind'];
 
 export interface ReferenceGrant extends KubeObject {
