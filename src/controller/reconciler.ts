@@ -109,7 +109,7 @@ export class Reconciler extends EventEmitter {
   // ---- Gateway API (src/gateway/): the last evaluation, candidate fingerprints by route owner key, the status set.
   #gateway: GatewayEvaluation | null = null;
   #gatewayCandidates = new Map<string, string>();
-  #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [], policies: [] };
+  #gatewayStatus: GatewayStatusSet = { classes: [], gateways: [], routes: [], policies: [], listenerSets: [] };
   #gatewayStatusFingerprint = '';
   /** Set by a Gateway evaluation or a reconcile touching HTTPRoute owners: the status set must be rebuilt. */
   #gatewayStatusDirty = false;
@@ -277,8 +277,9 @@ export class Reconciler extends EventEmitter {
         case 'TCPRoute':
         case 'ReferenceGrant':
         case 'BackendTLSPolicy':
+        case 'ListenerSet':
           gatewayDirty = true;
-          if (change.kind !== 'ReferenceGrant' && change.kind !== 'BackendTLSPolicy') owners.add(`${change.kind}/${change.key}`);
+          if (change.kind !== 'ReferenceGrant' && change.kind !== 'BackendTLSPolicy' && change.kind !== 'ListenerSet') owners.add(`${change.kind}/${change.key}`);
           break;
       }
       // What the Gateway evaluation reads besides its own kinds (listener Secrets, client-certificate and

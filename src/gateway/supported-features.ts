@@ -59,6 +59,8 @@ const EXTENDED = [
   'BackendTLSPolicySANValidation',
   // The client certificate a Gateway presents to those backends (gateway/backend-client-certificate.ts).
   'GatewayBackendClientCertificate',
+  // Listeners added to Gateways by ListenerSets (gateway/listener-sets.ts), served as the Gateway's own.
+  'ListenerSet',
 ] as const;
 
 /**

@@ -23,6 +23,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   TCPRoute: 'tcproutes',
   ReferenceGrant: 'referencegrants',
   BackendTLSPolicy: 'backendtlspolicies',
+  ListenerSet: 'listenersets',
 };
 
 /** One list + watch: a collection, optionally narrowed by namespace, selectors or one name. */

@@ -310,6 +310,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   TCPRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
   BackendTLSPolicy: specAndStatus,
+  ListenerSet: specAndStatus,
   ConfigMap: (o) => (o.data !== undefined ? { data: o.data } : {}),
   Secret: (o, i) => ({
     ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),

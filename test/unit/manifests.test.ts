@@ -350,6 +350,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'gateway.networking.k8s.io/tcproutes: get,list,watch',
     'gateway.networking.k8s.io/referencegrants: list,watch',
     'gateway.networking.k8s.io/backendtlspolicies: get,list,watch',
+    'gateway.networking.k8s.io/listenersets: get,list,watch',
     'gateway.networking.k8s.io/gatewayclasses/status: update',
     'gateway.networking.k8s.io/gateways/status: update',
     'gateway.networking.k8s.io/httproutes/status: update',
@@ -357,6 +358,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'gateway.networking.k8s.io/tlsroutes/status: update',
     'gateway.networking.k8s.io/tcproutes/status: update',
     'gateway.networking.k8s.io/backendtlspolicies/status: update',
+    'gateway.networking.k8s.io/listenersets/status: update',
   ].sort());
   const role = find(objects, 'Role', 'switchyard-router-leader-election') as Json;
   t.is(role.metadata.namespace, 'switchyard');
