@@ -47,8 +47,8 @@ async function start(protobuf: boolean, only?: string, accept?: string): Promise
   await Promise.all(KINDS.filter((k) => only === undefined || k.endsWith(only)).map(async (kind) => {
     const stream = await client.watch(kind, { watch: 'true', allowWatchBookmarks: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' },
       { protobuf: protobuf && !kind.includes('route.openshift.io'), accept });
-    const marker = stream.protobuf ? Buffer.from('k8s.io/initial-events-end') : 'k8s.io/initial-events-end';
-    let tail: string | Buffer = stream.protobuf ? Buffer.alloc(0) : '';
+    const marker = stream.encoding !== 'json' ? Buffer.from('k8s.io/initial-events-end') : 'k8s.io/initial-events-end';
+    let tail: string | Buffer = stream.encoding !== 'json' ? Buffer.alloc(0) : '';
     try {
       for await (const chunk of stream.body as AsyncIterable<string | Buffer>) {
         bytes += chunk.length;

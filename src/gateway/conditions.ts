@@ -33,3 +33,20 @@ export function selectorMatches(
   }
   return true;
 }
+
+/**
+ * A `namespaces` field of the Gateway API (a listener's allowedRoutes, a Gateway's
+ * allowedListeners): whether it lets objects of `namespace` in, for an owner in `ownNamespace`.
+ * `labelsOf`: a namespace's labels, for `Selector` (the API server labels every Namespace with
+ * its name; files may leave that out, so that label is always there).
+ */
+export function namespacesAllow(
+  namespaces: { from?: string; selector?: Parameters<typeof selectorMatches>[0] }, ownNamespace: string, namespace: string,
+  labelsOf: (namespace: string) => Readonly<Record<string, string>> | undefined,
+): boolean {
+  const from = namespaces.from ?? 'Same';
+  if (from === 'All') return true;
+  if (from === 'Same') return namespace === ownNamespace;
+  if (from === 'Selector') return selectorMatches(namespaces.selector, { ...(labelsOf(namespace) ?? {}), 'kubernetes.io/metadata.name': namespace });
+  return false;
+}

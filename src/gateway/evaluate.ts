@@ -20,10 +20,11 @@ import {
 } from '../objects/gateway-types.ts';
 import { creationMillis } from '../objects/types.ts';
 import type { ObjectStore } from '../store.ts';
-import { condition, selectorMatches, type ConditionData } from './conditions.ts';
+import { condition, namespacesAllow, type ConditionData } from './conditions.ts';
 import { normalizeHostname, validHostname } from './hostnames.ts';
 import type { GatewayAddresses, AddressAssignment } from './gateway-addresses.ts';
-import { evaluateListeners, type ListenerState } from './listeners.ts';
+import { evaluateListeners, type ListenerInputs, type ListenerState } from './listeners.ts';
+import { evaluateListenerSets, listenerSetsByGateway, type ListenerSetState } from './listener-sets.ts';
 import { insecureFallbackConfigured } from './frontend-validation.ts';
 import { hostnameSpecificity } from '../table/listener-selection.ts';
 import { supportedFeatures } from './supported-features.ts';
@@ -52,6 +53,16 @@ export interface GatewayStatusData {
   addresses: Array<{ type: string; value: string }>;
   conditions: ConditionData[];
   listeners: ListenerStatusData[];
+  /** ListenerSets attached (Accepted). */
+  attachedListenerSets: number;
+}
+
+export interface ListenerSetStatusData {
+  namespace: string;
+  name: string;
+  generation: number | undefined;
+  conditions: ConditionData[];
+  listeners: ListenerStatusData[];
 }
 
 export interface ParentStatusData {
@@ -73,6 +84,8 @@ export interface GatewayEvaluation {
   entryPoints: GatewayEntryPoint[];
   /** BackendTLSPolicies used through Gateways of ours, by `namespace/name`. */
   policies: Map<string, PolicyStatusData>;
+  /** ListenerSets naming Gateways of ours, by `namespace/name`. */
+  listenerSets: Map<string, ListenerSetStatusData>;
 }
 
 interface GatewayState {
@@ -85,6 +98,13 @@ interface GatewayState {
   ownAddresses: string[] | null;
   /** What it presents to TLS backends (spec.tls.backend); null: nothing. */
   clientCertificate: { cert: string; key: string } | null;
+  programmed: boolean;
+  /** Its listeners can be served now (false while an address of its own is pending). */
+  served: boolean;
+  /** The ListenerSets naming it, in precedence order (listener-sets.ts). */
+  listenerSets: ListenerSetState[];
+  /** What its listeners were evaluated with (ListenerSets' listeners are evaluated alike). */
+  inputs: ListenerInputs;
 }
 
 function grantLookup(store: ObjectStore): GrantLookup {
@@ -120,14 +140,15 @@ function evaluateGateway(
 ): { state: GatewayState; status: GatewayStatusData } {
   const namespace = gateway.metadata.namespace ?? 'default';
   const key = `${namespace}/${gateway.metadata.name}`;
-  const listeners = evaluateListeners(gateway, {
+  const inputs: ListenerInputs = {
     ports: assignment !== undefined ? null : { http: config.httpPort, https: config.httpsPort },
     grpc: !config.disableHttp2,
     grants,
     secret: (secretKey) => store.get('Secret', secretKey),
     configMap: (configMapKey) => store.get('ConfigMap', configMapKey),
     now,
-  }, key);
+  };
+  const listeners = evaluateListeners(gateway, inputs, key);
   const valid = listeners.filter((l) => l.usable).length;
   let accepted: ConditionData;
   if (assignment !== undefined && !assignment.ok && !assignment.accepted) accepted = condition('Accepted', false, assignment.reason, assignment.message);
@@ -162,10 +183,14 @@ function evaluateGateway(
     }
   }
   const client = backendClientCertificate(gateway, { grants, secret: (secretKey) => store.get('Secret', secretKey) });
-  const state: GatewayState = { gateway, key, namespace, listeners, accepted: accepted.status === 'True', ownAddresses, clientCertificate: client.certificate };
+  const state: GatewayState = {
+    gateway, key, namespace, listeners, accepted: accepted.status === 'True', ownAddresses, clientCertificate: client.certificate,
+    programmed: programmed.status === 'True', served: assignment === undefined || ownAddresses !== null, listenerSets: [], inputs,
+  };
   const status: GatewayStatusData = {
     namespace, name: gateway.metadata.name, generation: gateway.metadata.generation,
     addresses, conditions: client.resolvedRefs === null ? [accepted, programmed] : [accepted, programmed, client.resolvedRefs], listeners: [],
+    attachedListenerSets: 0,
   };
   // The spec's warning that some port lets clients in without a valid certificate; gone once none does.
   if (insecureFallbackConfigured(gateway)) {
@@ -175,17 +200,9 @@ function evaluateGateway(
   return { state, status };
 }
 
-function namespaceAllowed(listener: ListenerState, gatewayNamespace: string, routeNamespace: string, store: ObjectStore): boolean {
-  const from = listener.namespaces.from ?? 'Same';
-  if (from === 'All') return true;
-  if (from === 'Same') return routeNamespace === gatewayNamespace;
-  if (from === 'Selector') {
-    const ns = store.get('Namespace', routeNamespace);
-    // The API server labels every Namespace with its name; files may leave that out.
-    const labels = { ...(ns?.metadata.labels ?? {}), 'kubernetes.io/metadata.name': routeNamespace };
-    return selectorMatches(listener.namespaces.selector, labels);
-  }
-  return false;
+/** allowedRoutes.namespaces of `listener`, declared in `ownerNamespace` (its Gateway's or ListenerSet's). */
+function namespaceAllowed(listener: ListenerState, ownerNamespace: string, routeNamespace: string, store: ObjectStore): boolean {
+  return namespacesAllow(listener.namespaces, ownerNamespace, routeNamespace, (ns) => store.get('Namespace', ns)?.metadata.labels);
 }
 
 function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatusData['parentRef'] {
@@ -202,7 +219,9 @@ function parentRefOut(ref: ParentReference, routeNamespace: string): ParentStatu
  */
 export function evaluateGateways(store: ObjectStore, config: RouterConfig, now = Date.now(), addresses: GatewayAddresses | null = null): GatewayEvaluation {
   const grants = grantLookup(store);
-  const result: GatewayEvaluation = { classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map(), entryPoints: [], policies: new Map() };
+  const result: GatewayEvaluation = {
+    classes: new Map(), gateways: new Map(), routes: new Map(), candidates: new Map(), entryPoints: [], policies: new Map(), listenerSets: new Map(),
+  };
   const policies = new BackendTlsPolicies(store);
   const features = supportedFeatures(addresses !== null, !config.disableHttp2);
   for (const c of store.list('GatewayClass')) {
@@ -222,32 +241,48 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
     gateways.set(state.key, state);
     result.gateways.set(state.key, status);
   }
+  // ListenerSets: their listeners join their Gateway's; routes attach to them by naming the ListenerSet.
+  const listenerSets = new Map<string, ListenerSetState>();
+  for (const [gatewayKey, sets] of listenerSetsByGateway(store.list('ListenerSet'))) {
+    const state = gateways.get(gatewayKey);
+    if (!state) continue; // not a Gateway of ours: another controller reports on them
+    state.listenerSets = evaluateListenerSets(state, sets, state.inputs, (ns) => store.get('Namespace', ns)?.metadata.labels);
+    for (const set of state.listenerSets) listenerSets.set(set.key, set);
+    result.gateways.get(gatewayKey)!.attachedListenerSets = state.listenerSets.filter((set) => set.accepted).length;
+  }
   // Oldest first: where an HTTPRoute and a GRPCRoute want the same hostnames on a listener, the older keeps them.
-  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute')].sort(compareRouteAge);
+  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute'), ...store.list('TCPRoute')].sort(compareRouteAge);
   const claims = new ListenerClaims();
-  for (const route of routes) evaluateRoute(route, gateways, store, grants, claims, result, policies);
+  for (const route of routes) evaluateRoute(route, gateways, listenerSets, store, grants, claims, result, policies);
   result.policies = policies.statuses();
   for (const [key, state] of gateways) {
-    result.gateways.get(key)!.listeners = state.listeners.map((l) => ({
-      name: l.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions,
-    }));
+    result.gateways.get(key)!.listeners = state.listeners.map(listenerStatus);
+    for (const set of state.listenerSets) {
+      result.listenerSets.set(set.key, {
+        namespace: set.namespace, name: set.name, generation: set.generation, conditions: set.conditions, listeners: set.listeners.map(listenerStatus),
+      });
+    }
   }
   result.entryPoints = gatewayEntryPoints([...gateways.values()]);
   return result;
 }
 
-/** The sockets Gateways with addresses of their own need: per address and port, their usable listeners. */
+function listenerStatus(l: ListenerState): ListenerStatusData {
+  return { name: l.name, supportedKinds: l.supportedKinds, attachedRoutes: l.attachedRoutes, conditions: l.conditions };
+}
+
+/** The sockets Gateways with addresses of their own need: per address and port, their usable listeners (their ListenerSets' too). */
 function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoint[] {
   const points = new Map<string, GatewayEntryPoint>();
   for (const g of gateways) {
     if (g.ownAddresses === null) continue;
-    for (const l of g.listeners) {
+    for (const l of [...g.listeners, ...g.listenerSets.flatMap((set) => (set.accepted ? set.listeners : []))]) {
       if (!l.usable) continue;
       for (const address of g.ownAddresses) {
         const id = `${address}|${l.port}`;
         let point = points.get(id);
         // One Gateway per address, one validation per port of it (frontend-validation.ts).
-        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS' | 'TLS', listeners: [], clientValidation: l.clientValidation }));
+        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as GatewayEntryPoint['protocol'], listeners: [], clientValidation: l.clientValidation }));
         point.listeners.push({ key: l.key, hostname: l.hostname, certificate: l.certificate });
       }
     }
@@ -257,20 +292,21 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
 }
 
 function evaluateRoute(
-  route: GatewayRoute, gateways: Map<string, GatewayState>, store: ObjectStore, grants: GrantLookup, claims: ListenerClaims, result: GatewayEvaluation,
+  route: GatewayRoute, gateways: Map<string, GatewayState>, listenerSets: Map<string, ListenerSetState>, store: ObjectStore, grants: GrantLookup, claims: ListenerClaims, result: GatewayEvaluation,
   policies: BackendTlsPolicies,
 ): void {
   const kind = route.kind;
   const namespace = route.metadata.namespace ?? 'default';
   const ownerKey = `${kind}/${namespace}/${route.metadata.name}`;
-  const hostnames = (route.spec?.hostnames ?? []).map(normalizeHostname);
+  // A TCPRoute has no hostnames: its TCP listener (no hostname either) alone chooses it.
+  const hostnames = route.kind === 'TCPRoute' ? [] : (route.spec?.hostnames ?? []).map(normalizeHostname);
   const usedPolicies = new Set<string>();
   const inputs = {
     grants, service: (key: string) => store.get('Service', key),
     backendTls: (ns: string, service: string, port: number) => policies.forBackend(ns, service, port, usedPolicies),
   };
   const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs)
-    : route.kind === 'TLSRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
+    : route.kind === 'TLSRoute' || route.kind === 'TCPRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
   const invalidHostname = hostnames.find((h) => !validHostname(h));
   const toAttach = {
     kind, namespace, name: route.metadata.name, hostnames,
@@ -281,12 +317,24 @@ function evaluateRoute(
   /** The first Gateway it is accepted by that presents a client certificate to TLS backends. */
   let clientCertificate: { cert: string; key: string } | null = null;
   for (const ref of route.spec?.parentRefs ?? []) {
-    if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
-    const gateway = gateways.get(`${ref.namespace ?? namespace}/${ref.name}`);
-    if (!gateway) continue; // not a Gateway of ours: another controller reports on it
+    const parentKind = ref.kind ?? 'Gateway';
+    if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (parentKind !== 'Gateway' && parentKind !== 'ListenerSet')) continue;
+    const refKey = `${ref.namespace ?? namespace}/${ref.name}`;
+    // A ListenerSet parent: only its listeners, `Same` meaning its namespace (listener-sets.ts).
+    const set = parentKind === 'ListenerSet' ? listenerSets.get(refKey) : undefined;
+    const gateway = gateways.get(set !== undefined ? set.gatewayKey : refKey);
+    if (!gateway || (parentKind === 'ListenerSet' && set === undefined)) continue; // not ours: another controller reports on it
     const parent: ParentStatusData = { parentRef: parentRefOut(ref, namespace), controllerName: GATEWAY_CONTROLLER_NAME, conditions: [] };
     parents.push(parent);
-    const accepted = attachRoute(ref, toAttach, gateway, (l) => namespaceAllowed(l, gateway.namespace, namespace, store), claims, attachments);
+    let accepted: ConditionData;
+    if (set !== undefined && !set.accepted) {
+      accepted = condition('Accepted', false, 'NotAllowedByListeners', `ListenerSet ${set.key} is not attached to its Gateway: ${set.refusal}`);
+    } else {
+      const target = set !== undefined
+        ? { key: set.key, kind: 'ListenerSet', namespace: set.namespace, listeners: set.listeners, ownAddresses: gateway.ownAddresses }
+        : gateway;
+      accepted = attachRoute(ref, toAttach, target, (l) => namespaceAllowed(l, target.namespace, namespace, store), claims, attachments);
+    }
     parent.conditions = [accepted, rules.resolvedRefs];
     if (accepted.status === 'True' && clientCertificate === null) clientCertificate = gateway.clientCertificate;
     if (usedPolicies.size > 0) policies.addAncestors(usedPolicies, [gateway.key]);
@@ -296,6 +344,10 @@ function evaluateRoute(
   if (attachments.hosts.size === 0 && attachments.terminated.size === 0) return;
   if (route.kind === 'TLSRoute') {
     result.candidates.set(ownerKey, streamCandidates(route, ownerKey, rules.rules, attachments));
+    return;
+  }
+  if (route.kind === 'TCPRoute') {
+    result.candidates.set(ownerKey, tcpCandidates(route, ownerKey, rules.rules, attachments));
     return;
   }
   const candidates: RouteCandidate[] = [];
@@ -346,6 +398,27 @@ function streamCandidates(route: GatewayRoute, ownerKey: string, rules: readonly
     }
   }
   return candidates;
+}
+
+/**
+ * A TCPRoute's candidates: one per rule, without host (HOSTLESS_HOST_KEY), reached through the
+ * TCP listeners it is attached to (on Gateways' own addresses: TCP listeners exist only there),
+ * keyed `TCPRoute/ns/name/<rule>/tcp@*`. Where several TCPRoutes attach to one listener, the
+ * table's precedence (oldest first) gives its streams to the oldest.
+ */
+function tcpCandidates(route: GatewayRoute, ownerKey: string, rules: readonly RuleData[], attachments: HostAttachments): RouteCandidate[] {
+  const attachment = attachments.hosts.get('');
+  if (attachment === undefined || attachment.listeners.length === 0) return [];
+  const namespace = route.metadata.namespace ?? 'default';
+  return rules.map((rule) => ({
+    key: `${ownerKey}/${rule.index}/tcp@*`,
+    ownerKey, kind: 'TCPRoute', namespace, name: route.metadata.name, owner: route,
+    host: '', wildcard: false, wildcardPolicy: 'None', path: '', match: 'prefix', backends: rule.backends, annotations: {},
+    gateway: {
+      rule, match: rule.matches[0]!, matchIndex: 0, http: false, https: false, listeners: attachment.listeners,
+      viaHttp: false, viaHttps: false, certificate: null,
+    },
+  }));
 }
 
 /** Oldest first (creationTimestamp), for match precedence across routes; files without one sort last. */

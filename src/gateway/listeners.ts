@@ -12,6 +12,9 @@
 // another namespace only with a ReferenceGrant. HTTPS listeners check client certificates as
 // spec.tls.frontend says (frontend-validation.ts), on Gateways with an address of their own only:
 // on the shared HTTPS port a connection's SNI need not name the host its requests go to.
+// TCP listeners take TCPRoutes, on Gateways with an address of their own only (a port each; on
+// the router's shared ports a TCP listener is UnsupportedProtocol). They name no hostname and no
+// TLS (the CRD refuses both; a file may not): such a listener is UnsupportedValue.
 
 import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayRouteKind, type Listener } from '../objects/gateway-types.ts';
@@ -66,30 +69,41 @@ function key(l: Listener): string {
   return `${l.port}/${l.protocol}/${normalizeHostname(l.hostname)}`;
 }
 
-/** Reasons a listener conflicts with another of the same Gateway, by listener index. */
-function conflictsOf(listeners: readonly Listener[]): Map<number, { reason: string; message: string }> {
-  const out = new Map<number, { reason: string; message: string }>();
+export interface ListenerConflict { reason: string; message: string }
+
+/** Why listener `a` cannot be served beside `b` (`what`: how `b` is named in the message), or null when they are distinct. */
+export function listenerConflict(a: Listener, b: Listener, what = `listener ${b.name}`): ListenerConflict | null {
+  if (a.port !== b.port) return null;
+  if (a.protocol !== b.protocol) return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with protocol ${b.protocol}` };
+  // Passthrough and Terminate on one port (TLSRouteModeMixed, Experimental) are not offered.
+  if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
+    return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` };
+  }
+  // TCP listeners are told apart by port alone (a hostname means nothing to them).
+  if (a.protocol === 'TCP') return { reason: 'HostnameConflict', message: `${what} is a TCP listener on the same port` };
+  if (key(a) === key(b)) return { reason: 'HostnameConflict', message: `${what} has the same port, protocol and hostname` };
+  return null;
+}
+
+/** Reasons a listener conflicts with another of the same list (no winner among them), by listener index. */
+export function conflictsOf(listeners: readonly Listener[]): Map<number, ListenerConflict> {
+  const out = new Map<number, ListenerConflict>();
   for (let i = 0; i < listeners.length; i++) {
     for (let j = 0; j < listeners.length; j++) {
       if (i === j) continue;
-      const a = listeners[i]!;
-      const b = listeners[j]!;
-      if (a.port !== b.port) continue;
-      if (a.protocol !== b.protocol) {
-        if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with protocol ${b.protocol}` });
-      } else if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
-        // Passthrough and Terminate on one port (TLSRouteModeMixed, Experimental) are not offered.
-        if (!out.has(i)) out.set(i, { reason: 'ProtocolConflict', message: `listener ${b.name} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` });
-      } else if (key(a) === key(b)) {
-        out.set(i, { reason: 'HostnameConflict', message: `listener ${b.name} has the same port, protocol and hostname` });
-      }
+      const conflict = listenerConflict(listeners[i]!, listeners[j]!);
+      // A hostname conflict is the one reported when there are both.
+      if (conflict !== null && (conflict.reason === 'HostnameConflict' || !out.has(i))) out.set(i, conflict);
     }
   }
   return out;
 }
 
-function resolveCertificates(gateway: Gateway, l: Listener, inputs: ListenerInputs, state: ListenerState): ConditionData {
-  const namespace = gateway.metadata.namespace ?? 'default';
+/** Who declares a listener: its Gateway, or a ListenerSet attached to it (ReferenceGrants are asked from that kind and namespace). */
+export interface ListenerOwner { kind: 'Gateway' | 'ListenerSet'; namespace: string }
+
+function resolveCertificates(owner: ListenerOwner, l: Listener, inputs: ListenerInputs, state: ListenerState): ConditionData {
+  const namespace = owner.namespace;
   const refs = l.tls?.certificateRefs ?? [];
   if (refs.length === 0) return condition('ResolvedRefs', false, 'InvalidCertificateRef', `an ${l.protocol} listener that terminates TLS needs tls.certificateRefs`);
   for (const ref of refs) {
@@ -99,7 +113,7 @@ function resolveCertificates(gateway: Gateway, l: Listener, inputs: ListenerInpu
     if ((group !== '' && group !== 'core') || kind !== 'Secret') {
       return condition('ResolvedRefs', false, 'InvalidCertificateRef', `certificateRef ${kind} ${ref.name}: only core Secrets are supported`);
     }
-    if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: 'Gateway', namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name })) {
+    if (!referenceAllowed(inputs.grants, { group: GATEWAY_GROUP, kind: owner.kind, namespace }, { group: '', kind: 'Secret', namespace: ns, name: ref.name })) {
       return condition('ResolvedRefs', false, 'RefNotPermitted', `Secret ${ns}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
     }
     const secretKey = `${ns}/${ref.name}`;
@@ -115,10 +129,20 @@ function resolveCertificates(gateway: Gateway, l: Listener, inputs: ListenerInpu
 /** `gatewayKey`: `namespace/name` of the Gateway (listener keys are `namespace/name/listener`). */
 export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gatewayKey = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`): ListenerState[] {
   const listeners = gateway.spec?.listeners ?? [];
-  const conflicts = conflictsOf(listeners);
+  return evaluateListenerList(gateway, listeners, conflictsOf(listeners), { kind: 'Gateway', namespace: gateway.metadata.namespace ?? 'default' }, gatewayKey, inputs);
+}
+
+/**
+ * Listeners of `gateway` declared by `owner` (the Gateway itself or a ListenerSet), with the
+ * conflicts found for them (by index); keys are `keyPrefix/listener`. Client-certificate
+ * validation is the Gateway's, per port, whoever declares the listener.
+ */
+export function evaluateListenerList(
+  gateway: Gateway, listeners: readonly Listener[], conflicts: ReadonlyMap<number, ListenerConflict>, owner: ListenerOwner, keyPrefix: string, inputs: ListenerInputs,
+): ListenerState[] {
   return listeners.map((l, index) => {
     const state: ListenerState = {
-      name: l.name, key: `${gatewayKey}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
+      name: l.name, key: `${keyPrefix}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
       usable: false, attachable: false, kinds: [], namespaces: l.allowedRoutes?.namespaces ?? { from: 'Same' },
       certificate: null, clientValidation: null, tlsMode: null, secrets: [], supportedKinds: [], conditions: [], attachedRoutes: 0,
     };
@@ -126,12 +150,13 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
     // Kinds: HTTPRoute, and GRPCRoute while HTTP/2 from clients is on (a gRPC client needs h2
     // on HTTPS listeners and h2c on HTTP ones); allowedRoutes.kinds may narrow them.
-    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else.
+    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else; TCP listeners: TCPRoutes.
     const tls = l.protocol === 'TLS';
+    const tcp = l.protocol === 'TCP';
     if (tls) state.tlsMode = l.tls?.mode ?? 'Terminate';
-    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
+    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : tcp ? ['TCPRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
     const kinds = l.allowedRoutes?.kinds;
-    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS' || tls) {
+    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS' || tls || tcp) {
       if (kinds === undefined || kinds.length === 0) {
         state.kinds = served;
       } else {
@@ -145,8 +170,15 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
       state.supportedKinds = state.kinds.map((kind) => ({ group: GATEWAY_GROUP, kind }));
     }
     const conflict = conflicts.get(index);
-    if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && !tls) {
-      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS and TLS are)`);
+    // A conflict first: the listener is not served whatever else it asks for.
+    if (conflict) {
+      accepted = condition('Accepted', false, conflict.reason, conflict.message);
+    } else if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && !tls && !tcp) {
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS, TLS and TCP are)`);
+    } else if (tcp && inputs.ports !== null) {
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', 'TCP listeners need a Gateway address of their own (--gateway-addresses): the router\'s shared ports serve HTTP and HTTPS');
+    } else if (tcp && ((l.hostname !== undefined && l.hostname !== '') || l.tls !== undefined)) {
+      accepted = condition('Accepted', false, 'UnsupportedValue', 'a TCP listener takes neither a hostname nor tls');
     } else if (l.hostname !== undefined && l.hostname !== '' && !validHostname(state.hostname)) {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'hostname is not a valid DNS name or wildcard');
     } else if (inputs.ports !== null && l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {
@@ -156,8 +188,6 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
       accepted = condition('Accepted', false, 'UnsupportedValue', 'HTTPS listeners support TLS mode Terminate only');
     } else if (tls && state.tlsMode !== 'Passthrough' && state.tlsMode !== 'Terminate') {
       accepted = condition('Accepted', false, 'UnsupportedValue', `TLS mode ${String(state.tlsMode)} is not supported (Passthrough and Terminate are)`);
-    } else if (conflict) {
-      accepted = condition('Accepted', false, conflict.reason, conflict.message);
     } else if (l.protocol === 'HTTPS' && inputs.ports !== null && frontendValidationOf(gateway, l.port) !== undefined) {
       accepted = condition('Accepted', false, 'UnsupportedValue',
         'client certificate validation (spec.tls.frontend) needs a Gateway address of its own (--gateway-addresses): on the shared HTTPS port a connection may carry requests for other hosts');
@@ -173,7 +203,7 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     let certificatesOk = true;
     // A passthrough listener never holds a key: its certificateRefs, if any, are not read.
     if (l.protocol === 'HTTPS' || (tls && state.tlsMode === 'Terminate')) {
-      const certs = resolveCertificates(gateway, l, inputs, state);
+      const certs = resolveCertificates(owner, l, inputs, state);
       certificatesOk = certs.status === 'True';
       if (!certificatesOk || resolved.status === 'True') resolved = certs;
     }
@@ -187,7 +217,7 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
     state.usable = state.attachable && certificatesOk && frontendOk;
     const programmed = state.usable
       ? condition('Programmed', true, 'Programmed', 'served by the router')
-      : condition('Programmed', false, 'Invalid', accepted.status === 'True' ? resolved.message : accepted.message);
+      : condition('Programmed', false, conflict ? conflict.reason : 'Invalid', accepted.status === 'True' ? resolved.message : accepted.message);
     state.conditions = [accepted, programmed, resolved, conflicted];
     return state;
   });

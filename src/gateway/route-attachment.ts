@@ -35,9 +35,11 @@ export interface HostAttachments {
   terminated: Map<string, Attachment>;
 }
 
-/** What attach() needs of a Gateway (evaluate.ts GatewayState). */
+/** What attach() needs of a parent: a Gateway (evaluate.ts GatewayState) or a ListenerSet attached to one. */
 export interface AttachableGateway {
   key: string;
+  /** 'Gateway' when left out. */
+  kind?: string;
   namespace: string;
   listeners: ListenerState[];
   /** Addresses of its own, or null: the router's shared ports. */
@@ -84,11 +86,12 @@ export function attachRoute(
   ref: ParentReference, route: RouteToAttach, gateway: AttachableGateway,
   allowsNamespace: (listener: ListenerState) => boolean, claims: ListenerClaims, attachments: HostAttachments,
 ): ConditionData {
+  const what = `${gateway.kind ?? 'Gateway'} ${gateway.key}`;
   const selected = gateway.listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
   if (selected.length === 0) {
     return condition('Accepted', false, 'NoMatchingParent', ref.sectionName !== undefined
-      ? `Gateway ${gateway.key} has no listener ${ref.sectionName}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`
-      : `Gateway ${gateway.key} has no listener on port ${ref.port}`);
+      ? `${what} has no listener ${ref.sectionName}${ref.port !== undefined ? ` on port ${ref.port}` : ''}`
+      : `${what} has no listener on port ${ref.port}`);
   }
   // Routes attach to an accepted listener even while it cannot be served (a certificate missing):
   // they count in its attachedRoutes and are served once it can be.
@@ -97,7 +100,7 @@ export function attachRoute(
   const ofKind = attachable.filter((l) => l.kinds.includes(route.kind));
   if (ofKind.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', `no selected listener accepts ${route.kind}s`);
   const allowed = ofKind.filter(allowsNamespace);
-  if (allowed.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', `listeners of Gateway ${gateway.key} do not allow routes from namespace ${route.namespace}`);
+  if (allowed.length === 0) return condition('Accepted', false, 'NotAllowedByListeners', `listeners of ${what} do not allow routes from namespace ${route.namespace}`);
   const matched: Array<[ListenerState, string[]]> = [];
   for (const l of allowed) {
     const onListener = routeHostsOnListener(l.hostname, route.hostnames);

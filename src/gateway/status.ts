@@ -7,7 +7,7 @@
 // cannot be resolved is served (it answers 500): ResolvedRefs=False, reason InvalidMiddleware.
 
 import type { PolicyStatusData } from './backend-tls.ts';
-import type { ClassStatusData, GatewayEvaluation, GatewayStatusData, RouteStatusData } from './evaluate.ts';
+import type { ClassStatusData, GatewayEvaluation, GatewayStatusData, ListenerSetStatusData, RouteStatusData } from './evaluate.ts';
 
 export interface GatewayStatusSet {
   classes: ClassStatusData[];
@@ -15,6 +15,8 @@ export interface GatewayStatusSet {
   routes: RouteStatusData[];
   /** BackendTLSPolicies used through Gateways of ours (backend-tls.ts). */
   policies: PolicyStatusData[];
+  /** ListenerSets naming Gateways of ours (listener-sets.ts). */
+  listenerSets: ListenerSetStatusData[];
 }
 
 /**
@@ -47,7 +49,7 @@ export function gatewayStatusSet(evaluation: GatewayEvaluation, ownership: Reado
       })),
     });
   }
-  return { classes: [...evaluation.classes.values()], gateways: [...evaluation.gateways.values()], routes, policies: [...evaluation.policies.values()] };
+  return { classes: [...evaluation.classes.values()], gateways: [...evaluation.gateways.values()], routes, policies: [...evaluation.policies.values()], listenerSets: [...evaluation.listenerSets.values()] };
 }
 
 /** ResolvedRefs=False, reason InvalidMiddleware, on each parent (unless it is already False for another reference). */

@@ -15,16 +15,24 @@
 import type { Kind } from '../objects/types.ts';
 
 /** The kinds the router reads that are custom resources: the ones kube-apiserver can serve as CBOR. */
-export const CBOR_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Route', 'Middleware', 'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant', 'BackendTLSPolicy']);
+export const CBOR_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Route', 'Middleware', 'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet']);
 
-/** The Accept header of a list that prefers CBOR and takes JSON. */
+/**
+ * The Accept header of a list or a watch that prefers CBOR and takes JSON. kube-apiserver
+ * negotiates a watch's encoding among the same media types as a list's (`application/cbor`, not
+ * `application/cbor-seq`) and answers it as `application/cbor-seq` (cbor-watch-events.ts).
+ */
 export const CBOR_ACCEPT = 'application/cbor, application/json';
 export const CBOR_CONTENT_TYPE = 'application/cbor';
+/** RFC 8742: CBOR data items one after another, nothing between them (a watch's events). */
+export const CBOR_SEQUENCE_CONTENT_TYPE = 'application/cbor-seq';
 
-/** Whether a response's Content-Type is CBOR. */
+/** Whether a response's Content-Type is CBOR: one data item, or a sequence of them (a watch). */
 export function isCbor(contentType: string | string[] | undefined): boolean {
   const value = Array.isArray(contentType) ? contentType[0] : contentType;
-  return value !== undefined && value.split(';')[0]!.trim().toLowerCase() === CBOR_CONTENT_TYPE;
+  if (value === undefined) return false;
+  const type = value.split(';')[0]!.trim().toLowerCase();
+  return type === CBOR_CONTENT_TYPE || type === CBOR_SEQUENCE_CONTENT_TYPE;
 }
 
 /** Deeper than any API object; a bound so that hostile input cannot exhaust the stack. */

@@ -11,7 +11,8 @@
 // Built-in kinds read in bulk may be asked for as protobuf instead (as client-go does: several
 // times cheaper for the API server to encode), decoded into the same JSON shapes
 // (protobuf-objects.ts); the server answers JSON where it has no protobuf, and both are read.
-// Lists of custom resources may be asked for as CBOR the same way (cbor-objects.ts).
+// Lists and watches of custom resources may be asked for as CBOR the same way (cbor-objects.ts,
+// cbor-watch-events.ts).
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { STATUS_CODES } from 'node:http';
@@ -75,10 +76,13 @@ export interface KubeStream {
   close(): void;
 }
 
-/** A watch asked for as protobuf: the server's answer, JSON (text) or protobuf (frames, as bytes). */
+/**
+ * A watch as the server answered it: JSON (text, one event a line), or where asked for,
+ * protobuf (length-prefixed frames) or CBOR (a CBOR sequence), as bytes.
+ */
 export type KubeWatchStream =
-  | { readonly protobuf: false; readonly body: AsyncIterable<string>; close(): void }
-  | { readonly protobuf: true; readonly body: AsyncIterable<Buffer>; close(): void };
+  | { readonly encoding: 'json'; readonly body: AsyncIterable<string>; close(): void }
+  | { readonly encoding: 'protobuf' | 'cbor'; readonly body: AsyncIterable<Buffer>; close(): void };
 
 /** How an answer's body is encoded (its Content-Type, among those asked for). */
 type AnswerEncoding = 'json' | 'protobuf' | 'cbor';
@@ -172,33 +176,31 @@ export class KubeClient {
    * rejects with KubeApiError otherwise. No timeout once streaming: the caller's watchdog decides.
    */
   async stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs = 30_000): Promise<KubeStream> {
-    const stream = await this.#stream(path, query, headersTimeoutMs, false);
-    if (stream.protobuf) throw new Error('unreachable: a JSON watch answered as protobuf'); // never asked for
+    const stream = await this.watch(path, query, { headersTimeoutMs });
+    if (stream.encoding !== 'json') throw new Error(`unreachable: a JSON watch answered as ${stream.encoding}`); // never asked for
     return stream;
   }
 
   /**
-   * A watch; with `protobuf`, asked for as protobuf with JSON accepted too, and the caller
-   * decodes what the server chose (`protobuf` in the answer).
+   * A watch; with `protobuf` or `cbor`, asked for in that encoding with JSON accepted too (a
+   * watch accepting `application/cbor` is answered `application/cbor-seq`), and the caller decodes
+   * what the server chose (`encoding` in the answer).
    */
-  watch(path: string, query: Record<string, string | undefined>, options: { protobuf?: boolean; headersTimeoutMs?: number; accept?: string } = {}): Promise<KubeWatchStream> {
-    return this.#stream(path, query, options.headersTimeoutMs ?? 30_000, options.protobuf ?? false, options.accept);
-  }
-
-  async #stream(path: string, query: Record<string, string | undefined>, headersTimeoutMs: number, protobuf: boolean, accept?: string): Promise<KubeWatchStream> {
+  async watch(path: string, query: Record<string, string | undefined>, options: { protobuf?: boolean; cbor?: boolean; headersTimeoutMs?: number; accept?: string } = {}): Promise<KubeWatchStream> {
     const controller = new AbortController();
     const response = await this.#send('GET', this.url(path, query), {
-      timeoutMs: headersTimeoutMs, stream: true, signal: controller.signal, accept: accept ?? (protobuf ? PROTOBUF_ACCEPT : undefined),
+      timeoutMs: options.headersTimeoutMs ?? 30_000, stream: true, signal: controller.signal,
+      accept: options.accept ?? (options.protobuf ? PROTOBUF_ACCEPT : options.cbor ? CBOR_ACCEPT : undefined),
     });
-    const answeredProtobuf = protobuf && isProtobuf(response.headers['content-type']);
-    if (response.statusCode < 200 || response.statusCode > 299) throw await refusal('GET', path, response, answeredProtobuf ? 'protobuf' : 'json');
+    const encoding = answerEncoding(response.headers['content-type'], options);
+    if (response.statusCode < 200 || response.statusCode > 299) throw await refusal('GET', path, response, encoding);
     const close = () => {
       controller.abort();
       response.body.destroy();
     };
-    if (answeredProtobuf) return { protobuf: true, body: response.body as AsyncIterable<Buffer>, close };
+    if (encoding !== 'json') return { encoding, body: response.body as AsyncIterable<Buffer>, close };
     response.body.setEncoding('utf8');
-    return { protobuf: false, body: response.body as AsyncIterable<string>, close };
+    return { encoding, body: response.body as AsyncIterable<string>, close };
   }
 
   /**
@@ -214,8 +216,7 @@ export class KubeClient {
       timeoutMs: options.timeoutMs, stream: true, whole: true,
       accept: options.protobuf ? PROTOBUF_ACCEPT : options.cbor ? CBOR_ACCEPT : undefined,
     });
-    const contentType = response.headers['content-type'];
-    const encoding: AnswerEncoding = options.protobuf && isProtobuf(contentType) ? 'protobuf' : options.cbor && isCbor(contentType) ? 'cbor' : 'json';
+    const encoding = answerEncoding(response.headers['content-type'], options);
     if (response.statusCode < 200 || response.statusCode > 299) throw await refusal('GET', path, response, encoding);
     if (encoding !== 'json') return { encoding, bytes: Buffer.from(await response.body.arrayBuffer()) };
     response.body.setEncoding('utf8');
@@ -300,6 +301,11 @@ export class KubeClient {
     }
     return { headers, tls };
   }
+}
+
+/** How an answer is encoded: what its Content-Type says, among the encodings asked for. */
+function answerEncoding(contentType: string | string[] | undefined, asked: { protobuf?: boolean; cbor?: boolean }): AnswerEncoding {
+  return asked.protobuf && isProtobuf(contentType) ? 'protobuf' : asked.cbor && isCbor(contentType) ? 'cbor' : 'json';
 }
 
 /** A CBOR error answer's Status, or undefined when it is not one. */

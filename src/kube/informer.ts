@@ -21,10 +21,11 @@
 // - Services, EndpointSlices, Ingresses, IngressClasses and Namespaces are asked for as protobuf (as client-go asks for
 //   built-in kinds: the API server encodes it several times cheaper than JSON, and every
 //   router's start has it encode every Service and EndpointSlice of the cluster), decoded into
-//   the JSON's shapes (protobuf-objects.ts); JSON is accepted too. Lists of custom resources
-//   (Routes) are asked for as CBOR, JSON accepted too: kube-apiserver serves CBOR behind its
-//   alpha CBORServingAndStorage gate, and encodes it for about half the CPU of JSON
-//   (cbor-objects.ts); without the gate they come as JSON.
+//   the JSON's shapes (protobuf-objects.ts); JSON is accepted too. Lists and watches of custom
+//   resources (Routes) are asked for as CBOR, JSON accepted too: kube-apiserver serves CBOR behind
+//   its alpha CBORServingAndStorage gate, and encodes it for about half the CPU of JSON
+//   (cbor-objects.ts, cbor-watch-events.ts); without the gate they come as JSON. A watch's events
+//   are handled the same whatever their encoding (`handle` in #session).
 // - A page refused by API Priority and Fairness (429 with Retry-After) is asked for again after
 //   that pause, the pages before it kept (as client-go retries such a request).
 // - Failures retry after a capped, jittered exponential backoff; a watch silent (not even a
@@ -38,6 +39,7 @@ import { objectKey, API_VERSION, type Kind, type KubeObject } from '../objects/t
 import { narrowObject } from '../objects/narrow.ts';
 import { KubeApiError, type KubeClient, type KubeWatchStream } from './client.ts';
 import { CBOR_KINDS, decodeCbor } from './cbor-objects.ts';
+import { CborWatchEventDecoder } from './cbor-watch-events.ts';
 import { decodeList, PROTOBUF_KINDS } from './protobuf-objects.ts';
 import { JsonListDecoder } from './json-list-decoder.ts';
 import { ProtobufWatchEventDecoder } from './protobuf-watch-events.ts';
@@ -86,10 +88,7 @@ export interface KubeInformerOptions {
   watchList?: WatchListMode;
   /** Ask for protobuf where this kind has it (PROTOBUF_KINDS); default yes. false: JSON only. */
   protobuf?: boolean;
-  /**
-   * Ask for a custom resource's lists as CBOR (CBOR_KINDS), JSON accepted too; default yes. The
-   * watch after the list stays JSON (its events are few; a JSON watch-list stays JSON).
-   */
+  /** Ask for a custom resource's lists and watches as CBOR (CBOR_KINDS), JSON accepted too; default yes. */
   cbor?: boolean;
   /** Turns an API object into a store object, or returns an error message (object skipped). */
   accept: (object: KubeObject) => { object: KubeObject } | { error: string; field?: string };
@@ -152,7 +151,7 @@ export class KubeInformer {
 
   /** Whether lists and watches ask for protobuf. */
   readonly #protobuf: boolean;
-  /** Whether lists ask for CBOR. */
+  /** Whether lists and watches ask for CBOR. */
   readonly #cbor: boolean;
 
   constructor(options: KubeInformerOptions) {
@@ -232,7 +231,7 @@ export class KubeInformer {
     if (watchList) Object.assign(query, { sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' });
     let stream: KubeWatchStream;
     try {
-      stream = await client.watch(watched.path, query, { protobuf: this.#protobuf });
+      stream = await client.watch(watched.path, query, { protobuf: this.#protobuf, cbor: this.#cbor });
     } catch (err) {
       if (watchList && refusesWatchList(err)) {
         this.#options.watchList!.use = false;
@@ -250,7 +249,7 @@ export class KubeInformer {
     this.#watchStartedAt = this.#lastActivity = this.#clock.now();
     // Keys of a watch-list's initial events, until its end bookmark; then undefined.
     let initialKeys: Set<string> | undefined = watchList ? new Set() : undefined;
-    const read = this.#options.metrics?.kubeObjectsRead.labels({ resource: watched.resource, encoding: stream.protobuf ? 'protobuf' : 'json' });
+    const read = this.#options.metrics?.kubeObjectsRead.labels({ resource: watched.resource, encoding: stream.encoding });
     const handle = (event: WatchEvent): void => {
       this.#lastActivity = this.#clock.now();
       this.#attempt = 0;
@@ -276,23 +275,10 @@ export class KubeInformer {
       if (!initialKeys && resourceVersion) this.#resourceVersion = resourceVersion;
     };
     try {
-      if (stream.protobuf) {
-        const decoder = new ProtobufWatchEventDecoder(watched.kind);
-        for await (const chunk of stream.body) {
-          if (!current()) return;
-          for (const event of decoder.push(chunk)) handle(event);
-        }
-        if (!current()) return;
-        decoder.end();
-      } else {
-        const decoder = new WatchEventDecoder();
-        for await (const chunk of stream.body) {
-          if (!current()) return;
-          for (const event of decoder.push(chunk)) handle(event);
-        }
-        if (!current()) return;
-        for (const event of decoder.end()) handle(event);
-      }
+      const ended = stream.encoding === 'json'
+        ? await readEvents(stream.body, new WatchEventDecoder(), handle, current)
+        : await readEvents(stream.body, stream.encoding === 'protobuf' ? new ProtobufWatchEventDecoder(watched.kind) : new CborWatchEventDecoder(), handle, current);
+      if (!ended) return;
     } finally {
       if (current()) this.#closeStream(); // ended, broken, or a bad event: the next session opens a new one
     }
@@ -510,6 +496,23 @@ export class KubeInformer {
   #touchSync(): void {
     this.#options.metrics?.lastSync.set({ resource: this.watched.resource }, this.#clock.now() / 1000);
   }
+}
+
+/** A decoder of one encoding's watch events: the events each chunk completes, and the stream's end (which may complete one, or find it cut). */
+interface WatchEventSource<Chunk> {
+  push(chunk: Chunk): Iterable<WatchEvent>;
+  end(): Iterable<WatchEvent> | void;
+}
+
+/** Each event of a watch's body to `handle`, in order; false if the session ended (not `current`) before the stream did. */
+async function readEvents<Chunk>(body: AsyncIterable<Chunk>, decoder: WatchEventSource<Chunk>, handle: (event: WatchEvent) => void, current: () => boolean): Promise<boolean> {
+  for await (const chunk of body) {
+    if (!current()) return false;
+    for (const event of decoder.push(chunk)) handle(event);
+  }
+  if (!current()) return false;
+  for (const event of decoder.end() ?? []) handle(event);
+  return true;
 }
 
 function stringOrUndefined(value: unknown): string | undefined {

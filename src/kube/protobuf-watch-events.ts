@@ -6,9 +6,7 @@
 import type { Kind } from '../objects/types.ts';
 import { decodeEventObject } from './protobuf-objects.ts';
 import { ProtobufError, ProtobufReader } from './protobuf-reader.ts';
-import type { WatchEvent } from './watch-events.ts';
-
-const EVENT_TYPES: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
+import { WATCH_EVENT_TYPES, type WatchEvent } from './watch-events.ts';
 
 /** No object the router reads comes near this; a larger frame is a broken stream. */
 const MAX_FRAME_BYTES = 64 * 2 ** 20;
@@ -67,7 +65,7 @@ export class ProtobufWatchEventDecoder {
         }
       } else r.skip();
     }
-    if (!EVENT_TYPES.has(type)) throw new ProtobufError(`watch event of type ${JSON.stringify(type)}`);
+    if (!WATCH_EVENT_TYPES.has(type)) throw new ProtobufError(`watch event of type ${JSON.stringify(type)}`);
     if (raw === undefined) throw new ProtobufError(`${type} watch event without an object`);
     return { type: type as WatchEvent['type'], object: decodeEventObject(this.#kind, type, raw) };
   }

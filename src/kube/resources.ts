@@ -20,8 +20,10 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   HTTPRoute: 'httproutes',
   GRPCRoute: 'grpcroutes',
   TLSRoute: 'tlsroutes',
+  TCPRoute: 'tcproutes',
   ReferenceGrant: 'referencegrants',
   BackendTLSPolicy: 'backendtlspolicies',
+  ListenerSet: 'listenersets',
 };
 
 /** One list + watch: a collection, optionally narrowed by namespace, selectors or one name. */

@@ -1,9 +1,22 @@
 // A watch response is a stream of JSON objects, one per line (`{"type":"ADDED","object":{...}}`),
 // arriving in chunks that split lines anywhere. This turns the chunks back into events.
 
+// The same events come as protobuf frames (protobuf-watch-events.ts) and as a CBOR sequence
+// (cbor-watch-events.ts); their types are WATCH_EVENT_TYPES whatever the encoding.
+
 export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: any;
+}
+
+export const WATCH_EVENT_TYPES: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']);
+
+/** A decoded value as a watch event, or an error naming the stream's `encoding` if it is not one. */
+export function toWatchEvent(value: unknown, encoding: string): WatchEvent {
+  const event = value as WatchEvent | null;
+  if (typeof event !== 'object' || event === null || typeof event.type !== 'string') throw new Error(`${encoding} watch sent an item that is not an event`);
+  if (!WATCH_EVENT_TYPES.has(event.type)) throw new Error(`${encoding} watch event of type ${JSON.stringify(event.type.slice(0, 40))}`);
+  return event;
 }
 
 /** A watch ERROR event (a `Status`), as an error: code 410 means the resourceVersion is gone. */
@@ -44,12 +57,11 @@ export class WatchEventDecoder {
 }
 
 function parse(line: string): WatchEvent {
-  let event: WatchEvent;
+  let value: unknown;
   try {
-    event = JSON.parse(line) as WatchEvent;
+    value = JSON.parse(line);
   } catch {
     throw new Error(`watch sent a line that is not JSON (${line.length} bytes)`);
   }
-  if (typeof event !== 'object' || event === null || typeof event.type !== 'string') throw new Error('watch sent an object that is not an event');
-  return event;
+  return toWatchEvent(value, 'JSON');
 }

@@ -1,6 +1,6 @@
 // Narrow types of the Gateway API objects switchyard reads (gateway.networking.k8s.io, Standard
 // channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway, HTTPRoute,
-// GRPCRoute and TLSRoute (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
+// GRPCRoute, TLSRoute, TCPRoute and ListenerSet (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
 
 import type { KubeObject } from './kube-object.ts';
 
@@ -71,6 +71,8 @@ export interface Gateway extends KubeObject {
     gatewayClassName: string; listeners: Listener[]; addresses?: Array<{ type?: string; value?: string }>;
     /** frontend: client-certificate validation; backend: the client certificate presented to TLS backends (backend-client-certificate.ts). */
     tls?: { frontend?: FrontendTLSConfig; backend?: { clientCertificateRef?: SecretObjectReference } };
+    /** Which ListenerSets may add listeners to it (default: none). */
+    allowedListeners?: { namespaces?: { from?: 'All' | 'Same' | 'Selector' | 'None'; selector?: LabelSelectorSpec } };
   };
   /** Only the addresses are read (a restarted router gives a Gateway back the address it had). */
   status?: { addresses?: Array<{ type?: string; value: string }> };
@@ -170,8 +172,26 @@ export interface TLSRoute extends KubeObject {
   status?: unknown;
 }
 
+/** A TCP stream, whatever it carries, through a TCP listener: one per listener (the oldest route attached). */
+export interface TCPRoute extends KubeObject {
+  kind: 'TCPRoute';
+  /** One rule in v1; its backendRefs are Services (no filters). */
+  spec: { parentRefs?: ParentReference[]; rules?: TLSRouteRule[] };
+  status?: unknown;
+}
+
+/**
+ * Listeners added to a Gateway (spec.parentRef) from another object, possibly of another
+ * namespace, when the Gateway's spec.allowedListeners lets it (src/gateway/listener-sets.ts).
+ */
+export interface ListenerSet extends KubeObject {
+  kind: 'ListenerSet';
+  spec: { parentRef: { group?: string; kind?: string; name: string; namespace?: string }; listeners: Listener[] };
+  status?: unknown;
+}
+
 /** The route kinds of the Gateway API this router serves. */
-export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute;
+export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute;
 export type GatewayRouteKind = GatewayRoute['kind'];
 
 export interface ReferenceGrant extends KubeObject {

@@ -90,10 +90,9 @@ export function checkGatewayClass(doc: Fields): void {
   string(spec.controllerName, 'spec.controllerName', true);
 }
 
-export function checkGateway(doc: Fields): void {
-  const spec = object(doc.spec, 'spec', true)!;
-  string(spec.gatewayClassName, 'spec.gatewayClassName', true);
-  eachObject(spec.listeners, 'spec.listeners', (l, f) => {
+/** A Gateway's or a ListenerSet's spec.listeners. */
+function checkListeners(value: unknown): void {
+  eachObject(value, 'spec.listeners', (l, f) => {
     string(l.name, `${f}.name`, true);
     string(l.hostname, `${f}.hostname`);
     integer(l.port, `${f}.port`, 1, 65535, true);
@@ -116,6 +115,17 @@ export function checkGateway(doc: Fields): void {
       });
     }
   }, true);
+}
+
+export function checkGateway(doc: Fields): void {
+  const spec = object(doc.spec, 'spec', true)!;
+  string(spec.gatewayClassName, 'spec.gatewayClassName', true);
+  checkListeners(spec.listeners);
+  const allowedListeners = object(object(spec.allowedListeners, 'spec.allowedListeners', false)?.namespaces, 'spec.allowedListeners.namespaces', false);
+  if (allowedListeners) {
+    string(allowedListeners.from, 'spec.allowedListeners.namespaces.from');
+    checkSelector(allowedListeners.selector, 'spec.allowedListeners.namespaces.selector');
+  }
   const frontend = object(object(spec.tls, 'spec.tls', false)?.frontend, 'spec.tls.frontend', false);
   if (frontend) {
     checkFrontendValidation(object(frontend.default, 'spec.tls.frontend.default', false)?.validation, 'spec.tls.frontend.default.validation');
@@ -269,6 +279,11 @@ export function checkTLSRoute(doc: Fields): void {
   });
 }
 
+/** TCPRoute: a TLSRoute without hostnames (its rule's backendRefs, no filters). */
+export function checkTCPRoute(doc: Fields): void {
+  checkTLSRoute(doc);
+}
+
 export function checkReferenceGrant(doc: Fields): void {
   const spec = object(doc.spec, 'spec', true)!;
   eachObject(spec.from, 'spec.from', (e, f) => {
@@ -304,4 +319,10 @@ export function checkBackendTLSPolicy(doc: Fields): void {
     string(e.hostname, `${f}.hostname`);
     string(e.uri, `${f}.uri`);
   });
+}
+
+export function checkListenerSet(doc: Fields): void {
+  const spec = object(doc.spec, 'spec', true)!;
+  checkReference(object(spec.parentRef, 'spec.parentRef', true)!, 'spec.parentRef');
+  checkListeners(spec.listeners);
 }

@@ -307,8 +307,10 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   HTTPRoute: specAndStatus,
   GRPCRoute: specAndStatus,
   TLSRoute: specAndStatus,
+  TCPRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
   BackendTLSPolicy: specAndStatus,
+  ListenerSet: specAndStatus,
   ConfigMap: (o) => (o.data !== undefined ? { data: o.data } : {}),
   Secret: (o, i) => ({
     ...(o.type !== undefined ? { type: i.intern(o.type) } : {}),

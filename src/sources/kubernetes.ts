@@ -142,7 +142,7 @@ export class KubernetesSource {
     if (this.#stopped) return;
     let touched = false;
     for (const change of changes) {
-      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway' && change.kind !== 'BackendTLSPolicy') continue;
+      if (change.kind !== 'Route' && change.kind !== 'Ingress' && change.kind !== 'Gateway' && change.kind !== 'BackendTLSPolicy' && change.kind !== 'ListenerSet') continue;
       const id = `${change.kind}/${change.key}`;
       const before = this.#referencesOf.get(id);
       const found = change.current ? objectReferences(change.current) : undefined;

@@ -13,7 +13,7 @@ import { CBOR_KINDS } from '../kube/cbor-objects.ts';
 import { collectionResource, groupVersionPath, namedResource, pluralOf, type WatchedResource } from '../kube/resources.ts';
 import type { Ingress, Kind, KubeObject, Route } from '../objects/types.ts';
 import { ANNOTATIONS } from '../route-annotations.ts';
-import type { BackendTLSPolicy, Gateway } from '../objects/gateway-types.ts';
+import type { BackendTLSPolicy, Gateway, ListenerSet } from '../objects/gateway-types.ts';
 
 /** Label every Pod the autoport companion manages carries; the only Pods the router reads. */
 export const AUTOPORT_POD_LABEL = 'switchyard.io/autoport';
@@ -109,6 +109,13 @@ export function objectReferences(object: KubeObject): ObjectReferences {
     // The client certificate it presents to TLS backends.
     const client = (object as Gateway).spec?.tls?.backend?.clientCertificateRef;
     if (client && (client.group ?? '') === '' && (client.kind ?? 'Secret') === 'Secret') secrets.push(`${client.namespace ?? namespace}/${client.name}`);
+  } else if (object.kind === 'ListenerSet') {
+    // Its listeners' certificates, as a Gateway's (admitted across namespaces only with a ReferenceGrant from ListenerSets).
+    for (const listener of (object as ListenerSet).spec?.listeners ?? []) {
+      for (const ref of listener.tls?.certificateRefs ?? []) {
+        if ((ref.group ?? '') === '' && (ref.kind ?? 'Secret') === 'Secret') secrets.push(`${ref.namespace ?? namespace}/${ref.name}`);
+      }
+    }
   } else if (object.kind === 'BackendTLSPolicy') {
     // CA certificates: core ConfigMaps of the policy's own namespace (the only kind the spec allows).
     for (const ref of (object as BackendTLSPolicy).spec?.validation?.caCertificateRefs ?? []) {
@@ -145,7 +152,7 @@ export function configMapResource(key: string): WatchedResource {
 // ---- Gateway API -----------------------------------------------------------------------------
 
 /** The Gateway API kinds, read only when their CRDs are installed (see optionalResourceDiscovery). */
-export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ReferenceGrant', 'BackendTLSPolicy'];
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet'];
 
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {

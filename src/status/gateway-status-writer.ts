@@ -1,4 +1,4 @@
-// Writes GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute and BackendTLSPolicy status (leader only, like Route status): the
+// Writes GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute and BackendTLSPolicy status (leader only, like Route status): the
 // desired status set is diffed against what was last asked for, each changed object is read
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
@@ -8,7 +8,7 @@ import type { Kind, KubeObject } from '../objects/types.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
 import { clusterObjectPath, objectPath } from '../kube/resources.ts';
 import type { GatewayStatusSet } from '../gateway/status.ts';
-import { gatewayClassStatus, gatewayStatus, policyStatus, routeStatus, sameStatus } from './gateway-status.ts';
+import { gatewayClassStatus, gatewayStatus, listenerSetStatus, policyStatus, routeStatus, sameStatus } from './gateway-status.ts';
 
 type Json = Record<string, unknown>;
 
@@ -52,6 +52,9 @@ export class GatewayStatusWriter {
     for (const g of set.gateways) {
       want(`Gateway/${g.namespace}/${g.name}`, JSON.stringify(g), { kind: 'Gateway', namespace: g.namespace, name: g.name, body: (cur, now) => gatewayStatus(g, cur, now) });
     }
+    for (const l of set.listenerSets) {
+      want(`ListenerSet/${l.namespace}/${l.name}`, JSON.stringify(l), { kind: 'ListenerSet', namespace: l.namespace, name: l.name, body: (cur, now) => listenerSetStatus(l, cur, now) });
+    }
     for (const r of set.routes) {
       want(`${r.kind}/${r.namespace}/${r.name}`, JSON.stringify(r), { kind: r.kind, namespace: r.namespace, name: r.name, body: (cur, now) => routeStatus(r, cur, now) });
     }
@@ -66,9 +69,9 @@ export class GatewayStatusWriter {
         this.#pending.set(key, { kind: 'BackendTLSPolicy', namespace, name, body: (cur, now) => policyStatus(undefined, cur, now) });
         continue;
       }
-      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/'))) continue;
+      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/') || key.startsWith('TCPRoute/'))) continue;
       this.#asked.delete(key);
-      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute', string, string];
+      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute', string, string];
       this.#pending.set(key, { kind, namespace, name, body: (cur, now) => routeStatus(undefined, cur, now) });
     }
     void this.#run();

@@ -7,7 +7,7 @@
 import { GATEWAY_CONTROLLER_NAME, type Condition } from '../objects/gateway-types.ts';
 import type { ConditionData } from '../gateway/conditions.ts';
 import type { PolicyStatusData } from '../gateway/backend-tls.ts';
-import type { ClassStatusData, GatewayStatusData, ParentStatusData, RouteStatusData } from '../gateway/evaluate.ts';
+import type { ClassStatusData, GatewayStatusData, ListenerSetStatusData, ListenerStatusData, ParentStatusData, RouteStatusData } from '../gateway/evaluate.ts';
 
 function withBookkeeping(conditions: readonly ConditionData[], generation: number | undefined, previous: readonly Condition[] | undefined, now: string): Condition[] {
   return conditions.map((c) => {
@@ -29,25 +29,39 @@ export function gatewayClassStatus(data: ClassStatusData, current: Json | undefi
   };
 }
 
+function listenerStatuses(listeners: readonly ListenerStatusData[], generation: number | undefined, current: Json | undefined, now: string): Json[] {
+  const previous = (current?.listeners as Array<{ name: string; conditions?: Condition[] }> | undefined) ?? [];
+  return listeners.map((l) => ({
+    name: l.name,
+    supportedKinds: l.supportedKinds,
+    attachedRoutes: l.attachedRoutes,
+    conditions: withBookkeeping(l.conditions, generation, previous.find((p) => p.name === l.name)?.conditions, now),
+  }));
+}
+
 export function gatewayStatus(data: GatewayStatusData, current: Json | undefined, now: string): Json {
-  const previousListeners = (current?.listeners as Array<{ name: string; conditions?: Condition[] }> | undefined) ?? [];
   return {
     ...(current ?? {}),
     addresses: data.addresses,
     conditions: withBookkeeping(data.conditions, data.generation, current?.conditions as Condition[] | undefined, now),
-    listeners: data.listeners.map((l) => ({
-      name: l.name,
-      supportedKinds: l.supportedKinds,
-      attachedRoutes: l.attachedRoutes,
-      conditions: withBookkeeping(l.conditions, data.generation, previousListeners.find((p) => p.name === l.name)?.conditions, now),
-    })),
+    listeners: listenerStatuses(data.listeners, data.generation, current, now),
+    attachedListenerSets: data.attachedListenerSets,
+  };
+}
+
+/** A ListenerSet's status is the controller of its Gateway's: conditions and its own listeners. */
+export function listenerSetStatus(data: ListenerSetStatusData, current: Json | undefined, now: string): Json {
+  return {
+    ...(current ?? {}),
+    conditions: withBookkeeping(data.conditions, data.generation, current?.conditions as Condition[] | undefined, now),
+    listeners: listenerStatuses(data.listeners, data.generation, current, now),
   };
 }
 
 interface ParentEntry { parentRef: Json; controllerName: string; conditions?: Condition[] }
 
 function sameParentRef(a: Json, b: ParentStatusData['parentRef']): boolean {
-  return (a.name === b.name) && ((a.namespace ?? b.namespace) === b.namespace) && (a.sectionName ?? undefined) === b.sectionName && (a.port ?? undefined) === b.port;
+  return (a.name === b.name) && (a.kind ?? 'Gateway') === b.kind && ((a.namespace ?? b.namespace) === b.namespace) && (a.sectionName ?? undefined) === b.sectionName && (a.port ?? undefined) === b.port;
 }
 
 /** `data` undefined: the route is no longer ours — drop our entries. */

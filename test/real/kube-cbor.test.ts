@@ -4,16 +4,32 @@
 // objects, whole and paged; an error comes back as a CBOR Status and reads as such; a router
 // reading Routes by paged lists (--watch-list=false) as CBOR (the default: CBOR asked for, JSON
 // accepted) and one with --kube-cbor=false serve the same first table, and their metrics say which
-// encoding they read. (CBOR is asked for in lists; the default watch-list reads JSON.)
+// encoding they read. Watches too: a watch accepting CBOR is answered `application/cbor-seq` (a
+// CBOR sequence of WatchEvents), a watch-list's initial events and its end bookmark, live changes
+// and a 410 Gone (an ERROR event) read as the JSON watch has them; routers reading Routes by a CBOR
+// watch-list (--watch-list=true, and auto) serve the same table as one reading JSON and follow
+// edits, as a recording proxy in front of the API server sees (Accept, Content-Type); a router
+// whose watch is answered 410 Gone over CBOR reads the state again.
 // Without the gate the same Accept header gets JSON: test/real/kube-protobuf.test.ts checks that a
-// router with the defaults reads its Routes as JSON from a default API server.
+// watch asking for CBOR is answered JSON there, and that a router with the defaults reads its Routes
+// as JSON from a default API server.
 
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { KubeApiError, KubeClient } from '../../src/kube/client.ts';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultConfig } from '../../src/config.ts';
+import { KubeApiError, KubeClient, type KubeWatchStream } from '../../src/kube/client.ts';
 import { decodeCbor } from '../../src/kube/cbor-objects.ts';
+import { CborWatchEventDecoder } from '../../src/kube/cbor-watch-events.ts';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.ts';
-import { request } from '../support/http-client.ts';
+import { WatchEventDecoder, type WatchEvent } from '../../src/kube/watch-events.ts';
+import { silentLogger } from '../../src/log.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { KubernetesSource } from '../../src/sources/kubernetes.ts';
+import { ObjectStore } from '../../src/store.ts';
+import { eventually, request } from '../support/http-client.ts';
+import { startRecordingApiProxy, type RecordingApiProxy } from '../support/recording-api-proxy.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
 import { startRealCluster, type RealCluster } from '../support/real-apiserver.ts';
 
@@ -24,6 +40,9 @@ const COUNT = 24;
 let cluster: RealCluster;
 let client: KubeClient;
 let kubeconfig: string;
+/** The router's ServiceAccount, through the recording proxy (what it asks, what the server sends). */
+let proxy: RecordingApiProxy;
+let proxyKubeconfig: string;
 const routers: RouterProcess[] = [];
 
 /** Routes in the shapes they come in: TLS, weights, a port by number and by name, unicode, a status. */
@@ -58,12 +77,17 @@ test.before(async (t) => {
     conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: '2026-12-06T10:00:00Z' }],
   }] } }, { contentType: 'application/merge-patch+json' });
   client = new KubeClient(loadKubeConfig(cluster.adminKubeconfig));
-  ({ kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router'));
+  let token: string;
+  ({ kubeconfig, token } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-router'));
+  proxy = await startRecordingApiProxy(cluster.server, cluster.caCert);
+  proxyKubeconfig = path.join(cluster.dir, 'router-through-proxy.kubeconfig');
+  writeFileSync(proxyKubeconfig, proxy.kubeconfig(token), { mode: 0o600 });
 });
 
 test.after.always(async () => {
   for (const router of routers) await router.stop();
   await client?.close();
+  await proxy?.close();
   await cluster?.stop();
 });
 
@@ -105,9 +129,9 @@ test.serial('errors come back as CBOR Status and read as such', async (t) => {
   t.regex(err!.detail, /"missing" not found/);
 });
 
-function start(node: string, args: string[]): Promise<RouterProcess> {
+function start(node: string, args: string[], through = kubeconfig): Promise<RouterProcess> {
   return startRouter({
-    args: ['--kubeconfig', kubeconfig, '--update-status=false', ...args],
+    args: ['--kubeconfig', through, '--update-status=false', ...args],
     env: { POD_NAMESPACE: 'switchyard', ROUTER_LOG_LEVEL: 'info', NODE_NAME: node },
     timeoutMs: 120_000,
   }).then((router) => { routers.push(router); return router; });
@@ -143,4 +167,144 @@ test.serial('a router reading Routes by pages as CBOR (--watch-list=false) and o
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   t.pass();
+});
+
+/** Read a watch (JSON or CBOR, as answered) until `done` says so; its events. */
+async function readWatch(stream: KubeWatchStream, done: (events: WatchEvent[]) => boolean): Promise<WatchEvent[]> {
+  const events: WatchEvent[] = [];
+  try {
+    if (stream.encoding === 'json') {
+      const decoder = new WatchEventDecoder();
+      for await (const chunk of stream.body) {
+        for (const event of decoder.push(chunk)) events.push(event);
+        if (done(events)) break;
+      }
+    } else {
+      const decoder = new CborWatchEventDecoder();
+      for await (const chunk of stream.body) {
+        for (const event of decoder.push(chunk)) events.push(event);
+        if (done(events)) break;
+      }
+    }
+  } finally {
+    stream.close();
+  }
+  return events;
+}
+
+const endOfInitialEvents = (events: WatchEvent[]) =>
+  events.some((e) => e.type === 'BOOKMARK' && e.object?.metadata?.annotations?.['k8s.io/initial-events-end'] === 'true');
+const WATCH_LIST = { watch: 'true', allowWatchBookmarks: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' };
+const CBOR_AND_JSON = 'application/cbor, application/json';
+/** The proxy's record of the watches of Routes after `from`. */
+const routeWatches = (from: number, userAgent = '') => proxy.requests.slice(from)
+  .filter((r) => r.url.startsWith('/apis/route.openshift.io/v1/') && r.url.includes('watch=true') && r.userAgent.includes(userAgent));
+
+test.serial('watches as CBOR (application/cbor-seq): a watch-list\'s events as JSON has them, its end bookmark, live changes, and 410 Gone as an ERROR event', async (t) => {
+  t.timeout(120_000);
+  const through = new KubeClient(loadKubeConfig(proxyKubeconfig));
+  t.teardown(() => through.close());
+  const seen = proxy.requests.length;
+  const [json, cbor] = await Promise.all([
+    through.watch(ROUTES, WATCH_LIST).then((s) => { t.is(s.encoding, 'json'); return readWatch(s, endOfInitialEvents); }),
+    through.watch(ROUTES, WATCH_LIST, { cbor: true }).then((s) => { t.is(s.encoding, 'cbor', 'the gated server answers a watch CBOR'); return readWatch(s, endOfInitialEvents); }),
+  ]);
+  t.deepEqual(routeWatches(seen).map((r) => `${r.accept} -> ${r.status} ${r.contentType}`).sort(),
+    ['application/cbor, application/json -> 200 application/cbor-seq', 'application/json -> 200 application/json']);
+  const added = (events: WatchEvent[]) => events.filter((e) => e.type === 'ADDED').map((e) => e.object).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  t.true(added(cbor).length >= COUNT);
+  t.deepEqual(added(cbor), added(json), 'every field of every Route, as JSON has it');
+  const bookmark = cbor.at(-1)!;
+  t.is(bookmark.type, 'BOOKMARK');
+  t.regex(bookmark.object.metadata.resourceVersion, /^\d+$/);
+
+  // Changes after the bookmark's version, over a CBOR watch.
+  const watch = await through.watch('/apis/route.openshift.io/v1/namespaces/app/routes', { watch: 'true', resourceVersion: bookmark.object.metadata.resourceVersion }, { cbor: true });
+  t.is(watch.encoding, 'cbor');
+  const changes = readWatch(watch, (events) => events.some((e) => e.type === 'DELETED'));
+  await cluster.must('POST', '/apis/route.openshift.io/v1/namespaces/app/routes', route(70));
+  await cluster.must('PATCH', '/apis/route.openshift.io/v1/namespaces/app/routes/r2', { metadata: { labels: { edited: 'yes' } } }, { contentType: 'application/merge-patch+json' });
+  await cluster.must('DELETE', '/apis/route.openshift.io/v1/namespaces/app/routes/r70');
+  const events = await changes;
+  t.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED r70', 'MODIFIED r2', 'DELETED r70']);
+  t.deepEqual(events[0]!.object.spec, { ...route(70)['spec'] as object, wildcardPolicy: 'None' }, 'as sent, with the CRD\'s default');
+  t.deepEqual(events[1]!.object.metadata.labels, { shard: '0', edited: 'yes' });
+  t.is(events[0]!.object.metadata.annotations.note, 'ü ✓ 水 70');
+
+  // A version the watch cache no longer holds: 410 Gone, as a Status in an ERROR event of the CBOR stream.
+  const gone = await through.watch(ROUTES, { watch: 'true', resourceVersion: '1' }, { cbor: true });
+  t.is(gone.encoding, 'cbor');
+  const [error] = await readWatch(gone, (seen) => seen.length > 0);
+  t.is(error!.type, 'ERROR');
+  t.like(error!.object, { kind: 'Status', code: 410, reason: 'Expired' });
+});
+
+test.serial('routers reading Routes by CBOR watch-list (--watch-list=true, and auto) serve the same table as one reading JSON, and follow edits over the CBOR watch', async (t) => {
+  t.timeout(240_000);
+  const seen = proxy.requests.length;
+  const [streamed, auto, json] = await Promise.all([
+    start('cbor-watch-list', ['--watch-list=true'], proxyKubeconfig), start('cbor-auto', [], proxyKubeconfig), start('json-watch-list', ['--watch-list=true', '--kube-cbor=false'], proxyKubeconfig),
+  ]);
+  const count = (await client.request<RouteList>({ method: 'GET', path: ROUTES })).items.length;
+  const [a, b, c] = await Promise.all([servedTable(streamed), servedTable(auto), servedTable(json)]);
+  t.is(a.hosts.length, count);
+  t.deepEqual(b.hosts, a.hosts);
+  t.deepEqual(c.hosts, a.hosts);
+  for (const [router, node] of [[a, 'cbor-watch-list'], [b, 'cbor-auto']] as const) {
+    t.is(router.read['routes cbor'], count, `${node}: routes read as CBOR: ${JSON.stringify(router.read)}`);
+    t.false('routes json' in router.read);
+    const watches = routeWatches(seen, `; ${node})`);
+    t.true(watches.some((w) => w.url.includes('sendInitialEvents=true')), `${node}: the Routes by watch-list`);
+    t.deepEqual([...new Set(watches.map((w) => `${w.accept} -> ${w.contentType}`))], [`${CBOR_AND_JSON} -> application/cbor-seq`], `${node}: its Routes watches, seen by the proxy`);
+  }
+  t.is(c.read['routes json'], count);
+  t.false('routes cbor' in c.read);
+  t.deepEqual([...new Set(routeWatches(seen, '; json-watch-list)').map((w) => `${w.accept} -> ${w.contentType}`))], ['application/json -> application/json']);
+
+  // Live edits reach the routers over their CBOR watches: a Route added, one moved to another host, one deleted.
+  await cluster.must('POST', '/apis/route.openshift.io/v1/namespaces/app/routes', { ...route(91), spec: { host: 'fresh.apps.example.com', to: { kind: 'Service', name: 's4' }, port: { targetPort: 8080 } } });
+  await cluster.must('PATCH', '/apis/route.openshift.io/v1/namespaces/app/routes/r4', { spec: { host: 'moved.apps.example.com' } }, { contentType: 'application/merge-patch+json' });
+  await cluster.must('DELETE', '/apis/route.openshift.io/v1/namespaces/app/routes/r6');
+  const edited = (hosts: unknown[]) => {
+    const names = new Set(hosts.map((h: any) => h.host));
+    return names.has('fresh.apps.example.com') && names.has('moved.apps.example.com') && !names.has('r4.apps.example.com') && !names.has('r6.apps.example.com');
+  };
+  const after = await Promise.all([streamed, auto, json].map((router) => eventually(async () => {
+    const table = await servedTable(router);
+    return edited(table.hosts) ? table : undefined;
+  }, 30_000, 100)));
+  t.deepEqual(after[1]!.hosts, after[0]!.hosts);
+  t.deepEqual(after[2]!.hosts, after[0]!.hosts);
+  for (const table of after.slice(0, 2)) {
+    t.is(table!.read['routes cbor'], count + 3, 'the three events, read as CBOR');
+    t.false('routes json' in table!.read);
+  }
+});
+
+test.serial('a CBOR watch answered 410 Gone (an ERROR event): the router reads the state again and goes on watching', async (t) => {
+  t.timeout(120_000);
+  // The router's first watch of Routes asks for resourceVersion 1, long gone from the watch cache.
+  let watches = 0;
+  class GoneOnce extends KubeClient {
+    override watch(watchPath: string, query: Record<string, string | undefined>, options?: Parameters<KubeClient['watch']>[2]) {
+      if (watchPath === ROUTES && watches++ === 0) query = { ...query, resourceVersion: '1' };
+      return super.watch(watchPath, query, options);
+    }
+  }
+  const through = new GoneOnce(loadKubeConfig(proxyKubeconfig), { userAgent: 'switchyard-test (gone-once; test)' });
+  const store = new ObjectStore();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const source = new KubernetesSource({ config: { ...defaultConfig(), kubeconfig: proxyKubeconfig, watchList: 'list' }, store, logger: silentLogger, metrics, client: through });
+  t.teardown(async () => { await source.stop(); await through.close(); });
+  const seen = proxy.requests.length;
+  await source.start();
+  // The proxy notes a request when its answer's headers are in: wait for the fourth (the second watch's).
+  const routeRequests = () => proxy.requests.slice(seen).filter((r) => (r.url === ROUTES || r.url.startsWith(`${ROUTES}?`)) && r.userAgent.includes('gone-once'));
+  const asked = await eventually(() => { const requests = routeRequests(); return requests.length >= 4 ? requests : undefined; }, 20_000);
+  t.deepEqual(asked.map((r) => `${r.url.includes('watch=true') ? 'watch' : 'list'} ${r.contentType}`).slice(0, 4),
+    ['list application/cbor', 'watch application/cbor-seq', 'list application/cbor', 'watch application/cbor-seq'], 'the list read again after the 410 in the CBOR watch');
+  t.regex(asked[1]!.url, /resourceVersion=1(&|$)/);
+  await cluster.must('POST', '/apis/route.openshift.io/v1/namespaces/app/routes', route(92));
+  await eventually(() => store.has('Route', 'app/r92'), 20_000);
+  t.true(store.has('Route', 'app/r1'));
 });

@@ -5,6 +5,8 @@
 // protobuf Status and read as such. Routers reading protobuf (by the default reads — watch-list
 // for these kinds, paged lists for the Routes —, by watch-list only, by paged lists only) and one
 // reading JSON serve the same first table, and their metrics say which encoding they read.
+// This API server runs without the CBORServingAndStorage gate: a list or watch of Routes asking
+// for CBOR (as a router does by default) is answered JSON (test/real/kube-cbor.test.ts: with it).
 
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
@@ -122,19 +124,19 @@ function narrowed(kind: Kind, items: readonly unknown[]): Map<string, KubeObject
 async function readWatch(stream: KubeWatchStream, kind: Kind, done: (events: WatchEvent[]) => boolean): Promise<WatchEvent[]> {
   const events: WatchEvent[] = [];
   try {
-    if (stream.protobuf) {
+    if (stream.encoding === 'protobuf') {
       const decoder = new ProtobufWatchEventDecoder(kind);
       for await (const chunk of stream.body) {
         for (const event of decoder.push(chunk)) events.push(event);
         if (done(events)) break;
       }
-    } else {
+    } else if (stream.encoding === 'json') {
       const decoder = new WatchEventDecoder();
       for await (const chunk of stream.body) {
         for (const event of decoder.push(chunk)) events.push(event);
         if (done(events)) break;
       }
-    }
+    } else throw new Error(`a watch answered as ${stream.encoding}, not asked for`);
   } finally {
     stream.close();
   }
@@ -191,7 +193,7 @@ test.serial('watch-list and watch events: protobuf and JSON give the same object
     const [json, protobuf] = await Promise.all([
       client.watch(path, query).then((s) => readWatch(s, kind, endOfInitialEvents)),
       client.watch(path, query, { protobuf: true }).then((s) => {
-        t.true(s.protobuf, `${kind}: the watch is protobuf`);
+        t.is(s.encoding, 'protobuf', `${kind}: the watch is protobuf`);
         return readWatch(s, kind, endOfInitialEvents);
       }),
     ]);
@@ -213,6 +215,21 @@ test.serial('watch-list and watch events: protobuf and JSON give the same object
   t.deepEqual(seen.map((e) => `${e.type} ${e.object.metadata.name}`), ['MODIFIED s1', 'DELETED s2']);
   t.deepEqual(seen[0]!.object.metadata.labels, { edited: 'yes' });
   t.deepEqual(seen[0]!.object.spec.ports, [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'web' }]);
+});
+
+test.serial('without the CBORServingAndStorage gate a watch-list of Routes asking for CBOR is answered JSON, the same events', async (t) => {
+  const path = '/apis/route.openshift.io/v1/routes';
+  const query = { watch: 'true', allowWatchBookmarks: 'true', sendInitialEvents: 'true', resourceVersionMatch: 'NotOlderThan' };
+  const [json, asked] = await Promise.all([
+    client.watch(path, query).then((s) => readWatch(s, 'Route', endOfInitialEvents)),
+    client.watch(path, query, { cbor: true }).then((s) => {
+      t.is(s.encoding, 'json', 'CBOR asked for, JSON answered');
+      return readWatch(s, 'Route', endOfInitialEvents);
+    }),
+  ]);
+  const objects = (events: WatchEvent[]) => narrowed('Route', events.filter((e) => e.type === 'ADDED').map((e) => e.object));
+  t.is(objects(asked).size, ROUTES);
+  t.deepEqual(objects(asked), objects(json));
 });
 
 test.serial('errors come back as protobuf Status and read as such', async (t) => {
@@ -284,5 +301,6 @@ test.serial('routers reading protobuf (the default reads, watch-list, paged list
     t.false(`services ${encoding === 'json' ? 'protobuf' : 'json'}` in router.read, 'and nothing the other way');
     t.true((router.read[`ingresses ${encoding}`] ?? 0) >= 3, `ingresses read as ${encoding}`);
     t.true((router.read['routes json'] ?? 0) >= ROUTES, 'routes (a custom resource) read as JSON');
+    t.false('routes cbor' in router.read, 'CBOR asked for (but by the JSON router), JSON answered');
   }
 });

@@ -67,6 +67,7 @@ test('isCbor reads the Content-Type', (t) => {
   t.true(isCbor('application/cbor'));
   t.true(isCbor('application/cbor; charset=binary'));
   t.false(isCbor('application/json'));
-  t.false(isCbor('application/cbor-seq'));
+  t.true(isCbor('application/cbor-seq'), 'a watch\'s answer (RFC 8742)');
+  t.false(isCbor('application/cbor-seqx'));
   t.false(isCbor(undefined));
 });

@@ -145,7 +145,7 @@ test('attachment reasons, attachedRoutes and observedGeneration', (t) => {
 test('GatewayClass of another controller: no status, its Gateways and routes are ignored', (t) => {
   const s = setup([gatewayClass('theirs', 'example.com/x'), gateway('infra', 'g', [{ name: 'http', protocol: 'HTTP', port: 80 }], 'theirs'),
     httpRoute('infra', 'r', { parentRefs: [{ name: 'g' }], hostnames: ['t.test'], rules: [rule({})] })]);
-  t.deepEqual(s.status(), { classes: [], gateways: [], routes: [], policies: [] });
+  t.deepEqual(s.status(), { classes: [], gateways: [], routes: [], policies: [], listenerSets: [] });
   t.is(s.match('t.test', '/'), null);
 });
 

@@ -36,10 +36,12 @@ test('Gateway status: addresses, conditions and listeners with their own conditi
     namespace: 'infra', name: 'gw', generation: 2, addresses: [{ type: 'Hostname', value: 'router.example.com' }],
     conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: '' }],
     listeners: [{ name: 'http', supportedKinds: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }], attachedRoutes: 3, conditions: [{ type: 'Programmed', status: 'True', reason: 'Programmed', message: '' }] }],
+    attachedListenerSets: 1,
   };
   const out = gatewayStatus(data, { listeners: [{ name: 'http', conditions: [{ type: 'Programmed', status: 'True', lastTransitionTime: 'old' }] }] }, 'now') as any;
   t.deepEqual(out.addresses, data.addresses);
   t.like(out.conditions[0], { observedGeneration: 2, lastTransitionTime: 'now' });
   t.like(out.listeners[0], { name: 'http', attachedRoutes: 3 });
   t.is(out.listeners[0].conditions[0].lastTransitionTime, 'old');
+  t.is(out.attachedListenerSets, 1);
 });
