@@ -3,7 +3,7 @@
 // entry points they become, attachment (sectionName, port, every TCP listener, allowedRoutes,
 // NotAllowedByListeners through an HTTP listener), backendRefs (BackendNotFound, RefNotPermitted,
 // InvalidKind, weights), the stream lookup (the oldest route of the listener), and the features
-// claimed.
+// claimed; and a TCP listener added by a ListenerSet.
 import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -181,4 +181,22 @@ test('backendRefs: BackendNotFound, RefNotPermitted until a ReferenceGrant names
   t.deepEqual(s.table.matchStream('', s.entry(7001)!)!.services.map((svc) => svc.name), ['other/remote']);
   s.remove('ReferenceGrant', 'other/g');
   t.like(s.condition('xns', 'ResolvedRefs'), { status: 'False', reason: 'RefNotPermitted' });
+});
+
+test('a TCP listener a ListenerSet adds to the Gateway serves the TCPRoutes attached to the ListenerSet', (t) => {
+  const g = gateway('gw', [tcp('own', 7100)]);
+  g.spec.allowedListeners = { namespaces: { from: 'All' } };
+  const set: KubeObject = {
+    apiVersion: `${GW}/v1`, kind: 'ListenerSet', metadata: { name: 'extra', namespace: 'apps', generation: 1 },
+    spec: { parentRef: { name: 'gw', namespace: 'infra' }, listeners: [tcp('db', 7101)] },
+  };
+  const s = setup([...base(), g, set,
+    tcpRoute('apps', 'via-set', { parentRefs: [{ group: GW, kind: 'ListenerSet', name: 'extra', sectionName: 'db' }] }),
+    tcpRoute('apps', 'via-gateway', { parentRefs: [{ name: 'gw', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'svc2', port: 5432 }] }] }),
+  ]);
+  t.like(s.condition('via-set', 'Accepted'), { status: 'True' });
+  t.is(s.stream(7101), 'TCPRoute/apps/via-set/0/tcp@*');
+  // A parentRef to the Gateway reaches its own listener only.
+  t.is(s.stream(7100), 'TCPRoute/apps/via-gateway/0/tcp@*');
+  t.like(s.entry(7101), { address: '192.0.2.10', protocol: 'TCP' });
 });
