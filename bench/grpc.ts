@@ -6,10 +6,16 @@
 // per-request log. Interleaved rounds, median. Prints one Markdown table; asserts nothing.
 //
 // Env: BENCH_DURATION (s per measurement, default 5), BENCH_ROUNDS (default 3),
-// BENCH_GRPC_LOAD (h2load -c/-m, default "10/10").
+// BENCH_GRPC_LOAD (h2load -c/-m, default "10/10"), BENCH_CLI (the build to measure, default this
+// one's dist/cli.js), BENCH_BASE (another build's dist/cli.js, measured in the same interleaved
+// rounds — a before/after of the HTTP/2 upstream path; its row adds CPU per call as a paired
+// ratio to it, the two runs of a round back to back), BENCH_NGINX=0 (no nginx peer),
+// BENCH_CALLGRIND=1 (the switchyard peers run under valgrind's callgrind: k instructions per call
+// instead of CPU seconds, counters zeroed after the warm-up and dumped after each run of
+// BENCH_REQUESTS calls, default 5000 — a figure the machine's load does not move; no nginx).
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +28,8 @@ const root = path.resolve(here, '..');
 const duration = Number(process.env.BENCH_DURATION ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const [clients, streams] = (process.env.BENCH_GRPC_LOAD ?? '10/10').split('/').map(Number) as [number, number];
+const callgrind = process.env.BENCH_CALLGRIND === '1';
+const callgrindRequests = Number(process.env.BENCH_REQUESTS ?? 5000);
 const HOST = 'grpc.bench.local';
 const PATH = '/bench.Echo/Unary';
 
@@ -35,6 +43,17 @@ function cpuOf(pid: number): number {
   return cpuSeconds(pid) + childPids(pid).reduce((sum, child) => sum + cpuSeconds(child), 0);
 }
 
+/** Under callgrind: the instructions since the last zeroing (dumped now, then zeroed). */
+function instructionsOf(pid: number, dir: string): number {
+  const before = new Set(readdirSync(dir));
+  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
+  const file = readdirSync(dir).find((f) => f.startsWith(`cg.${pid}`) && !before.has(f));
+  if (file === undefined) throw new Error('callgrind wrote no dump');
+  const m = /^(?:summary|totals):\s+(\d+)/m.exec(readFileSync(path.join(dir, file), 'utf8'));
+  if (m === null) throw new Error(`no totals in ${file}`);
+  return Number(m[1]);
+}
+
 function median(xs: number[]): number {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
@@ -45,7 +64,7 @@ function load(port: number, dir: string): { rps: number; p99: number; requests: 
   const body = path.join(dir, 'request.bin');
   const log = path.join(dir, `h2load-${port}.log`);
   const out = spawnSync('h2load', [
-    '-c', String(clients), '-m', String(streams), '-D', String(duration), '-d', body,
+    '-c', String(clients), '-m', String(streams), ...(callgrind ? ['-n', String(callgrindRequests)] : ['-D', String(duration)]), '-d', body,
     '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${HOST}`, `--log-file=${log}`,
     `http://127.0.0.1:${port}${PATH}`,
   ], { encoding: 'utf8' }).stdout;
@@ -57,7 +76,7 @@ function load(port: number, dir: string): { rps: number; p99: number; requests: 
   return { rps, p99, requests: ok };
 }
 
-async function startSwitchyard(dir: string, backend: number): Promise<Peer> {
+async function startSwitchyard(dir: string, backend: number, name = 'switchyard', cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js')): Promise<Peer> {
   const file = path.join(dir, 'routes.yaml');
   writeFileSync(file, `apiVersion: v1
 kind: Service
@@ -77,12 +96,15 @@ metadata: { name: grpc, namespace: default }
 spec: { host: ${HOST}, to: { kind: Service, name: grpc } }
 `);
   const port = await freePort();
-  const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli.js');
-  const child = spawn(process.execPath, [cli, 'run', '--file', file, '--workers', '0', '--bind', '127.0.0.1', '--http-port', String(port), '--https-port', '0', '--admin-port', '0'],
-    { stdio: 'ignore', env: { ...process.env, ROUTER_LOG_LEVEL: 'warn' } });
+  const args = [cli, 'run', '--file', file, '--workers', '0', '--bind', '127.0.0.1', '--http-port', String(port), '--https-port', '0', '--admin-port', '0'];
+  const valgrind = ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.%p`, `--log-file=${dir}/valgrind-${name.replace(/\W/g, '-')}.log`, '--dump-instr=no', '--collect-jumps=no'];
+  const child = callgrind
+    ? spawn('valgrind', [...valgrind, process.execPath, ...args], { stdio: 'ignore', env: { ...process.env, ROUTER_LOG_LEVEL: 'warn' } })
+    : spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, ROUTER_LOG_LEVEL: 'warn' } });
   children.push(child);
-  await waitForPort(port);
-  return { name: 'switchyard', port, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+  // A loaded machine (or valgrind) starts the router slower than 5 s.
+  await waitForPort(port, callgrind ? 6000 : 1200);
+  return { name, port, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 
 async function startNginx(dir: string, backend: number): Promise<Peer> {
@@ -117,32 +139,43 @@ export async function benchGrpc(): Promise<void> {
   const backend = await startJsonLine(process.execPath, [path.join(here, 'peers', 'grpc-backend.ts')], (l) => typeof l.port === 'number');
   const backendPort = backend.line.port as number;
   const peers: Peer[] = [await startSwitchyard(dir, backendPort)];
-  if (has('nginx', '-v')) peers.push(await startNginx(dir, backendPort));
+  const base = process.env.BENCH_BASE;
+  if (base) peers.push(await startSwitchyard(dir, backendPort, 'switchyard base', path.resolve(base)));
+  if (has('nginx', '-v') && process.env.BENCH_NGINX !== '0' && !callgrind) peers.push(await startNginx(dir, backendPort));
   const results = new Map<string, Round[]>(peers.map((p) => [p.name, []]));
   for (const p of peers) load(p.port, dir); // warm-up (JIT, upstream connections)
+  if (callgrind) for (const p of peers) execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
+  // Under callgrind the "CPU" of a run is its instructions / 1000 per call × 100k: k instructions per call.
+  const counter = (pid: number): number => (callgrind ? instructionsOf(pid, dir) / 1000 : cpuOf(pid));
   for (let round = 0; round < rounds; round++) {
-    for (const p of peers) {
-      const cpu0 = cpuOf(p.pid);
+    // Alternate the order each round: no peer always runs right after the same other.
+    for (const p of round % 2 === 0 ? peers : [...peers].reverse()) {
+      const cpu0 = callgrind ? 0 : counter(p.pid);
       const r = load(p.port, dir);
-      const cpu = cpuOf(p.pid) - cpu0;
-      results.get(p.name)!.push({ rps: r.rps, p99: r.p99, cpuPer100k: r.requests > 0 ? (cpu / r.requests) * 100_000 : NaN });
+      const cpu = counter(p.pid) - cpu0;
+      results.get(p.name)!.push({ rps: r.rps, p99: r.p99, cpuPer100k: r.requests > 0 ? (callgrind ? cpu / r.requests : (cpu / r.requests) * 100_000) : NaN });
       console.error(`gRPC round ${round + 1}: ${p.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(2)} ms`);
     }
   }
   for (const p of peers) p.stop();
   backend.child.kill('SIGTERM');
+  const first = results.get(peers[0]!.name)!;
   const summary = peers.map((p) => {
     const rs = results.get(p.name)!;
-    return { name: p.name, rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), cpuPer100k: median(rs.map((r) => r.cpuPer100k)) };
+    // CPU per call over this build's in the same round (the two runs back to back).
+    const paired = median(rs.map((r, i) => r.cpuPer100k / first[i]!.cpuPer100k));
+    return { name: p.name, rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), cpuPer100k: median(rs.map((r) => r.cpuPer100k)), paired };
   });
   const anchor = summary.find((s) => s.name === 'nginx');
   const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
   const ratio = (x: number, base: number | undefined): string => (base !== undefined && Number.isFinite(x) && Number.isFinite(base) && base > 0 ? (x / base).toFixed(2) : '–');
   console.log(`\ngRPC unary (h2c client → proxy → h2c backend, a Node http2 server answering one message): h2load -c${clients} -m${streams}, ${duration} s per measurement, median of ${rounds} interleaved rounds; loadavg at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log('| peer | req/s | × nginx | p99 (ms) | × nginx p99 | CPU s / 100k calls |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  const label = (name: string): string => (name === 'nginx' ? 'nginx 1 worker, grpc_pass' : name === 'switchyard' ? 'switchyard one process' : `${name} (${base}), one process`);
+  const unit = callgrind ? `k instructions / call (callgrind, ${callgrindRequests} calls per run)` : 'CPU s / 100k calls';
+  console.log(`| peer | req/s | × nginx | p99 (ms) | × nginx p99 | ${unit} |${base ? ` ${callgrind ? 'instructions' : 'CPU'} × switchyard (paired) |` : ''}`);
+  console.log(`|---|---:|---:|---:|---:|---:|${base ? '---:|' : ''}`);
   for (const s of summary) {
-    console.log(`| ${s.name === 'nginx' ? 'nginx 1 worker, grpc_pass' : 'switchyard one process'} | ${f(s.rps)} | ${ratio(s.rps, anchor?.rps)} | ${f(s.p99, 2)} | ${ratio(s.p99, anchor?.p99)} | ${f(s.cpuPer100k, 2)} |`);
+    console.log(`| ${label(s.name)} | ${f(s.rps)} | ${ratio(s.rps, anchor?.rps)} | ${f(s.p99, 2)} | ${ratio(s.p99, anchor?.p99)} | ${f(s.cpuPer100k, 2)} |${base ? ` ${f(s.paired, 3)} |` : ''}`);
   }
   if (anchor === undefined) console.log('\nnginx not installed: no anchor (apt-get install -y nginx); Envoy is not packaged in Debian.');
   mkdirSync(path.join(here, 'results'), { recursive: true });

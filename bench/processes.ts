@@ -26,9 +26,9 @@ export function startJsonLine(cmd: string, args: string[], match: (l: Record<str
   });
 }
 
-/** Resolve once something accepts connections on 127.0.0.1:port (5 s at most). */
-export async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+/** Resolve once something accepts connections on 127.0.0.1:port (`attempts` × 50 ms: 5 s at most by default). */
+export async function waitForPort(port: number, attempts = 100): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
       s.on('error', () => resolve(false));
