@@ -92,6 +92,7 @@ export class Metrics {
   readonly kubeConnections: Counter;
   readonly kubeObjectsRead: Counter<'resource' | 'encoding'>;
   readonly tlsHandshakes: Counter<'result'>;
+  readonly tcpConnections: Counter<'result'>;
   readonly tunnelsActive: Gauge<'kind'>;
   readonly connectionsActive: Gauge<'listener'>;
   readonly endpointsSkipped: Gauge<'route' | 'reason'>;
@@ -131,7 +132,7 @@ export class Metrics {
     });
     this.registry.registerMetric(this.requestDuration);
     this.upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Failed upstream attempts, by route and reason', labelNames: ['route', 'reason'], registers });
-    this.passthroughConnections = new Counter({ name: 'switchyard_passthrough_connections_total', help: 'TLS passthrough connections, by route and outcome (forwarded, answered: refused by a policy, error, client-closed)', labelNames: ['route', 'outcome'], registers });
+    this.passthroughConnections = new Counter({ name: 'switchyard_passthrough_connections_total', help: 'Streams piped to an endpoint (TLS passthrough, TLSRoute and TCPRoute streams), by route and outcome (forwarded, answered: refused by a policy or an invalid backend, error, client-closed)', labelNames: ['route', 'outcome'], registers });
     this.grpcResponses = new Counter({ name: 'switchyard_grpc_responses_total', help: 'gRPC calls ended, by route and gRPC status (the backend\'s, or the router\'s own answer)', labelNames: ['route', 'grpc_code'], registers });
     this.endpointUp = new ComputedGauge({ name: 'switchyard_endpoint_up', help: '1 when the endpoint can take requests (healthy, not ejected)', labelNames: ['route', 'endpoint'], registers });
     this.routes = new Gauge({ name: 'switchyard_routes', help: 'Routes and Ingresses considered by this router, by admission state', labelNames: ['state'], registers });
@@ -147,7 +148,8 @@ export class Metrics {
     this.kubeConnections = new Counter({ name: 'switchyard_kube_connections_total', help: 'Connections opened to the Kubernetes API server (HTTP/2: one, unless its stream limit is reached)', registers });
     this.kubeObjectsRead = new Counter({ name: 'switchyard_kube_objects_read_total', help: 'Objects read from the Kubernetes API server (list items and watch events), by resource and the encoding the server sent (protobuf, cbor or json)', labelNames: ['resource', 'encoding'], registers });
     this.tlsHandshakes = new Counter({ name: 'switchyard_tls_handshakes_total', help: 'TLS handshakes on the HTTPS port, by result', labelNames: ['result'], registers });
-    this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough)', labelNames: ['kind'], registers });
+    this.tcpConnections = new Counter({ name: 'switchyard_tcp_connections_total', help: 'Connections to Gateway TCP listeners, by result (routed to a TCPRoute; no_route: reset, none is attached)', labelNames: ['result'], registers });
+    this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough, TCPRoute streams)', labelNames: ['kind'], registers });
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
     this.endpointsSkipped = new Gauge({ name: 'switchyard_endpoints_skipped', help: 'Endpoints left out of a route, by reason (e.g. missing target-port annotation)', labelNames: ['route', 'reason'], registers });
     this.statusWrites = new Counter({ name: 'switchyard_status_writes_total', help: 'Route/Ingress status writes, by kind and result', labelNames: ['kind', 'result'], registers });

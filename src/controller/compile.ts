@@ -84,6 +84,9 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     const mirrors = c.gateway.rule.mirrors;
     if (mirrors !== undefined) route.gateway.mirrors = mirrors.map((m) => compileMirror(m, store, deps, diag, c.gateway!.backendClientCertificate));
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
+    // A TCPRoute's streams live long: power-of-two-choices would send new ones to the backend
+    // holding fewer, bending the split its weights ask for. Smooth weighted round robin keeps it.
+    if (c.kind === 'TCPRoute') route.policy.balance = 'roundrobin';
     // timeouts.backendRequest bounds each attempt when it is tighter than the server timeout
     // (RouteRuntime.attemptTimeoutMs); the route's other bounds keep the server timeout.
     const backendMs = c.gateway.rule.backendTimeoutMs;

@@ -251,7 +251,7 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
     result.gateways.get(gatewayKey)!.attachedListenerSets = state.listenerSets.filter((set) => set.accepted).length;
   }
   // Oldest first: where an HTTPRoute and a GRPCRoute want the same hostnames on a listener, the older keeps them.
-  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute')].sort(compareRouteAge);
+  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute'), ...store.list('TCPRoute')].sort(compareRouteAge);
   const claims = new ListenerClaims();
   for (const route of routes) evaluateRoute(route, gateways, listenerSets, store, grants, claims, result, policies);
   result.policies = policies.statuses();
@@ -282,7 +282,7 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
         const id = `${address}|${l.port}`;
         let point = points.get(id);
         // One Gateway per address, one validation per port of it (frontend-validation.ts).
-        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS' | 'TLS', listeners: [], clientValidation: l.clientValidation }));
+        if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as GatewayEntryPoint['protocol'], listeners: [], clientValidation: l.clientValidation }));
         point.listeners.push({ key: l.key, hostname: l.hostname, certificate: l.certificate });
       }
     }
@@ -298,14 +298,15 @@ function evaluateRoute(
   const kind = route.kind;
   const namespace = route.metadata.namespace ?? 'default';
   const ownerKey = `${kind}/${namespace}/${route.metadata.name}`;
-  const hostnames = (route.spec?.hostnames ?? []).map(normalizeHostname);
+  // A TCPRoute has no hostnames: its TCP listener (no hostname either) alone chooses it.
+  const hostnames = route.kind === 'TCPRoute' ? [] : (route.spec?.hostnames ?? []).map(normalizeHostname);
   const usedPolicies = new Set<string>();
   const inputs = {
     grants, service: (key: string) => store.get('Service', key),
     backendTls: (ns: string, service: string, port: number) => policies.forBackend(ns, service, port, usedPolicies),
   };
   const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs)
-    : route.kind === 'TLSRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
+    : route.kind === 'TLSRoute' || route.kind === 'TCPRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
   const invalidHostname = hostnames.find((h) => !validHostname(h));
   const toAttach = {
     kind, namespace, name: route.metadata.name, hostnames,
@@ -343,6 +344,10 @@ function evaluateRoute(
   if (attachments.hosts.size === 0 && attachments.terminated.size === 0) return;
   if (route.kind === 'TLSRoute') {
     result.candidates.set(ownerKey, streamCandidates(route, ownerKey, rules.rules, attachments));
+    return;
+  }
+  if (route.kind === 'TCPRoute') {
+    result.candidates.set(ownerKey, tcpCandidates(route, ownerKey, rules.rules, attachments));
     return;
   }
   const candidates: RouteCandidate[] = [];
@@ -393,6 +398,27 @@ function streamCandidates(route: GatewayRoute, ownerKey: string, rules: readonly
     }
   }
   return candidates;
+}
+
+/**
+ * A TCPRoute's candidates: one per rule, without host (HOSTLESS_HOST_KEY), reached through the
+ * TCP listeners it is attached to (on Gateways' own addresses: TCP listeners exist only there),
+ * keyed `TCPRoute/ns/name/<rule>/tcp@*`. Where several TCPRoutes attach to one listener, the
+ * table's precedence (oldest first) gives its streams to the oldest.
+ */
+function tcpCandidates(route: GatewayRoute, ownerKey: string, rules: readonly RuleData[], attachments: HostAttachments): RouteCandidate[] {
+  const attachment = attachments.hosts.get('');
+  if (attachment === undefined || attachment.listeners.length === 0) return [];
+  const namespace = route.metadata.namespace ?? 'default';
+  return rules.map((rule) => ({
+    key: `${ownerKey}/${rule.index}/tcp@*`,
+    ownerKey, kind: 'TCPRoute', namespace, name: route.metadata.name, owner: route,
+    host: '', wildcard: false, wildcardPolicy: 'None', path: '', match: 'prefix', backends: rule.backends, annotations: {},
+    gateway: {
+      rule, match: rule.matches[0]!, matchIndex: 0, http: false, https: false, listeners: attachment.listeners,
+      viaHttp: false, viaHttps: false, certificate: null,
+    },
+  }));
 }
 
 /** Oldest first (creationTimestamp), for match precedence across routes; files without one sort last. */

@@ -12,6 +12,9 @@
 // another namespace only with a ReferenceGrant. HTTPS listeners check client certificates as
 // spec.tls.frontend says (frontend-validation.ts), on Gateways with an address of their own only:
 // on the shared HTTPS port a connection's SNI need not name the host its requests go to.
+// TCP listeners take TCPRoutes, on Gateways with an address of their own only (a port each; on
+// the router's shared ports a TCP listener is UnsupportedProtocol). They name no hostname and no
+// TLS (the CRD refuses both; a file may not): such a listener is UnsupportedValue.
 
 import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayRouteKind, type Listener } from '../objects/gateway-types.ts';
@@ -76,6 +79,8 @@ export function listenerConflict(a: Listener, b: Listener, what = `listener ${b.
   if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
     return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` };
   }
+  // TCP listeners are told apart by port alone (a hostname means nothing to them).
+  if (a.protocol === 'TCP') return { reason: 'HostnameConflict', message: `${what} is a TCP listener on the same port` };
   if (key(a) === key(b)) return { reason: 'HostnameConflict', message: `${what} has the same port, protocol and hostname` };
   return null;
 }
@@ -145,12 +150,13 @@ export function evaluateListenerList(
     let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
     // Kinds: HTTPRoute, and GRPCRoute while HTTP/2 from clients is on (a gRPC client needs h2
     // on HTTPS listeners and h2c on HTTP ones); allowedRoutes.kinds may narrow them.
-    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else.
+    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else; TCP listeners: TCPRoutes.
     const tls = l.protocol === 'TLS';
+    const tcp = l.protocol === 'TCP';
     if (tls) state.tlsMode = l.tls?.mode ?? 'Terminate';
-    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
+    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : tcp ? ['TCPRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
     const kinds = l.allowedRoutes?.kinds;
-    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS' || tls) {
+    if (l.protocol === 'HTTP' || l.protocol === 'HTTPS' || tls || tcp) {
       if (kinds === undefined || kinds.length === 0) {
         state.kinds = served;
       } else {
@@ -167,8 +173,12 @@ export function evaluateListenerList(
     // A conflict first: the listener is not served whatever else it asks for.
     if (conflict) {
       accepted = condition('Accepted', false, conflict.reason, conflict.message);
-    } else if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && !tls) {
-      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS and TLS are)`);
+    } else if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && !tls && !tcp) {
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS, TLS and TCP are)`);
+    } else if (tcp && inputs.ports !== null) {
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', 'TCP listeners need a Gateway address of their own (--gateway-addresses): the router\'s shared ports serve HTTP and HTTPS');
+    } else if (tcp && ((l.hostname !== undefined && l.hostname !== '') || l.tls !== undefined)) {
+      accepted = condition('Accepted', false, 'UnsupportedValue', 'a TCP listener takes neither a hostname nor tls');
     } else if (l.hostname !== undefined && l.hostname !== '' && !validHostname(state.hostname)) {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'hostname is not a valid DNS name or wildcard');
     } else if (inputs.ports !== null && l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {

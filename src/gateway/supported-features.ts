@@ -26,6 +26,8 @@ export const ADDRESS_POOL_FEATURES = [
   // Client certificates are checked per Gateway port: on the shared HTTPS port a connection's SNI
   // need not name the host its requests go to (src/gateway/frontend-validation.ts).
   'GatewayFrontendClientCertificateValidation', 'GatewayFrontendClientCertificateValidationInsecureFallback',
+  // GATEWAY-TCP (core): TCP listeners need a port each, so an address of their Gateway's own.
+  'TCPRoute',
 ] as const;
 
 /** Extended features served on the router's shared ports as well (`npm run conformance:gateway -- --shared-ports` checks them). */

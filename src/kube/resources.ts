@@ -20,6 +20,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   HTTPRoute: 'httproutes',
   GRPCRoute: 'grpcroutes',
   TLSRoute: 'tlsroutes',
+  TCPRoute: 'tcproutes',
   ReferenceGrant: 'referencegrants',
   BackendTLSPolicy: 'backendtlspolicies',
   ListenerSet: 'listenersets',

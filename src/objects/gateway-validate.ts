@@ -279,6 +279,11 @@ export function checkTLSRoute(doc: Fields): void {
   });
 }
 
+/** TCPRoute: a TLSRoute without hostnames (its rule's backendRefs, no filters). */
+export function checkTCPRoute(doc: Fields): void {
+  checkTLSRoute(doc);
+}
+
 export function checkReferenceGrant(doc: Fields): void {
   const spec = object(doc.spec, 'spec', true)!;
   eachObject(spec.from, 'spec.from', (e, f) => {

@@ -307,6 +307,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   HTTPRoute: specAndStatus,
   GRPCRoute: specAndStatus,
   TLSRoute: specAndStatus,
+  TCPRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
   BackendTLSPolicy: specAndStatus,
   ListenerSet: specAndStatus,

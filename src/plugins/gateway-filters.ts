@@ -78,7 +78,7 @@ class GatewayInvalidBackends {
   }
 }
 
-/** A TLSRoute's streams: the same share, refused at the connection (there is no request to answer). */
+/** A TLSRoute's or TCPRoute's streams: the same share, refused at the connection (there is no request to answer). */
 class GatewayInvalidStreams {
   readonly #share: number;
   constructor(share: number) {
@@ -100,9 +100,9 @@ export const gatewayInvalidBackendsPolicy = builtinPolicy({
   plugin: gatewayInvalidBackendsPlugin,
   position: 'guard',
   // A redirect answers every request: the share does not apply then.
-  fromRoute: ({ gateway, kind }) => {
+  fromRoute: ({ gateway }) => {
     if (gateway === undefined || gateway.redirect !== null || gateway.invalidShare <= 0) return null;
-    return kind === 'TLSRoute' ? { share: gateway.invalidShare, stream: true } : { share: gateway.invalidShare };
+    return gateway.stream !== undefined ? { share: gateway.invalidShare, stream: true } : { share: gateway.invalidShare };
   },
 });
 

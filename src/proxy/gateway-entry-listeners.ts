@@ -10,6 +10,9 @@
 // (whatever the SNI: a connection may ask for any of its hosts). A TLS entry point reads each connection's
 // ClientHello (client-hello-reader.ts) and hands the stream, with the server name it names, to
 // the TLSRoute of the listener that name selects (RouteTable.matchStream with the entry point).
+// A TCP entry point (one TCP listener) hands each connection, as it is accepted, to the oldest
+// TCPRoute attached to its listener; its sockets allow half-open connections (a client's FIN
+// is passed on and the answer may still come back).
 //
 // A socket that cannot be bound (an address the node does not hold yet: a VIP that moves to this
 // node later) is retried every few seconds, with a log line, until it binds or is no longer wanted.
@@ -36,6 +39,8 @@ export interface GatewayEntryHandoff {
    * socket paused): to the TLSRoute `serverName` selects there ('' when it names none), or closed.
    */
   stream(socket: net.Socket, buffered: Buffer, serverName: string, entry: GatewayEntryPoint): void;
+  /** A connection of a TCP entry point, just accepted: to the TCPRoute of its listener, or reset. */
+  tcp(socket: net.Socket, entry: GatewayEntryPoint): void;
   /** A TLS entry point accepted a connection (before its ClientHello): counted for the drain from now on. */
   streamAccepted(socket: net.Socket): void;
   /** A TLS entry point's connection without a usable ClientHello: counted by why (then closed). */
@@ -92,7 +97,7 @@ class BoundEntry implements GatewayEntrySocket {
   retry: NodeJS.Timeout | null = null;
   constructor(entry: GatewayEntryPoint) {
     this.entry = entry;
-    this.server = net.createServer({ noDelay: true });
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: entry.protocol === 'TCP' });
   }
 }
 
@@ -142,6 +147,10 @@ export class GatewayEntryListeners {
       if (point.protocol === 'TLS') fresh.streams = new StreamDispatch(fresh, this.#handoff, this.#logger);
       fresh.server.on('connection', (socket: net.Socket) => {
         markGatewayEntry(socket, fresh);
+        if (fresh.entry.protocol === 'TCP') {
+          this.#handoff.tcp(socket, fresh.entry);
+          return;
+        }
         if (fresh.streams !== null) {
           this.#handoff.streamAccepted(socket);
           new ClientHelloReader(fresh.streams, socket, this.#handoff.helloTimeoutMs);

@@ -80,7 +80,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
   readonly #deps: RuntimeDeps;
   readonly #http1: Http1Forwarder;
   readonly #tunnels = new Set<Tunnel>();
-  readonly #tunnelGauges: Record<'websocket' | 'upgrade' | 'passthrough', Gauge.Internal<'kind'>>;
+  readonly #tunnelGauges: Record<'websocket' | 'upgrade' | 'passthrough' | 'tcp', Gauge.Internal<'kind'>>;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   /** PEM bundle for reencrypt routes without their own destination CA (set by the CLI). */
@@ -107,7 +107,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     this.mirrors = new RequestMirrors(this.#http1, metrics, { maxInFlight: config.maxMirrorsInFlight ?? 256, random: seed > 0 ? seededRandom(seed) : Math.random });
     this.#deps = { registry: this.registry, metrics, logger, plugins, failures: this.failures, compression, limits: shared.limits, mirrors: true };
     const t = metrics.tunnelsActive;
-    this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough') };
+    this.#tunnelGauges = { websocket: t.labels('websocket'), upgrade: t.labels('upgrade'), passthrough: t.labels('passthrough'), tcp: t.labels('tcp') };
     this.table = new RouteTable<RouteRuntime>(
       (route, previous) => this.#build(route, previous),
       (runtime) => this.#dispose(runtime),
@@ -263,7 +263,7 @@ export class RouterProxy implements ExchangeHost, PassthroughHost, PassthroughHa
     }
   }
 
-  tunnelGauge(kind: 'websocket' | 'upgrade' | 'passthrough'): Gauge.Internal<'kind'> {
+  tunnelGauge(kind: 'websocket' | 'upgrade' | 'passthrough' | 'tcp'): Gauge.Internal<'kind'> {
     return this.#tunnelGauges[kind];
   }
 

@@ -60,6 +60,9 @@ export interface DrainDeadlines {
 
 export interface DrainResult { cutConnections: number; cutTunnels: number }
 
+/** A TCP stream's first bytes: none are read before its route is known. */
+const NOTHING_READ = Buffer.alloc(0);
+
 /** Listen options of every proxy listener: bound by this process itself, port shared. */
 const SHARED_PORT = { exclusive: true, reusePort: true } as const;
 
@@ -81,6 +84,9 @@ export class ProxyListeners implements TlsRequestHandler {
   /** switchyard_tls_handshakes_total: streams of Gateway TLS listeners passed through, and refused for want of a TLSRoute. */
   readonly #streamPassthrough: Counter.Internal;
   readonly #streamNoRoute: Counter.Internal;
+  /** switchyard_tcp_connections_total: connections of Gateway TCP listeners routed, and reset for want of a TCPRoute. */
+  readonly #tcpRouted: Counter.Internal;
+  readonly #tcpNoRoute: Counter.Internal;
   readonly #sockets = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
   #draining = false;
@@ -132,10 +138,13 @@ export class ProxyListeners implements TlsRequestHandler {
     if (this.#h2c !== null) this.#adoptSessions(this.#h2c.server);
     this.#streamPassthrough = metrics.tlsHandshakes.labels('passthrough');
     this.#streamNoRoute = metrics.tlsHandshakes.labels('no_route');
+    this.#tcpRouted = metrics.tcpConnections.labels('routed');
+    this.#tcpNoRoute = metrics.tcpConnections.labels('no_route');
     this.#streams = new StreamTerminator({ profile: tlsProfile(config), passthrough: proxy, handshakeTimeoutMs: config.headerTimeout, metrics, logger });
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       stream: (socket, buffered, serverName, entry) => this.#stream(socket, buffered, serverName, entry),
+      tcp: (socket, entry) => this.#tcp(socket, entry),
       streamAccepted: (socket) => this.#track(socket),
       streamRefused: (_socket, result) => metrics.tlsHandshakes.labels(result).inc(),
       helloTimeoutMs: config.headerTimeout,
@@ -172,6 +181,24 @@ export class ProxyListeners implements TlsRequestHandler {
     } else {
       this.#streams.accept(socket, buffered, item, client, serverName);
     }
+  }
+
+  /**
+   * A TCP entry point's connection: to the TCPRoute of its listener (the oldest attached), piped
+   * as a passthrough stream with nothing read first; else reset (RST): no route serves it now.
+   */
+  #tcp(socket: net.Socket, entry: GatewayEntryPoint): void {
+    this.#track(socket);
+    const item = this.#proxy.table.matchStream('', entry);
+    if (item === null) {
+      this.#tcpNoRoute.inc();
+      this.#logger.debug({ remote: socket.remoteAddress, address: entry.address, port: entry.port }, 'no TCPRoute on this listener: connection reset');
+      socket.resetAndDestroy();
+      return;
+    }
+    this.#tcpRouted.inc();
+    markTunnel(socket);
+    this.#proxy.handlePassthrough(socket, NOTHING_READ, item, clientAddress(socket.remoteAddress));
   }
 
   /** HTTP/2 sessions are told GOAWAY when the drain starts. */

@@ -22,7 +22,7 @@ import type { UpstreamHeaders } from './upstream-attempt.ts';
 export interface TunnelHost extends ExchangeHost {
   /** Idle timeout once either side has sent its FIN (--client-fin-timeout). */
   readonly finTimeoutMs: number;
-  tunnelGauge(kind: 'websocket' | 'upgrade' | 'passthrough'): Gauge.Internal<'kind'>;
+  tunnelGauge(kind: 'websocket' | 'upgrade' | 'passthrough' | 'tcp'): Gauge.Internal<'kind'>;
   /** Open tunnels are tracked (closed at shutdown). */
   tunnelOpened(tunnel: Tunnel): void;
   tunnelClosed(tunnel: Tunnel): void;

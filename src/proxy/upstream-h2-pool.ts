@@ -1,8 +1,16 @@
 // HTTP/2 to one backend endpoint: cleartext by prior knowledge (h2c) or over TLS (ALPN h2, for
 // reencrypt routes). A pool of sessions, each multiplexing up to the backend's
-// SETTINGS_MAX_CONCURRENT_STREAMS (capped at MAX_STREAMS_PER_SESSION); a new session is opened
-// only when every open one is full. A session that received GOAWAY takes no new streams and
-// closes when its last stream ends; an idle one closes after IDLE_TIMEOUT_MS.
+// SETTINGS_MAX_CONCURRENT_STREAMS (capped at MAX_STREAMS_PER_SESSION). A session takes streams
+// only once the backend's SETTINGS have arrived (the end of its handshake, bounded by the connect
+// timeout): a request that finds no session with a free slot waits in the pool, which opens
+// sessions until those still handshaking are expected to carry every waiting request — at the
+// limit the backend announced last (before any, one session: its SETTINGS tell the rest), as
+// Envoy opens connections by expected capacity. Placing streams on a session before its SETTINGS
+// would put a burst on one connection whatever the backend allows: Node holds (or the backend
+// refuses) those past the limit instead of the pool opening another connection. A later SETTINGS
+// that lowers the limit holds new streams off the session until it is below it. A session that
+// received GOAWAY takes no new streams and closes when its last stream ends; an idle one closes
+// after IDLE_TIMEOUT_MS. Not capped, as the HTTP/1.1 pools are not (endpoint-pool.ts).
 //
 // It speaks undici's dispatch protocol (`dispatch(options, handler)` with a controller), so the
 // forwarder (forward.ts) is the same whatever the backend speaks. Written on node:http2 rather
@@ -15,6 +23,7 @@ import http2 from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { errors } from 'undici';
 import { H2UpstreamRequest } from './upstream-h2-request.ts';
+import { UpstreamStreamResetError } from './upstream-failure.ts';
 import { tlsConnectOptions, type UpstreamTls } from './upstream-tls.ts';
 
 /** Our ceiling on streams per backend connection, whatever the backend advertises (Node's default is 2^32-1). */
@@ -45,9 +54,11 @@ export class Http2UpstreamSession {
   readonly pool: Http2UpstreamPool;
   /** Streams open now. */
   active = 0;
-  /** Streams this session may carry at once: ours until the backend's SETTINGS say otherwise. */
-  limit = MAX_STREAMS_PER_SESSION;
+  /** Streams this session may carry at once: none until the backend's SETTINGS say how many. */
+  limit = 0;
   connected = false;
+  /** The backend's SETTINGS arrived: the handshake is over, `limit` is the backend's. */
+  settled = false;
   /** GOAWAY received or closing: no new streams. */
   retiring = false;
   /** Why the session failed (connect timeout, socket error), for its streams' errors. */
@@ -71,35 +82,48 @@ export class Http2UpstreamSession {
     return !this.retiring && this.active < this.limit && !this.session.closed && !this.session.destroyed;
   }
 
-  /** A stream was opened on this session. */
+  /** A stream was opened on this session (settled: the timer is the idle one). */
   opened(): void {
     this.active++;
-    if (this.connected) this.#clearTimer();
+    this.#clearTimer();
   }
 
-  /** A stream of this session closed. */
+  /** A stream of this session closed: its slot goes to a waiting request, if any. */
   released(): void {
     this.active--;
+    if (this.pool.waiting && !this.retiring) this.pool.drain();
     if (this.active === 0) {
       if (this.retiring) this.session.close();
-      else if (this.connected) this.#armIdle();
+      else if (this.settled) this.#armIdle();
     }
   }
 
   connectedNow(): void {
+    // The connect timer runs on until the backend's SETTINGS (settingsNow).
     this.connected = true;
-    this.#clearTimer();
     try {
       this.session.setLocalWindowSize(CONNECTION_WINDOW);
     } catch {
       // best effort: a session closing already
     }
-    if (this.active === 0) this.#armIdle();
+  }
+
+  /** The backend's SETTINGS (the first ends the handshake; a later one may change the limit). */
+  settingsNow(maxConcurrentStreams: number | undefined): void {
+    this.limit = maxConcurrentStreams === undefined ? MAX_STREAMS_PER_SESSION : Math.min(maxConcurrentStreams, MAX_STREAMS_PER_SESSION);
+    const first = !this.settled;
+    if (first) {
+      this.settled = true;
+      this.connected = true;
+      this.#clearTimer();
+    }
+    this.pool.settingsOf(this, first);
+    if (first && this.active === 0 && !this.retiring) this.#armIdle();
   }
 
   connectTimedOut(): void {
     this.#timer = null;
-    if (this.connected) return;
+    if (this.settled) return;
     this.fail(new errors.ConnectTimeoutError(`connect timeout to ${this.pool.options.authority}`));
   }
 
@@ -155,9 +179,7 @@ function onConnect(this: http2.ClientHttp2Session): void {
 }
 
 function onRemoteSettings(this: http2.ClientHttp2Session, settings: http2.Settings): void {
-  const entry = entryOf(this);
-  const max = settings.maxConcurrentStreams;
-  entry.limit = max === undefined ? MAX_STREAMS_PER_SESSION : Math.min(max, MAX_STREAMS_PER_SESSION);
+  entryOf(this).settingsNow(settings.maxConcurrentStreams);
 }
 
 function onGoaway(this: http2.ClientHttp2Session): void {
@@ -191,11 +213,21 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
   readonly options: Http2PoolOptions;
   readonly #origin: string;
   readonly #connectOptions: http2.SecureClientSessionOptions;
-  /** Sessions that may take new streams (retired ones leave this list). */
+  /** Sessions that may take new streams (retired ones leave this list), settled or handshaking. */
   #sessions: Http2UpstreamSession[] = [];
   /** Every session not yet closed, retired ones included (close/destroy reach them all). */
   readonly #all = new Set<Http2UpstreamSession>();
+  /** Sessions of #sessions whose SETTINGS have not arrived. */
+  #handshaking = 0;
+  /** The stream limit the backend announced last: what a handshaking session is expected to carry. */
+  #expected = MAX_STREAMS_PER_SESSION;
+  /** Requests waiting for a stream slot, oldest first from #head (a queue without shift()). */
+  #waiting: Array<H2UpstreamRequest | null> = [];
+  #head = 0;
   #closed = false;
+  /** close() waits for the waiting requests to be placed (they are in flight) before it closes the sessions. */
+  #placed: Promise<void> | null = null;
+  #onPlaced: (() => void) | null = null;
 
   constructor(options: Http2PoolOptions) {
     this.options = options;
@@ -215,34 +247,134 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
     return this.#all.size;
   }
 
+  /** Requests are waiting for a stream slot. */
+  get waiting(): boolean {
+    return this.#head < this.#waiting.length;
+  }
+
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const request = new H2UpstreamRequest(this, options, handler);
     if (this.#closed) {
       request.failEarly(new errors.ClientClosedError());
       return false;
     }
-    request.start(this.acquire());
+    request.start();
     return true;
   }
 
-  /** A session with a free stream slot, opened when none has one. */
-  acquire(): Http2UpstreamSession {
+  /** The request opens its stream on a session with a free slot, or waits for one. */
+  place(request: H2UpstreamRequest): void {
+    const entry = this.#free();
+    if (entry !== null) {
+      request.open(entry);
+      return;
+    }
+    // A replay (REFUSED_STREAM, GOAWAY) after close(): the pool takes nothing new.
+    if (this.#closed) {
+      request.failWaiting(new errors.ClientClosedError());
+      return;
+    }
+    request.queued = true;
+    this.#waiting.push(request);
+    this.#grow();
+  }
+
+  /** A waiting request ended (aborted): it leaves the queue. */
+  unqueue(request: H2UpstreamRequest): void {
+    request.queued = false;
+    const i = this.#waiting.indexOf(request, this.#head);
+    if (i === -1) return;
+    this.#waiting.splice(i, 1);
+    if (!this.waiting) this.#emptied();
+  }
+
+  /** Waiting requests onto free slots, oldest first; sessions opened for the rest. */
+  drain(): void {
+    // this.#waiting is read afresh: a request that fails as it opens may reach the pool again.
+    while (this.#head < this.#waiting.length) {
+      const entry = this.#free();
+      if (entry === null) break;
+      const request = this.#waiting[this.#head]!;
+      this.#waiting[this.#head++] = null;
+      request.queued = false;
+      request.open(entry);
+    }
+    if (this.#head === this.#waiting.length) {
+      this.#waiting.length = 0;
+      this.#head = 0;
+      this.#emptied();
+    } else if (this.#expected === 0 && this.#handshaking === 0) {
+      // The backend allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0) and no other
+      // session is on its way: refused, as RFC 9113 §5.1.2 has a stream above the limit.
+      this.#failWaiting(new UpstreamStreamResetError(http2.constants.NGHTTP2_REFUSED_STREAM, false));
+    } else {
+      this.#grow();
+    }
+  }
+
+  /** A session's SETTINGS arrived (the first: its handshake is over). */
+  settingsOf(entry: Http2UpstreamSession, first: boolean): void {
+    this.#expected = entry.limit;
+    if (first && !entry.retiring) this.#handshaking--;
+    if (this.waiting) this.drain();
+  }
+
+  #free(): Http2UpstreamSession | null {
     const sessions = this.#sessions;
     for (let i = 0; i < sessions.length; i++) {
       const entry = sessions[i]!;
       if (entry.usable) return entry;
     }
+    return null;
+  }
+
+  /** Opens sessions until those handshaking are expected to carry every waiting request. */
+  #grow(): void {
+    const waiting = this.#waiting.length - this.#head;
+    // A backend that announced 0 streams: one session at a time asks again.
+    const expected = this.#expected === 0 ? waiting : this.#expected;
+    while (this.#handshaking * expected < waiting) this.#connect();
+  }
+
+  #connect(): void {
     const session = http2.connect(this.#origin, this.#connectOptions);
     const entry = new Http2UpstreamSession(this, session, this.options.connectTimeoutMs);
-    sessions.push(entry);
+    this.#sessions.push(entry);
     this.#all.add(entry);
-    return entry;
+    this.#handshaking++;
+  }
+
+  #failWaiting(error: Error): void {
+    const waiting = this.#waiting;
+    const head = this.#head;
+    this.#waiting = [];
+    this.#head = 0;
+    for (let i = head; i < waiting.length; i++) {
+      const request = waiting[i]!;
+      request.queued = false;
+      request.failWaiting(error);
+    }
+    this.#emptied();
+  }
+
+  #emptied(): void {
+    const placed = this.#onPlaced;
+    if (placed === null) return;
+    this.#onPlaced = null;
+    placed();
   }
 
   /** The session takes no new streams. */
   forget(entry: Http2UpstreamSession): void {
     const i = this.#sessions.indexOf(entry);
-    if (i !== -1) this.#sessions.splice(i, 1);
+    if (i === -1) return;
+    this.#sessions.splice(i, 1);
+    if (entry.settled) return;
+    // A handshake failed: with none left to wait for, the waiting requests fail as a connect does.
+    this.#handshaking--;
+    if (this.#handshaking === 0 && this.waiting) {
+      this.#failWaiting(entry.error ?? new errors.SocketError('the HTTP/2 connection to the backend closed before its SETTINGS'));
+    }
   }
 
   /** The session closed. */
@@ -250,13 +382,21 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
     this.#all.delete(entry);
   }
 
-  /** Graceful: no new requests; open streams finish, then the sessions close. */
+  /** Graceful: no new requests; the waiting ones are placed, open streams finish, then the sessions close. */
   close(): Promise<void> {
     this.#closed = true;
+    if (!this.waiting) return this.#closeSessions();
+    this.#placed ??= new Promise<void>((resolve) => { this.#onPlaced = resolve; });
+    return this.#placed.then(() => this.#closeSessions());
+  }
+
+  #closeSessions(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const entry of this.#all) {
       if (entry.session.closed || entry.session.destroyed) continue;
-      closing.push(new Promise((resolve) => entry.session.close(resolve)));
+      // Retired, a session closes (GOAWAY) once its last stream ends: not at once, as a GOAWAY
+      // right behind a stream's HEADERS gets that stream refused by some backends (Node's).
+      closing.push(new Promise((resolve) => entry.session.once('close', resolve)));
       entry.retire();
     }
     this.#sessions = [];
@@ -266,6 +406,7 @@ export class Http2UpstreamPool implements UpstreamDispatcher {
   /** Now: every session and stream is destroyed. */
   destroy(): Promise<void> {
     this.#closed = true;
+    this.#failWaiting(new errors.ClientDestroyedError());
     for (const entry of this.#all) entry.fail(new errors.ClientDestroyedError());
     this.#all.clear();
     this.#sessions = [];

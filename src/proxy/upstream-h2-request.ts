@@ -23,7 +23,10 @@ import { UpstreamStreamResetError } from './upstream-failure.ts';
 export interface H2RequestPool {
   readonly scheme: 'http' | 'https';
   readonly options: { readonly authority: string };
-  acquire(): H2RequestSession;
+  /** Opens the request on a session with a free slot now (open()), or once one has one. */
+  place(request: H2UpstreamRequest): void;
+  /** The request, waiting for a slot, ended. */
+  unqueue(request: H2UpstreamRequest): void;
 }
 
 /** What a request needs of the session it runs on (H2RequestSession). */
@@ -73,6 +76,8 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
   #written = 0;
   #retried = false;
   #bodyAttached = false;
+  /** Waiting in the pool for a stream slot (set and cleared by the pool). */
+  queued = false;
 
   constructor(pool: H2RequestPool, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     this.#pool = pool;
@@ -102,6 +107,7 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
     if (this.#done || this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
+    if (this.queued) this.#pool.unqueue(this);
     this.#closeStream(NGHTTP2_CANCEL);
     this.#fail(reason);
   }
@@ -131,10 +137,20 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
     if (!this.#aborted) this.#fail(error);
   }
 
-  start(entry: H2RequestSession): void {
+  start(): void {
     this.#handler.onRequestStart?.(this, null);
     if (this.#aborted) return;
-    this.#open(entry);
+    this.#pool.place(this);
+  }
+
+  /** The pool's pick: a settled session with a free slot (nothing, when the request ended while it waited). */
+  open(entry: H2RequestSession): void {
+    if (!this.#done) this.#open(entry);
+  }
+
+  /** The request waited for a session that never came (its handshake failed, the pool closed). */
+  failWaiting(error: Error): void {
+    this.#fail(error);
   }
 
   #open(entry: H2RequestSession): void {
@@ -150,7 +166,7 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
         // The session went away between the pick and the request: another one.
         this.#retried = true;
         entry.retire();
-        this.#open(this.#pool.acquire());
+        this.#pool.place(this);
         return;
       }
       // A header Node refuses to send is the router's doing, not the endpoint's.
@@ -353,7 +369,7 @@ export class H2UpstreamRequest implements Dispatcher.DispatchController {
       this.#streamError = null;
       this.#ended = false;
       if (code === NGHTTP2_REFUSED_STREAM) this.#entry!.retire();
-      this.#open(this.#pool.acquire());
+      this.#pool.place(this);
       return;
     }
     const session = this.#entry!.session;

@@ -6,10 +6,12 @@
 // served; a ListenerSet listener with the hostname of one of the Gateway's is Conflicted and the
 // Gateway's own listener keeps serving it. Only 127.x addresses are used.
 import test from 'ava';
+import https from 'node:https';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { startBackend, serviceYaml, type Backend } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { freePort } from '../support/ports.ts';
+import { createCa, issueCertificate, type TestCertificate } from '../support/certs.ts';
 
 const GW = 'gateway.networking.k8s.io/v1';
 // A /29 of loopback addresses this file alone uses (by process id, so parallel runs differ).
@@ -18,11 +20,13 @@ const NET = `127.${150 + (process.pid % 50)}.${process.pid % 250}`;
 let pooled: RouterProcess;
 let shared: RouterProcess;
 let port: number;
+let tlsPort: number;
+let ca: TestCertificate;
 const backends: Record<string, Backend> = {};
 
 const httpListener = (name: string, hostname: string, from = 'Same') => ({ name, protocol: 'HTTP', port, hostname, allowedRoutes: { namespaces: { from } } });
 
-function documents(): string[] {
+function documents(cert: TestCertificate): string[] {
   const route = (name: string, namespace: string, parentRefs: unknown[], service: string) => JSON.stringify({
     apiVersion: GW, kind: 'HTTPRoute', metadata: { name, namespace, generation: 1 },
     spec: { parentRefs, rules: [{ backendRefs: [{ name: service, port: 80 }] }] },
@@ -38,6 +42,10 @@ function documents(): string[] {
     serviceYaml('gw', [backends.gw!.port], { namespace: 'infra' }),
     serviceYaml('shop', [backends.shop!.port], { namespace: 'team-a' }),
     serviceYaml('blocked', [backends.blocked!.port], { namespace: 'team-b' }),
+    JSON.stringify({
+      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'shop-cert', namespace: 'team-a' },
+      stringData: { 'tls.crt': cert.cert, 'tls.key': cert.key },
+    }),
     JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard', generation: 1 }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
     JSON.stringify({
       apiVersion: GW, kind: 'Gateway', metadata: { name: 'edge', namespace: 'infra', creationTimestamp: '2024-01-01T00:00:00Z', generation: 1 },
@@ -46,8 +54,12 @@ function documents(): string[] {
         allowedListeners: { namespaces: { from: 'Selector', selector: { matchLabels: { team: 'web' } } } },
       },
     }),
-    // `web` is served; `dup` asks for the Gateway's own port, protocol and hostname.
-    listenerSet('shop', 'team-a', '2024-01-02T00:00:00Z', [httpListener('web', 'shop.ls.test'), httpListener('dup', 'gw.ls.test')]),
+    // `web` and `secure` (its certificate a Secret of the ListenerSet's namespace) are served; `dup`
+    // asks for the Gateway's own port, protocol and hostname.
+    listenerSet('shop', 'team-a', '2024-01-02T00:00:00Z', [
+      httpListener('web', 'shop.ls.test'), httpListener('dup', 'gw.ls.test'),
+      { name: 'secure', protocol: 'HTTPS', port: tlsPort, hostname: 'secure.ls.test', tls: { mode: 'Terminate', certificateRefs: [{ name: 'shop-cert' }] } },
+    ]),
     listenerSet('blocked', 'team-b', '2024-01-03T00:00:00Z', [httpListener('web', 'blocked.ls.test')]),
     route('gw', 'infra', [{ name: 'edge' }], 'gw'),
     route('shop', 'team-a', [{ group: 'gateway.networking.k8s.io', kind: 'ListenerSet', name: 'shop' }], 'shop'),
@@ -66,7 +78,9 @@ const backendOf = (reply: { status: number; json(): any }) => (reply.status === 
 test.before(async () => {
   for (const name of ['gw', 'shop', 'blocked']) backends[name] = await startBackend(name);
   port = await freePort();
-  const file = writeTempFile(documents().join('\n---\n'));
+  tlsPort = await freePort();
+  ca = await createCa('listenerset CA');
+  const file = writeTempFile(documents(await issueCertificate(ca, ['secure.ls.test'])).join('\n---\n'));
   pooled = await startRouter({ args: ['--file', file, '--gateway-addresses', `${NET}.1-${NET}.2`] });
   // Without an address pool the Gateway's listeners (and its ListenerSets') share --http-port.
   shared = await startRouter({ args: ['--file', file, '--http-port', String(port)] });
@@ -90,6 +104,7 @@ test('a ListenerSet listener is served on its Gateway\'s address to the routes n
   t.deepEqual(conditions(set.conditions), [['Accepted', 'True', 'ListenersNotValid'], ['Programmed', 'True', 'Programmed']]);
   const web = set.listeners.find((l: any) => l.name === 'web');
   t.is(web.attachedRoutes, 1);
+  t.is(set.listeners.find((l: any) => l.name === 'secure').attachedRoutes, 1);
   t.deepEqual(web.supportedKinds.map((k: any) => k.kind), ['HTTPRoute', 'GRPCRoute']);
   t.deepEqual(conditions(web.conditions), [['Accepted', 'True', 'Accepted'], ['Programmed', 'True', 'Programmed'], ['ResolvedRefs', 'True', 'ResolvedRefs'], ['Conflicted', 'False', 'NoConflicts']]);
   const status = await statusSet(pooled);
@@ -125,4 +140,20 @@ test('without an address pool a ListenerSet listener is served on the shared HTT
   t.is(await eventually(async () => backendOf(await request(shared.http, { host: 'shop.ls.test' })) === 'shop' || undefined, 10_000), true);
   t.is(backendOf(await request(shared.http, { host: 'gw.ls.test' })), 'gw');
   t.is((await request(shared.http, { host: 'blocked.ls.test' })).status, 404);
+});
+
+test('an HTTPS ListenerSet listener serves its own certificate on the Gateway\'s address', async (t) => {
+  const address = await eventually(async () => (await statusSet(pooled)).gateways.find((g: any) => g.name === 'edge')?.addresses?.[0]?.value as string | undefined, 10_000);
+  // Verified against the test CA for secure.ls.test: another certificate would fail the handshake.
+  const get = () => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = https.request({ host: address, port: tlsPort, servername: 'secure.ls.test', path: '/', headers: { host: 'secure.ls.test' }, ca: ca.cert, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+  const reply = await eventually(() => get(), 10_000);
+  t.is(reply.status, 200);
+  t.is(JSON.parse(reply.body).backend, 'shop');
 });

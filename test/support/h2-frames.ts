@@ -8,10 +8,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 export const FrameType = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
-export const ErrorCode = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, REFUSED_STREAM: 7, CANCEL: 8, ENHANCE_YOUR_CALM: 0xb } as const;
-const FLAG_END_STREAM = 0x1;
+export const ErrorCode = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, STREAM_CLOSED: 5, REFUSED_STREAM: 7, CANCEL: 8, ENHANCE_YOUR_CALM: 0xb } as const;
+export const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
-const FLAG_ACK = 0x1;
+export const FLAG_ACK = 0x1;
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export interface Frame { type: number; flags: number; stream: number; payload: Buffer }
@@ -59,6 +59,15 @@ export function rstFrame(stream: number, code: number = ErrorCode.CANCEL): Buffe
   const payload = Buffer.alloc(4);
   payload.writeUInt32BE(code);
   return frame(FrameType.RST_STREAM, 0, stream, payload);
+}
+
+export function dataFrame(stream: number, data: Buffer | string, endStream = true): Buffer {
+  return frame(FrameType.DATA, endStream ? FLAG_END_STREAM : 0, stream, Buffer.from(data));
+}
+
+/** A PING (not an ACK) with 8 bytes of `opaque` data. */
+export function pingFrame(opaque: string): Buffer {
+  return frame(FrameType.PING, 0, 0, Buffer.from(opaque.padEnd(8, '\0').slice(0, 8), 'latin1'));
 }
 
 /** A GET for `path` on `authority`. */

@@ -3,7 +3,11 @@
 // connection; then the client's bytes (starting with the ClientHello we peeked at) are piped
 // unchanged to the endpoint — the router never decrypts. Refused or failed: the connection is
 // closed (there is no HTTP to answer with). Nothing of the client's has been consumed before the
-// upstream connects, so a connect failure may be tried again on another endpoint.
+// upstream connects, so a connect failure may be tried again on another endpoint. A TCPRoute's
+// stream (a Gateway TCP listener) runs the same way with nothing buffered; refused, it is reset
+// (RST), as the spec asks of connections to invalid backends. Both ends may half-close: a FIN
+// travels to the other side, which may still answer (the TCP listener and the upstream socket
+// allow half-open connections; the tunnel's FIN timeout bounds the wait).
 
 import net from 'node:net';
 import { errors } from 'undici';
@@ -79,7 +83,8 @@ export class PassthroughExchange extends Exchange {
 
   #refuse(status: number): void {
     this.#host.logger.debug({ route: this.owner.info.key, client: this.clientAddress, status }, 'passthrough connection refused');
-    this.client.destroy();
+    if (this.runtime.route.kind === 'TCPRoute') this.client.resetAndDestroy();
+    else this.client.destroy();
   }
 
   // No HTTP response on a passthrough connection.
@@ -94,7 +99,7 @@ export class PassthroughExchange extends Exchange {
   protected override openTunnel(upstream: net.Socket): void {
     const policy = this.runtime.route.policy;
     const host = this.#host;
-    this.tunnel = new Tunnel(this.client, upstream, this.buffered, { idleMs: policy.tunnelTimeoutMs, finMs: host.finTimeoutMs, gauge: host.tunnelGauge('passthrough') }, (tunnel) => {
+    this.tunnel = new Tunnel(this.client, upstream, this.buffered, { idleMs: policy.tunnelTimeoutMs, finMs: host.finTimeoutMs, gauge: host.tunnelGauge(this.runtime.route.kind === 'TCPRoute' ? 'tcp' : 'passthrough') }, (tunnel) => {
       host.tunnelClosed(tunnel);
       this.end(0, 'forwarded');
     });
@@ -126,7 +131,7 @@ class TcpAttempt implements UpstreamAttempt {
 
   start(): void {
     const { address, port } = this.member.endpoint;
-    const socket = net.connect({ host: address, port, noDelay: true });
+    const socket = net.connect({ host: address, port, noDelay: true, allowHalfOpen: true });
     this.#socket = socket;
     this.#timer = setTimeout(onConnectTimeout, this.exchange.runtime.route.policy.connectTimeoutMs, this);
     socket.once('connect', () => {
