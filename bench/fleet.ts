@@ -44,7 +44,7 @@
 // A/B in the same rounds; FLEET_COMPARE_LABEL its name), FLEET_IDLE_WINDOW (seconds of idle
 // before each start phase, 8), FLEET_ROUTER_ARGS (extra router flags, e.g. "--watch-list=false"),
 // FLEET_APISERVER_ARGS (extra kube-apiserver flags, e.g. "--feature-gates=CBORServingAndStorage=true",
-// under which the Routes are listed as CBOR), FLEET_PROFILE=1 (kube-apiserver with --profiling: CPU profiles
+// under which the Routes are listed and watched as CBOR), FLEET_PROFILE=1 (kube-apiserver with --profiling: CPU profiles
 // taken back to back through each start phase and the first status pass, merged, their top frames printed and
 // the profiles kept in bench/results/; profiling costs the API server a little CPU of its own: not for A/B runs).
 // Each phase also counts the routers' lists, watches and status writes (audit log) and the watchers kube-apiserver
