@@ -14,13 +14,14 @@
 // instead of CPU seconds, counters zeroed after the warm-up and dumped after each run of
 // BENCH_REQUESTS calls, default 5000 — a figure the machine's load does not move; no nginx).
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { children, startJsonLine, waitForPort } from './processes.ts';
 import { childPids, cpuSeconds } from './proc.ts';
+import { dumpInstructions, zeroInstructions } from './callgrind.ts';
 import { freePort } from '../test/support/ports.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,17 +42,6 @@ interface Round { rps: number; p99: number; cpuPer100k: number }
 /** CPU seconds of a peer: its process and its children (nginx's worker). */
 function cpuOf(pid: number): number {
   return cpuSeconds(pid) + childPids(pid).reduce((sum, child) => sum + cpuSeconds(child), 0);
-}
-
-/** Under callgrind: the instructions since the last zeroing (dumped now, then zeroed). */
-function instructionsOf(pid: number, dir: string): number {
-  const before = new Set(readdirSync(dir));
-  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
-  const file = readdirSync(dir).find((f) => f.startsWith(`cg.${pid}`) && !before.has(f));
-  if (file === undefined) throw new Error('callgrind wrote no dump');
-  const m = /^(?:summary|totals):\s+(\d+)/m.exec(readFileSync(path.join(dir, file), 'utf8'));
-  if (m === null) throw new Error(`no totals in ${file}`);
-  return Number(m[1]);
 }
 
 function median(xs: number[]): number {
@@ -144,9 +134,9 @@ export async function benchGrpc(): Promise<void> {
   if (has('nginx', '-v') && process.env.BENCH_NGINX !== '0' && !callgrind) peers.push(await startNginx(dir, backendPort));
   const results = new Map<string, Round[]>(peers.map((p) => [p.name, []]));
   for (const p of peers) load(p.port, dir); // warm-up (JIT, upstream connections)
-  if (callgrind) for (const p of peers) execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
+  if (callgrind) for (const p of peers) zeroInstructions(p.pid);
   // Under callgrind the "CPU" of a run is its instructions / 1000 per call × 100k: k instructions per call.
-  const counter = (pid: number): number => (callgrind ? instructionsOf(pid, dir) / 1000 : cpuOf(pid));
+  const counter = (pid: number): number => (callgrind ? dumpInstructions(dir, pid) / 1000 : cpuOf(pid));
   for (let round = 0; round < rounds; round++) {
     // Alternate the order each round: no peer always runs right after the same other.
     for (const p of round % 2 === 0 ? peers : [...peers].reverse()) {

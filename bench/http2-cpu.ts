@@ -17,14 +17,15 @@
 // 100k requests, counts a loaded machine moves far less than CPU seconds; not with callgrind).
 // Needs h2load (nghttp2-client), nginx and openssl. Nothing here asserts.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startJsonLine } from './processes.ts';
 import { benchCertificate, benchEdgeRouteYaml, benchServiceYaml, startNginxBackend, type BenchCertificate } from './fixtures.ts';
 import { cpuSeconds } from './proc.ts';
+import { dumpInstructions, zeroInstructions } from './callgrind.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -51,14 +52,7 @@ function routes(backend: number, tls: BenchCertificate): string {
 
 /** callgrind's instruction count since the last zeroing (dumped now), or the CPU seconds so far. */
 function counter(pid: number): number {
-  if (!callgrind) return cpuSeconds(pid);
-  const before = new Set(readdirSync(dir));
-  execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
-  const file = readdirSync(dir).find((f) => f.startsWith(`cg.${pid}`) && !before.has(f));
-  if (file === undefined) throw new Error('callgrind wrote no dump');
-  const m = /^(?:summary|totals):\s+(\d+)/m.exec(readFileSync(path.join(dir, file), 'utf8'));
-  if (m === null) throw new Error(`no totals in ${file}`);
-  return Number(m[1]);
+  return callgrind ? dumpInstructions(dir, pid) : cpuSeconds(pid);
 }
 
 interface GcTally { minor: number; major: number; pauseMs: number; promotedBytes: number }
@@ -87,7 +81,7 @@ function gcTally(child: import('node:child_process').ChildProcess): Promise<GcTa
 async function run(s: { pid: number; port: number; child: import('node:child_process').ChildProcess }, h1: boolean): Promise<Run> {
   const { pid, port } = s;
   const gcBefore = withGc ? await gcTally(s.child) : null;
-  if (callgrind) execFileSync('callgrind_control', ['-z', String(pid)], { stdio: 'ignore' });
+  if (callgrind) zeroInstructions(pid);
   const before = callgrind ? 0 : counter(pid);
   const out = spawnSync('h2load', [...(h1 ? ['--h1'] : []), '-c', String(clients), '-m', h1 ? '1' : String(streams), '-n', String(requests),
     `--connect-to=127.0.0.1:${port}`, `https://${HOST}/`], { encoding: 'utf8' }).stdout;

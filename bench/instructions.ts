@@ -30,15 +30,16 @@
 // BENCH_ARGS (more router arguments for every build, space-separated).
 // Prints a Markdown table. Nothing here asserts.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { children, startJsonLine } from './processes.ts';
 import { childPids } from './proc.ts';
+import { dumpInstructions, zeroInstructions } from './callgrind.ts';
 import { LARGE_JSON } from './large-json.ts';
 import { benchCertificate, benchServiceYaml } from './fixtures.ts';
 
@@ -129,19 +130,8 @@ async function load(ports: { http: number; https: number }, c: Case, n: number):
 /** The router's process, and its worker processes in builds that forked them. */
 const treeOf = (pid: number): number[] => [pid, ...childPids(pid)];
 
-function dumpTotal(dir: string, pid: number, before: Set<string>): number {
-  let total = 0;
-  for (const p of treeOf(pid)) {
-    execFileSync('callgrind_control', ['-d', String(p)], { stdio: 'ignore' });
-    const file = readdirSync(dir).find((f) => f.startsWith(`cg.${p}`) && !before.has(f));
-    if (file === undefined) throw new Error('callgrind wrote no dump');
-    const text = readFileSync(path.join(dir, file), 'utf8');
-    const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
-    if (m === null) throw new Error(`no totals in ${file}`);
-    before.add(file);
-    total += Number(m[1]);
-  }
-  return total;
+function dumpTotal(dir: string, pid: number, seen: Set<string>): number {
+  return treeOf(pid).reduce((total, p) => total + dumpInstructions(dir, p, seen), 0);
 }
 
 async function measure(label: string, cli: string, backend: number, extraArgs: string[]): Promise<Map<string, number>> {
@@ -160,7 +150,7 @@ async function measure(label: string, cli: string, backend: number, extraArgs: s
   // Every case warms up first: code shared by the cases is optimised before any is counted.
   for (const c of cases) await load(ports, c, warmup);
   for (const c of cases) {
-    for (const p of treeOf(pid)) execFileSync('callgrind_control', ['-z', String(p)], { stdio: 'ignore' });
+    for (const p of treeOf(pid)) zeroInstructions(p);
     const failed = await load(ports, c, requests);
     const total = dumpTotal(dir, pid, dumps);
     out.set(c.name, total / requests);
