@@ -100,7 +100,7 @@ export class RouteRuntime implements ChainOwner {
    * costs no label lookups at start-up). Shared with the successor runtime of the same route.
    */
   readonly #children: MetricChildren;
-  /** Reencrypt pools by endpoint id, `h2/<id>` for HTTP/2, `alpn/<id>` for ALPN's choice (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
+  /** TLS pools (reencrypt, BackendTLSPolicy) by endpoint id, `h2/<id>` for HTTP/2, `alpn/<id>` for ALPN's choice (cleartext pools live on the shared EndpointState); NO_TLS_POOLS for other routes. */
   readonly tlsPools: Map<string, UpstreamDispatcher>;
   /** Endpoints of the route's services that speak HTTP/2 (backend-protocol.ts); null when none does. */
   readonly http2: ReadonlySet<EndpointState> | null;
@@ -116,7 +116,7 @@ export class RouteRuntime implements ChainOwner {
    * backendRef's service); null when no backendRef of the route has any (nearly every route).
    */
   readonly backendFilters: ReadonlyMap<Member, BackendFilters> | null;
-  /** Fingerprint of the TLS settings the pools were made with. */
+  /** Fingerprint of the TLS settings the pools were made with ('' when none: no TLS pools). */
   readonly #tlsKey: string;
   readonly #metrics: Metrics;
   /** What plugins retained (services.retain), to hand to the next runtime of this route; null until the chain is built. */
@@ -165,11 +165,11 @@ export class RouteRuntime implements ChainOwner {
     this.serverName = this.reencrypt ? route.tls!.serverName : undefined;
     this.#tlsKey = this.reencrypt ? `${route.tls!.serverName}\n${route.tls!.destinationCA}`
       : backendTls !== null ? JSON.stringify(route.services.map((s) => s.tls ?? null)) : '';
-    const sameTls = previous !== undefined && previous.#tlsKey === this.#tlsKey;
+    // A previous runtime of the same key (not '') made its pools with the same TLS: they go on.
     if (this.#tlsKey === '') {
       this.tlsPools = NO_TLS_POOLS as Map<string, UpstreamDispatcher>;
     } else {
-      this.tlsPools = sameTls && previous.tlsPools !== NO_TLS_POOLS ? previous.tlsPools : new Map();
+      this.tlsPools = previous !== undefined && previous.#tlsKey === this.#tlsKey ? previous.tlsPools : new Map();
     }
     this.#children = previous !== undefined && previous.label === this.label ? previous.#children : { requests: undefined, duration: undefined, errors: undefined, passthrough: undefined, grpc: undefined };
     this.failures = deps.failures;

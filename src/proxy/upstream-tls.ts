@@ -17,7 +17,7 @@ export interface UpstreamTls {
 }
 
 /** The options of tls.connect for these settings (always verified). */
-export function tlsConnectOptions(settings: UpstreamTls): Omit<UpstreamTls, 'servername'> & { servername?: string; rejectUnauthorized: true } {
+export function tlsConnectOptions(settings: UpstreamTls): UpstreamTls & { rejectUnauthorized: true } {
   return {
     ca: settings.ca, servername: settings.servername, rejectUnauthorized: true,
     ...(settings.cert !== undefined ? { cert: settings.cert, key: settings.key } : {}),
