@@ -36,7 +36,7 @@ export function isCbor(contentType: string | string[] | undefined): boolean {
 }
 
 /** Deeper than any API object; a bound so that hostile input cannot exhaust the stack. */
-const MAX_DEPTH = 1000;
+export const MAX_DEPTH = 1000;
 
 export class CborError extends Error {
   override name = 'CborError';

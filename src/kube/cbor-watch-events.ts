@@ -9,14 +9,11 @@
 // left of a string) kept across chunks; a complete item is then decoded by decodeCbor, the
 // decoder of lists. Only the bytes of the event in progress are held.
 
-import { CborError, decodeCbor } from './cbor-objects.ts';
+import { CborError, decodeCbor, MAX_DEPTH } from './cbor-objects.ts';
 import { toWatchEvent, type WatchEvent } from './watch-events.ts';
 
 /** No object the router reads comes near this; a larger event is a broken stream. */
 const MAX_EVENT_BYTES = 64 * 2 ** 20;
-
-/** Nesting of arrays and maps (and indefinite-length strings) beyond which the stream is broken, as decodeCbor's bound. */
-const MAX_DEPTH = 1000;
 
 export class CborWatchEventDecoder {
   /** Bytes of the event in progress before the current chunk. */

@@ -167,10 +167,11 @@ export class KubernetesSource {
       if (users > 0) this.#secretUsers.set(key, users);
       else this.#secretUsers.delete(key);
     }
-    for (const key of refs.configMaps) {
-      const users = (this.#configMapUsers.get(CONFIG_MAP + key) ?? 0) + delta;
-      if (users > 0) this.#configMapUsers.set(CONFIG_MAP + key, users);
-      else this.#configMapUsers.delete(CONFIG_MAP + key);
+    for (const configMap of refs.configMaps) {
+      const key = CONFIG_MAP + configMap;
+      const users = (this.#configMapUsers.get(key) ?? 0) + delta;
+      if (users > 0) this.#configMapUsers.set(key, users);
+      else this.#configMapUsers.delete(key);
     }
   }
 

@@ -276,8 +276,8 @@ test.serial('routers reading Routes by CBOR watch-list (--watch-list=true, and a
   t.deepEqual(after[1]!.hosts, after[0]!.hosts);
   t.deepEqual(after[2]!.hosts, after[0]!.hosts);
   for (const table of after.slice(0, 2)) {
-    t.is(table!.read['routes cbor'], count + 3, 'the three events, read as CBOR');
-    t.false('routes json' in table!.read);
+    t.is(table.read['routes cbor'], count + 3, 'the three events, read as CBOR');
+    t.false('routes json' in table.read);
   }
 });
 
@@ -300,7 +300,7 @@ test.serial('a CBOR watch answered 410 Gone (an ERROR event): the router reads t
   await source.start();
   // The proxy notes a request when its answer's headers are in: wait for the fourth (the second watch's).
   const routeRequests = () => proxy.requests.slice(seen).filter((r) => (r.url === ROUTES || r.url.startsWith(`${ROUTES}?`)) && r.userAgent.includes('gone-once'));
-  const asked = (await eventually(() => { const requests = routeRequests(); return requests.length >= 4 ? requests : undefined; }, 20_000))!;
+  const asked = await eventually(() => { const requests = routeRequests(); return requests.length >= 4 ? requests : undefined; }, 20_000);
   t.deepEqual(asked.map((r) => `${r.url.includes('watch=true') ? 'watch' : 'list'} ${r.contentType}`).slice(0, 4),
     ['list application/cbor', 'watch application/cbor-seq', 'list application/cbor', 'watch application/cbor-seq'], 'the list read again after the 410 in the CBOR watch');
   t.regex(asked[1]!.url, /resourceVersion=1(&|$)/);

@@ -52,14 +52,17 @@ export function rawExchange(port: number, data: string | Buffer, timeoutMs = 500
   });
 }
 
-/** Poll `fn` until it returns truthy or time runs out (bounded; for eventually-consistent checks). */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+/**
+ * Poll `fn` until it returns truthy or time runs out (bounded; for eventually-consistent checks).
+ * The value returned is that truthy one: never undefined or null, as its type says.
+ */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       last = value;
     } catch (err) {
       last = err;
