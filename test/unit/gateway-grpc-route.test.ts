@@ -5,16 +5,12 @@
 // HTTP/2 to its backends by default.
 import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/log.ts';
 import { evaluateGrpcRouteRules } from '../../src/gateway/grpc-route-rules.ts';
 import type { RuleInputs } from '../../src/gateway/rule-parts.ts';
 import type { GRPCRoute, GRPCRouteRule, Gateway, HTTPRoute, Listener, ReferenceGrant } from '../../src/objects/gateway-types.ts';
-import type { KubeObject, Kind, Service } from '../../src/objects/types.ts';
-import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/controller/reconciler.ts';
-import { RouteTable } from '../../src/table/route-table.ts';
-import type { CompiledRoute, TableDelta } from '../../src/table/types.ts';
-import { config, endpoint, namespace, route, service, slice } from '../fixtures/table/builders.ts';
+import type { KubeObject, Service } from '../../src/objects/types.ts';
+import { reconcilerHarness } from '../support/gateway-reconciler.ts';
+import { endpoint, namespace, route, service, slice } from '../fixtures/table/builders.ts';
 
 const GW = 'gateway.networking.k8s.io';
 
@@ -103,21 +99,7 @@ test('backendRefs: a missing Service is reported and its share refused; another 
 // ---- through the reconciler ----------------------------------------------------------------
 
 function setup(objects: KubeObject[], overrides: Partial<RouterConfig> = {}) {
-  const store = new ObjectStore();
-  for (const o of objects) store.upsert(o.kind as Kind, o);
-  store.flush();
-  const reconciler = new Reconciler(store, { config: config({ httpPort: 80, httpsPort: 443, ...overrides }), logger: silentLogger });
-  const deltas: TableDelta[] = [];
-  reconciler.on('delta', (d: TableDelta) => deltas.push(d));
-  reconciler.start();
-  const table = new RouteTable<CompiledRoute>((r) => r, () => {});
-  table.apply(reconciler.snapshot());
-  const apply = (...more: KubeObject[]) => {
-    deltas.length = 0;
-    for (const o of more) store.upsert(o.kind as Kind, o);
-    store.flush();
-    for (const d of deltas) table.apply(d);
-  };
+  const { store, reconciler, table, apply } = reconcilerHarness(objects, overrides);
   const call = (host: string, path: string, headers: Record<string, string> = {}) =>
     table.match(host, path, { method: 'POST', headers: { 'content-type': 'application/grpc', ...headers } }, false)?.key ?? null;
   const status = (kind: string, name: string) => reconciler.gatewayStatus().routes.find((r) => r.kind === kind && r.name === name);

@@ -6,24 +6,15 @@
 // claimed; and a TCP listener added by a ListenerSet.
 import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/log.ts';
-import type { Gateway, Listener, ReferenceGrant, TCPRoute } from '../../src/objects/gateway-types.ts';
-import type { KubeObject, Kind } from '../../src/objects/types.ts';
-import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/controller/reconciler.ts';
-import { RouteTable } from '../../src/table/route-table.ts';
-import type { CompiledRoute, GatewayEntryPoint, TableDelta } from '../../src/table/types.ts';
+import type { Listener, ReferenceGrant, TCPRoute } from '../../src/objects/gateway-types.ts';
+import type { KubeObject } from '../../src/objects/types.ts';
+import { gateway, gatewayClass, reconcilerHarness } from '../support/gateway-reconciler.ts';
+import type { GatewayEntryPoint } from '../../src/table/types.ts';
 import { supportedFeatures } from '../../src/gateway/supported-features.ts';
-import { config, created, endpoint, namespace, service, slice } from '../fixtures/table/builders.ts';
+import { created, endpoint, namespace, service, slice } from '../fixtures/table/builders.ts';
 
 const GW = 'gateway.networking.k8s.io';
 const POOL = { gatewayAddresses: ['192.0.2.10-192.0.2.12'] };
-
-const gatewayClass = (): KubeObject => ({ apiVersion: `${GW}/v1`, kind: 'GatewayClass', metadata: { name: 'sy' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
-
-function gateway(name: string, listeners: Listener[]): Gateway {
-  return { apiVersion: `${GW}/v1`, kind: 'Gateway', metadata: { name, namespace: 'infra', generation: 1 }, spec: { gatewayClassName: 'sy', listeners } };
-}
 
 function tcpRoute(ns: string, name: string, spec: Partial<TCPRoute['spec']>, meta: Partial<TCPRoute['metadata']> = {}): TCPRoute {
   return {
@@ -36,27 +27,7 @@ const tcp = (name: string, port: number, extra: Partial<Listener> = {}): Listene
   ({ name, protocol: 'TCP', port, allowedRoutes: { namespaces: { from: 'All' } }, ...extra });
 
 function setup(initial: KubeObject[], overrides: Partial<RouterConfig> = POOL) {
-  const store = new ObjectStore();
-  for (const o of initial) store.upsert(o.kind as Kind, o);
-  store.flush();
-  const reconciler = new Reconciler(store, { config: config({ httpPort: 80, httpsPort: 443, ...overrides }), logger: silentLogger });
-  const deltas: TableDelta[] = [];
-  reconciler.on('delta', (d: TableDelta) => deltas.push(d));
-  reconciler.start();
-  const table = new RouteTable<CompiledRoute>((r) => r, () => {});
-  table.apply(reconciler.snapshot());
-  const apply = (...objects: KubeObject[]) => {
-    deltas.length = 0;
-    for (const o of objects) store.upsert(o.kind as Kind, o);
-    store.flush();
-    for (const d of deltas) table.apply(d);
-  };
-  const remove = (kind: Kind, key: string) => {
-    deltas.length = 0;
-    store.remove(kind, key);
-    store.flush();
-    for (const d of deltas) table.apply(d);
-  };
+  const { store, reconciler, table, apply, remove } = reconcilerHarness(initial, overrides);
   const status = () => reconciler.gatewayStatus();
   const route = (name: string) => status().routes.find((r) => r.kind === 'TCPRoute' && r.name === name);
   const condition = (name: string, type: string, i = 0) => route(name)?.parents[i]?.conditions.find((c) => c.type === type);

@@ -6,23 +6,13 @@
 // host ownership against Routes.
 import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/log.ts';
-import type { Gateway, Listener, ReferenceGrant, TLSRoute } from '../../src/objects/gateway-types.ts';
-import type { KubeObject, Kind } from '../../src/objects/types.ts';
-import { ObjectStore } from '../../src/store.ts';
-import { Reconciler } from '../../src/controller/reconciler.ts';
-import { RouteTable } from '../../src/table/route-table.ts';
-import type { CompiledRoute, TableDelta } from '../../src/table/types.ts';
-import { config, created, endpoint, namespace, route, service, slice, tlsSecret } from '../fixtures/table/builders.ts';
+import type { Listener, ReferenceGrant, TLSRoute } from '../../src/objects/gateway-types.ts';
+import type { KubeObject } from '../../src/objects/types.ts';
+import { gateway, gatewayClass, reconcilerHarness } from '../support/gateway-reconciler.ts';
+import { created, endpoint, namespace, route, service, slice, tlsSecret } from '../fixtures/table/builders.ts';
 import { selfSignedCertificate } from '../support/certs.ts';
 
 const GW = 'gateway.networking.k8s.io';
-
-const gatewayClass = (): KubeObject => ({ apiVersion: `${GW}/v1`, kind: 'GatewayClass', metadata: { name: 'sy' }, spec: { controllerName: 'switchyard.io/gateway-controller' } });
-
-function gateway(name: string, listeners: Listener[]): Gateway {
-  return { apiVersion: `${GW}/v1`, kind: 'Gateway', metadata: { name, namespace: 'infra', generation: 1 }, spec: { gatewayClassName: 'sy', listeners } };
-}
 
 function tlsRoute(ns: string, name: string, spec: Partial<TLSRoute['spec']>, meta: Partial<TLSRoute['metadata']> = {}): TLSRoute {
   return {
@@ -35,27 +25,7 @@ const passthrough = (name: string, extra: Partial<Listener> = {}): Listener =>
   ({ name, protocol: 'TLS', port: 443, tls: { mode: 'Passthrough' }, allowedRoutes: { namespaces: { from: 'All' } }, ...extra });
 
 function setup(initial: KubeObject[], overrides: Partial<RouterConfig> = {}) {
-  const store = new ObjectStore();
-  for (const o of initial) store.upsert(o.kind as Kind, o);
-  store.flush();
-  const reconciler = new Reconciler(store, { config: config({ httpPort: 80, httpsPort: 443, ...overrides }), logger: silentLogger });
-  const deltas: TableDelta[] = [];
-  reconciler.on('delta', (d: TableDelta) => deltas.push(d));
-  reconciler.start();
-  const table = new RouteTable<CompiledRoute>((r) => r, () => {});
-  table.apply(reconciler.snapshot());
-  const apply = (...objects: KubeObject[]) => {
-    deltas.length = 0;
-    for (const o of objects) store.upsert(o.kind as Kind, o);
-    store.flush();
-    for (const d of deltas) table.apply(d);
-  };
-  const remove = (kind: Kind, key: string) => {
-    deltas.length = 0;
-    store.remove(kind, key);
-    store.flush();
-    for (const d of deltas) table.apply(d);
-  };
+  const { store, reconciler, table, apply, remove } = reconcilerHarness(initial, overrides);
   const status = () => reconciler.gatewayStatus();
   const parent = (name: string, i = 0) => status().routes.find((r) => r.name === name)?.parents[i];
   const condition = (name: string, type: string, i = 0) => parent(name, i)?.conditions.find((c) => c.type === type);
