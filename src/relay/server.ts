@@ -14,7 +14,7 @@ import type { RelayMetrics } from './metrics.ts';
 import { UpstreamProxy } from './proxy.ts';
 import { cachedRead, isCollectionRead, type CachedRead } from './request-info.ts';
 import { serveList, serveWatch } from './serve-reads.ts';
-import { forbidden, sendStatus, status, unauthorized, type RelayResponse } from './status.ts';
+import { forbidden, sendStatus, status, tooManyRequests, unauthorized, type RelayResponse } from './status.ts';
 
 export interface RelayServerOptions {
   client: KubeClient;
@@ -29,7 +29,7 @@ export interface RelayServerOptions {
   cached: ReadonlySet<string>;
   windowEvents: number;
   authTtlMs: number;
-  /** How long a read waits for its collection's first list before it is proxied instead. */
+  /** How long a read waits for its collection's first list before it is answered 429 (retried by the client). */
   syncWaitMs?: number;
   maxCollections?: number;
 }
@@ -48,7 +48,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     client: options.client, logger, metrics, windowEvents: options.windowEvents,
     maxCollections: options.maxCollections ?? 10_000, idleMs: 10 * 60_000, bookmarkIntervalMs: 60_000,
   });
-  const syncWaitMs = options.syncWaitMs ?? 60_000;
+  const syncWaitMs = options.syncWaitMs ?? 10_000;
   // kube-apiserver ends a watch after a random 30-60 min (--min-request-timeout 1800): clients
   // spread over the relay's replicas again.
   const serve = { metrics, watchTimeoutMs: () => (1800 + Math.random() * 1800) * 1000 };
@@ -66,7 +66,14 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       return sendStatus(res, decision.code === 401 ? unauthorized() : forbidden(decision.user.username, read));
     }
     const cache = collections.get(read);
-    if (!cache || (await cache.ready(syncWaitMs)) !== 'synced') return proxy.forward(req, res);
+    if (!cache) return proxy.forward(req, res);
+    const readiness = await cache.ready(syncWaitMs);
+    // Not read yet: as kube-apiserver answers while its watch cache initializes, 429 with
+    // Retry-After, which clients retry (a router's list would otherwise time out waiting for
+    // headers, and passing it on would load the API server with the very reads the relay saves).
+    if (readiness === 'timeout') return sendStatus(res, tooManyRequests('storage is (re)initializing'), { 'retry-after': '1' });
+    // The relay cannot read it (its RBAC, a CRD not installed): the API server answers the client itself.
+    if (readiness === 'failed') return proxy.forward(req, res);
     if (res.destroyed || res.writableEnded) return;
     return read.verb === 'watch' ? serveWatch(cache, read, res, serve) : serveList(cache, read, res, serve);
   };

@@ -55,3 +55,8 @@ export function tooLarge(asked: string, current: number): StatusBody {
   return status(504, 'Timeout', `Too large resource version: ${asked}, current: ${current}`,
     { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
 }
+
+/** kube-apiserver's answer while a watch cache initializes: 429 with Retry-After, which clients retry. */
+export function tooManyRequests(message: string): StatusBody {
+  return status(429, 'TooManyRequests', message, { retryAfterSeconds: 1 });
+}

@@ -7,10 +7,13 @@
 // and authorizes for that very read (401, 403 as kube-apiserver words them).
 
 import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch } from 'undici';
 import { eventually, metricValue, request } from '../support/http-client.ts';
-import { startRealCluster, TEST_USER_AGENT, type AuditEvent, type RealCluster } from '../support/real-apiserver.ts';
+import { kubectlKustomize, startRealCluster, TEST_USER_AGENT, type AuditEvent, type RealCluster } from '../support/real-apiserver.ts';
 import { relayTls, startRelay, type RelayProcess, type RelayTls } from '../support/relay-process.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
 
@@ -77,6 +80,34 @@ function start(node: string, kubeconfig: string, extra: string[] = ['--update-st
   }).then((router) => { routers.push(router); return router; });
 }
 
+/**
+ * The kubeconfig manifests/overlays/kube-relay gives the routers, as they would read it in their
+ * pod: the relay's CA and the ServiceAccount token as files at the paths its volumes mount (here
+ * a directory of the test's), the server the relay's address (here 127.0.0.1).
+ */
+function overlayKubeconfig(token: string): string {
+  const objects = kubectlKustomize(path.join(MANIFESTS, 'overlays/kube-relay'));
+  const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'switchyard-kube-relay-kubeconfig')!;
+  const router = objects.find((o) => o.kind === 'DaemonSet')!.spec.template.spec;
+  const env = Object.fromEntries(router.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+  const mount = router.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'kube-relay').mountPath as string;
+  const volume = router.volumes.find((v: { name: string }) => v.name === 'kube-relay');
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-relay-pod-'));
+  writeFileSync(path.join(dir, 'ca.crt'), tls.ca.cert);
+  writeFileSync(path.join(dir, 'token'), token);
+  // What the pod mounts where: the kubeconfig and the CA side by side in one projected volume.
+  if (env['KUBECONFIG'] !== `${mount}/kubeconfig`) throw new Error(`KUBECONFIG ${env['KUBECONFIG']} is not in the mounted ${mount}`);
+  const sources = volume.projected.sources.map((s: { configMap: { name: string } }) => s.configMap.name);
+  if (sources.join() !== 'switchyard-kube-relay-kubeconfig,switchyard-kube-relay-ca') throw new Error(`projected ${sources.join()}`);
+  const text = (configMap.data.kubeconfig as string)
+    .replace('https://switchyard-kube-relay.switchyard.svc:443', relay.server)
+    .replace(`${mount}/ca.crt`, path.join(dir, 'ca.crt'))
+    .replace('/var/run/secrets/kubernetes.io/serviceaccount/token', path.join(dir, 'token'));
+  const file = path.join(dir, 'kubeconfig');
+  writeFileSync(file, text);
+  return file;
+}
+
 async function servedHosts(router: RouterProcess): Promise<unknown[]> {
   const view = (await request(router.admin, { path: '/debug/routes' })).json<{ hosts: Array<{ host: string }> }>();
   return [...view.hosts].sort((a, b) => a.host.localeCompare(b.host));
@@ -104,9 +135,9 @@ async function relayGet(path: string, token?: string): Promise<{ status: number;
   }
 }
 
-test.serial('a router through the relay serves the table a router direct serves, and follows Route, Service and EndpointSlice edits', async (t) => {
+test.serial('a router through the relay (the kubeconfig of overlays/kube-relay) serves the table a router direct serves, and follows Route, Service and EndpointSlice edits', async (t) => {
   t.timeout(240_000);
-  const [direct, relayed] = await Promise.all([start('direct', directKubeconfig), start('relayed', relay.kubeconfig(routerToken))]);
+  const [direct, relayed] = await Promise.all([start('direct', directKubeconfig), start('relayed', overlayKubeconfig(routerToken))]);
   const first = await servedHosts(direct);
   t.is(first.length, ROUTES);
   t.deepEqual(await servedHosts(relayed), first);
