@@ -657,6 +657,13 @@ function printExtrapolation(): void {
     const followerPerMinute = Number(idleExtra.idleFollowerRequestsMax) * 60 / IDLE_S;
     console.log(`  idle: a follower ${round1(followerPerMinute)} requests/min (at most), ${idleExtra.idleNewConnectionsMax} new connections per ${IDLE_S} s (at most) → ${round1(followerPerMinute * 1000 / 60)} requests/s for 1,000 followers, plus the leader's Lease renewals (${round1(Number(idleExtra.idleLeaderRequests) * 60 / IDLE_S)}/min whatever the count)`);
   }
+  if (RELAY) {
+    // Through a relay the state is read once per relay: only the routers' own requests (discovery,
+    // the Lease, passed on) and the relay's token and access reviews grow with the routers.
+    console.log('  FLEET_RELAY: the figures above are not linear in routers: the state is read once per relay (its lists and watches, counted in the cold');
+    console.log('  start), and what grows with the routers is what each sends on through the relay (discovery, its Lease) and the relay\'s reviews of its token.');
+    return;
+  }
   console.log('  Assumptions: cost grows linearly with routers (each router reads the same objects and holds the same watches: one per kind, one on its Lease,');
   console.log('  one per referenced Secret); lists and watches are served from the API server\'s watch cache; one API server (a real control plane spreads');
   console.log('  routers over its replicas); every Lease renewal is one watch event to each router (1,000 events per 2 s, sent from the watch cache).');
