@@ -4,13 +4,14 @@
 // port, every UDP listener, NotAllowedByListeners through a TLS listener), backendRefs
 // (BackendNotFound, RefNotPermitted until a ReferenceGrant names UDPRoute, InvalidKind, weights),
 // the lookup the datagram relay makes (the oldest route of the listener), round robin and no
-// active (TCP) health check for its endpoints.
+// active (TCP) health check for its endpoints; UDPRoute claimed with an address pool only.
 import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
 import type { Listener, ReferenceGrant, UDPRoute } from '../../src/objects/gateway-types.ts';
 import type { KubeObject } from '../../src/objects/types.ts';
 import { gateway, gatewayClass, reconcilerHarness } from '../support/gateway-reconciler.ts';
 import type { GatewayEntryPoint } from '../../src/table/types.ts';
+import { supportedFeatures } from '../../src/gateway/supported-features.ts';
 import { created, endpoint, namespace, service, slice } from '../fixtures/table/builders.ts';
 
 const GW = 'gateway.networking.k8s.io';
@@ -72,12 +73,14 @@ test('a UDP listener takes UDPRoutes only; on its Gateway\'s own address it beco
   t.deepEqual(compiled.services.map((svc) => [svc.name, svc.endpoints.map((e) => `${e.address}:${e.port}`)]), [['apps/dns', ['10.0.0.1:53', '10.0.0.3:53']]]);
 });
 
-test('without an address pool a UDP listener is UnsupportedProtocol, its routes NotAllowedByListeners', (t) => {
+test('without an address pool a UDP listener is UnsupportedProtocol, its routes NotAllowedByListeners, and UDPRoute is not claimed', (t) => {
   const s = setup([...base(), gateway('gw', [udp('dns', 5300)]), udpRoute('apps', 'coredns', {})], {});
   t.like(s.accepted('gw', 'dns'), { status: 'False', reason: 'UnsupportedProtocol' });
   t.regex(s.accepted('gw', 'dns')!.message, /UDP listeners need a Gateway address of their own/);
   t.like(s.condition('coredns', 'Accepted'), { status: 'False', reason: 'NotAllowedByListeners' });
   t.deepEqual(s.reconciler.snapshot().entryPoints, []);
+  t.false(supportedFeatures(false).includes('UDPRoute'));
+  t.true(supportedFeatures(true).includes('UDPRoute'));
 });
 
 test('UDP listeners: hostname or tls is UnsupportedValue; two on one port conflict; a TCP and a UDP listener on one port are distinct', (t) => {
