@@ -1,4 +1,4 @@
-// Writes GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute and BackendTLSPolicy status (leader only, like Route status): the
+// Writes GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute and BackendTLSPolicy status (leader only, like Route status): the
 // desired status set is diffed against what was last asked for, each changed object is read
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
@@ -86,9 +86,9 @@ export class GatewayStatusWriter {
         this.#pending.set(key, { kind: 'BackendTLSPolicy', namespace, name, body: (cur, now) => policyStatus(undefined, cur, now) });
         continue;
       }
-      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/') || key.startsWith('TCPRoute/'))) continue;
+      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/') || key.startsWith('TCPRoute/') || key.startsWith('UDPRoute/'))) continue;
       this.#asked.delete(key);
-      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute', string, string];
+      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute', string, string];
       this.#pending.set(key, { kind, namespace, name, body: (cur, now) => routeStatus(undefined, cur, now) });
     }
     void this.#run();

@@ -19,7 +19,7 @@
 // that run writes no report.
 //
 // Needs root and iproute2 (pod network namespaces), Go-built tools and Kubernetes binaries:
-//   bash test/k8s/build-binaries.sh && bash test/tools/build-go-tool.sh gateway-conformance
+//   bash test/k8s/build-binaries.sh && bash test/tools/build-go-tool.sh gateway-conformance && bash test/tools/build-go-tool.sh coredns
 
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -49,6 +49,8 @@ const log = (line: string) => console.log(`[conformance ${((Date.now() - started
 async function main(): Promise<number> {
   const suite = requireTool('gateway-conformance', 'conformance.test');
   requireTool('gateway-conformance', 'echo-basic');
+  // The base manifests' coredns pod (the UDPRoute test's DNS backend): the real CoreDNS.
+  requireTool('coredns');
   const runTest = process.argv.includes('--run-test') ? process.argv[process.argv.indexOf('--run-test') + 1] : undefined;
   // `--run-tests <regexp>`: the tests whose ShortName matches (Go's -test.run, as subtests of TestConformance).
   const runTests = process.argv.includes('--run-tests') ? process.argv[process.argv.indexOf('--run-tests') + 1] : undefined;
