@@ -280,7 +280,8 @@ export class Reconciler extends EventEmitter {
         case 'BackendTLSPolicy':
         case 'ListenerSet':
           gatewayDirty = true;
-          if (change.kind !== 'ReferenceGrant' && change.kind !== 'BackendTLSPolicy' && change.kind !== 'ListenerSet') owners.add(`${change.kind}/${change.key}`);
+          // Only routes own candidates: a GatewayClass or Gateway judged as an owner would be read as a Route.
+          if (isGatewayRouteKind(change.kind as RouteKind)) owners.add(`${change.kind}/${change.key}`);
           break;
       }
       // What the Gateway evaluation reads besides its own kinds (listener Secrets, client-certificate and
