@@ -78,6 +78,8 @@ export interface RouterConfig extends TracingConfig {
   headerTimeout: number;
   maxHeaderSize: number;
   maxConnections: number;
+  maxUdpSessions: number;
+  udpSessionTimeout: number;
   maxMirrorsInFlight: number;
   mirrorSeed: number;
   useProxyProtocol: boolean;
@@ -152,6 +154,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'useProxyProtocol', flag: '--use-proxy-protocol', env: 'ROUTER_USE_PROXY_PROTOCOL', type: 'bool', default: false, doc: 'expect a PROXY protocol v1/v2 header on every HTTP and HTTPS connection (behind an L4 load balancer)' },
   { key: 'proxyProtocolTrusted', flag: '--proxy-protocol-trusted', env: 'ROUTER_PROXY_PROTOCOL_TRUSTED', type: 'list', default: [], doc: 'source CIDRs allowed to send PROXY headers (required with --use-proxy-protocol); other peers are refused' },
   { key: 'maxConnections', flag: '--max-connections', env: 'ROUTER_MAX_CONNECTIONS', type: 'int', min: 0, default: 50000, doc: 'concurrent client connections per listener (0 = unlimited)' },
+  { key: 'maxUdpSessions', flag: '--max-udp-sessions', env: 'ROUTER_MAX_UDP_SESSIONS', type: 'int', min: 1, default: 10000, doc: 'UDP sessions (client address and port) per Gateway UDP listener and proxy thread; a datagram that would open one more is dropped (switchyard_udp_datagrams_total{result="session_limit"})' },
   // --- identity and sharding
   { key: 'routerName', flag: '--router-name', env: 'ROUTER_SERVICE_NAME', type: 'string', default: 'default', doc: 'router name, the key of this router\'s entry in route status' },
   { key: 'nodeName', flag: '--node-name', env: 'NODE_NAME', type: 'string', default: '', doc: 'the node this router runs on, named in the User-Agent of its API requests (default: the host name)' },
@@ -172,6 +175,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'serverTimeout', flag: '--server-timeout', env: 'ROUTER_DEFAULT_SERVER_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'upstream response timeout (per route: haproxy.router.openshift.io/timeout)' },
   { key: 'tunnelTimeout', flag: '--tunnel-timeout', env: 'ROUTER_DEFAULT_TUNNEL_TIMEOUT', type: 'duration', default: 3600 * SECOND, doc: 'idle timeout of WebSocket/Upgrade tunnels and passthrough' },
   { key: 'clientTimeout', flag: '--client-timeout', env: 'ROUTER_DEFAULT_CLIENT_TIMEOUT', type: 'duration', default: 30 * SECOND, doc: 'idle keep-alive timeout of client connections, and longest pause while a request body arrives (408 after it)' },
+  { key: 'udpSessionTimeout', flag: '--udp-session-timeout', env: 'ROUTER_UDP_SESSION_TIMEOUT', type: 'duration', default: 60 * SECOND, doc: 'idle timeout of a UDPRoute session (no datagram either way): its upstream socket is closed' },
   { key: 'clientFinTimeout', flag: '--client-fin-timeout', env: 'ROUTER_CLIENT_FIN_TIMEOUT', type: 'duration', default: 1 * SECOND, doc: 'idle timeout of a tunnel once one side has closed its half' },
   { key: 'headerTimeout', flag: '--header-timeout', env: 'ROUTER_SLOWLORIS_TIMEOUT', type: 'duration', default: 10 * SECOND, doc: 'time a client has to send complete request headers' },
   { key: 'maxMirrorsInFlight', flag: '--max-mirrors-in-flight', env: 'ROUTER_MAX_MIRRORS_IN_FLIGHT', type: 'int', min: 0, default: 256, doc: 'HTTPRoute RequestMirror copies in flight at most, per proxy thread; over it a copy is dropped (switchyard_request_mirrors_total{outcome="dropped_limit"})' },

@@ -93,6 +93,9 @@ export class Metrics {
   readonly kubeObjectsRead: Counter<'resource' | 'encoding'>;
   readonly tlsHandshakes: Counter<'result'>;
   readonly tcpConnections: Counter<'result'>;
+  readonly udpDatagrams: Counter<'result'>;
+  readonly udpSessions: Counter<'event'>;
+  readonly udpSessionsActive: Gauge;
   readonly tunnelsActive: Gauge<'kind'>;
   readonly connectionsActive: Gauge<'listener'>;
   readonly endpointsSkipped: Gauge<'route' | 'reason'>;
@@ -149,6 +152,9 @@ export class Metrics {
     this.kubeObjectsRead = new Counter({ name: 'switchyard_kube_objects_read_total', help: 'Objects read from the Kubernetes API server (list items and watch events), by resource and the encoding the server sent (protobuf, cbor or json)', labelNames: ['resource', 'encoding'], registers });
     this.tlsHandshakes = new Counter({ name: 'switchyard_tls_handshakes_total', help: 'TLS handshakes on the HTTPS port, by result', labelNames: ['result'], registers });
     this.tcpConnections = new Counter({ name: 'switchyard_tcp_connections_total', help: 'Connections to Gateway TCP listeners, by result (routed to a TCPRoute; no_route: reset, none is attached)', labelNames: ['result'], registers });
+    this.udpDatagrams = new Counter({ name: 'switchyard_udp_datagrams_total', help: 'Datagrams of Gateway UDP listeners, by result: to_backend, to_client (relayed), dropped for no_route (no UDPRoute attached), no_endpoint, invalid_backend (the share of invalid backendRefs), session_limit (--max-udp-sessions), queue_full (the upstream socket not connected yet); unreachable: an endpoint refused (ICMP port unreachable)', labelNames: ['result'], registers });
+    this.udpSessions = new Counter({ name: 'switchyard_udp_sessions_total', help: 'UDPRoute sessions (one per client address and port and listener), by event: opened, closed_idle (--udp-session-timeout), closed_unreachable, closed_error, closed_route_changed (the route or endpoint went away), closed_closed (listener closed)', labelNames: ['event'], registers });
+    this.udpSessionsActive = new Gauge({ name: 'switchyard_udp_sessions_active', help: 'Open UDPRoute sessions', registers });
     this.tunnelsActive = new Gauge({ name: 'switchyard_tunnels_active', help: 'Open tunnels (WebSocket/Upgrade, TLS passthrough, TCPRoute streams)', labelNames: ['kind'], registers });
     this.connectionsActive = new Gauge({ name: 'switchyard_connections_active', help: 'Open client connections, by listener', labelNames: ['listener'], registers });
     this.endpointsSkipped = new Gauge({ name: 'switchyard_endpoints_skipped', help: 'Endpoints left out of a route, by reason (e.g. missing target-port annotation)', labelNames: ['route', 'reason'], registers });

@@ -77,7 +77,7 @@ export function claimsOf(candidates: Iterable<RouteCandidate>): OwnershipClaim[]
   return [...byKey.values()];
 }
 
-const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2, GRPCRoute: 3, TLSRoute: 4, TCPRoute: 5 };
+const KIND_RANK: Readonly<Record<OwnershipClaim['kind'], number>> = { Route: 0, Ingress: 1, HTTPRoute: 2, GRPCRoute: 3, TLSRoute: 4, TCPRoute: 5, UDPRoute: 6 };
 
 function compareClaims(store: ObjectStore, a: OwnershipClaim, b: OwnershipClaim): number {
   if (a.kind === b.kind) {

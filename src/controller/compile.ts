@@ -86,7 +86,11 @@ export function compileRoute(c: RouteCandidate, store: ObjectStore, config: Rout
     if (c.gateway.rule.timeoutMs !== null) route.policy.serverTimeoutMs = c.gateway.rule.timeoutMs;
     // A TCPRoute's streams live long: power-of-two-choices would send new ones to the backend
     // holding fewer, bending the split its weights ask for. Smooth weighted round robin keeps it.
-    if (c.kind === 'TCPRoute') route.policy.balance = 'roundrobin';
+    // A UDPRoute's sessions likewise: each is pinned to the endpoint it was given.
+    if (c.kind === 'TCPRoute' || c.kind === 'UDPRoute') route.policy.balance = 'roundrobin';
+    // A TCP connect says nothing of a UDP port (it is refused where the UDP port serves): a
+    // UDPRoute's endpoints have passive health only (a refused datagram, gateway-udp-listeners.ts).
+    if (c.kind === 'UDPRoute') route.policy.healthCheck = null;
     // timeouts.backendRequest bounds each attempt when it is tighter than the server timeout
     // (RouteRuntime.attemptTimeoutMs); the route's other bounds keep the server timeout.
     const backendMs = c.gateway.rule.backendTimeoutMs;

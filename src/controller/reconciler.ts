@@ -34,7 +34,7 @@ import { routeFingerprint, sameEntry, sameResult } from './fingerprint.ts';
 import * as keyIndex from '../key-index.ts';
 
 /** The owner kinds by name, to hand out one string for each. */
-const ROUTE_KINDS: ReadonlyMap<string, RouteKind> = new Map((['Route', 'Ingress', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'] as const).map((k) => [k, k]));
+const ROUTE_KINDS: ReadonlyMap<string, RouteKind> = new Map((['Route', 'Ingress', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute'] as const).map((k) => [k, k]));
 
 /** Pseudo host key under which the Ingress default backend's dependencies are indexed. */
 const DEFAULT_BACKEND = '';
@@ -266,7 +266,7 @@ export class Reconciler extends EventEmitter {
     const owners = new Set<string>();
     const hosts = new Set<string>();
     let gatewayDirty = false;
-    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0 || this.#store.size('GRPCRoute') > 0 || this.#store.size('TLSRoute') > 0 || this.#store.size('TCPRoute') > 0;
+    const gatewayInUse = this.#store.size('Gateway') > 0 || this.#store.size('HTTPRoute') > 0 || this.#store.size('GRPCRoute') > 0 || this.#store.size('TLSRoute') > 0 || this.#store.size('TCPRoute') > 0 || this.#store.size('UDPRoute') > 0;
     for (const change of changes) {
       switch (change.kind) {
         case 'GatewayClass':
@@ -275,11 +275,13 @@ export class Reconciler extends EventEmitter {
         case 'GRPCRoute':
         case 'TLSRoute':
         case 'TCPRoute':
+        case 'UDPRoute':
         case 'ReferenceGrant':
         case 'BackendTLSPolicy':
         case 'ListenerSet':
           gatewayDirty = true;
-          if (change.kind !== 'ReferenceGrant' && change.kind !== 'BackendTLSPolicy' && change.kind !== 'ListenerSet') owners.add(`${change.kind}/${change.key}`);
+          // Only routes own candidates: a GatewayClass or Gateway judged as an owner would be read as a Route.
+          if (isGatewayRouteKind(change.kind as RouteKind)) owners.add(`${change.kind}/${change.key}`);
           break;
       }
       // What the Gateway evaluation reads besides its own kinds (listener Secrets, client-certificate and
@@ -386,7 +388,7 @@ export class Reconciler extends EventEmitter {
     }
     if (changed.length > 0 || unselected.length > 0) this.emit('admission', changed, unselected);
     // Host ownership may have changed an HTTPRoute's verdicts (a Route elsewhere in its domain group).
-    for (const o of resultOwners) if (o.startsWith('HTTPRoute/') || o.startsWith('GRPCRoute/') || o.startsWith('TLSRoute/') || o.startsWith('TCPRoute/')) { this.#gatewayStatusDirty = true; break; }
+    for (const o of resultOwners) if (o.startsWith('HTTPRoute/') || o.startsWith('GRPCRoute/') || o.startsWith('TLSRoute/') || o.startsWith('TCPRoute/') || o.startsWith('UDPRoute/')) { this.#gatewayStatusDirty = true; break; }
     this.#updateGatewayStatus();
   }
 

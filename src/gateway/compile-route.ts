@@ -3,7 +3,8 @@
 // HTTPS listener it is attached through, and the precedence order the table sorts by. A
 // TLSRoute candidate's: no request conditions at all (no HTTP request may reach it), the TLS
 // listeners its streams come in through, and passthrough or the Terminate listener's certificate.
-// A TCPRoute candidate's: the same, through TCP listeners, without TLS of any kind.
+// A TCPRoute candidate's: the same, through TCP listeners, without TLS of any kind; a UDPRoute's
+// through UDP listeners.
 
 import type { RouteCandidate } from '../route-candidate.ts';
 import type { GatewayRoute } from '../objects/gateway-types.ts';
@@ -12,7 +13,7 @@ import { routeAge, type GatewayCandidateData } from './evaluate.ts';
 
 export function gatewayRouteData(c: RouteCandidate & { gateway: GatewayCandidateData }): GatewayRouteData {
   const g = c.gateway;
-  const stream = c.kind === 'TLSRoute' || c.kind === 'TCPRoute';
+  const stream = c.kind === 'TLSRoute' || c.kind === 'TCPRoute' || c.kind === 'UDPRoute';
   const data: GatewayRouteData = {
     conditions: {
       method: g.match.method, headers: g.match.headers, query: g.match.query,

@@ -2,8 +2,9 @@
 // the route is compiled (parseCorsFilter → table data), prepared once per route runtime
 // (prepareCors: a Set of exact origins, the wildcard patterns), then applied per request by the
 // pure functions below — a preflight answered by the router itself (corsPreflightHeaders), the
-// headers added to an actual response from the backend (addCorsResponseHeaders). No regex and no
-// closure per request.
+// headers added to an actual response from the backend (addCorsResponseHeaders) and to the
+// router's own error answers on the rule (corsErrorHeaders: a browser can read a 502 or a 504
+// only with them). No regex and no closure per request.
 //
 // Choices the spec leaves open: an allowed `*` origin without credentials is answered
 // `Access-Control-Allow-Origin: *` (the same answer for everyone, no Vary); with credentials the
@@ -270,4 +271,22 @@ export function addCorsResponseHeaders(cors: PreparedCors, origin: unknown, head
     expose = names.size === 0 ? null : [...names].join(', ');
   }
   if (expose !== null) headers['access-control-expose-headers'] = expose;
+}
+
+/** Prepared policies for error answers, by the (immutable, shared) table data they come from. */
+const preparedForErrors = new WeakMap<CorsPolicy, PreparedCors>();
+
+/**
+ * The headers an answer the router writes itself (a catalogue error: 502, 503, 504, 500, 429,
+ * 413…) gets on a rule with a CORS filter, as a backend's response would: for an allowed Origin,
+ * Access-Control-Allow-Origin, -Allow-Credentials and -Expose-Headers, so a browser can read the
+ * error; for any other, only `Vary: Origin`. Undefined when the rule has no CORS filter.
+ */
+export function corsErrorHeaders(policy: CorsPolicy | undefined, origin: unknown): Record<string, string> | undefined {
+  if (policy === undefined) return undefined;
+  let cors = preparedForErrors.get(policy);
+  if (cors === undefined) preparedForErrors.set(policy, (cors = prepareCors(policy)));
+  const headers: OutgoingHttpHeaders = {};
+  addCorsResponseHeaders(cors, origin, headers);
+  return headers as Record<string, string>;
 }

@@ -251,7 +251,7 @@ export function evaluateGateways(store: ObjectStore, config: RouterConfig, now =
     result.gateways.get(gatewayKey)!.attachedListenerSets = state.listenerSets.filter((set) => set.accepted).length;
   }
   // Oldest first: where an HTTPRoute and a GRPCRoute want the same hostnames on a listener, the older keeps them.
-  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute'), ...store.list('TCPRoute')].sort(compareRouteAge);
+  const routes: GatewayRoute[] = [...store.list('HTTPRoute'), ...store.list('GRPCRoute'), ...store.list('TLSRoute'), ...store.list('TCPRoute'), ...store.list('UDPRoute')].sort(compareRouteAge);
   const claims = new ListenerClaims();
   for (const route of routes) evaluateRoute(route, gateways, listenerSets, store, grants, claims, result, policies);
   result.policies = policies.statuses();
@@ -279,7 +279,8 @@ function gatewayEntryPoints(gateways: readonly GatewayState[]): GatewayEntryPoin
     for (const l of [...g.listeners, ...g.listenerSets.flatMap((set) => (set.accepted ? set.listeners : []))]) {
       if (!l.usable) continue;
       for (const address of g.ownAddresses) {
-        const id = `${address}|${l.port}`;
+        // A UDP listener's socket is not a TCP one: the same port number is another entry point.
+        const id = l.protocol === 'UDP' ? `${address}|${l.port}|udp` : `${address}|${l.port}`;
         let point = points.get(id);
         // One Gateway per address, one validation per port of it (frontend-validation.ts).
         if (!point) points.set(id, (point = { address, port: l.port, protocol: l.protocol as GatewayEntryPoint['protocol'], listeners: [], clientValidation: l.clientValidation }));
@@ -298,15 +299,15 @@ function evaluateRoute(
   const kind = route.kind;
   const namespace = route.metadata.namespace ?? 'default';
   const ownerKey = `${kind}/${namespace}/${route.metadata.name}`;
-  // A TCPRoute has no hostnames: its TCP listener (no hostname either) alone chooses it.
-  const hostnames = route.kind === 'TCPRoute' ? [] : (route.spec?.hostnames ?? []).map(normalizeHostname);
+  // A TCPRoute or UDPRoute has no hostnames: its listener (no hostname either) alone chooses it.
+  const hostnames = route.kind === 'TCPRoute' || route.kind === 'UDPRoute' ? [] : (route.spec?.hostnames ?? []).map(normalizeHostname);
   const usedPolicies = new Set<string>();
   const inputs = {
     grants, service: (key: string) => store.get('Service', key),
     backendTls: (ns: string, service: string, port: number) => policies.forBackend(ns, service, port, usedPolicies),
   };
   const rules: RouteRulesResult = route.kind === 'GRPCRoute' ? evaluateGrpcRouteRules(route, inputs)
-    : route.kind === 'TLSRoute' || route.kind === 'TCPRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
+    : route.kind === 'TLSRoute' || route.kind === 'TCPRoute' || route.kind === 'UDPRoute' ? evaluateTlsRouteRules(route, inputs) : evaluateRouteRules(route, inputs);
   const invalidHostname = hostnames.find((h) => !validHostname(h));
   const toAttach = {
     kind, namespace, name: route.metadata.name, hostnames,
@@ -346,7 +347,7 @@ function evaluateRoute(
     result.candidates.set(ownerKey, streamCandidates(route, ownerKey, rules.rules, attachments));
     return;
   }
-  if (route.kind === 'TCPRoute') {
+  if (route.kind === 'TCPRoute' || route.kind === 'UDPRoute') {
     result.candidates.set(ownerKey, tcpCandidates(route, ownerKey, rules.rules, attachments));
     return;
   }
@@ -404,15 +405,16 @@ function streamCandidates(route: GatewayRoute, ownerKey: string, rules: readonly
  * A TCPRoute's candidates: one per rule, without host (HOSTLESS_HOST_KEY), reached through the
  * TCP listeners it is attached to (on Gateways' own addresses: TCP listeners exist only there),
  * keyed `TCPRoute/ns/name/<rule>/tcp@*`. Where several TCPRoutes attach to one listener, the
- * table's precedence (oldest first) gives its streams to the oldest.
+ * table's precedence (oldest first) gives its streams to the oldest. A UDPRoute's the same,
+ * through UDP listeners (`UDPRoute/ns/name/<rule>/udp@*`).
  */
 function tcpCandidates(route: GatewayRoute, ownerKey: string, rules: readonly RuleData[], attachments: HostAttachments): RouteCandidate[] {
   const attachment = attachments.hosts.get('');
   if (attachment === undefined || attachment.listeners.length === 0) return [];
   const namespace = route.metadata.namespace ?? 'default';
   return rules.map((rule) => ({
-    key: `${ownerKey}/${rule.index}/tcp@*`,
-    ownerKey, kind: 'TCPRoute', namespace, name: route.metadata.name, owner: route,
+    key: `${ownerKey}/${rule.index}/${route.kind === 'UDPRoute' ? 'udp' : 'tcp'}@*`,
+    ownerKey, kind: route.kind === 'UDPRoute' ? 'UDPRoute' : 'TCPRoute', namespace, name: route.metadata.name, owner: route,
     host: '', wildcard: false, wildcardPolicy: 'None', path: '', match: 'prefix', backends: rule.backends, annotations: {},
     gateway: {
       rule, match: rule.matches[0]!, matchIndex: 0, http: false, https: false, listeners: attachment.listeners,

@@ -14,7 +14,9 @@
 // on the shared HTTPS port a connection's SNI need not name the host its requests go to.
 // TCP listeners take TCPRoutes, on Gateways with an address of their own only (a port each; on
 // the router's shared ports a TCP listener is UnsupportedProtocol). They name no hostname and no
-// TLS (the CRD refuses both; a file may not): such a listener is UnsupportedValue.
+// TLS (the CRD refuses both; a file may not): such a listener is UnsupportedValue. UDP listeners
+// are the same for UDPRoutes; a TCP and a UDP listener on one port are distinct (the spec's
+// "mixture of TCP and UDP listeners").
 
 import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificates.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayRouteKind, type Listener } from '../objects/gateway-types.ts';
@@ -74,13 +76,15 @@ export interface ListenerConflict { reason: string; message: string }
 /** Why listener `a` cannot be served beside `b` (`what`: how `b` is named in the message), or null when they are distinct. */
 export function listenerConflict(a: Listener, b: Listener, what = `listener ${b.name}`): ListenerConflict | null {
   if (a.port !== b.port) return null;
+  // TCP and UDP share port numbers without sharing a socket.
+  if ((a.protocol === 'TCP' && b.protocol === 'UDP') || (a.protocol === 'UDP' && b.protocol === 'TCP')) return null;
   if (a.protocol !== b.protocol) return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with protocol ${b.protocol}` };
   // Passthrough and Terminate on one port (TLSRouteModeMixed, Experimental) are not offered.
   if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
     return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` };
   }
   // TCP listeners are told apart by port alone (a hostname means nothing to them).
-  if (a.protocol === 'TCP') return { reason: 'HostnameConflict', message: `${what} is a TCP listener on the same port` };
+  if (a.protocol === 'TCP' || a.protocol === 'UDP') return { reason: 'HostnameConflict', message: `${what} is a ${a.protocol} listener on the same port` };
   if (key(a) === key(b)) return { reason: 'HostnameConflict', message: `${what} has the same port, protocol and hostname` };
   return null;
 }
@@ -150,11 +154,14 @@ export function evaluateListenerList(
     let resolved = condition('ResolvedRefs', true, 'ResolvedRefs', 'references resolved');
     // Kinds: HTTPRoute, and GRPCRoute while HTTP/2 from clients is on (a gRPC client needs h2
     // on HTTPS listeners and h2c on HTTP ones); allowedRoutes.kinds may narrow them.
-    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else; TCP listeners: TCPRoutes.
+    // TLS listeners: TLSRoutes (streams chosen by SNI), nothing else; TCP listeners: TCPRoutes;
+    // UDP listeners: UDPRoutes.
     const tls = l.protocol === 'TLS';
-    const tcp = l.protocol === 'TCP';
+    const udp = l.protocol === 'UDP';
+    // TCP and UDP listeners: a port each, no hostname, no TLS; only the route kind differs.
+    const tcp = l.protocol === 'TCP' || udp;
     if (tls) state.tlsMode = l.tls?.mode ?? 'Terminate';
-    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : tcp ? ['TCPRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
+    const served: GatewayRouteKind[] = tls ? ['TLSRoute'] : udp ? ['UDPRoute'] : tcp ? ['TCPRoute'] : inputs.grpc === false ? ['HTTPRoute'] : ['HTTPRoute', 'GRPCRoute'];
     const kinds = l.allowedRoutes?.kinds;
     if (l.protocol === 'HTTP' || l.protocol === 'HTTPS' || tls || tcp) {
       if (kinds === undefined || kinds.length === 0) {
@@ -174,11 +181,11 @@ export function evaluateListenerList(
     if (conflict) {
       accepted = condition('Accepted', false, conflict.reason, conflict.message);
     } else if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && !tls && !tcp) {
-      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS, TLS and TCP are)`);
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP, HTTPS, TLS, TCP and UDP are)`);
     } else if (tcp && inputs.ports !== null) {
-      accepted = condition('Accepted', false, 'UnsupportedProtocol', 'TCP listeners need a Gateway address of their own (--gateway-addresses): the router\'s shared ports serve HTTP and HTTPS');
+      accepted = condition('Accepted', false, 'UnsupportedProtocol', `${l.protocol} listeners need a Gateway address of their own (--gateway-addresses): the router's shared ports serve HTTP and HTTPS`);
     } else if (tcp && ((l.hostname !== undefined && l.hostname !== '') || l.tls !== undefined)) {
-      accepted = condition('Accepted', false, 'UnsupportedValue', 'a TCP listener takes neither a hostname nor tls');
+      accepted = condition('Accepted', false, 'UnsupportedValue', `a ${l.protocol} listener takes neither a hostname nor tls`);
     } else if (l.hostname !== undefined && l.hostname !== '' && !validHostname(state.hostname)) {
       accepted = condition('Accepted', false, 'UnsupportedValue', 'hostname is not a valid DNS name or wildcard');
     } else if (inputs.ports !== null && l.port !== (l.protocol === 'HTTP' ? inputs.ports.http : inputs.ports.https)) {

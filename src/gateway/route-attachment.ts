@@ -138,6 +138,20 @@ export function attachRoute(
   }
   const other = route.kind === 'GRPCRoute' ? 'HTTPRoute' : 'GRPCRoute';
   if (attached === 0) return condition('Accepted', false, 'HostnameConflict', `an HTTPRoute and a GRPCRoute cannot share hostnames on a listener; ${conflicts.join('; ')}`);
+  countOnRefusedListeners(selected, route, allowsNamespace);
   if (conflicts.length > 0) return condition('Accepted', true, 'Accepted', `attached; not where a ${other} holds its hostnames (${conflicts.join('; ')})`);
   return condition('Accepted', true, 'Accepted', 'attached');
+}
+
+/**
+ * An accepted route counts in the attachedRoutes of the selected listeners that are not accepted
+ * (Conflicted, an unavailable port) but would take it — its kind, namespace and a hostname —
+ * as the spec asks ("Listener status does not impact successful attachment"); nothing is served
+ * through them.
+ */
+function countOnRefusedListeners(selected: readonly ListenerState[], route: RouteToAttach, allowsNamespace: (listener: ListenerState) => boolean): void {
+  for (const l of selected) {
+    if (l.attachable || !l.kinds.includes(route.kind) || !allowsNamespace(l)) continue;
+    if (routeHostsOnListener(l.hostname, route.hostnames).length > 0) l.attachedRoutes++;
+  }
 }

@@ -81,7 +81,7 @@ export function applySharedFilter(f: HTTPRouteFilter, rule: FilteredRule): boole
  * run after the backend is chosen, too late for what they decide.
  */
 export function backendRefFilters(filters: readonly HTTPRouteFilter[], kind: string): BackendFilters {
-  if (kind === 'TLSRoute' || kind === 'TCPRoute') throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
+  if (kind === 'TLSRoute' || kind === 'TCPRoute' || kind === 'UDPRoute') throw new Unsupported('UnsupportedValue', 'filters on backendRefs are not supported');
   const out: BackendFilters = { requestHeaders: null, responseHeaders: null };
   for (const f of filters) {
     if (f.type === 'RequestHeaderModifier') out.requestHeaders = headerModifier(f.requestHeaderModifier, 'requestHeaderModifier');
@@ -134,8 +134,8 @@ export function resolveBackendRefs(
       invalid += weight;
       continue;
     }
-    // TLSRoute and TCPRoute streams are passed through as they are: a BackendTLSPolicy is for HTTP routes.
-    const tls = from.kind === 'TLSRoute' || from.kind === 'TCPRoute' ? null : inputs.backendTls?.(target.namespace, target.name, target.port) ?? null;
+    // TLSRoute, TCPRoute and UDPRoute traffic is passed through as it is: a BackendTLSPolicy is for HTTP routes.
+    const tls = from.kind === 'TLSRoute' || from.kind === 'TCPRoute' || from.kind === 'UDPRoute' ? null : inputs.backendTls?.(target.namespace, target.name, target.port) ?? null;
     if (tls !== null && 'refused' in tls) {
       // The spec: connections through an invalid policy fail with a 5xx (this ref's share answers 500).
       refsState.unresolved('InvalidBackendTLSPolicy', tls.refused);

@@ -28,6 +28,8 @@ export const ADDRESS_POOL_FEATURES = [
   'GatewayFrontendClientCertificateValidation', 'GatewayFrontendClientCertificateValidationInsecureFallback',
   // GATEWAY-TCP (core): TCP listeners need a port each, so an address of their Gateway's own.
   'TCPRoute',
+  // GATEWAY-UDP (core): UDP listeners likewise.
+  'UDPRoute',
 ] as const;
 
 /** Extended features served on the router's shared ports as well (`npm run conformance:gateway -- --shared-ports` checks them). */

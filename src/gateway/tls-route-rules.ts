@@ -3,9 +3,9 @@
 // "match" whose backendRefs are resolved to Services like an HTTPRoute's (kind, ReferenceGrant
 // across namespaces, existence, port) with the spec's weights. ResolvedRefs follows; a stream
 // whose share of weight belongs to invalid refs is refused (the connection closed). A TCPRoute's
-// one rule is the same (it has no hostnames: its listener alone chooses it).
+// one rule is the same (it has no hostnames: its listener alone chooses it), and so is a UDPRoute's.
 
-import type { TCPRoute, TLSRoute } from '../objects/gateway-types.ts';
+import type { TCPRoute, TLSRoute, UDPRoute } from '../objects/gateway-types.ts';
 import type { MatchData, RuleData } from '../route-candidate.ts';
 import { condition } from './conditions.ts';
 import type { RouteRulesResult } from './route-rules.ts';
@@ -14,7 +14,7 @@ import { resolveBackendRefs, ResolvedRefs, Unsupported, type RuleInputs } from '
 /** Every stream of the host: no path, method or header exists below TLS. */
 const STREAM_MATCH: MatchData = Object.freeze({ path: '', match: 'prefix', method: null, headers: [], query: [], patterns: null, grpc: null }) as MatchData;
 
-export function evaluateTlsRouteRules(route: TLSRoute | TCPRoute, inputs: RuleInputs): RouteRulesResult {
+export function evaluateTlsRouteRules(route: TLSRoute | TCPRoute | UDPRoute, inputs: RuleInputs): RouteRulesResult {
   const namespace = route.metadata.namespace ?? 'default';
   const refs = new ResolvedRefs();
   try {

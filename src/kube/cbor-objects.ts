@@ -15,7 +15,7 @@
 import type { Kind } from '../objects/types.ts';
 
 /** The kinds the router reads that are custom resources: the ones kube-apiserver can serve as CBOR. */
-export const CBOR_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Route', 'Middleware', 'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet']);
+export const CBOR_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Route', 'Middleware', 'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet']);
 
 /**
  * The Accept header of a list or a watch that prefers CBOR and takes JSON. kube-apiserver

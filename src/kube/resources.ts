@@ -21,6 +21,7 @@ const PLURAL: Readonly<Record<Kind, string>> = {
   GRPCRoute: 'grpcroutes',
   TLSRoute: 'tlsroutes',
   TCPRoute: 'tcproutes',
+  UDPRoute: 'udproutes',
   ReferenceGrant: 'referencegrants',
   BackendTLSPolicy: 'backendtlspolicies',
   ListenerSet: 'listenersets',

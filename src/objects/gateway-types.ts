@@ -1,6 +1,6 @@
 // Narrow types of the Gateway API objects switchyard reads (gateway.networking.k8s.io, Standard
 // channel, as released in sigs.k8s.io/gateway-api v1.6.3): GatewayClass, Gateway, HTTPRoute,
-// GRPCRoute, TLSRoute, TCPRoute and ListenerSet (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
+// GRPCRoute, TLSRoute, TCPRoute, UDPRoute and ListenerSet (v1) and ReferenceGrant (v1beta1; v1 is accepted too). Only the fields the router uses are named.
 
 import type { KubeObject } from './kube-object.ts';
 
@@ -180,6 +180,14 @@ export interface TCPRoute extends KubeObject {
   status?: unknown;
 }
 
+/** UDP datagrams through a UDP listener: one route per listener (the oldest attached), sessions by client address. */
+export interface UDPRoute extends KubeObject {
+  kind: 'UDPRoute';
+  /** One rule in v1; its backendRefs are Services (no filters). */
+  spec: { parentRefs?: ParentReference[]; rules?: TLSRouteRule[] };
+  status?: unknown;
+}
+
 /**
  * Listeners added to a Gateway (spec.parentRef) from another object, possibly of another
  * namespace, when the Gateway's spec.allowedListeners lets it (src/gateway/listener-sets.ts).
@@ -191,7 +199,7 @@ export interface ListenerSet extends KubeObject {
 }
 
 /** The route kinds of the Gateway API this router serves. */
-export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute;
+export type GatewayRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute | UDPRoute;
 export type GatewayRouteKind = GatewayRoute['kind'];
 
 export interface ReferenceGrant extends KubeObject {

@@ -284,6 +284,11 @@ export function checkTCPRoute(doc: Fields): void {
   checkTLSRoute(doc);
 }
 
+/** UDPRoute: the same shape as a TCPRoute. */
+export function checkUDPRoute(doc: Fields): void {
+  checkTLSRoute(doc);
+}
+
 export function checkReferenceGrant(doc: Fields): void {
   const spec = object(doc.spec, 'spec', true)!;
   eachObject(spec.from, 'spec.from', (e, f) => {

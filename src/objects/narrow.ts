@@ -308,6 +308,7 @@ const NARROW: Readonly<Record<Kind, Narrower>> = {
   GRPCRoute: specAndStatus,
   TLSRoute: specAndStatus,
   TCPRoute: specAndStatus,
+  UDPRoute: specAndStatus,
   ReferenceGrant: specAndStatus,
   BackendTLSPolicy: specAndStatus,
   ListenerSet: specAndStatus,

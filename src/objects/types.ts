@@ -21,13 +21,14 @@ export type Kind =
   | 'GRPCRoute'
   | 'TLSRoute'
   | 'TCPRoute'
+  | 'UDPRoute'
   | 'ReferenceGrant'
   | 'BackendTLSPolicy'
   | 'ListenerSet';
 
 export const KINDS: readonly Kind[] = [
   'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'ConfigMap', 'Middleware',
-  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
 ];
 
 /** apiVersion each kind is read from (what a file document must declare, what the informer lists). */
@@ -48,6 +49,7 @@ export const API_VERSION: Readonly<Record<Kind, string>> = {
   GRPCRoute: 'gateway.networking.k8s.io/v1',
   TLSRoute: 'gateway.networking.k8s.io/v1',
   TCPRoute: 'gateway.networking.k8s.io/v1',
+  UDPRoute: 'gateway.networking.k8s.io/v1',
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
   BackendTLSPolicy: 'gateway.networking.k8s.io/v1',
   ListenerSet: 'gateway.networking.k8s.io/v1',
@@ -64,7 +66,7 @@ export const CLUSTER_SCOPED: ReadonlySet<Kind> = new Set<Kind>(['Namespace', 'In
 export type { KubeObject, ObjectMeta } from './kube-object.ts';
 import type { KubeObject, ObjectMeta } from './kube-object.ts';
 
-import type { BackendTLSPolicy, Gateway, GatewayClass, GRPCRoute, HTTPRoute, ListenerSet, ReferenceGrant, TCPRoute, TLSRoute } from './gateway-types.ts';
+import type { BackendTLSPolicy, Gateway, GatewayClass, GRPCRoute, HTTPRoute, ListenerSet, ReferenceGrant, TCPRoute, TLSRoute, UDPRoute } from './gateway-types.ts';
 import { joined } from '../flat-string.ts';
 
 // ---- route.openshift.io/v1 Route ----------------------------------------------------------
@@ -231,6 +233,7 @@ export interface KindMap {
   GRPCRoute: GRPCRoute;
   TLSRoute: TLSRoute;
   TCPRoute: TCPRoute;
+  UDPRoute: UDPRoute;
   ReferenceGrant: ReferenceGrant;
   BackendTLSPolicy: BackendTLSPolicy;
   ListenerSet: ListenerSet;

@@ -6,7 +6,7 @@
 // Messages never include field values: a Secret's data must not leak into a log line.
 
 import { ALSO_ACCEPTED_API_VERSIONS, API_VERSION, CLUSTER_SCOPED, KINDS, type Kind, type KubeObject } from './types.ts';
-import { GatewayFieldError, checkGateway, checkGatewayClass, checkGRPCRoute, checkHTTPRoute, checkReferenceGrant, checkTLSRoute, checkTCPRoute, checkBackendTLSPolicy, checkListenerSet } from './gateway-validate.ts';
+import { GatewayFieldError, checkGateway, checkGatewayClass, checkGRPCRoute, checkHTTPRoute, checkReferenceGrant, checkTLSRoute, checkTCPRoute, checkUDPRoute, checkBackendTLSPolicy, checkListenerSet } from './gateway-validate.ts';
 
 export type ValidationResult =
   | { ok: true; kind: Kind; object: KubeObject }
@@ -149,6 +149,7 @@ const FIELD_CHECKS: Readonly<Record<Kind, (doc: Fields) => void>> = {
   GRPCRoute: checkGRPCRoute,
   TLSRoute: checkTLSRoute,
   TCPRoute: checkTCPRoute,
+  UDPRoute: checkUDPRoute,
   ReferenceGrant: checkReferenceGrant,
   BackendTLSPolicy: checkBackendTLSPolicy,
   ListenerSet: checkListenerSet,

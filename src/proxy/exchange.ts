@@ -20,6 +20,7 @@ import { BodyPhaseError, abandon, filterBody, isPromise, runFailurePhases, runLo
 import type { FailureInfo } from '../pipeline/types.ts';
 import { clientResponseHeaders } from './headers.ts';
 import { modifyRequestHeaders, modifyResponseHeaders } from '../gateway/filters.ts';
+import { corsErrorHeaders } from '../gateway/cors.ts';
 import type { MiddlewareFailures } from './middleware-failures.ts';
 import type { RequestMirrors } from './request-mirror.ts';
 import type { RouteRuntime } from './route-runtime.ts';
@@ -141,6 +142,16 @@ export abstract class Exchange extends PhaseRun implements UpstreamEvents {
   protected firstAttempt(): void {}
   /** The exchange has ended (status and outcome are set), before the log phases. */
   protected onEnded(): void {}
+
+  /**
+   * Headers every catalogue error of this exchange carries (each way in's writeError adds them):
+   * the CORS headers of the rule's CORS filter, if any (gateway/cors.ts), so that a browser can
+   * read the router's own answers as it reads the backend's; undefined for nearly every route.
+   */
+  protected errorHeaders(): Record<string, string> | undefined {
+    const gateway = this.runtime.route.gateway;
+    return gateway === undefined ? undefined : corsErrorHeaders(gateway.cors, this.headers.origin);
+  }
 
   // ---- the lifecycle
 

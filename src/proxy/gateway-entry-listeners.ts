@@ -14,6 +14,8 @@
 // TCPRoute attached to its listener; its sockets allow half-open connections (a client's FIN
 // is passed on and the answer may still come back).
 //
+// UDP entry points are not sockets of this kind: gateway-udp-listeners.ts binds them.
+//
 // A socket that cannot be bound (an address the node does not hold yet: a VIP that moves to this
 // node later) is retried every few seconds, with a log line, until it binds or is no longer wanted.
 
@@ -122,7 +124,7 @@ export class GatewayEntryListeners {
   /** Bind what is new, close what is gone; entry points kept get their new listeners at once. */
   update(points: readonly GatewayEntryPoint[]): void {
     if (this.#stopped) return;
-    const wanted = new Map(points.map((p) => [idOf(p), p]));
+    const wanted = new Map(points.filter((p) => p.protocol !== 'UDP').map((p) => [idOf(p), p]));
     for (const [id, bound] of this.#bound) {
       if (wanted.has(id)) continue;
       this.#close(bound);

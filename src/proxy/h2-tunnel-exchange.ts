@@ -103,7 +103,7 @@ export class H2TunnelExchange extends Exchange implements Http1Request {
   }
 
   protected writeError(error: ProxyErrorSpec): void {
-    sendError(this.res, error);
+    sendError(this.res, error, this.errorHeaders());
   }
 
   /**

@@ -78,11 +78,11 @@ export class HttpExchange extends RequestExchange {
 
   protected writeError(error: ProxyErrorSpec, cause: unknown = null): void {
     if (!this.grpc) {
-      sendError(this.res, error);
+      sendError(this.res, error, this.errorHeaders());
       return;
     }
     const status = cause instanceof Error ? grpcStatusForUpstreamFailure(cause, error) : grpcStatusForError(error);
-    writeGrpcStatus(this.res, status, error.message, null, error.code);
+    writeGrpcStatus(this.res, status, error.message, this.errorHeaders() ?? null, error.code);
     this.grpcStatus = status;
   }
 

@@ -121,12 +121,12 @@ export class Http2Exchange extends RequestExchange {
 
   protected writeError(error: ProxyErrorSpec, cause: unknown = null): void {
     if (!this.grpc) {
-      sendStreamError(this.stream, this.headers, error);
+      sendStreamError(this.stream, this.headers, error, this.errorHeaders());
       return;
     }
     const status = cause instanceof Error ? grpcStatusForUpstreamFailure(cause, error) : grpcStatusForError(error);
     if (this.stream.headersSent) this.#endCall(status, error.message);
-    else respondGrpcStatus(this.stream, status, error.message, null, error.code);
+    else respondGrpcStatus(this.stream, status, error.message, this.errorHeaders() ?? null, error.code);
     this.grpcStatus = status;
   }
 

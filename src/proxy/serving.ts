@@ -33,6 +33,7 @@ import type { TlsRequestHandler } from './tls/tls-terminator.ts';
 import { loadDefaultCertificate } from './tls/default-certificate.ts';
 import { RequestEntry } from './request-entry.ts';
 import { GatewayEntryListeners } from './gateway-entry-listeners.ts';
+import { GatewayUdpListeners } from './gateway-udp-listeners.ts';
 import { TlsTerminator } from './tls/tls-terminator.ts';
 import { tlsProfile } from './tls/tls-profile.ts';
 import { SharedGlitchLedger } from './tls/shared-glitch-ledger.ts';
@@ -79,6 +80,8 @@ export class ProxyListeners implements TlsRequestHandler {
   readonly #https: HttpsListener;
   /** Gateways with addresses of their own: their sockets (gateway-entry-listeners.ts). */
   readonly #gateways: GatewayEntryListeners;
+  /** Their UDP listeners (UDPRoute sessions). */
+  readonly #udp: GatewayUdpListeners;
   /** TLSRoutes of TLS Terminate listeners on Gateways' own addresses. */
   readonly #streams: StreamTerminator;
   /** switchyard_tls_handshakes_total: streams of Gateway TLS listeners passed through, and refused for want of a TLSRoute. */
@@ -98,8 +101,12 @@ export class ProxyListeners implements TlsRequestHandler {
     const defaultCertificate = options.defaultCertificate ?? (await loadDefaultCertificate(options.config.defaultCertificate, options.logger));
     const listeners = new ProxyListeners(options, defaultCertificate);
     await listeners.#listen(ports, options.config.bind);
-    options.proxy.onEntryPoints = (points) => listeners.#gateways.update(points);
+    options.proxy.onEntryPoints = (points) => {
+      listeners.#gateways.update(points);
+      listeners.#udp.update(points);
+    };
     listeners.#gateways.update(options.proxy.entryPoints);
+    listeners.#udp.update(options.proxy.entryPoints);
     return listeners;
   }
 
@@ -141,6 +148,14 @@ export class ProxyListeners implements TlsRequestHandler {
     this.#tcpRouted = metrics.tcpConnections.labels('routed');
     this.#tcpNoRoute = metrics.tcpConnections.labels('no_route');
     this.#streams = new StreamTerminator({ profile: tlsProfile(config), passthrough: proxy, handshakeTimeoutMs: config.headerTimeout, metrics, logger });
+    this.#udp = new GatewayUdpListeners({
+      route: (entry) => proxy.table.matchStream('', entry),
+      recordSuccess: (endpoint) => proxy.recordSuccess(endpoint),
+      recordFailure: (endpoint, now, lastHealthy) => proxy.recordFailure(endpoint, now, lastHealthy),
+    }, {
+      idleTimeoutMs: config.udpSessionTimeout, maxSessions: config.maxUdpSessions, clock: systemClock, logger,
+      metrics: { datagrams: metrics.udpDatagrams, sessions: metrics.udpSessions, active: metrics.udpSessionsActive },
+    });
     this.#gateways = new GatewayEntryListeners({
       http: (socket) => this.#http.emit('connection', socket),
       stream: (socket, buffered, serverName, entry) => this.#stream(socket, buffered, serverName, entry),
@@ -266,6 +281,9 @@ export class ProxyListeners implements TlsRequestHandler {
     if (this.#httpFront?.listening) this.#httpFront.close();
     this.#https.stopListening();
     this.#gateways.stopAccepting();
+    // UDP has no connections to drain: its sessions end with the socket (a successor's socket on
+    // the same port takes the clients' next datagrams).
+    this.#udp.close();
   }
 
   /** Stop accepting and drain (see the top of this file); resolves when every connection is gone. */

@@ -82,7 +82,7 @@ export class UpgradeExchange extends Exchange implements Http1Request {
   }
 
   protected writeError(error: ProxyErrorSpec): void {
-    writeRawError(this.client, error);
+    writeRawError(this.client, error, this.errorHeaders());
   }
 
   /** The 101 keeps the connection (with the backend's Upgrade); any other answer is followed by the close. */

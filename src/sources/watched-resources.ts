@@ -152,7 +152,7 @@ export function configMapResource(key: string): WatchedResource {
 // ---- Gateway API -----------------------------------------------------------------------------
 
 /** The Gateway API kinds, read only when their CRDs are installed (see optionalResourceDiscovery). */
-export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet'];
+export const GATEWAY_KINDS: readonly Kind[] = ['GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet'];
 
 /** Informers for the Gateway API kinds whose resources discovery found (`present`: plural names by group/version path). */
 export function gatewayResources(config: RouterConfig, present: ReadonlySet<string>): WatchedResource[] {

@@ -1,14 +1,16 @@
-// Writes GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute and BackendTLSPolicy status (leader only, like Route status): the
+// Writes GatewayClass, Gateway, ListenerSet, HTTPRoute, GRPCRoute, TLSRoute, TCPRoute, UDPRoute and BackendTLSPolicy status (leader only, like Route status): the
 // desired status set is diffed against what was last asked for, each changed object is read
 // (GET), its status computed (gateway-status.ts) and written through the status subresource
 // when it differs. Writes are serial and paced; a 409 Conflict is retried with a fresh GET.
+// What leaves the set is taken out: our parent entries of routes, our ancestors of policies, and
+// of a ListenerSet the conditions and listeners this writer wrote (another controller's stay).
 
 import type { Logger } from '../log.ts';
 import type { Kind, KubeObject } from '../objects/types.ts';
 import { KubeApiError, type KubeClient } from '../kube/client.ts';
 import { clusterObjectPath, objectPath } from '../kube/resources.ts';
 import type { GatewayStatusSet } from '../gateway/status.ts';
-import { gatewayClassStatus, gatewayStatus, listenerSetStatus, policyStatus, routeStatus, sameStatus } from './gateway-status.ts';
+import { gatewayClassStatus, gatewayStatus, listenerSetStatus, policyStatus, routeStatus, sameStatus, withoutListenerSetStatus } from './gateway-status.ts';
 
 type Json = Record<string, unknown>;
 
@@ -27,6 +29,8 @@ export class GatewayStatusWriter {
   #options: GatewayStatusWriterOptions;
   #log: Logger;
   #asked = new Map<string, string>();
+  /** The ListenerSet statuses last written (or found as wanted), by key: what to take out once one is no longer ours. */
+  #listenerSetsWritten = new Map<string, Json>();
   #pending = new Map<string, Target>();
   #running = false;
   #stopped = false;
@@ -62,16 +66,29 @@ export class GatewayStatusWriter {
       want(`BackendTLSPolicy/${p.namespace}/${p.name}`, JSON.stringify(p), { kind: 'BackendTLSPolicy', namespace: p.namespace, name: p.name, body: (cur, now) => policyStatus(p, cur, now) });
     }
     // Routes (and BackendTLSPolicies) no longer used through a Gateway of ours: take our entries out.
+    // ListenerSets no longer naming one: take out the conditions and listeners we wrote.
     for (const key of [...this.#asked.keys()]) {
+      if (!seen.has(key) && key.startsWith('ListenerSet/')) {
+        this.#asked.delete(key);
+        const [, namespace, name] = key.split('/') as [string, string, string];
+        this.#pending.set(key, {
+          kind: 'ListenerSet', namespace, name,
+          body: (cur) => {
+            const written = this.#listenerSetsWritten.get(key);
+            return written === undefined ? (cur ?? {}) : withoutListenerSetStatus(written, cur);
+          },
+        });
+        continue;
+      }
       if (!seen.has(key) && key.startsWith('BackendTLSPolicy/')) {
         this.#asked.delete(key);
         const [, namespace, name] = key.split('/') as [string, string, string];
         this.#pending.set(key, { kind: 'BackendTLSPolicy', namespace, name, body: (cur, now) => policyStatus(undefined, cur, now) });
         continue;
       }
-      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/') || key.startsWith('TCPRoute/'))) continue;
+      if (seen.has(key) || !(key.startsWith('HTTPRoute/') || key.startsWith('GRPCRoute/') || key.startsWith('TLSRoute/') || key.startsWith('TCPRoute/') || key.startsWith('UDPRoute/'))) continue;
       this.#asked.delete(key);
-      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute', string, string];
+      const [kind, namespace, name] = key.split('/') as ['HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute', string, string];
       this.#pending.set(key, { kind, namespace, name, body: (cur, now) => routeStatus(undefined, cur, now) });
     }
     void this.#run();
@@ -114,9 +131,10 @@ export class GatewayStatusWriter {
       try {
         const current = await client.request<KubeObject & { status?: Json }>({ method: 'GET', path });
         const status = target.body(current.status, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
-        if (sameStatus(current.status, status)) return;
-        await client.request({ method: 'PUT', path: `${path}/status`, body: { ...current, status } });
-        this.#log.debug({ object: what }, 'status written');
+        const changed = !sameStatus(current.status, status);
+        if (changed) await client.request({ method: 'PUT', path: `${path}/status`, body: { ...current, status } });
+        if (target.kind === 'ListenerSet') this.#noteListenerSet(target, status);
+        if (changed) this.#log.debug({ object: what }, 'status written');
         return;
       } catch (err) {
         if (err instanceof KubeApiError && err.statusCode === 404) return;
@@ -128,6 +146,13 @@ export class GatewayStatusWriter {
         if (!conflict) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
       }
     }
+  }
+
+  /** Remembers our status of a ListenerSet while it is ours (asked for), forgets it once taken out. */
+  #noteListenerSet(target: Target, status: Json): void {
+    const key = `ListenerSet/${target.namespace}/${target.name}`;
+    if (this.#asked.has(key)) this.#listenerSetsWritten.set(key, status);
+    else this.#listenerSetsWritten.delete(key);
   }
 
   #notifyIdle(): void {

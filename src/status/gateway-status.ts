@@ -58,6 +58,24 @@ export function listenerSetStatus(data: ListenerSetStatusData, current: Json | u
   };
 }
 
+const sameCondition = (a: Partial<Condition>, b: Partial<Condition>) => a.type === b.type && a.status === b.status && a.reason === b.reason && a.message === b.message;
+
+/**
+ * A ListenerSet that no longer attaches to a Gateway of ours (its parentRef moved, its Gateway
+ * is gone): take out what we wrote (`written`, our last status body) — the conditions and the
+ * listener entries still as we left them; what another controller has written since stays.
+ */
+export function withoutListenerSetStatus(written: Json, current: Json | undefined): Json {
+  const ours = (written.conditions as Condition[] | undefined) ?? [];
+  const ourListeners = (written.listeners as Array<{ name: string; conditions?: Condition[] }> | undefined) ?? [];
+  const conditions = ((current?.conditions as Condition[] | undefined) ?? []).filter((c) => !ours.some((o) => sameCondition(c, o)));
+  const listeners = ((current?.listeners as Array<{ name: string; conditions?: Condition[] }> | undefined) ?? []).filter((l) => {
+    const mine = ourListeners.find((o) => o.name === l.name);
+    return mine === undefined || !(l.conditions ?? []).every((c) => (mine.conditions ?? []).some((o) => sameCondition(c, o)));
+  });
+  return { ...(current ?? {}), conditions, listeners };
+}
+
 interface ParentEntry { parentRef: Json; controllerName: string; conditions?: Condition[] }
 
 function sameParentRef(a: Json, b: ParentStatusData['parentRef']): boolean {

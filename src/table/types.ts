@@ -12,11 +12,11 @@ export type Balance = typeof BALANCE_ALGORITHMS[number];
 export const FORWARDED_POLICIES = ['append', 'replace', 'if-none', 'never'] as const;
 export type ForwardedPolicy = typeof FORWARDED_POLICIES[number];
 /** The kinds of object a served route comes from. */
-export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
+export type RouteKind = 'Route' | 'Ingress' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
 
 /** The Gateway API route kinds (src/gateway/): they share hosts by the spec's precedence, not by namespace. */
-export function isGatewayRouteKind(kind: RouteKind): kind is 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' {
-  return kind === 'HTTPRoute' || kind === 'GRPCRoute' || kind === 'TLSRoute' || kind === 'TCPRoute';
+export function isGatewayRouteKind(kind: RouteKind): kind is 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute' {
+  return kind === 'HTTPRoute' || kind === 'GRPCRoute' || kind === 'TLSRoute' || kind === 'TCPRoute' || kind === 'UDPRoute';
 }
 export type PathMatch = 'route' | 'exact' | 'prefix';
 export type Termination = 'edge' | 'passthrough' | 'reencrypt';
@@ -368,8 +368,9 @@ export interface GatewayEntryPoint {
   /**
    * TLS: streams chosen by SNI among the TLSRoutes of its listeners (passthrough, or terminated
    * with the listener's certificate). TCP: every stream to the oldest TCPRoute of its one listener.
+   * UDP: every client's datagrams (a session per client address) to the oldest UDPRoute of its one listener.
    */
-  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
+  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' | 'UDP';
   /** Most specific first: exact hostnames, then wildcards by length, then the listener without hostname. */
   listeners: GatewayListenerEntry[];
   /**

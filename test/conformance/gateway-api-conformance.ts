@@ -1,5 +1,5 @@
 // `npm run conformance:gateway`: the upstream Gateway API conformance suite
-// (sigs.k8s.io/gateway-api/conformance v1.6.3, profiles GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS and GATEWAY-TCP) against switchyard on a real
+// (sigs.k8s.io/gateway-api/conformance v1.6.3, profiles GATEWAY-HTTP, GATEWAY-GRPC, GATEWAY-TLS, GATEWAY-TCP and GATEWAY-UDP) against switchyard on a real
 // control plane: etcd + kube-apiserver + kube-controller-manager (test/support/real-apiserver.ts,
 // with the workload controllers), the test node (test/k8s/node: the suite's echo-basic pods in
 // network namespaces of their own, their logs served to the API server as a kubelet does), the standard-channel CRDs of v1.6.3, a GatewayClass for
@@ -15,11 +15,11 @@
 // those whose ShortName matches (`--run-tests '^ListenerSet'`). `--shared-ports`
 // checks the router without an address pool instead (Gateways on its ports 80 and 443 of
 // 127.0.0.1, the features it claims then, and the core tests that mode cannot pass skipped; no
-// GATEWAY-TCP: TCP listeners need a Gateway address of their own);
+// GATEWAY-TCP or GATEWAY-UDP: TCP and UDP listeners need a Gateway address of their own);
 // that run writes no report.
 //
 // Needs root and iproute2 (pod network namespaces), Go-built tools and Kubernetes binaries:
-//   bash test/k8s/build-binaries.sh && bash test/tools/build-go-tool.sh gateway-conformance
+//   bash test/k8s/build-binaries.sh && bash test/tools/build-go-tool.sh gateway-conformance && bash test/tools/build-go-tool.sh coredns
 
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -49,6 +49,8 @@ const log = (line: string) => console.log(`[conformance ${((Date.now() - started
 async function main(): Promise<number> {
   const suite = requireTool('gateway-conformance', 'conformance.test');
   requireTool('gateway-conformance', 'echo-basic');
+  // The base manifests' coredns pod (the UDPRoute test's DNS backend): the real CoreDNS.
+  requireTool('coredns');
   const runTest = process.argv.includes('--run-test') ? process.argv[process.argv.indexOf('--run-test') + 1] : undefined;
   // `--run-tests <regexp>`: the tests whose ShortName matches (Go's -test.run, as subtests of TestConformance).
   const runTests = process.argv.includes('--run-tests') ? process.argv[process.argv.indexOf('--run-tests') + 1] : undefined;
@@ -97,7 +99,7 @@ spec: { controllerName: ${GATEWAY_CONTROLLER_NAME} }
     const args = [
       '-test.run', runTests ? `^TestConformance$/${runTests}` : '^TestConformance$', '-test.v', '-test.timeout', '50m',
       '--gateway-class', 'switchyard',
-      '--conformance-profiles', shared ? 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS' : 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP',
+      '--conformance-profiles', shared ? 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS' : 'GATEWAY-HTTP,GATEWAY-GRPC,GATEWAY-TLS,GATEWAY-TCP,GATEWAY-UDP',
       '--supported-features', features.join(','),
       '--usable-address', USABLE, '--unusable-address', UNUSABLE,
       '--report-output', report,

@@ -2,8 +2,10 @@
 // compiled filter crosses the IPC to it as data): preflights answered by the router itself (the
 // backend never sees them), allowed and denied origins, wildcard subdomains, credentials, `*`
 // with and without credentials, the headers added to actual responses from the backend and to a
-// redirect of the same rule, over HTTP/1.1, h2c and HTTPS (HTTP/2 by ALPN and HTTP/1.1); an
-// invalid filter is the route's status (Accepted=False) while the rest of the table keeps serving.
+// redirect of the same rule, over HTTP/1.1, h2c and HTTPS (HTTP/2 by ALPN and HTTP/1.1), and to
+// the router's own error answers on the rule (a backend that is down: 502/503; one that does not
+// answer in time: 504; no valid backend: 500) so that a browser can read them; an invalid filter
+// is the route's status (Accepted=False) while the rest of the table keeps serving.
 import test from 'ava';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -19,6 +21,8 @@ let httpPort: number;
 let httpsPort: number;
 let ca: TestCertificate;
 let echo: Backend;
+/** Accepts requests and never answers them (timeouts.request runs out). */
+let stall: Backend;
 
 const GW = 'gateway.networking.k8s.io/v1';
 const HOST = 'cors.gw.test';
@@ -30,9 +34,13 @@ function httpRoute(name: string, spec: Record<string, unknown>): string {
 const parents = [{ name: 'edge', namespace: 'apps', sectionName: 'http' }, { name: 'edge', namespace: 'apps', sectionName: 'https' }];
 const echoRef = () => [{ name: 'echo', port: 80 }];
 const prefix = (value: string) => [{ path: { type: 'PathPrefix', value } }];
+const ERROR_CORS = { allowOrigins: ['https://www.foo.com'], allowCredentials: true, exposeHeaders: ['x-switchyard-error'] };
 
 test.before(async () => {
   echo = await startBackend('echo');
+  stall = await startBackend('stall', { handler: () => true });
+  // Nothing listens there: connections to the `down` Service are refused.
+  const downPort = await freePort();
   ca = await createCa('cors e2e CA');
   const cert = await issueCertificate(ca, [HOST]);
   httpPort = await freePort();
@@ -40,6 +48,8 @@ test.before(async () => {
   const docs = [
     'apiVersion: v1\nkind: Namespace\nmetadata: { name: apps }',
     serviceYaml('echo', [echo.port], { namespace: 'apps' }),
+    serviceYaml('down', [downPort], { namespace: 'apps' }),
+    serviceYaml('stall', [stall.port], { namespace: 'apps' }),
     JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard', generation: 1 }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
     JSON.stringify({
       apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'cors-cert', namespace: 'apps' },
@@ -74,6 +84,9 @@ test.before(async () => {
         // No backend at all: actual requests are answered 500, preflights still by the router.
         { matches: prefix('/nobackend'), filters: [{ type: 'CORS', cors: { allowOrigins: ['https://www.foo.com'] } }] },
         { matches: prefix('/plain'), backendRefs: echoRef() },
+        { matches: prefix('/down'), filters: [{ type: 'CORS', cors: ERROR_CORS }], backendRefs: [{ name: 'down', port: 80 }] },
+        { matches: prefix('/stall'), filters: [{ type: 'CORS', cors: ERROR_CORS }], timeouts: { request: '300ms' }, backendRefs: [{ name: 'stall', port: 80 }] },
+        { matches: prefix('/down-plain'), backendRefs: [{ name: 'down', port: 80 }] },
         {
           matches: prefix('/moved'),
           filters: [{ type: 'CORS', cors: { allowOrigins: ['https://www.foo.com'], allowCredentials: true } }, { type: 'RequestRedirect', requestRedirect: { hostname: 'new.gw.test' } }],
@@ -92,6 +105,7 @@ test.before(async () => {
 test.after.always(async () => {
   await router?.stop();
   await echo?.close();
+  await stall?.close();
 });
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -188,7 +202,49 @@ test('a rule without a backend: preflights are still answered, actual requests g
   const pre = await send('/nobackend', 'OPTIONS', preflight('https://www.foo.com'));
   t.is(pre.status, 200);
   t.is(pre.headers['access-control-allow-origin'], 'https://www.foo.com');
-  t.is((await send('/nobackend', 'GET', { origin: 'https://www.foo.com' })).status, 500);
+  const actual = await send('/nobackend', 'GET', { origin: 'https://www.foo.com' });
+  t.is(actual.status, 500);
+  // The router's own answer carries the rule's CORS headers: the browser can read it.
+  t.deepEqual(corsOf(actual.headers), { 'access-control-allow-origin': 'https://www.foo.com', vary: 'Origin' });
+  t.deepEqual(corsOf((await send('/nobackend', 'GET', { origin: 'https://foobar.com' })).headers), { vary: 'Origin' });
+});
+
+const ERROR_ALLOWED: Headers = {
+  'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'x-switchyard-error', vary: 'Origin',
+};
+
+test('a backend that is down: the router\'s 502/503 carries the CORS headers for an allowed origin, none for another', async (t) => {
+  const first = await send('/down/a', 'GET', { origin: 'https://www.foo.com' });
+  t.is(first.status, 502);
+  t.is(first.headers['x-switchyard-error'], 'SY_UPSTREAM_CONNECT');
+  t.deepEqual(corsOf(first.headers), ERROR_ALLOWED);
+  // Later answers may be 503 (the endpoint ejected): the same headers.
+  const again = await send('/down/b', 'POST', { origin: 'https://www.foo.com', 'content-type': 'text/plain' });
+  t.true(again.status === 502 || again.status === 503, String(again.status));
+  t.deepEqual(corsOf(again.headers), ERROR_ALLOWED);
+  const denied = await send('/down/c', 'GET', { origin: 'https://foobar.com' });
+  t.true(denied.status >= 500);
+  t.deepEqual(corsOf(denied.headers), { vary: 'Origin' });
+  // No Origin: not a CORS request, nothing but Vary.
+  t.deepEqual(corsOf((await send('/down/d', 'GET', {})).headers), { vary: 'Origin' });
+  // A rule without the filter adds nothing to its errors.
+  const plain = await send('/down-plain', 'GET', { origin: 'https://www.foo.com' });
+  t.true(plain.status >= 500);
+  t.deepEqual(corsOf(plain.headers), {});
+});
+
+test('a backend that does not answer within timeouts.request: the 504 carries the CORS headers (HTTP/1.1 and h2c)', async (t) => {
+  const reply = await send('/stall/x', 'GET', { origin: 'https://www.foo.com' });
+  t.is(reply.status, 504);
+  t.deepEqual(corsOf(reply.headers), ERROR_ALLOWED);
+  const session = h2Connect(`http://127.0.0.1:${httpPort}`);
+  t.teardown(() => session.close());
+  const h2 = await h2Request(session, { ':path': '/stall/h2', ':authority': HOST, origin: 'https://www.foo.com' });
+  t.is(h2.status, 504);
+  t.like(h2.headers, { 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'x-switchyard-error' });
+  const denied = await h2Request(session, { ':path': '/stall/h2', ':authority': HOST, origin: 'https://evil.test' });
+  t.is(denied.status, 504);
+  t.is(denied.headers['access-control-allow-origin'], undefined);
 });
 
 test('h2c: preflight answered by the router, actual response decorated', async (t) => {

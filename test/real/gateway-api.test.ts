@@ -8,6 +8,7 @@
 // shows them and no test connects to them; a RequestRedirect rule shows requests are served.
 
 import test from 'ava';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually, request } from '../support/http-client.ts';
 import { gatewayCrdFiles } from '../support/gateway-crds.ts';
@@ -33,9 +34,10 @@ test.before(async (t) => {
   // (manifests/ without the DaemonSet, which this cluster's Pod policy would refuse).
   await cluster.apply({ kustomization: `${MANIFESTS}crd` });
   await cluster.apply({ files: ['namespace', 'service-account', 'cluster-role', 'cluster-role-binding', 'role', 'role-binding'].map((f) => `${MANIFESTS}base/${f}.yaml`) });
-  await cluster.apply({ files: crds });
+  // ListenerSets too (Standard channel since v1.5), from the same release.
+  await cluster.apply({ files: [...crds, path.join(path.dirname(crds[0]!), `${GW}_listenersets.yaml`)] });
   const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s',
-    'crd/routes.route.openshift.io', ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'referencegrants'].map((p) => `crd/${p}.${GW}`)]);
+    'crd/routes.route.openshift.io', ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'referencegrants', 'listenersets'].map((p) => `crd/${p}.${GW}`)]);
   if (wait.code !== 0) throw new Error(wait.stderr);
   httpPort = await freePort();
   httpsPort = await freePort();
@@ -265,4 +267,70 @@ spec:
     t.not(e.responseStatus?.code, 403, e.requestURI);
   }
   await cluster.must('DELETE', path);
+});
+
+test.serial('a ListenerSet\'s status: written while it attaches to a Gateway of ours, taken out when its parentRef moves away or its Gateway goes', async (t) => {
+  await cluster.apply({ yaml: `
+apiVersion: ${GW}/v1
+kind: GatewayClass
+metadata: { name: someone-else }
+spec: { controllerName: example.com/other-controller }
+---
+apiVersion: ${GW}/v1
+kind: Gateway
+metadata: { name: foreign, namespace: shop }
+spec: { gatewayClassName: someone-else, listeners: [{ name: http, protocol: HTTP, port: 80 }] }
+---
+apiVersion: ${GW}/v1
+kind: Gateway
+metadata: { name: sets, namespace: shop }
+spec:
+  gatewayClassName: switchyard
+  allowedListeners: { namespaces: { from: Same } }
+  listeners: [{ name: http, protocol: HTTP, port: ${httpPort}, hostname: sets.example.com }]
+---
+apiVersion: ${GW}/v1
+kind: ListenerSet
+metadata: { name: extra, namespace: shop }
+spec:
+  parentRef: { name: sets }
+  listeners: [{ name: web, protocol: HTTP, port: ${httpPort}, hostname: extra.example.com }]
+` });
+  const setPath = `/apis/${GW}/v1/namespaces/shop/listenersets/extra`;
+  const status = async () => (await get(setPath)).status ?? {};
+  const condition = (s: any, type: string) => s.conditions?.find((c: any) => c.type === type);
+  const patch = (p: string, body: unknown) => cluster.must('PATCH', p, body, { contentType: 'application/merge-patch+json' });
+  const attached = async () => {
+    const s = await status();
+    return condition(s, 'Accepted')?.status === 'True' && condition(s, 'Programmed')?.status === 'True' && s.listeners?.length === 1;
+  };
+  const takenOut = async () => {
+    const s = await status();
+    return (s.conditions ?? []).length === 0 && (s.listeners ?? []).length === 0;
+  };
+  t.true(await eventually(attached, 30_000));
+  t.like((await status()).listeners[0], { name: 'web', attachedRoutes: 0 });
+
+  // allowedListeners stops admitting it: still its Gateway's controller's to report — NotAllowed, no listener statuses.
+  await patch(`/apis/${GW}/v1/namespaces/shop/gateways/sets`, { spec: { allowedListeners: { namespaces: { from: 'None' } } } });
+  t.true(await eventually(async () => {
+    const s = await status();
+    return condition(s, 'Accepted')?.reason === 'NotAllowed' && (s.listeners ?? []).length === 0;
+  }, 30_000));
+  await patch(`/apis/${GW}/v1/namespaces/shop/gateways/sets`, { spec: { allowedListeners: { namespaces: { from: 'Same' } } } });
+  t.true(await eventually(attached, 30_000));
+
+  // Its parentRef names a Gateway of another controller: what we wrote is taken out.
+  await patch(setPath, { spec: { parentRef: { name: 'foreign' } } });
+  t.true(await eventually(takenOut, 30_000));
+
+  // Back to ours, then that Gateway is deleted: taken out again.
+  await patch(setPath, { spec: { parentRef: { name: 'sets' } } });
+  t.true(await eventually(attached, 30_000));
+  await cluster.must('DELETE', `/apis/${GW}/v1/namespaces/shop/gateways/sets`);
+  t.true(await eventually(takenOut, 30_000));
+  const denied = cluster.auditEvents().filter((e) => e.user.username === ROUTER_USER && (e.objectRef?.apiGroup === GW) && (e.responseStatus?.code ?? 0) === 403);
+  t.deepEqual(denied.map((e) => e.requestURI), []);
+  await cluster.must('DELETE', setPath);
+  await cluster.must('DELETE', `/apis/${GW}/v1/namespaces/shop/gateways/foreign`);
 });

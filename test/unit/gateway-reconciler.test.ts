@@ -11,7 +11,7 @@ import type { KubeObject, Kind } from '../../src/objects/types.ts';
 import { ObjectStore } from '../../src/store.ts';
 import { Reconciler } from '../../src/controller/reconciler.ts';
 import { RouteTable } from '../../src/table/route-table.ts';
-import type { TableDelta } from '../../src/table/types.ts';
+import type { AdmissionResult, TableDelta } from '../../src/table/types.ts';
 import { config, created, endpoint, namespace, route, service, slice } from '../fixtures/table/builders.ts';
 
 const GW = 'gateway.networking.k8s.io';
@@ -286,4 +286,15 @@ test('deep wildcards: seeded random orders give the same results', (t) => {
       t.is(verdicts(s), expected, `age ${age}, run ${run}: ${shuffled.map((o) => o.metadata.name).join(',')}`);
     }
   }
+});
+
+test('a GatewayClass or Gateway that changes is not judged as a Route: no admission result (status.ingress write) for it', (t) => {
+  const s = setup(base());
+  const kinds: string[] = [];
+  s.reconciler.on('admission', (changed: AdmissionResult[], unselected: Array<{ kind: string }>) => kinds.push(...changed.map((r) => r.kind), ...unselected.map((r) => r.kind)));
+  s.apply(gateway('infra', 'gw2', [{ name: 'http', protocol: 'HTTP', port: 80, hostname: 'two.test' }]), gatewayClass('other', 'example.com/other'));
+  s.apply(gateway('infra', 'gw2', [{ name: 'http', protocol: 'HTTP', port: 80, hostname: 'three.test' }], 'other'));
+  s.remove('Gateway', 'infra/gw2');
+  t.deepEqual(kinds, []);
+  t.deepEqual(s.reconciler.admissionResults().filter((r) => (r.kind as string) === 'Gateway' || (r.kind as string) === 'GatewayClass'), []);
 });

@@ -348,6 +348,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'gateway.networking.k8s.io/grpcroutes: get,list,watch',
     'gateway.networking.k8s.io/tlsroutes: get,list,watch',
     'gateway.networking.k8s.io/tcproutes: get,list,watch',
+    'gateway.networking.k8s.io/udproutes: get,list,watch',
     'gateway.networking.k8s.io/referencegrants: list,watch',
     'gateway.networking.k8s.io/backendtlspolicies: get,list,watch',
     'gateway.networking.k8s.io/listenersets: get,list,watch',
@@ -357,6 +358,7 @@ test('RBAC: exactly the rules the router needs, no wildcards, writes only to sta
     'gateway.networking.k8s.io/grpcroutes/status: update',
     'gateway.networking.k8s.io/tlsroutes/status: update',
     'gateway.networking.k8s.io/tcproutes/status: update',
+    'gateway.networking.k8s.io/udproutes/status: update',
     'gateway.networking.k8s.io/backendtlspolicies/status: update',
     'gateway.networking.k8s.io/listenersets/status: update',
   ].sort());
@@ -443,7 +445,7 @@ test('RBAC: the ClusterRole lets the router list and watch every resource its in
     .some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
   // Every informer the router can run, NAMESPACE_LABELS included.
   const config = parseConfig([], { NAMESPACE_LABELS: 'router=switchyard' });
-  const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'tcproutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
+  const gatewayApi = new Set(['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'tcproutes', 'udproutes', 'referencegrants'].map((p) => `/apis/gateway.networking.k8s.io/${p === 'referencegrants' ? 'v1beta1' : 'v1'}/${p}`));
   const served = new Set([...gatewayApi, '/apis/switchyard.io/v1alpha1/middlewares']);
   for (const watched of [...watchedResources(config, served), ...gatewayResources(config, served), podResource(config), secretResource('a/tls')]) {
     const apiVersion = API_VERSION[watched.kind];

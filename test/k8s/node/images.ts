@@ -46,9 +46,13 @@ export const DEFAULT_IMAGES: readonly ImageEntry[] = [
     entrypoint: () => [requireTool('gateway-conformance', 'echo-basic')],
   },
   {
-    // The conformance base manifests' DNS server serves UDPRoute tests only (not GATEWAY-HTTP).
+    // The conformance base manifests' DNS server (the UDPRoute test queries foo.bar.com through a
+    // Gateway): the real CoreDNS, built from its pinned module (test/tools/coredns), run with the
+    // ConfigMap's Corefile (`-conf` in the container's args). Its `forward . 8.8.8.8` block never
+    // dials at start (forward's health checks run only after a failed query) and the suite asks
+    // only for foo.bar.com, which `whoami` answers: nothing leaves the machine.
     image: 'registry.k8s.io/coredns/coredns',
-    readyWithoutRunning: 'serves only UDPRoute conformance tests; GATEWAY-HTTP sends it no traffic',
+    entrypoint: () => [requireTool('coredns', 'coredns')],
   },
   {
     // The router image (Dockerfile): ENTRYPOINT ["node", "dist/cli.js"], CMD ["run"], from this checkout.

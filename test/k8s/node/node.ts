@@ -13,7 +13,7 @@
 // graceful deletion (SIGTERM, SIGKILL after the pod's grace period, then the Pod deleted). Which
 // local program stands for which image is a table (images.ts): the conformance suite's
 // echo-basic, the router image as this checkout's `node dist/cli.js` (with a kubeconfig for the
-// pod's ServiceAccount in KUBECONFIG), coredns reported ready without running. Containers'
+// pod's ServiceAccount in KUBECONFIG), coredns as the real CoreDNS (test/tools/coredns). Containers'
 // output is kept as the kubelet keeps it (container-logs.ts); given the cluster's kubelet TLS
 // (RealCluster.kubeletTls), the node serves it on a kubelet endpoint (kubelet-server.ts) that
 // kube-apiserver proxies `kubectl logs` to (the Node's daemonEndpoints.kubeletEndpoint.Port).

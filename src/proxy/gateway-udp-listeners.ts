@@ -1,0 +1,325 @@
+// The UDP listeners of Gateways with addresses of their own (Gateway API UDPRoute): one datagram
+// socket per UDP entry point (TableDelta.entryPoints, protocol UDP), bound on the Gateway's
+// address and the listener's port (SO_REUSEPORT, like the TCP ones: the kernel keeps one client's
+// datagrams on one socket, so on one proxy thread). UDP has no connections: a client address and
+// port is a *session*, opened by its first datagram. The session gets an upstream socket of its
+// own, connected to one endpoint of the oldest UDPRoute attached to the listener (chosen by the
+// route's balancer: smooth weighted round robin over its ready endpoints), and datagrams are
+// relayed both ways: the client's to the endpoint, the endpoint's back to the client from the
+// listener's address and port.
+//
+// A session ends when it has been idle (no datagram either way) for --udp-session-timeout, when
+// its endpoint refuses (ICMP port unreachable reads as ECONNREFUSED on the connected socket:
+// counted, and a passive-health failure of the endpoint), when the listener no longer routes to
+// that endpoint (the route removed or replaced, the endpoint gone from its Service: the next
+// datagram of the client opens a new session, if a route is left), and at shutdown. At most
+// --max-udp-sessions sessions per listener and proxy thread: the datagram that would open one
+// more is dropped and counted, never an error (a flood of client addresses cannot exhaust the
+// router's sockets or memory). Datagrams that arrive before the upstream socket is connected wait
+// in a short queue (the rest are dropped). Time comes from a Clock (clock.ts): tests drive the
+// idle expiry without waiting on the wall clock.
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Counter, Gauge } from 'prom-client';
+import type { Member } from '../balance/types.ts';
+import type { Clock, TimerHandle } from '../clock.ts';
+import type { EndpointState } from '../health/endpoint-state.ts';
+import type { Logger } from '../log.ts';
+import type { GatewayEntryPoint } from '../table/types.ts';
+import type { RouteRuntime } from './route-runtime.ts';
+import { isLastAvailable } from './upstream-failure.ts';
+
+const RETRY_MS = 5_000;
+/** Datagrams held per session while its upstream socket connects. */
+const PENDING_LIMIT = 32;
+
+/** What the relay needs of the proxy. */
+export interface UdpRelayHost {
+  /** The UDPRoute serving the entry point's listener now (the oldest attached), or null. */
+  route(entry: GatewayEntryPoint): RouteRuntime | null;
+  recordSuccess(endpoint: EndpointState): void;
+  recordFailure(endpoint: EndpointState, now: number, lastHealthy: boolean): void;
+}
+
+export type UdpDatagramResult = 'to_backend' | 'to_client' | 'no_route' | 'no_endpoint' | 'invalid_backend' | 'session_limit' | 'queue_full' | 'unreachable';
+export type UdpSessionEnd = 'idle' | 'unreachable' | 'error' | 'route_changed' | 'closed';
+
+export interface UdpRelayMetrics {
+  /** switchyard_udp_datagrams_total{result} */
+  datagrams: Counter<'result'>;
+  /** switchyard_udp_sessions_total{event}: opened, or closed_<why> */
+  sessions: Counter<'event'>;
+  /** switchyard_udp_sessions_active */
+  active: Gauge;
+}
+
+export interface UdpRelayOptions {
+  /** Idle time after which a session ends (--udp-session-timeout). */
+  idleTimeoutMs: number;
+  /** Sessions per listener at most (--max-udp-sessions). */
+  maxSessions: number;
+  clock: Clock;
+  metrics: UdpRelayMetrics;
+  logger: Logger;
+  /** Share of new sessions refused for invalid backendRefs: random in [0, 1) (tests may seed it). */
+  random?: () => number;
+}
+
+/** One client (address, port) of one listener. */
+class UdpSession {
+  readonly key: string;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  readonly routeKey: string;
+  readonly member: Member;
+  readonly upstream: dgram.Socket;
+  /** Datagrams waiting for the upstream socket to connect; null once connected. */
+  pending: Buffer[] | null = [];
+  lastActive: number;
+  timer: TimerHandle | null = null;
+  closed = false;
+  /** The endpoint has answered (its passive-health failures reset once). */
+  answered = false;
+
+  constructor(key: string, address: string, port: number, routeKey: string, member: Member, upstream: dgram.Socket, now: number) {
+    this.key = key;
+    this.clientAddress = address;
+    this.clientPort = port;
+    this.routeKey = routeKey;
+    this.member = member;
+    this.upstream = upstream;
+    this.lastActive = now;
+  }
+}
+
+/** One UDP entry point: its socket and its sessions. */
+class UdpEntry {
+  entry: GatewayEntryPoint;
+  readonly socket: dgram.Socket;
+  readonly sessions = new Map<string, UdpSession>();
+  retry: NodeJS.Timeout | null = null;
+  bound = false;
+  closed = false;
+  constructor(entry: GatewayEntryPoint) {
+    this.entry = entry;
+    this.socket = dgram.createSocket({ type: net.isIPv6(entry.address) ? 'udp6' : 'udp4', reusePort: true });
+  }
+}
+
+/** Endpoint ids of a runtime's members with weight: a session's endpoint must stay among them. */
+const weightedIds = new WeakMap<RouteRuntime, ReadonlySet<string>>();
+function servesEndpoint(runtime: RouteRuntime, endpoint: EndpointState): boolean {
+  let ids = weightedIds.get(runtime);
+  if (ids === undefined) {
+    ids = new Set(runtime.members.filter((m) => m.weight > 0).map((m) => m.endpoint.id));
+    weightedIds.set(runtime, ids);
+  }
+  return ids.has(endpoint.id);
+}
+
+const idOf = (e: GatewayEntryPoint) => `${e.address}|${e.port}`;
+
+export class GatewayUdpListeners {
+  readonly #host: UdpRelayHost;
+  readonly #options: UdpRelayOptions;
+  readonly #random: () => number;
+  readonly #bound = new Map<string, UdpEntry>();
+  readonly #datagrams: Record<UdpDatagramResult, Counter.Internal>;
+  #stopped = false;
+
+  constructor(host: UdpRelayHost, options: UdpRelayOptions) {
+    this.#host = host;
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    const d = options.metrics.datagrams;
+    this.#datagrams = {
+      to_backend: d.labels('to_backend'), to_client: d.labels('to_client'), no_route: d.labels('no_route'), no_endpoint: d.labels('no_endpoint'),
+      invalid_backend: d.labels('invalid_backend'), session_limit: d.labels('session_limit'), queue_full: d.labels('queue_full'), unreachable: d.labels('unreachable'),
+    };
+  }
+
+  /** Open sessions, all listeners together. */
+  get sessions(): number {
+    let n = 0;
+    for (const b of this.#bound.values()) n += b.sessions.size;
+    return n;
+  }
+
+  /** UDP sockets bound now. */
+  get listening(): number {
+    let n = 0;
+    for (const b of this.#bound.values()) if (b.bound) n++;
+    return n;
+  }
+
+  /** Bind the UDP entry points that are new, close those gone (and their sessions); others get their new listeners. */
+  update(points: readonly GatewayEntryPoint[]): void {
+    if (this.#stopped) return;
+    const wanted = new Map(points.filter((p) => p.protocol === 'UDP').map((p) => [idOf(p), p]));
+    for (const [id, bound] of this.#bound) {
+      if (wanted.has(id)) continue;
+      this.#bound.delete(id);
+      this.#close(bound);
+    }
+    for (const [id, point] of wanted) {
+      const bound = this.#bound.get(id);
+      if (bound) {
+        bound.entry = point;
+        continue;
+      }
+      const fresh = new UdpEntry(point);
+      this.#bound.set(id, fresh);
+      fresh.socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.#fromClient(fresh, msg, rinfo));
+      fresh.socket.on('error', (err: NodeJS.ErrnoException) => this.#socketError(fresh, err));
+      this.#listen(fresh);
+    }
+  }
+
+  /** Close every socket and session (shutdown). */
+  close(): void {
+    this.#stopped = true;
+    for (const bound of this.#bound.values()) this.#close(bound);
+    this.#bound.clear();
+  }
+
+  #listen(bound: UdpEntry): void {
+    bound.retry = null;
+    bound.socket.bind({ address: bound.entry.address, port: bound.entry.port, exclusive: true }, () => {
+      bound.bound = true;
+      this.#options.logger.info({ address: bound.entry.address, port: bound.entry.port, protocol: 'UDP' }, 'listening for a Gateway');
+    });
+  }
+
+  #socketError(bound: UdpEntry, err: NodeJS.ErrnoException): void {
+    if (bound.closed) return;
+    if (bound.bound) {
+      // A send to a client failed (its buffer full, say): that datagram is lost, the socket serves on.
+      this.#options.logger.debug({ address: bound.entry.address, port: bound.entry.port, err: err.code ?? err.message }, 'UDP listener error');
+      return;
+    }
+    this.#options.logger.error({ address: bound.entry.address, port: bound.entry.port, err: err.code ?? err.message, retryMs: RETRY_MS },
+      'cannot listen on a Gateway address (does this node hold it?); retrying');
+    // A dgram socket cannot bind twice: a fresh one takes its place.
+    const id = idOf(bound.entry);
+    if (this.#bound.get(id) !== bound) return;
+    this.#close(bound);
+    const fresh = new UdpEntry(bound.entry);
+    this.#bound.set(id, fresh);
+    fresh.socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.#fromClient(fresh, msg, rinfo));
+    fresh.socket.on('error', (e: NodeJS.ErrnoException) => this.#socketError(fresh, e));
+    fresh.retry = setTimeout(() => this.#listen(fresh), RETRY_MS);
+    fresh.retry.unref();
+  }
+
+  #close(bound: UdpEntry): void {
+    bound.closed = true;
+    if (bound.retry !== null) clearTimeout(bound.retry);
+    for (const session of bound.sessions.values()) this.#end(bound, session, 'closed');
+    try { bound.socket.close(); } catch { /* never bound */ }
+  }
+
+  #fromClient(bound: UdpEntry, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const now = this.#options.clock.now();
+    const runtime = this.#host.route(bound.entry);
+    let session = bound.sessions.get(key);
+    // A session lasts while its listener still routes to its endpoint through the same route.
+    if (session !== undefined && (runtime === null || runtime.route.key !== session.routeKey || !servesEndpoint(runtime, session.member.endpoint))) {
+      this.#end(bound, session, 'route_changed');
+      session = undefined;
+    }
+    if (session === undefined) {
+      if (runtime === null) { this.#datagrams.no_route.inc(); return; }
+      if (bound.sessions.size >= this.#options.maxSessions) { this.#datagrams.session_limit.inc(); return; }
+      const share = runtime.route.gateway?.invalidShare ?? 0;
+      // The share of weight on invalid backendRefs: that share of sessions is refused (spec).
+      if (share > 0 && (share >= 1 || this.#random() < share)) { this.#datagrams.invalid_backend.inc(); return; }
+      const member = runtime.balancer.pick(rinfo.address, now);
+      if (member === null) { this.#datagrams.no_endpoint.inc(); return; }
+      session = this.#open(bound, key, rinfo, runtime, member, now);
+    }
+    session.lastActive = now;
+    if (session.pending !== null) {
+      if (session.pending.length >= PENDING_LIMIT) { this.#datagrams.queue_full.inc(); return; }
+      session.pending.push(msg);
+      return;
+    }
+    this.#send(bound, session, msg);
+  }
+
+  #open(bound: UdpEntry, key: string, rinfo: dgram.RemoteInfo, runtime: RouteRuntime, member: Member, now: number): UdpSession {
+    const { address, port } = member.endpoint;
+    const upstream = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+    const session = new UdpSession(key, rinfo.address, rinfo.port, runtime.route.key, member, upstream, now);
+    bound.sessions.set(key, session);
+    this.#options.metrics.sessions.labels('opened').inc();
+    this.#options.metrics.active.inc();
+    upstream.on('error', (err: NodeJS.ErrnoException) => this.#upstreamError(bound, session, err));
+    upstream.on('message', (reply: Buffer) => {
+      if (session.closed) return;
+      session.lastActive = this.#options.clock.now();
+      if (!session.answered) {
+        session.answered = true;
+        this.#host.recordSuccess(session.member.endpoint);
+      }
+      this.#datagrams.to_client.inc();
+      bound.socket.send(reply, session.clientPort, session.clientAddress);
+    });
+    upstream.connect(port, address, () => {
+      if (session.closed) return;
+      const queued = session.pending ?? [];
+      session.pending = null;
+      for (const msg of queued) this.#send(bound, session, msg);
+    });
+    this.#arm(bound, session, this.#options.idleTimeoutMs);
+    return session;
+  }
+
+  #send(bound: UdpEntry, session: UdpSession, msg: Buffer): void {
+    this.#datagrams.to_backend.inc();
+    session.upstream.send(msg, (err) => {
+      if (err) this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+    });
+  }
+
+  #upstreamError(bound: UdpEntry, session: UdpSession, err: NodeJS.ErrnoException): void {
+    if (session.closed) return;
+    const endpoint = session.member.endpoint;
+    if (err.code === 'ECONNREFUSED') {
+      // Nothing listens on the endpoint's port: the session ends, the endpoint is told about it.
+      this.#datagrams.unreachable.inc();
+      const runtime = this.#host.route(bound.entry);
+      const now = this.#options.clock.now();
+      this.#host.recordFailure(endpoint, now, runtime === null || isLastAvailable(runtime.members, endpoint, now));
+      this.#options.logger.debug({ endpoint: endpoint.name, client: session.clientAddress }, 'UDP endpoint refused (port unreachable): session closed');
+      this.#end(bound, session, 'unreachable');
+      return;
+    }
+    this.#options.logger.debug({ endpoint: endpoint.name, client: session.clientAddress, err: err.code ?? err.message }, 'UDP upstream error: session closed');
+    this.#end(bound, session, 'error');
+  }
+
+  /** The idle timer: one per session, re-armed for what is left when it fires early (no timer churn per datagram). */
+  #arm(bound: UdpEntry, session: UdpSession, ms: number): void {
+    session.timer = this.#options.clock.setTimeout(() => {
+      session.timer = null;
+      if (session.closed) return;
+      const idle = this.#options.clock.now() - session.lastActive;
+      if (idle >= this.#options.idleTimeoutMs) this.#end(bound, session, 'idle');
+      else this.#arm(bound, session, this.#options.idleTimeoutMs - idle);
+    }, ms);
+  }
+
+  #end(bound: UdpEntry, session: UdpSession, why: UdpSessionEnd): void {
+    if (session.closed) return;
+    session.closed = true;
+    if (session.timer !== null) this.#options.clock.clearTimeout(session.timer);
+    session.timer = null;
+    session.pending = null;
+    if (bound.sessions.get(session.key) === session) bound.sessions.delete(session.key);
+    try { session.upstream.close(); } catch { /* already closed */ }
+    this.#options.metrics.sessions.labels(`closed_${why}`).inc();
+    this.#options.metrics.active.dec();
+  }
+}

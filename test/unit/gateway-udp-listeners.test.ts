@@ -1,0 +1,208 @@
+// The UDPRoute datagram relay (src/proxy/gateway-udp-listeners.ts) with real UDP sockets on
+// 127.0.0.1 and a manual clock: a session per client address and port (its datagrams to one
+// endpoint, the answers back from the listener's port), the idle timeout to the millisecond
+// (activity pushes it back), exact weighted round robin over sessions with the route's real
+// balancer, the session cap (a flood is dropped and counted, and room frees as sessions end), an
+// endpoint that refuses (port unreachable: counted, the session closed, the endpoint's failure
+// recorded), the route going away or changing endpoints, an invalid backendRef's share, and close().
+import test from 'ava';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { createBalancer } from '../../src/balance/create-balancer.ts';
+import type { Member } from '../../src/balance/types.ts';
+import { EndpointState } from '../../src/health/endpoint-state.ts';
+import { silentLogger } from '../../src/log.ts';
+import { GatewayUdpListeners, type UdpRelayHost } from '../../src/proxy/gateway-udp-listeners.ts';
+import type { RouteRuntime } from '../../src/proxy/route-runtime.ts';
+import type { GatewayEntryPoint } from '../../src/table/types.ts';
+import { ManualClock } from '../support/manual-clock.ts';
+import { eventually } from '../support/http-client.ts';
+
+/** A UDP echo backend: answers `<name>:<the datagram>`, and records the source port of each. */
+async function echo(name: string): Promise<{ port: number; sources: number[]; socket: dgram.Socket }> {
+  const socket = dgram.createSocket('udp4');
+  const sources: number[] = [];
+  socket.on('message', (msg, rinfo) => {
+    sources.push(rinfo.port);
+    socket.send(`${name}:${msg.toString()}`, rinfo.port, rinfo.address);
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return { port: (socket.address() as AddressInfo).port, sources, socket };
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  s.bind(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  s.close();
+  return port;
+}
+
+/** A client socket of its own (its own source port: its own session). */
+async function client(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return socket;
+}
+
+async function ask(socket: dgram.Socket, port: number, text: string): Promise<string> {
+  const reply = once(socket, 'message');
+  socket.send(text, port, '127.0.0.1');
+  return ((await reply)[0] as Buffer).toString();
+}
+
+/** A route runtime as the relay sees it: its key, invalid share, members and the real balancer. */
+function runtime(key: string, members: Member[], invalidShare = 0): RouteRuntime {
+  return { route: { key, gateway: { invalidShare } }, members, balancer: createBalancer('roundrobin', members) } as unknown as RouteRuntime;
+}
+
+const member = (port: number, weight = 1): Member => ({ endpoint: new EndpointState(`ep-${port}`, '127.0.0.1', port), weight, acceptsNew: true });
+
+async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; random?: () => number } = {}) {
+  const registry = new Registry();
+  const metrics = {
+    datagrams: new Counter({ name: 'd', help: 'd', labelNames: ['result'] as const, registers: [registry] }),
+    sessions: new Counter({ name: 's', help: 's', labelNames: ['event'] as const, registers: [registry] }),
+    active: new Gauge({ name: 'a', help: 'a', registers: [registry] }),
+  };
+  const clock = new ManualClock();
+  const failures: string[] = [];
+  const successes: string[] = [];
+  const host: UdpRelayHost = {
+    route: () => route(),
+    recordFailure: (endpoint) => failures.push(endpoint.id),
+    recordSuccess: (endpoint) => successes.push(endpoint.id),
+  };
+  const listeners = new GatewayUdpListeners(host, { idleTimeoutMs: 60_000, maxSessions: options.maxSessions ?? 100, clock, metrics, logger: silentLogger, random: options.random });
+  const port = await freeUdpPort();
+  const entry: GatewayEntryPoint = { address: '127.0.0.1', port, protocol: 'UDP', listeners: [{ key: 'infra/gw/udp', hostname: '', certificate: null }] };
+  listeners.update([entry]);
+  t.teardown(() => listeners.close());
+  const value = async (name: 'd' | 's', label: string) => ((await registry.getSingleMetric(name)!.get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0);
+  await eventually(() => listeners.listening === 1 || undefined, 5000);
+  return { listeners, clock, port, failures, successes, value, entry };
+}
+
+test('a client\'s datagrams share one session (one upstream port); it ends after exactly the idle timeout, activity pushing it back', async (t) => {
+  const a = await echo('a');
+  const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]));
+  const c = await client();
+  t.teardown(() => c.close());
+  t.is(await ask(c, r.port, 'one'), 'a:one');
+  t.is(await ask(c, r.port, 'two'), 'a:two');
+  t.is(r.listeners.sessions, 1);
+  t.is(new Set(a.sources).size, 1);
+  // The endpoint's first answer resets its passive-health failures (once per session).
+  t.deepEqual(r.successes, [`ep-${a.port}`]);
+  r.clock.advance(30_000);
+  t.is(await ask(c, r.port, 'three'), 'a:three');
+  // Idle since 30 s: open at 89.999 s, gone at 90 s.
+  r.clock.advance(59_999);
+  t.is(r.listeners.sessions, 1);
+  r.clock.advance(1);
+  t.is(r.listeners.sessions, 0);
+  t.is(await r.value('s', 'closed_idle'), 1);
+  // The next datagram opens a new session, with a new upstream socket.
+  t.is(await ask(c, r.port, 'four'), 'a:four');
+  t.is(new Set(a.sources).size, 2);
+  t.is(await r.value('s', 'opened'), 2);
+  a.socket.close();
+});
+
+test('weights split sessions exactly (smooth weighted round robin); weight 0 gets none', async (t) => {
+  const [a, b, z] = [await echo('a'), await echo('b'), await echo('z')];
+  const rt = runtime('UDPRoute/infra/w/0/udp@*', [member(a.port, 7), member(b.port, 3), member(z.port, 0)]);
+  const r = await relay(t, () => rt);
+  const counts: Record<string, number> = { a: 0, b: 0, z: 0 };
+  for (let i = 0; i < 100; i++) {
+    const c = await client();
+    const reply = await ask(c, r.port, 'x');
+    counts[reply.split(':')[0]!]!++;
+    c.close();
+  }
+  t.deepEqual(counts, { a: 70, b: 30, z: 0 });
+  t.is(r.listeners.sessions, 100);
+  for (const s of [a, b, z]) s.socket.close();
+});
+
+test('the session cap: a datagram that would open one more is dropped and counted; a session ending makes room', async (t) => {
+  const a = await echo('a');
+  const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]), { maxSessions: 2 });
+  const [c1, c2, c3] = [await client(), await client(), await client()];
+  t.teardown(() => { c1.close(); c2.close(); c3.close(); });
+  await ask(c1, r.port, 'hi');
+  r.clock.advance(10_000);
+  await ask(c2, r.port, 'hi');
+  for (let i = 0; i < 50; i++) c3.send('flood', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'session_limit')) === 50, 5000);
+  t.is(r.listeners.sessions, 2);
+  // Sessions already open still work.
+  t.is(await ask(c2, r.port, 'still'), 'a:still');
+  // c1's session expires (idle 60 s since t=0); c3 gets its place.
+  r.clock.advance(50_000);
+  t.is(r.listeners.sessions, 1);
+  t.is(await ask(c3, r.port, 'in'), 'a:in');
+  t.is(await r.value('s', 'opened'), 3);
+  a.socket.close();
+});
+
+test('an endpoint that refuses (port unreachable): counted, the session closed, its failure recorded; the next session goes elsewhere', async (t) => {
+  const a = await echo('a');
+  const closed = await freeUdpPort();
+  const rt = runtime('UDPRoute/infra/r/0/udp@*', [member(closed), member(a.port)]);
+  const r = await relay(t, () => rt);
+  const c = await client();
+  t.teardown(() => c.close());
+  // Round robin: the first session goes to the closed port; its datagram is refused (ICMP on
+  // loopback is not rate-limited).
+  c.send('lost', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'unreachable')) === 1, 5000);
+  t.deepEqual(r.failures, [`ep-${closed}`]);
+  t.is(r.listeners.sessions, 0);
+  t.is(await r.value('s', 'closed_unreachable'), 1);
+  // The same client's next datagram opens a new session, on the next endpoint.
+  t.is(await ask(c, r.port, 'again'), 'a:again');
+  a.socket.close();
+});
+
+test('the route going away drops datagrams (no_route) and ends its sessions; an endpoint leaving the route moves its session', async (t) => {
+  const [a, b] = [await echo('a'), await echo('b')];
+  let current: RouteRuntime | null = runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]);
+  const r = await relay(t, () => current);
+  const c = await client();
+  t.teardown(() => c.close());
+  t.is(await ask(c, r.port, 'one'), 'a:one');
+  // The same route, its endpoint replaced (a's pod gone, b's in its Service).
+  current = runtime('UDPRoute/infra/r/0/udp@*', [member(b.port)]);
+  t.is(await ask(c, r.port, 'two'), 'b:two');
+  t.is(await r.value('s', 'closed_route_changed'), 1);
+  current = null;
+  c.send('three', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'no_route')) === 1, 5000);
+  t.is(r.listeners.sessions, 0);
+  t.is(await r.value('s', 'closed_route_changed'), 2);
+  t.deepEqual(b.sources.length, 1);
+  a.socket.close();
+  b.socket.close();
+});
+
+test('the share of weight on invalid backendRefs refuses that share of new sessions; close() ends every session', async (t) => {
+  const a = await echo('a');
+  const draws = [0.1, 0.9, 0.3, 0.7];
+  const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)], 0.5), { random: () => draws.shift() ?? 0.9 });
+  const clients = [await client(), await client(), await client(), await client()];
+  t.teardown(() => { for (const c of clients) c.close(); });
+  for (const c of clients) c.send('x', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'invalid_backend')) + (await r.value('d', 'to_backend')) === 4, 5000);
+  t.is(await r.value('d', 'invalid_backend'), 2);
+  t.is(r.listeners.sessions, 2);
+  r.listeners.close();
+  t.is(r.listeners.sessions, 0);
+  t.is(await r.value('s', 'closed_closed'), 2);
+  a.socket.close();
+});
