@@ -7,7 +7,7 @@ import type { Kind } from '../objects/types.ts';
 /** What the routers read, cached by default (src/sources/watched-resources.ts lists their informers). */
 export const ROUTER_KINDS: readonly Kind[] = [
   'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'ConfigMap', 'Middleware',
-  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
 ];
 
 export interface RelayOptions {
