@@ -266,10 +266,20 @@ export class GatewayUdpListeners {
         this.#host.recordSuccess(session.member.endpoint);
       }
       this.#datagrams.to_client.inc();
-      bound.socket.send(reply, session.clientPort, session.clientAddress);
+      try {
+        bound.socket.send(reply, session.clientPort, session.clientAddress);
+      } catch (err) {
+        // The listener closed under the answer (a Gateway removed): the session goes with it.
+        this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+      }
     });
-    upstream.connect(port, address, () => {
+    // A failed connect comes to this callback, not as an 'error' event.
+    upstream.connect(port, address, (err?: Error) => {
       if (session.closed) return;
+      if (err) {
+        this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+        return;
+      }
       const queued = session.pending ?? [];
       session.pending = null;
       for (const msg of queued) this.#send(bound, session, msg);
@@ -280,9 +290,13 @@ export class GatewayUdpListeners {
 
   #send(bound: UdpEntry, session: UdpSession, msg: Buffer): void {
     this.#datagrams.to_backend.inc();
-    session.upstream.send(msg, (err) => {
-      if (err) this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
-    });
+    try {
+      session.upstream.send(msg, (err) => {
+        if (err) this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+      });
+    } catch (err) {
+      this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+    }
   }
 
   #upstreamError(bound: UdpEntry, session: UdpSession, err: NodeJS.ErrnoException): void {
