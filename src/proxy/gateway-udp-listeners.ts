@@ -16,8 +16,9 @@
 // --max-udp-sessions sessions per listener and proxy thread: the datagram that would open one
 // more is dropped and counted, never an error (a flood of client addresses cannot exhaust the
 // router's sockets or memory). Datagrams that arrive before the upstream socket is connected wait
-// in a short queue (the rest are dropped). Time comes from a Clock (clock.ts): tests drive the
-// idle expiry without waiting on the wall clock.
+// in a short queue (the rest are dropped). A socket that cannot be bound (an address the node
+// does not hold yet) is retried every few seconds, as the TCP ones are. Time comes from a Clock
+// (clock.ts): tests drive the idle expiry and the retries without waiting on the wall clock.
 
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -98,7 +99,7 @@ class UdpEntry {
   entry: GatewayEntryPoint;
   readonly socket: dgram.Socket;
   readonly sessions = new Map<string, UdpSession>();
-  retry: NodeJS.Timeout | null = null;
+  retry: TimerHandle | null = null;
   bound = false;
   closed = false;
   constructor(entry: GatewayEntryPoint) {
@@ -208,13 +209,14 @@ export class GatewayUdpListeners {
     this.#bound.set(id, fresh);
     fresh.socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.#fromClient(fresh, msg, rinfo));
     fresh.socket.on('error', (e: NodeJS.ErrnoException) => this.#socketError(fresh, e));
-    fresh.retry = setTimeout(() => this.#listen(fresh), RETRY_MS);
-    fresh.retry.unref();
+    fresh.retry = this.#options.clock.setTimeout(() => this.#listen(fresh), RETRY_MS);
+    // A retry alone does not keep the process up.
+    (fresh.retry as { unref?: () => void }).unref?.();
   }
 
   #close(bound: UdpEntry): void {
     bound.closed = true;
-    if (bound.retry !== null) clearTimeout(bound.retry);
+    if (bound.retry !== null) this.#options.clock.clearTimeout(bound.retry);
     for (const session of bound.sessions.values()) this.#end(bound, session, 'closed');
     try { bound.socket.close(); } catch { /* never bound */ }
   }
@@ -264,10 +266,20 @@ export class GatewayUdpListeners {
         this.#host.recordSuccess(session.member.endpoint);
       }
       this.#datagrams.to_client.inc();
-      bound.socket.send(reply, session.clientPort, session.clientAddress);
+      try {
+        bound.socket.send(reply, session.clientPort, session.clientAddress);
+      } catch (err) {
+        // The listener closed under the answer (a Gateway removed): the session goes with it.
+        this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+      }
     });
-    upstream.connect(port, address, () => {
+    // A failed connect comes to this callback, not as an 'error' event.
+    upstream.connect(port, address, (err?: Error) => {
       if (session.closed) return;
+      if (err) {
+        this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+        return;
+      }
       const queued = session.pending ?? [];
       session.pending = null;
       for (const msg of queued) this.#send(bound, session, msg);
@@ -278,9 +290,13 @@ export class GatewayUdpListeners {
 
   #send(bound: UdpEntry, session: UdpSession, msg: Buffer): void {
     this.#datagrams.to_backend.inc();
-    session.upstream.send(msg, (err) => {
-      if (err) this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
-    });
+    try {
+      session.upstream.send(msg, (err) => {
+        if (err) this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+      });
+    } catch (err) {
+      this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
+    }
   }
 
   #upstreamError(bound: UdpEntry, session: UdpSession, err: NodeJS.ErrnoException): void {

@@ -191,6 +191,41 @@ test('the route going away drops datagrams (no_route) and ends its sessions; an 
   b.socket.close();
 });
 
+test('a port another socket holds: the bind is retried on the clock until it succeeds, then datagrams are served', async (t) => {
+  const a = await echo('a');
+  // Held without SO_REUSEPORT: the relay's socket cannot join it.
+  const holder = dgram.createSocket('udp4');
+  holder.bind(0, '127.0.0.1');
+  await once(holder, 'listening');
+  const port = (holder.address() as AddressInfo).port;
+  const registry = new Registry();
+  const metrics = {
+    datagrams: new Counter({ name: 'd', help: 'd', labelNames: ['result'] as const, registers: [registry] }),
+    sessions: new Counter({ name: 's', help: 's', labelNames: ['event'] as const, registers: [registry] }),
+    active: new Gauge({ name: 'a', help: 'a', registers: [registry] }),
+  };
+  const clock = new ManualClock();
+  const errors: string[] = [];
+  const logger = { ...silentLogger, error: (o: { err?: string }) => errors.push(String(o.err)), info: () => {}, debug: () => {} } as unknown as typeof silentLogger;
+  const rt = runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]);
+  const listeners = new GatewayUdpListeners({ route: () => rt, recordFailure: () => {}, recordSuccess: () => {} }, { idleTimeoutMs: 60_000, maxSessions: 10, clock, metrics, logger });
+  t.teardown(() => listeners.close());
+  listeners.update([{ address: '127.0.0.1', port, protocol: 'UDP', listeners: [{ key: 'infra/gw/udp', hostname: '', certificate: null }] }]);
+  await eventually(() => errors.length === 1 || undefined, 5000);
+  t.deepEqual(errors, ['EADDRINUSE']);
+  t.is(listeners.listening, 0);
+  // Still held when the retry comes: another error, another retry.
+  clock.advance(5_000);
+  await eventually(() => errors.length === 2 || undefined, 5000);
+  holder.close();
+  clock.advance(5_000);
+  await eventually(() => listeners.listening === 1 || undefined, 5000);
+  const c = await client();
+  t.teardown(() => c.close());
+  t.is(await ask(c, port, 'late'), 'a:late');
+  a.socket.close();
+});
+
 test('the share of weight on invalid backendRefs refuses that share of new sessions; close() ends every session', async (t) => {
   const a = await echo('a');
   const draws = [0.1, 0.9, 0.3, 0.7];
