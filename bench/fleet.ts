@@ -46,7 +46,10 @@
 // FLEET_APISERVER_ARGS (extra kube-apiserver flags, e.g. "--feature-gates=CBORServingAndStorage=true",
 // under which the Routes are listed and watched as CBOR), FLEET_PROFILE=1 (kube-apiserver with --profiling: CPU profiles
 // taken back to back through each start phase and the first status pass, merged, their top frames printed and
-// the profiles kept in bench/results/; profiling costs the API server a little CPU of its own: not for A/B runs).
+// the profiles kept in bench/results/; profiling costs the API server a little CPU of its own: not for A/B runs),
+// FLEET_RELAY=1 (one `switchyard kube-relay` process between the routers and the API server, started
+// before the first phase and not warmed: its own lists fall in the cold start; its CPU seconds and
+// peak RSS per phase are columns of their own; the API server's CPU per router is still its CPU / N).
 // Each phase also counts the routers' lists, watches and status writes (audit log) and the watchers kube-apiserver
 // closed for falling behind ("Forcing ... watcher close due to unresponsiveness", its log at -v 1).
 // Note `uptime` beside the numbers: the machine is shared.
@@ -62,9 +65,10 @@ import { createNetnsHosts } from '../test/support/netns-hosts.ts';
 import { binaryDir, startRealCluster, type RealCluster } from '../test/support/real-apiserver.ts';
 import { CLI, startRouter, type RouterProcess } from '../test/support/router-process.ts';
 import { startTcpProxy, type TcpProxy } from '../test/support/tcp-proxy.ts';
+import { relayTls, startRelay, type RelayProcess, type RelayTls } from '../test/support/relay-process.ts';
 import { cpuSeconds } from './proc.ts';
 import { admittedRoutes, clearRouteStatus, createRouteObjects, POD_PORT, routeHost, routerAccounts, setRouteHost, statusesCurrent } from './fleet-objects.ts';
-import { apfTotals, type ApiServerTotals, AuditReader, childByName, countRequests, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
+import { apfTotals, type ApiServerTotals, AuditReader, childByName, countRequests, isRequest, peakRssBytes, percentile, ProcessWindow, type RequestCounts } from './fleet-measure.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MANIFESTS = path.join(here, '../manifests/');
@@ -82,6 +86,8 @@ const cli = process.env.FLEET_CLI ?? CLI;
 const label = process.env.FLEET_LABEL ?? (process.env.FLEET_CLI ? process.env.FLEET_CLI : 'this build');
 const extraArgs = (process.env.FLEET_ROUTER_ARGS ?? '').split(/\s+/).filter(Boolean);
 const PROFILE = process.env.FLEET_PROFILE === '1';
+const RELAY = process.env.FLEET_RELAY === '1';
+const RELAY_USER = 'system:serviceaccount:switchyard:switchyard-kube-relay';
 const RESULTS = path.join(here, 'results');
 /** Resident memory a router at FLEET_ROUTES routes needs, for the free-memory check (measured ~28 KB per route + 60 MB). */
 const ROUTER_MB = 60 + ROUTES * 0.028;
@@ -116,6 +122,11 @@ interface PhaseRow {
   /** Objects the API server read from etcd for lists, and its cache consistency checks (each reads a whole resource). */
   etcdObjects: number;
   consistencyChecks: number;
+  /** FLEET_RELAY: the relay's CPU seconds and peak RSS in the phase (NaN without a relay). */
+  relayCpuS: number;
+  relayPeakMB: number;
+  /** FLEET_RELAY: the relay's lists / watches / token and access reviews at the API server in the phase. */
+  relayRequests: string;
   /** CPU seconds of the router processes (primaries) that ran through the whole phase, summed. */
   routerCpuS: number;
   /** All routers' requests in the phase by kind (audit log): lists, watches, status writes (PATCH/PUT), status reads (GET). */
@@ -151,6 +162,7 @@ let cluster: RealCluster;
 let apiPid = 0;
 let etcdPid = 0;
 let audit: AuditReader;
+let relay: { process: RelayProcess; tls: RelayTls } | undefined;
 
 async function startFleetRouter(router: FleetRouter, more: string[] = [], build = cli): Promise<RouterProcess> {
   router.process = await startRouter({
@@ -178,6 +190,7 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   }
   const api = new ProcessWindow(apiPid);
   const etcd = new ProcessWindow(etcdPid);
+  const relayWindow = relay ? new ProcessWindow(relay.process.child.pid!) : undefined;
   audit.mark();
   const connections0 = routers.map((r) => r.proxy.connections());
   const down0 = routers.map((r) => r.proxy.bytes().down);
@@ -202,6 +215,9 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
   const wallS = seconds(wallMs);
   const apiCpuS = api.cpuSeconds;
   const events = audit.read();
+  const byRelay = events.filter((e) => e.user.username === RELAY_USER && isRequest(e));
+  for (const e of byRelay) if (e.verb === 'list' || e.verb === 'watch') relayRequests.push(`${e.verb} ${e.objectRef?.resource ?? '?'}`);
+  const reviews = byRelay.filter((e) => e.verb === 'create').length;
   const apf1 = await apfTotals(cluster);
   const requests = new Map(routers.map((r) => [r.user, countRequests(events, r.user)] as const));
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -215,6 +231,8 @@ async function phase(name: string, routers: FleetRouter[], work: () => Promise<s
     apfWaitS: round1(apf1.waitSeconds - apf0.waitSeconds), apfRejected: apf1.rejected - apf0.rejected,
     cacheLists: apf1.cacheLists - apf0.cacheLists, etcdLists: apf1.etcdLists - apf0.etcdLists, cacheFallbacks: apf1.cacheFallbacks - apf0.cacheFallbacks,
     etcdObjects: apf1.etcdObjects - apf0.etcdObjects, consistencyChecks: apf1.consistencyChecks - apf0.consistencyChecks,
+    relayCpuS: relayWindow ? round2(relayWindow.cpuSeconds) : NaN, relayPeakMB: relayWindow ? Math.round(relayWindow.peakMB) : NaN,
+    relayRequests: relayWindow ? `${byRelay.filter((e) => e.verb === 'list').length}/${byRelay.filter((e) => e.verb === 'watch').length}/${reviews}` : '',
     routerCpuS: round1(routerCpuS),
     lists: sum([...requests.values()].map((c) => c.lists)), watches: sum([...requests.values()].map((c) => c.watches)),
     statusWrites: sum([...requests.values()].map((c) => c.status - c.statusGets)), statusReads: sum([...requests.values()].map((c) => c.statusGets)),
@@ -397,12 +415,14 @@ async function routerRss(routers: FleetRouter[], leader: FleetRouter | undefined
 
 async function runSize(n: number, users: string[]): Promise<void> {
   const routers: FleetRouter[] = [];
-  const server = Number(new URL(cluster.server).port);
+  // With FLEET_RELAY each router's TCP proxy leads to the relay, whose CA its kubeconfig trusts.
+  const server = Number(new URL(relay ? relay.process.server : cluster.server).port);
+  const ca = relay ? relay.tls.ca.cert : cluster.caCert;
   for (let i = 0; i < n; i++) {
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: server });
     const { token } = await cluster.serviceAccountKubeconfig('switchyard', users[i]!);
     const kubeconfig = path.join(cluster.dir, `fleet-${i}.kubeconfig`);
-    writeFileSync(kubeconfig, kubeconfigYaml(`https://127.0.0.1:${proxy.port}`, cluster.caCert, { token }), { mode: 0o600 });
+    writeFileSync(kubeconfig, kubeconfigYaml(`https://127.0.0.1:${proxy.port}`, ca, { token }), { mode: 0o600 });
     routers.push({ index: i, user: `system:serviceaccount:switchyard:${users[i]}`, proxy, kubeconfig, process: undefined });
   }
   const sizeStarted = Date.now();
@@ -538,6 +558,14 @@ async function runSize(n: number, users: string[]): Promise<void> {
   }
 }
 
+/** The relay's lists and watches at the API server over the run, by resource (audit log). */
+const relayRequests: string[] = [];
+function relayReads(): string {
+  const counts = new Map<string, number>();
+  for (const uri of relayRequests) counts.set(uri, (counts.get(uri) ?? 0) + 1);
+  return [...counts].map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+}
+
 function printTable(): void {
   const columns: Array<[string, (r: PhaseRow) => string | number]> = [
     ['N', (r) => r.routers], ['phase', (r) => r.phase], ['wall s', (r) => r.wallS],
@@ -547,11 +575,13 @@ function printTable(): void {
     ['apiserver peak MB', (r) => r.apiPeakMB], ['apiserver MB allocated/router', (r) => Math.round(r.apiAllocMB / r.routers)], ['etcd peak MB', (r) => r.etcdPeakMB],
     ['requests/router', (r) => r.requests], ['new conns/router', (r) => r.connections], ['MB in/router', (r) => r.mbDown],
     ['APF wait s', (r) => r.apfWaitS], ['APF 429', (r) => r.apfRejected], ['lists cache/etcd (fallbacks)', (r) => `${r.cacheLists}/${r.etcdLists} (${r.cacheFallbacks})`],
+    ...(RELAY ? [['relay CPU s', (r: PhaseRow) => r.relayCpuS], ['relay peak MB', (r: PhaseRow) => r.relayPeakMB], ['relay lists/watches/reviews', (r: PhaseRow) => r.relayRequests]] as Array<[string, (r: PhaseRow) => string | number]> : []),
     ['objects from etcd (checks)', (r) => `${r.etcdObjects} (${r.consistencyChecks})`], ['routers: lists/watches/status writes/reads', (r) => `${r.lists}/${r.watches}/${r.statusWrites}/${r.statusReads}`], ['watchers closed', (r) => r.watchersClosed], ['informer restarts', (r) => `${r.informerRestarts}${r.restartReasons ? ` (${r.restartReasons})` : ''}`], ['router CPU s', (r) => r.routerCpuS], ['', (r) => r.note],
   ];
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   if (compareCli) console.log(`\nFLEET_COMPARE_CLI: ${compareLabel}`);
+  if (RELAY) console.log(`\nFLEET_RELAY: the routers read through one switchyard kube-relay (relay lists/watches at the API server over the run: ${relayReads()})`);
   console.log(`\nFleet: ${label}; ${ROUTES} Routes (+ as many Services and EndpointSlices of 3 endpoints); router heap ${HEAP_MB} MB; load average at the end ${uptime()}`);
   for (const c of cells) console.log(c.map((v, i) => (i === cells[0]!.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
 }
@@ -627,6 +657,13 @@ function printExtrapolation(): void {
     const followerPerMinute = Number(idleExtra.idleFollowerRequestsMax) * 60 / IDLE_S;
     console.log(`  idle: a follower ${round1(followerPerMinute)} requests/min (at most), ${idleExtra.idleNewConnectionsMax} new connections per ${IDLE_S} s (at most) → ${round1(followerPerMinute * 1000 / 60)} requests/s for 1,000 followers, plus the leader's Lease renewals (${round1(Number(idleExtra.idleLeaderRequests) * 60 / IDLE_S)}/min whatever the count)`);
   }
+  if (RELAY) {
+    // Through a relay the state is read once per relay: only the routers' own requests (discovery,
+    // the Lease, passed on) and the relay's token and access reviews grow with the routers.
+    console.log('  FLEET_RELAY: the figures above are not linear in routers: the state is read once per relay (its lists and watches, counted in the cold');
+    console.log('  start), and what grows with the routers is what each sends on through the relay (discovery, its Lease) and the relay\'s reviews of its token.');
+    return;
+  }
   console.log('  Assumptions: cost grows linearly with routers (each router reads the same objects and holds the same watches: one per kind, one on its Lease,');
   console.log('  one per referenced Secret); lists and watches are served from the API server\'s watch cache; one API server (a real control plane spreads');
   console.log('  routers over its replicas); every Lease renewal is one watch event to each router (1,000 events per 2 s, sent from the watch cache).');
@@ -674,7 +711,7 @@ async function main(): Promise<void> {
   const pods = await createNetnsHosts(3);
   for (const address of pods.addresses) await pods.startEcho(address, POD_PORT);
   cluster = await startRealCluster({
-    auditUsers: Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`),
+    auditUsers: [...Array.from({ length: maxRouters }, (_, i) => `system:serviceaccount:switchyard:fleet-${i}`), ...(RELAY ? [RELAY_USER] : [])],
     apiServerArgs: [...(PROFILE ? ['--profiling=true'] : []), ...(process.env.FLEET_APISERVER_ARGS ?? '').split(/\s+/).filter(Boolean)],
   });
   try {
@@ -687,6 +724,13 @@ async function main(): Promise<void> {
     const createStarted = Date.now();
     await createRouteObjects(cluster, ROUTES, pods.addresses);
     process.stderr.write(`fleet: ${ROUTES * 3} objects created in ${seconds(Date.now() - createStarted)} s\n`);
+    if (RELAY) {
+      await cluster.apply({ kustomization: path.join(MANIFESTS, 'kube-relay') });
+      const { kubeconfig } = await cluster.serviceAccountKubeconfig('switchyard', 'switchyard-kube-relay');
+      const tls = await relayTls();
+      relay = { process: await startRelay({ kubeconfig, tls, cli }), tls };
+      process.stderr.write(`fleet: kube-relay at ${relay.process.server}\n`);
+    }
     let first = true;
     for (const n of sizes) {
       const freeMB = freemem() / 2 ** 20;
@@ -700,6 +744,7 @@ async function main(): Promise<void> {
     }
     await measureGcCost();
   } finally {
+    await relay?.process.stop();
     await cluster.stop();
     await pods.close();
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// switchyard command line: `run` (default), `demo`, `autoport`. Options come from one table
+// switchyard command line: `run` (default), `demo`, `autoport`, `kube-relay`. Options come from one table
 // (src/config.ts); a bad option exits 2 with one line naming it.
 
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { ConfigError, helpText, parseConfig, type RouterConfig } from './config.
 // modules cost about half a CPU-second to load, which --help, --version and a bad option (exit 2)
 // need not pay (a wrapper script or a probe gets its answer at once, even on a busy node).
 
-const SUBCOMMANDS = new Set(['run', 'demo', 'autoport', 'help', 'version']);
+const SUBCOMMANDS = new Set(['run', 'demo', 'autoport', 'kube-relay', 'help', 'version']);
 
 async function main(argv: string[]): Promise<number> {
   // V8's compiled code of the modules loaded from here on is kept on disk (NODE_COMPILE_CACHE, else
@@ -21,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
   if (argv.length > 0 && SUBCOMMANDS.has(argv[0]!)) command = argv.shift()!;
   // `autoport` has its own options, and the command it wraps may take --help/--version itself.
   if (command === 'autoport') return (await import('./autoport/run-autoport.ts')).runAutoport(argv, process.env);
+  // The relay has its own options (src/relay/options.ts) and help.
+  if (command === 'kube-relay') return (await import('./relay/run-relay.ts')).runRelay(argv, process.env);
   if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${helpText()}\n`);
     return 0;

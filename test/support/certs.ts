@@ -83,7 +83,7 @@ export async function createCa(name = 'switchyard test CA', options: CertOptions
  * A server certificate for `hosts` (DNS SANs; the first is the CN; `uris`: URI SANs too) issued by
  * `issuer`; with `client`, a client certificate (extended key usage clientAuth) instead.
  */
-export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean; client?: boolean; uris?: readonly string[] } = {}): Promise<TestCertificate> {
+export async function issueCertificate(issuer: TestCertificate, hosts: readonly string[], options: CertOptions & { ca?: boolean; client?: boolean; uris?: readonly string[]; ips?: readonly string[] } = {}): Promise<TestCertificate> {
   const keys = await newKeys(options.rsa);
   const name = hosts[0] ?? 'leaf';
   const cert = await x509.X509CertificateGenerator.create({
@@ -105,6 +105,7 @@ export async function issueCertificate(issuer: TestCertificate, hosts: readonly 
         new x509.SubjectAlternativeNameExtension([
           ...hosts.map((value) => ({ type: 'dns' as const, value })),
           ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+          ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
         ]),
       ]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),

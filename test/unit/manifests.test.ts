@@ -19,7 +19,7 @@ import { kubectlKustomize, type Manifest } from '../support/real-apiserver.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFESTS = join(REPO, 'manifests');
 /** Every kustomization this test builds, relative to manifests/. */
-const KUSTOMIZATIONS = ['.', 'base', 'crd', 'crd/route', 'crd/middleware', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples'] as const;
+const KUSTOMIZATIONS = ['.', 'base', 'crd', 'crd/route', 'crd/middleware', 'overlays/openshift', 'overlays/shard-b', 'monitoring', 'examples', 'kube-relay', 'overlays/kube-relay'] as const;
 /** Kustomize components (opt-in parts an overlay adds with `components:`), relative to manifests/. */
 const COMPONENTS = ['components/tcp-migrate-req', 'components/tracing'] as const;
 /** Another engineer's example, with its own test; promtool's rule tests (not Kubernetes objects, see monitoring-rules.test.ts). */

@@ -1,0 +1,88 @@
+// `switchyard kube-relay` options: flags, each with an environment variable, validated once.
+
+import { parseArgs } from 'node:util';
+import { pluralOf, groupVersionPath } from '../kube/resources.ts';
+import type { Kind } from '../objects/types.ts';
+
+/** What the routers read, cached by default (src/sources/watched-resources.ts lists their informers). */
+export const ROUTER_KINDS: readonly Kind[] = [
+  'Route', 'Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Namespace', 'Pod', 'Secret', 'ConfigMap', 'Middleware',
+  'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
+];
+
+export interface RelayOptions {
+  kubeconfig: string;
+  bind: string;
+  port: number;
+  adminPort: number;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** Collection paths answered from the cache. */
+  cached: Set<string>;
+  windowEvents: number;
+  authTtlMs: number;
+  logLevel: string;
+  name: string;
+}
+
+export class RelayOptionsError extends Error {
+  override name = 'RelayOptionsError';
+}
+
+export const RELAY_HELP = `switchyard kube-relay: a caching read tier between the API server and the routers
+
+  --kubeconfig PATH          the relay's own credentials (KUBECONFIG; default: in-cluster)
+  --bind ADDRESS             address to listen on (RELAY_BIND, default 0.0.0.0)
+  --port N                   API port, TLS, HTTP/2 and HTTP/1.1 (RELAY_PORT, default 6443)
+  --admin-port N             /metrics, /healthz, /readyz, plain HTTP (RELAY_ADMIN_PORT, default 9090)
+  --tls-cert-file PATH       serving certificate, PEM (RELAY_TLS_CERT_FILE, required)
+  --tls-key-file PATH        its key, PEM (RELAY_TLS_KEY_FILE, required)
+  --cache LIST               plural resource names answered from the cache, comma-separated
+                             (RELAY_CACHE, default: every kind the router reads: ${ROUTER_KINDS.map((k) => pluralOf(k)).join(',')})
+  --watch-cache-events N     events kept per collection for watches that resume (RELAY_WATCH_CACHE_EVENTS, default 10000)
+  --auth-cache-ttl SECONDS   how long token and access reviews are reused (RELAY_AUTH_CACHE_TTL, default 10)
+  --log-level LEVEL          (RELAY_LOG_LEVEL, default info)
+  --name NAME                named in the relay's User-Agent (POD_NAME, default kube-relay)
+`;
+
+export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv): RelayOptions {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: Object.fromEntries(['kubeconfig', 'bind', 'port', 'admin-port', 'tls-cert-file', 'tls-key-file', 'cache', 'watch-cache-events', 'auth-cache-ttl', 'log-level', 'name']
+        .map((name) => [name, { type: 'string' as const }])),
+    }) as { values: Record<string, string | undefined> });
+  } catch (err) {
+    throw new RelayOptionsError((err as Error).message);
+  }
+  const pick = (flag: string, name: string, fallback: string) => values[flag] ?? env[name] ?? fallback;
+  const int = (flag: string, name: string, fallback: number, min: number) => {
+    const text = pick(flag, name, String(fallback));
+    if (!/^\d+$/.test(text) || Number(text) < min) throw new RelayOptionsError(`--${flag} must be a whole number ≥ ${min}, not ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  const tlsCertFile = pick('tls-cert-file', 'RELAY_TLS_CERT_FILE', '');
+  const tlsKeyFile = pick('tls-key-file', 'RELAY_TLS_KEY_FILE', '');
+  if (!tlsCertFile || !tlsKeyFile) throw new RelayOptionsError('--tls-cert-file and --tls-key-file are required (the relay serves TLS only)');
+  const byPlural = new Map(ROUTER_KINDS.map((kind) => [pluralOf(kind), `${groupVersionPath(kind)}/${pluralOf(kind)}`]));
+  const cache = pick('cache', 'RELAY_CACHE', [...byPlural.keys()].join(','));
+  const cached = new Set<string>();
+  for (const plural of cache.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const path = byPlural.get(plural);
+    if (!path) throw new RelayOptionsError(`--cache: ${JSON.stringify(plural)} is not a resource the router reads (one of ${[...byPlural.keys()].join(', ')})`);
+    cached.add(path);
+  }
+  const port = int('port', 'RELAY_PORT', 6443, 0);
+  const adminPort = int('admin-port', 'RELAY_ADMIN_PORT', 9090, 0);
+  if (port > 65535 || adminPort > 65535) throw new RelayOptionsError('ports are at most 65535');
+  return {
+    kubeconfig: pick('kubeconfig', 'KUBECONFIG', ''),
+    bind: pick('bind', 'RELAY_BIND', '0.0.0.0'),
+    port, adminPort, tlsCertFile, tlsKeyFile, cached,
+    windowEvents: int('watch-cache-events', 'RELAY_WATCH_CACHE_EVENTS', 10_000, 1),
+    authTtlMs: int('auth-cache-ttl', 'RELAY_AUTH_CACHE_TTL', 10, 0) * 1000,
+    logLevel: pick('log-level', 'RELAY_LOG_LEVEL', 'info'),
+    name: pick('name', 'POD_NAME', 'kube-relay'),
+  };
+}

@@ -1,0 +1,44 @@
+// switchyard kube-relay's ClusterRole (manifests/kube-relay) grants list and watch of exactly what
+// it caches by default (src/relay/options.ts ROUTER_KINDS), which is every kind the router's own
+// ClusterRole lets it list and watch; and create on TokenReviews and SubjectAccessReviews; nothing else.
+
+import test from 'ava';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { API_VERSION } from '../../src/objects/types.ts';
+import { pluralOf } from '../../src/kube/resources.ts';
+import { parseRelayOptions, ROUTER_KINDS } from '../../src/relay/options.ts';
+import { kubectlKustomize } from '../support/real-apiserver.ts';
+
+const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
+interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
+
+function grants(dir: string, role: string): Set<string> {
+  const objects = kubectlKustomize(join(MANIFESTS, dir));
+  const rules = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === role)!.rules as Rule[];
+  const out = new Set<string>();
+  for (const rule of rules) for (const group of rule.apiGroups) for (const resource of rule.resources) for (const verb of rule.verbs) out.add(`${verb} ${group}/${resource}`);
+  return out;
+}
+
+test('the relay may list and watch what it caches, review tokens and access, and nothing more', (t) => {
+  const relay = grants('kube-relay', 'switchyard-kube-relay');
+  const expected = new Set<string>(['create authentication.k8s.io/tokenreviews', 'create authorization.k8s.io/subjectaccessreviews']);
+  for (const kind of ROUTER_KINDS) {
+    const group = API_VERSION[kind].includes('/') ? API_VERSION[kind].split('/')[0]! : '';
+    for (const verb of ['list', 'watch']) expected.add(`${verb} ${group}/${pluralOf(kind)}`);
+  }
+  t.deepEqual([...relay].sort(), [...expected].sort());
+  // Every collection the router may list and watch, the relay caches.
+  const router = grants('base', 'switchyard-router');
+  for (const grant of router) if (grant.startsWith('watch ')) t.true(relay.has(grant), grant);
+});
+
+test('options: the default cache is every router kind; --cache names plural resources, an unknown one is refused', (t) => {
+  const files = ['--tls-cert-file', 'c', '--tls-key-file', 'k'];
+  t.is(parseRelayOptions(files, {}).cached.size, ROUTER_KINDS.length);
+  t.deepEqual([...parseRelayOptions([...files, '--cache', 'routes,services'], {}).cached], ['/apis/route.openshift.io/v1/routes', '/api/v1/services']);
+  t.throws(() => parseRelayOptions([...files, '--cache', 'leases'], {}), { message: /"leases" is not a resource the router reads/ });
+  t.throws(() => parseRelayOptions([], {}), { message: /--tls-cert-file and --tls-key-file are required/ });
+  t.throws(() => parseRelayOptions([...files, '--port', 'x'], {}), { message: /--port must be a whole number/ });
+});
