@@ -4,7 +4,8 @@
 // port, every UDP listener, NotAllowedByListeners through a TLS listener), backendRefs
 // (BackendNotFound, RefNotPermitted until a ReferenceGrant names UDPRoute, InvalidKind, weights),
 // the lookup the datagram relay makes (the oldest route of the listener), round robin and no
-// active (TCP) health check for its endpoints; UDPRoute claimed with an address pool only.
+// active (TCP) health check for its endpoints; UDPRoute claimed with an address pool only; a UDP
+// listener added by a ListenerSet (beside a TCP one on the same port).
 import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
 import type { Listener, ReferenceGrant, UDPRoute } from '../../src/objects/gateway-types.ts';
@@ -148,4 +149,24 @@ test('backendRefs: BackendNotFound, RefNotPermitted until a ReferenceGrant names
   t.deepEqual(s.table.matchStream('', s.entry(7001)!)!.services.map((svc) => svc.name), ['other/remote']);
   s.remove('ReferenceGrant', 'other/g');
   t.like(s.condition('xns', 'ResolvedRefs'), { status: 'False', reason: 'RefNotPermitted' });
+});
+
+test('a UDP listener a ListenerSet adds to the Gateway serves the UDPRoutes attached to the ListenerSet', (t) => {
+  const g = gateway('gw', [udp('own', 7100)]);
+  g.spec.allowedListeners = { namespaces: { from: 'All' } };
+  const set: KubeObject = {
+    apiVersion: `${GW}/v1`, kind: 'ListenerSet', metadata: { name: 'extra', namespace: 'apps', generation: 1 },
+    spec: { parentRef: { name: 'gw', namespace: 'infra' }, listeners: [udp('dns', 7101), { name: 'dns-tcp', protocol: 'TCP', port: 7101, allowedRoutes: { namespaces: { from: 'All' } } }] },
+  };
+  const s = setup([...base(), g, set,
+    udpRoute('apps', 'via-set', { parentRefs: [{ group: GW, kind: 'ListenerSet', name: 'extra', sectionName: 'dns' }] }),
+    udpRoute('apps', 'via-gateway', { parentRefs: [{ name: 'gw', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'dns2', port: 53 }] }] }),
+  ]);
+  t.like(s.condition('via-set', 'Accepted'), { status: 'True' });
+  t.is(s.datagram(7101), 'UDPRoute/apps/via-set/0/udp@*');
+  // A parentRef to the Gateway reaches its own listener only.
+  t.is(s.datagram(7100), 'UDPRoute/apps/via-gateway/0/udp@*');
+  t.like(s.entry(7101), { address: '192.0.2.10', protocol: 'UDP' });
+  // The ListenerSet's TCP listener on the same port number is a socket of its own.
+  t.like(s.entry(7101, 'TCP'), { address: '192.0.2.10', protocol: 'TCP' });
 });
