@@ -24,6 +24,8 @@ export interface CachedRead {
   resourceVersion: string;
   resourceVersionMatch: string;
   sendInitialEvents: boolean;
+  /** sendInitialEvents=false given: a watch from 0 or '' starts at the current state with no initial events. */
+  skipInitialEvents: boolean;
   allowWatchBookmarks: boolean;
   /** The watch's timeoutSeconds, if given. */
   timeoutSeconds: number | undefined;
@@ -62,6 +64,7 @@ export function cachedRead(method: string, rawUrl: string, headers: IncomingHttp
     labelSelector: q.get('labelSelector') ?? '', fieldSelector,
     resourceVersion: q.get('resourceVersion') ?? '', resourceVersionMatch: q.get('resourceVersionMatch') ?? '',
     sendInitialEvents: q.get('sendInitialEvents') === 'true',
+    skipInitialEvents: q.get('sendInitialEvents') === 'false',
     allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
     timeoutSeconds: timeout !== null && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
     token,

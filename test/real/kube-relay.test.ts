@@ -337,6 +337,16 @@ test.serial('watch semantics: initial events and their end bookmark, a version b
     await cluster.must('PATCH', `${services}/s0`, { metadata: { labels: { again: 'yes' } } }, { contentType: 'application/merge-patch+json' });
     t.like((await next).events.at(-1), { type: 'MODIFIED', object: { metadata: { name: 's0', labels: { again: 'yes' } } } });
 
+    // sendInitialEvents=false from no version: the changes from now on, no ADDED for what exists.
+    // (When the relay registers the watch is not observable: edits go on until one comes through.)
+    let answered = false;
+    const fromNow = watchEvents(small.server, `${services}?watch=true&sendInitialEvents=false`, routerToken, () => true).finally(() => { answered = true; });
+    for (let n = 0; !answered; n++) {
+      await cluster.must('PATCH', `${services}/s1`, { metadata: { labels: { again: String(n) } } }, { contentType: 'application/merge-patch+json' });
+      await Promise.race([fromNow, new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
+    t.like((await fromNow).events[0], { type: 'MODIFIED', object: { metadata: { name: 's1' } } });
+
     // A version the relay has not reached: 504 "Too large resource version" after a bounded wait, which clients retry.
     const ahead = String(Number(list.metadata.resourceVersion) + 1_000_000);
     const tooLarge = await watchEvents(small.server, `${services}?watch=true&resourceVersion=${ahead}`, routerToken, () => true);
