@@ -104,6 +104,8 @@ function compareAge(a: PolicyState, b: PolicyState): number {
 export class BackendTlsPolicies {
   readonly #store: ObjectStore;
   readonly #states: PolicyState[] = [];
+  /** By `namespace/name`: addAncestors runs per route. */
+  readonly #byKey = new Map<string, PolicyState>();
   /** The policy that applies, by `namespace/service#sectionName` ('' for the whole Service). */
   readonly #winners = new Map<string, PolicyState>();
   /** Every policy targeting a Service (`namespace/service`). */
@@ -115,6 +117,7 @@ export class BackendTlsPolicies {
     for (const policy of store.list('BackendTLSPolicy')) {
       const state = evaluatePolicy(policy, store);
       this.#states.push(state);
+      this.#byKey.set(state.key, state);
       const namespace = policy.metadata.namespace ?? 'default';
       for (const ref of policy.spec?.targetRefs ?? []) {
         if ((ref.group ?? '') !== '' || ref.kind !== 'Service') continue;
@@ -159,7 +162,7 @@ export class BackendTlsPolicies {
     const list = [...gateways];
     if (list.length === 0) return;
     for (const key of policies) {
-      const state = this.#states.find((s) => s.key === key);
+      const state = this.#byKey.get(key);
       if (state) for (const g of list) state.ancestors.add(g);
     }
   }

@@ -22,7 +22,7 @@ import { checkSecretCertificate, secretKeyPair } from '../objects/tls-certificat
 import { GATEWAY_GROUP, type Gateway, type GatewayRouteKind, type Listener } from '../objects/gateway-types.ts';
 import type { ConfigMap, Secret } from '../objects/types.ts';
 import { condition, type ConditionData } from './conditions.ts';
-import { frontendValidationOf, resolveFrontendValidation, type ClientValidation } from './frontend-validation.ts';
+import { frontendValidationOf, resolveFrontendValidation, type ClientValidation, type FrontendResult } from './frontend-validation.ts';
 import { normalizeHostname, validHostname } from './hostnames.ts';
 import { referenceAllowed, type GrantLookup } from './reference-grant.ts';
 
@@ -144,6 +144,8 @@ export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gate
 export function evaluateListenerList(
   gateway: Gateway, listeners: readonly Listener[], conflicts: ReadonlyMap<number, ListenerConflict>, owner: ListenerOwner, keyPrefix: string, inputs: ListenerInputs,
 ): ListenerState[] {
+  // The validation is the port's: its CA bundles are read and parsed once per port, not per listener.
+  const frontendByPort = new Map<number, FrontendResult>();
   return listeners.map((l, index) => {
     const state: ListenerState = {
       name: l.name, key: `${keyPrefix}/${l.name}`, hostname: normalizeHostname(l.hostname), protocol: l.protocol, port: l.port,
@@ -201,7 +203,8 @@ export function evaluateListenerList(
     }
     let frontendOk = true;
     if (l.protocol === 'HTTPS' && accepted.status === 'True') {
-      const frontend = resolveFrontendValidation(gateway, l.port, inputs);
+      let frontend = frontendByPort.get(l.port);
+      if (frontend === undefined) frontendByPort.set(l.port, (frontend = resolveFrontendValidation(gateway, l.port, inputs)));
       state.clientValidation = frontend.validation;
       if (frontend.accepted !== null) accepted = frontend.accepted;
       if (frontend.resolved !== null && resolved.status === 'True') resolved = frontend.resolved;

@@ -162,3 +162,23 @@ test('client certificate validation: only on Gateways with their own address; a 
   gw.spec.tls.frontend!.default!.validation!.mode = 'Sometimes';
   t.like(conditionOf(evaluateListeners(gw, { ...withCa, ports: null }), 'https', 'Accepted'), { status: 'False', reason: 'UnsupportedValue' });
 });
+
+test('client certificate validation is the port\'s: its CA ConfigMaps are read (and parsed) once per port, not once per HTTPS listener', async (t) => {
+  const ca = await selfSignedCertificate(['client-ca.test']);
+  const secret = await tlsSecret('infra', 's');
+  const https = (name: string, port: number): Listener => ({ name, protocol: 'HTTPS', port, hostname: `${name}.test`, tls: { certificateRefs: [{ name: 's' }] } });
+  const gw = gateway([https('a', 443), https('b', 443), https('c', 443), https('d', 8443)]);
+  gw.spec.tls = { frontend: { default: { validation: { caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'ca' }] } } } };
+  const reads: string[] = [];
+  const states = evaluateListeners(gw, {
+    ...inputs({ 'infra/s': secret }), ports: null,
+    configMap: (key) => {
+      reads.push(key);
+      return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ca', namespace: 'infra' }, data: { 'ca.crt': ca.cert } };
+    },
+  });
+  t.deepEqual(reads, ['infra/ca', 'infra/ca']);
+  // Every listener is served with the validation of its port.
+  for (const s of states) t.deepEqual(s.clientValidation, { ca: ca.cert.trim(), mode: 'AllowValidOnly' }, s.name);
+  t.true(states.every((s) => s.usable));
+});
