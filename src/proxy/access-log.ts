@@ -1,6 +1,7 @@
 // `--access-log`: one JSON line per exchange (pino) when it ends — plain HTTP, HTTP/2, Upgrade
 // (when its tunnel closes) and TLS passthrough alike, with the same fields — and one for a
-// request no route matched. Off by default; when off it costs one boolean check. The client
+// request no route matched, and one per UDPRoute session when it ends (kind `udp`, with its
+// datagrams each way). Off by default; when off it costs one boolean check. The client
 // address is the one read when the request arrived (an HTTP/2 stream that is gone no longer
 // reaches its session's socket); a request the client abandoned before any response is logged
 // 499 (nginx's "client closed request"); `completed: false` says a response was cut short. With
@@ -29,6 +30,8 @@ export interface AccessFields {
   /** With tracing on: the exchange's trace id, and its server span's id when sampled (else ''). */
   traceId?: string;
   spanId?: string;
+  /** UDPRoute sessions: datagrams relayed to the endpoint and back to the client. */
+  datagrams?: { toBackend: number; toClient: number };
 }
 
 export function writeAccessLine(logger: Logger, fields: AccessFields): void {

@@ -30,6 +30,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayEntryPoint } from '../table/types.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import { isLastAvailable } from './upstream-failure.ts';
+import { writeAccessLine } from './access-log.ts';
 
 const RETRY_MS = 5_000;
 /** Datagrams held per session while its upstream socket connects. */
@@ -63,6 +64,8 @@ export interface UdpRelayOptions {
   clock: Clock;
   metrics: UdpRelayMetrics;
   logger: Logger;
+  /** --access-log: a line per session when it ends. */
+  accessLog?: boolean;
   /** Share of new sessions refused for invalid backendRefs: random in [0, 1) (tests may seed it). */
   random?: () => number;
 }
@@ -73,7 +76,12 @@ class UdpSession {
   readonly clientAddress: string;
   readonly clientPort: number;
   readonly routeKey: string;
+  /** `namespace/name` of the route (the access line's `route`). */
+  readonly routeLabel: string;
   readonly member: Member;
+  readonly startedAt: number;
+  toBackend = 0;
+  toClient = 0;
   readonly upstream: dgram.Socket;
   /** Datagrams waiting for the upstream socket to connect; null once connected. */
   pending: Buffer[] | null = [];
@@ -83,11 +91,13 @@ class UdpSession {
   /** The endpoint has answered (its passive-health failures reset once). */
   answered = false;
 
-  constructor(key: string, address: string, port: number, routeKey: string, member: Member, upstream: dgram.Socket, now: number) {
+  constructor(key: string, address: string, port: number, runtime: RouteRuntime, member: Member, upstream: dgram.Socket, now: number) {
     this.key = key;
     this.clientAddress = address;
     this.clientPort = port;
-    this.routeKey = routeKey;
+    this.routeKey = runtime.route.key;
+    this.routeLabel = runtime.label;
+    this.startedAt = now;
     this.member = member;
     this.upstream = upstream;
     this.lastActive = now;
@@ -253,7 +263,7 @@ export class GatewayUdpListeners {
   #open(bound: UdpEntry, key: string, rinfo: dgram.RemoteInfo, runtime: RouteRuntime, member: Member, now: number): UdpSession {
     const { address, port } = member.endpoint;
     const upstream = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
-    const session = new UdpSession(key, rinfo.address, rinfo.port, runtime.route.key, member, upstream, now);
+    const session = new UdpSession(key, rinfo.address, rinfo.port, runtime, member, upstream, now);
     bound.sessions.set(key, session);
     this.#options.metrics.sessions.labels('opened').inc();
     this.#options.metrics.active.inc();
@@ -266,6 +276,7 @@ export class GatewayUdpListeners {
         this.#host.recordSuccess(session.member.endpoint);
       }
       this.#datagrams.to_client.inc();
+      session.toClient++;
       try {
         bound.socket.send(reply, session.clientPort, session.clientAddress);
       } catch (err) {
@@ -290,6 +301,7 @@ export class GatewayUdpListeners {
 
   #send(bound: UdpEntry, session: UdpSession, msg: Buffer): void {
     this.#datagrams.to_backend.inc();
+    session.toBackend++;
     try {
       session.upstream.send(msg, (err) => {
         if (err) this.#upstreamError(bound, session, err as NodeJS.ErrnoException);
@@ -337,5 +349,15 @@ export class GatewayUdpListeners {
     try { session.upstream.close(); } catch { /* already closed */ }
     this.#options.metrics.sessions.labels(`closed_${why}`).inc();
     this.#options.metrics.active.dec();
+    if (this.#options.accessLog === true) {
+      writeAccessLine(this.#options.logger, {
+        kind: 'udp', client: session.clientAddress, method: '', host: undefined, path: '', status: 0,
+        // Idle, or closed with its listener: the session ran its course; the others were cut.
+        outcome: why, completed: why === 'idle' || why === 'closed',
+        route: session.routeLabel, endpoint: session.member.endpoint.name, attempts: 1,
+        ms: this.#options.clock.now() - session.startedAt, userAgent: undefined,
+        datagrams: { toBackend: session.toBackend, toClient: session.toClient },
+      });
+    }
   }
 }

@@ -153,7 +153,7 @@ export class ProxyListeners implements TlsRequestHandler {
       recordSuccess: (endpoint) => proxy.recordSuccess(endpoint),
       recordFailure: (endpoint, now, lastHealthy) => proxy.recordFailure(endpoint, now, lastHealthy),
     }, {
-      idleTimeoutMs: config.udpSessionTimeout, maxSessions: config.maxUdpSessions, clock: systemClock, logger,
+      idleTimeoutMs: config.udpSessionTimeout, maxSessions: config.maxUdpSessions, clock: systemClock, logger, accessLog: config.accessLog,
       metrics: { datagrams: metrics.udpDatagrams, sessions: metrics.udpSessions, active: metrics.udpSessionsActive },
     });
     this.#gateways = new GatewayEntryListeners({

@@ -279,3 +279,70 @@ subjects: [{ kind: ServiceAccount, name: reader, namespace: app }]
   t.true((metricValue(metrics, 'switchyard_relay_refused_total', { code: '401' }) ?? 0) >= 2);
   t.false(relay.logs.some((l) => JSON.stringify(l).includes(reader) || JSON.stringify(l).includes(routerToken)), 'no token in the relay log');
 });
+
+/** A watch through the relay (HTTP/1.1), read event by event until `until` says stop; the events read. */
+async function watchEvents(server: string, path: string, token: string, until: (event: any, all: any[]) => boolean): Promise<{ status: number; events: any[] }> {
+  const dispatcher = new Agent({ connect: { ca: tls.ca.cert } });
+  const controller = new AbortController();
+  try {
+    const reply = await fetch(`${server}${path}`, { dispatcher, signal: controller.signal, headers: { authorization: `Bearer ${token}` } });
+    if (reply.status !== 200) return { status: reply.status, events: [await reply.json()] };
+    const events: any[] = [];
+    let rest = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of reply.body!) {
+      rest += decoder.decode(chunk as Uint8Array, { stream: true });
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) !== -1) {
+        const event = JSON.parse(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+        events.push(event);
+        if (until(event, events)) return { status: 200, events };
+      }
+    }
+    return { status: 200, events };
+  } finally {
+    controller.abort();
+    await dispatcher.destroy();
+  }
+}
+
+test.serial('watch semantics: initial events and their end bookmark, a version beyond the window (410), a version not reached yet (504, retried)', async (t) => {
+  t.timeout(120_000);
+  await cluster.apply({ yaml: 'apiVersion: v1\nkind: Namespace\nmetadata: { name: semantics }\n' });
+  for (let n = 0; n < 3; n++) await addApp('semantics', n);
+  const services = '/api/v1/namespaces/semantics/services';
+  // A relay of its own with a window of 2 events per collection.
+  const small = await startRelay({ kubeconfig: relayKubeconfig, tls, args: ['--watch-cache-events', '2'] });
+  try {
+    const initial = await watchEvents(small.server, `${services}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, routerToken,
+      (e) => e.type === 'BOOKMARK' && e.object.metadata.annotations?.['k8s.io/initial-events-end'] === 'true');
+    t.deepEqual(initial.events.filter((e) => e.type === 'ADDED').map((e) => e.object.metadata.name).sort(), ['s0', 's1', 's2']);
+    t.true(initial.events.every((e) => e.type === 'ADDED' ? e.object.kind === 'Service' && e.object.apiVersion === 'v1' : true));
+    const from = initial.events.at(-1).object.metadata.resourceVersion as string;
+
+    // Three changes: the window of 2 no longer reaches back to `from`.
+    for (const n of [0, 1, 2]) await cluster.must('PATCH', `${services}/s${n}`, { metadata: { labels: { edited: 'yes' } } }, { contentType: 'application/merge-patch+json' });
+    const list = await eventually(async () => {
+      const reply = await fetch(`${small.server}${services}?resourceVersion=0`, { dispatcher: new Agent({ connect: { ca: tls.ca.cert } }), headers: { authorization: `Bearer ${routerToken}` } });
+      const body = await reply.json() as any;
+      return body.items.every((s: any) => s.metadata.labels?.edited === 'yes') ? body : undefined;
+    }, 30_000, 50);
+    t.is(list.kind, 'ServiceList');
+    const gone = await watchEvents(small.server, `${services}?watch=true&resourceVersion=${from}`, routerToken, () => true);
+    t.is(gone.status, 200);
+    t.like(gone.events[0], { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } });
+    // From the list's version: nothing to replay, then the next change.
+    const next = watchEvents(small.server, `${services}?watch=true&resourceVersion=${list.metadata.resourceVersion}`, routerToken, (e) => e.type === 'MODIFIED');
+    await cluster.must('PATCH', `${services}/s0`, { metadata: { labels: { again: 'yes' } } }, { contentType: 'application/merge-patch+json' });
+    t.like((await next).events.at(-1), { type: 'MODIFIED', object: { metadata: { name: 's0', labels: { again: 'yes' } } } });
+
+    // A version the relay has not reached: 504 "Too large resource version" after a bounded wait, which clients retry.
+    const ahead = String(Number(list.metadata.resourceVersion) + 1_000_000);
+    const tooLarge = await watchEvents(small.server, `${services}?watch=true&resourceVersion=${ahead}`, routerToken, () => true);
+    t.is(tooLarge.status, 504);
+    t.like(tooLarge.events[0], { kind: 'Status', code: 504, reason: 'Timeout', details: { causes: [{ reason: 'ResourceVersionTooLarge' }] } });
+  } finally {
+    await small.stop();
+  }
+});

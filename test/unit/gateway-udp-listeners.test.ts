@@ -13,12 +13,19 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { createBalancer } from '../../src/balance/create-balancer.ts';
 import type { Member } from '../../src/balance/types.ts';
 import { EndpointState } from '../../src/health/endpoint-state.ts';
-import { silentLogger } from '../../src/log.ts';
+import { createLogger, silentLogger } from '../../src/log.ts';
+import { Writable } from 'node:stream';
 import { GatewayUdpListeners, type UdpRelayHost } from '../../src/proxy/gateway-udp-listeners.ts';
 import type { RouteRuntime } from '../../src/proxy/route-runtime.ts';
 import type { GatewayEntryPoint } from '../../src/table/types.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 import { eventually } from '../support/http-client.ts';
+
+/** Sockets the tests open: closed at the end whatever happens. */
+const opened: dgram.Socket[] = [];
+test.after.always(() => {
+  for (const s of opened) try { s.close(); } catch { /* closed */ }
+});
 
 /** A UDP echo backend: answers `<name>:<the datagram>`, and records the source port of each. */
 async function echo(name: string): Promise<{ port: number; sources: number[]; socket: dgram.Socket }> {
@@ -28,6 +35,7 @@ async function echo(name: string): Promise<{ port: number; sources: number[]; so
     sources.push(rinfo.port);
     socket.send(`${name}:${msg.toString()}`, rinfo.port, rinfo.address);
   });
+  opened.push(socket);
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
   return { port: (socket.address() as AddressInfo).port, sources, socket };
@@ -45,6 +53,7 @@ async function freeUdpPort(): Promise<number> {
 /** A client socket of its own (its own source port: its own session). */
 async function client(): Promise<dgram.Socket> {
   const socket = dgram.createSocket('udp4');
+  opened.push(socket);
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
   return socket;
@@ -58,12 +67,12 @@ async function ask(socket: dgram.Socket, port: number, text: string): Promise<st
 
 /** A route runtime as the relay sees it: its key, invalid share, members and the real balancer. */
 function runtime(key: string, members: Member[], invalidShare = 0): RouteRuntime {
-  return { route: { key, gateway: { invalidShare } }, members, balancer: createBalancer('roundrobin', members) } as unknown as RouteRuntime;
+  return { route: { key, gateway: { invalidShare } }, label: key.split('/').slice(1, 3).join('/'), members, balancer: createBalancer('roundrobin', members) } as unknown as RouteRuntime;
 }
 
 const member = (port: number, weight = 1): Member => ({ endpoint: new EndpointState(`ep-${port}`, '127.0.0.1', port), weight, acceptsNew: true });
 
-async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; random?: () => number } = {}) {
+async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; random?: () => number; accessLog?: boolean; logger?: typeof silentLogger } = {}) {
   const registry = new Registry();
   const metrics = {
     datagrams: new Counter({ name: 'd', help: 'd', labelNames: ['result'] as const, registers: [registry] }),
@@ -78,7 +87,9 @@ async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntim
     recordFailure: (endpoint) => failures.push(endpoint.id),
     recordSuccess: (endpoint) => successes.push(endpoint.id),
   };
-  const listeners = new GatewayUdpListeners(host, { idleTimeoutMs: 60_000, maxSessions: options.maxSessions ?? 100, clock, metrics, logger: silentLogger, random: options.random });
+  const listeners = new GatewayUdpListeners(host, {
+    idleTimeoutMs: 60_000, maxSessions: options.maxSessions ?? 100, clock, metrics, logger: options.logger ?? silentLogger, random: options.random, accessLog: options.accessLog,
+  });
   const port = await freeUdpPort();
   const entry: GatewayEntryPoint = { address: '127.0.0.1', port, protocol: 'UDP', listeners: [{ key: 'infra/gw/udp', hostname: '', certificate: null }] };
   listeners.update([entry]);
@@ -92,7 +103,6 @@ test('a client\'s datagrams share one session (one upstream port); it ends after
   const a = await echo('a');
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]));
   const c = await client();
-  t.teardown(() => c.close());
   t.is(await ask(c, r.port, 'one'), 'a:one');
   t.is(await ask(c, r.port, 'two'), 'a:two');
   t.is(r.listeners.sessions, 1);
@@ -111,7 +121,6 @@ test('a client\'s datagrams share one session (one upstream port); it ends after
   t.is(await ask(c, r.port, 'four'), 'a:four');
   t.is(new Set(a.sources).size, 2);
   t.is(await r.value('s', 'opened'), 2);
-  a.socket.close();
 });
 
 test('weights split sessions exactly (smooth weighted round robin); weight 0 gets none', async (t) => {
@@ -119,22 +128,19 @@ test('weights split sessions exactly (smooth weighted round robin); weight 0 get
   const rt = runtime('UDPRoute/infra/w/0/udp@*', [member(a.port, 7), member(b.port, 3), member(z.port, 0)]);
   const r = await relay(t, () => rt);
   const counts: Record<string, number> = { a: 0, b: 0, z: 0 };
+  // Every client keeps its socket (its port) open to the end: a port the OS hands out again would be the same session.
   for (let i = 0; i < 100; i++) {
-    const c = await client();
-    const reply = await ask(c, r.port, 'x');
+    const reply = await ask(await client(), r.port, 'x');
     counts[reply.split(':')[0]!]!++;
-    c.close();
   }
   t.deepEqual(counts, { a: 70, b: 30, z: 0 });
   t.is(r.listeners.sessions, 100);
-  for (const s of [a, b, z]) s.socket.close();
 });
 
 test('the session cap: a datagram that would open one more is dropped and counted; a session ending makes room', async (t) => {
   const a = await echo('a');
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]), { maxSessions: 2 });
   const [c1, c2, c3] = [await client(), await client(), await client()];
-  t.teardown(() => { c1.close(); c2.close(); c3.close(); });
   await ask(c1, r.port, 'hi');
   r.clock.advance(10_000);
   await ask(c2, r.port, 'hi');
@@ -148,7 +154,6 @@ test('the session cap: a datagram that would open one more is dropped and counte
   t.is(r.listeners.sessions, 1);
   t.is(await ask(c3, r.port, 'in'), 'a:in');
   t.is(await r.value('s', 'opened'), 3);
-  a.socket.close();
 });
 
 test('an endpoint that refuses (port unreachable): counted, the session closed, its failure recorded; the next session goes elsewhere', async (t) => {
@@ -157,7 +162,6 @@ test('an endpoint that refuses (port unreachable): counted, the session closed, 
   const rt = runtime('UDPRoute/infra/r/0/udp@*', [member(closed), member(a.port)]);
   const r = await relay(t, () => rt);
   const c = await client();
-  t.teardown(() => c.close());
   // Round robin: the first session goes to the closed port; its datagram is refused (ICMP on
   // loopback is not rate-limited).
   c.send('lost', r.port, '127.0.0.1');
@@ -167,7 +171,6 @@ test('an endpoint that refuses (port unreachable): counted, the session closed, 
   t.is(await r.value('s', 'closed_unreachable'), 1);
   // The same client's next datagram opens a new session, on the next endpoint.
   t.is(await ask(c, r.port, 'again'), 'a:again');
-  a.socket.close();
 });
 
 test('the route going away drops datagrams (no_route) and ends its sessions; an endpoint leaving the route moves its session', async (t) => {
@@ -175,7 +178,6 @@ test('the route going away drops datagrams (no_route) and ends its sessions; an 
   let current: RouteRuntime | null = runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]);
   const r = await relay(t, () => current);
   const c = await client();
-  t.teardown(() => c.close());
   t.is(await ask(c, r.port, 'one'), 'a:one');
   // The same route, its endpoint replaced (a's pod gone, b's in its Service).
   current = runtime('UDPRoute/infra/r/0/udp@*', [member(b.port)]);
@@ -187,8 +189,6 @@ test('the route going away drops datagrams (no_route) and ends its sessions; an 
   t.is(r.listeners.sessions, 0);
   t.is(await r.value('s', 'closed_route_changed'), 2);
   t.deepEqual(b.sources.length, 1);
-  a.socket.close();
-  b.socket.close();
 });
 
 test('a port another socket holds: the bind is retried on the clock until it succeeds, then datagrams are served', async (t) => {
@@ -221,9 +221,7 @@ test('a port another socket holds: the bind is retried on the clock until it suc
   clock.advance(5_000);
   await eventually(() => listeners.listening === 1 || undefined, 5000);
   const c = await client();
-  t.teardown(() => c.close());
   t.is(await ask(c, port, 'late'), 'a:late');
-  a.socket.close();
 });
 
 test('the share of weight on invalid backendRefs refuses that share of new sessions; close() ends every session', async (t) => {
@@ -231,7 +229,6 @@ test('the share of weight on invalid backendRefs refuses that share of new sessi
   const draws = [0.1, 0.9, 0.3, 0.7];
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)], 0.5), { random: () => draws.shift() ?? 0.9 });
   const clients = [await client(), await client(), await client(), await client()];
-  t.teardown(() => { for (const c of clients) c.close(); });
   for (const c of clients) c.send('x', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'invalid_backend')) + (await r.value('d', 'to_backend')) === 4, 5000);
   t.is(await r.value('d', 'invalid_backend'), 2);
@@ -239,5 +236,20 @@ test('the share of weight on invalid backendRefs refuses that share of new sessi
   r.listeners.close();
   t.is(r.listeners.sessions, 0);
   t.is(await r.value('s', 'closed_closed'), 2);
-  a.socket.close();
+});
+
+test('--access-log: a line per session when it ends (kind udp, why, its endpoint, datagrams each way, duration on the clock)', async (t) => {
+  const a = await echo('a');
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]), { accessLog: true, logger: createLogger('info', sink) });
+  const c = await client();
+  await ask(c, r.port, 'one');
+  await ask(c, r.port, 'two');
+  r.clock.advance(60_000);
+  await eventually(() => lines.find((l) => l.access === true) ?? undefined, 5000);
+  t.like(lines.find((l) => l.access === true), {
+    kind: 'udp', client: '127.0.0.1', outcome: 'idle', completed: true, route: 'infra/r', endpoint: `127.0.0.1:${a.port}`, ms: 60_000,
+    datagrams: { toBackend: 2, toClient: 2 },
+  });
 });
