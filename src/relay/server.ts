@@ -41,6 +41,8 @@ export interface RelayServer {
   port: number;
   adminPort: number;
   collections: Collections;
+  /** Serve new connections with this certificate and key. */
+  setTls(pair: { cert: Buffer; key: Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -136,6 +138,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     port: (server.address() as AddressInfo).port,
     adminPort: (admin.address() as AddressInfo).port,
     collections,
+    setTls(pair) { server.setSecureContext({ cert: pair.cert, key: pair.key }); },
     async close() {
       collections.stop();
       // Clients' connections go too: a router watches again, from another replica.

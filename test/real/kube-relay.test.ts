@@ -7,7 +7,7 @@
 // and authorizes for that very read (401, 403 as kube-apiserver words them).
 
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { Agent, fetch } from 'undici';
 import { eventually, metricValue, request } from '../support/http-client.ts';
 import { kubectlKustomize, startRealCluster, TEST_USER_AGENT, type AuditEvent, type RealCluster } from '../support/real-apiserver.ts';
 import { relayTls, startRelay, type RelayProcess, type RelayTls } from '../support/relay-process.ts';
+import { createCa, issueCertificate } from '../support/certs.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
@@ -354,5 +355,37 @@ test.serial('watch semantics: initial events and their end bookmark, a version b
     t.like(tooLarge.events[0], { kind: 'Status', code: 504, reason: 'Timeout', details: { causes: [{ reason: 'ResourceVersionTooLarge' }] } });
   } finally {
     await small.stop();
+  }
+});
+
+test.serial('a renewed serving certificate is served without a restart, over HTTP/2 and HTTP/1.1', async (t) => {
+  t.timeout(120_000);
+  const own = await relayTls();
+  const renewing = await startRelay({ kubeconfig: relayKubeconfig, tls: own });
+  try {
+    const ca = await createCa('kube relay renewed CA');
+    const leaf = await issueCertificate(ca, ['localhost'], { ips: ['127.0.0.1'] });
+    // As the kubelet updates a Secret volume: the new files appear whole.
+    for (const [name, text] of [['tls.key', leaf.key], ['tls.crt', leaf.cert]] as const) {
+      writeFileSync(path.join(own.dir, `.${name}.new`), text);
+      renameSync(path.join(own.dir, `.${name}.new`), path.join(own.dir, name));
+    }
+    const get = async (trust: string, allowH2: boolean) => {
+      const dispatcher = new Agent({ connect: { ca: trust }, allowH2 });
+      try {
+        const reply = await fetch(`${renewing.server}/api/v1/namespaces/app/services`, { dispatcher, headers: { authorization: `Bearer ${routerToken}` } });
+        return reply.status;
+      } catch {
+        return 0;
+      } finally {
+        await dispatcher.destroy();
+      }
+    };
+    t.is(await eventually(async () => (await get(ca.cert, false)) === 200 || undefined, 30_000, 100), true);
+    t.is(await get(ca.cert, true), 200, 'HTTP/2 with the renewed certificate');
+    t.is(await get(own.ca.cert, false), 0, 'the old CA no longer verifies it');
+    t.true(renewing.logs.some((l) => l['msg'] === 'serving certificate reloaded'));
+  } finally {
+    await renewing.stop();
   }
 });
