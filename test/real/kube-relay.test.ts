@@ -4,10 +4,12 @@
 // server one list and watch per collection (its audit log); leader election and status writes go
 // through it as the router's own identity; after a relay restart routers resume (410, then a list
 // from the relay); and the relay answers from its cache only tokens the API server authenticates
-// and authorizes for that very read (401, 403 as kube-apiserver words them).
+// and authorizes for that very read (401, 403 as kube-apiserver words them); its watch semantics
+// (initial events, 410 beyond its window, 504 ahead of it); a renewed certificate served without a
+// restart; kubectl (client-go) through it.
 
 import test from 'ava';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -388,4 +390,23 @@ test.serial('a renewed serving certificate is served without a restart, over HTT
   } finally {
     await renewing.stop();
   }
+});
+
+test.serial('kubectl (client-go) through the relay: a JSON list from the cache, its Table passed on, a refusal in the API server\'s words', async (t) => {
+  const kubeconfig = relay.kubeconfig(routerToken);
+  const cachedBefore = metricValue(await relay.metrics(), 'switchyard_relay_cache_reads_total', { verb: 'list', resource: 'services' }) ?? 0;
+  const json = await cluster.kubectl(['get', 'services', '-n', 'app', '-o', 'json'], { kubeconfig });
+  t.is(json.code, 0, json.stderr);
+  t.true((JSON.parse(json.stdout).items as unknown[]).length >= ROUTES);
+  t.is(metricValue(await relay.metrics(), 'switchyard_relay_cache_reads_total', { verb: 'list', resource: 'services' }), cachedBefore + 1, 'answered from the cache');
+  // `kubectl get` asks for a Table first: passed on, and printed in the Route CRD's columns (only the API server's Table has them).
+  const table = await cluster.kubectl(['get', 'routes', '-n', 'app'], { kubeconfig });
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /^NAME\s+HOST\s+PATH\s+SERVICES\s+PORT\s+TERMINATION/m);
+  t.regex(table.stdout, /^r3\s+r3\.apps\.example\.com/m);
+  const { kubeconfig: readerKubeconfig } = await cluster.serviceAccountKubeconfig('app', 'reader');
+  const readerToken = /token: (\S+)/.exec(readFileSync(readerKubeconfig, 'utf8'))![1]!;
+  const refused = await cluster.kubectl(['get', 'secrets', '-n', 'app', '-o', 'json'], { kubeconfig: relay.kubeconfig(readerToken) });
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /secrets is forbidden: User "system:serviceaccount:app:reader" cannot list resource "secrets" in API group "" in the namespace "app"/);
 });
