@@ -581,7 +581,10 @@ function printTable(): void {
   const cells = [columns.map(([h]) => h), ...rows.map((row) => columns.map(([, f]) => String(f(row))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   if (compareCli) console.log(`\nFLEET_COMPARE_CLI: ${compareLabel}`);
-  if (RELAY) console.log(`\nFLEET_RELAY: the routers read through one switchyard kube-relay (relay lists/watches at the API server over the run: ${relayReads()})`);
+  if (RELAY) {
+    const slow = (relay?.process.logs ?? []).filter((l) => l['msg'] === 'slow cached read');
+    console.log(`\nFLEET_RELAY: the routers read through one switchyard kube-relay (relay lists/watches at the API server over the run: ${relayReads()}); ${slow.length} slow cached reads (> 5 s before the answer)${slow.length ? `: ${slow.slice(0, 5).map((l) => `${String(l['verb'])} ${String(l['resource'])} review ${String(l['reviewMs'])} ms, sync ${String(l['syncMs'])} ms`).join('; ')}` : ''}`);
+  }
   console.log(`\nFleet: ${label}; ${ROUTES} Routes (+ as many Services and EndpointSlices of 3 endpoints); router heap ${HEAP_MB} MB; load average at the end ${uptime()}`);
   for (const c of cells) console.log(c.map((v, i) => (i === cells[0]!.length - 1 ? v : v.padEnd(widths[i]!))).join('  ').trimEnd());
 }

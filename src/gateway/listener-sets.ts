@@ -18,7 +18,7 @@
 import { GATEWAY_GROUP, type Gateway, type Listener, type ListenerSet } from '../objects/gateway-types.ts';
 import { creationMillis } from '../objects/types.ts';
 import { condition, namespacesAllow, type ConditionData } from './conditions.ts';
-import { conflictsOf, evaluateListenerList, listenerConflict, type ListenerConflict, type ListenerInputs, type ListenerState } from './listeners.ts';
+import { conflictsOf, evaluateListenerList, listenerConflict, mixedTlsModes, type ListenerConflict, type ListenerInputs, type ListenerState } from './listeners.ts';
 
 export interface ListenerSetState {
   /** `namespace/name` */
@@ -102,10 +102,11 @@ export function evaluateListenerSets(
       return state;
     }
     const listeners = set.spec?.listeners ?? [];
-    const conflicts = conflictsWithEarlier(listeners, own, earlier);
+    const mixedTls = mixedTlsModes(inputs);
+    const conflicts = conflictsWithEarlier(listeners, own, earlier, mixedTls);
     // Among those left, the ListenerSet's own listeners that conflict with each other: none wins.
     const left = listeners.map((_, i) => i).filter((i) => !conflicts.has(i));
-    for (const [index, conflict] of conflictsOf(left.map((i) => listeners[i]!))) conflicts.set(left[index]!, conflict);
+    for (const [index, conflict] of conflictsOf(left.map((i) => listeners[i]!), mixedTls)) conflicts.set(left[index]!, conflict);
     state.listeners = evaluateListenerList(parent.gateway, listeners, conflicts, { kind: 'ListenerSet', namespace },
       `${parent.key}/ListenerSet/${state.key}`, inputs);
     listeners.forEach((l, i) => { if (!conflicts.has(i)) earlier.push(l); });
@@ -142,12 +143,12 @@ export function evaluateListenerSets(
  * of them) and those earlier ListenerSets kept. Messages name no other object: a ListenerSet's
  * author need not see the Gateway or the other ListenerSets.
  */
-function conflictsWithEarlier(listeners: readonly Listener[], own: readonly Listener[], earlier: readonly Listener[]): Map<number, ListenerConflict> {
+function conflictsWithEarlier(listeners: readonly Listener[], own: readonly Listener[], earlier: readonly Listener[], mixedTls: boolean): Map<number, ListenerConflict> {
   const out = new Map<number, ListenerConflict>();
   listeners.forEach((l, i) => {
     for (const [list, what] of [[own, 'a listener of the Gateway'], [earlier, 'a listener of an older ListenerSet of the Gateway']] as const) {
       for (const other of list) {
-        const conflict = listenerConflict(l, other, what);
+        const conflict = listenerConflict(l, other, what, mixedTls);
         if (conflict !== null) {
           out.set(i, conflict);
           return;

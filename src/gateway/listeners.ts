@@ -4,9 +4,11 @@
 // accepted only with protocol HTTP on the HTTP port or HTTPS (TLS mode Terminate) or TLS on the
 // HTTPS port; any other port is PortUnavailable. Any other protocol is UnsupportedProtocol.
 // TLS listeners take TLSRoutes: mode Passthrough pipes the stream as it comes (no certificate),
-// mode Terminate decrypts it with the listener's certificateRefs and pipes the plain stream;
-// the two modes on one port of a Gateway are a ProtocolConflict (mixed termination is the
-// Experimental channel's TLSRouteModeMixed). Listeners of one Gateway that are not distinct (same
+// mode Terminate decrypts it with the listener's certificateRefs and pipes the plain stream.
+// Both modes on one port of a Gateway (TLSRouteModeMixed) are served on Gateways with an address
+// of their own: a connection's SNI selects the listener, and so the mode, as for one mode alone;
+// on the router's shared HTTPS port, where streams are not told apart by listener, they are a
+// ProtocolConflict. Listeners of one Gateway that are not distinct (same
 // port and protocol and hostname, or same port with different protocols) are all Conflicted —
 // none is picked as the winner. HTTPS certificateRefs must name kubernetes.io/tls Secrets, in
 // another namespace only with a ReferenceGrant. HTTPS listeners check client certificates as
@@ -73,14 +75,21 @@ function key(l: Listener): string {
 
 export interface ListenerConflict { reason: string; message: string }
 
-/** Why listener `a` cannot be served beside `b` (`what`: how `b` is named in the message), or null when they are distinct. */
-export function listenerConflict(a: Listener, b: Listener, what = `listener ${b.name}`): ListenerConflict | null {
+/** TLS listeners of both modes may share a port (TLSRouteModeMixed): on a Gateway's own address only, where the SNI selects the listener. */
+export function mixedTlsModes(inputs: ListenerInputs): boolean {
+  return inputs.ports === null;
+}
+
+/**
+ * Why listener `a` cannot be served beside `b` (`what`: how `b` is named in the message), or null
+ * when they are distinct. `mixedTls`: Passthrough and Terminate may share the port (mixedTlsModes).
+ */
+export function listenerConflict(a: Listener, b: Listener, what = `listener ${b.name}`, mixedTls = false): ListenerConflict | null {
   if (a.port !== b.port) return null;
   // TCP and UDP share port numbers without sharing a socket.
   if ((a.protocol === 'TCP' && b.protocol === 'UDP') || (a.protocol === 'UDP' && b.protocol === 'TCP')) return null;
   if (a.protocol !== b.protocol) return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with protocol ${b.protocol}` };
-  // Passthrough and Terminate on one port (TLSRouteModeMixed, Experimental) are not offered.
-  if (a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
+  if (!mixedTls && a.protocol === 'TLS' && (a.tls?.mode ?? 'Terminate') !== (b.tls?.mode ?? 'Terminate')) {
     return { reason: 'ProtocolConflict', message: `${what} uses port ${b.port} with TLS mode ${b.tls?.mode ?? 'Terminate'}` };
   }
   // TCP listeners are told apart by port alone (a hostname means nothing to them).
@@ -90,12 +99,12 @@ export function listenerConflict(a: Listener, b: Listener, what = `listener ${b.
 }
 
 /** Reasons a listener conflicts with another of the same list (no winner among them), by listener index. */
-export function conflictsOf(listeners: readonly Listener[]): Map<number, ListenerConflict> {
+export function conflictsOf(listeners: readonly Listener[], mixedTls = false): Map<number, ListenerConflict> {
   const out = new Map<number, ListenerConflict>();
   for (let i = 0; i < listeners.length; i++) {
     for (let j = 0; j < listeners.length; j++) {
       if (i === j) continue;
-      const conflict = listenerConflict(listeners[i]!, listeners[j]!);
+      const conflict = listenerConflict(listeners[i]!, listeners[j]!, undefined, mixedTls);
       // A hostname conflict is the one reported when there are both.
       if (conflict !== null && (conflict.reason === 'HostnameConflict' || !out.has(i))) out.set(i, conflict);
     }
@@ -133,7 +142,7 @@ function resolveCertificates(owner: ListenerOwner, l: Listener, inputs: Listener
 /** `gatewayKey`: `namespace/name` of the Gateway (listener keys are `namespace/name/listener`). */
 export function evaluateListeners(gateway: Gateway, inputs: ListenerInputs, gatewayKey = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`): ListenerState[] {
   const listeners = gateway.spec?.listeners ?? [];
-  return evaluateListenerList(gateway, listeners, conflictsOf(listeners), { kind: 'Gateway', namespace: gateway.metadata.namespace ?? 'default' }, gatewayKey, inputs);
+  return evaluateListenerList(gateway, listeners, conflictsOf(listeners, mixedTlsModes(inputs)), { kind: 'Gateway', namespace: gateway.metadata.namespace ?? 'default' }, gatewayKey, inputs);
 }
 
 /**

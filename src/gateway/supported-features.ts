@@ -12,8 +12,8 @@ const CORE = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
 export const GRPC_FEATURES = ['GRPCRoute', 'GRPCRouteNamedRouteRule'] as const;
 
 /**
- * GATEWAY-TLS: TLSRoute (core) and its Terminate mode (extended). Mixed termination on one
- * port (TLSRouteModeMixed, Experimental) is not claimed: such listeners are a ProtocolConflict.
+ * GATEWAY-TLS: TLSRoute (core) and its Terminate mode (extended). Mixed termination on one port
+ * (TLSRouteModeMixed) needs a Gateway address of its own: ADDRESS_POOL_FEATURES.
  */
 export const TLS_FEATURES = ['TLSRoute', 'TLSRouteModeTerminate'] as const;
 
@@ -28,6 +28,9 @@ export const ADDRESS_POOL_FEATURES = [
   'GatewayFrontendClientCertificateValidation', 'GatewayFrontendClientCertificateValidationInsecureFallback',
   // GATEWAY-TCP (core): TCP listeners need a port each, so an address of their Gateway's own.
   'TCPRoute',
+  // Passthrough and Terminate TLS listeners on one port: the SNI selects the listener on a
+  // Gateway's own socket; on the shared HTTPS port they are a ProtocolConflict (gateway/listeners.ts).
+  'TLSRouteModeMixed',
   // GATEWAY-UDP (core): UDP listeners likewise.
   'UDPRoute',
 ] as const;

@@ -24,6 +24,8 @@ export interface CachedRead {
   resourceVersion: string;
   resourceVersionMatch: string;
   sendInitialEvents: boolean;
+  /** sendInitialEvents=false given: a watch from 0 or '' starts at the current state with no initial events. */
+  skipInitialEvents: boolean;
   allowWatchBookmarks: boolean;
   /** The watch's timeoutSeconds, if given. */
   timeoutSeconds: number | undefined;
@@ -62,6 +64,7 @@ export function cachedRead(method: string, rawUrl: string, headers: IncomingHttp
     labelSelector: q.get('labelSelector') ?? '', fieldSelector,
     resourceVersion: q.get('resourceVersion') ?? '', resourceVersionMatch: q.get('resourceVersionMatch') ?? '',
     sendInitialEvents: q.get('sendInitialEvents') === 'true',
+    skipInitialEvents: q.get('sendInitialEvents') === 'false',
     allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
     timeoutSeconds: timeout !== null && /^\d+$/.test(timeout) ? Number(timeout) : undefined,
     token,
@@ -105,14 +108,16 @@ export function bearer(authorization: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** Whether an Accept header takes plain JSON (not a Table or PartialObjectMetadata, which are `;as=` forms). */
+/**
+ * Whether an Accept header takes plain JSON, and asks for no transformed form: a client that names
+ * a Table or PartialObjectMetadata (`;as=`, kubectl's first choice) is passed on, to get it.
+ */
 function acceptsJson(accept: string | undefined): boolean {
   if (accept === undefined || accept.trim() === '') return true;
-  return accept.split(',').some((range) => {
-    const [type, ...params] = range.trim().split(';').map((s) => s.trim().toLowerCase());
-    if (params.some((p) => p.startsWith('as=') || p.startsWith('q=0') && !/^q=0\.\d*[1-9]/.test(p))) return false;
-    return type === 'application/json' || type === 'application/*' || type === '*/*';
-  });
+  const ranges = accept.split(',').map((range) => range.trim().split(';').map((s) => s.trim().toLowerCase()));
+  if (ranges.some(([, ...params]) => params.some((p) => p.startsWith('as=')))) return false;
+  return ranges.some(([type, ...params]) => !params.some((p) => /^q=0(\.0*)?$/.test(p))
+    && (type === 'application/json' || type === 'application/*' || type === '*/*'));
 }
 
 /** The name a field selector pins (`metadata.name=<name>`, alone or among others), as kube-apiserver reads it for authorization. */

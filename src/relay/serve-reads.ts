@@ -6,7 +6,7 @@
 //   event 410 Gone; N newer than the relay has reached: a bounded wait, then 504 (retried).
 // - watch from 0 or '', or with sendInitialEvents=true: an ADDED event per object first; with
 //   sendInitialEvents and allowWatchBookmarks, then the bookmark annotated
-//   `k8s.io/initial-events-end`.
+//   `k8s.io/initial-events-end`. From 0 or '' with sendInitialEvents=false: the changes from now on.
 
 import type { RelayMetrics } from './metrics.ts';
 import type { CachedRead } from './request-info.ts';
@@ -52,7 +52,7 @@ export async function serveList(cache: WatchCache, read: CachedRead, res: RelayR
 export async function serveWatch(cache: WatchCache, read: CachedRead, res: RelayResponse, options: ServeOptions): Promise<void> {
   const asked = askedVersion(read);
   if (asked === undefined) return sendStatus(res, status(400, 'BadRequest', `invalid resource version: ${read.resourceVersion.slice(0, 64)}`));
-  const initial = read.sendInitialEvents || asked === 0;
+  const initial = read.sendInitialEvents || asked === 0 && !read.skipInitialEvents;
   if (read.sendInitialEvents && asked !== 0 && read.resourceVersionMatch !== 'NotOlderThan') {
     return sendStatus(res, status(422, 'Invalid', 'resourceVersionMatch: NotOlderThan is required with sendInitialEvents and a resourceVersion'));
   }
@@ -61,7 +61,7 @@ export async function serveWatch(cache: WatchCache, read: CachedRead, res: Relay
   }
   res.writeHead(200, { 'content-type': 'application/json' });
   (res as { flushHeaders?: () => void }).flushHeaders?.();
-  if (!initial && asked < cache.oldest) {
+  if (!initial && asked !== 0 && asked < cache.oldest) {
     // As kube-apiserver answers a watch from a compacted version: 200, then one ERROR event.
     res.end(`${JSON.stringify({ type: 'ERROR', object: expired(read.resourceVersion, cache.oldest) })}\n`);
     return;
@@ -70,7 +70,8 @@ export async function serveWatch(cache: WatchCache, read: CachedRead, res: Relay
   // The snapshot (or the replayed events) and the registration happen in one turn: every later
   // event is queued behind them, none is missed or sent twice.
   const objects = initial ? cache.snapshot() : [];
-  const after = initial ? (read.sendInitialEvents && read.allowWatchBookmarks ? [cache.bookmarkLine(true)] : []) : cache.eventsAfter(asked)!;
+  const after = initial ? (read.sendInitialEvents && read.allowWatchBookmarks ? [cache.bookmarkLine(true)] : [])
+    : asked === 0 ? [] : cache.eventsAfter(asked)!; // sendInitialEvents=false from 0: from now on
   const timeoutMs = read.timeoutSeconds !== undefined ? read.timeoutSeconds * 1000 : options.watchTimeoutMs();
   const gauge = options.metrics.watchers.labels({ resource: cache.resource });
   const watcher = new Watcher(res, {

@@ -16,6 +16,9 @@ import { cachedRead, isCollectionRead, type CachedRead } from './request-info.ts
 import { serveList, serveWatch } from './serve-reads.ts';
 import { forbidden, sendStatus, status, tooManyRequests, unauthorized, type RelayResponse } from './status.ts';
 
+/** A cached read that waited this long for its review and its collection's first read is logged. */
+const SLOW_READ_MS = 5_000;
+
 export interface RelayServerOptions {
   client: KubeClient;
   proxy: UpstreamProxy;
@@ -38,6 +41,8 @@ export interface RelayServer {
   port: number;
   adminPort: number;
   collections: Collections;
+  /** Serve new connections with this certificate and key. */
+  setTls(pair: { cert: Buffer; key: Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const serve = { metrics, watchTimeoutMs: () => (1800 + Math.random() * 1800) * 1000 };
 
   const cachedReadOf = async (read: CachedRead, req: IncomingMessage | Http2ServerRequest, res: RelayResponse): Promise<void> => {
+    const arrived = performance.now();
     let decision;
     try {
       decision = await authorizer.decide(read);
@@ -67,7 +73,11 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     }
     const cache = collections.get(read);
     if (!cache) return proxy.forward(req, res);
+    const reviewed = performance.now();
     const readiness = await cache.ready(syncWaitMs);
+    const waited = performance.now() - arrived;
+    // A client gives up on headers after a while (a router: 30 s): say where a slow answer waited.
+    if (waited > SLOW_READ_MS) logger.info({ resource: read.resource, verb: read.verb, reviewMs: Math.round(reviewed - arrived), syncMs: Math.round(waited - (reviewed - arrived)), readiness }, 'slow cached read');
     // Not read yet: as kube-apiserver answers while its watch cache initializes, 429 with
     // Retry-After, which clients retry (a router's list would otherwise time out waiting for
     // headers, and passing it on would load the API server with the very reads the relay saves).
@@ -128,6 +138,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     port: (server.address() as AddressInfo).port,
     adminPort: (admin.address() as AddressInfo).port,
     collections,
+    setTls(pair) { server.setSecureContext({ cert: pair.cert, key: pair.key }); },
     async close() {
       collections.stop();
       // Clients' connections go too: a router watches again, from another replica.

@@ -4,7 +4,8 @@
 // the backend sees the SNI), a TLS listener in mode Terminate ends TLS with the listener's
 // certificate and pipes the plain stream to a TCP backend, a server name no TLSRoute serves is
 // refused (closed, no handshake), weights split streams, and the Gateway and TLSRoute status
-// say so. Then without an address pool, on the
+// say so; both modes on one port of a Gateway (TLSRouteModeMixed), each server name to its
+// listener's mode. Then without an address pool, on the
 // router's shared HTTPS port beside an OpenShift edge Route. Only 127.x addresses are used.
 import test from 'ava';
 import net from 'node:net';
@@ -29,6 +30,7 @@ let router: RouterProcess;
 let shared: RouterProcess;
 let passPort: number;
 let termPort: number;
+let mixedPort: number;
 const servers: net.Server[] = [];
 
 /** A TLS backend: greets each stream with its name and the SNI it saw, then echoes. */
@@ -149,15 +151,30 @@ function documents(ports: { pass: number; term: number }): string[] {
 
 test.before(async () => {
   ca = await createCa('TLSRoute CA');
-  listenerCert = await issueCertificate(ca, ['term.tls.test']);
-  backendCert = await issueCertificate(ca, ['pass.tls.test', 'split.tls.test']);
+  listenerCert = await issueCertificate(ca, ['term.tls.test', 'mterm.tls.test']);
+  backendCert = await issueCertificate(ca, ['pass.tls.test', 'split.tls.test', 'mpass.tls.test']);
   const a = await tlsBackend('tls-a', backendCert);
   const b = await tlsBackend('tls-b', backendCert);
   const plain = await tcpBackend('plain');
   const services = [serviceYaml('tls-a', [a], { namespace: 'infra' }), serviceYaml('tls-b', [b], { namespace: 'infra' }), serviceYaml('plain', [plain], { namespace: 'infra' })];
   passPort = await freePort();
   termPort = await freePort();
-  router = await startRouter({ args: ['--file', writeTempFile([...services, ...documents({ pass: passPort, term: termPort })].join('\n---\n')), '--gateway-addresses', POOL] });
+  mixedPort = await freePort();
+  // TLSRouteModeMixed: a Passthrough and a Terminate listener on one port of one Gateway.
+  const mixed = [
+    JSON.stringify({
+      apiVersion: GW, kind: 'Gateway', metadata: { name: 'mixed', namespace: 'infra', generation: 1, creationTimestamp: '2024-01-03T00:00:00Z' },
+      spec: {
+        gatewayClassName: 'switchyard', listeners: [
+          { name: 'mpass', protocol: 'TLS', port: mixedPort, hostname: 'mpass.tls.test', tls: { mode: 'Passthrough' } },
+          { name: 'mterm', protocol: 'TLS', port: mixedPort, hostname: 'mterm.tls.test', tls: { mode: 'Terminate', certificateRefs: [{ name: 'listener-cert' }] } },
+        ],
+      },
+    }),
+    tlsRoute('mpass', ['mpass.tls.test'], { name: 'mixed' }, [{ name: 'tls-a', port: 80 }]),
+    tlsRoute('mterm', ['mterm.tls.test'], { name: 'mixed' }, [{ name: 'plain', port: 80 }]),
+  ];
+  router = await startRouter({ args: ['--file', writeTempFile([...services, ...documents({ pass: passPort, term: termPort }), ...mixed].join('\n---\n')), '--gateway-addresses', POOL] });
 });
 
 test.after.always(async () => {
@@ -218,6 +235,20 @@ test('a server name no TLSRoute serves is refused, on either listener; so is a C
   await once(socket, 'secureConnect');
   t.not(String(socket.getPeerCertificate().subject.CN), 'pass.tls.test');
   socket.destroy();
+});
+
+test('both modes on one port (TLSRouteModeMixed): the server name selects the listener, and so passthrough or termination', async (t) => {
+  const address = await gatewayAddress('mixed');
+  const pass = await eventually(() => stream(address, mixedPort, 'mpass.tls.test').catch(() => undefined), 10_000);
+  // The backend's certificate (its CN is its first name) and the SNI reach the backend untouched.
+  t.like(pass, { subject: 'pass.tls.test', greeting: 'tls-a tls sni=mpass.tls.test', echo: 'ping' });
+  const term = await eventually(() => stream(address, mixedPort, 'mterm.tls.test').catch(() => undefined), 10_000);
+  // The listener's certificate; the backend gets the plain stream.
+  t.like(term, { subject: 'term.tls.test', greeting: 'plain plain', echo: 'ping' });
+  t.is(await refused(address, mixedPort, 'other.tls.test'), 'ECONNRESET');
+  const doc: any = (await request(router.admin, { path: '/debug/routes' })).json();
+  const listeners = doc.gatewayAPI.gateways.find((g: any) => g.name === 'mixed').listeners;
+  t.deepEqual(listeners.map((l: any) => [l.name, l.conditions.find((c: any) => c.type === 'Accepted').status, l.attachedRoutes]), [['mpass', 'True', 1], ['mterm', 'True', 1]]);
 });
 
 test('weights split streams between backends', async (t) => {

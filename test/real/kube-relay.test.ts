@@ -4,10 +4,12 @@
 // server one list and watch per collection (its audit log); leader election and status writes go
 // through it as the router's own identity; after a relay restart routers resume (410, then a list
 // from the relay); and the relay answers from its cache only tokens the API server authenticates
-// and authorizes for that very read (401, 403 as kube-apiserver words them).
+// and authorizes for that very read (401, 403 as kube-apiserver words them); its watch semantics
+// (initial events, 410 beyond its window, 504 ahead of it); a renewed certificate served without a
+// restart; kubectl (client-go) through it.
 
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,7 @@ import { Agent, fetch } from 'undici';
 import { eventually, metricValue, request } from '../support/http-client.ts';
 import { kubectlKustomize, startRealCluster, TEST_USER_AGENT, type AuditEvent, type RealCluster } from '../support/real-apiserver.ts';
 import { relayTls, startRelay, type RelayProcess, type RelayTls } from '../support/relay-process.ts';
+import { createCa, issueCertificate } from '../support/certs.ts';
 import { startRouter, type RouterProcess } from '../support/router-process.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
@@ -337,6 +340,16 @@ test.serial('watch semantics: initial events and their end bookmark, a version b
     await cluster.must('PATCH', `${services}/s0`, { metadata: { labels: { again: 'yes' } } }, { contentType: 'application/merge-patch+json' });
     t.like((await next).events.at(-1), { type: 'MODIFIED', object: { metadata: { name: 's0', labels: { again: 'yes' } } } });
 
+    // sendInitialEvents=false from no version: the changes from now on, no ADDED for what exists.
+    // (When the relay registers the watch is not observable: edits go on until one comes through.)
+    let answered = false;
+    const fromNow = watchEvents(small.server, `${services}?watch=true&sendInitialEvents=false`, routerToken, () => true).finally(() => { answered = true; });
+    for (let n = 0; !answered; n++) {
+      await cluster.must('PATCH', `${services}/s1`, { metadata: { labels: { again: String(n) } } }, { contentType: 'application/merge-patch+json' });
+      await Promise.race([fromNow, new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
+    t.like((await fromNow).events[0], { type: 'MODIFIED', object: { metadata: { name: 's1' } } });
+
     // A version the relay has not reached: 504 "Too large resource version" after a bounded wait, which clients retry.
     const ahead = String(Number(list.metadata.resourceVersion) + 1_000_000);
     const tooLarge = await watchEvents(small.server, `${services}?watch=true&resourceVersion=${ahead}`, routerToken, () => true);
@@ -345,4 +358,55 @@ test.serial('watch semantics: initial events and their end bookmark, a version b
   } finally {
     await small.stop();
   }
+});
+
+test.serial('a renewed serving certificate is served without a restart, over HTTP/2 and HTTP/1.1', async (t) => {
+  t.timeout(120_000);
+  const own = await relayTls();
+  const renewing = await startRelay({ kubeconfig: relayKubeconfig, tls: own });
+  try {
+    const ca = await createCa('kube relay renewed CA');
+    const leaf = await issueCertificate(ca, ['localhost'], { ips: ['127.0.0.1'] });
+    // As the kubelet updates a Secret volume: the new files appear whole.
+    for (const [name, text] of [['tls.key', leaf.key], ['tls.crt', leaf.cert]] as const) {
+      writeFileSync(path.join(own.dir, `.${name}.new`), text);
+      renameSync(path.join(own.dir, `.${name}.new`), path.join(own.dir, name));
+    }
+    const get = async (trust: string, allowH2: boolean) => {
+      const dispatcher = new Agent({ connect: { ca: trust }, allowH2 });
+      try {
+        const reply = await fetch(`${renewing.server}/api/v1/namespaces/app/services`, { dispatcher, headers: { authorization: `Bearer ${routerToken}` } });
+        return reply.status;
+      } catch {
+        return 0;
+      } finally {
+        await dispatcher.destroy();
+      }
+    };
+    t.is(await eventually(async () => (await get(ca.cert, false)) === 200 || undefined, 30_000, 100), true);
+    t.is(await get(ca.cert, true), 200, 'HTTP/2 with the renewed certificate');
+    t.is(await get(own.ca.cert, false), 0, 'the old CA no longer verifies it');
+    t.true(renewing.logs.some((l) => l['msg'] === 'serving certificate reloaded'));
+  } finally {
+    await renewing.stop();
+  }
+});
+
+test.serial('kubectl (client-go) through the relay: a JSON list from the cache, its Table passed on, a refusal in the API server\'s words', async (t) => {
+  const kubeconfig = relay.kubeconfig(routerToken);
+  const cachedBefore = metricValue(await relay.metrics(), 'switchyard_relay_cache_reads_total', { verb: 'list', resource: 'services' }) ?? 0;
+  const json = await cluster.kubectl(['get', 'services', '-n', 'app', '-o', 'json'], { kubeconfig });
+  t.is(json.code, 0, json.stderr);
+  t.true((JSON.parse(json.stdout).items as unknown[]).length >= ROUTES);
+  t.is(metricValue(await relay.metrics(), 'switchyard_relay_cache_reads_total', { verb: 'list', resource: 'services' }), cachedBefore + 1, 'answered from the cache');
+  // `kubectl get` asks for a Table first: passed on, and printed in the Route CRD's columns (only the API server's Table has them).
+  const table = await cluster.kubectl(['get', 'routes', '-n', 'app'], { kubeconfig });
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /^NAME\s+HOST\s+PATH\s+SERVICES\s+PORT\s+TERMINATION/m);
+  t.regex(table.stdout, /^r3\s+r3\.apps\.example\.com/m);
+  const { kubeconfig: readerKubeconfig } = await cluster.serviceAccountKubeconfig('app', 'reader');
+  const readerToken = /token: (\S+)/.exec(readFileSync(readerKubeconfig, 'utf8'))![1]!;
+  const refused = await cluster.kubectl(['get', 'secrets', '-n', 'app', '-o', 'json'], { kubeconfig: relay.kubeconfig(readerToken) });
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /secrets is forbidden: User "system:serviceaccount:app:reader" cannot list resource "secrets" in API group "" in the namespace "app"/);
 });

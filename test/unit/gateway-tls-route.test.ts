@@ -165,7 +165,7 @@ test('listener isolation on own addresses: a stream belongs to the most specific
   t.is(s.stream('abc.example.com'), null);
 });
 
-test('mixed termination on one port is a ProtocolConflict for both listeners (TLSRouteModeMixed is not offered)', (t) => {
+test('mixed termination on one port of the router\'s shared HTTPS port is a ProtocolConflict for both listeners (streams there are not told apart by listener)', (t) => {
   const s = setup([...base(), gateway('gw', [
     passthrough('pass', { hostname: 'p.example.com' }),
     { name: 'term', protocol: 'TLS', port: 443, hostname: 't.example.com', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] } },
@@ -174,6 +174,34 @@ test('mixed termination on one port is a ProtocolConflict for both listeners (TL
     t.like(s.listener('gw', name)!.conditions.find((c) => c.type === 'Accepted'), { status: 'False', reason: 'ProtocolConflict' }, name);
     t.deepEqual(s.listener('gw', name)!.supportedKinds, [], `${name}: a listener not accepted serves no kind`);
   }
+});
+
+test('mixed termination on one port of a Gateway\'s own address (TLSRouteModeMixed): both served, the server name selects the listener and so the mode', async (t) => {
+  const cert = await selfSignedCertificate(['*.example.com']);
+  const s = setup([...base(), tlsSecret('infra', 'cert', cert.cert, cert.key),
+    gateway('gw', [
+      passthrough('pass', { hostname: '*.example.com' }),
+      { name: 'term', protocol: 'TLS', port: 443, hostname: 't.example.com', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] }, allowedRoutes: { namespaces: { from: 'All' } } },
+      // Same port, protocol and hostname: still a conflict, whatever the modes.
+      passthrough('dup', { hostname: 'd.example.com' }),
+      { name: 'dup2', protocol: 'TLS', port: 443, hostname: 'd.example.com', tls: { mode: 'Terminate', certificateRefs: [{ name: 'cert' }] } },
+    ]),
+    tlsRoute('apps', 'both', { hostnames: ['p.example.com', 't.example.com'] }),
+  ], { gatewayAddresses: ['192.0.2.10'] });
+  for (const name of ['pass', 'term']) t.like(s.listener('gw', name)!.conditions.find((c) => c.type === 'Accepted'), { status: 'True' }, name);
+  for (const name of ['dup', 'dup2']) t.like(s.listener('gw', name)!.conditions.find((c) => c.type === 'Accepted'), { status: 'False', reason: 'HostnameConflict' }, name);
+  // pass (*.example.com) takes p and t; term (t.example.com) takes t.
+  t.is(s.listener('gw', 'pass')!.attachedRoutes, 1);
+  t.is(s.listener('gw', 'term')!.attachedRoutes, 1);
+  const [entry] = s.reconciler.snapshot().entryPoints!;
+  t.like(entry, { port: 443, protocol: 'TLS' });
+  // One socket for both modes; the conflicted listeners are not on it.
+  t.deepEqual(entry!.listeners.map((l) => l.key), ['infra/gw/term', 'infra/gw/pass']);
+  t.like(s.table.matchStream('p.example.com', entry!)!.tls, { termination: 'passthrough' });
+  // t.example.com is reached through both listeners: the more specific one (Terminate) takes the stream.
+  const terminated = s.table.matchStream('t.example.com', entry!)!;
+  t.is(terminated.key, 'TLSRoute/apps/both/0/terminate@t.example.com');
+  t.is(terminated.tls!.certificate!.cert, cert.cert);
 });
 
 test('Terminate: the candidate carries its listener certificate; Passthrough and Terminate of one route are two streams', async (t) => {

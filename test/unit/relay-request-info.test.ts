@@ -36,6 +36,9 @@ test('anything else is passed on', (t) => {
     ['GET', '/api/v1/secrets?resourceVersion=5&resourceVersionMatch=Exact', token],
     ['GET', '/api/v1/secrets?pretty=true', token],
     ['GET', '/api/v1/secrets', { ...token, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' }],
+    // kubectl get: a Table first, plain JSON as a fallback: passed on, so that it gets its Table.
+    ['GET', '/api/v1/secrets', { ...token, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json' }],
+    ['GET', '/api/v1/secrets', { ...token, accept: 'application/json;q=0' }],
     ['GET', '/api/v1/secrets', { ...token, accept: 'application/vnd.kubernetes.protobuf' }],
     ['GET', '/api/v1/secrets', { ...token, 'impersonate-user': 'admin' }],
     ['GET', '/api/v1/secrets', { authorization: 'Basic dXNlcjpwYXNz' }],
