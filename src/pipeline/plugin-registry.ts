@@ -51,6 +51,11 @@ export class PluginRegistry {
     return this.#plugins.has(name);
   }
 
+  /** One of the router's own plugins (a Middleware naming it gets the services the built-ins get). */
+  isBuiltin(name: string): boolean {
+    return this.#builtins.has(name);
+  }
+
   names(): string[] {
     return [...this.#plugins.keys()];
   }

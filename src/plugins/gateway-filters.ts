@@ -78,7 +78,7 @@ class GatewayInvalidBackends {
   }
 }
 
-/** A TLSRoute's or TCPRoute's streams: the same share, refused at the connection (there is no request to answer). */
+/** A TLSRoute's or TCPRoute's streams, a UDPRoute's sessions: the same share, refused at the connection (there is no request to answer). */
 class GatewayInvalidStreams {
   readonly #share: number;
   constructor(share: number) {

@@ -8,6 +8,14 @@
 // relayed both ways: the client's to the endpoint, the endpoint's back to the client from the
 // listener's address and port.
 //
+// Before a session opens, the route's chain runs its connection phase for it, as for a TCPRoute's
+// connection (udp-session-admission.ts): router-wide Middlewares' connection checks (allowlists,
+// rate limits, an invalid Middleware) and the share of invalid backendRefs. A refused client gets
+// no session and nothing reaches a backend: its datagrams are dropped and counted by why. The
+// refusal is remembered for the client (address and port) as long as a session would have lived
+// (until it has been quiet for --udp-session-timeout), so a flood from it does not run the chain
+// per datagram; a new runtime of the route (a policy changed) decides afresh.
+//
 // A session ends when it has been idle (no datagram either way) for --udp-session-timeout, when
 // its endpoint refuses (ICMP port unreachable reads as ECONNREFUSED on the connected socket:
 // counted, and a passive-health failure of the endpoint), when the listener no longer routes to
@@ -31,10 +39,15 @@ import type { GatewayEntryPoint } from '../table/types.ts';
 import type { RouteRuntime } from './route-runtime.ts';
 import { isLastAvailable } from './upstream-failure.ts';
 import { writeAccessLine } from './access-log.ts';
+import { clientAddress } from './headers.ts';
+import type { MiddlewareFailures } from './middleware-failures.ts';
+import { ADMITTED, PENDING, UDP_REFUSALS, UdpSessionAdmission, type UdpAdmissionListener, type UdpRefusal } from './udp-session-admission.ts';
 
 const RETRY_MS = 5_000;
 /** Datagrams held per session while its upstream socket connects. */
 const PENDING_LIMIT = 32;
+/** One log line per listener per interval says which clients were refused (and how many more). */
+const REFUSAL_LOG_MS = 10_000;
 
 /** What the relay needs of the proxy. */
 export interface UdpRelayHost {
@@ -42,9 +55,12 @@ export interface UdpRelayHost {
   route(entry: GatewayEntryPoint): RouteRuntime | null;
   recordSuccess(endpoint: EndpointState): void;
   recordFailure(endpoint: EndpointState, now: number, lastHealthy: boolean): void;
+  /** Plugin phases that throw, reject or hang: counted and logged as on every way in. */
+  readonly failures: MiddlewareFailures;
 }
 
-export type UdpDatagramResult = 'to_backend' | 'to_client' | 'no_route' | 'no_endpoint' | 'invalid_backend' | 'session_limit' | 'queue_full' | 'unreachable';
+/** Relayed, or dropped (and why: the listener's own reasons, or the chain's refusal of the session). */
+export type UdpDatagramResult = 'to_backend' | 'to_client' | 'no_route' | 'no_endpoint' | 'session_limit' | 'queue_full' | 'unreachable' | UdpRefusal;
 export type UdpSessionEnd = 'idle' | 'unreachable' | 'error' | 'route_changed' | 'closed';
 
 export interface UdpRelayMetrics {
@@ -66,8 +82,6 @@ export interface UdpRelayOptions {
   logger: Logger;
   /** --access-log: a line per session when it ends. */
   accessLog?: boolean;
-  /** Share of new sessions refused for invalid backendRefs: random in [0, 1) (tests may seed it). */
-  random?: () => number;
 }
 
 /** One client (address, port) of one listener. */
@@ -90,8 +104,11 @@ class UdpSession {
   closed = false;
   /** The endpoint has answered (its passive-health failures reset once). */
   answered = false;
+  /** The run of the route's chain that admitted it (its log phases run when it ends); null: the chain has no connection or log phase. */
+  readonly admission: UdpSessionAdmission | null;
 
-  constructor(key: string, address: string, port: number, runtime: RouteRuntime, member: Member, upstream: dgram.Socket, now: number) {
+  constructor(key: string, address: string, port: number, runtime: RouteRuntime, member: Member, upstream: dgram.Socket, now: number, admission: UdpSessionAdmission | null) {
+    this.admission = admission;
     this.key = key;
     this.clientAddress = address;
     this.clientPort = port;
@@ -104,17 +121,30 @@ class UdpSession {
   }
 }
 
-/** One UDP entry point: its socket and its sessions. */
-class UdpEntry {
+/** One UDP entry point: its socket, its sessions, and the clients whose session is being decided or was refused. */
+class UdpEntry implements UdpAdmissionListener {
   entry: GatewayEntryPoint;
   readonly socket: dgram.Socket;
   readonly sessions = new Map<string, UdpSession>();
+  /** Pending or refused (admitted ones move to their session); at most --max-udp-sessions, the oldest dropped first. */
+  readonly admissions = new Map<string, UdpSessionAdmission>();
+  /** Admissions waiting on a pending phase: they count against the session cap. */
+  pending = 0;
   retry: TimerHandle | null = null;
   bound = false;
   closed = false;
-  constructor(entry: GatewayEntryPoint) {
+  /** Refusals since the last log line, and when it was written. */
+  refusedUnlogged = 0;
+  refusalLoggedAt = -Infinity;
+  readonly #decided: (bound: UdpEntry, admission: UdpSessionAdmission) => void;
+  constructor(entry: GatewayEntryPoint, decided: (bound: UdpEntry, admission: UdpSessionAdmission) => void) {
     this.entry = entry;
     this.socket = dgram.createSocket({ type: net.isIPv6(entry.address) ? 'udp6' : 'udp4', reusePort: true });
+    this.#decided = decided;
+  }
+
+  decided(admission: UdpSessionAdmission): void {
+    this.#decided(this, admission);
   }
 }
 
@@ -134,7 +164,6 @@ const idOf = (e: GatewayEntryPoint) => `${e.address}|${e.port}`;
 export class GatewayUdpListeners {
   readonly #host: UdpRelayHost;
   readonly #options: UdpRelayOptions;
-  readonly #random: () => number;
   readonly #bound = new Map<string, UdpEntry>();
   readonly #datagrams: Record<UdpDatagramResult, Counter.Internal>;
   #stopped = false;
@@ -142,12 +171,9 @@ export class GatewayUdpListeners {
   constructor(host: UdpRelayHost, options: UdpRelayOptions) {
     this.#host = host;
     this.#options = options;
-    this.#random = options.random ?? Math.random;
     const d = options.metrics.datagrams;
-    this.#datagrams = {
-      to_backend: d.labels('to_backend'), to_client: d.labels('to_client'), no_route: d.labels('no_route'), no_endpoint: d.labels('no_endpoint'),
-      invalid_backend: d.labels('invalid_backend'), session_limit: d.labels('session_limit'), queue_full: d.labels('queue_full'), unreachable: d.labels('unreachable'),
-    };
+    const results: UdpDatagramResult[] = ['to_backend', 'to_client', 'no_route', 'no_endpoint', 'session_limit', 'queue_full', 'unreachable', ...UDP_REFUSALS];
+    this.#datagrams = Object.fromEntries(results.map((r) => [r, d.labels(r)])) as Record<UdpDatagramResult, Counter.Internal>;
   }
 
   /** Open sessions, all listeners together. */
@@ -179,7 +205,7 @@ export class GatewayUdpListeners {
         bound.entry = point;
         continue;
       }
-      const fresh = new UdpEntry(point);
+      const fresh = new UdpEntry(point, this.#decided);
       this.#bound.set(id, fresh);
       fresh.socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.#fromClient(fresh, msg, rinfo));
       fresh.socket.on('error', (err: NodeJS.ErrnoException) => this.#socketError(fresh, err));
@@ -215,7 +241,7 @@ export class GatewayUdpListeners {
     const id = idOf(bound.entry);
     if (this.#bound.get(id) !== bound) return;
     this.#close(bound);
-    const fresh = new UdpEntry(bound.entry);
+    const fresh = new UdpEntry(bound.entry, this.#decided);
     this.#bound.set(id, fresh);
     fresh.socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => this.#fromClient(fresh, msg, rinfo));
     fresh.socket.on('error', (e: NodeJS.ErrnoException) => this.#socketError(fresh, e));
@@ -228,6 +254,9 @@ export class GatewayUdpListeners {
     bound.closed = true;
     if (bound.retry !== null) this.#options.clock.clearTimeout(bound.retry);
     for (const session of bound.sessions.values()) this.#end(bound, session, 'closed');
+    for (const admission of bound.admissions.values()) admission.discard();
+    bound.admissions.clear();
+    bound.pending = 0;
     try { bound.socket.close(); } catch { /* never bound */ }
   }
 
@@ -243,13 +272,27 @@ export class GatewayUdpListeners {
     }
     if (session === undefined) {
       if (runtime === null) { this.#datagrams.no_route.inc(); return; }
-      if (bound.sessions.size >= this.#options.maxSessions) { this.#datagrams.session_limit.inc(); return; }
-      const share = runtime.route.gateway?.invalidShare ?? 0;
-      // The share of weight on invalid backendRefs: that share of sessions is refused (spec).
-      if (share > 0 && (share >= 1 || this.#random() < share)) { this.#datagrams.invalid_backend.inc(); return; }
-      const member = runtime.balancer.pick(rinfo.address, now);
-      if (member === null) { this.#datagrams.no_endpoint.inc(); return; }
-      session = this.#open(bound, key, rinfo, runtime, member, now);
+      const known = bound.admissions.get(key);
+      if (known !== undefined) {
+        // Decided (or being decided) for this runtime of the route, and the client has not been quiet for a session's time: stands.
+        if (known.runtime === runtime && now - known.lastSeen < this.#options.idleTimeoutMs) {
+          known.lastSeen = now;
+          if (known.verdict !== PENDING) this.#datagrams[known.verdict as UdpRefusal].inc();
+          else if (known.queued.length >= PENDING_LIMIT) this.#datagrams.queue_full.inc();
+          else known.queued.push(msg);
+          return;
+        }
+        this.#forget(bound, known);
+      }
+      if (bound.sessions.size + bound.pending >= this.#options.maxSessions) { this.#datagrams.session_limit.inc(); return; }
+      const chain = runtime.chain;
+      if (chain.connection !== null || chain.log !== null) {
+        this.#admit(bound, key, rinfo, runtime, msg, now);
+        return;
+      }
+      const opened = this.#openPicked(bound, key, rinfo.address, rinfo.port, runtime, null, now);
+      if (opened === null) return;
+      session = opened;
     }
     session.lastActive = now;
     if (session.pending !== null) {
@@ -260,10 +303,83 @@ export class GatewayUdpListeners {
     this.#send(bound, session, msg);
   }
 
-  #open(bound: UdpEntry, key: string, rinfo: dgram.RemoteInfo, runtime: RouteRuntime, member: Member, now: number): UdpSession {
+  /** A new client: the route's connection phase decides whether its session opens (#decided hears it). */
+  #admit(bound: UdpEntry, key: string, rinfo: dgram.RemoteInfo, runtime: RouteRuntime, msg: Buffer, now: number): void {
+    const admission = new UdpSessionAdmission(runtime, key, clientAddress(rinfo.address), rinfo.port, bound.entry, now, this.#host.failures, bound);
+    admission.queued.push(msg);
+    // Bounded like the sessions: a flood of refused addresses forgets the oldest first.
+    if (bound.admissions.size >= this.#options.maxSessions) this.#forget(bound, bound.admissions.values().next().value!);
+    bound.admissions.set(key, admission);
+    bound.pending++;
+    admission.decide();
+  }
+
+  /** The verdict on a would-be session (at once, or when a pending phase settled). */
+  readonly #decided = (bound: UdpEntry, admission: UdpSessionAdmission): void => {
+    // A verdict nobody waits for any more (the listener closed, the route changed meanwhile): dropped.
+    if (bound.admissions.get(admission.key) !== admission) return;
+    bound.pending--;
+    const queued = admission.queued.splice(0);
+    if (admission.verdict !== ADMITTED) {
+      const why = admission.verdict as UdpRefusal;
+      this.#datagrams[why].inc(queued.length);
+      this.#logRefusal(bound, admission, why);
+      return;
+    }
+    bound.admissions.delete(admission.key);
+    const runtime = admission.runtime;
+    // The listener may have changed routes while a phase was pending: then this verdict is stale.
+    if (bound.closed || this.#host.route(bound.entry) !== runtime) {
+      admission.end(0, 'client-closed');
+      this.#datagrams.no_route.inc(queued.length);
+      return;
+    }
+    const session = this.#openPicked(bound, admission.key, admission.clientAddress, admission.clientPort, runtime, admission, this.#options.clock.now());
+    if (session === null) {
+      admission.end(0, 'error');
+      return;
+    }
+    for (const msg of queued) {
+      if (session.pending === null) this.#send(bound, session, msg);
+      else session.pending.push(msg);
+    }
+  };
+
+  /** Forget a remembered verdict (or stop waiting for one). */
+  #forget(bound: UdpEntry, admission: UdpSessionAdmission): void {
+    bound.admissions.delete(admission.key);
+    if (admission.verdict === PENDING) bound.pending--;
+    admission.discard();
+  }
+
+  /** At most one line per listener per interval: a refused flood must not flood the log. */
+  #logRefusal(bound: UdpEntry, admission: UdpSessionAdmission, why: UdpRefusal): void {
+    const logger = this.#options.logger;
+    if (!logger.isLevelEnabled('debug')) return;
+    const now = this.#options.clock.now();
+    if (now - bound.refusalLoggedAt < REFUSAL_LOG_MS) {
+      bound.refusedUnlogged++;
+      return;
+    }
+    const suppressed = bound.refusedUnlogged;
+    bound.refusedUnlogged = 0;
+    bound.refusalLoggedAt = now;
+    logger.debug({ route: admission.runtime.route.key, client: admission.clientAddress, clientPort: admission.clientPort, reason: why, ...(suppressed > 0 ? { suppressed } : {}) },
+      'UDP session refused by the route\'s connection phase: its datagrams are dropped');
+  }
+
+  /** The endpoint (the route's balancer), then the session; null (counted) when no endpoint takes it. */
+  #openPicked(bound: UdpEntry, key: string, address: string, port: number, runtime: RouteRuntime, admission: UdpSessionAdmission | null, now: number): UdpSession | null {
+    const member = runtime.balancer.pick(address, now);
+    if (member === null) { this.#datagrams.no_endpoint.inc(); return null; }
+    if (admission !== null) admission.member = member;
+    return this.#open(bound, key, address, port, runtime, member, now, admission);
+  }
+
+  #open(bound: UdpEntry, key: string, clientAddress: string, clientPort: number, runtime: RouteRuntime, member: Member, now: number, admission: UdpSessionAdmission | null): UdpSession {
     const { address, port } = member.endpoint;
     const upstream = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
-    const session = new UdpSession(key, rinfo.address, rinfo.port, runtime, member, upstream, now);
+    const session = new UdpSession(key, clientAddress, clientPort, runtime, member, upstream, now, admission);
     bound.sessions.set(key, session);
     this.#options.metrics.sessions.labels('opened').inc();
     this.#options.metrics.active.inc();
@@ -349,6 +465,7 @@ export class GatewayUdpListeners {
     try { session.upstream.close(); } catch { /* already closed */ }
     this.#options.metrics.sessions.labels(`closed_${why}`).inc();
     this.#options.metrics.active.dec();
+    session.admission?.end(0, why === 'idle' || why === 'closed' ? 'forwarded' : 'error');
     if (this.#options.accessLog === true) {
       writeAccessLine(this.#options.logger, {
         kind: 'udp', client: session.clientAddress, method: '', host: undefined, path: '', status: 0,

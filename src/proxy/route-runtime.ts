@@ -325,7 +325,9 @@ function buildChain(runtime: RouteRuntime, deps: RuntimeDeps, previous: RouteRun
       if (plugin === undefined) throw new Error(`plugin "${m.plugin}" is not loaded in this process`);
       // The instance survives endpoint changes while its config is unchanged (same version: no
       // need to compare the config itself, which may be large).
-      phases = retain(`middleware:${m.name}:${m.version}`, () => plugin.create(m.config, services(m.name)));
+      // The router's own plugins (rate-limit) count in the shared limit table, as when an annotation asks for them.
+      const given = deps.plugins.isBuiltin(m.plugin) ? Object.assign(services(m.name), { limits: deps.limits }) : services(m.name);
+      phases = retain(`middleware:${m.name}:${m.version}`, () => plugin.create(m.config, given));
       if (typeof phases !== 'object' || phases === null) throw new Error('create() did not return an object of phases');
     } catch (err) {
       deps.logger.error({ route: route.key, middleware: m.name, err: (err as Error).message }, 'middleware could not be created; its route answers 500');

@@ -152,6 +152,7 @@ export class ProxyListeners implements TlsRequestHandler {
       route: (entry) => proxy.table.matchStream('', entry),
       recordSuccess: (endpoint) => proxy.recordSuccess(endpoint),
       recordFailure: (endpoint, now, lastHealthy) => proxy.recordFailure(endpoint, now, lastHealthy),
+      failures: proxy.failures,
     }, {
       idleTimeoutMs: config.udpSessionTimeout, maxSessions: config.maxUdpSessions, clock: systemClock, logger, accessLog: config.accessLog,
       metrics: { datagrams: metrics.udpDatagrams, sessions: metrics.udpSessions, active: metrics.udpSessionsActive },

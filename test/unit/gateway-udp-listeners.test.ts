@@ -4,7 +4,12 @@
 // (activity pushes it back), exact weighted round robin over sessions with the route's real
 // balancer, the session cap (a flood is dropped and counted, and room frees as sessions end), an
 // endpoint that refuses (port unreachable: counted, the session closed, the endpoint's failure
-// recorded), the route going away or changing endpoints, an invalid backendRef's share, and close().
+// recorded), the route going away or changing endpoints, and close(). Then the route's connection
+// phase before a session opens (udp-session-admission.ts), with the real built-in plugins: an IP
+// allowlist refusing a client (its datagrams dropped and counted, nothing to the endpoint, the
+// chain run once for its flood, decided afresh for a new runtime and after a session's idle
+// time), an invalid backendRef's share, a rate limit's concurrency slot held by a session and
+// given back when it ends, a phase that throws, and one that is pending while datagrams wait.
 import test from 'ava';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -16,6 +21,15 @@ import { EndpointState } from '../../src/health/endpoint-state.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
 import { Writable } from 'node:stream';
 import { GatewayUdpListeners, type UdpRelayHost } from '../../src/proxy/gateway-udp-listeners.ts';
+import { MiddlewareFailures } from '../../src/proxy/middleware-failures.ts';
+import type { Metrics } from '../../src/metrics.ts';
+import { RouteChain, type ChainEntry } from '../../src/pipeline/chain.ts';
+import type { PluginServices } from '../../src/pipeline/types.ts';
+import type { PluginContext } from '../../src/pipeline/context.ts';
+import { ipAllowlistPlugin } from '../../src/plugins/ip-allowlist.ts';
+import { rateLimitPlugin } from '../../src/plugins/rate-limit.ts';
+import { gatewayInvalidBackendsPlugin } from '../../src/plugins/gateway-filters.ts';
+import { LimitTable } from '../../src/shared-memory/limit-table.ts';
 import type { RouteRuntime } from '../../src/proxy/route-runtime.ts';
 import type { GatewayEntryPoint } from '../../src/table/types.ts';
 import { ManualClock } from '../support/manual-clock.ts';
@@ -65,14 +79,20 @@ async function ask(socket: dgram.Socket, port: number, text: string): Promise<st
   return ((await reply)[0] as Buffer).toString();
 }
 
-/** A route runtime as the relay sees it: its key, invalid share, members and the real balancer. */
-function runtime(key: string, members: Member[], invalidShare = 0): RouteRuntime {
-  return { route: { key, gateway: { invalidShare } }, label: key.split('/').slice(1, 3).join('/'), members, balancer: createBalancer('roundrobin', members) } as unknown as RouteRuntime;
+/** A route runtime as the relay sees it: its key, members, the real balancer, and its chain (none by default). */
+function runtime(key: string, members: Member[], entries: ChainEntry[] = []): RouteRuntime {
+  return {
+    route: { key }, info: Object.freeze({ key }), label: key.split('/').slice(1, 3).join('/'), members, candidates: [], termination: null,
+    balancer: createBalancer('roundrobin', members), chain: new RouteChain(entries, 5_000),
+  } as unknown as RouteRuntime;
 }
+
+/** What a built-in plugin is created with (the route, the shared limit table). */
+const services = (key: string, limits = LimitTable.create()) => ({ route: { key }, instanceName: 'x', limits } as unknown as PluginServices);
 
 const member = (port: number, weight = 1): Member => ({ endpoint: new EndpointState(`ep-${port}`, '127.0.0.1', port), weight, acceptsNew: true });
 
-async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; random?: () => number; accessLog?: boolean; logger?: typeof silentLogger } = {}) {
+async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; accessLog?: boolean; logger?: typeof silentLogger } = {}) {
   const registry = new Registry();
   const metrics = {
     datagrams: new Counter({ name: 'd', help: 'd', labelNames: ['result'] as const, registers: [registry] }),
@@ -82,19 +102,21 @@ async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntim
   const clock = new ManualClock();
   const failures: string[] = [];
   const successes: string[] = [];
+  const middlewareErrors = new Counter({ name: 'm', help: 'm', labelNames: ['middleware'] as const, registers: [registry] });
   const host: UdpRelayHost = {
     route: () => route(),
     recordFailure: (endpoint) => failures.push(endpoint.id),
     recordSuccess: (endpoint) => successes.push(endpoint.id),
+    failures: new MiddlewareFailures(silentLogger, { middlewareErrors } as unknown as Metrics),
   };
   const listeners = new GatewayUdpListeners(host, {
-    idleTimeoutMs: 60_000, maxSessions: options.maxSessions ?? 100, clock, metrics, logger: options.logger ?? silentLogger, random: options.random, accessLog: options.accessLog,
+    idleTimeoutMs: 60_000, maxSessions: options.maxSessions ?? 100, clock, metrics, logger: options.logger ?? silentLogger, accessLog: options.accessLog,
   });
   const port = await freeUdpPort();
   const entry: GatewayEntryPoint = { address: '127.0.0.1', port, protocol: 'UDP', listeners: [{ key: 'infra/gw/udp', hostname: '', certificate: null }] };
   listeners.update([entry]);
   t.teardown(() => listeners.close());
-  const value = async (name: 'd' | 's', label: string) => ((await registry.getSingleMetric(name)!.get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0);
+  const value = async (name: 'd' | 's' | 'm', label: string) => ((await registry.getSingleMetric(name)!.get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0);
   await eventually(() => listeners.listening === 1 || undefined, 5000);
   return { listeners, clock, port, failures, successes, value, entry };
 }
@@ -208,7 +230,8 @@ test('a port another socket holds: the bind is retried on the clock until it suc
   const errors: string[] = [];
   const logger = { ...silentLogger, error: (o: { err?: string }) => errors.push(String(o.err)), info: () => {}, debug: () => {} } as unknown as typeof silentLogger;
   const rt = runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]);
-  const listeners = new GatewayUdpListeners({ route: () => rt, recordFailure: () => {}, recordSuccess: () => {} }, { idleTimeoutMs: 60_000, maxSessions: 10, clock, metrics, logger });
+  const failures = new MiddlewareFailures(silentLogger, { middlewareErrors: new Counter({ name: 'm', help: 'm', labelNames: ['middleware'] as const, registers: [registry] }) } as unknown as Metrics);
+  const listeners = new GatewayUdpListeners({ route: () => rt, recordFailure: () => {}, recordSuccess: () => {}, failures }, { idleTimeoutMs: 60_000, maxSessions: 10, clock, metrics, logger });
   t.teardown(() => listeners.close());
   listeners.update([{ address: '127.0.0.1', port, protocol: 'UDP', listeners: [{ key: 'infra/gw/udp', hostname: '', certificate: null }] }]);
   await eventually(() => errors.length === 1 || undefined, 5000);
@@ -224,18 +247,118 @@ test('a port another socket holds: the bind is retried on the clock until it suc
   t.is(await ask(c, port, 'late'), 'a:late');
 });
 
-test('the share of weight on invalid backendRefs refuses that share of new sessions; close() ends every session', async (t) => {
+test('close() ends every session', async (t) => {
   const a = await echo('a');
-  const draws = [0.1, 0.9, 0.3, 0.7];
-  const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)], 0.5), { random: () => draws.shift() ?? 0.9 });
-  const clients = [await client(), await client(), await client(), await client()];
-  for (const c of clients) c.send('x', r.port, '127.0.0.1');
-  await eventually(async () => (await r.value('d', 'invalid_backend')) + (await r.value('d', 'to_backend')) === 4, 5000);
-  t.is(await r.value('d', 'invalid_backend'), 2);
+  const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]));
+  for (const c of [await client(), await client()]) await ask(c, r.port, 'x');
   t.is(r.listeners.sessions, 2);
   r.listeners.close();
   t.is(r.listeners.sessions, 0);
   t.is(await r.value('s', 'closed_closed'), 2);
+});
+
+/** A connection link that counts the clients it sees, in front of the real ones. */
+function counting(seen: string[]): ChainEntry {
+  return { name: 'count', phases: { connection: (ctx: PluginContext) => { seen.push(`${ctx.clientAddress}`); } } };
+}
+
+test('an IP allowlist refuses a session: its datagrams are dropped and counted, the endpoint gets none, the chain runs once for its flood; a new runtime and a session\'s idle time decide afresh', async (t) => {
+  const a = await echo('a');
+  const seen: string[] = [];
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  const deny = (): RouteRuntime => runtime(key, [member(a.port)], [counting(seen), { name: 'ip-allowlist', phases: ipAllowlistPlugin.create({ entries: ['10.0.0.0/8'] }, services(key)) }]);
+  let current = deny();
+  const r = await relay(t, () => current);
+  const c = await client();
+  for (let i = 0; i < 20; i++) c.send(`flood${i}`, r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'forbidden')) === 20 || undefined, 5000);
+  t.deepEqual(seen, ['127.0.0.1'], 'one run of the chain for the whole flood');
+  t.is(r.listeners.sessions, 0);
+  t.is(a.sources.length, 0);
+  t.is(await r.value('s', 'opened'), 0);
+  // The policy changes (a new runtime of the route): the same client is decided again, and let in.
+  current = runtime(key, [member(a.port)], [counting(seen), { name: 'ip-allowlist', phases: ipAllowlistPlugin.create({ entries: ['127.0.0.0/8'] }, services(key)) }]);
+  t.is(await ask(c, r.port, 'now'), 'a:now');
+  t.is(seen.length, 2);
+  // Denied again for new clients; the open session stays (a policy change does not cut it, as for TCP).
+  current = deny();
+  const d = await client();
+  d.send('no', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'forbidden')) === 21 || undefined, 5000);
+  t.is(await ask(c, r.port, 'still'), 'a:still');
+  // A refusal lasts while the client keeps sending, as a session would: quiet for the idle time, it is decided again.
+  r.clock.advance(59_999);
+  d.send('no', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'forbidden')) === 22 || undefined, 5000);
+  t.is(seen.length, 3);
+  r.clock.advance(60_000);
+  d.send('no', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'forbidden')) === 23 || undefined, 5000);
+  t.is(seen.length, 4);
+  t.is(a.sources.length, 2);
+});
+
+test('the share of weight on invalid backendRefs refuses sessions through the chain (invalid_backend)', async (t) => {
+  const a = await echo('a');
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  const r = await relay(t, () => runtime(key, [member(a.port)], [{ name: 'gateway-invalid-backends', phases: gatewayInvalidBackendsPlugin.create({ share: 1, stream: true }, services(key)) }]));
+  for (const c of [await client(), await client()]) c.send('x', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'invalid_backend')) === 2 || undefined, 5000);
+  t.is(r.listeners.sessions, 0);
+  t.is(a.sources.length, 0);
+});
+
+test('a rate limit of one concurrent connection per source: a second session is refused while the first lives; when it ends its slot is given back', async (t) => {
+  const a = await echo('a');
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  const rt = runtime(key, [member(a.port)], [{ name: 'rate-limit', phases: rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, services(key)) }]);
+  const r = await relay(t, () => rt);
+  const [c1, c2, c3] = [await client(), await client(), await client()];
+  t.is(await ask(c1, r.port, 'one'), 'a:one');
+  c2.send('two', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'rate_limited')) === 1 || undefined, 5000);
+  t.is(r.listeners.sessions, 1);
+  // c1's session ends (idle): its log phase gives the slot back, and a new client gets in.
+  r.clock.advance(60_000);
+  t.is(r.listeners.sessions, 0);
+  t.is(await ask(c3, r.port, 'three'), 'a:three');
+  t.is(a.sources.length, 2);
+});
+
+test('a connection phase that throws refuses the session (plugin_error, counted as a middleware error); the listener serves on', async (t) => {
+  const a = await echo('a');
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  let boom = true;
+  const rt = runtime(key, [member(a.port)], [{ name: 'ns/boom', phases: { connection: () => { if (boom) throw new Error('on purpose'); } } }]);
+  const r = await relay(t, () => rt);
+  const c = await client();
+  c.send('x', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'plugin_error')) === 1 || undefined, 5000);
+  t.is(await r.value('m', 'ns/boom'), 1);
+  boom = false;
+  t.is(await ask(await client(), r.port, 'y'), 'a:y');
+});
+
+test('a pending connection phase: the client\'s datagrams wait, then go on in order once it lets the session in', async (t) => {
+  const a = await echo('a');
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let asked = 0;
+  const rt = runtime(key, [member(a.port)], [{ name: 'ns/slow', phases: { connection: () => { asked++; return gate; } } }]);
+  const r = await relay(t, () => rt);
+  const c = await client();
+  const replies: string[] = [];
+  c.on('message', (m: Buffer) => replies.push(m.toString()));
+  c.send('1', r.port, '127.0.0.1');
+  c.send('2', r.port, '127.0.0.1');
+  await eventually(() => asked === 1 || undefined, 5000);
+  t.is(r.listeners.sessions, 0);
+  release();
+  await eventually(() => replies.length === 2 || undefined, 5000);
+  t.deepEqual(replies, ['a:1', 'a:2']);
+  t.is(r.listeners.sessions, 1);
+  t.is(asked, 1);
 });
 
 test('--access-log: a line per session when it ends (kind udp, why, its endpoint, datagrams each way, duration on the clock)', async (t) => {

@@ -1,0 +1,160 @@
+// A policy holds on every way in, UDP too: router-wide Middlewares' connection checks run before a
+// UDPRoute session opens, as before a TCPRoute connection is piped. Real router processes in file
+// mode, real UDP (and TCP) clients bound on their own 127.x addresses, echo backends that count
+// what they receive. An IP allowlist that excludes a client: its datagrams are dropped (the
+// router's metric says it handled them; then the backend is checked to have received nothing),
+// an allowed client's datagram round-trips, and the same client's TCP connection is refused; a
+// connection rate limit (concurrent per source) stops new sessions beyond it; an invalid
+// Middleware refuses UDP sessions as it refuses TCP connections.
+import test from 'ava';
+import dgram from 'node:dgram';
+import net, { type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
+import { serviceYaml } from '../support/backends.ts';
+import { eventually, request } from '../support/http-client.ts';
+import { freePort } from '../support/ports.ts';
+
+const GW = 'gateway.networking.k8s.io/v1';
+// Loopback addresses this file alone uses (by process id, so parallel runs differ).
+const NET = `127.${200 + (process.pid % 50)}.${(process.pid + 17) % 250}`;
+
+const closers: Array<() => void> = [];
+test.after.always(() => {
+  for (const close of closers) try { close(); } catch { /* closed */ }
+});
+
+interface UdpBackend { port: number; sources: string[] }
+
+/** A UDP echo backend: answers `<name>:<datagram>`; keeps each datagram's sender. */
+async function udpBackend(name: string): Promise<UdpBackend> {
+  const socket = dgram.createSocket('udp4');
+  const sources: string[] = [];
+  socket.on('message', (msg, rinfo) => {
+    sources.push(`${rinfo.address}:${rinfo.port}`);
+    socket.send(`${name}:${msg.toString()}`, rinfo.port, rinfo.address);
+  });
+  closers.push(() => socket.close());
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return { port: (socket.address() as AddressInfo).port, sources };
+}
+
+/** A TCP echo backend that counts its connections. */
+async function tcpBackend(): Promise<{ port: number; accepted: () => number }> {
+  let accepted = 0;
+  const server = net.createServer((s) => { accepted++; s.on('error', () => {}); s.pipe(s); });
+  closers.push(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, accepted: () => accepted };
+}
+
+/** A UDP client on `address` (its own port: its own session). */
+async function udpClient(address: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  closers.push(() => socket.close());
+  socket.bind(0, address);
+  await once(socket, 'listening');
+  return socket;
+}
+
+async function ask(client: dgram.Socket, address: string, port: number, text: string): Promise<string> {
+  const answer = once(client, 'message');
+  client.send(text, port, address);
+  return ((await answer)[0] as Buffer).toString();
+}
+
+/** A TCP connection from `local` to the router: 'echoed' when its bytes come back, 'refused' when the router closes or resets it. */
+function tcpOutcome(address: string, port: number, local: string): Promise<'echoed' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port, localAddress: local });
+    socket.once('connect', () => socket.write('ping'));
+    socket.once('data', () => { socket.destroy(); resolve('echoed'); });
+    socket.once('error', () => resolve('refused'));
+    socket.once('close', () => resolve('refused'));
+  });
+}
+
+async function metric(r: RouterProcess, name: string, label: string): Promise<number> {
+  const body = (await request(r.admin, { path: '/metrics' })).body;
+  const m = new RegExp(`^${name}\\{[^}]*="${label}"\\} (\\d+)`, 'm').exec(body);
+  return m === null ? 0 : Number(m[1]);
+}
+
+const middleware = (name: string, plugin: string, config: unknown) =>
+  JSON.stringify({ apiVersion: 'switchyard.io/v1alpha1', kind: 'Middleware', metadata: { name, namespace: 'infra' }, spec: { plugin, config } });
+
+interface Served { router: RouterProcess; address: string; udpPort: number; tcpPort: number; udp: UdpBackend; tcp: Awaited<ReturnType<typeof tcpBackend>> }
+
+/**
+ * A router whose every route runs the router-wide Middleware `infra/<name>` (`extra`: the
+ * Middleware objects), and a Gateway with a UDP listener (a UDPRoute) and a TCP listener (a
+ * TCPRoute) on the Gateway's own address `pool`.
+ */
+async function serve(t: import('ava').ExecutionContext, pool: string, name: string, extra: string[]): Promise<Served> {
+  const [udp, tcp] = [await udpBackend('u'), await tcpBackend()];
+  const [udpPort, tcpPort] = [await freePort(), await freePort()];
+  const docs = [
+    'apiVersion: v1\nkind: Namespace\nmetadata: { name: infra }',
+    serviceYaml('u', [udp.port], { namespace: 'infra' }), serviceYaml('t', [tcp.port], { namespace: 'infra' }),
+    JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard' }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
+    JSON.stringify({
+      apiVersion: GW, kind: 'Gateway', metadata: { name: 'gw', namespace: 'infra' },
+      spec: { gatewayClassName: 'switchyard', listeners: [{ name: 'udp', protocol: 'UDP', port: udpPort }, { name: 'tcp', protocol: 'TCP', port: tcpPort }] },
+    }),
+    JSON.stringify({ apiVersion: GW, kind: 'UDPRoute', metadata: { name: 'u', namespace: 'infra' }, spec: { parentRefs: [{ name: 'gw', sectionName: 'udp' }], rules: [{ backendRefs: [{ name: 'u', port: 80 }] }] } }),
+    JSON.stringify({ apiVersion: GW, kind: 'TCPRoute', metadata: { name: 't', namespace: 'infra' }, spec: { parentRefs: [{ name: 'gw', sectionName: 'tcp' }], rules: [{ backendRefs: [{ name: 't', port: 80 }] }] } }),
+    ...extra,
+  ];
+  const router = await startRouter({ args: ['--file', writeTempFile(docs.join('\n---\n')), '--gateway-addresses', pool, '--middlewares', `infra/${name}`] });
+  t.teardown(() => router.stop());
+  const address = pool.split('-')[0]!;
+  await eventually(() => router.logs.filter((l) => l.msg === 'listening for a Gateway' && l.address === address).length === 2 || undefined, 15_000);
+  return { router, address, udpPort, tcpPort, udp, tcp };
+}
+
+test('a router-wide IP allowlist: an excluded client\'s datagrams are dropped and counted, the backend gets none, its TCP connection is refused; an allowed client\'s round-trip', async (t) => {
+  const [allowed, excluded] = [`${NET}.10`, `${NET}.11`];
+  const s = await serve(t, `${NET}.1-${NET}.1`, 'allow', [middleware('allow', 'ip-allowlist', { entries: [`${allowed}/32`] })]);
+  const out = await udpClient(excluded);
+  for (let i = 0; i < 10; i++) out.send(`flood${i}`, s.udpPort, s.address);
+  await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'forbidden')) === 10 || undefined, 10_000);
+  t.is(s.udp.sources.length, 0, 'nothing reached the backend');
+  t.is(await metric(s.router, 'switchyard_udp_sessions_total', 'opened'), 0);
+  const inside = await udpClient(allowed);
+  t.is(await ask(inside, s.address, s.udpPort, 'hello'), 'u:hello');
+  t.deepEqual(s.udp.sources.length, 1);
+  // The same policy on the TCP listener of the same Gateway.
+  t.is(await tcpOutcome(s.address, s.tcpPort, excluded), 'refused');
+  t.is(await tcpOutcome(s.address, s.tcpPort, allowed), 'echoed');
+  t.is(s.tcp.accepted(), 1);
+});
+
+test('a connection rate limit (concurrent per source): sessions beyond it get none and nothing reaches the backend; another source is not limited by it', async (t) => {
+  const [busy, other] = [`${NET}.20`, `${NET}.21`];
+  const s = await serve(t, `${NET}.2-${NET}.2`, 'limit', [middleware('limit', 'rate-limit', { concurrentTcp: 2, rateTcp: null, rateHttp: null })]);
+  const clients = [await udpClient(busy), await udpClient(busy), await udpClient(busy)];
+  t.is(await ask(clients[0]!, s.address, s.udpPort, 'one'), 'u:one');
+  t.is(await ask(clients[1]!, s.address, s.udpPort, 'two'), 'u:two');
+  clients[2]!.send('three', s.udpPort, s.address);
+  clients[2]!.send('three again', s.udpPort, s.address);
+  await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'rate_limited')) === 2 || undefined, 10_000);
+  t.is(s.udp.sources.length, 2);
+  t.is(await metric(s.router, 'switchyard_udp_sessions_total', 'opened'), 2);
+  // The sessions already open carry on; another source has slots of its own.
+  t.is(await ask(clients[0]!, s.address, s.udpPort, 'still'), 'u:still');
+  t.is(await ask(await udpClient(other), s.address, s.udpPort, 'other'), 'u:other');
+});
+
+test('an invalid router-wide Middleware refuses UDP sessions as it refuses TCP connections', async (t) => {
+  const client = `${NET}.30`;
+  // `infra/broken` names a plugin no router has: every route fails closed.
+  const s = await serve(t, `${NET}.3-${NET}.3`, 'broken', [middleware('broken', 'no-such-plugin', {})]);
+  const c = await udpClient(client);
+  c.send('x', s.udpPort, s.address);
+  await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'middleware_invalid')) === 1 || undefined, 10_000);
+  t.is(s.udp.sources.length, 0);
+  t.is(await tcpOutcome(s.address, s.tcpPort, client), 'refused');
+  t.is(s.tcp.accepted(), 0);
+});
