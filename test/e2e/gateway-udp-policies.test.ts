@@ -5,11 +5,13 @@
 // router's metric says it handled them; then the backend is checked to have received nothing),
 // an allowed client's datagram round-trips, and the same client's TCP connection is refused; a
 // connection rate limit (concurrent per source) stops new sessions beyond it; an invalid
-// Middleware refuses UDP sessions as it refuses TCP connections.
+// Middleware refuses UDP sessions as it refuses TCP connections; a plugin whose connection phase
+// throws refuses them too, counted, and the router serves on.
 import test from 'ava';
 import dgram from 'node:dgram';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { serviceYaml } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
@@ -92,7 +94,7 @@ interface Served { router: RouterProcess; address: string; udpPort: number; tcpP
  * Middleware objects), and a Gateway with a UDP listener (a UDPRoute) and a TCP listener (a
  * TCPRoute) on the Gateway's own address `pool`.
  */
-async function serve(t: import('ava').ExecutionContext, pool: string, name: string, extra: string[]): Promise<Served> {
+async function serve(t: import('ava').ExecutionContext, pool: string, name: string, extra: string[], args: string[] = []): Promise<Served> {
   const [udp, tcp] = [await udpBackend('u'), await tcpBackend()];
   const [udpPort, tcpPort] = [await freePort(), await freePort()];
   const docs = [
@@ -107,7 +109,7 @@ async function serve(t: import('ava').ExecutionContext, pool: string, name: stri
     JSON.stringify({ apiVersion: GW, kind: 'TCPRoute', metadata: { name: 't', namespace: 'infra' }, spec: { parentRefs: [{ name: 'gw', sectionName: 'tcp' }], rules: [{ backendRefs: [{ name: 't', port: 80 }] }] } }),
     ...extra,
   ];
-  const router = await startRouter({ args: ['--file', writeTempFile(docs.join('\n---\n')), '--gateway-addresses', pool, '--middlewares', `infra/${name}`] });
+  const router = await startRouter({ args: ['--file', writeTempFile(docs.join('\n---\n')), '--gateway-addresses', pool, '--middlewares', `infra/${name}`, ...args] });
   t.teardown(() => router.stop());
   const address = pool.split('-')[0]!;
   await eventually(() => router.logs.filter((l) => l.msg === 'listening for a Gateway' && l.address === address).length === 2 || undefined, 15_000);
@@ -157,4 +159,20 @@ test('an invalid router-wide Middleware refuses UDP sessions as it refuses TCP c
   t.is(s.udp.sources.length, 0);
   t.is(await tcpOutcome(s.address, s.tcpPort, client), 'refused');
   t.is(s.tcp.accepted(), 0);
+});
+
+test('a plugin whose connection phase throws: the session is refused and counted, the router serves on', async (t) => {
+  // test/fixtures/plugins/throws.ts throws in the connection phase of every passthrough exchange (UDP sessions are).
+  const throws = fileURLToPath(new URL('../fixtures/plugins/throws.ts', import.meta.url));
+  const s = await serve(t, `${NET}.4-${NET}.4`, 'boom', [middleware('boom', 'throws', {})], ['--plugin', throws]);
+  const c = await udpClient(`${NET}.40`);
+  for (let i = 0; i < 5; i++) c.send(`x${i}`, s.udpPort, s.address);
+  await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'plugin_error')) === 5 || undefined, 10_000);
+  // The chain ran once for the client's five datagrams.
+  t.is(await metric(s.router, 'switchyard_middleware_errors_total', 'infra/boom'), 1);
+  t.is(s.udp.sources.length, 0);
+  t.is((await request(s.router.admin, { path: '/healthz' })).status, 200);
+  (await udpClient(`${NET}.41`)).send('y', s.udpPort, s.address);
+  await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'plugin_error')) === 6 || undefined, 10_000);
+  t.is(s.router.child.exitCode, null);
 });

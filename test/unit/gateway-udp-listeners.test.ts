@@ -298,6 +298,24 @@ test('an IP allowlist refuses a session: its datagrams are dropped and counted, 
   t.is(a.sources.length, 2);
 });
 
+test('refusals are logged at debug level, one line per listener per 10 s with the number left out', async (t) => {
+  const a = await echo('a');
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  const rt = runtime(key, [member(a.port)], [{ name: 'ip-allowlist', phases: ipAllowlistPlugin.create({ entries: ['10.0.0.0/8'] }, services(key)) }]);
+  const r = await relay(t, () => rt, { logger: createLogger('debug', sink) });
+  const refused = () => lines.filter((l) => l.msg === 'UDP session refused by the route\'s connection phase: its datagrams are dropped');
+  for (let i = 0; i < 5; i++) (await client()).send('x', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'forbidden')) === 5 || undefined, 5000);
+  await eventually(() => refused().length === 1 || undefined, 5000);
+  t.like(refused()[0], { level: 'debug', route: key, client: '127.0.0.1', reason: 'forbidden' });
+  r.clock.advance(10_000);
+  (await client()).send('x', r.port, '127.0.0.1');
+  await eventually(() => refused().length === 2 || undefined, 5000);
+  t.like(refused()[1], { reason: 'forbidden', suppressed: 4 });
+});
+
 test('the share of weight on invalid backendRefs refuses sessions through the chain (invalid_backend)', async (t) => {
   const a = await echo('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
@@ -323,6 +341,21 @@ test('a rate limit of one concurrent connection per source: a second session is 
   t.is(r.listeners.sessions, 0);
   t.is(await ask(c3, r.port, 'three'), 'a:three');
   t.is(a.sources.length, 2);
+});
+
+test('a rate limit of new connections per source: each session counts once however many datagrams it carries; the one beyond the limit is refused', async (t) => {
+  const a = await echo('a');
+  const key = 'UDPRoute/infra/r/0/udp@*';
+  // Two per 3 s (the window is the limit table's, on the wall clock: the three sessions here open well within it).
+  const rt = runtime(key, [member(a.port)], [{ name: 'rate-limit', phases: rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: null }, services(key)) }]);
+  const r = await relay(t, () => rt);
+  const [c1, c2, c3] = [await client(), await client(), await client()];
+  for (const text of ['1', '2', '3']) t.is(await ask(c1, r.port, text), `a:${text}`);
+  t.is(await ask(c2, r.port, 'two'), 'a:two');
+  c3.send('three', r.port, '127.0.0.1');
+  await eventually(async () => (await r.value('d', 'rate_limited')) === 1 || undefined, 5000);
+  t.is(r.listeners.sessions, 2);
+  t.is(new Set(a.sources).size, 2);
 });
 
 test('a connection phase that throws refuses the session (plugin_error, counted as a middleware error); the listener serves on', async (t) => {
