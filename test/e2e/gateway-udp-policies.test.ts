@@ -3,7 +3,9 @@
 // mode, real UDP (and TCP) clients bound on their own 127.x addresses, echo backends that count
 // what they receive. An IP allowlist that excludes a client: its datagrams are dropped (the
 // router's metric says it handled them; then the backend is checked to have received nothing),
-// an allowed client's datagram round-trips, and the same client's TCP connection is refused; a
+// an allowed client's datagram round-trips, and the same client's TCP connection is refused;
+// the Middleware edited to let it in, its next datagrams get through (one process, and two
+// worker threads); a
 // connection rate limit (concurrent per source) stops new sessions beyond it; an invalid
 // Middleware refuses UDP sessions as it refuses TCP connections; a plugin whose connection phase
 // throws refuses them too, counted, and the router serves on.
@@ -11,6 +13,7 @@ import test from 'ava';
 import dgram from 'node:dgram';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { serviceYaml } from '../support/backends.ts';
@@ -87,17 +90,21 @@ async function metric(r: RouterProcess, name: string, label: string): Promise<nu
 const middleware = (name: string, plugin: string, config: unknown) =>
   JSON.stringify({ apiVersion: 'switchyard.io/v1alpha1', kind: 'Middleware', metadata: { name, namespace: 'infra' }, spec: { plugin, config } });
 
-interface Served { router: RouterProcess; address: string; udpPort: number; tcpPort: number; udp: UdpBackend; tcp: Awaited<ReturnType<typeof tcpBackend>> }
+interface Served {
+  router: RouterProcess; address: string; udpPort: number; tcpPort: number; udp: UdpBackend; tcp: Awaited<ReturnType<typeof tcpBackend>>;
+  /** Write the router's file again with `extra` in place of the Middleware objects. */
+  rewrite(extra: string[]): void;
+}
 
 /**
  * A router whose every route runs the router-wide Middleware `infra/<name>` (`extra`: the
  * Middleware objects), and a Gateway with a UDP listener (a UDPRoute) and a TCP listener (a
  * TCPRoute) on the Gateway's own address `pool`.
  */
-async function serve(t: import('ava').ExecutionContext, pool: string, name: string, extra: string[], args: string[] = []): Promise<Served> {
+async function serve(t: import('ava').ExecutionContext, pool: string, name: string, extra: string[], args: string[] = [], threads = 1): Promise<Served> {
   const [udp, tcp] = [await udpBackend('u'), await tcpBackend()];
   const [udpPort, tcpPort] = [await freePort(), await freePort()];
-  const docs = [
+  const base = [
     'apiVersion: v1\nkind: Namespace\nmetadata: { name: infra }',
     serviceYaml('u', [udp.port], { namespace: 'infra' }), serviceYaml('t', [tcp.port], { namespace: 'infra' }),
     JSON.stringify({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'switchyard' }, spec: { controllerName: 'switchyard.io/gateway-controller' } }),
@@ -107,35 +114,47 @@ async function serve(t: import('ava').ExecutionContext, pool: string, name: stri
     }),
     JSON.stringify({ apiVersion: GW, kind: 'UDPRoute', metadata: { name: 'u', namespace: 'infra' }, spec: { parentRefs: [{ name: 'gw', sectionName: 'udp' }], rules: [{ backendRefs: [{ name: 'u', port: 80 }] }] } }),
     JSON.stringify({ apiVersion: GW, kind: 'TCPRoute', metadata: { name: 't', namespace: 'infra' }, spec: { parentRefs: [{ name: 'gw', sectionName: 'tcp' }], rules: [{ backendRefs: [{ name: 't', port: 80 }] }] } }),
-    ...extra,
   ];
-  const router = await startRouter({ args: ['--file', writeTempFile(docs.join('\n---\n')), '--gateway-addresses', pool, '--middlewares', `infra/${name}`, ...args] });
+  const file = writeTempFile([...base, ...extra].join('\n---\n'));
+  const router = await startRouter({ args: ['--file', file, '--gateway-addresses', pool, '--middlewares', `infra/${name}`, ...args] });
   t.teardown(() => router.stop());
   const address = pool.split('-')[0]!;
-  await eventually(() => router.logs.filter((l) => l.msg === 'listening for a Gateway' && l.address === address).length === 2 || undefined, 15_000);
-  return { router, address, udpPort, tcpPort, udp, tcp };
+  // Every proxy thread has bound both sockets.
+  await eventually(() => router.logs.filter((l) => l.msg === 'listening for a Gateway' && l.address === address).length >= 2 * threads || undefined, 30_000);
+  return { router, address, udpPort, tcpPort, udp, tcp, rewrite: (next) => writeFileSync(file, [...base, ...next].join('\n---\n')) };
 }
 
-test('a router-wide IP allowlist: an excluded client\'s datagrams are dropped and counted, the backend gets none, its TCP connection is refused; an allowed client\'s round-trip', async (t) => {
-  const [allowed, excluded] = [`${NET}.10`, `${NET}.11`];
-  const s = await serve(t, `${NET}.1-${NET}.1`, 'allow', [middleware('allow', 'ip-allowlist', { entries: [`${allowed}/32`] })]);
-  const out = await udpClient(excluded);
-  for (let i = 0; i < 10; i++) out.send(`flood${i}`, s.udpPort, s.address);
-  await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'forbidden')) === 10 || undefined, 10_000);
-  t.is(s.udp.sources.length, 0, 'nothing reached the backend');
-  t.is(await metric(s.router, 'switchyard_udp_sessions_total', 'opened'), 0);
-  const inside = await udpClient(allowed);
-  t.is(await ask(inside, s.address, s.udpPort, 'hello'), 'u:hello');
-  t.deepEqual(s.udp.sources.length, 1);
-  // The same policy on the TCP listener of the same Gateway.
-  t.is(await tcpOutcome(s.address, s.tcpPort, excluded), 'refused');
-  t.is(await tcpOutcome(s.address, s.tcpPort, allowed), 'echoed');
-  t.is(s.tcp.accepted(), 1);
-});
+for (const workers of [0, 2]) {
+  test(`a router-wide IP allowlist (--workers ${workers}): an excluded client's datagrams are dropped and counted, the backend gets none, its TCP connection is refused; an allowed client's round-trip; let in by an edit, the excluded one gets through`, async (t) => {
+    const [allowed, excluded] = [`${NET}.${10 + workers}`, `${NET}.${11 + workers}`];
+    const pool = `${NET}.${1 + workers}-${NET}.${1 + workers}`;
+    const s = await serve(t, pool, 'allow', [middleware('allow', 'ip-allowlist', { entries: [`${allowed}/32`] })], ['--workers', String(workers)], Math.max(1, workers));
+    const out = await udpClient(excluded);
+    for (let i = 0; i < 10; i++) out.send(`flood${i}`, s.udpPort, s.address);
+    await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'forbidden')) === 10 || undefined, 10_000);
+    t.is(s.udp.sources.length, 0, 'nothing reached the backend');
+    t.is(await metric(s.router, 'switchyard_udp_sessions_total', 'opened'), 0);
+    const inside = await udpClient(allowed);
+    t.is(await ask(inside, s.address, s.udpPort, 'hello'), 'u:hello');
+    t.deepEqual(s.udp.sources.length, 1);
+    // The same policy on the TCP listener of the same Gateway.
+    t.is(await tcpOutcome(s.address, s.tcpPort, excluded), 'refused');
+    t.is(await tcpOutcome(s.address, s.tcpPort, allowed), 'echoed');
+    t.is(s.tcp.accepted(), 1);
+    // The Middleware now lists the excluded client too: the refusal remembered for it gives way
+    // (a new runtime of the route decides again), and the same client, still sending, gets in.
+    s.rewrite([middleware('allow', 'ip-allowlist', { entries: [`${allowed}/32`, `${excluded}/32`] })]);
+    const reply = once(out, 'message');
+    let answered = false;
+    void reply.then(() => { answered = true; });
+    await eventually(() => answered || (out.send('again', s.udpPort, s.address), undefined), 15_000);
+    t.is(((await reply)[0] as Buffer).toString(), 'u:again');
+  });
+}
 
 test('a connection rate limit (concurrent per source): sessions beyond it get none and nothing reaches the backend; another source is not limited by it', async (t) => {
   const [busy, other] = [`${NET}.20`, `${NET}.21`];
-  const s = await serve(t, `${NET}.2-${NET}.2`, 'limit', [middleware('limit', 'rate-limit', { concurrentTcp: 2, rateTcp: null, rateHttp: null })]);
+  const s = await serve(t, `${NET}.5-${NET}.5`, 'limit', [middleware('limit', 'rate-limit', { concurrentTcp: 2, rateTcp: null, rateHttp: null })]);
   const clients = [await udpClient(busy), await udpClient(busy), await udpClient(busy)];
   t.is(await ask(clients[0]!, s.address, s.udpPort, 'one'), 'u:one');
   t.is(await ask(clients[1]!, s.address, s.udpPort, 'two'), 'u:two');
@@ -152,7 +171,7 @@ test('a connection rate limit (concurrent per source): sessions beyond it get no
 test('an invalid router-wide Middleware refuses UDP sessions as it refuses TCP connections', async (t) => {
   const client = `${NET}.30`;
   // `infra/broken` names a plugin no router has: every route fails closed.
-  const s = await serve(t, `${NET}.3-${NET}.3`, 'broken', [middleware('broken', 'no-such-plugin', {})]);
+  const s = await serve(t, `${NET}.6-${NET}.6`, 'broken', [middleware('broken', 'no-such-plugin', {})]);
   const c = await udpClient(client);
   c.send('x', s.udpPort, s.address);
   await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'middleware_invalid')) === 1 || undefined, 10_000);
@@ -164,7 +183,7 @@ test('an invalid router-wide Middleware refuses UDP sessions as it refuses TCP c
 test('a plugin whose connection phase throws: the session is refused and counted, the router serves on', async (t) => {
   // test/fixtures/plugins/throws.ts throws in the connection phase of every passthrough exchange (UDP sessions are).
   const throws = fileURLToPath(new URL('../fixtures/plugins/throws.ts', import.meta.url));
-  const s = await serve(t, `${NET}.4-${NET}.4`, 'boom', [middleware('boom', 'throws', {})], ['--plugin', throws]);
+  const s = await serve(t, `${NET}.7-${NET}.7`, 'boom', [middleware('boom', 'throws', {})], ['--plugin', throws]);
   const c = await udpClient(`${NET}.40`);
   for (let i = 0; i < 5; i++) c.send(`x${i}`, s.udpPort, s.address);
   await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'plugin_error')) === 5 || undefined, 10_000);
