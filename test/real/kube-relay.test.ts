@@ -197,6 +197,17 @@ test.serial('N routers through the relay cost the API server one list and watch 
   for (const router of fleet) await router.stop();
 });
 
+test.serial('every way a router reads its state works through the relay: watch-list, paged lists (limit ignored), one list, JSON only', async (t) => {
+  t.timeout(240_000);
+  const reference = await start('reads-direct', directKubeconfig);
+  const direct = await servedHosts(reference);
+  await reference.stop();
+  const ways = ['--watch-list=true', '--watch-list=false', '--watch-list=list', '--kube-protobuf=false', '--kube-cbor=false'];
+  const routers = await Promise.all(ways.map((flag, i) => start(`reads-${i}`, relay.kubeconfig(routerToken), ['--update-status=false', flag])));
+  for (const [i, router] of routers.entries()) t.deepEqual(await servedHosts(router), direct, ways[i]);
+  for (const router of routers) await router.stop();
+});
+
 test.serial('leader election and status writes go through the relay, as the router', async (t) => {
   t.timeout(180_000);
   const leader = await start('leader', relay.kubeconfig(routerToken), ['--canonical-hostname', 'edge.example.com']);
