@@ -85,7 +85,7 @@ const withoutNamespace = (objects: Manifest[]) => objects.filter((o) => o.kind !
 const VARIANTS = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
 
 test('helm lint --strict passes for the default values and every documented variant (ci/*-values.yaml)', (t) => {
-  t.deepEqual(VARIANTS, ['monitoring-values.yaml', 'openshift-values.yaml', 'shard-b-values.yaml', 'tcp-migrate-req-values.yaml', 'tracing-values.yaml']);
+  t.deepEqual(VARIANTS, ['kube-relay-values.yaml', 'monitoring-values.yaml', 'openshift-values.yaml', 'shard-b-values.yaml', 'tcp-migrate-req-values.yaml', 'tracing-values.yaml']);
   for (const variant of [undefined, ...VARIANTS]) {
     const r = helm(['lint', '--strict', CHART, ...(variant ? ['--values', join(CHART, 'ci', variant)] : [])]);
     t.is(r.code, 0, `${variant ?? 'defaults'}: ${r.stdout}${r.stderr}`);
@@ -129,6 +129,10 @@ test('tracing values: another collector, gRPC, another sampler; $(VAR)s only aft
   t.regex(refused(['tracing.protocol=http/json']), /\/tracing\/protocol/);
   t.regex(refused(['tracing.samplerArg=2']), /\/tracing\/samplerArg/);
   t.regex(refused(['tracing.endpoint=collector:4318']), /\/tracing\/endpoint/);
+});
+
+test('ci/kube-relay-values.yaml renders exactly manifests/overlays/kube-relay: the relay, and the routers\' kubeconfig pointing at it', (t) => {
+  assertSameObjects(t, render({ values: ['kube-relay-values.yaml'] }), withoutNamespace(kustomized('overlays/kube-relay')), 'kube-relay');
 });
 
 test('ci/monitoring-values.yaml adds exactly manifests/monitoring', (t) => {

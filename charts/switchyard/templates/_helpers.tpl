@@ -5,6 +5,13 @@ app.kubernetes.io/component: router
 {{ include "switchyard.chartLabels" . }}
 {{- end }}
 
+{{/* Labels of switchyard kube-relay's objects (the same as manifests/kube-relay), plus the chart's. */}}
+{{- define "switchyard.relayLabels" -}}
+app.kubernetes.io/name: switchyard
+app.kubernetes.io/component: kube-relay
+{{ include "switchyard.chartLabels" . }}
+{{- end }}
+
 {{/* What Helm users expect on every object; not on pod templates (a chart upgrade alone must not roll the pods). */}}
 {{- define "switchyard.chartLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
