@@ -26,13 +26,15 @@ const HOLDS_SLOT = true;
 
 class RateLimit {
   readonly #limit: RouteRateLimit;
-  constructor(limit: RouteRateLimit) {
+  readonly #now: () => number;
+  constructor(limit: RouteRateLimit, now: () => number) {
     this.#limit = limit;
+    this.#now = now;
   }
 
   connection(ctx: PluginContext): void {
     const run = phaseRunOf(ctx);
-    const admitted = this.#limit.admit(run.socket as Socket, ctx.clientAddress, Date.now(), ctx.kind !== 'passthrough');
+    const admitted = this.#limit.admit(run.socket as Socket, ctx.clientAddress, this.#now(), ctx.kind !== 'passthrough');
     if (admitted === REFUSE) {
       run.respondError(ProxyErrors.RATE_LIMITED);
       return;
@@ -62,7 +64,8 @@ export const rateLimitPlugin = definePlugin({
   }, { additionalProperties: false }),
   create(spec, services) {
     // Its counters are in the shared table (keyed by route and limit): a rebuilt runtime finds them there.
-    return new RateLimit(new RouteRateLimit(spec, builtinServices(services).limits, services.route.key));
+    const builtin = builtinServices(services);
+    return new RateLimit(new RouteRateLimit(spec, builtin.limits, services.route.key), builtin.now ?? Date.now);
   },
 });
 

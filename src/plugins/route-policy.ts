@@ -66,6 +66,8 @@ export interface BuiltinServices extends PluginServices {
   readonly buildUpstreamHeaders: UpstreamHeaderBuilder;
   /** The router's limit table, shared by every worker thread (rate limits, pod-concurrent-connections). */
   readonly limits: LimitTable;
+  /** The time for the limits' windows (the system clock; tests give a manual one). */
+  readonly now?: () => number;
 }
 
 /** The built-in's view of its services (the proxy always gives built-ins BuiltinServices). */

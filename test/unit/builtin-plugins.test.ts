@@ -94,11 +94,15 @@ test('rate-limit: limits per source, concurrency slot given back in the log phas
 });
 
 test('rate-limit on passthrough connections: rate-tcp counts connections, rate-http does not apply', (t) => {
-  const limit = rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, services());
+  let now = 1_000_000;
+  const limit = rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: 1 }, { ...services(), now: () => now } as BuiltinServices);
   const conn = () => run([limit], { ip: '10.0.0.7', kind: 'passthrough' });
   t.is(conn().driver.outcome, 'proceed');
+  now += 2_999;
   t.is(conn().driver.outcome, 'proceed', 'rate-http 1 does not count connections');
   t.is(conn().ctx.answerStatus, 429, 'the third new connection in 3 s is over rate-tcp 2');
+  now += 6_000;
+  t.is(conn().driver.outcome, 'proceed', 'two windows later the source may connect again');
 });
 
 test('sticky-cookie + balancer: the cookie pins the endpoint; a new session gets a Set-Cookie for the chosen one', (t) => {

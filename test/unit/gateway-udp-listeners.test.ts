@@ -346,9 +346,10 @@ test('a rate limit of one concurrent connection per source: a second session is 
 test('a rate limit of new connections per source: each session counts once however many datagrams it carries; the one beyond the limit is refused', async (t) => {
   const a = await echo('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
-  // Two per 3 s (the window is the limit table's, on the wall clock: the three sessions here open well within it).
-  const rt = runtime(key, [member(a.port)], [{ name: 'rate-limit', phases: rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: null }, services(key)) }]);
+  // Two per 3 s, the limit's window on the relay's manual clock: no time passes unless the test says so.
+  let rt: RouteRuntime | null = null;
   const r = await relay(t, () => rt);
+  rt = runtime(key, [member(a.port)], [{ name: 'rate-limit', phases: rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: null }, { ...services(key), now: () => r.clock.now() } as PluginServices) }]);
   const [c1, c2, c3] = [await client(), await client(), await client()];
   for (const text of ['1', '2', '3']) t.is(await ask(c1, r.port, text), `a:${text}`);
   t.is(await ask(c2, r.port, 'two'), 'a:two');
@@ -356,6 +357,12 @@ test('a rate limit of new connections per source: each session counts once howev
   await eventually(async () => (await r.value('d', 'rate_limited')) === 1 || undefined, 5000);
   t.is(r.listeners.sessions, 2);
   t.is(new Set(a.sources).size, 2);
+  // Two windows later (the sliding window still counts the last one's sessions), a new client's session is let in.
+  r.clock.advance(6_000);
+  t.is(await ask(c1, r.port, '4'), 'a:4');
+  t.is(await ask(c2, r.port, 'again'), 'a:again');
+  t.is(await ask(await client(), r.port, 'later'), 'a:later');
+  t.is(new Set(a.sources).size, 3);
 });
 
 test('a connection phase that throws refuses the session (plugin_error, counted as a middleware error); the listener serves on', async (t) => {
