@@ -16,6 +16,8 @@ export class RelayMetrics {
   readonly authCache: Counter<'review' | 'result'>;
   /** Cached reads refused: 401 (no or invalid token), 403 (RBAC). */
   readonly refused: Counter<'code'>;
+  /** Cached reads of a collection not held, proxied instead of opening it: the user's cap (`user`) or the relay's (`total`) reached. */
+  readonly collectionsDeclined: Counter<'cap'>;
   /** Requests passed to the API server as they came (with the client's own credentials), by answer code. */
   readonly proxied: Counter<'code'>;
 
@@ -27,6 +29,7 @@ export class RelayMetrics {
     this.upstreamWatches = new Gauge({ name: 'switchyard_relay_upstream_collections', help: 'Collections the relay lists and watches at the API server', registers });
     this.authCache = new Counter({ name: 'switchyard_relay_auth_cache_total', help: 'Token and access reviews by cache result', labelNames: ['review', 'result'], registers });
     this.refused = new Counter({ name: 'switchyard_relay_refused_total', help: 'Cached reads refused (401, 403)', labelNames: ['code'], registers });
+    this.collectionsDeclined = new Counter({ name: 'switchyard_relay_collections_declined_total', help: 'Reads of a new collection proxied instead of cached: a cap on collections per user or in all reached', labelNames: ['cap'], registers });
     this.proxied = new Counter({ name: 'switchyard_relay_proxied_requests_total', help: 'Requests passed on to the API server', labelNames: ['code'], registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

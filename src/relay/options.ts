@@ -10,6 +10,17 @@ export const ROUTER_KINDS: readonly Kind[] = [
   'GatewayClass', 'Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute', 'ReferenceGrant', 'BackendTLSPolicy', 'ListenerSet',
 ];
 
+/**
+ * Collections held at most (each one upstream list + watch under the relay's identity). A fleet
+ * reads about 20 collections plus one per Secret and ConfigMap its routes name (by name); 2,000
+ * covers that with room, and bounds the watches one relay adds to the API server. The 10,000 of
+ * before had no measurement behind it: only memory, while each watch costs the API server a
+ * watcher held outside API Priority and Fairness.
+ */
+export const DEFAULT_MAX_COLLECTIONS = 2_000;
+/** Collections one user may have opened that are still held: a router's ~20 cluster-wide ones fit, a tenant's selector sweep does not. */
+export const DEFAULT_MAX_COLLECTIONS_PER_USER = 32;
+
 export interface RelayOptions {
   kubeconfig: string;
   bind: string;
@@ -21,6 +32,10 @@ export interface RelayOptions {
   cached: Set<string>;
   windowEvents: number;
   authTtlMs: number;
+  maxCollections: number;
+  maxCollectionsPerUser: number;
+  /** Usernames not bound by maxCollectionsPerUser. */
+  uncappedUsers: Set<string>;
   logLevel: string;
   name: string;
 }
@@ -41,6 +56,15 @@ export const RELAY_HELP = `switchyard kube-relay: a caching read tier between th
                              (RELAY_CACHE, default: every kind the router reads: ${ROUTER_KINDS.map((k) => pluralOf(k)).join(',')})
   --watch-cache-events N     events kept per collection for watches that resume (RELAY_WATCH_CACHE_EVENTS, default 10000)
   --auth-cache-ttl SECONDS   how long token and access reviews are reused (RELAY_AUTH_CACHE_TTL, default 10)
+  --max-collections N        collections held at most, each one list + watch at the API server under the
+                             relay's identity (RELAY_MAX_COLLECTIONS, default ${DEFAULT_MAX_COLLECTIONS}: a fleet reads ~20
+                             plus one per Secret or ConfigMap its routes name; beyond it reads are proxied)
+  --max-collections-per-user N
+                             collections one user (as the TokenReview names it) may have opened that are
+                             still held; that user's reads of more are proxied with its own token, under the
+                             API server's Priority and Fairness (RELAY_MAX_COLLECTIONS_PER_USER, default ${DEFAULT_MAX_COLLECTIONS_PER_USER})
+  --uncapped-users LIST      usernames not bound by --max-collections-per-user, comma-separated: the routers'
+                             ServiceAccount, whose named Secret reads are many (RELAY_UNCAPPED_USERS, default none)
   --log-level LEVEL          (RELAY_LOG_LEVEL, default info)
   --name NAME                named in the relay's User-Agent (POD_NAME, default kube-relay)
 `;
@@ -50,7 +74,7 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv): Relay
   try {
     ({ values } = parseArgs({
       args: argv, strict: true, allowPositionals: false,
-      options: Object.fromEntries(['kubeconfig', 'bind', 'port', 'admin-port', 'tls-cert-file', 'tls-key-file', 'cache', 'watch-cache-events', 'auth-cache-ttl', 'log-level', 'name']
+      options: Object.fromEntries(['kubeconfig', 'bind', 'port', 'admin-port', 'tls-cert-file', 'tls-key-file', 'cache', 'watch-cache-events', 'auth-cache-ttl', 'max-collections', 'max-collections-per-user', 'uncapped-users', 'log-level', 'name']
         .map((name) => [name, { type: 'string' as const }])),
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
@@ -82,6 +106,9 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv): Relay
     port, adminPort, tlsCertFile, tlsKeyFile, cached,
     windowEvents: int('watch-cache-events', 'RELAY_WATCH_CACHE_EVENTS', 10_000, 1),
     authTtlMs: int('auth-cache-ttl', 'RELAY_AUTH_CACHE_TTL', 10, 0) * 1000,
+    maxCollections: int('max-collections', 'RELAY_MAX_COLLECTIONS', DEFAULT_MAX_COLLECTIONS, 0),
+    maxCollectionsPerUser: int('max-collections-per-user', 'RELAY_MAX_COLLECTIONS_PER_USER', DEFAULT_MAX_COLLECTIONS_PER_USER, 0),
+    uncappedUsers: new Set(pick('uncapped-users', 'RELAY_UNCAPPED_USERS', '').split(',').map((s) => s.trim()).filter((s) => s !== '')),
     logLevel: pick('log-level', 'RELAY_LOG_LEVEL', 'info'),
     name: pick('name', 'POD_NAME', 'kube-relay'),
   };

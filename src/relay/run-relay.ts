@@ -46,6 +46,7 @@ export async function runRelay(argv: string[], env: NodeJS.ProcessEnv): Promise<
   const server = await startRelayServer({
     client, proxy, logger, metrics, tls, bind: options.bind, port: options.port, adminPort: options.adminPort,
     cached: options.cached, windowEvents: options.windowEvents, authTtlMs: options.authTtlMs,
+    maxCollections: options.maxCollections, maxCollectionsPerUser: options.maxCollectionsPerUser, uncappedUsers: options.uncappedUsers,
   });
   tlsFiles.follow((pair) => server.setTls(pair));
   logger.info({ port: server.port, admin: server.adminPort, server: cluster.server, cached: [...options.cached] }, 'listening');

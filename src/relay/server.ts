@@ -12,6 +12,7 @@ import { RelayAuthorizer } from './authz.ts';
 import { Collections } from './collections.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { UpstreamProxy } from './proxy.ts';
+import { DEFAULT_MAX_COLLECTIONS, DEFAULT_MAX_COLLECTIONS_PER_USER } from './options.ts';
 import { cachedRead, isCollectionRead, type CachedRead } from './request-info.ts';
 import { serveList, serveWatch } from './serve-reads.ts';
 import { forbidden, sendStatus, status, tooManyRequests, unauthorized, type RelayResponse } from './status.ts';
@@ -35,6 +36,8 @@ export interface RelayServerOptions {
   /** How long a read waits for its collection's first list before it is answered 429 (retried by the client). */
   syncWaitMs?: number;
   maxCollections?: number;
+  maxCollectionsPerUser?: number;
+  uncappedUsers?: ReadonlySet<string>;
 }
 
 export interface RelayServer {
@@ -51,7 +54,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const authorizer = new RelayAuthorizer(options.client, { ttlMs: options.authTtlMs, metrics });
   const collections = new Collections({
     client: options.client, logger, metrics, windowEvents: options.windowEvents,
-    maxCollections: options.maxCollections ?? 10_000, idleMs: 10 * 60_000, bookmarkIntervalMs: 60_000,
+    maxCollections: options.maxCollections ?? DEFAULT_MAX_COLLECTIONS, maxPerUser: options.maxCollectionsPerUser ?? DEFAULT_MAX_COLLECTIONS_PER_USER,
+    uncappedUsers: options.uncappedUsers ?? new Set(), idleMs: 10 * 60_000, bookmarkIntervalMs: 60_000,
   });
   const syncWaitMs = options.syncWaitMs ?? 10_000;
   // kube-apiserver ends a watch after a random 30-60 min (--min-request-timeout 1800): clients
@@ -71,7 +75,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       metrics.refused.inc({ code: String(decision.code) });
       return sendStatus(res, decision.code === 401 ? unauthorized() : forbidden(decision.user.username, read));
     }
-    const cache = collections.get(read);
+    const cache = collections.get(read, decision.user.username);
     if (!cache) return proxy.forward(req, res);
     const reviewed = performance.now();
     const readiness = await cache.ready(syncWaitMs);

@@ -421,3 +421,73 @@ test.serial('kubectl (client-go) through the relay: a JSON list from the cache, 
   t.not(refused.code, 0);
   t.regex(refused.stderr, /secrets is forbidden: User "system:serviceaccount:app:reader" cannot list resource "secrets" in API group "" in the namespace "app"/);
 });
+
+/** A list through `server` (HTTP/1.1) with `token`. */
+async function listThrough(server: string, path: string, token: string): Promise<{ status: number; body: any }> {
+  const dispatcher = new Agent({ connect: { ca: tls.ca.cert } });
+  try {
+    const reply = await fetch(`${server}${path}`, { dispatcher, headers: { authorization: `Bearer ${token}` } });
+    return { status: reply.status, body: await reply.json() };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+test.serial('a tenant sweeping selectors opens at most 32 collections: its 33rd is proxied with its own token, another user still opens one, and a held one serves anyone authorized', async (t) => {
+  t.timeout(120_000);
+  await cluster.apply({ yaml: `apiVersion: v1
+kind: ServiceAccount
+metadata: { name: sweeper, namespace: app }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: services-sweeper, namespace: app }
+rules: [{ apiGroups: [""], resources: ["services"], verbs: ["list", "watch"] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: sweeper, namespace: app }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: services-sweeper }
+subjects: [{ kind: ServiceAccount, name: sweeper, namespace: app }]
+` });
+  const { token: sweeper } = await cluster.serviceAccountKubeconfig('app', 'sweeper');
+  // A relay of its own, with the default caps: its collection count starts at 0.
+  const capped = await startRelay({ kubeconfig: relayKubeconfig, tls });
+  try {
+    const services = (selector: string) => `/api/v1/namespaces/app/services?labelSelector=${encodeURIComponent(`sweep=${selector}`)}`;
+    const gauge = async () => metricValue(await capped.metrics(), 'switchyard_relay_upstream_collections');
+    const cacheReads = async () => metricValue(await capped.metrics(), 'switchyard_relay_cache_reads_total', { verb: 'list', resource: 'services' }) ?? 0;
+    for (let i = 0; i < 32; i++) {
+      const reply = await listThrough(capped.server, services(String(i)), sweeper);
+      t.is(reply.status, 200, `selector ${i}`);
+    }
+    t.is(await gauge(), 32);
+    t.is(await cacheReads(), 32);
+
+    // The 33rd: answered (by the API server, as the sweeper), not cached, no new upstream watch.
+    const proxiedBefore = metricValue(await capped.metrics(), 'switchyard_relay_proxied_requests_total', { code: '200' }) ?? 0;
+    const over = await listThrough(capped.server, services('32'), sweeper);
+    t.is(over.status, 200);
+    t.is(over.body.kind, 'ServiceList');
+    let metrics = await capped.metrics();
+    t.is(metricValue(metrics, 'switchyard_relay_upstream_collections'), 32, 'no 33rd collection');
+    t.is(metricValue(metrics, 'switchyard_relay_collections_declined_total', { cap: 'user' }), 1);
+    t.is(metricValue(metrics, 'switchyard_relay_proxied_requests_total', { code: '200' }), proxiedBefore + 1, 'passed on to the API server');
+    t.is(await cacheReads(), 32);
+    t.false(requestsBy(RELAY_USER).some((e) => e.verb === 'list' && e.requestURI.includes(encodeURIComponent('sweep=32'))), 'the relay never listed it');
+
+    // Another user is not bound by the sweeper's count: a new selector of its own is cached.
+    t.is((await listThrough(capped.server, services('router'), routerToken)).status, 200);
+    t.is(await gauge(), 33);
+    t.is(await cacheReads(), 33);
+    // A collection the sweeper opened serves another authorized user, and the sweeper again.
+    t.is((await listThrough(capped.server, services('5'), routerToken)).status, 200);
+    t.is((await listThrough(capped.server, services('6'), sweeper)).status, 200);
+    metrics = await capped.metrics();
+    t.is(metricValue(metrics, 'switchyard_relay_upstream_collections'), 33);
+    t.is(metricValue(metrics, 'switchyard_relay_cache_reads_total', { verb: 'list', resource: 'services' }), 35);
+    t.is(metricValue(metrics, 'switchyard_relay_collections_declined_total', { cap: 'user' }), 1);
+  } finally {
+    await capped.stop();
+  }
+});

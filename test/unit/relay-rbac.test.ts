@@ -42,3 +42,26 @@ test('options: the default cache is every router kind; --cache names plural reso
   t.throws(() => parseRelayOptions([], {}), { message: /--tls-cert-file and --tls-key-file are required/ });
   t.throws(() => parseRelayOptions([...files, '--port', 'x'], {}), { message: /--port must be a whole number/ });
 });
+
+test('options: caps on collections, in all and per user, with the users they do not bind', (t) => {
+  const files = ['--tls-cert-file', 'c', '--tls-key-file', 'k'];
+  const defaults = parseRelayOptions(files, {});
+  t.is(defaults.maxCollections, 2_000);
+  t.is(defaults.maxCollectionsPerUser, 32);
+  t.deepEqual([...defaults.uncappedUsers], []);
+  const set = parseRelayOptions([...files, '--max-collections', '500', '--max-collections-per-user', '4'], { RELAY_UNCAPPED_USERS: 'system:serviceaccount:switchyard:switchyard-router, u2' });
+  t.is(set.maxCollections, 500);
+  t.is(set.maxCollectionsPerUser, 4);
+  t.deepEqual([...set.uncappedUsers], ['system:serviceaccount:switchyard:switchyard-router', 'u2']);
+  t.throws(() => parseRelayOptions([...files, '--max-collections-per-user', 'many'], {}), { message: /--max-collections-per-user must be a whole number/ });
+});
+
+test('manifests/kube-relay: the routers\' ServiceAccount is not bound by the per-user cap (one collection per named Secret)', (t) => {
+  const deployment = kubectlKustomize(join(MANIFESTS, 'kube-relay')).find((o) => o.kind === 'Deployment')!;
+  const env = deployment.spec.template.spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: any }>;
+  const names = env.map((e) => e.name);
+  t.is(env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace');
+  t.true(names.indexOf('POD_NAMESPACE') < names.indexOf('RELAY_UNCAPPED_USERS'), '$(POD_NAMESPACE) is defined before it is used');
+  const router = kubectlKustomize(join(MANIFESTS, 'base')).find((o) => o.kind === 'DaemonSet')!.spec.template.spec.serviceAccountName;
+  t.is(env.find((e) => e.name === 'RELAY_UNCAPPED_USERS')?.value, `system:serviceaccount:$(POD_NAMESPACE):${router}`);
+});
