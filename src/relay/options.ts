@@ -36,6 +36,7 @@ export interface RelayOptions {
   maxCollectionsPerUser: number;
   /** Usernames not bound by maxCollectionsPerUser. */
   uncappedUsers: Set<string>;
+  unreadyAfterMs: number;
   logLevel: string;
   name: string;
 }
@@ -65,6 +66,8 @@ export const RELAY_HELP = `switchyard kube-relay: a caching read tier between th
                              API server's Priority and Fairness (RELAY_MAX_COLLECTIONS_PER_USER, default ${DEFAULT_MAX_COLLECTIONS_PER_USER})
   --uncapped-users LIST      usernames not bound by --max-collections-per-user, comma-separated: the routers'
                              ServiceAccount, whose named Secret reads are many (RELAY_UNCAPPED_USERS, default none)
+  --unready-after SECONDS    /readyz answers 503 until the API server has answered the relay (GET /version with
+                             its own credentials), and once it has not for this long (RELAY_UNREADY_AFTER, default 30)
   --log-level LEVEL          (RELAY_LOG_LEVEL, default info)
   --name NAME                named in the relay's User-Agent (POD_NAME, default kube-relay)
 `;
@@ -74,7 +77,7 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv): Relay
   try {
     ({ values } = parseArgs({
       args: argv, strict: true, allowPositionals: false,
-      options: Object.fromEntries(['kubeconfig', 'bind', 'port', 'admin-port', 'tls-cert-file', 'tls-key-file', 'cache', 'watch-cache-events', 'auth-cache-ttl', 'max-collections', 'max-collections-per-user', 'uncapped-users', 'log-level', 'name']
+      options: Object.fromEntries(['kubeconfig', 'bind', 'port', 'admin-port', 'tls-cert-file', 'tls-key-file', 'cache', 'watch-cache-events', 'auth-cache-ttl', 'max-collections', 'max-collections-per-user', 'uncapped-users', 'unready-after', 'log-level', 'name']
         .map((name) => [name, { type: 'string' as const }])),
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
@@ -109,6 +112,7 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv): Relay
     maxCollections: int('max-collections', 'RELAY_MAX_COLLECTIONS', DEFAULT_MAX_COLLECTIONS, 0),
     maxCollectionsPerUser: int('max-collections-per-user', 'RELAY_MAX_COLLECTIONS_PER_USER', DEFAULT_MAX_COLLECTIONS_PER_USER, 0),
     uncappedUsers: new Set(pick('uncapped-users', 'RELAY_UNCAPPED_USERS', '').split(',').map((s) => s.trim()).filter((s) => s !== '')),
+    unreadyAfterMs: int('unready-after', 'RELAY_UNREADY_AFTER', 30, 1) * 1000,
     logLevel: pick('log-level', 'RELAY_LOG_LEVEL', 'info'),
     name: pick('name', 'POD_NAME', 'kube-relay'),
   };

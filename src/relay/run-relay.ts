@@ -47,6 +47,7 @@ export async function runRelay(argv: string[], env: NodeJS.ProcessEnv): Promise<
     client, proxy, logger, metrics, tls, bind: options.bind, port: options.port, adminPort: options.adminPort,
     cached: options.cached, windowEvents: options.windowEvents, authTtlMs: options.authTtlMs,
     maxCollections: options.maxCollections, maxCollectionsPerUser: options.maxCollectionsPerUser, uncappedUsers: options.uncappedUsers,
+    unreadyAfterMs: options.unreadyAfterMs,
   });
   tlsFiles.follow((pair) => server.setTls(pair));
   logger.info({ port: server.port, admin: server.adminPort, server: cluster.server, cached: [...options.cached] }, 'listening');

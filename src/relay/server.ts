@@ -1,7 +1,8 @@
 // `switchyard kube-relay`'s servers: the API (TLS, HTTP/2 and HTTP/1.1) that routers use as their
-// API server, and a plain admin port (/metrics, /healthz, /readyz). Each API request is either a
-// cached read — authenticated and authorized as its own token (authz.ts), then answered from the
-// collection's cache (serve-reads.ts) — or passed on to the API server unchanged (proxy.ts).
+// API server, and a plain admin port (/metrics; /healthz: alive; /readyz: the API server answers
+// the relay, readiness.ts). Each API request is either a cached read — authenticated and
+// authorized as its own token (authz.ts), then answered from the collection's cache
+// (serve-reads.ts) — or passed on to the API server unchanged (proxy.ts).
 
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { RelayAuthorizer } from './authz.ts';
+import { ApiReadiness } from './readiness.ts';
 import { Collections } from './collections.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { UpstreamProxy } from './proxy.ts';
@@ -37,6 +39,8 @@ export interface RelayServerOptions {
   syncWaitMs?: number;
   maxCollections?: number;
   maxCollectionsPerUser?: number;
+  /** /readyz answers 503 once the API server has not answered the relay for this long (and until it first has). */
+  unreadyAfterMs?: number;
   uncappedUsers?: ReadonlySet<string>;
 }
 
@@ -57,6 +61,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     maxCollections: options.maxCollections ?? DEFAULT_MAX_COLLECTIONS, maxPerUser: options.maxCollectionsPerUser ?? DEFAULT_MAX_COLLECTIONS_PER_USER,
     uncappedUsers: options.uncappedUsers ?? new Set(), idleMs: 10 * 60_000, bookmarkIntervalMs: 60_000,
   });
+  const apiReadiness = new ApiReadiness({ client: options.client, logger, unreadyAfterMs: options.unreadyAfterMs ?? 30_000 });
+  apiReadiness.start();
   const syncWaitMs = options.syncWaitMs ?? 10_000;
   // kube-apiserver ends a watch after a random 30-60 min (--min-request-timeout 1800): clients
   // spread over the relay's replicas again.
@@ -128,9 +134,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       }, () => { res.writeHead(500); res.end(); });
       return;
     }
-    if (req.url === '/healthz' || req.url === '/readyz') {
+    if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok\n');
+      return;
+    }
+    if (req.url === '/readyz') {
+      const why = apiReadiness.notReady();
+      res.writeHead(why === undefined ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(why === undefined ? 'ok\n' : `not ready: ${why}\n`);
       return;
     }
     res.writeHead(404);
@@ -144,6 +156,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     collections,
     setTls(pair) { server.setSecureContext({ cert: pair.cert, key: pair.key }); },
     async close() {
+      apiReadiness.stop();
       collections.stop();
       // Clients' connections go too: a router watches again, from another replica.
       for (const socket of sockets) socket.destroy();

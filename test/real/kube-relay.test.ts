@@ -140,6 +140,8 @@ async function relayGet(path: string, token?: string): Promise<{ status: number;
 
 test.serial('a router through the relay (the kubeconfig of overlays/kube-relay) serves the table a router direct serves, and follows Route, Service and EndpointSlice edits', async (t) => {
   t.timeout(240_000);
+  // Ready: the API server answers the relay's own ServiceAccount (GET /version).
+  t.true(await eventually(async () => (await fetch(`${relay.adminUrl}/readyz`)).status === 200, 30_000, 50));
   const [direct, relayed] = await Promise.all([start('direct', directKubeconfig), start('relayed', overlayKubeconfig(routerToken))]);
   const first = await servedHosts(direct);
   t.is(first.length, ROUTES);

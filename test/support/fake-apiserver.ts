@@ -296,6 +296,11 @@ export class FakeApiServer {
       res.end(JSON.stringify({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${discovery[1]}/${discovery[2]}`, resources }));
       return;
     }
+    if (url.pathname === '/version' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ major: '1', minor: '36', gitVersion: 'v1.36.0-fake' }));
+      return;
+    }
     const parsed = parseApiPath(url.pathname);
     if (!this.#gatewayAPI && parsed?.resource.group === 'gateway.networking.k8s.io') throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     if (!parsed) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);

@@ -54,6 +54,9 @@ test('options: caps on collections, in all and per user, with the users they do 
   t.is(set.maxCollectionsPerUser, 4);
   t.deepEqual([...set.uncappedUsers], ['system:serviceaccount:switchyard:switchyard-router', 'u2']);
   t.throws(() => parseRelayOptions([...files, '--max-collections-per-user', 'many'], {}), { message: /--max-collections-per-user must be a whole number/ });
+  t.is(defaults.unreadyAfterMs, 30_000);
+  t.is(parseRelayOptions([...files, '--unready-after', '5'], {}).unreadyAfterMs, 5_000);
+  t.throws(() => parseRelayOptions([...files, '--unready-after', '0'], {}), { message: /--unready-after must be a whole number ≥ 1/ });
 });
 
 test('manifests/kube-relay: the routers\' ServiceAccount is not bound by the per-user cap (one collection per named Secret)', (t) => {
@@ -64,4 +67,12 @@ test('manifests/kube-relay: the routers\' ServiceAccount is not bound by the per
   t.true(names.indexOf('POD_NAMESPACE') < names.indexOf('RELAY_UNCAPPED_USERS'), '$(POD_NAMESPACE) is defined before it is used');
   const router = kubectlKustomize(join(MANIFESTS, 'base')).find((o) => o.kind === 'DaemonSet')!.spec.template.spec.serviceAccountName;
   t.is(env.find((e) => e.name === 'RELAY_UNCAPPED_USERS')?.value, `system:serviceaccount:$(POD_NAMESPACE):${router}`);
+});
+
+test('manifests/kube-relay: the readiness probe is /readyz (the API server answers the relay), liveness /healthz, on the admin port', (t) => {
+  const container = kubectlKustomize(join(MANIFESTS, 'kube-relay')).find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0];
+  t.like(container.readinessProbe, { httpGet: { path: '/readyz', port: 'metrics' } });
+  t.like(container.livenessProbe, { httpGet: { path: '/healthz', port: 'metrics' } });
+  const admin = parseRelayOptions(['--tls-cert-file', 'c', '--tls-key-file', 'k'], {}).adminPort;
+  t.is(container.ports.find((p: { name: string }) => p.name === 'metrics').containerPort, admin);
 });
