@@ -56,7 +56,11 @@ export class RelayAuthorizer {
     this.#metrics.authCache.inc({ review, result: 'miss' });
     const value = ask();
     map.delete(key);
-    map.set(key, { expires: now + this.#ttlMs, value });
+    // Pending, it is joined by every request for it (a slow review is asked once, however many
+    // retries); answered, it is reused for the TTL from the answer.
+    const entry: Entry<T> = { expires: Infinity, value };
+    map.set(key, entry);
+    value.then(() => { entry.expires = Date.now() + this.#ttlMs; }, () => {});
     if (map.size > MAX_ENTRIES) map.delete(map.keys().next().value!);
     // A failed review (the API server unreachable) is not remembered.
     value.catch(() => { if (map.get(key)?.value === value) map.delete(key); });

@@ -56,7 +56,7 @@ export const RELAY_HELP = `switchyard kube-relay: a caching read tier between th
   --cache LIST               plural resource names answered from the cache, comma-separated
                              (RELAY_CACHE, default: every kind the router reads: ${ROUTER_KINDS.map((k) => pluralOf(k)).join(',')})
   --watch-cache-events N     events kept per collection for watches that resume (RELAY_WATCH_CACHE_EVENTS, default 10000)
-  --auth-cache-ttl SECONDS   how long token and access reviews are reused (RELAY_AUTH_CACHE_TTL, default 10)
+  --auth-cache-ttl SECONDS   how long token and access reviews are reused after their answer (RELAY_AUTH_CACHE_TTL, default 10)
   --max-collections N        collections held at most, each one list + watch at the API server under the
                              relay's identity (RELAY_MAX_COLLECTIONS, default ${DEFAULT_MAX_COLLECTIONS}: a fleet reads ~20
                              plus one per Secret or ConfigMap its routes name; beyond it reads are proxied)

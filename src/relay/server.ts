@@ -35,7 +35,7 @@ export interface RelayServerOptions {
   cached: ReadonlySet<string>;
   windowEvents: number;
   authTtlMs: number;
-  /** How long a read waits for its collection's first list before it is answered 429 (retried by the client). */
+  /** How long a read waits for its review and its collection's first list before it is answered 429 (retried by the client). */
   syncWaitMs?: number;
   maxCollections?: number;
   maxCollectionsPerUser?: number;
@@ -70,12 +70,20 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
 
   const cachedReadOf = async (read: CachedRead, req: IncomingMessage | Http2ServerRequest, res: RelayResponse): Promise<void> => {
     const arrived = performance.now();
+    // One bound on the whole wait before headers, the review included: a client gives up on
+    // headers after a while (a router: 30 s), and a review the API server is slow to answer (at a
+    // fleet's start, starved) would otherwise come on top of the wait for the first list. A
+    // review still pending is kept: the retry joins it.
     let decision;
     try {
-      decision = await authorizer.decide(read);
+      decision = await beforeDeadline(authorizer.decide(read), syncWaitMs);
     } catch (err) {
       logger.warn({ reason: (err as Error).message }, 'token or access review failed');
       return sendStatus(res, status(503, 'ServiceUnavailable', 'the kube relay could not review the request with the API server'), { 'retry-after': '1' });
+    }
+    if (decision === 'timeout') {
+      logger.info({ resource: read.resource, verb: read.verb, reviewMs: Math.round(performance.now() - arrived) }, 'slow cached read');
+      return sendStatus(res, tooManyRequests('the token and access reviews are taking long'), { 'retry-after': '1' });
     }
     if (!decision.allowed) {
       metrics.refused.inc({ code: String(decision.code) });
@@ -84,7 +92,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     const cache = collections.get(read, decision.user.username);
     if (!cache) return proxy.forward(req, res);
     const reviewed = performance.now();
-    const readiness = await cache.ready(syncWaitMs);
+    const readiness = await cache.ready(Math.max(0, syncWaitMs - (reviewed - arrived)));
     const waited = performance.now() - arrived;
     // A client gives up on headers after a while (a router: 30 s): say where a slow answer waited.
     if (waited > SLOW_READ_MS) logger.info({ resource: read.resource, verb: read.verb, reviewMs: Math.round(reviewed - arrived), syncMs: Math.round(waited - (reviewed - arrived)), readiness }, 'slow cached read');
@@ -167,4 +175,11 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       ]);
     },
   };
+}
+
+/** What `promise` settles to, or 'timeout' after `ms` (the promise goes on). */
+function beforeDeadline<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -83,6 +83,10 @@ export class FakeApiServer {
   #writeCount = new Map<string, number>();
   #closed = false;
   bookmarkIntervalMs: number | null;
+  /** TokenReviews and SubjectAccessReviews asked for. */
+  reviewCount = 0;
+  /** While set and pending, reviews are answered only once it settles. */
+  reviewsHeld: Promise<void> | undefined;
   /** Called before each authenticated request is handled (tests use it to race a write). */
   onRequest: ((request: { method: string; path: string }) => void) | undefined;
 
@@ -294,6 +298,19 @@ export class FakeApiServer {
         .map((r) => ({ name: r.plural, kind: r.kind, namespaced: r.namespaced, verbs: ['get', 'list', 'watch', 'update'] }));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${discovery[1]}/${discovery[2]}`, resources }));
+      return;
+    }
+    // The reviews a kube relay asks for: the fake's token authenticates (as `fake-user`), every
+    // access is allowed; held while `reviewsHeld` is pending (an API server slow to review).
+    if (req.method === 'POST' && /^\/apis\/(authentication|authorization)\.k8s\.io\/v1\/(tokenreviews|subjectaccessreviews)$/.test(url.pathname)) {
+      const review = JSON.parse(await readBody(req)) as { kind?: string; spec?: { token?: string } };
+      this.reviewCount++;
+      await this.reviewsHeld;
+      const status = review.kind === 'TokenReview'
+        ? { authenticated: review.spec?.token === TOKEN, user: { username: 'fake-user', groups: ['system:authenticated'] } }
+        : { allowed: true };
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...review, status }));
       return;
     }
     if (url.pathname === '/version' && req.method === 'GET') {
