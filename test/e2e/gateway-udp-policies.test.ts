@@ -10,7 +10,6 @@
 // Middleware refuses UDP sessions as it refuses TCP connections; a plugin whose connection phase
 // throws refuses them too, counted, and the router serves on.
 import test from 'ava';
-import dgram from 'node:dgram';
 import net, { type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -19,31 +18,18 @@ import { startRouter, writeTempFile, type RouterProcess } from '../support/route
 import { serviceYaml } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { freePort } from '../support/ports.ts';
+import { ask, UdpSockets, type UdpBackend } from '../support/udp.ts';
 
 const GW = 'gateway.networking.k8s.io/v1';
 // Loopback addresses this file alone uses (by process id, so parallel runs differ).
 const NET = `127.${200 + (process.pid % 50)}.${(process.pid + 17) % 250}`;
 
+const sockets = new UdpSockets();
 const closers: Array<() => void> = [];
 test.after.always(() => {
+  sockets.close();
   for (const close of closers) try { close(); } catch { /* closed */ }
 });
-
-interface UdpBackend { port: number; sources: string[] }
-
-/** A UDP echo backend: answers `<name>:<datagram>`; keeps each datagram's sender. */
-async function udpBackend(name: string): Promise<UdpBackend> {
-  const socket = dgram.createSocket('udp4');
-  const sources: string[] = [];
-  socket.on('message', (msg, rinfo) => {
-    sources.push(`${rinfo.address}:${rinfo.port}`);
-    socket.send(`${name}:${msg.toString()}`, rinfo.port, rinfo.address);
-  });
-  closers.push(() => socket.close());
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  return { port: (socket.address() as AddressInfo).port, sources };
-}
 
 /** A TCP echo backend that counts its connections. */
 async function tcpBackend(): Promise<{ port: number; accepted: () => number }> {
@@ -53,21 +39,6 @@ async function tcpBackend(): Promise<{ port: number; accepted: () => number }> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { port: (server.address() as AddressInfo).port, accepted: () => accepted };
-}
-
-/** A UDP client on `address` (its own port: its own session). */
-async function udpClient(address: string): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  closers.push(() => socket.close());
-  socket.bind(0, address);
-  await once(socket, 'listening');
-  return socket;
-}
-
-async function ask(client: dgram.Socket, address: string, port: number, text: string): Promise<string> {
-  const answer = once(client, 'message');
-  client.send(text, port, address);
-  return ((await answer)[0] as Buffer).toString();
 }
 
 /** A TCP connection from `local` to the router: 'echoed' when its bytes come back, 'refused' when the router closes or resets it. */
@@ -102,7 +73,7 @@ interface Served {
  * TCPRoute) on the Gateway's own address `pool`.
  */
 async function serve(t: import('ava').ExecutionContext, pool: string, name: string, extra: string[], args: string[] = [], threads = 1): Promise<Served> {
-  const [udp, tcp] = [await udpBackend('u'), await tcpBackend()];
+  const [udp, tcp] = [await sockets.backend('u'), await tcpBackend()];
   const [udpPort, tcpPort] = [await freePort(), await freePort()];
   const base = [
     'apiVersion: v1\nkind: Namespace\nmetadata: { name: infra }',
@@ -129,12 +100,12 @@ for (const workers of [0, 2]) {
     const [allowed, excluded] = [`${NET}.${10 + workers}`, `${NET}.${11 + workers}`];
     const pool = `${NET}.${1 + workers}-${NET}.${1 + workers}`;
     const s = await serve(t, pool, 'allow', [middleware('allow', 'ip-allowlist', { entries: [`${allowed}/32`] })], ['--workers', String(workers)], Math.max(1, workers));
-    const out = await udpClient(excluded);
+    const out = await sockets.client(excluded);
     for (let i = 0; i < 10; i++) out.send(`flood${i}`, s.udpPort, s.address);
     await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'forbidden')) === 10 || undefined, 10_000);
     t.is(s.udp.sources.length, 0, 'nothing reached the backend');
     t.is(await metric(s.router, 'switchyard_udp_sessions_total', 'opened'), 0);
-    const inside = await udpClient(allowed);
+    const inside = await sockets.client(allowed);
     t.is(await ask(inside, s.address, s.udpPort, 'hello'), 'u:hello');
     t.deepEqual(s.udp.sources.length, 1);
     // The same policy on the TCP listener of the same Gateway.
@@ -155,7 +126,7 @@ for (const workers of [0, 2]) {
 test('a connection rate limit (concurrent per source): sessions beyond it get none and nothing reaches the backend; another source is not limited by it', async (t) => {
   const [busy, other] = [`${NET}.20`, `${NET}.21`];
   const s = await serve(t, `${NET}.5-${NET}.5`, 'limit', [middleware('limit', 'rate-limit', { concurrentTcp: 2, rateTcp: null, rateHttp: null })]);
-  const clients = [await udpClient(busy), await udpClient(busy), await udpClient(busy)];
+  const clients = [await sockets.client(busy), await sockets.client(busy), await sockets.client(busy)];
   t.is(await ask(clients[0]!, s.address, s.udpPort, 'one'), 'u:one');
   t.is(await ask(clients[1]!, s.address, s.udpPort, 'two'), 'u:two');
   clients[2]!.send('three', s.udpPort, s.address);
@@ -165,14 +136,14 @@ test('a connection rate limit (concurrent per source): sessions beyond it get no
   t.is(await metric(s.router, 'switchyard_udp_sessions_total', 'opened'), 2);
   // The sessions already open carry on; another source has slots of its own.
   t.is(await ask(clients[0]!, s.address, s.udpPort, 'still'), 'u:still');
-  t.is(await ask(await udpClient(other), s.address, s.udpPort, 'other'), 'u:other');
+  t.is(await ask(await sockets.client(other), s.address, s.udpPort, 'other'), 'u:other');
 });
 
 test('an invalid router-wide Middleware refuses UDP sessions as it refuses TCP connections', async (t) => {
   const client = `${NET}.30`;
   // `infra/broken` names a plugin no router has: every route fails closed.
   const s = await serve(t, `${NET}.6-${NET}.6`, 'broken', [middleware('broken', 'no-such-plugin', {})]);
-  const c = await udpClient(client);
+  const c = await sockets.client(client);
   c.send('x', s.udpPort, s.address);
   await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'middleware_invalid')) === 1 || undefined, 10_000);
   t.is(s.udp.sources.length, 0);
@@ -184,14 +155,14 @@ test('a plugin whose connection phase throws: the session is refused and counted
   // test/fixtures/plugins/throws.ts throws in the connection phase of every passthrough exchange (UDP sessions are).
   const throws = fileURLToPath(new URL('../fixtures/plugins/throws.ts', import.meta.url));
   const s = await serve(t, `${NET}.7-${NET}.7`, 'boom', [middleware('boom', 'throws', {})], ['--plugin', throws]);
-  const c = await udpClient(`${NET}.40`);
+  const c = await sockets.client(`${NET}.40`);
   for (let i = 0; i < 5; i++) c.send(`x${i}`, s.udpPort, s.address);
   await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'plugin_error')) === 5 || undefined, 10_000);
   // The chain ran once for the client's five datagrams.
   t.is(await metric(s.router, 'switchyard_middleware_errors_total', 'infra/boom'), 1);
   t.is(s.udp.sources.length, 0);
   t.is((await request(s.router.admin, { path: '/healthz' })).status, 200);
-  (await udpClient(`${NET}.41`)).send('y', s.udpPort, s.address);
+  (await sockets.client(`${NET}.41`)).send('y', s.udpPort, s.address);
   await eventually(async () => (await metric(s.router, 'switchyard_udp_datagrams_total', 'plugin_error')) === 6 || undefined, 10_000);
   t.is(s.router.child.exitCode, null);
 });

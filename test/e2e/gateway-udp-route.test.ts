@@ -10,68 +10,21 @@
 // (waited for by their metric, not by a sleep) and make room; and a route removed stops traffic.
 // Last, worker threads serving a UDP listener.
 import test from 'ava';
-import dgram from 'node:dgram';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { startRouter, writeTempFile, type RouterProcess } from '../support/router-process.ts';
 import { serviceYaml } from '../support/backends.ts';
 import { eventually, request } from '../support/http-client.ts';
 import { freePort } from '../support/ports.ts';
+import { ask, exchange, freeUdpPort, UdpSockets, type UdpBackend } from '../support/udp.ts';
 
 const GW = 'gateway.networking.k8s.io/v1';
 // Loopback addresses this file alone uses (by process id, so parallel runs differ; not the TCPRoute file's).
 const NET = `127.${150 + (process.pid % 50)}.${(process.pid + 11) % 250}`;
 const POOL = `${NET}.1-${NET}.4`;
 
-const sockets: dgram.Socket[] = [];
+const sockets = new UdpSockets();
 let router: RouterProcess;
 const ports: Record<string, number> = {};
-
-interface Backend { port: number; socket: dgram.Socket; sources: string[] }
-
-/** A UDP echo backend: answers each datagram with `<name>:<datagram>`; keeps each sender's address:port. */
-async function udpBackend(name: string): Promise<Backend> {
-  const socket = dgram.createSocket('udp4');
-  const sources: string[] = [];
-  socket.on('message', (msg, rinfo) => {
-    sources.push(`${rinfo.address}:${rinfo.port}`);
-    socket.send(`${name}:${msg.toString()}`, rinfo.port, rinfo.address);
-  });
-  sockets.push(socket);
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  return { port: (socket.address() as AddressInfo).port, socket, sources };
-}
-
-/** A UDP client with a port of its own (a session of its own at the router). */
-async function udpClient(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  sockets.push(socket);
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  return socket;
-}
-
-interface Reply { text: string; from: string }
-
-/** Send one datagram and resolve with the next answer (and where it came from). */
-async function ask(client: dgram.Socket, address: string, port: number, text: string): Promise<Reply> {
-  const answer = once(client, 'message');
-  client.send(text, port, address);
-  const [msg, rinfo] = (await answer) as [Buffer, dgram.RemoteInfo];
-  return { text: msg.toString(), from: `${rinfo.address}:${rinfo.port}` };
-}
-
-/** A closed UDP port (bound, then closed): datagrams to it are refused. */
-async function closedUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  s.close();
-  return port;
-}
 
 function udpRoute(name: string, parent: Record<string, unknown>, backendRefs: unknown[], created: string): string {
   return JSON.stringify({
@@ -119,11 +72,11 @@ function documents(p: Record<string, number>): string[] {
   ];
 }
 
-let gone: { alive: Backend; closed: number };
+let gone: { alive: UdpBackend; closed: number };
 
 test.before(async () => {
-  const [a, b, c, remote, secret, alive] = await Promise.all(['a', 'b', 'c', 'remote', 'private', 'alive'].map(udpBackend));
-  gone = { alive: alive!, closed: await closedUdpPort() };
+  const [a, b, c, remote, secret, alive] = await Promise.all(['a', 'b', 'c', 'remote', 'private', 'alive'].map((name) => sockets.backend(name)));
+  gone = { alive: alive!, closed: await freeUdpPort() };
   for (const name of ['echo', 'split', 'gone', 'missing', 'shared', 'xns', 'granted', 'tls']) ports[name] = await freePort();
   const services = [
     serviceYaml('a', [a!.port], { namespace: 'infra' }), serviceYaml('b', [b!.port], { namespace: 'infra' }), serviceYaml('c', [c!.port], { namespace: 'infra' }),
@@ -136,7 +89,7 @@ test.before(async () => {
 
 test.after.always(async () => {
   await router?.stop();
-  for (const s of sockets) try { s.close(); } catch { /* closed */ }
+  sockets.close();
 });
 
 async function debugRoutes(r = router): Promise<any> {
@@ -158,12 +111,12 @@ async function gatewayAddress(r: RouterProcess, name: string, port: number): Pro
 
 test('a datagram goes to the backend and its answer comes back from the listener\'s address and port; one client is one session', async (t) => {
   const address = await gatewayAddress(router, 'udp', ports.echo!);
-  const client = await udpClient();
-  t.deepEqual(await ask(client, address, ports.echo!, 'ping'), { text: 'a:ping', from: `${address}:${ports.echo}` });
-  t.deepEqual(await ask(client, address, ports.echo!, 'pong'), { text: 'a:pong', from: `${address}:${ports.echo}` });
+  const client = await sockets.client();
+  t.deepEqual(await exchange(client, address, ports.echo!, 'ping'), { text: 'a:ping', from: `${address}:${ports.echo}` });
+  t.deepEqual(await exchange(client, address, ports.echo!, 'pong'), { text: 'a:pong', from: `${address}:${ports.echo}` });
   // 64 KiB less the headers: the largest datagram, relayed whole.
   const big = 'x'.repeat(65_000);
-  t.is((await ask(client, address, ports.echo!, big)).text, `a:${big}`);
+  t.is(await ask(client, address, ports.echo!, big), `a:${big}`);
   t.true(await metric(router, 'switchyard_udp_sessions_total', 'opened') >= 1);
   t.true(await metric(router, 'switchyard_udp_datagrams_total', 'to_client') >= 3);
 });
@@ -173,8 +126,8 @@ test('weights split sessions between backends exactly (smooth weighted round rob
   const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
   // Each client keeps its port to the end: a port the OS handed out again would be the same session.
   for (let i = 0; i < 100; i++) {
-    const client = await udpClient();
-    counts[(await ask(client, address, ports.split!, 'w')).text.split(':')[0]!]!++;
+    const client = await sockets.client();
+    counts[(await ask(client, address, ports.split!, 'w')).split(':')[0]!]!++;
   }
   t.deepEqual(counts, { a: 70, b: 30, c: 0 });
 });
@@ -184,12 +137,12 @@ test('a backend that went away: its datagram is refused (port unreachable), the 
   const before = await metric(router, 'switchyard_udp_datagrams_total', 'unreachable');
   let refused = 0;
   for (let i = 0; i < 6; i++) {
-    const client = await udpClient();
+    const client = await sockets.client();
     // Either the alive endpoint answers, or the router counts the refusal: whichever comes first.
     const answer = ask(client, address, ports.gone!, `try${i}`);
     let answeredFirst = false;
     const outcome = await Promise.race([
-      answer.then((r) => { answeredFirst = true; return r.text; }),
+      answer.then((text) => { answeredFirst = true; return text; }),
       (async () => {
         while (!answeredFirst) {
           if ((await metric(router, 'switchyard_udp_datagrams_total', 'unreachable')) > before + refused) return 'refused';
@@ -202,8 +155,8 @@ test('a backend that went away: its datagram is refused (port unreachable), the 
       refused++;
       // The same client again: a new session, on the endpoint that answers.
       const retry = await ask(client, address, ports.gone!, `retry${i}`);
-      t.is(retry.text, `alive:retry${i}`);
-      t.is(await answer.then((r) => r.text), `alive:retry${i}`);
+      t.is(retry, `alive:retry${i}`);
+      t.is(await answer, `alive:retry${i}`);
     } else {
       t.is(outcome, `alive:try${i}`);
     }
@@ -216,13 +169,13 @@ test('a backend that went away: its datagram is refused (port unreachable), the 
 test('two UDPRoutes on one listener: the older takes every session; a backendRef to nothing, or across namespaces without a grant, gets nothing', async (t) => {
   const address = await gatewayAddress(router, 'udp', ports.shared!);
   for (let i = 0; i < 6; i++) {
-    const client = await udpClient();
-    t.is((await ask(client, address, ports.shared!, 's')).text, 'a:s');
+    const client = await sockets.client();
+    t.is(await ask(client, address, ports.shared!, 's'), 'a:s');
   }
-  const granted = await udpClient();
-  t.is((await ask(granted, address, ports.granted!, 'g')).text, 'remote:g');
+  const granted = await sockets.client();
+  t.is(await ask(granted, address, ports.granted!, 'g'), 'remote:g');
   const before = await metric(router, 'switchyard_udp_datagrams_total', 'invalid_backend');
-  const refused = await udpClient();
+  const refused = await sockets.client();
   refused.send('x', ports.xns!, address);
   refused.send('y', ports.missing!, address);
   await eventually(async () => (await metric(router, 'switchyard_udp_datagrams_total', 'invalid_backend')) === before + 2 || undefined, 10_000);
@@ -251,7 +204,7 @@ test('status: UDP listeners list UDPRoute and count their routes; route conditio
 });
 
 test('a cap of two sessions: a third client is dropped and counted until an idle session expires; a route removed stops traffic', async (t) => {
-  const backend = await udpBackend('solo');
+  const backend = await sockets.backend('solo');
   const port = await freePort();
   const gateway = JSON.stringify({
     apiVersion: GW, kind: 'Gateway', metadata: { name: 'solo', namespace: 'infra', generation: 1 },
@@ -263,9 +216,9 @@ test('a cap of two sessions: a third client is dropped and counted until an idle
   const own = await startRouter({ args: ['--file', file, '--gateway-addresses', `${NET}.5-${NET}.6`, '--max-udp-sessions', '2', '--udp-session-timeout', '2s'] });
   t.teardown(() => own.stop());
   const address = await gatewayAddress(own, 'solo', port);
-  const [c1, c2, c3] = [await udpClient(), await udpClient(), await udpClient()];
-  t.is((await ask(c1, address, port, 'one')).text, 'solo:one');
-  t.is((await ask(c2, address, port, 'two')).text, 'solo:two');
+  const [c1, c2, c3] = [await sockets.client(), await sockets.client(), await sockets.client()];
+  t.is(await ask(c1, address, port, 'one'), 'solo:one');
+  t.is(await ask(c2, address, port, 'two'), 'solo:two');
   // The third client's datagrams are dropped while two sessions are open; the router carries on.
   const answered = ask(c3, address, port, 'three');
   await eventually(async () => (await metric(own, 'switchyard_udp_datagrams_total', 'session_limit')) >= 1 || undefined, 10_000);
@@ -273,9 +226,9 @@ test('a cap of two sessions: a third client is dropped and counted until an idle
   // Idle sessions expire (their metric says when: no sleep here), and the third client gets in.
   await eventually(async () => (await metric(own, 'switchyard_udp_sessions_total', 'closed_idle')) === 2 || undefined, 20_000);
   c3.send('three', port, address);
-  t.is((await answered).text, 'solo:three');
+  t.is(await answered, 'solo:three');
   // c1 comes back after its session expired: a new session, a new upstream port.
-  t.is((await ask(c1, address, port, 'again')).text, 'solo:again');
+  t.is(await ask(c1, address, port, 'again'), 'solo:again');
   // c1's two sessions, c2's and c3's: four upstream sockets.
   t.is(new Set(backend.sources).size, 4);
 
@@ -289,7 +242,7 @@ test('a cap of two sessions: a third client is dropped and counted until an idle
 });
 
 test('with worker threads every worker serves UDP listeners (UDPRoutes reach them with the table)', async (t) => {
-  const w = await udpBackend('worker');
+  const w = await sockets.backend('worker');
   const port = await freePort();
   const workers = await startRouter({
     args: ['--workers', '2', '--gateway-addresses', `${NET}.7-${NET}.8`, '--file', writeTempFile([
@@ -303,7 +256,7 @@ test('with worker threads every worker serves UDP listeners (UDPRoutes reach the
   // Every worker has bound its socket (one log line each) before a datagram is sent.
   await eventually(() => workers.logs.filter((l) => l.msg === 'listening for a Gateway' && l.protocol === 'UDP' && l.port === port).length >= 2 || undefined, 30_000);
   for (let i = 0; i < 8; i++) {
-    const client = await udpClient();
-    t.is((await ask(client, address, port, `hi${i}`)).text, `worker:hi${i}`);
+    const client = await sockets.client();
+    t.is(await ask(client, address, port, `hi${i}`), `worker:hi${i}`);
   }
 });

@@ -34,50 +34,11 @@ import type { RouteRuntime } from '../../src/proxy/route-runtime.ts';
 import type { GatewayEntryPoint } from '../../src/table/types.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 import { eventually } from '../support/http-client.ts';
+import { ask, freeUdpPort, UdpSockets } from '../support/udp.ts';
 
 /** Sockets the tests open: closed at the end whatever happens. */
-const opened: dgram.Socket[] = [];
-test.after.always(() => {
-  for (const s of opened) try { s.close(); } catch { /* closed */ }
-});
-
-/** A UDP echo backend: answers `<name>:<the datagram>`, and records the source port of each. */
-async function echo(name: string): Promise<{ port: number; sources: number[]; socket: dgram.Socket }> {
-  const socket = dgram.createSocket('udp4');
-  const sources: number[] = [];
-  socket.on('message', (msg, rinfo) => {
-    sources.push(rinfo.port);
-    socket.send(`${name}:${msg.toString()}`, rinfo.port, rinfo.address);
-  });
-  opened.push(socket);
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  return { port: (socket.address() as AddressInfo).port, sources, socket };
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  s.close();
-  return port;
-}
-
-/** A client socket of its own (its own source port: its own session). */
-async function client(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  opened.push(socket);
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  return socket;
-}
-
-async function ask(socket: dgram.Socket, port: number, text: string): Promise<string> {
-  const reply = once(socket, 'message');
-  socket.send(text, port, '127.0.0.1');
-  return ((await reply)[0] as Buffer).toString();
-}
+const sockets = new UdpSockets();
+test.after.always(() => sockets.close());
 
 /** A route runtime as the relay sees it: its key, members, the real balancer, and its chain (none by default). */
 function runtime(key: string, members: Member[], entries: ChainEntry[] = []): RouteRuntime {
@@ -92,13 +53,18 @@ const services = (key: string, limits = LimitTable.create()) => ({ route: { key 
 
 const member = (port: number, weight = 1): Member => ({ endpoint: new EndpointState(`ep-${port}`, '127.0.0.1', port), weight, acceptsNew: true });
 
-async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; accessLog?: boolean; logger?: typeof silentLogger } = {}) {
-  const registry = new Registry();
-  const metrics = {
+/** The relay's metrics (datagrams by result, sessions by event, sessions open) in `registry`. */
+function relayMetrics(registry: Registry) {
+  return {
     datagrams: new Counter({ name: 'd', help: 'd', labelNames: ['result'] as const, registers: [registry] }),
     sessions: new Counter({ name: 's', help: 's', labelNames: ['event'] as const, registers: [registry] }),
     active: new Gauge({ name: 'a', help: 'a', registers: [registry] }),
   };
+}
+
+async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntime | null, options: { maxSessions?: number; accessLog?: boolean; logger?: typeof silentLogger } = {}) {
+  const registry = new Registry();
+  const metrics = relayMetrics(registry);
   const clock = new ManualClock();
   const failures: string[] = [];
   const successes: string[] = [];
@@ -122,17 +88,17 @@ async function relay(t: import('ava').ExecutionContext, route: () => RouteRuntim
 }
 
 test('a client\'s datagrams share one session (one upstream port); it ends after exactly the idle timeout, activity pushing it back', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]));
-  const c = await client();
-  t.is(await ask(c, r.port, 'one'), 'a:one');
-  t.is(await ask(c, r.port, 'two'), 'a:two');
+  const c = await sockets.client();
+  t.is(await ask(c, '127.0.0.1', r.port, 'one'), 'a:one');
+  t.is(await ask(c, '127.0.0.1', r.port, 'two'), 'a:two');
   t.is(r.listeners.sessions, 1);
   t.is(new Set(a.sources).size, 1);
   // The endpoint's first answer resets its passive-health failures (once per session).
   t.deepEqual(r.successes, [`ep-${a.port}`]);
   r.clock.advance(30_000);
-  t.is(await ask(c, r.port, 'three'), 'a:three');
+  t.is(await ask(c, '127.0.0.1', r.port, 'three'), 'a:three');
   // Idle since 30 s: open at 89.999 s, gone at 90 s.
   r.clock.advance(59_999);
   t.is(r.listeners.sessions, 1);
@@ -140,19 +106,19 @@ test('a client\'s datagrams share one session (one upstream port); it ends after
   t.is(r.listeners.sessions, 0);
   t.is(await r.value('s', 'closed_idle'), 1);
   // The next datagram opens a new session, with a new upstream socket.
-  t.is(await ask(c, r.port, 'four'), 'a:four');
+  t.is(await ask(c, '127.0.0.1', r.port, 'four'), 'a:four');
   t.is(new Set(a.sources).size, 2);
   t.is(await r.value('s', 'opened'), 2);
 });
 
 test('weights split sessions exactly (smooth weighted round robin); weight 0 gets none', async (t) => {
-  const [a, b, z] = [await echo('a'), await echo('b'), await echo('z')];
+  const [a, b, z] = [await sockets.backend('a'), await sockets.backend('b'), await sockets.backend('z')];
   const rt = runtime('UDPRoute/infra/w/0/udp@*', [member(a.port, 7), member(b.port, 3), member(z.port, 0)]);
   const r = await relay(t, () => rt);
   const counts: Record<string, number> = { a: 0, b: 0, z: 0 };
   // Every client keeps its socket (its port) open to the end: a port the OS hands out again would be the same session.
   for (let i = 0; i < 100; i++) {
-    const reply = await ask(await client(), r.port, 'x');
+    const reply = await ask(await sockets.client(), '127.0.0.1', r.port, 'x');
     counts[reply.split(':')[0]!]!++;
   }
   t.deepEqual(counts, { a: 70, b: 30, z: 0 });
@@ -160,30 +126,30 @@ test('weights split sessions exactly (smooth weighted round robin); weight 0 get
 });
 
 test('the session cap: a datagram that would open one more is dropped and counted; a session ending makes room', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]), { maxSessions: 2 });
-  const [c1, c2, c3] = [await client(), await client(), await client()];
-  await ask(c1, r.port, 'hi');
+  const [c1, c2, c3] = [await sockets.client(), await sockets.client(), await sockets.client()];
+  await ask(c1, '127.0.0.1', r.port, 'hi');
   r.clock.advance(10_000);
-  await ask(c2, r.port, 'hi');
+  await ask(c2, '127.0.0.1', r.port, 'hi');
   for (let i = 0; i < 50; i++) c3.send('flood', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'session_limit')) === 50, 5000);
   t.is(r.listeners.sessions, 2);
   // Sessions already open still work.
-  t.is(await ask(c2, r.port, 'still'), 'a:still');
+  t.is(await ask(c2, '127.0.0.1', r.port, 'still'), 'a:still');
   // c1's session expires (idle 60 s since t=0); c3 gets its place.
   r.clock.advance(50_000);
   t.is(r.listeners.sessions, 1);
-  t.is(await ask(c3, r.port, 'in'), 'a:in');
+  t.is(await ask(c3, '127.0.0.1', r.port, 'in'), 'a:in');
   t.is(await r.value('s', 'opened'), 3);
 });
 
 test('an endpoint that refuses (port unreachable): counted, the session closed, its failure recorded; the next session goes elsewhere', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const closed = await freeUdpPort();
   const rt = runtime('UDPRoute/infra/r/0/udp@*', [member(closed), member(a.port)]);
   const r = await relay(t, () => rt);
-  const c = await client();
+  const c = await sockets.client();
   // Round robin: the first session goes to the closed port; its datagram is refused (ICMP on
   // loopback is not rate-limited).
   c.send('lost', r.port, '127.0.0.1');
@@ -192,18 +158,18 @@ test('an endpoint that refuses (port unreachable): counted, the session closed, 
   t.is(r.listeners.sessions, 0);
   t.is(await r.value('s', 'closed_unreachable'), 1);
   // The same client's next datagram opens a new session, on the next endpoint.
-  t.is(await ask(c, r.port, 'again'), 'a:again');
+  t.is(await ask(c, '127.0.0.1', r.port, 'again'), 'a:again');
 });
 
 test('the route going away drops datagrams (no_route) and ends its sessions; an endpoint leaving the route moves its session', async (t) => {
-  const [a, b] = [await echo('a'), await echo('b')];
+  const [a, b] = [await sockets.backend('a'), await sockets.backend('b')];
   let current: RouteRuntime | null = runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]);
   const r = await relay(t, () => current);
-  const c = await client();
-  t.is(await ask(c, r.port, 'one'), 'a:one');
+  const c = await sockets.client();
+  t.is(await ask(c, '127.0.0.1', r.port, 'one'), 'a:one');
   // The same route, its endpoint replaced (a's pod gone, b's in its Service).
   current = runtime('UDPRoute/infra/r/0/udp@*', [member(b.port)]);
-  t.is(await ask(c, r.port, 'two'), 'b:two');
+  t.is(await ask(c, '127.0.0.1', r.port, 'two'), 'b:two');
   t.is(await r.value('s', 'closed_route_changed'), 1);
   current = null;
   c.send('three', r.port, '127.0.0.1');
@@ -214,18 +180,14 @@ test('the route going away drops datagrams (no_route) and ends its sessions; an 
 });
 
 test('a port another socket holds: the bind is retried on the clock until it succeeds, then datagrams are served', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   // Held without SO_REUSEPORT: the relay's socket cannot join it.
   const holder = dgram.createSocket('udp4');
   holder.bind(0, '127.0.0.1');
   await once(holder, 'listening');
   const port = (holder.address() as AddressInfo).port;
   const registry = new Registry();
-  const metrics = {
-    datagrams: new Counter({ name: 'd', help: 'd', labelNames: ['result'] as const, registers: [registry] }),
-    sessions: new Counter({ name: 's', help: 's', labelNames: ['event'] as const, registers: [registry] }),
-    active: new Gauge({ name: 'a', help: 'a', registers: [registry] }),
-  };
+  const metrics = relayMetrics(registry);
   const clock = new ManualClock();
   const errors: string[] = [];
   const logger = { ...silentLogger, error: (o: { err?: string }) => errors.push(String(o.err)), info: () => {}, debug: () => {} } as unknown as typeof silentLogger;
@@ -243,14 +205,14 @@ test('a port another socket holds: the bind is retried on the clock until it suc
   holder.close();
   clock.advance(5_000);
   await eventually(() => listeners.listening === 1 || undefined, 5000);
-  const c = await client();
-  t.is(await ask(c, port, 'late'), 'a:late');
+  const c = await sockets.client();
+  t.is(await ask(c, '127.0.0.1', port, 'late'), 'a:late');
 });
 
 test('close() ends every session', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]));
-  for (const c of [await client(), await client()]) await ask(c, r.port, 'x');
+  for (const c of [await sockets.client(), await sockets.client()]) await ask(c, '127.0.0.1', r.port, 'x');
   t.is(r.listeners.sessions, 2);
   r.listeners.close();
   t.is(r.listeners.sessions, 0);
@@ -263,13 +225,13 @@ function counting(seen: string[]): ChainEntry {
 }
 
 test('an IP allowlist refuses a session: its datagrams are dropped and counted, the endpoint gets none, the chain runs once for its flood; a new runtime and a session\'s idle time decide afresh', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const seen: string[] = [];
   const key = 'UDPRoute/infra/r/0/udp@*';
   const deny = (): RouteRuntime => runtime(key, [member(a.port)], [counting(seen), { name: 'ip-allowlist', phases: ipAllowlistPlugin.create({ entries: ['10.0.0.0/8'] }, services(key)) }]);
   let current = deny();
   const r = await relay(t, () => current);
-  const c = await client();
+  const c = await sockets.client();
   for (let i = 0; i < 20; i++) c.send(`flood${i}`, r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'forbidden')) === 20 || undefined, 5000);
   t.deepEqual(seen, ['127.0.0.1'], 'one run of the chain for the whole flood');
@@ -278,14 +240,14 @@ test('an IP allowlist refuses a session: its datagrams are dropped and counted, 
   t.is(await r.value('s', 'opened'), 0);
   // The policy changes (a new runtime of the route): the same client is decided again, and let in.
   current = runtime(key, [member(a.port)], [counting(seen), { name: 'ip-allowlist', phases: ipAllowlistPlugin.create({ entries: ['127.0.0.0/8'] }, services(key)) }]);
-  t.is(await ask(c, r.port, 'now'), 'a:now');
+  t.is(await ask(c, '127.0.0.1', r.port, 'now'), 'a:now');
   t.is(seen.length, 2);
   // Denied again for new clients; the open session stays (a policy change does not cut it, as for TCP).
   current = deny();
-  const d = await client();
+  const d = await sockets.client();
   d.send('no', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'forbidden')) === 21 || undefined, 5000);
-  t.is(await ask(c, r.port, 'still'), 'a:still');
+  t.is(await ask(c, '127.0.0.1', r.port, 'still'), 'a:still');
   // A refusal lasts while the client keeps sending, as a session would: quiet for the idle time, it is decided again.
   r.clock.advance(59_999);
   d.send('no', r.port, '127.0.0.1');
@@ -299,95 +261,95 @@ test('an IP allowlist refuses a session: its datagrams are dropped and counted, 
 });
 
 test('refusals are logged at debug level, one line per listener per 10 s with the number left out', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
   const key = 'UDPRoute/infra/r/0/udp@*';
   const rt = runtime(key, [member(a.port)], [{ name: 'ip-allowlist', phases: ipAllowlistPlugin.create({ entries: ['10.0.0.0/8'] }, services(key)) }]);
   const r = await relay(t, () => rt, { logger: createLogger('debug', sink) });
   const refused = () => lines.filter((l) => l.msg === 'UDP session refused by the route\'s connection phase: its datagrams are dropped');
-  for (let i = 0; i < 5; i++) (await client()).send('x', r.port, '127.0.0.1');
+  for (let i = 0; i < 5; i++) (await sockets.client()).send('x', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'forbidden')) === 5 || undefined, 5000);
   await eventually(() => refused().length === 1 || undefined, 5000);
   t.like(refused()[0], { level: 'debug', route: key, client: '127.0.0.1', reason: 'forbidden' });
   r.clock.advance(10_000);
-  (await client()).send('x', r.port, '127.0.0.1');
+  (await sockets.client()).send('x', r.port, '127.0.0.1');
   await eventually(() => refused().length === 2 || undefined, 5000);
   t.like(refused()[1], { reason: 'forbidden', suppressed: 4 });
 });
 
 test('the share of weight on invalid backendRefs refuses sessions through the chain (invalid_backend)', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
   const r = await relay(t, () => runtime(key, [member(a.port)], [{ name: 'gateway-invalid-backends', phases: gatewayInvalidBackendsPlugin.create({ share: 1, stream: true }, services(key)) }]));
-  for (const c of [await client(), await client()]) c.send('x', r.port, '127.0.0.1');
+  for (const c of [await sockets.client(), await sockets.client()]) c.send('x', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'invalid_backend')) === 2 || undefined, 5000);
   t.is(r.listeners.sessions, 0);
   t.is(a.sources.length, 0);
 });
 
 test('a rate limit of one concurrent connection per source: a second session is refused while the first lives; when it ends its slot is given back', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
   const rt = runtime(key, [member(a.port)], [{ name: 'rate-limit', phases: rateLimitPlugin.create({ concurrentTcp: 1, rateTcp: null, rateHttp: null }, services(key)) }]);
   const r = await relay(t, () => rt);
-  const [c1, c2, c3] = [await client(), await client(), await client()];
-  t.is(await ask(c1, r.port, 'one'), 'a:one');
+  const [c1, c2, c3] = [await sockets.client(), await sockets.client(), await sockets.client()];
+  t.is(await ask(c1, '127.0.0.1', r.port, 'one'), 'a:one');
   c2.send('two', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'rate_limited')) === 1 || undefined, 5000);
   t.is(r.listeners.sessions, 1);
   // c1's session ends (idle): its log phase gives the slot back, and a new client gets in.
   r.clock.advance(60_000);
   t.is(r.listeners.sessions, 0);
-  t.is(await ask(c3, r.port, 'three'), 'a:three');
+  t.is(await ask(c3, '127.0.0.1', r.port, 'three'), 'a:three');
   t.is(a.sources.length, 2);
 });
 
 test('a rate limit of new connections per source: each session counts once however many datagrams it carries; the one beyond the limit is refused', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
   // Two per 3 s, the limit's window on the relay's manual clock: no time passes unless the test says so.
   let rt: RouteRuntime | null = null;
   const r = await relay(t, () => rt);
   rt = runtime(key, [member(a.port)], [{ name: 'rate-limit', phases: rateLimitPlugin.create({ concurrentTcp: null, rateTcp: 2, rateHttp: null }, { ...services(key), now: () => r.clock.now() } as PluginServices) }]);
-  const [c1, c2, c3] = [await client(), await client(), await client()];
-  for (const text of ['1', '2', '3']) t.is(await ask(c1, r.port, text), `a:${text}`);
-  t.is(await ask(c2, r.port, 'two'), 'a:two');
+  const [c1, c2, c3] = [await sockets.client(), await sockets.client(), await sockets.client()];
+  for (const text of ['1', '2', '3']) t.is(await ask(c1, '127.0.0.1', r.port, text), `a:${text}`);
+  t.is(await ask(c2, '127.0.0.1', r.port, 'two'), 'a:two');
   c3.send('three', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'rate_limited')) === 1 || undefined, 5000);
   t.is(r.listeners.sessions, 2);
   t.is(new Set(a.sources).size, 2);
   // Two windows later (the sliding window still counts the last one's sessions), a new client's session is let in.
   r.clock.advance(6_000);
-  t.is(await ask(c1, r.port, '4'), 'a:4');
-  t.is(await ask(c2, r.port, 'again'), 'a:again');
-  t.is(await ask(await client(), r.port, 'later'), 'a:later');
+  t.is(await ask(c1, '127.0.0.1', r.port, '4'), 'a:4');
+  t.is(await ask(c2, '127.0.0.1', r.port, 'again'), 'a:again');
+  t.is(await ask(await sockets.client(), '127.0.0.1', r.port, 'later'), 'a:later');
   t.is(new Set(a.sources).size, 3);
 });
 
 test('a connection phase that throws refuses the session (plugin_error, counted as a middleware error); the listener serves on', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
   let boom = true;
   const rt = runtime(key, [member(a.port)], [{ name: 'ns/boom', phases: { connection: () => { if (boom) throw new Error('on purpose'); } } }]);
   const r = await relay(t, () => rt);
-  const c = await client();
+  const c = await sockets.client();
   c.send('x', r.port, '127.0.0.1');
   await eventually(async () => (await r.value('d', 'plugin_error')) === 1 || undefined, 5000);
   t.is(await r.value('m', 'ns/boom'), 1);
   boom = false;
-  t.is(await ask(await client(), r.port, 'y'), 'a:y');
+  t.is(await ask(await sockets.client(), '127.0.0.1', r.port, 'y'), 'a:y');
 });
 
 test('a pending connection phase: the client\'s datagrams wait, then go on in order once it lets the session in', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const key = 'UDPRoute/infra/r/0/udp@*';
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => { release = resolve; });
   let asked = 0;
   const rt = runtime(key, [member(a.port)], [{ name: 'ns/slow', phases: { connection: () => { asked++; return gate; } } }]);
   const r = await relay(t, () => rt);
-  const c = await client();
+  const c = await sockets.client();
   const replies: string[] = [];
   c.on('message', (m: Buffer) => replies.push(m.toString()));
   c.send('1', r.port, '127.0.0.1');
@@ -402,13 +364,13 @@ test('a pending connection phase: the client\'s datagrams wait, then go on in or
 });
 
 test('--access-log: a line per session when it ends (kind udp, why, its endpoint, datagrams each way, duration on the clock)', async (t) => {
-  const a = await echo('a');
+  const a = await sockets.backend('a');
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
   const r = await relay(t, () => runtime('UDPRoute/infra/r/0/udp@*', [member(a.port)]), { accessLog: true, logger: createLogger('info', sink) });
-  const c = await client();
-  await ask(c, r.port, 'one');
-  await ask(c, r.port, 'two');
+  const c = await sockets.client();
+  await ask(c, '127.0.0.1', r.port, 'one');
+  await ask(c, '127.0.0.1', r.port, 'two');
   r.clock.advance(60_000);
   await eventually(() => lines.find((l) => l.access === true) ?? undefined, 5000);
   t.like(lines.find((l) => l.access === true), {
