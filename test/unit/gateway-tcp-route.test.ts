@@ -8,8 +8,7 @@ import test from 'ava';
 import type { RouterConfig } from '../../src/config.ts';
 import type { Listener, ReferenceGrant, TCPRoute } from '../../src/objects/gateway-types.ts';
 import type { KubeObject } from '../../src/objects/types.ts';
-import { gateway, gatewayClass, reconcilerHarness } from '../support/gateway-reconciler.ts';
-import type { GatewayEntryPoint } from '../../src/table/types.ts';
+import { gateway, gatewayClass, streamRouteHarness } from '../support/gateway-reconciler.ts';
 import { supportedFeatures } from '../../src/gateway/supported-features.ts';
 import { created, endpoint, namespace, service, slice } from '../fixtures/table/builders.ts';
 
@@ -27,19 +26,10 @@ const tcp = (name: string, port: number, extra: Partial<Listener> = {}): Listene
   ({ name, protocol: 'TCP', port, allowedRoutes: { namespaces: { from: 'All' } }, ...extra });
 
 function setup(initial: KubeObject[], overrides: Partial<RouterConfig> = POOL) {
-  const { store, reconciler, table, apply, remove } = reconcilerHarness(initial, overrides);
-  const status = () => reconciler.gatewayStatus();
-  const route = (name: string) => status().routes.find((r) => r.kind === 'TCPRoute' && r.name === name);
-  const condition = (name: string, type: string, i = 0) => route(name)?.parents[i]?.conditions.find((c) => c.type === type);
-  const listener = (gw: string, name: string) => status().gateways.find((g) => g.name === gw)?.listeners.find((l) => l.name === name);
-  const accepted = (gw: string, name: string) => listener(gw, name)?.conditions.find((c) => c.type === 'Accepted');
-  const entry = (port: number): GatewayEntryPoint | undefined => reconciler.snapshot().entryPoints!.find((e) => e.port === port);
+  const s = streamRouteHarness('TCPRoute', initial, overrides);
   /** The route key serving a connection to this TCP port (of the Gateway's first address). */
-  const stream = (port: number) => {
-    const e = entry(port);
-    return e === undefined ? null : table.matchStream('', e)?.key ?? null;
-  };
-  return { store, reconciler, table, apply, remove, status, route, condition, listener, accepted, entry, stream };
+  const stream = (port: number) => s.routeKey(port);
+  return { ...s, stream };
 }
 
 const base = (): KubeObject[] => [
