@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCa, issueCertificate, type TestCertificate } from './certs.ts';
 import { kubeconfigYaml } from './real-apiserver-pki.ts';
+import { followLogs } from './logged-process.ts';
 import { CLI } from './router-process.ts';
 
 const EXIT_WITH_PARENT = fileURLToPath(new URL('./exit-with-parent.ts', import.meta.url));
@@ -46,33 +47,18 @@ export async function startRelay(options: { kubeconfig: string; tls: RelayTls; p
     '--tls-cert-file', path.join(tls.dir, 'tls.crt'), '--tls-key-file', path.join(tls.dir, 'tls.key'), ...(options.args ?? [])], {
     stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, RELAY_LOG_LEVEL: process.env['RELAY_LOG_LEVEL'] ?? 'info' },
   });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let buffer = '';
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) !== -1) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        let parsed: Record<string, unknown>;
-        try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { parsed = { raw: line }; }
-        logs.push(parsed);
-        if (parsed['msg'] === 'listening') resolve(parsed);
-      }
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    void exited.then(() => reject(new Error(`kube-relay exited before listening: ${stderr.slice(-2000)}`)));
+  const proc = followLogs(child, 'kube-relay');
+  // A relay that never got ready is killed here: the caller has no handle to stop it with.
+  const line = await proc.waitForLog((l) => l['msg'] === 'listening', 180_000).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw err;
   });
-  const line = await listening;
   const server = `https://127.0.0.1:${line['port'] as number}`;
   const adminUrl = `http://127.0.0.1:${line['admin'] as number}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-relay-kubeconfig-'));
   let n = 0;
   return {
-    child, server, adminUrl, ca: tls.ca.cert, logs,
+    child, server, adminUrl, ca: tls.ca.cert, logs: proc.logs,
     kubeconfig(token) {
       const file = path.join(dir, `kubeconfig-${n++}`);
       writeFileSync(file, kubeconfigYaml(server, tls.ca.cert, { token }));
@@ -82,11 +68,7 @@ export async function startRelay(options: { kubeconfig: string; tls: RelayTls; p
       return (await fetch(`${adminUrl}/metrics`)).text();
     },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await proc.stop();
     },
   };
 }

@@ -6,26 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { followLogs, type LoggedProcess } from './logged-process.ts';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-export interface RouterProcess {
-  child: ChildProcess;
+export interface RouterProcess extends LoggedProcess {
   http: number;
   https: number;
   admin: number;
-  /** Every log line so far (parsed JSON when possible). */
-  logs: Array<Record<string, unknown>>;
-  stderr: () => string;
   /** Base URL of the HTTP port. */
   url: string;
   adminUrl: string;
-  /** Resolves with the exit code (or null + signal). */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGTERM and wait for exit (SIGKILL after `graceMs`). */
-  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Wait for a log line matching a predicate. */
-  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
 export interface StartOptions {
@@ -64,60 +55,13 @@ export async function startRouter(options: StartOptions = {}): Promise<RouterPro
     cwd: options.cwd,
   });
   running.add(child);
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let buffer = '';
-  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      let parsed: Record<string, unknown>;
-      try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { parsed = { raw: line }; }
-      logs.push(parsed);
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (waiters[i]!.pred(parsed)) { waiters[i]!.resolve(parsed); waiters.splice(i, 1); }
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    // 'close', not 'exit': it comes after stdout/stderr are drained, so the last lines are in.
-    child.once('close', (code, signal) => { running.delete(child); resolve({ code, signal }); });
-  });
-  // The bound only turns a line that never comes into an error with stderr; it is generous
-  // because the suite must pass beside CPU hogs, where a starved router logs seconds late.
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
-    const found = logs.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
-      timer.unref();
-      waiters.push({ pred, resolve: (l) => { clearTimeout(timer); resolve(l); } });
-      void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`router exited (${code}) before the log line; stderr: ${stderr.slice(-2000)}`)); });
-    });
-  };
-  const proc: RouterProcess = {
-    child, http: 0, https: 0, admin: 0, logs, url: '', adminUrl: '',
-    stderr: () => stderr,
-    exited,
-    waitForLog,
-    async stop(graceMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
+  child.once('close', () => running.delete(child));
+  const proc: RouterProcess = { ...followLogs(child, 'router'), http: 0, https: 0, admin: 0, url: '', adminUrl: '' };
   if (options.waitForListening !== false) {
     // Generous: under a loaded machine start-up can take many seconds; it is a bound, not a target
     // (--workers 2 with plugins: 63 s at load 36, each worker process loading the router).
     // A router that never got ready is killed here — the caller has no handle to stop it with.
-    const line = await waitForLog((l) => l.msg === 'listening', options.timeoutMs ?? 180_000).catch((err: Error) => {
+    const line = await proc.waitForLog((l) => l.msg === 'listening', options.timeoutMs ?? 180_000).catch((err: Error) => {
       child.kill('SIGKILL');
       throw err;
     });
