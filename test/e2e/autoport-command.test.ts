@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { followLogs } from '../support/logged-process.ts';
 import { freeBlock, listenOn } from '../support/ports.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/autoport/main.ts', import.meta.url));
@@ -38,42 +39,12 @@ function runAutoport(t: { teardown(fn: () => void): void }, args: string[], cwd:
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  const lines: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  let buffer = '';
-  const listeners = new Set<() => void>();
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try { lines.push(JSON.parse(line) as Record<string, unknown>); } catch { lines.push({ raw: line }); }
-    }
-    for (const l of listeners) l();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal })); // after stdout is drained
-  });
+  const output = followLogs(child, 'autoport');
   return {
-    child, lines, exited, stderr: () => stderr,
+    child, lines: output.logs, exited: output.exited, stderr: output.stderr,
     // The limit only turns a hang into a failure that shows the output; a loaded machine starts
     // the wrapper and the app slowly (10 s at load 40), so it is far above that.
-    waitForLine(pred, timeoutMs = 60_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = lines.find(pred);
-          if (found) { done(); resolve(found); }
-        };
-        const timer = setTimeout(() => { done(); reject(new Error(`no matching line; stdout ${JSON.stringify(lines)} stderr ${stderr}`)); }, timeoutMs);
-        const onExit = (code: number | null): void => { check(); done(); reject(new Error(`exited first (${code}); stdout ${JSON.stringify(lines)} stderr ${stderr}`)); };
-        const done = (): void => { clearTimeout(timer); listeners.delete(check); child.off('close', onExit); };
-        listeners.add(check);
-        child.once('close', onExit);
-        check();
-      });
-    },
+    waitForLine: (pred, timeoutMs = 60_000) => output.waitForLog(pred, timeoutMs),
   };
 }
 

@@ -1,4 +1,4 @@
-// A child process that logs JSON lines on stdout (the router, the kube relay): every line kept
+// A child process that logs JSON lines on stdout (the router, the kube relay, autoport): every line kept
 // (parsed when it is JSON), stderr kept for error messages, a wait for a line matching a
 // predicate, its exit, and a stop (SIGTERM, then SIGKILL after a grace time).
 
@@ -43,16 +43,17 @@ export function followLogs(child: ChildProcess, name: string): LoggedProcess {
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   // 'close', not 'exit': it comes after stdout/stderr are drained, so the last lines are in.
   const exited = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const output = () => `last lines: ${JSON.stringify(logs.slice(-5))}; stderr: ${stderr.slice(-2000)}`;
   // The bound only turns a line that never comes into an error with stderr; it is generous
   // because the suite must pass beside CPU hogs, where a starved process logs seconds late.
   const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 30_000) => {
     const found = logs.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise<LogLine>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; ${output()}`)), timeoutMs);
       timer.unref();
       waiters.push({ pred, resolve: (l) => { clearTimeout(timer); resolve(l); } });
-      void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}) before the log line; stderr: ${stderr.slice(-2000)}`)); });
+      void exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}) before the log line; ${output()}`)); });
     });
   };
   return {
